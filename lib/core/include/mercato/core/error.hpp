@@ -1,0 +1,59 @@
+// Canonical error codes and the error value every layer passes around.
+//
+// Expected failures (bad input, not found, conflict, an upstream that timed out) are values of type
+// `mercato::Error`, carried in `mercato::Result<T>`. Each code maps to exactly one HTTP status, in one
+// place (`http_status`), so a handler never picks a status by hand.
+//
+//   return Error::validation("email", "must contain '@'");
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace mercato {
+
+enum class ErrorCode {
+  kValidationFailed,   // 400: a field is missing, of the wrong type, or out of range
+  kMalformedRequest,   // 400: the request is not parseable (bad JSON, bad HTTP framing)
+  kUnauthenticated,    // 401
+  kPermissionDenied,   // 403
+  kNotFound,           // 404: no such resource or route
+  kMethodNotAllowed,   // 405
+  kConflict,           // 409: duplicates, concurrent modification
+  kPayloadTooLarge,    // 413
+  kUnprocessable,      // 422: well-formed but breaks a business rule
+  kRateLimited,        // 429
+  kHeadersTooLarge,    // 431
+  kInternal,           // 500
+  kBadGateway,         // 502: an upstream answered with something unusable
+  kUnavailable,        // 503: an upstream or dependency cannot be reached
+  kDeadlineExceeded,   // 504: an upstream did not answer in time
+};
+
+// The wire name, e.g. "validation_failed".
+std::string_view to_string(ErrorCode code) noexcept;
+// The one HTTP status each code maps to.
+int http_status(ErrorCode code) noexcept;
+
+struct Error {
+  ErrorCode code = ErrorCode::kInternal;
+  std::string message;
+  // The request field the error is about ("email", "items[0].quantity"), empty when none.
+  std::string field;
+
+  static Error validation(std::string field, std::string message);
+  static Error malformed(std::string message);
+  static Error not_found(std::string message);
+  static Error conflict(std::string message, std::string field = {});
+  static Error unprocessable(std::string message, std::string field = {});
+  static Error unavailable(std::string message);
+  static Error deadline_exceeded(std::string message);
+  static Error bad_gateway(std::string message);
+  static Error internal(std::string message);
+
+  friend bool operator==(const Error&, const Error&) = default;
+};
+
+}  // namespace mercato

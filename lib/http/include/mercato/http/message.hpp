@@ -1,0 +1,113 @@
+// HTTP requests and responses as plain values, independent of Beast.
+//
+// Handlers see `Request` and return `Response`; the server converts to and from Beast's types in its
+// own translation unit, so service code never includes Beast or Asio I/O headers.
+//
+//   http::Response get_user(const http::Request& req) {
+//     auto id = req.param("id");
+//     ...
+//     return http::Response::json(200, body);          // or: return http::Response::error(err, req);
+//   }
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "mercato/core/error.hpp"
+#include "mercato/observability/trace_context.hpp"
+
+namespace boost::json {
+class value;
+class object;
+}  // namespace boost::json
+
+namespace mercato::http {
+
+enum class Method { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther };
+std::string_view to_string(Method method) noexcept;
+Method parse_method(std::string_view name) noexcept;
+
+// Header names compare case-insensitively; order and repeats are kept.
+class Headers {
+ public:
+  using Entry = std::pair<std::string, std::string>;
+
+  // The first value of `name`, if present.
+  std::optional<std::string_view> get(std::string_view name) const;
+  bool contains(std::string_view name) const { return get(name).has_value(); }
+  // Replaces every value of `name` with `value`.
+  void set(std::string_view name, std::string_view value);
+  void add(std::string_view name, std::string_view value);
+  void remove(std::string_view name);
+  const std::vector<Entry>& entries() const noexcept { return entries_; }
+  bool empty() const noexcept { return entries_.empty(); }
+  void reserve(std::size_t n) { entries_.reserve(n); }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+using Clock = std::chrono::steady_clock;
+
+struct Request {
+  Method method = Method::kGet;
+  std::string method_name;  // as received, for kOther
+  std::string target;       // path + query, as received
+  std::string path;         // without the query
+  std::string query;        // after '?', without it
+  Headers headers;
+  std::string body;
+  bool keep_alive = true;
+
+  // Filled by the server before the handler runs.
+  std::vector<std::pair<std::string, std::string>> params;  // path parameters from the route
+  std::string route;                                        // the matched route pattern, e.g. "/users/{id}"
+  std::string request_id;                                   // X-Request-ID, received or generated
+  obs::TraceContext trace;                                  // this hop's span (child of traceparent)
+  std::optional<Clock::time_point> deadline;                // from X-Request-Timeout-Ms, if sent
+  std::string remote_address;
+
+  // The path parameter `name` ("" when the route has none of that name).
+  std::string_view param(std::string_view name) const;
+  // The first value of query parameter `name`, percent-decoded.
+  std::optional<std::string> query_param(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+
+  // A JSON body with Content-Type application/json.
+  static Response json(int status, const boost::json::value& body);
+  static Response json_text(int status, std::string body);
+  // The one error shape: {"error":{"code","message","field"?,"request_id"}} with the code's status.
+  static Response error(const Error& error, std::string_view request_id);
+  // The same, with extra top-level members beside "error" (e.g. readiness check details).
+  static Response error(const Error& error, std::string_view request_id, const boost::json::object& extra);
+  static Response no_content();
+};
+
+// The header that carries a caller's remaining time budget in milliseconds. Relative rather than an
+// absolute time so that clock differences between hosts do not matter (gRPC's grpc-timeout does the same).
+inline constexpr std::string_view kRequestTimeoutHeader = "X-Request-Timeout-Ms";
+inline constexpr std::string_view kRequestIdHeader = "X-Request-ID";
+inline constexpr std::string_view kTraceparentHeader = "traceparent";
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) that a proxy must not forward.
+bool is_hop_by_hop(std::string_view name) noexcept;
+
+// Query-string decoding: %XX escapes and '+' as space.
+std::string percent_decode(std::string_view text);
+// Path-segment decoding: %XX escapes only ('+' stays '+').
+std::string percent_decode_path(std::string_view text);
+
+}  // namespace mercato::http

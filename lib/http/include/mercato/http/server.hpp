@@ -1,0 +1,67 @@
+// Server: HTTP/1.1 with keep-alive on Beast and Asio coroutines.
+//
+// What every service gets from it, so handlers contain only their own logic:
+// - limits with the right statuses: body → 413, headers → 431; a client that is idle between requests
+//   or too slow to send one is timed out and closed; both Content-Length and Transfer-Encoding → 400;
+// - 404 and 405 (with Allow) as the JSON error shape; a handler's exception → a logged 500, never a crash;
+// - X-Request-ID taken or generated and echoed, W3C traceparent continued, X-Request-Timeout-Ms turned
+//   into Request::deadline;
+// - per-route request/error counters and a latency histogram in the metrics registry;
+// - graceful shutdown: stop accepting, close idle connections, finish in-flight requests, then report.
+//
+//   http::Server server(pool, settings, std::move(router), logger, metrics);
+//   server.start();                         // binds; throws std::system_error when the port is taken
+//   ...
+//   server.shutdown([&] { pool.stop(); });  // `done` runs once every connection has closed
+//
+// Threading: one acceptor per IoPool worker (SO_REUSEPORT); a connection stays on its worker.
+// start() and shutdown() may be called from any thread. Destroy the Server after the pool's threads
+// have stopped (IoPool::stop, join) and before the IoPool itself.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "mercato/http/io_pool.hpp"
+#include "mercato/http/router.hpp"
+#include "mercato/observability/logging.hpp"
+#include "mercato/observability/metrics.hpp"
+
+namespace mercato::http {
+
+struct ServerSettings {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: pick a free port (see Server::port())
+  std::uint64_t max_body_bytes = 1024 * 1024;
+  std::uint64_t max_header_bytes = 16 * 1024;
+  // Once a request's first byte arrives, the whole request must arrive within this time.
+  std::chrono::milliseconds request_timeout{10'000};
+  // A keep-alive connection with no request in progress is closed after this time.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // How long shutdown waits for in-flight requests before closing their connections.
+  std::chrono::milliseconds shutdown_grace{10'000};
+  bool access_log = false;
+};
+
+class Server {
+ public:
+  Server(IoPool& pool, ServerSettings settings, Router router, const obs::Logger& logger,
+         obs::Registry& metrics);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void start();
+  // The bound port (useful when settings.port was 0). Valid after start().
+  std::uint16_t port() const noexcept;
+  void shutdown(std::function<void()> done);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mercato::http

@@ -1,0 +1,280 @@
+#include "mercato/http/client.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace mercato::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+struct PooledConnection {
+  std::unique_ptr<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+  Clock::time_point idle_since{};
+};
+
+struct WorkerPool {
+  std::unordered_map<std::string, std::vector<PooledConnection>> idle;
+};
+
+bool idempotent(const ClientRequest& r) {
+  switch (r.method) {
+    case Method::kGet:
+    case Method::kHead:
+    case Method::kPut:
+    case Method::kDelete:
+    case Method::kOptions:
+      return true;
+    default:
+      return r.headers.contains("Idempotency-Key");
+  }
+}
+
+// A pooled connection the server has closed meanwhile reads as EOF; using it would fail the call.
+bool still_open(beast::tcp_stream& stream) {
+  char byte;
+  auto n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+long long remaining_ms(Clock::time_point deadline) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return std::max<long long>(ms, 0);
+}
+
+}  // namespace
+
+Result<Endpoint> Endpoint::parse(std::string_view text) {
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return Error::validation("upstream", "expected [ipv6]:port, got '" + std::string(text) + "'");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      return Error::validation("upstream", "expected host:port, got '" + std::string(text) + "'");
+    }
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+    return Error::validation("upstream", "invalid port in '" + std::string(text) + "'");
+  }
+  return Endpoint{std::string(host), static_cast<std::uint16_t>(value)};
+}
+
+std::string Endpoint::to_string() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+struct Client::Impl {
+  Impl(IoPool& p, ClientSettings s) : pool(p), settings(s), workers(p.size()) {}
+
+  std::optional<PooledConnection> take_idle(WorkerPool& wp, const std::string& key) {
+    auto it = wp.idle.find(key);
+    if (it == wp.idle.end()) return std::nullopt;
+    auto& list = it->second;
+    auto now = Clock::now();
+    while (!list.empty()) {
+      PooledConnection c = std::move(list.back());
+      list.pop_back();
+      if (now - c.idle_since < settings.idle_ttl && c.buffer.size() == 0 && still_open(*c.stream)) return c;
+    }
+    return std::nullopt;
+  }
+
+  void give_back(WorkerPool& wp, const std::string& key, PooledConnection c) {
+    auto& list = wp.idle[key];
+    if (list.size() >= settings.max_idle_per_endpoint) return;
+    c.idle_since = Clock::now();
+    list.push_back(std::move(c));
+  }
+
+  asio::awaitable<Result<PooledConnection>> connect(const Endpoint& to, Clock::time_point call_deadline) {
+    auto executor = co_await asio::this_coro::executor;
+    PooledConnection c;
+    c.stream = std::make_unique<beast::tcp_stream>(executor);
+    auto connect_deadline = std::min(call_deadline, Clock::now() + settings.connect_timeout);
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(to.host == "localhost" ? "127.0.0.1" : to.host, ec);
+    std::vector<tcp::endpoint> endpoints;
+    if (!ec) {
+      endpoints.emplace_back(address, to.port);
+    } else {
+      tcp::resolver resolver(executor);
+      std::string service = std::to_string(to.port);  // named: no class temporaries in co_await (client.hpp)
+      auto resolved = co_await resolver.async_resolve(to.host, service, kUseTuple);
+      const auto& rec = std::get<0>(resolved);
+      if (rec) co_return Error::unavailable("cannot resolve upstream " + to.to_string() + ": " + rec.message());
+      for (const auto& r : std::get<1>(resolved)) endpoints.push_back(r.endpoint());
+    }
+    c.stream->expires_at(connect_deadline);
+    auto connected = co_await c.stream->async_connect(endpoints, kUseTuple);
+    const auto& cec = std::get<0>(connected);
+    if (cec) {
+      if (cec == beast::error::timeout) {
+        if (connect_deadline == call_deadline) {
+          co_return Error::deadline_exceeded("deadline passed while connecting to upstream " + to.to_string());
+        }
+        co_return Error::unavailable("connecting to upstream " + to.to_string() + " timed out");
+      }
+      co_return Error::unavailable("cannot connect to upstream " + to.to_string() + ": " + cec.message());
+    }
+    boost::system::error_code ignored;
+    c.stream->socket().set_option(tcp::no_delay(true), ignored);
+    co_return c;
+  }
+
+  asio::awaitable<Result<Response>> send(const Endpoint& to, ClientRequest& request, CallOptions options) {
+    int wi = IoPool::current_worker();
+    if (wi < 0 || static_cast<std::size_t>(wi) >= workers.size()) {
+      co_return Error::internal("http client used outside its io pool");
+    }
+    WorkerPool& wp = workers[static_cast<std::size_t>(wi)];
+    auto now = Clock::now();
+    auto call_deadline = now + options.timeout.value_or(settings.request_timeout);
+    if (options.deadline) {
+      if (*options.deadline <= now) {
+        co_return Error::deadline_exceeded("deadline passed before the call to " + to.to_string() + " started");
+      }
+      call_deadline = std::min(call_deadline, *options.deadline);
+    }
+    std::string key = to.to_string();
+
+    bhttp::request<bhttp::string_body> out;
+    if (request.method == Method::kOther) {
+      out.method_string(request.method_name);
+    } else {
+      out.method_string(to_string(request.method));
+    }
+    out.target(request.target);
+    out.version(11);
+    for (const auto& [name, value] : request.headers.entries()) {
+      if (is_hop_by_hop(name) || iequals(name, "Content-Length") || iequals(name, kRequestTimeoutHeader)) continue;
+      out.insert(name, value);
+    }
+    if (!request.headers.contains("Host")) out.set(bhttp::field::host, key);
+    out.body() = std::move(request.body);
+    out.keep_alive(true);
+    out.prepare_payload();
+
+    // A pooled connection can be closed by the server between our liveness check and its use; an
+    // idempotent request that got no response byte is then retried once on a fresh connection.
+    std::optional<PooledConnection> pooled = take_idle(wp, key);
+    bool reused = pooled.has_value();
+    Exchange exchange;
+    if (reused) {
+      co_await exchange_once(*pooled, out, request.method, call_deadline, exchange);
+      if (exchange.ec && exchange.ec != beast::error::timeout && !exchange.got_some && idempotent(request)) {
+        reused = false;
+        exchange = Exchange{};
+      }
+    }
+    if (!reused) {
+      auto fresh = co_await connect(to, call_deadline);
+      if (!fresh) co_return std::move(fresh).error();
+      pooled = std::move(*fresh);
+      co_await exchange_once(*pooled, out, request.method, call_deadline, exchange);
+    }
+    if (exchange.ec) {
+      const auto& ec = exchange.ec;
+      if (ec == beast::error::timeout) {
+        co_return Error::deadline_exceeded("upstream " + to.to_string() + " did not answer in time");
+      }
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+          ec == asio::error::broken_pipe) {
+        co_return Error::bad_gateway("upstream " + to.to_string() + " closed the connection: " + ec.message());
+      }
+      co_return Error::bad_gateway("invalid response from upstream " + to.to_string() + ": " + ec.message());
+    }
+    if (exchange.keep_alive) {
+      pooled->stream->expires_never();
+      give_back(wp, key, std::move(*pooled));
+    }
+    co_return std::move(exchange.response);
+  }
+
+  struct Exchange {
+    boost::system::error_code ec;
+    bool got_some = false;
+    bool keep_alive = false;
+    Response response;
+  };
+
+  // One request/response on `conn`. Out-parameters instead of a returned aggregate keep GCC 12's
+  // coroutine lowering on its well-trodden path.
+  asio::awaitable<void> exchange_once(PooledConnection& conn, bhttp::request<bhttp::string_body>& out,
+                                             Method method, Clock::time_point deadline, Exchange& result) {
+    out.set(kRequestTimeoutHeader, std::to_string(remaining_ms(deadline)));
+    auto& stream = *conn.stream;
+    stream.expires_at(deadline);
+    std::tuple<boost::system::error_code, std::size_t> written =
+        co_await bhttp::async_write(stream, out, kUseTuple);
+    result.ec = std::get<0>(written);
+    if (result.ec) co_return;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(settings.max_response_body_bytes);
+    parser.header_limit(64 * 1024);
+    if (method == Method::kHead) parser.skip(true);
+    std::tuple<boost::system::error_code, std::size_t> read =
+        co_await bhttp::async_read(stream, conn.buffer, parser, kUseTuple);
+    result.ec = std::get<0>(read);
+    result.got_some = parser.got_some();
+    if (result.ec) co_return;
+    auto& message = parser.get();
+    result.response.status = static_cast<int>(message.result_int());
+    result.response.headers.reserve(16);
+    for (const auto& field : message) result.response.headers.add(field.name_string(), field.value());
+    result.response.body = std::move(message.body());
+    result.keep_alive = message.keep_alive();
+  }
+
+  IoPool& pool;
+  ClientSettings settings;
+  std::vector<WorkerPool> workers;
+};
+
+Client::Client(IoPool& pool, ClientSettings settings) : impl_(std::make_unique<Impl>(pool, settings)) {}
+
+Client::~Client() = default;
+
+boost::asio::awaitable<Result<Response>> Client::send(const Endpoint& to, ClientRequest&& request,
+                                                      CallOptions options) {
+  return impl_->send(to, request, options);
+}
+
+}  // namespace mercato::http

@@ -1,0 +1,165 @@
+#include "mercato/http/message.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace mercato::http {
+
+std::string_view to_string(Method method) noexcept {
+  switch (method) {
+    case Method::kGet: return "GET";
+    case Method::kHead: return "HEAD";
+    case Method::kPost: return "POST";
+    case Method::kPut: return "PUT";
+    case Method::kPatch: return "PATCH";
+    case Method::kDelete: return "DELETE";
+    case Method::kOptions: return "OPTIONS";
+    case Method::kOther: return "OTHER";
+  }
+  return "OTHER";
+}
+
+Method parse_method(std::string_view name) noexcept {
+  if (name == "GET") return Method::kGet;
+  if (name == "POST") return Method::kPost;
+  if (name == "PUT") return Method::kPut;
+  if (name == "PATCH") return Method::kPatch;
+  if (name == "DELETE") return Method::kDelete;
+  if (name == "HEAD") return Method::kHead;
+  if (name == "OPTIONS") return Method::kOptions;
+  return Method::kOther;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
+std::optional<std::string_view> Headers::get(std::string_view name) const {
+  for (const auto& [k, v] : entries_) {
+    if (iequals(k, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+void Headers::set(std::string_view name, std::string_view value) {
+  remove(name);
+  entries_.emplace_back(std::string(name), std::string(value));
+}
+
+void Headers::add(std::string_view name, std::string_view value) {
+  entries_.emplace_back(std::string(name), std::string(value));
+}
+
+void Headers::remove(std::string_view name) {
+  std::erase_if(entries_, [&](const Entry& e) { return iequals(e.first, name); });
+}
+
+std::string_view Request::param(std::string_view name) const {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+namespace {
+
+std::string decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%' && i + 2 < text.size()) {
+      int hi = hex_value(text[i + 1]);
+      int lo = hex_value(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(c == '+' && plus_is_space ? ' ' : c);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string percent_decode(std::string_view text) { return decode(text, true); }
+std::string percent_decode_path(std::string_view text) { return decode(text, false); }
+
+std::optional<std::string> Request::query_param(std::string_view name) const {
+  std::string_view rest = query;
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    auto eq = pair.find('=');
+    std::string key = percent_decode(pair.substr(0, eq));
+    if (key == name) return eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+Response Response::json(int status, const boost::json::value& body) {
+  return json_text(status, boost::json::serialize(body));
+}
+
+Response Response::json_text(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.headers.set("Content-Type", "application/json");
+  r.body = std::move(body);
+  return r;
+}
+
+Response Response::error(const Error& error, std::string_view request_id) {
+  return Response::error(error, request_id, boost::json::object{});
+}
+
+Response Response::error(const Error& error, std::string_view request_id, const boost::json::object& extra) {
+  boost::json::object inner;
+  inner["code"] = to_string(error.code);
+  inner["message"] = error.message;
+  if (!error.field.empty()) inner["field"] = error.field;
+  inner["request_id"] = request_id;
+  boost::json::object outer = extra;
+  outer["error"] = std::move(inner);
+  return json(http_status(error.code), outer);
+}
+
+Response Response::no_content() {
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+bool is_hop_by_hop(std::string_view name) noexcept {
+  static constexpr std::string_view kHopByHop[] = {"connection",          "keep-alive", "proxy-connection",
+                                                   "proxy-authenticate",  "proxy-authorization",
+                                                   "te",                  "trailer",    "transfer-encoding",
+                                                   "upgrade"};
+  return std::any_of(std::begin(kHopByHop), std::end(kHopByHop),
+                     [&](std::string_view h) { return iequals(h, name); });
+}
+
+}  // namespace mercato::http

@@ -1,0 +1,77 @@
+#include "mercato/http/message.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+namespace mercato::http {
+namespace {
+
+TEST(Headers, LookupIsCaseInsensitive) {
+  Headers h;
+  h.add("Content-Type", "application/json");
+  EXPECT_EQ(h.get("content-type"), "application/json");
+  EXPECT_FALSE(h.get("Content-Length"));
+}
+
+TEST(Headers, SetReplacesAllValues) {
+  Headers h;
+  h.add("X-A", "1");
+  h.add("x-a", "2");
+  h.set("X-A", "3");
+  EXPECT_EQ(h.entries().size(), 1U);
+  EXPECT_EQ(h.get("x-a"), "3");
+}
+
+TEST(Request, QueryParamsAreDecoded) {
+  Request r;
+  r.query = "a=1&name=J%C3%BCrgen+M&flag&empty=";
+  EXPECT_EQ(r.query_param("a"), "1");
+  EXPECT_EQ(r.query_param("name"), "J\xC3\xBCrgen M");
+  EXPECT_EQ(r.query_param("flag"), "");
+  EXPECT_EQ(r.query_param("empty"), "");
+  EXPECT_FALSE(r.query_param("missing"));
+}
+
+TEST(PercentDecode, KeepsInvalidEscapes) {
+  EXPECT_EQ(percent_decode("100%"), "100%");
+  EXPECT_EQ(percent_decode("%zz"), "%zz");
+  EXPECT_EQ(percent_decode_path("a+b%2Fc"), "a+b/c");
+}
+
+TEST(Response, ErrorHasTheOneShape) {
+  auto res = Response::error(Error::validation("email", "email: must contain '@'"), "req-1");
+  EXPECT_EQ(res.status, 400);
+  EXPECT_EQ(res.headers.get("Content-Type"), "application/json");
+  auto v = boost::json::parse(res.body);
+  const auto& e = v.at("error");
+  EXPECT_EQ(e.at("code").as_string(), "validation_failed");
+  EXPECT_EQ(e.at("field").as_string(), "email");
+  EXPECT_EQ(e.at("request_id").as_string(), "req-1");
+  EXPECT_EQ(e.at("message").as_string(), "email: must contain '@'");
+}
+
+TEST(Response, ErrorWithoutFieldOmitsIt) {
+  auto res = Response::error(Error::not_found("no user"), "r");
+  EXPECT_EQ(res.status, 404);
+  auto v = boost::json::parse(res.body);
+  EXPECT_FALSE(v.at("error").as_object().contains("field"));
+}
+
+TEST(HopByHop, KnowsTheRfcList) {
+  EXPECT_TRUE(is_hop_by_hop("Connection"));
+  EXPECT_TRUE(is_hop_by_hop("transfer-encoding"));
+  EXPECT_TRUE(is_hop_by_hop("Keep-Alive"));
+  EXPECT_TRUE(is_hop_by_hop("Upgrade"));
+  EXPECT_FALSE(is_hop_by_hop("Authorization"));
+  EXPECT_FALSE(is_hop_by_hop("traceparent"));
+}
+
+TEST(Method, ParsesKnownAndOther) {
+  EXPECT_EQ(parse_method("PATCH"), Method::kPatch);
+  EXPECT_EQ(parse_method("get"), Method::kOther);  // methods are case-sensitive
+  EXPECT_EQ(to_string(Method::kDelete), "DELETE");
+}
+
+}  // namespace
+}  // namespace mercato::http

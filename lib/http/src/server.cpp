@@ -1,0 +1,403 @@
+#include "mercato/http/server.hpp"
+
+#include <atomic>
+#include <list>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "mercato/core/ids.hpp"
+
+namespace mercato::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+struct RouteMetrics {
+  obs::Counter* by_class[4] = {};  // 2xx, 3xx, 4xx, 5xx
+  obs::Counter* errors = nullptr;  // 5xx
+  obs::Histogram* latency = nullptr;
+
+  void record(int status, double seconds) {
+    int cls = status / 100 - 2;
+    if (cls >= 0 && cls < 4) by_class[cls]->inc();
+    if (status >= 500) errors->inc();
+    latency->observe(seconds);
+  }
+};
+
+struct Connection {
+  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+  beast::tcp_stream stream;
+  bool idle = true;  // waiting for the first byte of a request: safe to close on shutdown
+};
+
+struct Worker {
+  asio::io_context* io = nullptr;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::list<std::shared_ptr<Connection>> connections;  // touched only on this worker's thread
+  std::unique_ptr<asio::steady_timer> grace_timer;
+  bool shutting_down = false;
+  bool reported = false;
+};
+
+// A request id we echo into logs and responses must be short and printable; anything else is replaced.
+bool acceptable_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+Error classify_read_error(const boost::system::error_code& ec) {
+  if (ec == bhttp::error::body_limit) return {ErrorCode::kPayloadTooLarge, "request body is too large", {}};
+  if (ec == bhttp::error::header_limit) {
+    return {ErrorCode::kHeadersTooLarge, "request header section is too large", {}};
+  }
+  if (ec == bhttp::error::bad_transfer_encoding || ec == bhttp::error::bad_content_length) {
+    return Error::malformed("invalid framing: " + ec.message() +
+                            " (Content-Length and Transfer-Encoding must not both be sent)");
+  }
+  return Error::malformed("malformed HTTP request: " + ec.message());
+}
+
+std::string status_class_label(int i) { return std::to_string(i + 2) + "xx"; }
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+  Impl(IoPool& p, ServerSettings s, Router r, const obs::Logger& l, obs::Registry& m)
+      : pool(p), settings(std::move(s)), router(std::move(r)), logger(l), metrics(m) {
+    for (const auto& route : router.routes()) {
+      route_metrics.push_back(make_route_metrics(route.method ? to_string(*route.method) : "ANY", route.pattern));
+    }
+    unmatched = make_route_metrics("ANY", "unmatched");
+    active_connections = &metrics.gauge("http_server_active_connections", "Open client connections");
+  }
+
+  RouteMetrics make_route_metrics(std::string_view method, const std::string& route) {
+    RouteMetrics rm;
+    obs::Labels base{{"method", std::string(method)}, {"route", route}};
+    for (int i = 0; i < 4; ++i) {
+      auto labels = base;
+      labels.emplace_back("status_class", status_class_label(i));
+      rm.by_class[i] = &metrics.counter("http_server_requests_total", "HTTP requests handled", labels);
+    }
+    rm.errors = &metrics.counter("http_server_errors_total", "HTTP requests answered with a 5xx status", base);
+    rm.latency = &metrics.histogram("http_server_request_duration_seconds",
+                                    "Time from a request's last header byte to its response written", base);
+    return rm;
+  }
+
+  void start() {
+    auto address = asio::ip::make_address(settings.host == "localhost" ? "127.0.0.1" : settings.host);
+    for (std::size_t i = 0; i < pool.size(); ++i) {
+      Worker w;
+      w.io = &pool.context(i);
+      w.acceptor = std::make_unique<tcp::acceptor>(*w.io);
+      tcp::endpoint ep(address, i == 0 ? settings.port : bound_port);
+      w.acceptor->open(ep.protocol());
+      w.acceptor->set_option(tcp::acceptor::reuse_address(true));
+      w.acceptor->set_option(ReusePort(true));
+      w.acceptor->bind(ep);
+      w.acceptor->listen(asio::socket_base::max_listen_connections);
+      if (i == 0) bound_port = w.acceptor->local_endpoint().port();
+      workers.push_back(std::move(w));
+    }
+    for (auto& w : workers) {
+      asio::co_spawn(*w.io, accept_loop(w), [self = shared_from_this()](std::exception_ptr e) {
+        if (e) self->logger.error("accept loop ended with an exception");
+      });
+    }
+  }
+
+  asio::awaitable<void> accept_loop(Worker& w) {
+    auto self = shared_from_this();
+    for (;;) {
+      auto [ec, socket] = co_await w.acceptor->async_accept(kUseTuple);
+      if (ec) {
+        if (stopping || ec == asio::error::operation_aborted) break;
+        logger.warn("accept failed", {{"error", ec.message()}});
+        // Out of file descriptors and similar: back off instead of spinning a core on the error.
+        asio::steady_timer pause(*w.io, std::chrono::milliseconds(50));
+        co_await pause.async_wait(kUseTuple);
+        continue;
+      }
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto conn = std::make_shared<Connection>(std::move(socket));
+      w.connections.push_front(conn);
+      auto it = w.connections.begin();
+      active_connections->add(1);
+      asio::co_spawn(*w.io, serve(*conn), [self, &w, it](std::exception_ptr e) {
+        if (e) self->logger.error("connection ended with an exception");
+        w.connections.erase(it);
+        self->active_connections->add(-1);
+        self->maybe_worker_done(w);
+      });
+    }
+  }
+
+  // `conn` is kept alive by the connection list until this coroutine's completion handler runs.
+  asio::awaitable<void> serve(Connection& conn_ref) {
+    Connection* conn = &conn_ref;
+    auto& stream = conn->stream;
+    beast::flat_buffer buffer;
+    boost::system::error_code ec;
+    auto remote = stream.socket().remote_endpoint(ec);
+    std::string remote_address = ec ? std::string() : remote.address().to_string();
+
+    for (;;) {
+      if (buffer.size() == 0) {
+        conn->idle = true;
+        if (stopping) break;
+        stream.expires_after(settings.idle_timeout);
+        auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(8192), kUseTuple);
+        if (read_ec) break;  // idle timeout, client closed, or shutdown cancelled the wait
+        buffer.commit(n);
+      }
+      conn->idle = false;
+
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(settings.max_header_bytes));
+      parser.body_limit(settings.max_body_bytes);
+      stream.expires_after(settings.request_timeout);
+      auto [header_ec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
+      ec = header_ec;
+      if (!ec && !parser.is_done()) {
+        if (iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+          bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
+          auto [wec, wn] = co_await bhttp::async_write(stream, go_on, kUseTuple);
+          if (wec) break;
+        }
+        auto [body_ec, bn] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
+        ec = body_ec;
+      }
+      if (ec) {
+        if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
+            ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+          break;  // the client left or was too slow: nobody to answer
+        }
+        Error err = classify_read_error(ec);
+        std::string rid = new_uuid();
+        auto res = Response::error(err, rid);
+        unmatched.record(res.status, 0.0);
+        co_await write_and_close(stream, res, rid);
+        co_return;
+      }
+
+      auto started = Clock::now();
+      auto& message = parser.get();
+      Request req;
+      req.method_name = std::string(message.method_string());
+      req.method = parse_method(req.method_name);
+      req.target = std::string(message.target());
+      auto q = req.target.find('?');
+      req.path = req.target.substr(0, q);
+      if (q != std::string::npos) req.query = req.target.substr(q + 1);
+      req.headers.reserve(16);
+      for (const auto& field : message) req.headers.add(field.name_string(), field.value());
+      req.body = std::move(message.body());
+      req.keep_alive = message.keep_alive();
+      req.remote_address = remote_address;
+      unsigned version = message.version();
+
+      RouteMetrics* rm = &unmatched;
+      Response res = co_await dispatch(req, rm);
+      bool keep_alive = req.keep_alive && !stopping;
+      int status = res.status;
+      if (!co_await write_response(stream, res, version, keep_alive, req.request_id)) break;
+      double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      rm->record(status, seconds);
+      if (settings.access_log) {
+        obs::LogContext ctx{req.request_id, req.trace.trace_id};
+        logger.info("request", {{"method", req.method_name}, {"path", req.path}, {"status", status},
+                                {"duration_ms", seconds * 1000.0}}, &ctx);
+      }
+      if (!keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.socket().close(ignored);
+  }
+
+  // Fills the request context, routes, and runs the handler; never throws.
+  asio::awaitable<Response> dispatch(Request& req, RouteMetrics*& rm) {
+    auto rid = req.headers.get(kRequestIdHeader);
+    req.request_id = rid && acceptable_request_id(*rid) ? std::string(*rid) : new_uuid();
+    std::optional<obs::TraceContext> parent;
+    if (auto tp = req.headers.get(kTraceparentHeader)) parent = obs::TraceContext::parse(*tp);
+    req.trace = parent ? parent->child() : obs::TraceContext::new_root();
+
+    if (auto budget = req.headers.get(kRequestTimeoutHeader)) {
+      std::int64_t ms = -1;
+      if (!budget->empty() && budget->size() <= 12 &&
+          budget->find_first_not_of("0123456789") == std::string_view::npos) {
+        ms = std::stoll(std::string(*budget));
+      }
+      if (ms < 0) {
+        co_return Response::error(
+            Error::validation(std::string(kRequestTimeoutHeader),
+                              std::string(kRequestTimeoutHeader) + " must be a whole number of milliseconds"),
+            req.request_id);
+      }
+      req.deadline = Clock::now() + std::chrono::milliseconds(ms);
+    }
+    if (req.target.empty() || req.target.front() != '/') {
+      co_return Response::error(Error::malformed("request target must be an absolute path"), req.request_id);
+    }
+
+    auto match = router.match(req.method, req.path);
+    if (match.kind == RouteMatch::Kind::kNotFound) {
+      co_return Response::error(Error::not_found("no route for " + req.path), req.request_id);
+    }
+    if (match.kind == RouteMatch::Kind::kMethodNotAllowed) {
+      auto res = Response::error(
+          Error{ErrorCode::kMethodNotAllowed,
+                "method " + req.method_name + " is not allowed for " + req.path + "; allowed: " + match.allow, {}},
+          req.request_id);
+      res.headers.set("Allow", match.allow);
+      co_return res;
+    }
+    const Route& route = *match.route;
+    rm = &route_metrics[route.index];
+    req.params = std::move(match.params);
+    req.route = route.pattern;
+    std::string failure;
+    try {
+      if (route.sync) co_return route.sync(req);
+      co_return co_await route.async(req);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    } catch (...) {
+      failure = "unknown exception";
+    }
+    obs::LogContext ctx{req.request_id, req.trace.trace_id};
+    logger.error("handler failed with an exception", {{"route", req.route}, {"error", failure}}, &ctx);
+    co_return Response::error(Error::internal("internal error; see the service log for request " + req.request_id),
+                              req.request_id);
+  }
+
+  asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response& res, unsigned version,
+                                       bool keep_alive, const std::string& request_id) {
+    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+    for (const auto& [name, value] : res.headers.entries()) {
+      // Framing is ours to decide; a handler (or a proxied upstream) must not set it.
+      if (is_hop_by_hop(name) || iequals(name, "Content-Length")) continue;
+      out.insert(name, value);
+    }
+    if (!request_id.empty()) out.set(kRequestIdHeader, request_id);
+    out.body() = std::move(res.body);
+    out.keep_alive(keep_alive);
+    out.prepare_payload();
+    stream.expires_after(settings.request_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream, out, kUseTuple);
+    co_return !ec;
+  }
+
+  // Answers a request we could not parse, then closes. Reading what the client still sends for a short,
+  // bounded while lets it see the response instead of a connection reset.
+  asio::awaitable<void> write_and_close(beast::tcp_stream& stream, Response& res, const std::string& rid) {
+    if (!co_await write_response(stream, res, 11, false, rid)) co_return;
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.expires_after(std::chrono::milliseconds(500));
+    std::size_t drained = 0;
+    static thread_local char sink[16384];
+    while (drained < 1024 * 1024) {
+      auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), kUseTuple);
+      if (rec) break;
+      drained += n;
+    }
+    stream.socket().close(ec);
+  }
+
+  void shutdown(std::function<void()> done) {
+    on_done = std::move(done);
+    workers_pending = workers.size();
+    stopping = true;
+    for (auto& w : workers) {
+      asio::post(*w.io, [self = shared_from_this(), &w] {
+        w.shutting_down = true;
+        boost::system::error_code ignored;
+        w.acceptor->close(ignored);
+        for (auto& c : w.connections) {
+          // Idle means no request has started; one whose bytes already wait in the socket has, so
+          // let the pending read pick it up and answer it.
+          if (c->idle && c->stream.socket().available(ignored) == 0) c->stream.cancel();
+        }
+        w.grace_timer = std::make_unique<asio::steady_timer>(*w.io, self->settings.shutdown_grace);
+        w.grace_timer->async_wait([self, &w](boost::system::error_code ec) {
+          if (ec) return;
+          if (!w.connections.empty()) {
+            self->logger.warn("shutdown grace period over; closing connections still in use",
+                              {{"connections", static_cast<std::uint64_t>(w.connections.size())}});
+          }
+          for (auto& c : w.connections) c->stream.socket().close(ec);
+        });
+        self->maybe_worker_done(w);
+      });
+    }
+  }
+
+  void maybe_worker_done(Worker& w) {
+    if (!w.shutting_down || w.reported || !w.connections.empty()) return;
+    w.reported = true;
+    if (w.grace_timer) w.grace_timer->cancel();
+    if (--workers_pending == 0 && on_done) on_done();
+  }
+
+  IoPool& pool;
+  ServerSettings settings;
+  Router router;
+  const obs::Logger& logger;
+  obs::Registry& metrics;
+  std::vector<RouteMetrics> route_metrics;
+  RouteMetrics unmatched;
+  obs::Gauge* active_connections = nullptr;
+  std::vector<Worker> workers;
+  std::uint16_t bound_port = 0;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> workers_pending{0};
+  std::function<void()> on_done;
+};
+
+Server::Server(IoPool& pool, ServerSettings settings, Router router, const obs::Logger& logger,
+               obs::Registry& metrics)
+    : impl_(std::make_shared<Impl>(pool, std::move(settings), std::move(router), logger, metrics)) {}
+
+Server::~Server() {
+  // Handlers abandoned in the stopped io_contexts still hold the Impl; its sockets and timers must go
+  // now, while the io_contexts they belong to still exist.
+  impl_->workers.clear();
+}
+
+void Server::start() { impl_->start(); }
+
+std::uint16_t Server::port() const noexcept { return impl_->bound_port; }
+
+void Server::shutdown(std::function<void()> done) { impl_->shutdown(std::move(done)); }
+
+}  // namespace mercato::http

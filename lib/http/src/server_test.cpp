@@ -1,0 +1,399 @@
+// The server driven over real loopback sockets with hand-written requests, so that framing errors,
+// limits and timeouts are exercised exactly as a misbehaving client would produce them.
+#include "mercato/http/server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <stdexcept>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+
+#include "mercato/http/client.hpp"
+
+namespace mercato::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+int connect_to(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// Reads until the peer closes (or 5 s pass); returns everything received.
+std::string read_to_end(int fd) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+std::string exchange(std::uint16_t port, std::string_view raw) {
+  int fd = connect_to(port);
+  EXPECT_GE(fd, 0);
+  send_all(fd, raw);
+  auto out = read_to_end(fd);
+  ::close(fd);
+  return out;
+}
+
+int status_of(const std::string& response) {
+  if (response.size() < 12 || response.compare(0, 5, "HTTP/") != 0) return 0;
+  return std::stoi(response.substr(9, 3));
+}
+
+std::string body_of(const std::string& response) {
+  auto p = response.find("\r\n\r\n");
+  return p == std::string::npos ? std::string() : response.substr(p + 4);
+}
+
+std::string error_code_of(const std::string& response) {
+  auto v = boost::json::parse(body_of(response));
+  return std::string(v.at("error").at("code").as_string());
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void start(Router router, ServerSettings settings = {}) {
+    server_ = std::make_unique<Server>(pool_, settings, std::move(router), logger_, metrics_);
+    server_->start();
+    pool_.start();
+  }
+
+  // Graceful shutdown; returns whether it completed within `limit`.
+  bool shutdown(std::chrono::milliseconds limit = 5s) {
+    if (!server_ || stopped_) return true;
+    stopped_ = true;
+    auto done = std::make_shared<std::promise<void>>();
+    auto fut = done->get_future();
+    server_->shutdown([done] { done->set_value(); });
+    bool ok = fut.wait_for(limit) == std::future_status::ready;
+    pool_.stop();
+    pool_.join();
+    return ok;
+  }
+
+  void TearDown() override { shutdown(); }
+
+  std::uint16_t port() const { return server_->port(); }
+
+  obs::Logger logger_{"test", obs::LogLevel::kError, 2};
+  obs::Registry metrics_;
+  IoPool pool_{2};
+  std::unique_ptr<Server> server_;
+  bool stopped_ = false;
+};
+
+Router hello_router() {
+  Router r;
+  r.get("/hello/{name}", [](const Request& req) {
+    return Response::json_text(200, "{\"hello\":\"" + std::string(req.param("name")) + "\"}");
+  });
+  r.post("/echo", [](const Request& req) { return Response::json_text(200, req.body); });
+  r.get("/throw", [](const Request&) -> Response { throw std::runtime_error("boom"); });
+  r.get("/context", [](const Request& req) {
+    std::string deadline = req.deadline ? "yes" : "no";
+    return Response::json_text(200, "{\"request_id\":\"" + req.request_id + "\",\"trace_id\":\"" +
+                                        req.trace.trace_id + "\",\"span_id\":\"" + req.trace.span_id +
+                                        "\",\"deadline\":\"" + deadline + "\"}");
+  });
+  return r;
+}
+
+TEST_F(ServerTest, ServesRouteWithPathParam) {
+  start(hello_router());
+  auto res = exchange(port(), "GET /hello/ann HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(res), 200);
+  EXPECT_EQ(body_of(res), R"({"hello":"ann"})");
+  EXPECT_NE(res.find("X-Request-ID: "), std::string::npos);
+}
+
+TEST_F(ServerTest, UnknownPathIsJson404) {
+  start(hello_router());
+  auto res = exchange(port(), "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(res), 404);
+  EXPECT_EQ(error_code_of(res), "not_found");
+}
+
+TEST_F(ServerTest, WrongMethodIs405WithAllow) {
+  start(hello_router());
+  auto res = exchange(port(), "DELETE /hello/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(res), 405);
+  EXPECT_NE(res.find("Allow: GET\r\n"), std::string::npos);
+  EXPECT_EQ(error_code_of(res), "method_not_allowed");
+}
+
+TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  start(hello_router());
+  auto res = exchange(port(),
+                      "GET /hello/a HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /hello/b HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /hello/c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(res.find(R"({"hello":"a"})"), std::string::npos);
+  EXPECT_NE(res.find(R"({"hello":"b"})"), std::string::npos);
+  EXPECT_NE(res.find(R"({"hello":"c"})"), std::string::npos);
+}
+
+TEST_F(ServerTest, BodyOverLimitIs413) {
+  ServerSettings s;
+  s.max_body_bytes = 16;
+  start(hello_router(), s);
+  auto res = exchange(port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n12345678901234567");
+  EXPECT_EQ(status_of(res), 413);
+  EXPECT_EQ(error_code_of(res), "payload_too_large");
+}
+
+TEST_F(ServerTest, ChunkedBodyOverLimitIs413) {
+  ServerSettings s;
+  s.max_body_bytes = 16;
+  start(hello_router(), s);
+  auto res = exchange(port(),
+                      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "10\r\n1234567890123456\r\n10\r\n1234567890123456\r\n0\r\n\r\n");
+  EXPECT_EQ(status_of(res), 413);
+}
+
+TEST_F(ServerTest, BodyAtLimitIsServed) {
+  ServerSettings s;
+  s.max_body_bytes = 16;
+  start(hello_router(), s);
+  auto res = exchange(port(),
+                      "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 16\r\n\r\n"
+                      "1234567890123456");
+  EXPECT_EQ(status_of(res), 200);
+  EXPECT_EQ(body_of(res), "1234567890123456");
+}
+
+TEST_F(ServerTest, HeadersOverLimitAre431) {
+  ServerSettings s;
+  s.max_header_bytes = 1024;
+  start(hello_router(), s);
+  std::string big(2000, 'a');
+  auto res = exchange(port(), "GET /hello/a HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n");
+  EXPECT_EQ(status_of(res), 431);
+  EXPECT_EQ(error_code_of(res), "headers_too_large");
+}
+
+TEST_F(ServerTest, ContentLengthWithTransferEncodingIs400) {
+  start(hello_router());
+  auto res = exchange(port(),
+                      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "0\r\n\r\n");
+  EXPECT_EQ(status_of(res), 400);
+  EXPECT_EQ(error_code_of(res), "malformed_request");
+}
+
+TEST_F(ServerTest, TransferEncodingThenContentLengthIs400) {
+  start(hello_router());
+  auto res = exchange(port(),
+                      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+                      "0\r\n\r\n");
+  EXPECT_EQ(status_of(res), 400);
+}
+
+TEST_F(ServerTest, GarbageRequestLineIs400) {
+  start(hello_router());
+  auto res = exchange(port(), "HELLO THERE\r\n\r\n");
+  EXPECT_EQ(status_of(res), 400);
+}
+
+TEST_F(ServerTest, AbsoluteFormTargetIs400) {
+  start(hello_router());
+  auto res = exchange(port(), "GET http://evil/hello/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(res), 400);
+}
+
+TEST_F(ServerTest, HandlerExceptionIs500AndServerKeepsServing) {
+  start(hello_router());
+  auto res = exchange(port(), "GET /throw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(res), 500);
+  EXPECT_EQ(error_code_of(res), "internal");
+  auto again = exchange(port(), "GET /hello/z HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(again), 200);
+}
+
+TEST_F(ServerTest, EchoesValidRequestIdAndReplacesInvalidOne) {
+  start(hello_router());
+  auto res = exchange(port(), "GET /context HTTP/1.1\r\nHost: x\r\nX-Request-ID: abc-123\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(res.find("X-Request-ID: abc-123\r\n"), std::string::npos);
+  auto bad = exchange(port(), "GET /context HTTP/1.1\r\nHost: x\r\nX-Request-ID: a\"b\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(bad.find("X-Request-ID: a\"b"), std::string::npos);
+  auto v = boost::json::parse(body_of(bad));
+  EXPECT_EQ(v.at("request_id").as_string().size(), 36U);
+}
+
+TEST_F(ServerTest, ContinuesIncomingTraceparent) {
+  start(hello_router());
+  auto res = exchange(port(),
+                      "GET /context HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n");
+  auto v = boost::json::parse(body_of(res));
+  EXPECT_EQ(v.at("trace_id").as_string(), "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_NE(v.at("span_id").as_string(), "b7ad6b7169203331");
+}
+
+TEST_F(ServerTest, RequestTimeoutHeaderSetsDeadlineAndBadValueIs400) {
+  start(hello_router());
+  auto res = exchange(port(), "GET /context HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: 500\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(body_of(res).find("\"deadline\":\"yes\""), std::string::npos);
+  auto bad = exchange(port(), "GET /context HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: soon\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(bad), 400);
+}
+
+TEST_F(ServerTest, IdleConnectionIsClosed) {
+  ServerSettings s;
+  s.idle_timeout = 200ms;
+  start(hello_router(), s);
+  int fd = connect_to(port());
+  auto started = std::chrono::steady_clock::now();
+  auto out = read_to_end(fd);  // returns when the server closes (or after the 5 s receive timeout)
+  ::close(fd);
+  EXPECT_TRUE(out.empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+}
+
+TEST_F(ServerTest, SlowRequestIsTimedOutAndClosed) {
+  ServerSettings s;
+  s.request_timeout = 200ms;
+  start(hello_router(), s);
+  int fd = connect_to(port());
+  send_all(fd, "GET /hello/a HTTP/1.1\r\nHost: x\r\n");  // never finishes the header section
+  auto started = std::chrono::steady_clock::now();
+  auto out = read_to_end(fd);
+  ::close(fd);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+  EXPECT_EQ(out.find("200 OK"), std::string::npos);
+}
+
+TEST_F(ServerTest, MetricsCountRequestsPerRoute) {
+  start(hello_router());
+  exchange(port(), "GET /hello/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  exchange(port(), "GET /throw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto text = metrics_.render();
+  EXPECT_NE(text.find(R"(http_server_requests_total{method="GET",route="/hello/{name}",status_class="2xx"} 1)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(http_server_errors_total{method="GET",route="/throw"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(http_server_request_duration_seconds_count{method="GET",route="/hello/{name}"} 1)"),
+            std::string::npos);
+}
+
+TEST_F(ServerTest, ShutdownFinishesInFlightRequestThenCloses) {
+  std::atomic<bool> handler_started{false};
+  Router r = hello_router();
+  r.add_async(Method::kGet, "/slow", [&](const Request&) -> boost::asio::awaitable<Response> {
+    handler_started = true;
+    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, 300ms);
+    co_await t.async_wait(boost::asio::use_awaitable);
+    co_return Response::json_text(200, R"({"slow":true})");
+  });
+  start(std::move(r));
+  int fd = connect_to(port());
+  send_all(fd, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");  // keep-alive: the server must close after answering
+  while (!handler_started) std::this_thread::yield();
+  auto done = std::make_shared<std::promise<void>>();
+  auto fut = done->get_future();
+  server_->shutdown([done] { done->set_value(); });
+  auto out = read_to_end(fd);
+  ::close(fd);
+  EXPECT_EQ(status_of(out), 200);
+  EXPECT_NE(out.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(fut.wait_for(5s), std::future_status::ready);
+  EXPECT_LT(connect_to(port()), 0) << "the server must stop accepting";
+  stopped_ = true;
+  pool_.stop();
+  pool_.join();
+}
+
+TEST_F(ServerTest, ShutdownClosesIdleKeepAliveConnections) {
+  start(hello_router());
+  int fd = connect_to(port());
+  send_all(fd, "GET /hello/a HTTP/1.1\r\nHost: x\r\n\r\n");
+  char buf[1024];
+  ASSERT_GT(::recv(fd, buf, sizeof buf, 0), 0);
+  EXPECT_TRUE(shutdown(3s));
+  ::close(fd);
+}
+
+// The client against this server: keep-alive reuse, deadline propagation, and failures as values.
+TEST_F(ServerTest, ClientCallsUpstreamAndMapsFailures) {
+  Router r = hello_router();
+  start(std::move(r));
+  Client client(pool_, ClientSettings{});
+  auto run = [&](auto fn) {
+    std::promise<void> p;
+    auto f = p.get_future();
+    boost::asio::co_spawn(pool_.context(0), fn(), [&](std::exception_ptr) { p.set_value(); });
+    ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  };
+  Endpoint self{"127.0.0.1", port()};
+  run([&]() -> boost::asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) {
+      ClientRequest hello{.method = Method::kGet, .target = "/hello/c"};
+      auto res = co_await client.send(self, std::move(hello));
+      EXPECT_TRUE(res);
+      if (res) {
+        EXPECT_EQ(res->body, R"({"hello":"c"})");
+      }
+    }
+    // Requests are named locals: GCC 12 relocates aggregate temporaries inside co_await expressions
+    // bitwise, which breaks std::string's small-buffer pointer (see client.hpp).
+    ClientRequest context{.method = Method::kGet, .target = "/context"};
+    auto ctx = co_await client.send(self, std::move(context), {.timeout = std::chrono::milliseconds(2000)});
+    EXPECT_TRUE(ctx && ctx->body.find("\"deadline\":\"yes\"") != std::string::npos);
+    ClientRequest late{.method = Method::kGet, .target = "/hello/x"};
+    auto past = co_await client.send(self, std::move(late), {.deadline = Clock::now() - 1ms});
+    EXPECT_FALSE(past);
+    if (!past) {
+      EXPECT_EQ(past.error().code, ErrorCode::kDeadlineExceeded);
+    }
+    ClientRequest nowhere{.method = Method::kGet, .target = "/"};
+    Endpoint closed_port{"127.0.0.1", 1};
+    auto refused = co_await client.send(closed_port, std::move(nowhere));
+    EXPECT_FALSE(refused);
+    if (!refused) {
+      EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+    }
+  });
+  auto text = metrics_.render();
+  EXPECT_NE(text.find(R"(http_server_requests_total{method="GET",route="/hello/{name}",status_class="2xx"} 3)"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace mercato::http

@@ -1,0 +1,75 @@
+// JSON request bodies: parsing with clear errors and field-by-field validation.
+//
+// Every handler that accepts JSON follows the same steps, so every malformed request gets the same kind
+// of answer (400 naming the field) instead of an exception or a silent default:
+//
+//   auto body = json::parse_object(request.body);        // not JSON / not an object → malformed_request
+//   if (!body) return body.error();
+//   json::FieldReader in(*body);
+//   auto email = in.string("email", json::kRequired, {.min = 3, .max = 254});
+//   auto name = in.string("name", json::kRequired, {.min = 1, .max = 200});
+//   if (auto done = in.finish(); !done) return done.error();   // first problem, or an unknown field
+//   use(*email, *name);
+//
+// Thread-safety: FieldReader is a single-use local value.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include "mercato/core/result.hpp"
+
+namespace mercato::json {
+
+// Parses `text` as one JSON object. Trailing garbage, invalid UTF-8, depth > 32 and non-objects are
+// rejected with ErrorCode::kMalformedRequest. (Duplicate keys keep the last value: Boost 1.81's parser
+// has no option to refuse them.)
+Result<boost::json::object> parse_object(std::string_view text);
+
+// Compact serialization.
+std::string serialize(const boost::json::value& value);
+
+enum Presence { kRequired, kOptional };
+
+struct StringRule {
+  std::size_t min = 0;        // in bytes, after validation as UTF-8 (Boost.JSON guarantees valid UTF-8)
+  std::size_t max = 1024;
+};
+
+class FieldReader {
+ public:
+  // `path` prefixes field names in errors, e.g. "items[0]" gives "items[0].quantity".
+  explicit FieldReader(const boost::json::object& object, std::string path = {});
+
+  std::optional<std::string> string(std::string_view key, Presence presence, StringRule rule = {});
+  std::optional<std::int64_t> integer(std::string_view key, Presence presence, std::int64_t min,
+                                      std::int64_t max);
+  std::optional<bool> boolean(std::string_view key, Presence presence);
+  const boost::json::array* array(std::string_view key, Presence presence);
+  const boost::json::object* object(std::string_view key, Presence presence);
+
+  // Records `key` as allowed without reading it (for fields read some other way).
+  void allow(std::string_view key);
+  // The first problem seen, otherwise a validation error naming the first field nobody asked for.
+  Result<void> finish();
+  bool failed() const noexcept { return error_.has_value(); }
+
+ private:
+  const boost::json::value* lookup(std::string_view key, Presence presence);
+  void fail(std::string_view key, std::string message);
+  std::string field_name(std::string_view key) const;
+
+  const boost::json::object& object_;
+  std::string path_;
+  std::vector<std::string> known_;
+  std::optional<Error> error_;
+};
+
+}  // namespace mercato::json

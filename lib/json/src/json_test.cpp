@@ -1,0 +1,145 @@
+#include "mercato/json/json.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mercato::json {
+namespace {
+
+TEST(ParseObject, RejectsEmptyBody) {
+  auto r = parse_object("");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kMalformedRequest);
+}
+
+TEST(ParseObject, RejectsInvalidJsonAndTrailingGarbage) {
+  EXPECT_FALSE(parse_object("{\"a\":"));
+  EXPECT_FALSE(parse_object("{\"a\":1} x"));
+  EXPECT_FALSE(parse_object("{'a':1}"));
+}
+
+TEST(ParseObject, RejectsNonObjects) {
+  for (const char* text : {"[]", "1", "\"s\"", "null", "true"}) {
+    auto r = parse_object(text);
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error().code, ErrorCode::kMalformedRequest);
+  }
+}
+
+TEST(ParseObject, DuplicateKeysKeepLastValue) {
+  auto r = parse_object(R"({"a":1,"a":2})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->at("a").as_int64(), 2);
+}
+
+TEST(ParseObject, RejectsDeepNesting) {
+  std::string deep(40, '[');
+  deep = "{\"a\":" + deep + std::string(40, ']') + "}";
+  EXPECT_FALSE(parse_object(deep));
+}
+
+TEST(ParseObject, RejectsInvalidUtf8) { EXPECT_FALSE(parse_object("{\"a\":\"\xff\"}")); }
+
+TEST(FieldReader, ReadsValidFields) {
+  auto obj = parse_object(R"({"s":"abc","n":5,"b":true,"a":[1],"o":{}})");
+  ASSERT_TRUE(obj);
+  FieldReader in(*obj);
+  EXPECT_EQ(in.string("s", kRequired), "abc");
+  EXPECT_EQ(in.integer("n", kRequired, 0, 10), 5);
+  EXPECT_EQ(in.boolean("b", kRequired), true);
+  EXPECT_NE(in.array("a", kRequired), nullptr);
+  EXPECT_NE(in.object("o", kRequired), nullptr);
+  EXPECT_TRUE(in.finish());
+}
+
+TEST(FieldReader, MissingRequiredFieldNamesIt) {
+  auto obj = parse_object(R"({})");
+  FieldReader in(*obj);
+  EXPECT_FALSE(in.string("email", kRequired));
+  auto r = in.finish();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kValidationFailed);
+  EXPECT_EQ(r.error().field, "email");
+}
+
+TEST(FieldReader, MissingOptionalFieldIsFine) {
+  auto obj = parse_object(R"({})");
+  FieldReader in(*obj);
+  EXPECT_FALSE(in.string("nick", kOptional));
+  EXPECT_TRUE(in.finish());
+}
+
+TEST(FieldReader, NullRequiredFieldIsRejected) {
+  auto obj = parse_object(R"({"name":null})");
+  FieldReader in(*obj);
+  in.string("name", kRequired);
+  auto r = in.finish();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "name");
+}
+
+TEST(FieldReader, WrongTypeNamesField) {
+  auto obj = parse_object(R"({"name":5})");
+  FieldReader in(*obj);
+  in.string("name", kRequired);
+  auto r = in.finish();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "name");
+  EXPECT_NE(r.error().message.find("string"), std::string::npos);
+}
+
+TEST(FieldReader, StringLengthLimits) {
+  auto obj = parse_object(R"({"a":"","b":"toolong"})");
+  FieldReader in(*obj);
+  in.string("a", kRequired, {.min = 1, .max = 10});
+  EXPECT_EQ(in.finish().error().field, "a");
+  FieldReader in2(*obj);
+  in2.allow("a");
+  in2.string("b", kRequired, {.min = 1, .max = 3});
+  EXPECT_EQ(in2.finish().error().field, "b");
+}
+
+TEST(FieldReader, IntegerRejectsFloatsAndOutOfRange) {
+  auto obj = parse_object(R"({"f":2.0,"big":18446744073709551615,"neg":-1})");
+  FieldReader a(*obj);
+  a.allow("big");
+  a.allow("neg");
+  a.integer("f", kRequired, 0, 100);
+  EXPECT_EQ(a.finish().error().field, "f");
+  FieldReader b(*obj);
+  b.allow("f");
+  b.allow("neg");
+  b.integer("big", kRequired, 0, 100);
+  EXPECT_EQ(b.finish().error().field, "big");
+  FieldReader c(*obj);
+  c.allow("f");
+  c.allow("big");
+  c.integer("neg", kRequired, 0, 100);
+  EXPECT_EQ(c.finish().error().field, "neg");
+}
+
+TEST(FieldReader, UnknownFieldIsRejectedByName) {
+  auto obj = parse_object(R"({"email":"a@b.c","admin":true})");
+  FieldReader in(*obj);
+  in.string("email", kRequired);
+  auto r = in.finish();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "admin");
+}
+
+TEST(FieldReader, PathPrefixesFieldNames) {
+  auto obj = parse_object(R"({"quantity":"x"})");
+  FieldReader in(*obj, "items[0]");
+  in.integer("quantity", kRequired, 1, 100);
+  EXPECT_EQ(in.finish().error().field, "items[0].quantity");
+}
+
+TEST(FieldReader, FirstErrorWins) {
+  auto obj = parse_object(R"({"a":1,"b":2})");
+  FieldReader in(*obj);
+  in.string("a", kRequired);
+  in.string("b", kRequired);
+  EXPECT_EQ(in.finish().error().field, "a");
+}
+
+}  // namespace
+}  // namespace mercato::json

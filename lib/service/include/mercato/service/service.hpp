@@ -1,0 +1,87 @@
+// The service host: everything a Mercato service process needs besides its own logic.
+//
+// `run` parses the command line (--config FILE, --check-config), loads typed settings from the YAML
+// file and APP_* environment variables, builds the logger, metrics registry, I/O threads, a shared HTTP
+// client and the server, adds /health/live, /health/ready and /metrics, and shuts down gracefully on
+// SIGTERM or SIGINT. A service supplies only a setup function that reads its own settings, builds its
+// objects and registers routes and readiness checks:
+//
+//   int main(int argc, char** argv) {
+//     return mercato::service::run(argc, argv, "user", [](mercato::service::Context& ctx) {
+//       auto& db = ctx.own(open_database(ctx.config().section("database")));
+//       ctx.add_readiness_check("database", [&db] { return db.ping(); });
+//       register_routes(ctx.router(), db);
+//     });
+//   }
+//
+// Unknown configuration keys and bad values stop the process before it listens, naming the key.
+// Threading: setup runs on the main thread before any I/O thread starts; the objects it registers are
+// used from the I/O threads afterwards and destroyed, in reverse order, after the server has stopped.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mercato/config/config.hpp"
+#include "mercato/core/result.hpp"
+#include "mercato/http/client.hpp"
+#include "mercato/http/io_pool.hpp"
+#include "mercato/http/router.hpp"
+#include "mercato/observability/logging.hpp"
+#include "mercato/observability/metrics.hpp"
+
+namespace mercato::service {
+
+using ReadinessCheck = std::function<Result<void>()>;
+
+class Context {
+ public:
+  Context(std::string name, const config::Source& config, const obs::Logger& logger, obs::Registry& metrics,
+          http::IoPool& io, http::Client& client);
+  ~Context();
+
+  const std::string& name() const noexcept { return name_; }
+  const config::Source& config() const noexcept { return config_; }
+  const obs::Logger& logger() const noexcept { return logger_; }
+  obs::Registry& metrics() noexcept { return metrics_; }
+  http::IoPool& io() noexcept { return io_; }
+  // A client shared by the whole service (settings from the `client` section).
+  http::Client& client() noexcept { return client_; }
+  http::Router& router() noexcept { return router_; }
+
+  // Keeps `object` alive until the server has stopped; returns a reference to it.
+  template <typename T>
+  T& own(std::unique_ptr<T> object) {
+    T& ref = *object;
+    owned_.push_back(std::shared_ptr<void>(std::move(object)));
+    return ref;
+  }
+
+  // /health/ready answers 503 naming every check that fails.
+  void add_readiness_check(std::string name, ReadinessCheck check);
+  const std::vector<std::pair<std::string, ReadinessCheck>>& readiness_checks() const { return checks_; }
+
+ private:
+  std::string name_;
+  const config::Source& config_;
+  const obs::Logger& logger_;
+  obs::Registry& metrics_;
+  http::IoPool& io_;
+  http::Client& client_;
+  http::Router router_;
+  std::vector<std::pair<std::string, ReadinessCheck>> checks_;
+  std::vector<std::shared_ptr<void>> owned_;
+};
+
+// Runs the service until SIGTERM/SIGINT; returns the process exit code (0 after a clean shutdown,
+// 2 for bad configuration or command line, 1 when the server cannot start).
+int run(int argc, char** argv, std::string_view name, const std::function<void(Context&)>& setup);
+
+// Adds /health/live, /health/ready and /metrics to the context's router (run() does this itself;
+// exposed for tests that build a server by hand).
+void add_standard_routes(Context& context);
+
+}  // namespace mercato::service

@@ -1,0 +1,183 @@
+#include "mercato/service/service.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <future>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <boost/json/object.hpp>
+
+#include "mercato/http/server.hpp"
+
+extern char** environ;
+
+namespace mercato::service {
+
+Context::Context(std::string name, const config::Source& config, const obs::Logger& logger,
+                 obs::Registry& metrics, http::IoPool& io, http::Client& client)
+    : name_(std::move(name)), config_(config), logger_(logger), metrics_(metrics), io_(io), client_(client) {}
+
+Context::~Context() {
+  // Destroy owned objects in reverse order of creation: later objects may use earlier ones.
+  while (!owned_.empty()) owned_.pop_back();
+}
+
+void Context::add_readiness_check(std::string name, ReadinessCheck check) {
+  checks_.emplace_back(std::move(name), std::move(check));
+}
+
+void add_standard_routes(Context& ctx) {
+  auto& router = ctx.router();
+  router.get("/health/live", [](const http::Request&) {
+    return http::Response::json_text(200, R"({"status":"live"})");
+  });
+  router.get("/health/ready", [&ctx](const http::Request& req) {
+    boost::json::object checks;
+    std::string failing;
+    for (const auto& [name, check] : ctx.readiness_checks()) {
+      auto result = check();
+      if (result) {
+        checks[name] = "ok";
+      } else {
+        checks[name] = result.error().message;
+        if (!failing.empty()) failing += "; ";
+        failing += name + ": " + result.error().message;
+      }
+    }
+    if (failing.empty()) {
+      boost::json::object body{{"status", "ready"}, {"checks", std::move(checks)}};
+      return http::Response::json(200, body);
+    }
+    boost::json::object detail{{"status", "not_ready"}, {"checks", std::move(checks)}};
+    return http::Response::error(Error::unavailable("not ready: " + failing), req.request_id, detail);
+  });
+  router.get("/metrics", [&ctx](const http::Request&) {
+    http::Response res;
+    res.status = 200;
+    res.headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    res.body = ctx.metrics().render();
+    return res;
+  });
+}
+
+namespace {
+
+struct CommonSettings {
+  http::ServerSettings server;
+  std::size_t threads = 1;
+  obs::LogLevel log_level = obs::LogLevel::kInfo;
+  http::ClientSettings client;
+
+  static CommonSettings read(const config::Source& source) {
+    CommonSettings s;
+    auto server = source.section("server");
+    s.server.host = server.string("host", "127.0.0.1");
+    s.server.port = server.port("port", 0);
+    s.threads = static_cast<std::size_t>(server.integer("threads", 1, 1, 256));
+    s.server.max_body_bytes = server.bytes("max_body_bytes", 1024 * 1024);
+    s.server.max_header_bytes = server.bytes("max_header_bytes", 16 * 1024);
+    s.server.request_timeout = server.duration("request_timeout", std::chrono::seconds(10));
+    s.server.idle_timeout = server.duration("idle_timeout", std::chrono::seconds(60));
+    s.server.shutdown_grace = server.duration("shutdown_grace", std::chrono::seconds(10));
+    auto log = source.section("log");
+    s.log_level = *obs::parse_log_level(log.choice("level", "info", {"debug", "info", "warn", "error"}));
+    s.server.access_log = log.boolean("access", false);
+    auto client = source.section("client");
+    s.client.connect_timeout = client.duration("connect_timeout", std::chrono::seconds(1));
+    s.client.request_timeout = client.duration("request_timeout", std::chrono::seconds(5));
+    s.client.max_idle_per_endpoint = static_cast<std::size_t>(client.integer("max_idle_per_endpoint", 64, 0, 100000));
+    return s;
+  }
+};
+
+void print_startup_error(std::string_view name, std::string_view what) {
+  // Before the logger exists the message still goes out as one JSON-ish line a human can read.
+  std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(name.size()), name.data(), static_cast<int>(what.size()),
+               what.data());
+}
+
+}  // namespace
+
+int run(int argc, char** argv, std::string_view name, const std::function<void(Context&)>& setup) {
+  CLI::App app{"Mercato " + std::string(name) + " service"};
+  std::string config_path;
+  bool check_only = false;
+  app.add_option("--config", config_path, "YAML configuration file (APP_* environment variables override it)");
+  app.add_flag("--check-config", check_only, "Validate the configuration and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  // Block the stop signals in every thread; the main thread waits for them with sigwait below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<config::Source> source;
+  CommonSettings common;
+  try {
+    source = std::make_unique<config::Source>(config::Source::load(config_path, environ));
+    common = CommonSettings::read(*source);
+  } catch (const config::ConfigError& e) {
+    print_startup_error(name, std::string("configuration error: ") + e.what());
+    return 2;
+  }
+
+  obs::Logger logger(std::string(name), common.log_level);
+  obs::Registry metrics;
+  metrics.register_process_metrics();
+  http::IoPool io(common.threads);
+  http::Client client(io, common.client);
+  auto context = std::make_unique<Context>(std::string(name), *source, logger, metrics, io, client);
+
+  try {
+    setup(*context);
+    add_standard_routes(*context);
+    source->check_all_used();
+  } catch (const config::ConfigError& e) {
+    logger.error("configuration error", {{"error", e.what()}});
+    return 2;
+  } catch (const std::exception& e) {
+    logger.error("start-up failed", {{"error", e.what()}});
+    return 1;
+  }
+  if (check_only) {
+    std::cout << "configuration is valid\n";
+    return 0;
+  }
+
+  http::Server server(io, common.server, std::move(context->router()), logger, metrics);
+  try {
+    server.start();
+  } catch (const std::exception& e) {
+    logger.error("cannot listen", {{"host", common.server.host},
+                                   {"port", static_cast<std::uint64_t>(common.server.port)},
+                                   {"error", e.what()}});
+    return 1;
+  }
+  io.start();
+  logger.info("listening", {{"host", common.server.host}, {"port", static_cast<std::uint64_t>(server.port())},
+                            {"threads", static_cast<std::uint64_t>(common.threads)}});
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  logger.info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  std::promise<void> drained;
+  server.shutdown([&drained] { drained.set_value(); });
+  drained.get_future().wait();
+  io.stop();
+  io.join();
+  context.reset();
+  logger.info("stopped");
+  return 0;
+}
+
+}  // namespace mercato::service

@@ -1,0 +1,137 @@
+// SQLite storage adapter: a small pool of connections to one database file, prepared statements,
+// transactions and versioned migrations.
+//
+// SQLite is the embedded default store of every service (one file per service). The file is opened in
+// WAL mode so readers never block the writer, with a busy timeout so concurrent writers queue briefly
+// instead of failing, and with foreign keys on.
+//
+//   auto db = sqlite::Database::open({.path = "var/user/user.db", .connections = 4});
+//   db->migrate({{1, "create users", "CREATE TABLE users (...)"}});
+//   auto user = db->with([&](sqlite::Connection& c) -> Result<User> {
+//     auto st = c.prepare("SELECT id, email FROM users WHERE id = ?1");
+//     st.bind(1, id);
+//     ...
+//   });
+//
+// Thread-safety: Database is thread-safe (each call borrows a connection exclusively); Connection and
+// Statement are used by one thread at a time, inside `with`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <condition_variable>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mercato/core/result.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace mercato::sqlite {
+
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&&) = delete;
+  Statement(const Statement&) = delete;
+  ~Statement();  // resets the (cached) statement and clears its bindings
+
+  void bind(int index, std::string_view text);
+  void bind(int index, std::int64_t value);
+  void bind_null(int index);
+
+  // Advances: true when a row is available, false when done; an Error on failure.
+  Result<bool> step();
+  // Runs to completion (for statements that return no rows).
+  Result<void> run();
+
+  std::string text(int column) const;
+  std::int64_t integer(int column) const;
+  bool is_null(int column) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class Connection {
+ public:
+  explicit Connection(sqlite3* db);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Prepared once per connection and cached by SQL text.
+  Statement prepare(std::string_view sql);
+  Result<void> exec(std::string_view sql);
+  // The extended result code of the last failure, e.g. SQLITE_CONSTRAINT_UNIQUE.
+  int last_error_code() const noexcept;
+  std::int64_t changes() const noexcept;
+
+  // BEGIN IMMEDIATE: takes the write lock up front, so a read-then-write transaction cannot fail with
+  // SQLITE_BUSY halfway through.
+  Result<void> begin_immediate();
+  Result<void> commit();
+  void rollback() noexcept;
+
+ private:
+  sqlite3* db_;
+  std::vector<std::pair<std::string, sqlite3_stmt*>> cache_;
+};
+
+struct Migration {
+  int version;
+  std::string name;
+  std::string sql;
+};
+
+struct DatabaseSettings {
+  std::string path;              // ":memory:" is not supported (each connection would see its own db)
+  std::size_t connections = 4;
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+class Database {
+ public:
+  // Creates the parent directory if needed. Throws std::runtime_error when the file cannot be opened
+  // (start-up only).
+  static std::unique_ptr<Database> open(const DatabaseSettings& settings);
+  ~Database();
+
+  // Applies, in order and each in its own transaction, the migrations whose version is not yet recorded
+  // in `schema_migrations`. Refuses to run against a database that has a newer version than it knows.
+  Result<void> migrate(const std::vector<Migration>& migrations);
+  int schema_version();
+
+  template <typename F>
+  auto with(F&& fn) {
+    Lease lease(*this);
+    return fn(*lease.connection);
+  }
+
+  // A cheap query proving the file is readable; used by readiness checks.
+  Result<void> ping();
+
+ private:
+  explicit Database(DatabaseSettings settings);
+  struct Lease {
+    explicit Lease(Database& db);
+    ~Lease();
+    Database& db;
+    Connection* connection;
+  };
+
+  DatabaseSettings settings_;
+  std::vector<std::unique_ptr<Connection>> all_;
+  std::vector<Connection*> free_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+};
+
+}  // namespace mercato::sqlite

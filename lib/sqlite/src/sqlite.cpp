@@ -1,0 +1,213 @@
+#include "mercato/sqlite/sqlite.hpp"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+namespace mercato::sqlite {
+namespace {
+
+Error sqlite_error(sqlite3* db, std::string_view what) {
+  return Error::internal(std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+}  // namespace
+
+Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+
+Statement::~Statement() {
+  if (stmt_ != nullptr) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+}
+
+void Statement::bind(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+void Statement::bind(int index, std::int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+
+void Statement::bind_null(int index) { sqlite3_bind_null(stmt_, index); }
+
+Result<bool> Statement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return sqlite_error(db_, "sqlite step failed");
+}
+
+Result<void> Statement::run() {
+  for (;;) {
+    auto r = step();
+    if (!r) return std::move(r).error();
+    if (!*r) return {};
+  }
+}
+
+std::string Statement::text(int column) const {
+  const auto* p = sqlite3_column_text(stmt_, column);
+  int n = sqlite3_column_bytes(stmt_, column);
+  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+}
+
+std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+
+Connection::Connection(sqlite3* db) : db_(db) {}
+
+Connection::~Connection() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+Statement Connection::prepare(std::string_view sql) {
+  for (auto& [text, stmt] : cache_) {
+    if (text == sql) return Statement(db_, stmt);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                         nullptr) != SQLITE_OK) {
+    // A statement that does not compile is a programming error, found by the first test that runs it.
+    throw std::logic_error("cannot prepare SQL: " + std::string(sqlite3_errmsg(db_)) + ": " + std::string(sql));
+  }
+  cache_.emplace_back(std::string(sql), stmt);
+  return Statement(db_, stmt);
+}
+
+Result<void> Connection::exec(std::string_view sql) {
+  char* message = nullptr;
+  std::string text(sql);
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    std::string m = message != nullptr ? message : "unknown error";
+    sqlite3_free(message);
+    return Error::internal("sqlite exec failed: " + m);
+  }
+  return {};
+}
+
+int Connection::last_error_code() const noexcept { return sqlite3_extended_errcode(db_); }
+
+std::int64_t Connection::changes() const noexcept { return sqlite3_changes64(db_); }
+
+Result<void> Connection::begin_immediate() { return exec("BEGIN IMMEDIATE"); }
+
+Result<void> Connection::commit() { return exec("COMMIT"); }
+
+void Connection::rollback() noexcept {
+  if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+Database::Database(DatabaseSettings settings) : settings_(std::move(settings)) {}
+
+Database::~Database() = default;
+
+std::unique_ptr<Database> Database::open(const DatabaseSettings& settings) {
+  if (settings.path.empty() || settings.path == ":memory:") {
+    throw std::runtime_error("database path must name a file");
+  }
+  auto parent = std::filesystem::path(settings.path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  std::unique_ptr<Database> db(new Database(settings));
+  std::size_t n = std::max<std::size_t>(settings.connections, 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    sqlite3* handle = nullptr;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(settings.path.c_str(), &handle, flags, nullptr) != SQLITE_OK) {
+      std::string message = handle != nullptr ? sqlite3_errmsg(handle) : "out of memory";
+      sqlite3_close_v2(handle);
+      throw std::runtime_error("cannot open database " + settings.path + ": " + message);
+    }
+    sqlite3_extended_result_codes(handle, 1);
+    sqlite3_busy_timeout(handle, static_cast<int>(settings.busy_timeout.count()));
+    auto conn = std::make_unique<Connection>(handle);
+    // WAL: readers do not block the writer. synchronous=NORMAL is durable across process crashes in WAL
+    // mode (an OS crash can lose the last transactions, not corrupt the file); set FULL for more.
+    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
+      if (auto r = conn->exec(pragma); !r) {
+        throw std::runtime_error("cannot configure database " + settings.path + ": " + r.error().message);
+      }
+    }
+    db->free_.push_back(conn.get());
+    db->all_.push_back(std::move(conn));
+  }
+  return db;
+}
+
+Database::Lease::Lease(Database& d) : db(d) {
+  std::unique_lock lock(db.mutex_);
+  db.available_.wait(lock, [&] { return !db.free_.empty(); });
+  connection = db.free_.back();
+  db.free_.pop_back();
+}
+
+Database::Lease::~Lease() {
+  connection->rollback();  // a transaction left open by an early return must not leak to the next user
+  {
+    std::lock_guard lock(db.mutex_);
+    db.free_.push_back(connection);
+  }
+  db.available_.notify_one();
+}
+
+int Database::schema_version() {
+  return with([](Connection& c) -> int {
+    auto st = c.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    auto row = st.step();
+    return row && *row ? static_cast<int>(st.integer(0)) : 0;
+  });
+}
+
+Result<void> Database::migrate(const std::vector<Migration>& migrations) {
+  return with([&](Connection& c) -> Result<void> {
+    if (auto r = c.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                        " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))");
+        !r) {
+      return r;
+    }
+    int current = 0;
+    {
+      auto st = c.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+      auto row = st.step();
+      if (!row) return std::move(row).error();
+      current = static_cast<int>(st.integer(0));
+    }
+    int newest = migrations.empty() ? 0 : migrations.back().version;
+    if (current > newest) {
+      return Error::internal("database schema version " + std::to_string(current) +
+                             " is newer than this build knows (" + std::to_string(newest) + ")");
+    }
+    for (const auto& m : migrations) {
+      if (m.version <= current) continue;
+      if (auto r = c.begin_immediate(); !r) return r;
+      if (auto r = c.exec(m.sql); !r) {
+        c.rollback();
+        return Error::internal("migration " + std::to_string(m.version) + " (" + m.name + ") failed: " +
+                               r.error().message);
+      }
+      auto st = c.prepare("INSERT INTO schema_migrations(version, name) VALUES (?1, ?2)");
+      st.bind(1, static_cast<std::int64_t>(m.version));
+      st.bind(2, m.name);
+      if (auto r = st.run(); !r) {
+        c.rollback();
+        return r;
+      }
+      if (auto r = c.commit(); !r) return r;
+    }
+    return {};
+  });
+}
+
+Result<void> Database::ping() {
+  return with([](Connection& c) -> Result<void> {
+    auto st = c.prepare("SELECT count(*) FROM sqlite_schema");
+    auto row = st.step();
+    if (!row) return std::move(row).error();
+    return {};
+  });
+}
+
+}  // namespace mercato::sqlite

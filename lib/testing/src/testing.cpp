@@ -1,0 +1,271 @@
+#include "mercato/testing/testing.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <boost/json/parse.hpp>
+
+#ifndef MERCATO_BUILD_DIR
+#error "MERCATO_BUILD_DIR must be defined by the build"
+#endif
+
+extern char** environ;
+
+namespace mercato::testing {
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind failed");
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string binary(const std::string& service) {
+  const char* dir = std::getenv("MERCATO_BUILD_DIR");
+  std::string build = dir != nullptr ? dir : MERCATO_BUILD_DIR;
+  return build + "/services/" + service + "/mercato-" + service;
+}
+
+Process::Process(std::string path, std::vector<std::string> args, std::map<std::string, std::string> env,
+                 std::string log_path)
+    : log_path_(std::move(log_path)) {
+  if (log_path_.empty()) {
+    auto dir = std::filesystem::temp_directory_path() / "mercato-e2e-logs";
+    std::filesystem::create_directories(dir);
+    log_path_ = (dir / (std::filesystem::path(path).filename().string() + "-" + std::to_string(::getpid()) + "-" +
+                        std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".log"))
+                    .string();
+  }
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    auto eq = entry.find('=');
+    if (eq != std::string::npos && env.count(entry.substr(0, eq)) != 0) continue;
+    env_strings.push_back(entry);
+  }
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<std::string> argv_strings{path};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+
+  std::vector<char*> argv_ptrs;
+  for (auto& s : argv_strings) argv_ptrs.push_back(s.data());
+  argv_ptrs.push_back(nullptr);
+  std::vector<char*> env_ptrs;
+  for (auto& s : env_strings) env_ptrs.push_back(s.data());
+  env_ptrs.push_back(nullptr);
+
+  int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (log_fd < 0) throw std::runtime_error("cannot open log " + log_path_);
+  pid_t parent = ::getpid();
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    // Signals blocked by the test runner must not stay blocked in the service.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
+    ::execve(argv_ptrs[0], argv_ptrs.data(), env_ptrs.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+}
+
+Process::~Process() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    wait(std::chrono::seconds(5));
+  }
+}
+
+void Process::signal(int sig) {
+  if (pid_ > 0 && !status_) ::kill(pid_, sig);
+}
+
+std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
+  if (status_) return status_;
+  auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int st = 0;
+    pid_t r = ::waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      return status_;
+    }
+    if (std::chrono::steady_clock::now() >= until) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling an exit status, bounded above
+  }
+}
+
+bool Process::running() { return pid_ > 0 && !wait(std::chrono::milliseconds(0)); }
+
+std::string Process::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+boost::json::value HttpResult::json() const { return boost::json::parse(body); }
+
+std::string HttpResult::header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+int connect_with_timeout(std::uint16_t port, std::chrono::milliseconds timeout, std::string& error) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  if (rc != 0 && errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) == 1) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      rc = err == 0 ? 0 : -1;
+      errno = err;
+    } else {
+      errno = ETIMEDOUT;
+    }
+  }
+  if (rc != 0) {
+    error = std::string("connect: ") + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+HttpResult http(std::uint16_t port, const std::string& method, const std::string& target, const std::string& body,
+                const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout) {
+  HttpResult result;
+  auto until = std::chrono::steady_clock::now() + timeout;
+  int fd = connect_with_timeout(port, timeout, result.error);
+  if (fd < 0) return result;
+  std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                        "\r\nConnection: close\r\n";
+  bool has_type = false;
+  for (const auto& [k, v] : headers) {
+    request += k + ": " + v + "\r\n";
+    if (lower(k) == "content-type") has_type = true;
+  }
+  if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
+    if (!has_type) request += "Content-Type: application/json\r\n";
+    request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  request += "\r\n" + body;
+  std::string_view pending = request;
+  std::string in;
+  char buf[8192];
+  bool sent_all = false;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      result.error = "timed out";
+      break;
+    }
+    pollfd p{fd, static_cast<short>(POLLIN | (sent_all ? 0 : POLLOUT)), 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    if (!sent_all && (p.revents & POLLOUT) != 0) {
+      auto n = ::send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+      if (n > 0) pending.remove_prefix(static_cast<std::size_t>(n));
+      if (n < 0 && errno != EAGAIN) sent_all = true;  // the server may answer before reading it all (413)
+      if (pending.empty()) sent_all = true;
+    }
+    if ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        in.append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n == 0 || errno != EAGAIN) break;
+    }
+  }
+  ::close(fd);
+  auto header_end = in.find("\r\n\r\n");
+  if (in.compare(0, 5, "HTTP/") != 0 || header_end == std::string::npos) {
+    if (result.error.empty()) result.error = in.empty() ? "no response" : "unparseable response";
+    return result;
+  }
+  result.status = std::stoi(in.substr(9, 3));
+  std::size_t line_start = in.find("\r\n") + 2;
+  while (line_start < header_end) {
+    auto line_end = in.find("\r\n", line_start);
+    auto line = in.substr(line_start, line_end - line_start);
+    auto colon = line.find(':');
+    if (colon != std::string::npos) {
+      auto value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      result.headers[lower(line.substr(0, colon))] = value;
+    }
+    line_start = line_end + 2;
+  }
+  result.body = in.substr(header_end + 4);
+  if (auto it = result.headers.find("content-length"); it != result.headers.end()) {
+    auto n = static_cast<std::size_t>(std::stoull(it->second));
+    if (result.body.size() > n) result.body.resize(n);
+  }
+  return result;
+}
+
+bool wait_ready(std::uint16_t port, std::chrono::milliseconds timeout, const std::string& path) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    auto r = http(port, "GET", path, {}, {}, std::chrono::milliseconds(500));
+    if (r.status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // poll interval of a bounded readiness wait
+  }
+  return false;
+}
+
+bool wait_closed(std::uint16_t port, std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    std::string error;
+    int fd = connect_with_timeout(port, std::chrono::milliseconds(200), error);
+    if (fd < 0) return true;
+    ::close(fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+}  // namespace mercato::testing

@@ -1,0 +1,60 @@
+# shellcheck shell=bash
+# `./mercato build`: deps, configure once (CMake + Ninja + ccache into build/), then an incremental
+# build. With CI=true the build uses -DMERCATO_WERROR=ON (an existing build/ is reconfigured if needed).
+#
+# Environment:
+#   MERCATO_BUILD_TYPE          CMAKE_BUILD_TYPE for the first configure (default RelWithDebInfo)
+#   MERCATO_CMAKE_ARGS          extra arguments for the first configure, e.g. "-DFOO=ON"
+#   CMAKE_BUILD_PARALLEL_LEVEL  parallel jobs (default: Ninja's, cores + 2)
+
+# _cmake_cache_value NAME: the value of NAME in build/CMakeCache.txt (empty when absent).
+_cmake_cache_value() {
+  local cache="${MERCATO_BUILD_DIR}/CMakeCache.txt"
+  [[ -f "$cache" ]] || return 0
+  sed -n "s/^$1:[A-Z]*=//p" "$cache" | head -n 1
+}
+
+# build_configure: configures build/ if it is not configured yet (or lacks -Werror under CI).
+build_configure() {
+  local cache="${MERCATO_BUILD_DIR}/CMakeCache.txt"
+  local -a args=()
+  if is_ci; then
+    args+=(-DMERCATO_WERROR=ON)
+  fi
+  if [[ -f "$cache" ]]; then
+    local generator
+    generator="$(_cmake_cache_value CMAKE_GENERATOR)"
+    [[ "$generator" == Ninja ]] ||
+      die "build/ was configured with the '$generator' generator; remove build/ and run ./mercato build again"
+    if is_ci && [[ "$(_cmake_cache_value MERCATO_WERROR)" != ON ]]; then
+      log_info "reconfiguring build/ with -DMERCATO_WERROR=ON (CI)"
+      cmake -S "$MERCATO_ROOT" -B "$MERCATO_BUILD_DIR" "${args[@]}"
+    fi
+    return 0
+  fi
+  local -a extra=()
+  if [[ -n "${MERCATO_CMAKE_ARGS:-}" ]]; then
+    read -r -a extra <<<"$MERCATO_CMAKE_ARGS"
+  fi
+  log_info "configuring build/ (${MERCATO_BUILD_TYPE:-RelWithDebInfo}${args[*]:+, ${args[*]}})"
+  cmake -S "$MERCATO_ROOT" -B "$MERCATO_BUILD_DIR" -G Ninja \
+    -DCMAKE_BUILD_TYPE="${MERCATO_BUILD_TYPE:-RelWithDebInfo}" "${args[@]}" "${extra[@]}"
+}
+
+# build_project [CMAKE_BUILD_ARGS...]: deps + configure + incremental build.
+build_project() {
+  deps_ensure core
+  build_configure
+  log_info "building (cmake --build build${*:+ $*})"
+  cmake --build "$MERCATO_BUILD_DIR" "$@"
+}
+
+cmd_build() {
+  case "${1:-}" in
+    -h | --help)
+      echo "usage: ./mercato build [ARGS for cmake --build, e.g. --target mercato-user]"
+      return 0
+      ;;
+  esac
+  build_project "$@"
+}

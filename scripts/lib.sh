@@ -1,0 +1,218 @@
+# shellcheck shell=bash disable=SC2034  # variables here are used by the scripts that source it
+# Shared helpers for ./mercato and bench/*.sh: paths, messages, the service registry, HTTP probes,
+# port checks and starting/stopping processes by PID. Sourced, never run; the caller sets
+# `set -euo pipefail` and MERCATO_ROOT (the repository root) before sourcing.
+
+: "${MERCATO_ROOT:?MERCATO_ROOT must be set before sourcing scripts/lib.sh}"
+MERCATO_BUILD_DIR="${MERCATO_ROOT}/build"
+MERCATO_VAR_DIR="${MERCATO_ROOT}/var"
+MERCATO_RUN_DIR="${MERCATO_VAR_DIR}/run"
+MERCATO_LOG_DIR="${MERCATO_VAR_DIR}/log"
+
+# shellcheck source=scripts/services.sh
+source "${MERCATO_ROOT}/scripts/services.sh"
+
+# ---------------------------------------------------------------------------------------------------
+# Messages (to stderr, so stdout stays for tables and results)
+
+if [[ -t 2 && -z "${NO_COLOR:-}" ]]; then
+  _c_dim=$'\e[2m' _c_red=$'\e[31m' _c_yellow=$'\e[33m' _c_green=$'\e[32m' _c_off=$'\e[0m'
+else
+  _c_dim='' _c_red='' _c_yellow='' _c_green='' _c_off=''
+fi
+
+log_info() { printf '%s==>%s %s\n' "$_c_green" "$_c_off" "$*" >&2; }
+log_note() { printf '%s    %s%s\n' "$_c_dim" "$*" "$_c_off" >&2; }
+log_warn() { printf '%swarning:%s %s\n' "$_c_yellow" "$_c_off" "$*" >&2; }
+log_error() { printf '%serror:%s %s\n' "$_c_red" "$_c_off" "$*" >&2; }
+die() {
+  log_error "$*"
+  exit 1
+}
+
+# is_ci: true when the CI environment variable says so (CI=true, as the CI runner sets it).
+is_ci() {
+  case "${CI:-}" in
+    true | TRUE | True | 1 | yes) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+# now_ms: wall-clock milliseconds, without forking.
+now_ms() {
+  local t="${EPOCHREALTIME/[.,]/}"
+  echo $((t / 1000))
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Service registry (see scripts/services.sh)
+
+# service_names: names of all registered domain services, in registry order.
+service_names() {
+  local line name
+  for line in "${MERCATO_SERVICES[@]}"; do
+    read -r name _ <<<"$line"
+    echo "$name"
+  done
+}
+
+# _service_field NAME INDEX: field INDEX (0 = name) of the registry line of NAME.
+_service_field() {
+  local want="$1" index="$2" line
+  local -a fields
+  for line in "${MERCATO_SERVICES[@]}"; do
+    read -r -a fields <<<"$line"
+    if [[ "${fields[0]}" == "$want" ]]; then
+      echo "${fields[$index]}"
+      return 0
+    fi
+  done
+  return 1
+}
+
+service_route() { _service_field "$1" 2; }
+service_storage() { _service_field "$1" 3; }
+
+# service_port NAME: the port of NAME (domain service or gateway): MERCATO_<NAME>_PORT or the default.
+service_port() {
+  local name="$1" default var port
+  if [[ "$name" == "$MERCATO_GATEWAY_NAME" ]]; then
+    default="$MERCATO_GATEWAY_DEFAULT_PORT"
+  else
+    default="$(_service_field "$name" 1)" || die "unknown service: $name"
+  fi
+  var="MERCATO_${name^^}_PORT"
+  port="${!var:-$default}"
+  if [[ ! "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
+    die "$var=$port is not a port number"
+  fi
+  echo "$port"
+}
+
+service_binary() { echo "${MERCATO_BUILD_DIR}/services/$1/mercato-$1"; }
+service_config() { echo "${MERCATO_ROOT}/config/$1.yaml"; }
+
+# ---------------------------------------------------------------------------------------------------
+# HTTP probes (always direct to loopback: proxies in the environment are ignored)
+
+# http_code URL [MAX_SECONDS]: prints the HTTP status, or 000 when nothing answered.
+http_code() {
+  curl --noproxy '*' -s -o /dev/null -w '%{http_code}' --connect-timeout 1 --max-time "${2:-2}" "$1" \
+    2>/dev/null || true
+}
+
+# wait_http_ok URL TIMEOUT_SECONDS [PID]: polls URL until it answers 200. Fails when the time is up or
+# when PID (the server being waited for) has exited.
+wait_http_ok() {
+  local url="$1" timeout_s="$2" pid="${3:-}" deadline code
+  deadline=$(($(now_ms) + timeout_s * 1000))
+  while :; do
+    code="$(http_code "$url" 1)"
+    [[ "$code" == 200 ]] && return 0
+    if [[ -n "$pid" ]] && ! proc_alive "$pid"; then
+      return 1
+    fi
+    (($(now_ms) < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Ports
+
+# port_in_use PORT: true when something accepts connections on 127.0.0.1:PORT.
+port_in_use() {
+  # shellcheck disable=SC2016  # $1 is expanded by the inner bash
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+}
+
+# port_owner PORT: a short description of the listener on PORT (best effort, may be empty).
+port_owner() {
+  command -v ss >/dev/null 2>&1 || return 0
+  ss -Hltnp "sport = :$1" 2>/dev/null | awk '{ $1=$2=$3=""; sub(/^ +/, ""); print }' | head -n 1
+}
+
+# free_port [EXCLUDED...]: a free loopback port in 20000-32767 (below Linux's ephemeral range, so
+# outgoing connections never hold it), not one of EXCLUDED.
+free_port() {
+  local attempt port ex taken
+  for attempt in $(seq 1 200); do
+    port=$((20000 + RANDOM % 12768))
+    taken=0
+    for ex in "$@"; do [[ "$ex" == "$port" ]] && taken=1; done
+    ((taken)) && continue
+    port_in_use "$port" && continue
+    echo "$port"
+    return 0
+  done
+  die "no free loopback port found after $attempt attempts"
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Processes. Everything a script starts is remembered by PID and stopped by PID; nothing is ever
+# looked up or killed by name.
+
+# proc_alive PID: true while PID exists and is not a zombie.
+proc_alive() {
+  local stat state
+  [[ -n "$1" && -r "/proc/$1/stat" ]] || return 1
+  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+  state="${stat##*) }"
+  state="${state%% *}"
+  [[ -n "$state" && "$state" != Z && "$state" != X ]]
+}
+
+# proc_children PID: PIDs of the direct children of PID (e.g. nginx's workers).
+proc_children() {
+  ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' || true
+}
+
+# PROC_LAUNCHER: prefix for the servers a script starts in the background.
+#  - setsid: a session of its own, so a Ctrl-C in the terminal reaches only the script, which then
+#    stops its servers by PID in its own order (a background child of a script is never a process
+#    group leader, so setsid execs in place rather than forking);
+#  - setpriv --pdeathsig TERM: the kernel sends SIGTERM to the server if the script dies, even by
+#    SIGKILL, so no orphan is ever left behind.
+# Both exec the command, so the PID recorded with $! is the server's own.
+PROC_LAUNCHER=()
+if command -v setsid >/dev/null 2>&1; then
+  PROC_LAUNCHER+=(setsid)
+fi
+if command -v setpriv >/dev/null 2>&1 && setpriv --help 2>&1 | grep -q -- --pdeathsig; then
+  PROC_LAUNCHER+=(setpriv --pdeathsig TERM --)
+fi
+
+# proc_stop TIMEOUT_SECONDS PID...: SIGTERM to each PID, wait up to TIMEOUT for all to exit, then
+# SIGKILL the stragglers and their direct children. Reaps them when they are children of this shell.
+proc_stop() {
+  local timeout_s="$1" pid deadline any
+  shift
+  local -a pids=() kids=()
+  for pid in "$@"; do
+    [[ -n "$pid" ]] && proc_alive "$pid" && pids+=("$pid")
+  done
+  if ((${#pids[@]})); then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    deadline=$(($(now_ms) + timeout_s * 1000))
+    while :; do
+      any=0
+      for pid in "${pids[@]}"; do proc_alive "$pid" && any=1; done
+      ((any)) || break
+      if (($(now_ms) >= deadline)); then
+        for pid in "${pids[@]}"; do
+          if proc_alive "$pid"; then
+            log_warn "pid $pid did not stop within ${timeout_s}s: SIGKILL"
+            mapfile -t kids < <(proc_children "$pid")
+            kill -KILL "$pid" "${kids[@]}" 2>/dev/null || true
+          fi
+        done
+        break
+      fi
+      sleep 0.1
+    done
+  fi
+  for pid in "$@"; do
+    [[ -n "$pid" ]] && { wait "$pid" 2>/dev/null || true; }
+  done
+  return 0
+}

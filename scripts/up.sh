@@ -1,0 +1,316 @@
+# shellcheck shell=bash
+# `./mercato up`: builds, then runs every built service as its own process and the gateway in front,
+# and supervises them in the foreground until Ctrl-C / SIGTERM.
+#
+#   - each service: build/services/<svc>/mercato-<svc> --config config/<svc>.yaml, with
+#     APP_SERVER__HOST=127.0.0.1, APP_SERVER__PORT=<port>, APP_DATABASE__PATH=var/<svc>/<svc>.db;
+#     its output goes to var/log/<svc>.log (appended, one header line per start);
+#   - the gateway last, with APP_GATEWAY__SERVICES__<ROUTE>__UPSTREAM=127.0.0.1:<port> per service;
+#   - start-up waits (bounded) for each /health/ready to answer 200, then prints where things listen;
+#   - a process that exits is restarted after 1s, 2s, 4s, ... (capped at 30s); the delay goes back to
+#     1s once a process has stayed up 60s;
+#   - Ctrl-C / SIGTERM / SIGHUP: SIGTERM to every child by PID, up to MERCATO_STOP_TIMEOUT (10s) for
+#     them to exit, SIGKILL for the rest. Children also get SIGTERM from the kernel if this supervisor
+#     dies without cleaning up (setpriv --pdeathsig), so no process is ever orphaned;
+#   - var/run/mercato.pid (this supervisor), var/run/<svc>.pid, var/run/ports ("<svc> <port>" lines)
+#     are written for `./mercato status` and `./mercato stop`, and removed on exit.
+#
+# Environment: MERCATO_<SVC>_PORT (ports), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
+# MERCATO_READY_TIMEOUT (seconds, default 30), MERCATO_STOP_TIMEOUT (seconds, default 10). Any APP_*
+# variable in the environment reaches every process as a config override.
+
+UP_BACKOFF_FIRST=1
+UP_BACKOFF_MAX=30
+UP_STABLE_AFTER=60
+
+declare -a UP_ORDER=()     # process names in start order: services..., gateway
+declare -A UP_PORT=()      # name -> port
+declare -A UP_PID=()       # name -> pid of the running process ("" while waiting for a restart)
+declare -A UP_STARTED=()   # name -> EPOCHSECONDS of the last start
+declare -A UP_BACKOFF=()   # name -> delay before the next restart, seconds
+declare -A UP_RESTART_AT=() # name -> EPOCHSECONDS when a restart is due
+declare -A UP_RESTARTS=()  # name -> restarts so far
+UP_STOPPING=0
+UP_SUPERVISOR_PID_FILE="${MERCATO_RUN_DIR}/mercato.pid"
+UP_PORTS_FILE="${MERCATO_RUN_DIR}/ports"
+
+# up_supervisor_pid: PID of a running `./mercato up`, or nothing.
+up_supervisor_pid() {
+  local pid=""
+  if [[ -f "$UP_SUPERVISOR_PID_FILE" ]]; then read -r pid <"$UP_SUPERVISOR_PID_FILE" || true; fi
+  if [[ "$pid" =~ ^[0-9]+$ ]] && proc_alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q mercato; then
+    echo "$pid"
+  fi
+}
+
+# _up_command NAME: sets _UP_ENV (variable assignments) and _UP_CMD (argv) for NAME.
+_up_command() {
+  local name="$1" config other route
+  _UP_ENV=("APP_SERVER__HOST=127.0.0.1" "APP_SERVER__PORT=${UP_PORT[$name]}")
+  if [[ -n "${MERCATO_LOG_LEVEL:-}" ]]; then
+    _UP_ENV+=("APP_LOG__LEVEL=${MERCATO_LOG_LEVEL}")
+  fi
+  if [[ "$name" == "$MERCATO_GATEWAY_NAME" ]]; then
+    for other in "${UP_ORDER[@]}"; do
+      [[ "$other" == "$MERCATO_GATEWAY_NAME" ]] && continue
+      route="$(service_route "$other")"
+      _UP_ENV+=("APP_GATEWAY__SERVICES__${route^^}__UPSTREAM=127.0.0.1:${UP_PORT[$other]}")
+    done
+  elif [[ "$(service_storage "$name")" == sqlite ]]; then
+    _UP_ENV+=("APP_DATABASE__PATH=${MERCATO_VAR_DIR}/${name}/${name}.db")
+  fi
+  _UP_CMD=("$(service_binary "$name")")
+  config="$(service_config "$name")"
+  if [[ -f "$config" ]]; then
+    _UP_CMD+=(--config "$config")
+  fi
+}
+
+# up_spawn NAME: starts NAME in the background and records its PID.
+up_spawn() {
+  local name="$1" log="${MERCATO_LOG_DIR}/$1.log" pid
+  _up_command "$name"
+  mkdir -p "${MERCATO_VAR_DIR}/${name}"
+  printf '=== %s mercato up: starting %s on 127.0.0.1:%s: %s %s\n' "$(date -Iseconds)" "$name" \
+    "${UP_PORT[$name]}" "${_UP_ENV[*]}" "${_UP_CMD[*]}" >>"$log"
+  # The working directory is the repository root (./mercato cds there), so relative paths in
+  # config/*.yaml resolve as documented. PROC_LAUNCHER (scripts/lib.sh) keeps a Ctrl-C in the
+  # terminal away from the children: only this supervisor gets it, and stops them in order.
+  "${PROC_LAUNCHER[@]}" env "${_UP_ENV[@]}" "${_UP_CMD[@]}" >>"$log" 2>&1 </dev/null &
+  pid=$!
+  UP_PID[$name]=$pid
+  UP_STARTED[$name]=$EPOCHSECONDS
+  echo "$pid" >"${MERCATO_RUN_DIR}/${name}.pid"
+}
+
+# up_describe_status STATUS: "exit status N" or "killed by SIGNAME".
+up_describe_status() {
+  if (($1 > 128)); then
+    echo "killed by SIG$(kill -l $(($1 - 128)) 2>/dev/null || echo "?$(($1 - 128))")"
+  else
+    echo "exit status $1"
+  fi
+}
+
+# up_show_log NAME: the end of NAME's log since its last start, indented.
+up_show_log() {
+  local log="${MERCATO_LOG_DIR}/$1.log" first
+  first="$(grep -n '^=== .* mercato up: starting ' "$log" 2>/dev/null | tail -n 1 | cut -d: -f1 || true)"
+  log_note "var/log/$1.log since the last start:"
+  tail -n +"$((${first:-0} + 1))" "$log" 2>/dev/null | tail -n 30 | sed 's/^/      /' >&2 || true
+}
+
+# up_wait_ready NAME...: waits until every NAME answers 200 on /health/ready; fails (after showing the
+# log) when one exits or MERCATO_READY_TIMEOUT passes.
+up_wait_ready() {
+  local timeout_s="${MERCATO_READY_TIMEOUT:-30}" deadline name pid status
+  local -a pending=("$@") still
+  deadline=$(($(now_ms) + timeout_s * 1000))
+  while ((${#pending[@]})); do
+    still=()
+    for name in "${pending[@]}"; do
+      pid="${UP_PID[$name]}"
+      if [[ "$(http_code "http://127.0.0.1:${UP_PORT[$name]}/health/ready" 1)" == 200 ]]; then
+        log_note "$name ready (pid $pid, port ${UP_PORT[$name]})"
+      elif ! proc_alive "$pid"; then
+        status=0
+        wait "$pid" 2>/dev/null || status=$?
+        log_error "$name exited before it was ready ($(up_describe_status "$status"))"
+        up_show_log "$name"
+        return 1
+      else
+        still+=("$name")
+      fi
+    done
+    pending=("${still[@]}")
+    ((${#pending[@]})) || break
+    if (($(now_ms) >= deadline)); then
+      for name in "${pending[@]}"; do
+        log_error "$name is not ready after ${timeout_s}s: /health/ready answers $(http_code "http://127.0.0.1:${UP_PORT[$name]}/health/ready" 1)"
+        up_show_log "$name"
+      done
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# up_cleanup [REASON]: stops every child (SIGTERM, grace, SIGKILL) and removes the run files. Runs once.
+up_cleanup() {
+  ((UP_STOPPING)) && return 0
+  UP_STOPPING=1
+  local name i
+  local -a pids=()
+  # The gateway first, so clients stop reaching services that are going away.
+  for ((i = ${#UP_ORDER[@]} - 1; i >= 0; i--)); do
+    name="${UP_ORDER[$i]}"
+    if [[ -n "${UP_PID[$name]:-}" ]] && proc_alive "${UP_PID[$name]}"; then
+      pids+=("${UP_PID[$name]}")
+    fi
+  done
+  if ((${#pids[@]})); then
+    log_info "stopping ${#pids[@]} process(es)${1:+ ($1)}: SIGTERM to pid ${pids[*]}"
+    proc_stop "${MERCATO_STOP_TIMEOUT:-10}" "${pids[@]}"
+  fi
+  for name in "${UP_ORDER[@]}"; do
+    rm -f "${MERCATO_RUN_DIR}/${name}.pid"
+  done
+  rm -f "$UP_PORTS_FILE" "$UP_SUPERVISOR_PID_FILE"
+  ((${#pids[@]})) && log_info "stopped"
+  return 0
+}
+
+up_on_signal() {
+  trap '' INT TERM HUP
+  echo >&2
+  up_cleanup "SIG$1"
+  exit 0
+}
+
+# up_supervise: the foreground loop: notices exits, schedules and performs restarts.
+up_supervise() {
+  local name pid status uptime delay
+  while :; do
+    for name in "${UP_ORDER[@]}"; do
+      pid="${UP_PID[$name]}"
+      if [[ -n "$pid" ]] && ! proc_alive "$pid"; then
+        status=0
+        wait "$pid" 2>/dev/null || status=$?
+        uptime=$((EPOCHSECONDS - UP_STARTED[$name]))
+        if ((uptime >= UP_STABLE_AFTER)); then
+          UP_BACKOFF[$name]=$UP_BACKOFF_FIRST
+        fi
+        delay=${UP_BACKOFF[$name]}
+        UP_BACKOFF[$name]=$((delay * 2 > UP_BACKOFF_MAX ? UP_BACKOFF_MAX : delay * 2))
+        UP_RESTART_AT[$name]=$((EPOCHSECONDS + delay))
+        UP_PID[$name]=""
+        rm -f "${MERCATO_RUN_DIR}/${name}.pid"
+        log_warn "$name (pid $pid) stopped: $(up_describe_status "$status") after ${uptime}s; restarting in ${delay}s (see var/log/$name.log)"
+      fi
+      if [[ -z "${UP_PID[$name]}" ]] && ((EPOCHSECONDS >= UP_RESTART_AT[$name])); then
+        up_spawn "$name"
+        UP_RESTARTS[$name]=$((UP_RESTARTS[$name] + 1))
+        log_info "$name restarted (pid ${UP_PID[$name]}, restart #${UP_RESTARTS[$name]})"
+      fi
+    done
+    sleep 0.5
+  done
+}
+
+up_print_table() {
+  local name i
+  echo
+  printf '%-14s %-24s %-8s %s\n' SERVICE LISTENS PID LOG
+  for ((i = ${#UP_ORDER[@]} - 1; i >= 0; i--)); do
+    name="${UP_ORDER[$i]}"
+    printf '%-14s %-24s %-8s %s\n' "$name" "http://127.0.0.1:${UP_PORT[$name]}" "${UP_PID[$name]}" \
+      "var/log/$name.log"
+  done
+  echo
+  echo "API: http://127.0.0.1:${UP_PORT[$MERCATO_GATEWAY_NAME]}/api/<service>/...   status: ./mercato status   stop: Ctrl-C or ./mercato stop"
+  echo
+}
+
+# _sigint_ignored: true when this shell was started with SIGINT ignored (as `cmd &` in a script does).
+_sigint_ignored() {
+  local mask
+  mask="$(awk '/^SigIgn:/ { print $2 }' "/proc/$$/status" 2>/dev/null)"
+  [[ -n "$mask" ]] && (((16#$mask & 2) != 0))
+}
+
+cmd_up() {
+  local build=1 arg name port
+  # bash cannot trap a signal that was ignored when it started, and a script's `./mercato up &` starts
+  # it so: re-exec once (same PID) with SIGINT restored, so `kill -INT` stops it as Ctrl-C does.
+  if [[ -z "${MERCATO_UP_REEXEC:-}" ]] && _sigint_ignored && env --default-signal=INT true 2>/dev/null; then
+    exec env --default-signal=INT MERCATO_UP_REEXEC=1 "${MERCATO_ROOT}/mercato" up "$@"
+  fi
+  unset MERCATO_UP_REEXEC
+  for arg in "$@"; do
+    case "$arg" in
+      --no-build) build=0 ;;
+      -h | --help)
+        echo "usage: ./mercato up [--no-build]   (see ./mercato help)"
+        return 0
+        ;;
+      *) die "up: unknown argument '$arg' (see ./mercato help)" ;;
+    esac
+  done
+
+  local running
+  running="$(up_supervisor_pid)"
+  [[ -z "$running" ]] || die "mercato is already running (supervisor pid $running); ./mercato stop first"
+
+  if ((build)); then
+    build_project
+  else
+    deps_ensure core
+  fi
+
+  # What to run: every registered service that has been built, then the gateway.
+  local -a skipped=()
+  for name in $(service_names); do
+    if [[ -x "$(service_binary "$name")" ]]; then
+      UP_ORDER+=("$name")
+    else
+      skipped+=("$name")
+    fi
+  done
+  if ((${#skipped[@]})); then
+    log_note "not built (skipped): ${skipped[*]}"
+  fi
+  [[ -x "$(service_binary "$MERCATO_GATEWAY_NAME")" ]] ||
+    die "the gateway is not built ($(service_binary "$MERCATO_GATEWAY_NAME") is missing)"
+  UP_ORDER+=("$MERCATO_GATEWAY_NAME")
+
+  # Ports: distinct, and free.
+  local -A owner_of=()
+  local -a taken=()
+  for name in "${UP_ORDER[@]}"; do
+    port="$(service_port "$name")"
+    [[ -z "${owner_of[$port]:-}" ]] ||
+      die "$name and ${owner_of[$port]} are both configured for port $port (MERCATO_*_PORT)"
+    owner_of[$port]=$name
+    UP_PORT[$name]=$port
+    if port_in_use "$port"; then
+      local who
+      who="$(port_owner "$port")"
+      taken+=("port $port (for $name) is already in use${who:+ by: $who}")
+    fi
+  done
+  if ((${#taken[@]})); then
+    for arg in "${taken[@]}"; do log_error "$arg"; done
+    die "refusing to start: free those ports or pick others with MERCATO_<SERVICE>_PORT"
+  fi
+
+  mkdir -p "$MERCATO_RUN_DIR" "$MERCATO_LOG_DIR"
+  echo "$$" >"$UP_SUPERVISOR_PID_FILE"
+  {
+    echo "# written by ./mercato up (pid $$) at $(date -Iseconds): <service> <port>"
+    for name in "${UP_ORDER[@]}"; do echo "$name ${UP_PORT[$name]}"; done
+  } >"$UP_PORTS_FILE"
+  for name in "${UP_ORDER[@]}"; do
+    UP_BACKOFF[$name]=$UP_BACKOFF_FIRST
+    UP_RESTART_AT[$name]=0
+    UP_RESTARTS[$name]=0
+  done
+
+  trap 'up_on_signal INT' INT
+  trap 'up_on_signal TERM' TERM
+  trap 'up_on_signal HUP' HUP
+  trap 'up_cleanup' EXIT
+
+  local -a services=("${UP_ORDER[@]:0:${#UP_ORDER[@]}-1}")
+  if ((${#services[@]})); then
+    log_info "starting ${services[*]}"
+    for name in "${services[@]}"; do up_spawn "$name"; done
+    up_wait_ready "${services[@]}" || die "start-up failed"
+  fi
+  log_info "starting $MERCATO_GATEWAY_NAME"
+  up_spawn "$MERCATO_GATEWAY_NAME"
+  up_wait_ready "$MERCATO_GATEWAY_NAME" || die "start-up failed"
+
+  up_print_table
+  log_info "supervising (pid $$); Ctrl-C stops everything"
+  up_supervise
+}

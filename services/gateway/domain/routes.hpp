@@ -1,0 +1,34 @@
+// The gateway's routing table: which upstream serves /api/{service}/..., and how the path is rewritten.
+// Pure logic, no I/O.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mercato/http/client.hpp"
+
+namespace mercato::gateway {
+
+struct Upstream {
+  std::string name;  // the first path segment after /api/, e.g. "users"
+  http::Endpoint endpoint;
+  std::chrono::milliseconds request_timeout{5000};
+};
+
+class RouteTable {
+ public:
+  void add(Upstream upstream) { upstreams_.insert_or_assign(upstream.name, std::move(upstream)); }
+  const Upstream* find(std::string_view service) const;
+  const std::map<std::string, Upstream, std::less<>>& all() const noexcept { return upstreams_; }
+
+ private:
+  std::map<std::string, Upstream, std::less<>> upstreams_;
+};
+
+// /api/{service}/{rest}?q → /{service}/{rest}?q. `rest` is the raw (still percent-encoded) remainder.
+std::string upstream_target(std::string_view service, std::string_view rest, std::string_view query);
+
+}  // namespace mercato::gateway

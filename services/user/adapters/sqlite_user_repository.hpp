@@ -1,0 +1,25 @@
+// UserRepository on the service's own SQLite file.
+//
+// Thread-safety: thread-safe (each call borrows a pooled connection).
+#pragma once
+
+#include "app/user_repository.hpp"
+#include "mercato/sqlite/sqlite.hpp"
+
+namespace mercato::user {
+
+class SqliteUserRepository final : public UserRepository {
+ public:
+  // Applies the schema migrations; throws std::runtime_error if they fail (start-up only).
+  explicit SqliteUserRepository(sqlite::Database& db);
+
+  Result<void> insert(const User& user) override;
+  Result<User> find(std::string_view id) override;
+  Result<User> update(std::string_view id, const UserPatch& patch, SystemTime now) override;
+  Result<void> ping() override;
+
+ private:
+  sqlite::Database& db_;
+};
+
+}  // namespace mercato::user

@@ -1,0 +1,117 @@
+// One contract, two implementations: the in-memory fake and SQLite must behave the same.
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "adapters/memory_user_repository.hpp"
+#include "adapters/sqlite_user_repository.hpp"
+#include "mercato/core/ids.hpp"
+
+namespace mercato::user {
+namespace {
+
+struct Fixture {
+  virtual ~Fixture() = default;
+  virtual UserRepository& repo() = 0;
+};
+
+struct MemoryFixture : Fixture {
+  MemoryUserRepository r;
+  UserRepository& repo() override { return r; }
+};
+
+struct SqliteFixture : Fixture {
+  SqliteFixture()
+      : dir(std::filesystem::temp_directory_path() / ("mercato-user-repo-" + random_hex(8))),
+        db(sqlite::Database::open({.path = (dir / "user.db").string()})),
+        r(*db) {}
+  ~SqliteFixture() override { std::filesystem::remove_all(dir); }
+  UserRepository& repo() override { return r; }
+  std::filesystem::path dir;
+  std::unique_ptr<sqlite::Database> db;
+  SqliteUserRepository r;
+};
+
+class UserRepositoryContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "memory") {
+      fixture_ = std::make_unique<MemoryFixture>();
+    } else {
+      fixture_ = std::make_unique<SqliteFixture>();
+    }
+  }
+  UserRepository& repo() { return fixture_->repo(); }
+  static User make(std::string email) {
+    auto now = now_utc();
+    return User{new_uuid(), std::move(email), "Name", now, now};
+  }
+  std::unique_ptr<Fixture> fixture_;
+};
+
+TEST_P(UserRepositoryContract, InsertThenFindReturnsSameUser) {
+  auto u = make("a@x.io");
+  ASSERT_TRUE(repo().insert(u));
+  auto found = repo().find(u.id);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(*found, u);
+}
+
+TEST_P(UserRepositoryContract, FindUnknownIsNotFound) {
+  auto r = repo().find("nope");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(UserRepositoryContract, DuplicateEmailIsConflictIgnoringCase) {
+  ASSERT_TRUE(repo().insert(make("Ann@x.io")));
+  auto r = repo().insert(make("ann@x.io"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(r.error().field, "email");
+}
+
+TEST_P(UserRepositoryContract, UpdateAppliesPatch) {
+  auto u = make("a@x.io");
+  ASSERT_TRUE(repo().insert(u));
+  SystemTime later = u.updated_at + std::chrono::milliseconds(5);
+  auto r = repo().update(u.id, {.email = std::nullopt, .name = std::string("New")}, later);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->name, "New");
+  EXPECT_EQ(r->email, "a@x.io");
+  EXPECT_EQ(r->updated_at, later);
+  EXPECT_EQ(*repo().find(u.id), *r);
+}
+
+TEST_P(UserRepositoryContract, UpdateToTakenEmailIsConflictAndChangesNothing) {
+  auto a = make("a@x.io");
+  auto b = make("b@x.io");
+  ASSERT_TRUE(repo().insert(a));
+  ASSERT_TRUE(repo().insert(b));
+  auto r = repo().update(b.id, {.email = std::string("A@x.io"), .name = std::string("Changed")}, now_utc());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(*repo().find(b.id), b);
+}
+
+TEST_P(UserRepositoryContract, UpdateOwnEmailCaseIsAllowed) {
+  auto a = make("ann@x.io");
+  ASSERT_TRUE(repo().insert(a));
+  auto r = repo().update(a.id, {.email = std::string("Ann@x.io"), .name = std::nullopt}, now_utc());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->email, "Ann@x.io");
+}
+
+TEST_P(UserRepositoryContract, UpdateUnknownIsNotFound) {
+  auto r = repo().update("nope", {.email = std::nullopt, .name = std::string("x")}, now_utc());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+}
+
+INSTANTIATE_TEST_SUITE_P(Implementations, UserRepositoryContract, ::testing::Values("memory", "sqlite"));
+
+}  // namespace
+}  // namespace mercato::user

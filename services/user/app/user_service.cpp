@@ -1,0 +1,37 @@
+#include "app/user_service.hpp"
+
+#include "mercato/core/ids.hpp"
+
+namespace mercato::user {
+
+Result<User> UserService::create(const NewUser& input) {
+  auto email = normalize_email(input.email);
+  if (!email) return std::move(email).error();
+  auto name = normalize_name(input.name);
+  if (!name) return std::move(name).error();
+  auto now = now_utc();
+  User user{new_uuid(), std::move(*email), std::move(*name), now, now};
+  if (auto r = repository_.insert(user); !r) return std::move(r).error();
+  return user;
+}
+
+Result<User> UserService::get(std::string_view id) { return repository_.find(id); }
+
+Result<User> UserService::update(std::string_view id, UserPatch patch) {
+  if (!patch.email && !patch.name) {
+    return Error::validation("", "nothing to update: give at least one of email, name");
+  }
+  if (patch.email) {
+    auto email = normalize_email(*patch.email);
+    if (!email) return std::move(email).error();
+    patch.email = std::move(*email);
+  }
+  if (patch.name) {
+    auto name = normalize_name(*patch.name);
+    if (!name) return std::move(name).error();
+    patch.name = std::move(*name);
+  }
+  return repository_.update(id, patch, now_utc());
+}
+
+}  // namespace mercato::user

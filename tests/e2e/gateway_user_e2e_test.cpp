@@ -1,0 +1,471 @@
+// End to end: the real gateway and user service binaries, started as child processes on free loopback
+// ports and driven over HTTP exactly as a client would.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include <boost/json.hpp>
+
+#include "mercato/testing/testing.hpp"
+
+namespace mercato {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using testing::HttpResult;
+using testing::Process;
+
+fs::path temp_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("mercato-e2e-" + std::to_string(::getpid()) + "-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+struct UserService {
+  explicit UserService(const fs::path& dir, std::uint16_t p = 0) : port(p != 0 ? p : testing::free_port()), db(dir / "user.db") {
+    start();
+  }
+  void start() {
+    process = std::make_unique<Process>(testing::binary("user"), std::vector<std::string>{},
+                                        std::map<std::string, std::string>{
+                                            {"APP_SERVER__PORT", std::to_string(port)},
+                                            {"APP_SERVER__THREADS", "2"},
+                                            {"APP_DATABASE__PATH", db.string()},
+                                            {"APP_LOG__LEVEL", "warn"}});
+  }
+  std::uint16_t port;
+  fs::path db;
+  std::unique_ptr<Process> process;
+};
+
+struct Gateway {
+  Gateway(std::map<std::string, std::string> env) : port(testing::free_port()) {
+    env["APP_SERVER__PORT"] = std::to_string(port);
+    env["APP_SERVER__THREADS"] = "2";
+    env["APP_LOG__LEVEL"] = "warn";
+    process = std::make_unique<Process>(testing::binary("gateway"), std::vector<std::string>{}, env);
+  }
+  std::uint16_t port;
+  std::unique_ptr<Process> process;
+};
+
+std::string field_of_error(const HttpResult& r) {
+  auto v = r.json();
+  const auto& e = v.at("error").as_object();
+  return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
+}
+
+std::string code_of_error(const HttpResult& r) { return std::string(r.json().at("error").at("code").as_string()); }
+
+// A hand-made upstream for what the real services never do: echo the request head it received (to see
+// which headers the gateway forwards), add hop-by-hop headers to its answer, or never answer at all.
+class FakeUpstream {
+ public:
+  enum class Mode { kEcho, kSilent };
+  explicit FakeUpstream(Mode mode) : mode_(mode) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    ::listen(fd_, 64);
+    if (mode_ == Mode::kEcho) thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeUpstream() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    if (thread_.joinable()) thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+  std::string last_request() {
+    std::lock_guard lock(mutex_);
+    return last_;
+  }
+
+ private:
+  void serve() {
+    for (int served = 0; served < 100 && !stop_; ++served) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      timeval tv{2, 0};
+      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      std::string in;
+      char buf[4096];
+      while (in.find("\r\n\r\n") == std::string::npos) {
+        auto n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<std::size_t>(n));
+      }
+      {
+        std::lock_guard lock(mutex_);
+        last_ = in.substr(0, in.find("\r\n\r\n"));
+      }
+      std::string body = "{\"echo\":true}";
+      std::string out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nKeep-Alive: timeout=5\r\n"
+                        "Proxy-Authenticate: Basic\r\nX-Upstream: yes\r\nConnection: close\r\nContent-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body;
+      ::send(c, out.data(), out.size(), MSG_NOSIGNAL);
+      ::close(c);
+    }
+  }
+
+  Mode mode_;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mutex_;
+  std::string last_;
+};
+
+// One user service and gateway shared by the read-mostly tests of this suite.
+class GatewayUserTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(temp_dir("shared"));
+    user_ = new UserService(*dir_);
+    gateway_ = new Gateway({{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)}});
+    ASSERT_TRUE(testing::wait_ready(user_->port)) << user_->process->log();
+    ASSERT_TRUE(testing::wait_ready(gateway_->port)) << gateway_->process->log();
+  }
+  static void TearDownTestSuite() {
+    delete gateway_;
+    delete user_;
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+
+  static HttpResult api(const std::string& method, const std::string& target, const std::string& body = {},
+                        const std::map<std::string, std::string>& headers = {}) {
+    return testing::http(gateway_->port, method, "/api" + target, body, headers);
+  }
+
+  static std::string unique_email() {
+    static std::atomic<int> n{0};
+    return "user" + std::to_string(::getpid()) + "-" + std::to_string(n++) + "@example.com";
+  }
+
+  static inline fs::path* dir_ = nullptr;
+  static inline UserService* user_ = nullptr;
+  static inline Gateway* gateway_ = nullptr;
+};
+
+TEST_F(GatewayUserTest, CreateGetPatchThroughGateway) {
+  auto email = unique_email();
+  auto created = api("POST", "/users", R"({"email":")" + email + R"(","name":"Ann Lee"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto user = created.json().as_object();
+  std::string id(user.at("id").as_string());
+  EXPECT_FALSE(id.empty());
+  EXPECT_EQ(user.at("email").as_string(), email);
+  EXPECT_EQ(user.at("name").as_string(), "Ann Lee");
+  EXPECT_EQ(user.at("created_at").as_string().size(), 24U);  // 2026-11-29T19:26:53.123Z
+  EXPECT_EQ(created.header("location"), "/users/" + id);
+
+  auto got = api("GET", "/users/" + id);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.json(), created.json());
+
+  auto patched = api("PATCH", "/users/" + id, R"({"name":"Ann B. Lee"})");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(patched.json().at("name").as_string(), "Ann B. Lee");
+  EXPECT_EQ(patched.json().at("email").as_string(), email);
+  EXPECT_EQ(api("GET", "/users/" + id).json().at("name").as_string(), "Ann B. Lee");
+
+  auto new_email = unique_email();
+  auto email_changed = api("PATCH", "/users/" + id, R"({"email":")" + new_email + R"("})");
+  ASSERT_EQ(email_changed.status, 200);
+  EXPECT_EQ(api("GET", "/users/" + id).json().at("email").as_string(), new_email);
+}
+
+TEST_F(GatewayUserTest, EveryResponseCarriesARequestIdAndForwardsTheCallers) {
+  auto generated = api("GET", "/users/nope");
+  EXPECT_EQ(generated.header("x-request-id").size(), 36U);
+  auto bad = api("POST", "/users", "{", {{"X-Request-ID", "e2e-req-1"}});
+  EXPECT_EQ(bad.header("x-request-id"), "e2e-req-1");
+  // The user service produced this body: the id reached it.
+  EXPECT_EQ(bad.json().at("error").at("request_id").as_string(), "e2e-req-1");
+}
+
+struct BadInput {
+  const char* name;
+  const char* method;  // POST /users or PATCH /users/{id}
+  std::string body;
+  int status;
+  const char* code;
+  const char* field;  // "" when the error names no field
+};
+
+TEST_F(GatewayUserTest, BadInputsGetA4xxNamingTheProblem) {
+  auto existing = api("POST", "/users", R"({"email":")" + unique_email() + R"(","name":"X"})");
+  ASSERT_EQ(existing.status, 201);
+  std::string id(existing.json().at("id").as_string());
+  std::string long_name(201, 'n');
+  const BadInput cases[] = {
+      {"malformed JSON", "POST", R"({"email":)", 400, "malformed_request", ""},
+      {"empty body", "POST", "", 400, "malformed_request", ""},
+      {"array body", "POST", "[1,2]", 400, "malformed_request", ""},
+      {"string body", "POST", "\"x\"", 400, "malformed_request", ""},
+      {"trailing garbage", "POST", R"({"email":"a@b.io","name":"A"} x)", 400, "malformed_request", ""},
+      {"invalid UTF-8", "POST", "{\"email\":\"a@b.io\",\"name\":\"\xff\"}", 400, "malformed_request", ""},
+      {"missing email", "POST", R"({"name":"A"})", 400, "validation_failed", "email"},
+      {"missing name", "POST", R"({"email":"a@b.io"})", 400, "validation_failed", "name"},
+      {"email not a string", "POST", R"({"email":42,"name":"A"})", 400, "validation_failed", "email"},
+      {"name null", "POST", R"({"email":"a@b.io","name":null})", 400, "validation_failed", "name"},
+      {"name an object", "POST", R"({"email":"a@b.io","name":{}})", 400, "validation_failed", "name"},
+      {"invalid email", "POST", R"({"email":"not-an-email","name":"A"})", 400, "validation_failed", "email"},
+      {"email without domain dot", "POST", R"({"email":"a@localhost","name":"A"})", 400, "validation_failed", "email"},
+      {"blank name", "POST", R"({"email":"a@b.io","name":"   "})", 400, "validation_failed", "name"},
+      {"name too long", "POST", R"({"email":"a@b.io","name":")" + long_name + R"("})", 400, "validation_failed", "name"},
+      {"unknown field", "POST", R"({"email":"a@b.io","name":"A","role":"admin"})", 400, "validation_failed", "role"},
+      {"patch nothing", "PATCH", "{}", 400, "validation_failed", ""},
+      {"patch unknown field", "PATCH", R"({"nick":"x"})", 400, "validation_failed", "nick"},
+      {"patch invalid email", "PATCH", R"({"email":"@@"})", 400, "validation_failed", "email"},
+      {"patch name wrong type", "PATCH", R"({"name":true})", 400, "validation_failed", "name"},
+      {"patch malformed", "PATCH", "nope", 400, "malformed_request", ""},
+  };
+  for (const auto& c : cases) {
+    std::string target = std::string(c.method) == "POST" ? "/users" : "/users/" + id;
+    auto r = api(c.method, target, c.body);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
+    if (r.status != c.status) continue;
+    EXPECT_EQ(code_of_error(r), c.code) << c.name;
+    EXPECT_EQ(field_of_error(r), c.field) << c.name;
+    EXPECT_FALSE(r.json().at("error").at("message").as_string().empty()) << c.name;
+  }
+  // Nothing was half-written by the rejected patches.
+  auto after = api("GET", "/users/" + id);
+  EXPECT_EQ(after.json(), existing.json());
+}
+
+TEST_F(GatewayUserTest, DuplicateEmailIs409IgnoringCase) {
+  auto email = unique_email();
+  ASSERT_EQ(api("POST", "/users", R"({"email":")" + email + R"(","name":"A"})").status, 201);
+  std::string upper = email;
+  upper[0] = 'U';
+  auto dup = api("POST", "/users", R"({"email":")" + upper + R"(","name":"B"})");
+  EXPECT_EQ(dup.status, 409);
+  EXPECT_EQ(code_of_error(dup), "conflict");
+  EXPECT_EQ(field_of_error(dup), "email");
+
+  auto other = api("POST", "/users", R"({"email":")" + unique_email() + R"(","name":"C"})");
+  std::string id(other.json().at("id").as_string());
+  auto taken = api("PATCH", "/users/" + id, R"({"email":")" + email + R"("})");
+  EXPECT_EQ(taken.status, 409);
+}
+
+TEST_F(GatewayUserTest, UnknownThingsAre404And405AsJson) {
+  auto missing = api("GET", "/users/does-not-exist");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(code_of_error(missing), "not_found");
+  EXPECT_EQ(api("PATCH", "/users/does-not-exist", R"({"name":"x"})").status, 404);
+
+  auto no_service = api("GET", "/nosuchservice/1");
+  EXPECT_EQ(no_service.status, 404);
+  EXPECT_EQ(code_of_error(no_service), "not_found");
+  EXPECT_NE(std::string(no_service.json().at("error").at("message").as_string()).find("nosuchservice"),
+            std::string::npos);
+
+  auto not_api = testing::http(gateway_->port, "GET", "/elsewhere");
+  EXPECT_EQ(not_api.status, 404);
+
+  auto wrong_method = api("DELETE", "/users/some-id");
+  EXPECT_EQ(wrong_method.status, 405);
+  EXPECT_EQ(wrong_method.header("allow"), "GET, PATCH");
+  EXPECT_EQ(code_of_error(wrong_method), "method_not_allowed");
+}
+
+TEST_F(GatewayUserTest, OversizedBodyIs413AtTheGateway) {
+  std::string big(2 * 1024 * 1024, 'x');
+  auto r = api("POST", "/users", R"({"email":"a@b.io","name":")" + big + R"("})");
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(code_of_error(r), "payload_too_large");
+}
+
+TEST_F(GatewayUserTest, HealthAndMetricsOnBothProcesses) {
+  for (auto port : {user_->port, gateway_->port}) {
+    EXPECT_EQ(testing::http(port, "GET", "/health/live").status, 200);
+    auto ready = testing::http(port, "GET", "/health/ready");
+    EXPECT_EQ(ready.status, 200);
+    EXPECT_EQ(ready.json().at("status").as_string(), "ready");
+    auto metrics = testing::http(port, "GET", "/metrics");
+    EXPECT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.body.find("# TYPE http_server_requests_total counter"), std::string::npos);
+    EXPECT_NE(metrics.body.find("process_resident_memory_bytes"), std::string::npos);
+  }
+  auto ready = testing::http(user_->port, "GET", "/health/ready");
+  EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
+  api("GET", "/users/metric-probe");
+  auto metrics = testing::http(user_->port, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find(R"(http_server_requests_total{method="GET",route="/users/{id}",status_class="4xx"})"),
+            std::string::npos);
+}
+
+TEST(GatewayProxy, ForwardsEndToEndHeadersOnlyAndSetsTracing) {
+  FakeUpstream echo(FakeUpstream::Mode::kEcho);
+  Gateway gateway({{"APP_GATEWAY__SERVICES__ECHO__UPSTREAM", "127.0.0.1:" + std::to_string(echo.port())}});
+  ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
+  auto r = testing::http(gateway.port, "GET", "/api/echo/a/b?x=1&y=%2F",
+                         {}, {{"Authorization", "Bearer t0k"},
+                              {"Connection", "close, X-Hop"},
+                              {"X-Hop", "secret"},
+                              {"Keep-Alive", "timeout=9"},
+                              {"X-Request-ID", "hop-test"},
+                              {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto seen = echo.last_request();
+  EXPECT_EQ(seen.rfind("GET /echo/a/b?x=1&y=%2F HTTP/1.1", 0), 0U) << seen;
+  EXPECT_NE(seen.find("Authorization: Bearer t0k"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("X-Request-ID: hop-test"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("traceparent: 00-0af7651916cd43dd8448eb211c80319c-"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("b7ad6b7169203331"), std::string::npos) << "the gateway's own span must be the parent";
+  EXPECT_NE(seen.find("X-Forwarded-For: 127.0.0.1"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("X-Hop"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("timeout=9"), std::string::npos) << seen;
+  // And back: the upstream's hop-by-hop headers stay behind, its end-to-end ones come through.
+  EXPECT_EQ(r.header("x-upstream"), "yes");
+  EXPECT_EQ(r.header("proxy-authenticate"), "");
+  EXPECT_EQ(r.header("keep-alive"), "");
+  EXPECT_EQ(r.header("x-request-id"), "hop-test");
+}
+
+TEST(GatewayProxy, SilentUpstreamIs504WithinItsTimeout) {
+  FakeUpstream silent(FakeUpstream::Mode::kSilent);
+  Gateway gateway({{"APP_GATEWAY__SERVICES__SLOW__UPSTREAM", "127.0.0.1:" + std::to_string(silent.port())},
+                   {"APP_GATEWAY__SERVICES__SLOW__REQUEST_TIMEOUT", "300ms"}});
+  ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
+  auto started = std::chrono::steady_clock::now();
+  auto r = testing::http(gateway.port, "GET", "/api/slow/x");
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(r.status, 504) << r.body;
+  EXPECT_EQ(code_of_error(r), "deadline_exceeded");
+  EXPECT_LT(took, 3s);
+  // The caller's own, shorter budget wins over the route's.
+  auto budget = testing::http(gateway.port, "GET", "/api/slow/x", {}, {{"X-Request-Timeout-Ms", "50"}});
+  EXPECT_EQ(budget.status, 504);
+}
+
+TEST(GatewayProxy, KilledServiceGives503FastAndRecoversWhenBack) {
+  auto dir = temp_dir("kill");
+  UserService user(dir);
+  Gateway gateway({{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user.port)}});
+  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
+  ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
+  auto created = testing::http(gateway.port, "POST", "/api/users", R"({"email":"kill@example.com","name":"K"})");
+  ASSERT_EQ(created.status, 201);
+  std::string id(created.json().at("id").as_string());
+
+  user.process->signal(SIGKILL);
+  ASSERT_TRUE(user.process->wait(5s));
+  auto started = std::chrono::steady_clock::now();
+  auto down = testing::http(gateway.port, "GET", "/api/users/" + id);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_EQ(down.status, 503) << down.body;
+  EXPECT_EQ(code_of_error(down), "unavailable");
+
+  user.start();  // same port, same database file
+  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
+  auto back = testing::http(gateway.port, "GET", "/api/users/" + id);
+  EXPECT_EQ(back.status, 200) << back.body;
+  fs::remove_all(dir);
+}
+
+TEST(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
+  auto dir = temp_dir("sigterm");
+  UserService user(dir);
+  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 300;
+  std::atomic<int> completed{0};
+  std::mutex mutex;
+  std::vector<std::string> created_ids;
+  std::vector<std::string> failed_emails;
+  std::vector<std::string> bad_statuses;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kThreads; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string email = "load" + std::to_string(t) + "-" + std::to_string(i) + "@example.com";
+        auto r = testing::http(user.port, "POST", "/users", R"({"email":")" + email + R"(","name":"L"})", {}, 5s);
+        std::lock_guard lock(mutex);
+        if (r.status == 201) {
+          created_ids.emplace_back(r.json().at("id").as_string());
+        } else if (r.status == 0) {
+          failed_emails.push_back(email);  // refused or reset: must not have been applied
+        } else {
+          bad_statuses.push_back(std::to_string(r.status) + " " + r.body);
+        }
+        if (r.status == 0 && r.error.rfind("connect", 0) == 0) return;  // server gone: stop this client
+        completed++;
+      }
+    });
+  }
+  while (completed < 200) std::this_thread::yield();
+  user.process->signal(SIGTERM);
+  auto exit_status = user.process->wait(15s);
+  for (auto& c : clients) c.join();
+  ASSERT_TRUE(exit_status);
+  EXPECT_EQ(*exit_status, 0) << user.process->log();
+  EXPECT_TRUE(bad_statuses.empty()) << bad_statuses.front();
+  EXPECT_GE(created_ids.size(), 200U);
+
+  user.start();
+  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
+  // Every acknowledged write survived.
+  for (const auto& id : created_ids) {
+    ASSERT_EQ(testing::http(user.port, "GET", "/users/" + id).status, 200) << id;
+  }
+  // Every request that got no answer was never applied: registering it again must succeed. A 409 here
+  // would mean the server did the work and dropped the response.
+  for (const auto& email : failed_emails) {
+    auto again = testing::http(user.port, "POST", "/users", R"({"email":")" + email + R"(","name":"L"})");
+    EXPECT_EQ(again.status, 201) << email << ": " << again.body;
+  }
+  fs::remove_all(dir);
+}
+
+TEST(UserService, BadConfigurationStopsTheProcessNamingTheKey) {
+  auto dir = temp_dir("config");
+  {
+    Process p(testing::binary("user"), {}, {{"APP_SERVER__PROT", "1"}, {"APP_DATABASE__PATH", (dir / "u.db").string()}});
+    auto status = p.wait(10s);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(*status, 2);
+    EXPECT_NE(p.log().find("server.prot"), std::string::npos) << p.log();
+  }
+  {
+    Process p(testing::binary("user"), {}, {{"APP_SERVER__PORT", "eighty"}, {"APP_DATABASE__PATH", (dir / "u.db").string()}});
+    auto status = p.wait(10s);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(*status, 2);
+    EXPECT_NE(p.log().find("server.port"), std::string::npos) << p.log();
+  }
+  {
+    Process p(testing::binary("gateway"), {}, {{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "nohostport"}});
+    auto status = p.wait(10s);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(*status, 2);
+    EXPECT_NE(p.log().find("gateway.services.users.upstream"), std::string::npos) << p.log();
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mercato
