@@ -20,7 +20,9 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
+
+#include "wire.hpp"
 
 namespace mercato::http {
 
@@ -32,10 +34,12 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr auto kCheckAfterIdle = std::chrono::milliseconds(500);
 
 struct PooledConnection {
   std::unique_ptr<beast::tcp_stream> stream;
   beast::flat_buffer buffer;
+  std::string write_buffer;
   Clock::time_point idle_since{};
 };
 
@@ -112,7 +116,12 @@ struct Client::Impl {
     while (!list.empty()) {
       PooledConnection c = std::move(list.back());
       list.pop_back();
-      if (now - c.idle_since < settings.idle_ttl && c.buffer.size() == 0 && still_open(*c.stream)) return c;
+      auto idle_for = now - c.idle_since;
+      if (idle_for >= settings.idle_ttl || c.buffer.size() != 0) continue;
+      // Servers close idle connections after their idle timeout, far longer than this; a connection
+      // used within the last moment is only closed by a server going away. Checking costs a syscall
+      // per call, so only older connections pay it (idempotent calls are retried either way).
+      if (idle_for < kCheckAfterIdle || still_open(*c.stream)) return c;
     }
     return std::nullopt;
   }
@@ -175,23 +184,9 @@ struct Client::Impl {
     }
     std::string key = to.to_string();
 
-    bhttp::request<bhttp::string_body> out;
-    if (request.method == Method::kOther) {
-      out.method_string(request.method_name);
-    } else {
-      out.method_string(to_string(request.method));
-    }
-    out.target(request.target);
-    out.version(11);
-    for (const auto& [name, value] : request.headers.entries()) {
-      if (is_hop_by_hop(name) || iequals(name, "Content-Length") || iequals(name, kRequestTimeoutHeader)) continue;
-      out.insert(name, value);
-    }
-    if (!request.headers.contains("Host")) out.set(bhttp::field::host, key);
-    out.body() = std::move(request.body);
-    out.keep_alive(true);
-    out.prepare_payload();
-
+    std::string_view method =
+        request.method == Method::kOther ? std::string_view(request.method_name) : to_string(request.method);
+    Outgoing out{method, request, key};
     // A pooled connection can be closed by the server between our liveness check and its use; an
     // idempotent request that got no response byte is then retried once on a fresh connection.
     std::optional<PooledConnection> pooled = take_idle(wp, key);
@@ -237,13 +232,24 @@ struct Client::Impl {
 
   // One request/response on `conn`. Out-parameters instead of a returned aggregate keep GCC 12's
   // coroutine lowering on its well-trodden path.
-  asio::awaitable<void> exchange_once(PooledConnection& conn, bhttp::request<bhttp::string_body>& out,
-                                             Method method, Clock::time_point deadline, Exchange& result) {
-    out.set(kRequestTimeoutHeader, std::to_string(remaining_ms(deadline)));
+  // What one call sends; serialized afresh for each attempt because the remaining budget changes.
+  struct Outgoing {
+    std::string_view method;
+    const ClientRequest& request;
+    std::string_view host;
+  };
+
+  asio::awaitable<void> exchange_once(PooledConnection& conn, const Outgoing& out, Method method,
+                                      Clock::time_point deadline, Exchange& result) {
+    char budget[24];
+    auto printed = std::to_chars(budget, budget + sizeof budget, remaining_ms(deadline));
+    wire::write_request(conn.write_buffer, out.method, out.request.target, out.request.headers, out.host,
+                        kRequestTimeoutHeader, std::string_view(budget, static_cast<std::size_t>(printed.ptr - budget)),
+                        out.request.body);
     auto& stream = *conn.stream;
     stream.expires_at(deadline);
     std::tuple<boost::system::error_code, std::size_t> written =
-        co_await bhttp::async_write(stream, out, kUseTuple);
+        co_await asio::async_write(stream, asio::buffer(conn.write_buffer), kUseTuple);
     result.ec = std::get<0>(written);
     if (result.ec) co_return;
     bhttp::response_parser<bhttp::string_body> parser;

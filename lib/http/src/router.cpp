@@ -55,10 +55,9 @@ Router& Router::any_async(std::string_view pattern, AsyncHandler handler) {
   return insert(Route{std::nullopt, std::string(pattern), {}, std::move(handler), 0});
 }
 
-bool Router::match_pattern(const Compiled& c, std::string_view path,
+bool Router::match_pattern(const Compiled& c, std::string_view path, const std::vector<std::string_view>& parts,
                            std::vector<std::pair<std::string, std::string>>& params) {
   params.clear();
-  auto parts = split_path(path);
   if (parts.empty()) return false;
   std::size_t fixed = c.greedy_tail ? c.segments.size() - 1 : c.segments.size();
   if (c.greedy_tail ? parts.size() < c.segments.size() : parts.size() != c.segments.size()) return false;
@@ -83,8 +82,9 @@ bool Router::match_pattern(const Compiled& c, std::string_view path,
 RouteMatch Router::match(Method method, std::string_view path) const {
   RouteMatch result;
   std::vector<std::pair<std::string, std::string>> params;
+  auto parts = split_path(path);  // once per request, not once per route
   for (std::size_t i = 0; i < routes_.size(); ++i) {
-    if (!match_pattern(compiled_[i], path, params)) continue;
+    if (!match_pattern(compiled_[i], path, parts, params)) continue;
     const Route& r = routes_[i];
     if (!r.method || *r.method == method) {
       result.kind = RouteMatch::Kind::kFound;

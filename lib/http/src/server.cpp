@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -21,6 +22,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "mercato/core/ids.hpp"
+#include "wire.hpp"
 
 namespace mercato::http {
 
@@ -50,6 +52,7 @@ struct RouteMetrics {
 struct Connection {
   explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
   beast::tcp_stream stream;
+  std::string write_buffer;
   bool idle = true;  // waiting for the first byte of a request: safe to close on shutdown
 };
 
@@ -204,7 +207,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         std::string rid = new_uuid();
         auto res = Response::error(err, rid);
         unmatched.record(res.status, 0.0);
-        co_await write_and_close(stream, res, rid);
+        co_await write_and_close(*conn, res, rid);
         co_return;
       }
 
@@ -228,7 +231,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       Response res = co_await dispatch(req, rm);
       bool keep_alive = req.keep_alive && !stopping;
       int status = res.status;
-      if (!co_await write_response(stream, res, version, keep_alive, req.request_id)) break;
+      if (!co_await write_response(*conn, res, version, keep_alive, req.request_id)) break;
       double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       rm->record(status, seconds);
       if (settings.access_log) {
@@ -300,27 +303,20 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                               req.request_id);
   }
 
-  asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response& res, unsigned version,
-                                       bool keep_alive, const std::string& request_id) {
-    bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
-    for (const auto& [name, value] : res.headers.entries()) {
-      // Framing is ours to decide; a handler (or a proxied upstream) must not set it.
-      if (is_hop_by_hop(name) || iequals(name, "Content-Length")) continue;
-      out.insert(name, value);
-    }
-    if (!request_id.empty()) out.set(kRequestIdHeader, request_id);
-    out.body() = std::move(res.body);
-    out.keep_alive(keep_alive);
-    out.prepare_payload();
-    stream.expires_after(settings.request_timeout);
-    auto [ec, n] = co_await bhttp::async_write(stream, out, kUseTuple);
-    co_return !ec;
+  asio::awaitable<bool> write_response(Connection& conn, Response& res, unsigned version, bool keep_alive,
+                                       const std::string& request_id) {
+    // One contiguous buffer, one send (see wire.hpp); the connection's own, so its capacity is reused.
+    wire::write_response(conn.write_buffer, res, version, keep_alive, request_id);
+    conn.stream.expires_after(settings.request_timeout);
+    auto written = co_await asio::async_write(conn.stream, asio::buffer(conn.write_buffer), kUseTuple);
+    co_return !std::get<0>(written);
   }
 
   // Answers a request we could not parse, then closes. Reading what the client still sends for a short,
   // bounded while lets it see the response instead of a connection reset.
-  asio::awaitable<void> write_and_close(beast::tcp_stream& stream, Response& res, const std::string& rid) {
-    if (!co_await write_response(stream, res, 11, false, rid)) co_return;
+  asio::awaitable<void> write_and_close(Connection& conn, Response& res, const std::string& rid) {
+    auto& stream = conn.stream;
+    if (!co_await write_response(conn, res, 11, false, rid)) co_return;
     boost::system::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream.expires_after(std::chrono::milliseconds(500));

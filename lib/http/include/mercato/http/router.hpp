@@ -63,7 +63,7 @@ class Router {
     bool greedy_tail = false;
   };
   Router& insert(Route route);
-  static bool match_pattern(const Compiled& c, std::string_view path,
+  static bool match_pattern(const Compiled& c, std::string_view path, const std::vector<std::string_view>& parts,
                             std::vector<std::pair<std::string, std::string>>& params);
 
   std::vector<Route> routes_;
