@@ -1,19 +1,17 @@
 // End to end: the real gateway and user service binaries, started as child processes on free loopback
 // ports and driven over HTTP exactly as a client would.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
+#include <boost/json.hpp>
 #include <filesystem>
 #include <mutex>
 #include <thread>
-
-#include <boost/json.hpp>
 
 #include "mercato/testing/testing.hpp"
 
@@ -33,16 +31,17 @@ fs::path temp_dir(const std::string& name) {
 }
 
 struct UserService {
-  explicit UserService(const fs::path& dir, std::uint16_t p = 0) : port(p != 0 ? p : testing::free_port()), db(dir / "user.db") {
+  explicit UserService(const fs::path& dir, std::uint16_t p = 0)
+      : port(p != 0 ? p : testing::free_port()), db(dir / "user.db") {
     start();
   }
   void start() {
-    process = std::make_unique<Process>(testing::binary("user"), std::vector<std::string>{},
-                                        std::map<std::string, std::string>{
-                                            {"APP_SERVER__PORT", std::to_string(port)},
-                                            {"APP_SERVER__THREADS", "2"},
-                                            {"APP_DATABASE__PATH", db.string()},
-                                            {"APP_LOG__LEVEL", "warn"}});
+    process = std::make_unique<Process>(
+        testing::binary("user"), std::vector<std::string>{},
+        std::map<std::string, std::string>{{"APP_SERVER__PORT", std::to_string(port)},
+                                           {"APP_SERVER__THREADS", "2"},
+                                           {"APP_DATABASE__PATH", db.string()},
+                                           {"APP_LOG__LEVEL", "warn"}});
   }
   std::uint16_t port;
   fs::path db;
@@ -66,7 +65,9 @@ std::string field_of_error(const HttpResult& r) {
   return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
 }
 
-std::string code_of_error(const HttpResult& r) { return std::string(r.json().at("error").at("code").as_string()); }
+std::string code_of_error(const HttpResult& r) {
+  return std::string(r.json().at("error").at("code").as_string());
+}
 
 // A hand-made upstream for what the real services never do: echo the request head it received (to see
 // which headers the gateway forwards), add hop-by-hop headers to its answer, or never answer at all.
@@ -118,9 +119,10 @@ class FakeUpstream {
         last_ = in.substr(0, in.find("\r\n\r\n"));
       }
       std::string body = "{\"echo\":true}";
-      std::string out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nKeep-Alive: timeout=5\r\n"
-                        "Proxy-Authenticate: Basic\r\nX-Upstream: yes\r\nConnection: close\r\nContent-Length: " +
-                        std::to_string(body.size()) + "\r\n\r\n" + body;
+      std::string out =
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nKeep-Alive: timeout=5\r\n"
+          "Proxy-Authenticate: Basic\r\nX-Upstream: yes\r\nConnection: close\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body;
       ::send(c, out.data(), out.size(), MSG_NOSIGNAL);
       ::close(c);
     }
@@ -141,7 +143,8 @@ class GatewayUserTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new fs::path(temp_dir("shared"));
     user_ = new UserService(*dir_);
-    gateway_ = new Gateway({{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)}});
+    gateway_ =
+        new Gateway({{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)}});
     ASSERT_TRUE(testing::wait_ready(user_->port)) << user_->process->log();
     ASSERT_TRUE(testing::wait_ready(gateway_->port)) << gateway_->process->log();
   }
@@ -231,10 +234,13 @@ TEST_F(GatewayUserTest, BadInputsGetA4xxNamingTheProblem) {
       {"name null", "POST", R"({"email":"a@b.io","name":null})", 400, "validation_failed", "name"},
       {"name an object", "POST", R"({"email":"a@b.io","name":{}})", 400, "validation_failed", "name"},
       {"invalid email", "POST", R"({"email":"not-an-email","name":"A"})", 400, "validation_failed", "email"},
-      {"email without domain dot", "POST", R"({"email":"a@localhost","name":"A"})", 400, "validation_failed", "email"},
+      {"email without domain dot", "POST", R"({"email":"a@localhost","name":"A"})", 400, "validation_failed",
+       "email"},
       {"blank name", "POST", R"({"email":"a@b.io","name":"   "})", 400, "validation_failed", "name"},
-      {"name too long", "POST", R"({"email":"a@b.io","name":")" + long_name + R"("})", 400, "validation_failed", "name"},
-      {"unknown field", "POST", R"({"email":"a@b.io","name":"A","role":"admin"})", 400, "validation_failed", "role"},
+      {"name too long", "POST", R"({"email":"a@b.io","name":")" + long_name + R"("})", 400,
+       "validation_failed", "name"},
+      {"unknown field", "POST", R"({"email":"a@b.io","name":"A","role":"admin"})", 400, "validation_failed",
+       "role"},
       {"patch nothing", "PATCH", "{}", 400, "validation_failed", ""},
       {"patch unknown field", "PATCH", R"({"nick":"x"})", 400, "validation_failed", "nick"},
       {"patch invalid email", "PATCH", R"({"email":"@@"})", 400, "validation_failed", "email"},
@@ -314,21 +320,22 @@ TEST_F(GatewayUserTest, HealthAndMetricsOnBothProcesses) {
   EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
   api("GET", "/users/metric-probe");
   auto metrics = testing::http(user_->port, "GET", "/metrics");
-  EXPECT_NE(metrics.body.find(R"(http_server_requests_total{method="GET",route="/users/{id}",status_class="4xx"})"),
-            std::string::npos);
+  EXPECT_NE(
+      metrics.body.find(R"(http_server_requests_total{method="GET",route="/users/{id}",status_class="4xx"})"),
+      std::string::npos);
 }
 
 TEST(GatewayProxy, ForwardsEndToEndHeadersOnlyAndSetsTracing) {
   FakeUpstream echo(FakeUpstream::Mode::kEcho);
   Gateway gateway({{"APP_GATEWAY__SERVICES__ECHO__UPSTREAM", "127.0.0.1:" + std::to_string(echo.port())}});
   ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
-  auto r = testing::http(gateway.port, "GET", "/api/echo/a/b?x=1&y=%2F",
-                         {}, {{"Authorization", "Bearer t0k"},
-                              {"Connection", "close, X-Hop"},
-                              {"X-Hop", "secret"},
-                              {"Keep-Alive", "timeout=9"},
-                              {"X-Request-ID", "hop-test"},
-                              {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}});
+  auto r = testing::http(gateway.port, "GET", "/api/echo/a/b?x=1&y=%2F", {},
+                         {{"Authorization", "Bearer t0k"},
+                          {"Connection", "close, X-Hop"},
+                          {"X-Hop", "secret"},
+                          {"Keep-Alive", "timeout=9"},
+                          {"X-Request-ID", "hop-test"},
+                          {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}});
   ASSERT_EQ(r.status, 200) << r.body;
   auto seen = echo.last_request();
   EXPECT_EQ(seen.rfind("GET /echo/a/b?x=1&y=%2F HTTP/1.1", 0), 0U) << seen;
@@ -368,7 +375,8 @@ TEST(GatewayProxy, KilledServiceGives503FastAndRecoversWhenBack) {
   Gateway gateway({{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user.port)}});
   ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
   ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
-  auto created = testing::http(gateway.port, "POST", "/api/users", R"({"email":"kill@example.com","name":"K"})");
+  auto created =
+      testing::http(gateway.port, "POST", "/api/users", R"({"email":"kill@example.com","name":"K"})");
   ASSERT_EQ(created.status, 201);
   std::string id(created.json().at("id").as_string());
 
@@ -403,7 +411,8 @@ TEST(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
     clients.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         std::string email = "load" + std::to_string(t) + "-" + std::to_string(i) + "@example.com";
-        auto r = testing::http(user.port, "POST", "/users", R"({"email":")" + email + R"(","name":"L"})", {}, 5s);
+        auto r =
+            testing::http(user.port, "POST", "/users", R"({"email":")" + email + R"(","name":"L"})", {}, 5s);
         std::lock_guard lock(mutex);
         if (r.status == 201) {
           created_ids.emplace_back(r.json().at("id").as_string());
@@ -444,14 +453,16 @@ TEST(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
 TEST(UserService, BadConfigurationStopsTheProcessNamingTheKey) {
   auto dir = temp_dir("config");
   {
-    Process p(testing::binary("user"), {}, {{"APP_SERVER__PROT", "1"}, {"APP_DATABASE__PATH", (dir / "u.db").string()}});
+    Process p(testing::binary("user"), {},
+              {{"APP_SERVER__PROT", "1"}, {"APP_DATABASE__PATH", (dir / "u.db").string()}});
     auto status = p.wait(10s);
     ASSERT_TRUE(status);
     EXPECT_EQ(*status, 2);
     EXPECT_NE(p.log().find("server.prot"), std::string::npos) << p.log();
   }
   {
-    Process p(testing::binary("user"), {}, {{"APP_SERVER__PORT", "eighty"}, {"APP_DATABASE__PATH", (dir / "u.db").string()}});
+    Process p(testing::binary("user"), {},
+              {{"APP_SERVER__PORT", "eighty"}, {"APP_DATABASE__PATH", (dir / "u.db").string()}});
     auto status = p.wait(10s);
     ASSERT_TRUE(status);
     EXPECT_EQ(*status, 2);

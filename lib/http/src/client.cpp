@@ -3,24 +3,23 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <charconv>
-#include <tuple>
-#include <unordered_map>
-#include <vector>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <charconv>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
 
 #include "wire.hpp"
 
@@ -148,7 +147,8 @@ struct Client::Impl {
       std::string service = std::to_string(to.port);  // named: no class temporaries in co_await (client.hpp)
       auto resolved = co_await resolver.async_resolve(to.host, service, kUseTuple);
       const auto& rec = std::get<0>(resolved);
-      if (rec) co_return Error::unavailable("cannot resolve upstream " + to.to_string() + ": " + rec.message());
+      if (rec)
+        co_return Error::unavailable("cannot resolve upstream " + to.to_string() + ": " + rec.message());
       for (const auto& r : std::get<1>(resolved)) endpoints.push_back(r.endpoint());
     }
     c.stream->expires_at(connect_deadline);
@@ -157,7 +157,8 @@ struct Client::Impl {
     if (cec) {
       if (cec == beast::error::timeout) {
         if (connect_deadline == call_deadline) {
-          co_return Error::deadline_exceeded("deadline passed while connecting to upstream " + to.to_string());
+          co_return Error::deadline_exceeded("deadline passed while connecting to upstream " +
+                                             to.to_string());
         }
         co_return Error::unavailable("connecting to upstream " + to.to_string() + " timed out");
       }
@@ -178,7 +179,8 @@ struct Client::Impl {
     auto call_deadline = now + options.timeout.value_or(settings.request_timeout);
     if (options.deadline) {
       if (*options.deadline <= now) {
-        co_return Error::deadline_exceeded("deadline passed before the call to " + to.to_string() + " started");
+        co_return Error::deadline_exceeded("deadline passed before the call to " + to.to_string() +
+                                           " started");
       }
       call_deadline = std::min(call_deadline, *options.deadline);
     }
@@ -210,9 +212,10 @@ struct Client::Impl {
       if (ec == beast::error::timeout) {
         co_return Error::deadline_exceeded("upstream " + to.to_string() + " did not answer in time");
       }
-      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-          ec == asio::error::broken_pipe) {
-        co_return Error::bad_gateway("upstream " + to.to_string() + " closed the connection: " + ec.message());
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+          ec == asio::error::connection_reset || ec == asio::error::broken_pipe) {
+        co_return Error::bad_gateway("upstream " + to.to_string() +
+                                     " closed the connection: " + ec.message());
       }
       co_return Error::bad_gateway("invalid response from upstream " + to.to_string() + ": " + ec.message());
     }
@@ -244,7 +247,8 @@ struct Client::Impl {
     char budget[24];
     auto printed = std::to_chars(budget, budget + sizeof budget, remaining_ms(deadline));
     wire::write_request(conn.write_buffer, out.method, out.request.target, out.request.headers, out.host,
-                        kRequestTimeoutHeader, std::string_view(budget, static_cast<std::size_t>(printed.ptr - budget)),
+                        kRequestTimeoutHeader,
+                        std::string_view(budget, static_cast<std::size_t>(printed.ptr - budget)),
                         out.request.body);
     auto& stream = *conn.stream;
     stream.expires_at(deadline);

@@ -1,24 +1,31 @@
 #include "mercato/http/message.hpp"
 
 #include <algorithm>
-#include <cctype>
-
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cctype>
 
 namespace mercato::http {
 
 std::string_view to_string(Method method) noexcept {
   switch (method) {
-    case Method::kGet: return "GET";
-    case Method::kHead: return "HEAD";
-    case Method::kPost: return "POST";
-    case Method::kPut: return "PUT";
-    case Method::kPatch: return "PATCH";
-    case Method::kDelete: return "DELETE";
-    case Method::kOptions: return "OPTIONS";
-    case Method::kOther: return "OTHER";
+    case Method::kGet:
+      return "GET";
+    case Method::kHead:
+      return "HEAD";
+    case Method::kPost:
+      return "POST";
+    case Method::kPut:
+      return "PUT";
+    case Method::kPatch:
+      return "PATCH";
+    case Method::kDelete:
+      return "DELETE";
+    case Method::kOptions:
+      return "OPTIONS";
+    case Method::kOther:
+      return "OTHER";
   }
   return "OTHER";
 }
@@ -115,7 +122,8 @@ std::optional<std::string> Request::query_param(std::string_view name) const {
     rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
     auto eq = pair.find('=');
     std::string key = percent_decode(pair.substr(0, eq));
-    if (key == name) return eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1));
+    if (key == name)
+      return eq == std::string_view::npos ? std::string{} : percent_decode(pair.substr(eq + 1));
   }
   return std::nullopt;
 }
@@ -154,9 +162,14 @@ Response Response::no_content() {
 }
 
 bool is_hop_by_hop(std::string_view name) noexcept {
-  static constexpr std::string_view kHopByHop[] = {"connection",          "keep-alive", "proxy-connection",
-                                                   "proxy-authenticate",  "proxy-authorization",
-                                                   "te",                  "trailer",    "transfer-encoding",
+  static constexpr std::string_view kHopByHop[] = {"connection",
+                                                   "keep-alive",
+                                                   "proxy-connection",
+                                                   "proxy-authenticate",
+                                                   "proxy-authorization",
+                                                   "te",
+                                                   "trailer",
+                                                   "transfer-encoding",
                                                    "upgrade"};
   return std::any_of(std::begin(kHopByHop), std::end(kHopByHop),
                      [&](std::string_view h) { return iequals(h, name); });

@@ -55,7 +55,8 @@ Router& Router::any_async(std::string_view pattern, AsyncHandler handler) {
   return insert(Route{std::nullopt, std::string(pattern), {}, std::move(handler), 0});
 }
 
-bool Router::match_pattern(const Compiled& c, std::string_view path, const std::vector<std::string_view>& parts,
+bool Router::match_pattern(const Compiled& c, std::string_view path,
+                           const std::vector<std::string_view>& parts,
                            std::vector<std::pair<std::string, std::string>>& params) {
   params.clear();
   if (parts.empty()) return false;

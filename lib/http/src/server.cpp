@@ -1,9 +1,6 @@
 #include "mercato/http/server.hpp"
 
 #include <atomic>
-#include <list>
-#include <vector>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -20,6 +17,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <list>
+#include <vector>
 
 #include "mercato/core/ids.hpp"
 #include "wire.hpp"
@@ -94,7 +93,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Impl(IoPool& p, ServerSettings s, Router r, const obs::Logger& l, obs::Registry& m)
       : pool(p), settings(std::move(s)), router(std::move(r)), logger(l), metrics(m) {
     for (const auto& route : router.routes()) {
-      route_metrics.push_back(make_route_metrics(route.method ? to_string(*route.method) : "ANY", route.pattern));
+      route_metrics.push_back(
+          make_route_metrics(route.method ? to_string(*route.method) : "ANY", route.pattern));
     }
     unmatched = make_route_metrics("ANY", "unmatched");
     active_connections = &metrics.gauge("http_server_active_connections", "Open client connections");
@@ -108,7 +108,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       labels.emplace_back("status_class", status_class_label(i));
       rm.by_class[i] = &metrics.counter("http_server_requests_total", "HTTP requests handled", labels);
     }
-    rm.errors = &metrics.counter("http_server_errors_total", "HTTP requests answered with a 5xx status", base);
+    rm.errors =
+        &metrics.counter("http_server_errors_total", "HTTP requests answered with a 5xx status", base);
     rm.latency = &metrics.histogram("http_server_request_duration_seconds",
                                     "Time from a request's last header byte to its response written", base);
     return rm;
@@ -236,8 +237,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       rm->record(status, seconds);
       if (settings.access_log) {
         obs::LogContext ctx{req.request_id, req.trace.trace_id};
-        logger.info("request", {{"method", req.method_name}, {"path", req.path}, {"status", status},
-                                {"duration_ms", seconds * 1000.0}}, &ctx);
+        logger.info("request",
+                    {{"method", req.method_name},
+                     {"path", req.path},
+                     {"status", status},
+                     {"duration_ms", seconds * 1000.0}},
+                    &ctx);
       }
       if (!keep_alive) break;
     }
@@ -279,7 +284,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     if (match.kind == RouteMatch::Kind::kMethodNotAllowed) {
       auto res = Response::error(
           Error{ErrorCode::kMethodNotAllowed,
-                "method " + req.method_name + " is not allowed for " + req.path + "; allowed: " + match.allow, {}},
+                "method " + req.method_name + " is not allowed for " + req.path + "; allowed: " + match.allow,
+                {}},
           req.request_id);
       res.headers.set("Allow", match.allow);
       co_return res;
@@ -299,8 +305,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
     obs::LogContext ctx{req.request_id, req.trace.trace_id};
     logger.error("handler failed with an exception", {{"route", req.route}, {"error", failure}}, &ctx);
-    co_return Response::error(Error::internal("internal error; see the service log for request " + req.request_id),
-                              req.request_id);
+    co_return Response::error(
+        Error::internal("internal error; see the service log for request " + req.request_id), req.request_id);
   }
 
   asio::awaitable<bool> write_response(Connection& conn, Response& res, unsigned version, bool keep_alive,

@@ -3,23 +3,21 @@
 #include "mercato/http/server.hpp"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
-#include <chrono>
-#include <future>
-#include <stdexcept>
-#include <thread>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
+#include <chrono>
+#include <future>
+#include <stdexcept>
+#include <thread>
 
 #include "mercato/http/client.hpp"
 
@@ -173,7 +171,8 @@ TEST_F(ServerTest, BodyOverLimitIs413) {
   ServerSettings s;
   s.max_body_bytes = 16;
   start(hello_router(), s);
-  auto res = exchange(port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n12345678901234567");
+  auto res =
+      exchange(port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n12345678901234567");
   EXPECT_EQ(status_of(res), 413);
   EXPECT_EQ(error_code_of(res), "payload_too_large");
 }
@@ -211,18 +210,20 @@ TEST_F(ServerTest, HeadersOverLimitAre431) {
 
 TEST_F(ServerTest, ContentLengthWithTransferEncodingIs400) {
   start(hello_router());
-  auto res = exchange(port(),
-                      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-                      "0\r\n\r\n");
+  auto res =
+      exchange(port(),
+               "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "0\r\n\r\n");
   EXPECT_EQ(status_of(res), 400);
   EXPECT_EQ(error_code_of(res), "malformed_request");
 }
 
 TEST_F(ServerTest, TransferEncodingThenContentLengthIs400) {
   start(hello_router());
-  auto res = exchange(port(),
-                      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
-                      "0\r\n\r\n");
+  auto res =
+      exchange(port(),
+               "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+               "0\r\n\r\n");
   EXPECT_EQ(status_of(res), 400);
 }
 
@@ -249,9 +250,11 @@ TEST_F(ServerTest, HandlerExceptionIs500AndServerKeepsServing) {
 
 TEST_F(ServerTest, EchoesValidRequestIdAndReplacesInvalidOne) {
   start(hello_router());
-  auto res = exchange(port(), "GET /context HTTP/1.1\r\nHost: x\r\nX-Request-ID: abc-123\r\nConnection: close\r\n\r\n");
+  auto res = exchange(
+      port(), "GET /context HTTP/1.1\r\nHost: x\r\nX-Request-ID: abc-123\r\nConnection: close\r\n\r\n");
   EXPECT_NE(res.find("X-Request-ID: abc-123\r\n"), std::string::npos);
-  auto bad = exchange(port(), "GET /context HTTP/1.1\r\nHost: x\r\nX-Request-ID: a\"b\r\nConnection: close\r\n\r\n");
+  auto bad =
+      exchange(port(), "GET /context HTTP/1.1\r\nHost: x\r\nX-Request-ID: a\"b\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(bad.find("X-Request-ID: a\"b"), std::string::npos);
   auto v = boost::json::parse(body_of(bad));
   EXPECT_EQ(v.at("request_id").as_string().size(), 36U);
@@ -269,9 +272,11 @@ TEST_F(ServerTest, ContinuesIncomingTraceparent) {
 
 TEST_F(ServerTest, RequestTimeoutHeaderSetsDeadlineAndBadValueIs400) {
   start(hello_router());
-  auto res = exchange(port(), "GET /context HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: 500\r\nConnection: close\r\n\r\n");
+  auto res = exchange(
+      port(), "GET /context HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: 500\r\nConnection: close\r\n\r\n");
   EXPECT_NE(body_of(res).find("\"deadline\":\"yes\""), std::string::npos);
-  auto bad = exchange(port(), "GET /context HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: soon\r\nConnection: close\r\n\r\n");
+  auto bad = exchange(
+      port(), "GET /context HTTP/1.1\r\nHost: x\r\nX-Request-Timeout-Ms: soon\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(status_of(bad), 400);
 }
 
@@ -305,8 +310,9 @@ TEST_F(ServerTest, MetricsCountRequestsPerRoute) {
   exchange(port(), "GET /hello/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   exchange(port(), "GET /throw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   auto text = metrics_.render();
-  EXPECT_NE(text.find(R"(http_server_requests_total{method="GET",route="/hello/{name}",status_class="2xx"} 1)"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(R"(http_server_requests_total{method="GET",route="/hello/{name}",status_class="2xx"} 1)"),
+      std::string::npos)
       << text;
   EXPECT_NE(text.find(R"(http_server_errors_total{method="GET",route="/throw"} 1)"), std::string::npos);
   EXPECT_NE(text.find(R"(http_server_request_duration_seconds_count{method="GET",route="/hello/{name}"} 1)"),
@@ -391,8 +397,9 @@ TEST_F(ServerTest, ClientCallsUpstreamAndMapsFailures) {
     }
   });
   auto text = metrics_.render();
-  EXPECT_NE(text.find(R"(http_server_requests_total{method="GET",route="/hello/{name}",status_class="2xx"} 3)"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(R"(http_server_requests_total{method="GET",route="/hello/{name}",status_class="2xx"} 3)"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "mercato/json/json.hpp"
 
 #include <algorithm>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -56,7 +55,8 @@ std::optional<std::string> FieldReader::string(std::string_view key, Presence pr
   }
   const auto& s = v->get_string();
   if (s.size() < rule.min) {
-    fail(key, rule.min == 1 ? "must not be empty" : "must be at least " + std::to_string(rule.min) + " bytes");
+    fail(key,
+         rule.min == 1 ? "must not be empty" : "must be at least " + std::to_string(rule.min) + " bytes");
     return std::nullopt;
   }
   if (s.size() > rule.max) {

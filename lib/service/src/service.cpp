@@ -3,12 +3,11 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
+#include <boost/json/object.hpp>
 #include <cstdio>
 #include <future>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
-#include <boost/json/object.hpp>
 
 #include "mercato/http/server.hpp"
 
@@ -31,9 +30,8 @@ void Context::add_readiness_check(std::string name, ReadinessCheck check) {
 
 void add_standard_routes(Context& ctx) {
   auto& router = ctx.router();
-  router.get("/health/live", [](const http::Request&) {
-    return http::Response::json_text(200, R"({"status":"live"})");
-  });
+  router.get("/health/live",
+             [](const http::Request&) { return http::Response::json_text(200, R"({"status":"live"})"); });
   router.get("/health/ready", [&ctx](const http::Request& req) {
     boost::json::object checks;
     std::string failing;
@@ -88,15 +86,16 @@ struct CommonSettings {
     auto client = source.section("client");
     s.client.connect_timeout = client.duration("connect_timeout", std::chrono::seconds(1));
     s.client.request_timeout = client.duration("request_timeout", std::chrono::seconds(5));
-    s.client.max_idle_per_endpoint = static_cast<std::size_t>(client.integer("max_idle_per_endpoint", 64, 0, 100000));
+    s.client.max_idle_per_endpoint =
+        static_cast<std::size_t>(client.integer("max_idle_per_endpoint", 64, 0, 100000));
     return s;
   }
 };
 
 void print_startup_error(std::string_view name, std::string_view what) {
   // Before the logger exists the message still goes out as one JSON-ish line a human can read.
-  std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(name.size()), name.data(), static_cast<int>(what.size()),
-               what.data());
+  std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(name.size()), name.data(),
+               static_cast<int>(what.size()), what.data());
 }
 
 }  // namespace
@@ -105,7 +104,8 @@ int run(int argc, char** argv, std::string_view name, const std::function<void(C
   CLI::App app{"Mercato " + std::string(name) + " service"};
   std::string config_path;
   bool check_only = false;
-  app.add_option("--config", config_path, "YAML configuration file (APP_* environment variables override it)");
+  app.add_option("--config", config_path,
+                 "YAML configuration file (APP_* environment variables override it)");
   app.add_flag("--check-config", check_only, "Validate the configuration and exit");
   try {
     app.parse(argc, argv);
@@ -164,7 +164,8 @@ int run(int argc, char** argv, std::string_view name, const std::function<void(C
     return 1;
   }
   io.start();
-  logger.info("listening", {{"host", common.server.host}, {"port", static_cast<std::uint64_t>(server.port())},
+  logger.info("listening", {{"host", common.server.host},
+                            {"port", static_cast<std::uint64_t>(server.port())},
                             {"threads", static_cast<std::uint64_t>(common.threads)}});
 
   int signal_number = 0;

@@ -14,7 +14,9 @@ Error sqlite_error(sqlite3* db, std::string_view what) {
 
 }  // namespace
 
-Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
+Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+  other.stmt_ = nullptr;
+}
 
 Statement::~Statement() {
   if (stmt_ != nullptr) {
@@ -49,7 +51,8 @@ Result<void> Statement::run() {
 std::string Statement::text(int column) const {
   const auto* p = sqlite3_column_text(stmt_, column);
   int n = sqlite3_column_bytes(stmt_, column);
-  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+  return p == nullptr ? std::string()
+                      : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
 }
 
 std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(stmt_, column); }
@@ -71,7 +74,8 @@ Statement Connection::prepare(std::string_view sql) {
   if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
                          nullptr) != SQLITE_OK) {
     // A statement that does not compile is a programming error, found by the first test that runs it.
-    throw std::logic_error("cannot prepare SQL: " + std::string(sqlite3_errmsg(db_)) + ": " + std::string(sql));
+    throw std::logic_error("cannot prepare SQL: " + std::string(sqlite3_errmsg(db_)) + ": " +
+                           std::string(sql));
   }
   cache_.emplace_back(std::string(sql), stmt);
   return Statement(db_, stmt);
@@ -125,7 +129,8 @@ std::unique_ptr<Database> Database::open(const DatabaseSettings& settings) {
     auto conn = std::make_unique<Connection>(handle);
     // WAL: readers do not block the writer. synchronous=NORMAL is durable across process crashes in WAL
     // mode (an OS crash can lose the last transactions, not corrupt the file); set FULL for more.
-    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
+    for (const char* pragma :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) {
       if (auto r = conn->exec(pragma); !r) {
         throw std::runtime_error("cannot configure database " + settings.path + ": " + r.error().message);
       }
@@ -185,8 +190,8 @@ Result<void> Database::migrate(const std::vector<Migration>& migrations) {
       if (auto r = c.begin_immediate(); !r) return r;
       if (auto r = c.exec(m.sql); !r) {
         c.rollback();
-        return Error::internal("migration " + std::to_string(m.version) + " (" + m.name + ") failed: " +
-                               r.error().message);
+        return Error::internal("migration " + std::to_string(m.version) + " (" + m.name +
+                               ") failed: " + r.error().message);
       }
       auto st = c.prepare("INSERT INTO schema_migrations(version, name) VALUES (?1, ?2)");
       st.bind(1, static_cast<std::int64_t>(m.version));

@@ -1,9 +1,8 @@
 #include "mercato/sqlite/sqlite.hpp"
 
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <thread>

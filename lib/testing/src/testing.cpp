@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json/parse.hpp>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -18,8 +19,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
-
-#include <boost/json/parse.hpp>
 
 #ifndef MERCATO_BUILD_DIR
 #error "MERCATO_BUILD_DIR must be defined by the build"
@@ -35,7 +34,8 @@ std::uint16_t free_port() {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("bind failed");
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::runtime_error("bind failed");
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
@@ -54,8 +54,8 @@ Process::Process(std::string path, std::vector<std::string> args, std::map<std::
   if (log_path_.empty()) {
     auto dir = std::filesystem::temp_directory_path() / "mercato-e2e-logs";
     std::filesystem::create_directories(dir);
-    log_path_ = (dir / (std::filesystem::path(path).filename().string() + "-" + std::to_string(::getpid()) + "-" +
-                        std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".log"))
+    log_path_ = (dir / (std::filesystem::path(path).filename().string() + "-" + std::to_string(::getpid()) +
+                        "-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".log"))
                     .string();
   }
   std::vector<std::string> env_strings;
@@ -174,8 +174,9 @@ int connect_with_timeout(std::uint16_t port, std::chrono::milliseconds timeout, 
 
 }  // namespace
 
-HttpResult http(std::uint16_t port, const std::string& method, const std::string& target, const std::string& body,
-                const std::map<std::string, std::string>& headers, std::chrono::milliseconds timeout) {
+HttpResult http(std::uint16_t port, const std::string& method, const std::string& target,
+                const std::string& body, const std::map<std::string, std::string>& headers,
+                std::chrono::milliseconds timeout) {
   HttpResult result;
   auto until = std::chrono::steady_clock::now() + timeout;
   int fd = connect_with_timeout(port, timeout, result.error);
@@ -197,7 +198,8 @@ HttpResult http(std::uint16_t port, const std::string& method, const std::string
   char buf[8192];
   bool sent_all = false;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       result.error = "timed out";
       break;

@@ -40,7 +40,8 @@ Result<User> MemoryUserRepository::update(std::string_view id, const UserPatch& 
   std::lock_guard lock(mutex_);
   auto it = users_.find(id);
   if (it == users_.end()) return Error::not_found("user " + std::string(id) + " not found");
-  if (patch.email && email_taken(*patch.email, id)) return Error::conflict("email: already registered", "email");
+  if (patch.email && email_taken(*patch.email, id))
+    return Error::conflict("email: already registered", "email");
   User updated = it->second;
   apply(updated, patch, now);
   it->second = updated;

@@ -1,7 +1,6 @@
 // One contract, two implementations: the in-memory fake and SQLite must behave the same.
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>

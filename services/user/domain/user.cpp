@@ -54,10 +54,12 @@ Result<std::string> normalize_email(std::string_view email) {
 Result<std::string> normalize_name(std::string_view name) {
   auto first = name.find_first_not_of(' ');
   auto last = name.find_last_not_of(' ');
-  std::string_view trimmed = first == std::string_view::npos ? std::string_view{} : name.substr(first, last - first + 1);
+  std::string_view trimmed =
+      first == std::string_view::npos ? std::string_view{} : name.substr(first, last - first + 1);
   if (trimmed.empty()) return Error::validation("name", "name: must not be empty");
   if (trimmed.size() > 200) return Error::validation("name", "name: must be at most 200 bytes");
-  if (std::any_of(trimmed.begin(), trimmed.end(), [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
+  if (std::any_of(trimmed.begin(), trimmed.end(),
+                  [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
     return Error::validation("name", "name: must not contain control characters");
   }
   return std::string(trimmed);

@@ -11,9 +11,10 @@ TEST(NormalizeEmail, AcceptsOrdinaryAddressesAndLowercasesDomain) {
 }
 
 TEST(NormalizeEmail, RejectsMalformedAddresses) {
-  for (const char* bad : {"", "ann", "@example.com", "ann@", "ann@example", "ann@@example.com", "a b@example.com",
-                          "ann@exa mple.com", ".ann@example.com", "ann.@example.com", "a..b@example.com",
-                          "ann@-example.com", "ann@example..com", "ann@exa_mple.com", "ann@example.com\n"}) {
+  for (const char* bad :
+       {"", "ann", "@example.com", "ann@", "ann@example", "ann@@example.com", "a b@example.com",
+        "ann@exa mple.com", ".ann@example.com", "ann.@example.com", "a..b@example.com", "ann@-example.com",
+        "ann@example..com", "ann@exa_mple.com", "ann@example.com\n"}) {
     auto r = normalize_email(bad);
     EXPECT_FALSE(r) << bad;
     if (!r) {

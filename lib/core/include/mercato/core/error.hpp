@@ -15,21 +15,21 @@
 namespace mercato {
 
 enum class ErrorCode {
-  kValidationFailed,   // 400: a field is missing, of the wrong type, or out of range
-  kMalformedRequest,   // 400: the request is not parseable (bad JSON, bad HTTP framing)
-  kUnauthenticated,    // 401
-  kPermissionDenied,   // 403
-  kNotFound,           // 404: no such resource or route
-  kMethodNotAllowed,   // 405
-  kConflict,           // 409: duplicates, concurrent modification
-  kPayloadTooLarge,    // 413
-  kUnprocessable,      // 422: well-formed but breaks a business rule
-  kRateLimited,        // 429
-  kHeadersTooLarge,    // 431
-  kInternal,           // 500
-  kBadGateway,         // 502: an upstream answered with something unusable
-  kUnavailable,        // 503: an upstream or dependency cannot be reached
-  kDeadlineExceeded,   // 504: an upstream did not answer in time
+  kValidationFailed,  // 400: a field is missing, of the wrong type, or out of range
+  kMalformedRequest,  // 400: the request is not parseable (bad JSON, bad HTTP framing)
+  kUnauthenticated,   // 401
+  kPermissionDenied,  // 403
+  kNotFound,          // 404: no such resource or route
+  kMethodNotAllowed,  // 405
+  kConflict,          // 409: duplicates, concurrent modification
+  kPayloadTooLarge,   // 413
+  kUnprocessable,     // 422: well-formed but breaks a business rule
+  kRateLimited,       // 429
+  kHeadersTooLarge,   // 431
+  kInternal,          // 500
+  kBadGateway,        // 502: an upstream answered with something unusable
+  kUnavailable,       // 503: an upstream or dependency cannot be reached
+  kDeadlineExceeded,  // 504: an upstream did not answer in time
 };
 
 // The wire name, e.g. "validation_failed".

@@ -14,14 +14,13 @@
 // its own pool of idle connections (no locks on the call path).
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "mercato/core/result.hpp"
 #include "mercato/http/io_pool.hpp"
@@ -42,7 +41,8 @@ struct ClientSettings {
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds request_timeout{5000};
   std::size_t max_idle_per_endpoint = 64;  // per worker
-  std::chrono::milliseconds idle_ttl{30'000};  // shorter than servers' idle timeout, to avoid racing their close
+  std::chrono::milliseconds idle_ttl{
+      30'000};  // shorter than servers' idle timeout, to avoid racing their close
   std::uint64_t max_response_body_bytes = 16 * 1024 * 1024;
 };
 
@@ -56,7 +56,7 @@ struct ClientRequest {
 
 struct CallOptions {
   std::optional<std::chrono::milliseconds> timeout;  // default: settings.request_timeout
-  std::optional<Clock::time_point> deadline;          // the caller's own deadline, if any
+  std::optional<Clock::time_point> deadline;         // the caller's own deadline, if any
 };
 
 class Client {

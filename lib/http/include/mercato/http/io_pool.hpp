@@ -12,7 +12,8 @@
 //   ...                    // wait for a signal, server.shutdown(...), pool.stop()
 //   pool.join();
 //
-// Thread-safety: start(), stop() and join() may be called from any thread; context(i) is stable for the pool's life.
+// Thread-safety: start(), stop() and join() may be called from any thread; context(i) is stable for the
+// pool's life.
 #pragma once
 
 #include <cstddef>

@@ -11,13 +11,12 @@
 // Thread-safety: build the router before the server starts; matching is read-only and thread-safe.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "mercato/http/message.hpp"
 
@@ -51,7 +50,9 @@ class Router {
   Router& get(std::string_view pattern, SyncHandler h) { return add(Method::kGet, pattern, std::move(h)); }
   Router& post(std::string_view pattern, SyncHandler h) { return add(Method::kPost, pattern, std::move(h)); }
   Router& put(std::string_view pattern, SyncHandler h) { return add(Method::kPut, pattern, std::move(h)); }
-  Router& patch(std::string_view pattern, SyncHandler h) { return add(Method::kPatch, pattern, std::move(h)); }
+  Router& patch(std::string_view pattern, SyncHandler h) {
+    return add(Method::kPatch, pattern, std::move(h));
+  }
   Router& del(std::string_view pattern, SyncHandler h) { return add(Method::kDelete, pattern, std::move(h)); }
 
   RouteMatch match(Method method, std::string_view path) const;
@@ -63,7 +64,8 @@ class Router {
     bool greedy_tail = false;
   };
   Router& insert(Route route);
-  static bool match_pattern(const Compiled& c, std::string_view path, const std::vector<std::string_view>& parts,
+  static bool match_pattern(const Compiled& c, std::string_view path,
+                            const std::vector<std::string_view>& parts,
                             std::vector<std::pair<std::string, std::string>>& params);
 
   std::vector<Route> routes_;

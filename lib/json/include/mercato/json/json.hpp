@@ -14,15 +14,14 @@
 // Thread-safety: FieldReader is a single-use local value.
 #pragma once
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
 
 #include "mercato/core/result.hpp"
 
@@ -39,7 +38,7 @@ std::string serialize(const boost::json::value& value);
 enum Presence { kRequired, kOptional };
 
 struct StringRule {
-  std::size_t min = 0;        // in bytes, after validation as UTF-8 (Boost.JSON guarantees valid UTF-8)
+  std::size_t min = 0;  // in bytes, after validation as UTF-8 (Boost.JSON guarantees valid UTF-8)
   std::size_t max = 1024;
 };
 

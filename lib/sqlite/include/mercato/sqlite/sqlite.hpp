@@ -18,10 +18,10 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <condition_variable>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -92,7 +92,7 @@ struct Migration {
 };
 
 struct DatabaseSettings {
-  std::string path;              // ":memory:" is not supported (each connection would see its own db)
+  std::string path;  // ":memory:" is not supported (each connection would see its own db)
   std::size_t connections = 4;
   std::chrono::milliseconds busy_timeout{5000};
 };

@@ -12,14 +12,13 @@
 
 #include <sys/types.h>
 
+#include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/json/value.hpp>
 
 namespace mercato::testing {
 
@@ -54,8 +53,8 @@ class Process {
 };
 
 struct HttpResult {
-  int status = 0;  // 0: no response (connect failed, closed, or timed out)
-  std::string error;  // why there is no response
+  int status = 0;                              // 0: no response (connect failed, closed, or timed out)
+  std::string error;                           // why there is no response
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
 
