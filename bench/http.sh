@@ -11,14 +11,23 @@
 # BENCH_WORKERS I/O threads for our servers (APP_SERVER__THREADS); nothing is pinned. Access logs are
 # off everywhere. A case whose binary is not built is reported as skipped.
 #
-# Prints a markdown table (case, requests/s, p50, p99, errors), the exact commands and the machine
-# (uname -a, nproc, CPU model) to paste into docs/benchmarks.md; nothing is appended anywhere. The
-# report and the raw wrk outputs are also kept in var/bench/http-<timestamp>/.
+# Rounds: on a small machine wrk, nginx and our servers share the cores, and where the scheduler puts
+# them moves one run's throughput by tens of percent. So the servers are started once, every case gets
+# one un-measured warm-up (all warm-ups before the first round), and then BENCH_ROUNDS rounds run;
+# each round runs every case once, in BENCH_CASES order, so the cases interleave in time and a slow
+# stretch of the machine hits all of them. The table reports the median over the rounds.
+#
+# Prints a markdown table (per case: median requests/s, min–max requests/s over the rounds, median
+# p50, median p99, errors summed over the rounds (non-2xx + socket errors), rounds), the exact
+# commands and the machine (uname -a, nproc, CPU model) to paste into docs/benchmarks.md; nothing is
+# appended anywhere. The report and the raw wrk output of every round (<case>.round<N>.wrk.txt) are
+# also kept in var/bench/http-<timestamp>/.
 # Every process it starts is stopped by PID when it exits (normally, on error or on Ctrl-C).
 #
 # Environment (defaults in brackets):
 #   BENCH_THREADS [2]  BENCH_CONNECTIONS [64]  BENCH_DURATION [10s]   wrk -t / -c / -d
-#   BENCH_WARMUP [2s]      un-measured wrk run before each case ("0" for none)
+#   BENCH_ROUNDS [3]       measured rounds; each round runs every case once (median reported)
+#   BENCH_WARMUP [2s]      un-measured wrk run per case, once, before the first round ("0" for none)
 #   BENCH_WRK_TIMEOUT [2s] wrk --timeout (a slower response counts as a timeout error)
 #   BENCH_WORKERS [1]      nginx worker_processes = our servers' I/O threads
 #   BENCH_CASES ["nginx-static user-get gateway-proxy nginx-proxy"]   which cases, in order
@@ -29,11 +38,12 @@ set -euo pipefail
 
 MERCATO_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$MERCATO_ROOT"
-# shellcheck source=scripts/lib.sh
+# (SC1091: plain `shellcheck` does not follow sources; `./mercato lint` runs shellcheck -x, which does.)
+# shellcheck source=scripts/lib.sh disable=SC1091
 source scripts/lib.sh
-# shellcheck source=scripts/deps.sh
+# shellcheck source=scripts/deps.sh disable=SC1091
 source scripts/deps.sh
-# shellcheck source=scripts/build.sh
+# shellcheck source=scripts/build.sh disable=SC1091
 source scripts/build.sh
 
 THREADS="${BENCH_THREADS:-2}"
@@ -42,9 +52,10 @@ DURATION="${BENCH_DURATION:-10s}"
 WARMUP="${BENCH_WARMUP:-2s}"
 WRK_TIMEOUT="${BENCH_WRK_TIMEOUT:-2s}"
 WORKERS="${BENCH_WORKERS:-1}"
+ROUNDS="${BENCH_ROUNDS:-3}"
 read -r -a CASES <<<"${BENCH_CASES:-nginx-static user-get gateway-proxy nginx-proxy}"
 
-for v in THREADS CONNECTIONS WORKERS; do
+for v in THREADS CONNECTIONS WORKERS ROUNDS; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v=${!v} is not a positive integer"
 done
 
@@ -257,48 +268,120 @@ if want gateway-proxy; then
 fi
 
 # ---------------------------------------------------------------------------------------------------
-# wrk runs
+# wrk runs: one warm-up per case, then ROUNDS rounds of every case in order.
 mkdir -p "$RESULTS"
 WRK_CMDS=()
-declare -A RPS=() P50=() P99=() ERRORS=()
+RUN=()
+declare -A OUTS=() FAILED=() STATS=()
 
-# run_case NAME: warm-up, then the measured wrk run (bounded by `timeout`), parsed into the tables.
-run_case() {
-  local name="$1" url="${URL[$1]}" out="$RESULTS/$1.wrk.txt" bound
-  local -a cmd=(wrk "-t$THREADS" "-c$CONNECTIONS" "-d$DURATION" --timeout "$WRK_TIMEOUT" --latency "$url")
-  if ((WARMUP_S > 0)); then
-    log_info "$name: warm-up ${WARMUP}"
-    timeout --kill-after=5 $((WARMUP_S + 30)) wrk "-t$THREADS" "-c$CONNECTIONS" "-d$WARMUP" \
-      --timeout "$WRK_TIMEOUT" "$url" >/dev/null || log_warn "$name: warm-up run failed"
-  fi
-  log_info "$name: ${cmd[*]}"
+# wrk_cmd NAME: the measured wrk command of a case, into the array WRK.
+wrk_cmd() {
+  WRK=(wrk "-t$THREADS" "-c$CONNECTIONS" "-d$DURATION" --timeout "$WRK_TIMEOUT" --latency "${URL[$1]}")
+}
+
+# warm_up NAME: one un-measured wrk run (bounded by `timeout`).
+warm_up() {
+  log_info "$1: warm-up ${WARMUP}"
+  timeout --kill-after=5 $((WARMUP_S + 30)) wrk "-t$THREADS" "-c$CONNECTIONS" "-d$WARMUP" \
+    --timeout "$WRK_TIMEOUT" "${URL[$1]}" >/dev/null 2>&1 || log_warn "$1: warm-up run failed"
+}
+
+# run_round NAME ROUND: one measured wrk run (bounded by `timeout`) into $RESULTS/NAME.roundROUND.wrk.txt;
+# the file is added to OUTS[NAME] when wrk finished and printed a Requests/sec line.
+run_round() {
+  local name="$1" round="$2" out="$RESULTS/$1.round$2.wrk.txt" bound rps
+  local -a WRK
+  wrk_cmd "$name"
   bound=$((DURATION_S + 30))
-  if ! timeout --kill-after=5 "$bound" "${cmd[@]}" >"$out" 2>&1; then
-    log_warn "$name: wrk failed or exceeded ${bound}s; output in $out"
-    SKIP[$name]="wrk failed"
+  if ! timeout --kill-after=5 "$bound" "${WRK[@]}" >"$out" 2>&1; then
+    log_warn "$name round $round/$ROUNDS: wrk failed or exceeded ${bound}s; output in $out"
+    FAILED[$name]=$((${FAILED[$name]:-0} + 1))
     return 0
   fi
-  WRK_CMDS+=("# ${LABEL[$name]}" "${cmd[*]}")
-  RPS[$name]="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
-  P50[$name]="$(awk '/^ +50%/ { print $2; exit }' "$out")"
-  P99[$name]="$(awk '/^ +99%/ { print $2; exit }' "$out")"
-  ERRORS[$name]="$(awk '
-    /Non-2xx or 3xx responses:/ { n += $NF; detail = detail sprintf(" non-2xx %d", $NF) }
+  rps="$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")"
+  if [[ -z "$rps" ]]; then
+    log_warn "$name round $round/$ROUNDS: no Requests/sec in $out"
+    FAILED[$name]=$((${FAILED[$name]:-0} + 1))
+    return 0
+  fi
+  OUTS[$name]+="$out"$'\n'
+  log_info "$name round $round/$ROUNDS: $rps requests/s"
+}
+
+# case_stats FILE...: wrk --latency outputs of one case -> one tab-separated line: median, min and
+# max requests/s (rounded), median p50, median p99 (wrk's units), total errors (with a breakdown).
+# A median over an even count is the mean of the two middle values.
+case_stats() {
+  awk '
+    function us(t) {  # wrk latency (12.34us, 1.20ms, 1.01s, 1.50m, 1.00h) -> microseconds
+      if (t ~ /us$/) return t + 0
+      if (t ~ /ms$/) return t * 1000
+      if (t ~ /m$/) return t * 60e6
+      if (t ~ /h$/) return t * 3600e6
+      return t * 1e6
+    }
+    function fmt(x) {  # microseconds -> wrk style
+      if (x < 1000) return sprintf("%.2fus", x)
+      if (x < 1e6) return sprintf("%.2fms", x / 1000)
+      if (x < 60e6) return sprintf("%.2fs", x / 1e6)
+      return sprintf("%.2fm", x / 60e6)
+    }
+    function median(a, n,    i, j, t) {  # sorts a[1..n] in place
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    FNR == 1 { f++ }
+    /^Requests\/sec:/ { rps[f] = $2 + 0 }
+    /^ +50%/ { p50[f] = us($2) }
+    /^ +99%/ { p99[f] = us($2) }
+    /Non-2xx or 3xx responses:/ { n += $NF; kind["non-2xx"] += $NF; if (!("non-2xx" in seen)) { seen["non-2xx"]; order[++k] = "non-2xx" } }
     /Socket errors:/ {
       gsub(/,/, "")
-      for (i = 3; i < NF; i += 2) if ($(i + 1) > 0) { n += $(i + 1); detail = detail sprintf(" %s %d", $i, $(i + 1)) }
+      for (i = 3; i < NF; i += 2) if ($(i + 1) > 0) {
+        n += $(i + 1); kind[$i] += $(i + 1)
+        if (!($i in seen)) { seen[$i]; order[++k] = $i }
+      }
     }
-    END { printf "%d%s", n, (n ? " (" substr(detail, 2) ")" : "") }' "$out")"
+    END {
+      lo = hi = rps[1]
+      for (i = 1; i <= f; i++) { if (rps[i] < lo) lo = rps[i]; if (rps[i] > hi) hi = rps[i] }
+      detail = ""
+      for (i = 1; i <= k; i++) detail = detail sprintf(", %s %d", order[i], kind[order[i]])
+      printf "%.0f\t%.0f\t%.0f\t%s\t%s\t%d%s\n", median(rps, f), lo, hi, fmt(median(p50, f)), fmt(median(p99, f)),
+        n, (n ? " (" substr(detail, 3) ")" : "")
+    }' "$@"
 }
 
 for c in "${CASES[@]}"; do
   if [[ -n "${SKIP[$c]:-}" ]]; then
     log_warn "$c: skipped (${SKIP[$c]})"
   elif [[ -n "${URL[$c]:-}" ]]; then
-    run_case "$c"
+    RUN+=("$c")
   else
     SKIP[$c]="not started"
   fi
+done
+
+if ((${#RUN[@]})); then
+  log_info "${#RUN[@]} case(s) × $ROUNDS round(s) of ${DURATION_S}s, warm-up ${WARMUP_S}s per case:" \
+    "about $((${#RUN[@]} * (ROUNDS * DURATION_S + WARMUP_S)))s of wrk"
+fi
+if ((WARMUP_S > 0)); then
+  for c in "${RUN[@]}"; do warm_up "$c"; done
+fi
+for ((round = 1; round <= ROUNDS; round++)); do
+  for c in "${RUN[@]}"; do run_round "$c" "$round"; done
+done
+
+for c in "${RUN[@]}"; do
+  mapfile -t outs < <(printf '%s' "${OUTS[$c]:-}")
+  if ((${#outs[@]} == 0)); then
+    SKIP[$c]="wrk failed in every round"
+    continue
+  fi
+  STATS[$c]="$(case_stats "${outs[@]}")"
+  wrk_cmd "$c"
+  WRK_CMDS+=("# ${LABEL[$c]}" "${WRK[*]}")
 done
 
 # ---------------------------------------------------------------------------------------------------
@@ -306,26 +389,34 @@ done
 group_digits() { sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta' <<<"$1"; }
 
 report() {
-  local c rev cpu build_type
+  local c rev cpu build_type warm rounds rps lo hi p50 p99 errors
   rev="$(git rev-parse -q --verify --short HEAD 2>/dev/null || echo "no commit")"
   [[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] || rev+=" + uncommitted changes"
   cpu="$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)"
   [[ -n "$cpu" ]] || cpu="$(lscpu 2>/dev/null | awk -F': *' '/Model name/ { print $2; exit }')"
   build_type="$(_cmake_cache_value CMAKE_BUILD_TYPE)"
-  echo "### HTTP: Mercato vs nginx ($(date -u '+%Y-%m-%d %H:%M UTC'), $rev)"
+  warm="no warm-up"
+  ((WARMUP_S > 0)) && warm="one unmeasured ${WARMUP} warm-up per case before the first round"
+  echo "### HTTP: Mercato vs nginx, median of $ROUNDS round(s) ($(date -u '+%Y-%m-%d %H:%M UTC'), $rev)"
   echo
-  echo "| case | requests/s | p50 | p99 | errors |"
-  echo "|---|---:|---:|---:|---:|"
+  echo "| case | requests/s (median) | requests/s (min–max) | p50 (median) | p99 (median) | errors (total) | rounds |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
   for c in "${CASES[@]}"; do
     if [[ -n "${SKIP[$c]:-}" ]]; then
-      echo "| ${LABEL[$c]} | skipped: ${SKIP[$c]} | | | |"
+      echo "| ${LABEL[$c]} | skipped: ${SKIP[$c]} | | | | | |"
     else
-      echo "| ${LABEL[$c]} | $(group_digits "${RPS[$c]}") | ${P50[$c]} | ${P99[$c]} | ${ERRORS[$c]} |"
+      IFS=$'\t' read -r rps lo hi p50 p99 errors <<<"${STATS[$c]}"
+      rounds="$((ROUNDS - ${FAILED[$c]:-0}))"
+      ((rounds == ROUNDS)) || rounds+=" of $ROUNDS (wrk failed in ${FAILED[$c]})"
+      echo "| ${LABEL[$c]} | $(group_digits "$rps") | $(group_digits "$lo")–$(group_digits "$hi") | $p50 | $p99 |" \
+        "$errors | $rounds |"
     fi
   done
   echo
-  echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $WRK_TIMEOUT --latency, after an unmeasured" \
-    "${WARMUP} warm-up per case; every server has $WORKERS worker process(es) / I/O thread(s)" \
+  echo "Median over $ROUNDS round(s); each round runs every case once, in the order of the table, so the" \
+    "cases interleave in time (servers stay up across rounds). Errors: non-2xx responses + socket errors," \
+    "summed over the rounds. wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $WRK_TIMEOUT --latency," \
+    "$warm; every server has $WORKERS worker process(es) / I/O thread(s)" \
     "(nginx worker_processes, APP_SERVER__THREADS), nothing pinned, access logs off; wrk shares the" \
     "machine with the servers. Response body: ${#BODY} bytes ($BODY_SOURCE). Our servers: CMake" \
     "${build_type:-?} build."
@@ -334,6 +425,10 @@ report() {
   echo
   echo '```'
   for c in "${SERVER_CMDS[@]}"; do echo "${c% }"; done | sed -e "s|$WORK|\$TMP|g" -e "s|$MERCATO_ROOT/||g"
+  if ((WARMUP_S > 0)); then
+    echo "# warm-up: once per case, before round 1: each command below with -d$WARMUP and without --latency"
+  fi
+  echo "# $ROUNDS round(s), each running the commands below once, in this order; the table gives the median"
   for c in "${WRK_CMDS[@]}"; do echo "$c"; done
   echo '```'
   echo

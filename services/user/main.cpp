@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
     auto db_config = ctx.config().section("database");
     auto& db = ctx.own(sqlite::Database::open({
         .path = db_config.string("path", "var/user/user.db"),
-        .connections = static_cast<std::size_t>(db_config.integer("connections", 4, 1, 64)),
+        .connections = static_cast<std::size_t>(db_config.integer("connections", 1, 1, 64)),
     }));
     auto& repository = ctx.own(std::make_unique<user::SqliteUserRepository>(db));
     auto& users = ctx.own(std::make_unique<user::UserService>(repository));

@@ -39,6 +39,24 @@ TEST_F(SqliteTest, OpensInWalModeAndCreatesDirectories) {
   EXPECT_EQ(mode, "wal");
 }
 
+TEST_F(SqliteTest, SingleConnectionOwnsTheFileExclusively) {
+  auto db = Database::open({.path = path(), .connections = 1});
+  ASSERT_TRUE(db->migrate(kMigrations));
+  // Another opener (another process, in production) cannot use the file while the owner has it.
+  bool refused = false;
+  try {
+    auto other = Database::open({.path = path(), .connections = 1, .busy_timeout = std::chrono::milliseconds(50)});
+    refused = !other->ping();
+  } catch (const std::runtime_error&) {
+    refused = true;
+  }
+  EXPECT_TRUE(refused);
+  db.reset();  // the owner closes: the file is free again
+  auto next = Database::open({.path = path(), .connections = 1});
+  EXPECT_TRUE(next->ping());
+  EXPECT_EQ(next->schema_version(), 2);
+}
+
 TEST_F(SqliteTest, MigratesOnceAndRecordsVersion) {
   auto db = Database::open({.path = path()});
   ASSERT_TRUE(db->migrate(kMigrations));

@@ -5,7 +5,7 @@
 // WAL mode so readers never block the writer, with a busy timeout so concurrent writers queue briefly
 // instead of failing, and with foreign keys on.
 //
-//   auto db = sqlite::Database::open({.path = "var/user/user.db", .connections = 4});
+//   auto db = sqlite::Database::open({.path = "var/user/user.db", .connections = 1});
 //   db->migrate({{1, "create users", "CREATE TABLE users (...)"}});
 //   auto user = db->with([&](sqlite::Connection& c) -> Result<User> {
 //     auto st = c.prepare("SELECT id, email FROM users WHERE id = ?1");
@@ -93,7 +93,9 @@ struct Migration {
 
 struct DatabaseSettings {
   std::string path;  // ":memory:" is not supported (each connection would see its own db)
-  std::size_t connections = 4;
+  // 1: one connection in exclusive locking mode (no other process can open the file while it is
+  // open; fastest). More: a pool of shared-lock connections, so readers on several threads overlap.
+  std::size_t connections = 1;
   std::chrono::milliseconds busy_timeout{5000};
 };
 
