@@ -72,6 +72,7 @@ _service_field() {
 
 service_route() { _service_field "$1" 2; }
 service_storage() { _service_field "$1" 3; }
+service_calls() { _service_field "$1" 4; }
 
 # service_port NAME: the port of NAME (domain service or gateway): MERCATO_<NAME>_PORT or the default.
 service_port() {

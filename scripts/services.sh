@@ -1,20 +1,22 @@
 # shellcheck shell=bash disable=SC2034  # used by scripts/lib.sh and the scripts that source it
 # The service registry: the one place that lists Mercato's processes. Sourced by scripts/lib.sh.
 #
-# One line per domain service: name, default port, gateway route, storage.
+# One line per domain service: name, default port, gateway route, storage, calls.
 #   name     binary build/services/<name>/mercato-<name>, config config/<name>.yaml, data var/<name>/,
 #            log var/log/<name>.log; port overridable with MERCATO_<NAME>_PORT (e.g. MERCATO_USER_PORT).
 #   route    /api/<route>/... on the gateway goes to this service (gateway.services.<route>.upstream).
 #   storage  sqlite: gets APP_DATABASE__PATH=var/<name>/<name>.db;  none: no database.
+#   calls    services it calls directly ("-" for none), comma-separated: each gets
+#            APP_UPSTREAMS__<OTHER>=127.0.0.1:<port of other> (e.g. APP_UPSTREAMS__USER for order).
 # A service whose binary has not been built yet is skipped, so future services can be listed already.
 MERCATO_SERVICES=(
-  # name        port  route          storage
-  "user         8081  users          sqlite"
-  "order        8082  orders         sqlite"
-  "payment      8083  payments       sqlite"
-  "inventory    8084  inventory      sqlite"
-  "shipping     8085  shipments      sqlite"
-  "notification 8086  notifications  sqlite"
+  # name        port  route          storage  calls
+  "user         8081  users          sqlite   -"
+  "order        8082  orders         sqlite   user,inventory"
+  "payment      8083  payments       sqlite   -"
+  "inventory    8084  inventory      sqlite   -"
+  "shipping     8085  shipments      sqlite   -"
+  "notification 8086  notifications  sqlite   -"
 )
 
 # The gateway is started last, with one upstream per running service; port: MERCATO_GATEWAY_PORT.

@@ -56,8 +56,19 @@ _up_command() {
       route="$(service_route "$other")"
       _UP_ENV+=("APP_GATEWAY__SERVICES__${route^^}__UPSTREAM=127.0.0.1:${UP_PORT[$other]}")
     done
-  elif [[ "$(service_storage "$name")" == sqlite ]]; then
-    _UP_ENV+=("APP_DATABASE__PATH=${MERCATO_VAR_DIR}/${name}/${name}.db")
+  else
+    if [[ "$(service_storage "$name")" == sqlite ]]; then
+      _UP_ENV+=("APP_DATABASE__PATH=${MERCATO_VAR_DIR}/${name}/${name}.db")
+    fi
+    local calls
+    calls="$(service_calls "$name")"
+    if [[ -n "$calls" && "$calls" != "-" ]]; then
+      local -a callees
+      IFS=, read -r -a callees <<<"$calls"
+      for other in "${callees[@]}"; do
+        _UP_ENV+=("APP_UPSTREAMS__${other^^}=127.0.0.1:$(service_port "$other")")
+      done
+    fi
   fi
   _UP_CMD=("$(service_binary "$name")")
   config="$(service_config "$name")"

@@ -24,6 +24,16 @@ Context::~Context() {
   while (!owned_.empty()) owned_.pop_back();
 }
 
+http::Endpoint Context::upstream(std::string_view name) const {
+  auto section = config_.section("upstreams");
+  auto text = section.required_string(name);
+  auto endpoint = http::Endpoint::parse(text);
+  if (!endpoint) {
+    throw config::ConfigError("config key 'upstreams." + std::string(name) + "': " + endpoint.error().message);
+  }
+  return *endpoint;
+}
+
 void Context::add_readiness_check(std::string name, ReadinessCheck check) {
   checks_.emplace_back(std::move(name), std::move(check));
 }

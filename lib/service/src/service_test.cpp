@@ -65,6 +65,20 @@ TEST_F(StandardRoutesTest, MetricsIsPrometheusText) {
   EXPECT_NE(res.body.find("demo_total 3"), std::string::npos);
 }
 
+TEST(ContextUpstream, ReadsHostPortAndRejectsMissingOrMalformed) {
+  auto source = config::Source::from_strings("upstreams:\n  user: 127.0.0.1:8081\n  bad: nope\n");
+  obs::Logger logger{"t", obs::LogLevel::kError};
+  obs::Registry metrics;
+  http::IoPool io{1};
+  http::Client client{io, {}};
+  Context ctx{"t", source, logger, metrics, io, client};
+  auto user = ctx.upstream("user");
+  EXPECT_EQ(user.host, "127.0.0.1");
+  EXPECT_EQ(user.port, 8081);
+  EXPECT_THROW(ctx.upstream("bad"), config::ConfigError);
+  EXPECT_THROW(ctx.upstream("inventory"), config::ConfigError);
+}
+
 TEST_F(StandardRoutesTest, OwnedObjectsAreDestroyedInReverseOrder) {
   std::vector<int> order;
   struct Marker {

@@ -52,6 +52,11 @@ class Context {
   http::Client& client() noexcept { return client_; }
   http::Router& router() noexcept { return router_; }
 
+  // The address of another service this one calls: config key `upstreams.<name>` ("host:port"),
+  // e.g. APP_UPSTREAMS__USER=127.0.0.1:8081 (./mercato up sets these). Throws config::ConfigError
+  // naming the key when it is missing or malformed.
+  http::Endpoint upstream(std::string_view name) const;
+
   // Keeps `object` alive until the server has stopped; returns a reference to it.
   template <typename T>
   T& own(std::unique_ptr<T> object) {
