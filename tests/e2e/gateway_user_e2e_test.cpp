@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato {
@@ -155,9 +156,14 @@ class GatewayUserTest : public ::testing::Test {
     delete dir_;
   }
 
+  // Every answer from the user service is held to its contract (api/user.yaml).
   static HttpResult api(const std::string& method, const std::string& target, const std::string& body = {},
                         const std::map<std::string, std::string>& headers = {}) {
-    return testing::http(gateway_->port, method, "/api" + target, body, headers);
+    auto r = testing::http(gateway_->port, method, "/api" + target, body, headers);
+    if (target.rfind("/users", 0) == 0) {
+      EXPECT_EQ(testing::check_contract(method, target, r), "") << method << " " << target << ": " << r.body;
+    }
+    return r;
   }
 
   static std::string unique_email() {

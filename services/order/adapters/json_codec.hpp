@@ -1,0 +1,21 @@
+// JSON forms of an order's parts, shared by the HTTP API and the SQLite adapter (which stores lines and
+// the address as JSON text: they are always read and written with their order, never queried).
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "domain/order.hpp"
+
+namespace mercato::order {
+
+boost::json::object to_json(const Address& address);
+boost::json::array to_json(const std::vector<Line>& lines);
+// The API form of an order (the payment token is never shown).
+boost::json::object to_json(const Order& order);
+
+// Reads back what to_json wrote; kInternal when the stored text is not what we wrote.
+Result<Address> address_from_json(std::string_view text);
+Result<std::vector<Line>> lines_from_json(std::string_view text);
+
+}  // namespace mercato::order

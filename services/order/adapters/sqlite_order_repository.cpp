@@ -1,0 +1,141 @@
+#include "adapters/sqlite_order_repository.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <stdexcept>
+
+#include "adapters/json_codec.hpp"
+
+namespace mercato::order {
+namespace {
+
+const std::vector<sqlite::Migration> kMigrations = {
+    {1, "create orders",
+     "CREATE TABLE orders ("
+     " id TEXT PRIMARY KEY,"
+     " customer_id TEXT NOT NULL,"
+     " status TEXT NOT NULL,"
+     " reason TEXT NOT NULL DEFAULT '',"
+     " total_cents INTEGER NOT NULL CHECK (total_cents >= 0),"
+     " payment_token TEXT NOT NULL,"
+     " shipping_address TEXT NOT NULL,"
+     " lines TEXT NOT NULL,"
+     " created_at_ms INTEGER NOT NULL,"
+     " updated_at_ms INTEGER NOT NULL);"
+     "CREATE INDEX orders_by_customer ON orders(customer_id, created_at_ms DESC);"},
+};
+
+constexpr const char* kColumns =
+    "SELECT id, customer_id, status, reason, total_cents, payment_token, shipping_address, lines, "
+    "created_at_ms,"
+    " updated_at_ms FROM orders ";
+
+std::int64_t to_ms(SystemTime t) { return t.time_since_epoch().count(); }
+SystemTime from_ms(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
+
+Result<Order> read_row(const sqlite::Statement& st) {
+  Order o;
+  o.id = st.text(0);
+  o.customer_id = st.text(1);
+  auto status = parse_status(st.text(2));
+  if (!status) return Error::internal("order " + o.id + " has an unknown stored status");
+  o.status = *status;
+  o.reason = st.text(3);
+  o.total_cents = st.integer(4);
+  o.payment_token = st.text(5);
+  auto address = address_from_json(st.text(6));
+  if (!address) return std::move(address).error();
+  o.shipping_address = std::move(*address);
+  auto lines = lines_from_json(st.text(7));
+  if (!lines) return std::move(lines).error();
+  o.lines = std::move(*lines);
+  o.created_at = from_ms(st.integer(8));
+  o.updated_at = from_ms(st.integer(9));
+  return o;
+}
+
+Result<Order> select_order(sqlite::Connection& c, std::string_view id) {
+  auto st = c.prepare(std::string(kColumns) + "WHERE id = ?1");
+  st.bind(1, id);
+  auto row = st.step();
+  if (!row) return std::move(row).error();
+  if (!*row) return Error::not_found("order " + std::string(id) + " not found");
+  return read_row(st);
+}
+
+}  // namespace
+
+SqliteOrderRepository::SqliteOrderRepository(sqlite::Database& db) : db_(db) {
+  if (auto r = db_.migrate(kMigrations); !r) throw std::runtime_error(r.error().message);
+}
+
+Result<void> SqliteOrderRepository::insert(const Order& o) {
+  return db_.with([&](sqlite::Connection& c) -> Result<void> {
+    auto st = c.prepare(
+        "INSERT INTO orders(id, customer_id, status, reason, total_cents, payment_token, shipping_address, "
+        "lines,"
+        " created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    st.bind(1, o.id);
+    st.bind(2, o.customer_id);
+    st.bind(3, to_string(o.status));
+    st.bind(4, o.reason);
+    st.bind(5, o.total_cents);
+    st.bind(6, o.payment_token);
+    st.bind(7, boost::json::serialize(to_json(o.shipping_address)));
+    st.bind(8, boost::json::serialize(to_json(o.lines)));
+    st.bind(9, to_ms(o.created_at));
+    st.bind(10, to_ms(o.updated_at));
+    return st.run();
+  });
+}
+
+Result<Order> SqliteOrderRepository::find(std::string_view id) {
+  return db_.with([&](sqlite::Connection& c) { return select_order(c, id); });
+}
+
+Result<Page> SqliteOrderRepository::list_by_customer(std::string_view customer_id, std::int64_t offset,
+                                                     std::int64_t limit) {
+  return db_.with([&](sqlite::Connection& c) -> Result<Page> {
+    // One row more than asked tells whether another page exists, without a COUNT(*).
+    auto st = c.prepare(std::string(kColumns) +
+                        "WHERE customer_id = ?1 ORDER BY created_at_ms DESC, rowid DESC LIMIT ?2 OFFSET ?3");
+    st.bind(1, customer_id);
+    st.bind(2, limit + 1);
+    st.bind(3, offset);
+    Page page;
+    for (;;) {
+      auto row = st.step();
+      if (!row) return std::move(row).error();
+      if (!*row) break;
+      if (static_cast<std::int64_t>(page.orders.size()) == limit) {
+        page.has_more = true;
+        break;
+      }
+      auto order = read_row(st);
+      if (!order) return std::move(order).error();
+      page.orders.push_back(std::move(*order));
+    }
+    return page;
+  });
+}
+
+Result<Order> SqliteOrderRepository::update(std::string_view id,
+                                            const std::function<Result<bool>(Order&)>& mutate) {
+  return db_.with([&](sqlite::Connection& c) -> Result<Order> {
+    if (auto r = c.begin_immediate(); !r) return std::move(r).error();
+    auto order = select_order(c, id);
+    if (!order) return order;
+    auto changed = mutate(*order);
+    if (!changed) return std::move(changed).error();
+    if (!*changed) return order;
+    auto st = c.prepare("UPDATE orders SET status = ?2, reason = ?3, updated_at_ms = ?4 WHERE id = ?1");
+    st.bind(1, order->id);
+    st.bind(2, to_string(order->status));
+    st.bind(3, order->reason);
+    st.bind(4, to_ms(order->updated_at));
+    if (auto r = st.run(); !r) return std::move(r).error();
+    if (auto r = c.commit(); !r) return std::move(r).error();
+    return order;
+  });
+}
+
+}  // namespace mercato::order

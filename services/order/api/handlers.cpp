@@ -1,0 +1,184 @@
+#include "api/handlers.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <charconv>
+#include <set>
+
+#include "adapters/json_codec.hpp"
+#include "mercato/json/json.hpp"
+
+namespace mercato::order {
+
+bool valid_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+namespace {
+
+constexpr json::StringRule kIdRule{.min = 1, .max = 64};
+
+Error bad_id(const std::string& field) {
+  return Error::validation(field, field + ": must be 1 to 64 letters, digits, '.', '_' or '-'");
+}
+
+Result<Address> parse_address(const boost::json::object& o) {
+  json::FieldReader in(o, "shipping_address");
+  Address a;
+  auto name = in.string("name", json::kRequired, {.min = 0, .max = 4096});
+  auto line1 = in.string("line1", json::kRequired, {.min = 0, .max = 4096});
+  auto line2 = in.string("line2", json::kOptional, {.min = 0, .max = 4096});
+  auto city = in.string("city", json::kRequired, {.min = 0, .max = 4096});
+  auto postal = in.string("postal_code", json::kRequired, {.min = 0, .max = 4096});
+  auto country = in.string("country", json::kRequired, {.min = 0, .max = 4096});
+  if (auto done = in.finish(); !done) return std::move(done).error();
+  return Address{*name, *line1, line2.value_or(""), *city, *postal, *country};
+}
+
+Result<NewLine> parse_line(const boost::json::value& v, std::size_t index) {
+  std::string path = "items[" + std::to_string(index) + "]";
+  if (!v.is_object()) return Error::validation(path, path + ": must be an object");
+  const auto& o = v.get_object();
+  json::FieldReader in(o, path);
+  auto product_id = in.string("product_id", json::kRequired, kIdRule);
+  auto quantity = in.integer("quantity", json::kRequired, 1, 1'000'000);
+  auto price_cents = in.integer("price_cents", json::kOptional, 0, 1'000'000'000'000);
+  in.allow("price");
+  if (auto done = in.finish(); !done) return std::move(done).error();
+  if (!valid_id(*product_id)) return bad_id(path + ".product_id");
+  NewLine line{*product_id, *quantity, std::nullopt, {}};
+  if (price_cents) {
+    line.claimed_price_cents = *price_cents;
+    line.claimed_field = path + ".price_cents";
+  }
+  if (const auto* price = o.if_contains("price"); price != nullptr && !price->is_null()) {
+    std::string field = path + ".price";
+    if (price_cents) return Error::validation(field, field + ": send price_cents or price, not both");
+    if (!price->is_number()) return Error::validation(field, field + ": must be a number");
+    auto cents = cents_from_decimal(price->to_number<double>(), field);
+    if (!cents) return std::move(cents).error();
+    line.claimed_price_cents = *cents;
+    line.claimed_field = field;
+  }
+  return line;
+}
+
+Result<std::int64_t> query_int(const http::Request& req, const std::string& name, std::int64_t fallback,
+                               std::int64_t min, std::int64_t max) {
+  auto text = req.query_param(name);
+  if (!text) return fallback;
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (text->empty() || ec != std::errc() || end != text->data() + text->size() || value < min ||
+      value > max) {
+    return Error::validation(
+        name, name + ": must be an integer between " + std::to_string(min) + " and " + std::to_string(max));
+  }
+  return value;
+}
+
+boost::asio::awaitable<http::Response> create(OrderService& service, const http::Request& req) {
+  auto input = parse_new_order(req.body);
+  if (!input) co_return http::Response::error(input.error(), req.request_id);
+  CallContext ctx{req.request_id, req.trace.to_traceparent(), req.deadline};
+  auto order = co_await service.create(*input, ctx);
+  if (!order) co_return http::Response::error(order.error(), req.request_id);
+  auto res = http::Response::json(201, to_json(*order));
+  res.headers.set("Location", "/orders/" + order->id);
+  co_return res;
+}
+
+http::Response get(OrderService& service, const http::Request& req) {
+  auto order = service.get(req.param("id"));
+  if (!order) return http::Response::error(order.error(), req.request_id);
+  return http::Response::json(200, to_json(*order));
+}
+
+http::Response list(OrderService& service, const http::Request& req) {
+  auto customer = req.query_param("customer_id");
+  if (!customer || customer->empty()) {
+    return http::Response::error(Error::validation("customer_id", "customer_id: query parameter is required"),
+                                 req.request_id);
+  }
+  if (!valid_id(*customer)) return http::Response::error(bad_id("customer_id"), req.request_id);
+  auto page = query_int(req, "page", 1, 1, 1'000'000);
+  if (!page) return http::Response::error(page.error(), req.request_id);
+  // Limits above the maximum are capped rather than refused; the response says what was used.
+  auto limit = query_int(req, "limit", kDefaultPageSize, 1, std::numeric_limits<std::int64_t>::max());
+  if (!limit) return http::Response::error(limit.error(), req.request_id);
+  std::int64_t used = std::min(*limit, kMaxPageSize);
+  auto result = service.list(*customer, *page, used);
+  if (!result) return http::Response::error(result.error(), req.request_id);
+  boost::json::array orders;
+  for (const auto& o : result->orders) orders.push_back(to_json(o));
+  return http::Response::json(
+      200,
+      boost::json::object{
+          {"orders", std::move(orders)}, {"page", *page}, {"limit", used}, {"has_more", result->has_more}});
+}
+
+http::Response cancel(OrderService& service, const http::Request& req) {
+  std::string reason = "cancelled by the customer";
+  if (!req.body.empty()) {
+    auto body = json::parse_object(req.body);
+    if (!body) return http::Response::error(body.error(), req.request_id);
+    json::FieldReader in(*body);
+    auto given = in.string("reason", json::kOptional, {.min = 1, .max = 500});
+    if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
+    if (given) reason = *given;
+  }
+  auto order = service.cancel(req.param("id"), std::move(reason));
+  if (!order) return http::Response::error(order.error(), req.request_id);
+  return http::Response::json(200, to_json(*order));
+}
+
+}  // namespace
+
+Result<NewOrder> parse_new_order(std::string_view text) {
+  auto body = json::parse_object(text);
+  if (!body) return std::move(body).error();
+  json::FieldReader in(*body);
+  auto customer_id = in.string("customer_id", json::kRequired, kIdRule);
+  const auto* items = in.array("items", json::kRequired);
+  auto token = in.string("payment_token", json::kRequired, {.min = 1, .max = 64});
+  const auto* address = in.object("shipping_address", json::kRequired);
+  if (auto done = in.finish(); !done) return std::move(done).error();
+  if (!valid_id(*customer_id)) return bad_id("customer_id");
+  if (items->empty()) return Error::validation("items", "items: an order needs at least one item");
+  if (items->size() > 100) return Error::validation("items", "items: at most 100 lines per order");
+  NewOrder order;
+  order.customer_id = *customer_id;
+  order.payment_token = *token;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    auto line = parse_line((*items)[i], i);
+    if (!line) return std::move(line).error();
+    if (!seen.insert(line->product_id).second) {
+      std::string field = "items[" + std::to_string(i) + "].product_id";
+      return Error::validation(field,
+                               field + ": " + line->product_id + " appears twice; use one line per product");
+    }
+    order.lines.push_back(std::move(*line));
+  }
+  auto parsed_address = parse_address(*address);
+  if (!parsed_address) return std::move(parsed_address).error();
+  order.shipping_address = std::move(*parsed_address);
+  if (auto r = validate(order.shipping_address); !r) return std::move(r).error();
+  return order;
+}
+
+void register_routes(http::Router& router, OrderService& service) {
+  router.add_async(http::Method::kPost, "/orders",
+                   [&service](const http::Request& req) { return create(service, req); });
+  router.get("/orders", [&service](const http::Request& req) { return list(service, req); });
+  router.get("/orders/{id}", [&service](const http::Request& req) { return get(service, req); });
+  router.post("/orders/{id}/cancel", [&service](const http::Request& req) { return cancel(service, req); });
+}
+
+}  // namespace mercato::order

@@ -1,0 +1,60 @@
+#include "app/order_service.hpp"
+
+#include "mercato/core/ids.hpp"
+
+namespace mercato::order {
+
+boost::asio::awaitable<Result<Order>> OrderService::create(const NewOrder& input, const CallContext& ctx) {
+  if (auto r = validate(input.shipping_address); !r) co_return std::move(r).error();
+
+  auto known = co_await customers_.exists(input.customer_id, ctx);
+  if (!known) co_return std::move(known).error();
+  if (!*known) {
+    co_return Error::unprocessable("customer " + input.customer_id + " does not exist", "customer_id");
+  }
+
+  Order order;
+  order.lines.reserve(input.lines.size());
+  for (std::size_t i = 0; i < input.lines.size(); ++i) {
+    const auto& line = input.lines[i];
+    auto price = co_await catalog_.unit_price(line.product_id, ctx);
+    if (!price) co_return std::move(price).error();
+    std::string prefix = "items[" + std::to_string(i) + "]";
+    if (!*price) {
+      co_return Error::unprocessable("product " + line.product_id + " does not exist",
+                                     prefix + ".product_id");
+    }
+    // Prices are never trusted from clients: a differing one means the client saw a stale price.
+    if (line.claimed_price_cents && *line.claimed_price_cents != **price) {
+      co_return Error::unprocessable(line.claimed_field + ": the price of " + line.product_id + " is " +
+                                         std::to_string(**price) + " cents, not " +
+                                         std::to_string(*line.claimed_price_cents),
+                                     line.claimed_field);
+    }
+    order.lines.push_back(Line{line.product_id, line.quantity, **price});
+  }
+  auto total = total_of(order.lines);
+  if (!total) co_return std::move(total).error();
+
+  auto now = now_utc();
+  order.id = new_uuid();
+  order.customer_id = input.customer_id;
+  order.total_cents = *total;
+  order.status = Status::kPending;
+  order.payment_token = input.payment_token;
+  order.shipping_address = input.shipping_address;
+  order.created_at = now;
+  order.updated_at = now;
+  if (auto r = repository_.insert(order); !r) co_return std::move(r).error();
+  co_return order;
+}
+
+Result<Page> OrderService::list(std::string_view customer_id, std::int64_t page, std::int64_t limit) {
+  return repository_.list_by_customer(customer_id, (page - 1) * limit, limit);
+}
+
+Result<Order> OrderService::cancel(std::string_view id, std::string reason) {
+  return repository_.update(id, [&](Order& o) { return order::cancel(o, reason, now_utc()); });
+}
+
+}  // namespace mercato::order

@@ -1,0 +1,40 @@
+// The order use cases: place (checked against users and priced by inventory), read, list, cancel.
+//
+// Thread-safety: as thread-safe as the ports it is given; create() must be awaited on an I/O worker.
+#pragma once
+
+#include "app/ports.hpp"
+
+namespace mercato::order {
+
+struct NewLine {
+  std::string product_id;
+  std::int64_t quantity = 0;
+  std::optional<std::int64_t> claimed_price_cents;  // what the client believes the price is, if it said
+  std::string claimed_field;                        // "items[0].price_cents" or "items[0].price"
+};
+
+struct NewOrder {
+  std::string customer_id;
+  std::vector<NewLine> lines;
+  std::string payment_token;
+  Address shipping_address;
+};
+
+class OrderService {
+ public:
+  OrderService(OrderRepository& repository, CustomerDirectory& customers, Catalog& catalog)
+      : repository_(repository), customers_(customers), catalog_(catalog) {}
+
+  boost::asio::awaitable<Result<Order>> create(const NewOrder& input, const CallContext& ctx);
+  Result<Order> get(std::string_view id) { return repository_.find(id); }
+  Result<Page> list(std::string_view customer_id, std::int64_t page, std::int64_t limit);
+  Result<Order> cancel(std::string_view id, std::string reason);
+
+ private:
+  OrderRepository& repository_;
+  CustomerDirectory& customers_;
+  Catalog& catalog_;
+};
+
+}  // namespace mercato::order

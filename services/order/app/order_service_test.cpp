@@ -1,0 +1,178 @@
+// The create use case against fakes: what is checked, in which order, and that nothing is stored when a
+// check fails.
+#include "app/order_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <map>
+
+#include "adapters/sqlite_order_repository.hpp"
+#include "mercato/core/ids.hpp"
+
+namespace mercato::order {
+namespace {
+
+struct FakeDirectory : CustomerDirectory {
+  std::map<std::string, bool> known;
+  std::optional<Error> failure;
+  boost::asio::awaitable<Result<bool>> exists(const std::string& id, const CallContext&) override {
+    if (failure) co_return *failure;
+    co_return known.count(id) != 0;
+  }
+};
+
+struct FakeCatalog : Catalog {
+  std::map<std::string, std::int64_t> prices;
+  int calls = 0;
+  boost::asio::awaitable<Result<std::optional<std::int64_t>>> unit_price(const std::string& id,
+                                                                         const CallContext&) override {
+    ++calls;
+    auto it = prices.find(id);
+    if (it == prices.end()) co_return std::optional<std::int64_t>{};
+    co_return std::optional<std::int64_t>{it->second};
+  }
+};
+
+class OrderServiceTest : public ::testing::Test {
+ protected:
+  OrderServiceTest()
+      : dir_(std::filesystem::temp_directory_path() / ("mercato-order-svc-" + random_hex(8))),
+        db_(sqlite::Database::open({.path = (dir_ / "order.db").string()})),
+        repo_(*db_),
+        service_(repo_, directory_, catalog_) {
+    directory_.known["cust-1"] = true;
+    catalog_.prices["apple"] = 150;
+    catalog_.prices["pear"] = 275;
+  }
+  ~OrderServiceTest() override { std::filesystem::remove_all(dir_); }
+
+  Result<Order> create(const NewOrder& input) {
+    boost::asio::io_context io;
+    std::optional<Result<Order>> out;
+    CallContext ctx;
+    boost::asio::co_spawn(
+        io, [&]() -> boost::asio::awaitable<void> { out = co_await service_.create(input, ctx); },
+        boost::asio::detached);
+    io.run();
+    return *out;
+  }
+
+  static NewOrder valid() {
+    return NewOrder{"cust-1",
+                    {{"apple", 2, std::nullopt, {}}, {"pear", 1, 275, "items[1].price_cents"}},
+                    "tok_visa",
+                    {"Ann", "1 Main St", "", "Berlin", "10115", "DE"}};
+  }
+
+  std::int64_t stored_count() {
+    auto page = repo_.list_by_customer("cust-1", 0, 100);
+    return page ? static_cast<std::int64_t>(page->orders.size()) : -1;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<sqlite::Database> db_;
+  SqliteOrderRepository repo_;
+  FakeDirectory directory_;
+  FakeCatalog catalog_;
+  OrderService service_;
+};
+
+TEST_F(OrderServiceTest, PricesFromTheCatalogAndStoresPending) {
+  auto order = create(valid());
+  ASSERT_TRUE(order) << order.error().message;
+  EXPECT_EQ(order->status, Status::kPending);
+  EXPECT_EQ(order->total_cents, 2 * 150 + 275);
+  EXPECT_EQ(order->lines[0].unit_price_cents, 150);
+  EXPECT_EQ(*repo_.find(order->id), *order);
+}
+
+TEST_F(OrderServiceTest, UnknownCustomerIs422AndNothingStored) {
+  auto input = valid();
+  input.customer_id = "stranger";
+  auto order = create(input);
+  ASSERT_FALSE(order);
+  EXPECT_EQ(order.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(order.error().field, "customer_id");
+  EXPECT_EQ(catalog_.calls, 0);
+  EXPECT_EQ(stored_count(), 0);
+}
+
+TEST_F(OrderServiceTest, UnknownProductIs422NamingTheLine) {
+  auto input = valid();
+  input.lines[1].product_id = "plum";
+  auto order = create(input);
+  ASSERT_FALSE(order);
+  EXPECT_EQ(order.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(order.error().field, "items[1].product_id");
+  EXPECT_EQ(stored_count(), 0);
+}
+
+TEST_F(OrderServiceTest, ClientPriceThatDiffersIsRefused) {
+  auto input = valid();
+  input.lines[1].claimed_price_cents = 1;
+  auto order = create(input);
+  ASSERT_FALSE(order);
+  EXPECT_EQ(order.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(order.error().field, "items[1].price_cents");
+  EXPECT_EQ(stored_count(), 0);
+}
+
+TEST_F(OrderServiceTest, UserServiceDownIsPassedOnAsUnavailable) {
+  directory_.failure = Error::unavailable("cannot connect");
+  auto order = create(valid());
+  ASSERT_FALSE(order);
+  EXPECT_EQ(order.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(stored_count(), 0);
+}
+
+TEST_F(OrderServiceTest, BadAddressIsRefusedBeforeAnyCall) {
+  auto input = valid();
+  input.shipping_address.country = "Deutschland";
+  auto order = create(input);
+  ASSERT_FALSE(order);
+  EXPECT_EQ(order.error().field, "shipping_address.country");
+  EXPECT_EQ(catalog_.calls, 0);
+}
+
+TEST_F(OrderServiceTest, CancelIsIdempotentAndConfirmedCannotBeCancelled) {
+  auto order = create(valid());
+  ASSERT_TRUE(order);
+  auto first = service_.cancel(order->id, "no longer needed");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, Status::kCancelled);
+  auto again = service_.cancel(order->id, "other reason");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->reason, "no longer needed");
+  EXPECT_EQ(service_.cancel("missing", "x").error().code, ErrorCode::kNotFound);
+
+  auto second = create(valid());
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(repo_.update(second->id, [](Order& o) -> Result<bool> {
+    o.status = Status::kConfirmed;
+    return true;
+  }));
+  EXPECT_EQ(service_.cancel(second->id, "x").error().code, ErrorCode::kConflict);
+}
+
+TEST_F(OrderServiceTest, ListsNewestFirstWithPages) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(create(valid())->id);
+  auto first = service_.list("cust-1", 1, 2);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->orders.size(), 2U);
+  EXPECT_EQ(first->orders[0].id, ids[4]);
+  EXPECT_EQ(first->orders[1].id, ids[3]);
+  EXPECT_TRUE(first->has_more);
+  auto last = service_.list("cust-1", 3, 2);
+  ASSERT_EQ(last->orders.size(), 1U);
+  EXPECT_EQ(last->orders[0].id, ids[0]);
+  EXPECT_FALSE(last->has_more);
+  EXPECT_TRUE(service_.list("nobody", 1, 20)->orders.empty());
+}
+
+}  // namespace
+}  // namespace mercato::order

@@ -1,0 +1,66 @@
+// What the order use cases need from the outside world, as small interfaces: the order store, and the
+// two services an order is checked against (users for the customer, inventory for prices). HTTP
+// adapters implement the latter in adapters/; tests use fakes.
+//
+// Thread-safety: implementations are called from the I/O threads; the awaitable ones must be awaited
+// on an IoPool worker.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/order.hpp"
+#include "mercato/core/result.hpp"
+
+namespace mercato::order {
+
+// Who asked, passed on to the services we call so one request keeps one id, trace and deadline.
+struct CallContext {
+  std::string request_id;
+  std::string traceparent;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
+class CustomerDirectory {
+ public:
+  virtual ~CustomerDirectory() = default;
+  // true when the customer exists, false when the user service says 404; an Error when it cannot tell.
+  virtual boost::asio::awaitable<Result<bool>> exists(const std::string& customer_id,
+                                                      const CallContext& ctx) = 0;
+};
+
+class Catalog {
+ public:
+  virtual ~Catalog() = default;
+  // The product's current unit price, nullopt when there is no such product.
+  virtual boost::asio::awaitable<Result<std::optional<std::int64_t>>> unit_price(
+      const std::string& product_id, const CallContext& ctx) = 0;
+};
+
+struct Page {
+  std::vector<Order> orders;
+  bool has_more = false;
+};
+
+class OrderRepository {
+ public:
+  virtual ~OrderRepository() = default;
+  virtual Result<void> insert(const Order& order) = 0;
+  virtual Result<Order> find(std::string_view id) = 0;
+  // A customer's orders, newest first.
+  virtual Result<Page> list_by_customer(std::string_view customer_id, std::int64_t offset,
+                                        std::int64_t limit) = 0;
+  // Reads the order, lets `mutate` change it and writes it back in one transaction when `mutate`
+  // returns true. Errors from `mutate` abort the transaction and are returned. Only the status, reason
+  // and updated_at of an order ever change; the rest is fixed when it is placed.
+  virtual Result<Order> update(std::string_view id, const std::function<Result<bool>(Order&)>& mutate) = 0;
+  virtual Result<void> ping() = 0;
+};
+
+}  // namespace mercato::order

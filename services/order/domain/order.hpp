@@ -1,0 +1,68 @@
+// The order aggregate: lines priced by the inventory service, a total in minor units, a status that
+// only moves forward. Pure logic: no I/O, no HTTP, no SQL.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mercato/core/result.hpp"
+#include "mercato/core/time.hpp"
+
+namespace mercato::order {
+
+enum class Status { kPending, kPendingPayment, kConfirmed, kCancelled };
+std::string_view to_string(Status status) noexcept;
+std::optional<Status> parse_status(std::string_view text) noexcept;
+
+struct Address {
+  std::string name;
+  std::string line1;
+  std::string line2;
+  std::string city;
+  std::string postal_code;
+  std::string country;  // ISO 3166-1 alpha-2
+
+  friend bool operator==(const Address&, const Address&) = default;
+};
+
+// Field-level checks of an address; errors name "shipping_address.<field>".
+Result<void> validate(const Address& address);
+
+struct Line {
+  std::string product_id;
+  std::int64_t quantity = 0;
+  std::int64_t unit_price_cents = 0;  // from the inventory service, never from the client
+
+  friend bool operator==(const Line&, const Line&) = default;
+};
+
+struct Order {
+  std::string id;
+  std::string customer_id;
+  std::vector<Line> lines;
+  std::int64_t total_cents = 0;
+  Status status = Status::kPending;
+  std::string reason;  // why it was cancelled
+  std::string payment_token;
+  Address shipping_address;
+  SystemTime created_at{};
+  SystemTime updated_at{};
+
+  friend bool operator==(const Order&, const Order&) = default;
+};
+
+// Sum of quantity × unit price; kUnprocessable when it would overflow int64 cents.
+Result<std::int64_t> total_of(const std::vector<Line>& lines);
+
+// A price the client sent: `price_cents`, or the article's decimal `price` in major units. A decimal
+// with more than two places cannot be a price in cents and is refused.
+Result<std::int64_t> cents_from_decimal(double price, std::string_view field);
+
+// pending/pending_payment → cancelled with a reason; cancelling a cancelled order changes nothing;
+// a confirmed order cannot be cancelled (kConflict).
+Result<bool> cancel(Order& order, std::string reason, SystemTime now);
+
+}  // namespace mercato::order
