@@ -44,6 +44,7 @@ build_configure() {
 # build_project [CMAKE_BUILD_ARGS...]: deps + configure + incremental build.
 build_project() {
   deps_ensure core
+  deps_npm
   build_configure
   log_info "building (cmake --build build${*:+ $*})"
   cmake --build "$MERCATO_BUILD_DIR" "$@"

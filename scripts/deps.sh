@@ -78,6 +78,27 @@ deps_ensure() {
   ((${#missing[@]} == 0)) || die "still not installed after apt-get: ${missing[*]}"
 }
 
+# deps_npm: the front-end files the gateway serves (package.json: the Swagger UI), installed with
+# `npm ci` from package-lock.json into node_modules/ when missing or out of date. npm comes from Debian
+# when the machine has none.
+deps_npm() {
+  if [[ "${MERCATO_SKIP_DEPS:-0}" == 1 ]]; then
+    return 0
+  fi
+  local stamp="${MERCATO_ROOT}/node_modules/.package-lock.json"
+  if [[ -f "$stamp" && "$stamp" -nt "${MERCATO_ROOT}/package-lock.json" ]]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    local -a sudo_cmd=()
+    ((EUID == 0)) || sudo_cmd=(sudo)
+    log_info "installing Debian package npm (for the Swagger UI files)"
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm
+  fi
+  log_info "npm ci (Swagger UI for the gateway's /docs)"
+  (cd "$MERCATO_ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+}
+
 cmd_deps() {
   case "${1:-}" in
     -h | --help)
@@ -92,6 +113,7 @@ cmd_deps() {
     return 0
   fi
   deps_ensure "$@"
+  deps_npm
   local -a packages
   mapfile -t packages < <(deps_packages "$@")
   log_info "all ${#packages[@]} Debian packages of group(s) $* are installed"

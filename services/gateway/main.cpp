@@ -1,4 +1,5 @@
 // The API gateway: one public entry point that routes /api/{service}/... to the services.
+#include "api/docs.hpp"
 #include "api/proxy.hpp"
 #include "mercato/service/service.hpp"
 
@@ -29,5 +30,11 @@ int main(int argc, char** argv) {
     auto& table = ctx.own(std::make_unique<gateway::RouteTable>(read_routes(ctx.config())));
     ctx.logger().info("routes loaded", {{"services", static_cast<std::uint64_t>(table.all().size())}});
     gateway::register_routes(ctx.router(), table, ctx.client());
+    auto docs_dir = ctx.config().section("gateway").string("docs_dir", "node_modules/swagger-ui-dist");
+    auto& docs = ctx.own(
+        std::make_unique<std::map<std::string, gateway::StaticFile>>(gateway::load_swagger_ui(docs_dir)));
+    if (docs.empty())
+      ctx.logger().warn("Swagger UI not found; /docs is unavailable", {{"docs_dir", docs_dir}});
+    gateway::register_docs_routes(ctx.router(), table, ctx.client(), docs);
   });
 }

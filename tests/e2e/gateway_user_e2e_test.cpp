@@ -42,6 +42,7 @@ struct UserService {
         std::map<std::string, std::string>{{"APP_SERVER__PORT", std::to_string(port)},
                                            {"APP_SERVER__THREADS", "2"},
                                            {"APP_DATABASE__PATH", db.string()},
+                                           {"APP_SERVICE__OPENAPI", testing::source_dir() + "/api/user.yaml"},
                                            {"APP_LOG__LEVEL", "warn"}});
   }
   std::uint16_t port;
@@ -145,7 +146,8 @@ class GatewayUserTest : public ::testing::Test {
     dir_ = new fs::path(temp_dir("shared"));
     user_ = new UserService(*dir_);
     gateway_ =
-        new Gateway({{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)}});
+        new Gateway({{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
+                     {"APP_GATEWAY__DOCS_DIR", testing::source_dir() + "/node_modules/swagger-ui-dist"}});
     ASSERT_TRUE(testing::wait_ready(user_->port)) << user_->process->log();
     ASSERT_TRUE(testing::wait_ready(gateway_->port)) << gateway_->process->log();
   }
@@ -329,6 +331,30 @@ TEST_F(GatewayUserTest, HealthAndMetricsOnBothProcesses) {
   EXPECT_NE(
       metrics.body.find(R"(http_server_requests_total{method="GET",route="/users/{id}",status_class="4xx"})"),
       std::string::npos);
+}
+
+TEST_F(GatewayUserTest, ContractsAreServedAndTheGatewayShowsThemInSwaggerUi) {
+  auto own = testing::http(user_->port, "GET", "/openapi.json");
+  ASSERT_EQ(own.status, 200) << own.body;
+  EXPECT_EQ(own.json().at("openapi").as_string(), "3.0.3");
+  EXPECT_TRUE(own.json().at("paths").as_object().contains("/users/{id}"));
+
+  auto via_gateway = testing::http(gateway_->port, "GET", "/docs/specs/users.json");
+  ASSERT_EQ(via_gateway.status, 200) << via_gateway.body;
+  EXPECT_EQ(via_gateway.json(), own.json());
+
+  auto page = testing::http(gateway_->port, "GET", "/docs");
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_EQ(page.header("content-type"), "text/html; charset=utf-8");
+  EXPECT_NE(page.body.find("/docs/specs/users.json"), std::string::npos);
+  auto bundle = testing::http(gateway_->port, "GET", "/docs/swagger-ui-bundle.js");
+  EXPECT_EQ(bundle.status, 200);
+  EXPECT_EQ(bundle.header("content-type"), "application/javascript");
+  EXPECT_GT(bundle.body.size(), 100000U);
+
+  EXPECT_EQ(testing::http(gateway_->port, "GET", "/docs/..%2f..%2fetc%2fpasswd").status, 404);
+  EXPECT_EQ(testing::http(gateway_->port, "GET", "/docs/index.html").status, 404);
+  EXPECT_EQ(testing::http(gateway_->port, "GET", "/docs/specs/nosuch.json").status, 404);
 }
 
 TEST(GatewayProxy, ForwardsEndToEndHeadersOnlyAndSetsTracing) {

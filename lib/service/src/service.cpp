@@ -6,9 +6,11 @@
 #include <CLI/CLI.hpp>
 #include <boost/json/object.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <future>
 #include <iostream>
 
+#include "mercato/config/yaml_json.hpp"
 #include "mercato/http/server.hpp"
 
 extern char** environ;
@@ -29,7 +31,8 @@ http::Endpoint Context::upstream(std::string_view name) const {
   auto text = section.required_string(name);
   auto endpoint = http::Endpoint::parse(text);
   if (!endpoint) {
-    throw config::ConfigError("config key 'upstreams." + std::string(name) + "': " + endpoint.error().message);
+    throw config::ConfigError("config key 'upstreams." + std::string(name) +
+                              "': " + endpoint.error().message);
   }
   return *endpoint;
 }
@@ -72,6 +75,18 @@ void add_standard_routes(Context& ctx) {
 }
 
 namespace {
+
+// GET /openapi.json: the service's contract, converted once at start from api/<name>.yaml (or the file
+// named by `service.openapi`). Without the key, a missing default file just means no such route (the
+// gateway has no contract of its own); a file that was named explicitly must exist.
+void add_openapi_route(Context& ctx, const config::Source& source) {
+  auto configured = source.section("service").optional_string("openapi");
+  std::string path = configured.value_or("api/" + ctx.name() + ".yaml");
+  if (!configured && !std::filesystem::exists(path)) return;
+  auto body = std::make_shared<std::string>(config::yaml_file_to_json(path));
+  ctx.router().get("/openapi.json",
+                   [body](const http::Request&) { return http::Response::json_text(200, *body); });
+}
 
 struct CommonSettings {
   http::ServerSettings server;
@@ -151,6 +166,7 @@ int run(int argc, char** argv, std::string_view name, const std::function<void(C
   try {
     setup(*context);
     add_standard_routes(*context);
+    add_openapi_route(*context, *source);
     source->check_all_used();
   } catch (const config::ConfigError& e) {
     logger.error("configuration error", {{"error", e.what()}});

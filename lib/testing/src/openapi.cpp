@@ -1,7 +1,5 @@
 #include "mercato/testing/openapi.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <boost/json.hpp>
 #include <charconv>
 #include <map>
@@ -11,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "mercato/config/config.hpp"
+#include "mercato/config/yaml_json.hpp"
 #include "mercato/core/time.hpp"
 
 #ifndef MERCATO_SOURCE_DIR
@@ -24,38 +24,6 @@ std::string api_file(const std::string& service) {
 }
 
 namespace {
-
-// YAML → JSON. Plain scalars become numbers or booleans when they read as such; quoted ones stay strings.
-boost::json::value to_json(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      boost::json::object o;
-      for (const auto& kv : node) o[kv.first.as<std::string>()] = to_json(kv.second);
-      return o;
-    }
-    case YAML::NodeType::Sequence: {
-      boost::json::array a;
-      for (const auto& item : node) a.push_back(to_json(item));
-      return a;
-    }
-    case YAML::NodeType::Scalar: {
-      const std::string& s = node.Scalar();
-      if (node.Tag() == "!") return boost::json::string(s);
-      if (s == "true") return true;
-      if (s == "false") return false;
-      if (s == "null" || s == "~") return nullptr;
-      std::int64_t i = 0;
-      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
-      if (ec == std::errc() && end == s.data() + s.size()) return i;
-      double d = 0;
-      auto [dend, dec] = std::from_chars(s.data(), s.data() + s.size(), d);
-      if (dec == std::errc() && dend == s.data() + s.size()) return d;
-      return boost::json::string(s);
-    }
-    default:
-      return nullptr;
-  }
-}
 
 std::vector<std::string> split(std::string_view path) {
   std::vector<std::string> out;
@@ -214,14 +182,12 @@ struct OpenApiContract::Impl {
 };
 
 OpenApiContract OpenApiContract::load(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw std::runtime_error("cannot read OpenAPI file " + path + ": " + e.what());
-  }
   auto impl = std::make_shared<Impl>();
-  impl->spec = to_json(root);
+  try {
+    impl->spec = boost::json::parse(config::yaml_file_to_json(path));
+  } catch (const config::ConfigError& e) {
+    throw std::runtime_error(std::string("cannot read OpenAPI file: ") + e.what());
+  }
   if (!impl->spec.is_object() || !impl->spec.get_object().contains("openapi") ||
       !impl->spec.get_object().contains("paths")) {
     throw std::runtime_error(path + " is not an OpenAPI document");

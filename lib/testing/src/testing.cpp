@@ -42,6 +42,8 @@ std::uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
+std::string source_dir() { return MERCATO_SOURCE_DIR; }
+
 std::string binary(const std::string& service) {
   const char* dir = std::getenv("MERCATO_BUILD_DIR");
   std::string build = dir != nullptr ? dir : MERCATO_BUILD_DIR;

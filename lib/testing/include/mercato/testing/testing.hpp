@@ -25,6 +25,9 @@ namespace mercato::testing {
 // A TCP port on 127.0.0.1 that was free a moment ago (bound, then released).
 std::uint16_t free_port();
 
+// The repository's root (for api/*.yaml, node_modules/, config/).
+std::string source_dir();
+
 // The path of a built service binary, e.g. binary("user") → <build>/services/user/mercato-user.
 std::string binary(const std::string& service);
 

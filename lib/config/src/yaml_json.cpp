@@ -1,0 +1,56 @@
+#include "mercato/config/yaml_json.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <charconv>
+#include <cstdint>
+
+#include "mercato/config/config.hpp"
+
+namespace mercato::config {
+namespace {
+
+boost::json::value to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      boost::json::object o;
+      for (const auto& kv : node) o[kv.first.as<std::string>()] = to_json(kv.second);
+      return o;
+    }
+    case YAML::NodeType::Sequence: {
+      boost::json::array a;
+      for (const auto& item : node) a.push_back(to_json(item));
+      return a;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& s = node.Scalar();
+      if (node.Tag() == "!") return boost::json::string(s);  // quoted: always a string
+      if (s == "true") return true;
+      if (s == "false") return false;
+      if (s == "null" || s == "~") return nullptr;
+      std::int64_t i = 0;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
+      if (ec == std::errc() && end == s.data() + s.size()) return i;
+      double d = 0;
+      auto [dend, dec] = std::from_chars(s.data(), s.data() + s.size(), d);
+      if (dec == std::errc() && dend == s.data() + s.size()) return d;
+      return boost::json::string(s);
+    }
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+std::string yaml_file_to_json(const std::string& path) {
+  try {
+    return boost::json::serialize(to_json(YAML::LoadFile(path)));
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("cannot read YAML file " + path + ": " + e.what());
+  }
+}
+
+}  // namespace mercato::config

@@ -1,0 +1,273 @@
+// One contract, two implementations: the in-memory fake and SQLite must behave the same.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "adapters/memory_inventory_repository.hpp"
+#include "adapters/sqlite_inventory_repository.hpp"
+#include "mercato/core/ids.hpp"
+
+namespace mercato::inventory {
+namespace {
+
+struct Fixture {
+  virtual ~Fixture() = default;
+  virtual InventoryRepository& repo() = 0;
+};
+
+struct MemoryFixture : Fixture {
+  MemoryInventoryRepository r;
+  InventoryRepository& repo() override { return r; }
+};
+
+struct SqliteFixture : Fixture {
+  explicit SqliteFixture(std::size_t connections)
+      : dir(std::filesystem::temp_directory_path() / ("mercato-inventory-repo-" + random_hex(8))),
+        db(sqlite::Database::open({.path = (dir / "inventory.db").string(), .connections = connections})),
+        r(*db) {}
+  ~SqliteFixture() override { std::filesystem::remove_all(dir); }
+  InventoryRepository& repo() override { return r; }
+  std::filesystem::path dir;
+  std::unique_ptr<sqlite::Database> db;
+  SqliteInventoryRepository r;
+};
+
+const SystemTime kT0{std::chrono::milliseconds{1'700'000'000'000}};
+const SystemTime kT1 = kT0 + std::chrono::milliseconds(5);
+const SystemTime kT2 = kT0 + std::chrono::milliseconds(9);
+
+class InventoryRepositoryContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "memory") {
+      fixture_ = std::make_unique<MemoryFixture>();
+    } else if (GetParam() == "sqlite") {
+      fixture_ = std::make_unique<SqliteFixture>(1);
+    } else {
+      fixture_ = std::make_unique<SqliteFixture>(4);  // shared-lock pool: writers queue on BEGIN IMMEDIATE
+    }
+  }
+  InventoryRepository& repo() { return fixture_->repo(); }
+
+  void stock(const std::string& id, std::int64_t available, std::int64_t price = 100) {
+    ASSERT_TRUE(repo().put_product(id, {"Product " + id, price, available}, kT0));
+  }
+  Product product(const std::string& id) {
+    auto p = repo().find_product(id);
+    EXPECT_TRUE(p) << id;
+    return p ? *p : Product{};
+  }
+  static ReservationRequest request(std::string order_id, std::vector<ItemRequest> items) {
+    return {std::move(order_id), std::move(items)};
+  }
+
+  std::unique_ptr<Fixture> fixture_;
+};
+
+TEST_P(InventoryRepositoryContract, PutCreatesThenReplacesKeepingReservedAndSold) {
+  auto created = repo().put_product("mug", {"Mug", 250, 10}, kT0);
+  ASSERT_TRUE(created);
+  EXPECT_TRUE(created->created);
+  EXPECT_EQ(created->product, (Product{"mug", "Mug", 250, 10, 0, 0, kT0, kT0}));
+  EXPECT_EQ(product("mug"), created->product);
+
+  ASSERT_TRUE(repo().reserve(request("o1", {{"mug", 3}}), kT1));
+  ASSERT_TRUE(repo().settle("o1", ReservationStatus::kCommitted, kT1));
+  ASSERT_TRUE(repo().reserve(request("o2", {{"mug", 2}}), kT1));
+
+  auto replaced = repo().put_product("mug", {"Big mug", 300, 50}, kT2);
+  ASSERT_TRUE(replaced);
+  EXPECT_FALSE(replaced->created);
+  EXPECT_EQ(replaced->product, (Product{"mug", "Big mug", 300, 50, 2, 3, kT0, kT2}));
+  EXPECT_EQ(product("mug"), replaced->product);
+}
+
+TEST_P(InventoryRepositoryContract, FindUnknownIsNotFound) {
+  auto p = repo().find_product("nope");
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code, ErrorCode::kNotFound);
+  auto r = repo().find_reservation("nope");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(InventoryRepositoryContract, ReserveMovesStockForEveryLineAndIsStored) {
+  stock("a", 5, 150);
+  stock("b", 2, 990);
+  auto r = repo().reserve(request("o1", {{"b", 2}, {"a", 3}}), kT1);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->created);
+  Reservation expected{"o1", ReservationStatus::kReserved, {{"b", 2, 990}, {"a", 3, 150}}, kT1, kT1};
+  EXPECT_EQ(r->reservation, expected);
+  EXPECT_EQ(*repo().find_reservation("o1"), expected);
+  EXPECT_EQ(product("a"), (Product{"a", "Product a", 150, 2, 3, 0, kT0, kT1}));
+  EXPECT_EQ(product("b"), (Product{"b", "Product b", 990, 0, 2, 0, kT0, kT1}));
+}
+
+TEST_P(InventoryRepositoryContract, AllOrNothingWhenTheSecondLineLacksStock) {
+  stock("a", 5);
+  stock("b", 1);
+  auto before_a = product("a");
+  auto before_b = product("b");
+  auto r = repo().reserve(request("o1", {{"a", 3}, {"b", 2}}), kT1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(r.error().field, "items[1].quantity");
+  EXPECT_EQ(product("a"), before_a);
+  EXPECT_EQ(product("b"), before_b);
+  EXPECT_EQ(repo().find_reservation("o1").error().code, ErrorCode::kNotFound);
+  // The order id stays free: a request that fits now succeeds.
+  auto fits = repo().reserve(request("o1", {{"a", 3}, {"b", 1}}), kT2);
+  ASSERT_TRUE(fits);
+  EXPECT_TRUE(fits->created);
+}
+
+TEST_P(InventoryRepositoryContract, UnknownProductIsUnprocessableAndChangesNothing) {
+  stock("a", 5);
+  auto r = repo().reserve(request("o1", {{"a", 1}, {"ghost", 1}}), kT1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(r.error().field, "items[1].product_id");
+  EXPECT_EQ(product("a").available, 5);
+  EXPECT_FALSE(repo().find_reservation("o1"));
+}
+
+TEST_P(InventoryRepositoryContract, SameOrderWithSameItemsReplaysWithoutMovingStock) {
+  stock("a", 5);
+  stock("b", 5);
+  auto first = repo().reserve(request("o1", {{"a", 1}, {"b", 2}}), kT1);
+  ASSERT_TRUE(first);
+  auto replay = repo().reserve(request("o1", {{"b", 2}, {"a", 1}}), kT2);
+  ASSERT_TRUE(replay) << replay.error().message;
+  EXPECT_FALSE(replay->created);
+  EXPECT_EQ(replay->reservation, first->reservation);
+  EXPECT_EQ(product("a").reserved, 1);
+  EXPECT_EQ(product("b").reserved, 2);
+
+  // Whatever its status: a replay after commit returns the committed reservation.
+  ASSERT_TRUE(repo().settle("o1", ReservationStatus::kCommitted, kT2));
+  auto after_commit = repo().reserve(request("o1", {{"a", 1}, {"b", 2}}), kT2);
+  ASSERT_TRUE(after_commit);
+  EXPECT_FALSE(after_commit->created);
+  EXPECT_EQ(after_commit->reservation.status, ReservationStatus::kCommitted);
+  EXPECT_EQ(product("a").sold, 1);
+  EXPECT_EQ(product("a").available, 4);
+}
+
+TEST_P(InventoryRepositoryContract, SameOrderWithOtherItemsIsConflict) {
+  stock("a", 5);
+  stock("b", 5);
+  ASSERT_TRUE(repo().reserve(request("o1", {{"a", 1}}), kT1));
+  for (const auto& other :
+       {request("o1", {{"a", 2}}), request("o1", {{"b", 1}}), request("o1", {{"a", 1}, {"b", 1}})}) {
+    auto r = repo().reserve(other, kT2);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+    EXPECT_EQ(r.error().field, "order_id");
+  }
+  EXPECT_EQ(product("a").reserved, 1);
+  EXPECT_EQ(product("b").reserved, 0);
+}
+
+TEST_P(InventoryRepositoryContract, CommitMovesReservedToSoldAndIsIdempotent) {
+  stock("a", 5);
+  stock("b", 5);
+  ASSERT_TRUE(repo().reserve(request("o1", {{"a", 2}, {"b", 3}}), kT1));
+  auto c = repo().settle("o1", ReservationStatus::kCommitted, kT2);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->status, ReservationStatus::kCommitted);
+  EXPECT_EQ(c->updated_at, kT2);
+  EXPECT_EQ(c->created_at, kT1);
+  EXPECT_EQ(*repo().find_reservation("o1"), *c);
+  EXPECT_EQ(product("a"), (Product{"a", "Product a", 100, 3, 0, 2, kT0, kT2}));
+  EXPECT_EQ(product("b"), (Product{"b", "Product b", 100, 2, 0, 3, kT0, kT2}));
+
+  auto again = repo().settle("o1", ReservationStatus::kCommitted, kT2 + std::chrono::milliseconds(1));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *c);
+  EXPECT_EQ(product("a").sold, 2);
+  EXPECT_EQ(product("a").reserved, 0);
+
+  auto release = repo().settle("o1", ReservationStatus::kReleased, kT2);
+  ASSERT_FALSE(release);
+  EXPECT_EQ(release.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(product("a").available, 3);
+  EXPECT_EQ(repo().find_reservation("o1")->status, ReservationStatus::kCommitted);
+}
+
+TEST_P(InventoryRepositoryContract, ReleaseReturnsReservedToAvailableAndIsIdempotent) {
+  stock("a", 5);
+  ASSERT_TRUE(repo().reserve(request("o1", {{"a", 4}}), kT1));
+  auto r = repo().settle("o1", ReservationStatus::kReleased, kT2);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, ReservationStatus::kReleased);
+  EXPECT_EQ(product("a"), (Product{"a", "Product a", 100, 5, 0, 0, kT0, kT2}));
+
+  auto again = repo().settle("o1", ReservationStatus::kReleased, kT2);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(product("a").available, 5);
+
+  auto commit = repo().settle("o1", ReservationStatus::kCommitted, kT2);
+  ASSERT_FALSE(commit);
+  EXPECT_EQ(commit.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(product("a"), (Product{"a", "Product a", 100, 5, 0, 0, kT0, kT2}));
+}
+
+TEST_P(InventoryRepositoryContract, SettleUnknownIsNotFound) {
+  for (auto target : {ReservationStatus::kCommitted, ReservationStatus::kReleased}) {
+    auto r = repo().settle("nope", target, kT1);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  }
+}
+
+TEST_P(InventoryRepositoryContract, ReservationKeepsThePriceOfItsTime) {
+  stock("a", 5, 100);
+  ASSERT_TRUE(repo().reserve(request("o1", {{"a", 1}}), kT1));
+  ASSERT_TRUE(repo().put_product("a", {"Product a", 175, 4}, kT2));
+  EXPECT_EQ(repo().find_reservation("o1")->items.at(0).price_cents, 100);
+  auto next = repo().reserve(request("o2", {{"a", 1}}), kT2);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->reservation.items.at(0).price_cents, 175);
+}
+
+TEST_P(InventoryRepositoryContract, ConcurrentReservationsNeverOversell) {
+  stock("hot", 50);
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 15;  // 120 attempts of one unit for 50 units
+  std::atomic<int> ok{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto id = "o-" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = repo().reserve(request(id, {{"hot", 1}}), now_utc());
+        if (r) {
+          ok++;
+        } else if (r.error().code == ErrorCode::kUnprocessable) {
+          refused++;
+        } else {
+          other++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok, 50);
+  EXPECT_EQ(refused, kThreads * kPerThread - 50);
+  EXPECT_EQ(other, 0);
+  auto p = product("hot");
+  EXPECT_EQ(p.available, 0);
+  EXPECT_EQ(p.reserved, 50);
+}
+
+INSTANTIATE_TEST_SUITE_P(Implementations, InventoryRepositoryContract,
+                         ::testing::Values("memory", "sqlite", "sqlite_pool"));
+
+}  // namespace
+}  // namespace mercato::inventory

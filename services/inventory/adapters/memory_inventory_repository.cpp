@@ -1,0 +1,84 @@
+#include "adapters/memory_inventory_repository.hpp"
+
+#include <optional>
+#include <vector>
+
+namespace mercato::inventory {
+
+Result<PutProductResult> MemoryInventoryRepository::put_product(const std::string& product_id,
+                                                                const ProductInput& input, SystemTime now) {
+  std::lock_guard lock(mutex_);
+  auto it = products_.find(product_id);
+  if (it == products_.end()) {
+    auto product = make_product(product_id, input, now);
+    products_.emplace(product_id, product);
+    return PutProductResult{std::move(product), true};
+  }
+  replace(it->second, input, now);
+  return PutProductResult{it->second, false};
+}
+
+Result<Product> MemoryInventoryRepository::find_product(std::string_view product_id) {
+  std::lock_guard lock(mutex_);
+  auto it = products_.find(product_id);
+  if (it == products_.end()) return Error::not_found("product " + std::string(product_id) + " not found");
+  return it->second;
+}
+
+Result<ReserveResult> MemoryInventoryRepository::reserve(const ReservationRequest& request, SystemTime now) {
+  std::lock_guard lock(mutex_);
+  if (auto it = reservations_.find(request.order_id); it != reservations_.end()) {
+    if (!same_items(it->second, request)) {
+      return Error::conflict("order " + request.order_id + " already has a reservation with other items",
+                             "order_id");
+    }
+    return ReserveResult{it->second, false};
+  }
+  // Work on copies, so a refused request leaves the stored products untouched.
+  std::vector<std::optional<Product>> products;
+  products.reserve(request.items.size());
+  for (const auto& item : request.items) {
+    auto it = products_.find(item.product_id);
+    products.push_back(it == products_.end() ? std::nullopt : std::optional<Product>(it->second));
+  }
+  auto reservation = inventory::reserve(request, products, now);
+  if (!reservation) return std::move(reservation).error();
+  for (auto& product : products) products_.find(product->product_id)->second = std::move(*product);
+  reservations_.emplace(request.order_id, *reservation);
+  return ReserveResult{std::move(*reservation), true};
+}
+
+Result<Reservation> MemoryInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
+                                                      SystemTime now) {
+  std::lock_guard lock(mutex_);
+  auto it = reservations_.find(order_id);
+  if (it == reservations_.end()) {
+    return Error::not_found("order " + std::string(order_id) + " has no reservation");
+  }
+  Reservation reservation = it->second;
+  auto moved = transition(reservation, target, now);
+  if (!moved) return std::move(moved).error();
+  if (!*moved) return reservation;
+  std::vector<std::pair<Product*, Product>> updated;
+  for (const auto& line : reservation.items) {
+    auto p = products_.find(line.product_id);
+    if (p == products_.end()) return Error::internal("reserved product " + line.product_id + " is missing");
+    Product copy = p->second;
+    if (auto r = settle_line(copy, line.quantity, target, now); !r) return std::move(r).error();
+    updated.emplace_back(&p->second, std::move(copy));
+  }
+  for (auto& [stored, copy] : updated) *stored = std::move(copy);
+  it->second = reservation;
+  return reservation;
+}
+
+Result<Reservation> MemoryInventoryRepository::find_reservation(std::string_view order_id) {
+  std::lock_guard lock(mutex_);
+  auto it = reservations_.find(order_id);
+  if (it == reservations_.end()) {
+    return Error::not_found("order " + std::string(order_id) + " has no reservation");
+  }
+  return it->second;
+}
+
+}  // namespace mercato::inventory

@@ -1,0 +1,31 @@
+// InventoryRepository on the service's own SQLite file. Every state change is one BEGIN IMMEDIATE
+// transaction: the write lock is taken before the stock is read, so two reservations of the last unit
+// cannot both see it, and the table's CHECK (available, reserved, sold >= 0) stands behind the domain
+// rules as a last line of defence.
+//
+// Thread-safety: thread-safe (each call borrows a pooled connection).
+#pragma once
+
+#include "app/inventory_repository.hpp"
+#include "mercato/sqlite/sqlite.hpp"
+
+namespace mercato::inventory {
+
+class SqliteInventoryRepository final : public InventoryRepository {
+ public:
+  // Applies the schema migrations; throws std::runtime_error if they fail (start-up only).
+  explicit SqliteInventoryRepository(sqlite::Database& db);
+
+  Result<PutProductResult> put_product(const std::string& product_id, const ProductInput& input,
+                                       SystemTime now) override;
+  Result<Product> find_product(std::string_view product_id) override;
+  Result<ReserveResult> reserve(const ReservationRequest& request, SystemTime now) override;
+  Result<Reservation> settle(std::string_view order_id, ReservationStatus target, SystemTime now) override;
+  Result<Reservation> find_reservation(std::string_view order_id) override;
+  Result<void> ping() override;
+
+ private:
+  sqlite::Database& db_;
+};
+
+}  // namespace mercato::inventory

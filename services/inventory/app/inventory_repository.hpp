@@ -1,0 +1,55 @@
+// Where products and reservations are stored. The use cases see only this interface; SQLite is one
+// adapter and an in-memory fake is another, and both pass the same contract test
+// (adapters/inventory_repository_test.cpp).
+//
+// Every method that changes state does all of it in one transaction (SQLite: BEGIN IMMEDIATE ... COMMIT),
+// applying the rules in domain/, so a reservation is all-or-nothing and stock is never oversold however
+// many threads call at once. Inputs are already validated by the caller.
+//
+// Thread-safety: implementations must be safe to call from several I/O threads at once.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "domain/product.hpp"
+#include "domain/reservation.hpp"
+#include "mercato/core/result.hpp"
+
+namespace mercato::inventory {
+
+struct PutProductResult {
+  Product product;
+  bool created = false;  // false: an existing product was replaced
+};
+
+struct ReserveResult {
+  Reservation reservation;
+  bool created = false;  // false: a replay of the order's existing reservation; nothing changed
+};
+
+class InventoryRepository {
+ public:
+  virtual ~InventoryRepository() = default;
+
+  // Creates the product or replaces it (domain replace(): reserved and sold are kept).
+  virtual Result<PutProductResult> put_product(const std::string& product_id, const ProductInput& input,
+                                               SystemTime now) = 0;
+  // kNotFound when absent.
+  virtual Result<Product> find_product(std::string_view product_id) = 0;
+
+  // An order id seen before: its reservation when `same_items`, else kConflict (field "order_id").
+  // Otherwise domain reserve() over the stored products: kUnprocessable and nothing changed, or the new
+  // reservation and its products' stock moved, together.
+  virtual Result<ReserveResult> reserve(const ReservationRequest& request, SystemTime now) = 0;
+  // Domain transition() to `target` (kCommitted or kReleased) and settle_line() for every line, together.
+  // kNotFound when the order has no reservation, kConflict when it is in the other final state.
+  virtual Result<Reservation> settle(std::string_view order_id, ReservationStatus target, SystemTime now) = 0;
+  // kNotFound when absent.
+  virtual Result<Reservation> find_reservation(std::string_view order_id) = 0;
+
+  // Readiness: can the store be reached?
+  virtual Result<void> ping() = 0;
+};
+
+}  // namespace mercato::inventory

@@ -1,0 +1,642 @@
+// End to end: the real inventory binary (and the gateway in front of it for one test), started as child
+// processes on free loopback ports and driven over HTTP exactly as the order service and admins will.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "mercato/testing/openapi.hpp"
+#include "mercato/testing/testing.hpp"
+
+namespace mercato {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using testing::HttpResult;
+using testing::Process;
+
+fs::path temp_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("mercato-e2e-inventory-" + std::to_string(::getpid()) + "-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+struct InventoryService {
+  explicit InventoryService(const fs::path& dir, std::map<std::string, std::string> extra = {})
+      : port(testing::free_port()), db(dir / "inventory.db"), env(std::move(extra)) {
+    env["APP_SERVER__PORT"] = std::to_string(port);
+    env.try_emplace("APP_SERVER__THREADS", "2");
+    env["APP_DATABASE__PATH"] = db.string();
+    env["APP_LOG__LEVEL"] = "warn";
+    start();
+  }
+  void start() {
+    process = std::make_unique<Process>(testing::binary("inventory"), std::vector<std::string>{}, env);
+  }
+  // Every answer under /inventory is held to the contract, api/inventory.yaml.
+  HttpResult call(const std::string& method, const std::string& target, const std::string& body = {}) const {
+    auto r = testing::http(port, method, target, body);
+    if (target.rfind("/inventory", 0) == 0) {
+      EXPECT_EQ(testing::check_contract(method, target, r), "") << method << " " << target << ": " << r.body;
+    }
+    return r;
+  }
+  std::uint16_t port;
+  fs::path db;
+  std::map<std::string, std::string> env;
+  std::unique_ptr<Process> process;
+};
+
+std::string field_of_error(const HttpResult& r) {
+  auto v = r.json();
+  const auto& e = v.at("error").as_object();
+  return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
+}
+
+std::string code_of_error(const HttpResult& r) {
+  return std::string(r.json().at("error").at("code").as_string());
+}
+
+std::string message_of_error(const HttpResult& r) {
+  return std::string(r.json().at("error").at("message").as_string());
+}
+
+std::string product_body(const std::string& name, std::int64_t price, std::int64_t available) {
+  return boost::json::serialize(
+      boost::json::object{{"name", name}, {"price_cents", price}, {"available", available}});
+}
+
+using Lines = std::vector<std::pair<std::string, std::int64_t>>;
+
+std::string reservation_body(const std::string& order_id, const Lines& lines) {
+  boost::json::array items;
+  for (const auto& [product, quantity] : lines) {
+    items.push_back(boost::json::object{{"product_id", product}, {"quantity", quantity}});
+  }
+  return boost::json::serialize(boost::json::object{{"order_id", order_id}, {"items", std::move(items)}});
+}
+
+struct Stock {
+  std::int64_t available = -1;
+  std::int64_t reserved = -1;
+  std::int64_t sold = -1;
+  friend bool operator==(const Stock&, const Stock&) = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Stock& s) {
+  return os << "{available " << s.available << ", reserved " << s.reserved << ", sold " << s.sold << "}";
+}
+
+Stock stock_of(const InventoryService& service, const std::string& product) {
+  auto r = service.call("GET", "/inventory/" + product);
+  EXPECT_EQ(r.status, 200) << product << ": " << r.body;
+  if (r.status != 200) return {};
+  auto p = r.json().as_object();
+  return {p.at("available").as_int64(), p.at("reserved").as_int64(), p.at("sold").as_int64()};
+}
+
+// One service shared by the tests of this suite; each test uses its own product and order ids.
+class InventoryE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(temp_dir("shared"));
+    service_ = new InventoryService(*dir_);
+    ASSERT_TRUE(testing::wait_ready(service_->port)) << service_->process->log();
+  }
+  static void TearDownTestSuite() {
+    delete service_;
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+
+  static std::string unique(const std::string& prefix) {
+    static std::atomic<int> n{0};
+    return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+  }
+  static HttpResult call(const std::string& method, const std::string& target, const std::string& body = {}) {
+    return service_->call(method, target, body);
+  }
+  static HttpResult put(const std::string& product, const std::string& name, std::int64_t price,
+                        std::int64_t available) {
+    return call("PUT", "/inventory/" + product, product_body(name, price, available));
+  }
+  static HttpResult reserve(const std::string& order_id, const Lines& lines) {
+    return call("POST", "/inventory/reservations", reservation_body(order_id, lines));
+  }
+  // A new product with `available` units; returns its id.
+  static std::string new_product(std::int64_t available, std::int64_t price = 100) {
+    auto id = unique("sku");
+    auto r = put(id, "Product " + id, price, available);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return id;
+  }
+
+  static inline fs::path* dir_ = nullptr;
+  static inline InventoryService* service_ = nullptr;
+};
+
+TEST_F(InventoryE2E, PutCreatesThenReplacesKeepingReservedAndSold) {
+  auto id = unique("mug");
+  auto created = put(id, "  Red mug ", 1299, 10);
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.header("location"), "/inventory/" + id);
+  auto p = created.json().as_object();
+  EXPECT_EQ(p.at("product_id").as_string(), id);
+  EXPECT_EQ(p.at("name").as_string(), "Red mug");  // trimmed
+  EXPECT_EQ(p.at("price_cents").as_int64(), 1299);
+  EXPECT_EQ(p.at("available").as_int64(), 10);
+  EXPECT_EQ(p.at("reserved").as_int64(), 0);
+  EXPECT_EQ(p.at("sold").as_int64(), 0);
+  EXPECT_EQ(p.at("updated_at").as_string().size(), 24U);  // 2026-11-29T19:26:53.123Z
+  EXPECT_EQ(p.at("created_at"), p.at("updated_at"));
+  EXPECT_EQ(p.size(), 8U);
+
+  auto got = call("GET", "/inventory/" + id);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.json(), created.json());
+
+  ASSERT_EQ(reserve(unique("order"), {{id, 3}}).status, 201);
+  auto sold_order = unique("order");
+  ASSERT_EQ(reserve(sold_order, {{id, 2}}).status, 201);
+  ASSERT_EQ(call("POST", "/inventory/reservations/" + sold_order + "/commit").status, 200);
+  EXPECT_EQ(stock_of(*service_, id), (Stock{5, 3, 2}));
+
+  auto replaced = put(id, "Blue mug", 1499, 40);
+  ASSERT_EQ(replaced.status, 200) << replaced.body;
+  EXPECT_EQ(replaced.header("location"), "");
+  auto r = replaced.json().as_object();
+  EXPECT_EQ(r.at("name").as_string(), "Blue mug");
+  EXPECT_EQ(r.at("price_cents").as_int64(), 1499);
+  EXPECT_EQ(r.at("created_at"), p.at("created_at"));
+  EXPECT_EQ(stock_of(*service_, id), (Stock{40, 3, 2}));
+  EXPECT_EQ(call("GET", "/inventory/" + id).json(), replaced.json());
+}
+
+TEST_F(InventoryE2E, ReserveReplayCommit) {
+  auto a = new_product(10, 250);
+  auto b = new_product(5, 990);
+  auto order = unique("order");
+  auto reserved = reserve(order, {{a, 3}, {b, 2}});
+  ASSERT_EQ(reserved.status, 201) << reserved.body;
+  EXPECT_EQ(reserved.header("location"), "/inventory/reservations/" + order);
+  auto body = reserved.json().as_object();
+  EXPECT_EQ(body.at("order_id").as_string(), order);
+  EXPECT_EQ(body.at("status").as_string(), "reserved");
+  boost::json::array expected_items{
+      boost::json::object{{"product_id", a}, {"quantity", 3}, {"price_cents", 250}},
+      boost::json::object{{"product_id", b}, {"quantity", 2}, {"price_cents", 990}}};
+  EXPECT_EQ(body.at("items"), expected_items);
+  EXPECT_EQ(body.at("created_at").as_string().size(), 24U);
+  EXPECT_EQ(body.at("updated_at"), body.at("created_at"));
+  EXPECT_EQ(stock_of(*service_, a), (Stock{7, 3, 0}));
+  EXPECT_EQ(stock_of(*service_, b), (Stock{3, 2, 0}));
+
+  auto got = call("GET", "/inventory/reservations/" + order);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.json(), reserved.json());
+
+  // The order service retrying: the same items, in any order, replay without moving stock again.
+  auto replay = reserve(order, {{b, 2}, {a, 3}});
+  EXPECT_EQ(replay.status, 200) << replay.body;
+  EXPECT_EQ(replay.json(), reserved.json());
+  EXPECT_EQ(stock_of(*service_, a), (Stock{7, 3, 0}));
+
+  for (const auto& other :
+       {Lines{{a, 4}, {b, 2}}, Lines{{a, 3}}, Lines{{a, 3}, {b, 2}, {new_product(1), 1}}}) {
+    auto conflict = reserve(order, other);
+    EXPECT_EQ(conflict.status, 409) << conflict.body;
+    EXPECT_EQ(code_of_error(conflict), "conflict");
+    EXPECT_EQ(field_of_error(conflict), "order_id");
+  }
+  EXPECT_EQ(stock_of(*service_, a), (Stock{7, 3, 0}));
+
+  auto committed = call("POST", "/inventory/reservations/" + order + "/commit");
+  ASSERT_EQ(committed.status, 200) << committed.body;
+  EXPECT_EQ(committed.json().at("status").as_string(), "committed");
+  EXPECT_EQ(committed.json().at("items"), expected_items);
+  EXPECT_EQ(stock_of(*service_, a), (Stock{7, 0, 3}));
+  EXPECT_EQ(stock_of(*service_, b), (Stock{3, 0, 2}));
+
+  auto again = call("POST", "/inventory/reservations/" + order + "/commit");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.json(), committed.json());
+  EXPECT_EQ(stock_of(*service_, a), (Stock{7, 0, 3}));
+
+  auto release = call("POST", "/inventory/reservations/" + order + "/release");
+  EXPECT_EQ(release.status, 409) << release.body;
+  EXPECT_EQ(code_of_error(release), "conflict");
+  EXPECT_EQ(stock_of(*service_, a), (Stock{7, 0, 3}));
+
+  // A replay after the commit answers with the committed reservation.
+  auto late_replay = reserve(order, {{a, 3}, {b, 2}});
+  EXPECT_EQ(late_replay.status, 200);
+  EXPECT_EQ(late_replay.json(), committed.json());
+  EXPECT_EQ(call("GET", "/inventory/reservations/" + order).json(), committed.json());
+}
+
+TEST_F(InventoryE2E, ReleaseReturnsStockAndCannotBeCommittedAfterwards) {
+  auto a = new_product(4);
+  auto order = unique("order");
+  ASSERT_EQ(reserve(order, {{a, 4}}).status, 201);
+  EXPECT_EQ(stock_of(*service_, a), (Stock{0, 4, 0}));
+  auto released = call("POST", "/inventory/reservations/" + order + "/release");
+  ASSERT_EQ(released.status, 200) << released.body;
+  EXPECT_EQ(released.json().at("status").as_string(), "released");
+  EXPECT_EQ(stock_of(*service_, a), (Stock{4, 0, 0}));
+
+  auto again = call("POST", "/inventory/reservations/" + order + "/release");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.json(), released.json());
+  EXPECT_EQ(stock_of(*service_, a), (Stock{4, 0, 0}));
+
+  auto commit = call("POST", "/inventory/reservations/" + order + "/commit");
+  EXPECT_EQ(commit.status, 409) << commit.body;
+  EXPECT_EQ(code_of_error(commit), "conflict");
+  EXPECT_EQ(stock_of(*service_, a), (Stock{4, 0, 0}));
+  EXPECT_EQ(call("GET", "/inventory/reservations/" + order).json().at("status").as_string(), "released");
+}
+
+TEST_F(InventoryE2E, NotEnoughStockOnTheSecondLineChangesNothing) {
+  auto a = new_product(5);
+  auto b = new_product(1);
+  auto order = unique("order");
+  auto refused = reserve(order, {{a, 3}, {b, 2}});
+  ASSERT_EQ(refused.status, 422) << refused.body;
+  EXPECT_EQ(code_of_error(refused), "unprocessable");
+  EXPECT_EQ(field_of_error(refused), "items[1].quantity");
+  auto message = message_of_error(refused);
+  EXPECT_NE(message.find(b), std::string::npos) << message;
+  EXPECT_NE(message.find("1 available"), std::string::npos) << message;
+  EXPECT_EQ(stock_of(*service_, a), (Stock{5, 0, 0}));
+  EXPECT_EQ(stock_of(*service_, b), (Stock{1, 0, 0}));
+  EXPECT_EQ(call("GET", "/inventory/reservations/" + order).status, 404);
+
+  auto unknown = reserve(order, {{a, 1}, {unique("ghost"), 1}});
+  ASSERT_EQ(unknown.status, 422) << unknown.body;
+  EXPECT_EQ(code_of_error(unknown), "unprocessable");
+  EXPECT_EQ(field_of_error(unknown), "items[1].product_id");
+  EXPECT_EQ(stock_of(*service_, a), (Stock{5, 0, 0}));
+
+  // Nothing was recorded under the order id: a request that fits is a fresh reservation.
+  EXPECT_EQ(reserve(order, {{a, 3}, {b, 1}}).status, 201);
+  EXPECT_EQ(stock_of(*service_, b), (Stock{0, 1, 0}));
+}
+
+TEST_F(InventoryE2E, UnknownThingsAre404AndWrongMethods405) {
+  auto missing = call("GET", "/inventory/" + unique("nothing"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(code_of_error(missing), "not_found");
+  auto order = unique("no-order");
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/inventory/reservations/" + order},
+           {"POST", "/inventory/reservations/" + order + "/commit"},
+           {"POST", "/inventory/reservations/" + order + "/release"}}) {
+    auto r = call(method, target);
+    EXPECT_EQ(r.status, 404) << method << " " << target;
+    EXPECT_EQ(code_of_error(r), "not_found");
+  }
+  // The collection path is not a product called "reservations".
+  for (const char* method : {"GET", "PUT"}) {
+    auto r = call(method, "/inventory/reservations", product_body("X", 1, 1));
+    EXPECT_EQ(r.status, 405) << method << ": " << r.body;
+    EXPECT_EQ(code_of_error(r), "method_not_allowed");
+    EXPECT_EQ(r.header("allow"), "POST");
+  }
+  auto deleted = call("DELETE", "/inventory/" + new_product(1));
+  EXPECT_EQ(deleted.status, 405);
+  EXPECT_EQ(deleted.header("allow"), "GET, PUT");
+  EXPECT_EQ(call("GET", "/inventory/reservations/x/commit").status, 405);
+  EXPECT_EQ(testing::http(service_->port, "POST", "/inventory").status, 404);  // no path: nothing to check
+}
+
+struct BadInput {
+  const char* name;
+  std::string method;
+  std::string target;
+  std::string body;
+  const char* code;
+  const char* field;  // "" when the error names no field
+};
+
+TEST_F(InventoryE2E, BadInputsGet400NamingTheFieldAndChangeNothing) {
+  auto id = new_product(10);
+  auto before = call("GET", "/inventory/" + id).json();
+  const std::string target = "/inventory/" + id;
+  auto put_case = [&](const char* name, std::string body, const char* code, const char* field) {
+    return BadInput{name, "PUT", target, std::move(body), code, field};
+  };
+  auto item = [&](const std::string& fields) { return R"({"order_id":"o-bad","items":[)" + fields + "]}"; };
+  auto reserve_case = [&](const char* name, std::string body, const char* field) {
+    return BadInput{name, "POST", "/inventory/reservations", std::move(body), "validation_failed", field};
+  };
+  std::string too_many;
+  for (int i = 0; i <= 100; ++i) {
+    too_many +=
+        std::string(i == 0 ? "" : ",") + R"({"product_id":"p)" + std::to_string(i) + R"(","quantity":1})";
+  }
+  const std::string ok_line = R"({"product_id":")" + id + R"(","quantity":1})";
+
+  const BadInput cases[] = {
+      // PUT /inventory/{product_id}
+      put_case("malformed JSON", R"({"name":)", "malformed_request", ""),
+      put_case("empty body", "", "malformed_request", ""),
+      put_case("array body", "[1]", "malformed_request", ""),
+      put_case("invalid UTF-8", "{\"name\":\"\xff\",\"price_cents\":1,\"available\":1}", "malformed_request",
+               ""),
+      put_case("missing name", R"({"price_cents":1,"available":1})", "validation_failed", "name"),
+      put_case("missing price", R"({"name":"N","available":1})", "validation_failed", "price_cents"),
+      put_case("missing available", R"({"name":"N","price_cents":1})", "validation_failed", "available"),
+      put_case("name null", R"({"name":null,"price_cents":1,"available":1})", "validation_failed", "name"),
+      put_case("name a number", R"({"name":5,"price_cents":1,"available":1})", "validation_failed", "name"),
+      put_case("name blank", R"({"name":"   ","price_cents":1,"available":1})", "validation_failed", "name"),
+      put_case("name too long",
+               R"({"name":")" + std::string(201, 'n') + R"(","price_cents":1,"available":1})",
+               "validation_failed", "name"),
+      put_case("name with control", R"({"name":"a\u0001b","price_cents":1,"available":1})",
+               "validation_failed", "name"),
+      put_case("price a float", R"({"name":"N","price_cents":12.5,"available":1})", "validation_failed",
+               "price_cents"),
+      put_case("price integral float", R"({"name":"N","price_cents":100.0,"available":1})",
+               "validation_failed", "price_cents"),
+      put_case("price exponent", R"({"name":"N","price_cents":1e3,"available":1})", "validation_failed",
+               "price_cents"),
+      put_case("price a string", R"({"name":"N","price_cents":"100","available":1})", "validation_failed",
+               "price_cents"),
+      put_case("price negative", R"({"name":"N","price_cents":-1,"available":1})", "validation_failed",
+               "price_cents"),
+      put_case("price above 1e12", R"({"name":"N","price_cents":1000000000001,"available":1})",
+               "validation_failed", "price_cents"),
+      put_case("price beyond int64", R"({"name":"N","price_cents":18446744073709551615,"available":1})",
+               "validation_failed", "price_cents"),
+      put_case("available negative", R"({"name":"N","price_cents":1,"available":-1})", "validation_failed",
+               "available"),
+      put_case("available above 1e9", R"({"name":"N","price_cents":1,"available":1000000001})",
+               "validation_failed", "available"),
+      put_case("available a float", R"({"name":"N","price_cents":1,"available":1.5})", "validation_failed",
+               "available"),
+      put_case("available a bool", R"({"name":"N","price_cents":1,"available":true})", "validation_failed",
+               "available"),
+      put_case("unknown field", R"({"name":"N","price_cents":1,"available":1,"reserved":5})",
+               "validation_failed", "reserved"),
+      // The product id in the path.
+      {"id with a space", "PUT", "/inventory/bad%20id", product_body("N", 1, 1), "validation_failed",
+       "product_id"},
+      {"id with a slash", "PUT", "/inventory/a%2Fb", product_body("N", 1, 1), "validation_failed",
+       "product_id"},
+      {"id of 65 chars", "PUT", "/inventory/" + std::string(65, 'x'), product_body("N", 1, 1),
+       "validation_failed", "product_id"},
+      {"id '..'", "PUT", "/inventory/%2E%2E", product_body("N", 1, 1), "validation_failed", "product_id"},
+      {"GET bad id", "GET", "/inventory/bad%20id", "", "validation_failed", "product_id"},
+      // POST /inventory/reservations
+      {"reserve malformed", "POST", "/inventory/reservations", "{", "malformed_request", ""},
+      {"reserve empty body", "POST", "/inventory/reservations", "", "malformed_request", ""},
+      {"reserve string body", "POST", "/inventory/reservations", "\"x\"", "malformed_request", ""},
+      reserve_case("missing order_id", R"({"items":[)" + ok_line + "]}", "order_id"),
+      reserve_case("order_id a number", R"({"order_id":7,"items":[)" + ok_line + "]}", "order_id"),
+      reserve_case("order_id empty", R"({"order_id":"","items":[)" + ok_line + "]}", "order_id"),
+      reserve_case("order_id bad chars", R"({"order_id":"o 1","items":[)" + ok_line + "]}", "order_id"),
+      reserve_case("order_id too long",
+                   R"({"order_id":")" + std::string(65, 'o') + R"(","items":[)" + ok_line + "]}", "order_id"),
+      reserve_case("missing items", R"({"order_id":"o-bad"})", "items"),
+      reserve_case("items null", R"({"order_id":"o-bad","items":null})", "items"),
+      reserve_case("items an object", R"({"order_id":"o-bad","items":{}})", "items"),
+      reserve_case("items empty", item(""), "items"),
+      reserve_case("101 items", item(too_many), "items"),
+      reserve_case("item a number", item("1"), "items[0]"),
+      reserve_case("item null", item(ok_line + ",null"), "items[1]"),
+      reserve_case("item missing product_id", item(R"({"quantity":1})"), "items[0].product_id"),
+      reserve_case("item missing quantity", item(R"({"product_id":"p"})"), "items[0].quantity"),
+      reserve_case("product_id a number", item(R"({"product_id":5,"quantity":1})"), "items[0].product_id"),
+      reserve_case("product_id bad chars", item(R"({"product_id":"a b","quantity":1})"),
+                   "items[0].product_id"),
+      reserve_case("product_id empty", item(ok_line + R"(,{"product_id":"","quantity":1})"),
+                   "items[1].product_id"),
+      reserve_case("quantity zero", item(R"({"product_id":"p","quantity":0})"), "items[0].quantity"),
+      reserve_case("quantity negative", item(R"({"product_id":"p","quantity":-1})"), "items[0].quantity"),
+      reserve_case("quantity above 1e6", item(ok_line + R"(,{"product_id":"p","quantity":1000001})"),
+                   "items[1].quantity"),
+      reserve_case("quantity a float", item(R"({"product_id":"p","quantity":1.5})"), "items[0].quantity"),
+      reserve_case("quantity exponent", item(R"({"product_id":"p","quantity":1e2})"), "items[0].quantity"),
+      reserve_case("quantity a string", item(R"({"product_id":"p","quantity":"1"})"), "items[0].quantity"),
+      reserve_case("quantity beyond int64", item(R"({"product_id":"p","quantity":18446744073709551615})"),
+                   "items[0].quantity"),
+      reserve_case("unknown field in an item",
+                   item(ok_line + R"(,{"product_id":"p","quantity":1,"note":"x"})"), "items[1].note"),
+      reserve_case("unknown top-level field",
+                   R"({"order_id":"o-bad","customer_id":"c","items":[)" + ok_line + "]}", "customer_id"),
+      reserve_case("product twice", item(ok_line + R"(,{"product_id":"other","quantity":1},)" + ok_line),
+                   "items[2].product_id"),
+      // The order id in the path.
+      {"commit bad order id", "POST", "/inventory/reservations/o%201/commit", "", "validation_failed",
+       "order_id"},
+      {"release bad order id", "POST", "/inventory/reservations/o%201/release", "", "validation_failed",
+       "order_id"},
+      {"get bad order id", "GET", "/inventory/reservations/" + std::string(65, 'o'), "", "validation_failed",
+       "order_id"},
+  };
+  for (const auto& c : cases) {
+    auto r = call(c.method, c.target, c.body);
+    EXPECT_EQ(r.status, 400) << c.name << ": " << r.body;
+    if (r.status != 400) continue;
+    EXPECT_EQ(code_of_error(r), c.code) << c.name;
+    EXPECT_EQ(field_of_error(r), c.field) << c.name;
+    EXPECT_FALSE(message_of_error(r).empty()) << c.name;
+    EXPECT_FALSE(r.json().at("error").at("request_id").as_string().empty()) << c.name;
+  }
+  // Nothing was half-written by any of them.
+  EXPECT_EQ(call("GET", "/inventory/" + id).json(), before);
+  EXPECT_EQ(call("GET", "/inventory/reservations/o-bad").status, 404);
+}
+
+// 200 orders of one unit each, from 8 client threads at once, for 100 units: exactly 100 win.
+void race_for_the_last_units(const InventoryService& service, const std::string& tag) {
+  auto product = "hot-" + tag + "-" + std::to_string(::getpid());
+  ASSERT_EQ(service.call("PUT", "/inventory/" + product, product_body("Hot item", 500, 100)).status, 201);
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 25;
+  std::atomic<int> created{0};
+  std::atomic<int> refused{0};
+  std::mutex mutex;
+  std::vector<std::string> unexpected;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kThreads; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto order = "race-" + tag + "-" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = service.call("POST", "/inventory/reservations", reservation_body(order, {{product, 1}}));
+        if (r.status == 201) {
+          created++;
+        } else if (r.status == 422 && code_of_error(r) == "unprocessable" &&
+                   field_of_error(r) == "items[0].quantity") {
+          refused++;
+        } else {
+          std::lock_guard lock(mutex);
+          unexpected.push_back(std::to_string(r.status) + " " + r.error + " " + r.body);
+        }
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_TRUE(unexpected.empty()) << unexpected.front();
+  EXPECT_EQ(created, 100);
+  EXPECT_EQ(refused, 100);
+  EXPECT_EQ(stock_of(service, product), (Stock{0, 100, 0}));
+}
+
+TEST_F(InventoryE2E, TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundredWin) {
+  race_for_the_last_units(*service_, "shared");
+}
+
+TEST(InventoryService, ParallelReservationsWithAConnectionPoolNeverOversell) {
+  // Several connections in shared-lock mode and four I/O threads: transactions really overlap, and
+  // BEGIN IMMEDIATE plus the busy timeout must still serialize every stock change.
+  auto dir = temp_dir("pool");
+  InventoryService service(dir, {{"APP_SERVER__THREADS", "4"}, {"APP_DATABASE__CONNECTIONS", "4"}});
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  race_for_the_last_units(service, "pool");
+  fs::remove_all(dir);
+}
+
+TEST_F(InventoryE2E, ConcurrentRetriesOfOneOrderReserveOnce) {
+  auto product = new_product(50);
+  auto order = unique("retried");
+  std::atomic<int> created{0};
+  std::atomic<int> replayed{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        auto r = reserve(order, {{product, 7}});
+        if (r.status == 201) {
+          created++;
+        } else if (r.status == 200) {
+          replayed++;
+        } else {
+          other++;
+        }
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(replayed, 79);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(stock_of(*service_, product), (Stock{43, 7, 0}));
+}
+
+TEST_F(InventoryE2E, CommitAndReleaseRacingEndEachOrderOneWayAndKeepStockWhole) {
+  constexpr int kOrders = 40;
+  auto product = new_product(kOrders);
+  std::vector<std::string> orders;
+  for (int i = 0; i < kOrders; ++i) {
+    orders.push_back(unique("settle"));
+    ASSERT_EQ(reserve(orders.back(), {{product, 1}}).status, 201);
+  }
+  std::atomic<int> commits{0};
+  std::atomic<int> releases{0};
+  std::atomic<int> other{0};
+  auto settle = [&](const std::string& action, std::atomic<int>& won) {
+    for (const auto& order : orders) {
+      auto r = call("POST", "/inventory/reservations/" + order + "/" + action);
+      if (r.status == 200) {
+        won++;
+      } else if (r.status != 409) {
+        other++;
+      }
+    }
+  };
+  std::thread committer([&] { settle("commit", commits); });
+  std::thread releaser([&] { settle("release", releases); });
+  committer.join();
+  releaser.join();
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(commits + releases, kOrders);  // exactly one of the two wins each order
+  int committed = 0;
+  for (const auto& order : orders) {
+    auto status = call("GET", "/inventory/reservations/" + order).json().at("status").as_string();
+    EXPECT_NE(status, "reserved");
+    committed += status == "committed" ? 1 : 0;
+  }
+  EXPECT_EQ(committed, commits);
+  EXPECT_EQ(stock_of(*service_, product), (Stock{kOrders - committed, 0, committed}));
+}
+
+TEST_F(InventoryE2E, ReadinessChecksTheDatabase) {
+  static const auto contract = testing::OpenApiContract::load(testing::api_file("inventory"));
+  auto live = call("GET", "/health/live");
+  EXPECT_EQ(live.status, 200);
+  EXPECT_EQ(contract.check("GET", "/health/live", live), "");
+  auto ready = call("GET", "/health/ready");
+  ASSERT_EQ(ready.status, 200);
+  EXPECT_EQ(contract.check("GET", "/health/ready", ready), "");
+  EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
+  EXPECT_EQ(call("POST", "/inventory/reservations", "{").status, 400);
+  auto metrics = call("GET", "/metrics");
+  EXPECT_NE(metrics.body.find(R"(route="/inventory/reservations")"), std::string::npos);
+}
+
+TEST(InventoryService, AcknowledgedStockSurvivesKill9) {
+  auto dir = temp_dir("kill");
+  InventoryService service(dir);
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  ASSERT_EQ(service.call("PUT", "/inventory/durable", product_body("Durable", 700, 9)).status, 201);
+  ASSERT_EQ(
+      service.call("POST", "/inventory/reservations", reservation_body("kept", {{"durable", 4}})).status,
+      201);
+  ASSERT_EQ(service.call("POST", "/inventory/reservations/kept/commit").status, 200);
+  ASSERT_EQ(
+      service.call("POST", "/inventory/reservations", reservation_body("open", {{"durable", 2}})).status,
+      201);
+  auto reservation = service.call("GET", "/inventory/reservations/open").json();
+
+  service.process->signal(SIGKILL);
+  ASSERT_TRUE(service.process->wait(5s));
+  service.start();  // same port, same database file
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  EXPECT_EQ(stock_of(service, "durable"), (Stock{3, 2, 4}));
+  EXPECT_EQ(service.call("GET", "/inventory/reservations/open").json(), reservation);
+  EXPECT_EQ(service.call("POST", "/inventory/reservations/open/release").status, 200);
+  EXPECT_EQ(stock_of(service, "durable"), (Stock{5, 0, 4}));
+  fs::remove_all(dir);
+}
+
+TEST(InventoryService, ReachableThroughTheGateway) {
+  auto dir = temp_dir("gateway");
+  InventoryService service(dir);
+  auto gateway_port = testing::free_port();
+  Process gateway(
+      testing::binary("gateway"), {},
+      {{"APP_SERVER__PORT", std::to_string(gateway_port)},
+       {"APP_LOG__LEVEL", "warn"},
+       {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", "127.0.0.1:" + std::to_string(service.port)}});
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
+  auto api = [&](const std::string& method, const std::string& target, const std::string& body = {}) {
+    auto r = testing::http(gateway_port, method, "/api" + target, body, {{"X-Request-ID", "inv-gw-1"}});
+    EXPECT_EQ(testing::check_contract(method, target, r), "") << method << " " << target << ": " << r.body;
+    return r;
+  };
+  EXPECT_EQ(api("PUT", "/inventory/gw-sku", product_body("Via gateway", 100, 2)).status, 201);
+  auto reserved = api("POST", "/inventory/reservations", reservation_body("gw-order", {{"gw-sku", 2}}));
+  EXPECT_EQ(reserved.status, 201) << reserved.body;
+  auto short_of_stock =
+      api("POST", "/inventory/reservations", reservation_body("gw-order-2", {{"gw-sku", 1}}));
+  EXPECT_EQ(short_of_stock.status, 422);
+  EXPECT_EQ(short_of_stock.json().at("error").at("request_id").as_string(), "inv-gw-1");
+  EXPECT_EQ(api("POST", "/inventory/reservations/gw-order/commit").status, 200);
+  auto got = api("GET", "/inventory/gw-sku");
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.json().at("sold").as_int64(), 2);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mercato

@@ -1,0 +1,241 @@
+// End to end: placing orders through the gateway with the real user, inventory and order services.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <filesystem>
+
+#include "mercato/testing/openapi.hpp"
+#include "mercato/testing/testing.hpp"
+
+namespace mercato {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using testing::HttpResult;
+using testing::Process;
+
+std::string code_of(const HttpResult& r) { return std::string(r.json().at("error").at("code").as_string()); }
+std::string field_of(const HttpResult& r) {
+  auto body = r.json();  // keep the parsed value alive while reading into it
+  const auto& e = body.at("error").as_object();
+  return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
+}
+
+constexpr const char* kAddress =
+    R"({"name":"Ann Lee","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"})";
+
+// user, inventory and order services plus the gateway, each on a free port with its own database.
+class OrderFlowTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(fs::temp_directory_path() / ("mercato-e2e-order-" + std::to_string(::getpid())));
+    fs::remove_all(*dir_);
+    fs::create_directories(*dir_);
+    user_port_ = testing::free_port();
+    inventory_port_ = testing::free_port();
+    order_port_ = testing::free_port();
+    gateway_port_ = testing::free_port();
+    user_ = start("user", user_port_, {});
+    inventory_ = start("inventory", inventory_port_, {});
+    order_ = start("order", order_port_,
+                   {{"APP_UPSTREAMS__USER", "127.0.0.1:" + std::to_string(user_port_)},
+                    {"APP_UPSTREAMS__INVENTORY", "127.0.0.1:" + std::to_string(inventory_port_)},
+                    {"APP_ORDER__UPSTREAM_TIMEOUT", "1s"}});
+    gateway_ = new Process(
+        testing::binary("gateway"), {},
+        {{"APP_SERVER__PORT", std::to_string(gateway_port_)},
+         {"APP_LOG__LEVEL", "warn"},
+         {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_port_)},
+         {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", "127.0.0.1:" + std::to_string(inventory_port_)},
+         {"APP_GATEWAY__SERVICES__ORDERS__UPSTREAM", "127.0.0.1:" + std::to_string(order_port_)}});
+    for (auto [p, port] : {std::pair{user_, user_port_}, std::pair{inventory_, inventory_port_},
+                           std::pair{order_, order_port_}, std::pair{gateway_, gateway_port_}}) {
+      ASSERT_TRUE(testing::wait_ready(port)) << p->log();
+    }
+  }
+
+  static Process* start(const std::string& name, std::uint16_t port, std::map<std::string, std::string> env) {
+    env["APP_SERVER__PORT"] = std::to_string(port);
+    env["APP_DATABASE__PATH"] = (*dir_ / (name + ".db")).string();
+    env["APP_LOG__LEVEL"] = "warn";
+    return new Process(testing::binary(name), {}, env);
+  }
+
+  static void TearDownTestSuite() {
+    for (auto* p : {gateway_, order_, inventory_, user_}) delete p;
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+
+  // Every answer is held to the contract of the service that gave it (api/*.yaml).
+  static HttpResult api(const std::string& method, const std::string& target, const std::string& body = {}) {
+    auto r = testing::http(gateway_port_, method, "/api" + target, body);
+    EXPECT_EQ(testing::check_contract(method, target, r), "") << method << " " << target << ": " << r.body;
+    return r;
+  }
+
+  static std::string new_customer() {
+    static std::atomic<int> n{0};
+    auto r = api("POST", "/users",
+                 R"({"email":"buyer)" + std::to_string(n++) + R"(@example.com","name":"Buyer"})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return std::string(r.json().at("id").as_string());
+  }
+
+  static void stock(const std::string& product, std::int64_t price_cents, std::int64_t available) {
+    auto r = api("PUT", "/inventory/" + product,
+                 R"({"name":")" + product + R"(","price_cents":)" + std::to_string(price_cents) +
+                     R"(,"available":)" + std::to_string(available) + "}");
+    ASSERT_TRUE(r.status == 201 || r.status == 200) << r.body;
+  }
+
+  static std::string order_body(const std::string& customer, const std::string& items) {
+    return R"({"customer_id":")" + customer + R"(","payment_token":"tok_visa","items":)" + items +
+           R"(,"shipping_address":)" + kAddress + "}";
+  }
+
+  static inline fs::path* dir_ = nullptr;
+  static inline Process* user_ = nullptr;
+  static inline Process* inventory_ = nullptr;
+  static inline Process* order_ = nullptr;
+  static inline Process* gateway_ = nullptr;
+  static inline std::uint16_t user_port_ = 0, inventory_port_ = 0, order_port_ = 0, gateway_port_ = 0;
+};
+
+TEST_F(OrderFlowTest, PlaceReadListAndCancelAnOrder) {
+  auto customer = new_customer();
+  stock("flow-apple", 150, 10);
+  stock("flow-pear", 275, 10);
+  auto placed = api("POST", "/orders",
+                    order_body(customer, R"([{"product_id":"flow-apple","quantity":2,"price_cents":150},)"
+                                         R"({"product_id":"flow-pear","quantity":1,"price":2.75}])"));
+  ASSERT_EQ(placed.status, 201) << placed.body;
+  auto order = placed.json().as_object();
+  std::string id(order.at("id").as_string());
+  EXPECT_EQ(order.at("status").as_string(), "pending");
+  EXPECT_EQ(order.at("total_cents").as_int64(), 2 * 150 + 275);
+  EXPECT_EQ(order.at("items").as_array()[0].at("price_cents").as_int64(), 150);
+  EXPECT_EQ(order.at("items").as_array()[0].at("line_total_cents").as_int64(), 300);
+  EXPECT_EQ(order.at("shipping_address").at("country").as_string(), "DE");
+  EXPECT_FALSE(order.contains("payment_token"));
+  EXPECT_EQ(placed.header("location"), "/orders/" + id);
+
+  auto read = api("GET", "/orders/" + id);
+  ASSERT_EQ(read.status, 200);
+  EXPECT_EQ(read.json(), placed.json());
+
+  auto second = api("POST", "/orders", order_body(customer, R"([{"product_id":"flow-apple","quantity":1}])"));
+  ASSERT_EQ(second.status, 201);
+  auto list = api("GET", "/orders?customer_id=" + customer + "&limit=1");
+  ASSERT_EQ(list.status, 200) << list.body;
+  EXPECT_EQ(list.json().at("orders").as_array().size(), 1U);
+  EXPECT_EQ(list.json().at("orders").as_array()[0].at("id"), second.json().at("id"));  // newest first
+  EXPECT_TRUE(list.json().at("has_more").as_bool());
+  auto page2 = api("GET", "/orders?customer_id=" + customer + "&limit=1&page=2");
+  EXPECT_EQ(page2.json().at("orders").as_array()[0].at("id").as_string(), id);
+  EXPECT_FALSE(page2.json().at("has_more").as_bool());
+  EXPECT_EQ(api("GET", "/orders?customer_id=" + customer + "&limit=1000").json().at("limit").as_int64(), 100);
+
+  auto cancelled = api("POST", "/orders/" + id + "/cancel", R"({"reason":"changed my mind"})");
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(cancelled.json().at("status").as_string(), "cancelled");
+  EXPECT_EQ(cancelled.json().at("reason").as_string(), "changed my mind");
+  auto again = api("POST", "/orders/" + id + "/cancel");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.json().at("reason").as_string(), "changed my mind");
+}
+
+TEST_F(OrderFlowTest, BusinessRuleViolationsAre422NamingTheField) {
+  auto customer = new_customer();
+  stock("rule-apple", 150, 10);
+  struct Case {
+    const char* name;
+    std::string body;
+    const char* field;
+  } cases[] = {
+      {"unknown customer", order_body("no-such-customer", R"([{"product_id":"rule-apple","quantity":1}])"),
+       "customer_id"},
+      {"unknown product",
+       order_body(customer,
+                  R"([{"product_id":"rule-apple","quantity":1},{"product_id":"rule-none","quantity":1}])"),
+       "items[1].product_id"},
+      {"stale price_cents",
+       order_body(customer, R"([{"product_id":"rule-apple","quantity":1,"price_cents":149}])"),
+       "items[0].price_cents"},
+      {"stale decimal price",
+       order_body(customer, R"([{"product_id":"rule-apple","quantity":1,"price":1.49}])"), "items[0].price"},
+  };
+  for (const auto& c : cases) {
+    auto r = api("POST", "/orders", c.body);
+    EXPECT_EQ(r.status, 422) << c.name << ": " << r.body;
+    if (r.status != 422) continue;
+    EXPECT_EQ(code_of(r), "unprocessable") << c.name;
+    EXPECT_EQ(field_of(r), c.field) << c.name;
+  }
+  EXPECT_TRUE(api("GET", "/orders?customer_id=" + customer).json().at("orders").as_array().empty())
+      << "a refused order must not be stored";
+}
+
+TEST_F(OrderFlowTest, MalformedRequestsAre400NamingTheProblem) {
+  auto customer = new_customer();
+  struct Case {
+    const char* name;
+    std::string method, target, body;
+    const char* code;
+    const char* field;
+  } cases[] = {
+      {"not json", "POST", "/orders", "{", "malformed_request", ""},
+      {"no items", "POST", "/orders", order_body(customer, "[]"), "validation_failed", "items"},
+      {"quantity zero", "POST", "/orders", order_body(customer, R"([{"product_id":"a","quantity":0}])"),
+       "validation_failed", "items[0].quantity"},
+      {"float money", "POST", "/orders",
+       order_body(customer, R"([{"product_id":"a","quantity":1,"price_cents":1.5}])"), "validation_failed",
+       "items[0].price_cents"},
+      {"bad country", "POST", "/orders",
+       R"({"customer_id":"c","payment_token":"t","items":[{"product_id":"a","quantity":1}],"shipping_address":{"name":"A","line1":"x","city":"y","postal_code":"1","country":"de"}})",
+       "validation_failed", "shipping_address.country"},
+      {"missing token", "POST", "/orders",
+       R"({"customer_id":"c","items":[{"product_id":"a","quantity":1}],"shipping_address":{}})",
+       "validation_failed", "payment_token"},
+      {"list without customer", "GET", "/orders", "", "validation_failed", "customer_id"},
+      {"list bad page", "GET", "/orders?customer_id=c&page=0", "", "validation_failed", "page"},
+      {"list bad limit", "GET", "/orders?customer_id=c&limit=ten", "", "validation_failed", "limit"},
+      {"cancel unknown field", "POST", "/orders/x/cancel", R"({"why":"x"})", "validation_failed", "why"},
+  };
+  for (const auto& c : cases) {
+    auto r = api(c.method, c.target, c.body);
+    EXPECT_EQ(r.status, 400) << c.name << ": " << r.body;
+    if (r.status != 400) continue;
+    EXPECT_EQ(code_of(r), c.code) << c.name;
+    EXPECT_EQ(field_of(r), c.field) << c.name;
+  }
+  EXPECT_EQ(api("GET", "/orders/does-not-exist").status, 404);
+  EXPECT_EQ(api("POST", "/orders/does-not-exist/cancel").status, 404);
+  auto wrong = api("DELETE", "/orders/x");
+  EXPECT_EQ(wrong.status, 405);
+}
+
+TEST_F(OrderFlowTest, UserServiceDownIs503AndNothingIsStored) {
+  auto customer = new_customer();
+  stock("down-apple", 100, 5);
+  user_->signal(SIGKILL);
+  ASSERT_TRUE(user_->wait(5s));
+  auto r = api("POST", "/orders", order_body(customer, R"([{"product_id":"down-apple","quantity":1}])"));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(code_of(r), "unavailable");
+  EXPECT_NE(std::string(r.json().at("error").at("message").as_string()).find("user service"),
+            std::string::npos);
+  delete user_;
+  user_ = start("user", user_port_, {});
+  ASSERT_TRUE(testing::wait_ready(user_port_)) << user_->log();
+  EXPECT_TRUE(api("GET", "/orders?customer_id=" + customer).json().at("orders").as_array().empty());
+  auto placed = api("POST", "/orders", order_body(customer, R"([{"product_id":"down-apple","quantity":1}])"));
+  EXPECT_EQ(placed.status, 201) << placed.body;
+}
+
+}  // namespace
+}  // namespace mercato
