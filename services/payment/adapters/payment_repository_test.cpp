@@ -1,0 +1,307 @@
+// One contract, two implementations: the in-memory fake and SQLite must behave the same.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "adapters/memory_payment_repository.hpp"
+#include "adapters/sqlite_payment_repository.hpp"
+#include "mercato/core/ids.hpp"
+
+namespace mercato::payment {
+namespace {
+
+struct Fixture {
+  virtual ~Fixture() = default;
+  virtual PaymentRepository& repo() = 0;
+};
+
+struct MemoryFixture : Fixture {
+  MemoryPaymentRepository r;
+  PaymentRepository& repo() override { return r; }
+};
+
+struct SqliteFixture : Fixture {
+  // Several connections, so concurrent calls really overlap in SQLite rather than queue for one.
+  SqliteFixture()
+      : dir(std::filesystem::temp_directory_path() / ("mercato-payment-repo-" + random_hex(8))),
+        db(sqlite::Database::open({.path = (dir / "payment.db").string(), .connections = 4})),
+        r(*db) {}
+  ~SqliteFixture() override { std::filesystem::remove_all(dir); }
+  PaymentRepository& repo() override { return r; }
+  std::filesystem::path dir;
+  std::unique_ptr<sqlite::Database> db;
+  SqlitePaymentRepository r;
+};
+
+SystemTime at(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
+
+class PaymentRepositoryContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "memory") {
+      fixture_ = std::make_unique<MemoryFixture>();
+    } else {
+      fixture_ = std::make_unique<SqliteFixture>();
+    }
+  }
+  PaymentRepository& repo() { return fixture_->repo(); }
+
+  static Payment make(std::string order, bool approved, SystemTime created = at(1'700'000'000'000)) {
+    ChargeRequest request{std::move(order), "customer-1", 1250, "tok"};
+    CardDecision decision{approved, approved ? "" : "card_declined"};
+    return new_payment(request, decision, new_uuid(), created);
+  }
+  static IdempotencyRecord fresh_key(std::string key, SystemTime created = at(1'700'000'000'000)) {
+    return {
+        .key = std::move(key), .fingerprint = "fp", .state = KeyState::kInProgress, .created_at = created};
+  }
+
+  RenderOutcome render = [](const Result<Payment>& outcome) {
+    if (outcome) return StoredResponse{201, "payment " + outcome->id};
+    return StoredResponse{409, outcome.error().message};
+  };
+
+  std::unique_ptr<Fixture> fixture_;
+};
+
+TEST_P(PaymentRepositoryContract, RecordThenFindReturnsTheSamePayment) {
+  for (bool approved : {true, false}) {
+    auto p = make("order-" + std::to_string(approved), approved);
+    auto recorded = repo().record(p, nullptr);
+    ASSERT_TRUE(recorded);
+    EXPECT_EQ(*recorded, p);
+    auto found = repo().find(p.id);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(*found, p);
+  }
+}
+
+TEST_P(PaymentRepositoryContract, FindUnknownIsNotFound) {
+  auto r = repo().find("nope");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(PaymentRepositoryContract, ListByOrderIsNewestFirstAndOnlyThatOrder) {
+  auto oldest = make("o1", false, at(1000));
+  auto middle_a = make("o1", false, at(2000));
+  auto middle_b = make("o1", true, at(2000));  // same millisecond: insertion order decides
+  auto other = make("o2", true, at(3000));
+  for (const auto* p : {&oldest, &middle_a, &middle_b, &other}) ASSERT_TRUE(repo().record(*p, nullptr));
+  auto list = repo().list_by_order("o1");
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 3U);
+  EXPECT_EQ((*list)[0], middle_b);
+  EXPECT_EQ((*list)[1], middle_a);
+  EXPECT_EQ((*list)[2], oldest);
+  auto none = repo().list_by_order("o3");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(PaymentRepositoryContract, SecondCaptureForAnOrderIsConflictAndNotRecorded) {
+  ASSERT_TRUE(repo().record(make("o1", true), nullptr));
+  auto second = make("o1", true);
+  auto r = repo().record(second, nullptr);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(r.error().field, "order_id");
+  EXPECT_EQ(repo().find(second.id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(repo().list_by_order("o1")->size(), 1U);
+}
+
+TEST_P(PaymentRepositoryContract, AnyNewAttemptForAPaidOrderIsConflict) {
+  ASSERT_TRUE(repo().record(make("o1", true), nullptr));
+  auto r = repo().record(make("o1", false), nullptr);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+}
+
+TEST_P(PaymentRepositoryContract, DeclinedAttemptsDoNotBlockACapture) {
+  ASSERT_TRUE(repo().record(make("o1", false), nullptr));
+  ASSERT_TRUE(repo().record(make("o1", false), nullptr));
+  EXPECT_TRUE(repo().record(make("o1", true), nullptr));
+}
+
+TEST_P(PaymentRepositoryContract, RefundMovesCapturedToRefundedOnceAndFreesTheOrder) {
+  auto p = make("o1", true, at(1000));
+  ASSERT_TRUE(repo().record(p, nullptr));
+  auto refunded = repo().refund(p.id, at(5000));
+  ASSERT_TRUE(refunded);
+  EXPECT_EQ(refunded->status, PaymentStatus::kRefunded);
+  EXPECT_EQ(refunded->updated_at, at(5000));
+  EXPECT_EQ(refunded->created_at, at(1000));
+  EXPECT_EQ(*repo().find(p.id), *refunded);
+  auto again = repo().refund(p.id, at(9000));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *refunded);  // idempotent: updated_at did not move
+  EXPECT_EQ(*repo().find(p.id), *refunded);
+  // The order is no longer paid: it may be charged again.
+  EXPECT_TRUE(repo().record(make("o1", true), nullptr));
+}
+
+TEST_P(PaymentRepositoryContract, RefundOfDeclinedIsUnprocessableAndChangesNothing) {
+  auto p = make("o1", false);
+  ASSERT_TRUE(repo().record(p, nullptr));
+  auto r = repo().refund(p.id, at(5000));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(*repo().find(p.id), p);
+}
+
+TEST_P(PaymentRepositoryContract, RefundUnknownIsNotFound) {
+  auto r = repo().refund("nope", at(1));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(PaymentRepositoryContract, ClaimingAKeyTwiceReturnsTheStoredRecord) {
+  auto fresh = fresh_key("k1");
+  auto first = repo().claim_key(fresh);
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(*first);
+  auto other = fresh;
+  other.fingerprint = "another";
+  auto second = repo().claim_key(other);
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(*second);
+  EXPECT_EQ(**second, fresh);  // the first claim's fingerprint, still in progress, nothing overwritten
+}
+
+TEST_P(PaymentRepositoryContract, RecordCompletesTheKeyInTheSameTransaction) {
+  ASSERT_TRUE(repo().claim_key(fresh_key("k1")));
+  auto p = make("o1", true);
+  KeyCompletion completion{"k1", render};
+  ASSERT_TRUE(repo().record(p, &completion));
+  auto stored = repo().claim_key(fresh_key("k1"));
+  ASSERT_TRUE(stored);
+  ASSERT_TRUE(*stored);
+  EXPECT_EQ((*stored)->state, KeyState::kCompleted);
+  EXPECT_EQ((*stored)->response, (StoredResponse{201, "payment " + p.id}));
+  EXPECT_EQ((*stored)->payment_id, p.id);
+}
+
+TEST_P(PaymentRepositoryContract, ConflictIsStoredAgainstTheKeyWithoutAPayment) {
+  ASSERT_TRUE(repo().record(make("o1", true), nullptr));
+  ASSERT_TRUE(repo().claim_key(fresh_key("k1")));
+  auto second = make("o1", true);
+  KeyCompletion completion{"k1", render};
+  auto r = repo().record(second, &completion);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  auto stored = repo().claim_key(fresh_key("k1"));
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->state, KeyState::kCompleted);
+  EXPECT_EQ((*stored)->response, (StoredResponse{409, r.error().message}));
+  EXPECT_EQ((*stored)->payment_id, "");
+  EXPECT_EQ(repo().find(second.id).error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(PaymentRepositoryContract, RecordWithAKeyNotInProgressFailsAndRecordsNothing) {
+  auto p = make("o1", true);
+  KeyCompletion unclaimed{"never-claimed", render};
+  auto r = repo().record(p, &unclaimed);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+  EXPECT_EQ(repo().find(p.id).error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(PaymentRepositoryContract, CompleteKeyStoresAResponseWithoutPayment) {
+  ASSERT_TRUE(repo().claim_key(fresh_key("k1")));
+  ASSERT_TRUE(repo().complete_key("k1", {422, "unknown token"}));
+  auto stored = repo().claim_key(fresh_key("k1"));
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->state, KeyState::kCompleted);
+  EXPECT_EQ((*stored)->response, (StoredResponse{422, "unknown token"}));
+  // Completing twice, or a key nobody claimed, is a bug the caller hears about.
+  EXPECT_FALSE(repo().complete_key("k1", {201, "x"}));
+  EXPECT_FALSE(repo().complete_key("unknown", {201, "x"}));
+}
+
+TEST_P(PaymentRepositoryContract, ReleaseDeletesOnlyAnInProgressKey) {
+  ASSERT_TRUE(repo().claim_key(fresh_key("in-progress")));
+  ASSERT_TRUE(repo().claim_key(fresh_key("done")));
+  ASSERT_TRUE(repo().complete_key("done", {201, "x"}));
+  ASSERT_TRUE(repo().release_key("in-progress"));
+  ASSERT_TRUE(repo().release_key("done"));
+  ASSERT_TRUE(repo().release_key("never-claimed"));
+  auto again = repo().claim_key(fresh_key("in-progress"));
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);  // free again
+  auto done = repo().claim_key(fresh_key("done"));
+  ASSERT_TRUE(done && *done);
+  EXPECT_EQ((*done)->state, KeyState::kCompleted);
+}
+
+TEST_P(PaymentRepositoryContract, RecoverDeletesOldAndInProgressKeysOnly) {
+  ASSERT_TRUE(repo().claim_key(fresh_key("old", at(1000))));
+  ASSERT_TRUE(repo().complete_key("old", {201, "x"}));
+  ASSERT_TRUE(repo().claim_key(fresh_key("young", at(9000))));
+  ASSERT_TRUE(repo().complete_key("young", {201, "y"}));
+  ASSERT_TRUE(repo().claim_key(fresh_key("cutoff", at(5000))));
+  ASSERT_TRUE(repo().complete_key("cutoff", {201, "z"}));
+  ASSERT_TRUE(repo().claim_key(fresh_key("abandoned", at(9000))));
+  auto deleted = repo().recover_keys(at(5000));
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(*deleted, 2);
+  for (const char* gone : {"old", "abandoned"}) {
+    auto r = repo().claim_key(fresh_key(gone));
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(*r) << gone;
+  }
+  for (const char* kept : {"young", "cutoff"}) {
+    auto r = repo().claim_key(fresh_key(kept));
+    ASSERT_TRUE(r && *r) << kept;
+    EXPECT_EQ((*r)->state, KeyState::kCompleted) << kept;
+  }
+}
+
+TEST_P(PaymentRepositoryContract, ConcurrentClaimsOfOneKeyHaveOneWinner) {
+  constexpr int kThreads = 8;
+  std::atomic<int> winners{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      auto r = repo().claim_key(fresh_key("contended"));
+      if (!r) {
+        failures++;
+      } else if (!*r) {
+        winners++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(winners, 1);
+}
+
+TEST_P(PaymentRepositoryContract, ConcurrentCapturesOfOneOrderHaveOneWinner) {
+  constexpr int kThreads = 8;
+  std::atomic<int> captured{0};
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      auto r = repo().record(make("contended", true), nullptr);
+      if (r) {
+        captured++;
+      } else if (r.error().code == ErrorCode::kConflict) {
+        conflicts++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(captured, 1);
+  EXPECT_EQ(conflicts, kThreads - 1);
+  EXPECT_EQ(repo().list_by_order("contended")->size(), 1U);
+}
+
+INSTANTIATE_TEST_SUITE_P(Implementations, PaymentRepositoryContract, ::testing::Values("memory", "sqlite"));
+
+}  // namespace
+}  // namespace mercato::payment

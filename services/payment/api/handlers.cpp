@@ -1,0 +1,125 @@
+#include "api/handlers.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "mercato/json/json.hpp"
+
+namespace mercato::payment {
+namespace {
+
+boost::json::object to_json(const Payment& p) {
+  boost::json::object out{{"id", p.id},
+                          {"order_id", p.order_id},
+                          {"customer_id", p.customer_id},
+                          {"amount_cents", p.amount_cents},
+                          {"status", to_string(p.status)}};
+  if (p.decline_reason) out["decline_reason"] = *p.decline_reason;
+  out["created_at"] = format_rfc3339(p.created_at);
+  out["updated_at"] = format_rfc3339(p.updated_at);
+  return out;
+}
+
+http::Response error(const Error& e, const http::Request& req) {
+  auto res = http::Response::error(e, req.request_id);
+  if (e.code == ErrorCode::kConflict && e.field == kIdempotencyKeyHeader) res.headers.set("Retry-After", "1");
+  return res;
+}
+
+// Limits well above the domain's, so an oversized value is reported by the domain rule that names it.
+constexpr json::StringRule kText{.min = 0, .max = 4096};
+
+// The body of POST /payments, or the 400 naming what is wrong with it.
+Result<ChargeRequest> read_charge(const http::Request& req) {
+  auto body = json::parse_object(req.body);
+  if (!body) return std::move(body).error();
+  json::FieldReader in(*body);
+  auto order_id = in.string("order_id", json::kRequired, kText);
+  auto customer_id = in.string("customer_id", json::kRequired, kText);
+  auto amount = in.integer("amount_cents", json::kRequired, kMinAmountCents, kMaxAmountCents);
+  auto token = in.string("payment_token", json::kRequired, kText);
+  if (auto done = in.finish(); !done) return std::move(done).error();
+  return ChargeRequest{*order_id, *customer_id, *amount, *token};
+}
+
+// The Idempotency-Key header: absent (nullopt), a valid key, or a 400 naming the header — checked before
+// the body, so a request with both wrong hears about the header first.
+Result<std::optional<std::string>> idempotency_key(const http::Request& req) {
+  std::optional<std::string> key;
+  for (const auto& [name, value] : req.headers.entries()) {
+    if (!http::iequals(name, kIdempotencyKeyHeader)) continue;
+    if (key) {
+      std::string field(kIdempotencyKeyHeader);
+      return Error::validation(field, field + ": must be sent at most once");
+    }
+    key = value;
+  }
+  if (key) {
+    if (auto valid = validate_idempotency_key(*key); !valid) return std::move(valid).error();
+  }
+  return key;
+}
+
+http::Response charge(PaymentService& service, const http::Request& req) {
+  auto key = idempotency_key(req);
+  if (!key) return error(key.error(), req);
+  auto request = read_charge(req);
+  if (!request) return error(request.error(), req);
+  if (!*key) {
+    auto payment = service.charge(*request);
+    if (!payment) return error(payment.error(), req);
+    return http::Response::json(201, to_json(*payment));
+  }
+  RenderOutcome render = [&req](const Result<Payment>& outcome) {
+    auto res = outcome ? http::Response::json(201, to_json(*outcome))
+                       : http::Response::error(outcome.error(), req.request_id);
+    return StoredResponse{res.status, std::move(res.body)};
+  };
+  auto keyed = service.charge(*request, **key, render);
+  if (!keyed) return error(keyed.error(), req);
+  auto res = http::Response::json_text(keyed->response.status, std::move(keyed->response.body));
+  if (keyed->replayed) res.headers.set("Idempotent-Replayed", "true");
+  return res;
+}
+
+http::Response list(PaymentService& service, const http::Request& req) {
+  auto order_id = req.query_param("order_id");
+  if (!order_id) return error(Error::validation("order_id", "order_id: is required"), req);
+  auto payments = service.list_for_order(*order_id);
+  if (!payments) return error(payments.error(), req);
+  boost::json::array items;
+  items.reserve(payments->size());
+  for (const auto& p : *payments) items.push_back(to_json(p));
+  return http::Response::json(200, boost::json::object{{"payments", std::move(items)}});
+}
+
+http::Response get(PaymentService& service, const http::Request& req) {
+  auto payment = service.get(req.param("id"));
+  if (!payment) return error(payment.error(), req);
+  return http::Response::json(200, to_json(*payment));
+}
+
+http::Response refund(PaymentService& service, const http::Request& req) {
+  // No body, or an empty object: partial refunds do not exist, and a field such as amount_cents must
+  // not be silently ignored.
+  if (req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
+    auto body = json::parse_object(req.body);
+    if (!body) return error(body.error(), req);
+    json::FieldReader in(*body);
+    if (auto done = in.finish(); !done) return error(done.error(), req);
+  }
+  auto payment = service.refund(req.param("id"));
+  if (!payment) return error(payment.error(), req);
+  return http::Response::json(200, to_json(*payment));
+}
+
+}  // namespace
+
+void register_routes(http::Router& router, PaymentService& service) {
+  router.post("/payments", [&service](const http::Request& req) { return charge(service, req); });
+  router.get("/payments", [&service](const http::Request& req) { return list(service, req); });
+  router.get("/payments/{id}", [&service](const http::Request& req) { return get(service, req); });
+  router.post("/payments/{id}/refund", [&service](const http::Request& req) { return refund(service, req); });
+}
+
+}  // namespace mercato::payment

@@ -1,0 +1,250 @@
+// The use cases over the in-memory fake: the Idempotency-Key protocol and the charge rules.
+#include "app/payment_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <latch>
+#include <mutex>
+#include <thread>
+
+#include "adapters/memory_payment_repository.hpp"
+#include "adapters/simulated_card_processor.hpp"
+
+namespace mercato::payment {
+namespace {
+
+class PaymentServiceTest : public ::testing::Test {
+ protected:
+  // A stand-in for the HTTP layer's rendering: status and something that identifies the outcome.
+  RenderOutcome render = [this](const Result<Payment>& outcome) {
+    ++renders;
+    if (outcome) return StoredResponse{201, "payment " + outcome->id};
+    return StoredResponse{outcome.error().code == ErrorCode::kConflict ? 409 : 422, outcome.error().message};
+  };
+  static ChargeRequest request(std::string order = "o1", std::string token = "tok_visa") {
+    return {std::move(order), "c1", 500, std::move(token)};
+  }
+  std::size_t payments_of(const std::string& order) { return service.list_for_order(order)->size(); }
+
+  std::atomic<int> renders{0};
+  MemoryPaymentRepository repo;
+  SimulatedCardProcessor processor;
+  PaymentService service{repo, processor};
+};
+
+TEST_F(PaymentServiceTest, ChargeWithoutKeyRecordsEachAttempt) {
+  auto declined = service.charge(request("o1", "tok_chargeDeclined"));
+  ASSERT_TRUE(declined);
+  EXPECT_EQ(declined->status, PaymentStatus::kDeclined);
+  auto captured = service.charge(request("o1", "tok_visa"));
+  ASSERT_TRUE(captured);
+  EXPECT_EQ(captured->status, PaymentStatus::kCaptured);
+  auto again = service.charge(request("o1", "tok_mastercard"));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(payments_of("o1"), 2U);
+  auto unknown = service.charge(request("o2", "tok_nope"));
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(payments_of("o2"), 0U);
+}
+
+TEST_F(PaymentServiceTest, SameKeySameRequestReplaysWithoutChargingAgain) {
+  auto first = service.charge(request(), "key-1", render);
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first->replayed);
+  EXPECT_EQ(first->response.status, 201);
+  auto second = service.charge(request(), "key-1", render);
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(second->replayed);
+  EXPECT_EQ(second->response, first->response);
+  EXPECT_EQ(payments_of("o1"), 1U);
+}
+
+TEST_F(PaymentServiceTest, SameKeyDifferentRequestIsUnprocessable) {
+  ASSERT_TRUE(service.charge(request(), "key-1", render));
+  auto other = request();
+  other.amount_cents = 501;
+  auto r = service.charge(other, "key-1", render);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(r.error().field, "Idempotency-Key");
+  EXPECT_EQ(payments_of("o1"), 1U);
+}
+
+TEST_F(PaymentServiceTest, BadRequestIsNotStoredAgainstTheKey) {
+  auto bad = request();
+  bad.amount_cents = 0;
+  auto r = service.charge(bad, "key-1", render);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kValidationFailed);
+  EXPECT_EQ(renders, 0);
+  // The key is still free: the corrected request is processed, not refused as "another body".
+  auto fixed = service.charge(request(), "key-1", render);
+  ASSERT_TRUE(fixed);
+  EXPECT_FALSE(fixed->replayed);
+  EXPECT_EQ(fixed->response.status, 201);
+}
+
+TEST_F(PaymentServiceTest, BadKeyIsRefusedBeforeAnything) {
+  auto r = service.charge(request(), std::string(256, 'k'), render);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "Idempotency-Key");
+  EXPECT_EQ(payments_of("o1"), 0U);
+}
+
+TEST_F(PaymentServiceTest, UnknownTokenDecisionIsStoredAndReplayed) {
+  auto first = service.charge(request("o1", "tok_unknown"), "key-1", render);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->response.status, 422);
+  auto again = service.charge(request("o1", "tok_unknown"), "key-1", render);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->response, first->response);
+  EXPECT_EQ(payments_of("o1"), 0U);
+}
+
+TEST_F(PaymentServiceTest, OrderAlreadyPaidConflictIsStoredAndReplayed) {
+  ASSERT_TRUE(service.charge(request()));
+  auto first = service.charge(request(), "key-1", render);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->response.status, 409);
+  auto again = service.charge(request(), "key-1", render);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->replayed);
+  EXPECT_EQ(again->response, first->response);
+}
+
+TEST_F(PaymentServiceTest, ConcurrentRequestsWithOneKeyChargeOnce) {
+  constexpr int kThreads = 16;
+  std::mutex mutex;
+  std::vector<Result<PaymentService::KeyedCharge>> results;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      auto r = service.charge(request(), "same-key", render);
+      std::lock_guard lock(mutex);
+      results.push_back(std::move(r));
+    });
+  }
+  for (auto& t : threads) t.join();
+  int fresh = 0;
+  StoredResponse original;
+  for (const auto& r : results) {
+    if (!r) {
+      EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+      EXPECT_EQ(r.error().field, "Idempotency-Key");
+    } else if (!r->replayed) {
+      ++fresh;
+      original = r->response;
+    }
+  }
+  EXPECT_EQ(fresh, 1);
+  for (const auto& r : results) {
+    if (r && r->replayed) {
+      EXPECT_EQ(r->response, original);
+    }
+  }
+  EXPECT_EQ(payments_of("o1"), 1U);
+}
+
+// The fake, except that recording can be made to fail as a full disk would.
+class FailingRecordRepository final : public PaymentRepository {
+ public:
+  Result<Payment> record(const Payment& p, const KeyCompletion* c) override {
+    if (fail) return Error::internal("disk full");
+    return inner.record(p, c);
+  }
+  Result<Payment> find(std::string_view id) override { return inner.find(id); }
+  Result<std::vector<Payment>> list_by_order(std::string_view o) override { return inner.list_by_order(o); }
+  Result<Payment> refund(std::string_view id, SystemTime now) override { return inner.refund(id, now); }
+  Result<std::optional<IdempotencyRecord>> claim_key(const IdempotencyRecord& r) override {
+    return inner.claim_key(r);
+  }
+  Result<void> complete_key(std::string_view k, const StoredResponse& r) override {
+    return inner.complete_key(k, r);
+  }
+  Result<void> release_key(std::string_view k) override { return inner.release_key(k); }
+  Result<std::int64_t> recover_keys(SystemTime t) override { return inner.recover_keys(t); }
+  Result<void> ping() override { return {}; }
+
+  bool fail = true;
+  MemoryPaymentRepository inner;
+};
+
+TEST_F(PaymentServiceTest, StorageFailureReleasesTheKeySoARetryCanCharge) {
+  FailingRecordRepository failing;
+  PaymentService on_failing{failing, processor};
+  auto first = on_failing.charge(request(), "key-1", render);
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().code, ErrorCode::kInternal);
+  failing.fail = false;
+  auto retry = on_failing.charge(request(), "key-1", render);
+  ASSERT_TRUE(retry) << retry.error().message;  // not 409 "in progress" forever
+  EXPECT_FALSE(retry->replayed);
+  EXPECT_EQ(retry->response.status, 201);
+}
+
+// A processor that holds each authorization until the test lets it go, so "in progress" is a state the
+// test can observe instead of a race it hopes to win.
+class GatedProcessor final : public CardProcessor {
+ public:
+  Result<CardDecision> authorize(const ChargeRequest& request) override {
+    entered.count_down();
+    release.wait();
+    return decide(request.payment_token);
+  }
+  std::latch entered{1};
+  std::latch release{1};
+};
+
+TEST_F(PaymentServiceTest, KeyIsInProgressWhileTheProcessorWorks) {
+  GatedProcessor gated;
+  PaymentService gated_service{repo, gated};
+  Result<PaymentService::KeyedCharge> first = Error::internal("not run");
+  std::thread worker([&] { first = gated_service.charge(request(), "key-1", render); });
+  gated.entered.wait();  // the key is claimed and the processor is working
+
+  auto concurrent = gated_service.charge(request(), "key-1", render);
+  ASSERT_FALSE(concurrent);
+  EXPECT_EQ(concurrent.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(concurrent.error().field, "Idempotency-Key");
+  auto other_body = request("o2");
+  auto mismatch = gated_service.charge(other_body, "key-1", render);
+  ASSERT_FALSE(mismatch);
+  EXPECT_EQ(mismatch.error().code, ErrorCode::kUnprocessable);
+  EXPECT_EQ(payments_of("o1"), 0U);  // nothing recorded yet
+
+  gated.release.count_down();
+  worker.join();
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first->replayed);
+  auto after = gated_service.charge(request(), "key-1", render);
+  ASSERT_TRUE(after);
+  EXPECT_TRUE(after->replayed);
+  EXPECT_EQ(after->response, first->response);
+  EXPECT_EQ(payments_of("o1"), 1U);
+}
+
+TEST_F(PaymentServiceTest, ListValidatesTheOrderId) {
+  auto empty = service.list_for_order("");
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().field, "order_id");
+  auto long_id = service.list_for_order(std::string(65, 'o'));
+  ASSERT_FALSE(long_id);
+  EXPECT_EQ(long_id.error().field, "order_id");
+}
+
+TEST_F(PaymentServiceTest, RecoverRefusesRetentionUnderADay) {
+  auto r = service.recover_keys(std::chrono::hours(23));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kValidationFailed);
+  ASSERT_TRUE(service.charge(request(), "key-1", render));
+  auto kept = service.recover_keys(std::chrono::hours(24));
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(*kept, 0);  // a fresh, completed key survives
+}
+
+}  // namespace
+}  // namespace mercato::payment

@@ -1,0 +1,809 @@
+// End to end: the real payment service binary (and once, the gateway in front of it), started as child
+// processes on free loopback ports and driven over HTTP exactly as a client would.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <filesystem>
+#include <latch>
+#include <mutex>
+#include <thread>
+
+#include "mercato/testing/openapi.hpp"
+#include "mercato/testing/testing.hpp"
+
+namespace mercato {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using testing::HttpResult;
+using testing::Process;
+using Headers = std::map<std::string, std::string>;
+
+fs::path temp_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("mercato-payment-e2e-" + std::to_string(::getpid()) + "-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+struct PaymentProcess {
+  // `connections` > 1 runs SQLite with a pool of shared-lock connections, so concurrent requests
+  // overlap inside SQLite instead of queueing for the one exclusive connection.
+  explicit PaymentProcess(const fs::path& dir, int connections = 1, Headers extra_env = {})
+      : port(testing::free_port()), db(dir / "payment.db"), env(std::move(extra_env)) {
+    env["APP_SERVER__PORT"] = std::to_string(port);
+    env["APP_SERVER__THREADS"] = "4";
+    env["APP_DATABASE__PATH"] = db.string();
+    env["APP_DATABASE__CONNECTIONS"] = std::to_string(connections);
+    env["APP_LOG__LEVEL"] = "warn";
+    start();
+  }
+  void start() {
+    process = std::make_unique<Process>(testing::binary("payment"), std::vector<std::string>{}, env);
+  }
+  // Every answer from the payment routes is held to the contract (api/payment.yaml).
+  HttpResult call(const std::string& method, const std::string& target, const std::string& body = {},
+                  const Headers& headers = {}) const {
+    auto r = testing::http(port, method, target, body, headers);
+    if (target.rfind("/payments", 0) == 0) {
+      EXPECT_EQ(testing::check_contract(method, target, r), "") << method << " " << target << ": " << r.body;
+    }
+    return r;
+  }
+  std::uint16_t port;
+  fs::path db;
+  Headers env;
+  std::unique_ptr<Process> process;
+};
+
+std::string field_of_error(const HttpResult& r) {
+  auto v = r.json();
+  const auto& e = v.at("error").as_object();
+  return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
+}
+
+std::string code_of_error(const HttpResult& r) {
+  return std::string(r.json().at("error").at("code").as_string());
+}
+
+std::string str(const boost::json::value& v, const char* key) { return std::string(v.at(key).as_string()); }
+
+std::string unique(const std::string& prefix) {
+  static std::atomic<int> n{0};
+  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+}
+
+std::string charge_body(const std::string& order, const std::string& token, std::int64_t amount = 1999,
+                        const std::string& customer = "cust-1") {
+  return R"({"order_id":")" + order + R"(","customer_id":")" + customer + R"(","amount_cents":)" +
+         std::to_string(amount) + R"(,"payment_token":")" + token + R"("})";
+}
+
+// One service shared by the tests of this suite; each test uses its own order ids and keys.
+class PaymentE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(temp_dir("shared"));
+    service_ = new PaymentProcess(*dir_);
+    ASSERT_TRUE(testing::wait_ready(service_->port)) << service_->process->log();
+  }
+  static void TearDownTestSuite() {
+    delete service_;
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+  static HttpResult call(const std::string& method, const std::string& target, const std::string& body = {},
+                         const Headers& headers = {}) {
+    return service_->call(method, target, body, headers);
+  }
+  static HttpResult charge(const std::string& body, const Headers& headers = {}) {
+    return call("POST", "/payments", body, headers);
+  }
+  static boost::json::array list(const std::string& order) {
+    auto r = call("GET", "/payments?order_id=" + order);
+    EXPECT_EQ(r.status, 200) << r.body;
+    if (r.status != 200) return {};
+    return r.json().at("payments").as_array();
+  }
+
+  static inline fs::path* dir_ = nullptr;
+  static inline PaymentProcess* service_ = nullptr;
+};
+
+TEST_F(PaymentE2E, ApprovedChargeIsCapturedAndReadable) {
+  auto order = unique("order");
+  auto created = charge(charge_body(order, "tok_visa", 4250, "cust-42"));
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto p = created.json().as_object();
+  EXPECT_FALSE(str(p, "id").empty());
+  EXPECT_EQ(str(p, "order_id"), order);
+  EXPECT_EQ(str(p, "customer_id"), "cust-42");
+  EXPECT_EQ(p.at("amount_cents").as_int64(), 4250);
+  EXPECT_EQ(str(p, "status"), "captured");
+  EXPECT_FALSE(p.contains("decline_reason"));
+  EXPECT_EQ(str(p, "created_at").size(), 24U);  // 2026-11-29T19:26:53.123Z
+  EXPECT_EQ(str(p, "created_at"), str(p, "updated_at"));
+  EXPECT_EQ(p.size(), 7U) << created.body;  // nothing else, the token least of all
+  EXPECT_EQ(created.header("idempotent-replayed"), "");
+
+  auto got = call("GET", "/payments/" + str(p, "id"));
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.json(), created.json());
+
+  auto mastercard = charge(charge_body(unique("order"), "tok_mastercard"));
+  ASSERT_EQ(mastercard.status, 201) << mastercard.body;
+  EXPECT_EQ(str(mastercard.json(), "status"), "captured");
+}
+
+TEST_F(PaymentE2E, DeclinedThenApprovedRetryWorks) {
+  auto order = unique("order");
+  auto declined = charge(charge_body(order, "tok_chargeDeclined"));
+  ASSERT_EQ(declined.status, 201) << declined.body;
+  EXPECT_EQ(str(declined.json(), "status"), "declined");
+  EXPECT_EQ(str(declined.json(), "decline_reason"), "card_declined");
+
+  auto no_funds = charge(charge_body(order, "tok_insufficientFunds"));
+  ASSERT_EQ(no_funds.status, 201) << no_funds.body;
+  EXPECT_EQ(str(no_funds.json(), "status"), "declined");
+  EXPECT_EQ(str(no_funds.json(), "decline_reason"), "insufficient_funds");
+
+  auto approved = charge(charge_body(order, "tok_visa"));
+  ASSERT_EQ(approved.status, 201) << approved.body;
+  EXPECT_EQ(str(approved.json(), "status"), "captured");
+
+  auto payments = list(order);
+  ASSERT_EQ(payments.size(), 3U);
+  EXPECT_EQ(payments[0], approved.json());  // newest first
+  EXPECT_EQ(payments[1], no_funds.json());
+  EXPECT_EQ(payments[2], declined.json());
+  EXPECT_EQ(call("GET", "/payments/" + str(declined.json(), "id")).json(), declined.json());
+}
+
+TEST_F(PaymentE2E, SecondCaptureOfAnOrderIs409UntilRefunded) {
+  auto order = unique("order");
+  auto first = charge(charge_body(order, "tok_visa"));
+  ASSERT_EQ(first.status, 201) << first.body;
+  for (const char* token : {"tok_visa", "tok_mastercard", "tok_chargeDeclined"}) {
+    auto again = charge(charge_body(order, token));
+    EXPECT_EQ(again.status, 409) << token << ": " << again.body;
+    if (again.status != 409) continue;
+    EXPECT_EQ(code_of_error(again), "conflict");
+    EXPECT_EQ(field_of_error(again), "order_id");
+  }
+  EXPECT_EQ(list(order).size(), 1U);
+  // A refunded order is no longer paid: it may be charged again.
+  ASSERT_EQ(call("POST", "/payments/" + str(first.json(), "id") + "/refund").status, 200);
+  auto recharge = charge(charge_body(order, "tok_mastercard"));
+  EXPECT_EQ(recharge.status, 201) << recharge.body;
+  EXPECT_EQ(list(order).size(), 2U);
+}
+
+TEST_F(PaymentE2E, RefundIsIdempotentAndOnlyForCapturedPayments) {
+  auto order = unique("order");
+  auto captured = charge(charge_body(order, "tok_visa"));
+  ASSERT_EQ(captured.status, 201);
+  std::string id = str(captured.json(), "id");
+
+  auto refunded = call("POST", "/payments/" + id + "/refund");
+  ASSERT_EQ(refunded.status, 200) << refunded.body;
+  EXPECT_EQ(str(refunded.json(), "status"), "refunded");
+  EXPECT_EQ(str(refunded.json(), "id"), id);
+  EXPECT_EQ(str(refunded.json(), "created_at"), str(captured.json(), "created_at"));
+  EXPECT_GE(str(refunded.json(), "updated_at"), str(captured.json(), "updated_at"));
+  EXPECT_EQ(refunded.json().at("amount_cents"), captured.json().at("amount_cents"));
+
+  auto again = call("POST", "/payments/" + id + "/refund", "{}");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.body, refunded.body);
+  EXPECT_EQ(call("GET", "/payments/" + id).body, refunded.body);
+
+  auto declined = charge(charge_body(unique("order"), "tok_chargeDeclined"));
+  ASSERT_EQ(declined.status, 201);
+  auto refuse = call("POST", "/payments/" + str(declined.json(), "id") + "/refund");
+  EXPECT_EQ(refuse.status, 422) << refuse.body;
+  EXPECT_EQ(code_of_error(refuse), "unprocessable");
+  EXPECT_EQ(call("GET", "/payments/" + str(declined.json(), "id")).json(), declined.json());
+
+  auto unknown = call("POST", "/payments/no-such-payment/refund");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(code_of_error(unknown), "not_found");
+}
+
+TEST_F(PaymentE2E, SameKeySameBodyReplaysTheFirstResponse) {
+  auto order = unique("order");
+  auto key = unique("key");
+  auto body = charge_body(order, "tok_visa");
+  auto first = charge(body, {{"Idempotency-Key", key}});
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_EQ(first.header("idempotent-replayed"), "");
+
+  auto second = charge(body, {{"Idempotency-Key", key}});
+  EXPECT_EQ(second.status, 201);
+  EXPECT_EQ(second.body, first.body);
+  EXPECT_EQ(second.header("idempotent-replayed"), "true");
+
+  // The same request written differently (member order, whitespace) is the same request.
+  std::string reordered =
+      "{ \"payment_token\": \"tok_visa\", \"amount_cents\": 1999,\n \"customer_id\": "
+      "\"cust-1\", \"order_id\": \"" +
+      order + "\" }";
+  auto third = charge(reordered, {{"Idempotency-Key", key}});
+  EXPECT_EQ(third.status, 201);
+  EXPECT_EQ(third.body, first.body);
+  EXPECT_EQ(third.header("idempotent-replayed"), "true");
+
+  auto payments = list(order);
+  ASSERT_EQ(payments.size(), 1U);
+  EXPECT_EQ(payments[0], first.json());
+}
+
+TEST_F(PaymentE2E, SameKeyDifferentBodyIs422AndChargesNothing) {
+  auto order = unique("order");
+  auto key = unique("key");
+  ASSERT_EQ(charge(charge_body(order, "tok_visa"), {{"Idempotency-Key", key}}).status, 201);
+  const std::string others[] = {charge_body(order, "tok_visa", 2000), charge_body(order, "tok_mastercard"),
+                                charge_body(order, "tok_visa", 1999, "cust-2"),
+                                charge_body(unique("order"), "tok_visa")};
+  for (const auto& other : others) {
+    auto r = charge(other, {{"Idempotency-Key", key}});
+    EXPECT_EQ(r.status, 422) << other << ": " << r.body;
+    if (r.status != 422) continue;
+    EXPECT_EQ(code_of_error(r), "unprocessable");
+    EXPECT_EQ(field_of_error(r), "Idempotency-Key");
+    EXPECT_EQ(r.header("idempotent-replayed"), "");
+  }
+  EXPECT_EQ(list(order).size(), 1U);
+}
+
+TEST_F(PaymentE2E, DecisionsTakenWhileProcessingAreReplayedToo) {
+  // A declined charge.
+  auto declined_key = unique("key");
+  auto declined_body = charge_body(unique("order"), "tok_insufficientFunds");
+  auto declined = charge(declined_body, {{"Idempotency-Key", declined_key}});
+  ASSERT_EQ(declined.status, 201);
+  auto declined_again = charge(declined_body, {{"Idempotency-Key", declined_key}});
+  EXPECT_EQ(declined_again.status, 201);
+  EXPECT_EQ(declined_again.body, declined.body);
+  EXPECT_EQ(declined_again.header("idempotent-replayed"), "true");
+
+  // A token the processor refuses.
+  auto unknown_key = unique("key");
+  auto unknown_body = charge_body(unique("order"), "tok_amex");
+  auto unknown = charge(unknown_body, {{"Idempotency-Key", unknown_key}});
+  ASSERT_EQ(unknown.status, 422) << unknown.body;
+  EXPECT_EQ(field_of_error(unknown), "payment_token");
+  auto unknown_again = charge(unknown_body, {{"Idempotency-Key", unknown_key}});
+  EXPECT_EQ(unknown_again.status, 422);
+  EXPECT_EQ(unknown_again.body, unknown.body);  // the first request's request_id included
+  EXPECT_EQ(unknown_again.header("idempotent-replayed"), "true");
+
+  // An order already paid.
+  auto order = unique("order");
+  ASSERT_EQ(charge(charge_body(order, "tok_visa")).status, 201);
+  auto paid_key = unique("key");
+  auto paid = charge(charge_body(order, "tok_visa"), {{"Idempotency-Key", paid_key}});
+  ASSERT_EQ(paid.status, 409);
+  auto paid_again = charge(charge_body(order, "tok_visa"), {{"Idempotency-Key", paid_key}});
+  EXPECT_EQ(paid_again.status, 409);
+  EXPECT_EQ(paid_again.body, paid.body);
+  EXPECT_EQ(paid_again.header("idempotent-replayed"), "true");
+  EXPECT_EQ(list(order).size(), 1U);
+}
+
+TEST_F(PaymentE2E, RejectedRequestsAreNotStoredAgainstTheKey) {
+  auto order = unique("order");
+  auto key = unique("key");
+  auto bad = charge(charge_body(order, "tok_visa", 0), {{"Idempotency-Key", key}});
+  ASSERT_EQ(bad.status, 400);
+  EXPECT_EQ(field_of_error(bad), "amount_cents");
+  auto malformed = charge("{", {{"Idempotency-Key", key}});
+  ASSERT_EQ(malformed.status, 400);
+  // The corrected request with the same key is processed as new, not refused as "a different body".
+  auto fixed = charge(charge_body(order, "tok_visa"), {{"Idempotency-Key", key}});
+  EXPECT_EQ(fixed.status, 201) << fixed.body;
+  EXPECT_EQ(fixed.header("idempotent-replayed"), "");
+  EXPECT_EQ(list(order).size(), 1U);
+}
+
+TEST_F(PaymentE2E, BadInputsGetA4xxNamingTheProblem) {
+  auto order = unique("bad-order");
+  auto ok = [&](const std::string& token = "tok_visa") { return charge_body(order, token); };
+  auto with = [&](const std::string& fields) { return "{" + fields + "}"; };
+  const std::string o = R"("order_id":")" + order + R"(")";
+  const std::string c = R"("customer_id":"cust-1")";
+  const std::string a = R"("amount_cents":100)";
+  const std::string t = R"("payment_token":"tok_visa")";
+  const std::string s65(65, 'x');
+  struct Case {
+    std::string name, method, target, body;
+    Headers headers;
+    int status;
+    std::string code, field;
+  };
+  const Case cases[] = {
+      {"malformed JSON", "POST", "/payments", "{\"order_id\":", {}, 400, "malformed_request", ""},
+      {"empty body", "POST", "/payments", "", {}, 400, "malformed_request", ""},
+      {"array body", "POST", "/payments", "[1]", {}, 400, "malformed_request", ""},
+      {"trailing garbage", "POST", "/payments", ok() + " x", {}, 400, "malformed_request", ""},
+      {"invalid UTF-8",
+       "POST",
+       "/payments",
+       with(o + "," + c + "," + a + R"(,"payment_token":"\xff")"),
+       {},
+       400,
+       "malformed_request",
+       ""},
+      {"missing order_id",
+       "POST",
+       "/payments",
+       with(c + "," + a + "," + t),
+       {},
+       400,
+       "validation_failed",
+       "order_id"},
+      {"missing customer_id",
+       "POST",
+       "/payments",
+       with(o + "," + a + "," + t),
+       {},
+       400,
+       "validation_failed",
+       "customer_id"},
+      {"missing amount_cents",
+       "POST",
+       "/payments",
+       with(o + "," + c + "," + t),
+       {},
+       400,
+       "validation_failed",
+       "amount_cents"},
+      {"missing payment_token",
+       "POST",
+       "/payments",
+       with(o + "," + c + "," + a),
+       {},
+       400,
+       "validation_failed",
+       "payment_token"},
+      {"order_id a number",
+       "POST",
+       "/payments",
+       with(R"("order_id":42,)" + c + "," + a + "," + t),
+       {},
+       400,
+       "validation_failed",
+       "order_id"},
+      {"customer_id null",
+       "POST",
+       "/payments",
+       with(o + R"(,"customer_id":null,)" + a + "," + t),
+       {},
+       400,
+       "validation_failed",
+       "customer_id"},
+      {"amount a string",
+       "POST",
+       "/payments",
+       with(o + "," + c + R"(,"amount_cents":"100",)" + t),
+       {},
+       400,
+       "validation_failed",
+       "amount_cents"},
+      {"amount a float",
+       "POST",
+       "/payments",
+       with(o + "," + c + R"(,"amount_cents":19.99,)" + t),
+       {},
+       400,
+       "validation_failed",
+       "amount_cents"},
+      {"amount a whole float",
+       "POST",
+       "/payments",
+       with(o + "," + c + R"(,"amount_cents":100.0,)" + t),
+       {},
+       400,
+       "validation_failed",
+       "amount_cents"},
+      {"amount with exponent",
+       "POST",
+       "/payments",
+       with(o + "," + c + R"(,"amount_cents":1e3,)" + t),
+       {},
+       400,
+       "validation_failed",
+       "amount_cents"},
+      {"amount a boolean",
+       "POST",
+       "/payments",
+       with(o + "," + c + R"(,"amount_cents":true,)" + t),
+       {},
+       400,
+       "validation_failed",
+       "amount_cents"},
+      {"amount zero",
+       "POST",
+       "/payments",
+       charge_body(order, "tok_visa", 0),
+       {},
+       400,
+       "validation_failed",
+       "amount_cents"},
+      {"amount negative",
+       "POST",
+       "/payments",
+       charge_body(order, "tok_visa", -100),
+       {},
+       400,
+       "validation_failed",
+       "amount_cents"},
+      {"amount above 1e10",
+       "POST",
+       "/payments",
+       charge_body(order, "tok_visa", 10'000'000'001),
+       {},
+       400,
+       "validation_failed",
+       "amount_cents"},
+      {"amount beyond int64",
+       "POST",
+       "/payments",
+       with(o + "," + c + R"(,"amount_cents":18446744073709551615,)" + t),
+       {},
+       400,
+       "validation_failed",
+       "amount_cents"},
+      {"token a number",
+       "POST",
+       "/payments",
+       with(o + "," + c + "," + a + R"(,"payment_token":7)"),
+       {},
+       400,
+       "validation_failed",
+       "payment_token"},
+      {"empty order_id",
+       "POST",
+       "/payments",
+       charge_body("", "tok_visa"),
+       {},
+       400,
+       "validation_failed",
+       "order_id"},
+      {"empty customer_id",
+       "POST",
+       "/payments",
+       charge_body(order, "tok_visa", 100, ""),
+       {},
+       400,
+       "validation_failed",
+       "customer_id"},
+      {"empty token", "POST", "/payments", ok(""), {}, 400, "validation_failed", "payment_token"},
+      {"order_id too long",
+       "POST",
+       "/payments",
+       charge_body(s65, "tok_visa"),
+       {},
+       400,
+       "validation_failed",
+       "order_id"},
+      {"customer_id too long",
+       "POST",
+       "/payments",
+       charge_body(order, "tok_visa", 100, s65),
+       {},
+       400,
+       "validation_failed",
+       "customer_id"},
+      {"token too long", "POST", "/payments", ok(s65), {}, 400, "validation_failed", "payment_token"},
+      {"unknown field",
+       "POST",
+       "/payments",
+       with(o + "," + c + "," + a + "," + t + R"(,"currency":"EUR")"),
+       {},
+       400,
+       "validation_failed",
+       "currency"},
+      {"unknown token", "POST", "/payments", ok("tok_amex"), {}, 422, "unprocessable", "payment_token"},
+      {"token in the wrong case",
+       "POST",
+       "/payments",
+       ok("TOK_VISA"),
+       {},
+       422,
+       "unprocessable",
+       "payment_token"},
+      {"empty key",
+       "POST",
+       "/payments",
+       ok(),
+       {{"Idempotency-Key", ""}},
+       400,
+       "validation_failed",
+       "Idempotency-Key"},
+      {"key too long",
+       "POST",
+       "/payments",
+       ok(),
+       {{"Idempotency-Key", std::string(256, 'k')}},
+       400,
+       "validation_failed",
+       "Idempotency-Key"},
+      {"key not ASCII",
+       "POST",
+       "/payments",
+       ok(),
+       {{"Idempotency-Key", "caf\xc3\xa9"}},
+       400,
+       "validation_failed",
+       "Idempotency-Key"},
+      // The test client writes header lines as given: this value smuggles in a second key header.
+      {"key sent twice",
+       "POST",
+       "/payments",
+       ok(),
+       {{"Idempotency-Key", "k1\r\nIdempotency-Key: k2"}},
+       400,
+       "validation_failed",
+       "Idempotency-Key"},
+      {"bad key and bad body",
+       "POST",
+       "/payments",
+       "{",
+       {{"Idempotency-Key", ""}},
+       400,
+       "validation_failed",
+       "Idempotency-Key"},
+      {"list without order_id", "GET", "/payments", "", {}, 400, "validation_failed", "order_id"},
+      {"list with empty order_id",
+       "GET",
+       "/payments?order_id=",
+       "",
+       {},
+       400,
+       "validation_failed",
+       "order_id"},
+      {"list with long order_id",
+       "GET",
+       "/payments?order_id=" + s65,
+       "",
+       {},
+       400,
+       "validation_failed",
+       "order_id"},
+      {"unknown payment", "GET", "/payments/no-such-payment", "", {}, 404, "not_found", ""},
+      {"refund unknown payment", "POST", "/payments/no-such-payment/refund", "", {}, 404, "not_found", ""},
+      {"refund with an amount",
+       "POST",
+       "/payments/no-such-payment/refund",
+       R"({"amount_cents":1})",
+       {},
+       400,
+       "validation_failed",
+       "amount_cents"},
+      {"refund malformed body",
+       "POST",
+       "/payments/no-such-payment/refund",
+       "nope",
+       {},
+       400,
+       "malformed_request",
+       ""},
+      {"DELETE a payment", "DELETE", "/payments/x", "", {}, 405, "method_not_allowed", ""},
+      {"PUT payments", "PUT", "/payments", ok(), {}, 405, "method_not_allowed", ""},
+      {"GET refund", "GET", "/payments/x/refund", "", {}, 405, "method_not_allowed", ""},
+      {"body over 1 MiB",
+       "POST",
+       "/payments",
+       charge_body(order, std::string(2 << 20, 't')),
+       {},
+       413,
+       "payload_too_large",
+       ""},
+  };
+  for (const auto& k : cases) {
+    auto r = call(k.method, k.target, k.body, k.headers);
+    EXPECT_EQ(r.status, k.status) << k.name << ": " << r.body;
+    if (r.status != k.status) continue;
+    EXPECT_EQ(code_of_error(r), k.code) << k.name;
+    EXPECT_EQ(field_of_error(r), k.field) << k.name;
+    EXPECT_FALSE(r.json().at("error").at("message").as_string().empty()) << k.name;
+    EXPECT_FALSE(r.json().at("error").at("request_id").as_string().empty()) << k.name;
+  }
+  // Nothing was recorded by any rejected request.
+  EXPECT_TRUE(list(order).empty());
+}
+
+TEST_F(PaymentE2E, HealthReadyChecksTheDatabase) {
+  auto ready = call("GET", "/health/ready");
+  ASSERT_EQ(ready.status, 200) << ready.body;
+  EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
+  EXPECT_EQ(call("GET", "/health/live").status, 200);
+}
+
+// 20 requests with one key and one body, all released at once: exactly one payment, and every answer
+// is the first 201, a replay of it, or the in-progress 409. Run with one SQLite connection (the
+// default), with a pool of four, and with a slow simulated processor: then requests served by other I/O
+// threads arrive while the first is still being processed, so the in-progress 409 must occur.
+void parallel_same_key(int connections, std::chrono::milliseconds processor_latency, int rounds) {
+  auto dir =
+      temp_dir("parallel-" + std::to_string(connections) + "-" + std::to_string(processor_latency.count()));
+  PaymentProcess service(
+      dir, connections,
+      {{"APP_PAYMENT__PROCESSOR_LATENCY", std::to_string(processor_latency.count()) + "ms"}});
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  for (int round = 0; round < rounds; ++round) {
+    auto order = unique("order");
+    auto key = unique("key");
+    auto body = charge_body(order, "tok_visa");
+    constexpr int kClients = 20;
+    std::vector<HttpResult> results(kClients);
+    std::latch start(kClients);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kClients; ++i) {
+      threads.emplace_back([&, i] {
+        start.arrive_and_wait();
+        results[static_cast<std::size_t>(i)] =
+            service.call("POST", "/payments", body, {{"Idempotency-Key", key}});
+      });
+    }
+    for (auto& t : threads) t.join();
+
+    std::vector<const HttpResult*> originals;
+    for (const auto& r : results) {
+      if (r.status == 201 && r.header("idempotent-replayed").empty()) originals.push_back(&r);
+    }
+    ASSERT_EQ(originals.size(), 1U) << "exactly one request may charge";
+    const auto& original = *originals.front();
+    int replays = 0;
+    int in_progress = 0;
+    for (const auto& r : results) {
+      if (&r == &original) continue;
+      if (r.status == 201) {
+        EXPECT_EQ(r.header("idempotent-replayed"), "true");
+        EXPECT_EQ(r.body, original.body);
+        ++replays;
+      } else {
+        ASSERT_EQ(r.status, 409) << r.error << " " << r.body;
+        EXPECT_EQ(code_of_error(r), "conflict");
+        EXPECT_EQ(field_of_error(r), "Idempotency-Key");
+        EXPECT_EQ(r.header("retry-after"), "1");
+        EXPECT_EQ(r.header("idempotent-replayed"), "");
+        ++in_progress;
+      }
+    }
+    EXPECT_EQ(replays + in_progress, kClients - 1);
+    if (processor_latency.count() > 0) {
+      EXPECT_GE(in_progress, 1) << "no request saw the key in progress";
+    }
+    auto listed = service.call("GET", "/payments?order_id=" + order);
+    ASSERT_EQ(listed.status, 200);
+    ASSERT_EQ(listed.json().at("payments").as_array().size(), 1U);
+    EXPECT_EQ(listed.json().at("payments").as_array()[0], original.json());
+    // Once it is done, the key answers every retry with the replay.
+    auto after = service.call("POST", "/payments", body, {{"Idempotency-Key", key}});
+    EXPECT_EQ(after.status, 201);
+    EXPECT_EQ(after.body, original.body);
+  }
+  service.process.reset();
+  fs::remove_all(dir);
+}
+
+TEST(PaymentConcurrency, TwentyParallelRequestsWithOneKeyChargeOnce) { parallel_same_key(1, 0ms, 3); }
+
+TEST(PaymentConcurrency, TwentyParallelRequestsWithOneKeyChargeOnceOnAConnectionPool) {
+  parallel_same_key(4, 0ms, 3);
+}
+
+TEST(PaymentConcurrency, RetriesWhileTheProcessorWorksGet409InProgress) { parallel_same_key(1, 300ms, 1); }
+
+TEST(PaymentConcurrency, ParallelCapturesOfOneOrderWithoutKeysHaveOneWinner) {
+  auto dir = temp_dir("parallel-order");
+  PaymentProcess service(dir, 4);
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  auto order = unique("order");
+  constexpr int kClients = 12;
+  std::vector<HttpResult> results(kClients);
+  std::latch start(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      results[static_cast<std::size_t>(i)] =
+          service.call("POST", "/payments", charge_body(order, i % 2 == 0 ? "tok_visa" : "tok_mastercard"));
+    });
+  }
+  for (auto& t : threads) t.join();
+  int created = 0;
+  for (const auto& r : results) {
+    if (r.status == 201) {
+      ++created;
+    } else {
+      EXPECT_EQ(r.status, 409) << r.error << " " << r.body;
+    }
+  }
+  EXPECT_EQ(created, 1);
+  auto listed = service.call("GET", "/payments?order_id=" + order);
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.json().at("payments").as_array().size(), 1U);
+  service.process.reset();
+  fs::remove_all(dir);
+}
+
+TEST(PaymentService, PaymentsAndKeysSurviveARestart) {
+  auto dir = temp_dir("restart");
+  PaymentProcess service(dir);
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  auto order = unique("order");
+  auto body = charge_body(order, "tok_visa");
+  auto first = service.call("POST", "/payments", body, {{"Idempotency-Key", "restart-key"}});
+  ASSERT_EQ(first.status, 201) << first.body;
+
+  service.process->signal(SIGTERM);
+  auto status = service.process->wait(15s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0) << service.process->log();
+  service.start();  // same port, same database file
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+
+  auto replay = service.call("POST", "/payments", body, {{"Idempotency-Key", "restart-key"}});
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(replay.body, first.body);
+  EXPECT_EQ(replay.header("idempotent-replayed"), "true");
+  auto got = service.call("GET", "/payments/" + str(first.json(), "id"));
+  EXPECT_EQ(got.body, first.body);
+  service.process.reset();
+  fs::remove_all(dir);
+}
+
+TEST(PaymentService, KeyRetentionUnderADayStopsTheProcess) {
+  auto dir = temp_dir("retention");
+  PaymentProcess service(dir, 1, {{"APP_PAYMENT__IDEMPOTENCY_RETENTION", "1h"}});
+  auto status = service.process->wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 2);
+  EXPECT_NE(service.process->log().find("payment.idempotency_retention"), std::string::npos)
+      << service.process->log();
+  fs::remove_all(dir);
+}
+
+TEST(PaymentThroughGateway, KeysAndReplayHeaderPassThrough) {
+  auto dir = temp_dir("gateway");
+  PaymentProcess service(dir);
+  auto gateway_port = testing::free_port();
+  Process gateway(
+      testing::binary("gateway"), {},
+      {{"APP_SERVER__PORT", std::to_string(gateway_port)},
+       {"APP_LOG__LEVEL", "warn"},
+       {"APP_GATEWAY__SERVICES__PAYMENTS__UPSTREAM", "127.0.0.1:" + std::to_string(service.port)}});
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
+  auto api = [&](const std::string& method, const std::string& target, const std::string& body = {},
+                 const Headers& headers = {}) {
+    auto r = testing::http(gateway_port, method, "/api" + target, body, headers);
+    EXPECT_EQ(testing::check_contract(method, target, r), "") << method << " " << target << ": " << r.body;
+    return r;
+  };
+  auto order = unique("order");
+  auto body = charge_body(order, "tok_visa");
+  auto first = api("POST", "/payments", body, {{"Idempotency-Key", "gw-key"}});
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto replay = api("POST", "/payments", body, {{"Idempotency-Key", "gw-key"}});
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(replay.body, first.body);
+  EXPECT_EQ(replay.header("idempotent-replayed"), "true");
+  auto listed = api("GET", "/payments?order_id=" + order);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(listed.json().at("payments").as_array().size(), 1U);
+  auto id = str(first.json(), "id");
+  EXPECT_EQ(api("POST", "/payments/" + id + "/refund").status, 200);
+  EXPECT_EQ(str(api("GET", "/payments/" + id).json(), "status"), "refunded");
+  service.process.reset();
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mercato
