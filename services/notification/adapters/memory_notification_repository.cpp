@@ -1,0 +1,26 @@
+#include "adapters/memory_notification_repository.hpp"
+
+namespace mercato::notification {
+
+Result<Recorded> MemoryNotificationRepository::record_once(const Notification& notification,
+                                                           const Deliver& deliver) {
+  std::lock_guard lock(mutex_);
+  auto key = std::make_pair(notification.order_id, notification.kind);
+  if (auto it = by_pair_.find(key); it != by_pair_.end()) return Recorded{notifications_[it->second], false};
+  if (auto sent = deliver(notification); !sent) return std::move(sent).error();
+  by_pair_.emplace(std::move(key), notifications_.size());
+  notifications_.push_back(notification);
+  return Recorded{notification, true};
+}
+
+Result<std::vector<Notification>> MemoryNotificationRepository::list_for_customer(
+    std::string_view customer_id, int limit) {
+  std::lock_guard lock(mutex_);
+  std::vector<Notification> out;
+  for (auto it = notifications_.rbegin(); it != notifications_.rend() && std::ssize(out) < limit; ++it) {
+    if (it->customer_id == customer_id) out.push_back(*it);
+  }
+  return out;
+}
+
+}  // namespace mercato::notification

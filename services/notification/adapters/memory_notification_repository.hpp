@@ -1,0 +1,28 @@
+// An in-memory NotificationRepository: the fake for use-case tests, held to the same contract as SQLite.
+//
+// Thread-safety: thread-safe (one mutex, held across delivery as SQLite holds its write lock).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app/notification_repository.hpp"
+
+namespace mercato::notification {
+
+class MemoryNotificationRepository final : public NotificationRepository {
+ public:
+  Result<Recorded> record_once(const Notification& notification, const Deliver& deliver) override;
+  Result<std::vector<Notification>> list_for_customer(std::string_view customer_id, int limit) override;
+  Result<void> ping() override { return {}; }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Notification> notifications_;                      // in the order they were recorded
+  std::map<std::pair<std::string, Kind>, std::size_t> by_pair_;  // (order_id, kind) → index, the unique key
+};
+
+}  // namespace mercato::notification

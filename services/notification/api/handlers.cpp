@@ -1,0 +1,75 @@
+#include "api/handlers.hpp"
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "mercato/json/json.hpp"
+
+namespace mercato::notification {
+namespace {
+
+boost::json::object to_json(const Notification& n) {
+  return {{"id", n.id},
+          {"customer_id", n.customer_id},
+          {"order_id", n.order_id},
+          {"kind", to_string(n.kind)},
+          {"message", n.message},
+          {"created_at", format_rfc3339(n.created_at)}};
+}
+
+// Limits well above the domain's, so an oversized value is reported by the domain rule that names it.
+constexpr json::StringRule kText{.min = 0, .max = 8192};
+
+http::Response send(NotificationService& service, const http::Request& req) {
+  auto body = json::parse_object(req.body);
+  if (!body) return http::Response::error(body.error(), req.request_id);
+  json::FieldReader in(*body);
+  NotificationRequest request;
+  request.customer_id = in.string("customer_id", json::kRequired, kText).value_or("");
+  request.order_id = in.string("order_id", json::kRequired, kText).value_or("");
+  request.kind = in.string("kind", json::kRequired, kText).value_or("");
+  request.message = in.string("message", json::kRequired, kText).value_or("");
+  if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
+  auto recorded = service.send(request);
+  if (!recorded) return http::Response::error(recorded.error(), req.request_id);
+  return http::Response::json(recorded->created ? 201 : 200, to_json(recorded->notification));
+}
+
+// A decimal integer without sign or spaces; anything else (including out of int range) is a 400.
+Result<int> parse_limit(const std::optional<std::string>& text) {
+  if (!text) return kDefaultListLimit;
+  Error bad =
+      Error::validation("limit", "limit: must be an integer between 1 and " + std::to_string(kMaxListLimit));
+  if (text->empty() || text->size() > 9) return bad;
+  int value = 0;
+  for (char c : *text) {
+    if (c < '0' || c > '9') return bad;
+    value = value * 10 + (c - '0');
+  }
+  return value;
+}
+
+http::Response list(NotificationService& service, const http::Request& req) {
+  auto customer_id = req.query_param("customer_id");
+  if (!customer_id) {
+    return http::Response::error(Error::validation("customer_id", "customer_id: query parameter is required"),
+                                 req.request_id);
+  }
+  auto limit = parse_limit(req.query_param("limit"));
+  if (!limit) return http::Response::error(limit.error(), req.request_id);
+  auto notifications = service.list(*customer_id, *limit);
+  if (!notifications) return http::Response::error(notifications.error(), req.request_id);
+  boost::json::array items;
+  items.reserve(notifications->size());
+  for (const auto& n : *notifications) items.emplace_back(to_json(n));
+  return http::Response::json(200, boost::json::object{{"notifications", std::move(items)}});
+}
+
+}  // namespace
+
+void register_routes(http::Router& router, NotificationService& service) {
+  router.post("/notifications", [&service](const http::Request& req) { return send(service, req); });
+  router.get("/notifications", [&service](const http::Request& req) { return list(service, req); });
+}
+
+}  // namespace mercato::notification

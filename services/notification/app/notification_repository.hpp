@@ -1,0 +1,39 @@
+// Where sent notifications are recorded. The use cases see only this interface; SQLite is one adapter
+// and an in-memory fake is another, and both pass the same contract test
+// (adapters/notification_repository_test.cpp).
+//
+// Thread-safety: implementations must be safe to call from several I/O threads at once.
+#pragma once
+
+#include <functional>
+#include <string_view>
+#include <vector>
+
+#include "domain/notification.hpp"
+#include "mercato/core/result.hpp"
+
+namespace mercato::notification {
+
+// Sends a notification that is about to be recorded; an error cancels the recording.
+using Deliver = std::function<Result<void>(const Notification&)>;
+
+struct Recorded {
+  Notification notification;
+  bool created = false;  // false: the pair was recorded earlier; `notification` is that earlier one
+};
+
+class NotificationRepository {
+ public:
+  virtual ~NotificationRepository() = default;
+  // At most once per (order_id, kind), atomically: when the pair is already recorded, returns that
+  // notification and does not call `deliver`. Otherwise calls `deliver(notification)` while holding the
+  // store's write lock and records the notification only if it succeeded; a delivery error is returned
+  // and nothing is recorded. So concurrent calls for one pair deliver exactly once.
+  virtual Result<Recorded> record_once(const Notification& notification, const Deliver& deliver) = 0;
+  // The customer's notifications, most recently recorded first, at most `limit`.
+  virtual Result<std::vector<Notification>> list_for_customer(std::string_view customer_id, int limit) = 0;
+  // Readiness: can the store be reached?
+  virtual Result<void> ping() = 0;
+};
+
+}  // namespace mercato::notification

@@ -1,0 +1,22 @@
+#include "app/notification_service.hpp"
+
+#include "mercato/core/ids.hpp"
+
+namespace mercato::notification {
+
+Result<Recorded> NotificationService::send(const NotificationRequest& request) {
+  auto notification = new_notification(new_uuid(), request, now_utc());
+  if (!notification) return std::move(notification).error();
+  return repository_.record_once(*notification,
+                                 [this](const Notification& n) { return mailer_.send(compose_email(n)); });
+}
+
+Result<std::vector<Notification>> NotificationService::list(std::string_view customer_id, int limit) {
+  auto customer = validate_reference("customer_id", customer_id);
+  if (!customer) return std::move(customer).error();
+  auto valid_limit = validate_limit(limit);
+  if (!valid_limit) return std::move(valid_limit).error();
+  return repository_.list_for_customer(*customer, *valid_limit);
+}
+
+}  // namespace mercato::notification

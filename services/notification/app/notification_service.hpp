@@ -1,0 +1,31 @@
+// The notification service's use cases: validate with the domain rules, then record and send through
+// the repository and the mailer.
+//
+// Thread-safety: as thread-safe as the repository and mailer it is given.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "app/mailer.hpp"
+#include "app/notification_repository.hpp"
+
+namespace mercato::notification {
+
+class NotificationService {
+ public:
+  NotificationService(NotificationRepository& repository, Mailer& mailer)
+      : repository_(repository), mailer_(mailer) {}
+
+  // Records the notification and sends its email, at most once per (order_id, kind): a repeat returns
+  // the notification recorded first (created = false) and sends nothing.
+  Result<Recorded> send(const NotificationRequest& request);
+  // Newest first; `limit` 1..kMaxListLimit (errors name "limit"), customer_id non-empty.
+  Result<std::vector<Notification>> list(std::string_view customer_id, int limit);
+
+ private:
+  NotificationRepository& repository_;
+  Mailer& mailer_;
+};
+
+}  // namespace mercato::notification

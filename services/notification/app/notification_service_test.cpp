@@ -1,0 +1,121 @@
+// The use cases over the in-memory fake repository and a recording mailer.
+#include "app/notification_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <thread>
+
+#include "adapters/memory_notification_repository.hpp"
+
+namespace mercato::notification {
+namespace {
+
+class RecordingMailer final : public Mailer {
+ public:
+  Result<void> send(const Email& email) override {
+    std::lock_guard lock(mutex_);
+    if (fail) return Error::internal("mail relay down");
+    sent_.push_back(email);
+    return {};
+  }
+  Result<void> ping() override { return {}; }
+  std::vector<Email> sent() {
+    std::lock_guard lock(mutex_);
+    return sent_;
+  }
+  bool fail = false;
+
+ private:
+  std::mutex mutex_;
+  std::vector<Email> sent_;
+};
+
+NotificationRequest request(std::string order_id = "order-1", std::string kind = "order_confirmed") {
+  return {"cust-1", std::move(order_id), std::move(kind), "Your order is confirmed."};
+}
+
+class NotificationServiceTest : public ::testing::Test {
+ protected:
+  MemoryNotificationRepository repo_;
+  RecordingMailer mailer_;
+  NotificationService service_{repo_, mailer_};
+};
+
+TEST_F(NotificationServiceTest, SendRecordsAndMailsTheNotification) {
+  auto r = service_.send(request());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->created);
+  const auto& n = r->notification;
+  EXPECT_EQ(n.id.size(), 36U);
+  EXPECT_EQ(n.kind, Kind::kOrderConfirmed);
+  auto sent = mailer_.sent();
+  ASSERT_EQ(sent.size(), 1U);
+  EXPECT_EQ(sent[0], compose_email(n));
+  EXPECT_EQ(sent[0].to, "cust-1");
+  EXPECT_EQ(sent[0].subject, subject_for(Kind::kOrderConfirmed));
+  EXPECT_EQ(*service_.list("cust-1", 20), std::vector<Notification>{n});
+}
+
+TEST_F(NotificationServiceTest, RepeatedOrderAndKindSendsOnce) {
+  auto first = service_.send(request());
+  ASSERT_TRUE(first);
+  auto changed = request();
+  changed.message = "A different text";
+  auto second = service_.send(changed);
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(second->notification, first->notification);
+  EXPECT_EQ(mailer_.sent().size(), 1U);
+  ASSERT_TRUE(service_.send(request("order-1", "order_cancelled")));
+  EXPECT_EQ(mailer_.sent().size(), 2U);
+}
+
+TEST_F(NotificationServiceTest, InvalidRequestsSendNothing) {
+  auto bad = request();
+  bad.kind = "order_shipped";
+  auto r = service_.send(bad);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "kind");
+  bad = request();
+  bad.message = std::string(2001, 'x');
+  EXPECT_EQ(service_.send(bad).error().field, "message");
+  EXPECT_TRUE(mailer_.sent().empty());
+  EXPECT_TRUE(service_.list("cust-1", 20)->empty());
+}
+
+TEST_F(NotificationServiceTest, MailerFailureRecordsNothingSoARetrySends) {
+  mailer_.fail = true;
+  auto r = service_.send(request());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+  EXPECT_TRUE(service_.list("cust-1", 20)->empty());
+  mailer_.fail = false;
+  auto retry = service_.send(request());
+  ASSERT_TRUE(retry);
+  EXPECT_TRUE(retry->created);
+  EXPECT_EQ(mailer_.sent().size(), 1U);
+}
+
+TEST_F(NotificationServiceTest, ListValidatesCustomerAndLimit) {
+  EXPECT_EQ(service_.list("", 20).error().field, "customer_id");
+  EXPECT_EQ(service_.list("cust-1", 0).error().field, "limit");
+  EXPECT_EQ(service_.list("cust-1", 101).error().field, "limit");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(service_.send(request("order-" + std::to_string(i))));
+  auto two = service_.list("cust-1", 2);
+  ASSERT_TRUE(two);
+  ASSERT_EQ(two->size(), 2U);
+  EXPECT_EQ((*two)[0].order_id, "order-2");
+  EXPECT_EQ((*two)[1].order_id, "order-1");
+}
+
+TEST_F(NotificationServiceTest, ParallelRepeatsMailExactlyOnce) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 20; ++i)
+    threads.emplace_back([this] { ASSERT_TRUE(service_.send(request("order-race"))); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mailer_.sent().size(), 1U);
+}
+
+}  // namespace
+}  // namespace mercato::notification

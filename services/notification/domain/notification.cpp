@@ -1,0 +1,105 @@
+#include "domain/notification.hpp"
+
+#include <algorithm>
+
+namespace mercato::notification {
+namespace {
+
+constexpr std::size_t kMaxReferenceBytes = 128;
+
+bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+}  // namespace
+
+std::string_view to_string(Kind kind) noexcept {
+  switch (kind) {
+    case Kind::kOrderConfirmed:
+      return "order_confirmed";
+    case Kind::kOrderCancelled:
+      return "order_cancelled";
+    case Kind::kPaymentFailed:
+      return "payment_failed";
+    case Kind::kShipmentCreated:
+      return "shipment_created";
+  }
+  return "order_confirmed";
+}
+
+std::optional<Kind> parse_kind(std::string_view text) noexcept {
+  for (auto kind :
+       {Kind::kOrderConfirmed, Kind::kOrderCancelled, Kind::kPaymentFailed, Kind::kShipmentCreated}) {
+    if (text == to_string(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
+std::string_view subject_for(Kind kind) noexcept {
+  switch (kind) {
+    case Kind::kOrderConfirmed:
+      return "Your order has been confirmed";
+    case Kind::kOrderCancelled:
+      return "Your order has been cancelled";
+    case Kind::kPaymentFailed:
+      return "Your payment did not go through";
+    case Kind::kShipmentCreated:
+      return "Your order is on its way";
+  }
+  return "Your order";
+}
+
+Result<std::string> validate_reference(std::string_view field, std::string_view value) {
+  std::string name(field);
+  if (value.empty()) return Error::validation(name, name + ": must not be empty");
+  if (value.size() > kMaxReferenceBytes) {
+    return Error::validation(name,
+                             name + ": must be at most " + std::to_string(kMaxReferenceBytes) + " bytes");
+  }
+  if (std::any_of(value.begin(), value.end(),
+                  [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
+    return Error::validation(name, name + ": must not contain control characters");
+  }
+  return std::string(value);
+}
+
+Result<Notification> new_notification(std::string id, const NotificationRequest& request, SystemTime now) {
+  auto customer_id = validate_reference("customer_id", request.customer_id);
+  if (!customer_id) return std::move(customer_id).error();
+  auto order_id = validate_reference("order_id", request.order_id);
+  if (!order_id) return std::move(order_id).error();
+  auto kind = parse_kind(request.kind);
+  if (!kind) {
+    return Error::validation(
+        "kind", "kind: must be one of order_confirmed, order_cancelled, payment_failed, shipment_created");
+  }
+  const auto& m = request.message;
+  if (m.empty()) return Error::validation("message", "message: must not be empty");
+  if (m.size() > kMaxMessageBytes) {
+    return Error::validation("message",
+                             "message: must be at most " + std::to_string(kMaxMessageBytes) + " bytes");
+  }
+  if (m.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Error::validation("message", "message: must not be blank");
+  }
+  // Line breaks and tabs are ordinary in a message body; other control characters are not text.
+  if (std::any_of(m.begin(), m.end(), [](char c) {
+        return is_control(static_cast<unsigned char>(c)) && c != '\t' && c != '\n' && c != '\r';
+      })) {
+    return Error::validation("message",
+                             "message: must not contain control characters other than tab and line breaks");
+  }
+  return Notification{std::move(id), std::move(*customer_id), std::move(*order_id), *kind, m, now};
+}
+
+Result<int> validate_limit(int limit) {
+  if (limit < 1 || limit > kMaxListLimit) {
+    return Error::validation("limit", "limit: must be between 1 and " + std::to_string(kMaxListLimit));
+  }
+  return limit;
+}
+
+Email compose_email(const Notification& n) {
+  return Email{n.id,      n.customer_id, n.order_id, n.kind, std::string(subject_for(n.kind)),
+               n.message, n.created_at};
+}
+
+}  // namespace mercato::notification

@@ -1,0 +1,25 @@
+// The notification service: notifications recorded in the service's own SQLite database and sent as
+// lines of an outbox file, behind the REST API in api/ (contract: api/notification.yaml).
+#include "adapters/file_outbox.hpp"
+#include "adapters/sqlite_notification_repository.hpp"
+#include "api/handlers.hpp"
+#include "mercato/service/service.hpp"
+
+int main(int argc, char** argv) {
+  using namespace mercato;
+  return service::run(argc, argv, "notification", [](service::Context& ctx) {
+    auto db_config = ctx.config().section("database");
+    auto& db = ctx.own(sqlite::Database::open({
+        .path = db_config.string("path", "var/notification/notification.db"),
+        .connections = static_cast<std::size_t>(db_config.integer("connections", 1, 1, 64)),
+    }));
+    auto& repository = ctx.own(std::make_unique<notification::SqliteNotificationRepository>(db));
+    auto outbox_file =
+        ctx.config().section("notification").string("outbox_file", "var/notification/outbox.log");
+    auto& outbox = ctx.own(std::make_unique<notification::FileOutbox>(outbox_file));
+    auto& notifications = ctx.own(std::make_unique<notification::NotificationService>(repository, outbox));
+    ctx.add_readiness_check("database", [&repository] { return repository.ping(); });
+    ctx.add_readiness_check("outbox", [&outbox] { return outbox.ping(); });
+    notification::register_routes(ctx.router(), notifications);
+  });
+}

@@ -1,0 +1,179 @@
+// One contract, two implementations: the in-memory fake and SQLite must behave the same.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "adapters/memory_shipment_repository.hpp"
+#include "adapters/sqlite_shipment_repository.hpp"
+#include "mercato/core/ids.hpp"
+
+namespace mercato::shipping {
+namespace {
+
+struct Fixture {
+  virtual ~Fixture() = default;
+  virtual ShipmentRepository& repo() = 0;
+};
+
+struct MemoryFixture : Fixture {
+  MemoryShipmentRepository r;
+  ShipmentRepository& repo() override { return r; }
+};
+
+struct SqliteFixture : Fixture {
+  // Four connections, so the concurrency cases race real SQLite writers rather than one serialized one.
+  SqliteFixture()
+      : dir(std::filesystem::temp_directory_path() / ("mercato-shipping-repo-" + random_hex(8))),
+        db(sqlite::Database::open({.path = (dir / "shipping.db").string(), .connections = 4})),
+        r(*db) {}
+  ~SqliteFixture() override { std::filesystem::remove_all(dir); }
+  ShipmentRepository& repo() override { return r; }
+  std::filesystem::path dir;
+  std::unique_ptr<sqlite::Database> db;
+  SqliteShipmentRepository r;
+};
+
+class ShipmentRepositoryContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "memory") {
+      fixture_ = std::make_unique<MemoryFixture>();
+    } else {
+      fixture_ = std::make_unique<SqliteFixture>();
+    }
+  }
+  ShipmentRepository& repo() { return fixture_->repo(); }
+  static Shipment make(std::string order_id) {
+    return new_shipment(
+        new_uuid(), {std::move(order_id), "cust-1", {"Ann", "1 Main St", "Apt 2", "Berlin", "10115", "DE"}},
+        now_utc());
+  }
+  std::unique_ptr<Fixture> fixture_;
+};
+
+TEST_P(ShipmentRepositoryContract, InsertThenFindReturnsSameShipment) {
+  auto s = make("order-1");
+  ASSERT_TRUE(repo().insert(s));
+  auto found = repo().find(s.id);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(*found, s);
+}
+
+TEST_P(ShipmentRepositoryContract, FindUnknownIsNotFound) {
+  auto r = repo().find("nope");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(ShipmentRepositoryContract, SecondShipmentForAnOrderIsConflictAndKeepsTheFirst) {
+  auto first = make("order-1");
+  ASSERT_TRUE(repo().insert(first));
+  auto second = make("order-1");
+  auto r = repo().insert(second);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(r.error().field, "order_id");
+  EXPECT_EQ(repo().find(second.id).error().code, ErrorCode::kNotFound);
+  auto by_order = repo().find_by_order("order-1");
+  ASSERT_TRUE(by_order);
+  ASSERT_EQ(by_order->size(), 1U);
+  EXPECT_EQ(by_order->front(), first);
+}
+
+TEST_P(ShipmentRepositoryContract, FindByOrderReturnsOnlyThatOrdersShipment) {
+  auto a = make("order-a");
+  auto b = make("order-b");
+  ASSERT_TRUE(repo().insert(a));
+  ASSERT_TRUE(repo().insert(b));
+  auto found = repo().find_by_order("order-b");
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->size(), 1U);
+  EXPECT_EQ(found->front(), b);
+  auto none = repo().find_by_order("order-c");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(ShipmentRepositoryContract, CancelStoresTheChangeOnceAndIsIdempotent) {
+  auto s = make("order-1");
+  ASSERT_TRUE(repo().insert(s));
+  auto t1 = s.updated_at + std::chrono::milliseconds(5);
+  auto cancelled = repo().cancel(s.id, t1);
+  ASSERT_TRUE(cancelled);
+  EXPECT_EQ(cancelled->status, ShipmentStatus::kCancelled);
+  EXPECT_EQ(cancelled->updated_at, t1);
+  EXPECT_EQ(cancelled->created_at, s.created_at);
+  EXPECT_EQ(*repo().find(s.id), *cancelled);
+
+  auto again = repo().cancel(s.id, t1 + std::chrono::milliseconds(5));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *cancelled);
+  EXPECT_EQ(*repo().find(s.id), *cancelled);
+}
+
+TEST_P(ShipmentRepositoryContract, CancelUnknownIsNotFound) {
+  auto r = repo().cancel("nope", now_utc());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(ShipmentRepositoryContract, ConcurrentInsertsForOneOrderLetExactlyOneIn) {
+  constexpr int kThreads = 20;
+  std::atomic<int> inserted{0};
+  std::atomic<int> conflicts{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      auto r = repo().insert(make("order-race"));
+      if (r) {
+        ++inserted;
+      } else if (r.error().code == ErrorCode::kConflict) {
+        ++conflicts;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(inserted, 1);
+  EXPECT_EQ(conflicts, kThreads - 1);
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(repo().find_by_order("order-race")->size(), 1U);
+}
+
+TEST_P(ShipmentRepositoryContract, StoresEveryAddressFieldVerbatim) {
+  auto s = make("order-1");
+  s.address = {"Zoë O'Brien", "Straße 1; DROP TABLE shipments", "", "Łódź", "90-001", "PL"};
+  ASSERT_TRUE(repo().insert(s));
+  EXPECT_EQ(repo().find(s.id)->address, s.address);
+}
+
+TEST_P(ShipmentRepositoryContract, PingSucceeds) { EXPECT_TRUE(repo().ping()); }
+
+INSTANTIATE_TEST_SUITE_P(Implementations, ShipmentRepositoryContract, ::testing::Values("memory", "sqlite"));
+
+TEST(SqliteShipmentRepository, ShipmentsSurviveReopeningTheFile) {
+  auto dir = std::filesystem::temp_directory_path() / ("mercato-shipping-reopen-" + random_hex(8));
+  auto path = (dir / "shipping.db").string();
+  Shipment s = new_shipment(
+      new_uuid(), {"order-1", "cust-1", {"Ann", "1 Main St", "", "Paris", "75001", "FR"}}, now_utc());
+  {
+    auto db = sqlite::Database::open({.path = path});
+    SqliteShipmentRepository repo(*db);
+    ASSERT_TRUE(repo.insert(s));
+  }
+  {
+    auto db = sqlite::Database::open({.path = path});
+    SqliteShipmentRepository repo(*db);  // migrations are not re-applied
+    EXPECT_EQ(*repo.find(s.id), s);
+    EXPECT_FALSE(repo.insert(new_shipment(new_uuid(), {"order-1", "c", s.address}, now_utc())));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mercato::shipping

@@ -1,0 +1,35 @@
+// The shipping service's use cases: validate with the domain rules, then store through the repository.
+//
+// Thread-safety: as thread-safe as the repository it is given.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "app/shipment_repository.hpp"
+
+namespace mercato::shipping {
+
+struct CreateOutcome {
+  Shipment shipment;
+  bool created = false;  // false: an identical earlier request for the order already created it
+};
+
+class ShippingService {
+ public:
+  explicit ShippingService(ShipmentRepository& repository) : repository_(repository) {}
+
+  // Idempotent per order: a replay of an earlier request (same order, customer and address) returns the
+  // existing shipment whatever its status; the same order with different data is kConflict ("order_id").
+  Result<CreateOutcome> create(const ShipmentRequest& request);
+  Result<Shipment> get(std::string_view id);
+  // kValidationFailed ("order_id") when `order_id` is empty.
+  Result<std::vector<Shipment>> list_for_order(std::string_view order_id);
+  // Idempotent: cancelling a cancelled shipment returns it unchanged.
+  Result<Shipment> cancel(std::string_view id);
+
+ private:
+  ShipmentRepository& repository_;
+};
+
+}  // namespace mercato::shipping

@@ -1,0 +1,153 @@
+#include "domain/shipment.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace mercato::shipping {
+namespace {
+
+// Officially assigned ISO 3166-1 alpha-2 codes (249, sorted; the list Debian's iso-codes ships). A
+// carrier cannot deliver to "ZZ", so the shape check alone is not enough.
+constexpr std::array<std::string_view, 249> kCountries = {
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ", "BA",
+    "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS", "BT", "BV",
+    "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN", "CO", "CR", "CU",
+    "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE", "EG", "EH", "ER", "ES",
+    "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF", "GG", "GH", "GI", "GL", "GM",
+    "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM", "HN", "HR", "HT", "HU", "ID", "IE",
+    "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM", "JO", "JP", "KE", "KG", "KH", "KI", "KM",
+    "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC", "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY",
+    "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK", "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT",
+    "MU", "MV", "MW", "MX", "MY", "MZ", "NA", "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU",
+    "NZ", "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA",
+    "RE", "RO", "RS", "RU", "RW", "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM",
+    "SN", "SO", "SR", "SS", "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL",
+    "TM", "TN", "TO", "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE",
+    "VG", "VI", "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+};
+
+constexpr std::size_t kMaxReferenceBytes = 128;
+
+bool has_control(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+std::string_view trim_spaces(std::string_view text) {
+  auto first = text.find_first_not_of(' ');
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(' ') - first + 1);
+}
+
+// One address line: trimmed, min..max bytes, no control characters.
+Result<std::string> text_field(std::string_view name, std::string_view value, std::size_t min,
+                               std::size_t max) {
+  std::string field = "address." + std::string(name);
+  auto trimmed = trim_spaces(value);
+  if (trimmed.size() < min) return Error::validation(field, field + ": must not be empty");
+  if (trimmed.size() > max) {
+    return Error::validation(field, field + ": must be at most " + std::to_string(max) + " bytes");
+  }
+  if (has_control(trimmed)) return Error::validation(field, field + ": must not contain control characters");
+  return std::string(trimmed);
+}
+
+}  // namespace
+
+std::string_view to_string(ShipmentStatus status) noexcept {
+  switch (status) {
+    case ShipmentStatus::kCreated:
+      return "created";
+    case ShipmentStatus::kCancelled:
+      return "cancelled";
+  }
+  return "created";
+}
+
+std::optional<ShipmentStatus> parse_status(std::string_view text) noexcept {
+  if (text == "created") return ShipmentStatus::kCreated;
+  if (text == "cancelled") return ShipmentStatus::kCancelled;
+  return std::nullopt;
+}
+
+bool is_iso_country(std::string_view code) noexcept {
+  return std::binary_search(kCountries.begin(), kCountries.end(), code);
+}
+
+Result<std::string> validate_reference(std::string_view field, std::string_view value) {
+  std::string name(field);
+  if (value.empty()) return Error::validation(name, name + ": must not be empty");
+  if (value.size() > kMaxReferenceBytes) {
+    return Error::validation(name,
+                             name + ": must be at most " + std::to_string(kMaxReferenceBytes) + " bytes");
+  }
+  if (has_control(value)) return Error::validation(name, name + ": must not contain control characters");
+  return std::string(value);
+}
+
+Result<Address> normalize_address(const Address& address) {
+  Address out;
+  auto name = text_field("name", address.name, 1, 200);
+  if (!name) return std::move(name).error();
+  out.name = std::move(*name);
+  auto line1 = text_field("line1", address.line1, 1, 200);
+  if (!line1) return std::move(line1).error();
+  out.line1 = std::move(*line1);
+  auto line2 = text_field("line2", address.line2, 0, 200);
+  if (!line2) return std::move(line2).error();
+  out.line2 = std::move(*line2);
+  auto city = text_field("city", address.city, 1, 200);
+  if (!city) return std::move(city).error();
+  out.city = std::move(*city);
+  auto postal_code = text_field("postal_code", address.postal_code, 1, 20);
+  if (!postal_code) return std::move(postal_code).error();
+  out.postal_code = std::move(*postal_code);
+  const std::string field = "address.country";
+  const auto& c = address.country;
+  bool shape =
+      c.size() == 2 && std::all_of(c.begin(), c.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
+  if (!shape) {
+    return Error::validation(field, field + ": must be an ISO 3166-1 alpha-2 code: two upper-case letters");
+  }
+  if (!is_iso_country(c)) {
+    return Error::validation(field, field + ": '" + c + "' is not an assigned ISO 3166-1 alpha-2 code");
+  }
+  out.country = c;
+  return out;
+}
+
+Result<ShipmentRequest> normalize_request(const ShipmentRequest& request) {
+  auto order_id = validate_reference("order_id", request.order_id);
+  if (!order_id) return std::move(order_id).error();
+  auto customer_id = validate_reference("customer_id", request.customer_id);
+  if (!customer_id) return std::move(customer_id).error();
+  auto address = normalize_address(request.address);
+  if (!address) return std::move(address).error();
+  return ShipmentRequest{std::move(*order_id), std::move(*customer_id), std::move(*address)};
+}
+
+Shipment new_shipment(std::string id, ShipmentRequest request, SystemTime now) {
+  return Shipment{std::move(id),
+                  std::move(request.order_id),
+                  std::move(request.customer_id),
+                  std::move(request.address),
+                  ShipmentStatus::kCreated,
+                  now,
+                  now};
+}
+
+bool is_replay_of(const Shipment& existing, const ShipmentRequest& request) {
+  return existing.order_id == request.order_id && existing.customer_id == request.customer_id &&
+         existing.address == request.address;
+}
+
+bool cancel(Shipment& shipment, SystemTime now) {
+  if (shipment.status == ShipmentStatus::kCancelled) return false;
+  shipment.status = ShipmentStatus::kCancelled;
+  shipment.updated_at = now;
+  return true;
+}
+
+}  // namespace mercato::shipping

@@ -1,0 +1,20 @@
+// The shipping service: one shipment per order in the service's own SQLite database, behind the REST
+// API in api/ (contract: api/shipping.yaml).
+#include "adapters/sqlite_shipment_repository.hpp"
+#include "api/handlers.hpp"
+#include "mercato/service/service.hpp"
+
+int main(int argc, char** argv) {
+  using namespace mercato;
+  return service::run(argc, argv, "shipping", [](service::Context& ctx) {
+    auto db_config = ctx.config().section("database");
+    auto& db = ctx.own(sqlite::Database::open({
+        .path = db_config.string("path", "var/shipping/shipping.db"),
+        .connections = static_cast<std::size_t>(db_config.integer("connections", 1, 1, 64)),
+    }));
+    auto& repository = ctx.own(std::make_unique<shipping::SqliteShipmentRepository>(db));
+    auto& shipments = ctx.own(std::make_unique<shipping::ShippingService>(repository));
+    ctx.add_readiness_check("database", [&repository] { return repository.ping(); });
+    shipping::register_routes(ctx.router(), shipments);
+  });
+}

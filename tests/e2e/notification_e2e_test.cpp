@@ -1,0 +1,505 @@
+// End to end: the real notification binary (and the gateway in front of it), started as child processes
+// on free loopback ports and driven over HTTP exactly as a client would. The outbox file the service
+// writes is read back to see what was actually sent.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "mercato/testing/openapi.hpp"
+#include "mercato/testing/testing.hpp"
+
+namespace mercato {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using testing::HttpResult;
+using testing::Process;
+
+fs::path temp_dir(const std::string& name) {
+  auto dir =
+      fs::temp_directory_path() / ("mercato-e2e-notification-" + std::to_string(::getpid()) + "-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// Four I/O threads and four database connections, so parallel requests really race inside the service.
+// The outbox sits in directories that do not exist yet: the service must create them.
+struct NotificationService {
+  explicit NotificationService(const fs::path& dir)
+      : port(testing::free_port()), db(dir / "notification.db"), outbox(dir / "mail" / "out" / "outbox.log") {
+    start();
+  }
+  void start() {
+    process = std::make_unique<Process>(
+        testing::binary("notification"), std::vector<std::string>{},
+        std::map<std::string, std::string>{{"APP_SERVER__PORT", std::to_string(port)},
+                                           {"APP_SERVER__THREADS", "4"},
+                                           {"APP_DATABASE__PATH", db.string()},
+                                           {"APP_DATABASE__CONNECTIONS", "4"},
+                                           {"APP_NOTIFICATION__OUTBOX_FILE", outbox.string()},
+                                           {"APP_LOG__LEVEL", "warn"}});
+  }
+  std::uint16_t port;
+  fs::path db;
+  fs::path outbox;
+  std::unique_ptr<Process> process;
+};
+
+// Every outbox line, parsed (a line that is not a JSON object fails the test).
+std::vector<boost::json::object> outbox_lines(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<boost::json::object> out;
+  for (std::string line; std::getline(in, line);) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(line, ec);
+    EXPECT_FALSE(ec) << "outbox line is not JSON: " << line;
+    EXPECT_TRUE(!ec && v.is_object()) << line;
+    if (!ec && v.is_object()) out.push_back(v.as_object());
+  }
+  return out;
+}
+
+// The outbox lines for one (order_id, kind).
+std::vector<boost::json::object> sent_for(const fs::path& path, const std::string& order_id,
+                                          const std::string& kind) {
+  std::vector<boost::json::object> out;
+  for (auto& line : outbox_lines(path)) {
+    if (line.at("order_id").as_string() == order_id && line.at("kind").as_string() == kind)
+      out.push_back(line);
+  }
+  return out;
+}
+
+// Every answer from the notification service is held to its contract (api/notification.yaml).
+HttpResult checked(std::uint16_t port, const std::string& method, const std::string& target,
+                   const std::string& body = {}, const std::map<std::string, std::string>& headers = {},
+                   const std::string& prefix = {}) {
+  auto r = testing::http(port, method, prefix + target, body, headers);
+  EXPECT_EQ(testing::check_contract(method, target, r), "") << method << " " << target << ": " << r.body;
+  return r;
+}
+
+std::string field_of_error(const HttpResult& r) {
+  auto v = r.json();
+  const auto& e = v.at("error").as_object();
+  return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
+}
+
+std::string code_of_error(const HttpResult& r) {
+  return std::string(r.json().at("error").at("code").as_string());
+}
+
+std::string str(const boost::json::value& v, std::string_view key) {
+  return std::string(v.at(key).as_string());
+}
+
+std::string body(const std::string& customer, const std::string& order,
+                 const std::string& kind = "order_confirmed",
+                 const std::string& message = "Thank you for your order!") {
+  return boost::json::serialize(boost::json::object{
+      {"customer_id", customer}, {"order_id", order}, {"kind", kind}, {"message", message}});
+}
+
+class NotificationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(temp_dir("shared"));
+    service_ = new NotificationService(*dir_);
+    ASSERT_TRUE(testing::wait_ready(service_->port)) << service_->process->log();
+  }
+  static void TearDownTestSuite() {
+    delete service_;
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+  static HttpResult call(const std::string& method, const std::string& target, const std::string& b = {}) {
+    return checked(service_->port, method, target, b);
+  }
+  static std::string unique(const std::string& what) {
+    static std::atomic<int> n{0};
+    return what + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+  }
+  static const fs::path& outbox() { return service_->outbox; }
+
+  static inline fs::path* dir_ = nullptr;
+  static inline NotificationService* service_ = nullptr;
+};
+
+TEST_F(NotificationTest, SendRecordsAndWritesOneOutboxLine) {
+  auto customer = unique("cust");
+  auto order = unique("order");
+  auto sent =
+      call("POST", "/notifications", body(customer, order, "order_confirmed", "Line one\nLine \"two\""));
+  ASSERT_EQ(sent.status, 201) << sent.body;
+  auto n = sent.json();
+  std::string id = str(n, "id");
+  EXPECT_EQ(id.size(), 36U);
+  EXPECT_EQ(str(n, "customer_id"), customer);
+  EXPECT_EQ(str(n, "order_id"), order);
+  EXPECT_EQ(str(n, "kind"), "order_confirmed");
+  EXPECT_EQ(str(n, "message"), "Line one\nLine \"two\"");
+  EXPECT_EQ(str(n, "created_at").size(), 24U);  // 2026-11-29T19:26:53.123Z
+  EXPECT_EQ(n.as_object().size(), 6U);
+  EXPECT_EQ(sent.header("content-type"), "application/json");
+
+  auto lines = sent_for(outbox(), order, "order_confirmed");
+  ASSERT_EQ(lines.size(), 1U);
+  EXPECT_EQ(lines[0], (boost::json::object{{"id", id},
+                                           {"to", customer},
+                                           {"order_id", order},
+                                           {"kind", "order_confirmed"},
+                                           {"subject", "Your order has been confirmed"},
+                                           {"message", "Line one\nLine \"two\""},
+                                           {"created_at", str(n, "created_at")}}));
+
+  auto listed = call("GET", "/notifications?customer_id=" + customer);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(listed.json(), (boost::json::object{{"notifications", boost::json::array{n}}}));
+}
+
+TEST_F(NotificationTest, EachKindHasItsSubject) {
+  auto customer = unique("cust");
+  auto order = unique("order");
+  const std::pair<const char*, const char*> kinds[] = {{"order_confirmed", "Your order has been confirmed"},
+                                                       {"order_cancelled", "Your order has been cancelled"},
+                                                       {"payment_failed", "Your payment did not go through"},
+                                                       {"shipment_created", "Your order is on its way"}};
+  for (auto [kind, subject] : kinds) {
+    auto r = call("POST", "/notifications", body(customer, order, kind));
+    ASSERT_EQ(r.status, 201) << kind << ": " << r.body;
+    EXPECT_EQ(str(r.json(), "kind"), kind);
+    auto lines = sent_for(outbox(), order, kind);
+    ASSERT_EQ(lines.size(), 1U) << kind;
+    EXPECT_EQ(lines[0].at("subject").as_string(), subject);
+  }
+  EXPECT_EQ(
+      call("GET", "/notifications?customer_id=" + customer).json().at("notifications").as_array().size(), 4U);
+}
+
+TEST_F(NotificationTest, RepeatedOrderAndKindIsSentOnce) {
+  auto customer = unique("cust");
+  auto order = unique("order");
+  auto first = call("POST", "/notifications", body(customer, order));
+  ASSERT_EQ(first.status, 201) << first.body;
+
+  auto again = call("POST", "/notifications", body(customer, order));
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.json(), first.json());
+  // The pair decides, not the text: a different message for the same pair is still the same notification.
+  auto reworded =
+      call("POST", "/notifications", body(customer, order, "order_confirmed", "Confirmed again?"));
+  ASSERT_EQ(reworded.status, 200) << reworded.body;
+  EXPECT_EQ(reworded.json(), first.json());
+
+  auto lines = sent_for(outbox(), order, "order_confirmed");
+  ASSERT_EQ(lines.size(), 1U);
+  EXPECT_EQ(lines[0].at("id").as_string(), str(first.json(), "id"));
+  EXPECT_EQ(
+      call("GET", "/notifications?customer_id=" + customer).json().at("notifications").as_array().size(), 1U);
+
+  // Another kind for the same order is a new notification with its own line.
+  auto cancelled = call("POST", "/notifications", body(customer, order, "order_cancelled", "Cancelled."));
+  EXPECT_EQ(cancelled.status, 201) << cancelled.body;
+  EXPECT_EQ(sent_for(outbox(), order, "order_cancelled").size(), 1U);
+  EXPECT_EQ(sent_for(outbox(), order, "order_confirmed").size(), 1U);
+}
+
+TEST_F(NotificationTest, TwentyParallelRepeatsWriteExactlyOneLine) {
+  auto customer = unique("cust");
+  auto order = unique("order");
+  constexpr int kThreads = 20;
+  std::vector<HttpResult> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      results[static_cast<std::size_t>(i)] = call(
+          "POST", "/notifications", body(customer, order, "order_confirmed", "attempt " + std::to_string(i)));
+    });
+  }
+  for (auto& t : threads) t.join();
+  int created = 0;
+  std::set<std::string> ids;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.status == 201 || r.status == 200) << r.status << " " << r.error << " " << r.body;
+    created += r.status == 201 ? 1 : 0;
+    ids.insert(str(r.json(), "id"));
+  }
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(ids.size(), 1U);
+  auto lines = sent_for(outbox(), order, "order_confirmed");
+  ASSERT_EQ(lines.size(), 1U);
+  EXPECT_EQ(lines[0].at("id").as_string(), *ids.begin());
+}
+
+TEST_F(NotificationTest, ListIsNewestFirstWithADefaultAndAMaximumLimit) {
+  auto customer = unique("cust");
+  auto other = unique("cust");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) {
+    auto r = call("POST", "/notifications", body(customer, unique("order")));
+    ASSERT_EQ(r.status, 201) << r.body;
+    ids.push_back(str(r.json(), "id"));
+  }
+  ASSERT_EQ(call("POST", "/notifications", body(other, unique("order"))).status, 201);
+
+  auto page = call("GET", "/notifications?customer_id=" + customer);
+  ASSERT_EQ(page.status, 200);
+  auto page_json = page.json();
+  const auto& items = page_json.at("notifications").as_array();
+  ASSERT_EQ(items.size(), 20U);  // the default limit
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    EXPECT_EQ(str(items[i], "id"), ids[ids.size() - 1 - i]) << i;
+    EXPECT_EQ(str(items[i], "customer_id"), customer);
+    if (i > 0) {
+      EXPECT_LE(str(items[i], "created_at"), str(items[i - 1], "created_at"));
+    }
+  }
+  auto three = call("GET", "/notifications?customer_id=" + customer + "&limit=3");
+  ASSERT_EQ(three.status, 200);
+  ASSERT_EQ(three.json().at("notifications").as_array().size(), 3U);
+  EXPECT_EQ(str(three.json().at("notifications").at(0), "id"), ids.back());
+  EXPECT_EQ(call("GET", "/notifications?limit=100&customer_id=" + customer)
+                .json()
+                .at("notifications")
+                .as_array()
+                .size(),
+            25U);
+  EXPECT_EQ(call("GET", "/notifications?customer_id=" + customer + "&limit=1")
+                .json()
+                .at("notifications")
+                .as_array()
+                .size(),
+            1U);
+  EXPECT_EQ(call("GET", "/notifications?customer_id=" + other).json().at("notifications").as_array().size(),
+            1U);
+  auto nobody = call("GET", "/notifications?customer_id=nobody%20at%20all");
+  ASSERT_EQ(nobody.status, 200);
+  EXPECT_TRUE(nobody.json().at("notifications").as_array().empty());
+}
+
+struct BadInput {
+  std::string name;
+  std::string body;
+  int status;
+  std::string code;
+  std::string field;  // "" when the error names no field
+};
+
+TEST_F(NotificationTest, BadBodiesGetA400NamingTheFieldAndSendNothing) {
+  auto before = outbox_lines(outbox()).size();
+  auto obj = [](boost::json::object o) { return boost::json::serialize(o); };
+  auto without = [](const std::string& key) {
+    auto o = boost::json::parse(body("c", "o-bad")).as_object();
+    o.erase(key);
+    return boost::json::serialize(o);
+  };
+  auto with = [](const std::string& key, boost::json::value v) {
+    auto o = boost::json::parse(body("c", "o-bad")).as_object();
+    o[key] = std::move(v);
+    return boost::json::serialize(o);
+  };
+  const BadInput cases[] = {
+      {"malformed JSON", R"({"kind":)", 400, "malformed_request", ""},
+      {"empty body", "", 400, "malformed_request", ""},
+      {"array body", "[]", 400, "malformed_request", ""},
+      {"number body", "42", 400, "malformed_request", ""},
+      {"invalid UTF-8", "{\"message\":\"\xc3\x28\"}", 400, "malformed_request", ""},
+      {"missing customer_id", without("customer_id"), 400, "validation_failed", "customer_id"},
+      {"missing order_id", without("order_id"), 400, "validation_failed", "order_id"},
+      {"missing kind", without("kind"), 400, "validation_failed", "kind"},
+      {"missing message", without("message"), 400, "validation_failed", "message"},
+      {"customer_id empty", with("customer_id", ""), 400, "validation_failed", "customer_id"},
+      {"customer_id a number", with("customer_id", 5), 400, "validation_failed", "customer_id"},
+      {"customer_id too long", with("customer_id", boost::json::string(129, 'c')), 400, "validation_failed",
+       "customer_id"},
+      {"order_id null", with("order_id", nullptr), 400, "validation_failed", "order_id"},
+      {"order_id empty", with("order_id", ""), 400, "validation_failed", "order_id"},
+      {"order_id control char", with("order_id", "o\u0007"), 400, "validation_failed", "order_id"},
+      {"kind unknown", with("kind", "order_shipped"), 400, "validation_failed", "kind"},
+      {"kind upper case", with("kind", "ORDER_CONFIRMED"), 400, "validation_failed", "kind"},
+      {"kind empty", with("kind", ""), 400, "validation_failed", "kind"},
+      {"kind a number", with("kind", 1), 400, "validation_failed", "kind"},
+      {"kind an array", with("kind", boost::json::array{"order_confirmed"}), 400, "validation_failed",
+       "kind"},
+      {"message empty", with("message", ""), 400, "validation_failed", "message"},
+      {"message blank", with("message", "  \n "), 400, "validation_failed", "message"},
+      {"message too long", with("message", boost::json::string(2001, 'm')), 400, "validation_failed",
+       "message"},
+      {"message far too long", with("message", boost::json::string(100000, 'm')), 400, "validation_failed",
+       "message"},
+      {"message control char", with("message", "ding\u0007"), 400, "validation_failed", "message"},
+      {"message an object", with("message", boost::json::object{}), 400, "validation_failed", "message"},
+      {"unknown field", with("subject", "Hi"), 400, "validation_failed", "subject"},
+      {"only unknown", obj({{"to", "x"}}), 400, "validation_failed", "customer_id"},
+  };
+  for (const auto& c : cases) {
+    auto r = call("POST", "/notifications", c.body);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
+    if (r.status != c.status) continue;
+    EXPECT_EQ(code_of_error(r), c.code) << c.name;
+    EXPECT_EQ(field_of_error(r), c.field) << c.name;
+    EXPECT_FALSE(r.json().at("error").at("message").as_string().empty()) << c.name;
+    EXPECT_FALSE(r.json().at("error").at("request_id").as_string().empty()) << c.name;
+  }
+  EXPECT_EQ(outbox_lines(outbox()).size(), before);
+  EXPECT_TRUE(call("GET", "/notifications?customer_id=c").json().at("notifications").as_array().empty());
+  // A message of exactly 2000 bytes is fine.
+  EXPECT_EQ(call("POST", "/notifications", with("message", boost::json::string(2000, 'm'))).status, 201);
+}
+
+TEST_F(NotificationTest, BadQueriesGetA400NamingTheParameter) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"/notifications", "customer_id"},
+      {"/notifications?", "customer_id"},
+      {"/notifications?customer_id=", "customer_id"},
+      {"/notifications?customerid=c", "customer_id"},
+      {"/notifications?limit=5", "customer_id"},
+      {"/notifications?customer_id=" + std::string(129, 'c'), "customer_id"},
+      {"/notifications?customer_id=c&limit=", "limit"},
+      {"/notifications?customer_id=c&limit=0", "limit"},
+      {"/notifications?customer_id=c&limit=101", "limit"},
+      {"/notifications?customer_id=c&limit=-1", "limit"},
+      {"/notifications?customer_id=c&limit=%2B5", "limit"},
+      {"/notifications?customer_id=c&limit=1.5", "limit"},
+      {"/notifications?customer_id=c&limit=ten", "limit"},
+      {"/notifications?customer_id=c&limit=5x", "limit"},
+      {"/notifications?customer_id=c&limit=%205", "limit"},
+      {"/notifications?customer_id=c&limit=99999999999999999999", "limit"},
+  };
+  for (const auto& [target, field] : cases) {
+    auto r = call("GET", target);
+    EXPECT_EQ(r.status, 400) << target << ": " << r.body;
+    if (r.status != 400) continue;
+    EXPECT_EQ(code_of_error(r), "validation_failed") << target;
+    EXPECT_EQ(field_of_error(r), field) << target;
+  }
+}
+
+TEST_F(NotificationTest, WrongMethodsAre405AndTooLargeIs413) {
+  auto put = call("PUT", "/notifications");
+  EXPECT_EQ(put.status, 405);
+  EXPECT_EQ(code_of_error(put), "method_not_allowed");
+  EXPECT_EQ(put.header("allow"), "POST, GET");
+  auto missing = testing::http(service_->port, "GET", "/notifications/some-id");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(code_of_error(missing), "not_found");
+  std::string huge(2 * 1024 * 1024, 'x');
+  auto too_large = call("POST", "/notifications", body("c", "o-huge", "order_confirmed", huge));
+  EXPECT_EQ(too_large.status, 413);
+  EXPECT_EQ(code_of_error(too_large), "payload_too_large");
+}
+
+TEST_F(NotificationTest, HealthReadinessAndMetrics) {
+  auto port = service_->port;
+  EXPECT_EQ(testing::http(port, "GET", "/health/live").status, 200);
+  auto ready = testing::http(port, "GET", "/health/ready");
+  ASSERT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
+  EXPECT_EQ(ready.json().at("checks").at("outbox").as_string(), "ok");
+  call("GET", "/notifications");
+  auto metrics = testing::http(port, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find(
+                R"(http_server_requests_total{method="GET",route="/notifications",status_class="4xx"})"),
+            std::string::npos);
+}
+
+TEST(NotificationOutbox, UnwritableOutboxStopsTheServiceAtStartUp) {
+  auto dir = temp_dir("unwritable");
+  fs::create_directories(dir / "outbox.log");  // a directory where the file should be
+  Process p(testing::binary("notification"), {},
+            {{"APP_SERVER__PORT", std::to_string(testing::free_port())},
+             {"APP_DATABASE__PATH", (dir / "n.db").string()},
+             {"APP_NOTIFICATION__OUTBOX_FILE", (dir / "outbox.log").string()}});
+  auto status = p.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 1);
+  EXPECT_NE(p.log().find("outbox.log"), std::string::npos) << p.log();
+  fs::remove_all(dir);
+}
+
+TEST(NotificationOutbox, LostOutboxMakesTheServiceUnreadyAndSendsFailWithoutRecording) {
+  auto dir = temp_dir("lost");
+  NotificationService service(dir);
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  fs::remove_all(dir / "mail");  // the outbox directory disappears (unmounted, deleted)
+
+  auto ready = testing::http(service.port, "GET", "/health/ready");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("outbox"), std::string::npos) << ready.body;
+  auto failed = checked(service.port, "POST", "/notifications", body("c1", "o1"));
+  EXPECT_EQ(failed.status, 500) << failed.body;
+  EXPECT_EQ(code_of_error(failed), "internal");
+  EXPECT_TRUE(checked(service.port, "GET", "/notifications?customer_id=c1")
+                  .json()
+                  .at("notifications")
+                  .as_array()
+                  .empty());
+
+  // Once the directory is back, the retry is sent (it was not recorded the first time).
+  fs::create_directories(dir / "mail" / "out");
+  EXPECT_TRUE(testing::wait_ready(service.port));
+  auto retried = checked(service.port, "POST", "/notifications", body("c1", "o1"));
+  EXPECT_EQ(retried.status, 201) << retried.body;
+  EXPECT_EQ(sent_for(service.outbox, "o1", "order_confirmed").size(), 1U);
+  fs::remove_all(dir);
+}
+
+TEST(NotificationRestart, SentOnceSurvivesARestart) {
+  auto dir = temp_dir("restart");
+  NotificationService service(dir);
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  auto first = checked(service.port, "POST", "/notifications", body("c1", "o1"));
+  ASSERT_EQ(first.status, 201) << first.body;
+
+  service.process->signal(SIGKILL);
+  ASSERT_TRUE(service.process->wait(5s));
+  service.start();
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+
+  auto again = checked(service.port, "POST", "/notifications", body("c1", "o1"));
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.json(), first.json());
+  auto lines = outbox_lines(service.outbox);
+  ASSERT_EQ(lines.size(), 1U);
+  EXPECT_EQ(lines[0].at("id").as_string(), str(first.json(), "id"));
+  fs::remove_all(dir);
+}
+
+TEST(NotificationGateway, NotificationsAreReachableThroughTheGateway) {
+  auto dir = temp_dir("gateway");
+  NotificationService service(dir);
+  auto gateway_port = testing::free_port();
+  Process gateway(
+      testing::binary("gateway"), {},
+      {{"APP_SERVER__PORT", std::to_string(gateway_port)},
+       {"APP_LOG__LEVEL", "warn"},
+       {"APP_GATEWAY__SERVICES__NOTIFICATIONS__UPSTREAM", "127.0.0.1:" + std::to_string(service.port)}});
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
+
+  auto sent =
+      checked(gateway_port, "POST", "/notifications", body("gw-c", "gw-o", "payment_failed"), {}, "/api");
+  ASSERT_EQ(sent.status, 201) << sent.body;
+  auto listed = checked(gateway_port, "GET", "/notifications?customer_id=gw-c&limit=5", {}, {}, "/api");
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.json().at("notifications").at(0), sent.json());
+  auto bad = checked(gateway_port, "GET", "/notifications?customer_id=gw-c&limit=0", {},
+                     {{"X-Request-ID", "gw-n"}}, "/api");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(field_of_error(bad), "limit");
+  EXPECT_EQ(bad.json().at("error").at("request_id").as_string(), "gw-n");
+  EXPECT_EQ(sent_for(service.outbox, "gw-o", "payment_failed").size(), 1U);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mercato

@@ -1,0 +1,488 @@
+// End to end: the real shipping binary (and the gateway in front of it), started as child processes on
+// free loopback ports and driven over HTTP exactly as a client would.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "mercato/testing/openapi.hpp"
+#include "mercato/testing/testing.hpp"
+
+namespace mercato {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using testing::HttpResult;
+using testing::Process;
+
+fs::path temp_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("mercato-e2e-shipping-" + std::to_string(::getpid()) + "-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// Four I/O threads and four database connections, so parallel requests really race inside the service.
+struct ShippingService {
+  explicit ShippingService(const fs::path& dir) : port(testing::free_port()), db(dir / "shipping.db") {
+    start();
+  }
+  void start() {
+    process = std::make_unique<Process>(
+        testing::binary("shipping"), std::vector<std::string>{},
+        std::map<std::string, std::string>{{"APP_SERVER__PORT", std::to_string(port)},
+                                           {"APP_SERVER__THREADS", "4"},
+                                           {"APP_DATABASE__PATH", db.string()},
+                                           {"APP_DATABASE__CONNECTIONS", "4"},
+                                           {"APP_LOG__LEVEL", "warn"}});
+  }
+  std::uint16_t port;
+  fs::path db;
+  std::unique_ptr<Process> process;
+};
+
+// Every answer from the shipping service is held to its contract (api/shipping.yaml). `target` is the
+// service's own path; `prefix` is "/api" when the request goes through the gateway.
+HttpResult checked(std::uint16_t port, const std::string& method, const std::string& target,
+                   const std::string& body = {}, const std::map<std::string, std::string>& headers = {},
+                   const std::string& prefix = {}) {
+  auto r = testing::http(port, method, prefix + target, body, headers);
+  EXPECT_EQ(testing::check_contract(method, target, r), "") << method << " " << target << ": " << r.body;
+  return r;
+}
+
+std::string field_of_error(const HttpResult& r) {
+  auto v = r.json();
+  const auto& e = v.at("error").as_object();
+  return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
+}
+
+std::string code_of_error(const HttpResult& r) {
+  return std::string(r.json().at("error").at("code").as_string());
+}
+
+std::string str(const boost::json::value& v, std::string_view key) {
+  return std::string(v.at(key).as_string());
+}
+
+boost::json::object address() {
+  return {{"name", "Ann Lee"},
+          {"line1", "1 Main St"},
+          {"city", "Berlin"},
+          {"postal_code", "10115"},
+          {"country", "DE"}};
+}
+
+std::string body(const std::string& order_id, const std::string& customer_id = "cust-1",
+                 const boost::json::object& addr = address()) {
+  return boost::json::serialize(
+      boost::json::object{{"order_id", order_id}, {"customer_id", customer_id}, {"address", addr}});
+}
+
+class ShippingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(temp_dir("shared"));
+    service_ = new ShippingService(*dir_);
+    ASSERT_TRUE(testing::wait_ready(service_->port)) << service_->process->log();
+  }
+  static void TearDownTestSuite() {
+    delete service_;
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+  static HttpResult call(const std::string& method, const std::string& target, const std::string& b = {}) {
+    return checked(service_->port, method, target, b);
+  }
+  static std::string unique_order() {
+    static std::atomic<int> n{0};
+    return "order-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
+  }
+
+  static inline fs::path* dir_ = nullptr;
+  static inline ShippingService* service_ = nullptr;
+};
+
+TEST_F(ShippingTest, CreateGetListCancel) {
+  auto order = unique_order();
+  auto created = call("POST", "/shipments", body(order));
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto s = created.json();
+  std::string id = str(s, "id");
+  EXPECT_EQ(id.size(), 36U);
+  EXPECT_EQ(str(s, "order_id"), order);
+  EXPECT_EQ(str(s, "customer_id"), "cust-1");
+  EXPECT_EQ(str(s, "status"), "created");
+  EXPECT_EQ(str(s, "created_at").size(), 24U);  // 2026-11-29T19:26:53.123Z
+  EXPECT_EQ(str(s, "updated_at"), str(s, "created_at"));
+  auto expected_address = address();
+  expected_address["line2"] = "";
+  EXPECT_EQ(s.at("address"), expected_address);
+  EXPECT_EQ(s.as_object().size(), 7U);
+  EXPECT_EQ(created.header("location"), "/shipments/" + id);
+  EXPECT_EQ(created.header("content-type"), "application/json");
+
+  auto got = call("GET", "/shipments/" + id);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.json(), s);
+
+  auto listed = call("GET", "/shipments?order_id=" + order);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(listed.json(), (boost::json::object{{"shipments", boost::json::array{s}}}));
+
+  auto cancelled = call("POST", "/shipments/" + id + "/cancel");
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  auto c = cancelled.json();
+  EXPECT_EQ(str(c, "status"), "cancelled");
+  EXPECT_EQ(str(c, "id"), id);
+  EXPECT_EQ(str(c, "created_at"), str(s, "created_at"));
+  EXPECT_GE(str(c, "updated_at"), str(s, "updated_at"));
+  EXPECT_EQ(c.at("address"), s.at("address"));
+  EXPECT_EQ(call("GET", "/shipments/" + id).json(), c);
+
+  // Idempotent: again, with an empty-object body this time, changes nothing.
+  auto again = call("POST", "/shipments/" + id + "/cancel", "{}");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.json(), c);
+}
+
+TEST_F(ShippingTest, AddressIsStoredTrimmedWithOptionalLine2) {
+  auto order = unique_order();
+  boost::json::object a{{"name", "  Zoë Ng "}, {"line1", "Straße 5"},     {"line2", " Apt 3 "},
+                        {"city", "Łódź"},      {"postal_code", "90-001"}, {"country", "PL"}};
+  auto created = call("POST", "/shipments", body(order, "cust-9", a));
+  ASSERT_EQ(created.status, 201) << created.body;
+  boost::json::object expected{{"name", "Zoë Ng"}, {"line1", "Straße 5"},     {"line2", "Apt 3"},
+                               {"city", "Łódź"},   {"postal_code", "90-001"}, {"country", "PL"}};
+  EXPECT_EQ(created.json().at("address"), expected);
+  // An untrimmed replay is the same request.
+  auto replay = call("POST", "/shipments", body(order, "cust-9", expected));
+  EXPECT_EQ(replay.status, 200) << replay.body;
+  EXPECT_EQ(replay.json(), created.json());
+  // Absent line2 and "" are the same.
+  auto order2 = unique_order();
+  ASSERT_EQ(call("POST", "/shipments", body(order2)).status, 201);
+  auto with_empty = address();
+  with_empty["line2"] = "";
+  EXPECT_EQ(call("POST", "/shipments", body(order2, "cust-1", with_empty)).status, 200);
+}
+
+TEST_F(ShippingTest, CreateIsIdempotentPerOrder) {
+  auto order = unique_order();
+  auto first = call("POST", "/shipments", body(order));
+  ASSERT_EQ(first.status, 201) << first.body;
+
+  auto replay = call("POST", "/shipments", body(order));
+  ASSERT_EQ(replay.status, 200) << replay.body;
+  EXPECT_EQ(replay.json(), first.json());
+  EXPECT_EQ(replay.header("location"), "");
+
+  auto other_customer = call("POST", "/shipments", body(order, "cust-2"));
+  EXPECT_EQ(other_customer.status, 409) << other_customer.body;
+  EXPECT_EQ(code_of_error(other_customer), "conflict");
+  EXPECT_EQ(field_of_error(other_customer), "order_id");
+
+  for (auto [key, value] :
+       {std::pair{"name", "Bob"}, std::pair{"line1", "2 Main St"}, std::pair{"line2", "Apt 1"},
+        std::pair{"city", "Hamburg"}, std::pair{"postal_code", "20095"}, std::pair{"country", "AT"}}) {
+    auto a = address();
+    a[key] = value;
+    auto r = call("POST", "/shipments", body(order, "cust-1", a));
+    EXPECT_EQ(r.status, 409) << key << ": " << r.body;
+    if (r.status == 409) {
+      EXPECT_EQ(field_of_error(r), "order_id") << key;
+    }
+  }
+
+  // Whatever its status: after a cancel the replay still answers with the (now cancelled) shipment.
+  std::string id = str(first.json(), "id");
+  ASSERT_EQ(call("POST", "/shipments/" + id + "/cancel").status, 200);
+  auto after_cancel = call("POST", "/shipments", body(order));
+  ASSERT_EQ(after_cancel.status, 200) << after_cancel.body;
+  EXPECT_EQ(str(after_cancel.json(), "id"), id);
+  EXPECT_EQ(str(after_cancel.json(), "status"), "cancelled");
+
+  auto listed = call("GET", "/shipments?order_id=" + order);
+  EXPECT_EQ(listed.json().at("shipments").as_array().size(), 1U);
+}
+
+TEST_F(ShippingTest, TwentyParallelIdenticalCreatesMakeExactlyOneShipment) {
+  auto order = unique_order();
+  constexpr int kThreads = 20;
+  std::vector<HttpResult> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back(
+        [&, i] { results[static_cast<std::size_t>(i)] = call("POST", "/shipments", body(order)); });
+  }
+  for (auto& t : threads) t.join();
+  int created = 0;
+  int replayed = 0;
+  std::set<std::string> ids;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.status == 201 || r.status == 200) << r.status << " " << r.error << " " << r.body;
+    (r.status == 201 ? created : replayed)++;
+    ids.insert(str(r.json(), "id"));
+  }
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(replayed, kThreads - 1);
+  EXPECT_EQ(ids.size(), 1U);
+  auto listed = call("GET", "/shipments?order_id=" + order);
+  ASSERT_EQ(listed.status, 200);
+  ASSERT_EQ(listed.json().at("shipments").as_array().size(), 1U);
+  EXPECT_EQ(str(listed.json().at("shipments").at(0), "id"), *ids.begin());
+}
+
+TEST_F(ShippingTest, ParallelConflictingCreatesLetOneAddressWin) {
+  auto order = unique_order();
+  constexpr int kThreads = 20;
+  auto other = address();
+  other["city"] = "Munich";
+  std::vector<HttpResult> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      results[static_cast<std::size_t>(i)] =
+          call("POST", "/shipments", body(order, "cust-1", i % 2 ? other : address()));
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto listed = call("GET", "/shipments?order_id=" + order);
+  ASSERT_EQ(listed.json().at("shipments").as_array().size(), 1U);
+  std::string winner_city = str(listed.json().at("shipments").at(0).at("address"), "city");
+  int created = 0;
+  for (int i = 0; i < kThreads; ++i) {
+    const auto& r = results[static_cast<std::size_t>(i)];
+    bool same_as_winner = (i % 2 ? "Munich" : "Berlin") == winner_city;
+    if (same_as_winner) {
+      EXPECT_TRUE(r.status == 201 || r.status == 200) << r.status << " " << r.body;
+      created += r.status == 201 ? 1 : 0;
+    } else {
+      EXPECT_EQ(r.status, 409) << r.body;
+    }
+  }
+  EXPECT_EQ(created, 1);
+}
+
+struct BadInput {
+  std::string name;
+  std::string body;
+  int status;
+  std::string code;
+  std::string field;  // "" when the error names no field
+};
+
+TEST_F(ShippingTest, BadCreateBodiesGetA400NamingTheField) {
+  auto with = [](const std::string& key, boost::json::value v) {
+    auto a = address();
+    a[key] = std::move(v);
+    return body("order-bad", "cust-1", a);
+  };
+  auto without = [](const std::string& key) {
+    auto a = address();
+    a.erase(key);
+    return body("order-bad", "cust-1", a);
+  };
+  auto top = [](boost::json::object o) { return boost::json::serialize(o); };
+  boost::json::string s201(201, 'x');
+  const BadInput cases[] = {
+      {"malformed JSON", R"({"order_id":)", 400, "malformed_request", ""},
+      {"empty body", "", 400, "malformed_request", ""},
+      {"array body", "[1]", 400, "malformed_request", ""},
+      {"invalid UTF-8", "{\"order_id\":\"\xff\"}", 400, "malformed_request", ""},
+      {"missing order_id", top({{"customer_id", "c"}, {"address", address()}}), 400, "validation_failed",
+       "order_id"},
+      {"missing customer_id", top({{"order_id", "o"}, {"address", address()}}), 400, "validation_failed",
+       "customer_id"},
+      {"missing address", top({{"order_id", "o"}, {"customer_id", "c"}}), 400, "validation_failed",
+       "address"},
+      {"order_id a number", top({{"order_id", 7}, {"customer_id", "c"}, {"address", address()}}), 400,
+       "validation_failed", "order_id"},
+      {"order_id null", top({{"order_id", nullptr}, {"customer_id", "c"}, {"address", address()}}), 400,
+       "validation_failed", "order_id"},
+      {"order_id empty", body(""), 400, "validation_failed", "order_id"},
+      {"order_id too long", body(std::string(129, 'o')), 400, "validation_failed", "order_id"},
+      {"order_id control char", body("o\n1"), 400, "validation_failed", "order_id"},
+      {"customer_id empty", body("o", ""), 400, "validation_failed", "customer_id"},
+      {"customer_id an array",
+       top({{"order_id", "o"}, {"customer_id", boost::json::array{}}, {"address", address()}}), 400,
+       "validation_failed", "customer_id"},
+      {"address a string", top({{"order_id", "o"}, {"customer_id", "c"}, {"address", "1 Main St"}}), 400,
+       "validation_failed", "address"},
+      {"address an array", top({{"order_id", "o"}, {"customer_id", "c"}, {"address", boost::json::array{}}}),
+       400, "validation_failed", "address"},
+      {"unknown top-level field",
+       top({{"order_id", "o"}, {"customer_id", "c"}, {"address", address()}, {"x", 1}}), 400,
+       "validation_failed", "x"},
+      {"unknown address field", with("zip", "10115"), 400, "validation_failed", "address.zip"},
+      {"name missing", without("name"), 400, "validation_failed", "address.name"},
+      {"name empty", with("name", ""), 400, "validation_failed", "address.name"},
+      {"name blank", with("name", "   "), 400, "validation_failed", "address.name"},
+      {"name too long", with("name", s201), 400, "validation_failed", "address.name"},
+      {"name a number", with("name", 1), 400, "validation_failed", "address.name"},
+      {"name control char", with("name", "Ann\u0001"), 400, "validation_failed", "address.name"},
+      {"line1 missing", without("line1"), 400, "validation_failed", "address.line1"},
+      {"line1 too long", with("line1", s201), 400, "validation_failed", "address.line1"},
+      {"line2 too long", with("line2", s201), 400, "validation_failed", "address.line2"},
+      {"line2 a bool", with("line2", true), 400, "validation_failed", "address.line2"},
+      {"city missing", without("city"), 400, "validation_failed", "address.city"},
+      {"city empty", with("city", ""), 400, "validation_failed", "address.city"},
+      {"city too long", with("city", s201), 400, "validation_failed", "address.city"},
+      {"postal_code missing", without("postal_code"), 400, "validation_failed", "address.postal_code"},
+      {"postal_code empty", with("postal_code", ""), 400, "validation_failed", "address.postal_code"},
+      {"postal_code too long", with("postal_code", boost::json::string(21, '1')), 400, "validation_failed",
+       "address.postal_code"},
+      {"country missing", without("country"), 400, "validation_failed", "address.country"},
+      {"country lower case", with("country", "de"), 400, "validation_failed", "address.country"},
+      {"country three letters", with("country", "DEU"), 400, "validation_failed", "address.country"},
+      {"country one letter", with("country", "D"), 400, "validation_failed", "address.country"},
+      {"country digits", with("country", "12"), 400, "validation_failed", "address.country"},
+      {"country unassigned", with("country", "ZZ"), 400, "validation_failed", "address.country"},
+      {"country a name", with("country", "Germany"), 400, "validation_failed", "address.country"},
+      {"country a number", with("country", 49), 400, "validation_failed", "address.country"},
+  };
+  for (const auto& c : cases) {
+    auto r = call("POST", "/shipments", c.body);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
+    if (r.status != c.status) continue;
+    EXPECT_EQ(code_of_error(r), c.code) << c.name;
+    EXPECT_EQ(field_of_error(r), c.field) << c.name;
+    EXPECT_FALSE(r.json().at("error").at("message").as_string().empty()) << c.name;
+    EXPECT_FALSE(r.json().at("error").at("request_id").as_string().empty()) << c.name;
+  }
+  // None of them created anything.
+  for (const char* order : {"order-bad", "o", ""}) {
+    auto listed = call("GET", std::string("/shipments?order_id=") + (*order ? order : "x"));
+    EXPECT_TRUE(listed.json().at("shipments").as_array().empty()) << order;
+  }
+}
+
+TEST_F(ShippingTest, BadQueriesAndCancelBodiesGetA400) {
+  for (const char* target : {"/shipments", "/shipments?order_id=", "/shipments?orderid=o", "/shipments?"}) {
+    auto r = call("GET", target);
+    EXPECT_EQ(r.status, 400) << target << ": " << r.body;
+    if (r.status != 400) continue;
+    EXPECT_EQ(code_of_error(r), "validation_failed") << target;
+    EXPECT_EQ(field_of_error(r), "order_id") << target;
+  }
+  auto too_long = call("GET", "/shipments?order_id=" + std::string(129, 'o'));
+  EXPECT_EQ(too_long.status, 400);
+  EXPECT_EQ(field_of_error(too_long), "order_id");
+  // Unknown orders are simply an empty list; query values are percent-decoded.
+  auto none = call("GET", "/shipments?order_id=no%20such%20order");
+  ASSERT_EQ(none.status, 200);
+  EXPECT_TRUE(none.json().at("shipments").as_array().empty());
+
+  auto created = call("POST", "/shipments", body(unique_order()));
+  ASSERT_EQ(created.status, 201);
+  std::string id = str(created.json(), "id");
+  const BadInput cases[] = {
+      {"cancel with unknown field", R"({"reason":"changed my mind"})", 400, "validation_failed", "reason"},
+      {"cancel with malformed body", "nope", 400, "malformed_request", ""},
+      {"cancel with array body", "[]", 400, "malformed_request", ""},
+  };
+  for (const auto& c : cases) {
+    auto r = call("POST", "/shipments/" + id + "/cancel", c.body);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
+    if (r.status != c.status) continue;
+    EXPECT_EQ(code_of_error(r), c.code) << c.name;
+    EXPECT_EQ(field_of_error(r), c.field) << c.name;
+  }
+  // The refused cancels did not cancel.
+  EXPECT_EQ(str(call("GET", "/shipments/" + id).json(), "status"), "created");
+}
+
+TEST_F(ShippingTest, UnknownShipmentsAre404AndWrongMethods405) {
+  auto missing = call("GET", "/shipments/does-not-exist");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(code_of_error(missing), "not_found");
+  auto cancel_missing = call("POST", "/shipments/does-not-exist/cancel");
+  EXPECT_EQ(cancel_missing.status, 404);
+  EXPECT_EQ(code_of_error(cancel_missing), "not_found");
+
+  auto del = call("DELETE", "/shipments/some-id");
+  EXPECT_EQ(del.status, 405);
+  EXPECT_EQ(code_of_error(del), "method_not_allowed");
+  EXPECT_EQ(del.header("allow"), "GET");
+  auto get_cancel = call("GET", "/shipments/some-id/cancel");
+  EXPECT_EQ(get_cancel.status, 405);
+  EXPECT_EQ(get_cancel.header("allow"), "POST");
+  EXPECT_EQ(call("PUT", "/shipments").status, 405);
+
+  std::string huge(2 * 1024 * 1024, 'x');
+  auto too_large = call("POST", "/shipments", body("order-huge", huge));
+  EXPECT_EQ(too_large.status, 413);
+  EXPECT_EQ(code_of_error(too_large), "payload_too_large");
+}
+
+TEST_F(ShippingTest, HealthReadinessAndMetrics) {
+  auto port = service_->port;
+  EXPECT_EQ(testing::http(port, "GET", "/health/live").status, 200);
+  auto ready = testing::http(port, "GET", "/health/ready");
+  ASSERT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
+  call("GET", "/shipments/metric-probe");
+  auto metrics = testing::http(port, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find(
+                R"(http_server_requests_total{method="GET",route="/shipments/{id}",status_class="4xx"})"),
+            std::string::npos);
+}
+
+TEST(ShippingGateway, ShipmentsAreReachableThroughTheGateway) {
+  auto dir = temp_dir("gateway");
+  ShippingService shipping(dir);
+  auto gateway_port = testing::free_port();
+  Process gateway(
+      testing::binary("gateway"), {},
+      {{"APP_SERVER__PORT", std::to_string(gateway_port)},
+       {"APP_LOG__LEVEL", "warn"},
+       {"APP_GATEWAY__SERVICES__SHIPMENTS__UPSTREAM", "127.0.0.1:" + std::to_string(shipping.port)}});
+  ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
+  ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
+
+  auto created =
+      checked(gateway_port, "POST", "/shipments", body("gw-order"), {{"X-Request-ID", "gw-1"}}, "/api");
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string id = str(created.json(), "id");
+  EXPECT_EQ(checked(gateway_port, "GET", "/shipments/" + id, {}, {}, "/api").json(), created.json());
+  auto listed = checked(gateway_port, "GET", "/shipments?order_id=gw-order", {}, {}, "/api");
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.json().at("shipments").as_array().size(), 1U);
+  auto cancelled = checked(gateway_port, "POST", "/shipments/" + id + "/cancel", {}, {}, "/api");
+  ASSERT_EQ(cancelled.status, 200);
+  EXPECT_EQ(str(cancelled.json(), "status"), "cancelled");
+  auto bad = checked(gateway_port, "POST", "/shipments", "{", {{"X-Request-ID", "gw-bad"}}, "/api");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.json().at("error").at("request_id").as_string(), "gw-bad");
+  fs::remove_all(dir);
+}
+
+TEST(ShippingRestart, ShipmentsAndTheOnePerOrderRuleSurviveARestart) {
+  auto dir = temp_dir("restart");
+  ShippingService shipping(dir);
+  ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
+  auto created = checked(shipping.port, "POST", "/shipments", body("restart-order"));
+  ASSERT_EQ(created.status, 201) << created.body;
+
+  shipping.process->signal(SIGKILL);
+  ASSERT_TRUE(shipping.process->wait(5s));
+  shipping.start();
+  ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
+
+  auto got = checked(shipping.port, "GET", "/shipments/" + str(created.json(), "id"));
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.json(), created.json());
+  EXPECT_EQ(checked(shipping.port, "POST", "/shipments", body("restart-order")).status, 200);
+  EXPECT_EQ(checked(shipping.port, "POST", "/shipments", body("restart-order", "someone-else")).status, 409);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mercato
