@@ -6,19 +6,45 @@
 
 TEST_SERVER_PIDS=()
 
-# start_test_servers: HOOK for servers that tests need (PostgreSQL, Redis, NATS, etcd, ...). None yet.
-# Start each with test_server_spawn (so it is stopped by PID when the run ends, pass or fail), wait until
-# it accepts connections, and export its address for the tests to read. For example:
-#
-#   local port; port="$(free_port)"
-#   test_server_spawn "${MERCATO_VAR_DIR}/test/redis.log" \
-#     redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no
-#   wait_port "$port" 20 || die "redis-server did not start (see var/test/redis.log)"
-#   export MERCATO_TEST_REDIS_URL="redis://127.0.0.1:${port}"
-#
-# Add the server's Debian package to [core] in scripts/packages.txt.
+TEST_SERVER_DIRS=()
+
+# start_test_servers: the real servers the integration tests run against, each on a free loopback port
+# with its data in a temporary directory, stopped by PID and removed when the run ends. Their addresses
+# are exported as MERCATO_TEST_<NAME>_URL; MERCATO_REQUIRE_BACKENDS=1 makes a test fail rather than skip
+# when its server is missing.
 start_test_servers() {
-  :
+  export MERCATO_REQUIRE_BACKENDS=1
+  start_test_postgres
+}
+
+# start_test_postgres: a throw-away PostgreSQL cluster (trust auth on 127.0.0.1 only, fsync off: test
+# data need not survive a crash). PostgreSQL refuses to run as root, so as root it runs as the
+# `postgres` system user the Debian package creates.
+start_test_postgres() {
+  local bindir dir port log
+  bindir="$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)"
+  [[ -x "$bindir/postgres" ]] || die "PostgreSQL server binaries not found under /usr/lib/postgresql (package postgresql)"
+  dir="$(mktemp -d /tmp/mercato-test-pg-XXXXXX)"
+  TEST_SERVER_DIRS+=("$dir")
+  log="${MERCATO_VAR_DIR}/test/postgres.log"
+  mkdir -p "$(dirname "$log")"
+  local -a as_user=()
+  if ((EUID == 0)); then
+    chown postgres:postgres "$dir"
+    as_user=(setpriv --reuid=postgres --regid=postgres --init-groups)
+  fi
+  "${as_user[@]}" "$bindir/initdb" -D "$dir/data" -U mercato -A trust -E UTF8 --locale=C --no-sync >"$log" 2>&1 ||
+    die "initdb failed (see ${log#"$MERCATO_ROOT"/})"
+  port="$(free_port)"
+  test_server_spawn "$log" "${as_user[@]}" "$bindir/postgres" -D "$dir/data" -h 127.0.0.1 -p "$port" -k "$dir" \
+    -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200
+  local deadline=$(($(now_ms) + 30000))
+  until "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port"; do
+    (($(now_ms) < deadline)) || die "PostgreSQL did not start (see ${log#"$MERCATO_ROOT"/})"
+    sleep 0.1
+  done
+  export MERCATO_TEST_POSTGRES_URL="postgresql://mercato@127.0.0.1:${port}/postgres"
+  log_info "PostgreSQL for tests on 127.0.0.1:${port}"
 }
 
 # test_server_spawn LOGFILE COMMAND...: runs COMMAND in the background, output to LOGFILE.
@@ -46,6 +72,11 @@ test_servers_stop() {
     proc_stop 10 "${TEST_SERVER_PIDS[@]}"
     TEST_SERVER_PIDS=()
   fi
+  local dir
+  for dir in "${TEST_SERVER_DIRS[@]}"; do
+    rm -rf "$dir"
+  done
+  TEST_SERVER_DIRS=()
 }
 
 cmd_test() {

@@ -482,6 +482,39 @@ TEST(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
   fs::remove_all(dir);
 }
 
+// The same service on PostgreSQL, chosen by configuration alone (database.url).
+TEST(UserService, RunsOnPostgresChosenByConfiguration) {
+  auto url = testing::backend_url("MERCATO_TEST_POSTGRES_URL");
+  if (url.empty()) {
+    if (testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
+    GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
+  }
+  auto port = testing::free_port();
+  Process user(testing::binary("user"), {},
+               {{"APP_SERVER__PORT", std::to_string(port)},
+                {"APP_DATABASE__URL", url},
+                {"APP_DATABASE__CONNECTIONS", "4"},
+                {"APP_LOG__LEVEL", "warn"}});
+  ASSERT_TRUE(testing::wait_ready(port)) << user.log();
+  std::string email = "pg" + std::to_string(::getpid()) + "@example.com";
+  auto created = testing::http(port, "POST", "/users", R"({"email":")" + email + R"(","name":"Pg"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(testing::check_contract("POST", "/users", created), "");
+  std::string id(created.json().at("id").as_string());
+  auto got = testing::http(port, "GET", "/users/" + id);
+  EXPECT_EQ(got.json(), created.json());
+  std::string upper = email;
+  upper[0] = 'P';
+  EXPECT_EQ(testing::http(port, "POST", "/users", R"({"email":")" + upper + R"(","name":"Dup"})").status,
+            409);
+  auto patched = testing::http(port, "PATCH", "/users/" + id, R"({"name":"Renamed"})");
+  EXPECT_EQ(patched.status, 200);
+  EXPECT_EQ(patched.json().at("name").as_string(), "Renamed");
+  auto ready = testing::http(port, "GET", "/health/ready");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
+}
+
 TEST(UserService, BadConfigurationStopsTheProcessNamingTheKey) {
   auto dir = temp_dir("config");
   {

@@ -44,6 +44,16 @@ std::uint16_t free_port() {
 
 std::string source_dir() { return MERCATO_SOURCE_DIR; }
 
+std::string backend_url(const char* env_name) {
+  const char* value = std::getenv(env_name);
+  return value != nullptr ? value : "";
+}
+
+bool backends_required() {
+  const char* value = std::getenv("MERCATO_REQUIRE_BACKENDS");
+  return value != nullptr && std::string_view(value) == "1";
+}
+
 std::string binary(const std::string& service) {
   const char* dir = std::getenv("MERCATO_BUILD_DIR");
   std::string build = dir != nullptr ? dir : MERCATO_BUILD_DIR;

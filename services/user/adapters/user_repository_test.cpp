@@ -6,8 +6,10 @@
 #include <memory>
 
 #include "adapters/memory_user_repository.hpp"
+#include "adapters/postgres_user_repository.hpp"
 #include "adapters/sqlite_user_repository.hpp"
 #include "mercato/core/ids.hpp"
+#include "mercato/testing/testing.hpp"
 
 namespace mercato::user {
 namespace {
@@ -34,13 +36,43 @@ struct SqliteFixture : Fixture {
   SqliteUserRepository r;
 };
 
+// A schema of its own on the PostgreSQL server that ./mercato test starts.
+struct PostgresFixture : Fixture {
+  explicit PostgresFixture(const std::string& url) : base(url), schema("t_" + random_hex(6)) {
+    auto admin = postgres::Database::open({.url = base, .connections = 1});
+    if (!admin->with([&](postgres::Connection& c) { return c.exec("CREATE SCHEMA " + schema); })) {
+      throw std::runtime_error("cannot create schema " + schema);
+    }
+    db = postgres::Database::open({.url = base + "?options=-csearch_path%3D" + schema, .connections = 2});
+    r = std::make_unique<PostgresUserRepository>(*db);
+  }
+  ~PostgresFixture() override {
+    r.reset();
+    db.reset();
+    auto admin = postgres::Database::open({.url = base, .connections = 1});
+    (void)admin->with([&](postgres::Connection& c) { return c.exec("DROP SCHEMA " + schema + " CASCADE"); });
+  }
+  UserRepository& repo() override { return *r; }
+  std::string base;
+  std::string schema;
+  std::unique_ptr<postgres::Database> db;
+  std::unique_ptr<PostgresUserRepository> r;
+};
+
 class UserRepositoryContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "memory") {
       fixture_ = std::make_unique<MemoryFixture>();
-    } else {
+    } else if (GetParam() == "sqlite") {
       fixture_ = std::make_unique<SqliteFixture>();
+    } else {
+      auto url = mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL");
+      if (url.empty()) {
+        if (mercato::testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
+        GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
+      }
+      fixture_ = std::make_unique<PostgresFixture>(url);
     }
   }
   UserRepository& repo() { return fixture_->repo(); }
@@ -110,7 +142,8 @@ TEST_P(UserRepositoryContract, UpdateUnknownIsNotFound) {
   EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
 }
 
-INSTANTIATE_TEST_SUITE_P(Implementations, UserRepositoryContract, ::testing::Values("memory", "sqlite"));
+INSTANTIATE_TEST_SUITE_P(Implementations, UserRepositoryContract,
+                         ::testing::Values("memory", "sqlite", "postgres"));
 
 }  // namespace
 }  // namespace mercato::user

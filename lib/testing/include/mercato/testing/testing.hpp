@@ -28,6 +28,12 @@ std::uint16_t free_port();
 // The repository's root (for api/*.yaml, node_modules/, config/).
 std::string source_dir();
 
+// The address of a server that `./mercato test` started for the tests (read from the environment
+// variable `env_name`, e.g. MERCATO_TEST_POSTGRES_URL); empty when there is none. A test without its
+// server skips — unless MERCATO_REQUIRE_BACKENDS=1, which `./mercato test` sets, where it must fail.
+std::string backend_url(const char* env_name);
+bool backends_required();
+
 // The path of a built service binary, e.g. binary("user") → <build>/services/user/mercato-user.
 std::string binary(const std::string& service);
 

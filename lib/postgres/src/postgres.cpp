@@ -1,0 +1,203 @@
+#include "mercato/postgres/postgres.hpp"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace mercato::postgres {
+
+bool is_postgres_url(std::string_view url) noexcept {
+  return url.starts_with("postgres://") || url.starts_with("postgresql://");
+}
+
+Rows::Rows(pg_result* result) : result_(result) {}
+Rows::Rows(Rows&& other) noexcept : result_(other.result_) { other.result_ = nullptr; }
+Rows::~Rows() {
+  if (result_ != nullptr) PQclear(result_);
+}
+int Rows::size() const noexcept { return result_ == nullptr ? 0 : PQntuples(result_); }
+std::string Rows::text(int row, int column) const {
+  return std::string(PQgetvalue(result_, row, column),
+                     static_cast<std::size_t>(PQgetlength(result_, row, column)));
+}
+std::int64_t Rows::integer(int row, int column) const { return std::stoll(PQgetvalue(result_, row, column)); }
+bool Rows::is_null(int row, int column) const { return PQgetisnull(result_, row, column) != 0; }
+std::int64_t Rows::affected() const {
+  const char* n = PQcmdTuples(result_);
+  return n == nullptr || *n == '\0' ? 0 : std::stoll(n);
+}
+
+Connection::Connection(pg_conn* conn) : conn_(conn) {}
+Connection::~Connection() { PQfinish(conn_); }
+
+namespace {
+
+Error failure(pg_conn* conn, const pg_result* result, std::string& sqlstate, std::string_view what) {
+  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  sqlstate = state != nullptr ? state : "";
+  std::string message = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  // Lost connections are the storage being unavailable, not a bug.
+  if (PQstatus(conn) != CONNECTION_OK) return Error::unavailable("postgres: " + message);
+  return Error::internal(std::string(what) + ": " + message);
+}
+
+}  // namespace
+
+Result<Rows> Connection::query(std::string_view sql, const std::vector<Param>& params) {
+  sqlstate_.clear();
+  const std::string* name = nullptr;
+  for (const auto& entry : prepared_) {
+    if (entry.first == sql) {
+      name = &entry.second;
+      break;
+    }
+  }
+  if (name == nullptr) {
+    std::string statement = "s" + std::to_string(prepared_.size());
+    std::string text(sql);
+    PGresult* prepared = PQprepare(conn_, statement.c_str(), text.c_str(), 0, nullptr);
+    Rows guard(prepared);
+    if (prepared == nullptr || PQresultStatus(prepared) != PGRES_COMMAND_OK) {
+      return failure(conn_, prepared, sqlstate_, "prepare");
+    }
+    prepared_.emplace_back(std::move(text), std::move(statement));
+    name = &prepared_.back().second;
+  }
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p.value() ? p.value()->c_str() : nullptr);
+  PGresult* result = PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()), values.data(),
+                                    nullptr, nullptr, 0);
+  Rows rows(result);
+  auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+    return failure(conn_, result, sqlstate_, "query");
+  return rows;
+}
+
+Result<void> Connection::exec(std::string_view sql) {
+  sqlstate_.clear();
+  std::string text(sql);
+  PGresult* result = PQexec(conn_, text.c_str());
+  Rows guard(result);
+  auto status = result != nullptr ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+    return failure(conn_, result, sqlstate_, "exec");
+  return {};
+}
+
+Result<void> Connection::begin() { return exec("BEGIN"); }
+Result<void> Connection::commit() { return exec("COMMIT"); }
+void Connection::rollback() noexcept {
+  if (in_transaction()) {
+    PGresult* r = PQexec(conn_, "ROLLBACK");
+    PQclear(r);
+  }
+}
+bool Connection::in_transaction() const noexcept {
+  auto s = PQtransactionStatus(conn_);
+  return s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
+}
+
+bool Connection::ensure_alive() {
+  if (PQstatus(conn_) == CONNECTION_OK) return true;
+  PQreset(conn_);
+  prepared_.clear();  // prepared statements die with the server session
+  return PQstatus(conn_) == CONNECTION_OK;
+}
+
+namespace {
+void ignore_notice(void*, const char*) {}
+}  // namespace
+
+Database::~Database() = default;
+
+std::unique_ptr<Database> Database::open(const DatabaseSettings& settings) {
+  std::unique_ptr<Database> db(new Database(settings));
+  std::size_t n = std::max<std::size_t>(settings.connections, 1);
+  for (std::size_t i = 0; i < n; ++i) {
+    pg_conn* conn = PQconnectdb(settings.url.c_str());
+    if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+      std::string message = conn != nullptr ? PQerrorMessage(conn) : "out of memory";
+      PQfinish(conn);
+      while (!message.empty() && message.back() == '\n') message.pop_back();
+      throw std::runtime_error("cannot connect to PostgreSQL: " + message);
+    }
+    // Server notices ("relation already exists, skipping") are not errors; keep them out of the logs.
+    PQsetNoticeProcessor(conn, ignore_notice, nullptr);
+    db->all_.push_back(std::make_unique<Connection>(conn));
+    db->free_.push_back(db->all_.back().get());
+  }
+  return db;
+}
+
+Database::Lease::Lease(Database& d) : db(d) {
+  std::unique_lock lock(db.mutex_);
+  db.available_.wait(lock, [&] { return !db.free_.empty(); });
+  connection = db.free_.back();
+  db.free_.pop_back();
+  lock.unlock();
+  connection->ensure_alive();
+}
+
+Database::Lease::~Lease() {
+  connection->rollback();  // a transaction left open by an early return must not leak to the next user
+  {
+    std::lock_guard lock(db.mutex_);
+    db.free_.push_back(connection);
+  }
+  db.available_.notify_one();
+}
+
+Result<void> Database::migrate(const std::vector<Migration>& migrations) {
+  return with([&](Connection& c) -> Result<void> {
+    // Session-level advisory lock: instances starting together apply each migration once.
+    if (auto r = c.query("SELECT pg_advisory_lock(7263541)"); !r) return std::move(r).error();
+    struct Unlock {
+      Connection& c;
+      ~Unlock() { (void)c.query("SELECT pg_advisory_unlock(7263541)"); }
+    } unlock{c};
+    if (auto r = c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                        " name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+        !r) {
+      return r;
+    }
+    auto current_rows = c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!current_rows) return std::move(current_rows).error();
+    auto current = current_rows->integer(0, 0);
+    std::int64_t newest = migrations.empty() ? 0 : migrations.back().version;
+    if (current > newest) {
+      return Error::internal("database schema version " + std::to_string(current) +
+                             " is newer than this build knows (" + std::to_string(newest) + ")");
+    }
+    for (const auto& m : migrations) {
+      if (m.version <= current) continue;
+      if (auto r = c.begin(); !r) return r;
+      if (auto r = c.exec(m.sql); !r) {
+        c.rollback();
+        return Error::internal("migration " + std::to_string(m.version) + " (" + m.name +
+                               ") failed: " + r.error().message);
+      }
+      if (auto r = c.query("INSERT INTO schema_migrations(version, name) VALUES ($1, $2)",
+                           {static_cast<std::int64_t>(m.version), m.name});
+          !r) {
+        c.rollback();
+        return std::move(r).error();
+      }
+      if (auto r = c.commit(); !r) return r;
+    }
+    return {};
+  });
+}
+
+Result<void> Database::ping() {
+  return with([](Connection& c) -> Result<void> {
+    auto r = c.query("SELECT 1");
+    if (!r) return std::move(r).error();
+    return {};
+  });
+}
+
+}  // namespace mercato::postgres
