@@ -15,7 +15,8 @@
 #   - var/run/mercato.pid (this supervisor), var/run/<svc>.pid, var/run/ports ("<svc> <port>" lines)
 #     are written for `./mercato status` and `./mercato stop`, and removed on exit.
 #
-# Environment: MERCATO_<SVC>_PORT (ports), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
+# Environment: MERCATO_<SVC>_PORT (ports), MERCATO_<SVC>_DATABASE_URL (that service's database.url, e.g.
+# postgres://... for user, order, payment; redis://... for inventory), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
 # MERCATO_READY_TIMEOUT (seconds, default 30), MERCATO_STOP_TIMEOUT (seconds, default 10). Any APP_*
 # variable in the environment reaches every process as a config override.
 
@@ -59,6 +60,11 @@ _up_command() {
   else
     if [[ "$(service_storage "$name")" == sqlite ]]; then
       _UP_ENV+=("APP_DATABASE__PATH=${MERCATO_VAR_DIR}/${name}/${name}.db")
+    fi
+    # MERCATO_<NAME>_DATABASE_URL (postgres://... or redis://...) moves one service off SQLite.
+    local url_var="MERCATO_${name^^}_DATABASE_URL"
+    if [[ -n "${!url_var:-}" ]]; then
+      _UP_ENV+=("APP_DATABASE__URL=${!url_var}")
     fi
     local calls
     calls="$(service_calls "$name")"
