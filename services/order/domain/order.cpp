@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "mercato/core/country.hpp"
+
 namespace mercato::order {
 
 std::string_view to_string(Status status) noexcept {
@@ -49,10 +51,11 @@ Result<void> validate(const Address& a) {
   if (auto r = text_field(a.line2, "line2", 0, 200); !r) return r;
   if (auto r = text_field(a.city, "city", 1, 200); !r) return r;
   if (auto r = text_field(a.postal_code, "postal_code", 1, 20); !r) return r;
-  if (a.country.size() != 2 || !std::isupper(static_cast<unsigned char>(a.country[0])) ||
-      !std::isupper(static_cast<unsigned char>(a.country[1]))) {
-    return Error::validation("shipping_address.country",
-                             "shipping_address.country: must be an ISO 3166-1 alpha-2 code such as \"DE\"");
+  // The same rule the shipping service applies, so an accepted order can always be shipped.
+  if (!is_iso3166_alpha2(a.country)) {
+    return Error::validation(
+        "shipping_address.country",
+        "shipping_address.country: must be an assigned ISO 3166-1 alpha-2 code such as \"DE\"");
   }
   return {};
 }

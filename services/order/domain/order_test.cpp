@@ -26,6 +26,9 @@ TEST(Address, NamesTheBadField) {
   a.country = "Germany";
   EXPECT_EQ(validate(a).error().field, "shipping_address.country");
   a = good_address();
+  a.country = "ZZ";
+  EXPECT_EQ(validate(a).error().field, "shipping_address.country");
+  a = good_address();
   a.country = "de";
   EXPECT_EQ(validate(a).error().field, "shipping_address.country");
   a = good_address();
