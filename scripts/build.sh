@@ -15,6 +15,12 @@ _cmake_cache_value() {
 }
 
 # build_configure: configures build/ if it is not configured yet (or lacks -Werror under CI).
+# ccache keys on paths relative to the checkout and ignores the build directory, so a fresh clone in
+# another folder (CI, fresh-clone-check) reuses what an earlier build compiled. Debug info then names
+# paths relative to the checkout (gdb: `set substitute-path` or run from the checkout).
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$MERCATO_ROOT}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
+
 build_configure() {
   local cache="${MERCATO_BUILD_DIR}/CMakeCache.txt"
   local -a args=()
