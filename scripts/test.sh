@@ -15,6 +15,7 @@ TEST_SERVER_DIRS=()
 start_test_servers() {
   export MERCATO_REQUIRE_BACKENDS=1
   start_test_postgres
+  start_test_redis
 }
 
 # start_test_postgres: a throw-away PostgreSQL cluster (trust auth on 127.0.0.1 only, fsync off: test
@@ -45,6 +46,29 @@ start_test_postgres() {
   done
   export MERCATO_TEST_POSTGRES_URL="postgresql://mercato@127.0.0.1:${port}/postgres"
   log_info "PostgreSQL for tests on 127.0.0.1:${port}"
+}
+
+# start_test_redis: a throw-away Redis on 127.0.0.1 only, nothing persisted (no RDB snapshots, no AOF);
+# its working directory is a temporary one so nothing is written anywhere else.
+start_test_redis() {
+  local dir port log
+  command -v redis-server >/dev/null 2>&1 || die "redis-server not found (package redis-server)"
+  command -v redis-cli >/dev/null 2>&1 || die "redis-cli not found (package redis-tools)"
+  dir="$(mktemp -d /tmp/mercato-test-redis-XXXXXX)"
+  TEST_SERVER_DIRS+=("$dir")
+  log="${MERCATO_VAR_DIR}/test/redis.log"
+  mkdir -p "$(dirname "$log")"
+  : >"$log"
+  port="$(free_port)"
+  test_server_spawn "$log" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$dir" \
+    --daemonize no
+  local deadline=$(($(now_ms) + 30000))
+  until [[ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" == "PONG" ]]; do
+    (($(now_ms) < deadline)) || die "Redis did not start (see ${log#"$MERCATO_ROOT"/})"
+    sleep 0.1
+  done
+  export MERCATO_TEST_REDIS_URL="redis://127.0.0.1:${port}"
+  log_info "Redis for tests on 127.0.0.1:${port}"
 }
 
 # test_server_spawn LOGFILE COMMAND...: runs COMMAND in the background, output to LOGFILE.

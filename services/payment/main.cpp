@@ -1,5 +1,6 @@
 // The payment service: charges (simulated card processor, Idempotency-Key) and refunds in the service's
-// own SQLite database, behind the REST API in api/.
+// own database (SQLite, or PostgreSQL with database.url), behind the REST API in api/.
+#include "adapters/postgres_payment_repository.hpp"
 #include "adapters/simulated_card_processor.hpp"
 #include "adapters/sqlite_payment_repository.hpp"
 #include "api/handlers.hpp"
@@ -8,16 +9,26 @@
 int main(int argc, char** argv) {
   using namespace mercato;
   return service::run(argc, argv, "payment", [](service::Context& ctx) {
+    // database.url = postgres://... selects PostgreSQL; otherwise SQLite at database.path.
     auto db_config = ctx.config().section("database");
-    auto& db = ctx.own(sqlite::Database::open({
-        .path = db_config.string("path", "var/payment/payment.db"),
-        .connections = static_cast<std::size_t>(db_config.integer("connections", 1, 1, 64)),
-    }));
+    auto url = db_config.string("url", "");
+    auto connections = static_cast<std::size_t>(db_config.integer("connections", 1, 1, 64));
+    auto path = db_config.string("path", "var/payment/payment.db");
+    payment::PaymentRepository* chosen = nullptr;
+    if (postgres::is_postgres_url(url)) {
+      auto& db = ctx.own(postgres::Database::open({.url = url, .connections = connections}));
+      chosen = &ctx.own(std::make_unique<payment::PostgresPaymentRepository>(db));
+    } else if (url.empty()) {
+      auto& db = ctx.own(sqlite::Database::open({.path = path, .connections = connections}));
+      chosen = &ctx.own(std::make_unique<payment::SqlitePaymentRepository>(db));
+    } else {
+      throw config::ConfigError("config key 'database.url': expected postgres://... (or no url for SQLite)");
+    }
+    auto& repository = *chosen;
     auto settings = ctx.config().section("payment");
     auto retention = settings.duration("idempotency_retention", std::chrono::hours(48));
     auto& processor = ctx.own(
         std::make_unique<payment::SimulatedCardProcessor>(settings.duration("processor_latency", {})));
-    auto& repository = ctx.own(std::make_unique<payment::SqlitePaymentRepository>(db));
     auto& payments = ctx.own(std::make_unique<payment::PaymentService>(repository, processor));
     if (auto purged = payments.recover_keys(retention); !purged) {
       const auto& e = purged.error();

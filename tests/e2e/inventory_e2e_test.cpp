@@ -455,8 +455,10 @@ TEST_F(InventoryE2E, BadInputsGet400NamingTheFieldAndChangeNothing) {
   EXPECT_EQ(call("GET", "/inventory/reservations/o-bad").status, 404);
 }
 
-// 200 orders of one unit each, from 8 client threads at once, for 100 units: exactly 100 win.
-void race_for_the_last_units(const InventoryService& service, const std::string& tag) {
+// 200 orders of one unit each, from 8 client threads at once, for 100 units: exactly 100 win. With a
+// `second` instance (sharing the first one's store), odd client threads send to it.
+void race_for_the_last_units(const InventoryService& service, const std::string& tag,
+                             const InventoryService* second = nullptr) {
   auto product = "hot-" + tag + "-" + std::to_string(::getpid());
   ASSERT_EQ(service.call("PUT", "/inventory/" + product, product_body("Hot item", 500, 100)).status, 201);
   constexpr int kThreads = 8;
@@ -470,7 +472,8 @@ void race_for_the_last_units(const InventoryService& service, const std::string&
     clients.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         auto order = "race-" + tag + "-" + std::to_string(t) + "-" + std::to_string(i);
-        auto r = service.call("POST", "/inventory/reservations", reservation_body(order, {{product, 1}}));
+        const auto& target = second != nullptr && t % 2 == 1 ? *second : service;
+        auto r = target.call("POST", "/inventory/reservations", reservation_body(order, {{product, 1}}));
         if (r.status == 201) {
           created++;
         } else if (r.status == 422 && code_of_error(r) == "unprocessable" &&
@@ -488,6 +491,9 @@ void race_for_the_last_units(const InventoryService& service, const std::string&
   EXPECT_EQ(created, 100);
   EXPECT_EQ(refused, 100);
   EXPECT_EQ(stock_of(service, product), (Stock{0, 100, 0}));
+  if (second != nullptr) {
+    EXPECT_EQ(stock_of(*second, product), (Stock{0, 100, 0}));
+  }
 }
 
 TEST_F(InventoryE2E, TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundredWin) {
@@ -635,6 +641,131 @@ TEST(InventoryService, ReachableThroughTheGateway) {
   auto got = api("GET", "/inventory/gw-sku");
   ASSERT_EQ(got.status, 200);
   EXPECT_EQ(got.json().at("sold").as_int64(), 2);
+  fs::remove_all(dir);
+}
+
+// The Redis server that ./mercato test starts, or a skip (a failure under MERCATO_REQUIRE_BACKENDS=1).
+std::string redis_url() {
+  auto url = testing::backend_url("MERCATO_TEST_REDIS_URL");
+  if (url.empty() && testing::backends_required()) ADD_FAILURE() << "MERCATO_TEST_REDIS_URL is not set";
+  return url;
+}
+
+// The service on Redis, chosen by configuration alone (database.url), under a key prefix of this run.
+std::map<std::string, std::string> redis_env(const std::string& url, const std::string& tag) {
+  return {{"APP_DATABASE__URL", url},
+          {"APP_DATABASE__KEY_PREFIX", "mercato:e2e:" + std::to_string(::getpid()) + ":" + tag + ":"},
+          {"APP_DATABASE__CONNECTIONS", "4"},
+          {"APP_SERVER__THREADS", "4"}};
+}
+
+TEST(InventoryServiceOnRedis, TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundredWin) {
+  auto url = redis_url();
+  if (url.empty()) GTEST_SKIP() << "no Redis server (run through ./mercato test)";
+  auto dir = temp_dir("redis-race");
+  InventoryService service(dir, redis_env(url, "race"));
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  auto ready = service.call("GET", "/health/ready");
+  ASSERT_EQ(ready.status, 200) << ready.body;
+  EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
+  race_for_the_last_units(service, "redis");
+  EXPECT_FALSE(fs::exists(service.db)) << "database.url must select Redis, not the SQLite file";
+  fs::remove_all(dir);
+}
+
+// Two instances on one Redis share the stock: the reserve script, not a process-local lock, decides.
+TEST(InventoryServiceOnRedis, TwoInstancesSharingOneStoreNeverOversell) {
+  auto url = redis_url();
+  if (url.empty()) GTEST_SKIP() << "no Redis server (run through ./mercato test)";
+  auto dir = temp_dir("redis-two");
+  InventoryService first(dir / "a", redis_env(url, "two"));
+  InventoryService second(dir / "b", redis_env(url, "two"));
+  ASSERT_TRUE(testing::wait_ready(first.port)) << first.process->log();
+  ASSERT_TRUE(testing::wait_ready(second.port)) << second.process->log();
+  race_for_the_last_units(first, "redis-two", &second);
+  fs::remove_all(dir);
+}
+
+TEST(InventoryServiceOnRedis, ReservationsAreAllOrNothingReplayedAndSettledOnce) {
+  auto url = redis_url();
+  if (url.empty()) GTEST_SKIP() << "no Redis server (run through ./mercato test)";
+  auto dir = temp_dir("redis-flow");
+  InventoryService service(dir, redis_env(url, "flow"));
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  ASSERT_EQ(service.call("PUT", "/inventory/r-a", product_body("A", 150, 5)).status, 201);
+  ASSERT_EQ(service.call("PUT", "/inventory/r-b", product_body("B", 990, 1)).status, 201);
+
+  auto short_second =
+      service.call("POST", "/inventory/reservations", reservation_body("r-o1", {{"r-a", 3}, {"r-b", 2}}));
+  ASSERT_EQ(short_second.status, 422) << short_second.body;
+  EXPECT_EQ(field_of_error(short_second), "items[1].quantity");
+  auto ghost =
+      service.call("POST", "/inventory/reservations", reservation_body("r-o1", {{"r-a", 1}, {"r-zz", 1}}));
+  ASSERT_EQ(ghost.status, 422);
+  EXPECT_EQ(field_of_error(ghost), "items[1].product_id");
+  EXPECT_EQ(stock_of(service, "r-a"), (Stock{5, 0, 0}));
+  EXPECT_EQ(stock_of(service, "r-b"), (Stock{1, 0, 0}));
+  EXPECT_EQ(service.call("GET", "/inventory/reservations/r-o1").status, 404);
+
+  auto created =
+      service.call("POST", "/inventory/reservations", reservation_body("r-o1", {{"r-a", 3}, {"r-b", 1}}));
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto replay =
+      service.call("POST", "/inventory/reservations", reservation_body("r-o1", {{"r-b", 1}, {"r-a", 3}}));
+  EXPECT_EQ(replay.status, 200) << replay.body;
+  EXPECT_EQ(replay.json(), created.json());
+  auto other = service.call("POST", "/inventory/reservations", reservation_body("r-o1", {{"r-a", 2}}));
+  EXPECT_EQ(other.status, 409);
+  EXPECT_EQ(field_of_error(other), "order_id");
+  EXPECT_EQ(stock_of(service, "r-a"), (Stock{2, 3, 0}));
+
+  // The admin's PUT sets available and keeps what orders hold.
+  ASSERT_EQ(service.call("PUT", "/inventory/r-a", product_body("A2", 175, 10)).status, 200);
+  EXPECT_EQ(stock_of(service, "r-a"), (Stock{10, 3, 0}));
+  auto committed = service.call("POST", "/inventory/reservations/r-o1/commit");
+  ASSERT_EQ(committed.status, 200) << committed.body;
+  EXPECT_EQ(committed.json().at("status").as_string(), "committed");
+  EXPECT_EQ(service.call("POST", "/inventory/reservations/r-o1/commit").status, 200);
+  auto release = service.call("POST", "/inventory/reservations/r-o1/release");
+  EXPECT_EQ(release.status, 409);
+  EXPECT_EQ(code_of_error(release), "conflict");
+  EXPECT_EQ(stock_of(service, "r-a"), (Stock{10, 0, 3}));
+  EXPECT_EQ(stock_of(service, "r-b"), (Stock{0, 0, 1}));
+  EXPECT_EQ(service.call("POST", "/inventory/reservations/r-none/release").status, 404);
+
+  // State lives in Redis: a restarted (killed) instance finds it all.
+  auto reservation = service.call("GET", "/inventory/reservations/r-o1").json();
+  service.process->signal(SIGKILL);
+  ASSERT_TRUE(service.process->wait(5s));
+  service.start();
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  EXPECT_EQ(service.call("GET", "/inventory/reservations/r-o1").json(), reservation);
+  EXPECT_EQ(stock_of(service, "r-a"), (Stock{10, 0, 3}));
+  fs::remove_all(dir);
+}
+
+TEST(InventoryServiceOnRedis, BadOrUnreachableDatabaseUrlStopsTheProcess) {
+  auto dir = temp_dir("redis-config");
+  {
+    Process p(testing::binary("inventory"), {},
+              {{"APP_DATABASE__URL", "mysql://127.0.0.1/x"},
+               {"APP_DATABASE__PATH", (dir / "x.db").string()},
+               {"APP_SERVER__PORT", std::to_string(testing::free_port())}});
+    auto status = p.wait(10s);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(*status, 2);
+    EXPECT_NE(p.log().find("database.url"), std::string::npos) << p.log();
+  }
+  {
+    Process p(testing::binary("inventory"), {},
+              {{"APP_DATABASE__URL", "redis://127.0.0.1:1"},
+               {"APP_DATABASE__PATH", (dir / "x.db").string()},
+               {"APP_SERVER__PORT", std::to_string(testing::free_port())}});
+    auto status = p.wait(10s);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(*status, 1);
+    EXPECT_NE(p.log().find("cannot connect to Redis"), std::string::npos) << p.log();
+  }
   fs::remove_all(dir);
 }
 

@@ -6,6 +6,9 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
+#include <latch>
+#include <thread>
+#include <vector>
 
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
@@ -24,6 +27,47 @@ std::string field_of(const HttpResult& r) {
   const auto& e = body.at("error").as_object();
   return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
 }
+
+// A schema of its own on the PostgreSQL server that ./mercato test starts, dropped at the end: the
+// service's migrations must not meet another service's schema_migrations. Created with psql, since
+// this binary links no PostgreSQL client.
+class PostgresSchema {
+ public:
+  explicit PostgresSchema(std::string base)
+      : base_(std::move(base)), name_("e2e_order_" + std::to_string(::getpid())) {
+    ok_ = psql("CREATE SCHEMA " + name_);
+  }
+  ~PostgresSchema() {
+    if (ok_) psql("DROP SCHEMA " + name_ + " CASCADE");
+  }
+  PostgresSchema(const PostgresSchema&) = delete;
+  PostgresSchema& operator=(const PostgresSchema&) = delete;
+  bool ok() const { return ok_; }
+  const std::string& log() const { return log_; }
+  // The server with this schema first on the search path.
+  std::string url() const { return base_ + "?options=-csearch_path%3D" + name_; }
+
+ private:
+  static std::string psql_binary() {
+    std::string newest;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+      auto candidate = (e.path() / "bin" / "psql").string();
+      if (fs::exists(candidate) && candidate > newest) newest = candidate;
+    }
+    return newest.empty() ? "/usr/bin/psql" : newest;
+  }
+  bool psql(const std::string& sql) {
+    Process p(psql_binary(), {"-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", base_, "-c", sql}, {});
+    auto status = p.wait(30s);
+    log_ += p.log();
+    return status && *status == 0;
+  }
+  std::string base_;
+  std::string name_;
+  bool ok_ = false;
+  std::string log_;
+};
 
 constexpr const char* kAddress =
     R"({"name":"Ann Lee","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"})";
@@ -217,6 +261,107 @@ TEST_F(OrderFlowTest, MalformedRequestsAre400NamingTheProblem) {
   EXPECT_EQ(api("POST", "/orders/does-not-exist/cancel").status, 404);
   auto wrong = api("DELETE", "/orders/x");
   EXPECT_EQ(wrong.status, 405);
+}
+
+// A second order service on PostgreSQL, chosen by configuration alone (database.url), against the
+// suite's user and inventory services.
+TEST_F(OrderFlowTest, RunsOnPostgresChosenByConfiguration) {
+  auto base = testing::backend_url("MERCATO_TEST_POSTGRES_URL");
+  if (base.empty()) {
+    if (testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
+    GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
+  }
+  PostgresSchema schema(base);
+  ASSERT_TRUE(schema.ok()) << schema.log();
+  auto port = testing::free_port();
+  auto sqlite_file = *dir_ / "order-postgres.db";
+  Process pg(testing::binary("order"), {},
+             {{"APP_SERVER__PORT", std::to_string(port)},
+              {"APP_SERVER__THREADS", "2"},
+              {"APP_DATABASE__URL", schema.url()},
+              {"APP_DATABASE__PATH", sqlite_file.string()},
+              {"APP_DATABASE__CONNECTIONS", "4"},
+              {"APP_LOG__LEVEL", "warn"},
+              {"APP_UPSTREAMS__USER", "127.0.0.1:" + std::to_string(user_port_)},
+              {"APP_UPSTREAMS__INVENTORY", "127.0.0.1:" + std::to_string(inventory_port_)}});
+  ASSERT_TRUE(testing::wait_ready(port)) << pg.log();
+  auto call = [port](const std::string& method, const std::string& target, const std::string& body = {}) {
+    auto r = testing::http(port, method, target, body);
+    EXPECT_EQ(testing::check_contract(method, target, r), "") << method << " " << target << ": " << r.body;
+    return r;
+  };
+  auto ready = testing::http(port, "GET", "/health/ready");
+  EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
+
+  auto customer = new_customer();
+  stock("pg-apple", 150, 10);
+  stock("pg-pear", 275, 10);
+  auto placed = call("POST", "/orders",
+                     order_body(customer, R"([{"product_id":"pg-apple","quantity":2,"price_cents":150},)"
+                                          R"({"product_id":"pg-pear","quantity":1,"price":2.75}])"));
+  ASSERT_EQ(placed.status, 201) << placed.body;
+  std::string id(placed.json().at("id").as_string());
+  EXPECT_EQ(placed.json().at("status").as_string(), "pending");
+  EXPECT_EQ(placed.json().at("total_cents").as_int64(), 2 * 150 + 275);
+  EXPECT_EQ(placed.json().at("shipping_address").at("city").as_string(), "Berlin");
+  EXPECT_EQ(placed.header("location"), "/orders/" + id);
+  auto read = call("GET", "/orders/" + id);
+  ASSERT_EQ(read.status, 200);
+  EXPECT_EQ(read.json(), placed.json());
+
+  // Stored in PostgreSQL: the suite's SQLite order service does not know it, and no SQLite file exists.
+  EXPECT_EQ(api("GET", "/orders/" + id).status, 404);
+  EXPECT_FALSE(fs::exists(sqlite_file));
+
+  auto second = call("POST", "/orders", order_body(customer, R"([{"product_id":"pg-pear","quantity":3}])"));
+  ASSERT_EQ(second.status, 201) << second.body;
+  auto list = call("GET", "/orders?customer_id=" + customer + "&limit=1");
+  ASSERT_EQ(list.status, 200) << list.body;
+  ASSERT_EQ(list.json().at("orders").as_array().size(), 1U);
+  EXPECT_EQ(list.json().at("orders").as_array()[0], second.json());  // newest first
+  EXPECT_TRUE(list.json().at("has_more").as_bool());
+  auto page2 = call("GET", "/orders?customer_id=" + customer + "&limit=1&page=2");
+  ASSERT_EQ(page2.json().at("orders").as_array().size(), 1U);
+  EXPECT_EQ(page2.json().at("orders").as_array()[0], read.json());
+  EXPECT_FALSE(page2.json().at("has_more").as_bool());
+
+  auto unknown_customer =
+      call("POST", "/orders", order_body("no-such-customer", R"([{"product_id":"pg-apple","quantity":1}])"));
+  EXPECT_EQ(unknown_customer.status, 422) << unknown_customer.body;
+  EXPECT_EQ(field_of(unknown_customer), "customer_id");
+  EXPECT_EQ(call("GET", "/orders/does-not-exist").status, 404);
+  EXPECT_EQ(call("POST", "/orders/does-not-exist/cancel").status, 404);
+
+  auto cancelled = call("POST", "/orders/" + id + "/cancel", R"({"reason":"changed my mind"})");
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(cancelled.json().at("status").as_string(), "cancelled");
+  EXPECT_EQ(cancelled.json().at("reason").as_string(), "changed my mind");
+  auto again = call("POST", "/orders/" + id + "/cancel", R"({"reason":"other"})");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.json(), cancelled.json());
+  EXPECT_EQ(call("GET", "/orders/" + id).json(), cancelled.json());
+
+  // Parallel cancels of one order with different reasons: one wins, every answer shows its reason.
+  std::string second_id(second.json().at("id").as_string());
+  constexpr int kClients = 8;
+  std::vector<HttpResult> results(kClients);
+  std::latch start(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      results[static_cast<std::size_t>(i)] = testing::http(port, "POST", "/orders/" + second_id + "/cancel",
+                                                           R"({"reason":"r)" + std::to_string(i) + R"("})");
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto stored = call("GET", "/orders/" + second_id);
+  ASSERT_EQ(stored.status, 200);
+  EXPECT_EQ(stored.json().at("status").as_string(), "cancelled");
+  for (const auto& r : results) {
+    ASSERT_EQ(r.status, 200) << r.error << " " << r.body;
+    EXPECT_EQ(r.json(), stored.json());
+  }
 }
 
 TEST_F(OrderFlowTest, UserServiceDownIs503AndNothingIsStored) {

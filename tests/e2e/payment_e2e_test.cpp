@@ -77,6 +77,56 @@ std::string unique(const std::string& prefix) {
   return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
 }
 
+// A schema of its own on the PostgreSQL server that ./mercato test starts, dropped at the end: the
+// service's migrations must not meet another service's schema_migrations. Created with psql, since
+// this binary links no PostgreSQL client.
+class PostgresSchema {
+ public:
+  explicit PostgresSchema(std::string base) : base_(std::move(base)), name_(unique("e2e_payment")) {
+    for (auto& c : name_) {
+      if (c == '-') c = '_';
+    }
+    ok_ = psql("CREATE SCHEMA " + name_);
+  }
+  ~PostgresSchema() {
+    if (ok_) psql("DROP SCHEMA " + name_ + " CASCADE");
+  }
+  PostgresSchema(const PostgresSchema&) = delete;
+  PostgresSchema& operator=(const PostgresSchema&) = delete;
+  bool ok() const { return ok_; }
+  const std::string& log() const { return log_; }
+  // The server with this schema first on the search path.
+  std::string url() const { return base_ + "?options=-csearch_path%3D" + name_; }
+
+ private:
+  static std::string psql_binary() {
+    std::string newest;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+      auto candidate = (e.path() / "bin" / "psql").string();
+      if (fs::exists(candidate) && candidate > newest) newest = candidate;
+    }
+    return newest.empty() ? "/usr/bin/psql" : newest;
+  }
+  bool psql(const std::string& sql) {
+    Process p(psql_binary(), {"-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", base_, "-c", sql}, {});
+    auto status = p.wait(30s);
+    log_ += p.log();
+    return status && *status == 0;
+  }
+  std::string base_;
+  std::string name_;
+  bool ok_ = false;
+  std::string log_;
+};
+
+#define POSTGRES_URL_OR_SKIP(var)                                                       \
+  auto var = testing::backend_url("MERCATO_TEST_POSTGRES_URL");                         \
+  if (var.empty()) {                                                                    \
+    if (testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set"; \
+    GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";                \
+  }
+
 std::string charge_body(const std::string& order, const std::string& token, std::int64_t amount = 1999,
                         const std::string& customer = "cust-1") {
   return R"({"order_id":")" + order + R"(","customer_id":")" + customer + R"(","amount_cents":)" +
@@ -628,12 +678,13 @@ TEST_F(PaymentE2E, HealthReadyChecksTheDatabase) {
 // is the first 201, a replay of it, or the in-progress 409. Run with one SQLite connection (the
 // default), with a pool of four, and with a slow simulated processor: then requests served by other I/O
 // threads arrive while the first is still being processed, so the in-progress 409 must occur.
-void parallel_same_key(int connections, std::chrono::milliseconds processor_latency, int rounds) {
+// `env` adds settings, e.g. APP_DATABASE__URL to run the same on PostgreSQL.
+void parallel_same_key(int connections, std::chrono::milliseconds processor_latency, int rounds,
+                       Headers env = {}) {
   auto dir =
       temp_dir("parallel-" + std::to_string(connections) + "-" + std::to_string(processor_latency.count()));
-  PaymentProcess service(
-      dir, connections,
-      {{"APP_PAYMENT__PROCESSOR_LATENCY", std::to_string(processor_latency.count()) + "ms"}});
+  env["APP_PAYMENT__PROCESSOR_LATENCY"] = std::to_string(processor_latency.count()) + "ms";
+  PaymentProcess service(dir, connections, env);
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   for (int round = 0; round < rounds; ++round) {
     auto order = unique("order");
@@ -700,9 +751,10 @@ TEST(PaymentConcurrency, TwentyParallelRequestsWithOneKeyChargeOnceOnAConnection
 
 TEST(PaymentConcurrency, RetriesWhileTheProcessorWorksGet409InProgress) { parallel_same_key(1, 300ms, 1); }
 
-TEST(PaymentConcurrency, ParallelCapturesOfOneOrderWithoutKeysHaveOneWinner) {
+// 12 charges of one order without keys, all at once: exactly one is captured, the rest are 409.
+void parallel_captures(const Headers& env) {
   auto dir = temp_dir("parallel-order");
-  PaymentProcess service(dir, 4);
+  PaymentProcess service(dir, 4, env);
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   auto order = unique("order");
   constexpr int kClients = 12;
@@ -731,6 +783,100 @@ TEST(PaymentConcurrency, ParallelCapturesOfOneOrderWithoutKeysHaveOneWinner) {
   EXPECT_EQ(listed.json().at("payments").as_array().size(), 1U);
   service.process.reset();
   fs::remove_all(dir);
+}
+
+TEST(PaymentConcurrency, ParallelCapturesOfOneOrderWithoutKeysHaveOneWinner) { parallel_captures({}); }
+
+// The same service on PostgreSQL, chosen by configuration alone (database.url): idempotent replay,
+// the rules of a paid order, and keys and payments kept across a restart.
+TEST(PaymentOnPostgres, IdempotencyReplayAndPaidOrderRules) {
+  POSTGRES_URL_OR_SKIP(base);
+  PostgresSchema schema(base);
+  ASSERT_TRUE(schema.ok()) << schema.log();
+  auto dir = temp_dir("postgres");
+  PaymentProcess service(dir, 4, {{"APP_DATABASE__URL", schema.url()}});
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  auto ready = service.call("GET", "/health/ready");
+  EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
+
+  auto order = unique("order");
+  auto key = unique("key");
+  auto body = charge_body(order, "tok_visa");
+  auto first = service.call("POST", "/payments", body, {{"Idempotency-Key", key}});
+  ASSERT_EQ(first.status, 201) << first.body;
+  EXPECT_EQ(first.header("idempotent-replayed"), "");
+  auto replay = service.call("POST", "/payments", body, {{"Idempotency-Key", key}});
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(replay.body, first.body);
+  EXPECT_EQ(replay.header("idempotent-replayed"), "true");
+  auto other_body =
+      service.call("POST", "/payments", charge_body(order, "tok_visa", 1), {{"Idempotency-Key", key}});
+  EXPECT_EQ(other_body.status, 422) << other_body.body;
+  EXPECT_EQ(field_of_error(other_body), "Idempotency-Key");
+
+  // A declined attempt is replayed too, and a paid order refuses any new attempt until refunded.
+  auto declined_key = unique("key");
+  auto declined_body = charge_body(unique("order"), "tok_chargeDeclined");
+  auto declined = service.call("POST", "/payments", declined_body, {{"Idempotency-Key", declined_key}});
+  ASSERT_EQ(declined.status, 201) << declined.body;
+  EXPECT_EQ(str(declined.json(), "status"), "declined");
+  EXPECT_EQ(str(declined.json(), "decline_reason"), "card_declined");
+  EXPECT_EQ(service.call("POST", "/payments", declined_body, {{"Idempotency-Key", declined_key}}).body,
+            declined.body);
+  for (const char* token : {"tok_mastercard", "tok_chargeDeclined"}) {
+    auto again = service.call("POST", "/payments", charge_body(order, token));
+    EXPECT_EQ(again.status, 409) << token << ": " << again.body;
+    EXPECT_EQ(field_of_error(again), "order_id") << token;
+  }
+  auto id = str(first.json(), "id");
+  auto refunded = service.call("POST", "/payments/" + id + "/refund");
+  ASSERT_EQ(refunded.status, 200) << refunded.body;
+  EXPECT_EQ(str(refunded.json(), "status"), "refunded");
+  EXPECT_EQ(service.call("POST", "/payments/" + id + "/refund").json(), refunded.json());
+  auto recharge = service.call("POST", "/payments", charge_body(order, "tok_mastercard"));
+  ASSERT_EQ(recharge.status, 201) << recharge.body;
+  auto listed = service.call("GET", "/payments?order_id=" + order);
+  ASSERT_EQ(listed.status, 200);
+  ASSERT_EQ(listed.json().at("payments").as_array().size(), 2U);
+  EXPECT_EQ(listed.json().at("payments").as_array()[0], recharge.json());  // newest first
+  EXPECT_EQ(service.call("GET", "/payments/nope").status, 404);
+
+  // Nothing went to SQLite, and everything is still there after a restart.
+  EXPECT_FALSE(fs::exists(service.db));
+  service.process->signal(SIGTERM);
+  auto status = service.process->wait(15s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0) << service.process->log();
+  service.start();
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  auto after_restart = service.call("POST", "/payments", body, {{"Idempotency-Key", key}});
+  EXPECT_EQ(after_restart.status, 201);
+  EXPECT_EQ(after_restart.body, first.body);
+  EXPECT_EQ(after_restart.header("idempotent-replayed"), "true");
+  EXPECT_EQ(service.call("GET", "/payments/" + id).json(), refunded.json());
+  service.process.reset();
+  fs::remove_all(dir);
+}
+
+TEST(PaymentOnPostgres, TwentyParallelRequestsWithOneKeyChargeOnce) {
+  POSTGRES_URL_OR_SKIP(base);
+  PostgresSchema schema(base);
+  ASSERT_TRUE(schema.ok()) << schema.log();
+  parallel_same_key(4, 0ms, 3, {{"APP_DATABASE__URL", schema.url()}});
+}
+
+TEST(PaymentOnPostgres, RetriesWhileTheProcessorWorksGet409InProgress) {
+  POSTGRES_URL_OR_SKIP(base);
+  PostgresSchema schema(base);
+  ASSERT_TRUE(schema.ok()) << schema.log();
+  parallel_same_key(4, 300ms, 1, {{"APP_DATABASE__URL", schema.url()}});
+}
+
+TEST(PaymentOnPostgres, ParallelCapturesOfOneOrderWithoutKeysHaveOneWinner) {
+  POSTGRES_URL_OR_SKIP(base);
+  PostgresSchema schema(base);
+  ASSERT_TRUE(schema.ok()) << schema.log();
+  parallel_captures({{"APP_DATABASE__URL", schema.url()}});
 }
 
 TEST(PaymentService, PaymentsAndKeysSurviveARestart) {

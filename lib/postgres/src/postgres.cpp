@@ -151,7 +151,7 @@ Database::Lease::~Lease() {
   db.available_.notify_one();
 }
 
-Result<void> Database::migrate(const std::vector<Migration>& migrations) {
+Result<void> Database::migrate(std::string_view component, const std::vector<Migration>& migrations) {
   return with([&](Connection& c) -> Result<void> {
     // Session-level advisory lock: instances starting together apply each migration once.
     if (auto r = c.query("SELECT pg_advisory_lock(7263541)"); !r) return std::move(r).error();
@@ -159,17 +159,19 @@ Result<void> Database::migrate(const std::vector<Migration>& migrations) {
       Connection& c;
       ~Unlock() { (void)c.query("SELECT pg_advisory_unlock(7263541)"); }
     } unlock{c};
-    if (auto r = c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-                        " name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+    if (auto r = c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL,"
+                        " version INTEGER NOT NULL, name TEXT NOT NULL,"
+                        " applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (component, version))");
         !r) {
       return r;
     }
-    auto current_rows = c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    auto current_rows =
+        c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = $1", {component});
     if (!current_rows) return std::move(current_rows).error();
     auto current = current_rows->integer(0, 0);
     std::int64_t newest = migrations.empty() ? 0 : migrations.back().version;
     if (current > newest) {
-      return Error::internal("database schema version " + std::to_string(current) +
+      return Error::internal(std::string(component) + " database schema version " + std::to_string(current) +
                              " is newer than this build knows (" + std::to_string(newest) + ")");
     }
     for (const auto& m : migrations) {
@@ -177,11 +179,11 @@ Result<void> Database::migrate(const std::vector<Migration>& migrations) {
       if (auto r = c.begin(); !r) return r;
       if (auto r = c.exec(m.sql); !r) {
         c.rollback();
-        return Error::internal("migration " + std::to_string(m.version) + " (" + m.name +
-                               ") failed: " + r.error().message);
+        return Error::internal("migration " + std::string(component) + " " + std::to_string(m.version) +
+                               " (" + m.name + ") failed: " + r.error().message);
       }
-      if (auto r = c.query("INSERT INTO schema_migrations(version, name) VALUES ($1, $2)",
-                           {static_cast<std::int64_t>(m.version), m.name});
+      if (auto r = c.query("INSERT INTO schema_migrations(component, version, name) VALUES ($1, $2, $3)",
+                           {component, static_cast<std::int64_t>(m.version), m.name});
           !r) {
         c.rollback();
         return std::move(r).error();

@@ -46,18 +46,18 @@ const std::vector<Migration> kMigrations = {
 
 TEST_F(PostgresTest, MigratesOnce) {
   auto db = open();
-  ASSERT_TRUE(db->migrate(kMigrations));
-  ASSERT_TRUE(db->migrate(kMigrations));
+  ASSERT_TRUE(db->migrate("test", kMigrations));
+  ASSERT_TRUE(db->migrate("test", kMigrations));
   auto version =
       db->with([](Connection& c) { return c.query("SELECT MAX(version) FROM schema_migrations"); });
   ASSERT_TRUE(version);
   EXPECT_EQ(version->integer(0, 0), 2);
-  EXPECT_FALSE(db->migrate({kMigrations[0]})) << "a schema newer than the build must be refused";
+  EXPECT_FALSE(db->migrate("test", {kMigrations[0]})) << "a schema newer than the build must be refused";
 }
 
 TEST_F(PostgresTest, ParametersRoundTripIncludingNullAndHostileText) {
   auto db = open();
-  ASSERT_TRUE(db->migrate(kMigrations));
+  ASSERT_TRUE(db->migrate("test", kMigrations));
   std::string hostile = "x'); DROP TABLE items; --";
   db->with([&](Connection& c) {
     EXPECT_TRUE(c.query("INSERT INTO items(id, n, note) VALUES ($1, $2, $3)",
@@ -73,7 +73,7 @@ TEST_F(PostgresTest, ParametersRoundTripIncludingNullAndHostileText) {
 
 TEST_F(PostgresTest, UniqueViolationReportsSqlstate) {
   auto db = open();
-  ASSERT_TRUE(db->migrate(kMigrations));
+  ASSERT_TRUE(db->migrate("test", kMigrations));
   db->with([](Connection& c) {
     EXPECT_TRUE(c.query("INSERT INTO items(id, n) VALUES ($1, $2)", {"a", std::int64_t{1}}));
     auto dup = c.query("INSERT INTO items(id, n) VALUES ($1, $2)", {"b", std::int64_t{1}});
@@ -84,7 +84,7 @@ TEST_F(PostgresTest, UniqueViolationReportsSqlstate) {
 
 TEST_F(PostgresTest, OpenTransactionIsRolledBackWhenLeaseEnds) {
   auto db = open(1);
-  ASSERT_TRUE(db->migrate(kMigrations));
+  ASSERT_TRUE(db->migrate("test", kMigrations));
   db->with([](Connection& c) {
     EXPECT_TRUE(c.begin());
     EXPECT_TRUE(c.query("INSERT INTO items(id, n) VALUES ($1, $2)", {"x", std::int64_t{5}}));
@@ -96,7 +96,7 @@ TEST_F(PostgresTest, OpenTransactionIsRolledBackWhenLeaseEnds) {
 
 TEST_F(PostgresTest, ConcurrentWritersAllLand) {
   auto db = open(4);
-  ASSERT_TRUE(db->migrate(kMigrations));
+  ASSERT_TRUE(db->migrate("test", kMigrations));
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {

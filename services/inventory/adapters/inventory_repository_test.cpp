@@ -1,14 +1,17 @@
-// One contract, two implementations: the in-memory fake and SQLite must behave the same.
+// One contract, three implementations: the in-memory fake, SQLite and Redis must behave the same.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <memory>
 #include <thread>
 
 #include "adapters/memory_inventory_repository.hpp"
+#include "adapters/redis_inventory_repository.hpp"
 #include "adapters/sqlite_inventory_repository.hpp"
 #include "mercato/core/ids.hpp"
+#include "mercato/testing/testing.hpp"
 
 namespace mercato::inventory {
 namespace {
@@ -35,6 +38,27 @@ struct SqliteFixture : Fixture {
   SqliteInventoryRepository r;
 };
 
+// A key prefix of its own on the Redis server that ./mercato test starts; its keys are deleted afterwards.
+struct RedisFixture : Fixture {
+  explicit RedisFixture(const std::string& url)
+      : client(redis::Client::open({.url = url, .connections = 4})),
+        prefix("mercato:test:inventory:" + random_hex(8) + ":"),
+        r(*client, prefix) {}
+  ~RedisFixture() override {
+    std::string cursor = "0";
+    do {
+      auto page = client->command({"SCAN", cursor, "MATCH", prefix + "*", "COUNT", "1000"});
+      if (!page) return;
+      cursor = page->elements.at(0).text;
+      for (const auto& key : page->elements.at(1).elements) (void)client->command({"DEL", key.text});
+    } while (cursor != "0");
+  }
+  InventoryRepository& repo() override { return r; }
+  std::unique_ptr<redis::Client> client;
+  std::string prefix;
+  RedisInventoryRepository r;
+};
+
 const SystemTime kT0{std::chrono::milliseconds{1'700'000'000'000}};
 const SystemTime kT1 = kT0 + std::chrono::milliseconds(5);
 const SystemTime kT2 = kT0 + std::chrono::milliseconds(9);
@@ -46,8 +70,15 @@ class InventoryRepositoryContract : public ::testing::TestWithParam<std::string>
       fixture_ = std::make_unique<MemoryFixture>();
     } else if (GetParam() == "sqlite") {
       fixture_ = std::make_unique<SqliteFixture>(1);
-    } else {
+    } else if (GetParam() == "sqlite_pool") {
       fixture_ = std::make_unique<SqliteFixture>(4);  // shared-lock pool: writers queue on BEGIN IMMEDIATE
+    } else {
+      auto url = mercato::testing::backend_url("MERCATO_TEST_REDIS_URL");
+      if (url.empty()) {
+        if (mercato::testing::backends_required()) FAIL() << "MERCATO_TEST_REDIS_URL is not set";
+        GTEST_SKIP() << "no Redis server (run through ./mercato test)";
+      }
+      fixture_ = std::make_unique<RedisFixture>(url);
     }
   }
   InventoryRepository& repo() { return fixture_->repo(); }
@@ -266,8 +297,91 @@ TEST_P(InventoryRepositoryContract, ConcurrentReservationsNeverOversell) {
   EXPECT_EQ(p.reserved, 50);
 }
 
+TEST_P(InventoryRepositoryContract, ConcurrentMultiLineReservationsAreAllOrNothing) {
+  stock("x", 30);
+  stock("y", 20);  // the scarcer line decides: 20 orders of {x: 1, y: 1} fit
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 6;
+  std::atomic<int> ok{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto id = "m-" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = repo().reserve(request(id, {{"x", 1}, {"y", 1}}), now_utc());
+        if (r) {
+          ok++;
+        } else if (r.error().code != ErrorCode::kUnprocessable || r.error().field != "items[1].quantity") {
+          other++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok, 20);
+  EXPECT_EQ(other, 0);
+  auto x = product("x");
+  EXPECT_EQ(x.available, 10) << "a refused order must not keep its first line";
+  EXPECT_EQ(x.reserved, 20);
+  EXPECT_EQ(product("y").available, 0);
+  EXPECT_EQ(product("y").reserved, 20);
+}
+
+TEST_P(InventoryRepositoryContract, CommitAndReleaseRacingSettleEachOrderOnce) {
+  constexpr int kOrders = 30;
+  stock("z", kOrders);
+  for (int i = 0; i < kOrders; ++i) {
+    ASSERT_TRUE(repo().reserve(request("s-" + std::to_string(i), {{"z", 1}}), kT1));
+  }
+  std::atomic<int> commits{0};
+  std::atomic<int> releases{0};
+  std::atomic<int> other{0};
+  auto settle_all = [&](ReservationStatus target, std::atomic<int>& won) {
+    for (int i = 0; i < kOrders; ++i) {
+      auto r = repo().settle("s-" + std::to_string(i), target, kT2);
+      if (r) {
+        won += r->status == target ? 1 : 0;
+      } else if (r.error().code != ErrorCode::kConflict) {
+        other++;
+      }
+    }
+  };
+  std::thread committer([&] { settle_all(ReservationStatus::kCommitted, commits); });
+  std::thread releaser([&] { settle_all(ReservationStatus::kReleased, releases); });
+  committer.join();
+  releaser.join();
+  EXPECT_EQ(other, 0);
+  EXPECT_EQ(commits + releases, kOrders);
+  auto z = product("z");
+  EXPECT_EQ(z.reserved, 0);
+  EXPECT_EQ(z.sold, commits.load());
+  EXPECT_EQ(z.available, releases.load());
+}
+
+// Redis only: the key prefix is the whole namespace, so two prefixes on one server never meet.
+TEST(RedisInventoryRepository, KeyPrefixesIsolateRepositories) {
+  auto url = mercato::testing::backend_url("MERCATO_TEST_REDIS_URL");
+  if (url.empty()) {
+    if (mercato::testing::backends_required()) FAIL() << "MERCATO_TEST_REDIS_URL is not set";
+    GTEST_SKIP() << "no Redis server (run through ./mercato test)";
+  }
+  RedisFixture a(url);
+  RedisFixture b(url);
+  ASSERT_TRUE(a.repo().put_product("p", {"P", 100, 3}, kT0));
+  ASSERT_TRUE(a.repo().reserve({"o", {{"p", 1}}}, kT1));
+  EXPECT_EQ(b.repo().find_product("p").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(b.repo().find_reservation("o").error().code, ErrorCode::kNotFound);
+  auto keys = a.client->command({"KEYS", a.prefix + "*"});
+  ASSERT_TRUE(keys);
+  std::vector<std::string> names;
+  for (const auto& k : keys->elements) names.push_back(k.text);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{a.prefix + "product:p", a.prefix + "reservation:o"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Implementations, InventoryRepositoryContract,
-                         ::testing::Values("memory", "sqlite", "sqlite_pool"));
+                         ::testing::Values("memory", "sqlite", "sqlite_pool", "redis"));
 
 }  // namespace
 }  // namespace mercato::inventory

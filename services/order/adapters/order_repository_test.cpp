@@ -1,71 +1,220 @@
-#include "adapters/sqlite_order_repository.hpp"
-
+// One contract, two implementations: SQLite and PostgreSQL must behave the same.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <thread>
 
+#include "adapters/postgres_order_repository.hpp"
+#include "adapters/sqlite_order_repository.hpp"
 #include "mercato/core/ids.hpp"
+#include "mercato/testing/testing.hpp"
 
 namespace mercato::order {
 namespace {
 
-class SqliteOrderRepositoryTest : public ::testing::Test {
- protected:
-  SqliteOrderRepositoryTest()
-      : dir_(std::filesystem::temp_directory_path() / ("mercato-order-repo-" + random_hex(8))),
-        db_(sqlite::Database::open({.path = (dir_ / "order.db").string()})),
-        repo_(*db_) {}
-  ~SqliteOrderRepositoryTest() override { std::filesystem::remove_all(dir_); }
+struct Fixture {
+  virtual ~Fixture() = default;
+  virtual OrderRepository& repo() = 0;
+};
 
-  static Order make() {
-    auto now = now_utc();
+// Several connections, so concurrent calls really overlap rather than queue for one.
+struct SqliteFixture : Fixture {
+  SqliteFixture()
+      : dir(std::filesystem::temp_directory_path() / ("mercato-order-repo-" + random_hex(8))),
+        db(sqlite::Database::open({.path = (dir / "order.db").string(), .connections = 4})),
+        r(*db) {}
+  ~SqliteFixture() override { std::filesystem::remove_all(dir); }
+  OrderRepository& repo() override { return r; }
+  std::filesystem::path dir;
+  std::unique_ptr<sqlite::Database> db;
+  SqliteOrderRepository r;
+};
+
+// A schema of its own on the PostgreSQL server that ./mercato test starts.
+struct PostgresFixture : Fixture {
+  explicit PostgresFixture(const std::string& url) : base(url), schema("t_" + random_hex(6)) {
+    auto admin = postgres::Database::open({.url = base, .connections = 1});
+    if (!admin->with([&](postgres::Connection& c) { return c.exec("CREATE SCHEMA " + schema); })) {
+      throw std::runtime_error("cannot create schema " + schema);
+    }
+    db = postgres::Database::open({.url = base + "?options=-csearch_path%3D" + schema, .connections = 4});
+    r = std::make_unique<PostgresOrderRepository>(*db);
+  }
+  ~PostgresFixture() override {
+    r.reset();
+    db.reset();
+    auto admin = postgres::Database::open({.url = base, .connections = 1});
+    (void)admin->with([&](postgres::Connection& c) { return c.exec("DROP SCHEMA " + schema + " CASCADE"); });
+  }
+  OrderRepository& repo() override { return *r; }
+  std::string base;
+  std::string schema;
+  std::unique_ptr<postgres::Database> db;
+  std::unique_ptr<PostgresOrderRepository> r;
+};
+
+SystemTime at(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
+
+class OrderRepositoryContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "sqlite") {
+      fixture_ = std::make_unique<SqliteFixture>();
+    } else {
+      auto url = mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL");
+      if (url.empty()) {
+        if (mercato::testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
+        GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
+      }
+      fixture_ = std::make_unique<PostgresFixture>(url);
+    }
+  }
+  OrderRepository& repo() { return fixture_->repo(); }
+
+  static Order make(std::string customer = "c1", SystemTime created = now_utc()) {
     return Order{new_uuid(),
-                 "c1",
-                 {{"apple", 2, 150}},
-                 300,
+                 std::move(customer),
+                 {{"apple", 2, 150}, {"pear \"green\" ü", 1, 99}},
+                 399,
                  Status::kPending,
                  "",
                  "tok_visa",
                  {"Ann", "1 Main St", "Flat 2", "Berlin", "10115", "DE"},
-                 now,
-                 now};
+                 created,
+                 created};
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<sqlite::Database> db_;
-  SqliteOrderRepository repo_;
+  std::unique_ptr<Fixture> fixture_;
 };
 
-TEST_F(SqliteOrderRepositoryTest, StoresEveryFieldFaithfully) {
+TEST_P(OrderRepositoryContract, StoresEveryFieldFaithfully) {
   auto o = make();
-  ASSERT_TRUE(repo_.insert(o));
-  auto back = repo_.find(o.id);
+  ASSERT_TRUE(repo().insert(o));
+  auto back = repo().find(o.id);
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, o);
 }
 
-TEST_F(SqliteOrderRepositoryTest, DuplicateIdIsRefused) {
+TEST_P(OrderRepositoryContract, DuplicateIdIsRefused) {
   auto o = make();
-  ASSERT_TRUE(repo_.insert(o));
-  EXPECT_FALSE(repo_.insert(o));
+  ASSERT_TRUE(repo().insert(o));
+  auto again = o;
+  again.customer_id = "c2";
+  EXPECT_FALSE(repo().insert(again));
+  EXPECT_EQ(repo().find(o.id)->customer_id, "c1");
 }
 
-TEST_F(SqliteOrderRepositoryTest, UpdateErrorLeavesTheOrderUnchanged) {
+TEST_P(OrderRepositoryContract, UnknownIdIsNotFound) {
+  EXPECT_EQ(repo().find("nope").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(repo().update("nope", [](Order&) -> Result<bool> { return true; }).error().code,
+            ErrorCode::kNotFound);
+}
+
+TEST_P(OrderRepositoryContract, UpdateWritesStatusReasonAndUpdatedAt) {
+  auto o = make("c1", at(1000));
+  ASSERT_TRUE(repo().insert(o));
+  auto r = repo().update(o.id, [](Order& x) { return cancel(x, "changed my mind", at(2000)); });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Status::kCancelled);
+  EXPECT_EQ(r->reason, "changed my mind");
+  EXPECT_EQ(r->updated_at, at(2000));
+  EXPECT_EQ(*repo().find(o.id), *r);
+}
+
+TEST_P(OrderRepositoryContract, UpdateThatChangesNothingWritesNothing) {
   auto o = make();
-  ASSERT_TRUE(repo_.insert(o));
-  auto r = repo_.update(o.id, [](Order& x) -> Result<bool> {
+  ASSERT_TRUE(repo().insert(o));
+  auto r = repo().update(o.id, [](Order& x) -> Result<bool> {
+    x.reason = "only in memory";  // not written: the mutation says nothing changed
+    return false;
+  });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*repo().find(o.id), o);
+}
+
+TEST_P(OrderRepositoryContract, UpdateErrorLeavesTheOrderUnchanged) {
+  auto o = make();
+  ASSERT_TRUE(repo().insert(o));
+  auto r = repo().update(o.id, [](Order& x) -> Result<bool> {
     x.status = Status::kConfirmed;  // changed in memory, then the mutation fails
     return Error::conflict("no");
   });
-  EXPECT_FALSE(r);
-  EXPECT_EQ(repo_.find(o.id)->status, Status::kPending);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(*repo().find(o.id), o);
+  // The aborted transaction does not leak into the connection's next use.
+  ASSERT_TRUE(repo().update(o.id, [](Order& x) { return cancel(x, "r", at(5)); }));
+  EXPECT_EQ(repo().find(o.id)->status, Status::kCancelled);
 }
 
-TEST_F(SqliteOrderRepositoryTest, UnknownIdIsNotFound) {
-  EXPECT_EQ(repo_.find("nope").error().code, ErrorCode::kNotFound);
-  EXPECT_EQ(repo_.update("nope", [](Order&) -> Result<bool> { return true; }).error().code,
-            ErrorCode::kNotFound);
+TEST_P(OrderRepositoryContract, ListIsNewestFirstPagedAndOnlyThatCustomer) {
+  auto oldest = make("c1", at(1000));
+  auto same_a = make("c1", at(2000));
+  auto same_b = make("c1", at(2000));  // same millisecond: insertion order decides
+  auto other = make("c2", at(3000));
+  for (const auto* o : {&oldest, &same_a, &same_b, &other}) ASSERT_TRUE(repo().insert(*o));
+
+  auto all = repo().list_by_customer("c1", 0, 10);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->orders.size(), 3U);
+  EXPECT_EQ(all->orders[0], same_b);
+  EXPECT_EQ(all->orders[1], same_a);
+  EXPECT_EQ(all->orders[2], oldest);
+  EXPECT_FALSE(all->has_more);
+
+  auto first = repo().list_by_customer("c1", 0, 2);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->orders.size(), 2U);
+  EXPECT_EQ(first->orders[0].id, same_b.id);
+  EXPECT_TRUE(first->has_more);
+
+  auto second = repo().list_by_customer("c1", 2, 2);
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->orders.size(), 1U);
+  EXPECT_EQ(second->orders[0].id, oldest.id);
+  EXPECT_FALSE(second->has_more);
+
+  auto exact = repo().list_by_customer("c1", 0, 3);
+  ASSERT_TRUE(exact);
+  EXPECT_EQ(exact->orders.size(), 3U);
+  EXPECT_FALSE(exact->has_more);
+
+  auto past_end = repo().list_by_customer("c1", 5, 2);
+  ASSERT_TRUE(past_end);
+  EXPECT_TRUE(past_end->orders.empty());
+  EXPECT_FALSE(past_end->has_more);
+
+  auto none = repo().list_by_customer("nobody", 0, 10);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->orders.empty());
 }
+
+// Read-modify-write is atomic: concurrent updates of one order each see the previous one's result.
+TEST_P(OrderRepositoryContract, ConcurrentUpdatesOfOneOrderAllLand) {
+  auto o = make();
+  o.reason = "0";
+  ASSERT_TRUE(repo().insert(o));
+  constexpr int kThreads = 8;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      auto r = repo().update(o.id, [](Order& x) -> Result<bool> {
+        x.reason = std::to_string(std::stoi(x.reason) + 1);
+        return true;
+      });
+      if (!r) failures++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(repo().find(o.id)->reason, std::to_string(kThreads));
+}
+
+INSTANTIATE_TEST_SUITE_P(Implementations, OrderRepositoryContract, ::testing::Values("sqlite", "postgres"));
 
 }  // namespace
 }  // namespace mercato::order

@@ -1,4 +1,4 @@
-// One contract, two implementations: the in-memory fake and SQLite must behave the same.
+// One contract, three implementations: the in-memory fake, SQLite and PostgreSQL must behave the same.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,8 +8,10 @@
 #include <thread>
 
 #include "adapters/memory_payment_repository.hpp"
+#include "adapters/postgres_payment_repository.hpp"
 #include "adapters/sqlite_payment_repository.hpp"
 #include "mercato/core/ids.hpp"
+#include "mercato/testing/testing.hpp"
 
 namespace mercato::payment {
 namespace {
@@ -37,6 +39,30 @@ struct SqliteFixture : Fixture {
   SqlitePaymentRepository r;
 };
 
+// A schema of its own on the PostgreSQL server that ./mercato test starts; several connections, so
+// concurrent calls really overlap on the server.
+struct PostgresFixture : Fixture {
+  explicit PostgresFixture(const std::string& url) : base(url), schema("t_" + random_hex(6)) {
+    auto admin = postgres::Database::open({.url = base, .connections = 1});
+    if (!admin->with([&](postgres::Connection& c) { return c.exec("CREATE SCHEMA " + schema); })) {
+      throw std::runtime_error("cannot create schema " + schema);
+    }
+    db = postgres::Database::open({.url = base + "?options=-csearch_path%3D" + schema, .connections = 4});
+    r = std::make_unique<PostgresPaymentRepository>(*db);
+  }
+  ~PostgresFixture() override {
+    r.reset();
+    db.reset();
+    auto admin = postgres::Database::open({.url = base, .connections = 1});
+    (void)admin->with([&](postgres::Connection& c) { return c.exec("DROP SCHEMA " + schema + " CASCADE"); });
+  }
+  PaymentRepository& repo() override { return *r; }
+  std::string base;
+  std::string schema;
+  std::unique_ptr<postgres::Database> db;
+  std::unique_ptr<PostgresPaymentRepository> r;
+};
+
 SystemTime at(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
 
 class PaymentRepositoryContract : public ::testing::TestWithParam<std::string> {
@@ -44,8 +70,15 @@ class PaymentRepositoryContract : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "memory") {
       fixture_ = std::make_unique<MemoryFixture>();
-    } else {
+    } else if (GetParam() == "sqlite") {
       fixture_ = std::make_unique<SqliteFixture>();
+    } else {
+      auto url = mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL");
+      if (url.empty()) {
+        if (mercato::testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
+        GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
+      }
+      fixture_ = std::make_unique<PostgresFixture>(url);
     }
   }
   PaymentRepository& repo() { return fixture_->repo(); }
@@ -301,7 +334,38 @@ TEST_P(PaymentRepositoryContract, ConcurrentCapturesOfOneOrderHaveOneWinner) {
   EXPECT_EQ(repo().list_by_order("contended")->size(), 1U);
 }
 
-INSTANTIATE_TEST_SUITE_P(Implementations, PaymentRepositoryContract, ::testing::Values("memory", "sqlite"));
+// Captures and declines of one order at once: attempts run one at a time, so no attempt is recorded
+// after the capture (it would be a conflict), whatever the interleaving.
+TEST_P(PaymentRepositoryContract, NoAttemptIsRecordedAfterAConcurrentCapture) {
+  constexpr int kThreads = 8;
+  for (int round = 0; round < 5; ++round) {
+    auto order = "mixed-" + std::to_string(round);
+    std::atomic<int> recorded{0};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        auto r = repo().record(make(order, i % 2 == 0), nullptr);
+        if (r) {
+          recorded++;
+        } else if (r.error().code != ErrorCode::kConflict) {
+          failures++;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failures, 0);
+    auto list = repo().list_by_order(order);
+    ASSERT_TRUE(list);
+    ASSERT_EQ(static_cast<int>(list->size()), recorded.load());
+    ASSERT_FALSE(list->empty());
+    EXPECT_EQ(list->front().status, PaymentStatus::kCaptured) << "an attempt was recorded after the capture";
+    for (std::size_t i = 1; i < list->size(); ++i) EXPECT_EQ((*list)[i].status, PaymentStatus::kDeclined);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Implementations, PaymentRepositoryContract,
+                         ::testing::Values("memory", "sqlite", "postgres"));
 
 }  // namespace
 }  // namespace mercato::payment

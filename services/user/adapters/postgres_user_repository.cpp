@@ -37,7 +37,7 @@ Result<User> select_user(postgres::Connection& c, std::string_view sql, std::str
 }  // namespace
 
 PostgresUserRepository::PostgresUserRepository(postgres::Database& db) : db_(db) {
-  if (auto r = db_.migrate(kMigrations); !r) throw std::runtime_error(r.error().message);
+  if (auto r = db_.migrate("user", kMigrations); !r) throw std::runtime_error(r.error().message);
 }
 
 Result<void> PostgresUserRepository::insert(const User& user) {

@@ -113,9 +113,11 @@ class Database {
   static std::unique_ptr<Database> open(const DatabaseSettings& settings);
   ~Database();
 
-  // Applies, in order and each in its own transaction, the migrations not yet recorded in
-  // `schema_migrations`; an advisory lock keeps two instances starting at once from racing.
-  Result<void> migrate(const std::vector<Migration>& migrations);
+  // Applies, in order and each in its own transaction, the migrations of `component` (e.g. "user")
+  // not yet recorded in `schema_migrations`; an advisory lock keeps two instances starting at once from
+  // racing. Versions are per component, so services sharing one database (each with its own tables)
+  // keep separate histories.
+  Result<void> migrate(std::string_view component, const std::vector<Migration>& migrations);
 
   template <typename F>
   auto with(F&& fn) {

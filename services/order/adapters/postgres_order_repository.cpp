@@ -1,0 +1,132 @@
+#include "adapters/postgres_order_repository.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <stdexcept>
+
+#include "adapters/json_codec.hpp"
+
+namespace mercato::order {
+namespace {
+
+// Versioned and append-only, mirroring the SQLite schema. `seq` stands in for SQLite's rowid: it orders
+// a customer's orders placed in the same millisecond.
+const std::vector<postgres::Migration> kMigrations = {
+    {1, "create orders",
+     "CREATE TABLE orders ("
+     " seq BIGINT GENERATED ALWAYS AS IDENTITY,"
+     " id TEXT PRIMARY KEY,"
+     " customer_id TEXT NOT NULL,"
+     " status TEXT NOT NULL,"
+     " reason TEXT NOT NULL DEFAULT '',"
+     " total_cents BIGINT NOT NULL CHECK (total_cents >= 0),"
+     " payment_token TEXT NOT NULL,"
+     " shipping_address JSONB NOT NULL,"
+     " lines JSONB NOT NULL,"
+     " created_at_ms BIGINT NOT NULL,"
+     " updated_at_ms BIGINT NOT NULL);"
+     "CREATE INDEX orders_by_customer ON orders(customer_id, created_at_ms DESC, seq DESC);"},
+};
+
+constexpr std::string_view kColumns =
+    "SELECT id, customer_id, status, reason, total_cents, payment_token, shipping_address::text, lines::text,"
+    " created_at_ms, updated_at_ms FROM orders ";
+
+std::int64_t to_ms(SystemTime t) { return t.time_since_epoch().count(); }
+SystemTime from_ms(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
+
+Result<Order> read_row(const postgres::Rows& rows, int i) {
+  Order o;
+  o.id = rows.text(i, 0);
+  o.customer_id = rows.text(i, 1);
+  auto status = parse_status(rows.text(i, 2));
+  if (!status) return Error::internal("order " + o.id + " has an unknown stored status");
+  o.status = *status;
+  o.reason = rows.text(i, 3);
+  o.total_cents = rows.integer(i, 4);
+  o.payment_token = rows.text(i, 5);
+  auto address = address_from_json(rows.text(i, 6));
+  if (!address) return std::move(address).error();
+  o.shipping_address = std::move(*address);
+  auto lines = lines_from_json(rows.text(i, 7));
+  if (!lines) return std::move(lines).error();
+  o.lines = std::move(*lines);
+  o.created_at = from_ms(rows.integer(i, 8));
+  o.updated_at = from_ms(rows.integer(i, 9));
+  return o;
+}
+
+// `lock` adds FOR UPDATE: the read of a read-modify-write, so a concurrent update waits for this one.
+Result<Order> select_order(postgres::Connection& c, std::string_view id, bool lock = false) {
+  static const std::string sql = std::string(kColumns) + "WHERE id = $1";
+  static const std::string locking = sql + " FOR UPDATE";
+  auto rows = c.query(lock ? locking : sql, {id});
+  if (!rows) return std::move(rows).error();
+  if (rows->empty()) return Error::not_found("order " + std::string(id) + " not found");
+  return read_row(*rows, 0);
+}
+
+}  // namespace
+
+PostgresOrderRepository::PostgresOrderRepository(postgres::Database& db) : db_(db) {
+  if (auto r = db_.migrate("order", kMigrations); !r) throw std::runtime_error(r.error().message);
+}
+
+Result<void> PostgresOrderRepository::insert(const Order& o) {
+  return db_.with([&](postgres::Connection& c) -> Result<void> {
+    auto r = c.query(
+        "INSERT INTO orders(id, customer_id, status, reason, total_cents, payment_token, shipping_address,"
+        " lines, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, "
+        "$10)",
+        {o.id, o.customer_id, to_string(o.status), o.reason, o.total_cents, o.payment_token,
+         boost::json::serialize(to_json(o.shipping_address)), boost::json::serialize(to_json(o.lines)),
+         to_ms(o.created_at), to_ms(o.updated_at)});
+    if (!r) return std::move(r).error();
+    return {};
+  });
+}
+
+Result<Order> PostgresOrderRepository::find(std::string_view id) {
+  return db_.with([&](postgres::Connection& c) { return select_order(c, id); });
+}
+
+Result<Page> PostgresOrderRepository::list_by_customer(std::string_view customer_id, std::int64_t offset,
+                                                       std::int64_t limit) {
+  return db_.with([&](postgres::Connection& c) -> Result<Page> {
+    // One row more than asked tells whether another page exists, without a COUNT(*).
+    static const std::string sql =
+        std::string(kColumns) +
+        "WHERE customer_id = $1 ORDER BY created_at_ms DESC, seq DESC LIMIT $2 OFFSET $3";
+    auto rows = c.query(sql, {customer_id, limit + 1, offset});
+    if (!rows) return std::move(rows).error();
+    Page page;
+    for (int i = 0; i < rows->size(); ++i) {
+      if (static_cast<std::int64_t>(page.orders.size()) == limit) {
+        page.has_more = true;
+        break;
+      }
+      auto order = read_row(*rows, i);
+      if (!order) return std::move(order).error();
+      page.orders.push_back(std::move(*order));
+    }
+    return page;
+  });
+}
+
+Result<Order> PostgresOrderRepository::update(std::string_view id,
+                                              const std::function<Result<bool>(Order&)>& mutate) {
+  return db_.with([&](postgres::Connection& c) -> Result<Order> {
+    if (auto r = c.begin(); !r) return std::move(r).error();
+    auto order = select_order(c, id, true);
+    if (!order) return order;  // the lease rolls the transaction back
+    auto changed = mutate(*order);
+    if (!changed) return std::move(changed).error();
+    if (!*changed) return order;
+    auto r = c.query("UPDATE orders SET status = $2, reason = $3, updated_at_ms = $4 WHERE id = $1",
+                     {order->id, to_string(order->status), order->reason, to_ms(order->updated_at)});
+    if (!r) return std::move(r).error();
+    if (auto done = c.commit(); !done) return std::move(done).error();
+    return order;
+  });
+}
+
+}  // namespace mercato::order

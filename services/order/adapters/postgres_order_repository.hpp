@@ -1,0 +1,28 @@
+// OrderRepository on PostgreSQL (selected with database.url = postgres://...; see main.cpp). Same
+// semantics as the SQLite adapter, held to the same contract test (order_repository_test.cpp).
+//
+// Thread-safety: thread-safe (each call borrows a pooled connection).
+#pragma once
+
+#include "app/ports.hpp"
+#include "mercato/postgres/postgres.hpp"
+
+namespace mercato::order {
+
+class PostgresOrderRepository final : public OrderRepository {
+ public:
+  // Applies the schema migrations; throws std::runtime_error if they fail (start-up only).
+  explicit PostgresOrderRepository(postgres::Database& db);
+
+  Result<void> insert(const Order& order) override;
+  Result<Order> find(std::string_view id) override;
+  Result<Page> list_by_customer(std::string_view customer_id, std::int64_t offset,
+                                std::int64_t limit) override;
+  Result<Order> update(std::string_view id, const std::function<Result<bool>(Order&)>& mutate) override;
+  Result<void> ping() override { return db_.ping(); }
+
+ private:
+  postgres::Database& db_;
+};
+
+}  // namespace mercato::order

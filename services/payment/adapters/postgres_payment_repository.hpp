@@ -1,0 +1,32 @@
+// PaymentRepository on PostgreSQL (selected with database.url = postgres://...; see main.cpp). Same
+// semantics as the SQLite adapter, held to the same contract test: one captured payment per order is a
+// partial unique index, and a concurrent claim of one idempotency key conflicts on its primary key.
+//
+// Thread-safety: thread-safe (each call borrows a pooled connection).
+#pragma once
+
+#include "app/payment_repository.hpp"
+#include "mercato/postgres/postgres.hpp"
+
+namespace mercato::payment {
+
+class PostgresPaymentRepository final : public PaymentRepository {
+ public:
+  // Applies the schema migrations; throws std::runtime_error if they fail (start-up only).
+  explicit PostgresPaymentRepository(postgres::Database& db);
+
+  Result<Payment> record(const Payment& payment, const KeyCompletion* completion) override;
+  Result<Payment> find(std::string_view id) override;
+  Result<std::vector<Payment>> list_by_order(std::string_view order_id) override;
+  Result<Payment> refund(std::string_view id, SystemTime now) override;
+  Result<std::optional<IdempotencyRecord>> claim_key(const IdempotencyRecord& fresh) override;
+  Result<void> complete_key(std::string_view key, const StoredResponse& response) override;
+  Result<void> release_key(std::string_view key) override;
+  Result<std::int64_t> recover_keys(SystemTime created_before) override;
+  Result<void> ping() override;
+
+ private:
+  postgres::Database& db_;
+};
+
+}  // namespace mercato::payment
