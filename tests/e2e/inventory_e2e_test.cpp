@@ -769,5 +769,173 @@ TEST(InventoryServiceOnRedis, BadOrUnreachableDatabaseUrlStopsTheProcess) {
   fs::remove_all(dir);
 }
 
+// A schema of its own on the PostgreSQL server that ./mercato test starts, dropped at the end: the
+// service's migrations must not meet another service's schema_migrations. Created with psql, since
+// this binary links no PostgreSQL client.
+class PostgresSchema {
+ public:
+  explicit PostgresSchema(std::string base, const std::string& tag)
+      : base_(std::move(base)), name_("e2e_inventory_" + std::to_string(::getpid()) + "_" + tag) {
+    ok_ = psql("CREATE SCHEMA " + name_);
+  }
+  ~PostgresSchema() {
+    if (ok_) psql("DROP SCHEMA " + name_ + " CASCADE");
+  }
+  PostgresSchema(const PostgresSchema&) = delete;
+  PostgresSchema& operator=(const PostgresSchema&) = delete;
+  bool ok() const { return ok_; }
+  const std::string& log() const { return log_; }
+  // The server with this schema first on the search path.
+  std::string url() const { return base_ + "?options=-csearch_path%3D" + name_; }
+
+ private:
+  static std::string psql_binary() {
+    std::string newest;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec)) {
+      auto candidate = (e.path() / "bin" / "psql").string();
+      if (fs::exists(candidate) && candidate > newest) newest = candidate;
+    }
+    return newest.empty() ? "/usr/bin/psql" : newest;
+  }
+  bool psql(const std::string& sql) {
+    Process p(psql_binary(), {"-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", base_, "-c", sql}, {});
+    auto status = p.wait(30s);
+    log_ += p.log();
+    return status && *status == 0;
+  }
+  std::string base_;
+  std::string name_;
+  bool ok_ = false;
+  std::string log_;
+};
+
+#define POSTGRES_URL_OR_SKIP(var)                                                       \
+  auto var = testing::backend_url("MERCATO_TEST_POSTGRES_URL");                         \
+  if (var.empty()) {                                                                    \
+    if (testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set"; \
+    GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";                \
+  }
+
+// The service on PostgreSQL, chosen by configuration alone (database.url): four I/O threads and four
+// server connections, so reservations really overlap in the server and only row locks order them.
+std::map<std::string, std::string> postgres_env(const PostgresSchema& schema) {
+  return {
+      {"APP_DATABASE__URL", schema.url()}, {"APP_DATABASE__CONNECTIONS", "4"}, {"APP_SERVER__THREADS", "4"}};
+}
+
+TEST(InventoryServiceOnPostgres, TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundredWin) {
+  POSTGRES_URL_OR_SKIP(base);
+  PostgresSchema schema(base, "race");
+  ASSERT_TRUE(schema.ok()) << schema.log();
+  auto dir = temp_dir("postgres-race");
+  InventoryService service(dir, postgres_env(schema));
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  auto ready = service.call("GET", "/health/ready");
+  ASSERT_EQ(ready.status, 200) << ready.body;
+  EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
+  race_for_the_last_units(service, "postgres");
+  EXPECT_FALSE(fs::exists(service.db)) << "database.url must select PostgreSQL, not the SQLite file";
+  fs::remove_all(dir);
+}
+
+// Two instances on one schema share the stock: row locks in the server, not a process-local lock, decide.
+TEST(InventoryServiceOnPostgres, TwoInstancesSharingOneSchemaNeverOversell) {
+  POSTGRES_URL_OR_SKIP(base);
+  PostgresSchema schema(base, "two");
+  ASSERT_TRUE(schema.ok()) << schema.log();
+  auto dir = temp_dir("postgres-two");
+  InventoryService first(dir / "a", postgres_env(schema));
+  ASSERT_TRUE(testing::wait_ready(first.port)) << first.process->log();
+  InventoryService second(dir / "b", postgres_env(schema));
+  ASSERT_TRUE(testing::wait_ready(second.port)) << second.process->log();
+  race_for_the_last_units(first, "postgres-two", &second);
+  fs::remove_all(dir);
+}
+
+TEST(InventoryServiceOnPostgres, ReservationsAreAllOrNothingReplayedAndSettledOnce) {
+  POSTGRES_URL_OR_SKIP(base);
+  PostgresSchema schema(base, "flow");
+  ASSERT_TRUE(schema.ok()) << schema.log();
+  auto dir = temp_dir("postgres-flow");
+  InventoryService service(dir, postgres_env(schema));
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  ASSERT_EQ(service.call("PUT", "/inventory/p-a", product_body("A", 150, 5)).status, 201);
+  ASSERT_EQ(service.call("PUT", "/inventory/p-b", product_body("B", 990, 1)).status, 201);
+
+  auto short_second =
+      service.call("POST", "/inventory/reservations", reservation_body("p-o1", {{"p-a", 3}, {"p-b", 2}}));
+  ASSERT_EQ(short_second.status, 422) << short_second.body;
+  EXPECT_EQ(code_of_error(short_second), "unprocessable");
+  EXPECT_EQ(field_of_error(short_second), "items[1].quantity");
+  auto ghost =
+      service.call("POST", "/inventory/reservations", reservation_body("p-o1", {{"p-a", 1}, {"p-zz", 1}}));
+  ASSERT_EQ(ghost.status, 422);
+  EXPECT_EQ(field_of_error(ghost), "items[1].product_id");
+  EXPECT_EQ(stock_of(service, "p-a"), (Stock{5, 0, 0}));
+  EXPECT_EQ(stock_of(service, "p-b"), (Stock{1, 0, 0}));
+  EXPECT_EQ(service.call("GET", "/inventory/reservations/p-o1").status, 404);
+
+  auto created =
+      service.call("POST", "/inventory/reservations", reservation_body("p-o1", {{"p-a", 3}, {"p-b", 1}}));
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto replay =
+      service.call("POST", "/inventory/reservations", reservation_body("p-o1", {{"p-b", 1}, {"p-a", 3}}));
+  EXPECT_EQ(replay.status, 200) << replay.body;
+  EXPECT_EQ(replay.json(), created.json());
+  auto other = service.call("POST", "/inventory/reservations", reservation_body("p-o1", {{"p-a", 2}}));
+  EXPECT_EQ(other.status, 409);
+  EXPECT_EQ(field_of_error(other), "order_id");
+  EXPECT_EQ(stock_of(service, "p-a"), (Stock{2, 3, 0}));
+
+  // The admin's PUT sets available and keeps what orders hold.
+  ASSERT_EQ(service.call("PUT", "/inventory/p-a", product_body("A2", 175, 10)).status, 200);
+  EXPECT_EQ(stock_of(service, "p-a"), (Stock{10, 3, 0}));
+  auto committed = service.call("POST", "/inventory/reservations/p-o1/commit");
+  ASSERT_EQ(committed.status, 200) << committed.body;
+  EXPECT_EQ(committed.json().at("status").as_string(), "committed");
+  EXPECT_EQ(service.call("POST", "/inventory/reservations/p-o1/commit").status, 200);
+  auto release = service.call("POST", "/inventory/reservations/p-o1/release");
+  EXPECT_EQ(release.status, 409);
+  EXPECT_EQ(code_of_error(release), "conflict");
+  EXPECT_EQ(stock_of(service, "p-a"), (Stock{10, 0, 3}));
+  EXPECT_EQ(stock_of(service, "p-b"), (Stock{0, 0, 1}));
+  EXPECT_EQ(service.call("POST", "/inventory/reservations/p-none/release").status, 404);
+
+  // A second reservation released returns its stock.
+  ASSERT_EQ(service.call("POST", "/inventory/reservations", reservation_body("p-o2", {{"p-a", 4}})).status,
+            201);
+  EXPECT_EQ(stock_of(service, "p-a"), (Stock{6, 4, 3}));
+  auto released = service.call("POST", "/inventory/reservations/p-o2/release");
+  ASSERT_EQ(released.status, 200) << released.body;
+  EXPECT_EQ(released.json().at("status").as_string(), "released");
+  EXPECT_EQ(stock_of(service, "p-a"), (Stock{10, 0, 3}));
+
+  // State lives in PostgreSQL: a restarted (killed) instance finds it all, and migrating again is a no-op.
+  auto reservation = service.call("GET", "/inventory/reservations/p-o1").json();
+  service.process->signal(SIGKILL);
+  ASSERT_TRUE(service.process->wait(5s));
+  service.start();
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  EXPECT_EQ(service.call("GET", "/inventory/reservations/p-o1").json(), reservation);
+  EXPECT_EQ(stock_of(service, "p-a"), (Stock{10, 0, 3}));
+  EXPECT_FALSE(fs::exists(service.db));
+  fs::remove_all(dir);
+}
+
+TEST(InventoryServiceOnPostgres, UnreachableDatabaseUrlStopsTheProcess) {
+  auto dir = temp_dir("postgres-config");
+  Process p(testing::binary("inventory"), {},
+            {{"APP_DATABASE__URL", "postgresql://mercato@127.0.0.1:1/postgres?connect_timeout=2"},
+             {"APP_DATABASE__PATH", (dir / "x.db").string()},
+             {"APP_SERVER__PORT", std::to_string(testing::free_port())}});
+  auto status = p.wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 1);
+  EXPECT_NE(p.log().find("cannot connect to PostgreSQL"), std::string::npos) << p.log();
+  EXPECT_FALSE(fs::exists(dir / "x.db"));
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace mercato

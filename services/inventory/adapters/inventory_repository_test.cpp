@@ -1,13 +1,15 @@
-// One contract, three implementations: the in-memory fake, SQLite and Redis must behave the same.
+// One contract, four implementations: the in-memory fake, SQLite, PostgreSQL and Redis must behave the same.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 
 #include "adapters/memory_inventory_repository.hpp"
+#include "adapters/postgres_inventory_repository.hpp"
 #include "adapters/redis_inventory_repository.hpp"
 #include "adapters/sqlite_inventory_repository.hpp"
 #include "mercato/core/ids.hpp"
@@ -36,6 +38,30 @@ struct SqliteFixture : Fixture {
   std::filesystem::path dir;
   std::unique_ptr<sqlite::Database> db;
   SqliteInventoryRepository r;
+};
+
+// A schema of its own on the PostgreSQL server that ./mercato test starts; several connections, so
+// concurrent calls really overlap on the server.
+struct PostgresFixture : Fixture {
+  explicit PostgresFixture(const std::string& url) : base(url), schema("t_" + random_hex(6)) {
+    auto admin = postgres::Database::open({.url = base, .connections = 1});
+    if (!admin->with([&](postgres::Connection& c) { return c.exec("CREATE SCHEMA " + schema); })) {
+      throw std::runtime_error("cannot create schema " + schema);
+    }
+    db = postgres::Database::open({.url = base + "?options=-csearch_path%3D" + schema, .connections = 4});
+    r = std::make_unique<PostgresInventoryRepository>(*db);
+  }
+  ~PostgresFixture() override {
+    r.reset();
+    db.reset();
+    auto admin = postgres::Database::open({.url = base, .connections = 1});
+    (void)admin->with([&](postgres::Connection& c) { return c.exec("DROP SCHEMA " + schema + " CASCADE"); });
+  }
+  InventoryRepository& repo() override { return *r; }
+  std::string base;
+  std::string schema;
+  std::unique_ptr<postgres::Database> db;
+  std::unique_ptr<PostgresInventoryRepository> r;
 };
 
 // A key prefix of its own on the Redis server that ./mercato test starts; its keys are deleted afterwards.
@@ -72,6 +98,13 @@ class InventoryRepositoryContract : public ::testing::TestWithParam<std::string>
       fixture_ = std::make_unique<SqliteFixture>(1);
     } else if (GetParam() == "sqlite_pool") {
       fixture_ = std::make_unique<SqliteFixture>(4);  // shared-lock pool: writers queue on BEGIN IMMEDIATE
+    } else if (GetParam() == "postgres") {
+      auto url = mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL");
+      if (url.empty()) {
+        if (mercato::testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
+        GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
+      }
+      fixture_ = std::make_unique<PostgresFixture>(url);
     } else {
       auto url = mercato::testing::backend_url("MERCATO_TEST_REDIS_URL");
       if (url.empty()) {
@@ -359,6 +392,85 @@ TEST_P(InventoryRepositoryContract, CommitAndReleaseRacingSettleEachOrderOnce) {
   EXPECT_EQ(z.available, releases.load());
 }
 
+TEST_P(InventoryRepositoryContract, ConcurrentSameOrderReservesOnceAndReplaysTheRest) {
+  stock("a", 10);
+  stock("b", 10);
+  constexpr int kThreads = 8;
+  std::atomic<int> created{0};
+  std::atomic<int> replays{0};
+  std::atomic<int> conflicts{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Even threads ask for the same items (in either order), odd ones for other items.
+      auto items = t % 2 == 0 ? (t % 4 == 0 ? std::vector<ItemRequest>{{"a", 2}, {"b", 1}}
+                                            : std::vector<ItemRequest>{{"b", 1}, {"a", 2}})
+                              : std::vector<ItemRequest>{{"a", 1}};
+      auto r = repo().reserve(request("same", items), now_utc());
+      if (r) {
+        (r->created ? created : replays)++;
+      } else if (r.error().code == ErrorCode::kConflict && r.error().field == "order_id") {
+        conflicts++;
+      } else {
+        other++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(other, 0);
+  // Whichever shape won, the same shape replayed and the other was refused.
+  EXPECT_EQ(replays, kThreads / 2 - 1);
+  EXPECT_EQ(conflicts, kThreads / 2);
+  auto stored = repo().find_reservation("same");
+  ASSERT_TRUE(stored);
+  std::int64_t a_reserved = 0;
+  for (const auto& line : stored->items) {
+    if (line.product_id == "a") a_reserved = line.quantity;
+  }
+  EXPECT_EQ(product("a").reserved, a_reserved) << "only the one created reservation moved stock";
+  EXPECT_EQ(product("a").available, 10 - a_reserved);
+}
+
+TEST_P(InventoryRepositoryContract, ConcurrentCreatesOfOneProductLeaveOneProduct) {
+  constexpr int kThreads = 8;
+  std::atomic<int> created{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto r = repo().put_product("new", {"New " + std::to_string(t), 100 + t, 5}, kT0);
+      if (!r) {
+        failed++;
+      } else if (r->created) {
+        created++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(created, 1);
+  auto p = product("new");
+  EXPECT_EQ(p.available, 5);
+  EXPECT_EQ(p.reserved, 0);
+}
+
+TEST_P(InventoryRepositoryContract, ProductIdsWithQuotesCommasAndBracesAreOrdinaryIds) {
+  const std::vector<std::string> ids = {"q\"uote", "back\\slash", "com,ma", "{brace}", "NULL", " sp ace"};
+  for (const auto& id : ids) stock(id, 3);
+  std::vector<ItemRequest> items;
+  for (const auto& id : ids) items.push_back({id, 2});
+  auto r = repo().reserve(request("odd", items), kT1);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(repo().settle("odd", ReservationStatus::kCommitted, kT2));
+  for (const auto& id : ids) {
+    auto p = product(id);
+    EXPECT_EQ(p.available, 1) << id;
+    EXPECT_EQ(p.sold, 2) << id;
+  }
+}
+
 // Redis only: the key prefix is the whole namespace, so two prefixes on one server never meet.
 TEST(RedisInventoryRepository, KeyPrefixesIsolateRepositories) {
   auto url = mercato::testing::backend_url("MERCATO_TEST_REDIS_URL");
@@ -381,7 +493,7 @@ TEST(RedisInventoryRepository, KeyPrefixesIsolateRepositories) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Implementations, InventoryRepositoryContract,
-                         ::testing::Values("memory", "sqlite", "sqlite_pool", "redis"));
+                         ::testing::Values("memory", "sqlite", "sqlite_pool", "postgres", "redis"));
 
 }  // namespace
 }  // namespace mercato::inventory
