@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "mercato/testing/backends.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -484,11 +485,10 @@ TEST(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
 
 // The same service on PostgreSQL, chosen by configuration alone (database.url).
 TEST(UserService, RunsOnPostgresChosenByConfiguration) {
-  auto url = testing::backend_url("MERCATO_TEST_POSTGRES_URL");
-  if (url.empty()) {
-    if (testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
-    GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
-  }
+  MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
+  testing::PostgresSchema schema(base, "e2e_user");
+  ASSERT_TRUE(schema.ok()) << schema.error();
+  auto url = schema.url();
   auto port = testing::free_port();
   Process user(testing::binary("user"), {},
                {{"APP_SERVER__PORT", std::to_string(port)},

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "mercato/testing/backends.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -19,6 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::HttpResult;
+using testing::PostgresSchema;
 using testing::Process;
 
 fs::path temp_dir(const std::string& name) {
@@ -769,54 +771,6 @@ TEST(InventoryServiceOnRedis, BadOrUnreachableDatabaseUrlStopsTheProcess) {
   fs::remove_all(dir);
 }
 
-// A schema of its own on the PostgreSQL server that ./mercato test starts, dropped at the end: the
-// service's migrations must not meet another service's schema_migrations. Created with psql, since
-// this binary links no PostgreSQL client.
-class PostgresSchema {
- public:
-  explicit PostgresSchema(std::string base, const std::string& tag)
-      : base_(std::move(base)), name_("e2e_inventory_" + std::to_string(::getpid()) + "_" + tag) {
-    ok_ = psql("CREATE SCHEMA " + name_);
-  }
-  ~PostgresSchema() {
-    if (ok_) psql("DROP SCHEMA " + name_ + " CASCADE");
-  }
-  PostgresSchema(const PostgresSchema&) = delete;
-  PostgresSchema& operator=(const PostgresSchema&) = delete;
-  bool ok() const { return ok_; }
-  const std::string& log() const { return log_; }
-  // The server with this schema first on the search path.
-  std::string url() const { return base_ + "?options=-csearch_path%3D" + name_; }
-
- private:
-  static std::string psql_binary() {
-    std::string newest;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec)) {
-      auto candidate = (e.path() / "bin" / "psql").string();
-      if (fs::exists(candidate) && candidate > newest) newest = candidate;
-    }
-    return newest.empty() ? "/usr/bin/psql" : newest;
-  }
-  bool psql(const std::string& sql) {
-    Process p(psql_binary(), {"-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", base_, "-c", sql}, {});
-    auto status = p.wait(30s);
-    log_ += p.log();
-    return status && *status == 0;
-  }
-  std::string base_;
-  std::string name_;
-  bool ok_ = false;
-  std::string log_;
-};
-
-#define POSTGRES_URL_OR_SKIP(var)                                                       \
-  auto var = testing::backend_url("MERCATO_TEST_POSTGRES_URL");                         \
-  if (var.empty()) {                                                                    \
-    if (testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set"; \
-    GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";                \
-  }
-
 // The service on PostgreSQL, chosen by configuration alone (database.url): four I/O threads and four
 // server connections, so reservations really overlap in the server and only row locks order them.
 std::map<std::string, std::string> postgres_env(const PostgresSchema& schema) {
@@ -825,9 +779,9 @@ std::map<std::string, std::string> postgres_env(const PostgresSchema& schema) {
 }
 
 TEST(InventoryServiceOnPostgres, TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundredWin) {
-  POSTGRES_URL_OR_SKIP(base);
+  MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "race");
-  ASSERT_TRUE(schema.ok()) << schema.log();
+  ASSERT_TRUE(schema.ok()) << schema.error();
   auto dir = temp_dir("postgres-race");
   InventoryService service(dir, postgres_env(schema));
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
@@ -841,9 +795,9 @@ TEST(InventoryServiceOnPostgres, TwoHundredParallelReservationsOfAHundredUnitsEx
 
 // Two instances on one schema share the stock: row locks in the server, not a process-local lock, decide.
 TEST(InventoryServiceOnPostgres, TwoInstancesSharingOneSchemaNeverOversell) {
-  POSTGRES_URL_OR_SKIP(base);
+  MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "two");
-  ASSERT_TRUE(schema.ok()) << schema.log();
+  ASSERT_TRUE(schema.ok()) << schema.error();
   auto dir = temp_dir("postgres-two");
   InventoryService first(dir / "a", postgres_env(schema));
   ASSERT_TRUE(testing::wait_ready(first.port)) << first.process->log();
@@ -854,9 +808,9 @@ TEST(InventoryServiceOnPostgres, TwoInstancesSharingOneSchemaNeverOversell) {
 }
 
 TEST(InventoryServiceOnPostgres, ReservationsAreAllOrNothingReplayedAndSettledOnce) {
-  POSTGRES_URL_OR_SKIP(base);
+  MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "flow");
-  ASSERT_TRUE(schema.ok()) << schema.log();
+  ASSERT_TRUE(schema.ok()) << schema.error();
   auto dir = temp_dir("postgres-flow");
   InventoryService service(dir, postgres_env(schema));
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();

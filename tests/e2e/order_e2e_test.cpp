@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "mercato/testing/backends.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -19,6 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::HttpResult;
+using testing::PostgresSchema;
 using testing::Process;
 
 std::string code_of(const HttpResult& r) { return std::string(r.json().at("error").at("code").as_string()); }
@@ -27,47 +29,6 @@ std::string field_of(const HttpResult& r) {
   const auto& e = body.at("error").as_object();
   return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
 }
-
-// A schema of its own on the PostgreSQL server that ./mercato test starts, dropped at the end: the
-// service's migrations must not meet another service's schema_migrations. Created with psql, since
-// this binary links no PostgreSQL client.
-class PostgresSchema {
- public:
-  explicit PostgresSchema(std::string base)
-      : base_(std::move(base)), name_("e2e_order_" + std::to_string(::getpid())) {
-    ok_ = psql("CREATE SCHEMA " + name_);
-  }
-  ~PostgresSchema() {
-    if (ok_) psql("DROP SCHEMA " + name_ + " CASCADE");
-  }
-  PostgresSchema(const PostgresSchema&) = delete;
-  PostgresSchema& operator=(const PostgresSchema&) = delete;
-  bool ok() const { return ok_; }
-  const std::string& log() const { return log_; }
-  // The server with this schema first on the search path.
-  std::string url() const { return base_ + "?options=-csearch_path%3D" + name_; }
-
- private:
-  static std::string psql_binary() {
-    std::string newest;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec)) {
-      auto candidate = (e.path() / "bin" / "psql").string();
-      if (fs::exists(candidate) && candidate > newest) newest = candidate;
-    }
-    return newest.empty() ? "/usr/bin/psql" : newest;
-  }
-  bool psql(const std::string& sql) {
-    Process p(psql_binary(), {"-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", base_, "-c", sql}, {});
-    auto status = p.wait(30s);
-    log_ += p.log();
-    return status && *status == 0;
-  }
-  std::string base_;
-  std::string name_;
-  bool ok_ = false;
-  std::string log_;
-};
 
 constexpr const char* kAddress =
     R"({"name":"Ann Lee","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"})";
@@ -266,13 +227,9 @@ TEST_F(OrderFlowTest, MalformedRequestsAre400NamingTheProblem) {
 // A second order service on PostgreSQL, chosen by configuration alone (database.url), against the
 // suite's user and inventory services.
 TEST_F(OrderFlowTest, RunsOnPostgresChosenByConfiguration) {
-  auto base = testing::backend_url("MERCATO_TEST_POSTGRES_URL");
-  if (base.empty()) {
-    if (testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
-    GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
-  }
-  PostgresSchema schema(base);
-  ASSERT_TRUE(schema.ok()) << schema.log();
+  MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
+  PostgresSchema schema(base, "e2e_order");
+  ASSERT_TRUE(schema.ok()) << schema.error();
   auto port = testing::free_port();
   auto sqlite_file = *dir_ / "order-postgres.db";
   Process pg(testing::binary("order"), {},

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "mercato/testing/backends.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -20,6 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::HttpResult;
+using testing::PostgresSchema;
 using testing::Process;
 using Headers = std::map<std::string, std::string>;
 
@@ -76,56 +78,6 @@ std::string unique(const std::string& prefix) {
   static std::atomic<int> n{0};
   return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
 }
-
-// A schema of its own on the PostgreSQL server that ./mercato test starts, dropped at the end: the
-// service's migrations must not meet another service's schema_migrations. Created with psql, since
-// this binary links no PostgreSQL client.
-class PostgresSchema {
- public:
-  explicit PostgresSchema(std::string base) : base_(std::move(base)), name_(unique("e2e_payment")) {
-    for (auto& c : name_) {
-      if (c == '-') c = '_';
-    }
-    ok_ = psql("CREATE SCHEMA " + name_);
-  }
-  ~PostgresSchema() {
-    if (ok_) psql("DROP SCHEMA " + name_ + " CASCADE");
-  }
-  PostgresSchema(const PostgresSchema&) = delete;
-  PostgresSchema& operator=(const PostgresSchema&) = delete;
-  bool ok() const { return ok_; }
-  const std::string& log() const { return log_; }
-  // The server with this schema first on the search path.
-  std::string url() const { return base_ + "?options=-csearch_path%3D" + name_; }
-
- private:
-  static std::string psql_binary() {
-    std::string newest;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator("/usr/lib/postgresql", ec)) {
-      auto candidate = (e.path() / "bin" / "psql").string();
-      if (fs::exists(candidate) && candidate > newest) newest = candidate;
-    }
-    return newest.empty() ? "/usr/bin/psql" : newest;
-  }
-  bool psql(const std::string& sql) {
-    Process p(psql_binary(), {"-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", base_, "-c", sql}, {});
-    auto status = p.wait(30s);
-    log_ += p.log();
-    return status && *status == 0;
-  }
-  std::string base_;
-  std::string name_;
-  bool ok_ = false;
-  std::string log_;
-};
-
-#define POSTGRES_URL_OR_SKIP(var)                                                       \
-  auto var = testing::backend_url("MERCATO_TEST_POSTGRES_URL");                         \
-  if (var.empty()) {                                                                    \
-    if (testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set"; \
-    GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";                \
-  }
 
 std::string charge_body(const std::string& order, const std::string& token, std::int64_t amount = 1999,
                         const std::string& customer = "cust-1") {
@@ -790,9 +742,9 @@ TEST(PaymentConcurrency, ParallelCapturesOfOneOrderWithoutKeysHaveOneWinner) { p
 // The same service on PostgreSQL, chosen by configuration alone (database.url): idempotent replay,
 // the rules of a paid order, and keys and payments kept across a restart.
 TEST(PaymentOnPostgres, IdempotencyReplayAndPaidOrderRules) {
-  POSTGRES_URL_OR_SKIP(base);
-  PostgresSchema schema(base);
-  ASSERT_TRUE(schema.ok()) << schema.log();
+  MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
+  PostgresSchema schema(base, "e2e_payment");
+  ASSERT_TRUE(schema.ok()) << schema.error();
   auto dir = temp_dir("postgres");
   PaymentProcess service(dir, 4, {{"APP_DATABASE__URL", schema.url()}});
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
@@ -859,23 +811,23 @@ TEST(PaymentOnPostgres, IdempotencyReplayAndPaidOrderRules) {
 }
 
 TEST(PaymentOnPostgres, TwentyParallelRequestsWithOneKeyChargeOnce) {
-  POSTGRES_URL_OR_SKIP(base);
-  PostgresSchema schema(base);
-  ASSERT_TRUE(schema.ok()) << schema.log();
+  MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
+  PostgresSchema schema(base, "e2e_payment");
+  ASSERT_TRUE(schema.ok()) << schema.error();
   parallel_same_key(4, 0ms, 3, {{"APP_DATABASE__URL", schema.url()}});
 }
 
 TEST(PaymentOnPostgres, RetriesWhileTheProcessorWorksGet409InProgress) {
-  POSTGRES_URL_OR_SKIP(base);
-  PostgresSchema schema(base);
-  ASSERT_TRUE(schema.ok()) << schema.log();
+  MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
+  PostgresSchema schema(base, "e2e_payment");
+  ASSERT_TRUE(schema.ok()) << schema.error();
   parallel_same_key(4, 300ms, 1, {{"APP_DATABASE__URL", schema.url()}});
 }
 
 TEST(PaymentOnPostgres, ParallelCapturesOfOneOrderWithoutKeysHaveOneWinner) {
-  POSTGRES_URL_OR_SKIP(base);
-  PostgresSchema schema(base);
-  ASSERT_TRUE(schema.ok()) << schema.log();
+  MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
+  PostgresSchema schema(base, "e2e_payment");
+  ASSERT_TRUE(schema.ok()) << schema.error();
   parallel_captures({{"APP_DATABASE__URL", schema.url()}});
 }
 

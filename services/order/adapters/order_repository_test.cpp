@@ -10,6 +10,7 @@
 #include "adapters/postgres_order_repository.hpp"
 #include "adapters/sqlite_order_repository.hpp"
 #include "mercato/core/ids.hpp"
+#include "mercato/testing/backends.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato::order {
@@ -35,23 +36,13 @@ struct SqliteFixture : Fixture {
 
 // A schema of its own on the PostgreSQL server that ./mercato test starts.
 struct PostgresFixture : Fixture {
-  explicit PostgresFixture(const std::string& url) : base(url), schema("t_" + random_hex(6)) {
-    auto admin = postgres::Database::open({.url = base, .connections = 1});
-    if (!admin->with([&](postgres::Connection& c) { return c.exec("CREATE SCHEMA " + schema); })) {
-      throw std::runtime_error("cannot create schema " + schema);
-    }
-    db = postgres::Database::open({.url = base + "?options=-csearch_path%3D" + schema, .connections = 4});
+  explicit PostgresFixture(const std::string& url) : schema(url) {
+    if (!schema.ok()) throw std::runtime_error("cannot create a test schema: " + schema.error());
+    db = postgres::Database::open({.url = schema.url(), .connections = 4});
     r = std::make_unique<PostgresOrderRepository>(*db);
   }
-  ~PostgresFixture() override {
-    r.reset();
-    db.reset();
-    auto admin = postgres::Database::open({.url = base, .connections = 1});
-    (void)admin->with([&](postgres::Connection& c) { return c.exec("DROP SCHEMA " + schema + " CASCADE"); });
-  }
   OrderRepository& repo() override { return *r; }
-  std::string base;
-  std::string schema;
+  mercato::testing::PostgresSchema schema;  // first member: dropped after the repository has closed
   std::unique_ptr<postgres::Database> db;
   std::unique_ptr<PostgresOrderRepository> r;
 };
