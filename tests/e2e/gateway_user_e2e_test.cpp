@@ -25,13 +25,6 @@ namespace fs = std::filesystem;
 using testing::HttpResult;
 using testing::Process;
 
-fs::path temp_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("mercato-e2e-" + std::to_string(::getpid()) + "-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 struct UserService {
   explicit UserService(const fs::path& dir, std::uint16_t p = 0)
       : port(p != 0 ? p : testing::free_port()), db(dir / "user.db") {
@@ -61,16 +54,6 @@ struct Gateway {
   std::uint16_t port;
   std::unique_ptr<Process> process;
 };
-
-std::string field_of_error(const HttpResult& r) {
-  auto v = r.json();
-  const auto& e = v.at("error").as_object();
-  return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
-}
-
-std::string code_of_error(const HttpResult& r) {
-  return std::string(r.json().at("error").at("code").as_string());
-}
 
 // A hand-made upstream for what the real services never do: echo the request head it received (to see
 // which headers the gateway forwards), add hop-by-hop headers to its answer, or never answer at all.
@@ -144,7 +127,7 @@ class FakeUpstream {
 class GatewayUserTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(temp_dir("shared"));
+    dir_ = new fs::path(testing::temp_dir("shared"));
     user_ = new UserService(*dir_);
     gateway_ =
         new Gateway({{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
@@ -261,8 +244,8 @@ TEST_F(GatewayUserTest, BadInputsGetA4xxNamingTheProblem) {
     auto r = api(c.method, target, c.body);
     EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
     if (r.status != c.status) continue;
-    EXPECT_EQ(code_of_error(r), c.code) << c.name;
-    EXPECT_EQ(field_of_error(r), c.field) << c.name;
+    EXPECT_EQ(r.error_code(), c.code) << c.name;
+    EXPECT_EQ(r.error_field(), c.field) << c.name;
     EXPECT_FALSE(r.json().at("error").at("message").as_string().empty()) << c.name;
   }
   // Nothing was half-written by the rejected patches.
@@ -277,8 +260,8 @@ TEST_F(GatewayUserTest, DuplicateEmailIs409IgnoringCase) {
   upper[0] = 'U';
   auto dup = api("POST", "/users", R"({"email":")" + upper + R"(","name":"B"})");
   EXPECT_EQ(dup.status, 409);
-  EXPECT_EQ(code_of_error(dup), "conflict");
-  EXPECT_EQ(field_of_error(dup), "email");
+  EXPECT_EQ(dup.error_code(), "conflict");
+  EXPECT_EQ(dup.error_field(), "email");
 
   auto other = api("POST", "/users", R"({"email":")" + unique_email() + R"(","name":"C"})");
   std::string id(other.json().at("id").as_string());
@@ -289,12 +272,12 @@ TEST_F(GatewayUserTest, DuplicateEmailIs409IgnoringCase) {
 TEST_F(GatewayUserTest, UnknownThingsAre404And405AsJson) {
   auto missing = api("GET", "/users/does-not-exist");
   EXPECT_EQ(missing.status, 404);
-  EXPECT_EQ(code_of_error(missing), "not_found");
+  EXPECT_EQ(missing.error_code(), "not_found");
   EXPECT_EQ(api("PATCH", "/users/does-not-exist", R"({"name":"x"})").status, 404);
 
   auto no_service = api("GET", "/nosuchservice/1");
   EXPECT_EQ(no_service.status, 404);
-  EXPECT_EQ(code_of_error(no_service), "not_found");
+  EXPECT_EQ(no_service.error_code(), "not_found");
   EXPECT_NE(std::string(no_service.json().at("error").at("message").as_string()).find("nosuchservice"),
             std::string::npos);
 
@@ -304,14 +287,14 @@ TEST_F(GatewayUserTest, UnknownThingsAre404And405AsJson) {
   auto wrong_method = api("DELETE", "/users/some-id");
   EXPECT_EQ(wrong_method.status, 405);
   EXPECT_EQ(wrong_method.header("allow"), "GET, PATCH");
-  EXPECT_EQ(code_of_error(wrong_method), "method_not_allowed");
+  EXPECT_EQ(wrong_method.error_code(), "method_not_allowed");
 }
 
 TEST_F(GatewayUserTest, OversizedBodyIs413AtTheGateway) {
   std::string big(2 * 1024 * 1024, 'x');
   auto r = api("POST", "/users", R"({"email":"a@b.io","name":")" + big + R"("})");
   EXPECT_EQ(r.status, 413);
-  EXPECT_EQ(code_of_error(r), "payload_too_large");
+  EXPECT_EQ(r.error_code(), "payload_too_large");
 }
 
 TEST_F(GatewayUserTest, HealthAndMetricsOnBothProcesses) {
@@ -395,7 +378,7 @@ TEST(GatewayProxy, SilentUpstreamIs504WithinItsTimeout) {
   auto r = testing::http(gateway.port, "GET", "/api/slow/x");
   auto took = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(r.status, 504) << r.body;
-  EXPECT_EQ(code_of_error(r), "deadline_exceeded");
+  EXPECT_EQ(r.error_code(), "deadline_exceeded");
   EXPECT_LT(took, 3s);
   // The caller's own, shorter budget wins over the route's.
   auto budget = testing::http(gateway.port, "GET", "/api/slow/x", {}, {{"X-Request-Timeout-Ms", "50"}});
@@ -403,7 +386,7 @@ TEST(GatewayProxy, SilentUpstreamIs504WithinItsTimeout) {
 }
 
 TEST(GatewayProxy, KilledServiceGives503FastAndRecoversWhenBack) {
-  auto dir = temp_dir("kill");
+  auto dir = testing::temp_dir("kill");
   UserService user(dir);
   Gateway gateway({{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user.port)}});
   ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
@@ -419,7 +402,7 @@ TEST(GatewayProxy, KilledServiceGives503FastAndRecoversWhenBack) {
   auto down = testing::http(gateway.port, "GET", "/api/users/" + id);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
   EXPECT_EQ(down.status, 503) << down.body;
-  EXPECT_EQ(code_of_error(down), "unavailable");
+  EXPECT_EQ(down.error_code(), "unavailable");
 
   user.start();  // same port, same database file
   ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
@@ -429,7 +412,7 @@ TEST(GatewayProxy, KilledServiceGives503FastAndRecoversWhenBack) {
 }
 
 TEST(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
-  auto dir = temp_dir("sigterm");
+  auto dir = testing::temp_dir("sigterm");
   UserService user(dir);
   ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
   constexpr int kThreads = 4;
@@ -516,7 +499,7 @@ TEST(UserService, RunsOnPostgresChosenByConfiguration) {
 }
 
 TEST(UserService, BadConfigurationStopsTheProcessNamingTheKey) {
-  auto dir = temp_dir("config");
+  auto dir = testing::temp_dir("config");
   {
     Process p(testing::binary("user"), {},
               {{"APP_SERVER__PROT", "1"}, {"APP_DATABASE__PATH", (dir / "u.db").string()}});

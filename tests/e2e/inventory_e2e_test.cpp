@@ -23,13 +23,6 @@ using testing::HttpResult;
 using testing::PostgresSchema;
 using testing::Process;
 
-fs::path temp_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("mercato-e2e-inventory-" + std::to_string(::getpid()) + "-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 struct InventoryService {
   explicit InventoryService(const fs::path& dir, std::map<std::string, std::string> extra = {})
       : port(testing::free_port()), db(dir / "inventory.db"), env(std::move(extra)) {
@@ -55,16 +48,6 @@ struct InventoryService {
   std::map<std::string, std::string> env;
   std::unique_ptr<Process> process;
 };
-
-std::string field_of_error(const HttpResult& r) {
-  auto v = r.json();
-  const auto& e = v.at("error").as_object();
-  return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
-}
-
-std::string code_of_error(const HttpResult& r) {
-  return std::string(r.json().at("error").at("code").as_string());
-}
 
 std::string message_of_error(const HttpResult& r) {
   return std::string(r.json().at("error").at("message").as_string());
@@ -108,7 +91,7 @@ Stock stock_of(const InventoryService& service, const std::string& product) {
 class InventoryE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(temp_dir("shared"));
+    dir_ = new fs::path(testing::temp_dir("shared"));
     service_ = new InventoryService(*dir_);
     ASSERT_TRUE(testing::wait_ready(service_->port)) << service_->process->log();
   }
@@ -214,8 +197,8 @@ TEST_F(InventoryE2E, ReserveReplayCommit) {
        {Lines{{a, 4}, {b, 2}}, Lines{{a, 3}}, Lines{{a, 3}, {b, 2}, {new_product(1), 1}}}) {
     auto conflict = reserve(order, other);
     EXPECT_EQ(conflict.status, 409) << conflict.body;
-    EXPECT_EQ(code_of_error(conflict), "conflict");
-    EXPECT_EQ(field_of_error(conflict), "order_id");
+    EXPECT_EQ(conflict.error_code(), "conflict");
+    EXPECT_EQ(conflict.error_field(), "order_id");
   }
   EXPECT_EQ(stock_of(*service_, a), (Stock{7, 3, 0}));
 
@@ -233,7 +216,7 @@ TEST_F(InventoryE2E, ReserveReplayCommit) {
 
   auto release = call("POST", "/inventory/reservations/" + order + "/release");
   EXPECT_EQ(release.status, 409) << release.body;
-  EXPECT_EQ(code_of_error(release), "conflict");
+  EXPECT_EQ(release.error_code(), "conflict");
   EXPECT_EQ(stock_of(*service_, a), (Stock{7, 0, 3}));
 
   // A replay after the commit answers with the committed reservation.
@@ -260,7 +243,7 @@ TEST_F(InventoryE2E, ReleaseReturnsStockAndCannotBeCommittedAfterwards) {
 
   auto commit = call("POST", "/inventory/reservations/" + order + "/commit");
   EXPECT_EQ(commit.status, 409) << commit.body;
-  EXPECT_EQ(code_of_error(commit), "conflict");
+  EXPECT_EQ(commit.error_code(), "conflict");
   EXPECT_EQ(stock_of(*service_, a), (Stock{4, 0, 0}));
   EXPECT_EQ(call("GET", "/inventory/reservations/" + order).json().at("status").as_string(), "released");
 }
@@ -271,8 +254,8 @@ TEST_F(InventoryE2E, NotEnoughStockOnTheSecondLineChangesNothing) {
   auto order = unique("order");
   auto refused = reserve(order, {{a, 3}, {b, 2}});
   ASSERT_EQ(refused.status, 422) << refused.body;
-  EXPECT_EQ(code_of_error(refused), "unprocessable");
-  EXPECT_EQ(field_of_error(refused), "items[1].quantity");
+  EXPECT_EQ(refused.error_code(), "unprocessable");
+  EXPECT_EQ(refused.error_field(), "items[1].quantity");
   auto message = message_of_error(refused);
   EXPECT_NE(message.find(b), std::string::npos) << message;
   EXPECT_NE(message.find("1 available"), std::string::npos) << message;
@@ -282,8 +265,8 @@ TEST_F(InventoryE2E, NotEnoughStockOnTheSecondLineChangesNothing) {
 
   auto unknown = reserve(order, {{a, 1}, {unique("ghost"), 1}});
   ASSERT_EQ(unknown.status, 422) << unknown.body;
-  EXPECT_EQ(code_of_error(unknown), "unprocessable");
-  EXPECT_EQ(field_of_error(unknown), "items[1].product_id");
+  EXPECT_EQ(unknown.error_code(), "unprocessable");
+  EXPECT_EQ(unknown.error_field(), "items[1].product_id");
   EXPECT_EQ(stock_of(*service_, a), (Stock{5, 0, 0}));
 
   // Nothing was recorded under the order id: a request that fits is a fresh reservation.
@@ -294,7 +277,7 @@ TEST_F(InventoryE2E, NotEnoughStockOnTheSecondLineChangesNothing) {
 TEST_F(InventoryE2E, UnknownThingsAre404AndWrongMethods405) {
   auto missing = call("GET", "/inventory/" + unique("nothing"));
   EXPECT_EQ(missing.status, 404);
-  EXPECT_EQ(code_of_error(missing), "not_found");
+  EXPECT_EQ(missing.error_code(), "not_found");
   auto order = unique("no-order");
   for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
            {"GET", "/inventory/reservations/" + order},
@@ -302,13 +285,13 @@ TEST_F(InventoryE2E, UnknownThingsAre404AndWrongMethods405) {
            {"POST", "/inventory/reservations/" + order + "/release"}}) {
     auto r = call(method, target);
     EXPECT_EQ(r.status, 404) << method << " " << target;
-    EXPECT_EQ(code_of_error(r), "not_found");
+    EXPECT_EQ(r.error_code(), "not_found");
   }
   // The collection path is not a product called "reservations".
   for (const char* method : {"GET", "PUT"}) {
     auto r = call(method, "/inventory/reservations", product_body("X", 1, 1));
     EXPECT_EQ(r.status, 405) << method << ": " << r.body;
-    EXPECT_EQ(code_of_error(r), "method_not_allowed");
+    EXPECT_EQ(r.error_code(), "method_not_allowed");
     EXPECT_EQ(r.header("allow"), "POST");
   }
   auto deleted = call("DELETE", "/inventory/" + new_product(1));
@@ -447,8 +430,8 @@ TEST_F(InventoryE2E, BadInputsGet400NamingTheFieldAndChangeNothing) {
     auto r = call(c.method, c.target, c.body);
     EXPECT_EQ(r.status, 400) << c.name << ": " << r.body;
     if (r.status != 400) continue;
-    EXPECT_EQ(code_of_error(r), c.code) << c.name;
-    EXPECT_EQ(field_of_error(r), c.field) << c.name;
+    EXPECT_EQ(r.error_code(), c.code) << c.name;
+    EXPECT_EQ(r.error_field(), c.field) << c.name;
     EXPECT_FALSE(message_of_error(r).empty()) << c.name;
     EXPECT_FALSE(r.json().at("error").at("request_id").as_string().empty()) << c.name;
   }
@@ -478,8 +461,8 @@ void race_for_the_last_units(const InventoryService& service, const std::string&
         auto r = target.call("POST", "/inventory/reservations", reservation_body(order, {{product, 1}}));
         if (r.status == 201) {
           created++;
-        } else if (r.status == 422 && code_of_error(r) == "unprocessable" &&
-                   field_of_error(r) == "items[0].quantity") {
+        } else if (r.status == 422 && r.error_code() == "unprocessable" &&
+                   r.error_field() == "items[0].quantity") {
           refused++;
         } else {
           std::lock_guard lock(mutex);
@@ -505,7 +488,7 @@ TEST_F(InventoryE2E, TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundre
 TEST(InventoryService, ParallelReservationsWithAConnectionPoolNeverOversell) {
   // Several connections in shared-lock mode and four I/O threads: transactions really overlap, and
   // BEGIN IMMEDIATE plus the busy timeout must still serialize every stock change.
-  auto dir = temp_dir("pool");
+  auto dir = testing::temp_dir("pool");
   InventoryService service(dir, {{"APP_SERVER__THREADS", "4"}, {"APP_DATABASE__CONNECTIONS", "4"}});
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   race_for_the_last_units(service, "pool");
@@ -592,7 +575,7 @@ TEST_F(InventoryE2E, ReadinessChecksTheDatabase) {
 }
 
 TEST(InventoryService, AcknowledgedStockSurvivesKill9) {
-  auto dir = temp_dir("kill");
+  auto dir = testing::temp_dir("kill");
   InventoryService service(dir);
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   ASSERT_EQ(service.call("PUT", "/inventory/durable", product_body("Durable", 700, 9)).status, 201);
@@ -617,7 +600,7 @@ TEST(InventoryService, AcknowledgedStockSurvivesKill9) {
 }
 
 TEST(InventoryService, ReachableThroughTheGateway) {
-  auto dir = temp_dir("gateway");
+  auto dir = testing::temp_dir("gateway");
   InventoryService service(dir);
   auto gateway_port = testing::free_port();
   Process gateway(
@@ -664,7 +647,7 @@ std::map<std::string, std::string> redis_env(const std::string& url, const std::
 TEST(InventoryServiceOnRedis, TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundredWin) {
   auto url = redis_url();
   if (url.empty()) GTEST_SKIP() << "no Redis server (run through ./mercato test)";
-  auto dir = temp_dir("redis-race");
+  auto dir = testing::temp_dir("redis-race");
   InventoryService service(dir, redis_env(url, "race"));
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   auto ready = service.call("GET", "/health/ready");
@@ -679,7 +662,7 @@ TEST(InventoryServiceOnRedis, TwoHundredParallelReservationsOfAHundredUnitsExact
 TEST(InventoryServiceOnRedis, TwoInstancesSharingOneStoreNeverOversell) {
   auto url = redis_url();
   if (url.empty()) GTEST_SKIP() << "no Redis server (run through ./mercato test)";
-  auto dir = temp_dir("redis-two");
+  auto dir = testing::temp_dir("redis-two");
   InventoryService first(dir / "a", redis_env(url, "two"));
   InventoryService second(dir / "b", redis_env(url, "two"));
   ASSERT_TRUE(testing::wait_ready(first.port)) << first.process->log();
@@ -691,7 +674,7 @@ TEST(InventoryServiceOnRedis, TwoInstancesSharingOneStoreNeverOversell) {
 TEST(InventoryServiceOnRedis, ReservationsAreAllOrNothingReplayedAndSettledOnce) {
   auto url = redis_url();
   if (url.empty()) GTEST_SKIP() << "no Redis server (run through ./mercato test)";
-  auto dir = temp_dir("redis-flow");
+  auto dir = testing::temp_dir("redis-flow");
   InventoryService service(dir, redis_env(url, "flow"));
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   ASSERT_EQ(service.call("PUT", "/inventory/r-a", product_body("A", 150, 5)).status, 201);
@@ -700,11 +683,11 @@ TEST(InventoryServiceOnRedis, ReservationsAreAllOrNothingReplayedAndSettledOnce)
   auto short_second =
       service.call("POST", "/inventory/reservations", reservation_body("r-o1", {{"r-a", 3}, {"r-b", 2}}));
   ASSERT_EQ(short_second.status, 422) << short_second.body;
-  EXPECT_EQ(field_of_error(short_second), "items[1].quantity");
+  EXPECT_EQ(short_second.error_field(), "items[1].quantity");
   auto ghost =
       service.call("POST", "/inventory/reservations", reservation_body("r-o1", {{"r-a", 1}, {"r-zz", 1}}));
   ASSERT_EQ(ghost.status, 422);
-  EXPECT_EQ(field_of_error(ghost), "items[1].product_id");
+  EXPECT_EQ(ghost.error_field(), "items[1].product_id");
   EXPECT_EQ(stock_of(service, "r-a"), (Stock{5, 0, 0}));
   EXPECT_EQ(stock_of(service, "r-b"), (Stock{1, 0, 0}));
   EXPECT_EQ(service.call("GET", "/inventory/reservations/r-o1").status, 404);
@@ -718,7 +701,7 @@ TEST(InventoryServiceOnRedis, ReservationsAreAllOrNothingReplayedAndSettledOnce)
   EXPECT_EQ(replay.json(), created.json());
   auto other = service.call("POST", "/inventory/reservations", reservation_body("r-o1", {{"r-a", 2}}));
   EXPECT_EQ(other.status, 409);
-  EXPECT_EQ(field_of_error(other), "order_id");
+  EXPECT_EQ(other.error_field(), "order_id");
   EXPECT_EQ(stock_of(service, "r-a"), (Stock{2, 3, 0}));
 
   // The admin's PUT sets available and keeps what orders hold.
@@ -730,7 +713,7 @@ TEST(InventoryServiceOnRedis, ReservationsAreAllOrNothingReplayedAndSettledOnce)
   EXPECT_EQ(service.call("POST", "/inventory/reservations/r-o1/commit").status, 200);
   auto release = service.call("POST", "/inventory/reservations/r-o1/release");
   EXPECT_EQ(release.status, 409);
-  EXPECT_EQ(code_of_error(release), "conflict");
+  EXPECT_EQ(release.error_code(), "conflict");
   EXPECT_EQ(stock_of(service, "r-a"), (Stock{10, 0, 3}));
   EXPECT_EQ(stock_of(service, "r-b"), (Stock{0, 0, 1}));
   EXPECT_EQ(service.call("POST", "/inventory/reservations/r-none/release").status, 404);
@@ -747,7 +730,7 @@ TEST(InventoryServiceOnRedis, ReservationsAreAllOrNothingReplayedAndSettledOnce)
 }
 
 TEST(InventoryServiceOnRedis, BadOrUnreachableDatabaseUrlStopsTheProcess) {
-  auto dir = temp_dir("redis-config");
+  auto dir = testing::temp_dir("redis-config");
   {
     Process p(testing::binary("inventory"), {},
               {{"APP_DATABASE__URL", "mysql://127.0.0.1/x"},
@@ -782,7 +765,7 @@ TEST(InventoryServiceOnPostgres, TwoHundredParallelReservationsOfAHundredUnitsEx
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "race");
   ASSERT_TRUE(schema.ok()) << schema.error();
-  auto dir = temp_dir("postgres-race");
+  auto dir = testing::temp_dir("postgres-race");
   InventoryService service(dir, postgres_env(schema));
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   auto ready = service.call("GET", "/health/ready");
@@ -798,7 +781,7 @@ TEST(InventoryServiceOnPostgres, TwoInstancesSharingOneSchemaNeverOversell) {
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "two");
   ASSERT_TRUE(schema.ok()) << schema.error();
-  auto dir = temp_dir("postgres-two");
+  auto dir = testing::temp_dir("postgres-two");
   InventoryService first(dir / "a", postgres_env(schema));
   ASSERT_TRUE(testing::wait_ready(first.port)) << first.process->log();
   InventoryService second(dir / "b", postgres_env(schema));
@@ -811,7 +794,7 @@ TEST(InventoryServiceOnPostgres, ReservationsAreAllOrNothingReplayedAndSettledOn
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "flow");
   ASSERT_TRUE(schema.ok()) << schema.error();
-  auto dir = temp_dir("postgres-flow");
+  auto dir = testing::temp_dir("postgres-flow");
   InventoryService service(dir, postgres_env(schema));
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   ASSERT_EQ(service.call("PUT", "/inventory/p-a", product_body("A", 150, 5)).status, 201);
@@ -820,12 +803,12 @@ TEST(InventoryServiceOnPostgres, ReservationsAreAllOrNothingReplayedAndSettledOn
   auto short_second =
       service.call("POST", "/inventory/reservations", reservation_body("p-o1", {{"p-a", 3}, {"p-b", 2}}));
   ASSERT_EQ(short_second.status, 422) << short_second.body;
-  EXPECT_EQ(code_of_error(short_second), "unprocessable");
-  EXPECT_EQ(field_of_error(short_second), "items[1].quantity");
+  EXPECT_EQ(short_second.error_code(), "unprocessable");
+  EXPECT_EQ(short_second.error_field(), "items[1].quantity");
   auto ghost =
       service.call("POST", "/inventory/reservations", reservation_body("p-o1", {{"p-a", 1}, {"p-zz", 1}}));
   ASSERT_EQ(ghost.status, 422);
-  EXPECT_EQ(field_of_error(ghost), "items[1].product_id");
+  EXPECT_EQ(ghost.error_field(), "items[1].product_id");
   EXPECT_EQ(stock_of(service, "p-a"), (Stock{5, 0, 0}));
   EXPECT_EQ(stock_of(service, "p-b"), (Stock{1, 0, 0}));
   EXPECT_EQ(service.call("GET", "/inventory/reservations/p-o1").status, 404);
@@ -839,7 +822,7 @@ TEST(InventoryServiceOnPostgres, ReservationsAreAllOrNothingReplayedAndSettledOn
   EXPECT_EQ(replay.json(), created.json());
   auto other = service.call("POST", "/inventory/reservations", reservation_body("p-o1", {{"p-a", 2}}));
   EXPECT_EQ(other.status, 409);
-  EXPECT_EQ(field_of_error(other), "order_id");
+  EXPECT_EQ(other.error_field(), "order_id");
   EXPECT_EQ(stock_of(service, "p-a"), (Stock{2, 3, 0}));
 
   // The admin's PUT sets available and keeps what orders hold.
@@ -851,7 +834,7 @@ TEST(InventoryServiceOnPostgres, ReservationsAreAllOrNothingReplayedAndSettledOn
   EXPECT_EQ(service.call("POST", "/inventory/reservations/p-o1/commit").status, 200);
   auto release = service.call("POST", "/inventory/reservations/p-o1/release");
   EXPECT_EQ(release.status, 409);
-  EXPECT_EQ(code_of_error(release), "conflict");
+  EXPECT_EQ(release.error_code(), "conflict");
   EXPECT_EQ(stock_of(service, "p-a"), (Stock{10, 0, 3}));
   EXPECT_EQ(stock_of(service, "p-b"), (Stock{0, 0, 1}));
   EXPECT_EQ(service.call("POST", "/inventory/reservations/p-none/release").status, 404);
@@ -878,7 +861,7 @@ TEST(InventoryServiceOnPostgres, ReservationsAreAllOrNothingReplayedAndSettledOn
 }
 
 TEST(InventoryServiceOnPostgres, UnreachableDatabaseUrlStopsTheProcess) {
-  auto dir = temp_dir("postgres-config");
+  auto dir = testing::temp_dir("postgres-config");
   Process p(testing::binary("inventory"), {},
             {{"APP_DATABASE__URL", "postgresql://mercato@127.0.0.1:1/postgres?connect_timeout=2"},
              {"APP_DATABASE__PATH", (dir / "x.db").string()},

@@ -23,14 +23,6 @@ namespace fs = std::filesystem;
 using testing::HttpResult;
 using testing::Process;
 
-fs::path temp_dir(const std::string& name) {
-  auto dir =
-      fs::temp_directory_path() / ("mercato-e2e-notification-" + std::to_string(::getpid()) + "-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 // Four I/O threads and four database connections, so parallel requests really race inside the service.
 // The outbox sits in directories that do not exist yet: the service must create them.
 struct NotificationService {
@@ -88,16 +80,6 @@ HttpResult checked(std::uint16_t port, const std::string& method, const std::str
   return r;
 }
 
-std::string field_of_error(const HttpResult& r) {
-  auto v = r.json();
-  const auto& e = v.at("error").as_object();
-  return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
-}
-
-std::string code_of_error(const HttpResult& r) {
-  return std::string(r.json().at("error").at("code").as_string());
-}
-
 std::string str(const boost::json::value& v, std::string_view key) {
   return std::string(v.at(key).as_string());
 }
@@ -112,7 +94,7 @@ std::string body(const std::string& customer, const std::string& order,
 class NotificationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(temp_dir("shared"));
+    dir_ = new fs::path(testing::temp_dir("shared"));
     service_ = new NotificationService(*dir_);
     ASSERT_TRUE(testing::wait_ready(service_->port)) << service_->process->log();
   }
@@ -345,8 +327,8 @@ TEST_F(NotificationTest, BadBodiesGetA400NamingTheFieldAndSendNothing) {
     auto r = call("POST", "/notifications", c.body);
     EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
     if (r.status != c.status) continue;
-    EXPECT_EQ(code_of_error(r), c.code) << c.name;
-    EXPECT_EQ(field_of_error(r), c.field) << c.name;
+    EXPECT_EQ(r.error_code(), c.code) << c.name;
+    EXPECT_EQ(r.error_field(), c.field) << c.name;
     EXPECT_FALSE(r.json().at("error").at("message").as_string().empty()) << c.name;
     EXPECT_FALSE(r.json().at("error").at("request_id").as_string().empty()) << c.name;
   }
@@ -379,23 +361,23 @@ TEST_F(NotificationTest, BadQueriesGetA400NamingTheParameter) {
     auto r = call("GET", target);
     EXPECT_EQ(r.status, 400) << target << ": " << r.body;
     if (r.status != 400) continue;
-    EXPECT_EQ(code_of_error(r), "validation_failed") << target;
-    EXPECT_EQ(field_of_error(r), field) << target;
+    EXPECT_EQ(r.error_code(), "validation_failed") << target;
+    EXPECT_EQ(r.error_field(), field) << target;
   }
 }
 
 TEST_F(NotificationTest, WrongMethodsAre405AndTooLargeIs413) {
   auto put = call("PUT", "/notifications");
   EXPECT_EQ(put.status, 405);
-  EXPECT_EQ(code_of_error(put), "method_not_allowed");
+  EXPECT_EQ(put.error_code(), "method_not_allowed");
   EXPECT_EQ(put.header("allow"), "POST, GET");
   auto missing = testing::http(service_->port, "GET", "/notifications/some-id");
   EXPECT_EQ(missing.status, 404);
-  EXPECT_EQ(code_of_error(missing), "not_found");
+  EXPECT_EQ(missing.error_code(), "not_found");
   std::string huge(2 * 1024 * 1024, 'x');
   auto too_large = call("POST", "/notifications", body("c", "o-huge", "order_confirmed", huge));
   EXPECT_EQ(too_large.status, 413);
-  EXPECT_EQ(code_of_error(too_large), "payload_too_large");
+  EXPECT_EQ(too_large.error_code(), "payload_too_large");
 }
 
 TEST_F(NotificationTest, HealthReadinessAndMetrics) {
@@ -413,7 +395,7 @@ TEST_F(NotificationTest, HealthReadinessAndMetrics) {
 }
 
 TEST(NotificationOutbox, UnwritableOutboxStopsTheServiceAtStartUp) {
-  auto dir = temp_dir("unwritable");
+  auto dir = testing::temp_dir("unwritable");
   fs::create_directories(dir / "outbox.log");  // a directory where the file should be
   Process p(testing::binary("notification"), {},
             {{"APP_SERVER__PORT", std::to_string(testing::free_port())},
@@ -427,7 +409,7 @@ TEST(NotificationOutbox, UnwritableOutboxStopsTheServiceAtStartUp) {
 }
 
 TEST(NotificationOutbox, LostOutboxMakesTheServiceUnreadyAndSendsFailWithoutRecording) {
-  auto dir = temp_dir("lost");
+  auto dir = testing::temp_dir("lost");
   NotificationService service(dir);
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   fs::remove_all(dir / "mail");  // the outbox directory disappears (unmounted, deleted)
@@ -437,7 +419,7 @@ TEST(NotificationOutbox, LostOutboxMakesTheServiceUnreadyAndSendsFailWithoutReco
   EXPECT_NE(ready.body.find("outbox"), std::string::npos) << ready.body;
   auto failed = checked(service.port, "POST", "/notifications", body("c1", "o1"));
   EXPECT_EQ(failed.status, 500) << failed.body;
-  EXPECT_EQ(code_of_error(failed), "internal");
+  EXPECT_EQ(failed.error_code(), "internal");
   EXPECT_TRUE(checked(service.port, "GET", "/notifications?customer_id=c1")
                   .json()
                   .at("notifications")
@@ -454,7 +436,7 @@ TEST(NotificationOutbox, LostOutboxMakesTheServiceUnreadyAndSendsFailWithoutReco
 }
 
 TEST(NotificationRestart, SentOnceSurvivesARestart) {
-  auto dir = temp_dir("restart");
+  auto dir = testing::temp_dir("restart");
   NotificationService service(dir);
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   auto first = checked(service.port, "POST", "/notifications", body("c1", "o1"));
@@ -475,7 +457,7 @@ TEST(NotificationRestart, SentOnceSurvivesARestart) {
 }
 
 TEST(NotificationGateway, NotificationsAreReachableThroughTheGateway) {
-  auto dir = temp_dir("gateway");
+  auto dir = testing::temp_dir("gateway");
   NotificationService service(dir);
   auto gateway_port = testing::free_port();
   Process gateway(
@@ -495,7 +477,7 @@ TEST(NotificationGateway, NotificationsAreReachableThroughTheGateway) {
   auto bad = checked(gateway_port, "GET", "/notifications?customer_id=gw-c&limit=0", {},
                      {{"X-Request-ID", "gw-n"}}, "/api");
   EXPECT_EQ(bad.status, 400);
-  EXPECT_EQ(field_of_error(bad), "limit");
+  EXPECT_EQ(bad.error_field(), "limit");
   EXPECT_EQ(bad.json().at("error").at("request_id").as_string(), "gw-n");
   EXPECT_EQ(sent_for(service.outbox, "gw-o", "payment_failed").size(), 1U);
   fs::remove_all(dir);

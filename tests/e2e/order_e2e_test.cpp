@@ -23,13 +23,6 @@ using testing::HttpResult;
 using testing::PostgresSchema;
 using testing::Process;
 
-std::string code_of(const HttpResult& r) { return std::string(r.json().at("error").at("code").as_string()); }
-std::string field_of(const HttpResult& r) {
-  auto body = r.json();  // keep the parsed value alive while reading into it
-  const auto& e = body.at("error").as_object();
-  return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
-}
-
 constexpr const char* kAddress =
     R"({"name":"Ann Lee","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"})";
 
@@ -178,8 +171,8 @@ TEST_F(OrderFlowTest, BusinessRuleViolationsAre422NamingTheField) {
     auto r = api("POST", "/orders", c.body);
     EXPECT_EQ(r.status, 422) << c.name << ": " << r.body;
     if (r.status != 422) continue;
-    EXPECT_EQ(code_of(r), "unprocessable") << c.name;
-    EXPECT_EQ(field_of(r), c.field) << c.name;
+    EXPECT_EQ(r.error_code(), "unprocessable") << c.name;
+    EXPECT_EQ(r.error_field(), c.field) << c.name;
   }
   EXPECT_TRUE(api("GET", "/orders?customer_id=" + customer).json().at("orders").as_array().empty())
       << "a refused order must not be stored";
@@ -215,8 +208,8 @@ TEST_F(OrderFlowTest, MalformedRequestsAre400NamingTheProblem) {
     auto r = api(c.method, c.target, c.body);
     EXPECT_EQ(r.status, 400) << c.name << ": " << r.body;
     if (r.status != 400) continue;
-    EXPECT_EQ(code_of(r), c.code) << c.name;
-    EXPECT_EQ(field_of(r), c.field) << c.name;
+    EXPECT_EQ(r.error_code(), c.code) << c.name;
+    EXPECT_EQ(r.error_field(), c.field) << c.name;
   }
   EXPECT_EQ(api("GET", "/orders/does-not-exist").status, 404);
   EXPECT_EQ(api("POST", "/orders/does-not-exist/cancel").status, 404);
@@ -285,7 +278,7 @@ TEST_F(OrderFlowTest, RunsOnPostgresChosenByConfiguration) {
   auto unknown_customer =
       call("POST", "/orders", order_body("no-such-customer", R"([{"product_id":"pg-apple","quantity":1}])"));
   EXPECT_EQ(unknown_customer.status, 422) << unknown_customer.body;
-  EXPECT_EQ(field_of(unknown_customer), "customer_id");
+  EXPECT_EQ(unknown_customer.error_field(), "customer_id");
   EXPECT_EQ(call("GET", "/orders/does-not-exist").status, 404);
   EXPECT_EQ(call("POST", "/orders/does-not-exist/cancel").status, 404);
 
@@ -328,7 +321,7 @@ TEST_F(OrderFlowTest, UserServiceDownIs503AndNothingIsStored) {
   ASSERT_TRUE(user_->wait(5s));
   auto r = api("POST", "/orders", order_body(customer, R"([{"product_id":"down-apple","quantity":1}])"));
   EXPECT_EQ(r.status, 503) << r.body;
-  EXPECT_EQ(code_of(r), "unavailable");
+  EXPECT_EQ(r.error_code(), "unavailable");
   EXPECT_NE(std::string(r.json().at("error").at("message").as_string()).find("user service"),
             std::string::npos);
   delete user_;

@@ -25,13 +25,6 @@ using testing::PostgresSchema;
 using testing::Process;
 using Headers = std::map<std::string, std::string>;
 
-fs::path temp_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("mercato-payment-e2e-" + std::to_string(::getpid()) + "-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 struct PaymentProcess {
   // `connections` > 1 runs SQLite with a pool of shared-lock connections, so concurrent requests
   // overlap inside SQLite instead of queueing for the one exclusive connection.
@@ -62,16 +55,6 @@ struct PaymentProcess {
   std::unique_ptr<Process> process;
 };
 
-std::string field_of_error(const HttpResult& r) {
-  auto v = r.json();
-  const auto& e = v.at("error").as_object();
-  return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
-}
-
-std::string code_of_error(const HttpResult& r) {
-  return std::string(r.json().at("error").at("code").as_string());
-}
-
 std::string str(const boost::json::value& v, const char* key) { return std::string(v.at(key).as_string()); }
 
 std::string unique(const std::string& prefix) {
@@ -89,7 +72,7 @@ std::string charge_body(const std::string& order, const std::string& token, std:
 class PaymentE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(temp_dir("shared"));
+    dir_ = new fs::path(testing::temp_dir("shared"));
     service_ = new PaymentProcess(*dir_);
     ASSERT_TRUE(testing::wait_ready(service_->port)) << service_->process->log();
   }
@@ -173,8 +156,8 @@ TEST_F(PaymentE2E, SecondCaptureOfAnOrderIs409UntilRefunded) {
     auto again = charge(charge_body(order, token));
     EXPECT_EQ(again.status, 409) << token << ": " << again.body;
     if (again.status != 409) continue;
-    EXPECT_EQ(code_of_error(again), "conflict");
-    EXPECT_EQ(field_of_error(again), "order_id");
+    EXPECT_EQ(again.error_code(), "conflict");
+    EXPECT_EQ(again.error_field(), "order_id");
   }
   EXPECT_EQ(list(order).size(), 1U);
   // A refunded order is no longer paid: it may be charged again.
@@ -207,12 +190,12 @@ TEST_F(PaymentE2E, RefundIsIdempotentAndOnlyForCapturedPayments) {
   ASSERT_EQ(declined.status, 201);
   auto refuse = call("POST", "/payments/" + str(declined.json(), "id") + "/refund");
   EXPECT_EQ(refuse.status, 422) << refuse.body;
-  EXPECT_EQ(code_of_error(refuse), "unprocessable");
+  EXPECT_EQ(refuse.error_code(), "unprocessable");
   EXPECT_EQ(call("GET", "/payments/" + str(declined.json(), "id")).json(), declined.json());
 
   auto unknown = call("POST", "/payments/no-such-payment/refund");
   EXPECT_EQ(unknown.status, 404);
-  EXPECT_EQ(code_of_error(unknown), "not_found");
+  EXPECT_EQ(unknown.error_code(), "not_found");
 }
 
 TEST_F(PaymentE2E, SameKeySameBodyReplaysTheFirstResponse) {
@@ -254,8 +237,8 @@ TEST_F(PaymentE2E, SameKeyDifferentBodyIs422AndChargesNothing) {
     auto r = charge(other, {{"Idempotency-Key", key}});
     EXPECT_EQ(r.status, 422) << other << ": " << r.body;
     if (r.status != 422) continue;
-    EXPECT_EQ(code_of_error(r), "unprocessable");
-    EXPECT_EQ(field_of_error(r), "Idempotency-Key");
+    EXPECT_EQ(r.error_code(), "unprocessable");
+    EXPECT_EQ(r.error_field(), "Idempotency-Key");
     EXPECT_EQ(r.header("idempotent-replayed"), "");
   }
   EXPECT_EQ(list(order).size(), 1U);
@@ -277,7 +260,7 @@ TEST_F(PaymentE2E, DecisionsTakenWhileProcessingAreReplayedToo) {
   auto unknown_body = charge_body(unique("order"), "tok_amex");
   auto unknown = charge(unknown_body, {{"Idempotency-Key", unknown_key}});
   ASSERT_EQ(unknown.status, 422) << unknown.body;
-  EXPECT_EQ(field_of_error(unknown), "payment_token");
+  EXPECT_EQ(unknown.error_field(), "payment_token");
   auto unknown_again = charge(unknown_body, {{"Idempotency-Key", unknown_key}});
   EXPECT_EQ(unknown_again.status, 422);
   EXPECT_EQ(unknown_again.body, unknown.body);  // the first request's request_id included
@@ -301,7 +284,7 @@ TEST_F(PaymentE2E, RejectedRequestsAreNotStoredAgainstTheKey) {
   auto key = unique("key");
   auto bad = charge(charge_body(order, "tok_visa", 0), {{"Idempotency-Key", key}});
   ASSERT_EQ(bad.status, 400);
-  EXPECT_EQ(field_of_error(bad), "amount_cents");
+  EXPECT_EQ(bad.error_field(), "amount_cents");
   auto malformed = charge("{", {{"Idempotency-Key", key}});
   ASSERT_EQ(malformed.status, 400);
   // The corrected request with the same key is processed as new, not refused as "a different body".
@@ -610,8 +593,8 @@ TEST_F(PaymentE2E, BadInputsGetA4xxNamingTheProblem) {
     auto r = call(k.method, k.target, k.body, k.headers);
     EXPECT_EQ(r.status, k.status) << k.name << ": " << r.body;
     if (r.status != k.status) continue;
-    EXPECT_EQ(code_of_error(r), k.code) << k.name;
-    EXPECT_EQ(field_of_error(r), k.field) << k.name;
+    EXPECT_EQ(r.error_code(), k.code) << k.name;
+    EXPECT_EQ(r.error_field(), k.field) << k.name;
     EXPECT_FALSE(r.json().at("error").at("message").as_string().empty()) << k.name;
     EXPECT_FALSE(r.json().at("error").at("request_id").as_string().empty()) << k.name;
   }
@@ -633,8 +616,8 @@ TEST_F(PaymentE2E, HealthReadyChecksTheDatabase) {
 // `env` adds settings, e.g. APP_DATABASE__URL to run the same on PostgreSQL.
 void parallel_same_key(int connections, std::chrono::milliseconds processor_latency, int rounds,
                        Headers env = {}) {
-  auto dir =
-      temp_dir("parallel-" + std::to_string(connections) + "-" + std::to_string(processor_latency.count()));
+  auto dir = testing::temp_dir("parallel-" + std::to_string(connections) + "-" +
+                               std::to_string(processor_latency.count()));
   env["APP_PAYMENT__PROCESSOR_LATENCY"] = std::to_string(processor_latency.count()) + "ms";
   PaymentProcess service(dir, connections, env);
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
@@ -671,8 +654,8 @@ void parallel_same_key(int connections, std::chrono::milliseconds processor_late
         ++replays;
       } else {
         ASSERT_EQ(r.status, 409) << r.error << " " << r.body;
-        EXPECT_EQ(code_of_error(r), "conflict");
-        EXPECT_EQ(field_of_error(r), "Idempotency-Key");
+        EXPECT_EQ(r.error_code(), "conflict");
+        EXPECT_EQ(r.error_field(), "Idempotency-Key");
         EXPECT_EQ(r.header("retry-after"), "1");
         EXPECT_EQ(r.header("idempotent-replayed"), "");
         ++in_progress;
@@ -705,7 +688,7 @@ TEST(PaymentConcurrency, RetriesWhileTheProcessorWorksGet409InProgress) { parall
 
 // 12 charges of one order without keys, all at once: exactly one is captured, the rest are 409.
 void parallel_captures(const Headers& env) {
-  auto dir = temp_dir("parallel-order");
+  auto dir = testing::temp_dir("parallel-order");
   PaymentProcess service(dir, 4, env);
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   auto order = unique("order");
@@ -745,7 +728,7 @@ TEST(PaymentOnPostgres, IdempotencyReplayAndPaidOrderRules) {
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "e2e_payment");
   ASSERT_TRUE(schema.ok()) << schema.error();
-  auto dir = temp_dir("postgres");
+  auto dir = testing::temp_dir("postgres");
   PaymentProcess service(dir, 4, {{"APP_DATABASE__URL", schema.url()}});
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   auto ready = service.call("GET", "/health/ready");
@@ -764,7 +747,7 @@ TEST(PaymentOnPostgres, IdempotencyReplayAndPaidOrderRules) {
   auto other_body =
       service.call("POST", "/payments", charge_body(order, "tok_visa", 1), {{"Idempotency-Key", key}});
   EXPECT_EQ(other_body.status, 422) << other_body.body;
-  EXPECT_EQ(field_of_error(other_body), "Idempotency-Key");
+  EXPECT_EQ(other_body.error_field(), "Idempotency-Key");
 
   // A declined attempt is replayed too, and a paid order refuses any new attempt until refunded.
   auto declined_key = unique("key");
@@ -778,7 +761,7 @@ TEST(PaymentOnPostgres, IdempotencyReplayAndPaidOrderRules) {
   for (const char* token : {"tok_mastercard", "tok_chargeDeclined"}) {
     auto again = service.call("POST", "/payments", charge_body(order, token));
     EXPECT_EQ(again.status, 409) << token << ": " << again.body;
-    EXPECT_EQ(field_of_error(again), "order_id") << token;
+    EXPECT_EQ(again.error_field(), "order_id") << token;
   }
   auto id = str(first.json(), "id");
   auto refunded = service.call("POST", "/payments/" + id + "/refund");
@@ -832,7 +815,7 @@ TEST(PaymentOnPostgres, ParallelCapturesOfOneOrderWithoutKeysHaveOneWinner) {
 }
 
 TEST(PaymentService, PaymentsAndKeysSurviveARestart) {
-  auto dir = temp_dir("restart");
+  auto dir = testing::temp_dir("restart");
   PaymentProcess service(dir);
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   auto order = unique("order");
@@ -858,7 +841,7 @@ TEST(PaymentService, PaymentsAndKeysSurviveARestart) {
 }
 
 TEST(PaymentService, KeyRetentionUnderADayStopsTheProcess) {
-  auto dir = temp_dir("retention");
+  auto dir = testing::temp_dir("retention");
   PaymentProcess service(dir, 1, {{"APP_PAYMENT__IDEMPOTENCY_RETENTION", "1h"}});
   auto status = service.process->wait(10s);
   ASSERT_TRUE(status);
@@ -869,7 +852,7 @@ TEST(PaymentService, KeyRetentionUnderADayStopsTheProcess) {
 }
 
 TEST(PaymentThroughGateway, KeysAndReplayHeaderPassThrough) {
-  auto dir = temp_dir("gateway");
+  auto dir = testing::temp_dir("gateway");
   PaymentProcess service(dir);
   auto gateway_port = testing::free_port();
   Process gateway(

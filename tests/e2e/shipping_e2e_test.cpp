@@ -22,13 +22,6 @@ namespace fs = std::filesystem;
 using testing::HttpResult;
 using testing::Process;
 
-fs::path temp_dir(const std::string& name) {
-  auto dir = fs::temp_directory_path() / ("mercato-e2e-shipping-" + std::to_string(::getpid()) + "-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 // Four I/O threads and four database connections, so parallel requests really race inside the service.
 struct ShippingService {
   explicit ShippingService(const fs::path& dir) : port(testing::free_port()), db(dir / "shipping.db") {
@@ -58,16 +51,6 @@ HttpResult checked(std::uint16_t port, const std::string& method, const std::str
   return r;
 }
 
-std::string field_of_error(const HttpResult& r) {
-  auto v = r.json();
-  const auto& e = v.at("error").as_object();
-  return e.contains("field") ? std::string(e.at("field").as_string()) : std::string();
-}
-
-std::string code_of_error(const HttpResult& r) {
-  return std::string(r.json().at("error").at("code").as_string());
-}
-
 std::string str(const boost::json::value& v, std::string_view key) {
   return std::string(v.at(key).as_string());
 }
@@ -89,7 +72,7 @@ std::string body(const std::string& order_id, const std::string& customer_id = "
 class ShippingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(temp_dir("shared"));
+    dir_ = new fs::path(testing::temp_dir("shared"));
     service_ = new ShippingService(*dir_);
     ASSERT_TRUE(testing::wait_ready(service_->port)) << service_->process->log();
   }
@@ -186,8 +169,8 @@ TEST_F(ShippingTest, CreateIsIdempotentPerOrder) {
 
   auto other_customer = call("POST", "/shipments", body(order, "cust-2"));
   EXPECT_EQ(other_customer.status, 409) << other_customer.body;
-  EXPECT_EQ(code_of_error(other_customer), "conflict");
-  EXPECT_EQ(field_of_error(other_customer), "order_id");
+  EXPECT_EQ(other_customer.error_code(), "conflict");
+  EXPECT_EQ(other_customer.error_field(), "order_id");
 
   for (auto [key, value] :
        {std::pair{"name", "Bob"}, std::pair{"line1", "2 Main St"}, std::pair{"line2", "Apt 1"},
@@ -197,7 +180,7 @@ TEST_F(ShippingTest, CreateIsIdempotentPerOrder) {
     auto r = call("POST", "/shipments", body(order, "cust-1", a));
     EXPECT_EQ(r.status, 409) << key << ": " << r.body;
     if (r.status == 409) {
-      EXPECT_EQ(field_of_error(r), "order_id") << key;
+      EXPECT_EQ(r.error_field(), "order_id") << key;
     }
   }
 
@@ -352,8 +335,8 @@ TEST_F(ShippingTest, BadCreateBodiesGetA400NamingTheField) {
     auto r = call("POST", "/shipments", c.body);
     EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
     if (r.status != c.status) continue;
-    EXPECT_EQ(code_of_error(r), c.code) << c.name;
-    EXPECT_EQ(field_of_error(r), c.field) << c.name;
+    EXPECT_EQ(r.error_code(), c.code) << c.name;
+    EXPECT_EQ(r.error_field(), c.field) << c.name;
     EXPECT_FALSE(r.json().at("error").at("message").as_string().empty()) << c.name;
     EXPECT_FALSE(r.json().at("error").at("request_id").as_string().empty()) << c.name;
   }
@@ -369,12 +352,12 @@ TEST_F(ShippingTest, BadQueriesAndCancelBodiesGetA400) {
     auto r = call("GET", target);
     EXPECT_EQ(r.status, 400) << target << ": " << r.body;
     if (r.status != 400) continue;
-    EXPECT_EQ(code_of_error(r), "validation_failed") << target;
-    EXPECT_EQ(field_of_error(r), "order_id") << target;
+    EXPECT_EQ(r.error_code(), "validation_failed") << target;
+    EXPECT_EQ(r.error_field(), "order_id") << target;
   }
   auto too_long = call("GET", "/shipments?order_id=" + std::string(129, 'o'));
   EXPECT_EQ(too_long.status, 400);
-  EXPECT_EQ(field_of_error(too_long), "order_id");
+  EXPECT_EQ(too_long.error_field(), "order_id");
   // Unknown orders are simply an empty list; query values are percent-decoded.
   auto none = call("GET", "/shipments?order_id=no%20such%20order");
   ASSERT_EQ(none.status, 200);
@@ -392,8 +375,8 @@ TEST_F(ShippingTest, BadQueriesAndCancelBodiesGetA400) {
     auto r = call("POST", "/shipments/" + id + "/cancel", c.body);
     EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
     if (r.status != c.status) continue;
-    EXPECT_EQ(code_of_error(r), c.code) << c.name;
-    EXPECT_EQ(field_of_error(r), c.field) << c.name;
+    EXPECT_EQ(r.error_code(), c.code) << c.name;
+    EXPECT_EQ(r.error_field(), c.field) << c.name;
   }
   // The refused cancels did not cancel.
   EXPECT_EQ(str(call("GET", "/shipments/" + id).json(), "status"), "created");
@@ -402,14 +385,14 @@ TEST_F(ShippingTest, BadQueriesAndCancelBodiesGetA400) {
 TEST_F(ShippingTest, UnknownShipmentsAre404AndWrongMethods405) {
   auto missing = call("GET", "/shipments/does-not-exist");
   EXPECT_EQ(missing.status, 404);
-  EXPECT_EQ(code_of_error(missing), "not_found");
+  EXPECT_EQ(missing.error_code(), "not_found");
   auto cancel_missing = call("POST", "/shipments/does-not-exist/cancel");
   EXPECT_EQ(cancel_missing.status, 404);
-  EXPECT_EQ(code_of_error(cancel_missing), "not_found");
+  EXPECT_EQ(cancel_missing.error_code(), "not_found");
 
   auto del = call("DELETE", "/shipments/some-id");
   EXPECT_EQ(del.status, 405);
-  EXPECT_EQ(code_of_error(del), "method_not_allowed");
+  EXPECT_EQ(del.error_code(), "method_not_allowed");
   EXPECT_EQ(del.header("allow"), "GET");
   auto get_cancel = call("GET", "/shipments/some-id/cancel");
   EXPECT_EQ(get_cancel.status, 405);
@@ -419,7 +402,7 @@ TEST_F(ShippingTest, UnknownShipmentsAre404AndWrongMethods405) {
   std::string huge(2 * 1024 * 1024, 'x');
   auto too_large = call("POST", "/shipments", body("order-huge", huge));
   EXPECT_EQ(too_large.status, 413);
-  EXPECT_EQ(code_of_error(too_large), "payload_too_large");
+  EXPECT_EQ(too_large.error_code(), "payload_too_large");
 }
 
 TEST_F(ShippingTest, HealthReadinessAndMetrics) {
@@ -436,7 +419,7 @@ TEST_F(ShippingTest, HealthReadinessAndMetrics) {
 }
 
 TEST(ShippingGateway, ShipmentsAreReachableThroughTheGateway) {
-  auto dir = temp_dir("gateway");
+  auto dir = testing::temp_dir("gateway");
   ShippingService shipping(dir);
   auto gateway_port = testing::free_port();
   Process gateway(
@@ -465,7 +448,7 @@ TEST(ShippingGateway, ShipmentsAreReachableThroughTheGateway) {
 }
 
 TEST(ShippingRestart, ShipmentsAndTheOnePerOrderRuleSurviveARestart) {
-  auto dir = temp_dir("restart");
+  auto dir = testing::temp_dir("restart");
   ShippingService shipping(dir);
   ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
   auto created = checked(shipping.port, "POST", "/shipments", body("restart-order"));

@@ -145,6 +145,31 @@ std::string Process::log() const {
 
 boost::json::value HttpResult::json() const { return boost::json::parse(body); }
 
+namespace {
+
+std::string error_member(const std::string& body, std::string_view member) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) return {};
+  const auto* error = v.get_object().if_contains("error");
+  if (error == nullptr || !error->is_object()) return {};
+  const auto* m = error->get_object().if_contains(member);
+  return m != nullptr && m->is_string() ? std::string(m->get_string()) : std::string();
+}
+
+}  // namespace
+
+std::string HttpResult::error_code() const { return error_member(body, "code"); }
+std::string HttpResult::error_field() const { return error_member(body, "field"); }
+
+std::filesystem::path temp_dir(const std::string& name) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("mercato-e2e-" + std::to_string(::getpid()) + "-" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
 std::string HttpResult::header(const std::string& lower_name) const {
   auto it = headers.find(lower_name);
   return it == headers.end() ? std::string() : it->second;

@@ -15,6 +15,7 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,6 +25,9 @@ namespace mercato::testing {
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bound, then released).
 std::uint16_t free_port();
+
+// A new, empty directory for one test suite's files: <tmp>/mercato-e2e-<pid>-<name>.
+std::filesystem::path temp_dir(const std::string& name);
 
 // The repository's root (for api/*.yaml, node_modules/, config/).
 std::string source_dir();
@@ -69,6 +73,9 @@ struct HttpResult {
 
   boost::json::value json() const;  // throws on invalid JSON: a test failure, not a crash
   std::string header(const std::string& lower_name) const;
+  // From the one error shape {"error":{"code","field"?,...}}: "" when absent or not an error body.
+  std::string error_code() const;
+  std::string error_field() const;
 };
 
 // One request on a fresh connection (Connection: close). Body framing by Content-Length.
