@@ -1,0 +1,75 @@
+// Choosing a service's storage engine by configuration, never by code. The `database` section says:
+//   url = postgres://... → PostgreSQL;  url = redis://... → Redis;  no url → SQLite at `path`
+// (default var/<service>/<service>.db), with `connections` pooled connections (default 1).
+// A service lists how to build its repository on each engine it supports; open_repository opens the
+// engine, keeps it alive until the server has stopped, adds the "database" readiness check, and stops
+// the process with a message naming database.url when the engine is one the service does not support.
+//
+//   auto& orders = storage::open_repository<order::OrderRepository>(ctx, {
+//       .sqlite = [](sqlite::Database& db) { return std::make_unique<order::SqliteOrderRepository>(db); },
+//       .postgres = [](postgres::Database& db) { return std::make_unique<order::PostgresOrderRepository>(db);
+//       },
+//   });
+//
+// The repository needs a `Result<void> ping()`. Thread-safety: start-up only (inside the setup function).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "mercato/postgres/postgres.hpp"
+#include "mercato/redis/redis.hpp"
+#include "mercato/service/service.hpp"
+#include "mercato/sqlite/sqlite.hpp"
+
+namespace mercato::storage {
+
+enum class Engine { kSqlite, kPostgres, kRedis };
+
+struct Settings {
+  Engine engine = Engine::kSqlite;
+  std::string url;
+  std::string path;
+  std::size_t connections = 1;
+  std::string key_prefix;  // Redis only: the prefix of every key this service writes
+};
+
+// Reads the `database` section. `key_prefix` is read (default `default_key_prefix`) only when the
+// service supports Redis; an engine it does not support is a config::ConfigError naming database.url.
+Settings read_settings(const service::Context& ctx, bool supports_postgres, bool supports_redis,
+                       const std::string& default_key_prefix = {});
+
+template <typename Repository>
+struct Adapters {
+  std::function<std::unique_ptr<Repository>(sqlite::Database&)> sqlite;
+  std::function<std::unique_ptr<Repository>(postgres::Database&)> postgres;
+  std::function<std::unique_ptr<Repository>(redis::Client&, const std::string& key_prefix)> redis;
+  std::string default_key_prefix;  // for Redis, e.g. "mercato:inventory:"
+};
+
+template <typename Repository>
+Repository& open_repository(service::Context& ctx, const Adapters<Repository>& adapters) {
+  auto s = read_settings(ctx, adapters.postgres != nullptr, adapters.redis != nullptr,
+                         adapters.default_key_prefix);
+  std::unique_ptr<Repository> repository;
+  switch (s.engine) {
+    case Engine::kPostgres:
+      repository =
+          adapters.postgres(ctx.own(postgres::Database::open({.url = s.url, .connections = s.connections})));
+      break;
+    case Engine::kRedis:
+      repository = adapters.redis(ctx.own(redis::Client::open({.url = s.url, .connections = s.connections})),
+                                  s.key_prefix);
+      break;
+    case Engine::kSqlite:
+      repository =
+          adapters.sqlite(ctx.own(sqlite::Database::open({.path = s.path, .connections = s.connections})));
+      break;
+  }
+  Repository& chosen = ctx.own(std::move(repository));
+  ctx.add_readiness_check("database", [&chosen] { return chosen.ping(); });
+  return chosen;
+}
+
+}  // namespace mercato::storage

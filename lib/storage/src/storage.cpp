@@ -1,0 +1,30 @@
+#include "mercato/storage/storage.hpp"
+
+namespace mercato::storage {
+
+Settings read_settings(const service::Context& ctx, bool supports_postgres, bool supports_redis,
+                       const std::string& default_key_prefix) {
+  auto section = ctx.config().section("database");
+  Settings s;
+  s.url = section.string("url", "");
+  s.path = section.string("path", "var/" + ctx.name() + "/" + ctx.name() + ".db");
+  s.connections = static_cast<std::size_t>(section.integer("connections", 1, 1, 64));
+  // Read even on other engines so a configuration may keep it set while switching engines.
+  if (supports_redis) s.key_prefix = section.string("key_prefix", default_key_prefix);
+  std::string accepted = "no url for SQLite";
+  if (supports_postgres) accepted = "postgres://..., " + accepted;
+  if (supports_redis) accepted = "redis://..., " + accepted;
+  if (s.url.empty()) {
+    s.engine = Engine::kSqlite;
+  } else if (supports_postgres && postgres::is_postgres_url(s.url)) {
+    s.engine = Engine::kPostgres;
+  } else if (supports_redis && redis::is_redis_url(s.url)) {
+    s.engine = Engine::kRedis;
+  } else {
+    throw config::ConfigError("config key 'database.url': the " + ctx.name() + " service accepts " +
+                              accepted);
+  }
+  return s;
+}
+
+}  // namespace mercato::storage
