@@ -25,23 +25,12 @@ namespace fs = std::filesystem;
 using testing::HttpResult;
 using testing::Process;
 
-struct UserService {
+struct UserService : testing::ServiceProcess {
   explicit UserService(const fs::path& dir, std::uint16_t p = 0)
-      : port(p != 0 ? p : testing::free_port()), db(dir / "user.db") {
-    start();
-  }
-  void start() {
-    process = std::make_unique<Process>(
-        testing::binary("user"), std::vector<std::string>{},
-        std::map<std::string, std::string>{{"APP_SERVER__PORT", std::to_string(port)},
-                                           {"APP_SERVER__THREADS", "2"},
-                                           {"APP_DATABASE__PATH", db.string()},
-                                           {"APP_SERVICE__OPENAPI", testing::source_dir() + "/api/user.yaml"},
-                                           {"APP_LOG__LEVEL", "warn"}});
-  }
-  std::uint16_t port;
-  fs::path db;
-  std::unique_ptr<Process> process;
+      : ServiceProcess("user", dir,
+                       {{"APP_SERVER__THREADS", "2"},
+                        {"APP_SERVICE__OPENAPI", testing::source_dir() + "/api/user.yaml"}},
+                       p) {}
 };
 
 struct Gateway {

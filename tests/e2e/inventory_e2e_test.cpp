@@ -23,17 +23,12 @@ using testing::HttpResult;
 using testing::PostgresSchema;
 using testing::Process;
 
-struct InventoryService {
+struct InventoryService : testing::ServiceProcess {
   explicit InventoryService(const fs::path& dir, std::map<std::string, std::string> extra = {})
-      : port(testing::free_port()), db(dir / "inventory.db"), env(std::move(extra)) {
-    env["APP_SERVER__PORT"] = std::to_string(port);
+      : ServiceProcess("inventory", dir, with_default_threads(std::move(extra))) {}
+  static std::map<std::string, std::string> with_default_threads(std::map<std::string, std::string> env) {
     env.try_emplace("APP_SERVER__THREADS", "2");
-    env["APP_DATABASE__PATH"] = db.string();
-    env["APP_LOG__LEVEL"] = "warn";
-    start();
-  }
-  void start() {
-    process = std::make_unique<Process>(testing::binary("inventory"), std::vector<std::string>{}, env);
+    return env;
   }
   // Every answer under /inventory is held to the contract, api/inventory.yaml.
   HttpResult call(const std::string& method, const std::string& target, const std::string& body = {}) const {
@@ -43,10 +38,6 @@ struct InventoryService {
     }
     return r;
   }
-  std::uint16_t port;
-  fs::path db;
-  std::map<std::string, std::string> env;
-  std::unique_ptr<Process> process;
 };
 
 std::string message_of_error(const HttpResult& r) {

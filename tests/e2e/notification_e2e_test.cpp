@@ -25,25 +25,16 @@ using testing::Process;
 
 // Four I/O threads and four database connections, so parallel requests really race inside the service.
 // The outbox sits in directories that do not exist yet: the service must create them.
-struct NotificationService {
+struct NotificationService : testing::ServiceProcess {
+  explicit NotificationService(const fs::path& dir, const fs::path& outbox_file)
+      : ServiceProcess("notification", dir,
+                       {{"APP_SERVER__THREADS", "4"},
+                        {"APP_DATABASE__CONNECTIONS", "4"},
+                        {"APP_NOTIFICATION__OUTBOX_FILE", outbox_file.string()}}),
+        outbox(outbox_file) {}
   explicit NotificationService(const fs::path& dir)
-      : port(testing::free_port()), db(dir / "notification.db"), outbox(dir / "mail" / "out" / "outbox.log") {
-    start();
-  }
-  void start() {
-    process = std::make_unique<Process>(
-        testing::binary("notification"), std::vector<std::string>{},
-        std::map<std::string, std::string>{{"APP_SERVER__PORT", std::to_string(port)},
-                                           {"APP_SERVER__THREADS", "4"},
-                                           {"APP_DATABASE__PATH", db.string()},
-                                           {"APP_DATABASE__CONNECTIONS", "4"},
-                                           {"APP_NOTIFICATION__OUTBOX_FILE", outbox.string()},
-                                           {"APP_LOG__LEVEL", "warn"}});
-  }
-  std::uint16_t port;
-  fs::path db;
+      : NotificationService(dir, dir / "mail" / "out" / "outbox.log") {}
   fs::path outbox;
-  std::unique_ptr<Process> process;
 };
 
 // Every outbox line, parsed (a line that is not a JSON object fails the test).

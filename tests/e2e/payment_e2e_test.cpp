@@ -25,20 +25,15 @@ using testing::PostgresSchema;
 using testing::Process;
 using Headers = std::map<std::string, std::string>;
 
-struct PaymentProcess {
+struct PaymentProcess : testing::ServiceProcess {
   // `connections` > 1 runs SQLite with a pool of shared-lock connections, so concurrent requests
   // overlap inside SQLite instead of queueing for the one exclusive connection.
   explicit PaymentProcess(const fs::path& dir, int connections = 1, Headers extra_env = {})
-      : port(testing::free_port()), db(dir / "payment.db"), env(std::move(extra_env)) {
-    env["APP_SERVER__PORT"] = std::to_string(port);
+      : ServiceProcess("payment", dir, settings(std::move(extra_env), connections)) {}
+  static Headers settings(Headers env, int connections) {
     env["APP_SERVER__THREADS"] = "4";
-    env["APP_DATABASE__PATH"] = db.string();
     env["APP_DATABASE__CONNECTIONS"] = std::to_string(connections);
-    env["APP_LOG__LEVEL"] = "warn";
-    start();
-  }
-  void start() {
-    process = std::make_unique<Process>(testing::binary("payment"), std::vector<std::string>{}, env);
+    return env;
   }
   // Every answer from the payment routes is held to the contract (api/payment.yaml).
   HttpResult call(const std::string& method, const std::string& target, const std::string& body = {},
@@ -49,10 +44,6 @@ struct PaymentProcess {
     }
     return r;
   }
-  std::uint16_t port;
-  fs::path db;
-  Headers env;
-  std::unique_ptr<Process> process;
 };
 
 std::string str(const boost::json::value& v, const char* key) { return std::string(v.at(key).as_string()); }

@@ -23,22 +23,9 @@ using testing::HttpResult;
 using testing::Process;
 
 // Four I/O threads and four database connections, so parallel requests really race inside the service.
-struct ShippingService {
-  explicit ShippingService(const fs::path& dir) : port(testing::free_port()), db(dir / "shipping.db") {
-    start();
-  }
-  void start() {
-    process = std::make_unique<Process>(
-        testing::binary("shipping"), std::vector<std::string>{},
-        std::map<std::string, std::string>{{"APP_SERVER__PORT", std::to_string(port)},
-                                           {"APP_SERVER__THREADS", "4"},
-                                           {"APP_DATABASE__PATH", db.string()},
-                                           {"APP_DATABASE__CONNECTIONS", "4"},
-                                           {"APP_LOG__LEVEL", "warn"}});
-  }
-  std::uint16_t port;
-  fs::path db;
-  std::unique_ptr<Process> process;
+struct ShippingService : testing::ServiceProcess {
+  explicit ShippingService(const fs::path& dir)
+      : ServiceProcess("shipping", dir, {{"APP_SERVER__THREADS", "4"}, {"APP_DATABASE__CONNECTIONS", "4"}}) {}
 };
 
 // Every answer from the shipping service is held to its contract (api/shipping.yaml). `target` is the

@@ -143,6 +143,22 @@ std::string Process::log() const {
   return ss.str();
 }
 
+ServiceProcess::ServiceProcess(std::string service, const std::filesystem::path& dir,
+                               std::map<std::string, std::string> extra, std::uint16_t fixed_port)
+    : name(std::move(service)),
+      port(fixed_port != 0 ? fixed_port : free_port()),
+      db(dir / (name + ".db")),
+      env(std::move(extra)) {
+  env["APP_SERVER__PORT"] = std::to_string(port);
+  env["APP_DATABASE__PATH"] = db.string();
+  env.try_emplace("APP_LOG__LEVEL", "warn");
+  start();
+}
+
+void ServiceProcess::start() {
+  process = std::make_unique<Process>(binary(name), std::vector<std::string>{}, env);
+}
+
 boost::json::value HttpResult::json() const { return boost::json::parse(body); }
 
 namespace {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,6 +64,22 @@ class Process {
   pid_t pid_ = -1;
   std::optional<int> status_;
   std::string log_path_;
+};
+
+// A service binary on a free port (or `port`), with its SQLite file at <dir>/<name>.db, started by the
+// constructor and restartable by start() on the same port, file and environment. `env` adds to the
+// defaults; APP_SERVER__PORT and APP_DATABASE__PATH are always this object's, APP_LOG__LEVEL is "warn"
+// unless `env` says otherwise.
+struct ServiceProcess {
+  ServiceProcess(std::string service, const std::filesystem::path& dir,
+                 std::map<std::string, std::string> env = {}, std::uint16_t port = 0);
+  void start();
+
+  std::string name;
+  std::uint16_t port;
+  std::filesystem::path db;
+  std::map<std::string, std::string> env;
+  std::unique_ptr<Process> process;
 };
 
 struct HttpResult {
