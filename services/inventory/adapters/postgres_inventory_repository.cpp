@@ -41,9 +41,6 @@ constexpr std::string_view kCheckViolation = "23514";
 constexpr std::string_view kProductColumns =
     "product_id, name, price_cents, available, reserved, sold, created_at_ms, updated_at_ms";
 
-std::int64_t to_ms(SystemTime t) { return t.time_since_epoch().count(); }
-SystemTime from_ms(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
-
 Error not_found_product(std::string_view id) {
   return Error::not_found("product " + std::string(id) + " not found");
 }
@@ -61,9 +58,14 @@ Error write_failed(postgres::Connection& c, Error error) {
 }
 
 Product read_product(const postgres::Rows& rows, int i) {
-  return Product{
-      rows.text(i, 0),    rows.text(i, 1),    rows.integer(i, 2),          rows.integer(i, 3),
-      rows.integer(i, 4), rows.integer(i, 5), from_ms(rows.integer(i, 6)), from_ms(rows.integer(i, 7))};
+  return Product{rows.text(i, 0),
+                 rows.text(i, 1),
+                 rows.integer(i, 2),
+                 rows.integer(i, 3),
+                 rows.integer(i, 4),
+                 rows.integer(i, 5),
+                 from_unix_ms(rows.integer(i, 6)),
+                 from_unix_ms(rows.integer(i, 7))};
 }
 
 // `lock` adds FOR UPDATE: the read of a read-modify-write, so a concurrent writer waits for this one.
@@ -117,8 +119,8 @@ Result<void> insert_product(postgres::Connection& c, const Product& p, bool& ins
   auto r = c.query(
       "INSERT INTO products(product_id, name, price_cents, available, reserved, sold, created_at_ms,"
       " updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (product_id) DO NOTHING",
-      {p.product_id, p.name, p.price_cents, p.available, p.reserved, p.sold, to_ms(p.created_at),
-       to_ms(p.updated_at)});
+      {p.product_id, p.name, p.price_cents, p.available, p.reserved, p.sold, to_unix_ms(p.created_at),
+       to_unix_ms(p.updated_at)});
   if (!r) return write_failed(c, std::move(r).error());
   inserted = r->affected() == 1;
   return {};
@@ -128,7 +130,7 @@ Result<void> update_product(postgres::Connection& c, const Product& p) {
   auto r = c.query(
       "UPDATE products SET name = $2, price_cents = $3, available = $4, reserved = $5, sold = $6,"
       " updated_at_ms = $7 WHERE product_id = $1",
-      {p.product_id, p.name, p.price_cents, p.available, p.reserved, p.sold, to_ms(p.updated_at)});
+      {p.product_id, p.name, p.price_cents, p.available, p.reserved, p.sold, to_unix_ms(p.updated_at)});
   if (!r) return write_failed(c, std::move(r).error());
   if (r->affected() != 1) return Error::internal("product " + p.product_id + " vanished during an update");
   return {};
@@ -144,8 +146,11 @@ Result<std::optional<Reservation>> select_reservation(postgres::Connection& c, s
   if (head->empty()) return std::optional<Reservation>();
   auto status = parse_reservation_status(head->text(0, 0));
   if (!status) return Error::internal("reservation " + std::string(order_id) + " has an unknown status");
-  Reservation r{
-      std::string(order_id), *status, {}, from_ms(head->integer(0, 1)), from_ms(head->integer(0, 2))};
+  Reservation r{std::string(order_id),
+                *status,
+                {},
+                from_unix_ms(head->integer(0, 1)),
+                from_unix_ms(head->integer(0, 2))};
   auto items = c.query(
       "SELECT product_id, quantity, price_cents FROM reservation_items WHERE order_id = $1 ORDER BY line",
       {order_id});
@@ -213,7 +218,7 @@ Result<ReserveResult> PostgresInventoryRepository::reserve(const ReservationRequ
     auto claimed = c.query(
         "INSERT INTO reservations(order_id, status, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $3)"
         " ON CONFLICT (order_id) DO NOTHING",
-        {request.order_id, to_string(ReservationStatus::kReserved), to_ms(now)});
+        {request.order_id, to_string(ReservationStatus::kReserved), to_unix_ms(now)});
     if (!claimed) return write_failed(c, std::move(claimed).error());
     if (claimed->affected() != 1) {
       auto existing = select_reservation(c, request.order_id, false);
@@ -277,8 +282,9 @@ Result<Reservation> PostgresInventoryRepository::settle(std::string_view order_i
       if (auto r = settle_line(it->second, line.quantity, target, now); !r) return std::move(r).error();
       if (auto r = update_product(c, it->second); !r) return std::move(r).error();
     }
-    auto r = c.query("UPDATE reservations SET status = $2, updated_at_ms = $3 WHERE order_id = $1",
-                     {reservation.order_id, to_string(reservation.status), to_ms(reservation.updated_at)});
+    auto r =
+        c.query("UPDATE reservations SET status = $2, updated_at_ms = $3 WHERE order_id = $1",
+                {reservation.order_id, to_string(reservation.status), to_unix_ms(reservation.updated_at)});
     if (!r) return write_failed(c, std::move(r).error());
     if (auto done = c.commit(); !done) return std::move(done).error();
     return reservation;

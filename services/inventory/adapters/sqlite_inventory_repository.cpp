@@ -36,9 +36,6 @@ const std::vector<sqlite::Migration> kMigrations = {
      " PRIMARY KEY (order_id, line));"},
 };
 
-std::int64_t to_ms(SystemTime t) { return t.time_since_epoch().count(); }
-SystemTime from_ms(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
-
 Error not_found_product(std::string_view id) {
   return Error::not_found("product " + std::string(id) + " not found");
 }
@@ -64,7 +61,8 @@ Result<std::optional<Product>> select_product(sqlite::Connection& c, std::string
   if (!row) return std::move(row).error();
   if (!*row) return std::optional<Product>();
   return std::optional<Product>(Product{st.text(0), st.text(1), st.integer(2), st.integer(3), st.integer(4),
-                                        st.integer(5), from_ms(st.integer(6)), from_ms(st.integer(7))});
+                                        st.integer(5), from_unix_ms(st.integer(6)),
+                                        from_unix_ms(st.integer(7))});
 }
 
 Result<void> insert_product(sqlite::Connection& c, const Product& p) {
@@ -77,8 +75,8 @@ Result<void> insert_product(sqlite::Connection& c, const Product& p) {
   st.bind(4, p.available);
   st.bind(5, p.reserved);
   st.bind(6, p.sold);
-  st.bind(7, to_ms(p.created_at));
-  st.bind(8, to_ms(p.updated_at));
+  st.bind(7, to_unix_ms(p.created_at));
+  st.bind(8, to_unix_ms(p.updated_at));
   if (auto r = st.run(); !r) return write_failed(c, std::move(r).error());
   return {};
 }
@@ -93,7 +91,7 @@ Result<void> update_product(sqlite::Connection& c, const Product& p) {
   st.bind(4, p.available);
   st.bind(5, p.reserved);
   st.bind(6, p.sold);
-  st.bind(7, to_ms(p.updated_at));
+  st.bind(7, to_unix_ms(p.updated_at));
   if (auto r = st.run(); !r) return write_failed(c, std::move(r).error());
   if (c.changes() != 1) return Error::internal("product " + p.product_id + " vanished during an update");
   return {};
@@ -109,7 +107,8 @@ Result<std::optional<Reservation>> select_reservation(sqlite::Connection& c, std
     if (!*row) return std::optional<Reservation>();
     auto status = parse_reservation_status(st.text(0));
     if (!status) return Error::internal("reservation " + std::string(order_id) + " has an unknown status");
-    r = Reservation{std::string(order_id), *status, {}, from_ms(st.integer(1)), from_ms(st.integer(2))};
+    r = Reservation{
+        std::string(order_id), *status, {}, from_unix_ms(st.integer(1)), from_unix_ms(st.integer(2))};
   }
   auto st = c.prepare(
       "SELECT product_id, quantity, price_cents FROM reservation_items WHERE order_id = ?1 ORDER BY line");
@@ -129,8 +128,8 @@ Result<void> insert_reservation(sqlite::Connection& c, const Reservation& r) {
         "INSERT INTO reservations(order_id, status, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4)");
     st.bind(1, r.order_id);
     st.bind(2, to_string(r.status));
-    st.bind(3, to_ms(r.created_at));
-    st.bind(4, to_ms(r.updated_at));
+    st.bind(3, to_unix_ms(r.created_at));
+    st.bind(4, to_unix_ms(r.updated_at));
     if (auto run = st.run(); !run) return write_failed(c, std::move(run).error());
   }
   for (std::size_t i = 0; i < r.items.size(); ++i) {
@@ -239,7 +238,7 @@ Result<Reservation> SqliteInventoryRepository::settle(std::string_view order_id,
     auto st = c.prepare("UPDATE reservations SET status = ?2, updated_at_ms = ?3 WHERE order_id = ?1");
     st.bind(1, reservation.order_id);
     st.bind(2, to_string(reservation.status));
-    st.bind(3, to_ms(reservation.updated_at));
+    st.bind(3, to_unix_ms(reservation.updated_at));
     if (auto r = st.run(); !r) return write_failed(c, std::move(r).error());
     if (auto r = c.commit(); !r) return std::move(r).error();
     return reservation;

@@ -25,13 +25,10 @@ const std::vector<sqlite::Migration> kMigrations = {
 
 constexpr std::string_view kColumns = "id, customer_id, order_id, kind, message, created_at_ms";
 
-std::int64_t to_ms(SystemTime t) { return t.time_since_epoch().count(); }
-SystemTime from_ms(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
-
 Result<Notification> read_row(const sqlite::Statement& st) {
   auto kind = parse_kind(st.text(3));
   if (!kind) return Error::internal("notification " + st.text(0) + " has unknown kind '" + st.text(3) + "'");
-  return Notification{st.text(0), st.text(1), st.text(2), *kind, st.text(4), from_ms(st.integer(5))};
+  return Notification{st.text(0), st.text(1), st.text(2), *kind, st.text(4), from_unix_ms(st.integer(5))};
 }
 
 // The notification already recorded for (order_id, kind), if any.
@@ -74,7 +71,7 @@ Result<Recorded> SqliteNotificationRepository::record_once(const Notification& n
       st.bind(3, notification.order_id);
       st.bind(4, to_string(notification.kind));
       st.bind(5, notification.message);
-      st.bind(6, to_ms(notification.created_at));
+      st.bind(6, to_unix_ms(notification.created_at));
       if (auto r = st.run(); !r) return std::move(r).error();
     }
     // Deliver after the row is written and before COMMIT: a failed delivery rolls the row back, and a

@@ -31,9 +31,6 @@ constexpr std::string_view kColumns =
     "SELECT id, customer_id, status, reason, total_cents, payment_token, shipping_address::text, lines::text,"
     " created_at_ms, updated_at_ms FROM orders ";
 
-std::int64_t to_ms(SystemTime t) { return t.time_since_epoch().count(); }
-SystemTime from_ms(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
-
 Result<Order> read_row(const postgres::Rows& rows, int i) {
   Order o;
   o.id = rows.text(i, 0);
@@ -50,8 +47,8 @@ Result<Order> read_row(const postgres::Rows& rows, int i) {
   auto lines = lines_from_json(rows.text(i, 7));
   if (!lines) return std::move(lines).error();
   o.lines = std::move(*lines);
-  o.created_at = from_ms(rows.integer(i, 8));
-  o.updated_at = from_ms(rows.integer(i, 9));
+  o.created_at = from_unix_ms(rows.integer(i, 8));
+  o.updated_at = from_unix_ms(rows.integer(i, 9));
   return o;
 }
 
@@ -79,7 +76,7 @@ Result<void> PostgresOrderRepository::insert(const Order& o) {
         "$10)",
         {o.id, o.customer_id, to_string(o.status), o.reason, o.total_cents, o.payment_token,
          boost::json::serialize(to_json(o.shipping_address)), boost::json::serialize(to_json(o.lines)),
-         to_ms(o.created_at), to_ms(o.updated_at)});
+         to_unix_ms(o.created_at), to_unix_ms(o.updated_at)});
     if (!r) return std::move(r).error();
     return {};
   });
@@ -122,7 +119,7 @@ Result<Order> PostgresOrderRepository::update(std::string_view id,
     if (!changed) return std::move(changed).error();
     if (!*changed) return order;
     auto r = c.query("UPDATE orders SET status = $2, reason = $3, updated_at_ms = $4 WHERE id = $1",
-                     {order->id, to_string(order->status), order->reason, to_ms(order->updated_at)});
+                     {order->id, to_string(order->status), order->reason, to_unix_ms(order->updated_at)});
     if (!r) return std::move(r).error();
     if (auto done = c.commit(); !done) return std::move(done).error();
     return order;

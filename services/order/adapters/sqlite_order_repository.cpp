@@ -29,9 +29,6 @@ constexpr const char* kColumns =
     "created_at_ms,"
     " updated_at_ms FROM orders ";
 
-std::int64_t to_ms(SystemTime t) { return t.time_since_epoch().count(); }
-SystemTime from_ms(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
-
 Result<Order> read_row(const sqlite::Statement& st) {
   Order o;
   o.id = st.text(0);
@@ -48,8 +45,8 @@ Result<Order> read_row(const sqlite::Statement& st) {
   auto lines = lines_from_json(st.text(7));
   if (!lines) return std::move(lines).error();
   o.lines = std::move(*lines);
-  o.created_at = from_ms(st.integer(8));
-  o.updated_at = from_ms(st.integer(9));
+  o.created_at = from_unix_ms(st.integer(8));
+  o.updated_at = from_unix_ms(st.integer(9));
   return o;
 }
 
@@ -82,8 +79,8 @@ Result<void> SqliteOrderRepository::insert(const Order& o) {
     st.bind(6, o.payment_token);
     st.bind(7, boost::json::serialize(to_json(o.shipping_address)));
     st.bind(8, boost::json::serialize(to_json(o.lines)));
-    st.bind(9, to_ms(o.created_at));
-    st.bind(10, to_ms(o.updated_at));
+    st.bind(9, to_unix_ms(o.created_at));
+    st.bind(10, to_unix_ms(o.updated_at));
     return st.run();
   });
 }
@@ -131,7 +128,7 @@ Result<Order> SqliteOrderRepository::update(std::string_view id,
     st.bind(1, order->id);
     st.bind(2, to_string(order->status));
     st.bind(3, order->reason);
-    st.bind(4, to_ms(order->updated_at));
+    st.bind(4, to_unix_ms(order->updated_at));
     if (auto r = st.run(); !r) return std::move(r).error();
     if (auto r = c.commit(); !r) return std::move(r).error();
     return order;

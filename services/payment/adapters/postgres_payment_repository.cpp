@@ -35,9 +35,6 @@ const std::vector<postgres::Migration> kMigrations = {
 constexpr std::string_view kPaymentColumns =
     "id, order_id, customer_id, amount_cents, status, decline_reason, created_at_ms, updated_at_ms";
 
-std::int64_t to_ms(SystemTime t) { return t.time_since_epoch().count(); }
-SystemTime from_ms(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
-
 Error not_found(std::string_view id) { return Error::not_found("payment " + std::string(id) + " not found"); }
 
 Result<Payment> read_payment(const postgres::Rows& rows, int i) {
@@ -52,8 +49,8 @@ Result<Payment> read_payment(const postgres::Rows& rows, int i) {
   p.amount_cents = rows.integer(i, 3);
   p.status = *status;
   if (!rows.is_null(i, 5)) p.decline_reason = rows.text(i, 5);
-  p.created_at = from_ms(rows.integer(i, 6));
-  p.updated_at = from_ms(rows.integer(i, 7));
+  p.created_at = from_unix_ms(rows.integer(i, 6));
+  p.updated_at = from_unix_ms(rows.integer(i, 7));
   return p;
 }
 
@@ -82,7 +79,7 @@ Result<bool> insert_payment(postgres::Connection& c, const Payment& p) {
       " ON CONFLICT (order_id) WHERE status = 'captured' DO NOTHING",
       {p.id, p.order_id, p.customer_id, p.amount_cents, to_string(p.status),
        p.decline_reason ? postgres::Param(*p.decline_reason) : postgres::Param(std::nullopt),
-       to_ms(p.created_at), to_ms(p.updated_at)});
+       to_unix_ms(p.created_at), to_unix_ms(p.updated_at)});
   if (!r) return std::move(r).error();
   return r->affected() == 1;
 }
@@ -121,7 +118,7 @@ Result<std::optional<IdempotencyRecord>> select_key(postgres::Connection& c, std
     existing.response = StoredResponse{static_cast<int>(rows->integer(0, 2)), rows->text(0, 3)};
   }
   existing.payment_id = rows->text(0, 4);  // "" for SQL NULL, as in SQLite
-  existing.created_at = from_ms(rows->integer(0, 5));
+  existing.created_at = from_unix_ms(rows->integer(0, 5));
   return std::optional<IdempotencyRecord>(std::move(existing));
 }
 
@@ -192,7 +189,7 @@ Result<Payment> PostgresPaymentRepository::refund(std::string_view id, SystemTim
     if (!changed) return std::move(changed).error();
     if (!*changed) return p;
     auto r = c.query("UPDATE payments SET status = $2, updated_at_ms = $3 WHERE id = $1",
-                     {p->id, to_string(p->status), to_ms(p->updated_at)});
+                     {p->id, to_string(p->status), to_unix_ms(p->updated_at)});
     if (!r) return std::move(r).error();
     if (auto done = c.commit(); !done) return std::move(done).error();
     return p;
@@ -210,7 +207,7 @@ Result<std::optional<IdempotencyRecord>> PostgresPaymentRepository::claim_key(
       auto inserted = c.query(
           "INSERT INTO idempotency_keys(idempotency_key, fingerprint, state, created_at_ms)"
           " VALUES ($1, $2, 'in_progress', $3) ON CONFLICT (idempotency_key) DO NOTHING",
-          {fresh.key, fresh.fingerprint, to_ms(fresh.created_at)});
+          {fresh.key, fresh.fingerprint, to_unix_ms(fresh.created_at)});
       if (!inserted) return std::move(inserted).error();
       if (inserted->affected() == 1) return std::optional<IdempotencyRecord>();
       auto existing = select_key(c, fresh.key);
@@ -236,7 +233,7 @@ Result<void> PostgresPaymentRepository::release_key(std::string_view key) {
 Result<std::int64_t> PostgresPaymentRepository::recover_keys(SystemTime created_before) {
   return db_.with([&](postgres::Connection& c) -> Result<std::int64_t> {
     auto r = c.query("DELETE FROM idempotency_keys WHERE created_at_ms < $1 OR state = 'in_progress'",
-                     {to_ms(created_before)});
+                     {to_unix_ms(created_before)});
     if (!r) return std::move(r).error();
     return r->affected();
   });

@@ -39,9 +39,6 @@ const std::vector<sqlite::Migration> kMigrations = {
 constexpr std::string_view kPaymentColumns =
     "id, order_id, customer_id, amount_cents, status, decline_reason, created_at_ms, updated_at_ms";
 
-std::int64_t to_ms(SystemTime t) { return t.time_since_epoch().count(); }
-SystemTime from_ms(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
-
 Error not_found(std::string_view id) { return Error::not_found("payment " + std::string(id) + " not found"); }
 
 Result<Payment> read_payment(const sqlite::Statement& st) {
@@ -54,8 +51,8 @@ Result<Payment> read_payment(const sqlite::Statement& st) {
   p.amount_cents = st.integer(3);
   p.status = *status;
   if (!st.is_null(5)) p.decline_reason = st.text(5);
-  p.created_at = from_ms(st.integer(6));
-  p.updated_at = from_ms(st.integer(7));
+  p.created_at = from_unix_ms(st.integer(6));
+  p.updated_at = from_unix_ms(st.integer(7));
   return p;
 }
 
@@ -83,8 +80,8 @@ Result<void> insert_payment(sqlite::Connection& c, const Payment& p) {
   } else {
     st.bind_null(6);
   }
-  st.bind(7, to_ms(p.created_at));
-  st.bind(8, to_ms(p.updated_at));
+  st.bind(7, to_unix_ms(p.created_at));
+  st.bind(8, to_unix_ms(p.updated_at));
   return st.run();
 }
 
@@ -182,7 +179,7 @@ Result<Payment> SqlitePaymentRepository::refund(std::string_view id, SystemTime 
     auto st = c.prepare("UPDATE payments SET status = ?2, updated_at_ms = ?3 WHERE id = ?1");
     st.bind(1, p->id);
     st.bind(2, to_string(p->status));
-    st.bind(3, to_ms(p->updated_at));
+    st.bind(3, to_unix_ms(p->updated_at));
     if (auto r = st.run(); !r) return std::move(r).error();
     if (auto r = c.commit(); !r) return std::move(r).error();
     return p;
@@ -208,7 +205,7 @@ Result<std::optional<IdempotencyRecord>> SqlitePaymentRepository::claim_key(cons
           existing.response = StoredResponse{static_cast<int>(st.integer(2)), st.text(3)};
         }
         existing.payment_id = st.text(4);
-        existing.created_at = from_ms(st.integer(5));
+        existing.created_at = from_unix_ms(st.integer(5));
         return std::optional<IdempotencyRecord>(std::move(existing));  // the lease ends the transaction
       }
     }
@@ -217,7 +214,7 @@ Result<std::optional<IdempotencyRecord>> SqlitePaymentRepository::claim_key(cons
         " VALUES (?1, ?2, 'in_progress', ?3)");
     st.bind(1, fresh.key);
     st.bind(2, fresh.fingerprint);
-    st.bind(3, to_ms(fresh.created_at));
+    st.bind(3, to_unix_ms(fresh.created_at));
     if (auto r = st.run(); !r) return std::move(r).error();
     // Committed before processing starts: from here on, every other request with this key sees it.
     if (auto r = c.commit(); !r) return std::move(r).error();
@@ -240,7 +237,7 @@ Result<void> SqlitePaymentRepository::release_key(std::string_view key) {
 Result<std::int64_t> SqlitePaymentRepository::recover_keys(SystemTime created_before) {
   return db_.with([&](sqlite::Connection& c) -> Result<std::int64_t> {
     auto st = c.prepare("DELETE FROM idempotency_keys WHERE created_at_ms < ?1 OR state = 'in_progress'");
-    st.bind(1, to_ms(created_before));
+    st.bind(1, to_unix_ms(created_before));
     if (auto r = st.run(); !r) return std::move(r).error();
     return c.changes();
   });

@@ -29,9 +29,6 @@ constexpr std::string_view kColumns =
     "id, order_id, customer_id, address_name, address_line1, address_line2, address_city, "
     "address_postal_code, address_country, status, created_at_ms, updated_at_ms";
 
-std::int64_t to_ms(SystemTime t) { return t.time_since_epoch().count(); }
-SystemTime from_ms(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
-
 Result<Shipment> read_row(const sqlite::Statement& st) {
   auto status = parse_status(st.text(9));
   if (!status) return Error::internal("shipment " + st.text(0) + " has unknown status '" + st.text(9) + "'");
@@ -40,8 +37,8 @@ Result<Shipment> read_row(const sqlite::Statement& st) {
                   st.text(2),
                   Address{st.text(3), st.text(4), st.text(5), st.text(6), st.text(7), st.text(8)},
                   *status,
-                  from_ms(st.integer(10)),
-                  from_ms(st.integer(11))};
+                  from_unix_ms(st.integer(10)),
+                  from_unix_ms(st.integer(11))};
 }
 
 Result<Shipment> select_by_id(sqlite::Connection& c, std::string_view id) {
@@ -75,8 +72,8 @@ Result<void> SqliteShipmentRepository::insert(const Shipment& shipment) {
     st.bind(8, shipment.address.postal_code);
     st.bind(9, shipment.address.country);
     st.bind(10, to_string(shipment.status));
-    st.bind(11, to_ms(shipment.created_at));
-    st.bind(12, to_ms(shipment.updated_at));
+    st.bind(11, to_unix_ms(shipment.created_at));
+    st.bind(12, to_unix_ms(shipment.updated_at));
     if (auto r = st.run(); !r) {
       // The order_id index; a primary-key clash (a repeated random UUID) stays an internal error.
       if (c.last_error_code() == SQLITE_CONSTRAINT_UNIQUE) {
@@ -120,7 +117,7 @@ Result<Shipment> SqliteShipmentRepository::cancel(std::string_view id, SystemTim
     auto st = c.prepare("UPDATE shipments SET status = ?2, updated_at_ms = ?3 WHERE id = ?1");
     st.bind(1, shipment->id);
     st.bind(2, to_string(shipment->status));
-    st.bind(3, to_ms(shipment->updated_at));
+    st.bind(3, to_unix_ms(shipment->updated_at));
     if (auto r = st.run(); !r) return std::move(r).error();
     if (auto r = c.commit(); !r) return std::move(r).error();
     return shipment;

@@ -18,9 +18,6 @@ const std::vector<postgres::Migration> kMigrations = {
      "CREATE UNIQUE INDEX users_email ON users (lower(email));"},
 };
 
-std::int64_t to_ms(SystemTime t) { return t.time_since_epoch().count(); }
-SystemTime from_ms(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
-
 Error email_taken() { return Error::conflict("email: already registered", "email"); }
 
 constexpr std::string_view kSelect =
@@ -30,8 +27,8 @@ Result<User> select_user(postgres::Connection& c, std::string_view sql, std::str
   auto rows = c.query(sql, {id});
   if (!rows) return std::move(rows).error();
   if (rows->empty()) return Error::not_found("user " + std::string(id) + " not found");
-  return User{rows->text(0, 0), rows->text(0, 1), rows->text(0, 2), from_ms(rows->integer(0, 3)),
-              from_ms(rows->integer(0, 4))};
+  return User{rows->text(0, 0), rows->text(0, 1), rows->text(0, 2), from_unix_ms(rows->integer(0, 3)),
+              from_unix_ms(rows->integer(0, 4))};
 }
 
 }  // namespace
@@ -44,7 +41,7 @@ Result<void> PostgresUserRepository::insert(const User& user) {
   return db_.with([&](postgres::Connection& c) -> Result<void> {
     auto r = c.query(
         "INSERT INTO users(id, email, name, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5)",
-        {user.id, user.email, user.name, to_ms(user.created_at), to_ms(user.updated_at)});
+        {user.id, user.email, user.name, to_unix_ms(user.created_at), to_unix_ms(user.updated_at)});
     if (!r) {
       if (c.last_sqlstate() == postgres::kUniqueViolation) return email_taken();
       return std::move(r).error();
@@ -65,7 +62,7 @@ Result<User> PostgresUserRepository::update(std::string_view id, const UserPatch
     if (!user) return user;  // the lease rolls the transaction back
     if (!apply(*user, patch, now)) return user;
     auto r = c.query("UPDATE users SET email = $2, name = $3, updated_at_ms = $4 WHERE id = $1",
-                     {user->id, user->email, user->name, to_ms(user->updated_at)});
+                     {user->id, user->email, user->name, to_unix_ms(user->updated_at)});
     if (!r) {
       if (c.last_sqlstate() == postgres::kUniqueViolation) return email_taken();
       return std::move(r).error();

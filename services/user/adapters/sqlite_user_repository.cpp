@@ -19,9 +19,6 @@ const std::vector<sqlite::Migration> kMigrations = {
      "CREATE UNIQUE INDEX users_email ON users(email COLLATE NOCASE);"},
 };
 
-std::int64_t to_ms(SystemTime t) { return t.time_since_epoch().count(); }
-SystemTime from_ms(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
-
 Error email_taken() { return Error::conflict("email: already registered", "email"); }
 
 Result<User> select_user(sqlite::Connection& c, std::string_view id) {
@@ -30,7 +27,7 @@ Result<User> select_user(sqlite::Connection& c, std::string_view id) {
   auto row = st.step();
   if (!row) return std::move(row).error();
   if (!*row) return Error::not_found("user " + std::string(id) + " not found");
-  return User{st.text(0), st.text(1), st.text(2), from_ms(st.integer(3)), from_ms(st.integer(4))};
+  return User{st.text(0), st.text(1), st.text(2), from_unix_ms(st.integer(3)), from_unix_ms(st.integer(4))};
 }
 
 }  // namespace
@@ -46,8 +43,8 @@ Result<void> SqliteUserRepository::insert(const User& user) {
     st.bind(1, user.id);
     st.bind(2, user.email);
     st.bind(3, user.name);
-    st.bind(4, to_ms(user.created_at));
-    st.bind(5, to_ms(user.updated_at));
+    st.bind(4, to_unix_ms(user.created_at));
+    st.bind(5, to_unix_ms(user.updated_at));
     if (auto r = st.run(); !r) {
       if (c.last_error_code() == SQLITE_CONSTRAINT_UNIQUE) return email_taken();
       return r;
@@ -70,7 +67,7 @@ Result<User> SqliteUserRepository::update(std::string_view id, const UserPatch& 
     st.bind(1, user->id);
     st.bind(2, user->email);
     st.bind(3, user->name);
-    st.bind(4, to_ms(user->updated_at));
+    st.bind(4, to_unix_ms(user->updated_at));
     if (auto r = st.run(); !r) {
       if (c.last_error_code() == SQLITE_CONSTRAINT_UNIQUE) return email_taken();
       return std::move(r).error();
