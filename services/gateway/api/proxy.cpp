@@ -1,13 +1,17 @@
 #include "api/proxy.hpp"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <vector>
 
 namespace mercato::gateway {
 namespace {
 
-// Every Connection header counts: a client may send several, or one with a list.
-bool listed_in_connection(const http::Headers& headers, std::string_view name) {
+// The header names a message's Connection headers list (every Connection header counts: a client may
+// send several, or one with a list). Read once per message, not once per header.
+std::vector<std::string_view> connection_tokens(const http::Headers& headers) {
+  std::vector<std::string_view> tokens;
   for (const auto& [header, value] : headers.entries()) {
     if (!http::iequals(header, "Connection")) continue;
     std::string_view rest = value;
@@ -16,19 +20,21 @@ bool listed_in_connection(const http::Headers& headers, std::string_view name) {
       auto token = rest.substr(0, comma);
       while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
       while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-      if (http::iequals(token, name)) return true;
+      if (!token.empty()) tokens.push_back(token);
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
     }
   }
-  return false;
+  return tokens;
 }
 
 // Copies end-to-end headers only (RFC 9110 §7.6.1).
 void copy_end_to_end(const http::Headers& from, http::Headers& to) {
+  auto listed = connection_tokens(from);
   for (const auto& [name, value] : from.entries()) {
-    if (http::is_hop_by_hop(name) || listed_in_connection(from, name) || http::iequals(name, "Host") ||
-        http::iequals(name, "Content-Length")) {
+    if (http::is_hop_by_hop(name) || http::iequals(name, "Host") || http::iequals(name, "Content-Length") ||
+        std::any_of(listed.begin(), listed.end(),
+                    [&](std::string_view t) { return http::iequals(t, name); })) {
       continue;
     }
     to.add(name, value);
