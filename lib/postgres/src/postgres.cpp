@@ -89,8 +89,17 @@ Result<void> Connection::exec(std::string_view sql) {
 }
 
 Result<void> Connection::begin() { return exec("BEGIN"); }
-Result<void> Connection::commit() { return exec("COMMIT"); }
+Result<void> Connection::commit() {
+  auto r = exec("COMMIT");
+  auto actions = std::move(after_commit_);
+  after_commit_.clear();
+  if (r) {
+    for (auto& action : actions) action();
+  }
+  return r;
+}
 void Connection::rollback() noexcept {
+  after_commit_.clear();
   if (in_transaction()) {
     PGresult* r = PQexec(conn_, "ROLLBACK");
     PQclear(r);

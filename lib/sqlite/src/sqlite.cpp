@@ -98,9 +98,18 @@ std::int64_t Connection::changes() const noexcept { return sqlite3_changes64(db_
 
 Result<void> Connection::begin_immediate() { return exec("BEGIN IMMEDIATE"); }
 
-Result<void> Connection::commit() { return exec("COMMIT"); }
+Result<void> Connection::commit() {
+  auto r = exec("COMMIT");
+  auto actions = std::move(after_commit_);
+  after_commit_.clear();
+  if (r) {
+    for (auto& action : actions) action();
+  }
+  return r;
+}
 
 void Connection::rollback() noexcept {
+  after_commit_.clear();
   if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 

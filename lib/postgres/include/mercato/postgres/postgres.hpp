@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -84,6 +85,9 @@ class Connection {
   Result<void> begin();
   Result<void> commit();
   void rollback() noexcept;
+  // Runs `action` right after the current transaction commits (never if it rolls back): how the outbox
+  // wakes its relay only once the events it wakes it for are visible.
+  void after_commit(std::function<void()> action) { after_commit_.push_back(std::move(action)); }
   bool in_transaction() const noexcept;
   // Re-establishes a broken connection (the server restarted); false if that failed.
   bool ensure_alive();
@@ -92,6 +96,7 @@ class Connection {
   pg_conn* conn_;
   std::vector<std::pair<std::string, std::string>> prepared_;  // SQL text → statement name
   std::string sqlstate_;
+  std::vector<std::function<void()>> after_commit_;
 };
 
 inline constexpr std::string_view kUniqueViolation = "23505";
@@ -126,6 +131,7 @@ class Database {
   }
 
   Result<void> ping();
+  const std::string& url() const noexcept { return settings_.url; }
 
  private:
   explicit Database(DatabaseSettings settings) : settings_(std::move(settings)) {}

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -79,10 +80,14 @@ class Connection {
   Result<void> begin_immediate();
   Result<void> commit();
   void rollback() noexcept;
+  // Runs `action` right after the current transaction commits (never if it rolls back): how the outbox
+  // wakes its relay only once the events it wakes it for are visible.
+  void after_commit(std::function<void()> action) { after_commit_.push_back(std::move(action)); }
 
  private:
   sqlite3* db_;
   std::vector<std::pair<std::string, sqlite3_stmt*>> cache_;
+  std::vector<std::function<void()>> after_commit_;
 };
 
 struct Migration {

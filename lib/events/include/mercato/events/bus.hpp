@@ -1,0 +1,105 @@
+// A service's connection to the event bus: the outbox relay that publishes what its transactions
+// appended, the consumers that hand incoming events to its handlers, and the dead letters.
+//
+//   auto& bus = events::attach(ctx, store);            // reads the `events` config section
+//   bus.on("order.created", [&](const events::CloudEvent& e) { return payments.on_order_created(e); });
+//   bus.start();                                        // after every handler is registered
+//
+// The relay wakes when a transaction that appended events commits (outbox_signal), publishes the
+// unsent rows in commit order, marks them sent, and on a failed publish backs off (doubling, capped)
+// and tries again from the first unsent row — so events of one subject never overtake each other.
+// It polls every `events.relay_poll` as a fallback (rows written by another instance sharing the
+// database). Sent rows and inbox records older than `events.retention` are purged.
+//
+// A handler returns Ok once its effect is committed (with its inbox record, see store.hpp). An Error is
+// retried with backoff; after `events.max_deliver` attempts the event is stored as a dead letter with
+// the error and acknowledged. `GET /admin/dead-letters` lists them and
+// `POST /admin/dead-letters/{id}/redrive` hands one to its handler again (`./mercato dlq`).
+//
+// Thread-safety: register handlers before start(); afterwards everything is thread-safe. Handlers run
+// on the transport's threads. Stopped (relay joined, subscriptions stopped) when destroyed.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "mercato/events/store.hpp"
+#include "mercato/events/transport.hpp"
+#include "mercato/observability/logging.hpp"
+#include "mercato/observability/metrics.hpp"
+
+namespace mercato::service {
+class Context;
+}
+
+namespace mercato::events {
+
+struct BusSettings {
+  std::string service;  // the consumer group and the events' source
+  int max_deliver = 5;
+  std::chrono::milliseconds retry_delay{200};
+  std::chrono::milliseconds max_retry_delay{10000};
+  std::chrono::milliseconds ack_wait{30000};
+  std::size_t relay_batch = 256;
+  std::chrono::milliseconds relay_poll{500};
+  std::chrono::milliseconds relay_max_backoff{5000};
+  std::chrono::milliseconds retention{std::chrono::hours(24)};
+};
+
+using EventHandler = std::function<Result<void>(const CloudEvent&)>;
+
+class Bus {
+ public:
+  Bus(Transport& transport, EventStore& store, BusSettings settings, const obs::Logger& logger,
+      obs::Registry& metrics);
+  ~Bus();
+  Bus(const Bus&) = delete;
+  Bus& operator=(const Bus&) = delete;
+
+  void on(std::string type, EventHandler handler);
+  // Starts the relay and, when handlers are registered, the subscription.
+  Result<void> start();
+  void stop();
+
+  // Publishes every unsent outbox row now; returns how many were published (tests, benchmarks).
+  Result<std::size_t> relay_once();
+
+  Result<std::vector<DeadLetter>> dead_letters(std::size_t limit = 100);
+  // Runs the handler for the dead letter's event; on success the dead letter is removed, on failure
+  // it stays with the new error (kept: the returned Error says why).
+  Result<void> redrive(std::string_view id);
+
+  Transport& transport() noexcept { return transport_; }
+  EventStore& store() noexcept { return store_; }
+  const BusSettings& settings() const noexcept { return settings_; }
+
+ private:
+  Result<void> dispatch(const CloudEvent& event);
+  void relay_loop();
+
+  Transport& transport_;
+  EventStore& store_;
+  BusSettings settings_;
+  const obs::Logger& logger_;
+  obs::Registry& metrics_;
+  std::map<std::string, EventHandler> handlers_;
+  std::unique_ptr<Subscription> subscription_;
+  std::thread relay_;
+  std::mutex mutex_;
+  std::condition_variable stopping_cv_;
+  bool stopping_ = false;
+  bool started_ = false;
+};
+
+// Builds the bus of a service from its `events` section (url, partitions, max_deliver, retry_delay,
+// max_retry_delay, ack_wait, relay_poll, retention; url defaults to inprocess://<service>), owns the
+// transport and the bus in `ctx`, adds the "events" readiness check and the dead-letter admin routes.
+Bus& attach(service::Context& ctx, EventStore& store);
+
+}  // namespace mercato::events

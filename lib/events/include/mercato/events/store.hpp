@@ -1,0 +1,111 @@
+// The event tables in a service's own database: the transactional outbox, the inbox (events already
+// handled, per consumer) and the dead letters — SQLite or PostgreSQL, whichever holds the service's data.
+//
+// Writing side, inside the repository's own transaction (this is what makes the state change and its
+// events one atomic unit, and an effect and its inbox record one atomic unit):
+//
+//   c.begin_immediate();
+//   ... INSERT INTO orders ...;
+//   events::append_outbox(c, {events::make_event("order", "order.created", id, data)});
+//   c.commit();                       // the relay is woken after the commit, never before
+//
+//   c.begin_immediate();
+//   auto first = events::record_handled(c, "payment", event.id);   // false: a duplicate delivery
+//   if (first && *first) { ... the effect ... }
+//   c.commit();
+//
+// Reading side (the relay and the dead-letter admin): EventStore, opened on the same database.
+// Tables are created by ensure_schema (idempotent; PostgreSQL through its "events" migrations).
+//
+// Thread-safety: the free functions run on the caller's connection; EventStore is thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mercato/core/result.hpp"
+#include "mercato/core/time.hpp"
+#include "mercato/events/event.hpp"
+
+namespace mercato::sqlite {
+class Connection;
+class Database;
+}  // namespace mercato::sqlite
+namespace mercato::postgres {
+class Connection;
+class Database;
+}  // namespace mercato::postgres
+
+namespace mercato::events {
+
+// Must run inside a transaction on `c`; wakes every outbox relay of this process after the commit.
+Result<void> append_outbox(sqlite::Connection& c, std::span<const CloudEvent> events);
+Result<void> append_outbox(postgres::Connection& c, std::span<const CloudEvent> events);
+// Records that `consumer` handled `event_id`: true the first time, false when it already had (the
+// caller then skips its effect and commits nothing new). Must run inside the effect's transaction.
+Result<bool> record_handled(sqlite::Connection& c, std::string_view consumer, std::string_view event_id);
+Result<bool> record_handled(postgres::Connection& c, std::string_view consumer, std::string_view event_id);
+
+struct OutboxRecord {
+  std::int64_t seq = 0;
+  CloudEvent event;
+  int attempts = 0;
+};
+
+struct DeadLetter {
+  std::string id;
+  std::string consumer;
+  CloudEvent event;
+  std::string error;
+  int attempts = 0;
+  SystemTime failed_at{};
+};
+
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+
+  // The oldest unsent events, in the order they were committed.
+  virtual Result<std::vector<OutboxRecord>> unsent(std::size_t limit) = 0;
+  virtual Result<void> mark_sent(std::span<const std::int64_t> seqs) = 0;
+  // Counts a failed publish of `seq` and keeps the error for operators.
+  virtual Result<void> mark_failed(std::int64_t seq, std::string_view error) = 0;
+  // Deletes sent outbox rows and inbox records older than `before`; returns how many went.
+  virtual Result<std::size_t> purge(SystemTime before) = 0;
+  virtual Result<std::int64_t> unsent_count() = 0;
+
+  // For a consumer whose handler has no state of its own to change: records the event as handled in a
+  // transaction of its own; true the first time.
+  virtual Result<bool> handle_once(std::string_view consumer, std::string_view event_id) = 0;
+
+  virtual Result<void> add_dead_letter(std::string_view consumer, const CloudEvent& event,
+                                       std::string_view error, int attempts) = 0;
+  virtual Result<std::vector<DeadLetter>> dead_letters(std::size_t limit) = 0;
+  virtual Result<std::optional<DeadLetter>> dead_letter(std::string_view id) = 0;
+  virtual Result<void> remove_dead_letter(std::string_view id) = 0;
+  virtual Result<void> update_dead_letter(std::string_view id, std::string_view error) = 0;
+
+  // Only one relay per database publishes (several instances share a PostgreSQL database): true while
+  // this process holds the relay lock. SQLite is single-process (exclusive lock), so always true.
+  virtual Result<bool> try_lead() = 0;
+};
+
+std::unique_ptr<EventStore> open_store(sqlite::Database& db);
+std::unique_ptr<EventStore> open_store(postgres::Database& db);
+
+// A process-wide signal the outbox relays wait on; append_outbox raises it after commit. Each raise
+// bumps a generation, so every relay in the process sees it (tests run several).
+namespace outbox_signal {
+void raise() noexcept;
+std::uint64_t generation() noexcept;
+// Waits until the generation differs from `seen` or `timeout` passed; updates `seen`.
+bool wait(std::uint64_t& seen, std::chrono::milliseconds timeout);
+}  // namespace outbox_signal
+
+}  // namespace mercato::events

@@ -1,0 +1,230 @@
+#include "mercato/events/bus.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+
+#include "mercato/http/message.hpp"
+#include "mercato/service/service.hpp"
+
+namespace mercato::events {
+
+Bus::Bus(Transport& transport, EventStore& store, BusSettings settings, const obs::Logger& logger,
+         obs::Registry& metrics)
+    : transport_(transport),
+      store_(store),
+      settings_(std::move(settings)),
+      logger_(logger),
+      metrics_(metrics) {}
+
+Bus::~Bus() { stop(); }
+
+void Bus::on(std::string type, EventHandler handler) { handlers_[std::move(type)] = std::move(handler); }
+
+Result<void> Bus::start() {
+  {
+    std::lock_guard lock(mutex_);
+    if (started_) return {};
+    started_ = true;
+  }
+  if (!handlers_.empty()) {
+    SubscriptionOptions o;
+    o.group = settings_.service;
+    for (const auto& [type, _] : handlers_) o.types.push_back(type);
+    o.max_deliver = settings_.max_deliver;
+    o.retry_delay = settings_.retry_delay;
+    o.max_retry_delay = settings_.max_retry_delay;
+    o.ack_wait = settings_.ack_wait;
+    o.on_give_up = [this](const CloudEvent& e, const Error& error, int attempts) -> Result<void> {
+      logger_.error("event dead-lettered",
+                    {{"event_id", e.id}, {"type", e.type}, {"attempts", attempts}, {"error", error.message}});
+      auto r = store_.add_dead_letter(settings_.service, e, error.message, attempts);
+      if (r)
+        metrics_
+            .counter("mercato_events_dead_lettered_total", "Events given up on and stored as dead letters",
+                     {{"type", e.type}})
+            .inc();
+      return r;
+    };
+    auto sub = transport_.subscribe(o, [this](const Delivery& d) -> Result<void> {
+      auto r = dispatch(d.event);
+      if (!r) {
+        logger_.warn("event handler failed", {{"event_id", d.event.id},
+                                              {"type", d.event.type},
+                                              {"attempt", d.attempt},
+                                              {"error", r.error().message}});
+      }
+      return r;
+    });
+    if (!sub) return std::move(sub).error();
+    subscription_ = std::move(*sub);
+  }
+  relay_ = std::thread([this] { relay_loop(); });
+  return {};
+}
+
+void Bus::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stopping_cv_.notify_all();
+  outbox_signal::raise();  // wakes the relay if it waits for commits
+  if (subscription_) subscription_->stop();
+  if (relay_.joinable()) relay_.join();
+}
+
+Result<void> Bus::dispatch(const CloudEvent& event) {
+  auto it = handlers_.find(event.type);
+  if (it == handlers_.end()) return {};  // a type this service no longer handles: nothing to do
+  auto r = it->second(event);
+  metrics_
+      .counter("mercato_events_handled_total", "Event deliveries handed to a handler, by outcome",
+               {{"type", event.type}, {"outcome", r ? "ok" : "error"}})
+      .inc();
+  return r;
+}
+
+Result<std::size_t> Bus::relay_once() {
+  std::size_t published = 0;
+  for (;;) {
+    auto lead = store_.try_lead();
+    if (!lead) return std::move(lead).error();
+    if (!*lead) return published;
+    auto rows = store_.unsent(settings_.relay_batch);
+    if (!rows) return std::move(rows).error();
+    if (rows->empty()) return published;
+    std::vector<CloudEvent> batch;
+    std::vector<std::int64_t> seqs;
+    batch.reserve(rows->size());
+    for (auto& row : *rows) {
+      batch.push_back(row.event);
+      seqs.push_back(row.seq);
+    }
+    auto sent = transport_.publish(batch);
+    if (!sent) {
+      // Some may have reached the broker; they are published again next time (consumers dedupe by id,
+      // and JetStream's Nats-Msg-Id window drops the repeat itself).
+      (void)store_.mark_failed(seqs.front(), sent.error().message);
+      metrics_.counter("mercato_events_publish_failures_total", "Outbox batches the broker did not accept")
+          .inc();
+      return std::move(sent).error();
+    }
+    if (auto r = store_.mark_sent(seqs); !r) return std::move(r).error();
+    for (const auto& e : batch)
+      metrics_
+          .counter("mercato_events_published_total", "Events published from the outbox", {{"type", e.type}})
+          .inc();
+    published += batch.size();
+    if (rows->size() < settings_.relay_batch) return published;
+  }
+}
+
+void Bus::relay_loop() {
+  auto& unsent_gauge = metrics_.gauge("mercato_events_outbox_unsent", "Outbox rows not yet published");
+  auto seen = outbox_signal::generation();
+  auto backoff = std::chrono::milliseconds(0);
+  auto next_purge = std::chrono::steady_clock::now();
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
+    auto r = relay_once();
+    if (r) {
+      backoff = std::chrono::milliseconds(0);
+    } else {
+      backoff = std::clamp(backoff * 2, std::chrono::milliseconds(50), settings_.relay_max_backoff);
+      logger_.warn(
+          "outbox relay cannot publish; retrying",
+          {{"error", r.error().message}, {"retry_in_ms", static_cast<std::int64_t>(backoff.count())}});
+    }
+    if (auto n = store_.unsent_count(); n) unsent_gauge.set(static_cast<double>(*n));
+    if (std::chrono::steady_clock::now() >= next_purge) {
+      (void)store_.purge(now_utc() - settings_.retention);
+      next_purge = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    }
+    if (backoff.count() > 0) {
+      std::unique_lock lock(mutex_);
+      stopping_cv_.wait_for(lock, backoff, [&] { return stopping_; });
+      seen = outbox_signal::generation();
+    } else {
+      outbox_signal::wait(seen, settings_.relay_poll);
+    }
+  }
+}
+
+Result<std::vector<DeadLetter>> Bus::dead_letters(std::size_t limit) { return store_.dead_letters(limit); }
+
+Result<void> Bus::redrive(std::string_view id) {
+  auto letter = store_.dead_letter(id);
+  if (!letter) return std::move(letter).error();
+  if (!*letter) return Error::not_found("no dead letter " + std::string(id));
+  if ((*letter)->consumer != settings_.service)
+    return Error::conflict("dead letter " + std::string(id) + " belongs to consumer " + (*letter)->consumer);
+  auto r = dispatch((*letter)->event);
+  if (!r) {
+    (void)store_.update_dead_letter(id, r.error().message);
+    return Error::unprocessable("the handler failed again: " + r.error().message);
+  }
+  return store_.remove_dead_letter(id);
+}
+
+namespace {
+
+boost::json::object to_json_object(const DeadLetter& d) {
+  boost::json::object o;
+  o["id"] = d.id;
+  o["consumer"] = d.consumer;
+  o["error"] = d.error;
+  o["attempts"] = d.attempts;
+  o["failed_at"] = format_rfc3339(d.failed_at);
+  o["event"] = boost::json::parse(to_json(d.event));
+  return o;
+}
+
+}  // namespace
+
+Bus& attach(service::Context& ctx, EventStore& store) {
+  auto section = ctx.config().section("events");
+  TransportSettings ts;
+  ts.url = section.string("url", "inprocess://" + ctx.name());
+  ts.prefix = section.string("prefix", "mercato");
+  ts.partitions = static_cast<int>(section.integer("partitions", 8, 1, 256));
+  ts.client_id = ctx.name() + "-" + std::to_string(::getpid());
+  ts.publish_timeout = section.duration("publish_timeout", std::chrono::seconds(5));
+  BusSettings bs;
+  bs.service = ctx.name();
+  bs.max_deliver = static_cast<int>(section.integer("max_deliver", 5, 1, 1000));
+  bs.retry_delay = section.duration("retry_delay", std::chrono::milliseconds(200));
+  bs.max_retry_delay = section.duration("max_retry_delay", std::chrono::seconds(10));
+  bs.ack_wait = section.duration("ack_wait", std::chrono::seconds(30));
+  bs.relay_poll = section.duration("relay_poll", std::chrono::milliseconds(500));
+  bs.retention = section.duration("retention", std::chrono::hours(24));
+  auto transport = open_transport(ts);
+  if (!transport) throw config::ConfigError("events.url: " + transport.error().message);
+  auto& t = ctx.own(std::move(*transport));
+  auto& bus = ctx.own(std::make_unique<Bus>(t, store, bs, ctx.logger(), ctx.metrics()));
+  ctx.add_readiness_check("events", [&t] { return t.ping(); });
+
+  ctx.router().get("/admin/dead-letters", [&bus](const http::Request& req) {
+    auto letters = bus.dead_letters();
+    if (!letters) return http::Response::error(letters.error(), req.request_id);
+    boost::json::array items;
+    for (const auto& d : *letters) items.push_back(to_json_object(d));
+    boost::json::object body;
+    body["dead_letters"] = std::move(items);
+    return http::Response::json(200, body);
+  });
+  ctx.router().post("/admin/dead-letters/{id}/redrive", [&bus](const http::Request& req) {
+    auto r = bus.redrive(req.param("id"));
+    if (!r) return http::Response::error(r.error(), req.request_id);
+    boost::json::object body;
+    body["redriven"] = std::string(req.param("id"));
+    return http::Response::json(200, body);
+  });
+  return bus;
+}
+
+}  // namespace mercato::events

@@ -1,0 +1,124 @@
+#include "mercato/events/event.hpp"
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "mercato/core/ids.hpp"
+#include "mercato/core/time.hpp"
+
+namespace mercato::events {
+namespace {
+
+constexpr std::string_view kSchemaPrefix = "urn:mercato:event:";
+
+std::string schema_for(std::string_view type, int version) {
+  return std::string(kSchemaPrefix) + std::string(type) + ":v" + std::to_string(version);
+}
+
+}  // namespace
+
+CloudEvent make_event(std::string_view service, std::string type, std::string subject, std::string data,
+                      std::string traceparent, int version) {
+  CloudEvent e;
+  e.id = new_uuid();
+  e.source = "/mercato/" + std::string(service);
+  e.dataschema = schema_for(type, version);
+  e.type = std::move(type);
+  e.subject = std::move(subject);
+  e.time = format_rfc3339(now_utc());
+  e.traceparent = std::move(traceparent);
+  e.data = std::move(data);
+  return e;
+}
+
+int schema_version(const CloudEvent& event) {
+  auto pos = event.dataschema.rfind(":v");
+  if (pos == std::string::npos) return 1;
+  int version = 0;
+  const char* first = event.dataschema.data() + pos + 2;
+  const char* last = event.dataschema.data() + event.dataschema.size();
+  auto [end, ec] = std::from_chars(first, last, version);
+  if (ec != std::errc() || end != last || version < 1) return 1;
+  return version;
+}
+
+Result<void> validate(const CloudEvent& e) {
+  if (e.id.empty()) return Error::validation("id", "an event needs an id");
+  if (e.source.empty()) return Error::validation("source", "an event needs a source");
+  if (e.type.empty() || e.type.find('.') == std::string::npos || e.type.front() == '.')
+    return Error::validation("type",
+                             "an event type looks like '<family>.<what happened>', got '" + e.type + "'");
+  for (char c : e.type) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_';
+    if (!ok)
+      return Error::validation("type", "event type '" + e.type + "' may use only a-z, 0-9, '.' and '_'");
+  }
+  if (e.datacontenttype != "application/json")
+    return Error::validation("datacontenttype", "only application/json data is supported");
+  boost::system::error_code ec;
+  auto data = boost::json::parse(e.data, ec);
+  if (ec || !data.is_object()) return Error::validation("data", "event data must be a JSON object");
+  return {};
+}
+
+std::string to_json(const CloudEvent& e) {
+  boost::json::object o;
+  o["specversion"] = "1.0";
+  o["id"] = e.id;
+  o["source"] = e.source;
+  o["type"] = e.type;
+  if (!e.subject.empty()) o["subject"] = e.subject;
+  if (!e.time.empty()) o["time"] = e.time;
+  o["datacontenttype"] = e.datacontenttype;
+  if (!e.dataschema.empty()) o["dataschema"] = e.dataschema;
+  if (!e.traceparent.empty()) o["traceparent"] = e.traceparent;
+  if (!e.tracestate.empty()) o["tracestate"] = e.tracestate;
+  boost::system::error_code ec;
+  auto data = boost::json::parse(e.data, ec);
+  o["data"] = ec ? boost::json::value(boost::json::object()) : std::move(data);
+  return boost::json::serialize(o);
+}
+
+Result<CloudEvent> from_json(std::string_view text) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(text, ec);
+  if (ec) return Error::malformed("event is not valid JSON: " + ec.message());
+  if (!value.is_object()) return Error::malformed("event must be a JSON object");
+  const auto& o = value.as_object();
+  auto text_of = [&](std::string_view key, bool required, std::string& out) -> Result<void> {
+    const auto* v = o.if_contains(key);
+    if (!v) {
+      if (required)
+        return Error::validation(std::string(key), "missing event attribute '" + std::string(key) + "'");
+      return {};
+    }
+    if (!v->is_string())
+      return Error::validation(std::string(key),
+                               "event attribute '" + std::string(key) + "' must be a string");
+    out = std::string(v->as_string());
+    return {};
+  };
+  std::string specversion;
+  if (auto r = text_of("specversion", true, specversion); !r) return std::move(r).error();
+  if (specversion != "1.0")
+    return Error::validation("specversion", "unsupported CloudEvents specversion '" + specversion + "'");
+  CloudEvent e;
+  for (auto [key, out, required] : {std::tuple{"id", &e.id, true},
+                                    {"source", &e.source, true},
+                                    {"type", &e.type, true},
+                                    {"subject", &e.subject, false},
+                                    {"time", &e.time, false},
+                                    {"datacontenttype", &e.datacontenttype, false},
+                                    {"dataschema", &e.dataschema, false},
+                                    {"traceparent", &e.traceparent, false},
+                                    {"tracestate", &e.tracestate, false}}) {
+    if (auto r = text_of(key, required, *out); !r) return std::move(r).error();
+  }
+  const auto* data = o.if_contains("data");
+  if (!data || !data->is_object()) return Error::validation("data", "event data must be a JSON object");
+  e.data = boost::json::serialize(*data);
+  if (auto r = validate(e); !r) return std::move(r).error();
+  return e;
+}
+
+}  // namespace mercato::events

@@ -1,0 +1,17 @@
+#include "mercato/events/event.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mercato::events {
+namespace {
+
+TEST(CloudEvent, RoundTripsThroughJson) {
+  auto e = make_event("order", "order.created", "o-1", R"({"a":1})",
+                      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  auto back = from_json(to_json(e));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, e);
+}
+
+}  // namespace
+}  // namespace mercato::events

@@ -1,0 +1,298 @@
+// The outbox, inbox and dead letters on SQLite and PostgreSQL, and the bus that moves events between
+// them over the in-process transport (the networked transports have their own contract test).
+#include "mercato/events/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+
+#include "mercato/core/ids.hpp"
+#include "mercato/events/bus.hpp"
+#include "mercato/postgres/postgres.hpp"
+#include "mercato/sqlite/sqlite.hpp"
+#include "mercato/testing/backends.hpp"
+
+namespace mercato::events {
+namespace {
+
+using namespace std::chrono_literals;
+
+// One database of either engine, with a transaction helper that appends events the way a repository
+// does: state change + outbox rows in one transaction, committed or rolled back together.
+class Db {
+ public:
+  virtual ~Db() = default;
+  virtual EventStore& store() = 0;
+  // Inserts a row into a `things` table and appends `events`, in one transaction; commits when
+  // `commit` is true, else rolls back.
+  virtual Result<void> change_with_events(const std::string& thing, const std::vector<CloudEvent>& events,
+                                          bool commit) = 0;
+  virtual Result<bool> handle(const std::string& consumer, const std::string& event_id,
+                              const std::string& thing) = 0;
+  virtual std::int64_t things() = 0;
+};
+
+class SqliteDb final : public Db {
+ public:
+  SqliteDb() : dir_(testing::temp_dir("events-store").string()) {
+    db_ = sqlite::Database::open({.path = dir_ + "/e.db"});
+    (void)db_->with(
+        [](sqlite::Connection& c) { return c.exec("CREATE TABLE things (name TEXT PRIMARY KEY)"); });
+    store_ = open_store(*db_);
+  }
+  ~SqliteDb() override {
+    store_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  EventStore& store() override { return *store_; }
+  Result<void> change_with_events(const std::string& thing, const std::vector<CloudEvent>& events,
+                                  bool commit) override {
+    return db_->with([&](sqlite::Connection& c) -> Result<void> {
+      if (auto r = c.begin_immediate(); !r) return r;
+      auto st = c.prepare("INSERT INTO things(name) VALUES (?1)");
+      st.bind(1, thing);
+      if (auto r = st.run(); !r) return r;
+      if (auto r = append_outbox(c, events); !r) return r;
+      if (!commit) {
+        c.rollback();
+        return {};
+      }
+      return c.commit();
+    });
+  }
+  Result<bool> handle(const std::string& consumer, const std::string& event_id,
+                      const std::string& thing) override {
+    return db_->with([&](sqlite::Connection& c) -> Result<bool> {
+      if (auto r = c.begin_immediate(); !r) return std::move(r).error();
+      auto first = record_handled(c, consumer, event_id);
+      if (!first || !*first) return first;
+      auto st = c.prepare("INSERT INTO things(name) VALUES (?1)");
+      st.bind(1, thing);
+      if (auto r = st.run(); !r) return std::move(r).error();
+      if (auto r = c.commit(); !r) return std::move(r).error();
+      return true;
+    });
+  }
+  std::int64_t things() override {
+    return db_->with([](sqlite::Connection& c) {
+      auto st = c.prepare("SELECT COUNT(*) FROM things");
+      (void)st.step();
+      return st.integer(0);
+    });
+  }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<sqlite::Database> db_;
+  std::unique_ptr<EventStore> store_;
+};
+
+class PostgresDb final : public Db {
+ public:
+  explicit PostgresDb(const std::string& base) : schema_(base, "events") {
+    db_ = postgres::Database::open({.url = schema_.url(), .connections = 2});
+    (void)db_->with(
+        [](postgres::Connection& c) { return c.exec("CREATE TABLE things (name TEXT PRIMARY KEY)"); });
+    store_ = open_store(*db_);
+  }
+  ~PostgresDb() override {
+    store_.reset();
+    db_.reset();
+  }
+  EventStore& store() override { return *store_; }
+  Result<void> change_with_events(const std::string& thing, const std::vector<CloudEvent>& events,
+                                  bool commit) override {
+    return db_->with([&](postgres::Connection& c) -> Result<void> {
+      if (auto r = c.begin(); !r) return r;
+      if (auto r = c.query("INSERT INTO things(name) VALUES ($1)", {thing}); !r) return std::move(r).error();
+      if (auto r = append_outbox(c, events); !r) return r;
+      if (!commit) {
+        c.rollback();
+        return {};
+      }
+      return c.commit();
+    });
+  }
+  Result<bool> handle(const std::string& consumer, const std::string& event_id,
+                      const std::string& thing) override {
+    return db_->with([&](postgres::Connection& c) -> Result<bool> {
+      if (auto r = c.begin(); !r) return std::move(r).error();
+      auto first = record_handled(c, consumer, event_id);
+      if (!first || !*first) return first;
+      if (auto r = c.query("INSERT INTO things(name) VALUES ($1)", {thing}); !r) return std::move(r).error();
+      if (auto r = c.commit(); !r) return std::move(r).error();
+      return true;
+    });
+  }
+  std::int64_t things() override {
+    return db_->with([](postgres::Connection& c) {
+      auto rows = c.query("SELECT COUNT(*) FROM things");
+      return rows ? rows->integer(0, 0) : -1;
+    });
+  }
+
+ private:
+  testing::PostgresSchema schema_;
+  std::unique_ptr<postgres::Database> db_;
+  std::unique_ptr<EventStore> store_;
+};
+
+CloudEvent event(std::string subject, int n) {
+  return make_event("things", "thing.made", std::move(subject), "{\"n\":" + std::to_string(n) + "}");
+}
+
+class EventStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "sqlite") {
+      db_ = std::make_unique<SqliteDb>();
+    } else {
+      MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
+      db_ = std::make_unique<PostgresDb>(base);
+    }
+  }
+  std::unique_ptr<Db> db_;
+};
+
+TEST_P(EventStoreTest, CommittedEventsAreUnsentInCommitOrderAndRolledBackOnesNeverExist) {
+  auto a = event("s", 1), b = event("s", 2), c = event("s", 3);
+  ASSERT_TRUE(db_->change_with_events("one", {a, b}, true));
+  ASSERT_TRUE(db_->change_with_events("two", {event("s", 99)}, false));
+  ASSERT_TRUE(db_->change_with_events("three", {c}, true));
+  auto rows = db_->store().unsent(10);
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].event, a);
+  EXPECT_EQ((*rows)[1].event, b);
+  EXPECT_EQ((*rows)[2].event, c);
+  EXPECT_EQ(db_->things(), 2);
+  EXPECT_EQ(*db_->store().unsent_count(), 3);
+}
+
+TEST_P(EventStoreTest, AnInvalidEventAbortsTheWholeChange) {
+  auto bad = event("s", 1);
+  bad.data = "not json";
+  auto r = db_->change_with_events("one", {event("s", 0), bad}, true);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().field, "data");
+  EXPECT_EQ(db_->things(), 0);
+  EXPECT_EQ(*db_->store().unsent_count(), 0);
+}
+
+TEST_P(EventStoreTest, SentRowsLeaveTheUnsentListAndArePurgedAfterRetention) {
+  ASSERT_TRUE(db_->change_with_events("one", {event("s", 1), event("s", 2)}, true));
+  auto rows = db_->store().unsent(10);
+  ASSERT_TRUE(rows);
+  std::vector<std::int64_t> seqs{(*rows)[0].seq};
+  ASSERT_TRUE(db_->store().mark_failed((*rows)[1].seq, "broker down"));
+  ASSERT_TRUE(db_->store().mark_sent(seqs));
+  rows = db_->store().unsent(10);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].attempts, 1);
+  auto purged = db_->store().purge(now_utc() - 1h);
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, 0u) << "a row sent just now is within retention";
+  purged = db_->store().purge(now_utc() + 1s);
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, 1u) << "only the sent row goes; the unsent one stays";
+  EXPECT_EQ(*db_->store().unsent_count(), 1);
+}
+
+TEST_P(EventStoreTest, TheInboxLetsAnEffectHappenOncePerConsumer) {
+  auto first = db_->handle("payment", "e-1", "effect-1");
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(*first);
+  auto again = db_->handle("payment", "e-1", "effect-1-again");
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);
+  auto other = db_->handle("shipping", "e-1", "effect-2");
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(*other) << "another consumer handles the same event independently";
+  EXPECT_EQ(db_->things(), 2);
+  EXPECT_TRUE(*db_->store().handle_once("notification", "e-1"));
+  EXPECT_FALSE(*db_->store().handle_once("notification", "e-1"));
+}
+
+TEST_P(EventStoreTest, DeadLettersKeepTheEventAndTheError) {
+  auto e = event("s", 7);
+  ASSERT_TRUE(db_->store().add_dead_letter("payment", e, "boom", 5));
+  auto letters = db_->store().dead_letters(10);
+  ASSERT_TRUE(letters);
+  ASSERT_EQ(letters->size(), 1u);
+  EXPECT_EQ((*letters)[0].event, e);
+  EXPECT_EQ((*letters)[0].error, "boom");
+  EXPECT_EQ((*letters)[0].attempts, 5);
+  auto id = (*letters)[0].id;
+  ASSERT_TRUE(db_->store().update_dead_letter(id, "boom again"));
+  auto one = db_->store().dead_letter(id);
+  ASSERT_TRUE(one && *one);
+  EXPECT_EQ((*one)->error, "boom again");
+  EXPECT_EQ((*one)->attempts, 6);
+  ASSERT_TRUE(db_->store().remove_dead_letter(id));
+  EXPECT_FALSE(*db_->store().dead_letter(id));
+}
+
+TEST_P(EventStoreTest, OneRelayLeadsPerDatabase) {
+  auto lead = db_->store().try_lead();
+  ASSERT_TRUE(lead) << lead.error().message;
+  EXPECT_TRUE(*lead);
+  EXPECT_TRUE(*db_->store().try_lead()) << "the leader keeps leading";
+}
+
+// The bus end to end over the in-process transport: the relay publishes committed events without
+// waiting for its poll interval, the consumer handles each once, failures become dead letters that
+// can be redriven.
+TEST_P(EventStoreTest, TheBusRelaysCommittedEventsToHandlersPromptly) {
+  obs::Logger logger("test", obs::LogLevel::kError);
+  obs::Registry metrics;
+  auto transport = open_transport({.url = "inprocess://bus-" + random_hex(4), .partitions = 2});
+  ASSERT_TRUE(transport);
+  BusSettings settings;
+  settings.service = "things";
+  settings.relay_poll = 1h;  // only the commit signal can wake it within the test's wait
+  settings.max_deliver = 2;
+  settings.retry_delay = 10ms;
+  Bus bus(**transport, db_->store(), settings, logger, metrics);
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::string> handled;
+  std::atomic<bool> fail_poison = true;
+  bus.on("thing.made", [&](const CloudEvent& e) -> Result<void> {
+    if (e.data == "{\"n\":13}" && fail_poison) return Error::internal("unlucky number");
+    std::lock_guard lock(m);
+    handled.push_back(e.data);
+    cv.notify_all();
+    return {};
+  });
+  ASSERT_TRUE(bus.start());
+  ASSERT_TRUE(db_->change_with_events("a", {event("k", 1), event("k", 13), event("k", 2)}, true));
+  {
+    std::unique_lock lock(m);
+    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return handled.size() >= 2; }));
+    EXPECT_EQ(handled, (std::vector<std::string>{"{\"n\":1}", "{\"n\":2}"}));
+  }
+  EXPECT_EQ(*db_->store().unsent_count(), 0);
+  auto letters = bus.dead_letters();
+  ASSERT_TRUE(letters);
+  ASSERT_EQ(letters->size(), 1u);
+  EXPECT_EQ((*letters)[0].error, "unlucky number");
+  EXPECT_EQ((*letters)[0].attempts, 2);
+  auto again = bus.redrive((*letters)[0].id);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kUnprocessable);
+  fail_poison = false;
+  ASSERT_TRUE(bus.redrive((*letters)[0].id));
+  EXPECT_TRUE(bus.dead_letters()->empty());
+  EXPECT_EQ(bus.redrive((*letters)[0].id).error().code, ErrorCode::kNotFound);
+  std::lock_guard lock(m);
+  EXPECT_EQ(handled.back(), "{\"n\":13}");
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, EventStoreTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& test_info) { return test_info.param; });
+
+}  // namespace
+}  // namespace mercato::events

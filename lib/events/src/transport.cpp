@@ -1,0 +1,37 @@
+#include "mercato/events/transport.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace mercato::events {
+
+std::string topic_of(std::string_view type) { return std::string(type.substr(0, type.find('.'))); }
+
+int partition_of(std::string_view subject, int partitions) {
+  std::uint32_t hash = 2166136261u;
+  for (unsigned char c : subject) {
+    hash ^= c;
+    hash *= 16777619u;
+  }
+  return partitions <= 1 ? 0 : static_cast<int>(hash % static_cast<std::uint32_t>(partitions));
+}
+
+std::chrono::milliseconds retry_backoff(const SubscriptionOptions& options, int attempt) {
+  auto delay = options.retry_delay;
+  for (int i = 1; i < attempt && delay < options.max_retry_delay; ++i) delay *= 2;
+  return std::min(delay, options.max_retry_delay);
+}
+
+Result<std::unique_ptr<Transport>> open_transport(const TransportSettings& settings) {
+  const std::string& url = settings.url;
+  if (settings.partitions < 1 || settings.partitions > 256)
+    return Error::validation("events.partitions", "must be between 1 and 256");
+  if (url.starts_with("nats://")) return open_nats(settings);
+  if (url.starts_with("kafka://")) return open_kafka(settings);
+  if (url.starts_with("inprocess://")) return open_in_process(settings);
+  return Error::validation("events.url",
+                           "unknown event transport '" + url +
+                               "' (expected nats://host:port, kafka://host:port or inprocess://name)");
+}
+
+}  // namespace mercato::events
