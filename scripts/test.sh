@@ -16,6 +16,7 @@ start_test_servers() {
   export MERCATO_REQUIRE_BACKENDS=1
   start_test_postgres
   start_test_redis
+  start_test_nats
 }
 
 # start_test_postgres: a throw-away PostgreSQL cluster (trust auth on 127.0.0.1 only, fsync off: test

@@ -4,13 +4,14 @@
 #include "adapters/redis_inventory_repository.hpp"
 #include "adapters/sqlite_inventory_repository.hpp"
 #include "api/handlers.hpp"
+#include "mercato/events/bus.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
 
 int main(int argc, char** argv) {
   using namespace mercato;
   return service::run(argc, argv, "inventory", [](service::Context& ctx) {
-    auto& repository = storage::open_repository<inventory::InventoryRepository>(
+    auto [repository, event_store] = storage::open_repository_with_events<inventory::InventoryRepository>(
         ctx,
         {.sqlite =
              [](sqlite::Database& db) { return std::make_unique<inventory::SqliteInventoryRepository>(db); },
@@ -25,5 +26,10 @@ int main(int argc, char** argv) {
          .default_key_prefix = std::string(inventory::kDefaultRedisKeyPrefix)});
     auto& stock = ctx.own(std::make_unique<inventory::InventoryService>(repository));
     inventory::register_routes(ctx.router(), stock);
+    auto& bus = events::attach(ctx, event_store);
+    // Seen and recorded once; reserving stock on it is the saga's step (docs/events.md).
+    bus.record_only("order.created");
+    if (auto r = bus.start(); !r)
+      throw std::runtime_error("cannot start the event bus: " + r.error().message);
   });
 }

@@ -3,6 +3,8 @@
 #include "adapters/file_outbox.hpp"
 #include "adapters/sqlite_notification_repository.hpp"
 #include "api/handlers.hpp"
+#include "app/order_events.hpp"
+#include "mercato/events/bus.hpp"
 #include "mercato/service/service.hpp"
 
 int main(int argc, char** argv) {
@@ -21,5 +23,15 @@ int main(int argc, char** argv) {
     ctx.add_readiness_check("database", [&repository] { return repository.ping(); });
     ctx.add_readiness_check("outbox", [&outbox] { return outbox.ping(); });
     notification::register_routes(ctx.router(), notifications);
+    // The effect is idempotent by its natural key (one notification per order and kind), so the inbox
+    // record is the notification itself; order.created is recorded in the event inbox.
+    auto& event_store = ctx.own(events::open_store(db));
+    auto& bus = events::attach(ctx, event_store);
+    bus.record_only("order.created");
+    bus.on("order.cancelled", [&notifications](const events::CloudEvent& e) {
+      return notification::on_order_cancelled(notifications, e);
+    });
+    if (auto r = bus.start(); !r)
+      throw std::runtime_error("cannot start the event bus: " + r.error().message);
   });
 }

@@ -4,13 +4,14 @@
 #include "adapters/simulated_card_processor.hpp"
 #include "adapters/sqlite_payment_repository.hpp"
 #include "api/handlers.hpp"
+#include "mercato/events/bus.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
 
 int main(int argc, char** argv) {
   using namespace mercato;
   return service::run(argc, argv, "payment", [](service::Context& ctx) {
-    auto& repository = storage::open_repository<payment::PaymentRepository>(
+    auto [repository, event_store] = storage::open_repository_with_events<payment::PaymentRepository>(
         ctx, {.sqlite =
                   [](sqlite::Database& db) { return std::make_unique<payment::SqlitePaymentRepository>(db); },
               .postgres =
@@ -28,5 +29,10 @@ int main(int argc, char** argv) {
       throw std::runtime_error("cannot purge idempotency keys: " + e.message);
     }
     payment::register_routes(ctx.router(), payments);
+    auto& bus = events::attach(ctx, event_store);
+    // Seen and recorded once; charging on it is the saga's step (docs/events.md).
+    bus.record_only("order.created");
+    if (auto r = bus.start(); !r)
+      throw std::runtime_error("cannot start the event bus: " + r.error().message);
   });
 }

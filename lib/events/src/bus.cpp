@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "mercato/core/failpoint.hpp"
 #include "mercato/http/message.hpp"
 #include "mercato/service/service.hpp"
 
@@ -21,6 +22,20 @@ Bus::Bus(Transport& transport, EventStore& store, BusSettings settings, const ob
 Bus::~Bus() { stop(); }
 
 void Bus::on(std::string type, EventHandler handler) { handlers_[std::move(type)] = std::move(handler); }
+
+void Bus::record_only(std::string type) {
+  on(std::move(type), [this](const CloudEvent& e) -> Result<void> {
+    auto first = store_.handle_once(settings_.service, e.id);
+    if (!first) return std::move(first).error();
+    if (!*first) {
+      metrics_
+          .counter("mercato_events_duplicates_total",
+                   "Deliveries of events this consumer had already handled", {{"type", e.type}})
+          .inc();
+    }
+    return {};
+  });
+}
 
 Result<void> Bus::start() {
   {
@@ -49,6 +64,7 @@ Result<void> Bus::start() {
     };
     auto sub = transport_.subscribe(o, [this](const Delivery& d) -> Result<void> {
       auto r = dispatch(d.event);
+      if (r) failpoint("consumer.before_ack");
       if (!r) {
         logger_.warn("event handler failed", {{"event_id", d.event.id},
                                               {"type", d.event.type},
@@ -102,6 +118,7 @@ Result<std::size_t> Bus::relay_once() {
       batch.push_back(row.event);
       seqs.push_back(row.seq);
     }
+    failpoint("relay.before_publish");
     auto sent = transport_.publish(batch);
     if (!sent) {
       // Some may have reached the broker; they are published again next time (consumers dedupe by id,
@@ -111,6 +128,7 @@ Result<std::size_t> Bus::relay_once() {
           .inc();
       return std::move(sent).error();
     }
+    failpoint("relay.after_publish");
     if (auto r = store_.mark_sent(seqs); !r) return std::move(r).error();
     for (const auto& e : batch)
       metrics_

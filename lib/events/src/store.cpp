@@ -86,7 +86,7 @@ class SqliteEventStore final : public EventStore {
   explicit SqliteEventStore(sqlite::Database& db) : db_(db) {
     // CREATE ... IF NOT EXISTS rather than a versioned migration: lib/sqlite keeps one version sequence
     // per database and it belongs to the service; these tables change only by adding columns.
-    auto r = db_.with([](sqlite::Connection& c) { return c.exec(kSqliteSchema); });
+    auto r = ensure_schema(db_);
     if (!r) throw std::runtime_error("cannot create the event tables: " + r.error().message);
   }
 
@@ -291,7 +291,7 @@ constexpr std::int64_t kRelayLockKey = 0x6d657263'6f757478;  // "merc" "outx"
 class PostgresEventStore final : public EventStore {
  public:
   explicit PostgresEventStore(postgres::Database& db) : db_(db) {
-    if (auto r = db_.migrate("events", kPostgresMigrations); !r)
+    if (auto r = ensure_schema(db_); !r)
       throw std::runtime_error("cannot create the event tables: " + r.error().message);
   }
 
@@ -514,6 +514,12 @@ Result<bool> record_handled(postgres::Connection& c, std::string_view consumer, 
   if (!r) return std::move(r).error();
   return r->affected() == 1;
 }
+
+Result<void> ensure_schema(sqlite::Database& db) {
+  return db.with([](sqlite::Connection& c) { return c.exec(kSqliteSchema); });
+}
+
+Result<void> ensure_schema(postgres::Database& db) { return db.migrate("events", kPostgresMigrations); }
 
 std::unique_ptr<EventStore> open_store(sqlite::Database& db) {
   return std::make_unique<SqliteEventStore>(db);

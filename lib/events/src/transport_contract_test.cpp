@@ -45,7 +45,12 @@ class Recorder {
     std::lock_guard lock(mutex_);
     return seen_;
   }
-  void notify() { changed_.notify_all(); }
+  // For a condition on state outside the recorder. Taking the lock first means a waiter is either
+  // before its predicate check (and sees the new state) or already waiting (and is woken).
+  void notify() {
+    { std::lock_guard lock(mutex_); }
+    changed_.notify_all();
+  }
 
  private:
   std::mutex mutex_;
@@ -297,7 +302,9 @@ TEST_P(TransportContract, AFailingGiveUpHookKeepsTheEvent) {
   auto o = options("payment", {"order.created"});
   o.max_deliver = 1;
   o.on_give_up = [&](const CloudEvent&, const Error&, int) -> Result<void> {
-    if (++hook_calls < 3) return Error::unavailable("dead-letter store is down");
+    int calls = ++hook_calls;
+    r.notify();  // the wait below is on hook_calls, which Recorder::add does not signal
+    if (calls < 3) return Error::unavailable("dead-letter store is down");
     return {};
   };
   auto sub = t->subscribe(o, [&](const Delivery& d) -> Result<void> {

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "adapters/json_codec.hpp"
+#include "mercato/events/store.hpp"
 
 namespace mercato::order {
 namespace {
@@ -66,10 +67,12 @@ Result<Order> select_order(postgres::Connection& c, std::string_view id, bool lo
 
 PostgresOrderRepository::PostgresOrderRepository(postgres::Database& db) : db_(db) {
   if (auto r = db_.migrate("order", kMigrations); !r) throw std::runtime_error(r.error().message);
+  if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
-Result<void> PostgresOrderRepository::insert(const Order& o) {
+Result<void> PostgresOrderRepository::insert(const Order& o, std::span<const events::CloudEvent> events) {
   return db_.with([&](postgres::Connection& c) -> Result<void> {
+    if (auto r = c.begin(); !r) return r;
     auto r = c.query(
         "INSERT INTO orders(id, customer_id, status, reason, total_cents, payment_token, shipping_address,"
         " lines, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, "
@@ -78,7 +81,8 @@ Result<void> PostgresOrderRepository::insert(const Order& o) {
          boost::json::serialize(to_json(o.shipping_address)), boost::json::serialize(to_json(o.lines)),
          to_unix_ms(o.created_at), to_unix_ms(o.updated_at)});
     if (!r) return std::move(r).error();
-    return {};
+    if (auto appended = events::append_outbox(c, events); !appended) return appended;
+    return c.commit();
   });
 }
 
@@ -110,7 +114,8 @@ Result<Page> PostgresOrderRepository::list_by_customer(std::string_view customer
 }
 
 Result<Order> PostgresOrderRepository::update(std::string_view id,
-                                              const std::function<Result<bool>(Order&)>& mutate) {
+                                              const std::function<Result<bool>(Order&)>& mutate,
+                                              const EventsOf& events_of) {
   return db_.with([&](postgres::Connection& c) -> Result<Order> {
     if (auto r = c.begin(); !r) return std::move(r).error();
     auto order = select_order(c, id, true);
@@ -121,6 +126,10 @@ Result<Order> PostgresOrderRepository::update(std::string_view id,
     auto r = c.query("UPDATE orders SET status = $2, reason = $3, updated_at_ms = $4 WHERE id = $1",
                      {order->id, to_string(order->status), order->reason, to_unix_ms(order->updated_at)});
     if (!r) return std::move(r).error();
+    if (events_of) {
+      auto events = events_of(*order);
+      if (auto appended = events::append_outbox(c, events); !appended) return std::move(appended).error();
+    }
     if (auto done = c.commit(); !done) return std::move(done).error();
     return order;
   });

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "adapters/json_codec.hpp"
+#include "mercato/events/store.hpp"
 
 namespace mercato::order {
 namespace {
@@ -63,10 +64,12 @@ Result<Order> select_order(sqlite::Connection& c, std::string_view id) {
 
 SqliteOrderRepository::SqliteOrderRepository(sqlite::Database& db) : db_(db) {
   if (auto r = db_.migrate(kMigrations); !r) throw std::runtime_error(r.error().message);
+  if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
-Result<void> SqliteOrderRepository::insert(const Order& o) {
+Result<void> SqliteOrderRepository::insert(const Order& o, std::span<const events::CloudEvent> events) {
   return db_.with([&](sqlite::Connection& c) -> Result<void> {
+    if (auto r = c.begin_immediate(); !r) return r;
     auto st = c.prepare(
         "INSERT INTO orders(id, customer_id, status, reason, total_cents, payment_token, shipping_address, "
         "lines,"
@@ -81,7 +84,9 @@ Result<void> SqliteOrderRepository::insert(const Order& o) {
     st.bind(8, boost::json::serialize(to_json(o.lines)));
     st.bind(9, to_unix_ms(o.created_at));
     st.bind(10, to_unix_ms(o.updated_at));
-    return st.run();
+    if (auto r = st.run(); !r) return r;
+    if (auto r = events::append_outbox(c, events); !r) return r;
+    return c.commit();
   });
 }
 
@@ -116,7 +121,8 @@ Result<Page> SqliteOrderRepository::list_by_customer(std::string_view customer_i
 }
 
 Result<Order> SqliteOrderRepository::update(std::string_view id,
-                                            const std::function<Result<bool>(Order&)>& mutate) {
+                                            const std::function<Result<bool>(Order&)>& mutate,
+                                            const EventsOf& events_of) {
   return db_.with([&](sqlite::Connection& c) -> Result<Order> {
     if (auto r = c.begin_immediate(); !r) return std::move(r).error();
     auto order = select_order(c, id);
@@ -130,6 +136,10 @@ Result<Order> SqliteOrderRepository::update(std::string_view id,
     st.bind(3, order->reason);
     st.bind(4, to_unix_ms(order->updated_at));
     if (auto r = st.run(); !r) return std::move(r).error();
+    if (events_of) {
+      auto events = events_of(*order);
+      if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
+    }
     if (auto r = c.commit(); !r) return std::move(r).error();
     return order;
   });

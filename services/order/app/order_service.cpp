@@ -1,5 +1,6 @@
 #include "app/order_service.hpp"
 
+#include "app/order_events.hpp"
 #include "mercato/core/ids.hpp"
 
 namespace mercato::order {
@@ -45,7 +46,8 @@ boost::asio::awaitable<Result<Order>> OrderService::create(const NewOrder& input
   order.shipping_address = input.shipping_address;
   order.created_at = now;
   order.updated_at = now;
-  if (auto r = repository_.insert(order); !r) co_return std::move(r).error();
+  auto created = order_created_event(order, ctx.traceparent);
+  if (auto r = repository_.insert(order, std::span(&created, 1)); !r) co_return std::move(r).error();
   co_return order;
 }
 
@@ -54,7 +56,9 @@ Result<Page> OrderService::list(std::string_view customer_id, std::int64_t page,
 }
 
 Result<Order> OrderService::cancel(std::string_view id, std::string reason) {
-  return repository_.update(id, [&](Order& o) { return order::cancel(o, reason, now_utc()); });
+  return repository_.update(
+      id, [&](Order& o) { return order::cancel(o, reason, now_utc()); },
+      [](const Order& o) { return std::vector{order_cancelled_event(o)}; });
 }
 
 }  // namespace mercato::order

@@ -7,11 +7,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
 #include <filesystem>
 #include <map>
 
 #include "adapters/sqlite_order_repository.hpp"
 #include "mercato/core/ids.hpp"
+#include "mercato/events/store.hpp"
 
 namespace mercato::order {
 namespace {
@@ -90,6 +92,32 @@ TEST_F(OrderServiceTest, PricesFromTheCatalogAndStoresPending) {
   EXPECT_EQ(*repo_.find(order->id), *order);
 }
 
+// The order and its order.created event are written in one transaction: the outbox holds the event
+// with the order's data, keyed by the order id.
+TEST_F(OrderServiceTest, PlacingAnOrderAppendsOrderCreatedToTheOutbox) {
+  auto order = create(valid());
+  ASSERT_TRUE(order);
+  auto store = events::open_store(*db_);
+  auto unsent = store->unsent(10);
+  ASSERT_TRUE(unsent);
+  ASSERT_EQ(unsent->size(), 1u);
+  const auto& e = (*unsent)[0].event;
+  EXPECT_EQ(e.type, "order.created");
+  EXPECT_EQ(e.subject, order->id);
+  EXPECT_EQ(e.source, "/mercato/order");
+  auto data = boost::json::parse(e.data).as_object();
+  EXPECT_EQ(data.at("order_id").as_string(), order->id);
+  EXPECT_EQ(data.at("total_cents").as_int64(), order->total_cents);
+  EXPECT_EQ(data.at("lines").as_array().size(), order->lines.size());
+}
+
+TEST_F(OrderServiceTest, ARefusedOrderPublishesNothing) {
+  auto input = valid();
+  input.customer_id = "stranger";
+  ASSERT_FALSE(create(input));
+  EXPECT_EQ(*events::open_store(*db_)->unsent_count(), 0);
+}
+
 TEST_F(OrderServiceTest, UnknownCustomerIs422AndNothingStored) {
   auto input = valid();
   input.customer_id = "stranger";
@@ -147,14 +175,20 @@ TEST_F(OrderServiceTest, CancelIsIdempotentAndConfirmedCannotBeCancelled) {
   auto again = service_.cancel(order->id, "other reason");
   ASSERT_TRUE(again);
   EXPECT_EQ(again->reason, "no longer needed");
+  auto unsent = events::open_store(*db_)->unsent(10);
+  ASSERT_TRUE(unsent);
+  ASSERT_EQ(unsent->size(), 2u) << "order.created, then one order.cancelled (the repeat changes nothing)";
+  EXPECT_EQ((*unsent)[1].event.type, "order.cancelled");
   EXPECT_EQ(service_.cancel("missing", "x").error().code, ErrorCode::kNotFound);
 
   auto second = create(valid());
   ASSERT_TRUE(second);
-  ASSERT_TRUE(repo_.update(second->id, [](Order& o) -> Result<bool> {
-    o.status = Status::kConfirmed;
-    return true;
-  }));
+  ASSERT_TRUE(repo_.update(second->id,
+                           [](Order& o) -> Result<bool> {
+                             o.status = Status::kConfirmed;
+                             return true;
+                           },
+                           {}));
   EXPECT_EQ(service_.cancel(second->id, "x").error().code, ErrorCode::kConflict);
 }
 

@@ -11,12 +11,14 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "domain/order.hpp"
 #include "mercato/core/result.hpp"
+#include "mercato/events/event.hpp"
 
 namespace mercato::order {
 
@@ -43,6 +45,9 @@ class Catalog {
       const std::string& product_id, const CallContext& ctx) = 0;
 };
 
+// The events a change of an order publishes (built from the changed order).
+using EventsOf = std::function<std::vector<events::CloudEvent>(const Order&)>;
+
 struct Page {
   std::vector<Order> orders;
   bool has_more = false;
@@ -51,15 +56,18 @@ struct Page {
 class OrderRepository {
  public:
   virtual ~OrderRepository() = default;
-  virtual Result<void> insert(const Order& order) = 0;
+  // Stores a new order and appends `events` to the outbox in the same transaction.
+  virtual Result<void> insert(const Order& order, std::span<const events::CloudEvent> events = {}) = 0;
   virtual Result<Order> find(std::string_view id) = 0;
   // A customer's orders, newest first.
   virtual Result<Page> list_by_customer(std::string_view customer_id, std::int64_t offset,
                                         std::int64_t limit) = 0;
   // Reads the order, lets `mutate` change it and writes it back in one transaction when `mutate`
   // returns true. Errors from `mutate` abort the transaction and are returned. Only the status, reason
-  // and updated_at of an order ever change; the rest is fixed when it is placed.
-  virtual Result<Order> update(std::string_view id, const std::function<Result<bool>(Order&)>& mutate) = 0;
+  // and updated_at of an order ever change; the rest is fixed when it is placed. When the order
+  // changed, `events_of(order)` are appended to the outbox in the same transaction.
+  virtual Result<Order> update(std::string_view id, const std::function<Result<bool>(Order&)>& mutate,
+                               const EventsOf& events_of = {}) = 0;
   virtual Result<void> ping() = 0;
 };
 

@@ -63,6 +63,10 @@ class Bus {
   Bus& operator=(const Bus&) = delete;
 
   void on(std::string type, EventHandler handler);
+  // Consumes `type` with no effect but the inbox record (the event is acknowledged once per consumer;
+  // duplicates are counted in mercato_events_duplicates_total). For a service that must see an event
+  // before it has anything to do with it.
+  void record_only(std::string type);
   // Starts the relay and, when handlers are registered, the subscription.
   Result<void> start();
   void stop();

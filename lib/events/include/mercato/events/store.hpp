@@ -96,6 +96,11 @@ class EventStore {
   virtual Result<bool> try_lead() = 0;
 };
 
+// Creates the event tables if missing (idempotent). A repository that appends to the outbox or records
+// the inbox calls this in its constructor; open_store does too.
+Result<void> ensure_schema(sqlite::Database& db);
+Result<void> ensure_schema(postgres::Database& db);
+
 std::unique_ptr<EventStore> open_store(sqlite::Database& db);
 std::unique_ptr<EventStore> open_store(postgres::Database& db);
 

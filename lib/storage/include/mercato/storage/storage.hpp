@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "mercato/events/store.hpp"
 #include "mercato/postgres/postgres.hpp"
 #include "mercato/redis/redis.hpp"
 #include "mercato/service/service.hpp"
@@ -32,7 +33,8 @@ struct Settings {
   std::string url;
   std::string path;
   std::size_t connections = 1;
-  std::string key_prefix;  // Redis only: the prefix of every key this service writes
+  std::string key_prefix;   // Redis only: the prefix of every key this service writes
+  std::string events_path;  // Redis only: the SQLite file holding the event tables
 };
 
 // Reads the `database` section. `key_prefix` is read (default `default_key_prefix`) only when the
@@ -49,27 +51,51 @@ struct Adapters {
 };
 
 template <typename Repository>
-Repository& open_repository(service::Context& ctx, const Adapters<Repository>& adapters) {
+struct WithEvents {
+  Repository& repository;
+  events::EventStore& events;  // the outbox, inbox and dead letters, in the same database
+};
+
+// Opens the engine and builds the repository; with `with_events`, also the event tables on the same
+// database, so a repository's transaction can append to the outbox and record the inbox (events/store.hpp).
+// On Redis the event tables live in a SQLite file beside (database.events_path, default
+// var/<service>/events.db): Redis has no transaction spanning both (docs/adr/0006-events.md).
+template <typename Repository>
+WithEvents<Repository> open_repository_with_events(service::Context& ctx,
+                                                   const Adapters<Repository>& adapters) {
   auto s = read_settings(ctx, adapters.postgres != nullptr, adapters.redis != nullptr,
                          adapters.default_key_prefix);
   std::unique_ptr<Repository> repository;
+  std::unique_ptr<events::EventStore> store;
   switch (s.engine) {
-    case Engine::kPostgres:
-      repository =
-          adapters.postgres(ctx.own(postgres::Database::open({.url = s.url, .connections = s.connections})));
+    case Engine::kPostgres: {
+      auto& db = ctx.own(postgres::Database::open({.url = s.url, .connections = s.connections}));
+      repository = adapters.postgres(db);
+      store = events::open_store(db);
       break;
-    case Engine::kRedis:
+    }
+    case Engine::kRedis: {
       repository = adapters.redis(ctx.own(redis::Client::open({.url = s.url, .connections = s.connections})),
                                   s.key_prefix);
+      store = events::open_store(ctx.own(sqlite::Database::open({.path = s.events_path, .connections = 1})));
       break;
-    case Engine::kSqlite:
-      repository =
-          adapters.sqlite(ctx.own(sqlite::Database::open({.path = s.path, .connections = s.connections})));
+    }
+    case Engine::kSqlite: {
+      auto& db = ctx.own(sqlite::Database::open({.path = s.path, .connections = s.connections}));
+      repository = adapters.sqlite(db);
+      store = events::open_store(db);
       break;
+    }
   }
   Repository& chosen = ctx.own(std::move(repository));
   ctx.add_readiness_check("database", [&chosen] { return chosen.ping(); });
-  return chosen;
+  return {chosen, ctx.own(std::move(store))};
+}
+
+// Opens the engine and builds the repository (for services that neither publish nor consume events).
+template <typename Repository>
+Repository& open_repository(service::Context& ctx, const Adapters<Repository>& adapters) {
+  return open_repository_with_events(ctx, adapters).repository;
 }
 
 }  // namespace mercato::storage

@@ -1,0 +1,17 @@
+// What the notification service does with other services' events (docs/events.md):
+//   order.created   → recorded only (the confirmation is sent when the order is confirmed)
+//   order.cancelled → the customer gets an "order_cancelled" notification, once per order
+// Data is read tolerantly: unknown fields are ignored, a missing or mistyped field is an error naming it
+// (the bus retries and then dead-letters the event).
+//
+// Thread-safety: as thread-safe as the NotificationService.
+#pragma once
+
+#include "app/notification_service.hpp"
+#include "mercato/events/event.hpp"
+
+namespace mercato::notification {
+
+Result<void> on_order_cancelled(NotificationService& notifications, const events::CloudEvent& event);
+
+}  // namespace mercato::notification

@@ -1,0 +1,168 @@
+// Crash safety of the outbox, relay and inbox against a real broker: the probe (events_probe.cpp) is
+// killed with SIGKILL at each crash point, restarted, and then every event must have been published
+// and every effect applied exactly once.
+//
+//   relay.before_publish   the producer dies after committing, before publishing
+//   relay.after_publish    the producer dies after the broker accepted, before marking rows sent
+//                          (the restart publishes them again: consumers must drop the duplicates)
+//   consumer.before_ack    the consumer dies after committing its effect, before acknowledging
+//                          (the broker redelivers: the inbox must drop it)
+//
+// Each point runs kRuns times per transport, each run on streams/topics of its own.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "mercato/core/ids.hpp"
+#include "mercato/events/kafka_mock.hpp"
+#include "mercato/sqlite/sqlite.hpp"
+#include "mercato/testing/backends.hpp"
+#include "mercato/testing/testing.hpp"
+
+namespace mercato {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+constexpr int kRuns = 20;
+constexpr int kEvents = 10;
+constexpr int kTail = 5;  // one per subject, published after any duplicate, so draining them drains all
+
+std::string probe() { return std::string(MERCATO_BUILD_DIR) + "/tests/crash/mercato-events-probe"; }
+
+// Runs the probe to its end; returns its exit status (137 = killed by its failpoint).
+int run_probe(std::vector<std::string> args, const std::string& failpoint, const fs::path& log) {
+  std::map<std::string, std::string> env;
+  if (!failpoint.empty()) env["MERCATO_FAILPOINTS"] = failpoint;
+  testing::Process p(probe(), std::move(args), env, log.string());
+  auto status = p.wait(90s);
+  return status ? *status : -1;
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::int64_t count_rows(const fs::path& db_path, const std::string& table) {
+  auto db = sqlite::Database::open({.path = db_path.string()});
+  return db->with([&](sqlite::Connection& c) {
+    auto st = c.prepare("SELECT COUNT(*) FROM " + table);
+    (void)st.step();
+    return st.integer(0);
+  });
+}
+
+std::set<std::int64_t> read_produced(const fs::path& db_path) {
+  auto db = sqlite::Database::open({.path = db_path.string()});
+  std::set<std::int64_t> out;
+  db->with([&](sqlite::Connection& c) {
+    auto st = c.prepare("SELECT n FROM produced");
+    while (*st.step()) out.insert(st.integer(0));
+  });
+  return out;
+}
+
+struct Effects {
+  std::int64_t rows = 0;
+  std::set<std::int64_t> distinct;
+};
+
+Effects read_effects(const fs::path& db_path) {
+  auto db = sqlite::Database::open({.path = db_path.string()});
+  Effects e;
+  db->with([&](sqlite::Connection& c) {
+    auto st = c.prepare("SELECT n FROM effects");
+    while (*st.step()) {
+      ++e.rows;
+      e.distinct.insert(st.integer(0));
+    }
+  });
+  return e;
+}
+
+class CrashTest : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
+ protected:
+  void SetUp() override {
+    const auto& transport = std::get<0>(GetParam());
+    if (transport == "nats") {
+      url_ = testing::backend_url("MERCATO_TEST_NATS_URL");
+      if (url_.empty()) {
+        if (testing::backends_required()) FAIL() << "MERCATO_TEST_NATS_URL is not set";
+        GTEST_SKIP() << "no nats-server (run the tests through ./mercato test)";
+      }
+    } else {
+      static auto cluster = events::KafkaMockCluster::start(1);
+      ASSERT_TRUE(cluster) << cluster.error().message;
+      url_ = "kafka://" + (*cluster)->bootstrap_servers();
+    }
+    dir_ = testing::temp_dir("crash-" + random_hex(4));
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string url_;
+  fs::path dir_;
+};
+
+TEST_P(CrashTest, EveryEventIsPublishedAndEveryEffectAppliedExactlyOnce) {
+  const auto& point = std::get<1>(GetParam());
+  bool producer_point = point.starts_with("relay.");
+  for (int run = 0; run < kRuns; ++run) {
+    SCOPED_TRACE("run " + std::to_string(run));
+    auto prefix = "crash" + random_hex(6);
+    auto producer_db = dir_ / ("producer-" + std::to_string(run) + ".db");
+    auto consumer_db = dir_ / ("consumer-" + std::to_string(run) + ".db");
+    auto log = dir_ / ("probe-" + std::to_string(run) + ".log");
+
+    int status = run_probe({"produce", producer_db.string(), url_, prefix, "0", std::to_string(kEvents)},
+                           producer_point ? point : "", log);
+    if (producer_point) {
+      ASSERT_EQ(status, 128 + SIGKILL) << "the failpoint did not fire:\n" << slurp(log);
+    } else {
+      ASSERT_EQ(status, 0) << slurp(log);
+    }
+    // The restart (and a tail that follows any duplicate on every subject).
+    ASSERT_EQ(run_probe({"produce", producer_db.string(), url_, prefix, std::to_string(kEvents),
+                         std::to_string(kTail)},
+                        "", log),
+              0)
+        << slurp(log);
+
+    // The kill may come before every change of the first run committed: what must arrive is what committed.
+    const auto produced = count_rows(producer_db, "produced");
+    ASSERT_GE(produced, kTail + 1);
+    const auto expect = std::to_string(produced);
+    status =
+        run_probe({"consume", consumer_db.string(), url_, prefix, expect}, producer_point ? "" : point, log);
+    if (!producer_point) {
+      ASSERT_EQ(status, 128 + SIGKILL) << "the failpoint did not fire:\n" << slurp(log);
+      // Partitions are handled concurrently, so more than one effect may have committed before the kill.
+      ASSERT_GE(read_effects(consumer_db).rows, 1) << "the effect before the crash was not committed";
+      status = run_probe({"consume", consumer_db.string(), url_, prefix, expect}, "", log);
+    }
+    ASSERT_EQ(status, 0) << slurp(log);
+    auto effects = read_effects(consumer_db);
+    EXPECT_EQ(effects.rows, produced) << "an effect was applied twice or lost";
+    EXPECT_EQ(effects.distinct, read_produced(producer_db))
+        << "the effects are not those of the committed changes";
+    if (HasFatalFailure() || HasNonfatalFailure()) return;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, CrashTest,
+                         ::testing::Combine(::testing::Values("nats", "kafka"),
+                                            ::testing::Values("relay.before_publish", "relay.after_publish",
+                                                              "consumer.before_ack")),
+                         [](const auto& test_info) {
+                           auto name = std::get<0>(test_info.param) + "_" + std::get<1>(test_info.param);
+                           for (auto& c : name)
+                             if (c == '.') c = '_';
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace mercato

@@ -1,0 +1,153 @@
+// End to end over a real broker: placing an order through the order service publishes order.created
+// through its outbox, and the payment, inventory and notification services' consumers each handle it
+// exactly once; cancelling publishes order.cancelled and the customer gets one cancellation notice.
+// Runs on NATS JetStream (the nats-server ./mercato test starts) and on Kafka (librdkafka's mock
+// cluster, started here).
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "mercato/core/ids.hpp"
+#include "mercato/events/kafka_mock.hpp"
+#include "mercato/testing/backends.hpp"
+#include "mercato/testing/testing.hpp"
+
+namespace mercato {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using testing::ServiceProcess;
+
+constexpr const char* kAddress =
+    R"({"name":"Ann Lee","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"})";
+
+// The value of a metric sample line `name{labels} value` in a /metrics page, -1 when absent.
+double sample(const std::string& page, const std::string& series) {
+  auto pos = page.find("\n" + series + " ");
+  if (pos == std::string::npos) return -1;
+  return std::stod(page.substr(pos + series.size() + 2));
+}
+
+class EventsE2E : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "nats") {
+      url_ = testing::backend_url("MERCATO_TEST_NATS_URL");
+      if (url_.empty()) {
+        if (testing::backends_required()) FAIL() << "MERCATO_TEST_NATS_URL is not set";
+        GTEST_SKIP() << "no nats-server (run the tests through ./mercato test)";
+      }
+    } else {
+      static auto cluster = events::KafkaMockCluster::start(1);
+      ASSERT_TRUE(cluster) << cluster.error().message;
+      url_ = "kafka://" + (*cluster)->bootstrap_servers();
+    }
+    dir_ = testing::temp_dir("events-" + GetParam());
+    std::map<std::string, std::string> bus{{"APP_EVENTS__URL", url_},
+                                           {"APP_EVENTS__PREFIX", "e2e" + random_hex(5)},
+                                           {"APP_EVENTS__RELAY_POLL", "1h"}};  // only commits wake it
+    user_ = std::make_unique<ServiceProcess>("user", dir_);
+    inventory_ = std::make_unique<ServiceProcess>("inventory", dir_, bus);
+    payment_ = std::make_unique<ServiceProcess>("payment", dir_, bus);
+    notification_ = std::make_unique<ServiceProcess>("notification", dir_, bus);
+    auto order_env = bus;
+    order_env["APP_UPSTREAMS__USER"] = "127.0.0.1:" + std::to_string(user_->port);
+    order_env["APP_UPSTREAMS__INVENTORY"] = "127.0.0.1:" + std::to_string(inventory_->port);
+    order_ = std::make_unique<ServiceProcess>("order", dir_, order_env);
+  }
+  void TearDown() override {
+    order_.reset();
+    notification_.reset();
+    payment_.reset();
+    inventory_.reset();
+    user_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // Waits (bounded) until `series` on `service`'s /metrics reaches `value`; returns the last reading.
+  double wait_metric(ServiceProcess& service, const std::string& series, double value,
+                     std::chrono::milliseconds timeout = 30s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    double last = -1;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto page = testing::http(service.port, "GET", "/metrics");
+      last = sample("\n" + page.body, series);
+      if (last >= value) return last;
+      std::this_thread::sleep_for(50ms);  // a poll of a counter, bounded by the deadline
+    }
+    return last;
+  }
+
+  std::string place_order() {
+    auto user = testing::http(user_->port, "POST", "/users",
+                              R"({"email":"ev-)" + random_hex(6) + R"(@example.com","name":"Ev"})");
+    EXPECT_EQ(user.status, 201) << user.body;
+    customer_ = std::string(user.json().at("id").as_string());
+    auto product = testing::http(inventory_->port, "PUT", "/inventory/ev-apple",
+                                 R"({"name":"apple","price_cents":150,"available":10})");
+    EXPECT_TRUE(product.status == 201 || product.status == 200) << product.body;
+    auto placed =
+        testing::http(order_->port, "POST", "/orders",
+                      R"({"customer_id":")" + customer_ +
+                          R"(","payment_token":"tok_visa","items":[{"product_id":"ev-apple","quantity":2}],)"
+                          R"("shipping_address":)" +
+                          kAddress + "}");
+    EXPECT_EQ(placed.status, 201) << placed.body;
+    return std::string(placed.json().at("id").as_string());
+  }
+
+  std::string url_;
+  fs::path dir_;
+  std::string customer_;
+  std::unique_ptr<ServiceProcess> user_, inventory_, payment_, notification_, order_;
+};
+
+TEST_P(EventsE2E, OrderCreatedReachesEveryConsumerOnce) {
+  for (auto* s : {user_.get(), inventory_.get(), payment_.get(), notification_.get(), order_.get()})
+    ASSERT_TRUE(testing::wait_ready(s->port)) << s->name << ": " << s->process->log();
+  place_order();
+  const std::string handled = R"(mercato_events_handled_total{outcome="ok",type="order.created"})";
+  EXPECT_EQ(wait_metric(*order_, R"(mercato_events_published_total{type="order.created"})", 1), 1);
+  for (auto* consumer : {payment_.get(), inventory_.get(), notification_.get()}) {
+    EXPECT_EQ(wait_metric(*consumer, handled, 1), 1) << consumer->name << " did not handle order.created";
+  }
+  // A second order is handled once more by each: the counters move by exactly one.
+  place_order();
+  for (auto* consumer : {payment_.get(), inventory_.get(), notification_.get()}) {
+    EXPECT_EQ(wait_metric(*consumer, handled, 2), 2) << consumer->name;
+  }
+  auto outbox = testing::http(order_->port, "GET", "/metrics");
+  EXPECT_EQ(sample("\n" + outbox.body, "mercato_events_outbox_unsent"), 0);
+}
+
+TEST_P(EventsE2E, CancellingAnOrderSendsOneCancellationNotice) {
+  for (auto* s : {user_.get(), inventory_.get(), payment_.get(), notification_.get(), order_.get()})
+    ASSERT_TRUE(testing::wait_ready(s->port)) << s->name << ": " << s->process->log();
+  auto id = place_order();
+  auto cancelled =
+      testing::http(order_->port, "POST", "/orders/" + id + "/cancel", R"({"reason":"too slow"})");
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  // Cancelling again changes nothing, so publishes nothing.
+  ASSERT_EQ(testing::http(order_->port, "POST", "/orders/" + id + "/cancel").status, 200);
+  EXPECT_EQ(
+      wait_metric(*notification_, R"(mercato_events_handled_total{outcome="ok",type="order.cancelled"})", 1),
+      1);
+  auto listed = testing::http(notification_->port, "GET", "/notifications?customer_id=" + customer_);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  auto body = listed.json();
+  const auto& items = body.at("notifications").as_array();
+  ASSERT_EQ(items.size(), 1u) << listed.body;
+  EXPECT_EQ(items[0].at("kind").as_string(), "order_cancelled");
+  EXPECT_EQ(items[0].at("order_id").as_string(), id);
+  EXPECT_NE(std::string(items[0].at("message").as_string()).find("too slow"), std::string::npos);
+  EXPECT_EQ(wait_metric(*order_, R"(mercato_events_published_total{type="order.cancelled"})", 1), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, EventsE2E, ::testing::Values("nats", "kafka"),
+                         [](const auto& test_info) { return test_info.param; });
+
+}  // namespace
+}  // namespace mercato
