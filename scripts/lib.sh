@@ -79,6 +79,8 @@ service_port() {
   local name="$1" default var port
   if [[ "$name" == "$MERCATO_GATEWAY_NAME" ]]; then
     default="$MERCATO_GATEWAY_DEFAULT_PORT"
+  elif [[ "$name" == nats ]]; then
+    default=4222
   else
     default="$(_service_field "$name" 1)" || die "unknown service: $name"
   fi
@@ -90,7 +92,23 @@ service_port() {
   echo "$port"
 }
 
-service_binary() { echo "${MERCATO_BUILD_DIR}/services/$1/mercato-$1"; }
+service_binary() {
+  case "$1" in
+    nats) command -v nats-server || echo /usr/sbin/nats-server ;;
+    kafka) echo "${MERCATO_BUILD_DIR}/tools/kafka-mock/mercato-kafka-mock" ;;
+    *) echo "${MERCATO_BUILD_DIR}/services/$1/mercato-$1" ;;
+  esac
+}
+
+# health_url NAME PORT live|ready: where a process of ./mercato up answers health probes. The services
+# answer /health/*; nats-server answers /healthz on its monitoring port (the port recorded for it),
+# 200 only once JetStream is up.
+health_url() {
+  case "$1" in
+    nats) echo "http://127.0.0.1:$2/healthz?js-enabled=true" ;;
+    *) echo "http://127.0.0.1:$2/health/$3" ;;
+  esac
+}
 service_config() { echo "${MERCATO_ROOT}/config/$1.yaml"; }
 
 # ---------------------------------------------------------------------------------------------------

@@ -15,6 +15,15 @@
 #   - var/run/mercato.pid (this supervisor), var/run/<svc>.pid, var/run/ports ("<svc> <port>" lines)
 #     are written for `./mercato status` and `./mercato stop`, and removed on exit.
 #
+# The event broker comes first (MERCATO_EVENTS, default nats):
+#   nats       nats-server with JetStream on 127.0.0.1:MERCATO_NATS_PORT (4222), its monitoring endpoint on
+#              MERCATO_NATS_HTTP_PORT (8222), data under var/nats (config written by scripts/nats.sh);
+#   kafka      librdkafka's mock cluster (build/tools/kafka-mock/mercato-kafka-mock), port chosen by it and
+#              read from its first output line; in memory only, so a restart of it starts empty;
+#   inprocess  no broker: each service's events stay inside its own process (tests, the monolith mode);
+#   MERCATO_EVENTS_URL=nats://... or kafka://... uses a broker that runs elsewhere instead.
+# Every domain service gets APP_EVENTS__URL for it.
+#
 # Environment: MERCATO_<SVC>_PORT (ports), MERCATO_<SVC>_DATABASE_URL (that service's database.url, e.g.
 # postgres://... for user, order, payment; redis://... for inventory), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
 # MERCATO_READY_TIMEOUT (seconds, default 30), MERCATO_STOP_TIMEOUT (seconds, default 10). Any APP_*
@@ -44,9 +53,29 @@ up_supervisor_pid() {
   fi
 }
 
+UP_EVENTS_URL=""   # what services get as APP_EVENTS__URL
+
+# up_broker_url: the events URL once the broker is up (kafka: read from the mock's output).
+up_broker_url() {
+  case "$1" in
+    nats) echo "nats://127.0.0.1:$(service_port nats)" ;;
+    kafka) grep -o 'kafka://[0-9.:,]*' "${MERCATO_LOG_DIR}/kafka.log" 2>/dev/null | tail -n 1 ;;
+  esac
+}
+
 # _up_command NAME: sets _UP_ENV (variable assignments) and _UP_CMD (argv) for NAME.
 _up_command() {
   local name="$1" config other route
+  if [[ "$name" == nats ]]; then
+    _UP_ENV=()
+    _UP_CMD=(nats-server -c "$(nats_config_file "${MERCATO_VAR_DIR}/nats" "$(service_port nats)" "${UP_PORT[nats]}")")
+    return
+  fi
+  if [[ "$name" == kafka ]]; then
+    _UP_ENV=()
+    _UP_CMD=("$(service_binary kafka)")
+    return
+  fi
   _UP_ENV=("APP_SERVER__HOST=127.0.0.1" "APP_SERVER__PORT=${UP_PORT[$name]}")
   if [[ -n "${MERCATO_LOG_LEVEL:-}" ]]; then
     _UP_ENV+=("APP_LOG__LEVEL=${MERCATO_LOG_LEVEL}")
@@ -65,6 +94,9 @@ _up_command() {
     local url_var="MERCATO_${name^^}_DATABASE_URL"
     if [[ -n "${!url_var:-}" ]]; then
       _UP_ENV+=("APP_DATABASE__URL=${!url_var}")
+    fi
+    if [[ -n "$UP_EVENTS_URL" ]]; then
+      _UP_ENV+=("APP_EVENTS__URL=${UP_EVENTS_URL}")
     fi
     local calls
     calls="$(service_calls "$name")"
@@ -127,7 +159,8 @@ up_wait_ready() {
     still=()
     for name in "${pending[@]}"; do
       pid="${UP_PID[$name]}"
-      if [[ "$(http_code "http://127.0.0.1:${UP_PORT[$name]}/health/ready" 1)" == 200 ]]; then
+      if [[ "$name" == kafka && -n "$(up_broker_url kafka)" ]] ||
+        [[ "$name" != kafka && "$(http_code "$(health_url "$name" "${UP_PORT[$name]}" ready)" 1)" == 200 ]]; then
         log_note "$name ready (pid $pid, port ${UP_PORT[$name]})"
       elif ! proc_alive "$pid"; then
         status=0
@@ -143,7 +176,7 @@ up_wait_ready() {
     ((${#pending[@]})) || break
     if (($(now_ms) >= deadline)); then
       for name in "${pending[@]}"; do
-        log_error "$name is not ready after ${timeout_s}s: /health/ready answers $(http_code "http://127.0.0.1:${UP_PORT[$name]}/health/ready" 1)"
+        log_error "$name is not ready after ${timeout_s}s: $(health_url "$name" "${UP_PORT[$name]}" ready) answers $(http_code "$(health_url "$name" "${UP_PORT[$name]}" ready)" 1)"
         up_show_log "$name"
       done
       return 1
@@ -220,8 +253,9 @@ up_print_table() {
   printf '%-14s %-24s %-8s %s\n' SERVICE LISTENS PID LOG
   for ((i = ${#UP_ORDER[@]} - 1; i >= 0; i--)); do
     name="${UP_ORDER[$i]}"
-    printf '%-14s %-24s %-8s %s\n' "$name" "http://127.0.0.1:${UP_PORT[$name]}" "${UP_PID[$name]}" \
-      "var/log/$name.log"
+    local where="http://127.0.0.1:${UP_PORT[$name]}"
+    [[ "$name" == nats || "$name" == kafka ]] && where="$(up_broker_url "$name")"
+    printf '%-14s %-24s %-8s %s\n' "$name" "$where" "${UP_PID[$name]}" "var/log/$name.log"
   done
   echo
   echo "API: http://127.0.0.1:${UP_PORT[$MERCATO_GATEWAY_NAME]}/api/<service>/...   status: ./mercato status   stop: Ctrl-C or ./mercato stop"
@@ -264,7 +298,25 @@ cmd_up() {
     deps_ensure core
   fi
 
-  # What to run: every registered service that has been built, then the gateway.
+  # The broker first, then every registered service that has been built, then the gateway.
+  local broker=""
+  if [[ -n "${MERCATO_EVENTS_URL:-}" ]]; then
+    UP_EVENTS_URL="$MERCATO_EVENTS_URL"
+  else
+    case "${MERCATO_EVENTS:-nats}" in
+      nats)
+        command -v nats-server >/dev/null 2>&1 || die "nats-server not found (./mercato deps installs it)"
+        broker=nats
+        ;;
+      kafka)
+        [[ -x "$(service_binary kafka)" ]] || die "$(service_binary kafka) is not built"
+        broker=kafka
+        ;;
+      inprocess) UP_EVENTS_URL="" ;; # each service defaults to inprocess://<itself>
+      *) die "MERCATO_EVENTS must be nats, kafka or inprocess (got '${MERCATO_EVENTS}')" ;;
+    esac
+  fi
+  [[ -n "$broker" ]] && UP_ORDER+=("$broker")
   local -a skipped=()
   for name in $(service_names); do
     if [[ -x "$(service_binary "$name")" ]]; then
@@ -284,7 +336,12 @@ cmd_up() {
   local -A owner_of=()
   local -a taken=()
   for name in "${UP_ORDER[@]}"; do
-    port="$(service_port "$name")"
+    case "$name" in
+      nats) port="${MERCATO_NATS_HTTP_PORT:-8222}" ;; # the monitoring port: health and status
+      kafka) port=0 ;;                                 # chosen by the mock itself
+      *) port="$(service_port "$name")" ;;
+    esac
+    [[ "$port" == 0 ]] && { UP_PORT[$name]=0; continue; }
     [[ -z "${owner_of[$port]:-}" ]] ||
       die "$name and ${owner_of[$port]} are both configured for port $port (MERCATO_*_PORT)"
     owner_of[$port]=$name
@@ -318,6 +375,15 @@ cmd_up() {
   trap 'up_cleanup' EXIT
 
   local -a services=("${UP_ORDER[@]:0:${#UP_ORDER[@]}-1}")
+  if [[ -n "$broker" ]]; then
+    services=("${services[@]:1}")
+    log_info "starting the event broker: $broker"
+    up_spawn "$broker"
+    up_wait_ready "$broker" || die "the event broker did not start"
+    UP_EVENTS_URL="$(up_broker_url "$broker")"
+    [[ -n "$UP_EVENTS_URL" ]] || die "cannot tell where the $broker broker listens (see var/log/$broker.log)"
+    log_note "events: $UP_EVENTS_URL"
+  fi
   if ((${#services[@]})); then
     log_info "starting ${services[*]}"
     for name in "${services[@]}"; do up_spawn "$name"; done

@@ -2,19 +2,31 @@
 // (events_crash_test.cpp). It uses the same outbox, inbox, relay and transports as the services, with
 // nothing else around them, so a crash point hit here is the one a service would hit.
 //
-//   mercato-events-probe produce DB URL PREFIX FIRST COUNT
-//     commits COUNT changes (rows n = FIRST..FIRST+COUNT-1 of `produced`, each with a "probe.made"
+//   mercato-events-probe produce DB URL PREFIX FIRST COUNT [PACE_MS]
+//     commits COUNT changes (PACE_MS apart, to make traffic last through a broker restart) (rows n = FIRST..FIRST+COUNT-1 of `produced`, each with a "probe.made"
 //     event in the outbox, in the same transaction), then waits until the relay has published every
 //     unsent row (also rows left by an earlier, killed run) and exits 0.
 //   mercato-events-probe consume DB URL PREFIX EXPECT
 //     handles "probe.made" events: records the inbox and inserts the event's n into `effects` in one
 //     transaction; exits 0 once `effects` has EXPECT rows, 1 after 60 s without.
 //
+//   mercato-events-probe direct-produce DB URL PREFIX COUNT|warmup [PACE_MS]
+//   mercato-events-probe direct-consume DB URL PREFIX COUNT
+//     the benchmark's reference: the same events straight through the transport, no database.
+// Event n = 999999999 is the benchmark's warm-up: the consumers print "ready" when it arrives and do
+// not count or time it (produce DB URL PREFIX 999999999 1 sends it through the outbox).
+// The consumers print "<label>: N events, R events/s, latency p50/p99/max" (commit-to-handle time).
+//
 // MERCATO_FAILPOINTS (lib/core failpoint.hpp) kills it at a chosen point.
+#include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
+#include <mutex>
+#include <vector>
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <atomic>
 
 #include "mercato/events/bus.hpp"
 #include "mercato/events/store.hpp"
@@ -27,13 +39,14 @@ namespace {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: mercato-events-probe produce DB URL PREFIX FIRST COUNT\n"
-               "       mercato-events-probe consume DB URL PREFIX EXPECT\n");
+               "usage: mercato-events-probe produce DB URL PREFIX FIRST COUNT [PACE_MS]\n"
+               "       mercato-events-probe consume DB URL PREFIX EXPECT\n"
+               "       mercato-events-probe direct-produce|direct-consume DB URL PREFIX COUNT\n");
   return 2;
 }
 
 std::unique_ptr<events::Transport> open(const std::string& url, const std::string& prefix) {
-  auto t = events::open_transport({.url = url, .prefix = prefix, .client_id = "probe", .partitions = 2});
+  auto t = events::open_transport({.url = url, .prefix = prefix, .client_id = "probe", .partitions = 8});
   if (!t) {
     std::fprintf(stderr, "probe: %s\n", t.error().message.c_str());
     std::exit(1);
@@ -50,6 +63,56 @@ events::BusSettings settings() {
   s.relay_poll = 50ms;
   return s;
 }
+
+constexpr std::int64_t kWarmup = 999999999;
+
+std::int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// {"n":N,"t":<wall-clock ns when the event was made>}: t gives the commit-to-handle latency.
+std::string data_of(long n) { return "{\"n\":" + std::to_string(n) + ",\"t\":" + std::to_string(wall_ns()) + "}"; }
+
+std::pair<std::int64_t, std::int64_t> read_data(const std::string& data) {
+  auto o = boost::json::parse(data).as_object();
+  return {o.at("n").to_number<std::int64_t>(), o.at("t").to_number<std::int64_t>()};
+}
+
+// Handle latencies and the span from the first to the last handled event, printed by the consumer.
+class Latencies {
+ public:
+  // n = kWarmup marks the benchmark's warm-up event: not measured, but announced ("ready") so the
+  // benchmark starts its producer only once the consumer is subscribed and assigned.
+  void record(std::int64_t n, std::int64_t sent_ns) {
+    std::lock_guard lock(mutex_);
+    if (n == kWarmup) {
+      std::printf("ready\n");
+      std::fflush(stdout);
+      return;
+    }
+    auto now = wall_ns();
+    if (samples_.empty()) first_ = now;
+    last_ = now;
+    samples_.push_back(now - sent_ns);
+  }
+  void print(const char* label) {
+    std::lock_guard lock(mutex_);
+    if (samples_.empty()) return;
+    std::sort(samples_.begin(), samples_.end());
+    auto at = [&](double q) { return samples_[static_cast<std::size_t>(q * static_cast<double>(samples_.size() - 1))] / 1e6; };
+    double seconds = static_cast<double>(last_ - first_) / 1e9;
+    std::printf("%s: %zu events, %.0f events/s, latency p50 %.2f ms p99 %.2f ms max %.2f ms\n", label,
+                samples_.size(), seconds > 0 ? static_cast<double>(samples_.size()) / seconds : 0.0, at(0.5),
+                at(0.99), at(1.0));
+    std::fflush(stdout);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::int64_t> samples_;
+  std::int64_t first_ = 0, last_ = 0;
+};
 
 std::int64_t count(sqlite::Database& db, const char* table) {
   return db.with([&](sqlite::Connection& c) {
@@ -77,8 +140,9 @@ int main(int argc, char** argv) {
   obs::Registry metrics;
   events::Bus bus(*transport, *store, settings(), logger, metrics);
 
-  if (mode == "produce" && argc == 7) {
+  if (mode == "produce" && (argc == 7 || argc == 8)) {
     long first = std::stol(argv[5]), n = std::stol(argv[6]);
+    auto pace = std::chrono::milliseconds(argc == 8 ? std::stol(argv[7]) : 0);
     if (auto r = bus.start(); !r) return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
     for (long i = first; i < first + n; ++i) {
       auto r = db->with([&](sqlite::Connection& c) -> Result<void> {
@@ -86,12 +150,12 @@ int main(int argc, char** argv) {
         auto st = c.prepare("INSERT INTO produced(n) VALUES (?1)");
         st.bind(1, static_cast<std::int64_t>(i));
         if (auto x = st.run(); !x) return x;
-        auto e = events::make_event("probe", "probe.made", "s" + std::to_string(i % 5),
-                                    "{\"n\":" + std::to_string(i) + "}");
+        auto e = events::make_event("probe", "probe.made", "s" + std::to_string(i % 5), data_of(i));
         if (auto x = events::append_outbox(c, std::span(&e, 1)); !x) return x;
         return c.commit();
       });
       if (!r) return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
+      if (pace.count() > 0) std::this_thread::sleep_for(pace);  // a traffic rate, not a wait for a condition
     }
     auto deadline = std::chrono::steady_clock::now() + 60s;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -104,15 +168,17 @@ int main(int argc, char** argv) {
   }
   if (mode == "consume" && argc == 6) {
     long expect = std::stol(argv[5]);
+    Latencies latencies;
     bus.on("probe.made", [&](const events::CloudEvent& e) -> Result<void> {
       return db->with([&](sqlite::Connection& c) -> Result<void> {
         if (auto b = c.begin_immediate(); !b) return b;
         auto first = events::record_handled(c, "probe", e.id);
         if (!first) return std::move(first).error();
         if (!*first) return {};  // a redelivery of an event whose effect is committed: ack only
-        auto n = e.data.substr(5, e.data.size() - 6);  // {"n":123}
+        auto [n, sent_ns] = read_data(e.data);
+        latencies.record(n, sent_ns);
         auto st = c.prepare("INSERT INTO effects(n, event_id) VALUES (?1, ?2)");
-        st.bind(1, static_cast<std::int64_t>(std::stol(n)));
+        st.bind(1, n);
         st.bind(2, e.id);
         if (auto x = st.run(); !x) return x;
         return c.commit();
@@ -121,12 +187,60 @@ int main(int argc, char** argv) {
     if (auto r = bus.start(); !r) return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
     auto deadline = std::chrono::steady_clock::now() + 60s;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (count(*db, "effects") >= expect) return 0;
+      if (count(*db, "effects WHERE n <> 999999999") >= expect) {
+        latencies.print("outbox->broker->inbox");
+        return 0;
+      }
       std::this_thread::sleep_for(20ms);  // polls progress; bounded by the deadline
     }
     std::fprintf(stderr, "probe: %lld of %ld effects within 60 s\n",
                  static_cast<long long>(count(*db, "effects")), expect);
     return 1;
+  }
+  if (mode == "direct-produce" && (argc == 6 || argc == 7)) {
+    // The reference: the same events straight to the transport, no database on either side.
+    if (std::string(argv[5]) == "warmup") {
+      auto e = events::make_event("probe", "probe.made", "warmup", data_of(kWarmup));
+      return transport->publish(e) ? 0 : 1;
+    }
+    long n = std::stol(argv[5]);
+    auto pace = std::chrono::milliseconds(argc == 7 ? std::stol(argv[6]) : 0);
+    std::vector<events::CloudEvent> batch;
+    for (long i = 0; i < n; ++i) {
+      if (pace.count() > 0) {
+        std::this_thread::sleep_for(pace);  // a traffic rate, not a wait for a condition
+        auto e = events::make_event("probe", "probe.made", "s" + std::to_string(i % 5), data_of(i));
+        if (auto r = transport->publish(e); !r) return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
+        continue;
+      }
+      batch.push_back(events::make_event("probe", "probe.made", "s" + std::to_string(i % 5), data_of(i)));
+      if (batch.size() == 256 || i + 1 == n) {
+        if (auto r = transport->publish(batch); !r) return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
+        batch.clear();
+      }
+    }
+    return 0;
+  }
+  if (mode == "direct-consume" && argc == 6) {
+    long expect = std::stol(argv[5]);
+    Latencies latencies;
+    std::atomic<long> seen = 0;
+    events::SubscriptionOptions o;
+    o.group = "probe";
+    o.types = {"probe.made"};
+    o.on_give_up = [](const events::CloudEvent&, const Error&, int) -> Result<void> { return {}; };
+    auto sub = transport->subscribe(o, [&](const events::Delivery& d) -> Result<void> {
+      auto [n, sent_ns] = read_data(d.event.data);
+      latencies.record(n, sent_ns);
+      if (n != kWarmup) ++seen;
+      return {};
+    });
+    if (!sub) return std::fprintf(stderr, "probe: %s\n", sub.error().message.c_str()), 1;
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (seen < expect && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    (*sub)->stop();
+    latencies.print("transport only (reference)");
+    return seen >= expect ? 0 : 1;
   }
   return usage();
 }

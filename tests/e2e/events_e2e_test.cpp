@@ -11,6 +11,7 @@
 
 #include "mercato/core/ids.hpp"
 #include "mercato/events/kafka_mock.hpp"
+#include "mercato/events/transport.hpp"
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -46,8 +47,11 @@ class EventsE2E : public ::testing::TestWithParam<std::string> {
       url_ = "kafka://" + (*cluster)->bootstrap_servers();
     }
     dir_ = testing::temp_dir("events-" + GetParam());
+    prefix_ = "e2e" + random_hex(5);
     std::map<std::string, std::string> bus{{"APP_EVENTS__URL", url_},
-                                           {"APP_EVENTS__PREFIX", "e2e" + random_hex(5)},
+                                           {"APP_EVENTS__PREFIX", prefix_},
+                                           {"APP_EVENTS__MAX_DELIVER", "2"},
+                                           {"APP_EVENTS__RETRY_DELAY", "20ms"},
                                            {"APP_EVENTS__RELAY_POLL", "1h"}};  // only commits wake it
     user_ = std::make_unique<ServiceProcess>("user", dir_);
     inventory_ = std::make_unique<ServiceProcess>("inventory", dir_, bus);
@@ -100,6 +104,7 @@ class EventsE2E : public ::testing::TestWithParam<std::string> {
   }
 
   std::string url_;
+  std::string prefix_;
   fs::path dir_;
   std::string customer_;
   std::unique_ptr<ServiceProcess> user_, inventory_, payment_, notification_, order_;
@@ -144,6 +149,36 @@ TEST_P(EventsE2E, CancellingAnOrderSendsOneCancellationNotice) {
   EXPECT_EQ(items[0].at("order_id").as_string(), id);
   EXPECT_NE(std::string(items[0].at("message").as_string()).find("too slow"), std::string::npos);
   EXPECT_EQ(wait_metric(*order_, R"(mercato_events_published_total{type="order.cancelled"})", 1), 1);
+}
+
+// A poison event (order.cancelled without a customer) fails the notification handler max_deliver times
+// and lands in the dead letters with the error; the admin endpoint lists it, a redrive that fails again
+// keeps it (422) with one more attempt, and an unknown id is 404.
+TEST_P(EventsE2E, APoisonEventBecomesADeadLetterThatCanBeRedriven) {
+  ASSERT_TRUE(testing::wait_ready(notification_->port)) << notification_->process->log();
+  auto transport = events::open_transport({.url = url_, .prefix = prefix_, .client_id = "e2e-test"});
+  ASSERT_TRUE(transport) << transport.error().message;
+  auto poison = events::make_event("order", "order.cancelled", "order-poison", R"({"order_id":"order-poison"})");
+  ASSERT_TRUE((*transport)->publish(poison));
+  EXPECT_EQ(wait_metric(*notification_, R"(mercato_events_dead_lettered_total{type="order.cancelled"})", 1), 1);
+  auto listed = testing::http(notification_->port, "GET", "/admin/dead-letters");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  auto body = listed.json();
+  const auto& letters = body.at("dead_letters").as_array();
+  ASSERT_EQ(letters.size(), 1u) << listed.body;
+  const auto& letter = letters[0].as_object();
+  EXPECT_EQ(letter.at("event").at("id").as_string(), poison.id);
+  EXPECT_EQ(letter.at("consumer").as_string(), "notification");
+  EXPECT_EQ(letter.at("attempts").as_int64(), 2);
+  EXPECT_NE(std::string(letter.at("error").as_string()).find("customer_id"), std::string::npos) << listed.body;
+  std::string id(letter.at("id").as_string());
+  auto again = testing::http(notification_->port, "POST", "/admin/dead-letters/" + id + "/redrive");
+  EXPECT_EQ(again.status, 422) << again.body;
+  EXPECT_EQ(again.error_code(), "unprocessable");
+  auto after = testing::http(notification_->port, "GET", "/admin/dead-letters").json();
+  ASSERT_EQ(after.at("dead_letters").as_array().size(), 1u);
+  EXPECT_EQ(after.at("dead_letters").as_array()[0].at("attempts").as_int64(), 3);
+  EXPECT_EQ(testing::http(notification_->port, "POST", "/admin/dead-letters/nope/redrive").status, 404);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, EventsE2E, ::testing::Values("nats", "kafka"),
