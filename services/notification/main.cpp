@@ -1,5 +1,7 @@
 // The notification service: notifications recorded in the service's own SQLite database and sent as
-// lines of an outbox file, behind the REST API in api/ (contract: api/notification.yaml).
+// lines of an outbox file, behind the REST API in api/ (contract: api/notification.yaml); every recorded
+// notification published as notification.sent through the transactional outbox (the repository appends
+// it), and order.cancelled turned into a notice.
 #include "adapters/file_outbox.hpp"
 #include "adapters/sqlite_notification_repository.hpp"
 #include "api/handlers.hpp"
@@ -24,7 +26,8 @@ int main(int argc, char** argv) {
     ctx.add_readiness_check("outbox", [&outbox] { return outbox.ping(); });
     notification::register_routes(ctx.router(), notifications);
     // The effect is idempotent by its natural key (one notification per order and kind), so the inbox
-    // record is the notification itself; order.created is recorded in the event inbox.
+    // record is the notification itself; order.created is recorded in the event inbox. The store is the
+    // repository's database, so its relay publishes what record_once appended.
     auto& event_store = ctx.own(events::open_store(db));
     auto& bus = events::attach(ctx, event_store);
     bus.record_only("order.created");

@@ -1,7 +1,9 @@
 // The shipping service: one shipment per order in the service's own SQLite database, behind the REST
-// API in api/ (contract: api/shipping.yaml).
+// API in api/ (contract: api/shipping.yaml); every change published as an event through the
+// transactional outbox.
 #include "adapters/sqlite_shipment_repository.hpp"
 #include "api/handlers.hpp"
+#include "mercato/events/bus.hpp"
 #include "mercato/service/service.hpp"
 
 int main(int argc, char** argv) {
@@ -16,5 +18,11 @@ int main(int argc, char** argv) {
     auto& shipments = ctx.own(std::make_unique<shipping::ShippingService>(repository));
     ctx.add_readiness_check("database", [&repository] { return repository.ping(); });
     shipping::register_routes(ctx.router(), shipments);
+    // Publishes shipment.created / shipment.cancelled from the outbox (in the same database); consumes
+    // nothing yet.
+    auto& event_store = ctx.own(events::open_store(db));
+    auto& bus = events::attach(ctx, event_store);
+    if (auto r = bus.start(); !r)
+      throw std::runtime_error("cannot start the event bus: " + r.error().message);
   });
 }

@@ -9,10 +9,14 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 
+#include "mercato/core/ids.hpp"
+#include "mercato/events/transport.hpp"
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
@@ -43,6 +47,70 @@ struct Gateway {
   std::uint16_t port;
   std::unique_ptr<Process> process;
 };
+
+// A consumer group of its own on the broker, reading what the service under test publishes exactly as
+// another service would. Delivery is at least once, so a redelivered event (same id) is kept once.
+class EventProbe {
+ public:
+  EventProbe(const std::string& url, const std::string& prefix, std::vector<std::string> types) {
+    auto transport = events::open_transport({.url = url, .prefix = prefix, .client_id = "e2e-probe"});
+    if (!transport) {
+      error_ = transport.error().message;
+      return;
+    }
+    transport_ = std::move(*transport);
+    events::SubscriptionOptions o;
+    o.group = "e2e-probe";
+    o.types = std::move(types);
+    o.on_give_up = [](const events::CloudEvent&, const Error&, int) -> Result<void> { return {}; };
+    auto sub = transport_->subscribe(o, [this](const events::Delivery& d) -> Result<void> {
+      std::lock_guard lock(mutex_);
+      if (ids_.insert(d.event.id).second) seen_.push_back(d.event);
+      changed_.notify_all();
+      return {};
+    });
+    if (!sub) {
+      error_ = sub.error().message;
+      return;
+    }
+    subscription_ = std::move(*sub);
+  }
+  ~EventProbe() {
+    if (subscription_) subscription_->stop();
+  }
+  const std::string& error() const { return error_; }
+
+  // The events about `subject` in the order they arrived, once there are at least `n` (or the timeout).
+  std::vector<events::CloudEvent> wait_for(const std::string& subject, std::size_t n,
+                                           std::chrono::milliseconds timeout = 30s) {
+    std::unique_lock lock(mutex_);
+    std::vector<events::CloudEvent> of;
+    changed_.wait_for(lock, timeout, [&] {
+      of.clear();
+      for (const auto& e : seen_)
+        if (e.subject == subject) of.push_back(e);
+      return of.size() >= n;
+    });
+    return of;
+  }
+
+ private:
+  std::string error_;
+  std::unique_ptr<events::Transport> transport_;
+  std::unique_ptr<events::Subscription> subscription_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::set<std::string> ids_;
+  std::vector<events::CloudEvent> seen_;
+};
+
+// The fields of an event's data.
+boost::json::object data_of(const events::CloudEvent& e) { return boost::json::parse(e.data).as_object(); }
+
+// The trace id part of a W3C traceparent ("00-<trace id>-<span id>-<flags>").
+std::string trace_id(const std::string& traceparent) { return traceparent.substr(3, 32); }
+
+constexpr const char* kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 // A hand-made upstream for what the real services never do: echo the request head it received (to see
 // which headers the gateway forwards), add hop-by-hop headers to its answer, or never answer at all.
@@ -485,6 +553,45 @@ TEST(UserService, RunsOnPostgresChosenByConfiguration) {
   auto ready = testing::http(port, "GET", "/health/ready");
   EXPECT_EQ(ready.status, 200);
   EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
+}
+
+// With a broker configured, every change leaves through the outbox to the broker, where any consumer
+// reads it: user.registered, then user.updated for the PATCH that changed something. The no-op PATCH
+// between them publishes nothing (the broker keeps one subject's events in order, so it would show up
+// as the second event).
+TEST(UserService, PublishesItsChangesToTheBroker) {
+  MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
+  auto dir = testing::temp_dir("user-events");
+  auto prefix = "e2e" + random_hex(5);
+  testing::ServiceProcess user("user", dir, {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}});
+  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
+  EventProbe probe(url, prefix, {"user.registered", "user.updated"});
+  ASSERT_EQ(probe.error(), "");
+
+  std::string email = "events" + std::to_string(::getpid()) + "@example.com";
+  auto created = testing::http(user.port, "POST", "/users", R"({"email":")" + email + R"(","name":"Ev"})",
+                               {{"traceparent", kTraceparent}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string id(created.json().at("id").as_string());
+  ASSERT_EQ(testing::http(user.port, "PATCH", "/users/" + id, R"({"name":"Ev"})").status, 200);
+  auto renamed = testing::http(user.port, "PATCH", "/users/" + id, R"({"name":"Eve"})");
+  ASSERT_EQ(renamed.status, 200) << renamed.body;
+
+  auto seen = probe.wait_for(id, 2);
+  ASSERT_EQ(seen.size(), 2U) << user.process->log();
+  EXPECT_EQ(seen[0].type, "user.registered");
+  EXPECT_EQ(seen[0].source, "/mercato/user");
+  EXPECT_EQ(trace_id(seen[0].traceparent), trace_id(kTraceparent)) << "the request's trace goes on";
+  auto registered = data_of(seen[0]);
+  EXPECT_EQ(registered.at("user_id").as_string(), id);
+  EXPECT_EQ(registered.at("email").as_string(), email);
+  EXPECT_EQ(registered.at("name").as_string(), "Ev");
+  EXPECT_EQ(registered.at("created_at"), created.json().at("created_at"));
+  EXPECT_EQ(seen[1].type, "user.updated");
+  auto updated = data_of(seen[1]);
+  EXPECT_EQ(updated.at("name").as_string(), "Eve");
+  EXPECT_EQ(updated.at("updated_at"), renamed.json().at("updated_at"));
+  fs::remove_all(dir);
 }
 
 TEST(UserService, BadConfigurationStopsTheProcessNamingTheKey) {

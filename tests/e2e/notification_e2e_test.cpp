@@ -7,11 +7,16 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <thread>
 
+#include "mercato/core/ids.hpp"
+#include "mercato/events/transport.hpp"
+#include "mercato/testing/backends.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -81,6 +86,70 @@ std::string body(const std::string& customer, const std::string& order,
   return boost::json::serialize(boost::json::object{
       {"customer_id", customer}, {"order_id", order}, {"kind", kind}, {"message", message}});
 }
+
+// A consumer group of its own on the broker, reading what the service under test publishes exactly as
+// another service would. Delivery is at least once, so a redelivered event (same id) is kept once.
+class EventProbe {
+ public:
+  EventProbe(const std::string& url, const std::string& prefix, std::vector<std::string> types) {
+    auto transport = events::open_transport({.url = url, .prefix = prefix, .client_id = "e2e-probe"});
+    if (!transport) {
+      error_ = transport.error().message;
+      return;
+    }
+    transport_ = std::move(*transport);
+    events::SubscriptionOptions o;
+    o.group = "e2e-probe";
+    o.types = std::move(types);
+    o.on_give_up = [](const events::CloudEvent&, const Error&, int) -> Result<void> { return {}; };
+    auto sub = transport_->subscribe(o, [this](const events::Delivery& d) -> Result<void> {
+      std::lock_guard lock(mutex_);
+      if (ids_.insert(d.event.id).second) seen_.push_back(d.event);
+      changed_.notify_all();
+      return {};
+    });
+    if (!sub) {
+      error_ = sub.error().message;
+      return;
+    }
+    subscription_ = std::move(*sub);
+  }
+  ~EventProbe() {
+    if (subscription_) subscription_->stop();
+  }
+  const std::string& error() const { return error_; }
+
+  // The events about `subject` in the order they arrived, once there are at least `n` (or the timeout).
+  std::vector<events::CloudEvent> wait_for(const std::string& subject, std::size_t n,
+                                           std::chrono::milliseconds timeout = 30s) {
+    std::unique_lock lock(mutex_);
+    std::vector<events::CloudEvent> of;
+    changed_.wait_for(lock, timeout, [&] {
+      of.clear();
+      for (const auto& e : seen_)
+        if (e.subject == subject) of.push_back(e);
+      return of.size() >= n;
+    });
+    return of;
+  }
+
+ private:
+  std::string error_;
+  std::unique_ptr<events::Transport> transport_;
+  std::unique_ptr<events::Subscription> subscription_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::set<std::string> ids_;
+  std::vector<events::CloudEvent> seen_;
+};
+
+// The fields of an event's data.
+boost::json::object data_of(const events::CloudEvent& e) { return boost::json::parse(e.data).as_object(); }
+
+// The trace id part of a W3C traceparent ("00-<trace id>-<span id>-<flags>").
+std::string trace_id(const std::string& traceparent) { return traceparent.substr(3, 32); }
+
+constexpr const char* kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 class NotificationTest : public ::testing::Test {
  protected:
@@ -444,6 +513,49 @@ TEST(NotificationRestart, SentOnceSurvivesARestart) {
   auto lines = outbox_lines(service.outbox);
   ASSERT_EQ(lines.size(), 1U);
   EXPECT_EQ(lines[0].at("id").as_string(), str(first.json(), "id"));
+  fs::remove_all(dir);
+}
+
+// With a broker configured, every recorded notification leaves through the outbox to the broker as
+// notification.sent, keyed by the order and without the message. The repeat of the first publishes
+// nothing: the broker keeps one subject's events in order, so it would show up before the second
+// notification of the order.
+TEST(NotificationEvents, PublishesEachRecordedNotificationToTheBroker) {
+  MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
+  auto dir = testing::temp_dir("notification-events");
+  auto prefix = "e2e" + random_hex(5);
+  testing::ServiceProcess notification("notification", dir,
+                                       {{"APP_EVENTS__URL", url},
+                                        {"APP_EVENTS__PREFIX", prefix},
+                                        {"APP_NOTIFICATION__OUTBOX_FILE", (dir / "outbox.log").string()}});
+  ASSERT_TRUE(testing::wait_ready(notification.port)) << notification.process->log();
+  EventProbe probe(url, prefix, {"notification.sent"});
+  ASSERT_EQ(probe.error(), "");
+
+  auto first = checked(notification.port, "POST", "/notifications", body("cust-ev", "ev-order"),
+                       {{"traceparent", kTraceparent}});
+  ASSERT_EQ(first.status, 201) << first.body;
+  ASSERT_EQ(checked(notification.port, "POST", "/notifications", body("cust-ev", "ev-order")).status, 200);
+  auto second = checked(notification.port, "POST", "/notifications",
+                        body("cust-ev", "ev-order", "order_cancelled", "Sorry: private words"));
+  ASSERT_EQ(second.status, 201) << second.body;
+
+  auto seen = probe.wait_for("ev-order", 2);
+  ASSERT_EQ(seen.size(), 2U) << notification.process->log();
+  EXPECT_EQ(seen[0].type, "notification.sent");
+  EXPECT_EQ(seen[0].source, "/mercato/notification");
+  EXPECT_EQ(trace_id(seen[0].traceparent), trace_id(kTraceparent)) << "the request's trace goes on";
+  auto a = data_of(seen[0]);
+  EXPECT_EQ(a.at("notification_id"), first.json().at("id"));
+  EXPECT_EQ(a.at("order_id").as_string(), "ev-order");
+  EXPECT_EQ(a.at("customer_id").as_string(), "cust-ev");
+  EXPECT_EQ(a.at("kind").as_string(), "order_confirmed");
+  EXPECT_EQ(a.at("created_at"), first.json().at("created_at"));
+  auto b = data_of(seen[1]);
+  EXPECT_EQ(b.at("notification_id"), second.json().at("id"));
+  EXPECT_EQ(b.at("kind").as_string(), "order_cancelled");
+  EXPECT_FALSE(b.contains("message"));
+  EXPECT_EQ(seen[1].data.find("private words"), std::string::npos) << seen[1].data;
   fs::remove_all(dir);
 }
 

@@ -6,11 +6,15 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "mercato/core/ids.hpp"
+#include "mercato/events/transport.hpp"
+#include "mercato/testing/backends.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -55,6 +59,89 @@ std::string body(const std::string& order_id, const std::string& customer_id = "
   return boost::json::serialize(
       boost::json::object{{"order_id", order_id}, {"customer_id", customer_id}, {"address", addr}});
 }
+
+// A consumer group of its own on the broker, reading what the service under test publishes exactly as
+// another service would. Delivery is at least once, so a redelivered event (same id) is kept once.
+class EventProbe {
+ public:
+  EventProbe(const std::string& url, const std::string& prefix, std::vector<std::string> types) {
+    auto transport = events::open_transport({.url = url, .prefix = prefix, .client_id = "e2e-probe"});
+    if (!transport) {
+      error_ = transport.error().message;
+      return;
+    }
+    transport_ = std::move(*transport);
+    events::SubscriptionOptions o;
+    o.group = "e2e-probe";
+    o.types = std::move(types);
+    o.on_give_up = [](const events::CloudEvent&, const Error&, int) -> Result<void> { return {}; };
+    auto sub = transport_->subscribe(o, [this](const events::Delivery& d) -> Result<void> {
+      std::lock_guard lock(mutex_);
+      if (ids_.insert(d.event.id).second) seen_.push_back(d.event);
+      changed_.notify_all();
+      return {};
+    });
+    if (!sub) {
+      error_ = sub.error().message;
+      return;
+    }
+    subscription_ = std::move(*sub);
+  }
+  ~EventProbe() {
+    if (subscription_) subscription_->stop();
+  }
+  const std::string& error() const { return error_; }
+
+  // The events about `subject` in the order they arrived, once there are at least `n` (or the timeout).
+  std::vector<events::CloudEvent> wait_for(const std::string& subject, std::size_t n,
+                                           std::chrono::milliseconds timeout = 30s) {
+    std::unique_lock lock(mutex_);
+    std::vector<events::CloudEvent> of;
+    changed_.wait_for(lock, timeout, [&] {
+      of.clear();
+      for (const auto& e : seen_)
+        if (e.subject == subject) of.push_back(e);
+      return of.size() >= n;
+    });
+    return of;
+  }
+
+ private:
+  std::string error_;
+  std::unique_ptr<events::Transport> transport_;
+  std::unique_ptr<events::Subscription> subscription_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::set<std::string> ids_;
+  std::vector<events::CloudEvent> seen_;
+};
+
+// The value of a metric sample `series` (name{labels}) on `port`'s /metrics, -1 when absent.
+double metric(std::uint16_t port, const std::string& series) {
+  auto page = "\n" + testing::http(port, "GET", "/metrics").body;
+  auto pos = page.find("\n" + series + " ");
+  if (pos == std::string::npos) return -1;
+  return std::stod(page.substr(pos + series.size() + 2));
+}
+
+// Waits (bounded) until `series` on `port` reaches `value`; returns the last reading.
+double wait_metric(std::uint16_t port, const std::string& series, double value) {
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  double last = metric(port, series);
+  while (last < value && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);  // a poll of a counter, bounded by the deadline
+    last = metric(port, series);
+  }
+  return last;
+}
+
+// The fields of an event's data.
+boost::json::object data_of(const events::CloudEvent& e) { return boost::json::parse(e.data).as_object(); }
+
+// The trace id part of a W3C traceparent ("00-<trace id>-<span id>-<flags>").
+std::string trace_id(const std::string& traceparent) { return traceparent.substr(3, 32); }
+
+constexpr const char* kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 class ShippingTest : public ::testing::Test {
  protected:
@@ -431,6 +518,53 @@ TEST(ShippingGateway, ShipmentsAreReachableThroughTheGateway) {
   auto bad = checked(gateway_port, "POST", "/shipments", "{", {{"X-Request-ID", "gw-bad"}}, "/api");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.json().at("error").at("request_id").as_string(), "gw-bad");
+  fs::remove_all(dir);
+}
+
+// With a broker configured, every change leaves through the outbox to the broker, keyed by the order:
+// shipment.created, then shipment.cancelled. The replayed create between them publishes nothing (the
+// broker keeps one subject's events in order, so it would show up as the second event), and neither
+// does the repeated cancel: once a later change (another order's shipment) is published, everything
+// committed before it has been, and the counters are exact.
+TEST(ShippingEvents, PublishesItsChangesToTheBrokerKeyedByTheOrder) {
+  MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
+  auto dir = testing::temp_dir("shipping-events");
+  auto prefix = "e2e" + random_hex(5);
+  testing::ServiceProcess shipping("shipping", dir,
+                                   {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}});
+  ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
+  EventProbe probe(url, prefix, {"shipment.created", "shipment.cancelled"});
+  ASSERT_EQ(probe.error(), "");
+
+  auto created =
+      checked(shipping.port, "POST", "/shipments", body("ev-order"), {{"traceparent", kTraceparent}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string id = str(created.json(), "id");
+  ASSERT_EQ(checked(shipping.port, "POST", "/shipments", body("ev-order")).status, 200);  // a replay
+  auto cancelled = checked(shipping.port, "POST", "/shipments/" + id + "/cancel");
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  ASSERT_EQ(checked(shipping.port, "POST", "/shipments/" + id + "/cancel").status, 200);  // changes nothing
+  ASSERT_EQ(checked(shipping.port, "POST", "/shipments", body("ev-later")).status, 201);
+
+  EXPECT_EQ(wait_metric(shipping.port, R"(mercato_events_published_total{type="shipment.created"})", 2), 2);
+  EXPECT_EQ(metric(shipping.port, R"(mercato_events_published_total{type="shipment.cancelled"})"), 1);
+  auto seen = probe.wait_for("ev-order", 2);
+  ASSERT_EQ(seen.size(), 2U) << shipping.process->log();
+  EXPECT_EQ(seen[0].type, "shipment.created");
+  EXPECT_EQ(seen[0].source, "/mercato/shipping");
+  EXPECT_EQ(trace_id(seen[0].traceparent), trace_id(kTraceparent)) << "the request's trace goes on";
+  auto c = data_of(seen[0]);
+  EXPECT_EQ(c.at("shipment_id").as_string(), id);
+  EXPECT_EQ(c.at("order_id").as_string(), "ev-order");
+  EXPECT_EQ(c.at("customer_id").as_string(), "cust-1");
+  EXPECT_EQ(c.at("status").as_string(), "created");
+  EXPECT_EQ(c.at("address"), created.json().at("address"));
+  EXPECT_EQ(c.at("created_at"), created.json().at("created_at"));
+  EXPECT_EQ(seen[1].type, "shipment.cancelled");
+  auto x = data_of(seen[1]);
+  EXPECT_EQ(x.at("shipment_id").as_string(), id);
+  EXPECT_EQ(x.at("status").as_string(), "cancelled");
+  EXPECT_EQ(x.at("cancelled_at"), cancelled.json().at("updated_at"));
   fs::remove_all(dir);
 }
 

@@ -3,14 +3,21 @@
 namespace mercato::notification {
 
 Result<Recorded> MemoryNotificationRepository::record_once(const Notification& notification,
-                                                           const Deliver& deliver) {
+                                                           const Deliver& deliver,
+                                                           std::span<const events::CloudEvent> events) {
   std::lock_guard lock(mutex_);
   auto key = std::make_pair(notification.order_id, notification.kind);
   if (auto it = by_pair_.find(key); it != by_pair_.end()) return Recorded{notifications_[it->second], false};
   if (auto sent = deliver(notification); !sent) return std::move(sent).error();
   by_pair_.emplace(std::move(key), notifications_.size());
   notifications_.push_back(notification);
+  outbox_.insert(outbox_.end(), events.begin(), events.end());
   return Recorded{notification, true};
+}
+
+std::vector<events::CloudEvent> MemoryNotificationRepository::appended() {
+  std::lock_guard lock(mutex_);
+  return outbox_;
 }
 
 Result<std::vector<Notification>> MemoryNotificationRepository::list_for_customer(

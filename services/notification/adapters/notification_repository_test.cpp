@@ -1,4 +1,5 @@
-// One contract, two implementations: the in-memory fake and SQLite must behave the same.
+// One contract, two implementations: the in-memory fake and SQLite must behave the same, including what
+// each recording appends to the outbox (the fake keeps its events in a vector).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +9,9 @@
 
 #include "adapters/memory_notification_repository.hpp"
 #include "adapters/sqlite_notification_repository.hpp"
+#include "app/notification_events.hpp"
 #include "mercato/core/ids.hpp"
+#include "mercato/events/store.hpp"
 
 namespace mercato::notification {
 namespace {
@@ -16,11 +19,14 @@ namespace {
 struct Fixture {
   virtual ~Fixture() = default;
   virtual NotificationRepository& repo() = 0;
+  // What the recordings so far appended to the outbox, in order.
+  virtual std::vector<events::CloudEvent> outbox() = 0;
 };
 
 struct MemoryFixture : Fixture {
   MemoryNotificationRepository r;
   NotificationRepository& repo() override { return r; }
+  std::vector<events::CloudEvent> outbox() override { return r.appended(); }
 };
 
 struct SqliteFixture : Fixture {
@@ -31,6 +37,13 @@ struct SqliteFixture : Fixture {
         r(*db) {}
   ~SqliteFixture() override { std::filesystem::remove_all(dir); }
   NotificationRepository& repo() override { return r; }
+  std::vector<events::CloudEvent> outbox() override {
+    auto rows = events::open_store(*db)->unsent(100);
+    if (!rows) throw std::runtime_error("cannot read the outbox: " + rows.error().message);
+    std::vector<events::CloudEvent> out;
+    for (auto& row : *rows) out.push_back(std::move(row.event));
+    return out;
+  }
   std::filesystem::path dir;
   std::unique_ptr<sqlite::Database> db;
   SqliteNotificationRepository r;
@@ -59,6 +72,13 @@ class NotificationRepositoryContract : public ::testing::TestWithParam<std::stri
     }
   }
   NotificationRepository& repo() { return fixture_->repo(); }
+  std::vector<events::CloudEvent> outbox() { return fixture_->outbox(); }
+  // Records `n` with its notification.sent event; returns the event id.
+  Result<Recorded> record_with_event(const Notification& n, const Deliver& deliver, std::string& event_id) {
+    auto sent = notification_sent_event(n, "");
+    event_id = sent.id;
+    return repo().record_once(n, deliver, std::span(&sent, 1));
+  }
   static Notification make(std::string order_id, Kind kind = Kind::kOrderConfirmed,
                            std::string customer = "cust-1", std::string message = "hello") {
     return Notification{new_uuid(), std::move(customer), std::move(order_id),
@@ -175,6 +195,42 @@ TEST_P(NotificationRepositoryContract, StoresTextVerbatim) {
   EXPECT_EQ(repo().list_for_customer("cüst", 1)->front(), n);
 }
 
+TEST_P(NotificationRepositoryContract, RecordingAppendsItsEventsOnlyTheFirstTime) {
+  CountingDelivery delivery;
+  std::string first_id;
+  std::string repeat_id;
+  ASSERT_TRUE(record_with_event(make("order-1"), delivery.fn(), first_id));
+  auto repeat = record_with_event(make("order-1"), delivery.fn(), repeat_id);
+  ASSERT_TRUE(repeat);
+  EXPECT_FALSE(repeat->created);
+  auto appended = outbox();
+  ASSERT_EQ(appended.size(), 1U);
+  EXPECT_EQ(appended[0].id, first_id);
+  EXPECT_EQ(appended[0].type, "notification.sent");
+  EXPECT_EQ(appended[0].subject, "order-1");
+}
+
+TEST_P(NotificationRepositoryContract, FailedDeliveryAppendsNothing) {
+  CountingDelivery delivery;
+  delivery.fail = true;
+  std::string id;
+  ASSERT_FALSE(record_with_event(make("order-1"), delivery.fn(), id));
+  EXPECT_TRUE(outbox().empty());
+}
+
+TEST_P(NotificationRepositoryContract, ConcurrentSendsForOnePairAppendOneEvent) {
+  CountingDelivery delivery;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 10; ++i) {
+    threads.emplace_back([&] {
+      std::string id;
+      EXPECT_TRUE(record_with_event(make("order-race"), delivery.fn(), id));
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(outbox().size(), 1U);
+}
+
 TEST_P(NotificationRepositoryContract, PingSucceeds) { EXPECT_TRUE(repo().ping()); }
 
 INSTANTIATE_TEST_SUITE_P(Implementations, NotificationRepositoryContract,
@@ -188,13 +244,13 @@ TEST(SqliteNotificationRepository, TheOncePerPairRuleSurvivesReopeningTheFile) {
   {
     auto db = sqlite::Database::open({.path = path});
     SqliteNotificationRepository repo(*db);
-    ASSERT_TRUE(repo.record_once(n, delivery.fn()));
+    ASSERT_TRUE(repo.record_once(n, delivery.fn(), {}));
   }
   {
     auto db = sqlite::Database::open({.path = path});
     SqliteNotificationRepository repo(*db);
     Notification again{new_uuid(), "cust-1", "order-1", Kind::kOrderCancelled, "sorry again", now_utc()};
-    auto r = repo.record_once(again, delivery.fn());
+    auto r = repo.record_once(again, delivery.fn(), {});
     ASSERT_TRUE(r);
     EXPECT_FALSE(r->created);
     EXPECT_EQ(r->notification, n);

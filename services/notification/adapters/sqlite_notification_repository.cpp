@@ -3,6 +3,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "mercato/events/store.hpp"
+
 namespace mercato::notification {
 namespace {
 
@@ -50,10 +52,12 @@ Result<std::optional<Notification>> select_pair(sqlite::Connection& c, std::stri
 
 SqliteNotificationRepository::SqliteNotificationRepository(sqlite::Database& db) : db_(db) {
   if (auto r = db_.migrate(kMigrations); !r) throw std::runtime_error(r.error().message);
+  if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
 Result<Recorded> SqliteNotificationRepository::record_once(const Notification& notification,
-                                                           const Deliver& deliver) {
+                                                           const Deliver& deliver,
+                                                           std::span<const events::CloudEvent> events) {
   return db_.with([&](sqlite::Connection& c) -> Result<Recorded> {
     // The write lock is taken before the lookup, so of two concurrent requests for one pair the second
     // waits here and then finds the first one's row.
@@ -74,9 +78,13 @@ Result<Recorded> SqliteNotificationRepository::record_once(const Notification& n
       st.bind(6, to_unix_ms(notification.created_at));
       if (auto r = st.run(); !r) return std::move(r).error();
     }
-    // Deliver after the row is written and before COMMIT: a failed delivery rolls the row back, and a
-    // failed insert never reaches the outbox. (A crash between delivery and COMMIT can deliver without
-    // recording; a retry then delivers again — at least once, never silently lost.)
+    // The event goes in before delivery, so a failure to append it cannot follow an email already
+    // handed over; the relay is woken only once COMMIT made the row and the event visible together.
+    if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
+    // Deliver after the row is written and before COMMIT: a failed delivery rolls the row (and the
+    // event) back, and a failed insert never reaches the mail outbox. (A crash between delivery and
+    // COMMIT can deliver without recording; a retry then delivers again — at least once, never silently
+    // lost.)
     if (auto sent = deliver(notification); !sent) return std::move(sent).error();
     if (auto r = c.commit(); !r) return std::move(r).error();
     return Recorded{notification, true};

@@ -11,10 +11,12 @@ namespace mercato::notification {
 
 class SqliteNotificationRepository final : public NotificationRepository {
  public:
-  // Applies the schema migrations; throws std::runtime_error if they fail (start-up only).
+  // Applies the schema migrations (the event tables too); throws std::runtime_error if they fail (start-up
+  // only).
   explicit SqliteNotificationRepository(sqlite::Database& db);
 
-  Result<Recorded> record_once(const Notification& notification, const Deliver& deliver) override;
+  Result<Recorded> record_once(const Notification& notification, const Deliver& deliver,
+                               std::span<const events::CloudEvent> events) override;
   Result<std::vector<Notification>> list_for_customer(std::string_view customer_id, int limit) override;
   Result<void> ping() override;
 

@@ -30,7 +30,7 @@ http::Response send(NotificationService& service, const http::Request& req) {
   request.kind = in.string("kind", json::kRequired, kText).value_or("");
   request.message = in.string("message", json::kRequired, kText).value_or("");
   if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
-  auto recorded = service.send(request);
+  auto recorded = service.send(request, req.trace.to_traceparent());
   if (!recorded) return http::Response::error(recorded.error(), req.request_id);
   return http::Response::json(recorded->created ? 201 : 200, to_json(recorded->notification));
 }

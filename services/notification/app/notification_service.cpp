@@ -1,14 +1,17 @@
 #include "app/notification_service.hpp"
 
+#include "app/notification_events.hpp"
 #include "mercato/core/ids.hpp"
 
 namespace mercato::notification {
 
-Result<Recorded> NotificationService::send(const NotificationRequest& request) {
+Result<Recorded> NotificationService::send(const NotificationRequest& request, std::string traceparent) {
   auto notification = new_notification(new_uuid(), request, now_utc());
   if (!notification) return std::move(notification).error();
-  return repository_.record_once(*notification,
-                                 [this](const Notification& n) { return mailer_.send(compose_email(n)); });
+  auto sent = notification_sent_event(*notification, std::move(traceparent));
+  return repository_.record_once(
+      *notification, [this](const Notification& n) { return mailer_.send(compose_email(n)); },
+      std::span(&sent, 1));
 }
 
 Result<std::vector<Notification>> NotificationService::list(std::string_view customer_id, int limit) {

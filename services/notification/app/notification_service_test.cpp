@@ -1,9 +1,11 @@
-// The use cases over the in-memory fake repository and a recording mailer.
+// The use cases over the in-memory fake repository and a recording mailer, and the events they publish.
 #include "app/notification_service.hpp"
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "adapters/memory_notification_repository.hpp"
@@ -115,6 +117,42 @@ TEST_F(NotificationServiceTest, ParallelRepeatsMailExactlyOnce) {
     threads.emplace_back([this] { ASSERT_TRUE(service_.send(request("order-race"))); });
   for (auto& t : threads) t.join();
   EXPECT_EQ(mailer_.sent().size(), 1U);
+}
+
+TEST_F(NotificationServiceTest, SendingPublishesNotificationSentWithoutTheMessage) {
+  constexpr const char* kTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  auto r = service_.send(request("order-5", "order_cancelled"), kTrace);
+  ASSERT_TRUE(r) << r.error().message;
+  auto appended = repo_.appended();
+  ASSERT_EQ(appended.size(), 1U);
+  const auto& e = appended[0];
+  EXPECT_EQ(e.type, "notification.sent");
+  EXPECT_EQ(e.subject, "order-5") << "the order id, so one order's events stay in sequence";
+  EXPECT_EQ(e.source, "/mercato/notification");
+  EXPECT_EQ(e.traceparent, kTrace);
+  EXPECT_EQ(events::schema_version(e), 1);
+  auto data = boost::json::parse(e.data).as_object();
+  std::set<std::string> keys;
+  for (const auto& kv : data) keys.emplace(kv.key());
+  // Exactly these: the message body may hold personal text and must not travel on the bus.
+  EXPECT_EQ(keys,
+            (std::set<std::string>{"notification_id", "order_id", "customer_id", "kind", "created_at"}));
+  EXPECT_EQ(data.at("notification_id").as_string(), r->notification.id);
+  EXPECT_EQ(data.at("order_id").as_string(), "order-5");
+  EXPECT_EQ(data.at("customer_id").as_string(), "cust-1");
+  EXPECT_EQ(data.at("kind").as_string(), "order_cancelled");
+  EXPECT_EQ(data.at("created_at").as_string(), format_rfc3339(r->notification.created_at));
+}
+
+TEST_F(NotificationServiceTest, ARepeatedInvalidOrUndeliveredNotificationPublishesNothing) {
+  ASSERT_TRUE(service_.send(request()));
+  ASSERT_TRUE(service_.send(request()));  // the idempotent repeat
+  auto bad = request("order-2");
+  bad.kind = "order_shipped";
+  ASSERT_FALSE(service_.send(bad));
+  mailer_.fail = true;
+  ASSERT_FALSE(service_.send(request("order-3")));
+  EXPECT_EQ(repo_.appended().size(), 1U) << "only the first notification";
 }
 
 }  // namespace

@@ -34,7 +34,8 @@ Result<void> on_order_cancelled(NotificationService& notifications, const events
   if (!reason) return std::move(reason).error();
   std::string message = "Your order " + *order_id + " was cancelled.";
   if (!reason->empty()) message += " Reason: " + *reason;
-  auto sent = notifications.send({*customer_id, *order_id, "order_cancelled", message});
+  // The event's trace context carries on into the notification.sent this publishes.
+  auto sent = notifications.send({*customer_id, *order_id, "order_cancelled", message}, event.traceparent);
   if (!sent) return std::move(sent).error();
   return {};
 }

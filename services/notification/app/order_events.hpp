@@ -1,6 +1,7 @@
 // What the notification service does with other services' events (docs/events.md):
 //   order.created   → recorded only (the confirmation is sent when the order is confirmed)
-//   order.cancelled → the customer gets an "order_cancelled" notification, once per order
+//   order.cancelled → the customer gets an "order_cancelled" notification, once per order (recording it
+//                     publishes notification.sent, carrying the event's trace context on)
 // Data is read tolerantly: unknown fields are ignored, a missing or mistyped field is an error naming it
 // (the bus retries and then dead-letters the event).
 //

@@ -9,7 +9,8 @@ Error not_found(std::string_view id) {
 
 }  // namespace
 
-Result<void> MemoryShipmentRepository::insert(const Shipment& shipment) {
+Result<void> MemoryShipmentRepository::insert(const Shipment& shipment,
+                                              std::span<const events::CloudEvent> events) {
   std::lock_guard lock(mutex_);
   if (id_by_order_.contains(shipment.order_id)) {
     return Error::conflict("order_id: order " + shipment.order_id + " already has a shipment", "order_id");
@@ -17,6 +18,7 @@ Result<void> MemoryShipmentRepository::insert(const Shipment& shipment) {
   if (shipments_.contains(shipment.id)) return Error::internal("shipment " + shipment.id + " exists");
   shipments_.emplace(shipment.id, shipment);
   id_by_order_.emplace(shipment.order_id, shipment.id);
+  outbox_.insert(outbox_.end(), events.begin(), events.end());
   return {};
 }
 
@@ -35,12 +37,21 @@ Result<std::vector<Shipment>> MemoryShipmentRepository::find_by_order(std::strin
   return out;
 }
 
-Result<Shipment> MemoryShipmentRepository::cancel(std::string_view id, SystemTime now) {
+Result<Shipment> MemoryShipmentRepository::cancel(std::string_view id, SystemTime now,
+                                                  const EventsOf& events_of) {
   std::lock_guard lock(mutex_);
   auto it = shipments_.find(id);
   if (it == shipments_.end()) return not_found(id);
-  shipping::cancel(it->second, now);
+  if (shipping::cancel(it->second, now) && events_of) {
+    auto events = events_of(it->second);
+    outbox_.insert(outbox_.end(), events.begin(), events.end());
+  }
   return it->second;
+}
+
+std::vector<events::CloudEvent> MemoryShipmentRepository::appended() {
+  std::lock_guard lock(mutex_);
+  return outbox_;
 }
 
 }  // namespace mercato::shipping

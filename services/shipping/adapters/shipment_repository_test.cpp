@@ -1,4 +1,5 @@
-// One contract, two implementations: the in-memory fake and SQLite must behave the same.
+// One contract, two implementations: the in-memory fake and SQLite must behave the same, including what
+// each change appends to the outbox (the fake keeps its events in a vector).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +9,9 @@
 
 #include "adapters/memory_shipment_repository.hpp"
 #include "adapters/sqlite_shipment_repository.hpp"
+#include "app/shipment_events.hpp"
 #include "mercato/core/ids.hpp"
+#include "mercato/events/store.hpp"
 
 namespace mercato::shipping {
 namespace {
@@ -16,11 +19,14 @@ namespace {
 struct Fixture {
   virtual ~Fixture() = default;
   virtual ShipmentRepository& repo() = 0;
+  // What the changes so far appended to the outbox, in order.
+  virtual std::vector<events::CloudEvent> outbox() = 0;
 };
 
 struct MemoryFixture : Fixture {
   MemoryShipmentRepository r;
   ShipmentRepository& repo() override { return r; }
+  std::vector<events::CloudEvent> outbox() override { return r.appended(); }
 };
 
 struct SqliteFixture : Fixture {
@@ -31,6 +37,13 @@ struct SqliteFixture : Fixture {
         r(*db) {}
   ~SqliteFixture() override { std::filesystem::remove_all(dir); }
   ShipmentRepository& repo() override { return r; }
+  std::vector<events::CloudEvent> outbox() override {
+    auto rows = events::open_store(*db)->unsent(100);
+    if (!rows) throw std::runtime_error("cannot read the outbox: " + rows.error().message);
+    std::vector<events::CloudEvent> out;
+    for (auto& row : *rows) out.push_back(std::move(row.event));
+    return out;
+  }
   std::filesystem::path dir;
   std::unique_ptr<sqlite::Database> db;
   SqliteShipmentRepository r;
@@ -46,6 +59,13 @@ class ShipmentRepositoryContract : public ::testing::TestWithParam<std::string> 
     }
   }
   ShipmentRepository& repo() { return fixture_->repo(); }
+  std::vector<events::CloudEvent> outbox() { return fixture_->outbox(); }
+  static EventsOf cancelled_events(int& built) {
+    return [&built](const Shipment& s) {
+      ++built;
+      return std::vector{shipment_cancelled_event(s, "")};
+    };
+  }
   static Shipment make(std::string order_id) {
     return new_shipment(
         new_uuid(), {std::move(order_id), "cust-1", {"Ann", "1 Main St", "Apt 2", "Berlin", "10115", "DE"}},
@@ -152,11 +172,56 @@ TEST_P(ShipmentRepositoryContract, StoresEveryAddressFieldVerbatim) {
   EXPECT_EQ(repo().find(s.id)->address, s.address);
 }
 
+TEST_P(ShipmentRepositoryContract, InsertAppendsItsEventsWithTheShipment) {
+  auto s = make("order-1");
+  auto created = shipment_created_event(s, "");
+  ASSERT_TRUE(repo().insert(s, std::span(&created, 1)));
+  auto appended = outbox();
+  ASSERT_EQ(appended.size(), 1U);
+  EXPECT_EQ(appended[0].id, created.id);
+  EXPECT_EQ(appended[0].type, "shipment.created");
+  EXPECT_EQ(appended[0].subject, "order-1");
+  EXPECT_EQ(appended[0].data, created.data);
+}
+
+TEST_P(ShipmentRepositoryContract, RefusedInsertAppendsNothing) {
+  auto first = make("order-1");
+  auto first_event = shipment_created_event(first, "");
+  ASSERT_TRUE(repo().insert(first, std::span(&first_event, 1)));
+  auto second = make("order-1");
+  auto second_event = shipment_created_event(second, "");
+  ASSERT_FALSE(repo().insert(second, std::span(&second_event, 1)));
+  auto appended = outbox();
+  ASSERT_EQ(appended.size(), 1U);
+  EXPECT_EQ(appended[0].id, first_event.id);
+}
+
+TEST_P(ShipmentRepositoryContract, CancelAppendsTheEventsOfTheCancelledShipmentOnlyOnce) {
+  auto s = make("order-1");
+  ASSERT_TRUE(repo().insert(s));
+  int built = 0;
+  ASSERT_TRUE(repo().cancel(s.id, now_utc(), cancelled_events(built)));
+  ASSERT_TRUE(repo().cancel(s.id, now_utc(), cancelled_events(built)));  // changes nothing
+  EXPECT_EQ(built, 1);
+  auto appended = outbox();
+  ASSERT_EQ(appended.size(), 1U);
+  EXPECT_EQ(appended[0].type, "shipment.cancelled");
+  EXPECT_EQ(appended[0].subject, "order-1");
+  EXPECT_NE(appended[0].data.find(R"("status":"cancelled")"), std::string::npos) << appended[0].data;
+}
+
+TEST_P(ShipmentRepositoryContract, CancelOfAnUnknownShipmentAppendsNothing) {
+  int built = 0;
+  ASSERT_FALSE(repo().cancel("nope", now_utc(), cancelled_events(built)));
+  EXPECT_EQ(built, 0);
+  EXPECT_TRUE(outbox().empty());
+}
+
 TEST_P(ShipmentRepositoryContract, PingSucceeds) { EXPECT_TRUE(repo().ping()); }
 
 INSTANTIATE_TEST_SUITE_P(Implementations, ShipmentRepositoryContract, ::testing::Values("memory", "sqlite"));
 
-TEST(SqliteShipmentRepository, ShipmentsSurviveReopeningTheFile) {
+TEST(SqliteShipmentRepository, ShipmentsAndTheirEventsSurviveReopeningTheFile) {
   auto dir = std::filesystem::temp_directory_path() / ("mercato-shipping-reopen-" + random_hex(8));
   auto path = (dir / "shipping.db").string();
   Shipment s = new_shipment(
@@ -164,13 +229,15 @@ TEST(SqliteShipmentRepository, ShipmentsSurviveReopeningTheFile) {
   {
     auto db = sqlite::Database::open({.path = path});
     SqliteShipmentRepository repo(*db);
-    ASSERT_TRUE(repo.insert(s));
+    auto created = shipment_created_event(s, "");
+    ASSERT_TRUE(repo.insert(s, std::span(&created, 1)));
   }
   {
     auto db = sqlite::Database::open({.path = path});
-    SqliteShipmentRepository repo(*db);  // migrations are not re-applied
+    SqliteShipmentRepository repo(*db);  // migrations are not re-applied, the event tables are kept
     EXPECT_EQ(*repo.find(s.id), s);
-    EXPECT_FALSE(repo.insert(new_shipment(new_uuid(), {"order-1", "c", s.address}, now_utc())));
+    EXPECT_FALSE(repo.insert(new_shipment(new_uuid(), {"order-1", "c", s.address}, now_utc()), {}));
+    EXPECT_EQ(*events::open_store(*db)->unsent_count(), 1) << "the unsent event survives a restart";
   }
   std::filesystem::remove_all(dir);
 }

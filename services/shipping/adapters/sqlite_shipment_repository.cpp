@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "mercato/events/store.hpp"
+
 namespace mercato::shipping {
 namespace {
 
@@ -55,10 +57,13 @@ Result<Shipment> select_by_id(sqlite::Connection& c, std::string_view id) {
 
 SqliteShipmentRepository::SqliteShipmentRepository(sqlite::Database& db) : db_(db) {
   if (auto r = db_.migrate(kMigrations); !r) throw std::runtime_error(r.error().message);
+  if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
-Result<void> SqliteShipmentRepository::insert(const Shipment& shipment) {
+Result<void> SqliteShipmentRepository::insert(const Shipment& shipment,
+                                              std::span<const events::CloudEvent> events) {
   return db_.with([&](sqlite::Connection& c) -> Result<void> {
+    if (auto r = c.begin_immediate(); !r) return r;
     static const std::string kSql = "INSERT INTO shipments(" + std::string(kColumns) +
                                     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
     auto st = c.prepare(kSql);
@@ -80,9 +85,10 @@ Result<void> SqliteShipmentRepository::insert(const Shipment& shipment) {
         return Error::conflict("order_id: order " + shipment.order_id + " already has a shipment",
                                "order_id");
       }
-      return r;
+      return r;  // the lease rolls the transaction back
     }
-    return {};
+    if (auto r = events::append_outbox(c, events); !r) return r;
+    return c.commit();
   });
 }
 
@@ -108,7 +114,8 @@ Result<std::vector<Shipment>> SqliteShipmentRepository::find_by_order(std::strin
   });
 }
 
-Result<Shipment> SqliteShipmentRepository::cancel(std::string_view id, SystemTime now) {
+Result<Shipment> SqliteShipmentRepository::cancel(std::string_view id, SystemTime now,
+                                                  const EventsOf& events_of) {
   return db_.with([&](sqlite::Connection& c) -> Result<Shipment> {
     if (auto r = c.begin_immediate(); !r) return std::move(r).error();
     auto shipment = select_by_id(c, id);
@@ -119,6 +126,10 @@ Result<Shipment> SqliteShipmentRepository::cancel(std::string_view id, SystemTim
     st.bind(2, to_string(shipment->status));
     st.bind(3, to_unix_ms(shipment->updated_at));
     if (auto r = st.run(); !r) return std::move(r).error();
+    if (events_of) {
+      auto events = events_of(*shipment);
+      if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
+    }
     if (auto r = c.commit(); !r) return std::move(r).error();
     return shipment;
   });

@@ -48,7 +48,7 @@ http::Response create(ShippingService& service, const http::Request& req) {
   request.address.country = at.string("country", json::kRequired, kText).value_or("");
   if (auto done = at.finish(); !done) return http::Response::error(done.error(), req.request_id);
 
-  auto outcome = service.create(request);
+  auto outcome = service.create(request, req.trace.to_traceparent());
   if (!outcome) return http::Response::error(outcome.error(), req.request_id);
   if (!outcome->created) return http::Response::json(200, to_json(outcome->shipment));
   auto res = http::Response::json(201, to_json(outcome->shipment));
@@ -85,7 +85,7 @@ http::Response cancel(ShippingService& service, const http::Request& req) {
     json::FieldReader in(*body);
     if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
   }
-  auto shipment = service.cancel(req.param("id"));
+  auto shipment = service.cancel(req.param("id"), req.trace.to_traceparent());
   if (!shipment) return http::Response::error(shipment.error(), req.request_id);
   return http::Response::json(200, to_json(*shipment));
 }

@@ -1,14 +1,16 @@
 #include "app/shipping_service.hpp"
 
+#include "app/shipment_events.hpp"
 #include "mercato/core/ids.hpp"
 
 namespace mercato::shipping {
 
-Result<CreateOutcome> ShippingService::create(const ShipmentRequest& request) {
+Result<CreateOutcome> ShippingService::create(const ShipmentRequest& request, std::string traceparent) {
   auto normalized = normalize_request(request);
   if (!normalized) return std::move(normalized).error();
   auto shipment = new_shipment(new_uuid(), *normalized, now_utc());
-  auto inserted = repository_.insert(shipment);
+  auto created = shipment_created_event(shipment, std::move(traceparent));
+  auto inserted = repository_.insert(shipment, std::span(&created, 1));
   if (inserted) return CreateOutcome{std::move(shipment), true};
   if (inserted.error().code != ErrorCode::kConflict) return std::move(inserted).error();
   // The order already has a shipment (perhaps inserted a moment ago by a concurrent identical request):
@@ -33,6 +35,10 @@ Result<std::vector<Shipment>> ShippingService::list_for_order(std::string_view o
   return repository_.find_by_order(*valid);
 }
 
-Result<Shipment> ShippingService::cancel(std::string_view id) { return repository_.cancel(id, now_utc()); }
+Result<Shipment> ShippingService::cancel(std::string_view id, std::string traceparent) {
+  return repository_.cancel(id, now_utc(), [&traceparent](const Shipment& s) {
+    return std::vector{shipment_cancelled_event(s, traceparent)};
+  });
+}
 
 }  // namespace mercato::shipping

@@ -1,9 +1,12 @@
-// The use cases over the in-memory fake: idempotent create, validation before storage, cancel.
+// The use cases over the in-memory fake: idempotent create, validation before storage, cancel, and the
+// events each publishes.
 #include "app/shipping_service.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/json.hpp>
+#include <set>
 #include <thread>
 
 #include "adapters/memory_shipment_repository.hpp"
@@ -111,6 +114,85 @@ TEST_F(ShippingServiceTest, ParallelIdenticalCreatesMakeOneShipmentAndAllSeeIt) 
   }
   EXPECT_EQ(created, 1);
   EXPECT_EQ(service_.list_for_order("order-race")->size(), 1U);
+}
+
+constexpr const char* kTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+std::set<std::string> keys_of(const boost::json::object& o) {
+  std::set<std::string> keys;
+  for (const auto& kv : o) keys.emplace(kv.key());
+  return keys;
+}
+
+TEST_F(ShippingServiceTest, CreatingAShipmentPublishesShipmentCreatedKeyedByTheOrder) {
+  auto r = service_.create(request("order-7"), kTrace);
+  ASSERT_TRUE(r) << r.error().message;
+  auto appended = repo_.appended();
+  ASSERT_EQ(appended.size(), 1U);
+  const auto& e = appended[0];
+  EXPECT_EQ(e.type, "shipment.created");
+  EXPECT_EQ(e.subject, "order-7") << "the order id, so one order's events stay in sequence";
+  EXPECT_EQ(e.source, "/mercato/shipping");
+  EXPECT_EQ(e.traceparent, kTrace);
+  EXPECT_EQ(events::schema_version(e), 1);
+  auto data = boost::json::parse(e.data).as_object();
+  EXPECT_EQ(keys_of(data), (std::set<std::string>{"shipment_id", "order_id", "customer_id", "status",
+                                                  "address", "created_at"}));
+  EXPECT_EQ(data.at("shipment_id").as_string(), r->shipment.id);
+  EXPECT_EQ(data.at("order_id").as_string(), "order-7");
+  EXPECT_EQ(data.at("customer_id").as_string(), "cust-1");
+  EXPECT_EQ(data.at("status").as_string(), "created");
+  EXPECT_EQ(data.at("created_at").as_string(), format_rfc3339(r->shipment.created_at));
+  const auto& address = data.at("address").as_object();
+  EXPECT_EQ(address.at("name").as_string(), "Ann Lee");
+  EXPECT_EQ(address.at("line1").as_string(), "1 Main St");
+  EXPECT_EQ(address.at("line2").as_string(), "");
+  EXPECT_EQ(address.at("city").as_string(), "Berlin");
+  EXPECT_EQ(address.at("postal_code").as_string(), "10115");
+  EXPECT_EQ(address.at("country").as_string(), "DE");
+}
+
+TEST_F(ShippingServiceTest, AReplayedConflictingOrInvalidCreatePublishesNothing) {
+  ASSERT_TRUE(service_.create(request()));
+  ASSERT_TRUE(service_.create(request()));  // replay
+  auto other = request();
+  other.customer_id = "cust-2";
+  ASSERT_FALSE(service_.create(other));  // conflict
+  auto bad = request("order-2");
+  bad.address.country = "Germany";
+  ASSERT_FALSE(service_.create(bad));  // invalid
+  EXPECT_EQ(repo_.appended().size(), 1U) << "only the first create";
+}
+
+TEST_F(ShippingServiceTest, CancellingPublishesShipmentCancelledOnce) {
+  auto created = service_.create(request("order-9"));
+  ASSERT_TRUE(created);
+  auto cancelled = service_.cancel(created->shipment.id, kTrace);
+  ASSERT_TRUE(cancelled);
+  ASSERT_TRUE(service_.cancel(created->shipment.id));  // idempotent: publishes nothing
+  ASSERT_FALSE(service_.cancel("nope"));
+  auto appended = repo_.appended();
+  ASSERT_EQ(appended.size(), 2U);
+  const auto& e = appended[1];
+  EXPECT_EQ(e.type, "shipment.cancelled");
+  EXPECT_EQ(e.subject, "order-9");
+  EXPECT_EQ(e.source, "/mercato/shipping");
+  EXPECT_EQ(e.traceparent, kTrace);
+  auto data = boost::json::parse(e.data).as_object();
+  EXPECT_EQ(keys_of(data), (std::set<std::string>{"shipment_id", "order_id", "customer_id", "status",
+                                                  "created_at", "cancelled_at"}));
+  EXPECT_EQ(data.at("shipment_id").as_string(), created->shipment.id);
+  EXPECT_EQ(data.at("order_id").as_string(), "order-9");
+  EXPECT_EQ(data.at("status").as_string(), "cancelled");
+  EXPECT_EQ(data.at("cancelled_at").as_string(), format_rfc3339(cancelled->updated_at));
+}
+
+TEST_F(ShippingServiceTest, ParallelIdenticalCreatesPublishOneEvent) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 20; ++i)
+    threads.emplace_back([this] { ASSERT_TRUE(service_.create(request("order-race"))); });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(repo_.appended().size(), 1U);
 }
 
 }  // namespace

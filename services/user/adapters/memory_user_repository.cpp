@@ -22,10 +22,11 @@ bool MemoryUserRepository::email_taken(std::string_view email, std::string_view 
   return false;
 }
 
-Result<void> MemoryUserRepository::insert(const User& user) {
+Result<void> MemoryUserRepository::insert(const User& user, std::span<const events::CloudEvent> events) {
   std::lock_guard lock(mutex_);
   if (email_taken(user.email, {})) return Error::conflict("email: already registered", "email");
   users_.emplace(user.id, user);
+  outbox_.insert(outbox_.end(), events.begin(), events.end());
   return {};
 }
 
@@ -36,16 +37,26 @@ Result<User> MemoryUserRepository::find(std::string_view id) {
   return it->second;
 }
 
-Result<User> MemoryUserRepository::update(std::string_view id, const UserPatch& patch, SystemTime now) {
+Result<User> MemoryUserRepository::update(std::string_view id, const UserPatch& patch, SystemTime now,
+                                          const EventsOf& events_of) {
   std::lock_guard lock(mutex_);
   auto it = users_.find(id);
   if (it == users_.end()) return Error::not_found("user " + std::string(id) + " not found");
   if (patch.email && email_taken(*patch.email, id))
     return Error::conflict("email: already registered", "email");
   User updated = it->second;
-  apply(updated, patch, now);
+  if (!apply(updated, patch, now)) return updated;
   it->second = updated;
+  if (events_of) {
+    auto events = events_of(updated);
+    outbox_.insert(outbox_.end(), events.begin(), events.end());
+  }
   return updated;
+}
+
+std::vector<events::CloudEvent> MemoryUserRepository::appended() {
+  std::lock_guard lock(mutex_);
+  return outbox_;
 }
 
 }  // namespace mercato::user

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "mercato/events/store.hpp"
+
 namespace mercato::user {
 namespace {
 
@@ -35,18 +37,21 @@ Result<User> select_user(postgres::Connection& c, std::string_view sql, std::str
 
 PostgresUserRepository::PostgresUserRepository(postgres::Database& db) : db_(db) {
   if (auto r = db_.migrate("user", kMigrations); !r) throw std::runtime_error(r.error().message);
+  if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
-Result<void> PostgresUserRepository::insert(const User& user) {
+Result<void> PostgresUserRepository::insert(const User& user, std::span<const events::CloudEvent> events) {
   return db_.with([&](postgres::Connection& c) -> Result<void> {
+    if (auto r = c.begin(); !r) return r;
     auto r = c.query(
         "INSERT INTO users(id, email, name, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5)",
         {user.id, user.email, user.name, to_unix_ms(user.created_at), to_unix_ms(user.updated_at)});
     if (!r) {
       if (c.last_sqlstate() == postgres::kUniqueViolation) return email_taken();
-      return std::move(r).error();
+      return std::move(r).error();  // the lease rolls the transaction back
     }
-    return {};
+    if (auto appended = events::append_outbox(c, events); !appended) return appended;
+    return c.commit();
   });
 }
 
@@ -54,7 +59,8 @@ Result<User> PostgresUserRepository::find(std::string_view id) {
   return db_.with([&](postgres::Connection& c) { return select_user(c, kSelect, id); });
 }
 
-Result<User> PostgresUserRepository::update(std::string_view id, const UserPatch& patch, SystemTime now) {
+Result<User> PostgresUserRepository::update(std::string_view id, const UserPatch& patch, SystemTime now,
+                                            const EventsOf& events_of) {
   return db_.with([&](postgres::Connection& c) -> Result<User> {
     if (auto r = c.begin(); !r) return std::move(r).error();
     // FOR UPDATE: a concurrent patch waits for this one, so both land (read-modify-write is atomic).
@@ -66,6 +72,10 @@ Result<User> PostgresUserRepository::update(std::string_view id, const UserPatch
     if (!r) {
       if (c.last_sqlstate() == postgres::kUniqueViolation) return email_taken();
       return std::move(r).error();
+    }
+    if (events_of) {
+      auto events = events_of(*user);
+      if (auto appended = events::append_outbox(c, events); !appended) return std::move(appended).error();
     }
     if (auto done = c.commit(); !done) return std::move(done).error();
     return user;

@@ -10,12 +10,14 @@ namespace mercato::user {
 
 class PostgresUserRepository final : public UserRepository {
  public:
-  // Applies the schema migrations; throws std::runtime_error if they fail (start-up only).
+  // Applies the schema migrations (the event tables too); throws std::runtime_error if they fail (start-up
+  // only).
   explicit PostgresUserRepository(postgres::Database& db);
 
-  Result<void> insert(const User& user) override;
+  Result<void> insert(const User& user, std::span<const events::CloudEvent> events) override;
   Result<User> find(std::string_view id) override;
-  Result<User> update(std::string_view id, const UserPatch& patch, SystemTime now) override;
+  Result<User> update(std::string_view id, const UserPatch& patch, SystemTime now,
+                      const EventsOf& events_of) override;
   Result<void> ping() override { return db_.ping(); }
 
  private:

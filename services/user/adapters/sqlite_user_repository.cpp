@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "mercato/events/store.hpp"
+
 namespace mercato::user {
 namespace {
 
@@ -34,10 +36,12 @@ Result<User> select_user(sqlite::Connection& c, std::string_view id) {
 
 SqliteUserRepository::SqliteUserRepository(sqlite::Database& db) : db_(db) {
   if (auto r = db_.migrate(kMigrations); !r) throw std::runtime_error(r.error().message);
+  if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
-Result<void> SqliteUserRepository::insert(const User& user) {
+Result<void> SqliteUserRepository::insert(const User& user, std::span<const events::CloudEvent> events) {
   return db_.with([&](sqlite::Connection& c) -> Result<void> {
+    if (auto r = c.begin_immediate(); !r) return r;
     auto st = c.prepare(
         "INSERT INTO users(id, email, name, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)");
     st.bind(1, user.id);
@@ -47,9 +51,10 @@ Result<void> SqliteUserRepository::insert(const User& user) {
     st.bind(5, to_unix_ms(user.updated_at));
     if (auto r = st.run(); !r) {
       if (c.last_error_code() == SQLITE_CONSTRAINT_UNIQUE) return email_taken();
-      return r;
+      return r;  // the lease rolls the transaction back
     }
-    return {};
+    if (auto r = events::append_outbox(c, events); !r) return r;
+    return c.commit();
   });
 }
 
@@ -57,7 +62,8 @@ Result<User> SqliteUserRepository::find(std::string_view id) {
   return db_.with([&](sqlite::Connection& c) { return select_user(c, id); });
 }
 
-Result<User> SqliteUserRepository::update(std::string_view id, const UserPatch& patch, SystemTime now) {
+Result<User> SqliteUserRepository::update(std::string_view id, const UserPatch& patch, SystemTime now,
+                                          const EventsOf& events_of) {
   return db_.with([&](sqlite::Connection& c) -> Result<User> {
     if (auto r = c.begin_immediate(); !r) return std::move(r).error();
     auto user = select_user(c, id);
@@ -71,6 +77,10 @@ Result<User> SqliteUserRepository::update(std::string_view id, const UserPatch& 
     if (auto r = st.run(); !r) {
       if (c.last_error_code() == SQLITE_CONSTRAINT_UNIQUE) return email_taken();
       return std::move(r).error();
+    }
+    if (events_of) {
+      auto events = events_of(*user);
+      if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
     }
     if (auto r = c.commit(); !r) return std::move(r).error();
     return user;

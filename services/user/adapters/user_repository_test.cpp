@@ -1,4 +1,5 @@
-// One contract, two implementations: the in-memory fake and SQLite must behave the same.
+// One contract, three implementations: the in-memory fake, SQLite and PostgreSQL must behave the same,
+// including what each change appends to the outbox (the fake keeps its events in a vector).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,21 +9,36 @@
 #include "adapters/memory_user_repository.hpp"
 #include "adapters/postgres_user_repository.hpp"
 #include "adapters/sqlite_user_repository.hpp"
+#include "app/user_events.hpp"
 #include "mercato/core/ids.hpp"
+#include "mercato/events/store.hpp"
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato::user {
 namespace {
 
+// The unsent outbox rows' events, oldest first.
+template <typename Db>
+std::vector<events::CloudEvent> unsent_events(Db& db) {
+  auto rows = events::open_store(db)->unsent(100);
+  if (!rows) throw std::runtime_error("cannot read the outbox: " + rows.error().message);
+  std::vector<events::CloudEvent> out;
+  for (auto& row : *rows) out.push_back(std::move(row.event));
+  return out;
+}
+
 struct Fixture {
   virtual ~Fixture() = default;
   virtual UserRepository& repo() = 0;
+  // What the changes so far appended to the outbox, in order.
+  virtual std::vector<events::CloudEvent> outbox() = 0;
 };
 
 struct MemoryFixture : Fixture {
   MemoryUserRepository r;
   UserRepository& repo() override { return r; }
+  std::vector<events::CloudEvent> outbox() override { return r.appended(); }
 };
 
 struct SqliteFixture : Fixture {
@@ -32,6 +48,7 @@ struct SqliteFixture : Fixture {
         r(*db) {}
   ~SqliteFixture() override { std::filesystem::remove_all(dir); }
   UserRepository& repo() override { return r; }
+  std::vector<events::CloudEvent> outbox() override { return unsent_events(*db); }
   std::filesystem::path dir;
   std::unique_ptr<sqlite::Database> db;
   SqliteUserRepository r;
@@ -45,6 +62,7 @@ struct PostgresFixture : Fixture {
     r = std::make_unique<PostgresUserRepository>(*db);
   }
   UserRepository& repo() override { return *r; }
+  std::vector<events::CloudEvent> outbox() override { return unsent_events(*db); }
   mercato::testing::PostgresSchema schema;  // first member: dropped after the repository has closed
   std::unique_ptr<postgres::Database> db;
   std::unique_ptr<PostgresUserRepository> r;
@@ -67,6 +85,7 @@ class UserRepositoryContract : public ::testing::TestWithParam<std::string> {
     }
   }
   UserRepository& repo() { return fixture_->repo(); }
+  std::vector<events::CloudEvent> outbox() { return fixture_->outbox(); }
   static User make(std::string email) {
     auto now = now_utc();
     return User{new_uuid(), std::move(email), "Name", now, now};
@@ -131,6 +150,66 @@ TEST_P(UserRepositoryContract, UpdateUnknownIsNotFound) {
   auto r = repo().update("nope", {.email = std::nullopt, .name = std::string("x")}, now_utc());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(UserRepositoryContract, InsertAppendsItsEventsWithTheUser) {
+  auto u = make("a@x.io");
+  auto registered = user_registered_event(u, "");
+  ASSERT_TRUE(repo().insert(u, std::span(&registered, 1)));
+  auto appended = outbox();
+  ASSERT_EQ(appended.size(), 1U);
+  EXPECT_EQ(appended[0].id, registered.id);
+  EXPECT_EQ(appended[0].type, "user.registered");
+  EXPECT_EQ(appended[0].subject, u.id);
+  EXPECT_EQ(appended[0].data, registered.data);
+}
+
+TEST_P(UserRepositoryContract, RefusedInsertAppendsNothing) {
+  auto a = make("ann@x.io");
+  auto first = user_registered_event(a, "");
+  ASSERT_TRUE(repo().insert(a, std::span(&first, 1)));
+  auto b = make("ANN@x.io");
+  auto second = user_registered_event(b, "");
+  ASSERT_FALSE(repo().insert(b, std::span(&second, 1)));
+  auto appended = outbox();
+  ASSERT_EQ(appended.size(), 1U);
+  EXPECT_EQ(appended[0].id, first.id);
+}
+
+TEST_P(UserRepositoryContract, UpdateAppendsTheEventsOfTheChangedUserOnlyWhenSomethingChanged) {
+  auto u = make("a@x.io");
+  ASSERT_TRUE(repo().insert(u));
+  int built = 0;
+  EventsOf events_of = [&](const User& changed) {
+    ++built;
+    return std::vector{user_updated_event(changed, "")};
+  };
+  // The same name again: nothing changes, so nothing is published.
+  ASSERT_TRUE(
+      repo().update(u.id, {.email = std::nullopt, .name = std::string("Name")}, now_utc(), events_of));
+  EXPECT_EQ(built, 0);
+  EXPECT_TRUE(outbox().empty());
+
+  ASSERT_TRUE(repo().update(u.id, {.email = std::nullopt, .name = std::string("New")}, now_utc(), events_of));
+  EXPECT_EQ(built, 1);
+  auto appended = outbox();
+  ASSERT_EQ(appended.size(), 1U);
+  EXPECT_EQ(appended[0].type, "user.updated");
+  EXPECT_EQ(appended[0].subject, u.id);
+  EXPECT_NE(appended[0].data.find(R"("name":"New")"), std::string::npos) << appended[0].data;
+}
+
+TEST_P(UserRepositoryContract, FailedUpdateAppendsNothing) {
+  auto a = make("a@x.io");
+  auto b = make("b@x.io");
+  ASSERT_TRUE(repo().insert(a));
+  ASSERT_TRUE(repo().insert(b));
+  EventsOf events_of = [](const User& changed) { return std::vector{user_updated_event(changed, "")}; };
+  EXPECT_FALSE(
+      repo().update(b.id, {.email = std::string("A@x.io"), .name = std::nullopt}, now_utc(), events_of));
+  EXPECT_FALSE(
+      repo().update("nope", {.email = std::nullopt, .name = std::string("x")}, now_utc(), events_of));
+  EXPECT_TRUE(outbox().empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Implementations, UserRepositoryContract,

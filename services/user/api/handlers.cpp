@@ -25,7 +25,7 @@ http::Response create(UserService& service, const http::Request& req) {
   auto email = in.string("email", json::kRequired, kText);
   auto name = in.string("name", json::kRequired, kText);
   if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
-  auto user = service.create({*email, *name});
+  auto user = service.create({*email, *name}, req.trace.to_traceparent());
   if (!user) return http::Response::error(user.error(), req.request_id);
   auto res = http::Response::json(201, to_json(*user));
   res.headers.set("Location", "/users/" + user->id);
@@ -46,7 +46,7 @@ http::Response patch(UserService& service, const http::Request& req) {
   p.email = in.string("email", json::kOptional, kText);
   p.name = in.string("name", json::kOptional, kText);
   if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
-  auto user = service.update(req.param("id"), std::move(p));
+  auto user = service.update(req.param("id"), std::move(p), req.trace.to_traceparent());
   if (!user) return http::Response::error(user.error(), req.request_id);
   return http::Response::json(200, to_json(*user));
 }

@@ -1,27 +1,41 @@
 // Where users are stored. The domain and use cases see only this interface; SQLite is one adapter and
 // an in-memory fake is another, and both pass the same contract test (adapters/user_repository_test.cpp).
 //
+// Every state change takes the events it publishes and appends them to the transactional outbox in the
+// same transaction (lib/events/include/mercato/events/store.hpp): a change that fails or rolls back
+// leaves no event, and a committed change always has its events.
+//
 // Thread-safety: implementations must be safe to call from several I/O threads at once.
 #pragma once
 
+#include <functional>
+#include <span>
 #include <string_view>
+#include <vector>
 
 #include "domain/user.hpp"
 #include "mercato/core/result.hpp"
+#include "mercato/events/event.hpp"
 
 namespace mercato::user {
+
+// The events a change of a user publishes, built from the user as changed.
+using EventsOf = std::function<std::vector<events::CloudEvent>(const User&)>;
 
 class UserRepository {
  public:
   virtual ~UserRepository() = default;
-  // kConflict (field "email") when the email is taken, compared case-insensitively.
-  virtual Result<void> insert(const User& user) = 0;
+  // Stores a new user and appends `events` to the outbox in the same transaction. kConflict (field
+  // "email") when the email is taken, compared case-insensitively; nothing is then appended.
+  virtual Result<void> insert(const User& user, std::span<const events::CloudEvent> events = {}) = 0;
   // kNotFound when absent.
   virtual Result<User> find(std::string_view id) = 0;
   // Applies `patch` (already validated) atomically — read, apply(), write in one transaction, so two
   // concurrent patches of different fields both land. kNotFound when absent, kConflict when the new
-  // email is taken. Returns the user as stored.
-  virtual Result<User> update(std::string_view id, const UserPatch& patch, SystemTime now) = 0;
+  // email is taken. Returns the user as stored. Only when the patch changed something are
+  // `events_of(user)` appended to the outbox in the same transaction (a no-op patch publishes nothing).
+  virtual Result<User> update(std::string_view id, const UserPatch& patch, SystemTime now,
+                              const EventsOf& events_of = {}) = 0;
   // Readiness: can the store be reached?
   virtual Result<void> ping() = 0;
 };

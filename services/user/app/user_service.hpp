@@ -1,8 +1,10 @@
-// The user service's use cases: validate input with the domain rules, then store through the repository.
+// The user service's use cases: validate input with the domain rules, then store through the repository,
+// which appends the change's event (app/user_events.hpp) to the outbox in the same transaction.
 //
 // Thread-safety: as thread-safe as the repository it is given.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "app/user_repository.hpp"
@@ -18,10 +20,12 @@ class UserService {
  public:
   explicit UserService(UserRepository& repository) : repository_(repository) {}
 
-  Result<User> create(const NewUser& input);
+  // Publishes user.registered. `traceparent`: the caller's trace context, carried by the event.
+  Result<User> create(const NewUser& input, std::string traceparent = {});
   Result<User> get(std::string_view id);
-  // At least one field must be given; both are validated as on create.
-  Result<User> update(std::string_view id, UserPatch patch);
+  // At least one field must be given; both are validated as on create. Publishes user.updated when
+  // something changed.
+  Result<User> update(std::string_view id, UserPatch patch, std::string traceparent = {});
 
  private:
   UserRepository& repository_;

@@ -1,0 +1,130 @@
+// The handler of order.cancelled over the in-memory fake and a recording mailer: one notice per order
+// however often the event is delivered, and a bad event refused with an error that says why (the bus
+// retries it and then dead-letters it).
+#include "app/order_events.hpp"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "adapters/memory_notification_repository.hpp"
+
+namespace mercato::notification {
+namespace {
+
+constexpr const char* kTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+class RecordingMailer final : public Mailer {
+ public:
+  Result<void> send(const Email& email) override {
+    std::lock_guard lock(mutex_);
+    sent_.push_back(email);
+    return {};
+  }
+  Result<void> ping() override { return {}; }
+  std::vector<Email> sent() {
+    std::lock_guard lock(mutex_);
+    return sent_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Email> sent_;
+};
+
+events::CloudEvent cancelled(std::string data, int version = 1) {
+  return events::make_event("order", "order.cancelled", "order-1", std::move(data), kTrace, version);
+}
+
+constexpr const char* kValid =
+    R"({"order_id":"order-1","customer_id":"cust-1","total_cents":300,"reason":"too slow",)"
+    R"("cancelled_at":"2026-11-29T10:00:00.000Z"})";
+
+class OrderEventsTest : public ::testing::Test {
+ protected:
+  // Hands `event` to the handler as the bus would.
+  Result<void> handle(const events::CloudEvent& event) { return on_order_cancelled(service_, event); }
+
+  MemoryNotificationRepository repo_;
+  RecordingMailer mailer_;
+  NotificationService service_{repo_, mailer_};
+};
+
+TEST_F(OrderEventsTest, OrderCancelledSendsOneCancellationNotice) {
+  auto r = handle(cancelled(kValid));
+  ASSERT_TRUE(r) << r.error().message;
+  auto sent = mailer_.sent();
+  ASSERT_EQ(sent.size(), 1U);
+  EXPECT_EQ(sent[0].to, "cust-1");
+  EXPECT_EQ(sent[0].order_id, "order-1");
+  EXPECT_EQ(sent[0].kind, Kind::kOrderCancelled);
+  EXPECT_NE(sent[0].message.find("order-1"), std::string::npos) << sent[0].message;
+  EXPECT_NE(sent[0].message.find("too slow"), std::string::npos) << sent[0].message;
+  auto listed = service_.list("cust-1", 20);
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1U);
+  EXPECT_EQ(listed->front().kind, Kind::kOrderCancelled);
+  // The notice publishes notification.sent, continuing the cancellation's trace.
+  auto appended = repo_.appended();
+  ASSERT_EQ(appended.size(), 1U);
+  EXPECT_EQ(appended[0].type, "notification.sent");
+  EXPECT_EQ(appended[0].subject, "order-1");
+  EXPECT_EQ(appended[0].traceparent, kTrace);
+}
+
+TEST_F(OrderEventsTest, AReasonIsOptional) {
+  ASSERT_TRUE(handle(cancelled(R"({"order_id":"order-1","customer_id":"cust-1"})")));
+  auto sent = mailer_.sent();
+  ASSERT_EQ(sent.size(), 1U);
+  EXPECT_EQ(sent[0].message.find("Reason"), std::string::npos) << sent[0].message;
+}
+
+TEST_F(OrderEventsTest, ASecondDeliverySendsNothingNew) {
+  auto event = cancelled(kValid);
+  ASSERT_TRUE(handle(event));
+  // The same event redelivered, and the same cancellation published again under a new event id (an
+  // outbox relay retrying after a lost acknowledgement): both succeed and change nothing.
+  ASSERT_TRUE(handle(event));
+  ASSERT_TRUE(handle(cancelled(kValid)));
+  EXPECT_EQ(mailer_.sent().size(), 1U);
+  EXPECT_EQ(service_.list("cust-1", 20)->size(), 1U);
+  EXPECT_EQ(repo_.appended().size(), 1U);
+}
+
+TEST_F(OrderEventsTest, AMissingOrMistypedIdIsAValidationErrorNamingTheField) {
+  struct Case {
+    const char* data;
+    const char* field;
+  };
+  for (const auto& c :
+       {Case{R"({"customer_id":"cust-1"})", "order_id"}, Case{R"({"order_id":"order-1"})", "customer_id"},
+        Case{R"({"order_id":7,"customer_id":"cust-1"})", "order_id"},
+        Case{R"({"order_id":"order-1","customer_id":null})", "customer_id"}}) {
+    auto r = handle(cancelled(c.data));
+    ASSERT_FALSE(r) << c.data;
+    EXPECT_EQ(r.error().code, ErrorCode::kValidationFailed) << c.data;
+    EXPECT_EQ(r.error().field, c.field) << c.data;
+  }
+  EXPECT_TRUE(mailer_.sent().empty());
+  EXPECT_TRUE(repo_.appended().empty());
+}
+
+TEST_F(OrderEventsTest, ANewerSchemaVersionIsUnprocessable) {
+  auto r = handle(cancelled(kValid, 2));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable);
+  EXPECT_NE(r.error().message.find("v2"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(mailer_.sent().empty());
+}
+
+TEST_F(OrderEventsTest, DataThatIsNotAJsonObjectIsMalformed) {
+  for (const char* data : {R"(["order-1","cust-1"])", R"("order-1")", "not json", ""}) {
+    auto r = handle(cancelled(data));
+    ASSERT_FALSE(r) << data;
+    EXPECT_EQ(r.error().code, ErrorCode::kMalformedRequest) << data;
+  }
+  EXPECT_TRUE(mailer_.sent().empty());
+}
+
+}  // namespace
+}  // namespace mercato::notification
