@@ -13,6 +13,7 @@
 #include "mercato/events/kafka_mock.hpp"
 #include "mercato/events/transport.hpp"
 #include "mercato/testing/backends.hpp"
+#include "mercato/testing/events.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato {
@@ -24,13 +25,6 @@ using testing::ServiceProcess;
 
 constexpr const char* kAddress =
     R"({"name":"Ann Lee","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"})";
-
-// The value of a metric sample line `name{labels} value` in a /metrics page, -1 when absent.
-double sample(const std::string& page, const std::string& series) {
-  auto pos = page.find("\n" + series + " ");
-  if (pos == std::string::npos) return -1;
-  return std::stod(page.substr(pos + series.size() + 2));
-}
 
 class EventsE2E : public ::testing::TestWithParam<std::string> {
  protected:
@@ -71,18 +65,8 @@ class EventsE2E : public ::testing::TestWithParam<std::string> {
     fs::remove_all(dir_);
   }
 
-  // Waits (bounded) until `series` on `service`'s /metrics reaches `value`; returns the last reading.
-  double wait_metric(ServiceProcess& service, const std::string& series, double value,
-                     std::chrono::milliseconds timeout = 30s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    double last = -1;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto page = testing::http(service.port, "GET", "/metrics");
-      last = sample("\n" + page.body, series);
-      if (last >= value) return last;
-      std::this_thread::sleep_for(50ms);  // a poll of a counter, bounded by the deadline
-    }
-    return last;
+  static double wait_metric(ServiceProcess& service, const std::string& series, double value) {
+    return testing::wait_metric(service.port, series, value);
   }
 
   std::string place_order() {
@@ -124,8 +108,7 @@ TEST_P(EventsE2E, OrderCreatedReachesEveryConsumerOnce) {
   for (auto* consumer : {payment_.get(), inventory_.get(), notification_.get()}) {
     EXPECT_EQ(wait_metric(*consumer, handled, 2), 2) << consumer->name;
   }
-  auto outbox = testing::http(order_->port, "GET", "/metrics");
-  EXPECT_EQ(sample("\n" + outbox.body, "mercato_events_outbox_unsent"), 0);
+  EXPECT_EQ(testing::metric(order_->port, "mercato_events_outbox_unsent"), 0);
 }
 
 TEST_P(EventsE2E, CancellingAnOrderSendsOneCancellationNotice) {
@@ -158,9 +141,11 @@ TEST_P(EventsE2E, APoisonEventBecomesADeadLetterThatCanBeRedriven) {
   ASSERT_TRUE(testing::wait_ready(notification_->port)) << notification_->process->log();
   auto transport = events::open_transport({.url = url_, .prefix = prefix_, .client_id = "e2e-test"});
   ASSERT_TRUE(transport) << transport.error().message;
-  auto poison = events::make_event("order", "order.cancelled", "order-poison", R"({"order_id":"order-poison"})");
+  auto poison =
+      events::make_event("order", "order.cancelled", "order-poison", R"({"order_id":"order-poison"})");
   ASSERT_TRUE((*transport)->publish(poison));
-  EXPECT_EQ(wait_metric(*notification_, R"(mercato_events_dead_lettered_total{type="order.cancelled"})", 1), 1);
+  EXPECT_EQ(wait_metric(*notification_, R"(mercato_events_dead_lettered_total{type="order.cancelled"})", 1),
+            1);
   auto listed = testing::http(notification_->port, "GET", "/admin/dead-letters");
   ASSERT_EQ(listed.status, 200) << listed.body;
   auto body = listed.json();
@@ -170,7 +155,8 @@ TEST_P(EventsE2E, APoisonEventBecomesADeadLetterThatCanBeRedriven) {
   EXPECT_EQ(letter.at("event").at("id").as_string(), poison.id);
   EXPECT_EQ(letter.at("consumer").as_string(), "notification");
   EXPECT_EQ(letter.at("attempts").as_int64(), 2);
-  EXPECT_NE(std::string(letter.at("error").as_string()).find("customer_id"), std::string::npos) << listed.body;
+  EXPECT_NE(std::string(letter.at("error").as_string()).find("customer_id"), std::string::npos)
+      << listed.body;
   std::string id(letter.at("id").as_string());
   auto again = testing::http(notification_->port, "POST", "/admin/dead-letters/" + id + "/redrive");
   EXPECT_EQ(again.status, 422) << again.body;

@@ -18,6 +18,7 @@
 #include "mercato/core/ids.hpp"
 #include "mercato/events/transport.hpp"
 #include "mercato/testing/backends.hpp"
+#include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -46,62 +47,6 @@ struct Gateway {
   }
   std::uint16_t port;
   std::unique_ptr<Process> process;
-};
-
-// A consumer group of its own on the broker, reading what the service under test publishes exactly as
-// another service would. Delivery is at least once, so a redelivered event (same id) is kept once.
-class EventProbe {
- public:
-  EventProbe(const std::string& url, const std::string& prefix, std::vector<std::string> types) {
-    auto transport = events::open_transport({.url = url, .prefix = prefix, .client_id = "e2e-probe"});
-    if (!transport) {
-      error_ = transport.error().message;
-      return;
-    }
-    transport_ = std::move(*transport);
-    events::SubscriptionOptions o;
-    o.group = "e2e-probe";
-    o.types = std::move(types);
-    o.on_give_up = [](const events::CloudEvent&, const Error&, int) -> Result<void> { return {}; };
-    auto sub = transport_->subscribe(o, [this](const events::Delivery& d) -> Result<void> {
-      std::lock_guard lock(mutex_);
-      if (ids_.insert(d.event.id).second) seen_.push_back(d.event);
-      changed_.notify_all();
-      return {};
-    });
-    if (!sub) {
-      error_ = sub.error().message;
-      return;
-    }
-    subscription_ = std::move(*sub);
-  }
-  ~EventProbe() {
-    if (subscription_) subscription_->stop();
-  }
-  const std::string& error() const { return error_; }
-
-  // The events about `subject` in the order they arrived, once there are at least `n` (or the timeout).
-  std::vector<events::CloudEvent> wait_for(const std::string& subject, std::size_t n,
-                                           std::chrono::milliseconds timeout = 30s) {
-    std::unique_lock lock(mutex_);
-    std::vector<events::CloudEvent> of;
-    changed_.wait_for(lock, timeout, [&] {
-      of.clear();
-      for (const auto& e : seen_)
-        if (e.subject == subject) of.push_back(e);
-      return of.size() >= n;
-    });
-    return of;
-  }
-
- private:
-  std::string error_;
-  std::unique_ptr<events::Transport> transport_;
-  std::unique_ptr<events::Subscription> subscription_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::set<std::string> ids_;
-  std::vector<events::CloudEvent> seen_;
 };
 
 // The fields of an event's data.
@@ -565,7 +510,7 @@ TEST(UserService, PublishesItsChangesToTheBroker) {
   auto prefix = "e2e" + random_hex(5);
   testing::ServiceProcess user("user", dir, {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}});
   ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
-  EventProbe probe(url, prefix, {"user.registered", "user.updated"});
+  testing::EventProbe probe(url, prefix, {"user.registered", "user.updated"});
   ASSERT_EQ(probe.error(), "");
 
   std::string email = "events" + std::to_string(::getpid()) + "@example.com";

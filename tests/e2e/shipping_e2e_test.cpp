@@ -15,6 +15,7 @@
 #include "mercato/core/ids.hpp"
 #include "mercato/events/transport.hpp"
 #include "mercato/testing/backends.hpp"
+#include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -58,81 +59,6 @@ std::string body(const std::string& order_id, const std::string& customer_id = "
                  const boost::json::object& addr = address()) {
   return boost::json::serialize(
       boost::json::object{{"order_id", order_id}, {"customer_id", customer_id}, {"address", addr}});
-}
-
-// A consumer group of its own on the broker, reading what the service under test publishes exactly as
-// another service would. Delivery is at least once, so a redelivered event (same id) is kept once.
-class EventProbe {
- public:
-  EventProbe(const std::string& url, const std::string& prefix, std::vector<std::string> types) {
-    auto transport = events::open_transport({.url = url, .prefix = prefix, .client_id = "e2e-probe"});
-    if (!transport) {
-      error_ = transport.error().message;
-      return;
-    }
-    transport_ = std::move(*transport);
-    events::SubscriptionOptions o;
-    o.group = "e2e-probe";
-    o.types = std::move(types);
-    o.on_give_up = [](const events::CloudEvent&, const Error&, int) -> Result<void> { return {}; };
-    auto sub = transport_->subscribe(o, [this](const events::Delivery& d) -> Result<void> {
-      std::lock_guard lock(mutex_);
-      if (ids_.insert(d.event.id).second) seen_.push_back(d.event);
-      changed_.notify_all();
-      return {};
-    });
-    if (!sub) {
-      error_ = sub.error().message;
-      return;
-    }
-    subscription_ = std::move(*sub);
-  }
-  ~EventProbe() {
-    if (subscription_) subscription_->stop();
-  }
-  const std::string& error() const { return error_; }
-
-  // The events about `subject` in the order they arrived, once there are at least `n` (or the timeout).
-  std::vector<events::CloudEvent> wait_for(const std::string& subject, std::size_t n,
-                                           std::chrono::milliseconds timeout = 30s) {
-    std::unique_lock lock(mutex_);
-    std::vector<events::CloudEvent> of;
-    changed_.wait_for(lock, timeout, [&] {
-      of.clear();
-      for (const auto& e : seen_)
-        if (e.subject == subject) of.push_back(e);
-      return of.size() >= n;
-    });
-    return of;
-  }
-
- private:
-  std::string error_;
-  std::unique_ptr<events::Transport> transport_;
-  std::unique_ptr<events::Subscription> subscription_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::set<std::string> ids_;
-  std::vector<events::CloudEvent> seen_;
-};
-
-// The value of a metric sample `series` (name{labels}) on `port`'s /metrics, -1 when absent.
-double metric(std::uint16_t port, const std::string& series) {
-  auto page = "\n" + testing::http(port, "GET", "/metrics").body;
-  auto pos = page.find("\n" + series + " ");
-  if (pos == std::string::npos) return -1;
-  return std::stod(page.substr(pos + series.size() + 2));
-}
-
-// Waits (bounded) until `series` on `port` reaches `value`; returns the last reading.
-double wait_metric(std::uint16_t port, const std::string& series, double value) {
-  auto deadline = std::chrono::steady_clock::now() + 30s;
-  double last = metric(port, series);
-  while (last < value && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(50ms);  // a poll of a counter, bounded by the deadline
-    last = metric(port, series);
-  }
-  return last;
 }
 
 // The fields of an event's data.
@@ -533,7 +459,7 @@ TEST(ShippingEvents, PublishesItsChangesToTheBrokerKeyedByTheOrder) {
   testing::ServiceProcess shipping("shipping", dir,
                                    {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}});
   ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
-  EventProbe probe(url, prefix, {"shipment.created", "shipment.cancelled"});
+  testing::EventProbe probe(url, prefix, {"shipment.created", "shipment.cancelled"});
   ASSERT_EQ(probe.error(), "");
 
   auto created =
@@ -546,8 +472,11 @@ TEST(ShippingEvents, PublishesItsChangesToTheBrokerKeyedByTheOrder) {
   ASSERT_EQ(checked(shipping.port, "POST", "/shipments/" + id + "/cancel").status, 200);  // changes nothing
   ASSERT_EQ(checked(shipping.port, "POST", "/shipments", body("ev-later")).status, 201);
 
-  EXPECT_EQ(wait_metric(shipping.port, R"(mercato_events_published_total{type="shipment.created"})", 2), 2);
-  EXPECT_EQ(metric(shipping.port, R"(mercato_events_published_total{type="shipment.cancelled"})"), 1);
+  EXPECT_EQ(
+      testing::wait_metric(shipping.port, R"(mercato_events_published_total{type="shipment.created"})", 2),
+      2);
+  EXPECT_EQ(testing::metric(shipping.port, R"(mercato_events_published_total{type="shipment.cancelled"})"),
+            1);
   auto seen = probe.wait_for("ev-order", 2);
   ASSERT_EQ(seen.size(), 2U) << shipping.process->log();
   EXPECT_EQ(seen[0].type, "shipment.created");

@@ -1,0 +1,60 @@
+// Event-bus helpers for end-to-end tests: a consumer group of the test's own that reads what a
+// service publishes, and waits on a service's Prometheus counters.
+//
+//   testing::EventProbe probe(url, prefix, {"shipment.created"});
+//   ASSERT_EQ(probe.error(), "");
+//   ... drive the service ...
+//   auto seen = probe.wait_for(order_id, 1);          // the events about that subject, in arrival order
+//   EXPECT_EQ(testing::wait_metric(port, R"(mercato_events_published_total{type="x.y"})", 1), 1);
+//
+// Thread-safety: an EventProbe belongs to one test; its handler runs on the transport's thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "mercato/events/transport.hpp"
+
+namespace mercato::testing {
+
+// A consumer group ("e2e-probe") on the broker at `url`, reading events of `types` exactly as another
+// service would. Delivery is at least once, so a redelivered event (same id) is kept once.
+class EventProbe {
+ public:
+  EventProbe(const std::string& url, const std::string& prefix, std::vector<std::string> types);
+  ~EventProbe();
+  EventProbe(const EventProbe&) = delete;
+  EventProbe& operator=(const EventProbe&) = delete;
+
+  // Empty when subscribed; otherwise why not.
+  const std::string& error() const { return error_; }
+  // The events about `subject` in arrival order, once there are at least `n` (or when `timeout` passed).
+  std::vector<events::CloudEvent> wait_for(const std::string& subject, std::size_t n,
+                                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Every distinct event seen so far.
+  std::vector<events::CloudEvent> seen();
+
+ private:
+  std::string error_;
+  std::unique_ptr<events::Transport> transport_;
+  std::unique_ptr<events::Subscription> subscription_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::set<std::string> ids_;
+  std::vector<events::CloudEvent> seen_;
+};
+
+// The value of the sample `series` (`name{labels}`, labels sorted by name as the registry writes them)
+// on `port`'s /metrics; -1 when absent.
+double metric(std::uint16_t port, const std::string& series);
+// Polls metric() until it reaches `value` or `timeout` passed; returns the last reading.
+double wait_metric(std::uint16_t port, const std::string& series, double value,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+}  // namespace mercato::testing

@@ -1,0 +1,74 @@
+#include "mercato/testing/events.hpp"
+
+#include <thread>
+
+#include "mercato/testing/testing.hpp"
+
+namespace mercato::testing {
+
+EventProbe::EventProbe(const std::string& url, const std::string& prefix, std::vector<std::string> types) {
+  auto transport = events::open_transport({.url = url, .prefix = prefix, .client_id = "e2e-probe"});
+  if (!transport) {
+    error_ = transport.error().message;
+    return;
+  }
+  transport_ = std::move(*transport);
+  events::SubscriptionOptions o;
+  o.group = "e2e-probe";
+  o.types = std::move(types);
+  o.on_give_up = [](const events::CloudEvent&, const Error&, int) -> Result<void> { return {}; };
+  auto sub = transport_->subscribe(o, [this](const events::Delivery& d) -> Result<void> {
+    std::lock_guard lock(mutex_);
+    if (ids_.insert(d.event.id).second) seen_.push_back(d.event);
+    changed_.notify_all();
+    return {};
+  });
+  if (!sub) {
+    error_ = sub.error().message;
+    return;
+  }
+  subscription_ = std::move(*sub);
+}
+
+EventProbe::~EventProbe() {
+  if (subscription_) subscription_->stop();
+}
+
+std::vector<events::CloudEvent> EventProbe::wait_for(const std::string& subject, std::size_t n,
+                                                     std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  std::vector<events::CloudEvent> of;
+  changed_.wait_for(lock, timeout, [&] {
+    of.clear();
+    for (const auto& e : seen_)
+      if (e.subject == subject) of.push_back(e);
+    return of.size() >= n;
+  });
+  return of;
+}
+
+std::vector<events::CloudEvent> EventProbe::seen() {
+  std::lock_guard lock(mutex_);
+  return seen_;
+}
+
+double metric(std::uint16_t port, const std::string& series) {
+  auto page = "\n" + http(port, "GET", "/metrics").body;
+  auto pos = page.find("\n" + series + " ");
+  if (pos == std::string::npos) return -1;
+  return std::stod(page.substr(pos + series.size() + 2));
+}
+
+double wait_metric(std::uint16_t port, const std::string& series, double value,
+                   std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  double last = metric(port, series);
+  while (last < value && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(50));  // a poll of a counter, bounded by the deadline
+    last = metric(port, series);
+  }
+  return last;
+}
+
+}  // namespace mercato::testing
