@@ -167,8 +167,9 @@ class BrokerRestartTest : public ::testing::Test {
     dir_ = testing::temp_dir("restart-" + random_hex(4));
     port_ = testing::free_port();
     http_port_ = testing::free_port();
-    std::ofstream(dir_ / "nats.conf") << "listen: 127.0.0.1:" << port_ << "\nhttp: 127.0.0.1:" << http_port_
-                                      << "\njetstream { store_dir: \"" << (dir_ / "store").string() << "\" }\n";
+    std::ofstream(dir_ / "nats.conf")
+        << "listen: 127.0.0.1:" << port_ << "\nhttp: 127.0.0.1:" << http_port_
+        << "\njetstream { store_dir: \"" << (dir_ / "store").string() << "\" }\n";
   }
   void TearDown() override {
     server_.reset();
@@ -199,11 +200,11 @@ TEST_F(BrokerRestartTest, NothingIsLostWhenTheBrokerRestartsDuringTraffic) {
   const std::string prefix = "restart" + random_hex(4);
   constexpr int kCount = 1500;
   auto producer_db = dir_ / "producer.db", consumer_db = dir_ / "consumer.db";
-  testing::Process consumer(probe(), {"consume", consumer_db.string(), url, prefix, std::to_string(kCount)}, {},
-                            (dir_ / "consumer.log").string());
+  testing::Process consumer(probe(), {"consume", consumer_db.string(), url, prefix, std::to_string(kCount)},
+                            {}, (dir_ / "consumer.log").string());
   testing::Process producer(probe(),
-                            {"produce", producer_db.string(), url, prefix, "0", std::to_string(kCount), "2"}, {},
-                            (dir_ / "producer.log").string());
+                            {"produce", producer_db.string(), url, prefix, "0", std::to_string(kCount), "2"},
+                            {}, (dir_ / "producer.log").string());
   // Restart once a third of the events are on the broker: both sides are mid-stream.
   auto deadline = std::chrono::steady_clock::now() + 60s;
   while (stored_messages() < kCount / 3 && std::chrono::steady_clock::now() < deadline) {

@@ -3,9 +3,10 @@
 // nothing else around them, so a crash point hit here is the one a service would hit.
 //
 //   mercato-events-probe produce DB URL PREFIX FIRST COUNT [PACE_MS]
-//     commits COUNT changes (PACE_MS apart, to make traffic last through a broker restart) (rows n = FIRST..FIRST+COUNT-1 of `produced`, each with a "probe.made"
-//     event in the outbox, in the same transaction), then waits until the relay has published every
-//     unsent row (also rows left by an earlier, killed run) and exits 0.
+//     commits COUNT changes (PACE_MS apart, to make traffic last through a broker restart) (rows n =
+//     FIRST..FIRST+COUNT-1 of `produced`, each with a "probe.made" event in the outbox, in the same
+//     transaction), then waits until the relay has published every unsent row (also rows left by an earlier,
+//     killed run) and exits 0.
 //   mercato-events-probe consume DB URL PREFIX EXPECT
 //     handles "probe.made" events: records the inbox and inserts the event's n into `effects` in one
 //     transaction; exits 0 once `effects` has EXPECT rows, 1 after 60 s without.
@@ -19,14 +20,14 @@
 //
 // MERCATO_FAILPOINTS (lib/core failpoint.hpp) kills it at a chosen point.
 #include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
-#include <mutex>
-#include <vector>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <thread>
-#include <atomic>
+#include <vector>
 
 #include "mercato/events/bus.hpp"
 #include "mercato/events/store.hpp"
@@ -67,12 +68,15 @@ events::BusSettings settings() {
 constexpr std::int64_t kWarmup = 999999999;
 
 std::int64_t wall_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 // {"n":N,"t":<wall-clock ns when the event was made>}: t gives the commit-to-handle latency.
-std::string data_of(long n) { return "{\"n\":" + std::to_string(n) + ",\"t\":" + std::to_string(wall_ns()) + "}"; }
+std::string data_of(long n) {
+  return "{\"n\":" + std::to_string(n) + ",\"t\":" + std::to_string(wall_ns()) + "}";
+}
 
 std::pair<std::int64_t, std::int64_t> read_data(const std::string& data) {
   auto o = boost::json::parse(data).as_object();
@@ -100,7 +104,9 @@ class Latencies {
     std::lock_guard lock(mutex_);
     if (samples_.empty()) return;
     std::sort(samples_.begin(), samples_.end());
-    auto at = [&](double q) { return samples_[static_cast<std::size_t>(q * static_cast<double>(samples_.size() - 1))] / 1e6; };
+    auto at = [&](double q) {
+      return samples_[static_cast<std::size_t>(q * static_cast<double>(samples_.size() - 1))] / 1e6;
+    };
     double seconds = static_cast<double>(last_ - first_) / 1e9;
     std::printf("%s: %zu events, %.0f events/s, latency p50 %.2f ms p99 %.2f ms max %.2f ms\n", label,
                 samples_.size(), seconds > 0 ? static_cast<double>(samples_.size()) / seconds : 0.0, at(0.5),
@@ -210,12 +216,14 @@ int main(int argc, char** argv) {
       if (pace.count() > 0) {
         std::this_thread::sleep_for(pace);  // a traffic rate, not a wait for a condition
         auto e = events::make_event("probe", "probe.made", "s" + std::to_string(i % 5), data_of(i));
-        if (auto r = transport->publish(e); !r) return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
+        if (auto r = transport->publish(e); !r)
+          return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
         continue;
       }
       batch.push_back(events::make_event("probe", "probe.made", "s" + std::to_string(i % 5), data_of(i)));
       if (batch.size() == 256 || i + 1 == n) {
-        if (auto r = transport->publish(batch); !r) return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
+        if (auto r = transport->publish(batch); !r)
+          return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
         batch.clear();
       }
     }

@@ -43,7 +43,8 @@ TEST_F(StandardRoutesTest, ReadyListsPassingChecks) {
 
 TEST_F(StandardRoutesTest, ReadyIs503NamingEveryFailingCheckInTheErrorShape) {
   context_.add_readiness_check("database", [] { return Result<void>{}; });
-  context_.add_readiness_check("broker", [] { return Result<void>{Error::unavailable("connection refused")}; });
+  context_.add_readiness_check("broker",
+                               [] { return Result<void>{Error::unavailable("connection refused")}; });
   add_standard_routes(context_);
   auto res = get("/health/ready");
   EXPECT_EQ(res.status, 503);

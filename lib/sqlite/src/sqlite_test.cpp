@@ -45,7 +45,8 @@ TEST_F(SqliteTest, SingleConnectionOwnsTheFileExclusively) {
   // Another opener (another process, in production) cannot use the file while the owner has it.
   bool refused = false;
   try {
-    auto other = Database::open({.path = path(), .connections = 1, .busy_timeout = std::chrono::milliseconds(50)});
+    auto other =
+        Database::open({.path = path(), .connections = 1, .busy_timeout = std::chrono::milliseconds(50)});
     refused = !other->ping();
   } catch (const std::runtime_error&) {
     refused = true;
