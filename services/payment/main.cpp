@@ -1,5 +1,6 @@
 // The payment service: charges (simulated card processor, Idempotency-Key) and refunds in the service's
-// own database (SQLite, or PostgreSQL with database.url), behind the REST API in api/.
+// own database (SQLite, or PostgreSQL with database.url), behind the REST API in api/; every recorded
+// charge and refund published as an event through the transactional outbox.
 #include "adapters/postgres_payment_repository.hpp"
 #include "adapters/simulated_card_processor.hpp"
 #include "adapters/sqlite_payment_repository.hpp"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
       throw std::runtime_error("cannot purge idempotency keys: " + e.message);
     }
     payment::register_routes(ctx.router(), payments);
+    // Publishes payment.processed / payment.refunded from the outbox (app/payment_events.hpp).
     auto& bus = events::attach(ctx, event_store);
     // Seen and recorded once; charging on it is the saga's step (docs/events.md).
     bus.record_only("order.created");

@@ -6,12 +6,16 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <condition_variable>
 #include <filesystem>
 #include <latch>
 #include <mutex>
 #include <thread>
 
+#include "mercato/core/ids.hpp"
+#include "mercato/events/transport.hpp"
 #include "mercato/testing/backends.hpp"
+#include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -873,6 +877,70 @@ TEST(PaymentThroughGateway, KeysAndReplayHeaderPassThrough) {
   auto id = str(first.json(), "id");
   EXPECT_EQ(api("POST", "/payments/" + id + "/refund").status, 200);
   EXPECT_EQ(str(api("GET", "/payments/" + id).json(), "status"), "refunded");
+  service.process.reset();
+  fs::remove_all(dir);
+}
+
+// --- events ------------------------------------------------------------------------------------------
+
+// Over a real broker: every recorded charge is published once as payment.processed and every refund
+// once as payment.refunded, keyed by the order; replays, conflicts and refused requests publish nothing.
+TEST(PaymentEvents, ChargesAndRefundsArePublishedOnceKeyedByTheOrder) {
+  MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
+  auto prefix = "e2e" + random_hex(6);
+  testing::EventProbe observer(url, prefix, {"payment.processed", "payment.refunded"});
+  auto dir = testing::temp_dir("events");
+  PaymentProcess service(dir, 1, {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}});
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+
+  auto paid = unique("order");
+  auto body = charge_body(paid, "tok_visa", 2500, "cust-ev");
+  auto first = service.call("POST", "/payments", body, {{"Idempotency-Key", paid}});
+  ASSERT_EQ(first.status, 201) << first.body;
+  for (int i = 0; i < 2; ++i) {
+    auto replay = service.call("POST", "/payments", body, {{"Idempotency-Key", paid}});
+    EXPECT_EQ(replay.header("idempotent-replayed"), "true");
+  }
+  EXPECT_EQ(service.call("POST", "/payments", body).status, 409);  // the order is paid
+  auto declined_order = unique("order");
+  auto declined = service.call("POST", "/payments", charge_body(declined_order, "tok_chargeDeclined"));
+  ASSERT_EQ(declined.status, 201) << declined.body;
+  EXPECT_EQ(service.call("POST", "/payments", charge_body(unique("order"), "tok_unknown")).status, 422);
+  auto payment_id = str(first.json(), "id");
+  ASSERT_EQ(service.call("POST", "/payments/" + payment_id + "/refund").status, 200);
+  ASSERT_EQ(service.call("POST", "/payments/" + payment_id + "/refund").status, 200);  // a no-op
+  // Committed last, so published last: once it is out, everything before it is too.
+  auto sentinel = unique("order");
+  ASSERT_EQ(service.call("POST", "/payments", charge_body(sentinel, "tok_visa")).status, 201);
+
+  auto captured = observer.first_with("payment.processed", "order_id", paid);
+  ASSERT_TRUE(captured) << service.process->log();
+  EXPECT_EQ(captured->subject, paid);
+  EXPECT_EQ(captured->source, "/mercato/payment");
+  auto data = boost::json::parse(captured->data).as_object();
+  EXPECT_EQ(data.at("payment_id").as_string(), payment_id);
+  EXPECT_EQ(data.at("amount_cents").as_int64(), 2500);
+  EXPECT_EQ(data.at("status").as_string(), "captured");
+  EXPECT_EQ(data.at("customer_id").as_string(), "cust-ev");
+
+  auto decline = observer.first_with("payment.processed", "order_id", declined_order);
+  ASSERT_TRUE(decline);
+  auto decline_data = boost::json::parse(decline->data).as_object();
+  EXPECT_EQ(decline_data.at("status").as_string(), "declined");
+  EXPECT_EQ(decline_data.at("decline_reason").as_string(), "card_declined");
+
+  auto refunded = observer.first_with("payment.refunded", "payment_id", payment_id);
+  ASSERT_TRUE(refunded);
+  EXPECT_EQ(refunded->subject, paid);
+  EXPECT_EQ(boost::json::parse(refunded->data).at("amount_cents").as_int64(), 2500);
+
+  ASSERT_TRUE(observer.first_with("payment.processed", "order_id", sentinel));
+  // Exactly: the capture, the decline and the sentinel; one refund. A replay or a conflict that had
+  // appended an event would show here, published before the sentinel.
+  EXPECT_EQ(
+      testing::wait_metric(service.port, R"(mercato_events_published_total{type="payment.processed"})", 3),
+      3);
+  EXPECT_EQ(testing::metric(service.port, R"(mercato_events_published_total{type="payment.refunded"})"), 1);
   service.process.reset();
   fs::remove_all(dir);
 }

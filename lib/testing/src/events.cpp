@@ -1,5 +1,6 @@
 #include "mercato/testing/events.hpp"
 
+#include <boost/json.hpp>
 #include <thread>
 
 #include "mercato/testing/testing.hpp"
@@ -45,6 +46,37 @@ std::vector<events::CloudEvent> EventProbe::wait_for(const std::string& subject,
     return of.size() >= n;
   });
   return of;
+}
+
+std::optional<events::CloudEvent> EventProbe::first(
+    const std::function<bool(const events::CloudEvent&)>& match, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  std::optional<events::CloudEvent> found;
+  changed_.wait_for(lock, timeout, [&] {
+    for (const auto& e : seen_) {
+      if (match(e)) {
+        found = e;
+        return true;
+      }
+    }
+    return false;
+  });
+  return found;
+}
+
+std::optional<events::CloudEvent> EventProbe::first_with(const std::string& type, const std::string& field,
+                                                         const std::string& value,
+                                                         std::chrono::milliseconds timeout) {
+  return first(
+      [&](const events::CloudEvent& e) {
+        if (e.type != type) return false;
+        boost::system::error_code ec;
+        auto data = boost::json::parse(e.data, ec);
+        if (ec || !data.is_object()) return false;
+        const auto* v = data.as_object().if_contains(field);
+        return v != nullptr && v->is_string() && v->as_string() == value;
+      },
+      timeout);
 }
 
 std::vector<events::CloudEvent> EventProbe::seen() {

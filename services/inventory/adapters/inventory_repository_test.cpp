@@ -10,9 +10,11 @@
 
 #include "adapters/memory_inventory_repository.hpp"
 #include "adapters/postgres_inventory_repository.hpp"
+#include "adapters/redis_event_store.hpp"
 #include "adapters/redis_inventory_repository.hpp"
 #include "adapters/sqlite_inventory_repository.hpp"
 #include "mercato/core/ids.hpp"
+#include "mercato/events/store.hpp"
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -22,11 +24,24 @@ namespace {
 struct Fixture {
   virtual ~Fixture() = default;
   virtual InventoryRepository& repo() = 0;
+  // The events in the outbox (unsent), oldest first.
+  virtual std::vector<events::CloudEvent> outbox() = 0;
 };
+
+std::vector<events::CloudEvent> unsent(events::EventStore& store) {
+  auto rows = store.unsent(1000);
+  EXPECT_TRUE(rows) << rows.error().message;
+  std::vector<events::CloudEvent> out;
+  if (rows) {
+    for (auto& row : *rows) out.push_back(std::move(row.event));
+  }
+  return out;
+}
 
 struct MemoryFixture : Fixture {
   MemoryInventoryRepository r;
   InventoryRepository& repo() override { return r; }
+  std::vector<events::CloudEvent> outbox() override { return r.outbox(); }
 };
 
 struct SqliteFixture : Fixture {
@@ -36,6 +51,7 @@ struct SqliteFixture : Fixture {
         r(*db) {}
   ~SqliteFixture() override { std::filesystem::remove_all(dir); }
   InventoryRepository& repo() override { return r; }
+  std::vector<events::CloudEvent> outbox() override { return unsent(*events::open_store(*db)); }
   std::filesystem::path dir;
   std::unique_ptr<sqlite::Database> db;
   SqliteInventoryRepository r;
@@ -50,6 +66,7 @@ struct PostgresFixture : Fixture {
     r = std::make_unique<PostgresInventoryRepository>(*db);
   }
   InventoryRepository& repo() override { return *r; }
+  std::vector<events::CloudEvent> outbox() override { return unsent(*events::open_store(*db)); }
   mercato::testing::PostgresSchema schema;  // first member: dropped after the repository has closed
   std::unique_ptr<postgres::Database> db;
   std::unique_ptr<PostgresInventoryRepository> r;
@@ -71,6 +88,10 @@ struct RedisFixture : Fixture {
     } while (cursor != "0");
   }
   InventoryRepository& repo() override { return r; }
+  std::vector<events::CloudEvent> outbox() override {
+    RedisEventStore store(*client, prefix);
+    return unsent(store);
+  }
   std::unique_ptr<redis::Client> client;
   std::string prefix;
   RedisInventoryRepository r;
@@ -106,6 +127,24 @@ class InventoryRepositoryContract : public ::testing::TestWithParam<std::string>
     }
   }
   InventoryRepository& repo() { return fixture_->repo(); }
+  std::vector<events::CloudEvent> outbox() { return fixture_->outbox(); }
+  static events::CloudEvent event(std::string type, std::string subject) {
+    return events::make_event("inventory", std::move(type), subject, R"({"id":")" + subject + R"("})");
+  }
+  // An EventsOf that records each settled reservation it is asked about and builds one event for it.
+  EventsOf settled_event(std::string type) {
+    return [this, type](const Reservation& r) {
+      settled_.push_back(r);
+      return std::vector{event(type, r.order_id)};
+    };
+  }
+  static std::vector<std::string> types(const std::vector<events::CloudEvent>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e.type);
+    return out;
+  }
+
+  std::vector<Reservation> settled_;
 
   void stock(const std::string& id, std::int64_t available, std::int64_t price = 100) {
     ASSERT_TRUE(repo().put_product(id, {"Product " + id, price, available}, kT0));
@@ -460,6 +499,105 @@ TEST_P(InventoryRepositoryContract, ProductIdsWithQuotesCommasAndBracesAreOrdina
     EXPECT_EQ(p.available, 1) << id;
     EXPECT_EQ(p.sold, 2) << id;
   }
+}
+
+// --- the outbox ---------------------------------------------------------------------------------------
+
+TEST_P(InventoryRepositoryContract, PutAppendsItsEventsOnCreateAndOnReplace) {
+  auto created = event("inventory.product_updated", "mug");
+  ASSERT_TRUE(repo().put_product("mug", {"Mug", 250, 10}, kT0, std::span(&created, 1)));
+  auto replaced = event("inventory.product_updated", "mug");
+  ASSERT_TRUE(repo().put_product("mug", {"Big mug", 300, 5}, kT1, std::span(&replaced, 1)));
+  auto outbox = this->outbox();
+  ASSERT_EQ(outbox.size(), 2U);
+  EXPECT_EQ(outbox[0], created);  // the whole envelope, as given
+  EXPECT_EQ(outbox[1], replaced);
+}
+
+TEST_P(InventoryRepositoryContract, ReserveAppendsOnlyWhenItCreatesTheReservation) {
+  stock("a", 5);
+  stock("b", 1);
+  auto reserved = event("inventory.reserved", "o1");
+  ASSERT_TRUE(repo().reserve(request("o1", {{"a", 2}}), kT1, std::span(&reserved, 1)));
+  auto again = event("inventory.reserved", "o1");
+  auto replay = repo().reserve(request("o1", {{"a", 2}}), kT2, std::span(&again, 1));
+  ASSERT_TRUE(replay);
+  EXPECT_FALSE(replay->created);
+  EXPECT_EQ(repo().reserve(request("o1", {{"a", 1}}), kT2, std::span(&again, 1)).error().code,
+            ErrorCode::kConflict);
+  auto refused = event("inventory.reserved", "o2");
+  EXPECT_EQ(repo().reserve(request("o2", {{"a", 1}, {"b", 2}}), kT2, std::span(&refused, 1)).error().code,
+            ErrorCode::kUnprocessable);
+  EXPECT_EQ(repo().reserve(request("o2", {{"ghost", 1}}), kT2, std::span(&refused, 1)).error().code,
+            ErrorCode::kUnprocessable);
+  auto outbox = this->outbox();
+  ASSERT_EQ(outbox.size(), 1U);
+  EXPECT_EQ(outbox[0], reserved);
+}
+
+TEST_P(InventoryRepositoryContract, SettleAppendsTheEventsOfTheMovedReservationOnce) {
+  stock("a", 5);
+  stock("b", 5);
+  ASSERT_TRUE(repo().reserve(request("o1", {{"a", 2}, {"b", 1}}), kT1));
+  ASSERT_TRUE(repo().reserve(request("o2", {{"a", 1}}), kT1));
+  ASSERT_TRUE(repo().settle("o1", ReservationStatus::kCommitted, kT2, settled_event("inventory.committed")));
+  ASSERT_TRUE(repo().settle("o1", ReservationStatus::kCommitted, kT2, settled_event("inventory.committed")));
+  EXPECT_EQ(repo()
+                .settle("o1", ReservationStatus::kReleased, kT2, settled_event("inventory.released"))
+                .error()
+                .code,
+            ErrorCode::kConflict);
+  ASSERT_TRUE(repo().settle("o2", ReservationStatus::kReleased, kT2, settled_event("inventory.released")));
+  ASSERT_TRUE(repo().settle("o2", ReservationStatus::kReleased, kT2, settled_event("inventory.released")));
+  EXPECT_EQ(repo()
+                .settle("nope", ReservationStatus::kReleased, kT2, settled_event("inventory.released"))
+                .error()
+                .code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(types(outbox()), (std::vector<std::string>{"inventory.committed", "inventory.released"}));
+  // The events were built from the reservation as it is after the move.
+  ASSERT_FALSE(settled_.empty());
+  Reservation committed{"o1", ReservationStatus::kCommitted, {{"a", 2, 100}, {"b", 1, 100}}, kT1, kT2};
+  EXPECT_EQ(settled_.front(), committed);
+  EXPECT_EQ(outbox()[0].subject, "o1");
+}
+
+TEST_P(InventoryRepositoryContract, AMalformedEventRefusesTheWholeChange) {
+  stock("a", 5);
+  auto bad = event("inventory.reserved", "o1");
+  bad.data = "not json";
+  ASSERT_FALSE(repo().reserve(request("o1", {{"a", 2}}), kT1, std::span(&bad, 1)));
+  EXPECT_EQ(repo().find_reservation("o1").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(product("a").available, 5);
+  ASSERT_FALSE(repo().put_product("a", {"Changed", 1, 1}, kT1, std::span(&bad, 1)));
+  EXPECT_EQ(product("a").name, "Product a");
+  ASSERT_TRUE(repo().reserve(request("o1", {{"a", 2}}), kT1));
+  ASSERT_FALSE(repo().settle("o1", ReservationStatus::kCommitted, kT2, [](const Reservation& r) {
+    auto e = event("inventory.committed", r.order_id);
+    e.type = "Not A Type";
+    return std::vector{e};
+  }));
+  EXPECT_EQ(repo().find_reservation("o1")->status, ReservationStatus::kReserved);
+  EXPECT_EQ(product("a").reserved, 2);
+  EXPECT_TRUE(outbox().empty());
+}
+
+// Many callers at once, one order: exactly one reservation is created, so exactly one event.
+TEST_P(InventoryRepositoryContract, ConcurrentReservationsOfOneOrderAppendOneEvent) {
+  stock("a", 100);
+  constexpr int kThreads = 8;
+  std::atomic<int> created{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      auto e = event("inventory.reserved", "same");
+      auto r = repo().reserve(request("same", {{"a", 3}}), now_utc(), std::span(&e, 1));
+      if (r && r->created) created++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(outbox().size(), 1U);
 }
 
 // Redis only: the key prefix is the whole namespace, so two prefixes on one server never meet.

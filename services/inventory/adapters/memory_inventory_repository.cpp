@@ -4,10 +4,24 @@
 #include <vector>
 
 namespace mercato::inventory {
+namespace {
+
+// As the outbox tables do: a malformed event refuses the whole change (checked before anything changes).
+Result<void> check(std::span<const events::CloudEvent> events) {
+  for (const auto& e : events) {
+    if (auto valid = events::validate(e); !valid) return valid;
+  }
+  return {};
+}
+
+}  // namespace
 
 Result<PutProductResult> MemoryInventoryRepository::put_product(const std::string& product_id,
-                                                                const ProductInput& input, SystemTime now) {
+                                                                const ProductInput& input, SystemTime now,
+                                                                std::span<const events::CloudEvent> events) {
   std::lock_guard lock(mutex_);
+  if (auto valid = check(events); !valid) return std::move(valid).error();
+  outbox_.insert(outbox_.end(), events.begin(), events.end());
   auto it = products_.find(product_id);
   if (it == products_.end()) {
     auto product = make_product(product_id, input, now);
@@ -25,7 +39,8 @@ Result<Product> MemoryInventoryRepository::find_product(std::string_view product
   return it->second;
 }
 
-Result<ReserveResult> MemoryInventoryRepository::reserve(const ReservationRequest& request, SystemTime now) {
+Result<ReserveResult> MemoryInventoryRepository::reserve(const ReservationRequest& request, SystemTime now,
+                                                         std::span<const events::CloudEvent> events) {
   std::lock_guard lock(mutex_);
   if (auto it = reservations_.find(request.order_id); it != reservations_.end()) {
     if (!same_items(it->second, request)) {
@@ -43,13 +58,15 @@ Result<ReserveResult> MemoryInventoryRepository::reserve(const ReservationReques
   }
   auto reservation = inventory::reserve(request, products, now);
   if (!reservation) return std::move(reservation).error();
+  if (auto valid = check(events); !valid) return std::move(valid).error();
   for (auto& product : products) products_.find(product->product_id)->second = std::move(*product);
   reservations_.emplace(request.order_id, *reservation);
+  outbox_.insert(outbox_.end(), events.begin(), events.end());
   return ReserveResult{std::move(*reservation), true};
 }
 
 Result<Reservation> MemoryInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
-                                                      SystemTime now) {
+                                                      SystemTime now, const EventsOf& events_of) {
   std::lock_guard lock(mutex_);
   auto it = reservations_.find(order_id);
   if (it == reservations_.end()) {
@@ -67,9 +84,18 @@ Result<Reservation> MemoryInventoryRepository::settle(std::string_view order_id,
     if (auto r = settle_line(copy, line.quantity, target, now); !r) return std::move(r).error();
     updated.emplace_back(&p->second, std::move(copy));
   }
+  std::vector<events::CloudEvent> appended;
+  if (events_of) appended = events_of(reservation);
+  if (auto valid = check(appended); !valid) return std::move(valid).error();
   for (auto& [stored, copy] : updated) *stored = std::move(copy);
   it->second = reservation;
+  outbox_.insert(outbox_.end(), appended.begin(), appended.end());
   return reservation;
+}
+
+std::vector<events::CloudEvent> MemoryInventoryRepository::outbox() {
+  std::lock_guard lock(mutex_);
+  return outbox_;
 }
 
 Result<Reservation> MemoryInventoryRepository::find_reservation(std::string_view order_id) {

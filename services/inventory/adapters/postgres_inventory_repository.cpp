@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "mercato/events/store.hpp"
+
 namespace mercato::inventory {
 namespace {
 
@@ -165,10 +167,12 @@ Result<std::optional<Reservation>> select_reservation(postgres::Connection& c, s
 
 PostgresInventoryRepository::PostgresInventoryRepository(postgres::Database& db) : db_(db) {
   if (auto r = db_.migrate("inventory", kMigrations); !r) throw std::runtime_error(r.error().message);
+  if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
-Result<PutProductResult> PostgresInventoryRepository::put_product(const std::string& product_id,
-                                                                  const ProductInput& input, SystemTime now) {
+Result<PutProductResult> PostgresInventoryRepository::put_product(
+    const std::string& product_id, const ProductInput& input, SystemTime now,
+    std::span<const events::CloudEvent> events) {
   return db_.with([&](postgres::Connection& c) -> Result<PutProductResult> {
     if (auto r = c.begin(); !r) return std::move(r).error();
     PutProductResult result;
@@ -182,6 +186,7 @@ Result<PutProductResult> PostgresInventoryRepository::put_product(const std::str
       if (auto r = insert_product(c, result.product, inserted); !r) return std::move(r).error();
       if (inserted) {
         result.created = true;
+        if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
         if (auto r = c.commit(); !r) return std::move(r).error();
         return result;
       }
@@ -192,6 +197,7 @@ Result<PutProductResult> PostgresInventoryRepository::put_product(const std::str
     result.product = std::move(**existing);
     replace(result.product, input, now);
     if (auto r = update_product(c, result.product); !r) return std::move(r).error();
+    if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
     if (auto r = c.commit(); !r) return std::move(r).error();
     return result;
   });
@@ -206,8 +212,8 @@ Result<Product> PostgresInventoryRepository::find_product(std::string_view produ
   });
 }
 
-Result<ReserveResult> PostgresInventoryRepository::reserve(const ReservationRequest& request,
-                                                           SystemTime now) {
+Result<ReserveResult> PostgresInventoryRepository::reserve(const ReservationRequest& request, SystemTime now,
+                                                           std::span<const events::CloudEvent> events) {
   return db_.with([&](postgres::Connection& c) -> Result<ReserveResult> {
     // Every early return below leaves the transaction open; the lease rolls it back, so nothing of a
     // refused request (not even the reservation row claimed first) is ever written.
@@ -255,13 +261,14 @@ Result<ReserveResult> PostgresInventoryRepository::reserve(const ReservationRequ
            line.price_cents});
       if (!r) return write_failed(c, std::move(r).error());
     }
+    if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
     if (auto r = c.commit(); !r) return std::move(r).error();
     return ReserveResult{std::move(*reservation), true};
   });
 }
 
 Result<Reservation> PostgresInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
-                                                        SystemTime now) {
+                                                        SystemTime now, const EventsOf& events_of) {
   return db_.with([&](postgres::Connection& c) -> Result<Reservation> {
     if (auto r = c.begin(); !r) return std::move(r).error();
     auto found = select_reservation(c, order_id, true);
@@ -286,6 +293,10 @@ Result<Reservation> PostgresInventoryRepository::settle(std::string_view order_i
         c.query("UPDATE reservations SET status = $2, updated_at_ms = $3 WHERE order_id = $1",
                 {reservation.order_id, to_string(reservation.status), to_unix_ms(reservation.updated_at)});
     if (!r) return write_failed(c, std::move(r).error());
+    if (events_of) {
+      auto events = events_of(reservation);
+      if (auto appended = events::append_outbox(c, events); !appended) return std::move(appended).error();
+    }
     if (auto done = c.commit(); !done) return std::move(done).error();
     return reservation;
   });

@@ -6,33 +6,43 @@
 #include <optional>
 #include <vector>
 
+#include "adapters/redis_event_store.hpp"
+
 namespace mercato::inventory {
 namespace {
 
-// KEYS[1] product. ARGV: name, price_cents, available, now_ms.
+// Every script that changes state takes the outbox keys (redis_outbox_keys) as its last three KEYS and
+// the events to append as its last ARGVs, and appends them — with append_outbox, defined by
+// kRedisAppendOutboxLua — on the path that changes something, after every check: a refused or replayed
+// call appends nothing, and the change and its events are one atomic script.
+
+// KEYS[1] product, KEYS[2..4] outbox. ARGV: name, price_cents, available, now_ms, events...
 // → {"created"} or {"replaced", reserved, sold, created_at_ms}
-const redis::Script kPutProduct(R"lua(
+const redis::Script kPutProduct(std::string(kRedisAppendOutboxLua) + R"lua(
 local kept = redis.call('HMGET', KEYS[1], 'reserved', 'sold', 'created_at_ms')
+local answer = {'created'}
 if kept[1] then
   redis.call('HSET', KEYS[1], 'name', ARGV[1], 'price_cents', ARGV[2], 'available', ARGV[3],
              'updated_at_ms', ARGV[4])
-  return {'replaced', kept[1], kept[2], kept[3]}
+  answer = {'replaced', kept[1], kept[2], kept[3]}
+else
+  redis.call('HSET', KEYS[1], 'name', ARGV[1], 'price_cents', ARGV[2], 'available', ARGV[3], 'reserved', '0',
+             'sold', '0', 'created_at_ms', ARGV[4], 'updated_at_ms', ARGV[4])
 end
-redis.call('HSET', KEYS[1], 'name', ARGV[1], 'price_cents', ARGV[2], 'available', ARGV[3], 'reserved', '0',
-           'sold', '0', 'created_at_ms', ARGV[4], 'updated_at_ms', ARGV[4])
-return {'created'}
+append_outbox(KEYS[2], KEYS[3], KEYS[4], 5)
+return answer
 )lua");
 
-// KEYS[1] reservation, KEYS[1 + i] product of line i. ARGV[1] now_ms, ARGV[2i] product_id, ARGV[2i + 1]
-// quantity of line i. Lines are reported 0-based.
+// KEYS[1] reservation, KEYS[1 + i] product of line i, then the 3 outbox keys. ARGV[1] now_ms, ARGV[2i]
+// product_id, ARGV[2i + 1] quantity of line i, then the events. Lines are reported 0-based.
 // → {"exists", status, items, created_at_ms, updated_at_ms} | {"missing", line} |
 //   {"short", line, available} | {"created", items}
-const redis::Script kReserve(R"lua(
+const redis::Script kReserve(std::string(kRedisAppendOutboxLua) + R"lua(
 local existing = redis.call('HMGET', KEYS[1], 'status', 'items', 'created_at_ms', 'updated_at_ms')
 if existing[1] then
   return {'exists', existing[1], existing[2], existing[3], existing[4]}
 end
-local n = #KEYS - 1
+local n = #KEYS - 4
 local prices = {}
 for i = 1, n do
   local p = redis.call('HMGET', KEYS[i + 1], 'available', 'price_cents')
@@ -51,18 +61,20 @@ end
 local encoded = cjson.encode(items)
 redis.call('HSET', KEYS[1], 'status', 'reserved', 'items', encoded, 'created_at_ms', ARGV[1],
            'updated_at_ms', ARGV[1])
+append_outbox(KEYS[n + 2], KEYS[n + 3], KEYS[n + 4], 2 * n + 2)
 return {'created', encoded}
 )lua");
 
-// KEYS[1] reservation, KEYS[1 + i] product of line i. ARGV[1] target status, ARGV[2] now_ms, ARGV[3] the
-// items read before (must still match), ARGV[3 + i] quantity of line i.
+// KEYS[1] reservation, KEYS[1 + i] product of line i, then the 3 outbox keys. ARGV[1] target status,
+// ARGV[2] now_ms, ARGV[3] the items read before (must still match), ARGV[3 + i] quantity of line i, then
+// the events.
 // → {"missing"} | {"changed"} | {"final", status, updated_at_ms} | {"short", line, reserved} | {"moved"}
-const redis::Script kSettle(R"lua(
+const redis::Script kSettle(std::string(kRedisAppendOutboxLua) + R"lua(
 local r = redis.call('HMGET', KEYS[1], 'status', 'updated_at_ms', 'items')
 if not r[1] then return {'missing'} end
 if r[3] ~= ARGV[3] then return {'changed'} end
 if r[1] ~= 'reserved' then return {'final', r[1], r[2]} end
-local n = #KEYS - 1
+local n = #KEYS - 4
 for i = 1, n do
   local held = redis.call('HGET', KEYS[i + 1], 'reserved')
   if not held or tonumber(held) < tonumber(ARGV[3 + i]) then return {'short', tostring(i - 1), held or ''} end
@@ -76,6 +88,7 @@ for i = 1, n do
   redis.call('HSET', KEYS[i + 1], 'updated_at_ms', ARGV[2])
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'updated_at_ms', ARGV[2])
+append_outbox(KEYS[n + 2], KEYS[n + 3], KEYS[n + 4], n + 4)
 return {'moved'}
 )lua");
 
@@ -156,6 +169,25 @@ std::string item_field(std::size_t index, std::string_view name) {
   return "items[" + std::to_string(index) + "]." + std::string(name);
 }
 
+// Validates the events (as append_outbox does on SQL: a malformed one refuses the change) and adds their
+// JSON envelopes to a script's arguments.
+Result<void> add_events(std::vector<std::string>& args, std::span<const events::CloudEvent> events) {
+  for (const auto& e : events) {
+    if (auto valid = events::validate(e); !valid) return valid;
+    args.push_back(events::to_json(e));
+  }
+  return {};
+}
+
+// After a script that appended events: wakes this process's relay (the store's commit is the script).
+void appended(std::span<const events::CloudEvent> events) {
+  if (!events.empty()) events::outbox_signal::raise();
+}
+
+void add_outbox_keys(std::vector<std::string>& keys, std::string_view prefix) {
+  for (auto& k : redis_outbox_keys(prefix)) keys.push_back(std::move(k));
+}
+
 }  // namespace
 
 RedisInventoryRepository::RedisInventoryRepository(redis::Client& client, std::string key_prefix)
@@ -170,12 +202,17 @@ std::string RedisInventoryRepository::reservation_key(std::string_view order_id)
 }
 
 Result<PutProductResult> RedisInventoryRepository::put_product(const std::string& product_id,
-                                                               const ProductInput& input, SystemTime now) {
-  auto reply = client_.eval(
-      kPutProduct, {product_key(product_id)},
-      {input.name, std::to_string(input.price_cents), std::to_string(input.available), ms_text(now)});
+                                                               const ProductInput& input, SystemTime now,
+                                                               std::span<const events::CloudEvent> events) {
+  std::vector<std::string> keys{product_key(product_id)};
+  add_outbox_keys(keys, prefix_);
+  std::vector<std::string> args{input.name, std::to_string(input.price_cents),
+                                std::to_string(input.available), ms_text(now)};
+  if (auto r = add_events(args, events); !r) return std::move(r).error();
+  auto reply = client_.eval(kPutProduct, keys, args);
   auto out = outcome(reply);
   if (!out) return std::move(out).error();
+  appended(events);  // either answer changed the product
   const auto& e = **out;
   if (e[0].text == "created") return PutProductResult{make_product(product_id, input, now), true};
   if (e[0].text != "replaced" || e.size() != 4) return Error::internal("put script: unexpected answer");
@@ -211,7 +248,8 @@ Result<Product> RedisInventoryRepository::find_product(std::string_view product_
       std::string(product_id), f[0].text, numbers[0], numbers[1], numbers[2], numbers[3], *created, *updated};
 }
 
-Result<ReserveResult> RedisInventoryRepository::reserve(const ReservationRequest& request, SystemTime now) {
+Result<ReserveResult> RedisInventoryRepository::reserve(const ReservationRequest& request, SystemTime now,
+                                                        std::span<const events::CloudEvent> events) {
   std::vector<std::string> keys{reservation_key(request.order_id)};
   std::vector<std::string> args{ms_text(now)};
   for (const auto& item : request.items) {
@@ -219,6 +257,8 @@ Result<ReserveResult> RedisInventoryRepository::reserve(const ReservationRequest
     args.push_back(item.product_id);
     args.push_back(std::to_string(item.quantity));
   }
+  add_outbox_keys(keys, prefix_);
+  if (auto r = add_events(args, events); !r) return std::move(r).error();
   auto reply = client_.eval(kReserve, keys, args);
   auto out = outcome(reply);
   if (!out) return std::move(out).error();
@@ -251,6 +291,7 @@ Result<ReserveResult> RedisInventoryRepository::reserve(const ReservationRequest
                                 field);
   }
   if (kind == "created" && e.size() == 2) {
+    appended(events);
     auto items = parse_items(e[1].text);
     if (!items) return std::move(items).error();
     return ReserveResult{
@@ -260,7 +301,7 @@ Result<ReserveResult> RedisInventoryRepository::reserve(const ReservationRequest
 }
 
 Result<Reservation> RedisInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
-                                                     SystemTime now) {
+                                                     SystemTime now, const EventsOf& events_of) {
   auto key = reservation_key(order_id);
   auto stored = client_.command({"HMGET", key, "status", "items", "created_at_ms", "updated_at_ms"});
   if (!stored) return std::move(stored).error();
@@ -276,15 +317,23 @@ Result<Reservation> RedisInventoryRepository::settle(std::string_view order_id, 
     keys.push_back(product_key(line.product_id));
     args.push_back(std::to_string(line.quantity));
   }
+  add_outbox_keys(keys, prefix_);
+  // The events of the move, built before it: the script appends them only if it moves the reservation,
+  // and then the reservation is exactly this (its items never change).
+  Reservation moved_to = reservation;
+  moved_to.status = target;
+  moved_to.updated_at = now;
+  std::vector<events::CloudEvent> events;
+  if (events_of && reservation.status == ReservationStatus::kReserved) events = events_of(moved_to);
+  if (auto r = add_events(args, events); !r) return std::move(r).error();
   auto reply = client_.eval(kSettle, keys, args);
   auto out = outcome(reply);
   if (!out) return std::move(out).error();
   const auto& e = **out;
   const auto& kind = e[0].text;
   if (kind == "moved") {
-    reservation.status = target;
-    reservation.updated_at = now;
-    return reservation;
+    appended(events);
+    return moved_to;
   }
   if (kind == "final" && e.size() == 3) {
     // Settled meanwhile or before: the domain decides between a retry (no-op) and a conflict.

@@ -24,6 +24,11 @@
 //            the status set. The product keys come from the reservation's items, read just before: items
 //            never change, and the script checks they are still what was read.
 //
+// The transactional outbox: each script also takes the outbox keys and the events of its change (JSON
+// envelopes, built and validated before the call) and appends them to the outbox in the same script, on
+// the path that changes something — put always, reserve when it creates the reservation, settle when it
+// moves it. RedisEventStore (redis_event_store.hpp) reads that outbox for the relay.
+//
 // Nothing expires: stock and reservations are records, kept as long as the server keeps its data (run
 // Redis with AOF persistence in production; the tests run it without).
 //
@@ -45,10 +50,12 @@ class RedisInventoryRepository final : public InventoryRepository {
                            std::string key_prefix = std::string(kDefaultRedisKeyPrefix));
 
   Result<PutProductResult> put_product(const std::string& product_id, const ProductInput& input,
-                                       SystemTime now) override;
+                                       SystemTime now, std::span<const events::CloudEvent> events) override;
   Result<Product> find_product(std::string_view product_id) override;
-  Result<ReserveResult> reserve(const ReservationRequest& request, SystemTime now) override;
-  Result<Reservation> settle(std::string_view order_id, ReservationStatus target, SystemTime now) override;
+  Result<ReserveResult> reserve(const ReservationRequest& request, SystemTime now,
+                                std::span<const events::CloudEvent> events) override;
+  Result<Reservation> settle(std::string_view order_id, ReservationStatus target, SystemTime now,
+                             const EventsOf& events_of) override;
   Result<Reservation> find_reservation(std::string_view order_id) override;
   Result<void> ping() override;
 

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "mercato/events/store.hpp"
+
 namespace mercato::inventory {
 namespace {
 
@@ -153,10 +155,12 @@ Result<void> insert_reservation(sqlite::Connection& c, const Reservation& r) {
 
 SqliteInventoryRepository::SqliteInventoryRepository(sqlite::Database& db) : db_(db) {
   if (auto r = db_.migrate(kMigrations); !r) throw std::runtime_error(r.error().message);
+  if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
 Result<PutProductResult> SqliteInventoryRepository::put_product(const std::string& product_id,
-                                                                const ProductInput& input, SystemTime now) {
+                                                                const ProductInput& input, SystemTime now,
+                                                                std::span<const events::CloudEvent> events) {
   return db_.with([&](sqlite::Connection& c) -> Result<PutProductResult> {
     if (auto r = c.begin_immediate(); !r) return std::move(r).error();
     auto existing = select_product(c, product_id);
@@ -171,6 +175,7 @@ Result<PutProductResult> SqliteInventoryRepository::put_product(const std::strin
       result.created = true;
       if (auto r = insert_product(c, result.product); !r) return std::move(r).error();
     }
+    if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
     if (auto r = c.commit(); !r) return std::move(r).error();
     return result;
   });
@@ -185,7 +190,8 @@ Result<Product> SqliteInventoryRepository::find_product(std::string_view product
   });
 }
 
-Result<ReserveResult> SqliteInventoryRepository::reserve(const ReservationRequest& request, SystemTime now) {
+Result<ReserveResult> SqliteInventoryRepository::reserve(const ReservationRequest& request, SystemTime now,
+                                                         std::span<const events::CloudEvent> events) {
   return db_.with([&](sqlite::Connection& c) -> Result<ReserveResult> {
     // Every early return below leaves the transaction open; the lease rolls it back, so nothing of a
     // refused request is ever written.
@@ -212,13 +218,14 @@ Result<ReserveResult> SqliteInventoryRepository::reserve(const ReservationReques
       if (auto r = update_product(c, *product); !r) return std::move(r).error();
     }
     if (auto r = insert_reservation(c, *reservation); !r) return std::move(r).error();
+    if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
     if (auto r = c.commit(); !r) return std::move(r).error();
     return ReserveResult{std::move(*reservation), true};
   });
 }
 
 Result<Reservation> SqliteInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
-                                                      SystemTime now) {
+                                                      SystemTime now, const EventsOf& events_of) {
   return db_.with([&](sqlite::Connection& c) -> Result<Reservation> {
     if (auto r = c.begin_immediate(); !r) return std::move(r).error();
     auto found = select_reservation(c, order_id);
@@ -240,6 +247,10 @@ Result<Reservation> SqliteInventoryRepository::settle(std::string_view order_id,
     st.bind(2, to_string(reservation.status));
     st.bind(3, to_unix_ms(reservation.updated_at));
     if (auto r = st.run(); !r) return write_failed(c, std::move(r).error());
+    if (events_of) {
+      auto events = events_of(reservation);
+      if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
+    }
     if (auto r = c.commit(); !r) return std::move(r).error();
     return reservation;
   });

@@ -17,10 +17,12 @@ class SqliteInventoryRepository final : public InventoryRepository {
   explicit SqliteInventoryRepository(sqlite::Database& db);
 
   Result<PutProductResult> put_product(const std::string& product_id, const ProductInput& input,
-                                       SystemTime now) override;
+                                       SystemTime now, std::span<const events::CloudEvent> events) override;
   Result<Product> find_product(std::string_view product_id) override;
-  Result<ReserveResult> reserve(const ReservationRequest& request, SystemTime now) override;
-  Result<Reservation> settle(std::string_view order_id, ReservationStatus target, SystemTime now) override;
+  Result<ReserveResult> reserve(const ReservationRequest& request, SystemTime now,
+                                std::span<const events::CloudEvent> events) override;
+  Result<Reservation> settle(std::string_view order_id, ReservationStatus target, SystemTime now,
+                             const EventsOf& events_of) override;
   Result<Reservation> find_reservation(std::string_view order_id) override;
   Result<void> ping() override;
 

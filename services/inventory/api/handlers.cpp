@@ -61,7 +61,8 @@ http::Response put_product(InventoryService& service, const http::Request& req) 
   auto price = in.integer("price_cents", json::kRequired, 0, kMaxPriceCents);
   auto available = in.integer("available", json::kRequired, 0, kMaxAvailable);
   if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
-  auto put = service.put_product(req.param("product_id"), {*name, *price, *available});
+  auto put =
+      service.put_product(req.param("product_id"), {*name, *price, *available}, req.trace.to_traceparent());
   if (!put) return http::Response::error(put.error(), req.request_id);
   auto res = http::Response::json(put->created ? 201 : 200, to_json(put->product));
   if (put->created) res.headers.set("Location", "/inventory/" + put->product.product_id);
@@ -102,7 +103,8 @@ Result<ReservationRequest> read_reservation_request(std::string_view text) {
 http::Response reserve(InventoryService& service, const http::Request& req) {
   auto request = read_reservation_request(req.body);
   if (!request) return http::Response::error(request.error(), req.request_id);
-  auto reserved = service.reserve(*request);
+  // The reservation's event carries this request's trace, so the saga's spans join the caller's trace.
+  auto reserved = service.reserve(*request, req.trace.to_traceparent());
   if (!reserved) return http::Response::error(reserved.error(), req.request_id);
   auto res = http::Response::json(reserved->created ? 201 : 200, to_json(reserved->reservation));
   res.headers.set("Location", "/inventory/reservations/" + reserved->reservation.order_id);
@@ -124,10 +126,11 @@ void register_routes(http::Router& router, InventoryService& service) {
     return reservation_response(service.get_reservation(req.param("order_id")), req);
   });
   router.post("/inventory/reservations/{order_id}/commit", [&service](const http::Request& req) {
-    return reservation_response(service.commit(req.param("order_id")), req);
+    return reservation_response(service.commit(req.param("order_id"), req.trace.to_traceparent()), req);
   });
   router.post("/inventory/reservations/{order_id}/release", [&service](const http::Request& req) {
-    return reservation_response(service.release(req.param("order_id")), req);
+    // No reason over REST (the API takes no body here); an in-process caller may give one.
+    return reservation_response(service.release(req.param("order_id"), {}, req.trace.to_traceparent()), req);
   });
   router.get("/inventory/{product_id}",
              [&service](const http::Request& req) { return get_product(service, req); });

@@ -1,12 +1,17 @@
 #include "app/inventory_service.hpp"
 
+#include "app/inventory_events.hpp"
+
 namespace mercato::inventory {
 
-Result<PutProductResult> InventoryService::put_product(std::string_view product_id, ProductInput input) {
+Result<PutProductResult> InventoryService::put_product(std::string_view product_id, ProductInput input,
+                                                       const std::string& traceparent) {
   if (auto r = check_id(product_id, "product_id"); !r) return std::move(r).error();
   auto normalized = normalize(std::move(input));
   if (!normalized) return std::move(normalized).error();
-  return repository_.put_product(std::string(product_id), *normalized, now_utc());
+  auto now = now_utc();
+  auto updated = inventory_product_updated_event(product_id, *normalized, now, traceparent);
+  return repository_.put_product(std::string(product_id), *normalized, now, std::span(&updated, 1));
 }
 
 Result<Product> InventoryService::get_product(std::string_view product_id) {
@@ -14,19 +19,29 @@ Result<Product> InventoryService::get_product(std::string_view product_id) {
   return repository_.find_product(product_id);
 }
 
-Result<ReserveResult> InventoryService::reserve(const ReservationRequest& request) {
+Result<ReserveResult> InventoryService::reserve(const ReservationRequest& request,
+                                                const std::string& traceparent) {
   if (auto r = validate(request); !r) return std::move(r).error();
-  return repository_.reserve(request, now_utc());
+  auto now = now_utc();
+  auto reserved = inventory_reserved_event(request, now, traceparent);
+  return repository_.reserve(request, now, std::span(&reserved, 1));
 }
 
-Result<Reservation> InventoryService::commit(std::string_view order_id) {
+Result<Reservation> InventoryService::commit(std::string_view order_id, const std::string& traceparent) {
   if (auto r = check_id(order_id, "order_id"); !r) return std::move(r).error();
-  return repository_.settle(order_id, ReservationStatus::kCommitted, now_utc());
+  return repository_.settle(order_id, ReservationStatus::kCommitted, now_utc(),
+                            [&traceparent](const Reservation& committed) {
+                              return std::vector{inventory_settled_event(committed, {}, traceparent)};
+                            });
 }
 
-Result<Reservation> InventoryService::release(std::string_view order_id) {
+Result<Reservation> InventoryService::release(std::string_view order_id, std::string_view reason,
+                                              const std::string& traceparent) {
   if (auto r = check_id(order_id, "order_id"); !r) return std::move(r).error();
-  return repository_.settle(order_id, ReservationStatus::kReleased, now_utc());
+  return repository_.settle(order_id, ReservationStatus::kReleased, now_utc(),
+                            [&](const Reservation& released) {
+                              return std::vector{inventory_settled_event(released, reason, traceparent)};
+                            });
 }
 
 Result<Reservation> InventoryService::get_reservation(std::string_view order_id) {

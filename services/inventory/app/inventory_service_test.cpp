@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include "adapters/memory_inventory_repository.hpp"
 
 namespace mercato::inventory {
@@ -10,6 +12,15 @@ namespace {
 
 class InventoryServiceTest : public ::testing::Test {
  protected:
+  static boost::json::object data_of(const events::CloudEvent& e) {
+    return boost::json::parse(e.data).as_object();
+  }
+  static boost::json::array lines(std::initializer_list<std::pair<const char*, std::int64_t>> items) {
+    boost::json::array out;
+    for (const auto& [id, quantity] : items) out.push_back({{"product_id", id}, {"quantity", quantity}});
+    return out;
+  }
+
   MemoryInventoryRepository repository_;
   InventoryService service_{repository_};
 };
@@ -59,6 +70,96 @@ TEST_F(InventoryServiceTest, FullLifecycle) {
   auto p = service_.get_product("a");
   EXPECT_EQ(p->available + p->reserved + p->sold, 3);
   EXPECT_EQ(p->sold, 3);
+}
+
+// --- events -----------------------------------------------------------------------------------------
+
+constexpr const char* kTrace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+TEST_F(InventoryServiceTest, PuttingAProductAppendsProductUpdatedKeyedByTheProduct) {
+  auto created = service_.put_product("mug", {"  Mug  ", 250, 7}, kTrace);
+  ASSERT_TRUE(created);
+  auto outbox = repository_.outbox();
+  ASSERT_EQ(outbox.size(), 1U);
+  const auto& e = outbox[0];
+  EXPECT_EQ(e.type, "inventory.product_updated");
+  EXPECT_EQ(e.subject, "mug");
+  EXPECT_EQ(e.source, "/mercato/inventory");
+  EXPECT_EQ(e.traceparent, kTrace);
+  auto data = data_of(e);
+  EXPECT_EQ(data.at("product_id").as_string(), "mug");
+  EXPECT_EQ(data.at("name").as_string(), "Mug") << "the normalized name";
+  EXPECT_EQ(data.at("price_cents").as_int64(), 250);
+  EXPECT_EQ(data.at("available").as_int64(), 7);
+  EXPECT_EQ(data.at("updated_at").as_string(), format_rfc3339(created->product.updated_at));
+  ASSERT_FALSE(service_.put_product("mug", {"", 1, 1}));  // 400: nothing stored, nothing published
+  ASSERT_TRUE(service_.put_product("mug", {"Mug", 300, 7}));
+  EXPECT_EQ(repository_.outbox().size(), 2U) << "a replace publishes too";
+}
+
+TEST_F(InventoryServiceTest, AReservationAppendsInventoryReservedOnceKeyedByTheOrder) {
+  ASSERT_TRUE(service_.put_product("a", {"A", 250, 10}));
+  ASSERT_TRUE(service_.put_product("b", {"B", 100, 10}));
+  auto before = repository_.outbox().size();
+  auto r = service_.reserve({"o1", {{"b", 1}, {"a", 3}}}, kTrace);
+  ASSERT_TRUE(r);
+  auto replay = service_.reserve({"o1", {{"a", 3}, {"b", 1}}});
+  ASSERT_TRUE(replay);
+  EXPECT_FALSE(replay->created);
+  ASSERT_FALSE(service_.reserve({"o2", {{"a", 11}}}));           // 422: not enough stock
+  ASSERT_FALSE(service_.reserve({"o3", {{"a", 1}, {"a", 1}}}));  // 400
+  auto outbox = repository_.outbox();
+  ASSERT_EQ(outbox.size(), before + 1);
+  const auto& e = outbox.back();
+  EXPECT_EQ(e.type, "inventory.reserved");
+  EXPECT_EQ(e.subject, "o1");
+  EXPECT_EQ(e.traceparent, kTrace);
+  auto data = data_of(e);
+  EXPECT_EQ(data.at("order_id").as_string(), "o1");
+  EXPECT_EQ(data.at("lines").as_array(), lines({{"b", 1}, {"a", 3}}));
+  EXPECT_EQ(data.at("reserved_at").as_string(), format_rfc3339(r->reservation.created_at));
+}
+
+TEST_F(InventoryServiceTest, CommitAndReleaseAppendTheirEventOnlyWhenTheReservationMoves) {
+  ASSERT_TRUE(service_.put_product("a", {"A", 250, 10}));
+  ASSERT_TRUE(service_.reserve({"o1", {{"a", 2}}}));
+  ASSERT_TRUE(service_.reserve({"o2", {{"a", 1}}}));
+  auto before = repository_.outbox().size();
+  auto committed = service_.commit("o1", kTrace);
+  ASSERT_TRUE(committed);
+  ASSERT_TRUE(service_.commit("o1"));                // a retry: no-op
+  ASSERT_FALSE(service_.release("o1", "too late"));  // 409
+  auto released = service_.release("o2", "payment_declined");
+  ASSERT_TRUE(released);
+  ASSERT_TRUE(service_.release("o2"));  // a retry: no-op
+  ASSERT_FALSE(service_.commit("missing"));
+  auto outbox = repository_.outbox();
+  ASSERT_EQ(outbox.size(), before + 2);
+  const auto& c = outbox[before];
+  EXPECT_EQ(c.type, "inventory.committed");
+  EXPECT_EQ(c.subject, "o1");
+  EXPECT_EQ(c.traceparent, kTrace);
+  auto cdata = data_of(c);
+  EXPECT_EQ(cdata.at("order_id").as_string(), "o1");
+  EXPECT_EQ(cdata.at("lines").as_array(), lines({{"a", 2}}));
+  EXPECT_EQ(cdata.at("committed_at").as_string(), format_rfc3339(committed->updated_at));
+  EXPECT_FALSE(cdata.contains("reason"));
+  const auto& r = outbox[before + 1];
+  EXPECT_EQ(r.type, "inventory.released");
+  EXPECT_EQ(r.subject, "o2");
+  auto rdata = data_of(r);
+  EXPECT_EQ(rdata.at("lines").as_array(), lines({{"a", 1}}));
+  EXPECT_EQ(rdata.at("reason").as_string(), "payment_declined");
+  EXPECT_EQ(rdata.at("released_at").as_string(), format_rfc3339(released->updated_at));
+}
+
+TEST_F(InventoryServiceTest, AReleaseWithoutAReasonHasNoReasonField) {
+  ASSERT_TRUE(service_.put_product("a", {"A", 250, 10}));
+  ASSERT_TRUE(service_.reserve({"o1", {{"a", 2}}}));
+  ASSERT_TRUE(service_.release("o1"));
+  auto data = data_of(repository_.outbox().back());
+  EXPECT_FALSE(data.contains("reason"));
+  EXPECT_TRUE(data.contains("released_at"));
 }
 
 }  // namespace

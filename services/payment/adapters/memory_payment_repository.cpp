@@ -13,7 +13,8 @@ Error key_not_in_progress(std::string_view key) {
 
 }  // namespace
 
-Result<Payment> MemoryPaymentRepository::record(const Payment& payment, const KeyCompletion* completion) {
+Result<Payment> MemoryPaymentRepository::record(const Payment& payment, const KeyCompletion* completion,
+                                                std::span<const events::CloudEvent> events) {
   std::lock_guard lock(mutex_);
   auto key = completion != nullptr ? keys_.find(completion->key) : keys_.end();
   if (completion != nullptr && (key == keys_.end() || key->second.state != KeyState::kInProgress)) {
@@ -27,6 +28,12 @@ Result<Payment> MemoryPaymentRepository::record(const Payment& payment, const Ke
     outcome = Error::conflict("order_id: order " + payment.order_id + " already has a captured payment",
                               "order_id");
   }
+  if (outcome) {
+    // As the outbox tables do: a malformed event refuses the whole change.
+    for (const auto& e : events) {
+      if (auto valid = events::validate(e); !valid) return std::move(valid).error();
+    }
+  }
   if (completion != nullptr) {
     // Rendered before anything changes, so a throwing renderer leaves the store as it was.
     auto response = completion->render(outcome);
@@ -37,6 +44,7 @@ Result<Payment> MemoryPaymentRepository::record(const Payment& payment, const Ke
   if (outcome) {
     by_id_.emplace(payment.id, payments_.size());
     payments_.push_back(payment);
+    outbox_.insert(outbox_.end(), events.begin(), events.end());
   }
   return outcome;
 }
@@ -61,15 +69,29 @@ Result<std::vector<Payment>> MemoryPaymentRepository::list_by_order(std::string_
   return out;
 }
 
-Result<Payment> MemoryPaymentRepository::refund(std::string_view id, SystemTime now) {
+Result<Payment> MemoryPaymentRepository::refund(std::string_view id, SystemTime now,
+                                                const EventsOf& events_of) {
   std::lock_guard lock(mutex_);
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return not_found(id);
   Payment updated = payments_[it->second];
   auto changed = payment::refund(updated, now);
   if (!changed) return std::move(changed).error();
+  if (!*changed) return updated;
+  // Built before anything changes, so a throwing builder leaves the store as it was.
+  std::vector<events::CloudEvent> appended;
+  if (events_of) appended = events_of(updated);
+  for (const auto& e : appended) {
+    if (auto valid = events::validate(e); !valid) return std::move(valid).error();
+  }
   payments_[it->second] = updated;
+  outbox_.insert(outbox_.end(), appended.begin(), appended.end());
   return updated;
+}
+
+std::vector<events::CloudEvent> MemoryPaymentRepository::outbox() {
+  std::lock_guard lock(mutex_);
+  return outbox_;
 }
 
 Result<std::optional<IdempotencyRecord>> MemoryPaymentRepository::claim_key(const IdempotencyRecord& fresh) {

@@ -11,6 +11,7 @@
 #include "adapters/postgres_payment_repository.hpp"
 #include "adapters/sqlite_payment_repository.hpp"
 #include "mercato/core/ids.hpp"
+#include "mercato/events/store.hpp"
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -20,11 +21,24 @@ namespace {
 struct Fixture {
   virtual ~Fixture() = default;
   virtual PaymentRepository& repo() = 0;
+  // The events in the outbox (unsent), oldest first.
+  virtual std::vector<events::CloudEvent> outbox() = 0;
 };
+
+std::vector<events::CloudEvent> unsent(events::EventStore& store) {
+  auto rows = store.unsent(1000);
+  EXPECT_TRUE(rows) << rows.error().message;
+  std::vector<events::CloudEvent> out;
+  if (rows) {
+    for (auto& row : *rows) out.push_back(std::move(row.event));
+  }
+  return out;
+}
 
 struct MemoryFixture : Fixture {
   MemoryPaymentRepository r;
   PaymentRepository& repo() override { return r; }
+  std::vector<events::CloudEvent> outbox() override { return r.outbox(); }
 };
 
 struct SqliteFixture : Fixture {
@@ -35,6 +49,7 @@ struct SqliteFixture : Fixture {
         r(*db) {}
   ~SqliteFixture() override { std::filesystem::remove_all(dir); }
   PaymentRepository& repo() override { return r; }
+  std::vector<events::CloudEvent> outbox() override { return unsent(*events::open_store(*db)); }
   std::filesystem::path dir;
   std::unique_ptr<sqlite::Database> db;
   SqlitePaymentRepository r;
@@ -49,6 +64,7 @@ struct PostgresFixture : Fixture {
     r = std::make_unique<PostgresPaymentRepository>(*db);
   }
   PaymentRepository& repo() override { return *r; }
+  std::vector<events::CloudEvent> outbox() override { return unsent(*events::open_store(*db)); }
   mercato::testing::PostgresSchema schema;  // first member: dropped after the repository has closed
   std::unique_ptr<postgres::Database> db;
   std::unique_ptr<PostgresPaymentRepository> r;
@@ -73,6 +89,15 @@ class PaymentRepositoryContract : public ::testing::TestWithParam<std::string> {
     }
   }
   PaymentRepository& repo() { return fixture_->repo(); }
+  std::vector<events::CloudEvent> outbox() { return fixture_->outbox(); }
+  static events::CloudEvent event(const Payment& p, std::string type = "payment.processed") {
+    return events::make_event("payment", std::move(type), p.order_id, R"({"payment_id":")" + p.id + R"("})");
+  }
+  static std::vector<std::string> ids(const std::vector<events::CloudEvent>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e.id);
+    return out;
+  }
 
   static Payment make(std::string order, bool approved, SystemTime created = at(1'700'000'000'000)) {
     ChargeRequest request{std::move(order), "customer-1", 1250, "tok"};
@@ -353,6 +378,96 @@ TEST_P(PaymentRepositoryContract, NoAttemptIsRecordedAfterAConcurrentCapture) {
     EXPECT_EQ(list->front().status, PaymentStatus::kCaptured) << "an attempt was recorded after the capture";
     for (std::size_t i = 1; i < list->size(); ++i) EXPECT_EQ((*list)[i].status, PaymentStatus::kDeclined);
   }
+}
+
+// --- the outbox ---------------------------------------------------------------------------------------
+
+TEST_P(PaymentRepositoryContract, RecordAppendsItsEventsWithThePayment) {
+  auto p = make("o1", true);
+  auto e = event(p);
+  ASSERT_TRUE(repo().record(p, nullptr, std::span(&e, 1)));
+  auto outbox = this->outbox();
+  ASSERT_EQ(outbox.size(), 1U);
+  EXPECT_EQ(outbox[0], e);  // the whole envelope, as given
+  ASSERT_TRUE(repo().claim_key(fresh_key("k1")));
+  auto declined = make("o2", false);
+  auto second = event(declined);
+  KeyCompletion completion{"k1", render};
+  ASSERT_TRUE(repo().record(declined, &completion, std::span(&second, 1)));
+  EXPECT_EQ(ids(this->outbox()), (std::vector{e.id, second.id}));
+}
+
+TEST_P(PaymentRepositoryContract, AConflictAppendsNothing) {
+  ASSERT_TRUE(repo().record(make("o1", true), nullptr));
+  auto second = make("o1", true);
+  auto e = event(second);
+  EXPECT_EQ(repo().record(second, nullptr, std::span(&e, 1)).error().code, ErrorCode::kConflict);
+  ASSERT_TRUE(repo().claim_key(fresh_key("k1")));
+  KeyCompletion completion{"k1", render};
+  EXPECT_EQ(repo().record(second, &completion, std::span(&e, 1)).error().code, ErrorCode::kConflict);
+  EXPECT_TRUE(outbox().empty());
+}
+
+// The key's completion fails after the payment and its event were written: the whole transaction rolls
+// back, the event with it.
+TEST_P(PaymentRepositoryContract, AFailedKeyCompletionRollsTheEventBackWithThePayment) {
+  auto p = make("o1", true);
+  auto e = event(p);
+  KeyCompletion unclaimed{"never-claimed", render};
+  ASSERT_FALSE(repo().record(p, &unclaimed, std::span(&e, 1)));
+  EXPECT_EQ(repo().find(p.id).error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(outbox().empty());
+}
+
+TEST_P(PaymentRepositoryContract, AMalformedEventRefusesTheWholeChange) {
+  ASSERT_TRUE(repo().claim_key(fresh_key("k1")));
+  auto p = make("o1", true);
+  auto e = event(p);
+  e.data = "not json";
+  KeyCompletion completion{"k1", render};
+  ASSERT_FALSE(repo().record(p, &completion, std::span(&e, 1)));
+  EXPECT_EQ(repo().find(p.id).error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(outbox().empty());
+  auto key = repo().claim_key(fresh_key("k1"));
+  ASSERT_TRUE(key && *key);
+  EXPECT_EQ((*key)->state, KeyState::kInProgress) << "the key's completion rolled back too";
+}
+
+TEST_P(PaymentRepositoryContract, RefundAppendsTheEventsOfTheRefundedPaymentOnce) {
+  auto p = make("o1", true, at(1000));
+  ASSERT_TRUE(repo().record(p, nullptr));
+  int built = 0;
+  EventsOf events_of = [&](const Payment& refunded) {
+    ++built;
+    EXPECT_EQ(refunded.status, PaymentStatus::kRefunded);
+    EXPECT_EQ(refunded.updated_at, at(5000));
+    return std::vector{event(refunded, "payment.refunded")};
+  };
+  ASSERT_TRUE(repo().refund(p.id, at(5000), events_of));
+  ASSERT_TRUE(repo().refund(p.id, at(9000), events_of));  // already refunded: nothing to publish
+  EXPECT_EQ(built, 1);
+  auto outbox = this->outbox();
+  ASSERT_EQ(outbox.size(), 1U);
+  EXPECT_EQ(outbox[0].type, "payment.refunded");
+
+  auto declined = make("o2", false);
+  ASSERT_TRUE(repo().record(declined, nullptr));
+  EXPECT_FALSE(repo().refund(declined.id, at(5000), events_of));
+  EXPECT_FALSE(repo().refund("nope", at(5000), events_of));
+  EXPECT_EQ(this->outbox().size(), 1U);
+}
+
+TEST_P(PaymentRepositoryContract, AMalformedRefundEventLeavesThePaymentCaptured) {
+  auto p = make("o1", true);
+  ASSERT_TRUE(repo().record(p, nullptr));
+  auto r = repo().refund(p.id, at(5000), [](const Payment& refunded) {
+    auto e = event(refunded, "payment.refunded");
+    e.data = "[]";
+    return std::vector{e};
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(repo().find(p.id)->status, PaymentStatus::kCaptured);
+  EXPECT_TRUE(outbox().empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Implementations, PaymentRepositoryContract,

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "mercato/events/store.hpp"
+
 namespace mercato::payment {
 namespace {
 
@@ -126,9 +128,11 @@ Result<std::optional<IdempotencyRecord>> select_key(postgres::Connection& c, std
 
 PostgresPaymentRepository::PostgresPaymentRepository(postgres::Database& db) : db_(db) {
   if (auto r = db_.migrate("payment", kMigrations); !r) throw std::runtime_error(r.error().message);
+  if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
-Result<Payment> PostgresPaymentRepository::record(const Payment& payment, const KeyCompletion* completion) {
+Result<Payment> PostgresPaymentRepository::record(const Payment& payment, const KeyCompletion* completion,
+                                                  std::span<const events::CloudEvent> events) {
   return db_.with([&](postgres::Connection& c) -> Result<Payment> {
     if (auto r = c.begin(); !r) return std::move(r).error();
     // What BEGIN IMMEDIATE gives SQLite: attempts for one order run one at a time, so a declined attempt
@@ -147,6 +151,9 @@ Result<Payment> PostgresPaymentRepository::record(const Payment& payment, const 
       auto inserted = insert_payment(c, payment);
       if (!inserted) return std::move(inserted).error();
       if (!*inserted) outcome = order_paid(payment.order_id);
+    }
+    if (outcome) {
+      if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
     }
     if (completion != nullptr) {
       auto response = completion->render(outcome);
@@ -180,7 +187,8 @@ Result<std::vector<Payment>> PostgresPaymentRepository::list_by_order(std::strin
   });
 }
 
-Result<Payment> PostgresPaymentRepository::refund(std::string_view id, SystemTime now) {
+Result<Payment> PostgresPaymentRepository::refund(std::string_view id, SystemTime now,
+                                                  const EventsOf& events_of) {
   return db_.with([&](postgres::Connection& c) -> Result<Payment> {
     if (auto r = c.begin(); !r) return std::move(r).error();
     auto p = select_payment(c, id, true);
@@ -191,6 +199,10 @@ Result<Payment> PostgresPaymentRepository::refund(std::string_view id, SystemTim
     auto r = c.query("UPDATE payments SET status = $2, updated_at_ms = $3 WHERE id = $1",
                      {p->id, to_string(p->status), to_unix_ms(p->updated_at)});
     if (!r) return std::move(r).error();
+    if (events_of) {
+      auto events = events_of(*p);
+      if (auto appended = events::append_outbox(c, events); !appended) return std::move(appended).error();
+    }
     if (auto done = c.commit(); !done) return std::move(done).error();
     return p;
   });

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "mercato/events/store.hpp"
+
 namespace mercato::payment {
 namespace {
 
@@ -118,9 +120,11 @@ Result<void> mark_completed(sqlite::Connection& c, std::string_view key, const S
 
 SqlitePaymentRepository::SqlitePaymentRepository(sqlite::Database& db) : db_(db) {
   if (auto r = db_.migrate(kMigrations); !r) throw std::runtime_error(r.error().message);
+  if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
-Result<Payment> SqlitePaymentRepository::record(const Payment& payment, const KeyCompletion* completion) {
+Result<Payment> SqlitePaymentRepository::record(const Payment& payment, const KeyCompletion* completion,
+                                                std::span<const events::CloudEvent> events) {
   return db_.with([&](sqlite::Connection& c) -> Result<Payment> {
     if (auto r = c.begin_immediate(); !r) return std::move(r).error();
     auto paid = order_has_capture(c, payment.order_id);
@@ -133,6 +137,9 @@ Result<Payment> SqlitePaymentRepository::record(const Payment& payment, const Ke
       // schema guards the rule on its own too.
       if (c.last_error_code() != SQLITE_CONSTRAINT_UNIQUE) return std::move(r).error();
       outcome = order_paid(payment.order_id);
+    }
+    if (outcome) {
+      if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
     }
     if (completion != nullptr) {
       auto response = completion->render(outcome);
@@ -168,7 +175,8 @@ Result<std::vector<Payment>> SqlitePaymentRepository::list_by_order(std::string_
   });
 }
 
-Result<Payment> SqlitePaymentRepository::refund(std::string_view id, SystemTime now) {
+Result<Payment> SqlitePaymentRepository::refund(std::string_view id, SystemTime now,
+                                                const EventsOf& events_of) {
   return db_.with([&](sqlite::Connection& c) -> Result<Payment> {
     if (auto r = c.begin_immediate(); !r) return std::move(r).error();
     auto p = select_payment(c, id);
@@ -181,6 +189,10 @@ Result<Payment> SqlitePaymentRepository::refund(std::string_view id, SystemTime 
     st.bind(2, to_string(p->status));
     st.bind(3, to_unix_ms(p->updated_at));
     if (auto r = st.run(); !r) return std::move(r).error();
+    if (events_of) {
+      auto events = events_of(*p);
+      if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
+    }
     if (auto r = c.commit(); !r) return std::move(r).error();
     return p;
   });

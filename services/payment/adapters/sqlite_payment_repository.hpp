@@ -14,10 +14,11 @@ class SqlitePaymentRepository final : public PaymentRepository {
   // Applies the schema migrations; throws std::runtime_error if they fail (start-up only).
   explicit SqlitePaymentRepository(sqlite::Database& db);
 
-  Result<Payment> record(const Payment& payment, const KeyCompletion* completion) override;
+  Result<Payment> record(const Payment& payment, const KeyCompletion* completion,
+                         std::span<const events::CloudEvent> events) override;
   Result<Payment> find(std::string_view id) override;
   Result<std::vector<Payment>> list_by_order(std::string_view order_id) override;
-  Result<Payment> refund(std::string_view id, SystemTime now) override;
+  Result<Payment> refund(std::string_view id, SystemTime now, const EventsOf& events_of) override;
   Result<std::optional<IdempotencyRecord>> claim_key(const IdempotencyRecord& fresh) override;
   Result<void> complete_key(std::string_view key, const StoredResponse& response) override;
   Result<void> release_key(std::string_view key) override;

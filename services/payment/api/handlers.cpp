@@ -65,8 +65,10 @@ http::Response charge(PaymentService& service, const http::Request& req) {
   if (!key) return error(key.error(), req);
   auto request = read_charge(req);
   if (!request) return error(request.error(), req);
+  // The charge's event carries this request's trace, so the saga's spans join the caller's trace.
+  auto traceparent = req.trace.to_traceparent();
   if (!*key) {
-    auto payment = service.charge(*request);
+    auto payment = service.charge(*request, traceparent);
     if (!payment) return error(payment.error(), req);
     return http::Response::json(201, to_json(*payment));
   }
@@ -75,7 +77,7 @@ http::Response charge(PaymentService& service, const http::Request& req) {
                        : http::Response::error(outcome.error(), req.request_id);
     return StoredResponse{res.status, std::move(res.body)};
   };
-  auto keyed = service.charge(*request, **key, render);
+  auto keyed = service.charge(*request, **key, render, traceparent);
   if (!keyed) return error(keyed.error(), req);
   auto res = http::Response::json_text(keyed->response.status, std::move(keyed->response.body));
   if (keyed->replayed) res.headers.set("Idempotent-Replayed", "true");
@@ -108,7 +110,7 @@ http::Response refund(PaymentService& service, const http::Request& req) {
     json::FieldReader in(*body);
     if (auto done = in.finish(); !done) return error(done.error(), req);
   }
-  auto payment = service.refund(req.param("id"));
+  auto payment = service.refund(req.param("id"), req.trace.to_traceparent());
   if (!payment) return error(payment.error(), req);
   return http::Response::json(200, to_json(*payment));
 }

@@ -1,5 +1,6 @@
 #include "app/payment_service.hpp"
 
+#include "app/payment_events.hpp"
 #include "mercato/core/ids.hpp"
 
 namespace mercato::payment {
@@ -25,15 +26,18 @@ class KeyClaim {
 
 }  // namespace
 
-Result<Payment> PaymentService::charge(const ChargeRequest& request) {
+Result<Payment> PaymentService::charge(const ChargeRequest& request, const std::string& traceparent) {
   if (auto valid = validate(request); !valid) return std::move(valid).error();
   auto decision = processor_.authorize(request);
   if (!decision) return std::move(decision).error();
-  return repository_.record(new_payment(request, *decision, new_uuid(), now_utc()), nullptr);
+  auto payment = new_payment(request, *decision, new_uuid(), now_utc());
+  auto processed = payment_processed_event(payment, traceparent);
+  return repository_.record(payment, nullptr, std::span(&processed, 1));
 }
 
 Result<PaymentService::KeyedCharge> PaymentService::charge(const ChargeRequest& request, std::string_view key,
-                                                           const RenderOutcome& render) {
+                                                           const RenderOutcome& render,
+                                                           const std::string& traceparent) {
   if (auto valid = validate_idempotency_key(key); !valid) return std::move(valid).error();
   if (auto valid = validate(request); !valid) return std::move(valid).error();
   IdempotencyRecord fresh{.key = std::string(key),
@@ -61,7 +65,11 @@ Result<PaymentService::KeyedCharge> PaymentService::charge(const ChargeRequest& 
     return KeyedCharge{std::move(response), false};
   }
   KeyCompletion completion{key, render};
-  auto recorded = repository_.record(new_payment(request, *decision, new_uuid(), now_utc()), &completion);
+  // The payment, its event and the key's completion commit together: a replay finds the key completed
+  // and returns before this point, so it can never publish the charge a second time.
+  auto payment = new_payment(request, *decision, new_uuid(), now_utc());
+  auto processed = payment_processed_event(payment, traceparent);
+  auto recorded = repository_.record(payment, &completion, std::span(&processed, 1));
   if (!recorded && recorded.error().code != ErrorCode::kConflict) return std::move(recorded).error();
   claim.settle();
   // The same rendering the repository stored: the outcome and the request are the same.
@@ -75,7 +83,11 @@ Result<std::vector<Payment>> PaymentService::list_for_order(std::string_view ord
   return repository_.list_by_order(order_id);
 }
 
-Result<Payment> PaymentService::refund(std::string_view id) { return repository_.refund(id, now_utc()); }
+Result<Payment> PaymentService::refund(std::string_view id, const std::string& traceparent) {
+  return repository_.refund(id, now_utc(), [&traceparent](const Payment& refunded) {
+    return std::vector{payment_refunded_event(refunded, new_uuid(), traceparent)};
+  });
+}
 
 Result<std::int64_t> PaymentService::recover_keys(std::chrono::milliseconds retention) {
   if (retention < kMinKeyRetention) {

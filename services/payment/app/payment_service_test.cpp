@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <latch>
 #include <mutex>
 #include <thread>
@@ -26,6 +27,9 @@ class PaymentServiceTest : public ::testing::Test {
     return {std::move(order), "c1", 500, std::move(token)};
   }
   std::size_t payments_of(const std::string& order) { return service.list_for_order(order)->size(); }
+  static boost::json::object data_of(const events::CloudEvent& e) {
+    return boost::json::parse(e.data).as_object();
+  }
 
   std::atomic<int> renders{0};
   MemoryPaymentRepository repo;
@@ -152,13 +156,16 @@ TEST_F(PaymentServiceTest, ConcurrentRequestsWithOneKeyChargeOnce) {
 // The fake, except that recording can be made to fail as a full disk would.
 class FailingRecordRepository final : public PaymentRepository {
  public:
-  Result<Payment> record(const Payment& p, const KeyCompletion* c) override {
+  Result<Payment> record(const Payment& p, const KeyCompletion* c,
+                         std::span<const events::CloudEvent> events) override {
     if (fail) return Error::internal("disk full");
-    return inner.record(p, c);
+    return inner.record(p, c, events);
   }
   Result<Payment> find(std::string_view id) override { return inner.find(id); }
   Result<std::vector<Payment>> list_by_order(std::string_view o) override { return inner.list_by_order(o); }
-  Result<Payment> refund(std::string_view id, SystemTime now) override { return inner.refund(id, now); }
+  Result<Payment> refund(std::string_view id, SystemTime now, const EventsOf& events_of) override {
+    return inner.refund(id, now, events_of);
+  }
   Result<std::optional<IdempotencyRecord>> claim_key(const IdempotencyRecord& r) override {
     return inner.claim_key(r);
   }
@@ -184,6 +191,7 @@ TEST_F(PaymentServiceTest, StorageFailureReleasesTheKeySoARetryCanCharge) {
   ASSERT_TRUE(retry) << retry.error().message;  // not 409 "in progress" forever
   EXPECT_FALSE(retry->replayed);
   EXPECT_EQ(retry->response.status, 201);
+  EXPECT_EQ(failing.inner.outbox().size(), 1U) << "only the retry that recorded the payment publishes";
 }
 
 // A processor that holds each authorization until the test lets it go, so "in progress" is a state the
@@ -225,6 +233,97 @@ TEST_F(PaymentServiceTest, KeyIsInProgressWhileTheProcessorWorks) {
   EXPECT_TRUE(after->replayed);
   EXPECT_EQ(after->response, first->response);
   EXPECT_EQ(payments_of("o1"), 1U);
+}
+
+// --- events -----------------------------------------------------------------------------------------
+
+TEST_F(PaymentServiceTest, ACaptureAppendsPaymentProcessedKeyedByTheOrder) {
+  auto captured =
+      service.charge(request("o1", "tok_visa"), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  ASSERT_TRUE(captured);
+  auto outbox = repo.outbox();
+  ASSERT_EQ(outbox.size(), 1U);
+  const auto& e = outbox[0];
+  EXPECT_EQ(e.type, "payment.processed");
+  EXPECT_EQ(e.subject, "o1") << "the order id, so the saga sees one order's events in order";
+  EXPECT_EQ(e.source, "/mercato/payment");
+  EXPECT_EQ(e.dataschema, "urn:mercato:event:payment.processed:v1");
+  EXPECT_EQ(e.traceparent, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  auto data = data_of(e);
+  EXPECT_EQ(data.at("payment_id").as_string(), captured->id);
+  EXPECT_EQ(data.at("order_id").as_string(), "o1");
+  EXPECT_EQ(data.at("customer_id").as_string(), "c1");
+  EXPECT_EQ(data.at("amount_cents").as_int64(), 500);
+  EXPECT_EQ(data.at("status").as_string(), "captured");
+  EXPECT_FALSE(data.contains("decline_reason"));
+  EXPECT_EQ(data.at("created_at").as_string(), format_rfc3339(captured->created_at));
+}
+
+TEST_F(PaymentServiceTest, ADeclineAppendsPaymentProcessedWithItsReason) {
+  auto declined = service.charge(request("o1", "tok_insufficientFunds"));
+  ASSERT_TRUE(declined);
+  auto outbox = repo.outbox();
+  ASSERT_EQ(outbox.size(), 1U);
+  auto data = data_of(outbox[0]);
+  EXPECT_EQ(data.at("status").as_string(), "declined");
+  EXPECT_EQ(data.at("decline_reason").as_string(), "insufficient_funds");
+  EXPECT_EQ(data.at("payment_id").as_string(), declined->id);
+  EXPECT_TRUE(outbox[0].traceparent.empty());
+}
+
+TEST_F(PaymentServiceTest, AReplayOfTheSameKeyPublishesNothingMore) {
+  auto first = service.charge(request(), "key-1", render);
+  ASSERT_TRUE(first);
+  for (int i = 0; i < 3; ++i) {
+    auto again = service.charge(request(), "key-1", render);
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->replayed);
+  }
+  auto outbox = repo.outbox();
+  ASSERT_EQ(outbox.size(), 1U);
+  EXPECT_EQ(outbox[0].type, "payment.processed");
+}
+
+TEST_F(PaymentServiceTest, ChargesThatRecordNoPaymentPublishNothing) {
+  ASSERT_FALSE(service.charge(request("o1", "tok_unknown")));                  // 422, no key
+  ASSERT_TRUE(service.charge(request("o2", "tok_unknown"), "key-1", render));  // 422 stored on the key
+  auto bad = request();
+  bad.amount_cents = 0;
+  ASSERT_FALSE(service.charge(bad));  // 400
+  EXPECT_TRUE(repo.outbox().empty());
+  ASSERT_TRUE(service.charge(request("o3")));
+  auto conflict = service.charge(request("o3"));  // 409: the order is paid
+  ASSERT_FALSE(conflict);
+  auto keyed_conflict = service.charge(request("o3"), "key-2", render);
+  ASSERT_TRUE(keyed_conflict);
+  EXPECT_EQ(keyed_conflict->response.status, 409);
+  EXPECT_EQ(repo.outbox().size(), 1U) << "only the capture of o3";
+}
+
+TEST_F(PaymentServiceTest, ARefundAppendsPaymentRefundedOnce) {
+  auto captured = service.charge(request());
+  ASSERT_TRUE(captured);
+  auto refunded = service.refund(captured->id);
+  ASSERT_TRUE(refunded);
+  ASSERT_TRUE(service.refund(captured->id));  // a repeat: no-op
+  auto outbox = repo.outbox();
+  ASSERT_EQ(outbox.size(), 2U);
+  const auto& e = outbox[1];
+  EXPECT_EQ(e.type, "payment.refunded");
+  EXPECT_EQ(e.subject, "o1");
+  auto data = data_of(e);
+  EXPECT_EQ(data.at("payment_id").as_string(), captured->id);
+  EXPECT_EQ(data.at("order_id").as_string(), "o1");
+  EXPECT_FALSE(data.at("refund_id").as_string().empty());
+  EXPECT_NE(data.at("refund_id").as_string(), captured->id);
+  EXPECT_EQ(data.at("amount_cents").as_int64(), 500);
+  EXPECT_EQ(data.at("refunded_at").as_string(), format_rfc3339(refunded->updated_at));
+
+  auto declined = service.charge(request("o2", "tok_chargeDeclined"));
+  ASSERT_TRUE(declined);
+  ASSERT_FALSE(service.refund(declined->id));  // 422
+  ASSERT_FALSE(service.refund("missing"));     // 404
+  EXPECT_EQ(repo.outbox().size(), 3U) << "the decline's payment.processed only";
 }
 
 TEST_F(PaymentServiceTest, ListValidatesTheOrderId) {

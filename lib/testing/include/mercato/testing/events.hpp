@@ -13,8 +13,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -37,6 +39,13 @@ class EventProbe {
   // The events about `subject` in arrival order, once there are at least `n` (or when `timeout` passed).
   std::vector<events::CloudEvent> wait_for(const std::string& subject, std::size_t n,
                                            std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // The first event for which `match` is true, waiting up to `timeout`; nullopt when none arrived.
+  std::optional<events::CloudEvent> first(const std::function<bool(const events::CloudEvent&)>& match,
+                                          std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // The first event of `type` whose data has the string `field` == `value`.
+  std::optional<events::CloudEvent> first_with(const std::string& type, const std::string& field,
+                                               const std::string& value,
+                                               std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // Every distinct event seen so far.
   std::vector<events::CloudEvent> seen();
 

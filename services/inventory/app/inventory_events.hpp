@@ -1,0 +1,41 @@
+// The events the inventory service publishes, version 1 of each:
+//   inventory.reserved         {order_id, lines[{product_id, quantity}], reserved_at}
+//                              when an order's stock is reserved (not on a replay of the same order).
+//   inventory.committed        {order_id, lines[{product_id, quantity}], committed_at}
+//                              when a reservation is committed: the units are sold.
+//   inventory.released         {order_id, lines[{product_id, quantity}], reason (only when one was
+//                              given), released_at}
+//                              when a reservation is released: the units are available again.
+//   inventory.product_updated  {product_id, name, price_cents, available, updated_at}
+//                              on every PUT /inventory/{id} (create or replace); `available` is the value
+//                              just set (reserved and sold are not part of it: they move with orders).
+// Committing or releasing again, once settled, changes nothing and publishes nothing.
+// Subject: the ORDER id for the reservation events — the order saga consumes them beside the order's and
+// the payment's events, and the subject is the ordering (partition) key — and the product id for
+// inventory.product_updated. Lines are in the order the reservation request gave them.
+// The event data is a contract of its own, written here rather than reusing the REST representation, so
+// the two can evolve separately. Times RFC 3339 UTC, prices in cents.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "domain/product.hpp"
+#include "domain/reservation.hpp"
+#include "mercato/events/event.hpp"
+
+namespace mercato::inventory {
+
+// Built from the request: the reserved lines are exactly the requested ones, and `reserved_at` is the
+// time the repository stamps the reservation with.
+events::CloudEvent inventory_reserved_event(const ReservationRequest& request, SystemTime reserved_at,
+                                            std::string traceparent);
+// For a reservation just moved to kCommitted or kReleased (its updated_at is the time it moved).
+events::CloudEvent inventory_settled_event(const Reservation& reservation, std::string_view reason,
+                                           std::string traceparent);
+events::CloudEvent inventory_product_updated_event(std::string_view product_id, const ProductInput& input,
+                                                   SystemTime updated_at, std::string traceparent);
+
+}  // namespace mercato::inventory

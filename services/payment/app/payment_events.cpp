@@ -1,0 +1,34 @@
+#include "app/payment_events.hpp"
+
+#include <boost/json.hpp>
+
+namespace mercato::payment {
+namespace {
+
+constexpr std::string_view kService = "payment";
+
+}  // namespace
+
+events::CloudEvent payment_processed_event(const Payment& p, std::string traceparent) {
+  boost::json::object data{{"payment_id", p.id},
+                           {"order_id", p.order_id},
+                           {"customer_id", p.customer_id},
+                           {"amount_cents", p.amount_cents},
+                           {"status", to_string(p.status)}};
+  if (p.decline_reason) data["decline_reason"] = *p.decline_reason;
+  data["created_at"] = format_rfc3339(p.created_at);
+  return events::make_event(kService, "payment.processed", p.order_id, boost::json::serialize(data),
+                            std::move(traceparent));
+}
+
+events::CloudEvent payment_refunded_event(const Payment& p, std::string refund_id, std::string traceparent) {
+  boost::json::object data{{"payment_id", p.id},
+                           {"order_id", p.order_id},
+                           {"refund_id", std::move(refund_id)},
+                           {"amount_cents", p.amount_cents},
+                           {"refunded_at", format_rfc3339(p.updated_at)}};
+  return events::make_event(kService, "payment.refunded", p.order_id, boost::json::serialize(data),
+                            std::move(traceparent));
+}
+
+}  // namespace mercato::payment
