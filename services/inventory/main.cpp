@@ -10,46 +10,31 @@
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
 
-namespace {
-
-using namespace mercato;
-
-// On Redis the outbox lives in Redis itself, written by the repository's scripts (redis_event_store.hpp),
-// not in the SQLite side file open_repository_with_events gives a Redis service: only a store the
-// change's own script writes to makes the change and its events atomic.
-storage::WithEvents<inventory::InventoryRepository> open_on_redis(service::Context& ctx,
-                                                                  const storage::Settings& settings) {
-  auto& client = ctx.own(redis::Client::open({.url = settings.url, .connections = settings.connections}));
-  auto& repository =
-      ctx.own(std::make_unique<inventory::RedisInventoryRepository>(client, settings.key_prefix));
-  ctx.add_readiness_check("database", [&repository] { return repository.ping(); });
-  inventory::RedisEventStoreSettings store_settings;
-  // Inbox records expire after the retention the bus purges SQL inboxes with (events.retention).
-  store_settings.retention = ctx.config().section("events").duration("retention", std::chrono::hours(24));
-  auto& store =
-      ctx.own(std::make_unique<inventory::RedisEventStore>(client, settings.key_prefix, store_settings));
-  return {repository, store};
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
+  using namespace mercato;
   return service::run(argc, argv, "inventory", [](service::Context& ctx) {
-    const std::string default_prefix(inventory::kDefaultRedisKeyPrefix);
-    auto settings = storage::read_settings(ctx, true, true, default_prefix);
-    auto [repository, event_store] =
-        settings.engine == storage::Engine::kRedis
-            ? open_on_redis(ctx, settings)
-            : storage::open_repository_with_events<inventory::InventoryRepository>(
-                  ctx, {.sqlite =
-                            [](sqlite::Database& db) {
-                              return std::make_unique<inventory::SqliteInventoryRepository>(db);
-                            },
-                        .postgres =
-                            [](postgres::Database& db) {
-                              return std::make_unique<inventory::PostgresInventoryRepository>(db);
-                            },
-                        .default_key_prefix = default_prefix});
+    // Inbox records on Redis expire after the retention the bus purges SQL inboxes with.
+    inventory::RedisEventStoreSettings redis_events;
+    redis_events.retention = ctx.config().section("events").duration("retention", std::chrono::hours(24));
+    auto [repository, event_store] = storage::open_repository_with_events<inventory::InventoryRepository>(
+        ctx,
+        {.sqlite =
+             [](sqlite::Database& db) { return std::make_unique<inventory::SqliteInventoryRepository>(db); },
+         .postgres =
+             [](postgres::Database& db) {
+               return std::make_unique<inventory::PostgresInventoryRepository>(db);
+             },
+         .redis =
+             [](redis::Client& client, const std::string& prefix) {
+               return std::make_unique<inventory::RedisInventoryRepository>(client, prefix);
+             },
+         // On Redis the outbox lives in Redis itself, written by the repository's scripts: only a store
+         // the change's own script writes to makes the change and its events atomic.
+         .redis_events =
+             [redis_events](redis::Client& client, const std::string& prefix) {
+               return std::make_unique<inventory::RedisEventStore>(client, prefix, redis_events);
+             },
+         .default_key_prefix = std::string(inventory::kDefaultRedisKeyPrefix)});
     auto& stock = ctx.own(std::make_unique<inventory::InventoryService>(repository));
     inventory::register_routes(ctx.router(), stock);
     // Publishes inventory.reserved / committed / released / product_updated (app/inventory_events.hpp).

@@ -10,6 +10,7 @@
 //
 // Each point runs kRuns times per transport, each run on streams/topics of its own.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <filesystem>
@@ -161,6 +162,19 @@ TEST_P(CrashTest, EveryEventIsPublishedAndEveryEffectAppliedExactlyOnce) {
 // A nats-server of the test's own, restarted (SIGTERM, then started again on the same port and store)
 // while the producer is committing and the consumer is handling: every committed event arrives once.
 // Kafka's counterpart cannot be tested here: the mock cluster keeps its data in memory.
+// The nats-server binary: the first on PATH (Debian installs it in /usr/sbin).
+std::string nats_server() {
+  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  for (std::size_t start = 0; start <= path.size();) {
+    auto end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    auto candidate = fs::path(path.substr(start, end - start)) / "nats-server";
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    start = end + 1;
+  }
+  return "/usr/sbin/nats-server";
+}
+
 class BrokerRestartTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -177,7 +191,7 @@ class BrokerRestartTest : public ::testing::Test {
   }
   void start_server() {
     server_ = std::make_unique<testing::Process>(
-        "nats-server", std::vector<std::string>{"-c", (dir_ / "nats.conf").string()},
+        nats_server(), std::vector<std::string>{"-c", (dir_ / "nats.conf").string()},
         std::map<std::string, std::string>{}, (dir_ / "nats.log").string());
     ASSERT_TRUE(testing::wait_ready(http_port_, 20s, "/healthz?js-enabled=true")) << slurp(dir_ / "nats.log");
   }

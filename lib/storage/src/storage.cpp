@@ -10,10 +10,7 @@ Settings read_settings(const service::Context& ctx, bool supports_postgres, bool
   s.path = section.string("path", "var/" + ctx.name() + "/" + ctx.name() + ".db");
   s.connections = static_cast<std::size_t>(section.integer("connections", 1, 1, 64));
   // Read even on other engines so a configuration may keep it set while switching engines.
-  if (supports_redis) {
-    s.key_prefix = section.string("key_prefix", default_key_prefix);
-    s.events_path = section.string("events_path", "var/" + ctx.name() + "/events.db");
-  }
+  if (supports_redis) s.key_prefix = section.string("key_prefix", default_key_prefix);
   std::string accepted = "no url for SQLite";
   if (supports_postgres) accepted = "postgres://..., " + accepted;
   if (supports_redis) accepted = "redis://..., " + accepted;

@@ -33,8 +33,7 @@ struct Settings {
   std::string url;
   std::string path;
   std::size_t connections = 1;
-  std::string key_prefix;   // Redis only: the prefix of every key this service writes
-  std::string events_path;  // Redis only: the SQLite file holding the event tables
+  std::string key_prefix;  // Redis only: the prefix of every key this service writes
 };
 
 // Reads the `database` section. `key_prefix` is read (default `default_key_prefix`) only when the
@@ -47,6 +46,10 @@ struct Adapters {
   std::function<std::unique_ptr<Repository>(sqlite::Database&)> sqlite;
   std::function<std::unique_ptr<Repository>(postgres::Database&)> postgres;
   std::function<std::unique_ptr<Repository>(redis::Client&, const std::string& key_prefix)> redis;
+  // On Redis, the event store: it must live in Redis too, written by the repository's own scripts,
+  // since Redis has no transaction spanning it and anything else (see services/inventory).
+  std::function<std::unique_ptr<events::EventStore>(redis::Client&, const std::string& key_prefix)>
+      redis_events;
   std::string default_key_prefix;  // for Redis, e.g. "mercato:inventory:"
 };
 
@@ -56,10 +59,9 @@ struct WithEvents {
   events::EventStore& events;  // the outbox, inbox and dead letters, in the same database
 };
 
-// Opens the engine and builds the repository; with `with_events`, also the event tables on the same
-// database, so a repository's transaction can append to the outbox and record the inbox (events/store.hpp).
-// On Redis the event tables live in a SQLite file beside (database.events_path, default
-// var/<service>/events.db): Redis has no transaction spanning both (docs/adr/0006-events.md).
+// Opens the engine and builds the repository and the event store on the same database, so a
+// repository's transaction can append to the outbox and record the inbox (events/store.hpp). On Redis
+// the store comes from `adapters.redis_events` (docs/adr/0006-events.md).
 template <typename Repository>
 WithEvents<Repository> open_repository_with_events(service::Context& ctx,
                                                    const Adapters<Repository>& adapters) {
@@ -75,9 +77,13 @@ WithEvents<Repository> open_repository_with_events(service::Context& ctx,
       break;
     }
     case Engine::kRedis: {
-      repository = adapters.redis(ctx.own(redis::Client::open({.url = s.url, .connections = s.connections})),
-                                  s.key_prefix);
-      store = events::open_store(ctx.own(sqlite::Database::open({.path = s.events_path, .connections = 1})));
+      auto& client = ctx.own(redis::Client::open({.url = s.url, .connections = s.connections}));
+      repository = adapters.redis(client, s.key_prefix);
+      if (!adapters.redis_events) {
+        throw config::ConfigError("config key 'database.url': the " + ctx.name() +
+                                  " service keeps no event store on Redis");
+      }
+      store = adapters.redis_events(client, s.key_prefix);
       break;
     }
     case Engine::kSqlite: {
@@ -92,7 +98,7 @@ WithEvents<Repository> open_repository_with_events(service::Context& ctx,
   return {chosen, ctx.own(std::move(store))};
 }
 
-// Opens the engine and builds the repository (for services that neither publish nor consume events).
+// Opens the engine and builds the repository, when the caller needs only the repository.
 template <typename Repository>
 Repository& open_repository(service::Context& ctx, const Adapters<Repository>& adapters) {
   return open_repository_with_events(ctx, adapters).repository;
