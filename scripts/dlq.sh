@@ -65,14 +65,14 @@ cmd_dlq() {
       for id in "${ids[@]}"; do
         [[ -n "$id" ]] || continue
         if answer="$(curl --noproxy '*' -sS --fail-with-body --connect-timeout 1 --max-time 30 -X POST \
-          "http://127.0.0.1:${port}/admin/dead-letters/${id}/redrive" 2>&1)"; then
+          "http://127.0.0.1:${port}/admin/dead-letters/${id}/redrive" 2>/dev/null)"; then
           log_info "$name: redriven $id"
         else
           failed=$((failed + 1))
-          log_error "$name: $id: $(jq -r '.error.message // .' <<<"$answer" 2>/dev/null || echo "$answer")"
+          log_error "$name: $id: $(jq -r '.error.message // .' <<<"$answer" 2>/dev/null || echo "no answer")"
         fi
       done
-      ((failed == 0)) || die "$failed dead letter(s) could not be redriven (they stay, with the new error)"
+      ((failed == 0)) || die "$failed dead letter(s) not redriven (a failing handler keeps its letter, with the new error)"
       ;;
     *) die "usage: ./mercato dlq list [SERVICE] | redrive SERVICE ID|--all" ;;
   esac

@@ -82,7 +82,7 @@ _up_command() {
   fi
   if [[ "$name" == "$MERCATO_GATEWAY_NAME" ]]; then
     for other in "${UP_ORDER[@]}"; do
-      [[ "$other" == "$MERCATO_GATEWAY_NAME" ]] && continue
+      [[ "$other" == "$MERCATO_GATEWAY_NAME" || "$other" == nats || "$other" == kafka ]] && continue
       route="$(service_route "$other")"
       _UP_ENV+=("APP_GATEWAY__SERVICES__${route^^}__UPSTREAM=127.0.0.1:${UP_PORT[$other]}")
     done
