@@ -19,9 +19,9 @@
 #include <thread>
 
 #include "mercato/core/ids.hpp"
-#include "mercato/events/kafka_mock.hpp"
 #include "mercato/sqlite/sqlite.hpp"
 #include "mercato/testing/backends.hpp"
+#include "mercato/testing/events.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato {
@@ -93,18 +93,8 @@ Effects read_effects(const fs::path& db_path) {
 class CrashTest : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
  protected:
   void SetUp() override {
-    const auto& transport = std::get<0>(GetParam());
-    if (transport == "nats") {
-      url_ = testing::backend_url("MERCATO_TEST_NATS_URL");
-      if (url_.empty()) {
-        if (testing::backends_required()) FAIL() << "MERCATO_TEST_NATS_URL is not set";
-        GTEST_SKIP() << "no nats-server (run the tests through ./mercato test)";
-      }
-    } else {
-      static auto cluster = events::KafkaMockCluster::start(1);
-      ASSERT_TRUE(cluster) << cluster.error().message;
-      url_ = "kafka://" + (*cluster)->bootstrap_servers();
-    }
+    MERCATO_BROKER_URL_OR_SKIP(url, std::get<0>(GetParam()));
+    url_ = url;
     dir_ = testing::temp_dir("crash-" + random_hex(4));
   }
   void TearDown() override { fs::remove_all(dir_); }

@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "mercato/core/ids.hpp"
-#include "mercato/events/kafka_mock.hpp"
 #include "mercato/events/transport.hpp"
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/events.hpp"
@@ -29,17 +28,8 @@ constexpr const char* kAddress =
 class EventsE2E : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "nats") {
-      url_ = testing::backend_url("MERCATO_TEST_NATS_URL");
-      if (url_.empty()) {
-        if (testing::backends_required()) FAIL() << "MERCATO_TEST_NATS_URL is not set";
-        GTEST_SKIP() << "no nats-server (run the tests through ./mercato test)";
-      }
-    } else {
-      static auto cluster = events::KafkaMockCluster::start(1);
-      ASSERT_TRUE(cluster) << cluster.error().message;
-      url_ = "kafka://" + (*cluster)->bootstrap_servers();
-    }
+    MERCATO_BROKER_URL_OR_SKIP(url, GetParam());
+    url_ = url;
     dir_ = testing::temp_dir("events-" + GetParam());
     prefix_ = "e2e" + random_hex(5);
     std::map<std::string, std::string> bus{{"APP_EVENTS__URL", url_},

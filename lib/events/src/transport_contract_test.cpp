@@ -14,9 +14,8 @@
 #include <set>
 
 #include "mercato/core/ids.hpp"
-#include "mercato/events/kafka_mock.hpp"
 #include "mercato/events/transport.hpp"
-#include "mercato/testing/backends.hpp"
+#include "mercato/testing/events.hpp"
 
 namespace mercato::events {
 namespace {
@@ -64,23 +63,11 @@ CloudEvent event(std::string type, std::string subject, int n) {
   return make_event("contract", std::move(type), std::move(subject), "{\"n\":" + std::to_string(n) + "}");
 }
 
-struct TransportCase {
-  std::string name;
-  // Returns the URL to connect to, or an empty string with `skip_reason` set.
-  std::function<std::string(std::string& skip_reason)> url;
-};
-
-void PrintTo(const TransportCase& c, std::ostream* os) { *os << c.name; }
-
-class TransportContract : public ::testing::TestWithParam<TransportCase> {
+class TransportContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    std::string reason;
-    url_ = GetParam().url(reason);
-    if (url_.empty()) {
-      if (testing::backends_required()) FAIL() << reason;
-      GTEST_SKIP() << reason;
-    }
+    MERCATO_BROKER_URL_OR_SKIP(url, GetParam());
+    url_ = url;
     prefix_ = "t" + random_hex(6);
   }
 
@@ -358,29 +345,8 @@ TEST_P(TransportContract, PingSaysTheBrokerIsThere) {
   EXPECT_TRUE(t->ping());
 }
 
-std::vector<TransportCase> cases() {
-  return {
-      {"inprocess", [](std::string&) { return std::string("inprocess://contract-") + random_hex(4); }},
-      {"nats",
-       [](std::string& reason) {
-         auto url = testing::backend_url("MERCATO_TEST_NATS_URL");
-         if (url.empty()) reason = "MERCATO_TEST_NATS_URL is not set (run the tests through ./mercato test)";
-         return url;
-       }},
-      {"kafka",
-       [](std::string& reason) -> std::string {
-         static auto cluster = KafkaMockCluster::start(1);
-         if (!cluster) {
-           reason = "cannot start librdkafka's mock cluster: " + cluster.error().message;
-           return {};
-         }
-         return "kafka://" + (*cluster)->bootstrap_servers();
-       }},
-  };
-}
-
-INSTANTIATE_TEST_SUITE_P(AllTransports, TransportContract, ::testing::ValuesIn(cases()),
-                         [](const auto& test_info) { return test_info.param.name; });
+INSTANTIATE_TEST_SUITE_P(AllTransports, TransportContract, ::testing::Values("inprocess", "nats", "kafka"),
+                         [](const auto& test_info) { return test_info.param; });
 
 }  // namespace
 }  // namespace mercato::events

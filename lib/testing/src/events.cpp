@@ -3,9 +3,30 @@
 #include <boost/json.hpp>
 #include <thread>
 
+#include "mercato/core/ids.hpp"
+#include "mercato/events/kafka_mock.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato::testing {
+
+std::string broker_url(const std::string& transport, std::string& why_not) {
+  if (transport == "nats") {
+    auto url = backend_url("MERCATO_TEST_NATS_URL");
+    if (url.empty()) why_not = "MERCATO_TEST_NATS_URL is not set (run the tests through ./mercato test)";
+    return url;
+  }
+  if (transport == "kafka") {
+    static auto cluster = events::KafkaMockCluster::start(1);
+    if (!cluster) {
+      why_not = "cannot start librdkafka's mock cluster: " + cluster.error().message;
+      return {};
+    }
+    return "kafka://" + (*cluster)->bootstrap_servers();
+  }
+  if (transport == "inprocess") return "inprocess://test-" + random_hex(4);
+  why_not = "unknown transport '" + transport + "'";
+  return {};
+}
 
 EventProbe::EventProbe(const std::string& url, const std::string& prefix, std::vector<std::string> types) {
   auto transport = events::open_transport({.url = url, .prefix = prefix, .client_id = "e2e-probe"});

@@ -22,8 +22,27 @@
 #include <vector>
 
 #include "mercato/events/transport.hpp"
+#include "mercato/testing/testing.hpp"
+
+// Declares `var` with the URL of a broker for `transport` ("nats" or "kafka", see broker_url); skips the
+// test without one, or fails it when MERCATO_REQUIRE_BACKENDS=1 (./mercato test).
+#define MERCATO_BROKER_URL_OR_SKIP(var, transport)                            \
+  std::string var;                                                            \
+  {                                                                           \
+    std::string mercato_why_not;                                              \
+    var = ::mercato::testing::broker_url(transport, mercato_why_not);         \
+    if (var.empty()) {                                                        \
+      if (::mercato::testing::backends_required()) FAIL() << mercato_why_not; \
+      GTEST_SKIP() << mercato_why_not;                                        \
+    }                                                                         \
+  }
 
 namespace mercato::testing {
+
+// A broker for `transport`: "nats" → the nats-server ./mercato test started (MERCATO_TEST_NATS_URL);
+// "kafka" → librdkafka's mock cluster, started once per test process and kept until it exits;
+// "inprocess" → a fresh in-process broker name. Empty, with `why_not` set, when there is none.
+std::string broker_url(const std::string& transport, std::string& why_not);
 
 // A consumer group ("e2e-probe") on the broker at `url`, reading events of `types` exactly as another
 // service would. Delivery is at least once, so a redelivered event (same id) is kept once.
