@@ -156,11 +156,13 @@ class SqliteEventStore final : public EventStore {
     });
   }
 
-  Result<bool> handle_once(std::string_view consumer, std::string_view event_id) override {
+  Result<bool> handle_once(std::string_view consumer, std::string_view event_id,
+                           std::span<const CloudEvent> outgoing) override {
     return db_.with([&](sqlite::Connection& c) -> Result<bool> {
       if (auto r = c.begin_immediate(); !r) return std::move(r).error();
       auto first = record_handled(c, consumer, event_id);
-      if (!first) return first;
+      if (!first || !*first) return first;
+      if (auto r = append_outbox(c, outgoing); !r) return std::move(r).error();
       if (auto r = c.commit(); !r) return std::move(r).error();
       return first;
     });
@@ -353,11 +355,13 @@ class PostgresEventStore final : public EventStore {
     });
   }
 
-  Result<bool> handle_once(std::string_view consumer, std::string_view event_id) override {
+  Result<bool> handle_once(std::string_view consumer, std::string_view event_id,
+                           std::span<const CloudEvent> outgoing) override {
     return db_.with([&](postgres::Connection& c) -> Result<bool> {
       if (auto r = c.begin(); !r) return std::move(r).error();
       auto first = record_handled(c, consumer, event_id);
-      if (!first) return first;
+      if (!first || !*first) return first;
+      if (auto r = append_outbox(c, outgoing); !r) return std::move(r).error();
       if (auto r = c.commit(); !r) return std::move(r).error();
       return first;
     });

@@ -200,7 +200,9 @@ Result<std::int64_t> RedisEventStore::unsent_count() {
   return reply->integer;
 }
 
-Result<bool> RedisEventStore::handle_once(std::string_view consumer, std::string_view event_id) {
+Result<bool> RedisEventStore::handle_once(std::string_view consumer, std::string_view event_id,
+                                          std::span<const events::CloudEvent> outgoing) {
+  if (!outgoing.empty()) return Error::internal("answering with events is not built on Redis yet");
   auto reply = client_.command({"SET", key("inbox:" + std::string(consumer) + ":" + std::string(event_id)),
                                 "1", "NX", "PX", std::to_string(settings_.retention.count())});
   if (!reply) return std::move(reply).error();

@@ -73,7 +73,8 @@ class RedisEventStore final : public events::EventStore {
   Result<void> mark_failed(std::int64_t seq, std::string_view error) override;
   Result<std::size_t> purge(SystemTime before) override;
   Result<std::int64_t> unsent_count() override;
-  Result<bool> handle_once(std::string_view consumer, std::string_view event_id) override;
+  Result<bool> handle_once(std::string_view consumer, std::string_view event_id,
+                           std::span<const events::CloudEvent> outgoing = {}) override;
   Result<void> add_dead_letter(std::string_view consumer, const events::CloudEvent& event,
                                std::string_view error, int attempts) override;
   Result<std::vector<events::DeadLetter>> dead_letters(std::size_t limit) override;

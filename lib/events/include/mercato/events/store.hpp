@@ -80,9 +80,13 @@ class EventStore {
   virtual Result<std::size_t> purge(SystemTime before) = 0;
   virtual Result<std::int64_t> unsent_count() = 0;
 
-  // For a consumer whose handler has no state of its own to change: records the event as handled in a
-  // transaction of its own; true the first time.
-  virtual Result<bool> handle_once(std::string_view consumer, std::string_view event_id) = 0;
+  // For a consumer whose handler has no state of its own to change (or whose effect is idempotent by
+  // its own key and already committed): records the event as handled and appends `outgoing` to the
+  // outbox, in one transaction; true the first time, false (and nothing appended) for a duplicate.
+  // A saga participant answers a command this way when the command changed nothing (a rejection, or
+  // a repeat of something already done).
+  virtual Result<bool> handle_once(std::string_view consumer, std::string_view event_id,
+                                   std::span<const CloudEvent> outgoing = {}) = 0;
 
   virtual Result<void> add_dead_letter(std::string_view consumer, const CloudEvent& event,
                                        std::string_view error, int attempts) = 0;
