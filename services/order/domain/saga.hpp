@@ -1,0 +1,96 @@
+// The order saga as a pure state machine (orchestration): which command to send next, what an answer or
+// a timeout means, which compensations remain, and what it does to the order. No I/O: the app layer
+// persists a Saga with its order (one transaction, with the commands in the outbox) and turns the
+// Decision's commands into events (docs/saga.md).
+//
+//   forward:  reserve → charge → ship → commit → completed (order confirmed)
+//   a failed or timed-out step compensates what is done, newest first:
+//             cancel_shipment → refund → release → compensated (order cancelled with the reason)
+//
+// A step that timed out is compensated too (its effect may still land late; every compensation is
+// idempotent and succeeds when there is nothing to undo). A charge that times out is not a failure:
+// the payment service may be down, so the order waits in pending_payment with the charge queued in the
+// broker until the order's deadline. Committing the stock is the pivot: after it the saga only moves
+// forward, and a timed-out commit is sent again. Compensations are sent again on their timeout, never
+// dropped. Answers the saga does not expect (duplicates, late answers, answers to another step) change
+// nothing.
+//
+// Thread-safety: plain values and pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/order.hpp"
+#include "mercato/core/result.hpp"
+#include "mercato/core/time.hpp"
+
+namespace mercato::order {
+
+enum class SagaState { kRunning, kCompensating, kCompleted, kCompensated };
+std::string_view to_string(SagaState state) noexcept;
+std::optional<SagaState> parse_saga_state(std::string_view text) noexcept;
+
+// Steps and compensations by their wire names.
+enum class Step { kReserve, kCharge, kShip, kCommit, kRelease, kRefund, kCancelShipment };
+std::string_view to_string(Step step) noexcept;
+std::optional<Step> parse_step(std::string_view text) noexcept;
+bool is_compensation(Step step) noexcept;
+
+struct StepRecord {
+  Step step = Step::kReserve;
+  std::string status;  // started | succeeded | failed | timed_out | resent
+  SystemTime at{};
+  std::string detail;
+
+  friend bool operator==(const StepRecord&, const StepRecord&) = default;
+};
+
+struct SagaTimeouts {
+  std::chrono::milliseconds step{30000};         // an answer must come within this
+  std::chrono::milliseconds order{15 * 60000};  // no order stays pending/pending_payment longer
+};
+
+struct Saga {
+  std::string order_id;
+  SagaState state = SagaState::kRunning;
+  Step current = Step::kReserve;          // the step or compensation awaiting its answer
+  std::vector<Step> done;                 // forward steps that succeeded, in order
+  std::vector<Step> compensations;        // still to run after `current`, in order
+  std::string failure;                    // why it compensates
+  SystemTime step_deadline{};
+  SystemTime order_deadline{};
+  std::vector<StepRecord> timeline;
+
+  bool finished() const noexcept { return state == SagaState::kCompleted || state == SagaState::kCompensated; }
+  // When the saga next needs attention without an answer (nullopt when finished).
+  std::optional<SystemTime> next_deadline() const;
+
+  friend bool operator==(const Saga&, const Saga&) = default;
+};
+
+// An answer from a participant, reduced to what the saga needs.
+struct Answer {
+  std::string type;      // e.g. "payment.processed"
+  std::string status;    // payment.processed: "captured" | "declined"; otherwise empty
+  std::string reason;    // a refusal's reason, when given
+};
+
+struct Decision {
+  bool changed = false;               // false: nothing to persist
+  std::vector<Step> commands;         // commands to send now (at most one today)
+  std::optional<Status> order_status; // what the order becomes
+  std::string order_reason;
+};
+
+// A new saga for a placed order: sends the reservation.
+Decision start(Saga& saga, const std::string& order_id, SystemTime now, const SagaTimeouts& timeouts);
+Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts);
+// The step deadline or the order deadline passed.
+Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts);
+// The customer cancels a running saga: compensate what is done (kConflict once the stock is committed).
+Result<Decision> on_cancel(Saga& saga, const std::string& reason, SystemTime now, const SagaTimeouts& timeouts);
+
+}  // namespace mercato::order
