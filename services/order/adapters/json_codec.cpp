@@ -74,4 +74,85 @@ Result<std::vector<Line>> lines_from_json(std::string_view text) {
   return lines;
 }
 
+namespace {
+
+boost::json::array steps_json(const std::vector<Step>& steps) {
+  boost::json::array a;
+  for (auto step : steps) a.emplace_back(to_string(step));
+  return a;
+}
+
+Result<std::vector<Step>> steps_from(const boost::json::value* v) {
+  std::vector<Step> out;
+  if (v == nullptr || !v->is_array()) return Error::internal("stored saga lacks a step list");
+  for (const auto& item : v->get_array()) {
+    auto step = item.is_string() ? parse_step(item.get_string()) : std::nullopt;
+    if (!step) return Error::internal("stored saga has an unknown step");
+    out.push_back(*step);
+  }
+  return out;
+}
+
+}  // namespace
+
+boost::json::object to_json(const Saga& saga) {
+  boost::json::array timeline;
+  for (const auto& r : saga.timeline) {
+    boost::json::object entry{{"step", to_string(r.step)},
+                              {"kind", is_compensation(r.step) ? "compensation" : "step"},
+                              {"status", r.status},
+                              {"at", format_rfc3339(r.at)}};
+    if (!r.detail.empty()) entry["detail"] = r.detail;
+    timeline.push_back(std::move(entry));
+  }
+  boost::json::object o{{"order_id", saga.order_id},
+                        {"mode", "orchestration"},
+                        {"state", to_string(saga.state)},
+                        {"current_step", to_string(saga.current)},
+                        {"done", steps_json(saga.done)},
+                        {"compensations_left", steps_json(saga.compensations)},
+                        {"step_deadline", format_rfc3339(saga.step_deadline)},
+                        {"order_deadline", format_rfc3339(saga.order_deadline)},
+                        {"timeline", std::move(timeline)}};
+  if (!saga.failure.empty()) o["failure"] = saga.failure;
+  return o;
+}
+
+Result<Saga> saga_from_json(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return Error::internal("stored saga is not a JSON object");
+  const auto& o = v.get_object();
+  Saga saga;
+  saga.order_id = str(o, "order_id");
+  auto state = parse_saga_state(str(o, "state"));
+  auto current = parse_step(str(o, "current_step"));
+  auto step_deadline = parse_rfc3339(str(o, "step_deadline"));
+  auto order_deadline = parse_rfc3339(str(o, "order_deadline"));
+  if (!state || !current || !step_deadline || !order_deadline)
+    return Error::internal("stored saga is incomplete");
+  saga.state = *state;
+  saga.current = *current;
+  saga.step_deadline = *step_deadline;
+  saga.order_deadline = *order_deadline;
+  saga.failure = str(o, "failure");
+  auto done = steps_from(o.if_contains("done"));
+  if (!done) return std::move(done).error();
+  saga.done = std::move(*done);
+  auto left = steps_from(o.if_contains("compensations_left"));
+  if (!left) return std::move(left).error();
+  saga.compensations = std::move(*left);
+  const auto* timeline = o.if_contains("timeline");
+  if (timeline == nullptr || !timeline->is_array()) return Error::internal("stored saga lacks its timeline");
+  for (const auto& item : timeline->get_array()) {
+    if (!item.is_object()) return Error::internal("stored saga timeline entry is not an object");
+    const auto& e = item.get_object();
+    auto step = parse_step(str(e, "step"));
+    auto when = parse_rfc3339(str(e, "at"));
+    if (!step || !when) return Error::internal("stored saga timeline entry is incomplete");
+    saga.timeline.push_back({*step, str(e, "status"), *when, str(e, "detail")});
+  }
+  return saga;
+}
+
 }  // namespace mercato::order

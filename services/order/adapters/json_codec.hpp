@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 
 #include "domain/order.hpp"
+#include "domain/saga.hpp"
 
 namespace mercato::order {
 
@@ -17,5 +18,8 @@ boost::json::object to_json(const Order& order);
 // Reads back what to_json wrote; kInternal when the stored text is not what we wrote.
 Result<Address> address_from_json(std::string_view text);
 Result<std::vector<Line>> lines_from_json(std::string_view text);
+// A saga as stored (and as GET /orders/{id}/saga shows it).
+boost::json::object to_json(const Saga& saga);
+Result<Saga> saga_from_json(std::string_view text);
 
 }  // namespace mercato::order

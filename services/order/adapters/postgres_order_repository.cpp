@@ -26,6 +26,13 @@ const std::vector<postgres::Migration> kMigrations = {
      " created_at_ms BIGINT NOT NULL,"
      " updated_at_ms BIGINT NOT NULL);"
      "CREATE INDEX orders_by_customer ON orders(customer_id, created_at_ms DESC, seq DESC);"},
+    {2, "create order_sagas",
+     "CREATE TABLE order_sagas ("
+     " order_id TEXT PRIMARY KEY REFERENCES orders(id),"
+     " state TEXT NOT NULL,"
+     " next_deadline_ms BIGINT,"  // NULL once finished
+     " saga JSONB NOT NULL);"
+     "CREATE INDEX order_sagas_due ON order_sagas(next_deadline_ms) WHERE next_deadline_ms IS NOT NULL;"},
 };
 
 constexpr std::string_view kColumns =
@@ -63,6 +70,31 @@ Result<Order> select_order(postgres::Connection& c, std::string_view id, bool lo
   return read_row(*rows, 0);
 }
 
+Result<void> write_saga(postgres::Connection& c, const Saga& saga) {
+  auto deadline = saga.next_deadline();
+  auto r = c.query(
+      "INSERT INTO order_sagas(order_id, state, next_deadline_ms, saga) VALUES ($1, $2, $3, $4::jsonb)"
+      " ON CONFLICT (order_id) DO UPDATE SET state = excluded.state, next_deadline_ms = "
+      "excluded.next_deadline_ms,"
+      " saga = excluded.saga",
+      {saga.order_id, to_string(saga.state),
+       deadline ? postgres::Param(to_unix_ms(*deadline)) : postgres::Param(std::nullopt),
+       boost::json::serialize(to_json(saga))});
+  if (!r) return std::move(r).error();
+  return {};
+}
+
+Result<std::optional<Saga>> read_saga(postgres::Connection& c, std::string_view order_id, bool lock) {
+  auto rows = c.query(lock ? "SELECT saga::text FROM order_sagas WHERE order_id = $1 FOR UPDATE"
+                           : "SELECT saga::text FROM order_sagas WHERE order_id = $1",
+                      {order_id});
+  if (!rows) return std::move(rows).error();
+  if (rows->empty()) return std::optional<Saga>();
+  auto saga = saga_from_json(rows->text(0, 0));
+  if (!saga) return std::move(saga).error();
+  return std::optional<Saga>(std::move(*saga));
+}
+
 }  // namespace
 
 PostgresOrderRepository::PostgresOrderRepository(postgres::Database& db) : db_(db) {
@@ -70,7 +102,8 @@ PostgresOrderRepository::PostgresOrderRepository(postgres::Database& db) : db_(d
   if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
-Result<void> PostgresOrderRepository::insert(const Order& o, std::span<const events::CloudEvent> events) {
+Result<void> PostgresOrderRepository::insert(const Order& o, std::span<const events::CloudEvent> events,
+                                             const Saga* saga) {
   return db_.with([&](postgres::Connection& c) -> Result<void> {
     if (auto r = c.begin(); !r) return r;
     auto r = c.query(
@@ -81,8 +114,62 @@ Result<void> PostgresOrderRepository::insert(const Order& o, std::span<const eve
          boost::json::serialize(to_json(o.shipping_address)), boost::json::serialize(to_json(o.lines)),
          to_unix_ms(o.created_at), to_unix_ms(o.updated_at)});
     if (!r) return std::move(r).error();
+    if (saga != nullptr) {
+      if (auto written = write_saga(c, *saga); !written) return written;
+    }
     if (auto appended = events::append_outbox(c, events); !appended) return appended;
     return c.commit();
+  });
+}
+
+Result<std::optional<Saga>> PostgresOrderRepository::find_saga(std::string_view order_id) {
+  return db_.with([&](postgres::Connection& c) { return read_saga(c, order_id, false); });
+}
+
+Result<bool> PostgresOrderRepository::with_saga(std::string_view order_id,
+                                                const std::optional<Handled>& handled, const SagaStep& step) {
+  return db_.with([&](postgres::Connection& c) -> Result<bool> {
+    if (auto r = c.begin(); !r) return std::move(r).error();
+    if (handled) {
+      auto first = events::record_handled(c, handled->consumer, handled->event_id);
+      if (!first) return std::move(first).error();
+      if (!*first) return false;
+    }
+    // FOR UPDATE: an answer and a timeout for one saga are applied one after the other.
+    auto saga = read_saga(c, order_id, true);
+    if (!saga) return std::move(saga).error();
+    if (!*saga) {
+      if (auto r = c.commit(); !r) return std::move(r).error();
+      return Error::not_found("order " + std::string(order_id) + " has no saga");
+    }
+    auto order = select_order(c, order_id, true);
+    if (!order) return std::move(order).error();
+    auto change = step(*order, **saga);
+    if (!change) return std::move(change).error();
+    if (change->order_changed) {
+      auto r = c.query("UPDATE orders SET status = $2, reason = $3, updated_at_ms = $4 WHERE id = $1",
+                       {order->id, to_string(order->status), order->reason, to_unix_ms(order->updated_at)});
+      if (!r) return std::move(r).error();
+    }
+    if (change->saga_changed) {
+      if (auto r = write_saga(c, **saga); !r) return std::move(r).error();
+    }
+    if (auto r = events::append_outbox(c, change->events); !r) return std::move(r).error();
+    if (auto r = c.commit(); !r) return std::move(r).error();
+    return true;
+  });
+}
+
+Result<std::vector<std::string>> PostgresOrderRepository::sagas_due(SystemTime now, std::size_t limit) {
+  return db_.with([&](postgres::Connection& c) -> Result<std::vector<std::string>> {
+    auto rows = c.query(
+        "SELECT order_id FROM order_sagas WHERE next_deadline_ms IS NOT NULL AND next_deadline_ms <= $1"
+        " ORDER BY next_deadline_ms LIMIT $2",
+        {to_unix_ms(now), static_cast<std::int64_t>(limit)});
+    if (!rows) return std::move(rows).error();
+    std::vector<std::string> ids;
+    for (int i = 0; i < rows->size(); ++i) ids.push_back(rows->text(i, 0));
+    return ids;
   });
 }
 

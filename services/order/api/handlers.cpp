@@ -100,6 +100,12 @@ http::Response get(OrderService& service, const http::Request& req) {
   return http::Response::json(200, to_json(*order));
 }
 
+http::Response saga(OrderService& service, const http::Request& req) {
+  auto saga = service.saga(req.param("id"));
+  if (!saga) return http::Response::error(saga.error(), req.request_id);
+  return http::Response::json(200, to_json(*saga));
+}
+
 http::Response list(OrderService& service, const http::Request& req) {
   auto customer = req.query_param("customer_id");
   if (!customer || customer->empty()) {
@@ -178,6 +184,7 @@ void register_routes(http::Router& router, OrderService& service) {
                    [&service](const http::Request& req) { return create(service, req); });
   router.get("/orders", [&service](const http::Request& req) { return list(service, req); });
   router.get("/orders/{id}", [&service](const http::Request& req) { return get(service, req); });
+  router.get("/orders/{id}/saga", [&service](const http::Request& req) { return saga(service, req); });
   router.post("/orders/{id}/cancel", [&service](const http::Request& req) { return cancel(service, req); });
 }
 

@@ -10,11 +10,15 @@
 #include <string>
 
 #include "domain/order.hpp"
+#include "domain/saga.hpp"
 #include "mercato/events/event.hpp"
 
 namespace mercato::order {
 
 events::CloudEvent order_created_event(const Order& order, std::string traceparent);
 events::CloudEvent order_cancelled_event(const Order& order);
+events::CloudEvent order_confirmed_event(const Order& order);
+// The command that runs `step` of the order's saga.
+events::CloudEvent saga_command(Step step, const Order& order, std::string traceparent);
 
 }  // namespace mercato::order

@@ -46,8 +46,10 @@ boost::asio::awaitable<Result<Order>> OrderService::create(const NewOrder& input
   order.shipping_address = input.shipping_address;
   order.created_at = now;
   order.updated_at = now;
-  auto created = order_created_event(order, ctx.traceparent);
-  if (auto r = repository_.insert(order, std::span(&created, 1)); !r) co_return std::move(r).error();
+  std::vector<events::CloudEvent> events{order_created_event(order, ctx.traceparent)};
+  std::optional<Saga> saga;
+  if (orchestrator_ != nullptr) saga = orchestrator_->begin(order, now, ctx.traceparent, events);
+  if (auto r = repository_.insert(order, events, saga ? &*saga : nullptr); !r) co_return std::move(r).error();
   co_return order;
 }
 
@@ -55,7 +57,23 @@ Result<Page> OrderService::list(std::string_view customer_id, std::int64_t page,
   return repository_.list_by_customer(customer_id, (page - 1) * limit, limit);
 }
 
+Result<Saga> OrderService::saga(std::string_view id) {
+  auto saga = repository_.find_saga(id);
+  if (!saga) return std::move(saga).error();
+  if (!*saga) {
+    if (auto order = repository_.find(id); !order) return std::move(order).error();
+    return Error::not_found("order " + std::string(id) + " has no saga");
+  }
+  return std::move(**saga);
+}
+
 Result<Order> OrderService::cancel(std::string_view id, std::string reason) {
+  if (orchestrator_ != nullptr) {
+    // A running saga cancels by compensating what it has done (docs/saga.md).
+    auto cancelled = orchestrator_->cancel(id, reason);
+    if (!cancelled) return std::move(cancelled).error();
+    if (*cancelled) return std::move(**cancelled);
+  }
   return repository_.update(
       id, [&](Order& o) { return order::cancel(o, reason, now_utc()); },
       [](const Order& o) { return std::vector{order_cancelled_event(o)}; });

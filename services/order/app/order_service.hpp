@@ -4,6 +4,7 @@
 #pragma once
 
 #include "app/ports.hpp"
+#include "app/saga_orchestrator.hpp"
 
 namespace mercato::order {
 
@@ -23,18 +24,23 @@ struct NewOrder {
 
 class OrderService {
  public:
-  OrderService(OrderRepository& repository, CustomerDirectory& customers, Catalog& catalog)
-      : repository_(repository), customers_(customers), catalog_(catalog) {}
+  // With an orchestrator, every placed order runs the saga (docs/saga.md); without, orders stay pending.
+  OrderService(OrderRepository& repository, CustomerDirectory& customers, Catalog& catalog,
+               SagaOrchestrator* orchestrator = nullptr)
+      : repository_(repository), customers_(customers), catalog_(catalog), orchestrator_(orchestrator) {}
 
   boost::asio::awaitable<Result<Order>> create(const NewOrder& input, const CallContext& ctx);
   Result<Order> get(std::string_view id) { return repository_.find(id); }
   Result<Page> list(std::string_view customer_id, std::int64_t page, std::int64_t limit);
   Result<Order> cancel(std::string_view id, std::string reason);
+  // The order's saga timeline; kNotFound when the order has none.
+  Result<Saga> saga(std::string_view id);
 
  private:
   OrderRepository& repository_;
   CustomerDirectory& customers_;
   Catalog& catalog_;
+  SagaOrchestrator* orchestrator_;
 };
 
 }  // namespace mercato::order

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "domain/order.hpp"
+#include "domain/saga.hpp"
 #include "mercato/core/result.hpp"
 #include "mercato/events/event.hpp"
 
@@ -45,6 +46,19 @@ class Catalog {
       const std::string& product_id, const CallContext& ctx) = 0;
 };
 
+// What one step of a saga changed, decided inside the repository's transaction.
+struct SagaChange {
+  bool order_changed = false;
+  bool saga_changed = false;
+  std::vector<events::CloudEvent> events;  // appended to the outbox
+};
+using SagaStep = std::function<Result<SagaChange>(Order&, Saga&)>;
+// An event a consumer handles: recorded in the inbox with the effect.
+struct Handled {
+  std::string consumer;
+  std::string event_id;
+};
+
 // The events a change of an order publishes (built from the changed order).
 using EventsOf = std::function<std::vector<events::CloudEvent>(const Order&)>;
 
@@ -56,8 +70,9 @@ struct Page {
 class OrderRepository {
  public:
   virtual ~OrderRepository() = default;
-  // Stores a new order and appends `events` to the outbox in the same transaction.
-  virtual Result<void> insert(const Order& order, std::span<const events::CloudEvent> events = {}) = 0;
+  // Stores a new order (and its saga, when given) and appends `events` to the outbox, in one transaction.
+  virtual Result<void> insert(const Order& order, std::span<const events::CloudEvent> events = {},
+                              const Saga* saga = nullptr) = 0;
   virtual Result<Order> find(std::string_view id) = 0;
   // A customer's orders, newest first.
   virtual Result<Page> list_by_customer(std::string_view customer_id, std::int64_t offset,
@@ -69,6 +84,16 @@ class OrderRepository {
   virtual Result<Order> update(std::string_view id, const std::function<Result<bool>(Order&)>& mutate,
                                const EventsOf& events_of = {}) = 0;
   virtual Result<void> ping() = 0;
+
+  // The order's saga; nullopt when it has none (placed without one, or before sagas existed).
+  virtual Result<std::optional<Saga>> find_saga(std::string_view order_id) = 0;
+  // One transaction: records `handled` in the inbox when given (a duplicate returns false and does
+  // nothing else), reads the order and its saga, lets `step` decide, and writes back what it changed
+  // with its events in the outbox. kNotFound when the order has no saga (after recording `handled`).
+  virtual Result<bool> with_saga(std::string_view order_id, const std::optional<Handled>& handled,
+                                 const SagaStep& step) = 0;
+  // Orders whose saga has a deadline at or before `now`, oldest deadline first.
+  virtual Result<std::vector<std::string>> sagas_due(SystemTime now, std::size_t limit) = 0;
 };
 
 }  // namespace mercato::order

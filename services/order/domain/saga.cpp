@@ -6,12 +6,15 @@
 namespace mercato::order {
 namespace {
 
-constexpr std::array kStates{std::pair{SagaState::kRunning, "running"}, std::pair{SagaState::kCompensating, "compensating"},
-                             std::pair{SagaState::kCompleted, "completed"},
-                             std::pair{SagaState::kCompensated, "compensated"}};
-constexpr std::array kSteps{std::pair{Step::kReserve, "reserve"},   std::pair{Step::kCharge, "charge"},
-                            std::pair{Step::kShip, "ship"},         std::pair{Step::kCommit, "commit"},
-                            std::pair{Step::kRelease, "release"},   std::pair{Step::kRefund, "refund"},
+constexpr std::array kStates{
+    std::pair{SagaState::kRunning, "running"}, std::pair{SagaState::kCompensating, "compensating"},
+    std::pair{SagaState::kCompleted, "completed"}, std::pair{SagaState::kCompensated, "compensated"}};
+constexpr std::array kSteps{std::pair{Step::kReserve, "reserve"},
+                            std::pair{Step::kCharge, "charge"},
+                            std::pair{Step::kShip, "ship"},
+                            std::pair{Step::kCommit, "commit"},
+                            std::pair{Step::kRelease, "release"},
+                            std::pair{Step::kRefund, "refund"},
                             std::pair{Step::kCancelShipment, "cancel_shipment"}};
 
 // What undoes a forward step.
@@ -87,7 +90,8 @@ void compensate(Saga& saga, Decision& d, std::string failure, std::optional<Step
   saga.failure = std::move(failure);
   saga.compensations.clear();
   if (also) saga.compensations.push_back(compensation_of(*also));
-  for (auto it = saga.done.rbegin(); it != saga.done.rend(); ++it) saga.compensations.push_back(compensation_of(*it));
+  for (auto it = saga.done.rbegin(); it != saga.done.rend(); ++it)
+    saga.compensations.push_back(compensation_of(*it));
   next_compensation(saga, d, now, timeouts);
 }
 
@@ -136,7 +140,8 @@ bool is_compensation(Step step) noexcept {
 
 std::optional<SystemTime> Saga::next_deadline() const {
   if (finished()) return std::nullopt;
-  if (state == SagaState::kRunning && current != Step::kCommit) return std::min(step_deadline, order_deadline);
+  if (state == SagaState::kRunning && current != Step::kCommit)
+    return std::min(step_deadline, order_deadline);
   return step_deadline;
 }
 
@@ -217,9 +222,11 @@ Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
   return d;
 }
 
-Result<Decision> on_cancel(Saga& saga, const std::string& reason, SystemTime now, const SagaTimeouts& timeouts) {
+Result<Decision> on_cancel(Saga& saga, const std::string& reason, SystemTime now,
+                           const SagaTimeouts& timeouts) {
   Decision d;
-  if (saga.state == SagaState::kCompleted || (saga.state == SagaState::kRunning && saga.current == Step::kCommit)) {
+  if (saga.state == SagaState::kCompleted ||
+      (saga.state == SagaState::kRunning && saga.current == Step::kCommit)) {
     return Error::conflict("order " + saga.order_id + " is being confirmed and can no longer be cancelled");
   }
   if (saga.state != SagaState::kRunning) return d;  // already compensating or compensated

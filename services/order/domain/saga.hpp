@@ -49,22 +49,24 @@ struct StepRecord {
 };
 
 struct SagaTimeouts {
-  std::chrono::milliseconds step{30000};         // an answer must come within this
+  std::chrono::milliseconds step{30000};        // an answer must come within this
   std::chrono::milliseconds order{15 * 60000};  // no order stays pending/pending_payment longer
 };
 
 struct Saga {
   std::string order_id;
   SagaState state = SagaState::kRunning;
-  Step current = Step::kReserve;          // the step or compensation awaiting its answer
-  std::vector<Step> done;                 // forward steps that succeeded, in order
-  std::vector<Step> compensations;        // still to run after `current`, in order
-  std::string failure;                    // why it compensates
+  Step current = Step::kReserve;    // the step or compensation awaiting its answer
+  std::vector<Step> done;           // forward steps that succeeded, in order
+  std::vector<Step> compensations;  // still to run after `current`, in order
+  std::string failure;              // why it compensates
   SystemTime step_deadline{};
   SystemTime order_deadline{};
   std::vector<StepRecord> timeline;
 
-  bool finished() const noexcept { return state == SagaState::kCompleted || state == SagaState::kCompensated; }
+  bool finished() const noexcept {
+    return state == SagaState::kCompleted || state == SagaState::kCompensated;
+  }
   // When the saga next needs attention without an answer (nullopt when finished).
   std::optional<SystemTime> next_deadline() const;
 
@@ -73,15 +75,15 @@ struct Saga {
 
 // An answer from a participant, reduced to what the saga needs.
 struct Answer {
-  std::string type;      // e.g. "payment.processed"
-  std::string status;    // payment.processed: "captured" | "declined"; otherwise empty
-  std::string reason;    // a refusal's reason, when given
+  std::string type;    // e.g. "payment.processed"
+  std::string status;  // payment.processed: "captured" | "declined"; otherwise empty
+  std::string reason;  // a refusal's reason, when given
 };
 
 struct Decision {
-  bool changed = false;               // false: nothing to persist
-  std::vector<Step> commands;         // commands to send now (at most one today)
-  std::optional<Status> order_status; // what the order becomes
+  bool changed = false;                // false: nothing to persist
+  std::vector<Step> commands;          // commands to send now (at most one today)
+  std::optional<Status> order_status;  // what the order becomes
   std::string order_reason;
 };
 
@@ -91,6 +93,7 @@ Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaT
 // The step deadline or the order deadline passed.
 Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts);
 // The customer cancels a running saga: compensate what is done (kConflict once the stock is committed).
-Result<Decision> on_cancel(Saga& saga, const std::string& reason, SystemTime now, const SagaTimeouts& timeouts);
+Result<Decision> on_cancel(Saga& saga, const std::string& reason, SystemTime now,
+                           const SagaTimeouts& timeouts);
 
 }  // namespace mercato::order

@@ -1,0 +1,151 @@
+#include "app/saga_orchestrator.hpp"
+
+#include <boost/json.hpp>
+
+#include "app/order_events.hpp"
+
+namespace mercato::order {
+namespace {
+
+constexpr std::string_view kConsumer = "order";
+
+// Reads what the saga needs from an answer; unknown fields are ignored.
+Answer answer_of(const events::CloudEvent& e) {
+  Answer a;
+  a.type = e.type;
+  boost::system::error_code ec;
+  auto data = boost::json::parse(e.data, ec);
+  if (ec || !data.is_object()) return a;
+  const auto& o = data.as_object();
+  auto text = [&](std::string_view key) -> std::string {
+    const auto* v = o.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  a.status = text("status");
+  a.reason = text("reason");
+  if (a.reason.empty()) a.reason = text("decline_reason");
+  return a;
+}
+
+// What a decision does to the order and which events it sends.
+SagaChange apply(const Decision& d, Order& order, SystemTime now, const std::string& traceparent) {
+  SagaChange change;
+  change.saga_changed = d.changed;
+  for (auto step : d.commands) change.events.push_back(saga_command(step, order, traceparent));
+  if (!d.order_status || *d.order_status == order.status) return change;
+  switch (*d.order_status) {
+    case Status::kCancelled:
+      if (order.status == Status::kConfirmed) return change;  // never undone
+      order.status = Status::kCancelled;
+      order.reason = d.order_reason;
+      order.updated_at = now;
+      change.events.push_back(order_cancelled_event(order));
+      break;
+    case Status::kConfirmed:
+      if (order.status == Status::kCancelled) return change;
+      order.status = Status::kConfirmed;
+      order.updated_at = now;
+      change.events.push_back(order_confirmed_event(order));
+      break;
+    case Status::kPendingPayment:
+      if (order.status != Status::kPending) return change;
+      order.status = Status::kPendingPayment;
+      order.updated_at = now;
+      break;
+    case Status::kPending:
+      return change;
+  }
+  change.order_changed = true;
+  return change;
+}
+
+}  // namespace
+
+const std::vector<std::string>& SagaOrchestrator::answer_types() {
+  static const std::vector<std::string> types = {
+      "inventory.reserved", "inventory.rejected", "inventory.committed",
+      "inventory.released", "payment.processed",  "payment.refunded",
+      "shipment.created",   "shipment.failed",    "shipment.cancelled"};
+  return types;
+}
+
+Saga SagaOrchestrator::begin(const Order& order, SystemTime now, const std::string& traceparent,
+                             std::vector<events::CloudEvent>& events) const {
+  Saga saga;
+  auto d = start(saga, order.id, now, timeouts_);
+  for (auto step : d.commands) events.push_back(saga_command(step, order, traceparent));
+  return saga;
+}
+
+Result<void> SagaOrchestrator::on_event(const events::CloudEvent& event) {
+  auto answer = answer_of(event);
+  auto r = repository_.with_saga(event.subject, Handled{std::string(kConsumer), event.id},
+                                 [&](Order& order, Saga& saga) -> Result<SagaChange> {
+                                   auto now = now_utc();
+                                   auto d = on_answer(saga, answer, now, timeouts_);
+                                   return apply(d, order, now, event.traceparent);
+                                 });
+  // An answer about an order without a saga (a reservation made through the REST API, say) is not ours.
+  if (!r && r.error().code == ErrorCode::kNotFound) return {};
+  if (!r) return std::move(r).error();
+  return {};
+}
+
+Result<std::size_t> SagaOrchestrator::tick(SystemTime now) {
+  auto due = repository_.sagas_due(now, 100);
+  if (!due) return std::move(due).error();
+  std::size_t advanced = 0;
+  for (const auto& id : *due) {
+    auto r = repository_.with_saga(id, std::nullopt, [&](Order& order, Saga& saga) -> Result<SagaChange> {
+      auto d = on_timeout(saga, now, timeouts_);
+      return apply(d, order, now, {});
+    });
+    if (!r) return std::move(r).error();
+    ++advanced;
+  }
+  return advanced;
+}
+
+Result<std::optional<Order>> SagaOrchestrator::cancel(std::string_view order_id, const std::string& reason) {
+  bool running = false;
+  auto r = repository_.with_saga(order_id, std::nullopt, [&](Order& order, Saga& saga) -> Result<SagaChange> {
+    if (saga.finished()) return SagaChange{};
+    running = true;
+    auto now = now_utc();
+    auto d = on_cancel(saga, reason, now, timeouts_);
+    if (!d) return std::move(d).error();
+    return apply(*d, order, now, {});
+  });
+  if (!r && r.error().code == ErrorCode::kNotFound) return std::optional<Order>();
+  if (!r) return std::move(r).error();
+  if (!running) return std::optional<Order>();
+  auto order = repository_.find(order_id);
+  if (!order) return std::move(order).error();
+  return std::optional<Order>(std::move(*order));
+}
+
+SagaTicker::SagaTicker(SagaOrchestrator& orchestrator, std::chrono::milliseconds interval,
+                       std::function<void(const Error&)> on_error)
+    : orchestrator_(orchestrator), interval_(interval), on_error_(std::move(on_error)) {
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      lock.unlock();
+      auto r = orchestrator_.tick(now_utc());
+      if (!r && on_error_) on_error_(r.error());
+      lock.lock();
+      stop_cv_.wait_for(lock, interval_, [this] { return stopping_; });
+    }
+  });
+}
+
+SagaTicker::~SagaTicker() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace mercato::order

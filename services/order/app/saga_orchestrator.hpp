@@ -1,0 +1,65 @@
+// The order saga's orchestrator: starts a saga with each placed order, turns participants' answers and
+// deadlines into the state machine's decisions (domain/saga.hpp), and persists each decision with the
+// order, its inbox record and its commands in one transaction (OrderRepository::with_saga), so a killed
+// order service resumes every saga where the database says it stopped.
+//
+// Answers arrive through the bus (on_event, on the transport's threads); deadlines through a ticker
+// thread (SagaTicker) that asks the repository which sagas are due. Both may touch one saga at once:
+// the repository's transaction serialises them.
+//
+// Thread-safety: thread-safe (state lives in the repository).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "app/ports.hpp"
+#include "mercato/events/event.hpp"
+
+namespace mercato::order {
+
+class SagaOrchestrator {
+ public:
+  SagaOrchestrator(OrderRepository& repository, SagaTimeouts timeouts)
+      : repository_(repository), timeouts_(timeouts) {}
+
+  // A new saga for `order` and the events to append with it (the first command).
+  Saga begin(const Order& order, SystemTime now, const std::string& traceparent,
+             std::vector<events::CloudEvent>& events) const;
+  // An answer from a participant (any of answer_types()).
+  Result<void> on_event(const events::CloudEvent& event);
+  // Applies the timeouts of every saga due at `now`; returns how many it advanced.
+  Result<std::size_t> tick(SystemTime now);
+  // The customer cancels an order whose saga runs; nullopt when the order has no running saga.
+  Result<std::optional<Order>> cancel(std::string_view order_id, const std::string& reason);
+
+  static const std::vector<std::string>& answer_types();
+  const SagaTimeouts& timeouts() const noexcept { return timeouts_; }
+
+ private:
+  OrderRepository& repository_;
+  SagaTimeouts timeouts_;
+};
+
+// Calls orchestrator.tick() every `interval` on a thread of its own until destroyed.
+class SagaTicker {
+ public:
+  SagaTicker(SagaOrchestrator& orchestrator, std::chrono::milliseconds interval,
+             std::function<void(const Error&)> on_error);
+  ~SagaTicker();
+  SagaTicker(const SagaTicker&) = delete;
+  SagaTicker& operator=(const SagaTicker&) = delete;
+
+ private:
+  SagaOrchestrator& orchestrator_;
+  std::chrono::milliseconds interval_;
+  std::function<void(const Error&)> on_error_;
+  std::mutex mutex_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace mercato::order

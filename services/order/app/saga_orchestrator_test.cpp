@@ -1,0 +1,208 @@
+// The orchestrator over the real repositories (SQLite and PostgreSQL): each decision is persisted with
+// the order, the inbox record and the commands in the outbox — what a restarted order service resumes.
+#include "app/saga_orchestrator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <filesystem>
+
+#include "adapters/postgres_order_repository.hpp"
+#include "adapters/sqlite_order_repository.hpp"
+#include "app/order_service.hpp"
+#include "mercato/core/ids.hpp"
+#include "mercato/events/store.hpp"
+#include "mercato/testing/backends.hpp"
+
+namespace mercato::order {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Everyone : CustomerDirectory, Catalog {
+  boost::asio::awaitable<Result<bool>> exists(const std::string&, const CallContext&) override {
+    co_return true;
+  }
+  boost::asio::awaitable<Result<std::optional<std::int64_t>>> unit_price(const std::string&,
+                                                                         const CallContext&) override {
+    co_return std::optional<std::int64_t>{500};
+  }
+};
+
+class SagaOrchestratorTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "sqlite") {
+      dir_ = std::filesystem::temp_directory_path() / ("mercato-saga-" + random_hex(8));
+      sqlite_ = sqlite::Database::open({.path = (dir_ / "order.db").string()});
+      repo_ = std::make_unique<SqliteOrderRepository>(*sqlite_);
+      store_ = events::open_store(*sqlite_);
+    } else {
+      MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
+      schema_ = std::make_unique<testing::PostgresSchema>(base, "saga");
+      ASSERT_TRUE(schema_->ok()) << schema_->error();
+      postgres_ = postgres::Database::open({.url = schema_->url(), .connections = 2});
+      repo_ = std::make_unique<PostgresOrderRepository>(*postgres_);
+      store_ = events::open_store(*postgres_);
+    }
+    orchestrator_ = std::make_unique<SagaOrchestrator>(*repo_, SagaTimeouts{.step = 10s, .order = 60s});
+    service_ = std::make_unique<OrderService>(*repo_, everyone_, everyone_, orchestrator_.get());
+  }
+  void TearDown() override {
+    service_.reset();
+    orchestrator_.reset();
+    store_.reset();
+    repo_.reset();
+    sqlite_.reset();
+    postgres_.reset();
+    schema_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  Order place() {
+    boost::asio::io_context io;
+    std::optional<Result<Order>> out;
+    NewOrder input{"cust-1",
+                   {{"mug", 2, std::nullopt, {}}},
+                   "tok_visa",
+                   {"Ann", "1 Main St", "", "Berlin", "10115", "DE"}};
+    CallContext ctx;  // named: no class-type temporary inside co_await (docs/adr/0003)
+    boost::asio::co_spawn(
+        io, [&]() -> boost::asio::awaitable<void> { out = co_await service_->create(input, ctx); },
+        boost::asio::detached);
+    io.run();
+    EXPECT_TRUE(*out);
+    return **out;
+  }
+
+  // The types of the events appended so far (the outbox in commit order), and marks them sent.
+  std::vector<std::string> drain() {
+    std::vector<std::string> types;
+    auto rows = store_->unsent(1000);
+    EXPECT_TRUE(rows);
+    std::vector<std::int64_t> seqs;
+    for (auto& r : *rows) {
+      types.push_back(r.event.type);
+      seqs.push_back(r.seq);
+    }
+    EXPECT_TRUE(store_->mark_sent(seqs));
+    return types;
+  }
+
+  Result<void> answer(const Order& o, std::string type, std::string data = "{}") {
+    return orchestrator_->on_event(events::make_event("test", std::move(type), o.id, std::move(data)));
+  }
+
+  Status status(const Order& o) { return repo_->find(o.id)->status; }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<sqlite::Database> sqlite_;
+  std::unique_ptr<testing::PostgresSchema> schema_;
+  std::unique_ptr<postgres::Database> postgres_;
+  std::unique_ptr<OrderRepository> repo_;
+  std::unique_ptr<events::EventStore> store_;
+  Everyone everyone_;
+  std::unique_ptr<SagaOrchestrator> orchestrator_;
+  std::unique_ptr<OrderService> service_;
+};
+
+TEST_P(SagaOrchestratorTest, PlacingAnOrderStartsTheSagaInTheSameTransaction) {
+  auto o = place();
+  EXPECT_EQ(drain(), (std::vector<std::string>{"order.created", "inventory.reserve_requested"}));
+  auto saga = service_->saga(o.id);
+  ASSERT_TRUE(saga) << saga.error().message;
+  EXPECT_EQ(saga->state, SagaState::kRunning);
+  EXPECT_EQ(saga->current, Step::kReserve);
+  EXPECT_EQ(service_->saga("nope").error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(SagaOrchestratorTest, AnswersDriveTheOrderToConfirmed) {
+  auto o = place();
+  drain();
+  ASSERT_TRUE(answer(o, "inventory.reserved"));
+  EXPECT_EQ(drain(), std::vector<std::string>{"payment.charge_requested"});
+  ASSERT_TRUE(answer(o, "payment.processed", R"({"status":"captured"})"));
+  EXPECT_EQ(drain(), std::vector<std::string>{"shipment.create_requested"});
+  ASSERT_TRUE(answer(o, "shipment.created"));
+  EXPECT_EQ(drain(), std::vector<std::string>{"inventory.commit_requested"});
+  ASSERT_TRUE(answer(o, "inventory.committed"));
+  EXPECT_EQ(drain(), std::vector<std::string>{"order.confirmed"});
+  EXPECT_EQ(status(o), Status::kConfirmed);
+  EXPECT_EQ(service_->saga(o.id)->state, SagaState::kCompleted);
+}
+
+TEST_P(SagaOrchestratorTest, ADeclinedPaymentReleasesTheStockAndCancelsTheOrder) {
+  auto o = place();
+  drain();
+  ASSERT_TRUE(answer(o, "inventory.reserved"));
+  ASSERT_TRUE(answer(o, "payment.processed", R"({"status":"declined","decline_reason":"card_declined"})"));
+  EXPECT_EQ(drain(), (std::vector<std::string>{"payment.charge_requested", "inventory.release_requested"}));
+  EXPECT_EQ(status(o), Status::kPending) << "cancelled once the stock is back";
+  ASSERT_TRUE(answer(o, "inventory.released"));
+  EXPECT_EQ(drain(), std::vector<std::string>{"order.cancelled"});
+  auto order = repo_->find(o.id);
+  EXPECT_EQ(order->status, Status::kCancelled);
+  EXPECT_EQ(order->reason, "charge failed: card_declined");
+}
+
+TEST_P(SagaOrchestratorTest, ADuplicateDeliveryIsHandledOnceAndForeignAnswersAreIgnored) {
+  auto o = place();
+  drain();
+  auto reserved = events::make_event("inventory", "inventory.reserved", o.id, "{}");
+  ASSERT_TRUE(orchestrator_->on_event(reserved));
+  ASSERT_TRUE(orchestrator_->on_event(reserved));
+  EXPECT_EQ(drain(), std::vector<std::string>{"payment.charge_requested"}) << "one charge for two deliveries";
+  ASSERT_TRUE(answer(o, "inventory.reserved")) << "the same answer again, new id";
+  EXPECT_TRUE(drain().empty());
+  EXPECT_TRUE(
+      orchestrator_->on_event(events::make_event("inventory", "inventory.reserved", "no-such-order", "{}")))
+      << "an answer for an order without a saga is not an error";
+}
+
+TEST_P(SagaOrchestratorTest, TimeoutsWaitForPaymentThenCompensateAtTheDeadline) {
+  auto o = place();
+  drain();
+  ASSERT_TRUE(answer(o, "inventory.reserved"));
+  drain();
+  auto now = now_utc();
+  auto advanced = orchestrator_->tick(now + 11s);
+  ASSERT_TRUE(advanced);
+  EXPECT_EQ(*advanced, 1u);
+  EXPECT_EQ(status(o), Status::kPendingPayment);
+  EXPECT_TRUE(drain().empty());
+  ASSERT_TRUE(orchestrator_->tick(now + 61s));
+  EXPECT_EQ(drain(), std::vector<std::string>{"payment.refund_requested"});
+  ASSERT_TRUE(answer(o, "payment.refunded"));
+  ASSERT_TRUE(answer(o, "inventory.released"));
+  EXPECT_EQ(drain(), (std::vector<std::string>{"inventory.release_requested", "order.cancelled"}));
+  EXPECT_EQ(repo_->find(o.id)->reason, "not completed before the order's deadline");
+  EXPECT_EQ(*orchestrator_->tick(now + 1h), 0u) << "a finished saga has no deadline";
+}
+
+TEST_P(SagaOrchestratorTest, ACustomerCancelCompensatesAndRefusesOnceCommitting) {
+  auto o = place();
+  drain();
+  ASSERT_TRUE(answer(o, "inventory.reserved"));
+  drain();
+  auto cancelled = service_->cancel(o.id, "changed my mind");
+  ASSERT_TRUE(cancelled) << cancelled.error().message;
+  EXPECT_EQ(cancelled->status, Status::kCancelled);
+  EXPECT_EQ(drain(), (std::vector<std::string>{"payment.refund_requested", "order.cancelled"}));
+  EXPECT_EQ(service_->cancel(o.id, "again")->reason, "changed my mind");
+
+  auto late = place();
+  drain();
+  ASSERT_TRUE(answer(late, "inventory.reserved"));
+  ASSERT_TRUE(answer(late, "payment.processed", R"({"status":"captured"})"));
+  ASSERT_TRUE(answer(late, "shipment.created"));
+  EXPECT_EQ(service_->cancel(late.id, "too late").error().code, ErrorCode::kConflict);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, SagaOrchestratorTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& test_info) { return test_info.param; });
+
+}  // namespace
+}  // namespace mercato::order
