@@ -1,11 +1,13 @@
 // The inventory service: stock per product and reservations per order in the service's own SQLite
 // database, or on PostgreSQL or Redis when database.url says so, behind the REST API in api/; every
-// change published as an event through the transactional outbox.
+// change published as an event through the transactional outbox, and the order saga's commands answered
+// (docs/saga.md).
 #include "adapters/postgres_inventory_repository.hpp"
 #include "adapters/redis_event_store.hpp"
 #include "adapters/redis_inventory_repository.hpp"
 #include "adapters/sqlite_inventory_repository.hpp"
 #include "api/handlers.hpp"
+#include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
@@ -38,9 +40,18 @@ int main(int argc, char** argv) {
     auto& stock = ctx.own(std::make_unique<inventory::InventoryService>(repository));
     inventory::register_routes(ctx.router(), stock);
     // Publishes inventory.reserved / committed / released / product_updated (app/inventory_events.hpp).
+    // Owned before the bus is attached, so it outlives the bus's consumers (ctx destroys in reverse).
+    auto& saga = ctx.own(std::make_unique<inventory::SagaHandlers>(stock, event_store, ctx.name()));
     auto& bus = events::attach(ctx, event_store);
     // Seen and recorded once; reserving stock on it is the saga's step (docs/events.md).
     bus.record_only("order.created");
+    // The order saga's commands, each answered once on the outbox (app/saga_handlers.hpp).
+    bus.on("inventory.reserve_requested",
+           [&saga](const events::CloudEvent& e) { return saga.on_reserve_requested(e); });
+    bus.on("inventory.commit_requested",
+           [&saga](const events::CloudEvent& e) { return saga.on_commit_requested(e); });
+    bus.on("inventory.release_requested",
+           [&saga](const events::CloudEvent& e) { return saga.on_release_requested(e); });
     if (auto r = bus.start(); !r)
       throw std::runtime_error("cannot start the event bus: " + r.error().message);
   });

@@ -1,7 +1,7 @@
 // The notification service: notifications recorded in the service's own SQLite database and sent as
 // lines of an outbox file, behind the REST API in api/ (contract: api/notification.yaml); every recorded
 // notification published as notification.sent through the transactional outbox (the repository appends
-// it), and order.cancelled turned into a notice.
+// it), and order.confirmed and order.cancelled turned into notices.
 #include "adapters/file_outbox.hpp"
 #include "adapters/sqlite_notification_repository.hpp"
 #include "api/handlers.hpp"
@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
     auto& event_store = ctx.own(events::open_store(db));
     auto& bus = events::attach(ctx, event_store);
     bus.record_only("order.created");
+    bus.on("order.confirmed", [&notifications](const events::CloudEvent& e) {
+      return notification::on_order_confirmed(notifications, e);
+    });
     bus.on("order.cancelled", [&notifications](const events::CloudEvent& e) {
       return notification::on_order_cancelled(notifications, e);
     });

@@ -996,5 +996,101 @@ INSTANTIATE_TEST_SUITE_P(Engines, InventoryEvents,
                            return name;
                          });
 
+// --- the order saga's commands ------------------------------------------------------------------------
+
+// The order service's commands published on a real broker, on every engine: each is answered once on the
+// bus (docs/saga.md), a redelivered command adds nothing, and one repeated under a new id is answered
+// from the current state without moving stock again.
+class InventorySaga : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(InventorySaga, EachCommandIsAnsweredExactlyOnce) {
+  MERCATO_BACKEND_URL_OR_SKIP(nats, "MERCATO_TEST_NATS_URL");
+  auto bus_prefix = "e2e" + random_hex(6);
+  std::map<std::string, std::string> env{{"APP_EVENTS__URL", nats}, {"APP_EVENTS__PREFIX", bus_prefix}};
+  std::unique_ptr<PostgresSchema> schema;
+  if (GetParam() == "postgres") {
+    MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
+    schema = std::make_unique<PostgresSchema>(base, "saga");
+    ASSERT_TRUE(schema->ok()) << schema->error();
+    env.merge(postgres_env(*schema));
+  } else if (GetParam() == "redis") {
+    MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_REDIS_URL");
+    env.merge(redis_env(url, "saga-" + random_hex(4)));
+  }
+  testing::EventProbe answers(
+      nats, bus_prefix,
+      {"inventory.reserved", "inventory.rejected", "inventory.committed", "inventory.released"});
+  ASSERT_EQ(answers.error(), "");
+  auto dir = testing::temp_dir("saga-" + GetParam());
+  InventoryService service(dir, env);
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  ASSERT_EQ(service.call("PUT", "/inventory/sg-a", product_body("A", 150, 5)).status, 201);
+  ASSERT_EQ(service.call("PUT", "/inventory/sg-b", product_body("B", 300, 1)).status, 201);
+
+  auto transport = events::open_transport({.url = nats, .prefix = bus_prefix});
+  ASSERT_TRUE(transport) << transport.error().message;
+  auto send = [&](const std::string& type, const std::string& order_id, const std::string& data) {
+    auto e = events::make_event("order", type, order_id, data);
+    auto sent = (*transport)->publish(e);
+    EXPECT_TRUE(sent) << sent.error().message;
+    return e;
+  };
+  auto reserve_data = [](const std::string& order_id, const Lines& lines) {
+    boost::json::array out;
+    for (const auto& [product, quantity] : lines) {
+      out.push_back(boost::json::object{{"product_id", product}, {"quantity", quantity}});
+    }
+    return boost::json::serialize(boost::json::object{{"order_id", order_id}, {"lines", std::move(out)}});
+  };
+  auto order_data = [](const std::string& order_id) { return R"({"order_id":")" + order_id + R"("})"; };
+
+  // sg-o1: reserved, the reserve redelivered (same id: the broker's dedupe window or the inbox drops it),
+  // committed, the commit repeated under a new id, then a release of what was sold — refused, and
+  // answered last.
+  auto reserve = send("inventory.reserve_requested", "sg-o1", reserve_data("sg-o1", {{"sg-a", 2}}));
+  ASSERT_TRUE((*transport)->publish(reserve));
+  send("inventory.commit_requested", "sg-o1", order_data("sg-o1"));
+  send("inventory.commit_requested", "sg-o1", order_data("sg-o1"));
+  send("inventory.release_requested", "sg-o1", R"({"order_id":"sg-o1","reason":"too late"})");
+  // sg-o2: short of stock; sg-o3: nothing to release.
+  send("inventory.reserve_requested", "sg-o2", reserve_data("sg-o2", {{"sg-a", 1}, {"sg-b", 2}}));
+  send("inventory.release_requested", "sg-o3", R"({"order_id":"sg-o3","reason":"payment declined"})");
+
+  auto o1 = answers.wait_for("sg-o1", 4);
+  ASSERT_EQ(o1.size(), 4U) << service.process->log();
+  EXPECT_EQ(o1[0].type, "inventory.reserved");
+  EXPECT_EQ(data_of(o1[0]).at("lines"), (boost::json::array{{{"product_id", "sg-a"}, {"quantity", 2}}}));
+  EXPECT_EQ(o1[1].type, "inventory.committed");
+  EXPECT_EQ(o1[2].type, "inventory.committed");
+  EXPECT_EQ(data_of(o1[2]).at("committed_at"), data_of(o1[1]).at("committed_at"));
+  EXPECT_EQ(o1[3].type, "inventory.rejected");
+  EXPECT_EQ(data_of(o1[3]).at("reason").as_string(), "already committed");
+  for (const auto& e : o1) {
+    EXPECT_EQ(e.source, "/mercato/inventory");
+    EXPECT_EQ(data_of(e).at("order_id").as_string(), "sg-o1");
+  }
+  auto o2 = answers.wait_for("sg-o2", 1);
+  ASSERT_EQ(o2.size(), 1U);
+  EXPECT_EQ(o2[0].type, "inventory.rejected");
+  EXPECT_EQ(data_of(o2[0]),
+            (boost::json::object{{"order_id", "sg-o2"}, {"reason", "out of stock"}, {"product_id", "sg-b"}}));
+  auto o3 = answers.wait_for("sg-o3", 1);
+  ASSERT_EQ(o3.size(), 1U);
+  EXPECT_EQ(o3[0].type, "inventory.released");
+  EXPECT_TRUE(data_of(o3[0]).at("lines").as_array().empty());
+
+  // One subject's answers arrive in the order of its commands: sg-o1's last answer came after any the
+  // redelivered reserve could have caused, so these counts are final.
+  std::map<std::string, int> per_order;
+  for (const auto& e : answers.seen()) per_order[e.subject]++;
+  EXPECT_EQ(per_order, (std::map<std::string, int>{{"sg-o1", 4}, {"sg-o2", 1}, {"sg-o3", 1}}));
+  EXPECT_EQ(stock_of(service, "sg-a"), (Stock{3, 0, 2})) << "reserved and sold once";
+  EXPECT_EQ(stock_of(service, "sg-b"), (Stock{1, 0, 0}));
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, InventorySaga, ::testing::Values("sqlite", "postgres", "redis"),
+                         [](const auto& test_info) { return test_info.param; });
+
 }  // namespace
 }  // namespace mercato

@@ -504,6 +504,57 @@ TEST(NotificationEvents, PublishesEachRecordedNotificationToTheBroker) {
   fs::remove_all(dir);
 }
 
+// order.confirmed from the bus (published here as the order service will) sends the customer one
+// confirmation naming the order and its total, however often it is delivered or published again: the
+// cancellation published after it, for the same order, is the one other notice that order gets.
+TEST(NotificationEvents, AnOrderConfirmedOnTheBusSendsOneConfirmation) {
+  MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
+  auto dir = testing::temp_dir("notification-confirmed");
+  auto prefix = "e2e" + random_hex(5);
+  auto outbox = dir / "outbox.log";
+  testing::ServiceProcess notification("notification", dir,
+                                       {{"APP_EVENTS__URL", url},
+                                        {"APP_EVENTS__PREFIX", prefix},
+                                        {"APP_NOTIFICATION__OUTBOX_FILE", outbox.string()}});
+  ASSERT_TRUE(testing::wait_ready(notification.port)) << notification.process->log();
+  testing::EventProbe probe(url, prefix, {"notification.sent"});
+  ASSERT_EQ(probe.error(), "");
+  auto transport = events::open_transport({.url = url, .prefix = prefix});
+  ASSERT_TRUE(transport) << transport.error().message;
+
+  auto data = R"({"order_id":"conf-order","customer_id":"cust-conf","total_cents":4599,)"
+              R"("confirmed_at":"2026-11-29T10:00:00.000Z"})";
+  auto confirmed = events::make_event("order", "order.confirmed", "conf-order", data, kTraceparent);
+  ASSERT_TRUE((*transport)->publish(confirmed));
+  ASSERT_TRUE((*transport)->publish(confirmed));  // the same event again
+  auto republished = events::make_event("order", "order.confirmed", "conf-order", data);
+  ASSERT_TRUE((*transport)->publish(republished));  // the same confirmation under a new id
+  ASSERT_TRUE((*transport)
+                  ->publish(events::make_event(
+                      "order", "order.cancelled", "conf-order",
+                      R"({"order_id":"conf-order","customer_id":"cust-conf","reason":"changed my mind"})")));
+
+  // One order's events are handled in order: the cancellation's notice comes after anything the
+  // repeated confirmations could have sent.
+  auto seen = probe.wait_for("conf-order", 2);
+  ASSERT_EQ(seen.size(), 2U) << notification.process->log();
+  EXPECT_EQ(data_of(seen[0]).at("kind").as_string(), "order_confirmed");
+  EXPECT_EQ(data_of(seen[0]).at("customer_id").as_string(), "cust-conf");
+  EXPECT_EQ(trace_id(seen[0].traceparent), trace_id(kTraceparent)) << "the order's trace goes on";
+  EXPECT_EQ(data_of(seen[1]).at("kind").as_string(), "order_cancelled");
+  EXPECT_EQ(probe.seen().size(), 2U);
+
+  auto sent = sent_for(outbox, "conf-order", "order_confirmed");
+  ASSERT_EQ(sent.size(), 1U);
+  EXPECT_EQ(sent[0].at("to").as_string(), "cust-conf");
+  EXPECT_EQ(sent[0].at("message").as_string(), "Your order conf-order is confirmed. Total: 45.99.");
+  EXPECT_EQ(sent[0].at("id"), data_of(seen[0]).at("notification_id"));
+  auto listed = checked(notification.port, "GET", "/notifications?customer_id=cust-conf&limit=10");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(listed.json().at("notifications").as_array().size(), 2U);
+  fs::remove_all(dir);
+}
+
 TEST(NotificationGateway, NotificationsAreReachableThroughTheGateway) {
   auto dir = testing::temp_dir("gateway");
   NotificationService service(dir);

@@ -65,8 +65,8 @@ Result<ReserveResult> MemoryInventoryRepository::reserve(const ReservationReques
   return ReserveResult{std::move(*reservation), true};
 }
 
-Result<Reservation> MemoryInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
-                                                      SystemTime now, const EventsOf& events_of) {
+Result<SettleResult> MemoryInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
+                                                       SystemTime now, const EventsOf& events_of) {
   std::lock_guard lock(mutex_);
   auto it = reservations_.find(order_id);
   if (it == reservations_.end()) {
@@ -75,7 +75,7 @@ Result<Reservation> MemoryInventoryRepository::settle(std::string_view order_id,
   Reservation reservation = it->second;
   auto moved = transition(reservation, target, now);
   if (!moved) return std::move(moved).error();
-  if (!*moved) return reservation;
+  if (!*moved) return SettleResult{std::move(reservation), false};
   std::vector<std::pair<Product*, Product>> updated;
   for (const auto& line : reservation.items) {
     auto p = products_.find(line.product_id);
@@ -90,7 +90,7 @@ Result<Reservation> MemoryInventoryRepository::settle(std::string_view order_id,
   for (auto& [stored, copy] : updated) *stored = std::move(copy);
   it->second = reservation;
   outbox_.insert(outbox_.end(), appended.begin(), appended.end());
-  return reservation;
+  return SettleResult{std::move(reservation), true};
 }
 
 std::vector<events::CloudEvent> MemoryInventoryRepository::outbox() {

@@ -267,9 +267,9 @@ Result<ReserveResult> PostgresInventoryRepository::reserve(const ReservationRequ
   });
 }
 
-Result<Reservation> PostgresInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
-                                                        SystemTime now, const EventsOf& events_of) {
-  return db_.with([&](postgres::Connection& c) -> Result<Reservation> {
+Result<SettleResult> PostgresInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
+                                                         SystemTime now, const EventsOf& events_of) {
+  return db_.with([&](postgres::Connection& c) -> Result<SettleResult> {
     if (auto r = c.begin(); !r) return std::move(r).error();
     auto found = select_reservation(c, order_id, true);
     if (!found) return std::move(found).error();
@@ -277,7 +277,8 @@ Result<Reservation> PostgresInventoryRepository::settle(std::string_view order_i
     Reservation reservation = std::move(**found);
     auto moved = transition(reservation, target, now);
     if (!moved) return std::move(moved).error();
-    if (!*moved) return reservation;  // already there: a retry, nothing to write
+    if (!*moved)
+      return SettleResult{std::move(reservation), false};  // already there: a retry, nothing to write
     std::vector<std::string> ids;
     ids.reserve(reservation.items.size());
     for (const auto& line : reservation.items) ids.push_back(line.product_id);
@@ -298,7 +299,7 @@ Result<Reservation> PostgresInventoryRepository::settle(std::string_view order_i
       if (auto appended = events::append_outbox(c, events); !appended) return std::move(appended).error();
     }
     if (auto done = c.commit(); !done) return std::move(done).error();
-    return reservation;
+    return SettleResult{std::move(reservation), true};
   });
 }
 

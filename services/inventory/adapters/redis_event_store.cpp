@@ -78,6 +78,14 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 0
 )lua");
 
+// KEYS inbox key, then the 3 outbox keys. ARGV[1] retention_ms, then the events. → 1 the first time
+// (the events appended), 0 when the key was there (nothing written).
+const redis::Script kHandleOnce(std::string(kRedisAppendOutboxLua) + R"lua(
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+append_outbox(KEYS[2], KEYS[3], KEYS[4], 2)
+return 1
+)lua");
+
 // KEYS lease. ARGV token, lease_ms. → 1 when this token holds the lease (taken or renewed), else 0.
 const redis::Script kTryLead(R"lua(
 local holder = redis.call('GET', KEYS[1])
@@ -128,6 +136,15 @@ Result<std::optional<events::DeadLetter>> read_dead_letter(std::string_view id, 
 std::vector<std::string> redis_outbox_keys(std::string_view prefix) {
   std::string p(prefix);
   return {p + "outbox:seq", p + "outbox:unsent", p + "outbox:events"};
+}
+
+Result<void> add_outbox_envelopes(std::vector<std::string>& args,
+                                  std::span<const events::CloudEvent> events) {
+  for (const auto& e : events) {
+    if (auto valid = events::validate(e); !valid) return valid;
+    args.push_back(events::to_json(e));
+  }
+  return {};
 }
 
 RedisEventStore::RedisEventStore(redis::Client& client, std::string key_prefix,
@@ -202,11 +219,17 @@ Result<std::int64_t> RedisEventStore::unsent_count() {
 
 Result<bool> RedisEventStore::handle_once(std::string_view consumer, std::string_view event_id,
                                           std::span<const events::CloudEvent> outgoing) {
-  if (!outgoing.empty()) return Error::internal("answering with events is not built on Redis yet");
-  auto reply = client_.command({"SET", key("inbox:" + std::string(consumer) + ":" + std::string(event_id)),
-                                "1", "NX", "PX", std::to_string(settings_.retention.count())});
+  std::vector<std::string> keys{key("inbox:" + std::string(consumer) + ":" + std::string(event_id))};
+  for (auto& k : redis_outbox_keys(prefix_)) keys.push_back(std::move(k));
+  std::vector<std::string> args{std::to_string(settings_.retention.count())};
+  if (auto r = add_outbox_envelopes(args, outgoing); !r) return std::move(r).error();
+  auto reply = client_.eval(kHandleOnce, keys, args);
   if (!reply) return std::move(reply).error();
-  return !reply->is_nil();  // "OK" the first time; nil when the key was there
+  if (reply->type != redis::Reply::Type::kInteger) return Error::internal("redis: unexpected inbox reply");
+  bool first = reply->integer == 1;
+  // The script is the commit: wake this process's relay, as append_outbox does after a SQL commit.
+  if (first && !outgoing.empty()) events::outbox_signal::raise();
+  return first;
 }
 
 Result<void> RedisEventStore::add_dead_letter(std::string_view consumer, const events::CloudEvent& event,

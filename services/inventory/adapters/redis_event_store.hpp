@@ -21,6 +21,10 @@
 //   <prefix>dead_letter:<id>         hash    consumer, envelope, error, attempts, failed_at_ms
 //   <prefix>outbox:relay             string  the relay lease: the leader's token, expiring after `lease`
 //
+// handle_once is one script too: the inbox key is set (NX, expiring after `retention`) and, only when it
+// was not there, `outgoing` is appended with append_outbox, exactly as the repository's scripts append a
+// change's events — so a saga participant's answer and its inbox record are one atomic unit.
+//
 // Only one relay publishes (several instances share the server): the one holding the lease, renewed on
 // every relay round. A leader that dies hands over once its lease expires. The inbox needs no purge: its
 // keys expire on their own; purge() deletes sent outbox entries older than the cut-off.
@@ -54,6 +58,10 @@ local function append_outbox(seq_key, unsent_key, events_key, first)
   end
 end
 )lua";
+
+// Validates `events` (as append_outbox does on SQL: one malformed event refuses the whole call, before
+// anything is written) and adds their JSON envelopes to a script's arguments, for append_outbox.
+Result<void> add_outbox_envelopes(std::vector<std::string>& args, std::span<const events::CloudEvent> events);
 
 struct RedisEventStoreSettings {
   // How long an inbox record is kept (the bus's events.retention): a redelivery older than this is

@@ -137,6 +137,43 @@ TEST_F(RedisEventStoreTest, HandleOnceIsTruePerConsumerOnceAndExpiresAfterRetent
   EXPECT_LE(ttl->integer, std::chrono::milliseconds(24h).count());
 }
 
+TEST_F(RedisEventStoreTest, HandleOnceAppendsItsEventsTheFirstTimeOnly) {
+  ASSERT_TRUE(change("before", {event("s", 1)}));
+  auto answer = event("order-1", 2);
+  auto first = store_->handle_once("inventory", "cmd-1", std::span(&answer, 1));
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(*first);
+  ASSERT_TRUE(change("after", {event("s", 3)}));
+  // Appended where the repository's scripts append: one outbox, in commit order, for the relay.
+  auto rows = store_->unsent(10);
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[1].event, answer);
+  EXPECT_LT((*rows)[0].seq, (*rows)[1].seq);
+  EXPECT_LT((*rows)[1].seq, (*rows)[2].seq);
+  auto ttl = client_->command({"PTTL", prefix_ + "inbox:inventory:cmd-1"});
+  ASSERT_TRUE(ttl);
+  EXPECT_GT(ttl->integer, std::chrono::milliseconds(23h).count()) << "the inbox record expires as usual";
+
+  // A duplicate delivery: false, and its events are not appended.
+  auto again = event("order-1", 4);
+  auto second = store_->handle_once("inventory", "cmd-1", std::span(&again, 1));
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(*second);
+  EXPECT_EQ(*store_->unsent_count(), 3);
+}
+
+TEST_F(RedisEventStoreTest, HandleOnceWithAMalformedEventRecordsNothing) {
+  auto bad = event("order-1", 1);
+  bad.data = "[]";
+  EXPECT_FALSE(store_->handle_once("inventory", "cmd-1", std::span(&bad, 1)));
+  EXPECT_EQ(*store_->unsent_count(), 0);
+  // Not recorded either: the redelivery is handled as a first delivery.
+  auto good = event("order-1", 2);
+  EXPECT_TRUE(*store_->handle_once("inventory", "cmd-1", std::span(&good, 1)));
+  EXPECT_EQ(*store_->unsent_count(), 1);
+}
+
 TEST_F(RedisEventStoreTest, DeadLettersKeepTheEventAndTheError) {
   auto e = event("s", 7);
   ASSERT_TRUE(store_->add_dead_letter("payment", e, "boom", 5));
@@ -222,8 +259,15 @@ TEST_F(RedisEventStoreTest, TheBusRelaysAppendedEventsPromptly) {
   fail_poison = false;
   ASSERT_TRUE(bus.redrive((*letters)[0].id));
   EXPECT_TRUE(bus.dead_letters()->empty());
-  std::lock_guard lock(m);
-  EXPECT_EQ(handled.back(), "{\"n\":13}");
+  {
+    std::lock_guard lock(m);
+    EXPECT_EQ(handled.back(), "{\"n\":13}");
+  }
+  // An answer appended with an inbox record wakes the relay too.
+  auto answer = event("k", 5);
+  ASSERT_TRUE(*store_->handle_once("inventory-test", "cmd-1", std::span(&answer, 1)));
+  std::unique_lock lock(m);
+  ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return handled.back() == "{\"n\":5}"; }));
 }
 
 }  // namespace

@@ -169,16 +169,6 @@ std::string item_field(std::size_t index, std::string_view name) {
   return "items[" + std::to_string(index) + "]." + std::string(name);
 }
 
-// Validates the events (as append_outbox does on SQL: a malformed one refuses the change) and adds their
-// JSON envelopes to a script's arguments.
-Result<void> add_events(std::vector<std::string>& args, std::span<const events::CloudEvent> events) {
-  for (const auto& e : events) {
-    if (auto valid = events::validate(e); !valid) return valid;
-    args.push_back(events::to_json(e));
-  }
-  return {};
-}
-
 // After a script that appended events: wakes this process's relay (the store's commit is the script).
 void appended(std::span<const events::CloudEvent> events) {
   if (!events.empty()) events::outbox_signal::raise();
@@ -208,7 +198,7 @@ Result<PutProductResult> RedisInventoryRepository::put_product(const std::string
   add_outbox_keys(keys, prefix_);
   std::vector<std::string> args{input.name, std::to_string(input.price_cents),
                                 std::to_string(input.available), ms_text(now)};
-  if (auto r = add_events(args, events); !r) return std::move(r).error();
+  if (auto r = add_outbox_envelopes(args, events); !r) return std::move(r).error();
   auto reply = client_.eval(kPutProduct, keys, args);
   auto out = outcome(reply);
   if (!out) return std::move(out).error();
@@ -258,7 +248,7 @@ Result<ReserveResult> RedisInventoryRepository::reserve(const ReservationRequest
     args.push_back(std::to_string(item.quantity));
   }
   add_outbox_keys(keys, prefix_);
-  if (auto r = add_events(args, events); !r) return std::move(r).error();
+  if (auto r = add_outbox_envelopes(args, events); !r) return std::move(r).error();
   auto reply = client_.eval(kReserve, keys, args);
   auto out = outcome(reply);
   if (!out) return std::move(out).error();
@@ -300,8 +290,8 @@ Result<ReserveResult> RedisInventoryRepository::reserve(const ReservationRequest
   return Error::internal("reserve script: unexpected answer " + kind);
 }
 
-Result<Reservation> RedisInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
-                                                     SystemTime now, const EventsOf& events_of) {
+Result<SettleResult> RedisInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
+                                                      SystemTime now, const EventsOf& events_of) {
   auto key = reservation_key(order_id);
   auto stored = client_.command({"HMGET", key, "status", "items", "created_at_ms", "updated_at_ms"});
   if (!stored) return std::move(stored).error();
@@ -325,7 +315,7 @@ Result<Reservation> RedisInventoryRepository::settle(std::string_view order_id, 
   moved_to.updated_at = now;
   std::vector<events::CloudEvent> events;
   if (events_of && reservation.status == ReservationStatus::kReserved) events = events_of(moved_to);
-  if (auto r = add_events(args, events); !r) return std::move(r).error();
+  if (auto r = add_outbox_envelopes(args, events); !r) return std::move(r).error();
   auto reply = client_.eval(kSettle, keys, args);
   auto out = outcome(reply);
   if (!out) return std::move(out).error();
@@ -333,7 +323,7 @@ Result<Reservation> RedisInventoryRepository::settle(std::string_view order_id, 
   const auto& kind = e[0].text;
   if (kind == "moved") {
     appended(events);
-    return moved_to;
+    return SettleResult{std::move(moved_to), true};
   }
   if (kind == "final" && e.size() == 3) {
     // Settled meanwhile or before: the domain decides between a retry (no-op) and a conflict.
@@ -345,7 +335,7 @@ Result<Reservation> RedisInventoryRepository::settle(std::string_view order_id, 
     auto moved = transition(reservation, target, now);
     if (!moved) return std::move(moved).error();
     if (*moved) return Error::internal("settle: a final reservation moved");
-    return reservation;
+    return SettleResult{std::move(reservation), false};
   }
   if (kind == "short" && e.size() == 3) {
     auto line = parse_int(e[1].text);

@@ -224,9 +224,9 @@ Result<ReserveResult> SqliteInventoryRepository::reserve(const ReservationReques
   });
 }
 
-Result<Reservation> SqliteInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
-                                                      SystemTime now, const EventsOf& events_of) {
-  return db_.with([&](sqlite::Connection& c) -> Result<Reservation> {
+Result<SettleResult> SqliteInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
+                                                       SystemTime now, const EventsOf& events_of) {
+  return db_.with([&](sqlite::Connection& c) -> Result<SettleResult> {
     if (auto r = c.begin_immediate(); !r) return std::move(r).error();
     auto found = select_reservation(c, order_id);
     if (!found) return std::move(found).error();
@@ -234,7 +234,8 @@ Result<Reservation> SqliteInventoryRepository::settle(std::string_view order_id,
     Reservation reservation = std::move(**found);
     auto moved = transition(reservation, target, now);
     if (!moved) return std::move(moved).error();
-    if (!*moved) return reservation;  // already there: a retry, nothing to write
+    if (!*moved)
+      return SettleResult{std::move(reservation), false};  // already there: a retry, nothing to write
     for (const auto& line : reservation.items) {
       auto product = select_product(c, line.product_id);
       if (!product) return std::move(product).error();
@@ -252,7 +253,7 @@ Result<Reservation> SqliteInventoryRepository::settle(std::string_view order_id,
       if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
     }
     if (auto r = c.commit(); !r) return std::move(r).error();
-    return reservation;
+    return SettleResult{std::move(reservation), true};
   });
 }
 

@@ -21,8 +21,8 @@ class SqliteInventoryRepository final : public InventoryRepository {
   Result<Product> find_product(std::string_view product_id) override;
   Result<ReserveResult> reserve(const ReservationRequest& request, SystemTime now,
                                 std::span<const events::CloudEvent> events) override;
-  Result<Reservation> settle(std::string_view order_id, ReservationStatus target, SystemTime now,
-                             const EventsOf& events_of) override;
+  Result<SettleResult> settle(std::string_view order_id, ReservationStatus target, SystemTime now,
+                              const EventsOf& events_of) override;
   Result<Reservation> find_reservation(std::string_view order_id) override;
   Result<void> ping() override;
 

@@ -116,6 +116,12 @@ http::Response reservation_response(const Result<Reservation>& reservation, cons
   return http::Response::json(200, to_json(*reservation));
 }
 
+// Committing or releasing answers 200 with the reservation whether it moved now or before (a retry).
+http::Response reservation_response(const Result<SettleResult>& settled, const http::Request& req) {
+  if (!settled) return http::Response::error(settled.error(), req.request_id);
+  return http::Response::json(200, to_json(settled->reservation));
+}
+
 }  // namespace
 
 void register_routes(http::Router& router, InventoryService& service) {

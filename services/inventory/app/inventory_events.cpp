@@ -36,6 +36,32 @@ events::CloudEvent inventory_settled_event(const Reservation& r, std::string_vie
                             boost::json::serialize(data), std::move(traceparent));
 }
 
+events::CloudEvent inventory_reserved_event(const Reservation& reservation, std::string traceparent) {
+  boost::json::array lines;
+  for (const auto& item : reservation.items) lines.push_back(line(item.product_id, item.quantity));
+  boost::json::object data{{"order_id", reservation.order_id},
+                           {"lines", std::move(lines)},
+                           {"reserved_at", format_rfc3339(reservation.created_at)}};
+  return events::make_event(kService, "inventory.reserved", reservation.order_id,
+                            boost::json::serialize(data), std::move(traceparent));
+}
+
+events::CloudEvent inventory_nothing_released_event(std::string_view order_id, SystemTime released_at,
+                                                    std::string traceparent) {
+  boost::json::object data{
+      {"order_id", order_id}, {"lines", boost::json::array()}, {"released_at", format_rfc3339(released_at)}};
+  return events::make_event(kService, "inventory.released", std::string(order_id),
+                            boost::json::serialize(data), std::move(traceparent));
+}
+
+events::CloudEvent inventory_rejected_event(std::string_view order_id, std::string_view reason,
+                                            std::string_view product_id, std::string traceparent) {
+  boost::json::object data{{"order_id", order_id}, {"reason", reason}};
+  if (!product_id.empty()) data["product_id"] = product_id;
+  return events::make_event(kService, "inventory.rejected", std::string(order_id),
+                            boost::json::serialize(data), std::move(traceparent));
+}
+
 events::CloudEvent inventory_product_updated_event(std::string_view product_id, const ProductInput& input,
                                                    SystemTime updated_at, std::string traceparent) {
   boost::json::object data{{"product_id", product_id},

@@ -10,6 +10,14 @@
 //                              on every PUT /inventory/{id} (create or replace); `available` is the value
 //                              just set (reserved and sold are not part of it: they move with orders).
 // Committing or releasing again, once settled, changes nothing and publishes nothing.
+//
+// The saga's answers (docs/saga.md, app/saga_handlers.hpp): the change events above when a command
+// changed something; otherwise an answer reflecting the current state, of the same types (an existing
+// reservation → inventory.reserved again, reserved_at its creation; a settled one → committed/released
+// again, at the time it settled; nothing to release → inventory.released with no lines), or
+//   inventory.rejected         {order_id, reason, product_id (only when a line is to blame)}
+//                              when a command cannot be carried out (out of stock, unknown product, no
+//                              reservation to commit, a sold reservation asked to be released...).
 // Subject: the ORDER id for the reservation events — the order saga consumes them beside the order's and
 // the payment's events, and the subject is the ordering (partition) key — and the product id for
 // inventory.product_updated. Lines are in the order the reservation request gave them.
@@ -35,6 +43,14 @@ events::CloudEvent inventory_reserved_event(const ReservationRequest& request, S
 // For a reservation just moved to kCommitted or kReleased (its updated_at is the time it moved).
 events::CloudEvent inventory_settled_event(const Reservation& reservation, std::string_view reason,
                                            std::string traceparent);
+// The order's existing reservation announced again (a saga's repeated reserve command).
+events::CloudEvent inventory_reserved_event(const Reservation& reservation, std::string traceparent);
+// inventory.released with no lines: the order had nothing reserved to give back.
+events::CloudEvent inventory_nothing_released_event(std::string_view order_id, SystemTime released_at,
+                                                    std::string traceparent);
+// `product_id` empty when no line is to blame.
+events::CloudEvent inventory_rejected_event(std::string_view order_id, std::string_view reason,
+                                            std::string_view product_id, std::string traceparent);
 events::CloudEvent inventory_product_updated_event(std::string_view product_id, const ProductInput& input,
                                                    SystemTime updated_at, std::string traceparent);
 

@@ -35,6 +35,13 @@ struct ReserveResult {
   bool created = false;  // false: a replay of the order's existing reservation; nothing changed
 };
 
+struct SettleResult {
+  Reservation reservation;
+  // false: it was already in the target state (a retry); nothing changed and nothing was appended. A
+  // saga participant needs to know, to answer a repeated command itself (docs/saga.md).
+  bool moved = false;
+};
+
 // The events a settled reservation publishes, built from the reservation as it is after the change.
 using EventsOf = std::function<std::vector<events::CloudEvent>(const Reservation&)>;
 
@@ -60,9 +67,10 @@ class InventoryRepository {
                                         std::span<const events::CloudEvent> events = {}) = 0;
   // Domain transition() to `target` (kCommitted or kReleased) and settle_line() for every line, together.
   // kNotFound when the order has no reservation, kConflict when it is in the other final state. When it
-  // moved, `events_of(reservation)` are appended with the change; a retry of a settled one appends nothing.
-  virtual Result<Reservation> settle(std::string_view order_id, ReservationStatus target, SystemTime now,
-                                     const EventsOf& events_of = {}) = 0;
+  // moved, `events_of(reservation)` are appended with the change; a retry of a settled one appends nothing
+  // and returns moved = false.
+  virtual Result<SettleResult> settle(std::string_view order_id, ReservationStatus target, SystemTime now,
+                                      const EventsOf& events_of = {}) = 0;
   // kNotFound when absent.
   virtual Result<Reservation> find_reservation(std::string_view order_id) = 0;
 

@@ -27,7 +27,7 @@ Result<ReserveResult> InventoryService::reserve(const ReservationRequest& reques
   return repository_.reserve(request, now, std::span(&reserved, 1));
 }
 
-Result<Reservation> InventoryService::commit(std::string_view order_id, const std::string& traceparent) {
+Result<SettleResult> InventoryService::commit(std::string_view order_id, const std::string& traceparent) {
   if (auto r = check_id(order_id, "order_id"); !r) return std::move(r).error();
   return repository_.settle(order_id, ReservationStatus::kCommitted, now_utc(),
                             [&traceparent](const Reservation& committed) {
@@ -35,8 +35,8 @@ Result<Reservation> InventoryService::commit(std::string_view order_id, const st
                             });
 }
 
-Result<Reservation> InventoryService::release(std::string_view order_id, std::string_view reason,
-                                              const std::string& traceparent) {
+Result<SettleResult> InventoryService::release(std::string_view order_id, std::string_view reason,
+                                               const std::string& traceparent) {
   if (auto r = check_id(order_id, "order_id"); !r) return std::move(r).error();
   return repository_.settle(order_id, ReservationStatus::kReleased, now_utc(),
                             [&](const Reservation& released) {

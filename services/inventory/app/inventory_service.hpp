@@ -24,11 +24,11 @@ class InventoryService {
 
   // inventory.reserved when the reservation is new (a replay publishes nothing).
   Result<ReserveResult> reserve(const ReservationRequest& request, const std::string& traceparent = {});
-  // inventory.committed when the reservation moved (a retry publishes nothing).
-  Result<Reservation> commit(std::string_view order_id, const std::string& traceparent = {});
+  // inventory.committed when the reservation moved (a retry publishes nothing: moved = false).
+  Result<SettleResult> commit(std::string_view order_id, const std::string& traceparent = {});
   // inventory.released, with `reason` when not empty, when the reservation moved.
-  Result<Reservation> release(std::string_view order_id, std::string_view reason = {},
-                              const std::string& traceparent = {});
+  Result<SettleResult> release(std::string_view order_id, std::string_view reason = {},
+                               const std::string& traceparent = {});
   Result<Reservation> get_reservation(std::string_view order_id);
 
  private:

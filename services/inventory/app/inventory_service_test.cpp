@@ -52,11 +52,12 @@ TEST_F(InventoryServiceTest, InvalidReservationRequestsReachNoStock) {
 }
 
 TEST_F(InventoryServiceTest, CommitReleaseAndGetCheckTheOrderId) {
-  for (const auto& r : {service_.commit("bad id"), service_.release(""), service_.get_reservation("..")}) {
+  for (const auto& r : {service_.commit("bad id"), service_.release("")}) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, ErrorCode::kValidationFailed);
     EXPECT_EQ(r.error().field, "order_id");
   }
+  EXPECT_EQ(service_.get_reservation("..").error().field, "order_id");
   EXPECT_EQ(service_.commit("unknown").error().code, ErrorCode::kNotFound);
   EXPECT_EQ(service_.get_product("x y").error().field, "product_id");
 }
@@ -66,7 +67,7 @@ TEST_F(InventoryServiceTest, FullLifecycle) {
   auto r = service_.reserve({"o1", {{"a", 3}}});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reservation.items.at(0).price_cents, 250);
-  EXPECT_EQ(service_.commit("o1")->status, ReservationStatus::kCommitted);
+  EXPECT_EQ(service_.commit("o1")->reservation.status, ReservationStatus::kCommitted);
   auto p = service_.get_product("a");
   EXPECT_EQ(p->available + p->reserved + p->sold, 3);
   EXPECT_EQ(p->sold, 3);
@@ -127,11 +128,18 @@ TEST_F(InventoryServiceTest, CommitAndReleaseAppendTheirEventOnlyWhenTheReservat
   auto before = repository_.outbox().size();
   auto committed = service_.commit("o1", kTrace);
   ASSERT_TRUE(committed);
-  ASSERT_TRUE(service_.commit("o1"));                // a retry: no-op
+  EXPECT_TRUE(committed->moved);
+  auto retried = service_.commit("o1");  // a retry: no-op
+  ASSERT_TRUE(retried);
+  EXPECT_FALSE(retried->moved);
+  EXPECT_EQ(retried->reservation, committed->reservation);
   ASSERT_FALSE(service_.release("o1", "too late"));  // 409
   auto released = service_.release("o2", "payment_declined");
   ASSERT_TRUE(released);
-  ASSERT_TRUE(service_.release("o2"));  // a retry: no-op
+  EXPECT_TRUE(released->moved);
+  auto released_again = service_.release("o2");  // a retry: no-op
+  ASSERT_TRUE(released_again);
+  EXPECT_FALSE(released_again->moved);
   ASSERT_FALSE(service_.commit("missing"));
   auto outbox = repository_.outbox();
   ASSERT_EQ(outbox.size(), before + 2);
@@ -142,7 +150,7 @@ TEST_F(InventoryServiceTest, CommitAndReleaseAppendTheirEventOnlyWhenTheReservat
   auto cdata = data_of(c);
   EXPECT_EQ(cdata.at("order_id").as_string(), "o1");
   EXPECT_EQ(cdata.at("lines").as_array(), lines({{"a", 2}}));
-  EXPECT_EQ(cdata.at("committed_at").as_string(), format_rfc3339(committed->updated_at));
+  EXPECT_EQ(cdata.at("committed_at").as_string(), format_rfc3339(committed->reservation.updated_at));
   EXPECT_FALSE(cdata.contains("reason"));
   const auto& r = outbox[before + 1];
   EXPECT_EQ(r.type, "inventory.released");
@@ -150,7 +158,7 @@ TEST_F(InventoryServiceTest, CommitAndReleaseAppendTheirEventOnlyWhenTheReservat
   auto rdata = data_of(r);
   EXPECT_EQ(rdata.at("lines").as_array(), lines({{"a", 1}}));
   EXPECT_EQ(rdata.at("reason").as_string(), "payment_declined");
-  EXPECT_EQ(rdata.at("released_at").as_string(), format_rfc3339(released->updated_at));
+  EXPECT_EQ(rdata.at("released_at").as_string(), format_rfc3339(released->reservation.updated_at));
 }
 
 TEST_F(InventoryServiceTest, AReleaseWithoutAReasonHasNoReasonField) {

@@ -1,6 +1,7 @@
 #include "app/order_events.hpp"
 
 #include <boost/json.hpp>
+#include <cstdint>
 
 namespace mercato::notification {
 namespace {
@@ -16,16 +17,59 @@ Result<std::string> text_field(const boost::json::object& data, std::string_view
   return std::string(v->as_string());
 }
 
-}  // namespace
+Result<std::int64_t> integer_field(const boost::json::object& data, std::string_view key) {
+  const auto* v = data.if_contains(key);
+  if (!v) return Error::validation(std::string(key), "event data lacks '" + std::string(key) + "'");
+  if (!v->is_int64())
+    return Error::validation(std::string(key), "'" + std::string(key) + "' must be an integer");
+  return v->as_int64();
+}
 
-Result<void> on_order_cancelled(NotificationService& notifications, const events::CloudEvent& event) {
+// Minor units as a decimal amount: 12345 → "123.45", 5 → "0.05". The order's currency is not in the
+// event (the shop has one), so none is named.
+std::string amount(std::int64_t cents) {
+  std::string sign = cents < 0 ? "-" : "";
+  // Through unsigned, so the most negative value has a magnitude too.
+  auto magnitude = cents < 0 ? 0 - static_cast<std::uint64_t>(cents) : static_cast<std::uint64_t>(cents);
+  auto fraction = std::to_string(magnitude % 100);
+  if (fraction.size() < 2) fraction.insert(0, "0");
+  return sign + std::to_string(magnitude / 100) + "." + fraction;
+}
+
+// The data as a JSON object, once its version is one this service knows.
+Result<boost::json::object> data_of(const events::CloudEvent& event) {
   if (events::schema_version(event) > 1)
-    return Error::unprocessable("order.cancelled v" + std::to_string(events::schema_version(event)) +
+    return Error::unprocessable(event.type + " v" + std::to_string(events::schema_version(event)) +
                                 " is newer than this service understands");
   boost::system::error_code ec;
   auto parsed = boost::json::parse(event.data, ec);
-  if (ec || !parsed.is_object()) return Error::malformed("order.cancelled data is not a JSON object");
-  const auto& data = parsed.as_object();
+  if (ec || !parsed.is_object()) return Error::malformed(event.type + " data is not a JSON object");
+  return std::move(parsed.as_object());
+}
+
+}  // namespace
+
+Result<void> on_order_confirmed(NotificationService& notifications, const events::CloudEvent& event) {
+  auto data = data_of(event);
+  if (!data) return std::move(data).error();
+  auto order_id = text_field(*data, "order_id", true);
+  if (!order_id) return std::move(order_id).error();
+  auto customer_id = text_field(*data, "customer_id", true);
+  if (!customer_id) return std::move(customer_id).error();
+  auto total = integer_field(*data, "total_cents");
+  if (!total) return std::move(total).error();
+  std::string message = "Your order " + *order_id + " is confirmed. Total: " + amount(*total) + ".";
+  // Once per order: a redelivery, or the event published again under a new id, finds the notification
+  // recorded first and sends nothing (NotificationService::send).
+  auto sent = notifications.send({*customer_id, *order_id, "order_confirmed", message}, event.traceparent);
+  if (!sent) return std::move(sent).error();
+  return {};
+}
+
+Result<void> on_order_cancelled(NotificationService& notifications, const events::CloudEvent& event) {
+  auto parsed = data_of(event);
+  if (!parsed) return std::move(parsed).error();
+  const auto& data = *parsed;
   auto order_id = text_field(data, "order_id", true);
   if (!order_id) return std::move(order_id).error();
   auto customer_id = text_field(data, "customer_id", true);
