@@ -1,0 +1,186 @@
+// The order saga end to end (orchestration) over NATS JetStream: the real user, inventory, payment,
+// shipping, notification and order services, each with its own database. Placing an order reserves,
+// charges, ships, commits and confirms it; a failing step compensates the done ones in reverse order;
+// the stock, the money and the notifications add up afterwards.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "mercato/core/ids.hpp"
+#include "mercato/testing/backends.hpp"
+#include "mercato/testing/events.hpp"
+#include "mercato/testing/openapi.hpp"
+#include "mercato/testing/testing.hpp"
+
+namespace mercato {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using testing::ServiceProcess;
+
+constexpr const char* kAddress =
+    R"({"name":"Ann Lee","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"})";
+constexpr const char* kUnservedAddress =
+    R"({"name":"Ann Lee","line1":"1 Main St","city":"Reykjavik","postal_code":"101","country":"IS"})";
+
+class SagaE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MERCATO_BROKER_URL_OR_SKIP(url, "nats");
+    dir_ = testing::temp_dir("saga-" + random_hex(4));
+    std::map<std::string, std::string> bus{{"APP_EVENTS__URL", url},
+                                           {"APP_EVENTS__PREFIX", "saga" + random_hex(5)}};
+    user_ = std::make_unique<ServiceProcess>("user", dir_, bus);
+    inventory_ = std::make_unique<ServiceProcess>("inventory", dir_, bus);
+    payment_ = std::make_unique<ServiceProcess>("payment", dir_, bus);
+    auto shipping_env = bus;
+    shipping_env["APP_SHIPPING__UNSERVED_COUNTRIES"] = "IS";
+    shipping_ = std::make_unique<ServiceProcess>("shipping", dir_, shipping_env);
+    notification_ = std::make_unique<ServiceProcess>("notification", dir_, bus);
+    auto order_env = bus;
+    order_env["APP_UPSTREAMS__USER"] = "127.0.0.1:" + std::to_string(user_->port);
+    order_env["APP_UPSTREAMS__INVENTORY"] = "127.0.0.1:" + std::to_string(inventory_->port);
+    order_env["APP_SAGA__STEP_TIMEOUT"] = "20s";
+    order_ = std::make_unique<ServiceProcess>("order", dir_, order_env);
+    for (auto* s :
+         {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(), order_.get()})
+      ASSERT_TRUE(testing::wait_ready(s->port)) << s->name << ": " << s->process->log();
+    auto user = testing::http(user_->port, "POST", "/users",
+                              R"({"email":"saga-)" + random_hex(6) + R"(@example.com","name":"Ann"})");
+    ASSERT_EQ(user.status, 201) << user.body;
+    customer_ = std::string(user.json().at("id").as_string());
+  }
+  void TearDown() override {
+    order_.reset();
+    notification_.reset();
+    shipping_.reset();
+    payment_.reset();
+    inventory_.reset();
+    user_.reset();
+    fs::remove_all(dir_);
+  }
+
+  void stock(const std::string& product, std::int64_t available) {
+    auto r =
+        testing::http(inventory_->port, "PUT", "/inventory/" + product,
+                      R"({"name":"x","price_cents":1000,"available":)" + std::to_string(available) + "}");
+    ASSERT_TRUE(r.status == 200 || r.status == 201) << r.body;
+  }
+
+  std::string place(const std::string& product, int quantity, const std::string& token = "tok_visa",
+                    const std::string& address = kAddress) {
+    auto r = testing::http(order_->port, "POST", "/orders",
+                           R"({"customer_id":")" + customer_ + R"(","payment_token":")" + token +
+                               R"(","items":[{"product_id":")" + product + R"(","quantity":)" +
+                               std::to_string(quantity) + R"(}],"shipping_address":)" + address + "}");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.status == 201 ? std::string(r.json().at("id").as_string()) : std::string();
+  }
+
+  // Waits (bounded) until the order leaves pending/pending_payment; returns the final order.
+  boost::json::object settled(const std::string& id) {
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    boost::json::object order;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = testing::http(order_->port, "GET", "/orders/" + id);
+      if (r.status == 200) {
+        order = r.json().as_object();
+        auto status = std::string(order.at("status").as_string());
+        auto saga = testing::http(order_->port, "GET", "/orders/" + id + "/saga");
+        bool finished = saga.status == 200 &&
+                        (saga.json().at("state") == "completed" || saga.json().at("state") == "compensated");
+        if ((status == "confirmed" || status == "cancelled") && finished) return order;
+      }
+      std::this_thread::sleep_for(50ms);  // a poll of the order's status, bounded by the deadline
+    }
+    ADD_FAILURE() << "order " << id << " did not settle: " << boost::json::serialize(order) << "\n"
+                  << testing::http(order_->port, "GET", "/orders/" + id + "/saga").body;
+    return order;
+  }
+
+  boost::json::object product(const std::string& id) {
+    return testing::http(inventory_->port, "GET", "/inventory/" + id).json().as_object();
+  }
+
+  std::vector<std::string> timeline(const std::string& id) {
+    auto saga = testing::http(order_->port, "GET", "/orders/" + id + "/saga");
+    EXPECT_EQ(testing::check_contract("GET", "/orders/" + id + "/saga", saga), "");
+    std::vector<std::string> out;
+    auto body = saga.json();  // named: the loop below must not walk a destroyed temporary
+    for (const auto& e : body.at("timeline").as_array())
+      out.push_back(std::string(e.at("step").as_string()) + ":" + std::string(e.at("status").as_string()));
+    return out;
+  }
+
+  std::size_t notifications(const std::string& kind) {
+    auto r = testing::http(notification_->port, "GET", "/notifications?customer_id=" + customer_);
+    std::size_t n = 0;
+    auto body = r.json();
+    for (const auto& item : body.at("notifications").as_array()) n += item.at("kind") == kind.c_str();
+    return n;
+  }
+
+  fs::path dir_;
+  std::string customer_;
+  std::unique_ptr<ServiceProcess> user_, inventory_, payment_, shipping_, notification_, order_;
+};
+
+TEST_F(SagaE2E, AnOrderIsReservedChargedShippedCommittedAndConfirmed) {
+  stock("saga-mug", 5);
+  auto id = place("saga-mug", 2);
+  auto order = settled(id);
+  EXPECT_EQ(order.at("status").as_string(), "confirmed") << boost::json::serialize(order);
+  EXPECT_EQ(timeline(id), (std::vector<std::string>{"reserve:started", "reserve:succeeded", "charge:started",
+                                                    "charge:succeeded", "ship:started", "ship:succeeded",
+                                                    "commit:started", "commit:succeeded"}));
+  auto mug = product("saga-mug");
+  EXPECT_EQ(mug.at("available").as_int64(), 3);
+  EXPECT_EQ(mug.at("reserved").as_int64(), 0);
+  EXPECT_EQ(mug.at("sold").as_int64(), 2);
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (notifications("order_confirmed") == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);  // the notification follows order.confirmed; bounded
+  EXPECT_EQ(notifications("order_confirmed"), 1u);
+}
+
+TEST_F(SagaE2E, OutOfStockCancelsTheOrderAndTouchesNothing) {
+  stock("saga-rare", 1);
+  auto id = place("saga-rare", 2);
+  auto order = settled(id);
+  EXPECT_EQ(order.at("status").as_string(), "cancelled");
+  EXPECT_NE(std::string(order.at("reason").as_string()).find("reserve failed"), std::string::npos);
+  EXPECT_EQ(product("saga-rare").at("available").as_int64(), 1);
+}
+
+TEST_F(SagaE2E, ADeclinedCardReleasesTheStock) {
+  stock("saga-cup", 4);
+  auto id = place("saga-cup", 3, "tok_chargeDeclined");
+  auto order = settled(id);
+  EXPECT_EQ(order.at("status").as_string(), "cancelled");
+  EXPECT_EQ(timeline(id).back(), "release:succeeded");
+  auto cup = product("saga-cup");
+  EXPECT_EQ(cup.at("available").as_int64(), 4);
+  EXPECT_EQ(cup.at("reserved").as_int64(), 0);
+}
+
+TEST_F(SagaE2E, AShipmentThatCannotBeMadeRefundsAndReleasesInReverseOrder) {
+  stock("saga-pot", 2);
+  auto id = place("saga-pot", 1, "tok_visa", kUnservedAddress);
+  auto order = settled(id);
+  EXPECT_EQ(order.at("status").as_string(), "cancelled");
+  auto steps = timeline(id);
+  ASSERT_GE(steps.size(), 4u);
+  EXPECT_EQ(std::vector<std::string>(steps.end() - 4, steps.end()),
+            (std::vector<std::string>{"refund:started", "refund:succeeded", "release:started",
+                                      "release:succeeded"}));
+  EXPECT_EQ(product("saga-pot").at("available").as_int64(), 2);
+  auto payments = testing::http(payment_->port, "GET", "/payments?order_id=" + id);
+  ASSERT_EQ(payments.status, 200) << payments.body;
+  EXPECT_NE(payments.body.find("\"refunded\""), std::string::npos) << payments.body;
+}
+
+}  // namespace
+}  // namespace mercato
