@@ -1,10 +1,12 @@
 // The payment service: charges (simulated card processor, Idempotency-Key) and refunds in the service's
 // own database (SQLite, or PostgreSQL with database.url), behind the REST API in api/; every recorded
-// charge and refund published as an event through the transactional outbox.
+// charge and refund published as an event through the transactional outbox; the order saga's charge and
+// refund commands handled and answered (app/saga_handlers.hpp).
 #include "adapters/postgres_payment_repository.hpp"
 #include "adapters/simulated_card_processor.hpp"
 #include "adapters/sqlite_payment_repository.hpp"
 #include "api/handlers.hpp"
+#include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
@@ -34,6 +36,12 @@ int main(int argc, char** argv) {
     auto& bus = events::attach(ctx, event_store);
     // Seen and recorded once; charging on it is the saga's step (docs/events.md).
     bus.record_only("order.created");
+    // The order saga's commands (docs/saga.md), answered through the same outbox.
+    auto& saga = ctx.own(std::make_unique<payment::SagaHandlers>(payments, event_store, ctx.name()));
+    bus.on("payment.charge_requested",
+           [&saga](const events::CloudEvent& e) { return saga.on_charge_requested(e); });
+    bus.on("payment.refund_requested",
+           [&saga](const events::CloudEvent& e) { return saga.on_refund_requested(e); });
     if (auto r = bus.start(); !r)
       throw std::runtime_error("cannot start the event bus: " + r.error().message);
   });

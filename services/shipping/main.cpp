@@ -1,8 +1,10 @@
 // The shipping service: one shipment per order in the service's own SQLite database, behind the REST
 // API in api/ (contract: api/shipping.yaml); every change published as an event through the
-// transactional outbox.
+// transactional outbox; the order saga's create and cancel commands handled and answered.
 #include "adapters/sqlite_shipment_repository.hpp"
 #include "api/handlers.hpp"
+#include "app/saga_handlers.hpp"
+#include "app/shipping_settings.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/service.hpp"
 
@@ -15,13 +17,19 @@ int main(int argc, char** argv) {
         .connections = static_cast<std::size_t>(db_config.integer("connections", 1, 1, 64)),
     }));
     auto& repository = ctx.own(std::make_unique<shipping::SqliteShipmentRepository>(db));
-    auto& shipments = ctx.own(std::make_unique<shipping::ShippingService>(repository));
+    auto& shipments = ctx.own(std::make_unique<shipping::ShippingService>(
+        repository, shipping::read_settings(ctx.config().section("shipping"))));
     ctx.add_readiness_check("database", [&repository] { return repository.ping(); });
     shipping::register_routes(ctx.router(), shipments);
-    // Publishes shipment.created / shipment.cancelled from the outbox (in the same database); consumes
-    // nothing yet.
+    // Publishes shipment.created / shipment.cancelled from the outbox (in the same database), and answers
+    // the order saga's commands through it (app/saga_handlers.hpp).
     auto& event_store = ctx.own(events::open_store(db));
     auto& bus = events::attach(ctx, event_store);
+    auto& saga = ctx.own(std::make_unique<shipping::SagaHandlers>(shipments, event_store, ctx.name()));
+    bus.on("shipment.create_requested",
+           [&saga](const events::CloudEvent& e) { return saga.on_create_requested(e); });
+    bus.on("shipment.cancel_requested",
+           [&saga](const events::CloudEvent& e) { return saga.on_cancel_requested(e); });
     if (auto r = bus.start(); !r)
       throw std::runtime_error("cannot start the event bus: " + r.error().message);
   });

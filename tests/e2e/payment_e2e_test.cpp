@@ -945,5 +945,112 @@ TEST(PaymentEvents, ChargesAndRefundsArePublishedOnceKeyedByTheOrder) {
   fs::remove_all(dir);
 }
 
+// --- the order saga -----------------------------------------------------------------------------------
+
+// The saga's commands published on the broker as the order service sends them; each is answered once,
+// keyed by its order, in the order the order's commands were sent. On SQLite and PostgreSQL.
+class PaymentSaga : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PaymentSaga, EachCommandIsAnsweredOnceOverTheBroker) {
+  MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
+  auto prefix = "e2e" + random_hex(6);
+  Headers env{{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}};
+  std::unique_ptr<PostgresSchema> schema;
+  if (GetParam() == "postgres") {
+    MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
+    schema = std::make_unique<PostgresSchema>(base, "paysaga");
+    ASSERT_TRUE(schema->ok()) << schema->error();
+    env["APP_DATABASE__URL"] = schema->url();
+  }
+  testing::EventProbe answers(url, prefix, {"payment.processed", "payment.refunded"});
+  ASSERT_EQ(answers.error(), "");
+  auto dir = testing::temp_dir("payment-saga-" + GetParam());
+  PaymentProcess service(dir, 1, env);
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  auto transport = events::open_transport({.url = url, .prefix = prefix});
+  ASSERT_TRUE(transport) << transport.error().message;
+  const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  auto send = [&](const std::string& type, const std::string& order_id, const boost::json::object& data) {
+    auto e = events::make_event("order", type, order_id, boost::json::serialize(data), traceparent);
+    auto sent = (*transport)->publish(e);
+    EXPECT_TRUE(sent) << sent.error().message;
+    return e;
+  };
+  auto charge = [&](const std::string& order_id, const std::string& token) {
+    return send("payment.charge_requested", order_id,
+                {{"order_id", order_id},
+                 {"customer_id", "cust-saga"},
+                 {"amount_cents", 4200},
+                 {"payment_token", token}});
+  };
+  auto refund = [&](const std::string& order_id) {
+    return send("payment.refund_requested", order_id,
+                {{"order_id", order_id}, {"reason", "shipping failed"}});
+  };
+  auto data_of = [](const events::CloudEvent& e) { return boost::json::parse(e.data).as_object(); };
+
+  // ps-paid: captured; the same command published again (the broker's dedupe window or the inbox drops
+  // it); the charge again under a new id and another token (answered from the payment, not charged);
+  // refunded; the refund again under a new id (the same refund, not refunded twice).
+  auto first = charge("ps-paid", "tok_visa");
+  ASSERT_TRUE((*transport)->publish(first));
+  charge("ps-paid", "tok_chargeDeclined");
+  refund("ps-paid");
+  refund("ps-paid");
+  // ps-token: a token the processor does not know is declined; its refund has nothing to refund.
+  charge("ps-token", "tok_unknown");
+  refund("ps-token");
+  // ps-none: a refund for an order never charged.
+  refund("ps-none");
+
+  auto paid = answers.wait_for("ps-paid", 4);
+  ASSERT_EQ(paid.size(), 4U) << service.process->log();
+  for (const auto& e : paid) {
+    EXPECT_EQ(e.source, "/mercato/payment");
+    EXPECT_EQ(e.traceparent.substr(3, 32), traceparent.substr(3, 32)) << "the command's trace goes on";
+    EXPECT_EQ(data_of(e).at("order_id").as_string(), "ps-paid");
+  }
+  EXPECT_EQ(paid[0].type, "payment.processed");
+  EXPECT_EQ(data_of(paid[0]).at("status").as_string(), "captured");
+  EXPECT_EQ(data_of(paid[0]).at("amount_cents").as_int64(), 4200);
+  EXPECT_EQ(paid[1].type, "payment.processed");
+  EXPECT_EQ(data_of(paid[1]), data_of(paid[0]));
+  EXPECT_EQ(paid[2].type, "payment.refunded");
+  EXPECT_EQ(data_of(paid[2]).at("payment_id"), data_of(paid[0]).at("payment_id"));
+  EXPECT_EQ(data_of(paid[2]).at("amount_cents").as_int64(), 4200);
+  EXPECT_EQ(paid[3].type, "payment.refunded");
+  EXPECT_EQ(data_of(paid[3]), data_of(paid[2]));
+  auto token = answers.wait_for("ps-token", 2);
+  ASSERT_EQ(token.size(), 2U);
+  EXPECT_EQ(token[0].type, "payment.processed");
+  EXPECT_EQ(data_of(token[0]).at("status").as_string(), "declined");
+  EXPECT_EQ(data_of(token[0]).at("decline_reason").as_string(), "invalid_token");
+  EXPECT_FALSE(data_of(token[0]).contains("payment_id"));
+  EXPECT_EQ(token[1].type, "payment.refunded");
+  EXPECT_EQ(data_of(token[1]).at("amount_cents").as_int64(), 0);
+  auto none = answers.wait_for("ps-none", 1);
+  ASSERT_EQ(none.size(), 1U);
+  EXPECT_EQ(none[0].type, "payment.refunded");
+  EXPECT_EQ(data_of(none[0]).at("amount_cents").as_int64(), 0);
+  EXPECT_FALSE(data_of(none[0]).contains("payment_id"));
+
+  // One order's answers arrive in the order of its commands: each order's last answer came after any a
+  // redelivered command could have caused, so these counts are final.
+  std::map<std::string, int> per_order;
+  for (const auto& e : answers.seen()) per_order[e.subject]++;
+  EXPECT_EQ(per_order, (std::map<std::string, int>{{"ps-paid", 4}, {"ps-token", 2}, {"ps-none", 1}}));
+  auto listed = service.call("GET", "/payments?order_id=ps-paid");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  auto payments = listed.json().at("payments").as_array();
+  ASSERT_EQ(payments.size(), 1U) << "charged once";
+  EXPECT_EQ(payments[0].at("status").as_string(), "refunded");
+  EXPECT_EQ(payments[0].at("id"), data_of(paid[0]).at("payment_id"));
+  EXPECT_TRUE(service.call("GET", "/payments?order_id=ps-token").json().at("payments").as_array().empty());
+  service.process.reset();
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, PaymentSaga, ::testing::Values("sqlite", "postgres"));
+
 }  // namespace
 }  // namespace mercato

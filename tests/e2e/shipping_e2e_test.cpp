@@ -517,5 +517,107 @@ TEST(ShippingRestart, ShipmentsAndTheOnePerOrderRuleSurviveARestart) {
   fs::remove_all(dir);
 }
 
+// --- the order saga -----------------------------------------------------------------------------------
+
+// The saga's commands published on the broker as the order service sends them; each is answered once,
+// keyed by its order, in the order the order's commands were sent. AQ is configured as a country the
+// carrier does not serve, which is how a test (or an operator) makes the shipping step fail.
+TEST(ShippingSaga, EachCommandIsAnsweredOnceOverTheBroker) {
+  MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
+  auto dir = testing::temp_dir("shipping-saga");
+  auto prefix = "e2e" + random_hex(5);
+  testing::EventProbe answers(url, prefix, {"shipment.created", "shipment.failed", "shipment.cancelled"});
+  ASSERT_EQ(answers.error(), "");
+  testing::ServiceProcess shipping(
+      "shipping", dir,
+      {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}, {"APP_SHIPPING__UNSERVED_COUNTRIES", "AQ"}});
+  ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
+  auto transport = events::open_transport({.url = url, .prefix = prefix});
+  ASSERT_TRUE(transport) << transport.error().message;
+  auto send = [&](const std::string& type, const std::string& order_id, const boost::json::object& data) {
+    auto e = events::make_event("order", type, order_id, boost::json::serialize(data), kTraceparent);
+    auto sent = (*transport)->publish(e);
+    EXPECT_TRUE(sent) << sent.error().message;
+    return e;
+  };
+  auto create = [&](const std::string& order_id, const std::string& country) {
+    auto a = address();
+    a["country"] = country;
+    return send("shipment.create_requested", order_id,
+                {{"order_id", order_id}, {"customer_id", "cust-saga"}, {"shipping_address", a}});
+  };
+  auto cancel = [&](const std::string& order_id) {
+    return send("shipment.cancel_requested", order_id,
+                {{"order_id", order_id}, {"reason", "payment declined"}});
+  };
+
+  // ss-ok: created; the same command published again (the broker's dedupe window or the inbox drops it);
+  // the create again under a new id with another address (answered from the shipment, not created
+  // again); cancelled; the cancel again under a new id (the same cancellation).
+  auto first = create("ss-ok", "DE");
+  ASSERT_TRUE((*transport)->publish(first));
+  create("ss-ok", "FR");
+  cancel("ss-ok");
+  cancel("ss-ok");
+  // ss-aq: the carrier does not serve AQ; the compensating cancel finds nothing to cancel.
+  create("ss-aq", "AQ");
+  cancel("ss-aq");
+  // ss-bad: an address the domain refuses.
+  create("ss-bad", "Germany");
+
+  auto ok = answers.wait_for("ss-ok", 4);
+  ASSERT_EQ(ok.size(), 4U) << shipping.process->log();
+  for (const auto& e : ok) {
+    EXPECT_EQ(e.source, "/mercato/shipping");
+    EXPECT_EQ(trace_id(e.traceparent), trace_id(kTraceparent)) << "the command's trace goes on";
+    EXPECT_EQ(data_of(e).at("order_id").as_string(), "ss-ok");
+  }
+  EXPECT_EQ(ok[0].type, "shipment.created");
+  EXPECT_EQ(data_of(ok[0]).at("address").at("country").as_string(), "DE");
+  EXPECT_EQ(ok[1].type, "shipment.created");
+  EXPECT_EQ(data_of(ok[1]), data_of(ok[0]));
+  EXPECT_EQ(ok[2].type, "shipment.cancelled");
+  EXPECT_EQ(data_of(ok[2]).at("shipment_id"), data_of(ok[0]).at("shipment_id"));
+  EXPECT_EQ(ok[3].type, "shipment.cancelled");
+  EXPECT_EQ(data_of(ok[3]), data_of(ok[2]));
+  auto aq = answers.wait_for("ss-aq", 2);
+  ASSERT_EQ(aq.size(), 2U);
+  EXPECT_EQ(aq[0].type, "shipment.failed");
+  EXPECT_EQ(data_of(aq[0]),
+            (boost::json::object{{"order_id", "ss-aq"},
+                                 {"reason", "address.country: the carrier does not deliver to AQ"}}));
+  EXPECT_EQ(aq[1].type, "shipment.cancelled");
+  EXPECT_FALSE(data_of(aq[1]).contains("shipment_id"));
+  auto bad = answers.wait_for("ss-bad", 1);
+  ASSERT_EQ(bad.size(), 1U);
+  EXPECT_EQ(bad[0].type, "shipment.failed");
+  EXPECT_EQ(std::string(data_of(bad[0]).at("reason").as_string()).rfind("address.country:", 0), 0U)
+      << bad[0].data;
+
+  // One order's answers arrive in the order of its commands: each order's last answer came after any a
+  // redelivered command could have caused, so these counts are final.
+  std::map<std::string, int> per_order;
+  for (const auto& e : answers.seen()) per_order[e.subject]++;
+  EXPECT_EQ(per_order, (std::map<std::string, int>{{"ss-ok", 4}, {"ss-aq", 2}, {"ss-bad", 1}}));
+  auto listed = checked(shipping.port, "GET", "/shipments?order_id=ss-ok");
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  ASSERT_EQ(listed.json().at("shipments").as_array().size(), 1U) << "created once";
+  EXPECT_EQ(str(listed.json().at("shipments").at(0), "status"), "cancelled");
+  EXPECT_TRUE(
+      checked(shipping.port, "GET", "/shipments?order_id=ss-aq").json().at("shipments").as_array().empty());
+  fs::remove_all(dir);
+}
+
+TEST(ShippingSaga, AnUnservedCountryThatIsNoCountryStopsTheServiceAtStartUp) {
+  auto dir = testing::temp_dir("shipping-unserved");
+  testing::ServiceProcess shipping("shipping", dir, {{"APP_SHIPPING__UNSERVED_COUNTRIES", "AQ,Germany"}});
+  auto status = shipping.process->wait(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 2);
+  EXPECT_NE(shipping.process->log().find("shipping.unserved_countries"), std::string::npos)
+      << shipping.process->log();
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace mercato

@@ -31,4 +31,23 @@ events::CloudEvent payment_refunded_event(const Payment& p, std::string refund_i
                             std::move(traceparent));
 }
 
+events::CloudEvent charge_refused_event(const ChargeRequest& request, std::string_view reason, SystemTime now,
+                                        std::string traceparent) {
+  boost::json::object data{{"order_id", request.order_id},
+                           {"customer_id", request.customer_id},
+                           {"amount_cents", request.amount_cents},
+                           {"status", to_string(PaymentStatus::kDeclined)},
+                           {"decline_reason", reason},
+                           {"created_at", format_rfc3339(now)}};
+  return events::make_event(kService, "payment.processed", request.order_id, boost::json::serialize(data),
+                            std::move(traceparent));
+}
+
+events::CloudEvent nothing_refunded_event(std::string_view order_id, SystemTime now,
+                                          std::string traceparent) {
+  boost::json::object data{{"order_id", order_id}, {"amount_cents", 0}, {"refunded_at", format_rfc3339(now)}};
+  return events::make_event(kService, "payment.refunded", std::string(order_id), boost::json::serialize(data),
+                            std::move(traceparent));
+}
+
 }  // namespace mercato::payment

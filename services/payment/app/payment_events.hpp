@@ -6,6 +6,16 @@
 //                      refused request (400/422) or an order already paid (409): none records a payment.
 //   payment.refunded   {payment_id, order_id, refund_id, amount_cents, refunded_at}
 //                      once per payment, when it moves captured → refunded (a repeated refund is a no-op).
+// The order saga's commands are answered with the same two types (app/saga_handlers.hpp, docs/saga.md).
+// Answers that reflect the current state rather than a change are appended with the command's inbox
+// record instead of by the repository, and may differ in these ways:
+//   payment.processed  from the order's existing payment: status may also be "refunded" (the payment's
+//                      status now). A charge refused before any payment was recorded has no payment_id,
+//                      and decline_reason "invalid_token" (the processor does not know the token) or
+//                      "invalid_request" (the charge breaks the domain rules, e.g. amount_cents 0).
+//   payment.refunded   for an order with nothing captured: {order_id, amount_cents 0, refunded_at} — no
+//                      payment_id, no refund_id. For an order already refunded: the refund as published
+//                      the first time (refund_id is derived from the payment, domain refund_id_of).
 // Subject = the ORDER id, not the payment id: the order saga consumes a payment's events beside the
 // order's own, and the subject is the ordering (partition) key, so one order's events stay in order.
 // The event data is a contract of its own, written here rather than reusing the REST representation, so
@@ -15,6 +25,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "domain/payment.hpp"
 #include "mercato/events/event.hpp"
@@ -26,5 +37,12 @@ events::CloudEvent payment_processed_event(const Payment& payment, std::string t
 // tell a refund apart from the charge it undoes.
 events::CloudEvent payment_refunded_event(const Payment& payment, std::string refund_id,
                                           std::string traceparent);
+
+// payment.processed for a charge refused before a payment was recorded (`reason`: "invalid_token" or
+// "invalid_request"): the request's order, customer and amount, status "declined", created_at = `now`.
+events::CloudEvent charge_refused_event(const ChargeRequest& request, std::string_view reason, SystemTime now,
+                                        std::string traceparent);
+// payment.refunded for an order with nothing to refund: amount_cents 0, refunded_at = `now`.
+events::CloudEvent nothing_refunded_event(std::string_view order_id, SystemTime now, std::string traceparent);
 
 }  // namespace mercato::payment

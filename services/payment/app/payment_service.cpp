@@ -24,7 +24,34 @@ class KeyClaim {
   bool settled_ = false;
 };
 
+// What the saga's charge stores against its key: the status says which outcome, the body carries what a
+// repeat needs (the refusal's reason; the payment id is kept by the key itself). Never sent over HTTP.
+constexpr int kRecordedStatus = 201;
+constexpr int kPaidMeanwhileStatus = 409;
+constexpr int kRefusedStatus = 422;
+
+StoredResponse order_charge_response(const Result<Payment>& outcome) {
+  if (outcome) return {kRecordedStatus, outcome->id};
+  return {kPaidMeanwhileStatus, outcome.error().message};
+}
+
+// The payment that stands for the order's charge: the captured one (at most one), else a refunded one
+// (it was captured), else the newest attempt. `payments` are newest first.
+std::optional<Payment> order_payment(std::vector<Payment> payments) {
+  for (auto status : {PaymentStatus::kCaptured, PaymentStatus::kRefunded}) {
+    for (auto& p : payments) {
+      if (p.status == status) return std::move(p);
+    }
+  }
+  if (payments.empty()) return std::nullopt;
+  return std::move(payments.front());
+}
+
 }  // namespace
+
+std::string order_charge_key(std::string_view order_id) {
+  return std::string("\x01") + "order-charge:" + std::string(order_id);
+}
 
 Result<Payment> PaymentService::charge(const ChargeRequest& request, const std::string& traceparent) {
   if (auto valid = validate(request); !valid) return std::move(valid).error();
@@ -85,8 +112,103 @@ Result<std::vector<Payment>> PaymentService::list_for_order(std::string_view ord
 
 Result<Payment> PaymentService::refund(std::string_view id, const std::string& traceparent) {
   return repository_.refund(id, now_utc(), [&traceparent](const Payment& refunded) {
-    return std::vector{payment_refunded_event(refunded, new_uuid(), traceparent)};
+    return std::vector{payment_refunded_event(refunded, refund_id_of(refunded.id), traceparent)};
   });
+}
+
+Result<std::optional<Payment>> PaymentService::order_payment_of(std::string_view order_id) {
+  auto payments = repository_.list_by_order(order_id);
+  if (!payments) return std::move(payments).error();
+  return order_payment(std::move(*payments));
+}
+
+Result<PaymentService::OrderCharge> PaymentService::paid_meanwhile(std::string_view order_id) {
+  auto existing = order_payment_of(order_id);
+  if (!existing) return std::move(existing).error();
+  if (!*existing) return Error::internal("order " + std::string(order_id) + " was paid but has no payment");
+  return OrderCharge{std::move(*existing)};
+}
+
+Result<PaymentService::OrderCharge> PaymentService::charge_order(const ChargeRequest& request,
+                                                                 const std::string& traceparent) {
+  if (auto valid = validate_order_id(request.order_id); !valid) return std::move(valid).error();
+  // The order's payments first: a repeat of a charge that was made is answered with its payment, even
+  // when this copy of the request differs or breaks the rules.
+  auto existing = order_payment_of(request.order_id);
+  if (!existing) return std::move(existing).error();
+  if (*existing) return OrderCharge{std::move(*existing)};
+  if (auto valid = validate(request); !valid) return OrderCharge{std::nullopt, std::string(kInvalidRequest)};
+
+  auto key = order_charge_key(request.order_id);
+  auto claimed = repository_.claim_key({.key = key,
+                                        .fingerprint = fingerprint(request),
+                                        .state = KeyState::kInProgress,
+                                        .created_at = now_utc()});
+  if (!claimed) return std::move(claimed).error();
+  if (*claimed) {
+    // The order's charge ran before (its payment was recorded after the lookup above, or it recorded
+    // none) or is running now. Its outcome stands, whatever this request asks: one charge per order.
+    const auto& record = **claimed;
+    if (record.state == KeyState::kInProgress) {
+      return Error::conflict("order_id: the charge of order " + request.order_id + " is in progress",
+                             "order_id");
+    }
+    if (!record.payment_id.empty()) {
+      auto payment = repository_.find(record.payment_id);
+      if (!payment) return std::move(payment).error();
+      return OrderCharge{std::move(*payment)};
+    }
+    if (record.response && record.response->status == kRefusedStatus) {
+      return OrderCharge{std::nullopt, record.response->body};
+    }
+    return paid_meanwhile(request.order_id);
+  }
+
+  KeyClaim claim(repository_, key);
+  auto decision = processor_.authorize(request);
+  if (!decision) {
+    // An unknown token is the processor's final word on this request: stored, so a repeat gets it
+    // without asking again. Anything else (a processor out of reach) releases the key for a retry.
+    if (decision.error().code != ErrorCode::kUnprocessable) return std::move(decision).error();
+    if (auto done = repository_.complete_key(key, {kRefusedStatus, std::string(kInvalidToken)}); !done) {
+      return std::move(done).error();
+    }
+    claim.settle();
+    return OrderCharge{std::nullopt, std::string(kInvalidToken)};
+  }
+  RenderOutcome render = order_charge_response;
+  KeyCompletion completion{key, render};
+  auto payment = new_payment(request, *decision, new_uuid(), now_utc());
+  auto processed = payment_processed_event(payment, traceparent);
+  auto recorded = repository_.record(payment, &completion, std::span(&processed, 1));
+  if (!recorded && recorded.error().code != ErrorCode::kConflict) return std::move(recorded).error();
+  claim.settle();
+  if (recorded) return OrderCharge{std::move(*recorded), {}, true};
+  // Captured meanwhile through the REST API, which knows nothing of this key: that is the order's charge.
+  return paid_meanwhile(request.order_id);
+}
+
+Result<PaymentService::OrderRefund> PaymentService::refund_order(std::string_view order_id,
+                                                                 const std::string& traceparent) {
+  if (auto valid = validate_order_id(order_id); !valid) return std::move(valid).error();
+  auto payments = repository_.list_by_order(order_id);
+  if (!payments) return std::move(payments).error();
+  for (const auto& p : *payments) {
+    if (p.status != PaymentStatus::kCaptured) continue;
+    // events_of runs only when the payment moves to refunded, inside the transaction that returns it; a
+    // refund that got there first (a REST call) leaves `moved` false and the payment as it refunded it.
+    bool moved = false;
+    auto refunded = repository_.refund(p.id, now_utc(), [&](const Payment& r) {
+      moved = true;
+      return std::vector{payment_refunded_event(r, refund_id_of(r.id), traceparent)};
+    });
+    if (!refunded) return std::move(refunded).error();
+    return OrderRefund{std::move(*refunded), moved};
+  }
+  for (auto& p : *payments) {
+    if (p.status == PaymentStatus::kRefunded) return OrderRefund{std::move(p)};
+  }
+  return OrderRefund{};
 }
 
 Result<std::int64_t> PaymentService::recover_keys(std::chrono::milliseconds retention) {

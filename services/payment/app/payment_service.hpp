@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,15 @@
 #include "app/payment_repository.hpp"
 
 namespace mercato::payment {
+
+// The refusals of a charge that record no payment, as payment.processed reports them (decline_reason).
+inline constexpr std::string_view kInvalidToken = "invalid_token";
+inline constexpr std::string_view kInvalidRequest = "invalid_request";
+
+// The idempotency key the order saga's charge of `order_id` runs under. It starts with a control
+// character, which validate_idempotency_key refuses in a header, so no REST client can claim it (or be
+// replayed the saga's stored outcome, which is not an HTTP body).
+std::string order_charge_key(std::string_view order_id);
 
 class PaymentService {
  public:
@@ -45,11 +55,40 @@ class PaymentService {
   // Publishes payment.refunded when the payment moved to refunded (not on a repeat).
   Result<Payment> refund(std::string_view id, const std::string& traceparent = {});
 
+  // The order's one charge, for the order saga (app/saga_handlers.hpp). Once per order: when the order
+  // already has a payment (any status, however it was made), that payment is the outcome and nothing is
+  // charged. Otherwise the charge runs under an idempotency key derived from the order id
+  // (order_charge_key), so a repeat while it is in progress gets kConflict (retry later) instead of
+  // asking the processor twice, and a repeat after a refusal replays the refusal. A charge the processor
+  // refuses outright (unknown token) or that breaks the domain rules records no payment: the outcome
+  // says why. Errors: kValidationFailed naming "order_id" (no outcome can name the order), kConflict
+  // while the order's charge is in progress, and storage or processor failures (worth a retry).
+  struct OrderCharge {
+    std::optional<Payment> payment;  // the order's payment; absent when the charge was refused
+    std::string refusal;             // without a payment: "invalid_token" or "invalid_request"
+    bool recorded = false;  // this call recorded `payment`, and its payment.processed is in the outbox
+  };
+  Result<OrderCharge> charge_order(const ChargeRequest& request, const std::string& traceparent = {});
+
+  // Refunds the order's captured payment, for the order saga. An order whose payment is already
+  // refunded gets that payment back unchanged; an order with nothing captured (no payment, or only
+  // declined ones) gets no payment. kValidationFailed naming "order_id" for a bad order id.
+  struct OrderRefund {
+    std::optional<Payment> payment;  // the order's refunded payment; absent when nothing was captured
+    bool recorded = false;           // this call refunded it, and its payment.refunded is in the outbox
+  };
+  Result<OrderRefund> refund_order(std::string_view order_id, const std::string& traceparent = {});
+
   // Start-up: purges keys older than `retention` (at least kMinKeyRetention, else kValidationFailed)
   // and keys left in progress by a previous process. Returns how many were deleted.
   Result<std::int64_t> recover_keys(std::chrono::milliseconds retention);
 
  private:
+  // The payment that stands for the order's charge (order_payment in the .cpp); nullopt when none.
+  Result<std::optional<Payment>> order_payment_of(std::string_view order_id);
+  // The outcome when the order turned out to be paid while its charge ran.
+  Result<OrderCharge> paid_meanwhile(std::string_view order_id);
+
   PaymentRepository& repository_;
   CardProcessor& processor_;
 };

@@ -235,6 +235,65 @@ TEST_F(PaymentServiceTest, KeyIsInProgressWhileTheProcessorWorks) {
   EXPECT_EQ(payments_of("o1"), 1U);
 }
 
+// --- the order saga's charge (the handlers are tested in app/saga_handlers_test.cpp) -----------------
+
+TEST_F(PaymentServiceTest, AnOrderChargeInProgressIsAConflictAndTheOrderIsChargedOnce) {
+  GatedProcessor gated;
+  PaymentService gated_service{repo, gated};
+  Result<PaymentService::OrderCharge> first = Error::internal("not run");
+  std::thread worker([&] { first = gated_service.charge_order(request()); });
+  gated.entered.wait();  // the order's key is claimed and the processor is working
+
+  auto concurrent = gated_service.charge_order(request());
+  ASSERT_FALSE(concurrent);
+  EXPECT_EQ(concurrent.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(concurrent.error().field, "order_id");
+
+  gated.release.count_down();
+  worker.join();
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_TRUE(first->payment);
+  EXPECT_TRUE(first->recorded);
+  auto after = gated_service.charge_order(request());  // answered from the payment
+  ASSERT_TRUE(after);
+  ASSERT_TRUE(after->payment);
+  EXPECT_FALSE(after->recorded);
+  EXPECT_EQ(after->payment->id, first->payment->id);
+  EXPECT_EQ(payments_of("o1"), 1U);
+  EXPECT_EQ(repo.outbox().size(), 1U);
+}
+
+TEST_F(PaymentServiceTest, AnOrderPaidThroughTheApiWhileItsChargeRunsKeepsThatPayment) {
+  GatedProcessor gated;
+  PaymentService gated_service{repo, gated};
+  Result<PaymentService::OrderCharge> saga = Error::internal("not run");
+  std::thread worker([&] { saga = gated_service.charge_order(request()); });
+  gated.entered.wait();
+  auto rest = service.charge(request("o1", "tok_mastercard"));  // no key: the REST path knows none
+  ASSERT_TRUE(rest);
+  gated.release.count_down();
+  worker.join();
+  ASSERT_TRUE(saga) << saga.error().message;
+  ASSERT_TRUE(saga->payment);
+  EXPECT_FALSE(saga->recorded) << "the order's capture was there first";
+  EXPECT_EQ(saga->payment->id, rest->id);
+  EXPECT_EQ(payments_of("o1"), 1U);
+}
+
+TEST_F(PaymentServiceTest, AStorageFailureOfAnOrderChargeReleasesItsKeySoARetryCharges) {
+  FailingRecordRepository failing;
+  PaymentService on_failing{failing, processor};
+  auto first = on_failing.charge_order(request());
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().code, ErrorCode::kInternal);
+  failing.fail = false;
+  auto retry = on_failing.charge_order(request());
+  ASSERT_TRUE(retry) << retry.error().message;  // not "in progress" forever
+  ASSERT_TRUE(retry->payment);
+  EXPECT_TRUE(retry->recorded);
+  EXPECT_EQ(failing.inner.outbox().size(), 1U);
+}
+
 // --- events -----------------------------------------------------------------------------------------
 
 TEST_F(PaymentServiceTest, ACaptureAppendsPaymentProcessedKeyedByTheOrder) {

@@ -102,6 +102,21 @@ Result<bool> refund(Payment& payment, SystemTime now) {
   return Error::unprocessable("payment " + payment.id + " was declined; there is nothing to refund");
 }
 
+std::string refund_id_of(std::string_view payment_id) {
+  std::string text = "refund:" + std::string(payment_id);
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  if (EVP_Digest(text.data(), text.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("SHA-256 is unavailable");
+  }
+  // Version 8 ("custom") and the RFC variant, so the id is a well-formed UUID like every other id here.
+  digest[6] = static_cast<unsigned char>((digest[6] & 0x0f) | 0x80);
+  digest[8] = static_cast<unsigned char>((digest[8] & 0x3f) | 0x80);
+  auto hex = to_hex(digest.data(), 16);
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+         hex.substr(20);
+}
+
 std::string fingerprint(const ChargeRequest& request) {
   // Members in name order and Boost.JSON's compact serialization, which escapes strings one way only:
   // the text is a function of the four values and nothing else.

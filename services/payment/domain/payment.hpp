@@ -81,6 +81,11 @@ Payment new_payment(const ChargeRequest& request, const CardDecision& decision, 
 // charged: kUnprocessable, and the payment is left as it was.
 Result<bool> refund(Payment& payment, SystemTime now);
 
+// The id of a payment's refund: a UUID derived from the payment id (the SHA-256 of "refund:" + id,
+// shaped as an RFC 9562 version 8 UUID). Refunds are full, so a payment has at most one refund, and
+// deriving its id lets a repeated refund request answer with the same refund id the first one published.
+std::string refund_id_of(std::string_view payment_id);
+
 // A stable fingerprint of a charge request, for Idempotency-Key reuse checks: the SHA-256 (lowercase
 // hex) of the request's canonical JSON (members sorted by name, no whitespace). Equal requests give equal
 // fingerprints whatever the JSON whitespace or member order they arrived in; the token itself is not kept.

@@ -176,5 +176,17 @@ TEST(Fingerprint, FieldBoundariesAreUnambiguous) {
   EXPECT_NE(fingerprint(quote_a), fingerprint(quote_b));
 }
 
+TEST(RefundId, IsAVersion8UuidDerivedFromThePaymentOnly) {
+  auto id = refund_id_of("pay-1");
+  EXPECT_EQ(id, refund_id_of("pay-1")) << "a repeated refund names the same refund";
+  EXPECT_NE(id, refund_id_of("pay-2"));
+  EXPECT_NE(id, "pay-1");
+  ASSERT_EQ(id.size(), 36U) << id;
+  for (std::size_t i : {8U, 13U, 18U, 23U}) EXPECT_EQ(id[i], '-') << id;
+  EXPECT_EQ(id[14], '8') << "version 8: " << id;
+  EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << "RFC variant: " << id;
+  for (char c : id) EXPECT_NE(std::string("0123456789abcdef-").find(c), std::string::npos) << id;
+}
+
 }  // namespace
 }  // namespace mercato::payment

@@ -40,4 +40,18 @@ events::CloudEvent shipment_cancelled_event(const Shipment& s, std::string trace
                             std::move(traceparent));
 }
 
+events::CloudEvent shipment_failed_event(std::string_view order_id, std::string_view reason,
+                                         std::string traceparent) {
+  boost::json::object data{{"order_id", order_id}, {"reason", reason}};
+  return events::make_event(kService, "shipment.failed", std::string(order_id), boost::json::serialize(data),
+                            std::move(traceparent));
+}
+
+events::CloudEvent nothing_cancelled_event(std::string_view order_id, SystemTime now,
+                                           std::string traceparent) {
+  boost::json::object data{{"order_id", order_id}, {"cancelled_at", format_rfc3339(now)}};
+  return events::make_event(kService, "shipment.cancelled", std::string(order_id),
+                            boost::json::serialize(data), std::move(traceparent));
+}
+
 }  // namespace mercato::shipping

@@ -41,4 +41,47 @@ Result<Shipment> ShippingService::cancel(std::string_view id, std::string tracep
   });
 }
 
+Result<ShippingService::OrderShipment> ShippingService::ship_order(const ShipmentRequest& request,
+                                                                   std::string traceparent) {
+  auto order_id = validate_reference("order_id", request.order_id);
+  if (!order_id) return std::move(order_id).error();
+  // The order's shipment first: a repeat of a create that was made is answered with it, even when this
+  // copy of the request differs or would be refused now.
+  auto existing = repository_.find_by_order(*order_id);
+  if (!existing) return std::move(existing).error();
+  if (!existing->empty()) return OrderShipment{std::move(existing->front())};
+  auto normalized = normalize_request(request);
+  if (!normalized) return OrderShipment{std::nullopt, normalized.error().message};
+  if (!settings_.serves(normalized->address.country)) {
+    return OrderShipment{std::nullopt,
+                         "address.country: the carrier does not deliver to " + normalized->address.country};
+  }
+  auto outcome = create(*normalized, std::move(traceparent));
+  if (outcome) return OrderShipment{std::move(outcome->shipment), {}, outcome->created};
+  if (outcome.error().code != ErrorCode::kConflict) return std::move(outcome).error();
+  // Created meanwhile with other data (through the REST API): that is the order's shipment.
+  existing = repository_.find_by_order(*order_id);
+  if (!existing) return std::move(existing).error();
+  if (existing->empty()) return Error::internal("shipment of order " + *order_id + " vanished");
+  return OrderShipment{std::move(existing->front())};
+}
+
+Result<ShippingService::OrderCancel> ShippingService::cancel_order(std::string_view order_id,
+                                                                   std::string traceparent) {
+  auto valid = validate_reference("order_id", order_id);
+  if (!valid) return std::move(valid).error();
+  auto existing = repository_.find_by_order(*valid);
+  if (!existing) return std::move(existing).error();
+  if (existing->empty()) return OrderCancel{};
+  // events_of runs only when the shipment moves to cancelled, inside the transaction that returns it; a
+  // cancel that got there first leaves `moved` false and the shipment as it cancelled it.
+  bool moved = false;
+  auto cancelled = repository_.cancel(existing->front().id, now_utc(), [&](const Shipment& s) {
+    moved = true;
+    return std::vector{shipment_cancelled_event(s, traceparent)};
+  });
+  if (!cancelled) return std::move(cancelled).error();
+  return OrderCancel{std::move(*cancelled), moved};
+}
+
 }  // namespace mercato::shipping

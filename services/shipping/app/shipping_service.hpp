@@ -1,14 +1,17 @@
 // The shipping service's use cases: validate with the domain rules, then store through the repository,
-// which appends the change's event (app/shipment_events.hpp) to the outbox in the same transaction.
+// which appends the change's event (app/shipment_events.hpp) to the outbox in the same transaction. The
+// REST API creates and cancels by shipment; the order saga by order (ship_order, cancel_order).
 //
 // Thread-safety: as thread-safe as the repository it is given.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "app/shipment_repository.hpp"
+#include "app/shipping_settings.hpp"
 
 namespace mercato::shipping {
 
@@ -19,7 +22,8 @@ struct CreateOutcome {
 
 class ShippingService {
  public:
-  explicit ShippingService(ShipmentRepository& repository) : repository_(repository) {}
+  explicit ShippingService(ShipmentRepository& repository, ShippingSettings settings = {})
+      : repository_(repository), settings_(std::move(settings)) {}
 
   // Idempotent per order: a replay of an earlier request (same order, customer and address) returns the
   // existing shipment whatever its status; the same order with different data is kConflict ("order_id").
@@ -33,8 +37,29 @@ class ShippingService {
   // it cancelled the shipment (not on the repeat).
   Result<Shipment> cancel(std::string_view id, std::string traceparent = {});
 
+  // The order's shipment, for the order saga (app/saga_handlers.hpp). When the order already has a
+  // shipment, that one is the outcome, whatever its customer, address or status: nothing is created.
+  // Otherwise a request that breaks the domain rules, or an address in a country the carrier does not
+  // serve (ShippingSettings), is refused: nothing is created and `refusal` says why. kValidationFailed
+  // naming "order_id" when no outcome could name the order; otherwise errors are storage failures.
+  struct OrderShipment {
+    std::optional<Shipment> shipment;  // the order's shipment; absent when refused
+    std::string refusal;               // without a shipment: why it cannot be created
+    bool created = false;  // this call created `shipment`, and its shipment.created is in the outbox
+  };
+  Result<OrderShipment> ship_order(const ShipmentRequest& request, std::string traceparent = {});
+
+  // Cancels the order's shipment, for the order saga: an order without one gets no shipment; an already
+  // cancelled one comes back unchanged. kValidationFailed naming "order_id" for a bad order id.
+  struct OrderCancel {
+    std::optional<Shipment> shipment;  // the order's shipment, now cancelled; absent when it had none
+    bool cancelled = false;            // this call cancelled it, and its shipment.cancelled is in the outbox
+  };
+  Result<OrderCancel> cancel_order(std::string_view order_id, std::string traceparent = {});
+
  private:
   ShipmentRepository& repository_;
+  ShippingSettings settings_;
 };
 
 }  // namespace mercato::shipping

@@ -1,0 +1,104 @@
+#include "app/saga_handlers.hpp"
+
+#include <boost/json.hpp>
+#include <limits>
+
+#include "app/payment_events.hpp"
+
+namespace mercato::payment {
+namespace {
+
+Result<boost::json::object> command_data(const events::CloudEvent& command) {
+  if (auto version = events::schema_version(command); version > 1) {
+    return Error::unprocessable(command.type + " v" + std::to_string(version) +
+                                " is newer than this service understands");
+  }
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(command.data, ec);
+  if (ec || !parsed.is_object()) return Error::malformed(command.type + " data is not a JSON object");
+  return std::move(parsed.as_object());
+}
+
+// A string member; "" when absent and not `required`.
+Result<std::string> text(const boost::json::object& data, std::string_view key, bool required = true) {
+  std::string name(key);
+  const auto* v = data.if_contains(key);
+  if (v == nullptr) {
+    if (required) return Error::validation(name, "command data lacks '" + name + "'");
+    return std::string();
+  }
+  if (!v->is_string()) return Error::validation(name, "'" + name + "' must be a string");
+  return std::string(v->as_string());
+}
+
+Result<std::int64_t> integer(const boost::json::object& data, std::string_view key) {
+  std::string name(key);
+  const auto* v = data.if_contains(key);
+  if (v == nullptr) return Error::validation(name, "command data lacks '" + name + "'");
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64() &&
+      v->as_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    return static_cast<std::int64_t>(v->as_uint64());
+  return Error::validation(name, "'" + name + "' must be an integer");
+}
+
+Result<ChargeRequest> charge_request(const boost::json::object& data) {
+  ChargeRequest request;
+  auto order_id = text(data, "order_id");
+  if (!order_id) return std::move(order_id).error();
+  request.order_id = std::move(*order_id);
+  auto customer_id = text(data, "customer_id");
+  if (!customer_id) return std::move(customer_id).error();
+  request.customer_id = std::move(*customer_id);
+  auto amount = integer(data, "amount_cents");
+  if (!amount) return std::move(amount).error();
+  request.amount_cents = *amount;
+  auto token = text(data, "payment_token");
+  if (!token) return std::move(token).error();
+  request.payment_token = std::move(*token);
+  return request;
+}
+
+}  // namespace
+
+Result<void> SagaHandlers::answered(const events::CloudEvent& command,
+                                    const std::optional<events::CloudEvent>& answer) {
+  auto first = answer ? store_.handle_once(consumer_, command.id, std::span(&*answer, 1))
+                      : store_.handle_once(consumer_, command.id);
+  if (!first) return std::move(first).error();
+  return {};
+}
+
+Result<void> SagaHandlers::on_charge_requested(const events::CloudEvent& command) {
+  auto data = command_data(command);
+  if (!data) return std::move(data).error();
+  auto request = charge_request(*data);
+  if (!request) return std::move(request).error();
+  auto charge = payments_.charge_order(*request, command.traceparent);
+  if (!charge) return std::move(charge).error();
+  // Recorded now: the repository appended payment.processed with the payment, the inbox record only
+  // remains. Otherwise the answer goes out with the inbox record, so a redelivery appends nothing.
+  if (charge->recorded) return answered(command, std::nullopt);
+  if (charge->payment)
+    return answered(command, payment_processed_event(*charge->payment, command.traceparent));
+  return answered(command, charge_refused_event(*request, charge->refusal, now_utc(), command.traceparent));
+}
+
+Result<void> SagaHandlers::on_refund_requested(const events::CloudEvent& command) {
+  auto data = command_data(command);
+  if (!data) return std::move(data).error();
+  auto order_id = text(*data, "order_id");
+  if (!order_id) return std::move(order_id).error();
+  // Checked for its type only: a refund is full whatever the reason, and payments keep no reason.
+  if (auto reason = text(*data, "reason", false); !reason) return std::move(reason).error();
+  auto refund = payments_.refund_order(*order_id, command.traceparent);
+  if (!refund) return std::move(refund).error();
+  if (refund->recorded) return answered(command, std::nullopt);
+  if (refund->payment) {
+    const auto& p = *refund->payment;
+    return answered(command, payment_refunded_event(p, refund_id_of(p.id), command.traceparent));
+  }
+  return answered(command, nothing_refunded_event(*order_id, now_utc(), command.traceparent));
+}
+
+}  // namespace mercato::payment

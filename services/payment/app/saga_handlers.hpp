@@ -1,0 +1,58 @@
+// The payment service's part in the order saga (docs/saga.md): the commands the order service sends,
+// each turned into a use case and exactly one answer.
+//
+//   payment.charge_requested {order_id, customer_id, amount_cents, payment_token}
+//     → PaymentService::charge_order, once per order. Answer: payment.processed —
+//       the charge recorded now: captured or declined, appended by the repository with the payment;
+//       the order already had a payment (any status): that payment, again;
+//       refused before any payment was recorded: declined with decline_reason "invalid_token" (the
+//       processor does not know the token) or "invalid_request" (e.g. amount_cents 0), no payment_id.
+//   payment.refund_requested {order_id, reason}
+//     → PaymentService::refund_order. Answer: payment.refunded —
+//       the refund made now, appended by the repository with it;
+//       the payment already refunded: that refund again (same refund_id);
+//       nothing captured (no payment, or only declined ones): amount_cents 0, no payment_id or refund_id.
+// Every answer is keyed (subject) by the order and carries the command's trace context.
+//
+// Once per command id: an answer that reflects the current state is appended together with the
+// command's inbox record (EventStore::handle_once), so a redelivered command appends nothing. When the
+// command changed something, the repository appended the answer in the change's transaction and the
+// inbox record follows in its own; a crash between the two makes the redelivered command answer again
+// from the current state — a duplicate answer, which the orchestrator ignores — never a second charge.
+//
+// Data is read tolerantly: unknown fields are ignored; a missing or mistyped field is kValidationFailed
+// naming it, data that is not a JSON object kMalformedRequest, a newer dataschema version than v1
+// kUnprocessable — errors, so the bus retries the command and then dead-letters it, as it does a
+// storage failure. A business refusal is an answer, never an error.
+//
+// Thread-safety: as thread-safe as the PaymentService and EventStore it is given.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "app/payment_service.hpp"
+#include "mercato/events/event.hpp"
+#include "mercato/events/store.hpp"
+
+namespace mercato::payment {
+
+class SagaHandlers {
+ public:
+  // `consumer`: the name the inbox records commands under, the service's name ("payment").
+  SagaHandlers(PaymentService& payments, events::EventStore& store, std::string consumer)
+      : payments_(payments), store_(store), consumer_(std::move(consumer)) {}
+
+  Result<void> on_charge_requested(const events::CloudEvent& command);
+  Result<void> on_refund_requested(const events::CloudEvent& command);
+
+ private:
+  // Records `command` as handled, appending `answer` with the record when there is one.
+  Result<void> answered(const events::CloudEvent& command, const std::optional<events::CloudEvent>& answer);
+
+  PaymentService& payments_;
+  events::EventStore& store_;
+  std::string consumer_;
+};
+
+}  // namespace mercato::payment

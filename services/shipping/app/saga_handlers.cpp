@@ -1,0 +1,105 @@
+#include "app/saga_handlers.hpp"
+
+#include <boost/json.hpp>
+
+#include "app/shipment_events.hpp"
+
+namespace mercato::shipping {
+namespace {
+
+Result<boost::json::object> command_data(const events::CloudEvent& command) {
+  if (auto version = events::schema_version(command); version > 1) {
+    return Error::unprocessable(command.type + " v" + std::to_string(version) +
+                                " is newer than this service understands");
+  }
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(command.data, ec);
+  if (ec || !parsed.is_object()) return Error::malformed(command.type + " data is not a JSON object");
+  return std::move(parsed.as_object());
+}
+
+// A string member of `data`, named `prefix` + `key` in errors; "" when absent and not `required`.
+Result<std::string> text(const boost::json::object& data, std::string_view key, bool required = true,
+                         std::string_view prefix = {}) {
+  std::string name = std::string(prefix) + std::string(key);
+  const auto* v = data.if_contains(key);
+  if (v == nullptr) {
+    if (required) return Error::validation(name, "command data lacks '" + name + "'");
+    return std::string();
+  }
+  if (!v->is_string()) return Error::validation(name, "'" + name + "' must be a string");
+  return std::string(v->as_string());
+}
+
+Result<ShipmentRequest> shipment_request(const boost::json::object& data) {
+  ShipmentRequest request;
+  auto order_id = text(data, "order_id");
+  if (!order_id) return std::move(order_id).error();
+  request.order_id = std::move(*order_id);
+  auto customer_id = text(data, "customer_id");
+  if (!customer_id) return std::move(customer_id).error();
+  request.customer_id = std::move(*customer_id);
+  const auto* address = data.if_contains("shipping_address");
+  if (address == nullptr)
+    return Error::validation("shipping_address", "command data lacks 'shipping_address'");
+  if (!address->is_object())
+    return Error::validation("shipping_address", "'shipping_address' must be an object");
+  const auto& a = address->as_object();
+  constexpr std::string_view kPrefix = "shipping_address.";
+  struct Member {
+    std::string_view key;
+    std::string* target;
+    bool required;
+  };
+  for (const auto& m :
+       {Member{"name", &request.address.name, true}, Member{"line1", &request.address.line1, true},
+        Member{"line2", &request.address.line2, false}, Member{"city", &request.address.city, true},
+        Member{"postal_code", &request.address.postal_code, true},
+        Member{"country", &request.address.country, true}}) {
+    auto value = text(a, m.key, m.required, kPrefix);
+    if (!value) return std::move(value).error();
+    *m.target = std::move(*value);
+  }
+  return request;
+}
+
+}  // namespace
+
+Result<void> SagaHandlers::answered(const events::CloudEvent& command,
+                                    const std::optional<events::CloudEvent>& answer) {
+  auto first = answer ? store_.handle_once(consumer_, command.id, std::span(&*answer, 1))
+                      : store_.handle_once(consumer_, command.id);
+  if (!first) return std::move(first).error();
+  return {};
+}
+
+Result<void> SagaHandlers::on_create_requested(const events::CloudEvent& command) {
+  auto data = command_data(command);
+  if (!data) return std::move(data).error();
+  auto request = shipment_request(*data);
+  if (!request) return std::move(request).error();
+  auto outcome = shipments_.ship_order(*request, command.traceparent);
+  if (!outcome) return std::move(outcome).error();
+  // Created now: the repository appended shipment.created with the shipment, the inbox record only remains.
+  if (outcome->created) return answered(command, std::nullopt);
+  if (outcome->shipment)
+    return answered(command, shipment_created_event(*outcome->shipment, command.traceparent));
+  return answered(command, shipment_failed_event(request->order_id, outcome->refusal, command.traceparent));
+}
+
+Result<void> SagaHandlers::on_cancel_requested(const events::CloudEvent& command) {
+  auto data = command_data(command);
+  if (!data) return std::move(data).error();
+  auto order_id = text(*data, "order_id");
+  if (!order_id) return std::move(order_id).error();
+  // Checked for its type only: shipments keep no cancellation reason.
+  if (auto reason = text(*data, "reason", false); !reason) return std::move(reason).error();
+  auto outcome = shipments_.cancel_order(*order_id, command.traceparent);
+  if (!outcome) return std::move(outcome).error();
+  if (outcome->cancelled) return answered(command, std::nullopt);
+  if (outcome->shipment)
+    return answered(command, shipment_cancelled_event(*outcome->shipment, command.traceparent));
+  return answered(command, nothing_cancelled_event(*order_id, now_utc(), command.traceparent));
+}
+
+}  // namespace mercato::shipping
