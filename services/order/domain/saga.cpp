@@ -155,9 +155,29 @@ Decision start(Saga& saga, const std::string& order_id, SystemTime now, const Sa
   return d;
 }
 
+// A forward step's success, whichever step the saga is at.
+std::optional<Step> forward_success(const Answer& answer) {
+  if (answer.type == "inventory.reserved") return Step::kReserve;
+  if (answer.type == "payment.processed" && answer.status == "captured") return Step::kCharge;
+  if (answer.type == "shipment.created") return Step::kShip;
+  return std::nullopt;
+}
+
 Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts) {
   Decision d;
-  if (saga.finished()) return d;
+  if (saga.state == SagaState::kCompleted) return d;
+  if (saga.state != SagaState::kRunning) {
+    // An effect that lands after the saga gave up on it (a redelivered command succeeding after a
+    // restock, a charge the payment service made late) is undone at once; undoing twice is harmless.
+    bool awaited = saga.state == SagaState::kCompensating && answer.type == expected(saga.current).success;
+    if (auto late = forward_success(answer); late && !awaited) {
+      d.changed = true;
+      record(saga, *late, "late", now, "undone by " + std::string(to_string(compensation_of(*late))));
+      d.commands.push_back(compensation_of(*late));
+      return d;
+    }
+    if (saga.state == SagaState::kCompensated) return d;
+  }
   auto want = expected(saga.current);
   bool success = answer.type == want.success;
   bool failure = !want.failure.empty() && answer.type == want.failure;

@@ -12,8 +12,9 @@
 // the payment service may be down, so the order waits in pending_payment with the charge queued in the
 // broker until the order's deadline. Committing the stock is the pivot: after it the saga only moves
 // forward, and a timed-out commit is sent again. Compensations are sent again on their timeout, never
-// dropped. Answers the saga does not expect (duplicates, late answers, answers to another step) change
-// nothing.
+// dropped. Answers the saga does not expect (duplicates, answers to another step) change nothing —
+// except an effect that lands after the saga gave up on it (a charge made late, a reservation made by
+// a redelivered command after a restock): that is undone at once with its compensation.
 //
 // Thread-safety: plain values and pure functions.
 #pragma once
@@ -41,7 +42,7 @@ bool is_compensation(Step step) noexcept;
 
 struct StepRecord {
   Step step = Step::kReserve;
-  std::string status;  // started | succeeded | failed | timed_out | resent
+  std::string status;  // started | succeeded | failed | timed_out | resent | cancelled | late
   SystemTime at{};
   std::string detail;
 

@@ -85,6 +85,7 @@ TEST(Saga, DuplicateLateAndForeignAnswersChangeNothing) {
   auto done = run({kReserved, kCaptured, kShipped, {"inventory.committed", "", ""}});
   auto finished = done;
   EXPECT_FALSE(on_answer(done, {"payment.processed", "declined", ""}, at(9), kTimeouts).changed);
+  EXPECT_FALSE(on_answer(done, kReserved, at(9), kTimeouts).changed);
   EXPECT_EQ(done, finished);
 }
 
@@ -95,7 +96,20 @@ TEST(Saga, AReservationThatTimesOutIsReleasedInCaseItLandsLate) {
   EXPECT_EQ(steps(d), std::vector{Step::kRelease});
   EXPECT_EQ(s.failure, "reserve timed out");
   d = on_answer(s, kReserved, at(11), kTimeouts);
-  EXPECT_FALSE(d.changed) << "the late reservation is undone by the release already sent";
+  EXPECT_EQ(steps(d), std::vector{Step::kRelease}) << "a late reservation is released (again: harmless)";
+  EXPECT_EQ(s.timeline.back().status, "late");
+}
+
+TEST(Saga, AnEffectThatLandsAfterTheSagaGaveUpIsUndone) {
+  auto s = run({});
+  on_answer(s, {"inventory.rejected", "", "out of stock"}, at(1), kTimeouts);
+  ASSERT_EQ(s.state, SagaState::kCompensated);
+  // The rejected command redelivered after a restock reserved the stock after all.
+  EXPECT_EQ(steps(on_answer(s, kReserved, at(5), kTimeouts)), std::vector{Step::kRelease});
+  EXPECT_EQ(steps(on_answer(s, kCaptured, at(6), kTimeouts)), std::vector{Step::kRefund});
+  EXPECT_FALSE(on_answer(s, {"payment.processed", "declined", ""}, at(7), kTimeouts).changed);
+  auto done = run({kReserved, kCaptured, kShipped, {"inventory.committed", "", ""}});
+  EXPECT_FALSE(on_answer(done, kCaptured, at(9), kTimeouts).changed) << "a confirmed order is never undone";
 }
 
 TEST(Saga, AnUnansweredChargeWaitsInPendingPaymentUntilTheOrderDeadline) {
