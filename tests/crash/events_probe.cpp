@@ -48,8 +48,10 @@ int usage() {
 
 std::unique_ptr<events::Transport> open(const std::string& url, const std::string& prefix) {
   const char* partitions = std::getenv("MERCATO_PROBE_PARTITIONS");  // default 8, as the services
-  auto t = events::open_transport(
-      {.url = url, .prefix = prefix, .client_id = "probe", .partitions = partitions ? std::atoi(partitions) : 8});
+  auto t = events::open_transport({.url = url,
+                                   .prefix = prefix,
+                                   .client_id = "probe",
+                                   .partitions = partitions ? std::atoi(partitions) : 8});
   if (!t) {
     std::fprintf(stderr, "probe: %s\n", t.error().message.c_str());
     std::exit(1);
