@@ -4,7 +4,9 @@
 // the stock, the money and the notifications add up afterwards.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <csignal>
 #include <filesystem>
 #include <thread>
 
@@ -28,6 +30,7 @@ constexpr const char* kUnservedAddress =
 
 class SagaE2E : public ::testing::Test {
  protected:
+  virtual std::string step_timeout() const { return "20s"; }
   void SetUp() override {
     MERCATO_BROKER_URL_OR_SKIP(url, "nats");
     dir_ = testing::temp_dir("saga-" + random_hex(4));
@@ -43,7 +46,7 @@ class SagaE2E : public ::testing::Test {
     auto order_env = bus;
     order_env["APP_UPSTREAMS__USER"] = "127.0.0.1:" + std::to_string(user_->port);
     order_env["APP_UPSTREAMS__INVENTORY"] = "127.0.0.1:" + std::to_string(inventory_->port);
-    order_env["APP_SAGA__STEP_TIMEOUT"] = "20s";
+    order_env["APP_SAGA__STEP_TIMEOUT"] = step_timeout();
     order_ = std::make_unique<ServiceProcess>("order", dir_, order_env);
     for (auto* s :
          {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(), order_.get()})
@@ -78,6 +81,18 @@ class SagaE2E : public ::testing::Test {
                                std::to_string(quantity) + R"(}],"shipping_address":)" + address + "}");
     EXPECT_EQ(r.status, 201) << r.body;
     return r.status == 201 ? std::string(r.json().at("id").as_string()) : std::string();
+  }
+
+  // Waits (bounded) until the order has `status`; returns whether it did.
+  bool wait_status(const std::string& id, const std::string& status,
+                   std::chrono::milliseconds timeout = 30s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = testing::http(order_->port, "GET", "/orders/" + id);
+      if (r.status == 200 && r.json().at("status") == status.c_str()) return true;
+      std::this_thread::sleep_for(50ms);  // a poll of the order's status, bounded by the deadline
+    }
+    return false;
   }
 
   // Waits (bounded) until the order leaves pending/pending_payment; returns the final order.
@@ -180,6 +195,57 @@ TEST_F(SagaE2E, AShipmentThatCannotBeMadeRefundsAndReleasesInReverseOrder) {
   auto payments = testing::http(payment_->port, "GET", "/payments?order_id=" + id);
   ASSERT_EQ(payments.status, 200) << payments.body;
   EXPECT_NE(payments.body.find("\"refunded\""), std::string::npos) << payments.body;
+}
+
+// Faults: the same system with a short step timeout, and participants stopped and restarted.
+class SagaFaultE2E : public SagaE2E {
+ protected:
+  std::string step_timeout() const override { return "1s"; }
+};
+
+// The article's fallback: with the payment service down the order waits in pending_payment, its charge
+// queued in the broker; when the service is back the saga goes on and the order is confirmed.
+TEST_F(SagaFaultE2E, AnOrderWaitsInPendingPaymentWhileThePaymentServiceIsDown) {
+  stock("fault-mug", 3);
+  payment_->process->signal(SIGKILL);
+  ASSERT_TRUE(payment_->process->wait(10s));
+  auto id = place("fault-mug", 1);
+  EXPECT_TRUE(wait_status(id, "pending_payment"))
+      << testing::http(order_->port, "GET", "/orders/" + id + "/saga").body;
+  payment_->start();
+  ASSERT_TRUE(testing::wait_ready(payment_->port)) << payment_->process->log();
+  auto order = settled(id);
+  EXPECT_EQ(order.at("status").as_string(), "confirmed") << boost::json::serialize(order);
+  auto steps = timeline(id);
+  EXPECT_NE(std::find(steps.begin(), steps.end(), "charge:timed_out"), steps.end());
+  EXPECT_EQ(product("fault-mug").at("sold").as_int64(), 1);
+}
+
+// The order service killed with SIGKILL while a saga waits on a step: restarted, it resumes the saga
+// from its database and finishes it.
+TEST_F(SagaE2E, AKilledOrderServiceResumesItsSagas) {
+  stock("fault-pot", 2);
+  shipping_->process->signal(SIGKILL);
+  ASSERT_TRUE(shipping_->process->wait(10s));
+  auto id = place("fault-pot", 1);
+  // Wait until the saga waits on the (stopped) shipping service.
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  bool shipping = false;
+  while (!shipping && std::chrono::steady_clock::now() < deadline) {
+    auto saga = testing::http(order_->port, "GET", "/orders/" + id + "/saga");
+    shipping = saga.status == 200 && saga.json().at("current_step") == "ship";
+    if (!shipping) std::this_thread::sleep_for(50ms);  // a poll of the saga, bounded by the deadline
+  }
+  ASSERT_TRUE(shipping) << "the saga never reached the shipping step";
+  order_->process->signal(SIGKILL);
+  ASSERT_TRUE(order_->process->wait(10s));
+  order_->start();
+  ASSERT_TRUE(testing::wait_ready(order_->port)) << order_->process->log();
+  shipping_->start();
+  ASSERT_TRUE(testing::wait_ready(shipping_->port)) << shipping_->process->log();
+  auto order = settled(id);
+  EXPECT_EQ(order.at("status").as_string(), "confirmed") << boost::json::serialize(order);
+  EXPECT_EQ(product("fault-pot").at("sold").as_int64(), 1);
 }
 
 }  // namespace
