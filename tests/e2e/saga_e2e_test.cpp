@@ -8,7 +8,9 @@
 #include <boost/json.hpp>
 #include <csignal>
 #include <filesystem>
+#include <map>
 #include <thread>
+#include <tuple>
 
 #include "mercato/core/ids.hpp"
 #include "mercato/testing/backends.hpp"
@@ -195,6 +197,42 @@ TEST_F(SagaE2E, AShipmentThatCannotBeMadeRefundsAndReleasesInReverseOrder) {
   auto payments = testing::http(payment_->port, "GET", "/payments?order_id=" + id);
   ASSERT_EQ(payments.status, 200) << payments.body;
   EXPECT_NE(payments.body.find("\"refunded\""), std::string::npos) << payments.body;
+}
+
+// `./mercato check` against these services: it passes after the saga's outcomes above, and catches
+// stock held that no order explains.
+TEST_F(SagaE2E, TheInvariantCheckerPassesAndCatchesStockNoOrderExplains) {
+  stock("check-mug", 5);
+  auto ok = place("check-mug", 2);
+  auto declined = place("check-mug", 1, "tok_chargeDeclined");
+  settled(ok);
+  settled(declined);
+  std::map<std::string, std::string> env{{"MERCATO_ORDER_PORT", std::to_string(order_->port)},
+                                         {"MERCATO_INVENTORY_PORT", std::to_string(inventory_->port)},
+                                         {"MERCATO_PAYMENT_PORT", std::to_string(payment_->port)},
+                                         {"MERCATO_SHIPPING_PORT", std::to_string(shipping_->port)},
+                                         {"MERCATO_NOTIFICATION_PORT", std::to_string(notification_->port)}};
+  auto check = [&](const std::string& name) {
+    testing::Process p(testing::source_dir() + "/mercato", {"check"}, env, (dir_ / (name + ".log")).string());
+    auto status = p.wait(60s);
+    return std::pair{status.value_or(-1), p.log()};
+  };
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  auto [status, report] = check("check-1");
+  while (status != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);  // the confirmation notification may trail the order; bounded
+    std::tie(status, report) = check("check-n");
+  }
+  EXPECT_EQ(status, 0) << report;
+  EXPECT_NE(report.find("check: PASSED"), std::string::npos) << report;
+  EXPECT_NE(report.find("1 confirmed, 1 cancelled"), std::string::npos) << report;
+  auto ghost =
+      testing::http(inventory_->port, "POST", "/inventory/reservations",
+                    R"({"order_id":"no-such-order","items":[{"product_id":"check-mug","quantity":1}]})");
+  ASSERT_EQ(ghost.status, 201) << ghost.body;
+  std::tie(status, report) = check("check-ghost");
+  EXPECT_EQ(status, 1) << report;
+  EXPECT_NE(report.find("product check-mug: reserved 1, the orders hold 0"), std::string::npos) << report;
 }
 
 // Faults: the same system with a short step timeout, and participants stopped and restarted.

@@ -200,6 +200,25 @@ Result<Page> PostgresOrderRepository::list_by_customer(std::string_view customer
   });
 }
 
+Result<Page> PostgresOrderRepository::list_all(std::int64_t offset, std::int64_t limit) {
+  return db_.with([&](postgres::Connection& c) -> Result<Page> {
+    static const std::string sql = std::string(kColumns) + "ORDER BY created_at_ms, seq LIMIT $1 OFFSET $2";
+    auto rows = c.query(sql, {limit + 1, offset});
+    if (!rows) return std::move(rows).error();
+    Page page;
+    for (int i = 0; i < rows->size(); ++i) {
+      if (static_cast<std::int64_t>(page.orders.size()) == limit) {
+        page.has_more = true;
+        break;
+      }
+      auto order = read_row(*rows, i);
+      if (!order) return std::move(order).error();
+      page.orders.push_back(std::move(*order));
+    }
+    return page;
+  });
+}
+
 Result<Order> PostgresOrderRepository::update(std::string_view id,
                                               const std::function<Result<bool>(Order&)>& mutate,
                                               const EventsOf& events_of) {

@@ -218,6 +218,28 @@ Result<Page> SqliteOrderRepository::list_by_customer(std::string_view customer_i
   });
 }
 
+Result<Page> SqliteOrderRepository::list_all(std::int64_t offset, std::int64_t limit) {
+  return db_.with([&](sqlite::Connection& c) -> Result<Page> {
+    auto st = c.prepare(std::string(kColumns) + "ORDER BY created_at_ms, rowid LIMIT ?1 OFFSET ?2");
+    st.bind(1, limit + 1);
+    st.bind(2, offset);
+    Page page;
+    for (;;) {
+      auto row = st.step();
+      if (!row) return std::move(row).error();
+      if (!*row) break;
+      if (static_cast<std::int64_t>(page.orders.size()) == limit) {
+        page.has_more = true;
+        break;
+      }
+      auto order = read_row(st);
+      if (!order) return std::move(order).error();
+      page.orders.push_back(std::move(*order));
+    }
+    return page;
+  });
+}
+
 Result<Order> SqliteOrderRepository::update(std::string_view id,
                                             const std::function<Result<bool>(Order&)>& mutate,
                                             const EventsOf& events_of) {

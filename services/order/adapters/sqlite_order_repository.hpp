@@ -18,6 +18,7 @@ class SqliteOrderRepository final : public OrderRepository {
   Result<Order> find(std::string_view id) override;
   Result<Page> list_by_customer(std::string_view customer_id, std::int64_t offset,
                                 std::int64_t limit) override;
+  Result<Page> list_all(std::int64_t offset, std::int64_t limit) override;
   Result<Order> update(std::string_view id, const std::function<Result<bool>(Order&)>& mutate,
                        const EventsOf& events_of) override;
   Result<void> ping() override { return db_.ping(); }

@@ -33,6 +33,10 @@ class OrderService {
   Result<Order> get(std::string_view id) { return repository_.find(id); }
   Result<Page> list(std::string_view customer_id, std::int64_t page, std::int64_t limit);
   Result<Order> cancel(std::string_view id, std::string reason);
+  // Every order, oldest first, `limit` 1..1000 per page (for operators).
+  Result<Page> list_all(std::int64_t page, std::int64_t limit) {
+    return repository_.list_all((page - 1) * limit, limit);
+  }
   // The order's saga timeline; kNotFound when the order has none.
   Result<Saga> saga(std::string_view id);
 

@@ -77,6 +77,8 @@ class OrderRepository {
   // A customer's orders, newest first.
   virtual Result<Page> list_by_customer(std::string_view customer_id, std::int64_t offset,
                                         std::int64_t limit) = 0;
+  // Every order, oldest first (for operators: ./mercato check).
+  virtual Result<Page> list_all(std::int64_t offset, std::int64_t limit) = 0;
   // Reads the order, lets `mutate` change it and writes it back in one transaction when `mutate`
   // returns true. Errors from `mutate` abort the transaction and are returned. Only the status, reason
   // and updated_at of an order ever change; the rest is fixed when it is placed. When the order
