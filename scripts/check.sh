@@ -6,12 +6,14 @@
 # Invariants (the order saga, docs/saga.md):
 #   1. every order is confirmed or cancelled, or still pending within its saga's deadline;
 #   2. a confirmed order: its reservation committed, exactly one captured payment of its total (never
-#      two), exactly one shipment (not cancelled), exactly one order_confirmed notification;
-#      a cancelled order: no committed reservation, nothing held (reserved) for it, captured − refunded = 0,
-#      no live shipment;
+#      two), exactly one live shipment, exactly one order_confirmed notification; a cancelled order: no
+#      reservation held or committed, captured − refunded = 0, no live shipment;
 #   3. per product: reserved = the quantities of the orders' open reservations, sold = those of the
 #      committed ones (no stock held or sold that no order explains);
 #   4. money: captured − refunded over all payments = the total of the confirmed orders.
+#
+# Speed: one curl process per service fetches every order's record over one keep-alive connection
+# (a curl config with one URL per order), and one jq program checks everything.
 
 _check_port() {
   local name="$1" var port=""
@@ -24,109 +26,104 @@ _check_port() {
   echo "${port:-$(service_port "$name")}"
 }
 
-_check_get() { curl --noproxy '*' -sS --fail-with-body --connect-timeout 1 --max-time 10 "$1"; }
+# _check_fetch URLS_FILE OUT_FILE: GETs every URL of URLS_FILE (one per line) and writes a JSON array of
+# the answers in the same order (null for a transfer that got no JSON).
+_check_fetch() {
+  local urls="$1" out="$2" config="$1.curl"
+  sed 's/.*/url = "&"/' "$urls" >"$config"
+  curl --noproxy '*' -sS --connect-timeout 2 --max-time 300 -K "$config" -w '\n' 2>/dev/null |
+    jq -R -s 'split("\n")[:-1] | map(fromjson? // null)' >"$out"
+  [[ "$(jq length "$out")" == "$(wc -l <"$urls")" ]] || die "a service did not answer every request ($(basename "$urls"))"
+}
 
 cmd_check() {
   command -v jq >/dev/null 2>&1 || die "jq not found (./mercato deps installs it)"
-  local order_port inventory_port payment_port shipping_port notification_port
-  order_port="$(_check_port order)"
-  inventory_port="$(_check_port inventory)"
-  payment_port="$(_check_port payment)"
-  shipping_port="$(_check_port shipping)"
-  notification_port="$(_check_port notification)"
-  local now_ms failures=0 orders=0 confirmed=0 cancelled=0 pending=0 page=1 body
-  now_ms=$(now_ms)
-  local -A reserved_by=() sold_by=() notified=()
-  local confirmed_total=0 net_money=0
-  fail() {
-    failures=$((failures + 1))
-    echo "FAIL  $*"
-  }
+  local order inventory payment shipping notification
+  order="http://127.0.0.1:$(_check_port order)"
+  inventory="http://127.0.0.1:$(_check_port inventory)"
+  payment="http://127.0.0.1:$(_check_port payment)"
+  shipping="http://127.0.0.1:$(_check_port shipping)"
+  notification="http://127.0.0.1:$(_check_port notification)"
+  local work page=1 body
+  work="$(mktemp -d /tmp/mercato-check-XXXXXX)"
+  # shellcheck disable=SC2064  # the path is fixed now
+  trap "rm -rf '$work'" RETURN
+  : >"$work/orders.jsonl"
   while :; do
-    body="$(_check_get "http://127.0.0.1:${order_port}/admin/orders?page=${page}&limit=500")" ||
-      die "the order service (port $order_port) did not answer"
-    local id status customer total
-    while IFS=$'\t' read -r id status customer total; do
-      [[ -n "$id" ]] || continue
-      orders=$((orders + 1))
-      # 1. terminal, or pending within its deadline
-      if [[ "$status" == pending || "$status" == pending_payment ]]; then
-        pending=$((pending + 1))
-        local deadline
-        deadline="$(_check_get "http://127.0.0.1:${order_port}/orders/${id}/saga" 2>/dev/null | jq -r '.order_deadline // empty' || true)"
-        if [[ -z "$deadline" ]]; then
-          fail "order $id is $status and has no saga to finish it"
-        elif (($(date -d "$deadline" +%s%3N) < now_ms)); then
-          fail "order $id is still $status after its deadline ($deadline)"
-        fi
-      fi
-      # 2. per order: reservation, payments, shipment, notification
-      local reservation res_status payments shipments
-      reservation="$(curl --noproxy '*' -sS --max-time 10 "http://127.0.0.1:${inventory_port}/inventory/reservations/${id}")"
-      res_status="$(jq -r '.status // "none"' <<<"$reservation")"
-      payments="$(_check_get "http://127.0.0.1:${payment_port}/payments?order_id=${id}")" || die "the payment service did not answer"
-      shipments="$(_check_get "http://127.0.0.1:${shipping_port}/shipments?order_id=${id}")" || die "the shipping service did not answer"
-      local captured refunded live_shipments
-      captured="$(jq '[.payments[] | select(.status == "captured" or .status == "refunded") | .amount_cents] | add // 0' <<<"$payments")"
-      refunded="$(jq '[.payments[] | select(.status == "refunded") | .amount_cents] | add // 0' <<<"$payments")"
-      live_shipments="$(jq '[.shipments[] | select(.status != "cancelled")] | length' <<<"$shipments")"
-      net_money=$((net_money + captured - refunded))
-      while IFS=$'\t' read -r product quantity; do
-        [[ -n "$product" ]] || continue
-        if [[ "$res_status" == reserved ]]; then reserved_by[$product]=$((${reserved_by[$product]:-0} + quantity)); fi
-        if [[ "$res_status" == committed ]]; then sold_by[$product]=$((${sold_by[$product]:-0} + quantity)); fi
-      done < <(jq -r '(.items // [])[] | [.product_id, (.quantity|tostring)] | @tsv' <<<"$reservation")
-      case "$status" in
-        confirmed)
-          confirmed=$((confirmed + 1))
-          confirmed_total=$((confirmed_total + total))
-          [[ "$res_status" == committed ]] || fail "confirmed order $id: reservation is $res_status, not committed"
-          local captures
-          captures="$(jq '[.payments[] | select(.status == "captured")] | length' <<<"$payments")"
-          [[ "$captures" == 1 ]] || fail "confirmed order $id: $captures captured payments, not 1"
-          ((captured - refunded == total)) || fail "confirmed order $id: captured − refunded = $((captured - refunded)), total is $total"
-          [[ "$live_shipments" == 1 ]] || fail "confirmed order $id: $live_shipments shipments, not 1"
-          if [[ -z "${notified[$customer]+x}" ]]; then
-            notified[$customer]="$(_check_get "http://127.0.0.1:${notification_port}/notifications?customer_id=${customer}&limit=100" |
-              jq -r '[.notifications[] | select(.kind == "order_confirmed") | .order_id] | join(" ")')"
-          fi
-          local count
-          count="$(tr ' ' '\n' <<<"${notified[$customer]}" | grep -cx "$id" || true)"
-          [[ "$count" == 1 ]] || fail "confirmed order $id: $count order_confirmed notifications, not 1"
-          ;;
-        cancelled)
-          cancelled=$((cancelled + 1))
-          [[ "$res_status" == released || "$res_status" == none ]] ||
-            fail "cancelled order $id: reservation is $res_status (stock held or sold for a cancelled order)"
-          ((captured == refunded)) || fail "cancelled order $id: captured $captured, refunded $refunded"
-          [[ "$live_shipments" == 0 ]] || fail "cancelled order $id: $live_shipments live shipments"
-          ;;
-      esac
-    done < <(jq -r '.orders[] | [.id, .status, .customer_id, (.total_cents|tostring)] | @tsv' <<<"$body")
+    body="$(curl --noproxy '*' -sS --fail-with-body --connect-timeout 2 --max-time 60 \
+      "${order}/admin/orders?page=${page}&limit=1000")" || die "the order service did not answer: $body"
+    jq -c '.orders[]' <<<"$body" >>"$work/orders.jsonl"
     [[ "$(jq -r .has_more <<<"$body")" == true ]] || break
     page=$((page + 1))
   done
-  # 3. per product
-  local product products=0 stock
-  for product in $(printf '%s\n' "${!reserved_by[@]}" "${!sold_by[@]}" | sort -u); do
-    products=$((products + 1))
-    stock="$(_check_get "http://127.0.0.1:${inventory_port}/inventory/${product}")" || {
-      fail "product $product: the inventory service does not know it"
-      continue
-    }
-    local reserved sold
-    reserved="$(jq .reserved <<<"$stock")"
-    sold="$(jq .sold <<<"$stock")"
-    ((reserved == ${reserved_by[$product]:-0})) || fail "product $product: reserved $reserved, the orders hold ${reserved_by[$product]:-0}"
-    ((sold == ${sold_by[$product]:-0})) || fail "product $product: sold $sold, the orders bought ${sold_by[$product]:-0}"
+  jq -s . "$work/orders.jsonl" >"$work/orders.json"
+  jq -r --arg u "$inventory" '.[] | "\($u)/inventory/reservations/\(.id)"' "$work/orders.json" >"$work/reservations"
+  jq -r --arg u "$payment" '.[] | "\($u)/payments?order_id=\(.id)"' "$work/orders.json" >"$work/payments"
+  jq -r --arg u "$shipping" '.[] | "\($u)/shipments?order_id=\(.id)"' "$work/orders.json" >"$work/shipments"
+  jq -r --arg u "$notification" '.[] | "\($u)/notifications?customer_id=\(.customer_id)&order_id=\(.id)&limit=100"' \
+    "$work/orders.json" >"$work/notifications"
+  jq -r --arg u "$order" '.[] | "\($u)/orders/\(.id)/saga"' "$work/orders.json" >"$work/sagas"
+  local kind
+  for kind in reservations payments shipments notifications sagas; do
+    if [[ -s "$work/$kind" ]]; then
+      _check_fetch "$work/$kind" "$work/$kind.json"
+    else
+      echo '[]' >"$work/$kind.json"
+    fi
   done
-  # 4. money
-  ((net_money == confirmed_total)) ||
-    fail "money: captured − refunded = $net_money cents, confirmed orders total $confirmed_total cents"
-  echo "checked $orders orders ($confirmed confirmed, $cancelled cancelled, $pending in progress), $products products"
-  if ((failures)); then
-    echo "check: FAILED ($failures problem(s))"
-    return 1
-  fi
-  echo "check: PASSED"
+  jq -r --arg u "$inventory" '[.[] | select(. != null) | .items[]?.product_id] | unique | .[] | "\($u)/inventory/\(.)"' \
+    "$work/reservations.json" >"$work/products"
+  if [[ -s "$work/products" ]]; then _check_fetch "$work/products" "$work/products.json"; else echo '[]' >"$work/products.json"; fi
+
+  jq -r -n --argjson now "$(date +%s)" \
+    --slurpfile orders "$work/orders.json" --slurpfile res "$work/reservations.json" \
+    --slurpfile pay "$work/payments.json" --slurpfile ship "$work/shipments.json" \
+    --slurpfile note "$work/notifications.json" --slurpfile saga "$work/sagas.json" \
+    --slurpfile products "$work/products.json" '
+    def secs: sub("\\.[0-9]+Z$"; "Z") | fromdate;
+    ($orders[0]) as $o | [range(0; $o | length)] as $idx
+    | [ $idx[] | . as $i | $o[$i] as $order
+        | ($res[0][$i]) as $r | (if ($r | type) == "object" and $r.status then $r.status else "none" end) as $rs
+        | ($pay[0][$i].payments // null) as $p | ($ship[0][$i].shipments // null) as $s
+        | ($note[0][$i].notifications // null) as $n
+        | { id: $order.id, status: $order.status, total: $order.total_cents, rs: $rs,
+            items: (if ($r | type) == "object" then ($r.items // []) else [] end),
+            captured: ([$p[]? | select(.status == "captured" or .status == "refunded") | .amount_cents] | add // 0),
+            refunded: ([$p[]? | select(.status == "refunded") | .amount_cents] | add // 0),
+            captures: ([$p[]? | select(.status == "captured")] | length),
+            live: ([$s[]? | select(.status != "cancelled")] | length),
+            confirmations: ([$n[]? | select(.kind == "order_confirmed")] | length),
+            answered: ($p != null and $s != null and $n != null),
+            deadline: ($saga[0][$i].order_deadline // null) } ] as $rows
+    | [ $rows[]
+        | if .answered | not then "order \(.id): the payment, shipping or notification service did not answer"
+          elif .status == "pending" or .status == "pending_payment" then
+            (if .deadline == null then "order \(.id) is \(.status) and has no saga to finish it"
+             elif (.deadline | secs) < $now then "order \(.id) is still \(.status) after its deadline (\(.deadline))"
+             else empty end)
+          elif .status == "confirmed" then
+            (if .rs != "committed" then "confirmed order \(.id): reservation is \(.rs), not committed" else empty end),
+            (if .captures != 1 then "confirmed order \(.id): \(.captures) captured payments, not 1" else empty end),
+            (if .captured - .refunded != .total then "confirmed order \(.id): captured − refunded = \(.captured - .refunded), total is \(.total)" else empty end),
+            (if .live != 1 then "confirmed order \(.id): \(.live) shipments, not 1" else empty end),
+            (if .confirmations != 1 then "confirmed order \(.id): \(.confirmations) order_confirmed notifications, not 1" else empty end)
+          elif .status == "cancelled" then
+            (if .rs == "reserved" or .rs == "committed" then "cancelled order \(.id): reservation is \(.rs) (stock held or sold for a cancelled order)" else empty end),
+            (if .captured != .refunded then "cancelled order \(.id): captured \(.captured), refunded \(.refunded)" else empty end),
+            (if .live != 0 then "cancelled order \(.id): \(.live) live shipments" else empty end)
+          else empty end ] as $order_failures
+    | ( reduce ($rows[] | select(.rs == "reserved") | .items[]) as $it ({}; .[$it.product_id] += $it.quantity) ) as $held
+    | ( reduce ($rows[] | select(.rs == "committed") | .items[]) as $it ({}; .[$it.product_id] += $it.quantity) ) as $bought
+    | [ $products[0][] | select(. != null)
+        | (if .reserved != ($held[.product_id] // 0) then "product \(.product_id): reserved \(.reserved), the orders hold \($held[.product_id] // 0)" else empty end),
+          (if .sold != ($bought[.product_id] // 0) then "product \(.product_id): sold \(.sold), the orders bought \($bought[.product_id] // 0)" else empty end) ] as $product_failures
+    | ([$rows[] | .captured - .refunded] | add // 0) as $net
+    | ([$rows[] | select(.status == "confirmed") | .total] | add // 0) as $confirmed_total
+    | (if $net != $confirmed_total then ["money: captured − refunded = \($net) cents, confirmed orders total \($confirmed_total) cents"] else [] end) as $money_failures
+    | ($order_failures + $product_failures + $money_failures) as $failures
+    | ($failures[] | "FAIL  \(.)"),
+      "checked \($rows | length) orders (\([$rows[] | select(.status == "confirmed")] | length) confirmed, \([$rows[] | select(.status == "cancelled")] | length) cancelled, \([$rows[] | select(.status == "pending" or .status == "pending_payment")] | length) in progress), \($products[0] | length) products",
+      (if ($failures | length) > 0 then "check: FAILED (\($failures | length) problem(s))" else "check: PASSED" end)
+  ' | tee "$work/report"
+  grep -q '^check: PASSED$' "$work/report"
 }

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <csignal>
 #include <filesystem>
 #include <map>
+#include <mutex>
+#include <random>
 #include <thread>
 #include <tuple>
 
@@ -233,6 +236,106 @@ TEST_F(SagaE2E, TheInvariantCheckerPassesAndCatchesStockNoOrderExplains) {
   std::tie(status, report) = check("check-ghost");
   EXPECT_EQ(status, 1) << report;
   EXPECT_NE(report.find("product check-mug: reserved 1, the orders hold 0"), std::string::npos) << report;
+}
+
+// The mixed run: 500 orders from four clients with random products, quantities, declined cards and
+// unservable addresses, stock running out, while participants and the order service are killed with
+// SIGKILL and restarted. Afterwards every order settles, the stock adds up and `./mercato check` passes.
+TEST_F(SagaE2E, AMixedRunWithKillsEndsWithEveryInvariantHolding) {
+  constexpr int kOrders = 500, kClients = 4, kProducts = 5;
+  constexpr std::int64_t kInitial = 150;
+  for (int p = 0; p < kProducts; ++p) stock("mix-" + std::to_string(p), kInitial);
+  std::atomic<int> next{0}, placed{0};
+  std::mutex ids_mutex;
+  std::vector<std::string> ids;
+  auto client = [&](unsigned seed) {
+    std::mt19937 rng(seed);
+    for (int n = next++; n < kOrders; n = next++) {
+      auto product = "mix-" + std::to_string(rng() % kProducts);
+      int quantity = 1 + static_cast<int>(rng() % 3);
+      std::string token = rng() % 10 == 0 ? "tok_chargeDeclined" : "tok_visa";
+      std::string address = rng() % 20 == 0 ? kUnservedAddress : kAddress;
+      // The order service may be down (killed, restarting): try again, bounded.
+      for (int attempt = 0; attempt < 200; ++attempt) {
+        auto r = testing::http(order_->port, "POST", "/orders",
+                               R"({"customer_id":")" + customer_ + R"(","payment_token":")" + token +
+                                   R"(","items":[{"product_id":")" + product + R"(","quantity":)" +
+                                   std::to_string(quantity) + R"(}],"shipping_address":)" + address + "}");
+        if (r.status == 201) {
+          std::lock_guard lock(ids_mutex);
+          ids.push_back(std::string(r.json().at("id").as_string()));
+          ++placed;
+          break;
+        }
+        std::this_thread::sleep_for(50ms);  // back off while the service restarts; bounded by the count
+      }
+    }
+  };
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) clients.emplace_back(client, 1000u + static_cast<unsigned>(c));
+  // The kills, spread over the run: each waits until that many orders were placed (bounded).
+  auto kill_at = [&](int orders, ServiceProcess& victim) {
+    auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (placed < orders && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    victim.process->signal(SIGKILL);
+    ASSERT_TRUE(victim.process->wait(10s));
+    victim.start();
+    ASSERT_TRUE(testing::wait_ready(victim.port, 20s)) << victim.name << ": " << victim.process->log();
+  };
+  kill_at(100, *inventory_);
+  kill_at(200, *payment_);
+  kill_at(280, *order_);
+  kill_at(360, *shipping_);
+  kill_at(430, *notification_);
+  for (auto& t : clients) t.join();
+  ASSERT_EQ(placed.load(), kOrders);
+
+  // Every order settles (bounded).
+  std::map<std::string, int> by_status;
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  for (;;) {
+    by_status.clear();
+    for (int page = 1;; ++page) {
+      auto r = testing::http(order_->port, "GET", "/admin/orders?limit=1000&page=" + std::to_string(page));
+      ASSERT_EQ(r.status, 200) << r.body;
+      auto body = r.json();
+      for (const auto& o : body.at("orders").as_array()) ++by_status[std::string(o.at("status").as_string())];
+      if (!body.at("has_more").as_bool()) break;
+    }
+    if (by_status["pending"] + by_status["pending_payment"] == 0) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << by_status["pending"] << " pending, " << by_status["pending_payment"] << " pending_payment";
+    std::this_thread::sleep_for(200ms);  // a poll of the orders' statuses, bounded by the deadline
+  }
+  EXPECT_GT(by_status["confirmed"], 0);
+  EXPECT_GT(by_status["cancelled"], 0);
+  // Stock adds up: nothing created or lost.
+  for (int p = 0; p < kProducts; ++p) {
+    auto product_json = product("mix-" + std::to_string(p));
+    EXPECT_EQ(product_json.at("available").as_int64() + product_json.at("reserved").as_int64() +
+                  product_json.at("sold").as_int64(),
+              kInitial)
+        << boost::json::serialize(product_json);
+    EXPECT_EQ(product_json.at("reserved").as_int64(), 0) << "stock still held after every order settled";
+  }
+  std::map<std::string, std::string> env{{"MERCATO_ORDER_PORT", std::to_string(order_->port)},
+                                         {"MERCATO_INVENTORY_PORT", std::to_string(inventory_->port)},
+                                         {"MERCATO_PAYMENT_PORT", std::to_string(payment_->port)},
+                                         {"MERCATO_SHIPPING_PORT", std::to_string(shipping_->port)},
+                                         {"MERCATO_NOTIFICATION_PORT", std::to_string(notification_->port)}};
+  // Confirmation notifications trail the orders: the check is repeated until it passes (bounded).
+  std::string report;
+  int status = -1;
+  auto check_deadline = std::chrono::steady_clock::now() + 60s;
+  for (int round = 0; status != 0 && std::chrono::steady_clock::now() < check_deadline; ++round) {
+    testing::Process check(testing::source_dir() + "/mercato", {"check"}, env,
+                           (dir_ / ("mixed-check-" + std::to_string(round) + ".log")).string());
+    status = check.wait(120s).value_or(-1);
+    report = check.log();
+    if (status != 0) std::this_thread::sleep_for(500ms);  // bounded by the deadline
+  }
+  EXPECT_EQ(status, 0) << report;
+  EXPECT_NE(report.find("check: PASSED"), std::string::npos) << report;
 }
 
 // Faults: the same system with a short step timeout, and participants stopped and restarted.

@@ -21,11 +21,11 @@ std::vector<events::CloudEvent> MemoryNotificationRepository::appended() {
 }
 
 Result<std::vector<Notification>> MemoryNotificationRepository::list_for_customer(
-    std::string_view customer_id, int limit) {
+    std::string_view customer_id, int limit, std::optional<std::string_view> order_id) {
   std::lock_guard lock(mutex_);
   std::vector<Notification> out;
   for (auto it = notifications_.rbegin(); it != notifications_.rend() && std::ssize(out) < limit; ++it) {
-    if (it->customer_id == customer_id) out.push_back(*it);
+    if (it->customer_id == customer_id && (!order_id || it->order_id == *order_id)) out.push_back(*it);
   }
   return out;
 }

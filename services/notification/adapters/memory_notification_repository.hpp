@@ -19,7 +19,8 @@ class MemoryNotificationRepository final : public NotificationRepository {
  public:
   Result<Recorded> record_once(const Notification& notification, const Deliver& deliver,
                                std::span<const events::CloudEvent> events) override;
-  Result<std::vector<Notification>> list_for_customer(std::string_view customer_id, int limit) override;
+  Result<std::vector<Notification>> list_for_customer(std::string_view customer_id, int limit,
+                                                      std::optional<std::string_view> order_id) override;
   Result<void> ping() override { return {}; }
 
   // Every event appended so far, in the order the notifications were recorded.

@@ -160,6 +160,11 @@ TEST_P(NotificationRepositoryContract, ListsNewestFirstWithinTheLimitForThatCust
   EXPECT_EQ((*two)[0], mine[4]);
   EXPECT_EQ((*two)[1], mine[3]);
   EXPECT_TRUE(repo().list_for_customer("nobody", 20)->empty());
+  auto one_order = repo().list_for_customer("cust-1", 100, "order-3");
+  ASSERT_TRUE(one_order);
+  ASSERT_EQ(one_order->size(), 1U);
+  EXPECT_EQ((*one_order)[0], mine[3]);
+  EXPECT_TRUE(repo().list_for_customer("cust-1", 100, "other-3")->empty()) << "another customer's order";
 }
 
 TEST_P(NotificationRepositoryContract, ConcurrentSendsForOnePairDeliverExactlyOnce) {

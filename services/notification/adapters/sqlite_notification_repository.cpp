@@ -92,13 +92,20 @@ Result<Recorded> SqliteNotificationRepository::record_once(const Notification& n
 }
 
 Result<std::vector<Notification>> SqliteNotificationRepository::list_for_customer(
-    std::string_view customer_id, int limit) {
+    std::string_view customer_id, int limit, std::optional<std::string_view> order_id) {
   return db_.with([&](sqlite::Connection& c) -> Result<std::vector<Notification>> {
-    static const std::string kSql = "SELECT " + std::string(kColumns) +
-                                    " FROM notifications WHERE customer_id = ?1 ORDER BY seq DESC LIMIT ?2";
+    static const std::string kSql =
+        "SELECT " + std::string(kColumns) +
+        " FROM notifications WHERE customer_id = ?1 AND (?3 IS NULL OR order_id = ?3)"
+        " ORDER BY seq DESC LIMIT ?2";
     auto st = c.prepare(kSql);
     st.bind(1, customer_id);
     st.bind(2, static_cast<std::int64_t>(limit));
+    if (order_id) {
+      st.bind(3, *order_id);
+    } else {
+      st.bind_null(3);
+    }
     std::vector<Notification> out;
     for (;;) {
       auto row = st.step();

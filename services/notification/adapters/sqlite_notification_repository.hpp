@@ -17,7 +17,8 @@ class SqliteNotificationRepository final : public NotificationRepository {
 
   Result<Recorded> record_once(const Notification& notification, const Deliver& deliver,
                                std::span<const events::CloudEvent> events) override;
-  Result<std::vector<Notification>> list_for_customer(std::string_view customer_id, int limit) override;
+  Result<std::vector<Notification>> list_for_customer(std::string_view customer_id, int limit,
+                                                      std::optional<std::string_view> order_id) override;
   Result<void> ping() override;
 
  private:

@@ -57,7 +57,10 @@ http::Response list(NotificationService& service, const http::Request& req) {
   }
   auto limit = parse_limit(req.query_param("limit"));
   if (!limit) return http::Response::error(limit.error(), req.request_id);
-  auto notifications = service.list(*customer_id, *limit);
+  auto order_id = req.query_param("order_id");
+  std::optional<std::string_view> order_filter;
+  if (order_id) order_filter = *order_id;
+  auto notifications = service.list(*customer_id, *limit, order_filter);
   if (!notifications) return http::Response::error(notifications.error(), req.request_id);
   boost::json::array items;
   items.reserve(notifications->size());

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -39,7 +40,9 @@ class NotificationRepository {
   virtual Result<Recorded> record_once(const Notification& notification, const Deliver& deliver,
                                        std::span<const events::CloudEvent> events = {}) = 0;
   // The customer's notifications, most recently recorded first, at most `limit`.
-  virtual Result<std::vector<Notification>> list_for_customer(std::string_view customer_id, int limit) = 0;
+  // With `order_id`, only that order's notifications.
+  virtual Result<std::vector<Notification>> list_for_customer(
+      std::string_view customer_id, int limit, std::optional<std::string_view> order_id = {}) = 0;
   // Readiness: can the store be reached?
   virtual Result<void> ping() = 0;
 };

@@ -14,12 +14,17 @@ Result<Recorded> NotificationService::send(const NotificationRequest& request, s
       std::span(&sent, 1));
 }
 
-Result<std::vector<Notification>> NotificationService::list(std::string_view customer_id, int limit) {
+Result<std::vector<Notification>> NotificationService::list(std::string_view customer_id, int limit,
+                                                            std::optional<std::string_view> order_id) {
   auto customer = validate_reference("customer_id", customer_id);
   if (!customer) return std::move(customer).error();
   auto valid_limit = validate_limit(limit);
   if (!valid_limit) return std::move(valid_limit).error();
-  return repository_.list_for_customer(*customer, *valid_limit);
+  if (order_id) {
+    auto order = validate_reference("order_id", *order_id);
+    if (!order) return std::move(order).error();
+  }
+  return repository_.list_for_customer(*customer, *valid_limit, order_id);
 }
 
 }  // namespace mercato::notification

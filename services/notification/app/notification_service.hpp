@@ -24,7 +24,8 @@ class NotificationService {
   // with the first recording only. `traceparent`: the cause's trace context, carried by the event.
   Result<Recorded> send(const NotificationRequest& request, std::string traceparent = {});
   // Newest first; `limit` 1..kMaxListLimit (errors name "limit"), customer_id non-empty.
-  Result<std::vector<Notification>> list(std::string_view customer_id, int limit);
+  Result<std::vector<Notification>> list(std::string_view customer_id, int limit,
+                                         std::optional<std::string_view> order_id = {});
 
  private:
   NotificationRepository& repository_;
