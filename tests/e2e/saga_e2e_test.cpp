@@ -362,6 +362,32 @@ TEST_F(SagaFaultE2E, AnOrderWaitsInPendingPaymentWhileThePaymentServiceIsDown) {
   EXPECT_EQ(product("fault-mug").at("sold").as_int64(), 1);
 }
 
+// A compensation that fails twice (the inventory's release handler, by injection) is retried by the bus
+// and succeeds the third time: the order is cancelled and the stock is back, nothing dropped.
+TEST_F(SagaE2E, ACompensationThatFailsTwiceIsRetriedUntilItSucceeds) {
+  inventory_->process->signal(SIGKILL);
+  ASSERT_TRUE(inventory_->process->wait(10s));
+  inventory_->env["MERCATO_EVENTS_FAIL"] = "inventory.release_requested:2";
+  inventory_->env["APP_EVENTS__RETRY_DELAY"] = "50ms";
+  inventory_->start();
+  ASSERT_TRUE(testing::wait_ready(inventory_->port)) << inventory_->process->log();
+  stock("fault-cup", 3);
+  auto id = place("fault-cup", 2, "tok_chargeDeclined");
+  auto order = settled(id);
+  EXPECT_EQ(order.at("status").as_string(), "cancelled");
+  EXPECT_EQ(timeline(id).back(), "release:succeeded");
+  EXPECT_EQ(product("fault-cup").at("available").as_int64(), 3);
+  // Both injected failures happened (each logged as a failed delivery), and then the release went through.
+  auto log = inventory_->process->log();
+  std::size_t failures = 0;
+  for (auto pos = log.find("injected failure"); pos != std::string::npos;
+       pos = log.find("injected failure", pos + 1))
+    ++failures;
+  EXPECT_EQ(failures, 2u) << log;
+  auto dead = testing::http(inventory_->port, "GET", "/admin/dead-letters");
+  EXPECT_EQ(dead.json().at("dead_letters").as_array().size(), 0u) << dead.body;
+}
+
 // The order service killed with SIGKILL while a saga waits on a step: restarted, it resumes the saga
 // from its database and finishes it.
 TEST_F(SagaE2E, AKilledOrderServiceResumesItsSagas) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cstdlib>
 
 #include "mercato/core/failpoint.hpp"
 #include "mercato/http/message.hpp"
@@ -17,7 +18,20 @@ Bus::Bus(Transport& transport, EventStore& store, BusSettings settings, const ob
       store_(store),
       settings_(std::move(settings)),
       logger_(logger),
-      metrics_(metrics) {}
+      metrics_(metrics) {
+  // Test-only fault injection (bus.hpp): the first n deliveries of a type fail.
+  if (const char* spec = std::getenv("MERCATO_EVENTS_FAIL")) {
+    std::string_view rest = spec;
+    while (!rest.empty()) {
+      auto item = rest.substr(0, rest.find(','));
+      rest.remove_prefix(std::min(rest.size(), item.size() + 1));
+      auto colon = item.rfind(':');
+      if (colon == std::string_view::npos) continue;
+      int n = std::atoi(std::string(item.substr(colon + 1)).c_str());
+      if (n > 0) injected_failures_[std::string(item.substr(0, colon))] = n;
+    }
+  }
+}
 
 Bus::~Bus() { stop(); }
 
@@ -92,6 +106,14 @@ void Bus::stop() {
 }
 
 Result<void> Bus::dispatch(const CloudEvent& event) {
+  if (!injected_failures_.empty()) {
+    std::lock_guard lock(mutex_);
+    auto injected = injected_failures_.find(event.type);
+    if (injected != injected_failures_.end() && injected->second > 0) {
+      --injected->second;
+      return Error::unavailable("injected failure (MERCATO_EVENTS_FAIL) of " + event.type);
+    }
+  }
   auto it = handlers_.find(event.type);
   if (it == handlers_.end()) return {};  // a type this service no longer handles: nothing to do
   auto r = it->second(event);

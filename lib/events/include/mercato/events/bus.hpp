@@ -16,6 +16,10 @@
 // the error and acknowledged. `GET /admin/dead-letters` lists them and
 // `POST /admin/dead-letters/{id}/redrive` hands one to its handler again (`./mercato dlq`).
 //
+// Fault injection for tests: MERCATO_EVENTS_FAIL="<type>:<n>[,<type>:<n>...]" makes the first n
+// deliveries of each listed type fail before their handler runs (as a handler error: retried, then
+// dead-lettered), e.g. "inventory.release_requested:2" — a compensation that fails twice then succeeds.
+//
 // Thread-safety: register handlers before start(); afterwards everything is thread-safe. Handlers run
 // on the transport's threads. Stopped (relay joined, subscriptions stopped) when destroyed.
 #pragma once
@@ -93,6 +97,7 @@ class Bus {
   const obs::Logger& logger_;
   obs::Registry& metrics_;
   std::map<std::string, EventHandler> handlers_;
+  std::map<std::string, int> injected_failures_;  // MERCATO_EVENTS_FAIL; guarded by mutex_
   std::unique_ptr<Subscription> subscription_;
   std::thread relay_;
   std::mutex mutex_;
