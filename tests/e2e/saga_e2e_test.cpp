@@ -388,6 +388,57 @@ TEST_F(SagaE2E, ACompensationThatFailsTwiceIsRetriedUntilItSucceeds) {
   EXPECT_EQ(dead.json().at("dead_letters").as_array().size(), 0u) << dead.body;
 }
 
+// A participant that keeps failing (shipping's handler errors on every delivery, the 5xx of an
+// asynchronous step): the command is dead-lettered, the step times out and the saga compensates in
+// reverse order (cancel the shipment, refund, release); the order is cancelled and nothing is held.
+TEST_F(SagaFaultE2E, AParticipantThatKeepsFailingIsCompensated) {
+  shipping_->process->signal(SIGKILL);
+  ASSERT_TRUE(shipping_->process->wait(10s));
+  shipping_->env["MERCATO_EVENTS_FAIL"] = "shipment.create_requested:1000";
+  shipping_->env["APP_EVENTS__MAX_DELIVER"] = "2";
+  shipping_->env["APP_EVENTS__RETRY_DELAY"] = "20ms";
+  shipping_->start();
+  ASSERT_TRUE(testing::wait_ready(shipping_->port)) << shipping_->process->log();
+  stock("fault-bowl", 4);
+  auto id = place("fault-bowl", 1);
+  auto order = settled(id);
+  EXPECT_EQ(order.at("status").as_string(), "cancelled");
+  EXPECT_EQ(order.at("reason").as_string(), "ship timed out");
+  auto steps = timeline(id);
+  ASSERT_GE(steps.size(), 6u);
+  EXPECT_EQ(
+      std::vector<std::string>(steps.end() - 6, steps.end()),
+      (std::vector<std::string>{"cancel_shipment:started", "cancel_shipment:succeeded", "refund:started",
+                                "refund:succeeded", "release:started", "release:succeeded"}));
+  EXPECT_EQ(product("fault-bowl").at("available").as_int64(), 4);
+  auto dead = testing::http(shipping_->port, "GET", "/admin/dead-letters").json();
+  EXPECT_EQ(dead.at("dead_letters").as_array().size(), 1u) << "the failing command, kept for an operator";
+}
+
+// A participant killed mid-saga and down longer than the step timeout: the step is compensated, and the
+// compensation it must answer is resent until it is back; then the saga finishes.
+TEST_F(SagaFaultE2E, ACompensationWaitsForAParticipantThatIsDown) {
+  stock("fault-jug", 2);
+  shipping_->process->signal(SIGKILL);
+  ASSERT_TRUE(shipping_->process->wait(10s));
+  auto id = place("fault-jug", 1);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  bool waiting = false;
+  while (!waiting && std::chrono::steady_clock::now() < deadline) {
+    auto saga = testing::http(order_->port, "GET", "/orders/" + id + "/saga");
+    waiting = saga.status == 200 && saga.json().at("current_step") == "cancel_shipment";
+    if (!waiting) std::this_thread::sleep_for(50ms);  // a poll of the saga, bounded by the deadline
+  }
+  ASSERT_TRUE(waiting) << testing::http(order_->port, "GET", "/orders/" + id + "/saga").body;
+  EXPECT_EQ(testing::http(order_->port, "GET", "/orders/" + id).json().at("status"), "pending");
+  shipping_->start();
+  ASSERT_TRUE(testing::wait_ready(shipping_->port)) << shipping_->process->log();
+  auto order = settled(id);
+  EXPECT_EQ(order.at("status").as_string(), "cancelled");
+  EXPECT_EQ(product("fault-jug").at("available").as_int64(), 2);
+  EXPECT_EQ(product("fault-jug").at("reserved").as_int64(), 0);
+}
+
 // The order service killed with SIGKILL while a saga waits on a step: restarted, it resumes the saga
 // from its database and finishes it.
 TEST_F(SagaE2E, AKilledOrderServiceResumesItsSagas) {
