@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
     auto tick = saga.duration("tick", std::chrono::milliseconds(250));
     order::SagaOrchestrator* orchestrator = nullptr;
     if (mode == "orchestration") {
-      orchestrator = &ctx.own(std::make_unique<order::SagaOrchestrator>(repository, timeouts));
+      orchestrator =
+          &ctx.own(std::make_unique<order::SagaOrchestrator>(repository, timeouts, &ctx.metrics()));
     }
     auto& orders =
         ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, orchestrator));

@@ -411,6 +411,9 @@ TEST_F(SagaFaultE2E, AParticipantThatKeepsFailingIsCompensated) {
       (std::vector<std::string>{"cancel_shipment:started", "cancel_shipment:succeeded", "refund:started",
                                 "refund:succeeded", "release:started", "release:succeeded"}));
   EXPECT_EQ(product("fault-bowl").at("available").as_int64(), 4);
+  EXPECT_GE(testing::metric(order_->port, R"(mercato_saga_steps_total{status="timed_out",step="ship"})"), 1);
+  EXPECT_GE(testing::metric(order_->port, R"(mercato_saga_steps_total{status="succeeded",step="refund"})"),
+            1);
   auto dead = testing::http(shipping_->port, "GET", "/admin/dead-letters").json();
   EXPECT_EQ(dead.at("dead_letters").as_array().size(), 1u) << "the failing command, kept for an operator";
 }

@@ -79,12 +79,17 @@ Saga SagaOrchestrator::begin(const Order& order, SystemTime now, const std::stri
 
 Result<void> SagaOrchestrator::on_event(const events::CloudEvent& event) {
   auto answer = answer_of(event);
+  std::vector<StepRecord> added;
   auto r = repository_.with_saga(event.subject, Handled{std::string(kConsumer), event.id},
                                  [&](Order& order, Saga& saga) -> Result<SagaChange> {
                                    auto now = now_utc();
+                                   auto before = saga.timeline.size();
                                    auto d = on_answer(saga, answer, now, timeouts_);
+                                   added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before),
+                                                saga.timeline.end());
                                    return apply(d, order, now, event.traceparent);
                                  });
+  if (r && *r) count(added);
   // An answer about an order without a saga (a reservation made through the REST API, say) is not ours.
   if (!r && r.error().code == ErrorCode::kNotFound) return {};
   if (!r) return std::move(r).error();
@@ -96,14 +101,30 @@ Result<std::size_t> SagaOrchestrator::tick(SystemTime now) {
   if (!due) return std::move(due).error();
   std::size_t advanced = 0;
   for (const auto& id : *due) {
+    std::vector<StepRecord> added;
     auto r = repository_.with_saga(id, std::nullopt, [&](Order& order, Saga& saga) -> Result<SagaChange> {
+      auto before = saga.timeline.size();
       auto d = on_timeout(saga, now, timeouts_);
+      added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before), saga.timeline.end());
       return apply(d, order, now, {});
     });
     if (!r) return std::move(r).error();
+    count(added);
     ++advanced;
   }
   return advanced;
+}
+
+void SagaOrchestrator::count(const std::vector<StepRecord>& added) {
+  if (metrics_ == nullptr) return;
+  for (const auto& r : added) {
+    metrics_
+        ->counter("mercato_saga_steps_total",
+                  "Saga steps and compensations by outcome (started, succeeded, "
+                  "failed, timed_out, resent, cancelled, late)",
+                  {{"step", std::string(to_string(r.step))}, {"status", r.status}})
+        .inc();
+  }
 }
 
 Result<std::optional<Order>> SagaOrchestrator::cancel(std::string_view order_id, const std::string& reason) {

@@ -17,13 +17,16 @@
 
 #include "app/ports.hpp"
 #include "mercato/events/event.hpp"
+#include "mercato/observability/metrics.hpp"
 
 namespace mercato::order {
 
 class SagaOrchestrator {
  public:
-  SagaOrchestrator(OrderRepository& repository, SagaTimeouts timeouts)
-      : repository_(repository), timeouts_(timeouts) {}
+  // `metrics` (optional) gets mercato_saga_steps_total{step,status}: every timeline entry as it is
+  // committed — resent compensations and timeouts included, so a compensation that keeps failing shows.
+  SagaOrchestrator(OrderRepository& repository, SagaTimeouts timeouts, obs::Registry* metrics = nullptr)
+      : repository_(repository), timeouts_(timeouts), metrics_(metrics) {}
 
   // A new saga for `order` and the events to append with it (the first command).
   Saga begin(const Order& order, SystemTime now, const std::string& traceparent,
@@ -39,8 +42,12 @@ class SagaOrchestrator {
   const SagaTimeouts& timeouts() const noexcept { return timeouts_; }
 
  private:
+  // Counts the timeline entries a committed decision added.
+  void count(const std::vector<StepRecord>& added);
+
   OrderRepository& repository_;
   SagaTimeouts timeouts_;
+  obs::Registry* metrics_;
 };
 
 // Calls orchestrator.tick() every `interval` on a thread of its own until destroyed.
