@@ -7,32 +7,19 @@
 #include <optional>
 
 #include "app/inventory_events.hpp"
+#include "mercato/events/data.hpp"
 
 namespace mercato::inventory {
 namespace {
 
-// The command's data as a JSON object, once its version is one this service knows.
 Result<boost::json::object> data_of(const events::CloudEvent& command) {
-  if (auto version = events::schema_version(command); version > 1) {
-    return Error::unprocessable(command.type + " v" + std::to_string(version) +
-                                " is newer than this service understands");
-  }
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(command.data, ec);
-  if (ec || !parsed.is_object()) return Error::malformed(command.type + " data is not a JSON object");
-  return std::move(parsed.as_object());
+  return events::data_object(command);
 }
 
 // `field` names the member in errors ("lines[2].product_id"); a missing optional one reads as "".
 Result<std::string> text(const boost::json::object& data, std::string_view key, const std::string& field,
                          bool required) {
-  const auto* v = data.if_contains(key);
-  if (v == nullptr) {
-    if (required) return Error::validation(field, "command data lacks '" + field + "'");
-    return std::string();
-  }
-  if (!v->is_string()) return Error::validation(field, "'" + field + "' must be a string");
-  return std::string(v->as_string());
+  return events::text_member(data, key, required, field);
 }
 
 // Every command names its order; an id that is not one cannot be answered to a saga.

@@ -3,26 +3,17 @@
 #include <boost/json.hpp>
 #include <cstdint>
 
+#include "mercato/events/data.hpp"
+
 namespace mercato::notification {
 namespace {
 
 Result<std::string> text_field(const boost::json::object& data, std::string_view key, bool required) {
-  const auto* v = data.if_contains(key);
-  if (!v) {
-    if (required) return Error::validation(std::string(key), "event data lacks '" + std::string(key) + "'");
-    return std::string();
-  }
-  if (!v->is_string())
-    return Error::validation(std::string(key), "'" + std::string(key) + "' must be a string");
-  return std::string(v->as_string());
+  return events::text_member(data, key, required);
 }
 
 Result<std::int64_t> integer_field(const boost::json::object& data, std::string_view key) {
-  const auto* v = data.if_contains(key);
-  if (!v) return Error::validation(std::string(key), "event data lacks '" + std::string(key) + "'");
-  if (!v->is_int64())
-    return Error::validation(std::string(key), "'" + std::string(key) + "' must be an integer");
-  return v->as_int64();
+  return events::integer_member(data, key);
 }
 
 // Minor units as a decimal amount: 12345 → "123.45", 5 → "0.05". The order's currency is not in the
@@ -36,16 +27,7 @@ std::string amount(std::int64_t cents) {
   return sign + std::to_string(magnitude / 100) + "." + fraction;
 }
 
-// The data as a JSON object, once its version is one this service knows.
-Result<boost::json::object> data_of(const events::CloudEvent& event) {
-  if (events::schema_version(event) > 1)
-    return Error::unprocessable(event.type + " v" + std::to_string(events::schema_version(event)) +
-                                " is newer than this service understands");
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(event.data, ec);
-  if (ec || !parsed.is_object()) return Error::malformed(event.type + " data is not a JSON object");
-  return std::move(parsed.as_object());
-}
+Result<boost::json::object> data_of(const events::CloudEvent& event) { return events::data_object(event); }
 
 }  // namespace
 

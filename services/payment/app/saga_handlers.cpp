@@ -4,42 +4,21 @@
 #include <limits>
 
 #include "app/payment_events.hpp"
+#include "mercato/events/data.hpp"
 
 namespace mercato::payment {
 namespace {
 
 Result<boost::json::object> command_data(const events::CloudEvent& command) {
-  if (auto version = events::schema_version(command); version > 1) {
-    return Error::unprocessable(command.type + " v" + std::to_string(version) +
-                                " is newer than this service understands");
-  }
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(command.data, ec);
-  if (ec || !parsed.is_object()) return Error::malformed(command.type + " data is not a JSON object");
-  return std::move(parsed.as_object());
+  return events::data_object(command);
 }
 
-// A string member; "" when absent and not `required`.
 Result<std::string> text(const boost::json::object& data, std::string_view key, bool required = true) {
-  std::string name(key);
-  const auto* v = data.if_contains(key);
-  if (v == nullptr) {
-    if (required) return Error::validation(name, "command data lacks '" + name + "'");
-    return std::string();
-  }
-  if (!v->is_string()) return Error::validation(name, "'" + name + "' must be a string");
-  return std::string(v->as_string());
+  return events::text_member(data, key, required);
 }
 
 Result<std::int64_t> integer(const boost::json::object& data, std::string_view key) {
-  std::string name(key);
-  const auto* v = data.if_contains(key);
-  if (v == nullptr) return Error::validation(name, "command data lacks '" + name + "'");
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64() &&
-      v->as_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-    return static_cast<std::int64_t>(v->as_uint64());
-  return Error::validation(name, "'" + name + "' must be an integer");
+  return events::integer_member(data, key);
 }
 
 Result<ChargeRequest> charge_request(const boost::json::object& data) {

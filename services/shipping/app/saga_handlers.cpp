@@ -3,32 +3,19 @@
 #include <boost/json.hpp>
 
 #include "app/shipment_events.hpp"
+#include "mercato/events/data.hpp"
 
 namespace mercato::shipping {
 namespace {
 
 Result<boost::json::object> command_data(const events::CloudEvent& command) {
-  if (auto version = events::schema_version(command); version > 1) {
-    return Error::unprocessable(command.type + " v" + std::to_string(version) +
-                                " is newer than this service understands");
-  }
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(command.data, ec);
-  if (ec || !parsed.is_object()) return Error::malformed(command.type + " data is not a JSON object");
-  return std::move(parsed.as_object());
+  return events::data_object(command);
 }
 
 // A string member of `data`, named `prefix` + `key` in errors; "" when absent and not `required`.
 Result<std::string> text(const boost::json::object& data, std::string_view key, bool required = true,
                          std::string_view prefix = {}) {
-  std::string name = std::string(prefix) + std::string(key);
-  const auto* v = data.if_contains(key);
-  if (v == nullptr) {
-    if (required) return Error::validation(name, "command data lacks '" + name + "'");
-    return std::string();
-  }
-  if (!v->is_string()) return Error::validation(name, "'" + name + "' must be a string");
-  return std::string(v->as_string());
+  return events::text_member(data, key, required, std::string(prefix) + std::string(key));
 }
 
 Result<ShipmentRequest> shipment_request(const boost::json::object& data) {
