@@ -162,6 +162,35 @@ TEST_P(SagaOrchestratorTest, ADuplicateDeliveryIsHandledOnceAndForeignAnswersAre
       << "an answer for an order without a saga is not an error";
 }
 
+// Replies duplicated and reordered (a copy of each answer arriving after the next step's answer, the
+// copies with ids of their own): every step's command goes out once and the order is confirmed once.
+TEST_P(SagaOrchestratorTest, DuplicatedAndReorderedRepliesChangeNothing) {
+  auto o = place();
+  drain();
+  auto reserved = events::make_event("inventory", "inventory.reserved", o.id, "{}");
+  auto captured = events::make_event("payment", "payment.processed", o.id, R"({"status":"captured"})");
+  auto shipped = events::make_event("shipping", "shipment.created", o.id, "{}");
+  auto committed = events::make_event("inventory", "inventory.committed", o.id, "{}");
+  auto copy = [](events::CloudEvent e) {
+    e.id = new_uuid();
+    return e;
+  };
+  // Too early: answers to steps not yet asked for are ignored.
+  ASSERT_TRUE(orchestrator_->on_event(copy(shipped)));
+  ASSERT_TRUE(orchestrator_->on_event(copy(committed)));
+  EXPECT_TRUE(drain().empty());
+  for (const auto& e : {reserved, copy(reserved), captured, copy(reserved), copy(captured), shipped,
+                        copy(captured), copy(shipped), committed, copy(committed), copy(shipped), reserved}) {
+    ASSERT_TRUE(orchestrator_->on_event(e));
+  }
+  EXPECT_EQ(drain(), (std::vector<std::string>{"payment.charge_requested", "shipment.create_requested",
+                                               "inventory.commit_requested", "order.confirmed"}));
+  EXPECT_EQ(status(o), Status::kConfirmed);
+  auto saga = service_->saga(o.id);
+  ASSERT_TRUE(saga);
+  EXPECT_EQ(saga->timeline.size(), 8u) << "every step started and succeeded once";
+}
+
 TEST_P(SagaOrchestratorTest, TimeoutsWaitForPaymentThenCompensateAtTheDeadline) {
   auto o = place();
   drain();
