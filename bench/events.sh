@@ -51,6 +51,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 
+# start_broker NAME: starts the broker in this shell (so cleanup knows its PID) and sets BROKER_URL.
+BROKER_URL=""
 start_broker() {
   case "$1" in
     nats)
@@ -65,7 +67,7 @@ start_broker() {
         (($(now_ms) < deadline)) || die "nats-server did not start"
         sleep 0.1
       done
-      echo "nats://127.0.0.1:${port}"
+      BROKER_URL="nats://127.0.0.1:${port}"
       ;;
     kafka)
       "$MOCK" >"$WORK/kafka.log" 2>&1 &
@@ -75,7 +77,7 @@ start_broker() {
         (($(now_ms) < deadline)) || die "the Kafka mock did not start"
         sleep 0.1
       done
-      echo "$url"
+      BROKER_URL="$url"
       ;;
   esac
 }
@@ -113,7 +115,8 @@ echo "## events: $COUNT events per case, $ROUNDS rounds"
 echo
 echo '```'
 for transport in $TRANSPORTS; do
-  url="$(start_broker "$transport")"
+  start_broker "$transport"
+  url="$BROKER_URL"
   for ((round = 1; round <= ROUNDS; round++)); do
     for mode in direct outbox; do
       printf '%-6s %-7s %-9s round %d  %s\n' "$transport" "$mode" burst "$round" \
