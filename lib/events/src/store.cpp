@@ -525,6 +525,14 @@ Result<void> ensure_schema(sqlite::Database& db) {
 
 Result<void> ensure_schema(postgres::Database& db) { return db.migrate("events", kPostgresMigrations); }
 
+Result<void> answer_command(EventStore& store, std::string_view consumer, const CloudEvent& command,
+                            const std::optional<CloudEvent>& answer) {
+  auto outgoing = answer ? std::span<const CloudEvent>(&*answer, 1) : std::span<const CloudEvent>();
+  auto first = store.handle_once(consumer, command.id, outgoing);
+  if (!first) return std::move(first).error();
+  return {};
+}
+
 std::unique_ptr<EventStore> open_store(sqlite::Database& db) {
   return std::make_unique<SqliteEventStore>(db);
 }

@@ -8,6 +8,7 @@
 
 #include "app/inventory_events.hpp"
 #include "mercato/events/data.hpp"
+#include "mercato/events/store.hpp"
 
 namespace mercato::inventory {
 namespace {
@@ -83,18 +84,6 @@ std::string in_command_terms(std::string message) {
 
 }  // namespace
 
-Result<void> SagaHandlers::answer_once(const events::CloudEvent& command, const events::CloudEvent& answer) {
-  auto first = store_.handle_once(consumer_, command.id, std::span(&answer, 1));
-  if (!first) return std::move(first).error();
-  return {};
-}
-
-Result<void> SagaHandlers::record(const events::CloudEvent& command) {
-  auto first = store_.handle_once(consumer_, command.id);
-  if (!first) return std::move(first).error();
-  return {};
-}
-
 Result<void> SagaHandlers::on_reserve_requested(const events::CloudEvent& command) {
   auto data = data_of(command);
   if (!data) return std::move(data).error();
@@ -102,8 +91,9 @@ Result<void> SagaHandlers::on_reserve_requested(const events::CloudEvent& comman
   if (!request) return std::move(request).error();
   auto reserved = inventory_.reserve(*request, command.traceparent);
   if (reserved) {
-    if (reserved->created) return record(command);
-    return answer_once(command, inventory_reserved_event(reserved->reservation, command.traceparent));
+    if (reserved->created) return events::answer_command(store_, consumer_, command);
+    return events::answer_command(store_, consumer_, command,
+                                  inventory_reserved_event(reserved->reservation, command.traceparent));
   }
   const auto& error = reserved.error();
   auto line = line_of(error.field);
@@ -123,8 +113,9 @@ Result<void> SagaHandlers::on_reserve_requested(const events::CloudEvent& comman
     default:
       return error;
   }
-  return answer_once(command,
-                     inventory_rejected_event(request->order_id, reason, product_id, command.traceparent));
+  return events::answer_command(
+      store_, consumer_, command,
+      inventory_rejected_event(request->order_id, reason, product_id, command.traceparent));
 }
 
 Result<void> SagaHandlers::on_commit_requested(const events::CloudEvent& command) {
@@ -134,8 +125,9 @@ Result<void> SagaHandlers::on_commit_requested(const events::CloudEvent& command
   if (!order_id) return std::move(order_id).error();
   auto committed = inventory_.commit(*order_id, command.traceparent);
   if (committed) {
-    if (committed->moved) return record(command);
-    return answer_once(command, inventory_settled_event(committed->reservation, {}, command.traceparent));
+    if (committed->moved) return events::answer_command(store_, consumer_, command);
+    return events::answer_command(store_, consumer_, command,
+                                  inventory_settled_event(committed->reservation, {}, command.traceparent));
   }
   // Nothing to sell: the saga hears why instead of a commit that did not happen.
   std::string_view reason;
@@ -146,7 +138,8 @@ Result<void> SagaHandlers::on_commit_requested(const events::CloudEvent& command
   } else {
     return std::move(committed).error();
   }
-  return answer_once(command, inventory_rejected_event(*order_id, reason, {}, command.traceparent));
+  return events::answer_command(store_, consumer_, command,
+                                inventory_rejected_event(*order_id, reason, {}, command.traceparent));
 }
 
 Result<void> SagaHandlers::on_release_requested(const events::CloudEvent& command) {
@@ -158,19 +151,23 @@ Result<void> SagaHandlers::on_release_requested(const events::CloudEvent& comman
   if (!reason) return std::move(reason).error();
   auto released = inventory_.release(*order_id, *reason, command.traceparent);
   if (released) {
-    if (released->moved) return record(command);
+    if (released->moved) return events::answer_command(store_, consumer_, command);
     // The current state: released before, for whatever reason it was then (not stored).
-    return answer_once(command, inventory_settled_event(released->reservation, {}, command.traceparent));
+    return events::answer_command(store_, consumer_, command,
+                                  inventory_settled_event(released->reservation, {}, command.traceparent));
   }
   if (released.error().code == ErrorCode::kNotFound) {
     // A compensation always succeeds: nothing was reserved, so nothing is held.
-    return answer_once(command, inventory_nothing_released_event(*order_id, now_utc(), command.traceparent));
+    return events::answer_command(
+        store_, consumer_, command,
+        inventory_nothing_released_event(*order_id, now_utc(), command.traceparent));
   }
   if (released.error().code == ErrorCode::kConflict) {
     // Sold units are not given back by a compensation: the saga must not have committed and then
     // released, and hears so rather than a release that did not happen.
-    return answer_once(command,
-                       inventory_rejected_event(*order_id, kReasonAlreadyCommitted, {}, command.traceparent));
+    return events::answer_command(
+        store_, consumer_, command,
+        inventory_rejected_event(*order_id, kReasonAlreadyCommitted, {}, command.traceparent));
   }
   return std::move(released).error();
 }

@@ -67,11 +67,6 @@ class SagaHandlers {
   Result<void> on_release_requested(const events::CloudEvent& command);
 
  private:
-  // Records the command in the inbox, appending `answer` with it unless this is a duplicate delivery.
-  Result<void> answer_once(const events::CloudEvent& command, const events::CloudEvent& answer);
-  // Records the command in the inbox only: its answer is the change event the repository appended.
-  Result<void> record(const events::CloudEvent& command);
-
   InventoryService& inventory_;
   events::EventStore& store_;
   std::string consumer_;

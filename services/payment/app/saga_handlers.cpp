@@ -5,6 +5,7 @@
 
 #include "app/payment_events.hpp"
 #include "mercato/events/data.hpp"
+#include "mercato/events/store.hpp"
 
 namespace mercato::payment {
 namespace {
@@ -40,14 +41,6 @@ Result<ChargeRequest> charge_request(const boost::json::object& data) {
 
 }  // namespace
 
-Result<void> SagaHandlers::answered(const events::CloudEvent& command,
-                                    const std::optional<events::CloudEvent>& answer) {
-  auto first = answer ? store_.handle_once(consumer_, command.id, std::span(&*answer, 1))
-                      : store_.handle_once(consumer_, command.id);
-  if (!first) return std::move(first).error();
-  return {};
-}
-
 Result<void> SagaHandlers::on_charge_requested(const events::CloudEvent& command) {
   auto data = command_data(command);
   if (!data) return std::move(data).error();
@@ -57,10 +50,13 @@ Result<void> SagaHandlers::on_charge_requested(const events::CloudEvent& command
   if (!charge) return std::move(charge).error();
   // Recorded now: the repository appended payment.processed with the payment, the inbox record only
   // remains. Otherwise the answer goes out with the inbox record, so a redelivery appends nothing.
-  if (charge->recorded) return answered(command, std::nullopt);
+  if (charge->recorded) return events::answer_command(store_, consumer_, command);
   if (charge->payment)
-    return answered(command, payment_processed_event(*charge->payment, command.traceparent));
-  return answered(command, charge_refused_event(*request, charge->refusal, now_utc(), command.traceparent));
+    return events::answer_command(store_, consumer_, command,
+                                  payment_processed_event(*charge->payment, command.traceparent));
+  return events::answer_command(
+      store_, consumer_, command,
+      charge_refused_event(*request, charge->refusal, now_utc(), command.traceparent));
 }
 
 Result<void> SagaHandlers::on_refund_requested(const events::CloudEvent& command) {
@@ -72,12 +68,14 @@ Result<void> SagaHandlers::on_refund_requested(const events::CloudEvent& command
   if (auto reason = text(*data, "reason", false); !reason) return std::move(reason).error();
   auto refund = payments_.refund_order(*order_id, command.traceparent);
   if (!refund) return std::move(refund).error();
-  if (refund->recorded) return answered(command, std::nullopt);
+  if (refund->recorded) return events::answer_command(store_, consumer_, command);
   if (refund->payment) {
     const auto& p = *refund->payment;
-    return answered(command, payment_refunded_event(p, refund_id_of(p.id), command.traceparent));
+    return events::answer_command(store_, consumer_, command,
+                                  payment_refunded_event(p, refund_id_of(p.id), command.traceparent));
   }
-  return answered(command, nothing_refunded_event(*order_id, now_utc(), command.traceparent));
+  return events::answer_command(store_, consumer_, command,
+                                nothing_refunded_event(*order_id, now_utc(), command.traceparent));
 }
 
 }  // namespace mercato::payment

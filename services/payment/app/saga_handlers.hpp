@@ -47,9 +47,6 @@ class SagaHandlers {
   Result<void> on_refund_requested(const events::CloudEvent& command);
 
  private:
-  // Records `command` as handled, appending `answer` with the record when there is one.
-  Result<void> answered(const events::CloudEvent& command, const std::optional<events::CloudEvent>& answer);
-
   PaymentService& payments_;
   events::EventStore& store_;
   std::string consumer_;

@@ -4,6 +4,7 @@
 
 #include "app/shipment_events.hpp"
 #include "mercato/events/data.hpp"
+#include "mercato/events/store.hpp"
 
 namespace mercato::shipping {
 namespace {
@@ -52,14 +53,6 @@ Result<ShipmentRequest> shipment_request(const boost::json::object& data) {
 
 }  // namespace
 
-Result<void> SagaHandlers::answered(const events::CloudEvent& command,
-                                    const std::optional<events::CloudEvent>& answer) {
-  auto first = answer ? store_.handle_once(consumer_, command.id, std::span(&*answer, 1))
-                      : store_.handle_once(consumer_, command.id);
-  if (!first) return std::move(first).error();
-  return {};
-}
-
 Result<void> SagaHandlers::on_create_requested(const events::CloudEvent& command) {
   auto data = command_data(command);
   if (!data) return std::move(data).error();
@@ -68,10 +61,13 @@ Result<void> SagaHandlers::on_create_requested(const events::CloudEvent& command
   auto outcome = shipments_.ship_order(*request, command.traceparent);
   if (!outcome) return std::move(outcome).error();
   // Created now: the repository appended shipment.created with the shipment, the inbox record only remains.
-  if (outcome->created) return answered(command, std::nullopt);
+  if (outcome->created) return events::answer_command(store_, consumer_, command);
   if (outcome->shipment)
-    return answered(command, shipment_created_event(*outcome->shipment, command.traceparent));
-  return answered(command, shipment_failed_event(request->order_id, outcome->refusal, command.traceparent));
+    return events::answer_command(store_, consumer_, command,
+                                  shipment_created_event(*outcome->shipment, command.traceparent));
+  return events::answer_command(
+      store_, consumer_, command,
+      shipment_failed_event(request->order_id, outcome->refusal, command.traceparent));
 }
 
 Result<void> SagaHandlers::on_cancel_requested(const events::CloudEvent& command) {
@@ -83,10 +79,12 @@ Result<void> SagaHandlers::on_cancel_requested(const events::CloudEvent& command
   if (auto reason = text(*data, "reason", false); !reason) return std::move(reason).error();
   auto outcome = shipments_.cancel_order(*order_id, command.traceparent);
   if (!outcome) return std::move(outcome).error();
-  if (outcome->cancelled) return answered(command, std::nullopt);
+  if (outcome->cancelled) return events::answer_command(store_, consumer_, command);
   if (outcome->shipment)
-    return answered(command, shipment_cancelled_event(*outcome->shipment, command.traceparent));
-  return answered(command, nothing_cancelled_event(*order_id, now_utc(), command.traceparent));
+    return events::answer_command(store_, consumer_, command,
+                                  shipment_cancelled_event(*outcome->shipment, command.traceparent));
+  return events::answer_command(store_, consumer_, command,
+                                nothing_cancelled_event(*order_id, now_utc(), command.traceparent));
 }
 
 }  // namespace mercato::shipping

@@ -49,9 +49,6 @@ class SagaHandlers {
   Result<void> on_cancel_requested(const events::CloudEvent& command);
 
  private:
-  // Records `command` as handled, appending `answer` with the record when there is one.
-  Result<void> answered(const events::CloudEvent& command, const std::optional<events::CloudEvent>& answer);
-
   ShippingService& shipments_;
   events::EventStore& store_;
   std::string consumer_;

@@ -105,6 +105,12 @@ class EventStore {
 Result<void> ensure_schema(sqlite::Database& db);
 Result<void> ensure_schema(postgres::Database& db);
 
+// A saga participant's reply to `command` when its effect appended nothing (a refusal, or a repeat of
+// something already done): records the command as handled and appends `answer`, if any, in one
+// transaction. A duplicate delivery is Ok and appends nothing.
+Result<void> answer_command(EventStore& store, std::string_view consumer, const CloudEvent& command,
+                            const std::optional<CloudEvent>& answer = std::nullopt);
+
 std::unique_ptr<EventStore> open_store(sqlite::Database& db);
 std::unique_ptr<EventStore> open_store(postgres::Database& db);
 
