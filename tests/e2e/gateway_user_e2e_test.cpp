@@ -25,6 +25,10 @@
 namespace mercato {
 namespace {
 
+using testing::data_of;
+using testing::kTraceparent;
+using testing::trace_id;
+
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::HttpResult;
@@ -48,14 +52,6 @@ struct Gateway {
   std::uint16_t port;
   std::unique_ptr<Process> process;
 };
-
-// The fields of an event's data.
-boost::json::object data_of(const events::CloudEvent& e) { return boost::json::parse(e.data).as_object(); }
-
-// The trace id part of a W3C traceparent ("00-<trace id>-<span id>-<flags>").
-std::string trace_id(const std::string& traceparent) { return traceparent.substr(3, 32); }
-
-constexpr const char* kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 // A hand-made upstream for what the real services never do: echo the request head it received (to see
 // which headers the gateway forwards), add hop-by-hop headers to its answer, or never answer at all.

@@ -21,6 +21,10 @@
 namespace mercato {
 namespace {
 
+using testing::data_of;
+using testing::kTraceparent;
+using testing::trace_id;
+
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::HttpResult;
@@ -888,8 +892,6 @@ double published(const std::vector<std::unique_ptr<InventoryService>>& instances
   }
   return sum;
 }
-
-boost::json::object data_of(const events::CloudEvent& e) { return boost::json::parse(e.data).as_object(); }
 
 // Over a real broker, on every engine: each change is published once, keyed by the order (or the
 // product), and replays, retries, conflicts and refusals publish nothing. "redis-two" runs two instances

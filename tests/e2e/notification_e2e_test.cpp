@@ -24,6 +24,10 @@
 namespace mercato {
 namespace {
 
+using testing::data_of;
+using testing::kTraceparent;
+using testing::trace_id;
+
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::HttpResult;
@@ -87,14 +91,6 @@ std::string body(const std::string& customer, const std::string& order,
   return boost::json::serialize(boost::json::object{
       {"customer_id", customer}, {"order_id", order}, {"kind", kind}, {"message", message}});
 }
-
-// The fields of an event's data.
-boost::json::object data_of(const events::CloudEvent& e) { return boost::json::parse(e.data).as_object(); }
-
-// The trace id part of a W3C traceparent ("00-<trace id>-<span id>-<flags>").
-std::string trace_id(const std::string& traceparent) { return traceparent.substr(3, 32); }
-
-constexpr const char* kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 class NotificationTest : public ::testing::Test {
  protected:

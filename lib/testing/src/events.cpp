@@ -105,6 +105,12 @@ std::vector<events::CloudEvent> EventProbe::seen() {
   return seen_;
 }
 
+std::string trace_id(const std::string& traceparent) { return traceparent.substr(3, 32); }
+
+boost::json::object data_of(const events::CloudEvent& event) {
+  return boost::json::parse(event.data).as_object();
+}
+
 double metric(std::uint16_t port, const std::string& series) {
   auto page = "\n" + http(port, "GET", "/metrics").body;
   auto pos = page.find("\n" + series + " ");

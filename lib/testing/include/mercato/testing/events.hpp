@@ -10,6 +10,7 @@
 // Thread-safety: an EventProbe belongs to one test; its handler runs on the transport's thread.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -77,6 +78,12 @@ class EventProbe {
   std::set<std::string> ids_;
   std::vector<events::CloudEvent> seen_;
 };
+
+// A traceparent tests send, and the trace id part of one ("00-<trace id>-<span id>-<flags>").
+inline constexpr const char* kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+std::string trace_id(const std::string& traceparent);
+// The fields of an event's data (throws, failing the test, when it is not a JSON object).
+boost::json::object data_of(const events::CloudEvent& event);
 
 // The value of the sample `series` (`name{labels}`, labels sorted by name as the registry writes them)
 // on `port`'s /metrics; -1 when absent.
