@@ -46,6 +46,12 @@ namespace {
 
 std::int64_t now_ms() { return to_unix_ms(now_utc()); }
 
+Result<std::optional<CloudEvent>> kept(const std::string& envelope) {
+  auto e = from_json(envelope);
+  if (!e) return Error::internal("a kept event is malformed: " + e.error().message);
+  return std::optional<CloudEvent>(std::move(*e));
+}
+
 Result<CloudEvent> decode(const std::string& envelope, std::int64_t seq) {
   auto e = from_json(envelope);
   if (!e)
@@ -73,6 +79,13 @@ constexpr const char* kSqliteSchema =
     " handled_at_ms INTEGER NOT NULL,"
     " PRIMARY KEY (consumer, event_id));"
     "CREATE INDEX IF NOT EXISTS event_inbox_by_time ON event_inbox(handled_at_ms);"
+    "CREATE TABLE IF NOT EXISTS event_memory ("
+    " type TEXT NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " envelope TEXT NOT NULL,"
+    " kept_at_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (type, subject));"
+    "CREATE INDEX IF NOT EXISTS event_memory_by_time ON event_memory(kept_at_ms);"
     "CREATE TABLE IF NOT EXISTS event_dead_letters ("
     " id TEXT PRIMARY KEY,"
     " consumer TEXT NOT NULL,"
@@ -143,6 +156,10 @@ class SqliteEventStore final : public EventStore {
       st2.bind(1, to_unix_ms(before));
       if (auto r = st2.run(); !r) return std::move(r).error();
       n += static_cast<std::size_t>(c.changes());
+      auto st3 = c.prepare("DELETE FROM event_memory WHERE kept_at_ms < ?1");
+      st3.bind(1, to_unix_ms(before));
+      if (auto r = st3.run(); !r) return std::move(r).error();
+      n += static_cast<std::size_t>(c.changes());
       return n;
     });
   }
@@ -165,6 +182,37 @@ class SqliteEventStore final : public EventStore {
       if (auto r = append_outbox(c, outgoing); !r) return std::move(r).error();
       if (auto r = c.commit(); !r) return std::move(r).error();
       return first;
+    });
+  }
+
+  Result<bool> remember(std::string_view consumer, const CloudEvent& event) override {
+    return db_.with([&](sqlite::Connection& c) -> Result<bool> {
+      if (auto r = c.begin_immediate(); !r) return std::move(r).error();
+      auto first = record_handled(c, consumer, event.id);
+      if (!first || !*first) return first;
+      auto st = c.prepare(
+          "INSERT INTO event_memory(type, subject, envelope, kept_at_ms) VALUES (?1, ?2, ?3, ?4)"
+          " ON CONFLICT(type, subject) DO UPDATE SET envelope = excluded.envelope,"
+          " kept_at_ms = excluded.kept_at_ms");
+      st.bind(1, event.type);
+      st.bind(2, event.subject);
+      st.bind(3, to_json(event));
+      st.bind(4, now_ms());
+      if (auto r = st.run(); !r) return std::move(r).error();
+      if (auto r = c.commit(); !r) return std::move(r).error();
+      return first;
+    });
+  }
+
+  Result<std::optional<CloudEvent>> recall(std::string_view type, std::string_view subject) override {
+    return db_.with([&](sqlite::Connection& c) -> Result<std::optional<CloudEvent>> {
+      auto st = c.prepare("SELECT envelope FROM event_memory WHERE type = ?1 AND subject = ?2");
+      st.bind(1, type);
+      st.bind(2, subject);
+      auto row = st.step();
+      if (!row) return std::move(row).error();
+      if (!*row) return std::optional<CloudEvent>();
+      return kept(st.text(0));
     });
   }
 
@@ -283,6 +331,14 @@ const std::vector<postgres::Migration> kPostgresMigrations = {
      " error TEXT NOT NULL,"
      " attempts INTEGER NOT NULL,"
      " failed_at_ms BIGINT NOT NULL);"},
+    {2, "event memory",
+     "CREATE TABLE event_memory ("
+     " type TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " envelope TEXT NOT NULL,"
+     " kept_at_ms BIGINT NOT NULL,"
+     " PRIMARY KEY (type, subject));"
+     "CREATE INDEX event_memory_by_time ON event_memory(kept_at_ms);"},
 };
 
 // The relay lock: one publisher per database, so the commit order is the publish order even with
@@ -343,7 +399,9 @@ class PostgresEventStore final : public EventStore {
       if (!a) return std::move(a).error();
       auto b = c.query("DELETE FROM event_inbox WHERE handled_at_ms < $1", {to_unix_ms(before)});
       if (!b) return std::move(b).error();
-      return static_cast<std::size_t>(a->affected() + b->affected());
+      auto m = c.query("DELETE FROM event_memory WHERE kept_at_ms < $1", {to_unix_ms(before)});
+      if (!m) return std::move(m).error();
+      return static_cast<std::size_t>(a->affected() + b->affected() + m->affected());
     });
   }
 
@@ -364,6 +422,31 @@ class PostgresEventStore final : public EventStore {
       if (auto r = append_outbox(c, outgoing); !r) return std::move(r).error();
       if (auto r = c.commit(); !r) return std::move(r).error();
       return first;
+    });
+  }
+
+  Result<bool> remember(std::string_view consumer, const CloudEvent& event) override {
+    return db_.with([&](postgres::Connection& c) -> Result<bool> {
+      if (auto r = c.begin(); !r) return std::move(r).error();
+      auto first = record_handled(c, consumer, event.id);
+      if (!first || !*first) return first;
+      auto r = c.query(
+          "INSERT INTO event_memory(type, subject, envelope, kept_at_ms) VALUES ($1, $2, $3, $4)"
+          " ON CONFLICT (type, subject) DO UPDATE SET envelope = excluded.envelope,"
+          " kept_at_ms = excluded.kept_at_ms",
+          {event.type, event.subject, to_json(event), now_ms()});
+      if (!r) return std::move(r).error();
+      if (auto done = c.commit(); !done) return std::move(done).error();
+      return first;
+    });
+  }
+
+  Result<std::optional<CloudEvent>> recall(std::string_view type, std::string_view subject) override {
+    return db_.with([&](postgres::Connection& c) -> Result<std::optional<CloudEvent>> {
+      auto rows = c.query("SELECT envelope FROM event_memory WHERE type = $1 AND subject = $2", {type, subject});
+      if (!rows) return std::move(rows).error();
+      if (rows->empty()) return std::optional<CloudEvent>();
+      return kept(rows->text(0, 0));
     });
   }
 
@@ -524,6 +607,14 @@ Result<void> ensure_schema(sqlite::Database& db) {
 }
 
 Result<void> ensure_schema(postgres::Database& db) { return db.migrate("events", kPostgresMigrations); }
+
+Result<bool> EventStore::remember(std::string_view, const CloudEvent& event) {
+  return Error::internal("this event store keeps no events (remembering " + event.type + ")");
+}
+
+Result<std::optional<CloudEvent>> EventStore::recall(std::string_view type, std::string_view) {
+  return Error::internal("this event store keeps no events (recalling " + std::string(type) + ")");
+}
 
 Result<void> answer_command(EventStore& store, std::string_view consumer, const CloudEvent& command,
                             const std::optional<CloudEvent>& answer) {

@@ -216,6 +216,35 @@ TEST_P(EventStoreTest, TheInboxLetsAnEffectHappenOncePerConsumer) {
   EXPECT_FALSE(*db_->store().handle_once("notification", "e-1"));
 }
 
+// Choreography's memory: the latest event of a type per subject, kept with its inbox record (a
+// duplicate keeps nothing new), recalled by type and subject, purged with the inbox.
+TEST_P(EventStoreTest, RememberedEventsAreRecalledBySubjectUntilPurged) {
+  auto& store = db_->store();
+  EXPECT_FALSE(*store.recall("thing.made", "order-1")) << "nothing kept yet";
+  auto first = event("order-1", 1);
+  auto kept = store.remember("payment", first);
+  ASSERT_TRUE(kept) << kept.error().message;
+  EXPECT_TRUE(*kept);
+  auto duplicate = first;
+  duplicate.data = "{\"n\":100}";
+  EXPECT_FALSE(*store.remember("payment", duplicate)) << "the same event id again is a duplicate";
+  auto recalled = store.recall("thing.made", "order-1");
+  ASSERT_TRUE(recalled && *recalled) << (recalled ? "absent" : recalled.error().message);
+  EXPECT_EQ(**recalled, first);
+  EXPECT_FALSE(*store.recall("thing.made", "order-2")) << "another subject";
+  EXPECT_FALSE(*store.recall("thing.lost", "order-1")) << "another type";
+  EXPECT_FALSE(*store.handle_once("payment", first.id)) << "remembering recorded the inbox too";
+
+  auto newer = event("order-1", 2);
+  ASSERT_TRUE(*store.remember("payment", newer));
+  EXPECT_EQ(**store.recall("thing.made", "order-1"), newer) << "the latest of its type replaces the older";
+
+  ASSERT_TRUE(store.purge(now_utc() - 1h));
+  EXPECT_TRUE(*store.recall("thing.made", "order-1")) << "kept just now: within retention";
+  ASSERT_TRUE(store.purge(now_utc() + 1s));
+  EXPECT_FALSE(*store.recall("thing.made", "order-1")) << "purged with the inbox";
+}
+
 TEST_P(EventStoreTest, DeadLettersKeepTheEventAndTheError) {
   auto e = event("s", 7);
   ASSERT_TRUE(db_->store().add_dead_letter("payment", e, "boom", 5));

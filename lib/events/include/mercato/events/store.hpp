@@ -88,6 +88,15 @@ class EventStore {
   virtual Result<bool> handle_once(std::string_view consumer, std::string_view event_id,
                                    std::span<const CloudEvent> outgoing = {}) = 0;
 
+  // Choreography: keeps `event` as the latest of its type for its subject, so a later event about the
+  // same subject can be handled with the data this one carried (payment charges on inventory.reserved
+  // with the amount and token of the order.created it kept). Recorded with the inbox record in one
+  // transaction: true the first time, false (nothing kept) for a duplicate. Kept until purge() drops
+  // it with the inbox records of the same age. Stores that keep no events answer kInternal.
+  virtual Result<bool> remember(std::string_view consumer, const CloudEvent& event);
+  // The event of `type` kept for `subject`, if any.
+  virtual Result<std::optional<CloudEvent>> recall(std::string_view type, std::string_view subject);
+
   virtual Result<void> add_dead_letter(std::string_view consumer, const CloudEvent& event,
                                        std::string_view error, int attempts) = 0;
   virtual Result<std::vector<DeadLetter>> dead_letters(std::size_t limit) = 0;
