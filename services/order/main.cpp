@@ -5,7 +5,7 @@
 #include "adapters/postgres_order_repository.hpp"
 #include "adapters/sqlite_order_repository.hpp"
 #include "api/handlers.hpp"
-#include "app/saga_orchestrator.hpp"
+#include "app/saga_coordinator.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
@@ -24,30 +24,30 @@ int main(int argc, char** argv) {
     auto& catalog =
         ctx.own(std::make_unique<order::HttpCatalog>(ctx.client(), ctx.upstream("inventory"), timeout));
     auto saga = ctx.config().section("saga");
-    auto mode = saga.choice("mode", "orchestration", {"orchestration", "none"});
+    auto mode = saga.choice("mode", "orchestration", {"orchestration", "choreography", "none"});
     order::SagaTimeouts timeouts{.step = saga.duration("step_timeout", std::chrono::seconds(30)),
                                  .order = saga.duration("order_deadline", std::chrono::minutes(15))};
     auto tick = saga.duration("tick", std::chrono::milliseconds(250));
-    order::SagaOrchestrator* orchestrator = nullptr;
-    if (mode == "orchestration") {
-      orchestrator =
-          &ctx.own(std::make_unique<order::SagaOrchestrator>(repository, timeouts, &ctx.metrics()));
+    order::SagaCoordinator* sagas = nullptr;
+    if (mode != "none") {
+      sagas = &ctx.own(std::make_unique<order::SagaCoordinator>(repository, timeouts, &ctx.metrics(),
+                                                                *order::parse_coordination(mode)));
     }
     auto& orders =
-        ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, orchestrator));
+        ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, sagas));
     order::register_routes(ctx.router(), orders);
     // Publishes the order's events and the saga's commands from the outbox; consumes the answers.
     auto& bus = events::attach(ctx, event_store);
-    if (orchestrator != nullptr) {
-      for (const auto& type : order::SagaOrchestrator::answer_types()) {
-        bus.on(type, [orchestrator](const events::CloudEvent& e) { return orchestrator->on_event(e); });
+    if (sagas != nullptr) {
+      for (const auto& type : order::SagaCoordinator::answer_types()) {
+        bus.on(type, [sagas](const events::CloudEvent& e) { return sagas->on_event(e); });
       }
     }
     if (auto r = bus.start(); !r)
       throw std::runtime_error("cannot start the event bus: " + r.error().message);
-    if (orchestrator != nullptr) {
+    if (sagas != nullptr) {
       const auto& logger = ctx.logger();
-      ctx.own(std::make_unique<order::SagaTicker>(*orchestrator, tick, [&logger](const Error& e) {
+      ctx.own(std::make_unique<order::SagaTicker>(*sagas, tick, [&logger](const Error& e) {
         logger.warn("saga deadlines could not be applied; retrying", {{"error", e.message}});
       }));
     }

@@ -106,7 +106,7 @@ boost::json::object to_json(const Saga& saga) {
     timeline.push_back(std::move(entry));
   }
   boost::json::object o{{"order_id", saga.order_id},
-                        {"mode", "orchestration"},
+                        {"mode", to_string(saga.mode)},
                         {"state", to_string(saga.state)},
                         {"current_step", to_string(saga.current)},
                         {"done", steps_json(saga.done)},
@@ -131,6 +131,10 @@ Result<Saga> saga_from_json(std::string_view text) {
   auto order_deadline = parse_rfc3339(str(o, "order_deadline"));
   if (!state || !current || !step_deadline || !order_deadline)
     return Error::internal("stored saga is incomplete");
+  // Sagas stored before choreography existed carry no mode: they were orchestrated.
+  auto mode = o.contains("mode") ? parse_coordination(str(o, "mode")) : Coordination::kOrchestration;
+  if (!mode) return Error::internal("stored saga has an unknown mode");
+  saga.mode = *mode;
   saga.state = *state;
   saga.current = *current;
   saga.step_deadline = *step_deadline;

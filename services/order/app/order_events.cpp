@@ -9,7 +9,7 @@ constexpr std::string_view kService = "order";
 
 }  // namespace
 
-events::CloudEvent order_created_event(const Order& o, std::string traceparent) {
+events::CloudEvent order_created_event(const Order& o, std::string_view saga, std::string traceparent) {
   boost::json::array lines;
   for (const auto& l : o.lines) {
     lines.push_back(
@@ -30,25 +30,28 @@ events::CloudEvent order_created_event(const Order& o, std::string traceparent) 
         {"postal_code", a.postal_code},
         {"country", a.country}}},
       {"created_at", format_rfc3339(o.created_at)},
+      {"saga", saga},
   };
   return events::make_event(kService, "order.created", o.id, boost::json::serialize(data),
                             std::move(traceparent));
 }
 
-events::CloudEvent order_cancelled_event(const Order& o) {
+events::CloudEvent order_cancelled_event(const Order& o, std::string_view saga) {
   boost::json::object data{{"order_id", o.id},
                            {"customer_id", o.customer_id},
                            {"total_cents", o.total_cents},
                            {"reason", o.reason},
-                           {"cancelled_at", format_rfc3339(o.updated_at)}};
+                           {"cancelled_at", format_rfc3339(o.updated_at)},
+                           {"saga", saga}};
   return events::make_event(kService, "order.cancelled", o.id, boost::json::serialize(data));
 }
 
-events::CloudEvent order_confirmed_event(const Order& o) {
+events::CloudEvent order_confirmed_event(const Order& o, std::string_view saga) {
   boost::json::object data{{"order_id", o.id},
                            {"customer_id", o.customer_id},
                            {"total_cents", o.total_cents},
-                           {"confirmed_at", format_rfc3339(o.updated_at)}};
+                           {"confirmed_at", format_rfc3339(o.updated_at)},
+                           {"saga", saga}};
   return events::make_event(kService, "order.confirmed", o.id, boost::json::serialize(data));
 }
 

@@ -4,6 +4,12 @@
 #include "mercato/core/ids.hpp"
 
 namespace mercato::order {
+namespace {
+
+// The saga field of an order without a saga (saga.mode: none, or placed before sagas existed).
+constexpr std::string_view kNoSaga = "none";
+
+}  // namespace
 
 boost::asio::awaitable<Result<Order>> OrderService::create(const NewOrder& input, const CallContext& ctx) {
   if (auto r = validate(input.shipping_address); !r) co_return std::move(r).error();
@@ -46,9 +52,10 @@ boost::asio::awaitable<Result<Order>> OrderService::create(const NewOrder& input
   order.shipping_address = input.shipping_address;
   order.created_at = now;
   order.updated_at = now;
-  std::vector<events::CloudEvent> events{order_created_event(order, ctx.traceparent)};
+  std::vector<events::CloudEvent> events{
+      order_created_event(order, sagas_ != nullptr ? to_string(sagas_->mode()) : kNoSaga, ctx.traceparent)};
   std::optional<Saga> saga;
-  if (orchestrator_ != nullptr) saga = orchestrator_->begin(order, now, ctx.traceparent, events);
+  if (sagas_ != nullptr) saga = sagas_->begin(order, now, ctx.traceparent, events);
   if (auto r = repository_.insert(order, events, saga ? &*saga : nullptr); !r) co_return std::move(r).error();
   co_return order;
 }
@@ -68,15 +75,15 @@ Result<Saga> OrderService::saga(std::string_view id) {
 }
 
 Result<Order> OrderService::cancel(std::string_view id, std::string reason) {
-  if (orchestrator_ != nullptr) {
+  if (sagas_ != nullptr) {
     // A running saga cancels by compensating what it has done (docs/saga.md).
-    auto cancelled = orchestrator_->cancel(id, reason);
+    auto cancelled = sagas_->cancel(id, reason);
     if (!cancelled) return std::move(cancelled).error();
     if (*cancelled) return std::move(**cancelled);
   }
   return repository_.update(
       id, [&](Order& o) { return order::cancel(o, reason, now_utc()); },
-      [](const Order& o) { return std::vector{order_cancelled_event(o)}; });
+      [](const Order& o) { return std::vector{order_cancelled_event(o, kNoSaga)}; });
 }
 
 }  // namespace mercato::order

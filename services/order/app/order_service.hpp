@@ -4,7 +4,7 @@
 #pragma once
 
 #include "app/ports.hpp"
-#include "app/saga_orchestrator.hpp"
+#include "app/saga_coordinator.hpp"
 
 namespace mercato::order {
 
@@ -24,10 +24,10 @@ struct NewOrder {
 
 class OrderService {
  public:
-  // With an orchestrator, every placed order runs the saga (docs/saga.md); without, orders stay pending.
+  // With a saga coordinator, every placed order runs the saga (docs/saga.md); without, orders stay pending.
   OrderService(OrderRepository& repository, CustomerDirectory& customers, Catalog& catalog,
-               SagaOrchestrator* orchestrator = nullptr)
-      : repository_(repository), customers_(customers), catalog_(catalog), orchestrator_(orchestrator) {}
+               SagaCoordinator* sagas = nullptr)
+      : repository_(repository), customers_(customers), catalog_(catalog), sagas_(sagas) {}
 
   boost::asio::awaitable<Result<Order>> create(const NewOrder& input, const CallContext& ctx);
   Result<Order> get(std::string_view id) { return repository_.find(id); }
@@ -44,7 +44,7 @@ class OrderService {
   OrderRepository& repository_;
   CustomerDirectory& customers_;
   Catalog& catalog_;
-  SagaOrchestrator* orchestrator_;
+  SagaCoordinator* sagas_;
 };
 
 }  // namespace mercato::order

@@ -6,6 +6,8 @@
 namespace mercato::order {
 namespace {
 
+constexpr std::array kModes{std::pair{Coordination::kOrchestration, "orchestration"},
+                           std::pair{Coordination::kChoreography, "choreography"}};
 constexpr std::array kStates{
     std::pair{SagaState::kRunning, "running"}, std::pair{SagaState::kCompensating, "compensating"},
     std::pair{SagaState::kCompleted, "completed"}, std::pair{SagaState::kCompensated, "compensated"}};
@@ -95,6 +97,14 @@ void compensate(Saga& saga, Decision& d, std::string failure, std::optional<Step
   next_compensation(saga, d, now, timeouts);
 }
 
+// A forward step's success, whichever step the saga is at.
+std::optional<Step> forward_success(const Answer& answer) {
+  if (answer.type == "inventory.reserved") return Step::kReserve;
+  if (answer.type == "payment.processed" && answer.status == "captured") return Step::kCharge;
+  if (answer.type == "shipment.created") return Step::kShip;
+  return std::nullopt;
+}
+
 std::optional<Step> next_forward(Step step) {
   switch (step) {
     case Step::kReserve:
@@ -109,6 +119,18 @@ std::optional<Step> next_forward(Step step) {
 }
 
 }  // namespace
+
+std::string_view to_string(Coordination mode) noexcept {
+  for (auto [m, name] : kModes)
+    if (m == mode) return name;
+  return "orchestration";
+}
+
+std::optional<Coordination> parse_coordination(std::string_view text) noexcept {
+  for (auto [m, name] : kModes)
+    if (text == name) return m;
+  return std::nullopt;
+}
 
 std::string_view to_string(SagaState state) noexcept {
   for (auto [s, name] : kStates)
@@ -145,25 +167,9 @@ std::optional<SystemTime> Saga::next_deadline() const {
   return step_deadline;
 }
 
-Decision start(Saga& saga, const std::string& order_id, SystemTime now, const SagaTimeouts& timeouts) {
-  saga = Saga{};
-  saga.order_id = order_id;
-  saga.order_deadline = now + timeouts.order;
-  Decision d;
-  d.changed = true;
-  send(saga, d, Step::kReserve, now, timeouts);
-  return d;
-}
+namespace {
 
-// A forward step's success, whichever step the saga is at.
-std::optional<Step> forward_success(const Answer& answer) {
-  if (answer.type == "inventory.reserved") return Step::kReserve;
-  if (answer.type == "payment.processed" && answer.status == "captured") return Step::kCharge;
-  if (answer.type == "shipment.created") return Step::kShip;
-  return std::nullopt;
-}
-
-Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts) {
+Decision orchestrated_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts) {
   Decision d;
   if (saga.state == SagaState::kCompleted) return d;
   if (saga.state != SagaState::kRunning) {
@@ -211,7 +217,7 @@ Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaT
   return d;
 }
 
-Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
+Decision orchestrated_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
   Decision d;
   auto deadline = saga.next_deadline();
   if (!deadline || now < *deadline) return d;
@@ -242,8 +248,8 @@ Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
   return d;
 }
 
-Result<Decision> on_cancel(Saga& saga, const std::string& reason, SystemTime now,
-                           const SagaTimeouts& timeouts) {
+Result<Decision> orchestrated_cancel(Saga& saga, const std::string& reason, SystemTime now,
+                                     const SagaTimeouts& timeouts) {
   Decision d;
   if (saga.state == SagaState::kCompleted ||
       (saga.state == SagaState::kRunning && saga.current == Step::kCommit)) {
@@ -257,6 +263,215 @@ Result<Decision> on_cancel(Saga& saga, const std::string& reason, SystemTime now
   d.order_status = Status::kCancelled;
   d.order_reason = reason;
   return d;
+}
+
+// --- Choreography ---------------------------------------------------------------------------------
+//
+// The participants act on each other's events; the saga here only watches them. Events from different
+// participants travel on different topics, so they may arrive in any order: a forward step's success
+// counts whenever it comes, and the step awaited is the first one not yet done. A failure cancels the
+// order at once — order.cancelled is every participant's signal to undo its part — and the saga then
+// awaits all three undo answers (each participant answers, whether or not it had done anything). An
+// effect that lands after the cancellation announces order.cancelled again so its owner undoes it.
+
+constexpr std::array kForwardSteps{Step::kReserve, Step::kCharge, Step::kShip};
+constexpr std::array kAllCompensations{Step::kCancelShipment, Step::kRefund, Step::kRelease};
+
+bool contains(const std::vector<Step>& steps, Step step) {
+  return std::find(steps.begin(), steps.end(), step) != steps.end();
+}
+
+// Awaits the first forward step not yet done (a new step gets its own deadline).
+void await_next(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
+  for (auto step : kForwardSteps) {
+    if (contains(saga.done, step)) continue;
+    if (saga.current != step) {
+      saga.current = step;
+      saga.step_deadline = now + timeouts.step;
+      record(saga, step, "started", now);
+    }
+    return;
+  }
+}
+
+// Cancels the order: every participant undoes its part on order.cancelled, all at once.
+void choreographed_compensate(Saga& saga, Decision& d, std::string failure, SystemTime now,
+                              const SagaTimeouts& timeouts) {
+  saga.state = SagaState::kCompensating;
+  saga.failure = std::move(failure);
+  saga.compensations.assign(kAllCompensations.begin(), kAllCompensations.end());
+  for (auto c : saga.compensations) record(saga, c, "started", now);
+  saga.current = saga.compensations.front();
+  saga.step_deadline = now + timeouts.step;
+  d.order_status = Status::kCancelled;
+  d.order_reason = saga.failure;
+}
+
+// The forward step a failure answer fails, when it is one.
+std::optional<Step> forward_failure(const Answer& answer) {
+  if (answer.type == "inventory.rejected") return Step::kReserve;
+  if (answer.type == "payment.processed" && answer.status != "captured") return Step::kCharge;
+  if (answer.type == "shipment.failed") return Step::kShip;
+  return std::nullopt;
+}
+
+// The compensation an undo answer completes.
+std::optional<Step> compensation_answered(const Answer& answer) {
+  if (answer.type == "inventory.released") return Step::kRelease;
+  if (answer.type == "payment.refunded") return Step::kRefund;
+  if (answer.type == "shipment.cancelled") return Step::kCancelShipment;
+  return std::nullopt;
+}
+
+Decision choreographed_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts) {
+  Decision d;
+  if (saga.state == SagaState::kCompleted) return d;
+  auto success = forward_success(answer);
+  if (saga.state == SagaState::kRunning) {
+    if (success && !contains(saga.done, *success)) {
+      d.changed = true;
+      record(saga, *success, "succeeded", now);
+      saga.done.push_back(*success);
+      if (saga.done.size() == kForwardSteps.size()) {
+        // Reserved, charged and shipped: the order is confirmed, and inventory commits on order.confirmed.
+        saga.current = Step::kCommit;
+        saga.step_deadline = now + timeouts.step;
+        record(saga, Step::kCommit, "started", now);
+        d.order_status = Status::kConfirmed;
+      } else {
+        await_next(saga, now, timeouts);
+      }
+      return d;
+    }
+    if (saga.current == Step::kCommit) {
+      if (answer.type != "inventory.committed") return d;
+      d.changed = true;
+      record(saga, Step::kCommit, "succeeded", now);
+      saga.state = SagaState::kCompleted;
+      return d;
+    }
+    auto failed = forward_failure(answer);
+    if (!failed || contains(saga.done, *failed)) return d;  // a duplicate, or about another step
+    d.changed = true;
+    std::string why = std::string(to_string(*failed)) + " failed";
+    if (!answer.reason.empty()) why += ": " + answer.reason;
+    record(saga, *failed, "failed", now, answer.reason);
+    choreographed_compensate(saga, d, why, now, timeouts);
+    return d;
+  }
+  // Compensating or compensated.
+  if (success) {
+    auto undo = compensation_of(*success);
+    d.changed = true;
+    d.announce = true;
+    record(saga, *success, "late", now, "undone on order.cancelled, announced again");
+    if (!contains(saga.compensations, undo)) {
+      saga.compensations.push_back(undo);
+      record(saga, undo, "started", now);
+    }
+    saga.state = SagaState::kCompensating;
+    saga.current = saga.compensations.front();
+    saga.step_deadline = now + timeouts.step;
+    return d;
+  }
+  auto undone = compensation_answered(answer);
+  if (!undone || !contains(saga.compensations, *undone)) return d;
+  d.changed = true;
+  record(saga, *undone, "succeeded", now, answer.reason);
+  std::erase(saga.compensations, *undone);
+  if (saga.compensations.empty()) {
+    saga.state = SagaState::kCompensated;
+  } else {
+    saga.current = saga.compensations.front();
+  }
+  return d;
+}
+
+Decision choreographed_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
+  Decision d;
+  auto deadline = saga.next_deadline();
+  if (!deadline || now < *deadline) return d;
+  d.changed = true;
+  Step step = saga.current;
+  if (saga.state == SagaState::kRunning && step != Step::kCommit && now >= saga.order_deadline) {
+    record(saga, step, "timed_out", now, "the order's deadline passed");
+    choreographed_compensate(saga, d, "not completed before the order's deadline", now, timeouts);
+    return d;
+  }
+  if (saga.state == SagaState::kRunning && step == Step::kCharge) {
+    // The payment service has not charged: inventory.reserved waits for it in the broker, and the order
+    // waits in pending_payment until its deadline at the latest (the article's fallback).
+    record(saga, step, "timed_out", now, "waiting for the payment service");
+    saga.step_deadline = saga.order_deadline;
+    d.order_status = Status::kPendingPayment;
+    return d;
+  }
+  if (saga.state == SagaState::kRunning && step != Step::kCommit) {
+    record(saga, step, "timed_out", now);
+    choreographed_compensate(saga, d, std::string(to_string(step)) + " timed out", now, timeouts);
+    return d;
+  }
+  // The confirmation (the pivot) and the cancellation are announced again until they are answered.
+  if (saga.state == SagaState::kRunning) {
+    record(saga, step, "resent", now);
+  } else {
+    for (auto c : saga.compensations) record(saga, c, "resent", now);
+  }
+  saga.step_deadline = now + timeouts.step;
+  d.announce = true;
+  return d;
+}
+
+Result<Decision> choreographed_cancel(Saga& saga, const std::string& reason, SystemTime now,
+                                      const SagaTimeouts& timeouts) {
+  Decision d;
+  if (saga.state == SagaState::kCompleted ||
+      (saga.state == SagaState::kRunning && saga.current == Step::kCommit)) {
+    return Error::conflict("order " + saga.order_id + " is confirmed and can no longer be cancelled");
+  }
+  if (saga.state != SagaState::kRunning) return d;
+  d.changed = true;
+  record(saga, saga.current, "cancelled", now, reason);
+  choreographed_compensate(saga, d, "cancelled: " + reason, now, timeouts);
+  d.order_reason = reason;
+  return d;
+}
+
+}  // namespace
+
+Decision start(Saga& saga, const std::string& order_id, SystemTime now, const SagaTimeouts& timeouts,
+               Coordination mode) {
+  saga = Saga{};
+  saga.order_id = order_id;
+  saga.mode = mode;
+  saga.order_deadline = now + timeouts.order;
+  Decision d;
+  d.changed = true;
+  if (mode == Coordination::kOrchestration) {
+    send(saga, d, Step::kReserve, now, timeouts);
+  } else {
+    // No command: inventory reserves on order.created, which goes out with the order.
+    saga.current = Step::kReserve;
+    saga.step_deadline = now + timeouts.step;
+    record(saga, Step::kReserve, "started", now);
+  }
+  return d;
+}
+
+Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts) {
+  return saga.mode == Coordination::kOrchestration ? orchestrated_answer(saga, answer, now, timeouts)
+                                                   : choreographed_answer(saga, answer, now, timeouts);
+}
+
+Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
+  return saga.mode == Coordination::kOrchestration ? orchestrated_timeout(saga, now, timeouts)
+                                                   : choreographed_timeout(saga, now, timeouts);
+}
+
+Result<Decision> on_cancel(Saga& saga, const std::string& reason, SystemTime now,
+                           const SagaTimeouts& timeouts) {
+  return saga.mode == Coordination::kOrchestration ? orchestrated_cancel(saga, reason, now, timeouts)
+                                                   : choreographed_cancel(saga, reason, now, timeouts);
 }
 
 }  // namespace mercato::order

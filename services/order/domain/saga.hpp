@@ -30,6 +30,16 @@
 
 namespace mercato::order {
 
+// Who drives the saga. Orchestration: the order service sends each command and awaits its answer.
+// Choreography: each participant reacts to the event before it (order.created → inventory reserves →
+// inventory.reserved → payment charges → payment.processed → shipping creates → shipment.created →
+// the order is confirmed → inventory commits); the order service only watches, confirms, and cancels
+// on a failure or a deadline — order.cancelled is what every participant undoes its part on. A saga
+// keeps the mode it started with, so switching saga.mode never strands the sagas in flight.
+enum class Coordination { kOrchestration, kChoreography };
+std::string_view to_string(Coordination mode) noexcept;
+std::optional<Coordination> parse_coordination(std::string_view text) noexcept;
+
 enum class SagaState { kRunning, kCompensating, kCompleted, kCompensated };
 std::string_view to_string(SagaState state) noexcept;
 std::optional<SagaState> parse_saga_state(std::string_view text) noexcept;
@@ -56,10 +66,12 @@ struct SagaTimeouts {
 
 struct Saga {
   std::string order_id;
+  Coordination mode = Coordination::kOrchestration;
   SagaState state = SagaState::kRunning;
   Step current = Step::kReserve;    // the step or compensation awaiting its answer
   std::vector<Step> done;           // forward steps that succeeded, in order
-  std::vector<Step> compensations;  // still to run after `current`, in order
+  std::vector<Step> compensations;  // orchestration: still to run after `current`, in order;
+                                    // choreography: still unanswered (they run at once)
   std::string failure;              // why it compensates
   SystemTime step_deadline{};
   SystemTime order_deadline{};
@@ -86,10 +98,15 @@ struct Decision {
   std::vector<Step> commands;          // commands to send now (at most one today)
   std::optional<Status> order_status;  // what the order becomes
   std::string order_reason;
+  // Choreography: publish the order's order.cancelled or order.confirmed again (with a new id), so a
+  // participant that has not acted on it, or whose effect landed after it had, acts now.
+  bool announce = false;
 };
 
-// A new saga for a placed order: sends the reservation.
-Decision start(Saga& saga, const std::string& order_id, SystemTime now, const SagaTimeouts& timeouts);
+// A new saga for a placed order: sends the reservation (orchestration), or awaits it (choreography:
+// inventory reserves on order.created). Every other function follows the saga's own mode.
+Decision start(Saga& saga, const std::string& order_id, SystemTime now, const SagaTimeouts& timeouts,
+               Coordination mode = Coordination::kOrchestration);
 Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts);
 // The step deadline or the order deadline passed.
 Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts);

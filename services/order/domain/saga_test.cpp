@@ -172,5 +172,175 @@ TEST(Saga, NamesRoundTrip) {
   EXPECT_FALSE(parse_step("fly"));
 }
 
+// --- Choreography: the participants act on each other's events; the saga watches, confirms, cancels.
+
+const Answer kCommitted{"inventory.committed", "", ""};
+const Answer kReleased{"inventory.released", "", ""};
+const Answer kRefunded{"payment.refunded", "", ""};
+const Answer kShipmentCancelled{"shipment.cancelled", "", ""};
+
+Saga choreographed(std::initializer_list<Answer> answers) {
+  Saga s;
+  start(s, "o-1", at(0), kTimeouts, Coordination::kChoreography);
+  int t = 1;
+  for (const auto& a : answers) on_answer(s, a, at(t++), kTimeouts);
+  return s;
+}
+
+std::vector<std::string> statuses_of(const Saga& s, Step step) {
+  std::vector<std::string> out;
+  for (const auto& r : s.timeline)
+    if (r.step == step) out.push_back(r.status);
+  return out;
+}
+
+TEST(Choreography, StartingSendsNothingAndAwaitsTheReservation) {
+  Saga s;
+  auto d = start(s, "o-1", at(0), kTimeouts, Coordination::kChoreography);
+  EXPECT_TRUE(d.changed);
+  EXPECT_TRUE(d.commands.empty()) << "inventory reserves on order.created by itself";
+  EXPECT_EQ(s.mode, Coordination::kChoreography);
+  EXPECT_EQ(s.current, Step::kReserve);
+  EXPECT_EQ(s.step_deadline, at(10));
+  EXPECT_EQ(statuses_of(s, Step::kReserve), std::vector<std::string>{"started"});
+}
+
+TEST(Choreography, TheHappyPathConfirmsOnTheShipmentAndCompletesOnTheCommit) {
+  auto s = choreographed({kReserved, kCaptured});
+  EXPECT_EQ(s.current, Step::kShip);
+  auto d = on_answer(s, kShipped, at(3), kTimeouts);
+  EXPECT_TRUE(d.commands.empty());
+  EXPECT_EQ(d.order_status, Status::kConfirmed) << "confirmed at once; inventory commits on order.confirmed";
+  EXPECT_EQ(s.current, Step::kCommit);
+  EXPECT_EQ(s.state, SagaState::kRunning);
+  d = on_answer(s, kCommitted, at(4), kTimeouts);
+  EXPECT_TRUE(d.changed);
+  EXPECT_FALSE(d.order_status);
+  EXPECT_EQ(s.state, SagaState::kCompleted);
+  EXPECT_FALSE(s.next_deadline());
+  EXPECT_EQ(s.timeline.size(), 8u);
+  EXPECT_FALSE(on_answer(s, kCaptured, at(5), kTimeouts).changed) << "a completed saga ignores everything";
+}
+
+// Participants publish on their own topics, so the order service may hear the charge before the
+// reservation that caused it.
+TEST(Choreography, SuccessesCountInWhateverOrderTheyArrive) {
+  auto s = choreographed({kCaptured});
+  EXPECT_EQ(s.current, Step::kReserve) << "still awaiting the reservation";
+  EXPECT_EQ(statuses_of(s, Step::kCharge), std::vector<std::string>{"succeeded"});
+  auto d = on_answer(s, kReserved, at(2), kTimeouts);
+  EXPECT_EQ(s.current, Step::kShip) << "the charge is already done";
+  EXPECT_FALSE(d.order_status);
+  EXPECT_FALSE(on_answer(s, kCaptured, at(3), kTimeouts).changed) << "a repeat changes nothing";
+  EXPECT_EQ(on_answer(s, kShipped, at(4), kTimeouts).order_status, Status::kConfirmed);
+}
+
+TEST(Choreography, AFailureCancelsTheOrderAtOnceAndAwaitsEveryParticipantsUndo) {
+  auto s = choreographed({kReserved});
+  auto d = on_answer(s, {"payment.processed", "declined", "card_declined"}, at(5), kTimeouts);
+  EXPECT_TRUE(d.commands.empty());
+  EXPECT_EQ(d.order_status, Status::kCancelled) << "order.cancelled is what the participants undo on";
+  EXPECT_EQ(d.order_reason, "charge failed: card_declined");
+  EXPECT_EQ(s.state, SagaState::kCompensating);
+  EXPECT_EQ(s.compensations.size(), 3u);
+  EXPECT_EQ(s.step_deadline, at(15));
+  EXPECT_TRUE(on_answer(s, kRefunded, at(6), kTimeouts).changed);
+  EXPECT_TRUE(on_answer(s, kShipmentCancelled, at(7), kTimeouts).changed);
+  EXPECT_FALSE(on_answer(s, kRefunded, at(7), kTimeouts).changed) << "already answered";
+  EXPECT_EQ(s.state, SagaState::kCompensating);
+  d = on_answer(s, kReleased, at(8), kTimeouts);
+  EXPECT_FALSE(d.order_status) << "the order was cancelled already";
+  EXPECT_EQ(s.state, SagaState::kCompensated);
+  EXPECT_FALSE(s.next_deadline());
+  EXPECT_EQ(statuses_of(s, Step::kRelease), (std::vector<std::string>{"started", "succeeded"}));
+}
+
+TEST(Choreography, OutOfStockAndAnUnservableAddressCancelWithTheirReasons) {
+  auto s = choreographed({});
+  auto d = on_answer(s, {"inventory.rejected", "", "out of stock"}, at(1), kTimeouts);
+  EXPECT_EQ(d.order_reason, "reserve failed: out of stock");
+  s = choreographed({kReserved, kCaptured});
+  d = on_answer(s, {"shipment.failed", "", "country not served"}, at(3), kTimeouts);
+  EXPECT_EQ(d.order_status, Status::kCancelled);
+  EXPECT_EQ(d.order_reason, "ship failed: country not served");
+}
+
+TEST(Choreography, AFailureOfAStepAlreadyDoneIsIgnored) {
+  auto s = choreographed({kReserved});
+  EXPECT_FALSE(on_answer(s, {"inventory.rejected", "", "no reservation"}, at(2), kTimeouts).changed);
+  EXPECT_EQ(s.state, SagaState::kRunning);
+}
+
+// An effect that lands after the cancellation (a charge made while order.cancelled was on its way)
+// announces order.cancelled again and awaits its undo, even after the saga was compensated.
+TEST(Choreography, ALateEffectAnnouncesTheCancellationAgain) {
+  auto s = choreographed({kReserved, {"shipment.failed", "", "country not served"}, kReleased, kRefunded,
+                          kShipmentCancelled});
+  ASSERT_EQ(s.state, SagaState::kCompensated);
+  auto d = on_answer(s, kShipped, at(10), kTimeouts);
+  EXPECT_TRUE(d.announce);
+  EXPECT_FALSE(d.order_status);
+  EXPECT_EQ(s.state, SagaState::kCompensating);
+  EXPECT_EQ(s.compensations, std::vector{Step::kCancelShipment});
+  EXPECT_EQ(statuses_of(s, Step::kShip), (std::vector<std::string>{"failed", "late"}));
+  EXPECT_TRUE(on_answer(s, kShipmentCancelled, at(11), kTimeouts).changed);
+  EXPECT_EQ(s.state, SagaState::kCompensated);
+}
+
+TEST(Choreography, AChargeThatTimesOutWaitsInPendingPaymentUntilTheOrderDeadline) {
+  auto s = choreographed({kReserved});
+  EXPECT_FALSE(on_timeout(s, at(10), kTimeouts).changed) << "the charge step started at 1s: due at 11s";
+  auto d = on_timeout(s, at(11), kTimeouts);
+  EXPECT_EQ(d.order_status, Status::kPendingPayment);
+  EXPECT_EQ(s.step_deadline, s.order_deadline);
+  d = on_timeout(s, at(60), kTimeouts);
+  EXPECT_EQ(d.order_status, Status::kCancelled);
+  EXPECT_EQ(d.order_reason, "not completed before the order's deadline");
+  EXPECT_EQ(s.state, SagaState::kCompensating);
+}
+
+TEST(Choreography, AReservationOrShipmentThatTimesOutCancels) {
+  auto s = choreographed({});
+  auto d = on_timeout(s, at(10), kTimeouts);
+  EXPECT_EQ(d.order_status, Status::kCancelled);
+  EXPECT_EQ(d.order_reason, "reserve timed out");
+  EXPECT_EQ(statuses_of(s, Step::kReserve), (std::vector<std::string>{"started", "timed_out"}));
+}
+
+// Neither the pivot nor the cancellation is ever given up: each is announced again on its timeout.
+TEST(Choreography, AnUnansweredConfirmationOrCancellationIsAnnouncedAgain) {
+  auto s = choreographed({kReserved, kCaptured, kShipped});
+  auto d = on_timeout(s, at(13), kTimeouts);
+  EXPECT_TRUE(d.announce);
+  EXPECT_FALSE(d.order_status);
+  EXPECT_EQ(statuses_of(s, Step::kCommit), (std::vector<std::string>{"started", "resent"}));
+  EXPECT_EQ(s.step_deadline, at(23));
+
+  s = choreographed({{"inventory.rejected", "", "out of stock"}, kReleased});
+  d = on_timeout(s, at(11), kTimeouts);
+  EXPECT_TRUE(d.announce);
+  EXPECT_EQ(statuses_of(s, Step::kRefund), (std::vector<std::string>{"started", "resent"}));
+  EXPECT_EQ(statuses_of(s, Step::kRelease), (std::vector<std::string>{"started", "succeeded"}));
+}
+
+TEST(Choreography, TheCustomerCancelsUntilTheOrderIsConfirmed) {
+  auto s = choreographed({kReserved});
+  auto d = on_cancel(s, "changed my mind", at(2), kTimeouts);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->order_status, Status::kCancelled);
+  EXPECT_EQ(d->order_reason, "changed my mind");
+  EXPECT_EQ(s.failure, "cancelled: changed my mind");
+  s = choreographed({kReserved, kCaptured, kShipped});
+  auto refused = on_cancel(s, "too late", at(4), kTimeouts);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+}
+
+TEST(Choreography, TheModeHasAWireName) {
+  EXPECT_EQ(to_string(Coordination::kChoreography), "choreography");
+  EXPECT_EQ(parse_coordination("orchestration"), Coordination::kOrchestration);
+  EXPECT_FALSE(parse_coordination("chaos"));
+}
+
 }  // namespace
 }  // namespace mercato::order

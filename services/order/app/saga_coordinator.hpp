@@ -1,7 +1,10 @@
-// The order saga's orchestrator: starts a saga with each placed order, turns participants' answers and
-// deadlines into the state machine's decisions (domain/saga.hpp), and persists each decision with the
-// order, its inbox record and its commands in one transaction (OrderRepository::with_saga), so a killed
-// order service resumes every saga where the database says it stopped.
+// The order service's side of the order saga: starts a saga with each placed order, turns participants'
+// answers and deadlines into the state machine's decisions (domain/saga.hpp), and persists each
+// decision with the order, its inbox record and its events in one transaction
+// (OrderRepository::with_saga), so a killed order service resumes every saga where the database says it
+// stopped. In orchestration it is the orchestrator (the decisions are commands); in choreography it
+// only watches the participants, confirms the order, and cancels it on a failure or a deadline (the
+// decisions are the order's own events). New sagas take the configured mode; each saga keeps its own.
 //
 // Answers arrive through the bus (on_event, on the transport's threads); deadlines through a ticker
 // thread (SagaTicker) that asks the repository which sagas are due. Both may touch one saga at once:
@@ -21,12 +24,13 @@
 
 namespace mercato::order {
 
-class SagaOrchestrator {
+class SagaCoordinator {
  public:
   // `metrics` (optional) gets mercato_saga_steps_total{step,status}: every timeline entry as it is
   // committed — resent compensations and timeouts included, so a compensation that keeps failing shows.
-  SagaOrchestrator(OrderRepository& repository, SagaTimeouts timeouts, obs::Registry* metrics = nullptr)
-      : repository_(repository), timeouts_(timeouts), metrics_(metrics) {}
+  SagaCoordinator(OrderRepository& repository, SagaTimeouts timeouts, obs::Registry* metrics = nullptr,
+                  Coordination mode = Coordination::kOrchestration)
+      : repository_(repository), timeouts_(timeouts), metrics_(metrics), mode_(mode) {}
 
   // A new saga for `order` and the events to append with it (the first command).
   Saga begin(const Order& order, SystemTime now, const std::string& traceparent,
@@ -40,6 +44,8 @@ class SagaOrchestrator {
 
   static const std::vector<std::string>& answer_types();
   const SagaTimeouts& timeouts() const noexcept { return timeouts_; }
+  // The mode new sagas start in.
+  Coordination mode() const noexcept { return mode_; }
 
  private:
   // Counts the timeline entries a committed decision added.
@@ -48,19 +54,20 @@ class SagaOrchestrator {
   OrderRepository& repository_;
   SagaTimeouts timeouts_;
   obs::Registry* metrics_;
+  Coordination mode_;
 };
 
-// Calls orchestrator.tick() every `interval` on a thread of its own until destroyed.
+// Calls coordinator.tick() every `interval` on a thread of its own until destroyed.
 class SagaTicker {
  public:
-  SagaTicker(SagaOrchestrator& orchestrator, std::chrono::milliseconds interval,
+  SagaTicker(SagaCoordinator& coordinator, std::chrono::milliseconds interval,
              std::function<void(const Error&)> on_error);
   ~SagaTicker();
   SagaTicker(const SagaTicker&) = delete;
   SagaTicker& operator=(const SagaTicker&) = delete;
 
  private:
-  SagaOrchestrator& orchestrator_;
+  SagaCoordinator& coordinator_;
   std::chrono::milliseconds interval_;
   std::function<void(const Error&)> on_error_;
   std::mutex mutex_;

@@ -1,4 +1,4 @@
-#include "app/saga_orchestrator.hpp"
+#include "app/saga_coordinator.hpp"
 
 #include <boost/json.hpp>
 
@@ -28,10 +28,17 @@ Answer answer_of(const events::CloudEvent& e) {
 }
 
 // What a decision does to the order and which events it sends.
-SagaChange apply(const Decision& d, Order& order, SystemTime now, const std::string& traceparent) {
+SagaChange apply(const Decision& d, const Saga& saga, Order& order, SystemTime now,
+                 const std::string& traceparent) {
   SagaChange change;
   change.saga_changed = d.changed;
+  auto mode = to_string(saga.mode);
   for (auto step : d.commands) change.events.push_back(saga_command(step, order, traceparent));
+  if (d.announce) {
+    // Choreography: the order's settled status again, for the participants still to act on it.
+    if (order.status == Status::kCancelled) change.events.push_back(order_cancelled_event(order, mode));
+    if (order.status == Status::kConfirmed) change.events.push_back(order_confirmed_event(order, mode));
+  }
   if (!d.order_status || *d.order_status == order.status) return change;
   switch (*d.order_status) {
     case Status::kCancelled:
@@ -39,13 +46,13 @@ SagaChange apply(const Decision& d, Order& order, SystemTime now, const std::str
       order.status = Status::kCancelled;
       order.reason = d.order_reason;
       order.updated_at = now;
-      change.events.push_back(order_cancelled_event(order));
+      change.events.push_back(order_cancelled_event(order, mode));
       break;
     case Status::kConfirmed:
       if (order.status == Status::kCancelled) return change;
       order.status = Status::kConfirmed;
       order.updated_at = now;
-      change.events.push_back(order_confirmed_event(order));
+      change.events.push_back(order_confirmed_event(order, mode));
       break;
     case Status::kPendingPayment:
       if (order.status != Status::kPending) return change;
@@ -61,7 +68,7 @@ SagaChange apply(const Decision& d, Order& order, SystemTime now, const std::str
 
 }  // namespace
 
-const std::vector<std::string>& SagaOrchestrator::answer_types() {
+const std::vector<std::string>& SagaCoordinator::answer_types() {
   static const std::vector<std::string> types = {
       "inventory.reserved", "inventory.rejected", "inventory.committed",
       "inventory.released", "payment.processed",  "payment.refunded",
@@ -69,15 +76,15 @@ const std::vector<std::string>& SagaOrchestrator::answer_types() {
   return types;
 }
 
-Saga SagaOrchestrator::begin(const Order& order, SystemTime now, const std::string& traceparent,
+Saga SagaCoordinator::begin(const Order& order, SystemTime now, const std::string& traceparent,
                              std::vector<events::CloudEvent>& events) const {
   Saga saga;
-  auto d = start(saga, order.id, now, timeouts_);
+  auto d = start(saga, order.id, now, timeouts_, mode_);
   for (auto step : d.commands) events.push_back(saga_command(step, order, traceparent));
   return saga;
 }
 
-Result<void> SagaOrchestrator::on_event(const events::CloudEvent& event) {
+Result<void> SagaCoordinator::on_event(const events::CloudEvent& event) {
   auto answer = answer_of(event);
   std::vector<StepRecord> added;
   auto r = repository_.with_saga(event.subject, Handled{std::string(kConsumer), event.id},
@@ -87,7 +94,7 @@ Result<void> SagaOrchestrator::on_event(const events::CloudEvent& event) {
                                    auto d = on_answer(saga, answer, now, timeouts_);
                                    added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before),
                                                 saga.timeline.end());
-                                   return apply(d, order, now, event.traceparent);
+                                   return apply(d, saga, order, now, event.traceparent);
                                  });
   if (r && *r) count(added);
   // An answer about an order without a saga (a reservation made through the REST API, say) is not ours.
@@ -96,7 +103,7 @@ Result<void> SagaOrchestrator::on_event(const events::CloudEvent& event) {
   return {};
 }
 
-Result<std::size_t> SagaOrchestrator::tick(SystemTime now) {
+Result<std::size_t> SagaCoordinator::tick(SystemTime now) {
   auto due = repository_.sagas_due(now, 100);
   if (!due) return std::move(due).error();
   std::size_t advanced = 0;
@@ -106,7 +113,7 @@ Result<std::size_t> SagaOrchestrator::tick(SystemTime now) {
       auto before = saga.timeline.size();
       auto d = on_timeout(saga, now, timeouts_);
       added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before), saga.timeline.end());
-      return apply(d, order, now, {});
+      return apply(d, saga, order, now, {});
     });
     if (!r) return std::move(r).error();
     count(added);
@@ -115,7 +122,7 @@ Result<std::size_t> SagaOrchestrator::tick(SystemTime now) {
   return advanced;
 }
 
-void SagaOrchestrator::count(const std::vector<StepRecord>& added) {
+void SagaCoordinator::count(const std::vector<StepRecord>& added) {
   if (metrics_ == nullptr) return;
   for (const auto& r : added) {
     metrics_
@@ -127,7 +134,7 @@ void SagaOrchestrator::count(const std::vector<StepRecord>& added) {
   }
 }
 
-Result<std::optional<Order>> SagaOrchestrator::cancel(std::string_view order_id, const std::string& reason) {
+Result<std::optional<Order>> SagaCoordinator::cancel(std::string_view order_id, const std::string& reason) {
   bool running = false;
   auto r = repository_.with_saga(order_id, std::nullopt, [&](Order& order, Saga& saga) -> Result<SagaChange> {
     if (saga.finished()) return SagaChange{};
@@ -135,7 +142,7 @@ Result<std::optional<Order>> SagaOrchestrator::cancel(std::string_view order_id,
     auto now = now_utc();
     auto d = on_cancel(saga, reason, now, timeouts_);
     if (!d) return std::move(d).error();
-    return apply(*d, order, now, {});
+    return apply(*d, saga, order, now, {});
   });
   if (!r && r.error().code == ErrorCode::kNotFound) return std::optional<Order>();
   if (!r) return std::move(r).error();
@@ -145,14 +152,14 @@ Result<std::optional<Order>> SagaOrchestrator::cancel(std::string_view order_id,
   return std::optional<Order>(std::move(*order));
 }
 
-SagaTicker::SagaTicker(SagaOrchestrator& orchestrator, std::chrono::milliseconds interval,
+SagaTicker::SagaTicker(SagaCoordinator& coordinator, std::chrono::milliseconds interval,
                        std::function<void(const Error&)> on_error)
-    : orchestrator_(orchestrator), interval_(interval), on_error_(std::move(on_error)) {
+    : coordinator_(coordinator), interval_(interval), on_error_(std::move(on_error)) {
   thread_ = std::thread([this] {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
       lock.unlock();
-      auto r = orchestrator_.tick(now_utc());
+      auto r = coordinator_.tick(now_utc());
       if (!r && on_error_) on_error_(r.error());
       lock.lock();
       stop_cv_.wait_for(lock, interval_, [this] { return stopping_; });

@@ -1,6 +1,6 @@
 // The orchestrator over the real repositories (SQLite and PostgreSQL): each decision is persisted with
 // the order, the inbox record and the commands in the outbox — what a restarted order service resumes.
-#include "app/saga_orchestrator.hpp"
+#include "app/saga_coordinator.hpp"
 
 #include <gtest/gtest.h>
 
@@ -32,7 +32,7 @@ struct Everyone : CustomerDirectory, Catalog {
   }
 };
 
-class SagaOrchestratorTest : public ::testing::TestWithParam<std::string> {
+class SagaCoordinatorTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "sqlite") {
@@ -48,7 +48,7 @@ class SagaOrchestratorTest : public ::testing::TestWithParam<std::string> {
       repo_ = std::make_unique<PostgresOrderRepository>(*postgres_);
       store_ = events::open_store(*postgres_);
     }
-    orchestrator_ = std::make_unique<SagaOrchestrator>(*repo_, SagaTimeouts{.step = 10s, .order = 60s});
+    orchestrator_ = std::make_unique<SagaCoordinator>(*repo_, SagaTimeouts{.step = 10s, .order = 60s});
     service_ = std::make_unique<OrderService>(*repo_, everyone_, everyone_, orchestrator_.get());
   }
   void TearDown() override {
@@ -105,11 +105,11 @@ class SagaOrchestratorTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<OrderRepository> repo_;
   std::unique_ptr<events::EventStore> store_;
   Everyone everyone_;
-  std::unique_ptr<SagaOrchestrator> orchestrator_;
+  std::unique_ptr<SagaCoordinator> orchestrator_;
   std::unique_ptr<OrderService> service_;
 };
 
-TEST_P(SagaOrchestratorTest, PlacingAnOrderStartsTheSagaInTheSameTransaction) {
+TEST_P(SagaCoordinatorTest, PlacingAnOrderStartsTheSagaInTheSameTransaction) {
   auto o = place();
   EXPECT_EQ(drain(), (std::vector<std::string>{"order.created", "inventory.reserve_requested"}));
   auto saga = service_->saga(o.id);
@@ -119,7 +119,7 @@ TEST_P(SagaOrchestratorTest, PlacingAnOrderStartsTheSagaInTheSameTransaction) {
   EXPECT_EQ(service_->saga("nope").error().code, ErrorCode::kNotFound);
 }
 
-TEST_P(SagaOrchestratorTest, AnswersDriveTheOrderToConfirmed) {
+TEST_P(SagaCoordinatorTest, AnswersDriveTheOrderToConfirmed) {
   auto o = place();
   drain();
   ASSERT_TRUE(answer(o, "inventory.reserved"));
@@ -134,7 +134,7 @@ TEST_P(SagaOrchestratorTest, AnswersDriveTheOrderToConfirmed) {
   EXPECT_EQ(service_->saga(o.id)->state, SagaState::kCompleted);
 }
 
-TEST_P(SagaOrchestratorTest, ADeclinedPaymentReleasesTheStockAndCancelsTheOrder) {
+TEST_P(SagaCoordinatorTest, ADeclinedPaymentReleasesTheStockAndCancelsTheOrder) {
   auto o = place();
   drain();
   ASSERT_TRUE(answer(o, "inventory.reserved"));
@@ -148,7 +148,7 @@ TEST_P(SagaOrchestratorTest, ADeclinedPaymentReleasesTheStockAndCancelsTheOrder)
   EXPECT_EQ(order->reason, "charge failed: card_declined");
 }
 
-TEST_P(SagaOrchestratorTest, ADuplicateDeliveryIsHandledOnceAndForeignAnswersAreIgnored) {
+TEST_P(SagaCoordinatorTest, ADuplicateDeliveryIsHandledOnceAndForeignAnswersAreIgnored) {
   auto o = place();
   drain();
   auto reserved = events::make_event("inventory", "inventory.reserved", o.id, "{}");
@@ -164,7 +164,7 @@ TEST_P(SagaOrchestratorTest, ADuplicateDeliveryIsHandledOnceAndForeignAnswersAre
 
 // Replies duplicated and reordered (a copy of each answer arriving after the next step's answer, the
 // copies with ids of their own): every step's command goes out once and the order is confirmed once.
-TEST_P(SagaOrchestratorTest, DuplicatedAndReorderedRepliesChangeNothing) {
+TEST_P(SagaCoordinatorTest, DuplicatedAndReorderedRepliesChangeNothing) {
   auto o = place();
   drain();
   auto reserved = events::make_event("inventory", "inventory.reserved", o.id, "{}");
@@ -191,7 +191,7 @@ TEST_P(SagaOrchestratorTest, DuplicatedAndReorderedRepliesChangeNothing) {
   EXPECT_EQ(saga->timeline.size(), 8u) << "every step started and succeeded once";
 }
 
-TEST_P(SagaOrchestratorTest, TimeoutsWaitForPaymentThenCompensateAtTheDeadline) {
+TEST_P(SagaCoordinatorTest, TimeoutsWaitForPaymentThenCompensateAtTheDeadline) {
   auto o = place();
   drain();
   ASSERT_TRUE(answer(o, "inventory.reserved"));
@@ -211,7 +211,7 @@ TEST_P(SagaOrchestratorTest, TimeoutsWaitForPaymentThenCompensateAtTheDeadline) 
   EXPECT_EQ(*orchestrator_->tick(now + 1h), 0u) << "a finished saga has no deadline";
 }
 
-TEST_P(SagaOrchestratorTest, ACustomerCancelCompensatesAndRefusesOnceCommitting) {
+TEST_P(SagaCoordinatorTest, ACustomerCancelCompensatesAndRefusesOnceCommitting) {
   auto o = place();
   drain();
   ASSERT_TRUE(answer(o, "inventory.reserved"));
@@ -230,7 +230,7 @@ TEST_P(SagaOrchestratorTest, ACustomerCancelCompensatesAndRefusesOnceCommitting)
   EXPECT_EQ(service_->cancel(late.id, "too late").error().code, ErrorCode::kConflict);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, SagaOrchestratorTest, ::testing::Values("sqlite", "postgres"),
+INSTANTIATE_TEST_SUITE_P(Engines, SagaCoordinatorTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& test_info) { return test_info.param; });
 
 }  // namespace
