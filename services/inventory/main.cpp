@@ -43,8 +43,10 @@ int main(int argc, char** argv) {
     // Owned before the bus is attached, so it outlives the bus's consumers (ctx destroys in reverse).
     auto& saga = ctx.own(std::make_unique<inventory::SagaHandlers>(stock, event_store, ctx.name()));
     auto& bus = events::attach(ctx, event_store);
-    // Seen and recorded once; reserving stock on it is the saga's step (docs/events.md).
-    bus.record_only("order.created");
+    // Choreography (docs/saga.md): a choreographed order's own events are its commands.
+    bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
+    bus.on("order.confirmed", [&saga](const events::CloudEvent& e) { return saga.on_order_confirmed(e); });
+    bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
     // The order saga's commands, each answered once on the outbox (app/saga_handlers.hpp).
     bus.on("inventory.reserve_requested",
            [&saga](const events::CloudEvent& e) { return saga.on_reserve_requested(e); });

@@ -40,4 +40,12 @@ Result<std::int64_t> integer_member(const boost::json::object& data, std::string
   return Error::validation(name, "'" + name + "' must be an integer");
 }
 
+std::string saga_of(const CloudEvent& event) {
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(event.data, ec);
+  if (ec || !parsed.is_object()) return {};
+  const auto* v = parsed.as_object().if_contains("saga");
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
 }  // namespace mercato::events

@@ -14,12 +14,13 @@ boost::json::object line(std::string_view product_id, std::int64_t quantity) {
 }  // namespace
 
 events::CloudEvent inventory_reserved_event(const ReservationRequest& request, SystemTime reserved_at,
-                                            std::string traceparent) {
+                                            std::string traceparent, std::string_view saga) {
   boost::json::array lines;
   for (const auto& item : request.items) lines.push_back(line(item.product_id, item.quantity));
   boost::json::object data{{"order_id", request.order_id},
                            {"lines", std::move(lines)},
                            {"reserved_at", format_rfc3339(reserved_at)}};
+  if (!saga.empty()) data["saga"] = saga;
   return events::make_event(kService, "inventory.reserved", request.order_id, boost::json::serialize(data),
                             std::move(traceparent));
 }
@@ -36,12 +37,14 @@ events::CloudEvent inventory_settled_event(const Reservation& r, std::string_vie
                             boost::json::serialize(data), std::move(traceparent));
 }
 
-events::CloudEvent inventory_reserved_event(const Reservation& reservation, std::string traceparent) {
+events::CloudEvent inventory_reserved_event(const Reservation& reservation, std::string traceparent,
+                                            std::string_view saga) {
   boost::json::array lines;
   for (const auto& item : reservation.items) lines.push_back(line(item.product_id, item.quantity));
   boost::json::object data{{"order_id", reservation.order_id},
                            {"lines", std::move(lines)},
                            {"reserved_at", format_rfc3339(reservation.created_at)}};
+  if (!saga.empty()) data["saga"] = saga;
   return events::make_event(kService, "inventory.reserved", reservation.order_id,
                             boost::json::serialize(data), std::move(traceparent));
 }

@@ -37,14 +37,16 @@
 namespace mercato::inventory {
 
 // Built from the request: the reserved lines are exactly the requested ones, and `reserved_at` is the
-// time the repository stamps the reservation with.
+// time the repository stamps the reservation with. `saga`, when given, is passed on in the data (the
+// order saga's mode of the order.created this reservation answers: payment charges on it in choreography).
 events::CloudEvent inventory_reserved_event(const ReservationRequest& request, SystemTime reserved_at,
-                                            std::string traceparent);
+                                            std::string traceparent, std::string_view saga = {});
 // For a reservation just moved to kCommitted or kReleased (its updated_at is the time it moved).
 events::CloudEvent inventory_settled_event(const Reservation& reservation, std::string_view reason,
                                            std::string traceparent);
 // The order's existing reservation announced again (a saga's repeated reserve command).
-events::CloudEvent inventory_reserved_event(const Reservation& reservation, std::string traceparent);
+events::CloudEvent inventory_reserved_event(const Reservation& reservation, std::string traceparent,
+                                            std::string_view saga = {});
 // inventory.released with no lines: the order had nothing reserved to give back.
 events::CloudEvent inventory_nothing_released_event(std::string_view order_id, SystemTime released_at,
                                                     std::string traceparent);

@@ -20,10 +20,10 @@ Result<Product> InventoryService::get_product(std::string_view product_id) {
 }
 
 Result<ReserveResult> InventoryService::reserve(const ReservationRequest& request,
-                                                const std::string& traceparent) {
+                                                const std::string& traceparent, std::string_view saga) {
   if (auto r = validate(request); !r) return std::move(r).error();
   auto now = now_utc();
-  auto reserved = inventory_reserved_event(request, now, traceparent);
+  auto reserved = inventory_reserved_event(request, now, traceparent, saga);
   return repository_.reserve(request, now, std::span(&reserved, 1));
 }
 

@@ -22,8 +22,10 @@ class InventoryService {
                                        const std::string& traceparent = {});
   Result<Product> get_product(std::string_view product_id);
 
-  // inventory.reserved when the reservation is new (a replay publishes nothing).
-  Result<ReserveResult> reserve(const ReservationRequest& request, const std::string& traceparent = {});
+  // inventory.reserved when the reservation is new (a replay publishes nothing); `saga` is passed on in
+  // it (inventory_reserved_event).
+  Result<ReserveResult> reserve(const ReservationRequest& request, const std::string& traceparent = {},
+                                std::string_view saga = {});
   // inventory.committed when the reservation moved (a retry publishes nothing: moved = false).
   Result<SettleResult> commit(std::string_view order_id, const std::string& traceparent = {});
   // inventory.released, with `reason` when not empty, when the reservation moved.

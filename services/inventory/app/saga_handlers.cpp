@@ -89,11 +89,13 @@ Result<void> SagaHandlers::on_reserve_requested(const events::CloudEvent& comman
   if (!data) return std::move(data).error();
   auto request = reservation_request_of(*data);
   if (!request) return std::move(request).error();
-  auto reserved = inventory_.reserve(*request, command.traceparent);
+  // In choreography the command is order.created, and payment charges on the answer that names it.
+  auto saga = events::saga_of(command);
+  auto reserved = inventory_.reserve(*request, command.traceparent, saga);
   if (reserved) {
     if (reserved->created) return events::answer_command(store_, consumer_, command);
     return events::answer_command(store_, consumer_, command,
-                                  inventory_reserved_event(reserved->reservation, command.traceparent));
+                                  inventory_reserved_event(reserved->reservation, command.traceparent, saga));
   }
   const auto& error = reserved.error();
   auto line = line_of(error.field);
@@ -170,6 +172,21 @@ Result<void> SagaHandlers::on_release_requested(const events::CloudEvent& comman
         inventory_rejected_event(*order_id, kReasonAlreadyCommitted, {}, command.traceparent));
   }
   return std::move(released).error();
+}
+
+Result<void> SagaHandlers::on_order_created(const events::CloudEvent& event) {
+  if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
+  return on_reserve_requested(event);
+}
+
+Result<void> SagaHandlers::on_order_confirmed(const events::CloudEvent& event) {
+  if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
+  return on_commit_requested(event);
+}
+
+Result<void> SagaHandlers::on_order_cancelled(const events::CloudEvent& event) {
+  if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
+  return on_release_requested(event);
 }
 
 }  // namespace mercato::inventory

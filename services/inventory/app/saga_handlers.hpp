@@ -33,6 +33,11 @@
 // down), the redelivery finds the effect done and answers the current state — the order saga ignores
 // the repeated answer.
 //
+// Choreography: a choreographed order's own events (data.saga = "choreography") are its commands —
+// order.created reserves (its inventory.reserved names the saga, for payment to charge on), order.confirmed
+// commits, order.cancelled releases — answered exactly as the commands are. The events of other orders
+// are recorded in the inbox and change nothing (their orchestrator sends commands).
+//
 // Malformed data (not an object, a missing or mistyped field, an order id that is not one) and a newer
 // dataschema version are Errors (retried, then dead-lettered), as is a failure of the store; anything
 // else is answered. The answers carry the command's trace context and have the order id as subject.
@@ -65,6 +70,9 @@ class SagaHandlers {
   Result<void> on_reserve_requested(const events::CloudEvent& command);
   Result<void> on_commit_requested(const events::CloudEvent& command);
   Result<void> on_release_requested(const events::CloudEvent& command);
+  Result<void> on_order_created(const events::CloudEvent& event);
+  Result<void> on_order_confirmed(const events::CloudEvent& event);
+  Result<void> on_order_cancelled(const events::CloudEvent& event);
 
  private:
   InventoryService& inventory_;

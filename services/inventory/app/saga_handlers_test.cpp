@@ -404,5 +404,53 @@ TEST_F(SagaHandlersTest, UnknownFieldsAreIgnored) {
   EXPECT_EQ(stock("a"), (Stock{10, 0, 0}));
 }
 
+// --- choreography: a choreographed order's own events are its commands ----------------------------------
+
+events::CloudEvent order_event(std::string type, const std::string& order_id, std::string_view saga,
+                               std::string extra = {}) {
+  std::string data = R"({"order_id":")" + order_id + R"(","saga":")" + std::string(saga) + "\"" + extra + "}";
+  return command(std::move(type), order_id, std::move(data));
+}
+
+TEST_F(SagaHandlersTest, AChoreographedOrderReservesOnItsCreationCommitsOnConfirmationAndNamesTheSaga) {
+  auto created = order_event("order.created", "o1", "choreography",
+                             R"(,"lines":[{"product_id":"a","quantity":3,"unit_price_cents":250}],"total_cents":750)");
+  ASSERT_TRUE(saga_.on_order_created(created));
+  auto reserved = answer();
+  EXPECT_EQ(reserved.type, "inventory.reserved");
+  EXPECT_EQ(data_of(reserved).at("saga").as_string(), "choreography") << "payment charges on it";
+  EXPECT_EQ(stock("a"), (Stock{7, 3, 0}));
+  ASSERT_TRUE(saga_.on_order_created(created));
+  EXPECT_TRUE(appended().empty()) << "a duplicate delivery";
+  ASSERT_TRUE(saga_.on_order_confirmed(order_event("order.confirmed", "o1", "choreography")));
+  EXPECT_EQ(answer().type, "inventory.committed");
+  EXPECT_EQ(stock("a"), (Stock{7, 0, 3}));
+}
+
+TEST_F(SagaHandlersTest, AChoreographedCancellationReleasesWhatWasReserved) {
+  ASSERT_TRUE(saga_.on_order_created(order_event("order.created", "o1", "choreography",
+                                                 R"(,"lines":[{"product_id":"b","quantity":2}])")));
+  ASSERT_EQ(answer().type, "inventory.reserved");
+  ASSERT_TRUE(saga_.on_order_cancelled(
+      order_event("order.cancelled", "o1", "choreography", R"(,"reason":"payment declined")")));
+  auto released = answer();
+  EXPECT_EQ(released.type, "inventory.released");
+  EXPECT_EQ(stock("b"), (Stock{2, 0, 0}));
+  ASSERT_TRUE(saga_.on_order_cancelled(order_event("order.cancelled", "o2", "choreography")));
+  EXPECT_EQ(answer().type, "inventory.released") << "nothing reserved: answered all the same";
+}
+
+TEST_F(SagaHandlersTest, AnOrchestratedOrdersEventsAreRecordedAndChangeNothing) {
+  for (auto saga : {"orchestration", "none"}) {
+    auto created = order_event("order.created", "o1", saga, R"(,"lines":[{"product_id":"a","quantity":3}])");
+    ASSERT_TRUE(saga_.on_order_created(created));
+    ASSERT_TRUE(saga_.on_order_confirmed(order_event("order.confirmed", "o1", saga)));
+    ASSERT_TRUE(saga_.on_order_cancelled(order_event("order.cancelled", "o1", saga)));
+    EXPECT_FALSE(*store_->handle_once("inventory", created.id)) << "recorded in the inbox";
+  }
+  EXPECT_TRUE(appended().empty());
+  EXPECT_EQ(stock("a"), (Stock{10, 0, 0}));
+}
+
 }  // namespace
 }  // namespace mercato::inventory

@@ -29,4 +29,11 @@ Result<std::string> text_member(const boost::json::object& data, std::string_vie
 Result<std::int64_t> integer_member(const boost::json::object& data, std::string_view key,
                                     std::string_view field = {});
 
+// The order saga's mode an event's data names in its `saga` member ("orchestration", "choreography",
+// "none"); "" when it names none or the data cannot be read. In choreography a participant acts on the
+// events that name it and passes the name on in its own answer (docs/saga.md).
+std::string saga_of(const CloudEvent& event);
+inline constexpr std::string_view kChoreography = "choreography";
+inline bool choreographed(const CloudEvent& event) { return saga_of(event) == kChoreography; }
+
 }  // namespace mercato::events
