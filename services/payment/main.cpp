@@ -8,6 +8,7 @@
 #include "api/handlers.hpp"
 #include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
+#include "mercato/events/data.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
 
@@ -34,10 +35,12 @@ int main(int argc, char** argv) {
     payment::register_routes(ctx.router(), payments);
     // Publishes payment.processed / payment.refunded from the outbox (app/payment_events.hpp).
     auto& bus = events::attach(ctx, event_store);
-    // Seen and recorded once; charging on it is the saga's step (docs/events.md).
-    bus.record_only("order.created");
     // The order saga's commands (docs/saga.md), answered through the same outbox.
     auto& saga = ctx.own(std::make_unique<payment::SagaHandlers>(payments, event_store, ctx.name()));
+    // Choreography: a choreographed order.created is kept for the charge inventory.reserved triggers.
+    bus.remember("order.created", [](const events::CloudEvent& e) { return events::choreographed(e); });
+    bus.on("inventory.reserved", [&saga](const events::CloudEvent& e) { return saga.on_inventory_reserved(e); });
+    bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
     bus.on("payment.charge_requested",
            [&saga](const events::CloudEvent& e) { return saga.on_charge_requested(e); });
     bus.on("payment.refund_requested",

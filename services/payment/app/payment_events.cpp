@@ -9,7 +9,7 @@ constexpr std::string_view kService = "payment";
 
 }  // namespace
 
-events::CloudEvent payment_processed_event(const Payment& p, std::string traceparent) {
+events::CloudEvent payment_processed_event(const Payment& p, std::string traceparent, std::string_view saga) {
   boost::json::object data{{"payment_id", p.id},
                            {"order_id", p.order_id},
                            {"customer_id", p.customer_id},
@@ -17,6 +17,7 @@ events::CloudEvent payment_processed_event(const Payment& p, std::string tracepa
                            {"status", to_string(p.status)}};
   if (p.decline_reason) data["decline_reason"] = *p.decline_reason;
   data["created_at"] = format_rfc3339(p.created_at);
+  if (!saga.empty()) data["saga"] = saga;
   return events::make_event(kService, "payment.processed", p.order_id, boost::json::serialize(data),
                             std::move(traceparent));
 }
@@ -32,13 +33,14 @@ events::CloudEvent payment_refunded_event(const Payment& p, std::string refund_i
 }
 
 events::CloudEvent charge_refused_event(const ChargeRequest& request, std::string_view reason, SystemTime now,
-                                        std::string traceparent) {
+                                        std::string traceparent, std::string_view saga) {
   boost::json::object data{{"order_id", request.order_id},
                            {"customer_id", request.customer_id},
                            {"amount_cents", request.amount_cents},
                            {"status", to_string(PaymentStatus::kDeclined)},
                            {"decline_reason", reason},
                            {"created_at", format_rfc3339(now)}};
+  if (!saga.empty()) data["saga"] = saga;
   return events::make_event(kService, "payment.processed", request.order_id, boost::json::serialize(data),
                             std::move(traceparent));
 }

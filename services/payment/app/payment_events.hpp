@@ -32,7 +32,10 @@
 
 namespace mercato::payment {
 
-events::CloudEvent payment_processed_event(const Payment& payment, std::string traceparent);
+// `saga`, when given, is passed on in the data: the order saga's mode of the event the charge answers
+// (shipping creates the shipment on it in choreography).
+events::CloudEvent payment_processed_event(const Payment& payment, std::string traceparent,
+                                           std::string_view saga = {});
 // `refund_id` names this refund: refunds are full, so a payment has at most one; the id lets a consumer
 // tell a refund apart from the charge it undoes.
 events::CloudEvent payment_refunded_event(const Payment& payment, std::string refund_id,
@@ -41,7 +44,7 @@ events::CloudEvent payment_refunded_event(const Payment& payment, std::string re
 // payment.processed for a charge refused before a payment was recorded (`reason`: "invalid_token" or
 // "invalid_request"): the request's order, customer and amount, status "declined", created_at = `now`.
 events::CloudEvent charge_refused_event(const ChargeRequest& request, std::string_view reason, SystemTime now,
-                                        std::string traceparent);
+                                        std::string traceparent, std::string_view saga = {});
 // payment.refunded for an order with nothing to refund: amount_cents 0, refunded_at = `now`.
 events::CloudEvent nothing_refunded_event(std::string_view order_id, SystemTime now, std::string traceparent);
 

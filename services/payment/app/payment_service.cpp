@@ -130,7 +130,8 @@ Result<PaymentService::OrderCharge> PaymentService::paid_meanwhile(std::string_v
 }
 
 Result<PaymentService::OrderCharge> PaymentService::charge_order(const ChargeRequest& request,
-                                                                 const std::string& traceparent) {
+                                                                 const std::string& traceparent,
+                                                                 std::string_view saga) {
   if (auto valid = validate_order_id(request.order_id); !valid) return std::move(valid).error();
   // The order's payments first: a repeat of a charge that was made is answered with its payment, even
   // when this copy of the request differs or breaks the rules.
@@ -179,7 +180,7 @@ Result<PaymentService::OrderCharge> PaymentService::charge_order(const ChargeReq
   RenderOutcome render = order_charge_response;
   KeyCompletion completion{key, render};
   auto payment = new_payment(request, *decision, new_uuid(), now_utc());
-  auto processed = payment_processed_event(payment, traceparent);
+  auto processed = payment_processed_event(payment, traceparent, saga);
   auto recorded = repository_.record(payment, &completion, std::span(&processed, 1));
   if (!recorded && recorded.error().code != ErrorCode::kConflict) return std::move(recorded).error();
   claim.settle();
@@ -189,7 +190,8 @@ Result<PaymentService::OrderCharge> PaymentService::charge_order(const ChargeReq
 }
 
 Result<PaymentService::OrderRefund> PaymentService::refund_order(std::string_view order_id,
-                                                                 const std::string& traceparent) {
+                                                                 const std::string& traceparent,
+                                                                 bool refunding_again) {
   if (auto valid = validate_order_id(order_id); !valid) return std::move(valid).error();
   auto payments = repository_.list_by_order(order_id);
   if (!payments) return std::move(payments).error();
@@ -208,6 +210,25 @@ Result<PaymentService::OrderRefund> PaymentService::refund_order(std::string_vie
   for (auto& p : *payments) {
     if (p.status == PaymentStatus::kRefunded) return OrderRefund{std::move(p)};
   }
+  // Nothing captured: void the order's charge. Claiming its key is atomic with the charge's own claim,
+  // so exactly one of them wins; the loser sees the winner's outcome.
+  auto key = order_charge_key(order_id);
+  auto claimed = repository_.claim_key(
+      {.key = key, .fingerprint = "void", .state = KeyState::kInProgress, .created_at = now_utc()});
+  if (!claimed) return std::move(claimed).error();
+  if (!*claimed) {
+    if (auto done = repository_.complete_key(key, {kRefusedStatus, std::string(kOrderCancelled)}); !done) {
+      return std::move(done).error();
+    }
+    return OrderRefund{};
+  }
+  const auto& record = **claimed;
+  if (record.state == KeyState::kInProgress) {
+    return Error::conflict("order_id: the charge of order " + std::string(order_id) + " is in progress",
+                           "order_id");
+  }
+  // The charge finished after the payments were listed: refund what it made, if anything.
+  if (!record.payment_id.empty() && !refunding_again) return refund_order(order_id, traceparent, true);
   return OrderRefund{};
 }
 

@@ -20,6 +20,8 @@ namespace mercato::payment {
 // The refusals of a charge that record no payment, as payment.processed reports them (decline_reason).
 inline constexpr std::string_view kInvalidToken = "invalid_token";
 inline constexpr std::string_view kInvalidRequest = "invalid_request";
+// The order was cancelled before its charge ran: refund_order voided the charge (see there).
+inline constexpr std::string_view kOrderCancelled = "order_cancelled";
 
 // The idempotency key the order saga's charge of `order_id` runs under. It starts with a control
 // character, which validate_idempotency_key refuses in a header, so no REST client can claim it (or be
@@ -65,19 +67,27 @@ class PaymentService {
   // while the order's charge is in progress, and storage or processor failures (worth a retry).
   struct OrderCharge {
     std::optional<Payment> payment;  // the order's payment; absent when the charge was refused
-    std::string refusal;             // without a payment: "invalid_token" or "invalid_request"
+    std::string refusal;  // without a payment: "invalid_token", "invalid_request" or "order_cancelled"
     bool recorded = false;  // this call recorded `payment`, and its payment.processed is in the outbox
   };
-  Result<OrderCharge> charge_order(const ChargeRequest& request, const std::string& traceparent = {});
+  // `saga` is passed on in the payment.processed recorded (payment_processed_event).
+  Result<OrderCharge> charge_order(const ChargeRequest& request, const std::string& traceparent = {},
+                                   std::string_view saga = {});
 
   // Refunds the order's captured payment, for the order saga. An order whose payment is already
   // refunded gets that payment back unchanged; an order with nothing captured (no payment, or only
-  // declined ones) gets no payment. kValidationFailed naming "order_id" for a bad order id.
+  // declined ones) gets no payment, and its charge is voided: the order's charge key is completed with
+  // the refusal "order_cancelled", so a charge that arrives later (in choreography inventory.reserved
+  // and order.cancelled travel on different topics, and may be handled in either order) is refused,
+  // not made. A refund while the order's charge is in progress is kConflict (retry: the charge's
+  // outcome decides). kValidationFailed naming "order_id" for a bad order id.
   struct OrderRefund {
     std::optional<Payment> payment;  // the order's refunded payment; absent when nothing was captured
     bool recorded = false;           // this call refunded it, and its payment.refunded is in the outbox
   };
-  Result<OrderRefund> refund_order(std::string_view order_id, const std::string& traceparent = {});
+  Result<OrderRefund> refund_order(std::string_view order_id, const std::string& traceparent = {}) {
+    return refund_order(order_id, traceparent, false);
+  }
 
   // Start-up: purges keys older than `retention` (at least kMinKeyRetention, else kValidationFailed)
   // and keys left in progress by a previous process. Returns how many were deleted.
@@ -86,6 +96,8 @@ class PaymentService {
  private:
   // The payment that stands for the order's charge (order_payment in the .cpp); nullopt when none.
   Result<std::optional<Payment>> order_payment_of(std::string_view order_id);
+  Result<OrderRefund> refund_order(std::string_view order_id, const std::string& traceparent,
+                                   bool refunding_again);
   // The outcome when the order turned out to be paid while its charge ran.
   Result<OrderCharge> paid_meanwhile(std::string_view order_id);
 

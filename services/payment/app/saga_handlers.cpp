@@ -46,17 +46,55 @@ Result<void> SagaHandlers::on_charge_requested(const events::CloudEvent& command
   if (!data) return std::move(data).error();
   auto request = charge_request(*data);
   if (!request) return std::move(request).error();
-  auto charge = payments_.charge_order(*request, command.traceparent);
+  return charge(command, *request, {});
+}
+
+Result<void> SagaHandlers::charge(const events::CloudEvent& command, const ChargeRequest& request,
+                                  std::string_view saga) {
+  auto charge = payments_.charge_order(request, command.traceparent, saga);
   if (!charge) return std::move(charge).error();
   // Recorded now: the repository appended payment.processed with the payment, the inbox record only
   // remains. Otherwise the answer goes out with the inbox record, so a redelivery appends nothing.
   if (charge->recorded) return events::answer_command(store_, consumer_, command);
   if (charge->payment)
     return events::answer_command(store_, consumer_, command,
-                                  payment_processed_event(*charge->payment, command.traceparent));
+                                  payment_processed_event(*charge->payment, command.traceparent, saga));
   return events::answer_command(
       store_, consumer_, command,
-      charge_refused_event(*request, charge->refusal, now_utc(), command.traceparent));
+      charge_refused_event(request, charge->refusal, now_utc(), command.traceparent, saga));
+}
+
+Result<void> SagaHandlers::on_inventory_reserved(const events::CloudEvent& event) {
+  if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
+  // What to charge is in the order.created this service kept (main.cpp: bus.remember). It was published
+  // before the reservation it caused, but on another topic: if it has not been handled yet, it will be.
+  auto created = store_.recall("order.created", event.subject);
+  if (!created) return std::move(created).error();
+  if (!*created) {
+    return Error::unavailable("order.created of order " + event.subject +
+                              " has not been handled yet; the charge waits for it");
+  }
+  auto data = command_data(**created);
+  if (!data) return std::move(data).error();
+  ChargeRequest request;
+  auto order_id = text(*data, "order_id");
+  if (!order_id) return std::move(order_id).error();
+  request.order_id = std::move(*order_id);
+  auto customer_id = text(*data, "customer_id");
+  if (!customer_id) return std::move(customer_id).error();
+  request.customer_id = std::move(*customer_id);
+  auto amount = integer(*data, "total_cents");
+  if (!amount) return std::move(amount).error();
+  request.amount_cents = *amount;
+  auto token = text(*data, "payment_token");
+  if (!token) return std::move(token).error();
+  request.payment_token = std::move(*token);
+  return charge(event, request, events::kChoreography);
+}
+
+Result<void> SagaHandlers::on_order_cancelled(const events::CloudEvent& event) {
+  if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
+  return on_refund_requested(event);
 }
 
 Result<void> SagaHandlers::on_refund_requested(const events::CloudEvent& command) {

@@ -386,6 +386,95 @@ TEST_P(PaymentSagaHandlers, ARefundWithNothingCapturedSucceedsWithNothingRefunde
   EXPECT_EQ(payments_of("o-declined")[0].status, PaymentStatus::kDeclined);
 }
 
+// A refund that finds nothing captured voids the order's charge: a charge arriving after it (in
+// choreography, inventory.reserved handled after order.cancelled) is refused without asking the processor.
+TEST_P(PaymentSagaHandlers, ARefundBeforeTheChargeVoidsIt) {
+  ASSERT_TRUE(handlers_->on_refund_requested(refund("o-void")));
+  ASSERT_TRUE(handlers_->on_charge_requested(charge("o-void")));
+  auto sent = outbox();
+  ASSERT_EQ(sent.size(), 2U);
+  EXPECT_EQ(sent[1].type, "payment.processed");
+  auto data = data_of(sent[1]);
+  EXPECT_EQ(data.at("status").as_string(), "declined");
+  EXPECT_EQ(data.at("decline_reason").as_string(), kOrderCancelled);
+  EXPECT_EQ(processor_.asked.load(), 0) << "no charge was attempted";
+  EXPECT_TRUE(payments_of("o-void").empty());
+  ASSERT_TRUE(handlers_->on_refund_requested(refund("o-void")));
+  EXPECT_EQ(data_of(outbox().back()).at("amount_cents").as_int64(), 0) << "voided again: still nothing";
+}
+
+// --- choreography: a choreographed order's events stand in for the commands --------------------------
+
+events::CloudEvent choreographed(std::string source, std::string type, const std::string& order_id,
+                                 boost::json::object data, std::string_view saga = "choreography") {
+  data["order_id"] = order_id;
+  data["saga"] = saga;
+  return events::make_event(std::move(source), std::move(type), order_id, boost::json::serialize(data),
+                            std::string(kTraceparent));
+}
+
+events::CloudEvent order_created(const std::string& order_id, std::string_view saga = "choreography") {
+  return choreographed("order", "order.created", order_id,
+                       {{"customer_id", "cust-9"}, {"total_cents", 4200}, {"payment_token", "tok_visa"}}, saga);
+}
+
+TEST_P(PaymentSagaHandlers, AChoreographedReservationChargesWhatTheKeptOrderCreatedSays) {
+  auto& store = stores_->store();
+  ASSERT_TRUE(store.remember("payment", order_created("o-ch")));
+  auto reserved = choreographed("inventory", "inventory.reserved", "o-ch", {});
+  ASSERT_TRUE(handlers_->on_inventory_reserved(reserved));
+  auto payments = payments_of("o-ch");
+  ASSERT_EQ(payments.size(), 1U);
+  EXPECT_EQ(payments[0].amount_cents, 4200);
+  EXPECT_EQ(payments[0].customer_id, "cust-9");
+  auto sent = outbox();
+  ASSERT_EQ(sent.size(), 1U);
+  auto data = data_of(sent[0]);
+  EXPECT_EQ(data.at("status").as_string(), "captured");
+  EXPECT_EQ(data.at("saga").as_string(), "choreography") << "shipping ships on it";
+  ASSERT_TRUE(handlers_->on_inventory_reserved(reserved));
+  EXPECT_EQ(outbox().size(), 1U) << "a redelivery charges and answers nothing";
+  EXPECT_EQ(processor_.asked.load(), 1);
+
+  ASSERT_TRUE(handlers_->on_order_cancelled(choreographed("order", "order.cancelled", "o-ch", {{"reason", "x"}})));
+  EXPECT_EQ(payments_of("o-ch")[0].status, PaymentStatus::kRefunded);
+  EXPECT_EQ(outbox().back().type, "payment.refunded");
+}
+
+TEST_P(PaymentSagaHandlers, AReservationHandledBeforeItsOrderCreatedWaitsForIt) {
+  auto reserved = choreographed("inventory", "inventory.reserved", "o-early", {});
+  auto r = handlers_->on_inventory_reserved(reserved);
+  ASSERT_FALSE(r) << "an error, so the bus delivers it again";
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(outbox().empty());
+  ASSERT_TRUE(stores_->store().remember("payment", order_created("o-early")));
+  ASSERT_TRUE(handlers_->on_inventory_reserved(reserved));
+  EXPECT_EQ(payments_of("o-early").size(), 1U);
+}
+
+TEST_P(PaymentSagaHandlers, ACancellationHandledBeforeTheReservationLeavesNothingCharged) {
+  ASSERT_TRUE(stores_->store().remember("payment", order_created("o-race")));
+  ASSERT_TRUE(handlers_->on_order_cancelled(choreographed("order", "order.cancelled", "o-race", {{"reason", "x"}})));
+  ASSERT_TRUE(handlers_->on_inventory_reserved(choreographed("inventory", "inventory.reserved", "o-race", {})));
+  EXPECT_TRUE(payments_of("o-race").empty());
+  EXPECT_EQ(processor_.asked.load(), 0);
+  auto answer = data_of(outbox().back());
+  EXPECT_EQ(answer.at("status").as_string(), "declined");
+  EXPECT_EQ(answer.at("decline_reason").as_string(), kOrderCancelled);
+}
+
+TEST_P(PaymentSagaHandlers, AnOrchestratedOrdersEventsAreRecordedAndChangeNothing) {
+  auto reserved = choreographed("inventory", "inventory.reserved", "o-orch", {}, "orchestration");
+  auto untagged = events::make_event("inventory", "inventory.reserved", "o-rest", R"({"order_id":"o-rest"})");
+  auto cancelled = choreographed("order", "order.cancelled", "o-orch", {{"reason", "x"}}, "orchestration");
+  for (const auto& e : {reserved, untagged}) ASSERT_TRUE(handlers_->on_inventory_reserved(e));
+  ASSERT_TRUE(handlers_->on_order_cancelled(cancelled));
+  EXPECT_TRUE(outbox().empty());
+  EXPECT_EQ(processor_.asked.load(), 0);
+  EXPECT_TRUE(recorded(reserved));
+  EXPECT_TRUE(recorded(cancelled));
+}
+
 TEST_P(PaymentSagaHandlers, MalformedRefundDataIsAnErrorNamingTheField) {
   auto missing = command("payment.refund_requested", "o-x", {{"reason", "r"}});
   auto r = handlers_->on_refund_requested(missing);
