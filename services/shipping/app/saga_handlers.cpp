@@ -58,16 +58,47 @@ Result<void> SagaHandlers::on_create_requested(const events::CloudEvent& command
   if (!data) return std::move(data).error();
   auto request = shipment_request(*data);
   if (!request) return std::move(request).error();
-  auto outcome = shipments_.ship_order(*request, command.traceparent);
+  return create(command, *request);
+}
+
+Result<void> SagaHandlers::on_payment_processed(const events::CloudEvent& event) {
+  if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
+  auto data = command_data(event);
+  if (!data) return std::move(data).error();
+  auto status = text(*data, "status");
+  if (!status) return std::move(status).error();
+  // A declined charge: the order service cancels the order, nothing to ship.
+  if (*status != "captured") return events::answer_command(store_, consumer_, event);
+  // Where to ship is in the order.created this service kept (main.cpp: bus.remember). It was published
+  // before the charge it led to, but on another topic: if it has not been handled yet, it will be.
+  auto created = store_.recall("order.created", event.subject);
+  if (!created) return std::move(created).error();
+  if (!*created) {
+    return Error::unavailable("order.created of order " + event.subject +
+                              " has not been handled yet; the shipment waits for it");
+  }
+  auto order = command_data(**created);
+  if (!order) return std::move(order).error();
+  auto request = shipment_request(*order);
+  if (!request) return std::move(request).error();
+  return create(event, *request);
+}
+
+Result<void> SagaHandlers::on_order_cancelled(const events::CloudEvent& event) {
+  if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
+  return on_cancel_requested(event);
+}
+
+Result<void> SagaHandlers::create(const events::CloudEvent& command, const ShipmentRequest& request) {
+  auto outcome = shipments_.ship_order(request, command.traceparent);
   if (!outcome) return std::move(outcome).error();
   // Created now: the repository appended shipment.created with the shipment, the inbox record only remains.
   if (outcome->created) return events::answer_command(store_, consumer_, command);
   if (outcome->shipment)
     return events::answer_command(store_, consumer_, command,
                                   shipment_created_event(*outcome->shipment, command.traceparent));
-  return events::answer_command(
-      store_, consumer_, command,
-      shipment_failed_event(request->order_id, outcome->refusal, command.traceparent));
+  return events::answer_command(store_, consumer_, command,
+                                shipment_failed_event(request.order_id, outcome->refusal, command.traceparent));
 }
 
 Result<void> SagaHandlers::on_cancel_requested(const events::CloudEvent& command) {

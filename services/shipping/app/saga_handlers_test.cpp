@@ -321,5 +321,73 @@ TEST_F(ShippingSagaHandlers, MalformedCancelDataIsAnErrorNamingTheField) {
   EXPECT_TRUE(outbox().empty());
 }
 
+// --- choreography: a choreographed order's events stand in for the commands --------------------------
+
+events::CloudEvent order_event(std::string source, std::string type, const std::string& order_id,
+                               boost::json::object data, std::string_view saga = "choreography") {
+  data["order_id"] = order_id;
+  data["saga"] = saga;
+  return events::make_event(std::move(source), std::move(type), order_id, boost::json::serialize(data),
+                            std::string(kTraceparent));
+}
+
+events::CloudEvent order_created(const std::string& order_id, std::string country = "DE") {
+  return order_event("order", "order.created", order_id,
+                     {{"customer_id", "cust-7"}, {"total_cents", 900}, {"shipping_address", address(country)}});
+}
+
+events::CloudEvent processed(const std::string& order_id, std::string status = "captured",
+                             std::string_view saga = "choreography") {
+  return order_event("payment", "payment.processed", order_id, {{"status", std::move(status)}}, saga);
+}
+
+TEST_F(ShippingSagaHandlers, AChoreographedCaptureShipsToTheKeptOrdersAddressAndACancellationCancels) {
+  ASSERT_TRUE(store_->remember("shipping", order_created("o-ch")));
+  auto charge = processed("o-ch");
+  ASSERT_TRUE(handlers_.on_payment_processed(charge));
+  auto shipments = shipments_of("o-ch");
+  ASSERT_EQ(shipments.size(), 1U);
+  EXPECT_EQ(shipments[0].customer_id, "cust-7");
+  EXPECT_EQ(shipments[0].address.city, "Berlin");
+  ASSERT_EQ(outbox().size(), 1U);
+  EXPECT_EQ(outbox()[0].type, "shipment.created");
+  ASSERT_TRUE(handlers_.on_payment_processed(charge));
+  EXPECT_EQ(outbox().size(), 1U) << "a redelivery ships and answers nothing";
+  ASSERT_TRUE(handlers_.on_order_cancelled(order_event("order", "order.cancelled", "o-ch", {{"reason", "x"}})));
+  EXPECT_EQ(shipments_of("o-ch")[0].status, ShipmentStatus::kCancelled);
+  EXPECT_EQ(outbox().back().type, "shipment.cancelled");
+}
+
+TEST_F(ShippingSagaHandlers, AChoreographedUnservedAddressFailsTheShipment) {
+  ASSERT_TRUE(store_->remember("shipping", order_created("o-aq", "AQ")));
+  ASSERT_TRUE(handlers_.on_payment_processed(processed("o-aq")));
+  EXPECT_TRUE(shipments_of("o-aq").empty());
+  EXPECT_EQ(outbox().back().type, "shipment.failed");
+}
+
+TEST_F(ShippingSagaHandlers, ACaptureHandledBeforeItsOrderCreatedWaitsForIt) {
+  auto charge = processed("o-early");
+  auto r = handlers_.on_payment_processed(charge);
+  ASSERT_FALSE(r) << "an error, so the bus delivers it again";
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  EXPECT_TRUE(outbox().empty());
+  ASSERT_TRUE(store_->remember("shipping", order_created("o-early")));
+  ASSERT_TRUE(handlers_.on_payment_processed(charge));
+  EXPECT_EQ(shipments_of("o-early").size(), 1U);
+}
+
+TEST_F(ShippingSagaHandlers, DeclinedChargesAndOtherOrdersEventsAreRecordedAndChangeNothing) {
+  ASSERT_TRUE(store_->remember("shipping", order_created("o-x")));
+  auto declined = processed("o-x", "declined");
+  auto orchestrated = processed("o-x", "captured", "orchestration");
+  auto untagged = events::make_event("payment", "payment.processed", "o-x", R"({"order_id":"o-x","status":"captured"})");
+  auto cancelled = order_event("order", "order.cancelled", "o-x", {{"reason", "x"}}, "orchestration");
+  for (const auto& e : {declined, orchestrated, untagged}) ASSERT_TRUE(handlers_.on_payment_processed(e));
+  ASSERT_TRUE(handlers_.on_order_cancelled(cancelled));
+  EXPECT_TRUE(outbox().empty());
+  EXPECT_TRUE(shipments_of("o-x").empty());
+  for (const auto& e : {declined, orchestrated, untagged, cancelled}) EXPECT_TRUE(recorded(e));
+}
+
 }  // namespace
 }  // namespace mercato::shipping
