@@ -8,7 +8,6 @@
 #include "api/handlers.hpp"
 #include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
-#include "mercato/events/data.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
 
@@ -37,8 +36,8 @@ int main(int argc, char** argv) {
     auto& bus = events::attach(ctx, event_store);
     // The order saga's commands (docs/saga.md), answered through the same outbox.
     auto& saga = ctx.own(std::make_unique<payment::SagaHandlers>(payments, event_store, ctx.name()));
-    // Choreography: a choreographed order.created is kept for the charge inventory.reserved triggers.
-    bus.remember("order.created", [](const events::CloudEvent& e) { return events::choreographed(e); });
+    // Choreography: a choreographed order is charged once both of these have come, in either order.
+    bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
     bus.on("inventory.reserved", [&saga](const events::CloudEvent& e) { return saga.on_inventory_reserved(e); });
     bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
     bus.on("payment.charge_requested",

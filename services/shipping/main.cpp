@@ -6,7 +6,6 @@
 #include "app/saga_handlers.hpp"
 #include "app/shipping_settings.hpp"
 #include "mercato/events/bus.hpp"
-#include "mercato/events/data.hpp"
 #include "mercato/service/service.hpp"
 
 int main(int argc, char** argv) {
@@ -31,8 +30,8 @@ int main(int argc, char** argv) {
            [&saga](const events::CloudEvent& e) { return saga.on_create_requested(e); });
     bus.on("shipment.cancel_requested",
            [&saga](const events::CloudEvent& e) { return saga.on_cancel_requested(e); });
-    // Choreography: a choreographed order.created is kept for the shipment a captured charge triggers.
-    bus.remember("order.created", [](const events::CloudEvent& e) { return events::choreographed(e); });
+    // Choreography: a choreographed order ships once both of these have come, in either order.
+    bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
     bus.on("payment.processed", [&saga](const events::CloudEvent& e) { return saga.on_payment_processed(e); });
     bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
     if (auto r = bus.start(); !r)

@@ -37,20 +37,6 @@ Bus::~Bus() { stop(); }
 
 void Bus::on(std::string type, EventHandler handler) { handlers_[std::move(type)] = std::move(handler); }
 
-void Bus::remember(std::string type, std::function<bool(const CloudEvent&)> keep) {
-  on(std::move(type), [this, keep = std::move(keep)](const CloudEvent& e) -> Result<void> {
-    auto first = keep(e) ? store_.remember(settings_.service, e) : store_.handle_once(settings_.service, e.id);
-    if (!first) return std::move(first).error();
-    if (!*first) {
-      metrics_
-          .counter("mercato_events_duplicates_total",
-                   "Deliveries of events this consumer had already handled", {{"type", e.type}})
-          .inc();
-    }
-    return {};
-  });
-}
-
 void Bus::record_only(std::string type) {
   on(std::move(type), [this](const CloudEvent& e) -> Result<void> {
     auto first = store_.handle_once(settings_.service, e.id);

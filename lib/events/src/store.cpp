@@ -185,34 +185,40 @@ class SqliteEventStore final : public EventStore {
     });
   }
 
-  Result<bool> remember(std::string_view consumer, const CloudEvent& event) override {
-    return db_.with([&](sqlite::Connection& c) -> Result<bool> {
+  Result<Joined> join(std::string_view consumer, const CloudEvent& event, std::string_view partner_type) override {
+    return db_.with([&](sqlite::Connection& c) -> Result<Joined> {
+      // BEGIN IMMEDIATE takes the write lock first: joins (of any subject) run one at a time.
       if (auto r = c.begin_immediate(); !r) return std::move(r).error();
-      auto first = record_handled(c, consumer, event.id);
-      if (!first || !*first) return first;
-      auto st = c.prepare(
+      auto seen = c.prepare("SELECT 1 FROM event_inbox WHERE consumer = ?1 AND event_id = ?2");
+      seen.bind(1, consumer);
+      seen.bind(2, event.id);
+      auto row = seen.step();
+      if (!row) return std::move(row).error();
+      if (*row) return Joined{.duplicate = true};
+      auto keep = c.prepare(
           "INSERT INTO event_memory(type, subject, envelope, kept_at_ms) VALUES (?1, ?2, ?3, ?4)"
           " ON CONFLICT(type, subject) DO UPDATE SET envelope = excluded.envelope,"
           " kept_at_ms = excluded.kept_at_ms");
-      st.bind(1, event.type);
-      st.bind(2, event.subject);
-      st.bind(3, to_json(event));
-      st.bind(4, now_ms());
-      if (auto r = st.run(); !r) return std::move(r).error();
+      keep.bind(1, event.type);
+      keep.bind(2, event.subject);
+      keep.bind(3, to_json(event));
+      keep.bind(4, now_ms());
+      if (auto r = keep.run(); !r) return std::move(r).error();
+      auto find = c.prepare("SELECT envelope FROM event_memory WHERE type = ?1 AND subject = ?2");
+      find.bind(1, partner_type);
+      find.bind(2, event.subject);
+      auto found = find.step();
+      if (!found) return std::move(found).error();
+      Joined joined;
+      if (*found) {
+        auto partner = kept(find.text(0));
+        if (!partner) return std::move(partner).error();
+        joined.partner = std::move(*partner);
+      } else if (auto first = record_handled(c, consumer, event.id); !first) {
+        return std::move(first).error();
+      }
       if (auto r = c.commit(); !r) return std::move(r).error();
-      return first;
-    });
-  }
-
-  Result<std::optional<CloudEvent>> recall(std::string_view type, std::string_view subject) override {
-    return db_.with([&](sqlite::Connection& c) -> Result<std::optional<CloudEvent>> {
-      auto st = c.prepare("SELECT envelope FROM event_memory WHERE type = ?1 AND subject = ?2");
-      st.bind(1, type);
-      st.bind(2, subject);
-      auto row = st.step();
-      if (!row) return std::move(row).error();
-      if (!*row) return std::optional<CloudEvent>();
-      return kept(st.text(0));
+      return joined;
     });
   }
 
@@ -345,6 +351,8 @@ const std::vector<postgres::Migration> kPostgresMigrations = {
 // several instances. A session-level advisory lock is released when its connection closes, so a
 // killed leader hands over at once.
 constexpr std::int64_t kRelayLockKey = 0x6d657263'6f757478;  // "merc" "outx"
+// The advisory lock space of join(): (kJoinLockSpace, hash of the subject).
+constexpr std::int64_t kJoinLockSpace = 0x6a6f696e;  // "join"
 
 class PostgresEventStore final : public EventStore {
  public:
@@ -425,28 +433,37 @@ class PostgresEventStore final : public EventStore {
     });
   }
 
-  Result<bool> remember(std::string_view consumer, const CloudEvent& event) override {
-    return db_.with([&](postgres::Connection& c) -> Result<bool> {
+  Result<Joined> join(std::string_view consumer, const CloudEvent& event, std::string_view partner_type) override {
+    return db_.with([&](postgres::Connection& c) -> Result<Joined> {
       if (auto r = c.begin(); !r) return std::move(r).error();
-      auto first = record_handled(c, consumer, event.id);
-      if (!first || !*first) return first;
-      auto r = c.query(
+      // Serialises the joins of one subject (instances share the database): held until commit.
+      if (auto r = c.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", {kJoinLockSpace, event.subject}); !r)
+        return std::move(r).error();
+      auto seen = c.query("SELECT 1 FROM event_inbox WHERE consumer = $1 AND event_id = $2", {consumer, event.id});
+      if (!seen) return std::move(seen).error();
+      if (!seen->empty()) {
+        if (auto r = c.commit(); !r) return std::move(r).error();
+        return Joined{.duplicate = true};
+      }
+      auto keep = c.query(
           "INSERT INTO event_memory(type, subject, envelope, kept_at_ms) VALUES ($1, $2, $3, $4)"
           " ON CONFLICT (type, subject) DO UPDATE SET envelope = excluded.envelope,"
           " kept_at_ms = excluded.kept_at_ms",
           {event.type, event.subject, to_json(event), now_ms()});
-      if (!r) return std::move(r).error();
-      if (auto done = c.commit(); !done) return std::move(done).error();
-      return first;
-    });
-  }
-
-  Result<std::optional<CloudEvent>> recall(std::string_view type, std::string_view subject) override {
-    return db_.with([&](postgres::Connection& c) -> Result<std::optional<CloudEvent>> {
-      auto rows = c.query("SELECT envelope FROM event_memory WHERE type = $1 AND subject = $2", {type, subject});
-      if (!rows) return std::move(rows).error();
-      if (rows->empty()) return std::optional<CloudEvent>();
-      return kept(rows->text(0, 0));
+      if (!keep) return std::move(keep).error();
+      auto found = c.query("SELECT envelope FROM event_memory WHERE type = $1 AND subject = $2",
+                           {partner_type, event.subject});
+      if (!found) return std::move(found).error();
+      Joined joined;
+      if (!found->empty()) {
+        auto partner = kept(found->text(0, 0));
+        if (!partner) return std::move(partner).error();
+        joined.partner = std::move(*partner);
+      } else if (auto first = record_handled(c, consumer, event.id); !first) {
+        return std::move(first).error();
+      }
+      if (auto r = c.commit(); !r) return std::move(r).error();
+      return joined;
     });
   }
 
@@ -608,12 +625,8 @@ Result<void> ensure_schema(sqlite::Database& db) {
 
 Result<void> ensure_schema(postgres::Database& db) { return db.migrate("events", kPostgresMigrations); }
 
-Result<bool> EventStore::remember(std::string_view, const CloudEvent& event) {
-  return Error::internal("this event store keeps no events (remembering " + event.type + ")");
-}
-
-Result<std::optional<CloudEvent>> EventStore::recall(std::string_view type, std::string_view) {
-  return Error::internal("this event store keeps no events (recalling " + std::string(type) + ")");
+Result<EventStore::Joined> EventStore::join(std::string_view, const CloudEvent& event, std::string_view) {
+  return Error::internal("this event store keeps no events (joining " + event.type + ")");
 }
 
 Result<void> answer_command(EventStore& store, std::string_view consumer, const CloudEvent& command,

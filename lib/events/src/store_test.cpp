@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <thread>
 
 #include "mercato/core/ids.hpp"
 #include "mercato/events/bus.hpp"
@@ -216,33 +217,60 @@ TEST_P(EventStoreTest, TheInboxLetsAnEffectHappenOncePerConsumer) {
   EXPECT_FALSE(*db_->store().handle_once("notification", "e-1"));
 }
 
-// Choreography's memory: the latest event of a type per subject, kept with its inbox record (a
-// duplicate keeps nothing new), recalled by type and subject, purged with the inbox.
-TEST_P(EventStoreTest, RememberedEventsAreRecalledBySubjectUntilPurged) {
+// Choreography's join: two events about one subject, in either order; the second finds the first.
+TEST_P(EventStoreTest, JoinKeepsEachEventUntilItsPartnerArrivesInEitherOrder) {
   auto& store = db_->store();
-  EXPECT_FALSE(*store.recall("thing.made", "order-1")) << "nothing kept yet";
-  auto first = event("order-1", 1);
-  auto kept = store.remember("payment", first);
-  ASSERT_TRUE(kept) << kept.error().message;
-  EXPECT_TRUE(*kept);
-  auto duplicate = first;
-  duplicate.data = "{\"n\":100}";
-  EXPECT_FALSE(*store.remember("payment", duplicate)) << "the same event id again is a duplicate";
-  auto recalled = store.recall("thing.made", "order-1");
-  ASSERT_TRUE(recalled && *recalled) << (recalled ? "absent" : recalled.error().message);
-  EXPECT_EQ(**recalled, first);
-  EXPECT_FALSE(*store.recall("thing.made", "order-2")) << "another subject";
-  EXPECT_FALSE(*store.recall("thing.lost", "order-1")) << "another type";
-  EXPECT_FALSE(*store.handle_once("payment", first.id)) << "remembering recorded the inbox too";
+  auto created = make_event("order", "order.created", "order-1", R"({"n":1})");
+  auto reserved = make_event("inventory", "inventory.reserved", "order-1", R"({"n":2})");
+  auto first = store.join("payment", created, "inventory.reserved");
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_FALSE(first->duplicate);
+  EXPECT_FALSE(first->partner) << "nothing to join yet";
+  EXPECT_FALSE(*store.handle_once("payment", created.id)) << "kept and recorded: its part is done";
+  auto again = store.join("payment", created, "inventory.reserved");
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->duplicate);
 
-  auto newer = event("order-1", 2);
-  ASSERT_TRUE(*store.remember("payment", newer));
-  EXPECT_EQ(**store.recall("thing.made", "order-1"), newer) << "the latest of its type replaces the older";
+  auto second = store.join("payment", reserved, "order.created");
+  ASSERT_TRUE(second) << second.error().message;
+  ASSERT_TRUE(second->partner);
+  EXPECT_EQ(*second->partner, created);
+  EXPECT_TRUE(*store.handle_once("payment", reserved.id))
+      << "the event that completes the join is left for the effect to record";
+
+  // The other order: the reservation first, another subject's events never partner.
+  auto other = make_event("inventory", "inventory.reserved", "order-2", R"({"n":3})");
+  EXPECT_FALSE(store.join("payment", other, "order.created")->partner);
+  auto late = make_event("order", "order.created", "order-2", R"({"n":4})");
+  EXPECT_EQ(*store.join("payment", late, "inventory.reserved")->partner, other);
 
   ASSERT_TRUE(store.purge(now_utc() - 1h));
-  EXPECT_TRUE(*store.recall("thing.made", "order-1")) << "kept just now: within retention";
+  auto kept = make_event("inventory", "inventory.reserved", "order-3", "{}");
+  ASSERT_TRUE(store.join("payment", kept, "order.created"));
   ASSERT_TRUE(store.purge(now_utc() + 1s));
-  EXPECT_FALSE(*store.recall("thing.made", "order-1")) << "purged with the inbox";
+  EXPECT_FALSE(store.join("payment", make_event("order", "order.created", "order-3", "{}"),
+                          "inventory.reserved")
+                   ->partner)
+      << "purged with the inbox";
+}
+
+// Partners arriving at the same moment on different threads: exactly one of each pair finds the other.
+TEST_P(EventStoreTest, PartnersJoiningAtOnceFindEachOtherExactlyOnce) {
+  auto& store = db_->store();
+  constexpr int kPairs = 40;
+  std::atomic<int> found{0}, failed{0};
+  auto run = [&](const char* type, const char* partner) {
+    for (int i = 0; i < kPairs; ++i) {
+      auto r = store.join("payment", make_event("x", type, "s-" + std::to_string(i), "{}"), partner);
+      if (!r) ++failed;
+      else if (r->partner) ++found;
+    }
+  };
+  std::thread a(run, "a.made", "b.made"), b(run, "b.made", "a.made");
+  a.join();
+  b.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(found.load(), kPairs);
 }
 
 TEST_P(EventStoreTest, DeadLettersKeepTheEventAndTheError) {

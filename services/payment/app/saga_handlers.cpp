@@ -64,17 +64,11 @@ Result<void> SagaHandlers::charge(const events::CloudEvent& command, const Charg
       charge_refused_event(request, charge->refusal, now_utc(), command.traceparent, saga));
 }
 
-Result<void> SagaHandlers::on_inventory_reserved(const events::CloudEvent& event) {
-  if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
-  // What to charge is in the order.created this service kept (main.cpp: bus.remember). It was published
-  // before the reservation it caused, but on another topic: if it has not been handled yet, it will be.
-  auto created = store_.recall("order.created", event.subject);
-  if (!created) return std::move(created).error();
-  if (!*created) {
-    return Error::unavailable("order.created of order " + event.subject +
-                              " has not been handled yet; the charge waits for it");
-  }
-  auto data = command_data(**created);
+namespace {
+
+// What a choreographed order's charge is, from its order.created.
+Result<ChargeRequest> charge_of(const events::CloudEvent& order_created) {
+  auto data = command_data(order_created);
   if (!data) return std::move(data).error();
   ChargeRequest request;
   auto order_id = text(*data, "order_id");
@@ -89,7 +83,29 @@ Result<void> SagaHandlers::on_inventory_reserved(const events::CloudEvent& event
   auto token = text(*data, "payment_token");
   if (!token) return std::move(token).error();
   request.payment_token = std::move(*token);
-  return charge(event, request, events::kChoreography);
+  return request;
+}
+
+}  // namespace
+
+Result<void> SagaHandlers::on_order_created(const events::CloudEvent& event) {
+  if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
+  auto request = charge_of(event);  // checked now: a bad order.created is not kept
+  if (!request) return std::move(request).error();
+  auto joined = store_.join(consumer_, event, "inventory.reserved");
+  if (!joined) return std::move(joined).error();
+  if (joined->duplicate || !joined->partner) return {};
+  return charge(event, *request, events::kChoreography);
+}
+
+Result<void> SagaHandlers::on_inventory_reserved(const events::CloudEvent& event) {
+  if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
+  auto joined = store_.join(consumer_, event, "order.created");
+  if (!joined) return std::move(joined).error();
+  if (joined->duplicate || !joined->partner) return {};
+  auto request = charge_of(*joined->partner);
+  if (!request) return std::move(request).error();
+  return charge(event, *request, events::kChoreography);
 }
 
 Result<void> SagaHandlers::on_order_cancelled(const events::CloudEvent& event) {

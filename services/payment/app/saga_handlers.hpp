@@ -20,12 +20,13 @@
 // inbox record follows in its own; a crash between the two makes the redelivered command answer again
 // from the current state — a duplicate answer, which the orchestrator ignores — never a second charge.
 //
-// Choreography (docs/saga.md): a choreographed order's events stand in for the commands. order.created
-// is kept (main.cpp: bus.remember), inventory.reserved naming the choreography charges what the kept
-// order.created says (total_cents, payment_token) and its payment.processed names the choreography for
-// shipping; an inventory.reserved handled before its order.created is an Error, retried until it has
-// been. order.cancelled refunds — or voids the charge, if it has not run (PaymentService::refund_order).
-// Other orders' events are recorded in the inbox and change nothing.
+// Choreography (docs/saga.md): a choreographed order's events stand in for the commands. The charge
+// needs two of them, which travel on different topics and arrive in either order: the order.created that
+// says what to charge (total_cents, payment_token) and the inventory.reserved (naming the choreography)
+// that says the stock is held. Each is kept as it comes (EventStore::join); the second charges, and its
+// payment.processed names the choreography for shipping. order.cancelled refunds — or voids the charge
+// if it has not run (PaymentService::refund_order). Other orders' events are recorded in the inbox and
+// change nothing.
 //
 // Data is read tolerantly: unknown fields are ignored; a missing or mistyped field is kValidationFailed
 // naming it, data that is not a JSON object kMalformedRequest, a newer dataschema version than v1
@@ -52,6 +53,7 @@ class SagaHandlers {
 
   Result<void> on_charge_requested(const events::CloudEvent& command);
   Result<void> on_refund_requested(const events::CloudEvent& command);
+  Result<void> on_order_created(const events::CloudEvent& event);
   Result<void> on_inventory_reserved(const events::CloudEvent& event);
   Result<void> on_order_cancelled(const events::CloudEvent& event);
 

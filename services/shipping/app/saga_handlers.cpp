@@ -61,23 +61,31 @@ Result<void> SagaHandlers::on_create_requested(const events::CloudEvent& command
   return create(command, *request);
 }
 
+Result<void> SagaHandlers::on_order_created(const events::CloudEvent& event) {
+  if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
+  auto data = command_data(event);  // checked now: a bad order.created is not kept
+  if (!data) return std::move(data).error();
+  auto request = shipment_request(*data);
+  if (!request) return std::move(request).error();
+  auto joined = store_.join(consumer_, event, "payment.processed");
+  if (!joined) return std::move(joined).error();
+  if (joined->duplicate || !joined->partner) return {};
+  return create(event, *request);
+}
+
 Result<void> SagaHandlers::on_payment_processed(const events::CloudEvent& event) {
   if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
   auto data = command_data(event);
   if (!data) return std::move(data).error();
   auto status = text(*data, "status");
   if (!status) return std::move(status).error();
-  // A declined charge: the order service cancels the order, nothing to ship.
+  // A declined charge: the order service cancels the order, nothing to ship (and nothing kept, so only
+  // a captured charge is ever a partner).
   if (*status != "captured") return events::answer_command(store_, consumer_, event);
-  // Where to ship is in the order.created this service kept (main.cpp: bus.remember). It was published
-  // before the charge it led to, but on another topic: if it has not been handled yet, it will be.
-  auto created = store_.recall("order.created", event.subject);
-  if (!created) return std::move(created).error();
-  if (!*created) {
-    return Error::unavailable("order.created of order " + event.subject +
-                              " has not been handled yet; the shipment waits for it");
-  }
-  auto order = command_data(**created);
+  auto joined = store_.join(consumer_, event, "order.created");
+  if (!joined) return std::move(joined).error();
+  if (joined->duplicate || !joined->partner) return {};
+  auto order = command_data(*joined->partner);
   if (!order) return std::move(order).error();
   auto request = shipment_request(*order);
   if (!request) return std::move(request).error();

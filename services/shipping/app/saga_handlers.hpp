@@ -21,11 +21,11 @@
 // inbox record follows in its own; a crash between the two makes the redelivered command answer again
 // from the current state — a duplicate answer, which the orchestrator ignores — never a second shipment.
 //
-// Choreography (docs/saga.md): a choreographed order's events stand in for the commands. order.created
-// is kept (main.cpp: bus.remember); payment.processed naming the choreography with status captured
-// creates the shipment to the kept order.created's address (handled before that order.created, it is
-// an Error, retried until it has been); order.cancelled cancels the shipment. Other orders' events, and
-// declined charges, are recorded in the inbox and change nothing.
+// Choreography (docs/saga.md): a choreographed order's events stand in for the commands. The shipment
+// needs two of them, which travel on different topics and arrive in either order: the order.created with
+// the address and a payment.processed naming the choreography with status captured. Each is kept as it
+// comes (EventStore::join); the second creates the shipment. order.cancelled cancels it. Other orders'
+// events, and declined charges, are recorded in the inbox and change nothing.
 //
 // Data is read tolerantly: unknown fields are ignored (line2 may be absent: ""); a missing or mistyped
 // field is kValidationFailed naming it ("shipping_address.city"), an order_id the domain refuses too (no
@@ -53,6 +53,7 @@ class SagaHandlers {
 
   Result<void> on_create_requested(const events::CloudEvent& command);
   Result<void> on_cancel_requested(const events::CloudEvent& command);
+  Result<void> on_order_created(const events::CloudEvent& event);
   Result<void> on_payment_processed(const events::CloudEvent& event);
   Result<void> on_order_cancelled(const events::CloudEvent& event);
 

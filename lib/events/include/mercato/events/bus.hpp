@@ -71,9 +71,6 @@ class Bus {
   // duplicates are counted in mercato_events_duplicates_total). For a service that must see an event
   // before it has anything to do with it.
   void record_only(std::string type);
-  // Consumes `type` by keeping each event `keep` accepts for a later handler to recall by its subject
-  // (EventStore::remember; choreography); the others are recorded only.
-  void remember(std::string type, std::function<bool(const CloudEvent&)> keep);
   // Starts the relay and, when handlers are registered, the subscription.
   Result<void> start();
   void stop();

@@ -88,14 +88,22 @@ class EventStore {
   virtual Result<bool> handle_once(std::string_view consumer, std::string_view event_id,
                                    std::span<const CloudEvent> outgoing = {}) = 0;
 
-  // Choreography: keeps `event` as the latest of its type for its subject, so a later event about the
-  // same subject can be handled with the data this one carried (payment charges on inventory.reserved
-  // with the amount and token of the order.created it kept). Recorded with the inbox record in one
-  // transaction: true the first time, false (nothing kept) for a duplicate. Kept until purge() drops
-  // it with the inbox records of the same age. Stores that keep no events answer kInternal.
-  virtual Result<bool> remember(std::string_view consumer, const CloudEvent& event);
-  // The event of `type` kept for `subject`, if any.
-  virtual Result<std::optional<CloudEvent>> recall(std::string_view type, std::string_view subject);
+  // Choreography: an effect that needs two events about one subject, which travel on different topics
+  // and so arrive in either order (payment charges once it has both the order.created that says what
+  // to charge and the inventory.reserved that says the stock is held). join() keeps `event` (the latest
+  // of its type for its subject) and looks for its partner of `partner_type`, in one transaction that
+  // is serialised per subject, so of two partners arriving at once the second always finds the first.
+  //   duplicate: `consumer` had handled the event already; nothing kept.
+  //   no partner: the event is kept and recorded in the inbox (its part is done until the partner comes).
+  //   partner: the event is kept but not recorded — the caller runs the effect and records the event
+  //     with its answer (answer_command), so a crash before that delivers it again.
+  // Kept events go with the inbox records of the same age (purge). Stores that keep no events answer
+  // kInternal.
+  struct Joined {
+    bool duplicate = false;
+    std::optional<CloudEvent> partner;
+  };
+  virtual Result<Joined> join(std::string_view consumer, const CloudEvent& event, std::string_view partner_type);
 
   virtual Result<void> add_dead_letter(std::string_view consumer, const CloudEvent& event,
                                        std::string_view error, int attempts) = 0;
