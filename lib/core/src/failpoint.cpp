@@ -23,4 +23,12 @@ void failpoint(std::string_view name) noexcept {
   if (list.find("," + std::string(name) + ",") != std::string::npos) std::raise(SIGKILL);
 }
 
+void failpoint(std::string_view name, std::string_view qualifier) noexcept {
+  const auto& list = armed();
+  if (list.empty()) return;
+  failpoint(name);
+  if (list.find("," + std::string(name) + ":" + std::string(qualifier) + ",") != std::string::npos)
+    std::raise(SIGKILL);
+}
+
 }  // namespace mercato

@@ -78,7 +78,7 @@ Result<void> Bus::start() {
     };
     auto sub = transport_.subscribe(o, [this](const Delivery& d) -> Result<void> {
       auto r = dispatch(d.event);
-      if (r) failpoint("consumer.before_ack");
+      if (r) failpoint("consumer.before_ack", d.event.type);
       if (!r) {
         logger_.warn("event handler failed", {{"event_id", d.event.id},
                                               {"type", d.event.type},

@@ -11,5 +11,8 @@
 namespace mercato {
 
 void failpoint(std::string_view name) noexcept;
+// The same, also armed by "name:qualifier" alone — e.g. "consumer.before_ack:payment.charge_requested"
+// kills a consumer only after it handled that type of event.
+void failpoint(std::string_view name, std::string_view qualifier) noexcept;
 
 }  // namespace mercato
