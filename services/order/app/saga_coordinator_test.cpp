@@ -1,5 +1,6 @@
-// The orchestrator over the real repositories (SQLite and PostgreSQL): each decision is persisted with
-// the order, the inbox record and the commands in the outbox — what a restarted order service resumes.
+// The saga coordinator over the real repositories (SQLite and PostgreSQL), orchestrating and
+// choreographing: each decision is persisted with the order, the inbox record and the events in the
+// outbox — what a restarted order service resumes.
 #include "app/saga_coordinator.hpp"
 
 #include <gtest/gtest.h>
@@ -97,6 +98,27 @@ class SagaCoordinatorTest : public ::testing::TestWithParam<std::string> {
   }
 
   Status status(const Order& o) { return repo_->find(o.id)->status; }
+
+  // New sagas from now on start in `mode` (the sagas already running keep theirs).
+  void use_mode(Coordination mode) {
+    service_.reset();
+    orchestrator_ = std::make_unique<SagaCoordinator>(*repo_, SagaTimeouts{.step = 10s, .order = 60s}, nullptr, mode);
+    service_ = std::make_unique<OrderService>(*repo_, everyone_, everyone_, orchestrator_.get());
+  }
+
+  // The outbox's unsent events, marked sent.
+  std::vector<events::CloudEvent> drain_events() {
+    auto rows = store_->unsent(1000);
+    EXPECT_TRUE(rows);
+    std::vector<events::CloudEvent> out;
+    std::vector<std::int64_t> seqs;
+    for (auto& r : *rows) {
+      out.push_back(r.event);
+      seqs.push_back(r.seq);
+    }
+    EXPECT_TRUE(store_->mark_sent(seqs));
+    return out;
+  }
 
   std::filesystem::path dir_;
   std::unique_ptr<sqlite::Database> sqlite_;
@@ -228,6 +250,90 @@ TEST_P(SagaCoordinatorTest, ACustomerCancelCompensatesAndRefusesOnceCommitting) 
   ASSERT_TRUE(answer(late, "payment.processed", R"({"status":"captured"})"));
   ASSERT_TRUE(answer(late, "shipment.created"));
   EXPECT_EQ(service_->cancel(late.id, "too late").error().code, ErrorCode::kConflict);
+}
+
+// --- Choreography: the participants act on the order's events; the coordinator watches ----------------
+
+TEST_P(SagaCoordinatorTest, AChoreographedOrderSendsNoCommandsAndIsConfirmedOnItsShipment) {
+  use_mode(Coordination::kChoreography);
+  auto o = place();
+  auto created = drain_events();
+  ASSERT_EQ(created.size(), 1u) << "order.created alone: inventory reserves on it";
+  EXPECT_EQ(created[0].type, "order.created");
+  EXPECT_NE(created[0].data.find(R"("saga":"choreography")"), std::string::npos) << created[0].data;
+  ASSERT_TRUE(answer(o, "inventory.reserved"));
+  ASSERT_TRUE(answer(o, "payment.processed", R"({"status":"captured"})"));
+  EXPECT_TRUE(drain().empty());
+  ASSERT_TRUE(answer(o, "shipment.created"));
+  auto confirmed = drain_events();
+  ASSERT_EQ(confirmed.size(), 1u);
+  EXPECT_EQ(confirmed[0].type, "order.confirmed");
+  EXPECT_NE(confirmed[0].data.find(R"("saga":"choreography")"), std::string::npos) << "inventory commits on it";
+  EXPECT_EQ(status(o), Status::kConfirmed);
+  EXPECT_EQ(service_->saga(o.id)->state, SagaState::kRunning) << "until inventory has committed";
+  ASSERT_TRUE(answer(o, "inventory.committed"));
+  EXPECT_EQ(service_->saga(o.id)->state, SagaState::kCompleted);
+  EXPECT_EQ(service_->saga(o.id)->mode, Coordination::kChoreography);
+}
+
+// The participants' events travel on their own topics: the charge may come before the reservation,
+// copies come with ids of their own. The order is confirmed once.
+TEST_P(SagaCoordinatorTest, ChoreographedEventsInAnyOrderAndRepeatedConfirmOnce) {
+  use_mode(Coordination::kChoreography);
+  auto o = place();
+  drain();
+  auto copy = [&](std::string type, std::string data = "{}") {
+    return events::make_event("test", std::move(type), o.id, std::move(data));
+  };
+  for (const auto& e : {copy("payment.processed", R"({"status":"captured"})"), copy("shipment.created"),
+                        copy("payment.processed", R"({"status":"captured"})"), copy("inventory.reserved"),
+                        copy("shipment.created"), copy("inventory.reserved")}) {
+    ASSERT_TRUE(orchestrator_->on_event(e));
+  }
+  EXPECT_EQ(drain(), std::vector<std::string>{"order.confirmed"});
+  ASSERT_TRUE(answer(o, "inventory.committed"));
+  ASSERT_TRUE(answer(o, "shipment.created"));
+  EXPECT_TRUE(drain().empty());
+  EXPECT_EQ(service_->saga(o.id)->state, SagaState::kCompleted);
+}
+
+TEST_P(SagaCoordinatorTest, AChoreographedFailureCancelsAtOnceAndALateEffectAnnouncesItAgain) {
+  use_mode(Coordination::kChoreography);
+  auto o = place();
+  drain();
+  ASSERT_TRUE(answer(o, "inventory.reserved"));
+  ASSERT_TRUE(answer(o, "payment.processed", R"({"status":"declined","decline_reason":"card_declined"})"));
+  EXPECT_EQ(drain(), std::vector<std::string>{"order.cancelled"}) << "the participants undo on it";
+  EXPECT_EQ(repo_->find(o.id)->reason, "charge failed: card_declined");
+  for (const char* undone : {"inventory.released", "payment.refunded"}) ASSERT_TRUE(answer(o, undone));
+  EXPECT_EQ(service_->saga(o.id)->state, SagaState::kCompensating) << "shipping has not answered";
+  // Unanswered past the step timeout: order.cancelled goes out again.
+  auto now = now_utc();
+  ASSERT_TRUE(orchestrator_->tick(now + 11s));
+  EXPECT_EQ(drain(), std::vector<std::string>{"order.cancelled"});
+  ASSERT_TRUE(answer(o, "shipment.cancelled"));
+  EXPECT_EQ(service_->saga(o.id)->state, SagaState::kCompensated);
+  // A shipment made after all that (its order.cancelled overtaken): announced again, so it is undone.
+  ASSERT_TRUE(answer(o, "shipment.created"));
+  EXPECT_EQ(drain(), std::vector<std::string>{"order.cancelled"});
+  EXPECT_EQ(service_->saga(o.id)->state, SagaState::kCompensating);
+  ASSERT_TRUE(answer(o, "shipment.cancelled"));
+  EXPECT_EQ(service_->saga(o.id)->state, SagaState::kCompensated);
+  EXPECT_EQ(status(o), Status::kCancelled);
+}
+
+// Switching saga.mode strands nothing: a saga finishes in the mode it started in.
+TEST_P(SagaCoordinatorTest, ASagaKeepsTheModeItStartedIn) {
+  auto orchestrated = place();
+  drain();
+  use_mode(Coordination::kChoreography);
+  ASSERT_TRUE(answer(orchestrated, "inventory.reserved"));
+  EXPECT_EQ(drain(), std::vector<std::string>{"payment.charge_requested"}) << "still orchestrated";
+  auto choreographed = place();
+  drain();
+  use_mode(Coordination::kOrchestration);
+  ASSERT_TRUE(answer(choreographed, "inventory.reserved"));
+  EXPECT_TRUE(drain().empty()) << "still choreographed: payment charges by itself";
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, SagaCoordinatorTest, ::testing::Values("sqlite", "postgres"),
