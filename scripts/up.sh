@@ -26,7 +26,9 @@
 #
 # Environment: MERCATO_<SVC>_PORT (ports), MERCATO_<SVC>_DATABASE_URL (that service's database.url, e.g.
 # postgres://... for user, order, payment; redis://... for inventory), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
-# MERCATO_READY_TIMEOUT (seconds, default 30), MERCATO_STOP_TIMEOUT (seconds, default 10). Any APP_*
+# MERCATO_SAGA_MODE (orchestration, the default in config/order.yaml, or choreography: how the order saga
+# is coordinated; docs/saga.md), MERCATO_READY_TIMEOUT (seconds, default 30), MERCATO_STOP_TIMEOUT
+# (seconds, default 10). Any APP_*
 # variable in the environment reaches every process as a config override.
 
 UP_BACKOFF_FIRST=1
@@ -97,6 +99,9 @@ _up_command() {
     fi
     if [[ -n "$UP_EVENTS_URL" ]]; then
       _UP_ENV+=("APP_EVENTS__URL=${UP_EVENTS_URL}")
+    fi
+    if [[ "$name" == order && -n "${MERCATO_SAGA_MODE:-}" ]]; then
+      _UP_ENV+=("APP_SAGA__MODE=${MERCATO_SAGA_MODE}")
     fi
     local calls
     calls="$(service_calls "$name")"
@@ -291,6 +296,10 @@ cmd_up() {
   local running
   running="$(up_supervisor_pid)"
   [[ -z "$running" ]] || die "mercato is already running (supervisor pid $running); ./mercato stop first"
+  case "${MERCATO_SAGA_MODE:-orchestration}" in
+    orchestration | choreography | none) ;;
+    *) die "MERCATO_SAGA_MODE must be orchestration, choreography or none (got '${MERCATO_SAGA_MODE}')" ;;
+  esac
 
   if ((build)); then
     build_project
