@@ -33,8 +33,7 @@ int main(int argc, char** argv) {
       sagas = &ctx.own(std::make_unique<order::SagaCoordinator>(repository, timeouts, &ctx.metrics(),
                                                                 *order::parse_coordination(mode)));
     }
-    auto& orders =
-        ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, sagas));
+    auto& orders = ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, sagas));
     order::register_routes(ctx.router(), orders);
     // Publishes the order's events and the saga's commands from the outbox; consumes the answers.
     auto& bus = events::attach(ctx, event_store);

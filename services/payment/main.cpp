@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
     auto& saga = ctx.own(std::make_unique<payment::SagaHandlers>(payments, event_store, ctx.name()));
     // Choreography: a choreographed order is charged once both of these have come, in either order.
     bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
-    bus.on("inventory.reserved", [&saga](const events::CloudEvent& e) { return saga.on_inventory_reserved(e); });
+    bus.on("inventory.reserved",
+           [&saga](const events::CloudEvent& e) { return saga.on_inventory_reserved(e); });
     bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
     bus.on("payment.charge_requested",
            [&saga](const events::CloudEvent& e) { return saga.on_charge_requested(e); });

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
            [&saga](const events::CloudEvent& e) { return saga.on_cancel_requested(e); });
     // Choreography: a choreographed order ships once both of these have come, in either order.
     bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
-    bus.on("payment.processed", [&saga](const events::CloudEvent& e) { return saga.on_payment_processed(e); });
+    bus.on("payment.processed",
+           [&saga](const events::CloudEvent& e) { return saga.on_payment_processed(e); });
     bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
     if (auto r = bus.start(); !r)
       throw std::runtime_error("cannot start the event bus: " + r.error().message);

@@ -48,8 +48,12 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
   bool choreography() const { return mode() == "choreography"; }
   // The event a participant undoes or does its step on: the command (orchestration) or the order's or
   // the previous participant's event (choreography).
-  std::string release_trigger() const { return choreography() ? "order.cancelled" : "inventory.release_requested"; }
-  std::string ship_trigger() const { return choreography() ? "payment.processed" : "shipment.create_requested"; }
+  std::string release_trigger() const {
+    return choreography() ? "order.cancelled" : "inventory.release_requested";
+  }
+  std::string ship_trigger() const {
+    return choreography() ? "payment.processed" : "shipment.create_requested";
+  }
   void SetUp() override {
     MERCATO_BROKER_URL_OR_SKIP(url, "nats");
     dir_ = testing::temp_dir("saga-" + random_hex(4));
@@ -171,11 +175,12 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
 
   // `./mercato check` against these services: its exit status and report.
   std::pair<int, std::string> run_check(const std::string& name) {
-    std::map<std::string, std::string> env{{"MERCATO_ORDER_PORT", std::to_string(order_->port)},
-                                           {"MERCATO_INVENTORY_PORT", std::to_string(inventory_->port)},
-                                           {"MERCATO_PAYMENT_PORT", std::to_string(payment_->port)},
-                                           {"MERCATO_SHIPPING_PORT", std::to_string(shipping_->port)},
-                                           {"MERCATO_NOTIFICATION_PORT", std::to_string(notification_->port)}};
+    std::map<std::string, std::string> env{
+        {"MERCATO_ORDER_PORT", std::to_string(order_->port)},
+        {"MERCATO_INVENTORY_PORT", std::to_string(inventory_->port)},
+        {"MERCATO_PAYMENT_PORT", std::to_string(payment_->port)},
+        {"MERCATO_SHIPPING_PORT", std::to_string(shipping_->port)},
+        {"MERCATO_NOTIFICATION_PORT", std::to_string(notification_->port)}};
     testing::Process p(testing::source_dir() + "/mercato", {"check"}, env, (dir_ / (name + ".log")).string());
     auto status = p.wait(120s);
     return {status.value_or(-1), p.log()};
@@ -244,9 +249,9 @@ TEST_P(SagaE2E, AnOrderIsReservedChargedShippedCommittedAndConfirmed) {
   auto id = place("saga-mug", 2);
   auto order = settled(id);
   EXPECT_EQ(order.at("status").as_string(), "confirmed") << boost::json::serialize(order);
-  std::vector<std::string> expected{"reserve:started", "reserve:succeeded", "charge:started",
-                                    "charge:succeeded", "ship:started",     "ship:succeeded",
-                                    "commit:started",  "commit:succeeded"};
+  std::vector<std::string> expected{"reserve:started",  "reserve:succeeded", "charge:started",
+                                    "charge:succeeded", "ship:started",      "ship:succeeded",
+                                    "commit:started",   "commit:succeeded"};
   auto steps = timeline(id);
   if (choreography()) {
     // Each participant publishes on its own topic: the order service may hear a charge before the
@@ -403,7 +408,8 @@ TEST_P(SagaE2E, AMixedRunWithKillsEndsWithEveryInvariantHolding) {
       for (const auto& o : body.at("orders").as_array()) {
         auto status = std::string(o.at("status").as_string());
         ++by_status[status];
-        if (status == "pending" || status == "pending_payment") unsettled.emplace_back(o.at("id").as_string());
+        if (status == "pending" || status == "pending_payment")
+          unsettled.emplace_back(o.at("id").as_string());
       }
       if (!body.at("has_more").as_bool()) break;
     }
@@ -414,7 +420,9 @@ TEST_P(SagaE2E, AMixedRunWithKillsEndsWithEveryInvariantHolding) {
       for (std::size_t i = 0; i < std::min<std::size_t>(unsettled.size(), 2); ++i)
         why += testing::http(order_->port, "GET", "/orders/" + unsettled[i] + "/saga").body + "\n";
       for (auto* s : {inventory_.get(), payment_.get(), shipping_.get(), notification_.get(), order_.get()})
-        why += s->name + " dead letters: " + testing::http(s->port, "GET", "/admin/dead-letters").body.substr(0, 1500) + "\n";
+        why += s->name +
+               " dead letters: " + testing::http(s->port, "GET", "/admin/dead-letters").body.substr(0, 1500) +
+               "\n";
       FAIL() << by_status["pending"] << " pending, " << by_status["pending_payment"] << " pending_payment\n"
              << why;
     }
@@ -426,7 +434,8 @@ TEST_P(SagaE2E, AMixedRunWithKillsEndsWithEveryInvariantHolding) {
   // its stock (on order.confirmed), so the last commits may trail the statuses: awaited, bounded.
   auto held = [&] {
     std::int64_t reserved = 0;
-    for (int p = 0; p < kProducts; ++p) reserved += product("mix-" + std::to_string(p)).at("reserved").as_int64();
+    for (int p = 0; p < kProducts; ++p)
+      reserved += product("mix-" + std::to_string(p)).at("reserved").as_int64();
     return reserved;
   };
   auto stock_deadline = std::chrono::steady_clock::now() + 60s;
@@ -650,14 +659,15 @@ TEST_P(SagaMatrixE2E, AStepWhoseHandlerKeepsFailingEndsConsistent) {
     ASSERT_EQ(letters.size(), 1u);
     EXPECT_EQ(notifications("order_confirmed"), 0u);
     restart_victim({{"MERCATO_EVENTS_FAIL", ""}});
-    auto redrive = testing::http(victim().port, "POST",
-                                 "/admin/dead-letters/" + std::string(letters[0].at("id").as_string()) + "/redrive");
+    auto redrive =
+        testing::http(victim().port, "POST",
+                      "/admin/dead-letters/" + std::string(letters[0].at("id").as_string()) + "/redrive");
     EXPECT_LT(redrive.status, 300) << redrive.body;
     EXPECT_EQ(notifications("order_confirmed"), 1u);
     EXPECT_TRUE(dead_letters().empty());
   } else {
     EXPECT_EQ(order.at("status").as_string(), "cancelled");
-    std::string reason = participant() == "inventory" ? "reserve timed out"
+    std::string reason = participant() == "inventory"  ? "reserve timed out"
                          : participant() == "shipping" ? "ship timed out"
                                                        : "not completed before the order's deadline";
     EXPECT_EQ(order.at("reason").as_string(), reason);

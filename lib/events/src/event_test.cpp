@@ -1,7 +1,8 @@
 #include "mercato/events/event.hpp"
-#include "mercato/events/data.hpp"
 
 #include <gtest/gtest.h>
+
+#include "mercato/events/data.hpp"
 
 namespace mercato::events {
 namespace {

@@ -185,7 +185,8 @@ class SqliteEventStore final : public EventStore {
     });
   }
 
-  Result<Joined> join(std::string_view consumer, const CloudEvent& event, std::string_view partner_type) override {
+  Result<Joined> join(std::string_view consumer, const CloudEvent& event,
+                      std::string_view partner_type) override {
     return db_.with([&](sqlite::Connection& c) -> Result<Joined> {
       // BEGIN IMMEDIATE takes the write lock first: joins (of any subject) run one at a time.
       if (auto r = c.begin_immediate(); !r) return std::move(r).error();
@@ -433,13 +434,16 @@ class PostgresEventStore final : public EventStore {
     });
   }
 
-  Result<Joined> join(std::string_view consumer, const CloudEvent& event, std::string_view partner_type) override {
+  Result<Joined> join(std::string_view consumer, const CloudEvent& event,
+                      std::string_view partner_type) override {
     return db_.with([&](postgres::Connection& c) -> Result<Joined> {
       if (auto r = c.begin(); !r) return std::move(r).error();
       // Serialises the joins of one subject (instances share the database): held until commit.
-      if (auto r = c.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", {kJoinLockSpace, event.subject}); !r)
+      if (auto r = c.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", {kJoinLockSpace, event.subject});
+          !r)
         return std::move(r).error();
-      auto seen = c.query("SELECT 1 FROM event_inbox WHERE consumer = $1 AND event_id = $2", {consumer, event.id});
+      auto seen =
+          c.query("SELECT 1 FROM event_inbox WHERE consumer = $1 AND event_id = $2", {consumer, event.id});
       if (!seen) return std::move(seen).error();
       if (!seen->empty()) {
         if (auto r = c.commit(); !r) return std::move(r).error();

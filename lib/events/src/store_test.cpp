@@ -248,9 +248,9 @@ TEST_P(EventStoreTest, JoinKeepsEachEventUntilItsPartnerArrivesInEitherOrder) {
   auto kept = make_event("inventory", "inventory.reserved", "order-3", "{}");
   ASSERT_TRUE(store.join("payment", kept, "order.created"));
   ASSERT_TRUE(store.purge(now_utc() + 1s));
-  EXPECT_FALSE(store.join("payment", make_event("order", "order.created", "order-3", "{}"),
-                          "inventory.reserved")
-                   ->partner)
+  EXPECT_FALSE(
+      store.join("payment", make_event("order", "order.created", "order-3", "{}"), "inventory.reserved")
+          ->partner)
       << "purged with the inbox";
 }
 
@@ -262,8 +262,10 @@ TEST_P(EventStoreTest, PartnersJoiningAtOnceFindEachOtherExactlyOnce) {
   auto run = [&](const char* type, const char* partner) {
     for (int i = 0; i < kPairs; ++i) {
       auto r = store.join("payment", make_event("x", type, "s-" + std::to_string(i), "{}"), partner);
-      if (!r) ++failed;
-      else if (r->partner) ++found;
+      if (!r)
+        ++failed;
+      else if (r->partner)
+        ++found;
     }
   };
   std::thread a(run, "a.made", "b.made"), b(run, "b.made", "a.made");

@@ -413,8 +413,9 @@ events::CloudEvent order_event(std::string type, const std::string& order_id, st
 }
 
 TEST_F(SagaHandlersTest, AChoreographedOrderReservesOnItsCreationCommitsOnConfirmationAndNamesTheSaga) {
-  auto created = order_event("order.created", "o1", "choreography",
-                             R"(,"lines":[{"product_id":"a","quantity":3,"unit_price_cents":250}],"total_cents":750)");
+  auto created =
+      order_event("order.created", "o1", "choreography",
+                  R"(,"lines":[{"product_id":"a","quantity":3,"unit_price_cents":250}],"total_cents":750)");
   ASSERT_TRUE(saga_.on_order_created(created));
   auto reserved = answer();
   EXPECT_EQ(reserved.type, "inventory.reserved");
@@ -428,8 +429,8 @@ TEST_F(SagaHandlersTest, AChoreographedOrderReservesOnItsCreationCommitsOnConfir
 }
 
 TEST_F(SagaHandlersTest, AChoreographedCancellationReleasesWhatWasReserved) {
-  ASSERT_TRUE(saga_.on_order_created(order_event("order.created", "o1", "choreography",
-                                                 R"(,"lines":[{"product_id":"b","quantity":2}])")));
+  ASSERT_TRUE(saga_.on_order_created(
+      order_event("order.created", "o1", "choreography", R"(,"lines":[{"product_id":"b","quantity":2}])")));
   ASSERT_EQ(answer().type, "inventory.reserved");
   ASSERT_TRUE(saga_.on_order_cancelled(
       order_event("order.cancelled", "o1", "choreography", R"(,"reason":"payment declined")")));

@@ -77,7 +77,7 @@ const std::vector<std::string>& SagaCoordinator::answer_types() {
 }
 
 Saga SagaCoordinator::begin(const Order& order, SystemTime now, const std::string& traceparent,
-                             std::vector<events::CloudEvent>& events) const {
+                            std::vector<events::CloudEvent>& events) const {
   Saga saga;
   auto d = start(saga, order.id, now, timeouts_, mode_);
   for (auto step : d.commands) events.push_back(saga_command(step, order, traceparent));

@@ -102,7 +102,8 @@ class SagaCoordinatorTest : public ::testing::TestWithParam<std::string> {
   // New sagas from now on start in `mode` (the sagas already running keep theirs).
   void use_mode(Coordination mode) {
     service_.reset();
-    orchestrator_ = std::make_unique<SagaCoordinator>(*repo_, SagaTimeouts{.step = 10s, .order = 60s}, nullptr, mode);
+    orchestrator_ =
+        std::make_unique<SagaCoordinator>(*repo_, SagaTimeouts{.step = 10s, .order = 60s}, nullptr, mode);
     service_ = std::make_unique<OrderService>(*repo_, everyone_, everyone_, orchestrator_.get());
   }
 
@@ -268,7 +269,8 @@ TEST_P(SagaCoordinatorTest, AChoreographedOrderSendsNoCommandsAndIsConfirmedOnIt
   auto confirmed = drain_events();
   ASSERT_EQ(confirmed.size(), 1u);
   EXPECT_EQ(confirmed[0].type, "order.confirmed");
-  EXPECT_NE(confirmed[0].data.find(R"("saga":"choreography")"), std::string::npos) << "inventory commits on it";
+  EXPECT_NE(confirmed[0].data.find(R"("saga":"choreography")"), std::string::npos)
+      << "inventory commits on it";
   EXPECT_EQ(status(o), Status::kConfirmed);
   EXPECT_EQ(service_->saga(o.id)->state, SagaState::kRunning) << "until inventory has committed";
   ASSERT_TRUE(answer(o, "inventory.committed"));

@@ -7,7 +7,7 @@ namespace mercato::order {
 namespace {
 
 constexpr std::array kModes{std::pair{Coordination::kOrchestration, "orchestration"},
-                           std::pair{Coordination::kChoreography, "choreography"}};
+                            std::pair{Coordination::kChoreography, "choreography"}};
 constexpr std::array kStates{
     std::pair{SagaState::kRunning, "running"}, std::pair{SagaState::kCompensating, "compensating"},
     std::pair{SagaState::kCompleted, "completed"}, std::pair{SagaState::kCompensated, "compensated"}};
@@ -323,7 +323,8 @@ std::optional<Step> compensation_answered(const Answer& answer) {
   return std::nullopt;
 }
 
-Decision choreographed_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts) {
+Decision choreographed_answer(Saga& saga, const Answer& answer, SystemTime now,
+                              const SagaTimeouts& timeouts) {
   Decision d;
   if (saga.state == SagaState::kCompleted) return d;
   auto success = forward_success(answer);

@@ -274,8 +274,8 @@ TEST(Choreography, AFailureOfAStepAlreadyDoneIsIgnored) {
 // An effect that lands after the cancellation (a charge made while order.cancelled was on its way)
 // announces order.cancelled again and awaits its undo, even after the saga was compensated.
 TEST(Choreography, ALateEffectAnnouncesTheCancellationAgain) {
-  auto s = choreographed({kReserved, {"shipment.failed", "", "country not served"}, kReleased, kRefunded,
-                          kShipmentCancelled});
+  auto s = choreographed(
+      {kReserved, {"shipment.failed", "", "country not served"}, kReleased, kRefunded, kShipmentCancelled});
   ASSERT_EQ(s.state, SagaState::kCompensated);
   auto d = on_answer(s, kShipped, at(10), kTimeouts);
   EXPECT_TRUE(d.announce);

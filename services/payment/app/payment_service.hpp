@@ -67,7 +67,7 @@ class PaymentService {
   // while the order's charge is in progress, and storage or processor failures (worth a retry).
   struct OrderCharge {
     std::optional<Payment> payment;  // the order's payment; absent when the charge was refused
-    std::string refusal;  // without a payment: "invalid_token", "invalid_request" or "order_cancelled"
+    std::string refusal;    // without a payment: "invalid_token", "invalid_request" or "order_cancelled"
     bool recorded = false;  // this call recorded `payment`, and its payment.processed is in the outbox
   };
   // `saga` is passed on in the payment.processed recorded (payment_processed_event).

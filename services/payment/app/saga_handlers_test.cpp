@@ -415,7 +415,8 @@ events::CloudEvent choreographed(std::string source, std::string type, const std
 
 events::CloudEvent order_created(const std::string& order_id, std::string_view saga = "choreography") {
   return choreographed("order", "order.created", order_id,
-                       {{"customer_id", "cust-9"}, {"total_cents", 4200}, {"payment_token", "tok_visa"}}, saga);
+                       {{"customer_id", "cust-9"}, {"total_cents", 4200}, {"payment_token", "tok_visa"}},
+                       saga);
 }
 
 TEST_P(PaymentSagaHandlers, AChoreographedReservationChargesWhatTheKeptOrderCreatedSays) {
@@ -436,7 +437,8 @@ TEST_P(PaymentSagaHandlers, AChoreographedReservationChargesWhatTheKeptOrderCrea
   EXPECT_EQ(outbox().size(), 1U) << "a redelivery charges and answers nothing";
   EXPECT_EQ(processor_.asked.load(), 1);
 
-  ASSERT_TRUE(handlers_->on_order_cancelled(choreographed("order", "order.cancelled", "o-ch", {{"reason", "x"}})));
+  ASSERT_TRUE(
+      handlers_->on_order_cancelled(choreographed("order", "order.cancelled", "o-ch", {{"reason", "x"}})));
   EXPECT_EQ(payments_of("o-ch")[0].status, PaymentStatus::kRefunded);
   EXPECT_EQ(outbox().back().type, "payment.refunded");
 }
@@ -461,8 +463,10 @@ TEST_P(PaymentSagaHandlers, AReservationHandledBeforeItsOrderCreatedIsChargedWhe
 
 TEST_P(PaymentSagaHandlers, ACancellationHandledBeforeTheReservationLeavesNothingCharged) {
   ASSERT_TRUE(handlers_->on_order_created(order_created("o-race")));
-  ASSERT_TRUE(handlers_->on_order_cancelled(choreographed("order", "order.cancelled", "o-race", {{"reason", "x"}})));
-  ASSERT_TRUE(handlers_->on_inventory_reserved(choreographed("inventory", "inventory.reserved", "o-race", {})));
+  ASSERT_TRUE(
+      handlers_->on_order_cancelled(choreographed("order", "order.cancelled", "o-race", {{"reason", "x"}})));
+  ASSERT_TRUE(
+      handlers_->on_inventory_reserved(choreographed("inventory", "inventory.reserved", "o-race", {})));
   EXPECT_TRUE(payments_of("o-race").empty());
   EXPECT_EQ(processor_.asked.load(), 0);
   auto answer = data_of(outbox().back());

@@ -105,8 +105,9 @@ Result<void> SagaHandlers::create(const events::CloudEvent& command, const Shipm
   if (outcome->shipment)
     return events::answer_command(store_, consumer_, command,
                                   shipment_created_event(*outcome->shipment, command.traceparent));
-  return events::answer_command(store_, consumer_, command,
-                                shipment_failed_event(request.order_id, outcome->refusal, command.traceparent));
+  return events::answer_command(
+      store_, consumer_, command,
+      shipment_failed_event(request.order_id, outcome->refusal, command.traceparent));
 }
 
 Result<void> SagaHandlers::on_cancel_requested(const events::CloudEvent& command) {

@@ -332,8 +332,9 @@ events::CloudEvent order_event(std::string source, std::string type, const std::
 }
 
 events::CloudEvent order_created(const std::string& order_id, std::string country = "DE") {
-  return order_event("order", "order.created", order_id,
-                     {{"customer_id", "cust-7"}, {"total_cents", 900}, {"shipping_address", address(country)}});
+  return order_event(
+      "order", "order.created", order_id,
+      {{"customer_id", "cust-7"}, {"total_cents", 900}, {"shipping_address", address(country)}});
 }
 
 events::CloudEvent processed(const std::string& order_id, std::string status = "captured",
@@ -354,7 +355,8 @@ TEST_F(ShippingSagaHandlers, AChoreographedCaptureShipsToTheKeptOrdersAddressAnd
   EXPECT_EQ(outbox()[0].type, "shipment.created");
   ASSERT_TRUE(handlers_.on_payment_processed(charge));
   EXPECT_EQ(outbox().size(), 1U) << "a redelivery ships and answers nothing";
-  ASSERT_TRUE(handlers_.on_order_cancelled(order_event("order", "order.cancelled", "o-ch", {{"reason", "x"}})));
+  ASSERT_TRUE(
+      handlers_.on_order_cancelled(order_event("order", "order.cancelled", "o-ch", {{"reason", "x"}})));
   EXPECT_EQ(shipments_of("o-ch")[0].status, ShipmentStatus::kCancelled);
   EXPECT_EQ(outbox().back().type, "shipment.cancelled");
 }
@@ -378,7 +380,8 @@ TEST_F(ShippingSagaHandlers, ACaptureHandledBeforeItsOrderCreatedShipsWhenItCome
 TEST_F(ShippingSagaHandlers, DeclinedChargesAndOtherOrdersEventsAreRecordedAndChangeNothing) {
   auto declined = processed("o-x", "declined");
   auto orchestrated = processed("o-x", "captured", "orchestration");
-  auto untagged = events::make_event("payment", "payment.processed", "o-x", R"({"order_id":"o-x","status":"captured"})");
+  auto untagged =
+      events::make_event("payment", "payment.processed", "o-x", R"({"order_id":"o-x","status":"captured"})");
   auto cancelled = order_event("order", "order.cancelled", "o-x", {{"reason", "x"}}, "orchestration");
   for (const auto& e : {declined, orchestrated, untagged}) ASSERT_TRUE(handlers_.on_payment_processed(e));
   ASSERT_TRUE(handlers_.on_order_created(order_created("o-x")))

@@ -103,7 +103,8 @@ class EventStore {
     bool duplicate = false;
     std::optional<CloudEvent> partner;
   };
-  virtual Result<Joined> join(std::string_view consumer, const CloudEvent& event, std::string_view partner_type);
+  virtual Result<Joined> join(std::string_view consumer, const CloudEvent& event,
+                              std::string_view partner_type);
 
   virtual Result<void> add_dead_letter(std::string_view consumer, const CloudEvent& event,
                                        std::string_view error, int attempts) = 0;
