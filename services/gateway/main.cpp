@@ -1,6 +1,7 @@
 // The API gateway: one public entry point that routes /api/{service}/... to the services.
 #include "api/docs.hpp"
 #include "api/proxy.hpp"
+#include "app/policy_loader.hpp"
 #include "mercato/service/service.hpp"
 
 namespace {
@@ -29,8 +30,14 @@ int main(int argc, char** argv) {
   return service::run(argc, argv, "gateway", [](service::Context& ctx) {
     auto& table = ctx.own(std::make_unique<gateway::RouteTable>(read_routes(ctx.config())));
     ctx.logger().info("routes loaded", {{"services", static_cast<std::uint64_t>(table.all().size())}});
-    gateway::register_routes(ctx.router(), table, ctx.client());
-    auto docs_dir = ctx.config().section("gateway").string("docs_dir", "node_modules/swagger-ui-dist");
+    // The traffic policy (config/gateway-policy.yaml): reloaded on SIGHUP and when the file changes.
+    auto settings = ctx.config().section("gateway");
+    auto& policy = ctx.own(std::make_unique<gateway::PolicyLoader>(settings.string("policy_file", ""), table,
+                                                                   ctx.metrics(), ctx.logger()));
+    policy.watch(settings.duration("policy_poll", std::chrono::seconds(1)));
+    ctx.on_reload([&policy] { (void)policy.reload(); });
+    gateway::register_routes(ctx.router(), table, ctx.client(), policy.holder());
+    auto docs_dir = settings.string("docs_dir", "node_modules/swagger-ui-dist");
     auto& docs = ctx.own(
         std::make_unique<std::map<std::string, gateway::StaticFile>>(gateway::load_swagger_ui(docs_dir)));
     if (docs.empty())

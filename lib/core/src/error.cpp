@@ -86,6 +86,8 @@ Error Error::unprocessable(std::string message, std::string field) {
   return {ErrorCode::kUnprocessable, std::move(message), std::move(field)};
 }
 Error Error::unavailable(std::string message) { return {ErrorCode::kUnavailable, std::move(message), {}}; }
+
+Error Error::rate_limited(std::string message) { return {ErrorCode::kRateLimited, std::move(message), {}}; }
 Error Error::deadline_exceeded(std::string message) {
   return {ErrorCode::kDeadlineExceeded, std::move(message), {}};
 }

@@ -143,6 +143,7 @@ int run(int argc, char** argv, std::string_view name, const std::function<void(C
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);  // not a stop: reload (Context::on_reload)
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -195,7 +196,12 @@ int run(int argc, char** argv, std::string_view name, const std::function<void(C
                             {"threads", static_cast<std::uint64_t>(common.threads)}});
 
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  for (;;) {
+    sigwait(&stop_signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    logger.info("reloading (SIGHUP)");
+    context->reload();
+  }
   logger.info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   std::promise<void> drained;
   server.shutdown([&drained] { drained.set_value(); });

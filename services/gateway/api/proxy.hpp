@@ -5,15 +5,25 @@
 // unknown service with 404, an unreachable upstream with 503, a slow one with 504 and an unusable answer
 // with 502 — always the JSON error shape, always within the configured timeouts.
 //
+// The traffic policy in force (app/traffic.hpp) applies to every request, in this order: the per-client
+// and per-route rate limits (429 with Retry-After), the route (header match, then weighted subsets), the
+// circuit breaker (open: 503 at once, with Retry-After), the connection pool (full: 503 at once; a
+// pending request waits for a slot no longer than its timeout), the load balancer over the subset's
+// instances not ejected by outlier detection, and retries — with backoff and full jitter, only for
+// idempotent requests or ones with an Idempotency-Key, within the retry budget and the deadline. The
+// client identity for per-client limits is X-Client-Id, else the client address.
+//
 // Thread-safety: the handler is called on the I/O threads; the route table is read-only.
 #pragma once
 
+#include "app/traffic.hpp"
 #include "domain/routes.hpp"
 #include "mercato/http/client.hpp"
 #include "mercato/http/router.hpp"
 
 namespace mercato::gateway {
 
-void register_routes(http::Router& router, const RouteTable& table, http::Client& client);
+void register_routes(http::Router& router, const RouteTable& table, http::Client& client,
+                     const PolicyHolder& policy);
 
 }  // namespace mercato::gateway

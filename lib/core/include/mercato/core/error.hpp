@@ -49,6 +49,7 @@ struct Error {
   static Error conflict(std::string message, std::string field = {});
   static Error unprocessable(std::string message, std::string field = {});
   static Error unavailable(std::string message);
+  static Error rate_limited(std::string message);
   static Error deadline_exceeded(std::string message);
   static Error bad_gateway(std::string message);
   static Error internal(std::string message);

@@ -69,6 +69,14 @@ class Context {
   void add_readiness_check(std::string name, ReadinessCheck check);
   const std::vector<std::pair<std::string, ReadinessCheck>>& readiness_checks() const { return checks_; }
 
+  // Called on SIGHUP (kill -HUP <pid>), on the main thread, in the order added: reload what can change
+  // without a restart (the gateway's traffic policy). A hook reports its own failures (log them); the
+  // service keeps running either way.
+  void on_reload(std::function<void()> hook) { reload_hooks_.push_back(std::move(hook)); }
+  void reload() const {
+    for (const auto& hook : reload_hooks_) hook();
+  }
+
  private:
   std::string name_;
   const config::Source& config_;
@@ -78,6 +86,7 @@ class Context {
   http::Client& client_;
   http::Router router_;
   std::vector<std::pair<std::string, ReadinessCheck>> checks_;
+  std::vector<std::function<void()>> reload_hooks_;
   std::vector<std::shared_ptr<void>> owned_;
 };
 

@@ -1,0 +1,114 @@
+#include "app/policy_loader.hpp"
+
+#include <boost/json/parse.hpp>
+#include <stdexcept>
+
+#include "mercato/config/config.hpp"
+#include "mercato/config/yaml_json.hpp"
+
+namespace mercato::gateway {
+
+PolicyLoader::PolicyLoader(std::string path, const RouteTable& routes, obs::Registry& metrics,
+                           const obs::Logger& logger)
+    : path_(std::move(path)), routes_(routes), metrics_(metrics), logger_(logger) {
+  loaded_ = stamp();
+  auto first = load();
+  if (!first) throw config::ConfigError("gateway policy " + path_ + ": " + first.error().message);
+  holder_ = std::make_unique<PolicyHolder>(std::move(*first));
+}
+
+PolicyLoader::~PolicyLoader() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<std::shared_ptr<const Traffic>> PolicyLoader::load() const {
+  boost::json::value document;
+  if (!path_.empty()) {
+    std::string json;
+    try {
+      json = config::yaml_file_to_json(path_);
+    } catch (const std::exception& e) {
+      return Error::malformed(e.what());
+    }
+    boost::system::error_code ec;
+    document = boost::json::parse(json, ec);
+    if (ec) return Error::malformed("not a YAML document: " + ec.message());
+  }
+  auto policy = parse_policy(document, routes_);
+  if (!policy) return std::move(policy).error();
+  return std::shared_ptr<const Traffic>(std::make_shared<Traffic>(std::move(*policy), metrics_, logger_));
+}
+
+Result<void> PolicyLoader::reload() {
+  std::lock_guard lock(reload_mutex_);
+  auto now_stamp = stamp();
+  auto next = load();
+  loaded_ = now_stamp;  // a refused file is not read again until it changes
+  if (!next) {
+    metrics_
+        .counter("mercato_gateway_policy_reloads_total", "Traffic policy reloads by result",
+                 {{"result", "rejected"}})
+        .inc();
+    logger_.error("traffic policy refused; the previous one stays in force",
+                  {{"file", path_}, {"error", next.error().message}});
+    return std::move(next).error();
+  }
+  holder_->replace(std::move(*next));
+  metrics_
+      .counter("mercato_gateway_policy_reloads_total", "Traffic policy reloads by result",
+               {{"result", "applied"}})
+      .inc();
+  logger_.info("traffic policy applied", {{"file", path_}});
+  return {};
+}
+
+PolicyLoader::Stamp PolicyLoader::stamp() const {
+  Stamp s;
+  if (path_.empty()) return s;
+  std::error_code ec;
+  auto modified = std::filesystem::last_write_time(path_, ec);
+  if (ec) return s;
+  auto size = std::filesystem::file_size(path_, ec);
+  if (ec) return s;
+  return {modified, size, true};
+}
+
+void PolicyLoader::watch(std::chrono::milliseconds poll) {
+  thread_ = std::thread([this, poll] { run(poll); });
+}
+
+void PolicyLoader::run(std::chrono::milliseconds poll) {
+  using namespace std::chrono_literals;
+  auto next_outliers = std::chrono::steady_clock::now();
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    auto interval = holder_->current()->outlier_interval();
+    auto tick = poll.count() > 0 ? poll : 1s;
+    if (interval.count() > 0) tick = std::min(tick, interval);
+    stop_cv_.wait_for(lock, tick, [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    auto now = std::chrono::steady_clock::now();
+    if (interval.count() > 0 && now >= next_outliers) {
+      holder_->current()->evaluate_outliers(now);
+      next_outliers = now + interval;
+    }
+    if (poll.count() > 0 && !path_.empty()) {
+      Stamp current = stamp();
+      bool changed;
+      {
+        std::lock_guard reload_lock(reload_mutex_);
+        changed = current != loaded_;
+      }
+      if (changed) (void)reload();
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace mercato::gateway

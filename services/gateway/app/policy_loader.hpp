@@ -1,0 +1,65 @@
+// Keeps the gateway's traffic policy current: reads the policy file (YAML, domain/policy.hpp), and on
+// SIGHUP or when the file changes (its modification time or size, checked every `poll`) reads it again.
+// A policy that cannot be read or fails validation is refused with a log line naming the problem, and
+// the one in force stays. The same thread lifts outlier ejections every outlier-detection interval.
+//
+// Metrics: mercato_gateway_policy_reloads_total{result="applied"|"rejected"}.
+//
+// Thread-safety: reload() may be called from any thread (serialised inside); the watcher thread is
+// stopped by the destructor.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "app/traffic.hpp"
+
+namespace mercato::gateway {
+
+class PolicyLoader {
+ public:
+  // `path` empty: no policy file, the default policy (domain/policy.hpp) and nothing to watch.
+  PolicyLoader(std::string path, const RouteTable& routes, obs::Registry& metrics, const obs::Logger& logger);
+  ~PolicyLoader();
+  PolicyLoader(const PolicyLoader&) = delete;
+  PolicyLoader& operator=(const PolicyLoader&) = delete;
+
+  // The policy as the file says now: kValidationFailed naming the key, or the reason the file cannot
+  // be read or parsed.
+  Result<std::shared_ptr<const Traffic>> load() const;
+  // Loads and swaps the policy in; otherwise logs why and keeps the one in force.
+  Result<void> reload();
+  // Starts the watcher thread (file changes every `poll`, 0 = never; outlier ejections lifted).
+  void watch(std::chrono::milliseconds poll);
+
+  PolicyHolder& holder() { return *holder_; }
+
+ private:
+  struct Stamp {
+    std::filesystem::file_time_type modified{};
+    std::uintmax_t size = 0;
+    bool exists = false;
+    friend bool operator==(const Stamp&, const Stamp&) = default;
+  };
+  Stamp stamp() const;
+  void run(std::chrono::milliseconds poll);
+
+  std::string path_;
+  const RouteTable& routes_;
+  obs::Registry& metrics_;
+  const obs::Logger& logger_;
+  std::unique_ptr<PolicyHolder> holder_;
+  std::mutex reload_mutex_;
+  Stamp loaded_;
+  std::mutex mutex_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace mercato::gateway
