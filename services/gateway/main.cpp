@@ -33,10 +33,10 @@ int main(int argc, char** argv) {
     // The traffic policy (config/gateway-policy.yaml): reloaded on SIGHUP and when the file changes.
     auto settings = ctx.config().section("gateway");
     auto& policy = ctx.own(std::make_unique<gateway::PolicyLoader>(settings.string("policy_file", ""), table,
-                                                                   ctx.metrics(), ctx.logger()));
+                                                                   ctx.client(), ctx.metrics(), ctx.logger()));
     policy.watch(settings.duration("policy_poll", std::chrono::seconds(1)));
     ctx.on_reload([&policy] { (void)policy.reload(); });
-    gateway::register_routes(ctx.router(), table, ctx.client(), policy.holder());
+    gateway::register_routes(ctx.router(), table, policy.holder());
     auto docs_dir = settings.string("docs_dir", "node_modules/swagger-ui-dist");
     auto& docs = ctx.own(
         std::make_unique<std::map<std::string, gateway::StaticFile>>(gateway::load_swagger_ui(docs_dir)));

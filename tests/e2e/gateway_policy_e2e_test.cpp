@@ -174,7 +174,7 @@ TEST_F(GatewayPolicyE2E, AnOpenCircuitFailsFastAndClosesWhenTheUpstreamRecovers)
   orders.answer(500);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(get().status, 500) << "passed through while closed";
   EXPECT_EQ(orders.served(), 3);
-  EXPECT_EQ(metric(R"(mercato_gateway_circuit_state{upstream="orders"})"), 1) << "open";
+  EXPECT_EQ(metric(R"(mercato_upstream_circuit_state{upstream="orders"})"), 1) << "open";
   auto started = std::chrono::steady_clock::now();
   auto fast = get();
   auto took = std::chrono::steady_clock::now() - started;
@@ -184,7 +184,7 @@ TEST_F(GatewayPolicyE2E, AnOpenCircuitFailsFastAndClosesWhenTheUpstreamRecovers)
   EXPECT_EQ(fast.header("retry-after"), "1");
   EXPECT_LT(took, 250ms) << "fails fast";
   EXPECT_EQ(orders.served(), 3) << "the upstream was not called";
-  EXPECT_GE(metric(R"(mercato_gateway_rejections_total{reason="circuit_open",upstream="orders"})"), 1);
+  EXPECT_GE(metric(R"(mercato_upstream_rejections_total{reason="circuit_open",upstream="orders"})"), 1);
 
   orders.answer(200);
   auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -192,9 +192,9 @@ TEST_F(GatewayPolicyE2E, AnOpenCircuitFailsFastAndClosesWhenTheUpstreamRecovers)
   while ((status = get().status) != 200 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(50ms);  // until recovery_timeout has passed; bounded
   EXPECT_EQ(status, 200);
-  EXPECT_EQ(metric(R"(mercato_gateway_circuit_state{upstream="orders"})"), 0) << "closed again";
-  EXPECT_EQ(metric(R"(mercato_gateway_circuit_transitions_total{to="half_open",upstream="orders"})"), 1);
-  EXPECT_EQ(metric(R"(mercato_gateway_circuit_transitions_total{to="closed",upstream="orders"})"), 1);
+  EXPECT_EQ(metric(R"(mercato_upstream_circuit_state{upstream="orders"})"), 0) << "closed again";
+  EXPECT_EQ(metric(R"(mercato_upstream_circuit_transitions_total{to="half_open",upstream="orders"})"), 1);
+  EXPECT_EQ(metric(R"(mercato_upstream_circuit_transitions_total{to="closed",upstream="orders"})"), 1);
 }
 
 // A killed upstream (connection refused) opens the circuit the same way: here the real user service,
@@ -283,7 +283,7 @@ TEST_F(GatewayPolicyE2E, APoolOfOneRefusesTheOverflowFastAndCountsIt) {
   EXPECT_GE(refused, 1);
   EXPECT_EQ(ok + refused, kClients);
   EXPECT_EQ(orders.served(), ok);
-  EXPECT_EQ(metric(R"(mercato_gateway_rejections_total{reason="pool_full",upstream="orders"})"), refused);
+  EXPECT_EQ(metric(R"(mercato_upstream_rejections_total{reason="pool_full",upstream="orders"})"), refused);
 }
 
 // An instance that keeps answering 5xx is ejected; the subset's other instance takes the traffic. GETs
@@ -310,16 +310,15 @@ TEST_F(GatewayPolicyE2E, ABadInstanceIsEjectedAndIdempotentRequestsAreRetried) {
   start_gateway(good);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(instance_of(get()), "good") << i;
   EXPECT_EQ(bad.served(), 2) << "two 5xx, then ejected";
-  EXPECT_EQ(metric("mercato_gateway_ejections_total{instance=\"" + bad.endpoint() +
-                   R"(",subset="pair",upstream="orders"})"),
+  EXPECT_EQ(metric("mercato_upstream_ejections_total{instance=\"" + bad.endpoint() + R"(",upstream="orders:pair"})"),
             1);
-  EXPECT_EQ(metric(R"(mercato_gateway_ejected_instances{subset="pair",upstream="orders"})"), 1);
-  EXPECT_EQ(metric(R"(mercato_gateway_retries_total{upstream="orders"})"), 2);
+  EXPECT_EQ(metric(R"(mercato_upstream_ejected_instances{upstream="orders:pair"})"), 1);
+  EXPECT_EQ(metric(R"(mercato_upstream_retries_total{upstream="orders:pair"})"), 2);
   // A POST without an Idempotency-Key is never retried: the ejected instance is out, so it goes to the
   // good one; the point is the retry counter does not move for it.
   auto post = testing::http(port_, "POST", "/api/orders", "{}");
   EXPECT_EQ(post.status, 200);
-  EXPECT_EQ(metric(R"(mercato_gateway_retries_total{upstream="orders"})"), 2);
+  EXPECT_EQ(metric(R"(mercato_upstream_retries_total{upstream="orders:pair"})"), 2);
 }
 
 // The policy follows its file: a change is applied, a bad file is refused and the old policy stays,

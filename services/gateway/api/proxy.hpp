@@ -23,7 +23,7 @@
 
 namespace mercato::gateway {
 
-void register_routes(http::Router& router, const RouteTable& table, http::Client& client,
-                     const PolicyHolder& policy);
+// The upstream calls go through the policy's resilience::Upstream objects (and their client).
+void register_routes(http::Router& router, const RouteTable& table, const PolicyHolder& policy);
 
 }  // namespace mercato::gateway

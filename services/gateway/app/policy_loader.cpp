@@ -8,9 +8,9 @@
 
 namespace mercato::gateway {
 
-PolicyLoader::PolicyLoader(std::string path, const RouteTable& routes, obs::Registry& metrics,
+PolicyLoader::PolicyLoader(std::string path, const RouteTable& routes, http::Client& client, obs::Registry& metrics,
                            const obs::Logger& logger)
-    : path_(std::move(path)), routes_(routes), metrics_(metrics), logger_(logger) {
+    : path_(std::move(path)), routes_(routes), client_(client), metrics_(metrics), logger_(logger) {
   loaded_ = stamp();
   auto first = load();
   if (!first) throw config::ConfigError("gateway policy " + path_ + ": " + first.error().message);
@@ -41,7 +41,7 @@ Result<std::shared_ptr<const Traffic>> PolicyLoader::load() const {
   }
   auto policy = parse_policy(document, routes_);
   if (!policy) return std::move(policy).error();
-  return std::shared_ptr<const Traffic>(std::make_shared<Traffic>(std::move(*policy), metrics_, logger_));
+  return std::shared_ptr<const Traffic>(std::make_shared<Traffic>(std::move(*policy), routes_, client_, metrics_, logger_));
 }
 
 Result<void> PolicyLoader::reload() {

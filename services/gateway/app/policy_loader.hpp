@@ -24,7 +24,8 @@ namespace mercato::gateway {
 class PolicyLoader {
  public:
   // `path` empty: no policy file, the default policy (domain/policy.hpp) and nothing to watch.
-  PolicyLoader(std::string path, const RouteTable& routes, obs::Registry& metrics, const obs::Logger& logger);
+  PolicyLoader(std::string path, const RouteTable& routes, http::Client& client, obs::Registry& metrics,
+               const obs::Logger& logger);
   ~PolicyLoader();
   PolicyLoader(const PolicyLoader&) = delete;
   PolicyLoader& operator=(const PolicyLoader&) = delete;
@@ -51,6 +52,7 @@ class PolicyLoader {
 
   std::string path_;
   const RouteTable& routes_;
+  http::Client& client_;
   obs::Registry& metrics_;
   const obs::Logger& logger_;
   std::unique_ptr<PolicyHolder> holder_;

@@ -1,0 +1,230 @@
+#include "mercato/resilience/upstream.hpp"
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <random>
+
+namespace mercato::resilience {
+namespace {
+
+double state_value(BreakerState s) {
+  switch (s) {
+    case BreakerState::kClosed:
+      return 0;
+    case BreakerState::kOpen:
+      return 1;
+    case BreakerState::kHalfOpen:
+      return 2;
+  }
+  return 0;
+}
+
+bool failed(const Result<http::Response>& r) { return !r || r->status >= 500; }
+
+}  // namespace
+
+struct Upstream::Impl {
+  UpstreamSettings settings;
+  std::vector<http::Endpoint> instances;
+  http::Client& client;
+  obs::Gauge& state;
+  CircuitBreaker breaker;
+  Bulkhead pool;
+  RetryBudget budget;
+  LoadBalancer balancer;
+  std::unique_ptr<OutlierDetector> outliers;
+  obs::Counter& circuit_open;
+  obs::Counter& pool_full;
+  obs::Counter& no_instance;
+  obs::Counter& retries;
+  obs::Counter& budget_exhausted;
+  obs::Gauge& ejected;
+  std::vector<obs::Counter*> ejections;
+
+  Impl(UpstreamSettings s, std::vector<http::Endpoint> endpoints, http::Client& c, obs::Registry& metrics,
+       const obs::Logger& logger)
+      : settings(std::move(s)),
+        instances(std::move(endpoints)),
+        client(c),
+        state(metrics.gauge("mercato_upstream_circuit_state",
+                            "Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open",
+                            {{"upstream", settings.name}})),
+        breaker(settings.breaker,
+                [this, &metrics, &logger](BreakerState from, BreakerState to) {
+                  state.set(state_value(to));
+                  metrics
+                      .counter("mercato_upstream_circuit_transitions_total", "Circuit breaker state changes",
+                               {{"upstream", settings.name}, {"to", std::string(to_string(to))}})
+                      .inc();
+                  logger.warn("circuit breaker changed state", {{"upstream", settings.name},
+                                                                {"from", std::string(to_string(from))},
+                                                                {"to", std::string(to_string(to))}});
+                }),
+        pool(settings.pool),
+        budget(settings.budget),
+        balancer(settings.balancing, instances.size()),
+        circuit_open(rejections(metrics, "circuit_open")),
+        pool_full(rejections(metrics, "pool_full")),
+        no_instance(rejections(metrics, "no_healthy_instance")),
+        retries(metrics.counter("mercato_upstream_retries_total", "Retried calls", {{"upstream", settings.name}})),
+        budget_exhausted(metrics.counter("mercato_upstream_retry_budget_exhausted_total",
+                                         "Retries the retry budget did not allow", {{"upstream", settings.name}})),
+        ejected(metrics.gauge("mercato_upstream_ejected_instances",
+                              "Instances outlier detection has taken out of load balancing",
+                              {{"upstream", settings.name}})) {
+    state.set(0);
+    ejected.set(0);
+    if (settings.outliers) outliers = std::make_unique<OutlierDetector>(*settings.outliers, instances.size());
+    for (const auto& endpoint : instances) {
+      ejections.push_back(&metrics.counter("mercato_upstream_ejections_total", "Outlier ejections per instance",
+                                           {{"upstream", settings.name}, {"instance", endpoint.to_string()}}));
+    }
+  }
+
+  obs::Counter& rejections(obs::Registry& metrics, const char* reason) {
+    return metrics.counter("mercato_upstream_rejections_total",
+                           "Calls refused before any instance was called, by reason",
+                           {{"upstream", settings.name}, {"reason", reason}});
+  }
+
+  std::vector<bool> available() const {
+    std::vector<bool> out(instances.size(), true);
+    if (outliers) {
+      for (std::size_t i = 0; i < out.size(); ++i) out[i] = !outliers->ejected(i);
+    }
+    return out;
+  }
+
+  void record(std::size_t instance, bool server_error, TimePoint now) {
+    if (!outliers) return;
+    if (outliers->on_result(instance, server_error, now)) {
+      ejections[instance]->inc();
+      ejected.set(static_cast<double>(outliers->ejected_count()));
+    }
+  }
+};
+
+namespace {
+
+// Waits for a bulkhead slot: true when the call may run (it then owns a slot).
+boost::asio::awaitable<bool> wait_for_slot(Bulkhead& pool, std::uint64_t id,
+                                           const std::shared_ptr<boost::asio::steady_timer>& timer,
+                                           const std::shared_ptr<std::atomic<bool>>& woken) {
+  auto [ec] = co_await timer->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  (void)ec;  // cancelled: woken; expired: timed out — the flag tells which
+  if (woken->load()) co_return true;
+  co_return !pool.abandon(id);  // the slot may have been handed over meanwhile: then it is ours
+}
+
+}  // namespace
+
+Upstream::Upstream(UpstreamSettings settings, std::vector<http::Endpoint> instances, http::Client& client,
+                   obs::Registry& metrics, const obs::Logger& logger)
+    : impl_(std::make_unique<Impl>(std::move(settings), std::move(instances), client, metrics, logger)) {}
+
+Upstream::~Upstream() = default;
+
+CircuitBreaker& Upstream::breaker() noexcept { return impl_->breaker; }
+const UpstreamSettings& Upstream::settings() const noexcept { return impl_->settings; }
+
+void Upstream::evaluate_outliers(TimePoint now) {
+  if (!impl_->outliers) return;
+  impl_->outliers->evaluate(now);
+  impl_->ejected.set(static_cast<double>(impl_->outliers->ejected_count()));
+}
+
+boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest request, CallSettings settings,
+                                                      bool retriable) {
+  auto& s = *impl_;
+  Call out;
+  auto now = Clock::now();
+  if (!s.breaker.try_acquire(now)) {
+    s.circuit_open.inc();
+    out.refused = Refused::kCircuitOpen;
+    out.retry_after = s.breaker.retry_after(now);
+    out.result = refusal_error(s.settings.name, out.refused);
+    co_return out;
+  }
+  auto timeout = settings.timeout.value_or(s.settings.timeout);
+  auto executor = co_await boost::asio::this_coro::executor;
+  auto woken = std::make_shared<std::atomic<bool>>(false);
+  auto timer = std::make_shared<boost::asio::steady_timer>(executor);
+  auto ticket = s.pool.enter([woken, timer, executor] {
+    woken->store(true);
+    boost::asio::post(executor, [timer] { timer->cancel(); });
+  });
+  if (ticket.admission == Bulkhead::Admission::kQueued) {
+    auto wait_until = std::chrono::steady_clock::now() + timeout;
+    if (settings.deadline && *settings.deadline < wait_until) wait_until = *settings.deadline;
+    timer->expires_at(wait_until);
+    if (!co_await wait_for_slot(s.pool, ticket.id, timer, woken)) ticket.admission = Bulkhead::Admission::kRefused;
+  }
+  if (ticket.admission == Bulkhead::Admission::kRefused) {
+    s.breaker.on_ignored();
+    s.pool_full.inc();
+    out.refused = Refused::kPoolFull;
+    out.retry_after = std::chrono::seconds(1);
+    out.result = refusal_error(s.settings.name, out.refused);
+    co_return out;
+  }
+
+  auto retries = settings.retries.value_or(s.settings.retries);
+  auto per_try = retries.per_try_timeout.count() > 0 ? std::min(retries.per_try_timeout, timeout) : timeout;
+  s.budget.on_request(now);
+  thread_local std::mt19937_64 jitter{std::random_device{}()};
+  for (int attempt = 1;; ++attempt) {
+    auto instance = s.balancer.pick(s.available());
+    if (!instance) {
+      out.refused = Refused::kNoHealthyInstance;
+      out.result = refusal_error(s.settings.name, out.refused);
+      break;
+    }
+    http::ClientRequest copy = request;  // each attempt sends its own copy
+    http::CallOptions options{.timeout = per_try, .deadline = settings.deadline};
+    s.balancer.started(*instance);
+    out.result = co_await s.client.send(s.instances[*instance], std::move(copy), options);
+    s.balancer.finished(*instance);
+    bool server_error = failed(out.result);
+    s.record(*instance, server_error, Clock::now());
+    if (!server_error || attempt >= retries.attempts || !retriable) break;
+    auto delay = retry_delay(retries, attempt, jitter);
+    if (settings.deadline && std::chrono::steady_clock::now() + delay >= *settings.deadline) break;
+    if (!s.budget.try_retry(Clock::now())) {
+      s.budget_exhausted.inc();
+      break;
+    }
+    s.retries.inc();
+    boost::asio::steady_timer pause(executor, delay);
+    co_await pause.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+  s.pool.leave();
+  if (out.refused == Refused::kNoHealthyInstance) {
+    s.breaker.on_ignored();
+    s.no_instance.inc();
+  } else if (failed(out.result)) {
+    s.breaker.on_failure(Clock::now());
+  } else {
+    s.breaker.on_success(Clock::now());
+  }
+  co_return out;
+}
+
+Error refusal_error(const std::string& upstream, Refused refused) {
+  switch (refused) {
+    case Refused::kCircuitOpen:
+      return Error::unavailable("service '" + upstream + "' is failing: its circuit is open");
+    case Refused::kPoolFull:
+      return Error::unavailable("too many requests in flight to service '" + upstream + "'");
+    case Refused::kNoHealthyInstance:
+      return Error::unavailable("service '" + upstream + "' has no healthy instance");
+    case Refused::kNone:
+      break;
+  }
+  return Error::internal("not refused");
+}
+
+}  // namespace mercato::resilience
