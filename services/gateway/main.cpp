@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
     ctx.logger().info("routes loaded", {{"services", static_cast<std::uint64_t>(table.all().size())}});
     // The traffic policy (config/gateway-policy.yaml): reloaded on SIGHUP and when the file changes.
     auto settings = ctx.config().section("gateway");
-    auto& policy = ctx.own(std::make_unique<gateway::PolicyLoader>(settings.string("policy_file", ""), table,
-                                                                   ctx.client(), ctx.metrics(), ctx.logger()));
+    auto& policy = ctx.own(std::make_unique<gateway::PolicyLoader>(
+        settings.string("policy_file", ""), table, ctx.client(), ctx.metrics(), ctx.logger()));
     policy.watch(settings.duration("policy_poll", std::chrono::seconds(1)));
     ctx.on_reload([&policy] { (void)policy.reload(); });
     gateway::register_routes(ctx.router(), table, policy.holder());

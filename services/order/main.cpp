@@ -18,11 +18,15 @@ int main(int argc, char** argv) {
         {.sqlite = [](sqlite::Database& db) { return std::make_unique<order::SqliteOrderRepository>(db); },
          .postgres =
              [](postgres::Database& db) { return std::make_unique<order::PostgresOrderRepository>(db); }});
-    auto timeout = ctx.config().section("order").duration("upstream_timeout", std::chrono::seconds(2));
-    auto& customers =
-        ctx.own(std::make_unique<order::HttpCustomerDirectory>(ctx.client(), ctx.upstream("user"), timeout));
-    auto& catalog =
-        ctx.own(std::make_unique<order::HttpCatalog>(ctx.client(), ctx.upstream("inventory"), timeout));
+    // The user and inventory services, each behind a circuit breaker (order.user, order.inventory).
+    auto calls = ctx.config().section("order");
+    auto upstream = [&](const std::string& name) -> resilience::Upstream& {
+      return ctx.own(std::make_unique<resilience::Upstream>(
+          resilience::read_upstream_settings(calls.section(name), name), std::vector{ctx.upstream(name)},
+          ctx.client(), ctx.metrics(), ctx.logger()));
+    };
+    auto& customers = ctx.own(std::make_unique<order::HttpCustomerDirectory>(upstream("user")));
+    auto& catalog = ctx.own(std::make_unique<order::HttpCatalog>(upstream("inventory")));
     auto saga = ctx.config().section("saga");
     auto mode = saga.choice("mode", "orchestration", {"orchestration", "choreography", "none"});
     order::SagaTimeouts timeouts{.step = saga.duration("step_timeout", std::chrono::seconds(30)),

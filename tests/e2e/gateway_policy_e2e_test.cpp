@@ -310,7 +310,8 @@ TEST_F(GatewayPolicyE2E, ABadInstanceIsEjectedAndIdempotentRequestsAreRetried) {
   start_gateway(good);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(instance_of(get()), "good") << i;
   EXPECT_EQ(bad.served(), 2) << "two 5xx, then ejected";
-  EXPECT_EQ(metric("mercato_upstream_ejections_total{instance=\"" + bad.endpoint() + R"(",upstream="orders:pair"})"),
+  EXPECT_EQ(metric("mercato_upstream_ejections_total{instance=\"" + bad.endpoint() +
+                   R"(",upstream="orders:pair"})"),
             1);
   EXPECT_EQ(metric(R"(mercato_upstream_ejected_instances{upstream="orders:pair"})"), 1);
   EXPECT_EQ(metric(R"(mercato_upstream_retries_total{upstream="orders:pair"})"), 2);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mercato/testing/backends.hpp"
+#include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -42,7 +43,10 @@ class OrderFlowTest : public ::testing::Test {
     order_ = start("order", order_port_,
                    {{"APP_UPSTREAMS__USER", "127.0.0.1:" + std::to_string(user_port_)},
                     {"APP_UPSTREAMS__INVENTORY", "127.0.0.1:" + std::to_string(inventory_port_)},
-                    {"APP_ORDER__UPSTREAM_TIMEOUT", "1s"}});
+                    {"APP_ORDER__USER__TIMEOUT", "1s"},
+                    {"APP_ORDER__INVENTORY__TIMEOUT", "1s"},
+                    {"APP_ORDER__INVENTORY__CIRCUIT_BREAKER__FAILURE_THRESHOLD", "3"},
+                    {"APP_ORDER__INVENTORY__CIRCUIT_BREAKER__RECOVERY_TIMEOUT", "1s"}});
     gateway_ = new Process(
         testing::binary("gateway"), {},
         {{"APP_SERVER__PORT", std::to_string(gateway_port_)},
@@ -330,6 +334,47 @@ TEST_F(OrderFlowTest, UserServiceDownIs503AndNothingIsStored) {
   EXPECT_TRUE(api("GET", "/orders?customer_id=" + customer).json().at("orders").as_array().empty());
   auto placed = api("POST", "/orders", order_body(customer, R"([{"product_id":"down-apple","quantity":1}])"));
   EXPECT_EQ(placed.status, 201) << placed.body;
+}
+
+// The article's circuit breaker on the order service's own calls: with the inventory service down, the
+// first orders fail on the connection, then the circuit opens and orders are refused at once (503 naming
+// the service) instead of each waiting for a timeout; with the service back, a trial call closes it.
+TEST_F(OrderFlowTest, AnInventoryOutageOpensTheCircuitAndItClosesWhenTheServiceIsBack) {
+  // The customer straight from the user service: the test before restarted it, and the gateway's pooled
+  // connection to the old process is only checked once idle for a moment (lib/http client.cpp).
+  auto user = testing::http(user_port_, "POST", "/users", R"({"email":"breaker@example.com","name":"Bea"})");
+  ASSERT_EQ(user.status, 201) << user.body;
+  std::string customer(user.json().at("id").as_string());
+  stock("breaker-pear", 100, 50);
+  // Straight to the order service: through the gateway, its own breaker for the order service would open
+  // on these 503s too (a 5xx is a failure wherever it comes from) and hide the recovery for its timeout.
+  auto place = [&] {
+    return testing::http(order_port_, "POST", "/orders",
+                         order_body(customer, R"([{"product_id":"breaker-pear","quantity":1}])"));
+  };
+  ASSERT_EQ(place().status, 201);
+  inventory_->signal(SIGKILL);
+  ASSERT_TRUE(inventory_->wait(5s));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(place().status, 503) << "connection refused";
+  EXPECT_EQ(testing::metric(order_port_, R"(mercato_upstream_circuit_state{upstream="inventory"})"), 1);
+  auto started = std::chrono::steady_clock::now();
+  auto fast = place();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 250ms);
+  EXPECT_EQ(fast.status, 503);
+  EXPECT_NE(fast.body.find("circuit is open"), std::string::npos) << fast.body;
+  EXPECT_GE(
+      testing::metric(order_port_,
+                      R"(mercato_upstream_rejections_total{reason="circuit_open",upstream="inventory"})"),
+      1);
+  delete inventory_;
+  inventory_ = start("inventory", inventory_port_, {});
+  ASSERT_TRUE(testing::wait_ready(inventory_port_)) << inventory_->log();
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  int status = 0;
+  while ((status = place().status) != 201 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);  // until recovery_timeout has passed; bounded
+  EXPECT_EQ(status, 201);
+  EXPECT_EQ(testing::metric(order_port_, R"(mercato_upstream_circuit_state{upstream="inventory"})"), 0);
 }
 
 }  // namespace

@@ -70,9 +70,11 @@ struct Upstream::Impl {
         circuit_open(rejections(metrics, "circuit_open")),
         pool_full(rejections(metrics, "pool_full")),
         no_instance(rejections(metrics, "no_healthy_instance")),
-        retries(metrics.counter("mercato_upstream_retries_total", "Retried calls", {{"upstream", settings.name}})),
+        retries(metrics.counter("mercato_upstream_retries_total", "Retried calls",
+                                {{"upstream", settings.name}})),
         budget_exhausted(metrics.counter("mercato_upstream_retry_budget_exhausted_total",
-                                         "Retries the retry budget did not allow", {{"upstream", settings.name}})),
+                                         "Retries the retry budget did not allow",
+                                         {{"upstream", settings.name}})),
         ejected(metrics.gauge("mercato_upstream_ejected_instances",
                               "Instances outlier detection has taken out of load balancing",
                               {{"upstream", settings.name}})) {
@@ -80,8 +82,9 @@ struct Upstream::Impl {
     ejected.set(0);
     if (settings.outliers) outliers = std::make_unique<OutlierDetector>(*settings.outliers, instances.size());
     for (const auto& endpoint : instances) {
-      ejections.push_back(&metrics.counter("mercato_upstream_ejections_total", "Outlier ejections per instance",
-                                           {{"upstream", settings.name}, {"instance", endpoint.to_string()}}));
+      ejections.push_back(
+          &metrics.counter("mercato_upstream_ejections_total", "Outlier ejections per instance",
+                           {{"upstream", settings.name}, {"instance", endpoint.to_string()}}));
     }
   }
 
@@ -161,7 +164,8 @@ boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest reques
     auto wait_until = std::chrono::steady_clock::now() + timeout;
     if (settings.deadline && *settings.deadline < wait_until) wait_until = *settings.deadline;
     timer->expires_at(wait_until);
-    if (!co_await wait_for_slot(s.pool, ticket.id, timer, woken)) ticket.admission = Bulkhead::Admission::kRefused;
+    if (!co_await wait_for_slot(s.pool, ticket.id, timer, woken))
+      ticket.admission = Bulkhead::Admission::kRefused;
   }
   if (ticket.admission == Bulkhead::Admission::kRefused) {
     s.breaker.on_ignored();
@@ -211,6 +215,24 @@ boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest reques
     s.breaker.on_success(Clock::now());
   }
   co_return out;
+}
+
+UpstreamSettings read_upstream_settings(const config::Section& section, std::string name) {
+  UpstreamSettings s;
+  s.name = std::move(name);
+  s.timeout = section.duration("timeout", std::chrono::seconds(2));
+  s.retries.attempts = static_cast<int>(section.integer("retries", 1, 0, 5)) + 1;
+  s.pool.max_concurrent = static_cast<int>(section.integer("max_concurrent", 256, 1, 1'000'000));
+  s.pool.max_pending = static_cast<int>(section.integer("max_pending", 256, 0, 1'000'000));
+  auto breaker = section.section("circuit_breaker");
+  s.breaker.failure_threshold = static_cast<int>(breaker.integer("failure_threshold", 5, 1, 1'000'000));
+  s.breaker.recovery_timeout = breaker.duration("recovery_timeout", std::chrono::seconds(10));
+  s.breaker.success_threshold = static_cast<int>(breaker.integer("success_threshold", 1, 1, 1'000'000));
+  if (auto r = s.breaker.validate(); !r) {
+    throw config::ConfigError("config key '" + breaker.path() + "." + r.error().field +
+                              "': " + r.error().message);
+  }
+  return s;
 }
 
 Error refusal_error(const std::string& upstream, Refused refused) {

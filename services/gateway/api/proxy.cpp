@@ -92,9 +92,8 @@ boost::asio::awaitable<http::Response> proxy(const RouteTable& table, const Poli
     }
   }
 
-  const HttpRoute* route = select_route(*svc->policy, [&](const std::string& header) {
-    return req.headers.get(header);
-  });
+  const HttpRoute* route =
+      select_route(*svc->policy, [&](const std::string& header) { return req.headers.get(header); });
   std::string_view subset = kDefaultSubset;
   if (route != nullptr) {
     auto ticket = static_cast<int>(random_u64() % static_cast<std::uint64_t>(total_weight(*route)));

@@ -8,8 +8,8 @@
 
 namespace mercato::gateway {
 
-PolicyLoader::PolicyLoader(std::string path, const RouteTable& routes, http::Client& client, obs::Registry& metrics,
-                           const obs::Logger& logger)
+PolicyLoader::PolicyLoader(std::string path, const RouteTable& routes, http::Client& client,
+                           obs::Registry& metrics, const obs::Logger& logger)
     : path_(std::move(path)), routes_(routes), client_(client), metrics_(metrics), logger_(logger) {
   loaded_ = stamp();
   auto first = load();
@@ -41,7 +41,8 @@ Result<std::shared_ptr<const Traffic>> PolicyLoader::load() const {
   }
   auto policy = parse_policy(document, routes_);
   if (!policy) return std::move(policy).error();
-  return std::shared_ptr<const Traffic>(std::make_shared<Traffic>(std::move(*policy), routes_, client_, metrics_, logger_));
+  return std::shared_ptr<const Traffic>(
+      std::make_shared<Traffic>(std::move(*policy), routes_, client_, metrics_, logger_));
 }
 
 Result<void> PolicyLoader::reload() {

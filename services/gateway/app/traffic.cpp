@@ -25,21 +25,20 @@ Traffic::Traffic(Policy policy, const RouteTable& routes, http::Client& client, 
           .outliers = sp.outlier_detection,
           .balancing = sp.balancing,
           .timeout = route != nullptr ? route->request_timeout : std::chrono::milliseconds(5000)};
-      service->subsets.emplace(subset_name,
-                               std::make_unique<resilience::Upstream>(std::move(settings), endpoints, client,
-                                                                      metrics, logger));
+      service->subsets.emplace(subset_name, std::make_unique<resilience::Upstream>(
+                                                std::move(settings), endpoints, client, metrics, logger));
     }
     if (sp.rate_limit) service->limiter = std::make_unique<resilience::RateLimiter>(*sp.rate_limit);
-    service->rate_limited = &metrics.counter("mercato_gateway_rejections_total",
-                                             "Requests the gateway's rate limits refused",
-                                             {{"upstream", name}, {"reason", "rate_limited"}});
+    service->rate_limited =
+        &metrics.counter("mercato_gateway_rejections_total", "Requests the gateway's rate limits refused",
+                         {{"upstream", name}, {"reason", "rate_limited"}});
     services_.emplace(name, std::move(service));
   }
   if (policy_.per_client) {
     per_client_ = std::make_unique<resilience::RateLimiter>(*policy_.per_client);
-    per_client_rejections_ = &metrics.counter("mercato_gateway_rejections_total",
-                                              "Requests the gateway's rate limits refused",
-                                              {{"upstream", "*"}, {"reason", "client_rate_limited"}});
+    per_client_rejections_ =
+        &metrics.counter("mercato_gateway_rejections_total", "Requests the gateway's rate limits refused",
+                         {{"upstream", "*"}, {"reason", "client_rate_limited"}});
   }
 }
 

@@ -29,8 +29,9 @@ boost::asio::awaitable<Result<bool>> HttpCustomerDirectory::exists(const std::st
                                                                    const CallContext& ctx) {
   // Ids reaching here passed the API's id check (letters, digits, '.', '_', '-'): safe in a path.
   auto request = get_request("/users/" + customer_id, ctx);
-  http::CallOptions options{.timeout = timeout_, .deadline = ctx.deadline};
-  auto res = co_await client_.send(users_, std::move(request), options);
+  resilience::Upstream::CallSettings settings{.deadline = ctx.deadline};
+  auto call = co_await users_.call(std::move(request), settings, true);
+  auto& res = call.result;
   if (!res) co_return upstream_error("user service", res.error());
   if (res->status == 200) co_return true;
   if (res->status == 404) co_return false;
@@ -40,8 +41,9 @@ boost::asio::awaitable<Result<bool>> HttpCustomerDirectory::exists(const std::st
 boost::asio::awaitable<Result<std::optional<std::int64_t>>> HttpCatalog::unit_price(
     const std::string& product_id, const CallContext& ctx) {
   auto request = get_request("/inventory/" + product_id, ctx);
-  http::CallOptions options{.timeout = timeout_, .deadline = ctx.deadline};
-  auto res = co_await client_.send(inventory_, std::move(request), options);
+  resilience::Upstream::CallSettings settings{.deadline = ctx.deadline};
+  auto call = co_await inventory_.call(std::move(request), settings, true);
+  auto& res = call.result;
   if (!res) co_return upstream_error("inventory service", res.error());
   if (res->status == 404) co_return std::optional<std::int64_t>{};
   if (res->status != 200) co_return unexpected_status("inventory service", res->status);

@@ -14,10 +14,11 @@
 // unusable answer, or a 5xx. A 4xx is an answer.
 //
 // Metrics, labelled upstream=<name>:
-//   mercato_upstream_circuit_state 0 closed, 1 open, 2 half-open; mercato_upstream_circuit_transitions_total{to}
-//   mercato_upstream_rejections_total{reason}   circuit_open | pool_full | no_healthy_instance
-//   mercato_upstream_retries_total, mercato_upstream_retry_budget_exhausted_total
-//   mercato_upstream_ejections_total{instance}, mercato_upstream_ejected_instances
+//   mercato_upstream_circuit_state 0 closed, 1 open, 2 half-open;
+//   mercato_upstream_circuit_transitions_total{to} mercato_upstream_rejections_total{reason}   circuit_open |
+//   pool_full | no_healthy_instance mercato_upstream_retries_total,
+//   mercato_upstream_retry_budget_exhausted_total mercato_upstream_ejections_total{instance},
+//   mercato_upstream_ejected_instances
 //
 // Thread-safety: thread-safe; call() must be awaited on a worker of the client's IoPool.
 #pragma once
@@ -29,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "mercato/config/config.hpp"
 #include "mercato/http/client.hpp"
 #include "mercato/observability/logging.hpp"
 #include "mercato/observability/metrics.hpp"
@@ -63,8 +65,8 @@ class Upstream {
 
   struct Call {
     Result<http::Response> result = Error::unavailable("not called");
-    Refused refused = Refused::kNone;              // refused before any instance was called
-    std::chrono::milliseconds retry_after{0};      // when refused: a hint for Retry-After
+    Refused refused = Refused::kNone;          // refused before any instance was called
+    std::chrono::milliseconds retry_after{0};  // when refused: a hint for Retry-After
   };
   struct CallSettings {
     std::optional<std::chrono::milliseconds> timeout;  // default: settings.timeout
@@ -86,5 +88,13 @@ class Upstream {
 
 // The error a refusal stands for (kUnavailable, naming the upstream and why).
 Error refusal_error(const std::string& upstream, Refused refused);
+
+// A service's settings for its calls to `name`, from a config section (validated; config::ConfigError
+// naming the key otherwise):
+//   timeout: 2s                      each call, retries included
+//   retries: 1                       extra tries of a failed retriable call (0..5), full-jitter backoff
+//   max_concurrent: 256, max_pending: 256
+//   circuit_breaker: {failure_threshold: 5, recovery_timeout: 10s, success_threshold: 1}
+UpstreamSettings read_upstream_settings(const config::Section& section, std::string name);
 
 }  // namespace mercato::resilience
