@@ -83,6 +83,10 @@ _up_command() {
     _UP_ENV+=("APP_LOG__LEVEL=${MERCATO_LOG_LEVEL}")
   fi
   if [[ "$name" == "$MERCATO_GATEWAY_NAME" ]]; then
+    # The traffic policy (config/gateway-policy.yaml), unless the environment names another.
+    if [[ -z "${APP_GATEWAY__POLICY_FILE:-}" && -f "${MERCATO_ROOT}/config/gateway-policy.yaml" ]]; then
+      _UP_ENV+=("APP_GATEWAY__POLICY_FILE=${MERCATO_ROOT}/config/gateway-policy.yaml")
+    fi
     for other in "${UP_ORDER[@]}"; do
       [[ "$other" == "$MERCATO_GATEWAY_NAME" || "$other" == nats || "$other" == kafka ]] && continue
       route="$(service_route "$other")"
