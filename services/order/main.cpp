@@ -34,8 +34,13 @@ int main(int argc, char** argv) {
     auto tick = saga.duration("tick", std::chrono::milliseconds(250));
     order::SagaCoordinator* sagas = nullptr;
     if (mode != "none") {
-      sagas = &ctx.own(std::make_unique<order::SagaCoordinator>(repository, timeouts, &ctx.metrics(),
-                                                                *order::parse_coordination(mode)));
+      auto breaker = saga.section("payment_circuit_breaker");
+      resilience::BreakerSettings payment_circuit{
+          .failure_threshold = static_cast<int>(breaker.integer("failure_threshold", 3, 1, 1'000'000)),
+          .recovery_timeout = breaker.duration("recovery_timeout", std::chrono::seconds(30)),
+          .success_threshold = 1};
+      sagas = &ctx.own(std::make_unique<order::SagaCoordinator>(
+          repository, timeouts, &ctx.metrics(), *order::parse_coordination(mode), payment_circuit));
     }
     auto& orders = ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, sagas));
     order::register_routes(ctx.router(), orders);

@@ -39,6 +39,7 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
  protected:
   virtual std::string step_timeout() const { return "20s"; }
   virtual std::string order_deadline() const { return "15m"; }
+  virtual std::map<std::string, std::string> order_settings() const { return {}; }
   // The parameter: the saga mode, then (the fault matrix) "/" and the participant at fault.
   std::string mode() const { return GetParam().substr(0, GetParam().find('/')); }
   std::string participant() const {
@@ -72,6 +73,7 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
     order_env["APP_SAGA__STEP_TIMEOUT"] = step_timeout();
     order_env["APP_SAGA__MODE"] = mode();
     order_env["APP_SAGA__ORDER_DEADLINE"] = order_deadline();
+    for (const auto& [key, value] : order_settings()) order_env[key] = value;
     order_ = std::make_unique<ServiceProcess>("order", dir_, order_env);
     for (auto* s :
          {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(), order_.get()})
@@ -698,6 +700,67 @@ TEST_P(SagaKillMatrixE2E, AParticipantKilledRightAfterItsStepIsRestartedAndTheOr
   auto cup = product("matrix-cup");
   EXPECT_EQ(cup.at("sold").as_int64(), 1) << boost::json::serialize(cup);
   EXPECT_EQ(cup.at("available").as_int64(), 2);
+  expect_check_passes();
+}
+
+// --- The payment step's circuit breaker ---------------------------------------------------------------
+
+// The article's breaker in front of the payment call: the payment service down, a charge times out and
+// the circuit opens; from then on orders go to pending_payment at once (their charge queued) instead of
+// after the step timeout. With the service back the queued charges complete, and after the recovery
+// timeout a trial charge closes the circuit.
+class SagaPaymentCircuitE2E : public SagaE2E {
+ protected:
+  std::string step_timeout() const override { return "3s"; }
+  std::map<std::string, std::string> order_settings() const override {
+    return {{"APP_SAGA__PAYMENT_CIRCUIT_BREAKER__FAILURE_THRESHOLD", "1"},
+            {"APP_SAGA__PAYMENT_CIRCUIT_BREAKER__RECOVERY_TIMEOUT", "1s"}};
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Modes, SagaPaymentCircuitE2E, ::testing::Values("orchestration", "choreography"));
+
+TEST_P(SagaPaymentCircuitE2E, WithThePaymentServiceDownTheCircuitOpensAndOrdersWaitAtOnce) {
+  stock("circuit-mug", 100);  // enough for the orders placed until a trial closes the circuit
+  // A short ack wait: an event the killed payment service had fetched but not handled comes back soon.
+  payment_->process->signal(SIGKILL);
+  ASSERT_TRUE(payment_->process->wait(10s));
+  payment_->env["APP_EVENTS__ACK_WAIT"] = "1s";
+  payment_->start();
+  ASSERT_TRUE(testing::wait_ready(payment_->port)) << payment_->process->log();
+  payment_->process->signal(SIGKILL);
+  ASSERT_TRUE(payment_->process->wait(10s));
+  auto first = place("circuit-mug", 1);
+  EXPECT_TRUE(wait_status(first, "pending_payment", 15s)) << "after the 3 s step timeout";
+  EXPECT_EQ(testing::metric(order_->port, "mercato_saga_payment_circuit_state"), 1) << "open";
+  auto placed_at = std::chrono::steady_clock::now();
+  auto second = place("circuit-mug", 1);
+  EXPECT_TRUE(wait_status(second, "pending_payment", 2s));
+  EXPECT_LT(std::chrono::steady_clock::now() - placed_at, 1500ms) << "well under the step timeout";
+  auto steps = timeline(second);
+  EXPECT_NE(std::find(steps.begin(), steps.end(), "charge:deferred"), steps.end());
+
+  payment_->start();
+  ASSERT_TRUE(testing::wait_ready(payment_->port)) << payment_->process->log();
+  for (const auto& id : {first, second}) {
+    auto order = settled(id);
+    EXPECT_EQ(order.at("status").as_string(), "confirmed") << "its queued charge went through";
+  }
+  // Past the recovery timeout a charge is a trial; answered, it closes the circuit.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  std::string last;
+  while (testing::metric(order_->port, "mercato_saga_payment_circuit_state") != 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    last = place("circuit-mug", 1);
+    settled(last);
+  }
+  EXPECT_EQ(testing::metric(order_->port, "mercato_saga_payment_circuit_state"), 0)
+      << "closed again; transitions: "
+      << testing::metric(order_->port, R"(mercato_saga_payment_circuit_transitions_total{to="open"})")
+      << " open, "
+      << testing::metric(order_->port, R"(mercato_saga_payment_circuit_transitions_total{to="half_open"})")
+      << " half-open; the last order's saga: "
+      << (last.empty() ? "none" : testing::http(order_->port, "GET", "/orders/" + last + "/saga").body);
   expect_check_passes();
 }
 

@@ -76,6 +76,32 @@ const std::vector<std::string>& SagaCoordinator::answer_types() {
   return types;
 }
 
+SagaCoordinator::SagaCoordinator(OrderRepository& repository, SagaTimeouts timeouts, obs::Registry* metrics,
+                                 Coordination mode,
+                                 std::optional<resilience::BreakerSettings> payment_circuit)
+    : repository_(repository), timeouts_(timeouts), metrics_(metrics), mode_(mode) {
+  if (!payment_circuit) return;
+  obs::Gauge* state = nullptr;
+  if (metrics_ != nullptr) {
+    state = &metrics_->gauge("mercato_saga_payment_circuit_state",
+                             "The payment step's circuit breaker: 0 closed, 1 open, 2 half-open");
+    state->set(0);
+  }
+  auto* registry = metrics_;
+  payment_circuit_ = std::make_unique<resilience::CircuitBreaker>(
+      *payment_circuit, [state, registry](resilience::BreakerState, resilience::BreakerState to) {
+        if (state == nullptr) return;
+        state->set(to == resilience::BreakerState::kClosed ? 0
+                   : to == resilience::BreakerState::kOpen ? 1
+                                                           : 2);
+        registry
+            ->counter("mercato_saga_payment_circuit_transitions_total",
+                      "The payment step's circuit breaker changes",
+                      {{"to", std::string(resilience::to_string(to))}})
+            .inc();
+      });
+}
+
 Saga SagaCoordinator::begin(const Order& order, SystemTime now, const std::string& traceparent,
                             std::vector<events::CloudEvent>& events) const {
   Saga saga;
@@ -87,16 +113,26 @@ Saga SagaCoordinator::begin(const Order& order, SystemTime now, const std::strin
 Result<void> SagaCoordinator::on_event(const events::CloudEvent& event) {
   auto answer = answer_of(event);
   std::vector<StepRecord> added;
+  // Only a reservation starts a charge (orchestrated: the next command; choreographed: the next step).
+  Conditions conditions;
+  bool trial = false;
+  if (payment_circuit_ && answer.type == "inventory.reserved") {
+    trial = payment_circuit_->try_acquire(resilience::Clock::now());
+    conditions.payment_circuit_open = !trial;
+  }
   auto r = repository_.with_saga(event.subject, Handled{std::string(kConsumer), event.id},
                                  [&](Order& order, Saga& saga) -> Result<SagaChange> {
                                    auto now = now_utc();
                                    auto before = saga.timeline.size();
-                                   auto d = on_answer(saga, answer, now, timeouts_);
+                                   auto d = on_answer(saga, answer, now, timeouts_, conditions);
                                    added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before),
                                                 saga.timeline.end());
                                    return apply(d, saga, order, now, event.traceparent);
                                  });
   if (r && *r) count(added);
+  observe_payment(r && *r ? added : std::vector<StepRecord>{}, trial);
+  if (payment_circuit_ && answer.type == "payment.processed")
+    payment_circuit_->on_success(resilience::Clock::now());
   // An answer about an order without a saga (a reservation made through the REST API, say) is not ours.
   if (!r && r.error().code == ErrorCode::kNotFound) return {};
   if (!r) return std::move(r).error();
@@ -117,9 +153,22 @@ Result<std::size_t> SagaCoordinator::tick(SystemTime now) {
     });
     if (!r) return std::move(r).error();
     count(added);
+    observe_payment(added, false);
     ++advanced;
   }
   return advanced;
+}
+
+void SagaCoordinator::observe_payment(const std::vector<StepRecord>& added, bool trial_acquired) {
+  if (!payment_circuit_) return;
+  bool started = false;
+  for (const auto& r : added) {
+    if (r.step != Step::kCharge) continue;
+    if (r.status == "started") started = true;
+    if (r.status == "timed_out") payment_circuit_->on_failure(resilience::Clock::now());
+  }
+  // A trial let through for a reservation that did not start a charge (a duplicate, say) is given back.
+  if (trial_acquired && !started) payment_circuit_->on_ignored();
 }
 
 void SagaCoordinator::count(const std::vector<StepRecord>& added) {

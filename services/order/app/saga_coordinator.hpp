@@ -21,6 +21,7 @@
 #include "app/ports.hpp"
 #include "mercato/events/event.hpp"
 #include "mercato/observability/metrics.hpp"
+#include "mercato/resilience/circuit_breaker.hpp"
 
 namespace mercato::order {
 
@@ -28,9 +29,15 @@ class SagaCoordinator {
  public:
   // `metrics` (optional) gets mercato_saga_steps_total{step,status}: every timeline entry as it is
   // committed — resent compensations and timeouts included, so a compensation that keeps failing shows.
+  //
+  // `payment_circuit` (optional): a circuit breaker in front of the payment step. A charge that times
+  // out is a failure, any payment.processed a success; while it is open a charge about to start is
+  // deferred at once (pending_payment, the charge queued) instead of after a step timeout. Its state
+  // is mercato_saga_payment_circuit_state (0 closed, 1 open, 2 half-open). In memory: a restarted
+  // order service starts with it closed.
   SagaCoordinator(OrderRepository& repository, SagaTimeouts timeouts, obs::Registry* metrics = nullptr,
-                  Coordination mode = Coordination::kOrchestration)
-      : repository_(repository), timeouts_(timeouts), metrics_(metrics), mode_(mode) {}
+                  Coordination mode = Coordination::kOrchestration,
+                  std::optional<resilience::BreakerSettings> payment_circuit = std::nullopt);
 
   // A new saga for `order` and the events to append with it (the first command).
   Saga begin(const Order& order, SystemTime now, const std::string& traceparent,
@@ -50,11 +57,14 @@ class SagaCoordinator {
  private:
   // Counts the timeline entries a committed decision added.
   void count(const std::vector<StepRecord>& added);
+  // Tells the payment circuit what the committed entries say about the payment service.
+  void observe_payment(const std::vector<StepRecord>& added, bool trial_acquired);
 
   OrderRepository& repository_;
   SagaTimeouts timeouts_;
   obs::Registry* metrics_;
   Coordination mode_;
+  std::unique_ptr<resilience::CircuitBreaker> payment_circuit_;
 };
 
 // Calls coordinator.tick() every `interval` on a thread of its own until destroyed.

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
+#include <thread>
 
 #include "adapters/postgres_order_repository.hpp"
 #include "adapters/sqlite_order_repository.hpp"
@@ -336,6 +337,52 @@ TEST_P(SagaCoordinatorTest, ASagaKeepsTheModeItStartedIn) {
   use_mode(Coordination::kOrchestration);
   ASSERT_TRUE(answer(choreographed, "inventory.reserved"));
   EXPECT_TRUE(drain().empty()) << "still choreographed: payment charges by itself";
+}
+
+// The payment step's circuit breaker: charges that time out open it; while open, a reservation sends
+// the charge (queued) but puts the order in pending_payment at once; a trial after the recovery timeout
+// that the payment service answers closes it.
+TEST_P(SagaCoordinatorTest, APaymentCircuitOpenedByTimeoutsDefersChargesAtOnce) {
+  for (auto mode : {Coordination::kOrchestration, Coordination::kChoreography}) {
+    service_.reset();
+    orchestrator_ = std::make_unique<SagaCoordinator>(
+        *repo_, SagaTimeouts{.step = 10s, .order = 60s}, nullptr, mode,
+        resilience::BreakerSettings{
+            .failure_threshold = 1, .recovery_timeout = 200ms, .success_threshold = 1});
+    service_ = std::make_unique<OrderService>(*repo_, everyone_, everyone_, orchestrator_.get());
+    auto first = place();
+    drain();
+    ASSERT_TRUE(answer(first, "inventory.reserved"));
+    EXPECT_EQ(status(first), Status::kPending);
+    ASSERT_TRUE(orchestrator_->tick(now_utc() + 11s));
+    EXPECT_EQ(status(first), Status::kPendingPayment) << "the charge timed out: the circuit opens";
+    drain();
+
+    auto second = place();
+    drain();
+    ASSERT_TRUE(answer(second, "inventory.reserved"));
+    EXPECT_EQ(status(second), Status::kPendingPayment) << "deferred at once, no step timeout";
+    auto sent = drain();
+    if (mode == Coordination::kOrchestration) {
+      EXPECT_EQ(sent, std::vector<std::string>{"payment.charge_requested"}) << "the charge is still queued";
+    }
+    EXPECT_EQ(service_->saga(second.id)->timeline.back().status, "deferred");
+
+    // The payment service is back: the queued charges are answered, the orders go on.
+    ASSERT_TRUE(answer(second, "payment.processed", R"({"status":"captured"})"));
+    EXPECT_EQ(service_->saga(second.id)->current, Step::kShip);
+    std::this_thread::sleep_for(250ms);  // the circuit's recovery timeout (200ms): real time, bounded
+    auto third = place();
+    drain();
+    ASSERT_TRUE(answer(third, "inventory.reserved"));
+    EXPECT_EQ(status(third), Status::kPending) << "half-open: a trial charge goes through normally";
+    ASSERT_TRUE(answer(third, "payment.processed", R"({"status":"captured"})"));
+    auto fourth = place();
+    drain();
+    ASSERT_TRUE(answer(fourth, "inventory.reserved"));
+    EXPECT_EQ(status(fourth), Status::kPending) << "closed again";
+    drain();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, SagaCoordinatorTest, ::testing::Values("sqlite", "postgres"),

@@ -71,6 +71,14 @@ void send(Saga& saga, Decision& d, Step step, SystemTime now, const SagaTimeouts
   d.commands.push_back(step);
 }
 
+// The charge has just started but the payment service's circuit is open: wait in pending_payment (the
+// command or the event it acts on stays queued) until the order's deadline at the latest.
+void defer_charge(Saga& saga, Decision& d, SystemTime now) {
+  record(saga, Step::kCharge, "deferred", now, "the payment service's circuit is open");
+  saga.step_deadline = saga.order_deadline;
+  d.order_status = Status::kPendingPayment;
+}
+
 // Runs the next compensation, or ends the saga compensated (order cancelled).
 void next_compensation(Saga& saga, Decision& d, SystemTime now, const SagaTimeouts& timeouts) {
   if (saga.compensations.empty()) {
@@ -169,7 +177,8 @@ std::optional<SystemTime> Saga::next_deadline() const {
 
 namespace {
 
-Decision orchestrated_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts) {
+Decision orchestrated_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts,
+                             const Conditions& conditions) {
   Decision d;
   if (saga.state == SagaState::kCompleted) return d;
   if (saga.state != SagaState::kRunning) {
@@ -210,6 +219,7 @@ Decision orchestrated_answer(Saga& saga, const Answer& answer, SystemTime now, c
   saga.done.push_back(step);
   if (auto next = next_forward(step)) {
     send(saga, d, *next, now, timeouts);
+    if (*next == Step::kCharge && conditions.payment_circuit_open) defer_charge(saga, d, now);
     return d;
   }
   saga.state = SagaState::kCompleted;
@@ -281,17 +291,18 @@ bool contains(const std::vector<Step>& steps, Step step) {
   return std::find(steps.begin(), steps.end(), step) != steps.end();
 }
 
-// Awaits the first forward step not yet done (a new step gets its own deadline).
-void await_next(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
+// Awaits the first forward step not yet done (a new step gets its own deadline); true when that step
+// starts now.
+bool await_next(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
   for (auto step : kForwardSteps) {
     if (contains(saga.done, step)) continue;
-    if (saga.current != step) {
-      saga.current = step;
-      saga.step_deadline = now + timeouts.step;
-      record(saga, step, "started", now);
-    }
-    return;
+    if (saga.current == step) return false;
+    saga.current = step;
+    saga.step_deadline = now + timeouts.step;
+    record(saga, step, "started", now);
+    return true;
   }
+  return false;
 }
 
 // Cancels the order: every participant undoes its part on order.cancelled, all at once.
@@ -323,8 +334,8 @@ std::optional<Step> compensation_answered(const Answer& answer) {
   return std::nullopt;
 }
 
-Decision choreographed_answer(Saga& saga, const Answer& answer, SystemTime now,
-                              const SagaTimeouts& timeouts) {
+Decision choreographed_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts,
+                              const Conditions& conditions) {
   Decision d;
   if (saga.state == SagaState::kCompleted) return d;
   auto success = forward_success(answer);
@@ -339,8 +350,9 @@ Decision choreographed_answer(Saga& saga, const Answer& answer, SystemTime now,
         saga.step_deadline = now + timeouts.step;
         record(saga, Step::kCommit, "started", now);
         d.order_status = Status::kConfirmed;
-      } else {
-        await_next(saga, now, timeouts);
+      } else if (await_next(saga, now, timeouts) && saga.current == Step::kCharge &&
+                 conditions.payment_circuit_open) {
+        defer_charge(saga, d, now);
       }
       return d;
     }
@@ -459,9 +471,11 @@ Decision start(Saga& saga, const std::string& order_id, SystemTime now, const Sa
   return d;
 }
 
-Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts) {
-  return saga.mode == Coordination::kOrchestration ? orchestrated_answer(saga, answer, now, timeouts)
-                                                   : choreographed_answer(saga, answer, now, timeouts);
+Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts,
+                   const Conditions& conditions) {
+  return saga.mode == Coordination::kOrchestration
+             ? orchestrated_answer(saga, answer, now, timeouts, conditions)
+             : choreographed_answer(saga, answer, now, timeouts, conditions);
 }
 
 Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {

@@ -52,7 +52,7 @@ bool is_compensation(Step step) noexcept;
 
 struct StepRecord {
   Step step = Step::kReserve;
-  std::string status;  // started | succeeded | failed | timed_out | resent | cancelled | late
+  std::string status;  // started | succeeded | failed | timed_out | deferred | resent | cancelled | late
   SystemTime at{};
   std::string detail;
 
@@ -103,11 +103,20 @@ struct Decision {
   bool announce = false;
 };
 
+// What the coordinator knows beyond the saga itself when it applies an answer.
+struct Conditions {
+  // The payment service's circuit is open (it has let charges time out): a charge about to start is
+  // deferred at once — the order goes to pending_payment with the charge queued in the broker — instead
+  // of after a step timeout (the article's breaker in front of the payment call).
+  bool payment_circuit_open = false;
+};
+
 // A new saga for a placed order: sends the reservation (orchestration), or awaits it (choreography:
 // inventory reserves on order.created). Every other function follows the saga's own mode.
 Decision start(Saga& saga, const std::string& order_id, SystemTime now, const SagaTimeouts& timeouts,
                Coordination mode = Coordination::kOrchestration);
-Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts);
+Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts,
+                   const Conditions& conditions = {});
 // The step deadline or the order deadline passed.
 Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts);
 // The customer cancels a running saga: compensate what is done (kConflict once the stock is committed).

@@ -342,5 +342,33 @@ TEST(Choreography, TheModeHasAWireName) {
   EXPECT_FALSE(parse_coordination("chaos"));
 }
 
+// The payment circuit is open: the charge starts (its command goes out, queued) but the order goes to
+// pending_payment at once instead of after a step timeout, in both styles.
+TEST(PaymentCircuit, AnOpenCircuitDefersTheChargeAtOnce) {
+  for (auto mode : {Coordination::kOrchestration, Coordination::kChoreography}) {
+    Saga s;
+    start(s, "o-1", at(0), kTimeouts, mode);
+    auto d = on_answer(s, kReserved, at(1), kTimeouts, Conditions{.payment_circuit_open = true});
+    EXPECT_EQ(d.order_status, Status::kPendingPayment) << to_string(mode);
+    if (mode == Coordination::kOrchestration) {
+      EXPECT_EQ(steps(d), std::vector{Step::kCharge});
+    }
+    EXPECT_EQ(s.current, Step::kCharge);
+    EXPECT_EQ(s.step_deadline, s.order_deadline) << "waits until the order's deadline at most";
+    EXPECT_EQ(s.timeline.back().status, "deferred");
+    // When the payment service is back and charges, the saga goes on.
+    d = on_answer(s, kCaptured, at(5), kTimeouts);
+    EXPECT_EQ(s.current, Step::kShip) << to_string(mode);
+  }
+}
+
+TEST(PaymentCircuit, AClosedCircuitChangesNothing) {
+  Saga s;
+  start(s, "o-1", at(0), kTimeouts);
+  auto d = on_answer(s, kReserved, at(1), kTimeouts, Conditions{.payment_circuit_open = false});
+  EXPECT_FALSE(d.order_status);
+  EXPECT_EQ(s.step_deadline, at(11));
+}
+
 }  // namespace
 }  // namespace mercato::order
