@@ -27,6 +27,14 @@ Bulkhead::Ticket Bulkhead::enter(std::function<void()> wake) {
   return Ticket{Admission::kRefused, 0};
 }
 
+bool Bulkhead::try_run() {
+  std::lock_guard lock(mutex_);
+  // Waiters go first: a free slot with waiters is about to be handed to one of them by leave().
+  if (running_ >= settings_.max_concurrent || !waiters_.empty()) return false;
+  ++running_;
+  return true;
+}
+
 void Bulkhead::leave() {
   std::function<void()> wake;
   {

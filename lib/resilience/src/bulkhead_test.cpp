@@ -151,5 +151,22 @@ TEST(Bulkhead, AbandonFreesRoomInTheQueue) {
   EXPECT_EQ(bulkhead.enter([] {}).admission, Admission::kQueued);
 }
 
+// The fast path takes a free slot and never queues; with waiters queued it leaves the slot to them.
+TEST(Bulkhead, TryRunTakesAFreeSlotOnlyAndNeverJumpsTheQueue) {
+  auto pool = make(1, 1);
+  EXPECT_TRUE(pool.try_run());
+  EXPECT_EQ(pool.running(), 1);
+  EXPECT_FALSE(pool.try_run()) << "no free slot";
+  int woken = 0;
+  auto queued = pool.enter([&] { ++woken; });
+  ASSERT_EQ(queued.admission, Bulkhead::Admission::kQueued);
+  pool.leave();
+  EXPECT_EQ(woken, 1) << "the slot went to the waiter";
+  EXPECT_FALSE(pool.try_run()) << "still taken, by the woken waiter";
+  pool.leave();
+  EXPECT_EQ(pool.running(), 0);
+  EXPECT_TRUE(pool.try_run());
+}
+
 }  // namespace
 }  // namespace mercato::resilience

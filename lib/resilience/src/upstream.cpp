@@ -44,6 +44,7 @@ struct Upstream::Impl {
   obs::Counter& budget_exhausted;
   obs::Gauge& ejected;
   std::vector<obs::Counter*> ejections;
+  std::vector<bool> all_available;  // without outlier detection every instance always is
 
   Impl(UpstreamSettings s, std::vector<http::Endpoint> endpoints, http::Client& c, obs::Registry& metrics,
        const obs::Logger& logger)
@@ -80,6 +81,7 @@ struct Upstream::Impl {
                               {{"upstream", settings.name}})) {
     state.set(0);
     ejected.set(0);
+    all_available.assign(instances.size(), true);
     if (settings.outliers) outliers = std::make_unique<OutlierDetector>(*settings.outliers, instances.size());
     for (const auto& endpoint : instances) {
       ejections.push_back(
@@ -154,18 +156,22 @@ boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest reques
   }
   auto timeout = settings.timeout.value_or(s.settings.timeout);
   auto executor = co_await boost::asio::this_coro::executor;
-  auto woken = std::make_shared<std::atomic<bool>>(false);
-  auto timer = std::make_shared<boost::asio::steady_timer>(executor);
-  auto ticket = s.pool.enter([woken, timer, executor] {
-    woken->store(true);
-    boost::asio::post(executor, [timer] { timer->cancel(); });
-  });
-  if (ticket.admission == Bulkhead::Admission::kQueued) {
-    auto wait_until = std::chrono::steady_clock::now() + timeout;
-    if (settings.deadline && *settings.deadline < wait_until) wait_until = *settings.deadline;
-    timer->expires_at(wait_until);
-    if (!co_await wait_for_slot(s.pool, ticket.id, timer, woken))
-      ticket.admission = Bulkhead::Admission::kRefused;
+  Bulkhead::Ticket ticket{Bulkhead::Admission::kRun, 0};
+  if (!s.pool.try_run()) {
+    // Only a call that may have to wait pays for its wake-up (two allocations and a timer).
+    auto woken = std::make_shared<std::atomic<bool>>(false);
+    auto timer = std::make_shared<boost::asio::steady_timer>(executor);
+    ticket = s.pool.enter([woken, timer, executor] {
+      woken->store(true);
+      boost::asio::post(executor, [timer] { timer->cancel(); });
+    });
+    if (ticket.admission == Bulkhead::Admission::kQueued) {
+      auto wait_until = std::chrono::steady_clock::now() + timeout;
+      if (settings.deadline && *settings.deadline < wait_until) wait_until = *settings.deadline;
+      timer->expires_at(wait_until);
+      if (!co_await wait_for_slot(s.pool, ticket.id, timer, woken))
+        ticket.admission = Bulkhead::Admission::kRefused;
+    }
   }
   if (ticket.admission == Bulkhead::Admission::kRefused) {
     s.breaker.on_ignored();
@@ -178,23 +184,27 @@ boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest reques
 
   auto retries = settings.retries.value_or(s.settings.retries);
   auto per_try = retries.per_try_timeout.count() > 0 ? std::min(retries.per_try_timeout, timeout) : timeout;
-  s.budget.on_request(now);
+  // The budget weighs retries against the calls that could be retried (the others cost it nothing).
+  bool may_retry = retriable && retries.attempts > 1;
+  if (may_retry) s.budget.on_request(now);
   thread_local std::mt19937_64 jitter{std::random_device{}()};
   for (int attempt = 1;; ++attempt) {
-    auto instance = s.balancer.pick(s.available());
+    auto instance = s.outliers ? s.balancer.pick(s.available()) : s.balancer.pick(s.all_available);
     if (!instance) {
       out.refused = Refused::kNoHealthyInstance;
       out.result = refusal_error(s.settings.name, out.refused);
       break;
     }
-    http::ClientRequest copy = request;  // each attempt sends its own copy
+    // A call that may be sent again keeps its request and sends a copy; the last try sends the original.
+    bool last_try = !may_retry || attempt >= retries.attempts;
+    http::ClientRequest copy = last_try ? std::move(request) : request;
     http::CallOptions options{.timeout = per_try, .deadline = settings.deadline};
     s.balancer.started(*instance);
     out.result = co_await s.client.send(s.instances[*instance], std::move(copy), options);
     s.balancer.finished(*instance);
     bool server_error = failed(out.result);
     s.record(*instance, server_error, Clock::now());
-    if (!server_error || attempt >= retries.attempts || !retriable) break;
+    if (!server_error || last_try) break;
     auto delay = retry_delay(retries, attempt, jitter);
     if (settings.deadline && std::chrono::steady_clock::now() + delay >= *settings.deadline) break;
     if (!s.budget.try_retry(Clock::now())) {

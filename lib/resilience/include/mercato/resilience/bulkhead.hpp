@@ -37,6 +37,9 @@ class Bulkhead {
   };
   // `wake` is called (once) when a queued call gets its slot.
   Ticket enter(std::function<void()> wake);
+  // The fast path: takes a free slot if there is one (then leave() it), and queues nothing — so a
+  // caller allocates its wake-up only when it must wait.
+  bool try_run();
   // A running call ended: its slot goes to the oldest waiter (woken) or back to the pool.
   void leave();
   // A queued call gave up waiting. Returns false if it had been woken already (it then owns a slot and

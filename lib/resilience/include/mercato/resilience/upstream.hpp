@@ -64,7 +64,7 @@ class Upstream {
   Upstream& operator=(const Upstream&) = delete;
 
   struct Call {
-    Result<http::Response> result = Error::unavailable("not called");
+    Result<http::Response> result = Error{};   // set by call(); nothing allocated up front
     Refused refused = Refused::kNone;          // refused before any instance was called
     std::chrono::milliseconds retry_after{0};  // when refused: a hint for Retry-After
   };
