@@ -203,8 +203,16 @@ class Connection {
     natsStatus s = js_AddStream(&info, js_, &config, &options, &js_error);
     jsStreamInfo_Destroy(info);
     // An existing stream with another configuration was tuned by an operator (replicas, limits): use it.
-    if (s != NATS_OK && js_error != JSStreamNameExistErr)
-      return Error::unavailable(describe("creating stream " + name + " on " + settings_.url, s, js_error));
+    // Two services creating the same stream at once: the broker may refuse the later create as
+    // overlapping the earlier one's subjects (JetStream error 10065) — the stream is there all the same.
+    if (s != NATS_OK && js_error != JSStreamNameExistErr) {
+      jsStreamInfo* existing = nullptr;
+      jsErrCode lookup_error = static_cast<jsErrCode>(0);
+      bool exists = js_GetStreamInfo(&existing, js_, name.c_str(), &options, &lookup_error) == NATS_OK;
+      jsStreamInfo_Destroy(existing);
+      if (!exists)
+        return Error::unavailable(describe("creating stream " + name + " on " + settings_.url, s, js_error));
+    }
     streams_.insert(topic);
     return {};
   }
