@@ -234,14 +234,20 @@ Result<void> traffic_policy_at(const Json& v, const std::string& path, ServicePo
   return {};
 }
 
-Result<void> destination_rule_at(const Json& v, const std::string& path, Policy& policy) {
-  MERCATO_TRY(o, object_at(v, path, {"host", "trafficPolicy", "subsets"}));
-  const auto* host_value = o->if_contains("host");
+// The service a rule's `host` names (required; one of gateway.services).
+Result<ServicePolicy*> service_at(const Object& rule, const std::string& path, Policy& policy) {
+  const auto* host_value = rule.if_contains("host");
   if (host_value == nullptr) return bad(join(path, "host"), "is required (a service of gateway.services)");
   MERCATO_TRY(host, text_at(*host_value, join(path, "host")));
   auto it = policy.services.find(host);
   if (it == policy.services.end()) return bad(join(path, "host"), "no service named '" + host + "'");
-  auto& service = it->second;
+  return &it->second;
+}
+
+Result<void> destination_rule_at(const Json& v, const std::string& path, Policy& policy) {
+  MERCATO_TRY(o, object_at(v, path, {"host", "trafficPolicy", "subsets"}));
+  MERCATO_TRY(found, service_at(*o, path, policy));
+  auto& service = *found;
   if (const auto* tp = o->if_contains("trafficPolicy")) {
     if (auto r = traffic_policy_at(*tp, join(path, "trafficPolicy"), service); !r) return r;
   }
@@ -375,13 +381,12 @@ Result<HttpRoute> http_route_at(const Json& v, const std::string& path, const Se
 
 Result<void> virtual_service_at(const Json& v, const std::string& path, Policy& policy) {
   MERCATO_TRY(o, object_at(v, path, {"host", "http", "rateLimit"}));
-  const auto* host_value = o->if_contains("host");
-  if (host_value == nullptr) return bad(join(path, "host"), "is required (a service of gateway.services)");
-  MERCATO_TRY(host, text_at(*host_value, join(path, "host")));
-  auto it = policy.services.find(host);
-  if (it == policy.services.end()) return bad(join(path, "host"), "no service named '" + host + "'");
-  auto& service = it->second;
-  if (!service.http.empty()) return bad(join(path, "host"), "a second virtual service for '" + host + "'");
+  MERCATO_TRY(found, service_at(*o, path, policy));
+  auto& service = *found;
+  if (!service.http.empty()) {
+    return bad(join(path, "host"),
+               "a second virtual service for '" + std::string(o->at("host").as_string()) + "'");
+  }
   if (const auto* http = o->if_contains("http")) {
     auto hp = join(path, "http");
     MERCATO_TRY(list, array_at(*http, hp));

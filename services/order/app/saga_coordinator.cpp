@@ -78,8 +78,13 @@ const std::vector<std::string>& SagaCoordinator::answer_types() {
 
 SagaCoordinator::SagaCoordinator(OrderRepository& repository, SagaTimeouts timeouts, obs::Registry* metrics,
                                  Coordination mode,
-                                 std::optional<resilience::BreakerSettings> payment_circuit)
-    : repository_(repository), timeouts_(timeouts), metrics_(metrics), mode_(mode) {
+                                 std::optional<resilience::BreakerSettings> payment_circuit,
+                                 std::function<resilience::TimePoint()> circuit_clock)
+    : repository_(repository),
+      timeouts_(timeouts),
+      metrics_(metrics),
+      mode_(mode),
+      circuit_clock_(std::move(circuit_clock)) {
   if (!payment_circuit) return;
   obs::Gauge* state = nullptr;
   if (metrics_ != nullptr) {
@@ -117,7 +122,7 @@ Result<void> SagaCoordinator::on_event(const events::CloudEvent& event) {
   Conditions conditions;
   bool trial = false;
   if (payment_circuit_ && answer.type == "inventory.reserved") {
-    trial = payment_circuit_->try_acquire(resilience::Clock::now());
+    trial = payment_circuit_->try_acquire(circuit_clock_());
     conditions.payment_circuit_open = !trial;
   }
   auto r = repository_.with_saga(event.subject, Handled{std::string(kConsumer), event.id},
@@ -131,8 +136,7 @@ Result<void> SagaCoordinator::on_event(const events::CloudEvent& event) {
                                  });
   if (r && *r) count(added);
   observe_payment(r && *r ? added : std::vector<StepRecord>{}, trial);
-  if (payment_circuit_ && answer.type == "payment.processed")
-    payment_circuit_->on_success(resilience::Clock::now());
+  if (payment_circuit_ && answer.type == "payment.processed") payment_circuit_->on_success(circuit_clock_());
   // An answer about an order without a saga (a reservation made through the REST API, say) is not ours.
   if (!r && r.error().code == ErrorCode::kNotFound) return {};
   if (!r) return std::move(r).error();
@@ -165,7 +169,7 @@ void SagaCoordinator::observe_payment(const std::vector<StepRecord>& added, bool
   for (const auto& r : added) {
     if (r.step != Step::kCharge) continue;
     if (r.status == "started") started = true;
-    if (r.status == "timed_out") payment_circuit_->on_failure(resilience::Clock::now());
+    if (r.status == "timed_out") payment_circuit_->on_failure(circuit_clock_());
   }
   // A trial let through for a reservation that did not start a charge (a duplicate, say) is given back.
   if (trial_acquired && !started) payment_circuit_->on_ignored();

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -34,10 +35,11 @@ class SagaCoordinator {
   // out is a failure, any payment.processed a success; while it is open a charge about to start is
   // deferred at once (pending_payment, the charge queued) instead of after a step timeout. Its state
   // is mercato_saga_payment_circuit_state (0 closed, 1 open, 2 half-open). In memory: a restarted
-  // order service starts with it closed.
+  // order service starts with it closed. `circuit_clock` is the breaker's time (tests pass their own).
   SagaCoordinator(OrderRepository& repository, SagaTimeouts timeouts, obs::Registry* metrics = nullptr,
                   Coordination mode = Coordination::kOrchestration,
-                  std::optional<resilience::BreakerSettings> payment_circuit = std::nullopt);
+                  std::optional<resilience::BreakerSettings> payment_circuit = std::nullopt,
+                  std::function<resilience::TimePoint()> circuit_clock = resilience::Clock::now);
 
   // A new saga for `order` and the events to append with it (the first command).
   Saga begin(const Order& order, SystemTime now, const std::string& traceparent,
@@ -65,6 +67,7 @@ class SagaCoordinator {
   obs::Registry* metrics_;
   Coordination mode_;
   std::unique_ptr<resilience::CircuitBreaker> payment_circuit_;
+  std::function<resilience::TimePoint()> circuit_clock_;
 };
 
 // Calls coordinator.tick() every `interval` on a thread of its own until destroyed.

@@ -10,7 +10,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
-#include <thread>
 
 #include "adapters/postgres_order_repository.hpp"
 #include "adapters/sqlite_order_repository.hpp"
@@ -345,10 +344,12 @@ TEST_P(SagaCoordinatorTest, ASagaKeepsTheModeItStartedIn) {
 TEST_P(SagaCoordinatorTest, APaymentCircuitOpenedByTimeoutsDefersChargesAtOnce) {
   for (auto mode : {Coordination::kOrchestration, Coordination::kChoreography}) {
     service_.reset();
+    auto circuit_now = resilience::Clock::now();
     orchestrator_ = std::make_unique<SagaCoordinator>(
         *repo_, SagaTimeouts{.step = 10s, .order = 60s}, nullptr, mode,
         resilience::BreakerSettings{
-            .failure_threshold = 1, .recovery_timeout = 200ms, .success_threshold = 1});
+            .failure_threshold = 1, .recovery_timeout = 200ms, .success_threshold = 1},
+        [&circuit_now] { return circuit_now; });
     service_ = std::make_unique<OrderService>(*repo_, everyone_, everyone_, orchestrator_.get());
     auto first = place();
     drain();
@@ -371,7 +372,13 @@ TEST_P(SagaCoordinatorTest, APaymentCircuitOpenedByTimeoutsDefersChargesAtOnce) 
     // The payment service is back: the queued charges are answered, the orders go on.
     ASSERT_TRUE(answer(second, "payment.processed", R"({"status":"captured"})"));
     EXPECT_EQ(service_->saga(second.id)->current, Step::kShip);
-    std::this_thread::sleep_for(250ms);  // the circuit's recovery timeout (200ms): real time, bounded
+    circuit_now += 199ms;
+    auto early = place();
+    drain();
+    ASSERT_TRUE(answer(early, "inventory.reserved"));
+    EXPECT_EQ(status(early), Status::kPendingPayment) << "still open 1ms before the recovery timeout";
+    drain();
+    circuit_now += 1ms;  // the recovery timeout is up
     auto third = place();
     drain();
     ASSERT_TRUE(answer(third, "inventory.reserved"));

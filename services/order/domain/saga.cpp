@@ -227,37 +227,6 @@ Decision orchestrated_answer(Saga& saga, const Answer& answer, SystemTime now, c
   return d;
 }
 
-Decision orchestrated_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
-  Decision d;
-  auto deadline = saga.next_deadline();
-  if (!deadline || now < *deadline) return d;
-  d.changed = true;
-  Step step = saga.current;
-  if (saga.state == SagaState::kRunning && step != Step::kCommit && now >= saga.order_deadline) {
-    record(saga, step, "timed_out", now, "the order's deadline passed");
-    compensate(saga, d, "not completed before the order's deadline", step, now, timeouts);
-    return d;
-  }
-  if (saga.state == SagaState::kRunning && step == Step::kCharge) {
-    // The payment service did not answer: the charge stays queued in the broker and the order waits,
-    // until the order's deadline at the latest (the article's fallback).
-    record(saga, step, "timed_out", now, "waiting for the payment service");
-    saga.step_deadline = saga.order_deadline;
-    d.order_status = Status::kPendingPayment;
-    return d;
-  }
-  if (saga.state == SagaState::kRunning && step != Step::kCommit) {
-    record(saga, step, "timed_out", now);
-    compensate(saga, d, std::string(to_string(step)) + " timed out", step, now, timeouts);
-    return d;
-  }
-  // The pivot and the compensations are sent again until they are answered.
-  record(saga, step, "resent", now);
-  saga.step_deadline = now + timeouts.step;
-  d.commands.push_back(step);
-  return d;
-}
-
 Result<Decision> orchestrated_cancel(Saga& saga, const std::string& reason, SystemTime now,
                                      const SagaTimeouts& timeouts) {
   Decision d;
@@ -400,41 +369,6 @@ Decision choreographed_answer(Saga& saga, const Answer& answer, SystemTime now, 
   return d;
 }
 
-Decision choreographed_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
-  Decision d;
-  auto deadline = saga.next_deadline();
-  if (!deadline || now < *deadline) return d;
-  d.changed = true;
-  Step step = saga.current;
-  if (saga.state == SagaState::kRunning && step != Step::kCommit && now >= saga.order_deadline) {
-    record(saga, step, "timed_out", now, "the order's deadline passed");
-    choreographed_compensate(saga, d, "not completed before the order's deadline", now, timeouts);
-    return d;
-  }
-  if (saga.state == SagaState::kRunning && step == Step::kCharge) {
-    // The payment service has not charged: inventory.reserved waits for it in the broker, and the order
-    // waits in pending_payment until its deadline at the latest (the article's fallback).
-    record(saga, step, "timed_out", now, "waiting for the payment service");
-    saga.step_deadline = saga.order_deadline;
-    d.order_status = Status::kPendingPayment;
-    return d;
-  }
-  if (saga.state == SagaState::kRunning && step != Step::kCommit) {
-    record(saga, step, "timed_out", now);
-    choreographed_compensate(saga, d, std::string(to_string(step)) + " timed out", now, timeouts);
-    return d;
-  }
-  // The confirmation (the pivot) and the cancellation are announced again until they are answered.
-  if (saga.state == SagaState::kRunning) {
-    record(saga, step, "resent", now);
-  } else {
-    for (auto c : saga.compensations) record(saga, c, "resent", now);
-  }
-  saga.step_deadline = now + timeouts.step;
-  d.announce = true;
-  return d;
-}
-
 Result<Decision> choreographed_cancel(Saga& saga, const std::string& reason, SystemTime now,
                                       const SagaTimeouts& timeouts) {
   Decision d;
@@ -479,8 +413,55 @@ Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaT
 }
 
 Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
-  return saga.mode == Coordination::kOrchestration ? orchestrated_timeout(saga, now, timeouts)
-                                                   : choreographed_timeout(saga, now, timeouts);
+  Decision d;
+  auto deadline = saga.next_deadline();
+  if (!deadline || now < *deadline) return d;
+  d.changed = true;
+  Step step = saga.current;
+  bool forward = saga.state == SagaState::kRunning && step != Step::kCommit;
+  // Orchestration undoes the done steps one by one, the one in flight included (its command went out
+  // and its effect may still land); choreography cancels the order and every participant undoes at once.
+  auto give_up = [&](std::string failure) {
+    if (saga.mode == Coordination::kOrchestration) {
+      compensate(saga, d, std::move(failure), step, now, timeouts);
+    } else {
+      choreographed_compensate(saga, d, std::move(failure), now, timeouts);
+    }
+  };
+  if (forward && now >= saga.order_deadline) {
+    record(saga, step, "timed_out", now, "the order's deadline passed");
+    give_up("not completed before the order's deadline");
+    return d;
+  }
+  if (forward && step == Step::kCharge) {
+    // The payment service has not answered: what it acts on (the charge command, or inventory.reserved
+    // in choreography) stays queued in the broker and the order waits in pending_payment, until the
+    // order's deadline at the latest (the article's fallback).
+    record(saga, step, "timed_out", now, "waiting for the payment service");
+    saga.step_deadline = saga.order_deadline;
+    d.order_status = Status::kPendingPayment;
+    return d;
+  }
+  if (forward) {
+    record(saga, step, "timed_out", now);
+    give_up(std::string(to_string(step)) + " timed out");
+    return d;
+  }
+  // The pivot and the compensations are sent (orchestration) or announced (choreography: order.confirmed
+  // or order.cancelled) again until they are answered.
+  saga.step_deadline = now + timeouts.step;
+  if (saga.mode == Coordination::kOrchestration) {
+    record(saga, step, "resent", now);
+    d.commands.push_back(step);
+  } else {
+    if (saga.state == SagaState::kRunning) {
+      record(saga, step, "resent", now);
+    } else {
+      for (auto c : saga.compensations) record(saga, c, "resent", now);
+    }
+    d.announce = true;
+  }
+  return d;
 }
 
 Result<Decision> on_cancel(Saga& saga, const std::string& reason, SystemTime now,
