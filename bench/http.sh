@@ -1,15 +1,31 @@
 #!/usr/bin/env bash
-# bench/http.sh — HTTP throughput and latency of Mercato's servers next to nginx, in one run.
+# bench/http.sh — HTTP throughput and latency of Mercato's servers next to nginx, HAProxy and the
+# Python design (FastAPI + uvicorn), in one run.
 #
 # Cases (same wrk settings for all; everything on 127.0.0.1, on free high ports):
-#   nginx-static   nginx answering GET /static/x with a fixed JSON body (the ceiling for a read)
-#   user-get       the user service's GET /users/{id} (one user created first with POST /users)
-#   gateway-proxy  the gateway's GET /api/static/x, proxied to that nginx as /static/x
-#   nginx-proxy    nginx as a reverse proxy (keep-alive upstream pool) to that same nginx
+#   nginx-static          nginx answering GET /static/x with a fixed JSON body (the ceiling for a read)
+#   user-get              the user service's GET /users/{id} (one user created first with POST /users)
+#   inventory-get         the inventory service's GET /inventory/{id} (one product PUT first)
+#   fastapi-user-get      bench/fastapi/app.py's GET /users/{id}: FastAPI + uvicorn from Debian under
+#   fastapi-inventory-get   /usr/bin/python3, and GET /inventory/{id}; async handlers, one SQLite
+#                         connection per worker, one SQLite read per request, the same record and JSON
+#                         shape as our services (seeded with a copy of their response)
+#   gateway-proxy         the gateway's GET /api/static/x, proxied to that nginx as /static/x
+#   nginx-proxy           nginx as a reverse proxy (keep-alive upstream pool) to that same nginx
+#   haproxy-proxy         HAProxy (http-reuse always, idle server connections kept) to that same nginx
+# Sets: "read" = nginx-static user-get inventory-get fastapi-user-get fastapi-inventory-get (a service
+# read endpoint vs a fixed body and vs FastAPI), "proxy" = gateway-proxy nginx-proxy haproxy-proxy (the
+# gateway vs the two reverse proxies), "all" = both (the default). BENCH_CASES takes case names and
+# set names, e.g. BENCH_CASES=proxy or BENCH_CASES="nginx-static user-get".
 # The nginx body is a copy of the user service's GET /users/{id} response when there is one, so the
 # cases move the same bytes. Every server gets the same budget: BENCH_WORKERS nginx worker processes,
-# BENCH_WORKERS I/O threads for our servers (APP_SERVER__THREADS); nothing is pinned. Access logs are
-# off everywhere. A case whose binary is not built is reported as skipped.
+# HAProxy threads (nbthread), uvicorn worker processes and I/O threads for our servers
+# (APP_SERVER__THREADS); nothing is pinned. Access logs are off everywhere. A case whose binary or
+# package is missing is reported as skipped.
+# FastAPI runs on Debian's uvicorn (0.17) as it comes: the asyncio event loop and the h11 parser,
+# neither uvloop nor httptools (pinned with --loop asyncio --http h11, whatever else is installed).
+# BENCH_FASTAPI_FAST=1 runs it with --loop uvloop --http httptools instead (Debian's python3-uvloop and
+# python3-httptools, in the [bench] packages), and the report says so.
 #
 # Rounds: on a small machine wrk, nginx and our servers share the cores, and where the scheduler puts
 # them moves one run's throughput by tens of percent. So the servers are started once, every case gets
@@ -18,10 +34,11 @@
 # stretch of the machine hits all of them. The table reports the median over the rounds.
 #
 # Prints a markdown table (per case: median requests/s, min–max requests/s over the rounds, median
-# p50, median p99, errors summed over the rounds (non-2xx + socket errors), rounds), the exact
-# commands and the machine (uname -a, nproc, CPU model) to paste into docs/benchmarks.md; nothing is
-# appended anywhere. The report and the raw wrk output of every round (<case>.round<N>.wrk.txt) are
-# also kept in var/bench/http-<timestamp>/.
+# p50, median p99, errors summed over the rounds (non-2xx + socket errors), rounds, body bytes), the
+# ratios of the medians (gateway / the faster of nginx-proxy and haproxy-proxy, a service read /
+# nginx-static and / its FastAPI twin), the exact commands and the machine (uname -a, nproc, CPU
+# model, versions) to paste into docs/benchmarks.md; nothing is appended anywhere. The report and the
+# raw wrk output of every round (<case>.round<N>.wrk.txt) are also kept in var/bench/http-<timestamp>/.
 # Every process it starts is stopped by PID when it exits (normally, on error or on Ctrl-C).
 #
 # Environment (defaults in brackets):
@@ -29,9 +46,12 @@
 #   BENCH_ROUNDS [3]       measured rounds; each round runs every case once (median reported)
 #   BENCH_WARMUP [2s]      un-measured wrk run per case, once, before the first round ("0" for none)
 #   BENCH_WRK_TIMEOUT [2s] wrk --timeout (a slower response counts as a timeout error)
-#   BENCH_WORKERS [1]      nginx worker_processes = our servers' I/O threads
-#   BENCH_CASES ["nginx-static user-get gateway-proxy nginx-proxy"]   which cases, in order
+#   BENCH_WORKERS [1]      nginx worker_processes = HAProxy nbthread = uvicorn --workers = our
+#                          servers' I/O threads
+#   BENCH_CASES [all]      which cases (names or the sets read, proxy, all), run in the order given
 #   BENCH_USER_JSON        the POST /users body (default: a generated email and a name)
+#   BENCH_PYTHON [/usr/bin/python3]   the interpreter of the FastAPI cases (Debian's, not a pyenv one)
+#   BENCH_FASTAPI_FAST [0] 1 = uvicorn with uvloop and httptools instead of asyncio and h11
 #   BENCH_BUILD [1]        0 = do not run ./mercato build first
 #   BENCH_KEEP [0]         1 = keep the temporary folder (configs, server logs) for inspection
 set -euo pipefail
@@ -53,7 +73,26 @@ WARMUP="${BENCH_WARMUP:-2s}"
 WRK_TIMEOUT="${BENCH_WRK_TIMEOUT:-2s}"
 WORKERS="${BENCH_WORKERS:-1}"
 ROUNDS="${BENCH_ROUNDS:-3}"
-read -r -a CASES <<<"${BENCH_CASES:-nginx-static user-get gateway-proxy nginx-proxy}"
+PYTHON="${BENCH_PYTHON:-/usr/bin/python3}"
+FASTAPI_FAST="${BENCH_FASTAPI_FAST:-0}"
+
+READ_CASES=(nginx-static user-get inventory-get fastapi-user-get fastapi-inventory-get)
+PROXY_CASES=(gateway-proxy nginx-proxy haproxy-proxy)
+# CASES: BENCH_CASES with the sets expanded, each case once, in the order given.
+CASES=()
+read -r -a _requested <<<"${BENCH_CASES:-all}"
+for c in "${_requested[@]}"; do
+  case "$c" in
+    all) _expanded=("${READ_CASES[@]}" "${PROXY_CASES[@]}") ;;
+    read) _expanded=("${READ_CASES[@]}") ;;
+    proxy) _expanded=("${PROXY_CASES[@]}") ;;
+    *) _expanded=("$c") ;;
+  esac
+  for e in "${_expanded[@]}"; do
+    [[ " ${CASES[*]} " == *" $e "* ]] || CASES+=("$e")
+  done
+done
+((${#CASES[@]})) || die "BENCH_CASES names no case"
 
 for v in THREADS CONNECTIONS WORKERS ROUNDS; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v=${!v} is not a positive integer"
@@ -72,11 +111,10 @@ DURATION_S="$(seconds "$DURATION")"
 WARMUP_S="$(seconds "$WARMUP")"
 ((DURATION_S > 0)) || die "BENCH_DURATION must be at least 1s"
 for c in "${CASES[@]}"; do
-  case "$c" in
-    nginx-static | user-get | gateway-proxy | nginx-proxy) ;;
-    *) die "unknown case '$c' in BENCH_CASES (nginx-static user-get gateway-proxy nginx-proxy)" ;;
-  esac
+  [[ " ${READ_CASES[*]} ${PROXY_CASES[*]} " == *" $c "* ]] ||
+    die "unknown case '$c' in BENCH_CASES (${READ_CASES[*]} ${PROXY_CASES[*]}, or the sets read proxy all)"
 done
+[[ "$FASTAPI_FAST" == 0 || "$FASTAPI_FAST" == 1 ]] || die "BENCH_FASTAPI_FAST must be 0 or 1"
 want() { [[ " ${CASES[*]} " == *" $1 "* ]]; }
 
 deps_ensure core bench
@@ -156,6 +194,18 @@ start_nginx() {
   start "$name" nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
 }
 
+# start_haproxy NAME TEMPLATE PORT KEY=VALUE...: renders the config into $WORK/NAME/ and starts HAProxy
+# in the foreground (-db: no daemon, no master process), so the recorded PID is HAProxy's own.
+start_haproxy() {
+  local name="$1" template="$2" port="$3" dir="$WORK/$1"
+  shift 3
+  mkdir -p "$dir"
+  render "$template" "PORT=$port" "WORKERS=$WORKERS" "$@" >"$dir/haproxy.cfg"
+  haproxy -c -q -f "$dir/haproxy.cfg" >>"$WORK/$name.log" 2>&1 ||
+    die "haproxy rejected $dir/haproxy.cfg (from $template): $(tail -n 5 "$WORK/$name.log")"
+  start "$name" haproxy -db -f "$dir/haproxy.cfg"
+}
+
 # our_env NAME PORT: the APP_* settings every one of our servers gets in the benchmark.
 our_env() {
   printf '%s\n' "APP_SERVER__HOST=127.0.0.1" "APP_SERVER__PORT=$2" "APP_SERVER__THREADS=$WORKERS" \
@@ -163,68 +213,191 @@ our_env() {
 }
 
 # ---------------------------------------------------------------------------------------------------
-declare -A SKIP=() URL=() LABEL=()
+declare -A SKIP=() URL=() LABEL=() BYTES=()
 LABEL[nginx-static]="nginx, fixed JSON body"
 LABEL[user-get]="user service, GET /users/{id}"
+LABEL[inventory-get]="inventory service, GET /inventory/{id}"
+LABEL[fastapi-user-get]="FastAPI + uvicorn (Python), GET /users/{id}"
+LABEL[fastapi-inventory-get]="FastAPI + uvicorn (Python), GET /inventory/{id}"
 LABEL[gateway-proxy]="gateway → nginx (GET /api/static/x)"
 LABEL[nginx-proxy]="nginx reverse proxy (keep-alive pool) → nginx"
+LABEL[haproxy-proxy]="HAProxy reverse proxy (http-reuse always) → nginx"
 
 P_UPSTREAM="$(free_port)"
 P_PROXY="$(free_port "$P_UPSTREAM")"
 P_USER="$(free_port "$P_UPSTREAM" "$P_PROXY")"
 P_GATEWAY="$(free_port "$P_UPSTREAM" "$P_PROXY" "$P_USER")"
+P_INVENTORY="$(free_port "$P_UPSTREAM" "$P_PROXY" "$P_USER" "$P_GATEWAY")"
+P_FASTAPI="$(free_port "$P_UPSTREAM" "$P_PROXY" "$P_USER" "$P_GATEWAY" "$P_INVENTORY")"
+P_HAPROXY="$(free_port "$P_UPSTREAM" "$P_PROXY" "$P_USER" "$P_GATEWAY" "$P_INVENTORY" "$P_FASTAPI")"
 
-BODY='{"id":"0191f3c2-7b7e-7c4a-9a51-3f2d9c0e8b11","email":"bench@example.com","name":"Bench User"}'
-BODY_SOURCE="fixed"
+# The records the FastAPI app is seeded with: copies of our services' responses when they run, else these
+# (a user record of the service's shape and size; nginx's body is the user record).
+USER_RECORD='{"id":"0191f3c2-7b7e-7c4a-9a51-3f2d9c0e8b11","email":"bench-00000000-000000-00000@example.com","name":"Bench User","created_at":"2026-01-01T00:00:00.000Z","updated_at":"2026-01-01T00:00:00.000Z"}'
+USER_RECORD_SOURCE="fixed"
+BODY="$USER_RECORD"
+BODY_SOURCE="a fixed user record"
+PRODUCT_ID="bench-mug"
+PRODUCT_RECORD='{"product_id":"bench-mug","name":"Bench Mug","price_cents":1299,"available":1000,"reserved":0,"sold":0,"created_at":"2026-01-01T00:00:00.000Z","updated_at":"2026-01-01T00:00:00.000Z"}'
+PRODUCT_RECORD_SOURCE="fixed"
 
-# The user service first: its GET /users/{id} body becomes nginx's body.
+# single_quoted TEXT: TEXT as one single-quoted shell word (for the printed commands).
+single_quoted() {
+  local q="'"
+  printf "'%s'" "${1//$q/$q\\$q$q}"
+}
+
+# call METHOD URL [BODY]: one request to our own servers; sets CODE (000 when nothing answered) and GOT.
+call() {
+  local -a data=()
+  [[ -n "${3:-}" ]] && data=(-H 'Content-Type: application/json' --data "$3")
+  GOT="$(curl --noproxy '*' -sS --max-time 5 -w '\n%{http_code}' -X "$1" "${data[@]}" "$2" 2>&1 || true)"
+  CODE="${GOT##*$'\n'}"
+  GOT="${GOT%$'\n'*}"
+}
+
+# start_service NAME PORT: starts one of our services on PORT with its own SQLite file under $WORK;
+# true once it is ready. Sets SERVICE_BIN_MISSING=1 when the binary is not built.
+start_service() {
+  local name="$1" port="$2" bin
+  local -a env_svc
+  SERVICE_BIN_MISSING=0
+  bin="$(service_binary "$name")"
+  if [[ ! -x "$bin" ]]; then
+    SERVICE_BIN_MISSING=1
+    return 1
+  fi
+  mkdir -p "$WORK/$name"
+  mapfile -t env_svc < <(our_env "$name" "$port")
+  log_info "starting the $name service on 127.0.0.1:$port"
+  start "$name" env "${env_svc[@]}" "APP_DATABASE__PATH=$WORK/$name/$name.db" "$bin" --config "config/$name.yaml"
+  wait_http_ok "http://127.0.0.1:$port/health/ready" 30 "$LAST_PID" && return 0
+  fail_log "$name"
+  return 1
+}
+
+# The user service first: its GET /users/{id} body becomes nginx's body and the FastAPI app's user.
 USER_UP=0
-if want user-get || want gateway-proxy; then
-  user_bin="$(service_binary user)"
-  if [[ ! -x "$user_bin" ]]; then
+if want user-get || want gateway-proxy || want fastapi-user-get; then
+  if start_service user "$P_USER"; then
+    USER_UP=1
+  elif ((SERVICE_BIN_MISSING)); then
     SKIP[user-get]="user service not built"
   else
-    mkdir -p "$WORK/user"
-    mapfile -t env_user < <(our_env user "$P_USER")
-    log_info "starting the user service on 127.0.0.1:$P_USER"
-    start user env "${env_user[@]}" "APP_DATABASE__PATH=$WORK/user/user.db" "$user_bin" --config config/user.yaml
-    if wait_http_ok "http://127.0.0.1:$P_USER/health/ready" 30 "$LAST_PID"; then
-      USER_UP=1
-    else
-      fail_log user
-      SKIP[user-get]="user service did not become ready"
-    fi
+    SKIP[user-get]="user service did not become ready"
   fi
 fi
-if ((USER_UP)) && want user-get; then
+if ((USER_UP)) && { want user-get || want fastapi-user-get; }; then
   user_json="${BENCH_USER_JSON:-$(printf '{"email":"bench-%s-%s@example.com","name":"Bench User"}' "$STAMP" "$RANDOM")}"
-  created="$(curl --noproxy '*' -sS --max-time 5 -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
-    --data "$user_json" "http://127.0.0.1:$P_USER/users" 2>&1 || true)"
-  code="${created##*$'\n'}"
-  created="${created%$'\n'*}"
-  user_id="$(jq -r '.id // .user.id // empty' <<<"$created" 2>/dev/null || true)"
-  if [[ "$code" != 20? || -z "$user_id" ]]; then
-    log_warn "POST /users answered $code: $created"
-    SKIP[user-get]="POST /users failed ($code)"
+  call POST "http://127.0.0.1:$P_USER/users" "$user_json"
+  user_id="$(jq -r '.id // .user.id // empty' <<<"$GOT" 2>/dev/null || true)"
+  if [[ "$CODE" != 20? || -z "$user_id" ]]; then
+    log_warn "POST /users answered $CODE: $GOT"
+    SKIP[user-get]="POST /users failed ($CODE)"
   else
     URL[user-get]="http://127.0.0.1:$P_USER/users/$user_id"
-    got="$(curl --noproxy '*' -sS --max-time 5 -w '\n%{http_code}' "${URL[user-get]}" || true)"
-    code="${got##*$'\n'}"
-    got="${got%$'\n'*}"
-    if [[ "$code" != 200 ]]; then
-      log_warn "GET /users/$user_id answered $code: $got"
-      SKIP[user-get]="GET /users/{id} answered $code"
-    elif [[ "$got" == *'$'* || "$got" == *$'\n'* ]]; then
-      log_note "the user body holds \$ or a newline: nginx keeps its fixed body"
+    call GET "${URL[user-get]}"
+    if [[ "$CODE" != 200 ]]; then
+      log_warn "GET /users/$user_id answered $CODE: $GOT"
+      SKIP[user-get]="GET /users/{id} answered $CODE"
     else
-      BODY="$got"
-      BODY_SOURCE="copy of the user service's GET /users/{id} response"
+      USER_RECORD="$GOT"
+      USER_RECORD_SOURCE="copy of the user service's GET /users/{id} response"
+      if [[ "$GOT" == *'$'* || "$GOT" == *$'\n'* ]]; then
+        log_note "the user body holds \$ or a newline: nginx keeps its fixed body"
+      else
+        BODY="$GOT"
+        BODY_SOURCE="copy of the user service's GET /users/{id} response"
+      fi
     fi
   fi
 fi
 
-# nginx upstream (needed by every case but user-get).
-if want nginx-static || want gateway-proxy || want nginx-proxy; then
+# The inventory service: one product, PUT first; its GET body becomes the FastAPI app's product.
+if want inventory-get || want fastapi-inventory-get; then
+  if start_service inventory "$P_INVENTORY"; then
+    call PUT "http://127.0.0.1:$P_INVENTORY/inventory/$PRODUCT_ID" '{"name":"Bench Mug","price_cents":1299,"available":1000}'
+    if [[ "$CODE" != 20? ]]; then
+      log_warn "PUT /inventory/$PRODUCT_ID answered $CODE: $GOT"
+      SKIP[inventory-get]="PUT /inventory/{id} failed ($CODE)"
+    else
+      URL[inventory-get]="http://127.0.0.1:$P_INVENTORY/inventory/$PRODUCT_ID"
+      call GET "${URL[inventory-get]}"
+      if [[ "$CODE" != 200 ]]; then
+        log_warn "GET /inventory/$PRODUCT_ID answered $CODE: $GOT"
+        SKIP[inventory-get]="GET /inventory/{id} answered $CODE"
+        unset 'URL[inventory-get]'
+      else
+        PRODUCT_RECORD="$GOT"
+        PRODUCT_RECORD_SOURCE="copy of the inventory service's GET /inventory/{id} response"
+      fi
+    fi
+  elif ((SERVICE_BIN_MISSING)); then
+    SKIP[inventory-get]="inventory service not built"
+  else
+    SKIP[inventory-get]="inventory service did not become ready"
+  fi
+fi
+
+# The FastAPI app: one process serving both endpoints, seeded with the same two records.
+FASTAPI_FLAGS=(--loop asyncio --http h11)
+((FASTAPI_FAST)) && FASTAPI_FLAGS=(--loop uvloop --http httptools)
+FASTAPI_VERSIONS=""
+FASTAPI_SAME=1 # 0 once a FastAPI body differs from the record it was seeded with
+if want fastapi-user-get || want fastapi-inventory-get; then
+  fastapi_skip=""
+  if [[ ! -x "$PYTHON" ]]; then
+    fastapi_skip="$PYTHON not found"
+  elif ! FASTAPI_VERSIONS="$("$PYTHON" -c 'import sys, fastapi, starlette, uvicorn
+print("Python %s, FastAPI %s, Starlette %s, uvicorn %s" % (sys.version.split()[0], fastapi.__version__,
+      starlette.__version__, uvicorn.__version__))' 2>/dev/null)"; then
+    fastapi_skip="fastapi or uvicorn missing under $PYTHON (./mercato deps bench)"
+  elif ((FASTAPI_FAST)) && ! "$PYTHON" -c 'import uvloop, httptools' 2>/dev/null; then
+    fastapi_skip="uvloop or httptools missing under $PYTHON (./mercato deps bench)"
+  else
+    mkdir -p "$WORK/fastapi"
+    fastapi_db="$WORK/fastapi/bench.db"
+    for kind in users inventory; do
+      record="$USER_RECORD"
+      [[ "$kind" == inventory ]] && record="$PRODUCT_RECORD"
+      "$PYTHON" bench/fastapi/app.py seed "$fastapi_db" "$kind" "$record" || die "seeding $fastapi_db failed"
+    done
+    SERVER_CMDS+=("# fastapi: its SQLite file, seeded with the records our services returned"
+      "$PYTHON bench/fastapi/app.py seed $fastapi_db users $(single_quoted "$USER_RECORD")"
+      "$PYTHON bench/fastapi/app.py seed $fastapi_db inventory $(single_quoted "$PRODUCT_RECORD")")
+    log_info "starting FastAPI + uvicorn (${FASTAPI_FLAGS[*]}) on 127.0.0.1:$P_FASTAPI"
+    start fastapi env "MERCATO_FASTAPI_DB=$fastapi_db" "$PYTHON" -m uvicorn app:app --app-dir bench/fastapi \
+      --host 127.0.0.1 --port "$P_FASTAPI" --workers "$WORKERS" --no-access-log --log-level warning \
+      "${FASTAPI_FLAGS[@]}"
+    if wait_http_ok "http://127.0.0.1:$P_FASTAPI/health/ready" 30 "$LAST_PID"; then
+      uid="$(jq -r .id <<<"$USER_RECORD")"
+      URL[fastapi-user-get]="http://127.0.0.1:$P_FASTAPI/users/$uid"
+      URL[fastapi-inventory-get]="http://127.0.0.1:$P_FASTAPI/inventory/$(jq -r .product_id <<<"$PRODUCT_RECORD")"
+      # The same record must come back as the same bytes our service sends.
+      for pair in "fastapi-user-get:$USER_RECORD" "fastapi-inventory-get:$PRODUCT_RECORD"; do
+        c="${pair%%:*}"
+        call GET "${URL[$c]}"
+        if [[ "$CODE" != 200 ]]; then
+          log_warn "$c: ${URL[$c]} answered $CODE: $GOT"
+          SKIP[$c]="answered $CODE"
+        elif [[ "$GOT" != "${pair#*:}" ]]; then
+          log_warn "$c: the body differs from our service's: $GOT"
+          FASTAPI_SAME=0
+        fi
+      done
+    else
+      fail_log fastapi
+      fastapi_skip="uvicorn did not become ready"
+    fi
+  fi
+  if [[ -n "$fastapi_skip" ]]; then
+    SKIP[fastapi-user-get]="$fastapi_skip"
+    SKIP[fastapi-inventory-get]="$fastapi_skip"
+  fi
+fi
+
+# nginx upstream (needed by nginx-static and every proxy case).
+if want nginx-static || want gateway-proxy || want nginx-proxy || want haproxy-proxy; then
   escaped="${BODY//\\/\\\\}"
   escaped="${escaped//\'/\\\'}"
   log_info "starting nginx (fixed body) on 127.0.0.1:$P_UPSTREAM"
@@ -247,6 +420,21 @@ if want nginx-proxy; then
   URL[nginx-proxy]="http://127.0.0.1:$P_PROXY/static/x"
 fi
 
+if want haproxy-proxy; then
+  if ! command -v haproxy >/dev/null 2>&1; then
+    SKIP[haproxy-proxy]="haproxy not installed (./mercato deps bench)"
+  else
+    log_info "starting HAProxy (reverse proxy) on 127.0.0.1:$P_HAPROXY"
+    start_haproxy haproxy-proxy bench/haproxy/proxy.cfg.in "$P_HAPROXY" "UPSTREAM_PORT=$P_UPSTREAM" \
+      "KEEPALIVE=$CONNECTIONS"
+    wait_http_ok "http://127.0.0.1:$P_HAPROXY/static/x" 10 "$LAST_PID" || {
+      fail_log haproxy-proxy
+      die "HAProxy did not start"
+    }
+    URL[haproxy-proxy]="http://127.0.0.1:$P_HAPROXY/static/x"
+  fi
+fi
+
 if want gateway-proxy; then
   gw_bin="$(service_binary gateway)"
   if [[ ! -x "$gw_bin" ]]; then
@@ -266,6 +454,13 @@ if want gateway-proxy; then
     fi
   fi
 fi
+
+# Body bytes per case (what one GET returns), for the table.
+for c in "${CASES[@]}"; do
+  if [[ -n "${URL[$c]:-}" && -z "${SKIP[$c]:-}" ]]; then
+    BYTES[$c]="$(curl --noproxy '*' -s -o /dev/null --max-time 5 -w '%{size_download}' "${URL[$c]}" || true)"
+  fi
+done
 
 # ---------------------------------------------------------------------------------------------------
 # wrk runs: one warm-up per case, then ROUNDS rounds of every case in order.
@@ -309,7 +504,8 @@ run_round() {
 }
 
 # case_stats FILE...: wrk --latency outputs of one case -> one tab-separated line: median, min and
-# max requests/s (rounded), median p50, median p99 (wrk's units), total errors (with a breakdown).
+# max requests/s (rounded), median p50, median p99 (wrk's units), median p99 in microseconds (for the
+# ratios), total errors (with a breakdown).
 # A median over an even count is the mean of the two middle values.
 case_stats() {
   awk '
@@ -347,8 +543,9 @@ case_stats() {
       for (i = 1; i <= f; i++) { if (rps[i] < lo) lo = rps[i]; if (rps[i] > hi) hi = rps[i] }
       detail = ""
       for (i = 1; i <= k; i++) detail = detail sprintf(", %s %d", order[i], kind[order[i]])
-      printf "%.0f\t%.0f\t%.0f\t%s\t%s\t%d%s\n", median(rps, f), lo, hi, fmt(median(p50, f)), fmt(median(p99, f)),
-        n, (n ? " (" substr(detail, 3) ")" : "")
+      p99us = median(p99, f)
+      printf "%.0f\t%.0f\t%.0f\t%s\t%s\t%.0f\t%d%s\n", median(rps, f), lo, hi, fmt(median(p50, f)), fmt(p99us),
+        p99us, n, (n ? " (" substr(detail, 3) ")" : "")
     }' "$@"
 }
 
@@ -388,8 +585,51 @@ done
 # Report
 group_digits() { sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta' <<<"$1"; }
 
+# field NAME INDEX: field INDEX (1-based) of STATS[NAME]: 1 median requests/s, 6 median p99 in µs.
+field() { cut -f "$2" <<<"${STATS[$1]}"; }
+have() { [[ -n "${STATS[$1]:-}" && -z "${SKIP[$1]:-}" ]]; }
+
+# ratio_line TEXT A B [TARGET]: "- TEXT: A/B× (… requests/s vs …)" from the medians, when both ran.
+ratio_line() {
+  local text="$1" a="$2" b="$3" target="${4:-}"
+  have "$a" && have "$b" || return 0
+  awk -v t="$text" -v x="$(field "$a" 1)" -v y="$(field "$b" 1)" -v g="$target" 'BEGIN {
+    printf "- %s: **%.2f×** (%d vs %d requests/s)%s\n", t, (y > 0 ? x / y : 0), x, y, (g != "" ? "; target " g : "") }'
+}
+
+# ratios: the comparisons issue 7 asks for, computed from the medians of this run.
+ratios() {
+  local faster="" p99s
+  if have nginx-proxy && have haproxy-proxy; then
+    faster=nginx-proxy
+    (($(field haproxy-proxy 1) > $(field nginx-proxy 1))) && faster=haproxy-proxy
+  elif have nginx-proxy; then
+    faster=nginx-proxy
+  elif have haproxy-proxy; then
+    faster=haproxy-proxy
+  fi
+  if [[ -n "$faster" ]] && have gateway-proxy; then
+    ratio_line "gateway / the faster proxy (${faster%-proxy})" gateway-proxy "$faster" "≥ 1.2×"
+    ratio_line "gateway / nginx reverse proxy" gateway-proxy nginx-proxy
+    ratio_line "gateway / HAProxy" gateway-proxy haproxy-proxy
+    ratio_line "HAProxy / nginx reverse proxy (the two references)" haproxy-proxy nginx-proxy
+    p99s="$(for c in gateway-proxy nginx-proxy haproxy-proxy; do have "$c" && echo "$c $(field "$c" 6)"; done)"
+    awk '{ us[$1] = $2; order[++n] = $1 }
+      END {
+        line = sprintf("- gateway p99 / proxy p99:")
+        for (i = 2; i <= n; i++) line = line sprintf(" %s %.2f×%s", order[i], (us[order[i]] > 0 ? us["gateway-proxy"] / us[order[i]] : 0), (i < n ? "," : ""))
+        print line "; target ≤ 1× (no worse than either)"
+      }' <<<"$p99s"
+  fi
+  ratio_line "user service GET /users/{id} / nginx fixed body" user-get nginx-static "≥ 0.7×"
+  ratio_line "user service GET /users/{id} / FastAPI GET /users/{id}" user-get fastapi-user-get "≥ 10×"
+  ratio_line "inventory service GET /inventory/{id} / nginx fixed body" inventory-get nginx-static "≥ 0.7×"
+  ratio_line "inventory service GET /inventory/{id} / FastAPI GET /inventory/{id}" inventory-get \
+    fastapi-inventory-get "≥ 10×"
+}
+
 report() {
-  local c rev cpu build_type warm rounds rps lo hi p50 p99 errors
+  local c rev cpu build_type warm rounds rps lo hi p50 p99 errors any_fastapi=0 ratio_lines nginx_body=""
   rev="$(git rev-parse -q --verify --short HEAD 2>/dev/null || echo "no commit")"
   [[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] || rev+=" + uncommitted changes"
   cpu="$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)"
@@ -397,31 +637,59 @@ report() {
   build_type="$(_cmake_cache_value CMAKE_BUILD_TYPE)"
   warm="no warm-up"
   ((WARMUP_S > 0)) && warm="one unmeasured ${WARMUP} warm-up per case before the first round"
-  echo "### HTTP: Mercato vs nginx, median of $ROUNDS round(s) ($(date -u '+%Y-%m-%d %H:%M UTC'), $rev)"
+  { want fastapi-user-get || want fastapi-inventory-get; } && any_fastapi=1
+  [[ -n "${URL[nginx-static]:-}" ]] && nginx_body=" nginx's fixed body: ${#BODY} bytes ($BODY_SOURCE)."
+  echo "### HTTP: Mercato vs nginx, HAProxy and FastAPI, median of $ROUNDS round(s) ($(date -u '+%Y-%m-%d %H:%M UTC'), $rev)"
   echo
-  echo "| case | requests/s (median) | requests/s (min–max) | p50 (median) | p99 (median) | errors (total) | rounds |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| case | requests/s (median) | requests/s (min–max) | p50 (median) | p99 (median) | errors (total) | rounds | body (bytes) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for c in "${CASES[@]}"; do
     if [[ -n "${SKIP[$c]:-}" ]]; then
-      echo "| ${LABEL[$c]} | skipped: ${SKIP[$c]} | | | | | |"
+      echo "| ${LABEL[$c]} | skipped: ${SKIP[$c]} | | | | | | |"
     else
-      IFS=$'\t' read -r rps lo hi p50 p99 errors <<<"${STATS[$c]}"
+      IFS=$'\t' read -r rps lo hi p50 p99 _ errors <<<"${STATS[$c]}"
       rounds="$((ROUNDS - ${FAILED[$c]:-0}))"
       ((rounds == ROUNDS)) || rounds+=" of $ROUNDS (wrk failed in ${FAILED[$c]})"
       echo "| ${LABEL[$c]} | $(group_digits "$rps") | $(group_digits "$lo")–$(group_digits "$hi") | $p50 | $p99 |" \
-        "$errors | $rounds |"
+        "$errors | $rounds | ${BYTES[$c]:-?} |"
     fi
   done
   echo
+  ratio_lines="$(ratios)"
+  if [[ -n "$ratio_lines" ]]; then
+    echo "Ratios of the medians above (Mercato / reference):"
+    echo
+    echo "$ratio_lines"
+    echo
+  fi
   echo "Median over $ROUNDS round(s); each round runs every case once, in the order of the table, so the" \
     "cases interleave in time (servers stay up across rounds). Errors: non-2xx responses + socket errors," \
     "summed over the rounds. wrk -t$THREADS -c$CONNECTIONS -d$DURATION --timeout $WRK_TIMEOUT --latency," \
-    "$warm; every server has $WORKERS worker process(es) / I/O thread(s)" \
-    "(nginx worker_processes, APP_SERVER__THREADS), nothing pinned, access logs off; wrk shares the" \
-    "machine with the servers. Response body: ${#BODY} bytes ($BODY_SOURCE). Our servers: CMake" \
-    "${build_type:-?} build."
+    "$warm; every server has $WORKERS worker process(es) / thread(s) (nginx worker_processes, HAProxy" \
+    "nbthread, uvicorn --workers, APP_SERVER__THREADS), nothing pinned, access logs off; wrk shares the" \
+    "machine with the servers.${nginx_body} Our servers: CMake" \
+    "${build_type:-?} build; each service on its own SQLite file (one connection, exclusive locking)."
+  if ((any_fastapi)); then
+    echo
+    if ((FASTAPI_FAST)); then
+      echo "FastAPI: bench/fastapi/app.py on Debian's packages under $PYTHON (${FASTAPI_VERSIONS:-versions unknown})," \
+        "run with uvloop and httptools (--loop uvloop --http httptools; Debian's python3-uvloop and" \
+        "python3-httptools, BENCH_FASTAPI_FAST=1), not uvicorn's Debian default."
+    else
+      echo "FastAPI: bench/fastapi/app.py on Debian's packages under $PYTHON (${FASTAPI_VERSIONS:-versions unknown})." \
+        "Debian's uvicorn runs without uvloop and httptools: the asyncio event loop and the pure-Python h11" \
+        "parser (--loop asyncio --http h11). Debian 12 does package python3-uvloop and python3-httptools;" \
+        "BENCH_FASTAPI_FAST=1 runs the same cases with them."
+    fi
+    local same="byte for byte the same body (checked before the first round)"
+    ((FASTAPI_SAME)) || same="WARNING: a body differed from the seeded record (see the log)"
+    echo "Async handlers, one sqlite3 connection per worker process (default journal and locking), one" \
+      "SELECT per request, the same record and JSON shape as our services - user: $USER_RECORD_SOURCE;" \
+      "product: $PRODUCT_RECORD_SOURCE; $same."
+  fi
   echo
-  echo "Commands (ports were picked free at run time; nginx configs rendered from bench/nginx/*.conf.in):"
+  echo "Commands (ports were picked free at run time; configs rendered from bench/nginx/*.conf.in and" \
+    "bench/haproxy/proxy.cfg.in):"
   echo
   echo '```'
   for c in "${SERVER_CMDS[@]}"; do echo "${c% }"; done | sed -e "s|$WORK|\$TMP|g" -e "s|$MERCATO_ROOT/||g"
@@ -441,6 +709,10 @@ report() {
   nproc
   echo "CPU: ${cpu:-unknown}"
   echo "$(nginx -v 2>&1); $(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }')"
+  if want haproxy-proxy && command -v haproxy >/dev/null 2>&1; then
+    haproxy -v 2>/dev/null | head -n 1
+  fi
+  ((any_fastapi)) && [[ -n "$FASTAPI_VERSIONS" ]] && echo "$FASTAPI_VERSIONS ($PYTHON)"
   echo '```'
 }
 
