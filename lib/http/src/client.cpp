@@ -12,7 +12,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <cerrno>
@@ -21,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "parser.hpp"
 #include "wire.hpp"
 
 namespace mercato::http {
@@ -256,7 +256,7 @@ struct Client::Impl {
         co_await asio::async_write(stream, asio::buffer(conn.write_buffer), kUseTuple);
     result.ec = std::get<0>(written);
     if (result.ec) co_return;
-    bhttp::response_parser<bhttp::string_body> parser;
+    detail::ResponseParser parser;
     parser.body_limit(settings.max_response_body_bytes);
     parser.header_limit(64 * 1024);
     if (method == Method::kHead) parser.skip(true);
@@ -265,12 +265,10 @@ struct Client::Impl {
     result.ec = std::get<0>(read);
     result.got_some = parser.got_some();
     if (result.ec) co_return;
-    auto& message = parser.get();
-    result.response.status = static_cast<int>(message.result_int());
-    result.response.headers.reserve(16);
-    for (const auto& field : message) result.response.headers.add(field.name_string(), field.value());
-    result.response.body = std::move(message.body());
-    result.keep_alive = message.keep_alive();
+    result.response.status = parser.status;
+    result.response.headers = std::move(parser.headers);
+    result.response.body = std::move(parser.body);
+    result.keep_alive = parser.keep_alive();
   }
 
   IoPool& pool;

@@ -41,33 +41,52 @@ Method parse_method(std::string_view name) noexcept {
   return Method::kOther;
 }
 
+namespace {
+// ASCII case folding; header names and tokens are ASCII, and std::tolower consults the locale.
+constexpr unsigned char lower(unsigned char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + ('a' - 'A')) : c;
+}
+}  // namespace
+
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
+    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) return false;
   }
   return true;
 }
 
 std::optional<std::string_view> Headers::get(std::string_view name) const {
-  for (const auto& [k, v] : entries_) {
-    if (iequals(k, name)) return std::string_view(v);
+  for (const auto& slot : slots_) {
+    if (slot.name_size != name.size()) continue;
+    auto [k, v] = entry(slot);
+    if (iequals(k, name)) return v;
   }
   return std::nullopt;
 }
 
 void Headers::set(std::string_view name, std::string_view value) {
   remove(name);
-  entries_.emplace_back(std::string(name), std::string(value));
+  add(name, value);
 }
 
 void Headers::add(std::string_view name, std::string_view value) {
-  entries_.emplace_back(std::string(name), std::string(value));
+  if (slots_.capacity() == 0) reserve(8, 256);  // grown once, not header by header
+  slots_.push_back({static_cast<std::uint32_t>(text_.size()), static_cast<std::uint32_t>(name.size()),
+                    static_cast<std::uint32_t>(value.size())});
+  text_.append(name);
+  text_.append(value);
 }
 
 void Headers::remove(std::string_view name) {
-  std::erase_if(entries_, [&](const Entry& e) { return iequals(e.first, name); });
+  // The removed text stays in the buffer until the Headers go: removals are rare and few.
+  std::erase_if(slots_,
+                [&](const Slot& s) { return s.name_size == name.size() && iequals(entry(s).first, name); });
+}
+
+void Headers::reserve(std::size_t n, std::size_t bytes) {
+  slots_.reserve(n);
+  if (bytes > 0) text_.reserve(bytes);
 }
 
 std::string_view Request::param(std::string_view name) const {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <string>
+#include <vector>
 
 namespace mercato::http {
 namespace {
@@ -21,6 +23,39 @@ TEST(Headers, SetReplacesAllValues) {
   h.set("X-A", "3");
   EXPECT_EQ(h.entries().size(), 1U);
   EXPECT_EQ(h.get("x-a"), "3");
+}
+
+TEST(Headers, KeepTheirOrderThroughRemovalsAndCopies) {
+  Headers h;
+  std::string long_value(300, 'v');  // past the first reservation: the text buffer grows
+  h.add("Server", "nginx");
+  h.add("X-Long", long_value);
+  h.add("Connection", "keep-alive, X-Hop");
+  h.add("X-Hop", "1");
+  h.add("Content-Type", "application/json");
+  h.remove_if(
+      [](std::string_view name, std::string_view) { return name == "Connection" || name == "X-Hop"; });
+  h.remove("server");
+  Headers copy = h;
+  h.add("X-After", "2");  // the copy is independent
+  std::vector<std::pair<std::string, std::string>> seen;
+  for (const auto& [name, value] : copy.entries()) seen.emplace_back(name, value);
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{{"X-Long", long_value},
+                                                                    {"Content-Type", "application/json"}}));
+  EXPECT_EQ(copy.size(), 2U);
+  EXPECT_EQ(h.get("x-after"), "2");
+  EXPECT_EQ(h.get("X-Long"), long_value);
+  EXPECT_FALSE(h.get("X-Hop"));
+}
+
+TEST(Headers, NamesOfEqualLengthAreToldApart) {
+  Headers h;
+  h.add("X-Ab", "1");
+  h.add("X-Cd", "2");
+  EXPECT_EQ(h.get("x-cd"), "2");
+  EXPECT_EQ(h.get("X-AB"), "1");
+  EXPECT_FALSE(h.get("X-A"));
+  EXPECT_FALSE(h.get("X-Abc"));
 }
 
 TEST(Request, QueryParamsAreDecoded) {

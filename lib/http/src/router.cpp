@@ -5,9 +5,9 @@
 namespace mercato::http {
 namespace {
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> out;
-  if (path.empty() || path.front() != '/') return out;
+void split_path(std::string_view path, std::vector<std::string_view>& out) {
+  out.clear();
+  if (path.empty() || path.front() != '/') return;
   path.remove_prefix(1);
   while (true) {
     auto slash = path.find('/');
@@ -15,7 +15,6 @@ std::vector<std::string_view> split_path(std::string_view path) {
     if (slash == std::string_view::npos) break;
     path.remove_prefix(slash + 1);
   }
-  return out;
 }
 
 bool is_param(std::string_view s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
@@ -27,7 +26,9 @@ Router& Router::insert(Route route) {
     throw std::invalid_argument("route pattern must start with '/': " + route.pattern);
   }
   Compiled c;
-  for (auto seg : split_path(route.pattern)) c.segments.emplace_back(seg);
+  std::vector<std::string_view> pattern_parts;
+  split_path(route.pattern, pattern_parts);
+  for (auto seg : pattern_parts) c.segments.emplace_back(seg);
   for (std::size_t i = 0; i < c.segments.size(); ++i) {
     const auto& s = c.segments[i];
     if (is_param(s) && s.size() > 5 && s.ends_with("...}")) {
@@ -83,7 +84,10 @@ bool Router::match_pattern(const Compiled& c, std::string_view path,
 RouteMatch Router::match(Method method, std::string_view path) const {
   RouteMatch result;
   std::vector<std::pair<std::string, std::string>> params;
-  auto parts = split_path(path);  // once per request, not once per route
+  params.reserve(4);
+  // Split once per request, not once per route, into this thread's scratch vector (no allocation once warm).
+  thread_local std::vector<std::string_view> parts;
+  split_path(path, parts);
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     if (!match_pattern(compiled_[i], path, parts, params)) continue;
     const Route& r = routes_[i];

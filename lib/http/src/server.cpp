@@ -13,7 +13,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "mercato/core/ids.hpp"
+#include "parser.hpp"
 #include "wire.hpp"
 
 namespace mercato::http {
@@ -184,14 +184,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       }
       conn->idle = false;
 
-      bhttp::request_parser<bhttp::string_body> parser;
+      detail::RequestParser parser;
       parser.header_limit(static_cast<std::uint32_t>(settings.max_header_bytes));
       parser.body_limit(settings.max_body_bytes);
       stream.expires_after(settings.request_timeout);
       auto [header_ec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
       ec = header_ec;
       if (!ec && !parser.is_done()) {
-        if (iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+        if (iequals(parser.headers.get("Expect").value_or(""), "100-continue")) {
           bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
           auto [wec, wn] = co_await bhttp::async_write(stream, go_on, kUseTuple);
           if (wec) break;
@@ -213,20 +213,18 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       }
 
       auto started = Clock::now();
-      auto& message = parser.get();
       Request req;
-      req.method_name = std::string(message.method_string());
+      req.method_name = std::move(parser.method);
       req.method = parse_method(req.method_name);
-      req.target = std::string(message.target());
+      req.target = std::move(parser.target);
       auto q = req.target.find('?');
       req.path = req.target.substr(0, q);
       if (q != std::string::npos) req.query = req.target.substr(q + 1);
-      req.headers.reserve(16);
-      for (const auto& field : message) req.headers.add(field.name_string(), field.value());
-      req.body = std::move(message.body());
-      req.keep_alive = message.keep_alive();
+      req.headers = std::move(parser.headers);
+      req.body = std::move(parser.body);
+      req.keep_alive = parser.keep_alive();
       req.remote_address = remote_address;
-      unsigned version = message.version();
+      unsigned version = parser.version;
 
       RouteMetrics* rm = &unmatched;
       Response res = co_await dispatch(req, rm);

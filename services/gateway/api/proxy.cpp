@@ -29,17 +29,25 @@ std::vector<std::string_view> connection_tokens(const http::Headers& headers) {
   return tokens;
 }
 
-// Copies end-to-end headers only (RFC 9110 §7.6.1).
+// Whether a header stays within one hop (RFC 9110 §7.6.1), given the names the Connection headers list.
+bool hop_only(std::string_view name, const std::vector<std::string_view>& listed) {
+  return http::is_hop_by_hop(name) || http::iequals(name, "Host") || http::iequals(name, "Content-Length") ||
+         std::any_of(listed.begin(), listed.end(),
+                     [&](std::string_view t) { return http::iequals(t, name); });
+}
+
+// Copies end-to-end headers only.
 void copy_end_to_end(const http::Headers& from, http::Headers& to) {
   auto listed = connection_tokens(from);
   for (const auto& [name, value] : from.entries()) {
-    if (http::is_hop_by_hop(name) || http::iequals(name, "Host") || http::iequals(name, "Content-Length") ||
-        std::any_of(listed.begin(), listed.end(),
-                    [&](std::string_view t) { return http::iequals(t, name); })) {
-      continue;
-    }
-    to.add(name, value);
+    if (!hop_only(name, listed)) to.add(name, value);
   }
+}
+
+// Keeps end-to-end headers only (in place: the upstream's answer becomes ours without a copy).
+void keep_end_to_end(http::Headers& headers) {
+  auto listed = connection_tokens(headers);  // views into `headers`' text, which removal leaves alone
+  headers.remove_if([&](std::string_view name, std::string_view) { return hop_only(name, listed); });
 }
 
 // Refusals before any upstream call: the JSON error shape, with Retry-After when waiting helps.
@@ -104,7 +112,7 @@ boost::asio::awaitable<http::Response> proxy(const RouteTable& table, const Poli
   out.method = req.method;
   out.method_name = req.method_name;
   out.target = upstream_target(service, req.param("rest"), req.query);
-  out.headers.reserve(req.headers.entries().size() + 4);
+  out.headers.reserve(req.headers.size() + 4, 256);
   copy_end_to_end(req.headers, out.headers);
   out.headers.set(http::kRequestIdHeader, req.request_id);
   out.headers.set(http::kTraceparentHeader, req.trace.to_traceparent());
@@ -135,7 +143,8 @@ boost::asio::awaitable<http::Response> proxy(const RouteTable& table, const Poli
   http::Response res;
   res.status = call.result->status;
   res.body = std::move(call.result->body);
-  copy_end_to_end(call.result->headers, res.headers);
+  res.headers = std::move(call.result->headers);
+  keep_end_to_end(res.headers);
   res.headers.remove(http::kRequestIdHeader);  // the server sets the one id of this exchange
   co_return res;
 }

@@ -12,7 +12,10 @@
 // Thread-safety: plain values.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,7 +39,8 @@ Method parse_method(std::string_view name) noexcept;
 // Header names compare case-insensitively; order and repeats are kept.
 class Headers {
  public:
-  using Entry = std::pair<std::string, std::string>;
+  // A header as stored: views into the Headers, valid until it is next changed.
+  using Entry = std::pair<std::string_view, std::string_view>;
 
   // The first value of `name`, if present.
   std::optional<std::string_view> get(std::string_view name) const;
@@ -45,13 +49,67 @@ class Headers {
   void set(std::string_view name, std::string_view value);
   void add(std::string_view name, std::string_view value);
   void remove(std::string_view name);
-  const std::vector<Entry>& entries() const noexcept { return entries_; }
-  bool empty() const noexcept { return entries_.empty(); }
-  void reserve(std::size_t n) { entries_.reserve(n); }
+  // Removes every header for which pred(name, value) is true.
+  template <class Pred>
+  void remove_if(Pred pred) {
+    std::erase_if(slots_, [&](const Slot& s) {
+      auto [name, value] = entry(s);
+      return pred(name, value);
+    });
+  }
+  bool empty() const noexcept { return slots_.empty(); }
+  std::size_t size() const noexcept { return slots_.size(); }
+  // Room for `n` headers of `bytes` characters in all, so that adding them allocates nothing.
+  void reserve(std::size_t n, std::size_t bytes = 0);
+
+  // for (const auto& [name, value] : headers.entries()) — in the order they were added.
+  class Range;
+  Range entries() const noexcept;
 
  private:
-  std::vector<Entry> entries_;
+  // Why one text buffer and offsets rather than a string pair per header: a proxied request copies
+  // two header sets, and two allocations per header were a visible part of its cost.
+  struct Slot {
+    std::uint32_t at;  // name, then value, in text_
+    std::uint32_t name_size;
+    std::uint32_t value_size;
+  };
+  Entry entry(const Slot& s) const noexcept {
+    return {std::string_view(text_).substr(s.at, s.name_size),
+            std::string_view(text_).substr(s.at + s.name_size, s.value_size)};
+  }
+  std::string text_;
+  std::vector<Slot> slots_;
 };
+
+class Headers::Range {
+ public:
+  class iterator {
+   public:
+    using value_type = Entry;
+    using difference_type = std::ptrdiff_t;
+    iterator(const Headers* h, std::size_t i) noexcept : h_(h), i_(i) {}
+    Entry operator*() const noexcept { return h_->entry(h_->slots_[i_]); }
+    iterator& operator++() noexcept {
+      ++i_;
+      return *this;
+    }
+    bool operator==(const iterator& o) const noexcept { return i_ == o.i_; }
+
+   private:
+    const Headers* h_;
+    std::size_t i_;
+  };
+  explicit Range(const Headers* h) noexcept : h_(h) {}
+  iterator begin() const noexcept { return {h_, 0}; }
+  iterator end() const noexcept { return {h_, h_->slots_.size()}; }
+  std::size_t size() const noexcept { return h_->slots_.size(); }
+
+ private:
+  const Headers* h_;
+};
+
+inline Headers::Range Headers::entries() const noexcept { return Range(this); }
 
 bool iequals(std::string_view a, std::string_view b) noexcept;
 
