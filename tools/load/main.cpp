@@ -1,0 +1,217 @@
+// mercato-load: the load generator. Drives a running Mercato through its gateway with a realistic mix,
+// measures latency in HDR histograms, reads the placed orders back, runs the saga invariant checker and
+// prints a summary (and JSON). Usually run as `./mercato load [OPTIONS]` (scripts/load.sh builds it,
+// finds the gateway of the running `./mercato up` and passes the checker command); `--help` lists the
+// options.
+//
+//   ./mercato up &                                   # the system
+//   ./mercato load --rate 200 --duration 30s         # open loop: 200 operations/s for 30 s
+//   ./mercato load --closed --connections 16 --count 5000 --json /tmp/load.json
+//
+// Phases:
+//   1. setup: PUT /api/inventory/{prefix}-p{i} for --products products with --stock units each (so orders
+//      never run out unless asked), and POST /api/users for --customers customers. The prefix is unique per
+//      run (ld-<time>-<random>), so runs against the same system do not collide.
+//   2. run: each operation is drawn from --mix: register (POST /api/users), read_product
+//      (GET /api/inventory/{id}), place_order (POST /api/orders: 1-3 lines of 1-3 units, tok_visa, a
+//      Berlin address), read_order (GET /api/orders/{id} of one of the run's recent orders) and
+//      cancel_order (POST /api/orders/{id}/cancel of the run's newest order not yet cancelled: 200 when it
+//      was still pending, 409 once confirmed — counted as "conflicts", expected, not an error).
+//      Open loop (default, like wrk2): operation i is due at start + i/rate whatever happened before; at
+//      most --connections are in flight and due ones wait for a slot; latency counts from the due time,
+//      so a slow system's queueing shows in the numbers instead of slowing the sender (coordinated
+//      omission). Operations still waiting when --duration ends are not sent ("unsent").
+//      Closed loop (--closed): --connections clients, each sending its next operation when the last is
+//      answered; latency from the send. Both end after --duration or --count operations, whichever comes
+//      first; every request is bounded by --timeout.
+//   3. settle: every placed order is read back (GET /api/orders/{id}) until it is confirmed or
+//      cancelled; pending ones are polled with backoff (50 ms doubling to 1 s) until --settle passes, then
+//      counted as pending. This phase starts after the run, so it does not disturb what was measured.
+//      Placed → confirmed is the confirmed order's updated_at − created_at: both set by the order service
+//      (created_at when it accepted the order, updated_at when the saga confirmed it; a confirmed order
+//      never changes again), so it needs no polling during the run and no clock agreement between
+//      machines. Its resolution is the API's timestamp precision, 1 ms (lib/core time.hpp).
+//      Confirmed orders/s = confirmed / (last confirmation − first placement), on the same clock.
+//   4. check: the checker command (default `<source>/mercato check`, scripts/check.sh) runs against the
+//      same system; a failing check is repeated every 0.5 s for up to --check-wait, because an order's
+//      last effects (its confirmation notification; in choreography the stock commit) land just after
+//      its status does. Its verdict goes into the summary and the JSON.
+//
+// The histograms (histogram.hpp) cover 0 .. 60 s at 3 significant digits, in microseconds.
+// Progress goes to stderr: redrawn in place on a terminal, otherwise one line every 5 s.
+//
+// Exit status: 0 passed; 1 the setup failed, the checker failed, or errors / operations sent exceeded
+// --max-error-rate (default 0.01: a loaded system may shed a little, a broken one fails; give 0 to
+// demand none); 2 bad options. Errors are unexpected statuses (4xx, 5xx, other) and requests without
+// an answer; 409 on cancel_order is expected. Unsent operations and unsettled orders are warnings.
+//
+// JSON (--json FILE), schema 1; latencies are integer microseconds:
+//   {
+//     "tool": "mercato-load", "schema": 1,
+//     "gateway": "127.0.0.1:8080", "prefix": "ld-...", "seed": 42,
+//     "mode": "open" | "closed", "rate": 200.0 | null (closed), "connections": 32, "threads": 1,
+//     "duration_s": 30.0 | null (only --count), "count": 5000 | null,
+//     "mix": {"register": 5, "read_product": 40, "place_order": 30, "read_order": 20, "cancel_order": 5},
+//     "setup": {"products": 20, "stock": 1000000000, "customers": 20, "seconds": 0.12},
+//     "elapsed_s": 30.01,                       // first due send .. last answer
+//     "operations": {"<operation>": Stats, ...}, // the five operations above
+//     "total": Stats,                           // all operations together
+//     "unsent": 0,
+//     "orders": {"placed": 1800, "confirmed": 1700, "cancelled": 100, "pending": 0, "unreadable": 0,
+//                "confirmed_per_second": 56.6, "settle_s": 0.8, "placed_to_confirmed_us": Latency},
+//     "check": {"ran": true, "passed": true, "attempts": 1, "exit_status": 0, "seconds": 1.4,
+//               "verdict": "check: PASSED", "report": ["<the checker's output lines>", ...]},
+//     "error_rate": 0.0, "max_error_rate": 0.01,
+//     "failures": ["<why it failed>", ...], "warnings": ["...", ...], "passed": true
+//   }
+//   Stats   = {"count": n, "ok": n, "conflicts": n,                  // count = ok + conflicts + errors.total
+//              "errors": {"4xx": n, "5xx": n, "other": n, "transport": n, "total": n},
+//              "throughput_per_s": count / elapsed_s, "latency_us": Latency}
+//   Latency = {"count": n, "min": us, "mean": us, "p50": us, "p90": us, "p99": us, "p99.9": us, "max": us,
+//              "saturated": n (values above 60 s, recorded as 60 s)}
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "driver.hpp"
+#include "mercato/json/json.hpp"
+#include "options.hpp"
+#include "report.hpp"
+
+#ifndef MERCATO_SOURCE_DIR
+#error "MERCATO_SOURCE_DIR must be defined by the build"
+#endif
+
+namespace {
+
+using namespace mercato;
+
+std::string generated_prefix(std::uint64_t random) {
+  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  auto now = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  std::string time;
+  for (; now > 0; now /= 36) time.insert(time.begin(), kDigits[now % 36]);
+  char tail[8];
+  std::snprintf(tail, sizeof tail, "%04x", static_cast<unsigned>(random & 0xffff));
+  return "ld-" + time + "-" + tail;
+}
+
+// Progress on stderr: redrawn in place on a terminal, else a line every 5 s.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool enabled) : enabled_(enabled), tty_(::isatty(STDERR_FILENO) == 1) {}
+  void operator()(const load::ProgressSnapshot& s) {
+    if (!enabled_) return;
+    if (tty_) {
+      std::cerr << "\r" << load::render_progress(s, true) << "\x1b[K" << std::flush;
+      drawn_ = true;
+      return;
+    }
+    if (s.elapsed_seconds >= next_line_) {
+      std::cerr << "progress: " << load::render_progress(s, false) << "\n";
+      next_line_ = s.elapsed_seconds + 5;
+    }
+  }
+  void finish() {
+    if (drawn_) std::cerr << "\n";
+    drawn_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool tty_;
+  bool drawn_ = false;
+  double next_line_ = 5;
+};
+
+int run(const std::vector<std::string>& args) {
+  auto parsed = load::parse_options(args);
+  if (!parsed) {
+    std::cerr << "mercato-load: " << parsed.error().message << "\n";
+    return 2;
+  }
+  load::Options options = std::move(*parsed);
+  if (options.help) {
+    std::cout << load::usage();
+    return 0;
+  }
+  auto gateway = http::Endpoint::parse(options.gateway);
+  if (!gateway) {
+    std::cerr << "mercato-load: --gateway: " << gateway.error().message << "\n";
+    return 2;
+  }
+  if (!options.json_path.empty() && !std::ofstream(options.json_path, std::ios::app)) {
+    std::cerr << "mercato-load: --json: cannot write " << options.json_path << "\n";
+    return 2;
+  }
+  std::random_device entropy;
+  std::uint64_t seed = options.seed.value_or((static_cast<std::uint64_t>(entropy()) << 32) ^
+                                             static_cast<std::uint64_t>(entropy()));
+  if (options.prefix.empty()) options.prefix = generated_prefix(seed);
+  if (options.check_command.empty())
+    options.check_command = std::string("'") + MERCATO_SOURCE_DIR + "/mercato' check";
+
+  load::RunReport report;
+  report.options = options;
+  report.seed = seed;
+  load::Driver driver(options, *gateway, seed);
+
+  std::cerr << "setup: " << options.products << " products, " << options.customers << " customers (prefix "
+            << options.prefix << ") through " << options.gateway << "\n";
+  auto setup = driver.setup();
+  if (!setup) {
+    std::cerr << "mercato-load: " << setup.error().message
+              << "\n  (is the system up? ./mercato up; ./mercato status shows its ports)\n";
+    return 1;
+  }
+  report.setup = *setup;
+
+  ProgressPrinter printer(options.progress);
+  driver.run([&](const load::ProgressSnapshot& s) { printer(s); });
+  printer.finish();
+  report.ops = driver.stats();
+  report.unsent = driver.unsent();
+  report.elapsed_seconds = driver.elapsed_seconds();
+
+  std::cerr << "settle: reading back " << report.ops[load::op_index(load::Op::kPlaceOrder)].ok
+            << " placed orders (pending ones for up to " << options.settle.count() / 1000.0 << " s)\n";
+  report.orders = driver.settle();
+
+  if (options.check) {
+    std::cerr << "check: " << options.check_command << "\n";
+    report.check = load::run_checker(options.check_command, options.check_wait);
+  }
+
+  auto verdict = load::judge(report);
+  std::cout << load::render_summary(report, verdict) << std::flush;
+  if (!options.json_path.empty()) {
+    std::ofstream out(options.json_path, std::ios::trunc);
+    out << json::serialize(load::render_json(report, verdict)) << "\n";
+    if (!out) {
+      std::cerr << "mercato-load: cannot write " << options.json_path << "\n";
+      return 1;
+    }
+  }
+  return verdict.passed ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    return run(args);
+  } catch (const std::exception& e) {
+    // Not expected (failures are values); said plainly rather than as a crash.
+    std::cerr << "mercato-load: " << e.what() << "\n";
+    return 1;
+  }
+}
