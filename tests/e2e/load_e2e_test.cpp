@@ -1,0 +1,192 @@
+// The load generator end to end: mercato-load against the real gateway and the six services over NATS
+// JetStream (each on a free port with its own database). A short open-loop run's JSON adds up (every
+// operation counted once, every placed order settled one way), orders get confirmed, and the saga
+// checker, run by the tool against the same services, passes; a failing checker fails the run. Bad
+// options exit 2 with a message. Nothing here is timed: the assertions are on counts and verdicts.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "mercato/core/ids.hpp"
+#include "mercato/testing/events.hpp"
+#include "mercato/testing/testing.hpp"
+
+#ifndef MERCATO_LOAD_BINARY
+#error "MERCATO_LOAD_BINARY must be defined by the build (tests/e2e/CMakeLists.txt)"
+#endif
+
+namespace mercato {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using testing::ServiceProcess;
+
+class LoadE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MERCATO_BROKER_URL_OR_SKIP(url, "nats");
+    dir_ = testing::temp_dir("load-" + random_hex(4));
+    std::map<std::string, std::string> bus{{"APP_EVENTS__URL", url},
+                                           {"APP_EVENTS__PREFIX", "load" + random_hex(5)}};
+    user_ = std::make_unique<ServiceProcess>("user", dir_, bus);
+    inventory_ = std::make_unique<ServiceProcess>("inventory", dir_, bus);
+    payment_ = std::make_unique<ServiceProcess>("payment", dir_, bus);
+    shipping_ = std::make_unique<ServiceProcess>("shipping", dir_, bus);
+    notification_ = std::make_unique<ServiceProcess>("notification", dir_, bus);
+    auto order_env = bus;
+    order_env["APP_UPSTREAMS__USER"] = "127.0.0.1:" + std::to_string(user_->port);
+    order_env["APP_UPSTREAMS__INVENTORY"] = "127.0.0.1:" + std::to_string(inventory_->port);
+    order_ = std::make_unique<ServiceProcess>("order", dir_, order_env);
+    gateway_port_ = testing::free_port();
+    gateway_ = std::make_unique<testing::Process>(
+        testing::binary("gateway"), std::vector<std::string>{},
+        std::map<std::string, std::string>{
+            {"APP_SERVER__PORT", std::to_string(gateway_port_)},
+            {"APP_LOG__LEVEL", "warn"},
+            {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
+            {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", "127.0.0.1:" + std::to_string(inventory_->port)},
+            {"APP_GATEWAY__SERVICES__ORDERS__UPSTREAM", "127.0.0.1:" + std::to_string(order_->port)}},
+        (dir_ / "gateway.log").string());
+    for (auto* s :
+         {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(), order_.get()})
+      ASSERT_TRUE(testing::wait_ready(s->port)) << s->name << ": " << s->process->log();
+    ASSERT_TRUE(testing::wait_ready(gateway_port_)) << gateway_->log();
+  }
+
+  void TearDown() override {
+    gateway_.reset();
+    order_.reset();
+    notification_.reset();
+    shipping_.reset();
+    payment_.reset();
+    inventory_.reset();
+    user_.reset();
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // Runs mercato-load against this system with `args` added; the checker it runs (./mercato check)
+  // finds these services through MERCATO_<SVC>_PORT. Returns the exit status (-1: still running after
+  // `within`, then killed) and fills `log`.
+  int run_load(const std::vector<std::string>& args, std::string& log, std::chrono::seconds within = 90s) {
+    std::vector<std::string> all{"--gateway", "127.0.0.1:" + std::to_string(gateway_port_), "--no-progress"};
+    all.insert(all.end(), args.begin(), args.end());
+    std::map<std::string, std::string> env{
+        {"MERCATO_ORDER_PORT", std::to_string(order_->port)},
+        {"MERCATO_INVENTORY_PORT", std::to_string(inventory_->port)},
+        {"MERCATO_PAYMENT_PORT", std::to_string(payment_->port)},
+        {"MERCATO_SHIPPING_PORT", std::to_string(shipping_->port)},
+        {"MERCATO_NOTIFICATION_PORT", std::to_string(notification_->port)}};
+    testing::Process load(MERCATO_LOAD_BINARY, all, env, (dir_ / "load.log").string());
+    auto status = load.wait(within);
+    log = load.log();
+    return status.value_or(-1);
+  }
+
+  boost::json::object read_json(const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    boost::system::error_code ec;
+    auto value = boost::json::parse(text.str(), ec);
+    EXPECT_FALSE(ec) << path << ": " << text.str();
+    return value.is_object() ? value.as_object() : boost::json::object{};
+  }
+
+  std::string checker() const { return "'" + testing::source_dir() + "/mercato' check"; }
+
+  fs::path dir_;
+  std::unique_ptr<ServiceProcess> user_, inventory_, payment_, shipping_, notification_, order_;
+  std::unique_ptr<testing::Process> gateway_;
+  std::uint16_t gateway_port_ = 0;
+};
+
+std::int64_t integer(const boost::json::value& v) { return v.as_int64(); }
+
+TEST_F(LoadE2E, ACountedRunAddsUpConfirmsOrdersAndPassesTheChecker) {
+  auto json_path = dir_ / "load.json";
+  std::string log;
+  int status = run_load(
+      {"--count", "200", "--rate", "100", "--connections", "8", "--products", "5", "--customers", "5",
+       "--settle", "30s", "--check-wait", "20s", "--check-command", checker(), "--json", json_path.string()},
+      log);
+  ASSERT_EQ(status, 0) << log;
+  auto doc = read_json(json_path);
+  ASSERT_FALSE(doc.empty()) << log;
+  EXPECT_EQ(doc.at("mode"), "open");
+  EXPECT_EQ(integer(doc.at("count")), 200);
+  EXPECT_EQ(integer(doc.at("setup").at("products")), 5);
+  EXPECT_EQ(integer(doc.at("setup").at("customers")), 5);
+
+  // Every operation sent is counted once, in exactly one outcome.
+  const auto& total = doc.at("total").as_object();
+  EXPECT_EQ(integer(total.at("count")), 200);
+  std::int64_t sum = 0;
+  for (const auto& [name, value] : doc.at("operations").as_object()) {
+    const auto& op = value.as_object();
+    EXPECT_EQ(integer(op.at("count")),
+              integer(op.at("ok")) + integer(op.at("conflicts")) + integer(op.at("errors").at("total")))
+        << name;
+    EXPECT_EQ(integer(op.at("latency_us").at("count")), integer(op.at("count"))) << name;
+    sum += integer(op.at("count"));
+  }
+  EXPECT_EQ(sum, 200);
+  EXPECT_EQ(integer(total.at("errors").at("total")), 0) << log;
+  EXPECT_GT(integer(doc.at("operations").at("place_order").at("ok")), 0);
+
+  // Every placed order was read back and settled one way or the other; most were confirmed.
+  const auto& orders = doc.at("orders").as_object();
+  EXPECT_EQ(integer(orders.at("placed")), integer(doc.at("operations").at("place_order").at("ok")));
+  EXPECT_EQ(integer(orders.at("placed")), integer(orders.at("confirmed")) + integer(orders.at("cancelled")) +
+                                              integer(orders.at("pending")) +
+                                              integer(orders.at("unreadable")));
+  EXPECT_GT(integer(orders.at("confirmed")), 0) << log;
+  EXPECT_EQ(integer(orders.at("placed_to_confirmed_us").at("count")), integer(orders.at("confirmed")));
+  EXPECT_GT(orders.at("confirmed_per_second").as_double(), 0);
+
+  const auto& check = doc.at("check").as_object();
+  EXPECT_EQ(check.at("ran"), true);
+  EXPECT_EQ(check.at("passed"), true) << log;
+  EXPECT_EQ(check.at("verdict"), "check: PASSED") << log;
+  EXPECT_EQ(doc.at("passed"), true);
+  EXPECT_NE(log.find("result: PASSED"), std::string::npos) << log;
+}
+
+TEST_F(LoadE2E, AFailingCheckerFailsTheRun) {
+  auto json_path = dir_ / "load.json";
+  std::string log;
+  int status =
+      run_load({"--count", "20", "--rate", "100", "--settle", "0", "--check-wait", "0", "--check-command",
+                "echo 'check: FAILED (1 problem(s))'; exit 1", "--json", json_path.string()},
+               log);
+  EXPECT_EQ(status, 1) << log;
+  auto doc = read_json(json_path);
+  ASSERT_FALSE(doc.empty()) << log;
+  EXPECT_EQ(doc.at("check").at("passed"), false);
+  EXPECT_EQ(doc.at("check").at("verdict"), "check: FAILED (1 problem(s))");
+  EXPECT_EQ(doc.at("passed"), false);
+  EXPECT_NE(log.find("result: FAILED"), std::string::npos) << log;
+}
+
+// Bad options: a message naming the option and exit status 2, before anything is sent.
+TEST(LoadOptions, BadOptionsExitTwoWithAMessage) {
+  auto dir = testing::temp_dir("load-options");
+  for (const auto& [args, says] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--rate", "0"}, "--rate"},
+           {{"--duration", "forever"}, "--duration"},
+           {{"--mix", "browse=1"}, "unknown operation 'browse'"},
+           {{"--closed", "--rate", "5"}, "either --closed or --rate"},
+           {{"--what"}, "unknown option '--what'"}}) {
+    testing::Process p(MERCATO_LOAD_BINARY, args, {}, (dir / "options.log").string());
+    EXPECT_EQ(p.wait(10s), 2) << args[0] << ": " << p.log();
+    EXPECT_NE(p.log().find(says), std::string::npos) << p.log();
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mercato
