@@ -16,7 +16,9 @@
 //      (GET /api/inventory/{id}), place_order (POST /api/orders: 1-3 lines of 1-3 units, tok_visa, a
 //      Berlin address), read_order (GET /api/orders/{id} of one of the run's recent orders) and
 //      cancel_order (POST /api/orders/{id}/cancel of the run's newest order not yet cancelled: 200 when it
-//      was still pending, 409 once confirmed — counted as "conflicts", expected, not an error).
+//      was still pending, 409 once confirmed — counted as "conflicts", expected, not an error). A
+//      read_order or cancel_order drawn before the run (its I/O thread) has an order to act on is sent
+//      as a place_order instead; the counts show what was sent.
 //      Open loop (default, like wrk2): operation i is due at start + i/rate whatever happened before; at
 //      most --connections are in flight and due ones wait for a slot; latency counts from the due time,
 //      so a slow system's queueing shows in the numbers instead of slowing the sender (coordinated
@@ -69,8 +71,10 @@
 //              "throughput_per_s": count / elapsed_s, "latency_us": Latency}
 //   Latency = {"count": n, "min": us, "mean": us, "p50": us, "p90": us, "p99": us, "p99.9": us, "max": us,
 //              "saturated": n (values above 60 s, recorded as 60 s)}
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -132,6 +136,20 @@ class ProgressPrinter {
   double next_line_ = 5;
 };
 
+// Each connection is a descriptor; a common soft limit of 1024 would fail connects (as transport errors)
+// long before --connections' 10000. Raise the soft limit towards the hard one when it is short.
+void allow_descriptors(int connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  auto wanted = static_cast<rlim_t>(connections) + 256;
+  if (limit.rlim_cur >= wanted) return;
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < wanted) {
+    std::cerr << "mercato-load: warning: the descriptor limit (" << limit.rlim_cur
+              << ") is below --connections + 256\n";
+  }
+}
+
 int run(const std::vector<std::string>& args) {
   auto parsed = load::parse_options(args);
   if (!parsed) {
@@ -159,6 +177,7 @@ int run(const std::vector<std::string>& args) {
   if (options.check_command.empty())
     options.check_command = std::string("'") + MERCATO_SOURCE_DIR + "/mercato' check";
 
+  allow_descriptors(options.connections);
   load::RunReport report;
   report.options = options;
   report.seed = seed;
