@@ -5,7 +5,9 @@
 
 : "${MERCATO_ROOT:?MERCATO_ROOT must be set before sourcing scripts/lib.sh}"
 MERCATO_BUILD_DIR="${MERCATO_ROOT}/build"
-MERCATO_VAR_DIR="${MERCATO_ROOT}/var"
+# MERCATO_VAR_DIR: where runtime data, logs and run files go (default var/); a second `./mercato up` of
+# the same checkout (benchmarks, experiments) gets its own with MERCATO_VAR_DIR=/some/dir.
+MERCATO_VAR_DIR="${MERCATO_VAR_DIR:-${MERCATO_ROOT}/var}"
 MERCATO_RUN_DIR="${MERCATO_VAR_DIR}/run"
 MERCATO_LOG_DIR="${MERCATO_VAR_DIR}/log"
 
@@ -114,6 +116,21 @@ service_config() { echo "${MERCATO_ROOT}/config/$1.yaml"; }
 # ---------------------------------------------------------------------------------------------------
 # HTTP probes (always direct to loopback: proxies in the environment are ignored)
 
+# http_probe URL: sets HTTP_PROBE_CODE to the status of GET URL (http://127.0.0.1:PORT/PATH only), or
+# 000 when nothing answered within 1 s. Bash's /dev/tcp, no process started: readiness loops poll
+# every few milliseconds, and a curl per probe per service was a visible share of start-up on 2 cores.
+http_probe() {
+  HTTP_PROBE_CODE=000
+  [[ "$1" =~ ^http://127\.0\.0\.1:([0-9]+)(/.*)$ ]] || return 0
+  local port="${BASH_REMATCH[1]}" path="${BASH_REMATCH[2]}" fd line=""
+  { exec {fd}<>"/dev/tcp/127.0.0.1/${port}"; } 2>/dev/null || return 0
+  { printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "$path" "$port" 1>&"$fd"; } 2>/dev/null || true
+  IFS= read -r -t 1 line <&"$fd" || true
+  exec {fd}>&-
+  if [[ "$line" =~ ^HTTP/1\.[01]\ ([0-9]{3}) ]]; then HTTP_PROBE_CODE="${BASH_REMATCH[1]}"; fi
+  return 0
+}
+
 # http_code URL [MAX_SECONDS]: prints the HTTP status, or 000 when nothing answered.
 http_code() {
   curl --noproxy '*' -s -o /dev/null -w '%{http_code}' --connect-timeout 1 --max-time "${2:-2}" "$1" \
@@ -140,9 +157,12 @@ wait_http_ok() {
 # Ports
 
 # port_in_use PORT: true when something accepts connections on 127.0.0.1:PORT.
+# Bash's /dev/tcp in this shell, no process started (a loopback connect is answered or refused at once).
 port_in_use() {
-  # shellcheck disable=SC2016  # $1 is expanded by the inner bash
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+  local fd
+  { exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+  exec {fd}>&-
+  return 0
 }
 
 # port_owner PORT: a short description of the listener on PORT (best effort, may be empty).

@@ -5,7 +5,7 @@
 #   - each service: build/services/<svc>/mercato-<svc> --config config/<svc>.yaml, with
 #     APP_SERVER__HOST=127.0.0.1, APP_SERVER__PORT=<port>, APP_DATABASE__PATH=var/<svc>/<svc>.db;
 #     its output goes to var/log/<svc>.log (appended, one header line per start);
-#   - the gateway last, with APP_GATEWAY__SERVICES__<ROUTE>__UPSTREAM=127.0.0.1:<port> per service;
+#   - the gateway (started with the services), with APP_GATEWAY__SERVICES__<ROUTE>__UPSTREAM=127.0.0.1:<port> per service;
 #   - start-up waits (bounded) for each /health/ready to answer 200, then prints where things listen;
 #   - a process that exits is restarted after 1s, 2s, 4s, ... (capped at 30s); the delay goes back to
 #     1s once a process has stayed up 60s;
@@ -128,8 +128,9 @@ _up_command() {
 up_spawn() {
   local name="$1" log="${MERCATO_LOG_DIR}/$1.log" pid
   _up_command "$name"
-  mkdir -p "${MERCATO_VAR_DIR}/${name}"
-  printf '=== %s mercato up: starting %s on 127.0.0.1:%s: %s %s\n' "$(date -Iseconds)" "$name" \
+  [[ -d "${MERCATO_VAR_DIR}/${name}" ]] || mkdir -p "${MERCATO_VAR_DIR}/${name}"
+  # printf's own clock, not date(1): up starts every process one after another, and forks add up.
+  printf '=== %(%Y-%m-%dT%H:%M:%S%z)T mercato up: starting %s on 127.0.0.1:%s: %s %s\n' -1 "$name" \
     "${UP_PORT[$name]}" "${_UP_ENV[*]}" "${_UP_CMD[*]}" >>"$log"
   # The working directory is the repository root (./mercato cds there), so relative paths in
   # config/*.yaml resolve as documented. PROC_LAUNCHER (scripts/lib.sh) keeps a Ctrl-C in the
@@ -168,8 +169,9 @@ up_wait_ready() {
     still=()
     for name in "${pending[@]}"; do
       pid="${UP_PID[$name]}"
-      if [[ "$name" == kafka && -n "$(up_broker_url kafka)" ]] ||
-        [[ "$name" != kafka && "$(http_code "$(health_url "$name" "${UP_PORT[$name]}" ready)" 1)" == 200 ]]; then
+      HTTP_PROBE_CODE=000
+      [[ "$name" == kafka ]] || http_probe "$(health_url "$name" "${UP_PORT[$name]}" ready)"
+      if [[ "$name" == kafka && -n "$(up_broker_url kafka)" ]] || [[ "$HTTP_PROBE_CODE" == 200 ]]; then
         log_note "$name ready (pid $pid, port ${UP_PORT[$name]})"
       elif ! proc_alive "$pid"; then
         status=0
@@ -190,7 +192,7 @@ up_wait_ready() {
       done
       return 1
     fi
-    sleep 0.2
+    sleep 0.02
   done
 }
 
@@ -311,7 +313,7 @@ cmd_up() {
     deps_ensure core
   fi
 
-  # The broker first, then every registered service that has been built, then the gateway.
+  # The broker first (the services connect to it at start), then every built service and the gateway.
   local broker=""
   if [[ -n "${MERCATO_EVENTS_URL:-}" ]]; then
     UP_EVENTS_URL="$MERCATO_EVENTS_URL"
@@ -370,7 +372,9 @@ cmd_up() {
     die "refusing to start: free those ports or pick others with MERCATO_<SERVICE>_PORT"
   fi
 
-  mkdir -p "$MERCATO_RUN_DIR" "$MERCATO_LOG_DIR"
+  local -a dirs=("$MERCATO_RUN_DIR" "$MERCATO_LOG_DIR")
+  for name in "${UP_ORDER[@]}"; do dirs+=("${MERCATO_VAR_DIR}/${name}"); done
+  mkdir -p "${dirs[@]}"
   echo "$$" >"$UP_SUPERVISOR_PID_FILE"
   {
     echo "# written by ./mercato up (pid $$) at $(date -Iseconds): <service> <port>"
@@ -397,14 +401,12 @@ cmd_up() {
     [[ -n "$UP_EVENTS_URL" ]] || die "cannot tell where the $broker broker listens (see var/log/$broker.log)"
     log_note "events: $UP_EVENTS_URL"
   fi
-  if ((${#services[@]})); then
-    log_info "starting ${services[*]}"
-    for name in "${services[@]}"; do up_spawn "$name"; done
-    up_wait_ready "${services[@]}" || die "start-up failed"
-  fi
-  log_info "starting $MERCATO_GATEWAY_NAME"
-  up_spawn "$MERCATO_GATEWAY_NAME"
-  up_wait_ready "$MERCATO_GATEWAY_NAME" || die "start-up failed"
+  # The services and the gateway all at once: none needs another to start (the gateway answers 503 for
+  # a service that is not up yet, and the services' calls to each other go through circuit breakers).
+  services+=("$MERCATO_GATEWAY_NAME")
+  log_info "starting ${services[*]}"
+  for name in "${services[@]}"; do up_spawn "$name"; done
+  up_wait_ready "${services[@]}" || die "start-up failed"
 
   up_print_table
   log_info "supervising (pid $$); Ctrl-C stops everything"
