@@ -251,12 +251,20 @@ struct Driver::Impl {
   asio::awaitable<void> chain(Worker& w, Clock::time_point intended) {
     for (;;) {
       co_await perform(w, intended);
+      if (stopping.load(std::memory_order_relaxed)) drop_backlog(w);
       if (w.backlog.empty()) break;
       intended = w.backlog.front();
       w.backlog.pop_front();
       live.queued.fetch_sub(1, std::memory_order_relaxed);
     }
     if (--w.active == 0) w.drain.timer.cancel();
+  }
+
+  // Due operations that will not be sent now (the duration ended, or stop()).
+  void drop_backlog(Worker& w) {
+    w.unsent += w.backlog.size();
+    live.queued.fetch_sub(w.backlog.size(), std::memory_order_relaxed);
+    w.backlog.clear();
   }
 
   asio::awaitable<void> open_loop(Worker& w) {
@@ -266,6 +274,7 @@ struct Driver::Impl {
     for (std::uint64_t k = 0;; ++k) {
       std::uint64_t i = k * threads + w.index;  // the global sequence number of this intended send
       if (options.count && i >= *options.count) break;
+      if (stopping.load(std::memory_order_relaxed)) break;
       auto intended = start + std::chrono::nanoseconds(std::llround(static_cast<double>(i) * period_ns));
       if (end && intended >= *end) break;
       if (intended > Clock::now()) {
@@ -280,15 +289,13 @@ struct Driver::Impl {
         live.queued.fetch_add(1, std::memory_order_relaxed);
       }
     }
-    if (end) {
+    if (end || stopping.load(std::memory_order_relaxed)) {
       // What is still waiting for a connection when the duration ends is not sent (as in wrk2).
-      if (Clock::now() < *end) {
+      if (end && Clock::now() < *end && !stopping.load(std::memory_order_relaxed)) {
         timer.expires_at(*end);
         co_await timer.async_wait(kUseTuple);
       }
-      w.unsent += w.backlog.size();
-      live.queued.fetch_sub(w.backlog.size(), std::memory_order_relaxed);
-      w.backlog.clear();
+      drop_backlog(w);
     }
     co_await w.drain.until_idle(w.active);
   }
@@ -299,6 +306,7 @@ struct Driver::Impl {
     for (;;) {
       if (options.count && w.claimed >= w.quota) break;
       if (end && Clock::now() >= *end) break;
+      if (stopping.load(std::memory_order_relaxed)) break;
       ++w.claimed;
       co_await perform(w, Clock::now());
     }
@@ -429,7 +437,8 @@ struct Driver::Impl {
           status = nullptr;
         }
         bool readable = status != nullptr;
-        if (Clock::now() >= deadline || (res && res->status == 404)) {
+        if (Clock::now() >= deadline || stopping.load(std::memory_order_relaxed) ||
+            (res && res->status == 404)) {
           ++(readable ? w.orders.pending : w.orders.unreadable);
           break;
         }
@@ -467,6 +476,7 @@ struct Driver::Impl {
   http::Client client;
   std::vector<std::unique_ptr<Worker>> workers;
   Live live;
+  std::atomic<bool> stopping{false};
   Clock::time_point start{};
   std::optional<Clock::time_point> end;
   double elapsed = 0;
@@ -533,10 +543,12 @@ const std::array<OpStats, kOpCount>& Driver::stats() const { return impl_->merge
 std::uint64_t Driver::unsent() const { return impl_->unsent; }
 double Driver::elapsed_seconds() const { return impl_->elapsed; }
 
-OrderOutcome Driver::settle() {
+void Driver::stop() { impl_->stopping.store(true, std::memory_order_relaxed); }
+
+OrderOutcome Driver::settle(const std::function<void()>& tick) {
   auto& impl = *impl_;
   auto deadline = Clock::now() + impl.options.settle;
-  impl.on_every_worker([&](Worker& w) { return impl.settle_worker(w, deadline); }, nullptr);
+  impl.on_every_worker([&](Worker& w) { return impl.settle_worker(w, deadline); }, tick);
   OrderOutcome all;
   for (auto& w : impl.workers) all.merge(w->orders);
   return all;

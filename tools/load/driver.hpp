@@ -45,8 +45,14 @@ class Driver {
   double elapsed_seconds() const;
 
   // Reads every order the run placed (GET /api/orders/{id}) until it is confirmed or cancelled, polling
-  // the pending ones with backoff (50 ms doubling to 1 s) until --settle has passed.
-  OrderOutcome settle();
+  // the pending ones with backoff (50 ms doubling to 1 s) until --settle has passed. Calls `tick` (if
+  // any) about four times a second.
+  OrderOutcome settle(const std::function<void()>& tick = {});
+
+  // Thread-safe (e.g. from the main thread on Ctrl-C): the run sends nothing more — due operations
+  // count as unsent — and waits only for the answers in flight; settle() reads each order once more,
+  // without waiting for the pending ones.
+  void stop();
 
  private:
   struct Impl;

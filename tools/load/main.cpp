@@ -44,7 +44,9 @@
 //
 // Exit status: 0 passed; 1 the setup failed, the checker failed, or errors / operations sent exceeded
 // --max-error-rate (default 0.01: a loaded system may shed a little, a broken one fails; give 0 to
-// demand none); 2 bad options. Errors are unexpected statuses (4xx, 5xx, other) and requests without
+// demand none); 2 bad options; 130 interrupted — the first Ctrl-C stops sending, waits for the answers
+// in flight, reads each placed order once without waiting for pending ones, skips the checker, and prints the
+// summary (a second one kills at once). Errors are unexpected statuses (4xx, 5xx, other) and requests without
 // an answer; 409 on cancel_order is expected. Unsent operations and unsettled orders are warnings.
 //
 // JSON (--json FILE), schema 1; latencies are integer microseconds:
@@ -64,7 +66,7 @@
 //     "check": {"ran": true, "passed": true, "attempts": 1, "exit_status": 0, "seconds": 1.4,
 //               "verdict": "check: PASSED", "report": ["<the checker's output lines>", ...]},
 //     "error_rate": 0.0, "max_error_rate": 0.01,
-//     "failures": ["<why it failed>", ...], "warnings": ["...", ...], "passed": true
+//     "failures": ["<why it failed>", ...], "warnings": ["...", ...], "interrupted": false, "passed": true
 //   }
 //   Stats   = {"count": n, "ok": n, "conflicts": n,                  // count = ok + conflicts + errors.total
 //              "errors": {"4xx": n, "5xx": n, "other": n, "transport": n, "total": n},
@@ -76,6 +78,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -95,6 +98,18 @@
 namespace {
 
 using namespace mercato;
+
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_interrupt(int /*signal*/) { g_interrupted = 1; }
+
+// The first Ctrl-C ends the run early with a summary; the handler is reset, so a second one kills.
+void catch_interrupt() {
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  action.sa_flags = SA_RESETHAND;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+}
 
 std::string generated_prefix(std::uint64_t random) {
   static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -193,8 +208,15 @@ int run(const std::vector<std::string>& args) {
   }
   report.setup = *setup;
 
+  catch_interrupt();
+  auto stop_when_interrupted = [&] {
+    if (g_interrupted != 0) driver.stop();
+  };
   ProgressPrinter printer(options.progress);
-  driver.run([&](const load::ProgressSnapshot& s) { printer(s); });
+  driver.run([&](const load::ProgressSnapshot& s) {
+    stop_when_interrupted();
+    printer(s);
+  });
   printer.finish();
   report.ops = driver.stats();
   report.unsent = driver.unsent();
@@ -202,13 +224,14 @@ int run(const std::vector<std::string>& args) {
 
   std::cerr << "settle: reading back " << report.ops[load::op_index(load::Op::kPlaceOrder)].ok
             << " placed orders (pending ones for up to " << options.settle.count() / 1000.0 << " s)\n";
-  report.orders = driver.settle();
+  report.orders = driver.settle(stop_when_interrupted);
 
-  if (options.check) {
+  if (options.check && g_interrupted == 0) {
     std::cerr << "check: " << options.check_command << "\n";
     report.check = load::run_checker(options.check_command, options.check_wait);
   }
 
+  report.interrupted = g_interrupted != 0;
   auto verdict = load::judge(report);
   std::cout << load::render_summary(report, verdict) << std::flush;
   if (!options.json_path.empty()) {
@@ -219,6 +242,7 @@ int run(const std::vector<std::string>& args) {
       return 1;
     }
   }
+  if (report.interrupted) return 130;
   return verdict.passed ? 0 : 1;
 }
 

@@ -305,7 +305,8 @@ after the run:
   -h, --help             this text
 
 exit status: 0 passed; 1 the checker failed, errors above --max-error-rate, or the setup failed;
-2 bad options.
+2 bad options; 130 interrupted (the first Ctrl-C stops the run and prints the summary, without the
+settle wait and the checker; a second one kills).
 )";
 }
 

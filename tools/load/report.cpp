@@ -156,6 +156,7 @@ double RunReport::error_rate() const {
 Verdict judge(const RunReport& report) {
   Verdict v;
   auto all = report.total();
+  if (report.interrupted) v.failures.push_back("interrupted (SIGINT): the run was cut short");
   if (all.count == 0) v.failures.push_back("no operation was sent");
   if (report.error_rate() > report.options.max_error_rate) {
     v.failures.push_back("errors " + percent(report.error_rate()) +
@@ -220,7 +221,7 @@ std::string render_summary(const RunReport& r, const Verdict& verdict) {
   out += "  placed -> confirmed: " + latency_line(ord.placed_to_confirmed) +
          " (order timestamps, 1 ms resolution)\n";
   if (!r.check.ran) {
-    out += "check: not run (--no-check)\n";
+    out += r.interrupted ? "check: not run (interrupted)\n" : "check: not run (--no-check)\n";
   } else {
     for (const auto& line : r.check.report) {
       if (line.rfind("FAIL", 0) == 0) out += "  " + line + "\n";
@@ -308,6 +309,7 @@ boost::json::object render_json(const RunReport& r, const Verdict& verdict) {
   for (const auto& w : verdict.warnings) warnings.emplace_back(w);
   doc["failures"] = std::move(failures);
   doc["warnings"] = std::move(warnings);
+  doc["interrupted"] = r.interrupted;
   doc["passed"] = verdict.passed;
   return doc;
 }

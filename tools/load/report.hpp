@@ -95,6 +95,7 @@ struct RunReport {
   std::uint64_t unsent = 0;  // open loop: operations still waiting for a connection when --duration ended
   OrderOutcome orders;
   CheckOutcome check;
+  bool interrupted = false;  // stopped early by SIGINT
 
   OpStats total() const;
   // errors / operations sent (0 when nothing was sent)

@@ -88,6 +88,14 @@ TEST(Report, VerdictFailsOnErrorsAboveTheLimitOrAFailedCheck) {
   ASSERT_EQ(v.failures.size(), 1u);
   EXPECT_NE(v.failures[0].find("checker failed"), std::string::npos);
 
+  r.check.passed = true;
+  r.interrupted = true;
+  v = judge(r);
+  EXPECT_FALSE(v.passed);
+  ASSERT_EQ(v.failures.size(), 1u);
+  EXPECT_NE(v.failures[0].find("interrupted"), std::string::npos);
+  EXPECT_EQ(render_json(r, v).at("interrupted"), true);
+
   RunReport nothing;
   EXPECT_FALSE(judge(nothing).passed);  // no operation sent is no result
 }
