@@ -23,6 +23,7 @@ bench_forget() {
 # bench_stop_all: stops every recorded process, newest first, each by its PID.
 bench_stop_all() {
   local i
+  ((${#BENCH_PIDS[@]} == 0)) || log_info "stopping ${#BENCH_PIDS[@]} process(es): pid ${BENCH_PIDS[*]}"
   for ((i = ${#BENCH_PIDS[@]} - 1; i >= 0; i--)); do
     proc_stop 30 "${BENCH_PIDS[$i]}"
   done
@@ -176,10 +177,13 @@ bench_up() {
     [[ "$name" == gateway ]] && BENCH_GATEWAY="127.0.0.1:$port"
   done
   env_up+=("MERCATO_VAR_DIR=$BENCH_ROOT/var" "$@")
+  # What the caller's environment says about storage and saga mode does not leak in: only VAR=VALUE given.
+  local -a unset_env=(-u MERCATO_SAGA_MODE)
+  for name in $(service_names); do unset_env+=(-u "MERCATO_${name^^}_DATABASE_URL"); done
   BENCH_UP_LOG="$log"
   BENCH_UP_CMD="$(bench_show "${env_up[*]} $BENCH_ROOT/mercato up --no-build")"
   t0="$(now_ms)"
-  "${PROC_LAUNCHER[@]}" env "${env_up[@]}" "$BENCH_ROOT/mercato" up --no-build >"$log" 2>&1 </dev/null &
+  "${PROC_LAUNCHER[@]}" env "${unset_env[@]}" "${env_up[@]}" "$BENCH_ROOT/mercato" up --no-build >"$log" 2>&1 </dev/null &
   BENCH_UP_PID=$!
   BENCH_PIDS+=("$BENCH_UP_PID")
   deadline=$((t0 + 120000))
