@@ -8,7 +8,6 @@ Settings read_settings(const service::Context& ctx, bool supports_postgres, bool
   Settings s;
   s.url = section.string("url", "");
   s.path = section.string("path", "var/" + ctx.name() + "/" + ctx.name() + ".db");
-  s.connections = static_cast<std::size_t>(section.integer("connections", 1, 1, 64));
   // Read even on other engines so a configuration may keep it set while switching engines.
   if (supports_redis) s.key_prefix = section.string("key_prefix", default_key_prefix);
   std::string accepted = "no url for SQLite";
@@ -24,6 +23,10 @@ Settings read_settings(const service::Context& ctx, bool supports_postgres, bool
     throw config::ConfigError("config key 'database.url': the " + ctx.name() + " service accepts " +
                               accepted);
   }
+  // SQLite is fastest with one connection holding the file's lock; a PostgreSQL pool of one would make
+  // the event consumers' partitions (each on its own thread) wait for each other's commits.
+  std::int64_t default_connections = s.engine == Engine::kPostgres ? 4 : 1;
+  s.connections = static_cast<std::size_t>(section.integer("connections", default_connections, 1, 64));
   return s;
 }
 

@@ -1,6 +1,7 @@
 // Choosing a service's storage engine by configuration, never by code. The `database` section says:
 //   url = postgres://... → PostgreSQL;  url = redis://... → Redis;  no url → SQLite at `path`
-// (default var/<service>/<service>.db), with `connections` pooled connections (default 1).
+// (default var/<service>/<service>.db), with `connections` pooled connections (default 1 on SQLite and
+// Redis, 4 on PostgreSQL).
 // A service lists how to build its repository on each engine it supports; open_repository opens the
 // engine, keeps it alive until the server has stopped, adds the "database" readiness check, and stops
 // the process with a message naming database.url when the engine is one the service does not support.
