@@ -279,14 +279,19 @@ TIME_BIN=""
 [[ -x /usr/bin/time ]] && /usr/bin/time -v true >/dev/null 2>&1 && TIME_BIN=/usr/bin/time
 declare -A MAIN=() TIMER=() IDLE=() LOADED=() MAXRSS=() LOAD_URL=() LOAD_RESULT=()
 
-# mem PID: "VmRSS RssAnon VmHWM Threads" (kB) of PID plus its children (nginx's worker).
+# mem PID: "VmRSS RssAnon VmHWM Threads Pss" (kB) of PID plus its children (nginx's worker). Pss
+# (/proc/<pid>/smaps_rollup) counts a page shared by n processes as 1/n: the shared libraries' pages,
+# which VmRSS counts in full in every process, are divided among the processes that map them.
 mem() {
   local p
   local -a all=("$1")
   mapfile -t -O 1 all < <(proc_children "$1")
-  for p in "${all[@]}"; do [[ -r "/proc/$p/status" ]] && cat "/proc/$p/status"; done 2>/dev/null |
+  for p in "${all[@]}"; do
+    [[ -r "/proc/$p/status" ]] && cat "/proc/$p/status"
+    [[ -r "/proc/$p/smaps_rollup" ]] && cat "/proc/$p/smaps_rollup"
+  done 2>/dev/null |
     awk '/^VmRSS:/ { r += $2 } /^RssAnon:/ { a += $2 } /^VmHWM:/ { h += $2 } /^Threads:/ { t += $2 }
-      END { printf "%d %d %d %d\n", r, a, h, t }'
+      /^Pss:/ { s += $2 } END { printf "%d %d %d %d %d\n", r, a, h, t, s }'
 }
 
 # snapshot NAME WHEN: keeps /proc/<pid>/status of NAME (and children) in the results.
@@ -641,12 +646,12 @@ report() {
     echo "Resident memory (MiB; /proc/<pid>/status), idle ${SETTLE} after ready and right after ${LOAD} of wrk" \
       "-t$THREADS -c$CONNECTIONS on the endpoint named:"
     echo
-    echo "| process | idle VmRSS | idle RssAnon | threads | load: GET | requests/s | after load VmRSS | peak VmHWM | max RSS (time -v) |"
-    echo "|---|---:|---:|---:|---|---:|---:|---:|---:|"
+    echo "| process | idle VmRSS | idle Pss | idle RssAnon | threads | load: GET | requests/s | after load VmRSS | peak VmHWM | max RSS (time -v) |"
+    echo "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"
     for name in "${NAMES[@]}"; do
-      read -r r a _ t <<<"${IDLE[$name]}"
-      read -r lr _ lh _ <<<"${LOADED[$name]:-- - - -}"
-      echo "| ${LABEL[$name]} | $(mib "$r") | $(mib "$a") | $t | \`${LOAD_URL[$name]}\` | ${LOAD_RESULT[$name]:-–} |" \
+      read -r r a _ t ps <<<"${IDLE[$name]}"
+      read -r lr _ lh _ <<<"${LOADED[$name]:-- - - - -}"
+      echo "| ${LABEL[$name]} | $(mib "$r") | $(mib "$ps") | $(mib "$a") | $t | \`${LOAD_URL[$name]}\` | ${LOAD_RESULT[$name]:-–} |" \
         "$(mib "$lr") | $(mib "$lh") | $(mib "${MAXRSS[$name]:-}") |"
       if [[ "${KIND[$name]}" == service ]] && ((r > worst_kb)); then
         worst_kb=$r
@@ -660,7 +665,8 @@ report() {
       "its own SQLite file. nginx: master + its one worker, summed (max RSS: the larger of the two)." \
       "\"max RSS (time -v)\": /usr/bin/time -v's maximum resident set size over the process's life, start" \
       "to stop. RssAnon is the process's own heap and stacks; the rest of VmRSS is mapped files (the binary," \
-      "shared libraries), mostly shared with other processes."
+      "shared libraries), mostly shared with other processes. Pss divides each shared page among the" \
+      "processes mapping it: what one more process of this kind actually adds is between RssAnon and Pss."
     echo
   fi
   if part startup; then
@@ -695,16 +701,16 @@ report() {
     read -r r _ <<<"$SYSTEM_RESTART"
     echo "- Target whole local system ready ≤ 2 s after start: ${m} ms fresh, ${r} ms restart (medians)."
     echo "- When each process first answered ready, ms after the spawn of ./mercato up (fresh, median): $SYSTEM_TIMELINE." \
-      "./mercato up starts the broker, waits for it, starts the services, waits for all, then the gateway."
+      "./mercato up starts the broker, waits for it, then starts the services and the gateway together."
     if ((${#UP_IDLE[@]})); then
-      echo -n "- Idle VmRSS under \`./mercato up\` (events: ${MERCATO_EVENTS_URL:-${MERCATO_EVENTS:-nats}}, access logs on, ${SETTLE} after ready, round 1), MiB:"
+      echo -n "- Idle VmRSS (Pss) under \`./mercato up\` (events: ${MERCATO_EVENTS_URL:-${MERCATO_EVENTS:-nats}}, access logs on, ${SETTLE} after ready, round 1), MiB:"
       local first=1
       for name in nats "${UP_NAMES[@]}"; do
         [[ -n "${UP_IDLE[$name]:-}" ]] || continue
-        read -r r _ <<<"${UP_IDLE[$name]}"
+        read -r r _ _ _ ps <<<"${UP_IDLE[$name]}"
         ((first)) || echo -n ","
         first=0
-        echo -n " $name $(mib "$r")"
+        echo -n " $name $(mib "$r") ($(mib "$ps"))"
       done
       echo "."
     fi
