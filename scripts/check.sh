@@ -10,7 +10,9 @@
 #      reservation held or committed, captured − refunded = 0, no live shipment;
 #   3. per product: reserved = the quantities of the orders' open reservations, sold = those of the
 #      committed ones (no stock held or sold that no order explains);
-#   4. money: captured − refunded over all payments = the total of the confirmed orders.
+#   4. money: captured − refunded over the settled (confirmed or cancelled) orders' payments = the total
+#      of the confirmed orders; an order still in progress may hold a capture of at most its total (a
+#      saga between its charge and its confirmation), never two captures.
 #
 # Speed: one curl process per service fetches every order's record over one keep-alive connection
 # (a curl config with one URL per order), and one jq program checks everything.
@@ -100,7 +102,9 @@ cmd_check() {
           elif .status == "pending" or .status == "pending_payment" then
             (if .deadline == null then "order \(.id) is \(.status) and has no saga to finish it"
              elif (.deadline | secs) < $now then "order \(.id) is still \(.status) after its deadline (\(.deadline))"
-             else empty end)
+             else empty end),
+            (if .captures > 1 then "order \(.id) (\(.status)): \(.captures) captured payments" else empty end),
+            (if .captured - .refunded > .total or .captured - .refunded < 0 then "order \(.id) (\(.status)): captured − refunded = \(.captured - .refunded), total is \(.total)" else empty end)
           elif .status == "confirmed" then
             (if .rs != "committed" then "confirmed order \(.id): reservation is \(.rs), not committed" else empty end),
             (if .captures != 1 then "confirmed order \(.id): \(.captures) captured payments, not 1" else empty end),
@@ -117,9 +121,9 @@ cmd_check() {
     | [ $products[0][] | select(. != null)
         | (if .reserved != ($held[.product_id] // 0) then "product \(.product_id): reserved \(.reserved), the orders hold \($held[.product_id] // 0)" else empty end),
           (if .sold != ($bought[.product_id] // 0) then "product \(.product_id): sold \(.sold), the orders bought \($bought[.product_id] // 0)" else empty end) ] as $product_failures
-    | ([$rows[] | .captured - .refunded] | add // 0) as $net
+    | ([$rows[] | select(.status == "confirmed" or .status == "cancelled") | .captured - .refunded] | add // 0) as $net
     | ([$rows[] | select(.status == "confirmed") | .total] | add // 0) as $confirmed_total
-    | (if $net != $confirmed_total then ["money: captured − refunded = \($net) cents, confirmed orders total \($confirmed_total) cents"] else [] end) as $money_failures
+    | (if $net != $confirmed_total then ["money: captured − refunded over the settled orders = \($net) cents, confirmed orders total \($confirmed_total) cents"] else [] end) as $money_failures
     | ($order_failures + $product_failures + $money_failures) as $failures
     | ($failures[] | "FAIL  \(.)"),
       "checked \($rows | length) orders (\([$rows[] | select(.status == "confirmed")] | length) confirmed, \([$rows[] | select(.status == "cancelled")] | length) cancelled, \([$rows[] | select(.status == "pending" or .status == "pending_payment")] | length) in progress), \($products[0] | length) products",
