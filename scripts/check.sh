@@ -9,7 +9,9 @@
 #      two), exactly one live shipment, exactly one order_confirmed notification; a cancelled order: no
 #      reservation held or committed, captured − refunded = 0, no live shipment;
 #   3. per product: reserved = the quantities of the orders' open reservations, sold = those of the
-#      committed ones (no stock held or sold that no order explains);
+#      committed ones (no stock held or sold that no order explains) — for the products no order in
+#      progress holds (their counters and the reservations are read at different moments, and a saga
+#      moving between the two reads would look like a mismatch; the report says how many were skipped);
 #   4. money: captured − refunded over the settled (confirmed or cancelled) orders' payments = the total
 #      of the confirmed orders; an order still in progress may hold a capture of at most its total (a
 #      saga between its charge and its confirmation), never two captures.
@@ -89,6 +91,7 @@ cmd_check() {
         | ($pay[0][$i].payments // null) as $p | ($ship[0][$i].shipments // null) as $s
         | ($note[0][$i].notifications // null) as $n
         | { id: $order.id, status: $order.status, total: $order.total_cents, rs: $rs,
+            products: [$order.items[]?.product_id],
             items: (if ($r | type) == "object" then ($r.items // []) else [] end),
             captured: ([$p[]? | select(.status == "captured" or .status == "refunded") | .amount_cents] | add // 0),
             refunded: ([$p[]? | select(.status == "refunded") | .amount_cents] | add // 0),
@@ -118,7 +121,8 @@ cmd_check() {
           else empty end ] as $order_failures
     | ( reduce ($rows[] | select(.rs == "reserved") | .items[]) as $it ({}; .[$it.product_id] += $it.quantity) ) as $held
     | ( reduce ($rows[] | select(.rs == "committed") | .items[]) as $it ({}; .[$it.product_id] += $it.quantity) ) as $bought
-    | [ $products[0][] | select(. != null)
+    | ([$rows[] | select(.status == "pending" or .status == "pending_payment") | .products[]] | unique) as $moving
+    | [ $products[0][] | select(. != null) | select(.product_id as $id | any($moving[]; . == $id) | not)
         | (if .reserved != ($held[.product_id] // 0) then "product \(.product_id): reserved \(.reserved), the orders hold \($held[.product_id] // 0)" else empty end),
           (if .sold != ($bought[.product_id] // 0) then "product \(.product_id): sold \(.sold), the orders bought \($bought[.product_id] // 0)" else empty end) ] as $product_failures
     | ([$rows[] | select(.status == "confirmed" or .status == "cancelled") | .captured - .refunded] | add // 0) as $net
@@ -126,6 +130,7 @@ cmd_check() {
     | (if $net != $confirmed_total then ["money: captured − refunded over the settled orders = \($net) cents, confirmed orders total \($confirmed_total) cents"] else [] end) as $money_failures
     | ($order_failures + $product_failures + $money_failures) as $failures
     | ($failures[] | "FAIL  \(.)"),
+      (if ($moving | length) > 0 then "note  stock of \($moving | length) product(s) not compared: orders still in progress hold them, and their counters and reservations are read at different moments" else empty end),
       "checked \($rows | length) orders (\([$rows[] | select(.status == "confirmed")] | length) confirmed, \([$rows[] | select(.status == "cancelled")] | length) cancelled, \([$rows[] | select(.status == "pending" or .status == "pending_payment")] | length) in progress), \($products[0] | length) products",
       (if ($failures | length) > 0 then "check: FAILED (\($failures | length) problem(s))" else "check: PASSED" end)
   ' | tee "$work/report"
