@@ -104,6 +104,10 @@ _up_command() {
     if [[ -n "$UP_EVENTS_URL" ]]; then
       _UP_ENV+=("APP_EVENTS__URL=${UP_EVENTS_URL}")
     fi
+    if [[ "$name" == notification ]]; then
+      # Its sent messages go beside its database, so MERCATO_VAR_DIR moves them too.
+      _UP_ENV+=("APP_NOTIFICATION__OUTBOX_FILE=${MERCATO_VAR_DIR}/notification/outbox.log")
+    fi
     if [[ "$name" == order && -n "${MERCATO_SAGA_MODE:-}" ]]; then
       _UP_ENV+=("APP_SAGA__MODE=${MERCATO_SAGA_MODE}")
     fi
