@@ -61,6 +61,8 @@ source scripts/lib.sh
 source scripts/deps.sh
 # shellcheck source=scripts/build.sh disable=SC1091
 source scripts/build.sh
+# shellcheck source=bench/lib.sh disable=SC1091
+source bench/lib.sh
 
 THREADS="${BENCH_THREADS:-2}"
 CONNECTIONS="${BENCH_CONNECTIONS:-64}"
@@ -84,87 +86,22 @@ for p in "${PARTS[@]}"; do
 done
 part() { [[ " ${PARTS[*]} " == *" $1 "* ]]; }
 
-# seconds DURATION: whole seconds of a duration (5, 5s, 2m).
-seconds() {
-  [[ "$1" =~ ^([0-9]+)([sm]?)$ ]] || die "bad duration '$1' (use e.g. 5s, 1m)"
-  if [[ "${BASH_REMATCH[2]}" == m ]]; then echo $((BASH_REMATCH[1] * 60)); else echo "${BASH_REMATCH[1]}"; fi
-}
-SETTLE_S="$(seconds "$SETTLE")"
-LOAD_S="$(seconds "$LOAD")"
+SETTLE_S="$(bench_seconds "$SETTLE" 0)"
+LOAD_S="$(bench_seconds "$LOAD" 0)"
 
 deps_ensure core bench
 if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
   build_project
 fi
 
-STAMP="$(date +%Y%m%d-%H%M%S)"
-RESULTS="${MERCATO_VAR_DIR}/bench/cost-${STAMP}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/mercato-cost.XXXXXX")"
-mkdir -p "$RESULTS"
-PIDS=()
+bench_workspace cost
 COMMANDS=()
 
-cleanup() {
-  local rc=$?
-  trap '' INT TERM
-  if ((${#PIDS[@]})); then
-    proc_stop 30 "${PIDS[@]}"
-  fi
-  if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
-    log_note "kept $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  return "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# forget PID...: drops stopped PIDs from PIDS (so the exit trap does not signal a reused PID).
-forget() {
-  local p q
-  local -a keep=()
-  for p in "${PIDS[@]}"; do
-    for q in "$@"; do [[ "$p" == "$q" ]] && continue 2; done
-    keep+=("$p")
-  done
-  PIDS=("${keep[@]}")
-}
-
-# Commands are printed with the temporary folder as $TMP and paths relative to the checkout.
-show_cmd() { sed -e "s|$WORK|\$TMP|g" -e "s|$MERCATO_ROOT/||g" <<<"$*"; }
-
-# render TEMPLATE KEY=VALUE...: the template with every @KEY@ replaced by VALUE (as bench/http.sh).
-render() {
-  local template="$1" text kv
-  text="$(<"$template")"
-  shift
-  for kv in "$@"; do
-    text="${text//"@${kv%%=*}@"/"${kv#*=}"}"
-  done
-  [[ ! "$text" =~ @[A-Z_]+@ ]] || die "placeholder ${BASH_REMATCH[0]} of $template has no value"
-  printf '%s\n' "$text"
-}
-
-# probe PORT PATH: true when 127.0.0.1:PORT answers PATH with 200. No fork (bash's /dev/tcp), so it
-# can poll every few milliseconds; a connection refused fails at once, a silent server after 2 s.
+# probe PORT PATH: true when 127.0.0.1:PORT answers PATH with 200 (http_probe: no fork, so it can poll
+# every few milliseconds).
 probe() {
-  local line=""
-  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
-  printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$2" >&3 2>/dev/null || true
-  read -r -t 2 line <&3 || true
-  exec 3>&-
-  [[ "$line" == "HTTP/1."?" 200"* ]]
-}
-
-# call METHOD URL [BODY]: sets CODE (000 when nothing answered) and GOT.
-call() {
-  local -a data=()
-  [[ -n "${3:-}" ]] && data=(-H 'Content-Type: application/json' --data "$3")
-  GOT="$(curl --noproxy '*' -sS --max-time 5 -w '\n%{http_code}' -X "$1" "${data[@]}" "$2" 2>&1 || true)"
-  CODE="${GOT##*$'\n'}"
-  GOT="${GOT%$'\n'*}"
+  http_probe "http://127.0.0.1:$1$2"
+  [[ "$HTTP_PROBE_CODE" == 200 ]]
 }
 
 # median/min/max of integers on stdin -> "median min max" (median of an even count: mean of the middle two).
@@ -232,7 +169,7 @@ command_of() {
   mkdir -p "$dir"
   case "$name" in
     nginx)
-      render bench/nginx/upstream.conf.in "DIR=$dir" "PORT=${PORT[nginx]}" "WORKERS=1" \
+      bench_render bench/nginx/upstream.conf.in "DIR=$dir" "PORT=${PORT[nginx]}" "WORKERS=1" \
         "USER_DIRECTIVE=$USER_DIRECTIVE" "BODY=$NGINX_BODY" >"$dir/nginx.conf"
       CMD=(nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log")
       ;;
@@ -266,7 +203,7 @@ command_of() {
   esac
   if [[ -z "${RECORDED[$name]:-}" ]]; then
     RECORDED[$name]=1
-    COMMANDS+=("# $name" "$(show_cmd "${CMD[*]}")")
+    COMMANDS+=("# $name" "$(bench_show "${CMD[*]}")")
   fi
 }
 
@@ -311,7 +248,7 @@ memory_start() {
     "${PROC_LAUNCHER[@]}" "$TIME_BIN" -v -o "$RESULTS/memory.$name.time-v.txt" "${INNER[@]}" "${CMD[@]}" \
       >>"$WORK/$name.log" 2>&1 </dev/null &
     tpid=$!
-    PIDS+=("$tpid")
+    BENCH_PIDS+=("$tpid")
     TIMER[$name]=$tpid
     kid=""
     for ((i = 0; i < 200 && ${#kid} == 0; i++)); do
@@ -323,7 +260,7 @@ memory_start() {
     "${PROC_LAUNCHER[@]}" "${CMD[@]}" >>"$WORK/$name.log" 2>&1 </dev/null &
     kid=$!
   fi
-  PIDS+=("$kid")
+  BENCH_PIDS+=("$kid")
   MAIN[$name]=$kid
 }
 
@@ -344,13 +281,13 @@ memory_part() {
   # One record per service to read (the FastAPI app is seeded with the same two records).
   uid=""
   if [[ -n "${PORT[user]:-}" && " ${SERVICES[*]} " == *" user "* ]]; then
-    call POST "http://127.0.0.1:${PORT[user]}/users" \
+    bench_call POST "http://127.0.0.1:${PORT[user]}/users" \
       "$(printf '{"email":"cost-%s-%s@example.com","name":"Bench User"}' "$STAMP" "$RANDOM")"
     uid="$(jq -r '.id // empty' <<<"$GOT" 2>/dev/null || true)"
     [[ -n "$uid" ]] || log_warn "POST /users answered $CODE: $GOT"
   fi
   if [[ " ${SERVICES[*]} " == *" inventory "* ]]; then
-    call PUT "http://127.0.0.1:${PORT[inventory]}/inventory/bench-mug" \
+    bench_call PUT "http://127.0.0.1:${PORT[inventory]}/inventory/bench-mug" \
       '{"name":"Bench Mug","price_cents":1299,"available":1000}'
     [[ "$CODE" == 20? ]] || log_warn "PUT /inventory/bench-mug answered $CODE: $GOT"
   fi
@@ -367,7 +304,7 @@ memory_part() {
       fastapi) url=/users/0191f3c2-7b7e-7c4a-9a51-3f2d9c0e8b11 ;;
       *) url=/health/ready ;;
     esac
-    call GET "http://127.0.0.1:${PORT[$name]}$url"
+    bench_call GET "http://127.0.0.1:${PORT[$name]}$url"
     if [[ "$CODE" != 200 ]]; then
       log_warn "memory: $name answers $CODE on GET $url: loading /health/ready instead"
       url=/health/ready
@@ -408,7 +345,7 @@ memory_part() {
     sleep 0.05
   done
   ((${#timers[@]} == 0)) || proc_stop 5 "${timers[@]}"
-  forget "${servers[@]}" "${timers[@]}"
+  bench_forget "${servers[@]}" "${timers[@]}"
   for name in "${NAMES[@]}"; do
     MAXRSS[$name]="$(awk -F': ' '/Maximum resident set size/ { print $2 }' \
       "$RESULTS/memory.$name.time-v.txt" 2>/dev/null || true)"
@@ -427,7 +364,7 @@ startup_once() {
   t0="$(now_ms)"
   "${PROC_LAUNCHER[@]}" "${CMD[@]}" >>"$WORK/$name.startup.log" 2>&1 </dev/null &
   pid=$!
-  PIDS+=("$pid")
+  BENCH_PIDS+=("$pid")
   deadline=$((t0 + 60000))
   t1=""
   while :; do
@@ -440,7 +377,7 @@ startup_once() {
     sleep 0.005
   done
   proc_stop 15 "$pid"
-  forget "$pid"
+  bench_forget "$pid"
   [[ -n "$t1" ]] || {
     tail -n 20 "$WORK/$name.startup.log" >&2 || true
     die "startup: $name did not become ready"
@@ -480,23 +417,6 @@ SYSTEM_FRESH="" SYSTEM_RESTART="" SYSTEM_STOP="" SYSTEM_TIMELINE=""
 UP_BROKER=nats
 [[ "${MERCATO_EVENTS:-nats}" == nats && -z "${MERCATO_EVENTS_URL:-}" ]] || UP_BROKER=""
 
-# system_root: a temporary checkout root: its own ./mercato and scripts/ (copies), every other entry
-# linked, and an empty var/.
-system_root() {
-  local root="$WORK/root" entry base
-  mkdir -p "$root"
-  for entry in "$MERCATO_ROOT"/* "$MERCATO_ROOT"/.[!.]*; do
-    [[ -e "$entry" ]] || continue
-    base="${entry##*/}"
-    case "$base" in
-      mercato | scripts) cp -a "$entry" "$root/$base" ;;
-      var | .git) ;;
-      *) ln -s "$entry" "$root/$base" ;;
-    esac
-  done
-  echo "$root"
-}
-
 # system_once ROOT ROUND WHEN: one ./mercato up from spawn to all ready (READY_MS), then SIGTERM to its
 # PID until it has exited (STOP_MS; it stops its children first).
 system_once() {
@@ -508,7 +428,7 @@ system_once() {
   t0="$(now_ms)"
   "${PROC_LAUNCHER[@]}" env "${env_up[@]}" "$root/mercato" up --no-build >"$log" 2>&1 </dev/null &
   pid=$!
-  PIDS+=("$pid")
+  BENCH_PIDS+=("$pid")
   pending=("${UP_NAMES[@]}")
   [[ -n "$UP_BROKER" ]] && pending=(nats "${pending[@]}")
   deadline=$((t0 + 120000))
@@ -551,13 +471,14 @@ system_once() {
   while proc_alive "$pid" && (($(now_ms) < deadline)); do sleep 0.01; done
   STOP_MS=$(($(now_ms) - t2))
   proc_stop 5 "$pid"
-  forget "$pid"
+  bench_forget "$pid"
   READY_MS=$((t1 - t0))
 }
 
 system_part() {
   local root round name taken_up=() r
-  root="$(system_root)"
+  bench_root
+  root="$BENCH_ROOT"
   for name in "${SERVICES[@]}" gateway nats nats_http; do
     UP_PORT[$name]="$(free_port "${taken_up[@]}" "${PORT[@]}")"
     taken_up+=("${UP_PORT[$name]}")
@@ -620,8 +541,8 @@ build_part() {
   BUILD_MAXRSS="$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$RESULTS/build.time-v.txt" 2>/dev/null || true)"
   BUILD_TARGETS="$(grep -c '^\[[0-9]*/[0-9]*\]' "$RESULTS/build.log" || true)"
   COMMANDS+=("# clean build (ccache off), timed separately"
-    "$(show_cmd "CCACHE_DISABLE=1 ${configure[*]}")"
-    "$(show_cmd "CCACHE_DISABLE=1 ${TIME_BIN:+$TIME_BIN -v }${build[*]}")")
+    "$(bench_show "CCACHE_DISABLE=1 ${configure[*]}")"
+    "$(bench_show "CCACHE_DISABLE=1 ${TIME_BIN:+$TIME_BIN -v }${build[*]}")")
   rm -rf "$dir"
 }
 

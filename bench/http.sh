@@ -65,6 +65,8 @@ source scripts/lib.sh
 source scripts/deps.sh
 # shellcheck source=scripts/build.sh disable=SC1091
 source scripts/build.sh
+# shellcheck source=bench/lib.sh disable=SC1091
+source bench/lib.sh
 
 THREADS="${BENCH_THREADS:-2}"
 CONNECTIONS="${BENCH_CONNECTIONS:-64}"
@@ -98,18 +100,8 @@ for v in THREADS CONNECTIONS WORKERS ROUNDS; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v=${!v} is not a positive integer"
 done
 
-# seconds DURATION: whole seconds of a wrk duration (10, 10s, 2m, 1h).
-seconds() {
-  [[ "$1" =~ ^([0-9]+)([smh]?)$ ]] || die "bad duration '$1' (use e.g. 10s, 2m)"
-  case "${BASH_REMATCH[2]}" in
-    m) echo $((BASH_REMATCH[1] * 60)) ;;
-    h) echo $((BASH_REMATCH[1] * 3600)) ;;
-    *) echo "${BASH_REMATCH[1]}" ;;
-  esac
-}
-DURATION_S="$(seconds "$DURATION")"
-WARMUP_S="$(seconds "$WARMUP")"
-((DURATION_S > 0)) || die "BENCH_DURATION must be at least 1s"
+DURATION_S="$(bench_seconds "$DURATION")"
+WARMUP_S="$(bench_seconds "$WARMUP" 0)"
 for c in "${CASES[@]}"; do
   [[ " ${READ_CASES[*]} ${PROXY_CASES[*]} " == *" $c "* ]] ||
     die "unknown case '$c' in BENCH_CASES (${READ_CASES[*]} ${PROXY_CASES[*]}, or the sets read proxy all)"
@@ -122,35 +114,14 @@ if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
   build_project
 fi
 
-STAMP="$(date +%Y%m%d-%H%M%S)"
-RESULTS="${MERCATO_VAR_DIR}/bench/http-${STAMP}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/mercato-bench.XXXXXX")"
-PIDS=()
-
-cleanup() {
-  local rc=$?
-  trap '' INT TERM
-  if ((${#PIDS[@]})); then
-    log_info "stopping ${#PIDS[@]} server(s): pid ${PIDS[*]}"
-    proc_stop 10 "${PIDS[@]}"
-  fi
-  if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
-    log_note "kept $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  return "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_workspace http
 
 # start NAME COMMAND...: runs a server in the background (output to $WORK/NAME.log), records its PID.
 start() {
   local name="$1"
   shift
   "${PROC_LAUNCHER[@]}" "$@" >>"$WORK/$name.log" 2>&1 </dev/null &
-  PIDS+=("$!")
+  BENCH_PIDS+=("$!")
   LAST_PID=$!
   SERVER_CMDS+=("# $name" "$(printf '%q ' "$@")")
 }
@@ -160,20 +131,6 @@ SERVER_CMDS=()
 fail_log() {
   log_note "last lines of $1.log:"
   tail -n 20 "$WORK/$1.log" 2>/dev/null | sed 's/^/      /' >&2 || true
-}
-
-# render TEMPLATE KEY=VALUE...: the template with every @KEY@ replaced by VALUE.
-render() {
-  local template="$1" text kv
-  text="$(<"$template")"
-  shift
-  for kv in "$@"; do
-    text="${text//"@${kv%%=*}@"/"${kv#*=}"}"
-  done
-  if [[ "$text" =~ @[A-Z_]+@ ]]; then
-    die "placeholder ${BASH_REMATCH[0]} of $template has no value"
-  fi
-  printf '%s\n' "$text"
 }
 
 USER_DIRECTIVE="# not root: nginx runs as the current user"
@@ -187,7 +144,7 @@ start_nginx() {
   local name="$1" template="$2" port="$3" dir="$WORK/$1"
   shift 3
   mkdir -p "$dir"
-  render "$template" "DIR=$dir" "PORT=$port" "WORKERS=$WORKERS" "USER_DIRECTIVE=$USER_DIRECTIVE" "$@" \
+  bench_render "$template" "DIR=$dir" "PORT=$port" "WORKERS=$WORKERS" "USER_DIRECTIVE=$USER_DIRECTIVE" "$@" \
     >"$dir/nginx.conf"
   nginx -t -q -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" ||
     die "nginx rejected $dir/nginx.conf (from $template)"
@@ -200,7 +157,7 @@ start_haproxy() {
   local name="$1" template="$2" port="$3" dir="$WORK/$1"
   shift 3
   mkdir -p "$dir"
-  render "$template" "PORT=$port" "WORKERS=$WORKERS" "$@" >"$dir/haproxy.cfg"
+  bench_render "$template" "PORT=$port" "WORKERS=$WORKERS" "$@" >"$dir/haproxy.cfg"
   haproxy -c -q -f "$dir/haproxy.cfg" >>"$WORK/$name.log" 2>&1 ||
     die "haproxy rejected $dir/haproxy.cfg (from $template): $(tail -n 5 "$WORK/$name.log")"
   start "$name" haproxy -db -f "$dir/haproxy.cfg"
@@ -247,15 +204,6 @@ single_quoted() {
   printf "'%s'" "${1//$q/$q\\$q$q}"
 }
 
-# call METHOD URL [BODY]: one request to our own servers; sets CODE (000 when nothing answered) and GOT.
-call() {
-  local -a data=()
-  [[ -n "${3:-}" ]] && data=(-H 'Content-Type: application/json' --data "$3")
-  GOT="$(curl --noproxy '*' -sS --max-time 5 -w '\n%{http_code}' -X "$1" "${data[@]}" "$2" 2>&1 || true)"
-  CODE="${GOT##*$'\n'}"
-  GOT="${GOT%$'\n'*}"
-}
-
 # start_service NAME PORT: starts one of our services on PORT with its own SQLite file under $WORK;
 # true once it is ready. Sets SERVICE_BIN_MISSING=1 when the binary is not built.
 start_service() {
@@ -289,14 +237,14 @@ if want user-get || want gateway-proxy || want fastapi-user-get; then
 fi
 if ((USER_UP)) && { want user-get || want fastapi-user-get; }; then
   user_json="${BENCH_USER_JSON:-$(printf '{"email":"bench-%s-%s@example.com","name":"Bench User"}' "$STAMP" "$RANDOM")}"
-  call POST "http://127.0.0.1:$P_USER/users" "$user_json"
+  bench_call POST "http://127.0.0.1:$P_USER/users" "$user_json"
   user_id="$(jq -r '.id // .user.id // empty' <<<"$GOT" 2>/dev/null || true)"
   if [[ "$CODE" != 20? || -z "$user_id" ]]; then
     log_warn "POST /users answered $CODE: $GOT"
     SKIP[user-get]="POST /users failed ($CODE)"
   else
     URL[user-get]="http://127.0.0.1:$P_USER/users/$user_id"
-    call GET "${URL[user-get]}"
+    bench_call GET "${URL[user-get]}"
     if [[ "$CODE" != 200 ]]; then
       log_warn "GET /users/$user_id answered $CODE: $GOT"
       SKIP[user-get]="GET /users/{id} answered $CODE"
@@ -316,13 +264,13 @@ fi
 # The inventory service: one product, PUT first; its GET body becomes the FastAPI app's product.
 if want inventory-get || want fastapi-inventory-get; then
   if start_service inventory "$P_INVENTORY"; then
-    call PUT "http://127.0.0.1:$P_INVENTORY/inventory/$PRODUCT_ID" '{"name":"Bench Mug","price_cents":1299,"available":1000}'
+    bench_call PUT "http://127.0.0.1:$P_INVENTORY/inventory/$PRODUCT_ID" '{"name":"Bench Mug","price_cents":1299,"available":1000}'
     if [[ "$CODE" != 20? ]]; then
       log_warn "PUT /inventory/$PRODUCT_ID answered $CODE: $GOT"
       SKIP[inventory-get]="PUT /inventory/{id} failed ($CODE)"
     else
       URL[inventory-get]="http://127.0.0.1:$P_INVENTORY/inventory/$PRODUCT_ID"
-      call GET "${URL[inventory-get]}"
+      bench_call GET "${URL[inventory-get]}"
       if [[ "$CODE" != 200 ]]; then
         log_warn "GET /inventory/$PRODUCT_ID answered $CODE: $GOT"
         SKIP[inventory-get]="GET /inventory/{id} answered $CODE"
@@ -376,7 +324,7 @@ print("Python %s, FastAPI %s, Starlette %s, uvicorn %s" % (sys.version.split()[0
       # The same record must come back as the same bytes our service sends.
       for pair in "fastapi-user-get:$USER_RECORD" "fastapi-inventory-get:$PRODUCT_RECORD"; do
         c="${pair%%:*}"
-        call GET "${URL[$c]}"
+        bench_call GET "${URL[$c]}"
         if [[ "$CODE" != 200 ]]; then
           log_warn "$c: ${URL[$c]} answered $CODE: $GOT"
           SKIP[$c]="answered $CODE"
@@ -464,7 +412,6 @@ done
 
 # ---------------------------------------------------------------------------------------------------
 # wrk runs: one warm-up per case, then ROUNDS rounds of every case in order.
-mkdir -p "$RESULTS"
 WRK_CMDS=()
 RUN=()
 declare -A OUTS=() FAILED=() STATS=()

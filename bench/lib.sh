@@ -1,11 +1,11 @@
 # shellcheck shell=bash disable=SC2034  # variables here are used by the scripts that source it
-# bench/lib.sh — helpers shared by the benchmarks that drive a whole system (bench/orders.sh,
-# bench/growth.sh): a private `./mercato up` on free ports with its own var/ folder, a private
-# PostgreSQL, runs of the load generator (tools/load, mercato-load) with their JSON kept, and the
-# machine's description. Sourced after scripts/lib.sh, never run. The caller sets MERCATO_ROOT, WORK (a
-# temporary folder it removes) and RESULTS (where raw output is kept), and calls bench_stop_all from
-# its exit trap: every process started here is recorded by PID in BENCH_PIDS and stopped by PID, the
-# newest first (a system before the database it uses).
+# bench/lib.sh — helpers shared by the benchmarks (bench/*.sh): the workspace and its exit trap,
+# durations, config templates, one-off requests, a private `./mercato up` on free ports with its own
+# var/ folder, a private PostgreSQL, runs of the load generator (tools/load, mercato-load) with their
+# JSON kept, and the machine's description. Sourced after scripts/lib.sh, never run. The caller sets
+# MERCATO_ROOT and calls bench_workspace NAME (WORK, a temporary folder removed at exit; RESULTS, where
+# raw output is kept): every process started is recorded by PID in BENCH_PIDS and stopped by PID at exit,
+# the newest first (a system before the database it uses).
 
 BENCH_PIDS=()
 
@@ -30,13 +30,63 @@ bench_stop_all() {
   BENCH_PIDS=()
 }
 
-# bench_seconds DURATION: whole seconds of a duration (20, 20s, 2m); at least 1.
+# bench_workspace NAME: STAMP, RESULTS (var/bench/NAME-<stamp>/, kept) and WORK (a temporary folder,
+# removed at exit unless BENCH_KEEP=1); the exit trap stops every process of BENCH_PIDS.
+bench_workspace() {
+  STAMP="$(date +%Y%m%d-%H%M%S)"
+  RESULTS="${MERCATO_VAR_DIR}/bench/$1-${STAMP}"
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/mercato-$1.XXXXXX")"
+  mkdir -p "$RESULTS"
+  trap _bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+_bench_cleanup() {
+  local rc=$?
+  trap '' INT TERM
+  bench_stop_all
+  if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
+    log_note "kept $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  return "$rc"
+}
+
+# bench_seconds DURATION [MIN]: whole seconds of a duration (20, 20s, 2m, 1h); at least MIN (default 1).
 bench_seconds() {
-  [[ "$1" =~ ^([0-9]+)([sm]?)$ ]] || die "bad duration '$1' (use e.g. 20s, 2m)"
+  [[ "$1" =~ ^([0-9]+)([smh]?)$ ]] || die "bad duration '$1' (use e.g. 20s, 2m)"
   local s="${BASH_REMATCH[1]}"
-  [[ "${BASH_REMATCH[2]}" == m ]] && s=$((s * 60))
-  ((s > 0)) || die "a duration must be at least 1s (got '$1')"
+  case "${BASH_REMATCH[2]}" in
+    m) s=$((s * 60)) ;;
+    h) s=$((s * 3600)) ;;
+  esac
+  ((s >= ${2:-1})) || die "a duration must be at least ${2:-1}s (got '$1')"
   echo "$s"
+}
+
+# bench_render TEMPLATE KEY=VALUE...: the template with every @KEY@ replaced by VALUE; a placeholder
+# left without a value is an error.
+bench_render() {
+  local template="$1" text kv
+  text="$(<"$template")"
+  shift
+  for kv in "$@"; do
+    text="${text//"@${kv%%=*}@"/"${kv#*=}"}"
+  done
+  [[ ! "$text" =~ @[A-Z_]+@ ]] || die "placeholder ${BASH_REMATCH[0]} of $template has no value"
+  printf '%s\n' "$text"
+}
+
+# bench_call METHOD URL [BODY]: one request to our own servers; sets CODE (000 when nothing answered)
+# and GOT (the body).
+bench_call() {
+  local -a data=()
+  [[ -n "${3:-}" ]] && data=(-H 'Content-Type: application/json' --data "$3")
+  GOT="$(curl --noproxy '*' -sS --max-time 5 -w '\n%{http_code}' -X "$1" "${data[@]}" "$2" 2>&1 || true)"
+  CODE="${GOT##*$'\n'}"
+  GOT="${GOT%$'\n'*}"
 }
 
 # bench_show TEXT: TEXT with the temporary folder as $TMP and paths relative to the checkout.

@@ -119,27 +119,9 @@ if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
 fi
 bench_load_ensure
 
-STAMP="$(date +%Y%m%d-%H%M%S)"
-RESULTS="${MERCATO_VAR_DIR}/bench/orders-${STAMP}"
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/mercato-orders.XXXXXX")"
-mkdir -p "$RESULTS"
+bench_workspace orders
 START_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
 T_START="$(now_ms)"
-
-cleanup() {
-  local rc=$?
-  trap '' INT TERM
-  bench_stop_all
-  if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
-    log_note "kept $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  return "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ---------------------------------------------------------------------------------------------------
 # Systems
