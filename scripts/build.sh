@@ -14,7 +14,8 @@ _cmake_cache_value() {
   sed -n "s/^$1:[A-Z]*=//p" "$cache" | head -n 1
 }
 
-# build_configure: configures build/ if it is not configured yet (or lacks -Werror under CI).
+# build_configure: configures build/ if it is not configured yet, or not completely (a configure that
+# failed or was interrupted), or lacks -Werror under CI.
 # ccache keys on paths relative to the checkout and ignores the build directory, so a fresh clone in
 # another folder (CI, fresh-clone-check) reuses what an earlier build compiled. Debug info then names
 # paths relative to the checkout (gdb: `set substitute-path` or run from the checkout).
@@ -30,13 +31,24 @@ build_configure() {
   if [[ -f "$cache" ]]; then
     local generator
     generator="$(_cmake_cache_value CMAKE_GENERATOR)"
-    [[ "$generator" == Ninja ]] ||
+    [[ -z "$generator" || "$generator" == Ninja ]] ||
       die "build/ was configured with the '$generator' generator; remove build/ and run ./mercato build again"
-    if is_ci && [[ "$(_cmake_cache_value MERCATO_WERROR)" != ON ]]; then
-      log_info "reconfiguring build/ with -DMERCATO_WERROR=ON (CI)"
-      cmake -S "$MERCATO_ROOT" -B "$MERCATO_BUILD_DIR" "${args[@]}"
+    # A configure that failed (a missing package) or was interrupted leaves CMakeCache.txt without
+    # build.ninja, and Ninja cannot start from that: configure again in full. CMake retries what it did
+    # not find, and what it found stays cached. A cache without even its generator is a first configure
+    # cut short: it is started afresh.
+    if [[ -z "$generator" ]]; then
+      log_info "build/CMakeCache.txt is incomplete (an interrupted configure): configuring afresh"
+      rm -f "$cache"
+    elif [[ ! -f "${MERCATO_BUILD_DIR}/build.ninja" ]]; then
+      log_info "build/ has no build.ninja (an earlier configure failed or was interrupted): configuring again"
+    else
+      if is_ci && [[ "$(_cmake_cache_value MERCATO_WERROR)" != ON ]]; then
+        log_info "reconfiguring build/ with -DMERCATO_WERROR=ON (CI)"
+        cmake -S "$MERCATO_ROOT" -B "$MERCATO_BUILD_DIR" "${args[@]}"
+      fi
+      return 0
     fi
-    return 0
   fi
   local -a extra=()
   if [[ -n "${MERCATO_CMAKE_ARGS:-}" ]]; then

@@ -1,8 +1,10 @@
 // Metrics in the Prometheus text exposition format 0.0.4, served at GET /metrics.
 //
-// Hand-written because Debian ships no Prometheus client library for C++ (prometheus-cpp is not
-// packaged); the format is small and this covers what the services need: counters, gauges, histograms
-// with fixed buckets, and the standard process_* metrics.
+// Our own rather than Debian's prometheus-cpp (prometheus-cpp-dev): its pull side brings an embedded
+// web server (civetweb) and libcurl into every process (its -dev package depends on both), while our
+// services already serve /metrics on their own HTTP server and need only the text format. The format
+// is small and this covers what the services need: counters, gauges, histograms with fixed buckets, and
+// the standard process_* metrics.
 //
 //   mercato::obs::Registry registry;
 //   registry.register_process_metrics();
