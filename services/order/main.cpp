@@ -32,13 +32,15 @@ int main(int argc, char** argv) {
     order::SagaTimeouts timeouts{.step = saga.duration("step_timeout", std::chrono::seconds(30)),
                                  .order = saga.duration("order_deadline", std::chrono::minutes(15))};
     auto tick = saga.duration("tick", std::chrono::milliseconds(250));
+    // Read whatever the mode: with `none` the keys are still validated (a typo is refused the same way)
+    // and the shipped file, which sets them, starts in every mode.
+    auto breaker = saga.section("payment_circuit_breaker");
+    resilience::BreakerSettings payment_circuit{
+        .failure_threshold = static_cast<int>(breaker.integer("failure_threshold", 3, 1, 1'000'000)),
+        .recovery_timeout = breaker.duration("recovery_timeout", std::chrono::seconds(30)),
+        .success_threshold = 1};
     order::SagaCoordinator* sagas = nullptr;
     if (mode != "none") {
-      auto breaker = saga.section("payment_circuit_breaker");
-      resilience::BreakerSettings payment_circuit{
-          .failure_threshold = static_cast<int>(breaker.integer("failure_threshold", 3, 1, 1'000'000)),
-          .recovery_timeout = breaker.duration("recovery_timeout", std::chrono::seconds(30)),
-          .success_threshold = 1};
       sagas = &ctx.own(std::make_unique<order::SagaCoordinator>(
           repository, timeouts, &ctx.metrics(), *order::parse_coordination(mode), payment_circuit));
     }
