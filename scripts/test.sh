@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # `./mercato test [CTEST_ARGS...]`: deps, build (-DMERCATO_WERROR=ON when CI=true), start the servers
-# the tests need, then `ctest --test-dir build --output-on-failure -j2 --timeout 300`. Exits non-zero
+# the tests need, then `ctest --test-dir build --output-on-failure -j2 --timeout 60`. Exits non-zero
 # on any failure, and when no test was found (so a broken test registration cannot pass silently).
 # MERCATO_TEST_JOBS overrides -j2. Extra arguments go to ctest, e.g. `./mercato test -R Circuit`.
 
@@ -116,7 +116,7 @@ cmd_test() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
   start_test_servers
-  log_info "ctest --test-dir build --output-on-failure -j${MERCATO_TEST_JOBS:-2} --timeout 300 --no-tests=error${*:+ $*}"
-  ctest --test-dir "$MERCATO_BUILD_DIR" --output-on-failure -j"${MERCATO_TEST_JOBS:-2}" --timeout 300 \
+  log_info "ctest --test-dir build --output-on-failure -j${MERCATO_TEST_JOBS:-2} --timeout 60 --no-tests=error${*:+ $*}"
+  ctest --test-dir "$MERCATO_BUILD_DIR" --output-on-failure -j"${MERCATO_TEST_JOBS:-2}" --timeout 60 \
     --no-tests=error "$@"
 }
