@@ -405,6 +405,21 @@ Decision start(Saga& saga, const std::string& order_id, SystemTime now, const Sa
   return d;
 }
 
+Answer held_against(Answer answer, const Order& order) {
+  bool other_customer = !answer.customer_id.empty() && answer.customer_id != order.customer_id;
+  if (answer.type == "payment.processed" && answer.status == "captured") {
+    bool other_amount = answer.amount_cents && *answer.amount_cents != order.total_cents;
+    if (other_amount || other_customer) {
+      answer.status = "declined";
+      answer.reason = std::string(kPaymentMismatch);
+    }
+  } else if (answer.type == "shipment.created" && other_customer) {
+    answer.type = "shipment.failed";
+    answer.reason = std::string(kShipmentMismatch);
+  }
+  return answer;
+}
+
 Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts,
                    const Conditions& conditions) {
   return saga.mode == Coordination::kOrchestration
