@@ -28,6 +28,15 @@ Answer answer_of(const events::CloudEvent& e) {
   if (const auto* amount = o.if_contains("amount_cents"); amount != nullptr && amount->is_int64()) {
     a.amount_cents = amount->as_int64();
   }
+  if (const auto* address = o.if_contains("address"); address != nullptr && address->is_object()) {
+    const auto& at = address->as_object();
+    auto line = [&](std::string_view key) -> std::string {
+      const auto* v = at.if_contains(key);
+      return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    a.address = Address{line("name"), line("line1"),       line("line2"),
+                        line("city"), line("postal_code"), line("country")};
+  }
   return a;
 }
 

@@ -96,6 +96,7 @@ struct Answer {
   // customer. Checked against the order by held_against().
   std::optional<std::int64_t> amount_cents;
   std::string customer_id;
+  std::optional<Address> address;  // shipment.created's
 };
 
 // The refusal reasons held_against() gives an effect that is not the order's.
@@ -103,9 +104,11 @@ inline constexpr std::string_view kPaymentMismatch = "payment_mismatch";
 inline constexpr std::string_view kShipmentMismatch = "shipment_mismatch";
 
 // An answer held against the order it is about: a capture stands for the order's charge only when it is
-// of the order's total and customer, and a shipment only when it is the order's customer's. Anything else
+// of the order's total and customer, and a shipment only when it is to the order's customer and address
+// (compared as shipping stores it: surrounding spaces aside). Anything else
 // — a participant taking someone else's object of the order for the saga's (a capture of 1 cent made
-// through the REST API) — is read as that step's refusal (declined, or shipment.failed) with the reason
+// through the REST API, whose own payment.processed or shipment.created reaches the saga too) — is read
+// as that step's refusal (declined, or shipment.failed) with the reason
 // kPaymentMismatch / kShipmentMismatch, so the order is never confirmed on it and the saga never undoes
 // it as its own. Participants answer with these fields; an answer without them is taken as it is.
 Answer held_against(Answer answer, const Order& order);

@@ -103,6 +103,13 @@ TEST(Saga, AnEffectOfAnotherAmountOrCustomerIsHeldAsARefusal) {
   EXPECT_EQ(held.reason, kShipmentMismatch);
   shipped.customer_id = "cust-1";
   EXPECT_EQ(held_against(shipped, order).type, "shipment.created");
+  order.shipping_address = {"Ann Lee", "1 Main St", "", "Berlin", "10115", "DE"};
+  shipped.address = Address{"Ann Lee", "1 Main St", "", "Berlin ", "10115", "DE"};  // stored trimmed
+  EXPECT_EQ(held_against(shipped, order).type, "shipment.created");
+  shipped.address = Address{"Mallory", "9 Side St", "", "Hamburg", "20095", "DE"};
+  held = held_against(shipped, order);
+  EXPECT_EQ(held.type, "shipment.failed");
+  EXPECT_EQ(held.reason, kShipmentMismatch);
 
   // Driven through the saga, the mismatched capture cancels the order and refunds nothing.
   Saga s = run({kReserved});
