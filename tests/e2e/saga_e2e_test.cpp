@@ -205,6 +205,29 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
     EXPECT_NE(report.find("check: PASSED"), std::string::npos) << report;
   }
 
+  // Restarts `s` so that the first delivery of each of `types` fails (MERCATO_EVENTS_FAIL) and comes
+  // again after `retry`: the saga is held at that participant's step for that long.
+  void hold(ServiceProcess& s, const std::vector<std::string>& types, const std::string& retry = "3s") {
+    s.process->signal(SIGKILL);
+    ASSERT_TRUE(s.process->wait(10s));
+    std::string spec;
+    for (const auto& t : types) spec += (spec.empty() ? "" : ",") + t + ":1";
+    s.env["MERCATO_EVENTS_FAIL"] = spec;
+    s.env["APP_EVENTS__RETRY_DELAY"] = retry;
+    s.start();
+    ASSERT_TRUE(testing::wait_ready(s.port)) << s.process->log();
+  }
+  // Waits (bounded) until `s` has logged the injected failure of `type`: the saga is held there now.
+  bool held_at(ServiceProcess& s, const std::string& type, std::chrono::milliseconds timeout = 20s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (s.process->log().find("injected failure (MERCATO_EVENTS_FAIL) of " + type) != std::string::npos)
+        return true;
+      std::this_thread::sleep_for(20ms);  // a poll of the log, bounded by the deadline
+    }
+    return false;
+  }
+
   // The service whose step the fault matrix breaks.
   ServiceProcess& victim() {
     auto name = participant();
@@ -484,6 +507,86 @@ TEST_P(SagaFaultE2E, AnOrderWaitsInPendingPaymentWhileThePaymentServiceIsDown) {
   auto steps = timeline(id);
   EXPECT_NE(std::find(steps.begin(), steps.end(), "charge:timed_out"), steps.end());
   EXPECT_EQ(product("fault-mug").at("sold").as_int64(), 1);
+  expect_check_passes();
+}
+
+// Issue 15, item 1, with the timing held: the payment service's first delivery of what it charges on
+// fails, so the saga waits at the charge while a payment of 1 cent for the order is posted through the
+// API. The saga's charge does not take it for the order's: the order is cancelled (payment_conflict),
+// its stock is back, and the foreign payment stays as it was — not the saga's to refund; once its owner
+// (an operator here) refunds it, every invariant holds.
+TEST_P(SagaE2E, AOneCentPaymentPostedBeforeTheChargeDoesNotConfirmTheOrder) {
+  std::string trigger = choreography() ? "inventory.reserved" : "payment.charge_requested";
+  hold(*payment_, choreography() ? std::vector<std::string>{"order.created", trigger}
+                                 : std::vector<std::string>{trigger});
+  stock("cent-mug", 3);
+  auto id = place("cent-mug", 1);
+  ASSERT_TRUE(held_at(*payment_, trigger)) << payment_->process->log();
+  auto foreign = testing::http(payment_->port, "POST", "/payments",
+                               R"({"order_id":")" + id + R"(","customer_id":")" + customer_ +
+                                   R"(","amount_cents":1,"payment_token":"tok_visa"})");
+  ASSERT_EQ(foreign.status, 201) << foreign.body;
+  auto foreign_id = std::string(foreign.json().at("id").as_string());
+
+  auto order = settled(id);
+  EXPECT_EQ(order.at("status").as_string(), "cancelled") << boost::json::serialize(order);
+  // Refused by the order service (the foreign capture's own payment.processed: payment_mismatch) or by
+  // payment's charge (payment_conflict), whichever the saga hears first.
+  auto reason = std::string(order.at("reason").as_string());
+  EXPECT_TRUE(reason.find("payment_conflict") != std::string::npos ||
+              reason.find("payment_mismatch") != std::string::npos)
+      << reason;
+  EXPECT_EQ(product("cent-mug").at("available").as_int64(), 3);
+  auto payments = testing::http(payment_->port, "GET", "/payments?order_id=" + id);
+  auto listed = payments.json().at("payments").as_array();
+  ASSERT_EQ(listed.size(), 1U) << payments.body;
+  EXPECT_EQ(listed[0].at("id").as_string(), foreign_id);
+  EXPECT_EQ(listed[0].at("amount_cents").as_int64(), 1);
+  EXPECT_EQ(listed[0].at("status").as_string(), "captured");
+
+  auto refunded = testing::http(payment_->port, "POST", "/payments/" + foreign_id + "/refund");
+  ASSERT_EQ(refunded.status, 200) << refunded.body;
+  expect_check_passes();
+}
+
+// Issue 15, item 2, likewise: shipping's first delivery of what it ships on fails, and meanwhile a
+// shipment of the order to another address is created through the API. The saga's shipment does not
+// take it for the order's: the order is cancelled (shipment_conflict), the charge refunded and the stock
+// released, and the foreign shipment stays as it was until its owner cancels it.
+TEST_P(SagaE2E, AShipmentToAnotherAddressPostedBeforeTheSagasIsNotTakenForTheOrders) {
+  std::string trigger = choreography() ? "payment.processed" : "shipment.create_requested";
+  hold(*shipping_, choreography() ? std::vector<std::string>{"order.created", trigger}
+                                  : std::vector<std::string>{trigger});
+  stock("ship-mug", 3);
+  auto id = place("ship-mug", 1);
+  ASSERT_TRUE(held_at(*shipping_, trigger)) << shipping_->process->log();
+  auto foreign = testing::http(
+      shipping_->port, "POST", "/shipments",
+      R"({"order_id":")" + id + R"(","customer_id":")" + customer_ +
+          R"(","address":{"name":"Mallory","line1":"9 Side St","city":"Hamburg","postal_code":"20095","country":"DE"}})");
+  ASSERT_EQ(foreign.status, 201) << foreign.body;
+  auto foreign_id = std::string(foreign.json().at("id").as_string());
+
+  auto order = settled(id);
+  EXPECT_EQ(order.at("status").as_string(), "cancelled") << boost::json::serialize(order);
+  auto reason = std::string(order.at("reason").as_string());
+  EXPECT_TRUE(reason.find("shipment_conflict") != std::string::npos ||
+              reason.find("shipment_mismatch") != std::string::npos)
+      << reason;
+  EXPECT_EQ(product("ship-mug").at("available").as_int64(), 3);
+  auto shipments = testing::http(shipping_->port, "GET", "/shipments?order_id=" + id);
+  auto listed = shipments.json().at("shipments").as_array();
+  ASSERT_EQ(listed.size(), 1U) << shipments.body;
+  EXPECT_EQ(listed[0].at("id").as_string(), foreign_id);
+  EXPECT_EQ(listed[0].at("status").as_string(), "created");
+  EXPECT_EQ(listed[0].at("address").at("name").as_string(), "Mallory");
+  auto payments = testing::http(payment_->port, "GET", "/payments?order_id=" + id);
+  auto paid = payments.json().at("payments").as_array();
+  ASSERT_EQ(paid.size(), 1U) << payments.body;
+  EXPECT_EQ(paid[0].at("status").as_string(), "refunded");
+
+  auto cancelled = testing::http(shipping_->port, "POST", "/shipments/" + foreign_id + "/cancel");
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
   expect_check_passes();
 }
 

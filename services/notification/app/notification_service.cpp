@@ -9,9 +9,16 @@ Result<Recorded> NotificationService::send(const NotificationRequest& request, s
   auto notification = new_notification(new_uuid(), request, now_utc());
   if (!notification) return std::move(notification).error();
   auto sent = notification_sent_event(*notification, std::move(traceparent));
-  return repository_.record_once(
+  auto recorded = repository_.record_once(
       *notification, [this](const Notification& n) { return mailer_.send(compose_email(n)); },
       std::span(&sent, 1));
+  if (!recorded || recorded->created || is_repeat_of(recorded->notification, *notification)) return recorded;
+  // Another notice was recorded first for the pair: answering with it would tell the caller (the order's
+  // confirmation, say) that its own text reached its recipient when it did not.
+  return Error::conflict("order_id: order " + notification->order_id + " already has a " +
+                             std::string(to_string(notification->kind)) +
+                             " notification for another recipient or with another message",
+                         "order_id");
 }
 
 Result<std::vector<Notification>> NotificationService::list(std::string_view customer_id, int limit,

@@ -19,9 +19,11 @@ class NotificationService {
   NotificationService(NotificationRepository& repository, Mailer& mailer)
       : repository_(repository), mailer_(mailer) {}
 
-  // Records the notification and sends its email, at most once per (order_id, kind): a repeat returns
-  // the notification recorded first (created = false) and sends nothing. Publishes notification.sent
-  // with the first recording only. `traceparent`: the cause's trace context, carried by the event.
+  // Records the notification and sends its email, at most once per (order_id, kind): a repeat (the same
+  // recipient and text, is_repeat_of) returns the notification recorded first (created = false) and sends
+  // nothing; another recipient or text for a recorded pair is kConflict naming "order_id", nothing sent.
+  // Publishes notification.sent with the first recording only. `traceparent`: the cause's trace context,
+  // carried by the event.
   Result<Recorded> send(const NotificationRequest& request, std::string traceparent = {});
   // Newest first; `limit` 1..kMaxListLimit (errors name "limit"), customer_id non-empty.
   Result<std::vector<Notification>> list(std::string_view customer_id, int limit,

@@ -62,15 +62,33 @@ TEST_F(NotificationServiceTest, SendRecordsAndMailsTheNotification) {
 TEST_F(NotificationServiceTest, RepeatedOrderAndKindSendsOnce) {
   auto first = service_.send(request());
   ASSERT_TRUE(first);
-  auto changed = request();
-  changed.message = "A different text";
-  auto second = service_.send(changed);
+  auto second = service_.send(request());
   ASSERT_TRUE(second);
   EXPECT_FALSE(second->created);
   EXPECT_EQ(second->notification, first->notification);
   EXPECT_EQ(mailer_.sent().size(), 1U);
   ASSERT_TRUE(service_.send(request("order-1", "order_cancelled")));
   EXPECT_EQ(mailer_.sent().size(), 2U);
+}
+
+// Issue 15, item 2: a notice of the pair with another text or recipient is not a repeat of the first (it
+// would be answered as sent while nothing was): a conflict, and nothing is mailed.
+TEST_F(NotificationServiceTest, AnotherTextOrRecipientForTheSamePairIsAConflict) {
+  auto first = service_.send(request());
+  ASSERT_TRUE(first);
+  auto reworded = request();
+  reworded.message = "A different text";
+  auto elsewhere = request();
+  elsewhere.customer_id = "cust-2";
+  for (const auto& other : {reworded, elsewhere}) {
+    auto r = service_.send(other);
+    ASSERT_FALSE(r) << other.customer_id << ": " << other.message;
+    EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+    EXPECT_EQ(r.error().field, "order_id");
+    EXPECT_NE(r.error().message.find("order_confirmed"), std::string::npos) << r.error().message;
+  }
+  EXPECT_EQ(mailer_.sent().size(), 1U);
+  EXPECT_EQ(*service_.list("cust-1", 20), std::vector<Notification>{first->notification});
 }
 
 TEST_F(NotificationServiceTest, InvalidRequestsSendNothing) {

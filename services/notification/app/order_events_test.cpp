@@ -188,6 +188,21 @@ TEST_F(OrderConfirmedTest, ASecondDeliverySendsNothingNew) {
   EXPECT_EQ(repo_.appended().size(), 1U);
 }
 
+// Issue 15, item 2: a notice posted first for (order, order_confirmed) with another text does not stand
+// for the confirmation: the event fails with a conflict (retried, then a dead letter an operator sees)
+// instead of being taken as sent.
+TEST_F(OrderConfirmedTest, AForeignNoticeOfThePairIsAConflictNotTheConfirmation) {
+  auto foreign = service_.send({"cust-1", "order-1", "order_confirmed", "Pay again at evil.example"});
+  ASSERT_TRUE(foreign);
+  auto r = handle(confirmed(kConfirmed));
+  ASSERT_FALSE(r) << "the confirmation was taken as sent";
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  auto sent = mailer_.sent();
+  ASSERT_EQ(sent.size(), 1U);
+  EXPECT_EQ(sent[0].message, "Pay again at evil.example");
+  EXPECT_EQ(repo_.appended().size(), 1U) << "no notification.sent for the confirmation";
+}
+
 TEST_F(OrderConfirmedTest, AConfirmationAndACancellationOfOneOrderAreTwoNotices) {
   ASSERT_TRUE(handle(confirmed(kConfirmed)));
   ASSERT_TRUE(on_order_cancelled(service_, cancelled(kValid)));

@@ -90,6 +90,11 @@ Result<Notification> new_notification(std::string id, const NotificationRequest&
   return Notification{std::move(id), std::move(*customer_id), std::move(*order_id), *kind, m, now};
 }
 
+bool is_repeat_of(const Notification& existing, const Notification& candidate) noexcept {
+  return existing.customer_id == candidate.customer_id && existing.order_id == candidate.order_id &&
+         existing.kind == candidate.kind && existing.message == candidate.message;
+}
+
 Result<int> validate_limit(int limit) {
   if (limit < 1 || limit > kMaxListLimit) {
     return Error::validation("limit", "limit: must be between 1 and " + std::to_string(kMaxListLimit));

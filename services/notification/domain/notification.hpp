@@ -51,6 +51,11 @@ Result<std::string> validate_reference(std::string_view field, std::string_view 
 // control characters besides tab, LF and CR) and builds the notification. Errors name the field.
 Result<Notification> new_notification(std::string id, const NotificationRequest& request, SystemTime now);
 
+// Whether `candidate` asks for what `existing` (recorded first for the same order and kind) is: the same
+// recipient, order, kind and text. Only then is it a repeat; otherwise it is a second, different notice of
+// the pair, which is refused rather than taken for the first.
+bool is_repeat_of(const Notification& existing, const Notification& candidate) noexcept;
+
 // 1..kMaxListLimit; errors name "limit".
 Result<int> validate_limit(int limit);
 

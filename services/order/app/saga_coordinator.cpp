@@ -24,6 +24,19 @@ Answer answer_of(const events::CloudEvent& e) {
   a.status = text("status");
   a.reason = text("reason");
   if (a.reason.empty()) a.reason = text("decline_reason");
+  a.customer_id = text("customer_id");
+  if (const auto* amount = o.if_contains("amount_cents"); amount != nullptr && amount->is_int64()) {
+    a.amount_cents = amount->as_int64();
+  }
+  if (const auto* address = o.if_contains("address"); address != nullptr && address->is_object()) {
+    const auto& at = address->as_object();
+    auto line = [&](std::string_view key) -> std::string {
+      const auto* v = at.if_contains(key);
+      return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    a.address = Address{line("name"), line("line1"),       line("line2"),
+                        line("city"), line("postal_code"), line("country")};
+  }
   return a;
 }
 
@@ -125,15 +138,15 @@ Result<void> SagaCoordinator::on_event(const events::CloudEvent& event) {
     trial = payment_circuit_->try_acquire(circuit_clock_());
     conditions.payment_circuit_open = !trial;
   }
-  auto r = repository_.with_saga(event.subject, Handled{std::string(kConsumer), event.id},
-                                 [&](Order& order, Saga& saga) -> Result<SagaChange> {
-                                   auto now = now_utc();
-                                   auto before = saga.timeline.size();
-                                   auto d = on_answer(saga, answer, now, timeouts_, conditions);
-                                   added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before),
-                                                saga.timeline.end());
-                                   return apply(d, saga, order, now, event.traceparent);
-                                 });
+  auto r = repository_.with_saga(
+      event.subject, Handled{std::string(kConsumer), event.id},
+      [&](Order& order, Saga& saga) -> Result<SagaChange> {
+        auto now = now_utc();
+        auto before = saga.timeline.size();
+        auto d = on_answer(saga, held_against(answer, order), now, timeouts_, conditions);
+        added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before), saga.timeline.end());
+        return apply(d, saga, order, now, event.traceparent);
+      });
   if (r && *r) count(added);
   observe_payment(r && *r ? added : std::vector<StepRecord>{}, trial);
   if (payment_circuit_ && answer.type == "payment.processed") payment_circuit_->on_success(circuit_clock_());

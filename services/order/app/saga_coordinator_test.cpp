@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -169,6 +170,34 @@ TEST_P(SagaCoordinatorTest, ADeclinedPaymentReleasesTheStockAndCancelsTheOrder) 
   auto order = repo_->find(o.id);
   EXPECT_EQ(order->status, Status::kCancelled);
   EXPECT_EQ(order->reason, "charge failed: card_declined");
+}
+
+// Issue 15, item 1: whatever a payment service answers, the order is not confirmed on a capture of
+// another amount than its total (1 cent): the charge has failed, in both styles.
+TEST_P(SagaCoordinatorTest, ACaptureOfAnotherAmountThanTheTotalIsNotTheOrdersCharge) {
+  for (auto mode : {Coordination::kOrchestration, Coordination::kChoreography}) {
+    use_mode(mode);
+    auto o = place();
+    drain();
+    ASSERT_TRUE(answer(o, "inventory.reserved"));
+    ASSERT_TRUE(
+        answer(o, "payment.processed", R"({"status":"captured","customer_id":"cust-1","amount_cents":1})"));
+    ASSERT_TRUE(answer(o, "shipment.created", R"({"customer_id":"cust-1"})"));
+    auto saga = service_->saga(o.id);
+    ASSERT_TRUE(saga);
+    EXPECT_EQ(saga->failure, "charge failed: payment_mismatch") << to_string(mode);
+    EXPECT_EQ(std::count(saga->done.begin(), saga->done.end(), Step::kCharge), 0) << to_string(mode);
+    EXPECT_NE(status(o), Status::kConfirmed) << to_string(mode);
+    // The command that undoes the saga's charge names it, so payment refunds that charge only.
+    for (const auto& e : drain_events()) {
+      if (e.type != "payment.refund_requested" && e.type != "order.cancelled") continue;
+      auto data = boost::json::parse(e.data).as_object();
+      EXPECT_EQ(data.at("customer_id").as_string(), "cust-1") << e.type;
+      EXPECT_EQ(data.at(e.type == "order.cancelled" ? "total_cents" : "amount_cents").as_int64(),
+                o.total_cents)
+          << e.type;
+    }
+  }
 }
 
 TEST_P(SagaCoordinatorTest, ADuplicateDeliveryIsHandledOnceAndForeignAnswersAreIgnored) {

@@ -405,6 +405,40 @@ Decision start(Saga& saga, const std::string& order_id, SystemTime now, const Sa
   return d;
 }
 
+namespace {
+
+std::string_view trim_spaces(std::string_view text) {
+  auto first = text.find_first_not_of(' ');
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(' ') - first + 1);
+}
+
+// The shipping service trims surrounding spaces from each line before it stores a shipment.
+bool same_address(const Address& shipped, const Address& ordered) {
+  auto same = [](std::string_view a, std::string_view b) { return trim_spaces(a) == trim_spaces(b); };
+  return same(shipped.name, ordered.name) && same(shipped.line1, ordered.line1) &&
+         same(shipped.line2, ordered.line2) && same(shipped.city, ordered.city) &&
+         same(shipped.postal_code, ordered.postal_code) && shipped.country == ordered.country;
+}
+
+}  // namespace
+
+Answer held_against(Answer answer, const Order& order) {
+  bool other_customer = !answer.customer_id.empty() && answer.customer_id != order.customer_id;
+  if (answer.type == "payment.processed" && answer.status == "captured") {
+    bool other_amount = answer.amount_cents && *answer.amount_cents != order.total_cents;
+    if (other_amount || other_customer) {
+      answer.status = "declined";
+      answer.reason = std::string(kPaymentMismatch);
+    }
+  } else if (answer.type == "shipment.created" &&
+             (other_customer || (answer.address && !same_address(*answer.address, order.shipping_address)))) {
+    answer.type = "shipment.failed";
+    answer.reason = std::string(kShipmentMismatch);
+  }
+  return answer;
+}
+
 Decision on_answer(Saga& saga, const Answer& answer, SystemTime now, const SagaTimeouts& timeouts,
                    const Conditions& conditions) {
   return saga.mode == Coordination::kOrchestration

@@ -19,6 +19,7 @@
 // Thread-safety: plain values and pure functions.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,7 +92,26 @@ struct Answer {
   std::string type;    // e.g. "payment.processed"
   std::string status;  // payment.processed: "captured" | "declined"; otherwise empty
   std::string reason;  // a refusal's reason, when given
+  // What the effect is, when the answer says: payment.processed's amount and customer, shipment.created's
+  // customer. Checked against the order by held_against().
+  std::optional<std::int64_t> amount_cents;
+  std::string customer_id;
+  std::optional<Address> address;  // shipment.created's
 };
+
+// The refusal reasons held_against() gives an effect that is not the order's.
+inline constexpr std::string_view kPaymentMismatch = "payment_mismatch";
+inline constexpr std::string_view kShipmentMismatch = "shipment_mismatch";
+
+// An answer held against the order it is about: a capture stands for the order's charge only when it is
+// of the order's total and customer, and a shipment only when it is to the order's customer and address
+// (compared as shipping stores it: surrounding spaces aside). Anything else
+// — a participant taking someone else's object of the order for the saga's (a capture of 1 cent made
+// through the REST API, whose own payment.processed or shipment.created reaches the saga too) — is read
+// as that step's refusal (declined, or shipment.failed) with the reason
+// kPaymentMismatch / kShipmentMismatch, so the order is never confirmed on it and the saga never undoes
+// it as its own. Participants answer with these fields; an answer without them is taken as it is.
+Answer held_against(Answer answer, const Order& order);
 
 struct Decision {
   bool changed = false;                // false: nothing to persist

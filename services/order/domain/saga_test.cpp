@@ -75,6 +75,49 @@ TEST(Saga, AFailedShipmentRefundsThenReleasesInReverseOrder) {
   EXPECT_EQ(s.state, SagaState::kCompensated);
 }
 
+// Issue 15, item 1: a capture of another amount or customer than the order's is not the order's charge,
+// and a shipment of another customer not its shipment: each reads as that step's refusal.
+TEST(Saga, AnEffectOfAnotherAmountOrCustomerIsHeldAsARefusal) {
+  Order order;
+  order.customer_id = "cust-1";
+  order.total_cents = 2500;
+  auto captured = [](std::optional<std::int64_t> amount, std::string customer) {
+    Answer a{"payment.processed", "captured", ""};
+    a.amount_cents = amount;
+    a.customer_id = std::move(customer);
+    return a;
+  };
+  for (const auto& foreign : {captured(1, "cust-1"), captured(2500, "cust-2"), captured(1, "")}) {
+    auto held = held_against(foreign, order);
+    EXPECT_EQ(held.type, "payment.processed");
+    EXPECT_EQ(held.status, "declined");
+    EXPECT_EQ(held.reason, kPaymentMismatch);
+  }
+  for (const auto& own : {captured(2500, "cust-1"), captured(std::nullopt, "")}) {
+    EXPECT_EQ(held_against(own, order).status, "captured");
+  }
+  Answer shipped{"shipment.created", "", ""};
+  shipped.customer_id = "cust-2";
+  auto held = held_against(shipped, order);
+  EXPECT_EQ(held.type, "shipment.failed");
+  EXPECT_EQ(held.reason, kShipmentMismatch);
+  shipped.customer_id = "cust-1";
+  EXPECT_EQ(held_against(shipped, order).type, "shipment.created");
+  order.shipping_address = {"Ann Lee", "1 Main St", "", "Berlin", "10115", "DE"};
+  shipped.address = Address{"Ann Lee", "1 Main St", "", "Berlin ", "10115", "DE"};  // stored trimmed
+  EXPECT_EQ(held_against(shipped, order).type, "shipment.created");
+  shipped.address = Address{"Mallory", "9 Side St", "", "Hamburg", "20095", "DE"};
+  held = held_against(shipped, order);
+  EXPECT_EQ(held.type, "shipment.failed");
+  EXPECT_EQ(held.reason, kShipmentMismatch);
+
+  // Driven through the saga, the mismatched capture cancels the order and refunds nothing.
+  Saga s = run({kReserved});
+  auto d = on_answer(s, held_against(captured(1, "cust-1"), order), at(5), kTimeouts);
+  EXPECT_EQ(steps(d), std::vector{Step::kRelease});
+  EXPECT_EQ(s.failure, "charge failed: payment_mismatch");
+}
+
 TEST(Saga, DuplicateLateAndForeignAnswersChangeNothing) {
   auto s = run({kReserved});
   auto before = s;

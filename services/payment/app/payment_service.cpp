@@ -1,5 +1,7 @@
 #include "app/payment_service.hpp"
 
+#include <algorithm>
+
 #include "app/payment_events.hpp"
 #include "mercato/core/ids.hpp"
 
@@ -36,8 +38,11 @@ StoredResponse order_charge_response(const Result<Payment>& outcome) {
 }
 
 // The payment that stands for the order's charge: the captured one (at most one), else a refunded one
-// (it was captured), else the newest attempt. `payments` are newest first.
-std::optional<Payment> order_payment(std::vector<Payment> payments) {
+// (it was captured), else the newest attempt. `payments` are newest first. With `terms`, only payments
+// that are that charge (is_charge_of) count: another amount or customer is someone else's payment.
+std::optional<Payment> order_payment(std::vector<Payment> payments,
+                                     const std::optional<ChargeTerms>& terms = {}) {
+  if (terms) std::erase_if(payments, [&](const Payment& p) { return !is_charge_of(p, *terms); });
   for (auto status : {PaymentStatus::kCaptured, PaymentStatus::kRefunded}) {
     for (auto& p : payments) {
       if (p.status == status) return std::move(p);
@@ -45,6 +50,10 @@ std::optional<Payment> order_payment(std::vector<Payment> payments) {
   }
   if (payments.empty()) return std::nullopt;
   return std::move(payments.front());
+}
+
+bool holds_capture(const std::vector<Payment>& payments) {
+  return std::ranges::any_of(payments, [](const Payment& p) { return p.status == PaymentStatus::kCaptured; });
 }
 
 }  // namespace
@@ -116,29 +125,30 @@ Result<Payment> PaymentService::refund(std::string_view id, const std::string& t
   });
 }
 
-Result<std::optional<Payment>> PaymentService::order_payment_of(std::string_view order_id) {
-  auto payments = repository_.list_by_order(order_id);
+Result<PaymentService::OrderCharge> PaymentService::paid_meanwhile(const ChargeRequest& request) {
+  auto payments = repository_.list_by_order(request.order_id);
   if (!payments) return std::move(payments).error();
-  return order_payment(std::move(*payments));
-}
-
-Result<PaymentService::OrderCharge> PaymentService::paid_meanwhile(std::string_view order_id) {
-  auto existing = order_payment_of(order_id);
-  if (!existing) return std::move(existing).error();
-  if (!*existing) return Error::internal("order " + std::string(order_id) + " was paid but has no payment");
-  return OrderCharge{std::move(*existing)};
+  if (auto own = order_payment(std::move(*payments), terms_of(request))) return OrderCharge{std::move(*own)};
+  // The capture that got there first is not this charge (another amount or customer): it is not the
+  // order's, and the order cannot take a second one.
+  return OrderCharge{std::nullopt, std::string(kPaymentConflict)};
 }
 
 Result<PaymentService::OrderCharge> PaymentService::charge_order(const ChargeRequest& request,
                                                                  const std::string& traceparent,
                                                                  std::string_view saga) {
   if (auto valid = validate_order_id(request.order_id); !valid) return std::move(valid).error();
-  // The order's payments first: a repeat of a charge that was made is answered with its payment, even
-  // when this copy of the request differs or breaks the rules.
-  auto existing = order_payment_of(request.order_id);
-  if (!existing) return std::move(existing).error();
-  if (*existing) return OrderCharge{std::move(*existing)};
+  // The order's payments first: a repeat of a charge that was made is answered with its payment, whatever
+  // token this copy carries. Only a payment of this order, customer and amount is that charge: a capture
+  // of 1 cent made through the REST API before the saga's charge must not pay for the order.
+  auto payments = repository_.list_by_order(request.order_id);
+  if (!payments) return std::move(payments).error();
+  if (auto own = order_payment(*payments, terms_of(request))) return OrderCharge{std::move(*own)};
   if (auto valid = validate(request); !valid) return OrderCharge{std::nullopt, std::string(kInvalidRequest)};
+  // Someone else's capture of the order (declined attempts hold no money and are left alone): not
+  // adopted, and not charged past (one capture per order). Nothing is stored against the key: the
+  // answer follows from the payments, and a refund_order voids the key as for any refused charge.
+  if (holds_capture(*payments)) return OrderCharge{std::nullopt, std::string(kPaymentConflict)};
 
   auto key = order_charge_key(request.order_id);
   auto claimed = repository_.claim_key({.key = key,
@@ -162,7 +172,7 @@ Result<PaymentService::OrderCharge> PaymentService::charge_order(const ChargeReq
     if (record.response && record.response->status == kRefusedStatus) {
       return OrderCharge{std::nullopt, record.response->body};
     }
-    return paid_meanwhile(request.order_id);
+    return paid_meanwhile(request);
   }
 
   KeyClaim claim(repository_, key);
@@ -185,16 +195,20 @@ Result<PaymentService::OrderCharge> PaymentService::charge_order(const ChargeReq
   if (!recorded && recorded.error().code != ErrorCode::kConflict) return std::move(recorded).error();
   claim.settle();
   if (recorded) return OrderCharge{std::move(*recorded), {}, true};
-  // Captured meanwhile through the REST API, which knows nothing of this key: that is the order's charge.
-  return paid_meanwhile(request.order_id);
+  // Captured meanwhile through the REST API, which knows nothing of this key: the order's charge if it is
+  // this charge, else a conflict.
+  return paid_meanwhile(request);
 }
 
-Result<PaymentService::OrderRefund> PaymentService::refund_order(std::string_view order_id,
-                                                                 const std::string& traceparent,
-                                                                 bool refunding_again) {
+Result<PaymentService::OrderRefund> PaymentService::refund_charge(std::string_view order_id,
+                                                                  const std::string& traceparent,
+                                                                  const std::optional<ChargeTerms>& charge,
+                                                                  bool refunding_again) {
   if (auto valid = validate_order_id(order_id); !valid) return std::move(valid).error();
   auto payments = repository_.list_by_order(order_id);
   if (!payments) return std::move(payments).error();
+  // Someone else's payment of the order (another amount or customer) was never the saga's charge.
+  if (charge) std::erase_if(*payments, [&](const Payment& p) { return !is_charge_of(p, *charge); });
   for (const auto& p : *payments) {
     if (p.status != PaymentStatus::kCaptured) continue;
     // events_of runs only when the payment moves to refunded, inside the transaction that returns it; a
@@ -228,7 +242,8 @@ Result<PaymentService::OrderRefund> PaymentService::refund_order(std::string_vie
                            "order_id");
   }
   // The charge finished after the payments were listed: refund what it made, if anything.
-  if (!record.payment_id.empty() && !refunding_again) return refund_order(order_id, traceparent, true);
+  if (!record.payment_id.empty() && !refunding_again)
+    return refund_charge(order_id, traceparent, charge, true);
   return OrderRefund{};
 }
 

@@ -22,6 +22,9 @@ inline constexpr std::string_view kInvalidToken = "invalid_token";
 inline constexpr std::string_view kInvalidRequest = "invalid_request";
 // The order was cancelled before its charge ran: refund_order voided the charge (see there).
 inline constexpr std::string_view kOrderCancelled = "order_cancelled";
+// The order holds a capture that is not the charge asked for (another amount or customer, made through
+// the REST API): it is not adopted, and the order cannot take a second capture.
+inline constexpr std::string_view kPaymentConflict = "payment_conflict";
 
 // The idempotency key the order saga's charge of `order_id` runs under. It starts with a control
 // character, which validate_idempotency_key refuses in a header, so no REST client can claim it (or be
@@ -58,23 +61,29 @@ class PaymentService {
   Result<Payment> refund(std::string_view id, const std::string& traceparent = {});
 
   // The order's one charge, for the order saga (app/saga_handlers.hpp). Once per order: when the order
-  // already has a payment (any status, however it was made), that payment is the outcome and nothing is
-  // charged. Otherwise the charge runs under an idempotency key derived from the order id
-  // (order_charge_key), so a repeat while it is in progress gets kConflict (retry later) instead of
-  // asking the processor twice, and a repeat after a refusal replays the refusal. A charge the processor
-  // refuses outright (unknown token) or that breaks the domain rules records no payment: the outcome
-  // says why. Errors: kValidationFailed naming "order_id" (no outcome can name the order), kConflict
+  // already has a payment that is this charge (is_charge_of: the same customer and amount, any status,
+  // however it was made), that payment is the outcome and nothing is charged. A capture of the order that
+  // is not this charge (another amount or customer) is never adopted: the outcome is the refusal
+  // "payment_conflict", and that payment is left as it is. Otherwise the charge runs under an idempotency key
+  // derived from the order id (order_charge_key), so a repeat while it is in progress gets kConflict (retry
+  // later) instead of asking the processor twice, and a repeat after a refusal replays the refusal. A charge
+  // the processor refuses outright (unknown token) or that breaks the domain rules records no payment: the
+  // outcome says why. Errors: kValidationFailed naming "order_id" (no outcome can name the order), kConflict
   // while the order's charge is in progress, and storage or processor failures (worth a retry).
   struct OrderCharge {
     std::optional<Payment> payment;  // the order's payment; absent when the charge was refused
-    std::string refusal;    // without a payment: "invalid_token", "invalid_request" or "order_cancelled"
+    std::string refusal;    // without a payment: "invalid_token", "invalid_request", "order_cancelled" or
+                            // "payment_conflict"
     bool recorded = false;  // this call recorded `payment`, and its payment.processed is in the outbox
   };
   // `saga` is passed on in the payment.processed recorded (payment_processed_event).
   Result<OrderCharge> charge_order(const ChargeRequest& request, const std::string& traceparent = {},
                                    std::string_view saga = {});
 
-  // Refunds the order's captured payment, for the order saga. An order whose payment is already
+  // Refunds the order's captured payment, for the order saga. With `charge` (what the saga charged: the
+  // order's customer and total), only a payment that is that charge counts: a foreign capture of the order
+  // is not the saga's to undo and is left as it is. Without it (a command from an order service that did
+  // not send them), any captured payment of the order. An order whose payment is already
   // refunded gets that payment back unchanged; an order with nothing captured (no payment, or only
   // declined ones) gets no payment, and its charge is voided: the order's charge key is completed with
   // the refusal "order_cancelled", so a charge that arrives later (in choreography inventory.reserved
@@ -85,8 +94,9 @@ class PaymentService {
     std::optional<Payment> payment;  // the order's refunded payment; absent when nothing was captured
     bool recorded = false;           // this call refunded it, and its payment.refunded is in the outbox
   };
-  Result<OrderRefund> refund_order(std::string_view order_id, const std::string& traceparent = {}) {
-    return refund_order(order_id, traceparent, false);
+  Result<OrderRefund> refund_order(std::string_view order_id, const std::string& traceparent = {},
+                                   const std::optional<ChargeTerms>& charge = std::nullopt) {
+    return refund_charge(order_id, traceparent, charge, false);
   }
 
   // Start-up: purges keys older than `retention` (at least kMinKeyRetention, else kValidationFailed)
@@ -94,12 +104,11 @@ class PaymentService {
   Result<std::int64_t> recover_keys(std::chrono::milliseconds retention);
 
  private:
-  // The payment that stands for the order's charge (order_payment in the .cpp); nullopt when none.
-  Result<std::optional<Payment>> order_payment_of(std::string_view order_id);
-  Result<OrderRefund> refund_order(std::string_view order_id, const std::string& traceparent,
-                                   bool refunding_again);
-  // The outcome when the order turned out to be paid while its charge ran.
-  Result<OrderCharge> paid_meanwhile(std::string_view order_id);
+  Result<OrderRefund> refund_charge(std::string_view order_id, const std::string& traceparent,
+                                    const std::optional<ChargeTerms>& charge, bool refunding_again);
+  // The outcome when the order turned out to be paid while its charge ran: that payment when it is the
+  // charge `request` asks for, else the refusal kPaymentConflict.
+  Result<OrderCharge> paid_meanwhile(const ChargeRequest& request);
 
   PaymentRepository& repository_;
   CardProcessor& processor_;

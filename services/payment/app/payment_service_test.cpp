@@ -280,6 +280,61 @@ TEST_F(PaymentServiceTest, AnOrderPaidThroughTheApiWhileItsChargeRunsKeepsThatPa
   EXPECT_EQ(payments_of("o1"), 1U);
 }
 
+// Issue 15, item 1: a capture of 1 cent lands through the API while the saga's charge of the order's
+// total runs. It is not the order's charge: the saga's charge is refused as a conflict (the order can
+// hold one capture), and the foreign payment stays what it is.
+TEST_F(PaymentServiceTest, AnOrderPaidThroughTheApiWithAnotherAmountWhileItsChargeRunsIsAConflict) {
+  GatedProcessor gated;
+  PaymentService gated_service{repo, gated};
+  Result<PaymentService::OrderCharge> saga = Error::internal("not run");
+  std::thread worker([&] { saga = gated_service.charge_order(request()); });
+  gated.entered.wait();
+  auto rest = service.charge({"o1", "c1", 1, "tok_visa"});
+  ASSERT_TRUE(rest);
+  gated.release.count_down();
+  worker.join();
+  ASSERT_TRUE(saga) << saga.error().message;
+  EXPECT_FALSE(saga->payment) << "a capture of 1 cent stood for the order's charge of 500";
+  EXPECT_EQ(saga->refusal, kPaymentConflict);
+  EXPECT_FALSE(saga->recorded);
+  auto repeat = service.charge_order(request());  // the key keeps "paid meanwhile": compared again
+  ASSERT_TRUE(repeat) << repeat.error().message;
+  EXPECT_FALSE(repeat->payment);
+  EXPECT_EQ(repeat->refusal, kPaymentConflict);
+  auto payments = service.list_for_order("o1");
+  ASSERT_EQ(payments->size(), 1U);
+  EXPECT_EQ(payments->front().id, rest->id);
+  EXPECT_EQ(payments->front().amount_cents, 1);
+  EXPECT_EQ(payments->front().status, PaymentStatus::kCaptured);
+}
+
+TEST_F(PaymentServiceTest, AnOrderCaptureOfAnotherCustomerOrAmountIsNeverTheOrdersCharge) {
+  for (const ChargeRequest& foreign :
+       {ChargeRequest{"o-amount", "c1", 1, "tok_visa"}, ChargeRequest{"o-customer", "c2", 500, "tok_visa"}}) {
+    ASSERT_TRUE(service.charge(foreign));
+    auto saga = service.charge_order(request(foreign.order_id));
+    ASSERT_TRUE(saga) << saga.error().message;
+    EXPECT_FALSE(saga->payment) << foreign.order_id;
+    EXPECT_EQ(saga->refusal, kPaymentConflict) << foreign.order_id;
+    EXPECT_EQ(payments_of(foreign.order_id), 1U);
+  }
+  // The same charge made through the API is the order's charge (a client paying what the saga asks).
+  auto same = service.charge(request("o-same", "tok_mastercard"));
+  ASSERT_TRUE(same);
+  auto saga = service.charge_order(request("o-same"));
+  ASSERT_TRUE(saga);
+  ASSERT_TRUE(saga->payment);
+  EXPECT_EQ(saga->payment->id, same->id);
+  // A declined attempt of another amount holds no money: it is left alone and the order is charged.
+  ASSERT_TRUE(service.charge({"o-tried", "c1", 1, "tok_chargeDeclined"}));
+  saga = service.charge_order(request("o-tried"));
+  ASSERT_TRUE(saga);
+  ASSERT_TRUE(saga->payment);
+  EXPECT_TRUE(saga->recorded);
+  EXPECT_EQ(saga->payment->amount_cents, 500);
+  EXPECT_EQ(saga->payment->status, PaymentStatus::kCaptured);
+}
+
 TEST_F(PaymentServiceTest, AStorageFailureOfAnOrderChargeReleasesItsKeySoARetryCharges) {
   FailingRecordRepository failing;
   PaymentService on_failing{failing, processor};

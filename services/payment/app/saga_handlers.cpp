@@ -108,23 +108,46 @@ Result<void> SagaHandlers::on_inventory_reserved(const events::CloudEvent& event
   return charge(event, *request, events::kChoreography);
 }
 
+namespace {
+
+// What the saga charged, as a refund names it (`amount_key`: amount_cents in the command, total_cents in
+// order.cancelled): nullopt when the data has neither the customer nor the amount (a command from an
+// order service that sent only the order id); an error when one is there and not the other or mistyped.
+Result<std::optional<ChargeTerms>> refunded_charge(const boost::json::object& data,
+                                                   const std::string& order_id, std::string_view amount_key) {
+  if (!data.contains("customer_id") && !data.contains(amount_key)) return std::optional<ChargeTerms>();
+  auto customer_id = text(data, "customer_id");
+  if (!customer_id) return std::move(customer_id).error();
+  auto amount = integer(data, amount_key);
+  if (!amount) return std::move(amount).error();
+  return std::optional<ChargeTerms>(ChargeTerms{order_id, std::move(*customer_id), *amount});
+}
+
+}  // namespace
+
 Result<void> SagaHandlers::on_order_cancelled(const events::CloudEvent& event) {
   if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
-  return on_refund_requested(event);
+  return refund(event, "total_cents");
 }
 
 Result<void> SagaHandlers::on_refund_requested(const events::CloudEvent& command) {
+  return refund(command, "amount_cents");
+}
+
+Result<void> SagaHandlers::refund(const events::CloudEvent& command, std::string_view amount_key) {
   auto data = command_data(command);
   if (!data) return std::move(data).error();
   auto order_id = text(*data, "order_id");
   if (!order_id) return std::move(order_id).error();
   // Checked for its type only: a refund is full whatever the reason, and payments keep no reason.
   if (auto reason = text(*data, "reason", false); !reason) return std::move(reason).error();
-  auto refund = payments_.refund_order(*order_id, command.traceparent);
-  if (!refund) return std::move(refund).error();
-  if (refund->recorded) return events::answer_command(store_, consumer_, command);
-  if (refund->payment) {
-    const auto& p = *refund->payment;
+  auto charged = refunded_charge(*data, *order_id, amount_key);
+  if (!charged) return std::move(charged).error();
+  auto undone = payments_.refund_order(*order_id, command.traceparent, *charged);
+  if (!undone) return std::move(undone).error();
+  if (undone->recorded) return events::answer_command(store_, consumer_, command);
+  if (undone->payment) {
+    const auto& p = *undone->payment;
     return events::answer_command(store_, consumer_, command,
                                   payment_refunded_event(p, refund_id_of(p.id), command.traceparent));
   }

@@ -4,11 +4,16 @@
 //   payment.charge_requested {order_id, customer_id, amount_cents, payment_token}
 //     → PaymentService::charge_order, once per order. Answer: payment.processed —
 //       the charge recorded now: captured or declined, appended by the repository with the payment;
-//       the order already had a payment (any status): that payment, again;
+//       the order already had a payment that is this charge (same customer and amount, any status): that
+//       payment, again;
+//       the order holds a capture that is not this charge (another amount or customer, made through the
+//       REST API): declined with decline_reason "payment_conflict", no payment_id, that capture untouched;
 //       refused before any payment was recorded: declined with decline_reason "invalid_token" (the
 //       processor does not know the token) or "invalid_request" (e.g. amount_cents 0), no payment_id.
-//   payment.refund_requested {order_id, reason}
-//     → PaymentService::refund_order. Answer: payment.refunded —
+//   payment.refund_requested {order_id, customer_id, amount_cents, reason}
+//     → PaymentService::refund_order of the charge those name (a foreign capture of the order, of another
+//       amount or customer, is not the saga's to refund; without customer_id and amount_cents, as an older
+//       order service sends it, any capture of the order). Answer: payment.refunded —
 //       the refund made now, appended by the repository with it;
 //       the payment already refunded: that refund again (same refund_id);
 //       nothing captured (no payment, or only declined ones): amount_cents 0, no payment_id or refund_id.
@@ -60,6 +65,9 @@ class SagaHandlers {
  private:
   // The order's charge, answered to `command` (passing `saga` on in the answer).
   Result<void> charge(const events::CloudEvent& command, const ChargeRequest& request, std::string_view saga);
+  // The order's refund, answered to `command`, which names the saga's charge with customer_id and
+  // `amount_key` (PaymentService::refund_order refunds only that charge).
+  Result<void> refund(const events::CloudEvent& command, std::string_view amount_key);
 
   PaymentService& payments_;
   events::EventStore& store_;

@@ -99,9 +99,13 @@ class PaymentSagaHandlers : public ::testing::TestWithParam<std::string> {
                     {"payment_token", token},
                     {"a_field_from_the_future", true}});
   }
+  // The refund of the order's charge: what `charge` asks for by default.
   static events::CloudEvent refund(const std::string& order_id) {
     return command("payment.refund_requested", order_id,
-                   {{"order_id", order_id}, {"reason", "out of stock"}});
+                   {{"order_id", order_id},
+                    {"customer_id", "cust-1"},
+                    {"amount_cents", 2500},
+                    {"reason", "out of stock"}});
   }
   // The unsent events in the outbox, oldest first.
   std::vector<events::CloudEvent> outbox() {
@@ -213,6 +217,60 @@ TEST_P(PaymentSagaHandlers, AnOrderPaidThroughTheApiIsAnsweredWithThatPayment) {
   ASSERT_EQ(sent.size(), 2U) << "the REST charge's event and the answer";
   EXPECT_EQ(data_of(sent[1]).at("payment_id").as_string(), paid->id);
   EXPECT_EQ(data_of(sent[1]).at("status").as_string(), "captured");
+}
+
+// Issue 15, item 1: a capture of 1 cent made through the API for the order before its charge is not
+// adopted as the order's charge (which would confirm the order with 1 cent paid): the charge is declined
+// as a conflict, and the foreign payment stays as it is.
+TEST_P(PaymentSagaHandlers, AForeignCaptureOfAnotherAmountIsNotAdoptedAndTheChargeIsDeclined) {
+  auto foreign = service_->charge({"o-cent", "cust-1", 1, "tok_visa"});
+  ASSERT_TRUE(foreign);
+  auto cmd = charge("o-cent");
+  ASSERT_TRUE(handlers_->on_charge_requested(cmd));
+  auto sent = outbox();
+  ASSERT_EQ(sent.size(), 2U) << "the REST charge's event and the answer";
+  auto data = data_of(sent[1]);
+  EXPECT_EQ(data.at("status").as_string(), "declined");
+  EXPECT_EQ(data.at("decline_reason").as_string(), kPaymentConflict);
+  EXPECT_FALSE(data.contains("payment_id"));
+  EXPECT_EQ(data.at("amount_cents").as_int64(), 2500) << "what the saga asked";
+  EXPECT_EQ(processor_.asked, 1) << "only the foreign charge reached the processor";
+  auto payments = payments_of("o-cent");
+  ASSERT_EQ(payments.size(), 1U);
+  EXPECT_EQ(payments[0].id, foreign->id);
+  EXPECT_EQ(payments[0].amount_cents, 1);
+  EXPECT_EQ(payments[0].status, PaymentStatus::kCaptured);
+  EXPECT_TRUE(recorded(cmd));
+  // Nor is another customer's capture of the right amount.
+  ASSERT_TRUE(service_->charge({"o-other", "cust-2", 2500, "tok_visa"}));
+  ASSERT_TRUE(handlers_->on_charge_requested(charge("o-other")));
+  EXPECT_EQ(data_of(outbox().back()).at("decline_reason").as_string(), kPaymentConflict);
+}
+
+// The saga's refund undoes the order's charge only: a foreign capture of the order is left as it is.
+TEST_P(PaymentSagaHandlers, ARefundLeavesAForeignCaptureOfTheOrderAsItIs) {
+  auto foreign = service_->charge({"o-keep", "cust-1", 1, "tok_visa"});
+  ASSERT_TRUE(foreign);
+  ASSERT_TRUE(handlers_->on_charge_requested(charge("o-keep")));  // declined: a conflict
+  ASSERT_TRUE(handlers_->on_refund_requested(refund("o-keep")));
+  auto sent = outbox();
+  ASSERT_EQ(sent.back().type, "payment.refunded");
+  auto data = data_of(sent.back());
+  EXPECT_EQ(data.at("amount_cents").as_int64(), 0);
+  EXPECT_FALSE(data.contains("payment_id"));
+  auto payments = payments_of("o-keep");
+  ASSERT_EQ(payments.size(), 1U);
+  EXPECT_EQ(payments[0].status, PaymentStatus::kCaptured);
+  // The choreographed cancellation names the order's total the same way.
+  auto cancelled = command("order.cancelled", "o-keep",
+                           {{"order_id", "o-keep"},
+                            {"customer_id", "cust-1"},
+                            {"total_cents", 2500},
+                            {"reason", "charge failed"},
+                            {"saga", "choreography"}});
+  ASSERT_TRUE(handlers_->on_order_cancelled(cancelled));
+  EXPECT_EQ(data_of(outbox().back()).at("amount_cents").as_int64(), 0);
+  EXPECT_EQ(payments_of("o-keep")[0].status, PaymentStatus::kCaptured);
 }
 
 TEST_P(PaymentSagaHandlers, AnUnknownTokenIsDeclinedAsInvalidTokenAndRefusedOnceForTheOrder) {

@@ -88,6 +88,15 @@ Payment new_payment(const ChargeRequest& request, const CardDecision& decision, 
   return p;
 }
 
+ChargeTerms terms_of(const ChargeRequest& request) {
+  return {request.order_id, request.customer_id, request.amount_cents};
+}
+
+bool is_charge_of(const Payment& payment, const ChargeTerms& terms) noexcept {
+  return payment.order_id == terms.order_id && payment.customer_id == terms.customer_id &&
+         payment.amount_cents == terms.amount_cents;
+}
+
 Result<bool> refund(Payment& payment, SystemTime now) {
   switch (payment.status) {
     case PaymentStatus::kCaptured:

@@ -76,6 +76,22 @@ struct Payment {
 Payment new_payment(const ChargeRequest& request, const CardDecision& decision, std::string id,
                     SystemTime now);
 
+// What an order's charge is: the order, who pays and how much. The token is not kept with a payment,
+// and the shop has one currency, so these are all a payment can be compared on.
+struct ChargeTerms {
+  std::string order_id;
+  std::string customer_id;
+  std::int64_t amount_cents = 0;
+
+  friend bool operator==(const ChargeTerms&, const ChargeTerms&) = default;
+};
+ChargeTerms terms_of(const ChargeRequest& request);
+
+// Whether `payment` is the charge `terms` describe: the same order, customer and amount. The saga takes
+// an existing payment for its order's charge (or refunds it as that charge) only when it is; a payment of
+// another amount or customer for the same order is someone else's object, never the order's charge.
+bool is_charge_of(const Payment& payment, const ChargeTerms& terms) noexcept;
+
 // Refunds `payment` in full: captured → refunded (updated_at = now), returns true. Refunding a refunded
 // payment changes nothing and returns false (refunds are idempotent). A declined payment was never
 // charged: kUnprocessable, and the payment is left as it was.

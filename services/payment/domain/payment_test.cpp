@@ -188,5 +188,16 @@ TEST(RefundId, IsAVersion8UuidDerivedFromThePaymentOnly) {
   for (char c : id) EXPECT_NE(std::string("0123456789abcdef-").find(c), std::string::npos) << id;
 }
 
+TEST(ChargeTerms, APaymentIsTheChargeOnlyOfItsOwnOrderCustomerAndAmount) {
+  ChargeRequest asked{"o1", "c1", 2500, "tok_visa"};
+  auto payment = new_payment(asked, {true, ""}, "p1", now_utc());
+  EXPECT_TRUE(is_charge_of(payment, terms_of(asked)));
+  asked.payment_token = "tok_mastercard";  // not kept: a repeat with another token is the same charge
+  EXPECT_TRUE(is_charge_of(payment, terms_of(asked)));
+  EXPECT_FALSE(is_charge_of(payment, {"o1", "c1", 1}));
+  EXPECT_FALSE(is_charge_of(payment, {"o1", "c2", 2500}));
+  EXPECT_FALSE(is_charge_of(payment, {"o2", "c1", 2500}));
+}
+
 }  // namespace
 }  // namespace mercato::payment

@@ -117,7 +117,15 @@ Result<void> SagaHandlers::on_cancel_requested(const events::CloudEvent& command
   if (!order_id) return std::move(order_id).error();
   // Checked for its type only: shipments keep no cancellation reason.
   if (auto reason = text(*data, "reason", false); !reason) return std::move(reason).error();
-  auto outcome = shipments_.cancel_order(*order_id, command.traceparent);
+  // What the saga's shipment was (the command, or choreographed order.cancelled, names its customer and
+  // address), so someone else's shipment of the order is not cancelled; absent from an older sender.
+  std::optional<ShipmentRequest> asked;
+  if (data->contains("customer_id") || data->contains("shipping_address")) {
+    auto request = shipment_request(*data);
+    if (!request) return std::move(request).error();
+    asked = std::move(*request);
+  }
+  auto outcome = shipments_.cancel_order(*order_id, command.traceparent, asked);
   if (!outcome) return std::move(outcome).error();
   if (outcome->cancelled) return events::answer_command(store_, consumer_, command);
   if (outcome->shipment)

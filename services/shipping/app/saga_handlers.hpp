@@ -5,14 +5,18 @@
 //                              postal_code, country}}
 //     → ShippingService::ship_order, one shipment per order. Answer:
 //       shipment.created — the shipment created now (appended by the repository with it), or the order's
-//                          existing shipment again, whatever its data or status;
+//                          existing shipment of the same customer and address again, whatever its status;
 //       shipment.failed {order_id, reason} — the address breaks the domain rules (reason: the validation
 //                          message, e.g. "address.country: ...") or lies in a country the carrier does not
-//                          serve (shipping.unserved_countries); nothing is created.
-//   shipment.cancel_requested {order_id, reason}
-//     → ShippingService::cancel_order. Answer: shipment.cancelled — the cancellation made now (appended by
-//       the repository with it), the already cancelled shipment again, or for an order without a shipment
-//       {order_id, cancelled_at} with no shipment_id.
+//                          serve (shipping.unserved_countries); or the order already has a shipment for
+//                          another customer or address (reason "shipment_conflict: ...", made through the
+//                          REST API, left as it is); nothing is created.
+//   shipment.cancel_requested {order_id, customer_id, shipping_address, reason}
+//     → ShippingService::cancel_order of the shipment those name. Answer: shipment.cancelled — the
+//       cancellation made now (appended by the repository with it), the already cancelled shipment again,
+//       or for an order without that shipment {order_id, cancelled_at} with no shipment_id (someone
+//       else's shipment of the order is left as it is; without customer_id and shipping_address, as an
+//       older order service sends it, the order's shipment whatever it is).
 // Every answer is keyed (subject) by the order and carries the command's trace context.
 //
 // Once per command id: an answer that reflects the current state is appended together with the

@@ -48,9 +48,20 @@ class ShippingSagaHandlers : public ::testing::Test {
                     {"shipping_address", std::move(shipping_address)},
                     {"a_field_from_the_future", 1}});
   }
+  // The cancellation of the shipment `create` asks for by default.
   static events::CloudEvent cancel(const std::string& order_id) {
     return command("shipment.cancel_requested", order_id,
-                   {{"order_id", order_id}, {"reason", "payment declined"}});
+                   {{"order_id", order_id},
+                    {"customer_id", "cust-1"},
+                    {"shipping_address", address()},
+                    {"reason", "payment declined"}});
+  }
+  // Someone else's shipment of `order_id`, made through the REST API: another address.
+  Shipment foreign_shipment(const std::string& order_id) {
+    Address elsewhere{"Mallory", "9 Side St", "", "Hamburg", "20095", "DE"};
+    auto made = service_.create({order_id, "cust-1", elsewhere});
+    EXPECT_TRUE(made) << made.error().message;
+    return made ? made->shipment : Shipment{};
   }
   std::vector<events::CloudEvent> outbox() {
     auto rows = store_->unsent(1000);
@@ -115,19 +126,20 @@ TEST_F(ShippingSagaHandlers, TheSameCommandAgainAppendsNothing) {
 
 TEST_F(ShippingSagaHandlers, ARepeatWithANewIdAnswersWithTheExistingShipment) {
   ASSERT_TRUE(handlers_.on_create_requested(create("o-rep")));
-  // Even with another address, and one that would be refused: the order has its shipment.
+  auto repeat = create("o-rep");
+  ASSERT_TRUE(handlers_.on_create_requested(repeat));
+  auto sent = outbox();
+  ASSERT_EQ(sent.size(), 2U);
+  EXPECT_EQ(sent.back().type, "shipment.created");
+  EXPECT_EQ(sent.back().data, sent[0].data) << "the same shipment, reported again";
+  EXPECT_EQ(sent.back().traceparent, kTraceparent);
+  ASSERT_TRUE(handlers_.on_create_requested(repeat));
+  EXPECT_EQ(outbox().size(), 2U) << "that answer went out with the inbox record";
+  // Another address (a served one or not) is not a repeat: the order's shipment is someone else's to it.
   for (const auto& country : {"FR", "AQ"}) {
-    auto repeat = create("o-rep", address(country));
-    ASSERT_TRUE(handlers_.on_create_requested(repeat)) << country;
-    auto sent = outbox();
-    ASSERT_GE(sent.size(), 2U);
-    EXPECT_EQ(sent.back().type, "shipment.created") << country;
-    EXPECT_EQ(sent.back().data, sent[0].data) << country << ": the same shipment, reported again";
-    EXPECT_EQ(sent.back().traceparent, kTraceparent);
-    ASSERT_TRUE(handlers_.on_create_requested(repeat));
-    EXPECT_EQ(outbox().size(), sent.size()) << "that answer went out with the inbox record";
+    ASSERT_TRUE(handlers_.on_create_requested(create("o-rep", address(country)))) << country;
+    EXPECT_EQ(outbox().back().type, "shipment.failed") << country;
   }
-  EXPECT_EQ(outbox().size(), 3U);
   auto shipments = shipments_of("o-rep");
   ASSERT_EQ(shipments.size(), 1U);
   EXPECT_EQ(shipments[0].address.country, "DE");
@@ -142,6 +154,51 @@ TEST_F(ShippingSagaHandlers, ARepeatAfterACancelReportsTheCancelledShipment) {
   EXPECT_EQ(sent[2].type, "shipment.created");
   EXPECT_EQ(data_of(sent[2]).at("status").as_string(), "cancelled");
   EXPECT_EQ(shipments_of("o-late")[0].status, ShipmentStatus::kCancelled) << "not created again";
+}
+
+// Issue 15, item 2: a shipment created through the API for the order, to another address, is not the
+// order's shipment: the saga's create fails as a conflict, and that shipment is left as it is.
+TEST_F(ShippingSagaHandlers, AForeignShipmentOfTheOrderIsNotAdoptedAndTheCreateFails) {
+  auto foreign = foreign_shipment("o-foreign");
+  auto before = outbox().size();
+  auto cmd = create("o-foreign");
+  ASSERT_TRUE(handlers_.on_create_requested(cmd));
+  auto sent = outbox();
+  ASSERT_EQ(sent.size(), before + 1);
+  EXPECT_EQ(sent.back().type, "shipment.failed");
+  auto reason = std::string(data_of(sent.back()).at("reason").as_string());
+  EXPECT_EQ(reason.rfind(kShipmentConflict, 0), 0U) << reason;
+  auto shipments = shipments_of("o-foreign");
+  ASSERT_EQ(shipments.size(), 1U);
+  EXPECT_EQ(shipments[0], foreign);
+  EXPECT_TRUE(recorded(cmd));
+  // Another customer at the same address is someone else's shipment too.
+  auto made =
+      service_.create({"o-other", "cust-2", Address{"Ann Lee", "1 Main St", "", "Berlin", "10115", "DE"}});
+  ASSERT_TRUE(made);
+  ASSERT_TRUE(handlers_.on_create_requested(create("o-other")));
+  EXPECT_EQ(outbox().back().type, "shipment.failed");
+}
+
+// The saga's cancellation undoes the order's shipment only: a foreign one is left as it is.
+TEST_F(ShippingSagaHandlers, ACancelLeavesAForeignShipmentOfTheOrderAsItIs) {
+  auto foreign = foreign_shipment("o-keep");
+  ASSERT_TRUE(handlers_.on_cancel_requested(cancel("o-keep")));
+  auto sent = outbox();
+  EXPECT_EQ(sent.back().type, "shipment.cancelled");
+  EXPECT_FALSE(data_of(sent.back()).contains("shipment_id"));
+  EXPECT_EQ(shipments_of("o-keep")[0].status, ShipmentStatus::kCreated);
+  // The choreographed cancellation names the order's address the same way.
+  auto cancelled = command("order.cancelled", "o-keep",
+                           {{"order_id", "o-keep"},
+                            {"customer_id", "cust-1"},
+                            {"total_cents", 2500},
+                            {"shipping_address", address()},
+                            {"reason", "ship failed"},
+                            {"saga", "choreography"}});
+  ASSERT_TRUE(handlers_.on_order_cancelled(cancelled));
+  EXPECT_FALSE(data_of(outbox().back()).contains("shipment_id"));
+  EXPECT_EQ(shipments_of("o-keep")[0].status, ShipmentStatus::kCreated);
 }
 
 TEST_F(ShippingSagaHandlers, AnUnservedCountryFailsTheShipment) {

@@ -45,12 +45,13 @@ Result<ShippingService::OrderShipment> ShippingService::ship_order(const Shipmen
                                                                    std::string traceparent) {
   auto order_id = validate_reference("order_id", request.order_id);
   if (!order_id) return std::move(order_id).error();
-  // The order's shipment first: a repeat of a create that was made is answered with it, even when this
-  // copy of the request differs or would be refused now.
+  // The order's shipment first: a repeat of a create that was made is answered with it, even when it
+  // would be refused now (a country no longer served). Only a shipment of the same customer and address
+  // is that create: one made through the REST API to another address is someone else's, never adopted.
   auto existing = repository_.find_by_order(*order_id);
   if (!existing) return std::move(existing).error();
-  if (!existing->empty()) return OrderShipment{std::move(existing->front())};
   auto normalized = normalize_request(request);
+  if (!existing->empty()) return adopt_or_refuse(std::move(existing->front()), normalized);
   if (!normalized) return OrderShipment{std::nullopt, normalized.error().message};
   if (!settings_.serves(normalized->address.country)) {
     return OrderShipment{std::nullopt,
@@ -59,20 +60,32 @@ Result<ShippingService::OrderShipment> ShippingService::ship_order(const Shipmen
   auto outcome = create(*normalized, std::move(traceparent));
   if (outcome) return OrderShipment{std::move(outcome->shipment), {}, outcome->created};
   if (outcome.error().code != ErrorCode::kConflict) return std::move(outcome).error();
-  // Created meanwhile with other data (through the REST API): that is the order's shipment.
+  // Created meanwhile with other data (through the REST API): someone else's shipment of the order.
   existing = repository_.find_by_order(*order_id);
   if (!existing) return std::move(existing).error();
   if (existing->empty()) return Error::internal("shipment of order " + *order_id + " vanished");
-  return OrderShipment{std::move(existing->front())};
+  return adopt_or_refuse(std::move(existing->front()), normalized);
 }
 
-Result<ShippingService::OrderCancel> ShippingService::cancel_order(std::string_view order_id,
-                                                                   std::string traceparent) {
+ShippingService::OrderShipment ShippingService::adopt_or_refuse(Shipment existing,
+                                                                const Result<ShipmentRequest>& normalized) {
+  if (normalized && is_replay_of(existing, *normalized)) return OrderShipment{std::move(existing)};
+  return OrderShipment{std::nullopt, std::string(kShipmentConflict) + ": order " + existing.order_id +
+                                         " already has a shipment for another customer or address"};
+}
+
+Result<ShippingService::OrderCancel> ShippingService::cancel_order(
+    std::string_view order_id, std::string traceparent, const std::optional<ShipmentRequest>& shipment) {
   auto valid = validate_reference("order_id", order_id);
   if (!valid) return std::move(valid).error();
   auto existing = repository_.find_by_order(*valid);
   if (!existing) return std::move(existing).error();
   if (existing->empty()) return OrderCancel{};
+  if (shipment) {
+    // Someone else's shipment of the order (another customer or address) was never the saga's.
+    auto normalized = normalize_request(*shipment);
+    if (!normalized || !is_replay_of(existing->front(), *normalized)) return OrderCancel{};
+  }
   // events_of runs only when the shipment moves to cancelled, inside the transaction that returns it; a
   // cancel that got there first leaves `moved` false and the shipment as it cancelled it.
   bool moved = false;
