@@ -73,10 +73,13 @@ bool acceptable_request_id(std::string_view id) {
   return true;
 }
 
-Error classify_read_error(const boost::system::error_code& ec) {
+Error classify_read_error(const boost::system::error_code& ec, const char* refusal) {
+  if (refusal != nullptr) return Error::malformed(std::string("invalid request: ") + refusal);
   if (ec == bhttp::error::body_limit) return {ErrorCode::kPayloadTooLarge, "request body is too large", {}};
-  if (ec == bhttp::error::header_limit) {
-    return {ErrorCode::kHeadersTooLarge, "request header section is too large", {}};
+  if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+    return {ErrorCode::kHeadersTooLarge,
+            "request header section, chunk extensions or trailer section are too large",
+            {}};
   }
   if (ec == bhttp::error::bad_transfer_encoding || ec == bhttp::error::bad_content_length) {
     return Error::malformed("invalid framing: " + ec.message() +
@@ -168,7 +171,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   asio::awaitable<void> serve(Connection& conn_ref) {
     Connection* conn = &conn_ref;
     auto& stream = conn->stream;
-    beast::flat_buffer buffer;
+    // Bounded: Beast's parser needs a whole line (a chunk size with its extensions) or a whole trailer
+    // section in the buffer; without a bound a client could grow it for as long as it keeps sending.
+    beast::flat_buffer buffer(static_cast<std::size_t>(settings.max_header_bytes) + 16 * 1024);
     boost::system::error_code ec;
     auto remote = stream.socket().remote_endpoint(ec);
     std::string remote_address = ec ? std::string() : remote.address().to_string();
@@ -185,7 +190,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       conn->idle = false;
 
       detail::RequestParser parser;
-      parser.header_limit(static_cast<std::uint32_t>(settings.max_header_bytes));
+      parser.limit_header_bytes(static_cast<std::uint32_t>(settings.max_header_bytes));
       parser.body_limit(settings.max_body_bytes);
       stream.expires_after(settings.request_timeout);
       auto [header_ec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
@@ -204,7 +209,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
           break;  // the client left or was too slow: nobody to answer
         }
-        Error err = classify_read_error(ec);
+        // Every framing error ends the connection (RFC 9112 §6.3): where this request ended is unknown,
+        // so nothing after it can be trusted to be the next request.
+        Error err = classify_read_error(ec, parser.refusal);
         std::string rid = new_uuid();
         auto res = Response::error(err, rid);
         unmatched.record(res.status, 0.0);
