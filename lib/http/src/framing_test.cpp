@@ -230,5 +230,148 @@ TEST_F(FramingTest, EndlessChunkExtensionIsRefusedWithBoundedMemory) {
   EXPECT_TRUE(status_of(out) == 431 || status_of(out) == 400) << out.substr(0, 200);
 }
 
+// Reads from `fd` until `needle` has arrived (or the 5 s receive timeout); returns what was read.
+std::string read_until(int fd, std::string_view needle) {
+  std::string out;
+  char buf[4096];
+  while (out.find(needle) == std::string::npos) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+TEST_F(FramingTest, ExpectContinueGetsOneContinueThenTheResponse) {
+  start(framing_router());
+  int fd = connect_to(port());
+  ASSERT_GE(fd, 0);
+  send_all(fd,
+           "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\n"
+           "Content-Length: 5\r\n\r\n");
+  auto interim = read_until(fd, "\r\n\r\n");
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  send_all(fd, "hello");
+  auto out = read_to_end(fd);
+  ::close(fd);
+  EXPECT_EQ(status_of(out), 200) << out;
+  EXPECT_EQ(body_of(out), "hello");
+  EXPECT_EQ(out.find("100 Continue"), std::string::npos);
+}
+
+TEST_F(FramingTest, NoContinueForHttp10) {
+  start(framing_router());
+  auto out = exchange(
+      port(), "POST /echo HTTP/1.0\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(status_of(out), 200) << out;
+  EXPECT_EQ(out.find("100 Continue"), std::string::npos) << out;
+}
+
+// A stand-in upstream: answers each request on a connection with the bytes given, in order.
+class ScriptedUpstream {
+ public:
+  explicit ScriptedUpstream(std::vector<std::string> answers) : answers_(std::move(answers)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    ::listen(fd_, 8);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ScriptedUpstream() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+  std::string received() {
+    std::lock_guard lock(mutex_);
+    return received_;
+  }
+
+ private:
+  void serve() {
+    int c = ::accept(fd_, nullptr, nullptr);
+    if (c < 0) return;
+    timeval tv{5, 0};
+    ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string in;
+    char buf[4096];
+    for (const auto& answer : answers_) {
+      // One request: its head, then its Content-Length body.
+      std::size_t end;
+      while ((end = in.find("\r\n\r\n")) == std::string::npos) {
+        auto n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<std::size_t>(n));
+      }
+      if (end == std::string::npos) break;
+      std::size_t length = 0;
+      if (auto cl = in.find("Content-Length: "); cl != std::string::npos && cl < end) {
+        length = std::stoul(in.substr(cl + 16));
+      }
+      while (in.size() < end + 4 + length) {
+        auto n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<std::size_t>(n));
+      }
+      {
+        std::lock_guard lock(mutex_);
+        received_ += in.substr(0, end + 4 + length);
+      }
+      in.erase(0, end + 4 + length);
+      send_all(c, answer);
+    }
+    ::close(c);
+  }
+
+  std::vector<std::string> answers_;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::string received_;
+};
+
+// An interim 1xx is not the answer: the client reads past it to the final response, and the connection
+// it returns to the pool holds nothing of this exchange.
+TEST_F(FramingTest, ClientSkipsInterimResponsesAndDoesNotForwardExpect) {
+  start(framing_router());
+  ScriptedUpstream upstream(
+      {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+       "HTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\nfirst",
+       "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond"});
+  Client client(pool_, ClientSettings{});
+  Endpoint to{"127.0.0.1", upstream.port()};
+  std::promise<void> done;
+  auto finished = done.get_future();
+  boost::asio::co_spawn(
+      pool_.context(0),
+      [&]() -> boost::asio::awaitable<void> {
+        ClientRequest first{.method = Method::kPost, .target = "/one", .body = "hello"};
+        first.headers.add("Expect", "100-continue");
+        auto a = co_await client.send(to, std::move(first));
+        EXPECT_TRUE(a);
+        if (a) {
+          EXPECT_EQ(a->status, 201);
+          EXPECT_EQ(a->body, "first");
+        }
+        ClientRequest second{.method = Method::kGet, .target = "/two"};
+        auto b = co_await client.send(to, std::move(second));
+        EXPECT_TRUE(b);
+        if (b) {
+          EXPECT_EQ(b->status, 200);
+          EXPECT_EQ(b->body, "second");
+        }
+      },
+      [&](std::exception_ptr) { done.set_value(); });
+  ASSERT_EQ(finished.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(upstream.received().find("Expect"), std::string::npos) << upstream.received();
+}
+
 }  // namespace
 }  // namespace mercato::http

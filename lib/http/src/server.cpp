@@ -196,7 +196,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       auto [header_ec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
       ec = header_ec;
       if (!ec && !parser.is_done()) {
-        if (iequals(parser.headers.get("Expect").value_or(""), "100-continue")) {
+        // One 100 Continue, only to an HTTP/1.1 client (RFC 9110 §10.1.1); never forwarded by a proxy
+        // built on this server (the client strips Expect), so a client cannot receive two.
+        if (parser.version >= 11 && iequals(parser.headers.get("Expect").value_or(""), "100-continue")) {
           bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
           auto [wec, wn] = co_await bhttp::async_write(stream, go_on, kUseTuple);
           if (wec) break;

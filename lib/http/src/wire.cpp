@@ -129,7 +129,10 @@ void write_request(std::string& out, std::string_view method, std::string_view t
   out.append(" HTTP/1.1\r\n");
   bool has_host = false;
   for (const auto& [name, value] : headers.entries()) {
-    if (framing(name) || !safe_name(name) || !safe(value) || iequals(name, extra_name)) continue;
+    if (framing(name) || !safe_name(name) || !safe(value) || iequals(name, extra_name) ||
+        iequals(name, "Expect")) {
+      continue;
+    }
     if (iequals(name, "Host")) has_host = true;
     append_header(out, name, value);
   }

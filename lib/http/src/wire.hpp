@@ -17,7 +17,9 @@ namespace mercato::http::wire {
 void write_response(std::string& out, const Response& response, unsigned version, bool keep_alive,
                     std::string_view request_id);
 
-// Request line, headers (minus hop-by-hop and framing), Host if absent, extra header, blank line, body.
+// Request line, headers (minus hop-by-hop, framing and Expect), Host if absent, extra header, blank line,
+// body. Expect is dropped because the body is always sent at once: waiting for a 100 Continue would only
+// add a round trip, and the interim response a server sends must not be taken for the answer.
 void write_request(std::string& out, std::string_view method, std::string_view target, const Headers& headers,
                    std::string_view host, std::string_view extra_name, std::string_view extra_value,
                    std::string_view body);

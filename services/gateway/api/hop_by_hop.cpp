@@ -36,10 +36,11 @@ std::vector<std::string_view> connection_tokens(const http::Headers& headers) {
 }
 
 // Whether a header stays within one hop (RFC 9110 §7.6.1), given the sorted names the Connection headers
-// list.
+// list. Expect too: the gateway has the whole body before it calls the upstream, so there is nothing to
+// wait for, and an upstream's 100 Continue must not reach a client that already got the gateway's.
 bool hop_only(std::string_view name, const std::vector<std::string_view>& listed) {
   return http::is_hop_by_hop(name) || http::iequals(name, "Host") || http::iequals(name, "Content-Length") ||
-         std::binary_search(listed.begin(), listed.end(), name, iless);
+         http::iequals(name, "Expect") || std::binary_search(listed.begin(), listed.end(), name, iless);
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ TEST(HopByHop, CopiesEndToEndHeadersOnly) {
   in.add("X-Secret", "1");
   in.add("X-Other", "2");
   in.add("Accept", "application/json");
+  in.add("Expect", "100-continue");
   in.add("TE", "trailers");
   in.add("Trailer", "X-T");
   in.add("Upgrade", "h2c");
