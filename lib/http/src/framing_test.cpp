@@ -230,6 +230,40 @@ TEST_F(FramingTest, EndlessChunkExtensionIsRefusedWithBoundedMemory) {
   EXPECT_TRUE(status_of(out) == 431 || status_of(out) == 400) << out.substr(0, 200);
 }
 
+TEST_F(FramingTest, HeadOnAGetRouteHasTheGetsHeadersAndNoBody) {
+  start(framing_router());
+  auto get = exchange(port(), "GET /hello/ann HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(status_of(get), 200);
+  // The HEAD's answer must end at its blank line: the next response follows it directly.
+  auto out = exchange(port(),
+                      "HEAD /hello/ann HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /hello/bob HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(out), 200) << out;
+  auto length = "Content-Length: " + std::to_string(body_of(get).size()) + "\r\n";
+  EXPECT_NE(out.find(length), std::string::npos) << out;
+  auto end_of_head = out.find("\r\n\r\n");
+  ASSERT_NE(end_of_head, std::string::npos);
+  EXPECT_EQ(out.compare(end_of_head + 4, 9, "HTTP/1.1 "), 0) << out;
+  EXPECT_EQ(responses_in(out), 2);
+  EXPECT_NE(out.find(R"({"hello":"bob"})"), std::string::npos);
+}
+
+TEST_F(FramingTest, AllowListsHeadWhereGetIs) {
+  start(framing_router());
+  auto out = exchange(port(), "DELETE /hello/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(out), 405);
+  EXPECT_NE(out.find("Allow: GET, HEAD\r\n"), std::string::npos) << out;
+}
+
+TEST_F(FramingTest, HeadErrorHasNoBody) {
+  start(framing_router());
+  auto out = exchange(port(),
+                      "HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                      "GET /hello/bob HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(out), 404) << out;
+  EXPECT_EQ(out.compare(out.find("\r\n\r\n") + 4, 9, "HTTP/1.1 "), 0) << out;
+}
+
 // Reads from `fd` until `needle` has arrived (or the 5 s receive timeout); returns what was read.
 std::string read_until(int fd, std::string_view needle) {
   std::string out;

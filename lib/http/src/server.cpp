@@ -239,7 +239,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       Response res = co_await dispatch(req, rm);
       bool keep_alive = req.keep_alive && !stopping;
       int status = res.status;
-      if (!co_await write_response(*conn, res, version, keep_alive, req.request_id)) break;
+      bool head = req.method == Method::kHead;
+      if (!co_await write_response(*conn, res, version, keep_alive, req.request_id, head)) break;
       double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       rm->record(status, seconds);
       if (settings.access_log) {
@@ -317,9 +318,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   }
 
   asio::awaitable<bool> write_response(Connection& conn, Response& res, unsigned version, bool keep_alive,
-                                       const std::string& request_id) {
+                                       const std::string& request_id, bool head = false) {
     // One contiguous buffer, one send (see wire.hpp); the connection's own, so its capacity is reused.
-    wire::write_response(conn.write_buffer, res, version, keep_alive, request_id);
+    wire::write_response(conn.write_buffer, res, version, keep_alive, request_id, head);
     conn.stream.expires_after(settings.request_timeout);
     auto written = co_await asio::async_write(conn.stream, asio::buffer(conn.write_buffer), kUseTuple);
     co_return !std::get<0>(written);

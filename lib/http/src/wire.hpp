@@ -14,8 +14,11 @@ namespace mercato::http::wire {
 
 // Status line, the response's headers (minus framing headers, which are ours to set, and any header
 // whose name or value could break framing), X-Request-ID, Content-Length, Connection, blank line, body.
+// For a HEAD request (`head`) the body is left out and Content-Length is the one a GET would get: the
+// body's size, or, when the body is empty, a valid Content-Length header of `response` (a proxied HEAD
+// carries the upstream's).
 void write_response(std::string& out, const Response& response, unsigned version, bool keep_alive,
-                    std::string_view request_id);
+                    std::string_view request_id, bool head = false);
 
 // Request line, headers (minus hop-by-hop, framing and Expect), Host if absent, extra header, blank line,
 // body. Expect is dropped because the body is always sent at once: waiting for a 100 Continue would only

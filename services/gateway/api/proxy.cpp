@@ -105,7 +105,12 @@ boost::asio::awaitable<http::Response> proxy(const RouteTable& table, const Poli
   res.status = call.result->status;
   res.body = std::move(call.result->body);
   res.headers = std::move(call.result->headers);
+  // A HEAD's answer has no body but the length the GET's would have: keep the upstream's for the server.
+  std::string head_length;
+  if (req.method == http::Method::kHead)
+    head_length = std::string(res.headers.get("Content-Length").value_or(""));
   keep_end_to_end(res.headers);
+  if (!head_length.empty()) res.headers.set("Content-Length", head_length);
   res.headers.remove(http::kRequestIdHeader);  // the server sets the one id of this exchange
   co_return res;
 }
