@@ -301,6 +301,25 @@ TEST_F(FramingTest, NoContinueForHttp10) {
   EXPECT_EQ(out.find("100 Continue"), std::string::npos) << out;
 }
 
+TEST_F(FramingTest, PathParametersMustBeUtf8WithoutControlCharacters) {
+  start(framing_router());
+  for (const char* bad :
+       {"%00", "a%00b", "%ff", "%c3", "%0a", "%0d%0a", "%7f", "%1b", "%c0%af", "%ed%a0%80"}) {
+    auto out = exchange(
+        port(), "GET /hello/" + std::string(bad) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(status_of(out), 400) << bad << ": " << out;
+    if (status_of(out) != 400) continue;
+    auto v = boost::json::parse(body_of(out));
+    EXPECT_EQ(v.at("error").at("code").as_string(), "validation_failed") << bad;
+    EXPECT_EQ(v.at("error").at("field").as_string(), "name") << bad;
+  }
+  auto fine = exchange(port(), "GET /hello/Ren%C3%A9e%20B HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(fine), 200) << fine;
+  EXPECT_EQ(body_of(fine),
+            "{\"hello\":\"Ren\xC3\xA9"
+            "e B\"}");
+}
+
 // A stand-in upstream: answers each request on a connection with the bytes given, in order.
 class ScriptedUpstream {
  public:
