@@ -320,6 +320,20 @@ TEST_F(FramingTest, PathParametersMustBeUtf8WithoutControlCharacters) {
             "e B\"}");
 }
 
+// Addresses and driver text describe our internals; the client gets the code and the request id, the
+// log keeps the detail.
+TEST_F(FramingTest, ServerErrorsDoNotShowInternalDetail) {
+  start(framing_router());
+  auto out =
+      exchange(port(), "GET /fail HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Request-ID: rid-7\r\n\r\n");
+  EXPECT_EQ(status_of(out), 503);
+  EXPECT_EQ(out.find("127.0.0.1"), std::string::npos) << out;
+  EXPECT_EQ(out.find("5432"), std::string::npos) << out;
+  auto v = boost::json::parse(body_of(out));
+  EXPECT_EQ(v.at("error").at("code").as_string(), "unavailable");
+  EXPECT_EQ(v.at("error").at("request_id").as_string(), "rid-7");
+}
+
 // A stand-in upstream: answers each request on a connection with the bytes given, in order.
 class ScriptedUpstream {
  public:

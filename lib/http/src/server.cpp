@@ -280,6 +280,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       Response res = co_await dispatch(req, rm);
       bool keep_alive = req.keep_alive && !stopping;
       int status = res.status;
+      if (status >= 500 && !res.detail.empty()) {
+        // The client saw only the error code and the request id (Response::error); the detail is here.
+        obs::LogContext ctx{req.request_id, req.trace.trace_id};
+        logger.warn("request failed", {{"route", req.route}, {"status", status}, {"error", res.detail}},
+                    &ctx);
+      }
       bool head = req.method == Method::kHead;
       if (!co_await write_response(*conn, res, version, keep_alive, req.request_id, head)) break;
       double seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -362,8 +368,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
     obs::LogContext ctx{req.request_id, req.trace.trace_id};
     logger.error("handler failed with an exception", {{"route", req.route}, {"error", failure}}, &ctx);
-    co_return Response::error(
-        Error::internal("internal error; see the service log for request " + req.request_id), req.request_id);
+    auto res = Response::error(Error::internal(failure), req.request_id);
+    res.detail.clear();  // logged just above
+    co_return res;
   }
 
   asio::awaitable<bool> write_response(Connection& conn, Response& res, unsigned version, bool keep_alive,

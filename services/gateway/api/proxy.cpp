@@ -97,6 +97,7 @@ boost::asio::awaitable<http::Response> proxy(const RouteTable& table, const Poli
     co_return refused(call.result.error(), req, call.retry_after);
   }
   if (!call.result) {
+    // The client gets the code and the request id; the detail (with the upstream's address) is logged.
     Error e = call.result.error();
     e.message = "service '" + name + "': " + e.message;
     co_return http::Response::error(e, req.request_id);
