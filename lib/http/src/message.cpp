@@ -201,7 +201,7 @@ Response Response::error(const Error& error, std::string_view request_id, const 
   return res;
 }
 
-Response Response::operator_error(const Error& error, std::string_view request_id,
+Response Response::error_verbatim(const Error& error, std::string_view request_id,
                                   const boost::json::object& extra) {
   return error_response(error, error.message, request_id, extra);
 }

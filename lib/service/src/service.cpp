@@ -64,7 +64,7 @@ void add_standard_routes(Context& ctx) {
     }
     boost::json::object detail{{"status", "not_ready"}, {"checks", std::move(checks)}};
     // Operators read this, through the service's own port (the gateway routes only /api/...).
-    return http::Response::operator_error(Error::unavailable("not ready: " + failing), req.request_id,
+    return http::Response::error_verbatim(Error::unavailable("not ready: " + failing), req.request_id,
                                           detail);
   });
   router.get("/metrics", [&ctx](const http::Request&) {

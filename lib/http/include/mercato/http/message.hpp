@@ -156,9 +156,10 @@ struct Response {
   static Response error(const Error& error, std::string_view request_id);
   // The same, with extra top-level members beside "error".
   static Response error(const Error& error, std::string_view request_id, const boost::json::object& extra);
-  // The error shape with `error.message` as is, whatever the code: only for endpoints that operators
-  // reach and clients do not (readiness, whose whole point is to say what is failing).
-  static Response operator_error(const Error& error, std::string_view request_id,
+  // The error shape with `error.message` as is, whatever the code. Only for a message that names nothing
+  // internal (the gateway's own refusals: "circuit open for service 'orders'") or an endpoint that only
+  // operators reach (readiness, whose whole point is to say what is failing).
+  static Response error_verbatim(const Error& error, std::string_view request_id,
                                  const boost::json::object& extra);
   static Response no_content();
 };
