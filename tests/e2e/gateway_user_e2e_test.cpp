@@ -284,7 +284,7 @@ TEST_F(GatewayUserTest, UnknownThingsAre404And405AsJson) {
 
   auto wrong_method = api("DELETE", "/users/some-id");
   EXPECT_EQ(wrong_method.status, 405);
-  EXPECT_EQ(wrong_method.header("allow"), "GET, PATCH");
+  EXPECT_EQ(wrong_method.header("allow"), "GET, HEAD, PATCH");
   EXPECT_EQ(wrong_method.error_code(), "method_not_allowed");
 }
 

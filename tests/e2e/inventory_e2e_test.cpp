@@ -295,7 +295,7 @@ TEST_F(InventoryE2E, UnknownThingsAre404AndWrongMethods405) {
   }
   auto deleted = call("DELETE", "/inventory/" + new_product(1));
   EXPECT_EQ(deleted.status, 405);
-  EXPECT_EQ(deleted.header("allow"), "GET, PUT");
+  EXPECT_EQ(deleted.header("allow"), "GET, HEAD, PUT");
   EXPECT_EQ(call("GET", "/inventory/reservations/x/commit").status, 405);
   EXPECT_EQ(testing::http(service_->port, "POST", "/inventory").status, 404);  // no path: nothing to check
 }

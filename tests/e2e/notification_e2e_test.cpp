@@ -373,7 +373,7 @@ TEST_F(NotificationTest, WrongMethodsAre405AndTooLargeIs413) {
   auto put = call("PUT", "/notifications");
   EXPECT_EQ(put.status, 405);
   EXPECT_EQ(put.error_code(), "method_not_allowed");
-  EXPECT_EQ(put.header("allow"), "POST, GET");
+  EXPECT_EQ(put.header("allow"), "POST, GET, HEAD");
   auto missing = testing::http(service_->port, "GET", "/notifications/some-id");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.error_code(), "not_found");

@@ -1,21 +1,32 @@
 #include "mercato/core/ids.hpp"
 
+#include <sys/random.h>
+
 #include <array>
+#include <cerrno>
 #include <cstdint>
-#include <random>
+#include <cstdio>
+#include <cstdlib>
 
 namespace mercato {
 namespace {
 
-// One 64-bit generator per thread seeded from the OS: ids are unguessable enough for request and
-// entity ids (they are not secrets) and cost no lock on the request path.
-std::mt19937_64& generator() {
-  thread_local std::mt19937_64 gen = [] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
-    return std::mt19937_64(seq);
-  }();
-  return gen;
+// Ids name orders and payments and travel in URLs, so they come from the kernel's CSPRNG (getrandom(2)):
+// a seeded user-space generator such as a Mersenne Twister gives its whole state away after a few
+// hundred observed outputs, and every later id with it. No buffering between calls: a forked child
+// must not repeat its parent's ids.
+void fill_random(std::uint8_t* out, std::size_t n) {
+  while (n > 0) {
+    auto got = ::getrandom(out, n, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      // Only possible on a kernel without getrandom (before 3.17): an id that could repeat is worse.
+      std::fputs("mercato: getrandom failed; cannot make random ids\n", stderr);
+      std::abort();
+    }
+    out += got;
+    n -= static_cast<std::size_t>(got);
+  }
 }
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -24,15 +35,16 @@ constexpr char kHex[] = "0123456789abcdef";
 
 std::string random_hex(std::size_t bytes) {
   std::string out(bytes * 2, '0');
+  std::array<std::uint8_t, 64> chunk{};
   bool all_zero = true;
-  for (std::size_t i = 0; i < bytes; i += 8) {
-    std::uint64_t word = generator()();
-    for (std::size_t j = i; j < bytes && j < i + 8; ++j) {
-      auto b = static_cast<unsigned>(word & 0xffU);
-      word >>= 8;
+  for (std::size_t i = 0; i < bytes; i += chunk.size()) {
+    std::size_t n = bytes - i < chunk.size() ? bytes - i : chunk.size();
+    fill_random(chunk.data(), n);
+    for (std::size_t j = 0; j < n; ++j) {
+      unsigned b = chunk[j];
       if (b != 0) all_zero = false;
-      out[2 * j] = kHex[b >> 4];
-      out[2 * j + 1] = kHex[b & 0xfU];
+      out[2 * (i + j)] = kHex[b >> 4];
+      out[2 * (i + j) + 1] = kHex[b & 0xfU];
     }
   }
   if (all_zero && bytes > 0) out.back() = '1';
@@ -41,10 +53,7 @@ std::string random_hex(std::size_t bytes) {
 
 std::string new_uuid() {
   std::array<std::uint8_t, 16> b{};
-  for (std::size_t i = 0; i < 16; i += 8) {
-    std::uint64_t word = generator()();
-    for (std::size_t j = 0; j < 8; ++j) b[i + j] = static_cast<std::uint8_t>(word >> (8 * j));
-  }
+  fill_random(b.data(), b.size());
   b[6] = static_cast<std::uint8_t>((b[6] & 0x0fU) | 0x40U);  // version 4
   b[8] = static_cast<std::uint8_t>((b[8] & 0x3fU) | 0x80U);  // RFC 4122 variant
   std::string out;

@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <random>
 #include <regex>
 #include <set>
+#include <sstream>
+#include <vector>
 
 namespace mercato {
 namespace {
@@ -26,6 +30,57 @@ TEST(Ids, RandomHexLengthAndAlphabet) {
     EXPECT_EQ(s.find_first_not_of("0123456789abcdef"), std::string::npos);
     EXPECT_NE(s, std::string(2 * n, '0'));
   }
+}
+
+// Inverts x ^= (x >> shift) & mask (shift > 0): each step recovers `shift` more high bits.
+std::uint64_t undo_right(std::uint64_t y, int shift, std::uint64_t mask) {
+  std::uint64_t x = y;
+  for (int i = 0; i < 64 / shift + 1; ++i) x = y ^ ((x >> shift) & mask);
+  return x;
+}
+// Inverts x ^= (x << shift) & mask.
+std::uint64_t undo_left(std::uint64_t y, int shift, std::uint64_t mask) {
+  std::uint64_t x = y;
+  for (int i = 0; i < 64 / shift + 1; ++i) x = y ^ ((x << shift) & mask);
+  return x;
+}
+// mt19937_64's output tempering, undone: the generator's state word behind an output.
+std::uint64_t untemper(std::uint64_t y) {
+  y = undo_right(y, 43, ~0ULL);
+  y = undo_left(y, 37, 0xFFF7EEE000000000ULL);
+  y = undo_left(y, 17, 0x71D67FFFEDA60000ULL);
+  y = undo_right(y, 29, 0x5555555555555555ULL);
+  return y;
+}
+std::uint64_t word_of(const std::string& hex16) {
+  // random_hex writes a word's bytes low byte first.
+  std::uint64_t w = 0;
+  for (int j = 7; j >= 0; --j)
+    w = (w << 8) | std::stoull(hex16.substr(static_cast<std::size_t>(2 * j), 2), nullptr, 16);
+  return w;
+}
+
+TEST(Ids, UntemperInvertsTheTempering) {
+  std::mt19937_64 reference(12345);
+  std::vector<std::uint64_t> state;
+  for (int i = 0; i < 312; ++i) state.push_back(untemper(reference()));
+  std::stringstream text;
+  for (auto w : state) text << w << ' ';
+  std::mt19937_64 clone;
+  text >> clone;
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(clone(), reference());
+}
+
+// Ids name orders and payments and travel in URLs: an attacker who saw some must not be able to compute
+// the next ones. With a Mersenne Twister, 312 consecutive outputs give away its whole state.
+TEST(Ids, NextIdCannotBeComputedFromEarlierOnes) {
+  std::stringstream text;
+  for (int i = 0; i < 312; ++i) text << untemper(word_of(random_hex(8))) << ' ';
+  std::mt19937_64 clone;
+  text >> clone;
+  int predicted = 0;
+  for (int i = 0; i < 16; ++i) predicted += clone() == word_of(random_hex(8)) ? 1 : 0;
+  EXPECT_EQ(predicted, 0);
 }
 
 }  // namespace

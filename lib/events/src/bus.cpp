@@ -250,7 +250,8 @@ Bus& attach(service::Context& ctx, EventStore& store) {
 
   ctx.router().get("/admin/dead-letters", [&bus](const http::Request& req) {
     auto letters = bus.dead_letters();
-    if (!letters) return http::Response::error(letters.error(), req.request_id);
+    // An operator tool on the service's own port: the full error text is the point.
+    if (!letters) return http::Response::error_verbatim(letters.error(), req.request_id, {});
     boost::json::array items;
     for (const auto& d : *letters) items.push_back(to_json_object(d));
     boost::json::object body;
@@ -259,7 +260,7 @@ Bus& attach(service::Context& ctx, EventStore& store) {
   });
   ctx.router().post("/admin/dead-letters/{id}/redrive", [&bus](const http::Request& req) {
     auto r = bus.redrive(req.param("id"));
-    if (!r) return http::Response::error(r.error(), req.request_id);
+    if (!r) return http::Response::error_verbatim(r.error(), req.request_id, {});
     boost::json::object body;
     body["redriven"] = std::string(req.param("id"));
     return http::Response::json(200, body);

@@ -16,6 +16,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <cerrno>
 #include <charconv>
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -34,6 +35,9 @@ namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kCheckAfterIdle = std::chrono::milliseconds(500);
+constexpr std::uint32_t kMaxResponseHeaderBytes = 64 * 1024;
+// More interim responses than any real server sends before its answer (100, 102, 103).
+constexpr int kMaxInterimResponses = 8;
 
 struct PooledConnection {
   std::unique_ptr<beast::tcp_stream> stream;
@@ -136,6 +140,8 @@ struct Client::Impl {
     auto executor = co_await asio::this_coro::executor;
     PooledConnection c;
     c.stream = std::make_unique<beast::tcp_stream>(executor);
+    // Bounded, as on the server: a line or a trailer section must fit, not grow without end.
+    c.buffer.max_size(kMaxResponseHeaderBytes + 16 * 1024);
     auto connect_deadline = std::min(call_deadline, Clock::now() + settings.connect_timeout);
     boost::system::error_code ec;
     auto address = asio::ip::make_address(to.host == "localhost" ? "127.0.0.1" : to.host, ec);
@@ -256,19 +262,30 @@ struct Client::Impl {
         co_await asio::async_write(stream, asio::buffer(conn.write_buffer), kUseTuple);
     result.ec = std::get<0>(written);
     if (result.ec) co_return;
-    detail::ResponseParser parser;
-    parser.body_limit(settings.max_response_body_bytes);
-    parser.header_limit(64 * 1024);
-    if (method == Method::kHead) parser.skip(true);
-    std::tuple<boost::system::error_code, std::size_t> read =
-        co_await bhttp::async_read(stream, conn.buffer, parser, kUseTuple);
-    result.ec = std::get<0>(read);
-    result.got_some = parser.got_some();
-    if (result.ec) co_return;
-    result.response.status = parser.status;
-    result.response.headers = std::move(parser.headers);
-    result.response.body = std::move(parser.body);
-    result.keep_alive = parser.keep_alive();
+    // Interim (1xx) responses come before the answer on the same connection (RFC 9110 §15.2): taking
+    // one for the answer would leave the real one in the connection for the next call to read.
+    std::optional<detail::ResponseParser> parser;
+    for (int interim = 0;; ++interim) {
+      parser.emplace();
+      parser->body_limit(settings.max_response_body_bytes);
+      parser->limit_header_bytes(kMaxResponseHeaderBytes);
+      if (method == Method::kHead) parser->skip(true);
+      std::tuple<boost::system::error_code, std::size_t> read =
+          co_await bhttp::async_read(stream, conn.buffer, *parser, kUseTuple);
+      result.ec = std::get<0>(read);
+      result.got_some = result.got_some || parser->got_some();
+      if (result.ec) co_return;
+      if (parser->status >= 200) break;
+      // 101 would hand the connection to another protocol, which no call here asked for.
+      if (parser->status == 101 || interim == kMaxInterimResponses) {
+        result.ec = bhttp::error::bad_status;
+        co_return;
+      }
+    }
+    result.response.status = parser->status;
+    result.response.headers = std::move(parser->headers);
+    result.response.body = std::move(parser->body);
+    result.keep_alive = parser->keep_alive();
   }
 
   IoPool& pool;

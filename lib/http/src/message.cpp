@@ -163,15 +163,47 @@ Response Response::error(const Error& error, std::string_view request_id) {
   return Response::error(error, request_id, boost::json::object{});
 }
 
-Response Response::error(const Error& error, std::string_view request_id, const boost::json::object& extra) {
+namespace {
+
+// What a client is told about a failure inside the system.
+std::string_view public_message(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kBadGateway:
+      return "a service this request needs gave an invalid answer; the log has the detail under this "
+             "request id";
+    case ErrorCode::kUnavailable:
+      return "a service this request needs is unavailable; retry later";
+    case ErrorCode::kDeadlineExceeded:
+      return "the request could not be completed in time";
+    default:
+      return "internal error; the log has the detail under this request id";
+  }
+}
+
+Response error_response(const Error& error, std::string_view message, std::string_view request_id,
+                        const boost::json::object& extra) {
   boost::json::object inner;
   inner["code"] = to_string(error.code);
-  inner["message"] = error.message;
+  inner["message"] = message;
   if (!error.field.empty()) inner["field"] = error.field;
   inner["request_id"] = request_id;
   boost::json::object outer = extra;
   outer["error"] = std::move(inner);
-  return json(http_status(error.code), outer);
+  return Response::json(http_status(error.code), outer);
+}
+
+}  // namespace
+
+Response Response::error(const Error& error, std::string_view request_id, const boost::json::object& extra) {
+  if (http_status(error.code) < 500) return error_response(error, error.message, request_id, extra);
+  auto res = error_response(error, public_message(error.code), request_id, extra);
+  res.detail = error.message;
+  return res;
+}
+
+Response Response::error_verbatim(const Error& error, std::string_view request_id,
+                                  const boost::json::object& extra) {
+  return error_response(error, error.message, request_id, extra);
 }
 
 Response Response::no_content() {

@@ -91,7 +91,9 @@ RouteMatch Router::match(Method method, std::string_view path) const {
   for (std::size_t i = 0; i < routes_.size(); ++i) {
     if (!match_pattern(compiled_[i], path, parts, params)) continue;
     const Route& r = routes_[i];
-    if (!r.method || *r.method == method) {
+    // HEAD is answered wherever GET is (RFC 9110 §9.3.2): the GET's handler runs and the server sends
+    // its headers without the body.
+    if (!r.method || *r.method == method || (method == Method::kHead && *r.method == Method::kGet)) {
       result.kind = RouteMatch::Kind::kFound;
       result.route = &r;
       result.params = std::move(params);
@@ -99,10 +101,13 @@ RouteMatch Router::match(Method method, std::string_view path) const {
       return result;
     }
     result.kind = RouteMatch::Kind::kMethodNotAllowed;
-    if (result.allow.find(to_string(*r.method)) == std::string::npos) {
+    auto allow = [&](Method m) {
+      if (result.allow.find(to_string(m)) != std::string::npos) return;
       if (!result.allow.empty()) result.allow += ", ";
-      result.allow += to_string(*r.method);
-    }
+      result.allow += to_string(m);
+    };
+    allow(*r.method);
+    if (*r.method == Method::kGet) allow(Method::kHead);
   }
   return result;
 }

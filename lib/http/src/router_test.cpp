@@ -42,7 +42,19 @@ TEST(Router, WrongMethodListsAllowed) {
   r.get("/users/{id}", ok).patch("/users/{id}", ok);
   auto m = r.match(Method::kDelete, "/users/1");
   EXPECT_EQ(m.kind, RouteMatch::Kind::kMethodNotAllowed);
-  EXPECT_EQ(m.allow, "GET, PATCH");
+  EXPECT_EQ(m.allow, "GET, HEAD, PATCH");
+}
+
+TEST(Router, HeadMatchesAGetRoute) {
+  Router r;
+  r.post("/users/{id}", ok).get("/users/{id}", ok);
+  auto m = r.match(Method::kHead, "/users/1");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
+  EXPECT_EQ(m.route->method, Method::kGet);
+  EXPECT_EQ(r.match(Method::kHead, "/nope").kind, RouteMatch::Kind::kNotFound);
+  Router post_only;
+  post_only.post("/users", ok);
+  EXPECT_EQ(post_only.match(Method::kHead, "/users").kind, RouteMatch::Kind::kMethodNotAllowed);
 }
 
 TEST(Router, GreedyTailKeepsRawRemainder) {

@@ -73,10 +73,13 @@ bool acceptable_request_id(std::string_view id) {
   return true;
 }
 
-Error classify_read_error(const boost::system::error_code& ec) {
+Error classify_read_error(const boost::system::error_code& ec, const char* refusal) {
+  if (refusal != nullptr) return Error::malformed(std::string("invalid request: ") + refusal);
   if (ec == bhttp::error::body_limit) return {ErrorCode::kPayloadTooLarge, "request body is too large", {}};
-  if (ec == bhttp::error::header_limit) {
-    return {ErrorCode::kHeadersTooLarge, "request header section is too large", {}};
+  if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+    return {ErrorCode::kHeadersTooLarge,
+            "request header section, chunk extensions or trailer section are too large",
+            {}};
   }
   if (ec == bhttp::error::bad_transfer_encoding || ec == bhttp::error::bad_content_length) {
     return Error::malformed("invalid framing: " + ec.message() +
@@ -86,6 +89,47 @@ Error classify_read_error(const boost::system::error_code& ec) {
 }
 
 std::string status_class_label(int i) { return std::to_string(i + 2) + "xx"; }
+
+// A path parameter reaches storage, logs and other services: after percent-decoding it must be UTF-8
+// (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF) without control characters (a NUL
+// cuts a PostgreSQL string; CR and LF split log lines and headers).
+bool acceptable_param(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      cp = c & 0x1fU;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      cp = c & 0x0fU;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      cp = c & 0x07U;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0U) != 0x80U) return false;
+      cp = (cp << 6) | (cc & 0x3fU);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0)) {
+      return false;  // overlong, surrogate, out of range, or a C1 control character
+    }
+    i += n + 1;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -168,7 +212,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   asio::awaitable<void> serve(Connection& conn_ref) {
     Connection* conn = &conn_ref;
     auto& stream = conn->stream;
-    beast::flat_buffer buffer;
+    // Bounded: Beast's parser needs a whole line (a chunk size with its extensions) or a whole trailer
+    // section in the buffer; without a bound a client could grow it for as long as it keeps sending.
+    beast::flat_buffer buffer(static_cast<std::size_t>(settings.max_header_bytes) + 16 * 1024);
     boost::system::error_code ec;
     auto remote = stream.socket().remote_endpoint(ec);
     std::string remote_address = ec ? std::string() : remote.address().to_string();
@@ -185,13 +231,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       conn->idle = false;
 
       detail::RequestParser parser;
-      parser.header_limit(static_cast<std::uint32_t>(settings.max_header_bytes));
+      parser.limit_header_bytes(static_cast<std::uint32_t>(settings.max_header_bytes));
       parser.body_limit(settings.max_body_bytes);
       stream.expires_after(settings.request_timeout);
       auto [header_ec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
       ec = header_ec;
       if (!ec && !parser.is_done()) {
-        if (iequals(parser.headers.get("Expect").value_or(""), "100-continue")) {
+        // One 100 Continue, only to an HTTP/1.1 client (RFC 9110 §10.1.1); never forwarded by a proxy
+        // built on this server (the client strips Expect), so a client cannot receive two.
+        if (parser.version >= 11 && iequals(parser.headers.get("Expect").value_or(""), "100-continue")) {
           bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
           auto [wec, wn] = co_await bhttp::async_write(stream, go_on, kUseTuple);
           if (wec) break;
@@ -204,7 +252,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
           break;  // the client left or was too slow: nobody to answer
         }
-        Error err = classify_read_error(ec);
+        // Every framing error ends the connection (RFC 9112 §6.3): where this request ended is unknown,
+        // so nothing after it can be trusted to be the next request.
+        Error err = classify_read_error(ec, parser.refusal);
         std::string rid = new_uuid();
         auto res = Response::error(err, rid);
         unmatched.record(res.status, 0.0);
@@ -230,7 +280,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       Response res = co_await dispatch(req, rm);
       bool keep_alive = req.keep_alive && !stopping;
       int status = res.status;
-      if (!co_await write_response(*conn, res, version, keep_alive, req.request_id)) break;
+      if (status >= 500 && !res.detail.empty()) {
+        // The client saw only the error code and the request id (Response::error); the detail is here.
+        obs::LogContext ctx{req.request_id, req.trace.trace_id};
+        logger.warn("request failed", {{"route", req.route}, {"status", status}, {"error", res.detail}},
+                    &ctx);
+      }
+      bool head = req.method == Method::kHead;
+      if (!co_await write_response(*conn, res, version, keep_alive, req.request_id, head)) break;
       double seconds = std::chrono::duration<double>(Clock::now() - started).count();
       rm->record(status, seconds);
       if (settings.access_log) {
@@ -292,6 +349,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     rm = &route_metrics[route.index];
     req.params = std::move(match.params);
     req.route = route.pattern;
+    for (const auto& [name, value] : req.params) {
+      if (!acceptable_param(value)) {
+        co_return Response::error(
+            Error::validation(name, "path parameter '" + name +
+                                        "' must be UTF-8 text without NUL or other control characters"),
+            req.request_id);
+      }
+    }
     std::string failure;
     try {
       if (route.sync) co_return route.sync(req);
@@ -303,14 +368,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
     obs::LogContext ctx{req.request_id, req.trace.trace_id};
     logger.error("handler failed with an exception", {{"route", req.route}, {"error", failure}}, &ctx);
-    co_return Response::error(
-        Error::internal("internal error; see the service log for request " + req.request_id), req.request_id);
+    auto res = Response::error(Error::internal(failure), req.request_id);
+    res.detail.clear();  // logged just above
+    co_return res;
   }
 
   asio::awaitable<bool> write_response(Connection& conn, Response& res, unsigned version, bool keep_alive,
-                                       const std::string& request_id) {
+                                       const std::string& request_id, bool head = false) {
     // One contiguous buffer, one send (see wire.hpp); the connection's own, so its capacity is reused.
-    wire::write_response(conn.write_buffer, res, version, keep_alive, request_id);
+    wire::write_response(conn.write_buffer, res, version, keep_alive, request_id, head);
     conn.stream.expires_after(settings.request_timeout);
     auto written = co_await asio::async_write(conn.stream, asio::buffer(conn.write_buffer), kUseTuple);
     co_return !std::get<0>(written);

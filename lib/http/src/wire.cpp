@@ -1,6 +1,7 @@
 #include "wire.hpp"
 
 #include <charconv>
+#include <optional>
 
 namespace mercato::http::wire {
 namespace {
@@ -87,8 +88,22 @@ std::string_view reason_phrase(int status) noexcept {
   }
 }
 
+namespace {
+
+// A Content-Length value as a GET would have sent it: digits only, no list.
+std::optional<std::string_view> declared_length(const Response& response) {
+  auto value = response.headers.get("Content-Length");
+  if (!value || value->empty() || value->size() > 19 ||
+      value->find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace
+
 void write_response(std::string& out, const Response& response, unsigned version, bool keep_alive,
-                    std::string_view request_id) {
+                    std::string_view request_id, bool head) {
   out.clear();
   out.reserve(256 + response.body.size());
   out.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
@@ -106,7 +121,12 @@ void write_response(std::string& out, const Response& response, unsigned version
   bool bodyless = response.status < 200 || response.status == 204 || response.status == 304;
   if (!bodyless) {
     out.append("Content-Length: ");
-    append_number(out, response.body.size());
+    auto declared = head && response.body.empty() ? declared_length(response) : std::nullopt;
+    if (declared) {
+      out.append(*declared);
+    } else {
+      append_number(out, response.body.size());
+    }
     out.append("\r\n");
   }
   if (!keep_alive) {
@@ -115,7 +135,7 @@ void write_response(std::string& out, const Response& response, unsigned version
     out.append("Connection: keep-alive\r\n");
   }
   out.append("\r\n");
-  if (!bodyless) out.append(response.body);
+  if (!bodyless && !head) out.append(response.body);
 }
 
 void write_request(std::string& out, std::string_view method, std::string_view target, const Headers& headers,
@@ -129,7 +149,10 @@ void write_request(std::string& out, std::string_view method, std::string_view t
   out.append(" HTTP/1.1\r\n");
   bool has_host = false;
   for (const auto& [name, value] : headers.entries()) {
-    if (framing(name) || !safe_name(name) || !safe(value) || iequals(name, extra_name)) continue;
+    if (framing(name) || !safe_name(name) || !safe(value) || iequals(name, extra_name) ||
+        iequals(name, "Expect")) {
+      continue;
+    }
     if (iequals(name, "Host")) has_host = true;
     append_header(out, name, value);
   }

@@ -1,14 +1,87 @@
 #include "mercato/json/json.hpp"
 
 #include <algorithm>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/error.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <optional>
+#include <unordered_set>
+#include <vector>
 
 namespace mercato::json {
 
+namespace {
+
+constexpr std::size_t kMaxDepth = 32;
+
+// A second pass over a document already known to be valid, with Boost.JSON's SAX parser: Boost 1.81's
+// value parser keeps the last of duplicate keys and has no option to refuse them, and two readers that
+// disagree on which duplicate counts (first, last, both) can be played against each other.
+class DuplicateKeyFinder {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  std::optional<std::string> duplicate;  // the first key seen twice in one object
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code&) { return true; }
+  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) {
+    objects_.emplace_back();
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    objects_.pop_back();
+    return true;
+  }
+  bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
+    key_.append(s.data(), s.size());
+    bool fresh = objects_.back().insert(key_).second;
+    if (!fresh) {
+      duplicate = std::move(key_);
+      ec = boost::json::error::syntax;  // stops the parse; `duplicate` says why
+    }
+    key_.clear();
+    return fresh;
+  }
+  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_double(double, boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_bool(bool, boost::system::error_code&) { return true; }
+  bool on_null(boost::system::error_code&) { return true; }
+  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  std::vector<std::unordered_set<std::string>> objects_;  // the keys of each object still open
+  std::string key_;
+};
+
+std::optional<std::string> find_duplicate_key(std::string_view text,
+                                              const boost::json::parse_options& options) {
+  boost::json::basic_parser<DuplicateKeyFinder> parser(options);
+  boost::system::error_code ec;
+  parser.write_some(false, text.data(), text.size(), ec);
+  return parser.handler().duplicate;
+}
+
+}  // namespace
+
 Result<boost::json::object> parse_object(std::string_view text) {
   boost::json::parse_options options;
-  options.max_depth = 32;
+  options.max_depth = kMaxDepth;
   boost::system::error_code ec;
   boost::json::value value = boost::json::parse(text, ec, {}, options);
   if (ec) {
@@ -16,6 +89,10 @@ Result<boost::json::object> parse_object(std::string_view text) {
     return Error::malformed("request body is not valid JSON: " + ec.message());
   }
   if (!value.is_object()) return Error::malformed("request body must be a JSON object");
+  if (auto key = find_duplicate_key(text, options)) {
+    if (key->size() > 64) key->resize(64);  // enough to find it; the error echoes client input
+    return Error::malformed("request body has a duplicate key '" + *key + "'");
+  }
   return std::move(value.as_object());
 }
 

@@ -63,7 +63,9 @@ void add_standard_routes(Context& ctx) {
       return http::Response::json(200, body);
     }
     boost::json::object detail{{"status", "not_ready"}, {"checks", std::move(checks)}};
-    return http::Response::error(Error::unavailable("not ready: " + failing), req.request_id, detail);
+    // Operators read this, through the service's own port (the gateway routes only /api/...).
+    return http::Response::error_verbatim(Error::unavailable("not ready: " + failing), req.request_id,
+                                          detail);
   });
   router.get("/metrics", [&ctx](const http::Request&) {
     http::Response res;

@@ -6,53 +6,16 @@
 #include <random>
 #include <vector>
 
+#include "api/hop_by_hop.hpp"
+
 namespace mercato::gateway {
 namespace {
 
-// The header names a message's Connection headers list (every Connection header counts: a client may
-// send several, or one with a list). Read once per message, not once per header.
-std::vector<std::string_view> connection_tokens(const http::Headers& headers) {
-  std::vector<std::string_view> tokens;
-  for (const auto& [header, value] : headers.entries()) {
-    if (!http::iequals(header, "Connection")) continue;
-    std::string_view rest = value;
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      auto token = rest.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-      if (!token.empty()) tokens.push_back(token);
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-  }
-  return tokens;
-}
-
-// Whether a header stays within one hop (RFC 9110 §7.6.1), given the names the Connection headers list.
-bool hop_only(std::string_view name, const std::vector<std::string_view>& listed) {
-  return http::is_hop_by_hop(name) || http::iequals(name, "Host") || http::iequals(name, "Content-Length") ||
-         std::any_of(listed.begin(), listed.end(),
-                     [&](std::string_view t) { return http::iequals(t, name); });
-}
-
-// Copies end-to-end headers only.
-void copy_end_to_end(const http::Headers& from, http::Headers& to) {
-  auto listed = connection_tokens(from);
-  for (const auto& [name, value] : from.entries()) {
-    if (!hop_only(name, listed)) to.add(name, value);
-  }
-}
-
-// Keeps end-to-end headers only (in place: the upstream's answer becomes ours without a copy).
-void keep_end_to_end(http::Headers& headers) {
-  auto listed = connection_tokens(headers);  // views into `headers`' text, which removal leaves alone
-  headers.remove_if([&](std::string_view name, std::string_view) { return hop_only(name, listed); });
-}
-
-// Refusals before any upstream call: the JSON error shape, with Retry-After when waiting helps.
+// Refusals before any upstream call: the JSON error shape, with Retry-After when waiting helps. Their
+// messages are the gateway's own and name only the service (circuit open, too many in flight), so they
+// reach the client as they are.
 http::Response refused(Error e, const http::Request& req, std::chrono::milliseconds retry_after) {
-  auto res = http::Response::error(e, req.request_id);
+  auto res = http::Response::error_verbatim(e, req.request_id, {});
   if (retry_after.count() > 0) {
     auto seconds = (retry_after.count() + 999) / 1000;  // whole seconds, rounded up (RFC 9110 §10.2.3)
     res.headers.set("Retry-After", std::to_string(seconds));
@@ -136,6 +99,7 @@ boost::asio::awaitable<http::Response> proxy(const RouteTable& table, const Poli
     co_return refused(call.result.error(), req, call.retry_after);
   }
   if (!call.result) {
+    // The client gets the code and the request id; the detail (with the upstream's address) is logged.
     Error e = call.result.error();
     e.message = "service '" + name + "': " + e.message;
     co_return http::Response::error(e, req.request_id);
@@ -144,7 +108,12 @@ boost::asio::awaitable<http::Response> proxy(const RouteTable& table, const Poli
   res.status = call.result->status;
   res.body = std::move(call.result->body);
   res.headers = std::move(call.result->headers);
+  // A HEAD's answer has no body but the length the GET's would have: keep the upstream's for the server.
+  std::string head_length;
+  if (req.method == http::Method::kHead)
+    head_length = std::string(res.headers.get("Content-Length").value_or(""));
   keep_end_to_end(res.headers);
+  if (!head_length.empty()) res.headers.set("Content-Length", head_length);
   res.headers.remove(http::kRequestIdHeader);  // the server sets the one id of this exchange
   co_return res;
 }

@@ -2,7 +2,7 @@
 //
 //   std::string id = mercato::new_uuid();   // "3f2b8c1e-9a4d-4c7e-8f21-0b6d5e4a9c13" (RFC 4122 v4)
 //
-// Thread-safety: all functions are thread-safe (each thread has its own generator).
+// Thread-safety: all functions are thread-safe. The bytes come from the kernel CSPRNG (getrandom(2)).
 #pragma once
 
 #include <cstddef>

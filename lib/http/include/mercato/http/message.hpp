@@ -143,14 +143,24 @@ struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  // Never sent: what a 5xx error was about (addresses, driver text), which the server logs with the
+  // request id while the client sees only the code, a generic message and the request id.
+  std::string detail;
 
   // A JSON body with Content-Type application/json.
   static Response json(int status, const boost::json::value& body);
   static Response json_text(int status, std::string body);
   // The one error shape: {"error":{"code","message","field"?,"request_id"}} with the code's status.
+  // For a 5xx code the message is a generic one for the code and `error.message` goes to `detail`:
+  // the text of a failure inside the system names its addresses and drivers, which clients must not see.
   static Response error(const Error& error, std::string_view request_id);
-  // The same, with extra top-level members beside "error" (e.g. readiness check details).
+  // The same, with extra top-level members beside "error".
   static Response error(const Error& error, std::string_view request_id, const boost::json::object& extra);
+  // The error shape with `error.message` as is, whatever the code. Only for a message that names nothing
+  // internal (the gateway's own refusals: "circuit open for service 'orders'") or an endpoint that only
+  // operators reach (readiness, whose whole point is to say what is failing).
+  static Response error_verbatim(const Error& error, std::string_view request_id,
+                                 const boost::json::object& extra);
   static Response no_content();
 };
 

@@ -55,6 +55,7 @@ class Router {
   }
   Router& del(std::string_view pattern, SyncHandler h) { return add(Method::kDelete, pattern, std::move(h)); }
 
+  // The first route whose pattern and method match; a GET route also matches HEAD.
   RouteMatch match(Method method, std::string_view path) const;
   const std::vector<Route>& routes() const noexcept { return routes_; }
 

@@ -1,9 +1,15 @@
 // Server: HTTP/1.1 with keep-alive on Beast and Asio coroutines.
 //
 // What every service gets from it, so handlers contain only their own logic:
-// - limits with the right statuses: body → 413, headers → 431; a client that is idle between requests
-//   or too slow to send one is timed out and closed; both Content-Length and Transfer-Encoding → 400;
+// - limits with the right statuses: body → 413, headers (with trailers and chunk extensions) → 431; a
+//   client that is idle between requests or too slow to send one is timed out and closed;
+// - framing that a proxy could read differently (Transfer-Encoding other than one `chunked`, both
+//   Content-Length and Transfer-Encoding, repeated Content-Length or Host, ...) → 400, and the connection
+//   is closed; trailer fields are dropped (docs/security.md);
+// - one 100 Continue for `Expect: 100-continue`; HEAD wherever GET is, without the body;
+// - path parameters that are not UTF-8 or hold control characters → 400 naming the parameter;
 // - 404 and 405 (with Allow) as the JSON error shape; a handler's exception → a logged 500, never a crash;
+//   a 5xx shows the client a generic message and the request id, and logs the detail (Response::error);
 // - X-Request-ID taken or generated and echoed, W3C traceparent continued, X-Request-Timeout-Ms turned
 //   into Request::deadline;
 // - per-route request/error counters and a latency histogram in the metrics registry;

@@ -27,9 +27,8 @@
 
 namespace mercato::json {
 
-// Parses `text` as one JSON object. Trailing garbage, invalid UTF-8, depth > 32 and non-objects are
-// rejected with ErrorCode::kMalformedRequest. (Duplicate keys keep the last value: Boost 1.81's parser
-// has no option to refuse them.)
+// Parses `text` as one JSON object. Trailing garbage, invalid UTF-8, depth > 32, non-objects and an
+// object with the same key twice (at any depth) are rejected with ErrorCode::kMalformedRequest.
 Result<boost::json::object> parse_object(std::string_view text);
 
 // Compact serialization.

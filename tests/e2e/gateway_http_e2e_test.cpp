@@ -1,0 +1,302 @@
+// End to end: HTTP framing through the real gateway in front of the real user service, with raw sockets,
+// so each request reaches the gateway byte for byte as a hostile or old client would send it.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "mercato/testing/testing.hpp"
+
+namespace mercato {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using testing::Process;
+
+int connect_to(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// Reads until `needle` has arrived, the peer closes, or 5 s pass (empty needle: until close).
+std::string read_until(int fd, std::string_view needle = {}) {
+  std::string out;
+  char buf[4096];
+  while (needle.empty() || out.find(needle) == std::string::npos) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+std::string roundtrip(std::uint16_t port, std::string_view raw) {
+  int fd = connect_to(port);
+  EXPECT_GE(fd, 0);
+  send_all(fd, raw);
+  auto out = read_until(fd);
+  ::close(fd);
+  return out;
+}
+
+int count(const std::string& text, std::string_view what) {
+  int n = 0;
+  for (std::size_t at = 0; (at = text.find(what, at)) != std::string::npos; at += what.size()) ++n;
+  return n;
+}
+
+int status_of(const std::string& response) {
+  if (response.size() < 12 || response.compare(0, 5, "HTTP/") != 0) return 0;
+  return std::stoi(response.substr(9, 3));
+}
+
+std::string body_of(const std::string& response) {
+  auto p = response.find("\r\n\r\n");
+  return p == std::string::npos ? std::string() : response.substr(p + 4);
+}
+
+// Echoes the head of each request it receives (to see what the gateway forwards), one per connection.
+class EchoUpstream {
+ public:
+  EchoUpstream() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    ::listen(fd_, 16);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~EchoUpstream() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+  std::string last_request() {
+    std::lock_guard lock(mutex_);
+    return last_;
+  }
+
+ private:
+  void serve() {
+    for (;;) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      timeval tv{2, 0};
+      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      std::string in = read_until(c, "\r\n\r\n");
+      {
+        std::lock_guard lock(mutex_);
+        last_ = in;
+      }
+      std::string out =
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+          "Content-Length: 2\r\n\r\n{}";
+      send_all(c, out);
+      ::close(c);
+    }
+  }
+
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::string last_;
+};
+
+class GatewayHttpTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(testing::temp_dir("gateway-http"));
+    user_ = new testing::ServiceProcess("user", *dir_, {{"APP_SERVER__THREADS", "2"}});
+    echo_ = new EchoUpstream();
+    down_port_ = testing::free_port();  // nothing listens there
+    gateway_port_ = testing::free_port();
+    gateway_ =
+        new Process(testing::binary("gateway"), {},
+                    {{"APP_SERVER__PORT", std::to_string(gateway_port_)},
+                     {"APP_SERVER__THREADS", "2"},
+                     {"APP_LOG__LEVEL", "warn"},
+                     {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
+                     {"APP_GATEWAY__SERVICES__ECHO__UPSTREAM", "127.0.0.1:" + std::to_string(echo_->port())},
+                     {"APP_GATEWAY__SERVICES__DOWN__UPSTREAM", "127.0.0.1:" + std::to_string(down_port_)}});
+    ASSERT_TRUE(testing::wait_ready(user_->port)) << user_->process->log();
+    ASSERT_TRUE(testing::wait_ready(gateway_port_)) << gateway_->log();
+  }
+  static void TearDownTestSuite() {
+    delete gateway_;
+    delete echo_;
+    delete user_;
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+
+  static std::string create_user() {
+    static std::atomic<int> n{0};
+    std::string email = "http" + std::to_string(::getpid()) + "-" + std::to_string(n++) + "@example.com";
+    auto r = testing::http(gateway_port_, "POST", "/api/users", R"({"email":")" + email + R"(","name":"H"})");
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.status == 201 ? std::string(r.json().at("id").as_string()) : std::string();
+  }
+
+  static inline fs::path* dir_ = nullptr;
+  static inline testing::ServiceProcess* user_ = nullptr;
+  static inline EchoUpstream* echo_ = nullptr;
+  static inline Process* gateway_ = nullptr;
+  static inline std::uint16_t gateway_port_ = 0;
+  static inline std::uint16_t down_port_ = 0;
+};
+
+// The client waits for one 100 Continue, sends its body, and gets the service's answer.
+TEST_F(GatewayHttpTest, ExpectContinueGetsOneContinueAndTheFinalResponse) {
+  int fd = connect_to(gateway_port_);
+  ASSERT_GE(fd, 0);
+  std::string body = R"({"email":"continue)" + std::to_string(::getpid()) + R"(@example.com","name":"C"})";
+  send_all(fd,
+           "POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+           "Expect: 100-continue\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n");
+  auto interim = read_until(fd, "\r\n\r\n");
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  send_all(fd, body);
+  auto rest = read_until(fd);
+  ::close(fd);
+  auto all = interim + rest;
+  EXPECT_EQ(count(all, "100 Continue"), 1) << all;
+  EXPECT_EQ(status_of(rest), 201) << all;
+  EXPECT_NE(body_of(rest).find("\"id\""), std::string::npos) << all;
+  // The gateway already holds the body when it calls the service: nothing to wait for upstream.
+  auto forwarded =
+      roundtrip(gateway_port_,
+                "POST /api/echo/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\n"
+                "Content-Length: 2\r\n\r\n{}");
+  EXPECT_EQ(count(forwarded, "100 Continue"), 1) << forwarded;
+  EXPECT_EQ(echo_->last_request().find("Expect"), std::string::npos) << echo_->last_request();
+}
+
+// The gateway answers HEAD with the headers of the GET (its Content-Length too) and no body.
+TEST_F(GatewayHttpTest, HeadThroughTheGatewayHasTheGetsLengthAndNoBody) {
+  auto id = create_user();
+  ASSERT_FALSE(id.empty());
+  auto get = testing::http(gateway_port_, "GET", "/api/users/" + id);
+  ASSERT_EQ(get.status, 200);
+  auto out =
+      roundtrip(gateway_port_, "HEAD /api/users/" + id + " HTTP/1.1\r\nHost: x\r\n\r\n" + "GET /api/users/" +
+                                   id + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(out), 200) << out;
+  auto head_end = out.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << out;
+  auto head = out.substr(0, head_end + 4);
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(get.body.size()) + "\r\n"), std::string::npos)
+      << head;
+  // No body: the GET's answer follows the HEAD's blank line directly.
+  EXPECT_EQ(out.compare(head_end + 4, 15, "HTTP/1.1 200 OK"), 0) << out;
+  EXPECT_EQ(body_of(out.substr(head_end + 4)), get.body);
+}
+
+// RFC 9112 §6.3: a request whose framing is in doubt gets 400 and the connection is closed, so nothing
+// after it can be read as a second request.
+TEST_F(GatewayHttpTest, AmbiguousFramingIs400AndClosesTheConnection) {
+  const std::string smuggled = "GET /api/users/smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (const std::string head :
+       {"POST /api/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+        "POST /api/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\nContent-Length: 5\r\n\r\n",
+        "POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+        "GET /api/users/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"}) {
+    auto started = std::chrono::steady_clock::now();
+    auto out = roundtrip(gateway_port_, head + "2\r\n{}\r\n0\r\n\r\n" + smuggled);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 3s) << "left open: " << head;
+    EXPECT_EQ(status_of(out), 400) << head << "\n---\n" << out;
+    EXPECT_EQ(count(out, "HTTP/1.1 "), 1) << head << "\n---\n" << out;
+    EXPECT_EQ(out.find("smuggled"), std::string::npos) << out;
+  }
+}
+
+TEST_F(GatewayHttpTest, TrailersAreNotForwardedAsHeaders) {
+  auto out = roundtrip(
+      gateway_port_,
+      "POST /api/echo/t HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "2\r\n{}\r\n0\r\nX-Trailer: evil\r\n\r\n");
+  EXPECT_EQ(status_of(out), 200) << out;
+  auto forwarded = echo_->last_request();
+  EXPECT_NE(forwarded.find("POST /echo/t "), std::string::npos) << forwarded;
+  EXPECT_EQ(forwarded.find("X-Trailer"), std::string::npos) << forwarded;
+}
+
+// The client learns that the service is unavailable and the request id to quote, not our addresses.
+TEST_F(GatewayHttpTest, UpstreamFailureDoesNotShowItsAddress) {
+  auto r = testing::http(gateway_port_, "GET", "/api/down/x", {}, {{"X-Request-ID", "down-1"}});
+  EXPECT_GE(r.status, 500) << r.body;
+  EXPECT_EQ(r.body.find("127.0.0.1"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find(std::to_string(down_port_)), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("refused"), std::string::npos) << r.body;
+  EXPECT_EQ(r.json().at("error").at("request_id").as_string(), "down-1");
+}
+
+// Path parameters reach SQL and logs: NUL, control characters and invalid UTF-8 stop at the service.
+TEST_F(GatewayHttpTest, BadPathParameterIs400NamingIt) {
+  for (const char* bad : {"%00", "a%00", "%ff", "%0d%0a"}) {
+    auto r = testing::http(gateway_port_, "GET", std::string("/api/users/") + bad);
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+    EXPECT_EQ(r.error_code(), "validation_failed") << bad;
+    EXPECT_EQ(r.error_field(), "id") << bad;
+  }
+}
+
+TEST_F(GatewayHttpTest, DuplicateJsonKeysAre400) {
+  auto r = testing::http(gateway_port_, "POST", "/api/users",
+                         R"({"email":"dup@example.com","name":"A","name":"B"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.error_code(), "malformed_request");
+}
+
+// Thousands of Connection tokens and headers, within the header limit, cost the gateway linear time.
+TEST_F(GatewayHttpTest, ManyConnectionTokensAreCheap) {
+  std::string tokens;
+  std::string headers;
+  for (int i = 0; i < 700; ++i) {
+    tokens += (i ? "," : "") + std::string("c") + std::to_string(i);
+    headers += "h" + std::to_string(i) + ": v\r\n";
+  }
+  auto started = std::chrono::steady_clock::now();
+  auto out = roundtrip(gateway_port_, "GET /api/echo/many HTTP/1.1\r\nHost: x\r\nConnection: close," +
+                                          tokens + "\r\n" + headers + "\r\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_EQ(status_of(out), 200) << out.substr(0, 300);
+}
+
+}  // namespace
+}  // namespace mercato
