@@ -94,4 +94,11 @@ Error Error::deadline_exceeded(std::string message) {
 Error Error::bad_gateway(std::string message) { return {ErrorCode::kBadGateway, std::move(message), {}}; }
 Error Error::internal(std::string message) { return {ErrorCode::kInternal, std::move(message), {}}; }
 
+Error Error::with_public_message(std::string public_message) const {
+  Error out = *this;
+  out.detail = detail.empty() ? message : message + " (" + detail + ")";
+  out.message = std::move(public_message);
+  return out;
+}
+
 }  // namespace mercato

@@ -196,8 +196,11 @@ Response error_response(const Error& error, std::string_view message, std::strin
 
 Response Response::error(const Error& error, std::string_view request_id, const boost::json::object& extra) {
   if (http_status(error.code) < 500) return error_response(error, error.message, request_id, extra);
-  auto res = error_response(error, public_message(error.code), request_id, extra);
-  res.detail = error.message;
+  // A producer that set `detail` made `message` fit for clients (core/error.hpp); otherwise the message
+  // may hold addresses or driver text and stays in the log.
+  auto res = error.detail.empty() ? error_response(error, public_message(error.code), request_id, extra)
+                                  : error_response(error, error.message, request_id, extra);
+  res.detail = error.detail.empty() ? error.message : error.message + ": " + error.detail;
   return res;
 }
 

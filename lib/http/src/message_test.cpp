@@ -108,5 +108,22 @@ TEST(Method, ParsesKnownAndOther) {
   EXPECT_EQ(to_string(Method::kDelete), "DELETE");
 }
 
+// A 5xx's message reaches the client only when its producer kept the private part in `detail`.
+TEST(Response, AServerErrorShowsItsMessageOnlyWhenThePrivateTextIsKeptApart) {
+  auto raw = Response::error(Error::unavailable("user service: connect 127.0.0.1:8081: refused"), "rid-1");
+  auto raw_message = std::string(boost::json::parse(raw.body).at("error").at("message").as_string());
+  EXPECT_EQ(raw_message.find("8081"), std::string::npos) << raw_message;
+  EXPECT_NE(raw.detail.find("127.0.0.1:8081"), std::string::npos) << "the log keeps it";
+
+  auto split = Error::unavailable("user service: connect 127.0.0.1:8081: refused")
+                   .with_public_message("the user service is unavailable");
+  auto res = Response::error(split, "rid-2");
+  EXPECT_EQ(res.status, 503);
+  auto v = boost::json::parse(res.body);
+  EXPECT_EQ(v.at("error").at("message").as_string(), "the user service is unavailable");
+  EXPECT_EQ(res.body.find("8081"), std::string::npos) << res.body;
+  EXPECT_NE(res.detail.find("127.0.0.1:8081"), std::string::npos) << res.detail;
+}
+
 }  // namespace
 }  // namespace mercato::http

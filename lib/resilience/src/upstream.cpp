@@ -245,14 +245,21 @@ UpstreamSettings read_upstream_settings(const config::Section& section, std::str
   return s;
 }
 
+// The refusals name only the service (never an address), so their messages are fit for clients; the
+// detail says for the log that no call was made.
 Error refusal_error(const std::string& upstream, Refused refused) {
+  auto refusal = [](std::string message) {
+    auto e = Error::unavailable(std::move(message));
+    e.detail = "refused before any call";
+    return e;
+  };
   switch (refused) {
     case Refused::kCircuitOpen:
-      return Error::unavailable("service '" + upstream + "' is failing: its circuit is open");
+      return refusal("service '" + upstream + "' is failing: its circuit is open");
     case Refused::kPoolFull:
-      return Error::unavailable("too many requests in flight to service '" + upstream + "'");
+      return refusal("too many requests in flight to service '" + upstream + "'");
     case Refused::kNoHealthyInstance:
-      return Error::unavailable("service '" + upstream + "' has no healthy instance");
+      return refusal("service '" + upstream + "' has no healthy instance");
     case Refused::kNone:
       break;
   }

@@ -12,15 +12,29 @@ http::ClientRequest get_request(std::string target, const CallContext& ctx) {
   return r;
 }
 
+// A failed call names the service for the client, and keeps the client's text (which may hold the
+// service's address) for the log; a refusal that is already fit for clients (an open circuit) is kept.
 Error upstream_error(std::string_view service, const Error& e) {
   Error out = e;
-  out.message = std::string(service) + ": " + e.message;
   out.field.clear();
-  return out;
+  if (!e.detail.empty()) {
+    out.message = std::string(service) + ": " + e.message;
+    return out;
+  }
+  switch (e.code) {
+    case ErrorCode::kDeadlineExceeded:
+      return out.with_public_message("the " + std::string(service) + " did not answer in time");
+    case ErrorCode::kBadGateway:
+      return out.with_public_message("the " + std::string(service) + " gave an invalid answer");
+    default:
+      return out.with_public_message("the " + std::string(service) + " is unavailable");
+  }
 }
 
 Error unexpected_status(std::string_view service, int status) {
-  return Error::bad_gateway(std::string(service) + " answered with status " + std::to_string(status));
+  auto e = Error::bad_gateway(std::string(service) + " answered with status " + std::to_string(status));
+  e.detail = "an answer the order service does not expect";
+  return e;
 }
 
 }  // namespace

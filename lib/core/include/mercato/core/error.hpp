@@ -42,6 +42,14 @@ struct Error {
   std::string message;
   // The request field the error is about ("email", "items[0].quantity"), empty when none.
   std::string field;
+  // Text for the log only: what must never reach a client (addresses, driver text). A 5xx error whose
+  // producer set it has a `message` fit for clients (it names what failed, not where): the client gets
+  // `message`, the log gets both. A 5xx without it is presumed to carry private text in `message`: the
+  // client gets a generic text for the code, the log the message (http::Response::error).
+  std::string detail;
+
+  // This error with `message` for clients and everything it said so far kept in `detail`.
+  Error with_public_message(std::string public_message) const;
 
   static Error validation(std::string field, std::string message);
   static Error malformed(std::string message);
