@@ -1,4 +1,4 @@
-// The user service's HTTP API (contract: api/user.yaml, later issue): JSON in, JSON out, errors in the
+// The user service's HTTP API (contract: api/user.yaml): JSON in, JSON out, errors in the
 // one shape. Translates between HTTP and the use cases; holds no logic of its own.
 #pragma once
 
