@@ -185,8 +185,10 @@ command_of() {
     gateway)
       CMD=(env APP_SERVER__HOST=127.0.0.1 "APP_SERVER__PORT=${PORT[gateway]}" APP_LOG__ACCESS=false)
       for other in "${SERVICES[@]}"; do
-        route="$(service_route "$other")"
-        CMD+=("APP_GATEWAY__SERVICES__${route^^}__UPSTREAM=127.0.0.1:${PORT[$other]}")
+        IFS=, read -r -a routes <<<"$(service_route "$other")"
+        for route in "${routes[@]}"; do
+          CMD+=("APP_GATEWAY__SERVICES__${route^^}__UPSTREAM=127.0.0.1:${PORT[$other]}")
+        done
       done
       CMD+=("$(service_binary gateway)" --config config/gateway.yaml)
       ;;
@@ -282,7 +284,7 @@ memory_part() {
   uid=""
   if [[ -n "${PORT[user]:-}" && " ${SERVICES[*]} " == *" user "* ]]; then
     bench_call POST "http://127.0.0.1:${PORT[user]}/users" \
-      "$(printf '{"email":"cost-%s-%s@example.com","name":"Bench User"}' "$STAMP" "$RANDOM")"
+      "$(printf '{"email":"cost-%s-%s@example.com","name":"Bench User","password":"bench-password"}' "$STAMP" "$RANDOM")"
     uid="$(jq -r '.id // empty' <<<"$GOT" 2>/dev/null || true)"
     [[ -n "$uid" ]] || log_warn "POST /users answered $CODE: $GOT"
   fi

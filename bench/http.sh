@@ -236,7 +236,7 @@ if want user-get || want gateway-proxy || want fastapi-user-get; then
   fi
 fi
 if ((USER_UP)) && { want user-get || want fastapi-user-get; }; then
-  user_json="${BENCH_USER_JSON:-$(printf '{"email":"bench-%s-%s@example.com","name":"Bench User"}' "$STAMP" "$RANDOM")}"
+  user_json="${BENCH_USER_JSON:-$(printf '{"email":"bench-%s-%s@example.com","name":"Bench User","password":"bench-password"}' "$STAMP" "$RANDOM")}"
   bench_call POST "http://127.0.0.1:$P_USER/users" "$user_json"
   user_id="$(jq -r '.id // .user.id // empty' <<<"$GOT" 2>/dev/null || true)"
   if [[ "$CODE" != 20? || -z "$user_id" ]]; then

@@ -4,14 +4,15 @@
 # One line per domain service: name, default port, gateway route, storage, calls.
 #   name     binary build/services/<name>/mercato-<name>, config config/<name>.yaml, data var/<name>/,
 #            log var/log/<name>.log; port overridable with MERCATO_<NAME>_PORT (e.g. MERCATO_USER_PORT).
-#   route    /api/<route>/... on the gateway goes to this service (gateway.services.<route>.upstream).
+#   route    /api/<route>/... on the gateway goes to this service (gateway.services.<route>.upstream);
+#            several routes are comma-separated (the user service also serves /api/auth/...).
 #   storage  sqlite: gets APP_DATABASE__PATH=var/<name>/<name>.db;  none: no database.
 #   calls    services it calls directly ("-" for none), comma-separated: each gets
 #            APP_UPSTREAMS__<OTHER>=127.0.0.1:<port of other> (e.g. APP_UPSTREAMS__USER for order).
 # A service whose binary has not been built yet is skipped, so future services can be listed already.
 MERCATO_SERVICES=(
   # name        port  route          storage  calls
-  "user         8081  users          sqlite   -"
+  "user         8081  users,auth     sqlite   -"
   "order        8082  orders         sqlite   user,inventory"
   "payment      8083  payments       sqlite   -"
   "inventory    8084  inventory      sqlite   -"

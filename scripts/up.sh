@@ -68,6 +68,7 @@ up_broker_url() {
 # _up_command NAME: sets _UP_ENV (variable assignments) and _UP_CMD (argv) for NAME.
 _up_command() {
   local name="$1" config other route
+  local -a routes
   if [[ "$name" == nats ]]; then
     _UP_ENV=()
     _UP_CMD=(nats-server -c "$(nats_config_file "${MERCATO_VAR_DIR}/nats" "$(service_port nats)" "${UP_PORT[nats]}")")
@@ -89,8 +90,10 @@ _up_command() {
     fi
     for other in "${UP_ORDER[@]}"; do
       [[ "$other" == "$MERCATO_GATEWAY_NAME" || "$other" == nats || "$other" == kafka ]] && continue
-      route="$(service_route "$other")"
-      _UP_ENV+=("APP_GATEWAY__SERVICES__${route^^}__UPSTREAM=127.0.0.1:${UP_PORT[$other]}")
+      IFS=, read -r -a routes <<<"$(service_route "$other")"
+      for route in "${routes[@]}"; do
+        _UP_ENV+=("APP_GATEWAY__SERVICES__${route^^}__UPSTREAM=127.0.0.1:${UP_PORT[$other]}")
+      done
     done
   else
     if [[ "$(service_storage "$name")" == sqlite ]]; then

@@ -6,7 +6,7 @@
 
 namespace {
 
-// gateway.services.<name>.upstream (host:port) and optional .request_timeout.
+// gateway.services.<name>.upstream (host:port), optional .request_timeout and .paths.
 mercato::gateway::RouteTable read_routes(const mercato::config::Source& config) {
   using namespace mercato;
   gateway::RouteTable table;
@@ -18,7 +18,19 @@ mercato::gateway::RouteTable read_routes(const mercato::config::Source& config) 
     if (!endpoint) {
       throw config::ConfigError("config key '" + s.path() + ".upstream': " + endpoint.error().message);
     }
-    table.add({name, *endpoint, s.duration("request_timeout", std::chrono::seconds(5))});
+    auto paths = s.string_list("paths");
+    for (const auto& path : paths) {
+      if (path.empty() || path.front() != '/' || path.rfind("/api/", 0) == 0 || path == "/api" ||
+          path.find_first_of("{}?#") != std::string::npos) {
+        throw config::ConfigError("config key '" + s.path() + ".paths': '" + path +
+                                  "' is not an absolute path outside /api (without {, }, ? or #)");
+      }
+      if (const auto* other = table.find_path(path)) {
+        throw config::ConfigError("config key '" + s.path() + ".paths': '" + path +
+                                  "' is already served by '" + other->name + "'");
+      }
+    }
+    table.add({name, *endpoint, s.duration("request_timeout", std::chrono::seconds(5)), std::move(paths)});
   }
   return table;
 }

@@ -1,21 +1,100 @@
 // The user service: users in the service's own database (SQLite, or PostgreSQL with database.url),
 // behind the REST API in api/; every change published as an event through the transactional outbox.
+// Accounts log in here and get their tokens (the `auth` section of config/user.yaml).
+#include <algorithm>
+
+#include "adapters/argon2_password_hasher.hpp"
 #include "adapters/postgres_user_repository.hpp"
+#include "adapters/signing_keys.hpp"
 #include "adapters/sqlite_user_repository.hpp"
 #include "api/handlers.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
 
+namespace {
+
+using namespace mercato;
+using std::chrono::duration_cast;
+using std::chrono::seconds;
+
+[[noreturn]] void bad(const config::Section& section, const Error& e) {
+  throw config::ConfigError("config key '" + section.path() + "." + e.field + "': " + e.message);
+}
+
+struct AuthConfig {
+  user::AuthSettings auth;
+  user::Argon2Settings argon2;
+  user::KeyStoreSettings keys;
+  user::ClientAddressSettings addresses;
+};
+
+// The `auth` section, typed and validated: a bad value stops the service before it listens.
+AuthConfig read_auth_config(const service::Context& ctx) {
+  AuthConfig c;
+  auto a = ctx.config().section("auth");
+  c.auth.issuer = a.string("issuer", c.auth.issuer);
+  c.auth.audience = a.string("audience", c.auth.audience);
+  c.auth.access_token_ttl = duration_cast<seconds>(a.duration("access_token_ttl", c.auth.access_token_ttl));
+  c.auth.refresh_token_ttl =
+      duration_cast<seconds>(a.duration("refresh_token_ttl", c.auth.refresh_token_ttl));
+  auto limit = a.section("login_limit");
+  c.auth.per_account.burst = limit.number("per_account_burst", c.auth.per_account.burst, 1, 1e6);
+  c.auth.per_account.rate =
+      limit.number("per_account_per_minute", c.auth.per_account.rate * 60, 1e-3, 1e6) / 60;
+  c.auth.per_address.burst = limit.number("per_address_burst", c.auth.per_address.burst, 1, 1e6);
+  c.auth.per_address.rate =
+      limit.number("per_address_per_minute", c.auth.per_address.rate * 60, 1e-3, 1e6) / 60;
+  if (auto r = c.auth.validate(); !r) bad(a, r.error());
+
+  auto h = a.section("argon2");
+  c.argon2.memory_kib = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(h.bytes("memory", std::uint64_t{c.argon2.memory_kib} * 1024) / 1024, 1U << 31));
+  c.argon2.iterations = static_cast<std::uint32_t>(h.integer("iterations", c.argon2.iterations, 0, 1000));
+  c.argon2.parallelism = static_cast<std::uint32_t>(h.integer("parallelism", c.argon2.parallelism, 0, 1000));
+  if (auto r = c.argon2.validate(); !r) bad(h, r.error());
+
+  auto skew = a.duration("clock_skew", seconds(30));
+  if (skew > std::chrono::minutes(5)) bad(a, Error::validation("clock_skew", "must be at most 5m"));
+  auto key_dir = a.string("key_dir", "");
+  if (key_dir.empty()) {
+    // Beside the database file, so that MERCATO_VAR_DIR and the tests' temporary directories move it too.
+    std::filesystem::path db = ctx.config().section("database").string("path", "var/user/user.db");
+    key_dir = (db.parent_path() / "keys").string();
+  }
+  c.keys.dir = key_dir;
+  c.keys.import_file = a.string("signing_key_file", "");
+  c.keys.rotate_after = duration_cast<seconds>(a.duration("rotate_after", std::chrono::hours(24 * 30)));
+  c.keys.grace = c.auth.access_token_ttl + duration_cast<seconds>(skew);
+
+  auto present = a.child_keys();
+  if (std::find(present.begin(), present.end(), "trusted_proxies") != present.end()) {
+    c.addresses.trusted_proxies = a.string_list("trusted_proxies");
+  } else {
+    c.addresses.trusted_proxies = {"127.0.0.1", "::1"};
+  }
+  return c;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  using namespace mercato;
   return service::run(argc, argv, "user", [](service::Context& ctx) {
+    auto settings = read_auth_config(ctx);
     auto [repository, event_store] = storage::open_repository_with_events<user::UserRepository>(
         ctx, {.sqlite = [](sqlite::Database& db) { return std::make_unique<user::SqliteUserRepository>(db); },
               .postgres =
                   [](postgres::Database& db) { return std::make_unique<user::PostgresUserRepository>(db); }});
-    auto& users = ctx.own(std::make_unique<user::UserService>(repository));
+    auto& hasher = ctx.own(std::make_unique<user::Argon2PasswordHasher>(settings.argon2));
+    auto& users = ctx.own(std::make_unique<user::UserService>(repository, hasher));
+    auto keys = user::load_signing_keys(settings.keys, now_utc());
+    ctx.logger().info(
+        "signing key loaded",
+        {{"kid", keys.signer.kid()}, {"published", static_cast<std::uint64_t>(keys.published.size())}});
+    auto& auth =
+        ctx.own(std::make_unique<user::AuthService>(repository, hasher, std::move(keys), settings.auth));
     user::register_routes(ctx.router(), users);
+    user::register_auth_routes(ctx.router(), auth, settings.addresses);
     // Publishes user.registered / user.updated from the outbox; consumes nothing yet.
     auto& bus = events::attach(ctx, event_store);
     if (auto r = bus.start(); !r)

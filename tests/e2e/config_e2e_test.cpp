@@ -44,7 +44,7 @@ std::string PrintMode(const ::testing::TestParamInfo<Mode>& info) {
 }
 
 // The gateway's routes as ./mercato up passes them (APP_GATEWAY__SERVICES__<ROUTE>__UPSTREAM), read from
-// the service registry scripts/services.sh ("name port route storage calls" per quoted line).
+// the service registry scripts/services.sh ("name port routes storage calls" per quoted line).
 std::map<std::string, std::string> gateway_routes() {
   std::ifstream in(testing::source_dir() + "/scripts/services.sh");
   std::map<std::string, std::string> env;
@@ -52,10 +52,13 @@ std::map<std::string, std::string> gateway_routes() {
     auto first = line.find_first_not_of(" \t");
     if (first == std::string::npos || line[first] != '"') continue;
     std::istringstream fields(line.substr(first + 1));
-    std::string name, port, route;
-    if (!(fields >> name >> port >> route)) continue;
-    for (auto& c : route) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    env["APP_GATEWAY__SERVICES__" + route + "__UPSTREAM"] = "127.0.0.1:" + port;
+    std::string name, port, routes;
+    if (!(fields >> name >> port >> routes)) continue;
+    std::istringstream each(routes);  // several routes are comma-separated
+    for (std::string route; std::getline(each, route, ',');) {
+      for (auto& c : route) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      env["APP_GATEWAY__SERVICES__" + route + "__UPSTREAM"] = "127.0.0.1:" + port;
+    }
   }
   return env;
 }

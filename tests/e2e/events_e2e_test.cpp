@@ -60,8 +60,9 @@ class EventsE2E : public ::testing::TestWithParam<std::string> {
   }
 
   std::string place_order() {
-    auto user = testing::http(user_->port, "POST", "/users",
-                              R"({"email":"ev-)" + random_hex(6) + R"(@example.com","name":"Ev"})");
+    auto user = testing::http(
+        user_->port, "POST", "/users",
+        R"({"email":"ev-)" + random_hex(6) + R"(@example.com","name":"Ev","password":"correct horse"})");
     EXPECT_EQ(user.status, 201) << user.body;
     customer_ = std::string(user.json().at("id").as_string());
     auto product = testing::http(inventory_->port, "PUT", "/inventory/ev-apple",

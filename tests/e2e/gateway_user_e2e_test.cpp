@@ -162,7 +162,8 @@ class GatewayUserTest : public ::testing::Test {
 
 TEST_F(GatewayUserTest, CreateGetPatchThroughGateway) {
   auto email = unique_email();
-  auto created = api("POST", "/users", R"({"email":")" + email + R"(","name":"Ann Lee"})");
+  auto created =
+      api("POST", "/users", R"({"email":")" + email + R"(","name":"Ann Lee","password":"correct horse"})");
   ASSERT_EQ(created.status, 201) << created.body;
   auto user = created.json().as_object();
   std::string id(user.at("id").as_string());
@@ -207,7 +208,8 @@ struct BadInput {
 };
 
 TEST_F(GatewayUserTest, BadInputsGetA4xxNamingTheProblem) {
-  auto existing = api("POST", "/users", R"({"email":")" + unique_email() + R"(","name":"X"})");
+  auto existing =
+      api("POST", "/users", R"({"email":")" + unique_email() + R"(","name":"X","password":"correct horse"})");
   ASSERT_EQ(existing.status, 201);
   std::string id(existing.json().at("id").as_string());
   std::string long_name(201, 'n');
@@ -218,19 +220,32 @@ TEST_F(GatewayUserTest, BadInputsGetA4xxNamingTheProblem) {
       {"string body", "POST", "\"x\"", 400, "malformed_request", ""},
       {"trailing garbage", "POST", R"({"email":"a@b.io","name":"A"} x)", 400, "malformed_request", ""},
       {"invalid UTF-8", "POST", "{\"email\":\"a@b.io\",\"name\":\"\xff\"}", 400, "malformed_request", ""},
-      {"missing email", "POST", R"({"name":"A"})", 400, "validation_failed", "email"},
+      {"missing email", "POST", R"({"name":"A","password":"correct horse"})", 400, "validation_failed",
+       "email"},
       {"missing name", "POST", R"({"email":"a@b.io"})", 400, "validation_failed", "name"},
-      {"email not a string", "POST", R"({"email":42,"name":"A"})", 400, "validation_failed", "email"},
+      {"email not a string", "POST", R"({"email":42,"name":"A","password":"correct horse"})", 400,
+       "validation_failed", "email"},
       {"name null", "POST", R"({"email":"a@b.io","name":null})", 400, "validation_failed", "name"},
       {"name an object", "POST", R"({"email":"a@b.io","name":{}})", 400, "validation_failed", "name"},
-      {"invalid email", "POST", R"({"email":"not-an-email","name":"A"})", 400, "validation_failed", "email"},
-      {"email without domain dot", "POST", R"({"email":"a@localhost","name":"A"})", 400, "validation_failed",
-       "email"},
-      {"blank name", "POST", R"({"email":"a@b.io","name":"   "})", 400, "validation_failed", "name"},
-      {"name too long", "POST", R"({"email":"a@b.io","name":")" + long_name + R"("})", 400,
+      {"invalid email", "POST", R"({"email":"not-an-email","name":"A","password":"correct horse"})", 400,
+       "validation_failed", "email"},
+      {"email without domain dot", "POST", R"({"email":"a@localhost","name":"A","password":"correct horse"})",
+       400, "validation_failed", "email"},
+      {"blank name", "POST", R"({"email":"a@b.io","name":"   ","password":"correct horse"})", 400,
        "validation_failed", "name"},
-      {"unknown field", "POST", R"({"email":"a@b.io","name":"A","role":"admin"})", 400, "validation_failed",
-       "role"},
+      {"name too long", "POST",
+       R"({"email":"a@b.io","name":")" + long_name + R"(","password":"correct horse"})", 400,
+       "validation_failed", "name"},
+      {"unknown field", "POST", R"({"email":"a@b.io","name":"A","password":"correct horse","role":"admin"})",
+       400, "validation_failed", "role"},
+      {"missing password", "POST", R"({"email":"a@b.io","name":"A"})", 400, "validation_failed", "password"},
+      {"password not a string", "POST", R"({"email":"a@b.io","name":"A","password":12345678})", 400,
+       "validation_failed", "password"},
+      {"password too short", "POST", R"({"email":"a@b.io","name":"A","password":"1234567"})", 400,
+       "validation_failed", "password"},
+      {"password too long", "POST",
+       R"({"email":"a@b.io","name":"A","password":")" + std::string(129, 'p') + R"("})", 400,
+       "validation_failed", "password"},
       {"patch nothing", "PATCH", "{}", 400, "validation_failed", ""},
       {"patch unknown field", "PATCH", R"({"nick":"x"})", 400, "validation_failed", "nick"},
       {"patch invalid email", "PATCH", R"({"email":"@@"})", 400, "validation_failed", "email"},
@@ -253,15 +268,18 @@ TEST_F(GatewayUserTest, BadInputsGetA4xxNamingTheProblem) {
 
 TEST_F(GatewayUserTest, DuplicateEmailIs409IgnoringCase) {
   auto email = unique_email();
-  ASSERT_EQ(api("POST", "/users", R"({"email":")" + email + R"(","name":"A"})").status, 201);
+  ASSERT_EQ(
+      api("POST", "/users", R"({"email":")" + email + R"(","name":"A","password":"correct horse"})").status,
+      201);
   std::string upper = email;
   upper[0] = 'U';
-  auto dup = api("POST", "/users", R"({"email":")" + upper + R"(","name":"B"})");
+  auto dup = api("POST", "/users", R"({"email":")" + upper + R"(","name":"B","password":"correct horse"})");
   EXPECT_EQ(dup.status, 409);
   EXPECT_EQ(dup.error_code(), "conflict");
   EXPECT_EQ(dup.error_field(), "email");
 
-  auto other = api("POST", "/users", R"({"email":")" + unique_email() + R"(","name":"C"})");
+  auto other =
+      api("POST", "/users", R"({"email":")" + unique_email() + R"(","name":"C","password":"correct horse"})");
   std::string id(other.json().at("id").as_string());
   auto taken = api("PATCH", "/users/" + id, R"({"email":")" + email + R"("})");
   EXPECT_EQ(taken.status, 409);
@@ -389,8 +407,8 @@ TEST(GatewayProxy, KilledServiceGives503FastAndRecoversWhenBack) {
   Gateway gateway({{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user.port)}});
   ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
   ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
-  auto created =
-      testing::http(gateway.port, "POST", "/api/users", R"({"email":"kill@example.com","name":"K"})");
+  auto created = testing::http(gateway.port, "POST", "/api/users",
+                               R"({"email":"kill@example.com","name":"K","password":"correct horse"})");
   ASSERT_EQ(created.status, 201);
   std::string id(created.json().at("id").as_string());
 
@@ -426,7 +444,8 @@ TEST(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
       for (int i = 0; i < kPerThread; ++i) {
         std::string email = "load" + std::to_string(t) + "-" + std::to_string(i) + "@example.com";
         auto r =
-            testing::http(user.port, "POST", "/users", R"({"email":")" + email + R"(","name":"L"})", {}, 5s);
+            testing::http(user.port, "POST", "/users",
+                          R"({"email":")" + email + R"(","name":"L","password":"correct horse"})", {}, 5s);
         std::lock_guard lock(mutex);
         if (r.status == 201) {
           created_ids.emplace_back(r.json().at("id").as_string());
@@ -458,7 +477,8 @@ TEST(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
   // Every request that got no answer was never applied: registering it again must succeed. A 409 here
   // would mean the server did the work and dropped the response.
   for (const auto& email : failed_emails) {
-    auto again = testing::http(user.port, "POST", "/users", R"({"email":")" + email + R"(","name":"L"})");
+    auto again = testing::http(user.port, "POST", "/users",
+                               R"({"email":")" + email + R"(","name":"L","password":"correct horse"})");
     EXPECT_EQ(again.status, 201) << email << ": " << again.body;
   }
   fs::remove_all(dir);
@@ -478,7 +498,8 @@ TEST(UserService, RunsOnPostgresChosenByConfiguration) {
                 {"APP_LOG__LEVEL", "warn"}});
   ASSERT_TRUE(testing::wait_ready(port)) << user.log();
   std::string email = "pg" + std::to_string(::getpid()) + "@example.com";
-  auto created = testing::http(port, "POST", "/users", R"({"email":")" + email + R"(","name":"Pg"})");
+  auto created = testing::http(port, "POST", "/users",
+                               R"({"email":")" + email + R"(","name":"Pg","password":"correct horse"})");
   ASSERT_EQ(created.status, 201) << created.body;
   EXPECT_EQ(testing::check_contract("POST", "/users", created), "");
   std::string id(created.json().at("id").as_string());
@@ -486,7 +507,9 @@ TEST(UserService, RunsOnPostgresChosenByConfiguration) {
   EXPECT_EQ(got.json(), created.json());
   std::string upper = email;
   upper[0] = 'P';
-  EXPECT_EQ(testing::http(port, "POST", "/users", R"({"email":")" + upper + R"(","name":"Dup"})").status,
+  EXPECT_EQ(testing::http(port, "POST", "/users",
+                          R"({"email":")" + upper + R"(","name":"Dup","password":"correct horse"})")
+                .status,
             409);
   auto patched = testing::http(port, "PATCH", "/users/" + id, R"({"name":"Renamed"})");
   EXPECT_EQ(patched.status, 200);
@@ -510,7 +533,8 @@ TEST(UserService, PublishesItsChangesToTheBroker) {
   ASSERT_EQ(probe.error(), "");
 
   std::string email = "events" + std::to_string(::getpid()) + "@example.com";
-  auto created = testing::http(user.port, "POST", "/users", R"({"email":")" + email + R"(","name":"Ev"})",
+  auto created = testing::http(user.port, "POST", "/users",
+                               R"({"email":")" + email + R"(","name":"Ev","password":"correct horse"})",
                                {{"traceparent", kTraceparent}});
   ASSERT_EQ(created.status, 201) << created.body;
   std::string id(created.json().at("id").as_string());

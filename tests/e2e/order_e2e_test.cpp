@@ -83,7 +83,8 @@ class OrderFlowTest : public ::testing::Test {
   static std::string new_customer() {
     static std::atomic<int> n{0};
     auto r = api("POST", "/users",
-                 R"({"email":"buyer)" + std::to_string(n++) + R"(@example.com","name":"Buyer"})");
+                 R"({"email":"buyer)" + std::to_string(n++) +
+                     R"(@example.com","name":"Buyer","password":"correct horse"})");
     EXPECT_EQ(r.status, 201) << r.body;
     return std::string(r.json().at("id").as_string());
   }
@@ -342,7 +343,8 @@ TEST_F(OrderFlowTest, UserServiceDownIs503AndNothingIsStored) {
 TEST_F(OrderFlowTest, AnInventoryOutageOpensTheCircuitAndItClosesWhenTheServiceIsBack) {
   // The customer straight from the user service: the test before restarted it, and the gateway's pooled
   // connection to the old process is only checked once idle for a moment (lib/http client.cpp).
-  auto user = testing::http(user_port_, "POST", "/users", R"({"email":"breaker@example.com","name":"Bea"})");
+  auto user = testing::http(user_port_, "POST", "/users",
+                            R"({"email":"breaker@example.com","name":"Bea","password":"correct horse"})");
   ASSERT_EQ(user.status, 201) << user.body;
   std::string customer(user.json().at("id").as_string());
   stock("breaker-pear", 100, 50);

@@ -82,8 +82,9 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
     for (auto* s :
          {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(), order_.get()})
       ASSERT_TRUE(testing::wait_ready(s->port)) << s->name << ": " << s->process->log();
-    auto user = testing::http(user_->port, "POST", "/users",
-                              R"({"email":"saga-)" + random_hex(6) + R"(@example.com","name":"Ann"})");
+    auto user = testing::http(
+        user_->port, "POST", "/users",
+        R"({"email":"saga-)" + random_hex(6) + R"(@example.com","name":"Ann","password":"correct horse"})");
     ASSERT_EQ(user.status, 201) << user.body;
     customer_ = std::string(user.json().at("id").as_string());
   }

@@ -35,6 +35,9 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+// Every customer the load creates has this password (accounts need one; the run's customers are
+// throwaway, and a later step logs them in with it).
+constexpr std::string_view kCustomerPassword = "mercato-load-customer";
 constexpr const char* kAddress =
     R"({"name":"Load Customer","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"})";
 
@@ -178,9 +181,9 @@ struct Driver::Impl {
         auto n = w.registered++;
         std::string email =
             options.prefix + "-w" + std::to_string(w.index) + "u" + std::to_string(n) + "@load.example.com";
-        request =
-            json_request(http::Method::kPost, "/api/users",
-                         R"({"email":")" + email + R"(","name":"Load User )" + std::to_string(n) + R"("})");
+        request = json_request(http::Method::kPost, "/api/users",
+                               R"({"email":")" + email + R"(","name":"Load User )" + std::to_string(n) +
+                                   R"(","password":")" + std::string(kCustomerPassword) + R"("})");
         break;
       }
       case Op::kReadProduct:
@@ -353,10 +356,10 @@ struct Driver::Impl {
         expected = 0;  // 201 created or 200 replaced
       } else {
         auto c = task - products;
-        request =
-            json_request(http::Method::kPost, "/api/users",
-                         R"({"email":")" + options.prefix + "-c" + std::to_string(c) +
-                             R"(@load.example.com","name":"Load Customer )" + std::to_string(c) + R"("})");
+        request = json_request(http::Method::kPost, "/api/users",
+                               R"({"email":")" + options.prefix + "-c" + std::to_string(c) +
+                                   R"(@load.example.com","name":"Load Customer )" + std::to_string(c) +
+                                   R"(","password":")" + std::string(kCustomerPassword) + R"("})");
       }
       std::string what = std::string(http::to_string(request.method)) + " " + request.target;
       http::CallOptions call;

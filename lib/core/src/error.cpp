@@ -78,6 +78,9 @@ Error Error::validation(std::string field, std::string message) {
   return {ErrorCode::kValidationFailed, std::move(message), std::move(field)};
 }
 Error Error::malformed(std::string message) { return {ErrorCode::kMalformedRequest, std::move(message), {}}; }
+Error Error::unauthenticated(std::string message) {
+  return {ErrorCode::kUnauthenticated, std::move(message), {}};
+}
 Error Error::not_found(std::string message) { return {ErrorCode::kNotFound, std::move(message), {}}; }
 Error Error::conflict(std::string message, std::string field) {
   return {ErrorCode::kConflict, std::move(message), std::move(field)};

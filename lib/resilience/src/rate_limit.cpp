@@ -75,6 +75,17 @@ RateLimiter::Decision RateLimiter::take(std::string_view key, TimePoint now) {
   return Decision{false, std::chrono::milliseconds{std::max<std::chrono::milliseconds::rep>(1, rounded_up)}};
 }
 
+RateLimiter::Decision RateLimiter::check(std::string_view key, TimePoint now) const {
+  std::lock_guard lock(mutex_);
+  auto it = buckets_.find(std::string(key));
+  if (it == buckets_.end()) return Decision{};
+  const double tokens = refilled(it->second.tokens, it->second.updated, now, settings_);
+  if (tokens + kSlack >= 1) return Decision{};
+  const double wait_ms = (1.0 - tokens) * 1000.0 / settings_.rate;
+  const auto rounded_up = static_cast<std::chrono::milliseconds::rep>(std::ceil(wait_ms - kSlack));
+  return Decision{false, std::chrono::milliseconds{std::max<std::chrono::milliseconds::rep>(1, rounded_up)}};
+}
+
 std::size_t RateLimiter::keys() const {
   std::lock_guard lock(mutex_);
   return buckets_.size();

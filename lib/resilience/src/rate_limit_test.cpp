@@ -116,6 +116,22 @@ TEST(RateLimiter, RefillsDoNotLoseATokenToRounding) {
   EXPECT_TRUE(limiter.take("k", now + milliseconds{100}).allowed);
 }
 
+TEST(RateLimiter, CheckTellsWhatTakeWouldDecideWithoutTakingAToken) {
+  RateLimiter limiter(limits(2, 2));
+  auto t0 = TimePoint{} + seconds(100);
+  EXPECT_TRUE(limiter.check("a", t0).allowed);
+  EXPECT_EQ(limiter.keys(), 0U) << "checking creates no bucket";
+  ASSERT_TRUE(limiter.take("a", t0).allowed);
+  EXPECT_TRUE(limiter.check("a", t0).allowed);
+  EXPECT_TRUE(limiter.check("a", t0).allowed) << "a check takes nothing";
+  ASSERT_TRUE(limiter.take("a", t0).allowed);
+  auto refused = limiter.check("a", t0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.retry_after, milliseconds(500));
+  EXPECT_EQ(limiter.take("a", t0).retry_after, refused.retry_after);
+  EXPECT_TRUE(limiter.check("a", t0 + milliseconds(500)).allowed);
+}
+
 TEST(RateLimiter, KeysAreIsolated) {
   TimePoint now{seconds{1000}};
   RateLimiter limiter(limits(1, 2));

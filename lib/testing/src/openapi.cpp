@@ -254,8 +254,10 @@ std::string OpenApiContract::check(const std::string& method, const std::string&
 
 std::string check_contract(const std::string& method, const std::string& target, const HttpResult& response) {
   static const std::map<std::string, std::string> kFiles = {
-      {"users", "user"},       {"orders", "order"},       {"inventory", "inventory"},
-      {"payments", "payment"}, {"shipments", "shipping"}, {"notifications", "notification"}};
+      {"users", "user"},          {"auth", "user"},
+      {".well-known", "user"},    {"orders", "order"},
+      {"inventory", "inventory"}, {"payments", "payment"},
+      {"shipments", "shipping"},  {"notifications", "notification"}};
   static std::mutex mutex;
   static std::map<std::string, OpenApiContract> loaded;
   auto segments = split(target.substr(0, target.find('?')));

@@ -33,14 +33,10 @@ std::uint64_t random_u64() {
   return rng();
 }
 
-boost::asio::awaitable<http::Response> proxy(const RouteTable& table, const PolicyHolder& policies,
-                                             const http::Request& req) {
-  auto service = req.param("service");
-  const Upstream* upstream = table.find(service);
-  if (upstream == nullptr) {
-    co_return http::Response::error(Error::not_found("no service named '" + std::string(service) + "'"),
-                                    req.request_id);
-  }
+// `target`: what the upstream is asked for (path and query).
+boost::asio::awaitable<http::Response> forward(const Upstream* upstream, std::string target,
+                                               const PolicyHolder& policies, const http::Request& req) {
+  std::string_view service = upstream->name;
   auto traffic = policies.current();
   auto* svc = traffic->service(service);
   auto now = resilience::Clock::now();
@@ -74,7 +70,7 @@ boost::asio::awaitable<http::Response> proxy(const RouteTable& table, const Poli
   http::ClientRequest out;
   out.method = req.method;
   out.method_name = req.method_name;
-  out.target = upstream_target(service, req.param("rest"), req.query);
+  out.target = std::move(target);
   out.headers.reserve(req.headers.size() + 4, 256);
   copy_end_to_end(req.headers, out.headers);
   out.headers.set(http::kRequestIdHeader, req.request_id);
@@ -118,12 +114,33 @@ boost::asio::awaitable<http::Response> proxy(const RouteTable& table, const Poli
   co_return res;
 }
 
+boost::asio::awaitable<http::Response> proxy(const RouteTable& table, const PolicyHolder& policies,
+                                             const http::Request& req) {
+  auto service = req.param("service");
+  const Upstream* upstream = table.find(service);
+  if (upstream == nullptr) {
+    co_return http::Response::error(Error::not_found("no service named '" + std::string(service) + "'"),
+                                    req.request_id);
+  }
+  co_return co_await forward(upstream, upstream_target(service, req.param("rest"), req.query), policies, req);
+}
+
 }  // namespace
 
 void register_routes(http::Router& router, const RouteTable& table, const PolicyHolder& policy) {
   auto handler = [&table, &policy](const http::Request& req) { return proxy(table, policy, req); };
   router.any_async("/api/{service}", handler);
   router.any_async("/api/{service}/{rest...}", handler);
+  // Exact paths outside /api/ (gateway.services.<name>.paths), forwarded as they came, under the same
+  // traffic policy as the service's other routes.
+  for (const auto& [name, upstream] : table.all()) {
+    for (const auto& path : upstream.paths) {
+      const Upstream* target = &upstream;
+      router.any_async(path, [target, &policy](const http::Request& req) {
+        return forward(target, req.query.empty() ? req.path : req.path + "?" + req.query, policy, req);
+      });
+    }
+  }
   router.get("/api", [&table](const http::Request&) {
     boost::json::array services;
     for (const auto& [name, upstream] : table.all()) {

@@ -7,6 +7,15 @@ const Upstream* RouteTable::find(std::string_view service) const {
   return it == upstreams_.end() ? nullptr : &it->second;
 }
 
+const Upstream* RouteTable::find_path(std::string_view path) const {
+  for (const auto& [name, upstream] : upstreams_) {
+    for (const auto& p : upstream.paths) {
+      if (p == path) return &upstream;
+    }
+  }
+  return nullptr;
+}
+
 std::string upstream_target(std::string_view service, std::string_view rest, std::string_view query) {
   std::string target;
   target.reserve(2 + service.size() + rest.size() + query.size() + 1);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mercato/http/client.hpp"
 
@@ -16,12 +17,17 @@ struct Upstream {
   std::string name;  // the first path segment after /api/, e.g. "users"
   http::Endpoint endpoint;
   std::chrono::milliseconds request_timeout{5000};
+  // Exact paths outside /api/ forwarded unchanged to this upstream, e.g. /.well-known/jwks.json for
+  // the user service: well-known locations cannot live under /api/<name>/.
+  std::vector<std::string> paths;
 };
 
 class RouteTable {
  public:
   void add(Upstream upstream) { upstreams_.insert_or_assign(upstream.name, std::move(upstream)); }
   const Upstream* find(std::string_view service) const;
+  // The upstream that serves the exact path `path` (Upstream::paths), or nullptr.
+  const Upstream* find_path(std::string_view path) const;
   const std::map<std::string, Upstream, std::less<>>& all() const noexcept { return upstreams_; }
 
  private:

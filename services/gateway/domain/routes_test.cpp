@@ -21,5 +21,16 @@ TEST(RouteTable, FindsConfiguredServicesOnly) {
   EXPECT_EQ(t.find(""), nullptr);
 }
 
+TEST(RouteTable, FindsTheUpstreamOfAnExactPath) {
+  RouteTable t;
+  t.add({"users", {"127.0.0.1", 8081}, std::chrono::milliseconds(100), {"/.well-known/jwks.json"}});
+  t.add({"auth", {"127.0.0.1", 8081}, std::chrono::milliseconds(100)});
+  ASSERT_NE(t.find_path("/.well-known/jwks.json"), nullptr);
+  EXPECT_EQ(t.find_path("/.well-known/jwks.json")->name, "users");
+  EXPECT_EQ(t.find_path("/.well-known/other"), nullptr);
+  EXPECT_EQ(t.find_path("/.well-known/jwks.json/x"), nullptr);
+  EXPECT_EQ(t.find_path("/"), nullptr);
+}
+
 }  // namespace
 }  // namespace mercato::gateway

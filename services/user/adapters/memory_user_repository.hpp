@@ -15,10 +15,15 @@ namespace mercato::user {
 
 class MemoryUserRepository final : public UserRepository {
  public:
-  Result<void> insert(const User& user, std::span<const events::CloudEvent> events) override;
+  Result<void> insert(const User& user, const Credentials& credentials,
+                      std::span<const events::CloudEvent> events) override;
   Result<User> find(std::string_view id) override;
   Result<User> update(std::string_view id, const UserPatch& patch, SystemTime now,
                       const EventsOf& events_of) override;
+  Result<Credentials> find_credentials(std::string_view email) override;
+  Result<void> insert_refresh_token(const RefreshToken& token) override;
+  Result<Grant> rotate_refresh_token(std::string_view token_hash, RefreshToken next, SystemTime now) override;
+  Result<void> revoke_refresh_family(std::string_view token_hash, SystemTime now) override;
   Result<void> ping() override { return {}; }
 
   // Every event appended so far, in the order the changes happened.
@@ -28,7 +33,16 @@ class MemoryUserRepository final : public UserRepository {
   bool email_taken(std::string_view email, std::string_view except_id) const;
 
   std::mutex mutex_;
+  struct StoredToken {
+    RefreshToken token;
+    bool spent = false;
+    bool revoked = false;
+  };
+  void revoke_family(const std::string& family_id);  // mutex held
+
   std::map<std::string, User, std::less<>> users_;
+  std::map<std::string, Credentials, std::less<>> credentials_;  // by user id
+  std::map<std::string, StoredToken, std::less<>> tokens_;       // by token hash
   std::vector<events::CloudEvent> outbox_;
 };
 

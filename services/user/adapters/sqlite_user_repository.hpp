@@ -14,10 +14,15 @@ class SqliteUserRepository final : public UserRepository {
   // only).
   explicit SqliteUserRepository(sqlite::Database& db);
 
-  Result<void> insert(const User& user, std::span<const events::CloudEvent> events) override;
+  Result<void> insert(const User& user, const Credentials& credentials,
+                      std::span<const events::CloudEvent> events) override;
   Result<User> find(std::string_view id) override;
   Result<User> update(std::string_view id, const UserPatch& patch, SystemTime now,
                       const EventsOf& events_of) override;
+  Result<Credentials> find_credentials(std::string_view email) override;
+  Result<void> insert_refresh_token(const RefreshToken& token) override;
+  Result<Grant> rotate_refresh_token(std::string_view token_hash, RefreshToken next, SystemTime now) override;
+  Result<void> revoke_refresh_family(std::string_view token_hash, SystemTime now) override;
   Result<void> ping() override;
 
  private:

@@ -90,12 +90,24 @@ class UserRepositoryContract : public ::testing::TestWithParam<std::string> {
     auto now = now_utc();
     return User{new_uuid(), std::move(email), "Name", now, now};
   }
+  static Credentials creds(const User& u, Role role = Role::kCustomer) {
+    return {u.id, "hash-of-" + u.id, role};
+  }
+  Result<void> insert_new(std::string email) {
+    auto u = make(std::move(email));
+    return repo().insert(u, creds(u));
+  }
+  // A refresh token of `user` in `family`, issued now and living an hour.
+  static RefreshToken token(const User& user, std::string family = new_uuid()) {
+    auto now = now_utc();
+    return {random_hex(32), std::move(family), user.id, now, now + std::chrono::hours(1)};
+  }
   std::unique_ptr<Fixture> fixture_;
 };
 
 TEST_P(UserRepositoryContract, InsertThenFindReturnsSameUser) {
   auto u = make("a@x.io");
-  ASSERT_TRUE(repo().insert(u));
+  ASSERT_TRUE(repo().insert(u, creds(u)));
   auto found = repo().find(u.id);
   ASSERT_TRUE(found);
   EXPECT_EQ(*found, u);
@@ -108,8 +120,8 @@ TEST_P(UserRepositoryContract, FindUnknownIsNotFound) {
 }
 
 TEST_P(UserRepositoryContract, DuplicateEmailIsConflictIgnoringCase) {
-  ASSERT_TRUE(repo().insert(make("Ann@x.io")));
-  auto r = repo().insert(make("ann@x.io"));
+  ASSERT_TRUE(insert_new("Ann@x.io"));
+  auto r = insert_new("ann@x.io");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kConflict);
   EXPECT_EQ(r.error().field, "email");
@@ -117,7 +129,7 @@ TEST_P(UserRepositoryContract, DuplicateEmailIsConflictIgnoringCase) {
 
 TEST_P(UserRepositoryContract, UpdateAppliesPatch) {
   auto u = make("a@x.io");
-  ASSERT_TRUE(repo().insert(u));
+  ASSERT_TRUE(repo().insert(u, creds(u)));
   SystemTime later = u.updated_at + std::chrono::milliseconds(5);
   auto r = repo().update(u.id, {.email = std::nullopt, .name = std::string("New")}, later);
   ASSERT_TRUE(r);
@@ -130,8 +142,8 @@ TEST_P(UserRepositoryContract, UpdateAppliesPatch) {
 TEST_P(UserRepositoryContract, UpdateToTakenEmailIsConflictAndChangesNothing) {
   auto a = make("a@x.io");
   auto b = make("b@x.io");
-  ASSERT_TRUE(repo().insert(a));
-  ASSERT_TRUE(repo().insert(b));
+  ASSERT_TRUE(repo().insert(a, creds(a)));
+  ASSERT_TRUE(repo().insert(b, creds(b)));
   auto r = repo().update(b.id, {.email = std::string("A@x.io"), .name = std::string("Changed")}, now_utc());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kConflict);
@@ -140,7 +152,7 @@ TEST_P(UserRepositoryContract, UpdateToTakenEmailIsConflictAndChangesNothing) {
 
 TEST_P(UserRepositoryContract, UpdateOwnEmailCaseIsAllowed) {
   auto a = make("ann@x.io");
-  ASSERT_TRUE(repo().insert(a));
+  ASSERT_TRUE(repo().insert(a, creds(a)));
   auto r = repo().update(a.id, {.email = std::string("Ann@x.io"), .name = std::nullopt}, now_utc());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->email, "Ann@x.io");
@@ -155,7 +167,7 @@ TEST_P(UserRepositoryContract, UpdateUnknownIsNotFound) {
 TEST_P(UserRepositoryContract, InsertAppendsItsEventsWithTheUser) {
   auto u = make("a@x.io");
   auto registered = user_registered_event(u, "");
-  ASSERT_TRUE(repo().insert(u, std::span(&registered, 1)));
+  ASSERT_TRUE(repo().insert(u, creds(u), std::span(&registered, 1)));
   auto appended = outbox();
   ASSERT_EQ(appended.size(), 1U);
   EXPECT_EQ(appended[0].id, registered.id);
@@ -167,10 +179,10 @@ TEST_P(UserRepositoryContract, InsertAppendsItsEventsWithTheUser) {
 TEST_P(UserRepositoryContract, RefusedInsertAppendsNothing) {
   auto a = make("ann@x.io");
   auto first = user_registered_event(a, "");
-  ASSERT_TRUE(repo().insert(a, std::span(&first, 1)));
+  ASSERT_TRUE(repo().insert(a, creds(a), std::span(&first, 1)));
   auto b = make("ANN@x.io");
   auto second = user_registered_event(b, "");
-  ASSERT_FALSE(repo().insert(b, std::span(&second, 1)));
+  ASSERT_FALSE(repo().insert(b, creds(b), std::span(&second, 1)));
   auto appended = outbox();
   ASSERT_EQ(appended.size(), 1U);
   EXPECT_EQ(appended[0].id, first.id);
@@ -178,7 +190,7 @@ TEST_P(UserRepositoryContract, RefusedInsertAppendsNothing) {
 
 TEST_P(UserRepositoryContract, UpdateAppendsTheEventsOfTheChangedUserOnlyWhenSomethingChanged) {
   auto u = make("a@x.io");
-  ASSERT_TRUE(repo().insert(u));
+  ASSERT_TRUE(repo().insert(u, creds(u)));
   int built = 0;
   EventsOf events_of = [&](const User& changed) {
     ++built;
@@ -202,14 +214,97 @@ TEST_P(UserRepositoryContract, UpdateAppendsTheEventsOfTheChangedUserOnlyWhenSom
 TEST_P(UserRepositoryContract, FailedUpdateAppendsNothing) {
   auto a = make("a@x.io");
   auto b = make("b@x.io");
-  ASSERT_TRUE(repo().insert(a));
-  ASSERT_TRUE(repo().insert(b));
+  ASSERT_TRUE(repo().insert(a, creds(a)));
+  ASSERT_TRUE(repo().insert(b, creds(b)));
   EventsOf events_of = [](const User& changed) { return std::vector{user_updated_event(changed, "")}; };
   EXPECT_FALSE(
       repo().update(b.id, {.email = std::string("A@x.io"), .name = std::nullopt}, now_utc(), events_of));
   EXPECT_FALSE(
       repo().update("nope", {.email = std::nullopt, .name = std::string("x")}, now_utc(), events_of));
   EXPECT_TRUE(outbox().empty());
+}
+
+TEST_P(UserRepositoryContract, CredentialsAreFoundByEmailIgnoringCase) {
+  auto u = make("Ann@x.io");
+  ASSERT_TRUE(repo().insert(u, creds(u, Role::kAdmin)));
+  auto found = repo().find_credentials("ann@X.IO");
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_EQ(*found, creds(u, Role::kAdmin));
+  auto none = repo().find_credentials("bob@x.io");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, ErrorCode::kNotFound);
+  // A refused registration stores no credentials either.
+  auto dup = make("ANN@x.io");
+  ASSERT_FALSE(repo().insert(dup, creds(dup)));
+  EXPECT_EQ(repo().find_credentials("ann@x.io")->user_id, u.id);
+}
+
+TEST_P(UserRepositoryContract, ARefreshTokenRotatesOnceWithinItsFamily) {
+  auto u = make("a@x.io");
+  ASSERT_TRUE(repo().insert(u, creds(u)));
+  auto first = token(u);
+  ASSERT_TRUE(repo().insert_refresh_token(first));
+  auto second = token(u, "ignored: the family is the spent token's");
+  second.user_id = "ignored too";
+  auto grant = repo().rotate_refresh_token(first.token_hash, second, now_utc());
+  ASSERT_TRUE(grant) << grant.error().message;
+  EXPECT_EQ(*grant, (Grant{u.id, Role::kCustomer, first.family_id}));
+  auto third = token(u);
+  auto again = repo().rotate_refresh_token(second.token_hash, third, now_utc());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->family_id, first.family_id);
+  EXPECT_EQ(again->user_id, u.id);
+}
+
+TEST_P(UserRepositoryContract, ReusingASpentRefreshTokenRevokesItsWholeFamily) {
+  auto u = make("a@x.io");
+  ASSERT_TRUE(repo().insert(u, creds(u)));
+  auto first = token(u);
+  ASSERT_TRUE(repo().insert_refresh_token(first));
+  auto second = token(u);
+  ASSERT_TRUE(repo().rotate_refresh_token(first.token_hash, second, now_utc()));
+  // Another session of the same user, untouched by what happens to the first.
+  auto other = token(u);
+  ASSERT_TRUE(repo().insert_refresh_token(other));
+
+  auto reused = repo().rotate_refresh_token(first.token_hash, token(u), now_utc());
+  ASSERT_FALSE(reused);
+  EXPECT_EQ(reused.error().code, ErrorCode::kUnauthenticated);
+  // The family's live token is revoked with it, and so is anything else presented from it.
+  auto live = repo().rotate_refresh_token(second.token_hash, token(u), now_utc());
+  ASSERT_FALSE(live);
+  EXPECT_EQ(live.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_FALSE(repo().rotate_refresh_token(first.token_hash, token(u), now_utc()));
+  EXPECT_TRUE(repo().rotate_refresh_token(other.token_hash, token(u), now_utc()));
+}
+
+TEST_P(UserRepositoryContract, UnknownExpiredAndRevokedRefreshTokensAreRefused) {
+  auto u = make("a@x.io");
+  ASSERT_TRUE(repo().insert(u, creds(u)));
+  auto unknown = repo().rotate_refresh_token(random_hex(32), token(u), now_utc());
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kUnauthenticated);
+
+  auto old = token(u);
+  ASSERT_TRUE(repo().insert_refresh_token(old));
+  auto expired = repo().rotate_refresh_token(old.token_hash, token(u), old.expires_at);
+  ASSERT_FALSE(expired);
+  EXPECT_EQ(expired.error().code, ErrorCode::kUnauthenticated);
+
+  auto live = token(u);
+  ASSERT_TRUE(repo().insert_refresh_token(live));
+  auto next = token(u);
+  ASSERT_TRUE(repo().rotate_refresh_token(live.token_hash, next, now_utc()));
+  // Logout with the current token revokes the family; an unknown token is refused.
+  ASSERT_TRUE(repo().revoke_refresh_family(next.token_hash, now_utc()));
+  auto after = repo().rotate_refresh_token(next.token_hash, token(u), now_utc());
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, ErrorCode::kUnauthenticated);
+  auto logout_unknown = repo().revoke_refresh_family(random_hex(32), now_utc());
+  ASSERT_FALSE(logout_unknown);
+  EXPECT_EQ(logout_unknown.error().code, ErrorCode::kUnauthenticated);
+  // Logging out twice is harmless.
+  EXPECT_TRUE(repo().revoke_refresh_family(next.token_hash, now_utc()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Implementations, UserRepositoryContract,

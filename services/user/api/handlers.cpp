@@ -1,6 +1,8 @@
 #include "api/handlers.hpp"
 
+#include <algorithm>
 #include <boost/json/object.hpp>
+#include <optional>
 
 #include "mercato/json/json.hpp"
 
@@ -24,8 +26,10 @@ http::Response create(UserService& service, const http::Request& req) {
   json::FieldReader in(*body);
   auto email = in.string("email", json::kRequired, kText);
   auto name = in.string("name", json::kRequired, kText);
+  auto password = in.string("password", json::kRequired, kText);
   if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
-  auto user = service.create({*email, *name}, req.trace.to_traceparent());
+  auto user =
+      service.create({.email = *email, .name = *name, .password = *password}, req.trace.to_traceparent());
   if (!user) return http::Response::error(user.error(), req.request_id);
   auto res = http::Response::json(201, to_json(*user));
   res.headers.set("Location", "/users/" + user->id);
@@ -51,7 +55,98 @@ http::Response patch(UserService& service, const http::Request& req) {
   return http::Response::json(200, to_json(*user));
 }
 
+// Token answers are never cached (RFC 6749 §5.1).
+http::Response tokens(const TokenPair& pair) {
+  auto res = http::Response::json(200, boost::json::object{{"access_token", pair.access_token},
+                                                           {"token_type", "Bearer"},
+                                                           {"expires_in", pair.expires_in.count()},
+                                                           {"refresh_token", pair.refresh_token}});
+  res.headers.set("Cache-Control", "no-store");
+  return res;
+}
+
+http::Response login(AuthService& auth, const ClientAddressSettings& addresses, const http::Request& req) {
+  auto body = json::parse_object(req.body);
+  if (!body) return http::Response::error(body.error(), req.request_id);
+  json::FieldReader in(*body);
+  auto email = in.string("email", json::kRequired, kText);
+  auto password = in.string("password", json::kRequired, kText);
+  if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
+  auto outcome = auth.login(*email, *password, client_address(req, addresses));
+  if (!outcome.result) {
+    auto res = http::Response::error(outcome.result.error(), req.request_id);
+    if (outcome.retry_after.count() > 0) {
+      // Whole seconds, rounded up (RFC 9110 §10.2.3).
+      res.headers.set("Retry-After", std::to_string((outcome.retry_after.count() + 999) / 1000));
+    }
+    return res;
+  }
+  return tokens(*outcome.result);
+}
+
+// POST /auth/refresh and /auth/logout both take {"refresh_token"}.
+std::optional<std::string> refresh_token_of(const http::Request& req, http::Response& error) {
+  auto body = json::parse_object(req.body);
+  if (!body) {
+    error = http::Response::error(body.error(), req.request_id);
+    return std::nullopt;
+  }
+  json::FieldReader in(*body);
+  auto token = in.string("refresh_token", json::kRequired, {.min = 1, .max = 256});
+  if (auto done = in.finish(); !done) {
+    error = http::Response::error(done.error(), req.request_id);
+    return std::nullopt;
+  }
+  return token;
+}
+
+http::Response refresh(AuthService& auth, const http::Request& req) {
+  http::Response error;
+  auto token = refresh_token_of(req, error);
+  if (!token) return error;
+  auto pair = auth.refresh(*token);
+  if (!pair) return http::Response::error(pair.error(), req.request_id);
+  return tokens(*pair);
+}
+
+http::Response logout(AuthService& auth, const http::Request& req) {
+  http::Response error;
+  auto token = refresh_token_of(req, error);
+  if (!token) return error;
+  if (auto r = auth.logout(*token); !r) return http::Response::error(r.error(), req.request_id);
+  return http::Response::no_content();
+}
+
 }  // namespace
+
+std::string client_address(const http::Request& req, const ClientAddressSettings& settings) {
+  const auto& trusted = settings.trusted_proxies;
+  if (std::find(trusted.begin(), trusted.end(), req.remote_address) == trusted.end())
+    return req.remote_address;
+  // The last X-Forwarded-For header's last entry.
+  std::string_view last;
+  for (const auto& [name, value] : req.headers.entries()) {
+    if (http::iequals(name, "X-Forwarded-For")) last = value;
+  }
+  if (auto comma = last.rfind(','); comma != std::string_view::npos) last = last.substr(comma + 1);
+  while (!last.empty() && (last.front() == ' ' || last.front() == '\t')) last.remove_prefix(1);
+  while (!last.empty() && (last.back() == ' ' || last.back() == '\t')) last.remove_suffix(1);
+  return last.empty() ? req.remote_address : std::string(last);
+}
+
+void register_auth_routes(http::Router& router, AuthService& auth, ClientAddressSettings addresses) {
+  router.post("/auth/login", [&auth, addresses = std::move(addresses)](const http::Request& req) {
+    return login(auth, addresses, req);
+  });
+  router.post("/auth/refresh", [&auth](const http::Request& req) { return refresh(auth, req); });
+  router.post("/auth/logout", [&auth](const http::Request& req) { return logout(auth, req); });
+  router.get("/.well-known/jwks.json", [&auth](const http::Request&) {
+    auto res = http::Response::json(200, auth.published_keys().to_jwks());
+    // Short, so that verifiers see a rotation soon; they also refetch on an unknown kid.
+    res.headers.set("Cache-Control", "public, max-age=300");
+    return res;
+  });
+}
 
 void register_routes(http::Router& router, UserService& service) {
   router.post("/users", [&service](const http::Request& req) { return create(service, req); });

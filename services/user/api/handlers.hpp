@@ -1,7 +1,11 @@
-// The user service's HTTP API (contract: api/user.yaml, later issue): JSON in, JSON out, errors in the
+// The user service's HTTP API (contract: api/user.yaml): JSON in, JSON out, errors in the
 // one shape. Translates between HTTP and the use cases; holds no logic of its own.
 #pragma once
 
+#include <string>
+#include <vector>
+
+#include "app/auth_service.hpp"
 #include "app/user_service.hpp"
 #include "mercato/http/router.hpp"
 
@@ -9,5 +13,16 @@ namespace mercato::user {
 
 // POST /users, GET /users/{id}, PATCH /users/{id}
 void register_routes(http::Router& router, UserService& service);
+
+// Which address a login is counted against for the per-address limit: the peer's, unless the peer is
+// one of `trusted_proxies` (the gateway), whose X-Forwarded-For's last entry — the address the proxy
+// itself saw — is taken instead. Entries before the last are the client's own claims and never used.
+struct ClientAddressSettings {
+  std::vector<std::string> trusted_proxies;
+};
+std::string client_address(const http::Request& req, const ClientAddressSettings& settings);
+
+// POST /auth/login, POST /auth/refresh, POST /auth/logout, GET /.well-known/jwks.json
+void register_auth_routes(http::Router& router, AuthService& auth, ClientAddressSettings addresses);
 
 }  // namespace mercato::user

@@ -7,7 +7,7 @@
 // so the two can evolve separately. Timestamps are RFC 3339 UTC. Subject = the user id.
 //
 // The email is personal data, but it is what consumers need (the notification service addresses the
-// customer); the user has no password or other secret today, and one added later must never go here.
+// customer). The password hash and role live apart (Credentials, the credentials table) and never go here.
 //
 // Thread-safety: pure functions.
 #pragma once

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "domain/credentials.hpp"
 #include "domain/user.hpp"
 #include "mercato/core/result.hpp"
 #include "mercato/events/event.hpp"
@@ -25,9 +26,11 @@ using EventsOf = std::function<std::vector<events::CloudEvent>(const User&)>;
 class UserRepository {
  public:
   virtual ~UserRepository() = default;
-  // Stores a new user and appends `events` to the outbox in the same transaction. kConflict (field
-  // "email") when the email is taken, compared case-insensitively; nothing is then appended.
-  virtual Result<void> insert(const User& user, std::span<const events::CloudEvent> events = {}) = 0;
+  // Stores a new user with its credentials and appends `events` to the outbox, all in one transaction.
+  // kConflict (field "email") when the email is taken, compared case-insensitively; nothing is then
+  // stored or appended.
+  virtual Result<void> insert(const User& user, const Credentials& credentials,
+                              std::span<const events::CloudEvent> events = {}) = 0;
   // kNotFound when absent.
   virtual Result<User> find(std::string_view id) = 0;
   // Applies `patch` (already validated) atomically — read, apply(), write in one transaction, so two
@@ -36,6 +39,22 @@ class UserRepository {
   // `events_of(user)` appended to the outbox in the same transaction (a no-op patch publishes nothing).
   virtual Result<User> update(std::string_view id, const UserPatch& patch, SystemTime now,
                               const EventsOf& events_of = {}) = 0;
+
+  // The credentials of the account with this email (compared case-insensitively); kNotFound when there
+  // is none (or the user has no credentials: one registered before passwords existed).
+  virtual Result<Credentials> find_credentials(std::string_view email) = 0;
+  // Stores the first refresh token of a new family (a login).
+  virtual Result<void> insert_refresh_token(const RefreshToken& token) = 0;
+  // Spends the token whose hash is `token_hash` and stores `next` in its place — same family and user,
+  // whatever `next` says — in one transaction; returns what it grants. kUnauthenticated when the token
+  // is unknown, expired at `now`, revoked, or already spent: in that last case the whole family is
+  // revoked (and that is committed) before answering, since a token presented twice means a copy is in
+  // someone else's hands.
+  virtual Result<Grant> rotate_refresh_token(std::string_view token_hash, RefreshToken next,
+                                             SystemTime now) = 0;
+  // Revokes every token of the family `token_hash` belongs to (logout). kUnauthenticated when unknown.
+  virtual Result<void> revoke_refresh_family(std::string_view token_hash, SystemTime now) = 0;
+
   // Readiness: can the store be reached?
   virtual Result<void> ping() = 0;
 };

@@ -10,10 +10,16 @@ Result<User> UserService::create(const NewUser& input, std::string traceparent) 
   if (!email) return std::move(email).error();
   auto name = normalize_name(input.name);
   if (!name) return std::move(name).error();
+  if (auto ok = check_password(input.password); !ok) return std::move(ok).error();
+  // Hashing is the slow part (by design): done only once the input is known to be valid.
+  auto hash = hasher_.hash(input.password);
+  if (!hash) return std::move(hash).error();
   auto now = now_utc();
   User user{new_uuid(), std::move(*email), std::move(*name), now, now};
+  Credentials credentials{user.id, std::move(*hash), input.role};
   auto registered = user_registered_event(user, std::move(traceparent));
-  if (auto r = repository_.insert(user, std::span(&registered, 1)); !r) return std::move(r).error();
+  if (auto r = repository_.insert(user, credentials, std::span(&registered, 1)); !r)
+    return std::move(r).error();
   return user;
 }
 

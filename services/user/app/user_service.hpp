@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "app/password_hasher.hpp"
 #include "app/user_repository.hpp"
 
 namespace mercato::user {
@@ -14,13 +15,17 @@ namespace mercato::user {
 struct NewUser {
   std::string email;
   std::string name;
+  std::string password;  // checked by check_password, stored only as its hash
+  Role role = Role::kCustomer;
 };
 
 class UserService {
  public:
-  explicit UserService(UserRepository& repository) : repository_(repository) {}
+  UserService(UserRepository& repository, PasswordHasher& hasher)
+      : repository_(repository), hasher_(hasher) {}
 
-  // Publishes user.registered. `traceparent`: the caller's trace context, carried by the event.
+  // Stores the user with its password's hash and publishes user.registered (which carries no credential).
+  // `traceparent`: the caller's trace context, carried by the event.
   Result<User> create(const NewUser& input, std::string traceparent = {});
   Result<User> get(std::string_view id);
   // At least one field must be given; both are validated as on create. Publishes user.updated when
@@ -29,6 +34,7 @@ class UserService {
 
  private:
   UserRepository& repository_;
+  PasswordHasher& hasher_;
 };
 
 }  // namespace mercato::user

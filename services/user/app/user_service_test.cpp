@@ -7,11 +7,13 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "adapters/fake_password_hasher.hpp"
 #include "adapters/memory_user_repository.hpp"
 
 namespace mercato::user {
 namespace {
 
+constexpr const char* kPassword = "correct horse";
 constexpr const char* kTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 std::set<std::string> keys_of(const boost::json::object& o) {
@@ -23,11 +25,12 @@ std::set<std::string> keys_of(const boost::json::object& o) {
 class UserServiceTest : public ::testing::Test {
  protected:
   MemoryUserRepository repo_;
-  UserService service_{repo_};
+  FakePasswordHasher hasher_;
+  UserService service_{repo_, hasher_};
 };
 
 TEST_F(UserServiceTest, RegisteringAUserPublishesUserRegistered) {
-  auto user = service_.create({"Ann@Example.COM", "  Ann Lee "}, kTrace);
+  auto user = service_.create({"Ann@Example.COM", "  Ann Lee ", kPassword}, kTrace);
   ASSERT_TRUE(user) << user.error().message;
   auto appended = repo_.appended();
   ASSERT_EQ(appended.size(), 1U);
@@ -49,17 +52,17 @@ TEST_F(UserServiceTest, RegisteringAUserPublishesUserRegistered) {
 }
 
 TEST_F(UserServiceTest, ARefusedRegistrationPublishesNothing) {
-  ASSERT_FALSE(service_.create({"not-an-email", "Ann"}));
-  ASSERT_FALSE(service_.create({"ann@x.io", ""}));
-  ASSERT_TRUE(service_.create({"ann@x.io", "Ann"}));
-  auto taken = service_.create({"ANN@x.io", "Other"});
+  ASSERT_FALSE(service_.create({"not-an-email", "Ann", kPassword}));
+  ASSERT_FALSE(service_.create({"ann@x.io", "", kPassword}));
+  ASSERT_TRUE(service_.create({"ann@x.io", "Ann", kPassword}));
+  auto taken = service_.create({"ANN@x.io", "Other", kPassword});
   ASSERT_FALSE(taken);
   EXPECT_EQ(taken.error().code, ErrorCode::kConflict);
   EXPECT_EQ(repo_.appended().size(), 1U) << "only the one registration that succeeded";
 }
 
 TEST_F(UserServiceTest, APatchThatChangesSomethingPublishesUserUpdatedWithTheNewState) {
-  auto user = service_.create({"ann@x.io", "Ann"});
+  auto user = service_.create({"ann@x.io", "Ann", kPassword});
   ASSERT_TRUE(user);
   auto updated =
       service_.update(user->id, {.email = std::string("ann.lee@x.io"), .name = std::nullopt}, kTrace);
@@ -79,9 +82,9 @@ TEST_F(UserServiceTest, APatchThatChangesSomethingPublishesUserUpdatedWithTheNew
 }
 
 TEST_F(UserServiceTest, ANoOpOrRefusedPatchPublishesNothing) {
-  auto user = service_.create({"ann@x.io", "Ann"});
+  auto user = service_.create({"ann@x.io", "Ann", kPassword});
   ASSERT_TRUE(user);
-  ASSERT_TRUE(service_.create({"bob@x.io", "Bob"}));
+  ASSERT_TRUE(service_.create({"bob@x.io", "Bob", kPassword}));
   // The same values again (after normalization): nothing changed.
   auto same = service_.update(user->id, {.email = std::string("ann@X.io"), .name = std::string(" Ann ")});
   ASSERT_TRUE(same);
@@ -91,6 +94,24 @@ TEST_F(UserServiceTest, ANoOpOrRefusedPatchPublishesNothing) {
   EXPECT_FALSE(service_.update(user->id, {.email = std::string("bob@x.io"), .name = std::nullopt}));  // taken
   EXPECT_FALSE(service_.update("nope", {.email = std::nullopt, .name = std::string("X")}));  // absent
   EXPECT_EQ(repo_.appended().size(), 2U) << "the two registrations only";
+}
+
+TEST_F(UserServiceTest, ThePasswordIsCheckedAndStoredOnlyAsItsHash) {
+  auto short_one = service_.create({"ann@x.io", "Ann", "1234567"});
+  ASSERT_FALSE(short_one);
+  EXPECT_EQ(short_one.error().field, "password");
+  ASSERT_FALSE(service_.create({"ann@x.io", "Ann", std::string(129, 'p')}));
+  EXPECT_TRUE(repo_.appended().empty()) << "a refused password registers nothing";
+  auto user = service_.create({"ann@x.io", "Ann", kPassword});
+  ASSERT_TRUE(user) << user.error().message;
+  auto stored = repo_.find_credentials("ANN@x.io");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->user_id, user->id);
+  EXPECT_EQ(stored->role, Role::kCustomer);
+  EXPECT_EQ(stored->password_hash.find(kPassword), std::string::npos);
+  EXPECT_TRUE(hasher_.verify(stored->password_hash, kPassword));
+  EXPECT_FALSE(hasher_.verify(stored->password_hash, "wrong horse"));
+  EXPECT_EQ(repo_.appended()[0].data.find("fake$"), std::string::npos) << "the event carries no hash";
 }
 
 }  // namespace

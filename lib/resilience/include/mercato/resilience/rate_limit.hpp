@@ -37,6 +37,9 @@ class RateLimiter {
     std::chrono::milliseconds retry_after{0};  // when refused: until the next token (rounded up, >= 1 ms)
   };
   Decision take(std::string_view key, TimePoint now);
+  // What take() would decide now, without taking a token or creating a bucket: for limits that count
+  // only some outcomes (failed logins), checked before the attempt and taken after a failure.
+  Decision check(std::string_view key, TimePoint now) const;
   std::size_t keys() const;
 
  private:
