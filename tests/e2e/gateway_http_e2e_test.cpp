@@ -166,7 +166,8 @@ class GatewayHttpTest : public ::testing::Test {
   static std::string create_user() {
     static std::atomic<int> n{0};
     std::string email = "http" + std::to_string(::getpid()) + "-" + std::to_string(n++) + "@example.com";
-    auto r = testing::http(gateway_port_, "POST", "/api/users", R"({"email":")" + email + R"(","name":"H"})");
+    auto r = testing::http(gateway_port_, "POST", "/api/users",
+                           R"({"email":")" + email + R"(","name":"H","password":"correct horse"})");
     EXPECT_EQ(r.status, 201) << r.body;
     return r.status == 201 ? std::string(r.json().at("id").as_string()) : std::string();
   }
@@ -183,7 +184,8 @@ class GatewayHttpTest : public ::testing::Test {
 TEST_F(GatewayHttpTest, ExpectContinueGetsOneContinueAndTheFinalResponse) {
   int fd = connect_to(gateway_port_);
   ASSERT_GE(fd, 0);
-  std::string body = R"({"email":"continue)" + std::to_string(::getpid()) + R"(@example.com","name":"C"})";
+  std::string body = R"({"email":"continue)" + std::to_string(::getpid()) +
+                     R"(@example.com","name":"C","password":"correct horse"})";
   send_all(fd,
            "POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
            "Expect: 100-continue\r\nContent-Length: " +
@@ -278,7 +280,7 @@ TEST_F(GatewayHttpTest, BadPathParameterIs400NamingIt) {
 
 TEST_F(GatewayHttpTest, DuplicateJsonKeysAre400) {
   auto r = testing::http(gateway_port_, "POST", "/api/users",
-                         R"({"email":"dup@example.com","name":"A","name":"B"})");
+                         R"({"email":"dup@example.com","name":"A","name":"B","password":"correct horse"})");
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(r.error_code(), "malformed_request");
 }
