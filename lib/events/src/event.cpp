@@ -121,4 +121,27 @@ Result<CloudEvent> from_json(std::string_view text) {
   return e;
 }
 
+Result<void> from_binary(const HeaderLookup& header, std::string_view data, CloudEvent& out) {
+  auto get = [&](std::string_view name, std::string& into) {
+    if (auto value = header(name)) into.assign(value->data(), value->size());
+  };
+  std::string specversion;
+  get("ce_specversion", specversion);
+  get("ce_id", out.id);
+  get("ce_source", out.source);
+  get("ce_type", out.type);
+  get("ce_subject", out.subject);
+  get("ce_time", out.time);
+  get("ce_dataschema", out.dataschema);
+  get("ce_traceparent", out.traceparent);
+  get("ce_tracestate", out.tracestate);
+  get("content-type", out.datacontenttype);
+  out.data.assign(data.data(), data.size());
+  if (specversion != "1.0") {
+    return Error::validation("specversion",
+                             "not a CloudEvents 1.0 message (ce_specversion '" + specversion + "')");
+  }
+  return validate(out);
+}
+
 }  // namespace mercato::events
