@@ -52,9 +52,9 @@ struct Parsed {
 // piece is 0). Advances pos past what the parser consumed. Returns nullopt when the stream ends first.
 template <bool kIsRequest>
 std::optional<Parsed> parse_one(std::string_view data, std::size_t& pos, std::size_t piece,
-                                bool head_response) {
+                                bool head_response, std::uint32_t header_limit = kHeaderLimit) {
   detail::MessageParser<kIsRequest> parser;
-  parser.limit_header_bytes(kHeaderLimit);
+  parser.limit_header_bytes(header_limit);
   parser.body_limit(kBodyLimit);
   if constexpr (!kIsRequest) {
     if (head_response) parser.skip(true);
@@ -136,7 +136,11 @@ void check_request(const Parsed& p) {
   std::string out;
   wire::write_request(out, p.method, p.target, p.headers, "127.0.0.1:8081", "X-Request-ID", "fuzz", p.body);
   std::size_t pos = 0;
-  auto again = parse_one<true>(out, pos, 0, false);
+  // The forwarded header section is larger (Host, X-Request-ID): a request just under the limit may
+  // exceed it at the service, which answers 431 through the gateway. That is a limit, not a
+  // misreading, so the re-parse gets room for what was added.
+  constexpr std::uint32_t kRoom = kHeaderLimit + 1024;
+  auto again = parse_one<true>(out, pos, 0, false, kRoom);
   if (!again || !again->ok || pos != out.size() || again->method != p.method || again->target != p.target ||
       again->body != p.body) {
     std::abort();
@@ -148,14 +152,14 @@ void check_request(const Parsed& p) {
   res.body = p.body;
   wire::write_response(out, res, p.version, p.keep_alive, "fuzz");
   pos = 0;
-  auto echoed = parse_one<false>(out, pos, 0, false);
+  auto echoed = parse_one<false>(out, pos, 0, false, kRoom);
   if (!echoed || !echoed->ok || pos != out.size() || echoed->status != 200 || echoed->body != p.body) {
     std::abort();
   }
   // And as the answer to a HEAD: no body, and the client (told it was a HEAD) consumes it exactly.
   wire::write_response(out, res, p.version, p.keep_alive, "fuzz", true);
   pos = 0;
-  auto headed = parse_one<false>(out, pos, 0, true);
+  auto headed = parse_one<false>(out, pos, 0, true, kRoom);
   if (!headed || !headed->ok || pos != out.size() || !headed->body.empty()) std::abort();
 }
 
