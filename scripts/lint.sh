@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # `./mercato lint`: bash -n and shellcheck on the shell scripts, and clang-format --dry-run on the C++
-# sources (lib/, services/, tests/, bench/, tools/). Exits non-zero on any finding. Installs the [dev] packages.
+# sources (lib/, services/, tests/, bench/, tools/, fuzz/). Exits non-zero on any finding. Installs the [dev] packages.
 
 lint_shell_files() {
   echo "${MERCATO_ROOT}/mercato"
@@ -20,7 +20,7 @@ cmd_lint() {
   (cd "$MERCATO_ROOT" && shellcheck -x "${shell_files[@]}") || failed=1
   mapfile -t cpp_files < <(cd "$MERCATO_ROOT" && git ls-files -co --exclude-standard -- \
     'lib/*.cpp' 'lib/*.hpp' 'services/*.cpp' 'services/*.hpp' 'tests/*.cpp' 'tests/*.hpp' \
-    'bench/*.cpp' 'bench/*.hpp' 'tools/*.cpp' 'tools/*.hpp')
+    'bench/*.cpp' 'bench/*.hpp' 'tools/*.cpp' 'tools/*.hpp' 'fuzz/*.cpp')
   if ((${#cpp_files[@]})); then
     log_info "clang-format --dry-run: ${#cpp_files[@]} files"
     local -a unformatted=()

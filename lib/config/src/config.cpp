@@ -105,8 +105,19 @@ std::string yaml_position(const YAML::Mark& mark) {
   return " at line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
 }
 
-void flatten(const YAML::Node& node, const std::string& path, const std::string& label, EntryMap& out) {
+// Deeper than any real configuration. The bound matters for more than tidiness: an alias inside the
+// map its anchor names ("a: &x {b: *x}") is a node that contains itself, and yaml-cpp loads it as
+// such, so walking it would recurse until the stack overflows (found by fuzz/config_fuzz.cpp).
+constexpr int kMaxDepth = 32;
+
+void flatten(const YAML::Node& node, const std::string& path, const std::string& label, EntryMap& out,
+             int depth = 0) {
   const std::string origin = "in " + label;
+  if (depth > kMaxDepth) {
+    throw ConfigError(label + yaml_position(node.Mark()) + ": config key '" + path.substr(0, 200) +
+                      "...' is nested more than " + std::to_string(kMaxDepth) +
+                      " levels deep (an alias that contains itself?)");
+  }
   switch (node.Type()) {
     case YAML::NodeType::Map: {
       std::set<std::string> seen;
@@ -127,7 +138,7 @@ void flatten(const YAML::Node& node, const std::string& path, const std::string&
           throw ConfigError(label + yaml_position(kv.first.Mark()) + ": duplicate configuration key '" +
                             child + "'");
         }
-        flatten(kv.second, child, label, out);
+        flatten(kv.second, child, label, out, depth + 1);
       }
       return;
     }

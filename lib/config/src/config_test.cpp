@@ -28,6 +28,23 @@ std::string error_of(Fn&& fn) {
 
 // --- sources and precedence ------------------------------------------------------------------------
 
+// Found by fuzz/config_fuzz.cpp: an alias inside the map its anchor names makes a node that contains
+// itself, and reading it overflowed the stack. It is a ConfigError now, as is nesting past the bound.
+TEST(Source, AliasThatContainsItselfIsAnErrorNotAStackOverflow) {
+  EXPECT_THAT(error_of([] { (void)Source::from_strings("base: &b\n  timeout:\n  <<: *b\n"); }),
+              HasSubstr("nested more than"));
+  EXPECT_THAT(error_of([] { (void)Source::from_strings("a: &x\n  b: *x\n"); }),
+              HasSubstr("nested more than"));
+  std::string deep;
+  for (int i = 0; i < 40; ++i)
+    deep += std::string(static_cast<std::size_t>(i) * 2, ' ') + "k" + std::to_string(i) + ":\n";
+  EXPECT_THAT(error_of([&] { (void)Source::from_strings(deep); }), HasSubstr("nested more than"));
+  std::string fine;
+  for (int i = 0; i < 20; ++i)
+    fine += std::string(static_cast<std::size_t>(i) * 2, ' ') + "k" + std::to_string(i) + ":\n";
+  EXPECT_NO_THROW((void)Source::from_strings(fine));
+}
+
 TEST(Source, ReadsValuesFromYaml) {
   auto src = Source::from_strings("server:\n  host: 0.0.0.0\n  port: 8080\n");
   auto server = src.section("server");

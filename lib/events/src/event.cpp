@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 #include <charconv>
+#include <cstdint>
+#include <utility>
 
 #include "mercato/core/ids.hpp"
 #include "mercato/core/time.hpp"
@@ -13,6 +15,49 @@ constexpr std::string_view kSchemaPrefix = "urn:mercato:event:";
 
 std::string schema_for(std::string_view type, int version) {
   return std::string(kSchemaPrefix) + std::string(type) + ":v" + std::to_string(version);
+}
+
+// A CloudEvents String (spec §"Type System"): Unicode without control characters (U+0000-U+001F,
+// U+007F-U+009F), which in our bytes means well-formed UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing past U+10FFFF) without them. The binary mode (Kafka headers) carries raw bytes;
+// an attribute that is not such a string cannot be written as JSON and read back, so an event the
+// Kafka consumer accepted could not be stored or forwarded (found by fuzz/cloudevent_fuzz.cpp).
+bool cloudevents_string(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      cp = c & 0x1fU;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      cp = c & 0x0fU;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      cp = c & 0x07U;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0U) != 0x80) return false;
+      cp = (cp << 6U) | (cc & 0x3fU);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
 }
 
 }  // namespace
@@ -52,6 +97,18 @@ Result<void> validate(const CloudEvent& e) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_';
     if (!ok)
       return Error::validation("type", "event type '" + e.type + "' may use only a-z, 0-9, '.' and '_'");
+  }
+  for (auto [name, value] : {std::pair{"id", &e.id},
+                             {"source", &e.source},
+                             {"subject", &e.subject},
+                             {"time", &e.time},
+                             {"dataschema", &e.dataschema},
+                             {"traceparent", &e.traceparent},
+                             {"tracestate", &e.tracestate}}) {
+    if (!cloudevents_string(*value)) {
+      return Error::validation(
+          name, std::string("event attribute '") + name + "' must be UTF-8 text without control characters");
+    }
   }
   if (e.datacontenttype != "application/json")
     return Error::validation("datacontenttype", "only application/json data is supported");
@@ -119,6 +176,29 @@ Result<CloudEvent> from_json(std::string_view text) {
   e.data = boost::json::serialize(*data);
   if (auto r = validate(e); !r) return std::move(r).error();
   return e;
+}
+
+Result<void> from_binary(const HeaderLookup& header, std::string_view data, CloudEvent& out) {
+  auto get = [&](std::string_view name, std::string& into) {
+    if (auto value = header(name)) into.assign(value->data(), value->size());
+  };
+  std::string specversion;
+  get("ce_specversion", specversion);
+  get("ce_id", out.id);
+  get("ce_source", out.source);
+  get("ce_type", out.type);
+  get("ce_subject", out.subject);
+  get("ce_time", out.time);
+  get("ce_dataschema", out.dataschema);
+  get("ce_traceparent", out.traceparent);
+  get("ce_tracestate", out.tracestate);
+  get("content-type", out.datacontenttype);
+  out.data.assign(data.data(), data.size());
+  if (specversion != "1.0") {
+    return Error::validation("specversion",
+                             "not a CloudEvents 1.0 message (ce_specversion '" + specversion + "')");
+  }
+  return validate(out);
 }
 
 }  // namespace mercato::events

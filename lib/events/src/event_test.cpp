@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
+#include <string>
+
 #include "mercato/events/data.hpp"
 
 namespace mercato::events {
@@ -13,6 +17,43 @@ TEST(CloudEvent, RoundTripsThroughJson) {
   auto back = from_json(to_json(e));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(*back, e);
+}
+
+// Found by fuzz/cloudevent_fuzz.cpp: the Kafka binding accepted header bytes that are not UTF-8, and
+// such an event's JSON (the dead-letter store, a NATS republish) could not be read back.
+TEST(CloudEvent, BinaryModeRefusesAttributesThatAreNotUtf8Text) {
+  std::map<std::string, std::string, std::less<>> headers{{"ce_specversion", "1.0"},
+                                                          {"ce_id", "e-1"},
+                                                          {"ce_source", "/mercato/payment"},
+                                                          {"ce_type", "payment.captured"},
+                                                          {"ce_time", "2024-01-01T0\xde:00:00Z"},
+                                                          {"content-type", "application/json"}};
+  auto lookup = [&headers](std::string_view name) -> std::optional<std::string_view> {
+    auto it = headers.find(name);
+    if (it == headers.end()) return std::nullopt;
+    return it->second;
+  };
+  CloudEvent e;
+  auto decoded = from_binary(lookup, R"({"order_id":"o-1"})", e);
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().field, "time");
+  EXPECT_EQ(e.time, headers["ce_time"]) << "the attributes are kept for the dead letter";
+
+  headers["ce_time"] = "2024-01-01T00:00:00Z";
+  headers["ce_subject"] = "caf\xc3\xa9";  // UTF-8 is fine
+  CloudEvent ok;
+  ASSERT_TRUE(from_binary(lookup, R"({"order_id":"o-1"})", ok));
+  auto back = from_json(to_json(ok));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->subject, "caf\xc3\xa9");
+
+  for (const char* bad : {"a\nb", "\xc0\xaf", "\xed\xa0\x80", "\xc2\x85", "\xf4\x90\x80\x80", "\xe2\x82"}) {
+    headers["ce_subject"] = bad;
+    CloudEvent refused;
+    EXPECT_FALSE(from_binary(lookup, "{}", refused)) << ::testing::PrintToString(std::string(bad));
+  }
+  EXPECT_FALSE(from_json(R"({"specversion":"1.0","id":"a\u0001","source":"s","type":"a.b","data":{}})"))
+      << "a control character in JSON form too";
 }
 
 }  // namespace

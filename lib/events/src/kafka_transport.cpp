@@ -254,35 +254,23 @@ Work decode(const rd_kafka_message_t* message) {
   w.offset = message->offset;
   rd_kafka_headers_t* headers = nullptr;
   if (rd_kafka_message_headers(message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) headers = nullptr;
-  auto get = [&](const char* name, std::string& out) {
+  auto header = [headers](std::string_view name) -> std::optional<std::string_view> {
     const void* value = nullptr;
     std::size_t size = 0;
-    if (headers == nullptr ||
-        rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
-      return false;
-    out.assign(value == nullptr ? "" : static_cast<const char*>(value), value == nullptr ? 0 : size);
-    return true;
+    // librdkafka wants a C string; the names are our own literals, so std::string is only a formality.
+    if (headers == nullptr || rd_kafka_header_get_last(headers, std::string(name).c_str(), &value, &size) !=
+                                  RD_KAFKA_RESP_ERR_NO_ERROR)
+      return std::nullopt;
+    return value == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(value), size);
   };
-  CloudEvent& e = w.event;
-  std::string specversion;
-  get("ce_specversion", specversion);
-  get("ce_id", e.id);
-  get("ce_source", e.source);
-  get("ce_type", e.type);
-  get("ce_subject", e.subject);
-  get("ce_time", e.time);
-  get("ce_dataschema", e.dataschema);
-  get("ce_traceparent", e.traceparent);
-  get("ce_tracestate", e.tracestate);
-  get("content-type", e.datacontenttype);
-  if (message->payload != nullptr) e.data.assign(static_cast<const char*>(message->payload), message->len);
-  if (specversion != "1.0") {
-    w.undecodable = Error::validation("specversion", "not a CloudEvents 1.0 message (ce_specversion '" +
-                                                         specversion + "') at " + w.where.topic + "/" +
-                                                         std::to_string(w.where.partition) + "@" +
-                                                         std::to_string(w.offset));
-  } else if (auto valid = validate(e); !valid) {
-    w.undecodable = valid.error();
+  std::string_view payload;
+  if (message->payload != nullptr) payload = {static_cast<const char*>(message->payload), message->len};
+  if (auto decoded = from_binary(header, payload, w.event); !decoded) {
+    w.undecodable = std::move(decoded).error();
+    if (w.undecodable->field == "specversion") {
+      w.undecodable->message +=
+          " at " + w.where.topic + "/" + std::to_string(w.where.partition) + "@" + std::to_string(w.offset);
+    }
   }
   return w;
 }

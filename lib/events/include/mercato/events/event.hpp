@@ -14,6 +14,8 @@
 // Thread-safety: plain values.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,6 +51,13 @@ std::string to_json(const CloudEvent& event);
 // Parses and validates (specversion "1.0"; id, source, type non-empty; data a JSON object). Unknown
 // attributes are ignored, so a newer producer may add extensions.
 Result<CloudEvent> from_json(std::string_view text);
+
+// CloudEvents binary content mode (the Kafka binding): attributes from message headers ("ce_id",
+// "ce_source", ..., "content-type"), the data from the message's value. `header` gives the value of the
+// last header with that name, or nullopt. Fills `out` as far as the headers go, so a consumer can keep
+// a message it cannot read (dead letter), and says whether it is a valid CloudEvents 1.0 event.
+using HeaderLookup = std::function<std::optional<std::string_view>(std::string_view name)>;
+Result<void> from_binary(const HeaderLookup& header, std::string_view data, CloudEvent& out);
 
 // Checks the required attributes and that `data` is a JSON object; used by every transport before
 // publishing so a malformed event is refused at the producer, never delivered.
