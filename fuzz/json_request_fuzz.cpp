@@ -20,6 +20,7 @@
 #include "../services/payment/api/handlers.hpp"
 #include "../services/shipping/api/handlers.hpp"
 #include "../services/user/api/handlers.hpp"
+#include "adapters/fake_password_hasher.hpp"
 #include "adapters/memory_inventory_repository.hpp"
 #include "adapters/memory_notification_repository.hpp"
 #include "adapters/memory_payment_repository.hpp"
@@ -99,7 +100,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 0:
     case 1: {
       user::MemoryUserRepository repository;
-      user::UserService service(repository);
+      user::FakePasswordHasher hasher;  // decoding is what is fuzzed, not argon2's cost
+      user::UserService service(repository, hasher);
       user::register_routes(router, service);
       if (selector == 0) {
         call(router, http::Method::kPost, "/users", body);
