@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "mercato/core/ids.hpp"
+#include "mercato/core/text.hpp"
 #include "mercato/core/time.hpp"
 
 namespace mercato::events {
@@ -15,49 +16,6 @@ constexpr std::string_view kSchemaPrefix = "urn:mercato:event:";
 
 std::string schema_for(std::string_view type, int version) {
   return std::string(kSchemaPrefix) + std::string(type) + ":v" + std::to_string(version);
-}
-
-// A CloudEvents String (spec §"Type System"): Unicode without control characters (U+0000-U+001F,
-// U+007F-U+009F), which in our bytes means well-formed UTF-8 (RFC 3629: no overlong forms, no
-// surrogates, nothing past U+10FFFF) without them. The binary mode (Kafka headers) carries raw bytes;
-// an attribute that is not such a string cannot be written as JSON and read back, so an event the
-// Kafka consumer accepted could not be stored or forwarded (found by fuzz/cloudevent_fuzz.cpp).
-bool cloudevents_string(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f) return false;
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      cp = c & 0x1fU;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      cp = c & 0x0fU;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      cp = c & 0x07U;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= n) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0U) != 0x80) return false;
-      cp = (cp << 6U) | (cc & 0x3fU);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
 }
 
 }  // namespace
@@ -105,7 +63,11 @@ Result<void> validate(const CloudEvent& e) {
                              {"dataschema", &e.dataschema},
                              {"traceparent", &e.traceparent},
                              {"tracestate", &e.tracestate}}) {
-    if (!cloudevents_string(*value)) {
+    // A CloudEvents String (spec §"Type System") is Unicode without control characters: is_plain_text. The
+    // binary mode (Kafka headers) carries raw bytes; an attribute that is not such a string cannot be
+    // written as JSON and read back, so an event the Kafka consumer accepted could not be stored or
+    // forwarded (found by fuzz/cloudevent_fuzz.cpp).
+    if (!is_plain_text(*value)) {
       return Error::validation(
           name, std::string("event attribute '") + name + "' must be UTF-8 text without control characters");
     }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "mercato/core/ids.hpp"
+#include "mercato/core/text.hpp"
 #include "parser.hpp"
 #include "wire.hpp"
 
@@ -89,47 +90,6 @@ Error classify_read_error(const boost::system::error_code& ec, const char* refus
 }
 
 std::string status_class_label(int i) { return std::to_string(i + 2) + "xx"; }
-
-// A path parameter reaches storage, logs and other services: after percent-decoding it must be UTF-8
-// (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF) without control characters (a NUL
-// cuts a PostgreSQL string; CR and LF split log lines and headers).
-bool acceptable_param(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f) return false;
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      cp = c & 0x1fU;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      cp = c & 0x0fU;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      cp = c & 0x07U;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0U) != 0x80U) return false;
-      cp = (cp << 6) | (cc & 0x3fU);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0)) {
-      return false;  // overlong, surrogate, out of range, or a C1 control character
-    }
-    i += n + 1;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -350,7 +310,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     req.params = std::move(match.params);
     req.route = route.pattern;
     for (const auto& [name, value] : req.params) {
-      if (!acceptable_param(value)) {
+      // A path parameter reaches storage, logs and other services: after percent-decoding it must be
+      // plain text (a NUL cuts a PostgreSQL string; CR and LF split log lines and headers).
+      if (!is_plain_text(value)) {
         co_return Response::error(
             Error::validation(name, "path parameter '" + name +
                                         "' must be UTF-8 text without NUL or other control characters"),
