@@ -1,8 +1,6 @@
 // End to end: HTTP framing through the real gateway in front of the real user service, with raw sockets,
 // so each request reaches the gateway byte for byte as a hostile or old client would send it.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "mercato/testing/raw_http.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato {
@@ -23,87 +22,23 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::Process;
 
-int connect_to(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-void send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n <= 0) return;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
-
-// Reads until `needle` has arrived, the peer closes, or 5 s pass (empty needle: until close).
-std::string read_until(int fd, std::string_view needle = {}) {
-  std::string out;
-  char buf[4096];
-  while (needle.empty() || out.find(needle) == std::string::npos) {
-    auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  return out;
-}
-
-std::string roundtrip(std::uint16_t port, std::string_view raw) {
-  int fd = connect_to(port);
-  EXPECT_GE(fd, 0);
-  send_all(fd, raw);
-  auto out = read_until(fd);
-  ::close(fd);
-  return out;
-}
-
 int count(const std::string& text, std::string_view what) {
   int n = 0;
   for (std::size_t at = 0; (at = text.find(what, at)) != std::string::npos; at += what.size()) ++n;
   return n;
 }
 
-int status_of(const std::string& response) {
-  if (response.size() < 12 || response.compare(0, 5, "HTTP/") != 0) return 0;
-  return std::stoi(response.substr(9, 3));
-}
-
-std::string body_of(const std::string& response) {
-  auto p = response.find("\r\n\r\n");
-  return p == std::string::npos ? std::string() : response.substr(p + 4);
-}
-
 // Echoes the head of each request it receives (to see what the gateway forwards), one per connection.
 class EchoUpstream {
  public:
-  EchoUpstream() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    ::listen(fd_, 16);
+  EchoUpstream() : listener_(16) {
     thread_ = std::thread([this] { serve(); });
   }
   ~EchoUpstream() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
+    listener_.close();
     thread_.join();
   }
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return listener_.port(); }
   std::string last_request() {
     std::lock_guard lock(mutex_);
     return last_;
@@ -112,11 +47,11 @@ class EchoUpstream {
  private:
   void serve() {
     for (;;) {
-      int c = ::accept(fd_, nullptr, nullptr);
+      int c = ::accept(listener_.fd(), nullptr, nullptr);
       if (c < 0) return;
       timeval tv{2, 0};
       ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      std::string in = read_until(c, "\r\n\r\n");
+      std::string in = testing::read_until(c, "\r\n\r\n");
       {
         std::lock_guard lock(mutex_);
         last_ = in;
@@ -124,13 +59,12 @@ class EchoUpstream {
       std::string out =
           "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
           "Content-Length: 2\r\n\r\n{}";
-      send_all(c, out);
+      testing::send_all(c, out);
       ::close(c);
     }
   }
 
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
+  testing::LoopbackListener listener_;
   std::thread thread_;
   std::mutex mutex_;
   std::string last_;
@@ -182,28 +116,29 @@ class GatewayHttpTest : public ::testing::Test {
 
 // The client waits for one 100 Continue, sends its body, and gets the service's answer.
 TEST_F(GatewayHttpTest, ExpectContinueGetsOneContinueAndTheFinalResponse) {
-  int fd = connect_to(gateway_port_);
+  int fd = testing::connect_to(gateway_port_);
   ASSERT_GE(fd, 0);
   std::string body = R"({"email":"continue)" + std::to_string(::getpid()) +
                      R"(@example.com","name":"C","password":"correct horse"})";
-  send_all(fd,
-           "POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
-           "Expect: 100-continue\r\nContent-Length: " +
-               std::to_string(body.size()) + "\r\n\r\n");
-  auto interim = read_until(fd, "\r\n\r\n");
+  testing::send_all(
+      fd,
+      "POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+      "Expect: 100-continue\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n");
+  auto interim = testing::read_until(fd, "\r\n\r\n");
   EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
-  send_all(fd, body);
-  auto rest = read_until(fd);
+  testing::send_all(fd, body);
+  auto rest = testing::read_until(fd);
   ::close(fd);
   auto all = interim + rest;
   EXPECT_EQ(count(all, "100 Continue"), 1) << all;
-  EXPECT_EQ(status_of(rest), 201) << all;
-  EXPECT_NE(body_of(rest).find("\"id\""), std::string::npos) << all;
+  EXPECT_EQ(testing::status_of(rest), 201) << all;
+  EXPECT_NE(testing::body_of(rest).find("\"id\""), std::string::npos) << all;
   // The gateway already holds the body when it calls the service: nothing to wait for upstream.
-  auto forwarded =
-      roundtrip(gateway_port_,
-                "POST /api/echo/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\n"
-                "Content-Length: 2\r\n\r\n{}");
+  auto forwarded = testing::exchange(
+      gateway_port_,
+      "POST /api/echo/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\n"
+      "Content-Length: 2\r\n\r\n{}");
   EXPECT_EQ(count(forwarded, "100 Continue"), 1) << forwarded;
   EXPECT_EQ(echo_->last_request().find("Expect"), std::string::npos) << echo_->last_request();
 }
@@ -214,10 +149,10 @@ TEST_F(GatewayHttpTest, HeadThroughTheGatewayHasTheGetsLengthAndNoBody) {
   ASSERT_FALSE(id.empty());
   auto get = testing::http(gateway_port_, "GET", "/api/users/" + id);
   ASSERT_EQ(get.status, 200);
-  auto out =
-      roundtrip(gateway_port_, "HEAD /api/users/" + id + " HTTP/1.1\r\nHost: x\r\n\r\n" + "GET /api/users/" +
-                                   id + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  EXPECT_EQ(status_of(out), 200) << out;
+  auto out = testing::exchange(gateway_port_, "HEAD /api/users/" + id + " HTTP/1.1\r\nHost: x\r\n\r\n" +
+                                                  "GET /api/users/" + id +
+                                                  " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(testing::status_of(out), 200) << out;
   auto head_end = out.find("\r\n\r\n");
   ASSERT_NE(head_end, std::string::npos) << out;
   auto head = out.substr(0, head_end + 4);
@@ -225,7 +160,7 @@ TEST_F(GatewayHttpTest, HeadThroughTheGatewayHasTheGetsLengthAndNoBody) {
       << head;
   // No body: the GET's answer follows the HEAD's blank line directly.
   EXPECT_EQ(out.compare(head_end + 4, 15, "HTTP/1.1 200 OK"), 0) << out;
-  EXPECT_EQ(body_of(out.substr(head_end + 4)), get.body);
+  EXPECT_EQ(testing::body_of(out.substr(head_end + 4)), get.body);
 }
 
 // RFC 9112 §6.3: a request whose framing is in doubt gets 400 and the connection is closed, so nothing
@@ -239,20 +174,20 @@ TEST_F(GatewayHttpTest, AmbiguousFramingIs400AndClosesTheConnection) {
         "POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
         "GET /api/users/x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"}) {
     auto started = std::chrono::steady_clock::now();
-    auto out = roundtrip(gateway_port_, head + "2\r\n{}\r\n0\r\n\r\n" + smuggled);
+    auto out = testing::exchange(gateway_port_, head + "2\r\n{}\r\n0\r\n\r\n" + smuggled);
     EXPECT_LT(std::chrono::steady_clock::now() - started, 3s) << "left open: " << head;
-    EXPECT_EQ(status_of(out), 400) << head << "\n---\n" << out;
+    EXPECT_EQ(testing::status_of(out), 400) << head << "\n---\n" << out;
     EXPECT_EQ(count(out, "HTTP/1.1 "), 1) << head << "\n---\n" << out;
     EXPECT_EQ(out.find("smuggled"), std::string::npos) << out;
   }
 }
 
 TEST_F(GatewayHttpTest, TrailersAreNotForwardedAsHeaders) {
-  auto out = roundtrip(
+  auto out = testing::exchange(
       gateway_port_,
       "POST /api/echo/t HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
       "2\r\n{}\r\n0\r\nX-Trailer: evil\r\n\r\n");
-  EXPECT_EQ(status_of(out), 200) << out;
+  EXPECT_EQ(testing::status_of(out), 200) << out;
   auto forwarded = echo_->last_request();
   EXPECT_NE(forwarded.find("POST /echo/t "), std::string::npos) << forwarded;
   EXPECT_EQ(forwarded.find("X-Trailer"), std::string::npos) << forwarded;
@@ -294,10 +229,10 @@ TEST_F(GatewayHttpTest, ManyConnectionTokensAreCheap) {
     headers += "h" + std::to_string(i) + ": v\r\n";
   }
   auto started = std::chrono::steady_clock::now();
-  auto out = roundtrip(gateway_port_, "GET /api/echo/many HTTP/1.1\r\nHost: x\r\nConnection: close," +
-                                          tokens + "\r\n" + headers + "\r\n");
+  auto out = testing::exchange(gateway_port_, "GET /api/echo/many HTTP/1.1\r\nHost: x\r\nConnection: close," +
+                                                  tokens + "\r\n" + headers + "\r\n");
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
-  EXPECT_EQ(status_of(out), 200) << out.substr(0, 300);
+  EXPECT_EQ(testing::status_of(out), 200) << out.substr(0, 300);
 }
 
 }  // namespace

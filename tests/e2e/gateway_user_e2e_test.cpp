@@ -20,6 +20,7 @@
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
+#include "mercato/testing/raw_http.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato {
@@ -59,26 +60,14 @@ class FakeUpstream {
  public:
   enum class Mode { kEcho, kSilent };
   explicit FakeUpstream(Mode mode) : mode_(mode) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    ::listen(fd_, 64);
     if (mode_ == Mode::kEcho) thread_ = std::thread([this] { serve(); });
   }
   ~FakeUpstream() {
     stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
+    listener_.close();
     if (thread_.joinable()) thread_.join();
   }
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return listener_.port(); }
   std::string last_request() {
     std::lock_guard lock(mutex_);
     return last_;
@@ -87,7 +76,7 @@ class FakeUpstream {
  private:
   void serve() {
     for (int served = 0; served < 100 && !stop_; ++served) {
-      int c = ::accept(fd_, nullptr, nullptr);
+      int c = ::accept(listener_.fd(), nullptr, nullptr);
       if (c < 0) return;
       timeval tv{2, 0};
       ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -113,8 +102,7 @@ class FakeUpstream {
   }
 
   Mode mode_;
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
+  testing::LoopbackListener listener_;  // a silent one still accepts into its backlog, never answering
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::mutex mutex_;

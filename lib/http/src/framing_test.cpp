@@ -338,23 +338,13 @@ TEST_F(FramingTest, ServerErrorsDoNotShowInternalDetail) {
 class ScriptedUpstream {
  public:
   explicit ScriptedUpstream(std::vector<std::string> answers) : answers_(std::move(answers)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    ::listen(fd_, 8);
     thread_ = std::thread([this] { serve(); });
   }
   ~ScriptedUpstream() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
+    listener_.close();
     thread_.join();
   }
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return listener_.port(); }
   std::string received() {
     std::lock_guard lock(mutex_);
     return received_;
@@ -362,7 +352,7 @@ class ScriptedUpstream {
 
  private:
   void serve() {
-    int c = ::accept(fd_, nullptr, nullptr);
+    int c = ::accept(listener_.fd(), nullptr, nullptr);
     if (c < 0) return;
     timeval tv{5, 0};
     ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -397,8 +387,7 @@ class ScriptedUpstream {
   }
 
   std::vector<std::string> answers_;
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
+  testing::LoopbackListener listener_{8};  // before thread_: it must exist when serve() starts
   std::thread thread_;
   std::mutex mutex_;
   std::string received_;
