@@ -29,6 +29,7 @@
 #include "adapters/simulated_card_processor.hpp"
 #include "mercato/http/router.hpp"
 #include "mercato/json/json.hpp"
+#include "mercato/service/identity.hpp"
 
 namespace {
 
@@ -45,6 +46,35 @@ void check(const http::Response& res) {
   if (res.status >= 500 || res.status < 200) std::abort();
 }
 
+// The harness's token issuer: every call carries the token of a caller allowed on the route, so that
+// the body reaches the decoding (the guard in front of it is not what is fuzzed here).
+struct Tokens {
+  Tokens() {
+    auto key = auth::PrivateKey::generate();
+    auth::KeySet keys;
+    keys.add("fuzz", key.public_key());
+    identity = std::make_unique<service::Identity>("fuzz", service::IdentitySettings{}, std::move(keys), nullptr,
+                                                   std::nullopt, logger);
+    auth::Signer signer(std::move(key), "fuzz");
+    auto now = now_utc();
+    auto sign = [&](std::string subject, std::string role) {
+      return "Bearer " + signer.sign({.subject = std::move(subject), .role = std::move(role), .issuer = "mercato",
+                                      .audience = "mercato", .issued_at = now, .not_before = now,
+                                      .expires_at = now + std::chrono::hours(24 * 365), .token_id = "t"});
+    };
+    admin = sign("admin-1", "admin");
+    service = sign("service:fuzz", "service");
+  }
+  obs::Logger logger{"fuzz", obs::LogLevel::kError};
+  std::unique_ptr<service::Identity> identity;
+  std::string admin, service;
+};
+
+const Tokens& tokens() {
+  static const Tokens t;
+  return t;
+}
+
 void call(const http::Router& router, http::Method method, std::string_view path, std::string_view body,
           std::string_view idempotency_key = {}) {
   auto match = router.match(method, path);
@@ -56,6 +86,8 @@ void call(const http::Router& router, http::Method method, std::string_view path
   req.body = std::string(body);
   req.params = std::move(match.params);
   req.request_id = "fuzz";
+  bool admin_route = method == http::Method::kPut || method == http::Method::kPatch;
+  req.headers.set("Authorization", admin_route ? tokens().admin : tokens().service);
   if (!idempotency_key.empty()) req.headers.set("Idempotency-Key", idempotency_key);
   check(match.route->sync(req));
 }
@@ -102,7 +134,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       user::MemoryUserRepository repository;
       user::FakePasswordHasher hasher;  // decoding is what is fuzzed, not argon2's cost
       user::UserService service(repository, hasher);
-      user::register_routes(router, service);
+      user::register_routes(router, service, *tokens().identity);
       if (selector == 0) {
         call(router, http::Method::kPost, "/users", body);
       } else {
@@ -114,7 +146,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 3: {
       inventory::MemoryInventoryRepository repository;
       inventory::InventoryService service(repository);
-      inventory::register_routes(router, service);
+      inventory::register_routes(router, service, *tokens().identity);
       if (selector == 2) {
         call(router, http::Method::kPut, "/inventory/p-1", body);
       } else {
@@ -128,7 +160,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       payment::MemoryPaymentRepository repository;
       payment::SimulatedCardProcessor processor;
       payment::PaymentService service(repository, processor);
-      payment::register_routes(router, service);
+      payment::register_routes(router, service, *tokens().identity);
       if (selector == 4) {
         call(router, http::Method::kPost, "/payments", body);
       } else if (selector == 5) {
@@ -142,7 +174,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 8: {
       shipping::MemoryShipmentRepository repository;
       shipping::ShippingService service(repository);
-      shipping::register_routes(router, service);
+      shipping::register_routes(router, service, *tokens().identity);
       if (selector == 7) {
         call(router, http::Method::kPost, "/shipments", body);
       } else {
@@ -154,7 +186,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       notification::MemoryNotificationRepository repository;
       NullMailer mailer;
       notification::NotificationService service(repository, mailer);
-      notification::register_routes(router, service);
+      notification::register_routes(router, service, *tokens().identity);
       call(router, http::Method::kPost, "/notifications", body);
       break;
     }

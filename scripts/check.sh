@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # `./mercato check`: verifies the system's invariants against running services, through their APIs on
-# loopback, and prints a pass/fail report (exit 1 on any failure). Ports: MERCATO_<SVC>_PORT, else the
+# loopback as the admin (logged in with var/secrets/admin-password, which ./mercato up keeps), and prints
+# a pass/fail report (exit 1 on any failure). Ports: MERCATO_<SVC>_PORT, else the
 # running ./mercato up's (var/run/ports), else the defaults.
 #
 # Invariants (the order saga, docs/saga.md):
@@ -34,7 +35,7 @@ _check_port() {
 # the answers in the same order (null for a transfer that got no JSON).
 _check_fetch() {
   local urls="$1" out="$2" config="$1.curl"
-  sed 's/.*/url = "&"/' "$urls" >"$config"
+  { echo "header = \"Authorization: Bearer ${_CHECK_TOKEN}\""; sed 's/.*/url = "&"/' "$urls"; } >"$config"
   curl --noproxy '*' -sS --connect-timeout 2 --max-time 300 -K "$config" -w '\n' 2>/dev/null |
     jq -R -s 'split("\n")[:-1] | map(fromjson? // null)' >"$out"
   [[ "$(jq length "$out")" == "$(wc -l <"$urls")" ]] || die "a service did not answer every request ($(basename "$urls"))"
@@ -49,12 +50,13 @@ cmd_check() {
   shipping="http://127.0.0.1:$(_check_port shipping)"
   notification="http://127.0.0.1:$(_check_port notification)"
   local work page=1 body
+  _CHECK_TOKEN="$(admin_token "http://127.0.0.1:$(_check_port user)")"
   work="$(mktemp -d /tmp/mercato-check-XXXXXX)"
   # shellcheck disable=SC2064  # the path is fixed now
   trap "rm -rf '$work'" RETURN
   : >"$work/orders.jsonl"
   while :; do
-    body="$(curl --noproxy '*' -sS --fail-with-body --connect-timeout 2 --max-time 60 \
+    body="$(curl --noproxy '*' -sS --fail-with-body --connect-timeout 2 --max-time 60 -H "Authorization: Bearer ${_CHECK_TOKEN}" \
       "${order}/admin/orders?page=${page}&limit=1000")" || die "the order service did not answer: $body"
     jq -c '.orders[]' <<<"$body" >>"$work/orders.jsonl"
     [[ "$(jq -r .has_more <<<"$body")" == true ]] || break

@@ -5,7 +5,8 @@
 # service's handler again; on success the dead letter is removed, on failure it stays with the new error.
 #
 # It talks to each service's admin endpoints on loopback (GET /admin/dead-letters,
-# POST /admin/dead-letters/{id}/redrive); the gateway does not expose them.
+# POST /admin/dead-letters/{id}/redrive) as the admin (the password ./mercato up keeps in
+# var/secrets/admin-password); the gateway does not expose them.
 
 # _dlq_services [SERVICE]: "name port" of the running domain services (or just SERVICE).
 _dlq_services() {
@@ -24,14 +25,30 @@ _dlq_services() {
   fi
 }
 
+_DLQ_AUTH=""  # "Authorization: Bearer <admin token>", fetched once per command
+
+_dlq_auth() {
+  [[ -n "$_DLQ_AUTH" ]] || _DLQ_AUTH="Authorization: Bearer $(admin_token "http://127.0.0.1:$(_dlq_user_port)")"
+}
+
+_dlq_user_port() {
+  local name port
+  if [[ -f "$UP_PORTS_FILE" ]]; then
+    port="$(awk '$1 == "user" { print $2 }' "$UP_PORTS_FILE")"
+  fi
+  echo "${port:-$(service_port user)}"
+}
+
 _dlq_get() {
-  curl --noproxy '*' -sS --fail-with-body --connect-timeout 1 --max-time 10 "http://127.0.0.1:$1/admin/dead-letters"
+  curl --noproxy '*' -sS --fail-with-body --connect-timeout 1 --max-time 10 -H "$_DLQ_AUTH" \
+    "http://127.0.0.1:$1/admin/dead-letters"
 }
 
 cmd_dlq() {
   local action="${1:-list}" name port body total=0
   (($#)) && shift
   command -v jq >/dev/null 2>&1 || die "jq not found (./mercato deps installs it)"
+  case "$action" in list | redrive) _dlq_auth ;; esac
   case "$action" in
     list)
       [[ -z "${1:-}" ]] || service_names | grep -qx "$1" || die "unknown service: $1"
@@ -64,7 +81,7 @@ cmd_dlq() {
       local failed=0 answer
       for id in "${ids[@]}"; do
         [[ -n "$id" ]] || continue
-        if answer="$(curl --noproxy '*' -sS --fail-with-body --connect-timeout 1 --max-time 30 -X POST \
+        if answer="$(curl --noproxy '*' -sS --fail-with-body --connect-timeout 1 --max-time 30 -X POST -H "$_DLQ_AUTH" \
           "http://127.0.0.1:${port}/admin/dead-letters/${id}/redrive" 2>/dev/null)"; then
           log_info "$name: redriven $id"
         else

@@ -255,3 +255,55 @@ proc_stop() {
   done
   return 0
 }
+
+# --- credentials (docs/security.md, "Bootstrap") ---------------------------------------------------------
+# var/secrets/ (0700) holds what `./mercato up` gives the processes: one client secret per service that
+# calls others (<service>.secret: the service's own identity at the user service) and the admin's password
+# (admin-password), each 0600. Made once, kept across restarts.
+MERCATO_SECRETS_DIR="${MERCATO_VAR_DIR}/secrets"
+MERCATO_ADMIN_EMAIL="admin@mercato.local"
+
+# _random_secret: 32 bytes from the kernel's CSPRNG, base64url without padding (43 characters).
+_random_secret() { head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '='; }
+
+# secrets_ensure: creates what is missing. The admin's password is MERCATO_ADMIN_PASSWORD when set (it
+# replaces a stored one only before the account exists: the user service sets it at first start), or a
+# generated one, which is also written to var/admin-password (0600) and named on the console, once.
+secrets_ensure() {
+  local name file
+  (umask 077 && mkdir -p "$MERCATO_SECRETS_DIR")
+  chmod 700 "$MERCATO_SECRETS_DIR"
+  for name in $(service_names); do
+    [[ "$name" == user ]] && continue
+    file="${MERCATO_SECRETS_DIR}/${name}.secret"
+    [[ -s "$file" ]] || (umask 077 && _random_secret >"$file")
+  done
+  file="${MERCATO_SECRETS_DIR}/admin-password"
+  if [[ -n "${MERCATO_ADMIN_PASSWORD:-}" ]]; then
+    (umask 077 && printf '%s' "$MERCATO_ADMIN_PASSWORD" >"$file")
+  elif [[ ! -s "$file" ]]; then
+    (umask 077 && _random_secret >"$file" && cp "$file" "${MERCATO_VAR_DIR}/admin-password")
+    log_note "admin account ${MERCATO_ADMIN_EMAIL}: its generated password is in var/admin-password (0600)"
+  fi
+}
+
+# secret_hash SERVICE: the SHA-256 (hex) of SERVICE's client secret, as the user service is told it.
+secret_hash() { tr -d '\n' <"${MERCATO_SECRETS_DIR}/$1.secret" | sha256sum | cut -d' ' -f1; }
+
+# admin_token USER_BASE_URL: an admin's access token: MERCATO_ADMIN_TOKEN when set (an operator's own,
+# or a test's), else a login as the bootstrap admin.
+admin_token() {
+  local password body token
+  if [[ -n "${MERCATO_ADMIN_TOKEN:-}" ]]; then
+    echo "$MERCATO_ADMIN_TOKEN"
+    return
+  fi
+  [[ -r "${MERCATO_SECRETS_DIR}/admin-password" ]] ||
+    die "no admin password in ${MERCATO_SECRETS_DIR}/admin-password (./mercato up makes it)"
+  password="$(cat "${MERCATO_SECRETS_DIR}/admin-password")"
+  body="$(jq -cn --arg e "$MERCATO_ADMIN_EMAIL" --arg p "$password" '{email: $e, password: $p}')"
+  token="$(curl --noproxy '*' -sS --connect-timeout 2 --max-time 10 -H 'Content-Type: application/json' \
+    --data-binary @- "$1/auth/login" <<<"$body" | jq -r '.access_token // empty')" || true
+  [[ -n "$token" ]] || die "cannot log in as ${MERCATO_ADMIN_EMAIL} at $1"
+  echo "$token"
+}

@@ -7,17 +7,18 @@
 #   route    /api/<route>/... on the gateway goes to this service (gateway.services.<route>.upstream);
 #            several routes are comma-separated (the user service also serves /api/auth/...).
 #   storage  sqlite: gets APP_DATABASE__PATH=var/<name>/<name>.db;  none: no database.
-#   calls    services it calls directly ("-" for none), comma-separated: each gets
+#   calls    services it calls directly ("-" for none), comma-separated (every service calls the user
+#            service for the keys that verify tokens and for its own token): each gets
 #            APP_UPSTREAMS__<OTHER>=127.0.0.1:<port of other> (e.g. APP_UPSTREAMS__USER for order).
 # A service whose binary has not been built yet is skipped, so future services can be listed already.
 MERCATO_SERVICES=(
   # name        port  route          storage  calls
   "user         8081  users,auth     sqlite   -"
   "order        8082  orders         sqlite   user,inventory"
-  "payment      8083  payments       sqlite   -"
-  "inventory    8084  inventory      sqlite   -"
-  "shipping     8085  shipments      sqlite   -"
-  "notification 8086  notifications  sqlite   -"
+  "payment      8083  payments       sqlite   user"
+  "inventory    8084  inventory      sqlite   user"
+  "shipping     8085  shipments      sqlite   user"
+  "notification 8086  notifications  sqlite   user"
 )
 
 # The gateway is started last, with one upstream per running service; port: MERCATO_GATEWAY_PORT.

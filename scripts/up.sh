@@ -111,6 +111,17 @@ _up_command() {
       # Its sent messages go beside its database, so MERCATO_VAR_DIR moves them too.
       _UP_ENV+=("APP_NOTIFICATION__OUTBOX_FILE=${MERCATO_VAR_DIR}/notification/outbox.log")
     fi
+    if [[ "$name" == user ]]; then
+      # The admin made at first start, and the services allowed a token of their own (their secrets'
+      # hashes: the user service never holds a secret it does not need).
+      _UP_ENV+=("APP_AUTH__ADMIN__PASSWORD_FILE=${MERCATO_SECRETS_DIR}/admin-password")
+      for other in $(service_names); do
+        [[ "$other" == user ]] && continue
+        _UP_ENV+=("APP_AUTH__SERVICE_CLIENTS__${other^^}=$(secret_hash "$other")")
+      done
+    else
+      _UP_ENV+=("APP_AUTH__CLIENT_SECRET_FILE=${MERCATO_SECRETS_DIR}/${name}.secret")
+    fi
     if [[ "$name" == order && -n "${MERCATO_SAGA_MODE:-}" ]]; then
       _UP_ENV+=("APP_SAGA__MODE=${MERCATO_SAGA_MODE}")
     fi
@@ -379,6 +390,7 @@ cmd_up() {
     die "refusing to start: free those ports or pick others with MERCATO_<SERVICE>_PORT"
   fi
 
+  secrets_ensure
   local -a dirs=("$MERCATO_RUN_DIR" "$MERCATO_LOG_DIR")
   for name in "${UP_ORDER[@]}"; do dirs+=("${MERCATO_VAR_DIR}/${name}"); done
   mkdir -p "${dirs[@]}"

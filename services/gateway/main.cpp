@@ -2,6 +2,7 @@
 #include "api/docs.hpp"
 #include "api/proxy.hpp"
 #include "app/policy_loader.hpp"
+#include "mercato/service/identity.hpp"
 #include "mercato/service/service.hpp"
 
 namespace {
@@ -48,7 +49,13 @@ int main(int argc, char** argv) {
         settings.string("policy_file", ""), table, ctx.client(), ctx.metrics(), ctx.logger()));
     policy.watch(settings.duration("policy_poll", std::chrono::seconds(1)));
     ctx.on_reload([&policy] { (void)policy.reload(); });
-    gateway::register_routes(ctx.router(), table, policy.holder());
+    // Tokens are verified with the keys of the service that serves /.well-known/jwks.json (the user
+    // service), unless auth.jwks_file names a file.
+    std::optional<http::Endpoint> issuer;
+    if (const auto* users = table.find_path("/.well-known/jwks.json")) issuer = users->endpoint;
+    auto& identity = service::attach_identity(ctx, issuer);
+    auto& entry = ctx.own(std::make_unique<gateway::Entry>(gateway::Entry{table, policy.holder(), identity}));
+    gateway::register_routes(ctx.router(), entry);
     auto docs_dir = settings.string("docs_dir", "node_modules/swagger-ui-dist");
     auto& docs = ctx.own(
         std::make_unique<std::map<std::string, gateway::StaticFile>>(gateway::load_swagger_ui(docs_dir)));

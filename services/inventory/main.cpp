@@ -9,6 +9,7 @@
 #include "api/handlers.hpp"
 #include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
+#include "mercato/service/identity.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
 
@@ -38,7 +39,7 @@ int main(int argc, char** argv) {
              },
          .default_key_prefix = std::string(inventory::kDefaultRedisKeyPrefix)});
     auto& stock = ctx.own(std::make_unique<inventory::InventoryService>(repository));
-    inventory::register_routes(ctx.router(), stock);
+    inventory::register_routes(ctx.router(), stock, service::attach_identity(ctx));
     // Publishes inventory.reserved / committed / released / product_updated (app/inventory_events.hpp).
     // Owned before the bus is attached, so it outlives the bus's consumers (ctx destroys in reverse).
     auto& saga = ctx.own(std::make_unique<inventory::SagaHandlers>(stock, event_store, ctx.name()));

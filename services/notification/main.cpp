@@ -7,6 +7,7 @@
 #include "api/handlers.hpp"
 #include "app/order_events.hpp"
 #include "mercato/events/bus.hpp"
+#include "mercato/service/identity.hpp"
 #include "mercato/service/service.hpp"
 
 int main(int argc, char** argv) {
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
     auto& notifications = ctx.own(std::make_unique<notification::NotificationService>(repository, outbox));
     ctx.add_readiness_check("database", [&repository] { return repository.ping(); });
     ctx.add_readiness_check("outbox", [&outbox] { return outbox.ping(); });
-    notification::register_routes(ctx.router(), notifications);
+    notification::register_routes(ctx.router(), notifications, service::attach_identity(ctx));
     // The effect is idempotent by its natural key (one notification per order and kind), so the inbox
     // record is the notification itself; order.created is recorded in the event inbox. The store is the
     // repository's database, so its relay publishes what record_once appended.

@@ -7,6 +7,7 @@
 #include "api/handlers.hpp"
 #include "app/saga_coordinator.hpp"
 #include "mercato/events/bus.hpp"
+#include "mercato/service/identity.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
 
@@ -25,7 +26,8 @@ int main(int argc, char** argv) {
           resilience::read_upstream_settings(calls.section(name), name), std::vector{ctx.upstream(name)},
           ctx.client(), ctx.metrics(), ctx.logger()));
     };
-    auto& customers = ctx.own(std::make_unique<order::HttpCustomerDirectory>(upstream("user")));
+    auto& identity = service::attach_identity(ctx);
+    auto& customers = ctx.own(std::make_unique<order::HttpCustomerDirectory>(upstream("user"), identity));
     auto& catalog = ctx.own(std::make_unique<order::HttpCatalog>(upstream("inventory")));
     auto saga = ctx.config().section("saga");
     auto mode = saga.choice("mode", "orchestration", {"orchestration", "choreography", "none"});
@@ -45,7 +47,7 @@ int main(int argc, char** argv) {
           repository, timeouts, &ctx.metrics(), *order::parse_coordination(mode), payment_circuit));
     }
     auto& orders = ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, sagas));
-    order::register_routes(ctx.router(), orders);
+    order::register_routes(ctx.router(), orders, identity);
     // Publishes the order's events and the saga's commands from the outbox; consumes the answers.
     auto& bus = events::attach(ctx, event_store);
     if (sagas != nullptr) {

@@ -8,6 +8,7 @@
 #include "api/handlers.hpp"
 #include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
+#include "mercato/service/identity.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
 
@@ -31,7 +32,7 @@ int main(int argc, char** argv) {
       if (e.code == ErrorCode::kValidationFailed) throw config::ConfigError(e.field + ": " + e.message);
       throw std::runtime_error("cannot purge idempotency keys: " + e.message);
     }
-    payment::register_routes(ctx.router(), payments);
+    payment::register_routes(ctx.router(), payments, service::attach_identity(ctx));
     // Publishes payment.processed / payment.refunded from the outbox (app/payment_events.hpp).
     auto& bus = events::attach(ctx, event_store);
     // The order saga's commands (docs/saga.md), answered through the same outbox.

@@ -6,6 +6,7 @@
 #include "app/saga_handlers.hpp"
 #include "app/shipping_settings.hpp"
 #include "mercato/events/bus.hpp"
+#include "mercato/service/identity.hpp"
 #include "mercato/service/service.hpp"
 
 int main(int argc, char** argv) {
@@ -20,7 +21,7 @@ int main(int argc, char** argv) {
     auto& shipments = ctx.own(std::make_unique<shipping::ShippingService>(
         repository, shipping::read_settings(ctx.config().section("shipping"))));
     ctx.add_readiness_check("database", [&repository] { return repository.ping(); });
-    shipping::register_routes(ctx.router(), shipments);
+    shipping::register_routes(ctx.router(), shipments, service::attach_identity(ctx));
     // Publishes shipment.created / shipment.cancelled from the outbox (in the same database), and answers
     // the order saga's commands through it (app/saga_handlers.hpp).
     auto& event_store = ctx.own(events::open_store(db));

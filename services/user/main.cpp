@@ -2,6 +2,7 @@
 // behind the REST API in api/; every change published as an event through the transactional outbox.
 // Accounts log in here and get their tokens (the `auth` section of config/user.yaml).
 #include <algorithm>
+#include <fstream>
 
 #include "adapters/argon2_password_hasher.hpp"
 #include "adapters/postgres_user_repository.hpp"
@@ -9,6 +10,7 @@
 #include "adapters/sqlite_user_repository.hpp"
 #include "api/handlers.hpp"
 #include "mercato/events/bus.hpp"
+#include "mercato/service/identity.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/storage/storage.hpp"
 
@@ -22,8 +24,15 @@ using std::chrono::seconds;
   throw config::ConfigError("config key '" + section.path() + "." + e.field + "': " + e.message);
 }
 
+// The operator's account, made at first start (docs/security.md, "Bootstrap").
+struct AdminBootstrap {
+  std::string email;
+  std::string password_file;  // empty: no bootstrap
+};
+
 struct AuthConfig {
   user::AuthSettings auth;
+  AdminBootstrap admin;
   user::Argon2Settings argon2;
   user::KeyStoreSettings keys;
   user::ClientAddressSettings addresses;
@@ -45,7 +54,13 @@ AuthConfig read_auth_config(const service::Context& ctx) {
   c.auth.per_address.burst = limit.number("per_address_burst", c.auth.per_address.burst, 1, 1e6);
   c.auth.per_address.rate =
       limit.number("per_address_per_minute", c.auth.per_address.rate * 60, 1e-3, 1e6) / 60;
+  auto clients = a.section("service_clients");
+  for (const auto& name : clients.child_keys()) c.auth.service_clients[name] = clients.required_string(name);
   if (auto r = c.auth.validate(); !r) bad(a, r.error());
+
+  auto admin = a.section("admin");
+  c.admin.email = admin.string("email", "admin@mercato.local");
+  c.admin.password_file = admin.string("password_file", "");
 
   auto h = a.section("argon2");
   c.argon2.memory_kib = static_cast<std::uint32_t>(
@@ -76,6 +91,38 @@ AuthConfig read_auth_config(const service::Context& ctx) {
   return c;
 }
 
+std::string read_secret(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw config::ConfigError("config key 'auth.admin.password_file': cannot read " + path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+// The admin account exists once the service listens: made now if there is none with that email. An
+// existing account with that email that is not an admin stops the start (someone took the address).
+void bootstrap_admin(const AdminBootstrap& admin, user::UserRepository& repository, user::UserService& users,
+                     const obs::Logger& logger) {
+  if (admin.password_file.empty()) return;
+  auto email = user::normalize_email(admin.email);
+  if (!email) throw config::ConfigError("config key 'auth.admin.email': " + email.error().message);
+  auto existing = repository.find_credentials(*email);
+  if (existing) {
+    if (existing->role != user::Role::kAdmin) {
+      throw config::ConfigError("config key 'auth.admin.email': " + *email +
+                                " belongs to an account that is not an admin");
+    }
+    return;
+  }
+  if (existing.error().code != ErrorCode::kNotFound) {
+    throw std::runtime_error("cannot look up the admin account: " + existing.error().message);
+  }
+  auto created = users.create({.email = *email, .name = "Administrator", .password = read_secret(admin.password_file),
+                               .role = user::Role::kAdmin});
+  if (!created) throw config::ConfigError("the admin account: " + created.error().message);
+  logger.info("admin account created", {{"email", *email}, {"id", created->id}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,7 +140,9 @@ int main(int argc, char** argv) {
         {{"kid", keys.signer.kid()}, {"published", static_cast<std::uint64_t>(keys.published.size())}});
     auto& auth =
         ctx.own(std::make_unique<user::AuthService>(repository, hasher, std::move(keys), settings.auth));
-    user::register_routes(ctx.router(), users);
+    bootstrap_admin(settings.admin, repository, users, ctx.logger());
+    auto& identity = service::attach_identity(ctx, auth.published_keys());
+    user::register_routes(ctx.router(), users, identity);
     user::register_auth_routes(ctx.router(), auth, settings.addresses);
     // Publishes user.registered / user.updated from the outbox; consumes nothing yet.
     auto& bus = events::attach(ctx, event_store);

@@ -81,6 +81,9 @@ Error Error::malformed(std::string message) { return {ErrorCode::kMalformedReque
 Error Error::unauthenticated(std::string message) {
   return {ErrorCode::kUnauthenticated, std::move(message), {}};
 }
+Error Error::permission_denied(std::string message) {
+  return {ErrorCode::kPermissionDenied, std::move(message), {}};
+}
 Error Error::not_found(std::string message) { return {ErrorCode::kNotFound, std::move(message), {}}; }
 Error Error::conflict(std::string message, std::string field) {
   return {ErrorCode::kConflict, std::move(message), std::move(field)};

@@ -1,5 +1,7 @@
 #include "mercato/events/bus.hpp"
 
+#include "mercato/service/identity.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -248,7 +250,9 @@ Bus& attach(service::Context& ctx, EventStore& store) {
   auto& bus = ctx.own(std::make_unique<Bus>(t, store, bs, ctx.logger(), ctx.metrics()));
   ctx.add_readiness_check("events", [&t] { return t.ping(); });
 
-  ctx.router().get("/admin/dead-letters", [&bus](const http::Request& req) {
+  // Operators' tools: admins only (and services, for automation).
+  auto& identity = ctx.identity() != nullptr ? *ctx.identity() : service::attach_identity(ctx);
+  ctx.router().get("/admin/dead-letters", service::guard(identity, auth::kStaff, [&bus](const auto& req, const auto&) {
     auto letters = bus.dead_letters();
     // An operator tool on the service's own port: the full error text is the point.
     if (!letters) return http::Response::error_verbatim(letters.error(), req.request_id, {});
@@ -257,14 +261,14 @@ Bus& attach(service::Context& ctx, EventStore& store) {
     boost::json::object body;
     body["dead_letters"] = std::move(items);
     return http::Response::json(200, body);
-  });
-  ctx.router().post("/admin/dead-letters/{id}/redrive", [&bus](const http::Request& req) {
+  }));
+  ctx.router().post("/admin/dead-letters/{id}/redrive", service::guard(identity, auth::kStaff, [&bus](const auto& req, const auto&) {
     auto r = bus.redrive(req.param("id"));
     if (!r) return http::Response::error_verbatim(r.error(), req.request_id, {});
     boost::json::object body;
     body["redriven"] = std::string(req.param("id"));
     return http::Response::json(200, body);
-  });
+  }));
   return bus;
 }
 

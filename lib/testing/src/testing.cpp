@@ -1,5 +1,7 @@
 #include "mercato/testing/testing.hpp"
 
+#include "mercato/testing/tokens.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -63,6 +65,11 @@ std::string binary(const std::string& service) {
 Process::Process(std::string path, std::vector<std::string> args, std::map<std::string, std::string> env,
                  std::string log_path)
     : log_path_(std::move(log_path)) {
+  // A Mercato service trusts the test suite's token issuer unless the test says otherwise (tokens.hpp).
+  auto file = std::filesystem::path(path).filename().string();
+  if (file.rfind("mercato-", 0) == 0 && std::filesystem::path(path).parent_path().filename() == file.substr(8)) {
+    for (auto& [k, v] : TestTokens::instance().env_for(file.substr(8))) env.try_emplace(k, v);
+  }
   if (log_path_.empty()) {
     auto dir = std::filesystem::temp_directory_path() / "mercato-e2e-logs";
     std::filesystem::create_directories(dir);
@@ -237,10 +244,17 @@ HttpResult http(std::uint16_t port, const std::string& method, const std::string
   std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                         "\r\nConnection: close\r\n";
   bool has_type = false;
+  bool has_authorization = false;
   for (const auto& [k, v] : headers) {
+    // An empty Authorization sends none: the caller asks to be anonymous.
+    if (lower(k) == "authorization") {
+      has_authorization = true;
+      if (v.empty()) continue;
+    }
     request += k + ": " + v + "\r\n";
     if (lower(k) == "content-type") has_type = true;
   }
+  if (!has_authorization) request += "Authorization: " + staff_authorization(method, target) + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH") {
     if (!has_type) request += "Content-Type: application/json\r\n";
     request += "Content-Length: " + std::to_string(body.size()) + "\r\n";

@@ -23,9 +23,11 @@ http::Response refused(Error e, const http::Request& req, std::chrono::milliseco
   return res;
 }
 
-std::string client_identity(const http::Request& req) {
-  if (auto id = req.headers.get("X-Client-Id"); id && !id->empty()) return "id:" + std::string(*id);
-  return "addr:" + req.remote_address;
+// Rate limits count per verified subject, or per address when anonymous: never per a header the client
+// picks (rotating it would reset its budget).
+std::string client_identity(const http::Request& req, const auth::Principal& who) {
+  if (who.role == auth::Role::kAnonymous) return "addr:" + req.remote_address;
+  return "sub:" + who.subject;
 }
 
 std::uint64_t random_u64() {
@@ -35,19 +37,34 @@ std::uint64_t random_u64() {
 
 // `target`: what the upstream is asked for (path and query).
 boost::asio::awaitable<http::Response> forward(const Upstream* upstream, std::string target,
-                                               const PolicyHolder& policies, const http::Request& req) {
+                                               const Entry& entry, const http::Request& req) {
+  // The token is checked here as well as by the service: a bad one never costs an upstream call, and the
+  // rate limits below count by who the caller really is.
+  auto who = entry.identity.identify(req);
+  if (!who) co_return service::refused(who.error(), req);
+  if (who->role == auth::Role::kService) {
+    // Services call each other directly; their identity arriving from outside means it leaked.
+    co_return service::refused(
+        Error::permission_denied("service identities are not accepted through the gateway"), req);
+  }
   std::string_view service = upstream->name;
-  auto traffic = policies.current();
+  auto traffic = entry.policies.current();
   auto* svc = traffic->service(service);
   auto now = resilience::Clock::now();
   std::string name(service);
 
-  if (auto* limiter = traffic->per_client()) {
-    auto d = limiter->take(client_identity(req), now);
-    if (!d.allowed) {
-      traffic->per_client_rejections()->inc();
-      co_return refused(Error::rate_limited("too many requests from this client; retry later"), req,
-                        d.retry_after);
+  auto* per_client = traffic->per_client();
+  auto* per_route = traffic->route_limiter(http::to_string(req.method), req.path);
+  if (per_client != nullptr || per_route != nullptr) {
+    auto client = client_identity(req, *who);
+    for (auto* limiter : {per_route, per_client}) {
+      if (limiter == nullptr) continue;
+      auto d = limiter->take(client, now);
+      if (!d.allowed) {
+        traffic->per_client_rejections()->inc();
+        co_return refused(Error::rate_limited("too many requests from this client; retry later"), req,
+                          d.retry_after);
+      }
     }
   }
   if (svc->limiter) {
@@ -114,21 +131,21 @@ boost::asio::awaitable<http::Response> forward(const Upstream* upstream, std::st
   co_return res;
 }
 
-boost::asio::awaitable<http::Response> proxy(const RouteTable& table, const PolicyHolder& policies,
-                                             const http::Request& req) {
+boost::asio::awaitable<http::Response> proxy(const Entry& entry, const http::Request& req) {
   auto service = req.param("service");
-  const Upstream* upstream = table.find(service);
+  const Upstream* upstream = entry.table.find(service);
   if (upstream == nullptr) {
     co_return http::Response::error(Error::not_found("no service named '" + std::string(service) + "'"),
                                     req.request_id);
   }
-  co_return co_await forward(upstream, upstream_target(service, req.param("rest"), req.query), policies, req);
+  co_return co_await forward(upstream, upstream_target(service, req.param("rest"), req.query), entry, req);
 }
 
 }  // namespace
 
-void register_routes(http::Router& router, const RouteTable& table, const PolicyHolder& policy) {
-  auto handler = [&table, &policy](const http::Request& req) { return proxy(table, policy, req); };
+void register_routes(http::Router& router, const Entry& entry) {
+  const auto& table = entry.table;
+  auto handler = [&entry](const http::Request& req) { return proxy(entry, req); };
   router.any_async("/api/{service}", handler);
   router.any_async("/api/{service}/{rest...}", handler);
   // Exact paths outside /api/ (gateway.services.<name>.paths), forwarded as they came, under the same
@@ -136,8 +153,8 @@ void register_routes(http::Router& router, const RouteTable& table, const Policy
   for (const auto& [name, upstream] : table.all()) {
     for (const auto& path : upstream.paths) {
       const Upstream* target = &upstream;
-      router.any_async(path, [target, &policy](const http::Request& req) {
-        return forward(target, req.query.empty() ? req.path : req.path + "?" + req.query, policy, req);
+      router.any_async(path, [target, &entry](const http::Request& req) {
+        return forward(target, req.query.empty() ? req.path : req.path + "?" + req.query, entry, req);
       });
     }
   }

@@ -34,12 +34,25 @@ Traffic::Traffic(Policy policy, const RouteTable& routes, http::Client& client, 
                          {{"upstream", name}, {"reason", "rate_limited"}});
     services_.emplace(name, std::move(service));
   }
-  if (policy_.per_client) {
-    per_client_ = std::make_unique<resilience::RateLimiter>(*policy_.per_client);
+  for (const auto& limit : policy_.route_limits) {
+    route_limiters_.emplace(limit.method + " " + limit.path,
+                            std::make_unique<resilience::RateLimiter>(limit.per_client));
+  }
+  if (policy_.per_client || !policy_.route_limits.empty()) {
+    if (policy_.per_client) per_client_ = std::make_unique<resilience::RateLimiter>(*policy_.per_client);
     per_client_rejections_ =
         &metrics.counter("mercato_gateway_rejections_total", "Requests the gateway's rate limits refused",
                          {{"upstream", "*"}, {"reason", "client_rate_limited"}});
   }
+}
+
+resilience::RateLimiter* Traffic::route_limiter(std::string_view method, std::string_view path) const {
+  if (route_limiters_.empty()) return nullptr;
+  std::string key;
+  key.reserve(method.size() + 1 + path.size());
+  key.append(method).append(" ").append(path);
+  auto it = route_limiters_.find(key);
+  return it == route_limiters_.end() ? nullptr : it->second.get();
 }
 
 Traffic::Service* Traffic::service(std::string_view name) const {

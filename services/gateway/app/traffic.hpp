@@ -42,6 +42,8 @@ class Traffic {
 
   Service* service(std::string_view name) const;
   resilience::RateLimiter* per_client() const { return per_client_.get(); }
+  // The limiter of rateLimits.routes for this method and gateway path, or nullptr.
+  resilience::RateLimiter* route_limiter(std::string_view method, std::string_view path) const;
   obs::Counter* per_client_rejections() const { return per_client_rejections_; }
   const Policy& policy() const noexcept { return policy_; }
   // Lifts the outlier ejections whose time is up (the gateway calls it every outlier interval).
@@ -54,6 +56,8 @@ class Traffic {
   std::map<std::string, std::unique_ptr<Service>, std::less<>> services_;
   std::unique_ptr<resilience::RateLimiter> per_client_;
   obs::Counter* per_client_rejections_ = nullptr;
+  // One limiter per rateLimits.routes entry, keyed "METHOD path".
+  std::map<std::string, std::unique_ptr<resilience::RateLimiter>, std::less<>> route_limiters_;
 };
 
 // The Traffic in force; replaced whole on a reload.

@@ -1,5 +1,6 @@
 #include "domain/policy.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
@@ -120,6 +121,29 @@ Result<resilience::RateLimitSettings> rate_limit_at(const Json& v, const std::st
     s.burst = n;
   }
   return s;
+}
+
+Result<RouteRateLimit> route_limit_at(const Json& v, const std::string& path) {
+  MERCATO_TRY(o, object_at(v, path, {"method", "path", "perClient"}));
+  const auto* method = o->if_contains("method");
+  const auto* route = o->if_contains("path");
+  const auto* limit = o->if_contains("perClient");
+  if (method == nullptr) return bad(join(path, "method"), "is required");
+  if (route == nullptr) return bad(join(path, "path"), "is required");
+  if (limit == nullptr) return bad(join(path, "perClient"), "is required");
+  RouteRateLimit r;
+  MERCATO_TRY(m, text_at(*method, join(path, "method")));
+  static constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+  if (std::find(std::begin(kMethods), std::end(kMethods), m) == std::end(kMethods))
+    return bad(join(path, "method"), "must be one of GET, HEAD, POST, PUT, PATCH, DELETE");
+  r.method = std::move(m);
+  MERCATO_TRY(p, text_at(*route, join(path, "path")));
+  if (p.empty() || p.front() != '/' || p.find_first_of("?#{}") != std::string::npos)
+    return bad(join(path, "path"), "must be an absolute path without a query, '{' or '}'");
+  r.path = std::move(p);
+  MERCATO_TRY(l, rate_limit_at(*limit, join(path, "perClient")));
+  r.per_client = l;
+  return r;
 }
 
 Result<resilience::BreakerSettings> breaker_at(const Json& v, const std::string& path) {
@@ -462,12 +486,26 @@ Result<Policy> parse_policy(const boost::json::value& document, const RouteTable
     }
   }
   if (const auto* limits = o.if_contains("rateLimits")) {
-    auto lo = object_at(*limits, "rateLimits", {"perClient"});
+    auto lo = object_at(*limits, "rateLimits", {"perClient", "routes"});
     if (!lo) return std::move(lo).error();
     if (const auto* per_client = (*lo)->if_contains("perClient")) {
       auto s = rate_limit_at(*per_client, "rateLimits.perClient");
       if (!s) return std::move(s).error();
       policy.per_client = *s;
+    }
+    if (const auto* routes = (*lo)->if_contains("routes")) {
+      auto list = array_at(*routes, "rateLimits.routes");
+      if (!list) return std::move(list).error();
+      for (std::size_t i = 0; i < (*list)->size(); ++i) {
+        auto path = index("rateLimits.routes", i);
+        auto r = route_limit_at((**list)[i], path);
+        if (!r) return std::move(r).error();
+        for (const auto& other : policy.route_limits) {
+          if (other.method == r->method && other.path == r->path)
+            return bad(path, "a second limit for " + r->method + " " + r->path);
+        }
+        policy.route_limits.push_back(std::move(*r));
+      }
     }
   }
   if (const auto* budget = o.if_contains("retryBudget")) {

@@ -62,9 +62,20 @@ struct ServicePolicy {
   std::optional<resilience::RateLimitSettings> rate_limit;  // for the whole service (route)
 };
 
+// rateLimits.routes[]: one route of the gateway (method and exact path, as the client sends them),
+// limited per client identity on top of everything else.
+struct RouteRateLimit {
+  std::string method;  // "POST"
+  std::string path;    // "/api/auth/login"
+  resilience::RateLimitSettings per_client;
+};
+
 struct Policy {
   std::map<std::string, ServicePolicy, std::less<>> services;  // every service of the route table
-  std::optional<resilience::RateLimitSettings> per_client;     // by client identity
+  // Client identity: the verified token's subject, else the client's address (never a header the client
+  // chooses, which it could rotate).
+  std::optional<resilience::RateLimitSettings> per_client;  // every request, by client identity
+  std::vector<RouteRateLimit> route_limits;                  // these routes, by client identity
   resilience::RetryBudgetSettings retry_budget;
 };
 

@@ -6,11 +6,12 @@
 
 #include "app/inventory_service.hpp"
 #include "mercato/http/router.hpp"
+#include "mercato/service/identity.hpp"
 
 namespace mercato::inventory {
 
 // GET/PUT /inventory/{product_id}, POST /inventory/reservations,
 // GET /inventory/reservations/{order_id}, POST /inventory/reservations/{order_id}/commit and /release.
-void register_routes(http::Router& router, InventoryService& service);
+void register_routes(http::Router& router, InventoryService& service, const service::Identity& identity);
 
 }  // namespace mercato::inventory

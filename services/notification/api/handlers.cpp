@@ -49,11 +49,17 @@ Result<int> parse_limit(const std::optional<std::string>& text) {
   return value;
 }
 
-http::Response list(NotificationService& service, const http::Request& req) {
+// A customer sees their own notifications only: another customer's list is empty, as far as they can
+// tell. Without customer_id, a customer's own list.
+http::Response list(NotificationService& service, const http::Request& req, const auth::Principal& who) {
   auto customer_id = req.query_param("customer_id");
+  if (!customer_id && who.role == auth::Role::kCustomer) customer_id = who.subject;
   if (!customer_id) {
     return http::Response::error(Error::validation("customer_id", "customer_id: query parameter is required"),
                                  req.request_id);
+  }
+  if (!who.may_see(*customer_id)) {
+    return http::Response::json(200, boost::json::object{{"notifications", boost::json::array{}}});
   }
   auto limit = parse_limit(req.query_param("limit"));
   if (!limit) return http::Response::error(limit.error(), req.request_id);
@@ -70,9 +76,14 @@ http::Response list(NotificationService& service, const http::Request& req) {
 
 }  // namespace
 
-void register_routes(http::Router& router, NotificationService& service) {
-  router.post("/notifications", [&service](const http::Request& req) { return send(service, req); });
-  router.get("/notifications", [&service](const http::Request& req) { return list(service, req); });
+void register_routes(http::Router& router, NotificationService& service, const service::Identity& identity) {
+  using service::guard;
+  // Only the services send notifications; customers read their own, staff any.
+  router.post("/notifications", guard(identity, auth::kServiceOnly,
+                                      [&service](const auto& req, const auto&) { return send(service, req); }));
+  router.get("/notifications", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
+               return list(service, req, who);
+             }));
 }
 
 }  // namespace mercato::notification

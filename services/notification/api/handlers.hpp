@@ -6,10 +6,11 @@
 
 #include "app/notification_service.hpp"
 #include "mercato/http/router.hpp"
+#include "mercato/service/identity.hpp"
 
 namespace mercato::notification {
 
 // POST /notifications, GET /notifications?customer_id=&limit=
-void register_routes(http::Router& router, NotificationService& service);
+void register_routes(http::Router& router, NotificationService& service, const service::Identity& identity);
 
 }  // namespace mercato::notification

@@ -42,7 +42,10 @@ Error unexpected_status(std::string_view service, int status) {
 boost::asio::awaitable<Result<bool>> HttpCustomerDirectory::exists(const std::string& customer_id,
                                                                    const CallContext& ctx) {
   // Ids reaching here passed the API's id check (letters, digits, '.', '_', '-'): safe in a path.
+  auto authorization = co_await identity_.authorization();
+  if (!authorization) co_return upstream_error("user service", authorization.error());
   auto request = get_request("/users/" + customer_id, ctx);
+  request.headers.set("Authorization", *authorization);
   resilience::Upstream::CallSettings settings{.deadline = ctx.deadline};
   auto call = co_await users_.call(std::move(request), settings, true);
   auto& res = call.result;

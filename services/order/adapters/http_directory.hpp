@@ -10,17 +10,22 @@
 
 #include "app/ports.hpp"
 #include "mercato/resilience/upstream.hpp"
+#include "mercato/service/identity.hpp"
 
 namespace mercato::order {
 
+// Asks with the order service's own identity (a service token): a customer's account is not theirs to
+// show to the order service.
 class HttpCustomerDirectory final : public CustomerDirectory {
  public:
-  explicit HttpCustomerDirectory(resilience::Upstream& users) : users_(users) {}
+  HttpCustomerDirectory(resilience::Upstream& users, service::Identity& identity)
+      : users_(users), identity_(identity) {}
   boost::asio::awaitable<Result<bool>> exists(const std::string& customer_id,
                                               const CallContext& ctx) override;
 
  private:
   resilience::Upstream& users_;
+  service::Identity& identity_;
 };
 
 class HttpCatalog final : public Catalog {

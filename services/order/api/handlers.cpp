@@ -85,9 +85,24 @@ Result<std::int64_t> query_int(const http::Request& req, const std::string& name
   return value;
 }
 
-boost::asio::awaitable<http::Response> create(OrderService& service, const http::Request& req) {
+// Another customer's order does not exist, as far as a customer can tell.
+Error no_such_order(std::string_view id) { return Error::not_found("no order " + std::string(id)); }
+
+// A customer places orders for themselves (customer_id, when sent, must be theirs); an admin places one
+// for the customer it names.
+boost::asio::awaitable<http::Response> create(OrderService& service, const http::Request& req,
+                                              const auth::Principal& who) {
   auto input = parse_new_order(req.body);
   if (!input) co_return http::Response::error(input.error(), req.request_id);
+  if (who.role == auth::Role::kCustomer) {
+    if (input->customer_id.empty()) input->customer_id = who.subject;
+    if (input->customer_id != who.subject) {
+      co_return http::Response::error(
+          Error::permission_denied("customer_id: a customer places orders for themselves only"), req.request_id);
+    }
+  } else if (input->customer_id.empty()) {
+    co_return http::Response::error(Error::validation("customer_id", "customer_id: is required"), req.request_id);
+  }
   CallContext ctx{req.request_id, req.trace.to_traceparent(), req.deadline};
   auto order = co_await service.create(*input, ctx);
   if (!order) co_return http::Response::error(order.error(), req.request_id);
@@ -96,13 +111,17 @@ boost::asio::awaitable<http::Response> create(OrderService& service, const http:
   co_return res;
 }
 
-http::Response get(OrderService& service, const http::Request& req) {
+http::Response get(OrderService& service, const http::Request& req, const auth::Principal& who) {
   auto order = service.get(req.param("id"));
+  if (order && !who.may_see(order->customer_id)) order = no_such_order(req.param("id"));
   if (!order) return http::Response::error(order.error(), req.request_id);
   return http::Response::json(200, to_json(*order));
 }
 
-http::Response saga(OrderService& service, const http::Request& req) {
+http::Response saga(OrderService& service, const http::Request& req, const auth::Principal& who) {
+  auto order = service.get(req.param("id"));
+  if (order && !who.may_see(order->customer_id)) order = no_such_order(req.param("id"));
+  if (!order) return http::Response::error(order.error(), req.request_id);
   auto saga = service.saga(req.param("id"));
   if (!saga) return http::Response::error(saga.error(), req.request_id);
   return http::Response::json(200, to_json(*saga));
@@ -132,8 +151,10 @@ http::Response list_all(OrderService& service, const http::Request& req) {
   return http::Response::json(200, body);
 }
 
-http::Response list(OrderService& service, const http::Request& req) {
+// A customer's own list by default; another customer's list is empty, as far as a customer can tell.
+http::Response list(OrderService& service, const http::Request& req, const auth::Principal& who) {
   auto customer = req.query_param("customer_id");
+  if (!customer && who.role == auth::Role::kCustomer) customer = who.subject;
   if (!customer || customer->empty()) {
     return http::Response::error(Error::validation("customer_id", "customer_id: query parameter is required"),
                                  req.request_id);
@@ -145,6 +166,12 @@ http::Response list(OrderService& service, const http::Request& req) {
   auto limit = query_int(req, "limit", kDefaultPageSize, 1, std::numeric_limits<std::int64_t>::max());
   if (!limit) return http::Response::error(limit.error(), req.request_id);
   std::int64_t used = std::min(*limit, kMaxPageSize);
+  if (!who.may_see(*customer)) {
+    return http::Response::json(200, boost::json::object{{"orders", boost::json::array{}},
+                                                         {"page", *page},
+                                                         {"limit", used},
+                                                         {"has_more", false}});
+  }
   auto result = service.list(*customer, *page, used);
   if (!result) return http::Response::error(result.error(), req.request_id);
   boost::json::array orders;
@@ -155,8 +182,11 @@ http::Response list(OrderService& service, const http::Request& req) {
           {"orders", std::move(orders)}, {"page", *page}, {"limit", used}, {"has_more", result->has_more}});
 }
 
-http::Response cancel(OrderService& service, const http::Request& req) {
-  std::string reason = "cancelled by the customer";
+http::Response cancel(OrderService& service, const http::Request& req, const auth::Principal& who) {
+  auto existing = service.get(req.param("id"));
+  if (existing && !who.may_see(existing->customer_id)) existing = no_such_order(req.param("id"));
+  if (!existing) return http::Response::error(existing.error(), req.request_id);
+  std::string reason = who.role == auth::Role::kCustomer ? "cancelled by the customer" : "cancelled by an operator";
   if (!req.body.empty()) {
     auto body = json::parse_object(req.body);
     if (!body) return http::Response::error(body.error(), req.request_id);
@@ -176,16 +206,17 @@ Result<NewOrder> parse_new_order(std::string_view text) {
   auto body = json::parse_object(text);
   if (!body) return std::move(body).error();
   json::FieldReader in(*body);
-  auto customer_id = in.string("customer_id", json::kRequired, kIdRule);
+  // Optional: a customer's own id by default (the handler checks who may name whom).
+  auto customer_id = in.string("customer_id", json::kOptional, kIdRule);
   const auto* items = in.array("items", json::kRequired);
   auto token = in.string("payment_token", json::kRequired, {.min = 1, .max = 64});
   const auto* address = in.object("shipping_address", json::kRequired);
   if (auto done = in.finish(); !done) return std::move(done).error();
-  if (!valid_id(*customer_id)) return bad_id("customer_id");
+  if (customer_id && !valid_id(*customer_id)) return bad_id("customer_id");
   if (items->empty()) return Error::validation("items", "items: an order needs at least one item");
   if (items->size() > 100) return Error::validation("items", "items: at most 100 lines per order");
   NewOrder order;
-  order.customer_id = *customer_id;
+  order.customer_id = customer_id.value_or("");
   order.payment_token = *token;
   std::set<std::string> seen;
   for (std::size_t i = 0; i < items->size(); ++i) {
@@ -205,15 +236,29 @@ Result<NewOrder> parse_new_order(std::string_view text) {
   return order;
 }
 
-void register_routes(http::Router& router, OrderService& service) {
+void register_routes(http::Router& router, OrderService& service, const service::Identity& identity) {
+  using auth::Role;
+  using service::guard;
+  // Customers place, read and cancel their own orders; an admin any; services read.
   router.add_async(http::Method::kPost, "/orders",
-                   [&service](const http::Request& req) { return create(service, req); });
-  router.get("/orders", [&service](const http::Request& req) { return list(service, req); });
-  router.get("/orders/{id}", [&service](const http::Request& req) { return get(service, req); });
-  router.get("/orders/{id}/saga", [&service](const http::Request& req) { return saga(service, req); });
-  // For operators (./mercato check), on the service's own loopback port: the gateway never routes here.
-  router.get("/admin/orders", [&service](const http::Request& req) { return list_all(service, req); });
-  router.post("/orders/{id}/cancel", [&service](const http::Request& req) { return cancel(service, req); });
+                   service::guard_async(identity, Role::kCustomer | Role::kAdmin,
+                                        [&service](const http::Request& req, const auth::Principal& who) {
+                                          return create(service, req, who);
+                                        }));
+  router.get("/orders", guard(identity, auth::kSignedIn,
+                              [&service](const auto& req, const auto& who) { return list(service, req, who); }));
+  router.get("/orders/{id}", guard(identity, auth::kSignedIn,
+                                   [&service](const auto& req, const auto& who) { return get(service, req, who); }));
+  router.get("/orders/{id}/saga", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
+               return saga(service, req, who);
+             }));
+  // For operators (./mercato check): every order.
+  router.get("/admin/orders", guard(identity, auth::kStaff,
+                                    [&service](const auto& req, const auto&) { return list_all(service, req); }));
+  router.post("/orders/{id}/cancel", guard(identity, Role::kCustomer | Role::kAdmin,
+                                           [&service](const auto& req, const auto& who) {
+                                             return cancel(service, req, who);
+                                           }));
 }
 
 }  // namespace mercato::order

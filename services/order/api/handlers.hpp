@@ -4,11 +4,12 @@
 
 #include "app/order_service.hpp"
 #include "mercato/http/router.hpp"
+#include "mercato/service/identity.hpp"
 
 namespace mercato::order {
 
 // POST /orders, GET /orders/{id}, GET /orders?customer_id=&page=&limit=, POST /orders/{id}/cancel
-void register_routes(http::Router& router, OrderService& service);
+void register_routes(http::Router& router, OrderService& service, const service::Identity& identity);
 
 // Request parsing, exposed for unit tests.
 Result<NewOrder> parse_new_order(std::string_view body);

@@ -84,19 +84,26 @@ http::Response charge(PaymentService& service, const http::Request& req) {
   return res;
 }
 
-http::Response list(PaymentService& service, const http::Request& req) {
+// Lists hold only what the caller may see: another customer's order has no payments, as far as a
+// customer can tell.
+http::Response list(PaymentService& service, const http::Request& req, const auth::Principal& who) {
   auto order_id = req.query_param("order_id");
   if (!order_id) return error(Error::validation("order_id", "order_id: is required"), req);
   auto payments = service.list_for_order(*order_id);
   if (!payments) return error(payments.error(), req);
   boost::json::array items;
   items.reserve(payments->size());
-  for (const auto& p : *payments) items.push_back(to_json(p));
+  for (const auto& p : *payments) {
+    if (who.may_see(p.customer_id)) items.push_back(to_json(p));
+  }
   return http::Response::json(200, boost::json::object{{"payments", std::move(items)}});
 }
 
-http::Response get(PaymentService& service, const http::Request& req) {
+http::Response get(PaymentService& service, const http::Request& req, const auth::Principal& who) {
   auto payment = service.get(req.param("id"));
+  if (payment && !who.may_see(payment->customer_id)) {
+    return error(Error::not_found("no payment " + std::string(req.param("id"))), req);
+  }
   if (!payment) return error(payment.error(), req);
   return http::Response::json(200, to_json(*payment));
 }
@@ -117,11 +124,20 @@ http::Response refund(PaymentService& service, const http::Request& req) {
 
 }  // namespace
 
-void register_routes(http::Router& router, PaymentService& service) {
-  router.post("/payments", [&service](const http::Request& req) { return charge(service, req); });
-  router.get("/payments", [&service](const http::Request& req) { return list(service, req); });
-  router.get("/payments/{id}", [&service](const http::Request& req) { return get(service, req); });
-  router.post("/payments/{id}/refund", [&service](const http::Request& req) { return refund(service, req); });
+void register_routes(http::Router& router, PaymentService& service, const service::Identity& identity) {
+  using service::guard;
+  // Payments are made by the saga (a service identity), refunded by an operator or a service, and seen
+  // by their customer and staff.
+  router.post("/payments", guard(identity, auth::kServiceOnly,
+                                 [&service](const auto& req, const auto&) { return charge(service, req); }));
+  router.get("/payments", guard(identity, auth::kSignedIn,
+                                [&service](const auto& req, const auto& who) { return list(service, req, who); }));
+  router.get("/payments/{id}", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
+               return get(service, req, who);
+             }));
+  router.post("/payments/{id}/refund", guard(identity, auth::kStaff, [&service](const auto& req, const auto&) {
+                return refund(service, req);
+              }));
 }
 
 }  // namespace mercato::payment

@@ -5,10 +5,11 @@
 
 #include "app/payment_service.hpp"
 #include "mercato/http/router.hpp"
+#include "mercato/service/identity.hpp"
 
 namespace mercato::payment {
 
 // POST /payments, GET /payments?order_id=, GET /payments/{id}, POST /payments/{id}/refund
-void register_routes(http::Router& router, PaymentService& service);
+void register_routes(http::Router& router, PaymentService& service, const service::Identity& identity);
 
 }  // namespace mercato::payment

@@ -56,7 +56,8 @@ http::Response create(ShippingService& service, const http::Request& req) {
   return res;
 }
 
-http::Response list(ShippingService& service, const http::Request& req) {
+// Lists hold only what the caller may see (another customer's shipments do not exist for a customer).
+http::Response list(ShippingService& service, const http::Request& req, const auth::Principal& who) {
   auto order_id = req.query_param("order_id");
   if (!order_id) {
     return http::Response::error(Error::validation("order_id", "order_id: query parameter is required"),
@@ -66,12 +67,17 @@ http::Response list(ShippingService& service, const http::Request& req) {
   if (!shipments) return http::Response::error(shipments.error(), req.request_id);
   boost::json::array items;
   items.reserve(shipments->size());
-  for (const auto& s : *shipments) items.emplace_back(to_json(s));
+  for (const auto& s : *shipments) {
+    if (who.may_see(s.customer_id)) items.emplace_back(to_json(s));
+  }
   return http::Response::json(200, boost::json::object{{"shipments", std::move(items)}});
 }
 
-http::Response get(ShippingService& service, const http::Request& req) {
+http::Response get(ShippingService& service, const http::Request& req, const auth::Principal& who) {
   auto shipment = service.get(req.param("id"));
+  if (shipment && !who.may_see(shipment->customer_id)) {
+    return http::Response::error(Error::not_found("no shipment " + std::string(req.param("id"))), req.request_id);
+  }
   if (!shipment) return http::Response::error(shipment.error(), req.request_id);
   return http::Response::json(200, to_json(*shipment));
 }
@@ -92,12 +98,20 @@ http::Response cancel(ShippingService& service, const http::Request& req) {
 
 }  // namespace
 
-void register_routes(http::Router& router, ShippingService& service) {
-  router.post("/shipments", [&service](const http::Request& req) { return create(service, req); });
-  router.get("/shipments", [&service](const http::Request& req) { return list(service, req); });
-  router.get("/shipments/{id}", [&service](const http::Request& req) { return get(service, req); });
-  router.post("/shipments/{id}/cancel",
-              [&service](const http::Request& req) { return cancel(service, req); });
+void register_routes(http::Router& router, ShippingService& service, const service::Identity& identity) {
+  using service::guard;
+  // Shipments are created by the saga (a service identity), cancelled by an operator or a service, and
+  // seen by their customer and staff.
+  router.post("/shipments", guard(identity, auth::kServiceOnly,
+                                  [&service](const auto& req, const auto&) { return create(service, req); }));
+  router.get("/shipments", guard(identity, auth::kSignedIn,
+                                 [&service](const auto& req, const auto& who) { return list(service, req, who); }));
+  router.get("/shipments/{id}", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
+               return get(service, req, who);
+             }));
+  router.post("/shipments/{id}/cancel", guard(identity, auth::kStaff, [&service](const auto& req, const auto&) {
+                return cancel(service, req);
+              }));
 }
 
 }  // namespace mercato::shipping

@@ -6,10 +6,11 @@
 
 #include "app/shipping_service.hpp"
 #include "mercato/http/router.hpp"
+#include "mercato/service/identity.hpp"
 
 namespace mercato::shipping {
 
 // POST /shipments, GET /shipments?order_id=, GET /shipments/{id}, POST /shipments/{id}/cancel
-void register_routes(http::Router& router, ShippingService& service);
+void register_routes(http::Router& router, ShippingService& service, const service::Identity& identity);
 
 }  // namespace mercato::shipping

@@ -36,13 +36,18 @@ http::Response create(UserService& service, const http::Request& req) {
   return res;
 }
 
-http::Response get(UserService& service, const http::Request& req) {
+// Another customer's account does not exist, as far as a customer can tell.
+Error no_such_user(std::string_view id) { return Error::not_found("no user " + std::string(id)); }
+
+http::Response get(UserService& service, const http::Request& req, const auth::Principal& who) {
+  if (!who.may_see(req.param("id"))) return http::Response::error(no_such_user(req.param("id")), req.request_id);
   auto user = service.get(req.param("id"));
   if (!user) return http::Response::error(user.error(), req.request_id);
   return http::Response::json(200, to_json(*user));
 }
 
-http::Response patch(UserService& service, const http::Request& req) {
+http::Response patch(UserService& service, const http::Request& req, const auth::Principal& who) {
+  if (!who.may_see(req.param("id"))) return http::Response::error(no_such_user(req.param("id")), req.request_id);
   auto body = json::parse_object(req.body);
   if (!body) return http::Response::error(body.error(), req.request_id);
   json::FieldReader in(*body);
@@ -109,6 +114,28 @@ http::Response refresh(AuthService& auth, const http::Request& req) {
   return tokens(*pair);
 }
 
+// POST /auth/token {"grant_type":"client_credentials","client_id","client_secret"}: a service's token.
+http::Response service_token(AuthService& auth, const http::Request& req) {
+  auto body = json::parse_object(req.body);
+  if (!body) return http::Response::error(body.error(), req.request_id);
+  json::FieldReader in(*body);
+  auto grant = in.string("grant_type", json::kRequired, {.min = 1, .max = 64});
+  auto id = in.string("client_id", json::kRequired, {.min = 1, .max = 64});
+  auto secret = in.string("client_secret", json::kRequired, {.min = 1, .max = 256});
+  if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
+  if (*grant != "client_credentials") {
+    return http::Response::error(Error::validation("grant_type", "must be \"client_credentials\""),
+                                 req.request_id);
+  }
+  auto token = auth.service_token(*id, *secret);
+  if (!token) return http::Response::error(token.error(), req.request_id);
+  auto res = http::Response::json(200, boost::json::object{{"access_token", token->access_token},
+                                                           {"token_type", "Bearer"},
+                                                           {"expires_in", token->expires_in.count()}});
+  res.headers.set("Cache-Control", "no-store");
+  return res;
+}
+
 http::Response logout(AuthService& auth, const http::Request& req) {
   http::Response error;
   auto token = refresh_token_of(req, error);
@@ -140,6 +167,7 @@ void register_auth_routes(http::Router& router, AuthService& auth, ClientAddress
   });
   router.post("/auth/refresh", [&auth](const http::Request& req) { return refresh(auth, req); });
   router.post("/auth/logout", [&auth](const http::Request& req) { return logout(auth, req); });
+  router.post("/auth/token", [&auth](const http::Request& req) { return service_token(auth, req); });
   router.get("/.well-known/jwks.json", [&auth](const http::Request&) {
     auto res = http::Response::json(200, auth.published_keys().to_jwks());
     // Short, so that verifiers see a rotation soon; they also refetch on an unknown kid.
@@ -148,10 +176,17 @@ void register_auth_routes(http::Router& router, AuthService& auth, ClientAddress
   });
 }
 
-void register_routes(http::Router& router, UserService& service) {
+void register_routes(http::Router& router, UserService& service, const service::Identity& identity) {
+  using auth::Role;
+  // Registration is open; the account is a customer's whoever asks.
   router.post("/users", [&service](const http::Request& req) { return create(service, req); });
-  router.get("/users/{id}", [&service](const http::Request& req) { return get(service, req); });
-  router.patch("/users/{id}", [&service](const http::Request& req) { return patch(service, req); });
+  router.get("/users/{id}", service::guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
+               return get(service, req, who);
+             }));
+  // The owner or an operator; a service has no business changing an account.
+  router.patch("/users/{id}",
+               service::guard(identity, Role::kCustomer | Role::kAdmin,
+                              [&service](const auto& req, const auto& who) { return patch(service, req, who); }));
 }
 
 }  // namespace mercato::user

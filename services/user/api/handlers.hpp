@@ -8,11 +8,13 @@
 #include "app/auth_service.hpp"
 #include "app/user_service.hpp"
 #include "mercato/http/router.hpp"
+#include "mercato/service/identity.hpp"
 
 namespace mercato::user {
 
-// POST /users, GET /users/{id}, PATCH /users/{id}
-void register_routes(http::Router& router, UserService& service);
+// POST /users (anyone), GET /users/{id} (the owner, admin, services), PATCH /users/{id} (the owner,
+// admin); another customer's account answers 404.
+void register_routes(http::Router& router, UserService& service, const service::Identity& identity);
 
 // Which address a login is counted against for the per-address limit: the peer's, unless the peer is
 // one of `trusted_proxies` (the gateway), whose X-Forwarded-For's last entry — the address the proxy
@@ -22,7 +24,8 @@ struct ClientAddressSettings {
 };
 std::string client_address(const http::Request& req, const ClientAddressSettings& settings);
 
-// POST /auth/login, POST /auth/refresh, POST /auth/logout, GET /.well-known/jwks.json
+// POST /auth/login, POST /auth/refresh, POST /auth/logout, POST /auth/token (services),
+// GET /.well-known/jwks.json: all open to anyone
 void register_auth_routes(http::Router& router, AuthService& auth, ClientAddressSettings addresses);
 
 }  // namespace mercato::user

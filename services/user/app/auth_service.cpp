@@ -33,6 +33,12 @@ Result<void> AuthSettings::validate() const {
     return Error::validation("refresh_token_ttl", "must be within 1h..2160h (90 days)");
   if (auto r = per_account.validate(); !r)
     return Error::validation("per_account." + r.error().field, r.error().message);
+  for (const auto& [name, hash] : service_clients) {
+    bool hex = hash.size() == 64 && std::all_of(hash.begin(), hash.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    });
+    if (!hex) return Error::validation("service_clients." + name, "must be the SHA-256 of the secret, 64 hex digits");
+  }
   if (auto r = per_address.validate(); !r)
     return Error::validation("per_address." + r.error().field, r.error().message);
   return {};
@@ -81,8 +87,12 @@ AuthOutcome AuthService::login(std::string_view email, std::string_view password
 }
 
 std::string AuthService::access_token(const std::string& user_id, Role role, SystemTime now) const {
-  return keys_.signer.sign({.subject = user_id,
-                            .role = std::string(to_string(role)),
+  return sign(user_id, to_string(role), now);
+}
+
+std::string AuthService::sign(const std::string& subject, std::string_view role, SystemTime now) const {
+  return keys_.signer.sign({.subject = subject,
+                            .role = std::string(role),
                             .issuer = settings_.issuer,
                             .audience = settings_.audience,
                             .issued_at = now,
@@ -100,6 +110,18 @@ Result<TokenPair> AuthService::refresh(std::string_view refresh_token) {
   if (!grant) return std::move(grant).error();
   return TokenPair{access_token(grant->user_id, grant->role, now), settings_.access_token_ttl,
                    std::move(next_token)};
+}
+
+Result<TokenPair> AuthService::service_token(std::string_view client_id, std::string_view client_secret) {
+  auto presented = auth::sha256_hex(client_secret);
+  auto known = settings_.service_clients.find(client_id);
+  // Compared even for an unknown client, so that both refusals take the same time.
+  bool matches = auth::constant_time_equal(
+      presented, known != settings_.service_clients.end() ? std::string_view(known->second) : dummy_client_);
+  if (known == settings_.service_clients.end() || !matches) {
+    return Error::unauthenticated("unknown client or wrong secret");
+  }
+  return TokenPair{sign("service:" + known->first, "service", now_utc()), settings_.access_token_ttl, {}};
 }
 
 Result<void> AuthService::logout(std::string_view refresh_token) {

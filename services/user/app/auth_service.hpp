@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,9 @@ struct AuthSettings {
   // Failed logins: the bucket per account (by email) and per client address.
   resilience::RateLimitSettings per_account{.rate = 1.0 / 60, .burst = 5, .max_keys = 100000};
   resilience::RateLimitSettings per_address{.rate = 1.0 / 6, .burst = 20, .max_keys = 100000};
+  // The services that may get a service token (client credentials): name → SHA-256 (hex) of its secret.
+  // Secrets are random (256 bits from `./mercato up`), so a plain hash suffices: no guessing to slow.
+  std::map<std::string, std::string, std::less<>> service_clients;
 
   Result<void> validate() const;
 };
@@ -65,6 +69,10 @@ class AuthService {
   AuthOutcome login(std::string_view email, std::string_view password, std::string_view client);
   Result<TokenPair> refresh(std::string_view refresh_token);
   Result<void> logout(std::string_view refresh_token);
+  // The client-credentials grant (RFC 6749 §4.4) for another service: an access token with role
+  // "service" and subject "service:<client_id>", and no refresh token. kUnauthenticated, one answer for
+  // an unknown client and a wrong secret.
+  Result<TokenPair> service_token(std::string_view client_id, std::string_view client_secret);
   // The JWKS document of GET /.well-known/jwks.json.
   const auth::KeySet& published_keys() const noexcept { return keys_.published; }
   const AuthSettings& settings() const noexcept { return settings_; }
@@ -74,12 +82,14 @@ class AuthService {
 
  private:
   std::string access_token(const std::string& user_id, Role role, SystemTime now) const;
+  std::string sign(const std::string& subject, std::string_view role, SystemTime now) const;
 
   UserRepository& repository_;
   PasswordHasher& hasher_;
   SigningKeys keys_;
   AuthSettings settings_;
-  std::string dummy_hash_;  // checked when the account does not exist, so that both cases cost the same
+  std::string dummy_hash_;
+  std::string dummy_client_ = std::string(64, '0');  // the hash an unknown client is compared with  // checked when the account does not exist, so that both cases cost the same
   resilience::RateLimiter per_account_;
   resilience::RateLimiter per_address_;
 };

@@ -54,6 +54,7 @@ struct Error {
   static Error validation(std::string field, std::string message);
   static Error malformed(std::string message);
   static Error unauthenticated(std::string message);
+  static Error permission_denied(std::string message);
   static Error not_found(std::string message);
   static Error conflict(std::string message, std::string field = {});
   static Error unprocessable(std::string message, std::string field = {});

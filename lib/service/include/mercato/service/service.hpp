@@ -35,6 +35,8 @@
 
 namespace mercato::service {
 
+class Identity;  // identity.hpp
+
 using ReadinessCheck = std::function<Result<void>()>;
 
 class Context {
@@ -56,6 +58,10 @@ class Context {
   // e.g. APP_UPSTREAMS__USER=127.0.0.1:8081 (./mercato up sets these). Throws config::ConfigError
   // naming the key when it is missing or malformed.
   http::Endpoint upstream(std::string_view name) const;
+
+  // Who is calling (identity.hpp): set by attach_identity, once; nullptr before.
+  Identity* identity() const noexcept { return identity_; }
+  void set_identity(Identity& identity) { identity_ = &identity; }
 
   // Keeps `object` alive until the server has stopped; returns a reference to it.
   template <typename T>
@@ -88,6 +94,7 @@ class Context {
   std::vector<std::pair<std::string, ReadinessCheck>> checks_;
   std::vector<std::function<void()>> reload_hooks_;
   std::vector<std::shared_ptr<void>> owned_;
+  Identity* identity_ = nullptr;
 };
 
 // Runs the service until SIGTERM/SIGINT; returns the process exit code (0 after a clean shutdown,
