@@ -14,6 +14,7 @@
 
 #include "mercato/testing/raw_http.hpp"
 #include "mercato/testing/testing.hpp"
+#include "mercato/testing/tokens.hpp"
 
 namespace mercato {
 namespace {
@@ -147,11 +148,14 @@ TEST_F(GatewayHttpTest, ExpectContinueGetsOneContinueAndTheFinalResponse) {
 TEST_F(GatewayHttpTest, HeadThroughTheGatewayHasTheGetsLengthAndNoBody) {
   auto id = create_user();
   ASSERT_FALSE(id.empty());
-  auto get = testing::http(gateway_port_, "GET", "/api/users/" + id);
+  // The account's owner asks (another customer would be told it does not exist).
+  auto owner = testing::TestTokens::instance().bearer(auth::Role::kCustomer, id);
+  auto get = testing::http(gateway_port_, "GET", "/api/users/" + id, "", {{"Authorization", owner}});
   ASSERT_EQ(get.status, 200);
-  auto out = testing::exchange(gateway_port_, "HEAD /api/users/" + id + " HTTP/1.1\r\nHost: x\r\n\r\n" +
-                                                  "GET /api/users/" + id +
-                                                  " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto out = testing::exchange(
+      gateway_port_, "HEAD /api/users/" + id + " HTTP/1.1\r\nHost: x\r\nAuthorization: " + owner +
+                         "\r\n\r\n" + "GET /api/users/" + id +
+                         " HTTP/1.1\r\nHost: x\r\nAuthorization: " + owner + "\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(testing::status_of(out), 200) << out;
   auto head_end = out.find("\r\n\r\n");
   ASSERT_NE(head_end, std::string::npos) << out;

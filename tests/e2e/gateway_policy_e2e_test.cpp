@@ -24,6 +24,7 @@
 #include "mercato/observability/metrics.hpp"
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/testing.hpp"
+#include "mercato/testing/tokens.hpp"
 
 namespace mercato {
 namespace {
@@ -229,19 +230,83 @@ TEST_F(GatewayPolicyE2E, AKilledUpstreamOpensTheCircuit) {
   EXPECT_EQ(fast.header("retry-after"), "30");
 }
 
+// The per-client limit counts per verified subject: a client cannot reset its budget by sending another
+// X-Client-Id (issue item 7), and another customer has a bucket of its own.
 TEST_F(GatewayPolicyE2E, ThePerClientRateLimitAnswers429WithRetryAfter) {
   Backend orders("orders");
   write_policy("rateLimits:\n  perClient: {rate: 0.5, burst: 2}\n");
   start_gateway(orders);
-  EXPECT_EQ(get({{"X-Client-Id", "ann"}}).status, 200);
-  EXPECT_EQ(get({{"X-Client-Id", "ann"}}).status, 200);
-  auto limited = get({{"X-Client-Id", "ann"}});
-  EXPECT_EQ(limited.status, 429);
+  const auto& tokens = testing::TestTokens::instance();
+  auto ann = tokens.bearer(auth::Role::kCustomer, "ann");
+  EXPECT_EQ(get({{"Authorization", ann}, {"X-Client-Id", "a1"}}).status, 200);
+  EXPECT_EQ(get({{"Authorization", ann}, {"X-Client-Id", "a2"}}).status, 200);
+  auto limited = get({{"Authorization", ann}, {"X-Client-Id", "a3"}});
+  EXPECT_EQ(limited.status, 429) << "a new X-Client-Id is the same client";
   EXPECT_EQ(limited.error_code(), "rate_limited");
   EXPECT_EQ(limited.header("retry-after"), "2") << "one token per two seconds";
-  EXPECT_EQ(get({{"X-Client-Id", "bob"}}).status, 200) << "another client has its own bucket";
+  // A fresh token of the same customer is the same subject.
+  EXPECT_EQ(get({{"Authorization", tokens.bearer(auth::Role::kCustomer, "ann")}}).status, 429);
+  EXPECT_EQ(get({{"Authorization", tokens.bearer(auth::Role::kCustomer, "bob")}}).status, 200)
+      << "another customer has its own bucket";
   EXPECT_EQ(orders.served(), 3);
-  EXPECT_EQ(metric(R"(mercato_gateway_rejections_total{reason="client_rate_limited",upstream="*"})"), 1);
+  EXPECT_EQ(metric(R"(mercato_gateway_rejections_total{reason="client_rate_limited",upstream="*"})"), 2);
+}
+
+// Anonymous callers are counted by their address, whatever they send.
+TEST_F(GatewayPolicyE2E, AnonymousCallersAreLimitedByAddress) {
+  Backend orders("orders");
+  write_policy("rateLimits:\n  perClient: {rate: 0.5, burst: 1}\n");
+  start_gateway(orders);
+  EXPECT_EQ(get({{"Authorization", ""}, {"X-Client-Id", "x1"}}).status, 200);
+  EXPECT_EQ(get({{"Authorization", ""}, {"X-Client-Id", "x2"}}).status, 429);
+  EXPECT_EQ(get({{"Authorization", ""}, {"X-Forwarded-For", "10.9.9.9"}}).status, 429)
+      << "X-Forwarded-For from a client names no one";
+  EXPECT_EQ(orders.served(), 1);
+}
+
+// rateLimits.routes: one method and path limited on its own (login, registration, order placement in
+// the shipped policy), per client; other routes are not counted against it.
+TEST_F(GatewayPolicyE2E, ARouteLimitCountsOnlyItsRoute) {
+  Backend orders("orders");
+  write_policy(
+      "rateLimits:\n"
+      "  routes:\n"
+      "    - {method: POST, path: /api/orders, perClient: {rate: 0.5, burst: 1}}\n");
+  start_gateway(orders);
+  auto ann = testing::TestTokens::instance().header(auth::Role::kCustomer, "ann");
+  auto bob = testing::TestTokens::instance().header(auth::Role::kCustomer, "bob");
+  auto post = [&](const std::map<std::string, std::string>& who) {
+    return testing::http(port_, "POST", "/api/orders", "{}", who);
+  };
+  EXPECT_EQ(post(ann).status, 200);
+  auto limited = post(ann);
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.header("retry-after"), "2");
+  EXPECT_EQ(get(ann).status, 200) << "a GET is not that route";
+  EXPECT_EQ(get(ann).status, 200);
+  EXPECT_EQ(post(bob).status, 200) << "another customer";
+  EXPECT_EQ(orders.served(), 4);
+}
+
+// A bad token never reaches an upstream; a service's token is refused at the gateway.
+TEST_F(GatewayPolicyE2E, TokensAreCheckedBeforeAnyUpstreamCall) {
+  Backend orders("orders");
+  write_policy("{}\n");
+  start_gateway(orders);
+  auto expired =
+      testing::TestTokens::instance().token(auth::Role::kCustomer, "ann", std::chrono::seconds(-120));
+  auto r = get({{"Authorization", "Bearer " + expired}});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.error_code(), "unauthenticated");
+  EXPECT_NE(r.header("www-authenticate").find("invalid_token"), std::string::npos)
+      << r.header("www-authenticate");
+  EXPECT_EQ(get({{"Authorization", "Bearer not.a.token"}}).status, 401);
+  EXPECT_EQ(get({{"Authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l"}}).status, 401);
+  auto service = get(testing::TestTokens::instance().header(auth::Role::kService, "order"));
+  EXPECT_EQ(service.status, 403);
+  EXPECT_EQ(service.error_code(), "permission_denied");
+  EXPECT_EQ(orders.served(), 0);
+  EXPECT_EQ(get().status, 200) << "a valid token passes";
 }
 
 // maxConnections 1, no pending requests: of several concurrent clients one is served, the others get

@@ -22,6 +22,7 @@
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/raw_http.hpp"
 #include "mercato/testing/testing.hpp"
+#include "mercato/testing/tokens.hpp"
 
 namespace mercato {
 namespace {
@@ -349,8 +350,10 @@ TEST(GatewayProxy, ForwardsEndToEndHeadersOnlyAndSetsTracing) {
   FakeUpstream echo(FakeUpstream::Mode::kEcho);
   Gateway gateway({{"APP_GATEWAY__SERVICES__ECHO__UPSTREAM", "127.0.0.1:" + std::to_string(echo.port())}});
   ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
+  // The caller's own token goes on to the service, which verifies it again.
+  auto token = testing::TestTokens::instance().bearer(auth::Role::kCustomer, "c-1");
   auto r = testing::http(gateway.port, "GET", "/api/echo/a/b?x=1&y=%2F", {},
-                         {{"Authorization", "Bearer t0k"},
+                         {{"Authorization", token},
                           {"Connection", "close, X-Hop"},
                           {"X-Hop", "secret"},
                           {"Keep-Alive", "timeout=9"},
@@ -359,7 +362,7 @@ TEST(GatewayProxy, ForwardsEndToEndHeadersOnlyAndSetsTracing) {
   ASSERT_EQ(r.status, 200) << r.body;
   auto seen = echo.last_request();
   EXPECT_EQ(seen.rfind("GET /echo/a/b?x=1&y=%2F HTTP/1.1", 0), 0U) << seen;
-  EXPECT_NE(seen.find("Authorization: Bearer t0k"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("Authorization: " + token), std::string::npos) << seen;
   EXPECT_NE(seen.find("X-Request-ID: hop-test"), std::string::npos) << seen;
   EXPECT_NE(seen.find("traceparent: 00-0af7651916cd43dd8448eb211c80319c-"), std::string::npos) << seen;
   EXPECT_EQ(seen.find("b7ad6b7169203331"), std::string::npos) << "the gateway's own span must be the parent";

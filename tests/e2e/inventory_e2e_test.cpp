@@ -17,6 +17,7 @@
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
+#include "mercato/testing/tokens.hpp"
 
 namespace mercato {
 namespace {
@@ -615,13 +616,21 @@ TEST(InventoryService, ReachableThroughTheGateway) {
     return r;
   };
   EXPECT_EQ(api("PUT", "/inventory/gw-sku", product_body("Via gateway", 100, 2)).status, 201);
-  auto reserved = api("POST", "/inventory/reservations", reservation_body("gw-order", {{"gw-sku", 2}}));
-  EXPECT_EQ(reserved.status, 201) << reserved.body;
-  auto short_of_stock =
-      api("POST", "/inventory/reservations", reservation_body("gw-order-2", {{"gw-sku", 1}}));
-  EXPECT_EQ(short_of_stock.status, 422);
-  EXPECT_EQ(short_of_stock.json().at("error").at("request_id").as_string(), "inv-gw-1");
-  EXPECT_EQ(api("POST", "/inventory/reservations/gw-order/commit").status, 200);
+  auto refused = api("PUT", "/inventory/gw-sku", product_body("Via gateway", -1, 2));
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(refused.json().at("error").at("request_id").as_string(), "inv-gw-1");
+  // The saga's routes are not reachable through the gateway: not for an admin (the service refuses
+  // the role), not with a service's token (the gateway refuses it).
+  auto reserve = reservation_body("gw-order", {{"gw-sku", 2}});
+  EXPECT_EQ(api("POST", "/inventory/reservations", reserve).status, 403);
+  auto service_token = testing::TestTokens::instance().bearer(auth::Role::kService, "order");
+  auto as_service = testing::http(gateway_port, "POST", "/api/inventory/reservations", reserve,
+                                  {{"Authorization", service_token}});
+  EXPECT_EQ(as_service.status, 403) << as_service.body;
+  // The saga reserves and commits on the service's own port.
+  EXPECT_EQ(testing::http(service.port, "POST", "/inventory/reservations", reserve).status, 201);
+  EXPECT_EQ(api("POST", "/inventory/reservations/gw-order/commit").status, 403);
+  EXPECT_EQ(testing::http(service.port, "POST", "/inventory/reservations/gw-order/commit").status, 200);
   auto got = api("GET", "/inventory/gw-sku");
   ASSERT_EQ(got.status, 200);
   EXPECT_EQ(got.json().at("sold").as_int64(), 2);

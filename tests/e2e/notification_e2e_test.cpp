@@ -20,6 +20,7 @@
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
+#include "mercato/testing/tokens.hpp"
 
 namespace mercato {
 namespace {
@@ -565,12 +566,21 @@ TEST(NotificationGateway, NotificationsAreReachableThroughTheGateway) {
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
 
-  auto sent =
+  // Only services send notifications, and not through the gateway.
+  auto refused =
       checked(gateway_port, "POST", "/notifications", body("gw-c", "gw-o", "payment_failed"), {}, "/api");
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  auto sent = checked(service.port, "POST", "/notifications", body("gw-c", "gw-o", "payment_failed"));
   ASSERT_EQ(sent.status, 201) << sent.body;
-  auto listed = checked(gateway_port, "GET", "/notifications?customer_id=gw-c&limit=5", {}, {}, "/api");
+  // The customer reads their own (customer_id defaults to them); another customer sees none.
+  auto gw_c = testing::TestTokens::instance().header(auth::Role::kCustomer, "gw-c");
+  auto listed = checked(gateway_port, "GET", "/notifications?limit=5", {}, gw_c, "/api");
   ASSERT_EQ(listed.status, 200);
   EXPECT_EQ(listed.json().at("notifications").at(0), sent.json());
+  auto other = testing::TestTokens::instance().header(auth::Role::kCustomer, "someone-else");
+  auto theirs = checked(gateway_port, "GET", "/notifications?customer_id=gw-c&limit=5", {}, other, "/api");
+  ASSERT_EQ(theirs.status, 200);
+  EXPECT_TRUE(theirs.json().at("notifications").as_array().empty()) << theirs.body;
   auto bad = checked(gateway_port, "GET", "/notifications?customer_id=gw-c&limit=0", {},
                      {{"X-Request-ID", "gw-n"}}, "/api");
   EXPECT_EQ(bad.status, 400);

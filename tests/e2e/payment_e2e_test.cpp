@@ -18,6 +18,7 @@
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
+#include "mercato/testing/tokens.hpp"
 
 namespace mercato {
 namespace {
@@ -846,7 +847,7 @@ TEST(PaymentService, KeyRetentionUnderADayStopsTheProcess) {
   fs::remove_all(dir);
 }
 
-TEST(PaymentThroughGateway, KeysAndReplayHeaderPassThrough) {
+TEST(PaymentThroughGateway, ReadsAndRefundsPassChargesAreTheSagasOnly) {
   auto dir = testing::temp_dir("gateway");
   PaymentProcess service(dir);
   auto gateway_port = testing::free_port();
@@ -865,9 +866,16 @@ TEST(PaymentThroughGateway, KeysAndReplayHeaderPassThrough) {
   };
   auto order = unique("order");
   auto body = charge_body(order, "tok_visa");
-  auto first = api("POST", "/payments", body, {{"Idempotency-Key", "gw-key"}});
+  // Payments are made by the saga, on the service's own port: not through the gateway, whoever asks.
+  EXPECT_EQ(api("POST", "/payments", body, {{"Idempotency-Key", "gw-key"}}).status, 403);
+  auto as_service = testing::http(
+      gateway_port, "POST", "/api/payments", body,
+      {{"Idempotency-Key", "gw-key"},
+       {"Authorization", testing::TestTokens::instance().bearer(auth::Role::kService, "order")}});
+  EXPECT_EQ(as_service.status, 403) << as_service.body;
+  auto first = service.call("POST", "/payments", body, {{"Idempotency-Key", "gw-key"}});
   ASSERT_EQ(first.status, 201) << first.body;
-  auto replay = api("POST", "/payments", body, {{"Idempotency-Key", "gw-key"}});
+  auto replay = service.call("POST", "/payments", body, {{"Idempotency-Key", "gw-key"}});
   EXPECT_EQ(replay.status, 201);
   EXPECT_EQ(replay.body, first.body);
   EXPECT_EQ(replay.header("idempotent-replayed"), "true");

@@ -22,6 +22,7 @@
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
+#include "mercato/testing/tokens.hpp"
 
 namespace mercato {
 namespace {
@@ -187,7 +188,9 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
         {"MERCATO_INVENTORY_PORT", std::to_string(inventory_->port)},
         {"MERCATO_PAYMENT_PORT", std::to_string(payment_->port)},
         {"MERCATO_SHIPPING_PORT", std::to_string(shipping_->port)},
-        {"MERCATO_NOTIFICATION_PORT", std::to_string(notification_->port)}};
+        {"MERCATO_NOTIFICATION_PORT", std::to_string(notification_->port)},
+        // The checker reads every order as an admin.
+        {"MERCATO_ADMIN_TOKEN", testing::TestTokens::instance().token(auth::Role::kAdmin, "checker")}};
     testing::Process p(testing::source_dir() + "/mercato", {"check"}, env, (dir_ / (name + ".log")).string());
     auto status = p.wait(120s);
     return {status.value_or(-1), p.log()};

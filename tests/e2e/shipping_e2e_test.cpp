@@ -426,8 +426,12 @@ TEST(ShippingGateway, ShipmentsAreReachableThroughTheGateway) {
   ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
   ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
 
-  auto created =
+  // Shipments are created by the saga on the service's own port, not through the gateway.
+  auto refused =
       checked(gateway_port, "POST", "/shipments", body("gw-order"), {{"X-Request-ID", "gw-1"}}, "/api");
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(refused.json().at("error").at("request_id").as_string(), "gw-1");
+  auto created = checked(shipping.port, "POST", "/shipments", body("gw-order"), {});
   ASSERT_EQ(created.status, 201) << created.body;
   std::string id = str(created.json(), "id");
   EXPECT_EQ(checked(gateway_port, "GET", "/shipments/" + id, {}, {}, "/api").json(), created.json());
@@ -437,7 +441,7 @@ TEST(ShippingGateway, ShipmentsAreReachableThroughTheGateway) {
   auto cancelled = checked(gateway_port, "POST", "/shipments/" + id + "/cancel", {}, {}, "/api");
   ASSERT_EQ(cancelled.status, 200);
   EXPECT_EQ(str(cancelled.json(), "status"), "cancelled");
-  auto bad = checked(gateway_port, "POST", "/shipments", "{", {{"X-Request-ID", "gw-bad"}}, "/api");
+  auto bad = checked(gateway_port, "GET", "/shipments", {}, {{"X-Request-ID", "gw-bad"}}, "/api");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.json().at("error").at("request_id").as_string(), "gw-bad");
   fs::remove_all(dir);

@@ -61,7 +61,7 @@ TEST(ParseNewOrder, NamesTheBadField) {
 }
 
 TEST(ParseNewOrder, RequiresTopLevelFields) {
-  EXPECT_EQ(parse_new_order(R"({"items":[]})").error().field, "customer_id");
+  EXPECT_EQ(parse_new_order(R"({"items":[]})").error().field, "payment_token");
   EXPECT_EQ(parse_new_order(R"({"customer_id":"c","items":[{"product_id":"a","quantity":1}]})").error().field,
             "payment_token");
   EXPECT_EQ(
@@ -70,6 +70,21 @@ TEST(ParseNewOrder, RequiresTopLevelFields) {
           .field,
       "shipping_address");
   EXPECT_EQ(parse_new_order("not json").error().code, ErrorCode::kMalformedRequest);
+}
+
+// customer_id may be left out (a customer's order is theirs: the handler fills it from the token), but
+// when sent it must be a valid id.
+TEST(ParseNewOrder, CustomerIdIsOptionalButChecked) {
+  auto body = [](const std::string& customer) {
+    return R"({)" + customer +
+           R"("payment_token":"t","items":[{"product_id":"a","quantity":1}],"shipping_address":{"name":"A","line1":"x","city":"y","postal_code":"1","country":"DE"}})";
+  };
+  auto without = parse_new_order(body(""));
+  ASSERT_TRUE(without) << without.error().message;
+  EXPECT_EQ(without->customer_id, "");
+  EXPECT_EQ(parse_new_order(body(R"("customer_id":"c-1",)"))->customer_id, "c-1");
+  EXPECT_EQ(parse_new_order(body(R"("customer_id":"a b",)")).error().field, "customer_id");
+  EXPECT_EQ(parse_new_order(body(R"("customer_id":"",)")).error().field, "customer_id");
 }
 
 TEST(ParseNewOrder, ChecksTheAddress) {

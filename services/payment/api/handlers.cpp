@@ -102,7 +102,8 @@ http::Response list(PaymentService& service, const http::Request& req, const aut
 http::Response get(PaymentService& service, const http::Request& req, const auth::Principal& who) {
   auto payment = service.get(req.param("id"));
   if (payment && !who.may_see(payment->customer_id)) {
-    return error(Error::not_found("no payment " + std::string(req.param("id"))), req);
+    // The repositories' own words for a missing payment: a hidden one must read the same.
+    return error(Error::not_found("payment " + std::string(req.param("id")) + " not found"), req);
   }
   if (!payment) return error(payment.error(), req);
   return http::Response::json(200, to_json(*payment));
@@ -130,14 +131,15 @@ void register_routes(http::Router& router, PaymentService& service, const servic
   // by their customer and staff.
   router.post("/payments", guard(identity, auth::kServiceOnly,
                                  [&service](const auto& req, const auto&) { return charge(service, req); }));
-  router.get("/payments", guard(identity, auth::kSignedIn,
-                                [&service](const auto& req, const auto& who) { return list(service, req, who); }));
+  router.get("/payments", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
+               return list(service, req, who);
+             }));
   router.get("/payments/{id}", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
                return get(service, req, who);
              }));
-  router.post("/payments/{id}/refund", guard(identity, auth::kStaff, [&service](const auto& req, const auto&) {
-                return refund(service, req);
-              }));
+  router.post("/payments/{id}/refund",
+              guard(identity, auth::kStaff,
+                    [&service](const auto& req, const auto&) { return refund(service, req); }));
 }
 
 }  // namespace mercato::payment
