@@ -10,11 +10,13 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
+#include <fstream>
 
 #include "mercato/auth/jwt.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/testing.hpp"
+#include "mercato/testing/tokens.hpp"
 
 namespace mercato {
 namespace {
@@ -256,6 +258,61 @@ TEST_F(AuthTest, TheSigningKeySurvivesARestartAndIsPrivate) {
   auto refreshed = testing::http(user_->port, "POST", "/auth/refresh",
                                  refresh_body(std::string(login.json().at("refresh_token").as_string())));
   EXPECT_EQ(refreshed.status, 200) << refreshed.body;
+}
+
+// The operator's account: made at the user service's first start from the password file, kept across
+// restarts (not made twice); an account that took the admin's email first stops the start instead of
+// being promoted.
+TEST(AdminBootstrap, TheAdminIsMadeOnceAtFirstStartAndItsEmailCannotBeTakenFirst) {
+  auto dir = testing::temp_dir("bootstrap");
+  auto password = dir / "admin-password";
+  std::ofstream(password) << "the admin's own password\n";
+  testing::ServiceProcess user("user", dir, {{"APP_AUTH__ADMIN__PASSWORD_FILE", password.string()}});
+  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
+  auto login = [&] {
+    return testing::http(user.port, "POST", "/auth/login",
+                         R"({"email":"admin@mercato.local","password":"the admin's own password"})",
+                         {{"Authorization", ""}});
+  };
+  auto first = login();
+  ASSERT_EQ(first.status, 200) << first.body;
+  auth::Verifier verifier({.issuer = "mercato", .audience = "mercato"},
+                          testing::TestTokens::instance().keys());
+  auto claims = verifier.verify(std::string(first.json().at("access_token").as_string()));
+  ASSERT_TRUE(claims) << claims.error().message;
+  EXPECT_EQ(claims->role, "admin");
+  user.process->signal(SIGTERM);
+  ASSERT_TRUE(user.process->wait(15s));
+  user.start();
+  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
+  auto again = login();
+  ASSERT_EQ(again.status, 200) << again.body;
+  auto same = verifier.verify(std::string(again.json().at("access_token").as_string()));
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->subject, claims->subject) << "the same account, not a second one";
+  // Registration cannot make another account with that email.
+  auto taken = testing::http(user.port, "POST", "/users",
+                             R"({"email":"admin@mercato.local","name":"Eve","password":"correct horse"})",
+                             {{"Authorization", ""}});
+  EXPECT_EQ(taken.status, 409) << taken.body;
+
+  auto dir2 = testing::temp_dir("bootstrap-taken");
+  testing::ServiceProcess early("user", dir2);
+  ASSERT_TRUE(testing::wait_ready(early.port)) << early.process->log();
+  auto eve = testing::http(early.port, "POST", "/users",
+                           R"({"email":"admin@mercato.local","name":"Eve","password":"correct horse"})",
+                           {{"Authorization", ""}});
+  ASSERT_EQ(eve.status, 201) << eve.body;
+  early.process->signal(SIGTERM);
+  ASSERT_TRUE(early.process->wait(15s));
+  early.env["APP_AUTH__ADMIN__PASSWORD_FILE"] = password.string();
+  early.start();
+  auto status = early.process->wait(15s);
+  ASSERT_TRUE(status.has_value()) << "the start must stop";
+  EXPECT_EQ(*status, 2) << early.process->log();
+  EXPECT_NE(early.process->log().find("auth.admin.email"), std::string::npos) << early.process->log();
+  fs::remove_all(dir);
+  fs::remove_all(dir2);
 }
 
 }  // namespace

@@ -100,6 +100,20 @@ TEST(Policy, WeightsSplitTheDrawsInProportion) {
   EXPECT_EQ(picks["v2"], 10);
 }
 
+TEST(Policy, RouteLimitsAreReadPerMethodAndPath) {
+  auto policy = parse(R"({"rateLimits": {"routes": [
+      {"method": "POST", "path": "/api/auth/login", "perClient": {"rate": 2, "burst": 50}},
+      {"method": "GET", "path": "/api/auth/login", "perClient": {"rate": 9}}]}})");
+  ASSERT_TRUE(policy) << policy.error().message;
+  ASSERT_EQ(policy->route_limits.size(), 2U);
+  EXPECT_EQ(policy->route_limits[0].method, "POST");
+  EXPECT_EQ(policy->route_limits[0].path, "/api/auth/login");
+  EXPECT_EQ(policy->route_limits[0].per_client.rate, 2);
+  EXPECT_EQ(policy->route_limits[0].per_client.burst, 50);
+  EXPECT_EQ(policy->route_limits[1].per_client.burst, 9) << "burst defaults to one second's worth";
+  EXPECT_FALSE(policy->per_client);
+}
+
 TEST(Policy, BreakerRetriesTimeoutsAndLimitsAreRead) {
   auto policy = parse(R"({
     "destinationRules": [{"host": "orders", "trafficPolicy": {
@@ -179,6 +193,23 @@ TEST(Policy, ABadPolicyIsRefusedNamingTheKey) {
           {R"({"virtualServices": [{"host": "orders", "rateLimit": {"burst": 3}}]})",
            "virtualServices[0].rateLimit.rate"},
           {R"({"rateLimits": {"perClient": {"rate": -1}}})", "rateLimits.perClient.rate"},
+          {R"({"rateLimits": {"byHeader": {}}})", "rateLimits.byHeader"},
+          {R"({"rateLimits": {"routes": {}}})", "rateLimits.routes"},
+          {R"({"rateLimits": {"routes": [{"path": "/api/users", "perClient": {"rate": 1}}]}})",
+           "rateLimits.routes[0].method"},
+          {R"({"rateLimits": {"routes": [{"method": "BREW", "path": "/api/users", "perClient": {"rate": 1}}]}})",
+           "rateLimits.routes[0].method"},
+          {R"({"rateLimits": {"routes": [{"method": "POST", "path": "api/users", "perClient": {"rate": 1}}]}})",
+           "rateLimits.routes[0].path"},
+          {R"({"rateLimits": {"routes": [{"method": "POST", "path": "/api/users?x=1", "perClient": {"rate": 1}}]}})",
+           "rateLimits.routes[0].path"},
+          {R"({"rateLimits": {"routes": [{"method": "POST", "path": "/api/users"}]}})",
+           "rateLimits.routes[0].perClient"},
+          {R"({"rateLimits": {"routes": [{"method": "POST", "path": "/api/users", "perClient": {"rate": 0}}]}})",
+           "rateLimits.routes[0].perClient.rate"},
+          {R"({"rateLimits": {"routes": [{"method": "POST", "path": "/a", "perClient": {"rate": 1}},
+               {"method": "POST", "path": "/a", "perClient": {"rate": 2}}]}})",
+           "rateLimits.routes[1]"},
           {R"({"retryBudget": {"ratio": 2}})", "retryBudget.ratio"},
       }) {
     auto policy = parse(c.json);

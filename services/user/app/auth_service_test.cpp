@@ -7,6 +7,7 @@
 #include "adapters/fake_password_hasher.hpp"
 #include "adapters/memory_user_repository.hpp"
 #include "app/user_service.hpp"
+#include "mercato/auth/crypto.hpp"
 
 namespace mercato::user {
 namespace {
@@ -146,6 +147,26 @@ TEST_F(AuthServiceTest, LogoutRevokesTheSessionOnly) {
   EXPECT_EQ(unknown.error().code, ErrorCode::kUnauthenticated);
 }
 
+// The client-credentials grant: a service's token says role service and subject service:<name>; an
+// unknown client and a wrong secret get one answer; no refresh token.
+TEST_F(AuthServiceTest, AServiceGetsItsOwnTokenWithItsSecretOnly) {
+  settings_.service_clients["order"] = auth::sha256_hex("order's secret, long enough to be one");
+  auto granted = auth().service_token("order", "order's secret, long enough to be one");
+  ASSERT_TRUE(granted) << granted.error().message;
+  EXPECT_TRUE(granted->refresh_token.empty());
+  auto claims = verifier().verify(granted->access_token);
+  ASSERT_TRUE(claims) << claims.error().message;
+  EXPECT_EQ(claims->role, "service");
+  EXPECT_EQ(claims->subject, "service:order");
+  auto wrong = auth().service_token("order", "a guess");
+  auto unknown = auth().service_token("payment", "order's secret, long enough to be one");
+  ASSERT_FALSE(wrong);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(wrong.error(), unknown.error());
+  EXPECT_EQ(wrong.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_FALSE(auth().service_token("", ""));
+}
+
 TEST(AuthSettings, AreValidated) {
   EXPECT_TRUE(AuthSettings{}.validate());
   AuthSettings s;
@@ -160,6 +181,13 @@ TEST(AuthSettings, AreValidated) {
   s = {};
   s.per_account.burst = 0;
   EXPECT_EQ(s.validate().error().field, "per_account.burst");
+  s = {};
+  s.service_clients["order"] = "not-a-hash";
+  EXPECT_EQ(s.validate().error().field, "service_clients.order");
+  s.service_clients["order"] = std::string(64, 'A');
+  EXPECT_EQ(s.validate().error().field, "service_clients.order") << "lower-case hex only";
+  s.service_clients["order"] = std::string(64, 'a');
+  EXPECT_TRUE(s.validate());
 }
 
 }  // namespace
