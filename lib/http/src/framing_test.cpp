@@ -127,6 +127,14 @@ TEST_F(FramingTest, DuplicateHostIs400AndCloses) {
   expect_refused_and_closed(port(), "GET /hello/a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "");
 }
 
+// RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 (an HTTP/1.0 one may leave it out).
+TEST_F(FramingTest, Http11WithoutHostIs400AndCloses) {
+  start(framing_router());
+  expect_refused_and_closed(port(), "GET /hello/a HTTP/1.1\r\n\r\n", "");
+  auto old = http::exchange(port(), "GET /hello/a HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(status_of(old), 200) << old;
+}
+
 TEST_F(FramingTest, BareLineEndingsAndBadFieldsAre400AndClose) {
   start(framing_router());
   expect_refused_and_closed(port(), "GET /hello/a HTTP/1.1\nHost: x\n\n", "");
