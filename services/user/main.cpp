@@ -31,6 +31,7 @@ struct AdminBootstrap {
 };
 
 struct AuthConfig {
+  service::BlockingPoolSettings hashing;
   user::AuthSettings auth;
   AdminBootstrap admin;
   user::Argon2Settings argon2;
@@ -61,6 +62,11 @@ AuthConfig read_auth_config(const service::Context& ctx) {
   auto admin = a.section("admin");
   c.admin.email = admin.string("email", "admin@mercato.local");
   c.admin.password_file = admin.string("password_file", "");
+
+  auto pool = a.section("hashing");
+  c.hashing.threads = static_cast<std::size_t>(pool.integer("threads", 2, 1, 64));
+  c.hashing.max_waiting = static_cast<std::size_t>(pool.integer("max_waiting", 64, 1, 100000));
+  if (auto r = c.hashing.validate(); !r) bad(pool, r.error());
 
   auto h = a.section("argon2");
   c.argon2.memory_kib = static_cast<std::uint32_t>(
@@ -144,8 +150,9 @@ int main(int argc, char** argv) {
         ctx.own(std::make_unique<user::AuthService>(repository, hasher, std::move(keys), settings.auth));
     bootstrap_admin(settings.admin, repository, users, ctx.logger());
     auto& identity = service::attach_identity(ctx, auth.published_keys());
-    user::register_routes(ctx.router(), users, identity);
-    user::register_auth_routes(ctx.router(), auth, settings.addresses);
+    auto& hashing = ctx.own(std::make_unique<service::BlockingPool>(settings.hashing));
+    user::register_routes(ctx.router(), users, hashing, identity);
+    user::register_auth_routes(ctx.router(), auth, hashing, settings.addresses);
     // Publishes user.registered / user.updated from the outbox; consumes nothing yet.
     auto& bus = events::attach(ctx, event_store);
     if (auto r = bus.start(); !r)

@@ -102,7 +102,8 @@ class MessageParser : public boost::beast::http::basic_parser<kIsRequest> {
         return refuse(ec, "Transfer-Encoding is not allowed in an HTTP/1.0 request");
       }
       // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without Host.
-      if (host_fields_ == 0 && version >= 11) return refuse(ec, "an HTTP/1.1 request must carry a Host header");
+      if (host_fields_ == 0 && version >= 11)
+        return refuse(ec, "an HTTP/1.1 request must carry a Host header");
     }
   }
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {

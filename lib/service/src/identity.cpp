@@ -35,7 +35,10 @@ std::string trimmed(std::string s) {
 }
 
 auth::VerifierSettings verifier_settings(const IdentitySettings& s) {
-  return {.issuer = s.issuer, .audience = s.audience, .leeway = s.clock_skew};
+  return {.issuer = s.issuer,
+          .audience = s.audience,
+          .leeway = s.clock_skew,
+          .refresh_interval = s.unknown_key_refetch};
 }
 
 }  // namespace
@@ -94,9 +97,30 @@ Result<auth::Principal> Identity::identify(const http::Request& req) const {
     // Not the caller's fault: the keys have not arrived yet (the readiness check says so too).
     return Error::unavailable("the service cannot verify tokens yet");
   }
-  auto claims = verifier_->verify(*token);
+  auto now = now_utc();
+  {
+    std::lock_guard lock(verified_mutex_);
+    if (auto it = verified_.find(std::string(*token)); it != verified_.end()) {
+      if (now < it->second.until) return it->second.who;
+      verified_.erase(it);
+    }
+  }
+  auto claims = verifier_->verify(*token, now);
   if (!claims) return std::move(claims).error();
-  return auth::principal_of(*claims);
+  auto who = auth::principal_of(*claims);
+  if (who) {
+    auto until =
+        std::min<SystemTime>(claims->expires_at + settings_.clock_skew, now + std::chrono::minutes(1));
+    remember(*token, *who, until);
+  }
+  return who;
+}
+
+void Identity::remember(std::string_view token, const auth::Principal& who, SystemTime until) const {
+  std::lock_guard lock(verified_mutex_);
+  // Full: start over. Tokens are short-lived and a busy cache refills with the ones in use.
+  if (verified_.size() >= kCachedTokens) verified_.clear();
+  verified_.insert_or_assign(std::string(token), Verified{who, until});
 }
 
 void Identity::start(http::IoPool& io) {
@@ -131,6 +155,11 @@ boost::asio::awaitable<void> Identity::fetch_loop() {
     if (keys) {
       bool first = !keys_loaded_;
       verifier_->set_keys(std::move(*keys));
+      {
+        // A key that left the set must not keep its tokens alive here.
+        std::lock_guard lock(verified_mutex_);
+        verified_.clear();
+      }
       keys_loaded_ = true;
       backoff = 100ms;
       if (first) logger_.info("token keys loaded", {{"from", issuer_->to_string()}});

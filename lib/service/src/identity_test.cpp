@@ -171,7 +171,7 @@ TEST(Identity, KeysAreFetchedAndAnUnknownKidFetchesAgain) {
   http::Client client(pool, {});
   // A refresh hour away, and the verifier's own once-per-interval limit shortened: only the unknown kid
   // can explain a second fetch.
-  IdentitySettings settings{.jwks_refresh = std::chrono::hours(1)};
+  IdentitySettings settings{.jwks_refresh = std::chrono::hours(1), .unknown_key_refetch = 10ms};
   Identity identity("test", settings, std::nullopt, &client, http::Endpoint{"127.0.0.1", server.port()},
                     logger);
   identity.start(pool);
@@ -196,6 +196,21 @@ TEST(Identity, KeysAreFetchedAndAnUnknownKidFetchesAgain) {
   EXPECT_EQ(refused.error().code, ErrorCode::kUnauthenticated);
   ASSERT_TRUE(wait_for([&] { return fetches.load() >= 2; }));
   EXPECT_TRUE(wait_for([&] { return static_cast<bool>(identity.identify(request(rotated))); }));
+
+  // The first key is withdrawn: its token, verified (and remembered) above, stops passing as soon as
+  // the service has the new set — here fetched because of a third, unknown key.
+  auto ann = request("Bearer " + first.token("customer", "ann"));
+  ASSERT_TRUE(identity.identify(ann));
+  {
+    std::lock_guard lock(mutex);
+    jwks = boost::json::serialize(second.keys.to_jwks());
+  }
+  Issuer third("k3");
+  std::this_thread::sleep_for(20ms);  // past the refetch interval of 10 ms (the verifier's own limit)
+  auto before = fetches.load();
+  (void)identity.identify(request("Bearer " + third.token("customer", "eve")));
+  ASSERT_TRUE(wait_for([&] { return fetches.load() > before; }));
+  EXPECT_TRUE(wait_for([&] { return !identity.identify(ann); })) << "a withdrawn key's token still passes";
 
   pool.stop();
   pool.join();

@@ -12,10 +12,17 @@
 
 #include "mercato/config/yaml_json.hpp"
 #include "mercato/http/server.hpp"
+#include "mercato/service/blocking.hpp"
 
 extern char** environ;
 
 namespace mercato::service {
+
+Result<void> BlockingPoolSettings::validate() const {
+  if (threads < 1 || threads > 64) return Error::validation("threads", "must be within 1..64");
+  if (max_waiting < threads) return Error::validation("max_waiting", "must be at least threads");
+  return {};
+}
 
 Context::Context(std::string name, const config::Source& config, const obs::Logger& logger,
                  obs::Registry& metrics, http::IoPool& io, http::Client& client)

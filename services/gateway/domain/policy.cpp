@@ -493,8 +493,8 @@ Result<Policy> parse_policy(const boost::json::value& document, const RouteTable
       if (!s) return std::move(s).error();
       policy.per_client = *s;
     }
-    if (const auto* routes = (*lo)->if_contains("routes")) {
-      auto list = array_at(*routes, "rateLimits.routes");
+    if (const auto* route_limits = (*lo)->if_contains("routes")) {
+      auto list = array_at(*route_limits, "rateLimits.routes");
       if (!list) return std::move(list).error();
       for (std::size_t i = 0; i < (*list)->size(); ++i) {
         auto path = index("rateLimits.routes", i);

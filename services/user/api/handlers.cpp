@@ -20,20 +20,34 @@ boost::json::object to_json(const User& u) {
 // Limits well above the domain's, so an oversized value is reported by the domain rule that names it.
 constexpr json::StringRule kText{.min = 0, .max = 4096};
 
-http::Response create(UserService& service, const http::Request& req) {
+// Hashing a password takes tens of milliseconds by design: registration and login run on the blocking
+// pool, and when it is full the answer is 503 with Retry-After rather than a queue without end.
+http::Response busy(const http::Request& req) {
+  auto res = http::Response::error(
+      Error::unavailable("too many logins and registrations in progress; retry shortly")
+          .with_public_message("too many logins and registrations in progress; retry shortly"),
+      req.request_id);
+  res.headers.set("Retry-After", "1");
+  return res;
+}
+
+boost::asio::awaitable<http::Response> create(UserService& service, service::BlockingPool& pool,
+                                              const http::Request& req) {
   auto body = json::parse_object(req.body);
-  if (!body) return http::Response::error(body.error(), req.request_id);
+  if (!body) co_return http::Response::error(body.error(), req.request_id);
   json::FieldReader in(*body);
   auto email = in.string("email", json::kRequired, kText);
   auto name = in.string("name", json::kRequired, kText);
   auto password = in.string("password", json::kRequired, kText);
-  if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
-  auto user =
-      service.create({.email = *email, .name = *name, .password = *password}, req.trace.to_traceparent());
-  if (!user) return http::Response::error(user.error(), req.request_id);
-  auto res = http::Response::json(201, to_json(*user));
-  res.headers.set("Location", "/users/" + user->id);
-  return res;
+  if (auto done = in.finish(); !done) co_return http::Response::error(done.error(), req.request_id);
+  NewUser input{.email = *email, .name = *name, .password = *password};
+  auto traceparent = req.trace.to_traceparent();
+  auto user = co_await pool.run([&] { return service.create(input, traceparent); });
+  if (!user) co_return busy(req);
+  if (!*user) co_return http::Response::error(user->error(), req.request_id);
+  auto res = http::Response::json(201, to_json(**user));
+  res.headers.set("Location", "/users/" + (*user)->id);
+  co_return res;
 }
 
 // Another customer's account does not exist, as far as a customer can tell.
@@ -73,23 +87,28 @@ http::Response tokens(const TokenPair& pair) {
   return res;
 }
 
-http::Response login(AuthService& auth, const ClientAddressSettings& addresses, const http::Request& req) {
+boost::asio::awaitable<http::Response> login(AuthService& auth, service::BlockingPool& pool,
+                                             const ClientAddressSettings& addresses,
+                                             const http::Request& req) {
   auto body = json::parse_object(req.body);
-  if (!body) return http::Response::error(body.error(), req.request_id);
+  if (!body) co_return http::Response::error(body.error(), req.request_id);
   json::FieldReader in(*body);
   auto email = in.string("email", json::kRequired, kText);
   auto password = in.string("password", json::kRequired, kText);
-  if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
-  auto outcome = auth.login(*email, *password, client_address(req, addresses));
+  if (auto done = in.finish(); !done) co_return http::Response::error(done.error(), req.request_id);
+  auto client = client_address(req, addresses);
+  auto ran = co_await pool.run([&] { return auth.login(*email, *password, client); });
+  if (!ran) co_return busy(req);
+  auto& outcome = *ran;
   if (!outcome.result) {
     auto res = http::Response::error(outcome.result.error(), req.request_id);
     if (outcome.retry_after.count() > 0) {
       // Whole seconds, rounded up (RFC 9110 §10.2.3).
       res.headers.set("Retry-After", std::to_string((outcome.retry_after.count() + 999) / 1000));
     }
-    return res;
+    co_return res;
   }
-  return tokens(*outcome.result);
+  co_return tokens(*outcome.result);
 }
 
 // POST /auth/refresh and /auth/logout both take {"refresh_token"}.
@@ -164,10 +183,14 @@ std::string client_address(const http::Request& req, const ClientAddressSettings
   return last.empty() ? req.remote_address : std::string(last);
 }
 
-void register_auth_routes(http::Router& router, AuthService& auth, ClientAddressSettings addresses) {
-  router.post("/auth/login", [&auth, addresses = std::move(addresses)](const http::Request& req) {
-    return login(auth, addresses, req);
-  });
+void register_auth_routes(http::Router& router, AuthService& auth, service::BlockingPool& pool,
+                          ClientAddressSettings addresses) {
+  // These routes do not read Authorization: a client still sending an expired access token must be able
+  // to log in or refresh.
+  router.add_async(http::Method::kPost, "/auth/login",
+                   [&auth, &pool, addresses = std::move(addresses)](const http::Request& req) {
+                     return login(auth, pool, addresses, req);
+                   });
   router.post("/auth/refresh", [&auth](const http::Request& req) { return refresh(auth, req); });
   router.post("/auth/logout", [&auth](const http::Request& req) { return logout(auth, req); });
   router.post("/auth/token", [&auth](const http::Request& req) { return service_token(auth, req); });
@@ -179,10 +202,15 @@ void register_auth_routes(http::Router& router, AuthService& auth, ClientAddress
   });
 }
 
-void register_routes(http::Router& router, UserService& service, const service::Identity& identity) {
+void register_routes(http::Router& router, UserService& service, service::BlockingPool& pool,
+                     const service::Identity& identity) {
   using auth::Role;
   // Registration is open; the account is a customer's whoever asks.
-  router.post("/users", [&service](const http::Request& req) { return create(service, req); });
+  router.add_async(http::Method::kPost, "/users",
+                   service::guard_async(identity, auth::kEveryone,
+                                        [&service, &pool](const http::Request& req, const auth::Principal&) {
+                                          return create(service, pool, req);
+                                        }));
   router.get("/users/{id}",
              service::guard(identity, auth::kSignedIn,
                             [&service](const auto& req, const auto& who) { return get(service, req, who); }));

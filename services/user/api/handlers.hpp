@@ -8,13 +8,16 @@
 #include "app/auth_service.hpp"
 #include "app/user_service.hpp"
 #include "mercato/http/router.hpp"
+#include "mercato/service/blocking.hpp"
 #include "mercato/service/identity.hpp"
 
 namespace mercato::user {
 
 // POST /users (anyone), GET /users/{id} (the owner, admin, services), PATCH /users/{id} (the owner,
 // admin); another customer's account answers 404.
-void register_routes(http::Router& router, UserService& service, const service::Identity& identity);
+// Registration and login run on `pool` (password hashing must not stall an I/O thread).
+void register_routes(http::Router& router, UserService& service, service::BlockingPool& pool,
+                     const service::Identity& identity);
 
 // Which address a login is counted against for the per-address limit: the peer's, unless the peer is
 // one of `trusted_proxies` (the gateway), whose X-Forwarded-For's last entry — the address the proxy
@@ -26,6 +29,7 @@ std::string client_address(const http::Request& req, const ClientAddressSettings
 
 // POST /auth/login, POST /auth/refresh, POST /auth/logout, POST /auth/token (services),
 // GET /.well-known/jwks.json: all open to anyone
-void register_auth_routes(http::Router& router, AuthService& auth, ClientAddressSettings addresses);
+void register_auth_routes(http::Router& router, AuthService& auth, service::BlockingPool& pool,
+                          ClientAddressSettings addresses);
 
 }  // namespace mercato::user

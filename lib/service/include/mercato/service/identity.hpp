@@ -16,6 +16,11 @@
 // A request without Authorization is anonymous; one with a token that fails verification is a 401 with
 // WWW-Authenticate: Bearer (RFC 6750 §3), whatever route it asked for.
 //
+// Verified tokens are remembered (by their text, at most kCachedTokens, each until its `exp` plus the
+// allowed skew and at most a minute): a client sends the same token for its whole life, and an Ed25519
+// verification costs about ten times the request it guards (docs/benchmarks.md). A new key set empties
+// the cache, so a withdrawn key's tokens stop passing at once.
+//
 // Thread-safety: identify(), service_token() and keys_loaded() may run on every I/O thread at once.
 #pragma once
 
@@ -27,6 +32,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "mercato/auth/jwt.hpp"
 #include "mercato/auth/principal.hpp"
@@ -42,7 +48,9 @@ struct IdentitySettings {
   std::chrono::seconds clock_skew{30};
   std::string jwks_file;                   // keys from this file; empty: from the user service
   std::chrono::seconds jwks_refresh{300};  // how often the fetched key set is refreshed
-  std::string client_secret_file;          // this service's credentials; empty: it calls nobody
+  // An unknown key id fetches the key set again at most this often, however many such tokens arrive.
+  std::chrono::milliseconds unknown_key_refetch{std::chrono::seconds(30)};
+  std::string client_secret_file;  // this service's credentials; empty: it calls nobody
   Result<void> validate() const;
 };
 
@@ -84,6 +92,15 @@ class Identity {
 
   const obs::Logger& logger_;
   std::string client_secret_;
+
+  struct Verified {
+    auth::Principal who;
+    SystemTime until;
+  };
+  static constexpr std::size_t kCachedTokens = 4096;
+  void remember(std::string_view token, const auth::Principal& who, SystemTime until) const;
+  mutable std::mutex verified_mutex_;  // guards verified_
+  mutable std::unordered_map<std::string, Verified> verified_;
 
   std::mutex token_mutex_;  // guards the cached service token
   std::string token_;

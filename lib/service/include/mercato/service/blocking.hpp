@@ -1,0 +1,66 @@
+// Work that blocks — hashing a password (tens of milliseconds by design), a synchronous driver call —
+// run on a few threads of its own instead of the I/O thread that took the request, which would stall
+// every other connection on that thread meanwhile. Bounded: when `max_waiting` calls are already queued
+// or running, run() refuses at once (the caller answers 503 with Retry-After), so a flood of logins
+// cannot build an unbounded queue.
+//
+//   service::BlockingPool pool({.threads = 2, .max_waiting = 64});
+//   auto outcome = co_await pool.run([&] { return auth.login(email, password, client); });
+//   if (!outcome) co_return busy_response();          // nullopt: refused, nothing ran
+//
+// The coroutine resumes on its own executor (its I/O thread) once the work is done.
+// Thread-safety: run() may be called from every I/O thread at once.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstddef>
+#include <optional>
+#include <type_traits>
+
+#include "mercato/core/result.hpp"
+
+namespace mercato::service {
+
+struct BlockingPoolSettings {
+  std::size_t threads = 2;
+  std::size_t max_waiting = 64;  // queued or running
+  Result<void> validate() const;
+};
+
+class BlockingPool {
+ public:
+  explicit BlockingPool(BlockingPoolSettings settings) : settings_(settings), pool_(settings.threads) {}
+  ~BlockingPool() { pool_.join(); }
+  BlockingPool(const BlockingPool&) = delete;
+  BlockingPool& operator=(const BlockingPool&) = delete;
+
+  // fn() on a pool thread; nullopt, without running it, when max_waiting calls are in the pool.
+  template <typename F>
+  boost::asio::awaitable<std::optional<std::invoke_result_t<F&>>> run(F fn) {
+    using T = std::invoke_result_t<F&>;
+    if (waiting_.fetch_add(1, std::memory_order_relaxed) >= settings_.max_waiting) {
+      waiting_.fetch_sub(1, std::memory_order_relaxed);
+      co_return std::nullopt;
+    }
+    struct Release {
+      std::atomic<std::size_t>& waiting;
+      ~Release() { waiting.fetch_sub(1, std::memory_order_relaxed); }
+    } release{waiting_};
+    co_return co_await boost::asio::co_spawn(
+        pool_, [&fn]() -> boost::asio::awaitable<std::optional<T>> { co_return std::optional<T>(fn()); },
+        boost::asio::use_awaitable);
+  }
+
+  std::size_t waiting() const noexcept { return waiting_.load(std::memory_order_relaxed); }
+
+ private:
+  BlockingPoolSettings settings_;
+  boost::asio::thread_pool pool_;
+  std::atomic<std::size_t> waiting_{0};
+};
+
+}  // namespace mercato::service
