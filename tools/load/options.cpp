@@ -320,8 +320,8 @@ setup (products as the admin; customers register and log in, and each order is t
                          log in as admin@mercato.local with the password in FILE instead (default,
                          when no token is given: secrets/admin-password of $MERCATO_VAR_DIR, else of
                          <source>/var, when it exists: what ./mercato up writes)
-                         A 429 during setup (the gateway's rate limits on registration and login)
-                         makes it wait as Retry-After says and go on; setup fails only on other errors
+  A 429 in the setup (the gateway's rate limits on registration and login) is waited out as its
+  Retry-After says; the setup fails only on other answers, naming the step.
 
 after the run:
   --settle D             wait up to D for placed orders to leave pending (default 30s; 0: no wait)
