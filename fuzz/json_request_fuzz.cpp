@@ -53,14 +53,19 @@ struct Tokens {
     auto key = auth::PrivateKey::generate();
     auth::KeySet keys;
     keys.add("fuzz", key.public_key());
-    identity = std::make_unique<service::Identity>("fuzz", service::IdentitySettings{}, std::move(keys), nullptr,
-                                                   std::nullopt, logger);
+    identity = std::make_unique<service::Identity>("fuzz", service::IdentitySettings{}, std::move(keys),
+                                                   nullptr, std::nullopt, logger);
     auth::Signer signer(std::move(key), "fuzz");
     auto now = now_utc();
     auto sign = [&](std::string subject, std::string role) {
-      return "Bearer " + signer.sign({.subject = std::move(subject), .role = std::move(role), .issuer = "mercato",
-                                      .audience = "mercato", .issued_at = now, .not_before = now,
-                                      .expires_at = now + std::chrono::hours(24 * 365), .token_id = "t"});
+      return "Bearer " + signer.sign({.subject = std::move(subject),
+                                      .role = std::move(role),
+                                      .issuer = "mercato",
+                                      .audience = "mercato",
+                                      .issued_at = now,
+                                      .not_before = now,
+                                      .expires_at = now + std::chrono::hours(24 * 365),
+                                      .token_id = "t"});
     };
     admin = sign("admin-1", "admin");
     service = sign("service:fuzz", "service");

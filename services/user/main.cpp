@@ -117,7 +117,9 @@ void bootstrap_admin(const AdminBootstrap& admin, user::UserRepository& reposito
   if (existing.error().code != ErrorCode::kNotFound) {
     throw std::runtime_error("cannot look up the admin account: " + existing.error().message);
   }
-  auto created = users.create({.email = *email, .name = "Administrator", .password = read_secret(admin.password_file),
+  auto created = users.create({.email = *email,
+                               .name = "Administrator",
+                               .password = read_secret(admin.password_file),
                                .role = user::Role::kAdmin});
   if (!created) throw config::ConfigError("the admin account: " + created.error().message);
   logger.info("admin account created", {{"email", *email}, {"id", created->id}});

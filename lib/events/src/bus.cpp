@@ -1,7 +1,5 @@
 #include "mercato/events/bus.hpp"
 
-#include "mercato/service/identity.hpp"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +8,7 @@
 
 #include "mercato/core/failpoint.hpp"
 #include "mercato/http/message.hpp"
+#include "mercato/service/identity.hpp"
 #include "mercato/service/service.hpp"
 
 namespace mercato::events {
@@ -252,23 +251,25 @@ Bus& attach(service::Context& ctx, EventStore& store) {
 
   // Operators' tools: admins only (and services, for automation).
   auto& identity = ctx.identity() != nullptr ? *ctx.identity() : service::attach_identity(ctx);
-  ctx.router().get("/admin/dead-letters", service::guard(identity, auth::kStaff, [&bus](const auto& req, const auto&) {
-    auto letters = bus.dead_letters();
-    // An operator tool on the service's own port: the full error text is the point.
-    if (!letters) return http::Response::error_verbatim(letters.error(), req.request_id, {});
-    boost::json::array items;
-    for (const auto& d : *letters) items.push_back(to_json_object(d));
-    boost::json::object body;
-    body["dead_letters"] = std::move(items);
-    return http::Response::json(200, body);
-  }));
-  ctx.router().post("/admin/dead-letters/{id}/redrive", service::guard(identity, auth::kStaff, [&bus](const auto& req, const auto&) {
-    auto r = bus.redrive(req.param("id"));
-    if (!r) return http::Response::error_verbatim(r.error(), req.request_id, {});
-    boost::json::object body;
-    body["redriven"] = std::string(req.param("id"));
-    return http::Response::json(200, body);
-  }));
+  ctx.router().get("/admin/dead-letters",
+                   service::guard(identity, auth::kStaff, [&bus](const auto& req, const auto&) {
+                     auto letters = bus.dead_letters();
+                     // An operator tool on the service's own port: the full error text is the point.
+                     if (!letters) return http::Response::error_verbatim(letters.error(), req.request_id, {});
+                     boost::json::array items;
+                     for (const auto& d : *letters) items.push_back(to_json_object(d));
+                     boost::json::object body;
+                     body["dead_letters"] = std::move(items);
+                     return http::Response::json(200, body);
+                   }));
+  ctx.router().post("/admin/dead-letters/{id}/redrive",
+                    service::guard(identity, auth::kStaff, [&bus](const auto& req, const auto&) {
+                      auto r = bus.redrive(req.param("id"));
+                      if (!r) return http::Response::error_verbatim(r.error(), req.request_id, {});
+                      boost::json::object body;
+                      body["redriven"] = std::string(req.param("id"));
+                      return http::Response::json(200, body);
+                    }));
   return bus;
 }
 

@@ -78,8 +78,8 @@ Identity::Identity(std::string service, IdentitySettings settings, std::optional
       return Error::unauthenticated("unknown key id");
     };
   }
-  verifier_ = std::make_unique<auth::Verifier>(verifier_settings(settings_), fixed ? std::move(*keys) : auth::KeySet{},
-                                               std::move(refresh));
+  verifier_ = std::make_unique<auth::Verifier>(verifier_settings(settings_),
+                                               fixed ? std::move(*keys) : auth::KeySet{}, std::move(refresh));
   keys_loaded_ = fixed;
 }
 
@@ -113,7 +113,8 @@ void Identity::kick() const {
 
 boost::asio::awaitable<Result<auth::KeySet>> Identity::fetch_keys() {
   http::ClientRequest request{.method = http::Method::kGet, .target = "/.well-known/jwks.json"};
-  auto res = co_await client_->send(*issuer_, std::move(request), {.timeout = std::chrono::milliseconds(2000)});
+  auto res =
+      co_await client_->send(*issuer_, std::move(request), {.timeout = std::chrono::milliseconds(2000)});
   if (!res) co_return std::move(res).error();
   if (res->status != 200) {
     co_return Error::bad_gateway("the key set answered status " + std::to_string(res->status));
@@ -156,13 +157,13 @@ boost::asio::awaitable<Result<std::string>> Identity::authorization() {
   if (client_secret_.empty() || !issuer_ || client_ == nullptr) {
     co_return Error::unavailable("service '" + service_ + "' has no credentials (auth.client_secret_file)");
   }
-  boost::json::object grant{{"grant_type", "client_credentials"},
-                            {"client_id", service_},
-                            {"client_secret", client_secret_}};
+  boost::json::object grant{
+      {"grant_type", "client_credentials"}, {"client_id", service_}, {"client_secret", client_secret_}};
   http::ClientRequest request{.method = http::Method::kPost, .target = "/auth/token"};
   request.headers.set("Content-Type", "application/json");
   request.body = boost::json::serialize(grant);
-  auto res = co_await client_->send(*issuer_, std::move(request), {.timeout = std::chrono::milliseconds(2000)});
+  auto res =
+      co_await client_->send(*issuer_, std::move(request), {.timeout = std::chrono::milliseconds(2000)});
   if (!res) co_return std::move(res).error().with_public_message("the user service is unavailable");
   if (res->status != 200) {
     auto e = Error::unavailable("service '" + service_ + "' was refused a token");
@@ -190,7 +191,8 @@ Identity& attach_identity(Context& ctx, auth::KeySet own_keys) {
   IdentitySettings s;
   s.issuer = section.string("issuer", s.issuer);
   s.audience = section.string("audience", s.audience);
-  s.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(section.duration("clock_skew", s.clock_skew));
+  s.clock_skew =
+      std::chrono::duration_cast<std::chrono::seconds>(section.duration("clock_skew", s.clock_skew));
   if (auto r = s.validate(); !r) {
     throw config::ConfigError("config key 'auth." + r.error().field + "': " + r.error().message);
   }
@@ -201,12 +203,14 @@ Identity& attach_identity(Context& ctx, auth::KeySet own_keys) {
 }
 
 Identity& attach_identity(Context& ctx, std::optional<http::Endpoint> issuer) {
-  if (ctx.identity() != nullptr) throw std::logic_error("attach_identity: the service has an identity already");
+  if (ctx.identity() != nullptr)
+    throw std::logic_error("attach_identity: the service has an identity already");
   auto section = ctx.config().section("auth");
   IdentitySettings s;
   s.issuer = section.string("issuer", s.issuer);
   s.audience = section.string("audience", s.audience);
-  s.clock_skew = std::chrono::duration_cast<std::chrono::seconds>(section.duration("clock_skew", s.clock_skew));
+  s.clock_skew =
+      std::chrono::duration_cast<std::chrono::seconds>(section.duration("clock_skew", s.clock_skew));
   s.jwks_file = section.string("jwks_file", "");
   s.jwks_refresh =
       std::chrono::duration_cast<std::chrono::seconds>(section.duration("jwks_refresh", s.jwks_refresh));
@@ -223,10 +227,11 @@ Identity& attach_identity(Context& ctx, std::optional<http::Endpoint> issuer) {
   if (!issuer && ctx.config().section("upstreams").optional_string("user")) issuer = ctx.upstream("user");
   if (!keys && !issuer) {
     throw config::ConfigError(
-        "config key 'auth.jwks_file': tokens cannot be verified: set it, or upstreams.user (the user service)");
+        "config key 'auth.jwks_file': tokens cannot be verified: set it, or upstreams.user (the user "
+        "service)");
   }
-  auto& identity = ctx.own(std::make_unique<Identity>(ctx.name(), std::move(s), std::move(keys), &ctx.client(),
-                                                      std::move(issuer), ctx.logger()));
+  auto& identity = ctx.own(std::make_unique<Identity>(ctx.name(), std::move(s), std::move(keys),
+                                                      &ctx.client(), std::move(issuer), ctx.logger()));
   ctx.add_readiness_check("token_keys", [&identity]() -> Result<void> {
     if (identity.keys_loaded()) return {};
     return Error::unavailable("the token keys have not been fetched yet");

@@ -1,7 +1,5 @@
 #include "mercato/testing/testing.hpp"
 
-#include "mercato/testing/tokens.hpp"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -21,6 +19,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "mercato/testing/tokens.hpp"
 
 #ifndef MERCATO_BUILD_DIR
 #error "MERCATO_BUILD_DIR must be defined by the build"
@@ -67,7 +67,8 @@ Process::Process(std::string path, std::vector<std::string> args, std::map<std::
     : log_path_(std::move(log_path)) {
   // A Mercato service trusts the test suite's token issuer unless the test says otherwise (tokens.hpp).
   auto file = std::filesystem::path(path).filename().string();
-  if (file.rfind("mercato-", 0) == 0 && std::filesystem::path(path).parent_path().filename() == file.substr(8)) {
+  if (file.rfind("mercato-", 0) == 0 &&
+      std::filesystem::path(path).parent_path().filename() == file.substr(8)) {
     for (auto& [k, v] : TestTokens::instance().env_for(file.substr(8))) env.try_emplace(k, v);
   }
   if (log_path_.empty()) {

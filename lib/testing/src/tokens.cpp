@@ -21,7 +21,8 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
   if (!out) throw std::runtime_error("cannot write " + path.string());
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::permissions(path,
+                               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
 }  // namespace
@@ -80,10 +81,12 @@ std::map<std::string, std::string> TestTokens::env_for(const std::string& servic
 
 std::string staff_authorization(const std::string& method, const std::string& target) {
   std::string path = target.substr(0, target.find('?'));
-  bool service_only = method == "POST" && (path == "/payments" || path == "/shipments" || path == "/notifications" ||
-                                           path.rfind("/inventory/reservations", 0) == 0);
+  bool service_only =
+      method == "POST" && (path == "/payments" || path == "/shipments" || path == "/notifications" ||
+                           path.rfind("/inventory/reservations", 0) == 0);
   const auto& tokens = TestTokens::instance();
-  return service_only ? tokens.bearer(auth::Role::kService, "tests") : tokens.bearer(auth::Role::kAdmin, "test-admin");
+  return service_only ? tokens.bearer(auth::Role::kService, "tests")
+                      : tokens.bearer(auth::Role::kAdmin, "test-admin");
 }
 
 }  // namespace mercato::testing

@@ -75,7 +75,7 @@ struct Policy {
   // Client identity: the verified token's subject, else the client's address (never a header the client
   // chooses, which it could rotate).
   std::optional<resilience::RateLimitSettings> per_client;  // every request, by client identity
-  std::vector<RouteRateLimit> route_limits;                  // these routes, by client identity
+  std::vector<RouteRateLimit> route_limits;                 // these routes, by client identity
   resilience::RetryBudgetSettings retry_budget;
 };
 

@@ -128,30 +128,31 @@ void register_routes(http::Router& router, InventoryService& service, const serv
   using service::guard;
   // Reservation routes first: the router takes the first pattern that matches. Only the saga reserves,
   // commits and releases (a service identity); operators may look.
-  router.post("/inventory/reservations", guard(identity, auth::kServiceOnly, [&service](const auto& req, const auto&) {
-                return reserve(service, req);
-              }));
+  router.post("/inventory/reservations",
+              guard(identity, auth::kServiceOnly,
+                    [&service](const auto& req, const auto&) { return reserve(service, req); }));
   router.get("/inventory/reservations/{order_id}",
              guard(identity, auth::kStaff, [&service](const auto& req, const auto&) {
                return reservation_response(service.get_reservation(req.param("order_id")), req);
              }));
   router.post("/inventory/reservations/{order_id}/commit",
               guard(identity, auth::kServiceOnly, [&service](const auto& req, const auto&) {
-                return reservation_response(service.commit(req.param("order_id"), req.trace.to_traceparent()), req);
+                return reservation_response(service.commit(req.param("order_id"), req.trace.to_traceparent()),
+                                            req);
               }));
   router.post("/inventory/reservations/{order_id}/release",
               guard(identity, auth::kServiceOnly, [&service](const auto& req, const auto&) {
                 // No reason over REST (the API takes no body here); an in-process caller may give one.
-                return reservation_response(service.release(req.param("order_id"), {}, req.trace.to_traceparent()),
-                                            req);
+                return reservation_response(
+                    service.release(req.param("order_id"), {}, req.trace.to_traceparent()), req);
               }));
   // The catalog is public; prices and stock are set by an admin.
-  router.get("/inventory/{product_id}", guard(identity, auth::kEveryone, [&service](const auto& req, const auto&) {
-               return get_product(service, req);
-             }));
-  router.put("/inventory/{product_id}", guard(identity, auth::kAdminOnly, [&service](const auto& req, const auto&) {
-               return put_product(service, req);
-             }));
+  router.get("/inventory/{product_id}",
+             guard(identity, auth::kEveryone,
+                   [&service](const auto& req, const auto&) { return get_product(service, req); }));
+  router.put("/inventory/{product_id}",
+             guard(identity, auth::kAdminOnly,
+                   [&service](const auto& req, const auto&) { return put_product(service, req); }));
 }
 
 }  // namespace mercato::inventory

@@ -79,8 +79,9 @@ http::Response list(NotificationService& service, const http::Request& req, cons
 void register_routes(http::Router& router, NotificationService& service, const service::Identity& identity) {
   using service::guard;
   // Only the services send notifications; customers read their own, staff any.
-  router.post("/notifications", guard(identity, auth::kServiceOnly,
-                                      [&service](const auto& req, const auto&) { return send(service, req); }));
+  router.post("/notifications", guard(identity, auth::kServiceOnly, [&service](const auto& req, const auto&) {
+                return send(service, req);
+              }));
   router.get("/notifications", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
                return list(service, req, who);
              }));

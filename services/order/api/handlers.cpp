@@ -98,10 +98,12 @@ boost::asio::awaitable<http::Response> create(OrderService& service, const http:
     if (input->customer_id.empty()) input->customer_id = who.subject;
     if (input->customer_id != who.subject) {
       co_return http::Response::error(
-          Error::permission_denied("customer_id: a customer places orders for themselves only"), req.request_id);
+          Error::permission_denied("customer_id: a customer places orders for themselves only"),
+          req.request_id);
     }
   } else if (input->customer_id.empty()) {
-    co_return http::Response::error(Error::validation("customer_id", "customer_id: is required"), req.request_id);
+    co_return http::Response::error(Error::validation("customer_id", "customer_id: is required"),
+                                    req.request_id);
   }
   CallContext ctx{req.request_id, req.trace.to_traceparent(), req.deadline};
   auto order = co_await service.create(*input, ctx);
@@ -167,10 +169,9 @@ http::Response list(OrderService& service, const http::Request& req, const auth:
   if (!limit) return http::Response::error(limit.error(), req.request_id);
   std::int64_t used = std::min(*limit, kMaxPageSize);
   if (!who.may_see(*customer)) {
-    return http::Response::json(200, boost::json::object{{"orders", boost::json::array{}},
-                                                         {"page", *page},
-                                                         {"limit", used},
-                                                         {"has_more", false}});
+    return http::Response::json(
+        200, boost::json::object{
+                 {"orders", boost::json::array{}}, {"page", *page}, {"limit", used}, {"has_more", false}});
   }
   auto result = service.list(*customer, *page, used);
   if (!result) return http::Response::error(result.error(), req.request_id);
@@ -186,7 +187,8 @@ http::Response cancel(OrderService& service, const http::Request& req, const aut
   auto existing = service.get(req.param("id"));
   if (existing && !who.may_see(existing->customer_id)) existing = no_such_order(req.param("id"));
   if (!existing) return http::Response::error(existing.error(), req.request_id);
-  std::string reason = who.role == auth::Role::kCustomer ? "cancelled by the customer" : "cancelled by an operator";
+  std::string reason =
+      who.role == auth::Role::kCustomer ? "cancelled by the customer" : "cancelled by an operator";
   if (!req.body.empty()) {
     auto body = json::parse_object(req.body);
     if (!body) return http::Response::error(body.error(), req.request_id);
@@ -245,20 +247,22 @@ void register_routes(http::Router& router, OrderService& service, const service:
                                         [&service](const http::Request& req, const auth::Principal& who) {
                                           return create(service, req, who);
                                         }));
-  router.get("/orders", guard(identity, auth::kSignedIn,
-                              [&service](const auto& req, const auto& who) { return list(service, req, who); }));
-  router.get("/orders/{id}", guard(identity, auth::kSignedIn,
-                                   [&service](const auto& req, const auto& who) { return get(service, req, who); }));
-  router.get("/orders/{id}/saga", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
-               return saga(service, req, who);
+  router.get("/orders", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
+               return list(service, req, who);
              }));
+  router.get("/orders/{id}", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
+               return get(service, req, who);
+             }));
+  router.get("/orders/{id}/saga",
+             guard(identity, auth::kSignedIn,
+                   [&service](const auto& req, const auto& who) { return saga(service, req, who); }));
   // For operators (./mercato check): every order.
-  router.get("/admin/orders", guard(identity, auth::kStaff,
-                                    [&service](const auto& req, const auto&) { return list_all(service, req); }));
-  router.post("/orders/{id}/cancel", guard(identity, Role::kCustomer | Role::kAdmin,
-                                           [&service](const auto& req, const auto& who) {
-                                             return cancel(service, req, who);
-                                           }));
+  router.get("/admin/orders", guard(identity, auth::kStaff, [&service](const auto& req, const auto&) {
+               return list_all(service, req);
+             }));
+  router.post("/orders/{id}/cancel",
+              guard(identity, Role::kCustomer | Role::kAdmin,
+                    [&service](const auto& req, const auto& who) { return cancel(service, req, who); }));
 }
 
 }  // namespace mercato::order

@@ -130,14 +130,15 @@ void register_routes(http::Router& router, PaymentService& service, const servic
   // by their customer and staff.
   router.post("/payments", guard(identity, auth::kServiceOnly,
                                  [&service](const auto& req, const auto&) { return charge(service, req); }));
-  router.get("/payments", guard(identity, auth::kSignedIn,
-                                [&service](const auto& req, const auto& who) { return list(service, req, who); }));
+  router.get("/payments", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
+               return list(service, req, who);
+             }));
   router.get("/payments/{id}", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
                return get(service, req, who);
              }));
-  router.post("/payments/{id}/refund", guard(identity, auth::kStaff, [&service](const auto& req, const auto&) {
-                return refund(service, req);
-              }));
+  router.post("/payments/{id}/refund",
+              guard(identity, auth::kStaff,
+                    [&service](const auto& req, const auto&) { return refund(service, req); }));
 }
 
 }  // namespace mercato::payment

@@ -76,7 +76,8 @@ http::Response list(ShippingService& service, const http::Request& req, const au
 http::Response get(ShippingService& service, const http::Request& req, const auth::Principal& who) {
   auto shipment = service.get(req.param("id"));
   if (shipment && !who.may_see(shipment->customer_id)) {
-    return http::Response::error(Error::not_found("no shipment " + std::string(req.param("id"))), req.request_id);
+    return http::Response::error(Error::not_found("no shipment " + std::string(req.param("id"))),
+                                 req.request_id);
   }
   if (!shipment) return http::Response::error(shipment.error(), req.request_id);
   return http::Response::json(200, to_json(*shipment));
@@ -104,14 +105,15 @@ void register_routes(http::Router& router, ShippingService& service, const servi
   // seen by their customer and staff.
   router.post("/shipments", guard(identity, auth::kServiceOnly,
                                   [&service](const auto& req, const auto&) { return create(service, req); }));
-  router.get("/shipments", guard(identity, auth::kSignedIn,
-                                 [&service](const auto& req, const auto& who) { return list(service, req, who); }));
-  router.get("/shipments/{id}", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
-               return get(service, req, who);
+  router.get("/shipments", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
+               return list(service, req, who);
              }));
-  router.post("/shipments/{id}/cancel", guard(identity, auth::kStaff, [&service](const auto& req, const auto&) {
-                return cancel(service, req);
-              }));
+  router.get("/shipments/{id}",
+             guard(identity, auth::kSignedIn,
+                   [&service](const auto& req, const auto& who) { return get(service, req, who); }));
+  router.post("/shipments/{id}/cancel",
+              guard(identity, auth::kStaff,
+                    [&service](const auto& req, const auto&) { return cancel(service, req); }));
 }
 
 }  // namespace mercato::shipping

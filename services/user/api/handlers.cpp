@@ -40,14 +40,16 @@ http::Response create(UserService& service, const http::Request& req) {
 Error no_such_user(std::string_view id) { return Error::not_found("no user " + std::string(id)); }
 
 http::Response get(UserService& service, const http::Request& req, const auth::Principal& who) {
-  if (!who.may_see(req.param("id"))) return http::Response::error(no_such_user(req.param("id")), req.request_id);
+  if (!who.may_see(req.param("id")))
+    return http::Response::error(no_such_user(req.param("id")), req.request_id);
   auto user = service.get(req.param("id"));
   if (!user) return http::Response::error(user.error(), req.request_id);
   return http::Response::json(200, to_json(*user));
 }
 
 http::Response patch(UserService& service, const http::Request& req, const auth::Principal& who) {
-  if (!who.may_see(req.param("id"))) return http::Response::error(no_such_user(req.param("id")), req.request_id);
+  if (!who.may_see(req.param("id")))
+    return http::Response::error(no_such_user(req.param("id")), req.request_id);
   auto body = json::parse_object(req.body);
   if (!body) return http::Response::error(body.error(), req.request_id);
   json::FieldReader in(*body);
@@ -180,13 +182,14 @@ void register_routes(http::Router& router, UserService& service, const service::
   using auth::Role;
   // Registration is open; the account is a customer's whoever asks.
   router.post("/users", [&service](const http::Request& req) { return create(service, req); });
-  router.get("/users/{id}", service::guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
-               return get(service, req, who);
-             }));
+  router.get("/users/{id}",
+             service::guard(identity, auth::kSignedIn,
+                            [&service](const auto& req, const auto& who) { return get(service, req, who); }));
   // The owner or an operator; a service has no business changing an account.
-  router.patch("/users/{id}",
-               service::guard(identity, Role::kCustomer | Role::kAdmin,
-                              [&service](const auto& req, const auto& who) { return patch(service, req, who); }));
+  router.patch("/users/{id}", service::guard(identity, Role::kCustomer | Role::kAdmin,
+                                             [&service](const auto& req, const auto& who) {
+                                               return patch(service, req, who);
+                                             }));
 }
 
 }  // namespace mercato::user

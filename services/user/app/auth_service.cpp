@@ -35,9 +35,10 @@ Result<void> AuthSettings::validate() const {
     return Error::validation("per_account." + r.error().field, r.error().message);
   for (const auto& [name, hash] : service_clients) {
     bool hex = hash.size() == 64 && std::all_of(hash.begin(), hash.end(), [](char c) {
-      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-    });
-    if (!hex) return Error::validation("service_clients." + name, "must be the SHA-256 of the secret, 64 hex digits");
+                 return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+               });
+    if (!hex)
+      return Error::validation("service_clients." + name, "must be the SHA-256 of the secret, 64 hex digits");
   }
   if (auto r = per_address.validate(); !r)
     return Error::validation("per_address." + r.error().field, r.error().message);

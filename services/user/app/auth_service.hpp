@@ -89,7 +89,9 @@ class AuthService {
   SigningKeys keys_;
   AuthSettings settings_;
   std::string dummy_hash_;
-  std::string dummy_client_ = std::string(64, '0');  // the hash an unknown client is compared with  // checked when the account does not exist, so that both cases cost the same
+  std::string dummy_client_ =
+      std::string(64, '0');  // the hash an unknown client is compared with  // checked when the account does
+                             // not exist, so that both cases cost the same
   resilience::RateLimiter per_account_;
   resilience::RateLimiter per_address_;
 };

@@ -36,7 +36,9 @@ class Roles {
  public:
   constexpr Roles() = default;
   constexpr Roles(Role role) : bits_(static_cast<std::uint8_t>(role)) {}  // NOLINT: a role is a set of one
-  constexpr Roles operator|(Roles other) const { return Roles(static_cast<std::uint8_t>(bits_ | other.bits_)); }
+  constexpr Roles operator|(Roles other) const {
+    return Roles(static_cast<std::uint8_t>(bits_ | other.bits_));
+  }
   constexpr bool contains(Role role) const { return (bits_ & static_cast<std::uint8_t>(role)) != 0; }
 
  private:

@@ -40,9 +40,9 @@ struct IdentitySettings {
   std::string issuer = "mercato";
   std::string audience = "mercato";
   std::chrono::seconds clock_skew{30};
-  std::string jwks_file;                          // keys from this file; empty: from the user service
-  std::chrono::seconds jwks_refresh{300};         // how often the fetched key set is refreshed
-  std::string client_secret_file;                 // this service's credentials; empty: it calls nobody
+  std::string jwks_file;                   // keys from this file; empty: from the user service
+  std::chrono::seconds jwks_refresh{300};  // how often the fetched key set is refreshed
+  std::string client_secret_file;          // this service's credentials; empty: it calls nobody
   Result<void> validate() const;
 };
 

@@ -37,7 +37,9 @@ class TestTokens {
   // "service:<name>").
   std::string token(auth::Role role, const std::string& subject,
                     std::chrono::seconds ttl = std::chrono::minutes(15)) const;
-  std::string bearer(auth::Role role, const std::string& subject) const { return "Bearer " + token(role, subject); }
+  std::string bearer(auth::Role role, const std::string& subject) const {
+    return "Bearer " + token(role, subject);
+  }
   std::map<std::string, std::string> header(auth::Role role, const std::string& subject) const {
     return {{"Authorization", bearer(role, subject)}};
   }
