@@ -11,12 +11,19 @@
 #            BENCH_COST_SETTLE after every process is ready and seeded ("idle"); then each process in
 #            turn gets BENCH_COST_LOAD of wrk on one of its GET endpoints (the gateway: /api/users/{id}
 #            through to the user service) and VmRSS and VmHWM are read again right after ("load");
+#            our processes' GETs carry a customer's access token (every read but the catalog's wants a
+#            signed-in caller; the catalog gets it too, so every service verifies one per request): the
+#            user registered for the seed logs in (POST /auth/login), the product is PUT as the
+#            bootstrap admin (the user service is given one, as ./mercato up does; bench/lib.sh);
 #            /usr/bin/time -v's maximum resident set size is read once all have stopped. nginx counts
 #            master + worker (summed).
 #   startup  each process alone, BENCH_ROUNDS times: spawn → first 200 from its /health/ready (nginx:
 #            GET /static/x), in milliseconds (EPOCHREALTIME, polled every ~5 ms over /dev/tcp, no fork per
 #            probe), once on an empty data folder ("fresh": database created and migrated) and once
-#            more on the folder that start left ("restart"). Median, min and max.
+#            more on the folder that start left ("restart"). Median, min and max. A service other than
+#            the user service (and the gateway) is ready only once it has the keys that verify tokens,
+#            from the user service: a user service of the part's own (the "key source", started once,
+#            not measured) gives them, as the user service started first does under ./mercato up.
 #   system   `./mercato up --no-build` (scripts/up.sh: NATS JetStream, every built service, the gateway)
 #            BENCH_SYSTEM_ROUNDS times, from the spawn to the moment every process answers 200 on its
 #            /health/ready, on free ports (MERCATO_*_PORT, MERCATO_NATS_PORT, MERCATO_NATS_HTTP_PORT),
@@ -95,6 +102,7 @@ if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
 fi
 
 bench_workspace cost
+bench_secrets  # the user service's bootstrap admin (bench/lib.sh)
 COMMANDS=()
 
 # probe PORT PATH: true when 127.0.0.1:PORT answers PATH with 200 (http_probe: no fork, so it can poll
@@ -162,6 +170,17 @@ USER_DIRECTIVE="# not root: nginx runs as the current user"
 NGINX_BODY='{"id":"0191f3c2-7b7e-7c4a-9a51-3f2d9c0e8b11","email":"bench-00000000-000000-00000@example.com","name":"Bench User","created_at":"2026-01-01T00:00:00.000Z","updated_at":"2026-01-01T00:00:00.000Z"}'
 PRODUCT='{"product_id":"bench-mug","name":"Bench Mug","price_cents":1299,"available":1000,"reserved":0,"sold":0,"created_at":"2026-01-01T00:00:00.000Z","updated_at":"2026-01-01T00:00:00.000Z"}'
 
+# upstream_port NAME: the port a process is told NAME is on: NAME's own, except the user service's while
+# KEY_SOURCE_PORT is set (the start-up part: every process alone, its keys from a user service of its own).
+KEY_SOURCE_PORT=""
+upstream_port() {
+  if [[ "$1" == user && -n "$KEY_SOURCE_PORT" ]]; then
+    echo "$KEY_SOURCE_PORT"
+  else
+    echo "${PORT[$1]:-9}"
+  fi
+}
+
 # command_of NAME DATA_DIR: the command line of NAME into CMD (data under DATA_DIR).
 command_of() {
   local name="$1" dir="$2" other route calls
@@ -187,7 +206,7 @@ command_of() {
       for other in "${SERVICES[@]}"; do
         IFS=, read -r -a routes <<<"$(service_route "$other")"
         for route in "${routes[@]}"; do
-          CMD+=("APP_GATEWAY__SERVICES__${route^^}__UPSTREAM=127.0.0.1:${PORT[$other]}")
+          CMD+=("APP_GATEWAY__SERVICES__${route^^}__UPSTREAM=127.0.0.1:$(upstream_port "$other")")
         done
       done
       CMD+=("$(service_binary gateway)" --config config/gateway.yaml)
@@ -195,10 +214,12 @@ command_of() {
     *)
       CMD=(env APP_SERVER__HOST=127.0.0.1 "APP_SERVER__PORT=${PORT[$name]}" APP_LOG__ACCESS=false)
       [[ "$(service_storage "$name")" == sqlite ]] && CMD+=("APP_DATABASE__PATH=$dir/$name.db")
+      # The bootstrap admin, as ./mercato up makes it (the catalog is stocked as the admin).
+      [[ "$name" == user ]] && CMD+=("APP_AUTH__ADMIN__PASSWORD_FILE=$BENCH_SECRETS/admin-password")
       calls="$(service_calls "$name")"
       if [[ -n "$calls" && "$calls" != - ]]; then
         IFS=, read -r -a callees <<<"$calls"
-        for other in "${callees[@]}"; do CMD+=("APP_UPSTREAMS__${other^^}=127.0.0.1:${PORT[$other]:-9}"); done
+        for other in "${callees[@]}"; do CMD+=("APP_UPSTREAMS__${other^^}=127.0.0.1:$(upstream_port "$other")"); done
       fi
       CMD+=("$(service_binary "$name")" --config "config/$name.yaml")
       ;;
@@ -216,7 +237,7 @@ INNER=()
 command -v setpriv >/dev/null 2>&1 && INNER=(setpriv --pdeathsig TERM --)
 TIME_BIN=""
 [[ -x /usr/bin/time ]] && /usr/bin/time -v true >/dev/null 2>&1 && TIME_BIN=/usr/bin/time
-declare -A MAIN=() TIMER=() IDLE=() LOADED=() MAXRSS=() LOAD_URL=() LOAD_RESULT=()
+declare -A MAIN=() TIMER=() IDLE=() LOADED=() MAXRSS=() LOAD_URL=() LOAD_RESULT=() LOAD_TOKEN=()
 
 # mem PID: "VmRSS RssAnon VmHWM Threads Pss" (kB) of PID plus its children (nginx's worker). Pss
 # (/proc/<pid>/smaps_rollup) counts a page shared by n processes as 1/n: the shared libraries' pages,
@@ -267,7 +288,7 @@ memory_start() {
 }
 
 memory_part() {
-  local name uid url p
+  local name uid url p token
   log_info "memory: starting ${NAMES[*]}"
   for name in "${NAMES[@]}"; do
     [[ "$name" == gateway ]] && continue # last, once its upstreams are up
@@ -280,17 +301,24 @@ memory_part() {
       die "memory: $name did not become ready"
     }
   done
-  # One record per service to read (the FastAPI app is seeded with the same two records).
-  uid=""
+  # One record per service to read (the FastAPI app is seeded with the same two records), and a
+  # customer's token to read with.
+  uid="" token=""
   if [[ -n "${PORT[user]:-}" && " ${SERVICES[*]} " == *" user "* ]]; then
+    local email
+    email="$(printf 'cost-%s-%s@example.com' "$STAMP" "$RANDOM")"
     bench_call POST "http://127.0.0.1:${PORT[user]}/users" \
-      "$(printf '{"email":"cost-%s-%s@example.com","name":"Bench User","password":"bench-password"}' "$STAMP" "$RANDOM")"
+      "$(printf '{"email":"%s","name":"Bench User","password":"bench-password"}' "$email")"
     uid="$(jq -r '.id // empty' <<<"$GOT" 2>/dev/null || true)"
-    [[ -n "$uid" ]] || log_warn "POST /users answered $CODE: $GOT"
+    if [[ -z "$uid" ]]; then
+      log_warn "POST /users answered $CODE: $GOT"
+    else
+      token="$(bench_customer_token "http://127.0.0.1:${PORT[user]}" "$email" bench-password)" || token=""
+    fi
   fi
-  if [[ " ${SERVICES[*]} " == *" inventory "* ]]; then
+  if [[ " ${SERVICES[*]} " == *" inventory "* && " ${SERVICES[*]} " == *" user "* ]]; then
     bench_call PUT "http://127.0.0.1:${PORT[inventory]}/inventory/bench-mug" \
-      '{"name":"Bench Mug","price_cents":1299,"available":1000}'
+      '{"name":"Bench Mug","price_cents":1299,"available":1000}' "$(bench_admin_token "http://127.0.0.1:${PORT[user]}")"
     [[ "$CODE" == 20? ]] || log_warn "PUT /inventory/bench-mug answered $CODE: $GOT"
   fi
   for name in "${NAMES[@]}"; do
@@ -306,10 +334,13 @@ memory_part() {
       fastapi) url=/users/0191f3c2-7b7e-7c4a-9a51-3f2d9c0e8b11 ;;
       *) url=/health/ready ;;
     esac
-    bench_call GET "http://127.0.0.1:${PORT[$name]}$url"
+    LOAD_TOKEN[$name]=""
+    [[ "${KIND[$name]}" != reference ]] && LOAD_TOKEN[$name]="$token"
+    bench_call GET "http://127.0.0.1:${PORT[$name]}$url" "" "${LOAD_TOKEN[$name]}"
     if [[ "$CODE" != 200 ]]; then
       log_warn "memory: $name answers $CODE on GET $url: loading /health/ready instead"
       url=/health/ready
+      LOAD_TOKEN[$name]=""
     fi
     LOAD_URL[$name]="$url"
   done
@@ -322,9 +353,10 @@ memory_part() {
   if ((LOAD_S > 0)); then
     for name in "${NAMES[@]}"; do
       local out="$RESULTS/memory.$name.wrk.txt"
-      local -a wrk=(wrk "-t$THREADS" "-c$CONNECTIONS" "-d$LOAD" --timeout 2s
-        "http://127.0.0.1:${PORT[$name]}${LOAD_URL[$name]}")
-      log_info "memory: $name under load (${wrk[*]})"
+      local -a wrk=(wrk "-t$THREADS" "-c$CONNECTIONS" "-d$LOAD" --timeout 2s)
+      [[ -n "${LOAD_TOKEN[$name]}" ]] && wrk+=(-H "Authorization: Bearer ${LOAD_TOKEN[$name]}")
+      wrk+=("http://127.0.0.1:${PORT[$name]}${LOAD_URL[$name]}")
+      log_info "memory: $name under load (wrk ... ${LOAD_TOKEN[$name]:+with a token }${wrk[-1]})"
       timeout --kill-after=5 $((LOAD_S + 30)) "${wrk[@]}" >"$out" 2>&1 || log_warn "memory: wrk failed on $name"
       LOADED[$name]="$(mem "${MAIN[$name]}")"
       snapshot "$name" load
@@ -388,9 +420,26 @@ startup_once() {
 }
 
 startup_part() {
-  local name round
+  local name round key_source=""
   local samples="$RESULTS/startup.tsv"
   echo -e "round\tprocess\tstart\tms" >"$samples"
+  # The key source: a user service of this part's own, on a port of its own, up for the whole part.
+  if [[ " ${SERVICES[*]} " == *" user "* ]]; then
+    local saved="${PORT[user]}"
+    PORT[user]="$(free_port "${PORT[@]}")"
+    command_of user "$WORK/startup/key-source"
+    "${PROC_LAUNCHER[@]}" "${CMD[@]}" >>"$WORK/key-source.log" 2>&1 </dev/null &
+    key_source=$!
+    BENCH_PIDS+=("$key_source")
+    KEY_SOURCE_PORT="${PORT[user]}"
+    PORT[user]="$saved"
+    wait_http_ok "http://127.0.0.1:$KEY_SOURCE_PORT/health/ready" 60 "$key_source" || {
+      tail -n 20 "$WORK/key-source.log" >&2 || true
+      die "startup: the key source (a user service) did not become ready"
+    }
+    COMMANDS+=("# startup: the key source every other process fetches its keys from (the user service's command" \
+      "# above on port $KEY_SOURCE_PORT, its own data folder; not measured)")
+  fi
   log_info "startup: ${NAMES[*]}, $ROUNDS round(s), fresh + restart"
   for ((round = 1; round <= ROUNDS; round++)); do
     for name in "${NAMES[@]}"; do
@@ -402,6 +451,11 @@ startup_part() {
     done
     log_info "startup: round $round/$ROUNDS done"
   done
+  if [[ -n "$key_source" ]]; then
+    proc_stop 15 "$key_source"
+    bench_forget "$key_source"
+    KEY_SOURCE_PORT=""
+  fi
   for name in "${NAMES[@]}"; do
     FRESH[$name]="$(awk -F'\t' -v n="$name" '$2 == n && $3 == "fresh" { print $4 }' "$samples" | stats)"
     RESTART[$name]="$(awk -F'\t' -v n="$name" '$2 == n && $3 == "restart" { print $4 }' "$samples" | stats)"
@@ -567,7 +621,8 @@ report() {
   echo
   if part memory; then
     echo "Resident memory (MiB; /proc/<pid>/status), idle ${SETTLE} after ready and right after ${LOAD} of wrk" \
-      "-t$THREADS -c$CONNECTIONS on the endpoint named:"
+      "-t$THREADS -c$CONNECTIONS on the endpoint named (ours with \"Authorization: Bearer <a customer's" \
+      "token>\", which each of them verifies on every request; nginx and FastAPI without):"
     echo
     echo "| process | idle VmRSS | idle Pss | idle RssAnon | threads | load: GET | requests/s | after load VmRSS | peak VmHWM | max RSS (time -v) |"
     echo "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"

@@ -5,7 +5,11 @@
 # short duration, against the whole system: `./mercato up --no-build` (NATS JetStream, the six services
 # on SQLite, the gateway; orchestrated saga unless BENCH_GROWTH_MODE says otherwise) from a temporary
 # root with its own var/ and free ports (bench/lib.sh). A fresh system for every rate, so a rate past
-# saturation leaves no backlog to the next and the checker sees exactly that rate's orders.
+# saturation leaves no backlog to the next and the checker sees exactly that rate's orders. Logins as in
+# production: the products are stocked by the system's admin, registrations and product reads are
+# anonymous, and orders are placed, read and cancelled by customers who logged in, each with their own
+# token (tools/load/main.cpp); the gateway's policy is the shipped one without its per-client rate limits
+# (bench/lib.sh: a load generator is one client from one address).
 #
 # Rates (BENCH_GROWTH_RATES):
 #   a list of operations/s (default "100 200 400 800 1600 3200 6400": doubling, from well below this
@@ -243,8 +247,10 @@ report() {
     "settle (the pending ones are not in it). Every rate ends with \`./mercato check\` against its system."
   echo "System: \`./mercato up --no-build\`: events over ${MERCATO_EVENTS_URL:-${MERCATO_EVENTS:-nats}}," \
     "every service on SQLite (WAL, synchronous=NORMAL), saga $MODE, every process as config/*.yaml has it" \
-    "(one I/O thread each, access logs on). The whole run took $((ELAPSED_S / 60)) min $((ELAPSED_S % 60)) s;" \
-    "load average at its start: $START_LOAD."
+    "(one I/O thread each, access logs on), the gateway's policy config/gateway-policy.yaml without its" \
+    "per-client rateLimits (bench/lib.sh). Products stocked by the system's admin; orders placed, read and" \
+    "cancelled by customers who logged in, with their own tokens. The whole run took" \
+    "$((ELAPSED_S / 60)) min $((ELAPSED_S % 60)) s; load average at its start: $START_LOAD."
   echo
   echo "Where the CPU went at each rate (CPU time per process from /proc, sampled every half second, over the" \
     "run's sending window or its orders' confirmation, whichever is longer; 100% = one core; \"others\": the" \
@@ -253,7 +259,7 @@ report() {
   for r in "${CPU_LINES[@]}"; do echo "- $r"; done
   echo
   echo "Commands (\$TMP is a temporary folder; \$GATEWAY the system's gateway; every run also passes" \
-    "--no-progress and --check-command \"env MERCATO_VAR_DIR=\$TMP/root/var \$TMP/root/mercato check\"):"
+    "--no-progress and --check-command \"env -u MERCATO_ADMIN_TOKEN MERCATO_VAR_DIR=\$TMP/root/var \$TMP/root/mercato check\"):"
   echo
   echo '```'
   local steps=""

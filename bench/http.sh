@@ -4,19 +4,32 @@
 #
 # Cases (same wrk settings for all; everything on 127.0.0.1, on free high ports):
 #   nginx-static          nginx answering GET /static/x with a fixed JSON body (the ceiling for a read)
-#   user-get              the user service's GET /users/{id} (one user created first with POST /users)
-#   inventory-get         the inventory service's GET /inventory/{id} (one product PUT first)
+#   user-get              the user service's GET /users/{id} (one user created first with POST /users),
+#                         read by that user: with their access token (the route wants a signed-in caller)
+#   inventory-get         the inventory service's GET /inventory/{id} (one product PUT first, as the admin),
+#                         anonymous (the catalog is public)
+#   inventory-get-auth    the same GET with "Authorization: Bearer <that user's token>": what verifying a
+#                         token (Ed25519 signature, claims) costs a service read, next to inventory-get
 #   fastapi-user-get      bench/fastapi/app.py's GET /users/{id}: FastAPI + uvicorn from Debian under
 #   fastapi-inventory-get   /usr/bin/python3, and GET /inventory/{id}; async handlers, one SQLite
 #                         connection per worker, one SQLite read per request, the same record and JSON
 #                         shape as our services (seeded with a copy of their response)
-#   gateway-proxy         the gateway's GET /api/static/x, proxied to that nginx as /static/x
+#   gateway-proxy         the gateway's GET /api/static/x, proxied to that nginx as /static/x, anonymous
+#   gateway-proxy-auth    the same with the user's token: the gateway verifies it before forwarding
 #   nginx-proxy           nginx as a reverse proxy (keep-alive upstream pool) to that same nginx
 #   haproxy-proxy         HAProxy (http-reuse always, idle server connections kept) to that same nginx
-# Sets: "read" = nginx-static user-get inventory-get fastapi-user-get fastapi-inventory-get (a service
-# read endpoint vs a fixed body and vs FastAPI), "proxy" = gateway-proxy nginx-proxy haproxy-proxy (the
-# gateway vs the two reverse proxies), "all" = both (the default). BENCH_CASES takes case names and
-# set names, e.g. BENCH_CASES=proxy or BENCH_CASES="nginx-static user-get".
+# Sets: "read" = nginx-static user-get inventory-get inventory-get-auth fastapi-user-get
+# fastapi-inventory-get (a service read endpoint vs a fixed body and vs FastAPI, and with vs without a
+# token), "proxy" = gateway-proxy gateway-proxy-auth nginx-proxy haproxy-proxy (the gateway vs the two
+# reverse proxies, and with vs without a token), "all" = both (the default). BENCH_CASES takes case
+# names and set names, e.g. BENCH_CASES=proxy or BENCH_CASES="nginx-static user-get".
+# Authorization (docs/security.md): the user service is started with a bootstrap admin (a random password
+# in the workspace), the inventory service and the gateway with the user service as their key source
+# (APP_UPSTREAMS__USER; the gateway's users route); the product is PUT as that admin (bench/lib.sh), the
+# user logs in (POST /auth/login) for their token. A token lives 15 minutes, so the user logs in again
+# before the warm-ups and before every round, and wrk sends the fresh one (-H); the printed commands show
+# it as $TOKEN. The FastAPI app has no authorization: user-get (token verified) vs fastapi-user-get (none)
+# includes that cost; inventory-get vs fastapi-inventory-get does not.
 # The nginx body is a copy of the user service's GET /users/{id} response when there is one, so the
 # cases move the same bytes. Every server gets the same budget: BENCH_WORKERS nginx worker processes,
 # HAProxy threads (nbthread), uvicorn worker processes and I/O threads for our servers
@@ -36,7 +49,7 @@
 # Prints a markdown table (per case: median requests/s, min–max requests/s over the rounds, median
 # p50, median p99, errors summed over the rounds (non-2xx + socket errors), rounds, body bytes), the
 # ratios of the medians (gateway / the faster of nginx-proxy and haproxy-proxy, a service read /
-# nginx-static and / its FastAPI twin), the exact commands and the machine (uname -a, nproc, CPU
+# nginx-static and / its FastAPI twin, with a token / without for the inventory read and the gateway), the exact commands and the machine (uname -a, nproc, CPU
 # model, versions) to paste into docs/benchmarks.md; nothing is appended anywhere. The report and the
 # raw wrk output of every round (<case>.round<N>.wrk.txt) are also kept in var/bench/http-<timestamp>/.
 # Every process it starts is stopped by PID when it exits (normally, on error or on Ctrl-C).
@@ -78,8 +91,8 @@ ROUNDS="${BENCH_ROUNDS:-3}"
 PYTHON="${BENCH_PYTHON:-/usr/bin/python3}"
 FASTAPI_FAST="${BENCH_FASTAPI_FAST:-0}"
 
-READ_CASES=(nginx-static user-get inventory-get fastapi-user-get fastapi-inventory-get)
-PROXY_CASES=(gateway-proxy nginx-proxy haproxy-proxy)
+READ_CASES=(nginx-static user-get inventory-get inventory-get-auth fastapi-user-get fastapi-inventory-get)
+PROXY_CASES=(gateway-proxy gateway-proxy-auth nginx-proxy haproxy-proxy)
 # CASES: BENCH_CASES with the sets expanded, each case once, in the order given.
 CASES=()
 read -r -a _requested <<<"${BENCH_CASES:-all}"
@@ -170,13 +183,17 @@ our_env() {
 }
 
 # ---------------------------------------------------------------------------------------------------
-declare -A SKIP=() URL=() LABEL=() BYTES=()
+declare -A SKIP=() URL=() LABEL=() BYTES=() AUTH=()
+# AUTH[case]=1: the case sends "Authorization: Bearer $TOKEN" (the user's token, fresh every round).
+TOKEN=""
 LABEL[nginx-static]="nginx, fixed JSON body"
 LABEL[user-get]="user service, GET /users/{id}"
 LABEL[inventory-get]="inventory service, GET /inventory/{id}"
+LABEL[inventory-get-auth]="inventory service, GET /inventory/{id} with a token"
 LABEL[fastapi-user-get]="FastAPI + uvicorn (Python), GET /users/{id}"
 LABEL[fastapi-inventory-get]="FastAPI + uvicorn (Python), GET /inventory/{id}"
 LABEL[gateway-proxy]="gateway → nginx (GET /api/static/x)"
+LABEL[gateway-proxy-auth]="gateway → nginx (GET /api/static/x) with a token"
 LABEL[nginx-proxy]="nginx reverse proxy (keep-alive pool) → nginx"
 LABEL[haproxy-proxy]="HAProxy reverse proxy (http-reuse always) → nginx"
 
@@ -205,7 +222,8 @@ single_quoted() {
 }
 
 # start_service NAME PORT: starts one of our services on PORT with its own SQLite file under $WORK;
-# true once it is ready. Sets SERVICE_BIN_MISSING=1 when the binary is not built.
+# true once it is ready. Sets SERVICE_BIN_MISSING=1 when the binary is not built. The user service gets
+# the bootstrap admin, any other service the user service (already started) as its key source.
 start_service() {
   local name="$1" port="$2" bin
   local -a env_svc
@@ -217,6 +235,12 @@ start_service() {
   fi
   mkdir -p "$WORK/$name"
   mapfile -t env_svc < <(our_env "$name" "$port")
+  if [[ "$name" == user ]]; then
+    bench_secrets
+    env_svc+=("APP_AUTH__ADMIN__PASSWORD_FILE=$BENCH_SECRETS/admin-password")
+  else
+    env_svc+=("APP_UPSTREAMS__USER=127.0.0.1:$P_USER")
+  fi
   log_info "starting the $name service on 127.0.0.1:$port"
   start "$name" env "${env_svc[@]}" "APP_DATABASE__PATH=$WORK/$name/$name.db" "$bin" --config "config/$name.yaml"
   wait_http_ok "http://127.0.0.1:$port/health/ready" 30 "$LAST_PID" && return 0
@@ -224,9 +248,11 @@ start_service() {
   return 1
 }
 
-# The user service first: its GET /users/{id} body becomes nginx's body and the FastAPI app's user.
+# The user service first: its GET /users/{id} body becomes nginx's body and the FastAPI app's user; it
+# issues the tokens every other case verifies, and the admin's.
 USER_UP=0
-if want user-get || want gateway-proxy || want fastapi-user-get; then
+if want user-get || want gateway-proxy || want gateway-proxy-auth || want fastapi-user-get ||
+  want inventory-get || want inventory-get-auth || want fastapi-inventory-get; then
   if start_service user "$P_USER"; then
     USER_UP=1
   elif ((SERVICE_BIN_MISSING)); then
@@ -235,16 +261,36 @@ if want user-get || want gateway-proxy || want fastapi-user-get; then
     SKIP[user-get]="user service did not become ready"
   fi
 fi
-if ((USER_UP)) && { want user-get || want fastapi-user-get; }; then
+if ((!USER_UP)); then
+  for c in inventory-get inventory-get-auth gateway-proxy-auth; do
+    SKIP[$c]="${SKIP[user-get]:-user service not started} (it issues the tokens)"
+  done
+fi
+# The user: registered, then logged in for their token (login_user, again before every round).
+USER_EMAIL="" USER_PASSWORD=""
+login_user() {
+  [[ -n "$USER_EMAIL" ]] || return 1
+  TOKEN="$(bench_customer_token "http://127.0.0.1:$P_USER" "$USER_EMAIL" "$USER_PASSWORD")" || {
+    TOKEN=""
+    return 1
+  }
+}
+if ((USER_UP)); then
   user_json="${BENCH_USER_JSON:-$(printf '{"email":"bench-%s-%s@example.com","name":"Bench User","password":"bench-password"}' "$STAMP" "$RANDOM")}"
   bench_call POST "http://127.0.0.1:$P_USER/users" "$user_json"
   user_id="$(jq -r '.id // .user.id // empty' <<<"$GOT" 2>/dev/null || true)"
+  USER_EMAIL="$(jq -r '.email // empty' <<<"$user_json")"
+  USER_PASSWORD="$(jq -r '.password // empty' <<<"$user_json")"
   if [[ "$CODE" != 20? || -z "$user_id" ]]; then
     log_warn "POST /users answered $CODE: $GOT"
     SKIP[user-get]="POST /users failed ($CODE)"
+    USER_EMAIL=""
+  elif ! login_user; then
+    SKIP[user-get]="the user's login failed"
   else
     URL[user-get]="http://127.0.0.1:$P_USER/users/$user_id"
-    bench_call GET "${URL[user-get]}"
+    AUTH[user-get]=1
+    bench_call GET "${URL[user-get]}" "" "$TOKEN"
     if [[ "$CODE" != 200 ]]; then
       log_warn "GET /users/$user_id answered $CODE: $GOT"
       SKIP[user-get]="GET /users/{id} answered $CODE"
@@ -261,15 +307,25 @@ if ((USER_UP)) && { want user-get || want fastapi-user-get; }; then
   fi
 fi
 
-# The inventory service: one product, PUT first; its GET body becomes the FastAPI app's product.
-if want inventory-get || want fastapi-inventory-get; then
+# The inventory service: one product, PUT first (as the admin); its GET body becomes the FastAPI app's
+# product. It verifies tokens with the user service's keys, fetched at start (ready once it has them).
+if ((USER_UP)) && { want inventory-get || want inventory-get-auth || want fastapi-inventory-get; }; then
   if start_service inventory "$P_INVENTORY"; then
-    bench_call PUT "http://127.0.0.1:$P_INVENTORY/inventory/$PRODUCT_ID" '{"name":"Bench Mug","price_cents":1299,"available":1000}'
+    bench_call PUT "http://127.0.0.1:$P_INVENTORY/inventory/$PRODUCT_ID" \
+      '{"name":"Bench Mug","price_cents":1299,"available":1000}' "$(bench_admin_token "http://127.0.0.1:$P_USER")"
     if [[ "$CODE" != 20? ]]; then
       log_warn "PUT /inventory/$PRODUCT_ID answered $CODE: $GOT"
       SKIP[inventory-get]="PUT /inventory/{id} failed ($CODE)"
     else
       URL[inventory-get]="http://127.0.0.1:$P_INVENTORY/inventory/$PRODUCT_ID"
+      if [[ -n "$TOKEN" ]]; then
+        URL[inventory-get-auth]="${URL[inventory-get]}"
+        AUTH[inventory-get-auth]=1
+        bench_call GET "${URL[inventory-get-auth]}" "" "$TOKEN"
+        [[ "$CODE" == 200 ]] || SKIP[inventory-get-auth]="GET /inventory/{id} with the user's token answered $CODE"
+      else
+        SKIP[inventory-get-auth]="no user token"
+      fi
       bench_call GET "${URL[inventory-get]}"
       if [[ "$CODE" != 200 ]]; then
         log_warn "GET /inventory/$PRODUCT_ID answered $CODE: $GOT"
@@ -286,6 +342,7 @@ if want inventory-get || want fastapi-inventory-get; then
     SKIP[inventory-get]="inventory service did not become ready"
   fi
 fi
+[[ -z "${SKIP[inventory-get]:-}" ]] || SKIP[inventory-get-auth]="${SKIP[inventory-get-auth]:-${SKIP[inventory-get]}}"
 
 # The FastAPI app: one process serving both endpoints, seeded with the same two records.
 FASTAPI_FLAGS=(--loop asyncio --http h11)
@@ -383,22 +440,37 @@ if want haproxy-proxy; then
   fi
 fi
 
-if want gateway-proxy; then
+if want gateway-proxy || want gateway-proxy-auth; then
   gw_bin="$(service_binary gateway)"
   if [[ ! -x "$gw_bin" ]]; then
     SKIP[gateway-proxy]="gateway not built"
+    SKIP[gateway-proxy-auth]="gateway not built"
   else
     mapfile -t env_gw < <(our_env gateway "$P_GATEWAY")
     env_gw+=("APP_GATEWAY__SERVICES__STATIC__UPSTREAM=127.0.0.1:$P_UPSTREAM")
-    # The default users upstream (8081) may be someone else's: point it at the benchmark's own.
-    ((USER_UP)) && env_gw+=("APP_GATEWAY__SERVICES__USERS__UPSTREAM=127.0.0.1:$P_USER")
+    # The default users upstream (8081) may be someone else's: point it at the benchmark's own, whose
+    # /.well-known/jwks.json gives the gateway the keys it verifies tokens with. No policy file: no
+    # per-client rate limits (wrk is one client).
+    ((USER_UP)) && env_gw+=("APP_GATEWAY__SERVICES__USERS__UPSTREAM=127.0.0.1:$P_USER"
+      "APP_GATEWAY__SERVICES__AUTH__UPSTREAM=127.0.0.1:$P_USER")
     log_info "starting the gateway on 127.0.0.1:$P_GATEWAY"
     start gateway env "${env_gw[@]}" "$gw_bin" --config config/gateway.yaml
     if wait_http_ok "http://127.0.0.1:$P_GATEWAY/api/static/x" 30 "$LAST_PID"; then
       URL[gateway-proxy]="http://127.0.0.1:$P_GATEWAY/api/static/x"
+      if [[ -z "$TOKEN" ]]; then
+        SKIP[gateway-proxy-auth]="${SKIP[gateway-proxy-auth]:-no user token}"
+      elif ! wait_http_ok "http://127.0.0.1:$P_GATEWAY/health/ready" 30 "$LAST_PID"; then
+        SKIP[gateway-proxy-auth]="the gateway did not get the user service's keys (not ready)"
+      else
+        URL[gateway-proxy-auth]="${URL[gateway-proxy]}"
+        AUTH[gateway-proxy-auth]=1
+        bench_call GET "${URL[gateway-proxy-auth]}" "" "$TOKEN"
+        [[ "$CODE" == 200 ]] || SKIP[gateway-proxy-auth]="GET /api/static/x with the user's token answered $CODE"
+      fi
     else
       fail_log gateway
       SKIP[gateway-proxy]="gateway did not answer 200 on /api/static/x"
+      SKIP[gateway-proxy-auth]="gateway did not answer 200 on /api/static/x"
     fi
   fi
 fi
@@ -406,7 +478,9 @@ fi
 # Body bytes per case (what one GET returns), for the table.
 for c in "${CASES[@]}"; do
   if [[ -n "${URL[$c]:-}" && -z "${SKIP[$c]:-}" ]]; then
-    BYTES[$c]="$(curl --noproxy '*' -s -o /dev/null --max-time 5 -w '%{size_download}' "${URL[$c]}" || true)"
+    auth=()
+    [[ -n "${AUTH[$c]:-}" ]] && auth=(-H "Authorization: Bearer $TOKEN")
+    BYTES[$c]="$(curl --noproxy '*' -s -o /dev/null --max-time 5 -w '%{size_download}' "${auth[@]}" "${URL[$c]}" || true)"
   fi
 done
 
@@ -416,16 +490,39 @@ WRK_CMDS=()
 RUN=()
 declare -A OUTS=() FAILED=() STATS=()
 
-# wrk_cmd NAME: the measured wrk command of a case, into the array WRK.
+# wrk_cmd NAME: the measured wrk command of a case, into the array WRK (with the user's current token
+# when the case sends one).
 wrk_cmd() {
-  WRK=(wrk "-t$THREADS" "-c$CONNECTIONS" "-d$DURATION" --timeout "$WRK_TIMEOUT" --latency "${URL[$1]}")
+  local -a header=()
+  [[ -n "${AUTH[$1]:-}" ]] && header=(-H "Authorization: Bearer $TOKEN")
+  WRK=(wrk "-t$THREADS" "-c$CONNECTIONS" "-d$DURATION" --timeout "$WRK_TIMEOUT" --latency "${header[@]}" "${URL[$1]}")
+}
+
+# shown_cmd WORDS...: a command for the report, the token as $TOKEN and quoted where it has spaces.
+shown_cmd() {
+  local w out=""
+  for w in "$@"; do
+    [[ -n "$TOKEN" ]] && w="${w//"$TOKEN"/\$TOKEN}"
+    [[ "$w" == *" "* ]] && w="\"$w\""
+    out+="${out:+ }$w"
+  done
+  echo "$out"
+}
+
+# fresh_token: the user logs in again (tokens live 15 minutes; a run of every case is longer), so each
+# round's wrk runs send a token that is valid throughout. A failed login fails the token cases' round.
+fresh_token() {
+  ((${#AUTH[@]})) || return 0
+  login_user || log_warn "the user's login failed: the cases with a token will answer 401"
 }
 
 # warm_up NAME: one un-measured wrk run (bounded by `timeout`).
 warm_up() {
+  local -a header=()
+  [[ -n "${AUTH[$1]:-}" ]] && header=(-H "Authorization: Bearer $TOKEN")
   log_info "$1: warm-up ${WARMUP}"
   timeout --kill-after=5 $((WARMUP_S + 30)) wrk "-t$THREADS" "-c$CONNECTIONS" "-d$WARMUP" \
-    --timeout "$WRK_TIMEOUT" "${URL[$1]}" >/dev/null 2>&1 || log_warn "$1: warm-up run failed"
+    --timeout "$WRK_TIMEOUT" "${header[@]}" "${URL[$1]}" >/dev/null 2>&1 || log_warn "$1: warm-up run failed"
 }
 
 # run_round NAME ROUND: one measured wrk run (bounded by `timeout`) into $RESULTS/NAME.roundROUND.wrk.txt;
@@ -511,9 +608,11 @@ if ((${#RUN[@]})); then
     "about $((${#RUN[@]} * (ROUNDS * DURATION_S + WARMUP_S)))s of wrk"
 fi
 if ((WARMUP_S > 0)); then
+  fresh_token
   for c in "${RUN[@]}"; do warm_up "$c"; done
 fi
 for ((round = 1; round <= ROUNDS; round++)); do
+  fresh_token
   for c in "${RUN[@]}"; do run_round "$c" "$round"; done
 done
 
@@ -525,7 +624,7 @@ for c in "${RUN[@]}"; do
   fi
   STATS[$c]="$(case_stats "${outs[@]}")"
   wrk_cmd "$c"
-  WRK_CMDS+=("# ${LABEL[$c]}" "${WRK[*]}")
+  WRK_CMDS+=("# ${LABEL[$c]}" "$(shown_cmd "${WRK[@]}")")
 done
 
 # ---------------------------------------------------------------------------------------------------
@@ -573,6 +672,18 @@ ratios() {
   ratio_line "inventory service GET /inventory/{id} / nginx fixed body" inventory-get nginx-static "≥ 0.7×"
   ratio_line "inventory service GET /inventory/{id} / FastAPI GET /inventory/{id}" inventory-get \
     fastapi-inventory-get "≥ 10×"
+  # What verifying a bearer token costs: the same GET, with the token / without.
+  ratio_line "inventory service GET /inventory/{id}, with a token / without" inventory-get-auth inventory-get
+  ratio_line "gateway → nginx, with a token / without" gateway-proxy-auth gateway-proxy
+  token_p99_line inventory-get-auth inventory-get "inventory service GET /inventory/{id}"
+  token_p99_line gateway-proxy-auth gateway-proxy "gateway → nginx"
+}
+
+# token_p99_line WITH WITHOUT TEXT: "- TEXT, p99 with a token / without: …×" when both ran.
+token_p99_line() {
+  have "$1" && have "$2" || return 0
+  awk -v t="$3" -v x="$(field "$1" 6)" -v y="$(field "$2" 6)" 'BEGIN {
+    printf "- %s, p99 with a token / without: **%.2f×** (%.0f vs %.0f µs)\n", t, (y > 0 ? x / y : 0), x, y }'
 }
 
 report() {
@@ -616,6 +727,13 @@ report() {
     "nbthread, uvicorn --workers, APP_SERVER__THREADS), nothing pinned, access logs off; wrk shares the" \
     "machine with the servers.${nginx_body} Our servers: CMake" \
     "${build_type:-?} build; each service on its own SQLite file (one connection, exclusive locking)."
+  if ((${#AUTH[@]})); then
+    echo
+    echo "Tokens: the cases \"with a token\" and user-get send \"Authorization: Bearer <a customer's access" \
+      "token>\" (Ed25519 JWT from the user service's POST /auth/login, the customer logging in again before" \
+      "the warm-ups and every round); the server verifies it on every request (signature, then claims)." \
+      "The other cases send none (anonymous). The FastAPI app checks no token."
+  fi
   if ((any_fastapi)); then
     echo
     if ((FASTAPI_FAST)); then

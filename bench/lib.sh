@@ -1,8 +1,8 @@
 # shellcheck shell=bash disable=SC2034  # variables here are used by the scripts that source it
 # bench/lib.sh — helpers shared by the benchmarks (bench/*.sh): the workspace and its exit trap,
-# durations, config templates, one-off requests, a private `./mercato up` on free ports with its own
-# var/ folder, a private PostgreSQL, runs of the load generator (tools/load, mercato-load) with their
-# JSON kept, and the machine's description. Sourced after scripts/lib.sh, never run. The caller sets
+# durations, config templates, one-off requests, logins (the admin's and a customer's tokens), a private
+# `./mercato up` on free ports with its own var/ folder, a private PostgreSQL, runs of the load generator
+# (tools/load, mercato-load) with their JSON kept, and the machine's description. Sourced after scripts/lib.sh, never run. The caller sets
 # MERCATO_ROOT and calls bench_workspace NAME (WORK, a temporary folder removed at exit; RESULTS, where
 # raw output is kept): every process started is recorded by PID in BENCH_PIDS and stopped by PID at exit,
 # the newest first (a system before the database it uses).
@@ -79,14 +79,51 @@ bench_render() {
   printf '%s\n' "$text"
 }
 
-# bench_call METHOD URL [BODY]: one request to our own servers; sets CODE (000 when nothing answered)
-# and GOT (the body).
+# bench_call METHOD URL [BODY [TOKEN]]: one request to our own servers (with "Authorization: Bearer
+# TOKEN" when a token is given); sets CODE (000 when nothing answered) and GOT (the body).
 bench_call() {
   local -a data=()
   [[ -n "${3:-}" ]] && data=(-H 'Content-Type: application/json' --data "$3")
+  [[ -n "${4:-}" ]] && data+=(-H "Authorization: Bearer $4")
   GOT="$(curl --noproxy '*' -sS --max-time 5 -w '\n%{http_code}' -X "$1" "${data[@]}" "$2" 2>&1 || true)"
   CODE="${GOT##*$'\n'}"
   GOT="${GOT%$'\n'*}"
+}
+
+# --- logins (docs/security.md): every benchmark acts as the roles the API asks for -----------------------
+# Services a benchmark starts by hand get what `./mercato up` gives them: the user service the bootstrap
+# admin (APP_AUTH__ADMIN__PASSWORD_FILE=$BENCH_SECRETS/admin-password), every other service the user
+# service's keys (APP_UPSTREAMS__USER). PUTs to the catalog are sent as that admin (scripts/lib.sh
+# admin_token); reads that need a signed-in caller as a customer who logged in.
+
+BENCH_SECRETS=""
+
+# bench_secrets: makes $WORK/secrets/admin-password (0600, random) once; sets BENCH_SECRETS.
+bench_secrets() {
+  [[ -z "$BENCH_SECRETS" ]] || return 0
+  BENCH_SECRETS="$WORK/secrets"
+  (umask 077 && mkdir -p "$BENCH_SECRETS" && _random_secret >"$BENCH_SECRETS/admin-password")
+}
+
+# bench_admin_token USER_BASE_URL: the bootstrap admin's access token (a login at USER_BASE_URL with the
+# password of bench_secrets; an operator's MERCATO_ADMIN_TOKEN belongs to another system and is not used).
+bench_admin_token() {
+  bench_secrets
+  MERCATO_ADMIN_TOKEN="" MERCATO_SECRETS_DIR="$BENCH_SECRETS" admin_token "$1"
+}
+
+# bench_customer_token USER_BASE_URL EMAIL PASSWORD: logs a customer in (POST /auth/login); prints the
+# access token, or fails saying what the user service answered.
+bench_customer_token() {
+  local body token
+  body="$(jq -cn --arg e "$2" --arg p "$3" '{email: $e, password: $p}')"
+  bench_call POST "$1/auth/login" "$body"
+  token="$(jq -r '.access_token // empty' <<<"$GOT" 2>/dev/null || true)"
+  if [[ "$CODE" != 200 || -z "$token" ]]; then
+    log_warn "login of $2 at $1 answered $CODE: $GOT"
+    return 1
+  fi
+  echo "$token"
 }
 
 # bench_show TEXT: TEXT with the temporary folder as $TMP and paths relative to the checkout.
@@ -186,6 +223,10 @@ bench_pg_database() {
 # directory (the notification service's outbox log, config/notification.yaml), which MERCATO_VAR_DIR
 # alone does not move. Every port is picked free: MERCATO_<NAME>_PORT for the services and the
 # gateway, MERCATO_NATS_PORT and MERCATO_NATS_HTTP_PORT for the broker.
+# Its gateway policy is config/gateway-policy.yaml without its rateLimits section: the per-client limits
+# (registrations and logins per address, orders per customer) are a defence against one client taking
+# too much, and a load generator is exactly one client taking as much as it can, from one address — with
+# them the benchmarks would measure the limits, not the system. Everything else of the policy stays.
 
 BENCH_ROOT="" BENCH_UP_PID="" BENCH_UP_LOG="" BENCH_GATEWAY="" BENCH_UP_CMD="" BENCH_UP_READY_MS=""
 BENCH_CHECK_CMD=""
@@ -193,7 +234,7 @@ BENCH_CHECK_CMD=""
 # bench_root: creates the temporary root (once) and sets BENCH_ROOT.
 bench_root() {
   [[ -z "$BENCH_ROOT" ]] || return 0
-  local entry base
+  local entry base file
   BENCH_ROOT="$WORK/root"
   mkdir -p "$BENCH_ROOT"
   for entry in "$MERCATO_ROOT"/* "$MERCATO_ROOT"/.[!.]*; do
@@ -202,9 +243,29 @@ bench_root() {
     case "$base" in
       mercato | scripts) cp -a "$entry" "$BENCH_ROOT/$base" ;;
       var | .git) ;;
+      config)
+        mkdir -p "$BENCH_ROOT/config"
+        for file in "$MERCATO_ROOT"/config/*; do
+          if [[ "${file##*/}" == gateway-policy.yaml ]]; then
+            bench_policy_without_client_limits "$file" >"$BENCH_ROOT/config/gateway-policy.yaml"
+          else
+            ln -s "$file" "$BENCH_ROOT/config/${file##*/}"
+          fi
+        done
+        ;;
       *) ln -s "$entry" "$BENCH_ROOT/$base" ;;
     esac
   done
+}
+
+# bench_policy_without_client_limits FILE: the policy FILE without its top-level rateLimits section (up
+# to the next top-level key); comments say what was removed. A service's own rateLimit (virtualServices)
+# is a capacity guard of that service, not a per-client limit, and stays.
+bench_policy_without_client_limits() {
+  echo "# bench/lib.sh: ${1#"$MERCATO_ROOT"/} without its rateLimits section (per-client limits; see bench/lib.sh)"
+  awk '/^rateLimits:/ { skip = 1; print "# (rateLimits removed for the benchmark)"; next }
+       skip && /^[^[:space:]#]/ { skip = 0 }
+       !skip' "$1"
 }
 
 # bench_up LOG VAR=VALUE...: starts the whole system with the extra environment given (e.g.
@@ -247,7 +308,9 @@ bench_up() {
   http_probe "http://$BENCH_GATEWAY/health/ready"
   [[ "$HTTP_PROBE_CODE" == 200 ]] || die "the gateway on $BENCH_GATEWAY is not ready ($HTTP_PROBE_CODE)"
   BENCH_UP_READY_MS=$(($(now_ms) - t0))
-  BENCH_CHECK_CMD="env MERCATO_VAR_DIR='$BENCH_ROOT/var' '$BENCH_ROOT/mercato' check"
+  # The checker logs in as this system's admin (var/secrets/admin-password): an operator's
+  # MERCATO_ADMIN_TOKEN belongs to another system.
+  BENCH_CHECK_CMD="env -u MERCATO_ADMIN_TOKEN MERCATO_VAR_DIR='$BENCH_ROOT/var' '$BENCH_ROOT/mercato' check"
 }
 
 # bench_down: SIGTERM to the supervisor's PID (it stops its children, each by PID, and waits for them),
@@ -384,7 +447,10 @@ bench_load_ensure() {
 
 # bench_load NAME BOUND_SECONDS ARGS...: runs mercato-load against the system started by bench_up with
 # ARGS, its JSON into $RESULTS/NAME.json and its output (summary, progress, checker report) into
-# $RESULTS/NAME.log; the checker runs against the same system. CPU samples go to $RESULTS/NAME.cpu.
+# $RESULTS/NAME.log; the checker runs against the same system. Like any run of it, mercato-load stocks
+# the products as that system's admin (it logs in with the password ./mercato up wrote to its
+# var/secrets/admin-password) and registers and logs in its customers, whose tokens place and read the
+# orders (tools/load/main.cpp); its setup, not measured, is not throttled (bench_root's policy). CPU samples go to $RESULTS/NAME.cpu.
 # Bounded: SIGINT after BOUND_SECONDS (mercato-load then stops, summarises and writes its JSON),
 # SIGKILL 30 s later. Sets LOAD_STATUS (its exit status), LOAD_CMD (the command, for the report) and
 # LOAD_CPU (bench_cpu_summary of the measured window: from the end of the setup to the last answer).
@@ -393,8 +459,8 @@ bench_load() {
   local name="$1" bound="$2" t0 tpid from to
   shift 2
   local -a cmd=("$BENCH_LOAD_BIN" --gateway "$BENCH_GATEWAY" --no-progress --json "$RESULTS/$name.json"
-    --check-command "$BENCH_CHECK_CMD" "$@")
-  LOAD_CMD="mercato-load --gateway \$GATEWAY $* --json $name.json"
+    --admin-password-file "$BENCH_ROOT/var/secrets/admin-password" --check-command "$BENCH_CHECK_CMD" "$@")
+  LOAD_CMD="mercato-load --gateway \$GATEWAY --admin-password-file \$TMP/root/var/secrets/admin-password $* --json $name.json"
   rm -f "$RESULTS/$name.json" "$RESULTS/$name.cpu"
   LOAD_STATUS=0
   t0="$(now_ms)"

@@ -17,7 +17,10 @@
 #
 # Runs per combination, all with the load generator (build/tools/load/mercato-load) through the
 # gateway, orders only (--mix place_order=1), each ending with the checker (`./mercato check` against
-# that system, run by mercato-load; its verdict is in the table):
+# that system, run by mercato-load; its verdict is in the table). As in production, the products are
+# stocked by the system's admin (the password its ./mercato up wrote) and every order is placed and read
+# back by a customer who logged in, with their own token; the gateway's policy is the shipped one without
+# its per-client rate limits (bench/lib.sh: a load generator is one client from one address):
 #   1. probe       closed loop, BENCH_ORDERS_CONNECTIONS clients, a burst of BENCH_ORDERS_PROBE_ORDERS
 #                  orders, settled: a first estimate R0 of confirmed orders/s.
 #   2. saturation  closed loop, the same clients, a burst of R0 × BENCH_ORDERS_DURATION orders (so that
@@ -342,7 +345,10 @@ report() {
     "saturation burst is the probe's rate × ${DURATION_S}s orders. Open-loop runs: ${DURATION_S}s at the" \
     "rate shown, at most $OPEN_CONNECTIONS requests in flight, latency from each order's intended send," \
     "settled for up to ${SETTLE_S}s. Placed → confirmed: the order's updated_at − created_at (1 ms" \
-    "resolution). Every run ends with \`./mercato check\` against its system (mercato-load runs it)."
+    "resolution). Every run ends with \`./mercato check\` against its system (mercato-load runs it)." \
+    "Authorization as in production: the products stocked by the system's admin, every order placed and" \
+    "read back by a customer who logged in, with their own token; the gateway's policy is" \
+    "config/gateway-policy.yaml without its per-client rateLimits (bench/lib.sh)."
   if want_storage postgres; then
     echo "PostgreSQL: ${PG_SERVICES[*]} on one private PostgreSQL (one database each, created afresh per" \
       "run; fsync on, synchronous_commit=$PG_SYNC, shared_buffers 256MB; each service's pool as its" \
@@ -354,7 +360,7 @@ report() {
   echo "The whole run took $((ELAPSED_S / 60)) min $((ELAPSED_S % 60)) s; load average at its start: $START_LOAD."
   echo
   echo "Commands (\$TMP is a temporary folder; \$GATEWAY the system's gateway; every run also passes" \
-    "--no-progress and --check-command \"env MERCATO_VAR_DIR=\$TMP/root/var \$TMP/root/mercato check\"):"
+    "--no-progress and --check-command \"env -u MERCATO_ADMIN_TOKEN MERCATO_VAR_DIR=\$TMP/root/var \$TMP/root/mercato check\"):"
   echo
   echo '```'
   echo "BENCH_ORDERS_MODES=\"${MODES[*]}\" BENCH_ORDERS_STORAGES=\"${STORAGES[*]}\"" \

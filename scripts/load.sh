@@ -6,6 +6,9 @@
 # load --help` lists them; the summary, the phases and the --json schema are described at the top of
 # tools/load/main.cpp. The exit status is mercato-load's: 0 passed, 1 failed (checker, errors, setup),
 # 2 bad options.
+# Credentials: mercato-load stocks the products as the admin — MERCATO_ADMIN_TOKEN when set, else a login
+# with the password ./mercato up keeps in var/secrets/admin-password (it reads MERCATO_VAR_DIR as this
+# script does) — and logs its customers in itself; the checker it runs logs in the same way.
 
 cmd_load() {
   local binary="${MERCATO_BUILD_DIR}/tools/load/mercato-load" build=1 own_gateway=0 arg port

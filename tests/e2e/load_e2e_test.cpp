@@ -3,17 +3,27 @@
 // operation counted once, every placed order settled one way), orders get confirmed, and the saga
 // checker, run by the tool against the same services, passes; a failing checker fails the run. Bad
 // options exit 2 with a message. Nothing here is timed: the assertions are on counts and verdicts.
+//
+// Authorization: the services trust the test suite's token issuer (lib/testing tokens.hpp), whose key
+// the user service also signs its logins with. The load tool stocks products with an admin token from
+// that issuer (MERCATO_ADMIN_TOKEN, which ./mercato check, run by the tool, uses too), and its customers
+// register and log in through the gateway like any customer. The gateway runs without a traffic policy
+// (no per-client rate limits), except in LoadE2ERateLimited, whose policy limits registrations and
+// logins per client address: the setup must pace itself by Retry-After and still succeed. LoadE2EShortTokens
+// issues 1-minute tokens, so a run of 50 s must renew every customer's session on the way.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "mercato/core/ids.hpp"
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/testing.hpp"
+#include "mercato/testing/tokens.hpp"
 
 #ifndef MERCATO_LOAD_BINARY
 #error "MERCATO_LOAD_BINARY must be defined by the build (tests/e2e/CMakeLists.txt)"
@@ -28,12 +38,18 @@ using testing::ServiceProcess;
 
 class LoadE2E : public ::testing::Test {
  protected:
+  // What a fixture adds to the gateway's and the user service's environment.
+  virtual std::map<std::string, std::string> gateway_env() { return {}; }
+  virtual std::map<std::string, std::string> user_env() { return {}; }
+
   void SetUp() override {
     MERCATO_BROKER_URL_OR_SKIP(url, "nats");
     dir_ = testing::temp_dir("load-" + random_hex(4));
     std::map<std::string, std::string> bus{{"APP_EVENTS__URL", url},
                                            {"APP_EVENTS__PREFIX", "load" + random_hex(5)}};
-    user_ = std::make_unique<ServiceProcess>("user", dir_, bus);
+    auto user_extra = bus;
+    user_extra.merge(user_env());
+    user_ = std::make_unique<ServiceProcess>("user", dir_, user_extra);
     inventory_ = std::make_unique<ServiceProcess>("inventory", dir_, bus);
     payment_ = std::make_unique<ServiceProcess>("payment", dir_, bus);
     shipping_ = std::make_unique<ServiceProcess>("shipping", dir_, bus);
@@ -43,15 +59,16 @@ class LoadE2E : public ::testing::Test {
     order_env["APP_UPSTREAMS__INVENTORY"] = "127.0.0.1:" + std::to_string(inventory_->port);
     order_ = std::make_unique<ServiceProcess>("order", dir_, order_env);
     gateway_port_ = testing::free_port();
-    gateway_ = std::make_unique<testing::Process>(
-        testing::binary("gateway"), std::vector<std::string>{},
-        std::map<std::string, std::string>{
-            {"APP_SERVER__PORT", std::to_string(gateway_port_)},
-            {"APP_LOG__LEVEL", "warn"},
-            {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
-            {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", "127.0.0.1:" + std::to_string(inventory_->port)},
-            {"APP_GATEWAY__SERVICES__ORDERS__UPSTREAM", "127.0.0.1:" + std::to_string(order_->port)}},
-        (dir_ / "gateway.log").string());
+    std::map<std::string, std::string> gateway{
+        {"APP_SERVER__PORT", std::to_string(gateway_port_)},
+        {"APP_LOG__LEVEL", "warn"},
+        {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
+        {"APP_GATEWAY__SERVICES__AUTH__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
+        {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", "127.0.0.1:" + std::to_string(inventory_->port)},
+        {"APP_GATEWAY__SERVICES__ORDERS__UPSTREAM", "127.0.0.1:" + std::to_string(order_->port)}};
+    gateway.merge(gateway_env());
+    gateway_ = std::make_unique<testing::Process>(testing::binary("gateway"), std::vector<std::string>{},
+                                                  gateway, (dir_ / "gateway.log").string());
     for (auto* s :
          {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(), order_.get()})
       ASSERT_TRUE(testing::wait_ready(s->port)) << s->name << ": " << s->process->log();
@@ -69,13 +86,20 @@ class LoadE2E : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  // Runs mercato-load against this system with `args` added; the checker it runs (./mercato check)
-  // finds these services through MERCATO_<SVC>_PORT. Returns the exit status (-1: still running after
-  // `within`, then killed) and fills `log`.
-  int run_load(const std::vector<std::string>& args, std::string& log, std::chrono::seconds within = 90s) {
+  // Runs mercato-load against this system with `args` added, as the test issuer's admin
+  // (MERCATO_ADMIN_TOKEN, unless `admin_token` says otherwise: "" for none); the checker it runs
+  // (./mercato check) finds these services through MERCATO_<SVC>_PORT and uses the same token. Returns the
+  // exit status (-1: still running after `within`, then killed) and fills `log`.
+  int run_load(const std::vector<std::string>& args, std::string& log, std::chrono::seconds within = 90s,
+               std::optional<std::string> admin_token = std::nullopt) {
     std::vector<std::string> all{"--gateway", "127.0.0.1:" + std::to_string(gateway_port_), "--no-progress"};
     all.insert(all.end(), args.begin(), args.end());
     std::map<std::string, std::string> env{
+        {"MERCATO_ADMIN_TOKEN",
+         admin_token.value_or(testing::TestTokens::instance().token(auth::Role::kAdmin, "load-admin"))},
+        // No var/ of the checkout: its admin password file must not stand in for the token.
+        {"MERCATO_VAR_DIR", (dir_ / "var").string()},
+        {"MERCATO_USER_PORT", std::to_string(user_->port)},
         {"MERCATO_ORDER_PORT", std::to_string(order_->port)},
         {"MERCATO_INVENTORY_PORT", std::to_string(inventory_->port)},
         {"MERCATO_PAYMENT_PORT", std::to_string(payment_->port)},
@@ -121,6 +145,8 @@ TEST_F(LoadE2E, ACountedRunAddsUpConfirmsOrdersAndPassesTheChecker) {
   EXPECT_EQ(integer(doc.at("count")), 200);
   EXPECT_EQ(integer(doc.at("setup").at("products")), 5);
   EXPECT_EQ(integer(doc.at("setup").at("customers")), 5);
+  EXPECT_EQ(doc.at("setup").at("admin"), "MERCATO_ADMIN_TOKEN");
+  EXPECT_EQ(integer(doc.at("setup").at("rate_limited")), 0);  // no policy, no per-client limits
 
   // Every operation sent is counted once, in exactly one outcome.
   const auto& total = doc.at("total").as_object();
@@ -136,7 +162,10 @@ TEST_F(LoadE2E, ACountedRunAddsUpConfirmsOrdersAndPassesTheChecker) {
   }
   EXPECT_EQ(sum, 200);
   EXPECT_EQ(integer(total.at("errors").at("total")), 0) << log;
+  EXPECT_EQ(integer(total.at("errors").at("401")), 0) << log;  // every order operation had its owner's token
   EXPECT_GT(integer(doc.at("operations").at("place_order").at("ok")), 0);
+  // Reads and cancels of the customers' own orders: a 404 (another customer's order) would be an error.
+  EXPECT_GT(integer(doc.at("operations").at("read_order").at("ok")), 0) << log;
 
   // Every placed order was read back and settled one way or the other; most were confirmed.
   const auto& orders = doc.at("orders").as_object();
@@ -170,6 +199,86 @@ TEST_F(LoadE2E, AFailingCheckerFailsTheRun) {
   EXPECT_EQ(doc.at("check").at("verdict"), "check: FAILED (1 problem(s))");
   EXPECT_EQ(doc.at("passed"), false);
   EXPECT_NE(log.find("result: FAILED"), std::string::npos) << log;
+}
+
+// The setup says which step failed and why, and stops (exit 1) before the run.
+TEST_F(LoadE2E, WithoutAUsableAdminTheSetupStopsNamingTheStep) {
+  std::string log;
+  // No credentials at all (no token, no password file under MERCATO_VAR_DIR).
+  EXPECT_EQ(run_load({"--count", "5", "--no-check"}, log, 30s, ""), 1) << log;
+  EXPECT_NE(log.find("no admin credentials"), std::string::npos) << log;
+  EXPECT_NE(log.find("--admin-password-file"), std::string::npos) << log;
+
+  const auto& tokens = testing::TestTokens::instance();
+  // An expired admin token: 401 from the gateway, on the first product.
+  auto expired = tokens.token(auth::Role::kAdmin, "load-admin", -2min);
+  EXPECT_EQ(run_load({"--count", "5", "--no-check"}, log, 30s, expired), 1) << log;
+  EXPECT_NE(log.find("setup failed: stocking products as the admin (PUT /api/inventory/"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("credentials: MERCATO_ADMIN_TOKEN): status 401"), std::string::npos) << log;
+  EXPECT_NE(log.find("expired?"), std::string::npos) << log;
+
+  // A customer's token is not an admin's: 403.
+  EXPECT_EQ(
+      run_load({"--count", "5", "--no-check"}, log, 30s, tokens.token(auth::Role::kCustomer, "someone")), 1)
+      << log;
+  EXPECT_NE(log.find("status 403"), std::string::npos) << log;
+  EXPECT_NE(log.find("not an admin's"), std::string::npos) << log;
+  EXPECT_EQ(log.find("is the system up"), std::string::npos) << log;  // it answered
+}
+
+// The gateway limits registrations and logins per client address (rateLimits.routes): every setup request
+// comes from one address, so the setup is refused with 429 — and waits as Retry-After says, and succeeds.
+class LoadE2ERateLimited : public LoadE2E {
+ protected:
+  std::map<std::string, std::string> gateway_env() override {
+    auto policy = dir_ / "gateway-policy.yaml";
+    std::ofstream(policy) << "rateLimits:\n"
+                             "  routes:\n"
+                             "    - {method: POST, path: /api/users, perClient: {rate: 2, burst: 1}}\n"
+                             "    - {method: POST, path: /api/auth/login, perClient: {rate: 2, burst: 1}}\n";
+    return {{"APP_GATEWAY__POLICY_FILE", policy.string()}};
+  }
+};
+
+TEST_F(LoadE2ERateLimited, TheSetupHonoursRetryAfterAndGoesOn) {
+  auto json_path = dir_ / "load.json";
+  std::string log;
+  int status =
+      run_load({"--count", "30", "--rate", "20", "--mix", "place_order=1,read_order=1", "--customers", "6",
+                "--products", "2", "--settle", "30s", "--no-check", "--json", json_path.string()},
+               log, 120s);
+  ASSERT_EQ(status, 0) << log;
+  auto doc = read_json(json_path);
+  ASSERT_FALSE(doc.empty()) << log;
+  EXPECT_EQ(integer(doc.at("setup").at("customers")), 6);
+  EXPECT_GT(integer(doc.at("setup").at("rate_limited")), 0) << log;
+  EXPECT_GT(doc.at("setup").at("rate_limited_s").to_number<double>(), 0) << log;
+  EXPECT_NE(log.find("answered 429"), std::string::npos) << log;  // said on stderr while it waits
+  EXPECT_EQ(integer(doc.at("total").at("errors").at("total")), 0) << log;
+}
+
+// Tokens of one minute (the shortest the user service issues): a 50-second run passes 3/4 of every
+// customer's token life, so each session is renewed on the way, in the background, and nothing is refused.
+class LoadE2EShortTokens : public LoadE2E {
+ protected:
+  std::map<std::string, std::string> user_env() override { return {{"APP_AUTH__ACCESS_TOKEN_TTL", "1m"}}; }
+};
+
+TEST_F(LoadE2EShortTokens, SessionsAreRenewedBeforeTheyExpire) {
+  auto json_path = dir_ / "load.json";
+  std::string log;
+  int status = run_load({"--duration", "50s", "--rate", "4", "--mix", "place_order=1,read_order=2",
+                         "--customers", "2", "--products", "2", "--settle", "30s", "--check-wait", "20s",
+                         "--check-command", checker(), "--json", json_path.string()},
+                        log, 150s);
+  ASSERT_EQ(status, 0) << log;
+  auto doc = read_json(json_path);
+  ASSERT_FALSE(doc.empty()) << log;
+  EXPECT_GE(integer(doc.at("tokens").at("refreshed")), 2) << log;  // both customers, at least once
+  EXPECT_EQ(integer(doc.at("tokens").at("failures")), 0) << log;
+  EXPECT_EQ(integer(doc.at("total").at("errors").at("total")), 0) << log;
+  EXPECT_EQ(doc.at("check").at("passed"), true) << log;
 }
 
 // Bad options: a message naming the option and exit status 2, before anything is sent.

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <deque>
 #include <future>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -36,8 +37,12 @@ namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // Every customer the load creates has this password (accounts need one; the run's customers are
-// throwaway, and a later step logs them in with it).
+// throwaway): the setup logs its customers in with it, and a renewal whose refresh token is refused too.
 constexpr std::string_view kCustomerPassword = "mercato-load-customer";
+// A failed renewal is tried again this much later (the old token serves meanwhile, while it lasts).
+constexpr auto kRenewRetry = 5s;
+// A 429 in the setup waits at most this long at a time (then asks again), whatever Retry-After says.
+constexpr std::chrono::milliseconds kMaxRetryAfter = 60s;
 constexpr const char* kAddress =
     R"({"name":"Load Customer","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"})";
 
@@ -94,6 +99,21 @@ struct Drain {
 
 }  // namespace
 
+// One customer of the run, owned by one worker: their session and the orders they placed, for their
+// own reads and cancels.
+struct Customer {
+  std::string email;
+  Session session;
+  bool renewing = false;                 // a renewal of `session` is running
+  std::vector<std::string> placed;       // ids, oldest first
+  std::vector<std::string> cancellable;  // placed and not cancelled by us yet, newest last
+};
+
+struct PlacedOrder {
+  std::size_t customer;  // index into the worker's customers
+  std::string id;
+};
+
 // One I/O worker's share of the run; touched only on its own thread.
 struct Worker {
   Worker(std::size_t i, asio::io_context& context, int capacity, std::uint64_t seed)
@@ -104,10 +124,11 @@ struct Worker {
   int cap;  // open loop: requests in flight at most; closed loop: clients
   std::mt19937_64 rng;
   std::array<OpStats, kOpCount> ops;
-  std::vector<std::string> customers;
-  std::vector<std::string> placed;       // ids, oldest first
-  std::vector<std::string> cancellable;  // placed and not cancelled by us yet, newest last
+  std::vector<Customer> customers;  // this worker's own (setup's customer k: worker k % threads)
+  std::vector<PlacedOrder> placed;  // every order this worker placed, oldest first (the settle reads them)
   std::uint64_t registered = 0;
+  int renewals = 0;  // session renewals running (each detached; waited for before the pool stops)
+  TokenStats tokens;
   int active = 0;  // open loop: operation chains running; closed loop: clients running
   std::deque<Clock::time_point> backlog;
   std::uint64_t unsent = 0;
@@ -133,6 +154,9 @@ struct Driver::Impl {
   }
 
   ~Impl() {
+    // Renewals run detached: let the ones in flight end (each bounded by --timeout per request) before
+    // the client and the workers they use go away.
+    on_every_worker([this](Worker& w) { return renewals_done(w); }, {});
     pool.stop();
     pool.join();
   }
@@ -172,8 +196,15 @@ struct Driver::Impl {
 
   asio::awaitable<void> perform(Worker& w, Clock::time_point started) {
     Op op = options.mix.pick(w.rng() % options.mix.total());
-    if ((op == Op::kReadOrder && w.placed.empty()) || (op == Op::kCancelOrder && w.cancellable.empty())) {
-      op = Op::kPlaceOrder;  // nothing of this run's to read or cancel yet
+    // Order operations are a customer's, for their own orders; registrations and product reads are
+    // anonymous (a visitor signing up, the public catalog).
+    bool as_customer = op == Op::kPlaceOrder || op == Op::kReadOrder || op == Op::kCancelOrder;
+    std::size_t who = as_customer ? w.rng() % w.customers.size() : 0;
+    if (as_customer) {
+      const auto& c = w.customers[who];
+      if ((op == Op::kReadOrder && c.placed.empty()) || (op == Op::kCancelOrder && c.cancellable.empty())) {
+        op = Op::kPlaceOrder;  // nothing of this customer's to read or cancel yet
+      }
     }
     http::ClientRequest request;
     switch (op) {
@@ -195,21 +226,28 @@ struct Driver::Impl {
         request = json_request(http::Method::kPost, "/api/orders", order_body(w));
         break;
       case Op::kReadOrder: {
-        // One of the 1000 newest orders of this worker: reads of recent orders, as customers do.
-        auto window = std::min<std::size_t>(w.placed.size(), 1000);
-        const auto& id = w.placed[w.placed.size() - 1 - w.rng() % window];
+        // One of the customer's 1000 newest orders: reads of recent orders, as customers do.
+        const auto& placed = w.customers[who].placed;
+        auto window = std::min<std::size_t>(placed.size(), 1000);
+        const auto& id = placed[placed.size() - 1 - w.rng() % window];
         request.method = http::Method::kGet;
         request.target = "/api/orders/" + id;
         break;
       }
       case Op::kCancelOrder: {
-        // The newest order not cancelled yet: still pending (cancelled, 200) or already confirmed (409).
-        std::string id = std::move(w.cancellable.back());
-        w.cancellable.pop_back();
+        // The customer's newest order not cancelled yet: still pending (cancelled, 200) or already
+        // confirmed (409).
+        auto& cancellable = w.customers[who].cancellable;
+        std::string id = std::move(cancellable.back());
+        cancellable.pop_back();
         request =
             json_request(http::Method::kPost, "/api/orders/" + id + "/cancel", R"({"reason":"load test"})");
         break;
       }
+    }
+    if (as_customer) {
+      auto authorization = co_await bearer(w, who);
+      request.headers.set("Authorization", authorization);
     }
     live.in_flight.fetch_add(1, std::memory_order_relaxed);
     http::CallOptions call;
@@ -218,22 +256,24 @@ struct Driver::Impl {
     live.in_flight.fetch_sub(1, std::memory_order_relaxed);
     int status = res ? res->status : 0;
     auto outcome = classify(op, status);
-    w.ops[op_index(op)].record(outcome, latency);
+    w.ops[op_index(op)].record(outcome, latency, status);
     live.done.fetch_add(1, std::memory_order_relaxed);
     if (outcome != Outcome::kOk && outcome != Outcome::kConflict)
       live.errors.fetch_add(1, std::memory_order_relaxed);
-    if (outcome == Outcome::kOk && (op == Op::kRegister || op == Op::kPlaceOrder)) {
-      auto id = id_of(res->body);
-      if (id && op == Op::kRegister) w.customers.push_back(*id);
-      if (id && op == Op::kPlaceOrder) {
-        w.placed.push_back(*id);
-        w.cancellable.push_back(*id);
+    // (A registered account is not used for orders: it has not logged in, and logging it in here would
+    // add an unmeasured request to the run. Orders are the setup's customers'.)
+    if (outcome == Outcome::kOk && op == Op::kPlaceOrder) {
+      if (auto id = id_of(res->body)) {
+        auto& c = w.customers[who];
+        c.placed.push_back(*id);
+        c.cancellable.push_back(*id);
+        w.placed.push_back({who, std::move(*id)});
       }
     }
   }
 
+  // No customer_id: the order is the token's customer's (a customer may only name themselves).
   std::string order_body(Worker& w) {
-    const auto& customer = w.customers[w.rng() % w.customers.size()];
     auto products = static_cast<std::uint64_t>(options.products);
     auto lines = std::min<std::uint64_t>(1 + w.rng() % 3, products);
     auto first = w.rng() % products;
@@ -244,8 +284,82 @@ struct Driver::Impl {
       items += R"({"product_id":")" + product_id((first + k) % products) + R"(","quantity":)" +
                std::to_string(1 + w.rng() % 3) + "}";
     }
-    return R"({"customer_id":")" + customer + R"(","items":[)" + items +
-           R"(],"payment_token":"tok_visa","shipping_address":)" + kAddress + "}";
+    return R"({"items":[)" + items + R"(],"payment_token":"tok_visa","shipping_address":)" + kAddress + "}";
+  }
+
+  // --- the customers' sessions -------------------------------------------------------------------------
+
+  // "Bearer <token>" of customer `who` for a request sent now. A session due for renewal is renewed in the
+  // background and the request goes with the current token, still valid for a quarter of its life: a
+  // renewal never delays a measured operation. Only a token too close to its end (the customer was not
+  // used for that long) is renewed before the request. After a failed renewal the next try waits
+  // kRenewRetry: meanwhile a token past its end is sent as it is (and answered 401, counted), rather
+  // than every operation waiting for a user service that does not answer.
+  asio::awaitable<std::string> bearer(Worker& w, std::size_t who) {
+    auto& c = w.customers[who];
+    auto now = Clock::now();
+    if (c.session.due(now) && !c.renewing) {
+      // Marked here, not in renew(): a spawned renewal starts later, and the next operation must not
+      // start another (a refresh token presented twice revokes the session).
+      c.renewing = true;
+      ++w.renewals;
+      if (c.session.expired(now)) {
+        co_await renew(w, who);
+      } else {
+        asio::co_spawn(w.io, renew(w, who), asio::detached);
+      }
+    } else if (c.renewing && c.session.expired(now)) {
+      asio::steady_timer timer(w.io);  // another operation is renewing it: wait for the new token
+      while (c.renewing) {
+        timer.expires_after(5ms);
+        co_await timer.async_wait(kUseTuple);
+      }
+    }
+    co_return c.session.authorization;
+  }
+
+  // Renews customer `who`'s session: with the refresh token (a new pair; the old refresh token is spent),
+  // else with a new login (the refresh token was refused: spent by a refresh whose answer was lost,
+  // expired, or its session revoked). The caller has set `renewing` and counted it in `w.renewals`.
+  asio::awaitable<void> renew(Worker& w, std::size_t who) {
+    auto& c = w.customers[who];
+    auto refreshed = co_await token_call("/api/auth/refresh", refresh_body(c.session.refresh_token));
+    if (refreshed) {
+      c.session = std::move(*refreshed);
+      ++w.tokens.refreshed;
+    } else {
+      auto login = co_await token_call("/api/auth/login", login_body(c.email, kCustomerPassword));
+      if (login) {
+        c.session = std::move(*login);
+        ++w.tokens.relogins;
+      } else {
+        ++w.tokens.failures;
+        c.session.renew_at = Clock::now() + kRenewRetry;
+      }
+    }
+    c.renewing = false;
+    --w.renewals;
+  }
+
+  // POST `target` (anonymous) with `body`: the session of a 200 answer, or why not.
+  asio::awaitable<Result<Session>> token_call(std::string target, std::string body) {
+    auto request = json_request(http::Method::kPost, std::move(target), std::move(body));
+    http::CallOptions call;
+    auto res = co_await client.send(gateway, std::move(request), call);
+    if (!res) co_return res.error();
+    if (res->status != 200) {
+      co_return Error::unauthenticated("status " + std::to_string(res->status) + " " +
+                                       res->body.substr(0, 300));
+    }
+    co_return parse_tokens(res->body, Clock::now());
+  }
+
+  asio::awaitable<void> renewals_done(Worker& w) {
+    asio::steady_timer timer(w.io);
+    while (w.renewals > 0) {
+      timer.expires_after(5ms);
+      co_await timer.async_wait(kUseTuple);
+    }
   }
 
   // --- open loop -------------------------------------------------------------------------------------
@@ -335,55 +449,188 @@ struct Driver::Impl {
 
   // --- setup -----------------------------------------------------------------------------------------
 
+  // The setup runs on worker 0's thread: up to 16 runners take tasks in order (the products, then one
+  // task per customer: register, then log in) and share this state without locks.
   struct SetupState {
     std::size_t next = 0;
-    std::vector<std::string> customers;
-    std::optional<std::string> failure;
+    std::string admin;  // "Bearer <admin token>"
+    std::string admin_source;
+    std::vector<Customer> customers;     // by setup index
+    std::optional<std::string> failure;  // the first; the runners stop taking tasks
+    bool failure_answered = false;       // it was an answer (else: no answer, the system may be down)
+    // A 429 pauses every runner until then: the limit is per client address (or account), which all
+    // runners share, so asking again sooner would only earn more 429s.
+    Clock::time_point paused_until{};
+    bool one_at_a_time = false;  // since the first 429
+    bool sending = false;        // one_at_a_time: a request is out
+    std::uint64_t rate_limited = 0;
+    Clock::duration waited{};
+    Clock::time_point last_note{};
   };
+
+  // Sends one setup request (`what` names it in messages); a 429 waits as its Retry-After says (at most
+  // kMaxRetryAfter at a time) and sends it again, for as long as it takes. After the first 429 the setup
+  // sends one request at a time: the runners would otherwise all ask at the end of each pause, and all
+  // but one be refused again (a login or registration costs the user service tens of milliseconds of
+  // password hashing, so one at a time is still quick).
+  asio::awaitable<Result<http::Response>> setup_send(SetupState& s, const http::ClientRequest& request,
+                                                     const std::string& what) {
+    asio::steady_timer timer(workers[0]->io);
+    for (;;) {
+      while (s.paused_until > Clock::now() || (s.one_at_a_time && s.sending)) {
+        timer.expires_at(std::max(s.paused_until, Clock::now() + 5ms));
+        co_await timer.async_wait(kUseTuple);
+      }
+      if (s.failure) co_return Error::unavailable("another setup request failed");
+      http::ClientRequest attempt = request;
+      http::CallOptions call;
+      bool held = s.one_at_a_time;
+      if (held) s.sending = true;
+      auto res = co_await client.send(gateway, std::move(attempt), call);
+      if (held) s.sending = false;
+      if (!res || res->status != 429) co_return res;
+      s.one_at_a_time = true;
+      ++s.rate_limited;
+      auto now = Clock::now();
+      auto until = now + retry_after(res->headers.get("Retry-After"), kMaxRetryAfter);
+      if (until > s.paused_until) {
+        s.waited += until - std::max(s.paused_until, now);
+        s.paused_until = until;
+      }
+      // Said once, then at most every 10 s: a rate-limited setup can take minutes, and should not look hung.
+      if (s.last_note == Clock::time_point{} || now - s.last_note >= 10s) {
+        s.last_note = now;
+        std::cerr << "setup: " << what << " answered 429 (a rate limit: the gateway's, or the login limits); "
+                  << "pacing the setup as Retry-After says (" << s.rate_limited << " so far, "
+                  << static_cast<long long>(
+                         std::chrono::duration_cast<std::chrono::seconds>(s.waited).count())
+                  << " s waited)\n";
+      }
+    }
+  }
+
+  static void fail(SetupState& s, std::string text, bool answered) {
+    if (s.failure) return;
+    s.failure = std::move(text);
+    s.failure_answered = answered;
+  }
+
+  // The failure text of an unexpected answer, with what it likely means.
+  static std::string answer_failure(const std::string& what, const http::Response& res,
+                                    const std::string& hint) {
+    std::string text = what + ": status " + std::to_string(res.status) + " " + res.body.substr(0, 300);
+    return hint.empty() ? text : text + " — " + hint;
+  }
+
+  // Logs in as the bootstrap admin; "Bearer <token>" or the failure.
+  asio::awaitable<void> admin_login(SetupState& s, const AdminAccess& admin) {
+    std::string what = "logging in as the admin (POST /api/auth/login as " + std::string(kAdminEmail) +
+                       ", password from " + admin.source + ")";
+    auto request =
+        json_request(http::Method::kPost, "/api/auth/login", login_body(kAdminEmail, admin.password));
+    auto res = co_await setup_send(s, request, what);
+    if (!res) {
+      fail(s, what + ": " + res.error().message, false);
+      co_return;
+    }
+    if (res->status != 200) {
+      fail(s,
+           answer_failure(what, *res,
+                          res->status == 401 ? "a wrong password, or no such account: is the file the one "
+                                               "this system's ./mercato up wrote?"
+                                             : ""),
+           true);
+      co_return;
+    }
+    auto session = parse_tokens(res->body, Clock::now());
+    if (!session) {
+      fail(s, what + ": " + session.error().message, true);
+      co_return;
+    }
+    s.admin = session->authorization;
+  }
+
+  asio::awaitable<void> setup_product(SetupState& s, std::size_t i) {
+    auto request = json_request(http::Method::kPut, "/api/inventory/" + product_id(i),
+                                R"({"name":"Load product )" + std::to_string(i) + R"(","price_cents":)" +
+                                    std::to_string(100 + 37 * i) + R"(,"available":)" +
+                                    std::to_string(options.stock) + "}");
+    request.headers.set("Authorization", s.admin);
+    std::string what =
+        "stocking products as the admin (PUT " + request.target + ", credentials: " + s.admin_source + ")";
+    auto res = co_await setup_send(s, request, what);
+    if (!res) {
+      fail(s, what + ": " + res.error().message, false);
+      co_return;
+    }
+    if (res->status == 200 || res->status == 201) co_return;  // created, or replaced
+    std::string hint;
+    if (res->status == 401)
+      hint = "the admin token was refused (expired? access tokens live 15 minutes by default)";
+    if (res->status == 403) hint = "the token is not an admin's";
+    fail(s, answer_failure(what, *res, hint), true);
+  }
+
+  asio::awaitable<void> setup_customer(SetupState& s, std::size_t c) {
+    auto& customer = s.customers[c];
+    customer.email = options.prefix + "-c" + std::to_string(c) + "@load.example.com";
+    auto signup =
+        json_request(http::Method::kPost, "/api/users",
+                     R"({"email":")" + customer.email + R"(","name":"Load Customer )" + std::to_string(c) +
+                         R"(","password":")" + std::string(kCustomerPassword) + R"("})");
+    std::string what = "registering customers (POST /api/users " + customer.email + ")";
+    auto res = co_await setup_send(s, signup, what);
+    if (!res) {
+      fail(s, what + ": " + res.error().message, false);
+      co_return;
+    }
+    if (res->status != 201 || !id_of(res->body)) {
+      fail(s, answer_failure(what, *res, res->status == 409 ? "the email is taken: another --prefix" : ""),
+           true);
+      co_return;
+    }
+    auto login =
+        json_request(http::Method::kPost, "/api/auth/login", login_body(customer.email, kCustomerPassword));
+    what = "logging customers in (POST /api/auth/login as " + customer.email + ")";
+    auto logged_in = co_await setup_send(s, login, what);
+    if (!logged_in) {
+      fail(s, what + ": " + logged_in.error().message, false);
+      co_return;
+    }
+    if (logged_in->status != 200) {
+      fail(s, answer_failure(what, *logged_in, ""), true);
+      co_return;
+    }
+    auto session = parse_tokens(logged_in->body, Clock::now());
+    if (!session) {
+      fail(s, what + ": " + session.error().message, true);
+      co_return;
+    }
+    customer.session = std::move(*session);
+  }
 
   asio::awaitable<void> setup_client(SetupState& s) {
     auto products = static_cast<std::size_t>(options.products);
     auto total = products + static_cast<std::size_t>(options.customers);
     while (s.next < total && !s.failure) {
       std::size_t task = s.next++;
-      http::ClientRequest request;
-      int expected = 201;
       if (task < products) {
-        request = json_request(http::Method::kPut, "/api/inventory/" + product_id(task),
-                               R"({"name":"Load product )" + std::to_string(task) + R"(","price_cents":)" +
-                                   std::to_string(100 + 37 * task) + R"(,"available":)" +
-                                   std::to_string(options.stock) + "}");
-        expected = 0;  // 201 created or 200 replaced
+        co_await setup_product(s, task);
       } else {
-        auto c = task - products;
-        request = json_request(http::Method::kPost, "/api/users",
-                               R"({"email":")" + options.prefix + "-c" + std::to_string(c) +
-                                   R"(@load.example.com","name":"Load Customer )" + std::to_string(c) +
-                                   R"(","password":")" + std::string(kCustomerPassword) + R"("})");
+        co_await setup_customer(s, task - products);
       }
-      std::string what = std::string(http::to_string(request.method)) + " " + request.target;
-      http::CallOptions call;
-      auto res = co_await client.send(gateway, std::move(request), call);
-      if (!res) {
-        s.failure = what + ": " + res.error().message;
-        break;
-      }
-      bool ok = expected == 0 ? (res->status == 200 || res->status == 201) : res->status == expected;
-      std::optional<std::string> id;
-      if (ok && task >= products) {
-        id = id_of(res->body);
-        ok = id.has_value();
-      }
-      if (!ok) {
-        s.failure = what + ": status " + std::to_string(res->status) + " " + res->body.substr(0, 300);
-        break;
-      }
-      if (id) s.customers[task - products] = std::move(*id);
     }
   }
 
-  asio::awaitable<void> setup_all(SetupState& s) {
+  asio::awaitable<void> setup_all(SetupState& s, const AdminAccess& admin) {
     s.customers.resize(static_cast<std::size_t>(options.customers));
+    s.admin_source = admin.source;
+    if (admin.token.empty()) {
+      co_await admin_login(s, admin);
+      if (s.failure) co_return;
+    } else {
+      s.admin = "Bearer " + admin.token;
+    }
     int parallel = std::min(options.connections, 16);
     int running = parallel;
     Drain done(workers[0]->io);
@@ -404,10 +651,15 @@ struct Driver::Impl {
   asio::awaitable<void> settle_reader(Worker& w, std::size_t& next, Clock::time_point deadline) {
     asio::steady_timer timer(w.io);
     while (next < w.placed.size()) {
-      std::string id = w.placed[next++];
+      // Read back by the customer who placed it, with their token.
+      std::size_t who = w.placed[next].customer;
+      std::string id = w.placed[next].id;
+      ++next;
       auto backoff = std::chrono::milliseconds(50);
       for (;;) {
         http::ClientRequest request{.method = http::Method::kGet, .target = "/api/orders/" + id};
+        auto authorization = co_await bearer(w, who);
+        request.headers.set("Authorization", authorization);
         http::CallOptions call;
         auto res = co_await client.send(gateway, std::move(request), call);
         std::optional<boost::json::object> order;
@@ -492,20 +744,32 @@ Driver::Driver(const Options& options, http::Endpoint gateway, std::uint64_t see
 
 Driver::~Driver() = default;
 
-Result<SetupSummary> Driver::setup() {
+Result<SetupSummary> Driver::setup(const AdminAccess& admin) {
   auto& impl = *impl_;
   auto began = Clock::now();
   Impl::SetupState state;
   std::promise<void> done;
   auto finished = done.get_future();
-  asio::co_spawn(impl.workers[0]->io, impl.setup_all(state), [&](std::exception_ptr) { done.set_value(); });
+  asio::co_spawn(impl.workers[0]->io, impl.setup_all(state, admin),
+                 [&](std::exception_ptr) { done.set_value(); });
   finished.wait();
-  if (state.failure) return Error::unavailable("setup failed: " + *state.failure);
-  for (auto& w : impl.workers) w->customers = state.customers;
+  if (state.failure) {
+    // kUnavailable: no answer (is the system up?); kUnprocessable: an answer the setup cannot go on with.
+    auto text = "setup failed: " + *state.failure;
+    return state.failure_answered ? Error::unprocessable(std::move(text))
+                                  : Error::unavailable(std::move(text));
+  }
+  // Customer k belongs to worker k % threads from now on (the workers have not started: no race).
+  for (std::size_t k = 0; k < state.customers.size(); ++k) {
+    impl.workers[k % impl.workers.size()]->customers.push_back(std::move(state.customers[k]));
+  }
   return SetupSummary{.products = impl.options.products,
                       .stock = impl.options.stock,
                       .customers = impl.options.customers,
-                      .seconds = seconds(Clock::now() - began)};
+                      .seconds = seconds(Clock::now() - began),
+                      .admin = admin.source,
+                      .rate_limited = state.rate_limited,
+                      .rate_limited_seconds = seconds(state.waited)};
 }
 
 void Driver::run(const std::function<void(const ProgressSnapshot&)>& progress) {
@@ -547,6 +811,12 @@ std::uint64_t Driver::unsent() const { return impl_->unsent; }
 double Driver::elapsed_seconds() const { return impl_->elapsed; }
 
 void Driver::stop() { impl_->stopping.store(true, std::memory_order_relaxed); }
+
+TokenStats Driver::tokens() const {
+  TokenStats all;
+  for (const auto& w : impl_->workers) all.merge(w->tokens);
+  return all;
+}
 
 OrderOutcome Driver::settle(const std::function<void()>& tick) {
   auto& impl = *impl_;

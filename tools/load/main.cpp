@@ -8,17 +8,40 @@
 //   ./mercato load --rate 200 --duration 30s         # open loop: 200 operations/s for 30 s
 //   ./mercato load --closed --connections 16 --count 5000 --json /tmp/load.json
 //
+// Who acts (docs/security.md): products are stocked by the admin; registrations and product reads are
+// anonymous; every order operation is a customer's, with their own access token, on their own orders.
+//
 // Phases:
-//   1. setup: PUT /api/inventory/{prefix}-p{i} for --products products with --stock units each (so orders
-//      never run out unless asked), and POST /api/users for --customers customers. The prefix is unique per
-//      run (ld-<time>-<random>), so runs against the same system do not collide.
-//   2. run: each operation is drawn from --mix: register (POST /api/users), read_product
-//      (GET /api/inventory/{id}), place_order (POST /api/orders: 1-3 lines of 1-3 units, tok_visa, a
-//      Berlin address), read_order (GET /api/orders/{id} of one of the run's recent orders) and
-//      cancel_order (POST /api/orders/{id}/cancel of the run's newest order not yet cancelled: 200 when it
-//      was still pending, 409 once confirmed — counted as "conflicts", expected, not an error). A
-//      read_order or cancel_order drawn before the run (its I/O thread) has an order to act on is sent
-//      as a place_order instead; the counts show what was sent.
+//   1. setup, in this order:
+//      - the admin: --admin-token (or MERCATO_ADMIN_TOKEN), else a login (POST /api/auth/login) as
+//        admin@mercato.local with the password in --admin-password-file (default: secrets/admin-password
+//        under $MERCATO_VAR_DIR, else under <source>/var — what ./mercato up writes). Neither: exit 1.
+//      - as the admin, PUT /api/inventory/{prefix}-p{i} for --products products with --stock units each
+//        (so orders never run out unless asked);
+//      - --customers customers: POST /api/users, then POST /api/auth/login; each keeps their access and
+//        refresh tokens. Customer k belongs to I/O thread k % --threads (so --customers >= --threads).
+//      The prefix is unique per run (ld-<time>-<random>), so runs against the same system do not
+//      collide. A failure stops the run (exit 1) with the step, the request and its answer (a 401 on the
+//      products: the admin token was refused, e.g. expired).
+//      Rate limits: the gateway may limit registrations and logins per client address, and orders per
+//      customer (rateLimits in its policy file, config/gateway-policy.yaml), and the user service limits
+//      failed logins. A load run comes from one address, so its setup may be throttled: the setup takes
+//      a 429 as "wait": every setup request pauses for the answer's Retry-After (at most 60 s at a
+//      time, said on stderr) and the refused request is sent again, however long that takes. The run
+//      itself does not pace: a 429 there is an error (4xx, counted apart as "429" with a warning), as
+//      the limits are part of what the system does under that load; to measure capacity, run the
+//      gateway with a policy without per-client limits (the benchmarks and the e2e test do).
+//   2. run: each operation is drawn from --mix: register (POST /api/users, anonymous; the account is not
+//      used for orders), read_product (GET /api/inventory/{id}, anonymous), and, as a customer drawn at
+//      random among the thread's own: place_order (POST /api/orders: 1-3 lines of 1-3 units, tok_visa, a
+//      Berlin address; no customer_id — the token's customer's), read_order (GET /api/orders/{id} of one
+//      of that customer's recent orders) and cancel_order (POST /api/orders/{id}/cancel of that
+//      customer's newest order not yet cancelled: 200 when it was still pending, 409 once confirmed —
+//      counted as "conflicts", expected, not an error). A read_order or cancel_order drawn for a customer
+//      without an order to act on yet is sent as a place_order instead; the counts show what was sent.
+//      Tokens: a customer's session is renewed once 3/4 of its life (expires_in) has passed — refresh
+//      (POST /api/auth/refresh), else a new login — in the background, so a run of any length keeps
+//      valid tokens and no measured operation waits for a renewal (credentials.hpp).
 //      Open loop (default, like wrk2): operation i is due at start + i/rate whatever happened before; at
 //      most --connections are in flight and due ones wait for a slot; latency counts from the due time,
 //      so a slow system's queueing shows in the numbers instead of slowing the sender (coordinated
@@ -26,7 +49,8 @@
 //      Closed loop (--closed): --connections clients, each sending its next operation when the last is
 //      answered; latency from the send. Both end after --duration or --count operations, whichever comes
 //      first; every request is bounded by --timeout.
-//   3. settle: every placed order is read back (GET /api/orders/{id}) until it is confirmed or
+//   3. settle: every placed order is read back (GET /api/orders/{id}, by its customer) until it is confirmed
+//   or
 //      cancelled; pending ones are polled with backoff (50 ms doubling to 1 s) until --settle passes, then
 //      counted as pending. This phase starts after the run, so it does not disturb what was measured.
 //      Placed → confirmed is the confirmed order's updated_at − created_at: both set by the order service
@@ -56,20 +80,24 @@
 //     "mode": "open" | "closed", "rate": 200.0 | null (closed), "connections": 32, "threads": 1,
 //     "duration_s": 30.0 | null (only --count), "count": 5000 | null,
 //     "mix": {"register": 5, "read_product": 40, "place_order": 30, "read_order": 20, "cancel_order": 5},
-//     "setup": {"products": 20, "stock": 1000000000, "customers": 20, "seconds": 0.12},
+//     "setup": {"products": 20, "stock": 1000000000, "customers": 20, "seconds": 0.12,
+//               "admin": "<where its credentials came from>",
+//               "rate_limited": 0, "rate_limited_s": 0.0},  // setup requests answered 429, time waited
 //     "elapsed_s": 30.01,                       // first due send .. last answer
 //     "operations": {"<operation>": Stats, ...}, // the five operations above
 //     "total": Stats,                           // all operations together
 //     "unsent": 0,
 //     "orders": {"placed": 1800, "confirmed": 1700, "cancelled": 100, "pending": 0, "unreadable": 0,
 //                "confirmed_per_second": 56.6, "settle_s": 0.8, "placed_to_confirmed_us": Latency},
+//     "tokens": {"refreshed": 0, "relogins": 0, "failures": 0},  // customers' sessions renewed
 //     "check": {"ran": true, "passed": true, "attempts": 1, "exit_status": 0, "seconds": 1.4,
 //               "verdict": "check: PASSED", "report": ["<the checker's output lines>", ...]},
 //     "error_rate": 0.0, "max_error_rate": 0.01,
 //     "failures": ["<why it failed>", ...], "warnings": ["...", ...], "interrupted": false, "passed": true
 //   }
 //   Stats   = {"count": n, "ok": n, "conflicts": n,                  // count = ok + conflicts + errors.total
-//              "errors": {"4xx": n, "5xx": n, "other": n, "transport": n, "total": n},
+//              "errors": {"4xx": n, "401": n, "429": n,       // 401 and 429: of the 4xx
+//                         "5xx": n, "other": n, "transport": n, "total": n},
 //              "throughput_per_s": count / elapsed_s, "latency_us": Latency}
 //   Latency = {"count": n, "min": us, "mean": us, "p50": us, "p90": us, "p99": us, "p99.9": us, "max": us,
 //              "saturated": n (values above 60 s, recorded as 60 s)}
@@ -80,12 +108,15 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "credentials.hpp"
 #include "driver.hpp"
 #include "mercato/json/json.hpp"
 #include "options.hpp"
@@ -109,6 +140,37 @@ void catch_interrupt() {
   action.sa_flags = SA_RESETHAND;
   sigemptyset(&action.sa_mask);
   ::sigaction(SIGINT, &action, nullptr);
+}
+
+std::string env_or_empty(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+// The admin the setup acts as, from the options and the environment; or why there is none.
+Result<load::AdminAccess> admin_access(const load::Options& options) {
+  auto default_file = load::default_admin_password_file(env_or_empty("MERCATO_VAR_DIR"), MERCATO_SOURCE_DIR);
+  std::error_code ec;
+  auto chosen = load::choose_admin(options, env_or_empty("MERCATO_ADMIN_TOKEN"), default_file,
+                                   std::filesystem::exists(default_file, ec));
+  using Kind = load::AdminCredentials::Kind;
+  if (chosen.kind == Kind::kNone) {
+    return Error::unavailable(
+        "the setup stocks products as the admin and has no admin credentials: give --admin-token (or set "
+        "MERCATO_ADMIN_TOKEN) or --admin-password-file; ./mercato up writes the bootstrap admin's password "
+        "to " +
+        default_file);
+  }
+  if (chosen.kind == Kind::kToken)
+    return load::AdminAccess{.token = chosen.value, .password = {}, .source = chosen.source};
+  std::ifstream in(chosen.value, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof())
+    return Error::unavailable("cannot read the admin's password from " + chosen.value);
+  if (!in.is_open()) return Error::unavailable("cannot read the admin's password from " + chosen.value);
+  auto password = load::password_from_file_text(std::move(text));
+  if (password.empty()) return Error::unavailable("the admin's password file " + chosen.value + " is empty");
+  return load::AdminAccess{.token = {}, .password = std::move(password), .source = chosen.source};
 }
 
 std::string generated_prefix(std::uint64_t random) {
@@ -192,6 +254,12 @@ int run(const std::vector<std::string>& args) {
   if (options.check_command.empty())
     options.check_command = std::string("'") + MERCATO_SOURCE_DIR + "/mercato' check";
 
+  auto admin = admin_access(options);
+  if (!admin) {
+    std::cerr << "mercato-load: " << admin.error().message << "\n";
+    return 1;
+  }
+
   allow_descriptors(options.connections);
   load::RunReport report;
   report.options = options;
@@ -200,10 +268,12 @@ int run(const std::vector<std::string>& args) {
 
   std::cerr << "setup: " << options.products << " products, " << options.customers << " customers (prefix "
             << options.prefix << ") through " << options.gateway << "\n";
-  auto setup = driver.setup();
+  auto setup = driver.setup(*admin);
   if (!setup) {
-    std::cerr << "mercato-load: " << setup.error().message
-              << "\n  (is the system up? ./mercato up; ./mercato status shows its ports)\n";
+    std::cerr << "mercato-load: " << setup.error().message << "\n";
+    if (setup.error().code == ErrorCode::kUnavailable) {
+      std::cerr << "  (no answer: is the system up? ./mercato up; ./mercato status shows its ports)\n";
+    }
     return 1;
   }
   report.setup = *setup;
@@ -225,6 +295,7 @@ int run(const std::vector<std::string>& args) {
   std::cerr << "settle: reading back " << report.ops[load::op_index(load::Op::kPlaceOrder)].ok
             << " placed orders (pending ones for up to " << options.settle.count() / 1000.0 << " s)\n";
   report.orders = driver.settle(stop_when_interrupted);
+  report.tokens = driver.tokens();
 
   if (options.check && g_interrupted == 0) {
     std::cerr << "check: " << options.check_command << "\n";

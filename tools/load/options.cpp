@@ -182,6 +182,18 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
          o.prefix = std::string(v);
          return {};
        }},
+      {"admin-token",
+       [&](std::string_view v) -> Result<void> {
+         if (v.empty()) return bad("admin-token", "expected an access token");
+         o.admin_token = std::string(v);
+         return {};
+       }},
+      {"admin-password-file",
+       [&](std::string_view v) -> Result<void> {
+         if (v.empty()) return bad("admin-password-file", "expected a file name");
+         o.admin_password_file = std::string(v);
+         return {};
+       }},
       {"settle", set_duration(settle, "settle", true)},
       {"timeout", set_duration(timeout, "timeout", false)},
       {"json",
@@ -258,9 +270,17 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
   if (o.closed && rate_given) {
     return bad("rate", "a closed loop sends back to back; give either --closed or --rate, not both");
   }
+  if (!o.admin_token.empty() && !o.admin_password_file.empty()) {
+    return bad("admin-token", "give either --admin-token or --admin-password-file, not both");
+  }
   if (o.threads > o.connections) {
     return bad("threads", "more threads (" + std::to_string(o.threads) + ") than connections (" +
                               std::to_string(o.connections) + "): each thread needs at least one");
+  }
+  if (o.threads > o.customers) {
+    return bad("threads", "more threads (" + std::to_string(o.threads) + ") than customers (" +
+                              std::to_string(o.customers) +
+                              "): each thread places orders for customers of its own");
   }
   return o;
 }
@@ -286,11 +306,22 @@ load shape:
                          (the default); operations left out get 0
   --seed N               seed of the mix's random choices (default: random, printed)
 
-setup:
+setup (products as the admin; customers register and log in, and each order is theirs):
   --products N           products created first (PUT /api/inventory/{prefix}-p{i}; default 20)
   --stock N              available units of each (default 1000000000: orders never run out)
-  --customers N          customers registered first (default 20)
+  --customers N          customers registered and logged in first (POST /api/users, then
+                         POST /api/auth/login; default 20, at least --threads). Every order is placed,
+                         read and cancelled by one of them with their own token, renewed with their
+                         refresh token before it expires
   --prefix P             prefix of product ids and emails (default: unique per run)
+  --admin-token TOKEN    an admin's access token for the products (default: $MERCATO_ADMIN_TOKEN;
+                         prefer the variable: a command line is visible to every user of the machine)
+  --admin-password-file FILE
+                         log in as admin@mercato.local with the password in FILE instead (default,
+                         when no token is given: secrets/admin-password of $MERCATO_VAR_DIR, else of
+                         <source>/var, when it exists: what ./mercato up writes)
+  A 429 in the setup (the gateway's rate limits on registration and login) is waited out as its
+  Retry-After says; the setup fails only on other answers, naming the step.
 
 after the run:
   --settle D             wait up to D for placed orders to leave pending (default 30s; 0: no wait)

@@ -35,16 +35,21 @@ struct Options {
   std::int64_t stock = 1'000'000'000;                 // --stock: available units per product
   int customers = 20;                                 // --customers: registered by the setup phase
   std::string prefix;                                 // --prefix: run-unique id/email prefix ("" = generated)
-  std::chrono::milliseconds settle{30'000};           // --settle: wait for pending orders at most this
-  std::chrono::milliseconds timeout{10'000};          // --timeout: per request
-  std::string json_path;                              // --json FILE
-  bool check = true;                                  // --no-check turns it off
-  std::string check_command;                          // --check-command ("" = <source>/mercato check)
-  std::chrono::milliseconds check_wait{10'000};       // --check-wait: repeat a failing check this long
-  double max_error_rate = 0.01;                       // --max-error-rate
-  std::optional<std::uint64_t> seed;                  // --seed: the mix's random numbers
-  bool progress = true;                               // --no-progress turns it off
-  bool help = false;                                  // --help / -h
+  // How the setup stocks products as the admin: an access token (--admin-token), or a login as
+  // admin@mercato.local with the password in a file (--admin-password-file). At most one is given here;
+  // neither: main() falls back to MERCATO_ADMIN_TOKEN, then to <var>/secrets/admin-password.
+  std::string admin_token;                       // --admin-token TOKEN
+  std::string admin_password_file;               // --admin-password-file FILE
+  std::chrono::milliseconds settle{30'000};      // --settle: wait for pending orders at most this
+  std::chrono::milliseconds timeout{10'000};     // --timeout: per request
+  std::string json_path;                         // --json FILE
+  bool check = true;                             // --no-check turns it off
+  std::string check_command;                     // --check-command ("" = <source>/mercato check)
+  std::chrono::milliseconds check_wait{10'000};  // --check-wait: repeat a failing check this long
+  double max_error_rate = 0.01;                  // --max-error-rate
+  std::optional<std::uint64_t> seed;             // --seed: the mix's random numbers
+  bool progress = true;                          // --no-progress turns it off
+  bool help = false;                             // --help / -h
 
   // How long the run sends: --duration; 10 s when neither --duration nor --count was given; none when
   // only --count was (the run then ends after that many operations, each bounded by --timeout).

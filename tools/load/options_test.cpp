@@ -21,6 +21,20 @@ TEST(Options, DefaultsAreAnOpenLoopForTenSeconds) {
   EXPECT_TRUE(o->check);
   EXPECT_EQ(o->settle, 30s);
   EXPECT_DOUBLE_EQ(o->max_error_rate, 0.01);
+  EXPECT_EQ(o->admin_token, "");  // main() falls back to MERCATO_ADMIN_TOKEN, then the password file
+  EXPECT_EQ(o->admin_password_file, "");
+}
+
+TEST(Options, AdminCredentialsTakeOneKind) {
+  auto token = parse({"--admin-token", "eyJ.x.y"});
+  ASSERT_TRUE(token) << token.error().message;
+  EXPECT_EQ(token->admin_token, "eyJ.x.y");
+  auto file = parse({"--admin-password-file=/run/secrets/admin"});
+  ASSERT_TRUE(file) << file.error().message;
+  EXPECT_EQ(file->admin_password_file, "/run/secrets/admin");
+  auto both = parse({"--admin-token", "t", "--admin-password-file", "f"});
+  ASSERT_FALSE(both);
+  EXPECT_NE(both.error().message.find("either --admin-token or --admin-password-file"), std::string::npos);
 }
 
 TEST(Options, ParsesEveryOptionInBothSpellings) {
@@ -113,6 +127,9 @@ TEST(Options, RefusesBadValuesNamingTheOption) {
       {{"--connections", "10001"}, "--connections"},
       {{"--connections", "3x"}, "--connections"},
       {{"--threads", "4", "--connections", "2"}, "--threads"},
+      {{"--threads", "4", "--customers", "3"}, "than customers"},
+      {{"--admin-token", ""}, "--admin-token"},
+      {{"--admin-password-file="}, "--admin-password-file"},
       {{"--duration", "0s"}, "--duration"},
       {{"--duration", "-1s"}, "--duration"},
       {{"--duration", "10 years"}, "--duration"},

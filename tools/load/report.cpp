@@ -41,6 +41,8 @@ boost::json::object op_json(const OpStats& s, double elapsed) {
   o["conflicts"] = s.conflicts;
   boost::json::object errors;
   errors["4xx"] = s.client_errors;
+  errors["401"] = s.unauthorized;  // of the 4xx
+  errors["429"] = s.rate_limited;  // of the 4xx
   errors["5xx"] = s.server_errors;
   errors["other"] = s.other_errors;
   errors["transport"] = s.transport_errors;
@@ -84,8 +86,10 @@ Outcome classify(Op op, int status) noexcept {
   return Outcome::kOther;
 }
 
-void OpStats::record(Outcome outcome, std::int64_t latency_us) {
+void OpStats::record(Outcome outcome, std::int64_t latency_us, int status) {
   ++count;
+  if (outcome == Outcome::kClientError && status == 401) ++unauthorized;
+  if (outcome == Outcome::kClientError && status == 429) ++rate_limited;
   switch (outcome) {
     case Outcome::kOk:
       ++ok;
@@ -117,6 +121,8 @@ void OpStats::merge(const OpStats& other) {
   server_errors += other.server_errors;
   other_errors += other.other_errors;
   transport_errors += other.transport_errors;
+  unauthorized += other.unauthorized;
+  rate_limited += other.rate_limited;
   latency.merge(other.latency);
 }
 
@@ -176,6 +182,23 @@ Verdict judge(const RunReport& report) {
     v.warnings.push_back(std::to_string(report.orders.pending) + " orders still pending after --settle " +
                          format("%.0f s", static_cast<double>(report.options.settle.count()) / 1000.0));
   }
+  if (all.rate_limited > 0) {
+    v.warnings.push_back(
+        std::to_string(all.rate_limited) +
+        " answers were 429 (counted in 4xx): a rate limit refused them — the gateway's rateLimits (per "
+        "client address for registrations, per customer for orders) or the login limits. To measure "
+        "capacity, run the gateway with a policy without per-client limits (README, \"Load\")");
+  }
+  if (all.unauthorized > 0) {
+    v.warnings.push_back(std::to_string(all.unauthorized) +
+                         " answers were 401 (counted in 4xx): a customer's token was refused (expired before "
+                         "it was renewed, or signed with keys the services do not trust)");
+  }
+  if (report.tokens.failures > 0) {
+    v.warnings.push_back(std::to_string(report.tokens.failures) +
+                         " token renewals failed (neither refresh nor a new login answered; each was tried "
+                         "again 5 s later, the old token serving until it expired)");
+  }
   if (report.orders.unreadable > 0) {
     v.warnings.push_back(std::to_string(report.orders.unreadable) + " placed orders could not be read back");
   }
@@ -193,9 +216,16 @@ std::string render_summary(const RunReport& r, const Verdict& verdict) {
   if (o.count) bound += (bound.empty() ? "" : " or ") + std::to_string(*o.count) + " operations";
   out += "mercato-load: " + o.gateway + ", " + shape + ", " + bound + format(", %d thread(s)", o.threads) +
          "\n  prefix " + o.prefix + ", seed " + std::to_string(r.seed) + ", mix " + o.mix.to_string() + "\n";
-  out += format("setup: %d products %s-p0..%s-p%d (stock %lld each), %d customers, in %.2f s\n",
-                r.setup.products, o.prefix.c_str(), o.prefix.c_str(), r.setup.products - 1,
-                static_cast<long long>(r.setup.stock), r.setup.customers, r.setup.seconds);
+  out += format(
+      "setup: %d products %s-p0..%s-p%d (stock %lld each), %d customers registered and logged in, in "
+      "%.2f s\n",
+      r.setup.products, o.prefix.c_str(), o.prefix.c_str(), r.setup.products - 1,
+      static_cast<long long>(r.setup.stock), r.setup.customers, r.setup.seconds);
+  if (!r.setup.admin.empty()) out += "  products stocked as the admin (credentials: " + r.setup.admin + ")\n";
+  if (r.setup.rate_limited > 0) {
+    out += format("  rate limited: %llu setup requests answered 429; waited %.1f s as Retry-After said\n",
+                  static_cast<unsigned long long>(r.setup.rate_limited), r.setup.rate_limited_seconds);
+  }
   out += format("run: %.2f s\n\n", r.elapsed_seconds);
   out += format("%-13s %8s %8s %6s %6s %6s %6s %6s %9s %8s %8s %8s %8s %8s\n", "operation", "count", "ok",
                 "409", "4xx", "5xx", "other", "transp", "per s", "p50", "p90", "p99", "p99.9", "max");
@@ -204,6 +234,11 @@ std::string render_summary(const RunReport& r, const Verdict& verdict) {
   out += op_row("all", all, r.elapsed_seconds);
   out +=
       "  (latency in ms; 409 = cancel_order of an order already confirmed, expected; transp = no answer)\n";
+  if (all.unauthorized > 0 || all.rate_limited > 0) {
+    out += format("  of the 4xx: %llu 401 (token refused), %llu 429 (rate limited)\n",
+                  static_cast<unsigned long long>(all.unauthorized),
+                  static_cast<unsigned long long>(all.rate_limited));
+  }
   if (r.unsent > 0) out += format("  unsent: %llu\n", static_cast<unsigned long long>(r.unsent));
   out += format("errors: %llu of %llu (%s; --max-error-rate %s)\n\n",
                 static_cast<unsigned long long>(all.errors()), static_cast<unsigned long long>(all.count),
@@ -220,6 +255,12 @@ std::string render_summary(const RunReport& r, const Verdict& verdict) {
                 ord.confirmed_per_second());
   out += "  placed -> confirmed: " + latency_line(ord.placed_to_confirmed) +
          " (order timestamps, 1 ms resolution)\n";
+  const auto& t = r.tokens;
+  if (t.refreshed + t.relogins + t.failures > 0) {
+    out += format("tokens: %llu refreshed, %llu new logins, %llu failed renewals\n",
+                  static_cast<unsigned long long>(t.refreshed), static_cast<unsigned long long>(t.relogins),
+                  static_cast<unsigned long long>(t.failures));
+  }
   if (!r.check.ran) {
     out += r.interrupted ? "check: not run (interrupted)\n" : "check: not run (--no-check)\n";
   } else {
@@ -273,6 +314,9 @@ boost::json::object render_json(const RunReport& r, const Verdict& verdict) {
   setup["stock"] = r.setup.stock;
   setup["customers"] = r.setup.customers;
   setup["seconds"] = r.setup.seconds;
+  setup["admin"] = r.setup.admin;
+  setup["rate_limited"] = r.setup.rate_limited;
+  setup["rate_limited_s"] = std::round(r.setup.rate_limited_seconds * 100) / 100;
   doc["setup"] = std::move(setup);
   doc["elapsed_s"] = r.elapsed_seconds;
   boost::json::object ops;
@@ -290,6 +334,11 @@ boost::json::object render_json(const RunReport& r, const Verdict& verdict) {
   orders["settle_s"] = r.orders.settle_seconds;
   orders["placed_to_confirmed_us"] = latency_json(r.orders.placed_to_confirmed);
   doc["orders"] = std::move(orders);
+  boost::json::object tokens;
+  tokens["refreshed"] = r.tokens.refreshed;
+  tokens["relogins"] = r.tokens.relogins;
+  tokens["failures"] = r.tokens.failures;
+  doc["tokens"] = std::move(tokens);
   boost::json::object check;
   check["ran"] = r.check.ran;
   check["passed"] = r.check.ran && r.check.passed;

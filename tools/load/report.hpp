@@ -42,9 +42,13 @@ struct OpStats {
   std::uint64_t server_errors = 0;
   std::uint64_t other_errors = 0;
   std::uint64_t transport_errors = 0;
+  // Of the client errors, the two that say something about the run rather than the system's logic:
+  std::uint64_t unauthorized = 0;  // 401: a token was refused (expired, or keys the service does not trust)
+  std::uint64_t rate_limited = 0;  // 429: a rate limit of the gateway (or the login limits) refused it
   Histogram latency;  // microseconds, from the intended start (open loop) or the send (closed loop)
 
-  void record(Outcome outcome, std::int64_t latency_us);
+  // `status`: the HTTP status (0: none), which counts 401 and 429 apart.
+  void record(Outcome outcome, std::int64_t latency_us, int status = 0);
   void merge(const OpStats& other);
   std::uint64_t errors() const noexcept {
     return client_errors + server_errors + other_errors + transport_errors;
@@ -54,8 +58,24 @@ struct OpStats {
 struct SetupSummary {
   int products = 0;
   std::int64_t stock = 0;
-  int customers = 0;
+  int customers = 0;  // registered and logged in
   double seconds = 0;
+  std::string admin;                // where the admin's credentials came from (AdminCredentials::source)
+  std::uint64_t rate_limited = 0;   // setup requests answered 429 (and sent again after Retry-After)
+  double rate_limited_seconds = 0;  // how long the setup waited for them
+};
+
+// The customers' tokens renewed during the run and the settle phase (before they expired).
+struct TokenStats {
+  std::uint64_t refreshed = 0;  // POST /api/auth/refresh answered a new pair
+  std::uint64_t relogins = 0;   // the refresh token was refused, and a new login answered
+  std::uint64_t failures = 0;   // neither: tried again later, the old token serving while it lasts
+
+  void merge(const TokenStats& other) {
+    refreshed += other.refreshed;
+    relogins += other.relogins;
+    failures += other.failures;
+  }
 };
 
 // The orders the run placed, read back after it (settle phase).
@@ -94,6 +114,7 @@ struct RunReport {
   std::array<OpStats, kOpCount> ops;
   std::uint64_t unsent = 0;  // open loop: operations still waiting for a connection when --duration ended
   OrderOutcome orders;
+  TokenStats tokens;
   CheckOutcome check;
   bool interrupted = false;  // stopped early by SIGINT
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 namespace mercato::load {
@@ -162,6 +163,67 @@ TEST(Report, SummaryShowsEveryOperationAndTheVerdicts) {
   EXPECT_NE(text.find("result: FAILED"), std::string::npos) << text;  // 20% errors > 1%
   r.check.ran = false;
   EXPECT_NE(render_summary(r, judge(r)).find("check: not run"), std::string::npos);
+}
+
+// 401 and 429 are client errors like any other (they count against --max-error-rate), counted apart
+// too, because they say something about the run: a refused token, a rate limit.
+TEST(Report, UnauthorizedAndRateLimitedAreCountedApartAndExplained) {
+  auto r = sample();
+  auto& place = r.ops[op_index(Op::kPlaceOrder)];
+  place.record(classify(Op::kPlaceOrder, 429), 300, 429);
+  place.record(classify(Op::kPlaceOrder, 429), 300, 429);
+  place.record(classify(Op::kPlaceOrder, 401), 300, 401);
+  place.record(classify(Op::kPlaceOrder, 422), 300, 422);
+  EXPECT_EQ(place.client_errors, 4u);
+  EXPECT_EQ(place.rate_limited, 2u);
+  EXPECT_EQ(place.unauthorized, 1u);
+  auto all = r.total();
+  EXPECT_EQ(all.rate_limited, 2u);
+  EXPECT_EQ(all.unauthorized, 1u);
+  EXPECT_EQ(all.count, all.ok + all.conflicts + all.errors());
+
+  r.tokens = {.refreshed = 3, .relogins = 1, .failures = 2};
+  r.setup.admin = "MERCATO_ADMIN_TOKEN";
+  r.setup.rate_limited = 4;
+  r.setup.rate_limited_seconds = 3.5;
+  auto v = judge(r);
+  auto has = [&](const std::string& text) {
+    return std::any_of(v.warnings.begin(), v.warnings.end(),
+                       [&](const std::string& w) { return w.find(text) != std::string::npos; });
+  };
+  EXPECT_TRUE(has("2 answers were 429")) << v.warnings.size();
+  EXPECT_TRUE(has("policy without per-client limits"));
+  EXPECT_TRUE(has("1 answers were 401"));
+  EXPECT_TRUE(has("2 token renewals failed"));
+
+  auto text = render_summary(r, v);
+  EXPECT_NE(text.find("of the 4xx: 1 401 (token refused), 2 429 (rate limited)"), std::string::npos) << text;
+  EXPECT_NE(text.find("tokens: 3 refreshed, 1 new logins, 2 failed renewals"), std::string::npos) << text;
+  EXPECT_NE(text.find("products stocked as the admin (credentials: MERCATO_ADMIN_TOKEN)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("rate limited: 4 setup requests answered 429; waited 3.5 s"), std::string::npos)
+      << text;
+
+  auto doc = boost::json::parse(boost::json::serialize(render_json(r, v))).as_object();
+  const auto& errors = doc.at("operations").at("place_order").at("errors");
+  EXPECT_EQ(errors.at("4xx"), 4);
+  EXPECT_EQ(errors.at("429"), 2);
+  EXPECT_EQ(errors.at("401"), 1);
+  EXPECT_EQ(doc.at("total").at("errors").at("429"), 2);
+  EXPECT_EQ(doc.at("tokens").at("refreshed"), 3);
+  EXPECT_EQ(doc.at("tokens").at("relogins"), 1);
+  EXPECT_EQ(doc.at("tokens").at("failures"), 2);
+  EXPECT_EQ(doc.at("setup").at("admin"), "MERCATO_ADMIN_TOKEN");
+  EXPECT_EQ(doc.at("setup").at("rate_limited"), 4);
+  EXPECT_EQ(doc.at("setup").at("rate_limited_s"), 3.5);
+}
+
+TEST(Report, QuietRunsSayNothingOfTokensOrLimits) {
+  auto r = sample();
+  auto text = render_summary(r, judge(r));
+  EXPECT_EQ(text.find("of the 4xx"), std::string::npos) << text;
+  EXPECT_EQ(text.find("tokens:"), std::string::npos) << text;
+  EXPECT_EQ(text.find("rate limited"), std::string::npos) << text;
 }
 
 TEST(Report, ProgressLine) {
