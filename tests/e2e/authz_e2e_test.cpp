@@ -494,6 +494,14 @@ TEST_F(AuthzE2E, BadTokensAndBadClientCredentialsAre401) {
   EXPECT_EQ(wrong_secret.body.substr(0, wrong_secret.body.find("request_id")),
             unknown.body.substr(0, unknown.body.find("request_id")));
   EXPECT_EQ(grant("payment", tokens.client_secret()).status, 200);
+  // Through the gateway the grant does not exist, even with the right secret.
+  auto via_gateway =
+      testing::http(gateway_port_, "POST", "/api/auth/token",
+                    boost::json::serialize(boost::json::object{{"grant_type", "client_credentials"},
+                                                               {"client_id", "payment"},
+                                                               {"client_secret", tokens.client_secret()}}),
+                    {{"Authorization", ""}});
+  EXPECT_EQ(via_gateway.status, 404) << via_gateway.body;
 }
 
 }  // namespace

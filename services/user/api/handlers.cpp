@@ -187,13 +187,20 @@ void register_auth_routes(http::Router& router, AuthService& auth, service::Bloc
                           ClientAddressSettings addresses) {
   // These routes do not read Authorization: a client still sending an expired access token must be able
   // to log in or refresh.
-  router.add_async(http::Method::kPost, "/auth/login",
-                   [&auth, &pool, addresses = std::move(addresses)](const http::Request& req) {
-                     return login(auth, pool, addresses, req);
-                   });
+  router.add_async(http::Method::kPost, "/auth/login", [&auth, &pool, addresses](const http::Request& req) {
+    return login(auth, pool, addresses, req);
+  });
   router.post("/auth/refresh", [&auth](const http::Request& req) { return refresh(auth, req); });
   router.post("/auth/logout", [&auth](const http::Request& req) { return logout(auth, req); });
-  router.post("/auth/token", [&auth](const http::Request& req) { return service_token(auth, req); });
+  // Services ask for their tokens directly; through the gateway (a trusted proxy that names a client in
+  // X-Forwarded-For) the route does not exist.
+  router.post("/auth/token", [&auth, addresses](const http::Request& req) {
+    const auto& trusted = addresses.trusted_proxies;
+    bool via_proxy = std::find(trusted.begin(), trusted.end(), req.remote_address) != trusted.end() &&
+                     req.headers.get("X-Forwarded-For").has_value();
+    if (via_proxy) return http::Response::error(Error::not_found("no route for /auth/token"), req.request_id);
+    return service_token(auth, req);
+  });
   router.get("/.well-known/jwks.json", [&auth](const http::Request&) {
     auto res = http::Response::json(200, auth.published_keys().to_jwks());
     // Short, so that verifiers see a rotation soon; they also refetch on an unknown kid.
