@@ -1,8 +1,10 @@
 #include "api/docs.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace mercato::gateway {
 
@@ -27,11 +29,25 @@ std::map<std::string, StaticFile> load_swagger_ui(const std::string& dir) {
 namespace {
 
 std::string index_html(const RouteTable& table) {
-  std::string urls;
+  // One contract per service: routes that share an upstream (the user service's "users" and "auth")
+  // are one entry, named after all of them.
+  std::vector<std::pair<std::string, std::string>> entries;  // endpoint, route names
   for (const auto& [name, upstream] : table.all()) {
+    auto endpoint = upstream.endpoint.to_string();
+    auto same =
+        std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.first == endpoint; });
+    if (same == entries.end()) {
+      entries.emplace_back(endpoint, name);
+    } else {
+      same->second += ", " + name;
+    }
+  }
+  std::string urls;
+  for (const auto& [endpoint, names] : entries) {
     if (!urls.empty()) urls += ",";
     // Service names come from our own configuration and are plain identifiers.
-    urls += "{url:'/docs/specs/" + name + ".json',name:'" + name + "'}";
+    auto first = names.substr(0, names.find(','));
+    urls += "{url:'/docs/specs/" + first + ".json',name:'" + names + "'}";
   }
   return "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Mercato API</title>"
          "<link rel=\"icon\" href=\"/docs/favicon-32x32.png\">"
