@@ -4,8 +4,12 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "mercato/config/config.hpp"
 
@@ -46,10 +50,19 @@ boost::json::value to_json(const YAML::Node& node) {
 }  // namespace
 
 std::string yaml_file_to_json(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("cannot read YAML file " + path + ": " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw ConfigError("cannot read YAML file " + path);
+  return boost::json::serialize(yaml_to_json(text.str(), path));
+}
+
+boost::json::value yaml_to_json(std::string_view text, const std::string& label) {
   try {
-    return boost::json::serialize(to_json(YAML::LoadFile(path)));
+    return to_json(YAML::Load(std::string(text)));
   } catch (const YAML::Exception& e) {
-    throw ConfigError("cannot read YAML file " + path + ": " + e.what());
+    throw ConfigError("cannot read YAML file " + label + ": " + e.what());
   }
 }
 
