@@ -56,5 +56,47 @@ TEST(ParsePolicyYaml, AnInvalidPolicyNamesTheKey) {
   EXPECT_EQ(policy.error().field, "destinationRules[0].trafficPolicy.circuitBreaker.failureTreshold");
 }
 
+// An alias inside the node its anchor names is a node that contains itself: reading it overflowed the
+// stack (shown by fuzz/gateway_policy_fuzz.cpp; the input is in its corpus). Aliases that repeat aliases
+// would expand without bound.
+TEST(ParsePolicyYaml, AnAliasThatContainsItselfIsRefusedNotAStackOverflow) {
+  for (const char* text : {"destinationRules: &x [*x]\n", "retryBudget: &x {window: *x}\n"}) {
+    auto policy = parse_policy_yaml(text, routes());
+    ASSERT_FALSE(policy) << text;
+    EXPECT_EQ(policy.error().code, ErrorCode::kMalformedRequest) << text;
+    EXPECT_NE(policy.error().message.find("nested more than 32 levels"), std::string::npos)
+        << policy.error().message;
+  }
+  std::string laughs = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n";
+  for (char level = 'b'; level <= 'h'; ++level) {
+    std::string previous(1, static_cast<char>(level - 1));
+    laughs += std::string(1, level) + ": &" + std::string(1, level) + " [";
+    for (int i = 0; i < 10; ++i) laughs += (i == 0 ? "*" : ", *") + previous;
+    laughs += "]\n";
+  }
+  auto policy = parse_policy_yaml(laughs, routes());
+  ASSERT_FALSE(policy);
+  EXPECT_NE(policy.error().message.find("more than 100000 values"), std::string::npos)
+      << policy.error().message;
+}
+
+// yaml-cpp keeps both copies of a repeated key; the policy would silently have used the last one.
+TEST(ParsePolicyYaml, ADuplicateKeyIsRefused) {
+  auto policy = parse_policy_yaml("retryBudget: {ratio: 0.1}\nretryBudget: {ratio: 0.9}\n", routes());
+  ASSERT_FALSE(policy);
+  EXPECT_EQ(policy.error().code, ErrorCode::kMalformedRequest);
+  EXPECT_NE(policy.error().message.find("duplicate key 'retryBudget'"), std::string::npos)
+      << policy.error().message;
+}
+
+// from_chars reads "inf" and "nan" as numbers, which JSON cannot hold: they stay text, and the policy
+// says what it expected.
+TEST(ParsePolicyYaml, InfAndNanAreTextNotNumbers) {
+  auto policy = parse_policy_yaml("retryBudget: {minPerSecond: inf}\n", routes());
+  ASSERT_FALSE(policy);
+  EXPECT_EQ(policy.error().field, "retryBudget.minPerSecond");
+  EXPECT_NE(policy.error().message.find("must be a number"), std::string::npos) << policy.error().message;
+}
+
 }  // namespace
 }  // namespace mercato::gateway
