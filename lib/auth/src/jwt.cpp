@@ -15,6 +15,10 @@ using std::chrono::seconds;
 
 Error refused(std::string why) { return Error::unauthenticated(std::move(why)); }
 
+// The latest NumericDate accepted anywhere (about the year 36812): bounds that keep the arithmetic on
+// times from overflowing (seconds to milliseconds, adding the leeway).
+constexpr std::int64_t kFarFuture = std::int64_t{1} << 40;
+
 std::int64_t numeric_date(SystemTime t) {
   return std::chrono::duration_cast<seconds>(t.time_since_epoch()).count();
 }
@@ -117,6 +121,9 @@ Result<KeySet> KeySet::from_jwks(std::string_view text) {
     if (jwk.contains("exp")) {
       auto exp = integer_claim(jwk, "exp");
       if (!exp) return Error::validation("exp", "key " + *kid + ": exp is not an integer");
+      // Unbounded, 9223372036854775807 overflowed in the conversion to milliseconds.
+      if (*exp < 0 || *exp > kFarFuture)
+        return Error::validation("exp", "key " + *kid + ": exp is out of range");
       valid_until = from_numeric_date(*exp);
     }
     set.add(std::move(*kid), std::move(*key), valid_until);
@@ -229,7 +236,6 @@ Result<Claims> Verifier::verify(std::string_view token, SystemTime now) const {
   auto nbf = payload->contains("nbf") ? integer_claim(*payload, "nbf") : iat;
   if (!nbf) return refused("malformed token: nbf must be an integer");
   // Compared in whole seconds, as the claims are written. Bounds keep the arithmetic from overflowing.
-  constexpr std::int64_t kFarFuture = std::int64_t{1} << 40;
   if (*exp < 0 || *exp > kFarFuture || *iat < 0 || *iat > kFarFuture || *nbf < 0 || *nbf > kFarFuture)
     return refused("malformed token: a time claim is out of range");
   const std::int64_t t = numeric_date(now);

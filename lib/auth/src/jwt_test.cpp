@@ -278,6 +278,23 @@ TEST_F(JwtTest, TheKeySetRoundTripsThroughJwksWithRetirement) {
   EXPECT_FALSE(KeySet::from_jwks("nope"));
 }
 
+// A key's exp is read as a time: 9223372036854775807 seconds overflowed the conversion to milliseconds
+// (undefined behaviour; the sanitizers of ./mercato fuzz report it, the input is in fuzz/corpus/jwt).
+TEST_F(JwtTest, AKeysExpOutOfRangeIsRefused) {
+  for (const char* exp : {"9223372036854775807", "-1", "1099511627777"}) {
+    auto jwk = signer_.public_key().to_jwk("k1");
+    auto text = R"({"keys":[)" + boost::json::serialize(jwk);
+    text.pop_back();  // the closing brace, to add exp
+    auto set = KeySet::from_jwks(text + R"(,"exp":)" + exp + "}]}");
+    ASSERT_FALSE(set) << exp;
+    EXPECT_EQ(set.error().code, ErrorCode::kValidationFailed);
+    EXPECT_EQ(set.error().field, "exp");
+  }
+  auto jwk = signer_.public_key().to_jwk("k1");
+  jwk["exp"] = std::int64_t{1} << 40;
+  EXPECT_TRUE(KeySet::from_jwks(R"({"keys":[)" + boost::json::serialize(jwk) + "]}"));
+}
+
 TEST_F(JwtTest, AnUnknownKidRefreshesTheKeySetAtMostOncePerInterval) {
   Signer next(PrivateKey::generate(), "k2");
   int fetched = 0;

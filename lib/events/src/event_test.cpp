@@ -56,6 +56,41 @@ TEST(CloudEvent, BinaryModeRefusesAttributesThatAreNotUtf8Text) {
       << "a control character in JSON form too";
 }
 
+// Found by fuzz/cloudevent_fuzz.cpp: Boost.JSON reads 2e951 as infinity and writes it back as
+// "Infinity", so an event with such a number was accepted and then could not be read back.
+TEST(CloudEvent, RefusesDataWithANumberBeyondTheRangeOfADouble) {
+  auto structured =
+      from_json(R"({"specversion":"1.0","id":"e-1","source":"/mercato/payment","type":"payment.captured",)"
+                R"("data":{"order_id":"o-1","amount":2e951}})");
+  ASSERT_FALSE(structured);
+  EXPECT_EQ(structured.error().code, ErrorCode::kValidationFailed);
+  EXPECT_EQ(structured.error().field, "data");
+  EXPECT_NE(structured.error().message.find("data.amount: number 2e951 is beyond the range of a double"),
+            std::string::npos)
+      << structured.error().message;
+
+  std::map<std::string, std::string, std::less<>> headers{{"ce_specversion", "1.0"},
+                                                          {"ce_id", "e-1"},
+                                                          {"ce_source", "/mercato/payment"},
+                                                          {"ce_type", "payment.captured"}};
+  auto lookup = [&headers](std::string_view name) -> std::optional<std::string_view> {
+    auto it = headers.find(name);
+    if (it == headers.end()) return std::nullopt;
+    return it->second;
+  };
+  CloudEvent binary;
+  auto decoded = from_binary(lookup, R"({"lines":[{"price":-2e951}]})", binary);
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, ErrorCode::kValidationFailed);
+  EXPECT_EQ(decoded.error().field, "data");
+  EXPECT_EQ(decoded.error().message,
+            "event data: lines[0].price: number -2e951 is beyond the range of a double");
+
+  // A producer is refused before publishing, too (every transport validates).
+  EXPECT_FALSE(validate(make_event("payment", "payment.captured", "o-1", R"({"amount":1e400})")));
+  EXPECT_TRUE(validate(make_event("payment", "payment.captured", "o-1", R"({"amount":1.5e300})")));
+}
+
 }  // namespace
 }  // namespace mercato::events
 

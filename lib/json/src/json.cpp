@@ -5,6 +5,7 @@
 #include <boost/json/error.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 #include <optional>
 #include <unordered_set>
 #include <vector>
@@ -15,73 +16,166 @@ namespace {
 
 constexpr std::size_t kMaxDepth = 32;
 
-// A second pass over a document already known to be valid, with Boost.JSON's SAX parser: Boost 1.81's
-// value parser keeps the last of duplicate keys and has no option to refuse them, and two readers that
-// disagree on which duplicate counts (first, last, both) can be played against each other.
-class DuplicateKeyFinder {
+// A second pass over a document already known to be valid, with Boost.JSON's SAX parser, for what the
+// value parser of Boost 1.81 lets through:
+// - duplicate keys: its value parser keeps the last and has no option to refuse them, and two readers
+//   that disagree on which duplicate counts (first, last, both) can be played against each other;
+// - numbers beyond the range of a double ("2e951"): it reads them as infinity, which JSON cannot
+//   express, so the value serialized again is "Infinity", not JSON, and whoever reads it next fails.
+// It tracks where it is ("items[0].price") so that an error can name the member.
+class DocumentChecker {
  public:
   static constexpr std::size_t max_object_size = std::size_t(-1);
   static constexpr std::size_t max_array_size = std::size_t(-1);
   static constexpr std::size_t max_key_size = std::size_t(-1);
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
-  std::optional<std::string> duplicate;  // the first key seen twice in one object
+  bool refuse_duplicates = true;
+  std::optional<Error> problem;  // the first one seen; the parse stops there
 
   bool on_document_begin(boost::system::error_code&) { return true; }
   bool on_document_end(boost::system::error_code&) { return true; }
-  bool on_array_begin(boost::system::error_code&) { return true; }
-  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code&) {
+    open(false);
+    return true;
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    close();
+    return true;
+  }
   bool on_object_begin(boost::system::error_code&) {
-    objects_.emplace_back();
+    open(true);
     return true;
   }
   bool on_object_end(std::size_t, boost::system::error_code&) {
-    objects_.pop_back();
+    close();
     return true;
   }
   bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) {
+    value_done();
+    return true;
+  }
   bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
     key_.append(s.data(), s.size());
     return true;
   }
   bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
     key_.append(s.data(), s.size());
-    bool fresh = objects_.back().insert(key_).second;
-    if (!fresh) {
-      duplicate = std::move(key_);
-      ec = boost::json::error::syntax;  // stops the parse; `duplicate` says why
-    }
+    Frame& frame = frames_.back();
+    bool fresh = frame.keys.insert(key_).second;
+    frame.key = std::move(key_);
     key_.clear();
-    return fresh;
+    if (!fresh && refuse_duplicates) {
+      std::string key = frame.key.substr(0, 64);  // enough to find it; the error echoes client input
+      return stop(ec, Error::malformed("duplicate key '" + key + "'"));
+    }
+    return true;
   }
-  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_int64(std::int64_t, boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_uint64(std::uint64_t, boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_double(double, boost::json::string_view, boost::system::error_code&) { return true; }
-  bool on_bool(bool, boost::system::error_code&) { return true; }
-  bool on_null(boost::system::error_code&) { return true; }
+  bool on_number_part(boost::json::string_view s, boost::system::error_code&) {
+    number_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t, boost::json::string_view, boost::system::error_code&) { return number_done(); }
+  bool on_uint64(std::uint64_t, boost::json::string_view, boost::system::error_code&) {
+    return number_done();
+  }
+  bool on_double(double d, boost::json::string_view s, boost::system::error_code& ec) {
+    if (!std::isfinite(d)) {
+      number_.append(s.data(), s.size());
+      if (number_.size() > 32) number_ = number_.substr(0, 32) + "...";
+      std::string where = path();
+      std::string what = "number " + number_ + " is beyond the range of a double";
+      return stop(ec, Error::validation(where, where.empty() ? what : where + ": " + what));
+    }
+    return number_done();
+  }
+  bool on_bool(bool, boost::system::error_code&) {
+    value_done();
+    return true;
+  }
+  bool on_null(boost::system::error_code&) {
+    value_done();
+    return true;
+  }
   bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
   bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
 
  private:
-  std::vector<std::unordered_set<std::string>> objects_;  // the keys of each object still open
+  struct Frame {
+    bool object = false;
+    std::unordered_set<std::string> keys;  // an object's keys so far
+    std::string key;                       // an object's current member
+    std::size_t index = 0;                 // an array's current element
+  };
+
+  void open(bool object) { frames_.push_back(Frame{.object = object}); }
+  void close() {
+    frames_.pop_back();
+    value_done();
+  }
+  // A value ended: the array it is in moves on to its next element.
+  void value_done() {
+    if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
+  }
+  bool number_done() {
+    number_.clear();
+    value_done();
+    return true;
+  }
+  bool stop(boost::system::error_code& ec, Error error) {
+    problem = std::move(error);
+    ec = boost::json::error::syntax;  // stops the parse; `problem` says why
+    return false;
+  }
+  // Where the parser is, e.g. "items[0].price" (the members of the top-level object unprefixed).
+  std::string path() const {
+    std::string out;
+    for (const Frame& f : frames_) {
+      if (f.object) {
+        if (!out.empty()) out += '.';
+        out += f.key.substr(0, 64);
+      } else {
+        out += "[" + std::to_string(f.index) + "]";
+      }
+    }
+    return out;
+  }
+
+  std::vector<Frame> frames_;  // the containers still open, outermost first
   std::string key_;
+  std::string number_;
 };
 
-std::optional<std::string> find_duplicate_key(std::string_view text,
-                                              const boost::json::parse_options& options) {
-  boost::json::basic_parser<DuplicateKeyFinder> parser(options);
+// The first problem DocumentChecker finds in `text`, which the value parser accepted with `options`.
+std::optional<Error> check_document(std::string_view text, const boost::json::parse_options& options,
+                                    bool refuse_duplicates) {
+  boost::json::basic_parser<DocumentChecker> parser(options);
+  parser.handler().refuse_duplicates = refuse_duplicates;
   boost::system::error_code ec;
   parser.write_some(false, text.data(), text.size(), ec);
-  return parser.handler().duplicate;
+  return std::move(parser.handler().problem);
+}
+
+boost::json::parse_options reader_options() {
+  boost::json::parse_options options;
+  options.max_depth = kMaxDepth;
+  return options;
 }
 
 }  // namespace
 
+Result<boost::json::value> parse_value(std::string_view text) {
+  auto options = reader_options();
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(text, ec, {}, options);
+  if (ec) return Error::malformed("not valid JSON: " + ec.message());
+  if (auto problem = check_document(text, options, false)) return std::move(*problem);
+  return value;
+}
+
 Result<boost::json::object> parse_object(std::string_view text) {
-  boost::json::parse_options options;
-  options.max_depth = kMaxDepth;
+  auto options = reader_options();
   boost::system::error_code ec;
   boost::json::value value = boost::json::parse(text, ec, {}, options);
   if (ec) {
@@ -89,9 +183,10 @@ Result<boost::json::object> parse_object(std::string_view text) {
     return Error::malformed("request body is not valid JSON: " + ec.message());
   }
   if (!value.is_object()) return Error::malformed("request body must be a JSON object");
-  if (auto key = find_duplicate_key(text, options)) {
-    if (key->size() > 64) key->resize(64);  // enough to find it; the error echoes client input
-    return Error::malformed("request body has a duplicate key '" + *key + "'");
+  if (auto problem = check_document(text, options, true)) {
+    if (problem->code == ErrorCode::kMalformedRequest)
+      problem->message = "request body has a " + problem->message;
+    return std::move(*problem);
   }
   return std::move(value.as_object());
 }

@@ -1,12 +1,38 @@
 #include "app/policy_loader.hpp"
 
-#include <boost/json/parse.hpp>
-#include <stdexcept>
+#include <boost/json/value.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "mercato/config/config.hpp"
 #include "mercato/config/yaml_json.hpp"
 
 namespace mercato::gateway {
+
+Result<Policy> parse_policy_yaml(std::string_view text, const RouteTable& routes, const std::string& label) {
+  boost::json::value document;
+  try {
+    document = config::yaml_to_json(text, label);
+  } catch (const config::ConfigError& e) {
+    return Error::malformed(e.what());
+  }
+  return parse_policy(document, routes);
+}
+
+namespace {
+
+Result<Policy> read_policy_file(const std::string& path, const RouteTable& routes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::malformed("cannot read " + path + ": " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Error::malformed("cannot read " + path);
+  return parse_policy_yaml(text.str(), routes, path);
+}
+
+}  // namespace
 
 PolicyLoader::PolicyLoader(std::string path, const RouteTable& routes, http::Client& client,
                            obs::Registry& metrics, const obs::Logger& logger)
@@ -27,19 +53,8 @@ PolicyLoader::~PolicyLoader() {
 }
 
 Result<std::shared_ptr<const Traffic>> PolicyLoader::load() const {
-  boost::json::value document;
-  if (!path_.empty()) {
-    std::string json;
-    try {
-      json = config::yaml_file_to_json(path_);
-    } catch (const std::exception& e) {
-      return Error::malformed(e.what());
-    }
-    boost::system::error_code ec;
-    document = boost::json::parse(json, ec);
-    if (ec) return Error::malformed("not a YAML document: " + ec.message());
-  }
-  auto policy = parse_policy(document, routes_);
+  auto policy =
+      path_.empty() ? parse_policy(boost::json::value(), routes_) : read_policy_file(path_, routes_);
   if (!policy) return std::move(policy).error();
   return std::shared_ptr<const Traffic>(
       std::make_shared<Traffic>(std::move(*policy), routes_, client_, metrics_, logger_));

@@ -15,11 +15,19 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "app/traffic.hpp"
 
 namespace mercato::gateway {
+
+// The policy a policy file's text says (YAML, the format of domain/policy.hpp; `label` names the file
+// in messages): kMalformedRequest when the text is not YAML, kValidationFailed naming the key when the
+// policy is not valid. Empty text is the default policy. What PolicyLoader::load() runs on the file's
+// content, and what fuzz/gateway_policy_fuzz.cpp runs on arbitrary text. A pure function.
+Result<Policy> parse_policy_yaml(std::string_view text, const RouteTable& routes,
+                                 const std::string& label = "<policy>");
 
 class PolicyLoader {
  public:

@@ -78,21 +78,39 @@ Result<double> number_at(const Json& v, const std::string& path, double min, dou
   return n;
 }
 
-// "250ms", "30s", "2m", "1h" (Istio's durations); a bare number is milliseconds.
+// The longest duration a policy may give. Longer than any sensible timeout or ejection, and far enough
+// from the clock's range: the gateway adds each duration to the time now, and 86400000h, which the
+// policy used to accept, overflowed that sum (shown by fuzz/gateway_policy_fuzz.cpp).
+constexpr ms kMaxDuration = std::chrono::hours(24);
+
+// "250ms", "30s", "2m", "1h" (Istio's durations); a bare number is milliseconds. At most 24h.
 Result<ms> duration_at(const Json& v, const std::string& path) {
-  if (v.is_int64() && v.get_int64() >= 0) return ms(v.get_int64());
-  if (!v.is_string()) return bad(path, "must be a duration such as 250ms, 30s, 2m");
-  std::string_view text = v.get_string();
-  std::int64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-  if (ec != std::errc() || n < 0 || n > 86'400'000)
+  ms d{0};
+  if (v.is_int64() && v.get_int64() >= 0) {
+    d = ms(v.get_int64());
+  } else if (v.is_string()) {
+    std::string_view text = v.get_string();
+    std::int64_t n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+    if (ec != std::errc() || n < 0 || n > kMaxDuration.count())
+      return bad(path, "must be a duration such as 250ms, 30s, 2m");
+    if (unit == "ms" || unit.empty()) {
+      d = ms(n);
+    } else if (unit == "s") {
+      d = ms(n * 1000);
+    } else if (unit == "m") {
+      d = ms(n * 60'000);
+    } else if (unit == "h") {
+      d = ms(n * 3'600'000);
+    } else {
+      return bad(path, "unknown unit '" + std::string(unit) + "' (ms, s, m, h)");
+    }
+  } else {
     return bad(path, "must be a duration such as 250ms, 30s, 2m");
-  if (unit == "ms" || unit.empty()) return ms(n);
-  if (unit == "s") return ms(n * 1000);
-  if (unit == "m") return ms(n * 60'000);
-  if (unit == "h") return ms(n * 3'600'000);
-  return bad(path, "unknown unit '" + std::string(unit) + "' (ms, s, m, h)");
+  }
+  if (d > kMaxDuration) return bad(path, "must be at most 24h");
+  return d;
 }
 
 Result<void> field_error(Result<void> r, const std::string& path) {

@@ -28,8 +28,15 @@
 namespace mercato::json {
 
 // Parses `text` as one JSON object. Trailing garbage, invalid UTF-8, depth > 32, non-objects and an
-// object with the same key twice (at any depth) are rejected with ErrorCode::kMalformedRequest.
+// object with the same key twice (at any depth) are rejected with ErrorCode::kMalformedRequest; a number
+// beyond the range of a double (2e951) with kValidationFailed naming where it is ("items[0].price").
 Result<boost::json::object> parse_object(std::string_view text);
+
+// Parses `text` as one JSON value of any type, for JSON that is not a request body (event data): the
+// same rules as parse_object except that duplicate keys are kept as Boost.JSON keeps them (the last
+// wins). A number beyond the range of a double is refused rather than read as infinity, which JSON
+// cannot express: serialized again it would be "Infinity", and no reader could read it back.
+Result<boost::json::value> parse_value(std::string_view text);
 
 // Compact serialization.
 std::string serialize(const boost::json::value& value);
