@@ -17,6 +17,7 @@ Rows::~Rows() {
   if (result_ != nullptr) PQclear(result_);
 }
 int Rows::size() const noexcept { return result_ == nullptr ? 0 : PQntuples(result_); }
+int Rows::columns() const noexcept { return result_ == nullptr ? 0 : PQnfields(result_); }
 std::string Rows::text(int row, int column) const {
   return std::string(PQgetvalue(result_, row, column),
                      static_cast<std::size_t>(PQgetlength(result_, row, column)));

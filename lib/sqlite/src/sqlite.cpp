@@ -59,6 +59,12 @@ std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(
 
 bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 
+bool Statement::is_integer(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_INTEGER; }
+
+int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+
+bool Statement::read_only() const { return sqlite3_stmt_readonly(stmt_) != 0; }
+
 Connection::Connection(sqlite3* db) : db_(db) {}
 
 Connection::~Connection() {
@@ -110,8 +116,10 @@ Result<void> Connection::commit() {
 
 void Connection::rollback() noexcept {
   after_commit_.clear();
-  if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (in_transaction()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
+
+bool Connection::in_transaction() const noexcept { return sqlite3_get_autocommit(db_) == 0; }
 
 Database::Database(DatabaseSettings settings) : settings_(std::move(settings)) {}
 

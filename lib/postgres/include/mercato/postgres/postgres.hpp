@@ -58,6 +58,7 @@ class Rows {
 
   int size() const noexcept;
   bool empty() const noexcept { return size() == 0; }
+  int columns() const noexcept;
   std::string text(int row, int column) const;
   std::int64_t integer(int row, int column) const;
   bool is_null(int row, int column) const;

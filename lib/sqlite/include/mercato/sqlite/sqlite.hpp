@@ -55,6 +55,10 @@ class Statement {
   std::string text(int column) const;
   std::int64_t integer(int column) const;
   bool is_null(int column) const;
+  bool is_integer(int column) const;
+  int column_count() const;
+  // True for a statement that writes nothing (a SELECT).
+  bool read_only() const;
 
  private:
   sqlite3* db_;
@@ -80,6 +84,7 @@ class Connection {
   Result<void> begin_immediate();
   Result<void> commit();
   void rollback() noexcept;
+  bool in_transaction() const noexcept;
   // Runs `action` right after the current transaction commits (never if it rolls back): how the outbox
   // wakes its relay only once the events it wakes it for are visible.
   void after_commit(std::function<void()> action) { after_commit_.push_back(std::move(action)); }
