@@ -4,18 +4,19 @@
 // Writing side, inside the repository's own transaction (this is what makes the state change and its
 // events one atomic unit, and an effect and its inbox record one atomic unit):
 //
-//   c.begin_immediate();
+//   c.begin();                        // a sql::Connection (mercato/sql/sql.hpp), or a driver's
 //   ... INSERT INTO orders ...;
 //   events::append_outbox(c, {events::make_event("order", "order.created", id, data)});
 //   c.commit();                       // the relay is woken after the commit, never before
 //
-//   c.begin_immediate();
+//   c.begin();
 //   auto first = events::record_handled(c, "payment", event.id);   // false: a duplicate delivery
 //   if (first && *first) { ... the effect ... }
 //   c.commit();
 //
 // Reading side (the relay and the dead-letter admin): EventStore, opened on the same database.
-// Tables are created by ensure_schema (idempotent; PostgreSQL through its "events" migrations).
+// Tables are created by ensure_schema (idempotent; PostgreSQL through its "events" migrations). The
+// driver overloads (sqlite::, postgres::) are views for code that holds a driver connection.
 //
 // Thread-safety: the free functions run on the caller's connection; EventStore is thread-safe.
 #pragma once
@@ -41,14 +42,20 @@ namespace mercato::postgres {
 class Connection;
 class Database;
 }  // namespace mercato::postgres
+namespace mercato::sql {
+class Connection;
+class Database;
+}  // namespace mercato::sql
 
 namespace mercato::events {
 
 // Must run inside a transaction on `c`; wakes every outbox relay of this process after the commit.
+Result<void> append_outbox(sql::Connection& c, std::span<const CloudEvent> events);
 Result<void> append_outbox(sqlite::Connection& c, std::span<const CloudEvent> events);
 Result<void> append_outbox(postgres::Connection& c, std::span<const CloudEvent> events);
 // Records that `consumer` handled `event_id`: true the first time, false when it already had (the
 // caller then skips its effect and commits nothing new). Must run inside the effect's transaction.
+Result<bool> record_handled(sql::Connection& c, std::string_view consumer, std::string_view event_id);
 Result<bool> record_handled(sqlite::Connection& c, std::string_view consumer, std::string_view event_id);
 Result<bool> record_handled(postgres::Connection& c, std::string_view consumer, std::string_view event_id);
 
@@ -120,6 +127,7 @@ class EventStore {
 
 // Creates the event tables if missing (idempotent). A repository that appends to the outbox or records
 // the inbox calls this in its constructor; open_store does too.
+Result<void> ensure_schema(sql::Database& db);
 Result<void> ensure_schema(sqlite::Database& db);
 Result<void> ensure_schema(postgres::Database& db);
 
@@ -129,6 +137,7 @@ Result<void> ensure_schema(postgres::Database& db);
 Result<void> answer_command(EventStore& store, std::string_view consumer, const CloudEvent& command,
                             const std::optional<CloudEvent>& answer = std::nullopt);
 
+std::unique_ptr<EventStore> open_store(sql::Database& db);
 std::unique_ptr<EventStore> open_store(sqlite::Database& db);
 std::unique_ptr<EventStore> open_store(postgres::Database& db);
 
