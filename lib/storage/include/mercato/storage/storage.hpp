@@ -23,6 +23,7 @@
 #include "mercato/postgres/postgres.hpp"
 #include "mercato/redis/redis.hpp"
 #include "mercato/service/service.hpp"
+#include "mercato/sql/sql.hpp"
 #include "mercato/sqlite/sqlite.hpp"
 
 namespace mercato::storage {
@@ -44,6 +45,8 @@ Settings read_settings(const service::Context& ctx, bool supports_postgres, bool
 
 template <typename Repository>
 struct Adapters {
+  // SQLite and PostgreSQL: one repository over lib/sql (mercato/sql/sql.hpp).
+  std::function<std::unique_ptr<Repository>(sql::Database&)> sql;
   std::function<std::unique_ptr<Repository>(sqlite::Database&)> sqlite;
   std::function<std::unique_ptr<Repository>(postgres::Database&)> postgres;
   std::function<std::unique_ptr<Repository>(redis::Client&, const std::string& key_prefix)> redis;
@@ -66,33 +69,33 @@ struct WithEvents {
 template <typename Repository>
 WithEvents<Repository> open_repository_with_events(service::Context& ctx,
                                                    const Adapters<Repository>& adapters) {
-  auto s = read_settings(ctx, adapters.postgres != nullptr, adapters.redis != nullptr,
-                         adapters.default_key_prefix);
+  auto s = read_settings(ctx, adapters.sql != nullptr || adapters.postgres != nullptr,
+                         adapters.redis != nullptr, adapters.default_key_prefix);
   std::unique_ptr<Repository> repository;
   std::unique_ptr<events::EventStore> store;
-  switch (s.engine) {
-    case Engine::kPostgres: {
-      auto& db = ctx.own(postgres::Database::open({.url = s.url, .connections = s.connections}));
-      repository = adapters.postgres(db);
-      store = events::open_store(db);
-      break;
+  if (s.engine == Engine::kRedis) {
+    auto& client = ctx.own(redis::Client::open({.url = s.url, .connections = s.connections}));
+    repository = adapters.redis(client, s.key_prefix);
+    if (!adapters.redis_events) {
+      throw config::ConfigError("config key 'database.url': the " + ctx.name() +
+                                " service keeps no event store on Redis");
     }
-    case Engine::kRedis: {
-      auto& client = ctx.own(redis::Client::open({.url = s.url, .connections = s.connections}));
-      repository = adapters.redis(client, s.key_prefix);
-      if (!adapters.redis_events) {
-        throw config::ConfigError("config key 'database.url': the " + ctx.name() +
-                                  " service keeps no event store on Redis");
-      }
-      store = adapters.redis_events(client, s.key_prefix);
-      break;
-    }
-    case Engine::kSqlite: {
-      auto& db = ctx.own(sqlite::Database::open({.path = s.path, .connections = s.connections}));
-      repository = adapters.sqlite(db);
-      store = events::open_store(db);
-      break;
-    }
+    store = adapters.redis_events(client, s.key_prefix);
+  } else if (adapters.sql) {
+    auto& db = ctx.own(
+        s.engine == Engine::kPostgres
+            ? sql::Database::open(postgres::DatabaseSettings{.url = s.url, .connections = s.connections})
+            : sql::Database::open(sqlite::DatabaseSettings{.path = s.path, .connections = s.connections}));
+    repository = adapters.sql(db);
+    store = events::open_store(db);
+  } else if (s.engine == Engine::kPostgres) {
+    auto& db = ctx.own(postgres::Database::open({.url = s.url, .connections = s.connections}));
+    repository = adapters.postgres(db);
+    store = events::open_store(db);
+  } else {
+    auto& db = ctx.own(sqlite::Database::open({.path = s.path, .connections = s.connections}));
+    repository = adapters.sqlite(db);
+    store = events::open_store(db);
   }
   Repository& chosen = ctx.own(std::move(repository));
   ctx.add_readiness_check("database", [&chosen] { return chosen.ping(); });
