@@ -30,7 +30,8 @@ std::string expand(Dialect dialect, std::string_view token) {
   if (name == "json" && arg.empty()) return lite ? "TEXT" : "JSONB";
   if (name == "blob" && arg.empty()) return lite ? "BLOB" : "BYTEA";
   if (name == "without_rowid" && arg.empty()) return lite ? " WITHOUT ROWID" : "";
-  if (name == "for_update" && arg.empty()) return lite ? "" : " FOR UPDATE";
+  if (name == "for_update")
+    return lite ? "" : arg.empty() ? " FOR UPDATE" : " FOR UPDATE OF " + std::string(arg);
   if (name == "now_ms" && arg.empty()) {
     // 'now' is one instant for a whole statement on SQLite; now() is the transaction's on PostgreSQL.
     return lite ? "(CAST(strftime('%s', 'now') AS INTEGER) * 1000 + CAST(substr(strftime('%f', 'now'), 4) AS "
@@ -39,7 +40,8 @@ std::string expand(Dialect dialect, std::string_view token) {
   }
   if (name == "nocase" && !arg.empty()) {
     // ASCII case folding on both (PostgreSQL's lower() in the C locale): docs/adr/0005.
-    return lite ? std::string(arg) + " COLLATE NOCASE" : "lower(" + std::string(arg) + ")";
+    auto operand = placeholder(dialect, arg);
+    return lite ? operand + " COLLATE NOCASE" : "lower(" + operand + ")";
   }
   if (name == "int64_set" && !arg.empty()) {
     auto p = placeholder(dialect, arg);

@@ -33,6 +33,12 @@ TEST(SqlRender, RendersTokensPerDialect) {
             "CREATE INDEX i ON t(email COLLATE NOCASE)");
   EXPECT_EQ(render(Dialect::kPostgres, "CREATE INDEX i ON t({nocase:email})"),
             "CREATE INDEX i ON t(lower(email))");
+  EXPECT_EQ(render(Dialect::kSqlite, "WHERE {nocase:email} = {nocase:$1}"),
+            "WHERE email COLLATE NOCASE = ?1 COLLATE NOCASE");
+  EXPECT_EQ(render(Dialect::kPostgres, "WHERE {nocase:email} = {nocase:$1}"),
+            "WHERE lower(email) = lower($1)");
+  EXPECT_EQ(render(Dialect::kPostgres, "SELECT 1 FROM t JOIN u{for_update:t}"),
+            "SELECT 1 FROM t JOIN u FOR UPDATE OF t");
   EXPECT_EQ(render(Dialect::kSqlite, "SELECT 1 FROM t{for_update}"), "SELECT 1 FROM t");
   EXPECT_EQ(render(Dialect::kPostgres, "SELECT 1 FROM t{for_update}"), "SELECT 1 FROM t FOR UPDATE");
   EXPECT_EQ(render(Dialect::kSqlite, "x IN {int64_set:$3}"), "x IN (SELECT value FROM json_each(?3))");

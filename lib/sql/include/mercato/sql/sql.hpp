@@ -10,9 +10,10 @@
 //   {json}           TEXT               | JSONB
 //   {blob}           BLOB               | BYTEA
 //   {without_rowid}  WITHOUT ROWID      | (nothing)                                (after a CREATE TABLE)
-//   {nocase:COL}     COL COLLATE NOCASE | lower(COL)                               (in an index)
+//   {nocase:X}       X COLLATE NOCASE   | lower(X)     (a column or $N: an index, a comparison)
 //   {now_ms}         the database clock in Unix milliseconds
 //   {for_update}     (nothing: begin() holds the write lock) | FOR UPDATE
+//   {for_update:T}   (nothing)          | FOR UPDATE OF T     (only table T's rows of a join)
 //   {int64_set:$N}   a subquery of the integers of an int64_list parameter, for `x IN {int64_set:$1}`
 // Upsert (ON CONFLICT ... DO UPDATE/NOTHING, conflict targets with a partial index's WHERE) and
 // RETURNING are the same text on both (SQLite ≥ 3.35), so they need no token; `upsert()` writes the
