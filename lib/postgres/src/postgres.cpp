@@ -137,28 +137,9 @@ std::unique_ptr<Database> Database::open(const DatabaseSettings& settings) {
     }
     // Server notices ("relation already exists, skipping") are not errors; keep them out of the logs.
     PQsetNoticeProcessor(conn, ignore_notice, nullptr);
-    db->all_.push_back(std::make_unique<Connection>(conn));
-    db->free_.push_back(db->all_.back().get());
+    db->pool_.add(std::make_unique<Connection>(conn));
   }
   return db;
-}
-
-Database::Lease::Lease(Database& d) : db(d) {
-  std::unique_lock lock(db.mutex_);
-  db.available_.wait(lock, [&] { return !db.free_.empty(); });
-  connection = db.free_.back();
-  db.free_.pop_back();
-  lock.unlock();
-  connection->ensure_alive();
-}
-
-Database::Lease::~Lease() {
-  connection->rollback();  // a transaction left open by an early return must not leak to the next user
-  {
-    std::lock_guard lock(db.mutex_);
-    db.free_.push_back(connection);
-  }
-  db.available_.notify_one();
 }
 
 Result<void> Database::migrate(std::string_view component, const std::vector<Migration>& migrations) {

@@ -161,26 +161,9 @@ std::unique_ptr<Database> Database::open(const DatabaseSettings& settings) {
         throw std::runtime_error("cannot configure database " + settings.path + ": " + r.error().message);
       }
     }
-    db->free_.push_back(conn.get());
-    db->all_.push_back(std::move(conn));
+    db->pool_.add(std::move(conn));
   }
   return db;
-}
-
-Database::Lease::Lease(Database& d) : db(d) {
-  std::unique_lock lock(db.mutex_);
-  db.available_.wait(lock, [&] { return !db.free_.empty(); });
-  connection = db.free_.back();
-  db.free_.pop_back();
-}
-
-Database::Lease::~Lease() {
-  connection->rollback();  // a transaction left open by an early return must not leak to the next user
-  {
-    std::lock_guard lock(db.mutex_);
-    db.free_.push_back(connection);
-  }
-  db.available_.notify_one();
 }
 
 int Database::schema_version() {

@@ -18,16 +18,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "mercato/core/pool.hpp"
 #include "mercato/core/result.hpp"
 
 struct pg_conn;
@@ -127,8 +126,8 @@ class Database {
 
   template <typename F>
   auto with(F&& fn) {
-    Lease lease(*this);
-    return fn(*lease.connection);
+    auto lease = pool_.borrow();
+    return fn(*lease);
   }
 
   Result<void> ping();
@@ -136,18 +135,11 @@ class Database {
 
  private:
   explicit Database(DatabaseSettings settings) : settings_(std::move(settings)) {}
-  struct Lease {
-    explicit Lease(Database& db);
-    ~Lease();
-    Database& db;
-    Connection* connection;
-  };
 
   DatabaseSettings settings_;
-  std::vector<std::unique_ptr<Connection>> all_;
-  std::vector<Connection*> free_;
-  std::mutex mutex_;
-  std::condition_variable available_;
+  // A connection the server dropped is re-established before use; a transaction left open by an early
+  // return must not leak to the next user.
+  core::Pool<Connection> pool_{[](Connection& c) { c.ensure_alive(); }, [](Connection& c) { c.rollback(); }};
 };
 
 // True for "postgres://..." and "postgresql://..." URLs: how services choose their storage engine.

@@ -18,16 +18,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "mercato/core/pool.hpp"
 #include "mercato/core/result.hpp"
 
 struct sqlite3;
@@ -123,8 +122,8 @@ class Database {
 
   template <typename F>
   auto with(F&& fn) {
-    Lease lease(*this);
-    return fn(*lease.connection);
+    auto lease = pool_.borrow();
+    return fn(*lease);
   }
 
   // A cheap query proving the file is readable; used by readiness checks.
@@ -132,18 +131,10 @@ class Database {
 
  private:
   explicit Database(DatabaseSettings settings);
-  struct Lease {
-    explicit Lease(Database& db);
-    ~Lease();
-    Database& db;
-    Connection* connection;
-  };
 
   DatabaseSettings settings_;
-  std::vector<std::unique_ptr<Connection>> all_;
-  std::vector<Connection*> free_;
-  std::mutex mutex_;
-  std::condition_variable available_;
+  // A transaction left open by an early return must not leak to the next user.
+  core::Pool<Connection> pool_{{}, [](Connection& c) { c.rollback(); }};
 };
 
 }  // namespace mercato::sqlite
