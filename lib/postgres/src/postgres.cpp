@@ -90,15 +90,7 @@ Result<void> Connection::exec(std::string_view sql) {
 }
 
 Result<void> Connection::begin() { return exec("BEGIN"); }
-Result<void> Connection::commit() {
-  auto r = exec("COMMIT");
-  auto actions = std::move(after_commit_);
-  after_commit_.clear();
-  if (r) {
-    for (auto& action : actions) action();
-  }
-  return r;
-}
+Result<void> Connection::commit() { return after_commit_.committed(exec("COMMIT")); }
 void Connection::rollback() noexcept {
   after_commit_.clear();
   if (in_transaction()) {

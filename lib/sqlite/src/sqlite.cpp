@@ -104,15 +104,7 @@ std::int64_t Connection::changes() const noexcept { return sqlite3_changes64(db_
 
 Result<void> Connection::begin_immediate() { return exec("BEGIN IMMEDIATE"); }
 
-Result<void> Connection::commit() {
-  auto r = exec("COMMIT");
-  auto actions = std::move(after_commit_);
-  after_commit_.clear();
-  if (r) {
-    for (auto& action : actions) action();
-  }
-  return r;
-}
+Result<void> Connection::commit() { return after_commit_.committed(exec("COMMIT")); }
 
 void Connection::rollback() noexcept {
   after_commit_.clear();

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mercato/core/commit_actions.hpp"
 #include "mercato/core/pool.hpp"
 #include "mercato/core/result.hpp"
 
@@ -87,7 +88,7 @@ class Connection {
   void rollback() noexcept;
   // Runs `action` right after the current transaction commits (never if it rolls back): how the outbox
   // wakes its relay only once the events it wakes it for are visible.
-  void after_commit(std::function<void()> action) { after_commit_.push_back(std::move(action)); }
+  void after_commit(std::function<void()> action) { after_commit_.add(std::move(action)); }
   bool in_transaction() const noexcept;
   // Re-establishes a broken connection (the server restarted); false if that failed.
   bool ensure_alive();
@@ -96,7 +97,7 @@ class Connection {
   pg_conn* conn_;
   std::vector<std::pair<std::string, std::string>> prepared_;  // SQL text → statement name
   std::string sqlstate_;
-  std::vector<std::function<void()>> after_commit_;
+  core::CommitActions after_commit_;
 };
 
 inline constexpr std::string_view kUniqueViolation = "23505";

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mercato/core/commit_actions.hpp"
 #include "mercato/core/pool.hpp"
 #include "mercato/core/result.hpp"
 
@@ -86,12 +87,12 @@ class Connection {
   bool in_transaction() const noexcept;
   // Runs `action` right after the current transaction commits (never if it rolls back): how the outbox
   // wakes its relay only once the events it wakes it for are visible.
-  void after_commit(std::function<void()> action) { after_commit_.push_back(std::move(action)); }
+  void after_commit(std::function<void()> action) { after_commit_.add(std::move(action)); }
 
  private:
   sqlite3* db_;
   std::vector<std::pair<std::string, sqlite3_stmt*>> cache_;
-  std::vector<std::function<void()>> after_commit_;
+  core::CommitActions after_commit_;
 };
 
 struct Migration {
