@@ -101,18 +101,43 @@ class SqliteConnection final : public Connection {
   sqlite::Connection& c_;
 };
 
-class SqliteDatabase final : public Database {
+// What both engines' databases share: the driver database (owned, or a view of one) lending its
+// connections wrapped, and migrations rendered for the dialect.
+template <typename Driver, typename Wrapper>
+class EngineDatabase : public Database {
+ public:
+  EngineDatabase(Dialect dialect, std::unique_ptr<Driver> owned, Driver& db)
+      : Database(dialect), owned_(std::move(owned)), db_(db) {}
+  Result<void> ping() override { return db_.ping(); }
+
+ protected:
+  void lend(const std::function<void(Connection&)>& fn) override {
+    db_.with([&](auto& raw) {
+      Wrapper c(raw);
+      fn(c);
+    });
+  }
+  template <typename DriverMigration>
+  std::vector<DriverMigration> rendered(const std::vector<Migration>& migrations) const {
+    std::vector<DriverMigration> out;
+    out.reserve(migrations.size());
+    for (const auto& m : migrations) out.push_back({m.version, m.name, m.text(dialect())});
+    return out;
+  }
+
+  std::unique_ptr<Driver> owned_;  // empty for a view
+  Driver& db_;
+};
+
+class SqliteDatabase final : public EngineDatabase<sqlite::Database, SqliteConnection> {
  public:
   SqliteDatabase(std::unique_ptr<sqlite::Database> owned, sqlite::Database& db)
-      : Database(Dialect::kSqlite), owned_(std::move(owned)), db_(db) {}
+      : EngineDatabase(Dialect::kSqlite, std::move(owned), db) {}
 
+  // One version sequence per file: the service's.
   Result<void> migrate(std::string_view, const std::vector<Migration>& migrations) override {
-    std::vector<sqlite::Migration> rendered;
-    rendered.reserve(migrations.size());
-    for (const auto& m : migrations) rendered.push_back({m.version, m.name, m.text(Dialect::kSqlite)});
-    return db_.migrate(rendered);
+    return db_.migrate(rendered<sqlite::Migration>(migrations));
   }
-  Result<void> ping() override { return db_.ping(); }
   // The service holds its file alone (exclusive locking mode, or its own processes only).
   std::unique_ptr<SessionLock> session_lock(std::int64_t) override {
     struct Held final : SessionLock {
@@ -120,18 +145,6 @@ class SqliteDatabase final : public Database {
     };
     return std::make_unique<Held>();
   }
-
- protected:
-  void lend(const std::function<void(Connection&)>& fn) override {
-    db_.with([&](sqlite::Connection& raw) {
-      SqliteConnection c(raw);
-      fn(c);
-    });
-  }
-
- private:
-  std::unique_ptr<sqlite::Database> owned_;  // empty for a view
-  sqlite::Database& db_;
 };
 
 // --- PostgreSQL ---------------------------------------------------------------------------------
@@ -242,34 +255,17 @@ class AdvisoryLock final : public Database::SessionLock {
   bool held_ = false;                       // guarded by mutex_
 };
 
-class PostgresDatabase final : public Database {
+class PostgresDatabase final : public EngineDatabase<postgres::Database, PostgresConnection> {
  public:
   PostgresDatabase(std::unique_ptr<postgres::Database> owned, postgres::Database& db)
-      : Database(Dialect::kPostgres), owned_(std::move(owned)), db_(db) {}
+      : EngineDatabase(Dialect::kPostgres, std::move(owned), db) {}
 
   Result<void> migrate(std::string_view component, const std::vector<Migration>& migrations) override {
-    std::vector<postgres::Migration> rendered;
-    rendered.reserve(migrations.size());
-    for (const auto& m : migrations) rendered.push_back({m.version, m.name, m.text(Dialect::kPostgres)});
-    return db_.migrate(component, rendered);
+    return db_.migrate(component, rendered<postgres::Migration>(migrations));
   }
-  Result<void> ping() override { return db_.ping(); }
-
   std::unique_ptr<SessionLock> session_lock(std::int64_t key) override {
     return std::make_unique<AdvisoryLock>(db_.url(), key);
   }
-
- protected:
-  void lend(const std::function<void(Connection&)>& fn) override {
-    db_.with([&](postgres::Connection& raw) {
-      PostgresConnection c(raw);
-      fn(c);
-    });
-  }
-
- private:
-  std::unique_ptr<postgres::Database> owned_;  // empty for a view
-  postgres::Database& db_;
 };
 
 }  // namespace
