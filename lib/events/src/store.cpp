@@ -115,9 +115,7 @@ Result<DeadLetter> read_dead_letter(const sql::Row& row) {
 
 class SqlEventStore final : public EventStore {
  public:
-  // `owned` is set when the store keeps the view of a driver database it was opened on.
-  SqlEventStore(sql::Database& db, std::unique_ptr<sql::Database> owned)
-      : owned_(std::move(owned)), db_(db), lead_(db_.session_lock(kRelayLockKey)) {
+  explicit SqlEventStore(sql::Database& db) : db_(db), lead_(db_.session_lock(kRelayLockKey)) {
     if (auto r = ensure_schema(db_); !r)
       throw std::runtime_error("cannot create the event tables: " + r.error().message);
   }
@@ -280,7 +278,6 @@ class SqlEventStore final : public EventStore {
   Result<bool> try_lead() override { return lead_->try_hold(); }
 
  private:
-  std::unique_ptr<sql::Database> owned_;
   sql::Database& db_;
   std::unique_ptr<sql::Database::SessionLock> lead_;
 };
@@ -310,19 +307,6 @@ Result<bool> record_handled(sql::Connection& c, std::string_view consumer, std::
   return r->affected() == 1;
 }
 
-Result<void> append_outbox(sqlite::Connection& c, std::span<const CloudEvent> events) {
-  return append_outbox(*sql::Connection::over(c), events);
-}
-Result<void> append_outbox(postgres::Connection& c, std::span<const CloudEvent> events) {
-  return append_outbox(*sql::Connection::over(c), events);
-}
-Result<bool> record_handled(sqlite::Connection& c, std::string_view consumer, std::string_view event_id) {
-  return record_handled(*sql::Connection::over(c), consumer, event_id);
-}
-Result<bool> record_handled(postgres::Connection& c, std::string_view consumer, std::string_view event_id) {
-  return record_handled(*sql::Connection::over(c), consumer, event_id);
-}
-
 Result<void> ensure_schema(sql::Database& db) {
   if (db.dialect() == sql::Dialect::kPostgres) return db.migrate("events", kMigrations);
   return db.with([](sql::Connection& c) -> Result<void> {
@@ -332,8 +316,6 @@ Result<void> ensure_schema(sql::Database& db) {
     return {};
   });
 }
-Result<void> ensure_schema(sqlite::Database& db) { return ensure_schema(*sql::Database::over(db)); }
-Result<void> ensure_schema(postgres::Database& db) { return ensure_schema(*sql::Database::over(db)); }
 
 Result<EventStore::Joined> EventStore::join(std::string_view, const CloudEvent& event, std::string_view) {
   return Error::internal("this event store keeps no events (joining " + event.type + ")");
@@ -347,18 +329,6 @@ Result<void> answer_command(EventStore& store, std::string_view consumer, const 
   return {};
 }
 
-std::unique_ptr<EventStore> open_store(sql::Database& db) {
-  return std::make_unique<SqlEventStore>(db, nullptr);
-}
-std::unique_ptr<EventStore> open_store(sqlite::Database& db) {
-  auto view = sql::Database::over(db);
-  auto& ref = *view;
-  return std::make_unique<SqlEventStore>(ref, std::move(view));
-}
-std::unique_ptr<EventStore> open_store(postgres::Database& db) {
-  auto view = sql::Database::over(db);
-  auto& ref = *view;
-  return std::make_unique<SqlEventStore>(ref, std::move(view));
-}
+std::unique_ptr<EventStore> open_store(sql::Database& db) { return std::make_unique<SqlEventStore>(db); }
 
 }  // namespace mercato::events

@@ -101,7 +101,7 @@ class SqliteConnection final : public Connection {
   sqlite::Connection& c_;
 };
 
-// What both engines' databases share: the driver database (owned, or a view of one) lending its
+// What both engines' databases share: the driver database it owns lending its
 // connections wrapped, and migrations rendered for the dialect.
 template <typename Driver, typename Wrapper>
 class EngineDatabase : public Database {
@@ -125,7 +125,7 @@ class EngineDatabase : public Database {
     return out;
   }
 
-  std::unique_ptr<Driver> owned_;  // empty for a view
+  std::unique_ptr<Driver> owned_;
   Driver& db_;
 };
 
@@ -270,14 +270,6 @@ class PostgresDatabase final : public EngineDatabase<postgres::Database, Postgre
 
 }  // namespace
 
-std::unique_ptr<Connection> Connection::over(sqlite::Connection& c) {
-  return std::make_unique<SqliteConnection>(c);
-}
-
-std::unique_ptr<Connection> Connection::over(postgres::Connection& c) {
-  return std::make_unique<PostgresConnection>(c);
-}
-
 std::unique_ptr<Database> Database::open(const sqlite::DatabaseSettings& settings) {
   auto db = sqlite::Database::open(settings);
   auto& ref = *db;
@@ -288,14 +280,6 @@ std::unique_ptr<Database> Database::open(const postgres::DatabaseSettings& setti
   auto db = postgres::Database::open(settings);
   auto& ref = *db;
   return std::make_unique<PostgresDatabase>(std::move(db), ref);
-}
-
-std::unique_ptr<Database> Database::over(sqlite::Database& db) {
-  return std::make_unique<SqliteDatabase>(nullptr, db);
-}
-
-std::unique_ptr<Database> Database::over(postgres::Database& db) {
-  return std::make_unique<PostgresDatabase>(nullptr, db);
 }
 
 }  // namespace mercato::sql

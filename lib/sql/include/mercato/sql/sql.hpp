@@ -163,9 +163,6 @@ enum class Failure { kNone, kUniqueViolation, kCheckViolation, kForeignKeyViolat
 
 class Connection {
  public:
-  // A view of a driver connection the caller holds (inside the driver database's `with`).
-  static std::unique_ptr<Connection> over(sqlite::Connection& c);
-  static std::unique_ptr<Connection> over(postgres::Connection& c);
   virtual ~Connection() = default;
   Dialect dialect() const noexcept { return dialect_; }
 
@@ -219,9 +216,6 @@ class Database {
   // Open the engine (start-up only: std::runtime_error when it cannot be reached).
   static std::unique_ptr<Database> open(const sqlite::DatabaseSettings& settings);
   static std::unique_ptr<Database> open(const postgres::DatabaseSettings& settings);
-  // A view of a driver database the caller keeps alive.
-  static std::unique_ptr<Database> over(sqlite::Database& db);
-  static std::unique_ptr<Database> over(postgres::Database& db);
   virtual ~Database() = default;
 
   Dialect dialect() const noexcept { return dialect_; }
