@@ -51,12 +51,13 @@ Result<std::optional<CloudEvent>> kept(const std::string& envelope) {
   return std::optional<CloudEvent>(std::move(*e));
 }
 
-Result<CloudEvent> decode(const std::string& envelope, std::int64_t seq) {
-  auto e = from_json(envelope);
-  if (!e)
-    return Error::internal("outbox row " + std::to_string(seq) +
+Result<OutboxRecord> read_outbox_record(const sql::Row& row) {
+  auto e = from_json(row.text(1));
+  if (!e) {
+    return Error::internal("outbox row " + std::to_string(row.integer(0)) +
                            " holds a malformed event: " + e.error().message);
-  return e;
+  }
+  return OutboxRecord{row.integer(0), std::move(*e), static_cast<int>(row.integer(2))};
 }
 
 // Every table IF NOT EXISTS: on SQLite they are created so, unversioned (lib/sqlite keeps one version
@@ -122,17 +123,10 @@ class SqlEventStore final : public EventStore {
 
   Result<std::vector<OutboxRecord>> unsent(std::size_t limit) override {
     return db_.with([&](sql::Connection& c) -> Result<std::vector<OutboxRecord>> {
-      auto rows = c.query(
-          "SELECT seq, envelope, attempts FROM event_outbox WHERE sent_at_ms IS NULL ORDER BY seq LIMIT $1",
-          {limit});
-      if (!rows) return std::move(rows).error();
-      std::vector<OutboxRecord> out;
-      for (auto row : *rows) {
-        auto e = decode(row.text(1), row.integer(0));
-        if (!e) return std::move(e).error();
-        out.push_back({row.integer(0), std::move(*e), static_cast<int>(row.integer(2))});
-      }
-      return out;
+      return sql::read_all(c.query("SELECT seq, envelope, attempts FROM event_outbox WHERE sent_at_ms IS "
+                                   "NULL ORDER BY seq LIMIT $1",
+                                   {limit}),
+                           read_outbox_record);
     });
   }
 
@@ -236,15 +230,7 @@ class SqlEventStore final : public EventStore {
     return db_.with([&](sql::Connection& c) -> Result<std::vector<DeadLetter>> {
       static const std::string sql = "SELECT " + std::string(kDeadLetterColumns) +
                                      " FROM event_dead_letters ORDER BY failed_at_ms, id LIMIT $1";
-      auto rows = c.query(sql, {limit});
-      if (!rows) return std::move(rows).error();
-      std::vector<DeadLetter> out;
-      for (auto row : *rows) {
-        auto d = read_dead_letter(row);
-        if (!d) return std::move(d).error();
-        out.push_back(std::move(*d));
-      }
-      return out;
+      return sql::read_all(c.query(sql, {limit}), read_dead_letter);
     });
   }
 

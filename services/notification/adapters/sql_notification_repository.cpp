@@ -95,15 +95,7 @@ Result<std::vector<Notification>> SqlNotificationRepository::list_for_customer(
         " FROM notifications WHERE customer_id = $1 AND (CAST($3 AS TEXT) IS NULL OR order_id = $3)"
         " ORDER BY seq DESC LIMIT $2";
     // The cast gives PostgreSQL the type of $3 where it is only tested for NULL.
-    auto rows = c.query(sql, {customer_id, limit, order_id});
-    if (!rows) return std::move(rows).error();
-    std::vector<Notification> out;
-    for (auto row : *rows) {
-      auto n = read_row(row);
-      if (!n) return std::move(n).error();
-      out.push_back(std::move(*n));
-    }
-    return out;
+    return sql::read_all(c.query(sql, {customer_id, limit, order_id}), read_row);
   });
 }
 

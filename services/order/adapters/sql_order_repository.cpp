@@ -187,18 +187,13 @@ Result<Page> SqlOrderRepository::page(std::string_view where_and_order, const sq
                                       std::int64_t limit) {
   return db_.with([&](sql::Connection& c) -> Result<Page> {
     // One row more than asked tells whether another page exists, without a COUNT(*).
-    auto rows = c.query(std::string(kColumns) + std::string(where_and_order), params);
-    if (!rows) return std::move(rows).error();
+    auto orders =
+        sql::read_all(c.query(std::string(kColumns) + std::string(where_and_order), params), read_row);
+    if (!orders) return std::move(orders).error();
     Page page;
-    for (auto row : *rows) {
-      if (static_cast<std::int64_t>(page.orders.size()) == limit) {
-        page.has_more = true;
-        break;
-      }
-      auto order = read_row(row);
-      if (!order) return std::move(order).error();
-      page.orders.push_back(std::move(*order));
-    }
+    page.has_more = static_cast<std::int64_t>(orders->size()) > limit;
+    if (page.has_more) orders->resize(static_cast<std::size_t>(limit));
+    page.orders = std::move(*orders);
     return page;
   });
 }

@@ -170,16 +170,7 @@ Result<std::vector<Payment>> SqlPaymentRepository::list_by_order(std::string_vie
   return db_.with([&](sql::Connection& c) -> Result<std::vector<Payment>> {
     static const std::string sql = "SELECT " + std::string(kPaymentColumns) +
                                    " FROM payments WHERE order_id = $1 ORDER BY created_at_ms DESC, seq DESC";
-    auto rows = c.query(sql, {order_id});
-    if (!rows) return std::move(rows).error();
-    std::vector<Payment> out;
-    out.reserve(rows->size());
-    for (auto row : *rows) {
-      auto p = read_payment(row);
-      if (!p) return std::move(p).error();
-      out.push_back(std::move(*p));
-    }
-    return out;
+    return sql::read_all(c.query(sql, {order_id}), read_payment);
   });
 }
 

@@ -86,15 +86,7 @@ Result<Shipment> SqlShipmentRepository::find(std::string_view id) {
 Result<std::vector<Shipment>> SqlShipmentRepository::find_by_order(std::string_view order_id) {
   return db_.with([&](sql::Connection& c) -> Result<std::vector<Shipment>> {
     static const std::string sql = "SELECT " + std::string(kColumns) + " FROM shipments WHERE order_id = $1";
-    auto rows = c.query(sql, {order_id});
-    if (!rows) return std::move(rows).error();
-    std::vector<Shipment> out;
-    for (auto row : *rows) {
-      auto shipment = read_row(row);
-      if (!shipment) return std::move(shipment).error();
-      out.push_back(std::move(*shipment));
-    }
-    return out;
+    return sql::read_all(c.query(sql, {order_id}), read_row);
   });
 }
 

@@ -157,6 +157,32 @@ class Rows {
   std::int64_t affected_;
 };
 
+namespace detail {
+template <typename R>
+struct ResultValue;
+template <typename T>
+struct ResultValue<Result<T>> {
+  using type = T;
+};
+}  // namespace detail
+
+// Every row of `rows` decoded by `read` (const Row& -> Result<T>), or the first failure (the query's or
+// a row's):   return sql::read_all(c.query("SELECT ... WHERE order_id = $1", {id}), read_payment);
+template <typename Read>
+auto read_all(Result<Rows> rows, Read&& read)
+    -> Result<std::vector<typename detail::ResultValue<std::invoke_result_t<Read&, const Row&>>::type>> {
+  using T = typename detail::ResultValue<std::invoke_result_t<Read&, const Row&>>::type;
+  if (!rows) return std::move(rows).error();
+  std::vector<T> out;
+  out.reserve(rows->size());
+  for (auto row : *rows) {
+    auto item = read(row);
+    if (!item) return std::move(item).error();
+    out.push_back(std::move(*item));
+  }
+  return out;
+}
+
 // What the last failed statement ran into, for the error mapping a repository does (a taken email is
 // a conflict, a CHECK firing a refused change).
 enum class Failure { kNone, kUniqueViolation, kCheckViolation, kForeignKeyViolation, kOther };
