@@ -64,7 +64,8 @@ struct WithEvents {
 template <typename Repository>
 WithEvents<Repository> open_repository_with_events(service::Context& ctx,
                                                    const Adapters<Repository>& adapters) {
-  auto s = read_settings(ctx, adapters.sql != nullptr, adapters.redis != nullptr, adapters.default_key_prefix);
+  auto s =
+      read_settings(ctx, adapters.sql != nullptr, adapters.redis != nullptr, adapters.default_key_prefix);
   std::unique_ptr<Repository> repository;
   std::unique_ptr<events::EventStore> store;
   if (s.engine == Engine::kRedis) {
