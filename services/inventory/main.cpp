@@ -2,10 +2,9 @@
 // database, or on PostgreSQL or Redis when database.url says so, behind the REST API in api/; every
 // change published as an event through the transactional outbox, and the order saga's commands answered
 // (docs/saga.md).
-#include "adapters/postgres_inventory_repository.hpp"
 #include "adapters/redis_event_store.hpp"
 #include "adapters/redis_inventory_repository.hpp"
-#include "adapters/sqlite_inventory_repository.hpp"
+#include "adapters/sql_inventory_repository.hpp"
 #include "api/handlers.hpp"
 #include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
@@ -21,12 +20,7 @@ int main(int argc, char** argv) {
     redis_events.retention = ctx.config().section("events").duration("retention", std::chrono::hours(24));
     auto [repository, event_store] = storage::open_repository_with_events<inventory::InventoryRepository>(
         ctx,
-        {.sqlite =
-             [](sqlite::Database& db) { return std::make_unique<inventory::SqliteInventoryRepository>(db); },
-         .postgres =
-             [](postgres::Database& db) {
-               return std::make_unique<inventory::PostgresInventoryRepository>(db);
-             },
+        {.sql = [](sql::Database& db) { return std::make_unique<inventory::SqlInventoryRepository>(db); },
          .redis =
              [](redis::Client& client, const std::string& prefix) {
                return std::make_unique<inventory::RedisInventoryRepository>(client, prefix);

@@ -3,7 +3,7 @@
 // notification published as notification.sent through the transactional outbox (the repository appends
 // it), and order.confirmed and order.cancelled turned into notices.
 #include "adapters/file_outbox.hpp"
-#include "adapters/sqlite_notification_repository.hpp"
+#include "adapters/sql_notification_repository.hpp"
 #include "api/handlers.hpp"
 #include "app/order_events.hpp"
 #include "mercato/events/bus.hpp"
@@ -14,11 +14,11 @@ int main(int argc, char** argv) {
   using namespace mercato;
   return service::run(argc, argv, "notification", [](service::Context& ctx) {
     auto db_config = ctx.config().section("database");
-    auto& db = ctx.own(sqlite::Database::open({
+    auto& db = ctx.own(sql::Database::open(sqlite::DatabaseSettings{
         .path = db_config.string("path", "var/notification/notification.db"),
         .connections = static_cast<std::size_t>(db_config.integer("connections", 1, 1, 64)),
     }));
-    auto& repository = ctx.own(std::make_unique<notification::SqliteNotificationRepository>(db));
+    auto& repository = ctx.own(std::make_unique<notification::SqlNotificationRepository>(db));
     auto outbox_file =
         ctx.config().section("notification").string("outbox_file", "var/notification/outbox.log");
     auto& outbox = ctx.own(std::make_unique<notification::FileOutbox>(outbox_file));

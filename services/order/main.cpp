@@ -2,8 +2,7 @@
 // checked against the user service and prices taken from the inventory service when an order is placed;
 // every change published as an event through the transactional outbox.
 #include "adapters/http_directory.hpp"
-#include "adapters/postgres_order_repository.hpp"
-#include "adapters/sqlite_order_repository.hpp"
+#include "adapters/sql_order_repository.hpp"
 #include "api/handlers.hpp"
 #include "app/saga_coordinator.hpp"
 #include "mercato/events/bus.hpp"
@@ -15,10 +14,7 @@ int main(int argc, char** argv) {
   using namespace mercato;
   return service::run(argc, argv, "order", [](service::Context& ctx) {
     auto [repository, event_store] = storage::open_repository_with_events<order::OrderRepository>(
-        ctx,
-        {.sqlite = [](sqlite::Database& db) { return std::make_unique<order::SqliteOrderRepository>(db); },
-         .postgres =
-             [](postgres::Database& db) { return std::make_unique<order::PostgresOrderRepository>(db); }});
+        ctx, {.sql = [](sql::Database& db) { return std::make_unique<order::SqlOrderRepository>(db); }});
     // The user and inventory services, each behind a circuit breaker (order.user, order.inventory).
     auto calls = ctx.config().section("order");
     auto upstream = [&](const std::string& name) -> resilience::Upstream& {

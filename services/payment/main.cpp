@@ -2,9 +2,8 @@
 // own database (SQLite, or PostgreSQL with database.url), behind the REST API in api/; every recorded
 // charge and refund published as an event through the transactional outbox; the order saga's charge and
 // refund commands handled and answered (app/saga_handlers.hpp).
-#include "adapters/postgres_payment_repository.hpp"
 #include "adapters/simulated_card_processor.hpp"
-#include "adapters/sqlite_payment_repository.hpp"
+#include "adapters/sql_payment_repository.hpp"
 #include "api/handlers.hpp"
 #include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
@@ -16,12 +15,7 @@ int main(int argc, char** argv) {
   using namespace mercato;
   return service::run(argc, argv, "payment", [](service::Context& ctx) {
     auto [repository, event_store] = storage::open_repository_with_events<payment::PaymentRepository>(
-        ctx, {.sqlite =
-                  [](sqlite::Database& db) { return std::make_unique<payment::SqlitePaymentRepository>(db); },
-              .postgres =
-                  [](postgres::Database& db) {
-                    return std::make_unique<payment::PostgresPaymentRepository>(db);
-                  }});
+        ctx, {.sql = [](sql::Database& db) { return std::make_unique<payment::SqlPaymentRepository>(db); }});
     auto settings = ctx.config().section("payment");
     auto retention = settings.duration("idempotency_retention", std::chrono::hours(48));
     auto& processor = ctx.own(

@@ -1,7 +1,7 @@
 // The shipping service: one shipment per order in the service's own SQLite database, behind the REST
 // API in api/ (contract: api/shipping.yaml); every change published as an event through the
 // transactional outbox; the order saga's create and cancel commands handled and answered.
-#include "adapters/sqlite_shipment_repository.hpp"
+#include "adapters/sql_shipment_repository.hpp"
 #include "api/handlers.hpp"
 #include "app/saga_handlers.hpp"
 #include "app/shipping_settings.hpp"
@@ -13,11 +13,11 @@ int main(int argc, char** argv) {
   using namespace mercato;
   return service::run(argc, argv, "shipping", [](service::Context& ctx) {
     auto db_config = ctx.config().section("database");
-    auto& db = ctx.own(sqlite::Database::open({
+    auto& db = ctx.own(sql::Database::open(sqlite::DatabaseSettings{
         .path = db_config.string("path", "var/shipping/shipping.db"),
         .connections = static_cast<std::size_t>(db_config.integer("connections", 1, 1, 64)),
     }));
-    auto& repository = ctx.own(std::make_unique<shipping::SqliteShipmentRepository>(db));
+    auto& repository = ctx.own(std::make_unique<shipping::SqlShipmentRepository>(db));
     auto& shipments = ctx.own(std::make_unique<shipping::ShippingService>(
         repository, shipping::read_settings(ctx.config().section("shipping"))));
     ctx.add_readiness_check("database", [&repository] { return repository.ping(); });

@@ -5,9 +5,8 @@
 #include <fstream>
 
 #include "adapters/argon2_password_hasher.hpp"
-#include "adapters/postgres_user_repository.hpp"
 #include "adapters/signing_keys.hpp"
-#include "adapters/sqlite_user_repository.hpp"
+#include "adapters/sql_user_repository.hpp"
 #include "api/handlers.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/identity.hpp"
@@ -137,9 +136,7 @@ int main(int argc, char** argv) {
   return service::run(argc, argv, "user", [](service::Context& ctx) {
     auto settings = read_auth_config(ctx);
     auto [repository, event_store] = storage::open_repository_with_events<user::UserRepository>(
-        ctx, {.sqlite = [](sqlite::Database& db) { return std::make_unique<user::SqliteUserRepository>(db); },
-              .postgres =
-                  [](postgres::Database& db) { return std::make_unique<user::PostgresUserRepository>(db); }});
+        ctx, {.sql = [](sql::Database& db) { return std::make_unique<user::SqlUserRepository>(db); }});
     auto& hasher = ctx.own(std::make_unique<user::Argon2PasswordHasher>(settings.argon2));
     auto& users = ctx.own(std::make_unique<user::UserService>(repository, hasher));
     auto keys = user::load_signing_keys(settings.keys, now_utc());

@@ -31,7 +31,7 @@
 
 #include "mercato/events/bus.hpp"
 #include "mercato/events/store.hpp"
-#include "mercato/sqlite/sqlite.hpp"
+#include "mercato/sql/sql.hpp"
 
 using namespace mercato;
 using namespace std::chrono_literals;
@@ -124,11 +124,10 @@ class Latencies {
   std::int64_t first_ = 0, last_ = 0;
 };
 
-std::int64_t count(sqlite::Database& db, const char* table) {
-  return db.with([&](sqlite::Connection& c) {
-    auto st = c.prepare(std::string("SELECT COUNT(*) FROM ") + table);
-    (void)st.step();
-    return st.integer(0);
+std::int64_t count(sql::Database& db, const char* table) {
+  return db.with([&](sql::Connection& c) -> std::int64_t {
+    auto rows = c.query(std::string("SELECT COUNT(*) FROM ") + table);
+    return rows ? (*rows)[0].integer(0) : -1;
   });
 }
 
@@ -137,8 +136,8 @@ std::int64_t count(sqlite::Database& db, const char* table) {
 int main(int argc, char** argv) {
   if (argc < 5) return usage();
   std::string mode = argv[1], path = argv[2], url = argv[3], prefix = argv[4];
-  auto db = sqlite::Database::open({.path = path});
-  auto schema = db->with([](sqlite::Connection& c) {
+  auto db = sql::Database::open(sqlite::DatabaseSettings{.path = path});
+  auto schema = db->with([](sql::Connection& c) {
     return c.exec(
         "CREATE TABLE IF NOT EXISTS produced (n INTEGER PRIMARY KEY);"
         "CREATE TABLE IF NOT EXISTS effects (n INTEGER NOT NULL, event_id TEXT NOT NULL);");
@@ -155,11 +154,9 @@ int main(int argc, char** argv) {
     auto pace = std::chrono::milliseconds(argc == 8 ? std::stol(argv[7]) : 0);
     if (auto r = bus.start(); !r) return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
     for (long i = first; i < first + n; ++i) {
-      auto r = db->with([&](sqlite::Connection& c) -> Result<void> {
-        if (auto b = c.begin_immediate(); !b) return b;
-        auto st = c.prepare("INSERT INTO produced(n) VALUES (?1)");
-        st.bind(1, static_cast<std::int64_t>(i));
-        if (auto x = st.run(); !x) return x;
+      auto r = db->with([&](sql::Connection& c) -> Result<void> {
+        if (auto b = c.begin(); !b) return b;
+        if (auto x = c.run("INSERT INTO produced(n) VALUES ($1)", {i}); !x) return x;
         auto e = events::make_event("probe", "probe.made", "s" + std::to_string(i % 5), data_of(i));
         if (auto x = events::append_outbox(c, std::span(&e, 1)); !x) return x;
         return c.commit();
@@ -180,17 +177,14 @@ int main(int argc, char** argv) {
     long expect = std::stol(argv[5]);
     Latencies latencies;
     bus.on("probe.made", [&](const events::CloudEvent& e) -> Result<void> {
-      return db->with([&](sqlite::Connection& c) -> Result<void> {
-        if (auto b = c.begin_immediate(); !b) return b;
+      return db->with([&](sql::Connection& c) -> Result<void> {
+        if (auto b = c.begin(); !b) return b;
         auto first = events::record_handled(c, "probe", e.id);
         if (!first) return std::move(first).error();
         if (!*first) return {};  // a redelivery of an event whose effect is committed: ack only
         auto [n, sent_ns] = read_data(e.data);
         latencies.record(n, sent_ns);
-        auto st = c.prepare("INSERT INTO effects(n, event_id) VALUES (?1, ?2)");
-        st.bind(1, n);
-        st.bind(2, e.id);
-        if (auto x = st.run(); !x) return x;
+        if (auto x = c.run("INSERT INTO effects(n, event_id) VALUES ($1, $2)", {n, e.id}); !x) return x;
         return c.commit();
       });
     });

@@ -11,8 +11,7 @@
 
 #include "mercato/core/ids.hpp"
 #include "mercato/events/bus.hpp"
-#include "mercato/postgres/postgres.hpp"
-#include "mercato/sqlite/sqlite.hpp"
+#include "mercato/sql/sql.hpp"
 #include "mercato/testing/backends.hpp"
 
 namespace mercato::events {
@@ -20,8 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// One database of either engine, with a transaction helper that appends events the way a repository
-// does: state change + outbox rows in one transaction, committed or rolled back together.
+// A database with a transaction helper that appends events the way a repository does: state change +
+// outbox rows in one transaction, committed or rolled back together.
 class Db {
  public:
   virtual ~Db() = default;
@@ -35,80 +34,32 @@ class Db {
   virtual std::int64_t things() = 0;
 };
 
-class SqliteDb final : public Db {
+// One database of either engine, through lib/sql as the repositories use it.
+class SqlDb final : public Db {
  public:
-  SqliteDb() : dir_(testing::temp_dir("events-store").string()) {
-    db_ = sqlite::Database::open({.path = dir_ + "/e.db"});
-    (void)db_->with(
-        [](sqlite::Connection& c) { return c.exec("CREATE TABLE things (name TEXT PRIMARY KEY)"); });
+  // SQLite in a temporary directory, or a schema of its own on the PostgreSQL server at `postgres_base`.
+  explicit SqlDb(const std::string& postgres_base) {
+    if (postgres_base.empty()) {
+      dir_ = testing::temp_dir("events-store").string();
+      db_ = sql::Database::open(sqlite::DatabaseSettings{.path = dir_ + "/e.db"});
+    } else {
+      schema_ = std::make_unique<testing::PostgresSchema>(postgres_base, "events");
+      db_ = sql::Database::open(postgres::DatabaseSettings{.url = schema_->url(), .connections = 2});
+    }
+    (void)db_->with([](sql::Connection& c) { return c.exec("CREATE TABLE things (name TEXT PRIMARY KEY)"); });
     store_ = open_store(*db_);
   }
-  ~SqliteDb() override {
+  ~SqlDb() override {
     store_.reset();
     db_.reset();
-    std::filesystem::remove_all(dir_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   EventStore& store() override { return *store_; }
   Result<void> change_with_events(const std::string& thing, const std::vector<CloudEvent>& events,
                                   bool commit) override {
-    return db_->with([&](sqlite::Connection& c) -> Result<void> {
-      if (auto r = c.begin_immediate(); !r) return r;
-      auto st = c.prepare("INSERT INTO things(name) VALUES (?1)");
-      st.bind(1, thing);
-      if (auto r = st.run(); !r) return r;
-      if (auto r = append_outbox(c, events); !r) return r;
-      if (!commit) {
-        c.rollback();
-        return {};
-      }
-      return c.commit();
-    });
-  }
-  Result<bool> handle(const std::string& consumer, const std::string& event_id,
-                      const std::string& thing) override {
-    return db_->with([&](sqlite::Connection& c) -> Result<bool> {
-      if (auto r = c.begin_immediate(); !r) return std::move(r).error();
-      auto first = record_handled(c, consumer, event_id);
-      if (!first || !*first) return first;
-      auto st = c.prepare("INSERT INTO things(name) VALUES (?1)");
-      st.bind(1, thing);
-      if (auto r = st.run(); !r) return std::move(r).error();
-      if (auto r = c.commit(); !r) return std::move(r).error();
-      return true;
-    });
-  }
-  std::int64_t things() override {
-    return db_->with([](sqlite::Connection& c) {
-      auto st = c.prepare("SELECT COUNT(*) FROM things");
-      (void)st.step();
-      return st.integer(0);
-    });
-  }
-
- private:
-  std::string dir_;
-  std::unique_ptr<sqlite::Database> db_;
-  std::unique_ptr<EventStore> store_;
-};
-
-class PostgresDb final : public Db {
- public:
-  explicit PostgresDb(const std::string& base) : schema_(base, "events") {
-    db_ = postgres::Database::open({.url = schema_.url(), .connections = 2});
-    (void)db_->with(
-        [](postgres::Connection& c) { return c.exec("CREATE TABLE things (name TEXT PRIMARY KEY)"); });
-    store_ = open_store(*db_);
-  }
-  ~PostgresDb() override {
-    store_.reset();
-    db_.reset();
-  }
-  EventStore& store() override { return *store_; }
-  Result<void> change_with_events(const std::string& thing, const std::vector<CloudEvent>& events,
-                                  bool commit) override {
-    return db_->with([&](postgres::Connection& c) -> Result<void> {
+    return db_->with([&](sql::Connection& c) -> Result<void> {
       if (auto r = c.begin(); !r) return r;
-      if (auto r = c.query("INSERT INTO things(name) VALUES ($1)", {thing}); !r) return std::move(r).error();
+      if (auto r = c.run("INSERT INTO things(name) VALUES ($1)", {thing}); !r) return r;
       if (auto r = append_outbox(c, events); !r) return r;
       if (!commit) {
         c.rollback();
@@ -119,25 +70,26 @@ class PostgresDb final : public Db {
   }
   Result<bool> handle(const std::string& consumer, const std::string& event_id,
                       const std::string& thing) override {
-    return db_->with([&](postgres::Connection& c) -> Result<bool> {
+    return db_->with([&](sql::Connection& c) -> Result<bool> {
       if (auto r = c.begin(); !r) return std::move(r).error();
       auto first = record_handled(c, consumer, event_id);
       if (!first || !*first) return first;
-      if (auto r = c.query("INSERT INTO things(name) VALUES ($1)", {thing}); !r) return std::move(r).error();
+      if (auto r = c.run("INSERT INTO things(name) VALUES ($1)", {thing}); !r) return std::move(r).error();
       if (auto r = c.commit(); !r) return std::move(r).error();
       return true;
     });
   }
   std::int64_t things() override {
-    return db_->with([](postgres::Connection& c) {
+    return db_->with([](sql::Connection& c) -> std::int64_t {
       auto rows = c.query("SELECT COUNT(*) FROM things");
-      return rows ? rows->integer(0, 0) : -1;
+      return rows ? (*rows)[0].integer(0) : -1;
     });
   }
 
  private:
-  testing::PostgresSchema schema_;
-  std::unique_ptr<postgres::Database> db_;
+  std::unique_ptr<testing::PostgresSchema> schema_;  // first member: dropped last
+  std::string dir_;
+  std::unique_ptr<sql::Database> db_;
   std::unique_ptr<EventStore> store_;
 };
 
@@ -149,10 +101,10 @@ class EventStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "sqlite") {
-      db_ = std::make_unique<SqliteDb>();
+      db_ = std::make_unique<SqlDb>("");
     } else {
       MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
-      db_ = std::make_unique<PostgresDb>(base);
+      db_ = std::make_unique<SqlDb>(base);
     }
   }
   std::unique_ptr<Db> db_;

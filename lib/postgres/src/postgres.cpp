@@ -17,6 +17,7 @@ Rows::~Rows() {
   if (result_ != nullptr) PQclear(result_);
 }
 int Rows::size() const noexcept { return result_ == nullptr ? 0 : PQntuples(result_); }
+int Rows::columns() const noexcept { return result_ == nullptr ? 0 : PQnfields(result_); }
 std::string Rows::text(int row, int column) const {
   return std::string(PQgetvalue(result_, row, column),
                      static_cast<std::size_t>(PQgetlength(result_, row, column)));
@@ -89,15 +90,7 @@ Result<void> Connection::exec(std::string_view sql) {
 }
 
 Result<void> Connection::begin() { return exec("BEGIN"); }
-Result<void> Connection::commit() {
-  auto r = exec("COMMIT");
-  auto actions = std::move(after_commit_);
-  after_commit_.clear();
-  if (r) {
-    for (auto& action : actions) action();
-  }
-  return r;
-}
+Result<void> Connection::commit() { return after_commit_.committed(exec("COMMIT")); }
 void Connection::rollback() noexcept {
   after_commit_.clear();
   if (in_transaction()) {
@@ -136,28 +129,9 @@ std::unique_ptr<Database> Database::open(const DatabaseSettings& settings) {
     }
     // Server notices ("relation already exists, skipping") are not errors; keep them out of the logs.
     PQsetNoticeProcessor(conn, ignore_notice, nullptr);
-    db->all_.push_back(std::make_unique<Connection>(conn));
-    db->free_.push_back(db->all_.back().get());
+    db->pool_.add(std::make_unique<Connection>(conn));
   }
   return db;
-}
-
-Database::Lease::Lease(Database& d) : db(d) {
-  std::unique_lock lock(db.mutex_);
-  db.available_.wait(lock, [&] { return !db.free_.empty(); });
-  connection = db.free_.back();
-  db.free_.pop_back();
-  lock.unlock();
-  connection->ensure_alive();
-}
-
-Database::Lease::~Lease() {
-  connection->rollback();  // a transaction left open by an early return must not leak to the next user
-  {
-    std::lock_guard lock(db.mutex_);
-    db.free_.push_back(connection);
-  }
-  db.available_.notify_one();
 }
 
 Result<void> Database::migrate(std::string_view component, const std::vector<Migration>& migrations) {

@@ -90,7 +90,8 @@ struct Client::Connection {
   bool usable() const noexcept { return context != nullptr && context->err == 0; }
 };
 
-Client::Client(Settings settings) : settings_(std::move(settings)) {}
+Client::Client(Settings settings)
+    : settings_(std::move(settings)), pool_([this](Connection& c) { repair(c); }) {}
 
 Client::~Client() = default;
 
@@ -209,33 +210,18 @@ std::unique_ptr<Client> Client::open(const Settings& settings) {
       throw std::runtime_error("cannot connect to Redis at " + address.host + ":" +
                                std::to_string(address.port) + ": " + error);
     }
-    client->free_.push_back(connection.get());
-    client->all_.push_back(std::move(connection));
+    client->pool_.add(std::move(connection));
   }
   return client;
 }
 
-Client::Lease::Lease(Client& c) : client(c) {
-  std::unique_lock lock(client.mutex_);
-  client.available_.wait(lock, [&] { return !client.free_.empty(); });
-  connection = client.free_.back();
-  client.free_.pop_back();
-  lock.unlock();
-  if (!connection->usable()) {
-    // Broken by an earlier call: start over on a fresh connection (re-authenticated, db selected).
-    if (connection->context != nullptr) redisFree(connection->context);
-    std::string error;
-    auto address = parse_url(client.settings_.url);
-    connection->context = connect(address, client.settings_, error);
-  }
-}
-
-Client::Lease::~Lease() {
-  {
-    std::lock_guard lock(client.mutex_);
-    client.free_.push_back(connection);
-  }
-  client.available_.notify_one();
+void Client::repair(Connection& connection) {
+  if (connection.usable()) return;
+  // Broken by an earlier call: start over on a fresh connection (re-authenticated, db selected).
+  if (connection.context != nullptr) redisFree(connection.context);
+  std::string error;
+  auto address = parse_url(settings_.url);
+  connection.context = connect(address, settings_, error);
 }
 
 Result<Reply> Client::run(Connection& connection, const std::vector<std::string>& args) {
@@ -247,14 +233,14 @@ Result<Reply> Client::run(Connection& connection, const std::vector<std::string>
 
 Result<Reply> Client::command(const std::vector<std::string>& args) {
   if (args.empty()) return Error::internal("redis: empty command");
-  Lease lease(*this);
-  return run(*lease.connection, args);
+  auto lease = pool_.borrow();
+  return run(*lease, args);
 }
 
 Result<Reply> Client::eval(const Script& script, const std::vector<std::string>& keys,
                            const std::vector<std::string>& args) {
-  Lease lease(*this);
-  Connection& connection = *lease.connection;
+  auto lease = pool_.borrow();
+  Connection& connection = *lease;
   if (!connection.usable()) {
     return Error::unavailable("redis: cannot reach " + host_ + ":" + std::to_string(port_));
   }

@@ -59,6 +59,12 @@ std::int64_t Statement::integer(int column) const { return sqlite3_column_int64(
 
 bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 
+bool Statement::is_integer(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_INTEGER; }
+
+int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+
+bool Statement::read_only() const { return sqlite3_stmt_readonly(stmt_) != 0; }
+
 Connection::Connection(sqlite3* db) : db_(db) {}
 
 Connection::~Connection() {
@@ -98,20 +104,14 @@ std::int64_t Connection::changes() const noexcept { return sqlite3_changes64(db_
 
 Result<void> Connection::begin_immediate() { return exec("BEGIN IMMEDIATE"); }
 
-Result<void> Connection::commit() {
-  auto r = exec("COMMIT");
-  auto actions = std::move(after_commit_);
-  after_commit_.clear();
-  if (r) {
-    for (auto& action : actions) action();
-  }
-  return r;
-}
+Result<void> Connection::commit() { return after_commit_.committed(exec("COMMIT")); }
 
 void Connection::rollback() noexcept {
   after_commit_.clear();
-  if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (in_transaction()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
+
+bool Connection::in_transaction() const noexcept { return sqlite3_get_autocommit(db_) == 0; }
 
 Database::Database(DatabaseSettings settings) : settings_(std::move(settings)) {}
 
@@ -153,26 +153,9 @@ std::unique_ptr<Database> Database::open(const DatabaseSettings& settings) {
         throw std::runtime_error("cannot configure database " + settings.path + ": " + r.error().message);
       }
     }
-    db->free_.push_back(conn.get());
-    db->all_.push_back(std::move(conn));
+    db->pool_.add(std::move(conn));
   }
   return db;
-}
-
-Database::Lease::Lease(Database& d) : db(d) {
-  std::unique_lock lock(db.mutex_);
-  db.available_.wait(lock, [&] { return !db.free_.empty(); });
-  connection = db.free_.back();
-  db.free_.pop_back();
-}
-
-Database::Lease::~Lease() {
-  connection->rollback();  // a transaction left open by an early return must not leak to the next user
-  {
-    std::lock_guard lock(db.mutex_);
-    db.free_.push_back(connection);
-  }
-  db.available_.notify_one();
 }
 
 int Database::schema_version() {

@@ -9,10 +9,9 @@
 #include <thread>
 
 #include "adapters/memory_inventory_repository.hpp"
-#include "adapters/postgres_inventory_repository.hpp"
 #include "adapters/redis_event_store.hpp"
 #include "adapters/redis_inventory_repository.hpp"
-#include "adapters/sqlite_inventory_repository.hpp"
+#include "adapters/sql_inventory_repository.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/events/store.hpp"
 #include "mercato/testing/backends.hpp"
@@ -47,14 +46,15 @@ struct MemoryFixture : Fixture {
 struct SqliteFixture : Fixture {
   explicit SqliteFixture(std::size_t connections)
       : dir(std::filesystem::temp_directory_path() / ("mercato-inventory-repo-" + random_hex(8))),
-        db(sqlite::Database::open({.path = (dir / "inventory.db").string(), .connections = connections})),
+        db(sql::Database::open(
+            sqlite::DatabaseSettings{.path = (dir / "inventory.db").string(), .connections = connections})),
         r(*db) {}
   ~SqliteFixture() override { std::filesystem::remove_all(dir); }
   InventoryRepository& repo() override { return r; }
   std::vector<events::CloudEvent> outbox() override { return unsent(*events::open_store(*db)); }
   std::filesystem::path dir;
-  std::unique_ptr<sqlite::Database> db;
-  SqliteInventoryRepository r;
+  std::unique_ptr<sql::Database> db;
+  SqlInventoryRepository r;
 };
 
 // A schema of its own on the PostgreSQL server that ./mercato test starts; several connections, so
@@ -62,14 +62,14 @@ struct SqliteFixture : Fixture {
 struct PostgresFixture : Fixture {
   explicit PostgresFixture(const std::string& url) : schema(url) {
     if (!schema.ok()) throw std::runtime_error("cannot create a test schema: " + schema.error());
-    db = postgres::Database::open({.url = schema.url(), .connections = 4});
-    r = std::make_unique<PostgresInventoryRepository>(*db);
+    db = sql::Database::open(postgres::DatabaseSettings{.url = schema.url(), .connections = 4});
+    r = std::make_unique<SqlInventoryRepository>(*db);
   }
   InventoryRepository& repo() override { return *r; }
   std::vector<events::CloudEvent> outbox() override { return unsent(*events::open_store(*db)); }
   mercato::testing::PostgresSchema schema;  // first member: dropped after the repository has closed
-  std::unique_ptr<postgres::Database> db;
-  std::unique_ptr<PostgresInventoryRepository> r;
+  std::unique_ptr<sql::Database> db;
+  std::unique_ptr<SqlInventoryRepository> r;
 };
 
 // A key prefix of its own on the Redis server that ./mercato test starts; its keys are deleted afterwards.

@@ -9,9 +9,9 @@
 #include <boost/json.hpp>
 #include <filesystem>
 
-#include "adapters/sqlite_inventory_repository.hpp"
+#include "adapters/sql_inventory_repository.hpp"
 #include "mercato/core/ids.hpp"
-#include "mercato/sqlite/sqlite.hpp"
+#include "mercato/sql/sql.hpp"
 
 namespace mercato::inventory {
 namespace {
@@ -95,11 +95,12 @@ class SagaHandlersTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_ = std::filesystem::temp_directory_path() / ("mercato-saga-" + random_hex(8));
-  std::unique_ptr<sqlite::Database> db_ = [this] {
+  std::unique_ptr<sql::Database> db_ = [this] {
     std::filesystem::create_directories(dir_);
-    return sqlite::Database::open({.path = (dir_ / "inventory.db").string(), .connections = 2});
+    return sql::Database::open(
+        sqlite::DatabaseSettings{.path = (dir_ / "inventory.db").string(), .connections = 2});
   }();
-  SqliteInventoryRepository repository_{*db_};
+  SqlInventoryRepository repository_{*db_};
   InventoryService service_{repository_};
   std::unique_ptr<events::EventStore> store_ = events::open_store(*db_);
   SagaHandlers saga_{service_, *store_, "inventory"};

@@ -1,5 +1,5 @@
-// One contract, two implementations: the in-memory fake and SQLite must behave the same, including what
-// each recording appends to the outbox (the fake keeps its events in a vector).
+// One contract: the in-memory fake and the SQL repository on SQLite and PostgreSQL must behave the same,
+// including what each recording appends to the outbox (the fake keeps its events in a vector).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,10 +8,11 @@
 #include <thread>
 
 #include "adapters/memory_notification_repository.hpp"
-#include "adapters/sqlite_notification_repository.hpp"
+#include "adapters/sql_notification_repository.hpp"
 #include "app/notification_events.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/events/store.hpp"
+#include "mercato/testing/backends.hpp"
 
 namespace mercato::notification {
 namespace {
@@ -29,14 +30,28 @@ struct MemoryFixture : Fixture {
   std::vector<events::CloudEvent> outbox() override { return r.appended(); }
 };
 
-struct SqliteFixture : Fixture {
-  // Four connections, so the concurrency cases race real SQLite writers rather than one serialized one.
-  SqliteFixture()
-      : dir(std::filesystem::temp_directory_path() / ("mercato-notification-repo-" + random_hex(8))),
-        db(sqlite::Database::open({.path = (dir / "notification.db").string(), .connections = 4})),
-        r(*db) {}
-  ~SqliteFixture() override { std::filesystem::remove_all(dir); }
-  NotificationRepository& repo() override { return r; }
+// The SQL repository on SQLite (four connections, so the concurrency cases race real writers rather than
+// one serialized one) or on PostgreSQL (a schema of its own on the server ./mercato test starts).
+struct SqlFixture : Fixture {
+  explicit SqlFixture(const std::string& engine) {
+    if (engine == "sqlite") {
+      dir = std::filesystem::temp_directory_path() / ("mercato-notification-repo-" + random_hex(8));
+      db = sql::Database::open(
+          sqlite::DatabaseSettings{.path = (dir / "notification.db").string(), .connections = 4});
+    } else {
+      schema = std::make_unique<mercato::testing::PostgresSchema>(
+          mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL"));
+      if (!schema->ok()) throw std::runtime_error("cannot create a test schema: " + schema->error());
+      db = sql::Database::open(postgres::DatabaseSettings{.url = schema->url(), .connections = 4});
+    }
+    r = std::make_unique<SqlNotificationRepository>(*db);
+  }
+  ~SqlFixture() override {
+    r.reset();
+    db.reset();
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+  NotificationRepository& repo() override { return *r; }
   std::vector<events::CloudEvent> outbox() override {
     auto rows = events::open_store(*db)->unsent(100);
     if (!rows) throw std::runtime_error("cannot read the outbox: " + rows.error().message);
@@ -44,9 +59,10 @@ struct SqliteFixture : Fixture {
     for (auto& row : *rows) out.push_back(std::move(row.event));
     return out;
   }
+  std::unique_ptr<mercato::testing::PostgresSchema> schema;  // first member: dropped last
   std::filesystem::path dir;
-  std::unique_ptr<sqlite::Database> db;
-  SqliteNotificationRepository r;
+  std::unique_ptr<sql::Database> db;
+  std::unique_ptr<SqlNotificationRepository> r;
 };
 
 // Counts deliveries; fails them on request.
@@ -68,7 +84,11 @@ class NotificationRepositoryContract : public ::testing::TestWithParam<std::stri
     if (GetParam() == "memory") {
       fixture_ = std::make_unique<MemoryFixture>();
     } else {
-      fixture_ = std::make_unique<SqliteFixture>();
+      if (GetParam() == "postgres" && mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL").empty()) {
+        if (mercato::testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
+        GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
+      }
+      fixture_ = std::make_unique<SqlFixture>(GetParam());
     }
   }
   NotificationRepository& repo() { return fixture_->repo(); }
@@ -96,7 +116,7 @@ TEST_P(NotificationRepositoryContract, RecordsANewNotificationAfterDeliveringIt)
   EXPECT_EQ(r->notification, n);
   EXPECT_EQ(delivery.calls, 1);
   auto listed = repo().list_for_customer("cust-1", 10);
-  ASSERT_TRUE(listed);
+  ASSERT_TRUE(listed) << listed.error().message;
   ASSERT_EQ(listed->size(), 1U);
   EXPECT_EQ(listed->front(), n);
 }
@@ -239,7 +259,7 @@ TEST_P(NotificationRepositoryContract, ConcurrentSendsForOnePairAppendOneEvent) 
 TEST_P(NotificationRepositoryContract, PingSucceeds) { EXPECT_TRUE(repo().ping()); }
 
 INSTANTIATE_TEST_SUITE_P(Implementations, NotificationRepositoryContract,
-                         ::testing::Values("memory", "sqlite"));
+                         ::testing::Values("memory", "sqlite", "postgres"));
 
 TEST(SqliteNotificationRepository, TheOncePerPairRuleSurvivesReopeningTheFile) {
   auto dir = std::filesystem::temp_directory_path() / ("mercato-notification-reopen-" + random_hex(8));
@@ -247,13 +267,13 @@ TEST(SqliteNotificationRepository, TheOncePerPairRuleSurvivesReopeningTheFile) {
   CountingDelivery delivery;
   Notification n{new_uuid(), "cust-1", "order-1", Kind::kOrderCancelled, "sorry", now_utc()};
   {
-    auto db = sqlite::Database::open({.path = path});
-    SqliteNotificationRepository repo(*db);
+    auto db = sql::Database::open(sqlite::DatabaseSettings{.path = path});
+    SqlNotificationRepository repo(*db);
     ASSERT_TRUE(repo.record_once(n, delivery.fn(), {}));
   }
   {
-    auto db = sqlite::Database::open({.path = path});
-    SqliteNotificationRepository repo(*db);
+    auto db = sql::Database::open(sqlite::DatabaseSettings{.path = path});
+    SqlNotificationRepository repo(*db);
     Notification again{new_uuid(), "cust-1", "order-1", Kind::kOrderCancelled, "sorry again", now_utc()};
     auto r = repo.record_once(again, delivery.fn(), {});
     ASSERT_TRUE(r);

@@ -7,8 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "adapters/postgres_order_repository.hpp"
-#include "adapters/sqlite_order_repository.hpp"
+#include "adapters/sql_order_repository.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/testing.hpp"
@@ -25,26 +24,27 @@ struct Fixture {
 struct SqliteFixture : Fixture {
   SqliteFixture()
       : dir(std::filesystem::temp_directory_path() / ("mercato-order-repo-" + random_hex(8))),
-        db(sqlite::Database::open({.path = (dir / "order.db").string(), .connections = 4})),
+        db(sql::Database::open(
+            sqlite::DatabaseSettings{.path = (dir / "order.db").string(), .connections = 4})),
         r(*db) {}
   ~SqliteFixture() override { std::filesystem::remove_all(dir); }
   OrderRepository& repo() override { return r; }
   std::filesystem::path dir;
-  std::unique_ptr<sqlite::Database> db;
-  SqliteOrderRepository r;
+  std::unique_ptr<sql::Database> db;
+  SqlOrderRepository r;
 };
 
 // A schema of its own on the PostgreSQL server that ./mercato test starts.
 struct PostgresFixture : Fixture {
   explicit PostgresFixture(const std::string& url) : schema(url) {
     if (!schema.ok()) throw std::runtime_error("cannot create a test schema: " + schema.error());
-    db = postgres::Database::open({.url = schema.url(), .connections = 4});
-    r = std::make_unique<PostgresOrderRepository>(*db);
+    db = sql::Database::open(postgres::DatabaseSettings{.url = schema.url(), .connections = 4});
+    r = std::make_unique<SqlOrderRepository>(*db);
   }
   OrderRepository& repo() override { return *r; }
   mercato::testing::PostgresSchema schema;  // first member: dropped after the repository has closed
-  std::unique_ptr<postgres::Database> db;
-  std::unique_ptr<PostgresOrderRepository> r;
+  std::unique_ptr<sql::Database> db;
+  std::unique_ptr<SqlOrderRepository> r;
 };
 
 SystemTime at(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }

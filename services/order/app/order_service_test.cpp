@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <map>
 
-#include "adapters/sqlite_order_repository.hpp"
+#include "adapters/sql_order_repository.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/events/store.hpp"
 
@@ -43,7 +43,7 @@ class OrderServiceTest : public ::testing::Test {
  protected:
   OrderServiceTest()
       : dir_(std::filesystem::temp_directory_path() / ("mercato-order-svc-" + random_hex(8))),
-        db_(sqlite::Database::open({.path = (dir_ / "order.db").string()})),
+        db_(sql::Database::open(sqlite::DatabaseSettings{.path = (dir_ / "order.db").string()})),
         repo_(*db_),
         service_(repo_, directory_, catalog_) {
     directory_.known["cust-1"] = true;
@@ -76,8 +76,8 @@ class OrderServiceTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<sqlite::Database> db_;
-  SqliteOrderRepository repo_;
+  std::unique_ptr<sql::Database> db_;
+  SqlOrderRepository repo_;
   FakeDirectory directory_;
   FakeCatalog catalog_;
   OrderService service_;

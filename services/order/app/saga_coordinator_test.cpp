@@ -12,8 +12,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 
-#include "adapters/postgres_order_repository.hpp"
-#include "adapters/sqlite_order_repository.hpp"
+#include "adapters/sql_order_repository.hpp"
 #include "app/order_service.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/events/store.hpp"
@@ -39,15 +38,15 @@ class SagaCoordinatorTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "sqlite") {
       dir_ = std::filesystem::temp_directory_path() / ("mercato-saga-" + random_hex(8));
-      sqlite_ = sqlite::Database::open({.path = (dir_ / "order.db").string()});
-      repo_ = std::make_unique<SqliteOrderRepository>(*sqlite_);
+      sqlite_ = sql::Database::open(sqlite::DatabaseSettings{.path = (dir_ / "order.db").string()});
+      repo_ = std::make_unique<SqlOrderRepository>(*sqlite_);
       store_ = events::open_store(*sqlite_);
     } else {
       MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
       schema_ = std::make_unique<testing::PostgresSchema>(base, "saga");
       ASSERT_TRUE(schema_->ok()) << schema_->error();
-      postgres_ = postgres::Database::open({.url = schema_->url(), .connections = 2});
-      repo_ = std::make_unique<PostgresOrderRepository>(*postgres_);
+      postgres_ = sql::Database::open(postgres::DatabaseSettings{.url = schema_->url(), .connections = 2});
+      repo_ = std::make_unique<SqlOrderRepository>(*postgres_);
       store_ = events::open_store(*postgres_);
     }
     orchestrator_ = std::make_unique<SagaCoordinator>(*repo_, SagaTimeouts{.step = 10s, .order = 60s});
@@ -123,9 +122,9 @@ class SagaCoordinatorTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<sqlite::Database> sqlite_;
+  std::unique_ptr<sql::Database> sqlite_;
   std::unique_ptr<testing::PostgresSchema> schema_;
-  std::unique_ptr<postgres::Database> postgres_;
+  std::unique_ptr<sql::Database> postgres_;
   std::unique_ptr<OrderRepository> repo_;
   std::unique_ptr<events::EventStore> store_;
   Everyone everyone_;

@@ -8,8 +8,7 @@
 #include <thread>
 
 #include "adapters/memory_payment_repository.hpp"
-#include "adapters/postgres_payment_repository.hpp"
-#include "adapters/sqlite_payment_repository.hpp"
+#include "adapters/sql_payment_repository.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/events/store.hpp"
 #include "mercato/testing/backends.hpp"
@@ -45,14 +44,15 @@ struct SqliteFixture : Fixture {
   // Several connections, so concurrent calls really overlap in SQLite rather than queue for one.
   SqliteFixture()
       : dir(std::filesystem::temp_directory_path() / ("mercato-payment-repo-" + random_hex(8))),
-        db(sqlite::Database::open({.path = (dir / "payment.db").string(), .connections = 4})),
+        db(sql::Database::open(
+            sqlite::DatabaseSettings{.path = (dir / "payment.db").string(), .connections = 4})),
         r(*db) {}
   ~SqliteFixture() override { std::filesystem::remove_all(dir); }
   PaymentRepository& repo() override { return r; }
   std::vector<events::CloudEvent> outbox() override { return unsent(*events::open_store(*db)); }
   std::filesystem::path dir;
-  std::unique_ptr<sqlite::Database> db;
-  SqlitePaymentRepository r;
+  std::unique_ptr<sql::Database> db;
+  SqlPaymentRepository r;
 };
 
 // A schema of its own on the PostgreSQL server that ./mercato test starts; several connections, so
@@ -60,14 +60,14 @@ struct SqliteFixture : Fixture {
 struct PostgresFixture : Fixture {
   explicit PostgresFixture(const std::string& url) : schema(url) {
     if (!schema.ok()) throw std::runtime_error("cannot create a test schema: " + schema.error());
-    db = postgres::Database::open({.url = schema.url(), .connections = 4});
-    r = std::make_unique<PostgresPaymentRepository>(*db);
+    db = sql::Database::open(postgres::DatabaseSettings{.url = schema.url(), .connections = 4});
+    r = std::make_unique<SqlPaymentRepository>(*db);
   }
   PaymentRepository& repo() override { return *r; }
   std::vector<events::CloudEvent> outbox() override { return unsent(*events::open_store(*db)); }
   mercato::testing::PostgresSchema schema;  // first member: dropped after the repository has closed
-  std::unique_ptr<postgres::Database> db;
-  std::unique_ptr<PostgresPaymentRepository> r;
+  std::unique_ptr<sql::Database> db;
+  std::unique_ptr<SqlPaymentRepository> r;
 };
 
 SystemTime at(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }

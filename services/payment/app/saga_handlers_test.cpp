@@ -9,8 +9,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "adapters/postgres_payment_repository.hpp"
-#include "adapters/sqlite_payment_repository.hpp"
+#include "adapters/sql_payment_repository.hpp"
 #include "app/payment_events.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/events/store.hpp"
@@ -42,30 +41,31 @@ struct Stores {
 struct SqliteStores : Stores {
   SqliteStores()
       : dir(std::filesystem::temp_directory_path() / ("mercato-payment-saga-" + random_hex(8))),
-        db(sqlite::Database::open({.path = (dir / "payment.db").string(), .connections = 2})),
+        db(sql::Database::open(
+            sqlite::DatabaseSettings{.path = (dir / "payment.db").string(), .connections = 2})),
         r(*db),
         s(events::open_store(*db)) {}
   ~SqliteStores() override { std::filesystem::remove_all(dir); }
   PaymentRepository& repo() override { return r; }
   events::EventStore& store() override { return *s; }
   std::filesystem::path dir;
-  std::unique_ptr<sqlite::Database> db;
-  SqlitePaymentRepository r;
+  std::unique_ptr<sql::Database> db;
+  SqlPaymentRepository r;
   std::unique_ptr<events::EventStore> s;
 };
 
 struct PostgresStores : Stores {
   explicit PostgresStores(const std::string& url) : schema(url) {
     if (!schema.ok()) throw std::runtime_error("cannot create a test schema: " + schema.error());
-    db = postgres::Database::open({.url = schema.url(), .connections = 2});
-    r = std::make_unique<PostgresPaymentRepository>(*db);
+    db = sql::Database::open(postgres::DatabaseSettings{.url = schema.url(), .connections = 2});
+    r = std::make_unique<SqlPaymentRepository>(*db);
     s = events::open_store(*db);
   }
   PaymentRepository& repo() override { return *r; }
   events::EventStore& store() override { return *s; }
   mercato::testing::PostgresSchema schema;  // first member: dropped after everything else has closed
-  std::unique_ptr<postgres::Database> db;
-  std::unique_ptr<PostgresPaymentRepository> r;
+  std::unique_ptr<sql::Database> db;
+  std::unique_ptr<SqlPaymentRepository> r;
   std::unique_ptr<events::EventStore> s;
 };
 

@@ -1,5 +1,5 @@
-// One contract, two implementations: the in-memory fake and SQLite must behave the same, including what
-// each change appends to the outbox (the fake keeps its events in a vector).
+// One contract: the in-memory fake and the SQL repository on SQLite and PostgreSQL must behave the same,
+// including what each change appends to the outbox (the fake keeps its events in a vector).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,10 +8,11 @@
 #include <thread>
 
 #include "adapters/memory_shipment_repository.hpp"
-#include "adapters/sqlite_shipment_repository.hpp"
+#include "adapters/sql_shipment_repository.hpp"
 #include "app/shipment_events.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/events/store.hpp"
+#include "mercato/testing/backends.hpp"
 
 namespace mercato::shipping {
 namespace {
@@ -29,14 +30,28 @@ struct MemoryFixture : Fixture {
   std::vector<events::CloudEvent> outbox() override { return r.appended(); }
 };
 
-struct SqliteFixture : Fixture {
-  // Four connections, so the concurrency cases race real SQLite writers rather than one serialized one.
-  SqliteFixture()
-      : dir(std::filesystem::temp_directory_path() / ("mercato-shipping-repo-" + random_hex(8))),
-        db(sqlite::Database::open({.path = (dir / "shipping.db").string(), .connections = 4})),
-        r(*db) {}
-  ~SqliteFixture() override { std::filesystem::remove_all(dir); }
-  ShipmentRepository& repo() override { return r; }
+// The SQL repository on SQLite (four connections, so the concurrency cases race real writers rather than
+// one serialized one) or on PostgreSQL (a schema of its own on the server ./mercato test starts).
+struct SqlFixture : Fixture {
+  explicit SqlFixture(const std::string& engine) {
+    if (engine == "sqlite") {
+      dir = std::filesystem::temp_directory_path() / ("mercato-shipping-repo-" + random_hex(8));
+      db = sql::Database::open(
+          sqlite::DatabaseSettings{.path = (dir / "shipping.db").string(), .connections = 4});
+    } else {
+      schema = std::make_unique<mercato::testing::PostgresSchema>(
+          mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL"));
+      if (!schema->ok()) throw std::runtime_error("cannot create a test schema: " + schema->error());
+      db = sql::Database::open(postgres::DatabaseSettings{.url = schema->url(), .connections = 4});
+    }
+    r = std::make_unique<SqlShipmentRepository>(*db);
+  }
+  ~SqlFixture() override {
+    r.reset();
+    db.reset();
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+  ShipmentRepository& repo() override { return *r; }
   std::vector<events::CloudEvent> outbox() override {
     auto rows = events::open_store(*db)->unsent(100);
     if (!rows) throw std::runtime_error("cannot read the outbox: " + rows.error().message);
@@ -44,9 +59,10 @@ struct SqliteFixture : Fixture {
     for (auto& row : *rows) out.push_back(std::move(row.event));
     return out;
   }
+  std::unique_ptr<mercato::testing::PostgresSchema> schema;  // first member: dropped last
   std::filesystem::path dir;
-  std::unique_ptr<sqlite::Database> db;
-  SqliteShipmentRepository r;
+  std::unique_ptr<sql::Database> db;
+  std::unique_ptr<SqlShipmentRepository> r;
 };
 
 class ShipmentRepositoryContract : public ::testing::TestWithParam<std::string> {
@@ -55,7 +71,11 @@ class ShipmentRepositoryContract : public ::testing::TestWithParam<std::string> 
     if (GetParam() == "memory") {
       fixture_ = std::make_unique<MemoryFixture>();
     } else {
-      fixture_ = std::make_unique<SqliteFixture>();
+      if (GetParam() == "postgres" && mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL").empty()) {
+        if (mercato::testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
+        GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
+      }
+      fixture_ = std::make_unique<SqlFixture>(GetParam());
     }
   }
   ShipmentRepository& repo() { return fixture_->repo(); }
@@ -219,7 +239,8 @@ TEST_P(ShipmentRepositoryContract, CancelOfAnUnknownShipmentAppendsNothing) {
 
 TEST_P(ShipmentRepositoryContract, PingSucceeds) { EXPECT_TRUE(repo().ping()); }
 
-INSTANTIATE_TEST_SUITE_P(Implementations, ShipmentRepositoryContract, ::testing::Values("memory", "sqlite"));
+INSTANTIATE_TEST_SUITE_P(Implementations, ShipmentRepositoryContract,
+                         ::testing::Values("memory", "sqlite", "postgres"));
 
 TEST(SqliteShipmentRepository, ShipmentsAndTheirEventsSurviveReopeningTheFile) {
   auto dir = std::filesystem::temp_directory_path() / ("mercato-shipping-reopen-" + random_hex(8));
@@ -227,14 +248,14 @@ TEST(SqliteShipmentRepository, ShipmentsAndTheirEventsSurviveReopeningTheFile) {
   Shipment s = new_shipment(
       new_uuid(), {"order-1", "cust-1", {"Ann", "1 Main St", "", "Paris", "75001", "FR"}}, now_utc());
   {
-    auto db = sqlite::Database::open({.path = path});
-    SqliteShipmentRepository repo(*db);
+    auto db = sql::Database::open(sqlite::DatabaseSettings{.path = path});
+    SqlShipmentRepository repo(*db);
     auto created = shipment_created_event(s, "");
     ASSERT_TRUE(repo.insert(s, std::span(&created, 1)));
   }
   {
-    auto db = sqlite::Database::open({.path = path});
-    SqliteShipmentRepository repo(*db);  // migrations are not re-applied, the event tables are kept
+    auto db = sql::Database::open(sqlite::DatabaseSettings{.path = path});
+    SqlShipmentRepository repo(*db);  // migrations are not re-applied, the event tables are kept
     EXPECT_EQ(*repo.find(s.id), s);
     EXPECT_FALSE(repo.insert(new_shipment(new_uuid(), {"order-1", "c", s.address}, now_utc()), {}));
     EXPECT_EQ(*events::open_store(*db)->unsent_count(), 1) << "the unsent event survives a restart";

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "adapters/sqlite_shipment_repository.hpp"
+#include "adapters/sql_shipment_repository.hpp"
 #include "app/shipment_events.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/events/store.hpp"
@@ -31,7 +31,8 @@ class ShippingSagaHandlers : public ::testing::Test {
  protected:
   ShippingSagaHandlers()
       : dir_(std::filesystem::temp_directory_path() / ("mercato-shipping-saga-" + random_hex(8))),
-        db_(sqlite::Database::open({.path = (dir_ / "shipping.db").string(), .connections = 2})),
+        db_(sql::Database::open(
+            sqlite::DatabaseSettings{.path = (dir_ / "shipping.db").string(), .connections = 2})),
         repo_(*db_),
         store_(events::open_store(*db_)) {}
   ~ShippingSagaHandlers() override { std::filesystem::remove_all(dir_); }
@@ -88,8 +89,8 @@ class ShippingSagaHandlers : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<sqlite::Database> db_;
-  SqliteShipmentRepository repo_;
+  std::unique_ptr<sql::Database> db_;
+  SqlShipmentRepository repo_;
   std::unique_ptr<events::EventStore> store_;
   ShippingService service_{repo_, ShippingSettings{.unserved_countries = {"AQ", "KP"}}};
   SagaHandlers handlers_{service_, *store_, "shipping"};

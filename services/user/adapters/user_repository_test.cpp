@@ -7,8 +7,7 @@
 #include <memory>
 
 #include "adapters/memory_user_repository.hpp"
-#include "adapters/postgres_user_repository.hpp"
-#include "adapters/sqlite_user_repository.hpp"
+#include "adapters/sql_user_repository.hpp"
 #include "app/user_events.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/events/store.hpp"
@@ -44,28 +43,28 @@ struct MemoryFixture : Fixture {
 struct SqliteFixture : Fixture {
   SqliteFixture()
       : dir(std::filesystem::temp_directory_path() / ("mercato-user-repo-" + random_hex(8))),
-        db(sqlite::Database::open({.path = (dir / "user.db").string()})),
+        db(sql::Database::open(sqlite::DatabaseSettings{.path = (dir / "user.db").string()})),
         r(*db) {}
   ~SqliteFixture() override { std::filesystem::remove_all(dir); }
   UserRepository& repo() override { return r; }
   std::vector<events::CloudEvent> outbox() override { return unsent_events(*db); }
   std::filesystem::path dir;
-  std::unique_ptr<sqlite::Database> db;
-  SqliteUserRepository r;
+  std::unique_ptr<sql::Database> db;
+  SqlUserRepository r;
 };
 
 // A schema of its own on the PostgreSQL server that ./mercato test starts.
 struct PostgresFixture : Fixture {
   explicit PostgresFixture(const std::string& url) : schema(url) {
     if (!schema.ok()) throw std::runtime_error("cannot create a test schema: " + schema.error());
-    db = postgres::Database::open({.url = schema.url(), .connections = 2});
-    r = std::make_unique<PostgresUserRepository>(*db);
+    db = sql::Database::open(postgres::DatabaseSettings{.url = schema.url(), .connections = 2});
+    r = std::make_unique<SqlUserRepository>(*db);
   }
   UserRepository& repo() override { return *r; }
   std::vector<events::CloudEvent> outbox() override { return unsent_events(*db); }
   mercato::testing::PostgresSchema schema;  // first member: dropped after the repository has closed
-  std::unique_ptr<postgres::Database> db;
-  std::unique_ptr<PostgresUserRepository> r;
+  std::unique_ptr<sql::Database> db;
+  std::unique_ptr<SqlUserRepository> r;
 };
 
 class UserRepositoryContract : public ::testing::TestWithParam<std::string> {

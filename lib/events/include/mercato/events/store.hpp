@@ -4,12 +4,12 @@
 // Writing side, inside the repository's own transaction (this is what makes the state change and its
 // events one atomic unit, and an effect and its inbox record one atomic unit):
 //
-//   c.begin_immediate();
+//   c.begin();                        // a sql::Connection (mercato/sql/sql.hpp)
 //   ... INSERT INTO orders ...;
 //   events::append_outbox(c, {events::make_event("order", "order.created", id, data)});
 //   c.commit();                       // the relay is woken after the commit, never before
 //
-//   c.begin_immediate();
+//   c.begin();
 //   auto first = events::record_handled(c, "payment", event.id);   // false: a duplicate delivery
 //   if (first && *first) { ... the effect ... }
 //   c.commit();
@@ -33,24 +33,18 @@
 #include "mercato/core/time.hpp"
 #include "mercato/events/event.hpp"
 
-namespace mercato::sqlite {
+namespace mercato::sql {
 class Connection;
 class Database;
-}  // namespace mercato::sqlite
-namespace mercato::postgres {
-class Connection;
-class Database;
-}  // namespace mercato::postgres
+}  // namespace mercato::sql
 
 namespace mercato::events {
 
 // Must run inside a transaction on `c`; wakes every outbox relay of this process after the commit.
-Result<void> append_outbox(sqlite::Connection& c, std::span<const CloudEvent> events);
-Result<void> append_outbox(postgres::Connection& c, std::span<const CloudEvent> events);
+Result<void> append_outbox(sql::Connection& c, std::span<const CloudEvent> events);
 // Records that `consumer` handled `event_id`: true the first time, false when it already had (the
 // caller then skips its effect and commits nothing new). Must run inside the effect's transaction.
-Result<bool> record_handled(sqlite::Connection& c, std::string_view consumer, std::string_view event_id);
-Result<bool> record_handled(postgres::Connection& c, std::string_view consumer, std::string_view event_id);
+Result<bool> record_handled(sql::Connection& c, std::string_view consumer, std::string_view event_id);
 
 struct OutboxRecord {
   std::int64_t seq = 0;
@@ -120,8 +114,7 @@ class EventStore {
 
 // Creates the event tables if missing (idempotent). A repository that appends to the outbox or records
 // the inbox calls this in its constructor; open_store does too.
-Result<void> ensure_schema(sqlite::Database& db);
-Result<void> ensure_schema(postgres::Database& db);
+Result<void> ensure_schema(sql::Database& db);
 
 // A saga participant's reply to `command` when its effect appended nothing (a refusal, or a repeat of
 // something already done): records the command as handled and appends `answer`, if any, in one
@@ -129,8 +122,7 @@ Result<void> ensure_schema(postgres::Database& db);
 Result<void> answer_command(EventStore& store, std::string_view consumer, const CloudEvent& command,
                             const std::optional<CloudEvent>& answer = std::nullopt);
 
-std::unique_ptr<EventStore> open_store(sqlite::Database& db);
-std::unique_ptr<EventStore> open_store(postgres::Database& db);
+std::unique_ptr<EventStore> open_store(sql::Database& db);
 
 // A process-wide signal the outbox relays wait on; append_outbox raises it after commit. Each raise
 // bumps a generation, so every relay in the process sees it (tests run several).

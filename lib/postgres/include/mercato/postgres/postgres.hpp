@@ -18,16 +18,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "mercato/core/commit_actions.hpp"
+#include "mercato/core/pool.hpp"
 #include "mercato/core/result.hpp"
 
 struct pg_conn;
@@ -58,6 +58,7 @@ class Rows {
 
   int size() const noexcept;
   bool empty() const noexcept { return size() == 0; }
+  int columns() const noexcept;
   std::string text(int row, int column) const;
   std::int64_t integer(int row, int column) const;
   bool is_null(int row, int column) const;
@@ -87,7 +88,7 @@ class Connection {
   void rollback() noexcept;
   // Runs `action` right after the current transaction commits (never if it rolls back): how the outbox
   // wakes its relay only once the events it wakes it for are visible.
-  void after_commit(std::function<void()> action) { after_commit_.push_back(std::move(action)); }
+  void after_commit(std::function<void()> action) { after_commit_.add(std::move(action)); }
   bool in_transaction() const noexcept;
   // Re-establishes a broken connection (the server restarted); false if that failed.
   bool ensure_alive();
@@ -96,7 +97,7 @@ class Connection {
   pg_conn* conn_;
   std::vector<std::pair<std::string, std::string>> prepared_;  // SQL text → statement name
   std::string sqlstate_;
-  std::vector<std::function<void()>> after_commit_;
+  core::CommitActions after_commit_;
 };
 
 inline constexpr std::string_view kUniqueViolation = "23505";
@@ -126,8 +127,8 @@ class Database {
 
   template <typename F>
   auto with(F&& fn) {
-    Lease lease(*this);
-    return fn(*lease.connection);
+    auto lease = pool_.borrow();
+    return fn(*lease);
   }
 
   Result<void> ping();
@@ -135,18 +136,11 @@ class Database {
 
  private:
   explicit Database(DatabaseSettings settings) : settings_(std::move(settings)) {}
-  struct Lease {
-    explicit Lease(Database& db);
-    ~Lease();
-    Database& db;
-    Connection* connection;
-  };
 
   DatabaseSettings settings_;
-  std::vector<std::unique_ptr<Connection>> all_;
-  std::vector<Connection*> free_;
-  std::mutex mutex_;
-  std::condition_variable available_;
+  // A connection the server dropped is re-established before use; a transaction left open by an early
+  // return must not leak to the next user.
+  core::Pool<Connection> pool_{[](Connection& c) { c.ensure_alive(); }, [](Connection& c) { c.rollback(); }};
 };
 
 // True for "postgres://..." and "postgresql://..." URLs: how services choose their storage engine.

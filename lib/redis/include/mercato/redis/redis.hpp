@@ -21,7 +21,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -29,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mercato/core/pool.hpp"
 #include "mercato/core/result.hpp"
 
 struct redisContext;
@@ -94,20 +94,12 @@ class Client {
   explicit Client(Settings settings);
   Result<Reply> run(Connection& connection, const std::vector<std::string>& args);
 
-  struct Lease {
-    explicit Lease(Client& c);
-    ~Lease();
-    Client& client;
-    Connection* connection;
-  };
+  void repair(Connection& connection);
 
   Settings settings_;
   std::string host_;  // for messages: the URL may carry a password
   int port_ = 6379;
-  std::vector<std::unique_ptr<Connection>> all_;
-  std::vector<Connection*> free_;
-  std::mutex mutex_;
-  std::condition_variable available_;
+  core::Pool<Connection> pool_;
 };
 
 // True for "redis://..." URLs: how services choose their storage engine.

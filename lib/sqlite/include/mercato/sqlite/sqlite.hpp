@@ -18,16 +18,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "mercato/core/commit_actions.hpp"
+#include "mercato/core/pool.hpp"
 #include "mercato/core/result.hpp"
 
 struct sqlite3;
@@ -55,6 +55,10 @@ class Statement {
   std::string text(int column) const;
   std::int64_t integer(int column) const;
   bool is_null(int column) const;
+  bool is_integer(int column) const;
+  int column_count() const;
+  // True for a statement that writes nothing (a SELECT).
+  bool read_only() const;
 
  private:
   sqlite3* db_;
@@ -80,14 +84,15 @@ class Connection {
   Result<void> begin_immediate();
   Result<void> commit();
   void rollback() noexcept;
+  bool in_transaction() const noexcept;
   // Runs `action` right after the current transaction commits (never if it rolls back): how the outbox
   // wakes its relay only once the events it wakes it for are visible.
-  void after_commit(std::function<void()> action) { after_commit_.push_back(std::move(action)); }
+  void after_commit(std::function<void()> action) { after_commit_.add(std::move(action)); }
 
  private:
   sqlite3* db_;
   std::vector<std::pair<std::string, sqlite3_stmt*>> cache_;
-  std::vector<std::function<void()>> after_commit_;
+  core::CommitActions after_commit_;
 };
 
 struct Migration {
@@ -118,8 +123,8 @@ class Database {
 
   template <typename F>
   auto with(F&& fn) {
-    Lease lease(*this);
-    return fn(*lease.connection);
+    auto lease = pool_.borrow();
+    return fn(*lease);
   }
 
   // A cheap query proving the file is readable; used by readiness checks.
@@ -127,18 +132,10 @@ class Database {
 
  private:
   explicit Database(DatabaseSettings settings);
-  struct Lease {
-    explicit Lease(Database& db);
-    ~Lease();
-    Database& db;
-    Connection* connection;
-  };
 
   DatabaseSettings settings_;
-  std::vector<std::unique_ptr<Connection>> all_;
-  std::vector<Connection*> free_;
-  std::mutex mutex_;
-  std::condition_variable available_;
+  // A transaction left open by an early return must not leak to the next user.
+  core::Pool<Connection> pool_{{}, [](Connection& c) { c.rollback(); }};
 };
 
 }  // namespace mercato::sqlite

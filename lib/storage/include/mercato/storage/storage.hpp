@@ -2,14 +2,13 @@
 //   url = postgres://... → PostgreSQL;  url = redis://... → Redis;  no url → SQLite at `path`
 // (default var/<service>/<service>.db), with `connections` pooled connections (default 1 on SQLite and
 // Redis, 4 on PostgreSQL).
-// A service lists how to build its repository on each engine it supports; open_repository opens the
-// engine, keeps it alive until the server has stopped, adds the "database" readiness check, and stops
-// the process with a message naming database.url when the engine is one the service does not support.
+// A service gives its one SQL repository (written over lib/sql, it runs on SQLite and PostgreSQL) and,
+// where it has one, its Redis repository; open_repository opens the engine, keeps it alive until the
+// server has stopped, adds the "database" readiness check, and stops the process with a message naming
+// database.url when the engine is one the service does not support.
 //
 //   auto& orders = storage::open_repository<order::OrderRepository>(ctx, {
-//       .sqlite = [](sqlite::Database& db) { return std::make_unique<order::SqliteOrderRepository>(db); },
-//       .postgres = [](postgres::Database& db) { return std::make_unique<order::PostgresOrderRepository>(db);
-//       },
+//       .sql = [](sql::Database& db) { return std::make_unique<order::SqlOrderRepository>(db); },
 //   });
 //
 // The repository needs a `Result<void> ping()`. Thread-safety: start-up only (inside the setup function).
@@ -20,10 +19,9 @@
 #include <string>
 
 #include "mercato/events/store.hpp"
-#include "mercato/postgres/postgres.hpp"
 #include "mercato/redis/redis.hpp"
 #include "mercato/service/service.hpp"
-#include "mercato/sqlite/sqlite.hpp"
+#include "mercato/sql/sql.hpp"
 
 namespace mercato::storage {
 
@@ -44,8 +42,8 @@ Settings read_settings(const service::Context& ctx, bool supports_postgres, bool
 
 template <typename Repository>
 struct Adapters {
-  std::function<std::unique_ptr<Repository>(sqlite::Database&)> sqlite;
-  std::function<std::unique_ptr<Repository>(postgres::Database&)> postgres;
+  // SQLite and PostgreSQL: one repository over lib/sql (mercato/sql/sql.hpp).
+  std::function<std::unique_ptr<Repository>(sql::Database&)> sql;
   std::function<std::unique_ptr<Repository>(redis::Client&, const std::string& key_prefix)> redis;
   // On Redis, the event store: it must live in Redis too, written by the repository's own scripts,
   // since Redis has no transaction spanning it and anything else (see services/inventory).
@@ -66,33 +64,25 @@ struct WithEvents {
 template <typename Repository>
 WithEvents<Repository> open_repository_with_events(service::Context& ctx,
                                                    const Adapters<Repository>& adapters) {
-  auto s = read_settings(ctx, adapters.postgres != nullptr, adapters.redis != nullptr,
-                         adapters.default_key_prefix);
+  auto s =
+      read_settings(ctx, adapters.sql != nullptr, adapters.redis != nullptr, adapters.default_key_prefix);
   std::unique_ptr<Repository> repository;
   std::unique_ptr<events::EventStore> store;
-  switch (s.engine) {
-    case Engine::kPostgres: {
-      auto& db = ctx.own(postgres::Database::open({.url = s.url, .connections = s.connections}));
-      repository = adapters.postgres(db);
-      store = events::open_store(db);
-      break;
+  if (s.engine == Engine::kRedis) {
+    auto& client = ctx.own(redis::Client::open({.url = s.url, .connections = s.connections}));
+    repository = adapters.redis(client, s.key_prefix);
+    if (!adapters.redis_events) {
+      throw config::ConfigError("config key 'database.url': the " + ctx.name() +
+                                " service keeps no event store on Redis");
     }
-    case Engine::kRedis: {
-      auto& client = ctx.own(redis::Client::open({.url = s.url, .connections = s.connections}));
-      repository = adapters.redis(client, s.key_prefix);
-      if (!adapters.redis_events) {
-        throw config::ConfigError("config key 'database.url': the " + ctx.name() +
-                                  " service keeps no event store on Redis");
-      }
-      store = adapters.redis_events(client, s.key_prefix);
-      break;
-    }
-    case Engine::kSqlite: {
-      auto& db = ctx.own(sqlite::Database::open({.path = s.path, .connections = s.connections}));
-      repository = adapters.sqlite(db);
-      store = events::open_store(db);
-      break;
-    }
+    store = adapters.redis_events(client, s.key_prefix);
+  } else {
+    auto& db = ctx.own(
+        s.engine == Engine::kPostgres
+            ? sql::Database::open(postgres::DatabaseSettings{.url = s.url, .connections = s.connections})
+            : sql::Database::open(sqlite::DatabaseSettings{.path = s.path, .connections = s.connections}));
+    repository = adapters.sql(db);
+    store = events::open_store(db);
   }
   Repository& chosen = ctx.own(std::move(repository));
   ctx.add_readiness_check("database", [&chosen] { return chosen.ping(); });

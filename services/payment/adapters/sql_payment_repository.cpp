@@ -1,4 +1,4 @@
-#include "adapters/postgres_payment_repository.hpp"
+#include "adapters/sql_payment_repository.hpp"
 
 #include <stdexcept>
 
@@ -7,20 +7,22 @@
 namespace mercato::payment {
 namespace {
 
-// Versioned and append-only, mirroring the SQLite schema. `seq` orders payments created in the same
-// millisecond; the partial unique index is the "one captured payment per order" rule in the schema.
-const std::vector<postgres::Migration> kMigrations = {
+// Versioned and append-only: a released migration is never edited, a change is a new entry.
+// `seq` orders payments created in the same millisecond (on SQLite an explicit INTEGER PRIMARY KEY,
+// because VACUUM may renumber an implicit rowid). The partial unique index is the "one captured payment
+// per order" rule in the schema itself.
+const std::vector<sql::Migration> kMigrations = {
     {1, "create payments and idempotency keys",
      "CREATE TABLE payments ("
-     " seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+     " seq {seq},"
      " id TEXT NOT NULL UNIQUE,"
      " order_id TEXT NOT NULL,"
      " customer_id TEXT NOT NULL,"
-     " amount_cents BIGINT NOT NULL CHECK (amount_cents > 0),"
+     " amount_cents {int64} NOT NULL CHECK (amount_cents > 0),"
      " status TEXT NOT NULL CHECK (status IN ('captured', 'declined', 'refunded')),"
      " decline_reason TEXT,"
-     " created_at_ms BIGINT NOT NULL,"
-     " updated_at_ms BIGINT NOT NULL);"
+     " created_at_ms {int64} NOT NULL,"
+     " updated_at_ms {int64} NOT NULL);"
      "CREATE INDEX payments_order ON payments(order_id, created_at_ms);"
      "CREATE UNIQUE INDEX payments_one_capture_per_order ON payments(order_id) WHERE status = 'captured';"
      "CREATE TABLE idempotency_keys ("
@@ -30,7 +32,7 @@ const std::vector<postgres::Migration> kMigrations = {
      " response_status INTEGER,"
      " response_body TEXT,"
      " payment_id TEXT,"
-     " created_at_ms BIGINT NOT NULL);"
+     " created_at_ms {int64} NOT NULL){without_rowid};"
      "CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at_ms);"},
 };
 
@@ -39,31 +41,29 @@ constexpr std::string_view kPaymentColumns =
 
 Error not_found(std::string_view id) { return Error::not_found("payment " + std::string(id) + " not found"); }
 
-Result<Payment> read_payment(const postgres::Rows& rows, int i) {
-  auto status = parse_status(rows.text(i, 4));
-  if (!status) {
-    return Error::internal("payment " + rows.text(i, 0) + " has an unknown status " + rows.text(i, 4));
-  }
+Result<Payment> read_payment(const sql::Row& row) {
+  auto status = parse_status(row.text(4));
+  if (!status) return Error::internal("payment " + row.text(0) + " has an unknown status " + row.text(4));
   Payment p;
-  p.id = rows.text(i, 0);
-  p.order_id = rows.text(i, 1);
-  p.customer_id = rows.text(i, 2);
-  p.amount_cents = rows.integer(i, 3);
+  p.id = row.text(0);
+  p.order_id = row.text(1);
+  p.customer_id = row.text(2);
+  p.amount_cents = row.integer(3);
   p.status = *status;
-  if (!rows.is_null(i, 5)) p.decline_reason = rows.text(i, 5);
-  p.created_at = from_unix_ms(rows.integer(i, 6));
-  p.updated_at = from_unix_ms(rows.integer(i, 7));
+  p.decline_reason = row.optional_text(5);
+  p.created_at = row.time(6);
+  p.updated_at = row.time(7);
   return p;
 }
 
-// `lock` adds FOR UPDATE: the read of a read-modify-write, so a concurrent writer waits for this one.
-Result<Payment> select_payment(postgres::Connection& c, std::string_view id, bool lock = false) {
+// `lock` reads for update: the read of a read-modify-write, so a concurrent writer waits for this one.
+Result<Payment> select_payment(sql::Connection& c, std::string_view id, bool lock = false) {
   static const std::string sql = "SELECT " + std::string(kPaymentColumns) + " FROM payments WHERE id = $1";
-  static const std::string locking = sql + " FOR UPDATE";
+  static const std::string locking = sql + "{for_update}";
   auto rows = c.query(lock ? locking : sql, {id});
   if (!rows) return std::move(rows).error();
   if (rows->empty()) return not_found(id);
-  return read_payment(*rows, 0);
+  return read_payment((*rows)[0]);
 }
 
 Error order_paid(std::string_view order_id) {
@@ -74,72 +74,68 @@ Error order_paid(std::string_view order_id) {
 // Inserts the payment unless it would be a second capture of its order: true when inserted. The
 // conflict target is the partial unique index, so a clash leaves the transaction usable (the key's
 // completion still commits with it) while any other failure is still an error.
-Result<bool> insert_payment(postgres::Connection& c, const Payment& p) {
+Result<bool> insert_payment(sql::Connection& c, const Payment& p) {
   auto r = c.query(
       "INSERT INTO payments(id, order_id, customer_id, amount_cents, status, decline_reason, created_at_ms,"
       " updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
       " ON CONFLICT (order_id) WHERE status = 'captured' DO NOTHING",
-      {p.id, p.order_id, p.customer_id, p.amount_cents, to_string(p.status),
-       p.decline_reason ? postgres::Param(*p.decline_reason) : postgres::Param(std::nullopt),
-       to_unix_ms(p.created_at), to_unix_ms(p.updated_at)});
+      {p.id, p.order_id, p.customer_id, p.amount_cents, to_string(p.status), p.decline_reason, p.created_at,
+       p.updated_at});
   if (!r) return std::move(r).error();
   return r->affected() == 1;
 }
 
-Result<bool> order_has_capture(postgres::Connection& c, std::string_view order_id) {
+Result<bool> order_has_capture(sql::Connection& c, std::string_view order_id) {
   auto rows = c.query("SELECT 1 FROM payments WHERE order_id = $1 AND status = 'captured'", {order_id});
   if (!rows) return std::move(rows).error();
   return !rows->empty();
 }
 
-Result<void> mark_completed(postgres::Connection& c, std::string_view key, const StoredResponse& response,
+Result<void> mark_completed(sql::Connection& c, std::string_view key, const StoredResponse& response,
                             const std::string* payment_id) {
   auto r = c.query(
       "UPDATE idempotency_keys SET state = 'completed', response_status = $2, response_body = $3,"
       " payment_id = $4 WHERE idempotency_key = $1 AND state = 'in_progress'",
-      {key, static_cast<std::int64_t>(response.status), response.body,
-       payment_id != nullptr ? postgres::Param(*payment_id) : postgres::Param(std::nullopt)});
+      {key, response.status, response.body,
+       payment_id != nullptr ? sql::Param(*payment_id) : sql::Param(std::nullopt)});
   if (!r) return std::move(r).error();
   if (r->affected() != 1)
     return Error::internal("idempotency key " + std::string(key) + " is not in progress");
   return {};
 }
 
-Result<std::optional<IdempotencyRecord>> select_key(postgres::Connection& c, std::string_view key) {
+Result<std::optional<IdempotencyRecord>> select_key(sql::Connection& c, std::string_view key) {
   auto rows = c.query(
       "SELECT fingerprint, state, response_status, response_body, payment_id, created_at_ms"
       " FROM idempotency_keys WHERE idempotency_key = $1",
       {key});
   if (!rows) return std::move(rows).error();
   if (rows->empty()) return std::optional<IdempotencyRecord>();
+  auto row = (*rows)[0];
   IdempotencyRecord existing;
   existing.key = std::string(key);
-  existing.fingerprint = rows->text(0, 0);
-  existing.state = rows->text(0, 1) == "completed" ? KeyState::kCompleted : KeyState::kInProgress;
-  if (!rows->is_null(0, 2)) {
-    existing.response = StoredResponse{static_cast<int>(rows->integer(0, 2)), rows->text(0, 3)};
-  }
-  existing.payment_id = rows->text(0, 4);  // "" for SQL NULL, as in SQLite
-  existing.created_at = from_unix_ms(rows->integer(0, 5));
+  existing.fingerprint = row.text(0);
+  existing.state = row.text(1) == "completed" ? KeyState::kCompleted : KeyState::kInProgress;
+  if (!row.is_null(2)) existing.response = StoredResponse{static_cast<int>(row.integer(2)), row.text(3)};
+  existing.payment_id = row.text(4);  // "" for SQL NULL
+  existing.created_at = row.time(5);
   return std::optional<IdempotencyRecord>(std::move(existing));
 }
 
 }  // namespace
 
-PostgresPaymentRepository::PostgresPaymentRepository(postgres::Database& db) : db_(db) {
+SqlPaymentRepository::SqlPaymentRepository(sql::Database& db) : db_(db) {
   if (auto r = db_.migrate("payment", kMigrations); !r) throw std::runtime_error(r.error().message);
   if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
-Result<Payment> PostgresPaymentRepository::record(const Payment& payment, const KeyCompletion* completion,
-                                                  std::span<const events::CloudEvent> events) {
-  return db_.with([&](postgres::Connection& c) -> Result<Payment> {
+Result<Payment> SqlPaymentRepository::record(const Payment& payment, const KeyCompletion* completion,
+                                             std::span<const events::CloudEvent> events) {
+  return db_.with([&](sql::Connection& c) -> Result<Payment> {
     if (auto r = c.begin(); !r) return std::move(r).error();
-    // What BEGIN IMMEDIATE gives SQLite: attempts for one order run one at a time, so a declined attempt
-    // cannot slip in beside a concurrent capture. The lock ends with the transaction.
-    if (auto r = c.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {payment.order_id}); !r) {
-      return std::move(r).error();
-    }
+    // Attempts for one order run one at a time, so a declined attempt cannot slip in beside a concurrent
+    // capture (on SQLite begin() already serialises every writer). The lock ends with the transaction.
+    if (auto r = c.lock(payment.order_id); !r) return std::move(r).error();
     auto paid = order_has_capture(c, payment.order_id);
     if (!paid) return std::move(paid).error();
     Result<Payment> outcome = payment;
@@ -166,30 +162,20 @@ Result<Payment> PostgresPaymentRepository::record(const Payment& payment, const 
   });
 }
 
-Result<Payment> PostgresPaymentRepository::find(std::string_view id) {
-  return db_.with([&](postgres::Connection& c) { return select_payment(c, id); });
+Result<Payment> SqlPaymentRepository::find(std::string_view id) {
+  return db_.with([&](sql::Connection& c) { return select_payment(c, id); });
 }
 
-Result<std::vector<Payment>> PostgresPaymentRepository::list_by_order(std::string_view order_id) {
-  return db_.with([&](postgres::Connection& c) -> Result<std::vector<Payment>> {
+Result<std::vector<Payment>> SqlPaymentRepository::list_by_order(std::string_view order_id) {
+  return db_.with([&](sql::Connection& c) -> Result<std::vector<Payment>> {
     static const std::string sql = "SELECT " + std::string(kPaymentColumns) +
                                    " FROM payments WHERE order_id = $1 ORDER BY created_at_ms DESC, seq DESC";
-    auto rows = c.query(sql, {order_id});
-    if (!rows) return std::move(rows).error();
-    std::vector<Payment> out;
-    out.reserve(static_cast<std::size_t>(rows->size()));
-    for (int i = 0; i < rows->size(); ++i) {
-      auto p = read_payment(*rows, i);
-      if (!p) return std::move(p).error();
-      out.push_back(std::move(*p));
-    }
-    return out;
+    return sql::read_all(c.query(sql, {order_id}), read_payment);
   });
 }
 
-Result<Payment> PostgresPaymentRepository::refund(std::string_view id, SystemTime now,
-                                                  const EventsOf& events_of) {
-  return db_.with([&](postgres::Connection& c) -> Result<Payment> {
+Result<Payment> SqlPaymentRepository::refund(std::string_view id, SystemTime now, const EventsOf& events_of) {
+  return db_.with([&](sql::Connection& c) -> Result<Payment> {
     if (auto r = c.begin(); !r) return std::move(r).error();
     auto p = select_payment(c, id, true);
     if (!p) return p;  // the lease rolls the transaction back
@@ -197,29 +183,28 @@ Result<Payment> PostgresPaymentRepository::refund(std::string_view id, SystemTim
     if (!changed) return std::move(changed).error();
     if (!*changed) return p;
     auto r = c.query("UPDATE payments SET status = $2, updated_at_ms = $3 WHERE id = $1",
-                     {p->id, to_string(p->status), to_unix_ms(p->updated_at)});
+                     {p->id, to_string(p->status), p->updated_at});
     if (!r) return std::move(r).error();
     if (events_of) {
       auto events = events_of(*p);
       if (auto appended = events::append_outbox(c, events); !appended) return std::move(appended).error();
     }
-    if (auto done = c.commit(); !done) return std::move(done).error();
+    if (auto committed = c.commit(); !committed) return std::move(committed).error();
     return p;
   });
 }
 
-Result<std::optional<IdempotencyRecord>> PostgresPaymentRepository::claim_key(
-    const IdempotencyRecord& fresh) {
-  return db_.with([&](postgres::Connection& c) -> Result<std::optional<IdempotencyRecord>> {
-    // A statement outside BEGIN commits on its own: once inserted, every other request with this key
-    // sees it. Concurrent inserts of one key conflict on the primary key; ON CONFLICT makes the losers
-    // wait for the winner's commit and then insert nothing, so they read the winner's record.
+Result<std::optional<IdempotencyRecord>> SqlPaymentRepository::claim_key(const IdempotencyRecord& fresh) {
+  return db_.with([&](sql::Connection& c) -> Result<std::optional<IdempotencyRecord>> {
+    // A statement outside a transaction commits on its own: once inserted, every other request with
+    // this key sees it. Concurrent inserts of one key conflict on the primary key; ON CONFLICT makes the
+    // losers wait for the winner's commit and then insert nothing, so they read the winner's record.
     // A loser can find no record when the winner released the key in between: it then claims again.
     for (int attempt = 0; attempt < 8; ++attempt) {
       auto inserted = c.query(
           "INSERT INTO idempotency_keys(idempotency_key, fingerprint, state, created_at_ms)"
           " VALUES ($1, $2, 'in_progress', $3) ON CONFLICT (idempotency_key) DO NOTHING",
-          {fresh.key, fresh.fingerprint, to_unix_ms(fresh.created_at)});
+          {fresh.key, fresh.fingerprint, fresh.created_at});
       if (!inserted) return std::move(inserted).error();
       if (inserted->affected() == 1) return std::optional<IdempotencyRecord>();
       auto existing = select_key(c, fresh.key);
@@ -229,28 +214,25 @@ Result<std::optional<IdempotencyRecord>> PostgresPaymentRepository::claim_key(
   });
 }
 
-Result<void> PostgresPaymentRepository::complete_key(std::string_view key, const StoredResponse& response) {
-  return db_.with([&](postgres::Connection& c) { return mark_completed(c, key, response, nullptr); });
+Result<void> SqlPaymentRepository::complete_key(std::string_view key, const StoredResponse& response) {
+  return db_.with([&](sql::Connection& c) { return mark_completed(c, key, response, nullptr); });
 }
 
-Result<void> PostgresPaymentRepository::release_key(std::string_view key) {
-  return db_.with([&](postgres::Connection& c) -> Result<void> {
-    auto r =
-        c.query("DELETE FROM idempotency_keys WHERE idempotency_key = $1 AND state = 'in_progress'", {key});
-    if (!r) return std::move(r).error();
-    return {};
+Result<void> SqlPaymentRepository::release_key(std::string_view key) {
+  return db_.with([&](sql::Connection& c) {
+    return c.run("DELETE FROM idempotency_keys WHERE idempotency_key = $1 AND state = 'in_progress'", {key});
   });
 }
 
-Result<std::int64_t> PostgresPaymentRepository::recover_keys(SystemTime created_before) {
-  return db_.with([&](postgres::Connection& c) -> Result<std::int64_t> {
+Result<std::int64_t> SqlPaymentRepository::recover_keys(SystemTime created_before) {
+  return db_.with([&](sql::Connection& c) -> Result<std::int64_t> {
     auto r = c.query("DELETE FROM idempotency_keys WHERE created_at_ms < $1 OR state = 'in_progress'",
-                     {to_unix_ms(created_before)});
+                     {created_before});
     if (!r) return std::move(r).error();
     return r->affected();
   });
 }
 
-Result<void> PostgresPaymentRepository::ping() { return db_.ping(); }
+Result<void> SqlPaymentRepository::ping() { return db_.ping(); }
 
 }  // namespace mercato::payment

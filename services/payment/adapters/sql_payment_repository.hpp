@@ -1,19 +1,20 @@
-// PaymentRepository on PostgreSQL (selected with database.url = postgres://...; see main.cpp). Same
-// semantics as the SQLite adapter, held to the same contract test: one captured payment per order is a
-// partial unique index, and a concurrent claim of one idempotency key conflicts on its primary key.
+// PaymentRepository on the service's own SQL database — SQLite (the default) or PostgreSQL, chosen by
+// database.url (lib/storage) — written once over lib/sql. One captured payment per order is also a
+// partial unique index, so the rule holds even against a bug in the transaction logic; a concurrent
+// claim of one idempotency key conflicts on its primary key.
 //
 // Thread-safety: thread-safe (each call borrows a pooled connection).
 #pragma once
 
 #include "app/payment_repository.hpp"
-#include "mercato/postgres/postgres.hpp"
+#include "mercato/sql/sql.hpp"
 
 namespace mercato::payment {
 
-class PostgresPaymentRepository final : public PaymentRepository {
+class SqlPaymentRepository final : public PaymentRepository {
  public:
   // Applies the schema migrations; throws std::runtime_error if they fail (start-up only).
-  explicit PostgresPaymentRepository(postgres::Database& db);
+  explicit SqlPaymentRepository(sql::Database& db);
 
   Result<Payment> record(const Payment& payment, const KeyCompletion* completion,
                          std::span<const events::CloudEvent> events) override;
@@ -27,7 +28,7 @@ class PostgresPaymentRepository final : public PaymentRepository {
   Result<void> ping() override;
 
  private:
-  postgres::Database& db_;
+  sql::Database& db_;
 };
 
 }  // namespace mercato::payment

@@ -1,18 +1,19 @@
-// OrderRepository on PostgreSQL (selected with database.url = postgres://...; see main.cpp). Same
-// semantics as the SQLite adapter, held to the same contract test (order_repository_test.cpp).
+// OrderRepository on the order service's own SQL database — SQLite (the default) or PostgreSQL, chosen by
+// database.url (lib/storage) — written once over lib/sql and held to one contract test
+// (order_repository_test.cpp).
 //
 // Thread-safety: thread-safe (each call borrows a pooled connection).
 #pragma once
 
 #include "app/ports.hpp"
-#include "mercato/postgres/postgres.hpp"
+#include "mercato/sql/sql.hpp"
 
 namespace mercato::order {
 
-class PostgresOrderRepository final : public OrderRepository {
+class SqlOrderRepository final : public OrderRepository {
  public:
   // Applies the schema migrations; throws std::runtime_error if they fail (start-up only).
-  explicit PostgresOrderRepository(postgres::Database& db);
+  explicit SqlOrderRepository(sql::Database& db);
 
   Result<void> insert(const Order& order, std::span<const events::CloudEvent> events,
                       const Saga* saga) override;
@@ -29,7 +30,12 @@ class PostgresOrderRepository final : public OrderRepository {
   Result<std::vector<std::string>> sagas_due(SystemTime now, std::size_t limit) override;
 
  private:
-  postgres::Database& db_;
+  Result<Page> page(std::string_view where_and_order, const sql::Params& params, std::int64_t limit);
+
+  sql::Database& db_;
+  // What orders a customer's orders placed in the same millisecond: SQLite's table has its rowid,
+  // PostgreSQL's a `seq` column (migration 1 of each).
+  std::string insertion_order_;
 };
 
 }  // namespace mercato::order

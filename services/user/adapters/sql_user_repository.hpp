@@ -1,18 +1,20 @@
-// UserRepository on PostgreSQL (selected with database.url = postgres://...; see main.cpp).
+// UserRepository on the user service's own SQL database — SQLite (the default) or PostgreSQL, chosen by
+// database.url (lib/storage) — written once over lib/sql and held to one contract test
+// (user_repository_test.cpp). Emails are unique ignoring case (docs/adr/0005-user-email-uniqueness.md).
 //
 // Thread-safety: thread-safe (each call borrows a pooled connection).
 #pragma once
 
 #include "app/user_repository.hpp"
-#include "mercato/postgres/postgres.hpp"
+#include "mercato/sql/sql.hpp"
 
 namespace mercato::user {
 
-class PostgresUserRepository final : public UserRepository {
+class SqlUserRepository final : public UserRepository {
  public:
   // Applies the schema migrations (the event tables too); throws std::runtime_error if they fail (start-up
   // only).
-  explicit PostgresUserRepository(postgres::Database& db);
+  explicit SqlUserRepository(sql::Database& db);
 
   Result<void> insert(const User& user, const Credentials& credentials,
                       std::span<const events::CloudEvent> events) override;
@@ -26,7 +28,7 @@ class PostgresUserRepository final : public UserRepository {
   Result<void> ping() override { return db_.ping(); }
 
  private:
-  postgres::Database& db_;
+  sql::Database& db_;
 };
 
 }  // namespace mercato::user

@@ -1,22 +1,22 @@
-// InventoryRepository on PostgreSQL (selected with database.url = postgres://...; see main.cpp). Same
-// semantics as the SQLite adapter, held to the same contract test. Where SQLite takes its one write
-// lock with BEGIN IMMEDIATE, this adapter locks only the rows a change touches: the order's reservation
-// row first (its insert, or SELECT ... FOR UPDATE), then the products in product-id order, so two
-// reservations of the last unit cannot both see it and two transactions never wait on each other in a
-// cycle. The table's CHECK (available, reserved, sold >= 0) stands behind the domain rules.
+// InventoryRepository on the service's own SQL database — SQLite (the default) or PostgreSQL, chosen by
+// database.url (lib/storage) — written once over lib/sql. Every state change is one transaction that
+// locks what it reads before deciding (on SQLite the write lock is taken up front; on PostgreSQL the
+// products are read for update, in product-id order, so two transactions never deadlock over them): two
+// reservations of the last unit cannot both see it, and the tables' CHECK (available, reserved,
+// sold >= 0) stands behind the domain rules as a last line of defence.
 //
 // Thread-safety: thread-safe (each call borrows a pooled connection).
 #pragma once
 
 #include "app/inventory_repository.hpp"
-#include "mercato/postgres/postgres.hpp"
+#include "mercato/sql/sql.hpp"
 
 namespace mercato::inventory {
 
-class PostgresInventoryRepository final : public InventoryRepository {
+class SqlInventoryRepository final : public InventoryRepository {
  public:
   // Applies the schema migrations; throws std::runtime_error if they fail (start-up only).
-  explicit PostgresInventoryRepository(postgres::Database& db);
+  explicit SqlInventoryRepository(sql::Database& db);
 
   Result<PutProductResult> put_product(const std::string& product_id, const ProductInput& input,
                                        SystemTime now, std::span<const events::CloudEvent> events) override;
@@ -29,7 +29,7 @@ class PostgresInventoryRepository final : public InventoryRepository {
   Result<void> ping() override;
 
  private:
-  postgres::Database& db_;
+  sql::Database& db_;
 };
 
 }  // namespace mercato::inventory

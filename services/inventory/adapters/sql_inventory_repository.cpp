@@ -1,4 +1,4 @@
-#include "adapters/postgres_inventory_repository.hpp"
+#include "adapters/sql_inventory_repository.hpp"
 
 #include <algorithm>
 #include <map>
@@ -11,35 +11,56 @@
 namespace mercato::inventory {
 namespace {
 
-// Versioned and append-only, mirroring the SQLite schema. `line` keeps the items in the order the
-// request gave them; an order names each product at most once (domain validate()), so the key is
-// (order_id, product_id).
-const std::vector<postgres::Migration> kMigrations = {
-    {1, "create products and reservations",
-     "CREATE TABLE products ("
-     " product_id TEXT PRIMARY KEY,"
-     " name TEXT NOT NULL,"
-     " price_cents BIGINT NOT NULL CHECK (price_cents >= 0),"
-     " available BIGINT NOT NULL CHECK (available >= 0),"
-     " reserved BIGINT NOT NULL CHECK (reserved >= 0),"
-     " sold BIGINT NOT NULL CHECK (sold >= 0),"
-     " created_at_ms BIGINT NOT NULL,"
-     " updated_at_ms BIGINT NOT NULL);"
-     "CREATE TABLE reservations ("
-     " order_id TEXT PRIMARY KEY,"
-     " status TEXT NOT NULL CHECK (status IN ('reserved', 'committed', 'released')),"
-     " created_at_ms BIGINT NOT NULL,"
-     " updated_at_ms BIGINT NOT NULL);"
-     "CREATE TABLE reservation_items ("
-     " order_id TEXT NOT NULL REFERENCES reservations(order_id),"
-     " product_id TEXT NOT NULL REFERENCES products(product_id),"
-     " line INTEGER NOT NULL,"
-     " quantity BIGINT NOT NULL CHECK (quantity > 0),"
-     " price_cents BIGINT NOT NULL CHECK (price_cents >= 0),"
-     " PRIMARY KEY (order_id, product_id));"},
+// Versioned and append-only: a released migration is never edited, a change is a new entry. `line`
+// keeps the items in the order the request gave them. Migration 1 created the products and items
+// tables a little differently on each engine (where the CHECKs sit, the items' key); each keeps its own.
+const std::string kReservations =
+    "CREATE TABLE reservations ("
+    " order_id TEXT PRIMARY KEY,"
+    " status TEXT NOT NULL CHECK (status IN ('reserved', 'committed', 'released')),"
+    " created_at_ms {int64} NOT NULL,"
+    " updated_at_ms {int64} NOT NULL);";
+
+const std::vector<sql::Migration> kMigrations = {
+    {.version = 1,
+     .name = "create products and reservations",
+     .sql = "CREATE TABLE products ("
+            " product_id TEXT PRIMARY KEY,"
+            " name TEXT NOT NULL,"
+            " price_cents {int64} NOT NULL CHECK (price_cents >= 0),"
+            " available {int64} NOT NULL CHECK (available >= 0),"
+            " reserved {int64} NOT NULL CHECK (reserved >= 0),"
+            " sold {int64} NOT NULL CHECK (sold >= 0),"
+            " created_at_ms {int64} NOT NULL,"
+            " updated_at_ms {int64} NOT NULL);" +
+            kReservations +
+            "CREATE TABLE reservation_items ("
+            " order_id TEXT NOT NULL REFERENCES reservations(order_id),"
+            " product_id TEXT NOT NULL REFERENCES products(product_id),"
+            " line INTEGER NOT NULL,"
+            " quantity {int64} NOT NULL CHECK (quantity > 0),"
+            " price_cents {int64} NOT NULL CHECK (price_cents >= 0),"
+            " PRIMARY KEY (order_id, product_id));",
+     .sqlite = "CREATE TABLE products ("
+               " product_id TEXT PRIMARY KEY,"
+               " name TEXT NOT NULL,"
+               " price_cents INTEGER NOT NULL CHECK (price_cents >= 0),"
+               " available INTEGER NOT NULL,"
+               " reserved INTEGER NOT NULL,"
+               " sold INTEGER NOT NULL,"
+               " created_at_ms INTEGER NOT NULL,"
+               " updated_at_ms INTEGER NOT NULL,"
+               " CHECK (available >= 0 AND reserved >= 0 AND sold >= 0));" +
+               kReservations +
+               "CREATE TABLE reservation_items ("
+               " order_id TEXT NOT NULL REFERENCES reservations(order_id),"
+               " line INTEGER NOT NULL,"
+               " product_id TEXT NOT NULL REFERENCES products(product_id),"
+               " quantity INTEGER NOT NULL CHECK (quantity > 0),"
+               " price_cents INTEGER NOT NULL CHECK (price_cents >= 0),"
+               " PRIMARY KEY (order_id, line));"},
 };
 
-constexpr std::string_view kCheckViolation = "23514";
 constexpr std::string_view kProductColumns =
     "product_id, name, price_cents, available, reserved, sold, created_at_ms, updated_at_ms";
 
@@ -52,139 +73,103 @@ Error no_reservation(std::string_view order_id) {
 
 // A failed write. The CHECK constraint firing means the domain rules let through what they must not:
 // refuse the change (the lease rolls the transaction back) rather than store negative stock.
-Error write_failed(postgres::Connection& c, Error error) {
-  if (c.last_sqlstate() == kCheckViolation) {
+Error write_failed(const sql::Connection& c, Error error) {
+  if (c.last_failure() == sql::Failure::kCheckViolation) {
     return Error::internal("stock constraint violated; change refused: " + error.message);
   }
   return error;
 }
 
-Product read_product(const postgres::Rows& rows, int i) {
-  return Product{rows.text(i, 0),
-                 rows.text(i, 1),
-                 rows.integer(i, 2),
-                 rows.integer(i, 3),
-                 rows.integer(i, 4),
-                 rows.integer(i, 5),
-                 from_unix_ms(rows.integer(i, 6)),
-                 from_unix_ms(rows.integer(i, 7))};
-}
-
-// `lock` adds FOR UPDATE: the read of a read-modify-write, so a concurrent writer waits for this one.
-Result<std::optional<Product>> select_product(postgres::Connection& c, std::string_view id, bool lock) {
+// `lock` reads for update: the read of a read-modify-write, so a concurrent writer waits for this one.
+Result<std::optional<Product>> select_product(sql::Connection& c, std::string_view id, bool lock) {
   static const std::string sql =
       "SELECT " + std::string(kProductColumns) + " FROM products WHERE product_id = $1";
-  static const std::string locking = sql + " FOR UPDATE";
+  static const std::string locking = sql + "{for_update}";
   auto rows = c.query(lock ? locking : sql, {id});
   if (!rows) return std::move(rows).error();
   if (rows->empty()) return std::optional<Product>();
-  return std::optional<Product>(read_product(*rows, 0));
-}
-
-// A PostgreSQL array literal of text elements, each quoted and escaped: it travels as a parameter
-// value (never as SQL), so quoting is only about the array syntax.
-std::string text_array(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char ch : values[i]) {
-      if (ch == '"' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
+  auto row = (*rows)[0];
+  return std::optional<Product>(Product{row.text(0), row.text(1), row.integer(2), row.integer(3),
+                                        row.integer(4), row.integer(5), row.time(6), row.time(7)});
 }
 
 // Locks the named products in product-id order (every writer takes them in that order, so two
 // transactions never deadlock over them) and returns those that exist, by id.
-Result<std::map<std::string, Product, std::less<>>> lock_products(postgres::Connection& c,
+Result<std::map<std::string, Product, std::less<>>> lock_products(sql::Connection& c,
                                                                   std::vector<std::string> ids) {
   std::sort(ids.begin(), ids.end());
-  static const std::string sql = "SELECT " + std::string(kProductColumns) +
-                                 " FROM products WHERE product_id = ANY($1::text[]) ORDER BY product_id"
-                                 " FOR UPDATE";
-  auto rows = c.query(sql, {text_array(ids)});
-  if (!rows) return std::move(rows).error();
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   std::map<std::string, Product, std::less<>> out;
-  for (int i = 0; i < rows->size(); ++i) {
-    auto p = read_product(*rows, i);
-    auto id = p.product_id;
-    out.emplace(std::move(id), std::move(p));
+  for (const auto& id : ids) {
+    auto product = select_product(c, id, true);
+    if (!product) return std::move(product).error();
+    if (*product) out.emplace(id, std::move(**product));
   }
   return out;
 }
 
-Result<void> insert_product(postgres::Connection& c, const Product& p, bool& inserted) {
+// Inserts the product unless a concurrent creation of the same id got there first: true when inserted.
+Result<bool> insert_product(sql::Connection& c, const Product& p) {
   auto r = c.query(
       "INSERT INTO products(product_id, name, price_cents, available, reserved, sold, created_at_ms,"
       " updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (product_id) DO NOTHING",
-      {p.product_id, p.name, p.price_cents, p.available, p.reserved, p.sold, to_unix_ms(p.created_at),
-       to_unix_ms(p.updated_at)});
+      {p.product_id, p.name, p.price_cents, p.available, p.reserved, p.sold, p.created_at, p.updated_at});
   if (!r) return write_failed(c, std::move(r).error());
-  inserted = r->affected() == 1;
-  return {};
+  return r->affected() == 1;
 }
 
-Result<void> update_product(postgres::Connection& c, const Product& p) {
+Result<void> update_product(sql::Connection& c, const Product& p) {
   auto r = c.query(
       "UPDATE products SET name = $2, price_cents = $3, available = $4, reserved = $5, sold = $6,"
       " updated_at_ms = $7 WHERE product_id = $1",
-      {p.product_id, p.name, p.price_cents, p.available, p.reserved, p.sold, to_unix_ms(p.updated_at)});
+      {p.product_id, p.name, p.price_cents, p.available, p.reserved, p.sold, p.updated_at});
   if (!r) return write_failed(c, std::move(r).error());
   if (r->affected() != 1) return Error::internal("product " + p.product_id + " vanished during an update");
   return {};
 }
 
-Result<std::optional<Reservation>> select_reservation(postgres::Connection& c, std::string_view order_id,
+Result<std::optional<Reservation>> select_reservation(sql::Connection& c, std::string_view order_id,
                                                       bool lock) {
   static const std::string sql =
       "SELECT status, created_at_ms, updated_at_ms FROM reservations WHERE order_id = $1";
-  static const std::string locking = sql + " FOR UPDATE";
+  static const std::string locking = sql + "{for_update}";
   auto head = c.query(lock ? locking : sql, {order_id});
   if (!head) return std::move(head).error();
   if (head->empty()) return std::optional<Reservation>();
-  auto status = parse_reservation_status(head->text(0, 0));
+  auto row = (*head)[0];
+  auto status = parse_reservation_status(row.text(0));
   if (!status) return Error::internal("reservation " + std::string(order_id) + " has an unknown status");
-  Reservation r{std::string(order_id),
-                *status,
-                {},
-                from_unix_ms(head->integer(0, 1)),
-                from_unix_ms(head->integer(0, 2))};
+  Reservation r{std::string(order_id), *status, {}, row.time(1), row.time(2)};
   auto items = c.query(
       "SELECT product_id, quantity, price_cents FROM reservation_items WHERE order_id = $1 ORDER BY line",
       {order_id});
   if (!items) return std::move(items).error();
-  for (int i = 0; i < items->size(); ++i) {
-    r.items.push_back({items->text(i, 0), items->integer(i, 1), items->integer(i, 2)});
-  }
+  for (auto item : *items) r.items.push_back({item.text(0), item.integer(1), item.integer(2)});
   return std::optional<Reservation>(std::move(r));
 }
 
 }  // namespace
 
-PostgresInventoryRepository::PostgresInventoryRepository(postgres::Database& db) : db_(db) {
+SqlInventoryRepository::SqlInventoryRepository(sql::Database& db) : db_(db) {
   if (auto r = db_.migrate("inventory", kMigrations); !r) throw std::runtime_error(r.error().message);
   if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
 }
 
-Result<PutProductResult> PostgresInventoryRepository::put_product(
-    const std::string& product_id, const ProductInput& input, SystemTime now,
-    std::span<const events::CloudEvent> events) {
-  return db_.with([&](postgres::Connection& c) -> Result<PutProductResult> {
+Result<PutProductResult> SqlInventoryRepository::put_product(const std::string& product_id,
+                                                             const ProductInput& input, SystemTime now,
+                                                             std::span<const events::CloudEvent> events) {
+  return db_.with([&](sql::Connection& c) -> Result<PutProductResult> {
     if (auto r = c.begin(); !r) return std::move(r).error();
     PutProductResult result;
     auto existing = select_product(c, product_id, true);
     if (!existing) return std::move(existing).error();
     if (!*existing) {
-      // ON CONFLICT: a concurrent creation of the same id makes this insert wait for it and insert
-      // nothing; the product is then replaced below, as if this call had come second.
+      // ON CONFLICT: a concurrent creation of the same id (PostgreSQL) makes this insert wait for it and
+      // insert nothing; the product is then replaced below, as if this call had come second.
       result.product = make_product(product_id, input, now);
-      bool inserted = false;
-      if (auto r = insert_product(c, result.product, inserted); !r) return std::move(r).error();
-      if (inserted) {
+      auto inserted = insert_product(c, result.product);
+      if (!inserted) return std::move(inserted).error();
+      if (*inserted) {
         result.created = true;
         if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
         if (auto r = c.commit(); !r) return std::move(r).error();
@@ -203,8 +188,8 @@ Result<PutProductResult> PostgresInventoryRepository::put_product(
   });
 }
 
-Result<Product> PostgresInventoryRepository::find_product(std::string_view product_id) {
-  return db_.with([&](postgres::Connection& c) -> Result<Product> {
+Result<Product> SqlInventoryRepository::find_product(std::string_view product_id) {
+  return db_.with([&](sql::Connection& c) -> Result<Product> {
     auto product = select_product(c, product_id, false);
     if (!product) return std::move(product).error();
     if (!*product) return not_found_product(product_id);
@@ -212,9 +197,9 @@ Result<Product> PostgresInventoryRepository::find_product(std::string_view produ
   });
 }
 
-Result<ReserveResult> PostgresInventoryRepository::reserve(const ReservationRequest& request, SystemTime now,
-                                                           std::span<const events::CloudEvent> events) {
-  return db_.with([&](postgres::Connection& c) -> Result<ReserveResult> {
+Result<ReserveResult> SqlInventoryRepository::reserve(const ReservationRequest& request, SystemTime now,
+                                                      std::span<const events::CloudEvent> events) {
+  return db_.with([&](sql::Connection& c) -> Result<ReserveResult> {
     // Every early return below leaves the transaction open; the lease rolls it back, so nothing of a
     // refused request (not even the reservation row claimed first) is ever written.
     if (auto r = c.begin(); !r) return std::move(r).error();
@@ -224,7 +209,7 @@ Result<ReserveResult> PostgresInventoryRepository::reserve(const ReservationRequ
     auto claimed = c.query(
         "INSERT INTO reservations(order_id, status, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $3)"
         " ON CONFLICT (order_id) DO NOTHING",
-        {request.order_id, to_string(ReservationStatus::kReserved), to_unix_ms(now)});
+        {request.order_id, to_string(ReservationStatus::kReserved), now});
     if (!claimed) return write_failed(c, std::move(claimed).error());
     if (claimed->affected() != 1) {
       auto existing = select_reservation(c, request.order_id, false);
@@ -257,8 +242,7 @@ Result<ReserveResult> PostgresInventoryRepository::reserve(const ReservationRequ
       auto r = c.query(
           "INSERT INTO reservation_items(order_id, product_id, line, quantity, price_cents)"
           " VALUES ($1, $2, $3, $4, $5)",
-          {reservation->order_id, line.product_id, static_cast<std::int64_t>(i), line.quantity,
-           line.price_cents});
+          {reservation->order_id, line.product_id, i, line.quantity, line.price_cents});
       if (!r) return write_failed(c, std::move(r).error());
     }
     if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
@@ -267,9 +251,9 @@ Result<ReserveResult> PostgresInventoryRepository::reserve(const ReservationRequ
   });
 }
 
-Result<SettleResult> PostgresInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
-                                                         SystemTime now, const EventsOf& events_of) {
-  return db_.with([&](postgres::Connection& c) -> Result<SettleResult> {
+Result<SettleResult> SqlInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
+                                                    SystemTime now, const EventsOf& events_of) {
+  return db_.with([&](sql::Connection& c) -> Result<SettleResult> {
     if (auto r = c.begin(); !r) return std::move(r).error();
     auto found = select_reservation(c, order_id, true);
     if (!found) return std::move(found).error();
@@ -290,21 +274,20 @@ Result<SettleResult> PostgresInventoryRepository::settle(std::string_view order_
       if (auto r = settle_line(it->second, line.quantity, target, now); !r) return std::move(r).error();
       if (auto r = update_product(c, it->second); !r) return std::move(r).error();
     }
-    auto r =
-        c.query("UPDATE reservations SET status = $2, updated_at_ms = $3 WHERE order_id = $1",
-                {reservation.order_id, to_string(reservation.status), to_unix_ms(reservation.updated_at)});
+    auto r = c.query("UPDATE reservations SET status = $2, updated_at_ms = $3 WHERE order_id = $1",
+                     {reservation.order_id, to_string(reservation.status), reservation.updated_at});
     if (!r) return write_failed(c, std::move(r).error());
     if (events_of) {
       auto events = events_of(reservation);
       if (auto appended = events::append_outbox(c, events); !appended) return std::move(appended).error();
     }
-    if (auto done = c.commit(); !done) return std::move(done).error();
+    if (auto committed = c.commit(); !committed) return std::move(committed).error();
     return SettleResult{std::move(reservation), true};
   });
 }
 
-Result<Reservation> PostgresInventoryRepository::find_reservation(std::string_view order_id) {
-  return db_.with([&](postgres::Connection& c) -> Result<Reservation> {
+Result<Reservation> SqlInventoryRepository::find_reservation(std::string_view order_id) {
+  return db_.with([&](sql::Connection& c) -> Result<Reservation> {
     auto found = select_reservation(c, order_id, false);
     if (!found) return std::move(found).error();
     if (!*found) return no_reservation(order_id);
@@ -312,6 +295,6 @@ Result<Reservation> PostgresInventoryRepository::find_reservation(std::string_vi
   });
 }
 
-Result<void> PostgresInventoryRepository::ping() { return db_.ping(); }
+Result<void> SqlInventoryRepository::ping() { return db_.ping(); }
 
 }  // namespace mercato::inventory

@@ -1,18 +1,19 @@
-// ShipmentRepository on the service's own SQLite file.
+// ShipmentRepository on the service's own SQL database (SQLite; written over lib/sql, so it would run on
+// PostgreSQL as well).
 //
 // Thread-safety: thread-safe (each call borrows a pooled connection).
 #pragma once
 
 #include "app/shipment_repository.hpp"
-#include "mercato/sqlite/sqlite.hpp"
+#include "mercato/sql/sql.hpp"
 
 namespace mercato::shipping {
 
-class SqliteShipmentRepository final : public ShipmentRepository {
+class SqlShipmentRepository final : public ShipmentRepository {
  public:
   // Applies the schema migrations (the event tables too); throws std::runtime_error if they fail (start-up
   // only).
-  explicit SqliteShipmentRepository(sqlite::Database& db);
+  explicit SqlShipmentRepository(sql::Database& db);
 
   Result<void> insert(const Shipment& shipment, std::span<const events::CloudEvent> events) override;
   Result<Shipment> find(std::string_view id) override;
@@ -21,7 +22,7 @@ class SqliteShipmentRepository final : public ShipmentRepository {
   Result<void> ping() override;
 
  private:
-  sqlite::Database& db_;
+  sql::Database& db_;
 };
 
 }  // namespace mercato::shipping

@@ -1,19 +1,20 @@
-// NotificationRepository on the service's own SQLite file.
+// NotificationRepository on the service's own SQL database (SQLite; written over lib/sql, so it would run
+// on PostgreSQL as well).
 //
-// Thread-safety: thread-safe (each call borrows a pooled connection; record_once runs in a
-// BEGIN IMMEDIATE transaction, so concurrent calls for one (order_id, kind) are serialized).
+// Thread-safety: thread-safe (each call borrows a pooled connection; record_once runs in one
+// transaction that serialises the calls for one (order_id, kind)).
 #pragma once
 
 #include "app/notification_repository.hpp"
-#include "mercato/sqlite/sqlite.hpp"
+#include "mercato/sql/sql.hpp"
 
 namespace mercato::notification {
 
-class SqliteNotificationRepository final : public NotificationRepository {
+class SqlNotificationRepository final : public NotificationRepository {
  public:
   // Applies the schema migrations (the event tables too); throws std::runtime_error if they fail (start-up
   // only).
-  explicit SqliteNotificationRepository(sqlite::Database& db);
+  explicit SqlNotificationRepository(sql::Database& db);
 
   Result<Recorded> record_once(const Notification& notification, const Deliver& deliver,
                                std::span<const events::CloudEvent> events) override;
@@ -22,7 +23,7 @@ class SqliteNotificationRepository final : public NotificationRepository {
   Result<void> ping() override;
 
  private:
-  sqlite::Database& db_;
+  sql::Database& db_;
 };
 
 }  // namespace mercato::notification

@@ -1,0 +1,285 @@
+// The two engines behind sql::Connection and sql::Database: thin adapters over the drivers in lib/sqlite
+// and lib/postgres. What differs between the dialects beyond the SQL text (render) lives here: how a
+// transaction starts, how a failure is classified, how a key is locked, how one holder is chosen.
+#include <sqlite3.h>
+
+#include <mutex>
+#include <stdexcept>
+
+#include "mercato/sql/sql.hpp"
+
+namespace mercato::sql {
+namespace {
+
+// --- SQLite -------------------------------------------------------------------------------------
+
+Failure sqlite_failure(int code) {
+  switch (code) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+      return Failure::kUniqueViolation;
+    case SQLITE_CONSTRAINT_CHECK:
+      return Failure::kCheckViolation;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+      return Failure::kForeignKeyViolation;
+    default:
+      return Failure::kOther;
+  }
+}
+
+std::string json_array(const std::vector<std::int64_t>& values, char open, char close) {
+  std::string out(1, open);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(values[i]);
+  }
+  return out + close;
+}
+
+class SqliteConnection final : public Connection {
+ public:
+  explicit SqliteConnection(sqlite::Connection& c) : Connection(Dialect::kSqlite), c_(c) {}
+
+  Result<Rows> query(std::string_view sql, const Params& params) override {
+    failure_ = Failure::kNone;
+    auto st = c_.prepare(render(Dialect::kSqlite, sql));
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      int index = static_cast<int>(i) + 1;
+      const auto& p = params[i];
+      switch (p.kind()) {
+        case Param::Kind::kNull:
+          st.bind_null(index);
+          break;
+        case Param::Kind::kText:
+          st.bind(index, p.text());
+          break;
+        case Param::Kind::kInteger:
+          st.bind(index, p.integer());
+          break;
+        case Param::Kind::kIntegerList:
+          st.bind(index, json_array(p.list(), '[', ']'));  // read by json_each ({int64_set})
+          break;
+      }
+    }
+    int columns = st.column_count();
+    std::vector<Rows::Cell> cells;
+    std::int64_t returned = 0;
+    for (;;) {
+      auto row = st.step();
+      if (!row) {
+        failure_ = sqlite_failure(c_.last_error_code());
+        return std::move(row).error();
+      }
+      if (!*row) break;
+      ++returned;
+      for (int i = 0; i < columns; ++i) {
+        Rows::Cell cell;
+        cell.null = st.is_null(i);
+        cell.is_integer = st.is_integer(i);
+        if (cell.is_integer) {
+          cell.integer = st.integer(i);
+        } else if (!cell.null) {
+          cell.text = st.text(i);
+        }
+        cells.push_back(std::move(cell));
+      }
+    }
+    return Rows(columns, std::move(cells), st.read_only() ? returned : c_.changes());
+  }
+
+  Result<void> exec(std::string_view sql) override { return c_.exec(render(Dialect::kSqlite, sql)); }
+  Result<void> begin() override { return c_.begin_immediate(); }
+  Result<void> commit() override { return c_.commit(); }
+  void rollback() noexcept override { c_.rollback(); }
+  bool in_transaction() const noexcept override { return c_.in_transaction(); }
+  void after_commit(std::function<void()> action) override { c_.after_commit(std::move(action)); }
+  // BEGIN IMMEDIATE already made this transaction the only writer.
+  Result<void> lock(std::string_view) override { return {}; }
+  Result<void> lock(std::int32_t, std::string_view) override { return {}; }
+
+ private:
+  sqlite::Connection& c_;
+};
+
+// What both engines' databases share: the driver database it owns lending its
+// connections wrapped, and migrations rendered for the dialect.
+template <typename Driver, typename Wrapper>
+class EngineDatabase : public Database {
+ public:
+  EngineDatabase(Dialect dialect, std::unique_ptr<Driver> owned, Driver& db)
+      : Database(dialect), owned_(std::move(owned)), db_(db) {}
+  Result<void> ping() override { return db_.ping(); }
+
+ protected:
+  void lend(const std::function<void(Connection&)>& fn) override {
+    db_.with([&](auto& raw) {
+      Wrapper c(raw);
+      fn(c);
+    });
+  }
+  template <typename DriverMigration>
+  std::vector<DriverMigration> rendered(const std::vector<Migration>& migrations) const {
+    std::vector<DriverMigration> out;
+    out.reserve(migrations.size());
+    for (const auto& m : migrations) out.push_back({m.version, m.name, m.text(dialect())});
+    return out;
+  }
+
+  std::unique_ptr<Driver> owned_;
+  Driver& db_;
+};
+
+class SqliteDatabase final : public EngineDatabase<sqlite::Database, SqliteConnection> {
+ public:
+  SqliteDatabase(std::unique_ptr<sqlite::Database> owned, sqlite::Database& db)
+      : EngineDatabase(Dialect::kSqlite, std::move(owned), db) {}
+
+  // One version sequence per file: the service's.
+  Result<void> migrate(std::string_view, const std::vector<Migration>& migrations) override {
+    return db_.migrate(rendered<sqlite::Migration>(migrations));
+  }
+  // The service holds its file alone (exclusive locking mode, or its own processes only).
+  std::unique_ptr<SessionLock> session_lock(std::int64_t) override {
+    struct Held final : SessionLock {
+      Result<bool> try_hold() override { return true; }
+    };
+    return std::make_unique<Held>();
+  }
+};
+
+// --- PostgreSQL ---------------------------------------------------------------------------------
+
+Failure postgres_failure(std::string_view sqlstate) {
+  if (sqlstate.empty()) return Failure::kNone;
+  if (sqlstate == postgres::kUniqueViolation) return Failure::kUniqueViolation;
+  if (sqlstate == "23514") return Failure::kCheckViolation;
+  if (sqlstate == "23503") return Failure::kForeignKeyViolation;
+  return Failure::kOther;
+}
+
+postgres::Param to_postgres(const Param& p) {
+  switch (p.kind()) {
+    case Param::Kind::kText:
+      return postgres::Param(p.text());
+    case Param::Kind::kInteger:
+      return postgres::Param(p.integer());
+    case Param::Kind::kIntegerList:
+      return postgres::Param(json_array(p.list(), '{', '}'));  // an array literal ({int64_set})
+    case Param::Kind::kNull:
+      break;
+  }
+  return postgres::Param(std::nullopt);
+}
+
+class PostgresConnection final : public Connection {
+ public:
+  explicit PostgresConnection(postgres::Connection& c) : Connection(Dialect::kPostgres), c_(c) {}
+
+  Result<Rows> query(std::string_view sql, const Params& params) override {
+    failure_ = Failure::kNone;
+    std::vector<postgres::Param> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(to_postgres(p));
+    auto result = c_.query(render(Dialect::kPostgres, sql), values);
+    if (!result) {
+      failure_ = postgres_failure(c_.last_sqlstate());
+      return std::move(result).error();
+    }
+    int columns = result->columns();
+    std::vector<Rows::Cell> cells;
+    cells.reserve(static_cast<std::size_t>(result->size() * columns));
+    for (int r = 0; r < result->size(); ++r) {
+      for (int i = 0; i < columns; ++i) {
+        Rows::Cell cell;
+        cell.null = result->is_null(r, i);
+        if (!cell.null) cell.text = result->text(r, i);
+        cells.push_back(std::move(cell));
+      }
+    }
+    return Rows(columns, std::move(cells), result->affected());
+  }
+
+  Result<void> exec(std::string_view sql) override {
+    auto r = c_.exec(render(Dialect::kPostgres, sql));
+    failure_ = r ? Failure::kNone : postgres_failure(c_.last_sqlstate());
+    return r;
+  }
+  Result<void> begin() override { return c_.begin(); }
+  Result<void> commit() override { return c_.commit(); }
+  void rollback() noexcept override { c_.rollback(); }
+  bool in_transaction() const noexcept override { return c_.in_transaction(); }
+  void after_commit(std::function<void()> action) override { c_.after_commit(std::move(action)); }
+  Result<void> lock(std::string_view key) override {
+    return done(query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {key}));
+  }
+  Result<void> lock(std::int32_t space, std::string_view key) override {
+    return done(query("SELECT pg_advisory_xact_lock($1, hashtext($2))", {space, key}));
+  }
+
+ private:
+  static Result<void> done(Result<Rows> r) {
+    if (!r) return std::move(r).error();
+    return {};
+  }
+  postgres::Connection& c_;
+};
+
+// A connection of its own holds the lock (a pooled one would be lent to other work). While its session
+// lives the lock is ours; a failed round trip means the session (and the lock) is gone. A killed holder's
+// session ends with it, so another process takes over at once.
+class AdvisoryLock final : public Database::SessionLock {
+ public:
+  AdvisoryLock(std::string url, std::int64_t key) : url_(std::move(url)), key_(key) {}
+
+  Result<bool> try_hold() override {
+    std::lock_guard lock(mutex_);
+    if (!db_) db_ = postgres::Database::open({.url = url_, .connections = 1});
+    return db_->with([&](postgres::Connection& c) -> Result<bool> {
+      if (held_) {
+        if (c.query("SELECT 1")) return true;
+        held_ = false;
+        if (!c.ensure_alive()) return Error::unavailable("the connection holding a lock is lost");
+      }
+      auto rows = c.query("SELECT pg_try_advisory_lock($1)", {key_});
+      if (!rows) return std::move(rows).error();
+      held_ = rows->text(0, 0) == "t";
+      return held_;
+    });
+  }
+
+ private:
+  std::string url_;
+  std::int64_t key_;
+  std::mutex mutex_;
+  std::unique_ptr<postgres::Database> db_;  // guarded by mutex_
+  bool held_ = false;                       // guarded by mutex_
+};
+
+class PostgresDatabase final : public EngineDatabase<postgres::Database, PostgresConnection> {
+ public:
+  PostgresDatabase(std::unique_ptr<postgres::Database> owned, postgres::Database& db)
+      : EngineDatabase(Dialect::kPostgres, std::move(owned), db) {}
+
+  Result<void> migrate(std::string_view component, const std::vector<Migration>& migrations) override {
+    return db_.migrate(component, rendered<postgres::Migration>(migrations));
+  }
+  std::unique_ptr<SessionLock> session_lock(std::int64_t key) override {
+    return std::make_unique<AdvisoryLock>(db_.url(), key);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Database> Database::open(const sqlite::DatabaseSettings& settings) {
+  auto db = sqlite::Database::open(settings);
+  auto& ref = *db;
+  return std::make_unique<SqliteDatabase>(std::move(db), ref);
+}
+
+std::unique_ptr<Database> Database::open(const postgres::DatabaseSettings& settings) {
+  auto db = postgres::Database::open(settings);
+  auto& ref = *db;
+  return std::make_unique<PostgresDatabase>(std::move(db), ref);
+}
+
+}  // namespace mercato::sql
