@@ -442,7 +442,8 @@ std::chrono::milliseconds Section::duration(std::string_view key, std::chrono::m
   std::string k = full_key(key);
   auto v = scalar(*state_, k);
   if (!v) return fallback;
-  constexpr std::string_view kExpected = "a duration such as 250ms, 5s, 2m or 1h (a bare integer means ms)";
+  constexpr std::string_view kExpected =
+      "a duration such as 250ms, 5s, 2m or 1h (a bare integer means ms), at most 8760h";
   auto [digits, unit] = split_number_unit(trim(v->text));
   auto n = parse_unsigned(digits);
   std::uint64_t scale = 0;
@@ -455,9 +456,8 @@ std::chrono::milliseconds Section::duration(std::string_view key, std::chrono::m
   } else if (unit == "h") {
     scale = 3'600'000;
   }
-  constexpr auto kMax =
-      static_cast<std::uint64_t>(std::numeric_limits<std::chrono::milliseconds::rep>::max());
-  if (!n || scale == 0 || *n > kMax / scale) bad_value(k, *v, kExpected);
+  constexpr std::uint64_t kMax = 8760ULL * 3'600'000;  // a year, in ms
+  if (!n || scale == 0 || *n > kMax / scale || *n * scale > kMax) bad_value(k, *v, kExpected);
   return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(*n * scale));
 }
 

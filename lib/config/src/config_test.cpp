@@ -320,10 +320,13 @@ TEST(Section, ParsesDurations) {
   EXPECT_EQ(s.duration("e", {}), milliseconds(750));
   EXPECT_EQ(s.duration("f", milliseconds(9)), milliseconds(0));
   EXPECT_EQ(s.duration("g", {}), milliseconds(10'000));
+  auto year = Source::from_strings("", {{"APP_D__Y", "8760h"}}).section("d");
+  EXPECT_EQ(year.duration("y", {}), std::chrono::hours(8760)) << "a year is the most";
 }
 
 TEST(Section, RejectsBadDurations) {
-  for (const char* bad : {"-5s", "abc", "1.5s", "5sec", "s", "", "5 s s", "99999999999999999999h"}) {
+  for (const char* bad : {"-5s", "abc", "1.5s", "5sec", "s", "", "5 s s", "99999999999999999999h", "8761h",
+                          "9223372036854775807", "31536000001"}) {
     auto s = Source::from_strings("", {{"APP_D__X", bad}}).section("d");
     auto msg = error_of([&] { (void)s.duration("x", milliseconds(1)); });
     EXPECT_THAT(msg, HasSubstr("config key 'd.x'")) << bad;

@@ -97,8 +97,9 @@ class Section {
   bool boolean(std::string_view key, bool fallback) const;
   // A finite decimal number in [min, max].
   double number(std::string_view key, double fallback, double min, double max) const;
-  // "250ms", "5s", "2m", "1h"; a bare integer means milliseconds. Negative or fractional values and
-  // other units are errors.
+  // "250ms", "5s", "2m", "1h"; a bare integer means milliseconds. Negative or fractional values, other
+  // units and more than a year (8760h: no setting means longer, and a time point that far ahead of the
+  // clock would overflow) are errors.
   std::chrono::milliseconds duration(std::string_view key, std::chrono::milliseconds fallback) const;
   // A byte count: "1048576", "512B", "64KiB", "1MiB", "2GiB", "1TiB" (powers of 1024) or "10KB", "5MB",
   // "1GB", "1TB" (powers of 1000). A space between number and unit is allowed.
