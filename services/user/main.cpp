@@ -8,6 +8,7 @@
 #include "adapters/signing_keys.hpp"
 #include "adapters/sql_user_repository.hpp"
 #include "api/handlers.hpp"
+#include "mercato/core/periodic.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/identity.hpp"
 #include "mercato/service/service.hpp"
@@ -30,6 +31,7 @@ struct AdminBootstrap {
 };
 
 struct AuthConfig {
+  std::chrono::milliseconds purge_interval{std::chrono::hours(1)};
   service::BlockingPoolSettings hashing;
   user::AuthSettings auth;
   AdminBootstrap admin;
@@ -62,6 +64,10 @@ AuthConfig read_auth_config(const service::Context& ctx) {
   c.admin.email = admin.string("email", "admin@mercato.local");
   c.admin.password_file = admin.string("password_file", "");
 
+  c.purge_interval = a.duration("purge_interval", c.purge_interval);
+  if (c.purge_interval < std::chrono::seconds(1)) {
+    bad(a, Error::validation("purge_interval", "must be at least 1s"));
+  }
   auto pool = a.section("hashing");
   c.hashing.threads = static_cast<std::size_t>(pool.integer("threads", 2, 1, 64));
   c.hashing.max_waiting = static_cast<std::size_t>(pool.integer("max_waiting", 64, 1, 100000));
@@ -148,6 +154,17 @@ int main(int argc, char** argv) {
     bootstrap_admin(settings.admin, repository, users, ctx.logger());
     auto& identity = service::attach_identity(ctx, auth.published_keys());
     auto& hashing = ctx.own(std::make_unique<service::BlockingPool>(settings.hashing));
+    // Sessions whose every token has expired are deleted (spent tokens of live sessions stay: reusing
+    // one must still revoke its session).
+    const auto& logger = ctx.logger();
+    ctx.own(std::make_unique<core::Periodic>(settings.purge_interval, [&repository, &logger] {
+      auto purged = repository.purge_refresh_tokens(now_utc());
+      if (!purged) {
+        logger.warn("expired refresh tokens could not be purged", {{"error", purged.error().message}});
+      } else if (*purged > 0) {
+        logger.info("expired refresh tokens purged", {{"tokens", static_cast<std::uint64_t>(*purged)}});
+      }
+    }));
     user::register_routes(ctx.router(), users, hashing, identity);
     user::register_auth_routes(ctx.router(), auth, hashing, settings.addresses);
     // Publishes user.registered / user.updated from the outbox; consumes nothing yet.

@@ -118,4 +118,15 @@ std::vector<events::CloudEvent> MemoryUserRepository::appended() {
   return outbox_;
 }
 
+Result<std::size_t> MemoryUserRepository::purge_refresh_tokens(SystemTime now) {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, SystemTime> latest;  // family → its latest expiry
+  for (const auto& [hash, stored] : tokens_) {
+    auto& at = latest[stored.token.family_id];
+    at = std::max(at, stored.token.expires_at);
+  }
+  return std::erase_if(tokens_,
+                       [&](const auto& entry) { return latest[entry.second.token.family_id] <= now; });
+}
+
 }  // namespace mercato::user

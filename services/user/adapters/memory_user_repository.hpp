@@ -24,6 +24,7 @@ class MemoryUserRepository final : public UserRepository {
   Result<void> insert_refresh_token(const RefreshToken& token) override;
   Result<Grant> rotate_refresh_token(std::string_view token_hash, RefreshToken next, SystemTime now) override;
   Result<void> revoke_refresh_family(std::string_view token_hash, SystemTime now) override;
+  Result<std::size_t> purge_refresh_tokens(SystemTime now) override;
   Result<void> ping() override { return {}; }
 
   // Every event appended so far, in the order the changes happened.

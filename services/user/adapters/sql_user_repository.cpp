@@ -190,4 +190,16 @@ Result<void> SqlUserRepository::revoke_refresh_family(std::string_view token_has
   });
 }
 
+Result<std::size_t> SqlUserRepository::purge_refresh_tokens(SystemTime now) {
+  return db_.with([&](sql::Connection& c) -> Result<std::size_t> {
+    auto rows = c.query(
+        "DELETE FROM refresh_tokens WHERE family_id IN"
+        " (SELECT family_id FROM refresh_tokens GROUP BY family_id HAVING MAX(expires_at_ms) <= $1)"
+        " RETURNING token_hash",
+        {now});
+    if (!rows) return std::move(rows).error();
+    return rows->size();
+  });
+}
+
 }  // namespace mercato::user

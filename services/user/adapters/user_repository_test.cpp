@@ -277,6 +277,35 @@ TEST_P(UserRepositoryContract, ReusingASpentRefreshTokenRevokesItsWholeFamily) {
   EXPECT_TRUE(repo().rotate_refresh_token(other.token_hash, token(u), now_utc()));
 }
 
+// Purging removes the families that have nothing left to use; a family with a live token keeps its
+// spent ones, so reusing one of them still revokes the family.
+TEST_P(UserRepositoryContract, PurgingDropsOnlyFamiliesWhoseTokensHaveAllExpired) {
+  auto u = make("a@x.io");
+  ASSERT_TRUE(repo().insert(u, creds(u)));
+  auto now = now_utc();
+  auto dead = token(u);
+  dead.issued_at = now - std::chrono::hours(3);
+  dead.expires_at = now - std::chrono::hours(2);
+  ASSERT_TRUE(repo().insert_refresh_token(dead));
+  auto first = token(u);
+  first.expires_at = now - std::chrono::minutes(1);  // spent, and expired by now
+  ASSERT_TRUE(repo().insert_refresh_token(first));
+  auto second = token(u);  // the family's live token
+  ASSERT_TRUE(repo().rotate_refresh_token(first.token_hash, second, now - std::chrono::minutes(30)));
+
+  auto purged = repo().purge_refresh_tokens(now);
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(*purged, 1U) << "only the dead family's one token";
+  auto reused = repo().rotate_refresh_token(first.token_hash, token(u), now);
+  ASSERT_FALSE(reused);
+  EXPECT_FALSE(repo().rotate_refresh_token(second.token_hash, token(u), now))
+      << "the reuse revoked the family";
+  auto again = repo().purge_refresh_tokens(now + std::chrono::hours(2));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 2U) << "once all its tokens have expired, the family goes";
+  EXPECT_EQ(*repo().purge_refresh_tokens(now + std::chrono::hours(2)), 0U);
+}
+
 TEST_P(UserRepositoryContract, UnknownExpiredAndRevokedRefreshTokensAreRefused) {
   auto u = make("a@x.io");
   ASSERT_TRUE(repo().insert(u, creds(u)));

@@ -54,6 +54,10 @@ class UserRepository {
                                              SystemTime now) = 0;
   // Revokes every token of the family `token_hash` belongs to (logout). kUnauthenticated when unknown.
   virtual Result<void> revoke_refresh_family(std::string_view token_hash, SystemTime now) = 0;
+  // Deletes every family whose tokens have all expired at `now` (nothing in it can be used or revoked
+  // any more); returns how many tokens went. A family with a live token keeps its spent ones: presenting
+  // one of them must still revoke the family.
+  virtual Result<std::size_t> purge_refresh_tokens(SystemTime now) = 0;
 
   // Readiness: can the store be reached?
   virtual Result<void> ping() = 0;

@@ -1,0 +1,37 @@
+#include "mercato/core/periodic.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+
+namespace mercato::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Periodic, RunsEveryIntervalAndStopsWhenDestroyed) {
+  std::atomic<int> runs{0};
+  std::promise<void> third;
+  {
+    Periodic task(5ms, [&] {
+      if (++runs == 3) third.set_value();
+    });
+    ASSERT_EQ(third.get_future().wait_for(5s), std::future_status::ready);
+  }
+  auto after = runs.load();
+  EXPECT_GE(after, 3);
+  std::this_thread::sleep_for(20ms);  // four intervals: a stopped task does not run again
+  EXPECT_EQ(runs.load(), after);
+}
+
+TEST(Periodic, DestructionDoesNotWaitForTheNextInterval) {
+  auto started = std::chrono::steady_clock::now();
+  {
+    Periodic task(std::chrono::hours(1), [] {});
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+}
+
+}  // namespace
+}  // namespace mercato::core
