@@ -25,6 +25,13 @@ TEST(Periodic, RunsEveryIntervalAndStopsWhenDestroyed) {
   EXPECT_EQ(runs.load(), after);
 }
 
+TEST(Periodic, RunsAtStartWhenAsked) {
+  std::promise<void> ran;
+  Periodic task(
+      std::chrono::hours(1), [&] { ran.set_value(); }, Periodic::kRunAtStart);
+  EXPECT_EQ(ran.get_future().wait_for(5s), std::future_status::ready);
+}
+
 TEST(Periodic, DestructionDoesNotWaitForTheNextInterval) {
   auto started = std::chrono::steady_clock::now();
   {

@@ -218,28 +218,15 @@ Result<std::optional<Order>> SagaCoordinator::cancel(std::string_view order_id, 
   return std::optional<Order>(std::move(*order));
 }
 
+// A tick at once (deadlines that passed while the service was down apply at start), then every interval.
 SagaTicker::SagaTicker(SagaCoordinator& coordinator, std::chrono::milliseconds interval,
                        std::function<void(const Error&)> on_error)
-    : coordinator_(coordinator), interval_(interval), on_error_(std::move(on_error)) {
-  thread_ = std::thread([this] {
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
-      lock.unlock();
-      auto r = coordinator_.tick(now_utc());
-      if (!r && on_error_) on_error_(r.error());
-      lock.lock();
-      stop_cv_.wait_for(lock, interval_, [this] { return stopping_; });
-    }
-  });
-}
-
-SagaTicker::~SagaTicker() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  stop_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+    : periodic_(
+          interval,
+          [&coordinator, on_error = std::move(on_error)] {
+            auto r = coordinator.tick(now_utc());
+            if (!r && on_error) on_error(r.error());
+          },
+          core::Periodic::kRunAtStart) {}
 
 }  // namespace mercato::order

@@ -13,13 +13,10 @@
 // Thread-safety: thread-safe (state lives in the repository).
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
-#include <thread>
 
 #include "app/ports.hpp"
+#include "mercato/core/periodic.hpp"
 #include "mercato/events/event.hpp"
 #include "mercato/observability/metrics.hpp"
 #include "mercato/resilience/circuit_breaker.hpp"
@@ -75,18 +72,11 @@ class SagaTicker {
  public:
   SagaTicker(SagaCoordinator& coordinator, std::chrono::milliseconds interval,
              std::function<void(const Error&)> on_error);
-  ~SagaTicker();
   SagaTicker(const SagaTicker&) = delete;
   SagaTicker& operator=(const SagaTicker&) = delete;
 
  private:
-  SagaCoordinator& coordinator_;
-  std::chrono::milliseconds interval_;
-  std::function<void(const Error&)> on_error_;
-  std::mutex mutex_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  core::Periodic periodic_;
 };
 
 }  // namespace mercato::order

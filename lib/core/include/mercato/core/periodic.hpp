@@ -1,6 +1,7 @@
 // A task run on its own thread every `interval` until the object is destroyed (housekeeping: purging
-// what has expired). The first run is one interval after construction; destruction wakes the thread
-// and waits for a run in progress to end, so the task may use whatever outlives this object.
+// what has expired, applying deadlines). The first run is one interval after construction, or at once
+// with Periodic::kRunAtStart; destruction wakes the thread and waits for a run in progress to end, so
+// the task may use whatever outlives this object.
 //
 //   core::Periodic purge(std::chrono::hours(1), [&] { (void)repository.purge_refresh_tokens(now_utc()); });
 //
@@ -17,8 +18,9 @@ namespace mercato::core {
 
 class Periodic {
  public:
-  Periodic(std::chrono::milliseconds interval, std::function<void()> task)
-      : interval_(interval), task_(std::move(task)), thread_([this] { run(); }) {}
+  enum Start { kAfterInterval, kRunAtStart };
+  Periodic(std::chrono::milliseconds interval, std::function<void()> task, Start start = kAfterInterval)
+      : interval_(interval), task_(std::move(task)), start_(start), thread_([this] { run(); }) {}
   ~Periodic() {
     {
       std::lock_guard lock(mutex_);
@@ -32,6 +34,7 @@ class Periodic {
 
  private:
   void run() {
+    if (start_ == kRunAtStart) task_();
     std::unique_lock lock(mutex_);
     while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
       lock.unlock();
@@ -42,6 +45,7 @@ class Periodic {
 
   std::chrono::milliseconds interval_;
   std::function<void()> task_;
+  Start start_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mutex_
