@@ -73,7 +73,7 @@ Result<Order> select_order(sql::Connection& c, std::string_view id, bool lock = 
   static const std::string locking = sql + "{for_update}";
   auto rows = c.query(lock ? locking : sql, {id});
   if (!rows) return std::move(rows).error();
-  if (rows->empty()) return Error::not_found("order " + std::string(id) + " not found");
+  if (rows->empty()) return order_not_found(id);
   return read_row((*rows)[0]);
 }
 

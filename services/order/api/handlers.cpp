@@ -85,12 +85,6 @@ Result<std::int64_t> query_int(const http::Request& req, const std::string& name
   return value;
 }
 
-// Another customer's order does not exist, as far as a customer can tell.
-// The repositories' own words for a missing order: a hidden one must read the same.
-Error no_such_order(std::string_view id) {
-  return Error::not_found("order " + std::string(id) + " not found");
-}
-
 // A customer places orders for themselves (customer_id, when sent, must be theirs); an admin places one
 // for the customer it names.
 boost::asio::awaitable<http::Response> create(OrderService& service, const http::Request& req,
@@ -118,14 +112,14 @@ boost::asio::awaitable<http::Response> create(OrderService& service, const http:
 
 http::Response get(OrderService& service, const http::Request& req, const auth::Principal& who) {
   auto order = service.get(req.param("id"));
-  if (order && !who.may_see(order->customer_id)) order = no_such_order(req.param("id"));
+  if (order && !who.may_see(order->customer_id)) order = order_not_found(req.param("id"));
   if (!order) return http::Response::error(order.error(), req.request_id);
   return http::Response::json(200, to_json(*order));
 }
 
 http::Response saga(OrderService& service, const http::Request& req, const auth::Principal& who) {
   auto order = service.get(req.param("id"));
-  if (order && !who.may_see(order->customer_id)) order = no_such_order(req.param("id"));
+  if (order && !who.may_see(order->customer_id)) order = order_not_found(req.param("id"));
   if (!order) return http::Response::error(order.error(), req.request_id);
   auto saga = service.saga(req.param("id"));
   if (!saga) return http::Response::error(saga.error(), req.request_id);
@@ -199,7 +193,7 @@ http::Response cancel(OrderService& service, const http::Request& req, const aut
   }
   // The body is checked first (it says nothing about the order); then whether the caller may see it.
   auto existing = service.get(req.param("id"));
-  if (existing && !who.may_see(existing->customer_id)) existing = no_such_order(req.param("id"));
+  if (existing && !who.may_see(existing->customer_id)) existing = order_not_found(req.param("id"));
   if (!existing) return http::Response::error(existing.error(), req.request_id);
   auto order = service.cancel(req.param("id"), std::move(reason));
   if (!order) return http::Response::error(order.error(), req.request_id);

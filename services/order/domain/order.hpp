@@ -13,6 +13,12 @@
 
 namespace mercato::order {
 
+// The one answer for a order that is not there — the repositories give it, and the API gives it too for
+// one the caller may not see, so that the two cannot be told apart.
+inline Error order_not_found(std::string_view id) {
+  return Error::not_found("order " + std::string(id) + " not found");
+}
+
 enum class Status { kPending, kPendingPayment, kConfirmed, kCancelled };
 std::string_view to_string(Status status) noexcept;
 std::optional<Status> parse_status(std::string_view text) noexcept;

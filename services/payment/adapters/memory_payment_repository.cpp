@@ -5,7 +5,7 @@
 namespace mercato::payment {
 namespace {
 
-Error not_found(std::string_view id) { return Error::not_found("payment " + std::string(id) + " not found"); }
+Error not_found(std::string_view id) { return payment_not_found(id); }
 
 Error key_not_in_progress(std::string_view key) {
   return Error::internal("idempotency key " + std::string(key) + " is not in progress");

@@ -39,7 +39,7 @@ const std::vector<sql::Migration> kMigrations = {
 constexpr std::string_view kPaymentColumns =
     "id, order_id, customer_id, amount_cents, status, decline_reason, created_at_ms, updated_at_ms";
 
-Error not_found(std::string_view id) { return Error::not_found("payment " + std::string(id) + " not found"); }
+Error not_found(std::string_view id) { return payment_not_found(id); }
 
 Result<Payment> read_payment(const sql::Row& row) {
   auto status = parse_status(row.text(4));

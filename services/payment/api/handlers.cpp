@@ -102,8 +102,7 @@ http::Response list(PaymentService& service, const http::Request& req, const aut
 http::Response get(PaymentService& service, const http::Request& req, const auth::Principal& who) {
   auto payment = service.get(req.param("id"));
   if (payment && !who.may_see(payment->customer_id)) {
-    // The repositories' own words for a missing payment: a hidden one must read the same.
-    return error(Error::not_found("payment " + std::string(req.param("id")) + " not found"), req);
+    return error(payment_not_found(req.param("id")), req);
   }
   if (!payment) return error(payment.error(), req);
   return http::Response::json(200, to_json(*payment));

@@ -3,9 +3,7 @@
 namespace mercato::shipping {
 namespace {
 
-Error not_found(std::string_view id) {
-  return Error::not_found("shipment " + std::string(id) + " not found");
-}
+Error not_found(std::string_view id) { return shipment_not_found(id); }
 
 }  // namespace
 

@@ -76,9 +76,7 @@ http::Response list(ShippingService& service, const http::Request& req, const au
 http::Response get(ShippingService& service, const http::Request& req, const auth::Principal& who) {
   auto shipment = service.get(req.param("id"));
   if (shipment && !who.may_see(shipment->customer_id)) {
-    // The repositories' own words for a missing shipment: a hidden one must read the same.
-    return http::Response::error(Error::not_found("shipment " + std::string(req.param("id")) + " not found"),
-                                 req.request_id);
+    return http::Response::error(shipment_not_found(req.param("id")), req.request_id);
   }
   if (!shipment) return http::Response::error(shipment.error(), req.request_id);
   return http::Response::json(200, to_json(*shipment));

@@ -37,7 +37,7 @@ Result<void> MemoryUserRepository::insert(const User& user, const Credentials& c
 Result<User> MemoryUserRepository::find(std::string_view id) {
   std::lock_guard lock(mutex_);
   auto it = users_.find(id);
-  if (it == users_.end()) return Error::not_found("user " + std::string(id) + " not found");
+  if (it == users_.end()) return user_not_found(id);
   return it->second;
 }
 
@@ -45,7 +45,7 @@ Result<User> MemoryUserRepository::update(std::string_view id, const UserPatch& 
                                           const EventsOf& events_of) {
   std::lock_guard lock(mutex_);
   auto it = users_.find(id);
-  if (it == users_.end()) return Error::not_found("user " + std::string(id) + " not found");
+  if (it == users_.end()) return user_not_found(id);
   if (patch.email && email_taken(*patch.email, id))
     return Error::conflict("email: already registered", "email");
   User updated = it->second;

@@ -53,7 +53,7 @@ Result<User> select_user(sql::Connection& c, std::string_view id, bool lock = fa
   static const std::string locking = sql + "{for_update}";
   auto rows = c.query(lock ? locking : sql, {id});
   if (!rows) return std::move(rows).error();
-  if (rows->empty()) return Error::not_found("user " + std::string(id) + " not found");
+  if (rows->empty()) return user_not_found(id);
   auto row = (*rows)[0];
   return User{row.text(0), row.text(1), row.text(2), row.time(3), row.time(4)};
 }

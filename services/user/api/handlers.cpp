@@ -50,13 +50,9 @@ boost::asio::awaitable<http::Response> create(UserService& service, service::Blo
   co_return res;
 }
 
-// Another customer's account does not exist, as far as a customer can tell.
-// The repositories' own words for a missing user: a hidden one must read the same.
-Error no_such_user(std::string_view id) { return Error::not_found("user " + std::string(id) + " not found"); }
-
 http::Response get(UserService& service, const http::Request& req, const auth::Principal& who) {
   if (!who.may_see(req.param("id")))
-    return http::Response::error(no_such_user(req.param("id")), req.request_id);
+    return http::Response::error(user_not_found(req.param("id")), req.request_id);
   auto user = service.get(req.param("id"));
   if (!user) return http::Response::error(user.error(), req.request_id);
   return http::Response::json(200, to_json(*user));
@@ -64,7 +60,7 @@ http::Response get(UserService& service, const http::Request& req, const auth::P
 
 http::Response patch(UserService& service, const http::Request& req, const auth::Principal& who) {
   if (!who.may_see(req.param("id")))
-    return http::Response::error(no_such_user(req.param("id")), req.request_id);
+    return http::Response::error(user_not_found(req.param("id")), req.request_id);
   auto body = json::parse_object(req.body);
   if (!body) return http::Response::error(body.error(), req.request_id);
   json::FieldReader in(*body);

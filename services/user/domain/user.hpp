@@ -10,6 +10,12 @@
 
 namespace mercato::user {
 
+// The one answer for a user that is not there — the repositories give it, and the API gives it too for
+// one the caller may not see, so that the two cannot be told apart.
+inline Error user_not_found(std::string_view id) {
+  return Error::not_found("user " + std::string(id) + " not found");
+}
+
 struct User {
   std::string id;
   std::string email;  // normalized: see normalize_email
