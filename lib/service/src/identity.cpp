@@ -100,7 +100,7 @@ Result<auth::Principal> Identity::identify(const http::Request& req) const {
   auto now = now_utc();
   {
     std::lock_guard lock(verified_mutex_);
-    if (auto it = verified_.find(std::string(*token)); it != verified_.end()) {
+    if (auto it = verified_.find(*token); it != verified_.end()) {
       if (now < it->second.until) return it->second.who;
       verified_.erase(it);
     }
@@ -164,10 +164,9 @@ boost::asio::awaitable<void> Identity::fetch_loop() {
       backoff = 100ms;
       if (first) logger_.info("token keys loaded", {{"from", issuer_->to_string()}});
     } else {
-      // Quick retries at start (the user service may still be starting), slower later.
-      if (!keys_loaded_ || backoff > 100ms) {
-        logger_.warn("cannot fetch token keys; retrying", {{"error", keys.error().message}});
-      }
+      // Quick retries at first (the user service may still be starting), then at most every 5 s; the
+      // keys already loaded stay in use meanwhile.
+      logger_.warn("cannot fetch token keys; retrying", {{"error", keys.error().message}});
       wait = backoff;
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, 5s);
     }
@@ -215,16 +214,37 @@ boost::asio::awaitable<Result<std::string>> Identity::authorization() {
   co_return "Bearer " + value;
 }
 
-Identity& attach_identity(Context& ctx, auth::KeySet own_keys) {
-  auto section = ctx.config().section("auth");
+namespace {
+
+// The `auth` keys every identity reads; `verifies_itself`: the user service, whose keys are its own.
+IdentitySettings read_settings(const config::Section& section, bool verifies_itself) {
   IdentitySettings s;
   s.issuer = section.string("issuer", s.issuer);
   s.audience = section.string("audience", s.audience);
   s.clock_skew =
       std::chrono::duration_cast<std::chrono::seconds>(section.duration("clock_skew", s.clock_skew));
+  if (!verifies_itself) {
+    s.jwks_file = section.string("jwks_file", "");
+    s.jwks_refresh =
+        std::chrono::duration_cast<std::chrono::seconds>(section.duration("jwks_refresh", s.jwks_refresh));
+    s.client_secret_file = section.string("client_secret_file", "");
+  }
   if (auto r = s.validate(); !r) {
     throw config::ConfigError("config key 'auth." + r.error().field + "': " + r.error().message);
   }
+  return s;
+}
+
+void expect_none(const Context& ctx) {
+  if (ctx.identity() != nullptr)
+    throw std::logic_error("attach_identity: the service has an identity already");
+}
+
+}  // namespace
+
+Identity& attach_identity(Context& ctx, auth::KeySet own_keys) {
+  expect_none(ctx);
+  auto s = read_settings(ctx.config().section("auth"), true);
   auto& identity = ctx.own(std::make_unique<Identity>(ctx.name(), std::move(s), std::move(own_keys),
                                                       &ctx.client(), std::nullopt, ctx.logger()));
   ctx.set_identity(identity);
@@ -232,21 +252,8 @@ Identity& attach_identity(Context& ctx, auth::KeySet own_keys) {
 }
 
 Identity& attach_identity(Context& ctx, std::optional<http::Endpoint> issuer) {
-  if (ctx.identity() != nullptr)
-    throw std::logic_error("attach_identity: the service has an identity already");
-  auto section = ctx.config().section("auth");
-  IdentitySettings s;
-  s.issuer = section.string("issuer", s.issuer);
-  s.audience = section.string("audience", s.audience);
-  s.clock_skew =
-      std::chrono::duration_cast<std::chrono::seconds>(section.duration("clock_skew", s.clock_skew));
-  s.jwks_file = section.string("jwks_file", "");
-  s.jwks_refresh =
-      std::chrono::duration_cast<std::chrono::seconds>(section.duration("jwks_refresh", s.jwks_refresh));
-  s.client_secret_file = section.string("client_secret_file", "");
-  if (auto r = s.validate(); !r) {
-    throw config::ConfigError("config key 'auth." + r.error().field + "': " + r.error().message);
-  }
+  expect_none(ctx);
+  auto s = read_settings(ctx.config().section("auth"), false);
   std::optional<auth::KeySet> keys;
   if (!s.jwks_file.empty()) {
     auto set = auth::KeySet::from_jwks(read_file(s.jwks_file));

@@ -100,7 +100,14 @@ class Identity {
   static constexpr std::size_t kCachedTokens = 4096;
   void remember(std::string_view token, const auth::Principal& who, SystemTime until) const;
   mutable std::mutex verified_mutex_;  // guards verified_
-  mutable std::unordered_map<std::string, Verified> verified_;
+  // Looked up by the header's string_view: no copy of the token per request.
+  struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const noexcept {
+      return std::hash<std::string_view>{}(text);
+    }
+  };
+  mutable std::unordered_map<std::string, Verified, TextHash, std::equal_to<>> verified_;
 
   std::mutex token_mutex_;  // guards the cached service token
   std::string token_;
