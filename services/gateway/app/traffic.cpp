@@ -35,8 +35,7 @@ Traffic::Traffic(Policy policy, const RouteTable& routes, http::Client& client, 
     services_.emplace(name, std::move(service));
   }
   for (const auto& limit : policy_.route_limits) {
-    route_limiters_.emplace(limit.method + " " + limit.path,
-                            std::make_unique<resilience::RateLimiter>(limit.per_client));
+    route_limiters_.push_back({&limit, std::make_unique<resilience::RateLimiter>(limit.per_client)});
   }
   if (policy_.per_client || !policy_.route_limits.empty()) {
     if (policy_.per_client) per_client_ = std::make_unique<resilience::RateLimiter>(*policy_.per_client);
@@ -47,12 +46,10 @@ Traffic::Traffic(Policy policy, const RouteTable& routes, http::Client& client, 
 }
 
 resilience::RateLimiter* Traffic::route_limiter(std::string_view method, std::string_view path) const {
-  if (route_limiters_.empty()) return nullptr;
-  std::string key;
-  key.reserve(method.size() + 1 + path.size());
-  key.append(method).append(" ").append(path);
-  auto it = route_limiters_.find(key);
-  return it == route_limiters_.end() ? nullptr : it->second.get();
+  for (const auto& [route, limiter] : route_limiters_) {
+    if (route->path == path && route->method == method) return limiter.get();
+  }
+  return nullptr;
 }
 
 Traffic::Service* Traffic::service(std::string_view name) const {

@@ -56,8 +56,12 @@ class Traffic {
   std::map<std::string, std::unique_ptr<Service>, std::less<>> services_;
   std::unique_ptr<resilience::RateLimiter> per_client_;
   obs::Counter* per_client_rejections_ = nullptr;
-  // One limiter per rateLimits.routes entry, keyed "METHOD path".
-  std::map<std::string, std::unique_ptr<resilience::RateLimiter>, std::less<>> route_limiters_;
+  // One limiter per rateLimits.routes entry (a handful: scanned, so a request allocates nothing).
+  struct RouteLimiter {
+    const RouteRateLimit* route;
+    std::unique_ptr<resilience::RateLimiter> limiter;
+  };
+  std::vector<RouteLimiter> route_limiters_;
 };
 
 // The Traffic in force; replaced whole on a reload.
