@@ -21,6 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mercato/http/local.hpp"
+#include "mercato/http/server.hpp"
 #include "parser.hpp"
 #include "wire.hpp"
 
@@ -190,10 +192,13 @@ struct Client::Impl {
       }
       call_deadline = std::min(call_deadline, *options.deadline);
     }
-    std::string key = to.to_string();
-
     std::string_view method =
         request.method == Method::kOther ? std::string_view(request.method_name) : to_string(request.method);
+    if (local != nullptr) {
+      if (Server* server = local->find(to)) co_return co_await send_local(*server, to, request, call_deadline);
+    }
+    std::string key = to.to_string();
+
     Outgoing out{method, request, key};
     // A pooled connection can be closed by the server between our liveness check and its use; an
     // idempotent request that got no response byte is then retried once on a fresh connection.
@@ -230,6 +235,28 @@ struct Client::Impl {
       give_back(wp, key, std::move(*pooled));
     }
     co_return std::move(exchange.response);
+  }
+
+  // The call as the server would have read it from the wire (local.hpp).
+  static asio::awaitable<Result<Response>> send_local(Server& server, const Endpoint& to, ClientRequest& request,
+                                                      Clock::time_point deadline) {
+    Request req;
+    req.method = request.method;
+    req.method_name = request.method == Method::kOther ? std::move(request.method_name)
+                                                       : std::string(to_string(request.method));
+    req.target = std::move(request.target);
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    req.headers = std::move(request.headers);
+    // What wire::write_request leaves out or adds: no Expect (never forwarded), a Host when none was
+    // given, and the remaining budget instead of whatever the caller's headers said.
+    req.headers.remove("Expect");
+    if (!req.headers.contains("Host")) req.headers.set("Host", to.to_string());
+    req.headers.set(kRequestTimeoutHeader, std::to_string(remaining_ms(deadline)));
+    req.body = std::move(request.body);
+    req.remote_address = to.host == "::1" ? "::1" : "127.0.0.1";
+    co_return co_await server.serve_local(std::move(req));
   }
 
   struct Exchange {
@@ -291,11 +318,22 @@ struct Client::Impl {
   IoPool& pool;
   ClientSettings settings;
   std::vector<WorkerPool> workers;
+  const LocalServers* local = nullptr;
 };
 
 Client::Client(IoPool& pool, ClientSettings settings) : impl_(std::make_unique<Impl>(pool, settings)) {}
 
 Client::~Client() = default;
+
+void Client::route_locally(const LocalServers* servers) noexcept { impl_->local = servers; }
+
+void LocalServers::add(Server& server) { by_port_[server.port()] = &server; }
+
+Server* LocalServers::find(const Endpoint& to) const {
+  if (to.host != "127.0.0.1" && to.host != "localhost" && to.host != "::1") return nullptr;
+  auto it = by_port_.find(to.port);
+  return it == by_port_.end() ? nullptr : it->second;
+}
 
 boost::asio::awaitable<Result<Response>> Client::send(const Endpoint& to, ClientRequest&& request,
                                                       CallOptions options) {

@@ -362,6 +362,40 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     stream.socket().close(ec);
   }
 
+  asio::awaitable<Response> serve_local(Request req) {
+    auto started = Clock::now();
+    RouteMetrics* rm = &unmatched;
+    Response res;
+    if (req.body.size() > settings.max_body_bytes) {
+      req.request_id = new_uuid();
+      res = Response::error(Error{ErrorCode::kPayloadTooLarge, "request body is too large", {}}, req.request_id);
+    } else {
+      res = co_await dispatch(req, rm);
+    }
+    int status = res.status;
+    if (status >= 500 && !res.detail.empty()) {
+      obs::LogContext ctx{req.request_id, req.trace.trace_id};
+      logger.warn("request failed", {{"route", req.route}, {"status", status}, {"error", res.detail}}, &ctx);
+    }
+    res.detail.clear();
+    // What wire::write_response would have put on the wire, read back by a client.
+    res.headers.remove_if([](std::string_view name, std::string_view) {
+      return iequals(name, "Content-Length") || is_hop_by_hop(name);
+    });
+    res.headers.set(kRequestIdHeader, req.request_id);
+    if (req.method == Method::kHead || status < 200 || status == 204 || status == 304) res.body.clear();
+    double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    rm->record(status, seconds);
+    if (settings.access_log) {
+      obs::LogContext ctx{req.request_id, req.trace.trace_id};
+      logger.info("request",
+                  {{"method", req.method_name}, {"path", req.path}, {"status", status},
+                   {"duration_ms", seconds * 1000.0}, {"local", true}},
+                  &ctx);
+    }
+    co_return res;
+  }
+
   void shutdown(std::function<void()> done) {
     on_done = std::move(done);
     workers_pending = workers.size();
@@ -427,5 +461,10 @@ void Server::start() { impl_->start(); }
 std::uint16_t Server::port() const noexcept { return impl_->bound_port; }
 
 void Server::shutdown(std::function<void()> done) { impl_->shutdown(std::move(done)); }
+
+asio::awaitable<Response> Server::serve_local(Request request) {
+  auto impl = impl_;  // alive for the whole call, even if the Server object goes first
+  co_return co_await impl->serve_local(std::move(request));
+}
 
 }  // namespace mercato::http

@@ -12,6 +12,7 @@
 
 #include "mercato/config/yaml_json.hpp"
 #include "mercato/http/server.hpp"
+#include "host.hpp"
 #include "mercato/service/blocking.hpp"
 
 extern char** environ;
@@ -25,8 +26,14 @@ Result<void> BlockingPoolSettings::validate() const {
 }
 
 Context::Context(std::string name, const config::Source& config, const obs::Logger& logger,
-                 obs::Registry& metrics, http::IoPool& io, http::Client& client)
-    : name_(std::move(name)), config_(config), logger_(logger), metrics_(metrics), io_(io), client_(client) {}
+                 obs::Registry& metrics, http::IoPool& io, http::Client& client, std::string process_name)
+    : name_(std::move(name)),
+      process_name_(process_name.empty() ? name_ : std::move(process_name)),
+      config_(config),
+      logger_(logger),
+      metrics_(metrics),
+      io_(io),
+      client_(client) {}
 
 Context::~Context() {
   // Destroy owned objects in reverse order of creation: later objects may use earlier ones.
@@ -126,13 +133,88 @@ struct CommonSettings {
   }
 };
 
+}  // namespace
+
 void print_startup_error(std::string_view name, std::string_view what) {
   // Before the logger exists the message still goes out as one JSON-ish line a human can read.
   std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(name.size()), name.data(),
                static_cast<int>(what.size()), what.data());
 }
 
-}  // namespace
+// ---------------------------------------------------------------------------------------------------
+// What run() and run_monolith() share (host.hpp).
+
+std::unique_ptr<Instance> load_instance(std::string name, const std::string& path, char** envp,
+                                        std::string_view prefix) {
+  auto in = std::make_unique<Instance>();
+  in->name = std::move(name);
+  in->source = std::make_unique<config::Source>(config::Source::load(path, envp, prefix));
+  auto common = CommonSettings::read(*in->source);
+  in->server_settings = common.server;
+  in->threads = common.threads;
+  in->log_level = common.log_level;
+  in->client_settings = common.client;
+  return in;
+}
+
+void build_instance(Instance& in, http::IoPool& io, const std::function<void(Context&)>& setup,
+                    const std::string& process_name, const http::LocalServers* local) {
+  in.logger = std::make_unique<obs::Logger>(in.name, in.log_level);
+  in.metrics = std::make_unique<obs::Registry>();
+  in.metrics->register_process_metrics();
+  in.client = std::make_unique<http::Client>(io, in.client_settings);
+  in.client->route_locally(local);
+  in.context = std::make_unique<Context>(in.name, *in.source, *in.logger, *in.metrics, io, *in.client,
+                                         process_name);
+  setup(*in.context);
+  add_standard_routes(*in.context);
+  add_openapi_route(*in.context, *in.source);
+  in.source->check_all_used();
+}
+
+void listen(Instance& in, http::IoPool& io) {
+  in.server = std::make_unique<http::Server>(io, in.server_settings, std::move(in.context->router()), *in.logger,
+                                             *in.metrics);
+  in.server->start();
+}
+
+StopSignals::StopSignals() {
+  sigemptyset(&set_);
+  sigaddset(&set_, SIGTERM);
+  sigaddset(&set_, SIGINT);
+  sigaddset(&set_, SIGHUP);  // not a stop: reload (Context::on_reload)
+  // Blocked in every thread (threads inherit the mask); the main thread waits for them in wait().
+  pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+int StopSignals::wait(const std::function<void()>& on_reload) {
+  int signal_number = 0;
+  for (;;) {
+    sigwait(&set_, &signal_number);
+    if (signal_number != SIGHUP) return signal_number;
+    on_reload();
+  }
+}
+
+void drain(const std::vector<Instance*>& instances, http::IoPool& io) {
+  std::vector<std::promise<void>> drained(instances.size());
+  for (std::size_t i = 0; i < instances.size(); ++i) {
+    if (instances[i]->server) instances[i]->server->shutdown([&drained, i] { drained[i].set_value(); });
+    else drained[i].set_value();
+  }
+  for (auto& d : drained) d.get_future().wait();
+  io.stop();
+  io.join();
+  // Owned objects first (they may use the server's router and the client), in reverse order of set-up.
+  for (auto it = instances.rbegin(); it != instances.rend(); ++it) (*it)->context.reset();
+  for (auto it = instances.rbegin(); it != instances.rend(); ++it) {
+    (*it)->server.reset();
+    (*it)->client.reset();
+  }
+}
+
+int run(int argc, char** argv, const Module& module) { return run(argc, argv, module.name, module.setup); }
 
 int run(int argc, char** argv, std::string_view name, const std::function<void(Context&)>& setup) {
   CLI::App app{"Mercato " + std::string(name) + " service"};
@@ -147,77 +229,49 @@ int run(int argc, char** argv, std::string_view name, const std::function<void(C
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  // Block the stop signals in every thread; the main thread waits for them with sigwait below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGHUP);  // not a stop: reload (Context::on_reload)
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-
-  std::unique_ptr<config::Source> source;
-  CommonSettings common;
+  StopSignals signals;
+  std::unique_ptr<http::IoPool> io;  // declared first: destroyed after the instance that uses it
+  std::unique_ptr<Instance> in;
   try {
-    source = std::make_unique<config::Source>(config::Source::load(config_path, environ));
-    common = CommonSettings::read(*source);
+    in = load_instance(std::string(name), config_path, environ, "APP_");
   } catch (const config::ConfigError& e) {
     print_startup_error(name, std::string("configuration error: ") + e.what());
     return 2;
   }
-
-  obs::Logger logger(std::string(name), common.log_level);
-  obs::Registry metrics;
-  metrics.register_process_metrics();
-  http::IoPool io(common.threads);
-  http::Client client(io, common.client);
-  auto context = std::make_unique<Context>(std::string(name), *source, logger, metrics, io, client);
-
+  io = std::make_unique<http::IoPool>(in->threads);
   try {
-    setup(*context);
-    add_standard_routes(*context);
-    add_openapi_route(*context, *source);
-    source->check_all_used();
+    build_instance(*in, *io, setup, in->name, nullptr);
   } catch (const config::ConfigError& e) {
-    logger.error("configuration error", {{"error", e.what()}});
+    in->logger->error("configuration error", {{"error", e.what()}});
     return 2;
   } catch (const std::exception& e) {
-    logger.error("start-up failed", {{"error", e.what()}});
+    in->logger->error("start-up failed", {{"error", e.what()}});
     return 1;
   }
+  const obs::Logger& logger = *in->logger;
   if (check_only) {
     std::cout << "configuration is valid\n";
     return 0;
   }
-
-  http::Server server(io, common.server, std::move(context->router()), logger, metrics);
   try {
-    server.start();
+    listen(*in, *io);
   } catch (const std::exception& e) {
-    logger.error("cannot listen", {{"host", common.server.host},
-                                   {"port", static_cast<std::uint64_t>(common.server.port)},
+    logger.error("cannot listen", {{"host", in->server_settings.host},
+                                   {"port", static_cast<std::uint64_t>(in->server_settings.port)},
                                    {"error", e.what()}});
     return 1;
   }
-  io.start();
-  logger.info("listening", {{"host", common.server.host},
-                            {"port", static_cast<std::uint64_t>(server.port())},
-                            {"threads", static_cast<std::uint64_t>(common.threads)}});
+  io->start();
+  logger.info("listening", {{"host", in->server_settings.host},
+                            {"port", static_cast<std::uint64_t>(in->server->port())},
+                            {"threads", static_cast<std::uint64_t>(in->threads)}});
 
-  int signal_number = 0;
-  for (;;) {
-    sigwait(&stop_signals, &signal_number);
-    if (signal_number != SIGHUP) break;
+  int signal_number = signals.wait([&] {
     logger.info("reloading (SIGHUP)");
-    context->reload();
-  }
+    in->context->reload();
+  });
   logger.info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  std::promise<void> drained;
-  server.shutdown([&drained] { drained.set_value(); });
-  drained.get_future().wait();
-  io.stop();
-  io.join();
-  context.reset();
+  drain({in.get()}, *io);
   logger.info("stopped");
   return 0;
 }

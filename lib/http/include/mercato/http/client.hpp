@@ -59,12 +59,18 @@ struct CallOptions {
   std::optional<Clock::time_point> deadline;         // the caller's own deadline, if any
 };
 
+class LocalServers;  // local.hpp
+
 class Client {
  public:
   Client(IoPool& pool, ClientSettings settings);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
+
+  // Calls to a server of this process go to it directly (local.hpp). Set before the first call;
+  // `servers` must outlive the client's use. nullptr (the default): every call goes over TCP.
+  void route_locally(const LocalServers* servers) noexcept;
 
   // `to` and `request` must stay alive until the returned awaitable completes. Build `request` as a
   // named local, not as a braced temporary inside the co_await expression: GCC 12 relocates such

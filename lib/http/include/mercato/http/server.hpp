@@ -25,6 +25,7 @@
 // have stopped (IoPool::stop, join) and before the IoPool itself.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -63,6 +64,11 @@ class Server {
   void start();
   // The bound port (useful when settings.port was 0). Valid after start().
   std::uint16_t port() const noexcept;
+  // Serves `request` as if it had arrived on a connection (local.hpp: a call from another module of the
+  // same process): routing, checks, metrics and access log as for a network request. The answer is
+  // what a client would have read: framing headers removed, X-Request-ID set, no body for HEAD and
+  // bodyless statuses, `detail` empty. Must be awaited on a worker of this server's IoPool; never throws.
+  boost::asio::awaitable<Response> serve_local(Request request);
   void shutdown(std::function<void()> done);
 
  private:

@@ -42,10 +42,14 @@ using ReadinessCheck = std::function<Result<void>()>;
 class Context {
  public:
   Context(std::string name, const config::Source& config, const obs::Logger& logger, obs::Registry& metrics,
-          http::IoPool& io, http::Client& client);
+          http::IoPool& io, http::Client& client, std::string process_name = {});
   ~Context();
 
   const std::string& name() const noexcept { return name_; }
+  // The process this service runs in: its own name when it runs alone, "monolith" when it is one module
+  // of the monolith (monolith.hpp). What modules of one process share is named by it, e.g. the default
+  // in-process event broker (inprocess://<process_name>).
+  const std::string& process_name() const noexcept { return process_name_; }
   const config::Source& config() const noexcept { return config_; }
   const obs::Logger& logger() const noexcept { return logger_; }
   obs::Registry& metrics() noexcept { return metrics_; }
@@ -85,6 +89,7 @@ class Context {
 
  private:
   std::string name_;
+  std::string process_name_;
   const config::Source& config_;
   const obs::Logger& logger_;
   obs::Registry& metrics_;
@@ -97,9 +102,18 @@ class Context {
   Identity* identity_ = nullptr;
 };
 
+// A service as the host runs it: its name (config/<name>.yaml, api/<name>.yaml, logs, metrics) and the
+// setup function that builds it on a Context. Each service defines one in services/<name>/module.hpp;
+// its own binary runs it alone (run below), the monolith runs several in one process (monolith.hpp).
+struct Module {
+  std::string_view name;
+  void (*setup)(Context&) = nullptr;
+};
+
 // Runs the service until SIGTERM/SIGINT; returns the process exit code (0 after a clean shutdown,
 // 2 for bad configuration or command line, 1 when the server cannot start).
 int run(int argc, char** argv, std::string_view name, const std::function<void(Context&)>& setup);
+int run(int argc, char** argv, const Module& module);
 
 // Adds /health/live, /health/ready and /metrics to the context's router (run() does this itself;
 // exposed for tests that build a server by hand).

@@ -1,0 +1,62 @@
+// What the two hosts share: run() (one service per process) and run_monolith() (several). Private to
+// lib/service.
+#pragma once
+
+#include <signal.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mercato/http/client.hpp"
+#include "mercato/http/local.hpp"
+#include "mercato/http/server.hpp"
+#include "mercato/service/service.hpp"
+
+namespace mercato::service {
+
+// One service being hosted: its configuration, the objects the host makes for it, and its server.
+// Members are destroyed by drain() in the order the host needs, not by declaration order.
+struct Instance {
+  std::string name;
+  std::unique_ptr<config::Source> source;
+  http::ServerSettings server_settings;
+  std::size_t threads = 1;  // server.threads: the I/O threads when the service runs alone
+  obs::LogLevel log_level = obs::LogLevel::kInfo;
+  http::ClientSettings client_settings;
+  std::unique_ptr<obs::Logger> logger;
+  std::unique_ptr<obs::Registry> metrics;
+  std::unique_ptr<http::Client> client;
+  std::unique_ptr<Context> context;
+  std::unique_ptr<http::Server> server;
+};
+
+// Reads the file and the variables of `envp` starting with `prefix`. Throws config::ConfigError.
+std::unique_ptr<Instance> load_instance(std::string name, const std::string& path, char** envp,
+                                        std::string_view prefix);
+// Builds the service on `io` (logger, metrics, client, context, setup, standard routes) and checks that
+// every configuration key was read. Throws config::ConfigError or another std::exception.
+void build_instance(Instance& in, http::IoPool& io, const std::function<void(Context&)>& setup,
+                    const std::string& process_name, const http::LocalServers* local);
+// Makes the server from the context's router and binds it. Throws when the port cannot be bound.
+void listen(Instance& in, http::IoPool& io);
+// Stops every server gracefully (at once, then waits for all), stops the pool, destroys the services.
+void drain(const std::vector<Instance*>& instances, http::IoPool& io);
+
+void print_startup_error(std::string_view name, std::string_view what);
+
+// SIGTERM, SIGINT and SIGHUP, blocked in every thread from construction on (construct it before any
+// thread starts) and awaited by the main thread.
+class StopSignals {
+ public:
+  StopSignals();
+  // Returns the stop signal; calls `on_reload` for each SIGHUP before it.
+  int wait(const std::function<void()>& on_reload);
+
+ private:
+  sigset_t set_;
+};
+
+}  // namespace mercato::service

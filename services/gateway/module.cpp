@@ -1,0 +1,68 @@
+// The API gateway: one public entry point that routes /api/{service}/... to the services.
+#include "module.hpp"
+
+#include "api/docs.hpp"
+#include "api/proxy.hpp"
+#include "app/policy_loader.hpp"
+#include "mercato/service/identity.hpp"
+
+namespace {
+
+// gateway.services.<name>.upstream (host:port), optional .request_timeout and .paths.
+mercato::gateway::RouteTable read_routes(const mercato::config::Source& config) {
+  using namespace mercato;
+  gateway::RouteTable table;
+  auto services = config.section("gateway.services");
+  for (const auto& name : services.child_keys()) {
+    auto s = services.section(name);
+    auto text = s.required_string("upstream");
+    auto endpoint = http::Endpoint::parse(text);
+    if (!endpoint) {
+      throw config::ConfigError("config key '" + s.path() + ".upstream': " + endpoint.error().message);
+    }
+    auto paths = s.string_list("paths");
+    for (const auto& path : paths) {
+      if (path.empty() || path.front() != '/' || path.rfind("/api/", 0) == 0 || path == "/api" ||
+          path.find_first_of("{}?#") != std::string::npos) {
+        throw config::ConfigError("config key '" + s.path() + ".paths': '" + path +
+                                  "' is not an absolute path outside /api (without {, }, ? or #)");
+      }
+      if (const auto* other = table.find_path(path)) {
+        throw config::ConfigError("config key '" + s.path() + ".paths': '" + path +
+                                  "' is already served by '" + other->name + "'");
+      }
+    }
+    table.add({name, *endpoint, s.duration("request_timeout", std::chrono::seconds(5)), std::move(paths)});
+  }
+  return table;
+}
+
+}  // namespace
+
+namespace mercato::gateway {
+
+void set_up(service::Context& ctx) {
+  auto& table = ctx.own(std::make_unique<gateway::RouteTable>(read_routes(ctx.config())));
+  ctx.logger().info("routes loaded", {{"services", static_cast<std::uint64_t>(table.all().size())}});
+  // The traffic policy (config/gateway-policy.yaml): reloaded on SIGHUP and when the file changes.
+  auto settings = ctx.config().section("gateway");
+  auto& policy = ctx.own(std::make_unique<gateway::PolicyLoader>(
+      settings.string("policy_file", ""), table, ctx.client(), ctx.metrics(), ctx.logger()));
+  policy.watch(settings.duration("policy_poll", std::chrono::seconds(1)));
+  ctx.on_reload([&policy] { (void)policy.reload(); });
+  // Tokens are verified with the keys of the service that serves /.well-known/jwks.json (the user
+  // service), unless auth.jwks_file names a file.
+  std::optional<http::Endpoint> issuer;
+  if (const auto* users = table.find_path("/.well-known/jwks.json")) issuer = users->endpoint;
+  auto& identity = service::attach_identity(ctx, issuer);
+  auto& entry = ctx.own(std::make_unique<gateway::Entry>(gateway::Entry{table, policy.holder(), identity}));
+  gateway::register_routes(ctx.router(), entry);
+  auto docs_dir = settings.string("docs_dir", "node_modules/swagger-ui-dist");
+  auto& docs = ctx.own(
+      std::make_unique<std::map<std::string, gateway::StaticFile>>(gateway::load_swagger_ui(docs_dir)));
+  if (docs.empty())
+    ctx.logger().warn("Swagger UI not found; /docs is unavailable", {{"docs_dir", docs_dir}});
+  gateway::register_docs_routes(ctx.router(), table, ctx.client(), docs);
+}
+
+}  // namespace mercato::gateway

@@ -1,0 +1,44 @@
+// The shipping service: one shipment per order in the service's own SQLite database, behind the REST
+// API in api/ (contract: api/shipping.yaml); every change published as an event through the
+// transactional outbox; the order saga's create and cancel commands handled and answered.
+#include "module.hpp"
+
+#include "adapters/sql_shipment_repository.hpp"
+#include "api/handlers.hpp"
+#include "app/saga_handlers.hpp"
+#include "app/shipping_settings.hpp"
+#include "mercato/events/bus.hpp"
+#include "mercato/service/identity.hpp"
+
+namespace mercato::shipping {
+
+void set_up(service::Context& ctx) {
+  auto db_config = ctx.config().section("database");
+  auto& db = ctx.own(sql::Database::open(sqlite::DatabaseSettings{
+      .path = db_config.string("path", "var/shipping/shipping.db"),
+      .connections = static_cast<std::size_t>(db_config.integer("connections", 1, 1, 64)),
+  }));
+  auto& repository = ctx.own(std::make_unique<shipping::SqlShipmentRepository>(db));
+  auto& shipments = ctx.own(std::make_unique<shipping::ShippingService>(
+      repository, shipping::read_settings(ctx.config().section("shipping"))));
+  ctx.add_readiness_check("database", [&repository] { return repository.ping(); });
+  shipping::register_routes(ctx.router(), shipments, service::attach_identity(ctx));
+  // Publishes shipment.created / shipment.cancelled from the outbox (in the same database), and answers
+  // the order saga's commands through it (app/saga_handlers.hpp).
+  auto& event_store = ctx.own(events::open_store(db));
+  auto& bus = events::attach(ctx, event_store);
+  auto& saga = ctx.own(std::make_unique<shipping::SagaHandlers>(shipments, event_store, ctx.name()));
+  bus.on("shipment.create_requested",
+         [&saga](const events::CloudEvent& e) { return saga.on_create_requested(e); });
+  bus.on("shipment.cancel_requested",
+         [&saga](const events::CloudEvent& e) { return saga.on_cancel_requested(e); });
+  // Choreography: a choreographed order ships once both of these have come, in either order.
+  bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
+  bus.on("payment.processed",
+         [&saga](const events::CloudEvent& e) { return saga.on_payment_processed(e); });
+  bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
+  if (auto r = bus.start(); !r)
+    throw std::runtime_error("cannot start the event bus: " + r.error().message);
+}
+
+}  // namespace mercato::shipping

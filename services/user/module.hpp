@@ -1,0 +1,14 @@
+// The user service as a module: the one set-up function that both its own binary (main.cpp) and the
+// monolith (apps/monolith) run, so both topologies run the same code (docs/topologies.md).
+#pragma once
+
+#include "mercato/service/service.hpp"
+
+namespace mercato::user {
+
+// Builds the user service on `ctx`: reads its settings, opens its storage, registers its routes and consumers.
+void set_up(service::Context& ctx);
+
+inline constexpr service::Module kModule{"user", &set_up};
+
+}  // namespace mercato::user
