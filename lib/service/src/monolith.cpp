@@ -78,8 +78,10 @@ int run_monolith(int argc, char** argv, std::span<const Module> available) {
     source.check_all_used();
     for (const Module* m : settings.modules) {
       current = std::string(m->name);
-      modules.push_back(load_instance(current, settings.config_dir + "/" + current + ".yaml", environ,
-                                      "APP_" + upper(current) + "__"));
+      // No directory: every module on its built-in defaults and its environment, as a service binary
+      // started without --config.
+      auto file = settings.config_dir.empty() ? std::string() : settings.config_dir + "/" + current + ".yaml";
+      modules.push_back(load_instance(current, file, environ, "APP_" + upper(current) + "__"));
     }
   } catch (const config::ConfigError& e) {
     print_startup_error(current, std::string("configuration error: ") + e.what());

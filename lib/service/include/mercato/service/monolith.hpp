@@ -12,7 +12,8 @@
 //                                    a module left out runs as its own process, reached over the network
 //   config_dir: config               module M reads <config_dir>/M.yaml, overridden by APP_M__* variables
 //                                    (APP_ORDER__SERVER__PORT=9082), exactly as its own binary reads
-//                                    config/M.yaml and APP_*
+//                                    config/M.yaml and APP_*; "" reads no files (built-in defaults and
+//                                    the environment only, as a binary started without --config)
 //   server.threads: 2                the I/O threads every module's server and client share
 //   log.level: info                  the host's own messages; each module keeps its log section
 // Each module keeps its port, routes, database, metrics registry and readiness: the public API and the

@@ -1,0 +1,139 @@
+#include "mercato/testing/system.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <stdexcept>
+
+#include "mercato/testing/tokens.hpp"
+
+namespace mercato::testing {
+namespace {
+
+// Which gateway routes go to which service, and the exact paths outside /api/ (config/gateway.yaml).
+const std::vector<std::pair<std::string, std::string>>& gateway_routes() {
+  static const std::vector<std::pair<std::string, std::string>> routes{
+      {"users", "user"},         {"auth", "user"},           {"orders", "order"},
+      {"payments", "payment"},   {"inventory", "inventory"}, {"shipments", "shipping"},
+      {"notifications", "notification"}};
+  return routes;
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+std::string monolith_binary() {
+  const char* dir = std::getenv("MERCATO_BUILD_DIR");
+  std::string build = dir != nullptr ? dir : MERCATO_BUILD_DIR;
+  return build + "/apps/monolith/mercato-monolith";
+}
+
+}  // namespace
+
+std::string to_string(Topology t) { return t == Topology::kMonolith ? "monolith" : "processes"; }
+
+std::string topology_name(const ::testing::TestParamInfo<Topology>& info) { return to_string(info.param); }
+
+const std::vector<std::string>& all_services() {
+  static const std::vector<std::string> names{"user",     "inventory",    "payment", "shipping",
+                                              "notification", "order", "gateway"};
+  return names;
+}
+
+std::map<std::string, std::string> System::env_for(const std::string& service) const {
+  std::map<std::string, std::string> env{{"APP_LOG__LEVEL", "warn"},
+                                         {"APP_SERVER__PORT", std::to_string(ports_.at(service))}};
+  auto address = [this](const std::string& s) { return "127.0.0.1:" + std::to_string(ports_.at(s)); };
+  if (service == "gateway") {
+    for (const auto& [route, target] : gateway_routes()) {
+      if (ports_.count(target) != 0) env["APP_GATEWAY__SERVICES__" + upper(route) + "__UPSTREAM"] = address(target);
+    }
+    if (ports_.count("user") != 0) env["APP_GATEWAY__SERVICES__USERS__PATHS"] = "/.well-known/jwks.json";
+  } else {
+    env["APP_DATABASE__PATH"] = (dir_ / (service + ".db")).string();
+    if (service != "user" && ports_.count("user") != 0) env["APP_UPSTREAMS__USER"] = address("user");
+    if (service == "order" && ports_.count("inventory") != 0)
+      env["APP_UPSTREAMS__INVENTORY"] = address("inventory");
+  }
+  for (const auto& [k, v] : TestTokens::instance().env_for(service)) env[k] = v;
+  for (const auto& [k, v] : settings_.common) env[k] = v;
+  if (auto it = settings_.per_service.find(service); it != settings_.per_service.end()) {
+    for (const auto& [k, v] : it->second) env[k] = v;
+  }
+  return env;
+}
+
+System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::milliseconds ready_timeout)
+    : dir_(std::move(dir)), settings_(std::move(settings)) {
+  for (const auto& s : settings_.services) ports_[s] = free_port();
+  bool monolith = settings_.topology == Topology::kMonolith;
+  auto separate = [&](const std::string& s) { return !monolith || contains(settings_.outside_monolith, s); };
+  auto with_broker = [&](std::map<std::string, std::string> env, const std::string& url) {
+    if (!url.empty() && env.count("APP_EVENTS__URL") == 0) env["APP_EVENTS__URL"] = url;
+    return env;
+  };
+  // Separate processes first (a split-out service is what the monolith then calls over HTTP).
+  for (const auto& s : settings_.services) {
+    if (!separate(s)) continue;
+    auto env = env_for(s);
+    if (s != "gateway") env = with_broker(std::move(env), monolith ? settings_.monolith_broker : settings_.broker_url);
+    processes_[s] = std::make_unique<Process>(binary(s), std::vector<std::string>{}, std::move(env));
+  }
+  if (monolith) {
+    std::map<std::string, std::string> env{{"APP_MONOLITH__CONFIG_DIR", ""}, {"APP_MONOLITH__LOG__LEVEL", "warn"}};
+    std::string modules;
+    for (const auto& s : settings_.services) {
+      if (separate(s)) continue;
+      modules += (modules.empty() ? "" : ",") + s;
+      auto module_env = env_for(s);
+      if (s != "gateway") module_env = with_broker(std::move(module_env), settings_.monolith_broker);
+      for (const auto& [k, v] : module_env) env["APP_" + upper(s) + "__" + k.substr(4)] = v;
+    }
+    env["APP_MONOLITH__MODULES"] = modules;
+    processes_["monolith"] = std::make_unique<Process>(
+        monolith_binary(), std::vector<std::string>{"--config", ""}, std::move(env));
+  }
+  for (const auto& s : settings_.services) {
+    if (!wait_ready(ports_.at(s), ready_timeout)) {
+      auto text = logs();
+      stop();
+      throw std::runtime_error(s + " (" + to_string(settings_.topology) + ") did not become ready:\n" + text);
+    }
+  }
+}
+
+System::~System() { stop(); }
+
+std::uint16_t System::port(const std::string& service) const {
+  auto it = ports_.find(service);
+  if (it == ports_.end()) throw std::out_of_range("service not running in this system: " + service);
+  return it->second;
+}
+
+Process& System::process_of(const std::string& service) {
+  if (auto it = processes_.find(service); it != processes_.end()) return *it->second;
+  if (ports_.count(service) != 0 && processes_.count("monolith") != 0) return *processes_.at("monolith");
+  throw std::out_of_range("service not running in this system: " + service);
+}
+
+std::string System::logs() const {
+  std::string out;
+  for (const auto& [name, process] : processes_) out += "--- " + name + " ---\n" + process->log() + "\n";
+  return out;
+}
+
+void System::stop() {
+  for (auto& [name, process] : processes_) {
+    if (process->running()) process->signal(SIGTERM);
+  }
+  for (auto& [name, process] : processes_) {
+    if (!process->wait(std::chrono::seconds(10))) process->signal(SIGKILL);
+  }
+}
+
+}  // namespace mercato::testing
