@@ -98,6 +98,7 @@ service_binary() {
   case "$1" in
     nats) command -v nats-server || echo /usr/sbin/nats-server ;;
     kafka) echo "${MERCATO_BUILD_DIR}/tools/kafka-mock/mercato-kafka-mock" ;;
+    monolith) echo "${MERCATO_BUILD_DIR}/apps/monolith/mercato-monolith" ;;
     *) echo "${MERCATO_BUILD_DIR}/services/$1/mercato-$1" ;;
   esac
 }

@@ -16,7 +16,7 @@ _status_word() {
 }
 
 cmd_status() {
-  local name port pid live ready sup down=0 count=0
+  local name port served pid live ready sup down=0 count=0
   local -a entries=()
   sup="$(up_supervisor_pid)"
   if [[ -f "$UP_PORTS_FILE" ]]; then
@@ -35,11 +35,14 @@ cmd_status() {
   printf '%-14s %-6s %-12s %-10s %s\n' SERVICE PORT PID LIVE READY
   local entry
   for entry in "${entries[@]}"; do
-    read -r name port <<<"$entry"
+    served=""
+    read -r name port served <<<"$entry"
     [[ -n "$name" ]] || continue
     count=$((count + 1))
     pid=""
-    if [[ -f "${MERCATO_RUN_DIR}/${name}.pid" ]]; then read -r pid <"${MERCATO_RUN_DIR}/${name}.pid" || true; fi
+    # A module of the monolith has the monolith's pid (the third column of var/run/ports).
+    local pid_file="${MERCATO_RUN_DIR}/${served:-$name}.pid"
+    if [[ -f "$pid_file" ]]; then read -r pid <"$pid_file" || true; fi
     if [[ -n "$pid" ]] && ! proc_alive "$pid"; then pid="$pid(gone)"; fi
     if [[ "$name" == kafka ]]; then
       # The mock cluster speaks only Kafka: alive is all there is to know.

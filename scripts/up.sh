@@ -15,6 +15,14 @@
 #   - var/run/mercato.pid (this supervisor), var/run/<svc>.pid, var/run/ports ("<svc> <port>" lines)
 #     are written for `./mercato status` and `./mercato stop`, and removed on exit.
 #
+# `./mercato up --monolith` runs the gateway and every service as the modules of one process instead
+# (build/apps/monolith/mercato-monolith --config config/monolith.yaml; docs/topologies.md): the same
+# ports, databases, secrets and settings, each module's variables as APP_<MODULE>__* (APP_ORDER__SAGA__MODE),
+# its output in var/log/monolith.log; var/run/ports lists every module with its port and "monolith" as
+# the process serving it. Its events stay in the process (no broker is started) unless MERCATO_EVENTS or
+# MERCATO_EVENTS_URL says otherwise. `--split SVC[,SVC...]` runs those services as their own processes
+# beside it (the article's "split when needed"); every process then uses the broker (nats by default).
+#
 # The event broker comes first (MERCATO_EVENTS, default nats):
 #   nats       nats-server with JetStream on 127.0.0.1:MERCATO_NATS_PORT (4222), its monitoring endpoint on
 #              MERCATO_NATS_HTTP_PORT (8222), data under var/nats (config written by scripts/nats.sh);
@@ -35,7 +43,10 @@ UP_BACKOFF_FIRST=1
 UP_BACKOFF_MAX=30
 UP_STABLE_AFTER=60
 
-declare -a UP_ORDER=()     # process names in start order: services..., gateway
+declare -a UP_ORDER=()     # process names in start order: [broker] services... gateway, or [broker] [split services] monolith
+declare -a UP_SERVICES=()  # every domain service that runs, in or out of the monolith
+declare -a UP_MODULES=()   # the monolith's modules (services and the gateway), in set-up order
+declare -A UP_SERVED_BY=() # name -> the process that serves it ("monolith" for a module)
 declare -A UP_PORT=()      # name -> port
 declare -A UP_PID=()       # name -> pid of the running process ("" while waiting for a restart)
 declare -A UP_STARTED=()   # name -> EPOCHSECONDS of the last start
@@ -79,6 +90,10 @@ _up_command() {
     _UP_CMD=("$(service_binary kafka)")
     return
   fi
+  if [[ "$name" == monolith ]]; then
+    _up_monolith_command
+    return
+  fi
   _UP_ENV=("APP_SERVER__HOST=127.0.0.1" "APP_SERVER__PORT=${UP_PORT[$name]}")
   if [[ -n "${MERCATO_LOG_LEVEL:-}" ]]; then
     _UP_ENV+=("APP_LOG__LEVEL=${MERCATO_LOG_LEVEL}")
@@ -88,8 +103,7 @@ _up_command() {
     if [[ -z "${APP_GATEWAY__POLICY_FILE:-}" && -f "${MERCATO_ROOT}/config/gateway-policy.yaml" ]]; then
       _UP_ENV+=("APP_GATEWAY__POLICY_FILE=${MERCATO_ROOT}/config/gateway-policy.yaml")
     fi
-    for other in "${UP_ORDER[@]}"; do
-      [[ "$other" == "$MERCATO_GATEWAY_NAME" || "$other" == nats || "$other" == kafka ]] && continue
+    for other in "${UP_SERVICES[@]}"; do
       IFS=, read -r -a routes <<<"$(service_route "$other")"
       for route in "${routes[@]}"; do
         _UP_ENV+=("APP_GATEWAY__SERVICES__${route^^}__UPSTREAM=127.0.0.1:${UP_PORT[$other]}")
@@ -142,6 +156,33 @@ _up_command() {
   fi
 }
 
+# _up_monolith_command: _UP_ENV and _UP_CMD for the monolith: what each module would get as its own
+# process, with APP_<MODULE>__ instead of APP_ (scripts/up.sh header).
+_up_monolith_command() {
+  local module kv modules
+  local -a env=()
+  for module in "${UP_MODULES[@]}"; do
+    _up_command "$module"
+    for kv in "${_UP_ENV[@]}"; do env+=("APP_${module^^}__${kv#APP_}"); done
+  done
+  modules="$(IFS=,; echo "${UP_MODULES[*]}")"
+  _UP_ENV=("${env[@]}" "APP_MONOLITH__MODULES=${modules}")
+  if [[ -n "${MERCATO_LOG_LEVEL:-}" ]]; then
+    _UP_ENV+=("APP_MONOLITH__LOG__LEVEL=${MERCATO_LOG_LEVEL}")
+  fi
+  _UP_CMD=("$(service_binary monolith)" --config "$(service_config monolith)")
+}
+
+# up_ports NAME: the ports whose /health/ready say whether NAME is ready (a module's for the monolith).
+up_ports() {
+  local module
+  if [[ "$1" == monolith ]]; then
+    for module in "${UP_MODULES[@]}"; do echo "${UP_PORT[$module]}"; done
+  else
+    echo "${UP_PORT[$1]}"
+  fi
+}
+
 # up_spawn NAME: starts NAME in the background and records its PID.
 up_spawn() {
   local name="$1" log="${MERCATO_LOG_DIR}/$1.log" pid
@@ -188,7 +229,13 @@ up_wait_ready() {
     for name in "${pending[@]}"; do
       pid="${UP_PID[$name]}"
       HTTP_PROBE_CODE=000
-      [[ "$name" == kafka ]] || http_probe "$(health_url "$name" "${UP_PORT[$name]}" ready)"
+      if [[ "$name" != kafka ]]; then
+        local ready_port
+        for ready_port in $(up_ports "$name"); do
+          http_probe "$(health_url "$name" "$ready_port" ready)"
+          [[ "$HTTP_PROBE_CODE" == 200 ]] || break
+        done
+      fi
       if [[ "$name" == kafka && -n "$(up_broker_url kafka)" ]] || [[ "$HTTP_PROBE_CODE" == 200 ]]; then
         log_note "$name ready (pid $pid, port ${UP_PORT[$name]})"
       elif ! proc_alive "$pid"; then
@@ -205,7 +252,9 @@ up_wait_ready() {
     ((${#pending[@]})) || break
     if (($(now_ms) >= deadline)); then
       for name in "${pending[@]}"; do
-        log_error "$name is not ready after ${timeout_s}s: $(health_url "$name" "${UP_PORT[$name]}" ready) answers $(http_code "$(health_url "$name" "${UP_PORT[$name]}" ready)" 1)"
+        for ready_port in $(up_ports "$name"); do
+          log_error "$name is not ready after ${timeout_s}s: $(health_url "$name" "$ready_port" ready) answers $(http_code "$(health_url "$name" "$ready_port" ready)" 1)"
+        done
         up_show_log "$name"
       done
       return 1
@@ -277,14 +326,23 @@ up_supervise() {
 }
 
 up_print_table() {
-  local name i
-  echo
-  printf '%-14s %-24s %-8s %s\n' SERVICE LISTENS PID LOG
+  local name i j process
+  local -a names=()
   for ((i = ${#UP_ORDER[@]} - 1; i >= 0; i--)); do
     name="${UP_ORDER[$i]}"
+    if [[ "$name" == monolith ]]; then
+      for ((j = ${#UP_MODULES[@]} - 1; j >= 0; j--)); do names+=("${UP_MODULES[$j]}"); done
+    else
+      names+=("$name")
+    fi
+  done
+  echo
+  printf '%-14s %-24s %-8s %s\n' SERVICE LISTENS PID LOG
+  for name in "${names[@]}"; do
+    process="${UP_SERVED_BY[$name]:-$name}"
     local where="http://127.0.0.1:${UP_PORT[$name]}"
     [[ "$name" == nats || "$name" == kafka ]] && where="$(up_broker_url "$name")"
-    printf '%-14s %-24s %-8s %s\n' "$name" "$where" "${UP_PID[$name]}" "var/log/$name.log"
+    printf '%-14s %-24s %-8s %s\n' "$name" "$where" "${UP_PID[$process]}" "var/log/$process.log"
   done
   echo
   echo "API: http://127.0.0.1:${UP_PORT[$MERCATO_GATEWAY_NAME]}/api/<service>/...   status: ./mercato status   stop: Ctrl-C or ./mercato stop"
@@ -299,23 +357,41 @@ _sigint_ignored() {
 }
 
 cmd_up() {
-  local build=1 arg name port
+  local build=1 arg name port monolith=0 split=""
   # bash cannot trap a signal that was ignored when it started, and a script's `./mercato up &` starts
   # it so: re-exec once (same PID) with SIGINT restored, so `kill -INT` stops it as Ctrl-C does.
   if [[ -z "${MERCATO_UP_REEXEC:-}" ]] && _sigint_ignored && env --default-signal=INT true 2>/dev/null; then
     exec env --default-signal=INT MERCATO_UP_REEXEC=1 "${MERCATO_ROOT}/mercato" up "$@"
   fi
   unset MERCATO_UP_REEXEC
-  for arg in "$@"; do
+  while (($#)); do
+    arg="$1"
+    shift
     case "$arg" in
       --no-build) build=0 ;;
+      --monolith) monolith=1 ;;
+      --split)
+        (($#)) || die "up: --split needs a list of services, e.g. --split payment"
+        split="$1"
+        shift
+        ;;
+      --split=*) split="${arg#--split=}" ;;
       -h | --help)
-        echo "usage: ./mercato up [--no-build]   (see ./mercato help)"
+        echo "usage: ./mercato up [--no-build] [--monolith [--split SVC[,SVC...]]]   (see ./mercato help)"
         return 0
         ;;
       *) die "up: unknown argument '$arg' (see ./mercato help)" ;;
     esac
   done
+  [[ -z "$split" || "$monolith" == 1 ]] || die "up: --split splits services out of the monolith: use it with --monolith"
+  local -a split_out=()
+  if [[ -n "$split" ]]; then
+    IFS=, read -r -a split_out <<<"$split"
+    for name in "${split_out[@]}"; do
+      [[ "$name" == "$MERCATO_GATEWAY_NAME" ]] || service_route "$name" >/dev/null ||
+        die "up: --split: unknown service '$name' (services: $(service_names | tr '\n' ' ')gateway)"
+    done
+  fi
 
   local running
   running="$(up_supervisor_pid)"
@@ -345,30 +421,54 @@ cmd_up() {
         [[ -x "$(service_binary kafka)" ]] || die "$(service_binary kafka) is not built"
         broker=kafka
         ;;
-      inprocess) UP_EVENTS_URL="" ;; # each service defaults to inprocess://<itself>
+      inprocess) UP_EVENTS_URL="" ;; # each service defaults to inprocess://<its process>
       *) die "MERCATO_EVENTS must be nats, kafka or inprocess (got '${MERCATO_EVENTS}')" ;;
     esac
+    # The whole monolith is one process: its events need no broker unless one was asked for.
+    if ((monolith)) && ((${#split_out[@]} == 0)) && [[ -z "${MERCATO_EVENTS:-}" ]]; then
+      broker=""
+    fi
   fi
   [[ -n "$broker" ]] && UP_ORDER+=("$broker")
   local -a skipped=()
-  for name in $(service_names); do
-    if [[ -x "$(service_binary "$name")" ]]; then
-      UP_ORDER+=("$name")
-    else
-      skipped+=("$name")
+  if ((monolith)); then
+    [[ -x "$(service_binary monolith)" ]] || die "the monolith is not built ($(service_binary monolith) is missing)"
+    local outside
+    for name in $(service_names) "$MERCATO_GATEWAY_NAME"; do
+      outside=0
+      for arg in "${split_out[@]}"; do [[ "$arg" == "$name" ]] && outside=1; done
+      if ((outside)); then
+        [[ -x "$(service_binary "$name")" ]] || die "$name is not built ($(service_binary "$name") is missing)"
+        UP_ORDER+=("$name")
+      else
+        UP_MODULES+=("$name")
+        UP_SERVED_BY[$name]=monolith
+      fi
+      [[ "$name" == "$MERCATO_GATEWAY_NAME" ]] || UP_SERVICES+=("$name")
+    done
+    UP_ORDER+=(monolith)
+  else
+    for name in $(service_names); do
+      if [[ -x "$(service_binary "$name")" ]]; then
+        UP_ORDER+=("$name")
+        UP_SERVICES+=("$name")
+      else
+        skipped+=("$name")
+      fi
+    done
+    if ((${#skipped[@]})); then
+      log_note "not built (skipped): ${skipped[*]}"
     fi
-  done
-  if ((${#skipped[@]})); then
-    log_note "not built (skipped): ${skipped[*]}"
+    [[ -x "$(service_binary "$MERCATO_GATEWAY_NAME")" ]] ||
+      die "the gateway is not built ($(service_binary "$MERCATO_GATEWAY_NAME") is missing)"
+    UP_ORDER+=("$MERCATO_GATEWAY_NAME")
   fi
-  [[ -x "$(service_binary "$MERCATO_GATEWAY_NAME")" ]] ||
-    die "the gateway is not built ($(service_binary "$MERCATO_GATEWAY_NAME") is missing)"
-  UP_ORDER+=("$MERCATO_GATEWAY_NAME")
 
   # Ports: distinct, and free.
   local -A owner_of=()
   local -a taken=()
-  for name in "${UP_ORDER[@]}"; do
+  for name in "${UP_ORDER[@]}" "${UP_MODULES[@]}"; do
+    [[ "$name" == monolith ]] && continue  # its modules have the ports
     case "$name" in
       nats) port="${MERCATO_NATS_HTTP_PORT:-8222}" ;; # the monitoring port: health and status
       kafka) port=0 ;;                                 # chosen by the mock itself
@@ -390,14 +490,19 @@ cmd_up() {
     die "refusing to start: free those ports or pick others with MERCATO_<SERVICE>_PORT"
   fi
 
+  # The monolith's own line in logs and the table: where its public entry (the gateway module) listens.
+  ((monolith)) && UP_PORT[monolith]="${UP_PORT[$MERCATO_GATEWAY_NAME]}"
   secrets_ensure
   local -a dirs=("$MERCATO_RUN_DIR" "$MERCATO_LOG_DIR")
-  for name in "${UP_ORDER[@]}"; do dirs+=("${MERCATO_VAR_DIR}/${name}"); done
+  for name in "${UP_ORDER[@]}" "${UP_MODULES[@]}"; do dirs+=("${MERCATO_VAR_DIR}/${name}"); done
   mkdir -p "${dirs[@]}"
   echo "$$" >"$UP_SUPERVISOR_PID_FILE"
   {
-    echo "# written by ./mercato up (pid $$) at $(date -Iseconds): <service> <port>"
-    for name in "${UP_ORDER[@]}"; do echo "$name ${UP_PORT[$name]}"; done
+    echo "# written by ./mercato up (pid $$) at $(date -Iseconds): <service> <port> [<process serving it>]"
+    for name in "${UP_ORDER[@]}" "${UP_MODULES[@]}"; do
+      [[ "$name" == monolith ]] && continue
+      echo "$name ${UP_PORT[$name]}${UP_SERVED_BY[$name]:+ ${UP_SERVED_BY[$name]}}"
+    done
   } >"$UP_PORTS_FILE"
   for name in "${UP_ORDER[@]}"; do
     UP_BACKOFF[$name]=$UP_BACKOFF_FIRST
@@ -410,7 +515,9 @@ cmd_up() {
   trap 'up_on_signal HUP' HUP
   trap 'up_cleanup' EXIT
 
+  # Everything after the broker; the gateway (or the monolith) comes last in UP_ORDER.
   local -a services=("${UP_ORDER[@]:0:${#UP_ORDER[@]}-1}")
+  local last="${UP_ORDER[-1]}"
   if [[ -n "$broker" ]]; then
     services=("${services[@]:1}")
     log_info "starting the event broker: $broker"
@@ -422,8 +529,8 @@ cmd_up() {
   fi
   # The services and the gateway all at once: none needs another to start (the gateway answers 503 for
   # a service that is not up yet, and the services' calls to each other go through circuit breakers).
-  services+=("$MERCATO_GATEWAY_NAME")
-  log_info "starting ${services[*]}"
+  services+=("$last")
+  log_info "starting ${services[*]}${UP_MODULES[*]:+ (modules: ${UP_MODULES[*]})}"
   for name in "${services[@]}"; do up_spawn "$name"; done
   up_wait_ready "${services[@]}" || die "start-up failed"
 

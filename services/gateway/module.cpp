@@ -46,8 +46,8 @@ void set_up(service::Context& ctx) {
   ctx.logger().info("routes loaded", {{"services", static_cast<std::uint64_t>(table.all().size())}});
   // The traffic policy (config/gateway-policy.yaml): reloaded on SIGHUP and when the file changes.
   auto settings = ctx.config().section("gateway");
-  auto& policy = ctx.own(std::make_unique<gateway::PolicyLoader>(
-      settings.string("policy_file", ""), table, ctx.client(), ctx.metrics(), ctx.logger()));
+  auto& policy = ctx.own(std::make_unique<gateway::PolicyLoader>(settings.string("policy_file", ""), table,
+                                                                 ctx.client(), ctx.metrics(), ctx.logger()));
   policy.watch(settings.duration("policy_poll", std::chrono::seconds(1)));
   ctx.on_reload([&policy] { (void)policy.reload(); });
   // Tokens are verified with the keys of the service that serves /.well-known/jwks.json (the user
@@ -60,8 +60,7 @@ void set_up(service::Context& ctx) {
   auto docs_dir = settings.string("docs_dir", "node_modules/swagger-ui-dist");
   auto& docs = ctx.own(
       std::make_unique<std::map<std::string, gateway::StaticFile>>(gateway::load_swagger_ui(docs_dir)));
-  if (docs.empty())
-    ctx.logger().warn("Swagger UI not found; /docs is unavailable", {{"docs_dir", docs_dir}});
+  if (docs.empty()) ctx.logger().warn("Swagger UI not found; /docs is unavailable", {{"docs_dir", docs_dir}});
   gateway::register_docs_routes(ctx.router(), table, ctx.client(), docs);
 }
 

@@ -20,19 +20,18 @@ void set_up(service::Context& ctx) {
   inventory::RedisEventStoreSettings redis_events;
   redis_events.retention = ctx.config().section("events").duration("retention", std::chrono::hours(24));
   auto [repository, event_store] = storage::open_repository_with_events<inventory::InventoryRepository>(
-      ctx,
-      {.sql = [](sql::Database& db) { return std::make_unique<inventory::SqlInventoryRepository>(db); },
-       .redis =
-           [](redis::Client& client, const std::string& prefix) {
-             return std::make_unique<inventory::RedisInventoryRepository>(client, prefix);
-           },
-       // On Redis the outbox lives in Redis itself, written by the repository's scripts: only a store
-       // the change's own script writes to makes the change and its events atomic.
-       .redis_events =
-           [redis_events](redis::Client& client, const std::string& prefix) {
-             return std::make_unique<inventory::RedisEventStore>(client, prefix, redis_events);
-           },
-       .default_key_prefix = std::string(inventory::kDefaultRedisKeyPrefix)});
+      ctx, {.sql = [](sql::Database& db) { return std::make_unique<inventory::SqlInventoryRepository>(db); },
+            .redis =
+                [](redis::Client& client, const std::string& prefix) {
+                  return std::make_unique<inventory::RedisInventoryRepository>(client, prefix);
+                },
+            // On Redis the outbox lives in Redis itself, written by the repository's scripts: only a store
+            // the change's own script writes to makes the change and its events atomic.
+            .redis_events =
+                [redis_events](redis::Client& client, const std::string& prefix) {
+                  return std::make_unique<inventory::RedisEventStore>(client, prefix, redis_events);
+                },
+            .default_key_prefix = std::string(inventory::kDefaultRedisKeyPrefix)});
   auto& stock = ctx.own(std::make_unique<inventory::InventoryService>(repository));
   inventory::register_routes(ctx.router(), stock, service::attach_identity(ctx));
   // Publishes inventory.reserved / committed / released / product_updated (app/inventory_events.hpp).
@@ -50,8 +49,7 @@ void set_up(service::Context& ctx) {
          [&saga](const events::CloudEvent& e) { return saga.on_commit_requested(e); });
   bus.on("inventory.release_requested",
          [&saga](const events::CloudEvent& e) { return saga.on_release_requested(e); });
-  if (auto r = bus.start(); !r)
-    throw std::runtime_error("cannot start the event bus: " + r.error().message);
+  if (auto r = bus.start(); !r) throw std::runtime_error("cannot start the event bus: " + r.error().message);
 }
 
 }  // namespace mercato::inventory

@@ -6,7 +6,8 @@
 
 namespace mercato::inventory {
 
-// Builds the inventory service on `ctx`: reads its settings, opens its storage, registers its routes and consumers.
+// Builds the inventory service on `ctx`: reads its settings, opens its storage, registers its routes and
+// consumers.
 void set_up(service::Context& ctx);
 
 inline constexpr service::Module kModule{"inventory", &set_up};

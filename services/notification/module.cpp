@@ -39,8 +39,7 @@ void set_up(service::Context& ctx) {
   bus.on("order.cancelled", [&notifications](const events::CloudEvent& e) {
     return notification::on_order_cancelled(notifications, e);
   });
-  if (auto r = bus.start(); !r)
-    throw std::runtime_error("cannot start the event bus: " + r.error().message);
+  if (auto r = bus.start(); !r) throw std::runtime_error("cannot start the event bus: " + r.error().message);
 }
 
 }  // namespace mercato::notification

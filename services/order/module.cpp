@@ -52,8 +52,7 @@ void set_up(service::Context& ctx) {
       bus.on(type, [sagas](const events::CloudEvent& e) { return sagas->on_event(e); });
     }
   }
-  if (auto r = bus.start(); !r)
-    throw std::runtime_error("cannot start the event bus: " + r.error().message);
+  if (auto r = bus.start(); !r) throw std::runtime_error("cannot start the event bus: " + r.error().message);
   if (sagas != nullptr) {
     const auto& logger = ctx.logger();
     ctx.own(std::make_unique<order::SagaTicker>(*sagas, tick, [&logger](const Error& e) {

@@ -19,8 +19,8 @@ void set_up(service::Context& ctx) {
       ctx, {.sql = [](sql::Database& db) { return std::make_unique<payment::SqlPaymentRepository>(db); }});
   auto settings = ctx.config().section("payment");
   auto retention = settings.duration("idempotency_retention", std::chrono::hours(48));
-  auto& processor = ctx.own(
-      std::make_unique<payment::SimulatedCardProcessor>(settings.duration("processor_latency", {})));
+  auto& processor =
+      ctx.own(std::make_unique<payment::SimulatedCardProcessor>(settings.duration("processor_latency", {})));
   auto& payments = ctx.own(std::make_unique<payment::PaymentService>(repository, processor));
   if (auto purged = payments.recover_keys(retention); !purged) {
     const auto& e = purged.error();
@@ -41,8 +41,7 @@ void set_up(service::Context& ctx) {
          [&saga](const events::CloudEvent& e) { return saga.on_charge_requested(e); });
   bus.on("payment.refund_requested",
          [&saga](const events::CloudEvent& e) { return saga.on_refund_requested(e); });
-  if (auto r = bus.start(); !r)
-    throw std::runtime_error("cannot start the event bus: " + r.error().message);
+  if (auto r = bus.start(); !r) throw std::runtime_error("cannot start the event bus: " + r.error().message);
 }
 
 }  // namespace mercato::payment

@@ -6,7 +6,8 @@
 
 namespace mercato::payment {
 
-// Builds the payment service on `ctx`: reads its settings, opens its storage, registers its routes and consumers.
+// Builds the payment service on `ctx`: reads its settings, opens its storage, registers its routes and
+// consumers.
 void set_up(service::Context& ctx);
 
 inline constexpr service::Module kModule{"payment", &set_up};

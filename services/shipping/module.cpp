@@ -34,11 +34,9 @@ void set_up(service::Context& ctx) {
          [&saga](const events::CloudEvent& e) { return saga.on_cancel_requested(e); });
   // Choreography: a choreographed order ships once both of these have come, in either order.
   bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
-  bus.on("payment.processed",
-         [&saga](const events::CloudEvent& e) { return saga.on_payment_processed(e); });
+  bus.on("payment.processed", [&saga](const events::CloudEvent& e) { return saga.on_payment_processed(e); });
   bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
-  if (auto r = bus.start(); !r)
-    throw std::runtime_error("cannot start the event bus: " + r.error().message);
+  if (auto r = bus.start(); !r) throw std::runtime_error("cannot start the event bus: " + r.error().message);
 }
 
 }  // namespace mercato::shipping

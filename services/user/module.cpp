@@ -148,9 +148,8 @@ void set_up(service::Context& ctx) {
   auto& hasher = ctx.own(std::make_unique<user::Argon2PasswordHasher>(settings.argon2));
   auto& users = ctx.own(std::make_unique<user::UserService>(repository, hasher));
   auto keys = user::load_signing_keys(settings.keys, now_utc());
-  ctx.logger().info(
-      "signing key loaded",
-      {{"kid", keys.signer.kid()}, {"published", static_cast<std::uint64_t>(keys.published.size())}});
+  ctx.logger().info("signing key loaded", {{"kid", keys.signer.kid()},
+                                           {"published", static_cast<std::uint64_t>(keys.published.size())}});
   auto& auth =
       ctx.own(std::make_unique<user::AuthService>(repository, hasher, std::move(keys), settings.auth));
   bootstrap_admin(settings.admin, repository, users, ctx.logger());
@@ -171,8 +170,7 @@ void set_up(service::Context& ctx) {
   user::register_auth_routes(ctx.router(), auth, hashing, settings.addresses);
   // Publishes user.registered / user.updated from the outbox; consumes nothing yet.
   auto& bus = events::attach(ctx, event_store);
-  if (auto r = bus.start(); !r)
-    throw std::runtime_error("cannot start the event bus: " + r.error().message);
+  if (auto r = bus.start(); !r) throw std::runtime_error("cannot start the event bus: " + r.error().message);
 }
 
 }  // namespace mercato::user

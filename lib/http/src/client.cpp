@@ -195,7 +195,8 @@ struct Client::Impl {
     std::string_view method =
         request.method == Method::kOther ? std::string_view(request.method_name) : to_string(request.method);
     if (local != nullptr) {
-      if (Server* server = local->find(to)) co_return co_await send_local(*server, to, request, call_deadline);
+      if (Server* server = local->find(to))
+        co_return co_await send_local(*server, to, request, call_deadline);
     }
     std::string key = to.to_string();
 
@@ -238,8 +239,8 @@ struct Client::Impl {
   }
 
   // The call as the server would have read it from the wire (local.hpp).
-  static asio::awaitable<Result<Response>> send_local(Server& server, const Endpoint& to, ClientRequest& request,
-                                                      Clock::time_point deadline) {
+  static asio::awaitable<Result<Response>> send_local(Server& server, const Endpoint& to,
+                                                      ClientRequest& request, Clock::time_point deadline) {
     Request req;
     req.method = request.method;
     req.method_name = request.method == Method::kOther ? std::move(request.method_name)

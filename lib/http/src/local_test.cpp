@@ -1,4 +1,6 @@
 // Calls between servers of one process (local.hpp): the same answers as over TCP, without a connection.
+#include "mercato/http/local.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -6,7 +8,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "mercato/http/client.hpp"
-#include "mercato/http/local.hpp"
 #include "server_test_support.hpp"
 
 namespace mercato::http {
@@ -95,7 +96,8 @@ TEST_F(LocalTest, TheCalleeSeesTheCallersDeadlineTraceAndALoopbackAddress) {
     context.headers.set(kTraceparentHeader, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     // Endpoints as named locals too: see client.hpp on temporaries inside co_await.
     Endpoint by_name{"localhost", port()};
-    auto res = co_await client.send(by_name, std::move(context), {.timeout = std::chrono::milliseconds(2000)});
+    auto res =
+        co_await client.send(by_name, std::move(context), {.timeout = std::chrono::milliseconds(2000)});
     EXPECT_TRUE(res);
     if (res) {
       EXPECT_EQ(res->body,

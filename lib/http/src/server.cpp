@@ -368,7 +368,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     Response res;
     if (req.body.size() > settings.max_body_bytes) {
       req.request_id = new_uuid();
-      res = Response::error(Error{ErrorCode::kPayloadTooLarge, "request body is too large", {}}, req.request_id);
+      res = Response::error(Error{ErrorCode::kPayloadTooLarge, "request body is too large", {}},
+                            req.request_id);
     } else {
       res = co_await dispatch(req, rm);
     }
@@ -389,8 +390,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     if (settings.access_log) {
       obs::LogContext ctx{req.request_id, req.trace.trace_id};
       logger.info("request",
-                  {{"method", req.method_name}, {"path", req.path}, {"status", status},
-                   {"duration_ms", seconds * 1000.0}, {"local", true}},
+                  {{"method", req.method_name},
+                   {"path", req.path},
+                   {"status", status},
+                   {"duration_ms", seconds * 1000.0},
+                   {"local", true}},
                   &ctx);
     }
     co_return res;

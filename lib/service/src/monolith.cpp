@@ -30,12 +30,13 @@ struct MonolithSettings {
     auto wanted = root.string_list("modules");
     std::set<std::string, std::less<>> chosen;
     for (const auto& name : wanted) {
-      auto known = std::find_if(available.begin(), available.end(),
-                                [&](const Module& m) { return m.name == name; });
+      auto known =
+          std::find_if(available.begin(), available.end(), [&](const Module& m) { return m.name == name; });
       if (known == available.end()) {
         std::string names;
         for (const auto& m : available) names += (names.empty() ? "" : ", ") + std::string(m.name);
-        throw config::ConfigError("config key 'modules': unknown module '" + name + "' (known: " + names + ")");
+        throw config::ConfigError("config key 'modules': unknown module '" + name + "' (known: " + names +
+                                  ")");
       }
       if (!chosen.insert(name).second)
         throw config::ConfigError("config key 'modules': '" + name + "' is listed twice");
@@ -92,7 +93,8 @@ int run_monolith(int argc, char** argv, std::span<const Module> available) {
   for (std::size_t i = 0; i < modules.size(); ++i) {
     auto& in = *modules[i];
     try {
-      build_instance(in, *io, [m = settings.modules[i]](Context& ctx) { m->setup(ctx); }, "monolith", &local);
+      build_instance(
+          in, *io, [m = settings.modules[i]](Context& ctx) { m->setup(ctx); }, "monolith", &local);
     } catch (const config::ConfigError& e) {
       logger.error("configuration error", {{"module", in.name}, {"error", e.what()}});
       return 2;

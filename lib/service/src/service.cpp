@@ -10,9 +10,9 @@
 #include <future>
 #include <iostream>
 
+#include "host.hpp"
 #include "mercato/config/yaml_json.hpp"
 #include "mercato/http/server.hpp"
-#include "host.hpp"
 #include "mercato/service/blocking.hpp"
 
 extern char** environ;
@@ -164,8 +164,8 @@ void build_instance(Instance& in, http::IoPool& io, const std::function<void(Con
   in.metrics->register_process_metrics();
   in.client = std::make_unique<http::Client>(io, in.client_settings);
   in.client->route_locally(local);
-  in.context = std::make_unique<Context>(in.name, *in.source, *in.logger, *in.metrics, io, *in.client,
-                                         process_name);
+  in.context =
+      std::make_unique<Context>(in.name, *in.source, *in.logger, *in.metrics, io, *in.client, process_name);
   setup(*in.context);
   add_standard_routes(*in.context);
   add_openapi_route(*in.context, *in.source);
@@ -173,8 +173,8 @@ void build_instance(Instance& in, http::IoPool& io, const std::function<void(Con
 }
 
 void listen(Instance& in, http::IoPool& io) {
-  in.server = std::make_unique<http::Server>(io, in.server_settings, std::move(in.context->router()), *in.logger,
-                                             *in.metrics);
+  in.server = std::make_unique<http::Server>(io, in.server_settings, std::move(in.context->router()),
+                                             *in.logger, *in.metrics);
   in.server->start();
 }
 
@@ -200,8 +200,10 @@ int StopSignals::wait(const std::function<void()>& on_reload) {
 void drain(const std::vector<Instance*>& instances, http::IoPool& io) {
   std::vector<std::promise<void>> drained(instances.size());
   for (std::size_t i = 0; i < instances.size(); ++i) {
-    if (instances[i]->server) instances[i]->server->shutdown([&drained, i] { drained[i].set_value(); });
-    else drained[i].set_value();
+    if (instances[i]->server)
+      instances[i]->server->shutdown([&drained, i] { drained[i].set_value(); });
+    else
+      drained[i].set_value();
   }
   for (auto& d : drained) d.get_future().wait();
   io.stop();

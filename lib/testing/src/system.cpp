@@ -11,10 +11,13 @@ namespace {
 
 // Which gateway routes go to which service, and the exact paths outside /api/ (config/gateway.yaml).
 const std::vector<std::pair<std::string, std::string>>& gateway_routes() {
-  static const std::vector<std::pair<std::string, std::string>> routes{
-      {"users", "user"},         {"auth", "user"},           {"orders", "order"},
-      {"payments", "payment"},   {"inventory", "inventory"}, {"shipments", "shipping"},
-      {"notifications", "notification"}};
+  static const std::vector<std::pair<std::string, std::string>> routes{{"users", "user"},
+                                                                       {"auth", "user"},
+                                                                       {"orders", "order"},
+                                                                       {"payments", "payment"},
+                                                                       {"inventory", "inventory"},
+                                                                       {"shipments", "shipping"},
+                                                                       {"notifications", "notification"}};
   return routes;
 }
 
@@ -40,8 +43,8 @@ std::string to_string(Topology t) { return t == Topology::kMonolith ? "monolith"
 std::string topology_name(const ::testing::TestParamInfo<Topology>& info) { return to_string(info.param); }
 
 const std::vector<std::string>& all_services() {
-  static const std::vector<std::string> names{"user",     "inventory",    "payment", "shipping",
-                                              "notification", "order", "gateway"};
+  static const std::vector<std::string> names{"user",         "inventory", "payment", "shipping",
+                                              "notification", "order",     "gateway"};
   return names;
 }
 
@@ -51,7 +54,8 @@ std::map<std::string, std::string> System::env_for(const std::string& service) c
   auto address = [this](const std::string& s) { return "127.0.0.1:" + std::to_string(ports_.at(s)); };
   if (service == "gateway") {
     for (const auto& [route, target] : gateway_routes()) {
-      if (ports_.count(target) != 0) env["APP_GATEWAY__SERVICES__" + upper(route) + "__UPSTREAM"] = address(target);
+      if (ports_.count(target) != 0)
+        env["APP_GATEWAY__SERVICES__" + upper(route) + "__UPSTREAM"] = address(target);
     }
     if (ports_.count("user") != 0) env["APP_GATEWAY__SERVICES__USERS__PATHS"] = "/.well-known/jwks.json";
   } else {
@@ -81,11 +85,13 @@ System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::
   for (const auto& s : settings_.services) {
     if (!separate(s)) continue;
     auto env = env_for(s);
-    if (s != "gateway") env = with_broker(std::move(env), monolith ? settings_.monolith_broker : settings_.broker_url);
+    if (s != "gateway")
+      env = with_broker(std::move(env), monolith ? settings_.monolith_broker : settings_.broker_url);
     processes_[s] = std::make_unique<Process>(binary(s), std::vector<std::string>{}, std::move(env));
   }
   if (monolith) {
-    std::map<std::string, std::string> env{{"APP_MONOLITH__CONFIG_DIR", ""}, {"APP_MONOLITH__LOG__LEVEL", "warn"}};
+    std::map<std::string, std::string> env{{"APP_MONOLITH__CONFIG_DIR", ""},
+                                           {"APP_MONOLITH__LOG__LEVEL", "warn"}};
     std::string modules;
     for (const auto& s : settings_.services) {
       if (separate(s)) continue;

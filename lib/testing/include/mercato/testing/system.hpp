@@ -17,6 +17,8 @@
 // needs a broker both processes reach).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -24,8 +26,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "mercato/testing/testing.hpp"
 
