@@ -65,7 +65,9 @@ std::map<std::string, std::string> System::env_for(const std::string& service) c
       env["APP_UPSTREAMS__INVENTORY"] = address("inventory");
   }
   for (const auto& [k, v] : TestTokens::instance().env_for(service)) env[k] = v;
-  for (const auto& [k, v] : settings_.common) env[k] = v;
+  if (service != "gateway") {
+    for (const auto& [k, v] : settings_.common) env[k] = v;
+  }
   if (auto it = settings_.per_service.find(service); it != settings_.per_service.end()) {
     for (const auto& [k, v] : it->second) env[k] = v;
   }

@@ -46,8 +46,8 @@ struct SystemSettings {
   std::vector<std::string> services = all_services();  // which run; each needs the ones it calls
   std::string broker_url;       // events between processes: nats://… or kafka://…; empty = in-process
   std::string monolith_broker;  // the monolith's events: empty = its in-process broker
-  // APP_* variables as a service binary reads them (APP_SAGA__MODE=choreography): for every service,
-  // then per service (winning over `common`).
+  // APP_* variables as a service binary reads them (APP_SAGA__MODE=choreography): for every domain
+  // service (not the gateway, which has no events or database), then per service (winning over `common`).
   std::map<std::string, std::string> common;
   std::map<std::string, std::map<std::string, std::string>> per_service;
   // Services that run as their own process beside the monolith (the split-out case); ignored for
