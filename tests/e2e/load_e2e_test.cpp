@@ -1,5 +1,6 @@
 // The load generator end to end: mercato-load against the real gateway and the six services over NATS
-// JetStream (each on a free port with its own database). A short open-loop run's JSON adds up (every
+// JetStream (each on a free port with its own database), and (the counted run with the checker) against
+// the same services as one monolith process. A short open-loop run's JSON adds up (every
 // operation counted once, every placed order settled one way), orders get confirmed, and the saga
 // checker, run by the tool against the same services, passes; a failing checker fails the run. Bad
 // options exit 2 with a message. Nothing here is timed: the assertions are on counts and verdicts.
@@ -22,6 +23,7 @@
 
 #include "mercato/core/ids.hpp"
 #include "mercato/testing/events.hpp"
+#include "mercato/testing/system.hpp"
 #include "mercato/testing/testing.hpp"
 #include "mercato/testing/tokens.hpp"
 
@@ -34,57 +36,31 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-using testing::ServiceProcess;
 
 class LoadE2E : public ::testing::Test {
  protected:
   // What a fixture adds to the gateway's and the user service's environment.
   virtual std::map<std::string, std::string> gateway_env() { return {}; }
   virtual std::map<std::string, std::string> user_env() { return {}; }
+  // Separate processes over NATS, or the monolith (testing/system.hpp).
+  virtual testing::Topology topology() const { return testing::Topology::kProcesses; }
 
   void SetUp() override {
     MERCATO_BROKER_URL_OR_SKIP(url, "nats");
     dir_ = testing::temp_dir("load-" + random_hex(4));
-    std::map<std::string, std::string> bus{{"APP_EVENTS__URL", url},
-                                           {"APP_EVENTS__PREFIX", "load" + random_hex(5)}};
-    auto user_extra = bus;
-    user_extra.merge(user_env());
-    user_ = std::make_unique<ServiceProcess>("user", dir_, user_extra);
-    inventory_ = std::make_unique<ServiceProcess>("inventory", dir_, bus);
-    payment_ = std::make_unique<ServiceProcess>("payment", dir_, bus);
-    shipping_ = std::make_unique<ServiceProcess>("shipping", dir_, bus);
-    notification_ = std::make_unique<ServiceProcess>("notification", dir_, bus);
-    auto order_env = bus;
-    order_env["APP_UPSTREAMS__USER"] = "127.0.0.1:" + std::to_string(user_->port);
-    order_env["APP_UPSTREAMS__INVENTORY"] = "127.0.0.1:" + std::to_string(inventory_->port);
-    order_ = std::make_unique<ServiceProcess>("order", dir_, order_env);
-    gateway_port_ = testing::free_port();
-    std::map<std::string, std::string> gateway{
-        {"APP_SERVER__PORT", std::to_string(gateway_port_)},
-        {"APP_LOG__LEVEL", "warn"},
-        {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
-        {"APP_GATEWAY__SERVICES__AUTH__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
-        {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", "127.0.0.1:" + std::to_string(inventory_->port)},
-        {"APP_GATEWAY__SERVICES__ORDERS__UPSTREAM", "127.0.0.1:" + std::to_string(order_->port)}};
-    gateway.merge(gateway_env());
-    gateway_ = std::make_unique<testing::Process>(testing::binary("gateway"), std::vector<std::string>{},
-                                                  gateway, (dir_ / "gateway.log").string());
-    for (auto* s :
-         {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(), order_.get()})
-      ASSERT_TRUE(testing::wait_ready(s->port)) << s->name << ": " << s->process->log();
-    ASSERT_TRUE(testing::wait_ready(gateway_port_)) << gateway_->log();
+    testing::SystemSettings settings{.topology = topology(), .broker_url = url};
+    settings.common["APP_EVENTS__PREFIX"] = "load" + random_hex(5);
+    settings.per_service["user"] = user_env();
+    settings.per_service["gateway"] = gateway_env();
+    system_ = std::make_unique<testing::System>(dir_, std::move(settings));
   }
 
   void TearDown() override {
-    gateway_.reset();
-    order_.reset();
-    notification_.reset();
-    shipping_.reset();
-    payment_.reset();
-    inventory_.reset();
-    user_.reset();
+    system_.reset();
     if (!dir_.empty()) fs::remove_all(dir_);
   }
+
+  std::uint16_t port(const std::string& service) const { return system_->port(service); }
 
   // Runs mercato-load against this system with `args` added, as the test issuer's admin
   // (MERCATO_ADMIN_TOKEN, unless `admin_token` says otherwise: "" for none); the checker it runs
@@ -92,19 +68,20 @@ class LoadE2E : public ::testing::Test {
   // exit status (-1: still running after `within`, then killed) and fills `log`.
   int run_load(const std::vector<std::string>& args, std::string& log, std::chrono::seconds within = 90s,
                std::optional<std::string> admin_token = std::nullopt) {
-    std::vector<std::string> all{"--gateway", "127.0.0.1:" + std::to_string(gateway_port_), "--no-progress"};
+    std::vector<std::string> all{"--gateway", "127.0.0.1:" + std::to_string(port("gateway")),
+                                 "--no-progress"};
     all.insert(all.end(), args.begin(), args.end());
     std::map<std::string, std::string> env{
         {"MERCATO_ADMIN_TOKEN",
          admin_token.value_or(testing::TestTokens::instance().token(auth::Role::kAdmin, "load-admin"))},
         // No var/ of the checkout: its admin password file must not stand in for the token.
         {"MERCATO_VAR_DIR", (dir_ / "var").string()},
-        {"MERCATO_USER_PORT", std::to_string(user_->port)},
-        {"MERCATO_ORDER_PORT", std::to_string(order_->port)},
-        {"MERCATO_INVENTORY_PORT", std::to_string(inventory_->port)},
-        {"MERCATO_PAYMENT_PORT", std::to_string(payment_->port)},
-        {"MERCATO_SHIPPING_PORT", std::to_string(shipping_->port)},
-        {"MERCATO_NOTIFICATION_PORT", std::to_string(notification_->port)}};
+        {"MERCATO_USER_PORT", std::to_string(port("user"))},
+        {"MERCATO_ORDER_PORT", std::to_string(port("order"))},
+        {"MERCATO_INVENTORY_PORT", std::to_string(port("inventory"))},
+        {"MERCATO_PAYMENT_PORT", std::to_string(port("payment"))},
+        {"MERCATO_SHIPPING_PORT", std::to_string(port("shipping"))},
+        {"MERCATO_NOTIFICATION_PORT", std::to_string(port("notification"))}};
     testing::Process load(MERCATO_LOAD_BINARY, all, env, (dir_ / "load.log").string());
     auto status = load.wait(within);
     log = load.log();
@@ -124,14 +101,19 @@ class LoadE2E : public ::testing::Test {
   std::string checker() const { return "'" + testing::source_dir() + "/mercato' check"; }
 
   fs::path dir_;
-  std::unique_ptr<ServiceProcess> user_, inventory_, payment_, shipping_, notification_, order_;
-  std::unique_ptr<testing::Process> gateway_;
-  std::uint16_t gateway_port_ = 0;
+  std::unique_ptr<testing::System> system_;
 };
 
 std::int64_t integer(const boost::json::value& v) { return v.as_int64(); }
 
-TEST_F(LoadE2E, ACountedRunAddsUpConfirmsOrdersAndPassesTheChecker) {
+// The counted run and the checker against both topologies: the monolith must pass what the separate
+// processes pass.
+class LoadBothTopologies : public LoadE2E, public ::testing::WithParamInterface<testing::Topology> {
+ protected:
+  testing::Topology topology() const override { return GetParam(); }
+};
+
+TEST_P(LoadBothTopologies, ACountedRunAddsUpConfirmsOrdersAndPassesTheChecker) {
   auto json_path = dir_ / "load.json";
   std::string log;
   int status = run_load(
@@ -184,6 +166,8 @@ TEST_F(LoadE2E, ACountedRunAddsUpConfirmsOrdersAndPassesTheChecker) {
   EXPECT_EQ(doc.at("passed"), true);
   EXPECT_NE(log.find("result: PASSED"), std::string::npos) << log;
 }
+
+INSTANTIATE_TEST_SUITE_P(Both, LoadBothTopologies, testing::kTopologies, testing::topology_name);
 
 TEST_F(LoadE2E, AFailingCheckerFailsTheRun) {
   auto json_path = dir_ / "load.json";
