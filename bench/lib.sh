@@ -230,6 +230,7 @@ bench_pg_database() {
 
 BENCH_ROOT="" BENCH_UP_PID="" BENCH_UP_LOG="" BENCH_GATEWAY="" BENCH_UP_CMD="" BENCH_UP_READY_MS=""
 BENCH_CHECK_CMD=""
+BENCH_UP_ARGS=() # extra arguments of `./mercato up` for bench_up (e.g. --monolith)
 
 # bench_root: creates the temporary root (once) and sets BENCH_ROOT.
 bench_root() {
@@ -292,9 +293,9 @@ bench_up() {
   local -a unset_env=(-u MERCATO_SAGA_MODE)
   for name in $(service_names); do unset_env+=(-u "MERCATO_${name^^}_DATABASE_URL"); done
   BENCH_UP_LOG="$log"
-  BENCH_UP_CMD="$(bench_show "${env_up[*]} $BENCH_ROOT/mercato up --no-build")"
+  BENCH_UP_CMD="$(bench_show "${env_up[*]} $BENCH_ROOT/mercato up --no-build ${BENCH_UP_ARGS[*]}")"
   t0="$(now_ms)"
-  "${PROC_LAUNCHER[@]}" env "${unset_env[@]}" "${env_up[@]}" "$BENCH_ROOT/mercato" up --no-build >"$log" 2>&1 </dev/null &
+  "${PROC_LAUNCHER[@]}" env "${unset_env[@]}" "${env_up[@]}" "$BENCH_ROOT/mercato" up --no-build "${BENCH_UP_ARGS[@]}" >"$log" 2>&1 </dev/null &
   BENCH_UP_PID=$!
   BENCH_PIDS+=("$BENCH_UP_PID")
   deadline=$((t0 + 120000))
@@ -311,6 +312,24 @@ bench_up() {
   # The checker logs in as this system's admin (var/secrets/admin-password): an operator's
   # MERCATO_ADMIN_TOKEN belongs to another system.
   BENCH_CHECK_CMD="env -u MERCATO_ADMIN_TOKEN MERCATO_VAR_DIR='$BENCH_ROOT/var' '$BENCH_ROOT/mercato' check"
+}
+
+# bench_rss_kib: the resident memory (KiB) of every process of the system started by bench_up (its
+# var/run/<name>.pid files but the supervisor's), as "total name=KiB name=KiB ...".
+bench_rss_kib() {
+  local pid_file name pid rss total=0 parts=""
+  for pid_file in "$BENCH_ROOT"/var/run/*.pid; do
+    name="${pid_file##*/}"
+    name="${name%.pid}"
+    [[ "$name" == mercato ]] && continue
+    pid=""
+    { read -r pid <"$pid_file"; } 2>/dev/null || continue
+    rss="$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)"
+    [[ -n "$rss" ]] || continue
+    total=$((total + rss))
+    parts+=" $name=$rss"
+  done
+  echo "$total$parts"
 }
 
 # bench_down: SIGTERM to the supervisor's PID (it stops its children, each by PID, and waits for them),
