@@ -3,8 +3,9 @@
 // table: every route × {anonymous, customer A, customer B, admin, service}, with the status each cell
 // must get. Every cell is sent twice: through the gateway (where a service's token is always refused:
 // services call each other directly) and straight to the service (which checks again, trusting no one
-// upstream). The identities are real: A and B register and log in, the admin is the account the user
-// service makes at first start, the service's token comes from the client-credentials grant.
+// upstream). The whole table runs against both topologies: separate processes and the monolith
+// (docs/topologies.md). The identities are real: A and B register and log in, the admin is the account the
+// user service makes at first start, the service's token comes from the client-credentials grant.
 //
 // Reading another customer's object answers 404, as if it did not exist; a list of another customer's
 // objects is empty. The test also checks those bodies, so that no cell leaks through a 200.
@@ -20,6 +21,7 @@
 #include <sstream>
 
 #include "mercato/core/ids.hpp"
+#include "mercato/testing/system.hpp"
 #include "mercato/testing/testing.hpp"
 #include "mercato/testing/tokens.hpp"
 
@@ -42,50 +44,26 @@ std::string field(const HttpResult& r, const char* name) {
   return f != nullptr && f->is_string() ? std::string(f->as_string()) : std::string();
 }
 
-class AuthzE2E : public ::testing::Test {
+class AuthzE2E : public ::testing::TestWithParam<testing::Topology> {
  protected:
-  static void SetUpTestSuite() {
+  // Per test (each runs in its own process): the whole system in the topology of the parameter.
+  void SetUp() override {
     dir_ = new fs::path(testing::temp_dir("authz"));
     auto admin_password = *dir_ / "admin-password";
     std::ofstream(admin_password) << "admin password for the matrix";
-    // Keys from the user service over HTTP, not from the test issuer's file: the real path.
-    std::map<std::string, std::string> fetch_keys{{"APP_AUTH__JWKS_FILE", ""}};
-    auto with = [](std::map<std::string, std::string> a, const std::map<std::string, std::string>& b) {
-      a.insert(b.begin(), b.end());
-      return a;
-    };
-    user_ = new testing::ServiceProcess("user", *dir_,
-                                        {{"APP_AUTH__ADMIN__PASSWORD_FILE", admin_password.string()}});
-    auto users = "127.0.0.1:" + std::to_string(user_->port);
-    auto upstream_user = with(fetch_keys, {{"APP_UPSTREAMS__USER", users}});
-    inventory_ = new testing::ServiceProcess("inventory", *dir_, upstream_user);
-    order_ = new testing::ServiceProcess(
-        "order", *dir_,
-        with(upstream_user, {{"APP_UPSTREAMS__INVENTORY", "127.0.0.1:" + std::to_string(inventory_->port)}}));
-    payment_ = new testing::ServiceProcess("payment", *dir_, upstream_user);
-    shipping_ = new testing::ServiceProcess("shipping", *dir_, upstream_user);
-    notification_ = new testing::ServiceProcess(
-        "notification", *dir_,
-        with(upstream_user, {{"APP_NOTIFICATION__OUTBOX_FILE", (*dir_ / "outbox.log").string()}}));
-    gateway_port_ = testing::free_port();
-    auto route = [](const testing::ServiceProcess* s) { return "127.0.0.1:" + std::to_string(s->port); };
-    gateway_ =
-        new testing::Process(testing::binary("gateway"), {},
-                             {{"APP_SERVER__PORT", std::to_string(gateway_port_)},
-                              {"APP_LOG__LEVEL", "warn"},
-                              {"APP_AUTH__JWKS_FILE", ""},
-                              {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", users},
-                              {"APP_GATEWAY__SERVICES__USERS__PATHS", "/.well-known/jwks.json"},
-                              {"APP_GATEWAY__SERVICES__AUTH__UPSTREAM", users},
-                              {"APP_GATEWAY__SERVICES__ORDERS__UPSTREAM", route(order_)},
-                              {"APP_GATEWAY__SERVICES__PAYMENTS__UPSTREAM", route(payment_)},
-                              {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", route(inventory_)},
-                              {"APP_GATEWAY__SERVICES__SHIPMENTS__UPSTREAM", route(shipping_)},
-                              {"APP_GATEWAY__SERVICES__NOTIFICATIONS__UPSTREAM", route(notification_)}});
-    for (auto* s : {user_, inventory_, order_, payment_, shipping_, notification_}) {
-      ASSERT_TRUE(testing::wait_ready(s->port)) << s->name << ": " << s->process->log();
+    testing::SystemSettings settings{.topology = GetParam()};
+    for (const auto& s : testing::all_services()) {
+      // Keys from the user service over HTTP, not from the test issuer's file: the real path.
+      if (s != "user") settings.per_service[s]["APP_AUTH__JWKS_FILE"] = "";
+      // Each service's events stay with it, in both topologies: the matrix is about who may call what,
+      // and sagas running underneath would change what a cell finds (a confirmed order cannot be
+      // cancelled).
+      if (s != "gateway") settings.per_service[s]["APP_EVENTS__URL"] = "inprocess://" + s;
     }
-    ASSERT_TRUE(testing::wait_ready(gateway_port_)) << gateway_->log();
+    settings.per_service["user"]["APP_AUTH__ADMIN__PASSWORD_FILE"] = admin_password.string();
+    settings.per_service["notification"]["APP_NOTIFICATION__OUTBOX_FILE"] = (*dir_ / "outbox.log").string();
+    system_ = new testing::System(*dir_, std::move(settings));
+    gateway_port_ = system_->port("gateway");
 
     auto a = register_and_login("a");
     auto b = register_and_login("b");
@@ -102,9 +80,8 @@ class AuthzE2E : public ::testing::Test {
     setup(kAdmin, "PUT", "/inventory/mx-sku", R"({"name":"Mug","price_cents":1299,"available":1000})");
   }
 
-  static void TearDownTestSuite() {
-    delete gateway_;
-    for (auto* s : {notification_, shipping_, payment_, order_, inventory_, user_}) delete s;
+  void TearDown() override {
+    delete system_;
     fs::remove_all(*dir_);
     delete dir_;
     delete a_id_;
@@ -133,7 +110,7 @@ class AuthzE2E : public ::testing::Test {
   // The client-credentials grant, as a service gets its token (the test suite's secret is every
   // service's: testing/tokens.hpp).
   static std::string service_token() {
-    auto r = testing::http(user_->port, "POST", "/auth/token",
+    auto r = testing::http(system_->port("user"), "POST", "/auth/token",
                            boost::json::serialize(boost::json::object{
                                {"grant_type", "client_credentials"},
                                {"client_id", "payment"},
@@ -146,12 +123,12 @@ class AuthzE2E : public ::testing::Test {
   // The service that owns a path.
   static std::uint16_t port_of(const std::string& path) {
     auto starts = [&](const char* p) { return path.rfind(p, 0) == 0; };
-    if (starts("/users") || starts("/auth") || starts("/.well-known")) return user_->port;
-    if (starts("/orders") || starts("/admin/orders")) return order_->port;
-    if (starts("/payments")) return payment_->port;
-    if (starts("/inventory")) return inventory_->port;
-    if (starts("/shipments")) return shipping_->port;
-    return notification_->port;
+    if (starts("/users") || starts("/auth") || starts("/.well-known")) return system_->port("user");
+    if (starts("/orders") || starts("/admin/orders")) return system_->port("order");
+    if (starts("/payments")) return system_->port("payment");
+    if (starts("/inventory")) return system_->port("inventory");
+    if (starts("/shipments")) return system_->port("shipping");
+    return system_->port("notification");
   }
 
   static HttpResult as(Caller who, std::uint16_t port, const std::string& method, const std::string& target,
@@ -191,9 +168,7 @@ class AuthzE2E : public ::testing::Test {
   }
 
   static inline fs::path* dir_ = nullptr;
-  static inline testing::ServiceProcess *user_ = nullptr, *inventory_ = nullptr, *order_ = nullptr,
-                                        *payment_ = nullptr, *shipping_ = nullptr, *notification_ = nullptr;
-  static inline testing::Process* gateway_ = nullptr;
+  static inline testing::System* system_ = nullptr;
   static inline std::uint16_t gateway_port_ = 0;
   static inline std::array<std::string, kCallers> auth_;
   static inline std::string *a_id_ = nullptr, *b_id_ = nullptr;
@@ -212,7 +187,7 @@ struct Row {
   std::uint16_t port = 0;  // the service's port; 0: the one that owns the path
 };
 
-TEST_F(AuthzE2E, EveryRouteForEveryCallerAnswersAsTheTableSays) {
+TEST_P(AuthzE2E, EveryRouteForEveryCallerAnswersAsTheTableSays) {
   // What the cells work on: A's order with its reservation, payment, shipment and notification (made
   // by the ones allowed to).
   auto order = order_of_a();
@@ -348,7 +323,7 @@ TEST_F(AuthzE2E, EveryRouteForEveryCallerAnswersAsTheTableSays) {
        none,
        {401, 403, 403, 200, 200},
        false,
-       payment_->port},
+       system_->port("payment")},
   };
 
   std::ostringstream wrong;
@@ -381,7 +356,7 @@ TEST_F(AuthzE2E, EveryRouteForEveryCallerAnswersAsTheTableSays) {
 }
 
 // Where a 200 is a list, another customer's list is empty, and a 404 says nothing else: no cell leaks.
-TEST_F(AuthzE2E, AnotherCustomersListsAreEmptyAndTheir404sSayNothingMore) {
+TEST_P(AuthzE2E, AnotherCustomersListsAreEmptyAndTheir404sSayNothingMore) {
   auto order = order_of_a();
   ASSERT_FALSE(order.empty());
   setup(kService, "POST", "/payments", payment_body(order));
@@ -435,7 +410,7 @@ TEST_F(AuthzE2E, AnotherCustomersListsAreEmptyAndTheir404sSayNothingMore) {
 }
 
 // The order a customer places is theirs whatever the body says; an admin may place one for a customer.
-TEST_F(AuthzE2E, ACustomerPlacesOrdersForThemselvesOnly) {
+TEST_P(AuthzE2E, ACustomerPlacesOrdersForThemselvesOnly) {
   auto own = as(kCustomerB, gateway_port_, "POST", "/api/orders", order_body(""));
   ASSERT_EQ(own.status, 201) << own.body;
   EXPECT_EQ(field(own, "customer_id"), *b_id_);
@@ -452,7 +427,7 @@ TEST_F(AuthzE2E, ACustomerPlacesOrdersForThemselvesOnly) {
 
 // Identities that do not verify are 401 everywhere, with WWW-Authenticate; the client-credentials grant
 // has one answer for an unknown client and a wrong secret.
-TEST_F(AuthzE2E, BadTokensAndBadClientCredentialsAre401) {
+TEST_P(AuthzE2E, BadTokensAndBadClientCredentialsAre401) {
   auto& tokens = testing::TestTokens::instance();
   auto now = now_utc();
   auth::Claims forged{.subject = *a_id_,
@@ -465,7 +440,7 @@ TEST_F(AuthzE2E, BadTokensAndBadClientCredentialsAre401) {
                       .token_id = "x"};
   for (const auto& bad : {std::string("Bearer ") + tokens.sign(forged), std::string("Bearer x.y.z"),
                           std::string("Bearer"), std::string("Basic YTpi")}) {
-    for (auto port : {gateway_port_, order_->port}) {
+    for (auto port : {gateway_port_, system_->port("order")}) {
       auto r = testing::http(port, "GET", port == gateway_port_ ? "/api/orders" : "/orders", "",
                              {{"Authorization", bad}});
       EXPECT_EQ(r.status, 401) << bad << ": " << r.body;
@@ -480,7 +455,7 @@ TEST_F(AuthzE2E, BadTokensAndBadClientCredentialsAre401) {
       401);
   auto grant = [&](const std::string& id, const std::string& secret) {
     return testing::http(
-        user_->port, "POST", "/auth/token",
+        system_->port("user"), "POST", "/auth/token",
         boost::json::serialize(boost::json::object{
             {"grant_type", "client_credentials"}, {"client_id", id}, {"client_secret", secret}}),
         {{"Authorization", ""}});
@@ -501,6 +476,10 @@ TEST_F(AuthzE2E, BadTokensAndBadClientCredentialsAre401) {
                     {{"Authorization", ""}});
   EXPECT_EQ(via_gateway.status, 404) << via_gateway.body;
 }
+
+// The monolith answers every cell as the separate processes do: its calls between modules are function
+// calls, and still go through every module's own checks.
+INSTANTIATE_TEST_SUITE_P(Both, AuthzE2E, testing::kTopologies, testing::topology_name);
 
 }  // namespace
 }  // namespace mercato

@@ -106,11 +106,19 @@ System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::
     processes_["monolith"] = std::make_unique<Process>(
         monolith_binary(), std::vector<std::string>{"--config", ""}, std::move(env));
   }
+  // Ready, or fail at once when a process has exited (a configuration error) rather than at the timeout.
+  auto deadline = std::chrono::steady_clock::now() + ready_timeout;
   for (const auto& s : settings_.services) {
-    if (!wait_ready(ports_.at(s), ready_timeout)) {
-      auto text = logs();
-      stop();
-      throw std::runtime_error(s + " (" + to_string(settings_.topology) + ") did not become ready:\n" + text);
+    for (;;) {
+      if (wait_ready(ports_.at(s), std::chrono::milliseconds(200))) break;
+      bool exited = false;
+      for (auto& [name, process] : processes_) exited = exited || !process->running();
+      if (exited || std::chrono::steady_clock::now() >= deadline) {
+        auto text = logs();
+        stop();
+        throw std::runtime_error(s + " (" + to_string(settings_.topology) + ") did not become ready" +
+                                 (exited ? " (a process exited)" : "") + ":\n" + text);
+      }
     }
   }
 }
