@@ -217,7 +217,7 @@ command_of() {
       # The bootstrap admin, as ./mercato up makes it (the catalog is stocked as the admin).
       [[ "$name" == user ]] && CMD+=("APP_AUTH__ADMIN__PASSWORD_FILE=$BENCH_SECRETS/admin-password")
       calls="$(service_calls "$name")"
-      if [[ -n "$calls" && "$calls" != - ]]; then
+      if [[ -n "$calls" ]]; then
         IFS=, read -r -a callees <<<"$calls"
         for other in "${callees[@]}"; do CMD+=("APP_UPSTREAMS__${other^^}=127.0.0.1:$(upstream_port "$other")"); done
       fi

@@ -127,7 +127,7 @@ _up_command() {
     fi
     local calls
     calls="$(service_calls "$name")"
-    if [[ -n "$calls" && "$calls" != "-" ]]; then
+    if [[ -n "$calls" ]]; then
       local -a callees
       IFS=, read -r -a callees <<<"$calls"
       for other in "${callees[@]}"; do
