@@ -74,14 +74,12 @@ class AuthzE2E : public ::testing::Test {
                              {{"APP_SERVER__PORT", std::to_string(gateway_port_)},
                               {"APP_LOG__LEVEL", "warn"},
                               {"APP_AUTH__JWKS_FILE", ""},
-                              {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", users},
-                              {"APP_GATEWAY__SERVICES__USERS__PATHS", "/.well-known/jwks.json"},
-                              {"APP_GATEWAY__SERVICES__AUTH__UPSTREAM", users},
-                              {"APP_GATEWAY__SERVICES__ORDERS__UPSTREAM", route(order_)},
-                              {"APP_GATEWAY__SERVICES__PAYMENTS__UPSTREAM", route(payment_)},
+                              {"APP_GATEWAY__SERVICES__USER__UPSTREAM", users},
+                              {"APP_GATEWAY__SERVICES__ORDER__UPSTREAM", route(order_)},
+                              {"APP_GATEWAY__SERVICES__PAYMENT__UPSTREAM", route(payment_)},
                               {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", route(inventory_)},
-                              {"APP_GATEWAY__SERVICES__SHIPMENTS__UPSTREAM", route(shipping_)},
-                              {"APP_GATEWAY__SERVICES__NOTIFICATIONS__UPSTREAM", route(notification_)}});
+                              {"APP_GATEWAY__SERVICES__SHIPPING__UPSTREAM", route(shipping_)},
+                              {"APP_GATEWAY__SERVICES__NOTIFICATION__UPSTREAM", route(notification_)}});
     for (auto* s : {user_, inventory_, order_, payment_, shipping_, notification_}) {
       ASSERT_TRUE(testing::wait_ready(s->port)) << s->name << ": " << s->process->log();
     }

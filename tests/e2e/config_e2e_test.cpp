@@ -42,16 +42,15 @@ std::string PrintMode(const ::testing::TestParamInfo<Mode>& info) {
   return name;
 }
 
-// The gateway's routes as ./mercato up passes them (APP_GATEWAY__SERVICES__<ROUTE>__UPSTREAM), from the
-// service descriptions (services/<name>/service.conf, compiled into the catalog).
-std::map<std::string, std::string> gateway_routes() {
+// The gateway's upstreams as ./mercato up passes them (APP_GATEWAY__SERVICES__<NAME>__UPSTREAM), one per
+// service of the descriptions (services/<name>/service.conf, compiled into the catalog).
+std::map<std::string, std::string> gateway_upstreams() {
   std::map<std::string, std::string> env;
   for (const auto& service : catalog::all()) {
-    for (auto route : service.routes) {
-      std::string key(route);
-      for (auto& c : key) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      env["APP_GATEWAY__SERVICES__" + key + "__UPSTREAM"] = "127.0.0.1:" + std::to_string(service.port);
-    }
+    if (service.kind != catalog::Kind::kService) continue;
+    std::string key(service.name);
+    for (auto& c : key) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    env["APP_GATEWAY__SERVICES__" + key + "__UPSTREAM"] = "127.0.0.1:" + std::to_string(service.port);
   }
   return env;
 }
@@ -111,9 +110,10 @@ TEST_P(ShippedConfig, StartsInEveryModeTheFileOffers) {
     env["APP_SAGA__MODE"] = mode.substr(5);
   } else if (mode == "policy") {
     env["APP_GATEWAY__POLICY_FILE"] = testing::source_dir() + "/config/gateway-policy.yaml";
-    auto routes = gateway_routes();
-    ASSERT_GE(routes.size(), 6u) << "the catalog (services/*/service.conf) has fewer routes than expected";
-    env.insert(routes.begin(), routes.end());
+    auto upstreams = gateway_upstreams();
+    ASSERT_GE(upstreams.size(), 6u)
+        << "the catalog (services/*/service.conf) has fewer services than expected";
+    env.insert(upstreams.begin(), upstreams.end());
   }
   testing::Process p(testing::binary(service), {"--config", config.string(), "--check-config"}, env);
   auto status = p.wait(45s);

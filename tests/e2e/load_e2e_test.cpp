@@ -62,10 +62,9 @@ class LoadE2E : public ::testing::Test {
     std::map<std::string, std::string> gateway{
         {"APP_SERVER__PORT", std::to_string(gateway_port_)},
         {"APP_LOG__LEVEL", "warn"},
-        {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
-        {"APP_GATEWAY__SERVICES__AUTH__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
+        {"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
         {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", "127.0.0.1:" + std::to_string(inventory_->port)},
-        {"APP_GATEWAY__SERVICES__ORDERS__UPSTREAM", "127.0.0.1:" + std::to_string(order_->port)}};
+        {"APP_GATEWAY__SERVICES__ORDER__UPSTREAM", "127.0.0.1:" + std::to_string(order_->port)}};
     gateway.merge(gateway_env());
     gateway_ = std::make_unique<testing::Process>(testing::binary("gateway"), std::vector<std::string>{},
                                                   gateway, (dir_ / "gateway.log").string());
