@@ -183,7 +183,7 @@ upstream_port() {
 
 # command_of NAME DATA_DIR: the command line of NAME into CMD (data under DATA_DIR).
 command_of() {
-  local name="$1" dir="$2" other route calls
+  local name="$1" dir="$2" other calls
   local -a callees
   mkdir -p "$dir"
   case "$name" in
@@ -204,10 +204,7 @@ command_of() {
     gateway)
       CMD=(env APP_SERVER__HOST=127.0.0.1 "APP_SERVER__PORT=${PORT[gateway]}" APP_LOG__ACCESS=false)
       for other in "${SERVICES[@]}"; do
-        IFS=, read -r -a routes <<<"$(service_route "$other")"
-        for route in "${routes[@]}"; do
-          CMD+=("APP_GATEWAY__SERVICES__${route^^}__UPSTREAM=127.0.0.1:$(upstream_port "$other")")
-        done
+        CMD+=("APP_GATEWAY__SERVICES__${other^^}__UPSTREAM=127.0.0.1:$(upstream_port "$other")")
       done
       CMD+=("$(service_binary gateway)" --config config/gateway.yaml)
       ;;
@@ -217,7 +214,7 @@ command_of() {
       # The bootstrap admin, as ./mercato up makes it (the catalog is stocked as the admin).
       [[ "$name" == user ]] && CMD+=("APP_AUTH__ADMIN__PASSWORD_FILE=$BENCH_SECRETS/admin-password")
       calls="$(service_calls "$name")"
-      if [[ -n "$calls" && "$calls" != - ]]; then
+      if [[ -n "$calls" ]]; then
         IFS=, read -r -a callees <<<"$calls"
         for other in "${callees[@]}"; do CMD+=("APP_UPSTREAMS__${other^^}=127.0.0.1:$(upstream_port "$other")"); done
       fi

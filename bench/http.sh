@@ -447,12 +447,12 @@ if want gateway-proxy || want gateway-proxy-auth; then
     SKIP[gateway-proxy-auth]="gateway not built"
   else
     mapfile -t env_gw < <(our_env gateway "$P_GATEWAY")
-    env_gw+=("APP_GATEWAY__SERVICES__STATIC__UPSTREAM=127.0.0.1:$P_UPSTREAM")
-    # The default users upstream (8081) may be someone else's: point it at the benchmark's own, whose
-    # /.well-known/jwks.json gives the gateway the keys it verifies tokens with. No policy file: no
+    # nginx behind the gateway: an upstream that is no described service, so it names its route.
+    env_gw+=("APP_GATEWAY__SERVICES__STATIC__UPSTREAM=127.0.0.1:$P_UPSTREAM" "APP_GATEWAY__SERVICES__STATIC__ROUTES=static")
+    # The default user service address (8081) may be someone else's: point it at the benchmark's own,
+    # whose /.well-known/jwks.json gives the gateway the keys it verifies tokens with. No policy file: no
     # per-client rate limits (wrk is one client).
-    ((USER_UP)) && env_gw+=("APP_GATEWAY__SERVICES__USERS__UPSTREAM=127.0.0.1:$P_USER"
-      "APP_GATEWAY__SERVICES__AUTH__UPSTREAM=127.0.0.1:$P_USER")
+    ((USER_UP)) && env_gw+=("APP_GATEWAY__SERVICES__USER__UPSTREAM=127.0.0.1:$P_USER")
     log_info "starting the gateway on 127.0.0.1:$P_GATEWAY"
     start gateway env "${env_gw[@]}" "$gw_bin" --config config/gateway.yaml
     if wait_http_ok "http://127.0.0.1:$P_GATEWAY/api/static/x" 30 "$LAST_PID"; then

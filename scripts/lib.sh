@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034  # variables here are used by the scripts that source it
-# Shared helpers for ./mercato and bench/*.sh: paths, messages, the service registry, HTTP probes,
+# Shared helpers for ./mercato and bench/*.sh: paths, messages, the service catalog, HTTP probes,
 # port checks and starting/stopping processes by PID. Sourced, never run; the caller sets
 # `set -euo pipefail` and MERCATO_ROOT (the repository root) before sourcing.
 
@@ -10,9 +10,6 @@ MERCATO_BUILD_DIR="${MERCATO_ROOT}/build"
 MERCATO_VAR_DIR="${MERCATO_VAR_DIR:-${MERCATO_ROOT}/var}"
 MERCATO_RUN_DIR="${MERCATO_VAR_DIR}/run"
 MERCATO_LOG_DIR="${MERCATO_VAR_DIR}/log"
-
-# shellcheck source=scripts/services.sh
-source "${MERCATO_ROOT}/scripts/services.sh"
 
 # ---------------------------------------------------------------------------------------------------
 # Messages (to stderr, so stdout stays for tables and results)
@@ -47,44 +44,40 @@ now_ms() {
 }
 
 # ---------------------------------------------------------------------------------------------------
-# Service registry (see scripts/services.sh)
+# The service catalog: services/<name>/service.conf, read by scripts/services.sh
 
-# service_names: names of all registered domain services, in registry order.
+# shellcheck source=scripts/services.sh
+source "${MERCATO_ROOT}/scripts/services.sh"
+services_load "$MERCATO_ROOT"
+
+# service_names: names of the domain services (not the gateway), in the order of their default ports.
 service_names() {
-  local line name
-  for line in "${MERCATO_SERVICES[@]}"; do
-    read -r name _ <<<"$line"
-    echo "$name"
-  done
+  ((${#MERCATO_SERVICE_NAMES[@]} == 0)) || printf '%s\n' "${MERCATO_SERVICE_NAMES[@]}"
 }
 
-# _service_field NAME INDEX: field INDEX (0 = name) of the registry line of NAME.
+# _service_field ARRAY NAME: NAME's entry in the catalog array ARRAY; fails for an undescribed NAME.
 _service_field() {
-  local want="$1" index="$2" line
-  local -a fields
-  for line in "${MERCATO_SERVICES[@]}"; do
-    read -r -a fields <<<"$line"
-    if [[ "${fields[0]}" == "$want" ]]; then
-      echo "${fields[$index]}"
-      return 0
-    fi
-  done
-  return 1
+  local -n _field="$1"
+  [[ "$2" =~ ^[a-z][a-z0-9]*$ && -v _field[$2] ]] || return 1
+  echo "${_field[$2]}"
 }
 
-service_route() { _service_field "$1" 2; }
-service_storage() { _service_field "$1" 3; }
-service_calls() { _service_field "$1" 4; }
+# service_route NAME: its gateway routes, comma-separated (users,auth: /api/users/... and /api/auth/...).
+service_route() { _service_field MERCATO_SERVICE_ROUTES "$1"; }
+# service_paths NAME: the exact paths outside /api/ the gateway forwards to it, comma-separated.
+service_paths() { _service_field MERCATO_SERVICE_PATHS "$1"; }
+# service_storage NAME: sqlite or none.
+service_storage() { _service_field MERCATO_SERVICE_STORAGE "$1"; }
+# service_calls NAME: the services it calls directly, comma-separated (empty for none).
+service_calls() { _service_field MERCATO_SERVICE_CALLS "$1"; }
 
 # service_port NAME: the port of NAME (domain service or gateway): MERCATO_<NAME>_PORT or the default.
 service_port() {
   local name="$1" default var port
-  if [[ "$name" == "$MERCATO_GATEWAY_NAME" ]]; then
-    default="$MERCATO_GATEWAY_DEFAULT_PORT"
-  elif [[ "$name" == nats ]]; then
+  if [[ "$name" == nats ]]; then
     default=4222
   else
-    default="$(_service_field "$name" 1)" || die "unknown service: $name"
+    default="$(_service_field MERCATO_SERVICE_PORT "$name")" || die "unknown service: $name"
   fi
   var="MERCATO_${name^^}_PORT"
   port="${!var:-$default}"

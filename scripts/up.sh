@@ -5,7 +5,8 @@
 #   - each service: build/services/<svc>/mercato-<svc> --config config/<svc>.yaml, with
 #     APP_SERVER__HOST=127.0.0.1, APP_SERVER__PORT=<port>, APP_DATABASE__PATH=var/<svc>/<svc>.db;
 #     its output goes to var/log/<svc>.log (appended, one header line per start);
-#   - the gateway (started with the services), with APP_GATEWAY__SERVICES__<ROUTE>__UPSTREAM=127.0.0.1:<port> per service;
+#   - the gateway (started with the services), with APP_GATEWAY__SERVICES__<SVC>__UPSTREAM=127.0.0.1:<port>
+#     per running service (what it routes there is the service's description, services/<svc>/service.conf);
 #   - start-up waits (bounded) for each /health/ready to answer 200, then prints where things listen;
 #   - a process that exits is restarted after 1s, 2s, 4s, ... (capped at 30s); the delay goes back to
 #     1s once a process has stayed up 60s;
@@ -78,8 +79,7 @@ up_broker_url() {
 
 # _up_command NAME: sets _UP_ENV (variable assignments) and _UP_CMD (argv) for NAME.
 _up_command() {
-  local name="$1" config other route
-  local -a routes
+  local name="$1" config other
   if [[ "$name" == nats ]]; then
     _UP_ENV=()
     _UP_CMD=(nats-server -c "$(nats_config_file "${MERCATO_VAR_DIR}/nats" "$(service_port nats)" "${UP_PORT[nats]}")")
@@ -104,10 +104,7 @@ _up_command() {
       _UP_ENV+=("APP_GATEWAY__POLICY_FILE=${MERCATO_ROOT}/config/gateway-policy.yaml")
     fi
     for other in "${UP_SERVICES[@]}"; do
-      IFS=, read -r -a routes <<<"$(service_route "$other")"
-      for route in "${routes[@]}"; do
-        _UP_ENV+=("APP_GATEWAY__SERVICES__${route^^}__UPSTREAM=127.0.0.1:${UP_PORT[$other]}")
-      done
+      _UP_ENV+=("APP_GATEWAY__SERVICES__${other^^}__UPSTREAM=127.0.0.1:${UP_PORT[$other]}")
     done
   else
     if [[ "$(service_storage "$name")" == sqlite ]]; then
@@ -141,7 +138,7 @@ _up_command() {
     fi
     local calls
     calls="$(service_calls "$name")"
-    if [[ -n "$calls" && "$calls" != "-" ]]; then
+    if [[ -n "$calls" ]]; then
       local -a callees
       IFS=, read -r -a callees <<<"$calls"
       for other in "${callees[@]}"; do

@@ -4,45 +4,13 @@
 #include "api/docs.hpp"
 #include "api/proxy.hpp"
 #include "app/policy_loader.hpp"
+#include "app/routes_config.hpp"
 #include "mercato/service/identity.hpp"
-
-namespace {
-
-// gateway.services.<name>.upstream (host:port), optional .request_timeout and .paths.
-mercato::gateway::RouteTable read_routes(const mercato::config::Source& config) {
-  using namespace mercato;
-  gateway::RouteTable table;
-  auto services = config.section("gateway.services");
-  for (const auto& name : services.child_keys()) {
-    auto s = services.section(name);
-    auto text = s.required_string("upstream");
-    auto endpoint = http::Endpoint::parse(text);
-    if (!endpoint) {
-      throw config::ConfigError("config key '" + s.path() + ".upstream': " + endpoint.error().message);
-    }
-    auto paths = s.string_list("paths");
-    for (const auto& path : paths) {
-      if (path.empty() || path.front() != '/' || path.rfind("/api/", 0) == 0 || path == "/api" ||
-          path.find_first_of("{}?#") != std::string::npos) {
-        throw config::ConfigError("config key '" + s.path() + ".paths': '" + path +
-                                  "' is not an absolute path outside /api (without {, }, ? or #)");
-      }
-      if (const auto* other = table.find_path(path)) {
-        throw config::ConfigError("config key '" + s.path() + ".paths': '" + path +
-                                  "' is already served by '" + other->name + "'");
-      }
-    }
-    table.add({name, *endpoint, s.duration("request_timeout", std::chrono::seconds(5)), std::move(paths)});
-  }
-  return table;
-}
-
-}  // namespace
 
 namespace mercato::gateway {
 
 void set_up(service::Context& ctx) {
-  auto& table = ctx.own(std::make_unique<gateway::RouteTable>(read_routes(ctx.config())));
+  auto& table = ctx.own(std::make_unique<gateway::RouteTable>(gateway::read_routes(ctx.config())));
   ctx.logger().info("routes loaded", {{"services", static_cast<std::uint64_t>(table.all().size())}});
   // The traffic policy (config/gateway-policy.yaml): reloaded on SIGHUP and when the file changes.
   auto settings = ctx.config().section("gateway");

@@ -41,9 +41,7 @@ class AuthTest : public ::testing::Test {
     gateway_ = new Process(testing::binary("gateway"), {},
                            {{"APP_SERVER__PORT", std::to_string(gateway_port_)},
                             {"APP_LOG__LEVEL", "warn"},
-                            {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", upstream},
-                            {"APP_GATEWAY__SERVICES__USERS__PATHS", "/.well-known/jwks.json"},
-                            {"APP_GATEWAY__SERVICES__AUTH__UPSTREAM", upstream}});
+                            {"APP_GATEWAY__SERVICES__USER__UPSTREAM", upstream}});
     ASSERT_TRUE(testing::wait_ready(user_->port)) << user_->process->log();
     ASSERT_TRUE(testing::wait_ready(gateway_port_)) << gateway_->log();
   }

@@ -10,13 +10,12 @@
 
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <ostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "mercato/catalog/catalog.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/events.hpp"
@@ -43,33 +42,27 @@ std::string PrintMode(const ::testing::TestParamInfo<Mode>& info) {
   return name;
 }
 
-// The gateway's routes as ./mercato up passes them (APP_GATEWAY__SERVICES__<ROUTE>__UPSTREAM), read from
-// the service registry scripts/services.sh ("name port routes storage calls" per quoted line).
-std::map<std::string, std::string> gateway_routes() {
-  std::ifstream in(testing::source_dir() + "/scripts/services.sh");
+// The gateway's upstreams as ./mercato up passes them (APP_GATEWAY__SERVICES__<NAME>__UPSTREAM), one per
+// service of the descriptions (services/<name>/service.conf, compiled into the catalog).
+std::map<std::string, std::string> gateway_upstreams() {
   std::map<std::string, std::string> env;
-  for (std::string line; std::getline(in, line);) {
-    auto first = line.find_first_not_of(" \t");
-    if (first == std::string::npos || line[first] != '"') continue;
-    std::istringstream fields(line.substr(first + 1));
-    std::string name, port, routes;
-    if (!(fields >> name >> port >> routes)) continue;
-    std::istringstream each(routes);  // several routes are comma-separated
-    for (std::string route; std::getline(each, route, ',');) {
-      for (auto& c : route) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      env["APP_GATEWAY__SERVICES__" + route + "__UPSTREAM"] = "127.0.0.1:" + port;
-    }
+  for (const auto& service : catalog::all()) {
+    if (service.kind != catalog::Kind::kService) continue;
+    std::string key(service.name);
+    for (auto& c : key) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    env["APP_GATEWAY__SERVICES__" + key + "__UPSTREAM"] = "127.0.0.1:" + std::to_string(service.port);
   }
   return env;
 }
 
 std::vector<Mode> all_modes() {
   std::vector<Mode> modes;
-  const std::vector<std::string> services = {"user",    "order",    "inventory",
-                                             "payment", "shipping", "notification"};
   modes.push_back({"gateway", "sqlite"});  // the gateway stores nothing: its shipped file as it is
   modes.push_back({"gateway", "policy"});  // with the shipped traffic policy, as ./mercato up runs it
-  for (const auto& s : services) {
+  // Every described service (a new one is checked without being named here), on each broker.
+  for (const auto& service : catalog::all()) {
+    if (service.kind != catalog::Kind::kService) continue;
+    const std::string s(service.name);
     modes.push_back({s, "sqlite"});
     modes.push_back({s, "nats"});
     modes.push_back({s, "kafka"});
@@ -117,9 +110,10 @@ TEST_P(ShippedConfig, StartsInEveryModeTheFileOffers) {
     env["APP_SAGA__MODE"] = mode.substr(5);
   } else if (mode == "policy") {
     env["APP_GATEWAY__POLICY_FILE"] = testing::source_dir() + "/config/gateway-policy.yaml";
-    auto routes = gateway_routes();
-    ASSERT_GE(routes.size(), 6u) << "scripts/services.sh lists fewer services than expected";
-    env.insert(routes.begin(), routes.end());
+    auto upstreams = gateway_upstreams();
+    ASSERT_GE(upstreams.size(), 6u)
+        << "the catalog (services/*/service.conf) has fewer services than expected";
+    env.insert(upstreams.begin(), upstreams.end());
   }
   testing::Process p(testing::binary(service), {"--config", config.string(), "--check-config"}, env);
   auto status = p.wait(45s);

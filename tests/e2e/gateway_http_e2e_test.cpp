@@ -84,9 +84,11 @@ class GatewayHttpTest : public ::testing::Test {
                     {{"APP_SERVER__PORT", std::to_string(gateway_port_)},
                      {"APP_SERVER__THREADS", "2"},
                      {"APP_LOG__LEVEL", "warn"},
-                     {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
+                     {"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
                      {"APP_GATEWAY__SERVICES__ECHO__UPSTREAM", "127.0.0.1:" + std::to_string(echo_->port())},
-                     {"APP_GATEWAY__SERVICES__DOWN__UPSTREAM", "127.0.0.1:" + std::to_string(down_port_)}});
+                     {"APP_GATEWAY__SERVICES__ECHO__ROUTES", "echo"},
+                     {"APP_GATEWAY__SERVICES__DOWN__UPSTREAM", "127.0.0.1:" + std::to_string(down_port_)},
+                     {"APP_GATEWAY__SERVICES__DOWN__ROUTES", "down"}});
     ASSERT_TRUE(testing::wait_ready(user_->port)) << user_->process->log();
     ASSERT_TRUE(testing::wait_ready(gateway_port_)) << gateway_->log();
   }

@@ -101,7 +101,7 @@ class GatewayPolicyE2E : public ::testing::Test {
     std::map<std::string, std::string> env{{"APP_SERVER__PORT", std::to_string(port_)},
                                            {"APP_SERVER__THREADS", "2"},
                                            {"APP_LOG__LEVEL", "info"},
-                                           {"APP_GATEWAY__SERVICES__ORDERS__UPSTREAM", upstream.endpoint()},
+                                           {"APP_GATEWAY__SERVICES__ORDER__UPSTREAM", upstream.endpoint()},
                                            {"APP_GATEWAY__POLICY_FILE", policy_file_.string()},
                                            {"APP_GATEWAY__POLICY_POLL", poll}};
     gateway_ = std::make_unique<testing::Process>(testing::binary("gateway"), std::vector<std::string>{}, env,
@@ -212,7 +212,7 @@ TEST_F(GatewayPolicyE2E, AKilledUpstreamOpensTheCircuit) {
       testing::binary("gateway"), std::vector<std::string>{},
       std::map<std::string, std::string>{
           {"APP_SERVER__PORT", std::to_string(port_)},
-          {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user.port)},
+          {"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:" + std::to_string(user.port)},
           {"APP_GATEWAY__POLICY_FILE", policy_file_.string()}},
       (dir_ / "gateway.log").string());
   ASSERT_TRUE(testing::wait_ready(port_)) << gateway_->log();
@@ -432,7 +432,7 @@ TEST_F(GatewayPolicyE2E, ABadPolicyFileStopsTheStartWithAMessage) {
   port_ = testing::free_port();
   testing::Process gateway(testing::binary("gateway"), {},
                            {{"APP_SERVER__PORT", std::to_string(port_)},
-                            {"APP_GATEWAY__SERVICES__ORDERS__UPSTREAM", orders.endpoint()},
+                            {"APP_GATEWAY__SERVICES__ORDER__UPSTREAM", orders.endpoint()},
                             {"APP_GATEWAY__POLICY_FILE", policy_file_.string()}},
                            (dir_ / "bad.log").string());
   auto status = gateway.wait(10s);

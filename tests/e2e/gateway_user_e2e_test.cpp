@@ -117,7 +117,7 @@ class GatewayUserTest : public ::testing::Test {
     dir_ = new fs::path(testing::temp_dir("shared"));
     user_ = new UserService(*dir_);
     gateway_ =
-        new Gateway({{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
+        new Gateway({{"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
                      {"APP_GATEWAY__DOCS_DIR", testing::source_dir() + "/node_modules/swagger-ui-dist"}});
     ASSERT_TRUE(testing::wait_ready(user_->port)) << user_->process->log();
     ASSERT_TRUE(testing::wait_ready(gateway_->port)) << gateway_->process->log();
@@ -348,7 +348,8 @@ TEST_F(GatewayUserTest, ContractsAreServedAndTheGatewayShowsThemInSwaggerUi) {
 
 TEST(GatewayProxy, ForwardsEndToEndHeadersOnlyAndSetsTracing) {
   FakeUpstream echo(FakeUpstream::Mode::kEcho);
-  Gateway gateway({{"APP_GATEWAY__SERVICES__ECHO__UPSTREAM", "127.0.0.1:" + std::to_string(echo.port())}});
+  Gateway gateway({{"APP_GATEWAY__SERVICES__ECHO__UPSTREAM", "127.0.0.1:" + std::to_string(echo.port())},
+                   {"APP_GATEWAY__SERVICES__ECHO__ROUTES", "echo"}});
   ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
   // The caller's own token goes on to the service, which verifies it again.
   auto token = testing::TestTokens::instance().bearer(auth::Role::kCustomer, "c-1");
@@ -379,6 +380,7 @@ TEST(GatewayProxy, ForwardsEndToEndHeadersOnlyAndSetsTracing) {
 TEST(GatewayProxy, SilentUpstreamIs504WithinItsTimeout) {
   FakeUpstream silent(FakeUpstream::Mode::kSilent);
   Gateway gateway({{"APP_GATEWAY__SERVICES__SLOW__UPSTREAM", "127.0.0.1:" + std::to_string(silent.port())},
+                   {"APP_GATEWAY__SERVICES__SLOW__ROUTES", "slow"},
                    {"APP_GATEWAY__SERVICES__SLOW__REQUEST_TIMEOUT", "300ms"}});
   ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
   auto started = std::chrono::steady_clock::now();
@@ -395,7 +397,7 @@ TEST(GatewayProxy, SilentUpstreamIs504WithinItsTimeout) {
 TEST(GatewayProxy, KilledServiceGives503FastAndRecoversWhenBack) {
   auto dir = testing::temp_dir("kill");
   UserService user(dir);
-  Gateway gateway({{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user.port)}});
+  Gateway gateway({{"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:" + std::to_string(user.port)}});
   ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
   ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
   auto created = testing::http(gateway.port, "POST", "/api/users",
@@ -569,11 +571,11 @@ TEST(UserService, BadConfigurationStopsTheProcessNamingTheKey) {
     EXPECT_NE(p.log().find("server.port"), std::string::npos) << p.log();
   }
   {
-    Process p(testing::binary("gateway"), {}, {{"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "nohostport"}});
+    Process p(testing::binary("gateway"), {}, {{"APP_GATEWAY__SERVICES__USER__UPSTREAM", "nohostport"}});
     auto status = p.wait(10s);
     ASSERT_TRUE(status);
     EXPECT_EQ(*status, 2);
-    EXPECT_NE(p.log().find("gateway.services.users.upstream"), std::string::npos) << p.log();
+    EXPECT_NE(p.log().find("gateway.services.user.upstream"), std::string::npos) << p.log();
   }
   fs::remove_all(dir);
 }

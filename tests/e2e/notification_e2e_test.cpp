@@ -562,7 +562,7 @@ TEST(NotificationGateway, NotificationsAreReachableThroughTheGateway) {
       testing::binary("gateway"), {},
       {{"APP_SERVER__PORT", std::to_string(gateway_port)},
        {"APP_LOG__LEVEL", "warn"},
-       {"APP_GATEWAY__SERVICES__NOTIFICATIONS__UPSTREAM", "127.0.0.1:" + std::to_string(service.port)}});
+       {"APP_GATEWAY__SERVICES__NOTIFICATION__UPSTREAM", "127.0.0.1:" + std::to_string(service.port)}});
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
 

@@ -51,9 +51,9 @@ class OrderFlowTest : public ::testing::Test {
         testing::binary("gateway"), {},
         {{"APP_SERVER__PORT", std::to_string(gateway_port_)},
          {"APP_LOG__LEVEL", "warn"},
-         {"APP_GATEWAY__SERVICES__USERS__UPSTREAM", "127.0.0.1:" + std::to_string(user_port_)},
+         {"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:" + std::to_string(user_port_)},
          {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", "127.0.0.1:" + std::to_string(inventory_port_)},
-         {"APP_GATEWAY__SERVICES__ORDERS__UPSTREAM", "127.0.0.1:" + std::to_string(order_port_)}});
+         {"APP_GATEWAY__SERVICES__ORDER__UPSTREAM", "127.0.0.1:" + std::to_string(order_port_)}});
     for (auto [p, port] : {std::pair{user_, user_port_}, std::pair{inventory_, inventory_port_},
                            std::pair{order_, order_port_}, std::pair{gateway_, gateway_port_}}) {
       ASSERT_TRUE(testing::wait_ready(port)) << p->log();

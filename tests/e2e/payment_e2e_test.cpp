@@ -855,7 +855,7 @@ TEST(PaymentThroughGateway, ReadsAndRefundsPassChargesAreTheSagasOnly) {
       testing::binary("gateway"), {},
       {{"APP_SERVER__PORT", std::to_string(gateway_port)},
        {"APP_LOG__LEVEL", "warn"},
-       {"APP_GATEWAY__SERVICES__PAYMENTS__UPSTREAM", "127.0.0.1:" + std::to_string(service.port)}});
+       {"APP_GATEWAY__SERVICES__PAYMENT__UPSTREAM", "127.0.0.1:" + std::to_string(service.port)}});
   ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
   ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
   auto api = [&](const std::string& method, const std::string& target, const std::string& body = {},

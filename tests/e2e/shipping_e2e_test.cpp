@@ -422,7 +422,7 @@ TEST(ShippingGateway, ShipmentsAreReachableThroughTheGateway) {
       testing::binary("gateway"), {},
       {{"APP_SERVER__PORT", std::to_string(gateway_port)},
        {"APP_LOG__LEVEL", "warn"},
-       {"APP_GATEWAY__SERVICES__SHIPMENTS__UPSTREAM", "127.0.0.1:" + std::to_string(shipping.port)}});
+       {"APP_GATEWAY__SERVICES__SHIPPING__UPSTREAM", "127.0.0.1:" + std::to_string(shipping.port)}});
   ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
   ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
 

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "mercato/catalog/catalog.hpp"
 #include "mercato/config/config.hpp"
 #include "mercato/config/yaml_json.hpp"
 #include "mercato/core/time.hpp"
@@ -253,22 +254,26 @@ std::string OpenApiContract::check(const std::string& method, const std::string&
 }
 
 std::string check_contract(const std::string& method, const std::string& target, const HttpResult& response) {
-  static const std::map<std::string, std::string> kFiles = {
-      {"users", "user"},          {"auth", "user"},
-      {".well-known", "user"},    {"orders", "order"},
-      {"inventory", "inventory"}, {"payments", "payment"},
-      {"shipments", "shipping"},  {"notifications", "notification"}};
   static std::mutex mutex;
-  static std::map<std::string, OpenApiContract> loaded;
-  auto segments = split(target.substr(0, target.find('?')));
-  auto file = segments.empty() ? kFiles.end() : kFiles.find(segments[0]);
-  if (file == kFiles.end()) return "no contract for " + target;
+  static std::map<std::string, OpenApiContract, std::less<>> loaded;
+  // Whose contract: the service of the exact path (/.well-known/jwks.json), else of the route, the first
+  // segment (/users/42 as the service serves it, /api/users/42 without the /api the gateway strips),
+  // as the service descriptions say (services/<name>/service.conf).
+  const auto path = target.substr(0, target.find('?'));
+  const catalog::Service* service = catalog::find_path(path);
+  if (service == nullptr) {
+    auto segments = split(path);
+    if (!segments.empty()) service = catalog::find_route(segments[0]);
+  }
+  if (service == nullptr) return "no contract for " + target;
   const OpenApiContract* contract = nullptr;
   {
     std::lock_guard lock(mutex);
-    auto it = loaded.find(file->second);
-    if (it == loaded.end())
-      it = loaded.emplace(file->second, OpenApiContract::load(api_file(file->second))).first;
+    auto it = loaded.find(service->name);
+    if (it == loaded.end()) {
+      std::string name(service->name);
+      it = loaded.emplace(name, OpenApiContract::load(api_file(name))).first;
+    }
     contract = &it->second;
   }
   return contract->check(method, target, response);

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "mercato/catalog/catalog.hpp"
+
 namespace mercato::testing {
 namespace {
 
@@ -122,6 +124,26 @@ TEST_F(OpenApiTest, EachViolationIsReported) {
 
 TEST_F(OpenApiTest, UnreadableFileThrows) {
   EXPECT_THROW(OpenApiContract::load("/nonexistent/api.yaml"), std::runtime_error);
+}
+
+// check_contract finds each service's contract by the routes and paths its description gives it: every
+// one reaches a contract (an undocumented path is that contract's finding, not "no contract").
+TEST(CheckContract, EveryDescribedRouteAndPathHasItsServicesContract) {
+  HttpResult not_found{.status = 404, .body = R"({"error":{"code":"not_found"}})"};
+  for (const auto& service : catalog::all()) {
+    for (auto route : service.routes) {
+      auto target = "/" + std::string(route) + "/no/such/thing";
+      EXPECT_EQ(check_contract("GET", target, not_found).rfind("no contract", 0), std::string::npos)
+          << target;
+    }
+    for (auto path : service.paths) {
+      EXPECT_EQ(check_contract("GET", std::string(path), not_found).rfind("no contract", 0),
+                std::string::npos)
+          << path;
+    }
+  }
+  EXPECT_EQ(check_contract("GET", "/nosuch/1", not_found), "no contract for /nosuch/1");
+  EXPECT_EQ(check_contract("GET", "/.well-known/nosuch", not_found), "no contract for /.well-known/nosuch");
 }
 
 }  // namespace

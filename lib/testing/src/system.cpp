@@ -4,22 +4,11 @@
 #include <csignal>
 #include <stdexcept>
 
+#include "mercato/catalog/catalog.hpp"
 #include "mercato/testing/tokens.hpp"
 
 namespace mercato::testing {
 namespace {
-
-// Which gateway routes go to which service, and the exact paths outside /api/ (config/gateway.yaml).
-const std::vector<std::pair<std::string, std::string>>& gateway_routes() {
-  static const std::vector<std::pair<std::string, std::string>> routes{{"users", "user"},
-                                                                       {"auth", "user"},
-                                                                       {"orders", "order"},
-                                                                       {"payments", "payment"},
-                                                                       {"inventory", "inventory"},
-                                                                       {"shipments", "shipping"},
-                                                                       {"notifications", "notification"}};
-  return routes;
-}
 
 std::string upper(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -52,20 +41,25 @@ std::map<std::string, std::string> System::env_for(const std::string& service) c
   std::map<std::string, std::string> env{{"APP_LOG__LEVEL", "warn"},
                                          {"APP_SERVER__PORT", std::to_string(ports_.at(service))}};
   auto address = [this](const std::string& s) { return "127.0.0.1:" + std::to_string(ports_.at(s)); };
-  if (service == "gateway") {
-    for (const auto& [route, target] : gateway_routes()) {
-      if (ports_.count(target) != 0)
-        env["APP_GATEWAY__SERVICES__" + upper(route) + "__UPSTREAM"] = address(target);
+  const auto* described = catalog::find(service);
+  if (described == nullptr) throw std::invalid_argument("no service described as '" + service + "'");
+  if (described->kind == catalog::Kind::kGateway) {
+    // What each service serves comes from its description; where it runs is this system's.
+    for (const auto& [name, port] : ports_) {
+      const auto* other = catalog::find(name);
+      if (other != nullptr && other->kind == catalog::Kind::kService)
+        env["APP_GATEWAY__SERVICES__" + upper(name) + "__UPSTREAM"] = address(name);
     }
-    if (ports_.count("user") != 0) env["APP_GATEWAY__SERVICES__USERS__PATHS"] = "/.well-known/jwks.json";
   } else {
-    env["APP_DATABASE__PATH"] = (dir_ / (service + ".db")).string();
-    if (service != "user" && ports_.count("user") != 0) env["APP_UPSTREAMS__USER"] = address("user");
-    if (service == "order" && ports_.count("inventory") != 0)
-      env["APP_UPSTREAMS__INVENTORY"] = address("inventory");
+    if (described->storage != catalog::Storage::kNone)
+      env["APP_DATABASE__PATH"] = (dir_ / (service + ".db")).string();
+    for (auto other : described->calls) {
+      std::string name(other);
+      if (ports_.count(name) != 0) env["APP_UPSTREAMS__" + upper(name)] = address(name);
+    }
   }
   for (const auto& [k, v] : TestTokens::instance().env_for(service)) env[k] = v;
-  if (service != "gateway") {
+  if (described->kind != catalog::Kind::kGateway) {
     for (const auto& [k, v] : settings_.common) env[k] = v;
   }
   if (auto it = settings_.per_service.find(service); it != settings_.per_service.end()) {

@@ -8,14 +8,11 @@
 
 #include "mercato/auth/base64url.hpp"
 #include "mercato/auth/crypto.hpp"
+#include "mercato/catalog/catalog.hpp"
 #include "mercato/core/time.hpp"
 
 namespace mercato::testing {
 namespace {
-
-// The services that call others with their own token (all but the user service, which issues them, and
-// the gateway, which only forwards).
-constexpr const char* kClients[] = {"order", "payment", "inventory", "shipping", "notification"};
 
 void write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -67,8 +64,11 @@ std::map<std::string, std::string> TestTokens::env_for(const std::string& servic
   if (service == "user") {
     env["APP_AUTH__SIGNING_KEY_FILE"] = pem_file_.string();
     auto hash = auth::sha256_hex(secret_);
-    for (const char* client : kClients) {
-      std::string upper(client);
+    // Every described service may have a token of its own, as ./mercato up allows them: all but the user
+    // service, which issues them (and the gateway, which only forwards).
+    for (const auto& client : catalog::all()) {
+      if (client.kind != catalog::Kind::kService || client.name == "user") continue;
+      std::string upper(client.name);
       for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       env["APP_AUTH__SERVICE_CLIENTS__" + upper] = hash;
     }

@@ -148,8 +148,8 @@ void register_routes(http::Router& router, const Entry& entry) {
   auto handler = [&entry](const http::Request& req) { return proxy(entry, req); };
   router.any_async("/api/{service}", handler);
   router.any_async("/api/{service}/{rest...}", handler);
-  // Exact paths outside /api/ (gateway.services.<name>.paths), forwarded as they came, under the same
-  // traffic policy as the service's other routes.
+  // Exact paths outside /api/ (a service description's `paths`), forwarded as they came, under the same
+  // traffic policy as the service's first route.
   for (const auto& [name, upstream] : table.all()) {
     for (const auto& path : upstream.paths) {
       const Upstream* target = &upstream;

@@ -276,10 +276,10 @@ Result<void> traffic_policy_at(const Json& v, const std::string& path, ServicePo
   return {};
 }
 
-// The service a rule's `host` names (required; one of gateway.services).
+// The route a rule's `host` names (required; one the route table serves).
 Result<ServicePolicy*> service_at(const Object& rule, const std::string& path, Policy& policy) {
   const auto* host_value = rule.if_contains("host");
-  if (host_value == nullptr) return bad(join(path, "host"), "is required (a service of gateway.services)");
+  if (host_value == nullptr) return bad(join(path, "host"), "is required (a route the gateway serves)");
   MERCATO_TRY(host, text_at(*host_value, join(path, "host")));
   auto it = policy.services.find(host);
   if (it == policy.services.end()) return bad(join(path, "host"), "no service named '" + host + "'");

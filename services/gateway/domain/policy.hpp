@@ -26,7 +26,7 @@
 
 namespace mercato::gateway {
 
-// The subset every service has: its upstream from gateway.services (config/gateway.yaml).
+// The subset every route has: its service's upstream from gateway.services (config/gateway.yaml).
 inline constexpr std::string_view kDefaultSubset = "default";
 
 struct HeaderMatch {

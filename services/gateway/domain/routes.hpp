@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,13 +14,17 @@
 
 namespace mercato::gateway {
 
+// One route: where /api/<name>/... goes (app/routes_config.hpp reads them).
 struct Upstream {
-  std::string name;  // the first path segment after /api/, e.g. "users"
+  std::string name;  // the route: the first path segment after /api/, e.g. "users"
   http::Endpoint endpoint;
   std::chrono::milliseconds request_timeout{5000};
   // Exact paths outside /api/ forwarded unchanged to this upstream, e.g. /.well-known/jwks.json for
   // the user service: well-known locations cannot live under /api/<name>/.
   std::vector<std::string> paths;
+  std::string service;  // whose route it is (gateway.services.<service>), e.g. "user" for "users" and "auth"
+  std::size_t position =
+      0;  // its place among its service's routes, as described: 0 for "users", 1 for "auth"
 };
 
 class RouteTable {

@@ -36,9 +36,10 @@ class OpenApiContract {
   std::shared_ptr<const Impl> impl_;
 };
 
-// Checks a response received through the gateway for /api<target>: the first segment of `target`
-// ("/users/42" → users) picks the contract (users → user, orders → order, inventory → inventory,
-// payments → payment, shipments → shipping, notifications → notification). Each file loads once.
+// Checks a response received through the gateway for /api<target>: the service whose route is the first
+// segment of `target` ("/users/42" → users → the user service), or whose exact path `target` is
+// (/.well-known/jwks.json), picks the contract, as the service descriptions say (lib/catalog). Each
+// file loads once.
 std::string check_contract(const std::string& method, const std::string& target, const HttpResult& response);
 
 }  // namespace mercato::testing
