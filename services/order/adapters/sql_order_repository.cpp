@@ -3,7 +3,7 @@
 #include <boost/json/serialize.hpp>
 #include <stdexcept>
 
-#include "adapters/json_codec.hpp"
+#include "app/json_codec.hpp"
 #include "mercato/events/store.hpp"
 
 namespace mercato::order {

@@ -7,7 +7,7 @@
 #include <set>
 #include <tuple>
 
-#include "adapters/json_codec.hpp"
+#include "app/json_codec.hpp"
 #include "mercato/json/json.hpp"
 
 namespace mercato::order {

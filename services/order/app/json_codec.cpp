@@ -1,4 +1,4 @@
-#include "adapters/json_codec.hpp"
+#include "app/json_codec.hpp"
 
 #include <boost/json/parse.hpp>
 
