@@ -7,6 +7,7 @@
 #include "adapters/sql_order_repository.hpp"
 #include "api/handlers.hpp"
 #include "app/saga_coordinator.hpp"
+#include "app/saga_settings.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/identity.hpp"
 #include "mercato/storage/storage.hpp"
@@ -26,22 +27,11 @@ void set_up(service::Context& ctx) {
   auto& identity = service::attach_identity(ctx);
   auto& customers = ctx.own(std::make_unique<order::HttpCustomerDirectory>(upstream("user"), identity));
   auto& catalog = ctx.own(std::make_unique<order::HttpCatalog>(upstream("inventory")));
-  auto saga = ctx.config().section("saga");
-  auto mode = saga.choice("mode", "orchestration", {"orchestration", "choreography", "none"});
-  order::SagaTimeouts timeouts{.step = saga.duration("step_timeout", std::chrono::seconds(30)),
-                               .order = saga.duration("order_deadline", std::chrono::minutes(15))};
-  auto tick = saga.duration("tick", std::chrono::milliseconds(250));
-  // Read whatever the mode: with `none` the keys are still validated (a typo is refused the same way)
-  // and the shipped file, which sets them, starts in every mode.
-  auto breaker = saga.section("payment_circuit_breaker");
-  resilience::BreakerSettings payment_circuit{
-      .failure_threshold = static_cast<int>(breaker.integer("failure_threshold", 3, 1, 1'000'000)),
-      .recovery_timeout = breaker.duration("recovery_timeout", std::chrono::seconds(30)),
-      .success_threshold = 1};
+  auto saga = order::read_saga_settings(ctx.config().section("saga"));
   order::SagaCoordinator* sagas = nullptr;
-  if (mode != "none") {
-    sagas = &ctx.own(std::make_unique<order::SagaCoordinator>(
-        repository, timeouts, &ctx.metrics(), *order::parse_coordination(mode), payment_circuit));
+  if (saga.coordination) {
+    sagas = &ctx.own(std::make_unique<order::SagaCoordinator>(repository, saga.timeouts, &ctx.metrics(),
+                                                              *saga.coordination, saga.payment_circuit));
   }
   auto& orders = ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, sagas));
   order::register_routes(ctx.router(), orders, identity);
@@ -55,7 +45,7 @@ void set_up(service::Context& ctx) {
   if (auto r = bus.start(); !r) throw std::runtime_error("cannot start the event bus: " + r.error().message);
   if (sagas != nullptr) {
     const auto& logger = ctx.logger();
-    ctx.own(std::make_unique<order::SagaTicker>(*sagas, tick, [&logger](const Error& e) {
+    ctx.own(std::make_unique<order::SagaTicker>(*sagas, saga.tick, [&logger](const Error& e) {
       logger.warn("saga deadlines could not be applied; retrying", {{"error", e.message}});
     }));
   }
