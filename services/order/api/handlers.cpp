@@ -2,12 +2,10 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <charconv>
-#include <cstdlib>
 #include <set>
-#include <tuple>
 
 #include "adapters/json_codec.hpp"
+#include "mercato/http/query.hpp"
 #include "mercato/json/json.hpp"
 
 namespace mercato::order {
@@ -71,19 +69,8 @@ Result<NewLine> parse_line(const boost::json::value& v, std::size_t index) {
   return line;
 }
 
-Result<std::int64_t> query_int(const http::Request& req, const std::string& name, std::int64_t fallback,
-                               std::int64_t min, std::int64_t max) {
-  auto text = req.query_param(name);
-  if (!text) return fallback;
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-  if (text->empty() || ec != std::errc() || end != text->data() + text->size() || value < min ||
-      value > max) {
-    return Error::validation(
-        name, name + ": must be an integer between " + std::to_string(min) + " and " + std::to_string(max));
-  }
-  return value;
-}
+// The page number of GET /orders and GET /admin/orders.
+constexpr http::IntegerRule kPage{.fallback = 1, .min = 1, .max = 1'000'000};
 
 // A customer places orders for themselves (customer_id, when sent, must be theirs); an admin places one
 // for the customer it names.
@@ -127,20 +114,10 @@ http::Response saga(OrderService& service, const http::Request& req, const auth:
 }
 
 http::Response list_all(OrderService& service, const http::Request& req) {
-  std::int64_t page = 1, limit = 100;
-  for (auto [name, out, max] :
-       {std::tuple{"page", &page, std::int64_t{1'000'000}}, {"limit", &limit, std::int64_t{1000}}}) {
-    auto given = req.query_param(name);
-    if (!given) continue;
-    char* end = nullptr;
-    long long v = std::strtoll(given->c_str(), &end, 10);
-    if (given->empty() || *end != '\0' || v < 1 || v > max) {
-      return http::Response::error(
-          Error::validation(name, std::string(name) + ": an integer from 1 to " + std::to_string(max)),
-          req.request_id);
-    }
-    *out = v;
-  }
+  http::QueryReader query(req);
+  auto page = query.integer("page", kPage);
+  auto limit = query.integer("limit", {.fallback = 100, .min = 1, .max = 1000});
+  if (auto done = query.finish(); !done) return http::Response::error(done.error(), req.request_id);
   auto orders = service.list_all(page, limit);
   if (!orders) return http::Response::error(orders.error(), req.request_id);
   boost::json::array items;
@@ -152,32 +129,29 @@ http::Response list_all(OrderService& service, const http::Request& req) {
 
 // A customer's own list by default; another customer's list is empty, as far as a customer can tell.
 http::Response list(OrderService& service, const http::Request& req, const auth::Principal& who) {
-  auto customer = req.query_param("customer_id");
-  if (!customer && who.role == auth::Role::kCustomer) customer = who.subject;
-  if (!customer || customer->empty()) {
-    return http::Response::error(Error::validation("customer_id", "customer_id: query parameter is required"),
-                                 req.request_id);
-  }
-  if (!valid_id(*customer)) return http::Response::error(bad_id("customer_id"), req.request_id);
-  auto page = query_int(req, "page", 1, 1, 1'000'000);
-  if (!page) return http::Response::error(page.error(), req.request_id);
+  http::QueryReader query(req);
+  auto customer =
+      query.string("customer_id", who.role == auth::Role::kCustomer ? http::kOptional : http::kRequired);
+  auto page = query.integer("page", kPage);
   // Limits above the maximum are capped rather than refused; the response says what was used.
-  auto limit = query_int(req, "limit", kDefaultPageSize, 1, std::numeric_limits<std::int64_t>::max());
-  if (!limit) return http::Response::error(limit.error(), req.request_id);
-  std::int64_t used = std::min(*limit, kMaxPageSize);
+  auto used = query.integer(
+      "limit", {.fallback = kDefaultPageSize, .min = 1, .max = kMaxPageSize, .above = http::AboveMax::kCap});
+  if (auto done = query.finish(); !done) return http::Response::error(done.error(), req.request_id);
+  if (!customer) customer = who.subject;
+  if (!valid_id(*customer)) return http::Response::error(bad_id("customer_id"), req.request_id);
   if (!who.may_see(*customer)) {
     return http::Response::json(
         200, boost::json::object{
-                 {"orders", boost::json::array{}}, {"page", *page}, {"limit", used}, {"has_more", false}});
+                 {"orders", boost::json::array{}}, {"page", page}, {"limit", used}, {"has_more", false}});
   }
-  auto result = service.list(*customer, *page, used);
+  auto result = service.list(*customer, page, used);
   if (!result) return http::Response::error(result.error(), req.request_id);
   boost::json::array orders;
   for (const auto& o : result->orders) orders.push_back(to_json(o));
   return http::Response::json(
       200,
       boost::json::object{
-          {"orders", std::move(orders)}, {"page", *page}, {"limit", used}, {"has_more", result->has_more}});
+          {"orders", std::move(orders)}, {"page", page}, {"limit", used}, {"has_more", result->has_more}});
 }
 
 http::Response cancel(OrderService& service, const http::Request& req, const auth::Principal& who) {

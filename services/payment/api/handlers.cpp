@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "mercato/http/query.hpp"
 #include "mercato/json/json.hpp"
 
 namespace mercato::payment {
@@ -87,8 +88,9 @@ http::Response charge(PaymentService& service, const http::Request& req) {
 // Lists hold only what the caller may see: another customer's order has no payments, as far as a
 // customer can tell.
 http::Response list(PaymentService& service, const http::Request& req, const auth::Principal& who) {
-  auto order_id = req.query_param("order_id");
-  if (!order_id) return error(Error::validation("order_id", "order_id: is required"), req);
+  http::QueryReader query(req);
+  auto order_id = query.string("order_id", http::kRequired);
+  if (auto done = query.finish(); !done) return error(done.error(), req);
   auto payments = service.list_for_order(*order_id);
   if (!payments) return error(payments.error(), req);
   boost::json::array items;
