@@ -181,8 +181,8 @@ void SagaCoordinator::observe_payment(const std::vector<StepRecord>& added, bool
   bool started = false;
   for (const auto& r : added) {
     if (r.step != Step::kCharge) continue;
-    if (r.status == "started") started = true;
-    if (r.status == "timed_out") payment_circuit_->on_failure(circuit_clock_());
+    if (r.status == StepStatus::kStarted) started = true;
+    if (r.status == StepStatus::kTimedOut) payment_circuit_->on_failure(circuit_clock_());
   }
   // A trial let through for a reservation that did not start a charge (a duplicate, say) is given back.
   if (trial_acquired && !started) payment_circuit_->on_ignored();
@@ -195,7 +195,7 @@ void SagaCoordinator::count(const std::vector<StepRecord>& added) {
         ->counter("mercato_saga_steps_total",
                   "Saga steps and compensations by outcome (started, succeeded, "
                   "failed, timed_out, resent, cancelled, late)",
-                  {{"step", std::string(to_string(r.step))}, {"status", r.status}})
+                  {{"step", std::string(to_string(r.step))}, {"status", std::string(to_string(r.status))}})
         .inc();
   }
 }
