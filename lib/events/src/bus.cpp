@@ -182,6 +182,9 @@ Result<std::size_t> Bus::relay_once() {
   }
 }
 
+// Its own thread rather than a core::Periodic: the relay wakes when a commit raises outbox_signal (a
+// process-wide signal that many stores raise), not on a period; the poll is only the fallback, and after
+// a failed publish the wait is a backoff that the next commit must not cut short.
 void Bus::relay_loop() {
   auto& unsent_gauge = metrics_.gauge("mercato_events_outbox_unsent", "Outbox rows not yet published");
   auto seen = outbox_signal::generation();
