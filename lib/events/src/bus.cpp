@@ -53,9 +53,8 @@ void Bus::record_only(std::string type) {
       metrics_.counter("mercato_events_duplicates_total",
                        "Deliveries of events this consumer had already handled", {{"type", type}});
   on(std::move(type), [this, &duplicates](const CloudEvent& e) -> Result<void> {
-    auto first = store_.handle_once(settings_.service, e.id);
-    if (!first) return std::move(first).error();
-    if (!*first) duplicates.inc();
+    MERCATO_ASSIGN_OR_RETURN(auto first, store_.handle_once(settings_.service, e.id));
+    if (!first) duplicates.inc();
     return {};
   });
 }
@@ -86,7 +85,7 @@ Result<void> Bus::start() {
       }
       return r;
     };
-    auto sub = transport_.subscribe(o, [this](const Delivery& d) -> Result<void> {
+    auto deliver = [this](const Delivery& d) -> Result<void> {
       auto r = dispatch(d.event);
       if (r) failpoint("consumer.before_ack", d.event.type);
       if (!r) {
@@ -96,9 +95,8 @@ Result<void> Bus::start() {
                                               {"error", r.error().message}});
       }
       return r;
-    });
-    if (!sub) return std::move(sub).error();
-    subscription_ = std::move(*sub);
+    };
+    MERCATO_ASSIGN_OR_RETURN(subscription_, transport_.subscribe(o, std::move(deliver)));
   }
   relay_ = std::thread([this] { relay_loop(); });
   return {};
@@ -149,16 +147,14 @@ obs::Counter& Bus::published_counter(const std::string& type) {
 Result<std::size_t> Bus::relay_once() {
   std::size_t published = 0;
   for (;;) {
-    auto lead = store_.try_lead();
-    if (!lead) return std::move(lead).error();
-    if (!*lead) return published;
-    auto rows = store_.unsent(settings_.relay_batch);
-    if (!rows) return std::move(rows).error();
-    if (rows->empty()) return published;
+    MERCATO_ASSIGN_OR_RETURN(auto lead, store_.try_lead());
+    if (!lead) return published;
+    MERCATO_ASSIGN_OR_RETURN(auto rows, store_.unsent(settings_.relay_batch));
+    if (rows.empty()) return published;
     std::vector<CloudEvent> batch;
     std::vector<std::int64_t> seqs;
-    batch.reserve(rows->size());
-    for (auto& row : *rows) {
+    batch.reserve(rows.size());
+    for (auto& row : rows) {
       batch.push_back(row.event);
       seqs.push_back(row.seq);
     }
@@ -172,13 +168,13 @@ Result<std::size_t> Bus::relay_once() {
       return std::move(sent).error();
     }
     failpoint("relay.after_publish");
-    if (auto r = store_.mark_sent(seqs); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(store_.mark_sent(seqs));
     {
       std::lock_guard lock(published_mutex_);
       for (const auto& e : batch) published_counter(e.type).inc();
     }
     published += batch.size();
-    if (rows->size() < settings_.relay_batch) return published;
+    if (rows.size() < settings_.relay_batch) return published;
   }
 }
 
@@ -222,12 +218,11 @@ void Bus::relay_loop() {
 Result<std::vector<DeadLetter>> Bus::dead_letters(std::size_t limit) { return store_.dead_letters(limit); }
 
 Result<void> Bus::redrive(std::string_view id) {
-  auto letter = store_.dead_letter(id);
-  if (!letter) return std::move(letter).error();
-  if (!*letter) return Error::not_found("no dead letter " + std::string(id));
-  if ((*letter)->consumer != settings_.service)
-    return Error::conflict("dead letter " + std::string(id) + " belongs to consumer " + (*letter)->consumer);
-  auto r = dispatch((*letter)->event);
+  MERCATO_ASSIGN_OR_RETURN(auto letter, store_.dead_letter(id));
+  if (!letter) return Error::not_found("no dead letter " + std::string(id));
+  if (letter->consumer != settings_.service)
+    return Error::conflict("dead letter " + std::string(id) + " belongs to consumer " + letter->consumer);
+  auto r = dispatch(letter->event);
   if (!r) {
     (void)store_.update_dead_letter(id, r.error().message);
     return Error::unprocessable("the handler failed again: " + r.error().message);
