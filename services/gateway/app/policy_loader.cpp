@@ -47,11 +47,10 @@ PolicyLoader::PolicyLoader(std::string path, const RouteTable& routes, http::Cli
 PolicyLoader::~PolicyLoader() { watcher_.reset(); }
 
 Result<std::shared_ptr<const Traffic>> PolicyLoader::load() const {
-  auto policy =
-      path_.empty() ? parse_policy(boost::json::value(), routes_) : read_policy_file(path_, routes_);
-  if (!policy) return std::move(policy).error();
+  MERCATO_ASSIGN_OR_RETURN(auto policy, path_.empty() ? parse_policy(boost::json::value(), routes_)
+                                                      : read_policy_file(path_, routes_));
   return std::shared_ptr<const Traffic>(
-      std::make_shared<Traffic>(std::move(*policy), routes_, client_, metrics_, logger_));
+      std::make_shared<Traffic>(std::move(policy), routes_, client_, metrics_, logger_));
 }
 
 Result<void> PolicyLoader::reload() {

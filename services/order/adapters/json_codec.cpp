@@ -140,12 +140,10 @@ Result<Saga> saga_from_json(std::string_view text) {
   saga.step_deadline = *step_deadline;
   saga.order_deadline = *order_deadline;
   saga.failure = str(o, "failure");
-  auto done = steps_from(o.if_contains("done"));
-  if (!done) return std::move(done).error();
-  saga.done = std::move(*done);
-  auto left = steps_from(o.if_contains("compensations_left"));
-  if (!left) return std::move(left).error();
-  saga.compensations = std::move(*left);
+  MERCATO_ASSIGN_OR_RETURN(auto done, steps_from(o.if_contains("done")));
+  saga.done = std::move(done);
+  MERCATO_ASSIGN_OR_RETURN(auto left, steps_from(o.if_contains("compensations_left")));
+  saga.compensations = std::move(left);
   const auto* timeline = o.if_contains("timeline");
   if (timeline == nullptr || !timeline->is_array()) return Error::internal("stored saga lacks its timeline");
   for (const auto& item : timeline->get_array()) {

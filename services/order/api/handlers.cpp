@@ -37,7 +37,7 @@ Result<Address> parse_address(const boost::json::object& o) {
   auto city = in.string("city", json::kRequired, {.min = 0, .max = 4096});
   auto postal = in.string("postal_code", json::kRequired, {.min = 0, .max = 4096});
   auto country = in.string("country", json::kRequired, {.min = 0, .max = 4096});
-  if (auto done = in.finish(); !done) return std::move(done).error();
+  MERCATO_RETURN_IF_ERROR(in.finish());
   return Address{*name, *line1, line2.value_or(""), *city, *postal, *country};
 }
 
@@ -50,7 +50,7 @@ Result<NewLine> parse_line(const boost::json::value& v, std::size_t index) {
   auto quantity = in.integer("quantity", json::kRequired, 1, 1'000'000);
   auto price_cents = in.integer("price_cents", json::kOptional, 0, 1'000'000'000'000);
   in.allow("price");
-  if (auto done = in.finish(); !done) return std::move(done).error();
+  MERCATO_RETURN_IF_ERROR(in.finish());
   if (!valid_id(*product_id)) return bad_id(path + ".product_id");
   NewLine line{*product_id, *quantity, std::nullopt, {}};
   if (price_cents) {
@@ -61,9 +61,8 @@ Result<NewLine> parse_line(const boost::json::value& v, std::size_t index) {
     std::string field = path + ".price";
     if (price_cents) return Error::validation(field, field + ": send price_cents or price, not both");
     if (!price->is_number()) return Error::validation(field, field + ": must be a number");
-    auto cents = cents_from_decimal(price->to_number<double>(), field);
-    if (!cents) return std::move(cents).error();
-    line.claimed_price_cents = *cents;
+    MERCATO_ASSIGN_OR_RETURN(auto cents, cents_from_decimal(price->to_number<double>(), field));
+    line.claimed_price_cents = cents;
     line.claimed_field = field;
   }
   return line;
@@ -177,15 +176,14 @@ http::Response cancel(OrderService& service, const http::Request& req, const aut
 }  // namespace
 
 Result<NewOrder> parse_new_order(std::string_view text) {
-  auto body = json::parse_object(text);
-  if (!body) return std::move(body).error();
-  json::FieldReader in(*body);
+  MERCATO_ASSIGN_OR_RETURN(auto body, json::parse_object(text));
+  json::FieldReader in(body);
   // Optional: a customer's own id by default (the handler checks who may name whom).
   auto customer_id = in.string("customer_id", json::kOptional, kIdRule);
   const auto* items = in.array("items", json::kRequired);
   auto token = in.string("payment_token", json::kRequired, {.min = 1, .max = 64});
   const auto* address = in.object("shipping_address", json::kRequired);
-  if (auto done = in.finish(); !done) return std::move(done).error();
+  MERCATO_RETURN_IF_ERROR(in.finish());
   if (customer_id && !valid_id(*customer_id)) return bad_id("customer_id");
   if (items->empty()) return Error::validation("items", "items: an order needs at least one item");
   if (items->size() > 100) return Error::validation("items", "items: at most 100 lines per order");
@@ -194,19 +192,17 @@ Result<NewOrder> parse_new_order(std::string_view text) {
   order.payment_token = *token;
   std::set<std::string> seen;
   for (std::size_t i = 0; i < items->size(); ++i) {
-    auto line = parse_line((*items)[i], i);
-    if (!line) return std::move(line).error();
-    if (!seen.insert(line->product_id).second) {
+    MERCATO_ASSIGN_OR_RETURN(auto line, parse_line((*items)[i], i));
+    if (!seen.insert(line.product_id).second) {
       std::string field = "items[" + std::to_string(i) + "].product_id";
       return Error::validation(field,
-                               field + ": " + line->product_id + " appears twice; use one line per product");
+                               field + ": " + line.product_id + " appears twice; use one line per product");
     }
-    order.lines.push_back(std::move(*line));
+    order.lines.push_back(std::move(line));
   }
-  auto parsed_address = parse_address(*address);
-  if (!parsed_address) return std::move(parsed_address).error();
-  order.shipping_address = std::move(*parsed_address);
-  if (auto r = validate(order.shipping_address); !r) return std::move(r).error();
+  MERCATO_ASSIGN_OR_RETURN(auto parsed_address, parse_address(*address));
+  order.shipping_address = std::move(parsed_address);
+  MERCATO_RETURN_IF_ERROR(validate(order.shipping_address));
   return order;
 }
 
