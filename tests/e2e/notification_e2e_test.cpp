@@ -360,6 +360,9 @@ TEST_F(NotificationTest, BadQueriesGetA400NamingTheParameter) {
       {"/notifications?customer_id=c&limit=5x", "limit"},
       {"/notifications?customer_id=c&limit=%205", "limit"},
       {"/notifications?customer_id=c&limit=99999999999999999999", "limit"},
+      {"/notifications?customer_id=c&limit=1&limit=100", "limit"},
+      {"/notifications?customer_id=c&customer_id=d", "customer_id"},
+      {"/notifications?customer_id=c%00d", "customer_id"},
   };
   for (const auto& [target, field] : cases) {
     auto r = call("GET", target);

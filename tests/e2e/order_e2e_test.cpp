@@ -207,6 +207,7 @@ TEST_F(OrderFlowTest, MalformedRequestsAre400NamingTheProblem) {
       {"list without customer", "GET", "/orders", "", "validation_failed", "customer_id"},
       {"list bad page", "GET", "/orders?customer_id=c&page=0", "", "validation_failed", "page"},
       {"list bad limit", "GET", "/orders?customer_id=c&limit=ten", "", "validation_failed", "limit"},
+      {"list limit twice", "GET", "/orders?customer_id=c&limit=1&limit=2", "", "validation_failed", "limit"},
       {"cancel unknown field", "POST", "/orders/x/cancel", R"({"why":"x"})", "validation_failed", "why"},
   };
   for (const auto& c : cases) {

@@ -190,16 +190,15 @@ Result<Claims> Verifier::verify(std::string_view token, SystemTime now) const {
     return refused("malformed token: an empty part");
 
   // 1. The header, read only for the algorithm and the key id.
-  auto header = decode_object(header_part, "header");
-  if (!header) return std::move(header).error();
-  auto alg = string_claim(*header, "alg");
+  MERCATO_ASSIGN_OR_RETURN(auto header, decode_object(header_part, "header"));
+  auto alg = string_claim(header, "alg");
   if (!alg) return refused("malformed token: no alg");
   if (*alg != kAlgorithm) return refused("algorithm '" + *alg + "' is not accepted");
-  if (header->contains("crit")) return refused("critical header parameters are not supported");
-  if (auto typ = string_claim(*header, "typ"); header->contains("typ") && (!typ || *typ != "JWT")) {
+  if (header.contains("crit")) return refused("critical header parameters are not supported");
+  if (auto typ = string_claim(header, "typ"); header.contains("typ") && (!typ || *typ != "JWT")) {
     return refused("token type is not JWT");
   }
-  auto kid = string_claim(*header, "kid");
+  auto kid = string_claim(header, "kid");
   if (!kid || kid->empty()) return refused("malformed token: no kid");
 
   // 2. The key: ours by kid, never one the token brings along.
@@ -220,20 +219,19 @@ Result<Claims> Verifier::verify(std::string_view token, SystemTime now) const {
   if (!key->key.verify(signed_part, *signature)) return refused("bad signature");
 
   // 4. The claims.
-  auto payload = decode_object(payload_part, "payload");
-  if (!payload) return std::move(payload).error();
+  MERCATO_ASSIGN_OR_RETURN(auto payload, decode_object(payload_part, "payload"));
   Claims claims;
-  auto iss = string_claim(*payload, "iss");
+  auto iss = string_claim(payload, "iss");
   if (!iss || *iss != settings_.issuer) return refused("wrong issuer");
-  if (!audience_matches(payload->if_contains("aud"), settings_.audience)) return refused("wrong audience");
-  auto sub = string_claim(*payload, "sub");
+  if (!audience_matches(payload.if_contains("aud"), settings_.audience)) return refused("wrong audience");
+  auto sub = string_claim(payload, "sub");
   if (!sub || sub->empty()) return refused("malformed token: no sub");
-  auto role = string_claim(*payload, "role");
+  auto role = string_claim(payload, "role");
   if (!role || role->empty()) return refused("malformed token: no role");
-  auto exp = integer_claim(*payload, "exp");
-  auto iat = integer_claim(*payload, "iat");
+  auto exp = integer_claim(payload, "exp");
+  auto iat = integer_claim(payload, "iat");
   if (!exp || !iat) return refused("malformed token: exp and iat must be integers");
-  auto nbf = payload->contains("nbf") ? integer_claim(*payload, "nbf") : iat;
+  auto nbf = payload.contains("nbf") ? integer_claim(payload, "nbf") : iat;
   if (!nbf) return refused("malformed token: nbf must be an integer");
   // Compared in whole seconds, as the claims are written. Bounds keep the arithmetic from overflowing.
   if (*exp < 0 || *exp > kFarFuture || *iat < 0 || *iat > kFarFuture || *nbf < 0 || *nbf > kFarFuture)
@@ -251,7 +249,7 @@ Result<Claims> Verifier::verify(std::string_view token, SystemTime now) const {
   claims.audience = settings_.audience;
   claims.subject = std::move(*sub);
   claims.role = std::move(*role);
-  claims.token_id = string_claim(*payload, "jti").value_or("");
+  claims.token_id = string_claim(payload, "jti").value_or("");
   claims.issued_at = from_numeric_date(*iat);
   claims.not_before = from_numeric_date(*nbf);
   claims.expires_at = from_numeric_date(*exp);

@@ -95,9 +95,8 @@ Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
   if (key == nullptr) return Error::validation("", "not a PEM private key");
   auto owned = own(key);
   if (EVP_PKEY_get_id(key) != EVP_PKEY_ED25519) return Error::validation("", "not an Ed25519 private key");
-  auto pub = PublicKey::from_raw(raw_public_of(key));
-  if (!pub) return std::move(pub).error();
-  return PrivateKey(owned, std::move(*pub));
+  MERCATO_ASSIGN_OR_RETURN(auto pub, PublicKey::from_raw(raw_public_of(key)));
+  return PrivateKey(owned, std::move(pub));
 }
 
 std::string PrivateKey::to_pem() const {

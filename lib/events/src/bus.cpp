@@ -19,7 +19,9 @@ Bus::Bus(Transport& transport, EventStore& store, BusSettings settings, const ob
       store_(store),
       settings_(std::move(settings)),
       logger_(logger),
-      metrics_(metrics) {
+      metrics_(metrics),
+      publish_failures_(metrics.counter("mercato_events_publish_failures_total",
+                                        "Outbox batches the broker did not accept")) {
   // Test-only fault injection (bus.hpp): the first n deliveries of a type fail.
   if (const char* spec = std::getenv("MERCATO_EVENTS_FAIL")) {
     std::string_view rest = spec;
@@ -36,18 +38,23 @@ Bus::Bus(Transport& transport, EventStore& store, BusSettings settings, const ob
 
 Bus::~Bus() { stop(); }
 
-void Bus::on(std::string type, EventHandler handler) { handlers_[std::move(type)] = std::move(handler); }
+void Bus::on(std::string type, EventHandler handler) {
+  auto handled = [&](const char* outcome) {
+    return &metrics_.counter("mercato_events_handled_total",
+                             "Event deliveries handed to a handler, by outcome",
+                             {{"type", type}, {"outcome", outcome}});
+  };
+  Consumer consumer{std::move(handler), handled("ok"), handled("error"), &dead_lettered_counter(type)};
+  handlers_[std::move(type)] = std::move(consumer);
+}
 
 void Bus::record_only(std::string type) {
-  on(std::move(type), [this](const CloudEvent& e) -> Result<void> {
-    auto first = store_.handle_once(settings_.service, e.id);
-    if (!first) return std::move(first).error();
-    if (!*first) {
-      metrics_
-          .counter("mercato_events_duplicates_total",
-                   "Deliveries of events this consumer had already handled", {{"type", e.type}})
-          .inc();
-    }
+  auto& duplicates =
+      metrics_.counter("mercato_events_duplicates_total",
+                       "Deliveries of events this consumer had already handled", {{"type", type}});
+  on(std::move(type), [this, &duplicates](const CloudEvent& e) -> Result<void> {
+    MERCATO_ASSIGN_OR_RETURN(auto first, store_.handle_once(settings_.service, e.id));
+    if (!first) duplicates.inc();
     return {};
   });
 }
@@ -70,14 +77,15 @@ Result<void> Bus::start() {
       logger_.error("event dead-lettered",
                     {{"event_id", e.id}, {"type", e.type}, {"attempts", attempts}, {"error", error.message}});
       auto r = store_.add_dead_letter(settings_.service, e, error.message, attempts);
-      if (r)
-        metrics_
-            .counter("mercato_events_dead_lettered_total", "Events given up on and stored as dead letters",
-                     {{"type", e.type}})
-            .inc();
+      if (r) {
+        // A message the transport could not decode may carry no type, or one nobody subscribed to: its
+        // counter is looked up then (a rare path), every handled type's is at hand.
+        auto consumer = handlers_.find(e.type);
+        (consumer != handlers_.end() ? *consumer->second.dead_lettered : dead_lettered_counter(e.type)).inc();
+      }
       return r;
     };
-    auto sub = transport_.subscribe(o, [this](const Delivery& d) -> Result<void> {
+    auto deliver = [this](const Delivery& d) -> Result<void> {
       auto r = dispatch(d.event);
       if (r) failpoint("consumer.before_ack", d.event.type);
       if (!r) {
@@ -87,9 +95,8 @@ Result<void> Bus::start() {
                                               {"error", r.error().message}});
       }
       return r;
-    });
-    if (!sub) return std::move(sub).error();
-    subscription_ = std::move(*sub);
+    };
+    MERCATO_ASSIGN_OR_RETURN(subscription_, transport_.subscribe(o, std::move(deliver)));
   }
   relay_ = std::thread([this] { relay_loop(); });
   return {};
@@ -117,27 +124,37 @@ Result<void> Bus::dispatch(const CloudEvent& event) {
   }
   auto it = handlers_.find(event.type);
   if (it == handlers_.end()) return {};  // a type this service no longer handles: nothing to do
-  auto r = it->second(event);
-  metrics_
-      .counter("mercato_events_handled_total", "Event deliveries handed to a handler, by outcome",
-               {{"type", event.type}, {"outcome", r ? "ok" : "error"}})
-      .inc();
+  const Consumer& consumer = it->second;
+  auto r = consumer.handler(event);
+  (r ? consumer.handled_ok : consumer.handled_error)->inc();
   return r;
+}
+
+obs::Counter& Bus::dead_lettered_counter(const std::string& type) {
+  return metrics_.counter("mercato_events_dead_lettered_total",
+                          "Events given up on and stored as dead letters", {{"type", type}});
+}
+
+obs::Counter& Bus::published_counter(const std::string& type) {
+  auto known = published_.find(type);
+  if (known != published_.end()) return *known->second;
+  auto& counter = metrics_.counter("mercato_events_published_total", "Events published from the outbox",
+                                   {{"type", type}});
+  published_.emplace(type, &counter);
+  return counter;
 }
 
 Result<std::size_t> Bus::relay_once() {
   std::size_t published = 0;
   for (;;) {
-    auto lead = store_.try_lead();
-    if (!lead) return std::move(lead).error();
-    if (!*lead) return published;
-    auto rows = store_.unsent(settings_.relay_batch);
-    if (!rows) return std::move(rows).error();
-    if (rows->empty()) return published;
+    MERCATO_ASSIGN_OR_RETURN(auto lead, store_.try_lead());
+    if (!lead) return published;
+    MERCATO_ASSIGN_OR_RETURN(auto rows, store_.unsent(settings_.relay_batch));
+    if (rows.empty()) return published;
     std::vector<CloudEvent> batch;
     std::vector<std::int64_t> seqs;
-    batch.reserve(rows->size());
-    for (auto& row : *rows) {
+    batch.reserve(rows.size());
+    for (auto& row : rows) {
       batch.push_back(row.event);
       seqs.push_back(row.seq);
     }
@@ -147,21 +164,23 @@ Result<std::size_t> Bus::relay_once() {
       // Some may have reached the broker; they are published again next time (consumers dedupe by id,
       // and JetStream's Nats-Msg-Id window drops the repeat itself).
       (void)store_.mark_failed(seqs.front(), sent.error().message);
-      metrics_.counter("mercato_events_publish_failures_total", "Outbox batches the broker did not accept")
-          .inc();
+      publish_failures_.inc();
       return std::move(sent).error();
     }
     failpoint("relay.after_publish");
-    if (auto r = store_.mark_sent(seqs); !r) return std::move(r).error();
-    for (const auto& e : batch)
-      metrics_
-          .counter("mercato_events_published_total", "Events published from the outbox", {{"type", e.type}})
-          .inc();
+    MERCATO_RETURN_IF_ERROR(store_.mark_sent(seqs));
+    {
+      std::lock_guard lock(published_mutex_);
+      for (const auto& e : batch) published_counter(e.type).inc();
+    }
     published += batch.size();
-    if (rows->size() < settings_.relay_batch) return published;
+    if (rows.size() < settings_.relay_batch) return published;
   }
 }
 
+// Its own thread rather than a core::Periodic: the relay wakes when a commit raises outbox_signal (a
+// process-wide signal that many stores raise), not on a period; the poll is only the fallback, and after
+// a failed publish the wait is a backoff that the next commit must not cut short.
 void Bus::relay_loop() {
   auto& unsent_gauge = metrics_.gauge("mercato_events_outbox_unsent", "Outbox rows not yet published");
   auto seen = outbox_signal::generation();
@@ -199,12 +218,11 @@ void Bus::relay_loop() {
 Result<std::vector<DeadLetter>> Bus::dead_letters(std::size_t limit) { return store_.dead_letters(limit); }
 
 Result<void> Bus::redrive(std::string_view id) {
-  auto letter = store_.dead_letter(id);
-  if (!letter) return std::move(letter).error();
-  if (!*letter) return Error::not_found("no dead letter " + std::string(id));
-  if ((*letter)->consumer != settings_.service)
-    return Error::conflict("dead letter " + std::string(id) + " belongs to consumer " + (*letter)->consumer);
-  auto r = dispatch((*letter)->event);
+  MERCATO_ASSIGN_OR_RETURN(auto letter, store_.dead_letter(id));
+  if (!letter) return Error::not_found("no dead letter " + std::string(id));
+  if (letter->consumer != settings_.service)
+    return Error::conflict("dead letter " + std::string(id) + " belongs to consumer " + letter->consumer);
+  auto r = dispatch(letter->event);
   if (!r) {
     (void)store_.update_dead_letter(id, r.error().message);
     return Error::unprocessable("the handler failed again: " + r.error().message);

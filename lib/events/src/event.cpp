@@ -128,7 +128,7 @@ Result<CloudEvent> from_json(std::string_view text) {
     return {};
   };
   std::string specversion;
-  if (auto r = text_of("specversion", true, specversion); !r) return std::move(r).error();
+  MERCATO_RETURN_IF_ERROR(text_of("specversion", true, specversion));
   if (specversion != "1.0")
     return Error::validation("specversion", "unsupported CloudEvents specversion '" + specversion + "'");
   CloudEvent e;
@@ -141,12 +141,12 @@ Result<CloudEvent> from_json(std::string_view text) {
                                     {"dataschema", &e.dataschema, false},
                                     {"traceparent", &e.traceparent, false},
                                     {"tracestate", &e.tracestate, false}}) {
-    if (auto r = text_of(key, required, *out); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(text_of(key, required, *out));
   }
   const auto* data = o.if_contains("data");
   if (!data || !data->is_object()) return Error::validation("data", "event data must be a JSON object");
   e.data = boost::json::serialize(*data);
-  if (auto r = validate(e); !r) return std::move(r).error();
+  MERCATO_RETURN_IF_ERROR(validate(e));
   return e;
 }
 

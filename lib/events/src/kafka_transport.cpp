@@ -306,9 +306,8 @@ class KafkaSubscription final : public Subscription {
         .set("partition.assignment.strategy", "range");
     rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaSubscription::on_rebalance);
     rd_kafka_conf_set_opaque(conf.get(), this);
-    auto rk = conf.create(RD_KAFKA_CONSUMER);
-    if (!rk) return std::move(rk).error();
-    rk_ = *rk;
+    MERCATO_ASSIGN_OR_RETURN(auto rk, conf.create(RD_KAFKA_CONSUMER));
+    rk_ = rk;
     // Everything (rebalances, errors, commit results) comes out of rd_kafka_consumer_poll.
     rd_kafka_poll_set_consumer(rk_);
     queue_ = rd_kafka_queue_get_consumer(rk_);
@@ -604,9 +603,8 @@ class KafkaTransport final : public Transport {
         // FNV-1a 32-bit of the key modulo the partition count: exactly partition_of().
         .set("partitioner", "fnv1a");
     rd_kafka_conf_set_dr_msg_cb(conf.get(), &on_delivery);
-    auto rk = conf.create(RD_KAFKA_PRODUCER);
-    if (!rk) return std::move(rk).error();
-    producer_ = *rk;
+    MERCATO_ASSIGN_OR_RETURN(auto rk, conf.create(RD_KAFKA_PRODUCER));
+    producer_ = rk;
     main_queue_ = rd_kafka_queue_get_main(producer_);
     poller_ = std::thread([this] {
       while (!stopping_.load()) rd_kafka_poll(producer_, 1000);
@@ -668,10 +666,9 @@ class KafkaTransport final : public Transport {
       auto topic = topic_name(type);
       if (std::find(topics.begin(), topics.end(), topic) == topics.end()) topics.push_back(std::move(topic));
     }
-    if (auto ready = ensure_topics(topics); !ready) return std::move(ready).error();
+    MERCATO_RETURN_IF_ERROR(ensure_topics(topics));
     auto subscription = std::make_unique<KafkaSubscription>(options, std::move(handler));
-    if (auto started = subscription->start(bootstrap_, settings_, topics); !started)
-      return std::move(started).error();
+    MERCATO_RETURN_IF_ERROR(subscription->start(bootstrap_, settings_, topics));
     return std::unique_ptr<Subscription>(std::move(subscription));
   }
 
@@ -679,7 +676,7 @@ class KafkaTransport final : public Transport {
     char reason[512];
     if (rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(producer_, reason, sizeof reason))
       return Error::unavailable("the Kafka producer failed for good (" + describe(fatal) + "): " + reason);
-    if (auto md = fetch_metadata(producer_, {}, 2000); !md) return std::move(md).error();
+    MERCATO_RETURN_IF_ERROR(fetch_metadata(producer_, {}, 2000));
     return {};
   }
 
@@ -858,10 +855,9 @@ class KafkaTransport final : public Transport {
 Result<std::unique_ptr<Transport>> open_kafka(const TransportSettings& settings) {
   if (settings.partitions < 1 || settings.partitions > 256)
     return Error::validation("events.partitions", "must be between 1 and 256");
-  auto bootstrap = bootstrap_servers(settings.url);
-  if (!bootstrap) return std::move(bootstrap).error();
-  auto transport = std::make_unique<KafkaTransport>(settings, std::move(*bootstrap));
-  if (auto started = transport->start(); !started) return std::move(started).error();
+  MERCATO_ASSIGN_OR_RETURN(auto bootstrap, bootstrap_servers(settings.url));
+  auto transport = std::make_unique<KafkaTransport>(settings, std::move(bootstrap));
+  MERCATO_RETURN_IF_ERROR(transport->start());
   return std::unique_ptr<Transport>(std::move(transport));
 }
 

@@ -405,6 +405,9 @@ class NatsSubscription final : public Subscription {
     return {};
   }
 
+  // A consumer loop, not a periodic task (so not a core::Periodic): it blocks in the broker's fetch and
+  // asks again as soon as a message is handled; stop() ends a fetch in progress by unsubscribing, which
+  // a Periodic's wake-up cannot do. It pauses (on `wake_`, which stop() notifies) only after an error.
   void run(Partition& part) {
     while (!stopping()) {
       natsMsgList list;

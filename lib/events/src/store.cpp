@@ -152,9 +152,8 @@ class SqlEventStore final : public EventStore {
       for (const char* sql : {"DELETE FROM event_outbox WHERE sent_at_ms IS NOT NULL AND sent_at_ms < $1",
                               "DELETE FROM event_inbox WHERE handled_at_ms < $1",
                               "DELETE FROM event_memory WHERE kept_at_ms < $1"}) {
-        auto r = c.query(sql, {before});
-        if (!r) return std::move(r).error();
-        n += r->affected();
+        MERCATO_ASSIGN_OR_RETURN(auto r, c.query(sql, {before}));
+        n += r.affected();
       }
       return static_cast<std::size_t>(n);
     });
@@ -162,20 +161,20 @@ class SqlEventStore final : public EventStore {
 
   Result<std::int64_t> unsent_count() override {
     return db_.with([&](sql::Connection& c) -> Result<std::int64_t> {
-      auto rows = c.query("SELECT COUNT(*) FROM event_outbox WHERE sent_at_ms IS NULL");
-      if (!rows) return std::move(rows).error();
-      return (*rows)[0].integer(0);
+      MERCATO_ASSIGN_OR_RETURN(auto rows,
+                               c.query("SELECT COUNT(*) FROM event_outbox WHERE sent_at_ms IS NULL"));
+      return rows[0].integer(0);
     });
   }
 
   Result<bool> handle_once(std::string_view consumer, std::string_view event_id,
                            std::span<const CloudEvent> outgoing) override {
     return db_.with([&](sql::Connection& c) -> Result<bool> {
-      if (auto r = c.begin(); !r) return std::move(r).error();
+      MERCATO_RETURN_IF_ERROR(c.begin());
       auto first = record_handled(c, consumer, event_id);
       if (!first || !*first) return first;
-      if (auto r = append_outbox(c, outgoing); !r) return std::move(r).error();
-      if (auto r = c.commit(); !r) return std::move(r).error();
+      MERCATO_RETURN_IF_ERROR(append_outbox(c, outgoing));
+      MERCATO_RETURN_IF_ERROR(c.commit());
       return first;
     });
   }
@@ -185,33 +184,31 @@ class SqlEventStore final : public EventStore {
     return db_.with([&](sql::Connection& c) -> Result<Joined> {
       // Serialises the joins of one subject (all joins on SQLite, whose begin() takes the write lock;
       // on PostgreSQL instances share the database): held until commit.
-      if (auto r = c.begin(); !r) return std::move(r).error();
-      if (auto r = c.lock(kJoinLockSpace, event.subject); !r) return std::move(r).error();
-      auto seen =
-          c.query("SELECT 1 FROM event_inbox WHERE consumer = $1 AND event_id = $2", {consumer, event.id});
-      if (!seen) return std::move(seen).error();
-      if (!seen->empty()) {
-        if (auto r = c.commit(); !r) return std::move(r).error();
+      MERCATO_RETURN_IF_ERROR(c.begin());
+      MERCATO_RETURN_IF_ERROR(c.lock(kJoinLockSpace, event.subject));
+      MERCATO_ASSIGN_OR_RETURN(
+          auto seen,
+          c.query("SELECT 1 FROM event_inbox WHERE consumer = $1 AND event_id = $2", {consumer, event.id}));
+      if (!seen.empty()) {
+        MERCATO_RETURN_IF_ERROR(c.commit());
         return Joined{.duplicate = true};
       }
-      auto keep = c.query(
-          "INSERT INTO event_memory(type, subject, envelope, kept_at_ms) VALUES ($1, $2, $3, $4)"
-          " ON CONFLICT (type, subject) DO UPDATE SET envelope = excluded.envelope,"
-          " kept_at_ms = excluded.kept_at_ms",
-          {event.type, event.subject, to_json(event), now_ms()});
-      if (!keep) return std::move(keep).error();
-      auto found = c.query("SELECT envelope FROM event_memory WHERE type = $1 AND subject = $2",
-                           {partner_type, event.subject});
-      if (!found) return std::move(found).error();
+      MERCATO_RETURN_IF_ERROR(
+          c.query("INSERT INTO event_memory(type, subject, envelope, kept_at_ms) VALUES ($1, $2, $3, $4)"
+                  " ON CONFLICT (type, subject) DO UPDATE SET envelope = excluded.envelope,"
+                  " kept_at_ms = excluded.kept_at_ms",
+                  {event.type, event.subject, to_json(event), now_ms()}));
+      MERCATO_ASSIGN_OR_RETURN(auto found,
+                               c.query("SELECT envelope FROM event_memory WHERE type = $1 AND subject = $2",
+                                       {partner_type, event.subject}));
       Joined joined;
-      if (!found->empty()) {
-        auto partner = kept((*found)[0].text(0));
-        if (!partner) return std::move(partner).error();
-        joined.partner = std::move(*partner);
-      } else if (auto first = record_handled(c, consumer, event.id); !first) {
-        return std::move(first).error();
+      if (!found.empty()) {
+        MERCATO_ASSIGN_OR_RETURN(auto partner, kept(found[0].text(0)));
+        joined.partner = std::move(partner);
+      } else {
+        MERCATO_RETURN_IF_ERROR(record_handled(c, consumer, event.id));
       }
-      if (auto r = c.commit(); !r) return std::move(r).error();
+      MERCATO_RETURN_IF_ERROR(c.commit());
       return joined;
     });
   }
@@ -238,12 +235,10 @@ class SqlEventStore final : public EventStore {
     return db_.with([&](sql::Connection& c) -> Result<std::optional<DeadLetter>> {
       static const std::string sql =
           "SELECT " + std::string(kDeadLetterColumns) + " FROM event_dead_letters WHERE id = $1";
-      auto rows = c.query(sql, {id});
-      if (!rows) return std::move(rows).error();
-      if (rows->empty()) return std::optional<DeadLetter>();
-      auto d = read_dead_letter((*rows)[0]);
-      if (!d) return std::move(d).error();
-      return std::optional<DeadLetter>(std::move(*d));
+      MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(sql, {id}));
+      if (rows.empty()) return std::optional<DeadLetter>();
+      MERCATO_ASSIGN_OR_RETURN(auto d, read_dead_letter(rows[0]));
+      return std::optional<DeadLetter>(std::move(d));
     });
   }
 
@@ -276,21 +271,19 @@ Result<void> append_outbox(sql::Connection& c, std::span<const CloudEvent> event
   auto ms = now_ms();
   for (const auto& e : events) {
     if (auto r = validate(e); !r) return r;
-    auto r =
+    MERCATO_RETURN_IF_ERROR(
         c.query("INSERT INTO event_outbox(event_id, type, envelope, created_at_ms) VALUES ($1, $2, $3, $4)",
-                {e.id, e.type, to_json(e), ms});
-    if (!r) return std::move(r).error();
+                {e.id, e.type, to_json(e), ms}));
   }
   c.after_commit(outbox_signal::raise);
   return {};
 }
 
 Result<bool> record_handled(sql::Connection& c, std::string_view consumer, std::string_view event_id) {
-  auto r = c.query(
-      "INSERT INTO event_inbox(consumer, event_id, handled_at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-      {consumer, event_id, now_ms()});
-  if (!r) return std::move(r).error();
-  return r->affected() == 1;
+  MERCATO_ASSIGN_OR_RETURN(auto r, c.query("INSERT INTO event_inbox(consumer, event_id, handled_at_ms) "
+                                           "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                                           {consumer, event_id, now_ms()}));
+  return r.affected() == 1;
 }
 
 Result<void> ensure_schema(sql::Database& db) {
@@ -310,8 +303,7 @@ Result<EventStore::Joined> EventStore::join(std::string_view, const CloudEvent& 
 Result<void> answer_command(EventStore& store, std::string_view consumer, const CloudEvent& command,
                             const std::optional<CloudEvent>& answer) {
   auto outgoing = answer ? std::span<const CloudEvent>(&*answer, 1) : std::span<const CloudEvent>();
-  auto first = store.handle_once(consumer, command.id, outgoing);
-  if (!first) return std::move(first).error();
+  MERCATO_RETURN_IF_ERROR(store.handle_once(consumer, command.id, outgoing));
   return {};
 }
 

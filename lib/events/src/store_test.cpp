@@ -302,6 +302,57 @@ TEST_P(EventStoreTest, TheBusRelaysCommittedEventsToHandlersPromptly) {
   EXPECT_EQ(handled.back(), "{\"n\":13}");
 }
 
+// The bus's counters: a handled type's series exist (at 0) from the registration of its handler, and
+// each delivery, publication and dead letter increments its own series.
+TEST_P(EventStoreTest, TheBusCountsDeliveriesPublicationsAndDeadLettersPerType) {
+  obs::Logger logger("test", obs::LogLevel::kError);
+  obs::Registry metrics;
+  auto transport = open_transport({.url = "inprocess://bus-" + random_hex(4), .partitions = 2});
+  ASSERT_TRUE(transport);
+  BusSettings settings;
+  settings.service = "things";
+  settings.max_deliver = 1;
+  Bus bus(**transport, db_->store(), settings, logger, metrics);
+  bus.on("thing.made", [](const CloudEvent& e) -> Result<void> {
+    if (e.data == "{\"n\":13}") return Error::internal("unlucky number");
+    return {};
+  });
+  bus.record_only("thing.seen");
+  auto text = metrics.render();
+  for (const char* series : {R"(mercato_events_handled_total{outcome="ok",type="thing.made"} 0)",
+                             R"(mercato_events_handled_total{outcome="error",type="thing.made"} 0)",
+                             R"(mercato_events_dead_lettered_total{type="thing.made"} 0)",
+                             R"(mercato_events_duplicates_total{type="thing.seen"} 0)",
+                             "mercato_events_publish_failures_total 0"}) {
+    EXPECT_NE(text.find(series), std::string::npos) << series << " in\n" << text;
+  }
+  auto counter = [&](std::string_view name, std::string_view help, obs::Labels labels) {
+    return metrics.counter(name, help, labels).value();
+  };
+  auto handled = [&](const char* outcome) {
+    return counter("mercato_events_handled_total", "Event deliveries handed to a handler, by outcome",
+                   {{"type", "thing.made"}, {"outcome", outcome}});
+  };
+  auto dead_lettered = [&] {
+    return counter("mercato_events_dead_lettered_total", "Events given up on and stored as dead letters",
+                   {{"type", "thing.made"}});
+  };
+  auto published = [&] {
+    return counter("mercato_events_published_total", "Events published from the outbox",
+                   {{"type", "thing.made"}});
+  };
+  ASSERT_TRUE(bus.start());
+  ASSERT_TRUE(db_->change_with_events("a", {event("k", 1), event("k", 13), event("k", 2)}, true));
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while ((handled("ok") < 2 || dead_lettered() < 1 || published() < 3) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(handled("ok"), 2u);
+  EXPECT_EQ(handled("error"), 1u);
+  EXPECT_EQ(dead_lettered(), 1u);
+  EXPECT_EQ(published(), 3u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, EventStoreTest, ::testing::Values("sqlite", "postgres"),
                          [](const auto& test_info) { return test_info.param; });
 

@@ -137,7 +137,7 @@ std::unique_ptr<Database> Database::open(const DatabaseSettings& settings) {
 Result<void> Database::migrate(std::string_view component, const std::vector<Migration>& migrations) {
   return with([&](Connection& c) -> Result<void> {
     // Session-level advisory lock: instances starting together apply each migration once.
-    if (auto r = c.query("SELECT pg_advisory_lock(7263541)"); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(c.query("SELECT pg_advisory_lock(7263541)"));
     struct Unlock {
       Connection& c;
       ~Unlock() { (void)c.query("SELECT pg_advisory_unlock(7263541)"); }
@@ -148,10 +148,10 @@ Result<void> Database::migrate(std::string_view component, const std::vector<Mig
         !r) {
       return r;
     }
-    auto current_rows =
-        c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = $1", {component});
-    if (!current_rows) return std::move(current_rows).error();
-    auto current = current_rows->integer(0, 0);
+    MERCATO_ASSIGN_OR_RETURN(
+        auto current_rows,
+        c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = $1", {component}));
+    auto current = current_rows.integer(0, 0);
     std::int64_t newest = migrations.empty() ? 0 : migrations.back().version;
     if (current > newest) {
       return Error::internal(std::string(component) + " database schema version " + std::to_string(current) +
@@ -179,8 +179,7 @@ Result<void> Database::migrate(std::string_view component, const std::vector<Mig
 
 Result<void> Database::ping() {
   return with([](Connection& c) -> Result<void> {
-    auto r = c.query("SELECT 1");
-    if (!r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(c.query("SELECT 1"));
     return {};
   });
 }

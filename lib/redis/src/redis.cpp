@@ -245,16 +245,15 @@ Result<Reply> Client::eval(const Script& script, const std::vector<std::string>&
     return Error::unavailable("redis: cannot reach " + host_ + ":" + std::to_string(port_));
   }
   auto load = [&]() -> Result<std::string> {
-    auto loaded = raw_command(connection.context, {"SCRIPT", "LOAD", script.source()}, nullptr);
-    if (!loaded) return std::move(loaded).error();
-    script.set_sha(loaded->text);
-    return loaded->text;
+    MERCATO_ASSIGN_OR_RETURN(auto loaded,
+                             raw_command(connection.context, {"SCRIPT", "LOAD", script.source()}, nullptr));
+    script.set_sha(loaded.text);
+    return loaded.text;
   };
   auto sha = script.sha();
   if (sha.empty()) {
-    auto loaded = load();
-    if (!loaded) return std::move(loaded).error();
-    sha = std::move(*loaded);
+    MERCATO_ASSIGN_OR_RETURN(auto loaded, load());
+    sha = std::move(loaded);
   }
   std::vector<std::string> argv;
   argv.reserve(3 + keys.size() + args.size());
@@ -267,16 +266,14 @@ Result<Reply> Client::eval(const Script& script, const std::vector<std::string>&
   auto result = raw_command(connection.context, argv, &server_error);
   if (result || !server_error.message.starts_with("NOSCRIPT")) return result;
   // The server lost its script cache (restart, SCRIPT FLUSH) or never saw this script: nothing ran.
-  auto loaded = load();
-  if (!loaded) return std::move(loaded).error();
-  argv[1] = std::move(*loaded);
+  MERCATO_ASSIGN_OR_RETURN(auto loaded, load());
+  argv[1] = std::move(loaded);
   return raw_command(connection.context, argv, nullptr);
 }
 
 Result<void> Client::ping() {
-  auto r = command({"PING"});
-  if (!r) return std::move(r).error();
-  if (r->text != "PONG") return Error::unavailable("redis: unexpected answer to PING: " + r->as_text());
+  MERCATO_ASSIGN_OR_RETURN(auto r, command({"PING"}));
+  if (r.text != "PONG") return Error::unavailable("redis: unexpected answer to PING: " + r.as_text());
   return {};
 }
 

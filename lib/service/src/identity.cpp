@@ -105,12 +105,11 @@ Result<auth::Principal> Identity::identify(const http::Request& req) const {
       verified_.erase(it);
     }
   }
-  auto claims = verifier_->verify(*token, now);
-  if (!claims) return std::move(claims).error();
-  auto who = auth::principal_of(*claims);
+  MERCATO_ASSIGN_OR_RETURN(auto claims, verifier_->verify(*token, now));
+  auto who = auth::principal_of(claims);
   if (who) {
     auto until =
-        std::min<SystemTime>(claims->expires_at + settings_.clock_skew, now + std::chrono::minutes(1));
+        std::min<SystemTime>(claims.expires_at + settings_.clock_skew, now + std::chrono::minutes(1));
     remember(*token, *who, until);
   }
   return who;

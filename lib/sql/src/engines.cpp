@@ -240,9 +240,8 @@ class AdvisoryLock final : public Database::SessionLock {
         held_ = false;
         if (!c.ensure_alive()) return Error::unavailable("the connection holding a lock is lost");
       }
-      auto rows = c.query("SELECT pg_try_advisory_lock($1)", {key_});
-      if (!rows) return std::move(rows).error();
-      held_ = rows->text(0, 0) == "t";
+      MERCATO_ASSIGN_OR_RETURN(auto rows, c.query("SELECT pg_try_advisory_lock($1)", {key_}));
+      held_ = rows.text(0, 0) == "t";
       return held_;
     });
   }

@@ -152,8 +152,7 @@ std::optional<SystemTime> Row::optional_time(int column) const {
 }
 
 Result<void> Connection::run(std::string_view sql, const Params& params) {
-  auto r = query(sql, params);
-  if (!r) return std::move(r).error();
+  MERCATO_RETURN_IF_ERROR(query(sql, params));
   return {};
 }
 

@@ -42,9 +42,8 @@ Result<bool> Statement::step() {
 
 Result<void> Statement::run() {
   for (;;) {
-    auto r = step();
-    if (!r) return std::move(r).error();
-    if (!*r) return {};
+    MERCATO_ASSIGN_OR_RETURN(bool has_row, step());
+    if (!has_row) return {};
   }
 }
 
@@ -177,8 +176,7 @@ Result<void> Database::migrate(const std::vector<Migration>& migrations) {
     int current = 0;
     {
       auto st = c.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-      auto row = st.step();
-      if (!row) return std::move(row).error();
+      MERCATO_RETURN_IF_ERROR(st.step());
       current = static_cast<int>(st.integer(0));
     }
     int newest = migrations.empty() ? 0 : migrations.back().version;
@@ -210,8 +208,7 @@ Result<void> Database::migrate(const std::vector<Migration>& migrations) {
 Result<void> Database::ping() {
   return with([](Connection& c) -> Result<void> {
     auto st = c.prepare("SELECT count(*) FROM sqlite_schema");
-    auto row = st.step();
-    if (!row) return std::move(row).error();
+    MERCATO_RETURN_IF_ERROR(st.step());
     return {};
   });
 }

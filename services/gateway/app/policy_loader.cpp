@@ -1,5 +1,6 @@
 #include "app/policy_loader.hpp"
 
+#include <algorithm>
 #include <boost/json/value.hpp>
 #include <cerrno>
 #include <cstring>
@@ -43,21 +44,13 @@ PolicyLoader::PolicyLoader(std::string path, const RouteTable& routes, http::Cli
   holder_ = std::make_unique<PolicyHolder>(std::move(*first));
 }
 
-PolicyLoader::~PolicyLoader() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  stop_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+PolicyLoader::~PolicyLoader() { watcher_.reset(); }
 
 Result<std::shared_ptr<const Traffic>> PolicyLoader::load() const {
-  auto policy =
-      path_.empty() ? parse_policy(boost::json::value(), routes_) : read_policy_file(path_, routes_);
-  if (!policy) return std::move(policy).error();
+  MERCATO_ASSIGN_OR_RETURN(auto policy, path_.empty() ? parse_policy(boost::json::value(), routes_)
+                                                      : read_policy_file(path_, routes_));
   return std::shared_ptr<const Traffic>(
-      std::make_shared<Traffic>(std::move(*policy), routes_, client_, metrics_, logger_));
+      std::make_shared<Traffic>(std::move(policy), routes_, client_, metrics_, logger_));
 }
 
 Result<void> PolicyLoader::reload() {
@@ -95,35 +88,35 @@ PolicyLoader::Stamp PolicyLoader::stamp() const {
 }
 
 void PolicyLoader::watch(std::chrono::milliseconds poll) {
-  thread_ = std::thread([this, poll] { run(poll); });
+  next_outliers_ = std::chrono::steady_clock::now();
+  watcher_.emplace([this, poll] { return tick(poll); }, [this, poll] { check(poll); });
 }
 
-void PolicyLoader::run(std::chrono::milliseconds poll) {
+// As often as the policy in force lifts outlier ejections, and at least every `poll` (every second
+// when there is no file to watch): the interval follows a policy that a reload may change.
+std::chrono::milliseconds PolicyLoader::tick(std::chrono::milliseconds poll) const {
   using namespace std::chrono_literals;
-  auto next_outliers = std::chrono::steady_clock::now();
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    auto interval = holder_->current()->outlier_interval();
-    auto tick = poll.count() > 0 ? poll : 1s;
-    if (interval.count() > 0) tick = std::min(tick, interval);
-    stop_cv_.wait_for(lock, tick, [this] { return stopping_; });
-    if (stopping_) break;
-    lock.unlock();
-    auto now = std::chrono::steady_clock::now();
-    if (interval.count() > 0 && now >= next_outliers) {
-      holder_->current()->evaluate_outliers(now);
-      next_outliers = now + interval;
+  auto interval = holder_->current()->outlier_interval();
+  auto every = poll.count() > 0 ? poll : 1s;
+  if (interval.count() > 0) every = std::min(every, interval);
+  return every;
+}
+
+void PolicyLoader::check(std::chrono::milliseconds poll) {
+  auto interval = holder_->current()->outlier_interval();
+  auto now = std::chrono::steady_clock::now();
+  if (interval.count() > 0 && now >= next_outliers_) {
+    holder_->current()->evaluate_outliers(now);
+    next_outliers_ = now + interval;
+  }
+  if (poll.count() > 0 && !path_.empty()) {
+    Stamp current = stamp();
+    bool changed;
+    {
+      std::lock_guard reload_lock(reload_mutex_);
+      changed = current != loaded_;
     }
-    if (poll.count() > 0 && !path_.empty()) {
-      Stamp current = stamp();
-      bool changed;
-      {
-        std::lock_guard reload_lock(reload_mutex_);
-        changed = current != loaded_;
-      }
-      if (changed) (void)reload();
-    }
-    lock.lock();
+    if (changed) (void)reload();
   }
 }
 

@@ -5,20 +5,20 @@
 //
 // Metrics: mercato_gateway_policy_reloads_total{result="applied"|"rejected"}.
 //
-// Thread-safety: reload() may be called from any thread (serialised inside); the watcher thread is
-// stopped by the destructor.
+// Thread-safety: reload() may be called from any thread (serialised inside); the watcher (a
+// core::Periodic) is stopped by the destructor.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "app/traffic.hpp"
+#include "mercato/core/periodic.hpp"
 
 namespace mercato::gateway {
 
@@ -43,7 +43,7 @@ class PolicyLoader {
   Result<std::shared_ptr<const Traffic>> load() const;
   // Loads and swaps the policy in; otherwise logs why and keeps the one in force.
   Result<void> reload();
-  // Starts the watcher thread (file changes every `poll`, 0 = never; outlier ejections lifted).
+  // Starts the watcher thread (file changes every `poll`, 0 = never; outlier ejections lifted). Once.
   void watch(std::chrono::milliseconds poll);
 
   PolicyHolder& holder() { return *holder_; }
@@ -56,7 +56,9 @@ class PolicyLoader {
     friend bool operator==(const Stamp&, const Stamp&) = default;
   };
   Stamp stamp() const;
-  void run(std::chrono::milliseconds poll);
+  // How long the watcher waits between turns, and one turn.
+  std::chrono::milliseconds tick(std::chrono::milliseconds poll) const;
+  void check(std::chrono::milliseconds poll);
 
   std::string path_;
   const RouteTable& routes_;
@@ -65,11 +67,9 @@ class PolicyLoader {
   const obs::Logger& logger_;
   std::unique_ptr<PolicyHolder> holder_;
   std::mutex reload_mutex_;
-  Stamp loaded_;
-  std::mutex mutex_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  Stamp loaded_;                                           // guarded by reload_mutex_
+  std::chrono::steady_clock::time_point next_outliers_{};  // the watcher thread's own
+  std::optional<core::Periodic> watcher_;                  // last: stopped before the members it uses go
 };
 
 }  // namespace mercato::gateway

@@ -119,30 +119,25 @@ Result<void> field_error(Result<void> r, const std::string& path) {
   return bad(path, r.error().message);
 }
 
-#define MERCATO_TRY(var, expr)                               \
-  auto var##_result = (expr);                                \
-  if (!var##_result) return std::move(var##_result).error(); \
-  auto var = std::move(*var##_result)
-
 Result<resilience::RateLimitSettings> rate_limit_at(const Json& v, const std::string& path) {
-  MERCATO_TRY(o, object_at(v, path, {"rate", "burst"}));
+  MERCATO_ASSIGN_OR_RETURN(auto o, object_at(v, path, {"rate", "burst"}));
   resilience::RateLimitSettings s;
   if (const auto* rate = o->if_contains("rate")) {
-    MERCATO_TRY(n, number_at(*rate, join(path, "rate"), 0.001, 1e9));
+    MERCATO_ASSIGN_OR_RETURN(auto n, number_at(*rate, join(path, "rate"), 0.001, 1e9));
     s.rate = n;
   } else {
     return bad(join(path, "rate"), "is required (requests per second)");
   }
   s.burst = std::max(1.0, std::ceil(s.rate));
   if (const auto* burst = o->if_contains("burst")) {
-    MERCATO_TRY(n, number_at(*burst, join(path, "burst"), 1, 1e9));
+    MERCATO_ASSIGN_OR_RETURN(auto n, number_at(*burst, join(path, "burst"), 1, 1e9));
     s.burst = n;
   }
   return s;
 }
 
 Result<RouteRateLimit> route_limit_at(const Json& v, const std::string& path) {
-  MERCATO_TRY(o, object_at(v, path, {"method", "path", "perClient"}));
+  MERCATO_ASSIGN_OR_RETURN(auto o, object_at(v, path, {"method", "path", "perClient"}));
   const auto* method = o->if_contains("method");
   const auto* route = o->if_contains("path");
   const auto* limit = o->if_contains("perClient");
@@ -150,27 +145,28 @@ Result<RouteRateLimit> route_limit_at(const Json& v, const std::string& path) {
   if (route == nullptr) return bad(join(path, "path"), "is required");
   if (limit == nullptr) return bad(join(path, "perClient"), "is required");
   RouteRateLimit r;
-  MERCATO_TRY(m, text_at(*method, join(path, "method")));
+  MERCATO_ASSIGN_OR_RETURN(auto m, text_at(*method, join(path, "method")));
   static constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
   if (std::find(std::begin(kMethods), std::end(kMethods), m) == std::end(kMethods))
     return bad(join(path, "method"), "must be one of GET, HEAD, POST, PUT, PATCH, DELETE");
   r.method = std::move(m);
-  MERCATO_TRY(p, text_at(*route, join(path, "path")));
+  MERCATO_ASSIGN_OR_RETURN(auto p, text_at(*route, join(path, "path")));
   if (p.empty() || p.front() != '/' || p.find_first_of("?#{}") != std::string::npos)
     return bad(join(path, "path"), "must be an absolute path without a query, '{' or '}'");
   r.path = std::move(p);
-  MERCATO_TRY(l, rate_limit_at(*limit, join(path, "perClient")));
+  MERCATO_ASSIGN_OR_RETURN(auto l, rate_limit_at(*limit, join(path, "perClient")));
   r.per_client = l;
   return r;
 }
 
 Result<resilience::BreakerSettings> breaker_at(const Json& v, const std::string& path) {
-  MERCATO_TRY(o, object_at(v, path,
-                           {"mode", "failureThreshold", "failureRateThreshold", "windowSize", "minimumCalls",
-                            "recoveryTimeout", "successThreshold", "halfOpenMaxCalls"}));
+  MERCATO_ASSIGN_OR_RETURN(
+      auto o, object_at(v, path,
+                        {"mode", "failureThreshold", "failureRateThreshold", "windowSize", "minimumCalls",
+                         "recoveryTimeout", "successThreshold", "halfOpenMaxCalls"}));
   resilience::BreakerSettings s;
   if (const auto* mode = o->if_contains("mode")) {
-    MERCATO_TRY(text, text_at(*mode, join(path, "mode")));
+    MERCATO_ASSIGN_OR_RETURN(auto text, text_at(*mode, join(path, "mode")));
     if (text == "consecutive") {
       s.mode = resilience::BreakerSettings::Mode::kConsecutive;
     } else if (text == "failureRate") {
@@ -189,55 +185,56 @@ Result<resilience::BreakerSettings> breaker_at(const Json& v, const std::string&
         IntKey{"minimumCalls", &s.minimum_calls, 1}, IntKey{"successThreshold", &s.success_threshold, 1},
         IntKey{"halfOpenMaxCalls", &s.half_open_max_calls, 1}}) {
     if (const auto* value = o->if_contains(k.key)) {
-      MERCATO_TRY(n, integer_at(*value, join(path, k.key), k.min, 1'000'000));
+      MERCATO_ASSIGN_OR_RETURN(auto n, integer_at(*value, join(path, k.key), k.min, 1'000'000));
       *k.target = static_cast<int>(n);
     }
   }
   if (const auto* rate = o->if_contains("failureRateThreshold")) {
-    MERCATO_TRY(n, number_at(*rate, join(path, "failureRateThreshold"), 0.01, 1));
+    MERCATO_ASSIGN_OR_RETURN(auto n, number_at(*rate, join(path, "failureRateThreshold"), 0.01, 1));
     s.failure_rate_threshold = n;
   }
   if (const auto* timeout = o->if_contains("recoveryTimeout")) {
-    MERCATO_TRY(d, duration_at(*timeout, join(path, "recoveryTimeout")));
+    MERCATO_ASSIGN_OR_RETURN(auto d, duration_at(*timeout, join(path, "recoveryTimeout")));
     s.recovery_timeout = d;
   }
-  if (auto r = field_error(s.validate(), path); !r) return std::move(r).error();
+  MERCATO_RETURN_IF_ERROR(field_error(s.validate(), path));
   return s;
 }
 
 Result<resilience::OutlierSettings> outlier_at(const Json& v, const std::string& path) {
-  MERCATO_TRY(
-      o, object_at(v, path, {"consecutive5xxErrors", "interval", "baseEjectionTime", "maxEjectionPercent"}));
+  MERCATO_ASSIGN_OR_RETURN(
+      auto o,
+      object_at(v, path, {"consecutive5xxErrors", "interval", "baseEjectionTime", "maxEjectionPercent"}));
   resilience::OutlierSettings s;
   if (const auto* n = o->if_contains("consecutive5xxErrors")) {
-    MERCATO_TRY(value, integer_at(*n, join(path, "consecutive5xxErrors"), 1, 1'000'000));
+    MERCATO_ASSIGN_OR_RETURN(auto value, integer_at(*n, join(path, "consecutive5xxErrors"), 1, 1'000'000));
     s.consecutive_5xx = static_cast<int>(value);
   }
   if (const auto* d = o->if_contains("interval")) {
-    MERCATO_TRY(value, duration_at(*d, join(path, "interval")));
+    MERCATO_ASSIGN_OR_RETURN(auto value, duration_at(*d, join(path, "interval")));
     if (value <= ms(0)) return bad(join(path, "interval"), "must be positive");
     s.interval = value;
   }
   if (const auto* d = o->if_contains("baseEjectionTime")) {
-    MERCATO_TRY(value, duration_at(*d, join(path, "baseEjectionTime")));
+    MERCATO_ASSIGN_OR_RETURN(auto value, duration_at(*d, join(path, "baseEjectionTime")));
     if (value <= ms(0)) return bad(join(path, "baseEjectionTime"), "must be positive");
     s.base_ejection_time = value;
   }
   if (const auto* n = o->if_contains("maxEjectionPercent")) {
-    MERCATO_TRY(value, integer_at(*n, join(path, "maxEjectionPercent"), 0, 100));
+    MERCATO_ASSIGN_OR_RETURN(auto value, integer_at(*n, join(path, "maxEjectionPercent"), 0, 100));
     s.max_ejection_percent = static_cast<int>(value);
   }
   return s;
 }
 
 Result<void> traffic_policy_at(const Json& v, const std::string& path, ServicePolicy& service) {
-  MERCATO_TRY(o,
-              object_at(v, path, {"loadBalancer", "connectionPool", "outlierDetection", "circuitBreaker"}));
+  MERCATO_ASSIGN_OR_RETURN(
+      auto o, object_at(v, path, {"loadBalancer", "connectionPool", "outlierDetection", "circuitBreaker"}));
   if (const auto* lb = o->if_contains("loadBalancer")) {
     auto lb_path = join(path, "loadBalancer");
-    MERCATO_TRY(lbo, object_at(*lb, lb_path, {"simple"}));
+    MERCATO_ASSIGN_OR_RETURN(auto lbo, object_at(*lb, lb_path, {"simple"}));
     if (const auto* simple = lbo->if_contains("simple")) {
-      MERCATO_TRY(text, text_at(*simple, join(lb_path, "simple")));
+      MERCATO_ASSIGN_OR_RETURN(auto text, text_at(*simple, join(lb_path, "simple")));
       if (text == "ROUND_ROBIN") {
         service.balancing = resilience::Balancing::kRoundRobin;
       } else if (text == "LEAST_REQUEST") {
@@ -249,28 +246,31 @@ Result<void> traffic_policy_at(const Json& v, const std::string& path, ServicePo
   }
   if (const auto* pool = o->if_contains("connectionPool")) {
     auto pool_path = join(path, "connectionPool");
-    MERCATO_TRY(po, object_at(*pool, pool_path, {"tcp", "http"}));
+    MERCATO_ASSIGN_OR_RETURN(auto po, object_at(*pool, pool_path, {"tcp", "http"}));
     if (const auto* tcp = po->if_contains("tcp")) {
-      MERCATO_TRY(to, object_at(*tcp, join(pool_path, "tcp"), {"maxConnections"}));
+      MERCATO_ASSIGN_OR_RETURN(auto to, object_at(*tcp, join(pool_path, "tcp"), {"maxConnections"}));
       if (const auto* n = to->if_contains("maxConnections")) {
-        MERCATO_TRY(value, integer_at(*n, join(pool_path, "tcp.maxConnections"), 1, 1'000'000));
+        MERCATO_ASSIGN_OR_RETURN(auto value,
+                                 integer_at(*n, join(pool_path, "tcp.maxConnections"), 1, 1'000'000));
         service.connection_pool.max_concurrent = static_cast<int>(value);
       }
     }
     if (const auto* http = po->if_contains("http")) {
-      MERCATO_TRY(ho, object_at(*http, join(pool_path, "http"), {"http1MaxPendingRequests"}));
+      MERCATO_ASSIGN_OR_RETURN(auto ho,
+                               object_at(*http, join(pool_path, "http"), {"http1MaxPendingRequests"}));
       if (const auto* n = ho->if_contains("http1MaxPendingRequests")) {
-        MERCATO_TRY(value, integer_at(*n, join(pool_path, "http.http1MaxPendingRequests"), 0, 1'000'000));
+        MERCATO_ASSIGN_OR_RETURN(
+            auto value, integer_at(*n, join(pool_path, "http.http1MaxPendingRequests"), 0, 1'000'000));
         service.connection_pool.max_pending = static_cast<int>(value);
       }
     }
   }
   if (const auto* od = o->if_contains("outlierDetection")) {
-    MERCATO_TRY(s, outlier_at(*od, join(path, "outlierDetection")));
+    MERCATO_ASSIGN_OR_RETURN(auto s, outlier_at(*od, join(path, "outlierDetection")));
     service.outlier_detection = s;
   }
   if (const auto* cb = o->if_contains("circuitBreaker")) {
-    MERCATO_TRY(s, breaker_at(*cb, join(path, "circuitBreaker")));
+    MERCATO_ASSIGN_OR_RETURN(auto s, breaker_at(*cb, join(path, "circuitBreaker")));
     service.circuit_breaker = s;
   }
   return {};
@@ -280,40 +280,40 @@ Result<void> traffic_policy_at(const Json& v, const std::string& path, ServicePo
 Result<ServicePolicy*> service_at(const Object& rule, const std::string& path, Policy& policy) {
   const auto* host_value = rule.if_contains("host");
   if (host_value == nullptr) return bad(join(path, "host"), "is required (a route the gateway serves)");
-  MERCATO_TRY(host, text_at(*host_value, join(path, "host")));
+  MERCATO_ASSIGN_OR_RETURN(auto host, text_at(*host_value, join(path, "host")));
   auto it = policy.services.find(host);
   if (it == policy.services.end()) return bad(join(path, "host"), "no service named '" + host + "'");
   return &it->second;
 }
 
 Result<void> destination_rule_at(const Json& v, const std::string& path, Policy& policy) {
-  MERCATO_TRY(o, object_at(v, path, {"host", "trafficPolicy", "subsets"}));
-  MERCATO_TRY(found, service_at(*o, path, policy));
+  MERCATO_ASSIGN_OR_RETURN(auto o, object_at(v, path, {"host", "trafficPolicy", "subsets"}));
+  MERCATO_ASSIGN_OR_RETURN(auto found, service_at(*o, path, policy));
   auto& service = *found;
   if (const auto* tp = o->if_contains("trafficPolicy")) {
     if (auto r = traffic_policy_at(*tp, join(path, "trafficPolicy"), service); !r) return r;
   }
   if (const auto* subsets = o->if_contains("subsets")) {
     auto subsets_path = join(path, "subsets");
-    MERCATO_TRY(list, array_at(*subsets, subsets_path));
+    MERCATO_ASSIGN_OR_RETURN(auto list, array_at(*subsets, subsets_path));
     for (std::size_t i = 0; i < list->size(); ++i) {
       auto sp = index(subsets_path, i);
-      MERCATO_TRY(so, object_at((*list)[i], sp, {"name", "endpoints"}));
+      MERCATO_ASSIGN_OR_RETURN(auto so, object_at((*list)[i], sp, {"name", "endpoints"}));
       const auto* name_value = so->if_contains("name");
       if (name_value == nullptr) return bad(join(sp, "name"), "is required");
-      MERCATO_TRY(name, text_at(*name_value, join(sp, "name")));
+      MERCATO_ASSIGN_OR_RETURN(auto name, text_at(*name_value, join(sp, "name")));
       if (name.empty()) return bad(join(sp, "name"), "must not be empty");
       if (name == kDefaultSubset) return bad(join(sp, "name"), "'default' is the service's own upstream");
       if (service.subsets.contains(name))
         return bad(join(sp, "name"), "subset '" + name + "' is defined twice");
       const auto* endpoints_value = so->if_contains("endpoints");
       if (endpoints_value == nullptr) return bad(join(sp, "endpoints"), "is required (host:port list)");
-      MERCATO_TRY(endpoints, array_at(*endpoints_value, join(sp, "endpoints")));
+      MERCATO_ASSIGN_OR_RETURN(auto endpoints, array_at(*endpoints_value, join(sp, "endpoints")));
       if (endpoints->empty()) return bad(join(sp, "endpoints"), "must list at least one host:port");
       std::vector<http::Endpoint> parsed;
       for (std::size_t j = 0; j < endpoints->size(); ++j) {
         auto ep = index(join(sp, "endpoints"), j);
-        MERCATO_TRY(text, text_at((*endpoints)[j], ep));
+        MERCATO_ASSIGN_OR_RETURN(auto text, text_at((*endpoints)[j], ep));
         auto endpoint = http::Endpoint::parse(text);
         if (!endpoint) return bad(ep, endpoint.error().message);
         parsed.push_back(*endpoint);
@@ -325,16 +325,16 @@ Result<void> destination_rule_at(const Json& v, const std::string& path, Policy&
 }
 
 Result<HeaderMatch> header_match_at(std::string name, const Json& v, const std::string& path) {
-  MERCATO_TRY(o, object_at(v, path, {"exact", "prefix"}));
+  MERCATO_ASSIGN_OR_RETURN(auto o, object_at(v, path, {"exact", "prefix"}));
   HeaderMatch m;
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   m.name = std::move(name);
   if (const auto* exact = o->if_contains("exact")) {
-    MERCATO_TRY(text, text_at(*exact, join(path, "exact")));
+    MERCATO_ASSIGN_OR_RETURN(auto text, text_at(*exact, join(path, "exact")));
     m.exact = std::move(text);
   }
   if (const auto* prefix = o->if_contains("prefix")) {
-    MERCATO_TRY(text, text_at(*prefix, join(path, "prefix")));
+    MERCATO_ASSIGN_OR_RETURN(auto text, text_at(*prefix, join(path, "prefix")));
     m.prefix = std::move(text);
   }
   if (!m.exact == !m.prefix) return bad(path, "needs exactly one of exact or prefix");
@@ -342,20 +342,20 @@ Result<HeaderMatch> header_match_at(std::string name, const Json& v, const std::
 }
 
 Result<HttpRoute> http_route_at(const Json& v, const std::string& path, const ServicePolicy& service) {
-  MERCATO_TRY(o, object_at(v, path, {"match", "route", "timeout", "retries"}));
+  MERCATO_ASSIGN_OR_RETURN(auto o, object_at(v, path, {"match", "route", "timeout", "retries"}));
   HttpRoute route;
   if (const auto* match = o->if_contains("match")) {
     auto match_path = join(path, "match");
-    MERCATO_TRY(blocks, array_at(*match, match_path));
+    MERCATO_ASSIGN_OR_RETURN(auto blocks, array_at(*match, match_path));
     for (std::size_t i = 0; i < blocks->size(); ++i) {
       auto bp = index(match_path, i);
-      MERCATO_TRY(bo, object_at((*blocks)[i], bp, {"headers"}));
+      MERCATO_ASSIGN_OR_RETURN(auto bo, object_at((*blocks)[i], bp, {"headers"}));
       std::vector<HeaderMatch> block;
       if (const auto* headers = bo->if_contains("headers")) {
         auto hp = join(bp, "headers");
         if (!headers->is_object()) return bad(hp, "must be a map of header name to {exact|prefix}");
         for (const auto& [name, spec] : headers->get_object()) {
-          MERCATO_TRY(m, header_match_at(std::string(name), spec, join(hp, name)));
+          MERCATO_ASSIGN_OR_RETURN(auto m, header_match_at(std::string(name), spec, join(hp, name)));
           block.push_back(std::move(m));
         }
       }
@@ -366,24 +366,24 @@ Result<HttpRoute> http_route_at(const Json& v, const std::string& path, const Se
   const auto* destinations = o->if_contains("route");
   if (destinations == nullptr) return bad(join(path, "route"), "is required");
   auto route_path = join(path, "route");
-  MERCATO_TRY(list, array_at(*destinations, route_path));
+  MERCATO_ASSIGN_OR_RETURN(auto list, array_at(*destinations, route_path));
   if (list->empty()) return bad(route_path, "must name at least one destination");
   for (std::size_t i = 0; i < list->size(); ++i) {
     auto dp = index(route_path, i);
-    MERCATO_TRY(d, object_at((*list)[i], dp, {"destination", "weight"}));
+    MERCATO_ASSIGN_OR_RETURN(auto d, object_at((*list)[i], dp, {"destination", "weight"}));
     WeightedDestination wd;
     const auto* destination = d->if_contains("destination");
     if (destination == nullptr) return bad(join(dp, "destination"), "is required");
-    MERCATO_TRY(dest, object_at(*destination, join(dp, "destination"), {"host", "subset"}));
+    MERCATO_ASSIGN_OR_RETURN(auto dest, object_at(*destination, join(dp, "destination"), {"host", "subset"}));
     wd.subset = std::string(kDefaultSubset);
     if (const auto* subset = dest->if_contains("subset")) {
-      MERCATO_TRY(name, text_at(*subset, join(dp, "destination.subset")));
+      MERCATO_ASSIGN_OR_RETURN(auto name, text_at(*subset, join(dp, "destination.subset")));
       if (!service.subsets.contains(name))
         return bad(join(dp, "destination.subset"), "no subset named '" + name + "' in the destination rule");
       wd.subset = std::move(name);
     }
     if (const auto* weight = d->if_contains("weight")) {
-      MERCATO_TRY(n, integer_at(*weight, join(dp, "weight"), 0, 100));
+      MERCATO_ASSIGN_OR_RETURN(auto n, integer_at(*weight, join(dp, "weight"), 0, 100));
       wd.weight = static_cast<int>(n);
     } else if (list->size() > 1) {
       return bad(join(dp, "weight"), "is required when a route has several destinations");
@@ -392,38 +392,39 @@ Result<HttpRoute> http_route_at(const Json& v, const std::string& path, const Se
   }
   if (total_weight(route) <= 0) return bad(route_path, "weights must not all be 0");
   if (const auto* timeout = o->if_contains("timeout")) {
-    MERCATO_TRY(d, duration_at(*timeout, join(path, "timeout")));
+    MERCATO_ASSIGN_OR_RETURN(auto d, duration_at(*timeout, join(path, "timeout")));
     if (d <= ms(0)) return bad(join(path, "timeout"), "must be positive");
     route.timeout = d;
   }
   if (const auto* retries = o->if_contains("retries")) {
     auto rp = join(path, "retries");
-    MERCATO_TRY(ro, object_at(*retries, rp, {"attempts", "perTryTimeout", "baseDelay", "maxDelay"}));
+    MERCATO_ASSIGN_OR_RETURN(auto ro,
+                             object_at(*retries, rp, {"attempts", "perTryTimeout", "baseDelay", "maxDelay"}));
     // Istio's attempts counts retries, not tries.
     if (const auto* attempts = ro->if_contains("attempts")) {
-      MERCATO_TRY(n, integer_at(*attempts, join(rp, "attempts"), 0, 9));
+      MERCATO_ASSIGN_OR_RETURN(auto n, integer_at(*attempts, join(rp, "attempts"), 0, 9));
       route.retries.attempts = static_cast<int>(n) + 1;
     }
     if (const auto* per_try = ro->if_contains("perTryTimeout")) {
-      MERCATO_TRY(d, duration_at(*per_try, join(rp, "perTryTimeout")));
+      MERCATO_ASSIGN_OR_RETURN(auto d, duration_at(*per_try, join(rp, "perTryTimeout")));
       route.retries.per_try_timeout = d;
     }
     if (const auto* base = ro->if_contains("baseDelay")) {
-      MERCATO_TRY(d, duration_at(*base, join(rp, "baseDelay")));
+      MERCATO_ASSIGN_OR_RETURN(auto d, duration_at(*base, join(rp, "baseDelay")));
       route.retries.base_delay = d;
     }
     if (const auto* max = ro->if_contains("maxDelay")) {
-      MERCATO_TRY(d, duration_at(*max, join(rp, "maxDelay")));
+      MERCATO_ASSIGN_OR_RETURN(auto d, duration_at(*max, join(rp, "maxDelay")));
       route.retries.max_delay = d;
     }
-    if (auto r = field_error(route.retries.validate(), rp); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(field_error(route.retries.validate(), rp));
   }
   return route;
 }
 
 Result<void> virtual_service_at(const Json& v, const std::string& path, Policy& policy) {
-  MERCATO_TRY(o, object_at(v, path, {"host", "http", "rateLimit"}));
-  MERCATO_TRY(found, service_at(*o, path, policy));
+  MERCATO_ASSIGN_OR_RETURN(auto o, object_at(v, path, {"host", "http", "rateLimit"}));
+  MERCATO_ASSIGN_OR_RETURN(auto found, service_at(*o, path, policy));
   auto& service = *found;
   if (!service.http.empty()) {
     return bad(join(path, "host"),
@@ -431,20 +432,18 @@ Result<void> virtual_service_at(const Json& v, const std::string& path, Policy& 
   }
   if (const auto* http = o->if_contains("http")) {
     auto hp = join(path, "http");
-    MERCATO_TRY(list, array_at(*http, hp));
+    MERCATO_ASSIGN_OR_RETURN(auto list, array_at(*http, hp));
     for (std::size_t i = 0; i < list->size(); ++i) {
-      MERCATO_TRY(route, http_route_at((*list)[i], index(hp, i), service));
+      MERCATO_ASSIGN_OR_RETURN(auto route, http_route_at((*list)[i], index(hp, i), service));
       service.http.push_back(std::move(route));
     }
   }
   if (const auto* limit = o->if_contains("rateLimit")) {
-    MERCATO_TRY(s, rate_limit_at(*limit, join(path, "rateLimit")));
+    MERCATO_ASSIGN_OR_RETURN(auto s, rate_limit_at(*limit, join(path, "rateLimit")));
     service.rate_limit = s;
   }
   return {};
 }
-
-#undef MERCATO_TRY
 
 }  // namespace
 
@@ -475,75 +474,64 @@ Result<Policy> parse_policy(const boost::json::value& document, const RouteTable
     policy.services.emplace(name, std::move(service));
   }
   if (document.is_null()) return policy;
-  auto top = object_at(document, "", {"destinationRules", "virtualServices", "rateLimits", "retryBudget"});
-  if (!top) return std::move(top).error();
-  const auto& o = **top;
+  MERCATO_ASSIGN_OR_RETURN(
+      auto top,
+      object_at(document, "", {"destinationRules", "virtualServices", "rateLimits", "retryBudget"}));
+  const auto& o = *top;
   // Destination rules first: the virtual services' destinations name their subsets.
   if (const auto* rules = o.if_contains("destinationRules")) {
-    auto list = array_at(*rules, "destinationRules");
-    if (!list) return std::move(list).error();
+    MERCATO_ASSIGN_OR_RETURN(auto list, array_at(*rules, "destinationRules"));
     std::set<std::string> hosts;
-    for (std::size_t i = 0; i < (*list)->size(); ++i) {
-      const auto& rule = (**list)[i];
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const auto& rule = (*list)[i];
       if (rule.is_object()) {
         if (const auto* host = rule.get_object().if_contains("host"); host && host->is_string()) {
           if (!hosts.insert(std::string(host->get_string())).second)
             return bad(index("destinationRules", i) + ".host", "a second destination rule for this host");
         }
       }
-      if (auto r = destination_rule_at(rule, index("destinationRules", i), policy); !r)
-        return std::move(r).error();
+      MERCATO_RETURN_IF_ERROR(destination_rule_at(rule, index("destinationRules", i), policy));
     }
   }
   if (const auto* services = o.if_contains("virtualServices")) {
-    auto list = array_at(*services, "virtualServices");
-    if (!list) return std::move(list).error();
-    for (std::size_t i = 0; i < (*list)->size(); ++i) {
-      if (auto r = virtual_service_at((**list)[i], index("virtualServices", i), policy); !r)
-        return std::move(r).error();
+    MERCATO_ASSIGN_OR_RETURN(auto list, array_at(*services, "virtualServices"));
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      MERCATO_RETURN_IF_ERROR(virtual_service_at((*list)[i], index("virtualServices", i), policy));
     }
   }
   if (const auto* limits = o.if_contains("rateLimits")) {
-    auto lo = object_at(*limits, "rateLimits", {"perClient", "routes"});
-    if (!lo) return std::move(lo).error();
-    if (const auto* per_client = (*lo)->if_contains("perClient")) {
-      auto s = rate_limit_at(*per_client, "rateLimits.perClient");
-      if (!s) return std::move(s).error();
-      policy.per_client = *s;
+    MERCATO_ASSIGN_OR_RETURN(auto lo, object_at(*limits, "rateLimits", {"perClient", "routes"}));
+    if (const auto* per_client = lo->if_contains("perClient")) {
+      MERCATO_ASSIGN_OR_RETURN(auto s, rate_limit_at(*per_client, "rateLimits.perClient"));
+      policy.per_client = s;
     }
-    if (const auto* route_limits = (*lo)->if_contains("routes")) {
-      auto list = array_at(*route_limits, "rateLimits.routes");
-      if (!list) return std::move(list).error();
-      for (std::size_t i = 0; i < (*list)->size(); ++i) {
+    if (const auto* route_limits = lo->if_contains("routes")) {
+      MERCATO_ASSIGN_OR_RETURN(auto list, array_at(*route_limits, "rateLimits.routes"));
+      for (std::size_t i = 0; i < list->size(); ++i) {
         auto path = index("rateLimits.routes", i);
-        auto r = route_limit_at((**list)[i], path);
-        if (!r) return std::move(r).error();
+        MERCATO_ASSIGN_OR_RETURN(auto r, route_limit_at((*list)[i], path));
         for (const auto& other : policy.route_limits) {
-          if (other.method == r->method && other.path == r->path)
-            return bad(path, "a second limit for " + r->method + " " + r->path);
+          if (other.method == r.method && other.path == r.path)
+            return bad(path, "a second limit for " + r.method + " " + r.path);
         }
-        policy.route_limits.push_back(std::move(*r));
+        policy.route_limits.push_back(std::move(r));
       }
     }
   }
   if (const auto* budget = o.if_contains("retryBudget")) {
-    auto bo = object_at(*budget, "retryBudget", {"ratio", "minPerSecond", "window"});
-    if (!bo) return std::move(bo).error();
-    if (const auto* ratio = (*bo)->if_contains("ratio")) {
-      auto n = number_at(*ratio, "retryBudget.ratio", 0, 1);
-      if (!n) return std::move(n).error();
-      policy.retry_budget.ratio = *n;
+    MERCATO_ASSIGN_OR_RETURN(auto bo, object_at(*budget, "retryBudget", {"ratio", "minPerSecond", "window"}));
+    if (const auto* ratio = bo->if_contains("ratio")) {
+      MERCATO_ASSIGN_OR_RETURN(auto n, number_at(*ratio, "retryBudget.ratio", 0, 1));
+      policy.retry_budget.ratio = n;
     }
-    if (const auto* min = (*bo)->if_contains("minPerSecond")) {
-      auto n = number_at(*min, "retryBudget.minPerSecond", 0, 1e6);
-      if (!n) return std::move(n).error();
-      policy.retry_budget.min_per_second = *n;
+    if (const auto* min = bo->if_contains("minPerSecond")) {
+      MERCATO_ASSIGN_OR_RETURN(auto n, number_at(*min, "retryBudget.minPerSecond", 0, 1e6));
+      policy.retry_budget.min_per_second = n;
     }
-    if (const auto* window = (*bo)->if_contains("window")) {
-      auto d = duration_at(*window, "retryBudget.window");
-      if (!d) return std::move(d).error();
-      if (*d <= ms(0)) return bad("retryBudget.window", "must be positive");
-      policy.retry_budget.window = *d;
+    if (const auto* window = bo->if_contains("window")) {
+      MERCATO_ASSIGN_OR_RETURN(auto d, duration_at(*window, "retryBudget.window"));
+      if (d <= ms(0)) return bad("retryBudget.window", "must be positive");
+      policy.retry_budget.window = d;
     }
   }
   return policy;

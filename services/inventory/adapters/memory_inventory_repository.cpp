@@ -20,7 +20,7 @@ Result<PutProductResult> MemoryInventoryRepository::put_product(const std::strin
                                                                 const ProductInput& input, SystemTime now,
                                                                 std::span<const events::CloudEvent> events) {
   std::lock_guard lock(mutex_);
-  if (auto valid = check(events); !valid) return std::move(valid).error();
+  MERCATO_RETURN_IF_ERROR(check(events));
   outbox_.insert(outbox_.end(), events.begin(), events.end());
   auto it = products_.find(product_id);
   if (it == products_.end()) {
@@ -56,13 +56,12 @@ Result<ReserveResult> MemoryInventoryRepository::reserve(const ReservationReques
     auto it = products_.find(item.product_id);
     products.push_back(it == products_.end() ? std::nullopt : std::optional<Product>(it->second));
   }
-  auto reservation = inventory::reserve(request, products, now);
-  if (!reservation) return std::move(reservation).error();
-  if (auto valid = check(events); !valid) return std::move(valid).error();
+  MERCATO_ASSIGN_OR_RETURN(auto reservation, inventory::reserve(request, products, now));
+  MERCATO_RETURN_IF_ERROR(check(events));
   for (auto& product : products) products_.find(product->product_id)->second = std::move(*product);
-  reservations_.emplace(request.order_id, *reservation);
+  reservations_.emplace(request.order_id, reservation);
   outbox_.insert(outbox_.end(), events.begin(), events.end());
-  return ReserveResult{std::move(*reservation), true};
+  return ReserveResult{std::move(reservation), true};
 }
 
 Result<SettleResult> MemoryInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
@@ -73,20 +72,19 @@ Result<SettleResult> MemoryInventoryRepository::settle(std::string_view order_id
     return Error::not_found("order " + std::string(order_id) + " has no reservation");
   }
   Reservation reservation = it->second;
-  auto moved = transition(reservation, target, now);
-  if (!moved) return std::move(moved).error();
-  if (!*moved) return SettleResult{std::move(reservation), false};
+  MERCATO_ASSIGN_OR_RETURN(auto moved, transition(reservation, target, now));
+  if (!moved) return SettleResult{std::move(reservation), false};
   std::vector<std::pair<Product*, Product>> updated;
   for (const auto& line : reservation.items) {
     auto p = products_.find(line.product_id);
     if (p == products_.end()) return Error::internal("reserved product " + line.product_id + " is missing");
     Product copy = p->second;
-    if (auto r = settle_line(copy, line.quantity, target, now); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(settle_line(copy, line.quantity, target, now));
     updated.emplace_back(&p->second, std::move(copy));
   }
   std::vector<events::CloudEvent> appended;
   if (events_of) appended = events_of(reservation);
-  if (auto valid = check(appended); !valid) return std::move(valid).error();
+  MERCATO_RETURN_IF_ERROR(check(appended));
   for (auto& [stored, copy] : updated) *stored = std::move(copy);
   it->second = reservation;
   outbox_.insert(outbox_.end(), appended.begin(), appended.end());

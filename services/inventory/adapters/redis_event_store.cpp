@@ -161,11 +161,11 @@ std::string RedisEventStore::dead_letter_key(std::string_view id) const {
 Result<std::vector<events::OutboxRecord>> RedisEventStore::unsent(std::size_t limit) {
   std::vector<events::OutboxRecord> out;
   if (limit == 0) return out;  // ZRANGE 0 -1 would mean "all"
-  auto reply = client_.eval(kUnsent, {key("outbox:unsent"), key("outbox:events"), key("outbox:attempts")},
-                            {std::to_string(limit)});
-  if (!reply) return std::move(reply).error();
-  const auto& e = reply->elements;
-  if (reply->type != redis::Reply::Type::kArray || e.size() % 3 != 0)
+  MERCATO_ASSIGN_OR_RETURN(
+      auto reply, client_.eval(kUnsent, {key("outbox:unsent"), key("outbox:events"), key("outbox:attempts")},
+                               {std::to_string(limit)}));
+  const auto& e = reply.elements;
+  if (reply.type != redis::Reply::Type::kArray || e.size() % 3 != 0)
     return Error::internal("redis: unexpected outbox reply");
   for (std::size_t i = 0; i < e.size(); i += 3) {
     auto seq = parse_int(e[i].as_text());
@@ -185,36 +185,35 @@ Result<void> RedisEventStore::mark_sent(std::span<const std::int64_t> seqs) {
   if (seqs.empty()) return {};
   std::vector<std::string> args{std::to_string(now_ms())};
   for (auto seq : seqs) args.push_back(std::to_string(seq));
-  auto reply =
-      client_.eval(kMarkSent, {key("outbox:unsent"), key("outbox:sent"), key("outbox:attempts")}, args);
-  if (!reply) return std::move(reply).error();
+  MERCATO_RETURN_IF_ERROR(
+      client_.eval(kMarkSent, {key("outbox:unsent"), key("outbox:sent"), key("outbox:attempts")}, args));
   return {};
 }
 
 Result<void> RedisEventStore::mark_failed(std::int64_t seq, std::string_view error) {
-  auto reply = client_.eval(kMarkFailed, {key("outbox:unsent"), key("outbox:attempts"), key("outbox:errors")},
-                            {std::to_string(seq), std::string(error)});
-  if (!reply) return std::move(reply).error();
+  MERCATO_RETURN_IF_ERROR(client_.eval(kMarkFailed,
+                                       {key("outbox:unsent"), key("outbox:attempts"), key("outbox:errors")},
+                                       {std::to_string(seq), std::string(error)}));
   return {};
 }
 
 Result<std::size_t> RedisEventStore::purge(SystemTime before) {
   std::size_t total = 0;
   for (;;) {
-    auto reply = client_.eval(
-        kPurge, {key("outbox:sent"), key("outbox:events"), key("outbox:attempts"), key("outbox:errors")},
-        {std::to_string(to_unix_ms(before)), std::to_string(kPurgeBatch)});
-    if (!reply) return std::move(reply).error();
-    auto n = static_cast<std::size_t>(reply->integer);
+    MERCATO_ASSIGN_OR_RETURN(
+        auto reply,
+        client_.eval(kPurge,
+                     {key("outbox:sent"), key("outbox:events"), key("outbox:attempts"), key("outbox:errors")},
+                     {std::to_string(to_unix_ms(before)), std::to_string(kPurgeBatch)}));
+    auto n = static_cast<std::size_t>(reply.integer);
     total += n;
     if (n < kPurgeBatch) return total;
   }
 }
 
 Result<std::int64_t> RedisEventStore::unsent_count() {
-  auto reply = client_.command({"ZCARD", key("outbox:unsent")});
-  if (!reply) return std::move(reply).error();
-  return reply->integer;
+  MERCATO_ASSIGN_OR_RETURN(auto reply, client_.command({"ZCARD", key("outbox:unsent")}));
+  return reply.integer;
 }
 
 Result<bool> RedisEventStore::handle_once(std::string_view consumer, std::string_view event_id,
@@ -222,11 +221,10 @@ Result<bool> RedisEventStore::handle_once(std::string_view consumer, std::string
   std::vector<std::string> keys{key("inbox:" + std::string(consumer) + ":" + std::string(event_id))};
   for (auto& k : redis_outbox_keys(prefix_)) keys.push_back(std::move(k));
   std::vector<std::string> args{std::to_string(settings_.retention.count())};
-  if (auto r = add_outbox_envelopes(args, outgoing); !r) return std::move(r).error();
-  auto reply = client_.eval(kHandleOnce, keys, args);
-  if (!reply) return std::move(reply).error();
-  if (reply->type != redis::Reply::Type::kInteger) return Error::internal("redis: unexpected inbox reply");
-  bool first = reply->integer == 1;
+  MERCATO_RETURN_IF_ERROR(add_outbox_envelopes(args, outgoing));
+  MERCATO_ASSIGN_OR_RETURN(auto reply, client_.eval(kHandleOnce, keys, args));
+  if (reply.type != redis::Reply::Type::kInteger) return Error::internal("redis: unexpected inbox reply");
+  bool first = reply.integer == 1;
   // The script is the commit: wake this process's relay, as append_outbox does after a SQL commit.
   if (first && !outgoing.empty()) events::outbox_signal::raise();
   return first;
@@ -235,10 +233,9 @@ Result<bool> RedisEventStore::handle_once(std::string_view consumer, std::string
 Result<void> RedisEventStore::add_dead_letter(std::string_view consumer, const events::CloudEvent& event,
                                               std::string_view error, int attempts) {
   auto id = new_uuid();
-  auto reply = client_.eval(kAddDeadLetter, {dead_letter_key(id), key("dead_letters")},
-                            {id, std::string(consumer), events::to_json(event), std::string(error),
-                             std::to_string(attempts), std::to_string(now_ms())});
-  if (!reply) return std::move(reply).error();
+  MERCATO_RETURN_IF_ERROR(client_.eval(kAddDeadLetter, {dead_letter_key(id), key("dead_letters")},
+                                       {id, std::string(consumer), events::to_json(event), std::string(error),
+                                        std::to_string(attempts), std::to_string(now_ms())}));
   return {};
 }
 
@@ -246,41 +243,37 @@ Result<std::vector<events::DeadLetter>> RedisEventStore::dead_letters(std::size_
   std::vector<events::DeadLetter> out;
   if (limit == 0) return out;
   // Oldest failure first, ties by id: the order the SQL stores list them in.
-  auto ids = client_.command({"ZRANGE", key("dead_letters"), "0", std::to_string(limit - 1)});
-  if (!ids) return std::move(ids).error();
-  for (const auto& id : ids->elements) {
-    auto letter = dead_letter(id.as_text());
-    if (!letter) return std::move(letter).error();
-    if (*letter) out.push_back(std::move(**letter));  // removed since the ZRANGE: skip it
+  MERCATO_ASSIGN_OR_RETURN(auto ids,
+                           client_.command({"ZRANGE", key("dead_letters"), "0", std::to_string(limit - 1)}));
+  for (const auto& id : ids.elements) {
+    MERCATO_ASSIGN_OR_RETURN(auto letter, dead_letter(id.as_text()));
+    if (letter) out.push_back(std::move(*letter));  // removed since the ZRANGE: skip it
   }
   return out;
 }
 
 Result<std::optional<events::DeadLetter>> RedisEventStore::dead_letter(std::string_view id) {
-  auto reply = client_.command(
-      {"HMGET", dead_letter_key(id), "consumer", "envelope", "error", "attempts", "failed_at_ms"});
-  if (!reply) return std::move(reply).error();
-  return read_dead_letter(id, *reply);
+  MERCATO_ASSIGN_OR_RETURN(auto reply, client_.command({"HMGET", dead_letter_key(id), "consumer", "envelope",
+                                                        "error", "attempts", "failed_at_ms"}));
+  return read_dead_letter(id, reply);
 }
 
 Result<void> RedisEventStore::remove_dead_letter(std::string_view id) {
-  auto reply = client_.eval(kRemoveDeadLetter, {dead_letter_key(id), key("dead_letters")}, {std::string(id)});
-  if (!reply) return std::move(reply).error();
+  MERCATO_RETURN_IF_ERROR(
+      client_.eval(kRemoveDeadLetter, {dead_letter_key(id), key("dead_letters")}, {std::string(id)}));
   return {};
 }
 
 Result<void> RedisEventStore::update_dead_letter(std::string_view id, std::string_view error) {
-  auto reply = client_.eval(kUpdateDeadLetter, {dead_letter_key(id), key("dead_letters")},
-                            {std::string(id), std::string(error), std::to_string(now_ms())});
-  if (!reply) return std::move(reply).error();
+  MERCATO_RETURN_IF_ERROR(client_.eval(kUpdateDeadLetter, {dead_letter_key(id), key("dead_letters")},
+                                       {std::string(id), std::string(error), std::to_string(now_ms())}));
   return {};
 }
 
 Result<bool> RedisEventStore::try_lead() {
-  auto reply =
-      client_.eval(kTryLead, {key("outbox:relay")}, {token_, std::to_string(settings_.lease.count())});
-  if (!reply) return std::move(reply).error();
-  return reply->integer == 1;
+  MERCATO_ASSIGN_OR_RETURN(auto reply, client_.eval(kTryLead, {key("outbox:relay")},
+                                                    {token_, std::to_string(settings_.lease.count())}));
+  return reply.integer == 1;
 }
 
 }  // namespace mercato::inventory

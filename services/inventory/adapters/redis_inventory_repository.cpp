@@ -112,9 +112,8 @@ Result<std::int64_t> integer_of(const redis::Reply& reply, std::string_view what
 }
 
 Result<SystemTime> time_of(const redis::Reply& reply, std::string_view what) {
-  auto n = integer_of(reply, what);
-  if (!n) return std::move(n).error();
-  return SystemTime{std::chrono::milliseconds{*n}};
+  MERCATO_ASSIGN_OR_RETURN(auto n, integer_of(reply, what));
+  return SystemTime{std::chrono::milliseconds{n}};
 }
 
 // The script's answer: an array whose first element names the outcome.
@@ -149,13 +148,10 @@ Result<std::vector<ReservationLine>> parse_items(std::string_view json) {
 Result<Reservation> reservation_of(std::string_view order_id, const redis::Reply* fields) {
   auto status = parse_reservation_status(fields[0].as_text());
   if (!status) return corrupt("reservation " + std::string(order_id) + " has an unknown status");
-  auto items = parse_items(fields[1].as_text());
-  if (!items) return std::move(items).error();
-  auto created = time_of(fields[2], "created_at_ms");
-  if (!created) return std::move(created).error();
-  auto updated = time_of(fields[3], "updated_at_ms");
-  if (!updated) return std::move(updated).error();
-  return Reservation{std::string(order_id), *status, std::move(*items), *created, *updated};
+  MERCATO_ASSIGN_OR_RETURN(auto items, parse_items(fields[1].as_text()));
+  MERCATO_ASSIGN_OR_RETURN(auto created, time_of(fields[2], "created_at_ms"));
+  MERCATO_ASSIGN_OR_RETURN(auto updated, time_of(fields[3], "updated_at_ms"));
+  return Reservation{std::string(order_id), *status, std::move(items), created, updated};
 }
 
 Error not_found_product(std::string_view id) {
@@ -198,44 +194,37 @@ Result<PutProductResult> RedisInventoryRepository::put_product(const std::string
   add_outbox_keys(keys, prefix_);
   std::vector<std::string> args{input.name, std::to_string(input.price_cents),
                                 std::to_string(input.available), ms_text(now)};
-  if (auto r = add_outbox_envelopes(args, events); !r) return std::move(r).error();
+  MERCATO_RETURN_IF_ERROR(add_outbox_envelopes(args, events));
   auto reply = client_.eval(kPutProduct, keys, args);
-  auto out = outcome(reply);
-  if (!out) return std::move(out).error();
+  MERCATO_ASSIGN_OR_RETURN(auto out, outcome(reply));
   appended(events);  // either answer changed the product
-  const auto& e = **out;
+  const auto& e = *out;
   if (e[0].text == "created") return PutProductResult{make_product(product_id, input, now), true};
   if (e[0].text != "replaced" || e.size() != 4) return Error::internal("put script: unexpected answer");
-  auto reserved = integer_of(e[1], "reserved");
-  if (!reserved) return std::move(reserved).error();
-  auto sold = integer_of(e[2], "sold");
-  if (!sold) return std::move(sold).error();
-  auto created = time_of(e[3], "created_at_ms");
-  if (!created) return std::move(created).error();
-  Product product{product_id, {}, 0, 0, *reserved, *sold, *created, *created};
+  MERCATO_ASSIGN_OR_RETURN(auto reserved, integer_of(e[1], "reserved"));
+  MERCATO_ASSIGN_OR_RETURN(auto sold, integer_of(e[2], "sold"));
+  MERCATO_ASSIGN_OR_RETURN(auto created, time_of(e[3], "created_at_ms"));
+  Product product{product_id, {}, 0, 0, reserved, sold, created, created};
   replace(product, input, now);
   return PutProductResult{std::move(product), false};
 }
 
 Result<Product> RedisInventoryRepository::find_product(std::string_view product_id) {
-  auto reply = client_.command({"HMGET", product_key(product_id), "name", "price_cents", "available",
-                                "reserved", "sold", "created_at_ms", "updated_at_ms"});
-  if (!reply) return std::move(reply).error();
-  const auto& f = reply->elements;
+  MERCATO_ASSIGN_OR_RETURN(
+      auto reply, client_.command({"HMGET", product_key(product_id), "name", "price_cents", "available",
+                                   "reserved", "sold", "created_at_ms", "updated_at_ms"}));
+  const auto& f = reply.elements;
   if (f.size() != 7) return Error::internal("redis: unexpected HMGET reply");
   if (f[0].is_nil()) return not_found_product(product_id);
   std::int64_t numbers[4];
   for (std::size_t i = 0; i < 4; ++i) {
-    auto n = integer_of(f[i + 1], "product stock");
-    if (!n) return std::move(n).error();
-    numbers[i] = *n;
+    MERCATO_ASSIGN_OR_RETURN(auto n, integer_of(f[i + 1], "product stock"));
+    numbers[i] = n;
   }
-  auto created = time_of(f[5], "created_at_ms");
-  if (!created) return std::move(created).error();
-  auto updated = time_of(f[6], "updated_at_ms");
-  if (!updated) return std::move(updated).error();
+  MERCATO_ASSIGN_OR_RETURN(auto created, time_of(f[5], "created_at_ms"));
+  MERCATO_ASSIGN_OR_RETURN(auto updated, time_of(f[6], "updated_at_ms"));
   return Product{
-      std::string(product_id), f[0].text, numbers[0], numbers[1], numbers[2], numbers[3], *created, *updated};
+      std::string(product_id), f[0].text, numbers[0], numbers[1], numbers[2], numbers[3], created, updated};
 }
 
 Result<ReserveResult> RedisInventoryRepository::reserve(const ReservationRequest& request, SystemTime now,
@@ -248,20 +237,18 @@ Result<ReserveResult> RedisInventoryRepository::reserve(const ReservationRequest
     args.push_back(std::to_string(item.quantity));
   }
   add_outbox_keys(keys, prefix_);
-  if (auto r = add_outbox_envelopes(args, events); !r) return std::move(r).error();
+  MERCATO_RETURN_IF_ERROR(add_outbox_envelopes(args, events));
   auto reply = client_.eval(kReserve, keys, args);
-  auto out = outcome(reply);
-  if (!out) return std::move(out).error();
-  const auto& e = **out;
+  MERCATO_ASSIGN_OR_RETURN(auto out, outcome(reply));
+  const auto& e = *out;
   const auto& kind = e[0].text;
   if (kind == "exists" && e.size() == 5) {
-    auto existing = reservation_of(request.order_id, &e[1]);
-    if (!existing) return std::move(existing).error();
-    if (!same_items(*existing, request)) {
+    MERCATO_ASSIGN_OR_RETURN(auto existing, reservation_of(request.order_id, &e[1]));
+    if (!same_items(existing, request)) {
       return Error::conflict("order " + request.order_id + " already has a reservation with other items",
                              "order_id");
     }
-    return ReserveResult{std::move(*existing), false};
+    return ReserveResult{std::move(existing), false};
   }
   if ((kind == "missing" || kind == "short") && e.size() >= 2) {
     // The same answers as the domain's reserve(), which the SQLite adapter runs.
@@ -282,10 +269,9 @@ Result<ReserveResult> RedisInventoryRepository::reserve(const ReservationRequest
   }
   if (kind == "created" && e.size() == 2) {
     appended(events);
-    auto items = parse_items(e[1].text);
-    if (!items) return std::move(items).error();
+    MERCATO_ASSIGN_OR_RETURN(auto items, parse_items(e[1].text));
     return ReserveResult{
-        Reservation{request.order_id, ReservationStatus::kReserved, std::move(*items), now, now}, true};
+        Reservation{request.order_id, ReservationStatus::kReserved, std::move(items), now, now}, true};
   }
   return Error::internal("reserve script: unexpected answer " + kind);
 }
@@ -293,16 +279,15 @@ Result<ReserveResult> RedisInventoryRepository::reserve(const ReservationRequest
 Result<SettleResult> RedisInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
                                                       SystemTime now, const EventsOf& events_of) {
   auto key = reservation_key(order_id);
-  auto stored = client_.command({"HMGET", key, "status", "items", "created_at_ms", "updated_at_ms"});
-  if (!stored) return std::move(stored).error();
-  if (stored->elements.size() != 4) return Error::internal("redis: unexpected HMGET reply");
-  if (stored->elements[0].is_nil()) return no_reservation(order_id);
-  auto found = reservation_of(order_id, stored->elements.data());
-  if (!found) return std::move(found).error();
-  Reservation reservation = std::move(*found);
+  MERCATO_ASSIGN_OR_RETURN(
+      auto stored, client_.command({"HMGET", key, "status", "items", "created_at_ms", "updated_at_ms"}));
+  if (stored.elements.size() != 4) return Error::internal("redis: unexpected HMGET reply");
+  if (stored.elements[0].is_nil()) return no_reservation(order_id);
+  MERCATO_ASSIGN_OR_RETURN(auto found, reservation_of(order_id, stored.elements.data()));
+  Reservation reservation = std::move(found);
 
   std::vector<std::string> keys{key};
-  std::vector<std::string> args{std::string(to_string(target)), ms_text(now), stored->elements[1].text};
+  std::vector<std::string> args{std::string(to_string(target)), ms_text(now), stored.elements[1].text};
   for (const auto& line : reservation.items) {
     keys.push_back(product_key(line.product_id));
     args.push_back(std::to_string(line.quantity));
@@ -315,11 +300,10 @@ Result<SettleResult> RedisInventoryRepository::settle(std::string_view order_id,
   moved_to.updated_at = now;
   std::vector<events::CloudEvent> events;
   if (events_of && reservation.status == ReservationStatus::kReserved) events = events_of(moved_to);
-  if (auto r = add_outbox_envelopes(args, events); !r) return std::move(r).error();
+  MERCATO_RETURN_IF_ERROR(add_outbox_envelopes(args, events));
   auto reply = client_.eval(kSettle, keys, args);
-  auto out = outcome(reply);
-  if (!out) return std::move(out).error();
-  const auto& e = **out;
+  MERCATO_ASSIGN_OR_RETURN(auto out, outcome(reply));
+  const auto& e = *out;
   const auto& kind = e[0].text;
   if (kind == "moved") {
     appended(events);
@@ -332,9 +316,8 @@ Result<SettleResult> RedisInventoryRepository::settle(std::string_view order_id,
     if (!status || !updated) return corrupt("reservation " + std::string(order_id) + " status");
     reservation.status = *status;
     reservation.updated_at = *updated;
-    auto moved = transition(reservation, target, now);
-    if (!moved) return std::move(moved).error();
-    if (*moved) return Error::internal("settle: a final reservation moved");
+    MERCATO_ASSIGN_OR_RETURN(auto moved, transition(reservation, target, now));
+    if (moved) return Error::internal("settle: a final reservation moved");
     return SettleResult{std::move(reservation), false};
   }
   if (kind == "short" && e.size() == 3) {
@@ -353,12 +336,11 @@ Result<SettleResult> RedisInventoryRepository::settle(std::string_view order_id,
 }
 
 Result<Reservation> RedisInventoryRepository::find_reservation(std::string_view order_id) {
-  auto reply = client_.command(
-      {"HMGET", reservation_key(order_id), "status", "items", "created_at_ms", "updated_at_ms"});
-  if (!reply) return std::move(reply).error();
-  if (reply->elements.size() != 4) return Error::internal("redis: unexpected HMGET reply");
-  if (reply->elements[0].is_nil()) return no_reservation(order_id);
-  return reservation_of(order_id, reply->elements.data());
+  MERCATO_ASSIGN_OR_RETURN(auto reply, client_.command({"HMGET", reservation_key(order_id), "status", "items",
+                                                        "created_at_ms", "updated_at_ms"}));
+  if (reply.elements.size() != 4) return Error::internal("redis: unexpected HMGET reply");
+  if (reply.elements[0].is_nil()) return no_reservation(order_id);
+  return reservation_of(order_id, reply.elements.data());
 }
 
 Result<void> RedisInventoryRepository::ping() { return client_.ping(); }

@@ -85,10 +85,9 @@ Result<std::optional<Product>> select_product(sql::Connection& c, std::string_vi
   static const std::string sql =
       "SELECT " + std::string(kProductColumns) + " FROM products WHERE product_id = $1";
   static const std::string locking = sql + "{for_update}";
-  auto rows = c.query(lock ? locking : sql, {id});
-  if (!rows) return std::move(rows).error();
-  if (rows->empty()) return std::optional<Product>();
-  auto row = (*rows)[0];
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  if (rows.empty()) return std::optional<Product>();
+  auto row = rows[0];
   return std::optional<Product>(Product{row.text(0), row.text(1), row.integer(2), row.integer(3),
                                         row.integer(4), row.integer(5), row.time(6), row.time(7)});
 }
@@ -101,9 +100,8 @@ Result<std::map<std::string, Product, std::less<>>> lock_products(sql::Connectio
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   std::map<std::string, Product, std::less<>> out;
   for (const auto& id : ids) {
-    auto product = select_product(c, id, true);
-    if (!product) return std::move(product).error();
-    if (*product) out.emplace(id, std::move(**product));
+    MERCATO_ASSIGN_OR_RETURN(auto product, select_product(c, id, true));
+    if (product) out.emplace(id, std::move(*product));
   }
   return out;
 }
@@ -133,18 +131,18 @@ Result<std::optional<Reservation>> select_reservation(sql::Connection& c, std::s
   static const std::string sql =
       "SELECT status, created_at_ms, updated_at_ms FROM reservations WHERE order_id = $1";
   static const std::string locking = sql + "{for_update}";
-  auto head = c.query(lock ? locking : sql, {order_id});
-  if (!head) return std::move(head).error();
-  if (head->empty()) return std::optional<Reservation>();
-  auto row = (*head)[0];
+  MERCATO_ASSIGN_OR_RETURN(auto head, c.query(lock ? locking : sql, {order_id}));
+  if (head.empty()) return std::optional<Reservation>();
+  auto row = head[0];
   auto status = parse_reservation_status(row.text(0));
   if (!status) return Error::internal("reservation " + std::string(order_id) + " has an unknown status");
   Reservation r{std::string(order_id), *status, {}, row.time(1), row.time(2)};
-  auto items = c.query(
-      "SELECT product_id, quantity, price_cents FROM reservation_items WHERE order_id = $1 ORDER BY line",
-      {order_id});
-  if (!items) return std::move(items).error();
-  for (auto item : *items) r.items.push_back({item.text(0), item.integer(1), item.integer(2)});
+  MERCATO_ASSIGN_OR_RETURN(
+      auto items,
+      c.query(
+          "SELECT product_id, quantity, price_cents FROM reservation_items WHERE order_id = $1 ORDER BY line",
+          {order_id}));
+  for (auto item : items) r.items.push_back({item.text(0), item.integer(1), item.integer(2)});
   return std::optional<Reservation>(std::move(r));
 }
 
@@ -159,7 +157,7 @@ Result<PutProductResult> SqlInventoryRepository::put_product(const std::string& 
                                                              const ProductInput& input, SystemTime now,
                                                              std::span<const events::CloudEvent> events) {
   return db_.with([&](sql::Connection& c) -> Result<PutProductResult> {
-    if (auto r = c.begin(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(c.begin());
     PutProductResult result;
     auto existing = select_product(c, product_id, true);
     if (!existing) return std::move(existing).error();
@@ -167,12 +165,11 @@ Result<PutProductResult> SqlInventoryRepository::put_product(const std::string& 
       // ON CONFLICT: a concurrent creation of the same id (PostgreSQL) makes this insert wait for it and
       // insert nothing; the product is then replaced below, as if this call had come second.
       result.product = make_product(product_id, input, now);
-      auto inserted = insert_product(c, result.product);
-      if (!inserted) return std::move(inserted).error();
-      if (*inserted) {
+      MERCATO_ASSIGN_OR_RETURN(auto inserted, insert_product(c, result.product));
+      if (inserted) {
         result.created = true;
-        if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
-        if (auto r = c.commit(); !r) return std::move(r).error();
+        MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
+        MERCATO_RETURN_IF_ERROR(c.commit());
         return result;
       }
       existing = select_product(c, product_id, true);
@@ -181,19 +178,18 @@ Result<PutProductResult> SqlInventoryRepository::put_product(const std::string& 
     }
     result.product = std::move(**existing);
     replace(result.product, input, now);
-    if (auto r = update_product(c, result.product); !r) return std::move(r).error();
-    if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
-    if (auto r = c.commit(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(update_product(c, result.product));
+    MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
+    MERCATO_RETURN_IF_ERROR(c.commit());
     return result;
   });
 }
 
 Result<Product> SqlInventoryRepository::find_product(std::string_view product_id) {
   return db_.with([&](sql::Connection& c) -> Result<Product> {
-    auto product = select_product(c, product_id, false);
-    if (!product) return std::move(product).error();
-    if (!*product) return not_found_product(product_id);
-    return std::move(**product);
+    MERCATO_ASSIGN_OR_RETURN(auto product, select_product(c, product_id, false));
+    if (!product) return not_found_product(product_id);
+    return std::move(*product);
   });
 }
 
@@ -202,7 +198,7 @@ Result<ReserveResult> SqlInventoryRepository::reserve(const ReservationRequest& 
   return db_.with([&](sql::Connection& c) -> Result<ReserveResult> {
     // Every early return below leaves the transaction open; the lease rolls it back, so nothing of a
     // refused request (not even the reservation row claimed first) is ever written.
-    if (auto r = c.begin(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(c.begin());
     // Claim the order id first. A concurrent request for the same order waits here for this one to
     // finish: after a commit it inserts nothing and reads the stored reservation (a replay or a 409);
     // after a rollback (a 422) its own insert goes through.
@@ -212,86 +208,79 @@ Result<ReserveResult> SqlInventoryRepository::reserve(const ReservationRequest& 
         {request.order_id, to_string(ReservationStatus::kReserved), now});
     if (!claimed) return write_failed(c, std::move(claimed).error());
     if (claimed->affected() != 1) {
-      auto existing = select_reservation(c, request.order_id, false);
-      if (!existing) return std::move(existing).error();
-      if (!*existing) return Error::internal("reservation " + request.order_id + " vanished during a replay");
-      if (!same_items(**existing, request)) {
+      MERCATO_ASSIGN_OR_RETURN(auto existing, select_reservation(c, request.order_id, false));
+      if (!existing) return Error::internal("reservation " + request.order_id + " vanished during a replay");
+      if (!same_items(*existing, request)) {
         return Error::conflict("order " + request.order_id + " already has a reservation with other items",
                                "order_id");
       }
-      return ReserveResult{std::move(**existing), false};
+      return ReserveResult{std::move(*existing), false};
     }
     std::vector<std::string> ids;
     ids.reserve(request.items.size());
     for (const auto& item : request.items) ids.push_back(item.product_id);
-    auto locked = lock_products(c, std::move(ids));
-    if (!locked) return std::move(locked).error();
+    MERCATO_ASSIGN_OR_RETURN(auto locked, lock_products(c, std::move(ids)));
     std::vector<std::optional<Product>> products;
     products.reserve(request.items.size());
     for (const auto& item : request.items) {
-      auto it = locked->find(item.product_id);
-      products.push_back(it == locked->end() ? std::nullopt : std::optional<Product>(it->second));
+      auto it = locked.find(item.product_id);
+      products.push_back(it == locked.end() ? std::nullopt : std::optional<Product>(it->second));
     }
-    auto reservation = inventory::reserve(request, products, now);
-    if (!reservation) return std::move(reservation).error();
+    MERCATO_ASSIGN_OR_RETURN(auto reservation, inventory::reserve(request, products, now));
     for (const auto& product : products) {
-      if (auto r = update_product(c, *product); !r) return std::move(r).error();
+      MERCATO_RETURN_IF_ERROR(update_product(c, *product));
     }
-    for (std::size_t i = 0; i < reservation->items.size(); ++i) {
-      const auto& line = reservation->items[i];
+    for (std::size_t i = 0; i < reservation.items.size(); ++i) {
+      const auto& line = reservation.items[i];
       auto r = c.query(
           "INSERT INTO reservation_items(order_id, product_id, line, quantity, price_cents)"
           " VALUES ($1, $2, $3, $4, $5)",
-          {reservation->order_id, line.product_id, i, line.quantity, line.price_cents});
+          {reservation.order_id, line.product_id, i, line.quantity, line.price_cents});
       if (!r) return write_failed(c, std::move(r).error());
     }
-    if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
-    if (auto r = c.commit(); !r) return std::move(r).error();
-    return ReserveResult{std::move(*reservation), true};
+    MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
+    MERCATO_RETURN_IF_ERROR(c.commit());
+    return ReserveResult{std::move(reservation), true};
   });
 }
 
 Result<SettleResult> SqlInventoryRepository::settle(std::string_view order_id, ReservationStatus target,
                                                     SystemTime now, const EventsOf& events_of) {
   return db_.with([&](sql::Connection& c) -> Result<SettleResult> {
-    if (auto r = c.begin(); !r) return std::move(r).error();
-    auto found = select_reservation(c, order_id, true);
-    if (!found) return std::move(found).error();
-    if (!*found) return no_reservation(order_id);
-    Reservation reservation = std::move(**found);
-    auto moved = transition(reservation, target, now);
-    if (!moved) return std::move(moved).error();
-    if (!*moved)
+    MERCATO_RETURN_IF_ERROR(c.begin());
+    MERCATO_ASSIGN_OR_RETURN(auto found, select_reservation(c, order_id, true));
+    if (!found) return no_reservation(order_id);
+    Reservation reservation = std::move(*found);
+    MERCATO_ASSIGN_OR_RETURN(auto moved, transition(reservation, target, now));
+    if (!moved)
       return SettleResult{std::move(reservation), false};  // already there: a retry, nothing to write
     std::vector<std::string> ids;
     ids.reserve(reservation.items.size());
     for (const auto& line : reservation.items) ids.push_back(line.product_id);
-    auto locked = lock_products(c, std::move(ids));
-    if (!locked) return std::move(locked).error();
+    MERCATO_ASSIGN_OR_RETURN(auto locked, lock_products(c, std::move(ids)));
     for (const auto& line : reservation.items) {
-      auto it = locked->find(line.product_id);
-      if (it == locked->end()) return Error::internal("reserved product " + line.product_id + " is missing");
-      if (auto r = settle_line(it->second, line.quantity, target, now); !r) return std::move(r).error();
-      if (auto r = update_product(c, it->second); !r) return std::move(r).error();
+      auto it = locked.find(line.product_id);
+      if (it == locked.end()) return Error::internal("reserved product " + line.product_id + " is missing");
+      MERCATO_RETURN_IF_ERROR(settle_line(it->second, line.quantity, target, now));
+      MERCATO_RETURN_IF_ERROR(update_product(c, it->second));
     }
     auto r = c.query("UPDATE reservations SET status = $2, updated_at_ms = $3 WHERE order_id = $1",
                      {reservation.order_id, to_string(reservation.status), reservation.updated_at});
     if (!r) return write_failed(c, std::move(r).error());
     if (events_of) {
       auto events = events_of(reservation);
-      if (auto appended = events::append_outbox(c, events); !appended) return std::move(appended).error();
+      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
     }
-    if (auto committed = c.commit(); !committed) return std::move(committed).error();
+    MERCATO_RETURN_IF_ERROR(c.commit());
     return SettleResult{std::move(reservation), true};
   });
 }
 
 Result<Reservation> SqlInventoryRepository::find_reservation(std::string_view order_id) {
   return db_.with([&](sql::Connection& c) -> Result<Reservation> {
-    auto found = select_reservation(c, order_id, false);
-    if (!found) return std::move(found).error();
-    if (!*found) return no_reservation(order_id);
-    return std::move(**found);
+    MERCATO_ASSIGN_OR_RETURN(auto found, select_reservation(c, order_id, false));
+    if (!found) return no_reservation(order_id);
+    return std::move(*found);
   });
 }
 

@@ -78,13 +78,12 @@ http::Response get_product(InventoryService& service, const http::Request& req) 
 
 // Types and number ranges (as FieldReader words them); the domain checks ids, line counts and repeats.
 Result<ReservationRequest> read_reservation_request(std::string_view text) {
-  auto body = json::parse_object(text);
-  if (!body) return std::move(body).error();
-  json::FieldReader in(*body);
+  MERCATO_ASSIGN_OR_RETURN(auto body, json::parse_object(text));
+  json::FieldReader in(body);
   ReservationRequest request;
   auto order_id = in.string("order_id", json::kRequired, kText);
   const auto* items = in.array("items", json::kRequired);
-  if (auto done = in.finish(); !done) return std::move(done).error();
+  MERCATO_RETURN_IF_ERROR(in.finish());
   request.order_id = std::move(*order_id);
   request.items.reserve(std::min<std::size_t>(items->size(), kMaxReservationLines + 1));
   for (std::size_t i = 0; i < items->size(); ++i) {
@@ -94,7 +93,7 @@ Result<ReservationRequest> read_reservation_request(std::string_view text) {
     json::FieldReader line(element.get_object(), path);
     auto product_id = line.string("product_id", json::kRequired, kText);
     auto quantity = line.integer("quantity", json::kRequired, 1, kMaxQuantity);
-    if (auto done = line.finish(); !done) return std::move(done).error();
+    MERCATO_RETURN_IF_ERROR(line.finish());
     request.items.push_back({std::move(*product_id), *quantity});
   }
   return request;

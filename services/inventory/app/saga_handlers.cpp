@@ -27,7 +27,7 @@ Result<std::string> text(const boost::json::object& data, std::string_view key, 
 Result<std::string> order_id_of(const boost::json::object& data) {
   auto order_id = text(data, "order_id", "order_id", true);
   if (!order_id) return order_id;
-  if (auto r = check_id(*order_id, "order_id"); !r) return std::move(r).error();
+  MERCATO_RETURN_IF_ERROR(check_id(*order_id, "order_id"));
   return order_id;
 }
 
@@ -42,23 +42,20 @@ Result<std::int64_t> quantity_of(const boost::json::object& line, const std::str
 
 // The lines as the domain's request; their count, quantities and uniqueness are the domain's to judge.
 Result<ReservationRequest> reservation_request_of(const boost::json::object& data) {
-  auto order_id = order_id_of(data);
-  if (!order_id) return std::move(order_id).error();
+  MERCATO_ASSIGN_OR_RETURN(auto order_id, order_id_of(data));
   const auto* lines = data.if_contains("lines");
   if (lines == nullptr) return Error::validation("lines", "command data lacks 'lines'");
   if (!lines->is_array()) return Error::validation("lines", "'lines' must be an array");
-  ReservationRequest request{std::move(*order_id), {}};
+  ReservationRequest request{std::move(order_id), {}};
   // The domain refuses more than kMaxReservationLines; parse one more so it still sees too many.
   request.items.reserve(std::min(lines->as_array().size(), kMaxReservationLines + 1));
   for (std::size_t i = 0; i < lines->as_array().size(); ++i) {
     auto field = "lines[" + std::to_string(i) + "]";
     const auto* line = lines->as_array()[i].if_object();
     if (line == nullptr) return Error::validation(field, "'" + field + "' must be an object");
-    auto product_id = text(*line, "product_id", field + ".product_id", true);
-    if (!product_id) return std::move(product_id).error();
-    auto quantity = quantity_of(*line, field + ".quantity");
-    if (!quantity) return std::move(quantity).error();
-    request.items.push_back({std::move(*product_id), *quantity});
+    MERCATO_ASSIGN_OR_RETURN(auto product_id, text(*line, "product_id", field + ".product_id", true));
+    MERCATO_ASSIGN_OR_RETURN(auto quantity, quantity_of(*line, field + ".quantity"));
+    request.items.push_back({std::move(product_id), quantity});
   }
   return request;
 }
@@ -85,13 +82,11 @@ std::string in_command_terms(std::string message) {
 }  // namespace
 
 Result<void> SagaHandlers::on_reserve_requested(const events::CloudEvent& command) {
-  auto data = data_of(command);
-  if (!data) return std::move(data).error();
-  auto request = reservation_request_of(*data);
-  if (!request) return std::move(request).error();
+  MERCATO_ASSIGN_OR_RETURN(auto data, data_of(command));
+  MERCATO_ASSIGN_OR_RETURN(auto request, reservation_request_of(data));
   // In choreography the command is order.created, and payment charges on the answer that names it.
   auto saga = events::saga_of(command);
-  auto reserved = inventory_.reserve(*request, command.traceparent, saga);
+  auto reserved = inventory_.reserve(request, command.traceparent, saga);
   if (reserved) {
     if (reserved->created) return events::answer_command(store_, consumer_, command);
     return events::answer_command(store_, consumer_, command,
@@ -100,7 +95,7 @@ Result<void> SagaHandlers::on_reserve_requested(const events::CloudEvent& comman
   const auto& error = reserved.error();
   auto line = line_of(error.field);
   std::string product_id;
-  if (line && *line < request->items.size()) product_id = request->items[*line].product_id;
+  if (line && *line < request.items.size()) product_id = request.items[*line].product_id;
   std::string reason;
   switch (error.code) {
     case ErrorCode::kUnprocessable:  // domain reserve(): the line named is unknown or short of stock
@@ -117,15 +112,13 @@ Result<void> SagaHandlers::on_reserve_requested(const events::CloudEvent& comman
   }
   return events::answer_command(
       store_, consumer_, command,
-      inventory_rejected_event(request->order_id, reason, product_id, command.traceparent));
+      inventory_rejected_event(request.order_id, reason, product_id, command.traceparent));
 }
 
 Result<void> SagaHandlers::on_commit_requested(const events::CloudEvent& command) {
-  auto data = data_of(command);
-  if (!data) return std::move(data).error();
-  auto order_id = order_id_of(*data);
-  if (!order_id) return std::move(order_id).error();
-  auto committed = inventory_.commit(*order_id, command.traceparent);
+  MERCATO_ASSIGN_OR_RETURN(auto data, data_of(command));
+  MERCATO_ASSIGN_OR_RETURN(auto order_id, order_id_of(data));
+  auto committed = inventory_.commit(order_id, command.traceparent);
   if (committed) {
     if (committed->moved) return events::answer_command(store_, consumer_, command);
     return events::answer_command(store_, consumer_, command,
@@ -141,17 +134,14 @@ Result<void> SagaHandlers::on_commit_requested(const events::CloudEvent& command
     return std::move(committed).error();
   }
   return events::answer_command(store_, consumer_, command,
-                                inventory_rejected_event(*order_id, reason, {}, command.traceparent));
+                                inventory_rejected_event(order_id, reason, {}, command.traceparent));
 }
 
 Result<void> SagaHandlers::on_release_requested(const events::CloudEvent& command) {
-  auto data = data_of(command);
-  if (!data) return std::move(data).error();
-  auto order_id = order_id_of(*data);
-  if (!order_id) return std::move(order_id).error();
-  auto reason = text(*data, "reason", "reason", false);
-  if (!reason) return std::move(reason).error();
-  auto released = inventory_.release(*order_id, *reason, command.traceparent);
+  MERCATO_ASSIGN_OR_RETURN(auto data, data_of(command));
+  MERCATO_ASSIGN_OR_RETURN(auto order_id, order_id_of(data));
+  MERCATO_ASSIGN_OR_RETURN(auto reason, text(data, "reason", "reason", false));
+  auto released = inventory_.release(order_id, reason, command.traceparent);
   if (released) {
     if (released->moved) return events::answer_command(store_, consumer_, command);
     // The current state: released before, for whatever reason it was then (not stored).
@@ -160,16 +150,15 @@ Result<void> SagaHandlers::on_release_requested(const events::CloudEvent& comman
   }
   if (released.error().code == ErrorCode::kNotFound) {
     // A compensation always succeeds: nothing was reserved, so nothing is held.
-    return events::answer_command(
-        store_, consumer_, command,
-        inventory_nothing_released_event(*order_id, now_utc(), command.traceparent));
+    return events::answer_command(store_, consumer_, command,
+                                  inventory_nothing_released_event(order_id, now_utc(), command.traceparent));
   }
   if (released.error().code == ErrorCode::kConflict) {
     // Sold units are not given back by a compensation: the saga must not have committed and then
     // released, and hears so rather than a release that did not happen.
     return events::answer_command(
         store_, consumer_, command,
-        inventory_rejected_event(*order_id, kReasonAlreadyCommitted, {}, command.traceparent));
+        inventory_rejected_event(order_id, kReasonAlreadyCommitted, {}, command.traceparent));
   }
   return std::move(released).error();
 }

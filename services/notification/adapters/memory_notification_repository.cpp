@@ -8,7 +8,7 @@ Result<Recorded> MemoryNotificationRepository::record_once(const Notification& n
   std::lock_guard lock(mutex_);
   auto key = std::make_pair(notification.order_id, notification.kind);
   if (auto it = by_pair_.find(key); it != by_pair_.end()) return Recorded{notifications_[it->second], false};
-  if (auto sent = deliver(notification); !sent) return std::move(sent).error();
+  MERCATO_RETURN_IF_ERROR(deliver(notification));
   by_pair_.emplace(std::move(key), notifications_.size());
   notifications_.push_back(notification);
   outbox_.insert(outbox_.end(), events.begin(), events.end());

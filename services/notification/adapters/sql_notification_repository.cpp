@@ -38,12 +38,10 @@ Result<Notification> read_row(const sql::Row& row) {
 Result<std::optional<Notification>> select_pair(sql::Connection& c, std::string_view order_id, Kind kind) {
   static const std::string sql =
       "SELECT " + std::string(kColumns) + " FROM notifications WHERE order_id = $1 AND kind = $2";
-  auto rows = c.query(sql, {order_id, to_string(kind)});
-  if (!rows) return std::move(rows).error();
-  if (rows->empty()) return std::optional<Notification>{};
-  auto n = read_row((*rows)[0]);
-  if (!n) return std::move(n).error();
-  return std::optional<Notification>{std::move(*n)};
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(sql, {order_id, to_string(kind)}));
+  if (rows.empty()) return std::optional<Notification>{};
+  MERCATO_ASSIGN_OR_RETURN(auto n, read_row(rows[0]));
+  return std::optional<Notification>{std::move(n)};
 }
 
 }  // namespace
@@ -59,30 +57,25 @@ Result<Recorded> SqlNotificationRepository::record_once(const Notification& noti
   return db_.with([&](sql::Connection& c) -> Result<Recorded> {
     // The pair is locked before the lookup (on SQLite begin() takes the write lock), so of two concurrent
     // requests for one pair the second waits here and then finds the first one's row.
-    if (auto r = c.begin(); !r) return std::move(r).error();
-    if (auto r = c.lock(notification.order_id + "/" + std::string(to_string(notification.kind))); !r) {
-      return std::move(r).error();
-    }
-    auto existing = select_pair(c, notification.order_id, notification.kind);
-    if (!existing) return std::move(existing).error();
-    if (*existing) return Recorded{std::move(**existing), false};  // the lease rolls back
+    MERCATO_RETURN_IF_ERROR(c.begin());
+    MERCATO_RETURN_IF_ERROR(c.lock(notification.order_id + "/" + std::string(to_string(notification.kind))));
+    MERCATO_ASSIGN_OR_RETURN(auto existing, select_pair(c, notification.order_id, notification.kind));
+    if (existing) return Recorded{std::move(*existing), false};  // the lease rolls back
 
     static const std::string sql =
         "INSERT INTO notifications(" + std::string(kColumns) + ") VALUES ($1, $2, $3, $4, $5, $6)";
-    if (auto r = c.run(sql, {notification.id, notification.customer_id, notification.order_id,
-                             to_string(notification.kind), notification.message, notification.created_at});
-        !r) {
-      return std::move(r).error();
-    }
+    MERCATO_RETURN_IF_ERROR(
+        c.run(sql, {notification.id, notification.customer_id, notification.order_id,
+                    to_string(notification.kind), notification.message, notification.created_at}));
     // The event goes in before delivery, so a failure to append it cannot follow an email already
     // handed over; the relay is woken only once COMMIT made the row and the event visible together.
-    if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
     // Deliver after the row is written and before COMMIT: a failed delivery rolls the row (and the
     // event) back, and a failed insert never reaches the mail outbox. (A crash between delivery and
     // COMMIT can deliver without recording; a retry then delivers again — at least once, never silently
     // lost.)
-    if (auto sent = deliver(notification); !sent) return std::move(sent).error();
-    if (auto r = c.commit(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(deliver(notification));
+    MERCATO_RETURN_IF_ERROR(c.commit());
     return Recorded{notification, true};
   });
 }

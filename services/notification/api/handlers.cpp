@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "mercato/http/query.hpp"
 #include "mercato/json/json.hpp"
 
 namespace mercato::notification {
@@ -35,38 +36,22 @@ http::Response send(NotificationService& service, const http::Request& req) {
   return http::Response::json(recorded->created ? 201 : 200, to_json(recorded->notification));
 }
 
-// A decimal integer without sign or spaces; anything else (including out of int range) is a 400.
-Result<int> parse_limit(const std::optional<std::string>& text) {
-  if (!text) return kDefaultListLimit;
-  Error bad =
-      Error::validation("limit", "limit: must be an integer between 1 and " + std::to_string(kMaxListLimit));
-  if (text->empty() || text->size() > 9) return bad;
-  int value = 0;
-  for (char c : *text) {
-    if (c < '0' || c > '9') return bad;
-    value = value * 10 + (c - '0');
-  }
-  return value;
-}
-
 // A customer sees their own notifications only: another customer's list is empty, as far as they can
 // tell. Without customer_id, a customer's own list.
 http::Response list(NotificationService& service, const http::Request& req, const auth::Principal& who) {
-  auto customer_id = req.query_param("customer_id");
-  if (!customer_id && who.role == auth::Role::kCustomer) customer_id = who.subject;
-  if (!customer_id) {
-    return http::Response::error(Error::validation("customer_id", "customer_id: query parameter is required"),
-                                 req.request_id);
-  }
+  http::QueryReader query(req);
+  auto customer_id =
+      query.string("customer_id", who.role == auth::Role::kCustomer ? http::kOptional : http::kRequired);
+  auto limit = query.integer("limit", {.fallback = kDefaultListLimit, .min = 1, .max = kMaxListLimit});
+  auto order_id = query.string("order_id", http::kOptional);
+  if (auto done = query.finish(); !done) return http::Response::error(done.error(), req.request_id);
+  if (!customer_id) customer_id = who.subject;
   if (!who.may_see(*customer_id)) {
     return http::Response::json(200, boost::json::object{{"notifications", boost::json::array{}}});
   }
-  auto limit = parse_limit(req.query_param("limit"));
-  if (!limit) return http::Response::error(limit.error(), req.request_id);
-  auto order_id = req.query_param("order_id");
   std::optional<std::string_view> order_filter;
   if (order_id) order_filter = *order_id;
-  auto notifications = service.list(*customer_id, *limit, order_filter);
+  auto notifications = service.list(*customer_id, static_cast<int>(limit), order_filter);
   if (!notifications) return http::Response::error(notifications.error(), req.request_id);
   boost::json::array items;
   items.reserve(notifications->size());

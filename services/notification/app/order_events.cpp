@@ -32,37 +32,28 @@ Result<boost::json::object> data_of(const events::CloudEvent& event) { return ev
 }  // namespace
 
 Result<void> on_order_confirmed(NotificationService& notifications, const events::CloudEvent& event) {
-  auto data = data_of(event);
-  if (!data) return std::move(data).error();
-  auto order_id = text_field(*data, "order_id", true);
-  if (!order_id) return std::move(order_id).error();
-  auto customer_id = text_field(*data, "customer_id", true);
-  if (!customer_id) return std::move(customer_id).error();
-  auto total = integer_field(*data, "total_cents");
-  if (!total) return std::move(total).error();
-  std::string message = "Your order " + *order_id + " is confirmed. Total: " + amount(*total) + ".";
+  MERCATO_ASSIGN_OR_RETURN(auto data, data_of(event));
+  MERCATO_ASSIGN_OR_RETURN(auto order_id, text_field(data, "order_id", true));
+  MERCATO_ASSIGN_OR_RETURN(auto customer_id, text_field(data, "customer_id", true));
+  MERCATO_ASSIGN_OR_RETURN(auto total, integer_field(data, "total_cents"));
+  std::string message = "Your order " + order_id + " is confirmed. Total: " + amount(total) + ".";
   // Once per order: a redelivery, or the event published again under a new id, finds the notification
   // recorded first and sends nothing (NotificationService::send).
-  auto sent = notifications.send({*customer_id, *order_id, "order_confirmed", message}, event.traceparent);
-  if (!sent) return std::move(sent).error();
+  MERCATO_RETURN_IF_ERROR(
+      notifications.send({customer_id, order_id, "order_confirmed", message}, event.traceparent));
   return {};
 }
 
 Result<void> on_order_cancelled(NotificationService& notifications, const events::CloudEvent& event) {
-  auto parsed = data_of(event);
-  if (!parsed) return std::move(parsed).error();
-  const auto& data = *parsed;
-  auto order_id = text_field(data, "order_id", true);
-  if (!order_id) return std::move(order_id).error();
-  auto customer_id = text_field(data, "customer_id", true);
-  if (!customer_id) return std::move(customer_id).error();
-  auto reason = text_field(data, "reason", false);
-  if (!reason) return std::move(reason).error();
-  std::string message = "Your order " + *order_id + " was cancelled.";
-  if (!reason->empty()) message += " Reason: " + *reason;
+  MERCATO_ASSIGN_OR_RETURN(auto data, data_of(event));
+  MERCATO_ASSIGN_OR_RETURN(auto order_id, text_field(data, "order_id", true));
+  MERCATO_ASSIGN_OR_RETURN(auto customer_id, text_field(data, "customer_id", true));
+  MERCATO_ASSIGN_OR_RETURN(auto reason, text_field(data, "reason", false));
+  std::string message = "Your order " + order_id + " was cancelled.";
+  if (!reason.empty()) message += " Reason: " + reason;
   // The event's trace context carries on into the notification.sent this publishes.
-  auto sent = notifications.send({*customer_id, *order_id, "order_cancelled", message}, event.traceparent);
-  if (!sent) return std::move(sent).error();
+  MERCATO_RETURN_IF_ERROR(
+      notifications.send({customer_id, order_id, "order_cancelled", message}, event.traceparent));
   return {};
 }
 

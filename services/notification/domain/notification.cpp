@@ -62,10 +62,8 @@ Result<std::string> validate_reference(std::string_view field, std::string_view 
 }
 
 Result<Notification> new_notification(std::string id, const NotificationRequest& request, SystemTime now) {
-  auto customer_id = validate_reference("customer_id", request.customer_id);
-  if (!customer_id) return std::move(customer_id).error();
-  auto order_id = validate_reference("order_id", request.order_id);
-  if (!order_id) return std::move(order_id).error();
+  MERCATO_ASSIGN_OR_RETURN(auto customer_id, validate_reference("customer_id", request.customer_id));
+  MERCATO_ASSIGN_OR_RETURN(auto order_id, validate_reference("order_id", request.order_id));
   auto kind = parse_kind(request.kind);
   if (!kind) {
     return Error::validation(
@@ -87,7 +85,7 @@ Result<Notification> new_notification(std::string id, const NotificationRequest&
     return Error::validation("message",
                              "message: must not contain control characters other than tab and line breaks");
   }
-  return Notification{std::move(id), std::move(*customer_id), std::move(*order_id), *kind, m, now};
+  return Notification{std::move(id), std::move(customer_id), std::move(order_id), *kind, m, now};
 }
 
 bool is_repeat_of(const Notification& existing, const Notification& candidate) noexcept {

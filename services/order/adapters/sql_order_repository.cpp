@@ -56,12 +56,10 @@ Result<Order> read_row(const sql::Row& row) {
   o.reason = row.text(3);
   o.total_cents = row.integer(4);
   o.payment_token = row.text(5);
-  auto address = address_from_json(row.text(6));
-  if (!address) return std::move(address).error();
-  o.shipping_address = std::move(*address);
-  auto lines = lines_from_json(row.text(7));
-  if (!lines) return std::move(lines).error();
-  o.lines = std::move(*lines);
+  MERCATO_ASSIGN_OR_RETURN(auto address, address_from_json(row.text(6)));
+  o.shipping_address = std::move(address);
+  MERCATO_ASSIGN_OR_RETURN(auto lines, lines_from_json(row.text(7)));
+  o.lines = std::move(lines);
   o.created_at = row.time(8);
   o.updated_at = row.time(9);
   return o;
@@ -71,10 +69,9 @@ Result<Order> read_row(const sql::Row& row) {
 Result<Order> select_order(sql::Connection& c, std::string_view id, bool lock = false) {
   static const std::string sql = std::string(kColumns) + "WHERE id = $1";
   static const std::string locking = sql + "{for_update}";
-  auto rows = c.query(lock ? locking : sql, {id});
-  if (!rows) return std::move(rows).error();
-  if (rows->empty()) return order_not_found(id);
-  return read_row((*rows)[0]);
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  if (rows.empty()) return order_not_found(id);
+  return read_row(rows[0]);
 }
 
 Result<void> update_order(sql::Connection& c, const Order& o) {
@@ -92,14 +89,13 @@ Result<void> write_saga(sql::Connection& c, const Saga& saga) {
 }
 
 Result<std::optional<Saga>> read_saga(sql::Connection& c, std::string_view order_id, bool lock) {
-  auto rows = c.query(lock ? "SELECT saga FROM order_sagas WHERE order_id = $1{for_update}"
-                           : "SELECT saga FROM order_sagas WHERE order_id = $1",
-                      {order_id});
-  if (!rows) return std::move(rows).error();
-  if (rows->empty()) return std::optional<Saga>();
-  auto saga = saga_from_json((*rows)[0].text(0));
-  if (!saga) return std::move(saga).error();
-  return std::optional<Saga>(std::move(*saga));
+  MERCATO_ASSIGN_OR_RETURN(auto rows,
+                           c.query(lock ? "SELECT saga FROM order_sagas WHERE order_id = $1{for_update}"
+                                        : "SELECT saga FROM order_sagas WHERE order_id = $1",
+                                   {order_id}));
+  if (rows.empty()) return std::optional<Saga>();
+  MERCATO_ASSIGN_OR_RETURN(auto saga, saga_from_json(rows[0].text(0)));
+  return std::optional<Saga>(std::move(saga));
 }
 
 }  // namespace
@@ -136,45 +132,42 @@ Result<std::optional<Saga>> SqlOrderRepository::find_saga(std::string_view order
 Result<bool> SqlOrderRepository::with_saga(std::string_view order_id, const std::optional<Handled>& handled,
                                            const SagaStep& step) {
   return db_.with([&](sql::Connection& c) -> Result<bool> {
-    if (auto r = c.begin(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(c.begin());
     if (handled) {
-      auto first = events::record_handled(c, handled->consumer, handled->event_id);
-      if (!first) return std::move(first).error();
-      if (!*first) return false;
+      MERCATO_ASSIGN_OR_RETURN(auto first, events::record_handled(c, handled->consumer, handled->event_id));
+      if (!first) return false;
     }
     // For update: an answer and a timeout for one saga are applied one after the other.
-    auto saga = read_saga(c, order_id, true);
-    if (!saga) return std::move(saga).error();
-    if (!*saga) {
+    MERCATO_ASSIGN_OR_RETURN(auto saga, read_saga(c, order_id, true));
+    if (!saga) {
       // Keep the inbox record: an answer for an order without a saga is handled (by ignoring it).
-      if (auto r = c.commit(); !r) return std::move(r).error();
+      MERCATO_RETURN_IF_ERROR(c.commit());
       return Error::not_found("order " + std::string(order_id) + " has no saga");
     }
-    auto order = select_order(c, order_id, true);
-    if (!order) return std::move(order).error();
-    auto change = step(*order, **saga);
-    if (!change) return std::move(change).error();
-    if (change->order_changed) {
-      if (auto r = update_order(c, *order); !r) return std::move(r).error();
+    MERCATO_ASSIGN_OR_RETURN(auto order, select_order(c, order_id, true));
+    MERCATO_ASSIGN_OR_RETURN(auto change, step(order, *saga));
+    if (change.order_changed) {
+      MERCATO_RETURN_IF_ERROR(update_order(c, order));
     }
-    if (change->saga_changed) {
-      if (auto r = write_saga(c, **saga); !r) return std::move(r).error();
+    if (change.saga_changed) {
+      MERCATO_RETURN_IF_ERROR(write_saga(c, *saga));
     }
-    if (auto r = events::append_outbox(c, change->events); !r) return std::move(r).error();
-    if (auto r = c.commit(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(events::append_outbox(c, change.events));
+    MERCATO_RETURN_IF_ERROR(c.commit());
     return true;
   });
 }
 
 Result<std::vector<std::string>> SqlOrderRepository::sagas_due(SystemTime now, std::size_t limit) {
   return db_.with([&](sql::Connection& c) -> Result<std::vector<std::string>> {
-    auto rows = c.query(
-        "SELECT order_id FROM order_sagas WHERE next_deadline_ms IS NOT NULL AND next_deadline_ms <= $1"
-        " ORDER BY next_deadline_ms LIMIT $2",
-        {now, limit});
-    if (!rows) return std::move(rows).error();
+    MERCATO_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query(
+            "SELECT order_id FROM order_sagas WHERE next_deadline_ms IS NOT NULL AND next_deadline_ms <= $1"
+            " ORDER BY next_deadline_ms LIMIT $2",
+            {now, limit}));
     std::vector<std::string> ids;
-    for (auto row : *rows) ids.push_back(row.text(0));
+    for (auto row : rows) ids.push_back(row.text(0));
     return ids;
   });
 }
@@ -187,13 +180,13 @@ Result<Page> SqlOrderRepository::page(std::string_view where_and_order, const sq
                                       std::int64_t limit) {
   return db_.with([&](sql::Connection& c) -> Result<Page> {
     // One row more than asked tells whether another page exists, without a COUNT(*).
-    auto orders =
-        sql::read_all(c.query(std::string(kColumns) + std::string(where_and_order), params), read_row);
-    if (!orders) return std::move(orders).error();
+    MERCATO_ASSIGN_OR_RETURN(
+        auto orders,
+        sql::read_all(c.query(std::string(kColumns) + std::string(where_and_order), params), read_row));
     Page page;
-    page.has_more = static_cast<std::int64_t>(orders->size()) > limit;
-    if (page.has_more) orders->resize(static_cast<std::size_t>(limit));
-    page.orders = std::move(*orders);
+    page.has_more = static_cast<std::int64_t>(orders.size()) > limit;
+    if (page.has_more) orders.resize(static_cast<std::size_t>(limit));
+    page.orders = std::move(orders);
     return page;
   });
 }
@@ -214,18 +207,17 @@ Result<Order> SqlOrderRepository::update(std::string_view id,
                                          const std::function<Result<bool>(Order&)>& mutate,
                                          const EventsOf& events_of) {
   return db_.with([&](sql::Connection& c) -> Result<Order> {
-    if (auto r = c.begin(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(c.begin());
     auto order = select_order(c, id, true);
     if (!order) return order;  // the lease rolls the transaction back
-    auto changed = mutate(*order);
-    if (!changed) return std::move(changed).error();
-    if (!*changed) return order;
-    if (auto r = update_order(c, *order); !r) return std::move(r).error();
+    MERCATO_ASSIGN_OR_RETURN(auto changed, mutate(*order));
+    if (!changed) return order;
+    MERCATO_RETURN_IF_ERROR(update_order(c, *order));
     if (events_of) {
       auto events = events_of(*order);
-      if (auto appended = events::append_outbox(c, events); !appended) return std::move(appended).error();
+      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
     }
-    if (auto committed = c.commit(); !committed) return std::move(committed).error();
+    MERCATO_RETURN_IF_ERROR(c.commit());
     return order;
   });
 }

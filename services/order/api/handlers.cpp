@@ -2,12 +2,10 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <charconv>
-#include <cstdlib>
 #include <set>
-#include <tuple>
 
 #include "app/json_codec.hpp"
+#include "mercato/http/query.hpp"
 #include "mercato/json/json.hpp"
 
 namespace mercato::order {
@@ -39,7 +37,7 @@ Result<Address> parse_address(const boost::json::object& o) {
   auto city = in.string("city", json::kRequired, {.min = 0, .max = 4096});
   auto postal = in.string("postal_code", json::kRequired, {.min = 0, .max = 4096});
   auto country = in.string("country", json::kRequired, {.min = 0, .max = 4096});
-  if (auto done = in.finish(); !done) return std::move(done).error();
+  MERCATO_RETURN_IF_ERROR(in.finish());
   return Address{*name, *line1, line2.value_or(""), *city, *postal, *country};
 }
 
@@ -52,7 +50,7 @@ Result<NewLine> parse_line(const boost::json::value& v, std::size_t index) {
   auto quantity = in.integer("quantity", json::kRequired, 1, 1'000'000);
   auto price_cents = in.integer("price_cents", json::kOptional, 0, 1'000'000'000'000);
   in.allow("price");
-  if (auto done = in.finish(); !done) return std::move(done).error();
+  MERCATO_RETURN_IF_ERROR(in.finish());
   if (!valid_id(*product_id)) return bad_id(path + ".product_id");
   NewLine line{*product_id, *quantity, std::nullopt, {}};
   if (price_cents) {
@@ -63,27 +61,15 @@ Result<NewLine> parse_line(const boost::json::value& v, std::size_t index) {
     std::string field = path + ".price";
     if (price_cents) return Error::validation(field, field + ": send price_cents or price, not both");
     if (!price->is_number()) return Error::validation(field, field + ": must be a number");
-    auto cents = cents_from_decimal(price->to_number<double>(), field);
-    if (!cents) return std::move(cents).error();
-    line.claimed_price_cents = *cents;
+    MERCATO_ASSIGN_OR_RETURN(auto cents, cents_from_decimal(price->to_number<double>(), field));
+    line.claimed_price_cents = cents;
     line.claimed_field = field;
   }
   return line;
 }
 
-Result<std::int64_t> query_int(const http::Request& req, const std::string& name, std::int64_t fallback,
-                               std::int64_t min, std::int64_t max) {
-  auto text = req.query_param(name);
-  if (!text) return fallback;
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
-  if (text->empty() || ec != std::errc() || end != text->data() + text->size() || value < min ||
-      value > max) {
-    return Error::validation(
-        name, name + ": must be an integer between " + std::to_string(min) + " and " + std::to_string(max));
-  }
-  return value;
-}
+// The page number of GET /orders and GET /admin/orders.
+constexpr http::IntegerRule kPage{.fallback = 1, .min = 1, .max = 1'000'000};
 
 // A customer places orders for themselves (customer_id, when sent, must be theirs); an admin places one
 // for the customer it names.
@@ -127,20 +113,10 @@ http::Response saga(OrderService& service, const http::Request& req, const auth:
 }
 
 http::Response list_all(OrderService& service, const http::Request& req) {
-  std::int64_t page = 1, limit = 100;
-  for (auto [name, out, max] :
-       {std::tuple{"page", &page, std::int64_t{1'000'000}}, {"limit", &limit, std::int64_t{1000}}}) {
-    auto given = req.query_param(name);
-    if (!given) continue;
-    char* end = nullptr;
-    long long v = std::strtoll(given->c_str(), &end, 10);
-    if (given->empty() || *end != '\0' || v < 1 || v > max) {
-      return http::Response::error(
-          Error::validation(name, std::string(name) + ": an integer from 1 to " + std::to_string(max)),
-          req.request_id);
-    }
-    *out = v;
-  }
+  http::QueryReader query(req);
+  auto page = query.integer("page", kPage);
+  auto limit = query.integer("limit", {.fallback = 100, .min = 1, .max = 1000});
+  if (auto done = query.finish(); !done) return http::Response::error(done.error(), req.request_id);
   auto orders = service.list_all(page, limit);
   if (!orders) return http::Response::error(orders.error(), req.request_id);
   boost::json::array items;
@@ -152,32 +128,29 @@ http::Response list_all(OrderService& service, const http::Request& req) {
 
 // A customer's own list by default; another customer's list is empty, as far as a customer can tell.
 http::Response list(OrderService& service, const http::Request& req, const auth::Principal& who) {
-  auto customer = req.query_param("customer_id");
-  if (!customer && who.role == auth::Role::kCustomer) customer = who.subject;
-  if (!customer || customer->empty()) {
-    return http::Response::error(Error::validation("customer_id", "customer_id: query parameter is required"),
-                                 req.request_id);
-  }
-  if (!valid_id(*customer)) return http::Response::error(bad_id("customer_id"), req.request_id);
-  auto page = query_int(req, "page", 1, 1, 1'000'000);
-  if (!page) return http::Response::error(page.error(), req.request_id);
+  http::QueryReader query(req);
+  auto customer =
+      query.string("customer_id", who.role == auth::Role::kCustomer ? http::kOptional : http::kRequired);
+  auto page = query.integer("page", kPage);
   // Limits above the maximum are capped rather than refused; the response says what was used.
-  auto limit = query_int(req, "limit", kDefaultPageSize, 1, std::numeric_limits<std::int64_t>::max());
-  if (!limit) return http::Response::error(limit.error(), req.request_id);
-  std::int64_t used = std::min(*limit, kMaxPageSize);
+  auto used = query.integer(
+      "limit", {.fallback = kDefaultPageSize, .min = 1, .max = kMaxPageSize, .above = http::AboveMax::kCap});
+  if (auto done = query.finish(); !done) return http::Response::error(done.error(), req.request_id);
+  if (!customer) customer = who.subject;
+  if (!valid_id(*customer)) return http::Response::error(bad_id("customer_id"), req.request_id);
   if (!who.may_see(*customer)) {
     return http::Response::json(
         200, boost::json::object{
-                 {"orders", boost::json::array{}}, {"page", *page}, {"limit", used}, {"has_more", false}});
+                 {"orders", boost::json::array{}}, {"page", page}, {"limit", used}, {"has_more", false}});
   }
-  auto result = service.list(*customer, *page, used);
+  auto result = service.list(*customer, page, used);
   if (!result) return http::Response::error(result.error(), req.request_id);
   boost::json::array orders;
   for (const auto& o : result->orders) orders.push_back(to_json(o));
   return http::Response::json(
       200,
       boost::json::object{
-          {"orders", std::move(orders)}, {"page", *page}, {"limit", used}, {"has_more", result->has_more}});
+          {"orders", std::move(orders)}, {"page", page}, {"limit", used}, {"has_more", result->has_more}});
 }
 
 http::Response cancel(OrderService& service, const http::Request& req, const auth::Principal& who) {
@@ -203,15 +176,14 @@ http::Response cancel(OrderService& service, const http::Request& req, const aut
 }  // namespace
 
 Result<NewOrder> parse_new_order(std::string_view text) {
-  auto body = json::parse_object(text);
-  if (!body) return std::move(body).error();
-  json::FieldReader in(*body);
+  MERCATO_ASSIGN_OR_RETURN(auto body, json::parse_object(text));
+  json::FieldReader in(body);
   // Optional: a customer's own id by default (the handler checks who may name whom).
   auto customer_id = in.string("customer_id", json::kOptional, kIdRule);
   const auto* items = in.array("items", json::kRequired);
   auto token = in.string("payment_token", json::kRequired, {.min = 1, .max = 64});
   const auto* address = in.object("shipping_address", json::kRequired);
-  if (auto done = in.finish(); !done) return std::move(done).error();
+  MERCATO_RETURN_IF_ERROR(in.finish());
   if (customer_id && !valid_id(*customer_id)) return bad_id("customer_id");
   if (items->empty()) return Error::validation("items", "items: an order needs at least one item");
   if (items->size() > 100) return Error::validation("items", "items: at most 100 lines per order");
@@ -220,19 +192,17 @@ Result<NewOrder> parse_new_order(std::string_view text) {
   order.payment_token = *token;
   std::set<std::string> seen;
   for (std::size_t i = 0; i < items->size(); ++i) {
-    auto line = parse_line((*items)[i], i);
-    if (!line) return std::move(line).error();
-    if (!seen.insert(line->product_id).second) {
+    MERCATO_ASSIGN_OR_RETURN(auto line, parse_line((*items)[i], i));
+    if (!seen.insert(line.product_id).second) {
       std::string field = "items[" + std::to_string(i) + "].product_id";
       return Error::validation(field,
-                               field + ": " + line->product_id + " appears twice; use one line per product");
+                               field + ": " + line.product_id + " appears twice; use one line per product");
     }
-    order.lines.push_back(std::move(*line));
+    order.lines.push_back(std::move(line));
   }
-  auto parsed_address = parse_address(*address);
-  if (!parsed_address) return std::move(parsed_address).error();
-  order.shipping_address = std::move(*parsed_address);
-  if (auto r = validate(order.shipping_address); !r) return std::move(r).error();
+  MERCATO_ASSIGN_OR_RETURN(auto parsed_address, parse_address(*address));
+  order.shipping_address = std::move(parsed_address);
+  MERCATO_RETURN_IF_ERROR(validate(order.shipping_address));
   return order;
 }
 

@@ -100,7 +100,7 @@ boost::json::object to_json(const Saga& saga) {
   for (const auto& r : saga.timeline) {
     boost::json::object entry{{"step", to_string(r.step)},
                               {"kind", is_compensation(r.step) ? "compensation" : "step"},
-                              {"status", r.status},
+                              {"status", to_string(r.status)},
                               {"at", format_rfc3339(r.at)}};
     if (!r.detail.empty()) entry["detail"] = r.detail;
     timeline.push_back(std::move(entry));
@@ -140,21 +140,20 @@ Result<Saga> saga_from_json(std::string_view text) {
   saga.step_deadline = *step_deadline;
   saga.order_deadline = *order_deadline;
   saga.failure = str(o, "failure");
-  auto done = steps_from(o.if_contains("done"));
-  if (!done) return std::move(done).error();
-  saga.done = std::move(*done);
-  auto left = steps_from(o.if_contains("compensations_left"));
-  if (!left) return std::move(left).error();
-  saga.compensations = std::move(*left);
+  MERCATO_ASSIGN_OR_RETURN(auto done, steps_from(o.if_contains("done")));
+  saga.done = std::move(done);
+  MERCATO_ASSIGN_OR_RETURN(auto left, steps_from(o.if_contains("compensations_left")));
+  saga.compensations = std::move(left);
   const auto* timeline = o.if_contains("timeline");
   if (timeline == nullptr || !timeline->is_array()) return Error::internal("stored saga lacks its timeline");
   for (const auto& item : timeline->get_array()) {
     if (!item.is_object()) return Error::internal("stored saga timeline entry is not an object");
     const auto& e = item.get_object();
     auto step = parse_step(str(e, "step"));
+    auto status = parse_step_status(str(e, "status"));
     auto when = parse_rfc3339(str(e, "at"));
-    if (!step || !when) return Error::internal("stored saga timeline entry is incomplete");
-    saga.timeline.push_back({*step, str(e, "status"), *when, str(e, "detail")});
+    if (!step || !status || !when) return Error::internal("stored saga timeline entry is incomplete");
+    saga.timeline.push_back({*step, *status, *when, str(e, "detail")});
   }
   return saga;
 }

@@ -65,21 +65,19 @@ Result<Page> OrderService::list(std::string_view customer_id, std::int64_t page,
 }
 
 Result<Saga> OrderService::saga(std::string_view id) {
-  auto saga = repository_.find_saga(id);
-  if (!saga) return std::move(saga).error();
-  if (!*saga) {
-    if (auto order = repository_.find(id); !order) return std::move(order).error();
+  MERCATO_ASSIGN_OR_RETURN(auto saga, repository_.find_saga(id));
+  if (!saga) {
+    MERCATO_RETURN_IF_ERROR(repository_.find(id));
     return Error::not_found("order " + std::string(id) + " has no saga");
   }
-  return std::move(**saga);
+  return std::move(*saga);
 }
 
 Result<Order> OrderService::cancel(std::string_view id, std::string reason) {
   if (sagas_ != nullptr) {
     // A running saga cancels by compensating what it has done (docs/saga.md).
-    auto cancelled = sagas_->cancel(id, reason);
-    if (!cancelled) return std::move(cancelled).error();
-    if (*cancelled) return std::move(**cancelled);
+    MERCATO_ASSIGN_OR_RETURN(auto cancelled, sagas_->cancel(id, reason));
+    if (cancelled) return std::move(*cancelled);
   }
   return repository_.update(
       id, [&](Order& o) { return order::cancel(o, reason, now_utc()); },

@@ -157,10 +157,9 @@ Result<void> SagaCoordinator::on_event(const events::CloudEvent& event) {
 }
 
 Result<std::size_t> SagaCoordinator::tick(SystemTime now) {
-  auto due = repository_.sagas_due(now, 100);
-  if (!due) return std::move(due).error();
+  MERCATO_ASSIGN_OR_RETURN(auto due, repository_.sagas_due(now, 100));
   std::size_t advanced = 0;
-  for (const auto& id : *due) {
+  for (const auto& id : due) {
     std::vector<StepRecord> added;
     auto r = repository_.with_saga(id, std::nullopt, [&](Order& order, Saga& saga) -> Result<SagaChange> {
       auto before = saga.timeline.size();
@@ -181,8 +180,8 @@ void SagaCoordinator::observe_payment(const std::vector<StepRecord>& added, bool
   bool started = false;
   for (const auto& r : added) {
     if (r.step != Step::kCharge) continue;
-    if (r.status == "started") started = true;
-    if (r.status == "timed_out") payment_circuit_->on_failure(circuit_clock_());
+    if (r.status == StepStatus::kStarted) started = true;
+    if (r.status == StepStatus::kTimedOut) payment_circuit_->on_failure(circuit_clock_());
   }
   // A trial let through for a reservation that did not start a charge (a duplicate, say) is given back.
   if (trial_acquired && !started) payment_circuit_->on_ignored();
@@ -195,7 +194,7 @@ void SagaCoordinator::count(const std::vector<StepRecord>& added) {
         ->counter("mercato_saga_steps_total",
                   "Saga steps and compensations by outcome (started, succeeded, "
                   "failed, timed_out, resent, cancelled, late)",
-                  {{"step", std::string(to_string(r.step))}, {"status", r.status}})
+                  {{"step", std::string(to_string(r.step))}, {"status", std::string(to_string(r.status))}})
         .inc();
   }
 }
@@ -206,16 +205,14 @@ Result<std::optional<Order>> SagaCoordinator::cancel(std::string_view order_id, 
     if (saga.finished()) return SagaChange{};
     running = true;
     auto now = now_utc();
-    auto d = on_cancel(saga, reason, now, timeouts_);
-    if (!d) return std::move(d).error();
-    return apply(*d, saga, order, now, {});
+    MERCATO_ASSIGN_OR_RETURN(auto d, on_cancel(saga, reason, now, timeouts_));
+    return apply(d, saga, order, now, {});
   });
   if (!r && r.error().code == ErrorCode::kNotFound) return std::optional<Order>();
   if (!r) return std::move(r).error();
   if (!running) return std::optional<Order>();
-  auto order = repository_.find(order_id);
-  if (!order) return std::move(order).error();
-  return std::optional<Order>(std::move(*order));
+  MERCATO_ASSIGN_OR_RETURN(auto order, repository_.find(order_id));
+  return std::optional<Order>(std::move(order));
 }
 
 // A tick at once (deadlines that passed while the service was down apply at start), then every interval.

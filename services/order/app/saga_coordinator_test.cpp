@@ -395,7 +395,7 @@ TEST_P(SagaCoordinatorTest, APaymentCircuitOpenedByTimeoutsDefersChargesAtOnce) 
     if (mode == Coordination::kOrchestration) {
       EXPECT_EQ(sent, std::vector<std::string>{"payment.charge_requested"}) << "the charge is still queued";
     }
-    EXPECT_EQ(service_->saga(second.id)->timeline.back().status, "deferred");
+    EXPECT_EQ(service_->saga(second.id)->timeline.back().status, StepStatus::kDeferred);
 
     // The payment service is back: the queued charges are answered, the orders go on.
     ASSERT_TRUE(answer(second, "payment.processed", R"({"status":"captured"})"));

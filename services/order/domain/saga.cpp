@@ -18,6 +18,12 @@ constexpr std::array kSteps{std::pair{Step::kReserve, "reserve"},
                             std::pair{Step::kRelease, "release"},
                             std::pair{Step::kRefund, "refund"},
                             std::pair{Step::kCancelShipment, "cancel_shipment"}};
+// The one place the step statuses' stored and shown names are written.
+constexpr std::array kStepStatuses{
+    std::pair{StepStatus::kStarted, "started"},     std::pair{StepStatus::kSucceeded, "succeeded"},
+    std::pair{StepStatus::kFailed, "failed"},       std::pair{StepStatus::kTimedOut, "timed_out"},
+    std::pair{StepStatus::kDeferred, "deferred"},   std::pair{StepStatus::kResent, "resent"},
+    std::pair{StepStatus::kCancelled, "cancelled"}, std::pair{StepStatus::kLate, "late"}};
 
 // What undoes a forward step.
 Step compensation_of(Step step) {
@@ -59,22 +65,22 @@ Expected expected(Step step) {
   return {};
 }
 
-void record(Saga& saga, Step step, std::string status, SystemTime now, std::string detail = {}) {
-  saga.timeline.push_back({step, std::move(status), now, std::move(detail)});
+void record(Saga& saga, Step step, StepStatus status, SystemTime now, std::string detail = {}) {
+  saga.timeline.push_back({step, status, now, std::move(detail)});
 }
 
 // Sends `step` now and waits for its answer.
 void send(Saga& saga, Decision& d, Step step, SystemTime now, const SagaTimeouts& timeouts) {
   saga.current = step;
   saga.step_deadline = now + timeouts.step;
-  record(saga, step, "started", now);
+  record(saga, step, StepStatus::kStarted, now);
   d.commands.push_back(step);
 }
 
 // The charge has just started but the payment service's circuit is open: wait in pending_payment (the
 // command or the event it acts on stays queued) until the order's deadline at the latest.
 void defer_charge(Saga& saga, Decision& d, SystemTime now) {
-  record(saga, Step::kCharge, "deferred", now, "the payment service's circuit is open");
+  record(saga, Step::kCharge, StepStatus::kDeferred, now, "the payment service's circuit is open");
   saga.step_deadline = saga.order_deadline;
   d.order_status = Status::kPendingPayment;
 }
@@ -164,6 +170,18 @@ std::optional<Step> parse_step(std::string_view text) noexcept {
   return std::nullopt;
 }
 
+std::string_view to_string(StepStatus status) noexcept {
+  for (auto [s, name] : kStepStatuses)
+    if (s == status) return name;
+  return "started";
+}
+
+std::optional<StepStatus> parse_step_status(std::string_view text) noexcept {
+  for (auto [s, name] : kStepStatuses)
+    if (text == name) return s;
+  return std::nullopt;
+}
+
 bool is_compensation(Step step) noexcept {
   return step == Step::kRelease || step == Step::kRefund || step == Step::kCancelShipment;
 }
@@ -187,7 +205,8 @@ Decision orchestrated_answer(Saga& saga, const Answer& answer, SystemTime now, c
     bool awaited = saga.state == SagaState::kCompensating && answer.type == expected(saga.current).success;
     if (auto late = forward_success(answer); late && !awaited) {
       d.changed = true;
-      record(saga, *late, "late", now, "undone by " + std::string(to_string(compensation_of(*late))));
+      record(saga, *late, StepStatus::kLate, now,
+             "undone by " + std::string(to_string(compensation_of(*late))));
       d.commands.push_back(compensation_of(*late));
       return d;
     }
@@ -204,18 +223,18 @@ Decision orchestrated_answer(Saga& saga, const Answer& answer, SystemTime now, c
   d.changed = true;
   Step step = saga.current;
   if (is_compensation(step)) {
-    record(saga, step, "succeeded", now, answer.reason);
+    record(saga, step, StepStatus::kSucceeded, now, answer.reason);
     next_compensation(saga, d, now, timeouts);
     return d;
   }
   if (failure) {
     std::string why = std::string(to_string(step)) + " failed";
     if (!answer.reason.empty()) why += ": " + answer.reason;
-    record(saga, step, "failed", now, answer.reason);
+    record(saga, step, StepStatus::kFailed, now, answer.reason);
     compensate(saga, d, why, std::nullopt, now, timeouts);
     return d;
   }
-  record(saga, step, "succeeded", now);
+  record(saga, step, StepStatus::kSucceeded, now);
   saga.done.push_back(step);
   if (auto next = next_forward(step)) {
     send(saga, d, *next, now, timeouts);
@@ -236,7 +255,7 @@ Result<Decision> orchestrated_cancel(Saga& saga, const std::string& reason, Syst
   }
   if (saga.state != SagaState::kRunning) return d;  // already compensating or compensated
   d.changed = true;
-  record(saga, saga.current, "cancelled", now, reason);
+  record(saga, saga.current, StepStatus::kCancelled, now, reason);
   compensate(saga, d, "cancelled: " + reason, saga.current, now, timeouts);
   // The customer sees the cancellation at once; the compensations finish in the background.
   d.order_status = Status::kCancelled;
@@ -268,7 +287,7 @@ bool await_next(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
     if (saga.current == step) return false;
     saga.current = step;
     saga.step_deadline = now + timeouts.step;
-    record(saga, step, "started", now);
+    record(saga, step, StepStatus::kStarted, now);
     return true;
   }
   return false;
@@ -280,7 +299,7 @@ void choreographed_compensate(Saga& saga, Decision& d, std::string failure, Syst
   saga.state = SagaState::kCompensating;
   saga.failure = std::move(failure);
   saga.compensations.assign(kAllCompensations.begin(), kAllCompensations.end());
-  for (auto c : saga.compensations) record(saga, c, "started", now);
+  for (auto c : saga.compensations) record(saga, c, StepStatus::kStarted, now);
   saga.current = saga.compensations.front();
   saga.step_deadline = now + timeouts.step;
   d.order_status = Status::kCancelled;
@@ -311,13 +330,13 @@ Decision choreographed_answer(Saga& saga, const Answer& answer, SystemTime now, 
   if (saga.state == SagaState::kRunning) {
     if (success && !contains(saga.done, *success)) {
       d.changed = true;
-      record(saga, *success, "succeeded", now);
+      record(saga, *success, StepStatus::kSucceeded, now);
       saga.done.push_back(*success);
       if (saga.done.size() == kForwardSteps.size()) {
         // Reserved, charged and shipped: the order is confirmed, and inventory commits on order.confirmed.
         saga.current = Step::kCommit;
         saga.step_deadline = now + timeouts.step;
-        record(saga, Step::kCommit, "started", now);
+        record(saga, Step::kCommit, StepStatus::kStarted, now);
         d.order_status = Status::kConfirmed;
       } else if (await_next(saga, now, timeouts) && saga.current == Step::kCharge &&
                  conditions.payment_circuit_open) {
@@ -328,7 +347,7 @@ Decision choreographed_answer(Saga& saga, const Answer& answer, SystemTime now, 
     if (saga.current == Step::kCommit) {
       if (answer.type != "inventory.committed") return d;
       d.changed = true;
-      record(saga, Step::kCommit, "succeeded", now);
+      record(saga, Step::kCommit, StepStatus::kSucceeded, now);
       saga.state = SagaState::kCompleted;
       return d;
     }
@@ -337,7 +356,7 @@ Decision choreographed_answer(Saga& saga, const Answer& answer, SystemTime now, 
     d.changed = true;
     std::string why = std::string(to_string(*failed)) + " failed";
     if (!answer.reason.empty()) why += ": " + answer.reason;
-    record(saga, *failed, "failed", now, answer.reason);
+    record(saga, *failed, StepStatus::kFailed, now, answer.reason);
     choreographed_compensate(saga, d, why, now, timeouts);
     return d;
   }
@@ -346,10 +365,10 @@ Decision choreographed_answer(Saga& saga, const Answer& answer, SystemTime now, 
     auto undo = compensation_of(*success);
     d.changed = true;
     d.announce = true;
-    record(saga, *success, "late", now, "undone on order.cancelled, announced again");
+    record(saga, *success, StepStatus::kLate, now, "undone on order.cancelled, announced again");
     if (!contains(saga.compensations, undo)) {
       saga.compensations.push_back(undo);
-      record(saga, undo, "started", now);
+      record(saga, undo, StepStatus::kStarted, now);
     }
     saga.state = SagaState::kCompensating;
     saga.current = saga.compensations.front();
@@ -359,7 +378,7 @@ Decision choreographed_answer(Saga& saga, const Answer& answer, SystemTime now, 
   auto undone = compensation_answered(answer);
   if (!undone || !contains(saga.compensations, *undone)) return d;
   d.changed = true;
-  record(saga, *undone, "succeeded", now, answer.reason);
+  record(saga, *undone, StepStatus::kSucceeded, now, answer.reason);
   std::erase(saga.compensations, *undone);
   if (saga.compensations.empty()) {
     saga.state = SagaState::kCompensated;
@@ -378,7 +397,7 @@ Result<Decision> choreographed_cancel(Saga& saga, const std::string& reason, Sys
   }
   if (saga.state != SagaState::kRunning) return d;
   d.changed = true;
-  record(saga, saga.current, "cancelled", now, reason);
+  record(saga, saga.current, StepStatus::kCancelled, now, reason);
   choreographed_compensate(saga, d, "cancelled: " + reason, now, timeouts);
   d.order_reason = reason;
   return d;
@@ -400,7 +419,7 @@ Decision start(Saga& saga, const std::string& order_id, SystemTime now, const Sa
     // No command: inventory reserves on order.created, which goes out with the order.
     saga.current = Step::kReserve;
     saga.step_deadline = now + timeouts.step;
-    record(saga, Step::kReserve, "started", now);
+    record(saga, Step::kReserve, StepStatus::kStarted, now);
   }
   return d;
 }
@@ -463,7 +482,7 @@ Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
     }
   };
   if (forward && now >= saga.order_deadline) {
-    record(saga, step, "timed_out", now, "the order's deadline passed");
+    record(saga, step, StepStatus::kTimedOut, now, "the order's deadline passed");
     give_up("not completed before the order's deadline");
     return d;
   }
@@ -471,13 +490,13 @@ Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
     // The payment service has not answered: what it acts on (the charge command, or inventory.reserved
     // in choreography) stays queued in the broker and the order waits in pending_payment, until the
     // order's deadline at the latest (the article's fallback).
-    record(saga, step, "timed_out", now, "waiting for the payment service");
+    record(saga, step, StepStatus::kTimedOut, now, "waiting for the payment service");
     saga.step_deadline = saga.order_deadline;
     d.order_status = Status::kPendingPayment;
     return d;
   }
   if (forward) {
-    record(saga, step, "timed_out", now);
+    record(saga, step, StepStatus::kTimedOut, now);
     give_up(std::string(to_string(step)) + " timed out");
     return d;
   }
@@ -485,13 +504,13 @@ Decision on_timeout(Saga& saga, SystemTime now, const SagaTimeouts& timeouts) {
   // or order.cancelled) again until they are answered.
   saga.step_deadline = now + timeouts.step;
   if (saga.mode == Coordination::kOrchestration) {
-    record(saga, step, "resent", now);
+    record(saga, step, StepStatus::kResent, now);
     d.commands.push_back(step);
   } else {
     if (saga.state == SagaState::kRunning) {
-      record(saga, step, "resent", now);
+      record(saga, step, StepStatus::kResent, now);
     } else {
-      for (auto c : saga.compensations) record(saga, c, "resent", now);
+      for (auto c : saga.compensations) record(saga, c, StepStatus::kResent, now);
     }
     d.announce = true;
   }

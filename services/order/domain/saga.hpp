@@ -51,9 +51,16 @@ std::string_view to_string(Step step) noexcept;
 std::optional<Step> parse_step(std::string_view text) noexcept;
 bool is_compensation(Step step) noexcept;
 
+// What happened to a step, as its timeline entry says. Stored (in the saga's JSON) and shown (GET
+// /orders/{id}/saga, the mercato_saga_steps_total label) by its wire name: "started", "succeeded",
+// "failed", "timed_out", "deferred", "resent", "cancelled", "late".
+enum class StepStatus { kStarted, kSucceeded, kFailed, kTimedOut, kDeferred, kResent, kCancelled, kLate };
+std::string_view to_string(StepStatus status) noexcept;
+std::optional<StepStatus> parse_step_status(std::string_view text) noexcept;
+
 struct StepRecord {
   Step step = Step::kReserve;
-  std::string status;  // started | succeeded | failed | timed_out | deferred | resent | cancelled | late
+  StepStatus status = StepStatus::kStarted;
   SystemTime at{};
   std::string detail;
 

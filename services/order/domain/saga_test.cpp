@@ -25,6 +25,21 @@ const Answer kReserved{"inventory.reserved", "", ""};
 const Answer kCaptured{"payment.processed", "captured", ""};
 const Answer kShipped{"shipment.created", "", ""};
 
+// The names are stored in every saga's JSON and shown by the API and the metrics: they must not drift.
+TEST(StepStatus, EachHasItsWireNameAndReadsBack) {
+  const std::pair<StepStatus, std::string_view> names[] = {
+      {StepStatus::kStarted, "started"},     {StepStatus::kSucceeded, "succeeded"},
+      {StepStatus::kFailed, "failed"},       {StepStatus::kTimedOut, "timed_out"},
+      {StepStatus::kDeferred, "deferred"},   {StepStatus::kResent, "resent"},
+      {StepStatus::kCancelled, "cancelled"}, {StepStatus::kLate, "late"}};
+  for (auto [status, name] : names) {
+    EXPECT_EQ(to_string(status), name);
+    EXPECT_EQ(parse_step_status(name), status) << name;
+  }
+  EXPECT_EQ(parse_step_status("Started"), std::nullopt);
+  EXPECT_EQ(parse_step_status(""), std::nullopt);
+}
+
 TEST(Saga, TheHappyPathReservesChargesShipsCommitsAndConfirms) {
   Saga s;
   auto d = start(s, "o-1", at(0), kTimeouts);
@@ -40,7 +55,7 @@ TEST(Saga, TheHappyPathReservesChargesShipsCommitsAndConfirms) {
   EXPECT_FALSE(s.next_deadline());
   ASSERT_EQ(s.timeline.size(), 8u);  // four steps, each started and succeeded
   EXPECT_EQ(s.timeline.back().step, Step::kCommit);
-  EXPECT_EQ(s.timeline.back().status, "succeeded");
+  EXPECT_EQ(s.timeline.back().status, StepStatus::kSucceeded);
   EXPECT_EQ(s.timeline.back().at, at(4));
 }
 
@@ -140,7 +155,7 @@ TEST(Saga, AReservationThatTimesOutIsReleasedInCaseItLandsLate) {
   EXPECT_EQ(s.failure, "reserve timed out");
   d = on_answer(s, kReserved, at(11), kTimeouts);
   EXPECT_EQ(steps(d), std::vector{Step::kRelease}) << "a late reservation is released (again: harmless)";
-  EXPECT_EQ(s.timeline.back().status, "late");
+  EXPECT_EQ(s.timeline.back().status, StepStatus::kLate);
 }
 
 TEST(Saga, AnEffectThatLandsAfterTheSagaGaveUpIsUndone) {
@@ -177,7 +192,7 @@ TEST(Saga, ThePivotAndCompensationsAreResentNeverDropped) {
   auto s = run({kReserved, kCaptured, kShipped});  // commit sent at 3 s
   auto d = on_timeout(s, at(13), kTimeouts);
   EXPECT_EQ(steps(d), std::vector{Step::kCommit});
-  EXPECT_EQ(s.timeline.back().status, "resent");
+  EXPECT_EQ(s.timeline.back().status, StepStatus::kResent);
   EXPECT_FALSE(on_timeout(s, at(70), kTimeouts).commands.empty())
       << "the order deadline does not undo a commit";
 
@@ -233,7 +248,7 @@ Saga choreographed(std::initializer_list<Answer> answers) {
 std::vector<std::string> statuses_of(const Saga& s, Step step) {
   std::vector<std::string> out;
   for (const auto& r : s.timeline)
-    if (r.step == step) out.push_back(r.status);
+    if (r.step == step) out.emplace_back(to_string(r.status));
   return out;
 }
 
@@ -398,7 +413,7 @@ TEST(PaymentCircuit, AnOpenCircuitDefersTheChargeAtOnce) {
     }
     EXPECT_EQ(s.current, Step::kCharge);
     EXPECT_EQ(s.step_deadline, s.order_deadline) << "waits until the order's deadline at most";
-    EXPECT_EQ(s.timeline.back().status, "deferred");
+    EXPECT_EQ(s.timeline.back().status, StepStatus::kDeferred);
     // When the payment service is back and charges, the saga goes on.
     d = on_answer(s, kCaptured, at(5), kTimeouts);
     EXPECT_EQ(s.current, Step::kShip) << to_string(mode);

@@ -31,7 +31,7 @@ Result<Payment> MemoryPaymentRepository::record(const Payment& payment, const Ke
   if (outcome) {
     // As the outbox tables do: a malformed event refuses the whole change.
     for (const auto& e : events) {
-      if (auto valid = events::validate(e); !valid) return std::move(valid).error();
+      MERCATO_RETURN_IF_ERROR(events::validate(e));
     }
   }
   if (completion != nullptr) {
@@ -75,14 +75,13 @@ Result<Payment> MemoryPaymentRepository::refund(std::string_view id, SystemTime 
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return not_found(id);
   Payment updated = payments_[it->second];
-  auto changed = payment::refund(updated, now);
-  if (!changed) return std::move(changed).error();
-  if (!*changed) return updated;
+  MERCATO_ASSIGN_OR_RETURN(auto changed, payment::refund(updated, now));
+  if (!changed) return updated;
   // Built before anything changes, so a throwing builder leaves the store as it was.
   std::vector<events::CloudEvent> appended;
   if (events_of) appended = events_of(updated);
   for (const auto& e : appended) {
-    if (auto valid = events::validate(e); !valid) return std::move(valid).error();
+    MERCATO_RETURN_IF_ERROR(events::validate(e));
   }
   payments_[it->second] = updated;
   outbox_.insert(outbox_.end(), appended.begin(), appended.end());

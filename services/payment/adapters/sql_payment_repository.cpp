@@ -60,10 +60,9 @@ Result<Payment> read_payment(const sql::Row& row) {
 Result<Payment> select_payment(sql::Connection& c, std::string_view id, bool lock = false) {
   static const std::string sql = "SELECT " + std::string(kPaymentColumns) + " FROM payments WHERE id = $1";
   static const std::string locking = sql + "{for_update}";
-  auto rows = c.query(lock ? locking : sql, {id});
-  if (!rows) return std::move(rows).error();
-  if (rows->empty()) return not_found(id);
-  return read_payment((*rows)[0]);
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  if (rows.empty()) return not_found(id);
+  return read_payment(rows[0]);
 }
 
 Error order_paid(std::string_view order_id) {
@@ -75,43 +74,42 @@ Error order_paid(std::string_view order_id) {
 // conflict target is the partial unique index, so a clash leaves the transaction usable (the key's
 // completion still commits with it) while any other failure is still an error.
 Result<bool> insert_payment(sql::Connection& c, const Payment& p) {
-  auto r = c.query(
-      "INSERT INTO payments(id, order_id, customer_id, amount_cents, status, decline_reason, created_at_ms,"
-      " updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-      " ON CONFLICT (order_id) WHERE status = 'captured' DO NOTHING",
-      {p.id, p.order_id, p.customer_id, p.amount_cents, to_string(p.status), p.decline_reason, p.created_at,
-       p.updated_at});
-  if (!r) return std::move(r).error();
-  return r->affected() == 1;
+  MERCATO_ASSIGN_OR_RETURN(
+      auto r, c.query("INSERT INTO payments(id, order_id, customer_id, amount_cents, status, decline_reason,"
+                      " created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                      " ON CONFLICT (order_id) WHERE status = 'captured' DO NOTHING",
+                      {p.id, p.order_id, p.customer_id, p.amount_cents, to_string(p.status), p.decline_reason,
+                       p.created_at, p.updated_at}));
+  return r.affected() == 1;
 }
 
 Result<bool> order_has_capture(sql::Connection& c, std::string_view order_id) {
-  auto rows = c.query("SELECT 1 FROM payments WHERE order_id = $1 AND status = 'captured'", {order_id});
-  if (!rows) return std::move(rows).error();
-  return !rows->empty();
+  MERCATO_ASSIGN_OR_RETURN(
+      auto rows, c.query("SELECT 1 FROM payments WHERE order_id = $1 AND status = 'captured'", {order_id}));
+  return !rows.empty();
 }
 
 Result<void> mark_completed(sql::Connection& c, std::string_view key, const StoredResponse& response,
                             const std::string* payment_id) {
-  auto r = c.query(
-      "UPDATE idempotency_keys SET state = 'completed', response_status = $2, response_body = $3,"
-      " payment_id = $4 WHERE idempotency_key = $1 AND state = 'in_progress'",
-      {key, response.status, response.body,
-       payment_id != nullptr ? sql::Param(*payment_id) : sql::Param(std::nullopt)});
-  if (!r) return std::move(r).error();
-  if (r->affected() != 1)
+  MERCATO_ASSIGN_OR_RETURN(
+      auto r,
+      c.query("UPDATE idempotency_keys SET state = 'completed', response_status = $2, response_body = $3,"
+              " payment_id = $4 WHERE idempotency_key = $1 AND state = 'in_progress'",
+              {key, response.status, response.body,
+               payment_id != nullptr ? sql::Param(*payment_id) : sql::Param(std::nullopt)}));
+  if (r.affected() != 1)
     return Error::internal("idempotency key " + std::string(key) + " is not in progress");
   return {};
 }
 
 Result<std::optional<IdempotencyRecord>> select_key(sql::Connection& c, std::string_view key) {
-  auto rows = c.query(
-      "SELECT fingerprint, state, response_status, response_body, payment_id, created_at_ms"
-      " FROM idempotency_keys WHERE idempotency_key = $1",
-      {key});
-  if (!rows) return std::move(rows).error();
-  if (rows->empty()) return std::optional<IdempotencyRecord>();
-  auto row = (*rows)[0];
+  MERCATO_ASSIGN_OR_RETURN(
+      auto rows,
+      c.query("SELECT fingerprint, state, response_status, response_body, payment_id, created_at_ms"
+              " FROM idempotency_keys WHERE idempotency_key = $1",
+              {key}));
+  if (rows.empty()) return std::optional<IdempotencyRecord>();
+  auto row = rows[0];
   IdempotencyRecord existing;
   existing.key = std::string(key);
   existing.fingerprint = row.text(0);
@@ -132,24 +130,22 @@ SqlPaymentRepository::SqlPaymentRepository(sql::Database& db) : db_(db) {
 Result<Payment> SqlPaymentRepository::record(const Payment& payment, const KeyCompletion* completion,
                                              std::span<const events::CloudEvent> events) {
   return db_.with([&](sql::Connection& c) -> Result<Payment> {
-    if (auto r = c.begin(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(c.begin());
     // Attempts for one order run one at a time, so a declined attempt cannot slip in beside a concurrent
     // capture (on SQLite begin() already serialises every writer). The lock ends with the transaction.
-    if (auto r = c.lock(payment.order_id); !r) return std::move(r).error();
-    auto paid = order_has_capture(c, payment.order_id);
-    if (!paid) return std::move(paid).error();
+    MERCATO_RETURN_IF_ERROR(c.lock(payment.order_id));
+    MERCATO_ASSIGN_OR_RETURN(auto paid, order_has_capture(c, payment.order_id));
     Result<Payment> outcome = payment;
-    if (*paid) {
+    if (paid) {
       outcome = order_paid(payment.order_id);
     } else {
       // The partial unique index: unreachable after the check above under the lock, but the schema
       // guards the rule on its own too.
-      auto inserted = insert_payment(c, payment);
-      if (!inserted) return std::move(inserted).error();
-      if (!*inserted) outcome = order_paid(payment.order_id);
+      MERCATO_ASSIGN_OR_RETURN(auto inserted, insert_payment(c, payment));
+      if (!inserted) outcome = order_paid(payment.order_id);
     }
     if (outcome) {
-      if (auto r = events::append_outbox(c, events); !r) return std::move(r).error();
+      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
     }
     if (completion != nullptr) {
       auto response = completion->render(outcome);
@@ -157,7 +153,7 @@ Result<Payment> SqlPaymentRepository::record(const Payment& payment, const KeyCo
         return std::move(r).error();  // the lease rolls back: no payment without its key's completion
       }
     }
-    if (auto r = c.commit(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(c.commit());
     return outcome;
   });
 }
@@ -176,20 +172,18 @@ Result<std::vector<Payment>> SqlPaymentRepository::list_by_order(std::string_vie
 
 Result<Payment> SqlPaymentRepository::refund(std::string_view id, SystemTime now, const EventsOf& events_of) {
   return db_.with([&](sql::Connection& c) -> Result<Payment> {
-    if (auto r = c.begin(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(c.begin());
     auto p = select_payment(c, id, true);
     if (!p) return p;  // the lease rolls the transaction back
-    auto changed = payment::refund(*p, now);
-    if (!changed) return std::move(changed).error();
-    if (!*changed) return p;
-    auto r = c.query("UPDATE payments SET status = $2, updated_at_ms = $3 WHERE id = $1",
-                     {p->id, to_string(p->status), p->updated_at});
-    if (!r) return std::move(r).error();
+    MERCATO_ASSIGN_OR_RETURN(auto changed, payment::refund(*p, now));
+    if (!changed) return p;
+    MERCATO_RETURN_IF_ERROR(c.query("UPDATE payments SET status = $2, updated_at_ms = $3 WHERE id = $1",
+                                    {p->id, to_string(p->status), p->updated_at}));
     if (events_of) {
       auto events = events_of(*p);
-      if (auto appended = events::append_outbox(c, events); !appended) return std::move(appended).error();
+      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
     }
-    if (auto committed = c.commit(); !committed) return std::move(committed).error();
+    MERCATO_RETURN_IF_ERROR(c.commit());
     return p;
   });
 }
@@ -201,12 +195,12 @@ Result<std::optional<IdempotencyRecord>> SqlPaymentRepository::claim_key(const I
     // losers wait for the winner's commit and then insert nothing, so they read the winner's record.
     // A loser can find no record when the winner released the key in between: it then claims again.
     for (int attempt = 0; attempt < 8; ++attempt) {
-      auto inserted = c.query(
-          "INSERT INTO idempotency_keys(idempotency_key, fingerprint, state, created_at_ms)"
-          " VALUES ($1, $2, 'in_progress', $3) ON CONFLICT (idempotency_key) DO NOTHING",
-          {fresh.key, fresh.fingerprint, fresh.created_at});
-      if (!inserted) return std::move(inserted).error();
-      if (inserted->affected() == 1) return std::optional<IdempotencyRecord>();
+      MERCATO_ASSIGN_OR_RETURN(
+          auto inserted,
+          c.query("INSERT INTO idempotency_keys(idempotency_key, fingerprint, state, created_at_ms)"
+                  " VALUES ($1, $2, 'in_progress', $3) ON CONFLICT (idempotency_key) DO NOTHING",
+                  {fresh.key, fresh.fingerprint, fresh.created_at}));
+      if (inserted.affected() == 1) return std::optional<IdempotencyRecord>();
       auto existing = select_key(c, fresh.key);
       if (!existing || *existing) return existing;
     }
@@ -226,10 +220,10 @@ Result<void> SqlPaymentRepository::release_key(std::string_view key) {
 
 Result<std::int64_t> SqlPaymentRepository::recover_keys(SystemTime created_before) {
   return db_.with([&](sql::Connection& c) -> Result<std::int64_t> {
-    auto r = c.query("DELETE FROM idempotency_keys WHERE created_at_ms < $1 OR state = 'in_progress'",
-                     {created_before});
-    if (!r) return std::move(r).error();
-    return r->affected();
+    MERCATO_ASSIGN_OR_RETURN(
+        auto r, c.query("DELETE FROM idempotency_keys WHERE created_at_ms < $1 OR state = 'in_progress'",
+                        {created_before}));
+    return r.affected();
   });
 }
 

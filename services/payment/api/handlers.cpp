@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "mercato/http/query.hpp"
 #include "mercato/json/json.hpp"
 
 namespace mercato::payment {
@@ -31,14 +32,13 @@ constexpr json::StringRule kText{.min = 0, .max = 4096};
 
 // The body of POST /payments, or the 400 naming what is wrong with it.
 Result<ChargeRequest> read_charge(const http::Request& req) {
-  auto body = json::parse_object(req.body);
-  if (!body) return std::move(body).error();
-  json::FieldReader in(*body);
+  MERCATO_ASSIGN_OR_RETURN(auto body, json::parse_object(req.body));
+  json::FieldReader in(body);
   auto order_id = in.string("order_id", json::kRequired, kText);
   auto customer_id = in.string("customer_id", json::kRequired, kText);
   auto amount = in.integer("amount_cents", json::kRequired, kMinAmountCents, kMaxAmountCents);
   auto token = in.string("payment_token", json::kRequired, kText);
-  if (auto done = in.finish(); !done) return std::move(done).error();
+  MERCATO_RETURN_IF_ERROR(in.finish());
   return ChargeRequest{*order_id, *customer_id, *amount, *token};
 }
 
@@ -55,7 +55,7 @@ Result<std::optional<std::string>> idempotency_key(const http::Request& req) {
     key = value;
   }
   if (key) {
-    if (auto valid = validate_idempotency_key(*key); !valid) return std::move(valid).error();
+    MERCATO_RETURN_IF_ERROR(validate_idempotency_key(*key));
   }
   return key;
 }
@@ -87,8 +87,9 @@ http::Response charge(PaymentService& service, const http::Request& req) {
 // Lists hold only what the caller may see: another customer's order has no payments, as far as a
 // customer can tell.
 http::Response list(PaymentService& service, const http::Request& req, const auth::Principal& who) {
-  auto order_id = req.query_param("order_id");
-  if (!order_id) return error(Error::validation("order_id", "order_id: is required"), req);
+  http::QueryReader query(req);
+  auto order_id = query.string("order_id", http::kRequired);
+  if (auto done = query.finish(); !done) return error(done.error(), req);
   auto payments = service.list_for_order(*order_id);
   if (!payments) return error(payments.error(), req);
   boost::json::array items;

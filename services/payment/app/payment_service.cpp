@@ -63,10 +63,9 @@ std::string order_charge_key(std::string_view order_id) {
 }
 
 Result<Payment> PaymentService::charge(const ChargeRequest& request, const std::string& traceparent) {
-  if (auto valid = validate(request); !valid) return std::move(valid).error();
-  auto decision = processor_.authorize(request);
-  if (!decision) return std::move(decision).error();
-  auto payment = new_payment(request, *decision, new_uuid(), now_utc());
+  MERCATO_RETURN_IF_ERROR(validate(request));
+  MERCATO_ASSIGN_OR_RETURN(auto decision, processor_.authorize(request));
+  auto payment = new_payment(request, decision, new_uuid(), now_utc());
   auto processed = payment_processed_event(payment, traceparent);
   return repository_.record(payment, nullptr, std::span(&processed, 1));
 }
@@ -74,18 +73,16 @@ Result<Payment> PaymentService::charge(const ChargeRequest& request, const std::
 Result<PaymentService::KeyedCharge> PaymentService::charge(const ChargeRequest& request, std::string_view key,
                                                            const RenderOutcome& render,
                                                            const std::string& traceparent) {
-  if (auto valid = validate_idempotency_key(key); !valid) return std::move(valid).error();
-  if (auto valid = validate(request); !valid) return std::move(valid).error();
+  MERCATO_RETURN_IF_ERROR(validate_idempotency_key(key));
+  MERCATO_RETURN_IF_ERROR(validate(request));
   IdempotencyRecord fresh{.key = std::string(key),
                           .fingerprint = fingerprint(request),
                           .state = KeyState::kInProgress,
                           .created_at = now_utc()};
-  auto existing = repository_.claim_key(fresh);
-  if (!existing) return std::move(existing).error();
-  if (*existing) {
-    auto replay = resume(**existing, fresh.fingerprint);
-    if (!replay) return std::move(replay).error();
-    return KeyedCharge{std::move(*replay), true};
+  MERCATO_ASSIGN_OR_RETURN(auto existing, repository_.claim_key(fresh));
+  if (existing) {
+    MERCATO_ASSIGN_OR_RETURN(auto replay, resume(*existing, fresh.fingerprint));
+    return KeyedCharge{std::move(replay), true};
   }
 
   KeyClaim claim(repository_, key);
@@ -96,7 +93,7 @@ Result<PaymentService::KeyedCharge> PaymentService::charge(const ChargeRequest& 
     if (decision.error().code != ErrorCode::kUnprocessable) return std::move(decision).error();
     Result<Payment> refused = decision.error();
     auto response = render(refused);
-    if (auto done = repository_.complete_key(key, response); !done) return std::move(done).error();
+    MERCATO_RETURN_IF_ERROR(repository_.complete_key(key, response));
     claim.settle();
     return KeyedCharge{std::move(response), false};
   }
@@ -115,7 +112,7 @@ Result<PaymentService::KeyedCharge> PaymentService::charge(const ChargeRequest& 
 Result<Payment> PaymentService::get(std::string_view id) { return repository_.find(id); }
 
 Result<std::vector<Payment>> PaymentService::list_for_order(std::string_view order_id) {
-  if (auto valid = validate_order_id(order_id); !valid) return std::move(valid).error();
+  MERCATO_RETURN_IF_ERROR(validate_order_id(order_id));
   return repository_.list_by_order(order_id);
 }
 
@@ -126,9 +123,8 @@ Result<Payment> PaymentService::refund(std::string_view id, const std::string& t
 }
 
 Result<PaymentService::OrderCharge> PaymentService::paid_meanwhile(const ChargeRequest& request) {
-  auto payments = repository_.list_by_order(request.order_id);
-  if (!payments) return std::move(payments).error();
-  if (auto own = order_payment(std::move(*payments), terms_of(request))) return OrderCharge{std::move(*own)};
+  MERCATO_ASSIGN_OR_RETURN(auto payments, repository_.list_by_order(request.order_id));
+  if (auto own = order_payment(std::move(payments), terms_of(request))) return OrderCharge{std::move(*own)};
   // The capture that got there first is not this charge (another amount or customer): it is not the
   // order's, and the order cannot take a second one.
   return OrderCharge{std::nullopt, std::string(kPaymentConflict)};
@@ -137,37 +133,34 @@ Result<PaymentService::OrderCharge> PaymentService::paid_meanwhile(const ChargeR
 Result<PaymentService::OrderCharge> PaymentService::charge_order(const ChargeRequest& request,
                                                                  const std::string& traceparent,
                                                                  std::string_view saga) {
-  if (auto valid = validate_order_id(request.order_id); !valid) return std::move(valid).error();
+  MERCATO_RETURN_IF_ERROR(validate_order_id(request.order_id));
   // The order's payments first: a repeat of a charge that was made is answered with its payment, whatever
   // token this copy carries. Only a payment of this order, customer and amount is that charge: a capture
   // of 1 cent made through the REST API before the saga's charge must not pay for the order.
-  auto payments = repository_.list_by_order(request.order_id);
-  if (!payments) return std::move(payments).error();
-  if (auto own = order_payment(*payments, terms_of(request))) return OrderCharge{std::move(*own)};
+  MERCATO_ASSIGN_OR_RETURN(auto payments, repository_.list_by_order(request.order_id));
+  if (auto own = order_payment(payments, terms_of(request))) return OrderCharge{std::move(*own)};
   if (auto valid = validate(request); !valid) return OrderCharge{std::nullopt, std::string(kInvalidRequest)};
   // Someone else's capture of the order (declined attempts hold no money and are left alone): not
   // adopted, and not charged past (one capture per order). Nothing is stored against the key: the
   // answer follows from the payments, and a refund_order voids the key as for any refused charge.
-  if (holds_capture(*payments)) return OrderCharge{std::nullopt, std::string(kPaymentConflict)};
+  if (holds_capture(payments)) return OrderCharge{std::nullopt, std::string(kPaymentConflict)};
 
   auto key = order_charge_key(request.order_id);
-  auto claimed = repository_.claim_key({.key = key,
-                                        .fingerprint = fingerprint(request),
-                                        .state = KeyState::kInProgress,
-                                        .created_at = now_utc()});
-  if (!claimed) return std::move(claimed).error();
-  if (*claimed) {
+  MERCATO_ASSIGN_OR_RETURN(auto claimed, repository_.claim_key({.key = key,
+                                                                .fingerprint = fingerprint(request),
+                                                                .state = KeyState::kInProgress,
+                                                                .created_at = now_utc()}));
+  if (claimed) {
     // The order's charge ran before (its payment was recorded after the lookup above, or it recorded
     // none) or is running now. Its outcome stands, whatever this request asks: one charge per order.
-    const auto& record = **claimed;
+    const auto& record = *claimed;
     if (record.state == KeyState::kInProgress) {
       return Error::conflict("order_id: the charge of order " + request.order_id + " is in progress",
                              "order_id");
     }
     if (!record.payment_id.empty()) {
-      auto payment = repository_.find(record.payment_id);
-      if (!payment) return std::move(payment).error();
-      return OrderCharge{std::move(*payment)};
+      MERCATO_ASSIGN_OR_RETURN(auto payment, repository_.find(record.payment_id));
+      return OrderCharge{std::move(payment)};
     }
     if (record.response && record.response->status == kRefusedStatus) {
       return OrderCharge{std::nullopt, record.response->body};
@@ -181,9 +174,7 @@ Result<PaymentService::OrderCharge> PaymentService::charge_order(const ChargeReq
     // An unknown token is the processor's final word on this request: stored, so a repeat gets it
     // without asking again. Anything else (a processor out of reach) releases the key for a retry.
     if (decision.error().code != ErrorCode::kUnprocessable) return std::move(decision).error();
-    if (auto done = repository_.complete_key(key, {kRefusedStatus, std::string(kInvalidToken)}); !done) {
-      return std::move(done).error();
-    }
+    MERCATO_RETURN_IF_ERROR(repository_.complete_key(key, {kRefusedStatus, std::string(kInvalidToken)}));
     claim.settle();
     return OrderCharge{std::nullopt, std::string(kInvalidToken)};
   }
@@ -204,12 +195,11 @@ Result<PaymentService::OrderRefund> PaymentService::refund_charge(std::string_vi
                                                                   const std::string& traceparent,
                                                                   const std::optional<ChargeTerms>& charge,
                                                                   bool refunding_again) {
-  if (auto valid = validate_order_id(order_id); !valid) return std::move(valid).error();
-  auto payments = repository_.list_by_order(order_id);
-  if (!payments) return std::move(payments).error();
+  MERCATO_RETURN_IF_ERROR(validate_order_id(order_id));
+  MERCATO_ASSIGN_OR_RETURN(auto payments, repository_.list_by_order(order_id));
   // Someone else's payment of the order (another amount or customer) was never the saga's charge.
-  if (charge) std::erase_if(*payments, [&](const Payment& p) { return !is_charge_of(p, *charge); });
-  for (const auto& p : *payments) {
+  if (charge) std::erase_if(payments, [&](const Payment& p) { return !is_charge_of(p, *charge); });
+  for (const auto& p : payments) {
     if (p.status != PaymentStatus::kCaptured) continue;
     // events_of runs only when the payment moves to refunded, inside the transaction that returns it; a
     // refund that got there first (a REST call) leaves `moved` false and the payment as it refunded it.
@@ -221,22 +211,21 @@ Result<PaymentService::OrderRefund> PaymentService::refund_charge(std::string_vi
     if (!refunded) return std::move(refunded).error();
     return OrderRefund{std::move(*refunded), moved};
   }
-  for (auto& p : *payments) {
+  for (auto& p : payments) {
     if (p.status == PaymentStatus::kRefunded) return OrderRefund{std::move(p)};
   }
   // Nothing captured: void the order's charge. Claiming its key is atomic with the charge's own claim,
   // so exactly one of them wins; the loser sees the winner's outcome.
   auto key = order_charge_key(order_id);
-  auto claimed = repository_.claim_key(
-      {.key = key, .fingerprint = "void", .state = KeyState::kInProgress, .created_at = now_utc()});
-  if (!claimed) return std::move(claimed).error();
-  if (!*claimed) {
-    if (auto done = repository_.complete_key(key, {kRefusedStatus, std::string(kOrderCancelled)}); !done) {
-      return std::move(done).error();
-    }
+  MERCATO_ASSIGN_OR_RETURN(
+      auto claimed,
+      repository_.claim_key(
+          {.key = key, .fingerprint = "void", .state = KeyState::kInProgress, .created_at = now_utc()}));
+  if (!claimed) {
+    MERCATO_RETURN_IF_ERROR(repository_.complete_key(key, {kRefusedStatus, std::string(kOrderCancelled)}));
     return OrderRefund{};
   }
-  const auto& record = **claimed;
+  const auto& record = *claimed;
   if (record.state == KeyState::kInProgress) {
     return Error::conflict("order_id: the charge of order " + std::string(order_id) + " is in progress",
                            "order_id");

@@ -24,65 +24,53 @@ Result<std::int64_t> integer(const boost::json::object& data, std::string_view k
 
 Result<ChargeRequest> charge_request(const boost::json::object& data) {
   ChargeRequest request;
-  auto order_id = text(data, "order_id");
-  if (!order_id) return std::move(order_id).error();
-  request.order_id = std::move(*order_id);
-  auto customer_id = text(data, "customer_id");
-  if (!customer_id) return std::move(customer_id).error();
-  request.customer_id = std::move(*customer_id);
-  auto amount = integer(data, "amount_cents");
-  if (!amount) return std::move(amount).error();
-  request.amount_cents = *amount;
-  auto token = text(data, "payment_token");
-  if (!token) return std::move(token).error();
-  request.payment_token = std::move(*token);
+  MERCATO_ASSIGN_OR_RETURN(auto order_id, text(data, "order_id"));
+  request.order_id = std::move(order_id);
+  MERCATO_ASSIGN_OR_RETURN(auto customer_id, text(data, "customer_id"));
+  request.customer_id = std::move(customer_id);
+  MERCATO_ASSIGN_OR_RETURN(auto amount, integer(data, "amount_cents"));
+  request.amount_cents = amount;
+  MERCATO_ASSIGN_OR_RETURN(auto token, text(data, "payment_token"));
+  request.payment_token = std::move(token);
   return request;
 }
 
 }  // namespace
 
 Result<void> SagaHandlers::on_charge_requested(const events::CloudEvent& command) {
-  auto data = command_data(command);
-  if (!data) return std::move(data).error();
-  auto request = charge_request(*data);
-  if (!request) return std::move(request).error();
-  return charge(command, *request, {});
+  MERCATO_ASSIGN_OR_RETURN(auto data, command_data(command));
+  MERCATO_ASSIGN_OR_RETURN(auto request, charge_request(data));
+  return charge(command, request, {});
 }
 
 Result<void> SagaHandlers::charge(const events::CloudEvent& command, const ChargeRequest& request,
                                   std::string_view saga) {
-  auto charge = payments_.charge_order(request, command.traceparent, saga);
-  if (!charge) return std::move(charge).error();
+  MERCATO_ASSIGN_OR_RETURN(auto charge, payments_.charge_order(request, command.traceparent, saga));
   // Recorded now: the repository appended payment.processed with the payment, the inbox record only
   // remains. Otherwise the answer goes out with the inbox record, so a redelivery appends nothing.
-  if (charge->recorded) return events::answer_command(store_, consumer_, command);
-  if (charge->payment)
+  if (charge.recorded) return events::answer_command(store_, consumer_, command);
+  if (charge.payment)
     return events::answer_command(store_, consumer_, command,
-                                  payment_processed_event(*charge->payment, command.traceparent, saga));
+                                  payment_processed_event(*charge.payment, command.traceparent, saga));
   return events::answer_command(
       store_, consumer_, command,
-      charge_refused_event(request, charge->refusal, now_utc(), command.traceparent, saga));
+      charge_refused_event(request, charge.refusal, now_utc(), command.traceparent, saga));
 }
 
 namespace {
 
 // What a choreographed order's charge is, from its order.created.
 Result<ChargeRequest> charge_of(const events::CloudEvent& order_created) {
-  auto data = command_data(order_created);
-  if (!data) return std::move(data).error();
+  MERCATO_ASSIGN_OR_RETURN(auto data, command_data(order_created));
   ChargeRequest request;
-  auto order_id = text(*data, "order_id");
-  if (!order_id) return std::move(order_id).error();
-  request.order_id = std::move(*order_id);
-  auto customer_id = text(*data, "customer_id");
-  if (!customer_id) return std::move(customer_id).error();
-  request.customer_id = std::move(*customer_id);
-  auto amount = integer(*data, "total_cents");
-  if (!amount) return std::move(amount).error();
-  request.amount_cents = *amount;
-  auto token = text(*data, "payment_token");
-  if (!token) return std::move(token).error();
-  request.payment_token = std::move(*token);
+  MERCATO_ASSIGN_OR_RETURN(auto order_id, text(data, "order_id"));
+  request.order_id = std::move(order_id);
+  MERCATO_ASSIGN_OR_RETURN(auto customer_id, text(data, "customer_id"));
+  request.customer_id = std::move(customer_id);
+  MERCATO_ASSIGN_OR_RETURN(auto amount, integer(data, "total_cents"));
+  request.amount_cents = amount;
+  MERCATO_ASSIGN_OR_RETURN(auto token, text(data, "payment_token"));
+  request.payment_token = std::move(token);
   return request;
 }
 
@@ -92,20 +80,17 @@ Result<void> SagaHandlers::on_order_created(const events::CloudEvent& event) {
   if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
   auto request = charge_of(event);  // checked now: a bad order.created is not kept
   if (!request) return std::move(request).error();
-  auto joined = store_.join(consumer_, event, "inventory.reserved");
-  if (!joined) return std::move(joined).error();
-  if (joined->duplicate || !joined->partner) return {};
+  MERCATO_ASSIGN_OR_RETURN(auto joined, store_.join(consumer_, event, "inventory.reserved"));
+  if (joined.duplicate || !joined.partner) return {};
   return charge(event, *request, events::kChoreography);
 }
 
 Result<void> SagaHandlers::on_inventory_reserved(const events::CloudEvent& event) {
   if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
-  auto joined = store_.join(consumer_, event, "order.created");
-  if (!joined) return std::move(joined).error();
-  if (joined->duplicate || !joined->partner) return {};
-  auto request = charge_of(*joined->partner);
-  if (!request) return std::move(request).error();
-  return charge(event, *request, events::kChoreography);
+  MERCATO_ASSIGN_OR_RETURN(auto joined, store_.join(consumer_, event, "order.created"));
+  if (joined.duplicate || !joined.partner) return {};
+  MERCATO_ASSIGN_OR_RETURN(auto request, charge_of(*joined.partner));
+  return charge(event, request, events::kChoreography);
 }
 
 namespace {
@@ -116,11 +101,9 @@ namespace {
 Result<std::optional<ChargeTerms>> refunded_charge(const boost::json::object& data,
                                                    const std::string& order_id, std::string_view amount_key) {
   if (!data.contains("customer_id") && !data.contains(amount_key)) return std::optional<ChargeTerms>();
-  auto customer_id = text(data, "customer_id");
-  if (!customer_id) return std::move(customer_id).error();
-  auto amount = integer(data, amount_key);
-  if (!amount) return std::move(amount).error();
-  return std::optional<ChargeTerms>(ChargeTerms{order_id, std::move(*customer_id), *amount});
+  MERCATO_ASSIGN_OR_RETURN(auto customer_id, text(data, "customer_id"));
+  MERCATO_ASSIGN_OR_RETURN(auto amount, integer(data, amount_key));
+  return std::optional<ChargeTerms>(ChargeTerms{order_id, std::move(customer_id), amount});
 }
 
 }  // namespace
@@ -135,24 +118,20 @@ Result<void> SagaHandlers::on_refund_requested(const events::CloudEvent& command
 }
 
 Result<void> SagaHandlers::refund(const events::CloudEvent& command, std::string_view amount_key) {
-  auto data = command_data(command);
-  if (!data) return std::move(data).error();
-  auto order_id = text(*data, "order_id");
-  if (!order_id) return std::move(order_id).error();
+  MERCATO_ASSIGN_OR_RETURN(auto data, command_data(command));
+  MERCATO_ASSIGN_OR_RETURN(auto order_id, text(data, "order_id"));
   // Checked for its type only: a refund is full whatever the reason, and payments keep no reason.
-  if (auto reason = text(*data, "reason", false); !reason) return std::move(reason).error();
-  auto charged = refunded_charge(*data, *order_id, amount_key);
-  if (!charged) return std::move(charged).error();
-  auto undone = payments_.refund_order(*order_id, command.traceparent, *charged);
-  if (!undone) return std::move(undone).error();
-  if (undone->recorded) return events::answer_command(store_, consumer_, command);
-  if (undone->payment) {
-    const auto& p = *undone->payment;
+  MERCATO_RETURN_IF_ERROR(text(data, "reason", false));
+  MERCATO_ASSIGN_OR_RETURN(auto charged, refunded_charge(data, order_id, amount_key));
+  MERCATO_ASSIGN_OR_RETURN(auto undone, payments_.refund_order(order_id, command.traceparent, charged));
+  if (undone.recorded) return events::answer_command(store_, consumer_, command);
+  if (undone.payment) {
+    const auto& p = *undone.payment;
     return events::answer_command(store_, consumer_, command,
                                   payment_refunded_event(p, refund_id_of(p.id), command.traceparent));
   }
   return events::answer_command(store_, consumer_, command,
-                                nothing_refunded_event(*order_id, now_utc(), command.traceparent));
+                                nothing_refunded_event(order_id, now_utc(), command.traceparent));
 }
 
 }  // namespace mercato::payment

@@ -44,10 +44,9 @@ Result<Shipment> read_row(const sql::Row& row) {
 Result<Shipment> select_by_id(sql::Connection& c, std::string_view id, bool lock = false) {
   static const std::string sql = "SELECT " + std::string(kColumns) + " FROM shipments WHERE id = $1";
   static const std::string locking = sql + "{for_update}";
-  auto rows = c.query(lock ? locking : sql, {id});
-  if (!rows) return std::move(rows).error();
-  if (rows->empty()) return shipment_not_found(id);
-  return read_row((*rows)[0]);
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  if (rows.empty()) return shipment_not_found(id);
+  return read_row(rows[0]);
 }
 
 }  // namespace
@@ -67,11 +66,12 @@ Result<void> SqlShipmentRepository::insert(const Shipment& shipment,
                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                                    " ON CONFLICT (order_id) DO NOTHING";
     const auto& a = shipment.address;
-    auto r = c.query(sql, {shipment.id, shipment.order_id, shipment.customer_id, a.name, a.line1, a.line2,
-                           a.city, a.postal_code, a.country, to_string(shipment.status), shipment.created_at,
-                           shipment.updated_at});
-    if (!r) return std::move(r).error();  // the lease rolls the transaction back
-    if (r->affected() != 1) {
+    MERCATO_ASSIGN_OR_RETURN(
+        auto r,
+        c.query(sql, {shipment.id, shipment.order_id, shipment.customer_id, a.name, a.line1, a.line2, a.city,
+                      a.postal_code, a.country, to_string(shipment.status), shipment.created_at,
+                      shipment.updated_at}));  // the lease rolls the transaction back
+    if (r.affected() != 1) {
       return Error::conflict("order_id: order " + shipment.order_id + " already has a shipment", "order_id");
     }
     if (auto appended = events::append_outbox(c, events); !appended) return appended;
@@ -93,20 +93,17 @@ Result<std::vector<Shipment>> SqlShipmentRepository::find_by_order(std::string_v
 Result<Shipment> SqlShipmentRepository::cancel(std::string_view id, SystemTime now,
                                                const EventsOf& events_of) {
   return db_.with([&](sql::Connection& c) -> Result<Shipment> {
-    if (auto r = c.begin(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(c.begin());
     auto shipment = select_by_id(c, id, true);
     if (!shipment) return shipment;  // the lease rolls the transaction back
     if (!shipping::cancel(*shipment, now)) return shipment;
-    if (auto r = c.run("UPDATE shipments SET status = $2, updated_at_ms = $3 WHERE id = $1",
-                       {shipment->id, to_string(shipment->status), shipment->updated_at});
-        !r) {
-      return std::move(r).error();
-    }
+    MERCATO_RETURN_IF_ERROR(c.run("UPDATE shipments SET status = $2, updated_at_ms = $3 WHERE id = $1",
+                                  {shipment->id, to_string(shipment->status), shipment->updated_at}));
     if (events_of) {
       auto events = events_of(*shipment);
-      if (auto appended = events::append_outbox(c, events); !appended) return std::move(appended).error();
+      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
     }
-    if (auto committed = c.commit(); !committed) return std::move(committed).error();
+    MERCATO_RETURN_IF_ERROR(c.commit());
     return shipment;
   });
 }

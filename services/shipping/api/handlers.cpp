@@ -3,6 +3,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "mercato/http/query.hpp"
 #include "mercato/json/json.hpp"
 
 namespace mercato::shipping {
@@ -58,11 +59,9 @@ http::Response create(ShippingService& service, const http::Request& req) {
 
 // Lists hold only what the caller may see (another customer's shipments do not exist for a customer).
 http::Response list(ShippingService& service, const http::Request& req, const auth::Principal& who) {
-  auto order_id = req.query_param("order_id");
-  if (!order_id) {
-    return http::Response::error(Error::validation("order_id", "order_id: query parameter is required"),
-                                 req.request_id);
-  }
+  http::QueryReader query(req);
+  auto order_id = query.string("order_id", http::kRequired);
+  if (auto done = query.finish(); !done) return http::Response::error(done.error(), req.request_id);
   auto shipments = service.list_for_order(*order_id);
   if (!shipments) return http::Response::error(shipments.error(), req.request_id);
   boost::json::array items;

@@ -21,12 +21,10 @@ Result<std::string> text(const boost::json::object& data, std::string_view key, 
 
 Result<ShipmentRequest> shipment_request(const boost::json::object& data) {
   ShipmentRequest request;
-  auto order_id = text(data, "order_id");
-  if (!order_id) return std::move(order_id).error();
-  request.order_id = std::move(*order_id);
-  auto customer_id = text(data, "customer_id");
-  if (!customer_id) return std::move(customer_id).error();
-  request.customer_id = std::move(*customer_id);
+  MERCATO_ASSIGN_OR_RETURN(auto order_id, text(data, "order_id"));
+  request.order_id = std::move(order_id);
+  MERCATO_ASSIGN_OR_RETURN(auto customer_id, text(data, "customer_id"));
+  request.customer_id = std::move(customer_id);
   const auto* address = data.if_contains("shipping_address");
   if (address == nullptr)
     return Error::validation("shipping_address", "command data lacks 'shipping_address'");
@@ -44,9 +42,8 @@ Result<ShipmentRequest> shipment_request(const boost::json::object& data) {
         Member{"line2", &request.address.line2, false}, Member{"city", &request.address.city, true},
         Member{"postal_code", &request.address.postal_code, true},
         Member{"country", &request.address.country, true}}) {
-    auto value = text(a, m.key, m.required, kPrefix);
-    if (!value) return std::move(value).error();
-    *m.target = std::move(*value);
+    MERCATO_ASSIGN_OR_RETURN(auto value, text(a, m.key, m.required, kPrefix));
+    *m.target = std::move(value);
   }
   return request;
 }
@@ -54,42 +51,33 @@ Result<ShipmentRequest> shipment_request(const boost::json::object& data) {
 }  // namespace
 
 Result<void> SagaHandlers::on_create_requested(const events::CloudEvent& command) {
-  auto data = command_data(command);
-  if (!data) return std::move(data).error();
-  auto request = shipment_request(*data);
-  if (!request) return std::move(request).error();
-  return create(command, *request);
+  MERCATO_ASSIGN_OR_RETURN(auto data, command_data(command));
+  MERCATO_ASSIGN_OR_RETURN(auto request, shipment_request(data));
+  return create(command, request);
 }
 
 Result<void> SagaHandlers::on_order_created(const events::CloudEvent& event) {
   if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
   auto data = command_data(event);  // checked now: a bad order.created is not kept
   if (!data) return std::move(data).error();
-  auto request = shipment_request(*data);
-  if (!request) return std::move(request).error();
-  auto joined = store_.join(consumer_, event, "payment.processed");
-  if (!joined) return std::move(joined).error();
-  if (joined->duplicate || !joined->partner) return {};
-  return create(event, *request);
+  MERCATO_ASSIGN_OR_RETURN(auto request, shipment_request(*data));
+  MERCATO_ASSIGN_OR_RETURN(auto joined, store_.join(consumer_, event, "payment.processed"));
+  if (joined.duplicate || !joined.partner) return {};
+  return create(event, request);
 }
 
 Result<void> SagaHandlers::on_payment_processed(const events::CloudEvent& event) {
   if (!events::choreographed(event)) return events::answer_command(store_, consumer_, event);
-  auto data = command_data(event);
-  if (!data) return std::move(data).error();
-  auto status = text(*data, "status");
-  if (!status) return std::move(status).error();
+  MERCATO_ASSIGN_OR_RETURN(auto data, command_data(event));
+  MERCATO_ASSIGN_OR_RETURN(auto status, text(data, "status"));
   // A declined charge: the order service cancels the order, nothing to ship (and nothing kept, so only
   // a captured charge is ever a partner).
-  if (*status != "captured") return events::answer_command(store_, consumer_, event);
-  auto joined = store_.join(consumer_, event, "order.created");
-  if (!joined) return std::move(joined).error();
-  if (joined->duplicate || !joined->partner) return {};
-  auto order = command_data(*joined->partner);
-  if (!order) return std::move(order).error();
-  auto request = shipment_request(*order);
-  if (!request) return std::move(request).error();
-  return create(event, *request);
+  if (status != "captured") return events::answer_command(store_, consumer_, event);
+  MERCATO_ASSIGN_OR_RETURN(auto joined, store_.join(consumer_, event, "order.created"));
+  if (joined.duplicate || !joined.partner) return {};
+  MERCATO_ASSIGN_OR_RETURN(auto order, command_data(*joined.partner));
+  MERCATO_ASSIGN_OR_RETURN(auto request, shipment_request(order));
+  return create(event, request);
 }
 
 Result<void> SagaHandlers::on_order_cancelled(const events::CloudEvent& event) {
@@ -98,41 +86,36 @@ Result<void> SagaHandlers::on_order_cancelled(const events::CloudEvent& event) {
 }
 
 Result<void> SagaHandlers::create(const events::CloudEvent& command, const ShipmentRequest& request) {
-  auto outcome = shipments_.ship_order(request, command.traceparent);
-  if (!outcome) return std::move(outcome).error();
+  MERCATO_ASSIGN_OR_RETURN(auto outcome, shipments_.ship_order(request, command.traceparent));
   // Created now: the repository appended shipment.created with the shipment, the inbox record only remains.
-  if (outcome->created) return events::answer_command(store_, consumer_, command);
-  if (outcome->shipment)
+  if (outcome.created) return events::answer_command(store_, consumer_, command);
+  if (outcome.shipment)
     return events::answer_command(store_, consumer_, command,
-                                  shipment_created_event(*outcome->shipment, command.traceparent));
+                                  shipment_created_event(*outcome.shipment, command.traceparent));
   return events::answer_command(
       store_, consumer_, command,
-      shipment_failed_event(request.order_id, outcome->refusal, command.traceparent));
+      shipment_failed_event(request.order_id, outcome.refusal, command.traceparent));
 }
 
 Result<void> SagaHandlers::on_cancel_requested(const events::CloudEvent& command) {
-  auto data = command_data(command);
-  if (!data) return std::move(data).error();
-  auto order_id = text(*data, "order_id");
-  if (!order_id) return std::move(order_id).error();
+  MERCATO_ASSIGN_OR_RETURN(auto data, command_data(command));
+  MERCATO_ASSIGN_OR_RETURN(auto order_id, text(data, "order_id"));
   // Checked for its type only: shipments keep no cancellation reason.
-  if (auto reason = text(*data, "reason", false); !reason) return std::move(reason).error();
+  MERCATO_RETURN_IF_ERROR(text(data, "reason", false));
   // What the saga's shipment was (the command, or choreographed order.cancelled, names its customer and
   // address), so someone else's shipment of the order is not cancelled; absent from an older sender.
   std::optional<ShipmentRequest> asked;
-  if (data->contains("customer_id") || data->contains("shipping_address")) {
-    auto request = shipment_request(*data);
-    if (!request) return std::move(request).error();
-    asked = std::move(*request);
+  if (data.contains("customer_id") || data.contains("shipping_address")) {
+    MERCATO_ASSIGN_OR_RETURN(auto request, shipment_request(data));
+    asked = std::move(request);
   }
-  auto outcome = shipments_.cancel_order(*order_id, command.traceparent, asked);
-  if (!outcome) return std::move(outcome).error();
-  if (outcome->cancelled) return events::answer_command(store_, consumer_, command);
-  if (outcome->shipment)
+  MERCATO_ASSIGN_OR_RETURN(auto outcome, shipments_.cancel_order(order_id, command.traceparent, asked));
+  if (outcome.cancelled) return events::answer_command(store_, consumer_, command);
+  if (outcome.shipment)
     return events::answer_command(store_, consumer_, command,
-                                  shipment_cancelled_event(*outcome->shipment, command.traceparent));
+                                  shipment_cancelled_event(*outcome.shipment, command.traceparent));
   return events::answer_command(store_, consumer_, command,
-                                nothing_cancelled_event(*order_id, now_utc(), command.traceparent));
+                                nothing_cancelled_event(order_id, now_utc(), command.traceparent));
 }
 
 }  // namespace mercato::shipping

@@ -69,21 +69,16 @@ Result<std::string> validate_reference(std::string_view field, std::string_view 
 
 Result<Address> normalize_address(const Address& address) {
   Address out;
-  auto name = text_field("name", address.name, 1, 200);
-  if (!name) return std::move(name).error();
-  out.name = std::move(*name);
-  auto line1 = text_field("line1", address.line1, 1, 200);
-  if (!line1) return std::move(line1).error();
-  out.line1 = std::move(*line1);
-  auto line2 = text_field("line2", address.line2, 0, 200);
-  if (!line2) return std::move(line2).error();
-  out.line2 = std::move(*line2);
-  auto city = text_field("city", address.city, 1, 200);
-  if (!city) return std::move(city).error();
-  out.city = std::move(*city);
-  auto postal_code = text_field("postal_code", address.postal_code, 1, 20);
-  if (!postal_code) return std::move(postal_code).error();
-  out.postal_code = std::move(*postal_code);
+  MERCATO_ASSIGN_OR_RETURN(auto name, text_field("name", address.name, 1, 200));
+  out.name = std::move(name);
+  MERCATO_ASSIGN_OR_RETURN(auto line1, text_field("line1", address.line1, 1, 200));
+  out.line1 = std::move(line1);
+  MERCATO_ASSIGN_OR_RETURN(auto line2, text_field("line2", address.line2, 0, 200));
+  out.line2 = std::move(line2);
+  MERCATO_ASSIGN_OR_RETURN(auto city, text_field("city", address.city, 1, 200));
+  out.city = std::move(city);
+  MERCATO_ASSIGN_OR_RETURN(auto postal_code, text_field("postal_code", address.postal_code, 1, 20));
+  out.postal_code = std::move(postal_code);
   const std::string field = "address.country";
   const auto& c = address.country;
   bool shape =
@@ -99,13 +94,10 @@ Result<Address> normalize_address(const Address& address) {
 }
 
 Result<ShipmentRequest> normalize_request(const ShipmentRequest& request) {
-  auto order_id = validate_reference("order_id", request.order_id);
-  if (!order_id) return std::move(order_id).error();
-  auto customer_id = validate_reference("customer_id", request.customer_id);
-  if (!customer_id) return std::move(customer_id).error();
-  auto address = normalize_address(request.address);
-  if (!address) return std::move(address).error();
-  return ShipmentRequest{std::move(*order_id), std::move(*customer_id), std::move(*address)};
+  MERCATO_ASSIGN_OR_RETURN(auto order_id, validate_reference("order_id", request.order_id));
+  MERCATO_ASSIGN_OR_RETURN(auto customer_id, validate_reference("customer_id", request.customer_id));
+  MERCATO_ASSIGN_OR_RETURN(auto address, normalize_address(request.address));
+  return ShipmentRequest{std::move(order_id), std::move(customer_id), std::move(address)};
 }
 
 Shipment new_shipment(std::string id, ShipmentRequest request, SystemTime now) {

@@ -51,10 +51,9 @@ Result<User> select_user(sql::Connection& c, std::string_view id, bool lock = fa
   static const std::string sql =
       "SELECT id, email, name, created_at_ms, updated_at_ms FROM users WHERE id = $1";
   static const std::string locking = sql + "{for_update}";
-  auto rows = c.query(lock ? locking : sql, {id});
-  if (!rows) return std::move(rows).error();
-  if (rows->empty()) return user_not_found(id);
-  auto row = (*rows)[0];
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  if (rows.empty()) return user_not_found(id);
+  auto row = rows[0];
   return User{row.text(0), row.text(1), row.text(2), row.time(3), row.time(4)};
 }
 
@@ -104,20 +103,18 @@ Result<User> SqlUserRepository::find(std::string_view id) {
 Result<User> SqlUserRepository::update(std::string_view id, const UserPatch& patch, SystemTime now,
                                        const EventsOf& events_of) {
   return db_.with([&](sql::Connection& c) -> Result<User> {
-    if (auto r = c.begin(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(c.begin());
     auto user = select_user(c, id, true);
     if (!user) return user;  // the lease rolls the transaction back
     if (!apply(*user, patch, now)) return user;
-    if (auto r = write_user(c, "UPDATE users SET email = $2, name = $3, updated_at_ms = $4 WHERE id = $1",
-                            {user->id, user->email, user->name, user->updated_at});
-        !r) {
-      return std::move(r).error();
-    }
+    MERCATO_RETURN_IF_ERROR(
+        write_user(c, "UPDATE users SET email = $2, name = $3, updated_at_ms = $4 WHERE id = $1",
+                   {user->id, user->email, user->name, user->updated_at}));
     if (events_of) {
       auto events = events_of(*user);
-      if (auto appended = events::append_outbox(c, events); !appended) return std::move(appended).error();
+      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
     }
-    if (auto committed = c.commit(); !committed) return std::move(committed).error();
+    MERCATO_RETURN_IF_ERROR(c.commit());
     return user;
   });
 }
@@ -125,13 +122,14 @@ Result<User> SqlUserRepository::update(std::string_view id, const UserPatch& pat
 Result<Credentials> SqlUserRepository::find_credentials(std::string_view email) {
   return db_.with([&](sql::Connection& c) -> Result<Credentials> {
     // Compared as the unique index folds case, so the index serves the lookup.
-    auto rows = c.query(
-        "SELECT c.user_id, c.password_hash, c.role FROM users u JOIN credentials c ON c.user_id = u.id"
-        " WHERE {nocase:u.email} = {nocase:$1}",
-        {email});
-    if (!rows) return std::move(rows).error();
-    if (rows->empty()) return Error::not_found("no account with that email");
-    auto row = (*rows)[0];
+    MERCATO_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query(
+            "SELECT c.user_id, c.password_hash, c.role FROM users u JOIN credentials c ON c.user_id = u.id"
+            " WHERE {nocase:u.email} = {nocase:$1}",
+            {email}));
+    if (rows.empty()) return Error::not_found("no account with that email");
+    auto row = rows[0];
     auto role = parse_role(row.text(2));
     if (!role) return Error::internal("stored role '" + row.text(2) + "' is unknown");
     return Credentials{row.text(0), row.text(1), *role};
@@ -145,36 +143,34 @@ Result<void> SqlUserRepository::insert_refresh_token(const RefreshToken& token) 
 Result<Grant> SqlUserRepository::rotate_refresh_token(std::string_view token_hash, RefreshToken next,
                                                       SystemTime now) {
   return db_.with([&](sql::Connection& c) -> Result<Grant> {
-    if (auto r = c.begin(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(c.begin());
     // For update: two presentations of one token are serialized, so exactly one of them spends it and
     // the other sees it spent (and revokes the family).
-    auto rows = c.query(
-        "SELECT t.family_id, t.user_id, t.expires_at_ms, t.spent_at_ms, t.revoked_at_ms, c.role"
-        " FROM refresh_tokens t JOIN credentials c ON c.user_id = t.user_id WHERE t.token_hash = $1"
-        "{for_update:t}",
-        {token_hash});
-    if (!rows) return std::move(rows).error();
-    if (rows->empty()) return Error::unauthenticated("unknown refresh token");
-    auto row = (*rows)[0];
+    MERCATO_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query("SELECT t.family_id, t.user_id, t.expires_at_ms, t.spent_at_ms, t.revoked_at_ms, c.role"
+                " FROM refresh_tokens t JOIN credentials c ON c.user_id = t.user_id WHERE t.token_hash = $1"
+                "{for_update:t}",
+                {token_hash}));
+    if (rows.empty()) return Error::unauthenticated("unknown refresh token");
+    auto row = rows[0];
     Grant grant{row.text(1), parse_role(row.text(5)).value_or(Role::kCustomer), row.text(0)};
     auto expires_at = row.time(2);
     bool spent = !row.is_null(3);
     bool revoked = !row.is_null(4);
     if (revoked) return Error::unauthenticated("refresh token revoked");
     if (spent) {
-      if (auto r = revoke_family(c, grant.family_id, now); !r) return std::move(r).error();
-      if (auto r = c.commit(); !r) return std::move(r).error();
+      MERCATO_RETURN_IF_ERROR(revoke_family(c, grant.family_id, now));
+      MERCATO_RETURN_IF_ERROR(c.commit());
       return Error::unauthenticated("refresh token already used; its session is revoked");
     }
     if (now >= expires_at) return Error::unauthenticated("refresh token expired");
-    if (auto r = c.run("UPDATE refresh_tokens SET spent_at_ms = $2 WHERE token_hash = $1", {token_hash, now});
-        !r) {
-      return std::move(r).error();
-    }
+    MERCATO_RETURN_IF_ERROR(
+        c.run("UPDATE refresh_tokens SET spent_at_ms = $2 WHERE token_hash = $1", {token_hash, now}));
     next.family_id = grant.family_id;
     next.user_id = grant.user_id;
-    if (auto r = insert_token(c, next); !r) return std::move(r).error();
-    if (auto r = c.commit(); !r) return std::move(r).error();
+    MERCATO_RETURN_IF_ERROR(insert_token(c, next));
+    MERCATO_RETURN_IF_ERROR(c.commit());
     return grant;
   });
 }
@@ -182,23 +178,23 @@ Result<Grant> SqlUserRepository::rotate_refresh_token(std::string_view token_has
 Result<void> SqlUserRepository::revoke_refresh_family(std::string_view token_hash, SystemTime now) {
   return db_.with([&](sql::Connection& c) -> Result<void> {
     if (auto r = c.begin(); !r) return r;
-    auto rows = c.query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1", {token_hash});
-    if (!rows) return std::move(rows).error();
-    if (rows->empty()) return Error::unauthenticated("unknown refresh token");
-    if (auto r = revoke_family(c, (*rows)[0].text(0), now); !r) return r;
+    MERCATO_ASSIGN_OR_RETURN(
+        auto rows, c.query("SELECT family_id FROM refresh_tokens WHERE token_hash = $1", {token_hash}));
+    if (rows.empty()) return Error::unauthenticated("unknown refresh token");
+    if (auto r = revoke_family(c, rows[0].text(0), now); !r) return r;
     return c.commit();
   });
 }
 
 Result<std::size_t> SqlUserRepository::purge_refresh_tokens(SystemTime now) {
   return db_.with([&](sql::Connection& c) -> Result<std::size_t> {
-    auto rows = c.query(
-        "DELETE FROM refresh_tokens WHERE family_id IN"
-        " (SELECT family_id FROM refresh_tokens GROUP BY family_id HAVING MAX(expires_at_ms) <= $1)"
-        " RETURNING token_hash",
-        {now});
-    if (!rows) return std::move(rows).error();
-    return rows->size();
+    MERCATO_ASSIGN_OR_RETURN(
+        auto rows,
+        c.query("DELETE FROM refresh_tokens WHERE family_id IN"
+                " (SELECT family_id FROM refresh_tokens GROUP BY family_id HAVING MAX(expires_at_ms) <= $1)"
+                " RETURNING token_hash",
+                {now}));
+    return rows.size();
   });
 }
 

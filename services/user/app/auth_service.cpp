@@ -107,9 +107,9 @@ Result<TokenPair> AuthService::refresh(std::string_view refresh_token) {
   // The new token is made first, so that spending the old one and storing it are one transaction.
   auto next_token = auth::base64url_encode(auth::random_bytes(kRefreshTokenBytes));
   RefreshToken next{auth::sha256_hex(next_token), {}, {}, now, now + settings_.refresh_token_ttl};
-  auto grant = repository_.rotate_refresh_token(auth::sha256_hex(refresh_token), next, now);
-  if (!grant) return std::move(grant).error();
-  return TokenPair{access_token(grant->user_id, grant->role, now), settings_.access_token_ttl,
+  MERCATO_ASSIGN_OR_RETURN(auto grant,
+                           repository_.rotate_refresh_token(auth::sha256_hex(refresh_token), next, now));
+  return TokenPair{access_token(grant.user_id, grant.role, now), settings_.access_token_ttl,
                    std::move(next_token)};
 }
 

@@ -88,7 +88,18 @@ class Bus {
   const BusSettings& settings() const noexcept { return settings_; }
 
  private:
+  // A handled type's handler and its metric handles, looked up once when it is registered: a delivery
+  // only increments (a registry lookup takes a lock and builds a key).
+  struct Consumer {
+    EventHandler handler;
+    obs::Counter* handled_ok = nullptr;
+    obs::Counter* handled_error = nullptr;
+    obs::Counter* dead_lettered = nullptr;
+  };
+
   Result<void> dispatch(const CloudEvent& event);
+  obs::Counter& dead_lettered_counter(const std::string& type);
+  obs::Counter& published_counter(const std::string& type);  // the caller holds published_mutex_
   void relay_loop();
 
   Transport& transport_;
@@ -96,8 +107,13 @@ class Bus {
   BusSettings settings_;
   const obs::Logger& logger_;
   obs::Registry& metrics_;
-  std::map<std::string, EventHandler> handlers_;
-  std::map<std::string, int> injected_failures_;  // MERCATO_EVENTS_FAIL; guarded by mutex_
+  obs::Counter& publish_failures_;
+  std::map<std::string, Consumer, std::less<>> handlers_;  // fixed once start() ran
+  // The types this service publishes are only known as the relay meets them: their counters are
+  // looked up on first use and kept.
+  std::mutex published_mutex_;
+  std::map<std::string, obs::Counter*, std::less<>> published_;  // guarded by published_mutex_
+  std::map<std::string, int> injected_failures_;                 // MERCATO_EVENTS_FAIL; guarded by mutex_
   std::unique_ptr<Subscription> subscription_;
   std::thread relay_;
   std::mutex mutex_;

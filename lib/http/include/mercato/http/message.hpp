@@ -135,7 +135,8 @@ struct Request {
 
   // The path parameter `name` ("" when the route has none of that name).
   std::string_view param(std::string_view name) const;
-  // The first value of query parameter `name`, percent-decoded.
+  // The first value of query parameter `name`, percent-decoded, unchecked. Handlers read theirs through
+  // http::QueryReader (query.hpp), which refuses repeats and names the parameter in its 400.
   std::optional<std::string> query_param(std::string_view name) const;
 };
 

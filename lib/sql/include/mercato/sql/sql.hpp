@@ -22,10 +22,10 @@
 //   auto db = sql::Database::open(sqlite::DatabaseSettings{.path = "var/payment/payment.db"});
 //   db->migrate("payment", {{1, "create payments", "CREATE TABLE payments (seq {seq}, id TEXT ...)"}});
 //   auto payment = db->with([&](sql::Connection& c) -> Result<Payment> {
-//     auto rows = c.query("SELECT id, amount_cents FROM payments WHERE id = $1", {id});
-//     if (!rows) return std::move(rows).error();
-//     if (rows->empty()) return Error::not_found("payment " + std::string(id) + " not found");
-//     return Payment{(*rows)[0].text(0), (*rows)[0].integer(1)};
+//     MERCATO_ASSIGN_OR_RETURN(auto rows, c.query("SELECT id, amount_cents FROM payments WHERE id = $1",
+//                                                 {id}));
+//     if (rows.empty()) return Error::not_found("payment " + std::string(id) + " not found");
+//     return Payment{rows[0].text(0), rows[0].integer(1)};
 //   });
 //
 // Values are bound, never spliced into SQL. Tests: src/sql_test.cpp runs every case on both engines.
@@ -176,9 +176,8 @@ auto read_all(Result<Rows> rows, Read&& read)
   std::vector<T> out;
   out.reserve(rows->size());
   for (auto row : *rows) {
-    auto item = read(row);
-    if (!item) return std::move(item).error();
-    out.push_back(std::move(*item));
+    MERCATO_ASSIGN_OR_RETURN(auto item, read(row));
+    out.push_back(std::move(item));
   }
   return out;
 }
