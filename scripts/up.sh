@@ -163,7 +163,8 @@ _up_monolith_command() {
     for kv in "${_UP_ENV[@]}"; do env+=("APP_${module^^}__${kv#APP_}"); done
   done
   modules="$(IFS=,; echo "${UP_MODULES[*]}")"
-  _UP_ENV=("${env[@]}" "APP_MONOLITH__MODULES=${modules}")
+  # The in-process broker's file beside the modules' databases, so MERCATO_VAR_DIR moves it too.
+  _UP_ENV=("${env[@]}" "APP_MONOLITH__MODULES=${modules}" "APP_MONOLITH__EVENTS__FILE=${MERCATO_VAR_DIR}/monolith/events.db")
   if [[ -n "${MERCATO_LOG_LEVEL:-}" ]]; then
     _UP_ENV+=("APP_MONOLITH__LOG__LEVEL=${MERCATO_LOG_LEVEL}")
   fi

@@ -11,6 +11,15 @@
 //     handles "probe.made" events: records the inbox and inserts the event's n into `effects` in one
 //     transaction; exits 0 once `effects` has EXPECT rows, 1 after 60 s without.
 //
+//   mercato-events-probe both PRODUCER_DB CONSUMER_DB URL PREFIX FIRST COUNT EXPECT [PACE_MS]
+//     the monolith's shape: a producer and a consumer, each with its own database, bus and group, in
+//     one process over one transport (the in-process broker on a file). Without PACE_MS the producer
+//     commits its COUNT changes and waits until its relay has published all of them before the
+//     consumer subscribes, so a consumer killed at its first event leaves the rest published and
+//     unhandled — held by the broker alone. With PACE_MS (0 too) the consumer subscribes first and the
+//     changes come PACE_MS apart (traffic for a kill from outside). Prints "handled N" per effect; exits 0
+//     once `effects` has EXPECT rows, 1 after 60 s without.
+//
 //   mercato-events-probe direct-produce DB URL PREFIX COUNT|warmup [PACE_MS]
 //   mercato-events-probe direct-consume DB URL PREFIX COUNT
 //     the benchmark's reference: the same events straight through the transport, no database.
@@ -39,10 +48,12 @@ using namespace std::chrono_literals;
 namespace {
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: mercato-events-probe produce DB URL PREFIX FIRST COUNT [PACE_MS]\n"
-               "       mercato-events-probe consume DB URL PREFIX EXPECT\n"
-               "       mercato-events-probe direct-produce|direct-consume DB URL PREFIX COUNT\n");
+  std::fprintf(
+      stderr,
+      "usage: mercato-events-probe produce DB URL PREFIX FIRST COUNT [PACE_MS]\n"
+      "       mercato-events-probe consume DB URL PREFIX EXPECT\n"
+      "       mercato-events-probe both PRODUCER_DB CONSUMER_DB URL PREFIX FIRST COUNT EXPECT [PACE_MS]\n"
+      "       mercato-events-probe direct-produce|direct-consume DB URL PREFIX COUNT\n");
   return 2;
 }
 
@@ -131,75 +142,147 @@ std::int64_t count(sql::Database& db, const char* table) {
   });
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc < 5) return usage();
-  std::string mode = argv[1], path = argv[2], url = argv[3], prefix = argv[4];
+std::unique_ptr<sql::Database> open_db(const std::string& path) {
   auto db = sql::Database::open(sqlite::DatabaseSettings{.path = path});
   auto schema = db->with([](sql::Connection& c) {
     return c.exec(
         "CREATE TABLE IF NOT EXISTS produced (n INTEGER PRIMARY KEY);"
         "CREATE TABLE IF NOT EXISTS effects (n INTEGER NOT NULL, event_id TEXT NOT NULL);");
   });
-  if (!schema) return std::fprintf(stderr, "probe: %s\n", schema.error().message.c_str()), 1;
+  if (!schema) {
+    std::fprintf(stderr, "probe: %s\n", schema.error().message.c_str());
+    std::exit(1);
+  }
+  return db;
+}
+
+// Commits changes first..first+n-1, each a `produced` row and its event in one transaction.
+Result<void> produce(sql::Database& db, long first, long n, std::chrono::milliseconds pace) {
+  for (long i = first; i < first + n; ++i) {
+    auto r = db.with([&](sql::Connection& c) -> Result<void> {
+      if (auto b = c.begin(); !b) return b;
+      if (auto x = c.run("INSERT INTO produced(n) VALUES ($1)", {i}); !x) return x;
+      auto e = events::make_event("probe", "probe.made", "s" + std::to_string(i % 5), data_of(i));
+      if (auto x = events::append_outbox(c, std::span(&e, 1)); !x) return x;
+      return c.commit();
+    });
+    if (!r) return r;
+    if (pace.count() > 0) std::this_thread::sleep_for(pace);  // a traffic rate, not a wait for a condition
+  }
+  return {};
+}
+
+// Waits until the relay has published every unsent row.
+bool drained(events::EventStore& store) {
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto unsent = store.unsent_count();
+    if (unsent && *unsent == 0) return true;
+    std::this_thread::sleep_for(20ms);  // polls the relay's progress; bounded by the deadline
+  }
+  std::fprintf(stderr, "probe: outbox not drained within 60 s\n");
+  return false;
+}
+
+// The consumer's effect: its inbox record and an `effects` row in one transaction.
+events::EventHandler effect(sql::Database& db, Latencies& latencies, bool announce) {
+  return [&db, &latencies, announce](const events::CloudEvent& e) -> Result<void> {
+    return db.with([&](sql::Connection& c) -> Result<void> {
+      if (auto b = c.begin(); !b) return b;
+      auto first = events::record_handled(c, "probe", e.id);
+      if (!first) return std::move(first).error();
+      if (!*first) return {};  // a redelivery of an event whose effect is committed: ack only
+      auto [n, sent_ns] = read_data(e.data);
+      latencies.record(n, sent_ns);
+      if (auto x = c.run("INSERT INTO effects(n, event_id) VALUES ($1, $2)", {n, e.id}); !x) return x;
+      if (auto x = c.commit(); !x) return x;
+      if (announce) {
+        std::printf("handled %lld\n", static_cast<long long>(n));
+        std::fflush(stdout);
+      }
+      return {};
+    });
+  };
+}
+
+// Waits until `db` has `expect` effects.
+int await_effects(sql::Database& db, long expect, Latencies& latencies) {
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (count(db, "effects WHERE n <> 999999999") >= expect) {
+      latencies.print("outbox->broker->inbox");
+      return 0;
+    }
+    std::this_thread::sleep_for(20ms);  // polls progress; bounded by the deadline
+  }
+  std::fprintf(stderr, "probe: %lld of %ld effects within 60 s\n",
+               static_cast<long long>(count(db, "effects")), expect);
+  return 1;
+}
+
+int fail(const Error& error) {
+  std::fprintf(stderr, "probe: %s\n", error.message.c_str());
+  return 1;
+}
+
+// `both`: see the top of this file.
+int both(int argc, char** argv) {
+  if (argc != 9 && argc != 10) return usage();
+  std::string producer_path = argv[2], consumer_path = argv[3], url = argv[4], prefix = argv[5];
+  long first = std::stol(argv[6]), n = std::stol(argv[7]), expect = std::stol(argv[8]);
+  const bool traffic = argc == 10;  // PACE_MS given, even 0: the consumer subscribes first
+  auto pace = std::chrono::milliseconds(traffic ? std::stol(argv[9]) : 0);
+  auto producer_db = open_db(producer_path);
+  auto consumer_db = open_db(consumer_path);
+  auto producer_store = events::open_store(*producer_db);
+  auto consumer_store = events::open_store(*consumer_db);
+  auto transport = open(url, prefix);
+  obs::Logger logger("probe", obs::LogLevel::kWarn);
+  obs::Registry producer_metrics, consumer_metrics;
+  Latencies latencies;  // before the buses: the consumer's handler uses it until its bus stops
+  auto producer_settings = settings();
+  producer_settings.service = "probe-producer";
+  events::Bus producer(*transport, *producer_store, producer_settings, logger, producer_metrics);
+  events::Bus consumer(*transport, *consumer_store, settings(), logger, consumer_metrics);
+  consumer.on("probe.made", effect(*consumer_db, latencies, true));
+  if (auto r = producer.start(); !r) return fail(r.error());
+  if (traffic) {
+    if (auto r = consumer.start(); !r) return fail(r.error());
+  }
+  if (auto r = produce(*producer_db, first, n, pace); !r) return fail(r.error());
+  if (!drained(*producer_store)) return 1;
+  if (!traffic) {
+    if (auto r = consumer.start(); !r) return fail(r.error());
+  }
+  return await_effects(*consumer_db, expect, latencies);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 5) return usage();
+  std::string mode = argv[1], path = argv[2], url = argv[3], prefix = argv[4];
+  if (mode == "both") return both(argc, argv);
+  auto db = open_db(path);
   auto store = events::open_store(*db);
   auto transport = open(url, prefix);
   obs::Logger logger("probe", obs::LogLevel::kWarn);
   obs::Registry metrics;
+  Latencies latencies;  // before the bus: a consumer's handler uses it until the bus stops
   events::Bus bus(*transport, *store, settings(), logger, metrics);
 
   if (mode == "produce" && (argc == 7 || argc == 8)) {
     long first = std::stol(argv[5]), n = std::stol(argv[6]);
     auto pace = std::chrono::milliseconds(argc == 8 ? std::stol(argv[7]) : 0);
-    if (auto r = bus.start(); !r) return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
-    for (long i = first; i < first + n; ++i) {
-      auto r = db->with([&](sql::Connection& c) -> Result<void> {
-        if (auto b = c.begin(); !b) return b;
-        if (auto x = c.run("INSERT INTO produced(n) VALUES ($1)", {i}); !x) return x;
-        auto e = events::make_event("probe", "probe.made", "s" + std::to_string(i % 5), data_of(i));
-        if (auto x = events::append_outbox(c, std::span(&e, 1)); !x) return x;
-        return c.commit();
-      });
-      if (!r) return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
-      if (pace.count() > 0) std::this_thread::sleep_for(pace);  // a traffic rate, not a wait for a condition
-    }
-    auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto unsent = store->unsent_count();
-      if (unsent && *unsent == 0) return 0;
-      std::this_thread::sleep_for(20ms);  // polls the relay's progress; bounded by the deadline
-    }
-    std::fprintf(stderr, "probe: outbox not drained within 60 s\n");
-    return 1;
+    if (auto r = bus.start(); !r) return fail(r.error());
+    if (auto r = produce(*db, first, n, pace); !r) return fail(r.error());
+    return drained(*store) ? 0 : 1;
   }
   if (mode == "consume" && argc == 6) {
     long expect = std::stol(argv[5]);
-    Latencies latencies;
-    bus.on("probe.made", [&](const events::CloudEvent& e) -> Result<void> {
-      return db->with([&](sql::Connection& c) -> Result<void> {
-        if (auto b = c.begin(); !b) return b;
-        auto first = events::record_handled(c, "probe", e.id);
-        if (!first) return std::move(first).error();
-        if (!*first) return {};  // a redelivery of an event whose effect is committed: ack only
-        auto [n, sent_ns] = read_data(e.data);
-        latencies.record(n, sent_ns);
-        if (auto x = c.run("INSERT INTO effects(n, event_id) VALUES ($1, $2)", {n, e.id}); !x) return x;
-        return c.commit();
-      });
-    });
-    if (auto r = bus.start(); !r) return std::fprintf(stderr, "probe: %s\n", r.error().message.c_str()), 1;
-    auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (count(*db, "effects WHERE n <> 999999999") >= expect) {
-        latencies.print("outbox->broker->inbox");
-        return 0;
-      }
-      std::this_thread::sleep_for(20ms);  // polls progress; bounded by the deadline
-    }
-    std::fprintf(stderr, "probe: %lld of %ld effects within 60 s\n",
-                 static_cast<long long>(count(*db, "effects")), expect);
-    return 1;
+    bus.on("probe.made", effect(*db, latencies, false));
+    if (auto r = bus.start(); !r) return fail(r.error());
+    return await_effects(*db, expect, latencies);
   }
   if (mode == "direct-produce" && (argc == 6 || argc == 7)) {
     // The reference: the same events straight to the transport, no database on either side.
@@ -229,7 +312,6 @@ int main(int argc, char** argv) {
   }
   if (mode == "direct-consume" && argc == 6) {
     long expect = std::stol(argv[5]);
-    Latencies latencies;
     std::atomic<long> seen = 0;
     events::SubscriptionOptions o;
     o.group = "probe";

@@ -252,12 +252,15 @@ TEST(Monolith, TheShippedConfigurationIsValid) {
     if (s != "gateway") env[prefix + "__DATABASE__PATH"] = (dir / (s + ".db")).string();
   }
   env["APP_USER__AUTH__KEY_DIR"] = (dir / "keys").string();
+  env["APP_MONOLITH__EVENTS__FILE"] = (dir / "events.db").string();  // not var/ under the test's directory
   testing::Process p(MERCATO_MONOLITH_BINARY,
                      {"--config", testing::source_dir() + "/config/monolith.yaml", "--check-config"}, env);
   auto status = p.wait(20s);
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(*status, 0) << p.log();
   EXPECT_NE(p.log().find("configuration is valid"), std::string::npos) << p.log();
+  // events.file reached the modules: their buses opened the monolith's durable broker on it.
+  EXPECT_TRUE(fs::exists(dir / "events.db")) << p.log();
   fs::remove_all(dir);
 }
 

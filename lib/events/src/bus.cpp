@@ -248,7 +248,7 @@ boost::json::object to_json_object(const DeadLetter& d) {
 Bus& attach(service::Context& ctx, EventStore& store) {
   auto section = ctx.config().section("events");
   TransportSettings ts;
-  ts.url = section.string("url", "inprocess://" + ctx.process_name());
+  ts.url = section.string("url", ctx.default_events_url());
   ts.prefix = section.string("prefix", "mercato");
   ts.partitions = static_cast<int>(section.integer("partitions", 8, 1, 256));
   ts.client_id = ctx.name() + "-" + std::to_string(::getpid());

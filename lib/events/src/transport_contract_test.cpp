@@ -1,6 +1,6 @@
 // The transport contract (transport.hpp), checked the same way against every transport: in-process
-// always, NATS JetStream against the nats-server ./mercato test starts (MERCATO_TEST_NATS_URL), Kafka
-// against librdkafka's mock cluster started by the test itself.
+// always (in memory, and durable on a file), NATS JetStream against the nats-server ./mercato test starts
+// (MERCATO_TEST_NATS_URL), Kafka against librdkafka's mock cluster started by the test itself.
 //
 // Every test uses its own prefix, so streams, topics and consumer groups never meet across tests.
 // Waits are bounded waits for a condition, never sleeps.
@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -16,6 +17,7 @@
 #include "mercato/core/ids.hpp"
 #include "mercato/events/transport.hpp"
 #include "mercato/testing/events.hpp"
+#include "mercato/testing/testing.hpp"
 
 namespace mercato::events {
 namespace {
@@ -66,9 +68,19 @@ CloudEvent event(std::string type, std::string subject, int n) {
 class TransportContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    prefix_ = "t" + random_hex(6);
+    if (GetParam() == "inprocess_file") {
+      // The durable in-process broker: its log and offsets in a file of the test's own. A transport
+      // reopened after every user of the broker is gone reads the file back (a restart).
+      dir_ = testing::temp_dir("contract-" + random_hex(4));
+      url_ = "inprocess://contract-" + random_hex(4) + "?file=" + (dir_ / "events.db").string();
+      return;
+    }
     MERCATO_BROKER_URL_OR_SKIP(url, GetParam());
     url_ = url;
-    prefix_ = "t" + random_hex(6);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   std::unique_ptr<Transport> open(const std::string& client = "test") {
@@ -107,6 +119,7 @@ class TransportContract : public ::testing::TestWithParam<std::string> {
   };
   std::string url_;
   std::string prefix_;
+  std::filesystem::path dir_;
   std::mutex give_up_mutex_;
   std::vector<GivenUp> given_up_;
 };
@@ -345,7 +358,8 @@ TEST_P(TransportContract, PingSaysTheBrokerIsThere) {
   EXPECT_TRUE(t->ping());
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTransports, TransportContract, ::testing::Values("inprocess", "nats", "kafka"),
+INSTANTIATE_TEST_SUITE_P(AllTransports, TransportContract,
+                         ::testing::Values("inprocess", "inprocess_file", "nats", "kafka"),
                          [](const auto& test_info) { return test_info.param; });
 
 }  // namespace

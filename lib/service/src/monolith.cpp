@@ -23,6 +23,7 @@ struct MonolithSettings {
   std::string config_dir;
   std::size_t threads = 2;
   obs::LogLevel log_level = obs::LogLevel::kInfo;
+  std::string events_url;  // every module's default: the in-process broker, durable on events.file
 
   static MonolithSettings read(const config::Source& source, std::span<const Module> available) {
     MonolithSettings s;
@@ -45,6 +46,8 @@ struct MonolithSettings {
       if (wanted.empty() || chosen.contains(m.name)) s.modules.push_back(&m);
     }
     s.config_dir = root.string("config_dir", "config");
+    auto events_file = source.section("events").string("file", "");
+    s.events_url = "inprocess://monolith" + (events_file.empty() ? "" : "?file=" + events_file);
     s.threads = static_cast<std::size_t>(source.section("server").integer("threads", 2, 1, 256));
     s.log_level = *obs::parse_log_level(
         source.section("log").choice("level", "info", {"debug", "info", "warn", "error"}));
@@ -94,7 +97,12 @@ int run_monolith(int argc, char** argv, std::span<const Module> available) {
     auto& in = *modules[i];
     try {
       build_instance(
-          in, *io, [m = settings.modules[i]](Context& ctx) { m->setup(ctx); }, "monolith", &local);
+          in, *io,
+          [m = settings.modules[i], &settings](Context& ctx) {
+            ctx.set_default_events_url(settings.events_url);
+            m->setup(ctx);
+          },
+          "monolith", &local);
     } catch (const config::ConfigError& e) {
       logger.error("configuration error", {{"module", in.name}, {"error", e.what()}});
       return 2;

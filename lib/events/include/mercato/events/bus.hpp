@@ -123,8 +123,9 @@ class Bus {
 };
 
 // Builds the bus of a service from its `events` section (url, partitions, max_deliver, retry_delay,
-// max_retry_delay, ack_wait, relay_poll, retention; url defaults to inprocess://<service>), owns the
-// transport and the bus in `ctx`, adds the "events" readiness check and the dead-letter admin routes.
+// max_retry_delay, ack_wait, relay_poll, retention; url defaults to the context's default_events_url():
+// inprocess://<service>, or the monolith's broker), owns the transport and the bus in `ctx`, adds the
+// "events" readiness check and the dead-letter admin routes.
 Bus& attach(service::Context& ctx, EventStore& store);
 
 }  // namespace mercato::events

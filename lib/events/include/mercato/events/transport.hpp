@@ -2,7 +2,21 @@
 // consumer group. Three implementations, chosen by configuration (`events.url`):
 //   nats://host:port     NATS JetStream (the default for ./mercato up)
 //   kafka://host:port    Kafka (librdkafka; tests use librdkafka's mock cluster)
-//   inprocess://NAME     one process (unit tests, the monolith mode)
+//   inprocess://NAME     one process (unit tests, the monolith mode), memory only
+//   inprocess://NAME?file=var/monolith/events.db&retention=1m
+//                        the same, durable: the log and each group's committed offsets are kept in that
+//                        SQLite file too, so a restarted process delivers what was not acked (the monolith)
+//
+// The in-process broker (in_process_transport.cpp says how):
+// - `file=PATH` (no `&` in it): publish returns once the batch is committed to the file; an ack commits
+//   the group's offset; opening the file again reads both back. Without it a crash of the process loses
+//   every event published and not yet acked. One process opens a file at a time (SQLite's exclusive
+//   lock); a file that cannot be opened, is no SQLite database or was written with other `partitions`
+//   or `prefix` is an Error at open.
+// - `retention=DURATION` (default 1m): an event is dropped from memory (and the file) once every group
+//   holding events in its partition acked it and it is at least that old. A group that subscribes sees
+//   the events of the last `retention` (so every module subscribing during a start-up sees the same);
+//   a group without a member for longer than `retention` holds nothing (it left the process).
 //
 // The contract every transport keeps (lib/events/src/transport_contract_test.cpp checks it against all):
 // - publish returns only once the broker has durably accepted the event (JetStream PubAck, Kafka delivery
@@ -22,6 +36,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -86,7 +101,7 @@ std::string topic_of(std::string_view type);
 int partition_of(std::string_view subject, int partitions);
 
 struct TransportSettings {
-  std::string url;                 // nats://127.0.0.1:4222 | kafka://127.0.0.1:9092 | inprocess://name
+  std::string url;  // nats://127.0.0.1:4222 | kafka://127.0.0.1:9092 | inprocess://name[?file=PATH]
   std::string prefix = "mercato";  // namespaces streams/topics/durables; tests use a unique one each
   std::string client_id;           // shows up in broker logs, e.g. "order-12345"
   int partitions = 8;              // per topic; must be the same for every process on one broker
@@ -100,6 +115,10 @@ Result<std::unique_ptr<Transport>> open_transport(const TransportSettings& setti
 Result<std::unique_ptr<Transport>> open_in_process(const TransportSettings& settings);
 Result<std::unique_ptr<Transport>> open_nats(const TransportSettings& settings);
 Result<std::unique_ptr<Transport>> open_kafka(const TransportSettings& settings);
+
+// For tests: how many events the in-process broker that `settings` names (url and prefix) holds in
+// memory; nullopt when no such broker is open in this process.
+std::optional<std::size_t> in_process_retained(const TransportSettings& settings);
 
 // The delay before redelivery number `attempt` + 1: retry_delay * 2^(attempt-1), capped.
 std::chrono::milliseconds retry_backoff(const SubscriptionOptions& options, int attempt);

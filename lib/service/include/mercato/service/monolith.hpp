@@ -15,11 +15,13 @@
 //                                    config/M.yaml and APP_*; "" reads no files (built-in defaults and
 //                                    the environment only, as a binary started without --config)
 //   server.threads: 2                the I/O threads every module's server and client share
+//   events.file: var/monolith/events.db  the in-process broker's SQLite file: events published and not
+//                                    yet handled survive a crash or a restart ("" or absent: memory only)
 //   log.level: info                  the host's own messages; each module keeps its log section
 // Each module keeps its port, routes, database, metrics registry and readiness: the public API and the
 // ports are those of the separate processes. Calls between modules of the process are function calls
-// (http::LocalServers); events go through the in-process broker `inprocess://monolith` unless a module's
-// events.url says otherwise.
+// (http::LocalServers); events go through the in-process broker `inprocess://monolith` (on events.file)
+// unless a module's events.url says otherwise.
 //
 // Start-up is all or nothing: a bad key in any module's file stops the process, naming the module and
 // the key. Shutdown on SIGTERM/SIGINT drains every module's server, then destroys the modules in reverse

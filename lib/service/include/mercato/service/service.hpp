@@ -50,6 +50,12 @@ class Context {
   // of the monolith (monolith.hpp). What modules of one process share is named by it, e.g. the default
   // in-process event broker (inprocess://<process_name>).
   const std::string& process_name() const noexcept { return process_name_; }
+  // The broker a module's bus uses when its `events.url` is not set: the process's in-process broker,
+  // inprocess://<process_name>, unless the process names another (the monolith: on its events.file).
+  std::string default_events_url() const {
+    return default_events_url_.empty() ? "inprocess://" + process_name_ : default_events_url_;
+  }
+  void set_default_events_url(std::string url) { default_events_url_ = std::move(url); }
   const config::Source& config() const noexcept { return config_; }
   const obs::Logger& logger() const noexcept { return logger_; }
   obs::Registry& metrics() noexcept { return metrics_; }
@@ -90,6 +96,7 @@ class Context {
  private:
   std::string name_;
   std::string process_name_;
+  std::string default_events_url_;
   const config::Source& config_;
   const obs::Logger& logger_;
   obs::Registry& metrics_;
