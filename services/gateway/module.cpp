@@ -3,20 +3,20 @@
 
 #include "api/docs.hpp"
 #include "api/proxy.hpp"
+#include "app/gateway_settings.hpp"
 #include "app/policy_loader.hpp"
-#include "app/routes_config.hpp"
 #include "mercato/service/identity.hpp"
 
 namespace mercato::gateway {
 
 void set_up(service::Context& ctx) {
-  auto& table = ctx.own(std::make_unique<gateway::RouteTable>(gateway::read_routes(ctx.config())));
+  auto settings = gateway::read_settings(ctx.config());
+  auto& table = ctx.own(std::make_unique<gateway::RouteTable>(std::move(settings.routes)));
   ctx.logger().info("routes loaded", {{"services", static_cast<std::uint64_t>(table.all().size())}});
   // The traffic policy (config/gateway-policy.yaml): reloaded on SIGHUP and when the file changes.
-  auto settings = ctx.config().section("gateway");
-  auto& policy = ctx.own(std::make_unique<gateway::PolicyLoader>(settings.string("policy_file", ""), table,
-                                                                 ctx.client(), ctx.metrics(), ctx.logger()));
-  policy.watch(settings.duration("policy_poll", std::chrono::seconds(1)));
+  auto& policy = ctx.own(std::make_unique<gateway::PolicyLoader>(settings.policy_file, table, ctx.client(),
+                                                                 ctx.metrics(), ctx.logger()));
+  policy.watch(settings.policy_poll);
   ctx.on_reload([&policy] { (void)policy.reload(); });
   // Tokens are verified with the keys of the service that serves /.well-known/jwks.json (the user
   // service), unless auth.jwks_file names a file.
@@ -25,10 +25,10 @@ void set_up(service::Context& ctx) {
   auto& identity = service::attach_identity(ctx, issuer);
   auto& entry = ctx.own(std::make_unique<gateway::Entry>(gateway::Entry{table, policy.holder(), identity}));
   gateway::register_routes(ctx.router(), entry);
-  auto docs_dir = settings.string("docs_dir", "node_modules/swagger-ui-dist");
-  auto& docs = ctx.own(
-      std::make_unique<std::map<std::string, gateway::StaticFile>>(gateway::load_swagger_ui(docs_dir)));
-  if (docs.empty()) ctx.logger().warn("Swagger UI not found; /docs is unavailable", {{"docs_dir", docs_dir}});
+  auto& docs = ctx.own(std::make_unique<std::map<std::string, gateway::StaticFile>>(
+      gateway::load_swagger_ui(settings.docs_dir)));
+  if (docs.empty())
+    ctx.logger().warn("Swagger UI not found; /docs is unavailable", {{"docs_dir", settings.docs_dir}});
   gateway::register_docs_routes(ctx.router(), table, ctx.client(), docs);
 }
 

@@ -7,6 +7,7 @@
 #include "adapters/simulated_card_processor.hpp"
 #include "adapters/sql_payment_repository.hpp"
 #include "api/handlers.hpp"
+#include "app/payment_settings.hpp"
 #include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/identity.hpp"
@@ -17,12 +18,10 @@ namespace mercato::payment {
 void set_up(service::Context& ctx) {
   auto [repository, event_store] = storage::open_repository_with_events<payment::PaymentRepository>(
       ctx, {.sql = [](sql::Database& db) { return std::make_unique<payment::SqlPaymentRepository>(db); }});
-  auto settings = ctx.config().section("payment");
-  auto retention = settings.duration("idempotency_retention", std::chrono::hours(48));
-  auto& processor =
-      ctx.own(std::make_unique<payment::SimulatedCardProcessor>(settings.duration("processor_latency", {})));
+  auto settings = payment::read_settings(ctx.config().section("payment"));
+  auto& processor = ctx.own(std::make_unique<payment::SimulatedCardProcessor>(settings.processor_latency));
   auto& payments = ctx.own(std::make_unique<payment::PaymentService>(repository, processor));
-  if (auto purged = payments.recover_keys(retention); !purged) {
+  if (auto purged = payments.recover_keys(settings.idempotency_retention); !purged) {
     const auto& e = purged.error();
     if (e.code == ErrorCode::kValidationFailed) throw config::ConfigError(e.field + ": " + e.message);
     throw std::runtime_error("cannot purge idempotency keys: " + e.message);

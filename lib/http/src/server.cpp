@@ -239,31 +239,47 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       RouteMetrics* rm = &unmatched;
       Response res = co_await dispatch(req, rm);
       bool keep_alive = req.keep_alive && !stopping;
-      int status = res.status;
-      if (status >= 500 && !res.detail.empty()) {
-        // The client saw only the error code and the request id (Response::error); the detail is here.
-        obs::LogContext ctx{req.request_id, req.trace.trace_id};
-        logger.warn("request failed", {{"route", req.route}, {"status", status}, {"error", res.detail}},
-                    &ctx);
-      }
+      log_failure(req, res);
       bool head = req.method == Method::kHead;
       if (!co_await write_response(*conn, res, version, keep_alive, req.request_id, head)) break;
-      double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-      rm->record(status, seconds);
-      if (settings.access_log) {
-        obs::LogContext ctx{req.request_id, req.trace.trace_id};
-        logger.info("request",
-                    {{"method", req.method_name},
-                     {"path", req.path},
-                     {"status", status},
-                     {"duration_ms", seconds * 1000.0}},
-                    &ctx);
-      }
+      record(req, res.status, started, *rm, false);
       if (!keep_alive) break;
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.socket().close(ignored);
+  }
+
+  // A 5xx's detail: the client saw only the error code and the request id (Response::error).
+  void log_failure(const Request& req, const Response& res) const {
+    if (res.status < 500 || res.detail.empty()) return;
+    obs::LogContext ctx{req.request_id, req.trace.trace_id};
+    logger.warn("request failed", {{"route", req.route}, {"status", res.status}, {"error", res.detail}},
+                &ctx);
+  }
+
+  // The route's metrics and the access log line of an answered request (`local`: served by serve_local).
+  void record(const Request& req, int status, Clock::time_point started, RouteMetrics& rm, bool local) const {
+    double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    rm.record(status, seconds);
+    if (!settings.access_log) return;
+    obs::LogContext ctx{req.request_id, req.trace.trace_id};
+    if (local) {
+      logger.info("request",
+                  {{"method", req.method_name},
+                   {"path", req.path},
+                   {"status", status},
+                   {"duration_ms", seconds * 1000.0},
+                   {"local", true}},
+                  &ctx);
+    } else {
+      logger.info("request",
+                  {{"method", req.method_name},
+                   {"path", req.path},
+                   {"status", status},
+                   {"duration_ms", seconds * 1000.0}},
+                  &ctx);
+    }
   }
 
   // Fills the request context, routes, and runs the handler; never throws.
@@ -374,10 +390,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       res = co_await dispatch(req, rm);
     }
     int status = res.status;
-    if (status >= 500 && !res.detail.empty()) {
-      obs::LogContext ctx{req.request_id, req.trace.trace_id};
-      logger.warn("request failed", {{"route", req.route}, {"status", status}, {"error", res.detail}}, &ctx);
-    }
+    log_failure(req, res);
     res.detail.clear();
     // What wire::write_response would have put on the wire, read back by a client.
     res.headers.remove_if([](std::string_view name, std::string_view) {
@@ -385,18 +398,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     });
     res.headers.set(kRequestIdHeader, req.request_id);
     if (req.method == Method::kHead || status < 200 || status == 204 || status == 304) res.body.clear();
-    double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    rm->record(status, seconds);
-    if (settings.access_log) {
-      obs::LogContext ctx{req.request_id, req.trace.trace_id};
-      logger.info("request",
-                  {{"method", req.method_name},
-                   {"path", req.path},
-                   {"status", status},
-                   {"duration_ms", seconds * 1000.0},
-                   {"local", true}},
-                  &ctx);
-    }
+    record(req, status, started, *rm, true);
     co_return res;
   }
 

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,16 @@ void listen(Instance& in, http::IoPool& io);
 void drain(const std::vector<Instance*>& instances, http::IoPool& io);
 
 void print_startup_error(std::string_view name, std::string_view what);
+
+// The command line both hosts take: --config FILE and --check-config.
+struct CommandLine {
+  std::string config_path;
+  bool check_only = false;
+};
+// Parses argc/argv into `line` (its config_path is the default until --config says otherwise). nullopt:
+// go on; a value: exit with it (0 after --help, 2 for a bad option; CLI11 has printed why).
+std::optional<int> parse_command_line(int argc, char** argv, const std::string& title,
+                                      const std::string& config_help, CommandLine& line);
 
 // SIGTERM, SIGINT and SIGHUP, blocked in every thread from construction on (construct it before any
 // thread starts) and awaited by the main thread.

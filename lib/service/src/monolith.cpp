@@ -1,6 +1,5 @@
 #include "mercato/service/monolith.hpp"
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
 #include <set>
@@ -58,17 +57,12 @@ struct MonolithSettings {
 }  // namespace
 
 int run_monolith(int argc, char** argv, std::span<const Module> available) {
-  CLI::App app{"Mercato monolith: the gateway and the services in one process"};
-  std::string config_path = "config/monolith.yaml";
-  bool check_only = false;
-  app.add_option("--config", config_path,
-                 "YAML configuration file (APP_MONOLITH__* environment variables override it)");
-  app.add_flag("--check-config", check_only, "Validate the configuration of every module and exit");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  CommandLine line{.config_path = "config/monolith.yaml"};
+  if (auto code = parse_command_line(
+          argc, argv, "Mercato monolith: the gateway and the services in one process",
+          "YAML configuration file (APP_MONOLITH__* environment variables override it)", line))
+    return *code;
+  const auto& [config_path, check_only] = line;
 
   StopSignals signals;
   MonolithSettings settings;

@@ -216,20 +216,28 @@ void drain(const std::vector<Instance*>& instances, http::IoPool& io) {
   }
 }
 
-int run(int argc, char** argv, const Module& module) { return run(argc, argv, module.name, module.setup); }
-
-int run(int argc, char** argv, std::string_view name, const std::function<void(Context&)>& setup) {
-  CLI::App app{"Mercato " + std::string(name) + " service"};
-  std::string config_path;
-  bool check_only = false;
-  app.add_option("--config", config_path,
-                 "YAML configuration file (APP_* environment variables override it)");
-  app.add_flag("--check-config", check_only, "Validate the configuration and exit");
+std::optional<int> parse_command_line(int argc, char** argv, const std::string& title,
+                                      const std::string& config_help, CommandLine& line) {
+  CLI::App app{title};
+  app.add_option("--config", line.config_path, config_help);
+  app.add_flag("--check-config", line.check_only, "Validate the configuration and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  return std::nullopt;
+}
+
+int run(int argc, char** argv, const Module& module) { return run(argc, argv, module.name, module.setup); }
+
+int run(int argc, char** argv, std::string_view name, const std::function<void(Context&)>& setup) {
+  CommandLine line;
+  if (auto code =
+          parse_command_line(argc, argv, "Mercato " + std::string(name) + " service",
+                             "YAML configuration file (APP_* environment variables override it)", line))
+    return *code;
+  const auto& [config_path, check_only] = line;
 
   StopSignals signals;
   std::unique_ptr<http::IoPool> io;  // declared first: destroyed after the instance that uses it

@@ -1,5 +1,10 @@
 #include "mercato/testing/system.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <csignal>
 #include <stdexcept>
@@ -17,6 +22,23 @@ std::string upper(std::string s) {
 
 bool contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// A free loopback port, held by a bound (not listening) socket until the caller closes the descriptor.
+std::pair<std::uint16_t, int> reserve_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot reserve a loopback port");
+  }
+  return {ntohs(addr.sin_port), fd};
 }
 
 std::string monolith_binary() {
@@ -70,7 +92,20 @@ std::map<std::string, std::string> System::env_for(const std::string& service) c
 
 System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::milliseconds ready_timeout)
     : dir_(std::move(dir)), settings_(std::move(settings)) {
-  for (const auto& s : settings_.services) ports_[s] = free_port();
+  // Each port stays reserved (a bound socket of ours) until just before the process that listens on it
+  // starts: a test running beside this one cannot be given it meanwhile, and two of ours are distinct.
+  std::map<std::string, int> reserved;
+  for (const auto& s : settings_.services) {
+    auto [port, fd] = reserve_port();
+    ports_[s] = port;
+    reserved[s] = fd;
+  }
+  auto release = [&reserved](const std::string& s) {
+    if (auto it = reserved.find(s); it != reserved.end()) {
+      ::close(it->second);
+      reserved.erase(it);
+    }
+  };
   bool monolith = settings_.topology == Topology::kMonolith;
   auto separate = [&](const std::string& s) { return !monolith || contains(settings_.outside_monolith, s); };
   auto with_broker = [&](std::map<std::string, std::string> env, const std::string& url) {
@@ -83,6 +118,7 @@ System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::
     auto env = env_for(s);
     if (s != "gateway")
       env = with_broker(std::move(env), monolith ? settings_.monolith_broker : settings_.broker_url);
+    release(s);
     processes_[s] = std::make_unique<Process>(binary(s), std::vector<std::string>{}, std::move(env));
   }
   if (monolith) {
@@ -97,6 +133,7 @@ System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::
       for (const auto& [k, v] : module_env) env["APP_" + upper(s) + "__" + k.substr(4)] = v;
     }
     env["APP_MONOLITH__MODULES"] = modules;
+    for (const auto& s : settings_.services) release(s);
     processes_["monolith"] = std::make_unique<Process>(
         monolith_binary(), std::vector<std::string>{"--config", ""}, std::move(env));
   }
