@@ -22,16 +22,4 @@ std::chrono::milliseconds retry_backoff(const SubscriptionOptions& options, int 
   return std::min(delay, options.max_retry_delay);
 }
 
-Result<std::unique_ptr<Transport>> open_transport(const TransportSettings& settings) {
-  const std::string& url = settings.url;
-  if (settings.partitions < 1 || settings.partitions > 256)
-    return Error::validation("events.partitions", "must be between 1 and 256");
-  if (url.starts_with("nats://")) return open_nats(settings);
-  if (url.starts_with("kafka://")) return open_kafka(settings);
-  if (url.starts_with("inprocess://")) return open_in_process(settings);
-  return Error::validation("events.url",
-                           "unknown event transport '" + url +
-                               "' (expected nats://host:port, kafka://host:port or inprocess://name)");
-}
-
 }  // namespace mercato::events
