@@ -3,7 +3,9 @@
 // order services, each with its own database. Placing an order reserves, charges, ships, commits and
 // confirms it; a failing step compensates the done ones (in reverse order when orchestrated, all at
 // once on order.cancelled when choreographed); the stock, the money and the notifications add up
-// afterwards.
+// afterwards. The flows (SagaE2E) also run against the monolith (docs/topologies.md): the same modules in
+// one process, their events through its in-process broker; what kills or restarts one participant
+// (SagaKillE2E, the fault fixtures) needs separate processes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,6 +23,7 @@
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
+#include "mercato/testing/system.hpp"
 #include "mercato/testing/testing.hpp"
 #include "mercato/testing/tokens.hpp"
 
@@ -41,11 +44,22 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
   virtual std::string step_timeout() const { return "20s"; }
   virtual std::string order_deadline() const { return "15m"; }
   virtual std::map<std::string, std::string> order_settings() const { return {}; }
-  // The parameter: the saga mode, then (the fault matrix) "/" and the participant at fault.
-  std::string mode() const { return GetParam().substr(0, GetParam().find('/')); }
+  // The parameter: the saga mode, then (the fault matrix) "/" and the participant at fault, or (the
+  // topologies) "@monolith" for the same services as the modules of one process.
+  std::string mode() const { return GetParam().substr(0, GetParam().find_first_of("/@")); }
   std::string participant() const {
     auto slash = GetParam().find('/');
     return slash == std::string::npos ? std::string() : GetParam().substr(slash + 1);
+  }
+  bool monolith() const { return GetParam().ends_with("@monolith"); }
+  std::uint16_t port(const std::string& service) const {
+    if (system_) return system_->port(service);
+    for (const auto* s : {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(),
+                          order_.get()}) {
+      if (s != nullptr && s->name == service) return s->port;
+    }
+    ADD_FAILURE() << "no service " << service;
+    return 0;
   }
   bool choreography() const { return mode() == "choreography"; }
   // The event a participant undoes or does its step on: the command (orchestration) or the order's or
@@ -57,6 +71,33 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
     return choreography() ? "payment.processed" : "shipment.create_requested";
   }
   void SetUp() override {
+    if (monolith()) {
+      set_up_monolith();
+    } else {
+      set_up_processes();
+    }
+    if (HasFatalFailure() || IsSkipped()) return;
+    auto user = testing::http(
+        port("user"), "POST", "/users",
+        R"({"email":"saga-)" + random_hex(6) + R"(@example.com","name":"Ann","password":"correct horse"})");
+    ASSERT_EQ(user.status, 201) << user.body;
+    customer_ = std::string(user.json().at("id").as_string());
+  }
+  // The same services and settings as modules of one process, their events in process.
+  void set_up_monolith() {
+    dir_ = testing::temp_dir("saga-" + random_hex(4));
+    testing::SystemSettings settings{
+        .topology = testing::Topology::kMonolith,
+        .services = {"user", "inventory", "payment", "shipping", "notification", "order"}};
+    settings.per_service["shipping"]["APP_SHIPPING__UNSERVED_COUNTRIES"] = "IS";
+    auto& order = settings.per_service["order"];
+    order["APP_SAGA__STEP_TIMEOUT"] = step_timeout();
+    order["APP_SAGA__MODE"] = mode();
+    order["APP_SAGA__ORDER_DEADLINE"] = order_deadline();
+    for (const auto& [key, value] : order_settings()) order[key] = value;
+    system_ = std::make_unique<testing::System>(dir_, std::move(settings));
+  }
+  void set_up_processes() {
     MERCATO_BROKER_URL_OR_SKIP(url, "nats");
     dir_ = testing::temp_dir("saga-" + random_hex(4));
     // ack_wait: what a killed participant held unacknowledged comes back after it. The default 30 s made
@@ -73,8 +114,8 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
     shipping_ = std::make_unique<ServiceProcess>("shipping", dir_, shipping_env);
     notification_ = std::make_unique<ServiceProcess>("notification", dir_, bus);
     auto order_env = bus;
-    order_env["APP_UPSTREAMS__USER"] = "127.0.0.1:" + std::to_string(user_->port);
-    order_env["APP_UPSTREAMS__INVENTORY"] = "127.0.0.1:" + std::to_string(inventory_->port);
+    order_env["APP_UPSTREAMS__USER"] = "127.0.0.1:" + std::to_string(port("user"));
+    order_env["APP_UPSTREAMS__INVENTORY"] = "127.0.0.1:" + std::to_string(port("inventory"));
     order_env["APP_SAGA__STEP_TIMEOUT"] = step_timeout();
     order_env["APP_SAGA__MODE"] = mode();
     order_env["APP_SAGA__ORDER_DEADLINE"] = order_deadline();
@@ -83,13 +124,9 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
     for (auto* s :
          {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(), order_.get()})
       ASSERT_TRUE(testing::wait_ready(s->port)) << s->name << ": " << s->process->log();
-    auto user = testing::http(
-        user_->port, "POST", "/users",
-        R"({"email":"saga-)" + random_hex(6) + R"(@example.com","name":"Ann","password":"correct horse"})");
-    ASSERT_EQ(user.status, 201) << user.body;
-    customer_ = std::string(user.json().at("id").as_string());
   }
   void TearDown() override {
+    system_.reset();
     order_.reset();
     notification_.reset();
     shipping_.reset();
@@ -101,14 +138,14 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
 
   void stock(const std::string& product, std::int64_t available) {
     auto r =
-        testing::http(inventory_->port, "PUT", "/inventory/" + product,
+        testing::http(port("inventory"), "PUT", "/inventory/" + product,
                       R"({"name":"x","price_cents":1000,"available":)" + std::to_string(available) + "}");
     ASSERT_TRUE(r.status == 200 || r.status == 201) << r.body;
   }
 
   std::string place(const std::string& product, int quantity, const std::string& token = "tok_visa",
                     const std::string& address = kAddress) {
-    auto r = testing::http(order_->port, "POST", "/orders",
+    auto r = testing::http(port("order"), "POST", "/orders",
                            R"({"customer_id":")" + customer_ + R"(","payment_token":")" + token +
                                R"(","items":[{"product_id":")" + product + R"(","quantity":)" +
                                std::to_string(quantity) + R"(}],"shipping_address":)" + address + "}");
@@ -121,7 +158,7 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
                    std::chrono::milliseconds timeout = 30s) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-      auto r = testing::http(order_->port, "GET", "/orders/" + id);
+      auto r = testing::http(port("order"), "GET", "/orders/" + id);
       if (r.status == 200 && r.json().at("status") == status.c_str()) return true;
       std::this_thread::sleep_for(50ms);  // a poll of the order's status, bounded by the deadline
     }
@@ -133,11 +170,11 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
     auto deadline = std::chrono::steady_clock::now() + 60s;
     boost::json::object order;
     while (std::chrono::steady_clock::now() < deadline) {
-      auto r = testing::http(order_->port, "GET", "/orders/" + id);
+      auto r = testing::http(port("order"), "GET", "/orders/" + id);
       if (r.status == 200) {
         order = r.json().as_object();
         auto status = std::string(order.at("status").as_string());
-        auto saga = testing::http(order_->port, "GET", "/orders/" + id + "/saga");
+        auto saga = testing::http(port("order"), "GET", "/orders/" + id + "/saga");
         bool finished = saga.status == 200 &&
                         (saga.json().at("state") == "completed" || saga.json().at("state") == "compensated");
         if ((status == "confirmed" || status == "cancelled") && finished) return order;
@@ -145,16 +182,16 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
       std::this_thread::sleep_for(50ms);  // a poll of the order's status, bounded by the deadline
     }
     ADD_FAILURE() << "order " << id << " did not settle: " << boost::json::serialize(order) << "\n"
-                  << testing::http(order_->port, "GET", "/orders/" + id + "/saga").body;
+                  << testing::http(port("order"), "GET", "/orders/" + id + "/saga").body;
     return order;
   }
 
   boost::json::object product(const std::string& id) {
-    return testing::http(inventory_->port, "GET", "/inventory/" + id).json().as_object();
+    return testing::http(port("inventory"), "GET", "/inventory/" + id).json().as_object();
   }
 
   std::vector<std::string> timeline(const std::string& id) {
-    auto saga = testing::http(order_->port, "GET", "/orders/" + id + "/saga");
+    auto saga = testing::http(port("order"), "GET", "/orders/" + id + "/saga");
     EXPECT_EQ(testing::check_contract("GET", "/orders/" + id + "/saga", saga), "");
     std::vector<std::string> out;
     auto body = saga.json();  // named: the loop below must not walk a destroyed temporary
@@ -174,7 +211,7 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
   }
 
   std::size_t notifications(const std::string& kind) {
-    auto r = testing::http(notification_->port, "GET", "/notifications?customer_id=" + customer_);
+    auto r = testing::http(port("notification"), "GET", "/notifications?customer_id=" + customer_);
     std::size_t n = 0;
     auto body = r.json();
     for (const auto& item : body.at("notifications").as_array()) n += item.at("kind") == kind.c_str();
@@ -184,11 +221,11 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
   // `./mercato check` against these services: its exit status and report.
   std::pair<int, std::string> run_check(const std::string& name) {
     std::map<std::string, std::string> env{
-        {"MERCATO_ORDER_PORT", std::to_string(order_->port)},
-        {"MERCATO_INVENTORY_PORT", std::to_string(inventory_->port)},
-        {"MERCATO_PAYMENT_PORT", std::to_string(payment_->port)},
-        {"MERCATO_SHIPPING_PORT", std::to_string(shipping_->port)},
-        {"MERCATO_NOTIFICATION_PORT", std::to_string(notification_->port)},
+        {"MERCATO_ORDER_PORT", std::to_string(port("order"))},
+        {"MERCATO_INVENTORY_PORT", std::to_string(port("inventory"))},
+        {"MERCATO_PAYMENT_PORT", std::to_string(port("payment"))},
+        {"MERCATO_SHIPPING_PORT", std::to_string(port("shipping"))},
+        {"MERCATO_NOTIFICATION_PORT", std::to_string(port("notification"))},
         // The checker reads every order as an admin.
         {"MERCATO_ADMIN_TOKEN", testing::TestTokens::instance().token(auth::Role::kAdmin, "checker")}};
     testing::Process p(testing::source_dir() + "/mercato", {"check"}, env, (dir_ / (name + ".log")).string());
@@ -275,7 +312,11 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
   fs::path dir_;
   std::string customer_;
   std::unique_ptr<ServiceProcess> user_, inventory_, payment_, shipping_, notification_, order_;
+  std::unique_ptr<testing::System> system_;  // the monolith (the separate processes are the members above)
 };
+
+// Participants killed, held at a step or restarted (separate processes only).
+class SagaKillE2E : public SagaE2E {};
 
 TEST_P(SagaE2E, AnOrderIsReservedChargedShippedCommittedAndConfirmed) {
   stock("saga-mug", 5);
@@ -344,7 +385,7 @@ TEST_P(SagaE2E, AShipmentThatCannotBeMadeRefundsAndReleasesInReverseOrder) {
                                         "release:succeeded"}));
   }
   EXPECT_EQ(product("saga-pot").at("available").as_int64(), 2);
-  auto payments = testing::http(payment_->port, "GET", "/payments?order_id=" + id);
+  auto payments = testing::http(port("payment"), "GET", "/payments?order_id=" + id);
   ASSERT_EQ(payments.status, 200) << payments.body;
   EXPECT_NE(payments.body.find("\"refunded\""), std::string::npos) << payments.body;
 }
@@ -368,7 +409,7 @@ TEST_P(SagaE2E, TheInvariantCheckerPassesAndCatchesStockNoOrderExplains) {
   EXPECT_NE(report.find("check: PASSED"), std::string::npos) << report;
   EXPECT_NE(report.find("1 confirmed, 1 cancelled"), std::string::npos) << report;
   auto ghost =
-      testing::http(inventory_->port, "POST", "/inventory/reservations",
+      testing::http(port("inventory"), "POST", "/inventory/reservations",
                     R"({"order_id":"no-such-order","items":[{"product_id":"check-mug","quantity":1}]})");
   ASSERT_EQ(ghost.status, 201) << ghost.body;
   std::tie(status, report) = check("check-ghost");
@@ -379,7 +420,7 @@ TEST_P(SagaE2E, TheInvariantCheckerPassesAndCatchesStockNoOrderExplains) {
 // The mixed run: 500 orders from four clients with random products, quantities, declined cards and
 // unservable addresses, stock running out, while participants and the order service are killed with
 // SIGKILL and restarted. Afterwards every order settles, the stock adds up and `./mercato check` passes.
-TEST_P(SagaE2E, AMixedRunWithKillsEndsWithEveryInvariantHolding) {
+TEST_P(SagaKillE2E, AMixedRunWithKillsEndsWithEveryInvariantHolding) {
   constexpr int kOrders = 500, kClients = 4, kProducts = 5;
   constexpr std::int64_t kInitial = 150;
   for (int p = 0; p < kProducts; ++p) stock("mix-" + std::to_string(p), kInitial);
@@ -395,7 +436,7 @@ TEST_P(SagaE2E, AMixedRunWithKillsEndsWithEveryInvariantHolding) {
       std::string address = rng() % 20 == 0 ? kUnservedAddress : kAddress;
       // The order service may be down (killed, restarting): try again, bounded.
       for (int attempt = 0; attempt < 200; ++attempt) {
-        auto r = testing::http(order_->port, "POST", "/orders",
+        auto r = testing::http(port("order"), "POST", "/orders",
                                R"({"customer_id":")" + customer_ + R"(","payment_token":")" + token +
                                    R"(","items":[{"product_id":")" + product + R"(","quantity":)" +
                                    std::to_string(quantity) + R"(}],"shipping_address":)" + address + "}");
@@ -435,7 +476,7 @@ TEST_P(SagaE2E, AMixedRunWithKillsEndsWithEveryInvariantHolding) {
     by_status.clear();
     std::vector<std::string> unsettled;
     for (int page = 1;; ++page) {
-      auto r = testing::http(order_->port, "GET", "/admin/orders?limit=1000&page=" + std::to_string(page));
+      auto r = testing::http(port("order"), "GET", "/admin/orders?limit=1000&page=" + std::to_string(page));
       ASSERT_EQ(r.status, 200) << r.body;
       auto body = r.json();
       for (const auto& o : body.at("orders").as_array()) {
@@ -451,7 +492,7 @@ TEST_P(SagaE2E, AMixedRunWithKillsEndsWithEveryInvariantHolding) {
       // What is stuck, and what every service dead-lettered, to tell why.
       std::string why;
       for (std::size_t i = 0; i < std::min<std::size_t>(unsettled.size(), 2); ++i)
-        why += testing::http(order_->port, "GET", "/orders/" + unsettled[i] + "/saga").body + "\n";
+        why += testing::http(port("order"), "GET", "/orders/" + unsettled[i] + "/saga").body + "\n";
       for (auto* s : {inventory_.get(), payment_.get(), shipping_.get(), notification_.get(), order_.get()})
         why += s->name +
                " dead letters: " + testing::http(s->port, "GET", "/admin/dead-letters").body.substr(0, 1500) +
@@ -492,7 +533,17 @@ class SagaFaultE2E : public SagaE2E {
   std::string step_timeout() const override { return "1s"; }
 };
 
-INSTANTIATE_TEST_SUITE_P(Modes, SagaE2E, ::testing::Values("orchestration", "choreography"));
+// The end-to-end flows in both topologies; what stops or restarts one participant (SagaKillE2E and the
+// fault fixtures) needs separate processes: a module cannot crash alone.
+INSTANTIATE_TEST_SUITE_P(Modes, SagaE2E,
+                         ::testing::Values("orchestration", "choreography", "orchestration@monolith",
+                                           "choreography@monolith"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           auto name = info.param;
+                           std::replace(name.begin(), name.end(), '@', '_');
+                           return name;
+                         });
+INSTANTIATE_TEST_SUITE_P(Modes, SagaKillE2E, ::testing::Values("orchestration", "choreography"));
 INSTANTIATE_TEST_SUITE_P(Modes, SagaFaultE2E, ::testing::Values("orchestration", "choreography"));
 
 // The article's fallback: with the payment service down the order waits in pending_payment, its charge
@@ -503,9 +554,9 @@ TEST_P(SagaFaultE2E, AnOrderWaitsInPendingPaymentWhileThePaymentServiceIsDown) {
   ASSERT_TRUE(payment_->process->wait(10s));
   auto id = place("fault-mug", 1);
   EXPECT_TRUE(wait_status(id, "pending_payment"))
-      << testing::http(order_->port, "GET", "/orders/" + id + "/saga").body;
+      << testing::http(port("order"), "GET", "/orders/" + id + "/saga").body;
   payment_->start();
-  ASSERT_TRUE(testing::wait_ready(payment_->port)) << payment_->process->log();
+  ASSERT_TRUE(testing::wait_ready(port("payment"))) << payment_->process->log();
   auto order = settled(id);
   EXPECT_EQ(order.at("status").as_string(), "confirmed") << boost::json::serialize(order);
   auto steps = timeline(id);
@@ -519,14 +570,14 @@ TEST_P(SagaFaultE2E, AnOrderWaitsInPendingPaymentWhileThePaymentServiceIsDown) {
 // API. The saga's charge does not take it for the order's: the order is cancelled (payment_conflict),
 // its stock is back, and the foreign payment stays as it was — not the saga's to refund; once its owner
 // (an operator here) refunds it, every invariant holds.
-TEST_P(SagaE2E, AOneCentPaymentPostedBeforeTheChargeDoesNotConfirmTheOrder) {
+TEST_P(SagaKillE2E, AOneCentPaymentPostedBeforeTheChargeDoesNotConfirmTheOrder) {
   std::string trigger = choreography() ? "inventory.reserved" : "payment.charge_requested";
   hold(*payment_, choreography() ? std::vector<std::string>{"order.created", trigger}
                                  : std::vector<std::string>{trigger});
   stock("cent-mug", 3);
   auto id = place("cent-mug", 1);
   ASSERT_TRUE(held_at(*payment_, trigger)) << payment_->process->log();
-  auto foreign = testing::http(payment_->port, "POST", "/payments",
+  auto foreign = testing::http(port("payment"), "POST", "/payments",
                                R"({"order_id":")" + id + R"(","customer_id":")" + customer_ +
                                    R"(","amount_cents":1,"payment_token":"tok_visa"})");
   ASSERT_EQ(foreign.status, 201) << foreign.body;
@@ -541,14 +592,14 @@ TEST_P(SagaE2E, AOneCentPaymentPostedBeforeTheChargeDoesNotConfirmTheOrder) {
               reason.find("payment_mismatch") != std::string::npos)
       << reason;
   EXPECT_EQ(product("cent-mug").at("available").as_int64(), 3);
-  auto payments = testing::http(payment_->port, "GET", "/payments?order_id=" + id);
+  auto payments = testing::http(port("payment"), "GET", "/payments?order_id=" + id);
   auto listed = payments.json().at("payments").as_array();
   ASSERT_EQ(listed.size(), 1U) << payments.body;
   EXPECT_EQ(listed[0].at("id").as_string(), foreign_id);
   EXPECT_EQ(listed[0].at("amount_cents").as_int64(), 1);
   EXPECT_EQ(listed[0].at("status").as_string(), "captured");
 
-  auto refunded = testing::http(payment_->port, "POST", "/payments/" + foreign_id + "/refund");
+  auto refunded = testing::http(port("payment"), "POST", "/payments/" + foreign_id + "/refund");
   ASSERT_EQ(refunded.status, 200) << refunded.body;
   expect_check_passes();
 }
@@ -557,7 +608,7 @@ TEST_P(SagaE2E, AOneCentPaymentPostedBeforeTheChargeDoesNotConfirmTheOrder) {
 // shipment of the order to another address is created through the API. The saga's shipment does not
 // take it for the order's: the order is cancelled (shipment_conflict), the charge refunded and the stock
 // released, and the foreign shipment stays as it was until its owner cancels it.
-TEST_P(SagaE2E, AShipmentToAnotherAddressPostedBeforeTheSagasIsNotTakenForTheOrders) {
+TEST_P(SagaKillE2E, AShipmentToAnotherAddressPostedBeforeTheSagasIsNotTakenForTheOrders) {
   std::string trigger = choreography() ? "payment.processed" : "shipment.create_requested";
   hold(*shipping_, choreography() ? std::vector<std::string>{"order.created", trigger}
                                   : std::vector<std::string>{trigger});
@@ -565,7 +616,7 @@ TEST_P(SagaE2E, AShipmentToAnotherAddressPostedBeforeTheSagasIsNotTakenForTheOrd
   auto id = place("ship-mug", 1);
   ASSERT_TRUE(held_at(*shipping_, trigger)) << shipping_->process->log();
   auto foreign = testing::http(
-      shipping_->port, "POST", "/shipments",
+      port("shipping"), "POST", "/shipments",
       R"({"order_id":")" + id + R"(","customer_id":")" + customer_ +
           R"(","address":{"name":"Mallory","line1":"9 Side St","city":"Hamburg","postal_code":"20095","country":"DE"}})");
   ASSERT_EQ(foreign.status, 201) << foreign.body;
@@ -578,31 +629,31 @@ TEST_P(SagaE2E, AShipmentToAnotherAddressPostedBeforeTheSagasIsNotTakenForTheOrd
               reason.find("shipment_mismatch") != std::string::npos)
       << reason;
   EXPECT_EQ(product("ship-mug").at("available").as_int64(), 3);
-  auto shipments = testing::http(shipping_->port, "GET", "/shipments?order_id=" + id);
+  auto shipments = testing::http(port("shipping"), "GET", "/shipments?order_id=" + id);
   auto listed = shipments.json().at("shipments").as_array();
   ASSERT_EQ(listed.size(), 1U) << shipments.body;
   EXPECT_EQ(listed[0].at("id").as_string(), foreign_id);
   EXPECT_EQ(listed[0].at("status").as_string(), "created");
   EXPECT_EQ(listed[0].at("address").at("name").as_string(), "Mallory");
-  auto payments = testing::http(payment_->port, "GET", "/payments?order_id=" + id);
+  auto payments = testing::http(port("payment"), "GET", "/payments?order_id=" + id);
   auto paid = payments.json().at("payments").as_array();
   ASSERT_EQ(paid.size(), 1U) << payments.body;
   EXPECT_EQ(paid[0].at("status").as_string(), "refunded");
 
-  auto cancelled = testing::http(shipping_->port, "POST", "/shipments/" + foreign_id + "/cancel");
+  auto cancelled = testing::http(port("shipping"), "POST", "/shipments/" + foreign_id + "/cancel");
   ASSERT_EQ(cancelled.status, 200) << cancelled.body;
   expect_check_passes();
 }
 
 // A compensation that fails twice (the inventory's release handler, by injection) is retried by the bus
 // and succeeds the third time: the order is cancelled and the stock is back, nothing dropped.
-TEST_P(SagaE2E, ACompensationThatFailsTwiceIsRetriedUntilItSucceeds) {
+TEST_P(SagaKillE2E, ACompensationThatFailsTwiceIsRetriedUntilItSucceeds) {
   inventory_->process->signal(SIGKILL);
   ASSERT_TRUE(inventory_->process->wait(10s));
   inventory_->env["MERCATO_EVENTS_FAIL"] = release_trigger() + ":2";
   inventory_->env["APP_EVENTS__RETRY_DELAY"] = "50ms";
   inventory_->start();
-  ASSERT_TRUE(testing::wait_ready(inventory_->port)) << inventory_->process->log();
+  ASSERT_TRUE(testing::wait_ready(port("inventory"))) << inventory_->process->log();
   stock("fault-cup", 3);
   auto id = place("fault-cup", 2, "tok_chargeDeclined");
   auto order = settled(id);
@@ -620,7 +671,7 @@ TEST_P(SagaE2E, ACompensationThatFailsTwiceIsRetriedUntilItSucceeds) {
        pos = log.find("injected failure", pos + 1))
     ++failures;
   EXPECT_EQ(failures, 2u) << log;
-  auto dead = testing::http(inventory_->port, "GET", "/admin/dead-letters");
+  auto dead = testing::http(port("inventory"), "GET", "/admin/dead-letters");
   EXPECT_EQ(dead.json().at("dead_letters").as_array().size(), 0u) << dead.body;
   expect_check_passes();
 }
@@ -635,7 +686,7 @@ TEST_P(SagaFaultE2E, AParticipantThatKeepsFailingIsCompensated) {
   shipping_->env["APP_EVENTS__MAX_DELIVER"] = "2";
   shipping_->env["APP_EVENTS__RETRY_DELAY"] = "20ms";
   shipping_->start();
-  ASSERT_TRUE(testing::wait_ready(shipping_->port)) << shipping_->process->log();
+  ASSERT_TRUE(testing::wait_ready(port("shipping"))) << shipping_->process->log();
   stock("fault-bowl", 4);
   auto id = place("fault-bowl", 1);
   auto order = settled(id);
@@ -652,10 +703,10 @@ TEST_P(SagaFaultE2E, AParticipantThatKeepsFailingIsCompensated) {
                                   "refund:succeeded", "release:started", "release:succeeded"}));
   }
   EXPECT_EQ(product("fault-bowl").at("available").as_int64(), 4);
-  EXPECT_GE(testing::metric(order_->port, R"(mercato_saga_steps_total{status="timed_out",step="ship"})"), 1);
-  EXPECT_GE(testing::metric(order_->port, R"(mercato_saga_steps_total{status="succeeded",step="refund"})"),
+  EXPECT_GE(testing::metric(port("order"), R"(mercato_saga_steps_total{status="timed_out",step="ship"})"), 1);
+  EXPECT_GE(testing::metric(port("order"), R"(mercato_saga_steps_total{status="succeeded",step="refund"})"),
             1);
-  auto dead = testing::http(shipping_->port, "GET", "/admin/dead-letters").json();
+  auto dead = testing::http(port("shipping"), "GET", "/admin/dead-letters").json();
   EXPECT_EQ(dead.at("dead_letters").as_array().size(), 1u) << "the failing command, kept for an operator";
   expect_check_passes();
 }
@@ -670,17 +721,17 @@ TEST_P(SagaFaultE2E, ACompensationWaitsForAParticipantThatIsDown) {
   auto deadline = std::chrono::steady_clock::now() + 30s;
   bool waiting = false;
   while (!waiting && std::chrono::steady_clock::now() < deadline) {
-    auto saga = testing::http(order_->port, "GET", "/orders/" + id + "/saga");
+    auto saga = testing::http(port("order"), "GET", "/orders/" + id + "/saga");
     waiting = saga.status == 200 && saga.json().at("current_step") == "cancel_shipment";
     if (!waiting) std::this_thread::sleep_for(50ms);  // a poll of the saga, bounded by the deadline
   }
-  ASSERT_TRUE(waiting) << testing::http(order_->port, "GET", "/orders/" + id + "/saga").body;
+  ASSERT_TRUE(waiting) << testing::http(port("order"), "GET", "/orders/" + id + "/saga").body;
   // Orchestrated, the order is cancelled once its compensations are done; choreographed, at once (its
   // order.cancelled is what the participants undo on).
-  EXPECT_EQ(testing::http(order_->port, "GET", "/orders/" + id).json().at("status"),
+  EXPECT_EQ(testing::http(port("order"), "GET", "/orders/" + id).json().at("status"),
             choreography() ? "cancelled" : "pending");
   shipping_->start();
-  ASSERT_TRUE(testing::wait_ready(shipping_->port)) << shipping_->process->log();
+  ASSERT_TRUE(testing::wait_ready(port("shipping"))) << shipping_->process->log();
   auto order = settled(id);
   EXPECT_EQ(order.at("status").as_string(), "cancelled");
   EXPECT_EQ(product("fault-jug").at("available").as_int64(), 2);
@@ -690,7 +741,7 @@ TEST_P(SagaFaultE2E, ACompensationWaitsForAParticipantThatIsDown) {
 
 // The order service killed with SIGKILL while a saga waits on a step: restarted, it resumes the saga
 // from its database and finishes it.
-TEST_P(SagaE2E, AKilledOrderServiceResumesItsSagas) {
+TEST_P(SagaKillE2E, AKilledOrderServiceResumesItsSagas) {
   stock("fault-pot", 2);
   shipping_->process->signal(SIGKILL);
   ASSERT_TRUE(shipping_->process->wait(10s));
@@ -699,7 +750,7 @@ TEST_P(SagaE2E, AKilledOrderServiceResumesItsSagas) {
   auto deadline = std::chrono::steady_clock::now() + 30s;
   bool shipping = false;
   while (!shipping && std::chrono::steady_clock::now() < deadline) {
-    auto saga = testing::http(order_->port, "GET", "/orders/" + id + "/saga");
+    auto saga = testing::http(port("order"), "GET", "/orders/" + id + "/saga");
     shipping = saga.status == 200 && saga.json().at("current_step") == "ship";
     if (!shipping) std::this_thread::sleep_for(50ms);  // a poll of the saga, bounded by the deadline
   }
@@ -707,9 +758,9 @@ TEST_P(SagaE2E, AKilledOrderServiceResumesItsSagas) {
   order_->process->signal(SIGKILL);
   ASSERT_TRUE(order_->process->wait(10s));
   order_->start();
-  ASSERT_TRUE(testing::wait_ready(order_->port)) << order_->process->log();
+  ASSERT_TRUE(testing::wait_ready(port("order"))) << order_->process->log();
   shipping_->start();
-  ASSERT_TRUE(testing::wait_ready(shipping_->port)) << shipping_->process->log();
+  ASSERT_TRUE(testing::wait_ready(port("shipping"))) << shipping_->process->log();
   auto order = settled(id);
   EXPECT_EQ(order.at("status").as_string(), "confirmed") << boost::json::serialize(order);
   EXPECT_EQ(product("fault-pot").at("sold").as_int64(), 1);
@@ -838,12 +889,12 @@ TEST_P(SagaPaymentCircuitE2E, WithThePaymentServiceDownTheCircuitOpensAndOrdersW
   ASSERT_TRUE(payment_->process->wait(10s));
   payment_->env["APP_EVENTS__ACK_WAIT"] = "1s";
   payment_->start();
-  ASSERT_TRUE(testing::wait_ready(payment_->port)) << payment_->process->log();
+  ASSERT_TRUE(testing::wait_ready(port("payment"))) << payment_->process->log();
   payment_->process->signal(SIGKILL);
   ASSERT_TRUE(payment_->process->wait(10s));
   auto first = place("circuit-mug", 1);
   EXPECT_TRUE(wait_status(first, "pending_payment", 15s)) << "after the 3 s step timeout";
-  EXPECT_EQ(testing::metric(order_->port, "mercato_saga_payment_circuit_state"), 1) << "open";
+  EXPECT_EQ(testing::metric(port("order"), "mercato_saga_payment_circuit_state"), 1) << "open";
   auto placed_at = std::chrono::steady_clock::now();
   auto second = place("circuit-mug", 1);
   EXPECT_TRUE(wait_status(second, "pending_payment", 2s));
@@ -852,7 +903,7 @@ TEST_P(SagaPaymentCircuitE2E, WithThePaymentServiceDownTheCircuitOpensAndOrdersW
   EXPECT_NE(std::find(steps.begin(), steps.end(), "charge:deferred"), steps.end());
 
   payment_->start();
-  ASSERT_TRUE(testing::wait_ready(payment_->port)) << payment_->process->log();
+  ASSERT_TRUE(testing::wait_ready(port("payment"))) << payment_->process->log();
   for (const auto& id : {first, second}) {
     auto order = settled(id);
     EXPECT_EQ(order.at("status").as_string(), "confirmed") << "its queued charge went through";
@@ -860,18 +911,18 @@ TEST_P(SagaPaymentCircuitE2E, WithThePaymentServiceDownTheCircuitOpensAndOrdersW
   // Past the recovery timeout a charge is a trial; answered, it closes the circuit.
   auto deadline = std::chrono::steady_clock::now() + 20s;
   std::string last;
-  while (testing::metric(order_->port, "mercato_saga_payment_circuit_state") != 0 &&
+  while (testing::metric(port("order"), "mercato_saga_payment_circuit_state") != 0 &&
          std::chrono::steady_clock::now() < deadline) {
     last = place("circuit-mug", 1);
     settled(last);
   }
-  EXPECT_EQ(testing::metric(order_->port, "mercato_saga_payment_circuit_state"), 0)
+  EXPECT_EQ(testing::metric(port("order"), "mercato_saga_payment_circuit_state"), 0)
       << "closed again; transitions: "
-      << testing::metric(order_->port, R"(mercato_saga_payment_circuit_transitions_total{to="open"})")
+      << testing::metric(port("order"), R"(mercato_saga_payment_circuit_transitions_total{to="open"})")
       << " open, "
-      << testing::metric(order_->port, R"(mercato_saga_payment_circuit_transitions_total{to="half_open"})")
+      << testing::metric(port("order"), R"(mercato_saga_payment_circuit_transitions_total{to="half_open"})")
       << " half-open; the last order's saga: "
-      << (last.empty() ? "none" : testing::http(order_->port, "GET", "/orders/" + last + "/saga").body);
+      << (last.empty() ? "none" : testing::http(port("order"), "GET", "/orders/" + last + "/saga").body);
   expect_check_passes();
 }
 
