@@ -143,12 +143,18 @@ System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::
     for (;;) {
       if (wait_ready(ports_.at(s), std::chrono::milliseconds(200))) break;
       bool exited = false;
-      for (auto& [name, process] : processes_) exited = exited || !process->running();
+      std::string statuses;
+      for (auto& [name, process] : processes_) {
+        if (auto status = process->wait(std::chrono::milliseconds(0))) {
+          exited = true;
+          statuses += " " + name + " exited with status " + std::to_string(*status) + ";";
+        }
+      }
       if (exited || std::chrono::steady_clock::now() >= deadline) {
         auto text = logs();
         stop();
         throw std::runtime_error(s + " (" + to_string(settings_.topology) + ") did not become ready" +
-                                 (exited ? " (a process exited)" : "") + ":\n" + text);
+                                 (exited ? " (" + statuses + " )" : "") + ":\n" + text);
       }
     }
   }
