@@ -533,16 +533,19 @@ class SagaFaultE2E : public SagaE2E {
   std::string step_timeout() const override { return "1s"; }
 };
 
+// "orchestration@monolith" → "orchestration_monolith" (a test name allows only letters, digits and _).
+std::string mode_name(const ::testing::TestParamInfo<std::string>& param) {
+  auto name = param.param;
+  std::replace(name.begin(), name.end(), '@', '_');
+  return name;
+}
+
 // The end-to-end flows in both topologies; what stops or restarts one participant (SagaKillE2E and the
 // fault fixtures) needs separate processes: a module cannot crash alone.
 INSTANTIATE_TEST_SUITE_P(Modes, SagaE2E,
                          ::testing::Values("orchestration", "choreography", "orchestration@monolith",
                                            "choreography@monolith"),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           auto name = info.param;
-                           std::replace(name.begin(), name.end(), '@', '_');
-                           return name;
-                         });
+                         mode_name);
 INSTANTIATE_TEST_SUITE_P(Modes, SagaKillE2E, ::testing::Values("orchestration", "choreography"));
 INSTANTIATE_TEST_SUITE_P(Modes, SagaFaultE2E, ::testing::Values("orchestration", "choreography"));
 
