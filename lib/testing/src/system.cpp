@@ -24,23 +24,6 @@ bool contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-// A free loopback port, held by a bound (not listening) socket until the caller closes the descriptor.
-std::pair<std::uint16_t, int> reserve_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot reserve a loopback port");
-  }
-  return {ntohs(addr.sin_port), fd};
-}
-
 std::string monolith_binary() {
   const char* dir = std::getenv("MERCATO_BUILD_DIR");
   std::string build = dir != nullptr ? dir : MERCATO_BUILD_DIR;
@@ -92,20 +75,17 @@ std::map<std::string, std::string> System::env_for(const std::string& service) c
 
 System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::milliseconds ready_timeout)
     : dir_(std::move(dir)), settings_(std::move(settings)) {
-  // Each port stays reserved (a bound socket of ours) until just before the process that listens on it
-  // starts: a test running beside this one cannot be given it meanwhile, and two of ours are distinct.
-  std::map<std::string, int> reserved;
+  // The ports are reserved (bound sockets of ours) while they are chosen, so that two of ours are
+  // distinct, and all released before the first process is forked: a reserved socket inherited by a
+  // child that has not reached exec yet (where close-on-exec closes it) would still hold its port when
+  // the next process tries to bind it (seen: the gateway refused "address in use").
+  std::vector<int> reserved;
   for (const auto& s : settings_.services) {
     auto [port, fd] = reserve_port();
     ports_[s] = port;
-    reserved[s] = fd;
+    reserved.push_back(fd);
   }
-  auto release = [&reserved](const std::string& s) {
-    if (auto it = reserved.find(s); it != reserved.end()) {
-      ::close(it->second);
-      reserved.erase(it);
-    }
-  };
+  for (int fd : reserved) ::close(fd);
   bool monolith = settings_.topology == Topology::kMonolith;
   auto separate = [&](const std::string& s) { return !monolith || contains(settings_.outside_monolith, s); };
   auto with_broker = [&](std::map<std::string, std::string> env, const std::string& url) {
@@ -118,7 +98,6 @@ System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::
     auto env = env_for(s);
     if (s != "gateway")
       env = with_broker(std::move(env), monolith ? settings_.monolith_broker : settings_.broker_url);
-    release(s);
     processes_[s] = std::make_unique<Process>(binary(s), std::vector<std::string>{}, std::move(env));
   }
   if (monolith) {
@@ -133,7 +112,6 @@ System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::
       for (const auto& [k, v] : module_env) env["APP_" + upper(s) + "__" + k.substr(4)] = v;
     }
     env["APP_MONOLITH__MODULES"] = modules;
-    for (const auto& s : settings_.services) release(s);
     processes_["monolith"] = std::make_unique<Process>(
         monolith_binary(), std::vector<std::string>{"--config", ""}, std::move(env));
   }
@@ -156,6 +134,15 @@ System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::
         throw std::runtime_error(s + " (" + to_string(settings_.topology) + ") did not become ready" +
                                  (exited ? " (" + statuses + " )" : "") + ":\n" + text);
       }
+    }
+  }
+  // A process that could not bind its port has exited, and whatever answered there was not ours.
+  for (auto& [name, process] : processes_) {
+    if (auto status = process->wait(std::chrono::milliseconds(0))) {
+      auto text = logs();
+      stop();
+      throw std::runtime_error(name + " exited with status " + std::to_string(*status) +
+                               " while the system started:\n" + text);
     }
   }
 }

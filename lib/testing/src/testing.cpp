@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -30,18 +31,39 @@ extern char** environ;
 
 namespace mercato::testing {
 
+namespace {
+
+// The lowest port the kernel hands out by itself (bind to port 0, outgoing connections).
+std::uint16_t ephemeral_start() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned low = 32768;
+  in >> low;
+  return static_cast<std::uint16_t>(low > 11000 && low <= 65535 ? low : 32768);
+}
+
+}  // namespace
+
+std::pair<std::uint16_t, int> reserve_port() {
+  static thread_local std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> pick(10000, ephemeral_start() - 1);
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error("socket failed");
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    auto port = static_cast<std::uint16_t>(pick(random));
+    addr.sin_port = htons(port);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return {port, fd};
+    ::close(fd);  // taken: another
+  }
+  throw std::runtime_error("cannot reserve a loopback port below the ephemeral range");
+}
+
 std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    throw std::runtime_error("bind failed");
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto [port, fd] = reserve_port();
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return port;
 }
 
 std::string source_dir() { return MERCATO_SOURCE_DIR; }

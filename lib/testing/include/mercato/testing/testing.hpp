@@ -20,12 +20,18 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mercato::testing {
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound, then released).
+// A TCP port on 127.0.0.1 that was free a moment ago (bound, then released), picked at random below the
+// kernel's ephemeral range: binding to port 0 would hand out ports in sequence, so a test running beside
+// this one would likely be given the same port before our process binds it.
 std::uint16_t free_port();
+// The same, still held by a bound (not listening) socket whose descriptor the caller closes (close it
+// before forking the process that will listen there: a child inherits it until exec).
+std::pair<std::uint16_t, int> reserve_port();
 
 // A new, empty directory for one test suite's files: <tmp>/mercato-e2e-<pid>-<name>.
 std::filesystem::path temp_dir(const std::string& name);
