@@ -238,6 +238,18 @@ TEST(Monolith, ABadKeyInAnyModuleStopsTheStartNamingModuleAndKey) {
     EXPECT_EQ(*status, 2);
     EXPECT_NE(p.log().find("'user' is listed twice"), std::string::npos) << p.log();
   }
+  {
+    // Two modules on one port would both bind it (SO_REUSEPORT) and share its connections at random.
+    testing::Process p(binary, {"--config", ""},
+                       {{"APP_MONOLITH__CONFIG_DIR", ""},
+                        {"APP_MONOLITH__MODULES", "user,payment"},
+                        {"APP_USER__SERVER__PORT", "18099"},
+                        {"APP_PAYMENT__SERVER__PORT", "18099"}});
+    auto status = p.wait(10s);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(*status, 2);
+    EXPECT_NE(p.log().find("18099 is also the port of 'user'"), std::string::npos) << p.log();
+  }
   fs::remove_all(dir);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include "host.hpp"
@@ -80,6 +81,18 @@ int run_monolith(int argc, char** argv, std::span<const Module> available) {
       // started without --config.
       auto file = settings.config_dir.empty() ? std::string() : settings.config_dir + "/" + current + ".yaml";
       modules.push_back(load_instance(current, file, environ, "APP_" + upper(current) + "__"));
+    }
+    // Servers bind with SO_REUSEPORT (one acceptor per I/O thread), so two modules on one port would both
+    // bind and share its connections at random: refused here, naming both.
+    std::map<std::uint16_t, std::string> owner;
+    for (const auto& in : modules) {
+      auto port = in->server_settings.port;
+      if (port == 0) continue;
+      if (auto [it, fresh] = owner.emplace(port, in->name); !fresh) {
+        current = in->name;
+        throw config::ConfigError("config key 'server.port': " + std::to_string(port) +
+                                  " is also the port of '" + it->second + "'");
+      }
     }
   } catch (const config::ConfigError& e) {
     print_startup_error(current, std::string("configuration error: ") + e.what());
