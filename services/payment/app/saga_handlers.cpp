@@ -22,13 +22,15 @@ Result<std::int64_t> integer(const boost::json::object& data, std::string_view k
   return events::integer_member(data, key);
 }
 
-Result<ChargeRequest> charge_request(const boost::json::object& data) {
+// A charge from a command's or an event's data; `amount_key` names its amount (a charge command's
+// amount_cents, order.created's total_cents).
+Result<ChargeRequest> charge_request(const boost::json::object& data, std::string_view amount_key) {
   ChargeRequest request;
   MERCATO_ASSIGN_OR_RETURN(auto order_id, text(data, "order_id"));
   request.order_id = std::move(order_id);
   MERCATO_ASSIGN_OR_RETURN(auto customer_id, text(data, "customer_id"));
   request.customer_id = std::move(customer_id);
-  MERCATO_ASSIGN_OR_RETURN(auto amount, integer(data, "amount_cents"));
+  MERCATO_ASSIGN_OR_RETURN(auto amount, integer(data, amount_key));
   request.amount_cents = amount;
   MERCATO_ASSIGN_OR_RETURN(auto token, text(data, "payment_token"));
   request.payment_token = std::move(token);
@@ -39,7 +41,7 @@ Result<ChargeRequest> charge_request(const boost::json::object& data) {
 
 Result<void> SagaHandlers::on_charge_requested(const events::CloudEvent& command) {
   MERCATO_ASSIGN_OR_RETURN(auto data, command_data(command));
-  MERCATO_ASSIGN_OR_RETURN(auto request, charge_request(data));
+  MERCATO_ASSIGN_OR_RETURN(auto request, charge_request(data, "amount_cents"));
   return charge(command, request, {});
 }
 
@@ -62,16 +64,7 @@ namespace {
 // What a choreographed order's charge is, from its order.created.
 Result<ChargeRequest> charge_of(const events::CloudEvent& order_created) {
   MERCATO_ASSIGN_OR_RETURN(auto data, command_data(order_created));
-  ChargeRequest request;
-  MERCATO_ASSIGN_OR_RETURN(auto order_id, text(data, "order_id"));
-  request.order_id = std::move(order_id);
-  MERCATO_ASSIGN_OR_RETURN(auto customer_id, text(data, "customer_id"));
-  request.customer_id = std::move(customer_id);
-  MERCATO_ASSIGN_OR_RETURN(auto amount, integer(data, "total_cents"));
-  request.amount_cents = amount;
-  MERCATO_ASSIGN_OR_RETURN(auto token, text(data, "payment_token"));
-  request.payment_token = std::move(token);
-  return request;
+  return charge_request(data, "total_cents");
 }
 
 }  // namespace
