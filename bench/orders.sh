@@ -13,7 +13,7 @@
 #              durability: fsync on, synchronous_commit=BENCH_ORDERS_PG_SYNCHRONOUS_COMMIT, default on),
 #              one database per service, created afresh for every run and passed as
 #              MERCATO_<NAME>_DATABASE_URL: user, order, payment, inventory (BENCH_ORDERS_PG_SERVICES).
-#              shipping and notification have no PostgreSQL adapter and stay on SQLite.
+#              shipping and notification stay on SQLite unless listed there.
 #
 # Runs per combination, all with the load generator (build/tools/load/mercato-load) through the
 # gateway, orders only (--mix place_order=1), each ending with the checker (`./mercato check` against
@@ -352,7 +352,7 @@ report() {
   if want_storage postgres; then
     echo "PostgreSQL: ${PG_SERVICES[*]} on one private PostgreSQL (one database each, created afresh per" \
       "run; fsync on, synchronous_commit=$PG_SYNC, shared_buffers 256MB; each service's pool as its" \
-      "config has it, database.connections); ${rest[*]} on SQLite (no PostgreSQL adapter). SQLite:" \
+      "config has it, database.connections); ${rest[*]} on SQLite (not in BENCH_ORDERS_PG_SERVICES). SQLite:" \
       "WAL with synchronous=NORMAL (durable across a process crash, not necessarily a power loss)."
   else
     echo "SQLite: WAL with synchronous=NORMAL (durable across a process crash, not necessarily a power loss)."

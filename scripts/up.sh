@@ -34,7 +34,7 @@
 # Every domain service gets APP_EVENTS__URL for it.
 #
 # Environment: MERCATO_<SVC>_PORT (ports), MERCATO_<SVC>_DATABASE_URL (that service's database.url, e.g.
-# postgres://... for user, order, payment; redis://... for inventory), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
+# postgres://... for any service; redis://... for inventory), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
 # MERCATO_SAGA_MODE (orchestration, the default in config/order.yaml, or choreography: how the order saga
 # is coordinated; docs/saga.md), MERCATO_READY_TIMEOUT (seconds, default 30), MERCATO_STOP_TIMEOUT
 # (seconds, default 10). Any APP_*

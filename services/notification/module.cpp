@@ -10,27 +10,25 @@
 #include "app/order_events.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/identity.hpp"
+#include "mercato/storage/storage.hpp"
 
 namespace mercato::notification {
 
 void set_up(service::Context& ctx) {
-  auto db_config = ctx.config().section("database");
-  auto& db = ctx.own(sql::Database::open(sqlite::DatabaseSettings{
-      .path = db_config.string("path", "var/notification/notification.db"),
-      .connections = static_cast<std::size_t>(db_config.integer("connections", 1, 1, 64)),
-  }));
-  auto& repository = ctx.own(std::make_unique<notification::SqlNotificationRepository>(db));
+  // SQLite, or PostgreSQL with database.url; the event store in the same database (lib/storage).
+  auto [repository, event_store] = storage::open_repository_with_events<notification::NotificationRepository>(
+      ctx, {.sql = [](sql::Database& db) {
+        return std::make_unique<notification::SqlNotificationRepository>(db);
+      }});
   auto outbox_file =
       ctx.config().section("notification").string("outbox_file", "var/notification/outbox.log");
   auto& outbox = ctx.own(std::make_unique<notification::FileOutbox>(outbox_file));
   auto& notifications = ctx.own(std::make_unique<notification::NotificationService>(repository, outbox));
-  ctx.add_readiness_check("database", [&repository] { return repository.ping(); });
   ctx.add_readiness_check("outbox", [&outbox] { return outbox.ping(); });
   notification::register_routes(ctx.router(), notifications, service::attach_identity(ctx));
   // The effect is idempotent by its natural key (one notification per order and kind), so the inbox
   // record is the notification itself; order.created is recorded in the event inbox. The store is the
   // repository's database, so its relay publishes what record_once appended.
-  auto& event_store = ctx.own(events::open_store(db));
   auto& bus = events::attach(ctx, event_store);
   bus.record_only("order.created");
   bus.on("order.confirmed", [&notifications](const events::CloudEvent& e) {

@@ -9,23 +9,19 @@
 #include "app/shipping_settings.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/identity.hpp"
+#include "mercato/storage/storage.hpp"
 
 namespace mercato::shipping {
 
 void set_up(service::Context& ctx) {
-  auto db_config = ctx.config().section("database");
-  auto& db = ctx.own(sql::Database::open(sqlite::DatabaseSettings{
-      .path = db_config.string("path", "var/shipping/shipping.db"),
-      .connections = static_cast<std::size_t>(db_config.integer("connections", 1, 1, 64)),
-  }));
-  auto& repository = ctx.own(std::make_unique<shipping::SqlShipmentRepository>(db));
+  // SQLite, or PostgreSQL with database.url; the outbox in the same database (lib/storage).
+  auto [repository, event_store] = storage::open_repository_with_events<shipping::ShipmentRepository>(
+      ctx, {.sql = [](sql::Database& db) { return std::make_unique<shipping::SqlShipmentRepository>(db); }});
   auto& shipments = ctx.own(std::make_unique<shipping::ShippingService>(
       repository, shipping::read_settings(ctx.config().section("shipping"))));
-  ctx.add_readiness_check("database", [&repository] { return repository.ping(); });
   shipping::register_routes(ctx.router(), shipments, service::attach_identity(ctx));
-  // Publishes shipment.created / shipment.cancelled from the outbox (in the same database), and answers
-  // the order saga's commands through it (app/saga_handlers.hpp).
-  auto& event_store = ctx.own(events::open_store(db));
+  // Publishes shipment.created / shipment.cancelled from the outbox, and answers the order saga's
+  // commands through it (app/saga_handlers.hpp).
   auto& bus = events::attach(ctx, event_store);
   auto& saga = ctx.own(std::make_unique<shipping::SagaHandlers>(shipments, event_store, ctx.name()));
   bus.on("shipment.create_requested",

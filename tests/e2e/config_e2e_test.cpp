@@ -59,15 +59,16 @@ std::vector<Mode> all_modes() {
   std::vector<Mode> modes;
   modes.push_back({"gateway", "sqlite"});  // the gateway stores nothing: its shipped file as it is
   modes.push_back({"gateway", "policy"});  // with the shipped traffic policy, as ./mercato up runs it
-  // Every described service (a new one is checked without being named here), on each broker.
+  // Every described service (a new one is checked without being named here), on each broker and on
+  // PostgreSQL (every service's repository is written over lib/sql).
   for (const auto& service : catalog::all()) {
     if (service.kind != catalog::Kind::kService) continue;
     const std::string s(service.name);
     modes.push_back({s, "sqlite"});
     modes.push_back({s, "nats"});
     modes.push_back({s, "kafka"});
+    modes.push_back({s, "postgres"});
   }
-  for (const auto& s : {"user", "order", "inventory", "payment"}) modes.push_back({s, "postgres"});
   modes.push_back({"inventory", "redis"});
   for (const auto& m : {"orchestration", "choreography", "none"})
     modes.push_back({"order", std::string("saga-") + m});
