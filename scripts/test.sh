@@ -17,6 +17,7 @@ start_test_servers() {
   start_test_postgres
   start_test_redis
   start_test_nats
+  start_test_etcd
 }
 
 # start_test_postgres: a throw-away PostgreSQL cluster (trust auth on 127.0.0.1 only, fsync off: test
