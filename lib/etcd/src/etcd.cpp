@@ -127,6 +127,8 @@ Result<WatchBatch> watch_batch(std::string_view line) {
   }
   WatchBatch batch;
   batch.revision = header_revision(r);
+  if (const auto* created = r.if_contains("created"); created != nullptr && created->is_bool())
+    batch.created = created->as_bool();
   if (const auto* events = r.if_contains("events"); events != nullptr && events->is_array()) {
     for (const auto& e : events->as_array()) {
       if (!e.is_object()) return Error::bad_gateway("etcd sent a watch event that is not an object");

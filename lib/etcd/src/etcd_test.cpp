@@ -58,6 +58,11 @@ TEST(EtcdCodec, ReadsWatchMessages) {
   EXPECT_EQ(batch->events[0].kv.value, "hi");
   EXPECT_EQ(batch->events[1].type, WatchEvent::Type::kDelete);
   EXPECT_EQ(batch->events[1].kv.key, "/a/c");
+  EXPECT_FALSE(batch->created);
+  auto created = detail::watch_batch(R"({"result":{"header":{"revision":"9"},"created":true}})");
+  ASSERT_TRUE(created);
+  EXPECT_TRUE(created->created);
+  EXPECT_TRUE(created->events.empty());
 
   auto compacted = detail::watch_batch(R"({"result":{"canceled":true,"compact_revision":"5"}})");
   ASSERT_FALSE(compacted);

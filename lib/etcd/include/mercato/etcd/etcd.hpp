@@ -70,8 +70,10 @@ struct WatchEvent {
 };
 
 struct WatchBatch {
-  std::int64_t revision = 0;  // the store's revision at this batch (progress notifications: no events)
-  std::vector<WatchEvent> events;
+  std::int64_t revision = 0;       // the store's revision when etcd sent this batch
+  bool created = false;            // the first message of a watch: no events, and `revision` says nothing of
+                                   // what was delivered (history from start_revision follows)
+  std::vector<WatchEvent> events;  // none: a progress notification — every change up to `revision` was sent
 };
 
 // What to read: one key, every key with a prefix, and optionally the store as it was at a revision.

@@ -35,6 +35,8 @@ struct Endpoint {
   // "127.0.0.1:8081", "[::1]:8081", "user:8081"
   static Result<Endpoint> parse(std::string_view host_port);
   std::string to_string() const;
+
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };
 
 struct ClientSettings {
