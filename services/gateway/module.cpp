@@ -1,10 +1,13 @@
 // The API gateway: one public entry point that routes /api/{service}/... to the services.
 #include "module.hpp"
 
+#include <set>
+
 #include "api/docs.hpp"
 #include "api/proxy.hpp"
 #include "app/gateway_settings.hpp"
 #include "app/policy_loader.hpp"
+#include "mercato/discovery/discovery.hpp"
 #include "mercato/service/identity.hpp"
 
 namespace mercato::gateway {
@@ -16,6 +19,24 @@ void set_up(service::Context& ctx) {
   // The traffic policy (config/gateway-policy.yaml): reloaded on SIGHUP and when the file changes.
   auto& policy = ctx.own(std::make_unique<gateway::PolicyLoader>(settings.policy_file, table, ctx.client(),
                                                                  ctx.metrics(), ctx.logger()));
+  // With discovery (discovery.mode etcd), each service's registered instances replace its configured
+  // address, and version-labelled subsets select among them.
+  if (auto* agent = ctx.discovery(); agent != nullptr) {
+    auto& members = ctx.own(std::make_unique<gateway::Membership>());
+    policy.follow(members);
+    std::set<std::string> services;
+    for (const auto& [_, route] : table.all()) services.insert(route.service);
+    for (const auto& service : services) {
+      agent->watch(service,
+                   [&members, &table, &policy, service](const std::vector<discovery::Instance>& all) {
+                     std::vector<gateway::Member> list;
+                     for (const auto& i : all) list.push_back({i.http, i.version});
+                     for (const auto& [name, route] : table.all()) {
+                       if (route.service == service) members.update(name, list, policy.holder().current());
+                     }
+                   });
+    }
+  }
   policy.watch(settings.policy_poll);
   ctx.on_reload([&policy] { (void)policy.reload(); });
   // Tokens are verified with the keys of the service that serves /.well-known/jwks.json (the user

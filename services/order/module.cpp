@@ -19,10 +19,14 @@ void set_up(service::Context& ctx) {
       ctx, {.sql = [](sql::Database& db) { return std::make_unique<order::SqlOrderRepository>(db); }});
   // The user and inventory services, each behind a circuit breaker (order.user, order.inventory).
   auto calls = ctx.config().section("order");
+  // Their instances: the configured address, or (discovery.mode etcd) whatever is registered, live.
   auto upstream = [&](const std::string& name) -> resilience::Upstream& {
-    return ctx.own(std::make_unique<resilience::Upstream>(
-        resilience::read_upstream_settings(calls.section(name), name), std::vector{ctx.upstream(name)},
+    auto& u = ctx.own(std::make_unique<resilience::Upstream>(
+        resilience::read_upstream_settings(calls.section(name), name), std::vector<http::Endpoint>{},
         ctx.client(), ctx.metrics(), ctx.logger()));
+    ctx.watch_upstream(
+        name, [&u](std::vector<http::Endpoint> instances) { u.set_instances(std::move(instances)); });
+    return u;
   };
   auto& identity = service::attach_identity(ctx);
   auto& customers = ctx.own(std::make_unique<order::HttpCustomerDirectory>(upstream("user"), identity));

@@ -1,5 +1,6 @@
 #include "mercato/resilience/upstream.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -27,35 +28,62 @@ bool failed(const Result<http::Response>& r) { return !r || r->status >= 500; }
 
 }  // namespace
 
+// The instances of the moment with their per-instance state (balancer counts, outlier ejections).
+// Replaced whole when the instances change (set_instances); a call keeps the set it started with.
+struct Members {
+  std::vector<http::Endpoint> instances;
+  LoadBalancer balancer;
+  std::unique_ptr<OutlierDetector> outliers;
+  std::vector<obs::Counter*> ejections;
+  std::vector<bool> all_available;  // without outlier detection every instance always is
+
+  Members(std::vector<http::Endpoint> endpoints, const UpstreamSettings& settings, obs::Registry& metrics)
+      : instances(std::move(endpoints)), balancer(settings.balancing, instances.size()) {
+    all_available.assign(instances.size(), true);
+    if (settings.outliers) outliers = std::make_unique<OutlierDetector>(*settings.outliers, instances.size());
+    for (const auto& endpoint : instances) {
+      ejections.push_back(
+          &metrics.counter("mercato_upstream_ejections_total", "Outlier ejections per instance",
+                           {{"upstream", settings.name}, {"instance", endpoint.to_string()}}));
+    }
+  }
+
+  std::vector<bool> available() const {
+    std::vector<bool> out(instances.size(), true);
+    if (outliers) {
+      for (std::size_t i = 0; i < out.size(); ++i) out[i] = !outliers->ejected(i);
+    }
+    return out;
+  }
+};
+
 struct Upstream::Impl {
   UpstreamSettings settings;
-  std::vector<http::Endpoint> instances;
   http::Client& client;
+  obs::Registry& metrics;
   obs::Gauge& state;
   CircuitBreaker breaker;
   Bulkhead pool;
   RetryBudget budget;
-  LoadBalancer balancer;
-  std::unique_ptr<OutlierDetector> outliers;
+  std::atomic<std::shared_ptr<Members>> members;
   obs::Counter& circuit_open;
   obs::Counter& pool_full;
   obs::Counter& no_instance;
   obs::Counter& retries;
   obs::Counter& budget_exhausted;
   obs::Gauge& ejected;
-  std::vector<obs::Counter*> ejections;
-  std::vector<bool> all_available;  // without outlier detection every instance always is
+  obs::Gauge& instance_count;
 
-  Impl(UpstreamSettings s, std::vector<http::Endpoint> endpoints, http::Client& c, obs::Registry& metrics,
+  Impl(UpstreamSettings s, std::vector<http::Endpoint> endpoints, http::Client& c, obs::Registry& m,
        const obs::Logger& logger)
       : settings(std::move(s)),
-        instances(std::move(endpoints)),
         client(c),
-        state(metrics.gauge("mercato_upstream_circuit_state",
-                            "Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open",
-                            {{"upstream", settings.name}})),
+        metrics(m),
+        state(m.gauge("mercato_upstream_circuit_state",
+                      "Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open",
+                      {{"upstream", settings.name}})),
         breaker(settings.breaker,
-                [this, &metrics, &logger](BreakerState from, BreakerState to) {
+                [this, &logger](BreakerState from, BreakerState to) {
                   state.set(state_value(to));
                   metrics
                       .counter("mercato_upstream_circuit_transitions_total", "Circuit breaker state changes",
@@ -67,48 +95,39 @@ struct Upstream::Impl {
                 }),
         pool(settings.pool),
         budget(settings.budget),
-        balancer(settings.balancing, instances.size()),
-        circuit_open(rejections(metrics, "circuit_open")),
-        pool_full(rejections(metrics, "pool_full")),
-        no_instance(rejections(metrics, "no_healthy_instance")),
-        retries(metrics.counter("mercato_upstream_retries_total", "Retried calls",
-                                {{"upstream", settings.name}})),
-        budget_exhausted(metrics.counter("mercato_upstream_retry_budget_exhausted_total",
-                                         "Retries the retry budget did not allow",
-                                         {{"upstream", settings.name}})),
-        ejected(metrics.gauge("mercato_upstream_ejected_instances",
-                              "Instances outlier detection has taken out of load balancing",
-                              {{"upstream", settings.name}})) {
+        circuit_open(rejections(m, "circuit_open")),
+        pool_full(rejections(m, "pool_full")),
+        no_instance(rejections(m, "no_healthy_instance")),
+        retries(m.counter("mercato_upstream_retries_total", "Retried calls", {{"upstream", settings.name}})),
+        budget_exhausted(m.counter("mercato_upstream_retry_budget_exhausted_total",
+                                   "Retries the retry budget did not allow", {{"upstream", settings.name}})),
+        ejected(m.gauge("mercato_upstream_ejected_instances",
+                        "Instances outlier detection has taken out of load balancing",
+                        {{"upstream", settings.name}})),
+        instance_count(m.gauge("mercato_upstream_instances", "Instances an upstream balances over",
+                               {{"upstream", settings.name}})) {
     state.set(0);
     ejected.set(0);
-    all_available.assign(instances.size(), true);
-    if (settings.outliers) outliers = std::make_unique<OutlierDetector>(*settings.outliers, instances.size());
-    for (const auto& endpoint : instances) {
-      ejections.push_back(
-          &metrics.counter("mercato_upstream_ejections_total", "Outlier ejections per instance",
-                           {{"upstream", settings.name}, {"instance", endpoint.to_string()}}));
-    }
+    replace(std::move(endpoints));
   }
 
-  obs::Counter& rejections(obs::Registry& metrics, const char* reason) {
-    return metrics.counter("mercato_upstream_rejections_total",
-                           "Calls refused before any instance was called, by reason",
-                           {{"upstream", settings.name}, {"reason", reason}});
+  obs::Counter& rejections(obs::Registry& registry, const char* reason) {
+    return registry.counter("mercato_upstream_rejections_total",
+                            "Calls refused before any instance was called, by reason",
+                            {{"upstream", settings.name}, {"reason", reason}});
   }
 
-  std::vector<bool> available() const {
-    std::vector<bool> out(instances.size(), true);
-    if (outliers) {
-      for (std::size_t i = 0; i < out.size(); ++i) out[i] = !outliers->ejected(i);
-    }
-    return out;
+  void replace(std::vector<http::Endpoint> endpoints) {
+    instance_count.set(static_cast<double>(endpoints.size()));
+    members.store(std::make_shared<Members>(std::move(endpoints), settings, metrics));
+    ejected.set(0);
   }
 
-  void record(std::size_t instance, bool server_error, TimePoint now) {
-    if (!outliers) return;
-    if (outliers->on_result(instance, server_error, now)) {
-      ejections[instance]->inc();
-      ejected.set(static_cast<double>(outliers->ejected_count()));
+  void record(Members& m, std::size_t instance, bool server_error, TimePoint now) {
+    if (!m.outliers) return;
+    if (m.outliers->on_result(instance, server_error, now)) {
+      m.ejections[instance]->inc();
+      ejected.set(static_cast<double>(m.outliers->ejected_count()));
     }
   }
 };
@@ -137,10 +156,24 @@ CircuitBreaker& Upstream::breaker() noexcept { return impl_->breaker; }
 const UpstreamSettings& Upstream::settings() const noexcept { return impl_->settings; }
 
 void Upstream::evaluate_outliers(TimePoint now) {
-  if (!impl_->outliers) return;
-  impl_->outliers->evaluate(now);
-  impl_->ejected.set(static_cast<double>(impl_->outliers->ejected_count()));
+  auto m = impl_->members.load();
+  if (!m->outliers) return;
+  m->outliers->evaluate(now);
+  impl_->ejected.set(static_cast<double>(m->outliers->ejected_count()));
 }
+
+void Upstream::set_instances(std::vector<http::Endpoint> instances) {
+  // The same instances (in any order): keep their balancer counts and ejections.
+  auto current = impl_->members.load();
+  auto sorted = [](std::vector<http::Endpoint> v) {
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.to_string() < b.to_string(); });
+    return v;
+  };
+  if (sorted(current->instances) == sorted(instances)) return;
+  impl_->replace(std::move(instances));
+}
+
+std::vector<http::Endpoint> Upstream::instances() const { return impl_->members.load()->instances; }
 
 boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest request, CallSettings settings,
                                                       bool retriable) {
@@ -188,8 +221,10 @@ boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest reques
   bool may_retry = retriable && retries.attempts > 1;
   if (may_retry) s.budget.on_request(now);
   thread_local std::mt19937_64 jitter{std::random_device{}()};
+  auto members = s.members.load();  // this call's instances, even if they change meanwhile
+  auto& m = *members;
   for (int attempt = 1;; ++attempt) {
-    auto instance = s.outliers ? s.balancer.pick(s.available()) : s.balancer.pick(s.all_available);
+    auto instance = m.outliers ? m.balancer.pick(m.available()) : m.balancer.pick(m.all_available);
     if (!instance) {
       out.refused = Refused::kNoHealthyInstance;
       out.result = refusal_error(s.settings.name, out.refused);
@@ -199,11 +234,11 @@ boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest reques
     bool last_try = !may_retry || attempt >= retries.attempts;
     http::ClientRequest copy = last_try ? std::move(request) : request;
     http::CallOptions options{.timeout = per_try, .deadline = settings.deadline};
-    s.balancer.started(*instance);
-    out.result = co_await s.client.send(s.instances[*instance], std::move(copy), options);
-    s.balancer.finished(*instance);
+    m.balancer.started(*instance);
+    out.result = co_await s.client.send(m.instances[*instance], std::move(copy), options);
+    m.balancer.finished(*instance);
     bool server_error = failed(out.result);
-    s.record(*instance, server_error, Clock::now());
+    s.record(m, *instance, server_error, Clock::now());
     if (!server_error || last_try) break;
     auto delay = retry_delay(retries, attempt, jitter);
     if (settings.deadline && std::chrono::steady_clock::now() + delay >= *settings.deadline) break;

@@ -11,12 +11,25 @@
 #include <string_view>
 #include <vector>
 
+#include "mercato/discovery/discovery.hpp"
 #include "mercato/http/client.hpp"
 #include "mercato/http/local.hpp"
 #include "mercato/http/server.hpp"
 #include "mercato/service/service.hpp"
 
 namespace mercato::service {
+
+// discovery: how a service finds the services it calls and lets others find it (config section
+// `discovery`, README "Service discovery"). Static: fixed addresses from `upstreams.*`; etcd: registered
+// and watched (lib/discovery).
+struct DiscoverySettings {
+  bool etcd = false;  // mode: static | etcd
+  discovery::Settings agent;
+  std::string advertise_host;  // the address others call this instance at (default: server.host)
+  std::string version = "v1";
+  std::string zone = "local";
+  int weight = 100;
+};
 
 // One service being hosted: its configuration, the objects the host makes for it, and its server.
 // Members are destroyed by drain() in the order the host needs, not by declaration order.
@@ -27,9 +40,11 @@ struct Instance {
   std::size_t threads = 1;  // server.threads: the I/O threads when the service runs alone
   obs::LogLevel log_level = obs::LogLevel::kInfo;
   http::ClientSettings client_settings;
+  DiscoverySettings discovery_settings;
   std::unique_ptr<obs::Logger> logger;
   std::unique_ptr<obs::Registry> metrics;
   std::unique_ptr<http::Client> client;
+  std::unique_ptr<discovery::Agent> discovery;  // discovery.mode etcd only
   std::unique_ptr<Context> context;
   std::unique_ptr<http::Server> server;
 };
@@ -43,6 +58,11 @@ void build_instance(Instance& in, http::IoPool& io, const std::function<void(Con
                     const std::string& process_name, const http::LocalServers* local);
 // Makes the server from the context's router and binds it. Throws when the port cannot be bound.
 void listen(Instance& in, http::IoPool& io);
+// With discovery.mode etcd: registers the listening instance (once its readiness checks pass).
+void announce(Instance& in);
+// With discovery.mode etcd: deregisters every instance, then waits the longest deregister_delay, so that
+// callers stop sending before the servers stop taking work.
+void leave(const std::vector<Instance*>& instances);
 // Stops every server gracefully (at once, then waits for all), stops the pool, destroys the services.
 void drain(const std::vector<Instance*>& instances, http::IoPool& io);
 

@@ -141,6 +141,7 @@ int run_monolith(int argc, char** argv, std::span<const Module> available) {
                                    {"port", static_cast<std::uint64_t>(in->server->port())},
                                    {"process", "monolith"}});
   }
+  for (auto& in : modules) announce(*in);
   logger.info("started", {{"modules", static_cast<std::uint64_t>(modules.size())},
                           {"threads", static_cast<std::uint64_t>(settings.threads)}});
 
@@ -151,6 +152,7 @@ int run_monolith(int argc, char** argv, std::span<const Module> available) {
   logger.info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   std::vector<Instance*> all;
   for (auto& in : modules) all.push_back(in.get());
+  leave(all);
   drain(all, *io);
   logger.info("stopped");
   return 0;

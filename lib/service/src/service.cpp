@@ -9,9 +9,11 @@
 #include <filesystem>
 #include <future>
 #include <iostream>
+#include <thread>
 
 #include "host.hpp"
 #include "mercato/config/yaml_json.hpp"
+#include "mercato/etcd/etcd.hpp"
 #include "mercato/http/server.hpp"
 #include "mercato/service/blocking.hpp"
 
@@ -38,6 +40,31 @@ Context::Context(std::string name, const config::Source& config, const obs::Logg
 Context::~Context() {
   // Destroy owned objects in reverse order of creation: later objects may use earlier ones.
   while (!owned_.empty()) owned_.pop_back();
+}
+
+void Context::watch_upstream(std::string_view name,
+                             std::function<void(std::vector<http::Endpoint>)> on_change) {
+  auto configured = config_.section("upstreams").optional_string(name);
+  std::vector<http::Endpoint> fixed;
+  if (configured) {
+    auto endpoint = http::Endpoint::parse(*configured);
+    if (!endpoint) {
+      throw config::ConfigError("config key 'upstreams." + std::string(name) +
+                                "': " + endpoint.error().message);
+    }
+    fixed.push_back(std::move(*endpoint));
+  }
+  if (discovery_ == nullptr) {
+    if (!configured) (void)upstream(name);  // throws, naming the missing key
+    on_change(std::move(fixed));
+    return;
+  }
+  // Until etcd has answered, the configured address (if any) serves; then what is registered.
+  if (configured) on_change(fixed);
+  discovery_->watch(std::string(name),
+                    [on_change = std::move(on_change)](const std::vector<discovery::Instance>& all) {
+                      on_change(discovery::http_endpoints(all));
+                    });
 }
 
 http::Endpoint Context::upstream(std::string_view name) const {
@@ -71,6 +98,12 @@ void add_standard_routes(Context& ctx) {
         if (!failing.empty()) failing += "; ";
         failing += name + ": " + result.error().message;
       }
+    }
+    // Degraded is not unready: without etcd the service keeps serving with what it last knew.
+    if (auto* agent = ctx.discovery(); agent != nullptr) {
+      auto status = agent->status();
+      checks["discovery"] = status.etcd_reachable ? (status.registered ? "ok" : "registering")
+                                                  : "degraded: etcd unreachable (" + status.last_error + ")";
     }
     if (failing.empty()) {
       boost::json::object body{{"status", "ready"}, {"checks", std::move(checks)}};
@@ -129,7 +162,35 @@ struct CommonSettings {
     s.client.request_timeout = client.duration("request_timeout", std::chrono::seconds(5));
     s.client.max_idle_per_endpoint =
         static_cast<std::size_t>(client.integer("max_idle_per_endpoint", 64, 0, 100000));
+    s.discovery = read_discovery(source.section("discovery"), s.server.host);
     return s;
+  }
+
+  DiscoverySettings discovery;
+
+  // Every key is read whatever the mode, so that a key set for etcd is not refused as unknown in static.
+  static DiscoverySettings read_discovery(const config::Section& section, const std::string& server_host) {
+    DiscoverySettings d;
+    d.etcd = section.choice("mode", "static", {"static", "etcd"}) == "etcd";
+    auto endpoints = etcd::parse_endpoints(section.string("etcd", "127.0.0.1:2379"));
+    if (!endpoints)
+      throw config::ConfigError("config key '" + section.path() + ".etcd': " + endpoints.error().message);
+    d.agent.etcd = std::move(*endpoints);
+    d.agent.prefix = section.string("prefix", "/mercato");
+    d.agent.ttl =
+        std::chrono::duration_cast<std::chrono::seconds>(section.duration("ttl", std::chrono::seconds(10)));
+    d.agent.deregister_delay = section.duration("deregister_delay", std::chrono::seconds(1));
+    if (auto valid = discovery::validate(d.agent); !valid) {
+      throw config::ConfigError("config key '" + section.path() + "." + valid.error().field +
+                                "': " + valid.error().message);
+    }
+    // A server listening on every address is called at loopback unless told otherwise.
+    auto host = server_host == "0.0.0.0" || server_host == "::" ? std::string("127.0.0.1") : server_host;
+    d.advertise_host = section.string("advertise_host", host);
+    d.version = section.string("version", "v1");
+    d.zone = section.string("zone", "local");
+    d.weight = static_cast<int>(section.integer("weight", 100, 0, 1000));
+    return d;
   }
 };
 
@@ -154,6 +215,7 @@ std::unique_ptr<Instance> load_instance(std::string name, const std::string& pat
   in->threads = common.threads;
   in->log_level = common.log_level;
   in->client_settings = common.client;
+  in->discovery_settings = common.discovery;
   return in;
 }
 
@@ -166,6 +228,10 @@ void build_instance(Instance& in, http::IoPool& io, const std::function<void(Con
   in.client->route_locally(local);
   in.context =
       std::make_unique<Context>(in.name, *in.source, *in.logger, *in.metrics, io, *in.client, process_name);
+  if (in.discovery_settings.etcd) {
+    in.discovery = std::make_unique<discovery::Agent>(in.discovery_settings.agent, *in.logger, *in.metrics);
+    in.context->set_discovery(*in.discovery);
+  }
   setup(*in.context);
   add_standard_routes(*in.context);
   add_openapi_route(*in.context, *in.source);
@@ -197,6 +263,40 @@ int StopSignals::wait(const std::function<void()>& on_reload) {
   }
 }
 
+void announce(Instance& in) {
+  if (!in.discovery) return;
+  const auto& d = in.discovery_settings;
+  auto port = in.server->port();
+  discovery::Instance self{.service = in.name,
+                           .id = discovery::new_instance_id(in.name, port),
+                           .http = {d.advertise_host, port},
+                           .grpc = std::nullopt,
+                           .version = d.version,
+                           .zone = d.zone,
+                           .weight = d.weight};
+  const Context* ctx = in.context.get();
+  in.discovery->register_instance(std::move(self), [ctx] {
+    for (const auto& [name, check] : ctx->readiness_checks()) {
+      if (!check()) return false;
+    }
+    return true;
+  });
+}
+
+void leave(const std::vector<Instance*>& instances) {
+  std::chrono::milliseconds delay{0};
+  for (auto* in : instances) {
+    if (!in->discovery) continue;
+    in->discovery->deregister(std::chrono::seconds(2));
+    delay = std::max(delay, in->discovery_settings.agent.deregister_delay);
+  }
+  if (delay.count() == 0) return;
+  // Still serving: callers that have not yet seen the instance leave keep getting answers.
+  instances.front()->logger->info("deregistered; draining after the deregister delay",
+                                  {{"delay_ms", static_cast<std::uint64_t>(delay.count())}});
+  std::this_thread::sleep_for(delay);
+}
+
 void drain(const std::vector<Instance*>& instances, http::IoPool& io) {
   std::vector<std::promise<void>> drained(instances.size());
   for (std::size_t i = 0; i < instances.size(); ++i) {
@@ -208,6 +308,8 @@ void drain(const std::vector<Instance*>& instances, http::IoPool& io) {
   for (auto& d : drained) d.get_future().wait();
   io.stop();
   io.join();
+  // Discovery's thread calls into owned objects (upstreams): it stops first.
+  for (auto* in : instances) in->discovery.reset();
   // Owned objects first (they may use the server's router and the client), in reverse order of set-up.
   for (auto it = instances.rbegin(); it != instances.rend(); ++it) (*it)->context.reset();
   for (auto it = instances.rbegin(); it != instances.rend(); ++it) {
@@ -275,12 +377,14 @@ int run(int argc, char** argv, std::string_view name, const std::function<void(C
   logger.info("listening", {{"host", in->server_settings.host},
                             {"port", static_cast<std::uint64_t>(in->server->port())},
                             {"threads", static_cast<std::uint64_t>(in->threads)}});
+  announce(*in);
 
   int signal_number = signals.wait([&] {
     logger.info("reloading (SIGHUP)");
     in->context->reload();
   });
   logger.info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  leave({in.get()});
   drain({in.get()}, *io);
   logger.info("stopped");
   return 0;

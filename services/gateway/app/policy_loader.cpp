@@ -46,6 +46,11 @@ PolicyLoader::PolicyLoader(std::string path, const RouteTable& routes, http::Cli
 
 PolicyLoader::~PolicyLoader() { watcher_.reset(); }
 
+void PolicyLoader::follow(const Membership& membership) {
+  membership_.store(&membership);
+  membership.apply(*holder_->current());
+}
+
 Result<std::shared_ptr<const Traffic>> PolicyLoader::load() const {
   MERCATO_ASSIGN_OR_RETURN(auto policy, path_.empty() ? parse_policy(boost::json::value(), routes_)
                                                       : read_policy_file(path_, routes_));
@@ -67,7 +72,12 @@ Result<void> PolicyLoader::reload() {
                   {{"file", path_}, {"error", next.error().message}});
     return std::move(next).error();
   }
+  // The discovered instances before the swap (no request sees the configured addresses), and after it,
+  // for an update that came meanwhile (Membership: both orders end with the latest instances).
+  const auto* membership = membership_.load();
+  if (membership != nullptr) membership->apply(**next);
   holder_->replace(std::move(*next));
+  if (membership != nullptr) membership->apply(*holder_->current());
   metrics_
       .counter("mercato_gateway_policy_reloads_total", "Traffic policy reloads by result",
                {{"result", "applied"}})

@@ -9,6 +9,7 @@
 // core::Periodic) is stopped by the destructor.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -17,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "app/membership.hpp"
 #include "app/traffic.hpp"
 #include "mercato/core/periodic.hpp"
 
@@ -47,6 +49,9 @@ class PolicyLoader {
   void watch(std::chrono::milliseconds poll);
 
   PolicyHolder& holder() { return *holder_; }
+  // Service discovery's instances, applied to each policy loaded from now on (and to the one in force).
+  // Set once, before watch(); `membership` must outlive this loader.
+  void follow(const Membership& membership);
 
  private:
   struct Stamp {
@@ -66,6 +71,7 @@ class PolicyLoader {
   obs::Registry& metrics_;
   const obs::Logger& logger_;
   std::unique_ptr<PolicyHolder> holder_;
+  std::atomic<const Membership*> membership_{nullptr};
   std::mutex reload_mutex_;
   Stamp loaded_;                                           // guarded by reload_mutex_
   std::chrono::steady_clock::time_point next_outliers_{};  // the watcher thread's own

@@ -298,7 +298,7 @@ Result<void> destination_rule_at(const Json& v, const std::string& path, Policy&
     MERCATO_ASSIGN_OR_RETURN(auto list, array_at(*subsets, subsets_path));
     for (std::size_t i = 0; i < list->size(); ++i) {
       auto sp = index(subsets_path, i);
-      MERCATO_ASSIGN_OR_RETURN(auto so, object_at((*list)[i], sp, {"name", "endpoints"}));
+      MERCATO_ASSIGN_OR_RETURN(auto so, object_at((*list)[i], sp, {"name", "endpoints", "labels"}));
       const auto* name_value = so->if_contains("name");
       if (name_value == nullptr) return bad(join(sp, "name"), "is required");
       MERCATO_ASSIGN_OR_RETURN(auto name, text_at(*name_value, join(sp, "name")));
@@ -307,7 +307,23 @@ Result<void> destination_rule_at(const Json& v, const std::string& path, Policy&
       if (service.subsets.contains(name))
         return bad(join(sp, "name"), "subset '" + name + "' is defined twice");
       const auto* endpoints_value = so->if_contains("endpoints");
-      if (endpoints_value == nullptr) return bad(join(sp, "endpoints"), "is required (host:port list)");
+      const auto* labels_value = so->if_contains("labels");
+      if (endpoints_value != nullptr && labels_value != nullptr)
+        return bad(join(sp, "labels"), "give either endpoints or labels, not both");
+      if (labels_value != nullptr) {
+        // Istio selects a subset's pods by label; here by the version an instance registered with.
+        auto lp = join(sp, "labels");
+        MERCATO_ASSIGN_OR_RETURN(auto labels, object_at(*labels_value, lp, {"version"}));
+        const auto* version_value = labels->if_contains("version");
+        if (version_value == nullptr) return bad(join(lp, "version"), "is required");
+        MERCATO_ASSIGN_OR_RETURN(auto version, text_at(*version_value, join(lp, "version")));
+        if (version.empty()) return bad(join(lp, "version"), "must not be empty");
+        service.subset_versions.emplace(name, std::move(version));
+        service.subsets.emplace(std::move(name), std::vector<http::Endpoint>{});
+        continue;
+      }
+      if (endpoints_value == nullptr)
+        return bad(join(sp, "endpoints"), "is required (host:port list), or labels: {version: ...}");
       MERCATO_ASSIGN_OR_RETURN(auto endpoints, array_at(*endpoints_value, join(sp, "endpoints")));
       if (endpoints->empty()) return bad(join(sp, "endpoints"), "must list at least one host:port");
       std::vector<http::Endpoint> parsed;

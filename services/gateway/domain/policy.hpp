@@ -54,6 +54,9 @@ struct HttpRoute {
 // A DestinationRule and the VirtualService of one service.
 struct ServicePolicy {
   std::map<std::string, std::vector<http::Endpoint>, std::less<>> subsets;  // default included
+  // Subsets given by label rather than by address ({name: canary, labels: {version: v2}}): their
+  // instances are the discovered instances of that version (app/membership.hpp), none without discovery.
+  std::map<std::string, std::string, std::less<>> subset_versions;
   resilience::Balancing balancing = resilience::Balancing::kRoundRobin;
   resilience::BulkheadSettings connection_pool;
   std::optional<resilience::OutlierSettings> outlier_detection;

@@ -77,6 +77,17 @@ TEST(Policy, TheArticlesVirtualServiceAndDestinationRuleTranslate) {
   EXPECT_FALSE(users.rate_limit);
 }
 
+TEST(Policy, SubsetsMaySelectInstancesByVersion) {
+  auto policy = parse(R"({"destinationRules": [{"host": "orders", "subsets": [
+      {"name": "canary", "labels": {"version": "v2"}}, {"name": "stable", "endpoints": ["127.0.0.1:8082"]}]}]})");
+  ASSERT_TRUE(policy) << policy.error().message;
+  const auto& orders = policy->services.at("orders");
+  EXPECT_EQ(orders.subset_versions.at("canary"), "v2");
+  EXPECT_FALSE(orders.subset_versions.contains("stable"));
+  EXPECT_TRUE(orders.subsets.at("canary").empty());  // filled from discovery
+  EXPECT_EQ(orders.subsets.at("stable").size(), 1u);
+}
+
 TEST(Policy, AnEmptyDocumentIsTheDefaultPolicy) {
   auto policy = parse_policy(boost::json::value(), routes());
   ASSERT_TRUE(policy);
@@ -172,6 +183,13 @@ TEST(Policy, ABadPolicyIsRefusedNamingTheKey) {
            "destinationRules[0].trafficPolicy.connectionPool.tcp.maxConnections"},
           {R"({"destinationRules": [{"host": "orders", "subsets": [{"name": "v1", "endpoints": ["nowhere"]}]}]})",
            "destinationRules[0].subsets[0].endpoints[0]"},
+          {R"({"destinationRules": [{"host": "orders", "subsets": [{"name": "v2", "labels": {"zone": "x"}}]}]})",
+           "destinationRules[0].subsets[0].labels.zone"},
+          {R"({"destinationRules": [{"host": "orders", "subsets": [{"name": "v2", "labels": {"version": ""}}]}]})",
+           "destinationRules[0].subsets[0].labels.version"},
+          {R"({"destinationRules": [{"host": "orders", "subsets": [{"name": "v2", "labels": {"version": "v2"},
+               "endpoints": ["127.0.0.1:1"]}]}]})",
+           "destinationRules[0].subsets[0].labels"},
           {R"({"destinationRules": [{"host": "orders", "subsets": [{"name": "v1", "endpoints": []}]}]})",
            "destinationRules[0].subsets[0].endpoints"},
           {R"({"destinationRules": [{"host": "orders", "subsets": [{"name": "v1", "endpoints": ["127.0.0.1:1"]},

@@ -18,7 +18,7 @@
 //   mercato_upstream_circuit_transitions_total{to} mercato_upstream_rejections_total{reason}   circuit_open |
 //   pool_full | no_healthy_instance mercato_upstream_retries_total,
 //   mercato_upstream_retry_budget_exhausted_total mercato_upstream_ejections_total{instance},
-//   mercato_upstream_ejected_instances
+//   mercato_upstream_ejected_instances, mercato_upstream_instances
 //
 // Thread-safety: thread-safe; call() must be awaited on a worker of the client's IoPool.
 #pragma once
@@ -75,6 +75,12 @@ class Upstream {
   };
   // `retriable`: the request may be sent more than once (see is_retriable).
   boost::asio::awaitable<Call> call(http::ClientRequest request, CallSettings settings, bool retriable);
+
+  // Replaces the instances (service discovery saw them change). Calls under way finish on the old set;
+  // the balancer's counts and the outlier ejections start afresh, unless the set is the same. Empty: calls
+  // are refused with kNoHealthyInstance until instances come back.
+  void set_instances(std::vector<http::Endpoint> instances);
+  std::vector<http::Endpoint> instances() const;
 
   // Lifts outlier ejections whose time is up (the owner calls it every outlier interval).
   void evaluate_outliers(TimePoint now);

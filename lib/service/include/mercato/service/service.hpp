@@ -33,6 +33,10 @@
 #include "mercato/observability/logging.hpp"
 #include "mercato/observability/metrics.hpp"
 
+namespace mercato::discovery {
+class Agent;
+}
+
 namespace mercato::service {
 
 class Identity;  // identity.hpp
@@ -68,6 +72,15 @@ class Context {
   // e.g. APP_UPSTREAMS__USER=127.0.0.1:8081 (./mercato up sets these). Throws config::ConfigError
   // naming the key when it is missing or malformed.
   http::Endpoint upstream(std::string_view name) const;
+
+  // The instances of another service this one calls, now and whenever they change. discovery.mode
+  // static: once, at once, with `upstreams.<name>`. discovery.mode etcd: with the registered instances
+  // whenever they change (on the discovery agent's thread; `on_change` must be thread-safe against the
+  // I/O threads), and before etcd first answers, with `upstreams.<name>` if it is set.
+  void watch_upstream(std::string_view name, std::function<void(std::vector<http::Endpoint>)> on_change);
+  // The discovery agent (discovery.mode etcd), or nullptr.
+  discovery::Agent* discovery() const noexcept { return discovery_; }
+  void set_discovery(discovery::Agent& agent) { discovery_ = &agent; }
 
   // Who is calling (identity.hpp): set by attach_identity, once; nullptr before.
   Identity* identity() const noexcept { return identity_; }
@@ -107,6 +120,7 @@ class Context {
   std::vector<std::function<void()>> reload_hooks_;
   std::vector<std::shared_ptr<void>> owned_;
   Identity* identity_ = nullptr;
+  discovery::Agent* discovery_ = nullptr;
 };
 
 // A service as the host runs it: its name (config/<name>.yaml, api/<name>.yaml, logs, metrics) and the

@@ -1,0 +1,96 @@
+// Upstream against real servers on loopback: which instance a call reaches as the instances change.
+#include "mercato/resilience/upstream.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <set>
+
+#include "mercato/http/server.hpp"
+#include "mercato/testing/block_on.hpp"
+
+namespace mercato::resilience {
+namespace {
+
+class UpstreamInstances : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 2; ++i) {
+      http::Router router;
+      router.get("/who",
+                 [i](const http::Request&) { return http::Response::json_text(200, std::to_string(i)); });
+      servers_.push_back(std::make_unique<http::Server>(pool_, http::ServerSettings{.port = 0},
+                                                        std::move(router), logger_, metrics_));
+      servers_.back()->start();
+    }
+    pool_.start();
+  }
+  void TearDown() override {
+    for (auto& server : servers_) {
+      std::promise<void> done;
+      server->shutdown([&] { done.set_value(); });
+      done.get_future().wait();
+    }
+    pool_.stop();
+    pool_.join();
+  }
+  http::Endpoint endpoint(int i) const {
+    return {"127.0.0.1", servers_[static_cast<std::size_t>(i)]->port()};
+  }
+  // Which server answered a call, or "refused".
+  std::string who(Upstream& upstream) {
+    auto call = testing::block_on(pool_, upstream.call(http::ClientRequest{.target = "/who"}, {}, true));
+    if (call.refused != Refused::kNone) return "refused";
+    return call.result ? call.result->body : "error";
+  }
+
+  http::IoPool pool_{1};
+  obs::Logger logger_{"upstream-test", obs::LogLevel::kError};
+  obs::Registry metrics_;
+  std::vector<std::unique_ptr<http::Server>> servers_;
+  http::Client client_{pool_, {}};
+};
+
+TEST_F(UpstreamInstances, CallsFollowTheInstancesOfTheMoment) {
+  Upstream upstream({.name = "svc"}, {endpoint(0)}, client_, metrics_, logger_);
+  EXPECT_EQ(who(upstream), "0");
+  upstream.set_instances({endpoint(1)});
+  EXPECT_EQ(upstream.instances(), std::vector<http::Endpoint>{endpoint(1)});
+  EXPECT_EQ(who(upstream), "1");
+  EXPECT_EQ(who(upstream), "1");
+  upstream.set_instances({endpoint(0), endpoint(1)});
+  std::set<std::string> seen{who(upstream), who(upstream)};  // round robin: both
+  EXPECT_EQ(seen, (std::set<std::string>{"0", "1"}));
+  EXPECT_NE(metrics_.render().find(R"(mercato_upstream_instances{upstream="svc"} 2)"), std::string::npos);
+}
+
+TEST_F(UpstreamInstances, NoInstancesMeansRefusedNotHung) {
+  Upstream upstream({.name = "svc"}, {}, client_, metrics_, logger_);
+  EXPECT_EQ(who(upstream), "refused");
+  upstream.set_instances({endpoint(0)});
+  EXPECT_EQ(who(upstream), "0");
+  upstream.set_instances({});
+  EXPECT_EQ(who(upstream), "refused");
+}
+
+TEST_F(UpstreamInstances, TheSameInstancesInAnotherOrderKeepTheirEjections) {
+  UpstreamSettings settings{.name = "svc",
+                            .outliers = OutlierSettings{.consecutive_5xx = 1,
+                                                        .interval = std::chrono::seconds(60),
+                                                        .base_ejection_time = std::chrono::seconds(60),
+                                                        .max_ejection_percent = 50}};
+  // Instance 0 is a closed port (connection refused counts as a server error), instance 1 answers.
+  http::Endpoint closed{"127.0.0.1", 1};
+  Upstream upstream(settings, {closed, endpoint(1)}, client_, metrics_, logger_);
+  (void)who(upstream);  // round robin starts at the closed one: ejected now
+  (void)who(upstream);
+  EXPECT_NE(metrics_.render().find(R"(mercato_upstream_ejected_instances{upstream="svc"} 1)"),
+            std::string::npos);
+  upstream.set_instances({endpoint(1), closed});
+  EXPECT_NE(metrics_.render().find(R"(mercato_upstream_ejected_instances{upstream="svc"} 1)"),
+            std::string::npos);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(who(upstream), "1");
+}
+
+}  // namespace
+}  // namespace mercato::resilience
