@@ -36,9 +36,9 @@ start_test_etcd() {
   : >"$log"
   port="$(free_port)"
   peer_port="$(free_port "$port")"
-  local -a cmd
-  mapfile -t cmd < <(etcd_command "$dir/data" "$port" "$peer_port")
-  test_server_spawn "$log" "${cmd[@]}"
+  local -a etcd_cmd
+  mapfile -t etcd_cmd < <(etcd_command "$dir/data" "$port" "$peer_port")
+  test_server_spawn "$log" "${etcd_cmd[@]}"
   pid=$! # test_server_spawn started it in the background of this shell
   local deadline=$(($(now_ms) + 30000))
   until etcd_healthy "$port"; do

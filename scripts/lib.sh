@@ -76,6 +76,8 @@ service_port() {
   local name="$1" default var port
   if [[ "$name" == nats ]]; then
     default=4222
+  elif [[ "$name" == etcd ]]; then
+    default=2379
   else
     default="$(_service_field MERCATO_SERVICE_PORT "$name")" || die "unknown service: $name"
   fi
@@ -90,6 +92,7 @@ service_port() {
 service_binary() {
   case "$1" in
     nats) command -v nats-server || echo /usr/sbin/nats-server ;;
+    etcd) command -v etcd || echo /usr/bin/etcd ;;
     kafka) echo "${MERCATO_BUILD_DIR}/tools/kafka-mock/mercato-kafka-mock" ;;
     monolith) echo "${MERCATO_BUILD_DIR}/apps/monolith/mercato-monolith" ;;
     *) echo "${MERCATO_BUILD_DIR}/services/$1/mercato-$1" ;;
@@ -102,6 +105,7 @@ service_binary() {
 health_url() {
   case "$1" in
     nats) echo "http://127.0.0.1:$2/healthz?js-enabled=true" ;;
+    etcd) echo "http://127.0.0.1:$2/health" ;;
     *) echo "http://127.0.0.1:$2/health/$3" ;;
   esac
 }

@@ -33,6 +33,12 @@
 #   MERCATO_EVENTS_URL=nats://... or kafka://... uses a broker that runs elsewhere instead.
 # Every domain service gets APP_EVENTS__URL for it.
 #
+# Service discovery (MERCATO_DISCOVERY; README "Service discovery"):
+#   etcd       (the default with more than one process) etcd on 127.0.0.1:MERCATO_ETCD_PORT (2379), peers on
+#              MERCATO_ETCD_PEER_PORT (2380), data under var/etcd; every process gets APP_DISCOVERY__MODE=etcd
+#              and registers itself once ready; callers follow the registered instances (./mercato scale);
+#   static     (the default for the monolith alone) fixed addresses only, no etcd.
+#
 # Environment: MERCATO_<SVC>_PORT (ports), MERCATO_<SVC>_DATABASE_URL (that service's database.url, e.g.
 # postgres://... for any service; redis://... for inventory), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
 # MERCATO_SAGA_MODE (orchestration, the default in config/order.yaml, or choreography: how the order saga
@@ -56,6 +62,8 @@ declare -A UP_RESTART_AT=() # name -> EPOCHSECONDS when a restart is due
 declare -A UP_RESTARTS=()  # name -> restarts so far
 UP_STOPPING=0
 UP_SUPERVISOR_PID_FILE="${MERCATO_RUN_DIR}/mercato.pid"
+UP_SCALE_FILE="${MERCATO_RUN_DIR}/scale"  # ./mercato scale's request (SERVICE COUNT); .answer: the reply
+UP_SCALE_PENDING=0
 UP_PORTS_FILE="${MERCATO_RUN_DIR}/ports"
 
 # up_supervisor_pid: PID of a running `./mercato up`, or nothing.
@@ -68,6 +76,7 @@ up_supervisor_pid() {
 }
 
 UP_EVENTS_URL=""   # what services get as APP_EVENTS__URL
+UP_DISCOVERY=static  # etcd or static (MERCATO_DISCOVERY)
 
 # up_broker_url: the events URL once the broker is up (kafka: read from the mock's output).
 up_broker_url() {
@@ -90,11 +99,22 @@ _up_command() {
     _UP_CMD=("$(service_binary kafka)")
     return
   fi
+  if [[ "$name" == etcd ]]; then
+    _UP_ENV=()
+    mapfile -t _UP_CMD < <(etcd_command "${MERCATO_VAR_DIR}/etcd/data" "${UP_PORT[etcd]}" "${MERCATO_ETCD_PEER_PORT:-2380}")
+    return
+  fi
   if [[ "$name" == monolith ]]; then
     _up_monolith_command
     return
   fi
-  _UP_ENV=("APP_SERVER__HOST=127.0.0.1" "APP_SERVER__PORT=${UP_PORT[$name]}")
+  # A further instance of a service (./mercato scale): NAME@K, the service's command on its own port.
+  local port="${UP_PORT[$name]}"
+  name="${name%@*}"
+  _UP_ENV=("APP_SERVER__HOST=127.0.0.1" "APP_SERVER__PORT=${port}")
+  if [[ "$UP_DISCOVERY" == etcd ]]; then
+    _UP_ENV+=("APP_DISCOVERY__MODE=etcd" "APP_DISCOVERY__ETCD=127.0.0.1:${UP_PORT[etcd]}")
+  fi
   if [[ -n "${MERCATO_LOG_LEVEL:-}" ]]; then
     _UP_ENV+=("APP_LOG__LEVEL=${MERCATO_LOG_LEVEL}")
   fi
@@ -181,6 +201,78 @@ up_ports() {
   fi
 }
 
+# up_write_ports: var/run/ports, one line per process or module (`./mercato status` reads it).
+up_write_ports() {
+  local name
+  {
+    echo "# written by ./mercato up (pid $$) at $(date -Iseconds): <service> <port> [<process serving it>]"
+    for name in "${UP_ORDER[@]}" "${UP_MODULES[@]}"; do
+      [[ "$name" == monolith ]] && continue
+      echo "$name ${UP_PORT[$name]}${UP_SERVED_BY[$name]:+ ${UP_SERVED_BY[$name]}}"
+    done
+  } >"${UP_PORTS_FILE}.tmp"
+  mv -f "${UP_PORTS_FILE}.tmp" "$UP_PORTS_FILE"
+}
+
+# up_scale_answer TEXT: the supervisor's answer to `./mercato scale` ("ok ..." or "error ...").
+up_scale_answer() {
+  echo "$1" >"${UP_SCALE_FILE}.answer.tmp"
+  mv -f "${UP_SCALE_FILE}.answer.tmp" "${UP_SCALE_FILE}.answer"
+}
+
+# up_scale SERVICE COUNT: runs COUNT instances of SERVICE (the first is the one up started; the others are
+# SERVICE@2, SERVICE@3, ... on free ports), each registered in etcd once ready, so callers balance over
+# them. Only a service with a database several processes can share (PostgreSQL, Redis) scales: a SQLite
+# file belongs to one process (docs/adr/0013-discovery-on-etcd.md).
+up_scale() {
+  local service="$1" count="$2" name k port running=1
+  [[ "$UP_DISCOVERY" == etcd ]] || { up_scale_answer "error: scaling needs discovery (MERCATO_DISCOVERY=etcd)"; return; }
+  if [[ -z "${UP_PORT[$service]:-}" || -n "${UP_SERVED_BY[$service]:-}" || "$service" == "$MERCATO_GATEWAY_NAME" ]]; then
+    up_scale_answer "error: '$service' is not a service running as its own process here"
+    return
+  fi
+  local url_var="MERCATO_${service^^}_DATABASE_URL"
+  if [[ "$(service_storage "$service")" == sqlite && -z "${!url_var:-}" ]]; then
+    up_scale_answer "error: $service keeps its data in a SQLite file, which one process owns; start ./mercato up with ${url_var}=postgresql://... to scale it"
+    return
+  fi
+  for name in "${UP_ORDER[@]}"; do [[ "$name" == "$service@"* ]] && running=$((running + 1)); done
+  # Fewer: the newest instances leave first (SIGTERM: they deregister, wait, drain).
+  for ((k = running; k > count; k--)); do
+    name="$service@$k"
+    local -a kept=()
+    local other
+    for other in "${UP_ORDER[@]}"; do [[ "$other" != "$name" ]] && kept+=("$other"); done
+    UP_ORDER=("${kept[@]}")
+    if [[ -n "${UP_PID[$name]:-}" ]]; then proc_stop "${MERCATO_STOP_TIMEOUT:-10}" "${UP_PID[$name]}"; fi
+    rm -f "${MERCATO_RUN_DIR}/${name}.pid"
+    unset "UP_PID[$name]" "UP_PORT[$name]"
+  done
+  # More: each on a free port, started and awaited like the first.
+  local -a started=()
+  for ((k = running + 1; k <= count; k++)); do
+    name="$service@$k"
+    local -a used=()
+    for port in "${UP_PORT[@]}"; do used+=("$port"); done
+    UP_PORT[$name]="$(free_port "${used[@]}")"
+    UP_BACKOFF[$name]=$UP_BACKOFF_FIRST
+    UP_RESTART_AT[$name]=0
+    UP_RESTARTS[$name]=0
+    UP_ORDER=("${UP_ORDER[@]:0:${#UP_ORDER[@]}-1}" "$name" "${UP_ORDER[-1]}")  # before the gateway
+    up_spawn "$name"
+    started+=("$name")
+  done
+  up_write_ports
+  if ((${#started[@]})) && ! up_wait_ready "${started[@]}"; then
+    up_scale_answer "error: ${started[*]} did not become ready (see var/log/)"
+    return
+  fi
+  local list="$service:${UP_PORT[$service]}"
+  for name in "${UP_ORDER[@]}"; do [[ "$name" == "$service@"* ]] && list+=" $name:${UP_PORT[$name]}"; done
+  log_info "scaled $service to $count instance(s): $list"
+  up_scale_answer "ok $list"
+}
+
 # up_spawn NAME: starts NAME in the background and records its PID.
 up_spawn() {
   local name="$1" log="${MERCATO_LOG_DIR}/$1.log" pid
@@ -265,24 +357,33 @@ up_wait_ready() {
 up_cleanup() {
   ((UP_STOPPING)) && return 0
   UP_STOPPING=1
-  local name i
+  local name i phase stopped=0
   local -a pids=()
-  # The gateway first, so clients stop reaching services that are going away.
-  for ((i = ${#UP_ORDER[@]} - 1; i >= 0; i--)); do
-    name="${UP_ORDER[$i]}"
-    if [[ -n "${UP_PID[$name]:-}" ]] && proc_alive "${UP_PID[$name]}"; then
-      pids+=("${UP_PID[$name]}")
+  # The gateway and the services first (they deregister from etcd and drain), then the broker and etcd,
+  # which the services still use while they stop.
+  for phase in apps infrastructure; do
+    pids=()
+    for ((i = ${#UP_ORDER[@]} - 1; i >= 0; i--)); do
+      name="${UP_ORDER[$i]}"
+      case "$name" in
+        nats | kafka | etcd) [[ "$phase" == infrastructure ]] || continue ;;
+        *) [[ "$phase" == apps ]] || continue ;;
+      esac
+      if [[ -n "${UP_PID[$name]:-}" ]] && proc_alive "${UP_PID[$name]}"; then
+        pids+=("${UP_PID[$name]}")
+      fi
+    done
+    if ((${#pids[@]})); then
+      log_info "stopping ${#pids[@]} process(es)${1:+ ($1)}: SIGTERM to pid ${pids[*]}"
+      proc_stop "${MERCATO_STOP_TIMEOUT:-10}" "${pids[@]}"
+      stopped=1
     fi
   done
-  if ((${#pids[@]})); then
-    log_info "stopping ${#pids[@]} process(es)${1:+ ($1)}: SIGTERM to pid ${pids[*]}"
-    proc_stop "${MERCATO_STOP_TIMEOUT:-10}" "${pids[@]}"
-  fi
   for name in "${UP_ORDER[@]}"; do
     rm -f "${MERCATO_RUN_DIR}/${name}.pid"
   done
-  rm -f "$UP_PORTS_FILE" "$UP_SUPERVISOR_PID_FILE"
-  ((${#pids[@]})) && log_info "stopped"
+  rm -f "$UP_PORTS_FILE" "$UP_SUPERVISOR_PID_FILE" "$UP_SCALE_FILE" "${UP_SCALE_FILE}.answer"
+  ((stopped)) && log_info "stopped"
   return 0
 }
 
@@ -295,8 +396,15 @@ up_on_signal() {
 
 # up_supervise: the foreground loop: notices exits, schedules and performs restarts.
 up_supervise() {
-  local name pid status uptime delay
+  local name pid status uptime delay request_service request_count
   while :; do
+    if ((UP_SCALE_PENDING)); then
+      UP_SCALE_PENDING=0
+      if read -r request_service request_count <"$UP_SCALE_FILE" 2>/dev/null; then
+        rm -f "$UP_SCALE_FILE"
+        up_scale "$request_service" "$request_count"
+      fi
+    fi
     for name in "${UP_ORDER[@]}"; do
       pid="${UP_PID[$name]}"
       if [[ -n "$pid" ]] && ! proc_alive "$pid"; then
@@ -340,6 +448,7 @@ up_print_table() {
     process="${UP_SERVED_BY[$name]:-$name}"
     local where="http://127.0.0.1:${UP_PORT[$name]}"
     [[ "$name" == nats || "$name" == kafka ]] && where="$(up_broker_url "$name")"
+    [[ "$name" == etcd ]] && where="etcd 127.0.0.1:${UP_PORT[etcd]}"
     printf '%-14s %-24s %-8s %s\n' "$name" "$where" "${UP_PID[$process]}" "var/log/$process.log"
   done
   echo
@@ -428,6 +537,18 @@ cmd_up() {
     fi
   fi
   [[ -n "$broker" ]] && UP_ORDER+=("$broker")
+  # Discovery: etcd when more than one process serves (the monolith alone needs no registry).
+  local default_discovery=etcd
+  ((monolith)) && ((${#split_out[@]} == 0)) && default_discovery=static
+  UP_DISCOVERY="${MERCATO_DISCOVERY:-$default_discovery}"
+  case "$UP_DISCOVERY" in
+    etcd)
+      command -v etcd >/dev/null 2>&1 || die "etcd not found (./mercato deps installs it)"
+      UP_ORDER+=(etcd)
+      ;;
+    static) ;;
+    *) die "MERCATO_DISCOVERY must be etcd or static (got '${MERCATO_DISCOVERY}')" ;;
+  esac
   local -a skipped=()
   if ((monolith)); then
     [[ -x "$(service_binary monolith)" ]] || die "the monolith is not built ($(service_binary monolith) is missing)"
@@ -470,6 +591,7 @@ cmd_up() {
     case "$name" in
       nats) port="${MERCATO_NATS_HTTP_PORT:-8222}" ;; # the monitoring port: health and status
       kafka) port=0 ;;                                 # chosen by the mock itself
+      etcd) port="$(service_port etcd)" ;;
       *) port="$(service_port "$name")" ;;
     esac
     [[ "$port" == 0 ]] && { UP_PORT[$name]=0; continue; }
@@ -495,13 +617,7 @@ cmd_up() {
   for name in "${UP_ORDER[@]}" "${UP_MODULES[@]}"; do dirs+=("${MERCATO_VAR_DIR}/${name}"); done
   mkdir -p "${dirs[@]}"
   echo "$$" >"$UP_SUPERVISOR_PID_FILE"
-  {
-    echo "# written by ./mercato up (pid $$) at $(date -Iseconds): <service> <port> [<process serving it>]"
-    for name in "${UP_ORDER[@]}" "${UP_MODULES[@]}"; do
-      [[ "$name" == monolith ]] && continue
-      echo "$name ${UP_PORT[$name]}${UP_SERVED_BY[$name]:+ ${UP_SERVED_BY[$name]}}"
-    done
-  } >"$UP_PORTS_FILE"
+  up_write_ports
   for name in "${UP_ORDER[@]}"; do
     UP_BACKOFF[$name]=$UP_BACKOFF_FIRST
     UP_RESTART_AT[$name]=0
@@ -511,11 +627,21 @@ cmd_up() {
   trap 'up_on_signal INT' INT
   trap 'up_on_signal TERM' TERM
   trap 'up_on_signal HUP' HUP
+  trap 'UP_SCALE_PENDING=1' USR1
   trap 'up_cleanup' EXIT
 
-  # Everything after the broker; the gateway (or the monolith) comes last in UP_ORDER.
+  # Everything after the broker and etcd; the gateway (or the monolith) comes last in UP_ORDER.
   local -a services=("${UP_ORDER[@]:0:${#UP_ORDER[@]}-1}")
   local last="${UP_ORDER[-1]}"
+  if [[ "$UP_DISCOVERY" == etcd ]]; then
+    local -a kept=()
+    for name in "${services[@]}"; do [[ "$name" != etcd ]] && kept+=("$name"); done
+    services=("${kept[@]}")
+    log_info "starting the registry: etcd"
+    up_spawn etcd
+    up_wait_ready etcd || die "etcd did not start"
+    log_note "discovery: etcd at 127.0.0.1:${UP_PORT[etcd]}"
+  fi
   if [[ -n "$broker" ]]; then
     services=("${services[@]:1}")
     log_info "starting the event broker: $broker"
@@ -535,4 +661,28 @@ cmd_up() {
   up_print_table
   log_info "supervising (pid $$); Ctrl-C stops everything"
   up_supervise
+}
+
+# `./mercato scale SERVICE COUNT`: asks the running `./mercato up` for COUNT instances of SERVICE (1..8)
+# and waits for its answer (up_scale above).
+cmd_scale() {
+  (($# == 2)) || die "usage: ./mercato scale SERVICE COUNT   (e.g. ./mercato scale user 3)"
+  local service="$1" count="$2" supervisor deadline answer
+  [[ "$count" =~ ^[1-8]$ ]] || die "scale: COUNT must be 1..8 (got '$count')"
+  service_route "$service" >/dev/null 2>&1 || die "scale: unknown service '$service' (services: $(service_names | tr '\n' ' '))"
+  supervisor="$(up_supervisor_pid)"
+  [[ -n "$supervisor" ]] || die "scale: ./mercato up is not running"
+  rm -f "${UP_SCALE_FILE}.answer"
+  echo "$service $count" >"${UP_SCALE_FILE}.tmp"
+  mv -f "${UP_SCALE_FILE}.tmp" "$UP_SCALE_FILE"
+  kill -USR1 "$supervisor"
+  deadline=$(($(now_ms) + (${MERCATO_READY_TIMEOUT:-30} + 15) * 1000))
+  until [[ -f "${UP_SCALE_FILE}.answer" ]]; do
+    (($(now_ms) < deadline)) || die "scale: no answer from ./mercato up (pid $supervisor)"
+    sleep 0.1
+  done
+  read -r answer <"${UP_SCALE_FILE}.answer"
+  rm -f "${UP_SCALE_FILE}.answer"
+  [[ "$answer" == ok* ]] || die "scale: ${answer#error: }"
+  log_info "$service: ${answer#ok }"
 }
