@@ -37,6 +37,10 @@ void set_up(service::Context& ctx) {
                    });
     }
   }
+  // Live configuration: the whole traffic policy under the key `policy` (./mercato config set gateway
+  // policy).
+  ctx.add_live_setting("policy",
+                       [&policy](const std::optional<std::string>& text) { return policy.apply_live(text); });
   policy.watch(settings.policy_poll);
   ctx.on_reload([&policy] { (void)policy.reload(); });
   // Tokens are verified with the keys of the service that serves /.well-known/jwks.json (the user

@@ -19,6 +19,7 @@
 #include "mercato/etcd/etcd.hpp"
 #include "mercato/http/server.hpp"
 #include "mercato/testing/backends.hpp"
+#include "mercato/testing/block_on.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato {
@@ -250,6 +251,56 @@ TEST_F(DiscoveryE2E, AServiceRegistersOnceReadyAndLeavesBeforeItStops) {
   EXPECT_EQ(user.process->wait(10s), 0);
 }
 
+// Live configuration: a value put in etcd is applied by the running gateway within a second, a bad one is
+// refused (and said so on /config/live) while the last good one stays, and removing it restores the file's.
+TEST_F(DiscoveryE2E, LiveConfigurationAppliesWithinASecondAndRefusesWhatIsInvalid) {
+  EchoInstance a("a", settings_);
+  Gateway gateway(etcd_, settings_.prefix);
+  ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
+  ASSERT_TRUE(gateway.served_by_within("a", 5s));
+  http::IoPool pool(1);
+  http::Client client(pool, {});
+  etcd::Client etcd(client, {.endpoints = settings_.etcd});
+  pool.start();
+  auto key = settings_.prefix + "/config/gateway/policy";
+  auto put = [&](std::string value) { return testing::block_on(pool, etcd.put(key, std::move(value))); };
+  auto live = [&] { return testing::http(gateway.port, "GET", "/config/live").body; };
+  // Refused until it is within a second: the rate limit of one request per second, burst 2.
+  auto limited_within = [&](std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    do {
+      if (gateway.who() == "status 429") return true;
+    } while (std::chrono::steady_clock::now() < deadline);
+    return false;
+  };
+  EXPECT_EQ(gateway.who(), "a");
+  ASSERT_TRUE(put("rateLimits:\n  perClient: {rate: 1, burst: 2}\n"));
+  EXPECT_TRUE(limited_within(1s)) << live();
+  EXPECT_NE(live().find(R"("policy":{"value":)"), std::string::npos) << live();
+  EXPECT_NE(live().find(R"("status":"applied")"), std::string::npos) << live();
+
+  ASSERT_TRUE(put("rateLimits:\n  perClient: {rate: -1}\n"));
+  auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (live().find("refused") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+  }
+  EXPECT_NE(live().find(R"("status":"refused")"), std::string::npos) << live();
+  EXPECT_NE(live().find("rateLimits.perClient.rate"), std::string::npos) << live();
+  EXPECT_EQ(gateway.who(), "status 429");  // the last good policy stays in force
+
+  ASSERT_TRUE(testing::block_on(pool, etcd.erase(key)));
+  EXPECT_TRUE(gateway.served_by_within("a", 2s));  // the file's policy: no limit
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(gateway.who(), "a");
+  // A key that names no live setting is refused too.
+  ASSERT_TRUE(testing::block_on(pool, etcd.put(settings_.prefix + "/config/gateway/server.port", "1")));
+  deadline = std::chrono::steady_clock::now() + 2s;
+  while (live().find("server.port") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+  }
+  EXPECT_NE(live().find("is not a live setting"), std::string::npos) << live();
+  ASSERT_TRUE(testing::block_on(pool, etcd.erase_prefix(settings_.prefix + "/config/")));
+  pool.stop();
+  pool.join();
+}
+
 // etcd itself stopped and started again: a gateway keeps serving with what it knew, says so in its
 // readiness details, and picks up what changed once etcd is back. This test runs an etcd of its own.
 TEST(DiscoveryEtcdDown, EverythingKeepsServingAndChangesArriveOnceEtcdIsBack) {
@@ -301,6 +352,22 @@ TEST(DiscoveryEtcdDown, EverythingKeepsServingAndChangesArriveOnceEtcdIsBack) {
   std::set<std::string> seen;
   for (int i = 0; i < 10; ++i) seen.insert(gateway.who());
   EXPECT_EQ(seen, (std::set<std::string>{"a", "b"}));
+  // And the live configuration watch is back too: a change made now applies.
+  http::IoPool pool(1);
+  http::Client client(pool, {});
+  etcd::Client etcd_client(client, {.endpoints = settings.etcd});
+  pool.start();
+  ASSERT_TRUE(
+      testing::block_on(pool, etcd_client.put(settings.prefix + "/config/gateway/log.level", "debug")));
+  const std::string applied = R"("log.level":{"value":"debug","status":"applied"})";
+  std::string live;
+  deadline = std::chrono::steady_clock::now() + 5s;
+  do {
+    live = testing::http(gateway.port, "GET", "/config/live").body;
+  } while (live.find(applied) == std::string::npos && std::chrono::steady_clock::now() < deadline);
+  EXPECT_NE(live.find(applied), std::string::npos) << live;
+  pool.stop();
+  pool.join();
 }
 
 }  // namespace

@@ -200,61 +200,39 @@ struct Agent::Impl {
     }
   }
 
-  asio::awaitable<void> watch_loop(std::string service,
-                                   std::function<void(const std::vector<Instance>&)> on_change) {
-    auto dir = service_dir(service);
-    auto& gauge = metrics.gauge("mercato_discovery_instances", "Instances of a called service, as discovered",
-                                {{"service", service}});
-    std::map<std::string, Instance> current;
-    std::optional<std::vector<Instance>> published;
+  // Every key under `dir` (relative to it) with its value, delivered whole after each change.
+  asio::awaitable<void> watch_keys(std::string dir, std::string op,
+                                   std::function<void(const std::map<std::string, std::string>&)> on_change) {
+    std::map<std::string, std::string> current;
     std::int64_t revision = 0;  // everything up to here has been applied; 0: read anew
     auto backoff = settings.retry_min;
-    auto apply = [&](const etcd::KeyValue& kv, bool deleted) {
-      auto id = kv.key.substr(dir.size());
-      if (deleted) {
-        current.erase(id);
-        return;
-      }
-      auto instance = decode(service, id, kv.value);
-      if (!instance) {
-        logger.warn("ignoring an unreadable registration",
-                    {{"key", kv.key}, {"error", instance.error().message}});
-        current.erase(id);
-        return;
-      }
-      current.insert_or_assign(id, std::move(*instance));
-    };
-    auto publish = [&] {
-      std::vector<Instance> all;
-      all.reserve(current.size());
-      for (const auto& [_, i] : current) all.push_back(i);
-      if (published && *published == all) return;
-      gauge.set(static_cast<double>(all.size()));
-      on_change(all);
-      published = std::move(all);
-    };
     while (!leaving_all) {
       if (revision == 0) {
         auto range = co_await etcd.get_prefix(dir);
         if (leaving_all) break;
         if (!range) {
-          failed("resolve", range.error());
+          failed(op.c_str(), range.error());
           co_await pause(next_backoff(backoff));
           continue;
         }
         succeeded();
         current.clear();
-        for (const auto& kv : range->kvs) apply(kv, false);
+        for (const auto& kv : range->kvs) current.insert_or_assign(kv.key.substr(dir.size()), kv.value);
         revision = range->revision;
-        publish();
+        on_change(current);
       }
       auto watched = co_await etcd.watch_prefix(dir, revision + 1, [&](const etcd::WatchBatch& batch) {
         if (!batch.events.empty()) {
           for (const auto& e : batch.events) {
-            apply(e.kv, e.type == etcd::WatchEvent::Type::kDelete);
+            auto key = e.kv.key.substr(dir.size());
+            if (e.type == etcd::WatchEvent::Type::kDelete) {
+              current.erase(key);
+            } else {
+              current.insert_or_assign(std::move(key), e.kv.value);
+            }
             revision = std::max(revision, e.kv.mod_revision);
           }
-          publish();
+          on_change(current);
         } else if (!batch.created) {
           revision = std::max(revision, batch.revision);  // a progress notification
         }
@@ -264,12 +242,36 @@ struct Agent::Impl {
       });
       if (leaving_all) break;
       if (!watched && watched.error().code == ErrorCode::kConflict) {
-        revision = 0;  // compacted past what we saw: read the whole list again
+        revision = 0;  // compacted past what we saw: read everything again
         continue;
       }
-      failed("watch", watched ? Error::unavailable("etcd ended the watch") : watched.error());
+      failed(op.c_str(), watched ? Error::unavailable("etcd ended the watch") : watched.error());
       co_await pause(next_backoff(backoff));
     }
+  }
+
+  asio::awaitable<void> watch_instances(std::string service,
+                                        std::function<void(const std::vector<Instance>&)> on_change) {
+    auto& gauge = metrics.gauge("mercato_discovery_instances", "Instances of a called service, as discovered",
+                                {{"service", service}});
+    std::optional<std::vector<Instance>> published;
+    auto dir = service_dir(service);
+    co_await watch_keys(dir, "resolve", [&](const std::map<std::string, std::string>& keys) {
+      std::vector<Instance> all;
+      for (const auto& [id, value] : keys) {
+        auto instance = decode(service, id, value);
+        if (!instance) {
+          logger.warn("ignoring an unreadable registration",
+                      {{"key", dir + id}, {"error", instance.error().message}});
+          continue;
+        }
+        all.push_back(std::move(*instance));
+      }
+      if (published && *published == all) return;
+      gauge.set(static_cast<double>(all.size()));
+      on_change(all);
+      published = std::move(all);
+    });
   }
 
   std::atomic<bool> leaving_all{false};  // set by the destructor: every loop ends
@@ -298,7 +300,7 @@ void Agent::register_instance(Instance self, std::function<bool()> ready) {
 
 void Agent::watch(std::string service, std::function<void(const std::vector<Instance>&)> on_change) {
   auto* impl = impl_.get();
-  asio::co_spawn(impl->pool.context(0), impl->watch_loop(std::move(service), std::move(on_change)),
+  asio::co_spawn(impl->pool.context(0), impl->watch_instances(std::move(service), std::move(on_change)),
                  [impl](std::exception_ptr e) {
                    if (e) impl->logger.error("service discovery watch stopped by an exception");
                  });
@@ -324,6 +326,16 @@ void Agent::deregister(std::chrono::milliseconds timeout) {
   };
   asio::co_spawn(impl->pool.context(0), leave(impl, done), [](std::exception_ptr) {});
   future.wait_for(timeout);
+}
+
+void Agent::watch_config(std::string service,
+                         std::function<void(const std::map<std::string, std::string>&)> on_change) {
+  auto* impl = impl_.get();
+  auto dir = impl->settings.prefix + "/config/" + service + "/";
+  asio::co_spawn(impl->pool.context(0), impl->watch_keys(std::move(dir), "config", std::move(on_change)),
+                 [impl](std::exception_ptr e) {
+                   if (e) impl->logger.error("live configuration watch stopped by an exception");
+                 });
 }
 
 Agent::Status Agent::status() const {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "live_config.hpp"
 #include "mercato/discovery/discovery.hpp"
 #include "mercato/http/client.hpp"
 #include "mercato/http/local.hpp"
@@ -44,6 +45,7 @@ struct Instance {
   std::unique_ptr<obs::Logger> logger;
   std::unique_ptr<obs::Registry> metrics;
   std::unique_ptr<http::Client> client;
+  std::unique_ptr<LiveConfig> live;             // discovery.mode etcd only; outlives the agent
   std::unique_ptr<discovery::Agent> discovery;  // discovery.mode etcd only
   std::unique_ptr<Context> context;
   std::unique_ptr<http::Server> server;

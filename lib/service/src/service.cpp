@@ -219,6 +219,10 @@ std::unique_ptr<Instance> load_instance(std::string name, const std::string& pat
   return in;
 }
 
+namespace {
+void watch_live_config(Instance& in);
+}
+
 void build_instance(Instance& in, http::IoPool& io, const std::function<void(Context&)>& setup,
                     const std::string& process_name, const http::LocalServers* local) {
   in.logger = std::make_unique<obs::Logger>(in.name, in.log_level);
@@ -233,6 +237,7 @@ void build_instance(Instance& in, http::IoPool& io, const std::function<void(Con
     in.context->set_discovery(*in.discovery);
   }
   setup(*in.context);
+  if (in.discovery) watch_live_config(in);
   add_standard_routes(*in.context);
   add_openapi_route(*in.context, *in.source);
   in.source->check_all_used();
@@ -262,6 +267,35 @@ int StopSignals::wait(const std::function<void()>& on_reload) {
     on_reload();
   }
 }
+
+namespace {
+
+// Live configuration: log.level for every service, then the service's own live settings; the values in
+// etcd are watched and applied (live_config.hpp), and GET /config/live says what became of them.
+void watch_live_config(Instance& in) {
+  in.live = std::make_unique<LiveConfig>(*in.logger, *in.metrics);
+  in.live->add(
+      "log.level", [logger = in.logger.get(), file = in.log_level](const std::optional<std::string>& v) {
+        if (!v) {
+          logger->set_min_level(file);
+          return Result<void>{};
+        }
+        auto level = obs::parse_log_level(*v);
+        if (!level || (*v != "debug" && *v != "info" && *v != "warn" && *v != "error"))
+          return Result<void>(Error::validation("log.level", "must be one of debug, info, warn, error"));
+        logger->set_min_level(*level);
+        return Result<void>{};
+      });
+  for (const auto& [key, apply] : in.context->live_settings()) in.live->add(key, apply);
+  auto* live = in.live.get();
+  in.context->router().get("/config/live", [live](const http::Request&) {
+    return http::Response::json(200, live->status_json());
+  });
+  in.discovery->watch_config(in.name,
+                             [live](const std::map<std::string, std::string>& keys) { live->update(keys); });
+}
+
+}  // namespace
 
 void announce(Instance& in) {
   if (!in.discovery) return;

@@ -61,15 +61,46 @@ Result<std::shared_ptr<const Traffic>> PolicyLoader::load() const {
 Result<void> PolicyLoader::reload() {
   std::lock_guard lock(reload_mutex_);
   auto now_stamp = stamp();
-  auto next = load();
   loaded_ = now_stamp;  // a refused file is not read again until it changes
+  if (override_) {
+    logger_.info("policy file changed; the live policy from etcd stays in force", {{"file", path_}});
+    return {};
+  }
+  return swap_in(load(), path_);
+}
+
+Result<void> PolicyLoader::apply_live(const std::optional<std::string>& text) {
+  std::lock_guard lock(reload_mutex_);
+  if (!text) {
+    // The live policy was removed: the file's is the policy again.
+    override_.reset();
+    loaded_ = stamp();
+    return swap_in(load(), path_);
+  }
+  auto policy = parse_policy_yaml(*text, routes_, "etcd");
+  if (!policy) {
+    record("rejected");
+    return std::move(policy).error();
+  }
+  auto result = swap_in(std::shared_ptr<const Traffic>(std::make_shared<Traffic>(std::move(*policy), routes_,
+                                                                                 client_, metrics_, logger_)),
+                        "etcd");
+  if (result) override_ = *text;
+  return result;
+}
+
+void PolicyLoader::record(const char* result) {
+  metrics_
+      .counter("mercato_gateway_policy_reloads_total", "Traffic policy reloads by result",
+               {{"result", result}})
+      .inc();
+}
+
+Result<void> PolicyLoader::swap_in(Result<std::shared_ptr<const Traffic>> next, const std::string& source) {
   if (!next) {
-    metrics_
-        .counter("mercato_gateway_policy_reloads_total", "Traffic policy reloads by result",
-                 {{"result", "rejected"}})
-        .inc();
+    record("rejected");
     logger_.error("traffic policy refused; the previous one stays in force",
-                  {{"file", path_}, {"error", next.error().message}});
+                  {{"source", source}, {"error", next.error().message}});
     return std::move(next).error();
   }
   // The discovered instances before the swap (no request sees the configured addresses), and after it,
@@ -78,11 +109,8 @@ Result<void> PolicyLoader::reload() {
   if (membership != nullptr) membership->apply(**next);
   holder_->replace(std::move(*next));
   if (membership != nullptr) membership->apply(*holder_->current());
-  metrics_
-      .counter("mercato_gateway_policy_reloads_total", "Traffic policy reloads by result",
-               {{"result", "applied"}})
-      .inc();
-  logger_.info("traffic policy applied", {{"file", path_}});
+  record("applied");
+  logger_.info("traffic policy applied", {{"source", source}});
   return {};
 }
 

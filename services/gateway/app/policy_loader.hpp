@@ -48,6 +48,10 @@ class PolicyLoader {
   // Starts the watcher thread (file changes every `poll`, 0 = never; outlier ejections lifted). Once.
   void watch(std::chrono::milliseconds poll);
 
+  // The live policy (live configuration key `policy` in etcd, the YAML of a policy file): validated and
+  // swapped in like a file, and then in force over the file until removed (nullopt: back to the file).
+  Result<void> apply_live(const std::optional<std::string>& text);
+
   PolicyHolder& holder() { return *holder_; }
   // Service discovery's instances, applied to each policy loaded from now on (and to the one in force).
   // Set once, before watch(); `membership` must outlive this loader.
@@ -61,6 +65,10 @@ class PolicyLoader {
     friend bool operator==(const Stamp&, const Stamp&) = default;
   };
   Stamp stamp() const;
+  // Swaps `next` in (with the discovered instances) or logs why not; `source` names it in the log.
+  // Called with reload_mutex_ held.
+  Result<void> swap_in(Result<std::shared_ptr<const Traffic>> next, const std::string& source);
+  void record(const char* result);
   // How long the watcher waits between turns, and one turn.
   std::chrono::milliseconds tick(std::chrono::milliseconds poll) const;
   void check(std::chrono::milliseconds poll);
@@ -73,7 +81,8 @@ class PolicyLoader {
   std::unique_ptr<PolicyHolder> holder_;
   std::atomic<const Membership*> membership_{nullptr};
   std::mutex reload_mutex_;
-  Stamp loaded_;                                           // guarded by reload_mutex_
+  Stamp loaded_;                         // guarded by reload_mutex_
+  std::optional<std::string> override_;  // the live policy in force; guarded by reload_mutex_
   std::chrono::steady_clock::time_point next_outliers_{};  // the watcher thread's own
   std::optional<core::Periodic> watcher_;                  // last: stopped before the members it uses go
 };

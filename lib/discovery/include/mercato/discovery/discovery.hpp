@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,6 +89,12 @@ class Agent {
 
   // Calls `on_change` with every instance of `service` once they are first read, then after each change.
   void watch(std::string service, std::function<void(const std::vector<Instance>&)> on_change);
+
+  // Live configuration (the article's Consul KV watch): calls `on_change` with every key under
+  // <prefix>/config/<service>/ (relative to it: "log.level", "policy") and its value, once read and after
+  // each change, on the agent's thread. Validating and applying is the caller's (service::Context).
+  void watch_config(std::string service,
+                    std::function<void(const std::map<std::string, std::string>&)> on_change);
 
   struct Status {
     bool etcd_reachable = true;  // the last etcd call succeeded

@@ -20,6 +20,7 @@
 // interleave (guaranteed by POSIX for pipes up to PIPE_BUF bytes and in practice for files and ttys).
 #pragma once
 
+#include <atomic>
 #include <concepts>
 #include <cstdint>
 #include <initializer_list>
@@ -114,9 +115,11 @@ class Logger {
   Logger(std::string service, LogLevel min_level, int fd = 2);
 
   // Whether a line at `level` would be written; check before building expensive fields.
-  bool enabled(LogLevel level) const noexcept { return level >= min_level_; }
-  // The minimum level passed at construction.
-  LogLevel min_level() const noexcept { return min_level_; }
+  bool enabled(LogLevel level) const noexcept { return level >= min_level_.load(std::memory_order_relaxed); }
+  // The minimum level: the one passed at construction, until set_min_level changes it.
+  LogLevel min_level() const noexcept { return min_level_.load(std::memory_order_relaxed); }
+  // Changes the minimum level while the service runs (live configuration: log.level); thread-safe.
+  void set_min_level(LogLevel level) noexcept { min_level_.store(level, std::memory_order_relaxed); }
 
   // Writes one line if `level` is enabled. Write errors are ignored: logging must never take the
   // service down.
@@ -146,7 +149,7 @@ class Logger {
 
  private:
   std::string service_;
-  LogLevel min_level_;
+  std::atomic<LogLevel> min_level_;
   int fd_;
 };
 

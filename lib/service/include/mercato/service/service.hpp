@@ -21,6 +21,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,10 @@ namespace mercato::service {
 class Identity;  // identity.hpp
 
 using ReadinessCheck = std::function<Result<void>()>;
+// A setting that may change while the service runs (Context::add_live_setting): validates `value` with the
+// same rules as the configuration file and applies it, or answers why not (the last good value stays).
+// nullopt: the live value was removed — go back to the file's.
+using LiveSetting = std::function<Result<void>(const std::optional<std::string>& value)>;
 
 class Context {
  public:
@@ -82,6 +87,14 @@ class Context {
   discovery::Agent* discovery() const noexcept { return discovery_; }
   void set_discovery(discovery::Agent& agent) { discovery_ = &agent; }
 
+  // Live configuration (discovery.mode etcd; README "Live configuration"): `key` may then be set in etcd
+  // under <prefix>/config/<service>/<key> (./mercato config set <service> <key> <value>) and is applied
+  // through `apply` while the service runs. Every service has log.level; add others in setup.
+  void add_live_setting(std::string key, LiveSetting apply) {
+    live_settings_.emplace_back(std::move(key), std::move(apply));
+  }
+  const std::vector<std::pair<std::string, LiveSetting>>& live_settings() const { return live_settings_; }
+
   // Who is calling (identity.hpp): set by attach_identity, once; nullptr before.
   Identity* identity() const noexcept { return identity_; }
   void set_identity(Identity& identity) { identity_ = &identity; }
@@ -118,6 +131,7 @@ class Context {
   http::Router router_;
   std::vector<std::pair<std::string, ReadinessCheck>> checks_;
   std::vector<std::function<void()>> reload_hooks_;
+  std::vector<std::pair<std::string, LiveSetting>> live_settings_;
   std::vector<std::shared_ptr<void>> owned_;
   Identity* identity_ = nullptr;
   discovery::Agent* discovery_ = nullptr;
