@@ -222,7 +222,8 @@ bench_pg_database() {
 # this checkout is touched — including the files the services write relative to their working
 # directory (the notification service's outbox log, config/notification.yaml), which MERCATO_VAR_DIR
 # alone does not move. Every port is picked free: MERCATO_<NAME>_PORT for the services and the
-# gateway, MERCATO_NATS_PORT and MERCATO_NATS_HTTP_PORT for the broker.
+# gateway, MERCATO_NATS_PORT and MERCATO_NATS_HTTP_PORT for the broker, MERCATO_ETCD_PORT and
+# MERCATO_ETCD_PEER_PORT for etcd (service discovery, when the system runs it).
 # Its gateway policy is config/gateway-policy.yaml without its rateLimits section: the per-client limits
 # (registrations and logins per address, orders per customer) are a defence against one client taking
 # too much, and a load generator is exactly one client taking as much as it can, from one address — with
@@ -281,7 +282,7 @@ bench_up() {
   bench_root
   rm -rf "${BENCH_ROOT:?}/var"
   mkdir -p "$BENCH_ROOT/var"
-  for name in $(service_names) gateway nats nats_http; do
+  for name in $(service_names) gateway nats nats_http etcd etcd_peer; do
     local port
     port="$(free_port "${taken[@]}")"
     taken+=("$port")
