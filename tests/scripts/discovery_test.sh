@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# ./mercato up with etcd, ./mercato scale and ./mercato config, as an operator uses them: a whole system on
+# free ports with its own var/ (the user service on a database of the tests' PostgreSQL, so that it can
+# scale), then:
+#   - every process registered in etcd; `scale user 2` adds user@2 (registered, in var/run/ports, ready),
+#     `scale payment 2` is refused (SQLite), `scale user 1` removes user@2 (deregistered);
+#   - `config set` of a valid value is applied by the running instance (exit 0), an invalid one refused
+#     (exit 1, the instance says why), `config history` lists both, `config rollback` restores the first.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+
+fail() {
+  echo "FAILED: $*" >&2
+  [[ -n "${var:-}" ]] && tail -n 20 "$var/log/"*.log >&2 2>/dev/null
+  exit 1
+}
+
+if [[ -z "${MERCATO_TEST_POSTGRES_URL:-}" ]]; then
+  [[ "${MERCATO_REQUIRE_BACKENDS:-0}" == 1 ]] && fail "MERCATO_TEST_POSTGRES_URL is not set"
+  echo "skipped: no PostgreSQL for tests (run it through ./mercato test)"
+  exit 77
+fi
+[[ -x "$root/build/services/user/mercato-user" ]] || fail "the services are not built"
+
+work="$(mktemp -d -t mercato-discovery-XXXXXX)"
+var="$work/var"
+up_pid=""
+database="scale_$$_$RANDOM"
+cleanup() {
+  if [[ -n "$up_pid" ]] && kill -0 "$up_pid" 2>/dev/null; then
+    kill -TERM "$up_pid"
+    for _ in $(seq 1 300); do kill -0 "$up_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$up_pid" 2>/dev/null || true
+  fi
+  psql -q "$MERCATO_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+psql -q "$MERCATO_TEST_POSTGRES_URL" -c "CREATE DATABASE $database" >/dev/null || fail "cannot create a database"
+user_db="${MERCATO_TEST_POSTGRES_URL%/*}/$database"
+
+# Free ports for every process (below the ephemeral range, as the tests pick them).
+declare -a env=()
+declare -A taken=()
+port_for() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12768))
+    [[ -z "${taken[$p]:-}" ]] || continue
+    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    taken[$p]=1
+    echo "$p"
+    return
+  done
+}
+for name in USER ORDER PAYMENT INVENTORY SHIPPING NOTIFICATION GATEWAY NATS NATS_HTTP ETCD ETCD_PEER; do
+  p="$(port_for)"
+  env+=("MERCATO_${name}_PORT=$p")
+  [[ "$name" == GATEWAY ]] && gateway="$p"
+  [[ "$name" == ETCD ]] && etcd="127.0.0.1:$p"
+done
+env+=("MERCATO_VAR_DIR=$var" "MERCATO_USER_DATABASE_URL=$user_db" "MERCATO_LOG_LEVEL=warn")
+
+mercato() { env "${env[@]}" "$root/mercato" "$@"; }
+
+mercato up --no-build >"$work/up.log" 2>&1 &
+up_pid=$!
+for _ in $(seq 1 600); do
+  grep -q 'supervising (pid' "$work/up.log" && break
+  kill -0 "$up_pid" 2>/dev/null || { cat "$work/up.log" >&2; fail "./mercato up exited"; }
+  sleep 0.1
+done
+grep -q 'supervising (pid' "$work/up.log" || { cat "$work/up.log" >&2; fail "./mercato up did not start"; }
+
+registered() { ETCDCTL_API=3 etcdctl --endpoints "$etcd" get --prefix --keys-only "/mercato/services/$1/" | grep -c . || true; }
+for service in user order payment inventory shipping notification gateway; do
+  [[ "$(registered "$service")" == 1 ]] || fail "$service is not registered once in etcd"
+done
+
+mercato scale user 2 >"$work/scale.out" 2>&1 || { cat "$work/scale.out" >&2; fail "scale user 2"; }
+grep -q '^user@2 ' "$var/run/ports" || fail "user@2 is not in var/run/ports"
+[[ "$(registered user)" == 2 ]] || fail "two user instances are not registered"
+if mercato scale payment 2 >"$work/refused.out" 2>&1; then fail "scaling a service on SQLite was not refused"; fi
+grep -q 'SQLite' "$work/refused.out" || { cat "$work/refused.out" >&2; fail "the refusal does not say why"; }
+# Through the gateway the user service still answers (whichever instance serves).
+code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gateway/.well-known/jwks.json")"
+[[ "$code" == 200 ]] || fail "GET /.well-known/jwks.json through the gateway answered $code"
+mercato scale user 1 >"$work/scale.out" 2>&1 || { cat "$work/scale.out" >&2; fail "scale user 1"; }
+grep -q '^user@2 ' "$var/run/ports" && fail "user@2 is still in var/run/ports"
+[[ "$(registered user)" == 1 ]] || fail "user@2 did not deregister"
+
+# Live configuration, as ./mercato config does it (its etcd: MERCATO_ETCD_PORT above).
+mercato config set user log.level debug >"$work/set.out" 2>&1 || { cat "$work/set.out" >&2; fail "config set"; }
+grep -q 'user .*applied' "$work/set.out" || { cat "$work/set.out" >&2; fail "the instance did not apply it"; }
+if mercato config set user log.level loud >"$work/bad.out" 2>&1; then fail "an invalid value was not refused"; fi
+grep -q 'refused: must be one of' "$work/bad.out" || { cat "$work/bad.out" >&2; fail "the refusal does not say why"; }
+mercato config history user log.level >"$work/history.out" 2>&1 || fail "config history"
+if ! grep -q ' loud$' "$work/history.out" || ! grep -q ' debug$' "$work/history.out"; then
+  cat "$work/history.out" >&2
+  fail "history does not list both values"
+fi
+mercato config rollback user log.level >"$work/rollback.out" 2>&1 || { cat "$work/rollback.out" >&2; fail "rollback"; }
+mercato config get user log.level >"$work/get.out" 2>&1 || fail "config get"
+if ! grep -q '^  debug$' "$work/get.out" || ! grep -q 'user .*applied' "$work/get.out"; then
+  cat "$work/get.out" >&2
+  fail "rollback did not restore debug"
+fi
+echo "ok"
