@@ -37,6 +37,27 @@ void set_up(service::Context& ctx) {
     sagas = &ctx.own(std::make_unique<order::SagaCoordinator>(repository, saga.timeouts, &ctx.metrics(),
                                                               *saga.coordination, saga.payment_circuit));
   }
+  if (sagas != nullptr) {
+    // Live configuration: the saga's step timeout and order deadline (read as the file reads them).
+    auto live_timeout = [sagas, file = saga.timeouts](std::string key, auto field) -> service::LiveSetting {
+      return [sagas, file, key, field](const std::optional<std::string>& value) -> Result<void> {
+        auto timeouts = sagas->timeouts();
+        if (!value) {
+          timeouts.*field = file.*field;
+        } else {
+          MERCATO_ASSIGN_OR_RETURN(timeouts.*field, service::live_value<std::chrono::milliseconds>(
+                                                        key, *value, [&](const config::Section& section) {
+                                                          return section.duration(key.substr(5), file.*field);
+                                                        }));
+        }
+        sagas->set_timeouts(timeouts);
+        return {};
+      };
+    };
+    ctx.add_live_setting("saga.step_timeout", live_timeout("saga.step_timeout", &order::SagaTimeouts::step));
+    ctx.add_live_setting("saga.order_deadline",
+                         live_timeout("saga.order_deadline", &order::SagaTimeouts::order));
+  }
   auto& orders = ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, sagas));
   order::register_routes(ctx.router(), orders, identity);
   // Publishes the order's events and the saga's commands from the outbox; consumes the answers.

@@ -5,7 +5,8 @@
 #   - every process registered in etcd; `scale user 2` adds user@2 (registered, in var/run/ports, ready),
 #     `scale payment 2` is refused (SQLite), `scale user 1` removes user@2 (deregistered);
 #   - `config set` of a valid value is applied by the running instance (exit 0), an invalid one refused
-#     (exit 1, the instance says why), `config history` lists both, `config rollback` restores the first.
+#     (exit 1, the instance says why), `config history` lists both, `config rollback` restores the first;
+#     the order service's saga.step_timeout likewise.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 
@@ -106,4 +107,8 @@ if ! grep -q '^  debug$' "$work/get.out" || ! grep -q 'user .*applied' "$work/ge
   cat "$work/get.out" >&2
   fail "rollback did not restore debug"
 fi
+# The order service's saga timeouts, checked as its file's values are.
+mercato config set order saga.step_timeout 5s >"$work/saga.out" 2>&1 || { cat "$work/saga.out" >&2; fail "saga.step_timeout 5s"; }
+if mercato config set order saga.step_timeout soon >"$work/saga.out" 2>&1; then fail "saga.step_timeout soon was not refused"; fi
+grep -q 'refused: .*a duration such as' "$work/saga.out" || { cat "$work/saga.out" >&2; fail "the saga refusal does not say why"; }
 echo "ok"

@@ -37,3 +37,21 @@ TEST(LiveConfig, AppliesChangesRefusesUnknownKeysAndRestoresOnRemoval) {
 
 }  // namespace
 }  // namespace mercato::service
+
+namespace mercato::service {
+namespace {
+
+TEST(LiveValue, IsReadWithTheFilesGetterAndItsMessages) {
+  auto read = [](const config::Section& s) { return s.duration("step_timeout", std::chrono::seconds(30)); };
+  auto ok = live_value<std::chrono::milliseconds>("saga.step_timeout", "5s", read);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(*ok, std::chrono::seconds(5));
+  auto bad = live_value<std::chrono::milliseconds>("saga.step_timeout", "soon", read);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().field, "saga.step_timeout");
+  EXPECT_NE(bad.error().message.find("a duration such as 250ms"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(live_value<std::chrono::milliseconds>("saga.step-timeout;rm", "5s", read));
+}
+
+}  // namespace
+}  // namespace mercato::service

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/json/object.hpp>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <future>
@@ -76,6 +77,25 @@ http::Endpoint Context::upstream(std::string_view name) const {
                               "': " + endpoint.error().message);
   }
   return *endpoint;
+}
+
+Result<config::Source> live_source(std::string_view key, std::string_view value) {
+  // As the environment variable that would set it: saga.step_timeout → APP_SAGA__STEP_TIMEOUT.
+  std::string variable = "APP_";
+  for (char c : key) {
+    if (c == '.') {
+      variable += "__";
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_') {
+      variable += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    } else {
+      return Error::validation(std::string(key), "is not a setting name");
+    }
+  }
+  try {
+    return config::Source::from_strings("", {{variable, std::string(value)}});
+  } catch (const config::ConfigError& e) {
+    return Error::validation(std::string(key), e.what());
+  }
 }
 
 void Context::add_readiness_check(std::string name, ReadinessCheck check) {

@@ -94,7 +94,8 @@ SagaCoordinator::SagaCoordinator(OrderRepository& repository, SagaTimeouts timeo
                                  std::optional<resilience::BreakerSettings> payment_circuit,
                                  std::function<resilience::TimePoint()> circuit_clock)
     : repository_(repository),
-      timeouts_(timeouts),
+      step_ms_(timeouts.step.count()),
+      order_ms_(timeouts.order.count()),
       metrics_(metrics),
       mode_(mode),
       circuit_clock_(std::move(circuit_clock)) {
@@ -123,7 +124,7 @@ SagaCoordinator::SagaCoordinator(OrderRepository& repository, SagaTimeouts timeo
 Saga SagaCoordinator::begin(const Order& order, SystemTime now, const std::string& traceparent,
                             std::vector<events::CloudEvent>& events) const {
   Saga saga;
-  auto d = start(saga, order.id, now, timeouts_, mode_);
+  auto d = start(saga, order.id, now, timeouts(), mode_);
   for (auto step : d.commands) events.push_back(saga_command(step, order, traceparent));
   return saga;
 }
@@ -143,7 +144,7 @@ Result<void> SagaCoordinator::on_event(const events::CloudEvent& event) {
       [&](Order& order, Saga& saga) -> Result<SagaChange> {
         auto now = now_utc();
         auto before = saga.timeline.size();
-        auto d = on_answer(saga, held_against(answer, order), now, timeouts_, conditions);
+        auto d = on_answer(saga, held_against(answer, order), now, timeouts(), conditions);
         added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before), saga.timeline.end());
         return apply(d, saga, order, now, event.traceparent);
       });
@@ -163,7 +164,7 @@ Result<std::size_t> SagaCoordinator::tick(SystemTime now) {
     std::vector<StepRecord> added;
     auto r = repository_.with_saga(id, std::nullopt, [&](Order& order, Saga& saga) -> Result<SagaChange> {
       auto before = saga.timeline.size();
-      auto d = on_timeout(saga, now, timeouts_);
+      auto d = on_timeout(saga, now, timeouts());
       added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before), saga.timeline.end());
       return apply(d, saga, order, now, {});
     });
@@ -205,7 +206,7 @@ Result<std::optional<Order>> SagaCoordinator::cancel(std::string_view order_id, 
     if (saga.finished()) return SagaChange{};
     running = true;
     auto now = now_utc();
-    MERCATO_ASSIGN_OR_RETURN(auto d, on_cancel(saga, reason, now, timeouts_));
+    MERCATO_ASSIGN_OR_RETURN(auto d, on_cancel(saga, reason, now, timeouts()));
     return apply(d, saga, order, now, {});
   });
   if (!r && r.error().code == ErrorCode::kNotFound) return std::optional<Order>();

@@ -13,6 +13,7 @@
 // Thread-safety: thread-safe (state lives in the repository).
 #pragma once
 
+#include <atomic>
 #include <functional>
 
 #include "app/ports.hpp"
@@ -49,7 +50,16 @@ class SagaCoordinator {
   Result<std::optional<Order>> cancel(std::string_view order_id, const std::string& reason);
 
   static const std::vector<std::string>& answer_types();
-  const SagaTimeouts& timeouts() const noexcept { return timeouts_; }
+  // The timeouts in force; set_timeouts changes them for every decision from then on (live configuration:
+  // saga.step_timeout, saga.order_deadline). Thread-safe.
+  SagaTimeouts timeouts() const noexcept {
+    return {std::chrono::milliseconds(step_ms_.load(std::memory_order_relaxed)),
+            std::chrono::milliseconds(order_ms_.load(std::memory_order_relaxed))};
+  }
+  void set_timeouts(SagaTimeouts timeouts) noexcept {
+    step_ms_.store(timeouts.step.count(), std::memory_order_relaxed);
+    order_ms_.store(timeouts.order.count(), std::memory_order_relaxed);
+  }
   // The mode new sagas start in.
   Coordination mode() const noexcept { return mode_; }
 
@@ -60,7 +70,8 @@ class SagaCoordinator {
   void observe_payment(const std::vector<StepRecord>& added, bool trial_acquired);
 
   OrderRepository& repository_;
-  SagaTimeouts timeouts_;
+  std::atomic<std::int64_t> step_ms_;   // SagaTimeouts::step
+  std::atomic<std::int64_t> order_ms_;  // SagaTimeouts::order
   obs::Registry* metrics_;
   Coordination mode_;
   std::unique_ptr<resilience::CircuitBreaker> payment_circuit_;

@@ -48,6 +48,24 @@ using ReadinessCheck = std::function<Result<void>()>;
 // nullopt: the live value was removed — go back to the file's.
 using LiveSetting = std::function<Result<void>(const std::optional<std::string>& value)>;
 
+// A live value read with the same typed getter a configuration file's value is read with, so it is
+// checked by the same rules and refused with the same message: `read` gets the value as the section of
+// its parent key ("saga" for "saga.step_timeout") and reads the last part as it would from the file.
+//   auto step = live_value<std::chrono::milliseconds>("saga.step_timeout", "5s",
+//       [](const config::Section& s) { return s.duration("step_timeout", {}); });
+Result<config::Source> live_source(std::string_view key, std::string_view value);
+template <typename T, typename Read>
+Result<T> live_value(std::string_view key, std::string_view value, Read read) {
+  auto source = live_source(key, value);
+  if (!source) return std::move(source).error();
+  auto dot = key.rfind('.');
+  try {
+    return T(read(source->section(dot == std::string_view::npos ? std::string_view{} : key.substr(0, dot))));
+  } catch (const config::ConfigError& e) {
+    return Error::validation(std::string(key), e.what());
+  }
+}
+
 class Context {
  public:
   Context(std::string name, const config::Source& config, const obs::Logger& logger, obs::Registry& metrics,
