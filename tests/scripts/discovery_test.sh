@@ -3,7 +3,8 @@
 # free ports with its own var/ (the user service on a database of the tests' PostgreSQL, so that it can
 # scale), then:
 #   - every process registered in etcd; `scale user 2` adds user@2 (registered, in var/run/ports, ready),
-#     `scale payment 2` is refused (SQLite), `scale user 1` removes user@2 (deregistered);
+#     `scale payment 2` is refused (SQLite), SIGTERM to the first instance under a client's requests
+#     fails none of them (rolling restart), `scale user 1` removes user@2 (deregistered);
 #   - `config set` of a valid value is applied by the running instance (exit 0), an invalid one refused
 #     (exit 1, the instance says why), `config history` lists both, `config rollback` restores the first;
 #     the order service's saga.step_timeout likewise.
@@ -87,6 +88,26 @@ grep -q 'SQLite' "$work/refused.out" || { cat "$work/refused.out" >&2; fail "the
 # Through the gateway the user service still answers (whichever instance serves).
 code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gateway/.well-known/jwks.json")"
 [[ "$code" == 200 ]] || fail "GET /.well-known/jwks.json through the gateway answered $code"
+# A rolling restart under load: the first instance gets SIGTERM (it deregisters, keeps serving for its
+# deregister delay, drains; the supervisor restarts it) while a client asks through the gateway without
+# pause — not one request may fail, since user@2 serves throughout.
+(
+  errors=0 total=0
+  end=$((SECONDS + 4))
+  while ((SECONDS < end)); do
+    code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$gateway/.well-known/jwks.json")"
+    total=$((total + 1))
+    [[ "$code" == 200 ]] || errors=$((errors + 1))
+  done
+  echo "$errors $total" >"$work/rolling.out"
+) &
+client=$!
+sleep 0.5 # the client is under way before the restart
+kill -TERM "$(cat "$var/run/user.pid")"
+wait "$client"
+read -r errors total <"$work/rolling.out"
+((total > 20)) || fail "the client sent only $total requests"
+((errors == 0)) || fail "$errors of $total requests failed during a rolling restart"
 mercato scale user 1 >"$work/scale.out" 2>&1 || { cat "$work/scale.out" >&2; fail "scale user 1"; }
 grep -q '^user@2 ' "$var/run/ports" && fail "user@2 is still in var/run/ports"
 [[ "$(registered user)" == 1 ]] || fail "user@2 did not deregister"
