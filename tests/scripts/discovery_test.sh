@@ -76,13 +76,22 @@ done
 grep -q 'supervising (pid' "$work/up.log" || { cat "$work/up.log" >&2; fail "./mercato up did not start"; }
 
 registered() { ETCDCTL_API=3 etcdctl --endpoints "$etcd" get --prefix --keys-only "/mercato/services/$1/" | grep -c . || true; }
+# wait_registered SERVICE COUNT: ready is what up and scale wait for; registration follows within
+# moments (the agent polls readiness every 100 ms). True once COUNT instances are registered (5 s at most).
+wait_registered() {
+  for _ in $(seq 1 50); do
+    [[ "$(registered "$1")" == "$2" ]] && return 0
+    sleep 0.1
+  done
+  [[ "$(registered "$1")" == "$2" ]]
+}
 for service in user order payment inventory shipping notification gateway; do
-  [[ "$(registered "$service")" == 1 ]] || fail "$service is not registered once in etcd"
+  wait_registered "$service" 1 || fail "$service is not registered once in etcd"
 done
 
 mercato scale user 2 >"$work/scale.out" 2>&1 || { cat "$work/scale.out" >&2; fail "scale user 2"; }
 grep -q '^user@2 ' "$var/run/ports" || fail "user@2 is not in var/run/ports"
-[[ "$(registered user)" == 2 ]] || fail "two user instances are not registered"
+wait_registered user 2 || fail "two user instances are not registered"
 if mercato scale payment 2 >"$work/refused.out" 2>&1; then fail "scaling a service on SQLite was not refused"; fi
 grep -q 'SQLite' "$work/refused.out" || { cat "$work/refused.out" >&2; fail "the refusal does not say why"; }
 # Through the gateway the user service still answers (whichever instance serves).
