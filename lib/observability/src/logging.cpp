@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <utility>
 
+#include "mercato/core/enum_names.hpp"
 #include "mercato/core/time.hpp"
 
 namespace mercato::obs {
@@ -90,29 +91,15 @@ void append_key(std::string& out, std::string_view key) {
   out += ':';
 }
 
+constexpr auto kLogLevelNames = enum_names<LogLevel>({{LogLevel::kDebug, "debug"},
+                                                      {LogLevel::kInfo, "info"},
+                                                      {LogLevel::kWarn, "warn"},
+                                                      {LogLevel::kError, "error"}});
 }  // namespace
 
-std::optional<LogLevel> parse_log_level(std::string_view text) {
-  if (text == "debug") return LogLevel::kDebug;
-  if (text == "info") return LogLevel::kInfo;
-  if (text == "warn") return LogLevel::kWarn;
-  if (text == "error") return LogLevel::kError;
-  return std::nullopt;
-}
+std::optional<LogLevel> parse_log_level(std::string_view text) { return kLogLevelNames.parse(text); }
 
-std::string_view to_string(LogLevel level) noexcept {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-  }
-  return "unknown";
-}
+std::string_view to_string(LogLevel level) noexcept { return kLogLevelNames.name(level, "unknown"); }
 
 void append_json_string(std::string& out, std::string_view text) {
   out += '"';
