@@ -267,10 +267,7 @@ Result<SettleResult> SqlInventoryRepository::settle(std::string_view order_id, R
     auto r = c.query("UPDATE reservations SET status = $2, updated_at_ms = $3 WHERE order_id = $1",
                      {reservation.order_id, to_string(reservation.status), reservation.updated_at});
     if (!r) return write_failed(c, std::move(r).error());
-    if (events_of) {
-      auto events = events_of(reservation);
-      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
-    }
+    MERCATO_RETURN_IF_ERROR(events::append_outbox_of(c, events_of, reservation));
     MERCATO_RETURN_IF_ERROR(c.commit());
     return SettleResult{std::move(reservation), true};
   });

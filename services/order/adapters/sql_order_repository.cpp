@@ -213,10 +213,7 @@ Result<Order> SqlOrderRepository::update(std::string_view id,
     MERCATO_ASSIGN_OR_RETURN(auto changed, mutate(*order));
     if (!changed) return order;
     MERCATO_RETURN_IF_ERROR(update_order(c, *order));
-    if (events_of) {
-      auto events = events_of(*order);
-      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
-    }
+    MERCATO_RETURN_IF_ERROR(events::append_outbox_of(c, events_of, *order));
     MERCATO_RETURN_IF_ERROR(c.commit());
     return order;
   });

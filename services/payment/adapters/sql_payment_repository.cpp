@@ -179,10 +179,7 @@ Result<Payment> SqlPaymentRepository::refund(std::string_view id, SystemTime now
     if (!changed) return p;
     MERCATO_RETURN_IF_ERROR(c.query("UPDATE payments SET status = $2, updated_at_ms = $3 WHERE id = $1",
                                     {p->id, to_string(p->status), p->updated_at}));
-    if (events_of) {
-      auto events = events_of(*p);
-      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
-    }
+    MERCATO_RETURN_IF_ERROR(events::append_outbox_of(c, events_of, *p));
     MERCATO_RETURN_IF_ERROR(c.commit());
     return p;
   });

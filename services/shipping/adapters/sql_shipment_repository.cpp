@@ -99,10 +99,7 @@ Result<Shipment> SqlShipmentRepository::cancel(std::string_view id, SystemTime n
     if (!shipping::cancel(*shipment, now)) return shipment;
     MERCATO_RETURN_IF_ERROR(c.run("UPDATE shipments SET status = $2, updated_at_ms = $3 WHERE id = $1",
                                   {shipment->id, to_string(shipment->status), shipment->updated_at}));
-    if (events_of) {
-      auto events = events_of(*shipment);
-      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
-    }
+    MERCATO_RETURN_IF_ERROR(events::append_outbox_of(c, events_of, *shipment));
     MERCATO_RETURN_IF_ERROR(c.commit());
     return shipment;
   });

@@ -110,10 +110,7 @@ Result<User> SqlUserRepository::update(std::string_view id, const UserPatch& pat
     MERCATO_RETURN_IF_ERROR(
         write_user(c, "UPDATE users SET email = $2, name = $3, updated_at_ms = $4 WHERE id = $1",
                    {user->id, user->email, user->name, user->updated_at}));
-    if (events_of) {
-      auto events = events_of(*user);
-      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
-    }
+    MERCATO_RETURN_IF_ERROR(events::append_outbox_of(c, events_of, *user));
     MERCATO_RETURN_IF_ERROR(c.commit());
     return user;
   });
