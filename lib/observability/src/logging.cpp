@@ -10,6 +10,7 @@
 
 #include "mercato/core/enum_names.hpp"
 #include "mercato/core/time.hpp"
+#include "shortest_double.hpp"
 
 namespace mercato::obs {
 namespace {
@@ -51,14 +52,7 @@ void append_double(std::string& out, double d) {
     out += "null";
     return;
   }
-  // Plain notation where it is readable (0.0005, 12345678), exponent notation for the extremes; both
-  // are the shortest form that round-trips and both are valid JSON.
-  const double mag = std::fabs(d);
-  const auto fmt =
-      (mag == 0 || (mag >= 1e-4 && mag < 1e21)) ? std::chars_format::fixed : std::chars_format::scientific;
-  char buf[64];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, d, fmt);
-  out.append(buf, ec == std::errc() ? ptr : buf);
+  append_shortest_double(out, d);
 }
 
 template <typename Int>
