@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "mercato/core/enum_names.hpp"
+#include "mercato/core/text.hpp"
 
 namespace mercato::notification {
 namespace {
@@ -31,17 +32,7 @@ std::optional<Kind> parse_kind(std::string_view text) noexcept { return kKindNam
 std::string_view subject_for(Kind kind) noexcept { return kSubjects.name(kind, "Your order"); }
 
 Result<std::string> validate_reference(std::string_view field, std::string_view value) {
-  std::string name(field);
-  if (value.empty()) return Error::validation(name, name + ": must not be empty");
-  if (value.size() > kMaxReferenceBytes) {
-    return Error::validation(name,
-                             name + ": must be at most " + std::to_string(kMaxReferenceBytes) + " bytes");
-  }
-  if (std::any_of(value.begin(), value.end(),
-                  [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
-    return Error::validation(name, name + ": must not contain control characters");
-  }
-  return std::string(value);
+  return check_reference(field, value, kMaxReferenceBytes);
 }
 
 Result<Notification> new_notification(std::string id, const NotificationRequest& request, SystemTime now) {

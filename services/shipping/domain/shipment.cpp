@@ -5,6 +5,7 @@
 
 #include "mercato/core/country.hpp"
 #include "mercato/core/enum_names.hpp"
+#include "mercato/core/text.hpp"
 
 namespace mercato::shipping {
 namespace {
@@ -51,14 +52,7 @@ std::optional<ShipmentStatus> parse_status(std::string_view text) noexcept {
 bool is_iso_country(std::string_view code) noexcept { return is_iso3166_alpha2(code); }
 
 Result<std::string> validate_reference(std::string_view field, std::string_view value) {
-  std::string name(field);
-  if (value.empty()) return Error::validation(name, name + ": must not be empty");
-  if (value.size() > kMaxReferenceBytes) {
-    return Error::validation(name,
-                             name + ": must be at most " + std::to_string(kMaxReferenceBytes) + " bytes");
-  }
-  if (has_control(value)) return Error::validation(name, name + ": must not contain control characters");
-  return std::string(value);
+  return check_reference(field, value, kMaxReferenceBytes);
 }
 
 Result<Address> normalize_address(const Address& address) {
