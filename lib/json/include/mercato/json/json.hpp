@@ -68,6 +68,9 @@ class FieldReader {
 
  private:
   const boost::json::value* lookup(std::string_view key, Presence presence);
+  // The same, and a failure "`key`: <expected>" when the value is there but not of `kind`.
+  const boost::json::value* lookup(std::string_view key, Presence presence, boost::json::kind kind,
+                                   std::string_view expected);
   void fail(std::string_view key, std::string message);
   std::string field_name(std::string_view key) const;
 
