@@ -191,6 +191,12 @@ Result<boost::json::object> parse_object(std::string_view text) {
   return std::move(value.as_object());
 }
 
+Result<void> parse_no_fields(std::string_view text) {
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) return {};
+  MERCATO_ASSIGN_OR_RETURN(auto body, parse_object(text));
+  return FieldReader(body).finish();
+}
+
 std::string serialize(const boost::json::value& value) { return boost::json::serialize(value); }
 
 FieldReader::FieldReader(const boost::json::object& object, std::string path)

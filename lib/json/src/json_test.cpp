@@ -194,5 +194,25 @@ TEST(FieldReader, FirstErrorWins) {
   EXPECT_EQ(in.finish().error().field, "a");
 }
 
+TEST(ParseNoFields, AcceptsNoBodyWhiteSpaceAndAnEmptyObject) {
+  EXPECT_TRUE(parse_no_fields(""));
+  EXPECT_TRUE(parse_no_fields(" \r\n\t"));
+  EXPECT_TRUE(parse_no_fields("{}"));
+  EXPECT_TRUE(parse_no_fields(" { } "));
+}
+
+TEST(ParseNoFields, RefusesAFieldAndWhatIsNotAnObject) {
+  auto field = parse_no_fields(R"({"reason":"late"})");
+  ASSERT_FALSE(field);
+  EXPECT_EQ(field.error().code, ErrorCode::kValidationFailed);
+  EXPECT_EQ(field.error().field, "reason");
+  auto array = parse_no_fields("[]");
+  ASSERT_FALSE(array);
+  EXPECT_EQ(array.error().code, ErrorCode::kMalformedRequest);
+  auto garbage = parse_no_fields("{} x");
+  ASSERT_FALSE(garbage);
+  EXPECT_EQ(garbage.error().code, ErrorCode::kMalformedRequest);
+}
+
 }  // namespace
 }  // namespace mercato::json

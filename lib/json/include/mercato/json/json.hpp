@@ -32,6 +32,11 @@ namespace mercato::json {
 // beyond the range of a double (2e951) with kValidationFailed naming where it is ("items[0].price").
 Result<boost::json::object> parse_object(std::string_view text);
 
+// A body a route reads nothing from: none (or only white space), or an empty object. Anything else is
+// refused as parse_object and FieldReader::finish refuse it (a member is an unknown field), so a client
+// sending a field such as "reason" learns that it is not honoured rather than having it ignored.
+Result<void> parse_no_fields(std::string_view text);
+
 // Parses `text` as one JSON value of any type, for JSON that is not a request body (event data): the
 // same rules as parse_object except that duplicate keys are kept as Boost.JSON keeps them (the last
 // wins). A number beyond the range of a double is refused rather than read as infinity, which JSON
