@@ -59,8 +59,7 @@ Result<Payment> read_payment(const sql::Row& row) {
 // `lock` reads for update: the read of a read-modify-write, so a concurrent writer waits for this one.
 Result<Payment> select_payment(sql::Connection& c, std::string_view id, bool lock = false) {
   static const std::string sql = "SELECT " + std::string(kPaymentColumns) + " FROM payments WHERE id = $1";
-  static const std::string locking = sql + "{for_update}";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(sql, {id}, lock));
   if (rows.empty()) return not_found(id);
   return read_payment(rows[0]);
 }

@@ -43,8 +43,7 @@ Result<Shipment> read_row(const sql::Row& row) {
 // `lock` reads for update (the read of a read-modify-write).
 Result<Shipment> select_by_id(sql::Connection& c, std::string_view id, bool lock = false) {
   static const std::string sql = "SELECT " + std::string(kColumns) + " FROM shipments WHERE id = $1";
-  static const std::string locking = sql + "{for_update}";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(sql, {id}, lock));
   if (rows.empty()) return shipment_not_found(id);
   return read_row(rows[0]);
 }
