@@ -68,6 +68,9 @@ Error Error::permission_denied(std::string message) {
   return {ErrorCode::kPermissionDenied, std::move(message), {}};
 }
 Error Error::not_found(std::string message) { return {ErrorCode::kNotFound, std::move(message), {}}; }
+Error Error::not_found(std::string_view kind, std::string_view id) {
+  return not_found(std::string(kind) + " " + std::string(id) + " not found");
+}
 Error Error::conflict(std::string message, std::string field) {
   return {ErrorCode::kConflict, std::move(message), std::move(field)};
 }
