@@ -214,5 +214,24 @@ TEST(ParseNoFields, RefusesAFieldAndWhatIsNotAnObject) {
   EXPECT_EQ(garbage.error().code, ErrorCode::kMalformedRequest);
 }
 
+TEST(ReadObject, GivesWhatTheReaderMadeOfTheFields) {
+  auto pair = read_object(R"({"a":"x","b":2})", [](FieldReader& in) {
+    return std::pair{in.string("a", kRequired).value_or(""), in.integer("b", kRequired, 0, 9).value_or(0)};
+  });
+  ASSERT_TRUE(pair) << pair.error().message;
+  EXPECT_EQ(pair->first, "x");
+  EXPECT_EQ(pair->second, 2);
+}
+
+TEST(ReadObject, GivesTheFirstProblemOfTheParseOrTheFields) {
+  auto read_a = [](FieldReader& in) { return in.string("a", kRequired).value_or(""); };
+  EXPECT_EQ(read_object("[]", read_a).error().code, ErrorCode::kMalformedRequest);
+  EXPECT_EQ(read_object("{}", read_a).error().message, "a: is required");
+  EXPECT_EQ(read_object(R"({"a":1})", read_a).error().message, "a: must be a string");
+  auto unknown = read_object(R"({"a":"x","z":1})", read_a);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().field, "z");
+}
+
 }  // namespace
 }  // namespace mercato::json
