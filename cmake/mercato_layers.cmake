@@ -51,3 +51,34 @@ function(mercato_service_layers name)
   target_include_directories(${name}_service INTERFACE ${CMAKE_CURRENT_SOURCE_DIR})
   target_link_libraries(${name}_service INTERFACE ${name}_domain ${name}_app ${name}_adapters ${name}_api)
 endfunction()
+
+# A whole service in one call: its layers (the arguments of mercato_service_layers), the wiring
+# (module.cpp) as <name>_module, a library so the service's binary and the monolith link the same code,
+# the binary mercato-<name> (main.cpp), and the unit tests as <name>_test (with lib/testing).
+# A service whose description says storage=sqlite (services/<name>/service.conf) opens its repository
+# and event store through lib/storage, so its wiring links mercato_storage and mercato_events.
+#
+#   mercato_service(order
+#     DOMAIN ... APP ... ADAPTERS ... API ...        (and their _LIBS, as for mercato_service_layers)
+#     MODULE_LIBS ...                                (anything else module.cpp uses; optional)
+#     TESTS domain/order_test.cpp ...)
+function(mercato_service name)
+  set(layer_keys DOMAIN DOMAIN_LIBS APP APP_LIBS ADAPTERS ADAPTERS_LIBS API API_LIBS)
+  cmake_parse_arguments(S "" "" "${layer_keys};MODULE_LIBS;TESTS" ${ARGN})
+  set(layers "")
+  foreach(key IN LISTS layer_keys)
+    list(APPEND layers ${key} ${S_${key}})
+  endforeach()
+  mercato_service_layers(${name} ${layers})
+
+  add_library(${name}_module STATIC module.cpp)
+  target_link_libraries(${name}_module PUBLIC ${name}_service mercato_service ${S_MODULE_LIBS})
+  if(MERCATO_SERVICE_${name}_STORAGE STREQUAL "sqlite")
+    target_link_libraries(${name}_module PUBLIC mercato_storage mercato_events)
+  endif()
+
+  add_executable(mercato-${name} main.cpp)
+  target_link_libraries(mercato-${name} PRIVATE ${name}_module)
+
+  mercato_test(${name}_test SOURCES ${S_TESTS} LIBS ${name}_service mercato_testing)
+endfunction()

@@ -1,9 +1,10 @@
 // Fuzz target: the services' JSON request decoding, through each service's real handler.
 //
 // Input: the first byte picks a route, the rest is the request body. Each run builds the service anew
-// on its in-memory repository and calls the route's handler as the server would (router match, path
-// parameters, body), so a body that decodes also runs the use case behind it; the fresh service keeps
-// one input from growing the next one's state. Order placement is decoded with parse_new_order: the
+// on its SQL repository over a fresh SQLite file (the services keep no in-memory repositories) and calls
+// the route's handler as the server would (router match, path parameters, body), so a body that decodes
+// also runs the use case behind it; the fresh service and database keep one input from growing the next
+// one's state. Order placement is decoded with parse_new_order: the
 // order service's handler needs a live catalog and saga.
 //
 // Expected: every body gets a response; a status outside 2xx/4xx, an exception or a sanitizer report
@@ -24,16 +25,17 @@
 #include "../services/shipping/api/handlers.hpp"
 #include "../services/user/api/handlers.hpp"
 #include "adapters/fake_password_hasher.hpp"
-#include "adapters/memory_inventory_repository.hpp"
-#include "adapters/memory_notification_repository.hpp"
-#include "adapters/memory_payment_repository.hpp"
-#include "adapters/memory_shipment_repository.hpp"
-#include "adapters/memory_user_repository.hpp"
 #include "adapters/simulated_card_processor.hpp"
+#include "adapters/sql_inventory_repository.hpp"
+#include "adapters/sql_notification_repository.hpp"
+#include "adapters/sql_payment_repository.hpp"
+#include "adapters/sql_shipment_repository.hpp"
+#include "adapters/sql_user_repository.hpp"
 #include "mercato/http/router.hpp"
 #include "mercato/json/json.hpp"
 #include "mercato/service/blocking.hpp"
 #include "mercato/service/identity.hpp"
+#include "mercato/testing/sqlite_database.hpp"
 
 namespace {
 
@@ -154,7 +156,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   switch (selector) {
     case 0:
     case 1: {
-      user::MemoryUserRepository repository;
+      testing::SqliteDatabase db("user");
+      user::SqlUserRepository repository(db.get());
       user::FakePasswordHasher hasher;  // decoding is what is fuzzed, not argon2's cost
       user::UserService service(repository, hasher);
       user::register_routes(router, service, blocking_pool(), *tokens().identity);
@@ -167,7 +170,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 2:
     case 3: {
-      inventory::MemoryInventoryRepository repository;
+      testing::SqliteDatabase db("inventory");
+      inventory::SqlInventoryRepository repository(db.get());
       inventory::InventoryService service(repository);
       inventory::register_routes(router, service, *tokens().identity);
       if (selector == 2) {
@@ -180,7 +184,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 4:
     case 5:
     case 6: {
-      payment::MemoryPaymentRepository repository;
+      testing::SqliteDatabase db("payment");
+      payment::SqlPaymentRepository repository(db.get());
       payment::SimulatedCardProcessor processor;
       payment::PaymentService service(repository, processor);
       payment::register_routes(router, service, *tokens().identity);
@@ -195,7 +200,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     case 7:
     case 8: {
-      shipping::MemoryShipmentRepository repository;
+      testing::SqliteDatabase db("shipping");
+      shipping::SqlShipmentRepository repository(db.get());
       shipping::ShippingService service(repository);
       shipping::register_routes(router, service, *tokens().identity);
       if (selector == 7) {
@@ -206,7 +212,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     }
     case 9: {
-      notification::MemoryNotificationRepository repository;
+      testing::SqliteDatabase db("notification");
+      notification::SqlNotificationRepository repository(db.get());
       NullMailer mailer;
       notification::NotificationService service(repository, mailer);
       notification::register_routes(router, service, *tokens().identity);

@@ -2,23 +2,20 @@
 
 #include <charconv>
 
+#include "mercato/core/enum_names.hpp"
+
 namespace mercato::load {
 
-std::string_view op_name(Op op) noexcept {
-  switch (op) {
-    case Op::kRegister:
-      return "register";
-    case Op::kReadProduct:
-      return "read_product";
-    case Op::kPlaceOrder:
-      return "place_order";
-    case Op::kReadOrder:
-      return "read_order";
-    case Op::kCancelOrder:
-      return "cancel_order";
-  }
-  return "?";
-}
+namespace {
+// In kAllOps order: joined() lists them as the summary does.
+constexpr auto kOpNames = enum_names<Op>({{Op::kRegister, "register"},
+                                          {Op::kReadProduct, "read_product"},
+                                          {Op::kPlaceOrder, "place_order"},
+                                          {Op::kReadOrder, "read_order"},
+                                          {Op::kCancelOrder, "cancel_order"}});
+}  // namespace
+
+std::string_view op_name(Op op) noexcept { return kOpNames.name(op, "?"); }
 
 Mix::Mix() : weights_{5, 40, 30, 20, 5} {}
 
@@ -26,8 +23,7 @@ Result<Mix> Mix::parse(std::string_view spec) {
   Mix mix;
   mix.weights_.fill(0);
   std::array<bool, kOpCount> seen{};
-  std::string names;
-  for (Op op : kAllOps) names += (names.empty() ? "" : ", ") + std::string(op_name(op));
+  const std::string names = kOpNames.joined();
   if (spec.empty()) return Error::validation("mix", "empty; expected name=weight,... with names " + names);
   while (!spec.empty()) {
     auto comma = spec.find(',');
@@ -39,11 +35,8 @@ Result<Mix> Mix::parse(std::string_view spec) {
     }
     std::string_view name = item.substr(0, eq);
     std::string_view number = item.substr(eq + 1);
-    const Op* found = nullptr;
-    for (const Op& op : kAllOps) {
-      if (op_name(op) == name) found = &op;
-    }
-    if (found == nullptr) {
+    auto found = kOpNames.parse(name);
+    if (!found) {
       return Error::validation("mix", "unknown operation '" + std::string(name) + "' (known: " + names + ")");
     }
     if (seen[op_index(*found)]) return Error::validation("mix", "'" + std::string(name) + "' given twice");

@@ -1,27 +1,23 @@
 #include "mercato/auth/principal.hpp"
 
+#include "mercato/core/enum_names.hpp"
+
 namespace mercato::auth {
 
-std::string_view to_string(Role role) noexcept {
-  switch (role) {
-    case Role::kAnonymous:
-      return "anonymous";
-    case Role::kCustomer:
-      return "customer";
-    case Role::kAdmin:
-      return "admin";
-    case Role::kService:
-      return "service";
-  }
-  return "anonymous";
-}
+namespace {
+constexpr auto kRoleNames = enum_names<Role>({{Role::kAnonymous, "anonymous"},
+                                              {Role::kCustomer, "customer"},
+                                              {Role::kAdmin, "admin"},
+                                              {Role::kService, "service"}});
+}  // namespace
+
+std::string_view to_string(Role role) noexcept { return kRoleNames.name(role, "anonymous"); }
 
 std::optional<Role> parse_role(std::string_view text) noexcept {
   // "anonymous" is what no token says: a token claiming it is refused like any unknown role.
-  if (text == "customer") return Role::kCustomer;
-  if (text == "admin") return Role::kAdmin;
-  if (text == "service") return Role::kService;
-  return std::nullopt;
+  auto role = kRoleNames.parse(text);
+  if (role == Role::kAnonymous) return std::nullopt;
+  return role;
 }
 
 Result<Principal> principal_of(const Claims& claims) {

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace mercato {
 
@@ -41,6 +42,19 @@ bool is_plain_text(std::string_view s) noexcept {
     i += n + 1;
   }
   return true;
+}
+
+Result<std::string> check_reference(std::string_view field, std::string_view value, std::size_t max_bytes) {
+  std::string name(field);
+  if (value.empty()) return Error::validation(name, name + ": must not be empty");
+  if (value.size() > max_bytes) {
+    return Error::validation(name, name + ": must be at most " + std::to_string(max_bytes) + " bytes");
+  }
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return Error::validation(name, name + ": must not contain control characters");
+  }
+  return std::string(value);
 }
 
 }  // namespace mercato

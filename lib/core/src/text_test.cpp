@@ -8,6 +8,7 @@ namespace mercato {
 namespace {
 
 using namespace std::string_literals;
+using namespace std::string_view_literals;
 
 TEST(PlainText, AcceptsUtf8WithoutControls) {
   EXPECT_TRUE(is_plain_text(""));
@@ -37,6 +38,27 @@ TEST(PlainText, RefusesMalformedUtf8) {
   EXPECT_FALSE(is_plain_text("\xed\xa0\x80"));      // a surrogate
   EXPECT_FALSE(is_plain_text("\xf4\x90\x80\x80"));  // past U+10FFFF
   EXPECT_FALSE(is_plain_text("\xe2\x28\xa1"));      // a bad continuation
+}
+
+TEST(Reference, KeepsAReferenceWithinItsLimit) {
+  auto id = check_reference("order_id", "order-42", 8);
+  ASSERT_TRUE(id);
+  EXPECT_EQ(*id, "order-42");
+}
+
+TEST(Reference, RefusesEmptyLongAndControlCharactersNamingTheField) {
+  auto empty = check_reference("order_id", "", 8);
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error().field, "order_id");
+  EXPECT_EQ(empty.error().message, "order_id: must not be empty");
+  auto long_one = check_reference("order_id", "order-420", 8);
+  ASSERT_FALSE(long_one);
+  EXPECT_EQ(long_one.error().message, "order_id: must be at most 8 bytes");
+  for (std::string_view bad : {"a\nb"sv, "a\x7f"sv, "\tab"sv}) {
+    auto refused = check_reference("customer_id", bad, 8);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().message, "customer_id: must not contain control characters");
+  }
 }
 
 }  // namespace

@@ -490,6 +490,23 @@ class KafkaSubscription final : public Subscription {
     static_cast<KafkaSubscription*>(opaque)->rebalance(rk, err, partitions);
   }
 
+  // Takes `partitions` on (`add`) or gives them up: under the cooperative protocol only those, under the
+  // eager one the whole assignment is replaced (by them, or by nothing).
+  static void change_assignment(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* partitions, bool cooperative,
+                                bool add) {
+    if (!cooperative) {
+      rd_kafka_assign(rk, add ? partitions : nullptr);
+      return;
+    }
+    rd_kafka_error_t* error =
+        add ? rd_kafka_incremental_assign(rk, partitions) : rd_kafka_incremental_unassign(rk, partitions);
+    if (error != nullptr) {
+      warn(std::string(add ? "incremental assign: " : "incremental unassign: ") +
+           rd_kafka_error_string(error));
+      rd_kafka_error_destroy(error);
+    }
+  }
+
   void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
     const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -504,14 +521,7 @@ class KafkaSubscription final : public Subscription {
         positions_.insert(*it);
       }
       unconfirmed_.clear();
-      if (cooperative) {
-        if (rd_kafka_error_t* error = rd_kafka_incremental_assign(rk, partitions)) {
-          warn(std::string("incremental assign: ") + rd_kafka_error_string(error));
-          rd_kafka_error_destroy(error);
-        }
-      } else {
-        rd_kafka_assign(rk, partitions);
-      }
+      change_assignment(rk, partitions, cooperative, true);
       return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -533,14 +543,7 @@ class KafkaSubscription final : public Subscription {
           rd_kafka_topic_partition_list_destroy(list);
         }
       }
-      if (cooperative) {
-        if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk, partitions)) {
-          warn(std::string("incremental unassign: ") + rd_kafka_error_string(error));
-          rd_kafka_error_destroy(error);
-        }
-      } else {
-        rd_kafka_assign(rk, nullptr);
-      }
+      change_assignment(rk, partitions, cooperative, false);
       return;
     }
     warn("rebalance of group " + options_.group + " failed: " + describe(err));

@@ -6,39 +6,25 @@
 #include <boost/json/value.hpp>
 #include <cctype>
 
+#include "mercato/core/enum_names.hpp"
+
 namespace mercato::http {
 
-std::string_view to_string(Method method) noexcept {
-  switch (method) {
-    case Method::kGet:
-      return "GET";
-    case Method::kHead:
-      return "HEAD";
-    case Method::kPost:
-      return "POST";
-    case Method::kPut:
-      return "PUT";
-    case Method::kPatch:
-      return "PATCH";
-    case Method::kDelete:
-      return "DELETE";
-    case Method::kOptions:
-      return "OPTIONS";
-    case Method::kOther:
-      return "OTHER";
-  }
-  return "OTHER";
-}
+namespace {
+constexpr auto kMethodNames = enum_names<Method>({{Method::kGet, "GET"},
+                                                  {Method::kHead, "HEAD"},
+                                                  {Method::kPost, "POST"},
+                                                  {Method::kPut, "PUT"},
+                                                  {Method::kPatch, "PATCH"},
+                                                  {Method::kDelete, "DELETE"},
+                                                  {Method::kOptions, "OPTIONS"},
+                                                  {Method::kOther, "OTHER"}});
+}  // namespace
+
+std::string_view to_string(Method method) noexcept { return kMethodNames.name(method, "OTHER"); }
 
 Method parse_method(std::string_view name) noexcept {
-  if (name == "GET") return Method::kGet;
-  if (name == "POST") return Method::kPost;
-  if (name == "PUT") return Method::kPut;
-  if (name == "PATCH") return Method::kPatch;
-  if (name == "DELETE") return Method::kDelete;
-  if (name == "HEAD") return Method::kHead;
-  if (name == "OPTIONS") return Method::kOptions;
-  return Method::kOther;
+  return kMethodNames.parse(name).value_or(Method::kOther);
 }
 
 namespace {

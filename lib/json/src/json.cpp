@@ -191,6 +191,12 @@ Result<boost::json::object> parse_object(std::string_view text) {
   return std::move(value.as_object());
 }
 
+Result<void> parse_no_fields(std::string_view text) {
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) return {};
+  MERCATO_ASSIGN_OR_RETURN(auto body, parse_object(text));
+  return FieldReader(body).finish();
+}
+
 std::string serialize(const boost::json::value& value) { return boost::json::serialize(value); }
 
 FieldReader::FieldReader(const boost::json::object& object, std::string path)
@@ -218,13 +224,17 @@ const boost::json::value* FieldReader::lookup(std::string_view key, Presence pre
   return v;
 }
 
-std::optional<std::string> FieldReader::string(std::string_view key, Presence presence, StringRule rule) {
+const boost::json::value* FieldReader::lookup(std::string_view key, Presence presence, boost::json::kind kind,
+                                              std::string_view expected) {
   const auto* v = lookup(key, presence);
+  if (v == nullptr || v->kind() == kind) return v;
+  fail(key, std::string(expected));
+  return nullptr;
+}
+
+std::optional<std::string> FieldReader::string(std::string_view key, Presence presence, StringRule rule) {
+  const auto* v = lookup(key, presence, boost::json::kind::string, "must be a string");
   if (v == nullptr) return std::nullopt;
-  if (!v->is_string()) {
-    fail(key, "must be a string");
-    return std::nullopt;
-  }
   const auto& s = v->get_string();
   if (s.size() < rule.min) {
     fail(key,
@@ -261,33 +271,19 @@ std::optional<std::int64_t> FieldReader::integer(std::string_view key, Presence 
 }
 
 std::optional<bool> FieldReader::boolean(std::string_view key, Presence presence) {
-  const auto* v = lookup(key, presence);
+  const auto* v = lookup(key, presence, boost::json::kind::bool_, "must be true or false");
   if (v == nullptr) return std::nullopt;
-  if (!v->is_bool()) {
-    fail(key, "must be true or false");
-    return std::nullopt;
-  }
   return v->get_bool();
 }
 
 const boost::json::array* FieldReader::array(std::string_view key, Presence presence) {
-  const auto* v = lookup(key, presence);
-  if (v == nullptr) return nullptr;
-  if (!v->is_array()) {
-    fail(key, "must be an array");
-    return nullptr;
-  }
-  return &v->get_array();
+  const auto* v = lookup(key, presence, boost::json::kind::array, "must be an array");
+  return v == nullptr ? nullptr : &v->get_array();
 }
 
 const boost::json::object* FieldReader::object(std::string_view key, Presence presence) {
-  const auto* v = lookup(key, presence);
-  if (v == nullptr) return nullptr;
-  if (!v->is_object()) {
-    fail(key, "must be an object");
-    return nullptr;
-  }
-  return &v->get_object();
+  const auto* v = lookup(key, presence, boost::json::kind::object, "must be an object");
+  return v == nullptr ? nullptr : &v->get_object();
 }
 
 Result<void> FieldReader::finish() {

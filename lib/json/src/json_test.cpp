@@ -194,5 +194,44 @@ TEST(FieldReader, FirstErrorWins) {
   EXPECT_EQ(in.finish().error().field, "a");
 }
 
+TEST(ParseNoFields, AcceptsNoBodyWhiteSpaceAndAnEmptyObject) {
+  EXPECT_TRUE(parse_no_fields(""));
+  EXPECT_TRUE(parse_no_fields(" \r\n\t"));
+  EXPECT_TRUE(parse_no_fields("{}"));
+  EXPECT_TRUE(parse_no_fields(" { } "));
+}
+
+TEST(ParseNoFields, RefusesAFieldAndWhatIsNotAnObject) {
+  auto field = parse_no_fields(R"({"reason":"late"})");
+  ASSERT_FALSE(field);
+  EXPECT_EQ(field.error().code, ErrorCode::kValidationFailed);
+  EXPECT_EQ(field.error().field, "reason");
+  auto array = parse_no_fields("[]");
+  ASSERT_FALSE(array);
+  EXPECT_EQ(array.error().code, ErrorCode::kMalformedRequest);
+  auto garbage = parse_no_fields("{} x");
+  ASSERT_FALSE(garbage);
+  EXPECT_EQ(garbage.error().code, ErrorCode::kMalformedRequest);
+}
+
+TEST(ReadObject, GivesWhatTheReaderMadeOfTheFields) {
+  auto pair = read_object(R"({"a":"x","b":2})", [](FieldReader& in) {
+    return std::pair{in.string("a", kRequired).value_or(""), in.integer("b", kRequired, 0, 9).value_or(0)};
+  });
+  ASSERT_TRUE(pair) << pair.error().message;
+  EXPECT_EQ(pair->first, "x");
+  EXPECT_EQ(pair->second, 2);
+}
+
+TEST(ReadObject, GivesTheFirstProblemOfTheParseOrTheFields) {
+  auto read_a = [](FieldReader& in) { return in.string("a", kRequired).value_or(""); };
+  EXPECT_EQ(read_object("[]", read_a).error().code, ErrorCode::kMalformedRequest);
+  EXPECT_EQ(read_object("{}", read_a).error().message, "a: is required");
+  EXPECT_EQ(read_object(R"({"a":1})", read_a).error().message, "a: must be a string");
+  auto unknown = read_object(R"({"a":"x","z":1})", read_a);
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().field, "z");
+}
+
 }  // namespace
 }  // namespace mercato::json

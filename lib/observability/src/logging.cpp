@@ -8,7 +8,9 @@
 #include <cstddef>
 #include <utility>
 
+#include "mercato/core/enum_names.hpp"
 #include "mercato/core/time.hpp"
+#include "shortest_double.hpp"
 
 namespace mercato::obs {
 namespace {
@@ -50,14 +52,7 @@ void append_double(std::string& out, double d) {
     out += "null";
     return;
   }
-  // Plain notation where it is readable (0.0005, 12345678), exponent notation for the extremes; both
-  // are the shortest form that round-trips and both are valid JSON.
-  const double mag = std::fabs(d);
-  const auto fmt =
-      (mag == 0 || (mag >= 1e-4 && mag < 1e21)) ? std::chars_format::fixed : std::chars_format::scientific;
-  char buf[64];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, d, fmt);
-  out.append(buf, ec == std::errc() ? ptr : buf);
+  append_shortest_double(out, d);
 }
 
 template <typename Int>
@@ -90,29 +85,15 @@ void append_key(std::string& out, std::string_view key) {
   out += ':';
 }
 
+constexpr auto kLogLevelNames = enum_names<LogLevel>({{LogLevel::kDebug, "debug"},
+                                                      {LogLevel::kInfo, "info"},
+                                                      {LogLevel::kWarn, "warn"},
+                                                      {LogLevel::kError, "error"}});
 }  // namespace
 
-std::optional<LogLevel> parse_log_level(std::string_view text) {
-  if (text == "debug") return LogLevel::kDebug;
-  if (text == "info") return LogLevel::kInfo;
-  if (text == "warn") return LogLevel::kWarn;
-  if (text == "error") return LogLevel::kError;
-  return std::nullopt;
-}
+std::optional<LogLevel> parse_log_level(std::string_view text) { return kLogLevelNames.parse(text); }
 
-std::string_view to_string(LogLevel level) noexcept {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-  }
-  return "unknown";
-}
+std::string_view to_string(LogLevel level) noexcept { return kLogLevelNames.name(level, "unknown"); }
 
 void append_json_string(std::string& out, std::string_view text) {
   out += '"';

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "shortest_double.hpp"
+
 namespace mercato::obs {
 namespace {
 
@@ -83,12 +85,7 @@ void append_number(std::string& out, double d) {
   } else if (std::isinf(d)) {
     out += d > 0 ? "+Inf" : "-Inf";
   } else {
-    const double mag = std::fabs(d);
-    const auto fmt =
-        (mag == 0 || (mag >= 1e-4 && mag < 1e21)) ? std::chars_format::fixed : std::chars_format::scientific;
-    char buf[64];
-    auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, d, fmt);
-    out.append(buf, ec == std::errc() ? ptr : buf);
+    append_shortest_double(out, d);
   }
 }
 

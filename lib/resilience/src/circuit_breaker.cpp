@@ -2,19 +2,17 @@
 
 #include <utility>
 
+#include "mercato/core/enum_names.hpp"
+
 namespace mercato::resilience {
 
-std::string_view to_string(BreakerState state) noexcept {
-  switch (state) {
-    case BreakerState::kClosed:
-      return "closed";
-    case BreakerState::kOpen:
-      return "open";
-    case BreakerState::kHalfOpen:
-      return "half_open";
-  }
-  return "closed";
-}
+namespace {
+constexpr auto kBreakerStateNames = enum_names<BreakerState>({{BreakerState::kClosed, "closed"},
+                                                              {BreakerState::kOpen, "open"},
+                                                              {BreakerState::kHalfOpen, "half_open"}});
+}  // namespace
+
+std::string_view to_string(BreakerState state) noexcept { return kBreakerStateNames.name(state, "closed"); }
 
 Result<void> BreakerSettings::validate() const {
   if (failure_threshold < 1) return Error::validation("failure_threshold", "failure_threshold must be >= 1");

@@ -2,22 +2,21 @@
 
 #include <algorithm>
 
+#include "mercato/core/enum_names.hpp"
+
 namespace mercato::resilience {
 
+namespace {
+constexpr auto kBalancingNames = enum_names<Balancing>(
+    {{Balancing::kRoundRobin, "round_robin"}, {Balancing::kLeastRequest, "least_request"}});
+}  // namespace
+
 std::string_view to_string(Balancing balancing) noexcept {
-  switch (balancing) {
-    case Balancing::kRoundRobin:
-      return "round_robin";
-    case Balancing::kLeastRequest:
-      return "least_request";
-  }
-  return "round_robin";
+  return kBalancingNames.name(balancing, "round_robin");
 }
 
 std::optional<Balancing> parse_balancing(std::string_view text) noexcept {
-  if (text == "round_robin") return Balancing::kRoundRobin;
-  if (text == "least_request") return Balancing::kLeastRequest;
-  return std::nullopt;
+  return kBalancingNames.parse(text);
 }
 
 LoadBalancer::LoadBalancer(Balancing balancing, std::size_t instances, std::uint64_t seed)

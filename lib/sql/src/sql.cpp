@@ -151,6 +151,11 @@ std::optional<SystemTime> Row::optional_time(int column) const {
   return time(column);
 }
 
+Result<Rows> Connection::select(std::string_view sql, const Params& params, bool for_update) {
+  if (!for_update) return query(sql, params);
+  return query(std::string(sql) + "{for_update}", params);
+}
+
 Result<void> Connection::run(std::string_view sql, const Params& params) {
   MERCATO_RETURN_IF_ERROR(query(sql, params));
   return {};

@@ -221,6 +221,15 @@ TEST_P(SqlTest, ReadsTheDatabaseClockAndLocksForUpdate) {
   });
   ASSERT_TRUE(locked) << locked.error().message;
   EXPECT_EQ((*locked)[0].text(0), "v");
+  // select() is the same query, locking only when asked to.
+  for (bool for_update : {false, true}) {
+    auto read = db_->with([for_update](Connection& c) -> Result<Rows> {
+      if (auto r = c.begin(); !r) return std::move(r).error();
+      return c.select("SELECT v FROM kv WHERE k = $1", {"k"}, for_update);
+    });
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ((*read)[0].text(0), "v");
+  }
 }
 
 TEST_P(SqlTest, MigrationsApplyOnceAndRefuseANewerDatabase) {

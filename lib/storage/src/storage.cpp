@@ -15,6 +15,12 @@ Settings read_settings(const service::Context& ctx, bool supports_postgres, bool
   if (supports_redis) accepted = "redis://..., " + accepted;
   if (s.url.empty()) {
     s.engine = Engine::kSqlite;
+    // No service keeps its data in memory only (docs/adr/0010-sql-layer.md): SQLite would give each
+    // pooled connection a database of its own, and the data would vanish at every restart.
+    if (s.path.empty() || s.path == ":memory:") {
+      throw config::ConfigError("config key 'database.path': must name a file (the " + ctx.name() +
+                                " service keeps no data in memory only)");
+    }
   } else if (supports_postgres && postgres::is_postgres_url(s.url)) {
     s.engine = Engine::kPostgres;
   } else if (supports_redis && redis::is_redis_url(s.url)) {

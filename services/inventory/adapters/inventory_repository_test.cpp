@@ -1,4 +1,4 @@
-// One contract, four implementations: the in-memory fake, SQLite, PostgreSQL and Redis must behave the same.
+// One contract, three engines: SQLite, PostgreSQL and Redis must behave the same.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,7 +8,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "adapters/memory_inventory_repository.hpp"
 #include "adapters/redis_event_store.hpp"
 #include "adapters/redis_inventory_repository.hpp"
 #include "adapters/sql_inventory_repository.hpp"
@@ -36,12 +35,6 @@ std::vector<events::CloudEvent> unsent(events::EventStore& store) {
   }
   return out;
 }
-
-struct MemoryFixture : Fixture {
-  MemoryInventoryRepository r;
-  InventoryRepository& repo() override { return r; }
-  std::vector<events::CloudEvent> outbox() override { return r.outbox(); }
-};
 
 struct SqliteFixture : Fixture {
   explicit SqliteFixture(std::size_t connections)
@@ -104,9 +97,7 @@ const SystemTime kT2 = kT0 + std::chrono::milliseconds(9);
 class InventoryRepositoryContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "memory") {
-      fixture_ = std::make_unique<MemoryFixture>();
-    } else if (GetParam() == "sqlite") {
+    if (GetParam() == "sqlite") {
       fixture_ = std::make_unique<SqliteFixture>(1);
     } else if (GetParam() == "sqlite_pool") {
       fixture_ = std::make_unique<SqliteFixture>(4);  // shared-lock pool: writers queue on BEGIN IMMEDIATE
@@ -630,7 +621,7 @@ TEST(RedisInventoryRepository, KeyPrefixesIsolateRepositories) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Implementations, InventoryRepositoryContract,
-                         ::testing::Values("memory", "sqlite", "sqlite_pool", "postgres", "redis"));
+                         ::testing::Values("sqlite", "sqlite_pool", "postgres", "redis"));
 
 }  // namespace
 }  // namespace mercato::inventory

@@ -84,8 +84,7 @@ Error write_failed(const sql::Connection& c, Error error) {
 Result<std::optional<Product>> select_product(sql::Connection& c, std::string_view id, bool lock) {
   static const std::string sql =
       "SELECT " + std::string(kProductColumns) + " FROM products WHERE product_id = $1";
-  static const std::string locking = sql + "{for_update}";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(sql, {id}, lock));
   if (rows.empty()) return std::optional<Product>();
   auto row = rows[0];
   return std::optional<Product>(Product{row.text(0), row.text(1), row.integer(2), row.integer(3),
@@ -130,8 +129,7 @@ Result<std::optional<Reservation>> select_reservation(sql::Connection& c, std::s
                                                       bool lock) {
   static const std::string sql =
       "SELECT status, created_at_ms, updated_at_ms FROM reservations WHERE order_id = $1";
-  static const std::string locking = sql + "{for_update}";
-  MERCATO_ASSIGN_OR_RETURN(auto head, c.query(lock ? locking : sql, {order_id}));
+  MERCATO_ASSIGN_OR_RETURN(auto head, c.select(sql, {order_id}, lock));
   if (head.empty()) return std::optional<Reservation>();
   auto row = head[0];
   auto status = parse_reservation_status(row.text(0));
@@ -267,10 +265,7 @@ Result<SettleResult> SqlInventoryRepository::settle(std::string_view order_id, R
     auto r = c.query("UPDATE reservations SET status = $2, updated_at_ms = $3 WHERE order_id = $1",
                      {reservation.order_id, to_string(reservation.status), reservation.updated_at});
     if (!r) return write_failed(c, std::move(r).error());
-    if (events_of) {
-      auto events = events_of(reservation);
-      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
-    }
+    MERCATO_RETURN_IF_ERROR(events::append_outbox_of(c, events_of, reservation));
     MERCATO_RETURN_IF_ERROR(c.commit());
     return SettleResult{std::move(reservation), true};
   });

@@ -1,5 +1,5 @@
-// Where products and reservations are stored. The use cases see only this interface; SQLite is one
-// adapter and an in-memory fake is another, and both pass the same contract test
+// Where products and reservations are stored. The use cases see only this interface; the SQL adapter
+// (SQLite or PostgreSQL) and the Redis one pass the same contract test
 // (adapters/inventory_repository_test.cpp).
 //
 // Every method that changes state does all of it in one transaction (SQLite: BEGIN IMMEDIATE ... COMMIT),

@@ -1,11 +1,13 @@
-// The use cases over the in-memory fake: input is checked before anything reaches the repository.
+// The use cases over the SQL repository on a SQLite file of the test's own: input is checked before anything
+// reaches the repository.
 #include "app/inventory_service.hpp"
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 
-#include "adapters/memory_inventory_repository.hpp"
+#include "adapters/sql_inventory_repository.hpp"
+#include "mercato/testing/sqlite_database.hpp"
 
 namespace mercato::inventory {
 namespace {
@@ -21,7 +23,8 @@ class InventoryServiceTest : public ::testing::Test {
     return out;
   }
 
-  MemoryInventoryRepository repository_;
+  mercato::testing::SqliteDatabase db_{"inventory"};
+  SqlInventoryRepository repository_{db_.get()};
   InventoryService service_{repository_};
 };
 
@@ -80,7 +83,7 @@ constexpr const char* kTrace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920
 TEST_F(InventoryServiceTest, PuttingAProductAppendsProductUpdatedKeyedByTheProduct) {
   auto created = service_.put_product("mug", {"  Mug  ", 250, 7}, kTrace);
   ASSERT_TRUE(created);
-  auto outbox = repository_.outbox();
+  auto outbox = db_.outbox();
   ASSERT_EQ(outbox.size(), 1U);
   const auto& e = outbox[0];
   EXPECT_EQ(e.type, "inventory.product_updated");
@@ -95,13 +98,13 @@ TEST_F(InventoryServiceTest, PuttingAProductAppendsProductUpdatedKeyedByTheProdu
   EXPECT_EQ(data.at("updated_at").as_string(), format_rfc3339(created->product.updated_at));
   ASSERT_FALSE(service_.put_product("mug", {"", 1, 1}));  // 400: nothing stored, nothing published
   ASSERT_TRUE(service_.put_product("mug", {"Mug", 300, 7}));
-  EXPECT_EQ(repository_.outbox().size(), 2U) << "a replace publishes too";
+  EXPECT_EQ(db_.outbox().size(), 2U) << "a replace publishes too";
 }
 
 TEST_F(InventoryServiceTest, AReservationAppendsInventoryReservedOnceKeyedByTheOrder) {
   ASSERT_TRUE(service_.put_product("a", {"A", 250, 10}));
   ASSERT_TRUE(service_.put_product("b", {"B", 100, 10}));
-  auto before = repository_.outbox().size();
+  auto before = db_.outbox().size();
   auto r = service_.reserve({"o1", {{"b", 1}, {"a", 3}}}, kTrace);
   ASSERT_TRUE(r);
   auto replay = service_.reserve({"o1", {{"a", 3}, {"b", 1}}});
@@ -109,7 +112,7 @@ TEST_F(InventoryServiceTest, AReservationAppendsInventoryReservedOnceKeyedByTheO
   EXPECT_FALSE(replay->created);
   ASSERT_FALSE(service_.reserve({"o2", {{"a", 11}}}));           // 422: not enough stock
   ASSERT_FALSE(service_.reserve({"o3", {{"a", 1}, {"a", 1}}}));  // 400
-  auto outbox = repository_.outbox();
+  auto outbox = db_.outbox();
   ASSERT_EQ(outbox.size(), before + 1);
   const auto& e = outbox.back();
   EXPECT_EQ(e.type, "inventory.reserved");
@@ -125,7 +128,7 @@ TEST_F(InventoryServiceTest, CommitAndReleaseAppendTheirEventOnlyWhenTheReservat
   ASSERT_TRUE(service_.put_product("a", {"A", 250, 10}));
   ASSERT_TRUE(service_.reserve({"o1", {{"a", 2}}}));
   ASSERT_TRUE(service_.reserve({"o2", {{"a", 1}}}));
-  auto before = repository_.outbox().size();
+  auto before = db_.outbox().size();
   auto committed = service_.commit("o1", kTrace);
   ASSERT_TRUE(committed);
   EXPECT_TRUE(committed->moved);
@@ -141,7 +144,7 @@ TEST_F(InventoryServiceTest, CommitAndReleaseAppendTheirEventOnlyWhenTheReservat
   ASSERT_TRUE(released_again);
   EXPECT_FALSE(released_again->moved);
   ASSERT_FALSE(service_.commit("missing"));
-  auto outbox = repository_.outbox();
+  auto outbox = db_.outbox();
   ASSERT_EQ(outbox.size(), before + 2);
   const auto& c = outbox[before];
   EXPECT_EQ(c.type, "inventory.committed");
@@ -165,7 +168,7 @@ TEST_F(InventoryServiceTest, AReleaseWithoutAReasonHasNoReasonField) {
   ASSERT_TRUE(service_.put_product("a", {"A", 250, 10}));
   ASSERT_TRUE(service_.reserve({"o1", {{"a", 2}}}));
   ASSERT_TRUE(service_.release("o1"));
-  auto data = data_of(repository_.outbox().back());
+  auto data = data_of(db_.outbox().back());
   EXPECT_FALSE(data.contains("reason"));
   EXPECT_TRUE(data.contains("released_at"));
 }

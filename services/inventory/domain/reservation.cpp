@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "mercato/core/enum_names.hpp"
+
 namespace mercato::inventory {
 namespace {
 
@@ -9,25 +11,18 @@ std::string item_field(std::size_t index, std::string_view name) {
   return "items[" + std::to_string(index) + "]." + std::string(name);
 }
 
+constexpr auto kStatusNames = enum_names<ReservationStatus>({{ReservationStatus::kReserved, "reserved"},
+                                                             {ReservationStatus::kCommitted, "committed"},
+                                                             {ReservationStatus::kReleased, "released"}});
+
 }  // namespace
 
 std::string_view to_string(ReservationStatus status) noexcept {
-  switch (status) {
-    case ReservationStatus::kReserved:
-      return "reserved";
-    case ReservationStatus::kCommitted:
-      return "committed";
-    case ReservationStatus::kReleased:
-      return "released";
-  }
-  return "reserved";
+  return kStatusNames.name(status, "reserved");
 }
 
 std::optional<ReservationStatus> parse_reservation_status(std::string_view text) noexcept {
-  for (auto s : {ReservationStatus::kReserved, ReservationStatus::kCommitted, ReservationStatus::kReleased}) {
-    if (to_string(s) == text) return s;
-  }
-  return std::nullopt;
+  return kStatusNames.parse(text);
 }
 
 Result<void> validate(const ReservationRequest& request) {

@@ -1,5 +1,5 @@
-// One contract: the in-memory fake and the SQL repository on SQLite and PostgreSQL must behave the same,
-// including what each recording appends to the outbox (the fake keeps its events in a vector).
+// One contract: the SQL repository on SQLite and PostgreSQL must behave the same, including what each
+// recording appends to the outbox.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -7,7 +7,6 @@
 #include <memory>
 #include <thread>
 
-#include "adapters/memory_notification_repository.hpp"
 #include "adapters/sql_notification_repository.hpp"
 #include "app/notification_events.hpp"
 #include "mercato/core/ids.hpp"
@@ -22,12 +21,6 @@ struct Fixture {
   virtual NotificationRepository& repo() = 0;
   // What the recordings so far appended to the outbox, in order.
   virtual std::vector<events::CloudEvent> outbox() = 0;
-};
-
-struct MemoryFixture : Fixture {
-  MemoryNotificationRepository r;
-  NotificationRepository& repo() override { return r; }
-  std::vector<events::CloudEvent> outbox() override { return r.appended(); }
 };
 
 // The SQL repository on SQLite (four connections, so the concurrency cases race real writers rather than
@@ -81,15 +74,11 @@ struct CountingDelivery {
 class NotificationRepositoryContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "memory") {
-      fixture_ = std::make_unique<MemoryFixture>();
-    } else {
-      if (GetParam() == "postgres" && mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL").empty()) {
-        if (mercato::testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
-        GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
-      }
-      fixture_ = std::make_unique<SqlFixture>(GetParam());
+    if (GetParam() == "postgres" && mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL").empty()) {
+      if (mercato::testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
+      GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
     }
+    fixture_ = std::make_unique<SqlFixture>(GetParam());
   }
   NotificationRepository& repo() { return fixture_->repo(); }
   std::vector<events::CloudEvent> outbox() { return fixture_->outbox(); }
@@ -259,7 +248,7 @@ TEST_P(NotificationRepositoryContract, ConcurrentSendsForOnePairAppendOneEvent) 
 TEST_P(NotificationRepositoryContract, PingSucceeds) { EXPECT_TRUE(repo().ping()); }
 
 INSTANTIATE_TEST_SUITE_P(Implementations, NotificationRepositoryContract,
-                         ::testing::Values("memory", "sqlite", "postgres"));
+                         ::testing::Values("sqlite", "postgres"));
 
 TEST(SqliteNotificationRepository, TheOncePerPairRuleSurvivesReopeningTheFile) {
   auto dir = std::filesystem::temp_directory_path() / ("mercato-notification-reopen-" + random_hex(8));

@@ -1,6 +1,5 @@
-// Where sent notifications are recorded. The use cases see only this interface; SQLite is one adapter
-// and an in-memory fake is another, and both pass the same contract test
-// (adapters/notification_repository_test.cpp).
+// Where sent notifications are recorded. The use cases see only this interface; the SQL adapter passes
+// the same contract test on SQLite and PostgreSQL (adapters/notification_repository_test.cpp).
 //
 // Recording a notification takes the events it publishes and appends them to the transactional outbox
 // in the same transaction (lib/events/include/mercato/events/store.hpp): a recording that fails or is a

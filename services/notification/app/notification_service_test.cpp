@@ -1,4 +1,4 @@
-// The use cases over the in-memory fake repository and a recording mailer, and the events they publish.
+// The use cases over the SQL repository on a SQLite file and a recording mailer, and the events they publish.
 #include "app/notification_service.hpp"
 
 #include <gtest/gtest.h>
@@ -8,7 +8,8 @@
 #include <set>
 #include <thread>
 
-#include "adapters/memory_notification_repository.hpp"
+#include "adapters/sql_notification_repository.hpp"
+#include "mercato/testing/sqlite_database.hpp"
 
 namespace mercato::notification {
 namespace {
@@ -39,7 +40,8 @@ NotificationRequest request(std::string order_id = "order-1", std::string kind =
 
 class NotificationServiceTest : public ::testing::Test {
  protected:
-  MemoryNotificationRepository repo_;
+  mercato::testing::SqliteDatabase db_{"notification"};
+  SqlNotificationRepository repo_{db_.get()};
   RecordingMailer mailer_;
   NotificationService service_{repo_, mailer_};
 };
@@ -141,7 +143,7 @@ TEST_F(NotificationServiceTest, SendingPublishesNotificationSentWithoutTheMessag
   constexpr const char* kTrace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   auto r = service_.send(request("order-5", "order_cancelled"), kTrace);
   ASSERT_TRUE(r) << r.error().message;
-  auto appended = repo_.appended();
+  auto appended = db_.outbox();
   ASSERT_EQ(appended.size(), 1U);
   const auto& e = appended[0];
   EXPECT_EQ(e.type, "notification.sent");
@@ -170,7 +172,7 @@ TEST_F(NotificationServiceTest, ARepeatedInvalidOrUndeliveredNotificationPublish
   ASSERT_FALSE(service_.send(bad));
   mailer_.fail = true;
   ASSERT_FALSE(service_.send(request("order-3")));
-  EXPECT_EQ(repo_.appended().size(), 1U) << "only the first notification";
+  EXPECT_EQ(db_.outbox().size(), 1U) << "only the first notification";
 }
 
 }  // namespace

@@ -1,13 +1,14 @@
-// The handlers of order.confirmed and order.cancelled over the in-memory fake and a recording mailer: one
-// notice per order however often the event is delivered, and a bad event refused with an error that says
-// why (the bus retries it and then dead-letters it).
+// The handlers of order.confirmed and order.cancelled over the SQL repository on a SQLite file and a
+// recording mailer: one notice per order however often the event is delivered, and a bad event refused with
+// an error that says why (the bus retries it and then dead-letters it).
 #include "app/order_events.hpp"
 
 #include <gtest/gtest.h>
 
 #include <mutex>
 
-#include "adapters/memory_notification_repository.hpp"
+#include "adapters/sql_notification_repository.hpp"
+#include "mercato/testing/sqlite_database.hpp"
 
 namespace mercato::notification {
 namespace {
@@ -45,7 +46,8 @@ class OrderEventsTest : public ::testing::Test {
   // Hands `event` to the handler as the bus would.
   Result<void> handle(const events::CloudEvent& event) { return on_order_cancelled(service_, event); }
 
-  MemoryNotificationRepository repo_;
+  mercato::testing::SqliteDatabase db_{"notification"};
+  SqlNotificationRepository repo_{db_.get()};
   RecordingMailer mailer_;
   NotificationService service_{repo_, mailer_};
 };
@@ -65,7 +67,7 @@ TEST_F(OrderEventsTest, OrderCancelledSendsOneCancellationNotice) {
   ASSERT_EQ(listed->size(), 1U);
   EXPECT_EQ(listed->front().kind, Kind::kOrderCancelled);
   // The notice publishes notification.sent, continuing the cancellation's trace.
-  auto appended = repo_.appended();
+  auto appended = db_.outbox();
   ASSERT_EQ(appended.size(), 1U);
   EXPECT_EQ(appended[0].type, "notification.sent");
   EXPECT_EQ(appended[0].subject, "order-1");
@@ -88,7 +90,7 @@ TEST_F(OrderEventsTest, ASecondDeliverySendsNothingNew) {
   ASSERT_TRUE(handle(cancelled(kValid)));
   EXPECT_EQ(mailer_.sent().size(), 1U);
   EXPECT_EQ(service_.list("cust-1", 20)->size(), 1U);
-  EXPECT_EQ(repo_.appended().size(), 1U);
+  EXPECT_EQ(db_.outbox().size(), 1U);
 }
 
 TEST_F(OrderEventsTest, AMissingOrMistypedIdIsAValidationErrorNamingTheField) {
@@ -106,7 +108,7 @@ TEST_F(OrderEventsTest, AMissingOrMistypedIdIsAValidationErrorNamingTheField) {
     EXPECT_EQ(r.error().field, c.field) << c.data;
   }
   EXPECT_TRUE(mailer_.sent().empty());
-  EXPECT_TRUE(repo_.appended().empty());
+  EXPECT_TRUE(db_.outbox().empty());
 }
 
 TEST_F(OrderEventsTest, ANewerSchemaVersionIsUnprocessable) {
@@ -152,7 +154,7 @@ TEST_F(OrderConfirmedTest, OrderConfirmedSendsOneConfirmationNamingTheOrderAndTo
   ASSERT_TRUE(listed);
   ASSERT_EQ(listed->size(), 1U);
   EXPECT_EQ(listed->front().kind, Kind::kOrderConfirmed);
-  auto appended = repo_.appended();
+  auto appended = db_.outbox();
   ASSERT_EQ(appended.size(), 1U);
   EXPECT_EQ(appended[0].type, "notification.sent");
   EXPECT_EQ(appended[0].subject, "order-1");
@@ -185,7 +187,7 @@ TEST_F(OrderConfirmedTest, ASecondDeliverySendsNothingNew) {
   ASSERT_TRUE(handle(confirmed(kConfirmed)));  // published again under a new id
   EXPECT_EQ(mailer_.sent().size(), 1U);
   EXPECT_EQ(service_.list("cust-1", 20)->size(), 1U);
-  EXPECT_EQ(repo_.appended().size(), 1U);
+  EXPECT_EQ(db_.outbox().size(), 1U);
 }
 
 // Issue 15, item 2: a notice posted first for (order, order_confirmed) with another text does not stand
@@ -200,7 +202,7 @@ TEST_F(OrderConfirmedTest, AForeignNoticeOfThePairIsAConflictNotTheConfirmation)
   auto sent = mailer_.sent();
   ASSERT_EQ(sent.size(), 1U);
   EXPECT_EQ(sent[0].message, "Pay again at evil.example");
-  EXPECT_EQ(repo_.appended().size(), 1U) << "no notification.sent for the confirmation";
+  EXPECT_EQ(db_.outbox().size(), 1U) << "no notification.sent for the confirmation";
 }
 
 TEST_F(OrderConfirmedTest, AConfirmationAndACancellationOfOneOrderAreTwoNotices) {
@@ -231,7 +233,7 @@ TEST_F(OrderConfirmedTest, AMissingOrMistypedFieldIsAValidationErrorNamingIt) {
     EXPECT_EQ(r.error().field, c.field) << c.data;
   }
   EXPECT_TRUE(mailer_.sent().empty());
-  EXPECT_TRUE(repo_.appended().empty());
+  EXPECT_TRUE(db_.outbox().empty());
 }
 
 TEST_F(OrderConfirmedTest, ANewerVersionIsUnprocessableAndDataNotAnObjectMalformed) {

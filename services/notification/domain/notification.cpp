@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "mercato/core/enum_names.hpp"
+#include "mercato/core/text.hpp"
+
 namespace mercato::notification {
 namespace {
 
@@ -9,56 +12,27 @@ constexpr std::size_t kMaxReferenceBytes = 128;
 
 bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
+constexpr auto kKindNames = enum_names<Kind>({{Kind::kOrderConfirmed, "order_confirmed"},
+                                              {Kind::kOrderCancelled, "order_cancelled"},
+                                              {Kind::kPaymentFailed, "payment_failed"},
+                                              {Kind::kShipmentCreated, "shipment_created"}});
+
+// The e-mail subject of each kind.
+constexpr auto kSubjects = enum_names<Kind>({{Kind::kOrderConfirmed, "Your order has been confirmed"},
+                                             {Kind::kOrderCancelled, "Your order has been cancelled"},
+                                             {Kind::kPaymentFailed, "Your payment did not go through"},
+                                             {Kind::kShipmentCreated, "Your order is on its way"}});
+
 }  // namespace
 
-std::string_view to_string(Kind kind) noexcept {
-  switch (kind) {
-    case Kind::kOrderConfirmed:
-      return "order_confirmed";
-    case Kind::kOrderCancelled:
-      return "order_cancelled";
-    case Kind::kPaymentFailed:
-      return "payment_failed";
-    case Kind::kShipmentCreated:
-      return "shipment_created";
-  }
-  return "order_confirmed";
-}
+std::string_view to_string(Kind kind) noexcept { return kKindNames.name(kind, "order_confirmed"); }
 
-std::optional<Kind> parse_kind(std::string_view text) noexcept {
-  for (auto kind :
-       {Kind::kOrderConfirmed, Kind::kOrderCancelled, Kind::kPaymentFailed, Kind::kShipmentCreated}) {
-    if (text == to_string(kind)) return kind;
-  }
-  return std::nullopt;
-}
+std::optional<Kind> parse_kind(std::string_view text) noexcept { return kKindNames.parse(text); }
 
-std::string_view subject_for(Kind kind) noexcept {
-  switch (kind) {
-    case Kind::kOrderConfirmed:
-      return "Your order has been confirmed";
-    case Kind::kOrderCancelled:
-      return "Your order has been cancelled";
-    case Kind::kPaymentFailed:
-      return "Your payment did not go through";
-    case Kind::kShipmentCreated:
-      return "Your order is on its way";
-  }
-  return "Your order";
-}
+std::string_view subject_for(Kind kind) noexcept { return kSubjects.name(kind, "Your order"); }
 
 Result<std::string> validate_reference(std::string_view field, std::string_view value) {
-  std::string name(field);
-  if (value.empty()) return Error::validation(name, name + ": must not be empty");
-  if (value.size() > kMaxReferenceBytes) {
-    return Error::validation(name,
-                             name + ": must be at most " + std::to_string(kMaxReferenceBytes) + " bytes");
-  }
-  if (std::any_of(value.begin(), value.end(),
-                  [](char c) { return is_control(static_cast<unsigned char>(c)); })) {
-    return Error::validation(name, name + ": must not contain control characters");
-  }
-  return std::string(value);
+  return check_reference(field, value, kMaxReferenceBytes);
 }
 
 Result<Notification> new_notification(std::string id, const NotificationRequest& request, SystemTime now) {

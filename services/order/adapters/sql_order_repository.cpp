@@ -68,8 +68,7 @@ Result<Order> read_row(const sql::Row& row) {
 // `lock` reads for update: the read of a read-modify-write, so a concurrent update waits for this one.
 Result<Order> select_order(sql::Connection& c, std::string_view id, bool lock = false) {
   static const std::string sql = std::string(kColumns) + "WHERE id = $1";
-  static const std::string locking = sql + "{for_update}";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(sql, {id}, lock));
   if (rows.empty()) return order_not_found(id);
   return read_row(rows[0]);
 }
@@ -90,9 +89,7 @@ Result<void> write_saga(sql::Connection& c, const Saga& saga) {
 
 Result<std::optional<Saga>> read_saga(sql::Connection& c, std::string_view order_id, bool lock) {
   MERCATO_ASSIGN_OR_RETURN(auto rows,
-                           c.query(lock ? "SELECT saga FROM order_sagas WHERE order_id = $1{for_update}"
-                                        : "SELECT saga FROM order_sagas WHERE order_id = $1",
-                                   {order_id}));
+                           c.select("SELECT saga FROM order_sagas WHERE order_id = $1", {order_id}, lock));
   if (rows.empty()) return std::optional<Saga>();
   MERCATO_ASSIGN_OR_RETURN(auto saga, saga_from_json(rows[0].text(0)));
   return std::optional<Saga>(std::move(saga));
@@ -213,10 +210,7 @@ Result<Order> SqlOrderRepository::update(std::string_view id,
     MERCATO_ASSIGN_OR_RETURN(auto changed, mutate(*order));
     if (!changed) return order;
     MERCATO_RETURN_IF_ERROR(update_order(c, *order));
-    if (events_of) {
-      auto events = events_of(*order);
-      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
-    }
+    MERCATO_RETURN_IF_ERROR(events::append_outbox_of(c, events_of, *order));
     MERCATO_RETURN_IF_ERROR(c.commit());
     return order;
   });

@@ -5,29 +5,20 @@
 #include <limits>
 
 #include "mercato/core/country.hpp"
+#include "mercato/core/enum_names.hpp"
 
 namespace mercato::order {
 
-std::string_view to_string(Status status) noexcept {
-  switch (status) {
-    case Status::kPending:
-      return "pending";
-    case Status::kPendingPayment:
-      return "pending_payment";
-    case Status::kConfirmed:
-      return "confirmed";
-    case Status::kCancelled:
-      return "cancelled";
-  }
-  return "pending";
-}
+namespace {
+constexpr auto kStatusNames = enum_names<Status>({{Status::kPending, "pending"},
+                                                  {Status::kPendingPayment, "pending_payment"},
+                                                  {Status::kConfirmed, "confirmed"},
+                                                  {Status::kCancelled, "cancelled"}});
+}  // namespace
 
-std::optional<Status> parse_status(std::string_view text) noexcept {
-  for (auto s : {Status::kPending, Status::kPendingPayment, Status::kConfirmed, Status::kCancelled}) {
-    if (to_string(s) == text) return s;
-  }
-  return std::nullopt;
-}
+std::string_view to_string(Status status) noexcept { return kStatusNames.name(status, "pending"); }
+
+std::optional<Status> parse_status(std::string_view text) noexcept { return kStatusNames.parse(text); }
 
 namespace {
 

@@ -13,11 +13,8 @@
 
 namespace mercato::order {
 
-// The one answer for a order that is not there — the repositories give it, and the API gives it too for
-// one the caller may not see, so that the two cannot be told apart.
-inline Error order_not_found(std::string_view id) {
-  return Error::not_found("order " + std::string(id) + " not found");
-}
+// Error::not_found for a order: the same answer whether it is missing or hidden from the caller.
+inline Error order_not_found(std::string_view id) { return Error::not_found("order", id); }
 
 enum class Status { kPending, kPendingPayment, kConfirmed, kCancelled };
 std::string_view to_string(Status status) noexcept;

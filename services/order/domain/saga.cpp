@@ -3,27 +3,33 @@
 #include <algorithm>
 #include <array>
 
+#include "mercato/core/enum_names.hpp"
+
 namespace mercato::order {
 namespace {
 
-constexpr std::array kModes{std::pair{Coordination::kOrchestration, "orchestration"},
-                            std::pair{Coordination::kChoreography, "choreography"}};
-constexpr std::array kStates{
-    std::pair{SagaState::kRunning, "running"}, std::pair{SagaState::kCompensating, "compensating"},
-    std::pair{SagaState::kCompleted, "completed"}, std::pair{SagaState::kCompensated, "compensated"}};
-constexpr std::array kSteps{std::pair{Step::kReserve, "reserve"},
-                            std::pair{Step::kCharge, "charge"},
-                            std::pair{Step::kShip, "ship"},
-                            std::pair{Step::kCommit, "commit"},
-                            std::pair{Step::kRelease, "release"},
-                            std::pair{Step::kRefund, "refund"},
-                            std::pair{Step::kCancelShipment, "cancel_shipment"}};
-// The one place the step statuses' stored and shown names are written.
-constexpr std::array kStepStatuses{
-    std::pair{StepStatus::kStarted, "started"},     std::pair{StepStatus::kSucceeded, "succeeded"},
-    std::pair{StepStatus::kFailed, "failed"},       std::pair{StepStatus::kTimedOut, "timed_out"},
-    std::pair{StepStatus::kDeferred, "deferred"},   std::pair{StepStatus::kResent, "resent"},
-    std::pair{StepStatus::kCancelled, "cancelled"}, std::pair{StepStatus::kLate, "late"}};
+// The one place the stored and shown names of the saga's enums are written.
+constexpr auto kModes = enum_names<Coordination>(
+    {{Coordination::kOrchestration, "orchestration"}, {Coordination::kChoreography, "choreography"}});
+constexpr auto kStates = enum_names<SagaState>({{SagaState::kRunning, "running"},
+                                                {SagaState::kCompensating, "compensating"},
+                                                {SagaState::kCompleted, "completed"},
+                                                {SagaState::kCompensated, "compensated"}});
+constexpr auto kSteps = enum_names<Step>({{Step::kReserve, "reserve"},
+                                          {Step::kCharge, "charge"},
+                                          {Step::kShip, "ship"},
+                                          {Step::kCommit, "commit"},
+                                          {Step::kRelease, "release"},
+                                          {Step::kRefund, "refund"},
+                                          {Step::kCancelShipment, "cancel_shipment"}});
+constexpr auto kStepStatuses = enum_names<StepStatus>({{StepStatus::kStarted, "started"},
+                                                       {StepStatus::kSucceeded, "succeeded"},
+                                                       {StepStatus::kFailed, "failed"},
+                                                       {StepStatus::kTimedOut, "timed_out"},
+                                                       {StepStatus::kDeferred, "deferred"},
+                                                       {StepStatus::kResent, "resent"},
+                                                       {StepStatus::kCancelled, "cancelled"},
+                                                       {StepStatus::kLate, "late"}});
 
 // What undoes a forward step.
 Step compensation_of(Step step) {
@@ -134,52 +140,18 @@ std::optional<Step> next_forward(Step step) {
 
 }  // namespace
 
-std::string_view to_string(Coordination mode) noexcept {
-  for (auto [m, name] : kModes)
-    if (m == mode) return name;
-  return "orchestration";
-}
+std::string_view to_string(Coordination mode) noexcept { return kModes.name(mode, "orchestration"); }
+std::optional<Coordination> parse_coordination(std::string_view text) noexcept { return kModes.parse(text); }
 
-std::optional<Coordination> parse_coordination(std::string_view text) noexcept {
-  for (auto [m, name] : kModes)
-    if (text == name) return m;
-  return std::nullopt;
-}
+std::string_view to_string(SagaState state) noexcept { return kStates.name(state, "running"); }
+std::optional<SagaState> parse_saga_state(std::string_view text) noexcept { return kStates.parse(text); }
 
-std::string_view to_string(SagaState state) noexcept {
-  for (auto [s, name] : kStates)
-    if (s == state) return name;
-  return "running";
-}
+std::string_view to_string(Step step) noexcept { return kSteps.name(step, "reserve"); }
+std::optional<Step> parse_step(std::string_view text) noexcept { return kSteps.parse(text); }
 
-std::optional<SagaState> parse_saga_state(std::string_view text) noexcept {
-  for (auto [s, name] : kStates)
-    if (text == name) return s;
-  return std::nullopt;
-}
-
-std::string_view to_string(Step step) noexcept {
-  for (auto [s, name] : kSteps)
-    if (s == step) return name;
-  return "reserve";
-}
-
-std::optional<Step> parse_step(std::string_view text) noexcept {
-  for (auto [s, name] : kSteps)
-    if (text == name) return s;
-  return std::nullopt;
-}
-
-std::string_view to_string(StepStatus status) noexcept {
-  for (auto [s, name] : kStepStatuses)
-    if (s == status) return name;
-  return "started";
-}
-
+std::string_view to_string(StepStatus status) noexcept { return kStepStatuses.name(status, "started"); }
 std::optional<StepStatus> parse_step_status(std::string_view text) noexcept {
-  for (auto [s, name] : kStepStatuses)
-    if (text == name) return s;
-  return std::nullopt;
+  return kStepStatuses.parse(text);
 }
 
 bool is_compensation(Step step) noexcept {

@@ -1,4 +1,4 @@
-// One contract, three implementations: the in-memory fake, SQLite and PostgreSQL must behave the same.
+// One contract, two engines: the SQL repository on SQLite and PostgreSQL must behave the same.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -7,7 +7,6 @@
 #include <mutex>
 #include <thread>
 
-#include "adapters/memory_payment_repository.hpp"
 #include "adapters/sql_payment_repository.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/events/store.hpp"
@@ -33,12 +32,6 @@ std::vector<events::CloudEvent> unsent(events::EventStore& store) {
   }
   return out;
 }
-
-struct MemoryFixture : Fixture {
-  MemoryPaymentRepository r;
-  PaymentRepository& repo() override { return r; }
-  std::vector<events::CloudEvent> outbox() override { return r.outbox(); }
-};
 
 struct SqliteFixture : Fixture {
   // Several connections, so concurrent calls really overlap in SQLite rather than queue for one.
@@ -75,9 +68,7 @@ SystemTime at(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}
 class PaymentRepositoryContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "memory") {
-      fixture_ = std::make_unique<MemoryFixture>();
-    } else if (GetParam() == "sqlite") {
+    if (GetParam() == "sqlite") {
       fixture_ = std::make_unique<SqliteFixture>();
     } else {
       auto url = mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL");
@@ -470,8 +461,7 @@ TEST_P(PaymentRepositoryContract, AMalformedRefundEventLeavesThePaymentCaptured)
   EXPECT_TRUE(outbox().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Implementations, PaymentRepositoryContract,
-                         ::testing::Values("memory", "sqlite", "postgres"));
+INSTANTIATE_TEST_SUITE_P(Implementations, PaymentRepositoryContract, ::testing::Values("sqlite", "postgres"));
 
 }  // namespace
 }  // namespace mercato::payment

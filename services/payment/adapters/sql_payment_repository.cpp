@@ -59,8 +59,7 @@ Result<Payment> read_payment(const sql::Row& row) {
 // `lock` reads for update: the read of a read-modify-write, so a concurrent writer waits for this one.
 Result<Payment> select_payment(sql::Connection& c, std::string_view id, bool lock = false) {
   static const std::string sql = "SELECT " + std::string(kPaymentColumns) + " FROM payments WHERE id = $1";
-  static const std::string locking = sql + "{for_update}";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(sql, {id}, lock));
   if (rows.empty()) return not_found(id);
   return read_payment(rows[0]);
 }
@@ -179,10 +178,7 @@ Result<Payment> SqlPaymentRepository::refund(std::string_view id, SystemTime now
     if (!changed) return p;
     MERCATO_RETURN_IF_ERROR(c.query("UPDATE payments SET status = $2, updated_at_ms = $3 WHERE id = $1",
                                     {p->id, to_string(p->status), p->updated_at}));
-    if (events_of) {
-      auto events = events_of(*p);
-      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
-    }
+    MERCATO_RETURN_IF_ERROR(events::append_outbox_of(c, events_of, *p));
     MERCATO_RETURN_IF_ERROR(c.commit());
     return p;
   });

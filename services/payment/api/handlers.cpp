@@ -112,12 +112,7 @@ http::Response get(PaymentService& service, const http::Request& req, const auth
 http::Response refund(PaymentService& service, const http::Request& req) {
   // No body, or an empty object: partial refunds do not exist, and a field such as amount_cents must
   // not be silently ignored.
-  if (req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
-    auto body = json::parse_object(req.body);
-    if (!body) return error(body.error(), req);
-    json::FieldReader in(*body);
-    if (auto done = in.finish(); !done) return error(done.error(), req);
-  }
+  if (auto none = json::parse_no_fields(req.body); !none) return error(none.error(), req);
   auto payment = service.refund(req.param("id"), req.trace.to_traceparent());
   if (!payment) return error(payment.error(), req);
   return http::Response::json(200, to_json(*payment));

@@ -1,9 +1,8 @@
-// Where payments and idempotency keys are stored. The use cases see only this interface; SQLite is one
-// adapter and an in-memory fake is another, and both pass the same contract test
-// (adapters/payment_repository_test.cpp). Payments and keys share one store because a payment and the
-// completion of the key that asked for it must commit together — and so must a payment and the event
-// that announces it: the state-changing methods take the events to append to the transactional outbox
-// (mercato/events/store.hpp) in the same transaction.
+// Where payments and idempotency keys are stored. The use cases see only this interface; the SQL adapter
+// passes the same contract test on SQLite and PostgreSQL (adapters/payment_repository_test.cpp). Payments and
+// keys share one store because a payment and the completion of the key that asked for it must commit together
+// — and so must a payment and the event that announces it: the state-changing methods take the events to
+// append to the transactional outbox (mercato/events/store.hpp) in the same transaction.
 //
 // Thread-safety: implementations must be safe to call from several I/O threads at once.
 #pragma once

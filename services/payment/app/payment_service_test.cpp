@@ -1,4 +1,5 @@
-// The use cases over the in-memory fake: the Idempotency-Key protocol and the charge rules.
+// The use cases over the SQL repository on a SQLite file of the test's own: the Idempotency-Key protocol and
+// the charge rules.
 #include "app/payment_service.hpp"
 
 #include <gtest/gtest.h>
@@ -9,8 +10,9 @@
 #include <mutex>
 #include <thread>
 
-#include "adapters/memory_payment_repository.hpp"
 #include "adapters/simulated_card_processor.hpp"
+#include "adapters/sql_payment_repository.hpp"
+#include "mercato/testing/sqlite_database.hpp"
 
 namespace mercato::payment {
 namespace {
@@ -32,7 +34,8 @@ class PaymentServiceTest : public ::testing::Test {
   }
 
   std::atomic<int> renders{0};
-  MemoryPaymentRepository repo;
+  mercato::testing::SqliteDatabase db{"payment"};
+  SqlPaymentRepository repo{db.get()};
   SimulatedCardProcessor processor;
   PaymentService service{repo, processor};
 };
@@ -153,7 +156,7 @@ TEST_F(PaymentServiceTest, ConcurrentRequestsWithOneKeyChargeOnce) {
   EXPECT_EQ(payments_of("o1"), 1U);
 }
 
-// The fake, except that recording can be made to fail as a full disk would.
+// The repository, except that recording can be made to fail as a full disk would.
 class FailingRecordRepository final : public PaymentRepository {
  public:
   Result<Payment> record(const Payment& p, const KeyCompletion* c,
@@ -177,7 +180,8 @@ class FailingRecordRepository final : public PaymentRepository {
   Result<void> ping() override { return {}; }
 
   bool fail = true;
-  MemoryPaymentRepository inner;
+  mercato::testing::SqliteDatabase db{"payment"};
+  SqlPaymentRepository inner{db.get()};
 };
 
 TEST_F(PaymentServiceTest, StorageFailureReleasesTheKeySoARetryCanCharge) {
@@ -191,7 +195,7 @@ TEST_F(PaymentServiceTest, StorageFailureReleasesTheKeySoARetryCanCharge) {
   ASSERT_TRUE(retry) << retry.error().message;  // not 409 "in progress" forever
   EXPECT_FALSE(retry->replayed);
   EXPECT_EQ(retry->response.status, 201);
-  EXPECT_EQ(failing.inner.outbox().size(), 1U) << "only the retry that recorded the payment publishes";
+  EXPECT_EQ(failing.db.outbox().size(), 1U) << "only the retry that recorded the payment publishes";
 }
 
 // A processor that holds each authorization until the test lets it go, so "in progress" is a state the
@@ -260,7 +264,7 @@ TEST_F(PaymentServiceTest, AnOrderChargeInProgressIsAConflictAndTheOrderIsCharge
   EXPECT_FALSE(after->recorded);
   EXPECT_EQ(after->payment->id, first->payment->id);
   EXPECT_EQ(payments_of("o1"), 1U);
-  EXPECT_EQ(repo.outbox().size(), 1U);
+  EXPECT_EQ(db.outbox().size(), 1U);
 }
 
 TEST_F(PaymentServiceTest, AnOrderPaidThroughTheApiWhileItsChargeRunsKeepsThatPayment) {
@@ -346,7 +350,7 @@ TEST_F(PaymentServiceTest, AStorageFailureOfAnOrderChargeReleasesItsKeySoARetryC
   ASSERT_TRUE(retry) << retry.error().message;  // not "in progress" forever
   ASSERT_TRUE(retry->payment);
   EXPECT_TRUE(retry->recorded);
-  EXPECT_EQ(failing.inner.outbox().size(), 1U);
+  EXPECT_EQ(failing.db.outbox().size(), 1U);
 }
 
 // --- events -----------------------------------------------------------------------------------------
@@ -355,7 +359,7 @@ TEST_F(PaymentServiceTest, ACaptureAppendsPaymentProcessedKeyedByTheOrder) {
   auto captured =
       service.charge(request("o1", "tok_visa"), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   ASSERT_TRUE(captured);
-  auto outbox = repo.outbox();
+  auto outbox = db.outbox();
   ASSERT_EQ(outbox.size(), 1U);
   const auto& e = outbox[0];
   EXPECT_EQ(e.type, "payment.processed");
@@ -376,7 +380,7 @@ TEST_F(PaymentServiceTest, ACaptureAppendsPaymentProcessedKeyedByTheOrder) {
 TEST_F(PaymentServiceTest, ADeclineAppendsPaymentProcessedWithItsReason) {
   auto declined = service.charge(request("o1", "tok_insufficientFunds"));
   ASSERT_TRUE(declined);
-  auto outbox = repo.outbox();
+  auto outbox = db.outbox();
   ASSERT_EQ(outbox.size(), 1U);
   auto data = data_of(outbox[0]);
   EXPECT_EQ(data.at("status").as_string(), "declined");
@@ -393,7 +397,7 @@ TEST_F(PaymentServiceTest, AReplayOfTheSameKeyPublishesNothingMore) {
     ASSERT_TRUE(again);
     EXPECT_TRUE(again->replayed);
   }
-  auto outbox = repo.outbox();
+  auto outbox = db.outbox();
   ASSERT_EQ(outbox.size(), 1U);
   EXPECT_EQ(outbox[0].type, "payment.processed");
 }
@@ -404,14 +408,14 @@ TEST_F(PaymentServiceTest, ChargesThatRecordNoPaymentPublishNothing) {
   auto bad = request();
   bad.amount_cents = 0;
   ASSERT_FALSE(service.charge(bad));  // 400
-  EXPECT_TRUE(repo.outbox().empty());
+  EXPECT_TRUE(db.outbox().empty());
   ASSERT_TRUE(service.charge(request("o3")));
   auto conflict = service.charge(request("o3"));  // 409: the order is paid
   ASSERT_FALSE(conflict);
   auto keyed_conflict = service.charge(request("o3"), "key-2", render);
   ASSERT_TRUE(keyed_conflict);
   EXPECT_EQ(keyed_conflict->response.status, 409);
-  EXPECT_EQ(repo.outbox().size(), 1U) << "only the capture of o3";
+  EXPECT_EQ(db.outbox().size(), 1U) << "only the capture of o3";
 }
 
 TEST_F(PaymentServiceTest, ARefundAppendsPaymentRefundedOnce) {
@@ -420,7 +424,7 @@ TEST_F(PaymentServiceTest, ARefundAppendsPaymentRefundedOnce) {
   auto refunded = service.refund(captured->id);
   ASSERT_TRUE(refunded);
   ASSERT_TRUE(service.refund(captured->id));  // a repeat: no-op
-  auto outbox = repo.outbox();
+  auto outbox = db.outbox();
   ASSERT_EQ(outbox.size(), 2U);
   const auto& e = outbox[1];
   EXPECT_EQ(e.type, "payment.refunded");
@@ -437,7 +441,7 @@ TEST_F(PaymentServiceTest, ARefundAppendsPaymentRefundedOnce) {
   ASSERT_TRUE(declined);
   ASSERT_FALSE(service.refund(declined->id));  // 422
   ASSERT_FALSE(service.refund("missing"));     // 404
-  EXPECT_EQ(repo.outbox().size(), 3U) << "the decline's payment.processed only";
+  EXPECT_EQ(db.outbox().size(), 3U) << "the decline's payment.processed only";
 }
 
 TEST_F(PaymentServiceTest, ListValidatesTheOrderId) {

@@ -6,8 +6,8 @@
 #include <boost/json/object.hpp>
 #include <stdexcept>
 
+#include "mercato/core/enum_names.hpp"
 #include "mercato/json/json.hpp"
-
 namespace mercato::payment {
 namespace {
 
@@ -31,25 +31,18 @@ std::string to_hex(const unsigned char* bytes, std::size_t n) {
   return out;
 }
 
+constexpr auto kPaymentStatusNames = enum_names<PaymentStatus>({{PaymentStatus::kCaptured, "captured"},
+                                                                {PaymentStatus::kDeclined, "declined"},
+                                                                {PaymentStatus::kRefunded, "refunded"}});
+
 }  // namespace
 
 std::string_view to_string(PaymentStatus status) noexcept {
-  switch (status) {
-    case PaymentStatus::kCaptured:
-      return "captured";
-    case PaymentStatus::kDeclined:
-      return "declined";
-    case PaymentStatus::kRefunded:
-      return "refunded";
-  }
-  return "declined";
+  return kPaymentStatusNames.name(status, "declined");
 }
 
 std::optional<PaymentStatus> parse_status(std::string_view text) noexcept {
-  for (auto s : {PaymentStatus::kCaptured, PaymentStatus::kDeclined, PaymentStatus::kRefunded}) {
-    if (to_string(s) == text) return s;
-  }
-  return std::nullopt;
+  return kPaymentStatusNames.parse(text);
 }
 
 Result<void> validate_order_id(std::string_view order_id) {

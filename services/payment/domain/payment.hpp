@@ -18,11 +18,8 @@
 
 namespace mercato::payment {
 
-// The one answer for a payment that is not there — the repositories give it, and the API gives it too for
-// one the caller may not see, so that the two cannot be told apart.
-inline Error payment_not_found(std::string_view id) {
-  return Error::not_found("payment " + std::string(id) + " not found");
-}
+// Error::not_found for a payment: the same answer whether it is missing or hidden from the caller.
+inline Error payment_not_found(std::string_view id) { return Error::not_found("payment", id); }
 
 inline constexpr std::size_t kMaxIdBytes = 64;     // order_id, customer_id
 inline constexpr std::size_t kMaxTokenBytes = 64;  // payment_token

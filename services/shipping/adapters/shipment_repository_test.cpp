@@ -1,5 +1,5 @@
-// One contract: the in-memory fake and the SQL repository on SQLite and PostgreSQL must behave the same,
-// including what each change appends to the outbox (the fake keeps its events in a vector).
+// One contract: the SQL repository on SQLite and PostgreSQL must behave the same, including what each
+// change appends to the outbox.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -7,7 +7,6 @@
 #include <memory>
 #include <thread>
 
-#include "adapters/memory_shipment_repository.hpp"
 #include "adapters/sql_shipment_repository.hpp"
 #include "app/shipment_events.hpp"
 #include "mercato/core/ids.hpp"
@@ -22,12 +21,6 @@ struct Fixture {
   virtual ShipmentRepository& repo() = 0;
   // What the changes so far appended to the outbox, in order.
   virtual std::vector<events::CloudEvent> outbox() = 0;
-};
-
-struct MemoryFixture : Fixture {
-  MemoryShipmentRepository r;
-  ShipmentRepository& repo() override { return r; }
-  std::vector<events::CloudEvent> outbox() override { return r.appended(); }
 };
 
 // The SQL repository on SQLite (four connections, so the concurrency cases race real writers rather than
@@ -68,15 +61,11 @@ struct SqlFixture : Fixture {
 class ShipmentRepositoryContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "memory") {
-      fixture_ = std::make_unique<MemoryFixture>();
-    } else {
-      if (GetParam() == "postgres" && mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL").empty()) {
-        if (mercato::testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
-        GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
-      }
-      fixture_ = std::make_unique<SqlFixture>(GetParam());
+    if (GetParam() == "postgres" && mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL").empty()) {
+      if (mercato::testing::backends_required()) FAIL() << "MERCATO_TEST_POSTGRES_URL is not set";
+      GTEST_SKIP() << "no PostgreSQL server (run through ./mercato test)";
     }
+    fixture_ = std::make_unique<SqlFixture>(GetParam());
   }
   ShipmentRepository& repo() { return fixture_->repo(); }
   std::vector<events::CloudEvent> outbox() { return fixture_->outbox(); }
@@ -240,7 +229,7 @@ TEST_P(ShipmentRepositoryContract, CancelOfAnUnknownShipmentAppendsNothing) {
 TEST_P(ShipmentRepositoryContract, PingSucceeds) { EXPECT_TRUE(repo().ping()); }
 
 INSTANTIATE_TEST_SUITE_P(Implementations, ShipmentRepositoryContract,
-                         ::testing::Values("memory", "sqlite", "postgres"));
+                         ::testing::Values("sqlite", "postgres"));
 
 TEST(SqliteShipmentRepository, ShipmentsAndTheirEventsSurviveReopeningTheFile) {
   auto dir = std::filesystem::temp_directory_path() / ("mercato-shipping-reopen-" + random_hex(8));

@@ -43,8 +43,7 @@ Result<Shipment> read_row(const sql::Row& row) {
 // `lock` reads for update (the read of a read-modify-write).
 Result<Shipment> select_by_id(sql::Connection& c, std::string_view id, bool lock = false) {
   static const std::string sql = "SELECT " + std::string(kColumns) + " FROM shipments WHERE id = $1";
-  static const std::string locking = sql + "{for_update}";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(sql, {id}, lock));
   if (rows.empty()) return shipment_not_found(id);
   return read_row(rows[0]);
 }
@@ -99,10 +98,7 @@ Result<Shipment> SqlShipmentRepository::cancel(std::string_view id, SystemTime n
     if (!shipping::cancel(*shipment, now)) return shipment;
     MERCATO_RETURN_IF_ERROR(c.run("UPDATE shipments SET status = $2, updated_at_ms = $3 WHERE id = $1",
                                   {shipment->id, to_string(shipment->status), shipment->updated_at}));
-    if (events_of) {
-      auto events = events_of(*shipment);
-      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
-    }
+    MERCATO_RETURN_IF_ERROR(events::append_outbox_of(c, events_of, *shipment));
     MERCATO_RETURN_IF_ERROR(c.commit());
     return shipment;
   });

@@ -84,12 +84,8 @@ http::Response get(ShippingService& service, const http::Request& req, const aut
 http::Response cancel(ShippingService& service, const http::Request& req) {
   // No body is needed; one that is sent must be an empty object, so a client expecting a field such as
   // "reason" to be honoured learns that it is not.
-  if (req.body.find_first_not_of(" \t\r\n") != std::string::npos) {
-    auto body = json::parse_object(req.body);
-    if (!body) return http::Response::error(body.error(), req.request_id);
-    json::FieldReader in(*body);
-    if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
-  }
+  if (auto none = json::parse_no_fields(req.body); !none)
+    return http::Response::error(none.error(), req.request_id);
   auto shipment = service.cancel(req.param("id"), req.trace.to_traceparent());
   if (!shipment) return http::Response::error(shipment.error(), req.request_id);
   return http::Response::json(200, to_json(*shipment));

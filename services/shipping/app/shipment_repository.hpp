@@ -1,5 +1,5 @@
-// Where shipments are stored. The use cases see only this interface; SQLite is one adapter and an
-// in-memory fake is another, and both pass the same contract test (adapters/shipment_repository_test.cpp).
+// Where shipments are stored. The use cases see only this interface; the SQL adapter passes the same
+// contract test on SQLite and PostgreSQL (adapters/shipment_repository_test.cpp).
 //
 // Every state change takes the events it publishes and appends them to the transactional outbox in the
 // same transaction (lib/events/include/mercato/events/store.hpp): a change that fails or rolls back

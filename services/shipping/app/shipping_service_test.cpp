@@ -1,5 +1,5 @@
-// The use cases over the in-memory fake: idempotent create, validation before storage, cancel, and the
-// events each publishes.
+// The use cases over the SQL repository on a SQLite file of the test's own: idempotent create, validation
+// before storage, cancel, and the events each publishes.
 #include "app/shipping_service.hpp"
 
 #include <gtest/gtest.h>
@@ -9,7 +9,8 @@
 #include <set>
 #include <thread>
 
-#include "adapters/memory_shipment_repository.hpp"
+#include "adapters/sql_shipment_repository.hpp"
+#include "mercato/testing/sqlite_database.hpp"
 
 namespace mercato::shipping {
 namespace {
@@ -20,7 +21,8 @@ ShipmentRequest request(std::string order_id = "order-1") {
 
 class ShippingServiceTest : public ::testing::Test {
  protected:
-  MemoryShipmentRepository repo_;
+  mercato::testing::SqliteDatabase db_{"shipping"};
+  SqlShipmentRepository repo_{db_.get()};
   ShippingService service_{repo_};
 };
 
@@ -127,7 +129,7 @@ std::set<std::string> keys_of(const boost::json::object& o) {
 TEST_F(ShippingServiceTest, CreatingAShipmentPublishesShipmentCreatedKeyedByTheOrder) {
   auto r = service_.create(request("order-7"), kTrace);
   ASSERT_TRUE(r) << r.error().message;
-  auto appended = repo_.appended();
+  auto appended = db_.outbox();
   ASSERT_EQ(appended.size(), 1U);
   const auto& e = appended[0];
   EXPECT_EQ(e.type, "shipment.created");
@@ -161,7 +163,7 @@ TEST_F(ShippingServiceTest, AReplayedConflictingOrInvalidCreatePublishesNothing)
   auto bad = request("order-2");
   bad.address.country = "Germany";
   ASSERT_FALSE(service_.create(bad));  // invalid
-  EXPECT_EQ(repo_.appended().size(), 1U) << "only the first create";
+  EXPECT_EQ(db_.outbox().size(), 1U) << "only the first create";
 }
 
 TEST_F(ShippingServiceTest, CancellingPublishesShipmentCancelledOnce) {
@@ -171,7 +173,7 @@ TEST_F(ShippingServiceTest, CancellingPublishesShipmentCancelledOnce) {
   ASSERT_TRUE(cancelled);
   ASSERT_TRUE(service_.cancel(created->shipment.id));  // idempotent: publishes nothing
   ASSERT_FALSE(service_.cancel("nope"));
-  auto appended = repo_.appended();
+  auto appended = db_.outbox();
   ASSERT_EQ(appended.size(), 2U);
   const auto& e = appended[1];
   EXPECT_EQ(e.type, "shipment.cancelled");
@@ -192,7 +194,7 @@ TEST_F(ShippingServiceTest, ParallelIdenticalCreatesPublishOneEvent) {
   for (int i = 0; i < 20; ++i)
     threads.emplace_back([this] { ASSERT_TRUE(service_.create(request("order-race"))); });
   for (auto& t : threads) t.join();
-  EXPECT_EQ(repo_.appended().size(), 1U);
+  EXPECT_EQ(db_.outbox().size(), 1U);
 }
 
 }  // namespace

@@ -4,11 +4,16 @@
 #include <array>
 
 #include "mercato/core/country.hpp"
+#include "mercato/core/enum_names.hpp"
+#include "mercato/core/text.hpp"
 
 namespace mercato::shipping {
 namespace {
 
 constexpr std::size_t kMaxReferenceBytes = 128;
+
+constexpr auto kStatusNames = enum_names<ShipmentStatus>(
+    {{ShipmentStatus::kCreated, "created"}, {ShipmentStatus::kCancelled, "cancelled"}});
 
 bool has_control(std::string_view text) {
   return std::any_of(text.begin(), text.end(), [](char c) {
@@ -38,33 +43,16 @@ Result<std::string> text_field(std::string_view name, std::string_view value, st
 
 }  // namespace
 
-std::string_view to_string(ShipmentStatus status) noexcept {
-  switch (status) {
-    case ShipmentStatus::kCreated:
-      return "created";
-    case ShipmentStatus::kCancelled:
-      return "cancelled";
-  }
-  return "created";
-}
+std::string_view to_string(ShipmentStatus status) noexcept { return kStatusNames.name(status, "created"); }
 
 std::optional<ShipmentStatus> parse_status(std::string_view text) noexcept {
-  if (text == "created") return ShipmentStatus::kCreated;
-  if (text == "cancelled") return ShipmentStatus::kCancelled;
-  return std::nullopt;
+  return kStatusNames.parse(text);
 }
 
 bool is_iso_country(std::string_view code) noexcept { return is_iso3166_alpha2(code); }
 
 Result<std::string> validate_reference(std::string_view field, std::string_view value) {
-  std::string name(field);
-  if (value.empty()) return Error::validation(name, name + ": must not be empty");
-  if (value.size() > kMaxReferenceBytes) {
-    return Error::validation(name,
-                             name + ": must be at most " + std::to_string(kMaxReferenceBytes) + " bytes");
-  }
-  if (has_control(value)) return Error::validation(name, name + ": must not contain control characters");
-  return std::string(value);
+  return check_reference(field, value, kMaxReferenceBytes);
 }
 
 Result<Address> normalize_address(const Address& address) {

@@ -13,11 +13,8 @@
 
 namespace mercato::shipping {
 
-// The one answer for a shipment that is not there — the repositories give it, and the API gives it too for
-// one the caller may not see, so that the two cannot be told apart.
-inline Error shipment_not_found(std::string_view id) {
-  return Error::not_found("shipment " + std::string(id) + " not found");
-}
+// Error::not_found for a shipment: the same answer whether it is missing or hidden from the caller.
+inline Error shipment_not_found(std::string_view id) { return Error::not_found("shipment", id); }
 
 struct Address {
   std::string name;

@@ -50,8 +50,7 @@ Result<void> write_user(sql::Connection& c, std::string_view sql, const sql::Par
 Result<User> select_user(sql::Connection& c, std::string_view id, bool lock = false) {
   static const std::string sql =
       "SELECT id, email, name, created_at_ms, updated_at_ms FROM users WHERE id = $1";
-  static const std::string locking = sql + "{for_update}";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(sql, {id}, lock));
   if (rows.empty()) return user_not_found(id);
   auto row = rows[0];
   return User{row.text(0), row.text(1), row.text(2), row.time(3), row.time(4)};
@@ -110,10 +109,7 @@ Result<User> SqlUserRepository::update(std::string_view id, const UserPatch& pat
     MERCATO_RETURN_IF_ERROR(
         write_user(c, "UPDATE users SET email = $2, name = $3, updated_at_ms = $4 WHERE id = $1",
                    {user->id, user->email, user->name, user->updated_at}));
-    if (events_of) {
-      auto events = events_of(*user);
-      MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
-    }
+    MERCATO_RETURN_IF_ERROR(events::append_outbox_of(c, events_of, *user));
     MERCATO_RETURN_IF_ERROR(c.commit());
     return user;
   });

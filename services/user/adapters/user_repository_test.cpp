@@ -1,12 +1,11 @@
-// One contract, three implementations: the in-memory fake, SQLite and PostgreSQL must behave the same,
-// including what each change appends to the outbox (the fake keeps its events in a vector).
+// One contract, two engines: the SQL repository on SQLite and PostgreSQL must behave the same, including
+// what each change appends to the outbox.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <memory>
 
-#include "adapters/memory_user_repository.hpp"
 #include "adapters/sql_user_repository.hpp"
 #include "app/user_events.hpp"
 #include "mercato/core/ids.hpp"
@@ -32,12 +31,6 @@ struct Fixture {
   virtual UserRepository& repo() = 0;
   // What the changes so far appended to the outbox, in order.
   virtual std::vector<events::CloudEvent> outbox() = 0;
-};
-
-struct MemoryFixture : Fixture {
-  MemoryUserRepository r;
-  UserRepository& repo() override { return r; }
-  std::vector<events::CloudEvent> outbox() override { return r.appended(); }
 };
 
 struct SqliteFixture : Fixture {
@@ -70,9 +63,7 @@ struct PostgresFixture : Fixture {
 class UserRepositoryContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "memory") {
-      fixture_ = std::make_unique<MemoryFixture>();
-    } else if (GetParam() == "sqlite") {
+    if (GetParam() == "sqlite") {
       fixture_ = std::make_unique<SqliteFixture>();
     } else {
       auto url = mercato::testing::backend_url("MERCATO_TEST_POSTGRES_URL");
@@ -335,8 +326,7 @@ TEST_P(UserRepositoryContract, UnknownExpiredAndRevokedRefreshTokensAreRefused) 
   EXPECT_TRUE(repo().revoke_refresh_family(next.token_hash, now_utc()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Implementations, UserRepositoryContract,
-                         ::testing::Values("memory", "sqlite", "postgres"));
+INSTANTIATE_TEST_SUITE_P(Implementations, UserRepositoryContract, ::testing::Values("sqlite", "postgres"));
 
 }  // namespace
 }  // namespace mercato::user

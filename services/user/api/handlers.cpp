@@ -33,16 +33,14 @@ http::Response busy(const http::Request& req) {
 
 boost::asio::awaitable<http::Response> create(UserService& service, service::BlockingPool& pool,
                                               const http::Request& req) {
-  auto body = json::parse_object(req.body);
-  if (!body) co_return http::Response::error(body.error(), req.request_id);
-  json::FieldReader in(*body);
-  auto email = in.string("email", json::kRequired, kText);
-  auto name = in.string("name", json::kRequired, kText);
-  auto password = in.string("password", json::kRequired, kText);
-  if (auto done = in.finish(); !done) co_return http::Response::error(done.error(), req.request_id);
-  NewUser input{.email = *email, .name = *name, .password = *password};
+  auto input = json::read_object(req.body, [](json::FieldReader& in) {
+    return NewUser{.email = in.string("email", json::kRequired, kText).value_or(""),
+                   .name = in.string("name", json::kRequired, kText).value_or(""),
+                   .password = in.string("password", json::kRequired, kText).value_or("")};
+  });
+  if (!input) co_return http::Response::error(input.error(), req.request_id);
   auto traceparent = req.trace.to_traceparent();
-  auto user = co_await pool.run([&] { return service.create(input, traceparent); });
+  auto user = co_await pool.run([&] { return service.create(*input, traceparent); });
   if (!user) co_return busy(req);
   if (!*user) co_return http::Response::error(user->error(), req.request_id);
   auto res = http::Response::json(201, to_json(**user));
@@ -61,14 +59,12 @@ http::Response get(UserService& service, const http::Request& req, const auth::P
 http::Response patch(UserService& service, const http::Request& req, const auth::Principal& who) {
   if (!who.may_see(req.param("id")))
     return http::Response::error(user_not_found(req.param("id")), req.request_id);
-  auto body = json::parse_object(req.body);
-  if (!body) return http::Response::error(body.error(), req.request_id);
-  json::FieldReader in(*body);
-  UserPatch p;
-  p.email = in.string("email", json::kOptional, kText);
-  p.name = in.string("name", json::kOptional, kText);
-  if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
-  auto user = service.update(req.param("id"), std::move(p), req.trace.to_traceparent());
+  auto p = json::read_object(req.body, [](json::FieldReader& in) {
+    return UserPatch{.email = in.string("email", json::kOptional, kText),
+                     .name = in.string("name", json::kOptional, kText)};
+  });
+  if (!p) return http::Response::error(p.error(), req.request_id);
+  auto user = service.update(req.param("id"), std::move(*p), req.trace.to_traceparent());
   if (!user) return http::Response::error(user.error(), req.request_id);
   return http::Response::json(200, to_json(*user));
 }
@@ -86,14 +82,17 @@ http::Response tokens(const TokenPair& pair) {
 boost::asio::awaitable<http::Response> login(AuthService& auth, service::BlockingPool& pool,
                                              const ClientAddressSettings& addresses,
                                              const http::Request& req) {
-  auto body = json::parse_object(req.body);
-  if (!body) co_return http::Response::error(body.error(), req.request_id);
-  json::FieldReader in(*body);
-  auto email = in.string("email", json::kRequired, kText);
-  auto password = in.string("password", json::kRequired, kText);
-  if (auto done = in.finish(); !done) co_return http::Response::error(done.error(), req.request_id);
+  struct Login {
+    std::string email;
+    std::string password;
+  };
+  auto input = json::read_object(req.body, [](json::FieldReader& in) {
+    return Login{in.string("email", json::kRequired, kText).value_or(""),
+                 in.string("password", json::kRequired, kText).value_or("")};
+  });
+  if (!input) co_return http::Response::error(input.error(), req.request_id);
   auto client = client_address(req, addresses);
-  auto ran = co_await pool.run([&] { return auth.login(*email, *password, client); });
+  auto ran = co_await pool.run([&] { return auth.login(input->email, input->password, client); });
   if (!ran) co_return busy(req);
   auto& outcome = *ran;
   if (!outcome.result) {
@@ -108,25 +107,15 @@ boost::asio::awaitable<http::Response> login(AuthService& auth, service::Blockin
 }
 
 // POST /auth/refresh and /auth/logout both take {"refresh_token"}.
-std::optional<std::string> refresh_token_of(const http::Request& req, http::Response& error) {
-  auto body = json::parse_object(req.body);
-  if (!body) {
-    error = http::Response::error(body.error(), req.request_id);
-    return std::nullopt;
-  }
-  json::FieldReader in(*body);
-  auto token = in.string("refresh_token", json::kRequired, {.min = 1, .max = 256});
-  if (auto done = in.finish(); !done) {
-    error = http::Response::error(done.error(), req.request_id);
-    return std::nullopt;
-  }
-  return token;
+Result<std::string> refresh_token_of(const http::Request& req) {
+  return json::read_object(req.body, [](json::FieldReader& in) {
+    return in.string("refresh_token", json::kRequired, {.min = 1, .max = 256}).value_or("");
+  });
 }
 
 http::Response refresh(AuthService& auth, const http::Request& req) {
-  http::Response error;
-  auto token = refresh_token_of(req, error);
-  if (!token) return error;
+  auto token = refresh_token_of(req);
+  if (!token) return http::Response::error(token.error(), req.request_id);
   auto pair = auth.refresh(*token);
   if (!pair) return http::Response::error(pair.error(), req.request_id);
   return tokens(*pair);
@@ -134,18 +123,23 @@ http::Response refresh(AuthService& auth, const http::Request& req) {
 
 // POST /auth/token {"grant_type":"client_credentials","client_id","client_secret"}: a service's token.
 http::Response service_token(AuthService& auth, const http::Request& req) {
-  auto body = json::parse_object(req.body);
-  if (!body) return http::Response::error(body.error(), req.request_id);
-  json::FieldReader in(*body);
-  auto grant = in.string("grant_type", json::kRequired, {.min = 1, .max = 64});
-  auto id = in.string("client_id", json::kRequired, {.min = 1, .max = 64});
-  auto secret = in.string("client_secret", json::kRequired, {.min = 1, .max = 256});
-  if (auto done = in.finish(); !done) return http::Response::error(done.error(), req.request_id);
-  if (*grant != "client_credentials") {
+  struct ClientCredentials {
+    std::string grant_type;
+    std::string client_id;
+    std::string client_secret;
+  };
+  auto input = json::read_object(req.body, [](json::FieldReader& in) {
+    return ClientCredentials{
+        in.string("grant_type", json::kRequired, {.min = 1, .max = 64}).value_or(""),
+        in.string("client_id", json::kRequired, {.min = 1, .max = 64}).value_or(""),
+        in.string("client_secret", json::kRequired, {.min = 1, .max = 256}).value_or("")};
+  });
+  if (!input) return http::Response::error(input.error(), req.request_id);
+  if (input->grant_type != "client_credentials") {
     return http::Response::error(Error::validation("grant_type", "must be \"client_credentials\""),
                                  req.request_id);
   }
-  auto token = auth.service_token(*id, *secret);
+  auto token = auth.service_token(input->client_id, input->client_secret);
   if (!token) return http::Response::error(token.error(), req.request_id);
   auto res = http::Response::json(200, boost::json::object{{"access_token", token->access_token},
                                                            {"token_type", "Bearer"},
@@ -155,9 +149,8 @@ http::Response service_token(AuthService& auth, const http::Request& req) {
 }
 
 http::Response logout(AuthService& auth, const http::Request& req) {
-  http::Response error;
-  auto token = refresh_token_of(req, error);
-  if (!token) return error;
+  auto token = refresh_token_of(req);
+  if (!token) return http::Response::error(token.error(), req.request_id);
   if (auto r = auth.logout(*token); !r) return http::Response::error(r.error(), req.request_id);
   return http::Response::no_content();
 }

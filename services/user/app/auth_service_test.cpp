@@ -1,13 +1,14 @@
-// Login, refresh and logout over the in-memory fake and the fake hasher: what a token says, the one
-// answer to every failed login, the failure limits, rotation and reuse detection.
+// Login, refresh and logout over the SQL repository on a SQLite file and the fake hasher: what a token says,
+// the one answer to every failed login, the failure limits, rotation and reuse detection.
 #include "app/auth_service.hpp"
 
 #include <gtest/gtest.h>
 
 #include "adapters/fake_password_hasher.hpp"
-#include "adapters/memory_user_repository.hpp"
+#include "adapters/sql_user_repository.hpp"
 #include "app/user_service.hpp"
 #include "mercato/auth/crypto.hpp"
+#include "mercato/testing/sqlite_database.hpp"
 
 namespace mercato::user {
 namespace {
@@ -41,7 +42,8 @@ class AuthServiceTest : public ::testing::Test {
                           auth().published_keys());
   }
 
-  MemoryUserRepository repo_;
+  mercato::testing::SqliteDatabase db_{"user"};
+  SqlUserRepository repo_{db_.get()};
   FakePasswordHasher hasher_;
   UserService users_{repo_, hasher_};
   auth::PrivateKey key_ = auth::PrivateKey::generate();

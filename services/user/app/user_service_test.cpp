@@ -1,5 +1,5 @@
-// The use cases over the in-memory fake: what each change publishes, and that a refused or no-op change
-// publishes nothing.
+// The use cases over the SQL repository on a SQLite file of the test's own: what each change publishes, and
+// that a refused or no-op change publishes nothing.
 #include "app/user_service.hpp"
 
 #include <gtest/gtest.h>
@@ -8,7 +8,8 @@
 #include <set>
 
 #include "adapters/fake_password_hasher.hpp"
-#include "adapters/memory_user_repository.hpp"
+#include "adapters/sql_user_repository.hpp"
+#include "mercato/testing/sqlite_database.hpp"
 
 namespace mercato::user {
 namespace {
@@ -24,7 +25,8 @@ std::set<std::string> keys_of(const boost::json::object& o) {
 
 class UserServiceTest : public ::testing::Test {
  protected:
-  MemoryUserRepository repo_;
+  mercato::testing::SqliteDatabase db_{"user"};
+  SqlUserRepository repo_{db_.get()};
   FakePasswordHasher hasher_;
   UserService service_{repo_, hasher_};
 };
@@ -32,7 +34,7 @@ class UserServiceTest : public ::testing::Test {
 TEST_F(UserServiceTest, RegisteringAUserPublishesUserRegistered) {
   auto user = service_.create({"Ann@Example.COM", "  Ann Lee ", kPassword}, kTrace);
   ASSERT_TRUE(user) << user.error().message;
-  auto appended = repo_.appended();
+  auto appended = db_.outbox();
   ASSERT_EQ(appended.size(), 1U);
   const auto& e = appended[0];
   EXPECT_EQ(e.type, "user.registered");
@@ -58,7 +60,7 @@ TEST_F(UserServiceTest, ARefusedRegistrationPublishesNothing) {
   auto taken = service_.create({"ANN@x.io", "Other", kPassword});
   ASSERT_FALSE(taken);
   EXPECT_EQ(taken.error().code, ErrorCode::kConflict);
-  EXPECT_EQ(repo_.appended().size(), 1U) << "only the one registration that succeeded";
+  EXPECT_EQ(db_.outbox().size(), 1U) << "only the one registration that succeeded";
 }
 
 TEST_F(UserServiceTest, APatchThatChangesSomethingPublishesUserUpdatedWithTheNewState) {
@@ -67,7 +69,7 @@ TEST_F(UserServiceTest, APatchThatChangesSomethingPublishesUserUpdatedWithTheNew
   auto updated =
       service_.update(user->id, {.email = std::string("ann.lee@x.io"), .name = std::nullopt}, kTrace);
   ASSERT_TRUE(updated) << updated.error().message;
-  auto appended = repo_.appended();
+  auto appended = db_.outbox();
   ASSERT_EQ(appended.size(), 2U);
   const auto& e = appended[1];
   EXPECT_EQ(e.type, "user.updated");
@@ -93,7 +95,7 @@ TEST_F(UserServiceTest, ANoOpOrRefusedPatchPublishesNothing) {
   EXPECT_FALSE(service_.update(user->id, {.email = std::string("x"), .name = std::nullopt}));  // invalid
   EXPECT_FALSE(service_.update(user->id, {.email = std::string("bob@x.io"), .name = std::nullopt}));  // taken
   EXPECT_FALSE(service_.update("nope", {.email = std::nullopt, .name = std::string("X")}));  // absent
-  EXPECT_EQ(repo_.appended().size(), 2U) << "the two registrations only";
+  EXPECT_EQ(db_.outbox().size(), 2U) << "the two registrations only";
 }
 
 TEST_F(UserServiceTest, ThePasswordIsCheckedAndStoredOnlyAsItsHash) {
@@ -101,7 +103,7 @@ TEST_F(UserServiceTest, ThePasswordIsCheckedAndStoredOnlyAsItsHash) {
   ASSERT_FALSE(short_one);
   EXPECT_EQ(short_one.error().field, "password");
   ASSERT_FALSE(service_.create({"ann@x.io", "Ann", std::string(129, 'p')}));
-  EXPECT_TRUE(repo_.appended().empty()) << "a refused password registers nothing";
+  EXPECT_TRUE(db_.outbox().empty()) << "a refused password registers nothing";
   auto user = service_.create({"ann@x.io", "Ann", kPassword});
   ASSERT_TRUE(user) << user.error().message;
   auto stored = repo_.find_credentials("ANN@x.io");
@@ -111,7 +113,7 @@ TEST_F(UserServiceTest, ThePasswordIsCheckedAndStoredOnlyAsItsHash) {
   EXPECT_EQ(stored->password_hash.find(kPassword), std::string::npos);
   EXPECT_TRUE(hasher_.verify(stored->password_hash, kPassword));
   EXPECT_FALSE(hasher_.verify(stored->password_hash, "wrong horse"));
-  EXPECT_EQ(repo_.appended()[0].data.find("fake$"), std::string::npos) << "the event carries no hash";
+  EXPECT_EQ(db_.outbox()[0].data.find("fake$"), std::string::npos) << "the event carries no hash";
 }
 
 }  // namespace

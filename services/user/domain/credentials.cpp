@@ -1,14 +1,16 @@
 #include "domain/credentials.hpp"
 
+#include "mercato/core/enum_names.hpp"
+
 namespace mercato::user {
 
-std::string_view to_string(Role role) noexcept { return role == Role::kAdmin ? "admin" : "customer"; }
+namespace {
+constexpr auto kRoleNames = enum_names<Role>({{Role::kCustomer, "customer"}, {Role::kAdmin, "admin"}});
+}  // namespace
 
-std::optional<Role> parse_role(std::string_view text) noexcept {
-  if (text == "customer") return Role::kCustomer;
-  if (text == "admin") return Role::kAdmin;
-  return std::nullopt;
-}
+std::string_view to_string(Role role) noexcept { return kRoleNames.name(role, "customer"); }
+
+std::optional<Role> parse_role(std::string_view text) noexcept { return kRoleNames.parse(text); }
 
 Result<void> check_password(std::string_view password) {
   std::size_t code_points = 0;

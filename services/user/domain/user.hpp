@@ -10,11 +10,8 @@
 
 namespace mercato::user {
 
-// The one answer for a user that is not there — the repositories give it, and the API gives it too for
-// one the caller may not see, so that the two cannot be told apart.
-inline Error user_not_found(std::string_view id) {
-  return Error::not_found("user " + std::string(id) + " not found");
-}
+// Error::not_found for a user: the same answer whether it is missing or hidden from the caller.
+inline Error user_not_found(std::string_view id) { return Error::not_found("user", id); }
 
 struct User {
   std::string id;

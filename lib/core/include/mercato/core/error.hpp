@@ -56,6 +56,9 @@ struct Error {
   static Error unauthenticated(std::string message);
   static Error permission_denied(std::string message);
   static Error not_found(std::string message);
+  // "<kind> <id> not found": the one answer for a thing that is not there. Repositories give it, and an
+  // API gives it too for one the caller may not see, so that the two cannot be told apart.
+  static Error not_found(std::string_view kind, std::string_view id);
   static Error conflict(std::string message, std::string field = {});
   static Error unprocessable(std::string message, std::string field = {});
   static Error unavailable(std::string message);

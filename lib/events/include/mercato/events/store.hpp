@@ -42,6 +42,15 @@ namespace mercato::events {
 
 // Must run inside a transaction on `c`; wakes every outbox relay of this process after the commit.
 Result<void> append_outbox(sql::Connection& c, std::span<const CloudEvent> events);
+// The same for the events `events_of` makes of `changed`, the state a repository's change left (nothing
+// when `events_of` is empty): a change and the events describing it commit together.
+//   MERCATO_RETURN_IF_ERROR(events::append_outbox_of(c, events_of, *payment));
+template <typename EventsOf, typename T>
+Result<void> append_outbox_of(sql::Connection& c, const EventsOf& events_of, const T& changed) {
+  if (!events_of) return {};
+  auto events = events_of(changed);
+  return append_outbox(c, events);
+}
 // Records that `consumer` handled `event_id`: true the first time, false when it already had (the
 // caller then skips its effect and commits nothing new). Must run inside the effect's transaction.
 Result<bool> record_handled(sql::Connection& c, std::string_view consumer, std::string_view event_id);

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "mercato/core/result.hpp"
@@ -31,6 +32,11 @@ namespace mercato::json {
 // object with the same key twice (at any depth) are rejected with ErrorCode::kMalformedRequest; a number
 // beyond the range of a double (2e951) with kValidationFailed naming where it is ("items[0].price").
 Result<boost::json::object> parse_object(std::string_view text);
+
+// A body a route reads nothing from: none (or only white space), or an empty object. Anything else is
+// refused as parse_object and FieldReader::finish refuse it (a member is an unknown field), so a client
+// sending a field such as "reason" learns that it is not honoured rather than having it ignored.
+Result<void> parse_no_fields(std::string_view text);
 
 // Parses `text` as one JSON value of any type, for JSON that is not a request body (event data): the
 // same rules as parse_object except that duplicate keys are kept as Boost.JSON keeps them (the last
@@ -68,6 +74,9 @@ class FieldReader {
 
  private:
   const boost::json::value* lookup(std::string_view key, Presence presence);
+  // The same, and a failure "`key`: <expected>" when the value is there but not of `kind`.
+  const boost::json::value* lookup(std::string_view key, Presence presence, boost::json::kind kind,
+                                   std::string_view expected);
   void fail(std::string_view key, std::string message);
   std::string field_name(std::string_view key) const;
 
@@ -76,5 +85,21 @@ class FieldReader {
   std::vector<std::string> known_;
   std::optional<Error> error_;
 };
+
+// The steps at the top of this file in one: parses `text` as an object, hands a FieldReader over it to
+// `read`, and returns what `read` made of the fields, or the first problem (the parse's, a field's, an
+// unknown field's). `read` may return anything when a field failed: that value is dropped.
+//   auto login = json::read_object(request.body, [](json::FieldReader& in) {
+//     return Login{in.string("email", json::kRequired, rule).value_or(""),
+//                  in.string("password", json::kRequired, rule).value_or("")};
+//   });
+template <typename Read>
+auto read_object(std::string_view text, Read&& read) -> Result<std::invoke_result_t<Read&, FieldReader&>> {
+  MERCATO_ASSIGN_OR_RETURN(auto body, parse_object(text));
+  FieldReader in(body);
+  auto value = read(in);
+  MERCATO_RETURN_IF_ERROR(in.finish());
+  return value;
+}
 
 }  // namespace mercato::json

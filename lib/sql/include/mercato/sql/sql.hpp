@@ -195,6 +195,9 @@ class Connection {
   virtual Result<Rows> query(std::string_view sql, const Params& params = {}) = 0;
   // The same, for a statement whose rows and count are not needed.
   Result<void> run(std::string_view sql, const Params& params = {});
+  // A SELECT that, when `for_update`, locks what it reads ({for_update} appended): the read of a
+  // read-modify-write, so a concurrent writer waits for this one.
+  Result<Rows> select(std::string_view sql, const Params& params, bool for_update);
   // Runs statements without parameters (schema changes); tokens are rendered.
   virtual Result<void> exec(std::string_view sql) = 0;
   Failure last_failure() const noexcept { return failure_; }
