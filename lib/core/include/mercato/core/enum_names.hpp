@@ -2,9 +2,11 @@
 // SQL columns, configuration, logs, metrics) and the value such a text is read back as.
 //
 //   enum class Color { kRed, kGreen };
-//   constexpr auto kColorNames = mercato::enum_names<Color>({{Color::kRed, "red"}, {Color::kGreen,
-//   "green"}}); kColorNames.name(Color::kGreen);  // "green" kColorNames.parse("red");         // Color::kRed
-//   kColorNames.parse("blue");        // std::nullopt
+//   constexpr auto kColorNames =
+//       mercato::enum_names<Color>({{Color::kRed, "red"}, {Color::kGreen, "green"}});
+//   kColorNames.name(Color::kGreen);   // "green"
+//   kColorNames.parse("red");          // Color::kRed
+//   kColorNames.parse("blue");         // std::nullopt
 //
 // One table serves both directions, so a value added to the enum and the table is written and read alike;
 // before it, each enum had a switch for one direction and a hand-kept list for the other.
