@@ -93,6 +93,7 @@ struct Agent::Impl {
   // Touched on the agent's thread only.
   std::int64_t lease = 0;
   bool leaving = false;
+  bool registering = false;  // the registration loop runs (a grant or a write may be under way)
 
   mutable std::mutex status_mutex;
   Status status;  // guarded by status_mutex
@@ -154,8 +155,10 @@ struct Agent::Impl {
     auto key = service_dir(self.service) + self.id;
     auto value = encode(self);
     auto backoff = settings.retry_min;
+    registering = true;
     while (!leaving) {
       auto granted = co_await etcd.grant(settings.ttl);
+      if (granted && leaving) (void)co_await etcd.revoke(granted->id);
       if (leaving) break;
       if (!granted) {
         failed("grant", granted.error());
@@ -163,7 +166,11 @@ struct Agent::Impl {
         continue;
       }
       auto put = co_await etcd.put(key, value, granted->id);
-      if (leaving) break;
+      // deregister() came while the key was being written (others may already see it): take it away.
+      if (leaving) {
+        (void)co_await etcd.revoke(granted->id);
+        break;
+      }
       if (!put) {
         failed("register", put.error());
         co_await pause(next_backoff(backoff));
@@ -198,6 +205,7 @@ struct Agent::Impl {
         wait = std::min(refresh, next_backoff(backoff));
       }
     }
+    registering = false;
   }
 
   // Every key under `dir` (relative to it) with its value, delivered whole after each change.
@@ -312,6 +320,11 @@ void Agent::deregister(std::chrono::milliseconds timeout) {
   auto future = done->get_future();
   auto leave = [](Impl* agent, std::shared_ptr<std::promise<void>> finished) -> asio::awaitable<void> {
     agent->leaving = true;  // on the agent's thread: the registration loop sees it after its next step
+    if (agent->lease == 0) {
+      // Not registered yet, or the key is being written: the loop revokes what it was granted when it
+      // sees `leaving`; wait for it (bounded by the caller's timeout).
+      while (agent->registering && agent->lease == 0) co_await agent->pause(std::chrono::milliseconds(5));
+    }
     if (agent->lease != 0) {
       auto lease = std::exchange(agent->lease, 0);
       auto revoked = co_await agent->etcd.revoke(lease);

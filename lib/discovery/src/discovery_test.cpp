@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include "mercato/etcd/etcd.hpp"
 #include "mercato/testing/backends.hpp"
@@ -168,6 +169,23 @@ TEST_F(DiscoveryOnEtcd, RegistersOnlyOnceReady) {
   EXPECT_FALSE(seen.wait_for({"user-r"}, 400ms));
   ready = true;
   EXPECT_TRUE(seen.wait_for({"user-r"}));
+}
+
+// SIGTERM can come at any moment of the registration — before the grant, between grant and write, after:
+// whatever was written is gone when deregister() returns, not left to its lease (10 s here).
+TEST_F(DiscoveryOnEtcd, DeregisteringWhileRegisteringLeavesNothingBehind) {
+  settings_.ttl = 10s;
+  Agent watcher(settings_, logger_, metrics_);
+  Seen seen;
+  watcher.watch("user", seen.callback());
+  ASSERT_TRUE(seen.wait_for({}));
+  for (int i = 0; i < 8; ++i) {
+    Agent a(settings_, logger_, metrics_);
+    a.register_instance(instance("user-race", 18090));
+    if (i % 2 == 1) std::this_thread::sleep_for(std::chrono::milliseconds(i));  // different moments
+    a.deregister(2s);
+    EXPECT_TRUE(seen.wait_for({}, 1s)) << "round " << i;
+  }
 }
 
 TEST_F(DiscoveryOnEtcd, UnreadableRegistrationsAreIgnored) {
