@@ -41,7 +41,6 @@ std::string_view to_string(ErrorCode code) noexcept {
 int http_status(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::kValidationFailed:
-      return 400;
     case ErrorCode::kMalformedRequest:
       return 400;
     case ErrorCode::kUnauthenticated:
