@@ -1,6 +1,7 @@
 #include "mix.hpp"
 
 #include <charconv>
+#include <ranges>
 
 namespace mercato::load {
 
@@ -79,8 +80,8 @@ Op Mix::pick(std::uint64_t r) const noexcept {
     r -= w;
   }
   // r >= total(): not a valid draw; the last operation with a weight keeps the result defined.
-  for (auto it = kAllOps.rbegin(); it != kAllOps.rend(); ++it) {
-    if (weights_[op_index(*it)] > 0) return *it;
+  for (Op op : std::views::reverse(kAllOps)) {
+    if (weights_[op_index(op)] > 0) return op;
   }
   return Op::kReadProduct;
 }
