@@ -82,10 +82,10 @@ Error write_failed(const sql::Connection& c, Error error) {
 
 // `lock` reads for update: the read of a read-modify-write, so a concurrent writer waits for this one.
 Result<std::optional<Product>> select_product(sql::Connection& c, std::string_view id, bool lock) {
-  static const std::string sql =
+  static const std::string kSql =
       "SELECT " + std::string(kProductColumns) + " FROM products WHERE product_id = $1";
-  static const std::string locking = sql + "{for_update}";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? locking : sql, {id}));
+  static const std::string kLocking = kSql + "{for_update}";
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(lock ? kLocking : kSql, {id}));
   if (rows.empty()) return std::optional<Product>();
   auto row = rows[0];
   return std::optional<Product>(Product{row.text(0), row.text(1), row.integer(2), row.integer(3),
@@ -128,10 +128,10 @@ Result<void> update_product(sql::Connection& c, const Product& p) {
 
 Result<std::optional<Reservation>> select_reservation(sql::Connection& c, std::string_view order_id,
                                                       bool lock) {
-  static const std::string sql =
+  static const std::string kSql =
       "SELECT status, created_at_ms, updated_at_ms FROM reservations WHERE order_id = $1";
-  static const std::string locking = sql + "{for_update}";
-  MERCATO_ASSIGN_OR_RETURN(auto head, c.query(lock ? locking : sql, {order_id}));
+  static const std::string kLocking = kSql + "{for_update}";
+  MERCATO_ASSIGN_OR_RETURN(auto head, c.query(lock ? kLocking : kSql, {order_id}));
   if (head.empty()) return std::optional<Reservation>();
   auto row = head[0];
   auto status = parse_reservation_status(row.text(0));
