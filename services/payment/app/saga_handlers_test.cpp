@@ -468,7 +468,7 @@ events::CloudEvent choreographed(const std::string& source, std::string type, co
                                  boost::json::object data, std::string_view saga = "choreography") {
   data["order_id"] = order_id;
   data["saga"] = saga;
-  return events::make_event(std::move(source), std::move(type), order_id, boost::json::serialize(data),
+  return events::make_event(source, std::move(type), order_id, boost::json::serialize(data),
                             std::string(kTraceparent));
 }
 

@@ -387,7 +387,7 @@ events::CloudEvent order_event(const std::string& source, std::string type, cons
                                boost::json::object data, std::string_view saga = "choreography") {
   data["order_id"] = order_id;
   data["saga"] = saga;
-  return events::make_event(std::move(source), std::move(type), order_id, boost::json::serialize(data),
+  return events::make_event(source, std::move(type), order_id, boost::json::serialize(data),
                             std::string(kTraceparent));
 }
 
