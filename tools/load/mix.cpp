@@ -1,7 +1,7 @@
 #include "mix.hpp"
 
+#include <algorithm>
 #include <charconv>
-#include <ranges>
 
 namespace mercato::load {
 
@@ -80,10 +80,9 @@ Op Mix::pick(std::uint64_t r) const noexcept {
     r -= w;
   }
   // r >= total(): not a valid draw; the last operation with a weight keeps the result defined.
-  for (Op op : std::views::reverse(kAllOps)) {
-    if (weights_[op_index(op)] > 0) return op;
-  }
-  return Op::kReadProduct;
+  auto last =
+      std::find_if(kAllOps.rbegin(), kAllOps.rend(), [&](Op op) { return weights_[op_index(op)] > 0; });
+  return last != kAllOps.rend() ? *last : Op::kReadProduct;
 }
 
 std::string Mix::to_string() const {
