@@ -3,13 +3,13 @@
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <future>
 #include <iostream>
-#include <ranges>
 
 #include "host.hpp"
 #include "mercato/config/yaml_json.hpp"
@@ -210,11 +210,11 @@ void drain(const std::vector<Instance*>& instances, http::IoPool& io) {
   io.stop();
   io.join();
   // Owned objects first (they may use the server's router and the client), in reverse order of set-up.
-  for (auto& in : std::views::reverse(instances)) in->context.reset();
-  for (auto& in : std::views::reverse(instances)) {
+  std::for_each(instances.rbegin(), instances.rend(), [](Instance* in) { in->context.reset(); });
+  std::for_each(instances.rbegin(), instances.rend(), [](Instance* in) {
     in->server.reset();
     in->client.reset();
-  }
+  });
 }
 
 std::optional<int> parse_command_line(int argc, char** argv, const std::string& title,
