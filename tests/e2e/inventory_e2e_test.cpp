@@ -24,8 +24,6 @@ namespace mercato {
 namespace {
 
 using testing::data_of;
-using testing::kTraceparent;
-using testing::trace_id;
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
