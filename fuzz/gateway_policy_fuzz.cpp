@@ -23,7 +23,7 @@ namespace {
 using namespace mercato;
 
 const gateway::RouteTable& routes() {
-  static const gateway::RouteTable table = [] {
+  static const gateway::RouteTable kTable = [] {
     gateway::RouteTable t;
     int port = 8081;
     for (const char* name : {"users", "orders", "payments", "inventory", "shipments", "notifications"}) {
@@ -33,7 +33,7 @@ const gateway::RouteTable& routes() {
     }
     return t;
   }();
-  return table;
+  return kTable;
 }
 
 // What the gateway does with a duration of the policy: add it to the time now (a circuit's recovery,

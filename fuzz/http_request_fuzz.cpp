@@ -27,7 +27,7 @@ namespace {
 using namespace mercato::http;
 
 constexpr std::uint32_t kHeaderLimit = 4 * 1024;  // small, so inputs reach the limit
-constexpr std::uint64_t kBodyLimit = 64 * 1024;
+constexpr std::uint64_t kBodyLimit = std::uint64_t{64} * 1024;
 // The server's read buffer: the header limit plus 16 KiB (server.cpp).
 constexpr std::size_t kBufferBound = kHeaderLimit + 16 * 1024;
 constexpr int kMaxMessages = 64;
@@ -104,7 +104,7 @@ std::vector<Parsed> parse_stream(std::string_view data, std::size_t piece) {
 }
 
 const Router& router() {
-  static const Router r = [] {
+  static const Router kRouter = [] {
     Router built;
     auto ok = [](const Request&) { return Response{}; };
     built.post("/inventory/reservations", ok);
@@ -116,7 +116,7 @@ const Router& router() {
                     [](const Request&) -> boost::asio::awaitable<Response> { co_return Response{}; });
     return built;
   }();
-  return r;
+  return kRouter;
 }
 
 void check_request(const Parsed& p) {

@@ -82,8 +82,8 @@ struct Tokens {
 };
 
 const Tokens& tokens() {
-  static const Tokens t;
-  return t;
+  static const Tokens kTokens;
+  return kTokens;
 }
 
 void call(const http::Router& router, http::Method method, std::string_view path, std::string_view body,

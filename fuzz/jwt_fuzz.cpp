@@ -78,8 +78,8 @@ struct Fixture {
 };
 
 const Fixture& fixture() {
-  static const Fixture f;
-  return f;
+  static const Fixture kFixture;
+  return kFixture;
 }
 
 Result<auth::Claims> verify_with(const auth::KeySet& keys, std::string_view token) {

@@ -3,12 +3,12 @@
 // gateway serves; refresh tokens rotate, a reused one revokes its session, logout ends it; failed logins
 // get one answer and are limited (429 with Retry-After).
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -166,6 +166,7 @@ TEST_F(AuthTest, RegisterLoginVerifyRefreshReuseAndLogoutThroughTheGateway) {
 TEST_F(AuthTest, UnknownEmailAndWrongPasswordGetOneAnswerInSimilarTime) {
   // Each attempt from its own address and on its own account, so that no limit interferes.
   std::vector<std::string> accounts;
+  accounts.reserve(5);
   for (int i = 0; i < 5; ++i) accounts.push_back(unique_email());
   for (const auto& email : accounts) ASSERT_FALSE(register_user(email).empty());
   std::vector<double> wrong_ms, unknown_ms;

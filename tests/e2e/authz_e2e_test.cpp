@@ -200,7 +200,7 @@ TEST_P(AuthzE2E, EveryRouteForEveryCallerAnswersAsTheTableSays) {
         R"({"customer_id":")" + *a_id_ + R"(","order_id":")" + order +
             R"(","kind":"order_confirmed","message":"Thank you"})");
   const std::string a = *a_id_;
-  auto fixed = [](std::string t) { return [t] { return t; }; };
+  auto fixed = [](const std::string& t) { return [t] { return t; }; };
   auto none = [] { return std::string(); };
   auto fresh_reservation = [&] {
     auto id = unique("mx-res");

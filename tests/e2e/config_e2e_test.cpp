@@ -35,7 +35,7 @@ struct Mode {
 // How gtest prints a parameter (instead of its bytes).
 void PrintTo(const Mode& m, std::ostream* os) { *os << m.service << " " << m.mode; }
 
-std::string PrintMode(const ::testing::TestParamInfo<Mode>& info) {
+std::string mode_name(const ::testing::TestParamInfo<Mode>& info) {
   std::string name = info.param.service + "_" + info.param.mode;
   for (auto& c : name)
     if (c == '-') c = '_';
@@ -123,7 +123,7 @@ TEST_P(ShippedConfig, StartsInEveryModeTheFileOffers) {
   EXPECT_NE(p.log().find("configuration is valid"), std::string::npos) << p.log();
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, ShippedConfig, ::testing::ValuesIn(all_modes()), PrintMode);
+INSTANTIATE_TEST_SUITE_P(Modes, ShippedConfig, ::testing::ValuesIn(all_modes()), mode_name);
 
 }  // namespace
 }  // namespace mercato

@@ -324,6 +324,7 @@ TEST_F(GatewayPolicyE2E, APoolOfOneRefusesTheOverflowFastAndCountsIt) {
   std::vector<std::future<std::pair<int, std::chrono::steady_clock::duration>>> calls;
   std::promise<void> go;
   auto start = go.get_future().share();
+  calls.reserve(kClients);
   for (int i = 0; i < kClients; ++i) {
     calls.push_back(std::async(std::launch::async, [&, start] {
       start.wait();

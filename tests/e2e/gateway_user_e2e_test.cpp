@@ -3,13 +3,14 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/json.hpp>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -82,11 +83,11 @@ class FakeUpstream {
       timeval tv{2, 0};
       ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
       std::string in;
-      char buf[4096];
+      std::array<char, 4096> buf{};
       while (in.find("\r\n\r\n") == std::string::npos) {
-        auto n = ::recv(c, buf, sizeof buf, 0);
+        auto n = ::recv(c, buf.data(), buf.size(), 0);
         if (n <= 0) break;
-        in.append(buf, static_cast<std::size_t>(n));
+        in.append(buf.data(), static_cast<std::size_t>(n));
       }
       {
         std::lock_guard lock(mutex_);
@@ -202,7 +203,7 @@ TEST_F(GatewayUserTest, BadInputsGetA4xxNamingTheProblem) {
   ASSERT_EQ(existing.status, 201);
   std::string id(existing.json().at("id").as_string());
   std::string long_name(201, 'n');
-  const BadInput cases[] = {
+  const auto cases = std::to_array<BadInput>({
       {"malformed JSON", "POST", R"({"email":)", 400, "malformed_request", ""},
       {"empty body", "POST", "", 400, "malformed_request", ""},
       {"array body", "POST", "[1,2]", 400, "malformed_request", ""},
@@ -240,7 +241,7 @@ TEST_F(GatewayUserTest, BadInputsGetA4xxNamingTheProblem) {
       {"patch invalid email", "PATCH", R"({"email":"@@"})", 400, "validation_failed", "email"},
       {"patch name wrong type", "PATCH", R"({"name":true})", 400, "validation_failed", "name"},
       {"patch malformed", "PATCH", "nope", 400, "malformed_request", ""},
-  };
+  });
   for (const auto& c : cases) {
     std::string target = std::string(c.method) == "POST" ? "/users" : "/users/" + id;
     auto r = api(c.method, target, c.body);
@@ -296,7 +297,7 @@ TEST_F(GatewayUserTest, UnknownThingsAre404And405AsJson) {
 }
 
 TEST_F(GatewayUserTest, OversizedBodyIs413AtTheGateway) {
-  std::string big(2 * 1024 * 1024, 'x');
+  std::string big(std::size_t{2} * 1024 * 1024, 'x');
   auto r = api("POST", "/users", R"({"email":"a@b.io","name":")" + big + R"("})");
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(r.error_code(), "payload_too_large");
@@ -432,6 +433,7 @@ TEST(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
   std::vector<std::string> failed_emails;
   std::vector<std::string> bad_statuses;
   std::vector<std::thread> clients;
+  clients.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     clients.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {

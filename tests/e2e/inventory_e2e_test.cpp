@@ -1,12 +1,13 @@
 // End to end: the real inventory binary (and the gateway in front of it for one test), started as child
 // processes on free loopback ports and driven over HTTP exactly as the order service and admins will.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/json.hpp>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -23,8 +24,6 @@ namespace mercato {
 namespace {
 
 using testing::data_of;
-using testing::kTraceparent;
-using testing::trace_id;
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -328,7 +327,7 @@ TEST_F(InventoryE2E, BadInputsGet400NamingTheFieldAndChangeNothing) {
   }
   const std::string ok_line = R"({"product_id":")" + id + R"(","quantity":1})";
 
-  const BadInput cases[] = {
+  const auto cases = std::to_array<BadInput>({
       // PUT /inventory/{product_id}
       put_case("malformed JSON", R"({"name":)", "malformed_request", ""),
       put_case("empty body", "", "malformed_request", ""),
@@ -425,7 +424,7 @@ TEST_F(InventoryE2E, BadInputsGet400NamingTheFieldAndChangeNothing) {
        "order_id"},
       {"get bad order id", "GET", "/inventory/reservations/" + std::string(65, 'o'), "", "validation_failed",
        "order_id"},
-  };
+  });
   for (const auto& c : cases) {
     auto r = call(c.method, c.target, c.body);
     EXPECT_EQ(r.status, 400) << c.name << ": " << r.body;
@@ -453,6 +452,7 @@ void race_for_the_last_units(const InventoryService& service, const std::string&
   std::mutex mutex;
   std::vector<std::string> unexpected;
   std::vector<std::thread> clients;
+  clients.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     clients.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
@@ -502,6 +502,7 @@ TEST_F(InventoryE2E, ConcurrentRetriesOfOneOrderReserveOnce) {
   std::atomic<int> replayed{0};
   std::atomic<int> other{0};
   std::vector<std::thread> clients;
+  clients.reserve(8);
   for (int t = 0; t < 8; ++t) {
     clients.emplace_back([&] {
       for (int i = 0; i < 10; ++i) {
@@ -561,13 +562,13 @@ TEST_F(InventoryE2E, CommitAndReleaseRacingEndEachOrderOneWayAndKeepStockWhole) 
 }
 
 TEST_F(InventoryE2E, ReadinessChecksTheDatabase) {
-  static const auto contract = testing::OpenApiContract::load(testing::api_file("inventory"));
+  static const auto kContract = testing::OpenApiContract::load(testing::api_file("inventory"));
   auto live = call("GET", "/health/live");
   EXPECT_EQ(live.status, 200);
-  EXPECT_EQ(contract.check("GET", "/health/live", live), "");
+  EXPECT_EQ(kContract.check("GET", "/health/live", live), "");
   auto ready = call("GET", "/health/ready");
   ASSERT_EQ(ready.status, 200);
-  EXPECT_EQ(contract.check("GET", "/health/ready", ready), "");
+  EXPECT_EQ(kContract.check("GET", "/health/ready", ready), "");
   EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
   EXPECT_EQ(call("POST", "/inventory/reservations", "{").status, 400);
   auto metrics = call("GET", "/metrics");
@@ -928,6 +929,7 @@ TEST_P(InventoryEvents, EveryChangeIsPublishedOnceKeyedByTheOrder) {
       {"inventory.reserved", "inventory.committed", "inventory.released", "inventory.product_updated"});
   auto dir = testing::temp_dir("events-" + GetParam());
   std::vector<std::unique_ptr<InventoryService>> instances;
+  instances.reserve(instances_count);
   for (int i = 0; i < instances_count; ++i) {
     instances.push_back(std::make_unique<InventoryService>(dir / std::to_string(i), env));
   }

@@ -67,7 +67,7 @@ class LoadE2E : public ::testing::Test {
   // (./mercato check) finds these services through MERCATO_<SVC>_PORT and uses the same token. Returns the
   // exit status (-1: still running after `within`, then killed) and fills `log`.
   int run_load(const std::vector<std::string>& args, std::string& log, std::chrono::seconds within = 90s,
-               std::optional<std::string> admin_token = std::nullopt) {
+               const std::optional<std::string>& admin_token = std::nullopt) {
     std::vector<std::string> all{"--gateway", "127.0.0.1:" + std::to_string(port("gateway")),
                                  "--no-progress"};
     all.insert(all.end(), args.begin(), args.end());

@@ -2,12 +2,13 @@
 // on free loopback ports and driven over HTTP exactly as a client would. The outbox file the service
 // writes is read back to see what was actually sent.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/json.hpp>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -153,10 +154,11 @@ TEST_F(NotificationTest, SendRecordsAndWritesOneOutboxLine) {
 TEST_F(NotificationTest, EachKindHasItsSubject) {
   auto customer = unique("cust");
   auto order = unique("order");
-  const std::pair<const char*, const char*> kinds[] = {{"order_confirmed", "Your order has been confirmed"},
-                                                       {"order_cancelled", "Your order has been cancelled"},
-                                                       {"payment_failed", "Your payment did not go through"},
-                                                       {"shipment_created", "Your order is on its way"}};
+  const auto kinds = std::to_array<std::pair<const char*, const char*>>(
+      {{"order_confirmed", "Your order has been confirmed"},
+       {"order_cancelled", "Your order has been cancelled"},
+       {"payment_failed", "Your payment did not go through"},
+       {"shipment_created", "Your order is on its way"}});
   for (auto [kind, subject] : kinds) {
     auto r = call("POST", "/notifications", body(customer, order, kind));
     ASSERT_EQ(r.status, 201) << kind << ": " << r.body;
@@ -206,6 +208,7 @@ TEST_F(NotificationTest, TwentyParallelRepeatsWriteExactlyOneLine) {
   constexpr int kThreads = 20;
   std::vector<HttpResult> results(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
       results[static_cast<std::size_t>(i)] = call("POST", "/notifications", body(customer, order));
@@ -282,7 +285,7 @@ struct BadInput {
 
 TEST_F(NotificationTest, BadBodiesGetA400NamingTheFieldAndSendNothing) {
   auto before = outbox_lines(outbox()).size();
-  auto obj = [](boost::json::object o) { return boost::json::serialize(o); };
+  auto obj = [](const boost::json::object& o) { return boost::json::serialize(o); };
   auto without = [](const std::string& key) {
     auto o = boost::json::parse(body("c", "o-bad")).as_object();
     o.erase(key);
@@ -293,7 +296,7 @@ TEST_F(NotificationTest, BadBodiesGetA400NamingTheFieldAndSendNothing) {
     o[key] = std::move(v);
     return boost::json::serialize(o);
   };
-  const BadInput cases[] = {
+  const auto cases = std::to_array<BadInput>({
       {"malformed JSON", R"({"kind":)", 400, "malformed_request", ""},
       {"empty body", "", 400, "malformed_request", ""},
       {"array body", "[]", 400, "malformed_request", ""},
@@ -326,7 +329,7 @@ TEST_F(NotificationTest, BadBodiesGetA400NamingTheFieldAndSendNothing) {
       {"message an object", with("message", boost::json::object{}), 400, "validation_failed", "message"},
       {"unknown field", with("subject", "Hi"), 400, "validation_failed", "subject"},
       {"only unknown", obj({{"to", "x"}}), 400, "validation_failed", "customer_id"},
-  };
+  });
   for (const auto& c : cases) {
     auto r = call("POST", "/notifications", c.body);
     EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
@@ -343,7 +346,7 @@ TEST_F(NotificationTest, BadBodiesGetA400NamingTheFieldAndSendNothing) {
 }
 
 TEST_F(NotificationTest, BadQueriesGetA400NamingTheParameter) {
-  const std::pair<std::string, std::string> cases[] = {
+  const auto cases = std::to_array<std::pair<std::string, std::string>>({
       {"/notifications", "customer_id"},
       {"/notifications?", "customer_id"},
       {"/notifications?customer_id=", "customer_id"},
@@ -363,7 +366,7 @@ TEST_F(NotificationTest, BadQueriesGetA400NamingTheParameter) {
       {"/notifications?customer_id=c&limit=1&limit=100", "limit"},
       {"/notifications?customer_id=c&customer_id=d", "customer_id"},
       {"/notifications?customer_id=c%00d", "customer_id"},
-  };
+  });
   for (const auto& [target, field] : cases) {
     auto r = call("GET", target);
     EXPECT_EQ(r.status, 400) << target << ": " << r.body;
@@ -381,7 +384,7 @@ TEST_F(NotificationTest, WrongMethodsAre405AndTooLargeIs413) {
   auto missing = testing::http(service_->port, "GET", "/notifications/some-id");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.error_code(), "not_found");
-  std::string huge(2 * 1024 * 1024, 'x');
+  std::string huge(std::size_t{2} * 1024 * 1024, 'x');
   auto too_large = call("POST", "/notifications", body("c", "o-huge", "order_confirmed", huge));
   EXPECT_EQ(too_large.status, 413);
   EXPECT_EQ(too_large.error_code(), "payload_too_large");

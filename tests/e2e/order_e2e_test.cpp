@@ -1,10 +1,11 @@
 // End to end: placing orders through the gateway with the real user, inventory and order services.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/json.hpp>
+#include <csignal>
 #include <filesystem>
 #include <latch>
 #include <thread>
@@ -159,7 +160,8 @@ TEST_F(OrderFlowTest, BusinessRuleViolationsAre422NamingTheField) {
     const char* name;
     std::string body;
     const char* field;
-  } cases[] = {
+  };
+  const auto cases = std::to_array<Case>({
       {"unknown customer", order_body("no-such-customer", R"([{"product_id":"rule-apple","quantity":1}])"),
        "customer_id"},
       {"unknown product",
@@ -171,7 +173,7 @@ TEST_F(OrderFlowTest, BusinessRuleViolationsAre422NamingTheField) {
        "items[0].price_cents"},
       {"stale decimal price",
        order_body(customer, R"([{"product_id":"rule-apple","quantity":1,"price":1.49}])"), "items[0].price"},
-  };
+  });
   for (const auto& c : cases) {
     auto r = api("POST", "/orders", c.body);
     EXPECT_EQ(r.status, 422) << c.name << ": " << r.body;
@@ -190,7 +192,8 @@ TEST_F(OrderFlowTest, MalformedRequestsAre400NamingTheProblem) {
     std::string method, target, body;
     const char* code;
     const char* field;
-  } cases[] = {
+  };
+  const auto cases = std::to_array<Case>({
       {"not json", "POST", "/orders", "{", "malformed_request", ""},
       {"no items", "POST", "/orders", order_body(customer, "[]"), "validation_failed", "items"},
       {"quantity zero", "POST", "/orders", order_body(customer, R"([{"product_id":"a","quantity":0}])"),
@@ -209,7 +212,7 @@ TEST_F(OrderFlowTest, MalformedRequestsAre400NamingTheProblem) {
       {"list bad limit", "GET", "/orders?customer_id=c&limit=ten", "", "validation_failed", "limit"},
       {"list limit twice", "GET", "/orders?customer_id=c&limit=1&limit=2", "", "validation_failed", "limit"},
       {"cancel unknown field", "POST", "/orders/x/cancel", R"({"why":"x"})", "validation_failed", "why"},
-  };
+  });
   for (const auto& c : cases) {
     auto r = api(c.method, c.target, c.body);
     EXPECT_EQ(r.status, 400) << c.name << ": " << r.body;
@@ -303,6 +306,7 @@ TEST_F(OrderFlowTest, RunsOnPostgresChosenByConfiguration) {
   std::vector<HttpResult> results(kClients);
   std::latch start(kClients);
   std::vector<std::thread> threads;
+  threads.reserve(kClients);
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&, i] {
       start.arrive_and_wait();

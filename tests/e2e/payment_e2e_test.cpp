@@ -1,12 +1,13 @@
 // End to end: the real payment service binary (and once, the gateway in front of it), started as child
 // processes on free loopback ports and driven over HTTP exactly as a client would.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/json.hpp>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <latch>
 #include <mutex>
@@ -226,9 +227,9 @@ TEST_F(PaymentE2E, SameKeyDifferentBodyIs422AndChargesNothing) {
   auto order = unique("order");
   auto key = unique("key");
   ASSERT_EQ(charge(charge_body(order, "tok_visa"), {{"Idempotency-Key", key}}).status, 201);
-  const std::string others[] = {charge_body(order, "tok_visa", 2000), charge_body(order, "tok_mastercard"),
-                                charge_body(order, "tok_visa", 1999, "cust-2"),
-                                charge_body(unique("order"), "tok_visa")};
+  const auto others = std::to_array<std::string>(
+      {charge_body(order, "tok_visa", 2000), charge_body(order, "tok_mastercard"),
+       charge_body(order, "tok_visa", 1999, "cust-2"), charge_body(unique("order"), "tok_visa")});
   for (const auto& other : others) {
     auto r = charge(other, {{"Idempotency-Key", key}});
     EXPECT_EQ(r.status, 422) << other << ": " << r.body;
@@ -305,7 +306,7 @@ TEST_F(PaymentE2E, BadInputsGetA4xxNamingTheProblem) {
     int status;
     std::string code, field;
   };
-  const Case cases[] = {
+  const auto cases = std::to_array<Case>({
       {"malformed JSON", "POST", "/payments", "{\"order_id\":", {}, 400, "malformed_request", ""},
       {"empty body", "POST", "/payments", "", {}, 400, "malformed_request", ""},
       {"array body", "POST", "/payments", "[1]", {}, 400, "malformed_request", ""},
@@ -584,7 +585,7 @@ TEST_F(PaymentE2E, BadInputsGetA4xxNamingTheProblem) {
        413,
        "payload_too_large",
        ""},
-  };
+  });
   for (const auto& k : cases) {
     auto r = call(k.method, k.target, k.body, k.headers);
     EXPECT_EQ(r.status, k.status) << k.name << ": " << r.body;
@@ -625,6 +626,7 @@ void parallel_same_key(int connections, std::chrono::milliseconds processor_late
     std::vector<HttpResult> results(kClients);
     std::latch start(kClients);
     std::vector<std::thread> threads;
+    threads.reserve(kClients);
     for (int i = 0; i < kClients; ++i) {
       threads.emplace_back([&, i] {
         start.arrive_and_wait();
@@ -692,6 +694,7 @@ void parallel_captures(const Headers& env) {
   std::vector<HttpResult> results(kClients);
   std::latch start(kClients);
   std::vector<std::thread> threads;
+  threads.reserve(kClients);
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&, i] {
       start.arrive_and_wait();

@@ -442,7 +442,7 @@ TEST_P(SagaKillE2E, AMixedRunWithKillsEndsWithEveryInvariantHolding) {
                                    std::to_string(quantity) + R"(}],"shipping_address":)" + address + "}");
         if (r.status == 201) {
           std::lock_guard lock(ids_mutex);
-          ids.push_back(std::string(r.json().at("id").as_string()));
+          ids.emplace_back(r.json().at("id").as_string());
           ++placed;
           break;
         }
@@ -451,6 +451,7 @@ TEST_P(SagaKillE2E, AMixedRunWithKillsEndsWithEveryInvariantHolding) {
     }
   };
   std::vector<std::thread> clients;
+  clients.reserve(kClients);
   for (int c = 0; c < kClients; ++c) clients.emplace_back(client, 1000u + static_cast<unsigned>(c));
   // The kills, spread over the run: each waits until that many orders were placed (bounded).
   auto kill_at = [&](int orders, ServiceProcess& victim) {

@@ -1,12 +1,13 @@
 // End to end: the real shipping binary (and the gateway in front of it), started as child processes on
 // free loopback ports and driven over HTTP exactly as a client would.
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/json.hpp>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -197,6 +198,7 @@ TEST_F(ShippingTest, TwentyParallelIdenticalCreatesMakeExactlyOneShipment) {
   constexpr int kThreads = 20;
   std::vector<HttpResult> results(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back(
         [&, i] { results[static_cast<std::size_t>(i)] = call("POST", "/shipments", body(order)); });
@@ -226,6 +228,7 @@ TEST_F(ShippingTest, ParallelConflictingCreatesLetOneAddressWin) {
   other["city"] = "Munich";
   std::vector<HttpResult> results(kThreads);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
       results[static_cast<std::size_t>(i)] =
@@ -269,9 +272,9 @@ TEST_F(ShippingTest, BadCreateBodiesGetA400NamingTheField) {
     a.erase(key);
     return body("order-bad", "cust-1", a);
   };
-  auto top = [](boost::json::object o) { return boost::json::serialize(o); };
+  auto top = [](const boost::json::object& o) { return boost::json::serialize(o); };
   boost::json::string s201(201, 'x');
-  const BadInput cases[] = {
+  const auto cases = std::to_array<BadInput>({
       {"malformed JSON", R"({"order_id":)", 400, "malformed_request", ""},
       {"empty body", "", 400, "malformed_request", ""},
       {"array body", "[1]", 400, "malformed_request", ""},
@@ -326,7 +329,7 @@ TEST_F(ShippingTest, BadCreateBodiesGetA400NamingTheField) {
       {"country unassigned", with("country", "ZZ"), 400, "validation_failed", "address.country"},
       {"country a name", with("country", "Germany"), 400, "validation_failed", "address.country"},
       {"country a number", with("country", 49), 400, "validation_failed", "address.country"},
-  };
+  });
   for (const auto& c : cases) {
     auto r = call("POST", "/shipments", c.body);
     EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
@@ -362,11 +365,11 @@ TEST_F(ShippingTest, BadQueriesAndCancelBodiesGetA400) {
   auto created = call("POST", "/shipments", body(unique_order()));
   ASSERT_EQ(created.status, 201);
   std::string id = str(created.json(), "id");
-  const BadInput cases[] = {
+  const auto cases = std::to_array<BadInput>({
       {"cancel with unknown field", R"({"reason":"changed my mind"})", 400, "validation_failed", "reason"},
       {"cancel with malformed body", "nope", 400, "malformed_request", ""},
       {"cancel with array body", "[]", 400, "malformed_request", ""},
-  };
+  });
   for (const auto& c : cases) {
     auto r = call("POST", "/shipments/" + id + "/cancel", c.body);
     EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
@@ -395,7 +398,7 @@ TEST_F(ShippingTest, UnknownShipmentsAre404AndWrongMethods405) {
   EXPECT_EQ(get_cancel.header("allow"), "POST");
   EXPECT_EQ(call("PUT", "/shipments").status, 405);
 
-  std::string huge(2 * 1024 * 1024, 'x');
+  std::string huge(std::size_t{2} * 1024 * 1024, 'x');
   auto too_large = call("POST", "/shipments", body("order-huge", huge));
   EXPECT_EQ(too_large.status, 413);
   EXPECT_EQ(too_large.error_code(), "payload_too_large");

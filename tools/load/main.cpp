@@ -105,6 +105,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -114,6 +115,7 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "credentials.hpp"
@@ -174,15 +176,15 @@ Result<load::AdminAccess> admin_access(const load::Options& options) {
 }
 
 std::string generated_prefix(std::uint64_t random) {
-  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  static constexpr std::string_view kDigits = "0123456789abcdefghijklmnopqrstuvwxyz";
   auto now = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
   std::string time;
   for (; now > 0; now /= 36) time.insert(time.begin(), kDigits[now % 36]);
-  char tail[8];
-  std::snprintf(tail, sizeof tail, "%04x", static_cast<unsigned>(random & 0xffff));
-  return "ld-" + time + "-" + tail;
+  std::array<char, 8> tail{};
+  std::snprintf(tail.data(), tail.size(), "%04x", static_cast<unsigned>(random & 0xffff));
+  return "ld-" + time + "-" + tail.data();
 }
 
 // Progress on stderr: redrawn in place on a terminal, else a line every 5 s.
@@ -293,7 +295,8 @@ int run(const std::vector<std::string>& args) {
   report.elapsed_seconds = driver.elapsed_seconds();
 
   std::cerr << "settle: reading back " << report.ops[load::op_index(load::Op::kPlaceOrder)].ok
-            << " placed orders (pending ones for up to " << options.settle.count() / 1000.0 << " s)\n";
+            << " placed orders (pending ones for up to "
+            << static_cast<double>(options.settle.count()) / 1000.0 << " s)\n";
   report.orders = driver.settle(stop_when_interrupted);
   report.tokens = driver.tokens();
 

@@ -1,5 +1,6 @@
 #include "mix.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "mercato/core/enum_names.hpp"
@@ -72,10 +73,9 @@ Op Mix::pick(std::uint64_t r) const noexcept {
     r -= w;
   }
   // r >= total(): not a valid draw; the last operation with a weight keeps the result defined.
-  for (auto it = kAllOps.rbegin(); it != kAllOps.rend(); ++it) {
-    if (weights_[op_index(*it)] > 0) return *it;
-  }
-  return Op::kReadProduct;
+  auto last =
+      std::find_if(kAllOps.rbegin(), kAllOps.rend(), [&](Op op) { return weights_[op_index(op)] > 0; });
+  return last != kAllOps.rend() ? *last : Op::kReadProduct;
 }
 
 std::string Mix::to_string() const {

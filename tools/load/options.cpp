@@ -1,5 +1,6 @@
 #include "options.hpp"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -34,9 +35,10 @@ Result<double> parse_number(std::string_view text, std::string_view option, doub
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   bool in_range = std::isfinite(value) && (min_exclusive ? value > min : value >= min) && value <= max;
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !in_range) {
-    char range[96];
-    std::snprintf(range, sizeof range, "a number %s %g and <= %g", min_exclusive ? ">" : ">=", min, max);
-    return bad(option, "expected " + std::string(range) + ", got '" + std::string(text) + "'");
+    std::array<char, 96> range{};
+    std::snprintf(range.data(), range.size(), "a number %s %g and <= %g", min_exclusive ? ">" : ">=", min,
+                  max);
+    return bad(option, "expected " + std::string(range.data()) + ", got '" + std::string(text) + "'");
   }
   return value;
 }

@@ -7,7 +7,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-Result<Options> parse(std::vector<std::string> args) { return parse_options(args); }
+Result<Options> parse(const std::vector<std::string>& args) { return parse_options(args); }
 
 TEST(Options, DefaultsAreAnOpenLoopForTenSeconds) {
   auto o = parse({});

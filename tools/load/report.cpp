@@ -1,6 +1,7 @@
 #include "report.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/json/array.hpp>
 #include <cmath>
 #include <cstdio>
@@ -10,9 +11,10 @@ namespace mercato::load {
 namespace {
 
 std::string format(const char* fmt, auto... args) {
-  char buf[256];
-  int n = std::snprintf(buf, sizeof buf, fmt, args...);
-  return std::string(buf, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof buf) - 1)));
+  std::array<char, 256> buf{};
+  int n = std::snprintf(buf.data(), buf.size(), fmt, args...);
+  return std::string(buf.data(),
+                     static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(buf.size()) - 1)));
 }
 
 // Microseconds as milliseconds with two decimals ("-" for an empty histogram's values).
@@ -162,8 +164,8 @@ double RunReport::error_rate() const {
 Verdict judge(const RunReport& report) {
   Verdict v;
   auto all = report.total();
-  if (report.interrupted) v.failures.push_back("interrupted (SIGINT): the run was cut short");
-  if (all.count == 0) v.failures.push_back("no operation was sent");
+  if (report.interrupted) v.failures.emplace_back("interrupted (SIGINT): the run was cut short");
+  if (all.count == 0) v.failures.emplace_back("no operation was sent");
   if (report.error_rate() > report.options.max_error_rate) {
     v.failures.push_back("errors " + percent(report.error_rate()) +
                          " of operations, above --max-error-rate " + percent(report.options.max_error_rate));

@@ -44,7 +44,7 @@ RunReport sample() {
   r.orders.pending = 1;
   r.orders.first_placed_ms = 1'000'000;
   r.orders.last_confirmed_ms = 1'002'000;
-  for (int ms : {10, 12, 15, 40}) r.orders.placed_to_confirmed.record(ms * 1000);
+  for (int ms : {10, 12, 15, 40}) r.orders.placed_to_confirmed.record(std::int64_t{ms} * 1000);
   r.check = {.ran = true,
              .passed = true,
              .attempts = 1,

@@ -4,7 +4,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <array>
 #include <stdexcept>
+#include <string_view>
 
 namespace mercato::auth {
 
@@ -17,16 +19,16 @@ std::string random_bytes(std::size_t n) {
 }
 
 std::string sha256(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
+  if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1) {
     throw std::runtime_error("SHA-256 failed");
   }
-  return std::string(reinterpret_cast<const char*>(digest), size);
+  return std::string(reinterpret_cast<const char*>(digest.data()), size);
 }
 
 std::string sha256_hex(std::string_view data) {
-  static constexpr char kHex[] = "0123456789abcdef";
+  static constexpr std::string_view kHex = "0123456789abcdef";
   std::string out;
   for (unsigned char c : sha256(data)) {
     out.push_back(kHex[c >> 4]);

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <array>
 #include <boost/json.hpp>
 
 #include "mercato/auth/base64url.hpp"
@@ -92,11 +93,11 @@ TEST_F(JwtTest, Hs256SignedWithThePublicKeyIsRefused) {
       b64({{"alg", "HS256"}, {"typ", "JWT"}, {"kid", "k1"}}) + "." + b64(payload_of(claims_at(kNow)));
   // The classic confusion: the public key (raw, and as its JWK text) used as an HMAC secret.
   for (const std::string& secret : {key_.public_key().raw(), base64url_encode(key_.public_key().raw())}) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
+    std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
     unsigned int size = 0;
     HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-         reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &size);
-    auto token = input + "." + base64url_encode(std::string(reinterpret_cast<char*>(mac), size));
+         reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac.data(), &size);
+    auto token = input + "." + base64url_encode(std::string(reinterpret_cast<char*>(mac.data()), size));
     expect_refused(token, "algorithm 'HS256' is not accepted");
   }
 }
@@ -199,7 +200,7 @@ TEST_F(JwtTest, TruncatedTokensAreRefused) {
 }
 
 TEST_F(JwtTest, NotJsonIsRefused) {
-  auto sign_raw = [&](std::string header, std::string payload) {
+  auto sign_raw = [&](const std::string& header, const std::string& payload) {
     auto input = base64url_encode(header) + "." + base64url_encode(payload);
     return input + "." + base64url_encode(key_.sign(input));
   };

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -466,7 +467,7 @@ std::uint64_t Section::bytes(std::string_view key, std::uint64_t fallback) const
   auto v = scalar(*state_, k);
   if (!v) return fallback;
   constexpr std::string_view kExpected = "a byte size such as 1048576, 64KiB, 1MiB, 2GiB or 10KB";
-  static constexpr std::pair<std::string_view, std::uint64_t> kUnits[] = {
+  static constexpr auto kUnits = std::to_array<std::pair<std::string_view, std::uint64_t>>({
       {"", 1},
       {"B", 1},
       {"KB", 1000ULL},
@@ -477,7 +478,7 @@ std::uint64_t Section::bytes(std::string_view key, std::uint64_t fallback) const
       {"MiB", 1ULL << 20},
       {"GiB", 1ULL << 30},
       {"TiB", 1ULL << 40},
-  };
+  });
   auto [digits, unit] = split_number_unit(trim(v->text));
   auto n = parse_unsigned(digits);
   std::uint64_t scale = 0;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -98,8 +99,8 @@ TEST(Source, LoadsFileAndEnvironmentArray) {
   std::string var1 = "APP_SERVER__PORT=9000";
   std::string var2 = "PATH=/usr/bin";
   std::string var3 = "APP_SERVER__HOST=a=b";  // only the first '=' separates name and value
-  char* envp[] = {var1.data(), var2.data(), var3.data(), nullptr};
-  auto src = Source::load(path, envp);
+  std::array<char*, 4> envp{var1.data(), var2.data(), var3.data(), nullptr};
+  auto src = Source::load(path, envp.data());
   EXPECT_EQ(src.section("server").port("port", 1), 9000);
   EXPECT_EQ(src.section("server").string("host", ""), "a=b");
   EXPECT_NO_THROW(src.check_all_used());
@@ -161,8 +162,8 @@ TEST(Source, ReportsUnknownKeysFromFileAndEnvironment) {
     out << "server:\n  port: 8080\n  prot: 8081\n";
   }
   std::string var = "APP_SERVER__HOTS=example";
-  char* envp[] = {var.data(), nullptr};
-  auto src = Source::load(path, envp);
+  std::array<char*, 2> envp{var.data(), nullptr};
+  auto src = Source::load(path, envp.data());
   (void)src.section("server").port("port", 1);
   auto msg = error_of([&] { src.check_all_used(); });
   EXPECT_THAT(msg, HasSubstr("unknown configuration key 'server.prot' (in " + path + ")"));

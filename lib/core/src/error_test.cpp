@@ -2,12 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <set>
 
 namespace mercato {
 namespace {
 
-constexpr ErrorCode kAll[] = {
+constexpr std::array kAll{
     ErrorCode::kValidationFailed, ErrorCode::kMalformedRequest, ErrorCode::kUnauthenticated,
     ErrorCode::kPermissionDenied, ErrorCode::kNotFound,         ErrorCode::kMethodNotAllowed,
     ErrorCode::kConflict,         ErrorCode::kPayloadTooLarge,  ErrorCode::kUnprocessable,

@@ -8,11 +8,11 @@ namespace mercato {
 namespace {
 
 const std::string& armed() {
-  static const std::string list = [] {
+  static const std::string kList = [] {
     const char* v = std::getenv("MERCATO_FAILPOINTS");
     return v ? "," + std::string(v) + "," : std::string();
   }();
-  return list;
+  return kList;
 }
 
 }  // namespace

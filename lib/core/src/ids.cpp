@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 namespace mercato {
 namespace {
@@ -29,7 +30,7 @@ void fill_random(std::uint8_t* out, std::size_t n) {
   }
 }
 
-constexpr char kHex[] = "0123456789abcdef";
+constexpr std::string_view kHex = "0123456789abcdef";
 
 }  // namespace
 

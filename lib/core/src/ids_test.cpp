@@ -55,14 +55,14 @@ std::uint64_t untemper(std::uint64_t y) {
 std::uint64_t word_of(const std::string& hex16) {
   // random_hex writes a word's bytes low byte first.
   std::uint64_t w = 0;
-  for (int j = 7; j >= 0; --j)
-    w = (w << 8) | std::stoull(hex16.substr(static_cast<std::size_t>(2 * j), 2), nullptr, 16);
+  for (std::size_t j = 8; j-- > 0;) w = (w << 8) | std::stoull(hex16.substr(2 * j, 2), nullptr, 16);
   return w;
 }
 
 TEST(Ids, UntemperInvertsTheTempering) {
   std::mt19937_64 reference(12345);
   std::vector<std::uint64_t> state;
+  state.reserve(312);
   for (int i = 0; i < 312; ++i) state.push_back(untemper(reference()));
   std::stringstream text;
   for (auto w : state) text << w << ' ';

@@ -227,6 +227,7 @@ TEST_F(InProcessBroker, PerSubjectOrderHoldsAcrossARestart) {
   ASSERT_EQ(handled.size(), static_cast<std::size_t>(kSubjects));
   for (auto& [subject, ns] : handled) {
     std::vector<std::string> expected;
+    expected.reserve(kPerSubject);
     for (int n = 0; n < kPerSubject; ++n) expected.push_back(std::to_string(n));
     EXPECT_EQ(ns, expected) << subject << ": out of order, repeated or missing across the restart";
   }
@@ -284,6 +285,7 @@ TEST_P(BoundedMemory, EventsEveryGroupAckedAreDropped) {
     std::size_t most = 0;
     for (int i = 0; i < kBatches; ++i) {
       std::vector<CloudEvent> batch;
+      batch.reserve(kBatch);
       for (int n = 0; n < kBatch; ++n)
         batch.push_back(event(n % 2 ? "order.cancelled" : "order.created", "o" + std::to_string(n % 7), n));
       ASSERT_TRUE(t->publish(batch));

@@ -15,6 +15,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <array>
 #include <string>
 
 namespace mercato::events {
@@ -37,18 +38,18 @@ KafkaMockCluster::~KafkaMockCluster() = default;
 
 Result<std::unique_ptr<KafkaMockCluster>> KafkaMockCluster::start(int brokers) {
   if (brokers < 1 || brokers > 16) return Error::validation("brokers", "a mock cluster has 1 to 16 brokers");
-  char errstr[512];
+  std::array<char, 512> errstr{};
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   // The bookkeeping handle has no bootstrap servers of its own; without this it warns about that.
-  if (rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+  if (rd_kafka_conf_set(conf, "log_level", "3", errstr.data(), errstr.size()) != RD_KAFKA_CONF_OK) {
     rd_kafka_conf_destroy(conf);
-    return Error::internal(std::string("cannot configure the Kafka mock cluster: ") + errstr);
+    return Error::internal(std::string("cannot configure the Kafka mock cluster: ") + errstr.data());
   }
   auto impl = std::make_unique<Impl>();
-  impl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  impl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr.data(), errstr.size());
   if (impl->rk == nullptr) {
     rd_kafka_conf_destroy(conf);  // rd_kafka_new owns conf only when it succeeds
-    return Error::unavailable(std::string("cannot create the Kafka mock cluster's client: ") + errstr);
+    return Error::unavailable(std::string("cannot create the Kafka mock cluster's client: ") + errstr.data());
   }
   impl->cluster = rd_kafka_mock_cluster_new(impl->rk, brokers);
   if (impl->cluster == nullptr) return Error::unavailable("librdkafka could not start a mock cluster");

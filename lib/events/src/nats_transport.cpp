@@ -70,6 +70,7 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <chrono>
 #include <climits>
@@ -186,11 +187,11 @@ class Connection {
     if (streams_.contains(topic)) return {};
     std::string name = stream_of(topic);
     std::string subjects = settings_.prefix + "." + topic + ".>";
-    const char* subject_list[] = {subjects.c_str()};
+    std::array<const char*, 1> subject_list{subjects.c_str()};
     jsStreamConfig config;
     jsStreamConfig_Init(&config);
     config.Name = name.c_str();
-    config.Subjects = subject_list;
+    config.Subjects = subject_list.data();
     config.SubjectsLen = 1;
     config.Retention = js_LimitsPolicy;
     config.Storage = js_FileStorage;
@@ -199,7 +200,7 @@ class Connection {
     jsOptions_Init(&options);
     options.Wait = to_millis(wait);
     jsStreamInfo* info = nullptr;
-    jsErrCode js_error = static_cast<jsErrCode>(0);
+    auto js_error = static_cast<jsErrCode>(0);
     natsStatus s = js_AddStream(&info, js_, &config, &options, &js_error);
     jsStreamInfo_Destroy(info);
     // An existing stream with another configuration was tuned by an operator (replicas, limits): use it.
@@ -207,7 +208,7 @@ class Connection {
     // overlapping the earlier one's subjects (JetStream error 10065) — the stream is there all the same.
     if (s != NATS_OK && js_error != JSStreamNameExistErr) {
       jsStreamInfo* existing = nullptr;
-      jsErrCode lookup_error = static_cast<jsErrCode>(0);
+      auto lookup_error = static_cast<jsErrCode>(0);
       bool exists = js_GetStreamInfo(&existing, js_, name.c_str(), &options, &lookup_error) == NATS_OK;
       jsStreamInfo_Destroy(existing);
       if (!exists)
@@ -325,7 +326,7 @@ class NatsSubscription final : public Subscription {
         // Bound to the consumer created above: the library did not create it, so it never deletes it.
         sub_options.Stream = part->stream.c_str();
         sub_options.Consumer = part->durable.c_str();
-        jsErrCode js_error = static_cast<jsErrCode>(0);
+        auto js_error = static_cast<jsErrCode>(0);
         natsStatus s = js_PullSubscribe(&part->sub, connection_->js(), part->filter.c_str(),
                                         part->durable.c_str(), nullptr, &sub_options, &js_error);
         if (s != NATS_OK) {
@@ -392,7 +393,7 @@ class NatsSubscription final : public Subscription {
     jsOptions_Init(&js_options);
     js_options.Wait = to_millis(wait);
     jsConsumerInfo* info = nullptr;
-    jsErrCode js_error = static_cast<jsErrCode>(0);
+    auto js_error = static_cast<jsErrCode>(0);
     // Idempotent: an identical consumer is returned as is, a changed ack_wait is applied.
     natsStatus s =
         js_AddConsumer(&info, connection_->js(), part.stream.c_str(), &config, &js_options, &js_error);
@@ -585,7 +586,7 @@ class NatsTransport final : public Transport {
     jsOptions_Init(&options);
     options.Wait = to_millis(kPingWait);
     jsAccountInfo* info = nullptr;
-    jsErrCode js_error = static_cast<jsErrCode>(0);
+    auto js_error = static_cast<jsErrCode>(0);
     natsStatus s = js_GetAccountInfo(&info, connection_->js(), &options, &js_error);
     jsAccountInfo_Destroy(info);
     if (s != NATS_OK)

@@ -225,17 +225,17 @@ class SqlEventStore final : public EventStore {
 
   Result<std::vector<DeadLetter>> dead_letters(std::size_t limit) override {
     return db_.with([&](sql::Connection& c) -> Result<std::vector<DeadLetter>> {
-      static const std::string sql = "SELECT " + std::string(kDeadLetterColumns) +
-                                     " FROM event_dead_letters ORDER BY failed_at_ms, id LIMIT $1";
-      return sql::read_all(c.query(sql, {limit}), read_dead_letter);
+      static const std::string kSql = "SELECT " + std::string(kDeadLetterColumns) +
+                                      " FROM event_dead_letters ORDER BY failed_at_ms, id LIMIT $1";
+      return sql::read_all(c.query(kSql, {limit}), read_dead_letter);
     });
   }
 
   Result<std::optional<DeadLetter>> dead_letter(std::string_view id) override {
     return db_.with([&](sql::Connection& c) -> Result<std::optional<DeadLetter>> {
-      static const std::string sql =
+      static const std::string kSql =
           "SELECT " + std::string(kDeadLetterColumns) + " FROM event_dead_letters WHERE id = $1";
-      MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(sql, {id}));
+      MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(kSql, {id}));
       if (rows.empty()) return std::optional<DeadLetter>();
       MERCATO_ASSIGN_OR_RETURN(auto d, read_dead_letter(rows[0]));
       return std::optional<DeadLetter>(std::move(d));

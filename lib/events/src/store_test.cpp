@@ -326,7 +326,7 @@ TEST_P(EventStoreTest, TheBusCountsDeliveriesPublicationsAndDeadLettersPerType) 
                              "mercato_events_publish_failures_total 0"}) {
     EXPECT_NE(text.find(series), std::string::npos) << series << " in\n" << text;
   }
-  auto counter = [&](std::string_view name, std::string_view help, obs::Labels labels) {
+  auto counter = [&](std::string_view name, std::string_view help, const obs::Labels& labels) {
     return metrics.counter(name, help, labels).value();
   };
   auto handled = [&](const char* outcome) {

@@ -105,7 +105,7 @@ class TransportContract : public ::testing::TestWithParam<std::string> {
     return o;
   }
 
-  Handler recording(Recorder& recorder, std::string member) {
+  Handler recording(Recorder& recorder, const std::string& member) {
     return [&recorder, member](const Delivery& d) -> Result<void> {
       recorder.add(member, d.event, d.attempt);
       return {};
@@ -166,6 +166,7 @@ TEST_P(TransportContract, EveryGroupSeesEveryEventAndOnlyTheTypesItAskedFor) {
                          recording(notification, "n"));
   ASSERT_TRUE(s1 && s2);
   std::vector<CloudEvent> batch;
+  batch.reserve(20);
   for (int i = 0; i < 20; ++i)
     batch.push_back(event(i % 2 ? "order.cancelled" : "order.created", "o" + std::to_string(i), i));
   ASSERT_TRUE(t->publish(batch));
@@ -206,7 +207,7 @@ TEST_P(TransportContract, MembersShareTheWorkAndKeepPerSubjectOrder) {
   std::atomic<int> in_flight_per_subject_violations = 0;
   std::mutex busy_mutex;
   std::set<std::string> busy;
-  auto handler = [&](std::string member) {
+  auto handler = [&](const std::string& member) {
     return [&, member](const Delivery& d) -> Result<void> {
       {
         std::lock_guard lock(busy_mutex);

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -278,12 +279,13 @@ struct Client::Impl {
 
   asio::awaitable<void> exchange_once(PooledConnection& conn, const Outgoing& out, Method method,
                                       Clock::time_point deadline, Exchange& result) {
-    char budget[24];
-    auto printed = std::to_chars(budget, budget + sizeof budget, remaining_ms(deadline));
-    wire::write_request(conn.write_buffer, out.method, out.request.target, out.request.headers, out.host,
-                        kRequestTimeoutHeader,
-                        std::string_view(budget, static_cast<std::size_t>(printed.ptr - budget)),
-                        out.request.body);
+    std::array<char, 24> budget{};
+    auto printed = std::to_chars(budget.data(), budget.data() + budget.size(), remaining_ms(deadline));
+    wire::write_request(
+        conn.write_buffer, out.method, out.request.target, out.request.headers, out.host,
+        kRequestTimeoutHeader,
+        std::string_view(budget.data(), static_cast<std::size_t>(printed.ptr - budget.data())),
+        out.request.body);
     auto& stream = *conn.stream;
     stream.expires_at(deadline);
     std::tuple<boost::system::error_code, std::size_t> written =

@@ -3,6 +3,7 @@
 // an ambiguous message could otherwise be read as a second request ("request smuggling").
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -37,7 +38,7 @@ int responses_in(const std::string& received) {
 Router framing_router() {
   Router r;
   r.get("/hello/{name}", [](const Request& req) {
-    return Response::json_text(200, "{\"hello\":\"" + std::string(req.param("name")) + "\"}");
+    return Response::json_text(200, R"({"hello":")" + std::string(req.param("name")) + R"("})");
   });
   r.post("/echo", [](const Request& req) { return Response::json_text(200, req.body); });
   // The value the handler sees for the header named by ?name=, or null.
@@ -223,7 +224,7 @@ TEST_F(FramingTest, EndlessChunkExtensionIsRefusedWithBoundedMemory) {
   std::atomic<bool> reading_done{false};
   std::thread sender([&] {
     send_all(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;ext=");
-    std::string piece(64 * 1024, 'e');
+    std::string piece(std::size_t{64} * 1024, 'e');
     // Up to 64 MiB; a server that stops reading makes send fail or block until it closes.
     for (int i = 0; i < 1024 && !reading_done; ++i) {
       auto n = ::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL);
@@ -275,11 +276,11 @@ TEST_F(FramingTest, HeadErrorHasNoBody) {
 // Reads from `fd` until `needle` has arrived (or the 5 s receive timeout); returns what was read.
 std::string read_until(int fd, std::string_view needle) {
   std::string out;
-  char buf[4096];
+  std::array<char, 4096> buf{};
   while (out.find(needle) == std::string::npos) {
-    auto n = ::recv(fd, buf, sizeof buf, 0);
+    auto n = ::recv(fd, buf.data(), buf.size(), 0);
     if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
+    out.append(buf.data(), static_cast<std::size_t>(n));
   }
   return out;
 }
@@ -365,14 +366,14 @@ class ScriptedUpstream {
     timeval tv{5, 0};
     ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     std::string in;
-    char buf[4096];
+    std::array<char, 4096> buf{};
     for (const auto& answer : answers_) {
       // One request: its head, then its Content-Length body.
       std::size_t end;
       while ((end = in.find("\r\n\r\n")) == std::string::npos) {
-        auto n = ::recv(c, buf, sizeof buf, 0);
+        auto n = ::recv(c, buf.data(), buf.size(), 0);
         if (n <= 0) break;
-        in.append(buf, static_cast<std::size_t>(n));
+        in.append(buf.data(), static_cast<std::size_t>(n));
       }
       if (end == std::string::npos) break;
       std::size_t length = 0;
@@ -380,9 +381,9 @@ class ScriptedUpstream {
         length = std::stoul(in.substr(cl + 16));
       }
       while (in.size() < end + 4 + length) {
-        auto n = ::recv(c, buf, sizeof buf, 0);
+        auto n = ::recv(c, buf.data(), buf.size(), 0);
         if (n <= 0) break;
-        in.append(buf, static_cast<std::size_t>(n));
+        in.append(buf.data(), static_cast<std::size_t>(n));
       }
       {
         std::lock_guard lock(mutex_);
@@ -432,7 +433,7 @@ TEST_F(FramingTest, ClientSkipsInterimResponsesAndDoesNotForwardExpect) {
           EXPECT_EQ(b->body, "second");
         }
       },
-      [&](std::exception_ptr) { done.set_value(); });
+      [&](const std::exception_ptr&) { done.set_value(); });
   ASSERT_EQ(finished.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(upstream.received().find("Expect"), std::string::npos) << upstream.received();
 }

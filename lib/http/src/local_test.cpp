@@ -16,13 +16,13 @@ namespace {
 Router local_router() {
   Router r;
   r.get("/hello/{name}", [](const Request& req) {
-    Response res = Response::json_text(200, "{\"hello\":\"" + std::string(req.param("name")) + "\"}");
+    Response res = Response::json_text(200, R"({"hello":")" + std::string(req.param("name")) + R"("})");
     res.headers.set("Connection", "keep-alive");  // hop-by-hop: never reaches a client
     return res;
   });
   r.get("/context", [](const Request& req) {
-    return Response::json_text(200, std::string("{\"deadline\":\"") + (req.deadline ? "yes" : "no") +
-                                        "\",\"remote\":\"" + req.remote_address + "\",\"trace\":\"" +
+    return Response::json_text(200, std::string(R"({"deadline":")") + (req.deadline ? "yes" : "no") +
+                                        R"(","remote":")" + req.remote_address + R"(","trace":")" +
                                         req.trace.trace_id + "\"}");
   });
   r.post("/echo", [](const Request& req) { return Response::json_text(200, req.body); });
@@ -40,7 +40,7 @@ class LocalTest : public ServerTest {
   void run(Fn fn) {
     std::promise<void> p;
     auto f = p.get_future();
-    boost::asio::co_spawn(pool_.context(0), fn(), [&](std::exception_ptr) { p.set_value(); });
+    boost::asio::co_spawn(pool_.context(0), fn(), [&](const std::exception_ptr&) { p.set_value(); });
     ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
   }
   double active_connections() {

@@ -1,6 +1,7 @@
 #include "mercato/http/message.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -202,16 +203,16 @@ Response Response::no_content() {
 }
 
 bool is_hop_by_hop(std::string_view name) noexcept {
-  static constexpr std::string_view kHopByHop[] = {"connection",
-                                                   "keep-alive",
-                                                   "proxy-connection",
-                                                   "proxy-authenticate",
-                                                   "proxy-authorization",
-                                                   "te",
-                                                   "trailer",
-                                                   "transfer-encoding",
-                                                   "upgrade"};
-  return std::any_of(std::begin(kHopByHop), std::end(kHopByHop),
+  static constexpr std::array<std::string_view, 9> kHopByHop = {"connection",
+                                                                "keep-alive",
+                                                                "proxy-connection",
+                                                                "proxy-authenticate",
+                                                                "proxy-authorization",
+                                                                "te",
+                                                                "trailer",
+                                                                "transfer-encoding",
+                                                                "upgrade"};
+  return std::any_of(kHopByHop.begin(), kHopByHop.end(),
                      [&](std::string_view h) { return iequals(h, name); });
 }
 

@@ -123,7 +123,7 @@ class MessageParser : public boost::beast::http::basic_parser<kIsRequest> {
   }
   void on_finish_impl(error_code&) override {}
 
-  std::size_t section_limit_ = 8 * 1024;  // Beast's default header limit
+  std::size_t section_limit_ = std::size_t{8} * 1024;  // Beast's default header limit
   std::size_t section_bytes_ = 0;
   bool in_trailers_ = false;
   int host_fields_ = 0;

@@ -1,5 +1,6 @@
 #include "mercato/http/server.hpp"
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -37,8 +38,8 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 struct RouteMetrics {
-  obs::Counter* by_class[4] = {};  // 2xx, 3xx, 4xx, 5xx
-  obs::Counter* errors = nullptr;  // 5xx
+  std::array<obs::Counter*, 4> by_class{};  // 2xx, 3xx, 4xx, 5xx
+  obs::Counter* errors = nullptr;           // 5xx
   obs::Histogram* latency = nullptr;
 
   void record(int status, double seconds) {
@@ -135,7 +136,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       workers.push_back(std::move(w));
     }
     for (auto& w : workers) {
-      asio::co_spawn(*w.io, accept_loop(w), [self = shared_from_this()](std::exception_ptr e) {
+      asio::co_spawn(*w.io, accept_loop(w), [self = shared_from_this()](const std::exception_ptr& e) {
         if (e) self->logger.error("accept loop ended with an exception");
       });
     }
@@ -159,7 +160,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       w.connections.push_front(conn);
       auto it = w.connections.begin();
       active_connections->add(1);
-      asio::co_spawn(*w.io, serve(*conn), [self, &w, it](std::exception_ptr e) {
+      asio::co_spawn(*w.io, serve(*conn), [self, &w, it](const std::exception_ptr& e) {
         if (e) self->logger.error("connection ended with an exception");
         w.connections.erase(it);
         self->active_connections->add(-1);
@@ -174,7 +175,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     auto& stream = conn->stream;
     // Bounded: Beast's parser needs a whole line (a chunk size with its extensions) or a whole trailer
     // section in the buffer; without a bound a client could grow it for as long as it keeps sending.
-    beast::flat_buffer buffer(static_cast<std::size_t>(settings.max_header_bytes) + 16 * 1024);
+    beast::flat_buffer buffer(static_cast<std::size_t>(settings.max_header_bytes) + std::size_t{16} * 1024);
     boost::system::error_code ec;
     auto remote = stream.socket().remote_endpoint(ec);
     std::string remote_address = ec ? std::string() : remote.address().to_string();
@@ -369,8 +370,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream.expires_after(std::chrono::milliseconds(500));
     std::size_t drained = 0;
-    static thread_local char sink[16384];
-    while (drained < 1024 * 1024) {
+    static thread_local std::array<char, 16384> sink;
+    while (drained < std::size_t{1024} * 1024) {
       auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), kUseTuple);
       if (rec) break;
       drained += n;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -26,15 +27,15 @@ using namespace std::chrono_literals;
 Router hello_router() {
   Router r;
   r.get("/hello/{name}", [](const Request& req) {
-    return Response::json_text(200, "{\"hello\":\"" + std::string(req.param("name")) + "\"}");
+    return Response::json_text(200, R"({"hello":")" + std::string(req.param("name")) + R"("})");
   });
   r.post("/echo", [](const Request& req) { return Response::json_text(200, req.body); });
   r.get("/throw", [](const Request&) -> Response { throw std::runtime_error("boom"); });
   r.get("/context", [](const Request& req) {
     std::string deadline = req.deadline ? "yes" : "no";
-    return Response::json_text(200, "{\"request_id\":\"" + req.request_id + "\",\"trace_id\":\"" +
-                                        req.trace.trace_id + "\",\"span_id\":\"" + req.trace.span_id +
-                                        "\",\"deadline\":\"" + deadline + "\"}");
+    return Response::json_text(200, R"({"request_id":")" + req.request_id + R"(","trace_id":")" +
+                                        req.trace.trace_id + R"(","span_id":")" + req.trace.span_id +
+                                        R"(","deadline":")" + deadline + R"("})");
   });
   return r;
 }
@@ -256,8 +257,8 @@ TEST_F(ServerTest, ShutdownClosesIdleKeepAliveConnections) {
   start(hello_router());
   int fd = connect_to(port());
   send_all(fd, "GET /hello/a HTTP/1.1\r\nHost: x\r\n\r\n");
-  char buf[1024];
-  ASSERT_GT(::recv(fd, buf, sizeof buf, 0), 0);
+  std::array<char, 1024> buf{};
+  ASSERT_GT(::recv(fd, buf.data(), buf.size(), 0), 0);
   EXPECT_TRUE(shutdown(3s));
   ::close(fd);
 }
@@ -270,7 +271,7 @@ TEST_F(ServerTest, ClientCallsUpstreamAndMapsFailures) {
   auto run = [&](auto fn) {
     std::promise<void> p;
     auto f = p.get_future();
-    boost::asio::co_spawn(pool_.context(0), fn(), [&](std::exception_ptr) { p.set_value(); });
+    boost::asio::co_spawn(pool_.context(0), fn(), [&](const std::exception_ptr&) { p.set_value(); });
     ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
   };
   Endpoint self{"127.0.0.1", port()};

@@ -35,7 +35,7 @@ inline std::string error_code_of(const std::string& response) {
 
 class ServerTest : public ::testing::Test {
  protected:
-  void start(Router router, ServerSettings settings = {}) {
+  void start(Router router, const ServerSettings& settings = {}) {
     server_ = std::make_unique<Server>(pool_, settings, std::move(router), logger_, metrics_);
     server_->start();
     pool_.start();

@@ -1,5 +1,6 @@
 #include "wire.hpp"
 
+#include <array>
 #include <charconv>
 #include <optional>
 
@@ -17,9 +18,9 @@ bool safe_name(std::string_view s) {
 }
 
 void append_number(std::string& out, std::size_t n) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
-  out.append(buf, end);
+  std::array<char, 24> buf{};
+  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), n);
+  out.append(buf.data(), end);
 }
 
 void append_header(std::string& out, std::string_view name, std::string_view value) {

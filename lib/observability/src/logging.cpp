@@ -2,10 +2,12 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
+#include <string_view>
 #include <utility>
 
 #include "mercato/core/enum_names.hpp"
@@ -15,7 +17,7 @@
 namespace mercato::obs {
 namespace {
 
-constexpr char kHex[] = "0123456789abcdef";
+constexpr std::string_view kHex = "0123456789abcdef";
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 if the bytes there are not one. Follows the
 // table in RFC 3629 §4: rejects overlong forms, UTF-16 surrogates and code points above U+10FFFF, so
@@ -57,9 +59,9 @@ void append_double(std::string& out, double d) {
 
 template <typename Int>
 void append_int(std::string& out, Int n) {
-  char buf[24];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, n);
-  out.append(buf, ec == std::errc() ? ptr : buf);
+  std::array<char, 24> buf{};
+  auto [ptr, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), n);
+  out.append(buf.data(), ec == std::errc() ? ptr : buf.data());
 }
 
 void append_value(std::string& out, const LogField::Value& v) {
@@ -156,9 +158,9 @@ std::string Logger::format(LogLevel level, std::string_view message, std::initia
                            const LogContext* ctx) const {
   std::string line;
   line.reserve(128 + message.size() + fields.size() * 24);
-  line += "{\"time\":\"";
+  line += R"({"time":")";
   line += mercato::format_rfc3339(mercato::now_utc());
-  line += "\",\"level\":\"";
+  line += R"(","level":")";
   line += to_string(level);
   line += '"';
   append_key(line, "service");

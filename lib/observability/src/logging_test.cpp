@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -19,8 +20,8 @@ namespace {
 class Pipe {
  public:
   Pipe() {
-    int fds[2];
-    if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    std::array<int, 2> fds{};
+    if (::pipe(fds.data()) != 0) throw std::runtime_error("pipe failed");
     read_fd_ = fds[0];
     write_fd_ = fds[1];
   }
@@ -37,9 +38,10 @@ class Pipe {
   std::string drain() {
     close_write();
     std::string out;
-    char buf[4096];
+    std::array<char, 4096> buf{};
     ssize_t n;
-    while ((n = ::read(read_fd_, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+    while ((n = ::read(read_fd_, buf.data(), buf.size())) > 0)
+      out.append(buf.data(), static_cast<std::size_t>(n));
     return out;
   }
   int read_fd() const { return read_fd_; }
@@ -212,12 +214,13 @@ TEST(Logger, ConcurrentLinesDoNotInterleave) {
   std::string received;
   // Read concurrently: 3200 lines exceed the pipe buffer.
   std::thread reader([&] {
-    char buf[8192];
+    std::array<char, 8192> buf{};
     ssize_t n;
-    while ((n = ::read(pipe.read_fd(), buf, sizeof buf)) > 0)
-      received.append(buf, static_cast<std::size_t>(n));
+    while ((n = ::read(pipe.read_fd(), buf.data(), buf.size())) > 0)
+      received.append(buf.data(), static_cast<std::size_t>(n));
   });
   std::vector<std::thread> writers;
+  writers.reserve(kThreads);
   const std::string padding(200, 'x');
   for (int t = 0; t < kThreads; ++t) {
     writers.emplace_back([&, t] {

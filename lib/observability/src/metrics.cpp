@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -90,9 +91,9 @@ void append_number(std::string& out, double d) {
 }
 
 void append_number(std::string& out, std::uint64_t n) {
-  char buf[24];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, n);
-  out.append(buf, ec == std::errc() ? ptr : buf);
+  std::array<char, 24> buf{};
+  auto [ptr, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), n);
+  out.append(buf.data(), ec == std::errc() ? ptr : buf.data());
 }
 
 void append_escaped(std::string& out, std::string_view s, bool quotes) {
@@ -133,8 +134,7 @@ void append_labels(std::string& out, const Labels& labels, std::string_view extr
 // --- Histogram -------------------------------------------------------------------------------------
 
 Histogram::Histogram(std::vector<double> bounds)
-    : bounds_(normalize_buckets(std::move(bounds))),
-      buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {}
+    : bounds_(normalize_buckets(std::move(bounds))), buckets_(bounds_.size() + 1) {}
 
 void Histogram::observe(double value) noexcept {
   // Bounds are inclusive upper limits, so the bucket is the first bound >= value. A linear scan would
@@ -322,9 +322,9 @@ std::string read_proc_file(const char* path) {
   std::string text;
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return text;
-  char buf[4096];
+  std::array<char, 4096> buf{};
   ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+  while ((n = ::read(fd, buf.data(), buf.size())) > 0) text.append(buf.data(), static_cast<std::size_t>(n));
   ::close(fd);
   return text;
 }
@@ -388,8 +388,8 @@ void Registry::register_process_metrics() {
       gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
   Gauge& threads = gauge("process_threads", "Number of OS threads in the process.");
 
-  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  const double page_size = static_cast<double>(::sysconf(_SC_PAGESIZE));
+  const auto ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const auto page_size = static_cast<double>(::sysconf(_SC_PAGESIZE));
   {
     // The start time never changes: compute it once instead of on every scrape.
     auto fields = read_proc_stat_fields();

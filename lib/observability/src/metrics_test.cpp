@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -17,7 +18,6 @@ namespace mercato::obs {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::Not;
 
 // The numeric value of the first sample line starting with `series ` (name plus labels), or NaN.
 double sample(const std::string& text, const std::string& series) {
@@ -221,6 +221,7 @@ TEST(Registry, CountsExactlyUnderConcurrentUpdates) {
   constexpr int kThreads = 4;
   constexpr int kIters = 50'000;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       // Looking the objects up concurrently also exercises registration under the lock.
@@ -241,7 +242,7 @@ TEST(Registry, CountsExactlyUnderConcurrentUpdates) {
   EXPECT_EQ(sample(text, "level"), kThreads * kIters);
   EXPECT_EQ(sample(text, "obs_seconds_bucket{le=\"0.5\"}"), kThreads * kIters / 2);
   EXPECT_EQ(sample(text, "obs_seconds_count"), kThreads * kIters);
-  EXPECT_EQ(sample(text, "obs_seconds_sum"), kThreads * kIters / 2 * 1.25);
+  EXPECT_EQ(sample(text, "obs_seconds_sum"), kThreads * kIters * 1.25 / 2);
 }
 
 TEST(Registry, ExposesProcessMetricsFromProc) {
@@ -271,8 +272,8 @@ TEST(Registry, OpenFdCountFollowsOpenFiles) {
   Registry r;
   r.register_process_metrics();
   double before = sample(r.render(), "process_open_fds");
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
+  std::array<int, 2> fds{};
+  ASSERT_EQ(::pipe(fds.data()), 0);
   double after = sample(r.render(), "process_open_fds");
   ::close(fds[0]);
   ::close(fds[1]);

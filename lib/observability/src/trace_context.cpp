@@ -1,5 +1,7 @@
 #include "mercato/observability/trace_context.hpp"
 
+#include <string_view>
+
 #include "mercato/core/ids.hpp"
 
 namespace mercato::obs {
@@ -50,7 +52,7 @@ TraceContext TraceContext::new_root() {
 TraceContext TraceContext::child() const { return TraceContext{trace_id, mercato::random_hex(8), flags}; }
 
 std::string TraceContext::to_traceparent() const {
-  constexpr char kHex[] = "0123456789abcdef";
+  constexpr std::string_view kHex = "0123456789abcdef";
   std::string out;
   out.reserve(kVersion00Length);
   out += "00-";

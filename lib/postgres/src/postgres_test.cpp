@@ -98,6 +98,7 @@ TEST_F(PostgresTest, ConcurrentWritersAllLand) {
   auto db = open(4);
   ASSERT_TRUE(db->migrate("test", kMigrations));
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {

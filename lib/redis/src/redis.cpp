@@ -257,7 +257,7 @@ Result<Reply> Client::eval(const Script& script, const std::vector<std::string>&
   }
   std::vector<std::string> argv;
   argv.reserve(3 + keys.size() + args.size());
-  argv.push_back("EVALSHA");
+  argv.emplace_back("EVALSHA");
   argv.push_back(sha);
   argv.push_back(std::to_string(keys.size()));
   argv.insert(argv.end(), keys.begin(), keys.end());

@@ -144,6 +144,7 @@ TEST_F(RedisTest, ReconnectsAfterTheConnectionIsKilled) {
 TEST_F(RedisTest, ConcurrentCallersShareThePool) {
   static const Script kIncr("return redis.call('INCR', KEYS[1])");
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {

@@ -69,8 +69,8 @@ TEST(Bulkhead, LeaveWakesTheOldestWaiter) {
   Bulkhead bulkhead = make(1, 3);
   std::vector<std::string> woken;
   ASSERT_EQ(bulkhead.enter({}).admission, Admission::kRun);
-  ASSERT_EQ(bulkhead.enter([&] { woken.push_back("first"); }).admission, Admission::kQueued);
-  ASSERT_EQ(bulkhead.enter([&] { woken.push_back("second"); }).admission, Admission::kQueued);
+  ASSERT_EQ(bulkhead.enter([&] { woken.emplace_back("first"); }).admission, Admission::kQueued);
+  ASSERT_EQ(bulkhead.enter([&] { woken.emplace_back("second"); }).admission, Admission::kQueued);
 
   bulkhead.leave();
   EXPECT_EQ(woken, std::vector<std::string>{"first"});

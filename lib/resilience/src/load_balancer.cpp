@@ -20,10 +20,7 @@ std::optional<Balancing> parse_balancing(std::string_view text) noexcept {
 }
 
 LoadBalancer::LoadBalancer(Balancing balancing, std::size_t instances, std::uint64_t seed)
-    : balancing_(balancing),
-      size_(instances),
-      in_flight_(std::make_unique<std::atomic<std::int64_t>[]>(instances)),
-      rng_state_(seed) {}
+    : balancing_(balancing), size_(instances), in_flight_(instances), rng_state_(seed) {}
 
 namespace {
 
@@ -50,8 +47,8 @@ std::size_t nth_available(const std::vector<bool>& available, std::size_t count,
 
 std::optional<std::size_t> LoadBalancer::pick(const std::vector<bool>& available) {
   const std::size_t count = std::min(size_, available.size());
-  const auto usable =
-      static_cast<std::size_t>(std::count(available.begin(), available.begin() + count, true));
+  const auto usable = static_cast<std::size_t>(
+      std::count(available.begin(), available.begin() + static_cast<std::ptrdiff_t>(count), true));
   if (usable == 0) return std::nullopt;
   if (usable == 1) return nth_available(available, count, 0);
 

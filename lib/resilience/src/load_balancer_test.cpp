@@ -34,6 +34,7 @@ TEST(LoadBalancer, RoundRobinVisitsEachInstanceInTurn) {
   LoadBalancer lb(Balancing::kRoundRobin, 3);
   const std::vector<bool> all(3, true);
   std::vector<std::size_t> sequence;
+  sequence.reserve(6);
   for (int i = 0; i < 6; ++i) sequence.push_back(lb.pick(all).value());
   const std::vector<std::size_t> expected = {0, 1, 2, 0, 1, 2};
   EXPECT_EQ(sequence, expected);
@@ -124,6 +125,7 @@ TEST(LoadBalancer, ConcurrentCallsKeepCountsConsistent) {
   LoadBalancer lb(Balancing::kLeastRequest, 2);
   const std::vector<bool> all(2, true);
   std::vector<std::thread> workers;
+  workers.reserve(4);
   for (int t = 0; t < 4; ++t) {
     workers.emplace_back([&] {
       for (int i = 0; i < 200000; ++i) {

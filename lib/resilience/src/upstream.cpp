@@ -232,6 +232,7 @@ boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest reques
     }
     // A call that may be sent again keeps its request and sends a copy; the last try sends the original.
     bool last_try = !may_retry || attempt >= retries.attempts;
+    // NOLINTNEXTLINE(bugprone-use-after-move): only the last try moves, and the loop ends after it
     http::ClientRequest copy = last_try ? std::move(request) : request;
     http::CallOptions options{.timeout = per_try, .deadline = settings.deadline};
     m.balancer.started(*instance);

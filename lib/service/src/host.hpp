@@ -2,8 +2,7 @@
 // lib/service.
 #pragma once
 
-#include <signal.h>
-
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <optional>

@@ -100,6 +100,7 @@ int run_monolith(int argc, char** argv, std::span<const Module> available) {
   }
   obs::Logger logger("monolith", settings.log_level);
   io = std::make_unique<http::IoPool>(settings.threads);
+  // NOLINTNEXTLINE(modernize-loop-convert): i indexes settings.modules too
   for (std::size_t i = 0; i < modules.size(); ++i) {
     auto& in = *modules[i];
     try {
@@ -151,6 +152,7 @@ int run_monolith(int argc, char** argv, std::span<const Module> available) {
   });
   logger.info("shutting down", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   std::vector<Instance*> all;
+  all.reserve(modules.size());
   for (auto& in : modules) all.push_back(in.get());
   leave(all);
   drain(all, *io);

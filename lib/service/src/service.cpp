@@ -1,11 +1,12 @@
 #include "mercato/service/service.hpp"
 
 #include <pthread.h>
-#include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <cctype>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <future>
@@ -169,8 +170,8 @@ struct CommonSettings {
     s.server.host = server.string("host", "127.0.0.1");
     s.server.port = server.port("port", 0);
     s.threads = static_cast<std::size_t>(server.integer("threads", 1, 1, 256));
-    s.server.max_body_bytes = server.bytes("max_body_bytes", 1024 * 1024);
-    s.server.max_header_bytes = server.bytes("max_header_bytes", 16 * 1024);
+    s.server.max_body_bytes = server.bytes("max_body_bytes", std::uint64_t{1024} * 1024);
+    s.server.max_header_bytes = server.bytes("max_header_bytes", std::uint64_t{16} * 1024);
     s.server.request_timeout = server.duration("request_timeout", std::chrono::seconds(10));
     s.server.idle_timeout = server.duration("idle_timeout", std::chrono::seconds(60));
     s.server.shutdown_grace = server.duration("shutdown_grace", std::chrono::seconds(10));
@@ -365,11 +366,11 @@ void drain(const std::vector<Instance*>& instances, http::IoPool& io) {
   // Discovery's thread calls into owned objects (upstreams): it stops first.
   for (auto* in : instances) in->discovery.reset();
   // Owned objects first (they may use the server's router and the client), in reverse order of set-up.
-  for (auto it = instances.rbegin(); it != instances.rend(); ++it) (*it)->context.reset();
-  for (auto it = instances.rbegin(); it != instances.rend(); ++it) {
-    (*it)->server.reset();
-    (*it)->client.reset();
-  }
+  std::for_each(instances.rbegin(), instances.rend(), [](Instance* in) { in->context.reset(); });
+  std::for_each(instances.rbegin(), instances.rend(), [](Instance* in) {
+    in->server.reset();
+    in->client.reset();
+  });
 }
 
 std::optional<int> parse_command_line(int argc, char** argv, const std::string& title,

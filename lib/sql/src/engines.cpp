@@ -187,7 +187,7 @@ class PostgresConnection final : public Connection {
     }
     int columns = result->columns();
     std::vector<Rows::Cell> cells;
-    cells.reserve(static_cast<std::size_t>(result->size() * columns));
+    cells.reserve(static_cast<std::size_t>(result->size()) * static_cast<std::size_t>(columns));
     for (int r = 0; r < result->size(); ++r) {
       for (int i = 0; i < columns; ++i) {
         Rows::Cell cell;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <filesystem>
 
 #include "mercato/core/ids.hpp"
@@ -46,7 +47,7 @@ TEST(SqlRender, RendersTokensPerDialect) {
 }
 
 TEST(SqlRender, WritesUpsertClauses) {
-  std::string_view columns[] = {"state", "saga"};
+  std::array<std::string_view, 2> columns{"state", "saga"};
   EXPECT_EQ(upsert("order_id", columns),
             "ON CONFLICT (order_id) DO UPDATE SET state = excluded.state, saga = excluded.saga");
   EXPECT_EQ(upsert("a, b", {}), "ON CONFLICT (a, b) DO NOTHING");
@@ -149,7 +150,7 @@ TEST_P(SqlTest, ClassifiesConstraintFailures) {
 }
 
 TEST_P(SqlTest, UpsertsAndReturns) {
-  std::string_view columns[] = {"v"};
+  std::array<std::string_view, 1> columns{"v"};
   auto sql = "INSERT INTO kv(k, v) VALUES ($1, $2) " + upsert("k", columns) + " RETURNING v";
   auto first = query(sql, {"k", "one"});
   ASSERT_TRUE(first) << first.error().message;

@@ -125,6 +125,7 @@ TEST_F(SqliteTest, ConcurrentWritersAllSucceed) {
   auto db = Database::open({.path = path(), .connections = 4});
   ASSERT_TRUE(db->migrate(kMigrations));
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {

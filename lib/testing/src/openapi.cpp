@@ -233,11 +233,11 @@ std::string OpenApiContract::check(const std::string& method, const std::string&
   const auto& resolved = impl_->resolve(*documented, errors);
   const auto* content = resolved.is_object() ? resolved.get_object().if_contains("content") : nullptr;
   if (content == nullptr) {
-    if (!response.body.empty()) errors.push_back("a body was sent where the contract documents none");
+    if (!response.body.empty()) errors.emplace_back("a body was sent where the contract documents none");
   } else {
     const auto* media = content->as_object().if_contains("application/json");
     if (media == nullptr) {
-      errors.push_back("the contract documents no application/json body");
+      errors.emplace_back("the contract documents no application/json body");
     } else {
       boost::system::error_code ec;
       auto body = boost::json::parse(response.body, ec);

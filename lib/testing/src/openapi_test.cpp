@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 
@@ -92,7 +93,8 @@ TEST_F(OpenApiTest, EachViolationIsReported) {
     const char* name;
     std::string body;
     const char* expect;
-  } cases[] = {
+  };
+  const auto cases = std::to_array<Case>({
       {"missing field", R"({"id":"abc","status":"new","created_at":"2026-11-29T19:26:53Z"})",
        "missing required 'count'"},
       {"extra field", R"({"id":"abc","count":1,"status":"new","created_at":"2026-11-29T19:26:53Z","x":1})",
@@ -112,7 +114,7 @@ TEST_F(OpenApiTest, EachViolationIsReported) {
       {"quoted enum", R"({"id":"abc","count":1,"status":"new","created_at":"2026-11-29T19:26:53Z","code":1})",
        "expected string"},
       {"not json", "{", "not JSON"},
-  };
+  });
   for (const auto& k : cases) {
     auto problems = c.check("GET", "/things/abc", response(200, k.body));
     EXPECT_NE(problems.find(k.expect), std::string::npos) << k.name << ": " << problems;

@@ -6,6 +6,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <array>
 #include <stdexcept>
 
 namespace mercato::testing {
@@ -36,11 +37,11 @@ void send_all(int fd, std::string_view data) {
 
 std::string read_until(int fd, std::string_view needle) {
   std::string out;
-  char buf[4096];
+  std::array<char, 4096> buf{};
   while (needle.empty() || out.find(needle) == std::string::npos) {
-    auto n = ::recv(fd, buf, sizeof buf, 0);
+    auto n = ::recv(fd, buf.data(), buf.size(), 0);
     if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
+    out.append(buf.data(), static_cast<std::size_t>(n));
   }
   return out;
 }

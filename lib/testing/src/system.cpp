@@ -37,9 +37,9 @@ std::string to_string(Topology t) { return t == Topology::kMonolith ? "monolith"
 std::string topology_name(const ::testing::TestParamInfo<Topology>& info) { return to_string(info.param); }
 
 const std::vector<std::string>& all_services() {
-  static const std::vector<std::string> names{"user",         "inventory", "payment", "shipping",
-                                              "notification", "order",     "gateway"};
-  return names;
+  static const std::vector<std::string> kNames{"user",         "inventory", "payment", "shipping",
+                                               "notification", "order",     "gateway"};
+  return kNames;
 }
 
 std::map<std::string, std::string> System::env_for(const std::string& service) const {

@@ -4,15 +4,16 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <boost/json/parse.hpp>
 #include <cctype>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -84,8 +85,8 @@ std::string binary(const std::string& service) {
   return build + "/services/" + service + "/mercato-" + service;
 }
 
-Process::Process(std::string path, std::vector<std::string> args, std::map<std::string, std::string> env,
-                 std::string log_path)
+Process::Process(const std::string& path, std::vector<std::string> args,
+                 std::map<std::string, std::string> env, std::string log_path)
     : log_path_(std::move(log_path)) {
   // A Mercato service trusts the test suite's token issuer unless the test says otherwise (tokens.hpp).
   auto file = std::filesystem::path(path).filename().string();
@@ -112,9 +113,11 @@ Process::Process(std::string path, std::vector<std::string> args, std::map<std::
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
 
   std::vector<char*> argv_ptrs;
+  argv_ptrs.reserve(argv_strings.size());
   for (auto& s : argv_strings) argv_ptrs.push_back(s.data());
   argv_ptrs.push_back(nullptr);
   std::vector<char*> env_ptrs;
+  env_ptrs.reserve(env_strings.size());
   for (auto& s : env_strings) env_ptrs.push_back(s.data());
   env_ptrs.push_back(nullptr);
 
@@ -285,7 +288,7 @@ HttpResult http(std::uint16_t port, const std::string& method, const std::string
   request += "\r\n" + body;
   std::string_view pending = request;
   std::string in;
-  char buf[8192];
+  std::array<char, 8192> buf{};
   bool sent_all = false;
   for (;;) {
     auto left =
@@ -303,9 +306,9 @@ HttpResult http(std::uint16_t port, const std::string& method, const std::string
       if (pending.empty()) sent_all = true;
     }
     if ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      auto n = ::recv(fd, buf, sizeof buf, 0);
+      auto n = ::recv(fd, buf.data(), buf.size(), 0);
       if (n > 0) {
-        in.append(buf, static_cast<std::size_t>(n));
+        in.append(buf.data(), static_cast<std::size_t>(n));
         continue;
       }
       if (n == 0 || errno != EAGAIN) break;

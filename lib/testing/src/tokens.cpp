@@ -41,8 +41,8 @@ TestTokens::TestTokens() {
 }
 
 const TestTokens& TestTokens::instance() {
-  static const TestTokens tokens;
-  return tokens;
+  static const TestTokens kTokens;
+  return kTokens;
 }
 
 std::string TestTokens::sign(const auth::Claims& claims) const { return signer_->sign(claims); }

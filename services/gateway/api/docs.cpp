@@ -1,6 +1,7 @@
 #include "api/docs.hpp"
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,12 +10,12 @@
 namespace mercato::gateway {
 
 std::map<std::string, StaticFile> load_swagger_ui(const std::string& dir) {
-  static const std::pair<const char*, const char*> kFiles[] = {
+  static const auto kFiles = std::to_array<std::pair<const char*, const char*>>({
       {"swagger-ui.css", "text/css"},
       {"swagger-ui-bundle.js", "application/javascript"},
       {"swagger-ui-standalone-preset.js", "application/javascript"},
       {"favicon-32x32.png", "image/png"},
-  };
+  });
   std::map<std::string, StaticFile> files;
   for (const auto& [name, type] : kFiles) {
     std::ifstream in(std::filesystem::path(dir) / name, std::ios::binary);

@@ -14,7 +14,7 @@ namespace {
 // Refusals before any upstream call: the JSON error shape, with Retry-After when waiting helps. Their
 // messages are the gateway's own and name only the service (circuit open, too many in flight), so they
 // reach the client as they are.
-http::Response refused(Error e, const http::Request& req, std::chrono::milliseconds retry_after) {
+http::Response refused(const Error& e, const http::Request& req, std::chrono::milliseconds retry_after) {
   auto res = http::Response::error_verbatim(e, req.request_id, {});
   if (retry_after.count() > 0) {
     auto seconds = (retry_after.count() + 999) / 1000;  // whole seconds, rounded up (RFC 9110 §10.2.3)

@@ -59,7 +59,7 @@ Traffic::Service* Traffic::service(std::string_view name) const {
 
 void Traffic::evaluate_outliers(resilience::TimePoint now) const {
   for (const auto& [_, service] : services_) {
-    for (const auto& [__, upstream] : service->subsets) upstream->evaluate_outliers(now);
+    for (const auto& [subset, upstream] : service->subsets) upstream->evaluate_outliers(now);
   }
 }
 

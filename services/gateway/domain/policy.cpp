@@ -1,6 +1,7 @@
 #include "domain/policy.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
@@ -12,7 +13,7 @@ namespace {
 
 using Json = boost::json::value;
 using Object = boost::json::object;
-using ms = std::chrono::milliseconds;
+using Millis = std::chrono::milliseconds;
 
 // A key path for messages: destinationRules[0].trafficPolicy.loadBalancer.simple
 std::string join(const std::string& path, std::string_view key) {
@@ -81,13 +82,13 @@ Result<double> number_at(const Json& v, const std::string& path, double min, dou
 // The longest duration a policy may give. Longer than any sensible timeout or ejection, and far enough
 // from the clock's range: the gateway adds each duration to the time now, and 86400000h, which the
 // policy used to accept, overflowed that sum (shown by fuzz/gateway_policy_fuzz.cpp).
-constexpr ms kMaxDuration = std::chrono::hours(24);
+constexpr Millis kMaxDuration = std::chrono::hours(24);
 
 // "250ms", "30s", "2m", "1h" (Istio's durations); a bare number is milliseconds. At most 24h.
-Result<ms> duration_at(const Json& v, const std::string& path) {
-  ms d{0};
+Result<Millis> duration_at(const Json& v, const std::string& path) {
+  Millis d{0};
   if (v.is_int64() && v.get_int64() >= 0) {
-    d = ms(v.get_int64());
+    d = Millis(v.get_int64());
   } else if (v.is_string()) {
     std::string_view text = v.get_string();
     std::int64_t n = 0;
@@ -96,13 +97,13 @@ Result<ms> duration_at(const Json& v, const std::string& path) {
     if (ec != std::errc() || n < 0 || n > kMaxDuration.count())
       return bad(path, "must be a duration such as 250ms, 30s, 2m");
     if (unit == "ms" || unit.empty()) {
-      d = ms(n);
+      d = Millis(n);
     } else if (unit == "s") {
-      d = ms(n * 1000);
+      d = Millis(n * 1000);
     } else if (unit == "m") {
-      d = ms(n * 60'000);
+      d = Millis(n * 60'000);
     } else if (unit == "h") {
-      d = ms(n * 3'600'000);
+      d = Millis(n * 3'600'000);
     } else {
       return bad(path, "unknown unit '" + std::string(unit) + "' (ms, s, m, h)");
     }
@@ -146,8 +147,9 @@ Result<RouteRateLimit> route_limit_at(const Json& v, const std::string& path) {
   if (limit == nullptr) return bad(join(path, "perClient"), "is required");
   RouteRateLimit r;
   MERCATO_ASSIGN_OR_RETURN(auto m, text_at(*method, join(path, "method")));
-  static constexpr std::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
-  if (std::find(std::begin(kMethods), std::end(kMethods), m) == std::end(kMethods))
+  static constexpr std::array<std::string_view, 6> kMethods = {"GET", "HEAD",  "POST",
+                                                               "PUT", "PATCH", "DELETE"};
+  if (std::find(kMethods.begin(), kMethods.end(), m) == kMethods.end())
     return bad(join(path, "method"), "must be one of GET, HEAD, POST, PUT, PATCH, DELETE");
   r.method = std::move(m);
   MERCATO_ASSIGN_OR_RETURN(auto p, text_at(*route, join(path, "path")));
@@ -212,12 +214,12 @@ Result<resilience::OutlierSettings> outlier_at(const Json& v, const std::string&
   }
   if (const auto* d = o->if_contains("interval")) {
     MERCATO_ASSIGN_OR_RETURN(auto value, duration_at(*d, join(path, "interval")));
-    if (value <= ms(0)) return bad(join(path, "interval"), "must be positive");
+    if (value <= Millis(0)) return bad(join(path, "interval"), "must be positive");
     s.interval = value;
   }
   if (const auto* d = o->if_contains("baseEjectionTime")) {
     MERCATO_ASSIGN_OR_RETURN(auto value, duration_at(*d, join(path, "baseEjectionTime")));
-    if (value <= ms(0)) return bad(join(path, "baseEjectionTime"), "must be positive");
+    if (value <= Millis(0)) return bad(join(path, "baseEjectionTime"), "must be positive");
     s.base_ejection_time = value;
   }
   if (const auto* n = o->if_contains("maxEjectionPercent")) {
@@ -409,7 +411,7 @@ Result<HttpRoute> http_route_at(const Json& v, const std::string& path, const Se
   if (total_weight(route) <= 0) return bad(route_path, "weights must not all be 0");
   if (const auto* timeout = o->if_contains("timeout")) {
     MERCATO_ASSIGN_OR_RETURN(auto d, duration_at(*timeout, join(path, "timeout")));
-    if (d <= ms(0)) return bad(join(path, "timeout"), "must be positive");
+    if (d <= Millis(0)) return bad(join(path, "timeout"), "must be positive");
     route.timeout = d;
   }
   if (const auto* retries = o->if_contains("retries")) {
@@ -546,7 +548,7 @@ Result<Policy> parse_policy(const boost::json::value& document, const RouteTable
     }
     if (const auto* window = bo->if_contains("window")) {
       MERCATO_ASSIGN_OR_RETURN(auto d, duration_at(*window, "retryBudget.window"));
-      if (d <= ms(0)) return bad("retryBudget.window", "must be positive");
+      if (d <= Millis(0)) return bad("retryBudget.window", "must be positive");
       policy.retry_budget.window = d;
     }
   }

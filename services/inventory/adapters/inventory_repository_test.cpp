@@ -119,11 +119,11 @@ class InventoryRepositoryContract : public ::testing::TestWithParam<std::string>
   }
   InventoryRepository& repo() { return fixture_->repo(); }
   std::vector<events::CloudEvent> outbox() { return fixture_->outbox(); }
-  static events::CloudEvent event(std::string type, std::string subject) {
+  static events::CloudEvent event(std::string type, const std::string& subject) {
     return events::make_event("inventory", std::move(type), subject, R"({"id":")" + subject + R"("})");
   }
   // An EventsOf that records each settled reservation it is asked about and builds one event for it.
-  EventsOf settled_event(std::string type) {
+  EventsOf settled_event(const std::string& type) {
     return [this, type](const Reservation& r) {
       settled_.push_back(r);
       return std::vector{event(type, r.order_id)};
@@ -131,6 +131,7 @@ class InventoryRepositoryContract : public ::testing::TestWithParam<std::string>
   }
   static std::vector<std::string> types(const std::vector<events::CloudEvent>& events) {
     std::vector<std::string> out;
+    out.reserve(events.size());
     for (const auto& e : events) out.push_back(e.type);
     return out;
   }
@@ -333,6 +334,7 @@ TEST_P(InventoryRepositoryContract, ConcurrentReservationsNeverOversell) {
   std::atomic<int> refused{0};
   std::atomic<int> other{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
@@ -365,6 +367,7 @@ TEST_P(InventoryRepositoryContract, ConcurrentMultiLineReservationsAreAllOrNothi
   std::atomic<int> ok{0};
   std::atomic<int> other{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
@@ -430,6 +433,7 @@ TEST_P(InventoryRepositoryContract, ConcurrentSameOrderReservesOnceAndReplaysThe
   std::atomic<int> conflicts{0};
   std::atomic<int> other{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       // Even threads ask for the same items (in either order), odd ones for other items.
@@ -467,6 +471,7 @@ TEST_P(InventoryRepositoryContract, ConcurrentCreatesOfOneProductLeaveOneProduct
   std::atomic<int> created{0};
   std::atomic<int> failed{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       auto r = repo().put_product("new", {"New " + std::to_string(t), 100 + t, 5}, kT0);
@@ -489,6 +494,7 @@ TEST_P(InventoryRepositoryContract, ProductIdsWithQuotesCommasAndBracesAreOrdina
   const std::vector<std::string> ids = {"q\"uote", "back\\slash", "com,ma", "{brace}", "NULL", " sp ace"};
   for (const auto& id : ids) stock(id, 3);
   std::vector<ItemRequest> items;
+  items.reserve(ids.size());
   for (const auto& id : ids) items.push_back({id, 2});
   auto r = repo().reserve(request("odd", items), kT1);
   ASSERT_TRUE(r) << r.error().message;
@@ -587,6 +593,7 @@ TEST_P(InventoryRepositoryContract, ConcurrentReservationsOfOneOrderAppendOneEve
   constexpr int kThreads = 8;
   std::atomic<int> created{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       auto e = event("inventory.reserved", "same");

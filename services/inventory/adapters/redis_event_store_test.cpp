@@ -108,6 +108,7 @@ TEST_F(RedisEventStoreTest, SentEntriesLeaveTheUnsentListAndArePurgedAfterRetent
 
 TEST_F(RedisEventStoreTest, PurgeDeletesMoreThanOneBatch) {
   std::vector<events::CloudEvent> many;
+  many.reserve(2500);
   for (int i = 0; i < 2500; ++i) many.push_back(event("s", i));
   for (std::size_t from = 0; from < many.size(); from += 500) {
     ASSERT_TRUE(

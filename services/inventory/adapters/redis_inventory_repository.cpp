@@ -1,5 +1,6 @@
 #include "adapters/redis_inventory_repository.hpp"
 
+#include <array>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <charconv>
@@ -216,7 +217,7 @@ Result<Product> RedisInventoryRepository::find_product(std::string_view product_
   const auto& f = reply.elements;
   if (f.size() != 7) return Error::internal("redis: unexpected HMGET reply");
   if (f[0].is_nil()) return not_found_product(product_id);
-  std::int64_t numbers[4];
+  std::array<std::int64_t, 4> numbers{};
   for (std::size_t i = 0; i < 4; ++i) {
     MERCATO_ASSIGN_OR_RETURN(auto n, integer_of(f[i + 1], "product stock"));
     numbers[i] = n;

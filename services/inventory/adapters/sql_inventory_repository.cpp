@@ -82,9 +82,9 @@ Error write_failed(const sql::Connection& c, Error error) {
 
 // `lock` reads for update: the read of a read-modify-write, so a concurrent writer waits for this one.
 Result<std::optional<Product>> select_product(sql::Connection& c, std::string_view id, bool lock) {
-  static const std::string sql =
+  static const std::string kSql =
       "SELECT " + std::string(kProductColumns) + " FROM products WHERE product_id = $1";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(sql, {id}, lock));
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(kSql, {id}, lock));
   if (rows.empty()) return std::optional<Product>();
   auto row = rows[0];
   return std::optional<Product>(Product{row.text(0), row.text(1), row.integer(2), row.integer(3),
@@ -127,9 +127,9 @@ Result<void> update_product(sql::Connection& c, const Product& p) {
 
 Result<std::optional<Reservation>> select_reservation(sql::Connection& c, std::string_view order_id,
                                                       bool lock) {
-  static const std::string sql =
+  static const std::string kSql =
       "SELECT status, created_at_ms, updated_at_ms FROM reservations WHERE order_id = $1";
-  MERCATO_ASSIGN_OR_RETURN(auto head, c.select(sql, {order_id}, lock));
+  MERCATO_ASSIGN_OR_RETURN(auto head, c.select(kSql, {order_id}, lock));
   if (head.empty()) return std::optional<Reservation>();
   auto row = head[0];
   auto status = parse_reservation_status(row.text(0));

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/json.hpp>
 #include <filesystem>
 
@@ -184,7 +185,7 @@ TEST_F(SagaHandlersTest, LinesTheRulesRefuseAreRejectedInTheCommandsTerms) {
     const char* reason_has;
     const char* product_id;  // "" when no line is to blame
   };
-  const Case cases[] = {
+  const auto cases = std::to_array<Case>({
       {reserve_command("o1", {{"a", 0}}), "lines[0].quantity", "a"},
       {reserve_command("o2", {{"a", 1}, {"b", 1}, {"a", 2}}), "lines[2].product_id", "a"},
       {reserve_command("o3", {{"a", 1}, {"no/slash", 1}}), "lines[1].product_id", "no/slash"},
@@ -192,7 +193,7 @@ TEST_F(SagaHandlersTest, LinesTheRulesRefuseAreRejectedInTheCommandsTerms) {
       {command("inventory.reserve_requested", "o5",
                R"({"order_id":"o5","lines":[{"product_id":"a","quantity":10000000000000000000}]})"),
        "lines[0].quantity", "a"},
-  };
+  });
   for (const auto& c : cases) {
     ASSERT_TRUE(saga_.on_reserve_requested(c.cmd)) << c.cmd.data;
     auto rejected = answer();
@@ -341,7 +342,7 @@ TEST_F(SagaHandlersTest, MissingOrMistypedFieldsAreValidationErrorsNamingTheFiel
     const char* data;
     const char* field;
   };
-  const Case cases[] = {
+  const auto cases = std::to_array<Case>({
       {"inventory.reserve_requested", R"({"lines":[{"product_id":"a","quantity":1}]})", "order_id"},
       {"inventory.reserve_requested", R"({"order_id":7,"lines":[]})", "order_id"},
       {"inventory.reserve_requested", R"({"order_id":"bad id","lines":[]})", "order_id"},
@@ -363,7 +364,7 @@ TEST_F(SagaHandlersTest, MissingOrMistypedFieldsAreValidationErrorsNamingTheFiel
       {"inventory.commit_requested", R"({"order_id":""})", "order_id"},
       {"inventory.release_requested", R"({"reason":"x"})", "order_id"},
       {"inventory.release_requested", R"({"order_id":"o1","reason":5})", "reason"},
-  };
+  });
   for (const auto& c : cases) {
     auto cmd = command(c.type, "o1", c.data);
     auto r = std::string_view(c.type) == "inventory.reserve_requested"  ? saga_.on_reserve_requested(cmd)
@@ -408,7 +409,7 @@ TEST_F(SagaHandlersTest, UnknownFieldsAreIgnored) {
 // --- choreography: a choreographed order's own events are its commands ----------------------------------
 
 events::CloudEvent order_event(std::string type, const std::string& order_id, std::string_view saga,
-                               std::string extra = {}) {
+                               const std::string& extra = {}) {
   std::string data = R"({"order_id":")" + order_id + R"(","saga":")" + std::string(saga) + "\"" + extra + "}";
   return command(std::move(type), order_id, std::move(data));
 }

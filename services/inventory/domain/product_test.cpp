@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 namespace mercato::inventory {
 namespace {
 
@@ -42,7 +44,7 @@ TEST(NormalizeProductInput, RefusesBadFieldsNamingThem) {
     ProductInput in;
     const char* field;
   };
-  const Case cases[] = {
+  const auto cases = std::to_array<Case>({
       {input(""), "name"},
       {input("   "), "name"},
       {input(std::string(201, 'n')), "name"},
@@ -52,7 +54,7 @@ TEST(NormalizeProductInput, RefusesBadFieldsNamingThem) {
       {input("ok", kMaxPriceCents + 1), "price_cents"},
       {input("ok", 1, -1), "available"},
       {input("ok", 1, kMaxAvailable + 1), "available"},
-  };
+  });
   for (const auto& c : cases) {
     auto r = normalize(c.in);
     ASSERT_FALSE(r) << c.in.name << " " << c.in.price_cents << " " << c.in.available;

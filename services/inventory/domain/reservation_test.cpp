@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 namespace mercato::inventory {
 namespace {
 
@@ -39,7 +41,7 @@ TEST(ValidateReservation, RefusesBadShapesNamingTheField) {
     ReservationRequest in;
     const char* field;
   };
-  const Case cases[] = {
+  const auto cases = std::to_array<Case>({
       {request({{"a", 1}}, ""), "order_id"},
       {request({{"a", 1}}, "bad id"), "order_id"},
       {request({{"a", 1}}, std::string(65, 'o')), "order_id"},
@@ -51,7 +53,7 @@ TEST(ValidateReservation, RefusesBadShapesNamingTheField) {
       {request({{"a", -3}}), "items[0].quantity"},
       {request({{"a", 1}, {"b", kMaxQuantity + 1}}), "items[1].quantity"},
       {request({{"a", 1}, {"b", 1}, {"a", 2}}), "items[2].product_id"},
-  };
+  });
   for (const auto& c : cases) {
     auto r = validate(c.in);
     ASSERT_FALSE(r) << c.field;

@@ -235,6 +235,7 @@ TEST_P(NotificationRepositoryContract, FailedDeliveryAppendsNothing) {
 TEST_P(NotificationRepositoryContract, ConcurrentSendsForOnePairAppendOneEvent) {
   CountingDelivery delivery;
   std::vector<std::thread> threads;
+  threads.reserve(10);
   for (int i = 0; i < 10; ++i) {
     threads.emplace_back([&] {
       std::string id;

@@ -36,9 +36,9 @@ Result<Notification> read_row(const sql::Row& row) {
 
 // The notification already recorded for (order_id, kind), if any.
 Result<std::optional<Notification>> select_pair(sql::Connection& c, std::string_view order_id, Kind kind) {
-  static const std::string sql =
+  static const std::string kSql =
       "SELECT " + std::string(kColumns) + " FROM notifications WHERE order_id = $1 AND kind = $2";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(sql, {order_id, to_string(kind)}));
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.query(kSql, {order_id, to_string(kind)}));
   if (rows.empty()) return std::optional<Notification>{};
   MERCATO_ASSIGN_OR_RETURN(auto n, read_row(rows[0]));
   return std::optional<Notification>{std::move(n)};
@@ -62,11 +62,11 @@ Result<Recorded> SqlNotificationRepository::record_once(const Notification& noti
     MERCATO_ASSIGN_OR_RETURN(auto existing, select_pair(c, notification.order_id, notification.kind));
     if (existing) return Recorded{std::move(*existing), false};  // the lease rolls back
 
-    static const std::string sql =
+    static const std::string kSql =
         "INSERT INTO notifications(" + std::string(kColumns) + ") VALUES ($1, $2, $3, $4, $5, $6)";
     MERCATO_RETURN_IF_ERROR(
-        c.run(sql, {notification.id, notification.customer_id, notification.order_id,
-                    to_string(notification.kind), notification.message, notification.created_at}));
+        c.run(kSql, {notification.id, notification.customer_id, notification.order_id,
+                     to_string(notification.kind), notification.message, notification.created_at}));
     // The event goes in before delivery, so a failure to append it cannot follow an email already
     // handed over; the relay is woken only once COMMIT made the row and the event visible together.
     MERCATO_RETURN_IF_ERROR(events::append_outbox(c, events));
@@ -83,12 +83,12 @@ Result<Recorded> SqlNotificationRepository::record_once(const Notification& noti
 Result<std::vector<Notification>> SqlNotificationRepository::list_for_customer(
     std::string_view customer_id, int limit, std::optional<std::string_view> order_id) {
   return db_.with([&](sql::Connection& c) -> Result<std::vector<Notification>> {
-    static const std::string sql =
+    static const std::string kSql =
         "SELECT " + std::string(kColumns) +
         " FROM notifications WHERE customer_id = $1 AND (CAST($3 AS TEXT) IS NULL OR order_id = $3)"
         " ORDER BY seq DESC LIMIT $2";
     // The cast gives PostgreSQL the type of $3 where it is only tested for NULL.
-    return sql::read_all(c.query(sql, {customer_id, limit, order_id}), read_row);
+    return sql::read_all(c.query(kSql, {customer_id, limit, order_id}), read_row);
   });
 }
 

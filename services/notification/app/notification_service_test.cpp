@@ -133,6 +133,7 @@ TEST_F(NotificationServiceTest, ListValidatesCustomerAndLimit) {
 
 TEST_F(NotificationServiceTest, ParallelRepeatsMailExactlyOnce) {
   std::vector<std::thread> threads;
+  threads.reserve(20);
   for (int i = 0; i < 20; ++i)
     threads.emplace_back([this] { ASSERT_TRUE(service_.send(request("order-race"))); });
   for (auto& t : threads) t.join();

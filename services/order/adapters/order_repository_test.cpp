@@ -191,6 +191,7 @@ TEST_P(OrderRepositoryContract, ConcurrentUpdatesOfOneOrderAllLand) {
   constexpr int kThreads = 8;
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
       auto r = repo().update(o.id, [](Order& x) -> Result<bool> {

@@ -1,5 +1,6 @@
 #include "adapters/sql_order_repository.hpp"
 
+#include <array>
 #include <boost/json/serialize.hpp>
 #include <stdexcept>
 
@@ -67,8 +68,8 @@ Result<Order> read_row(const sql::Row& row) {
 
 // `lock` reads for update: the read of a read-modify-write, so a concurrent update waits for this one.
 Result<Order> select_order(sql::Connection& c, std::string_view id, bool lock = false) {
-  static const std::string sql = std::string(kColumns) + "WHERE id = $1";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(sql, {id}, lock));
+  static const std::string kSql = std::string(kColumns) + "WHERE id = $1";
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(kSql, {id}, lock));
   if (rows.empty()) return order_not_found(id);
   return read_row(rows[0]);
 }
@@ -79,12 +80,12 @@ Result<void> update_order(sql::Connection& c, const Order& o) {
 }
 
 Result<void> write_saga(sql::Connection& c, const Saga& saga) {
-  static const std::string_view kUpdated[] = {"state", "next_deadline_ms", "saga"};
-  static const std::string sql =
+  static constexpr std::array<std::string_view, 3> kUpdated = {"state", "next_deadline_ms", "saga"};
+  static const std::string kSql =
       "INSERT INTO order_sagas(order_id, state, next_deadline_ms, saga) VALUES ($1, $2, $3, $4) " +
       sql::upsert("order_id", kUpdated);
-  return c.run(sql, {saga.order_id, to_string(saga.state), saga.next_deadline(),
-                     boost::json::serialize(to_json(saga))});
+  return c.run(kSql, {saga.order_id, to_string(saga.state), saga.next_deadline(),
+                      boost::json::serialize(to_json(saga))});
 }
 
 Result<std::optional<Saga>> read_saga(sql::Connection& c, std::string_view order_id, bool lock) {

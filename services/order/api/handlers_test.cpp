@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 namespace mercato::order {
 namespace {
 
@@ -31,7 +33,7 @@ struct Case {
 };
 
 TEST(ParseNewOrder, NamesTheBadField) {
-  const Case cases[] = {
+  const auto cases = std::to_array<Case>({
       {"no items", body("[]"), "items"},
       {"items not array", body(R"({"a":1})"), "items"},
       {"item not object", body("[1]"), "items[0]"},
@@ -51,7 +53,7 @@ TEST(ParseNewOrder, NamesTheBadField) {
        "items[0].price_cents"},
       {"unknown line field", body(R"([{"product_id":"a","quantity":1,"colour":"red"}])"), "items[0].colour"},
       {"unknown top field", body(R"([{"product_id":"a","quantity":1}])", R"(,"coupon":"X")"), "coupon"},
-  };
+  });
   for (const auto& c : cases) {
     auto r = parse_new_order(c.body);
     ASSERT_FALSE(r) << c.name;

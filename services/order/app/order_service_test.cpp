@@ -194,6 +194,7 @@ TEST_F(OrderServiceTest, CancelIsIdempotentAndConfirmedCannotBeCancelled) {
 
 TEST_F(OrderServiceTest, ListsNewestFirstWithPages) {
   std::vector<std::string> ids;
+  ids.reserve(5);
   for (int i = 0; i < 5; ++i) ids.push_back(create(valid())->id);
   auto first = service_.list("cust-1", 1, 2);
   ASSERT_TRUE(first);

@@ -82,11 +82,11 @@ SagaChange apply(const Decision& d, const Saga& saga, Order& order, SystemTime n
 }  // namespace
 
 const std::vector<std::string>& SagaCoordinator::answer_types() {
-  static const std::vector<std::string> types = {
+  static const std::vector<std::string> kTypes = {
       "inventory.reserved", "inventory.rejected", "inventory.committed",
       "inventory.released", "payment.processed",  "payment.refunded",
       "shipment.created",   "shipment.failed",    "shipment.cancelled"};
-  return types;
+  return kTypes;
 }
 
 SagaCoordinator::SagaCoordinator(OrderRepository& repository, SagaTimeouts timeouts, obs::Registry* metrics,

@@ -86,6 +86,7 @@ class PaymentRepositoryContract : public ::testing::TestWithParam<std::string> {
   }
   static std::vector<std::string> ids(const std::vector<events::CloudEvent>& events) {
     std::vector<std::string> out;
+    out.reserve(events.size());
     for (const auto& e : events) out.push_back(e.id);
     return out;
   }
@@ -100,7 +101,7 @@ class PaymentRepositoryContract : public ::testing::TestWithParam<std::string> {
         .key = std::move(key), .fingerprint = "fp", .state = KeyState::kInProgress, .created_at = created};
   }
 
-  RenderOutcome render = [](const Result<Payment>& outcome) {
+  RenderOutcome render_ = [](const Result<Payment>& outcome) {
     if (outcome) return StoredResponse{201, "payment " + outcome->id};
     return StoredResponse{409, outcome.error().message};
   };
@@ -215,7 +216,7 @@ TEST_P(PaymentRepositoryContract, ClaimingAKeyTwiceReturnsTheStoredRecord) {
 TEST_P(PaymentRepositoryContract, RecordCompletesTheKeyInTheSameTransaction) {
   ASSERT_TRUE(repo().claim_key(fresh_key("k1")));
   auto p = make("o1", true);
-  KeyCompletion completion{"k1", render};
+  KeyCompletion completion{"k1", render_};
   ASSERT_TRUE(repo().record(p, &completion));
   auto stored = repo().claim_key(fresh_key("k1"));
   ASSERT_TRUE(stored);
@@ -229,7 +230,7 @@ TEST_P(PaymentRepositoryContract, ConflictIsStoredAgainstTheKeyWithoutAPayment) 
   ASSERT_TRUE(repo().record(make("o1", true), nullptr));
   ASSERT_TRUE(repo().claim_key(fresh_key("k1")));
   auto second = make("o1", true);
-  KeyCompletion completion{"k1", render};
+  KeyCompletion completion{"k1", render_};
   auto r = repo().record(second, &completion);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kConflict);
@@ -243,7 +244,7 @@ TEST_P(PaymentRepositoryContract, ConflictIsStoredAgainstTheKeyWithoutAPayment) 
 
 TEST_P(PaymentRepositoryContract, RecordWithAKeyNotInProgressFailsAndRecordsNothing) {
   auto p = make("o1", true);
-  KeyCompletion unclaimed{"never-claimed", render};
+  KeyCompletion unclaimed{"never-claimed", render_};
   auto r = repo().record(p, &unclaimed);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kInternal);
@@ -305,6 +306,7 @@ TEST_P(PaymentRepositoryContract, ConcurrentClaimsOfOneKeyHaveOneWinner) {
   std::atomic<int> winners{0};
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
       auto r = repo().claim_key(fresh_key("contended"));
@@ -325,6 +327,7 @@ TEST_P(PaymentRepositoryContract, ConcurrentCapturesOfOneOrderHaveOneWinner) {
   std::atomic<int> captured{0};
   std::atomic<int> conflicts{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
       auto r = repo().record(make("contended", true), nullptr);
@@ -350,6 +353,7 @@ TEST_P(PaymentRepositoryContract, NoAttemptIsRecordedAfterAConcurrentCapture) {
     std::atomic<int> recorded{0};
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;
+    threads.reserve(kThreads);
     for (int i = 0; i < kThreads; ++i) {
       threads.emplace_back([&, i] {
         auto r = repo().record(make(order, i % 2 == 0), nullptr);
@@ -383,7 +387,7 @@ TEST_P(PaymentRepositoryContract, RecordAppendsItsEventsWithThePayment) {
   ASSERT_TRUE(repo().claim_key(fresh_key("k1")));
   auto declined = make("o2", false);
   auto second = event(declined);
-  KeyCompletion completion{"k1", render};
+  KeyCompletion completion{"k1", render_};
   ASSERT_TRUE(repo().record(declined, &completion, std::span(&second, 1)));
   EXPECT_EQ(ids(this->outbox()), (std::vector{e.id, second.id}));
 }
@@ -394,7 +398,7 @@ TEST_P(PaymentRepositoryContract, AConflictAppendsNothing) {
   auto e = event(second);
   EXPECT_EQ(repo().record(second, nullptr, std::span(&e, 1)).error().code, ErrorCode::kConflict);
   ASSERT_TRUE(repo().claim_key(fresh_key("k1")));
-  KeyCompletion completion{"k1", render};
+  KeyCompletion completion{"k1", render_};
   EXPECT_EQ(repo().record(second, &completion, std::span(&e, 1)).error().code, ErrorCode::kConflict);
   EXPECT_TRUE(outbox().empty());
 }
@@ -404,7 +408,7 @@ TEST_P(PaymentRepositoryContract, AConflictAppendsNothing) {
 TEST_P(PaymentRepositoryContract, AFailedKeyCompletionRollsTheEventBackWithThePayment) {
   auto p = make("o1", true);
   auto e = event(p);
-  KeyCompletion unclaimed{"never-claimed", render};
+  KeyCompletion unclaimed{"never-claimed", render_};
   ASSERT_FALSE(repo().record(p, &unclaimed, std::span(&e, 1)));
   EXPECT_EQ(repo().find(p.id).error().code, ErrorCode::kNotFound);
   EXPECT_TRUE(outbox().empty());
@@ -415,7 +419,7 @@ TEST_P(PaymentRepositoryContract, AMalformedEventRefusesTheWholeChange) {
   auto p = make("o1", true);
   auto e = event(p);
   e.data = "not json";
-  KeyCompletion completion{"k1", render};
+  KeyCompletion completion{"k1", render_};
   ASSERT_FALSE(repo().record(p, &completion, std::span(&e, 1)));
   EXPECT_EQ(repo().find(p.id).error().code, ErrorCode::kNotFound);
   EXPECT_TRUE(outbox().empty());

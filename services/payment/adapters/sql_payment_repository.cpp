@@ -58,8 +58,8 @@ Result<Payment> read_payment(const sql::Row& row) {
 
 // `lock` reads for update: the read of a read-modify-write, so a concurrent writer waits for this one.
 Result<Payment> select_payment(sql::Connection& c, std::string_view id, bool lock = false) {
-  static const std::string sql = "SELECT " + std::string(kPaymentColumns) + " FROM payments WHERE id = $1";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(sql, {id}, lock));
+  static const std::string kSql = "SELECT " + std::string(kPaymentColumns) + " FROM payments WHERE id = $1";
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(kSql, {id}, lock));
   if (rows.empty()) return not_found(id);
   return read_payment(rows[0]);
 }
@@ -163,9 +163,10 @@ Result<Payment> SqlPaymentRepository::find(std::string_view id) {
 
 Result<std::vector<Payment>> SqlPaymentRepository::list_by_order(std::string_view order_id) {
   return db_.with([&](sql::Connection& c) -> Result<std::vector<Payment>> {
-    static const std::string sql = "SELECT " + std::string(kPaymentColumns) +
-                                   " FROM payments WHERE order_id = $1 ORDER BY created_at_ms DESC, seq DESC";
-    return sql::read_all(c.query(sql, {order_id}), read_payment);
+    static const std::string kSql =
+        "SELECT " + std::string(kPaymentColumns) +
+        " FROM payments WHERE order_id = $1 ORDER BY created_at_ms DESC, seq DESC";
+    return sql::read_all(c.query(kSql, {order_id}), read_payment);
   });
 }
 

@@ -128,6 +128,7 @@ TEST_F(PaymentServiceTest, ConcurrentRequestsWithOneKeyChargeOnce) {
   std::mutex mutex;
   std::vector<Result<PaymentService::KeyedCharge>> results;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
       auto r = service.charge(request(), "same-key", render);

@@ -86,7 +86,8 @@ class PaymentSagaHandlers : public ::testing::TestWithParam<std::string> {
     handlers_ = std::make_unique<SagaHandlers>(*service_, stores_->store(), "payment");
   }
 
-  static events::CloudEvent command(std::string type, const std::string& order_id, boost::json::object data) {
+  static events::CloudEvent command(std::string type, const std::string& order_id,
+                                    const boost::json::object& data) {
     return events::make_event("order", std::move(type), order_id, boost::json::serialize(data),
                               std::string(kTraceparent));
   }
@@ -463,11 +464,11 @@ TEST_P(PaymentSagaHandlers, ARefundBeforeTheChargeVoidsIt) {
 
 // --- choreography: a choreographed order's events stand in for the commands --------------------------
 
-events::CloudEvent choreographed(std::string source, std::string type, const std::string& order_id,
+events::CloudEvent choreographed(const std::string& source, std::string type, const std::string& order_id,
                                  boost::json::object data, std::string_view saga = "choreography") {
   data["order_id"] = order_id;
   data["saga"] = saga;
-  return events::make_event(std::move(source), std::move(type), order_id, boost::json::serialize(data),
+  return events::make_event(source, std::move(type), order_id, boost::json::serialize(data),
                             std::string(kTraceparent));
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 namespace mercato::payment {
 namespace {
 
@@ -55,7 +57,7 @@ TEST(ChargeRequestRules, RefusesEachFieldOutOfRangeNamingIt) {
     void (*mutate)(ChargeRequest&);
     const char* field;
   };
-  const Case cases[] = {
+  const auto cases = std::to_array<Case>({
       {[](ChargeRequest& r) { r.order_id.clear(); }, "order_id"},
       {[](ChargeRequest& r) { r.order_id = std::string(65, 'o'); }, "order_id"},
       {[](ChargeRequest& r) { r.customer_id.clear(); }, "customer_id"},
@@ -65,7 +67,7 @@ TEST(ChargeRequestRules, RefusesEachFieldOutOfRangeNamingIt) {
       {[](ChargeRequest& r) { r.amount_cents = kMaxAmountCents + 1; }, "amount_cents"},
       {[](ChargeRequest& r) { r.payment_token.clear(); }, "payment_token"},
       {[](ChargeRequest& r) { r.payment_token = std::string(65, 't'); }, "payment_token"},
-  };
+  });
   for (const auto& c : cases) {
     auto r = valid_request();
     c.mutate(r);
@@ -171,8 +173,8 @@ TEST(Fingerprint, FieldBoundariesAreUnambiguous) {
   ChargeRequest a{"ab", "c", 1, "tok_visa"};
   ChargeRequest b{"a", "bc", 1, "tok_visa"};
   EXPECT_NE(fingerprint(a), fingerprint(b));
-  ChargeRequest quote_a{"a\",\"customer_id\":\"b", "c", 1, "t"};
-  ChargeRequest quote_b{"a", "b\",\"customer_id\":\"c", 1, "t"};
+  ChargeRequest quote_a{R"(a","customer_id":"b)", "c", 1, "t"};
+  ChargeRequest quote_b{"a", R"(b","customer_id":"c)", 1, "t"};
   EXPECT_NE(fingerprint(quote_a), fingerprint(quote_b));
 }
 

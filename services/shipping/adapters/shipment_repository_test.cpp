@@ -155,6 +155,7 @@ TEST_P(ShipmentRepositoryContract, ConcurrentInsertsForOneOrderLetExactlyOneIn) 
   std::atomic<int> conflicts{0};
   std::atomic<int> other{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
       auto r = repo().insert(make("order-race"));

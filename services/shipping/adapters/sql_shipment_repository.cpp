@@ -42,8 +42,8 @@ Result<Shipment> read_row(const sql::Row& row) {
 
 // `lock` reads for update (the read of a read-modify-write).
 Result<Shipment> select_by_id(sql::Connection& c, std::string_view id, bool lock = false) {
-  static const std::string sql = "SELECT " + std::string(kColumns) + " FROM shipments WHERE id = $1";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(sql, {id}, lock));
+  static const std::string kSql = "SELECT " + std::string(kColumns) + " FROM shipments WHERE id = $1";
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(kSql, {id}, lock));
   if (rows.empty()) return shipment_not_found(id);
   return read_row(rows[0]);
 }
@@ -61,15 +61,15 @@ Result<void> SqlShipmentRepository::insert(const Shipment& shipment,
     if (auto r = c.begin(); !r) return r;
     // The order_id index is the conflict target; a primary-key clash (a repeated random UUID) stays an
     // internal error.
-    static const std::string sql = "INSERT INTO shipments(" + std::string(kColumns) +
-                                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                                   " ON CONFLICT (order_id) DO NOTHING";
+    static const std::string kSql = "INSERT INTO shipments(" + std::string(kColumns) +
+                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                                    " ON CONFLICT (order_id) DO NOTHING";
     const auto& a = shipment.address;
     MERCATO_ASSIGN_OR_RETURN(
         auto r,
-        c.query(sql, {shipment.id, shipment.order_id, shipment.customer_id, a.name, a.line1, a.line2, a.city,
-                      a.postal_code, a.country, to_string(shipment.status), shipment.created_at,
-                      shipment.updated_at}));  // the lease rolls the transaction back
+        c.query(kSql, {shipment.id, shipment.order_id, shipment.customer_id, a.name, a.line1, a.line2, a.city,
+                       a.postal_code, a.country, to_string(shipment.status), shipment.created_at,
+                       shipment.updated_at}));  // the lease rolls the transaction back
     if (r.affected() != 1) {
       return Error::conflict("order_id: order " + shipment.order_id + " already has a shipment", "order_id");
     }
@@ -84,8 +84,8 @@ Result<Shipment> SqlShipmentRepository::find(std::string_view id) {
 
 Result<std::vector<Shipment>> SqlShipmentRepository::find_by_order(std::string_view order_id) {
   return db_.with([&](sql::Connection& c) -> Result<std::vector<Shipment>> {
-    static const std::string sql = "SELECT " + std::string(kColumns) + " FROM shipments WHERE order_id = $1";
-    return sql::read_all(c.query(sql, {order_id}), read_row);
+    static const std::string kSql = "SELECT " + std::string(kColumns) + " FROM shipments WHERE order_id = $1";
+    return sql::read_all(c.query(kSql, {order_id}), read_row);
   });
 }
 

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <memory>
+#include <utility>
 
 #include "adapters/sql_shipment_repository.hpp"
 #include "app/shipment_events.hpp"
@@ -37,7 +38,8 @@ class ShippingSagaHandlers : public ::testing::Test {
         store_(events::open_store(*db_)) {}
   ~ShippingSagaHandlers() override { std::filesystem::remove_all(dir_); }
 
-  static events::CloudEvent command(std::string type, const std::string& order_id, boost::json::object data) {
+  static events::CloudEvent command(std::string type, const std::string& order_id,
+                                    const boost::json::object& data) {
     return events::make_event("order", std::move(type), order_id, boost::json::serialize(data),
                               std::string(kTraceparent));
   }
@@ -381,18 +383,18 @@ TEST_F(ShippingSagaHandlers, MalformedCancelDataIsAnErrorNamingTheField) {
 
 // --- choreography: a choreographed order's events stand in for the commands --------------------------
 
-events::CloudEvent order_event(std::string source, std::string type, const std::string& order_id,
+events::CloudEvent order_event(const std::string& source, std::string type, const std::string& order_id,
                                boost::json::object data, std::string_view saga = "choreography") {
   data["order_id"] = order_id;
   data["saga"] = saga;
-  return events::make_event(std::move(source), std::move(type), order_id, boost::json::serialize(data),
+  return events::make_event(source, std::move(type), order_id, boost::json::serialize(data),
                             std::string(kTraceparent));
 }
 
 events::CloudEvent order_created(const std::string& order_id, std::string country = "DE") {
   return order_event(
       "order", "order.created", order_id,
-      {{"customer_id", "cust-7"}, {"total_cents", 900}, {"shipping_address", address(country)}});
+      {{"customer_id", "cust-7"}, {"total_cents", 900}, {"shipping_address", address(std::move(country))}});
 }
 
 events::CloudEvent processed(const std::string& order_id, std::string status = "captured",

@@ -103,6 +103,7 @@ TEST_F(ShippingServiceTest, ParallelIdenticalCreatesMakeOneShipmentAndAllSeeIt) 
   constexpr int kThreads = 20;
   std::vector<Result<CreateOutcome>> results(kThreads, Error::internal("not run"));
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back(
         [&, i] { results[static_cast<std::size_t>(i)] = service_.create(request("order-race")); });
@@ -191,6 +192,7 @@ TEST_F(ShippingServiceTest, CancellingPublishesShipmentCancelledOnce) {
 
 TEST_F(ShippingServiceTest, ParallelIdenticalCreatesPublishOneEvent) {
   std::vector<std::thread> threads;
+  threads.reserve(20);
   for (int i = 0; i < 20; ++i)
     threads.emplace_back([this] { ASSERT_TRUE(service_.create(request("order-race"))); });
   for (auto& t : threads) t.join();

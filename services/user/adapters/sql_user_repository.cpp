@@ -48,9 +48,9 @@ Result<void> write_user(sql::Connection& c, std::string_view sql, const sql::Par
 
 // `lock` reads for update: a concurrent patch waits for this one, so both land.
 Result<User> select_user(sql::Connection& c, std::string_view id, bool lock = false) {
-  static const std::string sql =
+  static const std::string kSql =
       "SELECT id, email, name, created_at_ms, updated_at_ms FROM users WHERE id = $1";
-  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(sql, {id}, lock));
+  MERCATO_ASSIGN_OR_RETURN(auto rows, c.select(kSql, {id}, lock));
   if (rows.empty()) return user_not_found(id);
   auto row = rows[0];
   return User{row.text(0), row.text(1), row.text(2), row.time(3), row.time(4)};

@@ -173,7 +173,7 @@ std::string client_address(const http::Request& req, const ClientAddressSettings
 }
 
 void register_auth_routes(http::Router& router, AuthService& auth, service::BlockingPool& pool,
-                          ClientAddressSettings addresses) {
+                          const ClientAddressSettings& addresses) {
   // These routes do not read Authorization: a client still sending an expired access token must be able
   // to log in or refresh.
   router.add_async(http::Method::kPost, "/auth/login", [&auth, &pool, addresses](const http::Request& req) {

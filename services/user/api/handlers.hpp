@@ -30,6 +30,6 @@ std::string client_address(const http::Request& req, const ClientAddressSettings
 // POST /auth/login, POST /auth/refresh, POST /auth/logout, POST /auth/token (services),
 // GET /.well-known/jwks.json: all open to anyone
 void register_auth_routes(http::Router& router, AuthService& auth, service::BlockingPool& pool,
-                          ClientAddressSettings addresses);
+                          const ClientAddressSettings& addresses);
 
 }  // namespace mercato::user

@@ -5,7 +5,7 @@
 namespace mercato::user {
 namespace {
 
-http::Request from(std::string remote, std::vector<std::string> forwarded = {}) {
+http::Request from(std::string remote, const std::vector<std::string>& forwarded = {}) {
   http::Request req;
   req.remote_address = std::move(remote);
   for (auto& f : forwarded) req.headers.add("X-Forwarded-For", f);

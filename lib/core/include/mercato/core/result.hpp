@@ -111,6 +111,7 @@ class [[nodiscard]] Result<void> {
 // never shadows one (-Wshadow).
 #define MERCATO_INTERNAL_CONCAT_INNER(a, b) a##b
 #define MERCATO_INTERNAL_CONCAT(a, b) MERCATO_INTERNAL_CONCAT_INNER(a, b)
+// NOLINTBEGIN(bugprone-macro-parentheses): `result` and `lhs` are declarations, which parentheses would break
 #define MERCATO_INTERNAL_RETURN_IF_ERROR(result, expr)                   \
   do {                                                                   \
     if (auto result = (expr); !result) return std::move(result).error(); \
@@ -119,3 +120,4 @@ class [[nodiscard]] Result<void> {
   auto result = (expr);                                      \
   if (!result) return std::move(result).error();             \
   lhs = std::move(result).value()
+// NOLINTEND(bugprone-macro-parentheses)

@@ -45,7 +45,7 @@ struct ClientSettings {
   std::size_t max_idle_per_endpoint = 64;  // per worker
   std::chrono::milliseconds idle_ttl{
       30'000};  // shorter than servers' idle timeout, to avoid racing their close
-  std::uint64_t max_response_body_bytes = 16 * 1024 * 1024;
+  std::uint64_t max_response_body_bytes = std::uint64_t{16} * 1024 * 1024;
 };
 
 struct ClientRequest {

@@ -42,8 +42,8 @@ namespace mercato::http {
 struct ServerSettings {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;  // 0: pick a free port (see Server::port())
-  std::uint64_t max_body_bytes = 1024 * 1024;
-  std::uint64_t max_header_bytes = 16 * 1024;
+  std::uint64_t max_body_bytes = std::uint64_t{1024} * 1024;
+  std::uint64_t max_header_bytes = std::uint64_t{16} * 1024;
   // Once a request's first byte arrives, the whole request must arrive within this time.
   std::chrono::milliseconds request_timeout{10'000};
   // A keep-alive connection with no request in progress is closed after this time.

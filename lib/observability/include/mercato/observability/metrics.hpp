@@ -102,7 +102,7 @@ class Histogram {
 
  private:
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;  // bounds_.size() + 1 entries
+  std::vector<std::atomic<std::uint64_t>> buckets_;  // bounds_.size() + 1 entries, never resized
   std::atomic<std::uint64_t> count_{0};
   std::atomic<double> sum_{0.0};
 };

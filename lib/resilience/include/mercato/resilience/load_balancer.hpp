@@ -36,7 +36,7 @@ class LoadBalancer {
  private:
   Balancing balancing_;
   std::size_t size_;
-  std::unique_ptr<std::atomic<std::int64_t>[]> in_flight_;
+  std::vector<std::atomic<std::int64_t>> in_flight_;  // size_ entries, never resized
   std::atomic<std::uint64_t> next_{0};
   std::atomic<std::uint64_t> rng_state_;
 };

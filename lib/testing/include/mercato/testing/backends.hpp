@@ -18,12 +18,14 @@
 // Declares `var` with the server address from environment variable `env_name`. Without one the test
 // is skipped — or fails when MERCATO_REQUIRE_BACKENDS=1 (./mercato test), so CI never passes a test
 // that did not run.
+// NOLINTBEGIN(bugprone-macro-parentheses): `var` is the name the macro declares
 #define MERCATO_BACKEND_URL_OR_SKIP(var, env_name)                                             \
   auto var = ::mercato::testing::backend_url(env_name);                                        \
   if (var.empty()) {                                                                           \
     if (::mercato::testing::backends_required()) FAIL() << env_name << " is not set";          \
     GTEST_SKIP() << "no server for " << env_name << " (run the tests through ./mercato test)"; \
   }
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace mercato::testing {
 

@@ -27,6 +27,7 @@
 
 // Declares `var` with the URL of a broker for `transport` ("nats" or "kafka", see broker_url); skips the
 // test without one, or fails it when MERCATO_REQUIRE_BACKENDS=1 (./mercato test).
+// NOLINTBEGIN(bugprone-macro-parentheses): `var` is the name the macro declares
 #define MERCATO_BROKER_URL_OR_SKIP(var, transport)                            \
   std::string var;                                                            \
   {                                                                           \
@@ -37,6 +38,7 @@
       GTEST_SKIP() << mercato_why_not;                                        \
     }                                                                         \
   }
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace mercato::testing {
 

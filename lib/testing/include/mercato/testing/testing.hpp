@@ -52,7 +52,7 @@ class Process {
  public:
   // Starts `path` with `args`, the current environment plus `env`, stdout/stderr to `log_path`
   // (default: a file under the test temp directory). The child dies with the test process (PDEATHSIG).
-  Process(std::string path, std::vector<std::string> args, std::map<std::string, std::string> env,
+  Process(const std::string& path, std::vector<std::string> args, std::map<std::string, std::string> env,
           std::string log_path = {});
   ~Process();  // SIGKILL if still running
   Process(const Process&) = delete;
