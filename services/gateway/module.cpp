@@ -30,6 +30,7 @@ void set_up(service::Context& ctx) {
       agent->watch(service,
                    [&members, &table, &policy, service](const std::vector<discovery::Instance>& all) {
                      std::vector<gateway::Member> list;
+                     list.reserve(all.size());
                      for (const auto& i : all) list.push_back({i.http, i.version});
                      for (const auto& [name, route] : table.all()) {
                        if (route.service == service) members.update(name, list, policy.holder().current());

@@ -3,10 +3,10 @@
 // The instances behind the gateway are small servers of this test, registered with the same Agent a
 // service uses, so that each answer says which instance served it.
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -26,7 +26,6 @@ namespace mercato {
 namespace {
 
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 using testing::Process;
 
 std::string random_prefix() { return "/mercato-e2e-" + std::to_string(std::random_device{}()); }
@@ -84,7 +83,8 @@ class EchoInstance {
 };
 
 struct Gateway {
-  Gateway(const std::string& etcd, const std::string& prefix, std::map<std::string, std::string> extra = {})
+  Gateway(const std::string& etcd, const std::string& prefix,
+          const std::map<std::string, std::string>& extra = {})
       : port(testing::free_port()) {
     std::map<std::string, std::string> env{
         {"APP_SERVER__PORT", std::to_string(port)},
@@ -97,7 +97,7 @@ struct Gateway {
         {"APP_GATEWAY__SERVICES__ECHO__UPSTREAM", "127.0.0.1:1"},
         {"APP_GATEWAY__SERVICES__ECHO__ROUTES", "echo"},
         {"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:1"}};
-    for (auto& [k, v] : extra) env[k] = v;
+    for (const auto& [k, v] : extra) env[k] = v;
     process = std::make_unique<Process>(testing::binary("gateway"), std::vector<std::string>{}, env);
   }
   // Who served GET /api/echo/who ("" when nobody: the status then says why).

@@ -1,6 +1,7 @@
 #include "mercato/discovery/discovery.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -75,9 +76,9 @@ Result<void> validate(const Settings& s) {
 
 std::string new_instance_id(std::string_view service, std::uint16_t port) {
   std::random_device random;
-  char hex[9];
-  std::snprintf(hex, sizeof hex, "%08x", static_cast<unsigned>(random()));
-  return std::string(service) + "-" + std::to_string(port) + "-" + hex;
+  std::array<char, 9> hex{};
+  std::snprintf(hex.data(), hex.size(), "%08x", static_cast<unsigned>(random()));
+  return std::string(service) + "-" + std::to_string(port) + "-" + hex.data();
 }
 
 struct Agent::Impl {
@@ -301,7 +302,7 @@ const Settings& Agent::settings() const noexcept { return impl_->settings; }
 void Agent::register_instance(Instance self, std::function<bool()> ready) {
   auto* impl = impl_.get();
   asio::co_spawn(impl->pool.context(0), impl->register_loop(std::move(self), std::move(ready)),
-                 [impl](std::exception_ptr e) {
+                 [impl](const std::exception_ptr& e) {
                    if (e) impl->logger.error("service registration stopped by an exception");
                  });
 }
@@ -309,7 +310,7 @@ void Agent::register_instance(Instance self, std::function<bool()> ready) {
 void Agent::watch(std::string service, std::function<void(const std::vector<Instance>&)> on_change) {
   auto* impl = impl_.get();
   asio::co_spawn(impl->pool.context(0), impl->watch_instances(std::move(service), std::move(on_change)),
-                 [impl](std::exception_ptr e) {
+                 [impl](const std::exception_ptr& e) {
                    if (e) impl->logger.error("service discovery watch stopped by an exception");
                  });
 }
@@ -318,7 +319,11 @@ void Agent::deregister(std::chrono::milliseconds timeout) {
   auto* impl = impl_.get();
   auto done = std::make_shared<std::promise<void>>();
   auto future = done->get_future();
-  auto leave = [](Impl* agent, std::shared_ptr<std::promise<void>> finished) -> asio::awaitable<void> {
+  // By value: a coroutine keeps its parameters, and the caller may stop waiting before it runs.
+  auto leave =
+      [](Impl* agent,
+         std::shared_ptr<std::promise<void>> finished)  // NOLINT(performance-unnecessary-value-param)
+      -> asio::awaitable<void> {
     agent->leaving = true;  // on the agent's thread: the registration loop sees it after its next step
     if (agent->lease == 0) {
       // Not registered yet, or the key is being written: the loop revokes what it was granted when it
@@ -337,16 +342,16 @@ void Agent::deregister(std::chrono::milliseconds timeout) {
     agent->set_registered(false);
     finished->set_value();
   };
-  asio::co_spawn(impl->pool.context(0), leave(impl, done), [](std::exception_ptr) {});
+  asio::co_spawn(impl->pool.context(0), leave(impl, done), [](const std::exception_ptr&) {});
   future.wait_for(timeout);
 }
 
-void Agent::watch_config(std::string service,
+void Agent::watch_config(const std::string& service,
                          std::function<void(const std::map<std::string, std::string>&)> on_change) {
   auto* impl = impl_.get();
   auto dir = impl->settings.prefix + "/config/" + service + "/";
   asio::co_spawn(impl->pool.context(0), impl->watch_keys(std::move(dir), "config", std::move(on_change)),
-                 [impl](std::exception_ptr e) {
+                 [impl](const std::exception_ptr& e) {
                    if (e) impl->logger.error("live configuration watch stopped by an exception");
                  });
 }

@@ -1,6 +1,7 @@
 // Client::watch_prefix: a watch is one HTTP request whose response never ends — etcd streams one JSON
 // message per line as changes happen. http::Client returns whole responses, so this reads the stream
 // itself with Beast, chunk by chunk.
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -31,7 +32,7 @@ namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // A line longer than this is not a watch message etcd would send (its default request limit is 1.5 MiB).
-constexpr std::size_t kMaxLine = 8 * 1024 * 1024;
+constexpr std::size_t kMaxLine = std::size_t{8} * 1024 * 1024;
 
 // One attempt against one endpoint. `connected` tells the caller whether to try the next endpoint.
 asio::awaitable<Result<void>> watch_once(const http::Endpoint& endpoint, std::chrono::milliseconds timeout,
@@ -57,13 +58,15 @@ asio::awaitable<Result<void>> watch_once(const http::Endpoint& endpoint, std::ch
   request.set(bhttp::field::content_type, "application/json");
   request.body() = std::move(body);
   request.prepare_payload();
-  auto [wec, __] = co_await bhttp::async_write(stream, request, kUseTuple);
+  auto [wec, written] = co_await bhttp::async_write(stream, request, kUseTuple);
+  (void)written;
   if (wec) co_return Error::unavailable(where + "cannot send the watch: " + wec.message());
 
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::buffer_body> parser;
   parser.body_limit(boost::none);  // the stream has no end; each line is limited below
-  auto [hec, ___] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
+  auto [hec, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
+  (void)header_bytes;
   if (hec) co_return Error::unavailable(where + "no answer to the watch: " + hec.message());
   if (parser.get().result_int() != 200) {
     co_return Error::bad_gateway(where + "the watch was answered " +
@@ -72,14 +75,15 @@ asio::awaitable<Result<void>> watch_once(const http::Endpoint& endpoint, std::ch
   stream.expires_never();  // a quiet key space is not a failure
 
   std::string pending;  // bytes of a line not complete yet
-  char chunk[16 * 1024];
+  std::array<char, std::size_t{16} * 1024> chunk{};
   while (!parser.is_done()) {
-    parser.get().body().data = chunk;
-    parser.get().body().size = sizeof chunk;
-    auto [ec, ____] = co_await bhttp::async_read_some(stream, buffer, parser, kUseTuple);
+    parser.get().body().data = chunk.data();
+    parser.get().body().size = chunk.size();
+    auto [ec, read_bytes] = co_await bhttp::async_read_some(stream, buffer, parser, kUseTuple);
+    (void)read_bytes;
     if (ec && ec != bhttp::error::need_buffer)
       co_return Error::unavailable(where + "the watch broke: " + ec.message());
-    pending.append(chunk, sizeof chunk - parser.get().body().size);
+    pending.append(chunk.data(), chunk.size() - parser.get().body().size);
     std::size_t start = 0;
     for (auto newline = pending.find('\n'); newline != std::string::npos;
          newline = pending.find('\n', start)) {

@@ -21,6 +21,7 @@ void Membership::apply_one(const Traffic& traffic, const std::string& service,
   if (s == nullptr) return;
   if (auto* all = s->subset(kDefaultSubset); all != nullptr) {
     std::vector<http::Endpoint> endpoints;
+    endpoints.reserve(members.size());
     for (const auto& m : members) endpoints.push_back(m.endpoint);
     all->set_instances(std::move(endpoints));
   }

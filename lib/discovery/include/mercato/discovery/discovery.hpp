@@ -93,7 +93,7 @@ class Agent {
   // Live configuration (the article's Consul KV watch): calls `on_change` with every key under
   // <prefix>/config/<service>/ (relative to it: "log.level", "policy") and its value, once read and after
   // each change, on the agent's thread. Validating and applying is the caller's (service::Context).
-  void watch_config(std::string service,
+  void watch_config(const std::string& service,
                     std::function<void(const std::map<std::string, std::string>&)> on_change);
 
   struct Status {

@@ -27,12 +27,13 @@ T block_on(http::IoPool& pool, boost::asio::awaitable<T> task, std::size_t worke
   auto wrapper = [](boost::asio::awaitable<T> inner, std::optional<T>& slot) -> boost::asio::awaitable<void> {
     slot.emplace(co_await std::move(inner));
   };
-  boost::asio::co_spawn(pool.context(worker), wrapper(std::move(task), out), [&done](std::exception_ptr e) {
-    if (e)
-      done.set_exception(e);
-    else
-      done.set_value();
-  });
+  boost::asio::co_spawn(pool.context(worker), wrapper(std::move(task), out),
+                        [&done](const std::exception_ptr& e) {
+                          if (e)
+                            done.set_exception(e);
+                          else
+                            done.set_value();
+                        });
   done.get_future().get();
   return std::move(*out);
 }
