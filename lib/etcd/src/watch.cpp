@@ -18,19 +18,16 @@
 #include <boost/json/object.hpp>
 
 #include "codec.hpp"
+#include "mercato/asio/names.hpp"
 #include "mercato/etcd/etcd.hpp"
 #include "mercato/json/json.hpp"
 
 namespace mercato::etcd {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = asio::ip::tcp;
+using namespace mercato::net;  // asio, beast, bhttp, tcp, kUseTuple (mercato/asio/names.hpp)
 
 namespace {
 
-constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // A line longer than this is not a watch message etcd would send (its default request limit is 1.5 MiB).
 constexpr std::size_t kMaxLine = std::size_t{8} * 1024 * 1024;
 

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mercato/asio/names.hpp"
 #include "mercato/http/local.hpp"
 #include "mercato/http/server.hpp"
 #include "parser.hpp"
@@ -29,14 +30,10 @@
 
 namespace mercato::http {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = asio::ip::tcp;
+using namespace mercato::net;  // asio, beast, bhttp, tcp, kUseTuple (mercato/asio/names.hpp)
 
 namespace {
 
-constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kCheckAfterIdle = std::chrono::milliseconds(500);
 constexpr std::uint32_t kMaxResponseHeaderBytes = 64 * 1024;
 // More interim responses than any real server sends before its answer (100, 102, 103).

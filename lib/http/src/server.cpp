@@ -20,6 +20,7 @@
 #include <list>
 #include <vector>
 
+#include "mercato/asio/names.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/core/text.hpp"
 #include "parser.hpp"
@@ -27,14 +28,10 @@
 
 namespace mercato::http {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-using tcp = asio::ip::tcp;
+using namespace mercato::net;  // asio, beast, bhttp, tcp, kUseTuple (mercato/asio/names.hpp)
 
 namespace {
 
-constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 struct RouteMetrics {
