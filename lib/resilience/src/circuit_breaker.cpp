@@ -80,6 +80,18 @@ void CircuitBreaker::on_failure(TimePoint now) {
   if (notify) notify();
 }
 
+void CircuitBreaker::reset(TimePoint now) {
+  std::function<void()> notify;
+  {
+    std::lock_guard lock(mutex_);
+    transition(BreakerState::kClosed, now, notify);
+    consecutive_failures_ = 0;  // transition() clears them only when the state changes
+    window_.clear();
+    window_failures_ = 0;
+  }
+  if (notify) notify();
+}
+
 void CircuitBreaker::on_ignored() {
   std::lock_guard lock(mutex_);
   if (state_ == BreakerState::kHalfOpen && half_open_in_flight_ > 0) --half_open_in_flight_;

@@ -171,6 +171,9 @@ void Upstream::set_instances(std::vector<http::Endpoint> instances) {
   };
   if (sorted(current->instances) == sorted(instances)) return;
   impl_->replace(std::move(instances));
+  // The failures that opened the circuit were those of instances that are no longer the upstream (a
+  // seed address before discovery answered, instances that left): the new set starts closed.
+  impl_->breaker.reset(Clock::now());
 }
 
 std::vector<http::Endpoint> Upstream::instances() const { return impl_->members.load()->instances; }

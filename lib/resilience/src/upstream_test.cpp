@@ -92,5 +92,19 @@ TEST_F(UpstreamInstances, TheSameInstancesInAnotherOrderKeepTheirEjections) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(who(upstream), "1");
 }
 
+// A circuit opened by failures of instances that are gone (a seed address before discovery answered)
+// does not refuse calls to the new ones.
+TEST_F(UpstreamInstances, NewInstancesStartWithAClosedCircuit) {
+  UpstreamSettings settings{.name = "svc"};
+  settings.breaker.failure_threshold = 2;
+  settings.breaker.recovery_timeout = std::chrono::seconds(60);
+  Upstream upstream(settings, {{"127.0.0.1", 1}}, client_, metrics_, logger_);
+  (void)who(upstream);
+  (void)who(upstream);
+  EXPECT_EQ(who(upstream), "refused");  // open
+  upstream.set_instances({endpoint(0)});
+  EXPECT_EQ(who(upstream), "0");
+}
+
 }  // namespace
 }  // namespace mercato::resilience

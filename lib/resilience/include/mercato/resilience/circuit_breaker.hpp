@@ -64,6 +64,8 @@ class CircuitBreaker {
   // The call ended without telling anything about the upstream's health (the caller gave up, say):
   // frees its half-open slot, counts nothing.
   void on_ignored();
+  // What the counts were about is gone (the upstream's instances were replaced): closed, counts cleared.
+  void reset(TimePoint now);
 
   // The state as of `now` (an open breaker whose recovery_timeout passed reads kHalfOpen).
   BreakerState state(TimePoint now) const;

@@ -77,8 +77,8 @@ class Upstream {
   boost::asio::awaitable<Call> call(http::ClientRequest request, CallSettings settings, bool retriable);
 
   // Replaces the instances (service discovery saw them change). Calls under way finish on the old set;
-  // the balancer's counts and the outlier ejections start afresh, unless the set is the same. Empty: calls
-  // are refused with kNoHealthyInstance until instances come back.
+  // the balancer's counts, the outlier ejections and the circuit breaker start afresh (closed), unless
+  // the set is the same. Empty: calls are refused with kNoHealthyInstance until instances come back.
   void set_instances(std::vector<http::Endpoint> instances);
   std::vector<http::Endpoint> instances() const;
 
