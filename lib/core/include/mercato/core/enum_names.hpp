@@ -30,10 +30,10 @@ struct EnumName {
   std::string_view name;
 };
 
-template <typename E, std::size_t N>
+template <typename E, std::size_t kSize>
 class EnumNames {
  public:
-  constexpr explicit EnumNames(const std::array<EnumName<E>, N>& entries) : entries_(entries) {}
+  constexpr explicit EnumNames(const std::array<EnumName<E>, kSize>& entries) : entries_(entries) {}
 
   // The name of `value`; `fallback` for a value the table does not list (only a cast can make one).
   constexpr std::string_view name(E value, std::string_view fallback = {}) const noexcept {
@@ -61,18 +61,19 @@ class EnumNames {
     return out;
   }
 
-  constexpr const std::array<EnumName<E>, N>& entries() const noexcept { return entries_; }
+  constexpr const std::array<EnumName<E>, kSize>& entries() const noexcept { return entries_; }
 
  private:
-  std::array<EnumName<E>, N> entries_;
+  std::array<EnumName<E>, kSize> entries_;
 };
 
 // Builds a table with its size deduced: enum_names<Color>({{Color::kRed, "red"}, ...}).
-template <typename E, std::size_t N>
-constexpr EnumNames<E, N> enum_names(const EnumName<E> (&entries)[N]) {
-  std::array<EnumName<E>, N> rows{};
-  for (std::size_t i = 0; i < N; ++i) rows[i] = entries[i];
-  return EnumNames<E, N>(rows);
+template <typename E, std::size_t kSize>
+// NOLINTNEXTLINE(modernize-avoid-c-arrays): a braced list binds to an array reference, deducing its length
+constexpr EnumNames<E, kSize> enum_names(const EnumName<E> (&entries)[kSize]) {
+  std::array<EnumName<E>, kSize> rows{};
+  for (std::size_t i = 0; i < kSize; ++i) rows[i] = entries[i];
+  return EnumNames<E, kSize>(rows);
 }
 
 }  // namespace mercato
