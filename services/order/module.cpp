@@ -47,7 +47,8 @@ void set_up(service::Context& ctx) {
         } else {
           MERCATO_ASSIGN_OR_RETURN(timeouts.*field, service::live_value<std::chrono::milliseconds>(
                                                         key, *value, [&](const config::Section& section) {
-                                                          return section.duration(key.substr(5), file.*field);
+                                                          return section.duration(
+                                                              key.substr(key.rfind('.') + 1), file.*field);
                                                         }));
         }
         sagas->set_timeouts(timeouts);
