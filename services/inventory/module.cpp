@@ -7,6 +7,7 @@
 #include "adapters/redis_event_store.hpp"
 #include "adapters/redis_inventory_repository.hpp"
 #include "adapters/sql_inventory_repository.hpp"
+#include "api/grpc_service.hpp"
 #include "api/handlers.hpp"
 #include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
@@ -33,7 +34,11 @@ void set_up(service::Context& ctx) {
                 },
             .default_key_prefix = std::string(inventory::kDefaultRedisKeyPrefix)});
   auto& stock = ctx.own(std::make_unique<inventory::InventoryService>(repository));
-  inventory::register_routes(ctx.router(), stock, service::attach_identity(ctx));
+  auto& identity = service::attach_identity(ctx);
+  inventory::register_routes(ctx.router(), stock, identity);
+  // The catalog's prices for other services over gRPC (api/inventory.proto), on the same port.
+  ctx.grpc_server().add(
+      ctx.own(std::make_unique<inventory::CatalogGrpc>(ctx.grpc_server(), stock, identity)));
   // Publishes inventory.reserved / committed / released / product_updated (app/inventory_events.hpp).
   // Owned before the bus is attached, so it outlives the bus's consumers (ctx destroys in reverse).
   auto& saga = ctx.own(std::make_unique<inventory::SagaHandlers>(stock, event_store, ctx.name()));

@@ -3,6 +3,7 @@
 // every change published as an event through the transactional outbox.
 #include "module.hpp"
 
+#include "adapters/grpc_directory.hpp"
 #include "adapters/http_directory.hpp"
 #include "adapters/sql_order_repository.hpp"
 #include "api/handlers.hpp"
@@ -17,20 +18,36 @@ namespace mercato::order {
 void set_up(service::Context& ctx) {
   auto [repository, event_store] = storage::open_repository_with_events<order::OrderRepository>(
       ctx, {.sql = [](sql::Database& db) { return std::make_unique<order::SqlOrderRepository>(db); }});
-  // The user and inventory services, each behind a circuit breaker (order.user, order.inventory).
+  // The user and inventory services, each behind a circuit breaker (order.user, order.inventory), over
+  // gRPC (the default) or HTTP: order.<service>.transport.
   auto calls = ctx.config().section("order");
+  using Transport = service::Context::Transport;
+  auto transport_of = [&](const std::string& name) {
+    return calls.section(name).choice("transport", "grpc", {"grpc", "http"}) == "grpc" ? Transport::kGrpc
+                                                                                       : Transport::kHttp;
+  };
   // Their instances: the configured address, or (discovery.mode etcd) whatever is registered, live.
-  auto upstream = [&](const std::string& name) -> resilience::Upstream& {
+  auto upstream = [&](const std::string& name, Transport transport) -> resilience::Upstream& {
     auto& u = ctx.own(std::make_unique<resilience::Upstream>(
         resilience::read_upstream_settings(calls.section(name), name), std::vector<http::Endpoint>{},
         ctx.client(), ctx.metrics(), ctx.logger()));
     ctx.watch_upstream(
-        name, [&u](std::vector<http::Endpoint> instances) { u.set_instances(std::move(instances)); });
+        name, [&u](std::vector<http::Endpoint> instances) { u.set_instances(std::move(instances)); },
+        transport);
     return u;
   };
   auto& identity = service::attach_identity(ctx);
-  auto& customers = ctx.own(std::make_unique<order::HttpCustomerDirectory>(upstream("user"), identity));
-  auto& catalog = ctx.own(std::make_unique<order::HttpCatalog>(upstream("inventory")));
+  auto users = transport_of("user");
+  auto& customers =
+      users == Transport::kGrpc
+          ? static_cast<order::CustomerDirectory&>(ctx.own(std::make_unique<order::GrpcCustomerDirectory>(
+                upstream("user", users), ctx.grpc_channels(), identity)))
+          : ctx.own(std::make_unique<order::HttpCustomerDirectory>(upstream("user", users), identity));
+  auto inventory = transport_of("inventory");
+  auto& catalog = inventory == Transport::kGrpc
+                      ? static_cast<order::Catalog&>(ctx.own(std::make_unique<order::GrpcCatalog>(
+                            upstream("inventory", inventory), ctx.grpc_channels())))
+                      : ctx.own(std::make_unique<order::HttpCatalog>(upstream("inventory", inventory)));
   auto saga = order::read_saga_settings(ctx.config().section("saga"));
   order::SagaCoordinator* sagas = nullptr;
   if (saga.coordination) {

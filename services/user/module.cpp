@@ -9,6 +9,7 @@
 #include "adapters/argon2_password_hasher.hpp"
 #include "adapters/signing_keys.hpp"
 #include "adapters/sql_user_repository.hpp"
+#include "api/grpc_service.hpp"
 #include "api/handlers.hpp"
 #include "mercato/core/periodic.hpp"
 #include "mercato/events/bus.hpp"
@@ -168,6 +169,8 @@ void set_up(service::Context& ctx) {
     }
   }));
   user::register_routes(ctx.router(), users, hashing, identity);
+  // The same users for other services over gRPC (api/user.proto), on the same port.
+  ctx.grpc_server().add(ctx.own(std::make_unique<user::UsersGrpc>(ctx.grpc_server(), users, identity)));
   user::register_auth_routes(ctx.router(), auth, hashing, settings.addresses);
   // Publishes user.registered / user.updated from the outbox; consumes nothing yet.
   auto& bus = events::attach(ctx, event_store);

@@ -233,6 +233,9 @@ TEST_F(DiscoveryE2E, AServiceRegistersOnceReadyAndLeavesBeforeItStops) {
     std::unique_lock lock(mutex);
     ASSERT_TRUE(changed.wait_for(lock, 10s, [&] { return seen.size() == 1; })) << user.process->log();
     EXPECT_EQ(seen[0].http.port, user.port);
+    // The user service serves gRPC on its one port: registered as its gRPC address too.
+    ASSERT_TRUE(seen[0].grpc.has_value());
+    EXPECT_EQ(seen[0].grpc->port, user.port);
     EXPECT_EQ(seen[0].version, "v7");
     EXPECT_EQ(seen[0].id.rfind("user-" + std::to_string(user.port) + "-", 0), 0u) << seen[0].id;
   }

@@ -342,6 +342,29 @@ TEST_F(OrderFlowTest, UserServiceDownIs503AndNothingIsStored) {
   EXPECT_EQ(placed.status, 201) << placed.body;
 }
 
+// gRPC deadlines: the user service stopped (SIGSTOP: connected, never answering), the order service's
+// call to it ends at its timeout with DEADLINE_EXCEEDED, which reaches the client through the gateway as
+// 504 naming the service, well before the request's own timeout.
+TEST_F(OrderFlowTest, AnUpstreamThatDoesNotAnswerInTimeIs504AtTheGateway) {
+  auto customer = new_customer();
+  stock("slow-fig", 100, 5);
+  // One order first: the order service then holds its own token (fetched from the user service over
+  // HTTP, and cached) and its gRPC channel, so what the stop holds up is the gRPC call itself.
+  auto first = api("POST", "/orders", order_body(customer, R"([{"product_id":"slow-fig","quantity":1}])"));
+  ASSERT_EQ(first.status, 201) << first.body;
+  user_->signal(SIGSTOP);
+  auto started = std::chrono::steady_clock::now();
+  auto r = api("POST", "/orders", order_body(customer, R"([{"product_id":"slow-fig","quantity":1}])"));
+  auto took = std::chrono::steady_clock::now() - started;
+  user_->signal(SIGCONT);
+  EXPECT_EQ(r.status, 504) << r.body;
+  EXPECT_EQ(r.error_code(), "deadline_exceeded");
+  EXPECT_NE(r.body.find("the user service did not answer in time"), std::string::npos) << r.body;
+  EXPECT_LT(took, 3s);  // order.user.timeout is 1s here; the gateway waits 5s for the order service
+  auto placed = api("POST", "/orders", order_body(customer, R"([{"product_id":"slow-fig","quantity":1}])"));
+  EXPECT_EQ(placed.status, 201) << placed.body;
+}
+
 // The article's circuit breaker on the order service's own calls: with the inventory service down, the
 // first orders fail on the connection, then the circuit opens and orders are refused at once (503 naming
 // the service) instead of each waiting for a timeout; with the service back, a trial call closes it.

@@ -45,13 +45,19 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
   virtual std::string order_deadline() const { return "15m"; }
   virtual std::map<std::string, std::string> order_settings() const { return {}; }
   // The parameter: the saga mode, then (the fault matrix) "/" and the participant at fault, or (the
-  // topologies) "@monolith" for the same services as the modules of one process.
+  // topologies) "@monolith" for the same services as the modules of one process, or (the transports)
+  // "@http" for the order service's calls to users and inventory over HTTP instead of gRPC.
   std::string mode() const { return GetParam().substr(0, GetParam().find_first_of("/@")); }
   std::string participant() const {
     auto slash = GetParam().find('/');
     return slash == std::string::npos ? std::string() : GetParam().substr(slash + 1);
   }
   bool monolith() const { return GetParam().ends_with("@monolith"); }
+  bool over_http() const { return GetParam().ends_with("@http"); }
+  std::map<std::string, std::string> transport_settings() const {
+    if (!over_http()) return {};
+    return {{"APP_ORDER__USER__TRANSPORT", "http"}, {"APP_ORDER__INVENTORY__TRANSPORT", "http"}};
+  }
   std::uint16_t port(const std::string& service) const {
     if (system_) return system_->port(service);
     for (const auto* s : {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(),
@@ -95,6 +101,7 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
     order["APP_SAGA__MODE"] = mode();
     order["APP_SAGA__ORDER_DEADLINE"] = order_deadline();
     for (const auto& [key, value] : order_settings()) order[key] = value;
+    for (const auto& [key, value] : transport_settings()) order[key] = value;
     system_ = std::make_unique<testing::System>(dir_, std::move(settings));
   }
   void set_up_processes() {
@@ -120,6 +127,7 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
     order_env["APP_SAGA__MODE"] = mode();
     order_env["APP_SAGA__ORDER_DEADLINE"] = order_deadline();
     for (const auto& [key, value] : order_settings()) order_env[key] = value;
+    for (const auto& [key, value] : transport_settings()) order_env[key] = value;
     order_ = std::make_unique<ServiceProcess>("order", dir_, order_env);
     for (auto* s :
          {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(), order_.get()})
@@ -541,11 +549,13 @@ std::string mode_name(const ::testing::TestParamInfo<std::string>& param) {
   return name;
 }
 
-// The end-to-end flows in both topologies; what stops or restarts one participant (SagaKillE2E and the
-// fault fixtures) needs separate processes: a module cannot crash alone.
+// The end-to-end flows in both topologies and over both transports of the order service's calls (gRPC,
+// the default, and HTTP); what stops or restarts one participant (SagaKillE2E and the fault fixtures)
+// needs separate processes: a module cannot crash alone.
 INSTANTIATE_TEST_SUITE_P(Modes, SagaE2E,
                          ::testing::Values("orchestration", "choreography", "orchestration@monolith",
-                                           "choreography@monolith"),
+                                           "choreography@monolith", "orchestration@http",
+                                           "choreography@http"),
                          mode_name);
 INSTANTIATE_TEST_SUITE_P(Modes, SagaKillE2E, ::testing::Values("orchestration", "choreography"));
 INSTANTIATE_TEST_SUITE_P(Modes, SagaFaultE2E, ::testing::Values("orchestration", "choreography"));

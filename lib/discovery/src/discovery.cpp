@@ -62,6 +62,15 @@ std::vector<http::Endpoint> http_endpoints(const std::vector<Instance>& instance
   return out;
 }
 
+std::vector<http::Endpoint> grpc_endpoints(const std::vector<Instance>& instances) {
+  std::vector<http::Endpoint> out;
+  out.reserve(instances.size());
+  for (const auto& i : instances) {
+    if (i.grpc) out.push_back(*i.grpc);
+  }
+  return out;
+}
+
 Result<void> validate(const Settings& s) {
   if (s.etcd.empty()) return Error::validation("etcd", "at least one etcd endpoint is needed");
   if (s.prefix.empty() || s.prefix.front() != '/' || s.prefix.back() == '/')

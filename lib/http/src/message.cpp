@@ -152,21 +152,6 @@ Response Response::error(const Error& error, std::string_view request_id) {
 
 namespace {
 
-// What a client is told about a failure inside the system.
-std::string_view public_message(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kBadGateway:
-      return "a service this request needs gave an invalid answer; the log has the detail under this "
-             "request id";
-    case ErrorCode::kUnavailable:
-      return "a service this request needs is unavailable; retry later";
-    case ErrorCode::kDeadlineExceeded:
-      return "the request could not be completed in time";
-    default:
-      return "internal error; the log has the detail under this request id";
-  }
-}
-
 Response error_response(const Error& error, std::string_view message, std::string_view request_id,
                         const boost::json::object& extra) {
   boost::json::object inner;
@@ -185,8 +170,7 @@ Response Response::error(const Error& error, std::string_view request_id, const 
   if (http_status(error.code) < 500) return error_response(error, error.message, request_id, extra);
   // A producer that set `detail` made `message` fit for clients (core/error.hpp); otherwise the message
   // may hold addresses or driver text and stays in the log.
-  auto res = error.detail.empty() ? error_response(error, public_message(error.code), request_id, extra)
-                                  : error_response(error, error.message, request_id, extra);
+  auto res = error_response(error, client_message(error), request_id, extra);
   res.detail = error.detail.empty() ? error.message : error.message + ": " + error.detail;
   return res;
 }

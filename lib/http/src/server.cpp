@@ -4,10 +4,12 @@
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -88,6 +90,38 @@ Error classify_read_error(const boost::system::error_code& ec, const char* refus
 }
 
 std::string status_class_label(int i) { return std::to_string(i + 2) + "xx"; }
+
+// What a new connection speaks, told by its first bytes without taking them from the socket.
+enum class Opening { kHttp1, kHttp2, kGone };
+
+// The first three bytes of the HTTP/2 connection preface (RFC 9113 §3.4), "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n":
+// no HTTP/1 method begins with them.
+constexpr std::string_view kHttp2Opening = "PRI";
+
+// Peeks at a new connection's first bytes (MSG_PEEK: they stay for whoever reads the connection).
+// kGone: the client closed or sent nothing within `idle`, or shutdown cancelled the wait.
+asio::awaitable<Opening> sniff_opening(tcp::socket& socket, std::chrono::milliseconds idle) {
+  using namespace asio::experimental::awaitable_operators;
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer deadline(executor, idle);
+  for (;;) {
+    auto first =
+        co_await (socket.async_wait(tcp::socket::wait_read, kUseTuple) || deadline.async_wait(kUseTuple));
+    if (first.index() == 1 || std::get<0>(std::get<0>(first))) co_return Opening::kGone;
+    std::array<char, kHttp2Opening.size()> head{};
+    boost::system::error_code ec;
+    auto n = socket.receive(asio::buffer(head), tcp::socket::message_peek, ec);
+    if (ec || n == 0) co_return Opening::kGone;
+    std::string_view seen(head.data(), n);
+    if (kHttp2Opening.substr(0, n) != seen) co_return Opening::kHttp1;
+    if (n == kHttp2Opening.size()) co_return Opening::kHttp2;
+    // "P" or "PR" so far (a client writing byte by byte): the bytes stay readable, so wait a moment
+    // rather than spin on a socket that is always ready.
+    asio::steady_timer pause(executor, std::chrono::milliseconds(1));
+    co_await pause.async_wait(kUseTuple);
+    if (std::chrono::steady_clock::now() >= deadline.expiry()) co_return Opening::kGone;
+  }
+}
 
 }  // namespace
 
@@ -176,6 +210,20 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     boost::system::error_code ec;
     auto remote = stream.socket().remote_endpoint(ec);
     std::string remote_address = ec ? std::string() : remote.address().to_string();
+
+    if (http2) {
+      // HTTP/2 (gRPC) and HTTP/1.1 share the port: a connection that opens with the HTTP/2 preface is
+      // handed over whole, as its socket, and is no longer this server's.
+      auto opening = co_await sniff_opening(stream.socket(), settings.idle_timeout);
+      if (opening == Opening::kGone) co_return;
+      if (opening == Opening::kHttp2) {
+        boost::system::error_code released;
+        auto socket = stream.release_socket();
+        int fd = socket.release(released);
+        if (!released) http2(fd);
+        co_return;
+      }
+    }
 
     for (;;) {
       if (buffer.size() == 0) {
@@ -444,6 +492,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   RouteMetrics unmatched;
   obs::Gauge* active_connections = nullptr;
   std::vector<Worker> workers;
+  std::function<void(int)> http2;  // set before start(): read-only afterwards
   std::uint16_t bound_port = 0;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> workers_pending{0};
@@ -461,6 +510,8 @@ Server::~Server() {
 }
 
 void Server::start() { impl_->start(); }
+
+void Server::on_http2(std::function<void(int)> adopt) { impl_->http2 = std::move(adopt); }
 
 std::uint16_t Server::port() const noexcept { return impl_->bound_port; }
 

@@ -180,14 +180,35 @@ std::vector<http::Endpoint> Upstream::instances() const { return impl_->members.
 
 boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest request, CallSettings settings,
                                                       bool retriable) {
-  auto& s = *impl_;
   Call out;
+  auto deadline = settings.deadline;
+  auto refusal = co_await call_with(settings, retriable,
+                                    [&](const http::Endpoint& instance, std::chrono::milliseconds timeout,
+                                        bool last_try) -> boost::asio::awaitable<bool> {
+                                      // A call that may be sent again keeps its request and sends a copy; the
+                                      // last try sends the original. NOLINTNEXTLINE(bugprone-use-after-move):
+                                      // only the last try moves, and no try follows it
+                                      http::ClientRequest copy = last_try ? std::move(request) : request;
+                                      out.result = co_await impl_->client.send(
+                                          instance, std::move(copy),
+                                          http::CallOptions{.timeout = timeout, .deadline = deadline});
+                                      co_return failed(out.result);
+                                    });
+  out.refused = refusal.refused;
+  out.retry_after = refusal.retry_after;
+  if (out.refused != Refused::kNone) out.result = refusal_error(impl_->settings.name, out.refused);
+  co_return out;
+}
+
+boost::asio::awaitable<Upstream::Refusal> Upstream::call_with(CallSettings settings, bool retriable,
+                                                              Attempt attempt) {
+  auto& s = *impl_;
+  Refusal out;
   auto now = Clock::now();
   if (!s.breaker.try_acquire(now)) {
     s.circuit_open.inc();
     out.refused = Refused::kCircuitOpen;
     out.retry_after = s.breaker.retry_after(now);
-    out.result = refusal_error(s.settings.name, out.refused);
     co_return out;
   }
   auto timeout = settings.timeout.value_or(s.settings.timeout);
@@ -214,7 +235,6 @@ boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest reques
     s.pool_full.inc();
     out.refused = Refused::kPoolFull;
     out.retry_after = std::chrono::seconds(1);
-    out.result = refusal_error(s.settings.name, out.refused);
     co_return out;
   }
 
@@ -226,25 +246,20 @@ boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest reques
   thread_local std::mt19937_64 jitter{std::random_device{}()};
   auto members = s.members.load();  // this call's instances, even if they change meanwhile
   auto& m = *members;
-  for (int attempt = 1;; ++attempt) {
+  bool last_failed = false;
+  for (int attempt_number = 1;; ++attempt_number) {
     auto instance = m.outliers ? m.balancer.pick(m.available()) : m.balancer.pick(m.all_available);
     if (!instance) {
       out.refused = Refused::kNoHealthyInstance;
-      out.result = refusal_error(s.settings.name, out.refused);
       break;
     }
-    // A call that may be sent again keeps its request and sends a copy; the last try sends the original.
-    bool last_try = !may_retry || attempt >= retries.attempts;
-    // NOLINTNEXTLINE(bugprone-use-after-move): only the last try moves, and the loop ends after it
-    http::ClientRequest copy = last_try ? std::move(request) : request;
-    http::CallOptions options{.timeout = per_try, .deadline = settings.deadline};
+    bool last_try = !may_retry || attempt_number >= retries.attempts;
     m.balancer.started(*instance);
-    out.result = co_await s.client.send(m.instances[*instance], std::move(copy), options);
+    last_failed = co_await attempt(m.instances[*instance], per_try, last_try);
     m.balancer.finished(*instance);
-    bool server_error = failed(out.result);
-    s.record(m, *instance, server_error, Clock::now());
-    if (!server_error || last_try) break;
-    auto delay = retry_delay(retries, attempt, jitter);
+    s.record(m, *instance, last_failed, Clock::now());
+    if (!last_failed || last_try) break;
+    auto delay = retry_delay(retries, attempt_number, jitter);
     if (settings.deadline && std::chrono::steady_clock::now() + delay >= *settings.deadline) break;
     if (!s.budget.try_retry(Clock::now())) {
       s.budget_exhausted.inc();
@@ -258,7 +273,7 @@ boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest reques
   if (out.refused == Refused::kNoHealthyInstance) {
     s.breaker.on_ignored();
     s.no_instance.inc();
-  } else if (failed(out.result)) {
+  } else if (last_failed) {
     s.breaker.on_failure(Clock::now());
   } else {
     s.breaker.on_success(Clock::now());

@@ -15,6 +15,7 @@
 #include "mercato/http/client.hpp"
 #include "mercato/http/local.hpp"
 #include "mercato/http/server.hpp"
+#include "mercato/rpc/client.hpp"
 #include "mercato/service/service.hpp"
 
 namespace mercato::service {
@@ -55,9 +56,12 @@ std::unique_ptr<Instance> load_instance(std::string name, const std::string& pat
                                         std::string_view prefix);
 // Builds the service on `io` (logger, metrics, client, context, setup, standard routes) and checks that
 // every configuration key was read. Throws config::ConfigError or another std::exception.
+// `local`, `local_grpc`: the other modules of the process (the monolith), or nullptr.
 void build_instance(Instance& in, http::IoPool& io, const std::function<void(Context&)>& setup,
-                    const std::string& process_name, const http::LocalServers* local);
-// Makes the server from the context's router and binds it. Throws when the port cannot be bound.
+                    const std::string& process_name, const http::LocalServers* local,
+                    const rpc::LocalServers* local_grpc);
+// Makes the server from the context's router and binds it; starts the gRPC server when the service has
+// one (it takes the HTTP/2 connections of the same port). Throws when the port cannot be bound.
 void listen(Instance& in, http::IoPool& io);
 // With discovery.mode etcd: registers the listening instance (once its readiness checks pass).
 void announce(Instance& in);

@@ -91,7 +91,12 @@ Identity::~Identity() = default;
 Result<auth::Principal> Identity::identify(const http::Request& req) const {
   auto header = req.headers.get("Authorization");
   if (!header) return auth::anonymous();
-  auto token = auth::bearer_token(*header);
+  return identify(*header);
+}
+
+Result<auth::Principal> Identity::identify(std::string_view authorization) const {
+  if (authorization.empty()) return auth::anonymous();
+  auto token = auth::bearer_token(authorization);
   if (!token) return Error::unauthenticated("Authorization must be \"Bearer <access token>\"");
   if (!keys_loaded_) {
     // Not the caller's fault: the keys have not arrived yet (the readiness check says so too).
@@ -112,6 +117,12 @@ Result<auth::Principal> Identity::identify(const http::Request& req) const {
         std::min<SystemTime>(claims.expires_at + settings_.clock_skew, now + std::chrono::minutes(1));
     remember(*token, *who, until);
   }
+  return who;
+}
+
+Result<auth::Principal> Identity::authorize(std::string_view authorization, auth::Roles allowed) const {
+  MERCATO_ASSIGN_OR_RETURN(auto who, identify(authorization));
+  if (!who.in(allowed)) return auth::refusal(who, allowed);
   return who;
 }
 

@@ -69,6 +69,7 @@ int run_monolith(int argc, char** argv, std::span<const Module> available) {
   MonolithSettings settings;
   std::unique_ptr<http::IoPool> io;  // declared first: destroyed after the modules that use it
   http::LocalServers local;
+  rpc::LocalServers local_grpc;
   std::vector<std::unique_ptr<Instance>> modules;
   std::string current = "monolith";
   try {
@@ -110,7 +111,7 @@ int run_monolith(int argc, char** argv, std::span<const Module> available) {
             ctx.set_default_events_url(settings.events_url);
             m->setup(ctx);
           },
-          "monolith", &local);
+          "monolith", &local, &local_grpc);
     } catch (const config::ConfigError& e) {
       logger.error("configuration error", {{"module", in.name}, {"error", e.what()}});
       return 2;
@@ -135,6 +136,7 @@ int run_monolith(int argc, char** argv, std::span<const Module> available) {
     }
     // Before the pool's threads start, so no call can miss a local server (LocalServers is then read-only).
     local.add(*in->server);
+    if (in->context->has_grpc_server()) local_grpc.add(in->server->port(), in->context->grpc_server());
   }
   io->start();
   for (auto& in : modules) {

@@ -17,6 +17,8 @@
 #include "mercato/config/yaml_json.hpp"
 #include "mercato/etcd/etcd.hpp"
 #include "mercato/http/server.hpp"
+#include "mercato/rpc/client.hpp"
+#include "mercato/rpc/server.hpp"
 #include "mercato/service/blocking.hpp"
 
 extern char** environ;
@@ -40,12 +42,32 @@ Context::Context(std::string name, const config::Source& config, const obs::Logg
       client_(client) {}
 
 Context::~Context() {
+  grpc_server_.reset();  // it holds the owned gRPC services
   // Destroy owned objects in reverse order of creation: later objects may use earlier ones.
   while (!owned_.empty()) owned_.pop_back();
 }
 
+rpc::Server& Context::grpc_server() {
+  if (!grpc_server_) {
+    grpc_server_ = std::make_unique<rpc::Server>(
+        name_, io_,
+        [this] {
+          return std::all_of(checks_.begin(), checks_.end(),
+                             [](const auto& check) { return bool(check.second()); });
+        },
+        logger_, metrics_);
+  }
+  return *grpc_server_;
+}
+
+rpc::Channels& Context::grpc_channels() {
+  if (!grpc_channels_) grpc_channels_ = std::make_unique<rpc::Channels>(local_grpc_);
+  return *grpc_channels_;
+}
+
 void Context::watch_upstream(std::string_view name,
-                             std::function<void(std::vector<http::Endpoint>)> on_change) {
+                             std::function<void(std::vector<http::Endpoint>)> on_change,
+                             Transport transport) {
   auto configured = config_.section("upstreams").optional_string(name);
   std::vector<http::Endpoint> fixed;
   if (configured) {
@@ -63,10 +85,11 @@ void Context::watch_upstream(std::string_view name,
   }
   // Until etcd has answered, the configured address (if any) serves; then what is registered.
   if (configured) on_change(fixed);
-  discovery_->watch(std::string(name),
-                    [on_change = std::move(on_change)](const std::vector<discovery::Instance>& all) {
-                      on_change(discovery::http_endpoints(all));
-                    });
+  discovery_->watch(std::string(name), [on_change = std::move(on_change),
+                                        transport](const std::vector<discovery::Instance>& all) {
+    on_change(transport == Transport::kGrpc ? discovery::grpc_endpoints(all)
+                                            : discovery::http_endpoints(all));
+  });
 }
 
 http::Endpoint Context::upstream(std::string_view name) const {
@@ -245,7 +268,8 @@ void watch_live_config(Instance& in);
 }
 
 void build_instance(Instance& in, http::IoPool& io, const std::function<void(Context&)>& setup,
-                    const std::string& process_name, const http::LocalServers* local) {
+                    const std::string& process_name, const http::LocalServers* local,
+                    const rpc::LocalServers* local_grpc) {
   in.logger = std::make_unique<obs::Logger>(in.name, in.log_level);
   in.metrics = std::make_unique<obs::Registry>();
   in.metrics->register_process_metrics();
@@ -253,6 +277,7 @@ void build_instance(Instance& in, http::IoPool& io, const std::function<void(Con
   in.client->route_locally(local);
   in.context =
       std::make_unique<Context>(in.name, *in.source, *in.logger, *in.metrics, io, *in.client, process_name);
+  in.context->set_local_grpc(local_grpc);
   if (in.discovery_settings.etcd) {
     in.discovery = std::make_unique<discovery::Agent>(in.discovery_settings.agent, *in.logger, *in.metrics);
     in.context->set_discovery(*in.discovery);
@@ -267,6 +292,11 @@ void build_instance(Instance& in, http::IoPool& io, const std::function<void(Con
 void listen(Instance& in, http::IoPool& io) {
   in.server = std::make_unique<http::Server>(io, in.server_settings, std::move(in.context->router()),
                                              *in.logger, *in.metrics);
+  if (in.context->has_grpc_server()) {
+    auto& grpc = in.context->grpc_server();
+    grpc.start();
+    in.server->on_http2([&grpc](int fd) { grpc.adopt(fd); });
+  }
   in.server->start();
 }
 
@@ -325,7 +355,9 @@ void announce(Instance& in) {
   discovery::Instance self{.service = in.name,
                            .id = discovery::new_instance_id(in.name, port),
                            .http = {d.advertise_host, port},
-                           .grpc = std::nullopt,
+                           .grpc = in.context->has_grpc_server()
+                                       ? std::optional<http::Endpoint>(http::Endpoint{d.advertise_host, port})
+                                       : std::nullopt,
                            .version = d.version,
                            .zone = d.zone,
                            .weight = d.weight};
@@ -353,6 +385,11 @@ void leave(const std::vector<Instance*>& instances) {
 }
 
 void drain(const std::vector<Instance*>& instances, http::IoPool& io) {
+  // gRPC first, while the I/O threads its handlers run on still run: it waits for calls under way.
+  for (auto* in : instances) {
+    if (in->context && in->context->has_grpc_server())
+      in->context->grpc_server().shutdown(in->server_settings.shutdown_grace);
+  }
   std::vector<std::promise<void>> drained(instances.size());
   for (std::size_t i = 0; i < instances.size(); ++i) {
     if (instances[i]->server)
@@ -407,7 +444,7 @@ int run(int argc, char** argv, std::string_view name, const std::function<void(C
   }
   io = std::make_unique<http::IoPool>(in->threads);
   try {
-    build_instance(*in, *io, setup, in->name, nullptr);
+    build_instance(*in, *io, setup, in->name, nullptr, nullptr);
   } catch (const config::ConfigError& e) {
     in->logger->error("configuration error", {{"error", e.what()}});
     return 2;

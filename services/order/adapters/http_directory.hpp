@@ -1,7 +1,8 @@
-// CustomerDirectory and Catalog over HTTP: the user service's GET /users/{id} and the inventory
-// service's GET /inventory/{product_id}, with the caller's request id, trace and deadline passed on,
-// through a resilience::Upstream each (circuit breaker, retries of these idempotent GETs, timeouts): a
-// service that keeps failing is refused at once (503 naming it) instead of costing every order a timeout.
+// CustomerDirectory and Catalog over HTTP (transport: http; grpc_directory.hpp for gRPC): the user service's
+// GET /users/{id} and the inventory service's GET /inventory/{product_id}, with the caller's request id,
+// trace and deadline passed on, through a resilience::Upstream each (circuit breaker, retries of these
+// idempotent GETs, timeouts): a service that keeps failing is refused at once (503 naming it) instead of
+// costing every order a timeout.
 //
 // Thread-safety: thread-safe; calls must be awaited on a worker of the client's IoPool.
 #pragma once
@@ -31,8 +32,8 @@ class HttpCustomerDirectory final : public CustomerDirectory {
 class HttpCatalog final : public Catalog {
  public:
   explicit HttpCatalog(resilience::Upstream& inventory) : inventory_(inventory) {}
-  boost::asio::awaitable<Result<std::optional<std::int64_t>>> unit_price(const std::string& product_id,
-                                                                         const CallContext& ctx) override;
+  boost::asio::awaitable<Result<Prices>> prices(std::vector<std::string> product_ids,
+                                                const CallContext& ctx) override;
 
  private:
   resilience::Upstream& inventory_;

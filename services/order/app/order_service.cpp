@@ -1,5 +1,7 @@
 #include "app/order_service.hpp"
 
+#include <algorithm>
+
 #include "app/order_events.hpp"
 #include "mercato/core/ids.hpp"
 
@@ -20,25 +22,34 @@ boost::asio::awaitable<Result<Order>> OrderService::create(const NewOrder& input
     co_return Error::unprocessable("customer " + input.customer_id + " does not exist", "customer_id");
   }
 
+  // Every line's price in one call (each product once).
+  std::vector<std::string> products;
+  products.reserve(input.lines.size());
+  for (const auto& line : input.lines) {
+    if (std::find(products.begin(), products.end(), line.product_id) == products.end())
+      products.push_back(line.product_id);
+  }
+  auto prices = co_await catalog_.prices(std::move(products), ctx);
+  if (!prices) co_return std::move(prices).error();
+
   Order order;
   order.lines.reserve(input.lines.size());
   for (std::size_t i = 0; i < input.lines.size(); ++i) {
     const auto& line = input.lines[i];
-    auto price = co_await catalog_.unit_price(line.product_id, ctx);
-    if (!price) co_return std::move(price).error();
+    auto price = prices->find(line.product_id);
     std::string prefix = "items[" + std::to_string(i) + "]";
-    if (!*price) {
+    if (price == prices->end()) {
       co_return Error::unprocessable("product " + line.product_id + " does not exist",
                                      prefix + ".product_id");
     }
     // Prices are never trusted from clients: a differing one means the client saw a stale price.
-    if (line.claimed_price_cents && *line.claimed_price_cents != **price) {
+    if (line.claimed_price_cents && *line.claimed_price_cents != price->second) {
       co_return Error::unprocessable(line.claimed_field + ": the price of " + line.product_id + " is " +
-                                         std::to_string(**price) + " cents, not " +
+                                         std::to_string(price->second) + " cents, not " +
                                          std::to_string(*line.claimed_price_cents),
                                      line.claimed_field);
     }
-    order.lines.push_back(Line{line.product_id, line.quantity, **price});
+    order.lines.push_back(Line{line.product_id, line.quantity, price->second});
   }
   auto total = total_of(order.lines);
   if (!total) co_return std::move(total).error();

@@ -28,15 +28,22 @@ struct FakeDirectory : CustomerDirectory {
 };
 
 struct FakeCatalog : Catalog {
-  std::map<std::string, std::int64_t> prices;
+  std::map<std::string, std::int64_t> known;
   int calls = 0;
-  boost::asio::awaitable<Result<std::optional<std::int64_t>>> unit_price(const std::string& id,
-                                                                         const CallContext&) override {
+  boost::asio::awaitable<Result<Prices>> prices_of(std::vector<std::string> ids, const CallContext&) {
     ++calls;
-    auto it = prices.find(id);
-    if (it == prices.end()) co_return std::optional<std::int64_t>{};
-    co_return std::optional<std::int64_t>{it->second};
+    asked.push_back(ids);
+    Prices out;
+    for (const auto& id : ids) {
+      if (auto it = known.find(id); it != known.end()) out[id] = it->second;
+    }
+    co_return out;
   }
+  boost::asio::awaitable<Result<Prices>> prices(std::vector<std::string> ids,
+                                                const CallContext& ctx) override {
+    return prices_of(std::move(ids), ctx);
+  }
+  std::vector<std::vector<std::string>> asked;
 };
 
 class OrderServiceTest : public ::testing::Test {
@@ -47,8 +54,8 @@ class OrderServiceTest : public ::testing::Test {
         repo_(*db_),
         service_(repo_, directory_, catalog_) {
     directory_.known["cust-1"] = true;
-    catalog_.prices["apple"] = 150;
-    catalog_.prices["pear"] = 275;
+    catalog_.known["apple"] = 150;
+    catalog_.known["pear"] = 275;
   }
   ~OrderServiceTest() override { std::filesystem::remove_all(dir_); }
 
@@ -90,6 +97,16 @@ TEST_F(OrderServiceTest, PricesFromTheCatalogAndStoresPending) {
   EXPECT_EQ(order->total_cents, 2 * 150 + 275);
   EXPECT_EQ(order->lines[0].unit_price_cents, 150);
   EXPECT_EQ(*repo_.find(order->id), *order);
+}
+
+TEST_F(OrderServiceTest, PricesEveryLineInOneCallAskingForEachProductOnce) {
+  auto input = valid();
+  input.lines.push_back({"apple", 3, std::nullopt, {}});
+  auto order = create(input);
+  ASSERT_TRUE(order) << order.error().message;
+  ASSERT_EQ(catalog_.asked.size(), 1U);
+  EXPECT_EQ(catalog_.asked[0], (std::vector<std::string>{"apple", "pear"}));
+  EXPECT_EQ(order->total_cents, 5 * 150 + 275);
 }
 
 // The order and its order.created event are written in one transaction: the outbox holds the event

@@ -1,6 +1,6 @@
 // What the order use cases need from the outside world, as small interfaces: the order store, and the
-// two services an order is checked against (users for the customer, inventory for prices). HTTP
-// adapters implement the latter in adapters/; tests use fakes.
+// two services an order is checked against (users for the customer, inventory for prices). gRPC and
+// HTTP adapters implement the latter in adapters/; tests use fakes.
 //
 // Thread-safety: implementations are called from the I/O threads; the awaitable ones must be awaited
 // on an IoPool worker.
@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "domain/order.hpp"
@@ -38,12 +39,16 @@ class CustomerDirectory {
                                                       const CallContext& ctx) = 0;
 };
 
+// Product id → current unit price in cents.
+using Prices = std::unordered_map<std::string, std::int64_t>;
+
 class Catalog {
  public:
   virtual ~Catalog() = default;
-  // The product's current unit price, nullopt when there is no such product.
-  virtual boost::asio::awaitable<Result<std::optional<std::int64_t>>> unit_price(
-      const std::string& product_id, const CallContext& ctx) = 0;
+  // The current unit prices of `product_ids` (each once, at most 100: an order's lines); a product that
+  // does not exist is absent from the answer.
+  virtual boost::asio::awaitable<Result<Prices>> prices(std::vector<std::string> product_ids,
+                                                        const CallContext& ctx) = 0;
 };
 
 // What one step of a saga changed, decided inside the repository's transaction.

@@ -27,9 +27,10 @@ struct Everyone : CustomerDirectory, Catalog {
   boost::asio::awaitable<Result<bool>> exists(const std::string&, const CallContext&) override {
     co_return true;
   }
-  boost::asio::awaitable<Result<std::optional<std::int64_t>>> unit_price(const std::string&,
-                                                                         const CallContext&) override {
-    co_return std::optional<std::int64_t>{500};
+  boost::asio::awaitable<Result<Prices>> prices(std::vector<std::string> ids, const CallContext&) override {
+    Prices out;
+    for (const auto& id : ids) out[id] = 500;
+    co_return out;
   }
 };
 

@@ -36,6 +36,9 @@ enum class ErrorCode {
 std::string_view to_string(ErrorCode code) noexcept;
 // The one HTTP status each code maps to.
 int http_status(ErrorCode code) noexcept;
+// The gRPC status code (its number) each code maps to, and the canonical code a gRPC status stands for.
+int grpc_status_code(ErrorCode code) noexcept;
+ErrorCode from_grpc_status_code(int grpc) noexcept;
 
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
@@ -69,5 +72,9 @@ struct Error {
 
   friend bool operator==(const Error&, const Error&) = default;
 };
+
+// What a client may be told of `error`: its message, unless it is a 5xx whose message may hold private
+// text (no `detail` set: see above); then a generic text for its code.
+std::string_view client_message(const Error& error) noexcept;
 
 }  // namespace mercato

@@ -58,6 +58,8 @@ struct Instance {
 std::string encode(const Instance& instance);
 Result<Instance> decode(std::string service, std::string id, std::string_view value);
 std::vector<http::Endpoint> http_endpoints(const std::vector<Instance>& instances);
+// The gRPC addresses of those instances that serve gRPC.
+std::vector<http::Endpoint> grpc_endpoints(const std::vector<Instance>& instances);
 
 struct Settings {
   std::vector<http::Endpoint> etcd;  // at least one

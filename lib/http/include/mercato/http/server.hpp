@@ -62,6 +62,11 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   void start();
+  // Before start(): a connection that opens with the HTTP/2 connection preface (a gRPC client's) is
+  // handed to `adopt` as its socket's file descriptor, which `adopt` then owns; every other connection
+  // is this server's. Costs each new connection one peek at its first bytes. Without it, HTTP/2 is
+  // answered as a malformed HTTP/1.1 request.
+  void on_http2(std::function<void(int fd)> adopt);
   // The bound port (useful when settings.port was 0). Valid after start().
   std::uint16_t port() const noexcept;
   // Serves `request` as if it had arrived on a connection (local.hpp: a call from another module of the

@@ -25,6 +25,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +76,18 @@ class Upstream {
   };
   // `retriable`: the request may be sent more than once (see is_retriable).
   boost::asio::awaitable<Call> call(http::ClientRequest request, CallSettings settings, bool retriable);
+
+  // A call over another transport (gRPC) under the same policy: `attempt` makes one try at `instance`
+  // within `timeout` (the per-try timeout; the caller's deadline is its own to apply) and answers
+  // whether the try failed (breaker, outlier detection, retries: what would be a 5xx). `last_try`: no
+  // try follows this one. Refusals are as for call(); the attempt keeps its own answer.
+  struct Refusal {
+    Refused refused = Refused::kNone;
+    std::chrono::milliseconds retry_after{0};
+  };
+  using Attempt = std::function<boost::asio::awaitable<bool>(
+      const http::Endpoint& instance, std::chrono::milliseconds timeout, bool last_try)>;
+  boost::asio::awaitable<Refusal> call_with(CallSettings settings, bool retriable, Attempt attempt);
 
   // Replaces the instances (service discovery saw them change). Calls under way finish on the old set;
   // the balancer's counts, the outlier ejections and the circuit breaker start afresh (closed), unless

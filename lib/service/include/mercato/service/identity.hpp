@@ -66,6 +66,11 @@ class Identity {
   // Anonymous without an Authorization header; kUnauthenticated when the header is not a bearer token
   // that verifies, or names no known role.
   Result<auth::Principal> identify(const http::Request& req) const;
+  // The same for an Authorization header's value (a gRPC call's `authorization` metadata); empty:
+  // anonymous.
+  Result<auth::Principal> identify(std::string_view authorization) const;
+  // identify(), then the roles guard() checks: kUnauthenticated or kPermissionDenied as for HTTP.
+  Result<auth::Principal> authorize(std::string_view authorization, auth::Roles allowed) const;
   bool keys_loaded() const noexcept { return keys_loaded_.load(); }
 
   // "Bearer <token>" of this service (role service, subject "service:<name>"); kUnavailable when the

@@ -37,6 +37,11 @@
 namespace mercato::discovery {
 class Agent;
 }
+namespace mercato::rpc {
+class Channels;
+class LocalServers;
+class Server;
+}  // namespace mercato::rpc
 
 namespace mercato::service {
 
@@ -100,7 +105,11 @@ class Context {
   // static: once, at once, with `upstreams.<name>`. discovery.mode etcd: with the registered instances
   // whenever they change (on the discovery agent's thread; `on_change` must be thread-safe against the
   // I/O threads), and before etcd first answers, with `upstreams.<name>` if it is set.
-  void watch_upstream(std::string_view name, std::function<void(std::vector<http::Endpoint>)> on_change);
+  // `transport`: which of the instances' addresses (kGrpc: only instances that serve gRPC; statically the
+  // same `upstreams.<name>`, since a service's port serves both).
+  enum class Transport { kHttp, kGrpc };
+  void watch_upstream(std::string_view name, std::function<void(std::vector<http::Endpoint>)> on_change,
+                      Transport transport = Transport::kHttp);
   // The discovery agent (discovery.mode etcd), or nullptr.
   discovery::Agent* discovery() const noexcept { return discovery_; }
   void set_discovery(discovery::Agent& agent) { discovery_ = &agent; }
@@ -112,6 +121,16 @@ class Context {
     live_settings_.emplace_back(std::move(key), std::move(apply));
   }
   const std::vector<std::pair<std::string, LiveSetting>>& live_settings() const { return live_settings_; }
+
+  // gRPC (mercato/rpc, README "gRPC between services"): this service's gRPC server, made on first use.
+  // Add the service's generated CallbackServices to it in setup (owned by the context); the host starts
+  // it, hands it the HTTP/2 connections of the service's own port, registers the port as the instance's
+  // gRPC address and shuts it down before the I/O threads stop.
+  rpc::Server& grpc_server();
+  bool has_grpc_server() const noexcept { return grpc_server_ != nullptr; }
+  // Channels to other services' gRPC: one per instance; in-process to a module of the same process.
+  rpc::Channels& grpc_channels();
+  void set_local_grpc(const rpc::LocalServers* local) { local_grpc_ = local; }
 
   // Who is calling (identity.hpp): set by attach_identity, once; nullptr before.
   Identity* identity() const noexcept { return identity_; }
@@ -153,6 +172,10 @@ class Context {
   std::vector<std::shared_ptr<void>> owned_;
   Identity* identity_ = nullptr;
   discovery::Agent* discovery_ = nullptr;
+  const rpc::LocalServers* local_grpc_ = nullptr;
+  std::unique_ptr<rpc::Channels> grpc_channels_;
+  // After owned_: destroyed before the services it calls into.
+  std::unique_ptr<rpc::Server> grpc_server_;
 };
 
 // A service as the host runs it: its name (config/<name>.yaml, api/<name>.yaml, logs, metrics) and the

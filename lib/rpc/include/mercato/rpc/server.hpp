@@ -1,0 +1,121 @@
+// A service's gRPC server. It listens on no port of its own: its connections are those of the service's
+// HTTP port that open with the HTTP/2 preface (http::Server::on_http2 → adopt), so one address serves
+// REST and gRPC, and discovery registers the same host:port for both. Every server answers the standard
+// health protocol (grpc.health.v1.Health/Check, api/health.proto) with the service's readiness.
+//
+// Handlers are coroutines on the service's I/O threads, like HTTP handlers, with the call's metadata
+// (request id, trace, deadline from grpc-timeout, authorization) as an Incoming:
+//
+//   grpc::ServerUnaryReactor* CustomerExists(grpc::CallbackServerContext* call,
+//                                            const v1::CustomerExistsRequest* request,
+//                                            v1::CustomerExistsReply* reply) override {
+//     return server_.serve(call, "CustomerExists", [=, this](const rpc::Incoming& in)
+//                                                      -> boost::asio::awaitable<grpc::Status> {
+//       ... co_return rpc::to_status(error) or grpc::Status::OK;
+//     });
+//   }
+//
+// Metrics: grpc_server_requests_total{method, code} and grpc_server_request_duration_seconds{method}.
+// A handler that throws is logged and answered INTERNAL, never a crash.
+//
+// Thread-safety: add() before start(); the rest from any thread. shutdown() before the I/O threads stop
+// (handlers finish on them).
+#pragma once
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
+#include <grpcpp/support/status.h>
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "mercato/http/io_pool.hpp"
+#include "mercato/observability/logging.hpp"
+#include "mercato/observability/metrics.hpp"
+
+namespace grpc {
+class Channel;
+class Server;
+class Service;
+}  // namespace grpc
+
+namespace mercato::rpc {
+
+// What a call carried besides its message.
+struct Incoming {
+  std::string request_id;     // x-request-id when printable and at most 128 characters, else a new one
+  std::string traceparent;    // this call's span, continuing the caller's trace (or a new root)
+  std::string authorization;  // the authorization metadata, as an HTTP Authorization header
+  std::optional<std::chrono::steady_clock::time_point> deadline;  // from grpc-timeout
+
+  static Incoming of(const grpc::CallbackServerContext& call);
+};
+
+class Server {
+ public:
+  // `ready`: whether the service is ready (its /health/ready checks pass); `name`: the service's name, the
+  // health protocol's service name besides "".
+  Server(std::string name, http::IoPool& io, std::function<bool()> ready, const obs::Logger& logger,
+         obs::Registry& metrics);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Before start(): a generated CallbackService (owned by the caller, alive until shutdown()).
+  void add(grpc::Service& service);
+  bool has_services() const noexcept { return !services_.empty(); }
+  void start();
+  // A connection that opened with the HTTP/2 preface; the server owns `fd` from now on.
+  void adopt(int fd);
+  // A channel to this server that never leaves the process (the monolith's calls between modules).
+  std::shared_ptr<grpc::Channel> in_process_channel();
+  // Stops taking calls; waits up to `grace` for those under way, then cancels them.
+  void shutdown(std::chrono::milliseconds grace);
+
+  template <typename Handler>
+  grpc::ServerUnaryReactor* serve(grpc::CallbackServerContext* call, std::string_view method,
+                                  Handler handler) {
+    auto* reactor = call->DefaultReactor();
+    auto started = std::chrono::steady_clock::now();
+    boost::asio::co_spawn(
+        next_executor(),
+        [handler = std::move(handler), incoming = Incoming::of(*call)]() mutable
+        -> boost::asio::awaitable<grpc::Status> { co_return co_await handler(incoming); },
+        [this, reactor, method, started](const std::exception_ptr& e, grpc::Status status) {
+          if (e) status = failed(method, e);
+          record(method, status, started);
+          reactor->Finish(status);
+        });
+    return reactor;
+  }
+
+ private:
+  boost::asio::any_io_executor next_executor();
+  grpc::Status failed(std::string_view method, const std::exception_ptr& e);
+  void record(std::string_view method, const grpc::Status& status,
+              std::chrono::steady_clock::time_point started);
+
+  std::string name_;
+  http::IoPool& io_;
+  std::function<bool()> ready_;
+  const obs::Logger& logger_;
+  obs::Registry& metrics_;
+  std::vector<grpc::Service*> services_;
+  std::unique_ptr<grpc::Service> health_;
+  std::unique_ptr<grpc::Server> server_;
+  std::atomic<std::size_t> next_{0};
+  std::mutex metrics_mutex_;  // guards latency_
+  std::unordered_map<std::string, obs::Histogram*> latency_;
+};
+
+}  // namespace mercato::rpc
