@@ -4,6 +4,7 @@
 // valid Prometheus sample values. Each caller writes NaN and the infinities its own format's way.
 #pragma once
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -15,9 +16,9 @@ inline void append_shortest_double(std::string& out, double d) {
   const double mag = std::fabs(d);
   const auto fmt =
       (mag == 0 || (mag >= 1e-4 && mag < 1e21)) ? std::chars_format::fixed : std::chars_format::scientific;
-  char buf[64];
-  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, d, fmt);
-  out.append(buf, ec == std::errc() ? ptr : buf);
+  std::array<char, 64> buf;
+  auto [ptr, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), d, fmt);
+  out.append(buf.data(), ec == std::errc() ? ptr : buf.data());
 }
 
 }  // namespace mercato::obs

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <string_view>
+#include <utility>
+
 namespace mercato::order {
 namespace {
 
@@ -27,11 +31,17 @@ const Answer kShipped{"shipment.created", "", ""};
 
 // The names are stored in every saga's JSON and shown by the API and the metrics: they must not drift.
 TEST(StepStatus, EachHasItsWireNameAndReadsBack) {
-  const std::pair<StepStatus, std::string_view> names[] = {
-      {StepStatus::kStarted, "started"},     {StepStatus::kSucceeded, "succeeded"},
-      {StepStatus::kFailed, "failed"},       {StepStatus::kTimedOut, "timed_out"},
-      {StepStatus::kDeferred, "deferred"},   {StepStatus::kResent, "resent"},
-      {StepStatus::kCancelled, "cancelled"}, {StepStatus::kLate, "late"}};
+  using Name = std::pair<StepStatus, std::string_view>;
+  const auto names = std::to_array<Name>({
+      {StepStatus::kStarted, "started"},
+      {StepStatus::kSucceeded, "succeeded"},
+      {StepStatus::kFailed, "failed"},
+      {StepStatus::kTimedOut, "timed_out"},
+      {StepStatus::kDeferred, "deferred"},
+      {StepStatus::kResent, "resent"},
+      {StepStatus::kCancelled, "cancelled"},
+      {StepStatus::kLate, "late"},
+  });
   for (auto [status, name] : names) {
     EXPECT_EQ(to_string(status), name);
     EXPECT_EQ(parse_step_status(name), status) << name;

@@ -20,49 +20,49 @@ namespace {
 class PaymentServiceTest : public ::testing::Test {
  protected:
   // A stand-in for the HTTP layer's rendering: status and something that identifies the outcome.
-  RenderOutcome render = [this](const Result<Payment>& outcome) {
-    ++renders;
+  RenderOutcome render_ = [this](const Result<Payment>& outcome) {
+    ++renders_;
     if (outcome) return StoredResponse{201, "payment " + outcome->id};
     return StoredResponse{outcome.error().code == ErrorCode::kConflict ? 409 : 422, outcome.error().message};
   };
   static ChargeRequest request(std::string order = "o1", std::string token = "tok_visa") {
     return {std::move(order), "c1", 500, std::move(token)};
   }
-  std::size_t payments_of(const std::string& order) { return service.list_for_order(order)->size(); }
+  std::size_t payments_of(const std::string& order) { return service_.list_for_order(order)->size(); }
   static boost::json::object data_of(const events::CloudEvent& e) {
     return boost::json::parse(e.data).as_object();
   }
 
-  std::atomic<int> renders{0};
-  mercato::testing::SqliteDatabase db{"payment"};
-  SqlPaymentRepository repo{db.get()};
-  SimulatedCardProcessor processor;
-  PaymentService service{repo, processor};
+  std::atomic<int> renders_{0};
+  mercato::testing::SqliteDatabase db_{"payment"};
+  SqlPaymentRepository repo_{db_.get()};
+  SimulatedCardProcessor processor_;
+  PaymentService service_{repo_, processor_};
 };
 
 TEST_F(PaymentServiceTest, ChargeWithoutKeyRecordsEachAttempt) {
-  auto declined = service.charge(request("o1", "tok_chargeDeclined"));
+  auto declined = service_.charge(request("o1", "tok_chargeDeclined"));
   ASSERT_TRUE(declined);
   EXPECT_EQ(declined->status, PaymentStatus::kDeclined);
-  auto captured = service.charge(request("o1", "tok_visa"));
+  auto captured = service_.charge(request("o1", "tok_visa"));
   ASSERT_TRUE(captured);
   EXPECT_EQ(captured->status, PaymentStatus::kCaptured);
-  auto again = service.charge(request("o1", "tok_mastercard"));
+  auto again = service_.charge(request("o1", "tok_mastercard"));
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, ErrorCode::kConflict);
   EXPECT_EQ(payments_of("o1"), 2U);
-  auto unknown = service.charge(request("o2", "tok_nope"));
+  auto unknown = service_.charge(request("o2", "tok_nope"));
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code, ErrorCode::kUnprocessable);
   EXPECT_EQ(payments_of("o2"), 0U);
 }
 
 TEST_F(PaymentServiceTest, SameKeySameRequestReplaysWithoutChargingAgain) {
-  auto first = service.charge(request(), "key-1", render);
+  auto first = service_.charge(request(), "key-1", render_);
   ASSERT_TRUE(first);
   EXPECT_FALSE(first->replayed);
   EXPECT_EQ(first->response.status, 201);
-  auto second = service.charge(request(), "key-1", render);
+  auto second = service_.charge(request(), "key-1", render_);
   ASSERT_TRUE(second);
   EXPECT_TRUE(second->replayed);
   EXPECT_EQ(second->response, first->response);
@@ -70,10 +70,10 @@ TEST_F(PaymentServiceTest, SameKeySameRequestReplaysWithoutChargingAgain) {
 }
 
 TEST_F(PaymentServiceTest, SameKeyDifferentRequestIsUnprocessable) {
-  ASSERT_TRUE(service.charge(request(), "key-1", render));
+  ASSERT_TRUE(service_.charge(request(), "key-1", render_));
   auto other = request();
   other.amount_cents = 501;
-  auto r = service.charge(other, "key-1", render);
+  auto r = service_.charge(other, "key-1", render_);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable);
   EXPECT_EQ(r.error().field, "Idempotency-Key");
@@ -83,29 +83,29 @@ TEST_F(PaymentServiceTest, SameKeyDifferentRequestIsUnprocessable) {
 TEST_F(PaymentServiceTest, BadRequestIsNotStoredAgainstTheKey) {
   auto bad = request();
   bad.amount_cents = 0;
-  auto r = service.charge(bad, "key-1", render);
+  auto r = service_.charge(bad, "key-1", render_);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kValidationFailed);
-  EXPECT_EQ(renders, 0);
+  EXPECT_EQ(renders_, 0);
   // The key is still free: the corrected request is processed, not refused as "another body".
-  auto fixed = service.charge(request(), "key-1", render);
+  auto fixed = service_.charge(request(), "key-1", render_);
   ASSERT_TRUE(fixed);
   EXPECT_FALSE(fixed->replayed);
   EXPECT_EQ(fixed->response.status, 201);
 }
 
 TEST_F(PaymentServiceTest, BadKeyIsRefusedBeforeAnything) {
-  auto r = service.charge(request(), std::string(256, 'k'), render);
+  auto r = service_.charge(request(), std::string(256, 'k'), render_);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().field, "Idempotency-Key");
   EXPECT_EQ(payments_of("o1"), 0U);
 }
 
 TEST_F(PaymentServiceTest, UnknownTokenDecisionIsStoredAndReplayed) {
-  auto first = service.charge(request("o1", "tok_unknown"), "key-1", render);
+  auto first = service_.charge(request("o1", "tok_unknown"), "key-1", render_);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->response.status, 422);
-  auto again = service.charge(request("o1", "tok_unknown"), "key-1", render);
+  auto again = service_.charge(request("o1", "tok_unknown"), "key-1", render_);
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->replayed);
   EXPECT_EQ(again->response, first->response);
@@ -113,11 +113,11 @@ TEST_F(PaymentServiceTest, UnknownTokenDecisionIsStoredAndReplayed) {
 }
 
 TEST_F(PaymentServiceTest, OrderAlreadyPaidConflictIsStoredAndReplayed) {
-  ASSERT_TRUE(service.charge(request()));
-  auto first = service.charge(request(), "key-1", render);
+  ASSERT_TRUE(service_.charge(request()));
+  auto first = service_.charge(request(), "key-1", render_);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->response.status, 409);
-  auto again = service.charge(request(), "key-1", render);
+  auto again = service_.charge(request(), "key-1", render_);
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->replayed);
   EXPECT_EQ(again->response, first->response);
@@ -131,7 +131,7 @@ TEST_F(PaymentServiceTest, ConcurrentRequestsWithOneKeyChargeOnce) {
   threads.reserve(kThreads);
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
-      auto r = service.charge(request(), "same-key", render);
+      auto r = service_.charge(request(), "same-key", render_);
       std::lock_guard lock(mutex);
       results.push_back(std::move(r));
     });
@@ -187,12 +187,12 @@ class FailingRecordRepository final : public PaymentRepository {
 
 TEST_F(PaymentServiceTest, StorageFailureReleasesTheKeySoARetryCanCharge) {
   FailingRecordRepository failing;
-  PaymentService on_failing{failing, processor};
-  auto first = on_failing.charge(request(), "key-1", render);
+  PaymentService on_failing{failing, processor_};
+  auto first = on_failing.charge(request(), "key-1", render_);
   ASSERT_FALSE(first);
   EXPECT_EQ(first.error().code, ErrorCode::kInternal);
   failing.fail = false;
-  auto retry = on_failing.charge(request(), "key-1", render);
+  auto retry = on_failing.charge(request(), "key-1", render_);
   ASSERT_TRUE(retry) << retry.error().message;  // not 409 "in progress" forever
   EXPECT_FALSE(retry->replayed);
   EXPECT_EQ(retry->response.status, 201);
@@ -214,17 +214,17 @@ class GatedProcessor final : public CardProcessor {
 
 TEST_F(PaymentServiceTest, KeyIsInProgressWhileTheProcessorWorks) {
   GatedProcessor gated;
-  PaymentService gated_service{repo, gated};
+  PaymentService gated_service{repo_, gated};
   Result<PaymentService::KeyedCharge> first = Error::internal("not run");
-  std::thread worker([&] { first = gated_service.charge(request(), "key-1", render); });
+  std::thread worker([&] { first = gated_service.charge(request(), "key-1", render_); });
   gated.entered.wait();  // the key is claimed and the processor is working
 
-  auto concurrent = gated_service.charge(request(), "key-1", render);
+  auto concurrent = gated_service.charge(request(), "key-1", render_);
   ASSERT_FALSE(concurrent);
   EXPECT_EQ(concurrent.error().code, ErrorCode::kConflict);
   EXPECT_EQ(concurrent.error().field, "Idempotency-Key");
   auto other_body = request("o2");
-  auto mismatch = gated_service.charge(other_body, "key-1", render);
+  auto mismatch = gated_service.charge(other_body, "key-1", render_);
   ASSERT_FALSE(mismatch);
   EXPECT_EQ(mismatch.error().code, ErrorCode::kUnprocessable);
   EXPECT_EQ(payments_of("o1"), 0U);  // nothing recorded yet
@@ -233,7 +233,7 @@ TEST_F(PaymentServiceTest, KeyIsInProgressWhileTheProcessorWorks) {
   worker.join();
   ASSERT_TRUE(first);
   EXPECT_FALSE(first->replayed);
-  auto after = gated_service.charge(request(), "key-1", render);
+  auto after = gated_service.charge(request(), "key-1", render_);
   ASSERT_TRUE(after);
   EXPECT_TRUE(after->replayed);
   EXPECT_EQ(after->response, first->response);
@@ -244,7 +244,7 @@ TEST_F(PaymentServiceTest, KeyIsInProgressWhileTheProcessorWorks) {
 
 TEST_F(PaymentServiceTest, AnOrderChargeInProgressIsAConflictAndTheOrderIsChargedOnce) {
   GatedProcessor gated;
-  PaymentService gated_service{repo, gated};
+  PaymentService gated_service{repo_, gated};
   Result<PaymentService::OrderCharge> first = Error::internal("not run");
   std::thread worker([&] { first = gated_service.charge_order(request()); });
   gated.entered.wait();  // the order's key is claimed and the processor is working
@@ -265,16 +265,16 @@ TEST_F(PaymentServiceTest, AnOrderChargeInProgressIsAConflictAndTheOrderIsCharge
   EXPECT_FALSE(after->recorded);
   EXPECT_EQ(after->payment->id, first->payment->id);
   EXPECT_EQ(payments_of("o1"), 1U);
-  EXPECT_EQ(db.outbox().size(), 1U);
+  EXPECT_EQ(db_.outbox().size(), 1U);
 }
 
 TEST_F(PaymentServiceTest, AnOrderPaidThroughTheApiWhileItsChargeRunsKeepsThatPayment) {
   GatedProcessor gated;
-  PaymentService gated_service{repo, gated};
+  PaymentService gated_service{repo_, gated};
   Result<PaymentService::OrderCharge> saga = Error::internal("not run");
   std::thread worker([&] { saga = gated_service.charge_order(request()); });
   gated.entered.wait();
-  auto rest = service.charge(request("o1", "tok_mastercard"));  // no key: the REST path knows none
+  auto rest = service_.charge(request("o1", "tok_mastercard"));  // no key: the REST path knows none
   ASSERT_TRUE(rest);
   gated.release.count_down();
   worker.join();
@@ -290,11 +290,11 @@ TEST_F(PaymentServiceTest, AnOrderPaidThroughTheApiWhileItsChargeRunsKeepsThatPa
 // hold one capture), and the foreign payment stays what it is.
 TEST_F(PaymentServiceTest, AnOrderPaidThroughTheApiWithAnotherAmountWhileItsChargeRunsIsAConflict) {
   GatedProcessor gated;
-  PaymentService gated_service{repo, gated};
+  PaymentService gated_service{repo_, gated};
   Result<PaymentService::OrderCharge> saga = Error::internal("not run");
   std::thread worker([&] { saga = gated_service.charge_order(request()); });
   gated.entered.wait();
-  auto rest = service.charge({"o1", "c1", 1, "tok_visa"});
+  auto rest = service_.charge({"o1", "c1", 1, "tok_visa"});
   ASSERT_TRUE(rest);
   gated.release.count_down();
   worker.join();
@@ -302,11 +302,11 @@ TEST_F(PaymentServiceTest, AnOrderPaidThroughTheApiWithAnotherAmountWhileItsChar
   EXPECT_FALSE(saga->payment) << "a capture of 1 cent stood for the order's charge of 500";
   EXPECT_EQ(saga->refusal, kPaymentConflict);
   EXPECT_FALSE(saga->recorded);
-  auto repeat = service.charge_order(request());  // the key keeps "paid meanwhile": compared again
+  auto repeat = service_.charge_order(request());  // the key keeps "paid meanwhile": compared again
   ASSERT_TRUE(repeat) << repeat.error().message;
   EXPECT_FALSE(repeat->payment);
   EXPECT_EQ(repeat->refusal, kPaymentConflict);
-  auto payments = service.list_for_order("o1");
+  auto payments = service_.list_for_order("o1");
   ASSERT_EQ(payments->size(), 1U);
   EXPECT_EQ(payments->front().id, rest->id);
   EXPECT_EQ(payments->front().amount_cents, 1);
@@ -316,23 +316,23 @@ TEST_F(PaymentServiceTest, AnOrderPaidThroughTheApiWithAnotherAmountWhileItsChar
 TEST_F(PaymentServiceTest, AnOrderCaptureOfAnotherCustomerOrAmountIsNeverTheOrdersCharge) {
   for (const ChargeRequest& foreign :
        {ChargeRequest{"o-amount", "c1", 1, "tok_visa"}, ChargeRequest{"o-customer", "c2", 500, "tok_visa"}}) {
-    ASSERT_TRUE(service.charge(foreign));
-    auto saga = service.charge_order(request(foreign.order_id));
+    ASSERT_TRUE(service_.charge(foreign));
+    auto saga = service_.charge_order(request(foreign.order_id));
     ASSERT_TRUE(saga) << saga.error().message;
     EXPECT_FALSE(saga->payment) << foreign.order_id;
     EXPECT_EQ(saga->refusal, kPaymentConflict) << foreign.order_id;
     EXPECT_EQ(payments_of(foreign.order_id), 1U);
   }
   // The same charge made through the API is the order's charge (a client paying what the saga asks).
-  auto same = service.charge(request("o-same", "tok_mastercard"));
+  auto same = service_.charge(request("o-same", "tok_mastercard"));
   ASSERT_TRUE(same);
-  auto saga = service.charge_order(request("o-same"));
+  auto saga = service_.charge_order(request("o-same"));
   ASSERT_TRUE(saga);
   ASSERT_TRUE(saga->payment);
   EXPECT_EQ(saga->payment->id, same->id);
   // A declined attempt of another amount holds no money: it is left alone and the order is charged.
-  ASSERT_TRUE(service.charge({"o-tried", "c1", 1, "tok_chargeDeclined"}));
-  saga = service.charge_order(request("o-tried"));
+  ASSERT_TRUE(service_.charge({"o-tried", "c1", 1, "tok_chargeDeclined"}));
+  saga = service_.charge_order(request("o-tried"));
   ASSERT_TRUE(saga);
   ASSERT_TRUE(saga->payment);
   EXPECT_TRUE(saga->recorded);
@@ -342,7 +342,7 @@ TEST_F(PaymentServiceTest, AnOrderCaptureOfAnotherCustomerOrAmountIsNeverTheOrde
 
 TEST_F(PaymentServiceTest, AStorageFailureOfAnOrderChargeReleasesItsKeySoARetryCharges) {
   FailingRecordRepository failing;
-  PaymentService on_failing{failing, processor};
+  PaymentService on_failing{failing, processor_};
   auto first = on_failing.charge_order(request());
   ASSERT_FALSE(first);
   EXPECT_EQ(first.error().code, ErrorCode::kInternal);
@@ -358,9 +358,9 @@ TEST_F(PaymentServiceTest, AStorageFailureOfAnOrderChargeReleasesItsKeySoARetryC
 
 TEST_F(PaymentServiceTest, ACaptureAppendsPaymentProcessedKeyedByTheOrder) {
   auto captured =
-      service.charge(request("o1", "tok_visa"), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+      service_.charge(request("o1", "tok_visa"), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   ASSERT_TRUE(captured);
-  auto outbox = db.outbox();
+  auto outbox = db_.outbox();
   ASSERT_EQ(outbox.size(), 1U);
   const auto& e = outbox[0];
   EXPECT_EQ(e.type, "payment.processed");
@@ -379,9 +379,9 @@ TEST_F(PaymentServiceTest, ACaptureAppendsPaymentProcessedKeyedByTheOrder) {
 }
 
 TEST_F(PaymentServiceTest, ADeclineAppendsPaymentProcessedWithItsReason) {
-  auto declined = service.charge(request("o1", "tok_insufficientFunds"));
+  auto declined = service_.charge(request("o1", "tok_insufficientFunds"));
   ASSERT_TRUE(declined);
-  auto outbox = db.outbox();
+  auto outbox = db_.outbox();
   ASSERT_EQ(outbox.size(), 1U);
   auto data = data_of(outbox[0]);
   EXPECT_EQ(data.at("status").as_string(), "declined");
@@ -391,41 +391,41 @@ TEST_F(PaymentServiceTest, ADeclineAppendsPaymentProcessedWithItsReason) {
 }
 
 TEST_F(PaymentServiceTest, AReplayOfTheSameKeyPublishesNothingMore) {
-  auto first = service.charge(request(), "key-1", render);
+  auto first = service_.charge(request(), "key-1", render_);
   ASSERT_TRUE(first);
   for (int i = 0; i < 3; ++i) {
-    auto again = service.charge(request(), "key-1", render);
+    auto again = service_.charge(request(), "key-1", render_);
     ASSERT_TRUE(again);
     EXPECT_TRUE(again->replayed);
   }
-  auto outbox = db.outbox();
+  auto outbox = db_.outbox();
   ASSERT_EQ(outbox.size(), 1U);
   EXPECT_EQ(outbox[0].type, "payment.processed");
 }
 
 TEST_F(PaymentServiceTest, ChargesThatRecordNoPaymentPublishNothing) {
-  ASSERT_FALSE(service.charge(request("o1", "tok_unknown")));                  // 422, no key
-  ASSERT_TRUE(service.charge(request("o2", "tok_unknown"), "key-1", render));  // 422 stored on the key
+  ASSERT_FALSE(service_.charge(request("o1", "tok_unknown")));                   // 422, no key
+  ASSERT_TRUE(service_.charge(request("o2", "tok_unknown"), "key-1", render_));  // 422 stored on the key
   auto bad = request();
   bad.amount_cents = 0;
-  ASSERT_FALSE(service.charge(bad));  // 400
-  EXPECT_TRUE(db.outbox().empty());
-  ASSERT_TRUE(service.charge(request("o3")));
-  auto conflict = service.charge(request("o3"));  // 409: the order is paid
+  ASSERT_FALSE(service_.charge(bad));  // 400
+  EXPECT_TRUE(db_.outbox().empty());
+  ASSERT_TRUE(service_.charge(request("o3")));
+  auto conflict = service_.charge(request("o3"));  // 409: the order is paid
   ASSERT_FALSE(conflict);
-  auto keyed_conflict = service.charge(request("o3"), "key-2", render);
+  auto keyed_conflict = service_.charge(request("o3"), "key-2", render_);
   ASSERT_TRUE(keyed_conflict);
   EXPECT_EQ(keyed_conflict->response.status, 409);
-  EXPECT_EQ(db.outbox().size(), 1U) << "only the capture of o3";
+  EXPECT_EQ(db_.outbox().size(), 1U) << "only the capture of o3";
 }
 
 TEST_F(PaymentServiceTest, ARefundAppendsPaymentRefundedOnce) {
-  auto captured = service.charge(request());
+  auto captured = service_.charge(request());
   ASSERT_TRUE(captured);
-  auto refunded = service.refund(captured->id);
+  auto refunded = service_.refund(captured->id);
   ASSERT_TRUE(refunded);
-  ASSERT_TRUE(service.refund(captured->id));  // a repeat: no-op
-  auto outbox = db.outbox();
+  ASSERT_TRUE(service_.refund(captured->id));  // a repeat: no-op
+  auto outbox = db_.outbox();
   ASSERT_EQ(outbox.size(), 2U);
   const auto& e = outbox[1];
   EXPECT_EQ(e.type, "payment.refunded");
@@ -438,28 +438,28 @@ TEST_F(PaymentServiceTest, ARefundAppendsPaymentRefundedOnce) {
   EXPECT_EQ(data.at("amount_cents").as_int64(), 500);
   EXPECT_EQ(data.at("refunded_at").as_string(), format_rfc3339(refunded->updated_at));
 
-  auto declined = service.charge(request("o2", "tok_chargeDeclined"));
+  auto declined = service_.charge(request("o2", "tok_chargeDeclined"));
   ASSERT_TRUE(declined);
-  ASSERT_FALSE(service.refund(declined->id));  // 422
-  ASSERT_FALSE(service.refund("missing"));     // 404
-  EXPECT_EQ(db.outbox().size(), 3U) << "the decline's payment.processed only";
+  ASSERT_FALSE(service_.refund(declined->id));  // 422
+  ASSERT_FALSE(service_.refund("missing"));     // 404
+  EXPECT_EQ(db_.outbox().size(), 3U) << "the decline's payment.processed only";
 }
 
 TEST_F(PaymentServiceTest, ListValidatesTheOrderId) {
-  auto empty = service.list_for_order("");
+  auto empty = service_.list_for_order("");
   ASSERT_FALSE(empty);
   EXPECT_EQ(empty.error().field, "order_id");
-  auto long_id = service.list_for_order(std::string(65, 'o'));
+  auto long_id = service_.list_for_order(std::string(65, 'o'));
   ASSERT_FALSE(long_id);
   EXPECT_EQ(long_id.error().field, "order_id");
 }
 
 TEST_F(PaymentServiceTest, RecoverRefusesRetentionUnderADay) {
-  auto r = service.recover_keys(std::chrono::hours(23));
+  auto r = service_.recover_keys(std::chrono::hours(23));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kValidationFailed);
-  ASSERT_TRUE(service.charge(request(), "key-1", render));
-  auto kept = service.recover_keys(std::chrono::hours(24));
+  ASSERT_TRUE(service_.charge(request(), "key-1", render_));
+  auto kept = service_.recover_keys(std::chrono::hours(24));
   ASSERT_TRUE(kept);
   EXPECT_EQ(*kept, 0);  // a fresh, completed key survives
 }

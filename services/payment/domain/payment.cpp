@@ -21,7 +21,7 @@ Result<void> check_text(std::string_view field, std::string_view value, std::siz
 }
 
 std::string to_hex(const unsigned char* bytes, std::size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
+  static constexpr std::string_view kDigits = "0123456789abcdef";
   std::string out;
   out.reserve(2 * n);
   for (std::size_t i = 0; i < n; ++i) {
