@@ -291,7 +291,7 @@ bench_up() {
   done
   env_up+=("MERCATO_VAR_DIR=$BENCH_ROOT/var" "$@")
   # What the caller's environment says about storage and saga mode does not leak in: only VAR=VALUE given.
-  local -a unset_env=(-u MERCATO_SAGA_MODE)
+  local -a unset_env=(-u MERCATO_SAGA_MODE -u MERCATO_ORDER_TRANSPORT)
   for name in $(service_names); do unset_env+=(-u "MERCATO_${name^^}_DATABASE_URL"); done
   BENCH_UP_LOG="$log"
   BENCH_UP_CMD="$(bench_show "${env_up[*]} $BENCH_ROOT/mercato up --no-build ${BENCH_UP_ARGS[*]}")"

@@ -115,15 +115,19 @@ service_config() { echo "${MERCATO_ROOT}/config/$1.yaml"; }
 # HTTP probes (always direct to loopback: proxies in the environment are ignored)
 
 # http_probe URL: sets HTTP_PROBE_CODE to the status of GET URL (http://127.0.0.1:PORT/PATH only), or
-# 000 when nothing answered within 1 s. Bash's /dev/tcp, no process started: readiness loops poll
-# every few milliseconds, and a curl per probe per service was a visible share of start-up on 2 cores.
+# 000 when nothing answered within 1 s, and HTTP_PROBE_BODY to the rest of the answer (headers, body).
+# Bash's /dev/tcp, no process started: readiness loops poll every few milliseconds, and a curl per
+# probe per service was a visible share of start-up on 2 cores.
 http_probe() {
   HTTP_PROBE_CODE=000
+  HTTP_PROBE_BODY=""
   [[ "$1" =~ ^http://127\.0\.0\.1:([0-9]+)(/.*)$ ]] || return 0
   local port="${BASH_REMATCH[1]}" path="${BASH_REMATCH[2]}" fd line=""
   { exec {fd}<>"/dev/tcp/127.0.0.1/${port}"; } 2>/dev/null || return 0
   { printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "$path" "$port" 1>&"$fd"; } 2>/dev/null || true
   IFS= read -r -t 1 line <&"$fd" || true
+  # The rest (headers and body: an HTTP/1.0 request is answered and closed) for HTTP_PROBE_BODY.
+  IFS= read -r -d '' -t 1 HTTP_PROBE_BODY <&"$fd" || true
   exec {fd}>&-
   if [[ "$line" =~ ^HTTP/1\.[01]\ ([0-9]{3}) ]]; then HTTP_PROBE_CODE="${BASH_REMATCH[1]}"; fi
   return 0

@@ -42,7 +42,8 @@
 # Environment: MERCATO_<SVC>_PORT (ports), MERCATO_<SVC>_DATABASE_URL (that service's database.url, e.g.
 # postgres://... for any service; redis://... for inventory), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
 # MERCATO_SAGA_MODE (orchestration, the default in config/order.yaml, or choreography: how the order saga
-# is coordinated; docs/saga.md), MERCATO_READY_TIMEOUT (seconds, default 30), MERCATO_STOP_TIMEOUT
+# is coordinated; docs/saga.md), MERCATO_ORDER_TRANSPORT (grpc, the default in config/order.yaml, or http:
+# how the order service calls the user and inventory services), MERCATO_READY_TIMEOUT (seconds, default 30), MERCATO_STOP_TIMEOUT
 # (seconds, default 10). Any APP_*
 # variable in the environment reaches every process as a config override.
 
@@ -155,6 +156,9 @@ _up_command() {
     fi
     if [[ "$name" == order && -n "${MERCATO_SAGA_MODE:-}" ]]; then
       _UP_ENV+=("APP_SAGA__MODE=${MERCATO_SAGA_MODE}")
+    fi
+    if [[ "$name" == order && -n "${MERCATO_ORDER_TRANSPORT:-}" ]]; then
+      _UP_ENV+=("APP_ORDER__USER__TRANSPORT=${MERCATO_ORDER_TRANSPORT}" "APP_ORDER__INVENTORY__TRANSPORT=${MERCATO_ORDER_TRANSPORT}")
     fi
     local calls
     calls="$(service_calls "$name")"
@@ -323,6 +327,11 @@ up_wait_ready() {
         local ready_port
         for ready_port in $(up_ports "$name"); do
           http_probe "$(health_url "$name" "$ready_port" ready)"
+          # With discovery, ready means registered too: a caller started next (the gateway) must find
+          # this instance in etcd, not an empty list ("registering" until the key is written).
+          if [[ "$HTTP_PROBE_BODY" == *'"discovery":"'* && "$HTTP_PROBE_BODY" != *'"discovery":"ok"'* ]]; then
+            HTTP_PROBE_CODE=000
+          fi
           [[ "$HTTP_PROBE_CODE" == 200 ]] || break
         done
       fi
@@ -506,6 +515,10 @@ cmd_up() {
   case "${MERCATO_SAGA_MODE:-orchestration}" in
     orchestration | choreography | none) ;;
     *) die "MERCATO_SAGA_MODE must be orchestration, choreography or none (got '${MERCATO_SAGA_MODE}')" ;;
+  esac
+  case "${MERCATO_ORDER_TRANSPORT:-grpc}" in
+    grpc | http) ;;
+    *) die "MERCATO_ORDER_TRANSPORT must be grpc or http (got '${MERCATO_ORDER_TRANSPORT}')" ;;
   esac
 
   if ((build)); then

@@ -5,8 +5,10 @@
 #include <grpcpp/server_posix.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/io_context.hpp>
+#include <climits>
 
 #include "mercato/api/health.grpc.pb.h"
 #include "mercato/core/error.hpp"
@@ -98,6 +100,12 @@ void Server::add(grpc::Service& service) { services_.push_back(&service); }
 void Server::start() {
   health_ = std::make_unique<HealthService>(*this, name_, ready_);
   grpc::ServerBuilder builder;
+  auto capped = [](std::uint64_t v) { return static_cast<int>(std::min<std::uint64_t>(v, INT32_MAX)); };
+  builder.SetMaxReceiveMessageSize(capped(limits_.max_message_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, capped(limits_.max_metadata_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits_.max_concurrent_streams);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             capped(static_cast<std::uint64_t>(limits_.idle_timeout.count())));
   builder.RegisterService(health_.get());
   for (auto* service : services_) builder.RegisterService(service);
   // No listening port: connections arrive through adopt() (the HTTP port's HTTP/2 connections).

@@ -294,6 +294,10 @@ void listen(Instance& in, http::IoPool& io) {
                                              *in.logger, *in.metrics);
   if (in.context->has_grpc_server()) {
     auto& grpc = in.context->grpc_server();
+    const auto& limits = in.server_settings;
+    grpc.set_limits({.max_message_bytes = limits.max_body_bytes,
+                     .max_metadata_bytes = limits.max_header_bytes,
+                     .idle_timeout = limits.idle_timeout});
     grpc.start();
     in.server->on_http2([&grpc](int fd) { grpc.adopt(fd); });
   }

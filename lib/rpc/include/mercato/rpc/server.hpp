@@ -30,6 +30,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -61,6 +62,14 @@ struct Incoming {
   static Incoming of(const grpc::CallbackServerContext& call);
 };
 
+// What one client may hold of a server, as the HTTP server's limits (http::ServerSettings) bound HTTP/1.1.
+struct Limits {
+  std::uint64_t max_message_bytes = std::uint64_t{1024} * 1024;  // a larger request: RESOURCE_EXHAUSTED
+  std::uint64_t max_metadata_bytes = std::uint64_t{16} * 1024;   // the call's headers
+  int max_concurrent_streams = 100;                              // calls at once per connection
+  std::chrono::milliseconds idle_timeout{60'000};                // a connection without calls is closed
+};
+
 class Server {
  public:
   // `ready`: whether the service is ready (its /health/ready checks pass); `name`: the service's name, the
@@ -74,6 +83,8 @@ class Server {
   // Before start(): a generated CallbackService (owned by the caller, alive until shutdown()).
   void add(grpc::Service& service);
   bool has_services() const noexcept { return !services_.empty(); }
+  // Before start(); the defaults otherwise.
+  void set_limits(const Limits& limits) { limits_ = limits; }
   void start();
   // A connection that opened with the HTTP/2 preface; the server owns `fd` from now on.
   void adopt(int fd);
@@ -111,6 +122,7 @@ class Server {
   const obs::Logger& logger_;
   obs::Registry& metrics_;
   std::vector<grpc::Service*> services_;
+  Limits limits_;
   std::unique_ptr<grpc::Service> health_;
   std::unique_ptr<grpc::Server> server_;
   std::atomic<std::size_t> next_{0};
