@@ -11,7 +11,9 @@
 #   - and, for a changed header, every unit that includes it, directly or through other headers (found
 #     by the #include "..." lines of our sources, matched against the header's path).
 # --all checks every unit of ours in the compile database (never a system header; headers only under
-# lib/ services/ apps/ tools/ bench/ tests/ fuzz/, not the build's generated ones).
+# lib/ services/ apps/ tools/ bench/ tests/ fuzz/, not the build's generated ones). A service's own
+# headers reached through its layer views (build/services/<svc>/layers/<layer>/, cmake/mercato_layers.cmake)
+# are checked too and reported under services/<svc>/.
 # -j N (default: nproc) units run in parallel, each under nice -n 10. build/compile_commands.json is
 # written by the build; when it is missing, lint runs ./mercato build first.
 #
@@ -121,7 +123,8 @@ lint_tidy_run() {
       >"${log}.out" 2>&1
     echo $? >"${log}.rc"
     printf "    %-70s %3ds\n" "$unit" $((SECONDS - begin)) >&2
-  ' _ "$MERCATO_ROOT" "$MERCATO_BUILD_DIR" "$out" "^${MERCATO_ROOT}/(${dirs})/" {}
+  ' _ "$MERCATO_ROOT" "$MERCATO_BUILD_DIR" "$out" \
+    "^${MERCATO_ROOT}/(${dirs})/|^${MERCATO_BUILD_DIR}/services/[^/]+/layers/" {}
   log_note "clang-tidy: $# unit(s) in $((($(now_ms) - started) / 1000)) s"
   local failed=0 rc_file
   local -a broken=()
@@ -133,6 +136,7 @@ lint_tidy_run() {
   local findings
   findings="$(cat "$out"/*.out |
     grep -E '^/[^:]+:[0-9]+:[0-9]+: (warning|error): .*\[[^]]+\]$' |
+    sed -E "s|^${MERCATO_BUILD_DIR}/services/([^/]+)/layers/[^/]+/|${MERCATO_ROOT}/services/\1/|" |
     sed "s|^${MERCATO_ROOT}/||" | sort -t: -k1,1 -k2,2n -k3,3n -u || true)"
   if [[ -n "$findings" ]]; then
     log_error "clang-tidy: $(wc -l <<<"$findings") finding(s):"
