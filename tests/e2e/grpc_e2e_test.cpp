@@ -119,7 +119,7 @@ TEST_F(GrpcE2E, PricesComeInOneCallAndHostileArgumentsAreRefused) {
   EXPECT_NE(status.error_message().find("product_ids[1]"), std::string::npos) << status.error_message();
   EXPECT_EQ(prices({"grpc-plum"}, "Bearer forged", &reply).error_code(), grpc::StatusCode::UNAUTHENTICATED);
   // Larger than the service's server.max_body_bytes (1 MiB): refused by gRPC before any handler runs.
-  status = prices({std::string(2 * 1024 * 1024, 'x')}, "", &reply);
+  status = prices({std::string(std::size_t{2} * 1024 * 1024, 'x')}, "", &reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   // And the service still answers.
   EXPECT_TRUE(prices({"grpc-kiwi"}, "", &reply).ok());
