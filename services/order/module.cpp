@@ -14,6 +14,85 @@
 #include "mercato/storage/storage.hpp"
 
 namespace mercato::order {
+namespace {
+
+// Live configuration of the calls to one service (README "Live configuration"): order.<name>.timeout,
+// .retries and .circuit_breaker.{failure_threshold, recovery_timeout, success_threshold}, each read by
+// the getter the file's value is read with (resilience::read_upstream_settings); a removed key brings
+// the file's value back.
+void add_live_call_settings(service::Context& ctx, const std::string& name, resilience::Upstream& upstream) {
+  const auto file = upstream.settings();
+  const std::string prefix = "order." + name + ".";
+  ctx.add_live_setting(
+      prefix + "timeout",
+      [&upstream, file, key = prefix + "timeout"](const std::optional<std::string>& value) -> Result<void> {
+        auto timeout = file.timeout;
+        if (value) {
+          MERCATO_ASSIGN_OR_RETURN(
+              timeout, service::live_value<std::chrono::milliseconds>(
+                           key, *value, [](const config::Section& s) { return s.duration("timeout", {}); }));
+        }
+        upstream.set_timeout(timeout);
+        return {};
+      });
+  ctx.add_live_setting(
+      prefix + "retries",
+      [&upstream, file, key = prefix + "retries"](const std::optional<std::string>& value) -> Result<void> {
+        auto attempts = file.retries.attempts;
+        if (value) {
+          MERCATO_ASSIGN_OR_RETURN(
+              auto retries, service::live_value<std::int64_t>(key, *value, [](const config::Section& s) {
+                return s.integer("retries", 1, 0, 5);
+              }));
+          attempts = static_cast<int>(retries) + 1;
+        }
+        upstream.set_attempts(attempts);
+        return {};
+      });
+  // One breaker threshold: read, put into a copy of the breaker's settings, validated whole.
+  using Read = std::function<void(const config::Section&, resilience::BreakerSettings&)>;
+  using Restore = std::function<void(const resilience::BreakerSettings& file, resilience::BreakerSettings&)>;
+  auto breaker_key = [&](const std::string& leaf, Read read, Restore restore) {
+    auto key = prefix + "circuit_breaker." + leaf;
+    ctx.add_live_setting(
+        key, [&upstream, file, key, read, restore](const std::optional<std::string>& value) -> Result<void> {
+          auto settings = upstream.breaker().settings();
+          if (!value) {
+            restore(file.breaker, settings);
+          } else {
+            MERCATO_ASSIGN_OR_RETURN(settings, service::live_value<resilience::BreakerSettings>(
+                                                   key, *value, [&](const config::Section& s) {
+                                                     auto changed = settings;
+                                                     read(s, changed);
+                                                     return changed;
+                                                   }));
+          }
+          if (auto valid = settings.validate(); !valid) return Error::validation(key, valid.error().message);
+          upstream.breaker().set_settings(settings);
+          return {};
+        });
+  };
+  breaker_key(
+      "failure_threshold",
+      [](const config::Section& s, auto& b) {
+        b.failure_threshold = static_cast<int>(s.integer("failure_threshold", 5, 1, 1'000'000));
+      },
+      [](const auto& f, auto& b) { b.failure_threshold = f.failure_threshold; });
+  breaker_key(
+      "recovery_timeout",
+      [](const config::Section& s, auto& b) {
+        b.recovery_timeout = s.duration("recovery_timeout", std::chrono::seconds(10));
+      },
+      [](const auto& f, auto& b) { b.recovery_timeout = f.recovery_timeout; });
+  breaker_key(
+      "success_threshold",
+      [](const config::Section& s, auto& b) {
+        b.success_threshold = static_cast<int>(s.integer("success_threshold", 1, 1, 1'000'000));
+      },
+      [](const auto& f, auto& b) { b.success_threshold = f.success_threshold; });
+}
+
+}  // namespace
 
 void set_up(service::Context& ctx) {
   auto [repository, event_store] = storage::open_repository_with_events<order::OrderRepository>(
@@ -34,6 +113,7 @@ void set_up(service::Context& ctx) {
     ctx.watch_upstream(
         name, [&u](std::vector<http::Endpoint> instances) { u.set_instances(std::move(instances)); },
         transport);
+    add_live_call_settings(ctx, name, u);
     return u;
   };
   auto& identity = service::attach_identity(ctx);

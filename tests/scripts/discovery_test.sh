@@ -7,7 +7,7 @@
 #     fails none of them (rolling restart), `scale user 1` removes user@2 (deregistered);
 #   - `config set` of a valid value is applied by the running instance (exit 0), an invalid one refused
 #     (exit 1, the instance says why), `config history` lists both, `config rollback` restores the first;
-#     the order service's saga.step_timeout likewise.
+#     the order service's saga.step_timeout and its calls' settings (order.inventory.*) likewise.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 
@@ -141,4 +141,15 @@ fi
 mercato config set order saga.step_timeout 5s >"$work/saga.out" 2>&1 || { cat "$work/saga.out" >&2; fail "saga.step_timeout 5s"; }
 if mercato config set order saga.step_timeout soon >"$work/saga.out" 2>&1; then fail "saga.step_timeout soon was not refused"; fi
 grep -q 'refused: .*a duration such as' "$work/saga.out" || { cat "$work/saga.out" >&2; fail "the saga refusal does not say why"; }
+# Its calls to inventory: a timeout, retries and a breaker threshold, with the file's ranges.
+for kv in "order.inventory.timeout 750ms" "order.inventory.retries 2" "order.inventory.circuit_breaker.failure_threshold 3"; do
+  # shellcheck disable=SC2086  # key and value as two words
+  mercato config set order $kv >"$work/calls.out" 2>&1 || { cat "$work/calls.out" >&2; fail "config set order $kv"; }
+  grep -q 'order .*applied' "$work/calls.out" || { cat "$work/calls.out" >&2; fail "order did not apply $kv"; }
+done
+if mercato config set order order.inventory.retries 9 >"$work/calls.out" 2>&1; then fail "retries 9 was not refused"; fi
+grep -q 'refused: ' "$work/calls.out" || { cat "$work/calls.out" >&2; fail "the retries refusal does not say why"; }
+if mercato config set order order.inventory.circuit_breaker.failure_threshold 0 >"$work/calls.out" 2>&1; then
+  fail "a failure_threshold of 0 was not refused"
+fi
 echo "ok"

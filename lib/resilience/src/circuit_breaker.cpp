@@ -80,6 +80,16 @@ void CircuitBreaker::on_failure(TimePoint now) {
   if (notify) notify();
 }
 
+BreakerSettings CircuitBreaker::settings() const {
+  std::lock_guard lock(mutex_);
+  return settings_;
+}
+
+void CircuitBreaker::set_settings(const BreakerSettings& settings) {
+  std::lock_guard lock(mutex_);
+  settings_ = settings;
+}
+
 void CircuitBreaker::reset(TimePoint now) {
   std::function<void()> notify;
   {

@@ -99,6 +99,18 @@ TEST(CircuitBreaker, OpensOnExactlyTheThreshold) {
   EXPECT_FALSE(breaker.try_acquire(now));
 }
 
+TEST(CircuitBreaker, NewThresholdsJudgeTheNextCallsAndKeepTheCounts) {
+  TimePoint now{seconds{1000}};
+  CircuitBreaker breaker(consecutive(5));
+  fail(breaker, now, 2);
+  breaker.set_settings(consecutive(3));
+  EXPECT_EQ(breaker.settings().failure_threshold, 3);
+  EXPECT_EQ(breaker.state(now), BreakerState::kClosed);
+  ASSERT_TRUE(breaker.try_acquire(now));
+  breaker.on_failure(now);  // the third in a row: the new threshold
+  EXPECT_EQ(breaker.state(now), BreakerState::kOpen);
+}
+
 TEST(CircuitBreaker, SuccessResetsTheConsecutiveCount) {
   TimePoint now{seconds{1000}};
   CircuitBreaker breaker(consecutive(3));

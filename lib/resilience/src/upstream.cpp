@@ -66,6 +66,8 @@ struct Upstream::Impl {
   Bulkhead pool;
   RetryBudget budget;
   std::atomic<std::shared_ptr<Members>> members;
+  std::atomic<std::int64_t> timeout_ms;  // settings.timeout, live (set_timeout)
+  std::atomic<int> attempts;             // settings.retries.attempts, live (set_attempts)
   obs::Counter& circuit_open;
   obs::Counter& pool_full;
   obs::Counter& no_instance;
@@ -95,6 +97,8 @@ struct Upstream::Impl {
                 }),
         pool(settings.pool),
         budget(settings.budget),
+        timeout_ms(settings.timeout.count()),
+        attempts(settings.retries.attempts),
         circuit_open(rejections(m, "circuit_open")),
         pool_full(rejections(m, "pool_full")),
         no_instance(rejections(m, "no_healthy_instance")),
@@ -162,6 +166,13 @@ void Upstream::evaluate_outliers(TimePoint now) {
   impl_->ejected.set(static_cast<double>(m->outliers->ejected_count()));
 }
 
+void Upstream::set_timeout(std::chrono::milliseconds timeout) { impl_->timeout_ms.store(timeout.count()); }
+void Upstream::set_attempts(int attempts) { impl_->attempts.store(attempts); }
+std::chrono::milliseconds Upstream::timeout() const {
+  return std::chrono::milliseconds(impl_->timeout_ms.load());
+}
+int Upstream::attempts() const { return impl_->attempts.load(); }
+
 void Upstream::set_instances(std::vector<http::Endpoint> instances) {
   // The same instances (in any order): keep their balancer counts and ejections.
   auto current = impl_->members.load();
@@ -211,7 +222,8 @@ boost::asio::awaitable<Upstream::Refusal> Upstream::call_with(CallSettings setti
     out.retry_after = s.breaker.retry_after(now);
     co_return out;
   }
-  auto timeout = settings.timeout.value_or(s.settings.timeout);
+  auto timeout =
+      settings.timeout.value_or(std::chrono::milliseconds(s.timeout_ms.load(std::memory_order_relaxed)));
   auto executor = co_await boost::asio::this_coro::executor;
   Bulkhead::Ticket ticket{Bulkhead::Admission::kRun, 0};
   if (!s.pool.try_run()) {
@@ -239,6 +251,7 @@ boost::asio::awaitable<Upstream::Refusal> Upstream::call_with(CallSettings setti
   }
 
   auto retries = settings.retries.value_or(s.settings.retries);
+  if (!settings.retries) retries.attempts = s.attempts.load(std::memory_order_relaxed);
   auto per_try = retries.per_try_timeout.count() > 0 ? std::min(retries.per_try_timeout, timeout) : timeout;
   // The budget weighs retries against the calls that could be retried (the others cost it nothing).
   bool may_retry = retriable && retries.attempts > 1;

@@ -51,6 +51,37 @@ class UpstreamInstances : public ::testing::Test {
   http::Client client_{pool_, {}};
 };
 
+// call_with: another transport's tries under the same policy; the live timeout and tries apply to the
+// next call that gives none of its own.
+TEST_F(UpstreamInstances, LiveTimeoutAndTriesApplyToTheNextCall) {
+  UpstreamSettings settings{.name = "svc", .timeout = std::chrono::milliseconds(2000)};
+  settings.retries.attempts = 1;
+  settings.retries.base_delay = std::chrono::milliseconds(1);
+  Upstream upstream(settings, {endpoint(0)}, client_, metrics_, logger_);
+  std::vector<std::chrono::milliseconds> tries;
+  auto failing = [&](const http::Endpoint&, std::chrono::milliseconds timeout,
+                     bool) -> boost::asio::awaitable<bool> {
+    tries.push_back(timeout);
+    co_return true;
+  };
+  auto refusal = testing::block_on(pool_, upstream.call_with({}, true, failing));
+  EXPECT_EQ(refusal.refused, Refused::kNone);
+  EXPECT_EQ(tries, std::vector{std::chrono::milliseconds(2000)});
+
+  tries.clear();
+  upstream.set_timeout(std::chrono::milliseconds(300));
+  upstream.set_attempts(3);
+  upstream.breaker().reset(Clock::now());
+  testing::block_on(pool_, upstream.call_with({}, true, failing));
+  EXPECT_EQ(tries, std::vector<std::chrono::milliseconds>(3, std::chrono::milliseconds(300)));
+  // A call's own settings still win.
+  tries.clear();
+  testing::block_on(
+      pool_, upstream.call_with({.timeout = std::chrono::milliseconds(50), .retries = RetrySettings{}}, true,
+                                failing));
+  EXPECT_EQ(tries, std::vector{std::chrono::milliseconds(50)});
+}
+
 TEST_F(UpstreamInstances, CallsFollowTheInstancesOfTheMoment) {
   Upstream upstream({.name = "svc"}, {endpoint(0)}, client_, metrics_, logger_);
   EXPECT_EQ(who(upstream), "0");

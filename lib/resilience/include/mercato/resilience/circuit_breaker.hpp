@@ -71,7 +71,10 @@ class CircuitBreaker {
   BreakerState state(TimePoint now) const;
   // While open: how long until trial calls are let through (for Retry-After); otherwise zero.
   std::chrono::milliseconds retry_after(TimePoint now) const;
-  const BreakerSettings& settings() const noexcept { return settings_; }
+  BreakerSettings settings() const;
+  // New thresholds (live configuration; validated by the caller): the state and its counts stay, and
+  // the next call is judged by them.
+  void set_settings(const BreakerSettings& settings);
 
  private:
   void transition(BreakerState to, TimePoint now, std::function<void()>& notify);  // mutex held

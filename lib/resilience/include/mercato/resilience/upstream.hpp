@@ -95,6 +95,13 @@ class Upstream {
   void set_instances(std::vector<http::Endpoint> instances);
   std::vector<http::Endpoint> instances() const;
 
+  // Live configuration: the timeout and the tries of calls that give none of their own, and the
+  // breaker's thresholds (validated by the caller, as read_upstream_settings validates the file's).
+  void set_timeout(std::chrono::milliseconds timeout);
+  void set_attempts(int attempts);
+  std::chrono::milliseconds timeout() const;
+  int attempts() const;
+
   // Lifts outlier ejections whose time is up (the owner calls it every outlier interval).
   void evaluate_outliers(TimePoint now);
   CircuitBreaker& breaker() noexcept;
