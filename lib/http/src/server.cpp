@@ -153,6 +153,16 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   void start() {
     auto address = asio::ip::make_address(settings.host == "localhost" ? "127.0.0.1" : settings.host);
+    if (settings.port != 0) {
+      // SO_REUSEPORT (one acceptor per worker) would let this process bind a port another process of
+      // the same user already listens on, and the kernel would share the connections between the two at
+      // random. A plain bind first says whether the port is free: taken, start() fails as it should.
+      tcp::acceptor probe(pool.context(0));
+      tcp::endpoint ep(address, settings.port);
+      probe.open(ep.protocol());
+      probe.set_option(tcp::acceptor::reuse_address(true));  // a port in TIME_WAIT is free
+      probe.bind(ep);                                        // throws: address already in use
+    }
     for (std::size_t i = 0; i < pool.size(); ++i) {
       Worker w;
       w.io = &pool.context(i);

@@ -40,6 +40,16 @@ Router hello_router() {
   return r;
 }
 
+// Every acceptor sets SO_REUSEPORT; without the plain bind first, a second server (another process of
+// the same user, or a second instance started with the same port by mistake) would bind too and take a
+// share of the first one's connections.
+TEST_F(ServerTest, APortInUseIsRefusedNotShared) {
+  start(Router{}, {.port = 0});
+  IoPool other_pool(2);
+  Server second(other_pool, {.port = port()}, Router{}, logger_, metrics_);
+  EXPECT_THROW(second.start(), boost::system::system_error);
+}
+
 TEST_F(ServerTest, ServesRouteWithPathParam) {
   start(hello_router());
   auto res = exchange(port(), "GET /hello/ann HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
