@@ -10,12 +10,8 @@
 #     the order service's saga.step_timeout and its calls' settings (order.inventory.*) likewise.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-
-fail() {
-  echo "FAILED: $*" >&2
-  [[ -n "${var:-}" ]] && tail -n 20 "$var/log/"*.log >&2 2>/dev/null
-  exit 1
-}
+# shellcheck source=tests/scripts/system_lib.sh
+source "$root/tests/scripts/system_lib.sh"
 
 if [[ -z "${MERCATO_TEST_POSTGRES_URL:-}" ]]; then
   [[ "${MERCATO_REQUIRE_BACKENDS:-0}" == 1 ]] && fail "MERCATO_TEST_POSTGRES_URL is not set"
@@ -24,70 +20,12 @@ if [[ -z "${MERCATO_TEST_POSTGRES_URL:-}" ]]; then
 fi
 [[ -x "$root/build/services/user/mercato-user" ]] || fail "the services are not built"
 
-work="$(mktemp -d -t mercato-discovery-XXXXXX)"
-var="$work/var"
-up_pid=""
 database="scale_$$_$RANDOM"
-cleanup() {
-  if [[ -n "$up_pid" ]] && kill -0 "$up_pid" 2>/dev/null; then
-    kill -TERM "$up_pid"
-    for _ in $(seq 1 300); do kill -0 "$up_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$up_pid" 2>/dev/null || true
-  fi
+system_cleanup_hook() {
   psql -q "$MERCATO_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $database" >/dev/null 2>&1 || true
-  rm -rf "$work"
 }
-trap cleanup EXIT
-
 psql -q "$MERCATO_TEST_POSTGRES_URL" -c "CREATE DATABASE $database" >/dev/null || fail "cannot create a database"
-user_db="${MERCATO_TEST_POSTGRES_URL%/*}/$database"
-
-# Free ports for every process (below the ephemeral range, as the tests pick them).
-declare -a env=()
-declare -A taken=()
-port_for() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12768))
-    [[ -z "${taken[$p]:-}" ]] || continue
-    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    taken[$p]=1
-    echo "$p"
-    return
-  done
-}
-for name in USER ORDER PAYMENT INVENTORY SHIPPING NOTIFICATION GATEWAY NATS NATS_HTTP ETCD ETCD_PEER; do
-  p="$(port_for)"
-  env+=("MERCATO_${name}_PORT=$p")
-  [[ "$name" == GATEWAY ]] && gateway="$p"
-  [[ "$name" == ETCD ]] && etcd="127.0.0.1:$p"
-done
-env+=("MERCATO_VAR_DIR=$var" "MERCATO_USER_DATABASE_URL=$user_db" "MERCATO_LOG_LEVEL=warn")
-
-mercato() { env "${env[@]}" "$root/mercato" "$@"; }
-
-mercato up --no-build >"$work/up.log" 2>&1 &
-up_pid=$!
-for _ in $(seq 1 600); do
-  grep -q 'supervising (pid' "$work/up.log" && break
-  kill -0 "$up_pid" 2>/dev/null || { cat "$work/up.log" >&2; fail "./mercato up exited"; }
-  sleep 0.1
-done
-grep -q 'supervising (pid' "$work/up.log" || { cat "$work/up.log" >&2; fail "./mercato up did not start"; }
-
-registered() { ETCDCTL_API=3 etcdctl --endpoints "$etcd" get --prefix --keys-only "/mercato/services/$1/" | grep -c . || true; }
-# wait_registered SERVICE COUNT: ready is what up and scale wait for; registration follows within
-# moments (the agent polls readiness every 100 ms). True once COUNT instances are registered (5 s at most).
-wait_registered() {
-  for _ in $(seq 1 50); do
-    [[ "$(registered "$1")" == "$2" ]] && return 0
-    sleep 0.1
-  done
-  [[ "$(registered "$1")" == "$2" ]]
-}
-for service in user order payment inventory shipping notification gateway; do
-  wait_registered "$service" 1 || fail "$service is not registered once in etcd"
-done
+system_start "MERCATO_USER_DATABASE_URL=${MERCATO_TEST_POSTGRES_URL%/*}/$database"
 
 mercato scale user 2 >"$work/scale.out" 2>&1 || { cat "$work/scale.out" >&2; fail "scale user 2"; }
 grep -q '^user@2 ' "$var/run/ports" || fail "user@2 is not in var/run/ports"

@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034,SC2154  # gateway and etcd are the sourcing test's to read; root is its to set
+# A whole system for the script tests, as an operator runs one: `./mercato up` (etcd, NATS, every
+# service, the gateway) on free ports with its own var/ in a temporary folder, stopped when the test
+# exits. Source it after setting `root` (the repository), then:
+#   system_start [VAR=VALUE...]     starts it with that environment added (databases, ...) and waits for
+#                                   every process to be registered in etcd
+#   mercato ARGS...                 ./mercato with the system's environment (its ports, var/, etcd)
+#   registered SERVICE              how many instances of SERVICE are registered
+#   wait_registered SERVICE COUNT   true once COUNT are (5 s at most)
+#   fail MESSAGE                    prints it and the processes' last log lines, exits 1
+# Sets work (the temporary folder), var, gateway (its port), etcd (host:port). A test that needs more
+# cleaning defines system_cleanup_hook.
+
+work="$(mktemp -d -t mercato-system-XXXXXX)"
+var="$work/var"
+up_pid=""
+declare -a system_env=()
+
+fail() {
+  echo "FAILED: $*" >&2
+  [[ -n "${var:-}" ]] && tail -n 20 "$var/log/"*.log >&2 2>/dev/null
+  exit 1
+}
+
+_system_cleanup() {
+  if [[ -n "$up_pid" ]] && kill -0 "$up_pid" 2>/dev/null; then
+    kill -TERM "$up_pid"
+    for _ in $(seq 1 300); do kill -0 "$up_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$up_pid" 2>/dev/null || true
+  fi
+  if declare -F system_cleanup_hook >/dev/null; then system_cleanup_hook; fi
+  rm -rf "$work"
+}
+trap _system_cleanup EXIT
+
+declare -A _system_taken=()
+# _system_port: a free port below the ephemeral range, as the tests pick them.
+_system_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12768))
+    [[ -z "${_system_taken[$p]:-}" ]] || continue
+    (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    _system_taken[$p]=1
+    echo "$p"
+    return
+  done
+}
+
+mercato() { env "${system_env[@]}" "$root/mercato" "$@"; }
+
+registered() { ETCDCTL_API=3 etcdctl --endpoints "$etcd" get --prefix --keys-only "/mercato/services/$1/" | grep -c . || true; }
+
+# Ready is what up and scale wait for; registration follows within moments (the agent polls readiness
+# every 100 ms).
+wait_registered() {
+  for _ in $(seq 1 50); do
+    [[ "$(registered "$1")" == "$2" ]] && return 0
+    sleep 0.1
+  done
+  [[ "$(registered "$1")" == "$2" ]]
+}
+
+system_start() {
+  local name p
+  for name in USER ORDER PAYMENT INVENTORY SHIPPING NOTIFICATION GATEWAY NATS NATS_HTTP ETCD ETCD_PEER; do
+    p="$(_system_port)"
+    system_env+=("MERCATO_${name}_PORT=$p")
+    [[ "$name" == GATEWAY ]] && gateway="$p"
+    [[ "$name" == ETCD ]] && etcd="127.0.0.1:$p"
+  done
+  system_env+=("MERCATO_VAR_DIR=$var" "MERCATO_LOG_LEVEL=warn" "$@")
+  # Not through the mercato function: a function in the background is a subshell, whose pid a SIGTERM
+  # would end while ./mercato up went on, orphaned, with every process of the system.
+  env "${system_env[@]}" "$root/mercato" up --no-build >"$work/up.log" 2>&1 &
+  up_pid=$!
+  for _ in $(seq 1 600); do
+    grep -q 'supervising (pid' "$work/up.log" && break
+    kill -0 "$up_pid" 2>/dev/null || { cat "$work/up.log" >&2; fail "./mercato up exited"; }
+    sleep 0.1
+  done
+  grep -q 'supervising (pid' "$work/up.log" || { cat "$work/up.log" >&2; fail "./mercato up did not start"; }
+  for name in user order payment inventory shipping notification gateway; do
+    wait_registered "$name" 1 || fail "$name is not registered once in etcd"
+  done
+}
