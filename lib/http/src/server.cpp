@@ -94,9 +94,9 @@ std::string status_class_label(int i) { return std::to_string(i + 2) + "xx"; }
 // What a new connection speaks, told by its first bytes without taking them from the socket.
 enum class Opening { kHttp1, kHttp2, kGone };
 
-// The first three bytes of the HTTP/2 connection preface (RFC 9113 §3.4), "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n":
-// no HTTP/1 method begins with them.
-constexpr std::string_view kHttp2Opening = "PRI";
+// The first line of the HTTP/2 connection preface (RFC 9113 §3.4, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+// which no HTTP/1 request line can be: a connection is HTTP/1.1 from its first byte that differs.
+constexpr std::string_view kHttp2Opening = "PRI * HTTP/2.0\r\n";
 
 // Peeks at a new connection's first bytes (MSG_PEEK: they stay for whoever reads the connection).
 // kGone: the client closed or sent nothing within `idle`, or shutdown cancelled the wait.
@@ -115,7 +115,7 @@ asio::awaitable<Opening> sniff_opening(tcp::socket& socket, std::chrono::millise
     std::string_view seen(head.data(), n);
     if (kHttp2Opening.substr(0, n) != seen) co_return Opening::kHttp1;
     if (n == kHttp2Opening.size()) co_return Opening::kHttp2;
-    // "P" or "PR" so far (a client writing byte by byte): the bytes stay readable, so wait a moment
+    // A prefix of it so far (a client writing byte by byte): the bytes stay readable, so wait a moment
     // rather than spin on a socket that is always ready.
     asio::steady_timer pause(executor, std::chrono::milliseconds(1));
     co_await pause.async_wait(kUseTuple);

@@ -155,6 +155,13 @@ TEST_F(RpcTest, AnHttp1RequestSentByteByByteIsStillHttp1) {
   EXPECT_EQ(testing::status_of(answer), 405);  // HTTP/1.1 routing answered: /hello has GET only
 }
 
+TEST_F(RpcTest, AMethodThatBeginsLikeThePrefaceIsStillHttp1) {
+  auto answer =
+      testing::exchange(http_->port(), "PRIVATE /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_GE(testing::status_of(answer), 400) << answer;  // an HTTP/1.1 refusal, not HTTP/2 frames
+  EXPECT_LT(testing::status_of(answer), 500) << answer;
+}
+
 TEST_F(RpcTest, HealthAnswersTheServicesReadiness) {
   EXPECT_EQ(check(""), health::HealthCheckResponse::SERVING);
   EXPECT_EQ(check("user"), health::HealthCheckResponse::SERVING);
