@@ -90,12 +90,17 @@ Identity::~Identity() = default;
 
 Result<auth::Principal> Identity::identify(const http::Request& req) const {
   auto header = req.headers.get("Authorization");
+  // A header that is there but empty is a credential that does not verify, not an anonymous request.
   if (!header) return auth::anonymous();
-  return identify(*header);
+  return verify(*header);
 }
 
 Result<auth::Principal> Identity::identify(std::string_view authorization) const {
   if (authorization.empty()) return auth::anonymous();
+  return verify(authorization);
+}
+
+Result<auth::Principal> Identity::verify(std::string_view authorization) const {
   auto token = auth::bearer_token(authorization);
   if (!token) return Error::unauthenticated("Authorization must be \"Bearer <access token>\"");
   if (!keys_loaded_) {
@@ -120,10 +125,19 @@ Result<auth::Principal> Identity::identify(std::string_view authorization) const
   return who;
 }
 
-Result<auth::Principal> Identity::authorize(std::string_view authorization, auth::Roles allowed) const {
-  MERCATO_ASSIGN_OR_RETURN(auto who, identify(authorization));
-  if (!who.in(allowed)) return auth::refusal(who, allowed);
+namespace {
+Result<auth::Principal> allow(Result<auth::Principal> who, auth::Roles allowed) {
+  if (who && !who->in(allowed)) return auth::refusal(*who, allowed);
   return who;
+}
+}  // namespace
+
+Result<auth::Principal> Identity::authorize(std::string_view authorization, auth::Roles allowed) const {
+  return allow(identify(authorization), allowed);
+}
+
+Result<auth::Principal> Identity::authorize(const http::Request& req, auth::Roles allowed) const {
+  return allow(identify(req), allowed);
 }
 
 void Identity::remember(std::string_view token, const auth::Principal& who, SystemTime until) const {
@@ -300,9 +314,8 @@ http::Response refused(const Error& error, const http::Request& req) {
 
 http::SyncHandler guard(const Identity& identity, auth::Roles allowed, GuardedHandler handler) {
   return [&identity, allowed, handler = std::move(handler)](const http::Request& req) {
-    auto who = identity.identify(req);
+    auto who = identity.authorize(req, allowed);
     if (!who) return refused(who.error(), req);
-    if (!who->in(allowed)) return refused(auth::refusal(*who, allowed), req);
     return handler(req, *who);
   };
 }
@@ -310,9 +323,8 @@ http::SyncHandler guard(const Identity& identity, auth::Roles allowed, GuardedHa
 http::AsyncHandler guard_async(const Identity& identity, auth::Roles allowed, GuardedAsyncHandler handler) {
   return [&identity, allowed,
           handler = std::move(handler)](const http::Request& req) -> boost::asio::awaitable<http::Response> {
-    auto who = identity.identify(req);
+    auto who = identity.authorize(req, allowed);
     if (!who) co_return refused(who.error(), req);
-    if (!who->in(allowed)) co_return refused(auth::refusal(*who, allowed), req);
     co_return co_await handler(req, *who);
   };
 }

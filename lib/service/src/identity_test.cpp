@@ -77,6 +77,24 @@ TEST_F(IdentityTest, AnythingElseIs401) {
     ASSERT_FALSE(who) << bad;
     EXPECT_EQ(who.error().code, ErrorCode::kUnauthenticated) << bad;
   }
+  // A header sent empty is a credential that does not verify, not the absence of one.
+  http::Request empty = request();
+  empty.headers.set("Authorization", "");
+  auto who = identity_.identify(empty);
+  ASSERT_FALSE(who);
+  EXPECT_EQ(who.error().code, ErrorCode::kUnauthenticated);
+}
+
+// A gRPC call's authorization metadata: "" is a call without it.
+TEST_F(IdentityTest, AuthorizeByValueChecksTheTokenThenTheRole) {
+  auto anonymous = identity_.authorize("", auth::kEveryone);
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->role, auth::Role::kAnonymous);
+  EXPECT_EQ(identity_.authorize("", auth::kServiceOnly).error().code, ErrorCode::kUnauthenticated);
+  auto customer = "Bearer " + issuer_.token("customer", "ann");
+  EXPECT_EQ(identity_.authorize(customer, auth::kServiceOnly).error().code, ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(identity_.authorize("Bearer " + issuer_.token("service", "service:order"), auth::kServiceOnly));
+  EXPECT_EQ(identity_.authorize("Bearer forged", auth::kEveryone).error().code, ErrorCode::kUnauthenticated);
 }
 
 TEST_F(IdentityTest, TheGuardAnswers401Then403ThenRunsTheHandler) {

@@ -66,10 +66,12 @@ class Identity {
   // Anonymous without an Authorization header; kUnauthenticated when the header is not a bearer token
   // that verifies, or names no known role.
   Result<auth::Principal> identify(const http::Request& req) const;
-  // The same for an Authorization header's value (a gRPC call's `authorization` metadata); empty:
-  // anonymous.
+  // The same for an Authorization header's value (a gRPC call's `authorization` metadata, "" when the
+  // call has none): "" is anonymous.
   Result<auth::Principal> identify(std::string_view authorization) const;
-  // identify(), then the roles guard() checks: kUnauthenticated or kPermissionDenied as for HTTP.
+  // identify(), then the roles: kUnauthenticated, or kPermissionDenied for a principal not in `allowed`
+  // (what guard() refuses an HTTP request with, and a gRPC handler a call).
+  Result<auth::Principal> authorize(const http::Request& req, auth::Roles allowed) const;
   Result<auth::Principal> authorize(std::string_view authorization, auth::Roles allowed) const;
   bool keys_loaded() const noexcept { return keys_loaded_.load(); }
 
@@ -82,6 +84,8 @@ class Identity {
   void start(http::IoPool& io);
 
  private:
+  // A present Authorization value: a bearer token that verifies, or kUnauthenticated.
+  Result<auth::Principal> verify(std::string_view authorization) const;
   boost::asio::awaitable<void> fetch_loop();
   boost::asio::awaitable<Result<auth::KeySet>> fetch_keys();
   void kick() const;
