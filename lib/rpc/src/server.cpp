@@ -143,22 +143,29 @@ grpc::Status Server::failed(std::string_view method, const std::exception_ptr& e
 void Server::record(std::string_view method, const grpc::Status& status,
                     std::chrono::steady_clock::time_point started) {
   auto code = static_cast<std::size_t>(status.error_code());
-  std::string_view code_name = code < kCodeNames.size() ? kCodeNames[code] : "UNKNOWN";
-  metrics_
-      .counter("grpc_server_requests_total", "gRPC calls handled, by method and status code",
-               {{"method", std::string(method)}, {"code", std::string(code_name)}})
-      .inc();
+  if (code >= kCodeNames.size()) code = grpc::StatusCode::UNKNOWN;  // a number gRPC does not define
+  obs::Counter* calls = nullptr;
   obs::Histogram* latency = nullptr;
   {
+    // The handles are looked up in the registry once per method and code, not per call.
     std::lock_guard lock(metrics_mutex_);
-    auto& slot = latency_[std::string(method)];
-    if (slot == nullptr) {
-      slot = &metrics_.histogram("grpc_server_request_duration_seconds",
-                                 "Time from a gRPC call's arrival to its answer",
-                                 {{"method", std::string(method)}});
+    auto it = methods_.find(method);
+    if (it == methods_.end()) {
+      MethodMetrics fresh;
+      fresh.latency = &metrics_.histogram("grpc_server_request_duration_seconds",
+                                          "Time from a gRPC call's arrival to its answer",
+                                          {{"method", std::string(method)}});
+      it = methods_.emplace(std::string(method), fresh).first;
     }
-    latency = slot;
+    auto& slot = it->second.calls[code];
+    if (slot == nullptr) {
+      slot = &metrics_.counter("grpc_server_requests_total", "gRPC calls handled, by method and status code",
+                               {{"method", std::string(method)}, {"code", std::string(kCodeNames[code])}});
+    }
+    calls = slot;
+    latency = it->second.latency;
   }
+  calls->inc();
   latency->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 

@@ -26,6 +26,7 @@
 #include <grpcpp/support/server_callback.h>
 #include <grpcpp/support/status.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -126,8 +127,19 @@ class Server {
   std::unique_ptr<grpc::Service> health_;
   std::unique_ptr<grpc::Server> server_;
   std::atomic<std::size_t> next_{0};
-  std::mutex metrics_mutex_;  // guards latency_
-  std::unordered_map<std::string, obs::Histogram*> latency_;
+  // Per method: its latency histogram and its counter per gRPC status code (made on first use).
+  struct MethodMetrics {
+    obs::Histogram* latency = nullptr;
+    std::array<obs::Counter*, 17> calls{};
+  };
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const noexcept {
+      return std::hash<std::string_view>{}(name);
+    }
+  };
+  std::mutex metrics_mutex_;  // guards methods_
+  std::unordered_map<std::string, MethodMetrics, NameHash, std::equal_to<>> methods_;
 };
 
 }  // namespace mercato::rpc
