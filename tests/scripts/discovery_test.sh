@@ -13,12 +13,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source=tests/scripts/system_lib.sh
 source "$root/tests/scripts/system_lib.sh"
 
-if [[ -z "${MERCATO_TEST_POSTGRES_URL:-}" ]]; then
-  [[ "${MERCATO_REQUIRE_BACKENDS:-0}" == 1 ]] && fail "MERCATO_TEST_POSTGRES_URL is not set"
-  echo "skipped: no PostgreSQL for tests (run it through ./mercato test)"
-  exit 77
-fi
-[[ -x "$root/build/services/user/mercato-user" ]] || fail "the services are not built"
+system_require_postgres
 
 database="scale_$$_$RANDOM"
 system_cleanup_hook() {

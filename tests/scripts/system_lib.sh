@@ -9,6 +9,8 @@
 #   registered SERVICE              how many instances of SERVICE are registered
 #   wait_registered SERVICE COUNT   true once COUNT are (5 s at most)
 #   fail MESSAGE                    prints it and the processes' last log lines, exits 1
+#   system_require_postgres         skips the test (exit 77) without the tests' PostgreSQL, or fails
+#                                   when MERCATO_REQUIRE_BACKENDS=1; fails when nothing is built
 # Sets work (the temporary folder), var, gateway (its port), etcd (host:port). A test that needs more
 # cleaning defines system_cleanup_hook.
 
@@ -46,6 +48,15 @@ _system_port() {
     echo "$p"
     return
   done
+}
+
+system_require_postgres() {
+  if [[ -z "${MERCATO_TEST_POSTGRES_URL:-}" ]]; then
+    [[ "${MERCATO_REQUIRE_BACKENDS:-0}" == 1 ]] && fail "MERCATO_TEST_POSTGRES_URL is not set"
+    echo "skipped: no PostgreSQL for tests (run it through ./mercato test)"
+    exit 77
+  fi
+  [[ -x "$root/build/services/user/mercato-user" ]] || fail "the services are not built"
 }
 
 mercato() { env "${system_env[@]}" "$root/mercato" "$@"; }
