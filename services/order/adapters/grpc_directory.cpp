@@ -31,13 +31,12 @@ boost::asio::awaitable<Result<void>> call(resilience::Upstream& upstream, rpc::C
     co_return upstream_error(service, resilience::refusal_error(upstream.settings().name, refusal.refused));
   }
   if (status.ok()) co_return Result<void>{};
-  auto error = rpc::to_error(status);
   if (!rpc::is_failure(status)) {
     // A refusal of ours (a bad token, a bad argument) is not the client's doing: the service that
     // refused is named, the answer kept for the log.
     co_return unexpected_answer(service, std::to_string(status.error_code()) + " " + status.error_message());
   }
-  co_return upstream_error(service, error);
+  co_return upstream_error(service, rpc::to_error(status));
 }
 
 rpc::Outgoing outgoing_of(const CallContext& ctx, std::string_view authorization = {}) {
