@@ -50,12 +50,7 @@ Context::~Context() {
 rpc::Server& Context::grpc_server() {
   if (!grpc_server_) {
     grpc_server_ = std::make_unique<rpc::Server>(
-        name_, io_,
-        [this] {
-          return std::all_of(checks_.begin(), checks_.end(),
-                             [](const auto& check) { return bool(check.second()); });
-        },
-        logger_, metrics_);
+        name_, io_, [this] { return ready(); }, logger_, metrics_);
   }
   return *grpc_server_;
 }
@@ -120,6 +115,10 @@ Result<config::Source> live_source(std::string_view key, std::string_view value)
   } catch (const config::ConfigError& e) {
     return Error::validation(std::string(key), e.what());
   }
+}
+
+bool Context::ready() const {
+  return std::all_of(checks_.begin(), checks_.end(), [](const auto& check) { return bool(check.second()); });
 }
 
 void Context::add_readiness_check(std::string name, ReadinessCheck check) {
@@ -366,12 +365,7 @@ void announce(Instance& in) {
                            .zone = d.zone,
                            .weight = d.weight};
   const Context* ctx = in.context.get();
-  in.discovery->register_instance(std::move(self), [ctx] {
-    for (const auto& [name, check] : ctx->readiness_checks()) {
-      if (!check()) return false;
-    }
-    return true;
-  });
+  in.discovery->register_instance(std::move(self), [ctx] { return ctx->ready(); });
 }
 
 void leave(const std::vector<Instance*>& instances) {

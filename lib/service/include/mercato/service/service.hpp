@@ -147,6 +147,8 @@ class Context {
   // /health/ready answers 503 naming every check that fails.
   void add_readiness_check(std::string name, ReadinessCheck check);
   const std::vector<std::pair<std::string, ReadinessCheck>>& readiness_checks() const { return checks_; }
+  // Whether every readiness check passes now (what registration in discovery and gRPC health wait for).
+  bool ready() const;
 
   // Called on SIGHUP (kill -HUP <pid>), on the main thread, in the order added: reload what can change
   // without a restart (the gateway's traffic policy). A hook reports its own failures (log them); the
