@@ -98,6 +98,17 @@ const std::vector<sql::Migration> kMigrations = {
      "CREATE INDEX IF NOT EXISTS event_memory_by_time ON event_memory(kept_at_ms);"},
 };
 
+// Event streams (streams.hpp): outbox rows that name their stream and version are an aggregate's
+// history, kept for good. Columns added to a released table: PostgreSQL runs it as the "events"
+// migration 3; SQLite adds them when its table lacks them (ensure_schema).
+const sql::Migration kStreams = {
+    3, "event streams",
+    "ALTER TABLE event_outbox ADD COLUMN stream_id TEXT;"
+    "ALTER TABLE event_outbox ADD COLUMN stream_version {int64};"
+    "CREATE UNIQUE INDEX event_streams ON event_outbox(stream_id, stream_version)"
+    " WHERE stream_id IS NOT NULL;"
+    "CREATE INDEX event_streams_by_position ON event_outbox(seq) WHERE stream_id IS NOT NULL;"};
+
 // The relay lock: one publisher per database, so the commit order is the publish order even with
 // several instances sharing a PostgreSQL database.
 constexpr std::int64_t kRelayLockKey = 0x6d657263'6f757478;  // "merc" "outx"
@@ -149,7 +160,8 @@ class SqlEventStore final : public EventStore {
   Result<std::size_t> purge(SystemTime before) override {
     return db_.with([&](sql::Connection& c) -> Result<std::size_t> {
       std::int64_t n = 0;
-      for (const char* sql : {"DELETE FROM event_outbox WHERE sent_at_ms IS NOT NULL AND sent_at_ms < $1",
+      for (const char* sql : {"DELETE FROM event_outbox WHERE sent_at_ms IS NOT NULL AND sent_at_ms < $1"
+                              " AND stream_id IS NULL",
                               "DELETE FROM event_inbox WHERE handled_at_ms < $1",
                               "DELETE FROM event_memory WHERE kept_at_ms < $1"}) {
         MERCATO_ASSIGN_OR_RETURN(auto r, c.query(sql, {before}));
@@ -287,12 +299,25 @@ Result<bool> record_handled(sql::Connection& c, std::string_view consumer, std::
 }
 
 Result<void> ensure_schema(sql::Database& db) {
-  if (db.dialect() == sql::Dialect::kPostgres) return db.migrate("events", kMigrations);
+  if (db.dialect() == sql::Dialect::kPostgres) {
+    auto all = kMigrations;
+    all.push_back(kStreams);
+    return db.migrate("events", all);
+  }
   return db.with([](sql::Connection& c) -> Result<void> {
     for (const auto& m : kMigrations) {
       if (auto r = c.exec(m.text(sql::Dialect::kSqlite)); !r) return r;
     }
-    return {};
+    MERCATO_ASSIGN_OR_RETURN(
+        auto streams, c.query("SELECT 1 FROM pragma_table_info('event_outbox') WHERE name = 'stream_id'"));
+    if (!streams.empty()) return {};
+    // Two processes may open one SQLite file at once (a test's and the service's): the write lock makes
+    // the check and the change one step.
+    MERCATO_RETURN_IF_ERROR(c.begin());
+    MERCATO_ASSIGN_OR_RETURN(
+        auto again, c.query("SELECT 1 FROM pragma_table_info('event_outbox') WHERE name = 'stream_id'"));
+    if (again.empty()) MERCATO_RETURN_IF_ERROR(c.exec(kStreams.text(sql::Dialect::kSqlite)));
+    return c.commit();
   });
 }
 
