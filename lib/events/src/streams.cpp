@@ -70,6 +70,13 @@ Result<std::int64_t> append_stream(sql::Connection& c, std::string_view stream, 
   return position;
 }
 
+Result<std::int64_t> record_past(sql::Connection& c, std::string_view stream, std::span<const CloudEvent> events) {
+  MERCATO_ASSIGN_OR_RETURN(auto position, append_stream(c, stream, 0, events));
+  MERCATO_RETURN_IF_ERROR(
+      c.run("UPDATE event_outbox SET sent_at_ms = created_at_ms WHERE stream_id = $1", {stream}));
+  return position;
+}
+
 Result<std::vector<StoredEvent>> read_stream(sql::Connection& c, std::string_view stream,
                                              std::int64_t after_version,
                                              std::optional<std::int64_t> up_to_version) {

@@ -13,8 +13,9 @@
 namespace mercato::inventory {
 namespace {
 
+// order.cancelled v2 added `cancelled_by`, which undoing a part does not use: both versions read alike.
 Result<boost::json::object> data_of(const events::CloudEvent& command) {
-  return events::data_object(command);
+  return events::data_object(command, command.type == "order.cancelled" ? 2 : 1);
 }
 
 // `field` names the member in errors ("lines[2].product_id"); a missing optional one reads as "".

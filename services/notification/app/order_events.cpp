@@ -27,7 +27,10 @@ std::string amount(std::int64_t cents) {
   return sign + std::to_string(magnitude / 100) + "." + fraction;
 }
 
-Result<boost::json::object> data_of(const events::CloudEvent& event) { return events::data_object(event); }
+// order.cancelled v2 added `cancelled_by`, which a notice does not use: both versions read alike.
+Result<boost::json::object> data_of(const events::CloudEvent& event) {
+  return events::data_object(event, event.type == "order.cancelled" ? 2 : 1);
+}
 
 }  // namespace
 

@@ -112,10 +112,10 @@ TEST_F(OrderEventsTest, AMissingOrMistypedIdIsAValidationErrorNamingTheField) {
 }
 
 TEST_F(OrderEventsTest, ANewerSchemaVersionIsUnprocessable) {
-  auto r = handle(cancelled(kValid, 2));
+  auto r = handle(cancelled(kValid, 3));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kUnprocessable);
-  EXPECT_NE(r.error().message.find("v2"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("v3"), std::string::npos) << r.error().message;
   EXPECT_TRUE(mailer_.sent().empty());
 }
 

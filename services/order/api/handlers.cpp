@@ -2,6 +2,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <limits>
 #include <set>
 
 #include "app/json_codec.hpp"
@@ -70,6 +71,18 @@ Result<NewLine> parse_line(const boost::json::value& v, std::size_t index) {
 
 // The page number of GET /orders and GET /admin/orders.
 constexpr http::IntegerRule kPage{.fallback = 1, .min = 1, .max = 1'000'000};
+// ?at_version=N of GET /orders/{id}; 0 when absent.
+constexpr http::IntegerRule kVersion{.fallback = 0, .min = 1, .max = std::numeric_limits<std::int64_t>::max()};
+
+// The header a write's answer carries its stream position in: a query that passes it as
+// ?min_position= waits until the read models have it (read-your-writes).
+constexpr std::string_view kPositionHeader = "Mercato-Position";
+
+http::Response written(int status, const Written& w) {
+  auto res = http::Response::json(status, to_json(w.order));
+  if (w.position > 0) res.headers.set(kPositionHeader, std::to_string(w.position));
+  return res;
+}
 
 // A customer places orders for themselves (customer_id, when sent, must be theirs); an admin places one
 // for the customer it names.
@@ -89,18 +102,38 @@ boost::asio::awaitable<http::Response> create(OrderService& service, const http:
                                     req.request_id);
   }
   CallContext ctx{req.request_id, req.trace.to_traceparent(), req.deadline};
-  auto order = co_await service.create(*input, ctx);
-  if (!order) co_return http::Response::error(order.error(), req.request_id);
-  auto res = http::Response::json(201, to_json(*order));
-  res.headers.set("Location", "/orders/" + order->id);
+  auto placed = co_await service.create(*input, ctx);
+  if (!placed) co_return http::Response::error(placed.error(), req.request_id);
+  auto res = written(201, *placed);
+  res.headers.set("Location", "/orders/" + placed->order.id);
   co_return res;
 }
 
+// The order now, or as it was at ?at_version=N (its stream folded up to that event).
 http::Response get(OrderService& service, const http::Request& req, const auth::Principal& who) {
+  http::QueryReader query(req);
+  auto at_version = query.integer("at_version", kVersion);
+  if (auto done = query.finish(); !done) return http::Response::error(done.error(), req.request_id);
+  // Who may see it is decided on the order as it is now (its customer never changes).
+  auto order = service.get(req.param("id"));
+  if (order && !who.may_see(order->customer_id)) order = order_not_found(req.param("id"));
+  if (order && at_version != 0) order = service.get(req.param("id"), at_version);
+  if (!order) return http::Response::error(order.error(), req.request_id);
+  return http::Response::json(200, to_json(*order));
+}
+
+// The order's stream: every event with its version, position and time, as its type's current version.
+http::Response history(OrderService& service, const http::Request& req, const auth::Principal& who) {
   auto order = service.get(req.param("id"));
   if (order && !who.may_see(order->customer_id)) order = order_not_found(req.param("id"));
   if (!order) return http::Response::error(order.error(), req.request_id);
-  return http::Response::json(200, to_json(*order));
+  auto entries = service.history(req.param("id"));
+  if (!entries) return http::Response::error(entries.error(), req.request_id);
+  boost::json::array items;
+  for (const auto& e : *entries) items.push_back(to_json(e));
+  return http::Response::json(200, boost::json::object{{"order_id", order->id},
+                                                       {"version", order->version},
+                                                       {"events", std::move(items)}});
 }
 
 http::Response saga(OrderService& service, const http::Request& req, const auth::Principal& who) {
@@ -168,9 +201,9 @@ http::Response cancel(OrderService& service, const http::Request& req, const aut
   auto existing = service.get(req.param("id"));
   if (existing && !who.may_see(existing->customer_id)) existing = order_not_found(req.param("id"));
   if (!existing) return http::Response::error(existing.error(), req.request_id);
-  auto order = service.cancel(req.param("id"), std::move(reason));
-  if (!order) return http::Response::error(order.error(), req.request_id);
-  return http::Response::json(200, to_json(*order));
+  auto cancelled = service.cancel(req.param("id"), std::move(reason));
+  if (!cancelled) return http::Response::error(cancelled.error(), req.request_id);
+  return written(200, *cancelled);
 }
 
 }  // namespace
@@ -221,6 +254,9 @@ void register_routes(http::Router& router, OrderService& service, const service:
   router.get("/orders/{id}", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
                return get(service, req, who);
              }));
+  router.get("/orders/{id}/events",
+             guard(identity, auth::kSignedIn,
+                   [&service](const auto& req, const auto& who) { return history(service, req, who); }));
   router.get("/orders/{id}/saga",
              guard(identity, auth::kSignedIn,
                    [&service](const auto& req, const auto& who) { return saga(service, req, who); }));

@@ -34,8 +34,27 @@ boost::json::object to_json(const Order& o) {
                           {"shipping_address", to_json(o.shipping_address)},
                           {"created_at", format_rfc3339(o.created_at)},
                           {"updated_at", format_rfc3339(o.updated_at)}};
-  if (o.status == Status::kCancelled) out["reason"] = o.reason;
+  if (o.status == Status::kCancelled) {
+    out["reason"] = o.reason;
+    out["cancelled_by"] = to_string(o.cancelled_by);
+  }
+  out["version"] = o.version;
   return out;
+}
+
+boost::json::object to_json(const HistoryEntry& e) {
+  boost::system::error_code ec;
+  auto data = boost::json::parse(e.event.data, ec);
+  // The payment token is the customer's card reference: the API never shows it, here neither.
+  if (!ec && data.is_object()) data.as_object().erase("payment_token");
+  return {{"version", e.version},
+          {"position", e.position},
+          {"recorded_at", format_rfc3339(e.recorded_at)},
+          {"id", e.event.id},
+          {"type", e.event.type},
+          {"schema_version", events::schema_version(e.event)},
+          {"time", e.event.time},
+          {"data", ec ? boost::json::value() : std::move(data)}};
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include <boost/json/object.hpp>
 
 #include "domain/order.hpp"
+#include "app/ports.hpp"
 #include "domain/saga.hpp"
 
 namespace mercato::order {
@@ -18,6 +19,8 @@ boost::json::object to_json(const Order& order);
 // Reads back what to_json wrote; kInternal when the stored text is not what we wrote.
 Result<Address> address_from_json(std::string_view text);
 Result<std::vector<Line>> lines_from_json(std::string_view text);
+// An entry of the order's stream as GET /orders/{id}/events shows it.
+boost::json::object to_json(const HistoryEntry& entry);
 // A saga as stored (and as GET /orders/{id}/saga shows it).
 boost::json::object to_json(const Saga& saga);
 Result<Saga> saga_from_json(std::string_view text);

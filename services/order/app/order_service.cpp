@@ -13,7 +13,7 @@ constexpr std::string_view kNoSaga = "none";
 
 }  // namespace
 
-boost::asio::awaitable<Result<Order>> OrderService::create(const NewOrder& input, const CallContext& ctx) {
+boost::asio::awaitable<Result<Written>> OrderService::create(const NewOrder& input, const CallContext& ctx) {
   if (auto r = validate(input.shipping_address); !r) co_return std::move(r).error();
 
   auto known = co_await customers_.exists(input.customer_id, ctx);
@@ -58,17 +58,15 @@ boost::asio::awaitable<Result<Order>> OrderService::create(const NewOrder& input
   order.id = new_uuid();
   order.customer_id = input.customer_id;
   order.total_cents = *total;
-  order.status = Status::kPending;
   order.payment_token = input.payment_token;
   order.shipping_address = input.shipping_address;
   order.created_at = now;
-  order.updated_at = now;
-  std::vector<events::CloudEvent> events{
-      order_created_event(order, sagas_ != nullptr ? to_string(sagas_->mode()) : kNoSaga, ctx.traceparent)};
+  order.saga = sagas_ != nullptr ? std::string(to_string(sagas_->mode())) : std::string(kNoSaga);
+  std::vector<events::CloudEvent> commands;
   std::optional<Saga> saga;
-  if (sagas_ != nullptr) saga = sagas_->begin(order, now, ctx.traceparent, events);
-  if (auto r = repository_.insert(order, events, saga ? &*saga : nullptr); !r) co_return std::move(r).error();
-  co_return order;
+  if (sagas_ != nullptr) saga = sagas_->begin(order, now, ctx.traceparent, commands);
+  co_return repository_.place(OrderPlaced{std::move(order)}, ctx.traceparent, commands,
+                              saga ? &*saga : nullptr);
 }
 
 Result<Page> OrderService::list(std::string_view customer_id, std::int64_t page, std::int64_t limit) {
@@ -84,15 +82,15 @@ Result<Saga> OrderService::saga(std::string_view id) {
   return std::move(*saga);
 }
 
-Result<Order> OrderService::cancel(std::string_view id, std::string reason) {
+Result<Written> OrderService::cancel(std::string_view id, std::string reason) {
   if (sagas_ != nullptr) {
     // A running saga cancels by compensating what it has done (docs/saga.md).
     MERCATO_ASSIGN_OR_RETURN(auto cancelled, sagas_->cancel(id, reason));
     if (cancelled) return std::move(*cancelled);
   }
-  return repository_.update(
-      id, [&](Order& o) { return order::cancel(o, reason, now_utc()); },
-      [](const Order& o) { return std::vector{order_cancelled_event(o, kNoSaga)}; });
+  return repository_.update(id, [&](const Order& o) {
+    return order::cancel(o, reason, CancelledBy::kCustomer, now_utc());
+  });
 }
 
 }  // namespace mercato::order

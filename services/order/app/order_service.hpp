@@ -29,10 +29,17 @@ class OrderService {
                SagaCoordinator* sagas = nullptr)
       : repository_(repository), customers_(customers), catalog_(catalog), sagas_(sagas) {}
 
-  boost::asio::awaitable<Result<Order>> create(const NewOrder& input, const CallContext& ctx);
-  Result<Order> get(std::string_view id) { return repository_.find(id); }
+  // The placed order and the position its first event reached.
+  boost::asio::awaitable<Result<Written>> create(const NewOrder& input, const CallContext& ctx);
+  // The order now, or as it was at `at_version`.
+  Result<Order> get(std::string_view id, std::optional<std::int64_t> at_version = std::nullopt) {
+    return repository_.find(id, at_version);
+  }
+  // The order's stream (the events that made it), oldest first.
+  Result<std::vector<HistoryEntry>> history(std::string_view id) { return repository_.history(id); }
   Result<Page> list(std::string_view customer_id, std::int64_t page, std::int64_t limit);
-  Result<Order> cancel(std::string_view id, std::string reason);
+  // The customer cancels: a conflict once the order is confirmed; cancelling again changes nothing.
+  Result<Written> cancel(std::string_view id, std::string reason);
   // Every order, oldest first, `limit` 1..1000 per page (for operators).
   Result<Page> list_all(std::int64_t page, std::int64_t limit) {
     return repository_.list_all((page - 1) * limit, limit);

@@ -61,13 +61,15 @@ class OrderServiceTest : public ::testing::Test {
 
   Result<Order> create(const NewOrder& input) {
     boost::asio::io_context io;
-    std::optional<Result<Order>> out;
+    std::optional<Result<Written>> out;
     CallContext ctx;
     boost::asio::co_spawn(
         io, [&]() -> boost::asio::awaitable<void> { out = co_await service_.create(input, ctx); },
         boost::asio::detached);
     io.run();
-    return *out;
+    if (!*out) return out->error();
+    EXPECT_GT((*out)->position, 0) << "a placement answers the position it reached";
+    return (*out)->order;
   }
 
   static NewOrder valid() {
@@ -188,10 +190,13 @@ TEST_F(OrderServiceTest, CancelIsIdempotentAndConfirmedCannotBeCancelled) {
   ASSERT_TRUE(order);
   auto first = service_.cancel(order->id, "no longer needed");
   ASSERT_TRUE(first);
-  EXPECT_EQ(first->status, Status::kCancelled);
+  EXPECT_EQ(first->order.status, Status::kCancelled);
+  EXPECT_EQ(first->order.cancelled_by, CancelledBy::kCustomer);
+  EXPECT_GT(first->position, 0);
   auto again = service_.cancel(order->id, "other reason");
   ASSERT_TRUE(again);
-  EXPECT_EQ(again->reason, "no longer needed");
+  EXPECT_EQ(again->order.reason, "no longer needed");
+  EXPECT_EQ(again->position, 0) << "a repeat adds nothing";
   auto unsent = events::open_store(*db_)->unsent(10);
   ASSERT_TRUE(unsent);
   ASSERT_EQ(unsent->size(), 2u) << "order.created, then one order.cancelled (the repeat changes nothing)";
@@ -200,12 +205,9 @@ TEST_F(OrderServiceTest, CancelIsIdempotentAndConfirmedCannotBeCancelled) {
 
   auto second = create(valid());
   ASSERT_TRUE(second);
-  ASSERT_TRUE(repo_.update(second->id,
-                           [](Order& o) -> Result<bool> {
-                             o.status = Status::kConfirmed;
-                             return true;
-                           },
-                           {}));
+  ASSERT_TRUE(repo_.update(second->id, [](const Order& o) -> Result<std::vector<OrderEvent>> {
+    return settle(o, Status::kConfirmed, "", now_utc());
+  }));
   EXPECT_EQ(service_.cancel(second->id, "x").error().code, ErrorCode::kConflict);
 }
 

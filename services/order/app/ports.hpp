@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "domain/order.hpp"
+#include "domain/order_history.hpp"
 #include "domain/saga.hpp"
 #include "mercato/core/result.hpp"
 #include "mercato/events/event.hpp"
@@ -53,50 +54,73 @@ class Catalog {
 
 // What one step of a saga changed, decided inside the repository's transaction.
 struct SagaChange {
-  bool order_changed = false;
   bool saga_changed = false;
-  std::vector<events::CloudEvent> events;  // appended to the outbox
+  std::vector<OrderEvent> history;         // appended to the order's stream (and so published)
+  std::vector<events::CloudEvent> events;  // commands and announcements: to the outbox only
 };
-using SagaStep = std::function<Result<SagaChange>(Order&, Saga&)>;
+using SagaStep = std::function<Result<SagaChange>(const Order&, Saga&)>;
 // An event a consumer handles: recorded in the inbox with the effect.
 struct Handled {
   std::string consumer;
   std::string event_id;
 };
 
-// The events a change of an order publishes (built from the changed order).
-using EventsOf = std::function<std::vector<events::CloudEvent>(const Order&)>;
+// A command on one order: the events it adds, decided from the order's current state (none: nothing
+// to do). An error refuses the command.
+using Decide = std::function<Result<std::vector<OrderEvent>>(const Order&)>;
+
+// The order after a write, and the stream position the write reached (0 when it added nothing): a
+// query that waits for that position reads its own write (read-your-writes).
+struct Written {
+  Order order;
+  std::int64_t position = 0;
+};
 
 struct Page {
   std::vector<Order> orders;
   bool has_more = false;
 };
 
+// The order's stream as stored: each event with its version, position and time.
+struct HistoryEntry {
+  std::int64_t version = 0;
+  std::int64_t position = 0;
+  SystemTime recorded_at{};
+  events::CloudEvent event;  // upcast to the current version of its type
+};
+
+// The write side of orders: each order is a stream of events (domain/order_history.hpp) in the order
+// service's database; its state is the fold of its stream, from a snapshot kept every few events.
 class OrderRepository {
  public:
   virtual ~OrderRepository() = default;
-  // Stores a new order (and its saga, when given) and appends `events` to the outbox, in one transaction.
-  virtual Result<void> insert(const Order& order, std::span<const events::CloudEvent> events = {},
-                              const Saga* saga = nullptr) = 0;
-  virtual Result<Order> find(std::string_view id) = 0;
+  // Begins the order's stream with `placed` (its first event carries `traceparent`), stores its saga
+  // when given and appends `outgoing` (the saga's first command) to the outbox, in one transaction.
+  virtual Result<Written> place(const OrderPlaced& placed, const std::string& traceparent,
+                                std::span<const events::CloudEvent> outgoing = {},
+                                const Saga* saga = nullptr) = 0;
+  // The order now, or as it was at `at_version` (kNotFound for a version it never had).
+  virtual Result<Order> find(std::string_view id, std::optional<std::int64_t> at_version = std::nullopt) = 0;
+  // The order's stream, oldest first (kNotFound when there is no such order).
+  virtual Result<std::vector<HistoryEntry>> history(std::string_view id) = 0;
   // A customer's orders, newest first.
   virtual Result<Page> list_by_customer(std::string_view customer_id, std::int64_t offset,
                                         std::int64_t limit) = 0;
   // Every order, oldest first (for operators: ./mercato check).
   virtual Result<Page> list_all(std::int64_t offset, std::int64_t limit) = 0;
-  // Reads the order, lets `mutate` change it and writes it back in one transaction when `mutate`
-  // returns true. Errors from `mutate` abort the transaction and are returned. Only the status, reason
-  // and updated_at of an order ever change; the rest is fixed when it is placed. When the order
-  // changed, `events_of(order)` are appended to the outbox in the same transaction.
-  virtual Result<Order> update(std::string_view id, const std::function<Result<bool>(Order&)>& mutate,
-                               const EventsOf& events_of = {}) = 0;
+  // Lets `decide` choose the events a command adds to the order, and appends them at the version it
+  // decided on. When another change came first (a version conflict) it reads the order again and lets
+  // `decide` choose again, a bounded number of times (then kUnavailable); an error from `decide` is
+  // returned as it is (e.g. kConflict: the command no longer applies).
+  virtual Result<Written> update(std::string_view id, const Decide& decide) = 0;
   virtual Result<void> ping() = 0;
 
   // The order's saga; nullopt when it has none (placed without one, or before sagas existed).
   virtual Result<std::optional<Saga>> find_saga(std::string_view order_id) = 0;
   // One transaction: records `handled` in the inbox when given (a duplicate returns false and does
-  // nothing else), reads the order and its saga, lets `step` decide, and writes back what it changed
-  // with its events in the outbox. kNotFound when the order has no saga (after recording `handled`).
+  // nothing else), reads the order and its saga, lets `step` decide, and writes back what it changed:
+  // the saga, the order's new events, and the outgoing events. kNotFound when the order has no saga
+  // (after recording `handled`).
   virtual Result<bool> with_saga(std::string_view order_id, const std::optional<Handled>& handled,
                                  const SagaStep& step) = 0;
   // Orders whose saga has a deadline at or before `now`, oldest deadline first.

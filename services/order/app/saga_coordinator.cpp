@@ -40,42 +40,22 @@ Answer answer_of(const events::CloudEvent& e) {
   return a;
 }
 
-// What a decision does to the order and which events it sends.
-SagaChange apply(const Decision& d, const Saga& saga, Order& order, SystemTime now,
-                 const std::string& traceparent) {
+// What a decision does to the order (the events it adds to the order's stream) and which commands and
+// announcements it sends. `by`: who a cancellation it decides is on (the saga, unless the customer asked).
+SagaChange apply(const Decision& d, const Order& order, SystemTime now,
+                 const std::string& traceparent, CancelledBy by = CancelledBy::kSaga) {
   SagaChange change;
   change.saga_changed = d.changed;
-  auto mode = to_string(saga.mode);
   for (auto step : d.commands) change.events.push_back(saga_command(step, order, traceparent));
-  if (d.announce) {
-    // Choreography: the order's settled status again, for the participants still to act on it.
-    if (order.status == Status::kCancelled) change.events.push_back(order_cancelled_event(order, mode));
-    if (order.status == Status::kConfirmed) change.events.push_back(order_confirmed_event(order, mode));
+  // Choreography: the order's settled status again, for the participants still to act on it.
+  if (d.announce && (order.status == Status::kCancelled || order.status == Status::kConfirmed)) {
+    change.events.push_back(announcement(order));
   }
-  if (!d.order_status || *d.order_status == order.status) return change;
-  switch (*d.order_status) {
-    case Status::kCancelled:
-      if (order.status == Status::kConfirmed) return change;  // never undone
-      order.status = Status::kCancelled;
-      order.reason = d.order_reason;
-      order.updated_at = now;
-      change.events.push_back(order_cancelled_event(order, mode));
-      break;
-    case Status::kConfirmed:
-      if (order.status == Status::kCancelled) return change;
-      order.status = Status::kConfirmed;
-      order.updated_at = now;
-      change.events.push_back(order_confirmed_event(order, mode));
-      break;
-    case Status::kPendingPayment:
-      if (order.status != Status::kPending) return change;
-      order.status = Status::kPendingPayment;
-      order.updated_at = now;
-      break;
-    case Status::kPending:
-      return change;
+  if (!d.order_status) return change;
+  change.history = settle(order, *d.order_status, d.order_reason, now);
+  for (auto& e : change.history) {
+    if (auto* cancelled = std::get_if<OrderCancelled>(&e)) cancelled->by = by;
   }
-  change.order_changed = true;
   return change;
 }
 
@@ -141,12 +121,12 @@ Result<void> SagaCoordinator::on_event(const events::CloudEvent& event) {
   }
   auto r = repository_.with_saga(
       event.subject, Handled{std::string(kConsumer), event.id},
-      [&](Order& order, Saga& saga) -> Result<SagaChange> {
+      [&](const Order& order, Saga& saga) -> Result<SagaChange> {
         auto now = now_utc();
         auto before = saga.timeline.size();
         auto d = on_answer(saga, held_against(answer, order), now, timeouts(), conditions);
         added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before), saga.timeline.end());
-        return apply(d, saga, order, now, event.traceparent);
+        return apply(d, order, now, event.traceparent);
       });
   if (r && *r) count(added);
   observe_payment(r && *r ? added : std::vector<StepRecord>{}, trial);
@@ -162,11 +142,11 @@ Result<std::size_t> SagaCoordinator::tick(SystemTime now) {
   std::size_t advanced = 0;
   for (const auto& id : due) {
     std::vector<StepRecord> added;
-    auto r = repository_.with_saga(id, std::nullopt, [&](Order& order, Saga& saga) -> Result<SagaChange> {
+    auto r = repository_.with_saga(id, std::nullopt, [&](const Order& order, Saga& saga) -> Result<SagaChange> {
       auto before = saga.timeline.size();
       auto d = on_timeout(saga, now, timeouts());
       added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before), saga.timeline.end());
-      return apply(d, saga, order, now, {});
+      return apply(d, order, now, {});
     });
     if (!r) return std::move(r).error();
     count(added);
@@ -200,20 +180,23 @@ void SagaCoordinator::count(const std::vector<StepRecord>& added) {
   }
 }
 
-Result<std::optional<Order>> SagaCoordinator::cancel(std::string_view order_id, const std::string& reason) {
+Result<std::optional<Written>> SagaCoordinator::cancel(std::string_view order_id, const std::string& reason) {
   bool running = false;
-  auto r = repository_.with_saga(order_id, std::nullopt, [&](Order& order, Saga& saga) -> Result<SagaChange> {
+  auto r = repository_.with_saga(order_id, std::nullopt, [&](const Order& order, Saga& saga) -> Result<SagaChange> {
     if (saga.finished()) return SagaChange{};
     running = true;
     auto now = now_utc();
     MERCATO_ASSIGN_OR_RETURN(auto d, on_cancel(saga, reason, now, timeouts()));
-    return apply(d, saga, order, now, {});
+    return apply(d, order, now, {}, CancelledBy::kCustomer);
   });
-  if (!r && r.error().code == ErrorCode::kNotFound) return std::optional<Order>();
+  if (!r && r.error().code == ErrorCode::kNotFound) return std::optional<Written>();
   if (!r) return std::move(r).error();
-  if (!running) return std::optional<Order>();
-  MERCATO_ASSIGN_OR_RETURN(auto order, repository_.find(order_id));
-  return std::optional<Order>(std::move(order));
+  if (!running) return std::optional<Written>();
+  Written w;
+  MERCATO_ASSIGN_OR_RETURN(w.order, repository_.find(order_id));
+  MERCATO_ASSIGN_OR_RETURN(auto history, repository_.history(order_id));
+  w.position = history.back().position;
+  return std::optional<Written>(std::move(w));
 }
 
 // A tick at once (deadlines that passed while the service was down apply at start), then every interval.

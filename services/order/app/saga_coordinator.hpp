@@ -46,8 +46,9 @@ class SagaCoordinator {
   Result<void> on_event(const events::CloudEvent& event);
   // Applies the timeouts of every saga due at `now`; returns how many it advanced.
   Result<std::size_t> tick(SystemTime now);
-  // The customer cancels an order whose saga runs; nullopt when the order has no running saga.
-  Result<std::optional<Order>> cancel(std::string_view order_id, const std::string& reason);
+  // The customer cancels an order whose saga runs; nullopt when the order has no running saga. The
+  // position is that of the order's newest event.
+  Result<std::optional<Written>> cancel(std::string_view order_id, const std::string& reason);
 
   static const std::vector<std::string>& answer_types();
   // The timeouts in force; set_timeouts changes them for every decision from then on (live configuration:

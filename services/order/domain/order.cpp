@@ -21,6 +21,16 @@ std::string_view to_string(Status status) noexcept { return kStatusNames.name(st
 std::optional<Status> parse_status(std::string_view text) noexcept { return kStatusNames.parse(text); }
 
 namespace {
+constexpr auto kCancelledByNames = enum_names<CancelledBy>(
+    {{CancelledBy::kUnknown, "unknown"}, {CancelledBy::kCustomer, "customer"}, {CancelledBy::kSaga, "saga"}});
+}  // namespace
+
+std::string_view to_string(CancelledBy by) noexcept { return kCancelledByNames.name(by, "unknown"); }
+std::optional<CancelledBy> parse_cancelled_by(std::string_view text) noexcept {
+  return kCancelledByNames.parse(text);
+}
+
+namespace {
 
 Result<void> text_field(std::string_view value, std::string_view field, std::size_t min, std::size_t max) {
   std::string name = "shipping_address." + std::string(field);
@@ -75,22 +85,6 @@ Result<std::int64_t> cents_from_decimal(double price, std::string_view field) {
     return Error::validation(name, name + ": has more than two decimal places; send price_cents instead");
   }
   return static_cast<std::int64_t>(rounded);
-}
-
-Result<bool> cancel(Order& order, std::string reason, SystemTime now) {
-  switch (order.status) {
-    case Status::kCancelled:
-      return false;
-    case Status::kConfirmed:
-      return Error::conflict("order " + order.id + " is confirmed and can no longer be cancelled");
-    case Status::kPending:
-    case Status::kPendingPayment:
-      order.status = Status::kCancelled;
-      order.reason = std::move(reason);
-      order.updated_at = now;
-      return true;
-  }
-  return false;
 }
 
 }  // namespace mercato::order

@@ -20,6 +20,12 @@ enum class Status { kPending, kPendingPayment, kConfirmed, kCancelled };
 std::string_view to_string(Status status) noexcept;
 std::optional<Status> parse_status(std::string_view text) noexcept;
 
+// Who cancelled an order: the customer (or an operator on their behalf), or the saga (a step failed, the
+// deadline passed). kUnknown for cancellations recorded before order.cancelled said (its v1).
+enum class CancelledBy { kUnknown, kCustomer, kSaga };
+std::string_view to_string(CancelledBy by) noexcept;
+std::optional<CancelledBy> parse_cancelled_by(std::string_view text) noexcept;
+
 struct Address {
   std::string name;
   std::string line1;
@@ -53,6 +59,12 @@ struct Order {
   Address shipping_address;
   SystemTime created_at{};
   SystemTime updated_at{};
+  CancelledBy cancelled_by = CancelledBy::kUnknown;  // who cancelled it, when cancelled
+  // How the order's saga runs ("orchestration", "choreography"; "none": placed without one). Fixed at
+  // placement.
+  std::string saga = "none";
+  // How many events the order's stream holds (domain/order_history.hpp); 0 for an order not yet placed.
+  std::int64_t version = 0;
 
   friend bool operator==(const Order&, const Order&) = default;
 };
@@ -64,8 +76,5 @@ Result<std::int64_t> total_of(const std::vector<Line>& lines);
 // with more than two places cannot be a price in cents and is refused.
 Result<std::int64_t> cents_from_decimal(double price, std::string_view field);
 
-// pending/pending_payment → cancelled with a reason; cancelling a cancelled order changes nothing;
-// a confirmed order cannot be cancelled (kConflict).
-Result<bool> cancel(Order& order, std::string reason, SystemTime now);
 
 }  // namespace mercato::order

@@ -63,36 +63,5 @@ TEST(DecimalPrice, RefusesSubCentAndNegative) {
   EXPECT_FALSE(cents_from_decimal(std::numeric_limits<double>::infinity(), "p"));
 }
 
-TEST(Cancel, PendingBecomesCancelledWithReason) {
-  Order o;
-  o.id = "o1";
-  SystemTime later{std::chrono::milliseconds{5}};
-  auto r = cancel(o, "changed my mind", later);
-  ASSERT_TRUE(r);
-  EXPECT_TRUE(*r);
-  EXPECT_EQ(o.status, Status::kCancelled);
-  EXPECT_EQ(o.reason, "changed my mind");
-  EXPECT_EQ(o.updated_at, later);
-}
-
-TEST(Cancel, CancelledStaysAsItWas) {
-  Order o;
-  o.status = Status::kCancelled;
-  o.reason = "first";
-  auto r = cancel(o, "second", SystemTime{});
-  ASSERT_TRUE(r);
-  EXPECT_FALSE(*r);
-  EXPECT_EQ(o.reason, "first");
-}
-
-TEST(Cancel, ConfirmedCannotBeCancelled) {
-  Order o;
-  o.status = Status::kConfirmed;
-  auto r = cancel(o, "x", SystemTime{});
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
-  EXPECT_EQ(o.status, Status::kConfirmed);
-}
-
 }  // namespace
 }  // namespace mercato::order

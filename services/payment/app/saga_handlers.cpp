@@ -10,8 +10,9 @@
 namespace mercato::payment {
 namespace {
 
+// order.cancelled v2 added `cancelled_by`, which undoing a part does not use: both versions read alike.
 Result<boost::json::object> command_data(const events::CloudEvent& command) {
-  return events::data_object(command);
+  return events::data_object(command, command.type == "order.cancelled" ? 2 : 1);
 }
 
 Result<std::string> text(const boost::json::object& data, std::string_view key, bool required = true) {

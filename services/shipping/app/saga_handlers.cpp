@@ -9,8 +9,9 @@
 namespace mercato::shipping {
 namespace {
 
+// order.cancelled v2 added `cancelled_by`, which undoing a part does not use: both versions read alike.
 Result<boost::json::object> command_data(const events::CloudEvent& command) {
-  return events::data_object(command);
+  return events::data_object(command, command.type == "order.cancelled" ? 2 : 1);
 }
 
 // A string member of `data`, named `prefix` + `key` in errors; "" when absent and not `required`.

@@ -52,6 +52,10 @@ struct StoredEvent {
 Result<std::int64_t> append_stream(sql::Connection& c, std::string_view stream, std::int64_t expected_version,
                                    std::span<const CloudEvent> events);
 
+// A stream's past, recorded after it happened (an aggregate stored before streams existed): appended as
+// append_stream does at version 0, but marked sent — its events were published when they happened.
+Result<std::int64_t> record_past(sql::Connection& c, std::string_view stream, std::span<const CloudEvent> events);
+
 // The conflict append_stream answers; is_version_conflict tells it from the caller's own kConflicts.
 Error version_conflict(std::string_view stream, std::int64_t expected_version);
 bool is_version_conflict(const Error& error) noexcept;
