@@ -11,7 +11,7 @@
 # convention, unique across instances of one service) and `process` (up's name for the process serving
 # it: user@2 for a scaled instance, monolith for a module of the monolith).
 #
-# Why file-based discovery rather than Prometheus's etcd-less static list or a reload: the file is the
+# Why file-based discovery rather than a static target list and a reload on every change: the file is the
 # one interface Prometheus offers for "someone else knows the instances" without a plugin, and up.sh
 # already knows them (var/run/ports); with etcd discovery the same file could be written by a watcher.
 
