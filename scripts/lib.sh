@@ -78,6 +78,8 @@ service_port() {
     default=4222
   elif [[ "$name" == etcd ]]; then
     default=2379
+  elif [[ "$name" == prometheus ]]; then
+    default=9090
   else
     default="$(_service_field MERCATO_SERVICE_PORT "$name")" || die "unknown service: $name"
   fi
@@ -93,6 +95,7 @@ service_binary() {
   case "$1" in
     nats) command -v nats-server || echo /usr/sbin/nats-server ;;
     etcd) command -v etcd || echo /usr/bin/etcd ;;
+    prometheus) command -v prometheus || echo /usr/bin/prometheus ;;
     kafka) echo "${MERCATO_BUILD_DIR}/tools/kafka-mock/mercato-kafka-mock" ;;
     monolith) echo "${MERCATO_BUILD_DIR}/apps/monolith/mercato-monolith" ;;
     *) echo "${MERCATO_BUILD_DIR}/services/$1/mercato-$1" ;;
@@ -106,6 +109,8 @@ health_url() {
   case "$1" in
     nats) echo "http://127.0.0.1:$2/healthz?js-enabled=true" ;;
     etcd) echo "http://127.0.0.1:$2/health" ;;
+    # Prometheus: healthy once serving, ready once its storage and rules are loaded.
+    prometheus) if [[ "$3" == live ]]; then echo "http://127.0.0.1:$2/-/healthy"; else echo "http://127.0.0.1:$2/-/ready"; fi ;;
     *) echo "http://127.0.0.1:$2/health/$3" ;;
   esac
 }

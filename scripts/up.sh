@@ -39,6 +39,12 @@
 #              and registers itself once ready; callers follow the registered instances (./mercato scale);
 #   static     (the default for the monolith alone) fixed addresses only, no etcd.
 #
+# Observability (`./mercato up --observability`; README "Metrics and alerts", scripts/prometheus.sh):
+#   Prometheus on 127.0.0.1:MERCATO_PROMETHEUS_PORT (9090), a child like etcd and NATS (data under
+#   var/prometheus/data), scraping every process through file-based service discovery: up writes
+#   var/prometheus/targets.json with var/run/ports and rewrites it whenever instances change (scale);
+#   deploy/prometheus/rules.yml holds its recording and alerting rules.
+#
 # Environment: MERCATO_<SVC>_PORT (ports), MERCATO_<SVC>_DATABASE_URL (that service's database.url, e.g.
 # postgres://... for any service; redis://... for inventory), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
 # MERCATO_SAGA_MODE (orchestration, the default in config/order.yaml, or choreography: how the order saga
@@ -66,6 +72,8 @@ UP_SUPERVISOR_PID_FILE="${MERCATO_RUN_DIR}/mercato.pid"
 UP_SCALE_FILE="${MERCATO_RUN_DIR}/scale"  # ./mercato scale's request (SERVICE COUNT); .answer: the reply
 UP_SCALE_PENDING=0
 UP_PORTS_FILE="${MERCATO_RUN_DIR}/ports"
+UP_OBSERVABILITY=0  # --observability: Prometheus runs too
+UP_PROMETHEUS_DIR="${MERCATO_VAR_DIR}/prometheus"
 
 # up_supervisor_pid: PID of a running `./mercato up`, or nothing.
 up_supervisor_pid() {
@@ -103,6 +111,13 @@ _up_command() {
   if [[ "$name" == etcd ]]; then
     _UP_ENV=()
     mapfile -t _UP_CMD < <(etcd_command "${MERCATO_VAR_DIR}/etcd/data" "${UP_PORT[etcd]}" "${MERCATO_ETCD_PEER_PORT:-2380}")
+    return
+  fi
+  if [[ "$name" == prometheus ]]; then
+    _UP_ENV=()
+    local prometheus_config
+    prometheus_config="$(prometheus_config_file "$UP_PROMETHEUS_DIR" "${MERCATO_ROOT}/deploy/prometheus/rules.yml")"
+    mapfile -t _UP_CMD < <(prometheus_command "$prometheus_config" "${UP_PROMETHEUS_DIR}/data" "${UP_PORT[prometheus]}")
     return
   fi
   if [[ "$name" == monolith ]]; then
@@ -216,6 +231,25 @@ up_write_ports() {
     done
   } >"${UP_PORTS_FILE}.tmp"
   mv -f "${UP_PORTS_FILE}.tmp" "$UP_PORTS_FILE"
+  ((UP_OBSERVABILITY)) && up_write_targets
+  return 0
+}
+
+# up_write_targets: var/prometheus/targets.json, Prometheus's scrape targets: every process or module
+# that serves /metrics (the services, the gateway, etcd, Prometheus itself; not NATS, whose monitoring
+# port speaks JSON, nor the Kafka mock). Called with up_write_ports, so a scale is followed at once.
+up_write_targets() {
+  local name
+  local -a entries=()
+  for name in "${UP_ORDER[@]}" "${UP_MODULES[@]}"; do
+    case "$name" in
+      monolith | nats | kafka) continue ;;
+    esac
+    [[ -n "${UP_PORT[$name]:-}" ]] || continue
+    entries+=("${name%@*} ${UP_SERVED_BY[$name]:-$name} ${UP_PORT[$name]}")
+  done
+  mkdir -p "$UP_PROMETHEUS_DIR"
+  prometheus_write_targets "${UP_PROMETHEUS_DIR}/targets.json" "${entries[@]}"
 }
 
 # up_scale_answer TEXT: the supervisor's answer to `./mercato scale` ("ok ..." or "error ...").
@@ -375,7 +409,7 @@ up_cleanup() {
     for ((i = ${#UP_ORDER[@]} - 1; i >= 0; i--)); do
       name="${UP_ORDER[$i]}"
       case "$name" in
-        nats | kafka | etcd) [[ "$phase" == infrastructure ]] || continue ;;
+        nats | kafka | etcd | prometheus) [[ "$phase" == infrastructure ]] || continue ;;
         *) [[ "$phase" == apps ]] || continue ;;
       esac
       if [[ -n "${UP_PID[$name]:-}" ]] && proc_alive "${UP_PID[$name]}"; then
@@ -486,6 +520,7 @@ cmd_up() {
     case "$arg" in
       --no-build) build=0 ;;
       --monolith) monolith=1 ;;
+      --observability) UP_OBSERVABILITY=1 ;;
       --split)
         (($#)) || die "up: --split needs a list of services, e.g. --split payment"
         split="$1"
@@ -493,7 +528,7 @@ cmd_up() {
         ;;
       --split=*) split="${arg#--split=}" ;;
       -h | --help)
-        echo "usage: ./mercato up [--no-build] [--monolith [--split SVC[,SVC...]]]   (see ./mercato help)"
+        echo "usage: ./mercato up [--no-build] [--observability] [--monolith [--split SVC[,SVC...]]]   (see ./mercato help)"
         return 0
         ;;
       *) die "up: unknown argument '$arg' (see ./mercato help)" ;;
@@ -562,6 +597,13 @@ cmd_up() {
     static) ;;
     *) die "MERCATO_DISCOVERY must be etcd or static (got '${MERCATO_DISCOVERY}')" ;;
   esac
+  # Prometheus starts with the services (after the broker and etcd): it needs nothing but its targets
+  # file, written before anything starts, and scrapes each process as it comes up.
+  if ((UP_OBSERVABILITY)); then
+    command -v prometheus >/dev/null 2>&1 || die "prometheus not found (./mercato deps installs it)"
+    prometheus_scrape_interval >/dev/null
+    UP_ORDER+=(prometheus)
+  fi
   local -a skipped=()
   if ((monolith)); then
     [[ -x "$(service_binary monolith)" ]] || die "the monolith is not built ($(service_binary monolith) is missing)"

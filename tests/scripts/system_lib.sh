@@ -11,13 +11,15 @@
 #   fail MESSAGE                    prints it and the processes' last log lines, exits 1
 #   system_require_postgres         skips the test (exit 77) without the tests' PostgreSQL, or fails
 #                                   when MERCATO_REQUIRE_BACKENDS=1; fails when nothing is built
-# Sets work (the temporary folder), var, gateway (its port), etcd (host:port). A test that needs more
-# cleaning defines system_cleanup_hook.
+# Sets work (the temporary folder), var, gateway (its port), etcd (host:port), prometheus (the port
+# `up --observability` gives Prometheus; set system_up_args=(--observability) before system_start).
+# A test that needs more cleaning defines system_cleanup_hook.
 
 work="$(mktemp -d -t mercato-system-XXXXXX)"
 var="$work/var"
 up_pid=""
 declare -a system_env=()
+declare -a system_up_args=() # more arguments for ./mercato up
 
 fail() {
   echo "FAILED: $*" >&2
@@ -75,16 +77,17 @@ wait_registered() {
 
 system_start() {
   local name p
-  for name in USER ORDER PAYMENT INVENTORY SHIPPING NOTIFICATION GATEWAY NATS NATS_HTTP ETCD ETCD_PEER; do
+  for name in USER ORDER PAYMENT INVENTORY SHIPPING NOTIFICATION GATEWAY NATS NATS_HTTP ETCD ETCD_PEER PROMETHEUS; do
     p="$(_system_port)"
     system_env+=("MERCATO_${name}_PORT=$p")
     [[ "$name" == GATEWAY ]] && gateway="$p"
     [[ "$name" == ETCD ]] && etcd="127.0.0.1:$p"
+    [[ "$name" == PROMETHEUS ]] && prometheus="$p"
   done
   system_env+=("MERCATO_VAR_DIR=$var" "MERCATO_LOG_LEVEL=warn" "$@")
   # Not through the mercato function: a function in the background is a subshell, whose pid a SIGTERM
   # would end while ./mercato up went on, orphaned, with every process of the system.
-  env "${system_env[@]}" "$root/mercato" up --no-build >"$work/up.log" 2>&1 &
+  env "${system_env[@]}" "$root/mercato" up --no-build "${system_up_args[@]}" >"$work/up.log" 2>&1 &
   up_pid=$!
   for _ in $(seq 1 600); do
     grep -q 'supervising (pid' "$work/up.log" && break

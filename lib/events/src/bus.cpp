@@ -18,7 +18,12 @@ Bus::Bus(Transport& transport, EventStore& store, BusSettings settings, const ob
       logger_(logger),
       metrics_(metrics),
       publish_failures_(metrics.counter("mercato_events_publish_failures_total",
-                                        "Outbox batches the broker did not accept")) {
+                                        "Outbox batches the broker did not accept")),
+      unsent_gauge_(metrics.gauge("mercato_events_outbox_unsent", "Outbox rows not yet published")),
+      outbox_lag_gauge_(metrics.gauge("mercato_events_outbox_lag_seconds",
+                                      "Age of the oldest outbox event not yet published (0: none waits)")),
+      dead_letters_gauge_(metrics.gauge("mercato_events_dead_letters",
+                                        "Dead letters stored now (events a consumer gave up on)")) {
   // Test-only fault injection (bus.hpp): the first n deliveries of a type fail.
   if (const char* spec = std::getenv("MERCATO_EVENTS_FAIL")) {
     std::string_view rest = spec;
@@ -175,14 +180,53 @@ Result<std::size_t> Bus::relay_once() {
   }
 }
 
+std::optional<double> outbox_lag_seconds(const CloudEvent* oldest, SystemTime now) {
+  if (oldest == nullptr) return 0.0;
+  auto at = parse_rfc3339(oldest->time);
+  if (!at) return std::nullopt;
+  return std::max(0.0, std::chrono::duration<double>(now - *at).count());
+}
+
+void Bus::refresh_gauges() {
+  refresh_lag_gauges();
+  refresh_dead_letters_gauge();
+}
+
+// After a relay round: what is still unsent is what the broker has not got, whichever instance
+// sharing the database leads the relay (the rows are the database's, not this process's).
+void Bus::refresh_lag_gauges() {
+  if (auto n = store_.unsent_count(); n) unsent_gauge_.set(static_cast<double>(*n));
+  if (auto oldest = store_.unsent(1); oldest) {
+    auto lag = outbox_lag_seconds(oldest->empty() ? nullptr : &oldest->front().event, now_utc());
+    if (lag) outbox_lag_gauge_.set(*lag);
+  }
+  if (!subscription_) return;
+  auto pending = subscription_->pending();
+  if (!pending) return;
+  auto* gauge = consumer_lag_gauge_.load();
+  if (gauge == nullptr) {
+    gauge = &metrics_.gauge("mercato_events_consumer_lag_messages",
+                            "Events the broker holds for this service's consumer group, not yet delivered");
+    consumer_lag_gauge_.store(gauge);
+  }
+  gauge->set(static_cast<double>(*pending));
+}
+
+// Reads the rows (the store has no count of them): bounded by kDeadLetterCountCap, and run every few
+// seconds rather than every relay round.
+void Bus::refresh_dead_letters_gauge() {
+  if (auto letters = store_.dead_letters(kDeadLetterCountCap); letters)
+    dead_letters_gauge_.set(static_cast<double>(letters->size()));
+}
+
 // Its own thread rather than a core::Periodic: the relay wakes when a commit raises outbox_signal (a
 // process-wide signal that many stores raise), not on a period; the poll is only the fallback, and after
 // a failed publish the wait is a backoff that the next commit must not cut short.
 void Bus::relay_loop() {
-  auto& unsent_gauge = metrics_.gauge("mercato_events_outbox_unsent", "Outbox rows not yet published");
   auto seen = outbox_signal::generation();
   auto backoff = std::chrono::milliseconds(0);
   auto next_purge = std::chrono::steady_clock::now();
+  auto next_dead_letters = std::chrono::steady_clock::now();
   for (;;) {
     {
       std::lock_guard lock(mutex_);
@@ -197,7 +241,11 @@ void Bus::relay_loop() {
           "outbox relay cannot publish; retrying",
           {{"error", r.error().message}, {"retry_in_ms", static_cast<std::int64_t>(backoff.count())}});
     }
-    if (auto n = store_.unsent_count(); n) unsent_gauge.set(static_cast<double>(*n));
+    refresh_lag_gauges();
+    if (std::chrono::steady_clock::now() >= next_dead_letters) {
+      refresh_dead_letters_gauge();
+      next_dead_letters = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    }
     if (std::chrono::steady_clock::now() >= next_purge) {
       (void)store_.purge(now_utc() - settings_.retention);
       next_purge = std::chrono::steady_clock::now() + std::chrono::minutes(1);

@@ -328,6 +328,13 @@ class KafkaSubscription final : public Subscription {
     return {};
   }
 
+  std::optional<std::uint64_t> pending() const override {
+    std::lock_guard lock(lag_mutex_);
+    std::uint64_t total = 0;
+    for (const auto& [where, lag] : lag_) total += static_cast<std::uint64_t>(lag);
+    return total;
+  }
+
   void stop() override {
     stopping_ = true;
     // From a handler: the thread ends after it returns; the destructor finishes the job.
@@ -380,6 +387,7 @@ class KafkaSubscription final : public Subscription {
         warn("consumer of group " + options_.group + ": " + rd_kafka_message_errstr(message));
       return;
     }
+    note_lag(message);
     Work w = decode(message);
     if (parked_.contains(w.where)) {
       // Prefetched before the pause took hold: ignore it, and refetch from after the parked event later.
@@ -388,6 +396,20 @@ class KafkaSubscription final : public Subscription {
     }
     if (!w.event.type.empty() && !wanted_.contains(w.event.type)) return done(w);
     process(std::move(w));
+  }
+
+  // The consumer lag of the message's partition: the high watermark librdkafka learnt with the fetch
+  // that brought the message (cached, no request to the broker) minus the offset after it.
+  void note_lag(const rd_kafka_message_t* message) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    const char* topic = rd_kafka_topic_name(message->rkt);
+    if (rd_kafka_get_watermark_offsets(rk_, topic, message->partition, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0)
+      return;
+    std::lock_guard lock(lag_mutex_);
+    lag_[PartitionKey{topic, message->partition}] = std::max<std::int64_t>(0, high - (message->offset + 1));
   }
 
   // One attempt at a message; on failure it is parked until its retry is due.
@@ -535,6 +557,10 @@ class KafkaSubscription final : public Subscription {
         PartitionKey where{partitions->elems[i].topic, partitions->elems[i].partition};
         parked_.erase(where);  // the new owner redelivers it (attempt count restarts)
         rewind_.erase(where);
+        {
+          std::lock_guard lock(lag_mutex_);
+          lag_.erase(where);  // the new owner reports it
+        }
         if (auto it = positions_.find(where); it != positions_.end()) {
           unconfirmed_.insert(*it);
           positions_.erase(it);
@@ -573,6 +599,9 @@ class KafkaSubscription final : public Subscription {
   std::set<PartitionKey> rewind_;        // paused partitions that delivered a stale message anyway
   // Acks of revoked partitions whose commit failed, kept until the next assignment.
   std::map<PartitionKey, std::int64_t> unconfirmed_;
+  // Per assigned partition, the consumer lag as of its last message (note_lag); read by pending().
+  mutable std::mutex lag_mutex_;
+  std::map<PartitionKey, std::int64_t> lag_;  // guarded by lag_mutex_
 };
 
 // ---------------------------------------------------------------------------------------------------

@@ -71,6 +71,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <climits>
@@ -79,6 +80,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -297,6 +299,9 @@ struct Partition {
   std::string type_prefix;  // "<prefix>.<topic>.<p>."
   natsSubscription* sub = nullptr;
   std::thread thread;
+  // The broker's num_pending of the last message delivered here: what was still waiting behind it.
+  // Written by this partition's thread, read by pending() on any.
+  mutable std::atomic<std::uint64_t> pending{0};
 };
 
 class NatsSubscription final : public Subscription {
@@ -339,6 +344,13 @@ class NatsSubscription final : public Subscription {
     }
     for (auto& part : partitions_) part->thread = std::thread([this, p = part.get()] { run(*p); });
     return {};
+  }
+
+  // partitions_ is fixed once open() returned, so it is read here without a lock.
+  std::optional<std::uint64_t> pending() const override {
+    std::uint64_t total = 0;
+    for (const auto& part : partitions_) total += part->pending.load(std::memory_order_relaxed);
+    return total;
   }
 
   void stop() override {
@@ -441,16 +453,17 @@ class NatsSubscription final : public Subscription {
     std::string_view subject = natsMsg_GetSubject(msg);
     std::string_view type = subject;
     if (subject.starts_with(part.type_prefix)) type.remove_prefix(part.type_prefix.size());
-    if (!types_.contains(type)) {
-      // Another type of the same family and partition: not for this group, but it must not block.
-      natsMsg_Ack(msg, nullptr);
-      return;
-    }
     int attempt = 1;
     jsMsgMetaData* meta = nullptr;
     if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
       attempt = static_cast<int>(std::clamp<uint64_t>(meta->NumDelivered, 1, INT_MAX));
+      part.pending.store(meta->NumPending, std::memory_order_relaxed);
       jsMsgMetaData_Destroy(meta);
+    }
+    if (!types_.contains(type)) {
+      // Another type of the same family and partition: not for this group, but it must not block.
+      natsMsg_Ack(msg, nullptr);
+      return;
     }
     std::string_view body(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
     auto event = from_json(body);

@@ -189,6 +189,41 @@ TEST_P(TransportContract, EveryGroupSeesEveryEventAndOnlyTheTypesItAskedFor) {
   EXPECT_EQ(payment.snapshot().size(), 11u) << "an event was delivered twice without a failure";
 }
 
+// The consumer lag (Subscription::pending): five events of one subject wait while the handler holds
+// the first, so the broker reports the four behind it; once all are handled nothing is pending. JetStream
+// and Kafka tell it cheaply; the in-process broker says it cannot (nullopt), which the bus leaves out.
+TEST_P(TransportContract, PendingCountsWhatWaitsBehindTheEventBeingHandled) {
+  auto t = open();
+  ASSERT_TRUE(t);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(t->publish(event("order.created", "same", i)));
+  Recorder r;
+  std::mutex gate_mutex;
+  std::condition_variable gate_cv;
+  bool open_gate = false;
+  auto sub = t->subscribe(options("lag", {"order.created"}), [&](const Delivery& d) -> Result<void> {
+    r.add("a", d.event, d.attempt);
+    std::unique_lock lock(gate_mutex);
+    gate_cv.wait_for(lock, 20s, [&] { return open_gate; });
+    return {};
+  });
+  ASSERT_TRUE(sub) << sub.error().message;
+  ASSERT_TRUE(r.wait_for([](auto& s) { return count(s) >= 1; }));
+  auto held = (*sub)->pending();
+  {
+    std::lock_guard lock(gate_mutex);
+    open_gate = true;
+  }
+  gate_cv.notify_all();
+  ASSERT_TRUE(r.wait_for([](auto& s) { return count(s) >= 5; }));
+  if (GetParam() != "nats" && GetParam() != "kafka") {
+    EXPECT_FALSE(held.has_value()) << "a transport that reports pending() needs this test to check it";
+    return;
+  }
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(*held, 4u);
+  EXPECT_EQ((*sub)->pending().value_or(99), 0u);
+}
+
 TEST_P(TransportContract, AGroupThatSubscribesLaterStillGetsEarlierEvents) {
   auto t = open();
   ASSERT_TRUE(t);

@@ -3,9 +3,14 @@
 // transaction starts, how a failure is classified, how a key is locked, how one holder is chosen.
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <atomic>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
+#include "mercato/sql/pool_metrics.hpp"
 #include "mercato/sql/sql.hpp"
 
 namespace mercato::sql {
@@ -101,18 +106,51 @@ class SqliteConnection final : public Connection {
   sqlite::Connection& c_;
 };
 
-// What both engines' databases share: the driver database it owns lending its
-// connections wrapped, and migrations rendered for the dialect.
-template <typename Driver, typename Wrapper>
-class EngineDatabase : public Database {
+// The use of a database's pool (pool_metrics.hpp), counted on every lend. Shared with the metrics
+// callback, which may outlive the database.
+struct PoolUse {
+  std::size_t size = 0;
+  std::atomic<std::int64_t> in_use{0};
+  std::atomic<std::int64_t> waiting{0};
+};
+
+// Counts one caller for the duration of a scope (a lend may end in an exception from `fn`).
+class Counted {
  public:
-  EngineDatabase(Dialect dialect, std::unique_ptr<Driver> owned, Driver& db)
-      : Database(dialect), owned_(std::move(owned)), db_(db) {}
+  explicit Counted(std::atomic<std::int64_t>& n) : n_(n) { n_.fetch_add(1, std::memory_order_relaxed); }
+  ~Counted() { n_.fetch_sub(1, std::memory_order_relaxed); }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+
+ private:
+  std::atomic<std::int64_t>& n_;
+};
+
+// What pool_metrics.hpp asks of a database: lib/sql's engines implement it, test doubles need not.
+class MeteredPool {
+ public:
+  virtual ~MeteredPool() = default;
+  virtual std::shared_ptr<PoolUse> pool_use() const = 0;
+};
+
+// What both engines' databases share: the driver database it owns lending its
+// connections wrapped (and counting the lends), and migrations rendered for the dialect.
+template <typename Driver, typename Wrapper>
+class EngineDatabase : public Database, public MeteredPool {
+ public:
+  EngineDatabase(Dialect dialect, std::unique_ptr<Driver> owned, Driver& db, std::size_t connections)
+      : Database(dialect), owned_(std::move(owned)), db_(db), use_(std::make_shared<PoolUse>()) {
+    use_->size = connections;
+  }
   Result<void> ping() override { return db_.ping(); }
+  std::shared_ptr<PoolUse> pool_use() const override { return use_; }
 
  protected:
   void lend(const std::function<void(Connection&)>& fn) override {
+    std::optional<Counted> waiting(std::in_place, use_->waiting);
     db_.with([&](auto& raw) {
+      waiting.reset();
+      Counted in_use(use_->in_use);
       Wrapper c(raw);
       fn(c);
     });
@@ -127,12 +165,13 @@ class EngineDatabase : public Database {
 
   std::unique_ptr<Driver> owned_;
   Driver& db_;
+  std::shared_ptr<PoolUse> use_;
 };
 
 class SqliteDatabase final : public EngineDatabase<sqlite::Database, SqliteConnection> {
  public:
-  SqliteDatabase(std::unique_ptr<sqlite::Database> owned, sqlite::Database& db)
-      : EngineDatabase(Dialect::kSqlite, std::move(owned), db) {}
+  SqliteDatabase(std::unique_ptr<sqlite::Database> owned, sqlite::Database& db, std::size_t connections)
+      : EngineDatabase(Dialect::kSqlite, std::move(owned), db, connections) {}
 
   // One version sequence per file: the service's.
   Result<void> migrate(std::string_view, const std::vector<Migration>& migrations) override {
@@ -256,8 +295,8 @@ class AdvisoryLock final : public Database::SessionLock {
 
 class PostgresDatabase final : public EngineDatabase<postgres::Database, PostgresConnection> {
  public:
-  PostgresDatabase(std::unique_ptr<postgres::Database> owned, postgres::Database& db)
-      : EngineDatabase(Dialect::kPostgres, std::move(owned), db) {}
+  PostgresDatabase(std::unique_ptr<postgres::Database> owned, postgres::Database& db, std::size_t connections)
+      : EngineDatabase(Dialect::kPostgres, std::move(owned), db, connections) {}
 
   Result<void> migrate(std::string_view component, const std::vector<Migration>& migrations) override {
     return db_.migrate(component, rendered<postgres::Migration>(migrations));
@@ -272,13 +311,30 @@ class PostgresDatabase final : public EngineDatabase<postgres::Database, Postgre
 std::unique_ptr<Database> Database::open(const sqlite::DatabaseSettings& settings) {
   auto db = sqlite::Database::open(settings);
   auto& ref = *db;
-  return std::make_unique<SqliteDatabase>(std::move(db), ref);
+  return std::make_unique<SqliteDatabase>(std::move(db), ref, std::max<std::size_t>(settings.connections, 1));
 }
 
 std::unique_ptr<Database> Database::open(const postgres::DatabaseSettings& settings) {
   auto db = postgres::Database::open(settings);
   auto& ref = *db;
-  return std::make_unique<PostgresDatabase>(std::move(db), ref);
+  return std::make_unique<PostgresDatabase>(std::move(db), ref,
+                                            std::max<std::size_t>(settings.connections, 1));
+}
+
+void export_pool_metrics(Database& db, obs::Registry& registry, const obs::Labels& labels) {
+  auto* metered = dynamic_cast<MeteredPool*>(&db);
+  if (metered == nullptr) return;
+  auto use = metered->pool_use();
+  auto& size = registry.gauge("mercato_db_pool_connections", "Connections in the database pool", labels);
+  auto& in_use =
+      registry.gauge("mercato_db_pool_in_use", "Database connections lent to a caller now", labels);
+  auto& waiting =
+      registry.gauge("mercato_db_pool_waiting", "Callers waiting for a database connection now", labels);
+  size.set(static_cast<double>(use->size));
+  registry.on_collect([use, &in_use, &waiting] {
+    in_use.set(static_cast<double>(use->in_use.load(std::memory_order_relaxed)));
+    waiting.set(static_cast<double>(use->waiting.load(std::memory_order_relaxed)));
+  });
 }
 
 }  // namespace mercato::sql

@@ -20,16 +20,27 @@
 // deliveries of each listed type fail before their handler runs (as a handler error: retried, then
 // dead-lettered), e.g. "inventory.release_requested:2" — a compensation that fails twice then succeeds.
 //
+// Gauges an operator watches (docs/observability.md), set by the relay after every round:
+//   mercato_events_outbox_unsent          outbox rows not yet published
+//   mercato_events_outbox_lag_seconds     age of the oldest unpublished event (its CloudEvent `time`), 0
+//                                         when none waits: how far behind the broker this service is
+//   mercato_events_consumer_lag_messages  events the broker holds for this service's group, not yet
+//                                         delivered (where the transport can tell: NATS, Kafka)
+//   mercato_events_dead_letters           dead letters stored now (refreshed every 5 s; counted up to
+//                                         kDeadLetterCountCap, so the cap means "at least")
+//
 // Thread-safety: register handlers before start(); afterwards everything is thread-safe. Handlers run
 // on the transport's threads. Stopped (relay joined, subscriptions stopped) when destroyed.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -58,6 +69,13 @@ struct BusSettings {
 
 using EventHandler = std::function<Result<void>(const CloudEvent&)>;
 
+// The age of `oldest` at `now` in seconds, from its CloudEvent `time`: 0 when nothing waits (nullptr)
+// or the time lies ahead (another instance's clock), nullopt when the time is not RFC 3339.
+std::optional<double> outbox_lag_seconds(const CloudEvent* oldest, SystemTime now);
+
+// How many dead letters the gauge counts at most (each refresh reads up to this many rows).
+inline constexpr std::size_t kDeadLetterCountCap = 10000;
+
 class Bus {
  public:
   Bus(Transport& transport, EventStore& store, BusSettings settings, const obs::Logger& logger,
@@ -77,6 +95,10 @@ class Bus {
 
   // Publishes every unsent outbox row now; returns how many were published (tests, benchmarks).
   Result<std::size_t> relay_once();
+
+  // Sets the gauges above from the store and the subscription now (the relay does it every round,
+  // the dead-letter count every 5 s; tests call it directly).
+  void refresh_gauges();
 
   Result<std::vector<DeadLetter>> dead_letters(std::size_t limit = 100);
   // Runs the handler for the dead letter's event; on success the dead letter is removed, on failure
@@ -101,6 +123,8 @@ class Bus {
   obs::Counter& dead_lettered_counter(const std::string& type);
   obs::Counter& published_counter(const std::string& type);  // the caller holds published_mutex_
   void relay_loop();
+  void refresh_lag_gauges();
+  void refresh_dead_letters_gauge();
 
   Transport& transport_;
   EventStore& store_;
@@ -108,6 +132,12 @@ class Bus {
   const obs::Logger& logger_;
   obs::Registry& metrics_;
   obs::Counter& publish_failures_;
+  obs::Gauge& unsent_gauge_;
+  obs::Gauge& outbox_lag_gauge_;
+  obs::Gauge& dead_letters_gauge_;
+  // Registered only once the subscription reports a value, so a transport that cannot tell shows no
+  // series rather than a misleading 0. Touched by the relay thread and refresh_gauges' caller.
+  std::atomic<obs::Gauge*> consumer_lag_gauge_{nullptr};
   std::map<std::string, Consumer, std::less<>> handlers_;  // fixed once start() ran
   // The types this service publishes are only known as the relay meets them: their counters are
   // looked up on first use and kept.

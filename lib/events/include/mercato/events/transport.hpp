@@ -34,6 +34,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -72,6 +73,12 @@ class Subscription {
   // Stops delivering and waits for a running handler to return. Unacked events are redelivered to
   // another member of the group (or to this one after a restart). Idempotent; the destructor calls it.
   virtual void stop() = 0;
+  // Events the broker holds for this group that it has not yet handed over (the consumer lag), summed
+  // over the subscription's partitions, as last learnt without asking the broker: NATS JetStream tells
+  // it with every message it delivers (the metadata's num_pending), Kafka with every fetch (the
+  // partition's high watermark), so the value is as fresh as the last delivery or redelivery. nullopt
+  // when the transport cannot tell it cheaply (the default: the in-process broker). Thread-safe.
+  virtual std::optional<std::uint64_t> pending() const { return std::nullopt; }
 };
 
 class Transport {

@@ -1,7 +1,7 @@
 // Choosing a service's storage engine by configuration, never by code. The `database` section says:
 //   url = postgres://... → PostgreSQL;  url = redis://... → Redis;  no url → SQLite at `path`
 // (default var/<service>/<service>.db), with `connections` pooled connections (default 1 on SQLite and
-// Redis, 4 on PostgreSQL).
+// Redis, 4 on PostgreSQL). The SQL engines' pool use is exported as mercato_db_pool_* gauges.
 // A service gives its one SQL repository (written over lib/sql, it runs on SQLite and PostgreSQL) and,
 // where it has one, its Redis repository; open_repository opens the engine, keeps it alive until the
 // server has stopped, adds the "database" readiness check, and stops the process with a message naming
@@ -21,6 +21,7 @@
 #include "mercato/events/store.hpp"
 #include "mercato/redis/redis.hpp"
 #include "mercato/service/service.hpp"
+#include "mercato/sql/pool_metrics.hpp"
 #include "mercato/sql/sql.hpp"
 
 namespace mercato::storage {
@@ -81,6 +82,8 @@ WithEvents<Repository> open_repository_with_events(service::Context& ctx,
         s.engine == Engine::kPostgres
             ? sql::Database::open(postgres::DatabaseSettings{.url = s.url, .connections = s.connections})
             : sql::Database::open(sqlite::DatabaseSettings{.path = s.path, .connections = s.connections}));
+    // The pool's use as gauges, mercato_db_pool_*{database="<service>"} (sql/pool_metrics.hpp).
+    sql::export_pool_metrics(db, ctx.metrics(), {{"database", ctx.name()}});
     repository = adapters.sql(db);
     store = events::open_store(db);
   }

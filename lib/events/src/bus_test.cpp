@@ -1,0 +1,155 @@
+// The bus's operator gauges (bus.hpp): outbox lag, dead letters and consumer lag, read from a real
+// event store on SQLite, with a transport whose publish can be made to fail (so events stay unsent)
+// and whose subscription reports a chosen consumer lag.
+#include "mercato/events/bus.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "mercato/sql/sql.hpp"
+#include "mercato/testing/testing.hpp"
+
+namespace mercato::events {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakeSubscription final : public Subscription {
+ public:
+  explicit FakeSubscription(std::optional<std::uint64_t> pending) : pending_(pending) {}
+  void stop() override {}
+  std::optional<std::uint64_t> pending() const override { return pending_; }
+
+ private:
+  std::optional<std::uint64_t> pending_;
+};
+
+class FakeTransport final : public Transport {
+ public:
+  std::atomic<bool> fail_publish{false};
+  std::optional<std::uint64_t> pending;
+
+  Result<void> publish(std::span<const CloudEvent>) override {
+    if (fail_publish) return Error::unavailable("broker down (test)");
+    return {};
+  }
+  Result<std::unique_ptr<Subscription>> subscribe(const SubscriptionOptions&, Handler) override {
+    return std::unique_ptr<Subscription>(std::make_unique<FakeSubscription>(pending));
+  }
+  Result<void> ping() override { return {}; }
+  std::string_view kind() const noexcept override { return "fake"; }
+};
+
+class EventsBusMetrics : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::temp_dir("bus-gauges");
+    db_ = sql::Database::open(sqlite::DatabaseSettings{.path = (dir_ / "e.db").string()});
+    store_ = open_store(*db_);
+    bus_ = std::make_unique<Bus>(transport_, *store_, BusSettings{.service = "test"}, logger_, metrics_);
+  }
+  void TearDown() override {
+    bus_.reset();
+    store_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // Appends one event whose `time` is `age` ago, committed as a repository does.
+  void append_aged(std::chrono::seconds age) {
+    auto e = make_event("test", "thing.changed", "t1", "{}");
+    e.time = format_rfc3339(now_utc() - age);
+    auto r = db_->with([&](sql::Connection& c) -> Result<void> {
+      MERCATO_RETURN_IF_ERROR(c.begin());
+      MERCATO_RETURN_IF_ERROR(append_outbox(c, std::vector<CloudEvent>{e}));
+      return c.commit();
+    });
+    ASSERT_TRUE(r) << r.error().message;
+  }
+  double gauge(std::string_view name) { return metrics_.gauge(name, help(name)).value(); }
+  static std::string help(std::string_view name) {
+    if (name == "mercato_events_outbox_lag_seconds")
+      return "Age of the oldest outbox event not yet published (0: none waits)";
+    if (name == "mercato_events_dead_letters")
+      return "Dead letters stored now (events a consumer gave up on)";
+    return "Outbox rows not yet published";
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<sql::Database> db_;
+  std::unique_ptr<EventStore> store_;
+  FakeTransport transport_;
+  obs::Logger logger_{"bus-test", obs::LogLevel::kError};
+  obs::Registry metrics_;
+  std::unique_ptr<Bus> bus_;
+};
+
+TEST(EventsOutboxLagMetrics, IsTheAgeOfTheOldestEventAndZeroWhenNoneWaits) {
+  auto now = now_utc();
+  CloudEvent e;
+  e.time = format_rfc3339(now - 1500ms);
+  EXPECT_NEAR(outbox_lag_seconds(&e, now).value(), 1.5, 0.001);
+  EXPECT_EQ(outbox_lag_seconds(nullptr, now), 0.0);
+  e.time = format_rfc3339(now + 10s);  // another instance's clock runs ahead
+  EXPECT_EQ(outbox_lag_seconds(&e, now), 0.0);
+  e.time = "yesterday";
+  EXPECT_FALSE(outbox_lag_seconds(&e, now).has_value());
+}
+
+TEST_F(EventsBusMetrics, OutboxLagGrowsWhileTheBrokerRefusesAndDropsOnceItAccepts) {
+  append_aged(42s);
+  transport_.fail_publish = true;
+  EXPECT_FALSE(bus_->relay_once());
+  bus_->refresh_gauges();
+  EXPECT_GE(gauge("mercato_events_outbox_lag_seconds"), 42.0);
+  EXPECT_LT(gauge("mercato_events_outbox_lag_seconds"), 60.0);
+  EXPECT_EQ(gauge("mercato_events_outbox_unsent"), 1.0);
+
+  transport_.fail_publish = false;
+  auto sent = bus_->relay_once();
+  ASSERT_TRUE(sent) << sent.error().message;
+  EXPECT_EQ(*sent, 1u);
+  bus_->refresh_gauges();
+  EXPECT_EQ(gauge("mercato_events_outbox_lag_seconds"), 0.0);
+  EXPECT_EQ(gauge("mercato_events_outbox_unsent"), 0.0);
+}
+
+TEST_F(EventsBusMetrics, DeadLettersCountsWhatIsStoredNow) {
+  bus_->refresh_gauges();
+  EXPECT_EQ(gauge("mercato_events_dead_letters"), 0.0);
+  for (int i = 0; i < 3; ++i) {
+    auto e = make_event("test", "thing.changed", "t" + std::to_string(i), "{}");
+    ASSERT_TRUE(store_->add_dead_letter("test", e, "handler failed", 5));
+  }
+  bus_->refresh_gauges();
+  EXPECT_EQ(gauge("mercato_events_dead_letters"), 3.0);
+  auto letters = store_->dead_letters(10);
+  ASSERT_TRUE(letters);
+  ASSERT_TRUE(store_->remove_dead_letter(letters->front().id));
+  bus_->refresh_gauges();
+  EXPECT_EQ(gauge("mercato_events_dead_letters"), 2.0);
+}
+
+TEST_F(EventsBusMetrics, ConsumerLagIsWhatTheSubscriptionReports) {
+  transport_.pending = 7;
+  bus_->on("thing.changed", [](const CloudEvent&) -> Result<void> { return {}; });
+  ASSERT_TRUE(bus_->start());
+  bus_->refresh_gauges();
+  EXPECT_EQ(metrics_
+                .gauge("mercato_events_consumer_lag_messages",
+                       "Events the broker holds for this service's consumer group, not yet delivered")
+                .value(),
+            7.0);
+}
+
+TEST_F(EventsBusMetrics, NoConsumerLagSeriesWhenTheTransportCannotTell) {
+  bus_->on("thing.changed", [](const CloudEvent&) -> Result<void> { return {}; });
+  ASSERT_TRUE(bus_->start());
+  bus_->refresh_gauges();
+  EXPECT_EQ(metrics_.render().find("mercato_events_consumer_lag_messages"), std::string::npos);
+  EXPECT_NE(metrics_.render().find("mercato_events_outbox_lag_seconds 0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mercato::events
