@@ -212,11 +212,9 @@ void Bus::refresh_lag_gauges() {
   gauge->set(static_cast<double>(*pending));
 }
 
-// Reads the rows (the store has no count of them): bounded by kDeadLetterCountCap, and run every few
-// seconds rather than every relay round.
+// Every few seconds rather than every relay round: dead letters change rarely.
 void Bus::refresh_dead_letters_gauge() {
-  if (auto letters = store_.dead_letters(kDeadLetterCountCap); letters)
-    dead_letters_gauge_.set(static_cast<double>(letters->size()));
+  if (auto n = store_.dead_letter_count(); n) dead_letters_gauge_.set(static_cast<double>(*n));
 }
 
 // Its own thread rather than a core::Periodic: the relay wakes when a commit raises outbox_signal (a

@@ -243,6 +243,13 @@ class SqlEventStore final : public EventStore {
     });
   }
 
+  Result<std::int64_t> dead_letter_count() override {
+    return db_.with([&](sql::Connection& c) -> Result<std::int64_t> {
+      MERCATO_ASSIGN_OR_RETURN(auto rows, c.query("SELECT COUNT(*) FROM event_dead_letters"));
+      return rows[0].integer(0);
+    });
+  }
+
   Result<std::optional<DeadLetter>> dead_letter(std::string_view id) override {
     return db_.with([&](sql::Connection& c) -> Result<std::optional<DeadLetter>> {
       static const std::string kSql =

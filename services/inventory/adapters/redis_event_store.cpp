@@ -216,6 +216,11 @@ Result<std::int64_t> RedisEventStore::unsent_count() {
   return reply.integer;
 }
 
+Result<std::int64_t> RedisEventStore::dead_letter_count() {
+  MERCATO_ASSIGN_OR_RETURN(auto reply, client_.command({"ZCARD", key("dead_letters")}));
+  return reply.integer;
+}
+
 Result<bool> RedisEventStore::handle_once(std::string_view consumer, std::string_view event_id,
                                           std::span<const events::CloudEvent> outgoing) {
   std::vector<std::string> keys{key("inbox:" + std::string(consumer) + ":" + std::string(event_id))};

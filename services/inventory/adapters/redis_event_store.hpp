@@ -81,6 +81,7 @@ class RedisEventStore final : public events::EventStore {
   Result<void> mark_failed(std::int64_t seq, std::string_view error) override;
   Result<std::size_t> purge(SystemTime before) override;
   Result<std::int64_t> unsent_count() override;
+  Result<std::int64_t> dead_letter_count() override;
   Result<bool> handle_once(std::string_view consumer, std::string_view event_id,
                            std::span<const events::CloudEvent> outgoing = {}) override;
   Result<void> add_dead_letter(std::string_view consumer, const events::CloudEvent& event,

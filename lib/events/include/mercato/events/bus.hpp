@@ -26,8 +26,7 @@
 //                                         when none waits: how far behind the broker this service is
 //   mercato_events_consumer_lag_messages  events the broker holds for this service's group, not yet
 //                                         delivered (where the transport can tell: NATS, Kafka)
-//   mercato_events_dead_letters           dead letters stored now (refreshed every 5 s; counted up to
-//                                         kDeadLetterCountCap, so the cap means "at least")
+//   mercato_events_dead_letters           dead letters stored now (refreshed every 5 s)
 //
 // Thread-safety: register handlers before start(); afterwards everything is thread-safe. Handlers run
 // on the transport's threads. Stopped (relay joined, subscriptions stopped) when destroyed.
@@ -72,9 +71,6 @@ using EventHandler = std::function<Result<void>(const CloudEvent&)>;
 // The age of `oldest` at `now` in seconds, from its CloudEvent `time`: 0 when nothing waits (nullptr)
 // or the time lies ahead (another instance's clock), nullopt when the time is not RFC 3339.
 std::optional<double> outbox_lag_seconds(const CloudEvent* oldest, SystemTime now);
-
-// How many dead letters the gauge counts at most (each refresh reads up to this many rows).
-inline constexpr std::size_t kDeadLetterCountCap = 10000;
 
 class Bus {
  public:

@@ -112,6 +112,8 @@ class EventStore {
   virtual Result<void> add_dead_letter(std::string_view consumer, const CloudEvent& event,
                                        std::string_view error, int attempts) = 0;
   virtual Result<std::vector<DeadLetter>> dead_letters(std::size_t limit) = 0;
+  // How many dead letters are stored (the operators' gauge).
+  virtual Result<std::int64_t> dead_letter_count() = 0;
   virtual Result<std::optional<DeadLetter>> dead_letter(std::string_view id) = 0;
   virtual Result<void> remove_dead_letter(std::string_view id) = 0;
   virtual Result<void> update_dead_letter(std::string_view id, std::string_view error) = 0;
