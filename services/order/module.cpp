@@ -6,7 +6,10 @@
 #include "adapters/grpc_directory.hpp"
 #include "adapters/http_directory.hpp"
 #include "adapters/sql_order_repository.hpp"
+#include "adapters/sql_read_models.hpp"
 #include "api/handlers.hpp"
+#include "app/cqrs_settings.hpp"
+#include "app/projector.hpp"
 #include "app/saga_coordinator.hpp"
 #include "app/saga_settings.hpp"
 #include "mercato/events/bus.hpp"
@@ -95,8 +98,16 @@ void add_live_call_settings(service::Context& ctx, const std::string& name, resi
 }  // namespace
 
 void set_up(service::Context& ctx) {
+  auto cqrs = order::read_cqrs_settings(ctx.config().section("cqrs"));
+  sql::Database* database = nullptr;
   auto [repository, event_store] = storage::open_repository_with_events<order::OrderRepository>(
-      ctx, {.sql = [](sql::Database& db) { return std::make_unique<order::SqlOrderRepository>(db); }});
+      ctx, {.sql = [&](sql::Database& db) {
+        database = &db;
+        return std::make_unique<order::SqlOrderRepository>(
+            db, order::RepositorySettings{.snapshot_every = cqrs.snapshot_every});
+      }});
+  // The read side: the read models beside the streams, kept current by the projector.
+  auto& read_models = ctx.own(std::make_unique<order::SqlReadModels>(*database, &ctx.metrics()));
   // The user and inventory services, each behind a circuit breaker (order.user, order.inventory), over
   // gRPC (the default) or HTTP: order.<service>.transport.
   auto calls = ctx.config().section("order");
@@ -157,7 +168,14 @@ void set_up(service::Context& ctx) {
                          live_timeout("saga.order_deadline", &order::SagaTimeouts::order));
   }
   auto& orders = ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, sagas));
-  order::register_routes(ctx.router(), orders, identity);
+  const auto& log = ctx.logger();
+  // With projector: false this instance serves queries from what other instances project (a shared
+  // PostgreSQL database); a rebuild asked of it still runs here.
+  auto& projector = ctx.own(std::make_unique<order::Projector>(
+      read_models, cqrs.projector ? std::optional(cqrs.projector_poll) : std::nullopt, [&log](const Error& e) {
+        log.warn("the read models could not be brought up to date; retrying", {{"error", e.message}});
+      }));
+  order::register_routes(ctx.router(), orders, read_models, projector, identity);
   // Publishes the order's events and the saga's commands from the outbox; consumes the answers.
   auto& bus = events::attach(ctx, event_store);
   if (sagas != nullptr) {

@@ -124,7 +124,7 @@ class AuthzE2E : public ::testing::TestWithParam<testing::Topology> {
   static std::uint16_t port_of(const std::string& path) {
     auto starts = [&](const char* p) { return path.rfind(p, 0) == 0; };
     if (starts("/users") || starts("/auth") || starts("/.well-known")) return system_->port("user");
-    if (starts("/orders") || starts("/admin/orders")) return system_->port("order");
+    if (starts("/orders") || starts("/admin/orders") || starts("/admin/projections")) return system_->port("order");
     if (starts("/payments")) return system_->port("payment");
     if (starts("/inventory")) return system_->port("inventory");
     if (starts("/shipments")) return system_->port("shipping");
@@ -266,12 +266,26 @@ TEST_P(AuthzE2E, EveryRouteForEveryCallerAnswersAsTheTableSays) {
       {"GET", "/orders?customer_id={A}", fixed("/orders?customer_id=" + a), none, {401, 200, 200, 200, 200}},
       {"GET", "/orders/{A's}", fixed("/orders/" + order), none, {401, 200, 404, 200, 200}},
       {"GET", "/orders/{A's}/saga", fixed("/orders/" + order + "/saga"), none, {401, 200, 404, 200, 200}},
+      {"GET", "/orders/{A's}/events", fixed("/orders/" + order + "/events"), none, {401, 200, 404, 200, 200}},
+      {"GET",
+       "/orders/{A's}?at_version=1",
+       fixed("/orders/" + order + "?at_version=1"),
+       none,
+       {401, 200, 404, 200, 200}},
+      {"GET", "/orders/reports/sales", fixed("/orders/reports/sales"), none, {401, 403, 403, 200, 403}},
       {"POST",
        "/orders/{A's}/cancel",
        [&] { return "/orders/" + order_of_a() + "/cancel"; },
        none,
        {401, 200, 404, 200, 403}},
       {"GET", "/admin/orders", fixed("/admin/orders?limit=5"), none, {401, 403, 403, 200, 200}, false},
+      {"GET", "/admin/projections", fixed("/admin/projections"), none, {401, 403, 403, 200, 200}, false},
+      {"POST",
+       "/admin/projections/{name}/rebuild",
+       fixed("/admin/projections/nope/rebuild"),
+       none,
+       {401, 403, 403, 404, 403},
+       false},
       {"GET",
        "/payments?order_id={A's}",
        fixed("/payments?order_id=" + order),

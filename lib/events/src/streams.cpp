@@ -101,4 +101,12 @@ Result<std::int64_t> streams_head(sql::Connection& c) {
   return rows[0].integer(0);
 }
 
+Result<Backlog> streams_after(sql::Connection& c, std::int64_t position) {
+  MERCATO_ASSIGN_OR_RETURN(
+      auto rows,
+      c.query("SELECT COUNT(*), MIN(created_at_ms) FROM event_outbox WHERE stream_id IS NOT NULL AND seq > $1",
+              {position}));
+  return Backlog{rows[0].integer(0), rows[0].optional_time(1)};
+}
+
 }  // namespace mercato::events

@@ -5,51 +5,13 @@
 #include <stdexcept>
 
 #include "app/json_codec.hpp"
+#include "adapters/schema.hpp"
 #include "app/order_events.hpp"
 #include "mercato/events/store.hpp"
 #include "mercato/events/streams.hpp"
 
 namespace mercato::order {
 namespace {
-
-// The orders table of migration 1. PostgreSQL's has `seq`, standing in for SQLite's rowid.
-std::string create_orders(std::string_view seq_column, std::string_view index_tail) {
-  return "CREATE TABLE orders (" + std::string(seq_column) +
-         " id TEXT PRIMARY KEY,"
-         " customer_id TEXT NOT NULL,"
-         " status TEXT NOT NULL,"
-         " reason TEXT NOT NULL DEFAULT '',"
-         " total_cents {int64} NOT NULL CHECK (total_cents >= 0),"
-         " payment_token TEXT NOT NULL,"
-         " shipping_address {json} NOT NULL,"
-         " lines {json} NOT NULL,"
-         " created_at_ms {int64} NOT NULL,"
-         " updated_at_ms {int64} NOT NULL);"
-         "CREATE INDEX orders_by_customer ON orders(customer_id, created_at_ms DESC" +
-         std::string(index_tail) + ");";
-}
-
-// Versioned and append-only: a released migration is never edited, a change is a new entry.
-const std::vector<sql::Migration> kMigrations = {
-    {.version = 1,
-     .name = "create orders",
-     .sql = create_orders("", ""),
-     .postgres = create_orders(" seq BIGINT GENERATED ALWAYS AS IDENTITY,", ", seq DESC")},
-    {2, "create order_sagas",
-     "CREATE TABLE order_sagas ("
-     " order_id TEXT PRIMARY KEY REFERENCES orders(id),"
-     " state TEXT NOT NULL,"
-     " next_deadline_ms {int64},"  // NULL once finished
-     " saga {json} NOT NULL);"
-     "CREATE INDEX order_sagas_due ON order_sagas(next_deadline_ms) WHERE next_deadline_ms IS NOT NULL;"},
-    // Event sourcing (ADR 0015): a row is now the order's snapshot at `version`; the rows of before have
-    // version 0 until import_legacy_orders gives them their streams.
-    {3, "orders as snapshots",
-     "ALTER TABLE orders ADD COLUMN version {int64} NOT NULL DEFAULT 0;"
-     "ALTER TABLE orders ADD COLUMN cancelled_by TEXT NOT NULL DEFAULT 'unknown';"
-     "ALTER TABLE orders ADD COLUMN saga TEXT NOT NULL DEFAULT 'none';"
-     "CREATE INDEX orders_unversioned ON orders(version) WHERE version = 0;"},
-};
 
 // JSON columns are read as their text (PostgreSQL's jsonb prints itself) and written as text.
 constexpr std::string_view kColumns =
@@ -159,7 +121,7 @@ SqlOrderRepository::SqlOrderRepository(sql::Database& db, RepositorySettings set
       settings_(settings),
       insertion_order_(db.dialect() == sql::Dialect::kSqlite ? "rowid" : "seq") {
   if (settings_.snapshot_every < 1) throw std::invalid_argument("snapshot_every must be at least 1");
-  if (auto r = db_.migrate("order", kMigrations); !r) throw std::runtime_error(r.error().message);
+  if (auto r = db_.migrate("order", order_schema()); !r) throw std::runtime_error(r.error().message);
   if (auto r = events::ensure_schema(db_); !r) throw std::runtime_error(r.error().message);
   if (auto r = import_legacy_orders(); !r)
     throw std::runtime_error("cannot give the orders of before their streams: " + r.error().message);
@@ -336,13 +298,6 @@ Result<Page> SqlOrderRepository::page(std::string_view where_and_order, const sq
     }
     return page;
   });
-}
-
-Result<Page> SqlOrderRepository::list_by_customer(std::string_view customer_id, std::int64_t offset,
-                                                  std::int64_t limit) {
-  return page(
-      "WHERE customer_id = $1 ORDER BY created_at_ms DESC, " + insertion_order_ + " DESC LIMIT $2 OFFSET $3",
-      {customer_id, limit + 1, offset}, limit);
 }
 
 Result<Page> SqlOrderRepository::list_all(std::int64_t offset, std::int64_t limit) {

@@ -32,8 +32,6 @@ class SqlOrderRepository final : public OrderRepository {
                         std::span<const events::CloudEvent> outgoing = {}, const Saga* saga = nullptr) override;
   Result<Order> find(std::string_view id, std::optional<std::int64_t> at_version = std::nullopt) override;
   Result<std::vector<HistoryEntry>> history(std::string_view id) override;
-  Result<Page> list_by_customer(std::string_view customer_id, std::int64_t offset,
-                                std::int64_t limit) override;
   Result<Page> list_all(std::int64_t offset, std::int64_t limit) override;
   Result<Written> update(std::string_view id, const Decide& decide) override;
   Result<void> ping() override { return db_.ping(); }

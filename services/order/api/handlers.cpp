@@ -1,7 +1,11 @@
 #include "api/handlers.hpp"
 
 #include <boost/json/array.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
+#include <charconv>
 #include <limits>
 #include <set>
 
@@ -71,6 +75,8 @@ Result<NewLine> parse_line(const boost::json::value& v, std::size_t index) {
 
 // The page number of GET /orders and GET /admin/orders.
 constexpr http::IntegerRule kPage{.fallback = 1, .min = 1, .max = 1'000'000};
+// ?min_position=N of the read side's queries; 0 when absent.
+constexpr http::IntegerRule kMinPosition{.fallback = 0, .min = 1, .max = std::numeric_limits<std::int64_t>::max()};
 // ?at_version=N of GET /orders/{id}; 0 when absent.
 constexpr http::IntegerRule kVersion{.fallback = 0, .min = 1, .max = std::numeric_limits<std::int64_t>::max()};
 
@@ -159,31 +165,182 @@ http::Response list_all(OrderService& service, const http::Request& req) {
   return http::Response::json(200, body);
 }
 
-// A customer's own list by default; another customer's list is empty, as far as a customer can tell.
-http::Response list(OrderService& service, const http::Request& req, const auth::Principal& who) {
+// How long a query that names a position waits for the read models to reach it.
+constexpr auto kPositionWait = std::chrono::seconds(1);
+constexpr auto kPositionPoll = std::chrono::milliseconds(5);
+
+// Read-your-writes: waits (without blocking the I/O thread) until `projection` has applied `position`;
+// kUnavailable when it has not within kPositionWait.
+boost::asio::awaitable<Result<void>> reach(OrderReadModels& models, std::string_view projection,
+                                           std::int64_t position) {
+  if (position <= 0) co_return Result<void>{};
+  auto executor = co_await boost::asio::this_coro::executor;
+  boost::asio::steady_timer timer(executor);
+  auto until = std::chrono::steady_clock::now() + kPositionWait;
+  for (;;) {
+    auto at = models.position(projection);
+    if (!at) co_return std::move(at).error();
+    if (*at >= position) co_return Result<void>{};
+    if (std::chrono::steady_clock::now() >= until) {
+      co_return Error::unavailable("the read model has not reached position " + std::to_string(position) +
+                                   " yet (at " + std::to_string(*at) + "); try again");
+    }
+    timer.expires_after(kPositionPoll);
+    co_await timer.async_wait(boost::asio::use_awaitable);
+  }
+}
+
+http::Response unavailable(const Error& e, const http::Request& req) {
+  auto res = http::Response::error(e, req.request_id);
+  if (e.code == ErrorCode::kUnavailable) res.headers.set("Retry-After", "1");
+  return res;
+}
+
+// ?from= / ?to= of the list: RFC 3339 date-times.
+std::optional<SystemTime> time_param(http::QueryReader& query, const char* name, std::optional<Error>& bad) {
+  auto text = query.string(name, http::kOptional);
+  if (!text) return std::nullopt;
+  auto t = parse_rfc3339(*text);
+  if (!t) bad = Error::validation(name, std::string(name) + ": must be an RFC 3339 date-time such as 2026-12-06T10:00:00Z");
+  return t;
+}
+
+boost::json::object to_json(const OrderSummary& s) {
+  boost::json::object o{{"id", s.id},
+                        {"customer_id", s.customer_id},
+                        {"status", to_string(s.status)},
+                        {"total_cents", s.total_cents},
+                        {"item_count", s.item_count},
+                        {"created_at", format_rfc3339(s.created_at)},
+                        {"updated_at", format_rfc3339(s.updated_at)},
+                        {"version", s.version}};
+  if (s.status == Status::kCancelled) {
+    o["reason"] = s.reason;
+    o["cancelled_by"] = to_string(s.cancelled_by);
+  }
+  return o;
+}
+
+// A customer's orders from the order_summaries read model, newest first, a page per cursor. A customer's
+// own list by default; another customer's list is empty, as far as a customer can tell.
+boost::asio::awaitable<http::Response> list(OrderReadModels& models, const http::Request& req,
+                                            const auth::Principal& who) {
   http::QueryReader query(req);
   auto customer =
       query.string("customer_id", who.role == auth::Role::kCustomer ? http::kOptional : http::kRequired);
-  auto page = query.integer("page", kPage);
+  auto status_text = query.string("status", http::kOptional);
+  std::optional<Error> bad;
+  auto from = time_param(query, "from", bad);
+  auto to = time_param(query, "to", bad);
+  auto cursor_text = query.string("cursor", http::kOptional);
   // Limits above the maximum are capped rather than refused; the response says what was used.
   auto used = query.integer(
       "limit", {.fallback = kDefaultPageSize, .min = 1, .max = kMaxPageSize, .above = http::AboveMax::kCap});
-  if (auto done = query.finish(); !done) return http::Response::error(done.error(), req.request_id);
-  if (!customer) customer = who.subject;
-  if (!valid_id(*customer)) return http::Response::error(bad_id("customer_id"), req.request_id);
-  if (!who.may_see(*customer)) {
-    return http::Response::json(
-        200, boost::json::object{
-                 {"orders", boost::json::array{}}, {"page", page}, {"limit", used}, {"has_more", false}});
+  auto min_position = query.integer("min_position", kMinPosition);
+  // Offset pages are gone (they shift while orders arrive): a client still sending one is told, not
+  // silently given the first page again.
+  if (query.string("page", http::kOptional)) {
+    bad = Error::validation("page", "page: the list pages with cursors now; pass the answer's next_cursor as cursor=");
   }
-  auto result = service.list(*customer, page, used);
-  if (!result) return http::Response::error(result.error(), req.request_id);
-  boost::json::array orders;
-  for (const auto& o : result->orders) orders.push_back(to_json(o));
-  return http::Response::json(
-      200,
-      boost::json::object{
-          {"orders", std::move(orders)}, {"page", page}, {"limit", used}, {"has_more", result->has_more}});
+  if (auto done = query.finish(); !done) co_return http::Response::error(done.error(), req.request_id);
+  if (bad) co_return http::Response::error(*bad, req.request_id);
+  if (!customer) customer = who.subject;
+  if (!valid_id(*customer)) co_return http::Response::error(bad_id("customer_id"), req.request_id);
+  SummaryQuery q{.customer_id = *customer, .from = from, .to = to, .limit = used};
+  if (status_text) {
+    q.status = parse_status(*status_text);
+    if (!q.status) {
+      co_return http::Response::error(
+          Error::validation("status", "status: must be pending, pending_payment, confirmed or cancelled"),
+          req.request_id);
+    }
+  }
+  if (cursor_text) {
+    q.after = parse_cursor(*cursor_text);
+    if (!q.after) {
+      co_return http::Response::error(
+          Error::validation("cursor", "cursor: not a cursor this list gave (pass next_cursor as it is)"),
+          req.request_id);
+    }
+  }
+  boost::json::object body{{"orders", boost::json::array{}}, {"limit", used}, {"next_cursor", nullptr}};
+  if (!who.may_see(*customer)) co_return http::Response::json(200, body);
+  if (auto reached = co_await reach(models, "order_summaries", min_position); !reached) {
+    co_return unavailable(reached.error(), req);
+  }
+  auto page = models.summaries(q);
+  if (!page) co_return http::Response::error(page.error(), req.request_id);
+  auto& orders = body["orders"].as_array();
+  for (const auto& s : page->orders) orders.push_back(to_json(s));
+  if (page->next) body["next_cursor"] = format_cursor(*page->next);
+  co_return http::Response::json(200, body);
+}
+
+// Confirmed sales per product per day from the sales_daily read model (admins): ?from=&to= as
+// YYYY-MM-DD (inclusive; default the last 30 days), at most 366 days.
+boost::asio::awaitable<http::Response> sales(OrderReadModels& models, const http::Request& req) {
+  http::QueryReader query(req);
+  auto from_text = query.string("from", http::kOptional);
+  auto to_text = query.string("to", http::kOptional);
+  auto min_position = query.integer("min_position", kMinPosition);
+  if (auto done = query.finish(); !done) co_return http::Response::error(done.error(), req.request_id);
+  auto day = [](const std::string& text) { return parse_rfc3339(text + "T00:00:00Z"); };
+  auto today = *day(format_rfc3339(now_utc()).substr(0, 10));
+  std::optional<SystemTime> to = to_text ? day(*to_text) : today;
+  if (!to || (to_text && to_text->size() != 10)) {
+    co_return http::Response::error(Error::validation("to", "to: must be a day such as 2026-12-06"), req.request_id);
+  }
+  std::optional<SystemTime> from = from_text ? day(*from_text) : *to - std::chrono::days(29);
+  if (!from || (from_text && from_text->size() != 10)) {
+    co_return http::Response::error(Error::validation("from", "from: must be a day such as 2026-12-01"),
+                                    req.request_id);
+  }
+  if (*from > *to || *to - *from > std::chrono::days(365)) {
+    co_return http::Response::error(
+        Error::validation("from", "from: must be on or before to, and at most 366 days before it"), req.request_id);
+  }
+  if (auto reached = co_await reach(models, "sales_daily", min_position); !reached) {
+    co_return unavailable(reached.error(), req);
+  }
+  auto first = format_rfc3339(*from).substr(0, 10);
+  auto last = format_rfc3339(*to).substr(0, 10);
+  auto rows = models.sales(first, last);
+  if (!rows) co_return http::Response::error(rows.error(), req.request_id);
+  boost::json::array days;
+  std::int64_t units = 0, cents = 0;
+  for (const auto& r : *rows) {
+    days.push_back({{"day", r.day}, {"product_id", r.product_id}, {"units", r.units}, {"cents", r.cents},
+                    {"orders", r.orders}});
+    units += r.units;
+    cents += r.cents;
+  }
+  co_return http::Response::json(200, boost::json::object{{"from", first},
+                                                          {"to", last},
+                                                          {"sales", std::move(days)},
+                                                          {"total_units", units},
+                                                          {"total_cents", cents}});
+}
+
+boost::json::object to_json(const ProjectionStatus& s) {
+  boost::json::object o{{"name", s.name},         {"generation", s.generation}, {"position", s.position},
+                        {"head", s.head},         {"lag_events", s.lag_events}, {"lag_seconds", s.lag_seconds},
+                        {"rebuilding", nullptr}};
+  if (s.rebuilding) o["rebuilding"] = boost::json::object{{"position", *s.rebuilding}};
+  return o;
+}
+
+http::Response projections(OrderReadModels& models, const http::Request& req) {
+  auto all = models.status();
+  if (!all) return http::Response::error(all.error(), req.request_id);
+  boost::json::array items;
+  for (const auto& s : *all) items.push_back(to_json(s));
+  return http::Response::json(200, boost::json::object{{"projections", std::move(items)}});
+}
+
+http::Response rebuild(Projector& projector, const http::Request& req) {
+  auto started = projector.start_rebuild(std::string(req.param("name")));
+  if (!started) return http::Response::error(started.error(), req.request_id);
+  return http::Response::json(202, boost::json::object{{"name", req.param("name")}, {"rebuilding", true}});
 }
 
 http::Response cancel(OrderService& service, const http::Request& req, const auth::Principal& who) {
@@ -239,7 +396,27 @@ Result<NewOrder> parse_new_order(std::string_view text) {
   return order;
 }
 
-void register_routes(http::Router& router, OrderService& service, const service::Identity& identity) {
+std::string format_cursor(const Cursor& cursor) {
+  return std::to_string(cursor.created_at_ms) + "-" + std::to_string(cursor.position);
+}
+
+std::optional<Cursor> parse_cursor(std::string_view text) {
+  auto dash = text.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  auto number = [](std::string_view digits) -> std::optional<std::int64_t> {
+    std::int64_t n = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() || n < 0) return std::nullopt;
+    return n;
+  };
+  auto ms = number(text.substr(0, dash));
+  auto position = number(text.substr(dash + 1));
+  if (!ms || !position) return std::nullopt;
+  return Cursor{*ms, *position};
+}
+
+void register_routes(http::Router& router, OrderService& service, OrderReadModels& read_models,
+                     Projector& projector, const service::Identity& identity) {
   using auth::Role;
   using service::guard;
   // Customers place, read and cancel their own orders; an admin any; services read.
@@ -248,9 +425,17 @@ void register_routes(http::Router& router, OrderService& service, const service:
                                         [&service](const http::Request& req, const auth::Principal& who) {
                                           return create(service, req, who);
                                         }));
-  router.get("/orders", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
-               return list(service, req, who);
-             }));
+  router.add_async(http::Method::kGet, "/orders",
+                   service::guard_async(identity, auth::kSignedIn,
+                                        [&read_models](const http::Request& req, const auth::Principal& who) {
+                                          return list(read_models, req, who);
+                                        }));
+  // Before /orders/{id}/...: a literal path, not an order id.
+  router.add_async(http::Method::kGet, "/orders/reports/sales",
+                   service::guard_async(identity, Role::kAdmin,
+                                        [&read_models](const http::Request& req, const auth::Principal&) {
+                                          return sales(read_models, req);
+                                        }));
   router.get("/orders/{id}", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
                return get(service, req, who);
              }));
@@ -260,10 +445,15 @@ void register_routes(http::Router& router, OrderService& service, const service:
   router.get("/orders/{id}/saga",
              guard(identity, auth::kSignedIn,
                    [&service](const auto& req, const auto& who) { return saga(service, req, who); }));
-  // For operators (./mercato check): every order.
+  // For operators (./mercato check, ./mercato projections).
   router.get("/admin/orders", guard(identity, auth::kStaff, [&service](const auto& req, const auto&) {
                return list_all(service, req);
              }));
+  router.get("/admin/projections", guard(identity, auth::kStaff, [&read_models](const auto& req, const auto&) {
+               return projections(read_models, req);
+             }));
+  router.post("/admin/projections/{name}/rebuild",
+              guard(identity, Role::kAdmin, [&projector](const auto& req, const auto&) { return rebuild(projector, req); }));
   router.post("/orders/{id}/cancel",
               guard(identity, Role::kCustomer | Role::kAdmin,
                     [&service](const auto& req, const auto& who) { return cancel(service, req, who); }));

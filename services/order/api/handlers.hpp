@@ -3,13 +3,23 @@
 #pragma once
 
 #include "app/order_service.hpp"
+#include "app/projector.hpp"
 #include "mercato/http/router.hpp"
 #include "mercato/service/identity.hpp"
 
 namespace mercato::order {
 
-// POST /orders, GET /orders/{id}, GET /orders?customer_id=&page=&limit=, POST /orders/{id}/cancel
-void register_routes(http::Router& router, OrderService& service, const service::Identity& identity);
+// The write side: POST /orders, GET /orders/{id}[?at_version=], GET /orders/{id}/events,
+// GET /orders/{id}/saga, POST /orders/{id}/cancel, GET /admin/orders. The read side (served from the
+// read models): GET /orders (a customer's list: filters, cursors), GET /orders/reports/sales,
+// GET /admin/projections, POST /admin/projections/{name}/rebuild.
+void register_routes(http::Router& router, OrderService& service, OrderReadModels& read_models,
+                     Projector& projector, const service::Identity& identity);
+
+// A list cursor as the API shows it ("<created_at_ms>-<position>") and back; nullopt for text that is
+// not one.
+std::string format_cursor(const Cursor& cursor);
+std::optional<Cursor> parse_cursor(std::string_view text);
 
 // Request parsing, exposed for unit tests.
 Result<NewOrder> parse_new_order(std::string_view body);

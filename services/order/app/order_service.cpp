@@ -69,10 +69,6 @@ boost::asio::awaitable<Result<Written>> OrderService::create(const NewOrder& inp
                               saga ? &*saga : nullptr);
 }
 
-Result<Page> OrderService::list(std::string_view customer_id, std::int64_t page, std::int64_t limit) {
-  return repository_.list_by_customer(customer_id, (page - 1) * limit, limit);
-}
-
 Result<Saga> OrderService::saga(std::string_view id) {
   MERCATO_ASSIGN_OR_RETURN(auto saga, repository_.find_saga(id));
   if (!saga) {

@@ -37,7 +37,6 @@ class OrderService {
   }
   // The order's stream (the events that made it), oldest first.
   Result<std::vector<HistoryEntry>> history(std::string_view id) { return repository_.history(id); }
-  Result<Page> list(std::string_view customer_id, std::int64_t page, std::int64_t limit);
   // The customer cancels: a conflict once the order is confirmed; cancelling again changes nothing.
   Result<Written> cancel(std::string_view id, std::string reason);
   // Every order, oldest first, `limit` 1..1000 per page (for operators).

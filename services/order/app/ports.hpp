@@ -103,9 +103,6 @@ class OrderRepository {
   virtual Result<Order> find(std::string_view id, std::optional<std::int64_t> at_version = std::nullopt) = 0;
   // The order's stream, oldest first (kNotFound when there is no such order).
   virtual Result<std::vector<HistoryEntry>> history(std::string_view id) = 0;
-  // A customer's orders, newest first.
-  virtual Result<Page> list_by_customer(std::string_view customer_id, std::int64_t offset,
-                                        std::int64_t limit) = 0;
   // Every order, oldest first (for operators: ./mercato check).
   virtual Result<Page> list_all(std::int64_t offset, std::int64_t limit) = 0;
   // Lets `decide` choose the events a command adds to the order, and appends them at the version it
@@ -125,6 +122,88 @@ class OrderRepository {
                                  const SagaStep& step) = 0;
   // Orders whose saga has a deadline at or before `now`, oldest deadline first.
   virtual Result<std::vector<std::string>> sagas_due(SystemTime now, std::size_t limit) = 0;
+};
+
+// ---- The read side (CQRS): read models a projector keeps from the order streams (ADR 0015). ----
+
+// Where a page of a customer's orders ends: the newest-first order is (created_at, position of the
+// order's first event), both descending, so a page boundary stays put while new orders arrive.
+struct Cursor {
+  std::int64_t created_at_ms = 0;
+  std::int64_t position = 0;
+  friend bool operator==(const Cursor&, const Cursor&) = default;
+};
+
+struct SummaryQuery {
+  std::string customer_id;
+  std::optional<Status> status;
+  std::optional<SystemTime> from;  // created at or after
+  std::optional<SystemTime> to;    // created before
+  std::optional<Cursor> after;     // the previous page's next cursor
+  std::int64_t limit = 20;
+};
+
+// An order as the list shows it.
+struct OrderSummary {
+  std::string id;
+  std::string customer_id;
+  Status status = Status::kPending;
+  std::int64_t total_cents = 0;
+  std::int64_t item_count = 0;  // units over every line
+  std::string reason;
+  CancelledBy cancelled_by = CancelledBy::kUnknown;
+  SystemTime created_at{};
+  SystemTime updated_at{};
+  std::int64_t version = 0;
+  friend bool operator==(const OrderSummary&, const OrderSummary&) = default;
+};
+
+struct SummaryPage {
+  std::vector<OrderSummary> orders;
+  std::optional<Cursor> next;  // nullopt on the last page
+};
+
+// Confirmed sales of one product on one day (UTC, the day of confirmation).
+struct SalesRow {
+  std::string day;  // YYYY-MM-DD
+  std::string product_id;
+  std::int64_t units = 0;
+  std::int64_t cents = 0;
+  std::int64_t orders = 0;
+  friend bool operator==(const SalesRow&, const SalesRow&) = default;
+};
+
+struct ProjectionStatus {
+  std::string name;
+  std::int64_t generation = 0;
+  std::int64_t position = 0;  // the last stream position applied
+  std::int64_t head = 0;      // the newest stream position
+  std::int64_t lag_events = 0;
+  double lag_seconds = 0;     // age of the oldest event not yet applied
+  std::optional<std::int64_t> rebuilding;  // a rebuild's position, while one runs
+};
+
+class OrderReadModels {
+ public:
+  virtual ~OrderReadModels() = default;
+  // The projections' names: "order_summaries" and "sales_daily".
+  static const std::vector<std::string>& names() {
+    static const std::vector<std::string> kNames = {"order_summaries", "sales_daily"};
+    return kNames;
+  }
+  // Applies the stream events after each projection's position, at most `batch` per projection and
+  // transaction (the read models and the checkpoint commit together); returns how many it applied.
+  virtual Result<std::size_t> catch_up(std::size_t batch) = 0;
+  // The position `projection` has applied (kNotFound for an unknown name).
+  virtual Result<std::int64_t> position(std::string_view projection) = 0;
+  virtual Result<SummaryPage> summaries(const SummaryQuery& query) = 0;
+  // Days from_day..to_day inclusive (YYYY-MM-DD), by day then product.
+  virtual Result<std::vector<SalesRow>> sales(const std::string& from_day, const std::string& to_day) = 0;
+  virtual Result<std::vector<ProjectionStatus>> status() = 0;
+  // Replays every stream into a fresh generation of `projection` while writes go on, and switches
+  // queries to it in the transaction that catches up with the head; blocks until done. kConflict while
+  // another rebuild of it runs in this process.
+  virtual Result<ProjectionStatus> rebuild(std::string_view projection) = 0;
 };
 
 }  // namespace mercato::order

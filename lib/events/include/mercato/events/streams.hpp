@@ -73,4 +73,12 @@ Result<std::vector<StoredEvent>> read_streams(sql::Connection& c, std::int64_t a
 // The position of the newest stream event (0 when there is none).
 Result<std::int64_t> streams_head(sql::Connection& c);
 
+// How far behind a reader at `position` is: the stream events after it and when the oldest of them
+// was recorded (nullopt: none).
+struct Backlog {
+  std::int64_t events = 0;
+  std::optional<SystemTime> oldest;
+};
+Result<Backlog> streams_after(sql::Connection& c, std::int64_t position);
+
 }  // namespace mercato::events

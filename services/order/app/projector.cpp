@@ -1,0 +1,67 @@
+#include "app/projector.hpp"
+
+#include <algorithm>
+
+#include "mercato/events/store.hpp"
+
+namespace mercato::order {
+namespace {
+
+// Events per projection and transaction: large enough to amortise a commit, small enough that the
+// write lock (SQLite) is never held long.
+constexpr std::size_t kBatch = 500;
+
+}  // namespace
+
+Projector::Projector(OrderReadModels& models, std::optional<std::chrono::milliseconds> poll,
+                     std::function<void(const Error&)> on_error)
+    : models_(models), on_error_(std::move(on_error)) {
+  if (!poll) return;
+  poll_ = *poll;
+  thread_ = std::jthread([this] { run(); });
+}
+
+Projector::~Projector() {
+  stopping_ = true;
+  events::outbox_signal::raise();  // wakes the loop now rather than at its next poll
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(rebuilds_mutex_);
+  rebuilds_.clear();  // joins each (a rebuild runs to its end: it never leaves a half switch)
+}
+
+void Projector::run() {
+  auto seen = events::outbox_signal::generation();
+  auto backoff = std::chrono::milliseconds(0);
+  while (!stopping_) {
+    auto applied = models_.catch_up(kBatch);
+    if (!applied) {
+      if (on_error_) on_error_(applied.error());
+      backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds(50)), poll_);
+      events::outbox_signal::wait(seen, backoff);
+      continue;
+    }
+    backoff = std::chrono::milliseconds(0);
+    if (*applied > 0) continue;  // more may be waiting
+    events::outbox_signal::wait(seen, poll_);
+  }
+}
+
+Result<void> Projector::start_rebuild(const std::string& projection) {
+  const auto& names = OrderReadModels::names();
+  if (std::find(names.begin(), names.end(), projection) == names.end()) {
+    return Error::not_found("no projection is named " + projection + " (order_summaries, sales_daily)");
+  }
+  std::lock_guard lock(rebuilds_mutex_);
+  auto& rebuild = rebuilds_[projection];
+  if (rebuild.running && *rebuild.running) return Error::conflict(projection + " is being rebuilt already");
+  if (rebuild.thread.joinable()) rebuild.thread.join();  // the last one, finished
+  rebuild.running = std::make_shared<std::atomic<bool>>(true);
+  rebuild.thread = std::jthread([this, projection, running = rebuild.running] {
+    auto r = models_.rebuild(projection);
+    if (!r && on_error_) on_error_(r.error());
+    *running = false;
+  });
+  return {};
+}
+
+}  // namespace mercato::order
