@@ -112,7 +112,7 @@ if [[ "$PARTS" == *lag* ]]; then
   bench_up "$RESULTS/lag.up.log"
   remember "# the system" "$BENCH_UP_CMD"
   order_port="$(awk '$1 == "order" { print $2; exit }' "$BENCH_ROOT/var/run/ports")"
-  token="$(bench_admin_token "http://127.0.0.1:$(awk '$1 == "user" { print $2; exit }' "$BENCH_ROOT/var/run/ports")")"
+  token="$(MERCATO_ADMIN_TOKEN="" MERCATO_SECRETS_DIR="$BENCH_ROOT/var/secrets" admin_token "http://127.0.0.1:$(awk '$1 == "user" { print $2; exit }' "$BENCH_ROOT/var/run/ports")")"
   # The sampler: one line "lag_events lag_seconds" per 100 ms, for as long as the load runs (bounded).
   (
     end=$(($(now_ms) + (DURATION_S + 120) * 1000))

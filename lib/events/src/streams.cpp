@@ -45,12 +45,16 @@ Result<std::int64_t> append_stream(sql::Connection& c, std::string_view stream, 
   // Held until commit: the positions of stream events commit in order (streams.hpp). On SQLite begin()
   // already holds the one write lock.
   MERCATO_RETURN_IF_ERROR(c.lock(kAppendLockSpace, "streams"));
-  // The check a reader can see (a stream ahead of `expected_version`); the unique index on (stream,
-  // version) catches the writer that commits between this read and the insert.
-  MERCATO_ASSIGN_OR_RETURN(
-      auto head,
-      c.query("SELECT COALESCE(MAX(stream_version), 0) FROM event_outbox WHERE stream_id = $1", {stream}));
-  if (head[0].integer(0) != expected_version) return version_conflict(stream, expected_version);
+  // A stream behind `expected_version` (the caller read a version that was never written) would leave a
+  // gap: that is the check made here. A stream ahead of it is caught by the unique index on (stream,
+  // version), whoever commits first — so a new stream (expected 0: the hot path, a placement) needs no
+  // read at all.
+  if (expected_version > 0) {
+    MERCATO_ASSIGN_OR_RETURN(
+        auto head,
+        c.query("SELECT COALESCE(MAX(stream_version), 0) FROM event_outbox WHERE stream_id = $1", {stream}));
+    if (head[0].integer(0) != expected_version) return version_conflict(stream, expected_version);
+  }
   auto ms = to_unix_ms(now_utc());
   std::int64_t version = expected_version;
   std::int64_t position = 0;

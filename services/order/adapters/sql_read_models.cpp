@@ -147,6 +147,16 @@ SqlReadModels::SqlReadModels(sql::Database& db, obs::Registry* metrics) : db_(db
 // transaction (`switched`).
 Result<std::size_t> SqlReadModels::advance(std::string_view projection, std::size_t batch, bool rebuilding,
                                            bool* switched) {
+  if (!rebuilding) {
+    // Nothing new is the common case (every commit of the process wakes the projector): told without a
+    // write transaction, which on SQLite would take the one write lock the order writes need.
+    MERCATO_ASSIGN_OR_RETURN(auto idle, db_.with([&](sql::Connection& c) -> Result<bool> {
+      MERCATO_ASSIGN_OR_RETURN(auto at, read_checkpoint(c, projection, false));
+      MERCATO_ASSIGN_OR_RETURN(auto head, events::streams_head(c));
+      return head <= at.position;
+    }));
+    if (idle) return std::size_t{0};
+  }
   return db_.with([&](sql::Connection& c) -> Result<std::size_t> {
     MERCATO_RETURN_IF_ERROR(c.begin());
     MERCATO_ASSIGN_OR_RETURN(auto at, read_checkpoint(c, projection, true));
@@ -183,7 +193,11 @@ Result<std::size_t> SqlReadModels::catch_up(std::size_t batch) {
     MERCATO_ASSIGN_OR_RETURN(auto n, advance(name, batch, false, nullptr));
     applied += n;
   }
-  if (metrics_ != nullptr) {
+  // The lag after a batch, and at least once a second while idle (it grows when another instance
+  // writes and none projects).
+  auto now = std::chrono::steady_clock::now();
+  if (metrics_ != nullptr && (applied > 0 || now - last_lag_ >= std::chrono::seconds(1))) {
+    last_lag_ = now;
     if (auto all = status(); all) {
       for (const auto& s : *all) record_lag(s);
     }

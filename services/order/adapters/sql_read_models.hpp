@@ -50,6 +50,7 @@ class SqlReadModels final : public OrderReadModels {
 
   sql::Database& db_;
   obs::Registry* metrics_;
+  std::chrono::steady_clock::time_point last_lag_{};  // catch_up's caller only (the projector thread)
   std::mutex rebuilding_mutex_;
   std::set<std::string, std::less<>> rebuilding_;  // guarded by rebuilding_mutex_
 };
