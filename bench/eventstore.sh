@@ -60,10 +60,10 @@ database() {
   fi
 }
 
+# probe ARGS...: runs the probe (in a command substitution: the caller remembers the command).
 probe() {
   local out
   out="$("$PROBE" "$@")" || die "mercato-eventstore-bench $* failed: $out"
-  remember "mercato-eventstore-bench $(bench_show "$*")"
   echo "$out"
 }
 
@@ -83,7 +83,9 @@ if [[ "$PARTS" == *appends* ]]; then
   echo "|---|---|---|---|---|---|"
   for engine in "${ENGINES[@]}"; do
     for threads in 1 4; do
-      out="$(probe --db "$(database "$engine" "es_appends_${threads}")" --events "$EVENTS" --threads "$threads" --cases append,stream,insert)"
+      db="$(database "$engine" "es_appends_${threads}")"
+      remember "mercato-eventstore-bench $(bench_show "--db $db --events $EVENTS --threads $threads --cases append,stream,insert")"
+      out="$(probe --db "$db" --events "$EVENTS" --threads "$threads" --cases append,stream,insert)"
       echo "$out" >>"$RESULTS/appends.txt"
       a="$(rate_of append "$out")" s="$(rate_of stream "$out")" i="$(rate_of insert "$out")"
       echo "| $engine | $threads | ${a%/s} | ${s%/s} | ${i%/s} | $(awk -v a="${a%/s}" -v i="${i%/s}" 'BEGIN { printf "%.2f", a / i }') |"
@@ -98,7 +100,9 @@ if [[ "$PARTS" == *rebuild* ]]; then
   echo "| engine | filled (events/s, 1000 orders a transaction) | rebuild (events/s) | rebuild time |"
   echo "|---|---|---|---|"
   for engine in "${ENGINES[@]}"; do
-    out="$(probe --db "$(database "$engine" es_rebuild)" --cases rebuild --rebuild-events "$REBUILD_EVENTS")"
+    db="$(database "$engine" es_rebuild)"
+    remember "mercato-eventstore-bench $(bench_show "--db $db --cases rebuild --rebuild-events $REBUILD_EVENTS")"
+    out="$(probe --db "$db" --cases rebuild --rebuild-events "$REBUILD_EVENTS")"
     echo "$out" >>"$RESULTS/rebuild.txt"
     seconds="$(awk '/case=rebuild/ { for (i = 1; i <= NF; i++) if ($i ~ /^seconds=/) { sub("seconds=", "", $i); print $i } }' <<<"$out")"
     echo "| $engine | $(rate_of fill "$out") | $(rate_of rebuild "$out") | ${seconds} s |"
