@@ -85,7 +85,8 @@ row() {
 {
   echo "## gRPC vs HTTP between services (\`./mercato bench grpc\`, $(date -u '+%Y-%m-%d %H:%M UTC'), $(bench_rev))"
   echo
-  echo "System per round: \`$(sed 's/MERCATO_ORDER_TRANSPORT=[a-z]*/MERCATO_ORDER_TRANSPORT=…/' <<<"$BENCH_UP_CMD")\`."
+  local shown="${BENCH_UP_CMD//MERCATO_ORDER_TRANSPORT=grpc/MERCATO_ORDER_TRANSPORT=…}"
+  echo "System per round: \`${shown//MERCATO_ORDER_TRANSPORT=http/MERCATO_ORDER_TRANSPORT=…}\`."
   echo "Load: \`${LOAD_CMD}\` (closed loop; medians of $ROUNDS rounds each, alternating)."
   echo
   echo "| the order service's calls to user and inventory | place_order/s | p50 ms | p99 ms | errors per round |"

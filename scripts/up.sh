@@ -363,6 +363,7 @@ up_wait_ready() {
           http_probe "$(health_url "$name" "$ready_port" ready)"
           # With discovery, ready means registered too: a caller started next (the gateway) must find
           # this instance in etcd, not an empty list ("registering" until the key is written).
+          # shellcheck disable=SC2153  # HTTP_PROBE_BODY is set by http_probe (scripts/lib.sh)
           if [[ "$HTTP_PROBE_BODY" == *'"discovery":"'* && "$HTTP_PROBE_BODY" != *'"discovery":"ok"'* ]]; then
             HTTP_PROBE_CODE=000
           fi

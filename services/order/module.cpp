@@ -55,7 +55,7 @@ void add_live_call_settings(service::Context& ctx, const std::string& name, resi
   // One breaker threshold: read, put into a copy of the breaker's settings, validated whole.
   using Read = std::function<void(const config::Section&, resilience::BreakerSettings&)>;
   using Restore = std::function<void(const resilience::BreakerSettings& file, resilience::BreakerSettings&)>;
-  auto breaker_key = [&](const std::string& leaf, Read read, Restore restore) {
+  auto breaker_key = [&](const std::string& leaf, const Read& read, const Restore& restore) {
     auto key = prefix + "circuit_breaker." + leaf;
     ctx.add_live_setting(
         key, [&upstream, file, key, read, restore](const std::optional<std::string>& value) -> Result<void> {
@@ -172,7 +172,8 @@ void set_up(service::Context& ctx) {
   // With projector: false this instance serves queries from what other instances project (a shared
   // PostgreSQL database); a rebuild asked of it still runs here.
   auto& projector = ctx.own(std::make_unique<order::Projector>(
-      read_models, cqrs.projector ? std::optional(cqrs.projector_poll) : std::nullopt, [&log](const Error& e) {
+      read_models, cqrs.projector ? std::optional(cqrs.projector_poll) : std::nullopt,
+      [&log](const Error& e) {
         log.warn("the read models could not be brought up to date; retrying", {{"error", e.message}});
       }));
   order::register_routes(ctx.router(), orders, read_models, projector, identity);

@@ -124,7 +124,8 @@ class AuthzE2E : public ::testing::TestWithParam<testing::Topology> {
   static std::uint16_t port_of(const std::string& path) {
     auto starts = [&](const char* p) { return path.rfind(p, 0) == 0; };
     if (starts("/users") || starts("/auth") || starts("/.well-known")) return system_->port("user");
-    if (starts("/orders") || starts("/admin/orders") || starts("/admin/projections")) return system_->port("order");
+    if (starts("/orders") || starts("/admin/orders") || starts("/admin/projections"))
+      return system_->port("order");
     if (starts("/payments")) return system_->port("payment");
     if (starts("/inventory")) return system_->port("inventory");
     if (starts("/shipments")) return system_->port("shipping");

@@ -142,8 +142,8 @@ TEST_F(OrderFlowTest, PlaceReadListAndCancelAnOrder) {
   EXPECT_EQ(list.json().at("orders").as_array().size(), 1U);
   EXPECT_EQ(list.json().at("orders").as_array()[0].at("id"), second.json().at("id"));  // newest first
   ASSERT_TRUE(list.json().at("next_cursor").is_string());
-  auto page2 = api("GET", "/orders?customer_id=" + customer + "&limit=1&cursor=" +
-                              std::string(list.json().at("next_cursor").as_string()));
+  auto page2 = api("GET", "/orders?customer_id=" + customer +
+                              "&limit=1&cursor=" + std::string(list.json().at("next_cursor").as_string()));
   EXPECT_EQ(page2.json().at("orders").as_array()[0].at("id").as_string(), id);
   EXPECT_TRUE(page2.json().at("next_cursor").is_null());
   EXPECT_EQ(api("GET", "/orders?customer_id=" + customer + "&limit=1000").json().at("limit").as_int64(), 100);
@@ -216,6 +216,8 @@ TEST_F(OrderFlowTest, MalformedRequestsAre400NamingTheProblem) {
       {"list bad status", "GET", "/orders?customer_id=c&status=shipped", "", "validation_failed", "status"},
       {"list bad from", "GET", "/orders?customer_id=c&from=yesterday", "", "validation_failed", "from"},
       {"list page is gone", "GET", "/orders?customer_id=c&page=2", "", "validation_failed", "page"},
+      {"list position never written", "GET", "/orders?customer_id=c&min_position=999999999999", "",
+       "validation_failed", "min_position"},
       {"list bad limit", "GET", "/orders?customer_id=c&limit=ten", "", "validation_failed", "limit"},
       {"list limit twice", "GET", "/orders?customer_id=c&limit=1&limit=2", "", "validation_failed", "limit"},
       {"cancel unknown field", "POST", "/orders/x/cancel", R"({"why":"x"})", "validation_failed", "why"},
@@ -281,14 +283,14 @@ TEST_F(OrderFlowTest, RunsOnPostgresChosenByConfiguration) {
 
   auto second = call("POST", "/orders", order_body(customer, R"([{"product_id":"pg-pear","quantity":3}])"));
   ASSERT_EQ(second.status, 201) << second.body;
-  auto list = call("GET", "/orders?customer_id=" + customer + "&limit=1&min_position=" +
-                              second.header("mercato-position"));
+  auto list = call("GET", "/orders?customer_id=" + customer +
+                              "&limit=1&min_position=" + second.header("mercato-position"));
   ASSERT_EQ(list.status, 200) << list.body;
   ASSERT_EQ(list.json().at("orders").as_array().size(), 1U);
   EXPECT_EQ(list.json().at("orders").as_array()[0].at("id"), second.json().at("id"));  // newest first
   ASSERT_TRUE(list.json().at("next_cursor").is_string()) << list.body;
-  auto page2 = call("GET", "/orders?customer_id=" + customer + "&limit=1&cursor=" +
-                               std::string(list.json().at("next_cursor").as_string()));
+  auto page2 = call("GET", "/orders?customer_id=" + customer +
+                               "&limit=1&cursor=" + std::string(list.json().at("next_cursor").as_string()));
   ASSERT_EQ(page2.json().at("orders").as_array().size(), 1U);
   EXPECT_EQ(page2.json().at("orders").as_array()[0].at("id"), read.json().at("id"));
   EXPECT_TRUE(page2.json().at("next_cursor").is_null());

@@ -546,8 +546,9 @@ TEST_P(SagaKillE2E, AMixedRunWithKillsEndsWithEveryInvariantHolding) {
     std::size_t rows = 0;
     std::string cursor;
     for (int page = 0; page < 100; ++page) {
-      auto r = testing::http(port("order"), "GET",
-                             "/orders?customer_id=" + customer_ + "&limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor));
+      auto r = testing::http(
+          port("order"), "GET",
+          "/orders?customer_id=" + customer_ + "&limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor));
       ASSERT_EQ(r.status, 200) << r.body;
       auto body = r.json();
       for (const auto& o : body.at("orders").as_array()) {

@@ -40,10 +40,11 @@ struct Options {
 };
 
 [[noreturn]] void usage(const std::string& why) {
-  std::fprintf(stderr,
-               "%s\nusage: mercato-eventstore-bench --db sqlite:PATH|postgresql://... [--events N] [--threads T]"
-               " [--rebuild-events R] [--cases append,stream,insert,rebuild]\n",
-               why.c_str());
+  std::fprintf(
+      stderr,
+      "%s\nusage: mercato-eventstore-bench --db sqlite:PATH|postgresql://... [--events N] [--threads T]"
+      " [--rebuild-events R] [--cases append,stream,insert,rebuild]\n",
+      why.c_str());
   std::exit(2);
 }
 
@@ -113,6 +114,7 @@ std::chrono::steady_clock::duration timed(long n, int threads, F one) {
   std::atomic<long> next{0};
   auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
       for (long i = next++; i < n; i = next++) {
@@ -129,7 +131,7 @@ std::chrono::steady_clock::duration timed(long n, int threads, F one) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   auto o = parse(argc, argv);
   auto db = open(o.db, static_cast<std::size_t>(std::max(o.threads, 1)));
   order::SqlOrderRepository repo(*db);
@@ -159,9 +161,10 @@ int main(int argc, char** argv) {
   }
   if (has("insert")) {
     auto made = db->with([](sql::Connection& c) {
-      return c.exec("CREATE TABLE IF NOT EXISTS bench_plain (seq {serial}, stream_id TEXT NOT NULL,"
-                    " stream_version {int64} NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,"
-                    " envelope TEXT NOT NULL, created_at_ms {int64} NOT NULL)");
+      return c.exec(
+          "CREATE TABLE IF NOT EXISTS bench_plain (seq {serial}, stream_id TEXT NOT NULL,"
+          " stream_version {int64} NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,"
+          " envelope TEXT NOT NULL, created_at_ms {int64} NOT NULL)");
     });
     if (!made) usage("cannot create the plain table: " + made.error().message);
     auto took = timed(o.events, o.threads, [&](long) -> Result<void> {
@@ -218,4 +221,13 @@ int main(int argc, char** argv) {
                 static_cast<long long>(rebuilt->position), static_cast<long long>(head));
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // a database that cannot be opened or migrated
+    std::fprintf(stderr, "mercato-eventstore-bench: %s\n", e.what());
+    return 1;
+  }
 }

@@ -65,7 +65,8 @@ Result<std::int64_t> append_stream(sql::Connection& c, std::string_view stream, 
         " VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
         {e.id, e.type, to_json(e), ms, stream, ++version});
     if (!inserted) {
-      if (c.last_failure() == sql::Failure::kUniqueViolation) return version_conflict(stream, expected_version);
+      if (c.last_failure() == sql::Failure::kUniqueViolation)
+        return version_conflict(stream, expected_version);
       return std::move(inserted).error();
     }
     position = (*inserted)[0].integer(0);
@@ -74,7 +75,8 @@ Result<std::int64_t> append_stream(sql::Connection& c, std::string_view stream, 
   return position;
 }
 
-Result<std::int64_t> record_past(sql::Connection& c, std::string_view stream, std::span<const CloudEvent> events) {
+Result<std::int64_t> record_past(sql::Connection& c, std::string_view stream,
+                                 std::span<const CloudEvent> events) {
   MERCATO_ASSIGN_OR_RETURN(auto position, append_stream(c, stream, 0, events));
   MERCATO_RETURN_IF_ERROR(
       c.run("UPDATE event_outbox SET sent_at_ms = created_at_ms WHERE stream_id = $1", {stream}));
@@ -87,13 +89,13 @@ Result<std::vector<StoredEvent>> read_stream(sql::Connection& c, std::string_vie
   static const std::string kSql = std::string(kColumns) +
                                   "WHERE stream_id = $1 AND stream_version > $2 AND stream_version <= $3"
                                   " ORDER BY stream_version";
-  return sql::read_all(
-      c.query(kSql, {stream, after_version, up_to_version.value_or(std::numeric_limits<std::int64_t>::max())}),
-      read_stored);
+  return sql::read_all(c.query(kSql, {stream, after_version,
+                                      up_to_version.value_or(std::numeric_limits<std::int64_t>::max())}),
+                       read_stored);
 }
 
 Result<std::vector<StoredEvent>> read_streams(sql::Connection& c, std::int64_t after_position,
-                                             std::size_t limit) {
+                                              std::size_t limit) {
   static const std::string kSql =
       std::string(kColumns) + "WHERE seq > $1 AND stream_id IS NOT NULL ORDER BY seq LIMIT $2";
   return sql::read_all(c.query(kSql, {after_position, limit}), read_stored);
@@ -108,8 +110,9 @@ Result<std::int64_t> streams_head(sql::Connection& c) {
 Result<Backlog> streams_after(sql::Connection& c, std::int64_t position) {
   MERCATO_ASSIGN_OR_RETURN(
       auto rows,
-      c.query("SELECT COUNT(*), MIN(created_at_ms) FROM event_outbox WHERE stream_id IS NOT NULL AND seq > $1",
-              {position}));
+      c.query(
+          "SELECT COUNT(*), MIN(created_at_ms) FROM event_outbox WHERE stream_id IS NOT NULL AND seq > $1",
+          {position}));
   return Backlog{rows[0].integer(0), rows[0].optional_time(1)};
 }
 

@@ -101,6 +101,7 @@ TEST_P(StreamsTest, AStaleExpectedVersionIsAConflictAndAppendsNothing) {
 TEST_P(StreamsTest, ConcurrentWritersToOneStreamEachWinExactlyOneVersion) {
   constexpr int kWriters = 6;
   std::vector<std::thread> threads;
+  threads.reserve(kWriters);
   std::atomic<int> conflicts = 0;
   for (int w = 0; w < kWriters; ++w) {
     threads.emplace_back([&, w] {

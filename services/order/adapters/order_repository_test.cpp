@@ -9,9 +9,9 @@
 
 #include "adapters/sql_order_repository.hpp"
 #include "app/order_events.hpp"
+#include "mercato/core/ids.hpp"
 #include "mercato/events/store.hpp"
 #include "mercato/events/streams.hpp"
-#include "mercato/core/ids.hpp"
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/testing.hpp"
 
@@ -133,9 +133,8 @@ TEST_P(OrderRepositoryContract, UnknownIdIsNotFound) {
 TEST_P(OrderRepositoryContract, ACommandAppendsItsEventsAndTheOrderIsTheirFold) {
   auto o = make("c1", at(1000));
   place(o);
-  auto r = repo().update(o.id, [](const Order& x) {
-    return cancel(x, "changed my mind", CancelledBy::kCustomer, at(2000));
-  });
+  auto r = repo().update(
+      o.id, [](const Order& x) { return cancel(x, "changed my mind", CancelledBy::kCustomer, at(2000)); });
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->order.status, Status::kCancelled);
   EXPECT_EQ(r->order.reason, "changed my mind");
@@ -172,14 +171,14 @@ TEST_P(OrderRepositoryContract, ACommandThatAddsNothingWritesNothing) {
 TEST_P(OrderRepositoryContract, ARefusedCommandLeavesTheOrderUnchanged) {
   auto o = make();
   auto placed = place(o);
-  auto r = repo().update(o.id, [](const Order&) -> Result<std::vector<OrderEvent>> {
-    return Error::conflict("no");
-  });
+  auto r = repo().update(
+      o.id, [](const Order&) -> Result<std::vector<OrderEvent>> { return Error::conflict("no"); });
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kConflict);
   EXPECT_EQ(*repo().find(o.id), placed);
   // The aborted transaction does not leak into the connection's next use.
-  ASSERT_TRUE(repo().update(o.id, [](const Order& x) { return cancel(x, "r", CancelledBy::kCustomer, at(5)); }));
+  ASSERT_TRUE(
+      repo().update(o.id, [](const Order& x) { return cancel(x, "r", CancelledBy::kCustomer, at(5)); }));
   EXPECT_EQ(repo().find(o.id)->status, Status::kCancelled);
 }
 
@@ -211,13 +210,15 @@ TEST_P(OrderRepositoryContract, ConcurrentCommandsOnOneOrderEachWinAVersionOrGet
     constexpr int kThreads = 8;
     std::vector<Result<Written>> results(kThreads, Error::internal("not run"));
     std::vector<std::thread> threads;
+    threads.reserve(kThreads);
     for (int i = 0; i < kThreads; ++i) {
       threads.emplace_back([&, i] {
-        results[i] = i % 2 == 0 ? repo().update(o.id,
-                                                [](const Order& x) {
-                                                  return cancel(x, "race", CancelledBy::kCustomer, now_utc());
-                                                })
-                                : run(o.id, [](const Order& x) { return settle(x, Status::kConfirmed, "", now_utc()); });
+        results[i] =
+            i % 2 == 0
+                ? repo().update(
+                      o.id,
+                      [](const Order& x) { return cancel(x, "race", CancelledBy::kCustomer, now_utc()); })
+                : run(o.id, [](const Order& x) { return settle(x, Status::kConfirmed, "", now_utc()); });
       });
     }
     for (auto& t : threads) t.join();
@@ -245,9 +246,8 @@ TEST_P(OrderRepositoryContract, ListAllIsOldestFirstPagedAndCurrent) {
   auto oldest = place(make("c1", at(1000)));
   auto same_a = place(make("c2", at(2000)));
   auto same_b = place(make("c1", at(2000)));  // same millisecond: insertion order decides
-  auto cancelled = repo().update(same_a.id, [](const Order& x) {
-    return cancel(x, "gone", CancelledBy::kCustomer, at(2500));
-  });
+  auto cancelled = repo().update(
+      same_a.id, [](const Order& x) { return cancel(x, "gone", CancelledBy::kCustomer, at(2500)); });
   ASSERT_TRUE(cancelled);
 
   auto all = repo().list_all(0, 10);
@@ -306,7 +306,8 @@ TEST_P(OrderRepositoryContract, OrdersFromBeforeStreamsGetTheirStreamsAtStart) {
     return c.run(
         "INSERT INTO orders(id, customer_id, status, reason, total_cents, payment_token, shipping_address,"
         " lines, created_at_ms, updated_at_ms) VALUES ($1, 'c1', 'cancelled', 'declined', 399, 'tok',"
-        " '{\"name\":\"Ann\",\"line1\":\"1 Main St\",\"city\":\"Berlin\",\"postal_code\":\"10115\",\"country\":\"DE\"}',"
+        " '{\"name\":\"Ann\",\"line1\":\"1 Main "
+        "St\",\"city\":\"Berlin\",\"postal_code\":\"10115\",\"country\":\"DE\"}',"
         " '[{\"product_id\":\"apple\",\"quantity\":2,\"price_cents\":150}]', 1000, 5000)",
         {o.id});
   }));

@@ -2,6 +2,7 @@
 // what the list and the sales report show is what the streams say, through cursors, replays and rebuilds.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -17,7 +18,7 @@ namespace mercato::order {
 namespace {
 
 SystemTime at(std::int64_t ms) { return SystemTime{std::chrono::milliseconds{ms}}; }
-constexpr std::int64_t kDay = 24 * 3600 * 1000;
+constexpr std::int64_t kDay = std::int64_t{24} * 3600 * 1000;
 
 class ReadModelsTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -85,8 +86,8 @@ class ReadModelsTest : public ::testing::TestWithParam<std::string> {
   static OrderSummary summary_of(const Order& o) {
     std::int64_t items = 0;
     for (const auto& l : o.lines) items += l.quantity;
-    return OrderSummary{o.id,           o.customer_id, o.status,     o.total_cents, items, o.reason,
-                        o.cancelled_by, o.created_at,  o.updated_at, o.version};
+    return OrderSummary{o.id,     o.customer_id,  o.status,     o.total_cents, items,
+                        o.reason, o.cancelled_by, o.created_at, o.updated_at,  o.version};
   }
   // What the read models must show for `orders` (each as the write side has it now): newest first per
   // customer, and confirmed sales per product per day of confirmation.
@@ -117,7 +118,9 @@ class ReadModelsTest : public ::testing::TestWithParam<std::string> {
       std::set<std::string> ids;
       for (std::size_t i = 0; i < shown.size(); ++i) {
         ids.insert(shown[i].id);
-        if (i > 0) ASSERT_GE(shown[i - 1].created_at, shown[i].created_at);
+        if (i > 0) {
+          ASSERT_GE(shown[i - 1].created_at, shown[i].created_at);
+        }
       }
       ASSERT_EQ(ids.size(), orders.size()) << "an order is missing or listed twice";
       for (const auto& o : orders) {
@@ -217,19 +220,25 @@ TEST_P(ReadModelsTest, RandomHistoriesProjectRebuildAndReplayToTheSameReadModels
   for (int step = 0; step < 120; ++step) {
     auto roll = random() % 10;
     if (placed.empty() || roll < 4) {
-      placed.push_back(place("c" + std::to_string(random() % 3), at(kDay * (random() % 4) + random() % 1000),
-                             {{"p" + std::to_string(random() % 4), 1 + random() % 3, 100 + random() % 900}}));
+      auto pick = [&](std::uint32_t n) { return static_cast<std::int64_t>(random() % n); };
+      auto when = at(kDay * pick(4) + pick(1000));
+      placed.push_back(place("c" + std::to_string(pick(3)), when,
+                             {{"p" + std::to_string(pick(4)), 1 + pick(3), 100 + pick(900)}}));
     } else {
       const auto& o = placed[random() % placed.size()];
-      auto when = at(kDay * (4 + random() % 3));
+      auto when = at(kDay * (4 + static_cast<std::int64_t>(random() % 3)));
       if (roll < 6) {
-        (void)repo_->update(o.id, [&](const Order& x) { return cancel(x, "changed mind", CancelledBy::kCustomer, when); });
+        (void)repo_->update(
+            o.id, [&](const Order& x) { return cancel(x, "changed mind", CancelledBy::kCustomer, when); });
       } else {
-        static constexpr Status kTargets[] = {Status::kConfirmed, Status::kCancelled, Status::kPendingPayment};
+        static constexpr std::array kTargets = {Status::kConfirmed, Status::kCancelled,
+                                                Status::kPendingPayment};
         settle_at(o, kTargets[random() % 3], when);
       }
     }
-    if (random() % 8 == 0) ASSERT_TRUE(models_->catch_up(1 + random() % 20));  // the projector mid-way
+    if (random() % 8 == 0) {
+      ASSERT_TRUE(models_->catch_up(1 + random() % 20));  // the projector mid-way
+    }
   }
   catch_up();
   expect_matches(placed);

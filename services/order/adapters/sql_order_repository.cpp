@@ -4,8 +4,8 @@
 #include <boost/json/serialize.hpp>
 #include <stdexcept>
 
-#include "app/json_codec.hpp"
 #include "adapters/schema.hpp"
+#include "app/json_codec.hpp"
 #include "app/order_events.hpp"
 #include "mercato/events/store.hpp"
 #include "mercato/events/streams.hpp"
@@ -133,9 +133,8 @@ SqlOrderRepository::SqlOrderRepository(sql::Database& db, RepositorySettings set
 Result<void> SqlOrderRepository::import_legacy_orders() {
   static const std::string kSql = std::string(kColumns) + "WHERE version = 0 LIMIT 100";
   for (;;) {
-    MERCATO_ASSIGN_OR_RETURN(auto batch, db_.with([&](sql::Connection& c) {
-      return sql::read_all(c.query(kSql), read_row);
-    }));
+    MERCATO_ASSIGN_OR_RETURN(
+        auto batch, db_.with([&](sql::Connection& c) { return sql::read_all(c.query(kSql), read_row); }));
     if (batch.empty()) return {};
     for (auto& legacy : batch) {
       MERCATO_RETURN_IF_ERROR(db_.with([&](sql::Connection& c) -> Result<void> {
@@ -143,12 +142,13 @@ Result<void> SqlOrderRepository::import_legacy_orders() {
         MERCATO_ASSIGN_OR_RETURN(auto saga, read_saga(c, legacy.id, false));
         legacy.saga = saga ? std::string(to_string(saga->mode)) : "none";
         std::vector<OrderEvent> past{OrderPlaced{legacy}};
-        auto status = legacy.status == Status::kCancelled ? OrderEvent{OrderCancelled{
-                                                                legacy.reason, CancelledBy::kUnknown,
-                                                                legacy.updated_at}}
-                                                          : OrderEvent{OrderConfirmed{legacy.updated_at}};
+        auto status =
+            legacy.status == Status::kCancelled
+                ? OrderEvent{OrderCancelled{legacy.reason, CancelledBy::kUnknown, legacy.updated_at}}
+                : OrderEvent{OrderConfirmed{legacy.updated_at}};
         if (legacy.status == Status::kPendingPayment) past.emplace_back(PaymentPending{legacy.updated_at});
-        if (legacy.status == Status::kConfirmed || legacy.status == Status::kCancelled) past.push_back(status);
+        if (legacy.status == Status::kConfirmed || legacy.status == Status::kCancelled)
+          past.push_back(status);
         Order order;
         std::vector<events::CloudEvent> wire;
         for (const auto& e : past) {
@@ -163,7 +163,8 @@ Result<void> SqlOrderRepository::import_legacy_orders() {
   }
 }
 
-Result<std::int64_t> SqlOrderRepository::append(sql::Connection& c, Order& order, std::int64_t snapshot_version,
+Result<std::int64_t> SqlOrderRepository::append(sql::Connection& c, Order& order,
+                                                std::int64_t snapshot_version,
                                                 const std::vector<OrderEvent>& added,
                                                 const std::string& traceparent) {
   auto expected = order.version;

@@ -29,7 +29,8 @@ class SqlOrderRepository final : public OrderRepository {
   explicit SqlOrderRepository(sql::Database& db, RepositorySettings settings = {});
 
   Result<Written> place(const OrderPlaced& placed, const std::string& traceparent,
-                        std::span<const events::CloudEvent> outgoing = {}, const Saga* saga = nullptr) override;
+                        std::span<const events::CloudEvent> outgoing = {},
+                        const Saga* saga = nullptr) override;
   Result<Order> find(std::string_view id, std::optional<std::int64_t> at_version = std::nullopt) override;
   Result<std::vector<HistoryEntry>> history(std::string_view id) override;
   Result<Page> list_all(std::int64_t offset, std::int64_t limit) override;

@@ -33,27 +33,29 @@ Result<void> apply_summary(sql::Connection& c, std::int64_t generation, const ev
         " reason, cancelled_by, created_at_ms, updated_at_ms, placed_position, version)"
         " VALUES ($1, $2, $3, 'pending', $4, $5, '', 'unknown', $6, $6, $7, $8)"
         " ON CONFLICT (generation, order_id) DO NOTHING",
-        {generation, o.id, o.customer_id, o.total_cents, items, o.created_at, stored.position, stored.version});
+        {generation, o.id, o.customer_id, o.total_cents, items, o.created_at, stored.position,
+         stored.version});
   }
   std::string status;
   std::string reason;
   std::string by = "unknown";
   SystemTime at{};
-  if (const auto* e = std::get_if<PaymentPending>(&event)) {
+  if (const auto* pending = std::get_if<PaymentPending>(&event)) {
     status = to_string(Status::kPendingPayment);
-    at = e->at;
-  } else if (const auto* e = std::get_if<OrderConfirmed>(&event)) {
+    at = pending->at;
+  } else if (const auto* confirmed = std::get_if<OrderConfirmed>(&event)) {
     status = to_string(Status::kConfirmed);
-    at = e->at;
-  } else if (const auto* e = std::get_if<OrderCancelled>(&event)) {
+    at = confirmed->at;
+  } else if (const auto* cancelled = std::get_if<OrderCancelled>(&event)) {
     status = to_string(Status::kCancelled);
-    reason = e->reason;
-    by = to_string(e->by);
-    at = e->at;
+    reason = cancelled->reason;
+    by = to_string(cancelled->by);
+    at = cancelled->at;
   }
   // Only forward: an event the row has seen (a replay) changes nothing.
   return c.run(
-      "UPDATE order_summaries SET status = $3, reason = $4, cancelled_by = $5, updated_at_ms = $6, version = $7"
+      "UPDATE order_summaries SET status = $3, reason = $4, cancelled_by = $5, updated_at_ms = $6, version = "
+      "$7"
       " WHERE generation = $1 AND order_id = $2 AND version < $7",
       {generation, stored.stream, status, reason, by, at, stored.version});
 }
@@ -69,20 +71,23 @@ Result<void> apply_sale(sql::Connection& c, std::int64_t generation, const event
         {generation, placed->order.id, boost::json::serialize(to_json(placed->order.lines))});
   }
   if (std::holds_alternative<OrderCancelled>(event)) {
-    return c.run("DELETE FROM sales_pending WHERE generation = $1 AND order_id = $2", {generation, stored.stream});
+    return c.run("DELETE FROM sales_pending WHERE generation = $1 AND order_id = $2",
+                 {generation, stored.stream});
   }
   const auto* confirmed = std::get_if<OrderConfirmed>(&event);
   if (confirmed == nullptr) return {};
   // Counted when its pending row goes, in the same transaction: a replay finds none and counts nothing.
-  MERCATO_ASSIGN_OR_RETURN(auto pending, c.query("DELETE FROM sales_pending WHERE generation = $1 AND order_id = $2"
-                                                 " RETURNING lines",
-                                                 {generation, stored.stream}));
+  MERCATO_ASSIGN_OR_RETURN(auto pending,
+                           c.query("DELETE FROM sales_pending WHERE generation = $1 AND order_id = $2"
+                                   " RETURNING lines",
+                                   {generation, stored.stream}));
   if (pending.empty()) return {};
   MERCATO_ASSIGN_OR_RETURN(auto lines, lines_from_json(pending[0].text(0)));
   auto day = day_of(confirmed->at);
   for (const auto& l : lines) {
     MERCATO_RETURN_IF_ERROR(c.run(
-        "INSERT INTO sales_daily(generation, day, product_id, units, cents, orders) VALUES ($1, $2, $3, $4, $5, 1)"
+        "INSERT INTO sales_daily(generation, day, product_id, units, cents, orders) VALUES ($1, $2, $3, $4, "
+        "$5, 1)"
         " ON CONFLICT (generation, day, product_id) DO UPDATE SET units = sales_daily.units + excluded.units,"
         " cents = sales_daily.cents + excluded.cents, orders = sales_daily.orders + 1",
         {generation, day, l.product_id, l.quantity, l.quantity * l.unit_price_cents}));
@@ -160,7 +165,8 @@ Result<std::size_t> SqlReadModels::advance(std::string_view projection, std::siz
   return db_.with([&](sql::Connection& c) -> Result<std::size_t> {
     MERCATO_RETURN_IF_ERROR(c.begin());
     MERCATO_ASSIGN_OR_RETURN(auto at, read_checkpoint(c, projection, true));
-    if (rebuilding && !at.rebuild_generation) return Error::conflict("the rebuild of " + std::string(projection) + " was taken over");
+    if (rebuilding && !at.rebuild_generation)
+      return Error::conflict("the rebuild of " + std::string(projection) + " was taken over");
     auto generation = rebuilding ? *at.rebuild_generation : at.generation;
     auto position = rebuilding ? *at.rebuild_position : at.position;
     MERCATO_ASSIGN_OR_RETURN(auto stored, events::read_streams(c, position, batch));
@@ -171,10 +177,10 @@ Result<std::size_t> SqlReadModels::advance(std::string_view projection, std::siz
     if (rebuilding && stored.size() < batch) {
       // Caught up with the head, and the row stays locked until commit: no event can slip between the
       // rebuild's last batch and the switch.
-      MERCATO_RETURN_IF_ERROR(c.run(
-          "UPDATE projections SET generation = $2, position = $3, rebuild_generation = NULL,"
-          " rebuild_position = NULL, updated_at_ms = $4 WHERE name = $1",
-          {projection, generation, position, now_utc()}));
+      MERCATO_RETURN_IF_ERROR(
+          c.run("UPDATE projections SET generation = $2, position = $3, rebuild_generation = NULL,"
+                " rebuild_position = NULL, updated_at_ms = $4 WHERE name = $1",
+                {projection, generation, position, now_utc()}));
       *switched = true;
     } else if (!stored.empty()) {
       MERCATO_RETURN_IF_ERROR(c.run(
@@ -212,7 +218,8 @@ void SqlReadModels::record_lag(const ProjectionStatus& s) {
       .set(static_cast<double>(s.lag_events));
   metrics_
       ->gauge("mercato_projection_lag_seconds",
-              "Age of the oldest order stream event a projection has not applied yet", {{"projection", s.name}})
+              "Age of the oldest order stream event a projection has not applied yet",
+              {{"projection", s.name}})
       .set(s.lag_seconds);
 }
 
@@ -222,6 +229,10 @@ Result<std::int64_t> SqlReadModels::position(std::string_view projection) {
     MERCATO_ASSIGN_OR_RETURN(auto at, read_checkpoint(c, projection, false));
     return at.position;
   });
+}
+
+Result<std::int64_t> SqlReadModels::head() {
+  return db_.with([](sql::Connection& c) { return events::streams_head(c); });
 }
 
 Result<SummaryPage> SqlReadModels::summaries(const SummaryQuery& q) {
@@ -241,7 +252,8 @@ Result<SummaryPage> SqlReadModels::summaries(const SummaryQuery& q) {
   if (q.after) {
     auto ms = next(q.after->created_at_ms);
     auto pos = next(q.after->position);
-    sql += " AND (created_at_ms < " + ms + " OR (created_at_ms = " + ms + " AND placed_position < " + pos + "))";
+    sql +=
+        " AND (created_at_ms < " + ms + " OR (created_at_ms = " + ms + " AND placed_position < " + pos + "))";
   }
   sql += " ORDER BY created_at_ms DESC, placed_position DESC LIMIT " + next(q.limit + 1);
   return db_.with([&](sql::Connection& c) -> Result<SummaryPage> {
@@ -328,9 +340,10 @@ Result<ProjectionStatus> SqlReadModels::rebuild(std::string_view projection) {
     auto fresh = std::max(at.generation, at.rebuild_generation.value_or(0)) + 1;
     if (at.rebuild_generation) MERCATO_RETURN_IF_ERROR(clear(c, projection, *at.rebuild_generation));
     MERCATO_RETURN_IF_ERROR(clear(c, projection, fresh));
-    MERCATO_RETURN_IF_ERROR(c.run(
-        "UPDATE projections SET rebuild_generation = $2, rebuild_position = 0, updated_at_ms = $3 WHERE name = $1",
-        {projection, fresh, now_utc()}));
+    MERCATO_RETURN_IF_ERROR(
+        c.run("UPDATE projections SET rebuild_generation = $2, rebuild_position = 0, updated_at_ms = $3 "
+              "WHERE name = $1",
+              {projection, fresh, now_utc()}));
     MERCATO_RETURN_IF_ERROR(c.commit());
     return at.generation;
   }));

@@ -35,6 +35,7 @@ class SqlReadModels final : public OrderReadModels {
 
   Result<std::size_t> catch_up(std::size_t batch) override;
   Result<std::int64_t> position(std::string_view projection) override;
+  Result<std::int64_t> head() override;
   Result<SummaryPage> summaries(const SummaryQuery& query) override;
   Result<std::vector<SalesRow>> sales(const std::string& from_day, const std::string& to_day) override;
   Result<std::vector<ProjectionStatus>> status() override;
@@ -45,7 +46,8 @@ class SqlReadModels final : public OrderReadModels {
   Result<void> rewind(std::string_view projection, std::int64_t position);
 
  private:
-  Result<std::size_t> advance(std::string_view projection, std::size_t batch, bool rebuilding, bool* switched);
+  Result<std::size_t> advance(std::string_view projection, std::size_t batch, bool rebuilding,
+                              bool* switched);
   void record_lag(const ProjectionStatus& s);
 
   sql::Database& db_;

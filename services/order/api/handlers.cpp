@@ -1,9 +1,9 @@
 #include "api/handlers.hpp"
 
-#include <boost/json/array.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <charconv>
 #include <limits>
@@ -76,9 +76,11 @@ Result<NewLine> parse_line(const boost::json::value& v, std::size_t index) {
 // The page number of GET /orders and GET /admin/orders.
 constexpr http::IntegerRule kPage{.fallback = 1, .min = 1, .max = 1'000'000};
 // ?min_position=N of the read side's queries; 0 when absent.
-constexpr http::IntegerRule kMinPosition{.fallback = 0, .min = 1, .max = std::numeric_limits<std::int64_t>::max()};
+constexpr http::IntegerRule kMinPosition{
+    .fallback = 0, .min = 1, .max = std::numeric_limits<std::int64_t>::max()};
 // ?at_version=N of GET /orders/{id}; 0 when absent.
-constexpr http::IntegerRule kVersion{.fallback = 0, .min = 1, .max = std::numeric_limits<std::int64_t>::max()};
+constexpr http::IntegerRule kVersion{
+    .fallback = 0, .min = 1, .max = std::numeric_limits<std::int64_t>::max()};
 
 // The header a write's answer carries its stream position in: a query that passes it as
 // ?min_position= waits until the read models have it (read-your-writes).
@@ -137,9 +139,9 @@ http::Response history(OrderService& service, const http::Request& req, const au
   if (!entries) return http::Response::error(entries.error(), req.request_id);
   boost::json::array items;
   for (const auto& e : *entries) items.push_back(to_json(e));
-  return http::Response::json(200, boost::json::object{{"order_id", order->id},
-                                                       {"version", order->version},
-                                                       {"events", std::move(items)}});
+  return http::Response::json(
+      200, boost::json::object{
+               {"order_id", order->id}, {"version", order->version}, {"events", std::move(items)}});
 }
 
 http::Response saga(OrderService& service, const http::Request& req, const auth::Principal& who) {
@@ -170,10 +172,19 @@ constexpr auto kPositionWait = std::chrono::seconds(1);
 constexpr auto kPositionPoll = std::chrono::milliseconds(5);
 
 // Read-your-writes: waits (without blocking the I/O thread) until `projection` has applied `position`;
-// kUnavailable when it has not within kPositionWait.
+// kUnavailable when it has not within kPositionWait, kValidation for a position past every write.
 boost::asio::awaitable<Result<void>> reach(OrderReadModels& models, std::string_view projection,
                                            std::int64_t position) {
   if (position <= 0) co_return Result<void>{};
+  // A position no write has reached yet cannot be waited for (and a made-up one must not hold a
+  // connection and poll the database for the whole wait).
+  auto head = models.head();
+  if (!head) co_return std::move(head).error();
+  if (position > *head) {
+    co_return Error::validation("min_position", "min_position: " + std::to_string(position) +
+                                                    " is past the newest write (" + std::to_string(*head) +
+                                                    "); pass the Mercato-Position a write answered");
+  }
   auto executor = co_await boost::asio::this_coro::executor;
   boost::asio::steady_timer timer(executor);
   auto until = std::chrono::steady_clock::now() + kPositionWait;
@@ -201,7 +212,9 @@ std::optional<SystemTime> time_param(http::QueryReader& query, const char* name,
   auto text = query.string(name, http::kOptional);
   if (!text) return std::nullopt;
   auto t = parse_rfc3339(*text);
-  if (!t) bad = Error::validation(name, std::string(name) + ": must be an RFC 3339 date-time such as 2026-12-06T10:00:00Z");
+  if (!t)
+    bad = Error::validation(
+        name, std::string(name) + ": must be an RFC 3339 date-time such as 2026-12-06T10:00:00Z");
   return t;
 }
 
@@ -240,7 +253,8 @@ boost::asio::awaitable<http::Response> list(OrderReadModels& models, const http:
   // Offset pages are gone (they shift while orders arrive): a client still sending one is told, not
   // silently given the first page again.
   if (query.string("page", http::kOptional)) {
-    bad = Error::validation("page", "page: the list pages with cursors now; pass the answer's next_cursor as cursor=");
+    bad = Error::validation(
+        "page", "page: the list pages with cursors now; pass the answer's next_cursor as cursor=");
   }
   if (auto done = query.finish(); !done) co_return http::Response::error(done.error(), req.request_id);
   if (bad) co_return http::Response::error(*bad, req.request_id);
@@ -263,11 +277,11 @@ boost::asio::awaitable<http::Response> list(OrderReadModels& models, const http:
           req.request_id);
     }
   }
-  boost::json::object body{{"orders", boost::json::array{}}, {"limit", used}, {"next_cursor", nullptr}};
-  if (!who.may_see(*customer)) co_return http::Response::json(200, body);
   if (auto reached = co_await reach(models, "order_summaries", min_position); !reached) {
     co_return unavailable(reached.error(), req);
   }
+  boost::json::object body{{"orders", boost::json::array{}}, {"limit", used}, {"next_cursor", nullptr}};
+  if (!who.may_see(*customer)) co_return http::Response::json(200, body);
   auto page = models.summaries(q);
   if (!page) co_return http::Response::error(page.error(), req.request_id);
   auto& orders = body["orders"].as_array();
@@ -288,7 +302,8 @@ boost::asio::awaitable<http::Response> sales(OrderReadModels& models, const http
   auto today = *day(format_rfc3339(now_utc()).substr(0, 10));
   std::optional<SystemTime> to = to_text ? day(*to_text) : today;
   if (!to || (to_text && to_text->size() != 10)) {
-    co_return http::Response::error(Error::validation("to", "to: must be a day such as 2026-12-06"), req.request_id);
+    co_return http::Response::error(Error::validation("to", "to: must be a day such as 2026-12-06"),
+                                    req.request_id);
   }
   std::optional<SystemTime> from = from_text ? day(*from_text) : *to - std::chrono::days(29);
   if (!from || (from_text && from_text->size() != 10)) {
@@ -297,7 +312,8 @@ boost::asio::awaitable<http::Response> sales(OrderReadModels& models, const http
   }
   if (*from > *to || *to - *from > std::chrono::days(365)) {
     co_return http::Response::error(
-        Error::validation("from", "from: must be on or before to, and at most 366 days before it"), req.request_id);
+        Error::validation("from", "from: must be on or before to, and at most 366 days before it"),
+        req.request_id);
   }
   if (auto reached = co_await reach(models, "sales_daily", min_position); !reached) {
     co_return unavailable(reached.error(), req);
@@ -309,7 +325,10 @@ boost::asio::awaitable<http::Response> sales(OrderReadModels& models, const http
   boost::json::array days;
   std::int64_t units = 0, cents = 0;
   for (const auto& r : *rows) {
-    days.push_back({{"day", r.day}, {"product_id", r.product_id}, {"units", r.units}, {"cents", r.cents},
+    days.push_back({{"day", r.day},
+                    {"product_id", r.product_id},
+                    {"units", r.units},
+                    {"cents", r.cents},
                     {"orders", r.orders}});
     units += r.units;
     cents += r.cents;
@@ -322,8 +341,8 @@ boost::asio::awaitable<http::Response> sales(OrderReadModels& models, const http
 }
 
 boost::json::object to_json(const ProjectionStatus& s) {
-  boost::json::object o{{"name", s.name},         {"generation", s.generation}, {"position", s.position},
-                        {"head", s.head},         {"lag_events", s.lag_events}, {"lag_seconds", s.lag_seconds},
+  boost::json::object o{{"name", s.name},       {"generation", s.generation}, {"position", s.position},
+                        {"head", s.head},       {"lag_events", s.lag_events}, {"lag_seconds", s.lag_seconds},
                         {"rebuilding", nullptr}};
   if (s.rebuilding) o["rebuilding"] = boost::json::object{{"position", *s.rebuilding}};
   return o;
@@ -406,7 +425,8 @@ std::optional<Cursor> parse_cursor(std::string_view text) {
   auto number = [](std::string_view digits) -> std::optional<std::int64_t> {
     std::int64_t n = 0;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() || n < 0) return std::nullopt;
+    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() || n < 0)
+      return std::nullopt;
     return n;
   };
   auto ms = number(text.substr(0, dash));
@@ -449,11 +469,12 @@ void register_routes(http::Router& router, OrderService& service, OrderReadModel
   router.get("/admin/orders", guard(identity, auth::kStaff, [&service](const auto& req, const auto&) {
                return list_all(service, req);
              }));
-  router.get("/admin/projections", guard(identity, auth::kStaff, [&read_models](const auto& req, const auto&) {
-               return projections(read_models, req);
-             }));
+  router.get("/admin/projections",
+             guard(identity, auth::kStaff,
+                   [&read_models](const auto& req, const auto&) { return projections(read_models, req); }));
   router.post("/admin/projections/{name}/rebuild",
-              guard(identity, Role::kAdmin, [&projector](const auto& req, const auto&) { return rebuild(projector, req); }));
+              guard(identity, Role::kAdmin,
+                    [&projector](const auto& req, const auto&) { return rebuild(projector, req); }));
   router.post("/orders/{id}/cancel",
               guard(identity, Role::kCustomer | Role::kAdmin,
                     [&service](const auto& req, const auto& who) { return cancel(service, req, who); }));

@@ -5,8 +5,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
-#include "domain/order.hpp"
 #include "app/ports.hpp"
+#include "domain/order.hpp"
 #include "domain/saga.hpp"
 
 namespace mercato::order {

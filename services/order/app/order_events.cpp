@@ -1,5 +1,6 @@
 #include "app/order_events.hpp"
 
+#include <array>
 #include <boost/json.hpp>
 
 namespace mercato::order {
@@ -26,10 +27,11 @@ constexpr std::string_view kConfirmed = "order.confirmed";
 constexpr std::string_view kCancelled = "order.cancelled";
 
 boost::json::object common(const Order& o) {
-  return {{"order_id", o.id}, {"customer_id", o.customer_id}, {"total_cents", o.total_cents}, {"saga", o.saga}};
+  return {
+      {"order_id", o.id}, {"customer_id", o.customer_id}, {"total_cents", o.total_cents}, {"saga", o.saga}};
 }
 
-events::CloudEvent event(std::string_view type, const Order& o, boost::json::object data,
+events::CloudEvent event(std::string_view type, const Order& o, const boost::json::object& data,
                          std::string traceparent = {}) {
   return events::make_event(kService, std::string(type), o.id, boost::json::serialize(data),
                             std::move(traceparent), current_version(type));
@@ -99,9 +101,9 @@ struct Upcaster {
   int from;
   Upcast upcast;
 };
-constexpr Upcaster kUpcasters[] = {
+constexpr std::array kUpcasters = {
     // order.cancelled v1 → v2: v1 did not say who cancelled, and nothing in it tells.
-    {kCancelled, 1, [](boost::json::object& data) { data["cancelled_by"] = "unknown"; }},
+    Upcaster{kCancelled, 1, [](boost::json::object& data) { data["cancelled_by"] = "unknown"; }},
 };
 
 Result<OrderEvent> read(const events::CloudEvent& e, const boost::json::object& data) {
@@ -192,7 +194,8 @@ Result<events::CloudEvent> upcast(events::CloudEvent e) {
   if (version == current) return e;
   boost::system::error_code ec;
   auto parsed = boost::json::parse(e.data, ec);
-  if (ec || !parsed.is_object()) return Error::internal("stored " + e.type + " " + e.id + " is not an object");
+  if (ec || !parsed.is_object())
+    return Error::internal("stored " + e.type + " " + e.id + " is not an object");
   auto& data = parsed.as_object();
   for (; version < current; ++version) {
     const Upcaster* found = nullptr;
@@ -213,7 +216,8 @@ Result<OrderEvent> order_event_from(const events::CloudEvent& stored) {
   MERCATO_ASSIGN_OR_RETURN(auto e, upcast(stored));
   boost::system::error_code ec;
   auto parsed = boost::json::parse(e.data, ec);
-  if (ec || !parsed.is_object()) return Error::internal("stored " + e.type + " " + e.id + " is not an object");
+  if (ec || !parsed.is_object())
+    return Error::internal("stored " + e.type + " " + e.id + " is not an object");
   return read(e, parsed.as_object());
 }
 

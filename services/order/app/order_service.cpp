@@ -84,9 +84,8 @@ Result<Written> OrderService::cancel(std::string_view id, std::string reason) {
     MERCATO_ASSIGN_OR_RETURN(auto cancelled, sagas_->cancel(id, reason));
     if (cancelled) return std::move(*cancelled);
   }
-  return repository_.update(id, [&](const Order& o) {
-    return order::cancel(o, reason, CancelledBy::kCustomer, now_utc());
-  });
+  return repository_.update(
+      id, [&](const Order& o) { return order::cancel(o, reason, CancelledBy::kCustomer, now_utc()); });
 }
 
 }  // namespace mercato::order

@@ -179,7 +179,7 @@ struct ProjectionStatus {
   std::int64_t position = 0;  // the last stream position applied
   std::int64_t head = 0;      // the newest stream position
   std::int64_t lag_events = 0;
-  double lag_seconds = 0;     // age of the oldest event not yet applied
+  double lag_seconds = 0;                  // age of the oldest event not yet applied
   std::optional<std::int64_t> rebuilding;  // a rebuild's position, while one runs
 };
 
@@ -196,6 +196,8 @@ class OrderReadModels {
   virtual Result<std::size_t> catch_up(std::size_t batch) = 0;
   // The position `projection` has applied (kNotFound for an unknown name).
   virtual Result<std::int64_t> position(std::string_view projection) = 0;
+  // The newest position of the streams (what any write has reached so far).
+  virtual Result<std::int64_t> head() = 0;
   virtual Result<SummaryPage> summaries(const SummaryQuery& query) = 0;
   // Days from_day..to_day inclusive (YYYY-MM-DD), by day then product.
   virtual Result<std::vector<SalesRow>> sales(const std::string& from_day, const std::string& to_day) = 0;

@@ -42,8 +42,8 @@ Answer answer_of(const events::CloudEvent& e) {
 
 // What a decision does to the order (the events it adds to the order's stream) and which commands and
 // announcements it sends. `by`: who a cancellation it decides is on (the saga, unless the customer asked).
-SagaChange apply(const Decision& d, const Order& order, SystemTime now,
-                 const std::string& traceparent, CancelledBy by = CancelledBy::kSaga) {
+SagaChange apply(const Decision& d, const Order& order, SystemTime now, const std::string& traceparent,
+                 CancelledBy by = CancelledBy::kSaga) {
   SagaChange change;
   change.saga_changed = d.changed;
   for (auto step : d.commands) change.events.push_back(saga_command(step, order, traceparent));
@@ -142,12 +142,13 @@ Result<std::size_t> SagaCoordinator::tick(SystemTime now) {
   std::size_t advanced = 0;
   for (const auto& id : due) {
     std::vector<StepRecord> added;
-    auto r = repository_.with_saga(id, std::nullopt, [&](const Order& order, Saga& saga) -> Result<SagaChange> {
-      auto before = saga.timeline.size();
-      auto d = on_timeout(saga, now, timeouts());
-      added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before), saga.timeline.end());
-      return apply(d, order, now, {});
-    });
+    auto r =
+        repository_.with_saga(id, std::nullopt, [&](const Order& order, Saga& saga) -> Result<SagaChange> {
+          auto before = saga.timeline.size();
+          auto d = on_timeout(saga, now, timeouts());
+          added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before), saga.timeline.end());
+          return apply(d, order, now, {});
+        });
     if (!r) return std::move(r).error();
     count(added);
     observe_payment(added, false);
@@ -182,13 +183,14 @@ void SagaCoordinator::count(const std::vector<StepRecord>& added) {
 
 Result<std::optional<Written>> SagaCoordinator::cancel(std::string_view order_id, const std::string& reason) {
   bool running = false;
-  auto r = repository_.with_saga(order_id, std::nullopt, [&](const Order& order, Saga& saga) -> Result<SagaChange> {
-    if (saga.finished()) return SagaChange{};
-    running = true;
-    auto now = now_utc();
-    MERCATO_ASSIGN_OR_RETURN(auto d, on_cancel(saga, reason, now, timeouts()));
-    return apply(d, order, now, {}, CancelledBy::kCustomer);
-  });
+  auto r = repository_.with_saga(order_id, std::nullopt,
+                                 [&](const Order& order, Saga& saga) -> Result<SagaChange> {
+                                   if (saga.finished()) return SagaChange{};
+                                   running = true;
+                                   auto now = now_utc();
+                                   MERCATO_ASSIGN_OR_RETURN(auto d, on_cancel(saga, reason, now, timeouts()));
+                                   return apply(d, order, now, {}, CancelledBy::kCustomer);
+                                 });
   if (!r && r.error().code == ErrorCode::kNotFound) return std::optional<Written>();
   if (!r) return std::move(r).error();
   if (!running) return std::optional<Written>();

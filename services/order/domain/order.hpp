@@ -76,5 +76,4 @@ Result<std::int64_t> total_of(const std::vector<Line>& lines);
 // with more than two places cannot be a price in cents and is refused.
 Result<std::int64_t> cents_from_decimal(double price, std::string_view field);
 
-
 }  // namespace mercato::order

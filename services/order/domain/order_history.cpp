@@ -7,6 +7,8 @@ template <typename... F>
 struct Overloaded : F... {
   using F::operator()...;
 };
+template <typename... F>
+Overloaded(F...) -> Overloaded<F...>;
 
 bool open(Status s) noexcept { return s == Status::kPending || s == Status::kPendingPayment; }
 
@@ -19,39 +21,39 @@ Error cannot_follow(const Order& order, std::string_view event) {
 
 Result<void> evolve(Order& order, const OrderEvent& event) {
   auto placed = order.version > 0;
-  auto r = std::visit(
-      Overloaded{
-          [&](const OrderPlaced& e) -> Result<void> {
-            if (placed) return cannot_follow(order, "OrderPlaced");
-            order = e.order;
-            order.status = Status::kPending;
-            order.reason.clear();
-            order.cancelled_by = CancelledBy::kUnknown;
-            order.updated_at = order.created_at;
-            return {};
-          },
-          [&](const PaymentPending& e) -> Result<void> {
-            if (!placed || order.status != Status::kPending) return cannot_follow(order, "PaymentPending");
-            order.status = Status::kPendingPayment;
-            order.updated_at = e.at;
-            return {};
-          },
-          [&](const OrderConfirmed& e) -> Result<void> {
-            if (!placed || !open(order.status)) return cannot_follow(order, "OrderConfirmed");
-            order.status = Status::kConfirmed;
-            order.updated_at = e.at;
-            return {};
-          },
-          [&](const OrderCancelled& e) -> Result<void> {
-            if (!placed || !open(order.status)) return cannot_follow(order, "OrderCancelled");
-            order.status = Status::kCancelled;
-            order.reason = e.reason;
-            order.cancelled_by = e.by;
-            order.updated_at = e.at;
-            return {};
-          },
-      },
-      event);
+  auto r = std::visit(Overloaded{
+                          [&](const OrderPlaced& e) -> Result<void> {
+                            if (placed) return cannot_follow(order, "OrderPlaced");
+                            order = e.order;
+                            order.status = Status::kPending;
+                            order.reason.clear();
+                            order.cancelled_by = CancelledBy::kUnknown;
+                            order.updated_at = order.created_at;
+                            return {};
+                          },
+                          [&](const PaymentPending& e) -> Result<void> {
+                            if (!placed || order.status != Status::kPending)
+                              return cannot_follow(order, "PaymentPending");
+                            order.status = Status::kPendingPayment;
+                            order.updated_at = e.at;
+                            return {};
+                          },
+                          [&](const OrderConfirmed& e) -> Result<void> {
+                            if (!placed || !open(order.status)) return cannot_follow(order, "OrderConfirmed");
+                            order.status = Status::kConfirmed;
+                            order.updated_at = e.at;
+                            return {};
+                          },
+                          [&](const OrderCancelled& e) -> Result<void> {
+                            if (!placed || !open(order.status)) return cannot_follow(order, "OrderCancelled");
+                            order.status = Status::kCancelled;
+                            order.reason = e.reason;
+                            order.cancelled_by = e.by;
+                            order.updated_at = e.at;
+                            return {};
+                          },
+                      },
+                      event);
   if (r) ++order.version;
   return r;
 }

@@ -50,7 +50,8 @@ Result<void> evolve(Order& order, const OrderEvent& event);
 Result<Order> fold(std::span<const OrderEvent> events, Order from = {});
 
 // The customer (or an operator) cancels: nothing when already cancelled, kConflict once confirmed.
-Result<std::vector<OrderEvent>> cancel(const Order& order, std::string reason, CancelledBy by, SystemTime now);
+Result<std::vector<OrderEvent>> cancel(const Order& order, std::string reason, CancelledBy by,
+                                       SystemTime now);
 // The saga settles the order at `target`: what it takes to get there, or nothing when the order is
 // there already or can no longer go there (a confirmed order is never cancelled, a cancelled one never
 // confirmed, only a pending order waits for its payment).

@@ -139,7 +139,9 @@ TEST(OrderHistory, FoldOfAnyRandomHistoryEqualsTheOrderKeptUpAlongTheWay) {
         stream.push_back(e);
       }
       if (live.status == Status::kConfirmed || live.status == Status::kCancelled) {
-        if (final_status) ASSERT_EQ(*final_status, live.status) << "a final status changed";
+        if (final_status) {
+          ASSERT_EQ(*final_status, live.status) << "a final status changed";
+        }
         final_status = live.status;
       }
     }

@@ -54,7 +54,8 @@ Result<std::int64_t> append_stream(sql::Connection& c, std::string_view stream, 
 
 // A stream's past, recorded after it happened (an aggregate stored before streams existed): appended as
 // append_stream does at version 0, but marked sent — its events were published when they happened.
-Result<std::int64_t> record_past(sql::Connection& c, std::string_view stream, std::span<const CloudEvent> events);
+Result<std::int64_t> record_past(sql::Connection& c, std::string_view stream,
+                                 std::span<const CloudEvent> events);
 
 // The conflict append_stream answers; is_version_conflict tells it from the caller's own kConflicts.
 Error version_conflict(std::string_view stream, std::int64_t expected_version);
@@ -68,7 +69,7 @@ Result<std::vector<StoredEvent>> read_stream(sql::Connection& c, std::string_vie
 
 // Every stream's events after `position`, in position order, at most `limit`.
 Result<std::vector<StoredEvent>> read_streams(sql::Connection& c, std::int64_t after_position,
-                                             std::size_t limit);
+                                              std::size_t limit);
 
 // The position of the newest stream event (0 when there is none).
 Result<std::int64_t> streams_head(sql::Connection& c);
