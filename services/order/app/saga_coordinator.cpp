@@ -59,6 +59,14 @@ SagaChange apply(const Decision& d, const Order& order, SystemTime now, const st
   return change;
 }
 
+// `change`, noting in `observed` whether it confirms the order (its history says so).
+SagaChange confirming(SagaChange change, SagaCoordinator::Observed& observed) {
+  for (const auto& e : change.history) {
+    if (std::holds_alternative<OrderConfirmed>(e)) observed.confirmed = true;
+  }
+  return change;
+}
+
 }  // namespace
 
 const std::vector<std::string>& SagaCoordinator::answer_types() {
@@ -111,7 +119,6 @@ Saga SagaCoordinator::begin(const Order& order, SystemTime now, const std::strin
 
 Result<void> SagaCoordinator::on_event(const events::CloudEvent& event) {
   auto answer = answer_of(event);
-  std::vector<StepRecord> added;
   // Only a reservation starts a charge (orchestrated: the next command; choreographed: the next step).
   Conditions conditions;
   bool trial = false;
@@ -119,16 +126,19 @@ Result<void> SagaCoordinator::on_event(const events::CloudEvent& event) {
     trial = payment_circuit_->try_acquire(circuit_clock_());
     conditions.payment_circuit_open = !trial;
   }
-  auto r = repository_.with_saga(
-      event.subject, Handled{std::string(kConsumer), event.id},
-      [&](const Order& order, Saga& saga) -> Result<SagaChange> {
-        auto now = now_utc();
-        auto before = saga.timeline.size();
-        auto d = on_answer(saga, held_against(answer, order), now, timeouts(), conditions);
-        added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before), saga.timeline.end());
-        return apply(d, order, now, event.traceparent);
-      });
-  if (r && *r) count(added);
+  Observed observed;
+  auto r = repository_.with_saga(event.subject, Handled{std::string(kConsumer), event.id},
+                                 [&](const Order& order, Saga& saga) -> Result<SagaChange> {
+                                   auto now = now_utc();
+                                   auto before = saga.timeline.size();
+                                   auto was_finished = saga.finished();
+                                   auto d = on_answer(saga, held_against(answer, order), now, timeouts(),
+                                                      conditions);
+                                   observed = observe(saga, before, was_finished, order, now);
+                                   return confirming(apply(d, order, now, event.traceparent), observed);
+                                 });
+  const auto& added = observed.added;
+  if (r && *r) count(observed);
   observe_payment(r && *r ? added : std::vector<StepRecord>{}, trial);
   if (payment_circuit_ && answer.type == "payment.processed") payment_circuit_->on_success(circuit_clock_());
   // An answer about an order without a saga (a reservation made through the REST API, say) is not ours.
@@ -141,17 +151,18 @@ Result<std::size_t> SagaCoordinator::tick(SystemTime now) {
   MERCATO_ASSIGN_OR_RETURN(auto due, repository_.sagas_due(now, 100));
   std::size_t advanced = 0;
   for (const auto& id : due) {
-    std::vector<StepRecord> added;
+    Observed observed;
     auto r =
         repository_.with_saga(id, std::nullopt, [&](const Order& order, Saga& saga) -> Result<SagaChange> {
           auto before = saga.timeline.size();
+          auto was_finished = saga.finished();
           auto d = on_timeout(saga, now, timeouts());
-          added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before), saga.timeline.end());
-          return apply(d, order, now, {});
+          observed = observe(saga, before, was_finished, order, now);
+          return confirming(apply(d, order, now, {}), observed);
         });
     if (!r) return std::move(r).error();
-    count(added);
-    observe_payment(added, false);
+    count(observed);
+    observe_payment(observed.added, false);
     ++advanced;
   }
   return advanced;
@@ -169,9 +180,33 @@ void SagaCoordinator::observe_payment(const std::vector<StepRecord>& added, bool
   if (trial_acquired && !started) payment_circuit_->on_ignored();
 }
 
-void SagaCoordinator::count(const std::vector<StepRecord>& added) {
+SagaCoordinator::Observed SagaCoordinator::observe(const Saga& saga, std::size_t before, bool was_finished,
+                                                   const Order& order, SystemTime now) {
+  Observed o;
+  o.added.assign(saga.timeline.begin() + static_cast<std::ptrdiff_t>(before), saga.timeline.end());
+  for (std::size_t i = before; i < saga.timeline.size(); ++i) {
+    const auto& r = saga.timeline[i];
+    if (r.status != StepStatus::kSucceeded && r.status != StepStatus::kFailed &&
+        r.status != StepStatus::kTimedOut)
+      continue;
+    // The command it answers: the newest start (or resend) of that step before it.
+    for (std::size_t j = i; j-- > 0;) {
+      const auto& sent = saga.timeline[j];
+      if (sent.step != r.step) continue;
+      if (sent.status == StepStatus::kStarted || sent.status == StepStatus::kResent) {
+        o.answered.emplace_back(r, std::max(0.0, std::chrono::duration<double>(r.at - sent.at).count()));
+        break;
+      }
+    }
+  }
+  if (!was_finished && saga.finished()) o.finished = saga.state;
+  o.since_placed = std::max(0.0, std::chrono::duration<double>(now - order.created_at).count());
+  return o;
+}
+
+void SagaCoordinator::count(const Observed& observed) {
   if (metrics_ == nullptr) return;
-  for (const auto& r : added) {
+  for (const auto& r : observed.added) {
     metrics_
         ->counter("mercato_saga_steps_total",
                   "Saga steps and compensations by outcome (started, succeeded, "
@@ -179,18 +214,39 @@ void SagaCoordinator::count(const std::vector<StepRecord>& added) {
                   {{"step", std::string(to_string(r.step))}, {"status", std::string(to_string(r.status))}})
         .inc();
   }
+  for (const auto& [r, seconds] : observed.answered) {
+    metrics_
+        ->histogram("mercato_saga_step_duration_seconds",
+                    "From a saga step's command to its answer or timeout",
+                    {{"step", std::string(to_string(r.step))}, {"status", std::string(to_string(r.status))}})
+        .observe(seconds);
+  }
+  if (observed.confirmed) {
+    metrics_->histogram("mercato_order_confirmation_seconds", "From an order's placement to its confirmation")
+        .observe(observed.since_placed);
+  }
+  if (!observed.finished) return;
+  metrics_
+      ->counter("mercato_saga_outcomes_total",
+                "Sagas ended: confirmed (completed) or cancelled (compensated)",
+                {{"outcome", *observed.finished == SagaState::kCompleted ? "confirmed" : "cancelled"}})
+      .inc();
 }
 
 Result<std::optional<Written>> SagaCoordinator::cancel(std::string_view order_id, const std::string& reason) {
   bool running = false;
+  Observed observed;
   auto r = repository_.with_saga(order_id, std::nullopt,
                                  [&](const Order& order, Saga& saga) -> Result<SagaChange> {
                                    if (saga.finished()) return SagaChange{};
                                    running = true;
                                    auto now = now_utc();
+                                   auto before = saga.timeline.size();
                                    MERCATO_ASSIGN_OR_RETURN(auto d, on_cancel(saga, reason, now, timeouts()));
+                                   observed = observe(saga, before, false, order, now);
                                    return apply(d, order, now, {}, CancelledBy::kCustomer);
                                  });
+  if (r && *r) count(observed);
   if (!r && r.error().code == ErrorCode::kNotFound) return std::optional<Written>();
   if (!r) return std::move(r).error();
   if (!running) return std::optional<Written>();

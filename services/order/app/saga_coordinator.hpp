@@ -26,8 +26,14 @@ namespace mercato::order {
 
 class SagaCoordinator {
  public:
-  // `metrics` (optional) gets mercato_saga_steps_total{step,status}: every timeline entry as it is
-  // committed — resent compensations and timeouts included, so a compensation that keeps failing shows.
+  // `metrics` (optional) gets, as each decision is committed:
+  //   mercato_saga_steps_total{step,status}       every timeline entry — resent compensations and
+  //                                               timeouts included, so a compensation that keeps failing
+  //                                               shows
+  //   mercato_saga_step_duration_seconds{step,status}  from a step's command (or its resend) to its answer
+  //                                               or timeout (status succeeded, failed, timed_out)
+  //   mercato_saga_outcomes_total{outcome}        sagas ended: confirmed (completed) or cancelled
+  //   (compensated) mercato_order_confirmation_seconds          placed → confirmed, per confirmed order
   //
   // `payment_circuit` (optional): a circuit breaker in front of the payment step. A charge that times
   // out is a failure, any payment.processed a success; while it is open a charge about to start is
@@ -64,9 +70,22 @@ class SagaCoordinator {
   // The mode new sagas start in.
   Coordination mode() const noexcept { return mode_; }
 
+ public:
+  // What one committed decision tells an operator: the timeline entries it added, how long each answered
+  // step took since it was sent, and how the saga ended when it did.
+  struct Observed {
+    std::vector<StepRecord> added;
+    std::vector<std::pair<StepRecord, double>> answered;  // an answer or a timeout, seconds since sent
+    std::optional<SagaState> finished;                    // completed or compensated by this decision
+    bool confirmed = false;                               // the decision confirms the order
+    double since_placed = 0;                              // seconds from placement to the decision
+  };
+  static Observed observe(const Saga& saga, std::size_t before, bool was_finished, const Order& order,
+                          SystemTime now);
+
  private:
-  // Counts the timeline entries a committed decision added.
-  void count(const std::vector<StepRecord>& added);
+  // Records an Observed in the metrics.
+  void count(const Observed& observed);
   // Tells the payment circuit what the committed entries say about the payment service.
   void observe_payment(const std::vector<StepRecord>& added, bool trial_acquired);
 

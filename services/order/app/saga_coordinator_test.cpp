@@ -143,6 +143,34 @@ TEST_P(SagaCoordinatorTest, PlacingAnOrderStartsTheSagaInTheSameTransaction) {
   EXPECT_EQ(service_->saga("nope").error().code, ErrorCode::kNotFound);
 }
 
+// What an operator sees of sagas (docs/observability.md): step durations, outcomes, placed → confirmed.
+TEST_P(SagaCoordinatorTest, MetricsShowStepDurationsOutcomesAndTheTimeToConfirm) {
+  obs::Registry metrics;
+  orchestrator_ =
+      std::make_unique<SagaCoordinator>(*repo_, SagaTimeouts{.step = 10s, .order = 60s}, &metrics);
+  service_ = std::make_unique<OrderService>(*repo_, everyone_, everyone_, orchestrator_.get());
+  auto o = place();
+  for (const char* a :
+       {"inventory.reserved", "payment.processed", "shipment.created", "inventory.committed"}) {
+    ASSERT_TRUE(answer(o, a, std::string_view(a) == "payment.processed" ? R"({"status":"captured"})" : "{}"));
+  }
+  auto declined = place();
+  ASSERT_TRUE(answer(declined, "inventory.reserved"));
+  ASSERT_TRUE(answer(declined, "payment.processed", R"({"status":"declined"})"));
+  ASSERT_TRUE(answer(declined, "inventory.released"));
+  auto text = metrics.render();
+  for (const char* line : {
+           R"(mercato_saga_outcomes_total{outcome="confirmed"} 1)",
+           R"(mercato_saga_outcomes_total{outcome="cancelled"} 1)",
+           "mercato_order_confirmation_seconds_count 1",
+           R"(mercato_saga_step_duration_seconds_count{status="succeeded",step="reserve"} 2)",
+           R"(mercato_saga_step_duration_seconds_count{status="failed",step="charge"} 1)",
+           R"(mercato_saga_step_duration_seconds_count{status="succeeded",step="commit"} 1)",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+}
+
 TEST_P(SagaCoordinatorTest, AnswersDriveTheOrderToConfirmed) {
   auto o = place();
   drain();
