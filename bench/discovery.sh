@@ -24,14 +24,8 @@ set -euo pipefail
 
 MERCATO_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$MERCATO_ROOT"
-# shellcheck source=scripts/lib.sh disable=SC1091
-source scripts/lib.sh
-# shellcheck source=scripts/deps.sh disable=SC1091
-source scripts/deps.sh
-# shellcheck source=scripts/build.sh disable=SC1091
-source scripts/build.sh
-# shellcheck source=bench/lib.sh disable=SC1091
-source bench/lib.sh
+# shellcheck source=bench/preamble.sh disable=SC1091
+source bench/preamble.sh
 
 ROUNDS="${BENCH_DISC_ROUNDS:-10}"
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_DISC_ROUNDS=$ROUNDS is not a positive integer"

@@ -21,12 +21,8 @@ set -euo pipefail
 
 MERCATO_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$MERCATO_ROOT"
-# shellcheck source=scripts/lib.sh disable=SC1091
-source scripts/lib.sh
-# shellcheck source=scripts/deps.sh disable=SC1091
-source scripts/deps.sh
-# shellcheck source=scripts/build.sh disable=SC1091
-source scripts/build.sh
+# shellcheck source=bench/preamble.sh disable=SC1091
+source bench/preamble.sh
 # shellcheck source=scripts/nats.sh disable=SC1091
 source scripts/nats.sh
 

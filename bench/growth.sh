@@ -58,15 +58,8 @@ set -euo pipefail
 
 MERCATO_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$MERCATO_ROOT"
-# (SC1091: plain `shellcheck` does not follow sources; `./mercato lint` runs shellcheck -x, which does.)
-# shellcheck source=scripts/lib.sh disable=SC1091
-source scripts/lib.sh
-# shellcheck source=scripts/deps.sh disable=SC1091
-source scripts/deps.sh
-# shellcheck source=scripts/build.sh disable=SC1091
-source scripts/build.sh
-# shellcheck source=bench/lib.sh disable=SC1091
-source bench/lib.sh
+# shellcheck source=bench/preamble.sh disable=SC1091
+source bench/preamble.sh
 
 read -r -a RATES <<<"${BENCH_GROWTH_RATES:-100 200 400 800 1600 3200 6400}"
 read -r -a STEPS <<<"${BENCH_GROWTH_STEPS:-10 25 50 75 90 100 110 125 150}"

@@ -24,14 +24,8 @@ set -euo pipefail
 
 MERCATO_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$MERCATO_ROOT"
-# shellcheck source=scripts/lib.sh disable=SC1091
-source scripts/lib.sh
-# shellcheck source=scripts/deps.sh disable=SC1091
-source scripts/deps.sh
-# shellcheck source=scripts/build.sh disable=SC1091
-source scripts/build.sh
-# shellcheck source=bench/lib.sh disable=SC1091
-source bench/lib.sh
+# shellcheck source=bench/preamble.sh disable=SC1091
+source bench/preamble.sh
 
 ROUNDS="${BENCH_GRPC_ROUNDS:-3}"
 DURATION="${BENCH_GRPC_DURATION:-10s}"
@@ -85,7 +79,7 @@ row() {
 {
   echo "## gRPC vs HTTP between services (\`./mercato bench grpc\`, $(date -u '+%Y-%m-%d %H:%M UTC'), $(bench_rev))"
   echo
-  local shown="${BENCH_UP_CMD//MERCATO_ORDER_TRANSPORT=grpc/MERCATO_ORDER_TRANSPORT=…}"
+  shown="${BENCH_UP_CMD//MERCATO_ORDER_TRANSPORT=grpc/MERCATO_ORDER_TRANSPORT=…}"
   echo "System per round: \`${shown//MERCATO_ORDER_TRANSPORT=http/MERCATO_ORDER_TRANSPORT=…}\`."
   echo "Load: \`${LOAD_CMD}\` (closed loop; medians of $ROUNDS rounds each, alternating)."
   echo

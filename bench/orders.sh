@@ -71,15 +71,8 @@ set -euo pipefail
 
 MERCATO_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$MERCATO_ROOT"
-# (SC1091: plain `shellcheck` does not follow sources; `./mercato lint` runs shellcheck -x, which does.)
-# shellcheck source=scripts/lib.sh disable=SC1091
-source scripts/lib.sh
-# shellcheck source=scripts/deps.sh disable=SC1091
-source scripts/deps.sh
-# shellcheck source=scripts/build.sh disable=SC1091
-source scripts/build.sh
-# shellcheck source=bench/lib.sh disable=SC1091
-source bench/lib.sh
+# shellcheck source=bench/preamble.sh disable=SC1091
+source bench/preamble.sh
 
 read -r -a MODES <<<"${BENCH_ORDERS_MODES:-orchestration choreography}"
 read -r -a STORAGES <<<"${BENCH_ORDERS_STORAGES:-sqlite postgres}"

@@ -183,7 +183,10 @@ events::CloudEvent to_cloud_event(const OrderEvent& e, const Order& o, std::stri
   return out;
 }
 
-Result<events::CloudEvent> upcast(events::CloudEvent e) {
+namespace {
+
+// The data of a stored order event as its type's current version: parsed once, the upcasters applied.
+Result<boost::json::object> current_data(const events::CloudEvent& e) {
   auto current = current_version(e.type);
   if (current == 0) return Error::internal(e.type + " " + e.id + " is not an order event");
   auto version = events::schema_version(e);
@@ -191,7 +194,6 @@ Result<events::CloudEvent> upcast(events::CloudEvent e) {
     return Error::internal("stored " + e.type + " " + e.id + " is v" + std::to_string(version) +
                            ", newer than this build writes (v" + std::to_string(current) + ")");
   }
-  if (version == current) return e;
   boost::system::error_code ec;
   auto parsed = boost::json::parse(e.data, ec);
   if (ec || !parsed.is_object())
@@ -207,18 +209,23 @@ Result<events::CloudEvent> upcast(events::CloudEvent e) {
     }
     found->upcast(data);
   }
+  return std::move(data);
+}
+
+}  // namespace
+
+Result<events::CloudEvent> upcast(events::CloudEvent e) {
+  MERCATO_ASSIGN_OR_RETURN(auto data, current_data(e));
+  auto current = current_version(e.type);
+  if (events::schema_version(e) == current) return e;
   e.data = boost::json::serialize(data);
   e.dataschema = events::make_event(kService, e.type, e.subject, "{}", {}, current).dataschema;
   return e;
 }
 
 Result<OrderEvent> order_event_from(const events::CloudEvent& stored) {
-  MERCATO_ASSIGN_OR_RETURN(auto e, upcast(stored));
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(e.data, ec);
-  if (ec || !parsed.is_object())
-    return Error::internal("stored " + e.type + " " + e.id + " is not an object");
-  return read(e, parsed.as_object());
+  MERCATO_ASSIGN_OR_RETURN(auto data, current_data(stored));
+  return read(stored, data);
 }
 
 events::CloudEvent announcement(const Order& o) {
