@@ -34,7 +34,8 @@ using testing::ReceivedSpan;
 
 constexpr const char* kAddress =
     R"({"name":"Ann Lee","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"})";
-const std::set<std::string> kServices{"gateway", "user", "order", "inventory", "payment", "shipping", "notification"};
+const std::set<std::string> kServices{"gateway", "user",     "order",       "inventory",
+                                      "payment", "shipping", "notification"};
 constexpr int kServer = 2;
 constexpr int kClient = 3;
 constexpr int kProducer = 4;
@@ -66,7 +67,8 @@ bool complete(const std::vector<ReceivedSpan>& trace) {
   for (const auto& s : trace) {
     ids.insert(s.span_id);
     services.insert(s.service);
-    committed = committed || (s.service == "order" && s.kind == kConsumer && s.name == "process inventory.committed");
+    committed =
+        committed || (s.service == "order" && s.kind == kConsumer && s.name == "process inventory.committed");
   }
   for (const auto& s : trace) {
     if (!s.parent_span_id.empty() && ids.count(s.parent_span_id) == 0) return false;
@@ -91,9 +93,11 @@ const ReceivedSpan* with(const std::vector<ReceivedSpan>& trace, int kind, const
   return nullptr;
 }
 
-void expect_attributes(const ReceivedSpan* span, const std::vector<std::string>& keys, const std::string& what) {
+void expect_attributes(const ReceivedSpan* span, const std::vector<std::string>& keys,
+                       const std::string& what) {
   ASSERT_NE(span, nullptr) << "no " << what << " span";
-  for (const auto& k : keys) EXPECT_EQ(span->attributes.count(k), 1U) << what << " span '" << span->name << "' lacks " << k;
+  for (const auto& k : keys)
+    EXPECT_EQ(span->attributes.count(k), 1U) << what << " span '" << span->name << "' lacks " << k;
 }
 
 class TracingE2E : public ::testing::TestWithParam<testing::Topology> {
@@ -130,7 +134,8 @@ class TracingE2E : public ::testing::TestWithParam<testing::Topology> {
 
   HttpResult call(const std::string& token, const std::string& method, const std::string& target,
                   const std::string& body = {}) {
-    return testing::http(gateway_, method, target, body, {{"Authorization", token.empty() ? "" : "Bearer " + token}});
+    return testing::http(gateway_, method, target, body,
+                         {{"Authorization", token.empty() ? "" : "Bearer " + token}});
   }
 
   std::string login(const std::string& email, const std::string& password) {
@@ -149,7 +154,8 @@ class TracingE2E : public ::testing::TestWithParam<testing::Topology> {
 TEST_P(TracingE2E, OneOrderIsOneTraceAcrossEveryService) {
   auto admin = login("admin@mercato.local", "admin password for tracing");
   auto sku = "trace-" + random_hex(4);
-  auto stocked = call(admin, "PUT", "/api/inventory/" + sku, R"({"name":"Mug","price_cents":1299,"available":5})");
+  auto stocked =
+      call(admin, "PUT", "/api/inventory/" + sku, R"({"name":"Mug","price_cents":1299,"available":5})");
   ASSERT_TRUE(stocked.status == 200 || stocked.status == 201) << stocked.body;
   auto email = "trace-" + random_hex(6) + "@example.com";
   auto registered = call("", "POST", "/api/users",
@@ -157,9 +163,10 @@ TEST_P(TracingE2E, OneOrderIsOneTraceAcrossEveryService) {
   ASSERT_EQ(registered.status, 201) << registered.body;
   auto customer = login(email, "correct horse");
 
-  auto placed = call(customer, "POST", "/api/orders",
-                     R"({"items":[{"product_id":")" + sku + R"(","quantity":2}],"payment_token":"tok_visa","shipping_address":)" +
-                         kAddress + "}");
+  auto placed =
+      call(customer, "POST", "/api/orders",
+           R"({"items":[{"product_id":")" + sku +
+               R"(","quantity":2}],"payment_token":"tok_visa","shipping_address":)" + kAddress + "}");
   ASSERT_EQ(placed.status, 201) << placed.body;
   auto order_id = field(placed, "id");
 
@@ -169,8 +176,9 @@ TEST_P(TracingE2E, OneOrderIsOneTraceAcrossEveryService) {
       [&](const auto& all) {
         for (const auto& s : all) {
           if (s.service == "gateway" && s.kind == kServer && s.parent_span_id.empty() &&
-              s.attributes.count("http.request.method") != 0 && s.attributes.at("http.request.method") == "POST" &&
-              s.attributes.count("url.path") != 0 && s.attributes.at("url.path") == "/api/orders") {
+              s.attributes.count("http.request.method") != 0 &&
+              s.attributes.at("http.request.method") == "POST" && s.attributes.count("url.path") != 0 &&
+              s.attributes.at("url.path") == "/api/orders") {
             trace_id = s.trace_id;
             return true;
           }
@@ -179,9 +187,10 @@ TEST_P(TracingE2E, OneOrderIsOneTraceAcrossEveryService) {
       },
       20s);
   ASSERT_FALSE(trace_id.empty()) << "no gateway span for POST /api/orders; " << receiver_.spans().size()
-                                 << " spans received\n" << system_->logs();
-  auto trace = in_trace(receiver_.wait_for([&](const auto& all) { return complete(in_trace(all, trace_id)); }, 40s),
-                        trace_id);
+                                 << " spans received\n"
+                                 << system_->logs();
+  auto trace = in_trace(
+      receiver_.wait_for([&](const auto& all) { return complete(in_trace(all, trace_id)); }, 40s), trace_id);
   ASSERT_TRUE(complete(trace)) << "the order's trace is not whole:\n" << describe(trace);
   EXPECT_EQ(receiver_.rejected(), 0) << receiver_.rejections().front();
 
@@ -204,32 +213,44 @@ TEST_P(TracingE2E, OneOrderIsOneTraceAcrossEveryService) {
 
   // The semantic conventions, on at least one span of each kind.
   expect_attributes(with(trace, kServer, "http.route"),
-                    {"http.request.method", "http.route", "http.response.status_code", "url.path", "server.address",
-                     "server.port"},
+                    {"http.request.method", "http.route", "http.response.status_code", "url.path",
+                     "server.address", "server.port"},
                     "HTTP server");
-  expect_attributes(with(trace, kClient, "http.request.method"),
-                    {"http.request.method", "http.response.status_code", "url.path", "server.address", "server.port"},
-                    "HTTP client");
-  expect_attributes(with(trace, kServer, "rpc.system"), {"rpc.system", "rpc.service", "rpc.method", "rpc.grpc.status_code"},
-                    "gRPC server");
-  expect_attributes(with(trace, kClient, "rpc.system"),
-                    {"rpc.system", "rpc.service", "rpc.method", "rpc.grpc.status_code", "server.address", "server.port"},
-                    "gRPC client");
+  expect_attributes(
+      with(trace, kClient, "http.request.method"),
+      {"http.request.method", "http.response.status_code", "url.path", "server.address", "server.port"},
+      "HTTP client");
+  expect_attributes(with(trace, kServer, "rpc.system"),
+                    {"rpc.system", "rpc.service", "rpc.method", "rpc.grpc.status_code"}, "gRPC server");
+  expect_attributes(
+      with(trace, kClient, "rpc.system"),
+      {"rpc.system", "rpc.service", "rpc.method", "rpc.grpc.status_code", "server.address", "server.port"},
+      "gRPC client");
   expect_attributes(with(trace, kClient, "db.system"), {"db.system", "db.operation"}, "database");
-  expect_attributes(with(trace, kProducer, "messaging.system"),
-                    {"messaging.system", "messaging.operation", "messaging.destination.name", "messaging.message.id"},
-                    "publish");
-  expect_attributes(with(trace, kConsumer, "messaging.system"),
-                    {"messaging.system", "messaging.operation", "messaging.destination.name", "messaging.message.id"},
-                    "process");
+  expect_attributes(
+      with(trace, kProducer, "messaging.system"),
+      {"messaging.system", "messaging.operation", "messaging.destination.name", "messaging.message.id"},
+      "publish");
+  expect_attributes(
+      with(trace, kConsumer, "messaging.system"),
+      {"messaging.system", "messaging.operation", "messaging.destination.name", "messaging.message.id"},
+      "process");
   const auto* rpc = with(trace, kClient, "rpc.system");
-  if (rpc != nullptr) EXPECT_EQ(rpc->attributes.at("rpc.system"), "grpc");
+  if (rpc != nullptr) {
+    EXPECT_EQ(rpc->attributes.at("rpc.system"), "grpc");
+  }
   const auto* db = with(trace, kClient, "db.system");
-  if (db != nullptr) EXPECT_EQ(db->attributes.at("db.system"), "sqlite");
+  if (db != nullptr) {
+    EXPECT_EQ(db->attributes.at("db.system"), "sqlite");
+  }
   const auto* publish = with(trace, kProducer, "messaging.operation");
-  if (publish != nullptr) EXPECT_EQ(publish->attributes.at("messaging.operation"), "publish");
+  if (publish != nullptr) {
+    EXPECT_EQ(publish->attributes.at("messaging.operation"), "publish");
+  }
   const auto* process = with(trace, kConsumer, "messaging.operation");
-  if (process != nullptr) EXPECT_EQ(process->attributes.at("messaging.operation"), "process");
+  if (process != nullptr) {
+    EXPECT_EQ(process->attributes.at("messaging.operation"), "process");
+  }
   // Every participant handled a saga message inside this trace.
   for (const auto* participant : {"inventory", "payment", "shipping", "notification"}) {
     bool consumed = false;
@@ -243,11 +264,13 @@ TEST_P(TracingE2E, UnsampledRequestsAreNotExportedButStillPropagate) {
   // A caller that says "not sampled": the parent-based sampler follows it in every service.
   auto unsampled = "00-" + random_hex(16) + "-" + random_hex(8) + "-00";
   // A product that is not there: answered by the inventory service (404), so both processes take part.
-  auto r = testing::http(gateway_, "GET", "/api/inventory/none", "", {{"traceparent", unsampled}, {"Authorization", ""}});
+  auto r = testing::http(gateway_, "GET", "/api/inventory/none", "",
+                         {{"traceparent", unsampled}, {"Authorization", ""}});
   ASSERT_EQ(r.status, 404) << r.body;
   auto sampled_id = random_hex(16);
   auto sampled = "00-" + sampled_id + "-" + random_hex(8) + "-01";
-  auto s = testing::http(gateway_, "GET", "/api/inventory/none", "", {{"traceparent", sampled}, {"Authorization", ""}});
+  auto s = testing::http(gateway_, "GET", "/api/inventory/none", "",
+                         {{"traceparent", sampled}, {"Authorization", ""}});
   ASSERT_EQ(s.status, 404) << s.body;
   // The sampled request's spans arrive (gateway and inventory) ...
   auto all = receiver_.wait_for(

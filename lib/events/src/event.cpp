@@ -34,7 +34,8 @@ CloudEvent make_event(std::string_view service, std::string type, std::string su
   // An event made by synchronous code running under a span (an event handler, a sync route) without
   // a context of its own continues that span's trace (tracing.hpp, "ambient").
   const auto* ambient = obs::ambient();
-  e.traceparent = traceparent.empty() && ambient != nullptr ? ambient->context.to_traceparent() : std::move(traceparent);
+  e.traceparent =
+      traceparent.empty() && ambient != nullptr ? ambient->context.to_traceparent() : std::move(traceparent);
   e.data = std::move(data);
   return e;
 }

@@ -185,7 +185,7 @@ struct Client::Impl {
     }
     if (!parent) co_return co_await send_untraced(to, request, options);
     std::string method(request.method == Method::kOther ? std::string_view(request.method_name)
-                                                         : to_string(request.method));
+                                                        : to_string(request.method));
     auto span = tracer->start(method, obs::SpanKind::kClient, parent);
     request.headers.set(kTraceparentHeader, span.context().to_traceparent());
     if (span.recording()) {

@@ -27,7 +27,8 @@ std::string hex_to_bytes(std::string_view hex) {
   auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
   std::string out;
   out.reserve(hex.size() / 2);
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(nibble(hex[i]) << 4 | nibble(hex[i + 1]));
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out += static_cast<char>(nibble(hex[i]) << 4 | nibble(hex[i + 1]));
   return out;
 }
 
@@ -78,7 +79,8 @@ class HttpSender : public OtlpSender {
         stream_ = std::make_unique<beast::tcp_stream>(io_);
         stream_->expires_after(timeout);
         tcp::resolver resolver(io_);
-        auto [rec, found] = co_await resolver.async_resolve(endpoint_.host, std::to_string(endpoint_.port), kUseTuple);
+        auto [rec, found] =
+            co_await resolver.async_resolve(endpoint_.host, std::to_string(endpoint_.port), kUseTuple);
         if (rec) {
           out.error = "cannot resolve " + endpoint_.host + ": " + rec.message();
           co_return;
@@ -138,7 +140,8 @@ std::string encode_export_request(const std::vector<SpanData>& spans, const Reso
   add_attribute(*res->mutable_attributes(), "service.name", AttributeValue(resource.service_name));
   add_attribute(*res->mutable_attributes(), "telemetry.sdk.name", AttributeValue(std::string("mercato")));
   add_attribute(*res->mutable_attributes(), "telemetry.sdk.language", AttributeValue(std::string("cpp")));
-  for (const auto& [k, v] : resource.attributes) add_attribute(*res->mutable_attributes(), k, AttributeValue(v));
+  for (const auto& [k, v] : resource.attributes)
+    add_attribute(*res->mutable_attributes(), k, AttributeValue(v));
   auto* scope_spans = rs->add_scope_spans();
   scope_spans->mutable_scope()->set_name("mercato");
   for (const auto& s : spans) {
@@ -267,7 +270,8 @@ void BatchSpanProcessor::export_batch(std::vector<SpanData> batch) {
   auto body = encode_export_request(batch, resource_);
   auto deadline = std::chrono::steady_clock::now() + export_timeout_;
   for (int attempt = 1;; ++attempt) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     auto outcome = sender_->send(body, std::max(left, std::chrono::milliseconds(1)));
     if (outcome.status >= 200 && outcome.status < 300) {
       exported_.inc(batch.size());

@@ -62,7 +62,7 @@ TEST(OtlpRetry, RetriesOnlyWhatTheCollectorMayTakeLater) {
   EXPECT_EQ(retry_delay({429, {}, {}}, 3, p), 400ms);
   EXPECT_EQ(retry_delay({502, {}, {}}, 10, p), 1s);  // capped
   EXPECT_EQ(retry_delay({0, {}, "refused"}, 1, p), 100ms);
-  EXPECT_EQ(retry_delay({429, 3s, {}}, 1, p), 3000ms);  // Retry-After honoured
+  EXPECT_EQ(retry_delay({429, 3s, {}}, 1, p), 3000ms);      // Retry-After honoured
   EXPECT_EQ(retry_delay({503, 3600s, {}}, 1, p), 30000ms);  // but bounded
 }
 
@@ -118,7 +118,7 @@ TEST(BatchSpanProcessor, DropsAndCountsWhenFullWithoutWaitingForTheCollector) {
   auto started = std::chrono::steady_clock::now();
   for (int i = 0; i < 100; ++i) p.export_span(span_named("more"));
   auto took = std::chrono::steady_clock::now() - started;
-  EXPECT_LT(took, 500ms);  // 100 spans queued or dropped; none waited for the hanging send
+  EXPECT_LT(took, 500ms);             // 100 spans queued or dropped; none waited for the hanging send
   EXPECT_EQ(p.stats().dropped, 96U);  // 4 fit in the queue
   fake->release();
   p.shutdown();

@@ -50,7 +50,8 @@ bool Sampler::should_sample(const std::optional<TraceContext>& parent, std::stri
   return false;
 }
 
-Span::Span(Span&& other) noexcept : sink_(std::exchange(other.sink_, nullptr)), data_(std::move(other.data_)) {}
+Span::Span(Span&& other) noexcept
+    : sink_(std::exchange(other.sink_, nullptr)), data_(std::move(other.data_)) {}
 
 Span& Span::operator=(Span&& other) noexcept {
   if (this != &other) {
@@ -94,7 +95,8 @@ Span Tracer::start(std::string name, SpanKind kind, const std::optional<TraceCon
   span.data_.context = parent ? parent->child() : TraceContext::new_root();
   bool sampled = sampler_.should_sample(parent, span.data_.context.trace_id);
   // Keep the other flag bits a parent set; the sampled bit is ours to say.
-  span.data_.context.flags = static_cast<std::uint8_t>((span.data_.context.flags & ~1U) | (sampled ? 1U : 0U));
+  span.data_.context.flags =
+      static_cast<std::uint8_t>((span.data_.context.flags & ~1U) | (sampled ? 1U : 0U));
   if (!sampled || sink_ == nullptr) return span;
   span.sink_ = sink_;
   span.data_.name = std::move(name);
@@ -118,9 +120,9 @@ ContextScope::~ContextScope() {
 const Ambient* ambient() noexcept { return t_ambient ? &*t_ambient : nullptr; }
 
 std::uint64_t unix_nano_now() noexcept {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
 }
 
 }  // namespace mercato::obs

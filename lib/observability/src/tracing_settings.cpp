@@ -132,7 +132,8 @@ EnvLookup env_of(std::vector<std::pair<std::string, std::string>> variables) {
 Result<OtlpEndpoint> parse_otlp_endpoint(std::string_view url) {
   constexpr std::string_view kScheme = "http://";
   if (url.substr(0, kScheme.size()) != kScheme) {
-    return Error::validation("endpoint", "'" + std::string(url) + "' must start with http:// (https is not supported)");
+    return Error::validation("endpoint",
+                             "'" + std::string(url) + "' must start with http:// (https is not supported)");
   }
   OtlpEndpoint e;
   e.url = std::string(url);
@@ -145,11 +146,13 @@ Result<OtlpEndpoint> parse_otlp_endpoint(std::string_view url) {
   std::string_view port;
   if (authority.front() == '[') {  // [::1]:4318
     auto close = authority.find(']');
-    if (close == std::string_view::npos) return Error::validation("endpoint", "'" + std::string(url) + "' has an unclosed '['");
+    if (close == std::string_view::npos)
+      return Error::validation("endpoint", "'" + std::string(url) + "' has an unclosed '['");
     host = authority.substr(1, close - 1);
     auto after = authority.substr(close + 1);
     if (!after.empty()) {
-      if (after.front() != ':') return Error::validation("endpoint", "'" + std::string(url) + "' has junk after ']'");
+      if (after.front() != ':')
+        return Error::validation("endpoint", "'" + std::string(url) + "' has junk after ']'");
       port = after.substr(1);
     }
   } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
@@ -167,7 +170,8 @@ Result<OtlpEndpoint> parse_otlp_endpoint(std::string_view url) {
     e.port = static_cast<std::uint16_t>(value);
   }
   if (e.target.find_first_of("?# ") != std::string::npos) {
-    return Error::validation("endpoint", "'" + std::string(url) + "': no query, fragment or space in the path");
+    return Error::validation("endpoint",
+                             "'" + std::string(url) + "': no query, fragment or space in the path");
   }
   return e;
 }
@@ -195,15 +199,18 @@ Result<TracingSettings> read_tracing_settings(const EnvLookup& env, std::string_
   s.export_timeout = std::chrono::milliseconds(timeout);
   MERCATO_ASSIGN_OR_RETURN(auto queue, read_number(env, "OTEL_BSP_MAX_QUEUE_SIZE", 2048, 1, 10'000'000));
   s.max_queue_size = queue;
-  MERCATO_ASSIGN_OR_RETURN(auto batch, read_number(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, 1, 10'000'000));
+  MERCATO_ASSIGN_OR_RETURN(auto batch,
+                           read_number(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, 1, 10'000'000));
   if (batch > queue) {
-    return invalid("OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
-                   std::to_string(batch) + " is larger than OTEL_BSP_MAX_QUEUE_SIZE (" + std::to_string(queue) + ")");
+    return invalid(
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        std::to_string(batch) + " is larger than OTEL_BSP_MAX_QUEUE_SIZE (" + std::to_string(queue) + ")");
   }
   s.max_export_batch_size = batch;
 
   if (auto disabled = env("OTEL_SDK_DISABLED"); disabled && !disabled->empty()) {
-    if (*disabled != "true" && *disabled != "false") return invalid("OTEL_SDK_DISABLED", "must be true or false");
+    if (*disabled != "true" && *disabled != "false")
+      return invalid("OTEL_SDK_DISABLED", "must be true or false");
     if (*disabled == "true") return s;
   }
   std::string url;

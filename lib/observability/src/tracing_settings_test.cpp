@@ -47,14 +47,15 @@ TEST(TracingSettings, SdkDisabledTurnsTracingOff) {
 }
 
 TEST(TracingSettings, ReadsSamplerServiceNameResourceAndBatching) {
-  auto s = read({{"OTEL_TRACES_SAMPLER", "parentbased_traceidratio"},
-                 {"OTEL_TRACES_SAMPLER_ARG", "0.01"},
-                 {"OTEL_SERVICE_NAME", "order-canary"},
-                 {"OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod, team=shop%20floor,service.name=x"},
-                 {"OTEL_BSP_SCHEDULE_DELAY", "200"},
-                 {"OTEL_BSP_MAX_QUEUE_SIZE", "100"},
-                 {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"},
-                 {"OTEL_BSP_EXPORT_TIMEOUT", "1000"}});
+  auto s =
+      read({{"OTEL_TRACES_SAMPLER", "parentbased_traceidratio"},
+            {"OTEL_TRACES_SAMPLER_ARG", "0.01"},
+            {"OTEL_SERVICE_NAME", "order-canary"},
+            {"OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod, team=shop%20floor,service.name=x"},
+            {"OTEL_BSP_SCHEDULE_DELAY", "200"},
+            {"OTEL_BSP_MAX_QUEUE_SIZE", "100"},
+            {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"},
+            {"OTEL_BSP_EXPORT_TIMEOUT", "1000"}});
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(s->sampler.kind, SamplerKind::kParentBasedTraceIdRatio);
   EXPECT_DOUBLE_EQ(s->sampler.ratio, 0.01);
@@ -72,16 +73,17 @@ TEST(TracingSettings, RefusesBadValuesNamingTheVariable) {
     std::string variable;
     std::string value;
   };
-  for (const auto& c : std::vector<Case>{{"OTEL_TRACES_SAMPLER", "sometimes"},
-                                         {"OTEL_BSP_SCHEDULE_DELAY", "5s"},
-                                         {"OTEL_BSP_MAX_QUEUE_SIZE", "0"},
-                                         {"OTEL_BSP_EXPORT_TIMEOUT", "-1"},
-                                         {"OTEL_RESOURCE_ATTRIBUTES", "novalue"},
-                                         {"OTEL_RESOURCE_ATTRIBUTES", "k=%zz"},
-                                         {"OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"},
-                                         {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://host:99999/v1/traces"},
-                                         {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http:///v1/traces"},
-                                         {"OTEL_SDK_DISABLED", "yes"}}) {
+  for (const auto& c :
+       std::vector<Case>{{"OTEL_TRACES_SAMPLER", "sometimes"},
+                         {"OTEL_BSP_SCHEDULE_DELAY", "5s"},
+                         {"OTEL_BSP_MAX_QUEUE_SIZE", "0"},
+                         {"OTEL_BSP_EXPORT_TIMEOUT", "-1"},
+                         {"OTEL_RESOURCE_ATTRIBUTES", "novalue"},
+                         {"OTEL_RESOURCE_ATTRIBUTES", "k=%zz"},
+                         {"OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"},
+                         {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://host:99999/v1/traces"},
+                         {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http:///v1/traces"},
+                         {"OTEL_SDK_DISABLED", "yes"}}) {
     auto s = read({{c.variable, c.value}});
     ASSERT_FALSE(s) << c.variable << "=" << c.value;
     EXPECT_EQ(s.error().field, c.variable);
@@ -103,7 +105,8 @@ TEST(TracingSettings, RefusesABatchLargerThanTheQueue) {
 }
 
 TEST(TracingSettings, EmptyVariablesCountAsUnset) {
-  auto s = read({{"OTEL_EXPORTER_OTLP_ENDPOINT", ""}, {"OTEL_TRACES_SAMPLER", ""}, {"OTEL_BSP_MAX_QUEUE_SIZE", ""}});
+  auto s = read(
+      {{"OTEL_EXPORTER_OTLP_ENDPOINT", ""}, {"OTEL_TRACES_SAMPLER", ""}, {"OTEL_BSP_MAX_QUEUE_SIZE", ""}});
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_FALSE(s->enabled());
   EXPECT_EQ(s->max_queue_size, 2048U);

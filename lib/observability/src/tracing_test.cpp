@@ -20,8 +20,12 @@ TraceContext parent(bool sampled) {
 }
 
 // Trace ids whose random half is just below and just above half of the 64-bit range.
-constexpr const char* kLowTraceId = "0000000000000000" "7fffffffffffff00";
-constexpr const char* kHighTraceId = "0000000000000000" "8000000000000100";
+constexpr const char* kLowTraceId =
+    "0000000000000000"
+    "7fffffffffffff00";
+constexpr const char* kHighTraceId =
+    "0000000000000000"
+    "8000000000000100";
 
 TEST(Sampler, AlwaysOnAndOffIgnoreTheParent) {
   Sampler on({SamplerKind::kAlwaysOn, 1.0});
@@ -56,7 +60,8 @@ TEST(Sampler, RatioDecidesByTheTraceIdAlone) {
 TEST(Sampler, RatioSamplesAboutItsShareOfRandomTraces) {
   Sampler tenth({SamplerKind::kTraceIdRatio, 0.1});
   int sampled = 0;
-  for (int i = 0; i < 10000; ++i) sampled += tenth.should_sample(std::nullopt, TraceContext::new_root().trace_id);
+  for (int i = 0; i < 10000; ++i)
+    sampled += tenth.should_sample(std::nullopt, TraceContext::new_root().trace_id);
   EXPECT_GT(sampled, 800);
   EXPECT_LT(sampled, 1200);
 }

@@ -21,7 +21,8 @@ class TracingInterceptor : public gx::Interceptor {
       : tracer_(tracer), to_(to), method_(method) {}
 
   void Intercept(gx::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(gx::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) start(*methods);
+    if (methods->QueryInterceptionHookPoint(gx::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA))
+      start(*methods);
     if (methods->QueryInterceptionHookPoint(gx::InterceptionHookPoints::POST_RECV_STATUS)) {
       if (const auto* status = methods->GetRecvStatus(); status != nullptr && span_.recording()) {
         span_.set("rpc.grpc.status_code", std::int64_t{static_cast<int>(status->error_code())});
@@ -63,7 +64,8 @@ class TracingInterceptor : public gx::Interceptor {
 
 class TracingInterceptorFactory : public gx::ClientInterceptorFactoryInterface {
  public:
-  TracingInterceptorFactory(const obs::Tracer& tracer, http::Endpoint to) : tracer_(tracer), to_(std::move(to)) {}
+  TracingInterceptorFactory(const obs::Tracer& tracer, http::Endpoint to)
+      : tracer_(tracer), to_(std::move(to)) {}
   gx::Interceptor* CreateClientInterceptor(gx::ClientRpcInfo* info) override {
     return new TracingInterceptor(tracer_, to_, info->method() == nullptr ? "" : info->method());
   }

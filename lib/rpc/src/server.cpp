@@ -99,15 +99,16 @@ Server::Server(std::string name, http::IoPool& io, std::function<bool()> ready, 
       metrics_(metrics),
       tracer_(tracer) {}
 
-std::shared_ptr<obs::Span> Server::start_span(const grpc::CallbackServerContext& call, std::string_view method,
-                                              Incoming& incoming) {
+std::shared_ptr<obs::Span> Server::start_span(const grpc::CallbackServerContext& call,
+                                              std::string_view method, Incoming& incoming) {
   auto parent = obs::TraceContext::parse(metadata(call, "traceparent"));
   // "<package>.<Service>/<Method>" when the handler says so (health); otherwise the method of this
   // service's own API, whose gRPC service the call context does not name.
   auto slash = method.find('/');
   std::string service = slash == std::string_view::npos ? name_ : std::string(method.substr(0, slash));
   std::string rpc_method(slash == std::string_view::npos ? method : method.substr(slash + 1));
-  auto span = std::make_shared<obs::Span>(tracer_->start(service + "/" + rpc_method, obs::SpanKind::kServer, parent));
+  auto span =
+      std::make_shared<obs::Span>(tracer_->start(service + "/" + rpc_method, obs::SpanKind::kServer, parent));
   incoming.traceparent = span->context().to_traceparent();
   if (span->recording()) {
     span->set("rpc.system", "grpc");

@@ -34,8 +34,8 @@ std::string to_hex(const std::string& bytes) {
 std::string check_strict(const Message& m, const std::string& path) {
   const auto* reflection = m.GetReflection();
   if (!reflection->GetUnknownFields(m).empty()) {
-    return path + ": " + std::to_string(reflection->GetUnknownFields(m).field_count()) +
-           " field(s) that " + m.GetDescriptor()->full_name() + " does not define";
+    return path + ": " + std::to_string(reflection->GetUnknownFields(m).field_count()) + " field(s) that " +
+           m.GetDescriptor()->full_name() + " does not define";
   }
   std::vector<const FieldDescriptor*> fields;
   reflection->ListFields(m, &fields);
@@ -145,12 +145,12 @@ struct OtlpReceiver::Impl {
 
   mutable std::mutex mutex;
   mutable std::condition_variable changed;
-  std::vector<ReceivedSpan> spans;  // guarded by mutex
-  int accepted = 0;                 // guarded by mutex
-  int refused = 0;                  // guarded by mutex
-  std::vector<std::string> rejections;  // guarded by mutex
-  int refuse_left = 0;                  // guarded by mutex
-  int refuse_status = 503;              // guarded by mutex
+  std::vector<ReceivedSpan> spans;        // guarded by mutex
+  int accepted = 0;                       // guarded by mutex
+  int refused = 0;                        // guarded by mutex
+  std::vector<std::string> rejections;    // guarded by mutex
+  int refuse_left = 0;                    // guarded by mutex
+  int refuse_status = 503;                // guarded by mutex
   std::optional<int> refuse_retry_after;  // guarded by mutex
 
   http::Response take(const http::Request& req) {
@@ -168,7 +168,8 @@ struct OtlpReceiver::Impl {
     auto type = req.headers.get("Content-Type");
     Parsed parsed;
     if (!type || *type != "application/x-protobuf") {
-      parsed.error = "Content-Type must be application/x-protobuf, not '" + std::string(type.value_or("")) + "'";
+      parsed.error =
+          "Content-Type must be application/x-protobuf, not '" + std::string(type.value_or("")) + "'";
     } else {
       parsed = parse(req.body);
     }
@@ -192,11 +193,12 @@ struct OtlpReceiver::Impl {
 
 OtlpReceiver::OtlpReceiver() : impl_(std::make_unique<Impl>()) {
   http::Router router;
-  router.add(http::Method::kPost, "/v1/traces", [this](const http::Request& req) { return impl_->take(req); });
+  router.add(http::Method::kPost, "/v1/traces",
+             [this](const http::Request& req) { return impl_->take(req); });
   http::ServerSettings settings;
   settings.max_body_bytes = std::uint64_t{64} * 1024 * 1024;
-  impl_->server = std::make_unique<http::Server>(impl_->pool, settings, std::move(router), impl_->logger,
-                                                 impl_->metrics);
+  impl_->server =
+      std::make_unique<http::Server>(impl_->pool, settings, std::move(router), impl_->logger, impl_->metrics);
   impl_->server->start();
   impl_->pool.start();
 }
@@ -247,7 +249,8 @@ std::vector<std::string> OtlpReceiver::rejections() const {
 }
 
 std::vector<ReceivedSpan> OtlpReceiver::wait_for(
-    const std::function<bool(const std::vector<ReceivedSpan>&)>& done, std::chrono::milliseconds timeout) const {
+    const std::function<bool(const std::vector<ReceivedSpan>&)>& done,
+    std::chrono::milliseconds timeout) const {
   std::unique_lock lock(impl_->mutex);
   impl_->changed.wait_for(lock, timeout, [&] { return done(impl_->spans); });
   return impl_->spans;

@@ -48,7 +48,11 @@ TEST(OtlpReceiver, RefusesAnUnknownFieldAtAnyDepth) {
   EXPECT_NE(OtlpReceiver::parse(top.SerializeAsString()).error, "");
 
   auto deep = valid_request();
-  auto* value = deep.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)->mutable_attributes(0)->mutable_value();
+  auto* value = deep.mutable_resource_spans(0)
+                    ->mutable_scope_spans(0)
+                    ->mutable_spans(0)
+                    ->mutable_attributes(0)
+                    ->mutable_value();
   value->GetReflection()->MutableUnknownFields(value)->AddLengthDelimited(42, "surprise");
   auto parsed = OtlpReceiver::parse(deep.SerializeAsString());
   EXPECT_NE(parsed.error.find("does not define"), std::string::npos) << parsed.error;
@@ -56,7 +60,8 @@ TEST(OtlpReceiver, RefusesAnUnknownFieldAtAnyDepth) {
 
 TEST(OtlpReceiver, RefusesAnUndefinedEnumValue) {
   auto r = valid_request();
-  r.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)->set_kind(static_cast<pb::Span::SpanKind>(9));
+  r.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0)->set_kind(
+      static_cast<pb::Span::SpanKind>(9));
   auto parsed = OtlpReceiver::parse(r.SerializeAsString());
   EXPECT_NE(parsed.error.find("is not a value of"), std::string::npos) << parsed.error;
 

@@ -100,7 +100,9 @@ class BatchSpanProcessor : public SpanSink {
     std::uint64_t failed = 0;
     std::uint64_t retries = 0;
   };
-  Stats stats() const noexcept { return {dropped_.value(), exported_.value(), failed_.value(), retries_.value()}; }
+  Stats stats() const noexcept {
+    return {dropped_.value(), exported_.value(), failed_.value(), retries_.value()};
+  }
 
  private:
   void run();
@@ -119,9 +121,9 @@ class BatchSpanProcessor : public SpanSink {
   Counter& failed_;
   Counter& retries_;
   std::mutex mutex_;
-  std::condition_variable wake_;      // the thread: a full batch, a flush, or stop
-  std::condition_variable flushed_;   // flush(): the thread caught up
-  std::deque<SpanData> queue_;        // guarded by mutex_
+  std::condition_variable wake_;       // the thread: a full batch, a flush, or stop
+  std::condition_variable flushed_;    // flush(): the thread caught up
+  std::deque<SpanData> queue_;         // guarded by mutex_
   std::uint64_t flush_requested_ = 0;  // guarded by mutex_
   std::uint64_t flush_done_ = 0;       // guarded by mutex_
   bool stopping_ = false;              // guarded by mutex_

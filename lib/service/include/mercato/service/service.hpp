@@ -30,10 +30,10 @@
 #include "mercato/core/result.hpp"
 #include "mercato/http/client.hpp"
 #include "mercato/http/io_pool.hpp"
-#include "mercato/observability/tracing.hpp"
 #include "mercato/http/router.hpp"
 #include "mercato/observability/logging.hpp"
 #include "mercato/observability/metrics.hpp"
+#include "mercato/observability/tracing.hpp"
 
 namespace mercato::discovery {
 class Agent;
