@@ -49,10 +49,10 @@ void set_value(pb::AnyValue& out, const AttributeValue& value) {
       value);
 }
 
-void add_attribute(google::protobuf::RepeatedPtrField<pb::KeyValue>& to, const std::string& key,
+void add_attribute(google::protobuf::RepeatedPtrField<pb::KeyValue>& to, std::string_view key,
                    const AttributeValue& value) {
   auto* kv = to.Add();
-  kv->set_key(key);
+  kv->set_key(std::string(key));
   set_value(*kv->mutable_value(), value);
 }
 

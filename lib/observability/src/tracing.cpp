@@ -63,15 +63,15 @@ Span& Span::operator=(Span&& other) noexcept {
 }
 
 void Span::set(std::string_view key, std::string_view value) {
-  if (sink_ != nullptr) data_.attributes.push_back({std::string(key), std::string(value)});
+  if (sink_ != nullptr) data_.attributes.push_back({key, std::string(value)});
 }
 
 void Span::set(std::string_view key, std::int64_t value) {
-  if (sink_ != nullptr) data_.attributes.push_back({std::string(key), value});
+  if (sink_ != nullptr) data_.attributes.push_back({key, value});
 }
 
 void Span::set(std::string_view key, bool value) {
-  if (sink_ != nullptr) data_.attributes.push_back({std::string(key), value});
+  if (sink_ != nullptr) data_.attributes.push_back({key, value});
 }
 
 void Span::set_error(std::string_view message) {
@@ -102,6 +102,7 @@ Span Tracer::start(std::string name, SpanKind kind, const std::optional<TraceCon
   span.data_.name = std::move(name);
   span.data_.kind = kind;
   if (parent) span.data_.parent_span_id = parent->span_id;
+  span.data_.attributes.reserve(8);  // what the instrumentation sets at most, in one allocation
   span.data_.start_unix_nano = unix_nano_now();
   return span;
 }

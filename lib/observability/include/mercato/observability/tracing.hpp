@@ -44,8 +44,10 @@ enum class SpanKind { kInternal = 1, kServer = 2, kClient = 3, kProducer = 4, kC
 enum class SpanStatus { kUnset = 0, kOk = 1, kError = 2 };
 
 using AttributeValue = std::variant<std::string, std::int64_t, double, bool>;
+// The key is a view of a string with static storage — the semantic conventions' names, written as
+// literals where the span is made — so that recording an attribute allocates for its value at most.
 struct Attribute {
-  std::string key;
+  std::string_view key;
   AttributeValue value;
 };
 
@@ -114,6 +116,7 @@ class Span {
   bool recording() const noexcept { return sink_ != nullptr; }
   const TraceContext& context() const noexcept { return data_.context; }
 
+  // Attributes; `key` must have static storage (a string literal: see Attribute).
   void set(std::string_view key, std::string_view value);
   void set(std::string_view key, const char* value) { set(key, std::string_view(value)); }
   void set(std::string_view key, const std::string& value) { set(key, std::string_view(value)); }
