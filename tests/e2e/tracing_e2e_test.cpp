@@ -286,6 +286,22 @@ TEST_P(TracingE2E, UnsampledRequestsAreNotExportedButStillPropagate) {
   EXPECT_TRUE(in_trace(all, unsampled.substr(3, 32)).empty());
 }
 
+// A bad OTEL_* value stops a service at start, naming the variable, before it listens.
+TEST(TracingConfigE2E, ABadVariableStopsTheServiceNamingIt) {
+  struct Case {
+    const char* variable;
+    const char* value;
+  };
+  for (const auto& c : {Case{"OTEL_TRACES_SAMPLER", "sometimes"}, Case{"OTEL_BSP_MAX_QUEUE_SIZE", "lots"},
+                        Case{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4318"}}) {
+    testing::Process p(testing::binary("payment"), {"--check-config"}, {{c.variable, c.value}});
+    auto status = p.wait(10s);
+    ASSERT_TRUE(status.has_value()) << c.variable;
+    EXPECT_EQ(*status, 2) << c.variable << "\n" << p.log();
+    EXPECT_NE(p.log().find(c.variable), std::string::npos) << p.log();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Topologies, TracingE2E, testing::kTopologies, testing::topology_name);
 
 }  // namespace

@@ -364,7 +364,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     req.request_id = rid && acceptable_request_id(*rid) ? std::string(*rid) : new_uuid();
     std::optional<obs::TraceContext> parent;
     if (auto tp = req.headers.get(kTraceparentHeader)) parent = obs::TraceContext::parse(*tp);
-    if (tracer != nullptr) {
+    // Probes and scrapes (every few seconds, from supervisors and Prometheus) are not what traces are
+    // for: they keep a context but get no span.
+    bool probe = req.path == "/metrics" || req.path.starts_with("/health/");
+    if (tracer != nullptr && !probe) {
       span = tracer->start(req.method_name, obs::SpanKind::kServer, parent);
       req.trace = span.context();
     } else {

@@ -14,7 +14,8 @@
 //   into Request::deadline;
 // - per-route request/error counters and a latency histogram in the metrics registry;
 // - with a tracer (tracing on): a SERVER span per request, named "<method> <route>", with the HTTP
-//   semantic-convention attributes and status ERROR on a 5xx; its context is Request::trace. A sync
+//   semantic-convention attributes and status ERROR on a 5xx (none for /health/* and /metrics: probes
+//   and scrapes); its context is Request::trace. A sync
 //   route runs with it as the ambient context (tracing.hpp), so its database spans and events join it;
 //   an async route passes req.trace on itself;
 // - graceful shutdown: stop accepting, close idle connections, finish in-flight requests, then report.

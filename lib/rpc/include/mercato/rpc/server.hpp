@@ -112,7 +112,8 @@ class Server {
     auto incoming = Incoming::of(*call);
     // Shared: the completion handler that ends it is copied by Asio.
     std::shared_ptr<obs::Span> span;
-    if (tracer_ != nullptr) span = start_span(*call, method, incoming);
+    // Health checks are probes, as /health/* is for HTTP: no span.
+    if (tracer_ != nullptr && !method.starts_with("grpc.health.")) span = start_span(*call, method, incoming);
     boost::asio::co_spawn(
         next_executor(),
         [handler = std::move(handler), incoming = std::move(incoming)]() mutable
