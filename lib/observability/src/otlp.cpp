@@ -255,7 +255,7 @@ void BatchSpanProcessor::run() {
       }
       if (batch.empty()) break;
       lock.unlock();
-      export_batch(std::move(batch));
+      export_batch(batch);
       lock.lock();
     } while (draining || queue_.size() >= max_batch_);
     if (ticket > flush_done_) {
@@ -266,7 +266,7 @@ void BatchSpanProcessor::run() {
   }
 }
 
-void BatchSpanProcessor::export_batch(std::vector<SpanData> batch) {
+void BatchSpanProcessor::export_batch(const std::vector<SpanData>& batch) {
   auto body = encode_export_request(batch, resource_);
   auto deadline = std::chrono::steady_clock::now() + export_timeout_;
   for (int attempt = 1;; ++attempt) {

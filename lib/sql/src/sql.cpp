@@ -1,6 +1,7 @@
 // What is the same on every engine: rendering SQL for a dialect, parameters, rows, migrations.
 #include "mercato/sql/sql.hpp"
 
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <stdexcept>
@@ -174,8 +175,8 @@ namespace mercato::sql {
 void Connection::note_statement(std::string_view sql) noexcept {
   if (statements_++ > 0) return;
   // Kept as one of these constants, never as a view of `sql` (which the caller may free).
-  static constexpr std::string_view kVerbs[] = {"SELECT", "INSERT", "UPDATE", "DELETE", "WITH",  "CREATE",
-                                                "ALTER",  "DROP",   "PRAGMA", "LOCK",   "VALUES"};
+  static constexpr std::array<std::string_view, 11> kVerbs = {
+      "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "CREATE", "ALTER", "DROP", "PRAGMA", "LOCK", "VALUES"};
   auto start = sql.find_first_not_of(" \t\r\n(");
   if (start == std::string_view::npos) return;
   auto word = sql.substr(start, sql.find_first_of(" \t\r\n(", start) - start);

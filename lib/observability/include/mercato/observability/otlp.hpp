@@ -106,7 +106,7 @@ class BatchSpanProcessor : public SpanSink {
 
  private:
   void run();
-  void export_batch(std::vector<SpanData> batch);
+  void export_batch(const std::vector<SpanData>& batch);
 
   Resource resource_;
   std::chrono::milliseconds schedule_delay_;
