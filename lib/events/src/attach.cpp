@@ -59,7 +59,7 @@ Bus& attach(service::Context& ctx, EventStore& store) {
   auto transport = open_transport(ts);
   if (!transport) throw config::ConfigError("events.url: " + transport.error().message);
   auto& t = ctx.own(std::move(*transport));
-  auto& bus = ctx.own(std::make_unique<Bus>(t, store, bs, ctx.logger(), ctx.metrics()));
+  auto& bus = ctx.own(std::make_unique<Bus>(t, store, bs, ctx.logger(), ctx.metrics(), ctx.tracer()));
   ctx.add_readiness_check("events", [&t] { return t.ping(); });
 
   // Operators' tools: admins only (and services, for automation).

@@ -11,12 +11,13 @@
 namespace mercato::events {
 
 Bus::Bus(Transport& transport, EventStore& store, BusSettings settings, const obs::Logger& logger,
-         obs::Registry& metrics)
+         obs::Registry& metrics, const obs::Tracer* tracer)
     : transport_(transport),
       store_(store),
       settings_(std::move(settings)),
       logger_(logger),
       metrics_(metrics),
+      tracer_(tracer),
       publish_failures_(metrics.counter("mercato_events_publish_failures_total",
                                         "Outbox batches the broker did not accept")),
       unsent_gauge_(metrics.gauge("mercato_events_outbox_unsent", "Outbox rows not yet published")),
@@ -115,7 +116,30 @@ void Bus::stop() {
   if (relay_.joinable()) relay_.join();
 }
 
+// The consume side of a trace: a CONSUMER span whose context the handler sees as the event's
+// traceparent and as the ambient context (the handler is synchronous: nothing else runs on this thread
+// meanwhile), so the events it emits and the transactions it runs are children of this delivery.
 Result<void> Bus::dispatch(const CloudEvent& event) {
+  std::optional<obs::TraceContext> parent;
+  if (tracer_ != nullptr) parent = obs::TraceContext::parse(event.traceparent);
+  if (!parent) return dispatch_untraced(event);
+  auto span = tracer_->start("process " + event.type, obs::SpanKind::kConsumer, parent);
+  if (span.recording()) {
+    span.set("messaging.system", transport_.kind());
+    span.set("messaging.operation", "process");
+    span.set("messaging.destination.name", event.type);
+    span.set("messaging.message.id", event.id);
+    span.set("messaging.consumer.group.name", settings_.service);
+  }
+  CloudEvent traced = event;
+  traced.traceparent = span.context().to_traceparent();
+  obs::ContextScope scope(tracer_, span.context());
+  auto r = dispatch_untraced(traced);
+  if (!r) span.set_error(r.error().message);
+  return r;
+}
+
+Result<void> Bus::dispatch_untraced(const CloudEvent& event) {
   if (!injected_failures_.empty()) {
     std::lock_guard lock(mutex_);
     auto injected = injected_failures_.find(event.type);
@@ -160,8 +184,30 @@ Result<std::size_t> Bus::relay_once() {
       batch.push_back(row.event);
       seqs.push_back(row.seq);
     }
+    // The publish side of a trace: a PRODUCER span per traced event, and the event goes out with its
+    // context, so that the consumers' spans are its children. The row keeps the original traceparent:
+    // a failed batch is published again, with spans of its own, next round.
+    std::vector<obs::Span> spans;
+    if (tracer_ != nullptr) {
+      for (auto& e : batch) {
+        auto parent = obs::TraceContext::parse(e.traceparent);
+        if (!parent) continue;
+        auto span = tracer_->start("publish " + e.type, obs::SpanKind::kProducer, parent);
+        e.traceparent = span.context().to_traceparent();
+        if (!span.recording()) continue;
+        span.set("messaging.system", transport_.kind());
+        span.set("messaging.operation", "publish");
+        span.set("messaging.destination.name", e.type);
+        span.set("messaging.message.id", e.id);
+        spans.push_back(std::move(span));
+      }
+    }
     failpoint("relay.before_publish");
     auto sent = transport_.publish(batch);
+    for (auto& span : spans) {
+      if (!sent) span.set_error(sent.error().message);
+      span.end();
+    }
     if (!sent) {
       // Some may have reached the broker; they are published again next time (consumers dedupe by id,
       // and JetStream's Nats-Msg-Id window drops the repeat itself).

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 
 #include "mercato/sql/sql.hpp"
 #include "mercato/testing/testing.hpp"
@@ -149,6 +150,88 @@ TEST_F(EventsBusMetrics, NoConsumerLagSeriesWhenTheTransportCannotTell) {
   bus_->refresh_gauges();
   EXPECT_EQ(metrics_.render().find("mercato_events_consumer_lag_messages"), std::string::npos);
   EXPECT_NE(metrics_.render().find("mercato_events_outbox_lag_seconds 0"), std::string::npos);
+}
+
+// Traces through the bus (bus.hpp, "Traces"): the relay's PRODUCER span is what the event goes out
+// with, the delivery's CONSUMER span is what the handler sees as the event's traceparent and as the
+// ambient context, so an event it makes continues the trace from there.
+class RecordingTransport final : public Transport {
+ public:
+  std::vector<CloudEvent> published;
+  Handler handler;
+
+  Result<void> publish(std::span<const CloudEvent> events) override {
+    published.insert(published.end(), events.begin(), events.end());
+    return {};
+  }
+  Result<std::unique_ptr<Subscription>> subscribe(const SubscriptionOptions&, Handler h) override {
+    handler = std::move(h);
+    return std::unique_ptr<Subscription>(std::make_unique<FakeSubscription>(std::nullopt));
+  }
+  Result<void> ping() override { return {}; }
+  std::string_view kind() const noexcept override { return "fake"; }
+};
+
+struct CollectingSink : obs::SpanSink {
+  std::mutex mutex;
+  std::vector<obs::SpanData> spans;
+  void export_span(obs::SpanData&& span) override {
+    std::lock_guard lock(mutex);
+    spans.push_back(std::move(span));
+  }
+  const obs::SpanData* named(std::string_view name) {
+    for (const auto& s : spans) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  }
+};
+
+TEST(EventsBusTracing, PublishAndProcessSpansChainTheTraceThroughTheHandler) {
+  auto dir = testing::temp_dir("bus-tracing");
+  auto db = sql::Database::open(sqlite::DatabaseSettings{.path = (dir / "e.db").string()});
+  auto store = open_store(*db);
+  RecordingTransport transport;
+  CollectingSink sink;
+  obs::Tracer tracer({obs::SamplerKind::kParentBasedAlwaysOn, 1.0}, &sink);
+  obs::Logger logger{"bus-test", obs::LogLevel::kError};
+  obs::Registry metrics;
+  CloudEvent emitted;
+  {
+    Bus bus(transport, *store, BusSettings{.service = "test"}, logger, metrics, &tracer);
+    bus.on("thing.changed", [&](const CloudEvent&) -> Result<void> {
+      emitted = make_event("test", "thing.noticed", "t1", "{}");  // no context given: the ambient one
+      return {};
+    });
+    ASSERT_TRUE(bus.start());
+    auto caused_by = *obs::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    auto e = make_event("test", "thing.changed", "t1", "{}", caused_by.to_traceparent());
+    auto r = db->with([&](sql::Connection& c) -> Result<void> {
+      MERCATO_RETURN_IF_ERROR(c.begin());
+      MERCATO_RETURN_IF_ERROR(append_outbox(c, std::vector<CloudEvent>{e}));
+      return c.commit();
+    });
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_TRUE(bus.relay_once());
+    ASSERT_FALSE(transport.published.empty());
+    const auto& sent = transport.published.back();
+    ASSERT_TRUE(transport.handler);
+    ASSERT_TRUE(transport.handler(Delivery{sent}));
+    bus.stop();
+  }
+  std::lock_guard lock(sink.mutex);
+  const auto* publish = sink.named("publish thing.changed");
+  const auto* process = sink.named("process thing.changed");
+  ASSERT_NE(publish, nullptr);
+  ASSERT_NE(process, nullptr);
+  EXPECT_EQ(publish->kind, obs::SpanKind::kProducer);
+  EXPECT_EQ(publish->parent_span_id, "00f067aa0ba902b7");
+  EXPECT_EQ(transport.published.back().traceparent, publish->context.to_traceparent());
+  EXPECT_EQ(process->kind, obs::SpanKind::kConsumer);
+  EXPECT_EQ(process->parent_span_id, publish->context.span_id);
+  EXPECT_EQ(emitted.traceparent, process->context.to_traceparent());
+  EXPECT_EQ(process->context.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "mercato/core/text.hpp"
 #include "mercato/core/time.hpp"
 #include "mercato/json/json.hpp"
+#include "mercato/observability/tracing.hpp"
 
 namespace mercato::events {
 namespace {
@@ -30,7 +31,11 @@ CloudEvent make_event(std::string_view service, std::string type, std::string su
   e.type = std::move(type);
   e.subject = std::move(subject);
   e.time = format_rfc3339(now_utc());
-  e.traceparent = std::move(traceparent);
+  // An event made by synchronous code running under a span (an event handler, a sync route) without
+  // a context of its own continues that span's trace (tracing.hpp, "ambient").
+  const auto* ambient = obs::ambient();
+  e.traceparent =
+      traceparent.empty() && ambient != nullptr ? ambient->context.to_traceparent() : std::move(traceparent);
   e.data = std::move(data);
   return e;
 }

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "mercato/core/ids.hpp"
+#include "mercato/observability/tracing.hpp"
 #include "mercato/sql/sql.hpp"
 
 namespace mercato::events {
@@ -288,11 +289,22 @@ Result<void> append_outbox(sql::Connection& c, std::span<const CloudEvent> event
   if (!c.in_transaction())
     return Error::internal("append_outbox must run inside the state change's transaction");
   auto ms = now_ms();
+  const auto* ambient = obs::ambient();
   for (const auto& e : events) {
     if (auto r = validate(e); !r) return r;
+    // An event built without a trace context, stored by code running under a span (an event handler,
+    // a sync route): it continues that span's trace (tracing.hpp, "ambient").
+    std::string envelope;
+    if (e.traceparent.empty() && ambient != nullptr) {
+      CloudEvent traced = e;
+      traced.traceparent = ambient->context.to_traceparent();
+      envelope = to_json(traced);
+    } else {
+      envelope = to_json(e);
+    }
     MERCATO_RETURN_IF_ERROR(
         c.query("INSERT INTO event_outbox(event_id, type, envelope, created_at_ms) VALUES ($1, $2, $3, $4)",
-                {e.id, e.type, to_json(e), ms}));
+                {e.id, e.type, envelope, ms}));
   }
   c.after_commit(outbox_signal::raise);
   return {};

@@ -175,7 +175,40 @@ struct Client::Impl {
     co_return c;
   }
 
+  // A traced call (tracing on, and the request carries the caller's traceparent) gets a CLIENT span
+  // whose context replaces that traceparent, so the callee's server span is its child. A call without a
+  // traceparent belongs to no trace (a health check, a background refresh) and gets no span.
   asio::awaitable<Result<Response>> send(const Endpoint& to, ClientRequest& request, CallOptions options) {
+    std::optional<obs::TraceContext> parent;
+    if (tracer != nullptr) {
+      if (auto tp = request.headers.get(kTraceparentHeader)) parent = obs::TraceContext::parse(*tp);
+    }
+    if (!parent) co_return co_await send_untraced(to, request, options);
+    std::string method(request.method == Method::kOther ? std::string_view(request.method_name)
+                                                        : to_string(request.method));
+    auto span = tracer->start(method, obs::SpanKind::kClient, parent);
+    request.headers.set(kTraceparentHeader, span.context().to_traceparent());
+    if (span.recording()) {
+      span.set("http.request.method", method);
+      span.set("server.address", to.host);
+      span.set("server.port", std::int64_t{to.port});
+      span.set("url.path", std::string_view(request.target).substr(0, request.target.find('?')));
+    }
+    auto res = co_await send_untraced(to, request, options);
+    if (span.recording()) {
+      if (res) {
+        span.set("http.response.status_code", std::int64_t{res->status});
+        if (res->status >= 500) span.set_error("HTTP " + std::to_string(res->status));
+      } else {
+        span.set("error.type", std::string(to_string(res.error().code)));
+        span.set_error(res.error().message);
+      }
+    }
+    co_return res;
+  }
+
+  asio::awaitable<Result<Response>> send_untraced(const Endpoint& to, ClientRequest& request,
+                                                  CallOptions options) {
     int wi = IoPool::current_worker();
     if (wi < 0 || static_cast<std::size_t>(wi) >= workers.size()) {
       co_return Error::internal("http client used outside its io pool");
@@ -319,9 +352,13 @@ struct Client::Impl {
   ClientSettings settings;
   std::vector<WorkerPool> workers;
   const LocalServers* local = nullptr;
+  const obs::Tracer* tracer = nullptr;
 };
 
-Client::Client(IoPool& pool, ClientSettings settings) : impl_(std::make_unique<Impl>(pool, settings)) {}
+Client::Client(IoPool& pool, ClientSettings settings, const obs::Tracer* tracer)
+    : impl_(std::make_unique<Impl>(pool, settings)) {
+  impl_->tracer = tracer;
+}
 
 Client::~Client() = default;
 

@@ -126,8 +126,8 @@ asio::awaitable<Opening> sniff_opening(tcp::socket& socket, std::chrono::millise
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
-  Impl(IoPool& p, ServerSettings s, Router r, const obs::Logger& l, obs::Registry& m)
-      : pool(p), settings(std::move(s)), router(std::move(r)), logger(l), metrics(m) {
+  Impl(IoPool& p, ServerSettings s, Router r, const obs::Logger& l, obs::Registry& m, const obs::Tracer* t)
+      : pool(p), settings(std::move(s)), router(std::move(r)), logger(l), metrics(m), tracer(t) {
     for (const auto& route : router.routes()) {
       route_metrics.push_back(
           make_route_metrics(route.method ? to_string(*route.method) : "ANY", route.pattern));
@@ -293,7 +293,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       unsigned version = parser.version;
 
       RouteMetrics* rm = &unmatched;
-      Response res = co_await dispatch(req, rm);
+      obs::Span span;
+      Response res = co_await dispatch(req, rm, span);
+      finish_span(span, req, res.status);
       bool keep_alive = req.keep_alive && !stopping;
       log_failure(req, res);
       bool head = req.method == Method::kHead;
@@ -338,13 +340,39 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
   }
 
-  // Fills the request context, routes, and runs the handler; never throws.
-  asio::awaitable<Response> dispatch(Request& req, RouteMetrics*& rm) {
+  // The semantic-convention attributes a server span gets once the answer is known.
+  void finish_span(obs::Span& span, const Request& req, int status) const {
+    if (!span.recording()) return;
+    if (!req.route.empty()) {
+      span.rename(req.method_name + " " + req.route);
+      span.set("http.route", req.route);
+    }
+    span.set("http.request.method", req.method_name);
+    span.set("url.path", req.path);
+    span.set("http.response.status_code", std::int64_t{status});
+    span.set("server.address", settings.host);
+    span.set("server.port", std::int64_t{bound_port});
+    if (!req.remote_address.empty()) span.set("client.address", req.remote_address);
+    if (status >= 500) span.set_error("HTTP " + std::to_string(status));
+    span.end();
+  }
+
+  // Fills the request context (and, tracing on, starts `span`), routes, and runs the handler; never
+  // throws.
+  asio::awaitable<Response> dispatch(Request& req, RouteMetrics*& rm, obs::Span& span) {
     auto rid = req.headers.get(kRequestIdHeader);
     req.request_id = rid && acceptable_request_id(*rid) ? std::string(*rid) : new_uuid();
     std::optional<obs::TraceContext> parent;
     if (auto tp = req.headers.get(kTraceparentHeader)) parent = obs::TraceContext::parse(*tp);
-    req.trace = parent ? parent->child() : obs::TraceContext::new_root();
+    // Probes and scrapes (every few seconds, from supervisors and Prometheus) are not what traces are
+    // for: they keep a context but get no span.
+    bool probe = req.path == "/metrics" || req.path.starts_with("/health/");
+    if (tracer != nullptr && !probe) {
+      span = tracer->start(req.method_name, obs::SpanKind::kServer, parent);
+      req.trace = span.context();
+    } else {
+      req.trace = parent ? parent->child() : obs::TraceContext::new_root();
+    }
 
     if (auto budget = req.headers.get(kRequestTimeoutHeader)) {
       std::int64_t ms = -1;
@@ -393,7 +421,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     }
     std::string failure;
     try {
-      if (route.sync) co_return route.sync(req);
+      if (route.sync) {
+        // Synchronous: nothing can interleave, so the span may be the ambient context (tracing.hpp).
+        obs::ContextScope scope(tracer, req.trace);
+        co_return route.sync(req);
+      }
       co_return co_await route.async(req);
     } catch (const std::exception& e) {
       failure = e.what();
@@ -443,7 +475,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       res = Response::error(Error{ErrorCode::kPayloadTooLarge, "request body is too large", {}},
                             req.request_id);
     } else {
-      res = co_await dispatch(req, rm);
+      obs::Span span;
+      res = co_await dispatch(req, rm, span);
+      finish_span(span, req, res.status);
     }
     int status = res.status;
     log_failure(req, res);
@@ -498,6 +532,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Router router;
   const obs::Logger& logger;
   obs::Registry& metrics;
+  const obs::Tracer* tracer;  // nullptr: tracing off
   std::vector<RouteMetrics> route_metrics;
   RouteMetrics unmatched;
   obs::Gauge* active_connections = nullptr;
@@ -510,8 +545,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 };
 
 Server::Server(IoPool& pool, ServerSettings settings, Router router, const obs::Logger& logger,
-               obs::Registry& metrics)
-    : impl_(std::make_shared<Impl>(pool, std::move(settings), std::move(router), logger, metrics)) {}
+               obs::Registry& metrics, const obs::Tracer* tracer)
+    : impl_(std::make_shared<Impl>(pool, std::move(settings), std::move(router), logger, metrics, tracer)) {}
 
 Server::~Server() {
   // Handlers abandoned in the stopped io_contexts still hold the Impl; its sockets and timers must go

@@ -4,6 +4,7 @@
 #include <grpcpp/server_builder.h>
 #include <grpcpp/server_posix.h>
 #include <grpcpp/support/channel_arguments.h>
+#include <grpcpp/support/client_interceptor.h>
 
 #include <algorithm>
 #include <array>
@@ -90,8 +91,45 @@ Incoming Incoming::of(const grpc::CallbackServerContext& call) {
 }
 
 Server::Server(std::string name, http::IoPool& io, std::function<bool()> ready, const obs::Logger& logger,
-               obs::Registry& metrics)
-    : name_(std::move(name)), io_(io), ready_(std::move(ready)), logger_(logger), metrics_(metrics) {}
+               obs::Registry& metrics, const obs::Tracer* tracer)
+    : name_(std::move(name)),
+      io_(io),
+      ready_(std::move(ready)),
+      logger_(logger),
+      metrics_(metrics),
+      tracer_(tracer) {}
+
+std::shared_ptr<obs::Span> Server::start_span(const grpc::CallbackServerContext& call,
+                                              std::string_view method, Incoming& incoming) {
+  auto parent = obs::TraceContext::parse(metadata(call, "traceparent"));
+  // "<package>.<Service>/<Method>" when the handler says so (health); otherwise the method of this
+  // service's own API, whose gRPC service the call context does not name.
+  auto slash = method.find('/');
+  std::string service = slash == std::string_view::npos ? name_ : std::string(method.substr(0, slash));
+  std::string rpc_method(slash == std::string_view::npos ? method : method.substr(slash + 1));
+  auto span =
+      std::make_shared<obs::Span>(tracer_->start(service + "/" + rpc_method, obs::SpanKind::kServer, parent));
+  incoming.traceparent = span->context().to_traceparent();
+  if (span->recording()) {
+    span->set("rpc.system", "grpc");
+    span->set("rpc.service", service);
+    span->set("rpc.method", rpc_method);
+  }
+  return span;
+}
+
+void Server::finish_span(obs::Span& span, const grpc::Status& status) {
+  if (!span.recording()) return;
+  span.set("rpc.grpc.status_code", std::int64_t{static_cast<int>(status.error_code())});
+  // As the semantic conventions say for a server: only codes that are the server's fault are errors.
+  auto code = status.error_code();
+  if (code == grpc::StatusCode::UNKNOWN || code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+      code == grpc::StatusCode::UNIMPLEMENTED || code == grpc::StatusCode::INTERNAL ||
+      code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DATA_LOSS) {
+    span.set_error(status.error_message());
+  }
+  span.end();
+}
 
 Server::~Server() = default;
 
@@ -115,8 +153,11 @@ void Server::start() {
 
 void Server::adopt(int fd) { grpc::AddInsecureChannelFromFd(server_.get(), fd); }
 
-std::shared_ptr<grpc::Channel> Server::in_process_channel() {
-  return server_->InProcessChannel(grpc::ChannelArguments{});
+std::shared_ptr<grpc::Channel> Server::in_process_channel(
+    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors) {
+  if (interceptors.empty()) return server_->InProcessChannel(grpc::ChannelArguments{});
+  return server_->experimental().InProcessChannelWithInterceptors(grpc::ChannelArguments{},
+                                                                  std::move(interceptors));
 }
 
 void Server::shutdown(std::chrono::milliseconds grace) {

@@ -15,6 +15,8 @@
 #include "mercato/http/client.hpp"
 #include "mercato/http/local.hpp"
 #include "mercato/http/server.hpp"
+#include "mercato/observability/otlp.hpp"
+#include "mercato/observability/tracing_settings.hpp"
 #include "mercato/rpc/client.hpp"
 #include "mercato/service/service.hpp"
 
@@ -42,8 +44,13 @@ struct Instance {
   obs::LogLevel log_level = obs::LogLevel::kInfo;
   http::ClientSettings client_settings;
   DiscoverySettings discovery_settings;
+  obs::TracingSettings tracing;  // OTEL_* variables (tracing_settings.hpp)
   std::unique_ptr<obs::Logger> logger;
   std::unique_ptr<obs::Registry> metrics;
+  // Tracing on only: the exporter (after the logger and metrics it uses, so destroyed before them) and
+  // the tracer the server, client, gRPC and bus hold (before them, so destroyed after them).
+  std::unique_ptr<obs::BatchSpanProcessor> span_exporter;
+  std::unique_ptr<obs::Tracer> tracer;
   std::unique_ptr<http::Client> client;
   std::unique_ptr<LiveConfig> live;             // discovery.mode etcd only; outlives the agent
   std::unique_ptr<discovery::Agent> discovery;  // discovery.mode etcd only

@@ -50,13 +50,13 @@ Context::~Context() {
 rpc::Server& Context::grpc_server() {
   if (!grpc_server_) {
     grpc_server_ = std::make_unique<rpc::Server>(
-        name_, io_, [this] { return ready(); }, logger_, metrics_);
+        name_, io_, [this] { return ready(); }, logger_, metrics_, tracer_);
   }
   return *grpc_server_;
 }
 
 rpc::Channels& Context::grpc_channels() {
-  if (!grpc_channels_) grpc_channels_ = std::make_unique<rpc::Channels>(local_grpc_);
+  if (!grpc_channels_) grpc_channels_ = std::make_unique<rpc::Channels>(local_grpc_, tracer_);
   return *grpc_channels_;
 }
 
@@ -259,6 +259,17 @@ std::unique_ptr<Instance> load_instance(std::string name, const std::string& pat
   in->log_level = common.log_level;
   in->client_settings = common.client;
   in->discovery_settings = common.discovery;
+  // The standard OTEL_* variables, from the same environment as the APP_* ones; refused at start when bad.
+  std::vector<std::pair<std::string, std::string>> otel;
+  for (char** e = envp; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    auto eq = entry.find('=');
+    if (entry.starts_with("OTEL_") && eq != std::string_view::npos)
+      otel.emplace_back(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  auto tracing = obs::read_tracing_settings(obs::env_of(std::move(otel)), in->name);
+  if (!tracing) throw config::ConfigError(tracing.error().message);
+  in->tracing = std::move(*tracing);
   return in;
 }
 
@@ -272,11 +283,17 @@ void build_instance(Instance& in, http::IoPool& io, const std::function<void(Con
   in.logger = std::make_unique<obs::Logger>(in.name, in.log_level);
   in.metrics = std::make_unique<obs::Registry>();
   in.metrics->register_process_metrics();
-  in.client = std::make_unique<http::Client>(io, in.client_settings);
+  if (in.tracing.enabled()) {
+    in.span_exporter = std::make_unique<obs::BatchSpanProcessor>(
+        in.tracing, obs::make_http_sender(*in.tracing.endpoint), *in.metrics, in.logger.get());
+    in.tracer = std::make_unique<obs::Tracer>(in.tracing.sampler, in.span_exporter.get());
+  }
+  in.client = std::make_unique<http::Client>(io, in.client_settings, in.tracer.get());
   in.client->route_locally(local);
   in.context =
       std::make_unique<Context>(in.name, *in.source, *in.logger, *in.metrics, io, *in.client, process_name);
   in.context->set_local_grpc(local_grpc);
+  in.context->set_tracer(in.tracer.get());
   if (in.discovery_settings.etcd) {
     in.discovery = std::make_unique<discovery::Agent>(in.discovery_settings.agent, *in.logger, *in.metrics);
     in.context->set_discovery(*in.discovery);
@@ -290,7 +307,7 @@ void build_instance(Instance& in, http::IoPool& io, const std::function<void(Con
 
 void listen(Instance& in, http::IoPool& io) {
   in.server = std::make_unique<http::Server>(io, in.server_settings, std::move(in.context->router()),
-                                             *in.logger, *in.metrics);
+                                             *in.logger, *in.metrics, in.tracer.get());
   if (in.context->has_grpc_server()) {
     auto& grpc = in.context->grpc_server();
     const auto& limits = in.server_settings;
@@ -405,6 +422,8 @@ void drain(const std::vector<Instance*>& instances, http::IoPool& io) {
   std::for_each(instances.rbegin(), instances.rend(), [](Instance* in) {
     in->server.reset();
     in->client.reset();
+    // The last spans (the shutdown's own requests, the relay's last round) go out before the process ends.
+    if (in->span_exporter) in->span_exporter->shutdown();
   });
 }
 

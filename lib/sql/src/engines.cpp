@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "mercato/observability/tracing.hpp"
 #include "mercato/sql/pool_metrics.hpp"
 #include "mercato/sql/sql.hpp"
 
@@ -46,6 +47,7 @@ class SqliteConnection final : public Connection {
   explicit SqliteConnection(sqlite::Connection& c) : Connection(Dialect::kSqlite), c_(c) {}
 
   Result<Rows> query(std::string_view sql, const Params& params) override {
+    note_statement(sql);
     failure_ = Failure::kNone;
     auto st = c_.prepare(render(Dialect::kSqlite, sql));
     for (std::size_t i = 0; i < params.size(); ++i) {
@@ -93,7 +95,10 @@ class SqliteConnection final : public Connection {
   }
 
   Result<void> exec(std::string_view sql) override { return c_.exec(render(Dialect::kSqlite, sql)); }
-  Result<void> begin() override { return c_.begin_immediate(); }
+  Result<void> begin() override {
+    note_begin();
+    return c_.begin_immediate();
+  }
   Result<void> commit() override { return c_.commit(); }
   void rollback() noexcept override { c_.rollback(); }
   bool in_transaction() const noexcept override { return c_.in_transaction(); }
@@ -148,11 +153,25 @@ class EngineDatabase : public Database, public MeteredPool {
  protected:
   void lend(const std::function<void(Connection&)>& fn) override {
     std::optional<Counted> waiting(std::in_place, use_->waiting);
+    // A span only under an ambient context (sql.hpp, "Traces"): the relay's polls and other background
+    // reads belong to no request and stay out of the traces.
+    const auto* ambient = obs::ambient();
+    obs::Span span;
+    if (ambient != nullptr) span = ambient->tracer->start("", obs::SpanKind::kClient, ambient->context);
     db_.with([&](auto& raw) {
       waiting.reset();
       Counted in_use(use_->in_use);
       Wrapper c(raw);
       fn(c);
+      if (span.recording()) {
+        std::string_view system = dialect() == Dialect::kSqlite ? "sqlite" : "postgresql";
+        std::string_view operation = c.first_operation().empty() ? "OTHER" : c.first_operation();
+        span.rename(std::string(operation) + " " + std::string(system));
+        span.set("db.system", system);
+        span.set("db.operation", operation);
+        span.set("db.statement_count", std::int64_t{c.statements()});
+        if (c.began_transaction()) span.set("db.transaction", true);
+      }
     });
   }
   template <typename DriverMigration>
@@ -215,6 +234,7 @@ class PostgresConnection final : public Connection {
   explicit PostgresConnection(postgres::Connection& c) : Connection(Dialect::kPostgres), c_(c) {}
 
   Result<Rows> query(std::string_view sql, const Params& params) override {
+    note_statement(sql);
     failure_ = Failure::kNone;
     std::vector<postgres::Param> values;
     values.reserve(params.size());
@@ -243,7 +263,10 @@ class PostgresConnection final : public Connection {
     failure_ = r ? Failure::kNone : postgres_failure(c_.last_sqlstate());
     return r;
   }
-  Result<void> begin() override { return c_.begin(); }
+  Result<void> begin() override {
+    note_begin();
+    return c_.begin();
+  }
   Result<void> commit() override { return c_.commit(); }
   void rollback() noexcept override { c_.rollback(); }
   bool in_transaction() const noexcept override { return c_.in_transaction(); }

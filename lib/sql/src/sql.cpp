@@ -1,6 +1,7 @@
 // What is the same on every engine: rendering SQL for a dialect, parameters, rows, migrations.
 #include "mercato/sql/sql.hpp"
 
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <stdexcept>
@@ -165,6 +166,31 @@ std::string Migration::text(Dialect dialect) const {
   if (dialect == Dialect::kSqlite && !sqlite.empty()) return render(dialect, sqlite);
   if (dialect == Dialect::kPostgres && !postgres.empty()) return render(dialect, postgres);
   return render(dialect, sql);
+}
+
+}  // namespace mercato::sql
+
+namespace mercato::sql {
+
+void Connection::note_statement(std::string_view sql) noexcept {
+  if (statements_++ > 0) return;
+  // Kept as one of these constants, never as a view of `sql` (which the caller may free).
+  static constexpr std::array<std::string_view, 11> kVerbs = {
+      "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "CREATE", "ALTER", "DROP", "PRAGMA", "LOCK", "VALUES"};
+  auto start = sql.find_first_not_of(" \t\r\n(");
+  if (start == std::string_view::npos) return;
+  auto word = sql.substr(start, sql.find_first_of(" \t\r\n(", start) - start);
+  for (auto verb : kVerbs) {
+    if (word.size() != verb.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < word.size() && same; ++i)
+      same = std::toupper(static_cast<unsigned char>(word[i])) == verb[i];
+    if (same) {
+      first_operation_ = verb;
+      return;
+    }
+  }
+  first_operation_ = "OTHER";
 }
 
 }  // namespace mercato::sql

@@ -28,6 +28,12 @@
 //                                         delivered (where the transport can tell: NATS, Kafka)
 //   mercato_events_dead_letters           dead letters stored now (refreshed every 5 s)
 //
+// Traces (with a tracer; docs/observability.md "Traces"): the relay gives every event that carries a
+// traceparent a PRODUCER span ("publish <type>") and publishes the event with that span's context; each
+// delivery gets a CONSUMER span ("process <type>"), and the handler sees the event with *its* context
+// as traceparent and runs with it as the ambient context — so whatever the handler emits or writes
+// continues the same trace, one hop further. Events without a traceparent get no spans.
+//
 // Thread-safety: register handlers before start(); afterwards everything is thread-safe. Handlers run
 // on the transport's threads. Stopped (relay joined, subscriptions stopped) when destroyed.
 #pragma once
@@ -47,6 +53,7 @@
 #include "mercato/events/transport.hpp"
 #include "mercato/observability/logging.hpp"
 #include "mercato/observability/metrics.hpp"
+#include "mercato/observability/tracing.hpp"
 
 namespace mercato::service {
 class Context;
@@ -74,8 +81,9 @@ std::optional<double> outbox_lag_seconds(const CloudEvent* oldest, SystemTime no
 
 class Bus {
  public:
+  // `tracer`: nullptr when tracing is off; else it must outlive the bus.
   Bus(Transport& transport, EventStore& store, BusSettings settings, const obs::Logger& logger,
-      obs::Registry& metrics);
+      obs::Registry& metrics, const obs::Tracer* tracer = nullptr);
   ~Bus();
   Bus(const Bus&) = delete;
   Bus& operator=(const Bus&) = delete;
@@ -116,6 +124,7 @@ class Bus {
   };
 
   Result<void> dispatch(const CloudEvent& event);
+  Result<void> dispatch_untraced(const CloudEvent& event);
   obs::Counter& dead_lettered_counter(const std::string& type);
   obs::Counter& published_counter(const std::string& type);  // the caller holds published_mutex_
   void relay_loop();
@@ -127,6 +136,7 @@ class Bus {
   BusSettings settings_;
   const obs::Logger& logger_;
   obs::Registry& metrics_;
+  const obs::Tracer* tracer_;
   obs::Counter& publish_failures_;
   obs::Gauge& unsent_gauge_;
   obs::Gauge& outbox_lag_gauge_;

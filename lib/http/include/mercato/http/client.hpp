@@ -25,6 +25,7 @@
 #include "mercato/core/result.hpp"
 #include "mercato/http/io_pool.hpp"
 #include "mercato/http/message.hpp"
+#include "mercato/observability/tracing.hpp"
 
 namespace mercato::http {
 
@@ -65,7 +66,9 @@ class LocalServers;  // local.hpp
 
 class Client {
  public:
-  Client(IoPool& pool, ClientSettings settings);
+  // `tracer` (nullptr: tracing off): a call that carries a traceparent header gets a CLIENT span, and
+  // the callee sees that span as its parent. Must outlive the client.
+  Client(IoPool& pool, ClientSettings settings, const obs::Tracer* tracer = nullptr);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;

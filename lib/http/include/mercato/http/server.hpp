@@ -13,6 +13,11 @@
 // - X-Request-ID taken or generated and echoed, W3C traceparent continued, X-Request-Timeout-Ms turned
 //   into Request::deadline;
 // - per-route request/error counters and a latency histogram in the metrics registry;
+// - with a tracer (tracing on): a SERVER span per request, named "<method> <route>", with the HTTP
+//   semantic-convention attributes and status ERROR on a 5xx (none for /health/* and /metrics: probes
+//   and scrapes); its context is Request::trace. A sync
+//   route runs with it as the ambient context (tracing.hpp), so its database spans and events join it;
+//   an async route passes req.trace on itself;
 // - graceful shutdown: stop accepting, close idle connections, finish in-flight requests, then report.
 //
 //   http::Server server(pool, settings, std::move(router), logger, metrics);
@@ -36,6 +41,7 @@
 #include "mercato/http/router.hpp"
 #include "mercato/observability/logging.hpp"
 #include "mercato/observability/metrics.hpp"
+#include "mercato/observability/tracing.hpp"
 
 namespace mercato::http {
 
@@ -55,8 +61,9 @@ struct ServerSettings {
 
 class Server {
  public:
+  // `tracer`: nullptr when tracing is off; else it must outlive the server.
   Server(IoPool& pool, ServerSettings settings, Router router, const obs::Logger& logger,
-         obs::Registry& metrics);
+         obs::Registry& metrics, const obs::Tracer* tracer = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

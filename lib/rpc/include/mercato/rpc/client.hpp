@@ -86,13 +86,16 @@ class LocalServers {
 // that the map starts afresh (calls under way keep their channel).
 class Channels {
  public:
-  explicit Channels(const LocalServers* local = nullptr) : local_(local) {}
+  // `tracer` (nullptr: tracing off): every call that carries a traceparent gets a CLIENT span.
+  explicit Channels(const LocalServers* local = nullptr, const obs::Tracer* tracer = nullptr)
+      : local_(local), tracer_(tracer) {}
   std::shared_ptr<grpc::Channel> get(const http::Endpoint& to);
 
   static constexpr std::size_t kMaxChannels = 256;
 
  private:
   const LocalServers* local_;
+  const obs::Tracer* tracer_;
   std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<grpc::Channel>> by_address_;
 };

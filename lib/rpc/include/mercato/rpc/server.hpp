@@ -16,6 +16,8 @@
 //   }
 //
 // Metrics: grpc_server_requests_total{method, code} and grpc_server_request_duration_seconds{method}.
+// Traces (with a tracer): a SERVER span per call, continuing the caller's traceparent metadata, with
+// rpc.system, rpc.service, rpc.method and rpc.grpc.status_code; Incoming::traceparent is that span.
 // A handler that throws is logged and answered INTERNAL, never a crash.
 //
 // Thread-safety: add() before start(); the rest from any thread. shutdown() before the I/O threads stop
@@ -23,6 +25,7 @@
 #pragma once
 
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/client_interceptor.h>
 #include <grpcpp/support/server_callback.h>
 #include <grpcpp/support/status.h>
 
@@ -44,8 +47,12 @@
 #include "mercato/http/io_pool.hpp"
 #include "mercato/observability/logging.hpp"
 #include "mercato/observability/metrics.hpp"
+#include "mercato/observability/tracing.hpp"
 
 namespace grpc {
+namespace experimental {
+class ClientInterceptorFactoryInterface;
+}
 class Channel;
 class Server;
 class Service;
@@ -75,8 +82,9 @@ class Server {
  public:
   // `ready`: whether the service is ready (its /health/ready checks pass); `name`: the service's name, the
   // health protocol's service name besides "".
+  // `tracer`: nullptr when tracing is off.
   Server(std::string name, http::IoPool& io, std::function<bool()> ready, const obs::Logger& logger,
-         obs::Registry& metrics);
+         obs::Registry& metrics, const obs::Tracer* tracer = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -90,7 +98,9 @@ class Server {
   // A connection that opened with the HTTP/2 preface; the server owns `fd` from now on.
   void adopt(int fd);
   // A channel to this server that never leaves the process (the monolith's calls between modules).
-  std::shared_ptr<grpc::Channel> in_process_channel();
+  // `interceptors`: the caller's client interceptors (tracing), if any.
+  std::shared_ptr<grpc::Channel> in_process_channel(
+      std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors = {});
   // Stops taking calls; waits up to `grace` for those under way, then cancels them.
   void shutdown(std::chrono::milliseconds grace);
 
@@ -99,13 +109,19 @@ class Server {
                                   Handler handler) {
     auto* reactor = call->DefaultReactor();
     auto started = std::chrono::steady_clock::now();
+    auto incoming = Incoming::of(*call);
+    // Shared: the completion handler that ends it is copied by Asio.
+    std::shared_ptr<obs::Span> span;
+    // Health checks are probes, as /health/* is for HTTP: no span.
+    if (tracer_ != nullptr && !method.starts_with("grpc.health.")) span = start_span(*call, method, incoming);
     boost::asio::co_spawn(
         next_executor(),
-        [handler = std::move(handler), incoming = Incoming::of(*call)]() mutable
+        [handler = std::move(handler), incoming = std::move(incoming)]() mutable
         -> boost::asio::awaitable<grpc::Status> { co_return co_await handler(incoming); },
-        [this, reactor, method, started](const std::exception_ptr& e, grpc::Status status) {
+        [this, reactor, method, started, span](const std::exception_ptr& e, grpc::Status status) {
           if (e) status = failed(method, e);
           record(method, status, started);
+          if (span) finish_span(*span, status);
           reactor->Finish(status);
         });
     return reactor;
@@ -113,6 +129,9 @@ class Server {
 
  private:
   boost::asio::any_io_executor next_executor();
+  std::shared_ptr<obs::Span> start_span(const grpc::CallbackServerContext& call, std::string_view method,
+                                        Incoming& incoming);
+  static void finish_span(obs::Span& span, const grpc::Status& status);
   grpc::Status failed(std::string_view method, const std::exception_ptr& e);
   void record(std::string_view method, const grpc::Status& status,
               std::chrono::steady_clock::time_point started);
@@ -122,6 +141,7 @@ class Server {
   std::function<bool()> ready_;
   const obs::Logger& logger_;
   obs::Registry& metrics_;
+  const obs::Tracer* tracer_;
   std::vector<grpc::Service*> services_;
   Limits limits_;
   std::unique_ptr<grpc::Service> health_;

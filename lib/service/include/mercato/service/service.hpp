@@ -33,6 +33,7 @@
 #include "mercato/http/router.hpp"
 #include "mercato/observability/logging.hpp"
 #include "mercato/observability/metrics.hpp"
+#include "mercato/observability/tracing.hpp"
 
 namespace mercato::discovery {
 class Agent;
@@ -132,6 +133,11 @@ class Context {
   rpc::Channels& grpc_channels();
   void set_local_grpc(const rpc::LocalServers* local) { local_grpc_ = local; }
 
+  // The tracer of this service's spans (tracing.hpp), or nullptr when tracing is off (no OTLP endpoint
+  // configured). Set by the host before setup runs; what setup builds (the bus, gRPC) takes it from here.
+  const obs::Tracer* tracer() const noexcept { return tracer_; }
+  void set_tracer(const obs::Tracer* tracer) { tracer_ = tracer; }
+
   // Who is calling (identity.hpp): set by attach_identity, once; nullptr before.
   Identity* identity() const noexcept { return identity_; }
   void set_identity(Identity& identity) { identity_ = &identity; }
@@ -173,6 +179,7 @@ class Context {
   std::vector<std::pair<std::string, LiveSetting>> live_settings_;
   std::vector<std::shared_ptr<void>> owned_;
   Identity* identity_ = nullptr;
+  const obs::Tracer* tracer_ = nullptr;
   discovery::Agent* discovery_ = nullptr;
   const rpc::LocalServers* local_grpc_ = nullptr;
   std::unique_ptr<rpc::Channels> grpc_channels_;

@@ -29,6 +29,12 @@
 //   });
 //
 // Values are bound, never spliced into SQL. Tests: src/sql_test.cpp runs every case on both engines.
+//
+// Traces: a `with` scope run under an ambient span context (mercato/observability/tracing.hpp — an
+// event handler, a sync route, code that installed a ContextScope) is one CLIENT span, "<operation>
+// <system>", with db.system (sqlite | postgresql), db.operation (the first statement's verb: SELECT,
+// INSERT, ...) and, when it began a transaction, db.transaction = true — one span per borrowed
+// connection, which is one per transaction as the repositories use it. Outside a span: no span.
 // Thread-safety: Database is thread-safe (each `with` borrows a pooled connection exclusively);
 // Connection and Rows are used by one thread at a time, inside `with`.
 #pragma once
@@ -201,6 +207,11 @@ class Connection {
   // Runs statements without parameters (schema changes); tokens are rendered.
   virtual Result<void> exec(std::string_view sql) = 0;
   Failure last_failure() const noexcept { return failure_; }
+  // What this scope ran, for its span: the first statement's verb ("SELECT"), how many statements, and
+  // whether one began a transaction.
+  std::string_view first_operation() const noexcept { return first_operation_; }
+  int statements() const noexcept { return statements_; }
+  bool began_transaction() const noexcept { return began_transaction_; }
 
   // Starts a transaction. On SQLite it takes the write lock up front (BEGIN IMMEDIATE), so writers run
   // one at a time and a read-then-write cannot fail halfway with SQLITE_BUSY; on PostgreSQL it is BEGIN,
@@ -220,10 +231,16 @@ class Connection {
 
  protected:
   explicit Connection(Dialect dialect) : dialect_(dialect) {}
+  // Each engine's query/exec/begin call these (cheap: a counter, and the first verb kept once).
+  void note_statement(std::string_view sql) noexcept;
+  void note_begin() noexcept { began_transaction_ = true; }
   Failure failure_ = Failure::kNone;
 
  private:
   Dialect dialect_;
+  std::string_view first_operation_;
+  int statements_ = 0;
+  bool began_transaction_ = false;
 };
 
 // A schema change. `sql` is written once with tokens; `sqlite` or `postgres`, when set, replace it on
