@@ -55,11 +55,10 @@ std::vector<ReceivedSpan> in_trace(const std::vector<ReceivedSpan>& all, const s
   return out;
 }
 
-// Every parent present, every service seen, and the saga's last answer (inventory.committed) handled by
-// the order service: the trace is whole (spans of one trace arrive in several exports, from up to seven
-// processes, in no particular order). The notification is in it through order.created; its handling of
-// order.confirmed is not yet — the order service writes that event without the answer's traceparent
-// (docs/observability.md, "Traces": what the order service still needs).
+// Every parent present, every service seen, and the last step of all — the notification handling
+// order.confirmed, which the order service appends with the trace of the answer that confirmed it — in
+// the trace: it is whole (spans of one trace arrive in several exports, from up to seven processes, in no
+// particular order).
 bool complete(const std::vector<ReceivedSpan>& trace) {
   std::set<std::string> ids;
   std::set<std::string> services;
@@ -67,8 +66,8 @@ bool complete(const std::vector<ReceivedSpan>& trace) {
   for (const auto& s : trace) {
     ids.insert(s.span_id);
     services.insert(s.service);
-    committed =
-        committed || (s.service == "order" && s.kind == kConsumer && s.name == "process inventory.committed");
+    committed = committed ||
+                (s.service == "notification" && s.kind == kConsumer && s.name == "process order.confirmed");
   }
   for (const auto& s : trace) {
     if (!s.parent_span_id.empty() && ids.count(s.parent_span_id) == 0) return false;

@@ -225,7 +225,8 @@ Result<bool> SqlOrderRepository::with_saga(std::string_view order_id, const std:
       // append lock (PostgreSQL) is taken last, so it is held the shortest time.
       MERCATO_RETURN_IF_ERROR(events::append_outbox(c, change.events));
       if (!change.history.empty()) {
-        MERCATO_RETURN_IF_ERROR(append(c, loaded.order, loaded.snapshot_version, change.history, {}));
+        MERCATO_RETURN_IF_ERROR(
+            append(c, loaded.order, loaded.snapshot_version, change.history, change.traceparent));
       }
       MERCATO_RETURN_IF_ERROR(c.commit());
       return true;

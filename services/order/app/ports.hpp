@@ -57,6 +57,7 @@ struct SagaChange {
   bool saga_changed = false;
   std::vector<OrderEvent> history;         // appended to the order's stream (and so published)
   std::vector<events::CloudEvent> events;  // commands and announcements: to the outbox only
+  std::string traceparent;                 // the trace the new history events continue (the answer's)
 };
 using SagaStep = std::function<Result<SagaChange>(const Order&, Saga&)>;
 // An event a consumer handles: recorded in the inbox with the effect.

@@ -46,6 +46,7 @@ SagaChange apply(const Decision& d, const Order& order, SystemTime now, const st
                  CancelledBy by = CancelledBy::kSaga) {
   SagaChange change;
   change.saga_changed = d.changed;
+  change.traceparent = traceparent;
   for (auto step : d.commands) change.events.push_back(saga_command(step, order, traceparent));
   // Choreography: the order's settled status again, for the participants still to act on it.
   if (d.announce && (order.status == Status::kCancelled || order.status == Status::kConfirmed)) {
