@@ -6,7 +6,7 @@
 //   if (!settings) { print(settings.error().message); exit(2); }
 //   if (settings->enabled()) { ... make the exporter and the Tracer ... }
 //
-// Variables (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
+// Variables (the standard environment variables of OpenTelemetry SDKs):
 //   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT  the URL spans are POSTed to, used as is
 //   OTEL_EXPORTER_OTLP_ENDPOINT         a base URL: /v1/traces is appended (when the one above is unset)
 //   OTEL_SDK_DISABLED                   "true": tracing off whatever the endpoint
