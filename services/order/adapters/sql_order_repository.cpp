@@ -307,7 +307,8 @@ Result<Page> SqlOrderRepository::list_all(std::int64_t offset, std::int64_t limi
               limit);
 }
 
-Result<Written> SqlOrderRepository::update(std::string_view id, const Decide& decide) {
+Result<Written> SqlOrderRepository::update(std::string_view id, const Decide& decide,
+                                           const std::string& traceparent) {
   return retrying(settings_.conflict_retries, id, [&] {
     return db_.with([&](sql::Connection& c) -> Result<Written> {
       MERCATO_RETURN_IF_ERROR(c.begin());
@@ -315,7 +316,8 @@ Result<Written> SqlOrderRepository::update(std::string_view id, const Decide& de
       MERCATO_ASSIGN_OR_RETURN(auto added, decide(loaded.order));
       Written w;
       if (!added.empty()) {
-        MERCATO_ASSIGN_OR_RETURN(w.position, append(c, loaded.order, loaded.snapshot_version, added, {}));
+        MERCATO_ASSIGN_OR_RETURN(w.position,
+                                 append(c, loaded.order, loaded.snapshot_version, added, traceparent));
         MERCATO_RETURN_IF_ERROR(c.commit());
       }
       w.order = std::move(loaded.order);

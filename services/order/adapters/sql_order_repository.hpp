@@ -34,7 +34,8 @@ class SqlOrderRepository final : public OrderRepository {
   Result<Order> find(std::string_view id, std::optional<std::int64_t> at_version = std::nullopt) override;
   Result<std::vector<HistoryEntry>> history(std::string_view id) override;
   Result<Page> list_all(std::int64_t offset, std::int64_t limit) override;
-  Result<Written> update(std::string_view id, const Decide& decide) override;
+  Result<Written> update(std::string_view id, const Decide& decide,
+                         const std::string& traceparent = {}) override;
   Result<void> ping() override { return db_.ping(); }
   Result<std::optional<Saga>> find_saga(std::string_view order_id) override;
   Result<bool> with_saga(std::string_view order_id, const std::optional<Handled>& handled,

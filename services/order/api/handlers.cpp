@@ -377,7 +377,7 @@ http::Response cancel(OrderService& service, const http::Request& req, const aut
   auto existing = service.get(req.param("id"));
   if (existing && !who.may_see(existing->customer_id)) existing = order_not_found(req.param("id"));
   if (!existing) return http::Response::error(existing.error(), req.request_id);
-  auto cancelled = service.cancel(req.param("id"), std::move(reason));
+  auto cancelled = service.cancel(req.param("id"), std::move(reason), req.trace.to_traceparent());
   if (!cancelled) return http::Response::error(cancelled.error(), req.request_id);
   return written(200, *cancelled);
 }

@@ -78,14 +78,16 @@ Result<Saga> OrderService::saga(std::string_view id) {
   return std::move(*saga);
 }
 
-Result<Written> OrderService::cancel(std::string_view id, std::string reason) {
+Result<Written> OrderService::cancel(std::string_view id, std::string reason,
+                                     const std::string& traceparent) {
   if (sagas_ != nullptr) {
     // A running saga cancels by compensating what it has done (docs/saga.md).
-    MERCATO_ASSIGN_OR_RETURN(auto cancelled, sagas_->cancel(id, reason));
+    MERCATO_ASSIGN_OR_RETURN(auto cancelled, sagas_->cancel(id, reason, traceparent));
     if (cancelled) return std::move(*cancelled);
   }
   return repository_.update(
-      id, [&](const Order& o) { return order::cancel(o, reason, CancelledBy::kCustomer, now_utc()); });
+      id, [&](const Order& o) { return order::cancel(o, reason, CancelledBy::kCustomer, now_utc()); },
+      traceparent);
 }
 
 }  // namespace mercato::order

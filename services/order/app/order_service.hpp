@@ -38,7 +38,8 @@ class OrderService {
   // The order's stream (the events that made it), oldest first.
   Result<std::vector<HistoryEntry>> history(std::string_view id) { return repository_.history(id); }
   // The customer cancels: a conflict once the order is confirmed; cancelling again changes nothing.
-  Result<Written> cancel(std::string_view id, std::string reason);
+  // `traceparent`: the request's trace, which the cancellation's events continue.
+  Result<Written> cancel(std::string_view id, std::string reason, const std::string& traceparent = {});
   // Every order, oldest first, `limit` 1..1000 per page (for operators).
   Result<Page> list_all(std::int64_t page, std::int64_t limit) {
     return repository_.list_all((page - 1) * limit, limit);

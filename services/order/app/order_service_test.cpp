@@ -185,6 +185,19 @@ TEST_F(OrderServiceTest, BadAddressIsRefusedBeforeAnyCall) {
   EXPECT_EQ(catalog_.calls, 0);
 }
 
+// The cancellation's event continues the request's trace (docs/observability.md, "Traces").
+TEST_F(OrderServiceTest, ACancellationCarriesTheRequestsTrace) {
+  auto order = create(valid());
+  ASSERT_TRUE(order);
+  const std::string trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  ASSERT_TRUE(service_.cancel(order->id, "no longer needed", trace));
+  auto unsent = events::open_store(*db_)->unsent(10);
+  ASSERT_TRUE(unsent);
+  ASSERT_EQ(unsent->size(), 2U);
+  EXPECT_EQ((*unsent)[1].event.type, "order.cancelled");
+  EXPECT_EQ((*unsent)[1].event.traceparent, trace);
+}
+
 TEST_F(OrderServiceTest, CancelIsIdempotentAndConfirmedCannotBeCancelled) {
   auto order = create(valid());
   ASSERT_TRUE(order);

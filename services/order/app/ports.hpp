@@ -110,7 +110,9 @@ class OrderRepository {
   // decided on. When another change came first (a version conflict) it reads the order again and lets
   // `decide` choose again, a bounded number of times (then kUnavailable); an error from `decide` is
   // returned as it is (e.g. kConflict: the command no longer applies).
-  virtual Result<Written> update(std::string_view id, const Decide& decide) = 0;
+  // The events appended carry `traceparent` (the command's trace).
+  virtual Result<Written> update(std::string_view id, const Decide& decide,
+                                 const std::string& traceparent = {}) = 0;
   virtual Result<void> ping() = 0;
 
   // The order's saga; nullopt when it has none (placed without one, or before sagas existed).

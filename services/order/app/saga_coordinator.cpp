@@ -234,7 +234,8 @@ void SagaCoordinator::count(const Observed& observed) {
       .inc();
 }
 
-Result<std::optional<Written>> SagaCoordinator::cancel(std::string_view order_id, const std::string& reason) {
+Result<std::optional<Written>> SagaCoordinator::cancel(std::string_view order_id, const std::string& reason,
+                                                       const std::string& traceparent) {
   bool running = false;
   Observed observed;
   auto r = repository_.with_saga(order_id, std::nullopt,
@@ -245,7 +246,7 @@ Result<std::optional<Written>> SagaCoordinator::cancel(std::string_view order_id
                                    auto before = saga.timeline.size();
                                    MERCATO_ASSIGN_OR_RETURN(auto d, on_cancel(saga, reason, now, timeouts()));
                                    observed = observe(saga, before, false, order, now);
-                                   return apply(d, order, now, {}, CancelledBy::kCustomer);
+                                   return apply(d, order, now, traceparent, CancelledBy::kCustomer);
                                  });
   if (r && *r) count(observed);
   if (!r && r.error().code == ErrorCode::kNotFound) return std::optional<Written>();

@@ -54,7 +54,8 @@ class SagaCoordinator {
   Result<std::size_t> tick(SystemTime now);
   // The customer cancels an order whose saga runs; nullopt when the order has no running saga. The
   // position is that of the order's newest event.
-  Result<std::optional<Written>> cancel(std::string_view order_id, const std::string& reason);
+  Result<std::optional<Written>> cancel(std::string_view order_id, const std::string& reason,
+                                        const std::string& traceparent = {});
 
   static const std::vector<std::string>& answer_types();
   // The timeouts in force; set_timeouts changes them for every decision from then on (live configuration:
