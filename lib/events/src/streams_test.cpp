@@ -102,7 +102,6 @@ TEST_P(StreamsTest, ConcurrentWritersToOneStreamEachWinExactlyOneVersion) {
   constexpr int kWriters = 6;
   std::vector<std::thread> threads;
   threads.reserve(kWriters);
-  std::atomic<int> conflicts = 0;
   for (int w = 0; w < kWriters; ++w) {
     threads.emplace_back([&, w] {
       // Each writer reads the head and appends after it, re-reading on a conflict: the command handler's
@@ -115,7 +114,6 @@ TEST_P(StreamsTest, ConcurrentWritersToOneStreamEachWinExactlyOneVersion) {
           ADD_FAILURE() << r.error().message;
           return;
         }
-        ++conflicts;
       }
       ADD_FAILURE() << "writer " << w << " never got a version";
     });

@@ -13,9 +13,6 @@ namespace mercato::order {
 namespace {
 
 constexpr std::string_view kSummaries = "order_summaries";
-constexpr std::string_view kSales = "sales_daily";
-
-bool known(std::string_view name) { return name == kSummaries || name == kSales; }
 
 std::string day_of(SystemTime t) { return format_rfc3339(t).substr(0, 10); }
 
@@ -127,10 +124,6 @@ Result<Checkpoint> read_checkpoint(sql::Connection& c, std::string_view name, bo
                     rows[0].optional_integer(3)};
 }
 
-Error unknown(std::string_view name) {
-  return Error::not_found("no projection is named " + std::string(name) + " (order_summaries, sales_daily)");
-}
-
 }  // namespace
 
 SqlReadModels::SqlReadModels(sql::Database& db, obs::Registry* metrics) : db_(db), metrics_(metrics) {
@@ -224,7 +217,7 @@ void SqlReadModels::record_lag(const ProjectionStatus& s) {
 }
 
 Result<std::int64_t> SqlReadModels::position(std::string_view projection) {
-  if (!known(projection)) return unknown(projection);
+  if (!is_projection(projection)) return unknown_projection(projection);
   return db_.with([&](sql::Connection& c) -> Result<std::int64_t> {
     MERCATO_ASSIGN_OR_RETURN(auto at, read_checkpoint(c, projection, false));
     return at.position;
@@ -317,7 +310,7 @@ Result<std::vector<ProjectionStatus>> SqlReadModels::status() {
 }
 
 Result<ProjectionStatus> SqlReadModels::rebuild(std::string_view projection) {
-  if (!known(projection)) return unknown(projection);
+  if (!is_projection(projection)) return unknown_projection(projection);
   {
     std::lock_guard lock(rebuilding_mutex_);
     if (!rebuilding_.insert(std::string(projection)).second) {
@@ -360,11 +353,11 @@ Result<ProjectionStatus> SqlReadModels::rebuild(std::string_view projection) {
   for (auto& s : all) {
     if (s.name == projection) return s;
   }
-  return unknown(projection);
+  return unknown_projection(projection);
 }
 
 Result<void> SqlReadModels::rewind(std::string_view projection, std::int64_t position) {
-  if (!known(projection)) return unknown(projection);
+  if (!is_projection(projection)) return unknown_projection(projection);
   return db_.with([&](sql::Connection& c) {
     return c.run("UPDATE projections SET position = $2, updated_at_ms = $3 WHERE name = $1",
                  {projection, position, now_utc()});

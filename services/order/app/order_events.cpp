@@ -3,6 +3,8 @@
 #include <array>
 #include <boost/json.hpp>
 
+#include "mercato/events/data.hpp"
+
 namespace mercato::order {
 namespace {
 
@@ -54,7 +56,8 @@ events::CloudEvent confirmed(const Order& o) {
   return event(kConfirmed, o, std::move(data));
 }
 
-// Reading back: every member this code wrote, so a stream it cannot read is an error, not a default.
+// Reading back: every member this code wrote, through the events' own member readers
+// (mercato/events/data.hpp). A stream this code cannot read is its own fault, not the caller's: kInternal.
 struct Reader {
   const boost::json::object& data;
   const events::CloudEvent& e;
@@ -62,15 +65,14 @@ struct Reader {
   Error bad(std::string_view key) const {
     return Error::internal("stored " + e.type + " " + e.id + " lacks a valid '" + std::string(key) + "'");
   }
-  Result<std::string> text(std::string_view key) const {
-    const auto* v = data.if_contains(key);
-    if (v == nullptr || !v->is_string()) return bad(key);
-    return std::string(v->as_string());
+  template <typename T>
+  Result<T> stored(Result<T> r, std::string_view key) const {
+    if (!r) return bad(key);
+    return r;
   }
+  Result<std::string> text(std::string_view key) const { return stored(events::text_member(data, key), key); }
   Result<std::int64_t> integer(std::string_view key) const {
-    const auto* v = data.if_contains(key);
-    if (v == nullptr || !v->is_int64()) return bad(key);
-    return v->as_int64();
+    return stored(events::integer_member(data, key), key);
   }
   Result<SystemTime> time(std::string_view key) const {
     MERCATO_ASSIGN_OR_RETURN(auto t, text(key));

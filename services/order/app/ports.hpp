@@ -6,6 +6,7 @@
 // on an IoPool worker.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
@@ -193,6 +194,14 @@ class OrderReadModels {
   static const std::vector<std::string>& names() {
     static const std::vector<std::string> kNames = {"order_summaries", "sales_daily"};
     return kNames;
+  }
+  static bool is_projection(std::string_view name) {
+    return std::find(names().begin(), names().end(), name) != names().end();
+  }
+  // The answer for a name that is none of names().
+  static Error unknown_projection(std::string_view name) {
+    return Error::not_found("no projection is named " + std::string(name) +
+                            " (order_summaries, sales_daily)");
   }
   // Applies the stream events after each projection's position, at most `batch` per projection and
   // transaction (the read models and the checkpoint commit together); returns how many it applied.

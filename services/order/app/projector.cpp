@@ -47,10 +47,7 @@ void Projector::run() {
 }
 
 Result<void> Projector::start_rebuild(const std::string& projection) {
-  const auto& names = OrderReadModels::names();
-  if (std::find(names.begin(), names.end(), projection) == names.end()) {
-    return Error::not_found("no projection is named " + projection + " (order_summaries, sales_daily)");
-  }
+  if (!OrderReadModels::is_projection(projection)) return OrderReadModels::unknown_projection(projection);
   std::lock_guard lock(rebuilds_mutex_);
   auto& rebuild = rebuilds_[projection];
   if (rebuild.running && *rebuild.running) return Error::conflict(projection + " is being rebuilt already");
