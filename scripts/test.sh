@@ -113,6 +113,8 @@ cmd_test() {
       ;;
   esac
   build_project
+  # The dashboard's browser test (tests/scripts/dashboard_test.sh) needs Debian's Chromium.
+  deps_ensure browser
   trap test_servers_stop EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM

@@ -3,8 +3,10 @@
 
 #include <set>
 
+#include "api/dashboard.hpp"
 #include "api/docs.hpp"
 #include "api/proxy.hpp"
+#include "app/dashboard.hpp"
 #include "app/gateway_settings.hpp"
 #include "app/policy_loader.hpp"
 #include "mercato/discovery/discovery.hpp"
@@ -56,6 +58,18 @@ void set_up(service::Context& ctx) {
   if (docs.empty())
     ctx.logger().warn("Swagger UI not found; /docs is unavailable", {{"docs_dir", settings.docs_dir}});
   gateway::register_docs_routes(ctx.router(), table, ctx.client(), docs);
+  // The operators' live page (docs/observability.md "Dashboard").
+  if (settings.dashboard.enabled) {
+    auto& dashboard =
+        ctx.own(std::make_unique<gateway::Dashboard>(settings.dashboard, table, policy.holder(), ctx.client(),
+                                                     ctx.metrics(), [&ctx] { return ctx.ready(); }));
+    auto& assets = ctx.own(std::make_unique<std::map<std::string, gateway::StaticFile>>(
+        gateway::load_dashboard_assets(settings.dashboard.assets_dir)));
+    if (assets.empty())
+      ctx.logger().warn("uPlot not found; the dashboard shows no charts",
+                        {{"assets_dir", settings.dashboard.assets_dir}});
+    gateway::register_dashboard_routes(ctx.router(), dashboard, identity, assets);
+  }
 }
 
 }  // namespace mercato::gateway

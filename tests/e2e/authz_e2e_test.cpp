@@ -265,6 +265,8 @@ TEST_P(AuthzE2E, EveryRouteForEveryCallerAnswersAsTheTableSays) {
        {401, 403, 403, 403, 200}},
       {"POST", "/orders (for A)", fixed("/orders"), [&] { return order_body(a); }, {401, 201, 403, 201, 403}},
       {"GET", "/orders?customer_id={A}", fixed("/orders?customer_id=" + a), none, {401, 200, 200, 200, 200}},
+      // Without customer_id: a customer's own, an admin's every customer's; a service must name one.
+      {"GET", "/orders", fixed("/orders"), none, {401, 200, 200, 200, 400}},
       {"GET", "/orders/{A's}", fixed("/orders/" + order), none, {401, 200, 404, 200, 200}},
       {"GET", "/orders/{A's}/saga", fixed("/orders/" + order + "/saga"), none, {401, 200, 404, 200, 200}},
       {"GET", "/orders/{A's}/events", fixed("/orders/" + order + "/events"), none, {401, 200, 404, 200, 200}},
@@ -422,6 +424,25 @@ TEST_P(AuthzE2E, AnotherCustomersListsAreEmptyAndTheir404sSayNothingMore) {
   auto own_orders = own.json();
   ASSERT_FALSE(own_orders.at("orders").as_array().empty());
   for (const auto& o : own_orders.at("orders").as_array()) EXPECT_EQ(o.at("customer_id").as_string(), *a_id_);
+  // Another customer's list without customer_id does not name A's order; an admin's list without
+  // customer_id does (every customer's orders, newest first: the dashboard's recent orders).
+  std::string a_order(own_orders.at("orders").as_array().front().at("id").as_string());
+  auto listed = [&](Caller who, std::string target) {
+    for (int page = 0; page < 50; ++page) {  // bounded: other tests' orders may come first
+      auto r = as(who, gateway_port_, "GET", target);
+      EXPECT_EQ(r.status, 200) << r.body;
+      if (r.status != 200) return false;
+      auto body = r.json();
+      for (const auto& o : body.at("orders").as_array()) {
+        if (o.at("id").as_string() == a_order) return true;
+      }
+      if (!body.at("next_cursor").is_string()) return false;
+      target = "/api/orders?limit=100&cursor=" + std::string(body.at("next_cursor").as_string());
+    }
+    return false;
+  };
+  EXPECT_FALSE(listed(kCustomerB, "/api/orders?limit=100"));
+  EXPECT_TRUE(listed(kAdmin, "/api/orders?limit=100"));
 }
 
 // The order a customer places is theirs whatever the body says; an admin may place one for a customer.

@@ -83,6 +83,10 @@ const std::vector<sql::Migration>& order_schema() {
        " cents {int64} NOT NULL,"
        " orders {int64} NOT NULL,"
        " PRIMARY KEY (generation, day, product_id));"},
+      // An admin's list of every customer's orders, newest first (the dashboard's recent orders).
+      {5, "order list across customers",
+       "CREATE INDEX order_summaries_by_time ON order_summaries(generation, created_at_ms DESC, "
+       "placed_position DESC);"},
   };
   return kMigrations;
 }

@@ -2,6 +2,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include "mercato/observability/trace_context.hpp"
+
 namespace mercato::order {
 
 boost::json::object to_json(const Address& a) {
@@ -47,14 +49,18 @@ boost::json::object to_json(const HistoryEntry& e) {
   auto data = boost::json::parse(e.event.data, ec);
   // The payment token is the customer's card reference: the API never shows it, here neither.
   if (!ec && data.is_object()) data.as_object().erase("payment_token");
-  return {{"version", e.version},
-          {"position", e.position},
-          {"recorded_at", format_rfc3339(e.recorded_at)},
-          {"id", e.event.id},
-          {"type", e.event.type},
-          {"schema_version", events::schema_version(e.event)},
-          {"time", e.event.time},
-          {"data", ec ? boost::json::value() : std::move(data)}};
+  boost::json::object o{{"version", e.version},
+                        {"position", e.position},
+                        {"recorded_at", format_rfc3339(e.recorded_at)},
+                        {"id", e.event.id},
+                        {"type", e.event.type},
+                        {"schema_version", events::schema_version(e.event)},
+                        {"time", e.event.time},
+                        {"data", ec ? boost::json::value() : std::move(data)}};
+  // The trace the event was appended in (the request or saga answer that caused it): what an operator
+  // looks up in the trace store (the dashboard links it).
+  if (auto trace = obs::TraceContext::parse(e.event.traceparent)) o["trace_id"] = trace->trace_id;
+  return o;
 }
 
 namespace {

@@ -139,7 +139,7 @@ struct Cursor {
 };
 
 struct SummaryQuery {
-  std::string customer_id;
+  std::string customer_id;  // "": every customer's orders (an admin's list)
   std::optional<Status> status;
   std::optional<SystemTime> from;  // created at or after
   std::optional<SystemTime> to;    // created before
