@@ -78,7 +78,8 @@ deps_ensure() {
   ((${#missing[@]} == 0)) || die "still not installed after apt-get: ${missing[*]}"
 }
 
-# deps_npm: the front-end files the gateway serves (package.json: the Swagger UI), installed with
+# deps_npm: the front-end files the gateway serves (package.json: the Swagger UI) and the tools that check
+# deploy/k8s (kubernetes-models, @kubernetes-models/istio, yaml: scripts/k8s.sh), installed with
 # `npm ci` from package-lock.json into node_modules/ when missing or out of date. npm comes from Debian
 # when the machine has none.
 deps_npm() {

@@ -108,8 +108,13 @@ test_servers_stop() {
 cmd_test() {
   case "${1:-}" in
     -h | --help)
-      echo "usage: ./mercato test [ARGS for ctest, e.g. -R CircuitBreaker]"
+      echo "usage: ./mercato test [ARGS for ctest, e.g. -R CircuitBreaker] | ./mercato test --containers"
       return 0
+      ;;
+    --containers)
+      # Opt-in, never part of the default run: images, compose, walk-through, checker (scripts/containers.sh).
+      cmd_test_containers
+      return
       ;;
   esac
   build_project

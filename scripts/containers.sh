@@ -1,0 +1,138 @@
+# shellcheck shell=bash
+# `./mercato test --containers` (opt-in: minutes, not part of `./mercato test`): the whole system in
+# containers. Builds the images (./mercato images), starts deploy/compose.yaml with podman-compose under
+# the project name mercato-test-<pid>, waits (bounded) for the gateway's /health/ready, runs the README's
+# walk-through through the gateway on 127.0.0.1 and then the saga checker (./mercato check), and
+# finally removes everything it made: containers, the network, the volumes, the secrets folder.
+#
+# The checker reads each service's own port; deploy/compose.test.yaml publishes them on 127.0.0.1 at
+# ports podman picks (the test's only addition to the compose file), so all traffic stays on loopback.
+#
+# Environment: MERCATO_CONTAINERS_TIMEOUT (seconds to wait for the system to be ready, default 180),
+# MERCATO_CONTAINERS_NO_BUILD=1 (use the images as they are).
+
+# _containers_compose ARGS...: podman-compose on the project's files with its own containers.conf.
+_containers_compose() {
+  CONTAINERS_CONF="${IMAGES_DIR}/containers.conf" podman-compose --project-name "$CONTAINERS_PROJECT" \
+    -f "${MERCATO_ROOT}/deploy/compose.yaml" -f "${MERCATO_ROOT}/deploy/compose.test.yaml" "$@"
+}
+
+# containers_down: everything the test made, whatever state it is in. Runs once, from the EXIT trap.
+containers_down() {
+  [[ -n "${CONTAINERS_PROJECT:-}" ]] || return 0
+  log_info "removing the containers, network and volumes of $CONTAINERS_PROJECT"
+  _containers_compose down -v >/dev/null 2>&1 || true
+  # podman-compose 1.0 leaves a volume behind when a container was never created: by label, ours only.
+  local volume
+  for volume in $(images_podman volume ls -q --filter "label=io.podman.compose.project=$CONTAINERS_PROJECT"); do
+    images_podman volume rm -f "$volume" >/dev/null 2>&1 || true
+  done
+  # ...and its network, which `down` leaves too.
+  images_podman network rm -f "${CONTAINERS_PROJECT}_default" >/dev/null 2>&1 || true
+  [[ -n "${CONTAINERS_SECRETS:-}" ]] && rm -rf "$CONTAINERS_SECRETS"
+  CONTAINERS_PROJECT=""
+}
+
+# _containers_secrets: the client secrets, the admin's password and PostgreSQL's, as compose.yaml reads
+# them (files readable by the images' uid 10001, hashes in the environment).
+_containers_secrets() {
+  local name secret
+  CONTAINERS_SECRETS="$(mktemp -d "${TMPDIR:-/tmp}/mercato-compose.XXXXXX")"
+  for name in $(service_names); do
+    [[ "$name" == user ]] && continue
+    secret="$(_random_secret)"
+    printf '%s' "$secret" >"$CONTAINERS_SECRETS/$name.secret"
+    export "MERCATO_${name^^}_CLIENT_HASH=$(printf '%s' "$secret" | sha256sum | cut -d' ' -f1)"
+  done
+  _random_secret >"$CONTAINERS_SECRETS/admin-password"
+  chown -R 10001:10001 "$CONTAINERS_SECRETS"
+  chmod 0500 "$CONTAINERS_SECRETS"
+  chmod 0400 "$CONTAINERS_SECRETS"/*
+  MERCATO_POSTGRES_PASSWORD="$(_random_secret)"
+  export MERCATO_COMPOSE_SECRETS="$CONTAINERS_SECRETS" MERCATO_POSTGRES_PASSWORD
+}
+
+# _containers_port SERVICE PORT: the host port podman published SERVICE's PORT on.
+_containers_port() {
+  images_podman port "${CONTAINERS_PROJECT}_$1_1" "$2/tcp" | head -n 1 | sed 's/.*://'
+}
+
+# _containers_walkthrough GATEWAY_URL: the README's walk-through; fails on the first unexpected answer.
+_containers_walkthrough() {
+  local gw="$1" admin token order id status deadline
+  local -a auth
+  admin="$(curl --noproxy '*' -sS --max-time 10 -X POST "$gw/api/auth/login" \
+    -d "$(jq -cn --arg p "$(cat "$CONTAINERS_SECRETS/admin-password")" '{email: "admin@mercato.local", password: $p}')" |
+    jq -r '.access_token // empty')"
+  [[ -n "$admin" ]] || die "walk-through: the admin cannot log in"
+  for body in '{"name":"Mug","price_cents":1299,"available":10}|mug' '{"name":"Teapot","price_cents":3450,"available":3}|teapot'; do
+    [[ "$(curl --noproxy '*' -sS --max-time 10 -o /dev/null -w '%{http_code}' -X PUT "$gw/api/inventory/${body#*|}" \
+      -H "Authorization: Bearer $admin" -d "${body%|*}")" == 20[01] ]] || die "walk-through: stocking ${body#*|} failed"
+  done
+  curl --noproxy '*' -sS --max-time 10 -X POST "$gw/api/users" -H 'Content-Type: application/json' \
+    -d '{"email":"ann@example.com","name":"Ann Lee","password":"correct horse"}' | jq -e .id >/dev/null ||
+    die "walk-through: registration failed"
+  token="$(curl --noproxy '*' -sS --max-time 10 -X POST "$gw/api/auth/login" \
+    -d '{"email":"ann@example.com","password":"correct horse"}' | jq -r '.access_token // empty')"
+  [[ -n "$token" ]] || die "walk-through: the customer cannot log in"
+  auth=(-H "Authorization: Bearer $token")
+  order="$(curl --noproxy '*' -sS --max-time 10 -X POST "$gw/api/orders" "${auth[@]}" -d '{
+    "items":[{"product_id":"mug","quantity":2},{"product_id":"teapot","quantity":1,"price_cents":3450}],
+    "payment_token":"tok_visa",
+    "shipping_address":{"name":"Ann Lee","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"}}')"
+  [[ "$(jq -r .total_cents <<<"$order")" == 6048 ]] || die "walk-through: the order is not 6048 cents: $order"
+  id="$(jq -r .id <<<"$order")"
+  # The saga confirms it a moment later: poll, bounded.
+  deadline=$((EPOCHSECONDS + 30))
+  while :; do
+    status="$(curl --noproxy '*' -sS --max-time 5 "$gw/api/orders/$id" "${auth[@]}" | jq -r .status)"
+    [[ "$status" == confirmed ]] && break
+    ((EPOCHSECONDS < deadline)) || die "walk-through: order $id is '$status', not confirmed, after 30 s"
+    sleep 0.2
+  done
+  [[ "$(curl --noproxy '*' -sS --max-time 5 "$gw/api/inventory/mug" | jq -c '[.available, .reserved, .sold]')" == '[8,0,2]' ]] ||
+    die "walk-through: the mug's stock is not 8 available, 2 sold"
+  [[ "$(curl --noproxy '*' -sS --max-time 5 -o /dev/null -w '%{http_code}' "$gw/api/orders/$id")" == 401 ]] ||
+    die "walk-through: an order is readable without a token"
+  log_note "walk-through: order $id confirmed, stock and authorization as the README says"
+}
+
+cmd_test_containers() {
+  local gateway_port name deadline
+  command -v podman-compose >/dev/null 2>&1 || deps_ensure containers
+  if [[ "${MERCATO_CONTAINERS_NO_BUILD:-0}" != 1 ]]; then
+    cmd_images all
+  fi
+  export MERCATO_IMAGE_TAG
+  MERCATO_IMAGE_TAG="$(images_tag)"
+  CONTAINERS_PROJECT="mercato-test-$$"
+  trap containers_down EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  _containers_secrets
+  gateway_port="$(free_port)"
+  export MERCATO_GATEWAY_PUBLISH="$gateway_port"
+  log_info "podman-compose up ($CONTAINERS_PROJECT; gateway on 127.0.0.1:$gateway_port)"
+  _containers_compose up -d >/dev/null 2>&1 || { _containers_compose logs 2>&1 | tail -n 50 >&2; die "podman-compose up failed"; }
+  deadline=$((EPOCHSECONDS + ${MERCATO_CONTAINERS_TIMEOUT:-180}))
+  until [[ "$(http_code "http://127.0.0.1:$gateway_port/health/ready" 2)" == 200 ]]; do
+    if ((EPOCHSECONDS >= deadline)); then
+      _containers_compose ps >&2 || true
+      _containers_compose logs 2>&1 | tail -n 80 >&2
+      die "the system in containers is not ready after ${MERCATO_CONTAINERS_TIMEOUT:-180} s"
+    fi
+    sleep 1
+  done
+  # Every service ready as well (the gateway is ready before the services it routes to).
+  for name in $(service_names); do
+    export "MERCATO_${name^^}_PORT=$(_containers_port "$name" "$(service_port "$name")")"
+    local port_var="MERCATO_${name^^}_PORT"
+    wait_http_ok "http://127.0.0.1:${!port_var}/health/ready" $((deadline > EPOCHSECONDS ? deadline - EPOCHSECONDS : 1)) ||
+      die "$name is not ready in its container"
+  done
+  log_info "the system is up in containers; the README walk-through"
+  _containers_walkthrough "http://127.0.0.1:$gateway_port"
+  log_info "the saga checker"
+  MERCATO_SECRETS_DIR="$CONTAINERS_SECRETS" cmd_check
+  log_info "containers: PASSED"
+}
