@@ -1,6 +1,9 @@
 #include "app/dashboard.hpp"
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
 #include <cmath>
 #include <set>
@@ -265,19 +268,39 @@ std::string Dashboard::render() const {
   return boost::json::serialize(root);
 }
 
+namespace {
+
+// Clears the refreshing flag however a refresh ends. The flag is shared: a refresh still waiting when the
+// gateway stops is destroyed with the I/O contexts, after the Dashboard itself.
+struct Release {
+  std::shared_ptr<std::atomic<bool>> flag;
+  ~Release() { flag->store(false); }
+};
+
+}  // namespace
+
+asio::awaitable<void> Dashboard::refresh_in_background() {
+  Release release{refreshing_};
+  co_await refresh();
+}
+
 asio::awaitable<std::string> Dashboard::overview() {
   bool stale = false;
+  bool first = false;
   {
     std::lock_guard lock(mutex_);
-    stale = rendered_.empty() || DashboardClock::now() - last_refresh_ >= settings_.refresh;
+    first = rendered_.empty();
+    stale = first || DashboardClock::now() - last_refresh_ >= settings_.refresh;
   }
-  if (stale && !refreshing_.exchange(true)) {
-    // Clears the flag however refresh() ends (an exception included), so refreshing never stops for good.
-    struct Release {
-      std::atomic<bool>& flag;
-      ~Release() { flag.store(false); }
-    } release{refreshing_};
-    co_await refresh();
+  if (stale && !refreshing_->exchange(true)) {
+    if (first) {
+      Release release{refreshing_};
+      co_await refresh();
+    } else {
+      // The caller gets the last overview at once, not the sum of every instance's answer time: what it
+      // shows is at most one refresh older than what the refresh under way will show.
+      asio::co_spawn(co_await asio::this_coro::executor, refresh_in_background(), asio::detached);
+    }
   }
   std::lock_guard lock(mutex_);
   co_return rendered_.empty() ? std::string(R"({"services":[],"circuits":[],"refresh_ms":)") +

@@ -7,9 +7,10 @@
 //   Dashboard dashboard(settings.dashboard, table, policy.holder(), ctx.client(), ctx.metrics(), ready);
 //   std::string json = co_await dashboard.overview();   // refreshed first when older than `refresh`
 //
-// Instances are read only while someone watches: a refresh happens inside overview() when the last one
-// is older than `refresh`, one at a time (callers meanwhile get the last overview), reading the
-// instances one after another with `probe_timeout` each, so an instance that hangs costs one timeout. The
+// Instances are read only while someone watches: overview() starts a refresh when the last one is older
+// than `refresh`, one at a time, in the background (the caller gets the last overview at once; only the
+// very first caller waits for one), reading the instances one after another with `probe_timeout` each,
+// so an instance that hangs costs one timeout. The
 // gateway reads itself from its own registry, not over the network. Readings are kept per instance for
 // `history` refreshes; a service's figures are the sum over its instances (domain/dashboard.hpp).
 //
@@ -25,6 +26,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -79,6 +81,7 @@ class Dashboard {
   };
 
   boost::asio::awaitable<void> refresh();
+  boost::asio::awaitable<void> refresh_in_background();
   boost::asio::awaitable<void> probe(Instance& instance);
   // The services and their instances as routed now (policy subsets; discovery updates them).
   std::map<std::string, std::vector<std::pair<std::string, http::Endpoint>>> routed_instances() const;
@@ -94,7 +97,7 @@ class Dashboard {
   std::function<bool()> self_ready_;
   std::string self_name_;
 
-  std::atomic<bool> refreshing_{false};
+  std::shared_ptr<std::atomic<bool>> refreshing_ = std::make_shared<std::atomic<bool>>(false);
   // Written only by the one refresh under way (refreshing_), read by render() in it; the rendered text
   // and the addresses are what other callers read, under mutex_.
   std::map<std::string, ServiceView> services_;
