@@ -167,7 +167,8 @@ void set_up(service::Context& ctx) {
     ctx.add_live_setting("saga.order_deadline",
                          live_timeout("saga.order_deadline", &order::SagaTimeouts::order));
   }
-  auto& orders = ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, sagas));
+  auto& orders =
+      ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, sagas, ctx.tracer()));
   const auto& log = ctx.logger();
   // With projector: false this instance serves queries from what other instances project (a shared
   // PostgreSQL database); a rebuild asked of it still runs here.

@@ -250,6 +250,22 @@ TEST_P(TracingE2E, OneOrderIsOneTraceAcrossEveryService) {
   if (process != nullptr) {
     EXPECT_EQ(process->attributes.at("messaging.operation"), "process");
   }
+  // The placement's transaction is a span of the order service's POST /orders (an async handler: the
+  // order service installs the context for the transaction itself).
+  const ReceivedSpan* placement = nullptr;
+  for (const auto& s : trace) {
+    if (s.service == "order" && s.kind == kServer && s.attributes.count("http.route") != 0 &&
+        s.attributes.at("http.route") == "/orders" && s.attributes.at("http.request.method") == "POST")
+      placement = &s;
+  }
+  ASSERT_NE(placement, nullptr) << describe(trace);
+  bool placed_in_db = false;
+  for (const auto& s : trace) {
+    placed_in_db =
+        placed_in_db || (s.service == "order" && s.kind == kClient && s.attributes.count("db.system") != 0 &&
+                         s.parent_span_id == placement->span_id);
+  }
+  EXPECT_TRUE(placed_in_db) << "no database span under the order service's POST /orders\n" << describe(trace);
   // Every participant handled a saga message inside this trace.
   for (const auto* participant : {"inventory", "payment", "shipping", "notification"}) {
     bool consumed = false;

@@ -65,6 +65,11 @@ boost::asio::awaitable<Result<Written>> OrderService::create(const NewOrder& inp
   std::vector<events::CloudEvent> commands;
   std::optional<Saga> saga;
   if (sagas_ != nullptr) saga = sagas_->begin(order, now, ctx.traceparent, commands);
+  // A coroutine has no ambient trace context (it may resume on any thread): the transaction below runs
+  // without a co_await, so it gets one for exactly that stretch, and lib/sql makes it a span of the
+  // request's trace.
+  std::optional<obs::ContextScope> scope;
+  if (auto parent = obs::TraceContext::parse(ctx.traceparent)) scope.emplace(tracer_, *parent);
   co_return repository_.place(OrderPlaced{std::move(order)}, ctx.traceparent, commands,
                               saga ? &*saga : nullptr);
 }

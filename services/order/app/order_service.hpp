@@ -5,6 +5,7 @@
 
 #include "app/ports.hpp"
 #include "app/saga_coordinator.hpp"
+#include "mercato/observability/tracing.hpp"
 
 namespace mercato::order {
 
@@ -25,9 +26,10 @@ struct NewOrder {
 class OrderService {
  public:
   // With a saga coordinator, every placed order runs the saga (docs/saga.md); without, orders stay pending.
+  // `tracer` (nullptr: tracing off): the placement's transaction is a span of the request's trace.
   OrderService(OrderRepository& repository, CustomerDirectory& customers, Catalog& catalog,
-               SagaCoordinator* sagas = nullptr)
-      : repository_(repository), customers_(customers), catalog_(catalog), sagas_(sagas) {}
+               SagaCoordinator* sagas = nullptr, const obs::Tracer* tracer = nullptr)
+      : repository_(repository), customers_(customers), catalog_(catalog), sagas_(sagas), tracer_(tracer) {}
 
   // The placed order and the position its first event reached.
   boost::asio::awaitable<Result<Written>> create(const NewOrder& input, const CallContext& ctx);
@@ -52,6 +54,7 @@ class OrderService {
   CustomerDirectory& customers_;
   Catalog& catalog_;
   SagaCoordinator* sagas_;
+  const obs::Tracer* tracer_;
 };
 
 }  // namespace mercato::order
