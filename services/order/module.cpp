@@ -111,12 +111,12 @@ void add_live_admission_settings(service::Context& ctx, Admission& admission, co
           if (!value) {
             restore(file, limits);
           } else {
-            MERCATO_ASSIGN_OR_RETURN(limits, service::live_value<AdmissionLimits>(
-                                                 key, *value, [&](const config::Section& s) {
-                                                   auto changed = limits;
-                                                   read(s, changed);
-                                                   return changed;
-                                                 }));
+            MERCATO_ASSIGN_OR_RETURN(
+                limits, service::live_value<AdmissionLimits>(key, *value, [&](const config::Section& s) {
+                  auto changed = limits;
+                  read(s, changed);
+                  return changed;
+                }));
           }
           if (auto valid = validate(limits); !valid) return Error::validation(key, valid.error().message);
           admission.set_limits(limits);
@@ -256,7 +256,8 @@ void set_up(service::Context& ctx) {
     ctx.own(std::make_unique<core::Periodic>(admit.recount, [stored, admission, &logger] {
       auto running = stored->count_running_sagas();
       if (!running) {
-        logger.warn("the sagas in flight could not be counted; retrying", {{"error", running.error().message}});
+        logger.warn("the sagas in flight could not be counted; retrying",
+                    {{"error", running.error().message}});
         return;
       }
       admission->recounted(*running);

@@ -34,9 +34,9 @@ namespace fs = std::filesystem;
 using testing::Process;
 using testing::ServiceProcess;
 
-constexpr int kLimit = 10;                           // sagas allowed in flight
-constexpr int kClients = 8;                          // concurrent clients...
-constexpr int kOrdersPerClient = 8;                  // ...each placing this many: 64 offered in all
+constexpr int kLimit = 10;                                 // sagas allowed in flight
+constexpr int kClients = 8;                                // concurrent clients...
+constexpr int kOrdersPerClient = 8;                        // ...each placing this many: 64 offered in all
 constexpr auto kOrderDeadline = std::chrono::seconds(60);  // saga.order_deadline
 
 constexpr const char* kAddress =
@@ -74,8 +74,8 @@ class AdmissionE2E : public ::testing::Test {
             {"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
             {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", "127.0.0.1:" + std::to_string(inventory_->port)},
             {"APP_GATEWAY__SERVICES__ORDER__UPSTREAM", "127.0.0.1:" + std::to_string(order_->port)}});
-    for (auto* s : {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(),
-                    order_.get()})
+    for (auto* s :
+         {user_.get(), inventory_.get(), payment_.get(), shipping_.get(), notification_.get(), order_.get()})
       ASSERT_TRUE(testing::wait_ready(s->port)) << s->name << ": " << s->process->log();
     ASSERT_TRUE(testing::wait_ready(gateway_port_)) << gateway_->log();
   }
@@ -92,11 +92,12 @@ class AdmissionE2E : public ::testing::Test {
   }
 
   testing::HttpResult place(const std::string& customer) {
-    return testing::http(gateway_port_, "POST", "/api/orders",
-                         R"({"customer_id":")" + customer +
-                             R"(","payment_token":"tok_visa","items":[{"product_id":"adm-mug","quantity":1}],)"
-                             R"("shipping_address":)" +
-                             kAddress + "}");
+    return testing::http(
+        gateway_port_, "POST", "/api/orders",
+        R"({"customer_id":")" + customer +
+            R"(","payment_token":"tok_visa","items":[{"product_id":"adm-mug","quantity":1}],)"
+            R"("shipping_address":)" +
+            kAddress + "}");
   }
 
   std::string logs() const {
@@ -113,9 +114,9 @@ class AdmissionE2E : public ::testing::Test {
 };
 
 TEST_F(AdmissionE2E, TheExcessIsRefusedWithRetryAfterAndEveryAcceptedOrderIsConfirmedInTime) {
-  auto user = testing::http(user_->port, "POST", "/users",
-                            R"({"email":"adm-)" + random_hex(6) +
-                                R"(@example.com","name":"Ann","password":"correct horse"})");
+  auto user = testing::http(
+      user_->port, "POST", "/users",
+      R"({"email":"adm-)" + random_hex(6) + R"(@example.com","name":"Ann","password":"correct horse"})");
   ASSERT_EQ(user.status, 201) << user.body;
   std::string customer(user.json().at("id").as_string());
   auto stocked = testing::http(inventory_->port, "PUT", "/inventory/adm-mug",

@@ -156,9 +156,9 @@ TEST_F(UpstreamInstances, ADeliberateRefusalWithRetryAfterIsNoFailure) {
   settings.outliers = OutlierSettings{.consecutive_5xx = 2, .max_ejection_percent = 100};
   Upstream upstream(settings, {endpoint(0)}, client_, metrics_, logger_);
   auto post = [&](std::string target) {
-    return testing::block_on(pool_, upstream.call(http::ClientRequest{.method = http::Method::kPost,
-                                                                      .target = std::move(target)},
-                                                  {}, false));
+    return testing::block_on(
+        pool_, upstream.call(http::ClientRequest{.method = http::Method::kPost, .target = std::move(target)},
+                             {}, false));
   };
   for (int i = 0; i < 5; ++i) {
     auto call = post("/shed");

@@ -41,8 +41,10 @@ namespace mercato::order {
 struct AdmissionSettings {
   bool enabled = true;
   AdmissionLimits limits;
-  std::chrono::milliseconds rate_window{std::chrono::seconds(10)};  // the finish rate is measured over this
-  std::chrono::milliseconds recount{std::chrono::seconds(5)};  // the backlog is recounted from storage this often
+  // The finish rate is measured over this.
+  std::chrono::milliseconds rate_window{std::chrono::seconds(10)};
+  // The backlog is recounted from storage this often.
+  std::chrono::milliseconds recount{std::chrono::seconds(5)};
 };
 
 // The limits' own rules: max_backlog_time above 0, 1 <= min_backlog <= max_backlog.
@@ -114,10 +116,10 @@ class Admission {
 
   Clock clock_;
   mutable std::mutex mutex_;
-  AdmissionLimits limits_;         // guarded by mutex_
-  FinishRate rate_;                // guarded by mutex_
-  std::int64_t backlog_ = 0;       // guarded by mutex_: placed sagas in flight + tickets outstanding
-  std::int64_t outstanding_ = 0;   // guarded by mutex_: tickets neither placed nor given back
+  AdmissionLimits limits_;        // guarded by mutex_
+  FinishRate rate_;               // guarded by mutex_
+  std::int64_t backlog_ = 0;      // guarded by mutex_: placed sagas in flight + tickets outstanding
+  std::int64_t outstanding_ = 0;  // guarded by mutex_: tickets neither placed nor given back
   obs::Counter* admitted_ = nullptr;
   obs::Counter* refused_ = nullptr;
   obs::Gauge* backlog_gauge_ = nullptr;

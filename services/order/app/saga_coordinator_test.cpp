@@ -219,7 +219,9 @@ TEST_P(SagaCoordinatorTest, AdmissionCountsEachSagaFromPlacementToItsEnd) {
     if (auto* refused = std::get_if<Admission::Refusal>(&admitted)) return refused->error();
     boost::asio::io_context io;
     std::optional<Result<Written>> out;
-    NewOrder input{"cust-1", {{std::move(product), 1, std::nullopt, {}}}, "tok_visa",
+    NewOrder input{"cust-1",
+                   {{std::move(product), 1, std::nullopt, {}}},
+                   "tok_visa",
                    {"Ann", "1 Main St", "", "Berlin", "10115", "DE"}};
     CallContext ctx;
     boost::asio::co_spawn(

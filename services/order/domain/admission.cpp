@@ -15,12 +15,13 @@ std::int64_t backlog_limit(const AdmissionLimits& limits, double finish_rate) no
 
 std::chrono::seconds retry_after(const AdmissionLimits& limits, std::int64_t backlog, std::int64_t limit,
                                  double finish_rate) noexcept {
-  auto longest = std::max<std::int64_t>(
-      1, std::chrono::ceil<std::chrono::seconds>(limits.max_backlog_time).count());
+  auto longest =
+      std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(limits.max_backlog_time).count());
   if (finish_rate <= 0) return std::chrono::seconds(longest);
   // One place must free up below the limit for this client to be admitted.
   auto excess = static_cast<double>(std::max<std::int64_t>(1, backlog - limit + 1));
-  auto wait = static_cast<std::int64_t>(std::min(std::ceil(excess / finish_rate), static_cast<double>(longest)));
+  auto wait =
+      static_cast<std::int64_t>(std::min(std::ceil(excess / finish_rate), static_cast<double>(longest)));
   return std::chrono::seconds(std::clamp<std::int64_t>(wait, 1, longest));
 }
 
