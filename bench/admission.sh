@@ -11,8 +11,10 @@
 # place_order only, for BENCH_ADMISSION_DURATION, then its settle phase (orders read back for up to 60 s)
 # and the checker. The order service's mercato_order_saga_backlog gauge is sampled every second meanwhile.
 # Reported: accepted/s (201), refused/s (503 with Retry-After), confirmed/s, placed → confirmed p50/p99,
-# the backlog when the load stopped and its peak, the orders still pending after the settle phase, the
-# checker's verdict.
+# the backlog when the load stopped and its peak, the accepted orders confirmed, cancelled and still
+# pending after the settle phase, the checker's verdict. mercato-load's clients do not wait for
+# Retry-After during the run: each refused client asks again at once, so "on" also measures what
+# answering refusals costs on the same cores.
 # Prints a markdown report (and keeps it, with every run's JSON, logs and backlog samples, in
 # var/bench/admission-<stamp>/). Every process it starts is stopped by PID when it exits. Duration:
 # about 2–3 min per configuration with the defaults ("off" the longer: its backlog takes minutes to drain).
@@ -111,7 +113,8 @@ for config in "${CONFIGS[@]}"; do
 | $(bench_ms "$(bench_json "$config" '.orders.placed_to_confirmed_us.p50')") \
 | $(bench_ms "$(bench_json "$config" '.orders.placed_to_confirmed_us.p99')") \
 | $(backlog_at "$RESULTS/$config.backlog" "$stopped") | $(backlog_peak "$RESULTS/$config.backlog") \
-| $(bench_json "$config" '.orders.pending') | $(bench_json "$config" '.check.verdict') | $elapsed |"
+| $(bench_json "$config" '.orders.confirmed')/$(bench_json "$config" '.orders.cancelled')/$(bench_json "$config" '.orders.pending') \
+| $(bench_json "$config" '.check.verdict') | $elapsed |"
 done
 
 {
@@ -119,7 +122,7 @@ done
   echo
   echo "Closed loop, $CONNECTIONS clients placing orders through the gateway for $DURATION; settle 60 s; then the checker."
   echo
-  echo "| admission | accepted/s | refused/s (503) | other errors | confirmed/s | place_order p99 ms | placed→confirmed p50 ms | p99 ms | backlog when the load stopped | backlog peak | pending 60 s later | check | run s |"
+  echo "| admission | accepted/s | refused/s (503) | other errors | confirmed/s | place_order p99 ms | placed→confirmed p50 ms | p99 ms | backlog when the load stopped | backlog peak | confirmed/cancelled/pending after settling | check | run s |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for config in "${CONFIGS[@]}"; do echo "${ROW[$config]}"; done
   echo
