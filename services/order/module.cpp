@@ -99,14 +99,18 @@ void add_live_call_settings(service::Context& ctx, const std::string& name, resi
 
 // Live configuration of admission control's limits: admission.max_backlog_time, .min_backlog and
 // .max_backlog, each read by the getter the file's value is read with, the three checked together
-// (validate), a removed key bringing the file's value back.
-void add_live_admission_settings(service::Context& ctx, Admission& admission, const AdmissionLimits& file) {
+// (validate) and max_backlog_time against the step timeout in force, a removed key bringing the file's
+// value back.
+void add_live_admission_settings(service::Context& ctx, Admission& admission, const AdmissionLimits& file,
+                                 const SagaCoordinator& sagas) {
   using Read = std::function<void(const config::Section&, AdmissionLimits&)>;
   using Restore = std::function<void(const AdmissionLimits& file, AdmissionLimits&)>;
   auto limit_key = [&](const std::string& leaf, const Read& read, const Restore& restore) {
     auto key = "admission." + leaf;
     ctx.add_live_setting(
-        key, [&admission, file, key, read, restore](const std::optional<std::string>& value) -> Result<void> {
+        key,
+        [&admission, &sagas, file, key, read,
+         restore](const std::optional<std::string>& value) -> Result<void> {
           auto limits = admission.limits();
           if (!value) {
             restore(file, limits);
@@ -119,6 +123,10 @@ void add_live_admission_settings(service::Context& ctx, Admission& admission, co
                 }));
           }
           if (auto valid = validate(limits); !valid) return Error::validation(key, valid.error().message);
+          if (limits.max_backlog_time >= sagas.timeouts().step) {
+            return Error::validation(key, key + ": must stay below saga.step_timeout (" +
+                                              std::to_string(sagas.timeouts().step.count()) + "ms)");
+          }
           admission.set_limits(limits);
           return {};
         });
@@ -184,16 +192,15 @@ void set_up(service::Context& ctx) {
   auto saga = order::read_saga_settings(ctx.config().section("saga"));
   // Admission control (ADR 0017) bounds the sagas in flight, so only with sagas (mode: none has none).
   auto admit = order::read_admission_settings(ctx.config().section("admission"));
-  if (admit.limits.max_backlog_time >= saga.timeouts.step) {
-    // An order admitted behind that much work would see its steps time out in the queue.
-    throw config::ConfigError("config key 'admission.max_backlog_time' must be below saga.step_timeout");
-  }
   order::Admission* admission = nullptr;
   if (saga.coordination && admit.enabled) {
+    if (admit.limits.max_backlog_time >= saga.timeouts.step) {
+      // An order admitted behind that much work would see its steps time out in the queue.
+      throw config::ConfigError("config key 'admission.max_backlog_time' must be below saga.step_timeout");
+    }
     auto running = repository.count_running_sagas();
     if (!running) throw std::runtime_error("cannot count the sagas in flight: " + running.error().message);
     admission = &ctx.own(std::make_unique<order::Admission>(admit, *running, &ctx.metrics()));
-    add_live_admission_settings(ctx, *admission, admit.limits);
   }
   order::SagaCoordinator* sagas = nullptr;
   if (saga.coordination) {
@@ -201,10 +208,12 @@ void set_up(service::Context& ctx) {
                                                               *saga.coordination, saga.payment_circuit,
                                                               resilience::Clock::now, admission));
   }
+  if (admission != nullptr) add_live_admission_settings(ctx, *admission, admit.limits, *sagas);
   if (sagas != nullptr) {
     // Live configuration: the saga's step timeout and order deadline (read as the file reads them).
-    auto live_timeout = [sagas, file = saga.timeouts](std::string key, auto field) -> service::LiveSetting {
-      return [sagas, file, key, field](const std::optional<std::string>& value) -> Result<void> {
+    auto live_timeout = [sagas, admission, file = saga.timeouts](std::string key,
+                                                                 auto field) -> service::LiveSetting {
+      return [sagas, admission, file, key, field](const std::optional<std::string>& value) -> Result<void> {
         auto timeouts = sagas->timeouts();
         if (!value) {
           timeouts.*field = file.*field;
@@ -214,6 +223,11 @@ void set_up(service::Context& ctx) {
                                                           return section.duration(
                                                               key.substr(key.rfind('.') + 1), file.*field);
                                                         }));
+        }
+        if (admission != nullptr && timeouts.step <= admission->limits().max_backlog_time) {
+          return Error::validation(key, key + ": must stay above admission.max_backlog_time (" +
+                                            std::to_string(admission->limits().max_backlog_time.count()) +
+                                            "ms)");
         }
         sagas->set_timeouts(timeouts);
         return {};
