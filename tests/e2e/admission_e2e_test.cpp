@@ -6,6 +6,7 @@
 //   - exactly 10 are accepted; every other one gets 503 with Retry-After and the JSON error naming the
 //     problem and its figures, passed through the gateway unchanged, and the gateway keeps serving the
 //     order service (its circuit stays closed: a refusal is not a failure);
+//   - a restarted order service starts from the database's count (still full: still refusing);
 //   - once shipping resumes, every accepted order is confirmed, each within the saga's order deadline,
 //     the backlog is back to 0 and a new order is accepted again.
 // Nothing here is timed for speed: the counts are exact because nothing finishes while shipping is
@@ -91,9 +92,10 @@ class AdmissionE2E : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  testing::HttpResult place(const std::string& customer) {
+  // Through the gateway, or straight to the order service with `direct`.
+  testing::HttpResult place(const std::string& customer, bool direct = false) {
     return testing::http(
-        gateway_port_, "POST", "/api/orders",
+        direct ? order_->port : gateway_port_, "POST", direct ? "/orders" : "/api/orders",
         R"({"customer_id":")" + customer +
             R"(","payment_token":"tok_visa","items":[{"product_id":"adm-mug","quantity":1}],)"
             R"("shipping_address":)" +
@@ -176,6 +178,16 @@ TEST_F(AdmissionE2E, TheExcessIsRefusedWithRetryAfterAndEveryAcceptedOrderIsConf
   ASSERT_FALSE(accepted.empty());
   EXPECT_EQ(testing::http(gateway_port_, "GET", "/api/orders/" + accepted.front()).status, 200);
 
+  // A restarted order service starts from the database's count: the backlog is still full. (Straight to
+  // the service from here on: the gateway's pooled connection to the old process may be stale.)
+  order_->process->signal(SIGTERM);
+  ASSERT_TRUE(order_->process->wait(10s));
+  order_->start();
+  ASSERT_TRUE(testing::wait_ready(order_->port)) << order_->process->log();
+  EXPECT_EQ(testing::metric(order_->port, "mercato_order_saga_backlog"), kLimit);
+  auto after_restart = place(customer, true);
+  EXPECT_EQ(after_restart.status, 503) << after_restart.body;
+
   // Shipping resumes: every accepted order is confirmed, within the order deadline of its placement.
   shipping_->process->signal(SIGCONT);
   paused_ = false;
@@ -195,7 +207,7 @@ TEST_F(AdmissionE2E, TheExcessIsRefusedWithRetryAfterAndEveryAcceptedOrderIsConf
     EXPECT_LT(*confirmed - *placed, kOrderDeadline) << id;
   }
   EXPECT_EQ(testing::wait_metric(order_->port, "mercato_order_saga_backlog", 0), 0);
-  auto again = place(customer);
+  auto again = place(customer, true);
   EXPECT_EQ(again.status, 201) << again.body;
 }
 
