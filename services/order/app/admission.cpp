@@ -1,6 +1,6 @@
 #include "app/admission.hpp"
 
-#include <cmath>
+#include <array>
 #include <cstdio>
 
 namespace mercato::order {
@@ -39,11 +39,11 @@ AdmissionSettings read_admission_settings(const config::Section& section) {
 }
 
 Error Admission::Refusal::error() const {
-  char rate[32];
-  std::snprintf(rate, sizeof rate, "%.1f", finish_rate);
+  std::array<char, 32> rate{};
+  std::snprintf(rate.data(), rate.size(), "%.1f", finish_rate);
   std::string message = "the order service is overloaded: " + std::to_string(backlog) +
                         " orders are still being processed (at most " + std::to_string(limit) +
-                        " may be, at the " + rate + " orders/s being completed); retry after " +
+                        " may be, at the " + rate.data() + " orders/s being completed); retry after " +
                         std::to_string(retry_after.count()) + " s";
   // Figures only, nothing private: the message is fit for clients as it is.
   return Error::unavailable(message).with_public_message(message);
