@@ -133,6 +133,7 @@ TEST_F(AdmissionE2E, TheExcessIsRefusedWithRetryAfterAndEveryAcceptedOrderIsConf
   std::vector<std::string> accepted;
   std::vector<testing::HttpResult> refused, other;
   std::vector<std::thread> clients;
+  clients.reserve(kClients);
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&] {
       for (int i = 0; i < kOrdersPerClient; ++i) {
