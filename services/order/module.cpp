@@ -8,10 +8,12 @@
 #include "adapters/sql_order_repository.hpp"
 #include "adapters/sql_read_models.hpp"
 #include "api/handlers.hpp"
+#include "app/admission.hpp"
 #include "app/cqrs_settings.hpp"
 #include "app/projector.hpp"
 #include "app/saga_coordinator.hpp"
 #include "app/saga_settings.hpp"
+#include "mercato/core/periodic.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/identity.hpp"
 #include "mercato/storage/storage.hpp"
@@ -95,6 +97,54 @@ void add_live_call_settings(service::Context& ctx, const std::string& name, resi
       [](const auto& f, auto& b) { b.success_threshold = f.success_threshold; });
 }
 
+// Live configuration of admission control's limits: admission.max_backlog_time, .min_backlog and
+// .max_backlog, each read by the getter the file's value is read with, the three checked together
+// (validate) and max_backlog_time against the step timeout in force, a removed key bringing the file's
+// value back.
+void add_live_admission_settings(service::Context& ctx, Admission& admission, const AdmissionLimits& file,
+                                 const SagaCoordinator& sagas) {
+  using Read = std::function<void(const config::Section&, AdmissionLimits&)>;
+  using Restore = std::function<void(const AdmissionLimits& file, AdmissionLimits&)>;
+  auto limit_key = [&](const std::string& leaf, const Read& read, const Restore& restore) {
+    auto key = "admission." + leaf;
+    ctx.add_live_setting(
+        key,
+        [&admission, &sagas, file, key, read,
+         restore](const std::optional<std::string>& value) -> Result<void> {
+          auto limits = admission.limits();
+          if (!value) {
+            restore(file, limits);
+          } else {
+            MERCATO_ASSIGN_OR_RETURN(
+                limits, service::live_value<AdmissionLimits>(key, *value, [&](const config::Section& s) {
+                  auto changed = limits;
+                  read(s, changed);
+                  return changed;
+                }));
+          }
+          if (auto valid = validate(limits); !valid) return Error::validation(key, valid.error().message);
+          if (limits.max_backlog_time >= sagas.timeouts().step) {
+            return Error::validation(key, key + ": must stay below saga.step_timeout (" +
+                                              std::to_string(sagas.timeouts().step.count()) + "ms)");
+          }
+          admission.set_limits(limits);
+          return {};
+        });
+  };
+  limit_key(
+      "max_backlog_time",
+      [](const config::Section& s, auto& l) { l.max_backlog_time = s.duration("max_backlog_time", {}); },
+      [](const auto& f, auto& l) { l.max_backlog_time = f.max_backlog_time; });
+  limit_key(
+      "min_backlog",
+      [](const config::Section& s, auto& l) { l.min_backlog = s.integer("min_backlog", 1, 1, 100'000'000); },
+      [](const auto& f, auto& l) { l.min_backlog = f.min_backlog; });
+  limit_key(
+      "max_backlog",
+      [](const config::Section& s, auto& l) { l.max_backlog = s.integer("max_backlog", 1, 1, 100'000'000); },
+      [](const auto& f, auto& l) { l.max_backlog = f.max_backlog; });
+}
+
 }  // namespace
 
 void set_up(service::Context& ctx) {
@@ -140,15 +190,30 @@ void set_up(service::Context& ctx) {
                             upstream("inventory", inventory), ctx.grpc_channels())))
                       : ctx.own(std::make_unique<order::HttpCatalog>(upstream("inventory", inventory)));
   auto saga = order::read_saga_settings(ctx.config().section("saga"));
+  // Admission control (ADR 0018) bounds the sagas in flight, so only with sagas (mode: none has none).
+  auto admit = order::read_admission_settings(ctx.config().section("admission"));
+  order::Admission* admission = nullptr;
+  if (saga.coordination && admit.enabled) {
+    if (admit.limits.max_backlog_time >= saga.timeouts.step) {
+      // An order admitted behind that much work would see its steps time out in the queue.
+      throw config::ConfigError("config key 'admission.max_backlog_time' must be below saga.step_timeout");
+    }
+    auto running = repository.count_running_sagas();
+    if (!running) throw std::runtime_error("cannot count the sagas in flight: " + running.error().message);
+    admission = &ctx.own(std::make_unique<order::Admission>(admit, *running, &ctx.metrics()));
+  }
   order::SagaCoordinator* sagas = nullptr;
   if (saga.coordination) {
     sagas = &ctx.own(std::make_unique<order::SagaCoordinator>(repository, saga.timeouts, &ctx.metrics(),
-                                                              *saga.coordination, saga.payment_circuit));
+                                                              *saga.coordination, saga.payment_circuit,
+                                                              resilience::Clock::now, admission));
   }
+  if (admission != nullptr) add_live_admission_settings(ctx, *admission, admit.limits, *sagas);
   if (sagas != nullptr) {
     // Live configuration: the saga's step timeout and order deadline (read as the file reads them).
-    auto live_timeout = [sagas, file = saga.timeouts](std::string key, auto field) -> service::LiveSetting {
-      return [sagas, file, key, field](const std::optional<std::string>& value) -> Result<void> {
+    auto live_timeout = [sagas, admission, file = saga.timeouts](std::string key,
+                                                                 auto field) -> service::LiveSetting {
+      return [sagas, admission, file, key, field](const std::optional<std::string>& value) -> Result<void> {
         auto timeouts = sagas->timeouts();
         if (!value) {
           timeouts.*field = file.*field;
@@ -159,6 +224,11 @@ void set_up(service::Context& ctx) {
                                                               key.substr(key.rfind('.') + 1), file.*field);
                                                         }));
         }
+        if (admission != nullptr && timeouts.step <= admission->limits().max_backlog_time) {
+          return Error::validation(key, key + ": must stay above admission.max_backlog_time (" +
+                                            std::to_string(admission->limits().max_backlog_time.count()) +
+                                            "ms)");
+        }
         sagas->set_timeouts(timeouts);
         return {};
       };
@@ -167,8 +237,8 @@ void set_up(service::Context& ctx) {
     ctx.add_live_setting("saga.order_deadline",
                          live_timeout("saga.order_deadline", &order::SagaTimeouts::order));
   }
-  auto& orders =
-      ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, sagas, ctx.tracer()));
+  auto& orders = ctx.own(
+      std::make_unique<order::OrderService>(repository, customers, catalog, sagas, admission, ctx.tracer()));
   const auto& log = ctx.logger();
   // With projector: false this instance serves queries from what other instances project (a shared
   // PostgreSQL database); a rebuild asked of it still runs here.
@@ -190,6 +260,21 @@ void set_up(service::Context& ctx) {
     const auto& logger = ctx.logger();
     ctx.own(std::make_unique<order::SagaTicker>(*sagas, saga.tick, [&logger](const Error& e) {
       logger.warn("saga deadlines could not be applied; retrying", {{"error", e.message}});
+    }));
+  }
+  if (admission != nullptr) {
+    // The database's count corrects the in-memory backlog for what other instances sharing it placed and
+    // finished (and for anything this one missed); between recounts the backlog moves in memory.
+    const auto& logger = ctx.logger();
+    auto* stored = &repository;  // (a structured binding: captured through a pointer)
+    ctx.own(std::make_unique<core::Periodic>(admit.recount, [stored, admission, &logger] {
+      auto running = stored->count_running_sagas();
+      if (!running) {
+        logger.warn("the sagas in flight could not be counted; retrying",
+                    {{"error", running.error().message}});
+        return;
+      }
+      admission->recounted(*running);
     }));
   }
 }

@@ -98,6 +98,9 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
     settings.per_service["shipping"]["APP_SHIPPING__UNSERVED_COUNTRIES"] = "IS";
     auto& order = settings.per_service["order"];
     order["APP_SAGA__STEP_TIMEOUT"] = step_timeout();
+    // Admission control's limit must stay below the step timeout (ADR 0017); these tests place far
+    // fewer orders than its floor, so it never refuses here.
+    order["APP_ADMISSION__MAX_BACKLOG_TIME"] = "500ms";
     order["APP_SAGA__MODE"] = mode();
     order["APP_SAGA__ORDER_DEADLINE"] = order_deadline();
     for (const auto& [key, value] : order_settings()) order[key] = value;
@@ -124,6 +127,7 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
     order_env["APP_UPSTREAMS__USER"] = "127.0.0.1:" + std::to_string(port("user"));
     order_env["APP_UPSTREAMS__INVENTORY"] = "127.0.0.1:" + std::to_string(port("inventory"));
     order_env["APP_SAGA__STEP_TIMEOUT"] = step_timeout();
+    order_env["APP_ADMISSION__MAX_BACKLOG_TIME"] = "500ms";  // below the step timeout, as above
     order_env["APP_SAGA__MODE"] = mode();
     order_env["APP_SAGA__ORDER_DEADLINE"] = order_deadline();
     for (const auto& [key, value] : order_settings()) order_env[key] = value;

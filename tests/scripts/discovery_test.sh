@@ -7,7 +7,8 @@
 #     fails none of them (rolling restart), `scale user 1` removes user@2 (deregistered);
 #   - `config set` of a valid value is applied by the running instance (exit 0), an invalid one refused
 #     (exit 1, the instance says why), `config history` lists both, `config rollback` restores the first;
-#     the order service's saga.step_timeout and its calls' settings (order.inventory.*) likewise.
+#     the order service's saga.step_timeout, its admission control's limits (admission.*, bound to the
+#     step timeout) and its calls' settings (order.inventory.*) likewise.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 # shellcheck source=tests/scripts/system_lib.sh
@@ -71,9 +72,19 @@ if ! grep -q '^  debug$' "$work/get.out" || ! grep -q 'user .*applied' "$work/ge
   fail "rollback did not restore debug"
 fi
 # The order service's saga timeouts, checked as its file's values are.
-mercato config set order saga.step_timeout 5s >"$work/saga.out" 2>&1 || { cat "$work/saga.out" >&2; fail "saga.step_timeout 5s"; }
+mercato config set order saga.step_timeout 10s >"$work/saga.out" 2>&1 || { cat "$work/saga.out" >&2; fail "saga.step_timeout 10s"; }
 if mercato config set order saga.step_timeout soon >"$work/saga.out" 2>&1; then fail "saga.step_timeout soon was not refused"; fi
 grep -q 'refused: .*a duration such as' "$work/saga.out" || { cat "$work/saga.out" >&2; fail "the saga refusal does not say why"; }
+# Admission control's limits (ADR 0018), and the rule that binds them to the step timeout: a step
+# timeout at or below admission.max_backlog_time (5s in the file) is refused, and the other way round.
+if mercato config set order saga.step_timeout 5s >"$work/saga.out" 2>&1; then fail "saga.step_timeout 5s was not refused"; fi
+grep -q 'refused: .*admission.max_backlog_time' "$work/saga.out" || { cat "$work/saga.out" >&2; fail "the step timeout refusal does not say why"; }
+mercato config set order admission.max_backlog_time 3s >"$work/admission.out" 2>&1 || { cat "$work/admission.out" >&2; fail "admission.max_backlog_time 3s"; }
+if mercato config set order admission.max_backlog_time 10s >"$work/admission.out" 2>&1; then fail "admission.max_backlog_time 10s was not refused"; fi
+grep -q 'refused: .*saga.step_timeout' "$work/admission.out" || { cat "$work/admission.out" >&2; fail "the admission refusal does not say why"; }
+mercato config set order admission.min_backlog 50 >"$work/admission.out" 2>&1 || { cat "$work/admission.out" >&2; fail "admission.min_backlog 50"; }
+if mercato config set order admission.max_backlog 10 >"$work/admission.out" 2>&1; then fail "admission.max_backlog below min_backlog was not refused"; fi
+grep -q 'refused: .*at least min_backlog' "$work/admission.out" || { cat "$work/admission.out" >&2; fail "the max_backlog refusal does not say why"; }
 # Its calls to inventory: a timeout, retries and a breaker threshold, with the file's ranges.
 for kv in "order.inventory.timeout 750ms" "order.inventory.retries 2" "order.inventory.circuit_breaker.failure_threshold 3"; do
   # shellcheck disable=SC2086  # key and value as two words

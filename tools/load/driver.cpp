@@ -260,7 +260,7 @@ struct Driver::Impl {
     live.in_flight.fetch_sub(1, std::memory_order_relaxed);
     int status = res ? res->status : 0;
     auto outcome = classify(op, status);
-    w.ops[op_index(op)].record(outcome, latency, status);
+    w.ops[op_index(op)].record(outcome, latency, status, res && res->headers.contains("Retry-After"));
     live.done.fetch_add(1, std::memory_order_relaxed);
     if (outcome != Outcome::kOk && outcome != Outcome::kConflict)
       live.errors.fetch_add(1, std::memory_order_relaxed);

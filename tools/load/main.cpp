@@ -97,7 +97,8 @@
 //   }
 //   Stats   = {"count": n, "ok": n, "conflicts": n,                  // count = ok + conflicts + errors.total
 //              "errors": {"4xx": n, "401": n, "429": n,       // 401 and 429: of the 4xx
-//                         "5xx": n, "other": n, "transport": n, "total": n},
+//                         "5xx": n, "503": n,                 // 503: of the 5xx, with Retry-After
+//                         "other": n, "transport": n, "total": n},
 //              "throughput_per_s": count / elapsed_s, "latency_us": Latency}
 //   Latency = {"count": n, "min": us, "mean": us, "p50": us, "p90": us, "p99": us, "p99.9": us, "max": us,
 //              "saturated": n (values above 60 s, recorded as 60 s)}

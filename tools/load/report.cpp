@@ -46,6 +46,7 @@ boost::json::object op_json(const OpStats& s, double elapsed) {
   errors["401"] = s.unauthorized;  // of the 4xx
   errors["429"] = s.rate_limited;  // of the 4xx
   errors["5xx"] = s.server_errors;
+  errors["503"] = s.overloaded;  // of the 5xx: refused with Retry-After (overload)
   errors["other"] = s.other_errors;
   errors["transport"] = s.transport_errors;
   errors["total"] = s.errors();
@@ -88,8 +89,9 @@ Outcome classify(Op op, int status) noexcept {
   return Outcome::kOther;
 }
 
-void OpStats::record(Outcome outcome, std::int64_t latency_us, int status) {
+void OpStats::record(Outcome outcome, std::int64_t latency_us, int status, bool retry_after) {
   ++count;
+  if (outcome == Outcome::kServerError && status == 503 && retry_after) ++overloaded;
   if (outcome == Outcome::kClientError && status == 401) ++unauthorized;
   if (outcome == Outcome::kClientError && status == 429) ++rate_limited;
   switch (outcome) {
@@ -125,6 +127,7 @@ void OpStats::merge(const OpStats& other) {
   transport_errors += other.transport_errors;
   unauthorized += other.unauthorized;
   rate_limited += other.rate_limited;
+  overloaded += other.overloaded;
   latency.merge(other.latency);
 }
 
@@ -240,6 +243,10 @@ std::string render_summary(const RunReport& r, const Verdict& verdict) {
     out += format("  of the 4xx: %llu 401 (token refused), %llu 429 (rate limited)\n",
                   static_cast<unsigned long long>(all.unauthorized),
                   static_cast<unsigned long long>(all.rate_limited));
+  }
+  if (all.overloaded > 0) {
+    out += format("  of the 5xx: %llu 503 with Retry-After (refused: the system was overloaded)\n",
+                  static_cast<unsigned long long>(all.overloaded));
   }
   if (r.unsent > 0) out += format("  unsent: %llu\n", static_cast<unsigned long long>(r.unsent));
   out += format("errors: %llu of %llu (%s; --max-error-rate %s)\n\n",

@@ -45,10 +45,14 @@ struct OpStats {
   // Of the client errors, the two that say something about the run rather than the system's logic:
   std::uint64_t unauthorized = 0;  // 401: a token was refused (expired, or keys the service does not trust)
   std::uint64_t rate_limited = 0;  // 429: a rate limit of the gateway (or the login limits) refused it
+  // Of the server errors: 503 with Retry-After, a refusal the system chose (the order service's admission
+  // control under overload, ADR 0017), told apart from a failure.
+  std::uint64_t overloaded = 0;
   Histogram latency;  // microseconds, from the intended start (open loop) or the send (closed loop)
 
-  // `status`: the HTTP status (0: none), which counts 401 and 429 apart.
-  void record(Outcome outcome, std::int64_t latency_us, int status = 0);
+  // `status`: the HTTP status (0: none), which counts 401 and 429 apart; `retry_after`: the answer
+  // carried Retry-After (a 503 with it counts as overloaded too).
+  void record(Outcome outcome, std::int64_t latency_us, int status = 0, bool retry_after = false);
   void merge(const OpStats& other);
   std::uint64_t errors() const noexcept {
     return client_errors + server_errors + other_errors + transport_errors;

@@ -218,6 +218,25 @@ TEST(Report, UnauthorizedAndRateLimitedAreCountedApartAndExplained) {
   EXPECT_EQ(doc.at("setup").at("rate_limited_s"), 3.5);
 }
 
+// Admission control's refusals (503 with Retry-After) are counted apart from other 5xx: under overload
+// they are what the system is meant to answer.
+TEST(Report, OverloadRefusalsAreCountedApartFromOther5xx) {
+  auto r = sample();
+  auto& place = r.ops[op_index(Op::kPlaceOrder)];
+  place.record(classify(Op::kPlaceOrder, 503), 300, 503, true);
+  place.record(classify(Op::kPlaceOrder, 503), 300, 503, true);
+  place.record(classify(Op::kPlaceOrder, 503), 300, 503, false);  // no Retry-After: a failure
+  place.record(classify(Op::kPlaceOrder, 500), 300, 500, true);
+  EXPECT_EQ(place.server_errors, 4u);
+  EXPECT_EQ(place.overloaded, 2u);
+  EXPECT_EQ(r.total().overloaded, 2u);
+  auto text = render_summary(r, judge(r));
+  EXPECT_NE(text.find("of the 5xx: 2 503 with Retry-After"), std::string::npos) << text;
+  auto doc = boost::json::parse(boost::json::serialize(render_json(r, judge(r)))).as_object();
+  EXPECT_EQ(doc.at("operations").at("place_order").at("errors").at("503"), 2);
+  EXPECT_EQ(doc.at("total").at("errors").at("503"), 2);
+}
+
 TEST(Report, QuietRunsSayNothingOfTokensOrLimits) {
   auto r = sample();
   auto text = render_summary(r, judge(r));

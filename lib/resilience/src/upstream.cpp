@@ -24,7 +24,15 @@ double state_value(BreakerState s) {
   return 0;
 }
 
-bool failed(const Result<http::Response>& r) { return !r || r->status >= 500; }
+// A 503 with Retry-After is an instance alive and refusing work on purpose (shedding load: the order
+// service's admission control, ADR 0017; a full blocking pool): counting it as a failure would open the
+// circuit and eject the instance, refusing every request for the service because a few were refused,
+// and a retry would add to the load it sheds. It is answered as it is.
+bool failed(const Result<http::Response>& r) {
+  if (!r) return true;
+  if (r->status == 503 && r->headers.contains("Retry-After")) return false;
+  return r->status >= 500;
+}
 
 }  // namespace
 

@@ -19,6 +19,14 @@ class UpstreamInstances : public ::testing::Test {
       http::Router router;
       router.get("/who",
                  [i](const http::Request&) { return http::Response::json_text(200, std::to_string(i)); });
+      // An instance shedding load on purpose (Retry-After), and one failing.
+      router.post("/shed", [](const http::Request&) {
+        auto res = http::Response::json_text(503, R"({"error":{"code":"unavailable"}})");
+        res.headers.set("Retry-After", "2");
+        return res;
+      });
+      router.post("/broken",
+                  [](const http::Request&) { return http::Response::json_text(503, R"({"error":{}})"); });
       servers_.push_back(std::make_unique<http::Server>(pool_, http::ServerSettings{.port = 0},
                                                         std::move(router), logger_, metrics_));
       servers_.back()->start();
@@ -135,6 +143,35 @@ TEST_F(UpstreamInstances, NewInstancesStartWithAClosedCircuit) {
   EXPECT_EQ(who(upstream), "refused");  // open
   upstream.set_instances({endpoint(0)});
   EXPECT_EQ(who(upstream), "0");
+}
+
+// A 503 with Retry-After is an instance alive and refusing work on purpose (the order service's admission
+// control, ADR 0017): it is passed on as it is, and neither opens the circuit nor ejects the instance —
+// else the gateway would turn a few refusals of new orders into refusing every request for the
+// service. A 503 without it is a failure as before.
+TEST_F(UpstreamInstances, ADeliberateRefusalWithRetryAfterIsNoFailure) {
+  UpstreamSettings settings{.name = "svc"};
+  settings.breaker.failure_threshold = 2;
+  settings.breaker.recovery_timeout = std::chrono::seconds(60);
+  settings.outliers = OutlierSettings{.consecutive_5xx = 2, .max_ejection_percent = 100};
+  Upstream upstream(settings, {endpoint(0)}, client_, metrics_, logger_);
+  auto post = [&](std::string target) {
+    return testing::block_on(
+        pool_, upstream.call(http::ClientRequest{.method = http::Method::kPost, .target = std::move(target)},
+                             {}, false));
+  };
+  for (int i = 0; i < 5; ++i) {
+    auto call = post("/shed");
+    ASSERT_EQ(call.refused, Refused::kNone) << i;
+    ASSERT_TRUE(call.result);
+    EXPECT_EQ(call.result->status, 503);
+    EXPECT_EQ(call.result->headers.get("Retry-After").value_or(""), "2");
+  }
+  EXPECT_EQ(upstream.breaker().state(Clock::now()), BreakerState::kClosed);
+  EXPECT_EQ(who(upstream), "0");  // not ejected either
+  (void)post("/broken");
+  (void)post("/broken");
+  EXPECT_EQ(upstream.breaker().state(Clock::now()), BreakerState::kOpen);
 }
 
 }  // namespace

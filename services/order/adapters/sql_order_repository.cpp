@@ -248,6 +248,16 @@ Result<std::vector<std::string>> SqlOrderRepository::sagas_due(SystemTime now, s
   });
 }
 
+// Every saga not finished has a deadline (Saga::next_deadline), so the partial index order_sagas_due
+// holds exactly them.
+Result<std::int64_t> SqlOrderRepository::count_running_sagas() {
+  return db_.with([&](sql::Connection& c) -> Result<std::int64_t> {
+    MERCATO_ASSIGN_OR_RETURN(
+        auto rows, c.query("SELECT COUNT(*) FROM order_sagas WHERE next_deadline_ms IS NOT NULL", {}));
+    return rows.empty() ? std::int64_t{0} : rows[0].integer(0);
+  });
+}
+
 Result<Order> SqlOrderRepository::find(std::string_view id, std::optional<std::int64_t> at_version) {
   return db_.with([&](sql::Connection& c) -> Result<Order> {
     if (!at_version) {

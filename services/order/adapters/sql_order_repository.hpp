@@ -41,6 +41,7 @@ class SqlOrderRepository final : public OrderRepository {
   Result<bool> with_saga(std::string_view order_id, const std::optional<Handled>& handled,
                          const SagaStep& step) override;
   Result<std::vector<std::string>> sagas_due(SystemTime now, std::size_t limit) override;
+  Result<std::int64_t> count_running_sagas() override;
 
  private:
   // Appends `added` to the order's stream at `order.version`, applies it to `order`, and writes a

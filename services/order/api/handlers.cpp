@@ -92,8 +92,21 @@ http::Response written(int status, const Written& w) {
   return res;
 }
 
+// Admission control's refusal (ADR 0018): 503, Retry-After, and the figures beside the error so a client
+// or an operator sees why without reading the message.
+http::Response overloaded(const Admission::Refusal& refusal, const http::Request& req) {
+  boost::json::object admission{{"backlog", refusal.backlog},
+                                {"limit", refusal.limit},
+                                {"finish_rate_per_second", refusal.finish_rate},
+                                {"retry_after_seconds", refusal.retry_after.count()}};
+  auto res = http::Response::error(refusal.error(), req.request_id, {{"admission", std::move(admission)}});
+  res.headers.set("Retry-After", std::to_string(refusal.retry_after.count()));
+  return res;
+}
+
 // A customer places orders for themselves (customer_id, when sent, must be theirs); an admin places one
-// for the customer it names.
+// for the customer it names. Admission control decides after the request is known to be valid (a bad
+// request is a 4xx whatever the load) and before any call to another service.
 boost::asio::awaitable<http::Response> create(OrderService& service, const http::Request& req,
                                               const auth::Principal& who) {
   auto input = parse_new_order(req.body);
@@ -109,8 +122,10 @@ boost::asio::awaitable<http::Response> create(OrderService& service, const http:
     co_return http::Response::error(Error::validation("customer_id", "customer_id: is required"),
                                     req.request_id);
   }
+  auto admitted = service.admit();
+  if (const auto* refused = std::get_if<Admission::Refusal>(&admitted)) co_return overloaded(*refused, req);
   CallContext ctx{req.request_id, req.trace.to_traceparent(), req.deadline};
-  auto placed = co_await service.create(*input, ctx);
+  auto placed = co_await service.create(*input, ctx, std::get<Admission::Ticket>(std::move(admitted)));
   if (!placed) co_return http::Response::error(placed.error(), req.request_id);
   auto res = written(201, *placed);
   res.headers.set("Location", "/orders/" + placed->order.id);

@@ -13,7 +13,8 @@ constexpr std::string_view kNoSaga = "none";
 
 }  // namespace
 
-boost::asio::awaitable<Result<Written>> OrderService::create(const NewOrder& input, const CallContext& ctx) {
+boost::asio::awaitable<Result<Written>> OrderService::create(const NewOrder& input, const CallContext& ctx,
+                                                             Admission::Ticket ticket) {
   if (auto r = validate(input.shipping_address); !r) co_return std::move(r).error();
 
   auto known = co_await customers_.exists(input.customer_id, ctx);
@@ -70,8 +71,10 @@ boost::asio::awaitable<Result<Written>> OrderService::create(const NewOrder& inp
   // request's trace.
   std::optional<obs::ContextScope> scope;
   if (auto parent = obs::TraceContext::parse(ctx.traceparent)) scope.emplace(tracer_, *parent);
-  co_return repository_.place(OrderPlaced{std::move(order)}, ctx.traceparent, commands,
-                              saga ? &*saga : nullptr);
+  auto placed =
+      repository_.place(OrderPlaced{std::move(order)}, ctx.traceparent, commands, saga ? &*saga : nullptr);
+  if (placed && saga) ticket.placed();  // its saga is in flight now: the place stays taken until it ends
+  co_return placed;
 }
 
 Result<Saga> OrderService::saga(std::string_view id) {

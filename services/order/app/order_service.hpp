@@ -26,13 +26,30 @@ struct NewOrder {
 class OrderService {
  public:
   // With a saga coordinator, every placed order runs the saga (docs/saga.md); without, orders stay pending.
-  // `tracer` (nullptr: tracing off): the placement's transaction is a span of the request's trace.
+  // With `admission` (which needs the coordinator: only sagas ever leave its backlog), admit() bounds the
+  // sagas in flight (ADR 0018). `tracer` (nullptr: tracing off): the placement's transaction is a span of
+  // the request's trace.
   OrderService(OrderRepository& repository, CustomerDirectory& customers, Catalog& catalog,
-               SagaCoordinator* sagas = nullptr, const obs::Tracer* tracer = nullptr)
-      : repository_(repository), customers_(customers), catalog_(catalog), sagas_(sagas), tracer_(tracer) {}
+               SagaCoordinator* sagas = nullptr, Admission* admission = nullptr,
+               const obs::Tracer* tracer = nullptr)
+      : repository_(repository),
+        customers_(customers),
+        catalog_(catalog),
+        sagas_(sagas),
+        admission_(sagas != nullptr ? admission : nullptr),
+        tracer_(tracer) {}
 
-  // The placed order and the position its first event reached.
-  boost::asio::awaitable<Result<Written>> create(const NewOrder& input, const CallContext& ctx);
+  // Whether a new order may be placed now: a ticket to hand to create(), or why not (a 503 to the
+  // client). Asked before anything else about the order, so a refusal costs no call to another service.
+  // Without admission control, always a ticket (one that does nothing).
+  std::variant<Admission::Ticket, Admission::Refusal> admit() {
+    if (admission_ == nullptr) return Admission::Ticket();
+    return admission_->admit();
+  }
+  // The placed order and the position its first event reached. `ticket` (from admit()) keeps its place
+  // in the backlog when the order is placed with its saga, and gives it back otherwise.
+  boost::asio::awaitable<Result<Written>> create(const NewOrder& input, const CallContext& ctx,
+                                                 Admission::Ticket ticket = {});
   // The order now, or as it was at `at_version`.
   Result<Order> get(std::string_view id, std::optional<std::int64_t> at_version = std::nullopt) {
     return repository_.find(id, at_version);
@@ -54,6 +71,7 @@ class OrderService {
   CustomerDirectory& customers_;
   Catalog& catalog_;
   SagaCoordinator* sagas_;
+  Admission* admission_;
   const obs::Tracer* tracer_;
 };
 

@@ -126,6 +126,9 @@ class OrderRepository {
                                  const SagaStep& step) = 0;
   // Orders whose saga has a deadline at or before `now`, oldest deadline first.
   virtual Result<std::vector<std::string>> sagas_due(SystemTime now, std::size_t limit) = 0;
+  // How many sagas are not finished (the backlog admission control bounds): read from the index of
+  // sagas with a deadline, so it costs what the backlog is, not what every order ever placed is.
+  virtual Result<std::int64_t> count_running_sagas() = 0;
 };
 
 // ---- The read side (CQRS): read models a projector keeps from the order streams (ADR 0015). ----

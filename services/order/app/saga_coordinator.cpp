@@ -81,13 +81,14 @@ const std::vector<std::string>& SagaCoordinator::answer_types() {
 SagaCoordinator::SagaCoordinator(OrderRepository& repository, SagaTimeouts timeouts, obs::Registry* metrics,
                                  Coordination mode,
                                  std::optional<resilience::BreakerSettings> payment_circuit,
-                                 std::function<resilience::TimePoint()> circuit_clock)
+                                 std::function<resilience::TimePoint()> circuit_clock, Admission* admission)
     : repository_(repository),
       step_ms_(timeouts.step.count()),
       order_ms_(timeouts.order.count()),
       metrics_(metrics),
       mode_(mode),
-      circuit_clock_(std::move(circuit_clock)) {
+      circuit_clock_(std::move(circuit_clock)),
+      admission_(admission) {
   if (!payment_circuit) return;
   obs::Gauge* state = nullptr;
   if (metrics_ != nullptr) {
@@ -206,6 +207,7 @@ SagaCoordinator::Observed SagaCoordinator::observe(const Saga& saga, std::size_t
 }
 
 void SagaCoordinator::count(const Observed& observed) {
+  if (admission_ != nullptr && observed.finished) admission_->finished();
   if (metrics_ == nullptr) return;
   for (const auto& r : observed.added) {
     metrics_

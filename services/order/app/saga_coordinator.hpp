@@ -16,6 +16,7 @@
 #include <atomic>
 #include <functional>
 
+#include "app/admission.hpp"
 #include "app/ports.hpp"
 #include "mercato/core/periodic.hpp"
 #include "mercato/events/event.hpp"
@@ -40,10 +41,14 @@ class SagaCoordinator {
   // deferred at once (pending_payment, the charge queued) instead of after a step timeout. Its state
   // is mercato_saga_payment_circuit_state (0 closed, 1 open, 2 half-open). In memory: a restarted
   // order service starts with it closed. `circuit_clock` is the breaker's time (tests pass their own).
+  //
+  // `admission` (optional): told of every saga this coordinator finishes (Admission::finished), once,
+  // after the decision is committed: its backlog and finish rate.
   SagaCoordinator(OrderRepository& repository, SagaTimeouts timeouts, obs::Registry* metrics = nullptr,
                   Coordination mode = Coordination::kOrchestration,
                   std::optional<resilience::BreakerSettings> payment_circuit = std::nullopt,
-                  std::function<resilience::TimePoint()> circuit_clock = resilience::Clock::now);
+                  std::function<resilience::TimePoint()> circuit_clock = resilience::Clock::now,
+                  Admission* admission = nullptr);
 
   // A new saga for `order` and the events to append with it (the first command).
   Saga begin(const Order& order, SystemTime now, const std::string& traceparent,
@@ -97,6 +102,7 @@ class SagaCoordinator {
   Coordination mode_;
   std::unique_ptr<resilience::CircuitBreaker> payment_circuit_;
   std::function<resilience::TimePoint()> circuit_clock_;
+  Admission* admission_;
 };
 
 // Calls coordinator.tick() every `interval` on a thread of its own until destroyed.

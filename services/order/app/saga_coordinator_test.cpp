@@ -24,8 +24,9 @@ namespace {
 using namespace std::chrono_literals;
 
 struct Everyone : CustomerDirectory, Catalog {
+  bool nobody = false;  // then no customer exists
   boost::asio::awaitable<Result<bool>> exists(const std::string&, const CallContext&) override {
-    co_return true;
+    co_return !nobody;
   }
   boost::asio::awaitable<Result<Prices>> prices(std::vector<std::string> ids, const CallContext&) override {
     Prices out;
@@ -198,6 +199,75 @@ TEST_P(SagaCoordinatorTest, ADeclinedPaymentReleasesTheStockAndCancelsTheOrder) 
   auto order = repo_->find(o.id);
   EXPECT_EQ(order->status, Status::kCancelled);
   EXPECT_EQ(order->reason, "charge failed: card_declined");
+}
+
+// Admission control (ADR 0018): a saga holds its place in the backlog from its placement to its end,
+// whichever way it ends, exactly once; the database's count agrees; an order not placed takes no place.
+TEST_P(SagaCoordinatorTest, AdmissionCountsEachSagaFromPlacementToItsEnd) {
+  AdmissionSettings settings;
+  settings.limits = {.max_backlog_time = 1s, .min_backlog = 2, .max_backlog = 2};
+  auto running = repo_->count_running_sagas();
+  ASSERT_TRUE(running) << running.error().message;
+  Admission admission(settings, *running);
+  service_.reset();
+  orchestrator_ = std::make_unique<SagaCoordinator>(*repo_, SagaTimeouts{.step = 10s, .order = 60s}, nullptr,
+                                                    Coordination::kOrchestration, std::nullopt,
+                                                    resilience::Clock::now, &admission);
+  service_ = std::make_unique<OrderService>(*repo_, everyone_, everyone_, orchestrator_.get(), &admission);
+  auto place_admitted = [&](std::string product) -> Result<Written> {
+    auto admitted = service_->admit();
+    if (auto* refused = std::get_if<Admission::Refusal>(&admitted)) return refused->error();
+    boost::asio::io_context io;
+    std::optional<Result<Written>> out;
+    NewOrder input{"cust-1",
+                   {{std::move(product), 1, std::nullopt, {}}},
+                   "tok_visa",
+                   {"Ann", "1 Main St", "", "Berlin", "10115", "DE"}};
+    CallContext ctx;
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+          out = co_await service_->create(input, ctx, std::get<Admission::Ticket>(std::move(admitted)));
+        },
+        boost::asio::detached);
+    io.run();
+    return std::move(*out);
+  };
+  auto confirmed = place_admitted("mug");
+  ASSERT_TRUE(confirmed) << confirmed.error().message;
+  auto declined = place_admitted("mug");
+  ASSERT_TRUE(declined) << declined.error().message;
+  EXPECT_EQ(admission.backlog(), 2);
+  EXPECT_EQ(*repo_->count_running_sagas(), 2);
+  auto refused = place_admitted("mug");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+
+  const auto& c = confirmed->order;
+  ASSERT_TRUE(answer(c, "inventory.reserved"));
+  ASSERT_TRUE(answer(c, "payment.processed", R"({"status":"captured"})"));
+  ASSERT_TRUE(answer(c, "shipment.created"));
+  ASSERT_TRUE(answer(c, "inventory.committed"));
+  ASSERT_TRUE(answer(c, "inventory.committed"));  // a late repeat ends nothing a second time
+  EXPECT_EQ(status(c), Status::kConfirmed);
+  EXPECT_EQ(admission.backlog(), 1);
+  EXPECT_EQ(*repo_->count_running_sagas(), 1);
+
+  const auto& d = declined->order;
+  ASSERT_TRUE(answer(d, "inventory.reserved"));
+  ASSERT_TRUE(answer(d, "payment.processed", R"({"status":"declined","decline_reason":"card_declined"})"));
+  EXPECT_EQ(admission.backlog(), 1) << "compensating: still in flight";
+  ASSERT_TRUE(answer(d, "inventory.released"));
+  EXPECT_EQ(status(d), Status::kCancelled);
+  EXPECT_EQ(admission.backlog(), 0);
+  EXPECT_EQ(*repo_->count_running_sagas(), 0);
+
+  // The place of an order that is not placed (here: an unknown customer) is given back.
+  everyone_.nobody = true;
+  EXPECT_FALSE(place_admitted("mug"));
+  EXPECT_EQ(admission.backlog(), 0);
+  service_.reset();
+  orchestrator_.reset();
 }
 
 // Issue 15, item 1: whatever a payment service answers, the order is not confirmed on a capture of
