@@ -39,17 +39,33 @@ _system_cleanup() {
 trap _system_cleanup EXIT
 
 declare -A _system_taken=()
-# _system_port: a free port below the ephemeral range, as the tests pick them.
+_system_locks="${TMPDIR:-/tmp}/mercato-ports"
+# _system_claim PORT: claims PORT for this test's life with a lock on $_system_locks/PORT.lock, as
+# lib/testing's free_port() does, so the C++ tests and the script tests running beside this one never pick
+# it; false when another process holds it. The descriptor stays open (the lock ends with this shell and
+# the system it starts, which inherits it).
+_system_claim() {
+  local fd
+  mkdir -p "$_system_locks" 2>/dev/null || return 0
+  exec {fd}>>"$_system_locks/$1.lock" || return 0
+  if flock -n "$fd"; then return 0; fi
+  exec {fd}>&-
+  return 1
+}
+# _system_port: a free port below the ephemeral range, as the tests pick them (bounded: 500 tries).
+# Sets PICKED (not through $(...): the lock must be taken by this shell, not by a subshell that exits).
 _system_port() {
-  local p
-  while :; do
+  local p i
+  for ((i = 0; i < 500; i++)); do
     p=$((20000 + RANDOM % 12768))
     [[ -z "${_system_taken[$p]:-}" ]] || continue
     (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    _system_claim "$p" || continue
     _system_taken[$p]=1
-    echo "$p"
-    return
+    PICKED="$p"
+    return 0
   done
+  fail "no free port below the ephemeral range after 500 tries"
 }
 
 system_require_postgres() {
@@ -78,7 +94,8 @@ wait_registered() {
 system_start() {
   local name p
   for name in USER ORDER PAYMENT INVENTORY SHIPPING NOTIFICATION GATEWAY NATS NATS_HTTP ETCD ETCD_PEER PROMETHEUS; do
-    p="$(_system_port)"
+    _system_port
+    p="$PICKED"
     system_env+=("MERCATO_${name}_PORT=$p")
     [[ "$name" == GATEWAY ]] && gateway="$p"
     [[ "$name" == ETCD ]] && etcd="127.0.0.1:$p"

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -42,6 +43,23 @@ std::uint16_t ephemeral_start() {
   return static_cast<std::uint16_t>(low > 11000 && low <= 65535 ? low : 32768);
 }
 
+// Claims `port` for this process's life (the descriptor stays open, so the lock holds until exit),
+// or says another test process has it. The lock file is what the processes agree on; the file itself
+// is never removed (a removal between another's open and flock would let two processes hold "a" lock).
+bool claim_port(std::uint16_t port) {
+  static const auto dir = std::filesystem::temp_directory_path() / "mercato-ports";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  auto path = dir / (std::to_string(port) + ".lock");
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return true;  // no shared directory: the bind check below is all there is
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  return true;  // fd deliberately kept open: the lock is released when this process exits
+}
+
 }  // namespace
 
 std::pair<std::uint16_t, int> reserve_port() {
@@ -55,8 +73,9 @@ std::pair<std::uint16_t, int> reserve_port() {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     auto port = static_cast<std::uint16_t>(pick(random));
     addr.sin_port = htons(port);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return {port, fd};
-    ::close(fd);  // taken: another
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && claim_port(port))
+      return {port, fd};
+    ::close(fd);  // taken, or claimed by another test process: another
   }
   throw std::runtime_error("cannot reserve a loopback port below the ephemeral range");
 }

@@ -27,7 +27,10 @@ namespace mercato::testing {
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bound, then released), picked at random below the
 // kernel's ephemeral range: binding to port 0 would hand out ports in sequence, so a test running beside
-// this one would likely be given the same port before our process binds it.
+// this one would likely be given the same port before our process binds it. A pick is also claimed for
+// the life of this process with a lock on <tmp>/mercato-ports/<port>.lock (flock), which the other test
+// processes — and tests/scripts/system_lib.sh — respect: two tests running side by side never pick the
+// same port, even in the moment between the pick and the bind of the child that will listen there.
 std::uint16_t free_port();
 // The same, still held by a bound (not listening) socket whose descriptor the caller closes (close it
 // before forking the process that will listen there: a child inherits it until exec).
