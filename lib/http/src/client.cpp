@@ -111,7 +111,8 @@ std::string Endpoint::to_string() const {
 struct Client::Impl {
   Impl(IoPool& p, ClientSettings s) : pool(p), settings(s), workers(p.size()) {}
 
-  std::optional<PooledConnection> take_idle(WorkerPool& wp, const std::string& key) {
+  // `check_always`: a request that must not be sent twice checks every connection it reuses (below).
+  std::optional<PooledConnection> take_idle(WorkerPool& wp, const std::string& key, bool check_always) {
     auto it = wp.idle.find(key);
     if (it == wp.idle.end()) return std::nullopt;
     auto& list = it->second;
@@ -123,8 +124,10 @@ struct Client::Impl {
       if (idle_for >= settings.idle_ttl || c.buffer.size() != 0) continue;
       // Servers close idle connections after their idle timeout, far longer than this; a connection
       // used within the last moment is only closed by a server going away. Checking costs a syscall
-      // per call, so only older connections pay it (idempotent calls are retried either way).
-      if (idle_for < kCheckAfterIdle || still_open(*c.stream)) return c;
+      // per call, so only older connections pay it — and every call that is not retried when its
+      // connection turns out closed (a POST without an Idempotency-Key): for those a server that went
+      // away and came back would otherwise cost the caller a 502.
+      if ((idle_for < kCheckAfterIdle && !check_always) || still_open(*c.stream)) return c;
     }
     return std::nullopt;
   }
@@ -234,7 +237,7 @@ struct Client::Impl {
     Outgoing out{method, request, key};
     // A pooled connection can be closed by the server between our liveness check and its use; an
     // idempotent request that got no response byte is then retried once on a fresh connection.
-    std::optional<PooledConnection> pooled = take_idle(wp, key);
+    std::optional<PooledConnection> pooled = take_idle(wp, key, !idempotent(request));
     bool reused = pooled.has_value();
     Exchange exchange;
     if (reused) {

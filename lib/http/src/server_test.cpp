@@ -319,5 +319,51 @@ TEST_F(ServerTest, ClientCallsUpstreamAndMapsFailures) {
       std::string::npos);
 }
 
+// A POST is not retried when its pooled connection turns out closed (it may have been acted on), so the
+// client checks such a connection before it reuses one: a server that went away and came back on the
+// same port costs the caller nothing, even right after the last call (within the time older connections
+// are checked after).
+TEST_F(ServerTest, APostAfterTheServerCameBackGoesOnAFreshConnection) {
+  start(hello_router());
+  auto same_port = port();
+  IoPool client_pool(1);
+  client_pool.start();
+  Client client(client_pool, ClientSettings{});
+  Endpoint server{"127.0.0.1", same_port};
+  auto post = [&](std::string body) {
+    std::promise<Result<Response>> p;
+    auto f = p.get_future();
+    boost::asio::co_spawn(
+        client_pool.context(0),
+        [&]() -> boost::asio::awaitable<void> {
+          ClientRequest echo{.method = Method::kPost, .target = "/echo", .body = body};
+          p.set_value(co_await client.send(server, std::move(echo)));
+        },
+        [](const std::exception_ptr&) {});
+    EXPECT_EQ(f.wait_for(10s), std::future_status::ready);
+    return f.get();
+  };
+  auto first = post(R"({"n":1})");
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->status, 200);
+  // The server goes away (closing the client's idle connection) and another takes its port.
+  ASSERT_TRUE(shutdown());
+  IoPool second_pool(1);
+  Server second(second_pool, {.port = same_port}, hello_router(), logger_, metrics_);
+  second.start();
+  second_pool.start();
+  auto again = post(R"({"n":2})");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(again->body, R"({"n":2})");
+  std::promise<void> done;
+  second.shutdown([&done] { done.set_value(); });
+  EXPECT_EQ(done.get_future().wait_for(5s), std::future_status::ready);
+  second_pool.stop();
+  second_pool.join();
+  client_pool.stop();
+  client_pool.join();
+}
+
 }  // namespace
 }  // namespace mercato::http
