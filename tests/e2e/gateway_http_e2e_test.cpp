@@ -1,5 +1,6 @@
 // End to end: HTTP framing through the real gateway in front of the real user service, with raw sockets,
-// so each request reaches the gateway byte for byte as a hostile or old client would send it.
+// so each request reaches the gateway byte for byte as a hostile or old client would send it; as separate
+// processes and as modules of the monolith (where the gateway calls the user service in process).
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "mercato/testing/raw_http.hpp"
+#include "mercato/testing/system.hpp"
 #include "mercato/testing/testing.hpp"
 #include "mercato/testing/tokens.hpp"
 
@@ -21,7 +23,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-using testing::Process;
 
 int count(const std::string& text, std::string_view what) {
   int n = 0;
@@ -71,31 +72,34 @@ class EchoUpstream {
   std::string last_;
 };
 
-class GatewayHttpTest : public ::testing::Test {
+// The user service and the gateway, as separate processes or as the modules of the monolith
+// (docs/topologies.md), with the echo upstream and a route to a port where nothing listens; per test (each
+// runs in its own process).
+class GatewayHttpTest : public ::testing::TestWithParam<testing::Topology> {
  protected:
-  static void SetUpTestSuite() {
+  void SetUp() override {
     dir_ = new fs::path(testing::temp_dir("gateway-http"));
-    user_ = new testing::ServiceProcess("user", *dir_, {{"APP_SERVER__THREADS", "2"}});
     echo_ = new EchoUpstream();
     down_port_ = testing::free_port();  // nothing listens there
-    gateway_port_ = testing::free_port();
-    gateway_ =
-        new Process(testing::binary("gateway"), {},
-                    {{"APP_SERVER__PORT", std::to_string(gateway_port_)},
-                     {"APP_SERVER__THREADS", "2"},
-                     {"APP_LOG__LEVEL", "warn"},
-                     {"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
-                     {"APP_GATEWAY__SERVICES__ECHO__UPSTREAM", "127.0.0.1:" + std::to_string(echo_->port())},
-                     {"APP_GATEWAY__SERVICES__ECHO__ROUTES", "echo"},
-                     {"APP_GATEWAY__SERVICES__DOWN__UPSTREAM", "127.0.0.1:" + std::to_string(down_port_)},
-                     {"APP_GATEWAY__SERVICES__DOWN__ROUTES", "down"}});
-    ASSERT_TRUE(testing::wait_ready(user_->port)) << user_->process->log();
-    ASSERT_TRUE(testing::wait_ready(gateway_port_)) << gateway_->log();
+    system_ = new testing::System(
+        *dir_,
+        {.topology = GetParam(),
+         .services = {"user", "gateway"},
+         .per_service =
+             {{"user", {{"APP_SERVER__THREADS", "2"}}},
+              {"gateway",
+               {{"APP_SERVER__THREADS", "2"},
+                {"APP_GATEWAY__SERVICES__ECHO__UPSTREAM", "127.0.0.1:" + std::to_string(echo_->port())},
+                {"APP_GATEWAY__SERVICES__ECHO__ROUTES", "echo"},
+                {"APP_GATEWAY__SERVICES__DOWN__UPSTREAM", "127.0.0.1:" + std::to_string(down_port_)},
+                {"APP_GATEWAY__SERVICES__DOWN__ROUTES", "down"}}}},
+         .monolith = {{"APP_MONOLITH__SERVER__THREADS", "2"}}});
+    gateway_port_ = system_->port("gateway");
   }
-  static void TearDownTestSuite() {
-    delete gateway_;
+  void TearDown() override {
+    delete system_;
+    system_ = nullptr;
     delete echo_;
-    delete user_;
     fs::remove_all(*dir_);
     delete dir_;
   }
@@ -110,15 +114,14 @@ class GatewayHttpTest : public ::testing::Test {
   }
 
   static inline fs::path* dir_ = nullptr;
-  static inline testing::ServiceProcess* user_ = nullptr;
+  static inline testing::System* system_ = nullptr;
   static inline EchoUpstream* echo_ = nullptr;
-  static inline Process* gateway_ = nullptr;
   static inline std::uint16_t gateway_port_ = 0;
   static inline std::uint16_t down_port_ = 0;
 };
 
 // The client waits for one 100 Continue, sends its body, and gets the service's answer.
-TEST_F(GatewayHttpTest, ExpectContinueGetsOneContinueAndTheFinalResponse) {
+TEST_P(GatewayHttpTest, ExpectContinueGetsOneContinueAndTheFinalResponse) {
   int fd = testing::connect_to(gateway_port_);
   ASSERT_GE(fd, 0);
   std::string body = R"({"email":"continue)" + std::to_string(::getpid()) +
@@ -147,7 +150,7 @@ TEST_F(GatewayHttpTest, ExpectContinueGetsOneContinueAndTheFinalResponse) {
 }
 
 // The gateway answers HEAD with the headers of the GET (its Content-Length too) and no body.
-TEST_F(GatewayHttpTest, HeadThroughTheGatewayHasTheGetsLengthAndNoBody) {
+TEST_P(GatewayHttpTest, HeadThroughTheGatewayHasTheGetsLengthAndNoBody) {
   auto id = create_user();
   ASSERT_FALSE(id.empty());
   // The account's owner asks (another customer would be told it does not exist).
@@ -171,7 +174,7 @@ TEST_F(GatewayHttpTest, HeadThroughTheGatewayHasTheGetsLengthAndNoBody) {
 
 // RFC 9112 §6.3: a request whose framing is in doubt gets 400 and the connection is closed, so nothing
 // after it can be read as a second request.
-TEST_F(GatewayHttpTest, AmbiguousFramingIs400AndClosesTheConnection) {
+TEST_P(GatewayHttpTest, AmbiguousFramingIs400AndClosesTheConnection) {
   const std::string smuggled = "GET /api/users/smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
   for (const std::string head :
        {"POST /api/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
@@ -188,7 +191,7 @@ TEST_F(GatewayHttpTest, AmbiguousFramingIs400AndClosesTheConnection) {
   }
 }
 
-TEST_F(GatewayHttpTest, TrailersAreNotForwardedAsHeaders) {
+TEST_P(GatewayHttpTest, TrailersAreNotForwardedAsHeaders) {
   auto out = testing::exchange(
       gateway_port_,
       "POST /api/echo/t HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -200,7 +203,7 @@ TEST_F(GatewayHttpTest, TrailersAreNotForwardedAsHeaders) {
 }
 
 // The client learns that the service is unavailable and the request id to quote, not our addresses.
-TEST_F(GatewayHttpTest, UpstreamFailureDoesNotShowItsAddress) {
+TEST_P(GatewayHttpTest, UpstreamFailureDoesNotShowItsAddress) {
   auto r = testing::http(gateway_port_, "GET", "/api/down/x", {}, {{"X-Request-ID", "down-1"}});
   EXPECT_GE(r.status, 500) << r.body;
   EXPECT_EQ(r.body.find("127.0.0.1"), std::string::npos) << r.body;
@@ -210,7 +213,7 @@ TEST_F(GatewayHttpTest, UpstreamFailureDoesNotShowItsAddress) {
 }
 
 // Path parameters reach SQL and logs: NUL, control characters and invalid UTF-8 stop at the service.
-TEST_F(GatewayHttpTest, BadPathParameterIs400NamingIt) {
+TEST_P(GatewayHttpTest, BadPathParameterIs400NamingIt) {
   for (const char* bad : {"%00", "a%00", "%ff", "%0d%0a"}) {
     auto r = testing::http(gateway_port_, "GET", std::string("/api/users/") + bad);
     EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
@@ -219,7 +222,7 @@ TEST_F(GatewayHttpTest, BadPathParameterIs400NamingIt) {
   }
 }
 
-TEST_F(GatewayHttpTest, DuplicateJsonKeysAre400) {
+TEST_P(GatewayHttpTest, DuplicateJsonKeysAre400) {
   auto r = testing::http(gateway_port_, "POST", "/api/users",
                          R"({"email":"dup@example.com","name":"A","name":"B","password":"correct horse"})");
   EXPECT_EQ(r.status, 400) << r.body;
@@ -227,7 +230,7 @@ TEST_F(GatewayHttpTest, DuplicateJsonKeysAre400) {
 }
 
 // Thousands of Connection tokens and headers, within the header limit, cost the gateway linear time.
-TEST_F(GatewayHttpTest, ManyConnectionTokensAreCheap) {
+TEST_P(GatewayHttpTest, ManyConnectionTokensAreCheap) {
   std::string tokens;
   std::string headers;
   for (int i = 0; i < 700; ++i) {
@@ -240,6 +243,8 @@ TEST_F(GatewayHttpTest, ManyConnectionTokensAreCheap) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
   EXPECT_EQ(testing::status_of(out), 200) << out.substr(0, 300);
 }
+
+INSTANTIATE_TEST_SUITE_P(Topologies, GatewayHttpTest, testing::kTopologies, testing::topology_name);
 
 }  // namespace
 }  // namespace mercato

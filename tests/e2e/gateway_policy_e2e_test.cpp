@@ -1,7 +1,8 @@
 // The gateway's traffic policy end to end: the real gateway binary in front of backends this test runs
 // in-process (so it can make one fail, stall or count what it served): canary routing by header and by
 // weight, the circuit breaker failing fast, the per-client rate limit, the connection-pool limit,
-// outlier ejection, retries, and reloading the policy on a file change or SIGHUP.
+// outlier ejection, retries, and reloading the policy on a file change or SIGHUP. As its own process and as
+// the monolith's gateway module (docs/topologies.md).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -23,6 +24,7 @@
 #include "mercato/observability/logging.hpp"
 #include "mercato/observability/metrics.hpp"
 #include "mercato/testing/events.hpp"
+#include "mercato/testing/system.hpp"
 #include "mercato/testing/testing.hpp"
 #include "mercato/testing/tokens.hpp"
 
@@ -77,14 +79,15 @@ class Backend {
   std::atomic<int> delay_ms_{0};
 };
 
-class GatewayPolicyE2E : public ::testing::Test {
+// The gateway as its own process or as the monolith's module (docs/topologies.md), per test.
+class GatewayPolicyE2E : public ::testing::TestWithParam<testing::Topology> {
  protected:
   void SetUp() override {
     dir_ = testing::temp_dir("policy-" + random_hex(4));
     policy_file_ = dir_ / "policy.yaml";
   }
   void TearDown() override {
-    gateway_.reset();
+    system_.reset();
     fs::remove_all(dir_);
   }
 
@@ -97,17 +100,28 @@ class GatewayPolicyE2E : public ::testing::Test {
 
   // The gateway with `orders` → `upstream`, the policy file, and a poll interval (0: SIGHUP only).
   void start_gateway(const Backend& upstream, const std::string& poll = "100ms") {
-    port_ = testing::free_port();
-    std::map<std::string, std::string> env{{"APP_SERVER__PORT", std::to_string(port_)},
-                                           {"APP_SERVER__THREADS", "2"},
-                                           {"APP_LOG__LEVEL", "info"},
-                                           {"APP_GATEWAY__SERVICES__ORDER__UPSTREAM", upstream.endpoint()},
-                                           {"APP_GATEWAY__POLICY_FILE", policy_file_.string()},
-                                           {"APP_GATEWAY__POLICY_POLL", poll}};
-    gateway_ = std::make_unique<testing::Process>(testing::binary("gateway"), std::vector<std::string>{}, env,
-                                                  (dir_ / "gateway.log").string());
-    ASSERT_TRUE(testing::wait_ready(port_)) << gateway_->log();
+    start({"gateway"}, {{"APP_SERVER__THREADS", "2"},
+                        {"APP_LOG__LEVEL", "info"},
+                        {"APP_GATEWAY__SERVICES__ORDER__UPSTREAM", upstream.endpoint()},
+                        {"APP_GATEWAY__POLICY_FILE", policy_file_.string()},
+                        {"APP_GATEWAY__POLICY_POLL", poll}});
   }
+  // `services` (the gateway among them) in the topology of the parameter, `outside` beside the monolith.
+  void start(std::vector<std::string> services, std::map<std::string, std::string> gateway_env,
+             std::vector<std::string> outside = {}) {
+    testing::SystemSettings settings{.topology = GetParam(),
+                                     .services = std::move(services),
+                                     .per_service = {{"gateway", std::move(gateway_env)}},
+                                     .outside_monolith = std::move(outside)};
+    if (auto threads = settings.per_service["gateway"].find("APP_SERVER__THREADS");
+        threads != settings.per_service["gateway"].end())
+      settings.monolith["APP_MONOLITH__SERVER__THREADS"] = threads->second;
+    // A gateway that does not start throws (with its log), which ends the test.
+    system_ = std::make_unique<testing::System>(dir_, std::move(settings));
+    port_ = system_->port("gateway");
+  }
+  // The process that runs the gateway: its own, or the monolith.
+  testing::Process& gateway() { return system_->process_of("gateway"); }
 
   testing::HttpResult get(const std::map<std::string, std::string>& headers = {}) {
     return testing::http(port_, "GET", "/api/orders/1", "", headers);
@@ -121,7 +135,7 @@ class GatewayPolicyE2E : public ::testing::Test {
 
   fs::path dir_, policy_file_;
   std::uint16_t port_ = 0;
-  std::unique_ptr<testing::Process> gateway_;
+  std::unique_ptr<testing::System> system_;
 };
 
 std::string canary_policy(const Backend& stable, const Backend& canary, int stable_weight) {
@@ -148,7 +162,7 @@ std::string canary_policy(const Backend& stable, const Backend& canary, int stab
 }
 
 // The article's VirtualService: x-canary: true goes to the canary; the rest splits 90/10 by weight.
-TEST_F(GatewayPolicyE2E, TheCanaryHeaderAndTheWeightsRouteAsConfigured) {
+TEST_P(GatewayPolicyE2E, TheCanaryHeaderAndTheWeightsRouteAsConfigured) {
   Backend stable("stable"), canary("canary");
   write_policy(canary_policy(stable, canary, 90));
   start_gateway(stable);
@@ -164,7 +178,7 @@ TEST_F(GatewayPolicyE2E, TheCanaryHeaderAndTheWeightsRouteAsConfigured) {
 
 // Once the circuit is open, requests get a 503 at once — without reaching the upstream — with
 // Retry-After; after the recovery timeout a trial request closes it again.
-TEST_F(GatewayPolicyE2E, AnOpenCircuitFailsFastAndClosesWhenTheUpstreamRecovers) {
+TEST_P(GatewayPolicyE2E, AnOpenCircuitFailsFastAndClosesWhenTheUpstreamRecovers) {
   Backend orders("orders");
   write_policy(
       "destinationRules:\n"
@@ -200,26 +214,17 @@ TEST_F(GatewayPolicyE2E, AnOpenCircuitFailsFastAndClosesWhenTheUpstreamRecovers)
 
 // A killed upstream (connection refused) opens the circuit the same way: here the real user service,
 // killed with SIGKILL.
-TEST_F(GatewayPolicyE2E, AKilledUpstreamOpensTheCircuit) {
-  testing::ServiceProcess user("user", dir_);
-  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
+TEST_P(GatewayPolicyE2E, AKilledUpstreamOpensTheCircuit) {
   write_policy(
       "destinationRules:\n"
       "  - host: users\n"
       "    trafficPolicy: {circuitBreaker: {failureThreshold: 2, recoveryTimeout: 30s}}\n");
-  port_ = testing::free_port();
-  gateway_ = std::make_unique<testing::Process>(
-      testing::binary("gateway"), std::vector<std::string>{},
-      std::map<std::string, std::string>{
-          {"APP_SERVER__PORT", std::to_string(port_)},
-          {"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:" + std::to_string(user.port)},
-          {"APP_GATEWAY__POLICY_FILE", policy_file_.string()}},
-      (dir_ / "gateway.log").string());
-  ASSERT_TRUE(testing::wait_ready(port_)) << gateway_->log();
+  // In the monolith the user service runs as its own process beside it: a module cannot be killed alone.
+  start({"user", "gateway"}, {{"APP_GATEWAY__POLICY_FILE", policy_file_.string()}}, {"user"});
   auto users = [&] { return testing::http(port_, "GET", "/api/users/" + new_uuid()); };
   ASSERT_EQ(users().status, 404) << "a 4xx is an answer: the upstream is healthy";
-  user.process->signal(SIGKILL);
-  ASSERT_TRUE(user.process->wait(10s));
+  system_->process_of("user").signal(SIGKILL);
+  ASSERT_TRUE(system_->process_of("user").wait(10s));
   EXPECT_EQ(users().status, 503) << "connection refused";
   EXPECT_EQ(users().status, 503);
   auto started = std::chrono::steady_clock::now();
@@ -232,7 +237,7 @@ TEST_F(GatewayPolicyE2E, AKilledUpstreamOpensTheCircuit) {
 
 // The per-client limit counts per verified subject: a client cannot reset its budget by sending another
 // X-Client-Id (issue item 7), and another customer has a bucket of its own.
-TEST_F(GatewayPolicyE2E, ThePerClientRateLimitAnswers429WithRetryAfter) {
+TEST_P(GatewayPolicyE2E, ThePerClientRateLimitAnswers429WithRetryAfter) {
   Backend orders("orders");
   write_policy("rateLimits:\n  perClient: {rate: 0.5, burst: 2}\n");
   start_gateway(orders);
@@ -253,7 +258,7 @@ TEST_F(GatewayPolicyE2E, ThePerClientRateLimitAnswers429WithRetryAfter) {
 }
 
 // Anonymous callers are counted by their address, whatever they send.
-TEST_F(GatewayPolicyE2E, AnonymousCallersAreLimitedByAddress) {
+TEST_P(GatewayPolicyE2E, AnonymousCallersAreLimitedByAddress) {
   Backend orders("orders");
   write_policy("rateLimits:\n  perClient: {rate: 0.5, burst: 1}\n");
   start_gateway(orders);
@@ -266,7 +271,7 @@ TEST_F(GatewayPolicyE2E, AnonymousCallersAreLimitedByAddress) {
 
 // rateLimits.routes: one method and path limited on its own (login, registration, order placement in
 // the shipped policy), per client; other routes are not counted against it.
-TEST_F(GatewayPolicyE2E, ARouteLimitCountsOnlyItsRoute) {
+TEST_P(GatewayPolicyE2E, ARouteLimitCountsOnlyItsRoute) {
   Backend orders("orders");
   write_policy(
       "rateLimits:\n"
@@ -289,7 +294,7 @@ TEST_F(GatewayPolicyE2E, ARouteLimitCountsOnlyItsRoute) {
 }
 
 // A bad token never reaches an upstream; a service's token is refused at the gateway.
-TEST_F(GatewayPolicyE2E, TokensAreCheckedBeforeAnyUpstreamCall) {
+TEST_P(GatewayPolicyE2E, TokensAreCheckedBeforeAnyUpstreamCall) {
   Backend orders("orders");
   write_policy("{}\n");
   start_gateway(orders);
@@ -311,7 +316,7 @@ TEST_F(GatewayPolicyE2E, TokensAreCheckedBeforeAnyUpstreamCall) {
 
 // maxConnections 1, no pending requests: of several concurrent clients one is served, the others get
 // a 503 at once, and the rejection counter says how many.
-TEST_F(GatewayPolicyE2E, APoolOfOneRefusesTheOverflowFastAndCountsIt) {
+TEST_P(GatewayPolicyE2E, APoolOfOneRefusesTheOverflowFastAndCountsIt) {
   Backend orders("orders");
   orders.delay(400ms);
   write_policy(
@@ -354,7 +359,7 @@ TEST_F(GatewayPolicyE2E, APoolOfOneRefusesTheOverflowFastAndCountsIt) {
 
 // An instance that keeps answering 5xx is ejected; the subset's other instance takes the traffic. GETs
 // that met the bad instance before it was ejected were retried on the good one.
-TEST_F(GatewayPolicyE2E, ABadInstanceIsEjectedAndIdempotentRequestsAreRetried) {
+TEST_P(GatewayPolicyE2E, ABadInstanceIsEjectedAndIdempotentRequestsAreRetried) {
   Backend good("good"), bad("bad");
   bad.answer(503);
   write_policy(
@@ -390,7 +395,7 @@ TEST_F(GatewayPolicyE2E, ABadInstanceIsEjectedAndIdempotentRequestsAreRetried) {
 
 // The policy follows its file: a change is applied, a bad file is refused and the old policy stays,
 // and SIGHUP reloads when polling is off.
-TEST_F(GatewayPolicyE2E, ThePolicyReloadsOnAFileChangeAndRefusesABadOne) {
+TEST_P(GatewayPolicyE2E, ThePolicyReloadsOnAFileChangeAndRefusesABadOne) {
   Backend stable("stable"), canary("canary");
   write_policy(canary_policy(stable, canary, 100));
   start_gateway(stable);
@@ -408,40 +413,45 @@ TEST_F(GatewayPolicyE2E, ThePolicyReloadsOnAFileChangeAndRefusesABadOne) {
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(50ms);  // bounded
   EXPECT_EQ(metric(R"(mercato_gateway_policy_reloads_total{result="rejected"})"), 1);
-  EXPECT_NE(gateway_->log().find("virtualServices[0].host"), std::string::npos) << gateway_->log();
+  EXPECT_NE(gateway().log().find("virtualServices[0].host"), std::string::npos) << gateway().log();
   for (int i = 0; i < 20; ++i) ASSERT_EQ(instance_of(get()), "canary") << "the old policy stays in force";
 }
 
-TEST_F(GatewayPolicyE2E, SighupReloadsThePolicy) {
+TEST_P(GatewayPolicyE2E, SighupReloadsThePolicy) {
   Backend stable("stable"), canary("canary");
   write_policy(canary_policy(stable, canary, 100));
   start_gateway(stable, "0");
   write_policy(canary_policy(stable, canary, 0));
   EXPECT_EQ(instance_of(get()), "stable") << "no polling: nothing changes by itself";
-  gateway_->signal(SIGHUP);
+  gateway().signal(SIGHUP);
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (metric(R"(mercato_gateway_policy_reloads_total{result="applied"})") < 1 &&
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(20ms);  // bounded
   for (int i = 0; i < 20; ++i) ASSERT_EQ(instance_of(get()), "canary");
-  EXPECT_TRUE(gateway_->running()) << "SIGHUP is not a stop";
+  EXPECT_TRUE(gateway().running()) << "SIGHUP is not a stop";
 }
 
-TEST_F(GatewayPolicyE2E, ABadPolicyFileStopsTheStartWithAMessage) {
+// Both topologies refuse to start: the gateway's process, or the whole monolith.
+TEST_P(GatewayPolicyE2E, ABadPolicyFileStopsTheStartWithAMessage) {
   Backend orders("orders");
   write_policy("destinationRules:\n  - host: orders\n    trafficPolicy: {loadBalancer: {simple: RANDOM}}\n");
-  port_ = testing::free_port();
-  testing::Process gateway(testing::binary("gateway"), {},
-                           {{"APP_SERVER__PORT", std::to_string(port_)},
-                            {"APP_GATEWAY__SERVICES__ORDER__UPSTREAM", orders.endpoint()},
-                            {"APP_GATEWAY__POLICY_FILE", policy_file_.string()}},
-                           (dir_ / "bad.log").string());
-  auto status = gateway.wait(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 2) << "a configuration error";
-  EXPECT_NE(gateway.log().find("destinationRules[0].trafficPolicy.loadBalancer.simple"), std::string::npos)
-      << gateway.log();
+  try {
+    testing::System gateway(dir_,
+                            {.topology = GetParam(),
+                             .services = {"gateway"},
+                             .per_service = {{"gateway",
+                                              {{"APP_GATEWAY__SERVICES__ORDER__UPSTREAM", orders.endpoint()},
+                                               {"APP_GATEWAY__POLICY_FILE", policy_file_.string()}}}}});
+    ADD_FAILURE() << "started:\n" << gateway.logs();
+  } catch (const std::runtime_error& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("exited with status 2"), std::string::npos) << "a configuration error: " << what;
+    EXPECT_NE(what.find("destinationRules[0].trafficPolicy.loadBalancer.simple"), std::string::npos) << what;
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(Topologies, GatewayPolicyE2E, testing::kTopologies, testing::topology_name);
 
 }  // namespace
 }  // namespace mercato

@@ -1,5 +1,5 @@
-// End to end: the real gateway and user service binaries, started as child processes on free loopback
-// ports and driven over HTTP exactly as a client would.
+// End to end: the real gateway and user service, as child processes on free loopback ports or as modules
+// of the monolith (docs/topologies.md, testing::System), driven over HTTP exactly as a client would.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -13,6 +13,7 @@
 #include <csignal>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -22,6 +23,7 @@
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
 #include "mercato/testing/raw_http.hpp"
+#include "mercato/testing/system.hpp"
 #include "mercato/testing/testing.hpp"
 #include "mercato/testing/tokens.hpp"
 
@@ -35,26 +37,22 @@ using testing::trace_id;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::HttpResult;
-using testing::Process;
 
-struct UserService : testing::ServiceProcess {
-  explicit UserService(const fs::path& dir, std::uint16_t p = 0)
-      : ServiceProcess("user", dir,
-                       {{"APP_SERVER__THREADS", "2"},
-                        {"APP_SERVICE__OPENAPI", testing::source_dir() + "/api/user.yaml"}},
-                       p) {}
-};
-
-struct Gateway {
-  Gateway(std::map<std::string, std::string> env) : port(testing::free_port()) {
-    env["APP_SERVER__PORT"] = std::to_string(port);
-    env["APP_SERVER__THREADS"] = "2";
-    env["APP_LOG__LEVEL"] = "warn";
-    process = std::make_unique<Process>(testing::binary("gateway"), std::vector<std::string>{}, env);
-  }
-  std::uint16_t port;
-  std::unique_ptr<Process> process;
-};
+// The user service and the gateway (those of them in `services`) in `topology` (docs/topologies.md), with
+// two I/O threads each (the monolith's shared ones there) and `env` added per service; `outside` run as
+// their own process beside the monolith.
+testing::SystemSettings user_system(testing::Topology topology, std::vector<std::string> services,
+                                    std::map<std::string, std::map<std::string, std::string>> env = {},
+                                    std::vector<std::string> outside = {}) {
+  env["user"].try_emplace("APP_SERVER__THREADS", "2");
+  env["user"].try_emplace("APP_SERVICE__OPENAPI", testing::source_dir() + "/api/user.yaml");
+  env["gateway"].try_emplace("APP_SERVER__THREADS", "2");
+  return {.topology = topology,
+          .services = std::move(services),
+          .per_service = std::move(env),
+          .outside_monolith = std::move(outside),
+          .monolith = {{"APP_MONOLITH__SERVER__THREADS", "2"}}};
+}
 
 // A hand-made upstream for what the real services never do: echo the request head it received (to see
 // which headers the gateway forwards), add hop-by-hop headers to its answer, or never answer at all.
@@ -111,21 +109,23 @@ class FakeUpstream {
   std::string last_;
 };
 
-// One user service and gateway shared by the read-mostly tests of this suite.
-class GatewayUserTest : public ::testing::Test {
+// The user service and the gateway, as separate processes or as the modules of the monolith; per test
+// (each runs in its own process).
+class GatewayUserTest : public ::testing::TestWithParam<testing::Topology> {
  protected:
-  static void SetUpTestSuite() {
+  void SetUp() override {
     dir_ = new fs::path(testing::temp_dir("shared"));
-    user_ = new UserService(*dir_);
-    gateway_ =
-        new Gateway({{"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:" + std::to_string(user_->port)},
-                     {"APP_GATEWAY__DOCS_DIR", testing::source_dir() + "/node_modules/swagger-ui-dist"}});
-    ASSERT_TRUE(testing::wait_ready(user_->port)) << user_->process->log();
-    ASSERT_TRUE(testing::wait_ready(gateway_->port)) << gateway_->process->log();
+    system_ = new testing::System(
+        *dir_, user_system(
+                   GetParam(), {"user", "gateway"},
+                   {{"gateway",
+                     {{"APP_GATEWAY__DOCS_DIR", testing::source_dir() + "/node_modules/swagger-ui-dist"}}}}));
+    user_port_ = system_->port("user");
+    gateway_port_ = system_->port("gateway");
   }
-  static void TearDownTestSuite() {
-    delete gateway_;
-    delete user_;
+  void TearDown() override {
+    delete system_;
+    system_ = nullptr;
     fs::remove_all(*dir_);
     delete dir_;
   }
@@ -133,7 +133,7 @@ class GatewayUserTest : public ::testing::Test {
   // Every answer from the user service is held to its contract (api/user.yaml).
   static HttpResult api(const std::string& method, const std::string& target, const std::string& body = {},
                         const std::map<std::string, std::string>& headers = {}) {
-    auto r = testing::http(gateway_->port, method, "/api" + target, body, headers);
+    auto r = testing::http(gateway_port_, method, "/api" + target, body, headers);
     if (target.rfind("/users", 0) == 0) {
       EXPECT_EQ(testing::check_contract(method, target, r), "") << method << " " << target << ": " << r.body;
     }
@@ -146,11 +146,11 @@ class GatewayUserTest : public ::testing::Test {
   }
 
   static inline fs::path* dir_ = nullptr;
-  static inline UserService* user_ = nullptr;
-  static inline Gateway* gateway_ = nullptr;
+  static inline testing::System* system_ = nullptr;
+  static inline std::uint16_t user_port_ = 0, gateway_port_ = 0;
 };
 
-TEST_F(GatewayUserTest, CreateGetPatchThroughGateway) {
+TEST_P(GatewayUserTest, CreateGetPatchThroughGateway) {
   auto email = unique_email();
   auto created =
       api("POST", "/users", R"({"email":")" + email + R"(","name":"Ann Lee","password":"correct horse"})");
@@ -179,7 +179,7 @@ TEST_F(GatewayUserTest, CreateGetPatchThroughGateway) {
   EXPECT_EQ(api("GET", "/users/" + id).json().at("email").as_string(), new_email);
 }
 
-TEST_F(GatewayUserTest, EveryResponseCarriesARequestIdAndForwardsTheCallers) {
+TEST_P(GatewayUserTest, EveryResponseCarriesARequestIdAndForwardsTheCallers) {
   auto generated = api("GET", "/users/nope");
   EXPECT_EQ(generated.header("x-request-id").size(), 36U);
   auto bad = api("POST", "/users", "{", {{"X-Request-ID", "e2e-req-1"}});
@@ -197,7 +197,7 @@ struct BadInput {
   const char* field;  // "" when the error names no field
 };
 
-TEST_F(GatewayUserTest, BadInputsGetA4xxNamingTheProblem) {
+TEST_P(GatewayUserTest, BadInputsGetA4xxNamingTheProblem) {
   auto existing =
       api("POST", "/users", R"({"email":")" + unique_email() + R"(","name":"X","password":"correct horse"})");
   ASSERT_EQ(existing.status, 201);
@@ -256,7 +256,7 @@ TEST_F(GatewayUserTest, BadInputsGetA4xxNamingTheProblem) {
   EXPECT_EQ(after.json(), existing.json());
 }
 
-TEST_F(GatewayUserTest, DuplicateEmailIs409IgnoringCase) {
+TEST_P(GatewayUserTest, DuplicateEmailIs409IgnoringCase) {
   auto email = unique_email();
   ASSERT_EQ(
       api("POST", "/users", R"({"email":")" + email + R"(","name":"A","password":"correct horse"})").status,
@@ -275,7 +275,7 @@ TEST_F(GatewayUserTest, DuplicateEmailIs409IgnoringCase) {
   EXPECT_EQ(taken.status, 409);
 }
 
-TEST_F(GatewayUserTest, UnknownThingsAre404And405AsJson) {
+TEST_P(GatewayUserTest, UnknownThingsAre404And405AsJson) {
   auto missing = api("GET", "/users/does-not-exist");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.error_code(), "not_found");
@@ -287,7 +287,7 @@ TEST_F(GatewayUserTest, UnknownThingsAre404And405AsJson) {
   EXPECT_NE(std::string(no_service.json().at("error").at("message").as_string()).find("nosuchservice"),
             std::string::npos);
 
-  auto not_api = testing::http(gateway_->port, "GET", "/elsewhere");
+  auto not_api = testing::http(gateway_port_, "GET", "/elsewhere");
   EXPECT_EQ(not_api.status, 404);
 
   auto wrong_method = api("DELETE", "/users/some-id");
@@ -296,15 +296,15 @@ TEST_F(GatewayUserTest, UnknownThingsAre404And405AsJson) {
   EXPECT_EQ(wrong_method.error_code(), "method_not_allowed");
 }
 
-TEST_F(GatewayUserTest, OversizedBodyIs413AtTheGateway) {
+TEST_P(GatewayUserTest, OversizedBodyIs413AtTheGateway) {
   std::string big(std::size_t{2} * 1024 * 1024, 'x');
   auto r = api("POST", "/users", R"({"email":"a@b.io","name":")" + big + R"("})");
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(r.error_code(), "payload_too_large");
 }
 
-TEST_F(GatewayUserTest, HealthAndMetricsOnBothProcesses) {
-  for (auto port : {user_->port, gateway_->port}) {
+TEST_P(GatewayUserTest, HealthAndMetricsOnBothProcesses) {
+  for (auto port : {user_port_, gateway_port_}) {
     EXPECT_EQ(testing::http(port, "GET", "/health/live").status, 200);
     auto ready = testing::http(port, "GET", "/health/ready");
     EXPECT_EQ(ready.status, 200);
@@ -314,47 +314,56 @@ TEST_F(GatewayUserTest, HealthAndMetricsOnBothProcesses) {
     EXPECT_NE(metrics.body.find("# TYPE http_server_requests_total counter"), std::string::npos);
     EXPECT_NE(metrics.body.find("process_resident_memory_bytes"), std::string::npos);
   }
-  auto ready = testing::http(user_->port, "GET", "/health/ready");
+  auto ready = testing::http(user_port_, "GET", "/health/ready");
   EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
   api("GET", "/users/metric-probe");
-  auto metrics = testing::http(user_->port, "GET", "/metrics");
+  auto metrics = testing::http(user_port_, "GET", "/metrics");
   EXPECT_NE(
       metrics.body.find(R"(http_server_requests_total{method="GET",route="/users/{id}",status_class="4xx"})"),
       std::string::npos);
 }
 
-TEST_F(GatewayUserTest, ContractsAreServedAndTheGatewayShowsThemInSwaggerUi) {
-  auto own = testing::http(user_->port, "GET", "/openapi.json");
+TEST_P(GatewayUserTest, ContractsAreServedAndTheGatewayShowsThemInSwaggerUi) {
+  auto own = testing::http(user_port_, "GET", "/openapi.json");
   ASSERT_EQ(own.status, 200) << own.body;
   EXPECT_EQ(own.json().at("openapi").as_string(), "3.0.3");
   EXPECT_TRUE(own.json().at("paths").as_object().contains("/users/{id}"));
 
-  auto via_gateway = testing::http(gateway_->port, "GET", "/docs/specs/users.json");
+  auto via_gateway = testing::http(gateway_port_, "GET", "/docs/specs/users.json");
   ASSERT_EQ(via_gateway.status, 200) << via_gateway.body;
   EXPECT_EQ(via_gateway.json(), own.json());
 
-  auto page = testing::http(gateway_->port, "GET", "/docs");
+  auto page = testing::http(gateway_port_, "GET", "/docs");
   ASSERT_EQ(page.status, 200) << page.body;
   EXPECT_EQ(page.header("content-type"), "text/html; charset=utf-8");
   EXPECT_NE(page.body.find("/docs/specs/users.json"), std::string::npos);
-  auto bundle = testing::http(gateway_->port, "GET", "/docs/swagger-ui-bundle.js");
+  auto bundle = testing::http(gateway_port_, "GET", "/docs/swagger-ui-bundle.js");
   EXPECT_EQ(bundle.status, 200);
   EXPECT_EQ(bundle.header("content-type"), "application/javascript");
   EXPECT_GT(bundle.body.size(), 100000U);
 
-  EXPECT_EQ(testing::http(gateway_->port, "GET", "/docs/..%2f..%2fetc%2fpasswd").status, 404);
-  EXPECT_EQ(testing::http(gateway_->port, "GET", "/docs/index.html").status, 404);
-  EXPECT_EQ(testing::http(gateway_->port, "GET", "/docs/specs/nosuch.json").status, 404);
+  EXPECT_EQ(testing::http(gateway_port_, "GET", "/docs/..%2f..%2fetc%2fpasswd").status, 404);
+  EXPECT_EQ(testing::http(gateway_port_, "GET", "/docs/index.html").status, 404);
+  EXPECT_EQ(testing::http(gateway_port_, "GET", "/docs/specs/nosuch.json").status, 404);
 }
 
-TEST(GatewayProxy, ForwardsEndToEndHeadersOnlyAndSetsTracing) {
+// The gateway alone in front of hand-made upstreams: as its own process or as the monolith's one module.
+class GatewayProxy : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(GatewayProxy, ForwardsEndToEndHeadersOnlyAndSetsTracing) {
   FakeUpstream echo(FakeUpstream::Mode::kEcho);
-  Gateway gateway({{"APP_GATEWAY__SERVICES__ECHO__UPSTREAM", "127.0.0.1:" + std::to_string(echo.port())},
-                   {"APP_GATEWAY__SERVICES__ECHO__ROUTES", "echo"}});
-  ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
+  auto dir = testing::temp_dir("echo");
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(
+      dir,
+      user_system(GetParam(), {"gateway"},
+                  {{"gateway",
+                    {{"APP_GATEWAY__SERVICES__ECHO__UPSTREAM", "127.0.0.1:" + std::to_string(echo.port())},
+                     {"APP_GATEWAY__SERVICES__ECHO__ROUTES", "echo"}}}})));
+  auto gateway_port = system->port("gateway");
   // The caller's own token goes on to the service, which verifies it again.
   auto token = testing::TestTokens::instance().bearer(auth::Role::kCustomer, "c-1");
-  auto r = testing::http(gateway.port, "GET", "/api/echo/a/b?x=1&y=%2F", {},
+  auto r = testing::http(gateway_port, "GET", "/api/echo/a/b?x=1&y=%2F", {},
                          {{"Authorization", token},
                           {"Connection", "close, X-Hop"},
                           {"X-Hop", "secret"},
@@ -378,53 +387,64 @@ TEST(GatewayProxy, ForwardsEndToEndHeadersOnlyAndSetsTracing) {
   EXPECT_EQ(r.header("x-request-id"), "hop-test");
 }
 
-TEST(GatewayProxy, SilentUpstreamIs504WithinItsTimeout) {
+TEST_P(GatewayProxy, SilentUpstreamIs504WithinItsTimeout) {
   FakeUpstream silent(FakeUpstream::Mode::kSilent);
-  Gateway gateway({{"APP_GATEWAY__SERVICES__SLOW__UPSTREAM", "127.0.0.1:" + std::to_string(silent.port())},
-                   {"APP_GATEWAY__SERVICES__SLOW__ROUTES", "slow"},
-                   {"APP_GATEWAY__SERVICES__SLOW__REQUEST_TIMEOUT", "300ms"}});
-  ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
+  auto dir = testing::temp_dir("silent");
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(
+      dir,
+      user_system(GetParam(), {"gateway"},
+                  {{"gateway",
+                    {{"APP_GATEWAY__SERVICES__SLOW__UPSTREAM", "127.0.0.1:" + std::to_string(silent.port())},
+                     {"APP_GATEWAY__SERVICES__SLOW__ROUTES", "slow"},
+                     {"APP_GATEWAY__SERVICES__SLOW__REQUEST_TIMEOUT", "300ms"}}}})));
+  auto gateway_port = system->port("gateway");
   auto started = std::chrono::steady_clock::now();
-  auto r = testing::http(gateway.port, "GET", "/api/slow/x");
+  auto r = testing::http(gateway_port, "GET", "/api/slow/x");
   auto took = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(r.status, 504) << r.body;
   EXPECT_EQ(r.error_code(), "deadline_exceeded");
   EXPECT_LT(took, 3s);
   // The caller's own, shorter budget wins over the route's.
-  auto budget = testing::http(gateway.port, "GET", "/api/slow/x", {}, {{"X-Request-Timeout-Ms", "50"}});
+  auto budget = testing::http(gateway_port, "GET", "/api/slow/x", {}, {{"X-Request-Timeout-Ms", "50"}});
   EXPECT_EQ(budget.status, 504);
 }
 
-TEST(GatewayProxy, KilledServiceGives503FastAndRecoversWhenBack) {
+// Kills the user service: in the monolith it runs as its own process beside it (a module cannot be
+// killed alone), and the gateway is the monolith's.
+TEST_P(GatewayProxy, KilledServiceGives503FastAndRecoversWhenBack) {
   auto dir = testing::temp_dir("kill");
-  UserService user(dir);
-  Gateway gateway({{"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:" + std::to_string(user.port)}});
-  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
-  ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
-  auto created = testing::http(gateway.port, "POST", "/api/users",
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(dir, user_system(GetParam(), {"user", "gateway"}, {}, {"user"})));
+  auto gateway_port = system->port("gateway");
+  auto created = testing::http(gateway_port, "POST", "/api/users",
                                R"({"email":"kill@example.com","name":"K","password":"correct horse"})");
   ASSERT_EQ(created.status, 201);
   std::string id(created.json().at("id").as_string());
 
-  user.process->signal(SIGKILL);
-  ASSERT_TRUE(user.process->wait(5s));
+  system->process_of("user").signal(SIGKILL);
+  ASSERT_TRUE(system->process_of("user").wait(5s));
   auto started = std::chrono::steady_clock::now();
-  auto down = testing::http(gateway.port, "GET", "/api/users/" + id);
+  auto down = testing::http(gateway_port, "GET", "/api/users/" + id);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
   EXPECT_EQ(down.status, 503) << down.body;
   EXPECT_EQ(down.error_code(), "unavailable");
 
-  user.start();  // same port, same database file
-  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
-  auto back = testing::http(gateway.port, "GET", "/api/users/" + id);
+  ASSERT_NO_THROW(system->restart("user"));  // same port, same database file
+  auto back = testing::http(gateway_port, "GET", "/api/users/" + id);
   EXPECT_EQ(back.status, 200) << back.body;
+  system.reset();
   fs::remove_all(dir);
 }
 
-TEST(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
+// In the monolith the SIGTERM stops the whole process (its one module), and the restart is the monolith's.
+class UserService : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
   auto dir = testing::temp_dir("sigterm");
-  UserService user(dir);
-  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(dir, user_system(GetParam(), {"user"})));
+  auto user_port = system->port("user");
   constexpr int kThreads = 4;
   constexpr int kPerThread = 300;
   std::atomic<int> completed{0};
@@ -439,7 +459,7 @@ TEST(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
       for (int i = 0; i < kPerThread; ++i) {
         std::string email = "load" + std::to_string(t) + "-" + std::to_string(i) + "@example.com";
         auto r =
-            testing::http(user.port, "POST", "/users",
+            testing::http(user_port, "POST", "/users",
                           R"({"email":")" + email + R"(","name":"L","password":"correct horse"})", {}, 5s);
         std::lock_guard lock(mutex);
         if (r.status == 201) {
@@ -455,43 +475,43 @@ TEST(UserService, SigtermDuringLoadLosesNoInFlightRequest) {
     });
   }
   while (completed < 200) std::this_thread::yield();
-  user.process->signal(SIGTERM);
-  auto exit_status = user.process->wait(15s);
+  system->process_of("user").signal(SIGTERM);
+  auto exit_status = system->process_of("user").wait(15s);
   for (auto& c : clients) c.join();
   ASSERT_TRUE(exit_status);
-  EXPECT_EQ(*exit_status, 0) << user.process->log();
+  EXPECT_EQ(*exit_status, 0) << system->logs();
   EXPECT_TRUE(bad_statuses.empty()) << bad_statuses.front();
   EXPECT_GE(created_ids.size(), 200U);
 
-  user.start();
-  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
+  system->restart("user");
+  ASSERT_TRUE(testing::wait_ready(user_port)) << system->logs();
   // Every acknowledged write survived.
   for (const auto& id : created_ids) {
-    ASSERT_EQ(testing::http(user.port, "GET", "/users/" + id).status, 200) << id;
+    ASSERT_EQ(testing::http(user_port, "GET", "/users/" + id).status, 200) << id;
   }
   // Every request that got no answer was never applied: registering it again must succeed. A 409 here
   // would mean the server did the work and dropped the response.
   for (const auto& email : failed_emails) {
-    auto again = testing::http(user.port, "POST", "/users",
+    auto again = testing::http(user_port, "POST", "/users",
                                R"({"email":")" + email + R"(","name":"L","password":"correct horse"})");
     EXPECT_EQ(again.status, 201) << email << ": " << again.body;
   }
+  system.reset();
   fs::remove_all(dir);
 }
 
 // The same service on PostgreSQL, chosen by configuration alone (database.url).
-TEST(UserService, RunsOnPostgresChosenByConfiguration) {
+TEST_P(UserService, RunsOnPostgresChosenByConfiguration) {
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   testing::PostgresSchema schema(base, "e2e_user");
   ASSERT_TRUE(schema.ok()) << schema.error();
   auto url = schema.url();
-  auto port = testing::free_port();
-  Process user(testing::binary("user"), {},
-               {{"APP_SERVER__PORT", std::to_string(port)},
-                {"APP_DATABASE__URL", url},
-                {"APP_DATABASE__CONNECTIONS", "4"},
-                {"APP_LOG__LEVEL", "warn"}});
-  ASSERT_TRUE(testing::wait_ready(port)) << user.log();
+  auto dir = testing::temp_dir("postgres");
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(
+      dir, user_system(GetParam(), {"user"},
+                       {{"user", {{"APP_DATABASE__URL", url}, {"APP_DATABASE__CONNECTIONS", "4"}}}})));
+  auto port = system->port("user");
   std::string email = "pg" + std::to_string(::getpid()) + "@example.com";
   auto created = testing::http(port, "POST", "/users",
                                R"({"email":")" + email + R"(","name":"Pg","password":"correct horse"})");
@@ -512,33 +532,38 @@ TEST(UserService, RunsOnPostgresChosenByConfiguration) {
   auto ready = testing::http(port, "GET", "/health/ready");
   EXPECT_EQ(ready.status, 200);
   EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
+  system.reset();
+  fs::remove_all(dir);
 }
 
 // With a broker configured, every change leaves through the outbox to the broker, where any consumer
 // reads it: user.registered, then user.updated for the PATCH that changed something. The no-op PATCH
 // between them publishes nothing (the broker keeps one subject's events in order, so it would show up
 // as the second event).
-TEST(UserService, PublishesItsChangesToTheBroker) {
+TEST_P(UserService, PublishesItsChangesToTheBroker) {
   MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
   auto dir = testing::temp_dir("user-events");
   auto prefix = "e2e" + random_hex(5);
-  testing::ServiceProcess user("user", dir, {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}});
-  ASSERT_TRUE(testing::wait_ready(user.port)) << user.process->log();
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(
+      dir, user_system(GetParam(), {"user"},
+                       {{"user", {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}}}})));
+  auto user_port = system->port("user");
   testing::EventProbe probe(url, prefix, {"user.registered", "user.updated"});
   ASSERT_EQ(probe.error(), "");
 
   std::string email = "events" + std::to_string(::getpid()) + "@example.com";
-  auto created = testing::http(user.port, "POST", "/users",
+  auto created = testing::http(user_port, "POST", "/users",
                                R"({"email":")" + email + R"(","name":"Ev","password":"correct horse"})",
                                {{"traceparent", kTraceparent}});
   ASSERT_EQ(created.status, 201) << created.body;
   std::string id(created.json().at("id").as_string());
-  ASSERT_EQ(testing::http(user.port, "PATCH", "/users/" + id, R"({"name":"Ev"})").status, 200);
-  auto renamed = testing::http(user.port, "PATCH", "/users/" + id, R"({"name":"Eve"})");
+  ASSERT_EQ(testing::http(user_port, "PATCH", "/users/" + id, R"({"name":"Ev"})").status, 200);
+  auto renamed = testing::http(user_port, "PATCH", "/users/" + id, R"({"name":"Eve"})");
   ASSERT_EQ(renamed.status, 200) << renamed.body;
 
   auto seen = probe.wait_for(id, 2);
-  ASSERT_EQ(seen.size(), 2U) << user.process->log();
+  ASSERT_EQ(seen.size(), 2U) << system->logs();
   EXPECT_EQ(seen[0].type, "user.registered");
   EXPECT_EQ(seen[0].source, "/mercato/user");
   EXPECT_EQ(trace_id(seen[0].traceparent), trace_id(kTraceparent)) << "the request's trace goes on";
@@ -551,36 +576,37 @@ TEST(UserService, PublishesItsChangesToTheBroker) {
   auto updated = data_of(seen[1]);
   EXPECT_EQ(updated.at("name").as_string(), "Eve");
   EXPECT_EQ(updated.at("updated_at"), renamed.json().at("updated_at"));
+  system.reset();
   fs::remove_all(dir);
 }
 
-TEST(UserService, BadConfigurationStopsTheProcessNamingTheKey) {
+// Both topologies refuse to start: the service's process, or the whole monolith.
+TEST_P(UserService, BadConfigurationStopsTheProcessNamingTheKey) {
   auto dir = testing::temp_dir("config");
-  {
-    Process p(testing::binary("user"), {},
-              {{"APP_SERVER__PROT", "1"}, {"APP_DATABASE__PATH", (dir / "u.db").string()}});
-    auto status = p.wait(10s);
-    ASSERT_TRUE(status);
-    EXPECT_EQ(*status, 2);
-    EXPECT_NE(p.log().find("server.prot"), std::string::npos) << p.log();
+  auto refusal = [&](const std::string& service, std::map<std::string, std::string> env) -> std::string {
+    try {
+      testing::System system(dir, user_system(GetParam(), {service}, {{service, std::move(env)}}));
+      ADD_FAILURE() << "started:\n" << system.logs();
+      return {};
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+  };
+  for (const auto& [env, key] : std::vector<std::pair<std::map<std::string, std::string>, std::string>>{
+           {{{"APP_SERVER__PROT", "1"}}, "server.prot"}, {{{"APP_SERVER__PORT", "eighty"}}, "server.port"}}) {
+    auto refused = refusal("user", env);
+    EXPECT_NE(refused.find("exited with status 2"), std::string::npos) << refused;
+    EXPECT_NE(refused.find(key), std::string::npos) << refused;
   }
-  {
-    Process p(testing::binary("user"), {},
-              {{"APP_SERVER__PORT", "eighty"}, {"APP_DATABASE__PATH", (dir / "u.db").string()}});
-    auto status = p.wait(10s);
-    ASSERT_TRUE(status);
-    EXPECT_EQ(*status, 2);
-    EXPECT_NE(p.log().find("server.port"), std::string::npos) << p.log();
-  }
-  {
-    Process p(testing::binary("gateway"), {}, {{"APP_GATEWAY__SERVICES__USER__UPSTREAM", "nohostport"}});
-    auto status = p.wait(10s);
-    ASSERT_TRUE(status);
-    EXPECT_EQ(*status, 2);
-    EXPECT_NE(p.log().find("gateway.services.user.upstream"), std::string::npos) << p.log();
-  }
+  auto refused = refusal("gateway", {{"APP_GATEWAY__SERVICES__USER__UPSTREAM", "nohostport"}});
+  EXPECT_NE(refused.find("exited with status 2"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("gateway.services.user.upstream"), std::string::npos) << refused;
   fs::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(Topologies, GatewayUserTest, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, GatewayProxy, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, UserService, testing::kTopologies, testing::topology_name);
 
 }  // namespace
 }  // namespace mercato

@@ -1,8 +1,10 @@
-// End to end: the real inventory binary (and the gateway in front of it for one test), started as child
-// processes on free loopback ports and driven over HTTP exactly as the order service and admins will.
+// End to end: the real inventory service (and the gateway in front of it for one test), as child processes
+// on free loopback ports or as modules of the monolith (docs/topologies.md, testing::System), driven over
+// HTTP exactly as the order service and admins will.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/json.hpp>
@@ -11,12 +13,14 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "mercato/core/ids.hpp"
 #include "mercato/events/transport.hpp"
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
+#include "mercato/testing/system.hpp"
 #include "mercato/testing/testing.hpp"
 #include "mercato/testing/tokens.hpp"
 
@@ -29,14 +33,24 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::HttpResult;
 using testing::PostgresSchema;
-using testing::Process;
 
-struct InventoryService : testing::ServiceProcess {
-  explicit InventoryService(const fs::path& dir, std::map<std::string, std::string> extra = {})
-      : ServiceProcess("inventory", dir, with_default_threads(std::move(extra))) {}
-  static std::map<std::string, std::string> with_default_threads(std::map<std::string, std::string> env) {
+// The inventory service in `topology` (docs/topologies.md) with `extra` for it, two I/O threads unless it
+// says otherwise (the monolith's shared ones there), and the gateway too when `services` names it.
+struct InventoryService {
+  explicit InventoryService(const fs::path& dir, std::map<std::string, std::string> extra = {},
+                            testing::Topology topology = testing::Topology::kProcesses,
+                            std::vector<std::string> services = {"inventory"})
+      : system(dir, settings(topology, std::move(services), std::move(extra))),
+        port(system.port("inventory")),
+        db(dir / "inventory.db") {}
+  static testing::SystemSettings settings(testing::Topology topology, std::vector<std::string> services,
+                                          std::map<std::string, std::string> env) {
     env.try_emplace("APP_SERVER__THREADS", "2");
-    return env;
+    auto threads = env.at("APP_SERVER__THREADS");
+    return {.topology = topology,
+            .services = std::move(services),
+            .per_service = {{"inventory", std::move(env)}},
+            .monolith = {{"APP_MONOLITH__SERVER__THREADS", threads}}};
   }
   // Every answer under /inventory is held to the contract, api/inventory.yaml.
   HttpResult call(const std::string& method, const std::string& target, const std::string& body = {}) const {
@@ -46,6 +60,14 @@ struct InventoryService : testing::ServiceProcess {
     }
     return r;
   }
+  // The process that runs the service: its own, or the monolith.
+  testing::Process& process() { return system.process_of("inventory"); }
+  // Starts that process again: same port, same database, same environment.
+  void start() { system.restart("inventory"); }
+
+  testing::System system;
+  std::uint16_t port;
+  fs::path db;  // the SQLite file it uses unless database.url says otherwise
 };
 
 std::string message_of_error(const HttpResult& r) {
@@ -86,16 +108,29 @@ Stock stock_of(const InventoryService& service, const std::string& product) {
   return {p.at("available").as_int64(), p.at("reserved").as_int64(), p.at("sold").as_int64()};
 }
 
-// One service shared by the tests of this suite; each test uses its own product and order ids.
-class InventoryE2E : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new fs::path(testing::temp_dir("shared"));
-    service_ = new InventoryService(*dir_);
-    ASSERT_TRUE(testing::wait_ready(service_->port)) << service_->process->log();
+// Starts the inventory service in `topology` with `env`, which must stop it at start-up: what System
+// reports then (which process exited, its status, the logs), or "" after a failure when it started.
+std::string refusal(const fs::path& dir, testing::Topology topology, std::map<std::string, std::string> env) {
+  try {
+    InventoryService service(dir, std::move(env), topology);
+    ADD_FAILURE() << "started:\n" << service.system.logs();
+    return {};
+  } catch (const std::runtime_error& e) {
+    return e.what();
   }
-  static void TearDownTestSuite() {
+}
+
+// The inventory service alone, as its own process or as the one module of the monolith; per test (each
+// runs in its own process), and each test uses its own product and order ids.
+class InventoryE2E : public ::testing::TestWithParam<testing::Topology> {
+ protected:
+  void SetUp() override {
+    dir_ = new fs::path(testing::temp_dir("shared"));
+    service_ = new InventoryService(*dir_, {}, GetParam());
+  }
+  void TearDown() override {
     delete service_;
+    service_ = nullptr;
     fs::remove_all(*dir_);
     delete dir_;
   }
@@ -126,7 +161,7 @@ class InventoryE2E : public ::testing::Test {
   static inline InventoryService* service_ = nullptr;
 };
 
-TEST_F(InventoryE2E, PutCreatesThenReplacesKeepingReservedAndSold) {
+TEST_P(InventoryE2E, PutCreatesThenReplacesKeepingReservedAndSold) {
   auto id = unique("mug");
   auto created = put(id, "  Red mug ", 1299, 10);
   ASSERT_EQ(created.status, 201) << created.body;
@@ -163,7 +198,7 @@ TEST_F(InventoryE2E, PutCreatesThenReplacesKeepingReservedAndSold) {
   EXPECT_EQ(call("GET", "/inventory/" + id).json(), replaced.json());
 }
 
-TEST_F(InventoryE2E, ReserveReplayCommit) {
+TEST_P(InventoryE2E, ReserveReplayCommit) {
   auto a = new_product(10, 250);
   auto b = new_product(5, 990);
   auto order = unique("order");
@@ -225,7 +260,7 @@ TEST_F(InventoryE2E, ReserveReplayCommit) {
   EXPECT_EQ(call("GET", "/inventory/reservations/" + order).json(), committed.json());
 }
 
-TEST_F(InventoryE2E, ReleaseReturnsStockAndCannotBeCommittedAfterwards) {
+TEST_P(InventoryE2E, ReleaseReturnsStockAndCannotBeCommittedAfterwards) {
   auto a = new_product(4);
   auto order = unique("order");
   ASSERT_EQ(reserve(order, {{a, 4}}).status, 201);
@@ -247,7 +282,7 @@ TEST_F(InventoryE2E, ReleaseReturnsStockAndCannotBeCommittedAfterwards) {
   EXPECT_EQ(call("GET", "/inventory/reservations/" + order).json().at("status").as_string(), "released");
 }
 
-TEST_F(InventoryE2E, NotEnoughStockOnTheSecondLineChangesNothing) {
+TEST_P(InventoryE2E, NotEnoughStockOnTheSecondLineChangesNothing) {
   auto a = new_product(5);
   auto b = new_product(1);
   auto order = unique("order");
@@ -273,7 +308,7 @@ TEST_F(InventoryE2E, NotEnoughStockOnTheSecondLineChangesNothing) {
   EXPECT_EQ(stock_of(*service_, b), (Stock{0, 1, 0}));
 }
 
-TEST_F(InventoryE2E, UnknownThingsAre404AndWrongMethods405) {
+TEST_P(InventoryE2E, UnknownThingsAre404AndWrongMethods405) {
   auto missing = call("GET", "/inventory/" + unique("nothing"));
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.error_code(), "not_found");
@@ -309,7 +344,7 @@ struct BadInput {
   const char* field;  // "" when the error names no field
 };
 
-TEST_F(InventoryE2E, BadInputsGet400NamingTheFieldAndChangeNothing) {
+TEST_P(InventoryE2E, BadInputsGet400NamingTheFieldAndChangeNothing) {
   auto id = new_product(10);
   auto before = call("GET", "/inventory/" + id).json();
   const std::string target = "/inventory/" + id;
@@ -481,21 +516,25 @@ void race_for_the_last_units(const InventoryService& service, const std::string&
   }
 }
 
-TEST_F(InventoryE2E, TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundredWin) {
+TEST_P(InventoryE2E, TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundredWin) {
   race_for_the_last_units(*service_, "shared");
 }
 
-TEST(InventoryService, ParallelReservationsWithAConnectionPoolNeverOversell) {
+// The tests of one service instance that are not the shared fixture's, in both topologies.
+class InventoryServiceTopologies : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(InventoryServiceTopologies, ParallelReservationsWithAConnectionPoolNeverOversell) {
   // Several connections in shared-lock mode and four I/O threads: transactions really overlap, and
   // BEGIN IMMEDIATE plus the busy timeout must still serialize every stock change.
   auto dir = testing::temp_dir("pool");
-  InventoryService service(dir, {{"APP_SERVER__THREADS", "4"}, {"APP_DATABASE__CONNECTIONS", "4"}});
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  InventoryService service(dir, {{"APP_SERVER__THREADS", "4"}, {"APP_DATABASE__CONNECTIONS", "4"}},
+                           GetParam());
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.system.logs();
   race_for_the_last_units(service, "pool");
   fs::remove_all(dir);
 }
 
-TEST_F(InventoryE2E, ConcurrentRetriesOfOneOrderReserveOnce) {
+TEST_P(InventoryE2E, ConcurrentRetriesOfOneOrderReserveOnce) {
   auto product = new_product(50);
   auto order = unique("retried");
   std::atomic<int> created{0};
@@ -524,7 +563,7 @@ TEST_F(InventoryE2E, ConcurrentRetriesOfOneOrderReserveOnce) {
   EXPECT_EQ(stock_of(*service_, product), (Stock{43, 7, 0}));
 }
 
-TEST_F(InventoryE2E, CommitAndReleaseRacingEndEachOrderOneWayAndKeepStockWhole) {
+TEST_P(InventoryE2E, CommitAndReleaseRacingEndEachOrderOneWayAndKeepStockWhole) {
   constexpr int kOrders = 40;
   auto product = new_product(kOrders);
   std::vector<std::string> orders;
@@ -561,7 +600,7 @@ TEST_F(InventoryE2E, CommitAndReleaseRacingEndEachOrderOneWayAndKeepStockWhole) 
   EXPECT_EQ(stock_of(*service_, product), (Stock{kOrders - committed, 0, committed}));
 }
 
-TEST_F(InventoryE2E, ReadinessChecksTheDatabase) {
+TEST_P(InventoryE2E, ReadinessChecksTheDatabase) {
   static const auto kContract = testing::OpenApiContract::load(testing::api_file("inventory"));
   auto live = call("GET", "/health/live");
   EXPECT_EQ(live.status, 200);
@@ -575,10 +614,10 @@ TEST_F(InventoryE2E, ReadinessChecksTheDatabase) {
   EXPECT_NE(metrics.body.find(R"(route="/inventory/reservations")"), std::string::npos);
 }
 
-TEST(InventoryService, AcknowledgedStockSurvivesKill9) {
+TEST_P(InventoryServiceTopologies, AcknowledgedStockSurvivesKill9) {
   auto dir = testing::temp_dir("kill");
-  InventoryService service(dir);
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  InventoryService service(dir, {}, GetParam());
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.system.logs();
   ASSERT_EQ(service.call("PUT", "/inventory/durable", product_body("Durable", 700, 9)).status, 201);
   ASSERT_EQ(
       service.call("POST", "/inventory/reservations", reservation_body("kept", {{"durable", 4}})).status,
@@ -589,10 +628,10 @@ TEST(InventoryService, AcknowledgedStockSurvivesKill9) {
       201);
   auto reservation = service.call("GET", "/inventory/reservations/open").json();
 
-  service.process->signal(SIGKILL);
-  ASSERT_TRUE(service.process->wait(5s));
+  service.process().signal(SIGKILL);
+  ASSERT_TRUE(service.process().wait(5s));
   service.start();  // same port, same database file
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.system.logs();
   EXPECT_EQ(stock_of(service, "durable"), (Stock{3, 2, 4}));
   EXPECT_EQ(service.call("GET", "/inventory/reservations/open").json(), reservation);
   EXPECT_EQ(service.call("POST", "/inventory/reservations/open/release").status, 200);
@@ -600,17 +639,10 @@ TEST(InventoryService, AcknowledgedStockSurvivesKill9) {
   fs::remove_all(dir);
 }
 
-TEST(InventoryService, ReachableThroughTheGateway) {
+TEST_P(InventoryServiceTopologies, ReachableThroughTheGateway) {
   auto dir = testing::temp_dir("gateway");
-  InventoryService service(dir);
-  auto gateway_port = testing::free_port();
-  Process gateway(
-      testing::binary("gateway"), {},
-      {{"APP_SERVER__PORT", std::to_string(gateway_port)},
-       {"APP_LOG__LEVEL", "warn"},
-       {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", "127.0.0.1:" + std::to_string(service.port)}});
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
-  ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
+  InventoryService service(dir, {}, GetParam(), {"inventory", "gateway"});
+  auto gateway_port = service.system.port("gateway");
   auto api = [&](const std::string& method, const std::string& target, const std::string& body = {}) {
     auto r = testing::http(gateway_port, method, "/api" + target, body, {{"X-Request-ID", "inv-gw-1"}});
     EXPECT_EQ(testing::check_contract(method, target, r), "") << method << " " << target << ": " << r.body;
@@ -653,12 +685,14 @@ std::map<std::string, std::string> redis_env(const std::string& url, const std::
           {"APP_SERVER__THREADS", "4"}};
 }
 
-TEST(InventoryServiceOnRedis, TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundredWin) {
+class InventoryServiceOnRedisTopologies : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(InventoryServiceOnRedisTopologies, TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundredWin) {
   auto url = redis_url();
   if (url.empty()) GTEST_SKIP() << "no Redis server (run through ./mercato test)";
   auto dir = testing::temp_dir("redis-race");
-  InventoryService service(dir, redis_env(url, "race"));
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  InventoryService service(dir, redis_env(url, "race"), GetParam());
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.system.logs();
   auto ready = service.call("GET", "/health/ready");
   ASSERT_EQ(ready.status, 200) << ready.body;
   EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
@@ -668,24 +702,25 @@ TEST(InventoryServiceOnRedis, TwoHundredParallelReservationsOfAHundredUnitsExact
 }
 
 // Two instances on one Redis share the stock: the reserve script, not a process-local lock, decides.
+// Separate processes only: the monolith runs one instance of each module.
 TEST(InventoryServiceOnRedis, TwoInstancesSharingOneStoreNeverOversell) {
   auto url = redis_url();
   if (url.empty()) GTEST_SKIP() << "no Redis server (run through ./mercato test)";
   auto dir = testing::temp_dir("redis-two");
   InventoryService first(dir / "a", redis_env(url, "two"));
   InventoryService second(dir / "b", redis_env(url, "two"));
-  ASSERT_TRUE(testing::wait_ready(first.port)) << first.process->log();
-  ASSERT_TRUE(testing::wait_ready(second.port)) << second.process->log();
+  ASSERT_TRUE(testing::wait_ready(first.port)) << first.system.logs();
+  ASSERT_TRUE(testing::wait_ready(second.port)) << second.system.logs();
   race_for_the_last_units(first, "redis-two", &second);
   fs::remove_all(dir);
 }
 
-TEST(InventoryServiceOnRedis, ReservationsAreAllOrNothingReplayedAndSettledOnce) {
+TEST_P(InventoryServiceOnRedisTopologies, ReservationsAreAllOrNothingReplayedAndSettledOnce) {
   auto url = redis_url();
   if (url.empty()) GTEST_SKIP() << "no Redis server (run through ./mercato test)";
   auto dir = testing::temp_dir("redis-flow");
-  InventoryService service(dir, redis_env(url, "flow"));
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  InventoryService service(dir, redis_env(url, "flow"), GetParam());
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.system.logs();
   ASSERT_EQ(service.call("PUT", "/inventory/r-a", product_body("A", 150, 5)).status, 201);
   ASSERT_EQ(service.call("PUT", "/inventory/r-b", product_body("B", 990, 1)).status, 201);
 
@@ -729,36 +764,31 @@ TEST(InventoryServiceOnRedis, ReservationsAreAllOrNothingReplayedAndSettledOnce)
 
   // State lives in Redis: a restarted (killed) instance finds it all.
   auto reservation = service.call("GET", "/inventory/reservations/r-o1").json();
-  service.process->signal(SIGKILL);
-  ASSERT_TRUE(service.process->wait(5s));
+  service.process().signal(SIGKILL);
+  ASSERT_TRUE(service.process().wait(5s));
   service.start();
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.system.logs();
   EXPECT_EQ(service.call("GET", "/inventory/reservations/r-o1").json(), reservation);
   EXPECT_EQ(stock_of(service, "r-a"), (Stock{10, 0, 3}));
   fs::remove_all(dir);
 }
 
-TEST(InventoryServiceOnRedis, BadOrUnreachableDatabaseUrlStopsTheProcess) {
+// Both topologies refuse to start: the service's process, or the whole monolith.
+TEST_P(InventoryServiceOnRedisTopologies, BadOrUnreachableDatabaseUrlStopsTheProcess) {
   auto dir = testing::temp_dir("redis-config");
   {
-    Process p(testing::binary("inventory"), {},
-              {{"APP_DATABASE__URL", "mysql://127.0.0.1/x"},
-               {"APP_DATABASE__PATH", (dir / "x.db").string()},
-               {"APP_SERVER__PORT", std::to_string(testing::free_port())}});
-    auto status = p.wait(10s);
-    ASSERT_TRUE(status);
-    EXPECT_EQ(*status, 2);
-    EXPECT_NE(p.log().find("database.url"), std::string::npos) << p.log();
+    auto refused = refusal(
+        dir, GetParam(),
+        {{"APP_DATABASE__URL", "mysql://127.0.0.1/x"}, {"APP_DATABASE__PATH", (dir / "x.db").string()}});
+    EXPECT_NE(refused.find("exited with status 2"), std::string::npos) << refused;
+    EXPECT_NE(refused.find("database.url"), std::string::npos) << refused;
   }
   {
-    Process p(testing::binary("inventory"), {},
-              {{"APP_DATABASE__URL", "redis://127.0.0.1:1"},
-               {"APP_DATABASE__PATH", (dir / "x.db").string()},
-               {"APP_SERVER__PORT", std::to_string(testing::free_port())}});
-    auto status = p.wait(10s);
-    ASSERT_TRUE(status);
-    EXPECT_EQ(*status, 1);
-    EXPECT_NE(p.log().find("cannot connect to Redis"), std::string::npos) << p.log();
+    auto refused = refusal(
+        dir, GetParam(),
+        {{"APP_DATABASE__URL", "redis://127.0.0.1:1"}, {"APP_DATABASE__PATH", (dir / "x.db").string()}});
+    EXPECT_NE(refused.find("exited with status 1"), std::string::npos) << refused;
+    EXPECT_NE(refused.find("cannot connect to Redis"), std::string::npos) << refused;
   }
   fs::remove_all(dir);
 }
@@ -770,13 +800,16 @@ std::map<std::string, std::string> postgres_env(const PostgresSchema& schema) {
       {"APP_DATABASE__URL", schema.url()}, {"APP_DATABASE__CONNECTIONS", "4"}, {"APP_SERVER__THREADS", "4"}};
 }
 
-TEST(InventoryServiceOnPostgres, TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundredWin) {
+class InventoryServiceOnPostgresTopologies : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(InventoryServiceOnPostgresTopologies,
+       TwoHundredParallelReservationsOfAHundredUnitsExactlyAHundredWin) {
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "race");
   ASSERT_TRUE(schema.ok()) << schema.error();
   auto dir = testing::temp_dir("postgres-race");
-  InventoryService service(dir, postgres_env(schema));
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  InventoryService service(dir, postgres_env(schema), GetParam());
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.system.logs();
   auto ready = service.call("GET", "/health/ready");
   ASSERT_EQ(ready.status, 200) << ready.body;
   EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
@@ -786,26 +819,27 @@ TEST(InventoryServiceOnPostgres, TwoHundredParallelReservationsOfAHundredUnitsEx
 }
 
 // Two instances on one schema share the stock: row locks in the server, not a process-local lock, decide.
+// Separate processes only: the monolith runs one instance of each module.
 TEST(InventoryServiceOnPostgres, TwoInstancesSharingOneSchemaNeverOversell) {
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "two");
   ASSERT_TRUE(schema.ok()) << schema.error();
   auto dir = testing::temp_dir("postgres-two");
   InventoryService first(dir / "a", postgres_env(schema));
-  ASSERT_TRUE(testing::wait_ready(first.port)) << first.process->log();
+  ASSERT_TRUE(testing::wait_ready(first.port)) << first.system.logs();
   InventoryService second(dir / "b", postgres_env(schema));
-  ASSERT_TRUE(testing::wait_ready(second.port)) << second.process->log();
+  ASSERT_TRUE(testing::wait_ready(second.port)) << second.system.logs();
   race_for_the_last_units(first, "postgres-two", &second);
   fs::remove_all(dir);
 }
 
-TEST(InventoryServiceOnPostgres, ReservationsAreAllOrNothingReplayedAndSettledOnce) {
+TEST_P(InventoryServiceOnPostgresTopologies, ReservationsAreAllOrNothingReplayedAndSettledOnce) {
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "flow");
   ASSERT_TRUE(schema.ok()) << schema.error();
   auto dir = testing::temp_dir("postgres-flow");
-  InventoryService service(dir, postgres_env(schema));
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  InventoryService service(dir, postgres_env(schema), GetParam());
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.system.logs();
   ASSERT_EQ(service.call("PUT", "/inventory/p-a", product_body("A", 150, 5)).status, 201);
   ASSERT_EQ(service.call("PUT", "/inventory/p-b", product_body("B", 990, 1)).status, 201);
 
@@ -859,26 +893,25 @@ TEST(InventoryServiceOnPostgres, ReservationsAreAllOrNothingReplayedAndSettledOn
 
   // State lives in PostgreSQL: a restarted (killed) instance finds it all, and migrating again is a no-op.
   auto reservation = service.call("GET", "/inventory/reservations/p-o1").json();
-  service.process->signal(SIGKILL);
-  ASSERT_TRUE(service.process->wait(5s));
+  service.process().signal(SIGKILL);
+  ASSERT_TRUE(service.process().wait(5s));
   service.start();
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.system.logs();
   EXPECT_EQ(service.call("GET", "/inventory/reservations/p-o1").json(), reservation);
   EXPECT_EQ(stock_of(service, "p-a"), (Stock{10, 0, 3}));
   EXPECT_FALSE(fs::exists(service.db));
   fs::remove_all(dir);
 }
 
-TEST(InventoryServiceOnPostgres, UnreachableDatabaseUrlStopsTheProcess) {
+// Both topologies refuse to start: the service's process, or the whole monolith.
+TEST_P(InventoryServiceOnPostgresTopologies, UnreachableDatabaseUrlStopsTheProcess) {
   auto dir = testing::temp_dir("postgres-config");
-  Process p(testing::binary("inventory"), {},
-            {{"APP_DATABASE__URL", "postgresql://mercato@127.0.0.1:1/postgres?connect_timeout=2"},
-             {"APP_DATABASE__PATH", (dir / "x.db").string()},
-             {"APP_SERVER__PORT", std::to_string(testing::free_port())}});
-  auto status = p.wait(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 1);
-  EXPECT_NE(p.log().find("cannot connect to PostgreSQL"), std::string::npos) << p.log();
+  auto refused =
+      refusal(dir, GetParam(),
+              {{"APP_DATABASE__URL", "postgresql://mercato@127.0.0.1:1/postgres?connect_timeout=2"},
+               {"APP_DATABASE__PATH", (dir / "x.db").string()}});
+  EXPECT_NE(refused.find("exited with status 1"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("cannot connect to PostgreSQL"), std::string::npos) << refused;
   EXPECT_FALSE(fs::exists(dir / "x.db"));
   fs::remove_all(dir);
 }
@@ -906,7 +939,12 @@ double published(const std::vector<std::unique_ptr<InventoryService>>& instances
 // Over a real broker, on every engine: each change is published once, keyed by the order (or the
 // product), and replays, retries, conflicts and refusals publish nothing. "redis-two" runs two instances
 // on one Redis: the outbox is shared, one relay publishes, and calls alternate between the instances.
-class InventoryEvents : public ::testing::TestWithParam<std::string> {};
+// Both topologies; "redis-two" with separate processes only (the monolith runs one instance of each module).
+class InventoryEvents : public ::testing::TestWithParam<std::tuple<testing::Topology, std::string>> {
+ protected:
+  static testing::Topology topology() { return std::get<0>(GetParam()); }
+  static const std::string& engine() { return std::get<1>(GetParam()); }
+};
 
 TEST_P(InventoryEvents, EveryChangeIsPublishedOnceKeyedByTheOrder) {
   MERCATO_BACKEND_URL_OR_SKIP(nats, "MERCATO_TEST_NATS_URL");
@@ -914,26 +952,26 @@ TEST_P(InventoryEvents, EveryChangeIsPublishedOnceKeyedByTheOrder) {
   std::map<std::string, std::string> env{{"APP_EVENTS__URL", nats}, {"APP_EVENTS__PREFIX", bus_prefix}};
   std::unique_ptr<PostgresSchema> schema;
   int instances_count = 1;
-  if (GetParam() == "postgres") {
+  if (engine() == "postgres") {
     MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
     schema = std::make_unique<PostgresSchema>(base, "events");
     ASSERT_TRUE(schema->ok()) << schema->error();
     env.merge(postgres_env(*schema));
-  } else if (GetParam().starts_with("redis")) {
+  } else if (engine().starts_with("redis")) {
     MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_REDIS_URL");
     env.merge(redis_env(url, "events-" + random_hex(4)));
-    if (GetParam() == "redis-two") instances_count = 2;
+    if (engine() == "redis-two") instances_count = 2;
   }
   testing::EventProbe observer(
       nats, bus_prefix,
       {"inventory.reserved", "inventory.committed", "inventory.released", "inventory.product_updated"});
-  auto dir = testing::temp_dir("events-" + GetParam());
+  auto dir = testing::temp_dir("events-" + engine());
   std::vector<std::unique_ptr<InventoryService>> instances;
   instances.reserve(instances_count);
   for (int i = 0; i < instances_count; ++i) {
-    instances.push_back(std::make_unique<InventoryService>(dir / std::to_string(i), env));
+    instances.push_back(std::make_unique<InventoryService>(dir / std::to_string(i), env, topology()));
   }
-  for (const auto& s : instances) ASSERT_TRUE(testing::wait_ready(s->port)) << s->process->log();
+  for (const auto& s : instances) ASSERT_TRUE(testing::wait_ready(s->port)) << s->system.logs();
   int turn = 0;
   auto call = [&](const std::string& method, const std::string& target, const std::string& body = {}) {
     return instances[static_cast<std::size_t>(turn++) % instances.size()]->call(method, target, body);
@@ -960,7 +998,7 @@ TEST_P(InventoryEvents, EveryChangeIsPublishedOnceKeyedByTheOrder) {
 
   auto r = observer.first(
       [](const events::CloudEvent& e) { return e.type == "inventory.reserved" && e.subject == "ev-o1"; });
-  ASSERT_TRUE(r) << instances[0]->process->log();
+  ASSERT_TRUE(r) << instances[0]->system.logs();
   EXPECT_EQ(r->source, "/mercato/inventory");
   auto rdata = data_of(*r);
   EXPECT_EQ(rdata.at("order_id").as_string(), "ev-o1");
@@ -1001,32 +1039,46 @@ TEST_P(InventoryEvents, EveryChangeIsPublishedOnceKeyedByTheOrder) {
   fs::remove_all(dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, InventoryEvents,
-                         ::testing::Values("sqlite", "postgres", "redis", "redis-two"),
-                         [](const auto& test_info) {
-                           auto name = test_info.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+// "processes_sqlite", "monolith_redis", ...
+std::string topology_and_engine(
+    const ::testing::TestParamInfo<std::tuple<testing::Topology, std::string>>& info) {
+  auto name = testing::to_string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Processes, InventoryEvents,
+                         ::testing::Combine(::testing::Values(testing::Topology::kProcesses),
+                                            ::testing::Values("sqlite", "postgres", "redis", "redis-two")),
+                         topology_and_engine);
+INSTANTIATE_TEST_SUITE_P(Monolith, InventoryEvents,
+                         ::testing::Combine(::testing::Values(testing::Topology::kMonolith),
+                                            ::testing::Values("sqlite", "postgres", "redis")),
+                         topology_and_engine);
 
 // --- the order saga's commands ------------------------------------------------------------------------
 
 // The order service's commands published on a real broker, on every engine: each is answered once on the
 // bus (docs/saga.md), a redelivered command adds nothing, and one repeated under a new id is answered
 // from the current state without moving stock again.
-class InventorySaga : public ::testing::TestWithParam<std::string> {};
+// Both topologies.
+class InventorySaga : public ::testing::TestWithParam<std::tuple<testing::Topology, std::string>> {
+ protected:
+  static testing::Topology topology() { return std::get<0>(GetParam()); }
+  static const std::string& engine() { return std::get<1>(GetParam()); }
+};
 
 TEST_P(InventorySaga, EachCommandIsAnsweredExactlyOnce) {
   MERCATO_BACKEND_URL_OR_SKIP(nats, "MERCATO_TEST_NATS_URL");
   auto bus_prefix = "e2e" + random_hex(6);
   std::map<std::string, std::string> env{{"APP_EVENTS__URL", nats}, {"APP_EVENTS__PREFIX", bus_prefix}};
   std::unique_ptr<PostgresSchema> schema;
-  if (GetParam() == "postgres") {
+  if (engine() == "postgres") {
     MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
     schema = std::make_unique<PostgresSchema>(base, "saga");
     ASSERT_TRUE(schema->ok()) << schema->error();
     env.merge(postgres_env(*schema));
-  } else if (GetParam() == "redis") {
+  } else if (engine() == "redis") {
     MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_REDIS_URL");
     env.merge(redis_env(url, "saga-" + random_hex(4)));
   }
@@ -1034,9 +1086,9 @@ TEST_P(InventorySaga, EachCommandIsAnsweredExactlyOnce) {
       nats, bus_prefix,
       {"inventory.reserved", "inventory.rejected", "inventory.committed", "inventory.released"});
   ASSERT_EQ(answers.error(), "");
-  auto dir = testing::temp_dir("saga-" + GetParam());
-  InventoryService service(dir, env);
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  auto dir = testing::temp_dir("saga-" + engine());
+  InventoryService service(dir, env, topology());
+  ASSERT_TRUE(testing::wait_ready(service.port)) << service.system.logs();
   ASSERT_EQ(service.call("PUT", "/inventory/sg-a", product_body("A", 150, 5)).status, 201);
   ASSERT_EQ(service.call("PUT", "/inventory/sg-b", product_body("B", 300, 1)).status, 201);
 
@@ -1070,7 +1122,7 @@ TEST_P(InventorySaga, EachCommandIsAnsweredExactlyOnce) {
   send("inventory.release_requested", "sg-o3", R"({"order_id":"sg-o3","reason":"payment declined"})");
 
   auto o1 = answers.wait_for("sg-o1", 4);
-  ASSERT_EQ(o1.size(), 4U) << service.process->log();
+  ASSERT_EQ(o1.size(), 4U) << service.system.logs();
   EXPECT_EQ(o1[0].type, "inventory.reserved");
   EXPECT_EQ(data_of(o1[0]).at("lines"), (boost::json::array{{{"product_id", "sg-a"}, {"quantity", 2}}}));
   EXPECT_EQ(o1[1].type, "inventory.committed");
@@ -1102,8 +1154,18 @@ TEST_P(InventorySaga, EachCommandIsAnsweredExactlyOnce) {
   fs::remove_all(dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, InventorySaga, ::testing::Values("sqlite", "postgres", "redis"),
-                         [](const auto& test_info) { return test_info.param; });
+INSTANTIATE_TEST_SUITE_P(Topologies, InventorySaga,
+                         ::testing::Combine(testing::kTopologies,
+                                            ::testing::Values("sqlite", "postgres", "redis")),
+                         topology_and_engine);
+
+INSTANTIATE_TEST_SUITE_P(Topologies, InventoryE2E, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, InventoryServiceTopologies, testing::kTopologies,
+                         testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, InventoryServiceOnRedisTopologies, testing::kTopologies,
+                         testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, InventoryServiceOnPostgresTopologies, testing::kTopologies,
+                         testing::topology_name);
 
 }  // namespace
 }  // namespace mercato

@@ -1,5 +1,6 @@
-// End to end: the real notification binary (and the gateway in front of it), started as child processes
-// on free loopback ports and driven over HTTP exactly as a client would. The outbox file the service
+// End to end: the real notification service (and the gateway in front of it), as child processes on free
+// loopback ports or as modules of the monolith (docs/topologies.md, testing::System), driven over HTTP
+// exactly as a client would. The outbox file the service
 // writes is read back to see what was actually sent.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -20,6 +22,7 @@
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
+#include "mercato/testing/system.hpp"
 #include "mercato/testing/testing.hpp"
 #include "mercato/testing/tokens.hpp"
 
@@ -33,21 +36,28 @@ using testing::trace_id;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::HttpResult;
-using testing::Process;
 
-// Four I/O threads and four database connections, so parallel requests really race inside the service.
-// The outbox sits in directories that do not exist yet: the service must create them.
-struct NotificationService : testing::ServiceProcess {
-  explicit NotificationService(const fs::path& dir, const fs::path& outbox_file)
-      : ServiceProcess("notification", dir,
-                       {{"APP_SERVER__THREADS", "4"},
-                        {"APP_DATABASE__CONNECTIONS", "4"},
-                        {"APP_NOTIFICATION__OUTBOX_FILE", outbox_file.string()}}),
-        outbox(outbox_file) {}
-  explicit NotificationService(const fs::path& dir)
-      : NotificationService(dir, dir / "mail" / "out" / "outbox.log") {}
-  fs::path outbox;
-};
+// The outbox of a system under `dir`: in directories that do not exist yet, which the service must create.
+fs::path outbox_in(const fs::path& dir) { return dir / "mail" / "out" / "outbox.log"; }
+
+// The notification service (and the services in `services`) in `topology`, writing its outbox to
+// outbox_in(dir), with `env` for the notification service besides; by default four I/O threads (the
+// monolith's shared ones there) and four database connections, so parallel requests really race inside
+// the service.
+testing::SystemSettings notification_system(testing::Topology topology, std::vector<std::string> services,
+                                            const fs::path& dir,
+                                            std::map<std::string, std::string> env = {
+                                                {"APP_SERVER__THREADS", "4"},
+                                                {"APP_DATABASE__CONNECTIONS", "4"}}) {
+  env.try_emplace("APP_NOTIFICATION__OUTBOX_FILE", outbox_in(dir).string());
+  std::map<std::string, std::string> monolith;
+  if (auto threads = env.find("APP_SERVER__THREADS"); threads != env.end())
+    monolith["APP_MONOLITH__SERVER__THREADS"] = threads->second;
+  return {.topology = topology,
+          .services = std::move(services),
+          .per_service = {{"notification", std::move(env)}},
+          .monolith = std::move(monolith)};
+}
 
 // Every outbox line, parsed (a line that is not a JSON object fails the test).
 std::vector<boost::json::object> outbox_lines(const fs::path& path) {
@@ -94,32 +104,36 @@ std::string body(const std::string& customer, const std::string& order,
       {"customer_id", customer}, {"order_id", order}, {"kind", kind}, {"message", message}});
 }
 
-class NotificationTest : public ::testing::Test {
+// The notification service alone, as its own process or as the one module of the monolith
+// (docs/topologies.md). Per test (each runs in its own process).
+class NotificationTest : public ::testing::TestWithParam<testing::Topology> {
  protected:
-  static void SetUpTestSuite() {
+  void SetUp() override {
     dir_ = new fs::path(testing::temp_dir("shared"));
-    service_ = new NotificationService(*dir_);
-    ASSERT_TRUE(testing::wait_ready(service_->port)) << service_->process->log();
+    system_ = new testing::System(*dir_, notification_system(GetParam(), {"notification"}, *dir_));
+    port_ = system_->port("notification");
   }
-  static void TearDownTestSuite() {
-    delete service_;
+  void TearDown() override {
+    delete system_;
+    system_ = nullptr;
     fs::remove_all(*dir_);
     delete dir_;
   }
   static HttpResult call(const std::string& method, const std::string& target, const std::string& b = {}) {
-    return checked(service_->port, method, target, b);
+    return checked(port_, method, target, b);
   }
   static std::string unique(const std::string& what) {
     static std::atomic<int> n{0};
     return what + "-" + std::to_string(::getpid()) + "-" + std::to_string(n++);
   }
-  static const fs::path& outbox() { return service_->outbox; }
+  static fs::path outbox() { return outbox_in(*dir_); }
 
   static inline fs::path* dir_ = nullptr;
-  static inline NotificationService* service_ = nullptr;
+  static inline testing::System* system_ = nullptr;
+  static inline std::uint16_t port_ = 0;
 };
 
-TEST_F(NotificationTest, SendRecordsAndWritesOneOutboxLine) {
+TEST_P(NotificationTest, SendRecordsAndWritesOneOutboxLine) {
   auto customer = unique("cust");
   auto order = unique("order");
   auto sent =
@@ -151,7 +165,7 @@ TEST_F(NotificationTest, SendRecordsAndWritesOneOutboxLine) {
   EXPECT_EQ(listed.json(), (boost::json::object{{"notifications", boost::json::array{n}}}));
 }
 
-TEST_F(NotificationTest, EachKindHasItsSubject) {
+TEST_P(NotificationTest, EachKindHasItsSubject) {
   auto customer = unique("cust");
   auto order = unique("order");
   const auto kinds = std::to_array<std::pair<const char*, const char*>>(
@@ -171,7 +185,7 @@ TEST_F(NotificationTest, EachKindHasItsSubject) {
       call("GET", "/notifications?customer_id=" + customer).json().at("notifications").as_array().size(), 4U);
 }
 
-TEST_F(NotificationTest, RepeatedOrderAndKindIsSentOnce) {
+TEST_P(NotificationTest, RepeatedOrderAndKindIsSentOnce) {
   auto customer = unique("cust");
   auto order = unique("order");
   auto first = call("POST", "/notifications", body(customer, order));
@@ -202,7 +216,7 @@ TEST_F(NotificationTest, RepeatedOrderAndKindIsSentOnce) {
   EXPECT_EQ(sent_for(outbox(), order, "order_confirmed").size(), 1U);
 }
 
-TEST_F(NotificationTest, TwentyParallelRepeatsWriteExactlyOneLine) {
+TEST_P(NotificationTest, TwentyParallelRepeatsWriteExactlyOneLine) {
   auto customer = unique("cust");
   auto order = unique("order");
   constexpr int kThreads = 20;
@@ -229,7 +243,7 @@ TEST_F(NotificationTest, TwentyParallelRepeatsWriteExactlyOneLine) {
   EXPECT_EQ(lines[0].at("id").as_string(), *ids.begin());
 }
 
-TEST_F(NotificationTest, ListIsNewestFirstWithADefaultAndAMaximumLimit) {
+TEST_P(NotificationTest, ListIsNewestFirstWithADefaultAndAMaximumLimit) {
   auto customer = unique("cust");
   auto other = unique("cust");
   std::vector<std::string> ids;
@@ -283,7 +297,7 @@ struct BadInput {
   std::string field;  // "" when the error names no field
 };
 
-TEST_F(NotificationTest, BadBodiesGetA400NamingTheFieldAndSendNothing) {
+TEST_P(NotificationTest, BadBodiesGetA400NamingTheFieldAndSendNothing) {
   auto before = outbox_lines(outbox()).size();
   auto obj = [](const boost::json::object& o) { return boost::json::serialize(o); };
   auto without = [](const std::string& key) {
@@ -345,7 +359,7 @@ TEST_F(NotificationTest, BadBodiesGetA400NamingTheFieldAndSendNothing) {
   EXPECT_EQ(call("POST", "/notifications", with("message", boost::json::string(2000, 'm'))).status, 201);
 }
 
-TEST_F(NotificationTest, BadQueriesGetA400NamingTheParameter) {
+TEST_P(NotificationTest, BadQueriesGetA400NamingTheParameter) {
   const auto cases = std::to_array<std::pair<std::string, std::string>>({
       {"/notifications", "customer_id"},
       {"/notifications?", "customer_id"},
@@ -376,12 +390,12 @@ TEST_F(NotificationTest, BadQueriesGetA400NamingTheParameter) {
   }
 }
 
-TEST_F(NotificationTest, WrongMethodsAre405AndTooLargeIs413) {
+TEST_P(NotificationTest, WrongMethodsAre405AndTooLargeIs413) {
   auto put = call("PUT", "/notifications");
   EXPECT_EQ(put.status, 405);
   EXPECT_EQ(put.error_code(), "method_not_allowed");
   EXPECT_EQ(put.header("allow"), "POST, GET, HEAD");
-  auto missing = testing::http(service_->port, "GET", "/notifications/some-id");
+  auto missing = testing::http(port_, "GET", "/notifications/some-id");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.error_code(), "not_found");
   std::string huge(std::size_t{2} * 1024 * 1024, 'x');
@@ -390,8 +404,8 @@ TEST_F(NotificationTest, WrongMethodsAre405AndTooLargeIs413) {
   EXPECT_EQ(too_large.error_code(), "payload_too_large");
 }
 
-TEST_F(NotificationTest, HealthReadinessAndMetrics) {
-  auto port = service_->port;
+TEST_P(NotificationTest, HealthReadinessAndMetrics) {
+  auto port = port_;
   EXPECT_EQ(testing::http(port, "GET", "/health/live").status, 200);
   auto ready = testing::http(port, "GET", "/health/ready");
   ASSERT_EQ(ready.status, 200);
@@ -404,33 +418,39 @@ TEST_F(NotificationTest, HealthReadinessAndMetrics) {
             std::string::npos);
 }
 
-TEST(NotificationOutbox, UnwritableOutboxStopsTheServiceAtStartUp) {
+class NotificationOutbox : public ::testing::TestWithParam<testing::Topology> {};
+
+// Both topologies refuse to start: the service's process, or the whole monolith.
+TEST_P(NotificationOutbox, UnwritableOutboxStopsTheServiceAtStartUp) {
   auto dir = testing::temp_dir("unwritable");
   fs::create_directories(dir / "outbox.log");  // a directory where the file should be
-  Process p(testing::binary("notification"), {},
-            {{"APP_SERVER__PORT", std::to_string(testing::free_port())},
-             {"APP_DATABASE__PATH", (dir / "n.db").string()},
-             {"APP_NOTIFICATION__OUTBOX_FILE", (dir / "outbox.log").string()}});
-  auto status = p.wait(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 1);
-  EXPECT_NE(p.log().find("outbox.log"), std::string::npos) << p.log();
+  try {
+    testing::System system(
+        dir, notification_system(GetParam(), {"notification"}, dir,
+                                 {{"APP_NOTIFICATION__OUTBOX_FILE", (dir / "outbox.log").string()}}));
+    ADD_FAILURE() << "started:\n" << system.logs();
+  } catch (const std::runtime_error& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("exited with status 1"), std::string::npos) << what;
+    EXPECT_NE(what.find("outbox.log"), std::string::npos) << what;
+  }
   fs::remove_all(dir);
 }
 
-TEST(NotificationOutbox, LostOutboxMakesTheServiceUnreadyAndSendsFailWithoutRecording) {
+TEST_P(NotificationOutbox, LostOutboxMakesTheServiceUnreadyAndSendsFailWithoutRecording) {
   auto dir = testing::temp_dir("lost");
-  NotificationService service(dir);
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(dir, notification_system(GetParam(), {"notification"}, dir)));
+  auto notification_port = system->port("notification");
   fs::remove_all(dir / "mail");  // the outbox directory disappears (unmounted, deleted)
 
-  auto ready = testing::http(service.port, "GET", "/health/ready");
+  auto ready = testing::http(notification_port, "GET", "/health/ready");
   EXPECT_EQ(ready.status, 503);
   EXPECT_NE(ready.body.find("outbox"), std::string::npos) << ready.body;
-  auto failed = checked(service.port, "POST", "/notifications", body("c1", "o1"));
+  auto failed = checked(notification_port, "POST", "/notifications", body("c1", "o1"));
   EXPECT_EQ(failed.status, 500) << failed.body;
   EXPECT_EQ(failed.error_code(), "internal");
-  EXPECT_TRUE(checked(service.port, "GET", "/notifications?customer_id=c1")
+  EXPECT_TRUE(checked(notification_port, "GET", "/notifications?customer_id=c1")
                   .json()
                   .at("notifications")
                   .as_array()
@@ -438,31 +458,37 @@ TEST(NotificationOutbox, LostOutboxMakesTheServiceUnreadyAndSendsFailWithoutReco
 
   // Once the directory is back, the retry is sent (it was not recorded the first time).
   fs::create_directories(dir / "mail" / "out");
-  EXPECT_TRUE(testing::wait_ready(service.port));
-  auto retried = checked(service.port, "POST", "/notifications", body("c1", "o1"));
+  EXPECT_TRUE(testing::wait_ready(notification_port));
+  auto retried = checked(notification_port, "POST", "/notifications", body("c1", "o1"));
   EXPECT_EQ(retried.status, 201) << retried.body;
-  EXPECT_EQ(sent_for(service.outbox, "o1", "order_confirmed").size(), 1U);
+  EXPECT_EQ(sent_for(outbox_in(dir), "o1", "order_confirmed").size(), 1U);
+  system.reset();
   fs::remove_all(dir);
 }
 
-TEST(NotificationRestart, SentOnceSurvivesARestart) {
+// In the monolith the kill takes the whole process (a module cannot crash alone), and the restart is the
+// monolith's.
+class NotificationRestart : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(NotificationRestart, SentOnceSurvivesARestart) {
   auto dir = testing::temp_dir("restart");
-  NotificationService service(dir);
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
-  auto first = checked(service.port, "POST", "/notifications", body("c1", "o1"));
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(dir, notification_system(GetParam(), {"notification"}, dir)));
+  auto notification_port = system->port("notification");
+  auto first = checked(notification_port, "POST", "/notifications", body("c1", "o1"));
   ASSERT_EQ(first.status, 201) << first.body;
 
-  service.process->signal(SIGKILL);
-  ASSERT_TRUE(service.process->wait(5s));
-  service.start();
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  system->process_of("notification").signal(SIGKILL);
+  ASSERT_TRUE(system->process_of("notification").wait(5s));
+  ASSERT_NO_THROW(system->restart("notification"));
 
-  auto again = checked(service.port, "POST", "/notifications", body("c1", "o1"));
+  auto again = checked(notification_port, "POST", "/notifications", body("c1", "o1"));
   EXPECT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(again.json(), first.json());
-  auto lines = outbox_lines(service.outbox);
+  auto lines = outbox_lines(outbox_in(dir));
   ASSERT_EQ(lines.size(), 1U);
   EXPECT_EQ(lines[0].at("id").as_string(), str(first.json(), "id"));
+  system.reset();
   fs::remove_all(dir);
 }
 
@@ -470,28 +496,32 @@ TEST(NotificationRestart, SentOnceSurvivesARestart) {
 // notification.sent, keyed by the order and without the message. The repeat of the first publishes
 // nothing: the broker keeps one subject's events in order, so it would show up before the second
 // notification of the order.
-TEST(NotificationEvents, PublishesEachRecordedNotificationToTheBroker) {
+class NotificationEvents : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(NotificationEvents, PublishesEachRecordedNotificationToTheBroker) {
   MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
   auto dir = testing::temp_dir("notification-events");
   auto prefix = "e2e" + random_hex(5);
-  testing::ServiceProcess notification("notification", dir,
-                                       {{"APP_EVENTS__URL", url},
-                                        {"APP_EVENTS__PREFIX", prefix},
-                                        {"APP_NOTIFICATION__OUTBOX_FILE", (dir / "outbox.log").string()}});
-  ASSERT_TRUE(testing::wait_ready(notification.port)) << notification.process->log();
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(
+      dir, notification_system(GetParam(), {"notification"}, dir,
+                               {{"APP_EVENTS__URL", url},
+                                {"APP_EVENTS__PREFIX", prefix},
+                                {"APP_NOTIFICATION__OUTBOX_FILE", (dir / "outbox.log").string()}})));
+  auto notification_port = system->port("notification");
   testing::EventProbe probe(url, prefix, {"notification.sent"});
   ASSERT_EQ(probe.error(), "");
 
-  auto first = checked(notification.port, "POST", "/notifications", body("cust-ev", "ev-order"),
+  auto first = checked(notification_port, "POST", "/notifications", body("cust-ev", "ev-order"),
                        {{"traceparent", kTraceparent}});
   ASSERT_EQ(first.status, 201) << first.body;
-  ASSERT_EQ(checked(notification.port, "POST", "/notifications", body("cust-ev", "ev-order")).status, 200);
-  auto second = checked(notification.port, "POST", "/notifications",
+  ASSERT_EQ(checked(notification_port, "POST", "/notifications", body("cust-ev", "ev-order")).status, 200);
+  auto second = checked(notification_port, "POST", "/notifications",
                         body("cust-ev", "ev-order", "order_cancelled", "Sorry: private words"));
   ASSERT_EQ(second.status, 201) << second.body;
 
   auto seen = probe.wait_for("ev-order", 2);
-  ASSERT_EQ(seen.size(), 2U) << notification.process->log();
+  ASSERT_EQ(seen.size(), 2U) << system->logs();
   EXPECT_EQ(seen[0].type, "notification.sent");
   EXPECT_EQ(seen[0].source, "/mercato/notification");
   EXPECT_EQ(trace_id(seen[0].traceparent), trace_id(kTraceparent)) << "the request's trace goes on";
@@ -506,22 +536,25 @@ TEST(NotificationEvents, PublishesEachRecordedNotificationToTheBroker) {
   EXPECT_EQ(b.at("kind").as_string(), "order_cancelled");
   EXPECT_FALSE(b.contains("message"));
   EXPECT_EQ(seen[1].data.find("private words"), std::string::npos) << seen[1].data;
+  system.reset();
   fs::remove_all(dir);
 }
 
 // order.confirmed from the bus (published here as the order service will) sends the customer one
 // confirmation naming the order and its total, however often it is delivered or published again: the
 // cancellation published after it, for the same order, is the one other notice that order gets.
-TEST(NotificationEvents, AnOrderConfirmedOnTheBusSendsOneConfirmation) {
+TEST_P(NotificationEvents, AnOrderConfirmedOnTheBusSendsOneConfirmation) {
   MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
   auto dir = testing::temp_dir("notification-confirmed");
   auto prefix = "e2e" + random_hex(5);
   auto outbox = dir / "outbox.log";
-  testing::ServiceProcess notification("notification", dir,
-                                       {{"APP_EVENTS__URL", url},
-                                        {"APP_EVENTS__PREFIX", prefix},
-                                        {"APP_NOTIFICATION__OUTBOX_FILE", outbox.string()}});
-  ASSERT_TRUE(testing::wait_ready(notification.port)) << notification.process->log();
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(
+      system.emplace(dir, notification_system(GetParam(), {"notification"}, dir,
+                                              {{"APP_EVENTS__URL", url},
+                                               {"APP_EVENTS__PREFIX", prefix},
+                                               {"APP_NOTIFICATION__OUTBOX_FILE", outbox.string()}})));
+  auto notification_port = system->port("notification");
   testing::EventProbe probe(url, prefix, {"notification.sent"});
   ASSERT_EQ(probe.error(), "");
   auto transport = events::open_transport({.url = url, .prefix = prefix});
@@ -542,7 +575,7 @@ TEST(NotificationEvents, AnOrderConfirmedOnTheBusSendsOneConfirmation) {
   // One order's events are handled in order: the cancellation's notice comes after anything the
   // repeated confirmations could have sent.
   auto seen = probe.wait_for("conf-order", 2);
-  ASSERT_EQ(seen.size(), 2U) << notification.process->log();
+  ASSERT_EQ(seen.size(), 2U) << system->logs();
   EXPECT_EQ(data_of(seen[0]).at("kind").as_string(), "order_confirmed");
   EXPECT_EQ(data_of(seen[0]).at("customer_id").as_string(), "cust-conf");
   EXPECT_EQ(trace_id(seen[0].traceparent), trace_id(kTraceparent)) << "the order's trace goes on";
@@ -554,29 +587,27 @@ TEST(NotificationEvents, AnOrderConfirmedOnTheBusSendsOneConfirmation) {
   EXPECT_EQ(sent[0].at("to").as_string(), "cust-conf");
   EXPECT_EQ(sent[0].at("message").as_string(), "Your order conf-order is confirmed. Total: 45.99.");
   EXPECT_EQ(sent[0].at("id"), data_of(seen[0]).at("notification_id"));
-  auto listed = checked(notification.port, "GET", "/notifications?customer_id=cust-conf&limit=10");
+  auto listed = checked(notification_port, "GET", "/notifications?customer_id=cust-conf&limit=10");
   ASSERT_EQ(listed.status, 200) << listed.body;
   EXPECT_EQ(listed.json().at("notifications").as_array().size(), 2U);
+  system.reset();
   fs::remove_all(dir);
 }
 
-TEST(NotificationGateway, NotificationsAreReachableThroughTheGateway) {
+class NotificationGateway : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(NotificationGateway, NotificationsAreReachableThroughTheGateway) {
   auto dir = testing::temp_dir("gateway");
-  NotificationService service(dir);
-  auto gateway_port = testing::free_port();
-  Process gateway(
-      testing::binary("gateway"), {},
-      {{"APP_SERVER__PORT", std::to_string(gateway_port)},
-       {"APP_LOG__LEVEL", "warn"},
-       {"APP_GATEWAY__SERVICES__NOTIFICATION__UPSTREAM", "127.0.0.1:" + std::to_string(service.port)}});
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
-  ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(dir, notification_system(GetParam(), {"notification", "gateway"}, dir)));
+  auto notification_port = system->port("notification");
+  auto gateway_port = system->port("gateway");
 
   // Only services send notifications, and not through the gateway.
   auto refused =
       checked(gateway_port, "POST", "/notifications", body("gw-c", "gw-o", "payment_failed"), {}, "/api");
   EXPECT_EQ(refused.status, 403) << refused.body;
-  auto sent = checked(service.port, "POST", "/notifications", body("gw-c", "gw-o", "payment_failed"));
+  auto sent = checked(notification_port, "POST", "/notifications", body("gw-c", "gw-o", "payment_failed"));
   ASSERT_EQ(sent.status, 201) << sent.body;
   // The customer reads their own (customer_id defaults to them); another customer sees none.
   auto gw_c = testing::TestTokens::instance().header(auth::Role::kCustomer, "gw-c");
@@ -592,9 +623,16 @@ TEST(NotificationGateway, NotificationsAreReachableThroughTheGateway) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.error_field(), "limit");
   EXPECT_EQ(bad.json().at("error").at("request_id").as_string(), "gw-n");
-  EXPECT_EQ(sent_for(service.outbox, "gw-o", "payment_failed").size(), 1U);
+  EXPECT_EQ(sent_for(outbox_in(dir), "gw-o", "payment_failed").size(), 1U);
+  system.reset();
   fs::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(Topologies, NotificationTest, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, NotificationOutbox, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, NotificationRestart, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, NotificationEvents, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, NotificationGateway, testing::kTopologies, testing::topology_name);
 
 }  // namespace
 }  // namespace mercato

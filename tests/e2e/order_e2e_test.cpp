@@ -1,4 +1,5 @@
-// End to end: placing orders through the gateway with the real user, inventory and order services.
+// End to end: placing orders through the gateway with the real user, inventory and order services, as
+// separate processes and as modules of the monolith (docs/topologies.md).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
+#include "mercato/testing/system.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato {
@@ -28,48 +30,40 @@ using testing::Process;
 constexpr const char* kAddress =
     R"({"name":"Ann Lee","line1":"1 Main St","city":"Berlin","postal_code":"10115","country":"DE"})";
 
-// user, inventory and order services plus the gateway, each on a free port with its own database.
-class OrderFlowTest : public ::testing::Test {
+// user, inventory and order services plus the gateway, each with its own database, in the topology of
+// the parameter (docs/topologies.md): separate processes, or modules of the monolith. Per test (each runs
+// in its own process).
+class OrderFlowTest : public ::testing::TestWithParam<testing::Topology> {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() / ("mercato-e2e-order-" + std::to_string(::getpid())));
-    fs::remove_all(*dir_);
-    fs::create_directories(*dir_);
-    user_port_ = testing::free_port();
-    inventory_port_ = testing::free_port();
-    order_port_ = testing::free_port();
-    gateway_port_ = testing::free_port();
-    user_ = start("user", user_port_, {});
-    inventory_ = start("inventory", inventory_port_, {});
-    order_ = start("order", order_port_,
-                   {{"APP_UPSTREAMS__USER", "127.0.0.1:" + std::to_string(user_port_)},
-                    {"APP_UPSTREAMS__INVENTORY", "127.0.0.1:" + std::to_string(inventory_port_)},
-                    {"APP_ORDER__USER__TIMEOUT", "1s"},
-                    {"APP_ORDER__INVENTORY__TIMEOUT", "1s"},
-                    {"APP_ORDER__INVENTORY__CIRCUIT_BREAKER__FAILURE_THRESHOLD", "3"},
-                    {"APP_ORDER__INVENTORY__CIRCUIT_BREAKER__RECOVERY_TIMEOUT", "1s"}});
-    gateway_ = new Process(
-        testing::binary("gateway"), {},
-        {{"APP_SERVER__PORT", std::to_string(gateway_port_)},
-         {"APP_LOG__LEVEL", "warn"},
-         {"APP_GATEWAY__SERVICES__USER__UPSTREAM", "127.0.0.1:" + std::to_string(user_port_)},
-         {"APP_GATEWAY__SERVICES__INVENTORY__UPSTREAM", "127.0.0.1:" + std::to_string(inventory_port_)},
-         {"APP_GATEWAY__SERVICES__ORDER__UPSTREAM", "127.0.0.1:" + std::to_string(order_port_)}});
-    for (auto [p, port] : {std::pair{user_, user_port_}, std::pair{inventory_, inventory_port_},
-                           std::pair{order_, order_port_}, std::pair{gateway_, gateway_port_}}) {
-      ASSERT_TRUE(testing::wait_ready(port)) << p->log();
+  void SetUp() override {
+    dir_ = new fs::path(testing::temp_dir("order"));
+    testing::SystemSettings settings{.topology = GetParam(),
+                                     .services = {"user", "inventory", "order", "gateway"},
+                                     .outside_monolith = outside_monolith()};
+    // Each service's events stay with it, in both topologies: these tests are about the order API, and
+    // a saga running underneath would change what they find (a confirmed order cannot be cancelled).
+    for (const auto& s : settings.services) {
+      if (s != "gateway") settings.per_service[s]["APP_EVENTS__URL"] = "inprocess://" + s;
     }
+    for (const auto& [k, v] : std::map<std::string, std::string>{
+             {"APP_ORDER__USER__TIMEOUT", "1s"},
+             {"APP_ORDER__INVENTORY__TIMEOUT", "1s"},
+             {"APP_ORDER__INVENTORY__CIRCUIT_BREAKER__FAILURE_THRESHOLD", "3"},
+             {"APP_ORDER__INVENTORY__CIRCUIT_BREAKER__RECOVERY_TIMEOUT", "1s"}})
+      settings.per_service["order"][k] = v;
+    system_ = new testing::System(*dir_, std::move(settings));
+    user_port_ = system_->port("user");
+    inventory_port_ = system_->port("inventory");
+    order_port_ = system_->port("order");
+    gateway_port_ = system_->port("gateway");
   }
 
-  static Process* start(const std::string& name, std::uint16_t port, std::map<std::string, std::string> env) {
-    env["APP_SERVER__PORT"] = std::to_string(port);
-    env["APP_DATABASE__PATH"] = (*dir_ / (name + ".db")).string();
-    env["APP_LOG__LEVEL"] = "warn";
-    return new Process(testing::binary(name), {}, env);
-  }
+  // The services that run as their own process beside the monolith (the tests that kill or stop one).
+  virtual std::vector<std::string> outside_monolith() const { return {}; }
 
-  static void TearDownTestSuite() {
-    for (auto* p : {gateway_, order_, inventory_, user_}) delete p;
+  void TearDown() override {
+    delete system_;
+    system_ = nullptr;
     fs::remove_all(*dir_);
     delete dir_;
   }
@@ -103,14 +97,11 @@ class OrderFlowTest : public ::testing::Test {
   }
 
   static inline fs::path* dir_ = nullptr;
-  static inline Process* user_ = nullptr;
-  static inline Process* inventory_ = nullptr;
-  static inline Process* order_ = nullptr;
-  static inline Process* gateway_ = nullptr;
+  static inline testing::System* system_ = nullptr;
   static inline std::uint16_t user_port_ = 0, inventory_port_ = 0, order_port_ = 0, gateway_port_ = 0;
 };
 
-TEST_F(OrderFlowTest, PlaceReadListAndCancelAnOrder) {
+TEST_P(OrderFlowTest, PlaceReadListAndCancelAnOrder) {
   auto customer = new_customer();
   stock("flow-apple", 150, 10);
   stock("flow-pear", 275, 10);
@@ -157,7 +148,7 @@ TEST_F(OrderFlowTest, PlaceReadListAndCancelAnOrder) {
   EXPECT_EQ(again.json().at("reason").as_string(), "changed my mind");
 }
 
-TEST_F(OrderFlowTest, BusinessRuleViolationsAre422NamingTheField) {
+TEST_P(OrderFlowTest, BusinessRuleViolationsAre422NamingTheField) {
   auto customer = new_customer();
   stock("rule-apple", 150, 10);
   struct Case {
@@ -189,7 +180,7 @@ TEST_F(OrderFlowTest, BusinessRuleViolationsAre422NamingTheField) {
       << "a refused order must not be stored";
 }
 
-TEST_F(OrderFlowTest, MalformedRequestsAre400NamingTheProblem) {
+TEST_P(OrderFlowTest, MalformedRequestsAre400NamingTheProblem) {
   auto customer = new_customer();
   struct Case {
     const char* name;
@@ -238,7 +229,7 @@ TEST_F(OrderFlowTest, MalformedRequestsAre400NamingTheProblem) {
 
 // A second order service on PostgreSQL, chosen by configuration alone (database.url), against the
 // suite's user and inventory services.
-TEST_F(OrderFlowTest, RunsOnPostgresChosenByConfiguration) {
+TEST_P(OrderFlowTest, RunsOnPostgresChosenByConfiguration) {
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "e2e_order");
   ASSERT_TRUE(schema.ok()) << schema.error();
@@ -336,19 +327,24 @@ TEST_F(OrderFlowTest, RunsOnPostgresChosenByConfiguration) {
   }
 }
 
-TEST_F(OrderFlowTest, UserServiceDownIs503AndNothingIsStored) {
+// The tests that kill or stop the user service: in the monolith it runs as its own process beside it
+// (a module cannot be killed alone), so what they test there is the monolith's order module calling it.
+class OrderFlowWithUserOutside : public OrderFlowTest {
+  std::vector<std::string> outside_monolith() const override { return {"user"}; }
+};
+
+TEST_P(OrderFlowWithUserOutside, UserServiceDownIs503AndNothingIsStored) {
   auto customer = new_customer();
   stock("down-apple", 100, 5);
-  user_->signal(SIGKILL);
-  ASSERT_TRUE(user_->wait(5s));
+  auto& user = system_->process_of("user");
+  user.signal(SIGKILL);
+  ASSERT_TRUE(user.wait(5s));
   auto r = api("POST", "/orders", order_body(customer, R"([{"product_id":"down-apple","quantity":1}])"));
   EXPECT_EQ(r.status, 503) << r.body;
   EXPECT_EQ(r.error_code(), "unavailable");
   EXPECT_NE(std::string(r.json().at("error").at("message").as_string()).find("user service"),
             std::string::npos);
-  delete user_;
-  user_ = start("user", user_port_, {});
-  ASSERT_TRUE(testing::wait_ready(user_port_)) << user_->log();
+  ASSERT_NO_THROW(system_->restart("user"));
   EXPECT_TRUE(api("GET", "/orders?customer_id=" + customer).json().at("orders").as_array().empty());
   auto placed = api("POST", "/orders", order_body(customer, R"([{"product_id":"down-apple","quantity":1}])"));
   EXPECT_EQ(placed.status, 201) << placed.body;
@@ -357,18 +353,19 @@ TEST_F(OrderFlowTest, UserServiceDownIs503AndNothingIsStored) {
 // gRPC deadlines: the user service stopped (SIGSTOP: connected, never answering), the order service's
 // call to it ends at its timeout with DEADLINE_EXCEEDED, which reaches the client through the gateway as
 // 504 naming the service, well before the request's own timeout.
-TEST_F(OrderFlowTest, AnUpstreamThatDoesNotAnswerInTimeIs504AtTheGateway) {
+TEST_P(OrderFlowWithUserOutside, AnUpstreamThatDoesNotAnswerInTimeIs504AtTheGateway) {
   auto customer = new_customer();
   stock("slow-fig", 100, 5);
   // One order first: the order service then holds its own token (fetched from the user service over
   // HTTP, and cached) and its gRPC channel, so what the stop holds up is the gRPC call itself.
   auto first = api("POST", "/orders", order_body(customer, R"([{"product_id":"slow-fig","quantity":1}])"));
   ASSERT_EQ(first.status, 201) << first.body;
-  user_->signal(SIGSTOP);
+  auto& user = system_->process_of("user");
+  user.signal(SIGSTOP);
   auto started = std::chrono::steady_clock::now();
   auto r = api("POST", "/orders", order_body(customer, R"([{"product_id":"slow-fig","quantity":1}])"));
   auto took = std::chrono::steady_clock::now() - started;
-  user_->signal(SIGCONT);
+  user.signal(SIGCONT);
   EXPECT_EQ(r.status, 504) << r.body;
   EXPECT_EQ(r.error_code(), "deadline_exceeded") << r.body;
   EXPECT_NE(r.body.find("the user service did not answer in time"), std::string::npos) << r.body;
@@ -377,10 +374,15 @@ TEST_F(OrderFlowTest, AnUpstreamThatDoesNotAnswerInTimeIs504AtTheGateway) {
   EXPECT_EQ(placed.status, 201) << placed.body;
 }
 
+// Kills the inventory service: in the monolith it runs as its own process beside it.
+class OrderFlowWithInventoryOutside : public OrderFlowTest {
+  std::vector<std::string> outside_monolith() const override { return {"inventory"}; }
+};
+
 // The article's circuit breaker on the order service's own calls: with the inventory service down, the
 // first orders fail on the connection, then the circuit opens and orders are refused at once (503 naming
 // the service) instead of each waiting for a timeout; with the service back, a trial call closes it.
-TEST_F(OrderFlowTest, AnInventoryOutageOpensTheCircuitAndItClosesWhenTheServiceIsBack) {
+TEST_P(OrderFlowWithInventoryOutside, AnInventoryOutageOpensTheCircuitAndItClosesWhenTheServiceIsBack) {
   // The customer straight from the user service: the test before restarted it, and the gateway's pooled
   // connection to the old process is only checked once idle for a moment (lib/http client.cpp).
   auto user = testing::http(user_port_, "POST", "/users",
@@ -395,8 +397,9 @@ TEST_F(OrderFlowTest, AnInventoryOutageOpensTheCircuitAndItClosesWhenTheServiceI
                          order_body(customer, R"([{"product_id":"breaker-pear","quantity":1}])"));
   };
   ASSERT_EQ(place().status, 201);
-  inventory_->signal(SIGKILL);
-  ASSERT_TRUE(inventory_->wait(5s));
+  auto& inventory = system_->process_of("inventory");
+  inventory.signal(SIGKILL);
+  ASSERT_TRUE(inventory.wait(5s));
   for (int i = 0; i < 3; ++i) EXPECT_EQ(place().status, 503) << "connection refused";
   EXPECT_EQ(testing::metric(order_port_, R"(mercato_upstream_circuit_state{upstream="inventory"})"), 1);
   auto started = std::chrono::steady_clock::now();
@@ -408,9 +411,7 @@ TEST_F(OrderFlowTest, AnInventoryOutageOpensTheCircuitAndItClosesWhenTheServiceI
       testing::metric(order_port_,
                       R"(mercato_upstream_rejections_total{reason="circuit_open",upstream="inventory"})"),
       1);
-  delete inventory_;
-  inventory_ = start("inventory", inventory_port_, {});
-  ASSERT_TRUE(testing::wait_ready(inventory_port_)) << inventory_->log();
+  ASSERT_NO_THROW(system_->restart("inventory"));
   auto deadline = std::chrono::steady_clock::now() + 10s;
   int status = 0;
   while ((status = place().status) != 201 && std::chrono::steady_clock::now() < deadline)
@@ -418,6 +419,11 @@ TEST_F(OrderFlowTest, AnInventoryOutageOpensTheCircuitAndItClosesWhenTheServiceI
   EXPECT_EQ(status, 201);
   EXPECT_EQ(testing::metric(order_port_, R"(mercato_upstream_circuit_state{upstream="inventory"})"), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Topologies, OrderFlowTest, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, OrderFlowWithUserOutside, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, OrderFlowWithInventoryOutside, testing::kTopologies,
+                         testing::topology_name);
 
 }  // namespace
 }  // namespace mercato

@@ -1,5 +1,6 @@
-// End to end: the real payment service binary (and once, the gateway in front of it), started as child
-// processes on free loopback ports and driven over HTTP exactly as a client would.
+// End to end: the real payment service (and once, the gateway in front of it), as child processes on free
+// loopback ports or as modules of the monolith (docs/topologies.md, testing::System), driven over HTTP
+// exactly as a client would.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,12 +13,14 @@
 #include <latch>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "mercato/core/ids.hpp"
 #include "mercato/events/transport.hpp"
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
+#include "mercato/testing/system.hpp"
 #include "mercato/testing/testing.hpp"
 #include "mercato/testing/tokens.hpp"
 
@@ -28,18 +31,26 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::HttpResult;
 using testing::PostgresSchema;
-using testing::Process;
 using Headers = std::map<std::string, std::string>;
 
-struct PaymentProcess : testing::ServiceProcess {
+// The payment service (and the services in `services`) in `topology` (docs/topologies.md), with four
+// I/O threads (the monolith's shared ones there).
+struct PaymentSystem {
   // `connections` > 1 runs SQLite with a pool of shared-lock connections, so concurrent requests
   // overlap inside SQLite instead of queueing for the one exclusive connection.
-  explicit PaymentProcess(const fs::path& dir, int connections = 1, Headers extra_env = {})
-      : ServiceProcess("payment", dir, settings(std::move(extra_env), connections)) {}
-  static Headers settings(Headers env, int connections) {
+  PaymentSystem(const fs::path& dir, testing::Topology topology, int connections = 1, Headers extra_env = {},
+                std::vector<std::string> services = {"payment"})
+      : system(dir, settings(topology, std::move(services), std::move(extra_env), connections)),
+        port(system.port("payment")),
+        db(dir / "payment.db") {}
+  static testing::SystemSettings settings(testing::Topology topology, std::vector<std::string> services,
+                                          Headers env, int connections) {
     env["APP_SERVER__THREADS"] = "4";
     env["APP_DATABASE__CONNECTIONS"] = std::to_string(connections);
-    return env;
+    return {.topology = topology,
+            .services = std::move(services),
+            .per_service = {{"payment", std::move(env)}},
+            .monolith = {{"APP_MONOLITH__SERVER__THREADS", "4"}}};
   }
   // Every answer from the payment routes is held to the contract (api/payment.yaml).
   HttpResult call(const std::string& method, const std::string& target, const std::string& body = {},
@@ -50,6 +61,12 @@ struct PaymentProcess : testing::ServiceProcess {
     }
     return r;
   }
+  // The process that runs the service: its own, or the monolith.
+  testing::Process& process() { return system.process_of("payment"); }
+
+  testing::System system;
+  std::uint16_t port;
+  fs::path db;  // the SQLite file it uses unless database.url says otherwise
 };
 
 std::string str(const boost::json::value& v, const char* key) { return std::string(v.at(key).as_string()); }
@@ -65,16 +82,17 @@ std::string charge_body(const std::string& order, const std::string& token, std:
          std::to_string(amount) + R"(,"payment_token":")" + token + R"("})";
 }
 
-// One service shared by the tests of this suite; each test uses its own order ids and keys.
-class PaymentE2E : public ::testing::Test {
+// The payment service alone, as its own process or as the one module of the monolith; per test (each
+// runs in its own process), and each test uses its own order ids and keys.
+class PaymentE2E : public ::testing::TestWithParam<testing::Topology> {
  protected:
-  static void SetUpTestSuite() {
+  void SetUp() override {
     dir_ = new fs::path(testing::temp_dir("shared"));
-    service_ = new PaymentProcess(*dir_);
-    ASSERT_TRUE(testing::wait_ready(service_->port)) << service_->process->log();
+    service_ = new PaymentSystem(*dir_, GetParam());
   }
-  static void TearDownTestSuite() {
+  void TearDown() override {
     delete service_;
+    service_ = nullptr;
     fs::remove_all(*dir_);
     delete dir_;
   }
@@ -93,10 +111,10 @@ class PaymentE2E : public ::testing::Test {
   }
 
   static inline fs::path* dir_ = nullptr;
-  static inline PaymentProcess* service_ = nullptr;
+  static inline PaymentSystem* service_ = nullptr;
 };
 
-TEST_F(PaymentE2E, ApprovedChargeIsCapturedAndReadable) {
+TEST_P(PaymentE2E, ApprovedChargeIsCapturedAndReadable) {
   auto order = unique("order");
   auto created = charge(charge_body(order, "tok_visa", 4250, "cust-42"));
   ASSERT_EQ(created.status, 201) << created.body;
@@ -121,7 +139,7 @@ TEST_F(PaymentE2E, ApprovedChargeIsCapturedAndReadable) {
   EXPECT_EQ(str(mastercard.json(), "status"), "captured");
 }
 
-TEST_F(PaymentE2E, DeclinedThenApprovedRetryWorks) {
+TEST_P(PaymentE2E, DeclinedThenApprovedRetryWorks) {
   auto order = unique("order");
   auto declined = charge(charge_body(order, "tok_chargeDeclined"));
   ASSERT_EQ(declined.status, 201) << declined.body;
@@ -145,7 +163,7 @@ TEST_F(PaymentE2E, DeclinedThenApprovedRetryWorks) {
   EXPECT_EQ(call("GET", "/payments/" + str(declined.json(), "id")).json(), declined.json());
 }
 
-TEST_F(PaymentE2E, SecondCaptureOfAnOrderIs409UntilRefunded) {
+TEST_P(PaymentE2E, SecondCaptureOfAnOrderIs409UntilRefunded) {
   auto order = unique("order");
   auto first = charge(charge_body(order, "tok_visa"));
   ASSERT_EQ(first.status, 201) << first.body;
@@ -164,7 +182,7 @@ TEST_F(PaymentE2E, SecondCaptureOfAnOrderIs409UntilRefunded) {
   EXPECT_EQ(list(order).size(), 2U);
 }
 
-TEST_F(PaymentE2E, RefundIsIdempotentAndOnlyForCapturedPayments) {
+TEST_P(PaymentE2E, RefundIsIdempotentAndOnlyForCapturedPayments) {
   auto order = unique("order");
   auto captured = charge(charge_body(order, "tok_visa"));
   ASSERT_EQ(captured.status, 201);
@@ -195,7 +213,7 @@ TEST_F(PaymentE2E, RefundIsIdempotentAndOnlyForCapturedPayments) {
   EXPECT_EQ(unknown.error_code(), "not_found");
 }
 
-TEST_F(PaymentE2E, SameKeySameBodyReplaysTheFirstResponse) {
+TEST_P(PaymentE2E, SameKeySameBodyReplaysTheFirstResponse) {
   auto order = unique("order");
   auto key = unique("key");
   auto body = charge_body(order, "tok_visa");
@@ -223,7 +241,7 @@ TEST_F(PaymentE2E, SameKeySameBodyReplaysTheFirstResponse) {
   EXPECT_EQ(payments[0], first.json());
 }
 
-TEST_F(PaymentE2E, SameKeyDifferentBodyIs422AndChargesNothing) {
+TEST_P(PaymentE2E, SameKeyDifferentBodyIs422AndChargesNothing) {
   auto order = unique("order");
   auto key = unique("key");
   ASSERT_EQ(charge(charge_body(order, "tok_visa"), {{"Idempotency-Key", key}}).status, 201);
@@ -241,7 +259,7 @@ TEST_F(PaymentE2E, SameKeyDifferentBodyIs422AndChargesNothing) {
   EXPECT_EQ(list(order).size(), 1U);
 }
 
-TEST_F(PaymentE2E, DecisionsTakenWhileProcessingAreReplayedToo) {
+TEST_P(PaymentE2E, DecisionsTakenWhileProcessingAreReplayedToo) {
   // A declined charge.
   auto declined_key = unique("key");
   auto declined_body = charge_body(unique("order"), "tok_insufficientFunds");
@@ -276,7 +294,7 @@ TEST_F(PaymentE2E, DecisionsTakenWhileProcessingAreReplayedToo) {
   EXPECT_EQ(list(order).size(), 1U);
 }
 
-TEST_F(PaymentE2E, RejectedRequestsAreNotStoredAgainstTheKey) {
+TEST_P(PaymentE2E, RejectedRequestsAreNotStoredAgainstTheKey) {
   auto order = unique("order");
   auto key = unique("key");
   auto bad = charge(charge_body(order, "tok_visa", 0), {{"Idempotency-Key", key}});
@@ -291,7 +309,7 @@ TEST_F(PaymentE2E, RejectedRequestsAreNotStoredAgainstTheKey) {
   EXPECT_EQ(list(order).size(), 1U);
 }
 
-TEST_F(PaymentE2E, BadInputsGetA4xxNamingTheProblem) {
+TEST_P(PaymentE2E, BadInputsGetA4xxNamingTheProblem) {
   auto order = unique("bad-order");
   auto ok = [&](const std::string& token = "tok_visa") { return charge_body(order, token); };
   auto with = [&](const std::string& fields) { return "{" + fields + "}"; };
@@ -599,7 +617,7 @@ TEST_F(PaymentE2E, BadInputsGetA4xxNamingTheProblem) {
   EXPECT_TRUE(list(order).empty());
 }
 
-TEST_F(PaymentE2E, HealthReadyChecksTheDatabase) {
+TEST_P(PaymentE2E, HealthReadyChecksTheDatabase) {
   auto ready = call("GET", "/health/ready");
   ASSERT_EQ(ready.status, 200) << ready.body;
   EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
@@ -611,13 +629,12 @@ TEST_F(PaymentE2E, HealthReadyChecksTheDatabase) {
 // default), with a pool of four, and with a slow simulated processor: then requests served by other I/O
 // threads arrive while the first is still being processed, so the in-progress 409 must occur.
 // `env` adds settings, e.g. APP_DATABASE__URL to run the same on PostgreSQL.
-void parallel_same_key(int connections, std::chrono::milliseconds processor_latency, int rounds,
-                       Headers env = {}) {
+void parallel_same_key(testing::Topology topology, int connections,
+                       std::chrono::milliseconds processor_latency, int rounds, Headers env = {}) {
   auto dir = testing::temp_dir("parallel-" + std::to_string(connections) + "-" +
                                std::to_string(processor_latency.count()));
   env["APP_PAYMENT__PROCESSOR_LATENCY"] = std::to_string(processor_latency.count()) + "ms";
-  PaymentProcess service(dir, connections, env);
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  PaymentSystem service(dir, topology, connections, env);
   for (int round = 0; round < rounds; ++round) {
     auto order = unique("order");
     auto key = unique("key");
@@ -672,23 +689,28 @@ void parallel_same_key(int connections, std::chrono::milliseconds processor_late
     EXPECT_EQ(after.status, 201);
     EXPECT_EQ(after.body, original.body);
   }
-  service.process.reset();
+  service.system.stop();
   fs::remove_all(dir);
 }
 
-TEST(PaymentConcurrency, TwentyParallelRequestsWithOneKeyChargeOnce) { parallel_same_key(1, 0ms, 3); }
+class PaymentConcurrency : public ::testing::TestWithParam<testing::Topology> {};
 
-TEST(PaymentConcurrency, TwentyParallelRequestsWithOneKeyChargeOnceOnAConnectionPool) {
-  parallel_same_key(4, 0ms, 3);
+TEST_P(PaymentConcurrency, TwentyParallelRequestsWithOneKeyChargeOnce) {
+  parallel_same_key(GetParam(), 1, 0ms, 3);
 }
 
-TEST(PaymentConcurrency, RetriesWhileTheProcessorWorksGet409InProgress) { parallel_same_key(1, 300ms, 1); }
+TEST_P(PaymentConcurrency, TwentyParallelRequestsWithOneKeyChargeOnceOnAConnectionPool) {
+  parallel_same_key(GetParam(), 4, 0ms, 3);
+}
+
+TEST_P(PaymentConcurrency, RetriesWhileTheProcessorWorksGet409InProgress) {
+  parallel_same_key(GetParam(), 1, 300ms, 1);
+}
 
 // 12 charges of one order without keys, all at once: exactly one is captured, the rest are 409.
-void parallel_captures(const Headers& env) {
+void parallel_captures(testing::Topology topology, const Headers& env) {
   auto dir = testing::temp_dir("parallel-order");
-  PaymentProcess service(dir, 4, env);
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  PaymentSystem service(dir, topology, 4, env);
   auto order = unique("order");
   constexpr int kClients = 12;
   std::vector<HttpResult> results(kClients);
@@ -715,21 +737,24 @@ void parallel_captures(const Headers& env) {
   auto listed = service.call("GET", "/payments?order_id=" + order);
   ASSERT_EQ(listed.status, 200);
   EXPECT_EQ(listed.json().at("payments").as_array().size(), 1U);
-  service.process.reset();
+  service.system.stop();
   fs::remove_all(dir);
 }
 
-TEST(PaymentConcurrency, ParallelCapturesOfOneOrderWithoutKeysHaveOneWinner) { parallel_captures({}); }
+TEST_P(PaymentConcurrency, ParallelCapturesOfOneOrderWithoutKeysHaveOneWinner) {
+  parallel_captures(GetParam(), {});
+}
 
 // The same service on PostgreSQL, chosen by configuration alone (database.url): idempotent replay,
 // the rules of a paid order, and keys and payments kept across a restart.
-TEST(PaymentOnPostgres, IdempotencyReplayAndPaidOrderRules) {
+class PaymentOnPostgres : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(PaymentOnPostgres, IdempotencyReplayAndPaidOrderRules) {
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "e2e_payment");
   ASSERT_TRUE(schema.ok()) << schema.error();
   auto dir = testing::temp_dir("postgres");
-  PaymentProcess service(dir, 4, {{"APP_DATABASE__URL", schema.url()}});
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  PaymentSystem service(dir, GetParam(), 4, {{"APP_DATABASE__URL", schema.url()}});
   auto ready = service.call("GET", "/health/ready");
   EXPECT_EQ(ready.json().at("checks").at("database").as_string(), "ok");
 
@@ -777,57 +802,57 @@ TEST(PaymentOnPostgres, IdempotencyReplayAndPaidOrderRules) {
 
   // Nothing went to SQLite, and everything is still there after a restart.
   EXPECT_FALSE(fs::exists(service.db));
-  service.process->signal(SIGTERM);
-  auto status = service.process->wait(15s);
+  service.process().signal(SIGTERM);
+  auto status = service.process().wait(15s);
   ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0) << service.process->log();
-  service.start();
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  EXPECT_EQ(*status, 0) << service.system.logs();
+  service.system.restart("payment");
   auto after_restart = service.call("POST", "/payments", body, {{"Idempotency-Key", key}});
   EXPECT_EQ(after_restart.status, 201);
   EXPECT_EQ(after_restart.body, first.body);
   EXPECT_EQ(after_restart.header("idempotent-replayed"), "true");
   EXPECT_EQ(service.call("GET", "/payments/" + id).json(), refunded.json());
-  service.process.reset();
+  service.system.stop();
   fs::remove_all(dir);
 }
 
-TEST(PaymentOnPostgres, TwentyParallelRequestsWithOneKeyChargeOnce) {
+TEST_P(PaymentOnPostgres, TwentyParallelRequestsWithOneKeyChargeOnce) {
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "e2e_payment");
   ASSERT_TRUE(schema.ok()) << schema.error();
-  parallel_same_key(4, 0ms, 3, {{"APP_DATABASE__URL", schema.url()}});
+  parallel_same_key(GetParam(), 4, 0ms, 3, {{"APP_DATABASE__URL", schema.url()}});
 }
 
-TEST(PaymentOnPostgres, RetriesWhileTheProcessorWorksGet409InProgress) {
+TEST_P(PaymentOnPostgres, RetriesWhileTheProcessorWorksGet409InProgress) {
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "e2e_payment");
   ASSERT_TRUE(schema.ok()) << schema.error();
-  parallel_same_key(4, 300ms, 1, {{"APP_DATABASE__URL", schema.url()}});
+  parallel_same_key(GetParam(), 4, 300ms, 1, {{"APP_DATABASE__URL", schema.url()}});
 }
 
-TEST(PaymentOnPostgres, ParallelCapturesOfOneOrderWithoutKeysHaveOneWinner) {
+TEST_P(PaymentOnPostgres, ParallelCapturesOfOneOrderWithoutKeysHaveOneWinner) {
   MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
   PostgresSchema schema(base, "e2e_payment");
   ASSERT_TRUE(schema.ok()) << schema.error();
-  parallel_captures({{"APP_DATABASE__URL", schema.url()}});
+  parallel_captures(GetParam(), {{"APP_DATABASE__URL", schema.url()}});
 }
 
-TEST(PaymentService, PaymentsAndKeysSurviveARestart) {
+// In the monolith the SIGTERM stops the whole process, and the restart is the monolith's.
+class PaymentService : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(PaymentService, PaymentsAndKeysSurviveARestart) {
   auto dir = testing::temp_dir("restart");
-  PaymentProcess service(dir);
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  PaymentSystem service(dir, GetParam());
   auto order = unique("order");
   auto body = charge_body(order, "tok_visa");
   auto first = service.call("POST", "/payments", body, {{"Idempotency-Key", "restart-key"}});
   ASSERT_EQ(first.status, 201) << first.body;
 
-  service.process->signal(SIGTERM);
-  auto status = service.process->wait(15s);
+  service.process().signal(SIGTERM);
+  auto status = service.process().wait(15s);
   ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0) << service.process->log();
-  service.start();  // same port, same database file
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  EXPECT_EQ(*status, 0) << service.system.logs();
+  service.system.restart("payment");  // same port, same database file
 
   auto replay = service.call("POST", "/payments", body, {{"Idempotency-Key", "restart-key"}});
   EXPECT_EQ(replay.status, 201);
@@ -835,32 +860,30 @@ TEST(PaymentService, PaymentsAndKeysSurviveARestart) {
   EXPECT_EQ(replay.header("idempotent-replayed"), "true");
   auto got = service.call("GET", "/payments/" + str(first.json(), "id"));
   EXPECT_EQ(got.body, first.body);
-  service.process.reset();
+  service.system.stop();
   fs::remove_all(dir);
 }
 
-TEST(PaymentService, KeyRetentionUnderADayStopsTheProcess) {
+// Both topologies refuse to start: the service's process, or the whole monolith.
+TEST_P(PaymentService, KeyRetentionUnderADayStopsTheProcess) {
   auto dir = testing::temp_dir("retention");
-  PaymentProcess service(dir, 1, {{"APP_PAYMENT__IDEMPOTENCY_RETENTION", "1h"}});
-  auto status = service.process->wait(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 2);
-  EXPECT_NE(service.process->log().find("payment.idempotency_retention"), std::string::npos)
-      << service.process->log();
+  try {
+    PaymentSystem service(dir, GetParam(), 1, {{"APP_PAYMENT__IDEMPOTENCY_RETENTION", "1h"}});
+    ADD_FAILURE() << "started:\n" << service.system.logs();
+  } catch (const std::runtime_error& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("exited with status 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("payment.idempotency_retention"), std::string::npos) << what;
+  }
   fs::remove_all(dir);
 }
 
-TEST(PaymentThroughGateway, ReadsAndRefundsPassChargesAreTheSagasOnly) {
+class PaymentThroughGateway : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(PaymentThroughGateway, ReadsAndRefundsPassChargesAreTheSagasOnly) {
   auto dir = testing::temp_dir("gateway");
-  PaymentProcess service(dir);
-  auto gateway_port = testing::free_port();
-  Process gateway(
-      testing::binary("gateway"), {},
-      {{"APP_SERVER__PORT", std::to_string(gateway_port)},
-       {"APP_LOG__LEVEL", "warn"},
-       {"APP_GATEWAY__SERVICES__PAYMENT__UPSTREAM", "127.0.0.1:" + std::to_string(service.port)}});
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
-  ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
+  PaymentSystem service(dir, GetParam(), 1, {}, {"payment", "gateway"});
+  auto gateway_port = service.system.port("gateway");
   auto api = [&](const std::string& method, const std::string& target, const std::string& body = {},
                  const Headers& headers = {}) {
     auto r = testing::http(gateway_port, method, "/api" + target, body, headers);
@@ -888,7 +911,7 @@ TEST(PaymentThroughGateway, ReadsAndRefundsPassChargesAreTheSagasOnly) {
   auto id = str(first.json(), "id");
   EXPECT_EQ(api("POST", "/payments/" + id + "/refund").status, 200);
   EXPECT_EQ(str(api("GET", "/payments/" + id).json(), "status"), "refunded");
-  service.process.reset();
+  service.system.stop();
   fs::remove_all(dir);
 }
 
@@ -896,13 +919,14 @@ TEST(PaymentThroughGateway, ReadsAndRefundsPassChargesAreTheSagasOnly) {
 
 // Over a real broker: every recorded charge is published once as payment.processed and every refund
 // once as payment.refunded, keyed by the order; replays, conflicts and refused requests publish nothing.
-TEST(PaymentEvents, ChargesAndRefundsArePublishedOnceKeyedByTheOrder) {
+class PaymentEvents : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(PaymentEvents, ChargesAndRefundsArePublishedOnceKeyedByTheOrder) {
   MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
   auto prefix = "e2e" + random_hex(6);
   testing::EventProbe observer(url, prefix, {"payment.processed", "payment.refunded"});
   auto dir = testing::temp_dir("events");
-  PaymentProcess service(dir, 1, {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}});
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  PaymentSystem service(dir, GetParam(), 1, {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}});
 
   auto paid = unique("order");
   auto body = charge_body(paid, "tok_visa", 2500, "cust-ev");
@@ -925,7 +949,7 @@ TEST(PaymentEvents, ChargesAndRefundsArePublishedOnceKeyedByTheOrder) {
   ASSERT_EQ(service.call("POST", "/payments", charge_body(sentinel, "tok_visa")).status, 201);
 
   auto captured = observer.first_with("payment.processed", "order_id", paid);
-  ASSERT_TRUE(captured) << service.process->log();
+  ASSERT_TRUE(captured) << service.system.logs();
   EXPECT_EQ(captured->subject, paid);
   EXPECT_EQ(captured->source, "/mercato/payment");
   auto data = boost::json::parse(captured->data).as_object();
@@ -952,22 +976,27 @@ TEST(PaymentEvents, ChargesAndRefundsArePublishedOnceKeyedByTheOrder) {
       testing::wait_metric(service.port, R"(mercato_events_published_total{type="payment.processed"})", 3),
       3);
   EXPECT_EQ(testing::metric(service.port, R"(mercato_events_published_total{type="payment.refunded"})"), 1);
-  service.process.reset();
+  service.system.stop();
   fs::remove_all(dir);
 }
 
 // --- the order saga -----------------------------------------------------------------------------------
 
 // The saga's commands published on the broker as the order service sends them; each is answered once,
-// keyed by its order, in the order the order's commands were sent. On SQLite and PostgreSQL.
-class PaymentSaga : public ::testing::TestWithParam<std::string> {};
+// keyed by its order, in the order the order's commands were sent. On SQLite and PostgreSQL, in both
+// topologies.
+class PaymentSaga : public ::testing::TestWithParam<std::tuple<testing::Topology, std::string>> {
+ protected:
+  static testing::Topology topology() { return std::get<0>(GetParam()); }
+  static const std::string& store() { return std::get<1>(GetParam()); }
+};
 
 TEST_P(PaymentSaga, EachCommandIsAnsweredOnceOverTheBroker) {
   MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
   auto prefix = "e2e" + random_hex(6);
   Headers env{{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}};
   std::unique_ptr<PostgresSchema> schema;
-  if (GetParam() == "postgres") {
+  if (store() == "postgres") {
     MERCATO_BACKEND_URL_OR_SKIP(base, "MERCATO_TEST_POSTGRES_URL");
     schema = std::make_unique<PostgresSchema>(base, "paysaga");
     ASSERT_TRUE(schema->ok()) << schema->error();
@@ -975,9 +1004,8 @@ TEST_P(PaymentSaga, EachCommandIsAnsweredOnceOverTheBroker) {
   }
   testing::EventProbe answers(url, prefix, {"payment.processed", "payment.refunded"});
   ASSERT_EQ(answers.error(), "");
-  auto dir = testing::temp_dir("payment-saga-" + GetParam());
-  PaymentProcess service(dir, 1, env);
-  ASSERT_TRUE(testing::wait_ready(service.port)) << service.process->log();
+  auto dir = testing::temp_dir("payment-saga-" + store());
+  PaymentSystem service(dir, topology(), 1, env);
   auto transport = events::open_transport({.url = url, .prefix = prefix});
   ASSERT_TRUE(transport) << transport.error().message;
   const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -1015,7 +1043,7 @@ TEST_P(PaymentSaga, EachCommandIsAnsweredOnceOverTheBroker) {
   refund("ps-none");
 
   auto paid = answers.wait_for("ps-paid", 4);
-  ASSERT_EQ(paid.size(), 4U) << service.process->log();
+  ASSERT_EQ(paid.size(), 4U) << service.system.logs();
   for (const auto& e : paid) {
     EXPECT_EQ(e.source, "/mercato/payment");
     EXPECT_EQ(e.traceparent.substr(3, 32), traceparent.substr(3, 32)) << "the command's trace goes on";
@@ -1057,11 +1085,22 @@ TEST_P(PaymentSaga, EachCommandIsAnsweredOnceOverTheBroker) {
   EXPECT_EQ(payments[0].at("status").as_string(), "refunded");
   EXPECT_EQ(payments[0].at("id"), data_of(paid[0]).at("payment_id"));
   EXPECT_TRUE(service.call("GET", "/payments?order_id=ps-token").json().at("payments").as_array().empty());
-  service.process.reset();
+  service.system.stop();
   fs::remove_all(dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, PaymentSaga, ::testing::Values("sqlite", "postgres"));
+INSTANTIATE_TEST_SUITE_P(Topologies, PaymentE2E, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, PaymentConcurrency, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, PaymentOnPostgres, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, PaymentService, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, PaymentThroughGateway, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, PaymentEvents, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(TopologiesAndStores, PaymentSaga,
+                         ::testing::Combine(testing::kTopologies, ::testing::Values("sqlite", "postgres")),
+                         [](const auto& test_info) {
+                           return testing::to_string(std::get<0>(test_info.param)) + "_" +
+                                  std::get<1>(test_info.param);
+                         });
 
 }  // namespace
 }  // namespace mercato

@@ -1,5 +1,6 @@
-// End to end: the real shipping binary (and the gateway in front of it), started as child processes on
-// free loopback ports and driven over HTTP exactly as a client would.
+// End to end: the real shipping service (and the gateway in front of it), as child processes on free
+// loopback ports or as modules of the monolith (docs/topologies.md, testing::System), driven over HTTP
+// exactly as a client would.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <csignal>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -18,6 +20,7 @@
 #include "mercato/testing/backends.hpp"
 #include "mercato/testing/events.hpp"
 #include "mercato/testing/openapi.hpp"
+#include "mercato/testing/system.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato {
@@ -30,13 +33,6 @@ using testing::trace_id;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::HttpResult;
-using testing::Process;
-
-// Four I/O threads and four database connections, so parallel requests really race inside the service.
-struct ShippingService : testing::ServiceProcess {
-  explicit ShippingService(const fs::path& dir)
-      : ServiceProcess("shipping", dir, {{"APP_SERVER__THREADS", "4"}, {"APP_DATABASE__CONNECTIONS", "4"}}) {}
-};
 
 // Every answer from the shipping service is held to its contract (api/shipping.yaml). `target` is the
 // service's own path; `prefix` is "/api" when the request goes through the gateway.
@@ -66,20 +62,39 @@ std::string body(const std::string& order_id, const std::string& customer_id = "
       boost::json::object{{"order_id", order_id}, {"customer_id", customer_id}, {"address", addr}});
 }
 
-class ShippingTest : public ::testing::Test {
+// The shipping service (and the services in `services`) in `topology`, with `env` for the shipping
+// service; by default four I/O threads (the monolith's shared ones there) and four database connections,
+// so parallel requests really race inside the service.
+testing::SystemSettings shipping_system(testing::Topology topology, std::vector<std::string> services,
+                                        std::map<std::string, std::string> env = {
+                                            {"APP_SERVER__THREADS", "4"},
+                                            {"APP_DATABASE__CONNECTIONS", "4"}}) {
+  std::map<std::string, std::string> monolith;
+  if (auto threads = env.find("APP_SERVER__THREADS"); threads != env.end())
+    monolith["APP_MONOLITH__SERVER__THREADS"] = threads->second;
+  return {.topology = topology,
+          .services = std::move(services),
+          .per_service = {{"shipping", std::move(env)}},
+          .monolith = std::move(monolith)};
+}
+
+// The shipping service alone, as its own process or as the one module of the monolith
+// (docs/topologies.md). Per test (each runs in its own process).
+class ShippingTest : public ::testing::TestWithParam<testing::Topology> {
  protected:
-  static void SetUpTestSuite() {
+  void SetUp() override {
     dir_ = new fs::path(testing::temp_dir("shared"));
-    service_ = new ShippingService(*dir_);
-    ASSERT_TRUE(testing::wait_ready(service_->port)) << service_->process->log();
+    system_ = new testing::System(*dir_, shipping_system(GetParam(), {"shipping"}));
+    port_ = system_->port("shipping");
   }
-  static void TearDownTestSuite() {
-    delete service_;
+  void TearDown() override {
+    delete system_;
+    system_ = nullptr;
     fs::remove_all(*dir_);
     delete dir_;
   }
   static HttpResult call(const std::string& method, const std::string& target, const std::string& b = {}) {
-    return checked(service_->port, method, target, b);
+    return checked(port_, method, target, b);
   }
   static std::string unique_order() {
     static std::atomic<int> n{0};
@@ -87,10 +102,11 @@ class ShippingTest : public ::testing::Test {
   }
 
   static inline fs::path* dir_ = nullptr;
-  static inline ShippingService* service_ = nullptr;
+  static inline testing::System* system_ = nullptr;
+  static inline std::uint16_t port_ = 0;
 };
 
-TEST_F(ShippingTest, CreateGetListCancel) {
+TEST_P(ShippingTest, CreateGetListCancel) {
   auto order = unique_order();
   auto created = call("POST", "/shipments", body(order));
   ASSERT_EQ(created.status, 201) << created.body;
@@ -133,7 +149,7 @@ TEST_F(ShippingTest, CreateGetListCancel) {
   EXPECT_EQ(again.json(), c);
 }
 
-TEST_F(ShippingTest, AddressIsStoredTrimmedWithOptionalLine2) {
+TEST_P(ShippingTest, AddressIsStoredTrimmedWithOptionalLine2) {
   auto order = unique_order();
   boost::json::object a{{"name", "  Zoë Ng "}, {"line1", "Straße 5"},     {"line2", " Apt 3 "},
                         {"city", "Łódź"},      {"postal_code", "90-001"}, {"country", "PL"}};
@@ -154,7 +170,7 @@ TEST_F(ShippingTest, AddressIsStoredTrimmedWithOptionalLine2) {
   EXPECT_EQ(call("POST", "/shipments", body(order2, "cust-1", with_empty)).status, 200);
 }
 
-TEST_F(ShippingTest, CreateIsIdempotentPerOrder) {
+TEST_P(ShippingTest, CreateIsIdempotentPerOrder) {
   auto order = unique_order();
   auto first = call("POST", "/shipments", body(order));
   ASSERT_EQ(first.status, 201) << first.body;
@@ -193,7 +209,7 @@ TEST_F(ShippingTest, CreateIsIdempotentPerOrder) {
   EXPECT_EQ(listed.json().at("shipments").as_array().size(), 1U);
 }
 
-TEST_F(ShippingTest, TwentyParallelIdenticalCreatesMakeExactlyOneShipment) {
+TEST_P(ShippingTest, TwentyParallelIdenticalCreatesMakeExactlyOneShipment) {
   auto order = unique_order();
   constexpr int kThreads = 20;
   std::vector<HttpResult> results(kThreads);
@@ -221,7 +237,7 @@ TEST_F(ShippingTest, TwentyParallelIdenticalCreatesMakeExactlyOneShipment) {
   EXPECT_EQ(str(listed.json().at("shipments").at(0), "id"), *ids.begin());
 }
 
-TEST_F(ShippingTest, ParallelConflictingCreatesLetOneAddressWin) {
+TEST_P(ShippingTest, ParallelConflictingCreatesLetOneAddressWin) {
   auto order = unique_order();
   constexpr int kThreads = 20;
   auto other = address();
@@ -261,7 +277,7 @@ struct BadInput {
   std::string field;  // "" when the error names no field
 };
 
-TEST_F(ShippingTest, BadCreateBodiesGetA400NamingTheField) {
+TEST_P(ShippingTest, BadCreateBodiesGetA400NamingTheField) {
   auto with = [](const std::string& key, boost::json::value v) {
     auto a = address();
     a[key] = std::move(v);
@@ -346,7 +362,7 @@ TEST_F(ShippingTest, BadCreateBodiesGetA400NamingTheField) {
   }
 }
 
-TEST_F(ShippingTest, BadQueriesAndCancelBodiesGetA400) {
+TEST_P(ShippingTest, BadQueriesAndCancelBodiesGetA400) {
   for (const char* target : {"/shipments", "/shipments?order_id=", "/shipments?orderid=o", "/shipments?"}) {
     auto r = call("GET", target);
     EXPECT_EQ(r.status, 400) << target << ": " << r.body;
@@ -381,7 +397,7 @@ TEST_F(ShippingTest, BadQueriesAndCancelBodiesGetA400) {
   EXPECT_EQ(str(call("GET", "/shipments/" + id).json(), "status"), "created");
 }
 
-TEST_F(ShippingTest, UnknownShipmentsAre404AndWrongMethods405) {
+TEST_P(ShippingTest, UnknownShipmentsAre404AndWrongMethods405) {
   auto missing = call("GET", "/shipments/does-not-exist");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.error_code(), "not_found");
@@ -404,8 +420,8 @@ TEST_F(ShippingTest, UnknownShipmentsAre404AndWrongMethods405) {
   EXPECT_EQ(too_large.error_code(), "payload_too_large");
 }
 
-TEST_F(ShippingTest, HealthReadinessAndMetrics) {
-  auto port = service_->port;
+TEST_P(ShippingTest, HealthReadinessAndMetrics) {
+  auto port = port_;
   EXPECT_EQ(testing::http(port, "GET", "/health/live").status, 200);
   auto ready = testing::http(port, "GET", "/health/ready");
   ASSERT_EQ(ready.status, 200);
@@ -417,24 +433,21 @@ TEST_F(ShippingTest, HealthReadinessAndMetrics) {
             std::string::npos);
 }
 
-TEST(ShippingGateway, ShipmentsAreReachableThroughTheGateway) {
+class ShippingGateway : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(ShippingGateway, ShipmentsAreReachableThroughTheGateway) {
   auto dir = testing::temp_dir("gateway");
-  ShippingService shipping(dir);
-  auto gateway_port = testing::free_port();
-  Process gateway(
-      testing::binary("gateway"), {},
-      {{"APP_SERVER__PORT", std::to_string(gateway_port)},
-       {"APP_LOG__LEVEL", "warn"},
-       {"APP_GATEWAY__SERVICES__SHIPPING__UPSTREAM", "127.0.0.1:" + std::to_string(shipping.port)}});
-  ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
-  ASSERT_TRUE(testing::wait_ready(gateway_port)) << gateway.log();
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(dir, shipping_system(GetParam(), {"shipping", "gateway"})));
+  auto shipping_port = system->port("shipping");
+  auto gateway_port = system->port("gateway");
 
   // Shipments are created by the saga on the service's own port, not through the gateway.
   auto refused =
       checked(gateway_port, "POST", "/shipments", body("gw-order"), {{"X-Request-ID", "gw-1"}}, "/api");
   EXPECT_EQ(refused.status, 403) << refused.body;
   EXPECT_EQ(refused.json().at("error").at("request_id").as_string(), "gw-1");
-  auto created = checked(shipping.port, "POST", "/shipments", body("gw-order"), {});
+  auto created = checked(shipping_port, "POST", "/shipments", body("gw-order"), {});
   ASSERT_EQ(created.status, 201) << created.body;
   std::string id = str(created.json(), "id");
   EXPECT_EQ(checked(gateway_port, "GET", "/shipments/" + id, {}, {}, "/api").json(), created.json());
@@ -447,41 +460,49 @@ TEST(ShippingGateway, ShipmentsAreReachableThroughTheGateway) {
   auto bad = checked(gateway_port, "GET", "/shipments", {}, {{"X-Request-ID", "gw-bad"}}, "/api");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.json().at("error").at("request_id").as_string(), "gw-bad");
+  system.reset();
   fs::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(Topologies, ShippingTest, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, ShippingGateway, testing::kTopologies, testing::topology_name);
 
 // With a broker configured, every change leaves through the outbox to the broker, keyed by the order:
 // shipment.created, then shipment.cancelled. The replayed create between them publishes nothing (the
 // broker keeps one subject's events in order, so it would show up as the second event), and neither
 // does the repeated cancel: once a later change (another order's shipment) is published, everything
 // committed before it has been, and the counters are exact.
-TEST(ShippingEvents, PublishesItsChangesToTheBrokerKeyedByTheOrder) {
+class ShippingEvents : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(ShippingEvents, PublishesItsChangesToTheBrokerKeyedByTheOrder) {
   MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
   auto dir = testing::temp_dir("shipping-events");
   auto prefix = "e2e" + random_hex(5);
-  testing::ServiceProcess shipping("shipping", dir,
-                                   {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}});
-  ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(
+      dir,
+      shipping_system(GetParam(), {"shipping"}, {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}})));
+  auto shipping_port = system->port("shipping");
   testing::EventProbe probe(url, prefix, {"shipment.created", "shipment.cancelled"});
   ASSERT_EQ(probe.error(), "");
 
   auto created =
-      checked(shipping.port, "POST", "/shipments", body("ev-order"), {{"traceparent", kTraceparent}});
+      checked(shipping_port, "POST", "/shipments", body("ev-order"), {{"traceparent", kTraceparent}});
   ASSERT_EQ(created.status, 201) << created.body;
   std::string id = str(created.json(), "id");
-  ASSERT_EQ(checked(shipping.port, "POST", "/shipments", body("ev-order")).status, 200);  // a replay
-  auto cancelled = checked(shipping.port, "POST", "/shipments/" + id + "/cancel");
+  ASSERT_EQ(checked(shipping_port, "POST", "/shipments", body("ev-order")).status, 200);  // a replay
+  auto cancelled = checked(shipping_port, "POST", "/shipments/" + id + "/cancel");
   ASSERT_EQ(cancelled.status, 200) << cancelled.body;
-  ASSERT_EQ(checked(shipping.port, "POST", "/shipments/" + id + "/cancel").status, 200);  // changes nothing
-  ASSERT_EQ(checked(shipping.port, "POST", "/shipments", body("ev-later")).status, 201);
+  ASSERT_EQ(checked(shipping_port, "POST", "/shipments/" + id + "/cancel").status, 200);  // changes nothing
+  ASSERT_EQ(checked(shipping_port, "POST", "/shipments", body("ev-later")).status, 201);
 
   EXPECT_EQ(
-      testing::wait_metric(shipping.port, R"(mercato_events_published_total{type="shipment.created"})", 2),
+      testing::wait_metric(shipping_port, R"(mercato_events_published_total{type="shipment.created"})", 2),
       2);
-  EXPECT_EQ(testing::metric(shipping.port, R"(mercato_events_published_total{type="shipment.cancelled"})"),
+  EXPECT_EQ(testing::metric(shipping_port, R"(mercato_events_published_total{type="shipment.cancelled"})"),
             1);
   auto seen = probe.wait_for("ev-order", 2);
-  ASSERT_EQ(seen.size(), 2U) << shipping.process->log();
+  ASSERT_EQ(seen.size(), 2U) << system->logs();
   EXPECT_EQ(seen[0].type, "shipment.created");
   EXPECT_EQ(seen[0].source, "/mercato/shipping");
   EXPECT_EQ(trace_id(seen[0].traceparent), trace_id(kTraceparent)) << "the request's trace goes on";
@@ -497,26 +518,32 @@ TEST(ShippingEvents, PublishesItsChangesToTheBrokerKeyedByTheOrder) {
   EXPECT_EQ(x.at("shipment_id").as_string(), id);
   EXPECT_EQ(x.at("status").as_string(), "cancelled");
   EXPECT_EQ(x.at("cancelled_at"), cancelled.json().at("updated_at"));
+  system.reset();
   fs::remove_all(dir);
 }
 
-TEST(ShippingRestart, ShipmentsAndTheOnePerOrderRuleSurviveARestart) {
+// In the monolith the kill takes the whole process (a module cannot crash alone), and the restart is the
+// monolith's.
+class ShippingRestart : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(ShippingRestart, ShipmentsAndTheOnePerOrderRuleSurviveARestart) {
   auto dir = testing::temp_dir("restart");
-  ShippingService shipping(dir);
-  ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
-  auto created = checked(shipping.port, "POST", "/shipments", body("restart-order"));
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(dir, shipping_system(GetParam(), {"shipping"})));
+  auto shipping_port = system->port("shipping");
+  auto created = checked(shipping_port, "POST", "/shipments", body("restart-order"));
   ASSERT_EQ(created.status, 201) << created.body;
 
-  shipping.process->signal(SIGKILL);
-  ASSERT_TRUE(shipping.process->wait(5s));
-  shipping.start();
-  ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
+  system->process_of("shipping").signal(SIGKILL);
+  ASSERT_TRUE(system->process_of("shipping").wait(5s));
+  ASSERT_NO_THROW(system->restart("shipping"));
 
-  auto got = checked(shipping.port, "GET", "/shipments/" + str(created.json(), "id"));
+  auto got = checked(shipping_port, "GET", "/shipments/" + str(created.json(), "id"));
   ASSERT_EQ(got.status, 200);
   EXPECT_EQ(got.json(), created.json());
-  EXPECT_EQ(checked(shipping.port, "POST", "/shipments", body("restart-order")).status, 200);
-  EXPECT_EQ(checked(shipping.port, "POST", "/shipments", body("restart-order", "someone-else")).status, 409);
+  EXPECT_EQ(checked(shipping_port, "POST", "/shipments", body("restart-order")).status, 200);
+  EXPECT_EQ(checked(shipping_port, "POST", "/shipments", body("restart-order", "someone-else")).status, 409);
+  system.reset();
   fs::remove_all(dir);
 }
 
@@ -525,16 +552,20 @@ TEST(ShippingRestart, ShipmentsAndTheOnePerOrderRuleSurviveARestart) {
 // The saga's commands published on the broker as the order service sends them; each is answered once,
 // keyed by its order, in the order the order's commands were sent. AQ is configured as a country the
 // carrier does not serve, which is how a test (or an operator) makes the shipping step fail.
-TEST(ShippingSaga, EachCommandIsAnsweredOnceOverTheBroker) {
+class ShippingSaga : public ::testing::TestWithParam<testing::Topology> {};
+
+TEST_P(ShippingSaga, EachCommandIsAnsweredOnceOverTheBroker) {
   MERCATO_BACKEND_URL_OR_SKIP(url, "MERCATO_TEST_NATS_URL");
   auto dir = testing::temp_dir("shipping-saga");
   auto prefix = "e2e" + random_hex(5);
   testing::EventProbe answers(url, prefix, {"shipment.created", "shipment.failed", "shipment.cancelled"});
   ASSERT_EQ(answers.error(), "");
-  testing::ServiceProcess shipping(
-      "shipping", dir,
-      {{"APP_EVENTS__URL", url}, {"APP_EVENTS__PREFIX", prefix}, {"APP_SHIPPING__UNSERVED_COUNTRIES", "AQ"}});
-  ASSERT_TRUE(testing::wait_ready(shipping.port)) << shipping.process->log();
+  std::optional<testing::System> system;
+  ASSERT_NO_THROW(system.emplace(dir, shipping_system(GetParam(), {"shipping"},
+                                                      {{"APP_EVENTS__URL", url},
+                                                       {"APP_EVENTS__PREFIX", prefix},
+                                                       {"APP_SHIPPING__UNSERVED_COUNTRIES", "AQ"}})));
+  auto shipping_port = system->port("shipping");
   auto transport = events::open_transport({.url = url, .prefix = prefix});
   ASSERT_TRUE(transport) << transport.error().message;
   auto send = [&](const std::string& type, const std::string& order_id, const boost::json::object& data) {
@@ -570,7 +601,7 @@ TEST(ShippingSaga, EachCommandIsAnsweredOnceOverTheBroker) {
   create("ss-bad", "Germany");
 
   auto ok = answers.wait_for("ss-ok", 4);
-  ASSERT_EQ(ok.size(), 4U) << shipping.process->log();
+  ASSERT_EQ(ok.size(), 4U) << system->logs();
   for (const auto& e : ok) {
     EXPECT_EQ(e.source, "/mercato/shipping");
     EXPECT_EQ(trace_id(e.traceparent), trace_id(kTraceparent)) << "the command's trace goes on";
@@ -603,25 +634,34 @@ TEST(ShippingSaga, EachCommandIsAnsweredOnceOverTheBroker) {
   std::map<std::string, int> per_order;
   for (const auto& e : answers.seen()) per_order[e.subject]++;
   EXPECT_EQ(per_order, (std::map<std::string, int>{{"ss-ok", 4}, {"ss-aq", 2}, {"ss-bad", 1}}));
-  auto listed = checked(shipping.port, "GET", "/shipments?order_id=ss-ok");
+  auto listed = checked(shipping_port, "GET", "/shipments?order_id=ss-ok");
   ASSERT_EQ(listed.status, 200) << listed.body;
   ASSERT_EQ(listed.json().at("shipments").as_array().size(), 1U) << "created once";
   EXPECT_EQ(str(listed.json().at("shipments").at(0), "status"), "cancelled");
   EXPECT_TRUE(
-      checked(shipping.port, "GET", "/shipments?order_id=ss-aq").json().at("shipments").as_array().empty());
+      checked(shipping_port, "GET", "/shipments?order_id=ss-aq").json().at("shipments").as_array().empty());
+  system.reset();
   fs::remove_all(dir);
 }
 
-TEST(ShippingSaga, AnUnservedCountryThatIsNoCountryStopsTheServiceAtStartUp) {
+// Both topologies refuse to start: the service's process, or the whole monolith.
+TEST_P(ShippingSaga, AnUnservedCountryThatIsNoCountryStopsTheServiceAtStartUp) {
   auto dir = testing::temp_dir("shipping-unserved");
-  testing::ServiceProcess shipping("shipping", dir, {{"APP_SHIPPING__UNSERVED_COUNTRIES", "AQ,Germany"}});
-  auto status = shipping.process->wait(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 2);
-  EXPECT_NE(shipping.process->log().find("shipping.unserved_countries"), std::string::npos)
-      << shipping.process->log();
+  try {
+    testing::System system(
+        dir, shipping_system(GetParam(), {"shipping"}, {{"APP_SHIPPING__UNSERVED_COUNTRIES", "AQ,Germany"}}));
+    ADD_FAILURE() << "started:\n" << system.logs();
+  } catch (const std::runtime_error& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("exited with status 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("shipping.unserved_countries"), std::string::npos) << what;
+  }
   fs::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(Topologies, ShippingEvents, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, ShippingRestart, testing::kTopologies, testing::topology_name);
+INSTANTIATE_TEST_SUITE_P(Topologies, ShippingSaga, testing::kTopologies, testing::topology_name);
 
 }  // namespace
 }  // namespace mercato

@@ -144,6 +144,30 @@ TEST_F(LocalTest, TheServersChecksAndErrorShapesApply) {
   });
 }
 
+// A HEAD answered in process declares the GET's length as one over TCP does, so a gateway in front of it
+// answers the client's HEAD with that length (tests/e2e/gateway_http_e2e_test.cpp, on the monolith).
+TEST_F(LocalTest, AHeadDeclaresTheGetsLengthAsOverTcp) {
+  start(local_router());
+  LocalServers local;
+  local.add(*server_);
+  Client in_process(pool_, ClientSettings{});
+  in_process.route_locally(&local);
+  Client over_tcp(pool_, ClientSettings{});
+  Endpoint self{"127.0.0.1", port()};
+  run([&]() -> boost::asio::awaitable<void> {
+    ClientRequest local_head{.method = Method::kHead, .target = "/hello/ann"};
+    auto here = co_await in_process.send(self, std::move(local_head));
+    ClientRequest tcp_head{.method = Method::kHead, .target = "/hello/ann"};
+    auto there = co_await over_tcp.send(self, std::move(tcp_head));
+    EXPECT_TRUE(here && there);
+    if (here && there) {
+      EXPECT_TRUE(here->body.empty());
+      EXPECT_EQ(there->headers.get("Content-Length").value_or(""), "15");  // {"hello":"ann"}
+      EXPECT_EQ(here->headers.get("Content-Length").value_or(""), "15");
+    }
+  });
+}
+
 TEST_F(LocalTest, OtherEndpointsStillGoOverTheNetwork) {
   start(local_router());
   LocalServers local;

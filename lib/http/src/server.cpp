@@ -20,6 +20,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <list>
+#include <optional>
 #include <vector>
 
 #include "mercato/asio/names.hpp"
@@ -482,12 +483,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     int status = res.status;
     log_failure(req, res);
     res.detail.clear();
-    // What wire::write_response would have put on the wire, read back by a client.
+    // What wire::write_response would have put on the wire, read back by a client: for a HEAD, the
+    // Content-Length of the GET without its body (or the one a bodiless answer declared, as a proxied
+    // HEAD's does), which a gateway answering the HEAD passes on.
+    bool bodyless = status < 200 || status == 204 || status == 304;
+    std::optional<std::string> head_length;
+    if (req.method == Method::kHead && !bodyless) {
+      auto declared = res.headers.get("Content-Length");
+      head_length = res.body.empty() && declared ? std::string(*declared) : std::to_string(res.body.size());
+    }
     res.headers.remove_if([](std::string_view name, std::string_view) {
       return iequals(name, "Content-Length") || is_hop_by_hop(name);
     });
     res.headers.set(kRequestIdHeader, req.request_id);
-    if (req.method == Method::kHead || status < 200 || status == 204 || status == 304) res.body.clear();
+    if (head_length) res.headers.set("Content-Length", *head_length);
+    if (req.method == Method::kHead || bodyless) res.body.clear();
     record(req, status, started, *rm, true);
     co_return res;
   }

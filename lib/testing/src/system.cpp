@@ -98,7 +98,8 @@ System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::
     auto env = env_for(s);
     if (s != "gateway")
       env = with_broker(std::move(env), monolith ? settings_.monolith_broker : settings_.broker_url);
-    processes_[s] = std::make_unique<Process>(binary(s), std::vector<std::string>{}, std::move(env));
+    started_[s] = {binary(s), {}, std::move(env)};
+    processes_[s] = std::make_unique<Process>(started_[s].binary, started_[s].args, started_[s].env);
   }
   if (monolith) {
     std::map<std::string, std::string> env{{"APP_MONOLITH__CONFIG_DIR", ""},
@@ -112,8 +113,10 @@ System::System(std::filesystem::path dir, SystemSettings settings, std::chrono::
       for (const auto& [k, v] : module_env) env["APP_" + upper(s) + "__" + k.substr(4)] = v;
     }
     env["APP_MONOLITH__MODULES"] = modules;
-    processes_["monolith"] = std::make_unique<Process>(
-        monolith_binary(), std::vector<std::string>{"--config", ""}, std::move(env));
+    for (const auto& [k, v] : settings_.monolith) env[k] = v;
+    auto& monolith_started = started_["monolith"] = {monolith_binary(), {"--config", ""}, std::move(env)};
+    processes_["monolith"] =
+        std::make_unique<Process>(monolith_started.binary, monolith_started.args, monolith_started.env);
   }
   // Ready, or fail at once when a process has exited (a configuration error) rather than at the timeout.
   auto deadline = std::chrono::steady_clock::now() + ready_timeout;
@@ -159,6 +162,27 @@ Process& System::process_of(const std::string& service) {
   if (auto it = processes_.find(service); it != processes_.end()) return *it->second;
   if (ports_.count(service) != 0 && processes_.count("monolith") != 0) return *processes_.at("monolith");
   throw std::out_of_range("service not running in this system: " + service);
+}
+
+void System::restart(const std::string& service, std::chrono::milliseconds ready_timeout) {
+  if (ports_.count(service) == 0) throw std::out_of_range("service not running in this system: " + service);
+  std::string name = processes_.count(service) != 0 ? service : "monolith";
+  auto& process = processes_.at(name);
+  if (process->running()) {
+    process->signal(SIGTERM);
+    if (!process->wait(std::chrono::seconds(10))) process->signal(SIGKILL);
+  }
+  process->wait(std::chrono::seconds(5));
+  const auto& how = started_.at(name);
+  process = std::make_unique<Process>(how.binary, how.args, how.env);
+  auto deadline = std::chrono::steady_clock::now() + ready_timeout;
+  for (const auto& [s, port] : ports_) {
+    if (processes_.count(s) != 0 ? s != name : name != "monolith") continue;
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (!wait_ready(port, std::max(left, std::chrono::milliseconds(1))))
+      throw std::runtime_error(s + " did not become ready after " + name + " restarted:\n" + process->log());
+  }
 }
 
 std::string System::logs() const {

@@ -53,6 +53,10 @@ struct SystemSettings {
   // Services that run as their own process beside the monolith (the split-out case); ignored for
   // Topology::kProcesses.
   std::vector<std::string> outside_monolith;
+  // APP_MONOLITH__* variables for the monolith process itself, e.g. APP_MONOLITH__SERVER__THREADS: the
+  // I/O threads its modules share (a module's own server.threads applies only to its own process).
+  // Ignored for Topology::kProcesses.
+  std::map<std::string, std::string> monolith;
 };
 
 class System {
@@ -69,6 +73,12 @@ class System {
   const SystemSettings& settings() const noexcept { return settings_; }
   // The process that runs `service` (the monolith for each of its modules).
   Process& process_of(const std::string& service);
+  // Starts the process that runs `service` again (stopping it first if it still runs: SIGTERM, SIGKILL
+  // after 10 s), with the same ports, databases and environment, and waits until every service in it is
+  // ready — after a test killed or stopped it. For a module of the monolith that is the whole monolith.
+  // Throws std::runtime_error (with the log) when it does not become ready within `ready_timeout`.
+  void restart(const std::string& service,
+               std::chrono::milliseconds ready_timeout = std::chrono::seconds(10));
   // Every process's log, labelled, for a failure message.
   std::string logs() const;
   // SIGTERM to every process, then waits for them to exit (bounded); idempotent.
@@ -80,6 +90,12 @@ class System {
   SystemSettings settings_;
   std::map<std::string, std::uint16_t> ports_;
   std::map<std::string, std::unique_ptr<Process>> processes_;  // by service, or "monolith"
+  struct Started {
+    std::string binary;
+    std::vector<std::string> args;
+    std::map<std::string, std::string> env;
+  };
+  std::map<std::string, Started> started_;  // how each of processes_ was started, for restart()
 };
 
 }  // namespace mercato::testing
