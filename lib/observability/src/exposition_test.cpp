@@ -51,8 +51,8 @@ TEST(Exposition, AcceptsSpecialValuesTimestampsAndBlankLines) {
 }
 
 TEST(Exposition, RefusesWhatIsNotASampleNamingTheLine) {
-  for (std::string_view bad : {"a", "a{b=\"c\"", "a{b=c} 1", "a{b=\"c\\q\"} 1", "a 1 2 3", "a x", "1a 2",
-                               "a{b=\"c\" d=\"e\"} 1", "a 1 12x"}) {
+  for (std::string_view bad : {"a", R"(a{b="c")", "a{b=c} 1", R"(a{b="c\q"} 1)", "a 1 2 3", "a x", "1a 2",
+                               R"(a{b="c" d="e"} 1)", "a 1 12x"}) {
     auto samples = parse_exposition(std::string("ok 1\n") + std::string(bad) + "\n");
     ASSERT_FALSE(samples) << bad;
     EXPECT_EQ(samples.error().code, ErrorCode::kMalformedRequest) << bad;

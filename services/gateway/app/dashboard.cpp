@@ -144,8 +144,8 @@ asio::awaitable<void> Dashboard::refresh() {
     }
     std::erase_if(view.instances, [&present](const auto& i) { return present.count(i.first) == 0; });
   }
-  for (auto& [_, view] : services_) {
-    for (auto& [__, instance] : view.instances) co_await probe(instance);
+  for (auto& service : services_) {
+    for (auto& instance : service.second.instances) co_await probe(instance.second);
   }
   // One chart point per service: the last interval, summed over its instances.
   auto wall =

@@ -16,39 +16,26 @@ Reading read(std::string_view text, DashboardClock::time_point at) {
 // A /metrics body as lib/http's server writes it: two counted routes, the probes' own routes, and the
 // series the dashboard reads besides.
 std::string body(int ok, int errors, int probes, int fast, int slow) {
-  auto n = [](int v) { return std::to_string(v); };
-  return "http_server_requests_total{method=\"GET\",route=\"/orders/{id}\",status_class=\"2xx\"} " + n(ok) +
-         "\n"
-         "http_server_requests_total{method=\"POST\",route=\"/orders\",status_class=\"5xx\"} " +
-         n(errors) +
-         "\n"
-         "http_server_requests_total{method=\"GET\",route=\"/metrics\",status_class=\"2xx\"} " +
-         n(probes) +
-         "\n"
-         "http_server_requests_total{method=\"GET\",route=\"/health/ready\",status_class=\"2xx\"} " +
-         n(probes) +
-         "\n"
-         "http_server_request_duration_seconds_bucket{method=\"GET\",route=\"/orders/{id}\",le=\"0.01\"} " +
-         n(fast) +
-         "\n"
-         "http_server_request_duration_seconds_bucket{method=\"GET\",route=\"/orders/{id}\",le=\"0.1\"} " +
-         n(fast + slow) +
-         "\n"
-         "http_server_request_duration_seconds_bucket{method=\"GET\",route=\"/orders/{id}\",le=\"+Inf\"} " +
-         n(fast + slow) +
-         "\n"
-         "http_server_request_duration_seconds_bucket{method=\"GET\",route=\"/metrics\",le=\"0.01\"} " +
-         n(probes) +
-         "\n"
-         "http_server_request_duration_seconds_bucket{method=\"GET\",route=\"/metrics\",le=\"0.1\"} " +
-         n(probes) +
-         "\n"
-         "http_server_request_duration_seconds_bucket{method=\"GET\",route=\"/metrics\",le=\"+Inf\"} " +
-         n(probes) +
-         "\n"
-         "process_resident_memory_bytes 1.5e+07\n"
-         "mercato_upstream_circuit_state{upstream=\"user\"} 1\n"
-         "mercato_events_dead_letters 3\n";
+  std::string text;
+  auto add = [&text](std::string_view series, int value) {
+    text += std::string(series) + " " + std::to_string(value) + "\n";
+  };
+  add(R"(http_server_requests_total{method="GET",route="/orders/{id}",status_class="2xx"})", ok);
+  add(R"(http_server_requests_total{method="POST",route="/orders",status_class="5xx"})", errors);
+  add(R"(http_server_requests_total{method="GET",route="/metrics",status_class="2xx"})", probes);
+  add(R"(http_server_requests_total{method="GET",route="/health/ready",status_class="2xx"})", probes);
+  add(R"(http_server_request_duration_seconds_bucket{method="GET",route="/orders/{id}",le="0.01"})", fast);
+  add(R"(http_server_request_duration_seconds_bucket{method="GET",route="/orders/{id}",le="0.1"})",
+      fast + slow);
+  add(R"(http_server_request_duration_seconds_bucket{method="GET",route="/orders/{id}",le="+Inf"})",
+      fast + slow);
+  add(R"(http_server_request_duration_seconds_bucket{method="GET",route="/metrics",le="0.01"})", probes);
+  add(R"(http_server_request_duration_seconds_bucket{method="GET",route="/metrics",le="0.1"})", probes);
+  add(R"(http_server_request_duration_seconds_bucket{method="GET",route="/metrics",le="+Inf"})", probes);
+  text += "process_resident_memory_bytes 1.5e+07\n";
+  add(R"(mercato_upstream_circuit_state{upstream="user"})", 1);
+  add("mercato_events_dead_letters", 3);
+  return text;
 }
 
 TEST(DashboardMetrics, AReadingCountsTrafficButNotTheProbes) {

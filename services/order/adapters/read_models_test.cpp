@@ -130,6 +130,7 @@ class ReadModelsTest : public ::testing::TestWithParam<std::string> {
       }
     }
     std::vector<SalesRow> expected;
+    expected.reserve(sales.size());
     for (auto& [key, row] : sales) expected.push_back(row);
     auto shown = models_->sales("1970-01-01", "2999-12-31");
     ASSERT_TRUE(shown) << shown.error().message;
@@ -175,6 +176,7 @@ TEST_P(ReadModelsTest, TheListShowsWhatTheStreamsSayNewestFirstWithFilters) {
 // Keyset cursors: orders placed between pages never show up twice or push one off.
 TEST_P(ReadModelsTest, CursorPagesAreStableWhileNewOrdersArrive) {
   std::vector<std::string> first_five;
+  first_five.reserve(5);
   for (int i = 0; i < 5; ++i) first_five.push_back(place("c1", at(1000 + i / 2)).id);  // ties in time too
   catch_up();
   auto page = models_->summaries({.customer_id = "c1", .limit = 2});
@@ -270,6 +272,7 @@ TEST_P(ReadModelsTest, RandomHistoriesProjectRebuildAndReplayToTheSameReadModels
 // no order placed meanwhile is missing from the rebuilt list.
 TEST_P(ReadModelsTest, ARebuildUnderWritesMissesNothingAndSwitchesOver) {
   std::vector<Order> placed;
+  placed.reserve(30);
   for (int i = 0; i < 30; ++i) placed.push_back(place("c" + std::to_string(i % 2), at(1000 + i)));
   catch_up();
   std::vector<Order> during;
