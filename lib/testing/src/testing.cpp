@@ -47,10 +47,10 @@ std::uint16_t ephemeral_start() {
 // or says another test process has it. The lock file is what the processes agree on; the file itself
 // is never removed (a removal between another's open and flock would let two processes hold "a" lock).
 bool claim_port(std::uint16_t port) {
-  static const auto dir = std::filesystem::temp_directory_path() / "mercato-ports";
+  static const auto kDir = std::filesystem::temp_directory_path() / "mercato-ports";
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  auto path = dir / (std::to_string(port) + ".lock");
+  std::filesystem::create_directories(kDir, ec);
+  auto path = kDir / (std::to_string(port) + ".lock");
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) return true;  // no shared directory: the bind check below is all there is
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
