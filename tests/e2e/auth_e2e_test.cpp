@@ -15,6 +15,7 @@
 #include "mercato/auth/jwt.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/testing/openapi.hpp"
+#include "mercato/testing/system.hpp"
 #include "mercato/testing/testing.hpp"
 #include "mercato/testing/tokens.hpp"
 
@@ -24,32 +25,29 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using testing::HttpResult;
-using testing::Process;
 
 constexpr const char* kPassword = "correct horse battery";
 
-class AuthTest : public ::testing::Test {
+// The user service and the gateway, in either topology (docs/topologies.md): as separate processes, or
+// as modules of one mercato-monolith, each module on its own port as the processes are.
+class AuthTest : public ::testing::TestWithParam<testing::Topology> {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new fs::path(testing::temp_dir("auth"));
-    user_ = new testing::ServiceProcess("user", *dir_,
-                                        {{"APP_SERVER__THREADS", "2"},
-                                         {"APP_AUTH__LOGIN_LIMIT__PER_ACCOUNT_BURST", "3"},
-                                         {"APP_AUTH__LOGIN_LIMIT__PER_ADDRESS_BURST", "10"}});
-    gateway_port_ = testing::free_port();
-    auto upstream = "127.0.0.1:" + std::to_string(user_->port);
-    gateway_ = new Process(testing::binary("gateway"), {},
-                           {{"APP_SERVER__PORT", std::to_string(gateway_port_)},
-                            {"APP_LOG__LEVEL", "warn"},
-                            {"APP_GATEWAY__SERVICES__USER__UPSTREAM", upstream}});
-    ASSERT_TRUE(testing::wait_ready(user_->port)) << user_->process->log();
-    ASSERT_TRUE(testing::wait_ready(gateway_port_)) << gateway_->log();
+  void SetUp() override {
+    dir_ = testing::temp_dir("auth");
+    system_ = std::make_unique<testing::System>(
+        dir_, testing::SystemSettings{.topology = GetParam(),
+                                      .services = {"user", "gateway"},
+                                      .per_service = {{"user",
+                                                       {{"APP_SERVER__THREADS", "2"},
+                                                        {"APP_AUTH__LOGIN_LIMIT__PER_ACCOUNT_BURST", "3"},
+                                                        {"APP_AUTH__LOGIN_LIMIT__PER_ADDRESS_BURST", "10"}}}},
+                                      .monolith = {{"APP_MONOLITH__SERVER__THREADS", "2"}}});
+    user_port_ = system_->port("user");
+    gateway_port_ = system_->port("gateway");
   }
-  static void TearDownTestSuite() {
-    delete gateway_;
-    delete user_;
-    fs::remove_all(*dir_);
-    delete dir_;
+  void TearDown() override {
+    system_.reset();
+    fs::remove_all(dir_);
   }
 
   // Through the gateway; every answer is held to the user service's contract (api/user.yaml).
@@ -63,7 +61,7 @@ class AuthTest : public ::testing::Test {
   // X-Forwarded-For, as it trusts the gateway's).
   static HttpResult direct_login(const std::string& email, const std::string& password,
                                  const std::string& address) {
-    auto r = testing::http(user_->port, "POST", "/auth/login", login_body(email, password),
+    auto r = testing::http(user_port_, "POST", "/auth/login", login_body(email, password),
                            {{"X-Forwarded-For", address}});
     EXPECT_EQ(testing::check_contract("POST", "/auth/login", r), "") << r.body;
     return r;
@@ -102,13 +100,13 @@ class AuthTest : public ::testing::Test {
     return v;
   }
 
-  static inline fs::path* dir_ = nullptr;
-  static inline testing::ServiceProcess* user_ = nullptr;
-  static inline Process* gateway_ = nullptr;
-  static inline std::uint16_t gateway_port_ = 0;
+  static inline fs::path dir_;
+  static inline std::unique_ptr<testing::System> system_;
+  // Set by SetUp for the static helpers above (one test at a time per process).
+  static inline std::uint16_t user_port_ = 0, gateway_port_ = 0;
 };
 
-TEST_F(AuthTest, RegisterLoginVerifyRefreshReuseAndLogoutThroughTheGateway) {
+TEST_P(AuthTest, RegisterLoginVerifyRefreshReuseAndLogoutThroughTheGateway) {
   auto email = unique_email();
   auto id = register_user(email);
   ASSERT_FALSE(id.empty());
@@ -163,7 +161,7 @@ TEST_F(AuthTest, RegisterLoginVerifyRefreshReuseAndLogoutThroughTheGateway) {
   EXPECT_EQ(api("POST", "/auth/refresh", "{}").status, 400);
 }
 
-TEST_F(AuthTest, UnknownEmailAndWrongPasswordGetOneAnswerInSimilarTime) {
+TEST_P(AuthTest, UnknownEmailAndWrongPasswordGetOneAnswerInSimilarTime) {
   // Each attempt from its own address and on its own account, so that no limit interferes.
   std::vector<std::string> accounts;
   accounts.reserve(5);
@@ -197,7 +195,7 @@ TEST_F(AuthTest, UnknownEmailAndWrongPasswordGetOneAnswerInSimilarTime) {
       << "unknown " << unknown_median << " ms, wrong " << wrong_median;
 }
 
-TEST_F(AuthTest, RepeatedFailuresOnAnAccountGet429WithRetryAfter) {
+TEST_P(AuthTest, RepeatedFailuresOnAnAccountGet429WithRetryAfter) {
   auto email = unique_email();
   ASSERT_FALSE(register_user(email).empty());
   for (int i = 0; i < 3; ++i) {
@@ -217,7 +215,7 @@ TEST_F(AuthTest, RepeatedFailuresOnAnAccountGet429WithRetryAfter) {
   EXPECT_EQ(api("POST", "/auth/login", login_body(other, kPassword)).status, 200);
 }
 
-TEST_F(AuthTest, RepeatedFailuresFromAnAddressGet429AcrossAccounts) {
+TEST_P(AuthTest, RepeatedFailuresFromAnAddressGet429AcrossAccounts) {
   for (int i = 0; i < 10; ++i) {
     auto r = direct_login(unique_email(), kPassword, "203.0.113.7");
     ASSERT_EQ(r.status, 401) << i << ": " << r.body;
@@ -229,10 +227,10 @@ TEST_F(AuthTest, RepeatedFailuresFromAnAddressGet429AcrossAccounts) {
   EXPECT_EQ(direct_login(unique_email(), kPassword, "203.0.113.8").status, 401);
 }
 
-TEST_F(AuthTest, TheSigningKeySurvivesARestartAndIsPrivate) {
-  auto before = testing::http(user_->port, "GET", "/.well-known/jwks.json").json();
+TEST_P(AuthTest, TheSigningKeySurvivesARestartAndIsPrivate) {
+  auto before = testing::http(user_port_, "GET", "/.well-known/jwks.json").json();
   ASSERT_EQ(before.at("keys").as_array().size(), 1U);
-  auto keys = *dir_ / "keys";
+  auto keys = dir_ / "keys";  // beside the user service's database (auth.key_dir "")
   std::size_t files = 0;
   for (const auto& entry : fs::directory_iterator(keys)) {
     ++files;
@@ -246,18 +244,22 @@ TEST_F(AuthTest, TheSigningKeySurvivesARestartAndIsPrivate) {
   auto login = api("POST", "/auth/login", login_body(email, kPassword));
   ASSERT_EQ(login.status, 200);
 
-  user_->process->signal(SIGTERM);
-  ASSERT_TRUE(user_->process->wait(15s));
-  user_->start();
-  ASSERT_TRUE(testing::wait_ready(user_->port)) << user_->process->log();
-  auto after = testing::http(user_->port, "GET", "/.well-known/jwks.json").json();
+  // SIGTERM to the process that runs the user service (the whole monolith there): it stops, then starts
+  // again with the same database and key directory.
+  auto& running = system_->process_of("user");
+  running.signal(SIGTERM);
+  ASSERT_TRUE(running.wait(15s));
+  system_->restart("user");
+  auto after = testing::http(user_port_, "GET", "/.well-known/jwks.json").json();
   EXPECT_EQ(after, before);
   EXPECT_TRUE(verifier().verify(std::string(login.json().at("access_token").as_string())));
   // The refresh token issued before the restart still works.
-  auto refreshed = testing::http(user_->port, "POST", "/auth/refresh",
+  auto refreshed = testing::http(user_port_, "POST", "/auth/refresh",
                                  refresh_body(std::string(login.json().at("refresh_token").as_string())));
   EXPECT_EQ(refreshed.status, 200) << refreshed.body;
 }
+
+INSTANTIATE_TEST_SUITE_P(Topologies, AuthTest, testing::kTopologies, testing::topology_name);
 
 // The operator's account: made at the user service's first start from the password file, kept across
 // restarts (not made twice); an account that took the admin's email first stops the start instead of
