@@ -2,7 +2,7 @@
 # collect.sh BUILD_DIR OUT_DIR TARGET...: in the build stage, lays out OUT_DIR/<process>/ as the runtime
 # image's files: the stripped binary as /usr/local/bin/mercato, each shared library it loads that no
 # package of the base image provides (ldd, dpkg -S), its config file, its contract and, for the
-# gateway, the Swagger UI files it serves at /docs.
+# gateway, the npm files it serves at /docs and /dashboard.
 set -euo pipefail
 build="$1" out="$2"
 shift 2
@@ -22,9 +22,18 @@ for target in "$@"; do
   if [[ -f "/src/api/$name.yaml" ]]; then
     install -D -m 0644 "/src/api/$name.yaml" "$dest/opt/mercato/api/$name.yaml"
   fi
-  if [[ "$name" == gateway && -d /src/node_modules/swagger-ui-dist ]]; then
-    mkdir -p "$dest/opt/mercato/node_modules"
-    cp -r /src/node_modules/swagger-ui-dist "$dest/opt/mercato/node_modules/"
+  # The gateway serves /docs from swagger-ui-dist and /dashboard's chart library from uplot/dist, at the
+  # config's default paths relative to the working directory /opt/mercato. Missing files fail the build:
+  # an image without them would only show it at run time, as a page without its scripts.
+  if [[ "$name" == gateway ]]; then
+    for dir in swagger-ui-dist uplot/dist; do
+      [[ -d "/src/node_modules/$dir" ]] || {
+        echo "collect.sh: node_modules/$dir is missing (./mercato deps runs npm ci)" >&2
+        exit 1
+      }
+      mkdir -p "$dest/opt/mercato/node_modules/$dir"
+      cp -r "/src/node_modules/$dir/." "$dest/opt/mercato/node_modules/$dir/"
+    done
   fi
   echo "$name: $(du -sh "$dest" | cut -f1)"
 done
