@@ -2,8 +2,9 @@
 # `./mercato test --containers` (opt-in: minutes, not part of `./mercato test`): the whole system in
 # containers. Builds the images (./mercato images), starts deploy/compose.yaml with podman-compose under
 # the project name mercato-test-<pid>, waits (bounded) for the gateway's /health/ready, runs the README's
-# walk-through through the gateway on 127.0.0.1 and then the saga checker (./mercato check), and
-# finally removes everything it made: containers, the network, the volumes, the secrets folder.
+# walk-through through the gateway on 127.0.0.1, checks that /docs and /dashboard have their npm files,
+# runs the saga checker (./mercato check), and finally removes everything it made: containers, the
+# network, the volumes, the secrets folder.
 #
 # The checker reads each service's own port; deploy/compose.test.yaml publishes them on 127.0.0.1 at
 # ports podman picks (the test's only addition to the compose file), so all traffic stays on loopback.
@@ -97,6 +98,18 @@ _containers_walkthrough() {
   log_note "walk-through: order $id confirmed, stock and authorization as the README says"
 }
 
+# _containers_web GATEWAY_URL: the files the gateway reads from npm packages at start (its image ships
+# them under its working directory): Swagger UI at /docs, uPlot for /dashboard. A gateway without them
+# still starts (and only warns), so this is where a missing copy shows.
+_containers_web() {
+  local gw="$1" path code
+  for path in /docs /docs/swagger-ui-bundle.js /dashboard /dashboard/assets/uPlot.iife.min.js /dashboard/assets/uPlot.min.css; do
+    code="$(curl --noproxy '*' -sS --max-time 10 -o /dev/null -w '%{http_code}' "$gw$path")"
+    [[ "$code" == 200 ]] || die "the gateway answers $code for $path (its npm files are not in the image?)"
+  done
+  log_note "web: /docs and /dashboard with their npm files"
+}
+
 cmd_test_containers() {
   local gateway_port name deadline
   command -v podman-compose >/dev/null 2>&1 || deps_ensure containers
@@ -132,6 +145,7 @@ cmd_test_containers() {
   done
   log_info "the system is up in containers; the README walk-through"
   _containers_walkthrough "http://127.0.0.1:$gateway_port"
+  _containers_web "http://127.0.0.1:$gateway_port"
   log_info "the saga checker"
   MERCATO_SECRETS_DIR="$CONTAINERS_SECRETS" cmd_check
   log_info "containers: PASSED"
