@@ -104,7 +104,9 @@ _containers_walkthrough() {
 # still starts (and only warns), so this is where a missing copy shows.
 _containers_web() {
   local gw="$1" path code
-  for path in /docs /docs/swagger-ui-bundle.js /dashboard /dashboard/assets/uPlot.iife.min.js /dashboard/assets/uPlot.min.css; do
+  # Every file the gateway reads from node_modules (deploy/containers/collect.sh copies just these).
+  for path in /docs /docs/swagger-ui.css /docs/swagger-ui-bundle.js /docs/swagger-ui-standalone-preset.js \
+    /docs/favicon-32x32.png /dashboard /dashboard/assets/uPlot.iife.min.js /dashboard/assets/uPlot.min.css; do
     code="$(curl --noproxy '*' -sS --max-time 10 -o /dev/null -w '%{http_code}' "$gw$path")"
     [[ "$code" == 200 ]] || die "the gateway answers $code for $path (its npm files are not in the image?)"
   done

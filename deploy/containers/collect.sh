@@ -43,16 +43,19 @@ for target in "$@"; do
     install -D -m 0644 "/src/api/$name.yaml" "$dest/opt/mercato/api/$name.yaml"
   fi
   # The gateway serves /docs from swagger-ui-dist and /dashboard's chart library from uplot/dist, at the
-  # config's default paths relative to the working directory /opt/mercato. Missing files fail the build:
-  # an image without them would only show it at run time, as a page without its scripts.
+  # config's default paths relative to the working directory /opt/mercato. Only the files it reads
+  # (services/gateway/api/docs.cpp load_swagger_ui, dashboard.cpp load_dashboard_assets; the containers
+  # test fetches each through the gateway) and the licences: the packages' source maps and other
+  # bundles are 11 MB it never serves. A missing file fails the build: an image without it would only
+  # show it at run time, as a page without its scripts.
   if [[ "$name" == gateway ]]; then
-    for dir in swagger-ui-dist uplot/dist; do
-      [[ -d "/src/node_modules/$dir" ]] || {
-        echo "collect.sh: node_modules/$dir is missing (./mercato deps runs npm ci)" >&2
+    for file in swagger-ui-dist/{swagger-ui.css,swagger-ui-bundle.js,swagger-ui-standalone-preset.js} \
+      swagger-ui-dist/{favicon-32x32.png,LICENSE,NOTICE} uplot/dist/{uPlot.iife.min.js,uPlot.min.css} uplot/LICENSE; do
+      [[ -f "/src/node_modules/$file" ]] || {
+        echo "collect.sh: node_modules/$file is missing (./mercato deps runs npm ci)" >&2
         exit 1
       }
-      mkdir -p "$dest/opt/mercato/node_modules/$dir"
-      cp -r "/src/node_modules/$dir/." "$dest/opt/mercato/node_modules/$dir/"
+      install -D -m 0644 "/src/node_modules/$file" "$dest/opt/mercato/node_modules/$file"
     done
   fi
   # The layer is copied onto the base's /: anything beside usr/ and opt/ would shadow a directory or
