@@ -202,7 +202,8 @@ std::optional<ProxyEntry> parse_proxy_entry(std::string_view entry) {
     auto digits = entry.substr(slash + 1);
     const char* end = digits.data() + digits.size();
     auto [ptr, ec] = std::from_chars(digits.data(), end, e.prefix);
-    if (digits.empty() || ec != std::errc{} || ptr != end || e.prefix > address->size * 8) return std::nullopt;
+    if (digits.empty() || ec != std::errc{} || ptr != end || e.prefix > address->size * 8)
+      return std::nullopt;
   }
   return e;
 }
@@ -210,7 +211,8 @@ std::optional<ProxyEntry> parse_proxy_entry(std::string_view entry) {
 bool in_network(const AddressBytes& a, const ProxyEntry& e) {
   if (a.size != e.network.size) return false;
   std::size_t whole = e.prefix / 8, rest = e.prefix % 8;
-  if (!std::equal(a.bytes.begin(), a.bytes.begin() + static_cast<std::ptrdiff_t>(whole), e.network.bytes.begin()))
+  if (!std::equal(a.bytes.begin(), a.bytes.begin() + static_cast<std::ptrdiff_t>(whole),
+                  e.network.bytes.begin()))
     return false;
   if (rest == 0) return true;
   auto mask = static_cast<unsigned char>(0xff << (8 - rest));
@@ -224,10 +226,11 @@ bool valid_trusted_proxy(std::string_view entry) { return parse_proxy_entry(entr
 bool is_trusted_proxy(std::string_view address, const ClientAddressSettings& settings) {
   auto a = parse_address(address);
   if (!a) return false;
-  return std::any_of(settings.trusted_proxies.begin(), settings.trusted_proxies.end(), [&](const std::string& t) {
-    auto e = parse_proxy_entry(t);
-    return e && in_network(*a, *e);
-  });
+  return std::any_of(settings.trusted_proxies.begin(), settings.trusted_proxies.end(),
+                     [&](const std::string& t) {
+                       auto e = parse_proxy_entry(t);
+                       return e && in_network(*a, *e);
+                     });
 }
 
 std::string client_address(const http::Request& req, const ClientAddressSettings& settings) {
@@ -255,7 +258,8 @@ void register_auth_routes(http::Router& router, AuthService& auth, service::Bloc
   // Services ask for their tokens directly; through the gateway (a trusted proxy that names a client in
   // X-Forwarded-For) the route does not exist.
   router.post("/auth/token", [&auth, addresses](const http::Request& req) {
-    bool via_proxy = is_trusted_proxy(req.remote_address, addresses) && req.headers.get("X-Forwarded-For").has_value();
+    bool via_proxy =
+        is_trusted_proxy(req.remote_address, addresses) && req.headers.get("X-Forwarded-For").has_value();
     if (via_proxy) return http::Response::error(Error::not_found("no route for /auth/token"), req.request_id);
     return service_token(auth, req);
   });
