@@ -2,8 +2,10 @@
 # `./mercato test --containers` (opt-in: minutes, not part of `./mercato test`): the whole system in
 # containers. Builds the images (./mercato images), starts deploy/compose.yaml with podman-compose under
 # the project name mercato-test-<pid>, waits (bounded) for the gateway's /health/ready, runs the README's
-# walk-through through the gateway on 127.0.0.1 and then the saga checker (./mercato check), and
-# finally removes everything it made: containers, the network, the volumes, the secrets folder.
+# walk-through through the gateway on 127.0.0.1, checks that /docs and /dashboard have their npm files,
+# runs the saga checker (./mercato check), checks that the user service counts logins against the
+# client the gateway names, and finally removes everything it made: containers, the network, the
+# volumes, the secrets folder.
 #
 # The checker reads each service's own port; deploy/compose.test.yaml publishes them on 127.0.0.1 at
 # ports podman picks (the test's only addition to the compose file), so all traffic stays on loopback.
@@ -97,6 +99,50 @@ _containers_walkthrough() {
   log_note "walk-through: order $id confirmed, stock and authorization as the README says"
 }
 
+# _containers_web GATEWAY_URL: the files the gateway reads from npm packages at start (its image ships
+# them under its working directory): Swagger UI at /docs, uPlot for /dashboard. A gateway without them
+# still starts (and only warns), so this is where a missing copy shows.
+_containers_web() {
+  local gw="$1" path code
+  # Every file the gateway reads from node_modules (deploy/containers/collect.sh copies just these).
+  for path in /docs /docs/swagger-ui.css /docs/swagger-ui-bundle.js /docs/swagger-ui-standalone-preset.js \
+    /docs/favicon-32x32.png /dashboard /dashboard/assets/uPlot.iife.min.js /dashboard/assets/uPlot.min.css; do
+    code="$(curl --noproxy '*' -sS --max-time 10 -o /dev/null -w '%{http_code}' "$gw$path")"
+    [[ "$code" == 200 ]] || die "the gateway answers $code for $path (its npm files are not in the image?)"
+  done
+  log_note "web: /docs and /dashboard with their npm files"
+}
+
+# _containers_client_address GATEWAY_URL: the user service counts failed logins per client address, the
+# one the gateway names in X-Forwarded-For (compose trusts the containers' network there:
+# auth.trusted_proxies), not the gateway's own address. This client's failures are run up to the
+# per-address limit (the user service's 429); then a failed login sent to the gateway from another
+# address (127.0.0.1 inside the gateway's container, with bash's /dev/tcp: the image has no HTTP client)
+# must still get its 401, which it would not if every login counted against the gateway.
+_containers_client_address() {
+  local gw="$1" i body status=""
+  # Bounded: auth.login_limit.per_address_burst is 20, the gateway's own login limit a burst of 50.
+  for ((i = 0; i < 40; i++)); do
+    body="$(curl --noproxy '*' -sS --max-time 10 -w '\n%{http_code}' -X POST "$gw/api/auth/login" \
+      -d "{\"email\":\"nobody$i@example.com\",\"password\":\"not the password\"}")"
+    status="${body##*$'\n'}"
+    [[ "$status" == 401 ]] && continue
+    [[ "$status" == 429 && "$body" == *"failed logins"* ]] && break
+    die "client address: failed login $i answered $status: $body"
+  done
+  [[ "$status" == 429 ]] || die "client address: 40 failed logins and no 429 from the user service"
+  # shellcheck disable=SC2016  # expanded by bash inside the container
+  status="$(images_podman exec "${CONTAINERS_PROJECT}_gateway_1" bash -c '
+    body="{\"email\":\"somebody@example.com\",\"password\":\"not the password\"}"
+    exec 3<>"/dev/tcp/127.0.0.1/${MERCATO_HEALTH_PORT:?}" || exit 1
+    printf "POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" \
+      "${#body}" "$body" >&3
+    read -r -t 10 _ status _ <&3 && echo "$status"')" || status="no answer"
+  [[ "$status" == 401 ]] ||
+    die "client address: another client's login answered $status: logins count against the gateway's address (auth.trusted_proxies)"
+  log_note "client address: the per-address login limit counts the client the gateway names, not the gateway"
+}
+
 cmd_test_containers() {
   local gateway_port name deadline
   command -v podman-compose >/dev/null 2>&1 || deps_ensure containers
@@ -132,7 +178,10 @@ cmd_test_containers() {
   done
   log_info "the system is up in containers; the README walk-through"
   _containers_walkthrough "http://127.0.0.1:$gateway_port"
+  _containers_web "http://127.0.0.1:$gateway_port"
   log_info "the saga checker"
   MERCATO_SECRETS_DIR="$CONTAINERS_SECRETS" cmd_check
+  # Last: it leaves this client locked out of logins for a minute.
+  _containers_client_address "http://127.0.0.1:$gateway_port"
   log_info "containers: PASSED"
 }

@@ -97,24 +97,45 @@ images_size() {
   images_podman image inspect --format '{{.Size}}' "$1" | awk '{ printf "%.0f MB\n", $1 / 1000000 }'
 }
 
+# _images_build WHAT ARGS...: `podman build --format docker ARGS...` (niced: other people compile on this
+# machine too) with the project's containers.conf; dies naming WHAT unless the image was really made.
+# The exit status alone does not tell: podman 4.3 exits 0 when it is stopped with SIGTERM (libpod's
+# shutdown handler counts SIGTERM as a clean stop, for systemd), so a build stopped halfway looked like
+# a success and ./mercato images went on to the next image. podman writes --iidfile only once the image
+# is committed, so an empty one means the build did not finish. --format docker keeps HEALTHCHECK (the
+# OCI format has no such field).
+_images_build() {
+  local what="$1" iidfile id status=0
+  shift
+  iidfile="$(mktemp "${TMPDIR:-/tmp}/mercato-iid.XXXXXX")"
+  nice -n 10 env CONTAINERS_CONF="${IMAGES_DIR}/containers.conf" \
+    podman build --format docker --iidfile "$iidfile" "$@" || status=$?
+  id="$(cat "$iidfile")"
+  rm -f "$iidfile"
+  ((status == 0)) || die "$what failed (podman build exited with $status)"
+  [[ -n "$id" ]] || die "$what did not finish: podman build exited 0 without making an image (stopped by SIGTERM?)"
+}
+
 # images_build_processes TAG: the build stage once (the sources, compiled with ccache), then one runtime
-# image per process from it. --format docker keeps HEALTHCHECK (the OCI format has no such field).
+# image per process from it.
 images_build_processes() {
   local tag="$1" name
   local -a targets=()
   for name in $(images_processes); do targets+=("mercato-$name"); done
+  # The gateway's image takes node_modules/swagger-ui-dist and node_modules/uplot (npm ci, as `./mercato
+  # deps` runs it): from the checkout, never downloaded inside the build.
+  deps_npm
   log_info "build stage: compiling ${targets[*]} (ccache in a cache mount; the first time takes long)"
-  nice -n 10 env CONTAINERS_CONF="${IMAGES_DIR}/containers.conf" podman build --format docker \
-    --file "${IMAGES_DIR}/Containerfile" --target build \
+  _images_build "the build stage" --file "${IMAGES_DIR}/Containerfile" --target build \
     --build-arg "BASE=$IMAGES_BASE" --build-arg "TARGETS=${targets[*]}" \
-    --tag "localhost/mercato/build:$tag" "$MERCATO_ROOT" || die "the build stage failed"
+    --tag "localhost/mercato/build:$tag" "$MERCATO_ROOT"
   for name in $(images_processes); do
     log_info "image localhost/mercato/$name:$tag"
-    images_podman build --format docker --quiet \
+    _images_build "the image of $name" --quiet \
       --file "${IMAGES_DIR}/Containerfile" --target runtime \
       --build-arg "BASE=$IMAGES_BASE" --build-arg "TARGETS=${targets[*]}" \
       --build-arg "PROCESS=$name" --build-arg "PORT=$(service_port "$name")" \
-      --tag "localhost/mercato/$name:$tag" "$MERCATO_ROOT" >/dev/null || die "the image of $name failed"
+      --tag "localhost/mercato/$name:$tag" "$MERCATO_ROOT" >/dev/null
   done
 }
 
@@ -123,9 +144,9 @@ images_build_tools() {
   local tag="$1" tool
   for tool in "${IMAGES_TOOLS[@]}"; do
     log_info "image localhost/mercato/$tool:$tag"
-    images_podman build --format docker --quiet \
+    _images_build "the image of $tool" --quiet \
       --file "${IMAGES_DIR}/${tool}.Containerfile" --build-arg "BASE=$IMAGES_BASE" \
-      --tag "localhost/mercato/$tool:$tag" "$IMAGES_DIR" >/dev/null || die "the image of $tool failed"
+      --tag "localhost/mercato/$tool:$tag" "$IMAGES_DIR" >/dev/null
   done
 }
 

@@ -98,6 +98,12 @@ AuthConfig read_auth_config(const service::Context& ctx) {
   auto present = a.child_keys();
   if (std::find(present.begin(), present.end(), "trusted_proxies") != present.end()) {
     c.addresses.trusted_proxies = a.string_list("trusted_proxies");
+    for (const auto& entry : c.addresses.trusted_proxies) {
+      if (!user::valid_trusted_proxy(entry)) {
+        throw config::ConfigError("config key 'auth.trusted_proxies': '" + entry +
+                                  "' is neither an IP address nor a network (address/prefix-length)");
+      }
+    }
   } else {
     c.addresses.trusted_proxies = {"127.0.0.1", "::1"};
   }

@@ -1,7 +1,12 @@
 #include "api/handlers.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <array>
 #include <boost/json/object.hpp>
+#include <charconv>
+#include <cstddef>
 #include <optional>
 
 #include "mercato/json/json.hpp"
@@ -157,10 +162,79 @@ http::Response logout(AuthService& auth, const http::Request& req) {
 
 }  // namespace
 
+namespace {
+
+// An address as its bytes: 4 for IPv4, 16 for IPv6, an IPv4-mapped IPv6 address as its 4 IPv4 bytes.
+struct AddressBytes {
+  std::array<unsigned char, 16> bytes{};
+  std::size_t size = 0;
+};
+
+std::optional<AddressBytes> parse_address(std::string_view text) {
+  std::string s(text);  // inet_pton wants a terminated string
+  AddressBytes a;
+  if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) {
+    a.size = 4;
+    return a;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), a.bytes.data()) != 1) return std::nullopt;
+  a.size = 16;
+  constexpr std::array<unsigned char, 12> kMapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(kMapped.begin(), kMapped.end(), a.bytes.begin())) {
+    std::copy(a.bytes.begin() + 12, a.bytes.end(), a.bytes.begin());
+    a.size = 4;
+  }
+  return a;
+}
+
+// A trusted_proxies entry: an address (every bit compared) or address/prefix-length.
+struct ProxyEntry {
+  AddressBytes network;
+  std::size_t prefix = 0;
+};
+
+std::optional<ProxyEntry> parse_proxy_entry(std::string_view entry) {
+  auto slash = entry.find('/');
+  auto address = parse_address(entry.substr(0, slash));
+  if (!address) return std::nullopt;
+  ProxyEntry e{.network = *address, .prefix = address->size * 8};
+  if (slash != std::string_view::npos) {
+    auto digits = entry.substr(slash + 1);
+    const char* end = digits.data() + digits.size();
+    auto [ptr, ec] = std::from_chars(digits.data(), end, e.prefix);
+    if (digits.empty() || ec != std::errc{} || ptr != end || e.prefix > address->size * 8)
+      return std::nullopt;
+  }
+  return e;
+}
+
+bool in_network(const AddressBytes& a, const ProxyEntry& e) {
+  if (a.size != e.network.size) return false;
+  std::size_t whole = e.prefix / 8, rest = e.prefix % 8;
+  if (!std::equal(a.bytes.begin(), a.bytes.begin() + static_cast<std::ptrdiff_t>(whole),
+                  e.network.bytes.begin()))
+    return false;
+  if (rest == 0) return true;
+  auto mask = static_cast<unsigned char>(0xff << (8 - rest));
+  return (a.bytes[whole] & mask) == (e.network.bytes[whole] & mask);
+}
+
+}  // namespace
+
+bool valid_trusted_proxy(std::string_view entry) { return parse_proxy_entry(entry).has_value(); }
+
+bool is_trusted_proxy(std::string_view address, const ClientAddressSettings& settings) {
+  auto a = parse_address(address);
+  if (!a) return false;
+  return std::any_of(settings.trusted_proxies.begin(), settings.trusted_proxies.end(),
+                     [&](const std::string& t) {
+                       auto e = parse_proxy_entry(t);
+                       return e && in_network(*a, *e);
+                     });
+}
+
 std::string client_address(const http::Request& req, const ClientAddressSettings& settings) {
-  const auto& trusted = settings.trusted_proxies;
-  if (std::find(trusted.begin(), trusted.end(), req.remote_address) == trusted.end())
-    return req.remote_address;
+  if (!is_trusted_proxy(req.remote_address, settings)) return req.remote_address;
   // The last X-Forwarded-For header's last entry.
   std::string_view last;
   for (const auto& [name, value] : req.headers.entries()) {
@@ -184,9 +258,8 @@ void register_auth_routes(http::Router& router, AuthService& auth, service::Bloc
   // Services ask for their tokens directly; through the gateway (a trusted proxy that names a client in
   // X-Forwarded-For) the route does not exist.
   router.post("/auth/token", [&auth, addresses](const http::Request& req) {
-    const auto& trusted = addresses.trusted_proxies;
-    bool via_proxy = std::find(trusted.begin(), trusted.end(), req.remote_address) != trusted.end() &&
-                     req.headers.get("X-Forwarded-For").has_value();
+    bool via_proxy =
+        is_trusted_proxy(req.remote_address, addresses) && req.headers.get("X-Forwarded-For").has_value();
     if (via_proxy) return http::Response::error(Error::not_found("no route for /auth/token"), req.request_id);
     return service_token(auth, req);
   });
