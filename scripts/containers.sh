@@ -23,16 +23,36 @@ _containers_compose() {
 containers_down() {
   [[ -n "${CONTAINERS_PROJECT:-}" ]] || return 0
   log_info "removing the containers, network and volumes of $CONTAINERS_PROJECT"
+  # The anonymous volumes podman made for an image's VOLUME that compose.yaml mounts nothing on (the
+  # gateway's /var/lib/mercato): `down -v` leaves them, so they are read off our containers first.
+  local volume container
+  local -a anonymous=()
+  for container in $(images_podman ps -a -q --filter "label=io.podman.compose.project=$CONTAINERS_PROJECT"); do
+    for volume in $(images_podman inspect --format '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}'       "$container" 2>/dev/null); do
+      anonymous+=("$volume")
+    done
+  done
   _containers_compose down -v >/dev/null 2>&1 || true
   # podman-compose 1.0 leaves a volume behind when a container was never created: by label, ours only.
-  local volume
-  for volume in $(images_podman volume ls -q --filter "label=io.podman.compose.project=$CONTAINERS_PROJECT"); do
+  for volume in $(images_podman volume ls -q --filter "label=io.podman.compose.project=$CONTAINERS_PROJECT")     "${anonymous[@]}"; do
     images_podman volume rm -f "$volume" >/dev/null 2>&1 || true
   done
   # ...and its network, which `down` leaves too.
   images_podman network rm -f "${CONTAINERS_PROJECT}_default" >/dev/null 2>&1 || true
   [[ -n "${CONTAINERS_SECRETS:-}" ]] && rm -rf "$CONTAINERS_SECRETS"
+  # The test leaves nothing behind, or says so (and fails).
+  local left=""
+  [[ -z "$(images_podman ps -a -q --filter "label=io.podman.compose.project=$CONTAINERS_PROJECT")" ]] ||
+    left+=" containers"
+  for volume in "${anonymous[@]}"; do
+    images_podman volume exists "$volume" 2>/dev/null && left+=" volume:$volume"
+  done
+  images_podman network exists "${CONTAINERS_PROJECT}_default" 2>/dev/null && left+=" network"
   CONTAINERS_PROJECT=""
+  if [[ -n "$left" ]]; then
+    log_error "left behind:$left"
+    exit 1
+  fi
 }
 
 # _containers_secrets: the client secrets, the admin's password and PostgreSQL's, as compose.yaml reads
