@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -273,6 +274,35 @@ TEST_P(TracingE2E, OneOrderIsOneTraceAcrossEveryService) {
     EXPECT_TRUE(consumed) << participant << " has no CONSUMER span in the order's trace\n" << describe(trace);
   }
   EXPECT_FALSE(order_id.empty());
+
+  // A read served by an async handler (the order list, after its wait for the read model) has its
+  // query inside the request's trace too (http::Request::tracer, a scope around the query).
+  std::string list_trace = random_hex(16);
+  auto listed = testing::http(gateway_, "GET", "/api/orders", "",
+                              {{"Authorization", "Bearer " + customer},
+                               {"traceparent", "00-" + list_trace + "-" + random_hex(8) + "-01"}});
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  auto list_spans = in_trace(receiver_.wait_for(
+                                 [&](const auto& all) {
+                                   auto t = in_trace(all, list_trace);
+                                   return std::any_of(t.begin(), t.end(), [](const auto& s) {
+                                     return s.service == "order" && s.kind == kClient &&
+                                            s.attributes.count("db.system") != 0;
+                                   });
+                                 },
+                                 20s),
+                             list_trace);
+  const ReceivedSpan* listing = nullptr;
+  for (const auto& s : list_spans) {
+    if (s.service == "order" && s.kind == kServer) listing = &s;
+  }
+  ASSERT_NE(listing, nullptr) << describe(list_spans);
+  bool queried = false;
+  for (const auto& s : list_spans) {
+    queried = queried || (s.service == "order" && s.kind == kClient && s.attributes.count("db.system") != 0 &&
+                          s.parent_span_id == listing->span_id);
+  }
+  EXPECT_TRUE(queried) << "no database span under the order service's GET /orders\n" << describe(list_spans);
 }
 
 TEST_P(TracingE2E, UnsampledRequestsAreNotExportedButStillPropagate) {

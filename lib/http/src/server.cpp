@@ -368,6 +368,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     // Probes and scrapes (every few seconds, from supervisors and Prometheus) are not what traces are
     // for: they keep a context but get no span.
     bool probe = req.path == "/metrics" || req.path.starts_with("/health/");
+    req.tracer = tracer;
     if (tracer != nullptr && !probe) {
       span = tracer->start(req.method_name, obs::SpanKind::kServer, parent);
       req.trace = span.context();

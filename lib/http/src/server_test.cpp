@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "mercato/http/client.hpp"
+#include "mercato/observability/tracing.hpp"
 #include "server_test_support.hpp"
 
 namespace mercato::http {
@@ -363,6 +364,38 @@ TEST_F(ServerTest, APostAfterTheServerCameBackGoesOnAFreshConnection) {
   second_pool.join();
   client_pool.stop();
   client_pool.join();
+}
+
+// An async handler gets the server's tracer with the request: across a co_await it has no ambient
+// context (its coroutine may resume anywhere), and a scope it installs around synchronous work makes
+// that work part of the request's trace (what lib/sql reads for its database spans).
+TEST_F(ServerTest, AnAsyncHandlerCanScopeItsWorkToTheRequestsTrace) {
+  struct Sink : obs::SpanSink {
+    void export_span(obs::SpanData&&) override {}
+  } sink;
+  obs::Tracer tracer({.kind = obs::SamplerKind::kAlwaysOn}, &sink);
+  std::atomic<bool> had_tracer{false}, ambient_before{true}, ambient_in_scope{false};
+  Router r;
+  r.add_async(Method::kGet, "/work", [&](const Request& req) -> boost::asio::awaitable<Response> {
+    boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor, 1ms);
+    co_await pause.async_wait(boost::asio::use_awaitable);
+    had_tracer = req.tracer == &tracer;
+    ambient_before = obs::ambient() != nullptr;
+    {
+      obs::ContextScope scope(req.tracer, req.trace);
+      const auto* a = obs::ambient();
+      ambient_in_scope = a != nullptr && a->tracer == &tracer && a->context.span_id == req.trace.span_id;
+    }
+    co_return Response::json_text(200, "{}");
+  });
+  server_ = std::make_unique<Server>(pool_, ServerSettings{}, std::move(r), logger_, metrics_, &tracer);
+  server_->start();
+  pool_.start();
+  auto res = exchange(port(), "GET /work HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(status_of(res), 200) << res;
+  EXPECT_TRUE(had_tracer);
+  EXPECT_FALSE(ambient_before);
+  EXPECT_TRUE(ambient_in_scope);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "app/json_codec.hpp"
 #include "mercato/http/query.hpp"
 #include "mercato/json/json.hpp"
+#include "mercato/observability/tracing.hpp"
 
 namespace mercato::order {
 
@@ -300,7 +301,11 @@ boost::asio::awaitable<http::Response> list(OrderReadModels& models, const http:
   boost::json::object body{{"orders", boost::json::array{}}, {"limit", used}, {"next_cursor", nullptr}};
   // Only an admin lists without a customer (above): every other caller names one or is one.
   if (customer && !who.may_see(*customer)) co_return http::Response::json(200, body);
-  auto page = models.summaries(q);
+  // The query as a span of the request's trace: the scope lives only inside the lambda, no co_await.
+  auto page = [&] {
+    obs::ContextScope scope(req.tracer, req.trace);
+    return models.summaries(q);
+  }();
   if (!page) co_return http::Response::error(page.error(), req.request_id);
   auto& orders = body["orders"].as_array();
   for (const auto& s : page->orders) orders.push_back(to_json(s));
@@ -338,7 +343,10 @@ boost::asio::awaitable<http::Response> sales(OrderReadModels& models, const http
   }
   auto first = format_rfc3339(*from).substr(0, 10);
   auto last = format_rfc3339(*to).substr(0, 10);
-  auto rows = models.sales(first, last);
+  auto rows = [&] {
+    obs::ContextScope scope(req.tracer, req.trace);
+    return models.sales(first, last);
+  }();
   if (!rows) co_return http::Response::error(rows.error(), req.request_id);
   boost::json::array days;
   std::int64_t units = 0, cents = 0;

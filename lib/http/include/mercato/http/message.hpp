@@ -30,6 +30,10 @@ class value;
 class object;
 }  // namespace boost::json
 
+namespace mercato::obs {
+class Tracer;
+}  // namespace mercato::obs
+
 namespace mercato::http {
 
 enum class Method { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther };
@@ -130,7 +134,11 @@ struct Request {
   std::string route;                                        // the matched route pattern, e.g. "/users/{id}"
   std::string request_id;                                   // X-Request-ID, received or generated
   obs::TraceContext trace;                                  // this hop's span (child of traceparent)
-  std::optional<Clock::time_point> deadline;                // from X-Request-Timeout-Ms, if sent
+  // The server's tracer (nullptr: tracing off). An async handler has no ambient context across its
+  // co_awaits; around a stretch of synchronous work (a database transaction) it installs one,
+  // `obs::ContextScope scope(req.tracer, req.trace);`, so that work is a span of the request's trace.
+  const obs::Tracer* tracer = nullptr;
+  std::optional<Clock::time_point> deadline;  // from X-Request-Timeout-Ms, if sent
   std::string remote_address;
 
   // The path parameter `name` ("" when the route has none of that name).
