@@ -158,8 +158,11 @@ TEST_P(TracingE2E, OneOrderIsOneTraceAcrossEveryService) {
       call(admin, "PUT", "/api/inventory/" + sku, R"({"name":"Mug","price_cents":1299,"available":5})");
   ASSERT_TRUE(stocked.status == 200 || stocked.status == 201) << stocked.body;
   auto email = "trace-" + random_hex(6) + "@example.com";
-  auto registered = call("", "POST", "/api/users",
-                         R"({"email":")" + email + R"(","name":"Ann Lee","password":"correct horse"})");
+  std::string register_trace = random_hex(16);  // checked at the end: the account's insert is in it
+  auto registered =
+      testing::http(gateway_, "POST", "/api/users",
+                    R"({"email":")" + email + R"(","name":"Ann Lee","password":"correct horse"})",
+                    {{"traceparent", "00-" + register_trace + "-" + random_hex(8) + "-01"}});
   ASSERT_EQ(registered.status, 201) << registered.body;
   auto customer = login(email, "correct horse");
 
@@ -275,34 +278,43 @@ TEST_P(TracingE2E, OneOrderIsOneTraceAcrossEveryService) {
   }
   EXPECT_FALSE(order_id.empty());
 
-  // A read served by an async handler (the order list, after its wait for the read model) has its
-  // query inside the request's trace too (http::Request::tracer, a scope around the query).
+  // Work an async handler does synchronously is inside the request's trace too (http::Request::tracer,
+  // a scope around it): the order list's query after its wait for the read model, and the account's
+  // insert on the user service's blocking pool.
+  auto expect_query_under = [&](const std::string& which, const std::string& service,
+                                const std::string& method, const std::string& route) {
+    auto spans = in_trace(receiver_.wait_for(
+                              [&](const auto& all) {
+                                auto t = in_trace(all, which);
+                                return std::any_of(t.begin(), t.end(), [&](const auto& s) {
+                                  return s.service == service && s.kind == kClient &&
+                                         s.attributes.count("db.system") != 0;
+                                });
+                              },
+                              20s),
+                          which);
+    const ReceivedSpan* server = nullptr;
+    for (const auto& s : spans) {
+      if (s.service == service && s.kind == kServer && s.attributes.count("http.route") != 0 &&
+          s.attributes.at("http.route") == route && s.attributes.at("http.request.method") == method)
+        server = &s;
+    }
+    ASSERT_NE(server, nullptr) << method << " " << route << "\n" << describe(spans);
+    bool queried = false;
+    for (const auto& s : spans) {
+      queried = queried || (s.service == service && s.kind == kClient &&
+                            s.attributes.count("db.system") != 0 && s.parent_span_id == server->span_id);
+    }
+    EXPECT_TRUE(queried) << "no database span under " << service << "'s " << method << " " << route << "\n"
+                         << describe(spans);
+  };
   std::string list_trace = random_hex(16);
   auto listed = testing::http(gateway_, "GET", "/api/orders", "",
                               {{"Authorization", "Bearer " + customer},
                                {"traceparent", "00-" + list_trace + "-" + random_hex(8) + "-01"}});
   ASSERT_EQ(listed.status, 200) << listed.body;
-  auto list_spans = in_trace(receiver_.wait_for(
-                                 [&](const auto& all) {
-                                   auto t = in_trace(all, list_trace);
-                                   return std::any_of(t.begin(), t.end(), [](const auto& s) {
-                                     return s.service == "order" && s.kind == kClient &&
-                                            s.attributes.count("db.system") != 0;
-                                   });
-                                 },
-                                 20s),
-                             list_trace);
-  const ReceivedSpan* listing = nullptr;
-  for (const auto& s : list_spans) {
-    if (s.service == "order" && s.kind == kServer) listing = &s;
-  }
-  ASSERT_NE(listing, nullptr) << describe(list_spans);
-  bool queried = false;
-  for (const auto& s : list_spans) {
-    queried = queried || (s.service == "order" && s.kind == kClient && s.attributes.count("db.system") != 0 &&
-                          s.parent_span_id == listing->span_id);
-  }
-  EXPECT_TRUE(queried) << "no database span under the order service's GET /orders\n" << describe(list_spans);
+  expect_query_under(list_trace, "order", "GET", "/orders");
+  expect_query_under(register_trace, "user", "POST", "/users");
 }
 
 TEST_P(TracingE2E, UnsampledRequestsAreNotExportedButStillPropagate) {

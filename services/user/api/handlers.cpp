@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "mercato/json/json.hpp"
+#include "mercato/observability/tracing.hpp"
 
 namespace mercato::user {
 namespace {
@@ -45,7 +46,12 @@ boost::asio::awaitable<http::Response> create(UserService& service, service::Blo
   });
   if (!input) co_return http::Response::error(input.error(), req.request_id);
   auto traceparent = req.trace.to_traceparent();
-  auto user = co_await pool.run([&] { return service.create(*input, traceparent); });
+  // On a blocking-pool thread, where nothing is ambient: the scope makes the work's database transaction
+  // a span of the request's trace.
+  auto user = co_await pool.run([&] {
+    obs::ContextScope scope(req.tracer, req.trace);
+    return service.create(*input, traceparent);
+  });
   if (!user) co_return busy(req);
   if (!*user) co_return http::Response::error(user->error(), req.request_id);
   auto res = http::Response::json(201, to_json(**user));
@@ -97,7 +103,10 @@ boost::asio::awaitable<http::Response> login(AuthService& auth, service::Blockin
   });
   if (!input) co_return http::Response::error(input.error(), req.request_id);
   auto client = client_address(req, addresses);
-  auto ran = co_await pool.run([&] { return auth.login(input->email, input->password, client); });
+  auto ran = co_await pool.run([&] {
+    obs::ContextScope scope(req.tracer, req.trace);  // as for create
+    return auth.login(input->email, input->password, client);
+  });
   if (!ran) co_return busy(req);
   auto& outcome = *ran;
   if (!outcome.result) {
