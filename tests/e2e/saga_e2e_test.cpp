@@ -98,7 +98,7 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
     settings.per_service["shipping"]["APP_SHIPPING__UNSERVED_COUNTRIES"] = "IS";
     auto& order = settings.per_service["order"];
     order["APP_SAGA__STEP_TIMEOUT"] = step_timeout();
-    // Admission control's limit must stay below the step timeout (ADR 0017); these tests place far
+    // Admission control's limit must stay below the step timeout (ADR 0018); these tests place far
     // fewer orders than its floor, so it never refuses here.
     order["APP_ADMISSION__MAX_BACKLOG_TIME"] = "500ms";
     order["APP_SAGA__MODE"] = mode();

@@ -46,7 +46,7 @@ struct OpStats {
   std::uint64_t unauthorized = 0;  // 401: a token was refused (expired, or keys the service does not trust)
   std::uint64_t rate_limited = 0;  // 429: a rate limit of the gateway (or the login limits) refused it
   // Of the server errors: 503 with Retry-After, a refusal the system chose (the order service's admission
-  // control under overload, ADR 0017), told apart from a failure.
+  // control under overload, ADR 0018), told apart from a failure.
   std::uint64_t overloaded = 0;
   Histogram latency;  // microseconds, from the intended start (open loop) or the send (closed loop)
 

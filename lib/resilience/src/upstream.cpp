@@ -25,7 +25,7 @@ double state_value(BreakerState s) {
 }
 
 // A 503 with Retry-After is an instance alive and refusing work on purpose (shedding load: the order
-// service's admission control, ADR 0017; a full blocking pool): counting it as a failure would open the
+// service's admission control, ADR 0018; a full blocking pool): counting it as a failure would open the
 // circuit and eject the instance, refusing every request for the service because a few were refused,
 // and a retry would add to the load it sheds. It is answered as it is.
 bool failed(const Result<http::Response>& r) {

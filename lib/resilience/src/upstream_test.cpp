@@ -146,7 +146,7 @@ TEST_F(UpstreamInstances, NewInstancesStartWithAClosedCircuit) {
 }
 
 // A 503 with Retry-After is an instance alive and refusing work on purpose (the order service's admission
-// control, ADR 0017): it is passed on as it is, and neither opens the circuit nor ejects the instance —
+// control, ADR 0018): it is passed on as it is, and neither opens the circuit nor ejects the instance —
 // else the gateway would turn a few refusals of new orders into refusing every request for the
 // service. A 503 without it is a failure as before.
 TEST_F(UpstreamInstances, ADeliberateRefusalWithRetryAfterIsNoFailure) {

@@ -1,10 +1,5 @@
 #include "api/dashboard.hpp"
 
-#include <array>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-
 #include "api/web_files.hpp"
 #include "mercato/auth/principal.hpp"
 
@@ -26,11 +21,9 @@ void secure(http::Response& res) {
 }
 
 std::string_view content_type(std::string_view name) {
+  // The embedded files other than the page itself: its script and its style.
   if (name.ends_with(".js")) return "application/javascript; charset=utf-8";
   if (name.ends_with(".css")) return "text/css; charset=utf-8";
-  if (name.ends_with(".html")) return "text/html; charset=utf-8";
-  if (name.ends_with(".png")) return "image/png";
-  if (name.ends_with(".svg")) return "image/svg+xml";
   return "application/octet-stream";
 }
 
@@ -82,16 +75,8 @@ boost::asio::awaitable<http::Response> redrive(Dashboard& dashboard, const http:
 }  // namespace
 
 std::map<std::string, StaticFile> load_dashboard_assets(const std::string& dir) {
-  static const auto kFiles = std::to_array<const char*>({"uPlot.iife.min.js", "uPlot.min.css"});
-  std::map<std::string, StaticFile> files;
-  for (const char* name : kFiles) {
-    std::ifstream in(std::filesystem::path(dir) / name, std::ios::binary);
-    if (!in) continue;
-    std::ostringstream body;
-    body << in.rdbuf();
-    files.emplace(name, StaticFile{std::string(content_type(name)), body.str()});
-  }
-  return files;
+  return load_static_files(dir, {{"uPlot.iife.min.js", "application/javascript; charset=utf-8"},
+                                 {"uPlot.min.css", "text/css; charset=utf-8"}});
 }
 
 void register_dashboard_routes(http::Router& router, Dashboard& dashboard, const service::Identity& identity,

@@ -1,7 +1,6 @@
 #include "api/docs.hpp"
 
 #include <algorithm>
-#include <array>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,15 +8,10 @@
 
 namespace mercato::gateway {
 
-std::map<std::string, StaticFile> load_swagger_ui(const std::string& dir) {
-  static const auto kFiles = std::to_array<std::pair<const char*, const char*>>({
-      {"swagger-ui.css", "text/css"},
-      {"swagger-ui-bundle.js", "application/javascript"},
-      {"swagger-ui-standalone-preset.js", "application/javascript"},
-      {"favicon-32x32.png", "image/png"},
-  });
+std::map<std::string, StaticFile> load_static_files(
+    const std::string& dir, std::initializer_list<std::pair<const char*, const char*>> names) {
   std::map<std::string, StaticFile> files;
-  for (const auto& [name, type] : kFiles) {
+  for (const auto& [name, type] : names) {
     std::ifstream in(std::filesystem::path(dir) / name, std::ios::binary);
     if (!in) continue;
     std::ostringstream body;
@@ -25,6 +19,13 @@ std::map<std::string, StaticFile> load_swagger_ui(const std::string& dir) {
     files.emplace(name, StaticFile{type, body.str()});
   }
   return files;
+}
+
+std::map<std::string, StaticFile> load_swagger_ui(const std::string& dir) {
+  return load_static_files(dir, {{"swagger-ui.css", "text/css"},
+                                 {"swagger-ui-bundle.js", "application/javascript"},
+                                 {"swagger-ui-standalone-preset.js", "application/javascript"},
+                                 {"favicon-32x32.png", "image/png"}});
 }
 
 namespace {

@@ -6,6 +6,7 @@
 // Thread-safety: read-only after construction.
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <string>
 
@@ -19,6 +20,11 @@ struct StaticFile {
   std::string content_type;
   std::string body;
 };
+
+// The files `names` (base name, content type) found in `dir`, read once; a file that is missing is left
+// out (the npm package behind `dir` is not installed). What /docs and /dashboard serve from npm.
+std::map<std::string, StaticFile> load_static_files(
+    const std::string& dir, std::initializer_list<std::pair<const char*, const char*>> names);
 
 // The Swagger UI files found in `dir` (empty when the package is not installed).
 std::map<std::string, StaticFile> load_swagger_ui(const std::string& dir);

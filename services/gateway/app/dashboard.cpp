@@ -316,6 +316,14 @@ std::optional<http::Endpoint> Dashboard::ready_instance(const std::string& servi
 }
 
 asio::awaitable<std::string> Dashboard::dead_letters(std::string authorization, std::string request_id) {
+  // Which instances are ready is what the last refresh found: before the first one (the page asks for
+  // its dead letters and its overview at once), the refresh runs now.
+  bool never_refreshed = false;
+  {
+    std::lock_guard lock(mutex_);
+    never_refreshed = rendered_.empty();
+  }
+  if (never_refreshed) (void)co_await overview();
   boost::json::array out;
   std::set<std::string> names;
   for (const auto& [_, upstream] : table_.all()) names.insert(upstream.service);
