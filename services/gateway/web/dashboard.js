@@ -13,7 +13,7 @@
     traceUrl: '',
     cards: new Map(),   // service name -> {root, figures, instances, chart, health}
     selected: null,     // order id whose saga is shown
-    timers: [],
+    timers: new Map(),  // loop name -> its pending timer (one per loop)
   };
 
   const $ = (id) => document.getElementById(id);
@@ -59,8 +59,8 @@
   function signOut(why) {
     state.token = null;
     sessionStorage.removeItem(TOKEN_KEY);
-    for (const t of state.timers) clearTimeout(t);
-    state.timers = [];
+    for (const t of state.timers.values()) clearTimeout(t);
+    state.timers.clear();
     $('board').hidden = true;
     $('sign-out').hidden = true;
     $('login').hidden = false;
@@ -174,7 +174,7 @@
       if (e.status === 403) { signOut('This account is not an administrator.'); return; }
       showProblem('overview: ' + e.message);
     }
-    schedule(pollOverview, state.refreshMs);
+    schedule('overview', pollOverview, state.refreshMs);
   }
 
   // ---- orders and their sagas -------------------------------------------------------------------------
@@ -195,7 +195,7 @@
       showProblem('orders: ' + e.message);
     }
     if (state.selected) await showSaga(state.selected);
-    schedule(pollOrders, ORDERS_EVERY_MS);
+    schedule('orders', pollOrders, ORDERS_EVERY_MS);
   }
 
   // The trace id as a link when gateway.dashboard.trace_url names a trace viewer, else as text; `short`
@@ -294,10 +294,10 @@
 
   // ---- the loops ----------------------------------------------------------------------------------------
 
-  function schedule(fn, ms) {
+  function schedule(name, fn, ms) {
     if (!state.token) return;
-    state.timers.push(setTimeout(fn, ms));
-    if (state.timers.length > 32) state.timers = state.timers.slice(-8);
+    clearTimeout(state.timers.get(name));
+    state.timers.set(name, setTimeout(fn, ms));
   }
 
   function start() {
@@ -306,7 +306,7 @@
     $('sign-out').hidden = false;
     pollOverview();
     pollOrders();
-    const letters = () => { pollLetters().finally(() => schedule(letters, LETTERS_EVERY_MS)); };
+    const letters = () => { pollLetters().finally(() => schedule('letters', letters, LETTERS_EVERY_MS)); };
     letters();
   }
 
