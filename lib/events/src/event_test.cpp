@@ -7,9 +7,24 @@
 #include <string>
 
 #include "mercato/events/data.hpp"
+#include "mercato/events/transport.hpp"
 
 namespace mercato::events {
 namespace {
+
+TEST(Topics, AnEventGoesToItsFamilyAndACommandToTheFamilysCommandTopic) {
+  EXPECT_EQ(topic_of("order.created"), "order");
+  EXPECT_EQ(topic_of("inventory.reserved"), "inventory");
+  EXPECT_EQ(topic_of("inventory.reserve_requested"), "inventory-commands");
+  EXPECT_EQ(topic_of("payment.refund_requested"), "payment-commands");
+  EXPECT_TRUE(is_command("shipment.create_requested"));
+  EXPECT_FALSE(is_command("shipment.created"));
+  // Only the part right after the family decides; a family named like a command is still a family.
+  EXPECT_FALSE(is_command("x_requested.done"));
+  EXPECT_EQ(topic_of("x_requested.done"), "x_requested");
+  EXPECT_TRUE(is_command("a.b_requested.v2"));
+  EXPECT_FALSE(is_command("noseparator_requested"));
+}
 
 TEST(CloudEvent, RoundTripsThroughJson) {
   auto e = make_event("order", "order.created", "o-1", R"({"a":1})",

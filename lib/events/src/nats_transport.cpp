@@ -1,7 +1,8 @@
 // The NATS JetStream transport: the contract of transport.hpp mapped onto streams, durable pull consumers
 // and JetStream acks (libnats, the NATS C client).
 //
-// Streams. One stream per topic family, named "<PREFIX>_<TOPIC>" (e.g. MERCATO_ORDER), holding the
+// Streams. One stream per topic (topic_of: a type's family, or its commands), named "<PREFIX>_<TOPIC>"
+// (e.g. MERCATO_ORDER, MERCATO_INVENTORY-COMMANDS), holding the
 // subjects "<prefix>.<topic>.<partition>.<type>" (e.g. "mercato.order.3.order.created"), where the
 // partition is partition_of(event.subject, partitions). File storage, limits retention with no limits:
 // events stay after every group has acked them, so a group that subscribes later (a new service) still
@@ -20,14 +21,14 @@
 // retry would then break per-subject order. The async publish contexts are pooled, so concurrent
 // publish calls never wait for each other's acks.
 //
-// Consuming. A subscription (group G, types T) owns, for each topic family among T and each partition p,
+// Consuming. A subscription (group G, types T) owns, for each topic among T and each partition p,
 // a durable pull consumer "<G>-p<p>" on that topic's stream with the filter "<prefix>.<topic>.<p>.>",
 // AckExplicit, DeliverAll, MaxDeliver unlimited, AckWait = options.ack_wait and MaxAckPending = 1. The
 // last one is what keeps per-subject order while several members share the work: all members (in any
 // process) pull from the same consumer, and the broker hands out the next message of a partition only
 // once the previous one is acked — or given up — whoever held it. A message of a type the group did not
 // ask for (same partition) is acked without calling the handler; a group's subscriptions must
-// therefore ask for the same types per topic family (they are copies of one service). Consumers are
+// therefore ask for the same types per topic (they are copies of one service). Consumers are
 // created explicitly (js_AddConsumer, which on this server version also applies a changed ack_wait) and
 // then bound to, so the library never owns them: stopping a subscription unsubscribes without deleting
 // the durable, and a restarted member continues where the group left off.

@@ -5,7 +5,18 @@
 
 namespace mercato::events {
 
-std::string topic_of(std::string_view type) { return std::string(type.substr(0, type.find('.'))); }
+bool is_command(std::string_view type) {
+  auto dot = type.find('.');
+  if (dot == std::string_view::npos) return false;
+  std::string_view what = type.substr(dot + 1);
+  return what.substr(0, what.find('.')).ends_with("_requested");
+}
+
+std::string topic_of(std::string_view type) {
+  std::string topic(type.substr(0, type.find('.')));
+  if (is_command(type)) topic += "-commands";
+  return topic;
+}
 
 int partition_of(std::string_view subject, int partitions) {
   std::uint32_t hash = 2166136261u;

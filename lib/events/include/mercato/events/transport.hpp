@@ -103,7 +103,16 @@ class Transport {
 // before the first '.' ("order.created" → "order"), so every event about one aggregate shares a topic;
 // within a topic, events are spread over `partitions` by their subject, which is what keeps per-key
 // order while several members share the work.
+// Commands — types whose second part ends in "_requested" ("inventory.reserve_requested") — go to a
+// topic of their own, "<family>-commands" ('-' never occurs in a type, so no family can collide with
+// it). A broker hands a group everything in a partition of each topic it reads, whatever the type; with
+// commands beside the family's events, the service that executes the commands received every answer it
+// sent and the orchestrator every command, only to skip them (measured: about a third of all
+// deliveries of an orchestrated order; docs/benchmarks.md). Per-subject order holds within a topic: a
+// group that consumes both a family's commands and its events must not rely on the order between them.
 std::string topic_of(std::string_view type);
+// Whether `type` names a command (see topic_of).
+bool is_command(std::string_view type);
 // Stable across processes and languages: FNV-1a 32-bit of the subject, modulo `partitions`.
 int partition_of(std::string_view subject, int partitions);
 
