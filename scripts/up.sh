@@ -47,7 +47,7 @@
 #
 # Environment: MERCATO_<SVC>_PORT (ports), MERCATO_<SVC>_DATABASE_URL (that service's database.url, e.g.
 # postgres://... for any service; redis://... for inventory), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
-# MERCATO_SAGA_MODE (orchestration, the default in config/order.yaml, or choreography: how the order saga
+# MERCATO_SAGA_MODE (orchestration, the default in config/order.yaml and the participants' configs, or choreography: how the order saga
 # is coordinated; docs/saga.md), MERCATO_ORDER_TRANSPORT (grpc, the default in config/order.yaml, or http:
 # how the order service calls the user and inventory services), MERCATO_READY_TIMEOUT (seconds, default 30), MERCATO_STOP_TIMEOUT
 # (seconds, default 10). Any APP_*
@@ -169,7 +169,8 @@ _up_command() {
     else
       _UP_ENV+=("APP_AUTH__CLIENT_SECRET_FILE=${MERCATO_SECRETS_DIR}/${name}.secret")
     fi
-    if [[ "$name" == order && -n "${MERCATO_SAGA_MODE:-}" ]]; then
+    # The order service coordinates by it, the participants subscribe by it (lib/service saga.hpp).
+    if [[ "$name" =~ ^(order|inventory|payment|shipping)$ && -n "${MERCATO_SAGA_MODE:-}" ]]; then
       _UP_ENV+=("APP_SAGA__MODE=${MERCATO_SAGA_MODE}")
     fi
     if [[ "$name" == order && -n "${MERCATO_ORDER_TRANSPORT:-}" ]]; then

@@ -12,6 +12,7 @@
 #include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/identity.hpp"
+#include "mercato/service/saga.hpp"
 #include "mercato/storage/storage.hpp"
 
 namespace mercato::inventory {
@@ -43,10 +44,13 @@ void set_up(service::Context& ctx) {
   // Owned before the bus is attached, so it outlives the bus's consumers (ctx destroys in reverse).
   auto& saga = ctx.own(std::make_unique<inventory::SagaHandlers>(stock, event_store, ctx.name()));
   auto& bus = events::attach(ctx, event_store);
-  // Choreography (docs/saga.md): a choreographed order's own events are its commands.
-  bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
-  bus.on("order.confirmed", [&saga](const events::CloudEvent& e) { return saga.on_order_confirmed(e); });
-  bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
+  // Choreography (docs/saga.md), only when this system's sagas are choreographed
+  // (mercato/service/saga.hpp): a choreographed order's own events are its commands.
+  if (service::read_saga_mode(ctx.config().section("saga")) == service::SagaMode::kChoreography) {
+    bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
+    bus.on("order.confirmed", [&saga](const events::CloudEvent& e) { return saga.on_order_confirmed(e); });
+    bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
+  }
   // The order saga's commands, each answered once on the outbox (app/saga_handlers.hpp).
   bus.on("inventory.reserve_requested",
          [&saga](const events::CloudEvent& e) { return saga.on_reserve_requested(e); });

@@ -11,6 +11,7 @@
 #include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/identity.hpp"
+#include "mercato/service/saga.hpp"
 #include "mercato/storage/storage.hpp"
 
 namespace mercato::payment {
@@ -31,11 +32,14 @@ void set_up(service::Context& ctx) {
   auto& bus = events::attach(ctx, event_store);
   // The order saga's commands (docs/saga.md), answered through the same outbox.
   auto& saga = ctx.own(std::make_unique<payment::SagaHandlers>(payments, event_store, ctx.name()));
-  // Choreography: a choreographed order is charged once both of these have come, in either order.
-  bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
-  bus.on("inventory.reserved",
-         [&saga](const events::CloudEvent& e) { return saga.on_inventory_reserved(e); });
-  bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
+  // Choreography (only when this system's sagas are choreographed: mercato/service/saga.hpp): a
+  // choreographed order is charged once both of these have come, in either order.
+  if (service::read_saga_mode(ctx.config().section("saga")) == service::SagaMode::kChoreography) {
+    bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
+    bus.on("inventory.reserved",
+           [&saga](const events::CloudEvent& e) { return saga.on_inventory_reserved(e); });
+    bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
+  }
   bus.on("payment.charge_requested",
          [&saga](const events::CloudEvent& e) { return saga.on_charge_requested(e); });
   bus.on("payment.refund_requested",

@@ -9,6 +9,7 @@
 #include "app/shipping_settings.hpp"
 #include "mercato/events/bus.hpp"
 #include "mercato/service/identity.hpp"
+#include "mercato/service/saga.hpp"
 #include "mercato/storage/storage.hpp"
 
 namespace mercato::shipping {
@@ -28,10 +29,14 @@ void set_up(service::Context& ctx) {
          [&saga](const events::CloudEvent& e) { return saga.on_create_requested(e); });
   bus.on("shipment.cancel_requested",
          [&saga](const events::CloudEvent& e) { return saga.on_cancel_requested(e); });
-  // Choreography: a choreographed order ships once both of these have come, in either order.
-  bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
-  bus.on("payment.processed", [&saga](const events::CloudEvent& e) { return saga.on_payment_processed(e); });
-  bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
+  // Choreography (only when this system's sagas are choreographed: mercato/service/saga.hpp): a
+  // choreographed order ships once both of these have come, in either order.
+  if (service::read_saga_mode(ctx.config().section("saga")) == service::SagaMode::kChoreography) {
+    bus.on("order.created", [&saga](const events::CloudEvent& e) { return saga.on_order_created(e); });
+    bus.on("payment.processed",
+           [&saga](const events::CloudEvent& e) { return saga.on_payment_processed(e); });
+    bus.on("order.cancelled", [&saga](const events::CloudEvent& e) { return saga.on_order_cancelled(e); });
+  }
   if (auto r = bus.start(); !r) throw std::runtime_error("cannot start the event bus: " + r.error().message);
 }
 

@@ -70,8 +70,10 @@ std::vector<Mode> all_modes() {
     modes.push_back({s, "postgres"});
   }
   modes.push_back({"inventory", "redis"});
-  for (const auto& m : {"orchestration", "choreography", "none"})
-    modes.push_back({"order", std::string("saga-") + m});
+  // The order service coordinates by saga.mode; the participants subscribe by the same key.
+  for (const char* service : {"order", "inventory", "payment", "shipping"})
+    for (const auto& m : {"orchestration", "choreography", "none"})
+      modes.push_back({service, std::string("saga-") + m});
   return modes;
 }
 

@@ -37,9 +37,13 @@ class EventsE2E : public ::testing::TestWithParam<std::string> {
                                            {"APP_EVENTS__MAX_DELIVER", "2"},
                                            {"APP_EVENTS__RETRY_DELAY", "20ms"},
                                            {"APP_EVENTS__RELAY_POLL", "1h"}};  // only commits wake it
+    // Participants set to choreography consume order.created too (orchestrated, only the notification
+    // service would); the order service still orchestrates, so for these orders they only record it.
+    auto participant_env = bus;
+    participant_env["APP_SAGA__MODE"] = "choreography";
     user_ = std::make_unique<ServiceProcess>("user", dir_);
-    inventory_ = std::make_unique<ServiceProcess>("inventory", dir_, bus);
-    payment_ = std::make_unique<ServiceProcess>("payment", dir_, bus);
+    inventory_ = std::make_unique<ServiceProcess>("inventory", dir_, participant_env);
+    payment_ = std::make_unique<ServiceProcess>("payment", dir_, participant_env);
     notification_ = std::make_unique<ServiceProcess>("notification", dir_, bus);
     auto order_env = bus;
     order_env["APP_UPSTREAMS__USER"] = "127.0.0.1:" + std::to_string(user_->port);

@@ -96,6 +96,9 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
         .topology = testing::Topology::kMonolith,
         .services = {"user", "inventory", "payment", "shipping", "notification", "order"}};
     settings.per_service["shipping"]["APP_SHIPPING__UNSERVED_COUNTRIES"] = "IS";
+    // The participants subscribe by the same key (mercato/service/saga.hpp).
+    for (const char* participant : {"inventory", "payment", "shipping"})
+      settings.per_service[participant]["APP_SAGA__MODE"] = mode();
     auto& order = settings.per_service["order"];
     order["APP_SAGA__STEP_TIMEOUT"] = step_timeout();
     // Admission control's limit must stay below the step timeout (ADR 0018); these tests place far
@@ -117,9 +120,12 @@ class SagaE2E : public ::testing::TestWithParam<std::string> {
                                            {"APP_EVENTS__PREFIX", "saga" + random_hex(5)},
                                            {"APP_EVENTS__ACK_WAIT", "5s"}};
     user_ = std::make_unique<ServiceProcess>("user", dir_, bus);
-    inventory_ = std::make_unique<ServiceProcess>("inventory", dir_, bus);
-    payment_ = std::make_unique<ServiceProcess>("payment", dir_, bus);
-    auto shipping_env = bus;
+    // The participants subscribe by the order service's saga.mode (mercato/service/saga.hpp).
+    auto participant_env = bus;
+    participant_env["APP_SAGA__MODE"] = mode();
+    inventory_ = std::make_unique<ServiceProcess>("inventory", dir_, participant_env);
+    payment_ = std::make_unique<ServiceProcess>("payment", dir_, participant_env);
+    auto shipping_env = participant_env;
     shipping_env["APP_SHIPPING__UNSERVED_COUNTRIES"] = "IS";
     shipping_ = std::make_unique<ServiceProcess>("shipping", dir_, shipping_env);
     notification_ = std::make_unique<ServiceProcess>("notification", dir_, bus);

@@ -1,11 +1,16 @@
 #include "app/saga_settings.hpp"
 
+#include "mercato/service/saga.hpp"
+
 namespace mercato::order {
 
 SagaSettings read_saga_settings(const config::Section& section) {
   SagaSettings s;
-  auto mode = section.choice("mode", "orchestration", {"orchestration", "choreography", "none"});
-  s.coordination = mode == "none" ? std::nullopt : parse_coordination(mode);
+  switch (service::read_saga_mode(section)) {
+    case service::SagaMode::kOrchestration: s.coordination = Coordination::kOrchestration; break;
+    case service::SagaMode::kChoreography: s.coordination = Coordination::kChoreography; break;
+    case service::SagaMode::kNone: s.coordination = std::nullopt; break;
+  }
   s.timeouts.step = section.duration("step_timeout", s.timeouts.step);
   s.timeouts.order = section.duration("order_deadline", s.timeouts.order);
   s.tick = section.duration("tick", s.tick);
