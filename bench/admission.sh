@@ -49,20 +49,6 @@ bench_load_ensure
 bench_workspace admission
 bench_root
 
-# use_order_config CONFIG: the private root's config/order.yaml for CONFIG — the checkout's (a link) for
-# "on", a copy whose limits never refuse for "off".
-use_order_config() {
-  rm -f "$BENCH_ROOT/config/order.yaml"
-  if [[ "$1" == on ]]; then
-    ln -s "$MERCATO_ROOT/config/order.yaml" "$BENCH_ROOT/config/order.yaml"
-  else
-    sed -e 's/^\(  min_backlog:\) *[0-9]*/\1 100000000/' -e 's/^\(  max_backlog:\) *[0-9]*/\1 100000000/' \
-      "$MERCATO_ROOT/config/order.yaml" >"$BENCH_ROOT/config/order.yaml"
-    grep -q '^  max_backlog: 100000000' "$BENCH_ROOT/config/order.yaml" ||
-      die "config/order.yaml has no admission.max_backlog to raise"
-  fi
-}
-
 # sample_backlog FILE PORT SECONDS: "<unix ms> <backlog>" every second into FILE, for at most SECONDS
 # (bounded; stopped by PID before that when the run ends). Runs in the background: SAMPLER_PID.
 sample_backlog() {
@@ -85,7 +71,7 @@ backlog_peak() { awk '$2 != "?" && $2 + 0 > m { m = $2 + 0 } END { print m + 0 }
 declare -A ROW=()
 declare -a COMMANDS=()
 for config in "${CONFIGS[@]}"; do
-  use_order_config "$config"
+  bench_admission "$config"
   log_info "admission $config: starting the system"
   bench_up "$RESULTS/$config.up.log"
   COMMANDS+=("$config: $BENCH_UP_CMD")

@@ -260,6 +260,25 @@ bench_root() {
   done
 }
 
+# bench_admission on|off: the private root's config/order.yaml (call after bench_root, before bench_up):
+# "on" the checkout's as shipped (a link); "off" a copy whose admission limits never refuse
+# (admission.min_backlog = max_backlog = 100000000: the backlog gauge still runs) — the order flow's
+# own capacity, with every order of a burst accepted (ADR 0018; section 12 of docs/benchmarks.md
+# measures admission itself).
+bench_admission() {
+  rm -f "$BENCH_ROOT/config/order.yaml"
+  case "$1" in
+    on) ln -s "$MERCATO_ROOT/config/order.yaml" "$BENCH_ROOT/config/order.yaml" ;;
+    off)
+      sed -e 's/^\(  min_backlog:\) *[0-9]*/\1 100000000/' -e 's/^\(  max_backlog:\) *[0-9]*/\1 100000000/' \
+        "$MERCATO_ROOT/config/order.yaml" >"$BENCH_ROOT/config/order.yaml"
+      grep -q '^  max_backlog: 100000000' "$BENCH_ROOT/config/order.yaml" ||
+        die "config/order.yaml has no admission.max_backlog to raise"
+      ;;
+    *) die "bench_admission: on or off, not '$1'" ;;
+  esac
+}
+
 # bench_policy_without_client_limits FILE: the policy FILE without its top-level rateLimits section (up
 # to the next top-level key); comments say what was removed. A service's own rateLimit (virtualServices)
 # is a capacity guard of that service, not a per-client limit, and stays.

@@ -63,6 +63,10 @@
 #   BENCH_ORDERS_SETTLE [60s]        mercato-load --settle of the open-loop runs and the probe
 #   BENCH_ORDERS_PG_SYNCHRONOUS_COMMIT [on]   PostgreSQL's synchronous_commit (on | off)
 #   BENCH_ORDERS_PG_SERVICES ["user order payment inventory"]   the services put on PostgreSQL
+#   BENCH_ORDERS_ADMISSION [off]     the order service's admission control: off = limits that never
+#                                    refuse, so a burst is accepted whole and saturation is the sagas'
+#                                    own rate (with it on, most of a 32-client burst is refused with 503
+#                                    and the rate is taken over the few accepted); on = as shipped
 #   BENCH_ORDERS_LOAD_ARGS           extra mercato-load arguments for every run (e.g. "--threads 2")
 #   BENCH_BUILD [1]                  0 = do not build first (the binaries must exist)
 #   BENCH_KEEP [0]                   1 = keep the temporary folder (systems' var/, PostgreSQL data)
@@ -116,6 +120,9 @@ fi
 bench_load_ensure
 
 bench_workspace orders
+bench_root
+ADMISSION="${BENCH_ORDERS_ADMISSION:-off}"
+bench_admission "$ADMISSION"
 START_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
 T_START="$(now_ms)"
 
@@ -341,7 +348,8 @@ report() {
     "resolution). Every run ends with \`./mercato check\` against its system (mercato-load runs it)." \
     "Authorization as in production: the products stocked by the system's admin, every order placed and" \
     "read back by a customer who logged in, with their own token; the gateway's policy is" \
-    "config/gateway-policy.yaml without its per-client rateLimits (bench/lib.sh)."
+    "config/gateway-policy.yaml without its per-client rateLimits (bench/lib.sh). Admission control:" \
+    "$ADMISSION ($([[ "$ADMISSION" == off ]] && echo "config/order.yaml with limits that never refuse" || echo "as shipped"); BENCH_ORDERS_ADMISSION)."
   if want_storage postgres; then
     echo "PostgreSQL: ${PG_SERVICES[*]} on one private PostgreSQL (one database each, created afresh per" \
       "run; fsync on, synchronous_commit=$PG_SYNC, shared_buffers 256MB; each service's pool as its" \
@@ -359,7 +367,7 @@ report() {
   echo "BENCH_ORDERS_MODES=\"${MODES[*]}\" BENCH_ORDERS_STORAGES=\"${STORAGES[*]}\"" \
     "BENCH_ORDERS_DURATION=$DURATION BENCH_ORDERS_CONNECTIONS=$CONNECTIONS" \
     "BENCH_ORDERS_OPEN_CONNECTIONS=$OPEN_CONNECTIONS BENCH_ORDERS_PROBE_ORDERS=$PROBE_ORDERS" \
-    "BENCH_ORDERS_SHARES=\"${SHARES[*]}\" BENCH_ORDERS_SETTLE=$SETTLE${BENCH_ORDERS_LOAD_ARGS:+ BENCH_ORDERS_LOAD_ARGS=\"$BENCH_ORDERS_LOAD_ARGS\"}" \
+    "BENCH_ORDERS_SHARES=\"${SHARES[*]}\" BENCH_ORDERS_SETTLE=$SETTLE BENCH_ORDERS_ADMISSION=$ADMISSION${BENCH_ORDERS_LOAD_ARGS:+ BENCH_ORDERS_LOAD_ARGS=\"$BENCH_ORDERS_LOAD_ARGS\"}" \
     "./mercato bench orders"
   if want_storage postgres; then
     echo "# PostgreSQL (initdb -D \$TMP/postgres/data -U mercato -A trust -E UTF8 --locale=C first; as root it runs as user postgres)"
