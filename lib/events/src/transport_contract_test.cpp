@@ -61,6 +61,27 @@ class Recorder {
 
 std::size_t count(const std::vector<Recorder::Seen>& seen) { return seen.size(); }
 
+// Holds handlers until opened (at most 20 s), so a test can look at the transport while one event is held.
+class Gate {
+ public:
+  void wait() {
+    std::unique_lock lock(mutex_);
+    opened_cv_.wait_for(lock, std::chrono::seconds(20), [this] { return open_; });
+  }
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    opened_cv_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_cv_;
+  bool open_ = false;  // guarded by mutex_
+};
+
 CloudEvent event(std::string type, std::string subject, int n) {
   return make_event("contract", std::move(type), std::move(subject), "{\"n\":" + std::to_string(n) + "}");
 }
@@ -197,23 +218,16 @@ TEST_P(TransportContract, PendingCountsWhatWaitsBehindTheEventBeingHandled) {
   ASSERT_TRUE(t);
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(t->publish(event("order.created", "same", i)));
   Recorder r;
-  std::mutex gate_mutex;
-  std::condition_variable gate_cv;
-  bool open_gate = false;
+  Gate gate;
   auto sub = t->subscribe(options("lag", {"order.created"}), [&](const Delivery& d) -> Result<void> {
     r.add("a", d.event, d.attempt);
-    std::unique_lock lock(gate_mutex);
-    gate_cv.wait_for(lock, 20s, [&] { return open_gate; });
+    gate.wait();
     return {};
   });
   ASSERT_TRUE(sub) << sub.error().message;
   ASSERT_TRUE(r.wait_for([](auto& s) { return count(s) >= 1; }));
   auto held = (*sub)->pending();
-  {
-    std::lock_guard lock(gate_mutex);
-    open_gate = true;
-  }
-  gate_cv.notify_all();
+  gate.open();
   ASSERT_TRUE(r.wait_for([](auto& s) { return count(s) >= 5; }));
   if (GetParam() != "nats" && GetParam() != "kafka") {
     EXPECT_FALSE(held.has_value()) << "a transport that reports pending() needs this test to check it";
@@ -235,14 +249,11 @@ TEST_P(TransportContract, AFamilysCommandsAndEventsTravelApart) {
   ASSERT_TRUE(t->publish(event("stock.reserve_requested", "same", 4)));
   Recorder commands;
   Recorder answers;
-  std::mutex gate_mutex;
-  std::condition_variable gate_cv;
-  bool open_gate = false;
+  Gate gate;
   auto executor =
       t->subscribe(options("executor", {"stock.reserve_requested"}), [&](const Delivery& d) -> Result<void> {
         commands.add("executor", d.event, d.attempt);
-        std::unique_lock lock(gate_mutex);
-        gate_cv.wait_for(lock, 20s, [&] { return open_gate; });
+        gate.wait();
         return {};
       });
   ASSERT_TRUE(executor) << executor.error().message;
@@ -251,11 +262,7 @@ TEST_P(TransportContract, AFamilysCommandsAndEventsTravelApart) {
   ASSERT_TRUE(commands.wait_for([](auto& s) { return count(s) >= 1; }));
   ASSERT_TRUE(answers.wait_for([](auto& s) { return count(s) >= 3; }));
   auto held = (*executor)->pending();
-  {
-    std::lock_guard lock(gate_mutex);
-    open_gate = true;
-  }
-  gate_cv.notify_all();
+  gate.open();
   ASSERT_TRUE(commands.wait_for([](auto& s) { return count(s) >= 2; }));
   for (const auto& seen : commands.snapshot()) EXPECT_EQ(seen.event.type, "stock.reserve_requested");
   for (const auto& seen : answers.snapshot()) EXPECT_EQ(seen.event.type, "stock.reserved");
