@@ -7,10 +7,14 @@
 // A failed event stays at its partition's head until its retry time, blocking only its partition.
 //
 // Durability (`?file=PATH`): the log and every group's committed offsets are kept in a SQLite file as
-// well as in memory. publish() returns once its batch is committed there (one transaction), an ack or a
-// give-up commits the group's offset before the next event of that partition is claimed, and opening
+// well as in memory. publish() returns once its batch is committed there (one transaction); the offsets
+// that acks and give-ups move are written together, every group's and partition's in one transaction:
+// by an ack once the oldest has waited kCursorWriteInterval, by a dispatch thread that finds nothing to
+// handle, and when a subscription stops or the broker closes; opening
 // the same file again (after a crash or a restart) reads both back: what was published and not yet
-// acked by a group is delivered to it again, in its partition's order. The file is written with
+// acked by a group — or acked in the last moment before a crash — is delivered to it again, in its
+// partition's order (at least once: the consumers' inboxes drop what they had handled). An offset per
+// ack had been about half of the monolith's transactions on this one file (docs/benchmarks.md, 13). The file is written with
 // lib/sqlite's settings (WAL, synchronous=NORMAL): a committed publish survives a crash of the process;
 // a power loss may lose the last transactions, as it may of the services' own databases and of
 // nats-server 2.9's store (docs/adr/0006-events.md). In-flight state (attempt numbers, retry times) is
@@ -38,9 +42,10 @@
 //
 // Thread-safety: the broker's state is guarded by one mutex per broker; handlers run on dispatch
 // threads without it. Publishes and subscribes write the file with the mutex held (so the file's order
-// is the log's); an ack writes its offset without it (only its own dispatch thread can move that
-// partition's offset for that group, so those writes cannot reorder).
+// is the log's); acked offsets are written without it, under a mutex of their own held across the write
+// (so a later offset is never overwritten by an earlier one).
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <condition_variable>
 #include <deque>
@@ -49,6 +54,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "mercato/core/time.hpp"
 #include "mercato/events/transport.hpp"
@@ -58,6 +64,9 @@ namespace mercato::events {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// How long an acked offset may wait in memory before it is written to the broker file (see the top).
+constexpr auto kCursorWriteInterval = std::chrono::milliseconds(10);
 
 constexpr std::string_view kScheme = "inprocess://";
 constexpr std::chrono::milliseconds kDefaultRetention = std::chrono::minutes(1);
@@ -263,8 +272,31 @@ class BrokerFile {
     });
   }
 
-  // A group's next position in a partition: set on every ack, or only when it has none (`if_absent`,
-  // a group's first subscription), so the file knows the group before its first ack.
+  // Acked positions of any groups, in one transaction.
+  struct GroupCursor {
+    std::string group;
+    std::string topic;
+    int part;
+    std::uint64_t next;
+  };
+  Result<void> save_acked(const std::vector<GroupCursor>& cursors) {
+    if (cursors.empty()) return {};
+    return db_->with([&](sql::Connection& c) -> Result<void> {
+      if (auto r = c.begin(); !r) return r;
+      for (const auto& n : cursors) {
+        if (auto r = c.run("INSERT INTO broker_cursors(consumer_group, topic, part, next_position) "
+                           "VALUES ($1, $2, $3, $4) ON CONFLICT (consumer_group, topic, part) "
+                           "DO UPDATE SET next_position = excluded.next_position",
+                           {n.group, n.topic, n.part, static_cast<std::int64_t>(n.next)});
+            !r)
+          return r;
+      }
+      return c.commit();
+    });
+  }
+
+  // A group's next position in a partition: set when acks are written, or only when it has none
+  // (`if_absent`, a group's first subscription), so the file knows the group before its first ack.
   Result<void> save_cursors(const std::string& group, const std::vector<StoredStart>& next, bool if_absent) {
     return db_->with([&](sql::Connection& c) -> Result<void> {
       if (next.size() > 1) {
@@ -345,6 +377,9 @@ class Broker {
  public:
   Broker(BrokerSettings settings, std::unique_ptr<BrokerFile> file)
       : settings_(std::move(settings)), file_(std::move(file)) {}
+  ~Broker() { flush_acked(); }  // every subscription flushed when it stopped; this is the last word
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
 
   const BrokerSettings& settings() const noexcept { return settings_; }
 
@@ -492,10 +527,10 @@ class Broker {
   void settle(const std::string& group, const Claim& work, bool done, Clock::time_point retry_at) {
     Result<void> saved;
     if (done && file_) {
-      // Without the lock: only this dispatch thread moves this group's offset in this partition now.
-      // A failed write is not a failed ack — the event was handled, and a later ack in the partition
-      // writes a later offset over it; until then a restart would deliver it again (at least once).
-      saved = file_->save_cursors(group, {{work.topic, work.partition, work.offset + 1}}, false);
+      // Without the lock. A failed write is not a failed ack — the event was handled, and the offset
+      // stays to be written with the next ones; until then a restart would deliver it again (at least
+      // once).
+      saved = write_acked(BrokerFile::GroupCursor{group, work.topic, work.partition, work.offset + 1}, false);
     }
     {
       std::lock_guard lock(mutex);
@@ -513,6 +548,36 @@ class Broker {
       }
     }
     changed.notify_all();
+  }
+
+  // Notes an acked offset; writes every noted one when `now` asks so or the oldest has waited
+  // kCursorWriteInterval. The file's copy lags memory by at most that (see the top of this file).
+  Result<void> write_acked(std::optional<BrokerFile::GroupCursor> acked, bool now) {
+    std::lock_guard lock(cursors_mutex_);
+    if (acked) {
+      if (unwritten_.empty()) unwritten_since_ = Clock::now();
+      unwritten_[{acked->group, acked->topic, acked->part}] = acked->next;
+      has_unwritten_.store(true, std::memory_order_relaxed);
+    }
+    if (unwritten_.empty() || (!now && Clock::now() - unwritten_since_ < kCursorWriteInterval)) return {};
+    std::vector<BrokerFile::GroupCursor> batch;
+    batch.reserve(unwritten_.size());
+    for (const auto& [key, next] : unwritten_)
+      batch.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), next});
+    auto r = file_->save_acked(batch);
+    if (r) unwritten_.clear();
+    has_unwritten_.store(!unwritten_.empty(), std::memory_order_relaxed);
+    return r;
+  }
+  // Whether acked offsets wait to be written (a dispatch thread with nothing to do writes them).
+  bool has_unwritten() const noexcept { return has_unwritten_.load(std::memory_order_relaxed); }
+
+  // Writes the acked offsets still in memory only (a subscription stopping, the broker closing).
+  void flush_acked() {
+    if (!file_) return;
+    auto r = write_acked(std::nullopt, true);
+    std::lock_guard lock(mutex);
+    note(r);
   }
 
   // Whether the file takes writes. After a failed write it tries one of its own, so a broker that
@@ -574,6 +639,11 @@ class Broker {
   std::map<std::string, std::vector<Partition>> topics_;  // guarded by mutex, as all below
   std::map<std::string, GroupState> groups_;
   std::string file_error_;
+  // Acked offsets not yet in the file, by (group, topic, partition), and since when the oldest waits.
+  std::mutex cursors_mutex_;
+  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> unwritten_;  // guarded by cursors_mutex_
+  Clock::time_point unwritten_since_;                                             // guarded by cursors_mutex_
+  std::atomic<bool> has_unwritten_{false};
 };
 
 // The brokers of this process by name and prefix. One without a file is kept until the process exits
@@ -668,20 +738,33 @@ class InProcessSubscription final : public Subscription {
     }
     broker_->changed.notify_all();
     if (thread_.joinable()) thread_.join();
+    broker_->flush_acked();  // a stopped member's acks are in the file before it is gone
     broker_->leave(options_.group);
   }
 
  private:
   void dispatch() {
     std::unique_lock lock(broker_->mutex);
+    bool wrote_idle = false;  // since the last claimed event
     while (!stopping_) {
       auto now = Clock::now();
       auto next_wake = now + std::chrono::seconds(1);
       auto work = broker_->claim(options_.group, topics_, wanted_, now, next_wake);
       if (!work) {
+        if (!wrote_idle && broker_->has_unwritten()) {
+          // Nothing to handle: the acked offsets waiting for company are written now, without the
+          // broker's lock (the write takes it to record a failure), and the claim is tried again. Once
+          // per idle spell, so a file that refuses writes does not make this loop spin.
+          wrote_idle = true;
+          lock.unlock();
+          broker_->flush_acked();
+          lock.lock();
+          continue;
+        }
         broker_->changed.wait_until(lock, next_wake);
         continue;
       }
+      wrote_idle = false;
       lock.unlock();
       auto result = handler_(Delivery{work->event, work->attempt});
       bool done = result.ok();
