@@ -551,7 +551,8 @@ class Broker {
   }
 
   // Notes an acked offset; writes every noted one when `now` asks so or the oldest has waited
-  // kCursorWriteInterval. The file's copy lags memory by at most that (see the top of this file).
+  // kCursorWriteInterval. While acks keep coming the file lags memory by about that; when they stop, a
+  // dispatch thread that runs out of work writes the rest (see the top of this file).
   Result<void> write_acked(std::optional<BrokerFile::GroupCursor> acked, bool now) {
     std::lock_guard lock(cursors_mutex_);
     if (acked) {
