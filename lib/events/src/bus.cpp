@@ -111,7 +111,7 @@ void Bus::stop() {
     stopping_ = true;
   }
   stopping_cv_.notify_all();
-  outbox_signal::raise();  // wakes the relay if it waits for commits
+  outbox_signal::raise(store_.signal_key());  // wakes the relay if it waits for commits
   if (subscription_) subscription_->stop();
   if (relay_.joinable()) relay_.join();
 }
@@ -267,7 +267,8 @@ void Bus::refresh_dead_letters_gauge() {
 // process-wide signal that many stores raise), not on a period; the poll is only the fallback, and after
 // a failed publish the wait is a backoff that the next commit must not cut short.
 void Bus::relay_loop() {
-  auto seen = outbox_signal::generation();
+  const void* signal = store_.signal_key();
+  auto seen = outbox_signal::generation(signal);
   auto backoff = std::chrono::milliseconds(0);
   auto next_purge = std::chrono::steady_clock::now();
   auto next_dead_letters = std::chrono::steady_clock::now();
@@ -297,9 +298,9 @@ void Bus::relay_loop() {
     if (backoff.count() > 0) {
       std::unique_lock lock(mutex_);
       stopping_cv_.wait_for(lock, backoff, [&] { return stopping_; });
-      seen = outbox_signal::generation();
+      seen = outbox_signal::generation(signal);
     } else {
-      outbox_signal::wait(seen, settings_.relay_poll);
+      outbox_signal::wait(signal, seen, settings_.relay_poll);
     }
   }
 }

@@ -6,7 +6,9 @@
 #include "mercato/events/store.hpp"
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <unordered_map>
 
 #include "mercato/core/ids.hpp"
 #include "mercato/observability/tracing.hpp"
@@ -16,28 +18,42 @@ namespace mercato::events {
 
 namespace outbox_signal {
 namespace {
-std::mutex mutex;
-std::condition_variable changed;
-std::uint64_t current = 0;
+struct Signal {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::uint64_t current = 0;  // guarded by mutex
+};
+// Never erased, so a Signal& stays valid without the registry's lock.
+Signal& signal(const void* key) {
+  static std::mutex registry_mutex;
+  static std::unordered_map<const void*, std::unique_ptr<Signal>> registry;
+  std::lock_guard lock(registry_mutex);
+  auto& slot = registry[key];
+  if (!slot) slot = std::make_unique<Signal>();
+  return *slot;
+}
 }  // namespace
 
-void raise() noexcept {
+void raise(const void* key) noexcept {
+  auto& s = signal(key);
   {
-    std::lock_guard lock(mutex);
-    ++current;
+    std::lock_guard lock(s.mutex);
+    ++s.current;
   }
-  changed.notify_all();
+  s.changed.notify_all();
 }
 
-std::uint64_t generation() noexcept {
-  std::lock_guard lock(mutex);
-  return current;
+std::uint64_t generation(const void* key) noexcept {
+  auto& s = signal(key);
+  std::lock_guard lock(s.mutex);
+  return s.current;
 }
 
-bool wait(std::uint64_t& seen, std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex);
-  bool raised = changed.wait_for(lock, timeout, [&] { return current != seen; });
-  seen = current;
+bool wait(const void* key, std::uint64_t& seen, std::chrono::milliseconds timeout) {
+  auto& s = signal(key);
+  std::unique_lock lock(s.mutex);
+  bool raised = s.changed.wait_for(lock, timeout, [&] { return s.current != seen; });
+  seen = s.current;
   return raised;
 }
 }  // namespace outbox_signal
@@ -171,6 +187,8 @@ class SqlEventStore final : public EventStore {
       return static_cast<std::size_t>(n);
     });
   }
+
+  const void* signal_key() const noexcept override { return &db_; }
 
   Result<std::int64_t> unsent_count() override {
     return db_.with([&](sql::Connection& c) -> Result<std::int64_t> {
@@ -306,7 +324,7 @@ Result<void> append_outbox(sql::Connection& c, std::span<const CloudEvent> event
         c.query("INSERT INTO event_outbox(event_id, type, envelope, created_at_ms) VALUES ($1, $2, $3, $4)",
                 {e.id, e.type, envelope, ms}));
   }
-  c.after_commit(outbox_signal::raise);
+  c.after_commit([key = c.database()] { outbox_signal::raise(key); });
   return {};
 }
 

@@ -71,7 +71,7 @@ Result<std::int64_t> append_stream(sql::Connection& c, std::string_view stream, 
     }
     position = (*inserted)[0].integer(0);
   }
-  c.after_commit(outbox_signal::raise);
+  c.after_commit([key = c.database()] { outbox_signal::raise(key); });
   return position;
 }
 

@@ -44,7 +44,8 @@ std::string json_array(const std::vector<std::int64_t>& values, char open, char 
 
 class SqliteConnection final : public Connection {
  public:
-  explicit SqliteConnection(sqlite::Connection& c) : Connection(Dialect::kSqlite), c_(c) {}
+  SqliteConnection(sqlite::Connection& c, const Database* database)
+      : Connection(Dialect::kSqlite, database), c_(c) {}
 
   Result<Rows> query(std::string_view sql, const Params& params) override {
     note_statement(sql);
@@ -161,7 +162,7 @@ class EngineDatabase : public Database, public MeteredPool {
     db_.with([&](auto& raw) {
       waiting.reset();
       Counted in_use(use_->in_use);
-      Wrapper c(raw);
+      Wrapper c(raw, this);
       fn(c);
       if (span.recording()) {
         std::string_view system = dialect() == Dialect::kSqlite ? "sqlite" : "postgresql";
@@ -231,7 +232,8 @@ postgres::Param to_postgres(const Param& p) {
 
 class PostgresConnection final : public Connection {
  public:
-  explicit PostgresConnection(postgres::Connection& c) : Connection(Dialect::kPostgres), c_(c) {}
+  PostgresConnection(postgres::Connection& c, const Database* database)
+      : Connection(Dialect::kPostgres, database), c_(c) {}
 
   Result<Rows> query(std::string_view sql, const Params& params) override {
     note_statement(sql);

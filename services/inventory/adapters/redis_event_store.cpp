@@ -231,7 +231,7 @@ Result<bool> RedisEventStore::handle_once(std::string_view consumer, std::string
   if (reply.type != redis::Reply::Type::kInteger) return Error::internal("redis: unexpected inbox reply");
   bool first = reply.integer == 1;
   // The script is the commit: wake this process's relay, as append_outbox does after a SQL commit.
-  if (first && !outgoing.empty()) events::outbox_signal::raise();
+  if (first && !outgoing.empty()) events::outbox_signal::raise(signal_key());
   return first;
 }
 

@@ -81,6 +81,8 @@ class RedisEventStore final : public events::EventStore {
   Result<void> mark_failed(std::int64_t seq, std::string_view error) override;
   Result<std::size_t> purge(SystemTime before) override;
   Result<std::int64_t> unsent_count() override;
+  // The client it shares with the repository: both raise the outbox signal with it.
+  const void* signal_key() const noexcept override { return &client_; }
   Result<std::int64_t> dead_letter_count() override;
   Result<bool> handle_once(std::string_view consumer, std::string_view event_id,
                            std::span<const events::CloudEvent> outgoing = {}) override;

@@ -166,9 +166,10 @@ std::string item_field(std::size_t index, std::string_view name) {
   return "items[" + std::to_string(index) + "]." + std::string(name);
 }
 
-// After a script that appended events: wakes this process's relay (the store's commit is the script).
-void appended(std::span<const events::CloudEvent> events) {
-  if (!events.empty()) events::outbox_signal::raise();
+// After a script that appended events: wakes the relay of the event store sharing `client` (the store's
+// commit is the script; RedisEventStore::signal_key()).
+void appended(const redis::Client& client, std::span<const events::CloudEvent> events) {
+  if (!events.empty()) events::outbox_signal::raise(&client);
 }
 
 void add_outbox_keys(std::vector<std::string>& keys, std::string_view prefix) {
@@ -198,7 +199,7 @@ Result<PutProductResult> RedisInventoryRepository::put_product(const std::string
   MERCATO_RETURN_IF_ERROR(add_outbox_envelopes(args, events));
   auto reply = client_.eval(kPutProduct, keys, args);
   MERCATO_ASSIGN_OR_RETURN(auto out, outcome(reply));
-  appended(events);  // either answer changed the product
+  appended(client_, events);  // either answer changed the product
   const auto& e = *out;
   if (e[0].text == "created") return PutProductResult{make_product(product_id, input, now), true};
   if (e[0].text != "replaced" || e.size() != 4) return Error::internal("put script: unexpected answer");
@@ -269,7 +270,7 @@ Result<ReserveResult> RedisInventoryRepository::reserve(const ReservationRequest
                                 field);
   }
   if (kind == "created" && e.size() == 2) {
-    appended(events);
+    appended(client_, events);
     MERCATO_ASSIGN_OR_RETURN(auto items, parse_items(e[1].text));
     return ReserveResult{
         Reservation{request.order_id, ReservationStatus::kReserved, std::move(items), now, now}, true};
@@ -307,7 +308,7 @@ Result<SettleResult> RedisInventoryRepository::settle(std::string_view order_id,
   const auto& e = *out;
   const auto& kind = e[0].text;
   if (kind == "moved") {
-    appended(events);
+    appended(client_, events);
     return SettleResult{std::move(moved_to), true};
   }
   if (kind == "final" && e.size() == 3) {

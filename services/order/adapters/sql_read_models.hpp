@@ -29,6 +29,8 @@ namespace mercato::order {
 
 class SqlReadModels final : public OrderReadModels {
  public:
+  // The streams' database: append_stream raises the signal with it (events/streams.cpp).
+  const void* change_signal() const noexcept override { return &db_; }
   // Creates the tables (migrations of the order database) and the projections' rows. `metrics`
   // (optional) gets mercato_projection_lag_events and _lag_seconds per projection, set by catch_up.
   explicit SqlReadModels(sql::Database& db, obs::Registry* metrics = nullptr);

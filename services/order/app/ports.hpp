@@ -193,6 +193,8 @@ struct ProjectionStatus {
 class OrderReadModels {
  public:
   virtual ~OrderReadModels() = default;
+  // What commits of the streams these models project raise events::outbox_signal with.
+  virtual const void* change_signal() const noexcept = 0;
   // The projections' names: "order_summaries" and "sales_daily".
   static const std::vector<std::string>& names() {
     static const std::vector<std::string> kNames = {"order_summaries", "sales_daily"};

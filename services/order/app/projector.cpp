@@ -23,26 +23,27 @@ Projector::Projector(OrderReadModels& models, std::optional<std::chrono::millise
 
 Projector::~Projector() {
   stopping_ = true;
-  events::outbox_signal::raise();  // wakes the loop now rather than at its next poll
+  events::outbox_signal::raise(models_.change_signal());  // wakes the loop now, not at its next poll
   if (thread_.joinable()) thread_.join();
   std::lock_guard lock(rebuilds_mutex_);
   rebuilds_.clear();  // joins each (a rebuild runs to its end: it never leaves a half switch)
 }
 
 void Projector::run() {
-  auto seen = events::outbox_signal::generation();
+  const void* signal = models_.change_signal();
+  auto seen = events::outbox_signal::generation(signal);
   auto backoff = std::chrono::milliseconds(0);
   while (!stopping_) {
     auto applied = models_.catch_up(kBatch);
     if (!applied) {
       if (on_error_) on_error_(applied.error());
       backoff = std::min(std::max(backoff * 2, std::chrono::milliseconds(50)), poll_);
-      events::outbox_signal::wait(seen, backoff);
+      events::outbox_signal::wait(signal, seen, backoff);
       continue;
     }
     backoff = std::chrono::milliseconds(0);
     if (*applied > 0) continue;  // more may be waiting
-    events::outbox_signal::wait(seen, poll_);
+    events::outbox_signal::wait(signal, seen, poll_);
   }
 }
 

@@ -1,7 +1,7 @@
 // What to do once a transaction commits, and never if it rolls back: how the outbox wakes its relay only
 // after the events it wakes it for are visible. One per connection of a storage driver.
 //
-//   actions.add([] { outbox_signal::raise(); });
+//   actions.add([key] { outbox_signal::raise(key); });
 //   return actions.committed(exec("COMMIT"));   // runs them when the commit succeeded
 //
 // Thread-safety: none; belongs to its connection (one thread at a time).

@@ -82,6 +82,8 @@ class EventStore {
   // Deletes sent outbox rows and inbox records older than `before`; returns how many went.
   virtual Result<std::size_t> purge(SystemTime before) = 0;
   virtual Result<std::int64_t> unsent_count() = 0;
+  // What this store's commits raise outbox_signal with (below).
+  virtual const void* signal_key() const noexcept = 0;
 
   // For a consumer whose handler has no state of its own to change (or whose effect is idempotent by
   // its own key and already committed): records the event as handled and appends `outgoing` to the
@@ -135,13 +137,18 @@ Result<void> answer_command(EventStore& store, std::string_view consumer, const 
 
 std::unique_ptr<EventStore> open_store(sql::Database& db);
 
-// A process-wide signal the outbox relays wait on; append_outbox raises it after commit. Each raise
-// bumps a generation, so every relay in the process sees it (tests run several).
+// The signal an outbox relay waits on, one per store: append_outbox raises the key of the connection's
+// database after commit (sql::Connection::database()), and a relay waits on its store's
+// (EventStore::signal_key()). Each raise bumps that key's generation, so everyone waiting on it sees it.
+// One per store, not one per process: in the monolith every module's commit had woken every module's
+// relay and the projector, each for a round that mostly found nothing, queueing for the module's one
+// database connection with the handlers (docs/benchmarks.md, 13). Keys are addresses; a key's entry is
+// kept for the process's life (a few bytes per database ever opened).
 namespace outbox_signal {
-void raise() noexcept;
-std::uint64_t generation() noexcept;
-// Waits until the generation differs from `seen` or `timeout` passed; updates `seen`.
-bool wait(std::uint64_t& seen, std::chrono::milliseconds timeout);
+void raise(const void* key) noexcept;
+std::uint64_t generation(const void* key) noexcept;
+// Waits until the key's generation differs from `seen` or `timeout` passed; updates `seen`.
+bool wait(const void* key, std::uint64_t& seen, std::chrono::milliseconds timeout);
 }  // namespace outbox_signal
 
 }  // namespace mercato::events

@@ -192,10 +192,14 @@ auto read_all(Result<Rows> rows, Read&& read)
 // a conflict, a CHECK firing a refused change).
 enum class Failure { kNone, kUniqueViolation, kCheckViolation, kForeignKeyViolation, kOther };
 
+class Database;
+
 class Connection {
  public:
   virtual ~Connection() = default;
   Dialect dialect() const noexcept { return dialect_; }
+  // The database that lent this connection (what a per-database signal is keyed by: the outbox's).
+  const Database* database() const noexcept { return database_; }
 
   // Runs one statement (rendered for the dialect, prepared once per connection and cached).
   virtual Result<Rows> query(std::string_view sql, const Params& params = {}) = 0;
@@ -230,7 +234,7 @@ class Connection {
   virtual Result<void> lock(std::int32_t space, std::string_view key) = 0;
 
  protected:
-  explicit Connection(Dialect dialect) : dialect_(dialect) {}
+  Connection(Dialect dialect, const Database* database) : dialect_(dialect), database_(database) {}
   // Each engine's query/exec/begin call these (cheap: a counter, and the first verb kept once).
   void note_statement(std::string_view sql) noexcept;
   void note_begin() noexcept { began_transaction_ = true; }
@@ -238,6 +242,7 @@ class Connection {
 
  private:
   Dialect dialect_;
+  const Database* database_;
   std::string_view first_operation_;
   int statements_ = 0;
   bool began_transaction_ = false;
