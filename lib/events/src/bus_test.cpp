@@ -116,6 +116,28 @@ TEST_F(EventsBusMetrics, OutboxLagGrowsWhileTheBrokerRefusesAndDropsOnceItAccept
   EXPECT_EQ(gauge("mercato_events_outbox_unsent"), 0.0);
 }
 
+// The outbox signal is per store (store.hpp): a commit that appended events wakes its own store's relay,
+// not another database's; a transaction rolled back wakes nobody.
+TEST_F(EventsBusMetrics, ACommitRaisesTheSignalOfItsOwnStoreOnly) {
+  auto other_db = sql::Database::open(sqlite::DatabaseSettings{.path = (dir_ / "other.db").string()});
+  auto other = open_store(*other_db);
+  ASSERT_NE(store_->signal_key(), other->signal_key());
+  auto mine = outbox_signal::generation(store_->signal_key());
+  auto theirs = outbox_signal::generation(other->signal_key());
+  auto rolled_back = db_->with([&](sql::Connection& c) -> Result<void> {
+    MERCATO_RETURN_IF_ERROR(c.begin());
+    MERCATO_RETURN_IF_ERROR(
+        append_outbox(c, std::vector<CloudEvent>{make_event("test", "thing.changed", "t1", "{}")}));
+    c.rollback();
+    return {};
+  });
+  ASSERT_TRUE(rolled_back) << rolled_back.error().message;
+  EXPECT_EQ(outbox_signal::generation(store_->signal_key()), mine) << "a rollback woke the relay";
+  append_aged(0s);
+  EXPECT_GT(outbox_signal::generation(store_->signal_key()), mine);
+  EXPECT_EQ(outbox_signal::generation(other->signal_key()), theirs) << "another store's relay was woken";
+}
+
 TEST_F(EventsBusMetrics, DeadLettersCountsWhatIsStoredNow) {
   bus_->refresh_gauges();
   EXPECT_EQ(gauge("mercato_events_dead_letters"), 0.0);

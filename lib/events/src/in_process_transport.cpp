@@ -14,9 +14,9 @@
 // the same file again (after a crash or a restart) reads both back: what was published and not yet
 // acked by a group — or acked in the last moment before a crash — is delivered to it again, in its
 // partition's order (at least once: the consumers' inboxes drop what they had handled). An offset per
-// ack had been about half of the monolith's transactions on this one file (docs/benchmarks.md, 13). The file is written with
-// lib/sqlite's settings (WAL, synchronous=NORMAL): a committed publish survives a crash of the process;
-// a power loss may lose the last transactions, as it may of the services' own databases and of
+// ack had been about half of the monolith's transactions on this one file (docs/benchmarks.md, 13). The file
+// is written with lib/sqlite's settings (WAL, synchronous=NORMAL): a committed publish survives a crash of
+// the process; a power loss may lose the last transactions, as it may of the services' own databases and of
 // nats-server 2.9's store (docs/adr/0006-events.md). In-flight state (attempt numbers, retry times) is
 // not kept: after a restart an unacked event starts again at attempt 1.
 //

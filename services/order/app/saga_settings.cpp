@@ -7,9 +7,15 @@ namespace mercato::order {
 SagaSettings read_saga_settings(const config::Section& section) {
   SagaSettings s;
   switch (service::read_saga_mode(section)) {
-    case service::SagaMode::kOrchestration: s.coordination = Coordination::kOrchestration; break;
-    case service::SagaMode::kChoreography: s.coordination = Coordination::kChoreography; break;
-    case service::SagaMode::kNone: s.coordination = std::nullopt; break;
+    case service::SagaMode::kOrchestration:
+      s.coordination = Coordination::kOrchestration;
+      break;
+    case service::SagaMode::kChoreography:
+      s.coordination = Coordination::kChoreography;
+      break;
+    case service::SagaMode::kNone:
+      s.coordination = std::nullopt;
+      break;
   }
   s.timeouts.step = section.duration("step_timeout", s.timeouts.step);
   s.timeouts.order = section.duration("order_deadline", s.timeouts.order);
