@@ -6,6 +6,7 @@
 #include <set>
 
 #include "host.hpp"
+#include "mercato/service/memory.hpp"
 
 extern char** environ;
 
@@ -58,6 +59,7 @@ struct MonolithSettings {
 }  // namespace
 
 int run_monolith(int argc, char** argv, std::span<const Module> available) {
+  (void)return_large_blocks_to_the_system();
   CommandLine line{.config_path = "config/monolith.yaml"};
   if (auto code = parse_command_line(
           argc, argv, "Mercato monolith: the gateway and the services in one process",

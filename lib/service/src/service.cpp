@@ -20,6 +20,7 @@
 #include "mercato/rpc/client.hpp"
 #include "mercato/rpc/server.hpp"
 #include "mercato/service/blocking.hpp"
+#include "mercato/service/memory.hpp"
 
 extern char** environ;
 
@@ -443,6 +444,7 @@ std::optional<int> parse_command_line(int argc, char** argv, const std::string& 
 int run(int argc, char** argv, const Module& module) { return run(argc, argv, module.name, module.setup); }
 
 int run(int argc, char** argv, std::string_view name, const std::function<void(Context&)>& setup) {
+  (void)return_large_blocks_to_the_system();
   CommandLine line;
   if (auto code =
           parse_command_line(argc, argv, "Mercato " + std::string(name) + " service",
