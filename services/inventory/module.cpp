@@ -11,6 +11,7 @@
 #include "api/handlers.hpp"
 #include "app/saga_handlers.hpp"
 #include "mercato/events/bus.hpp"
+#include "mercato/service/grpc.hpp"
 #include "mercato/service/identity.hpp"
 #include "mercato/service/saga.hpp"
 #include "mercato/storage/storage.hpp"
@@ -38,8 +39,8 @@ void set_up(service::Context& ctx) {
   auto& identity = service::attach_identity(ctx);
   inventory::register_routes(ctx.router(), stock, identity);
   // The catalog's prices for other services over gRPC (api/inventory.proto), on the same port.
-  ctx.grpc_server().add(
-      ctx.own(std::make_unique<inventory::CatalogGrpc>(ctx.grpc_server(), stock, identity)));
+  service::grpc_server(ctx).add(
+      ctx.own(std::make_unique<inventory::CatalogGrpc>(service::grpc_server(ctx), stock, identity)));
   // Publishes inventory.reserved / committed / released / product_updated (app/inventory_events.hpp).
   // Owned before the bus is attached, so it outlives the bus's consumers (ctx destroys in reverse).
   auto& saga = ctx.own(std::make_unique<inventory::SagaHandlers>(stock, event_store, ctx.name()));

@@ -15,6 +15,7 @@
 #include "app/saga_settings.hpp"
 #include "mercato/core/periodic.hpp"
 #include "mercato/events/bus.hpp"
+#include "mercato/service/grpc.hpp"
 #include "mercato/service/identity.hpp"
 #include "mercato/storage/storage.hpp"
 
@@ -182,12 +183,12 @@ void set_up(service::Context& ctx) {
   auto& customers =
       users == Transport::kGrpc
           ? static_cast<order::CustomerDirectory&>(ctx.own(std::make_unique<order::GrpcCustomerDirectory>(
-                upstream("user", users), ctx.grpc_channels(), identity)))
+                upstream("user", users), service::grpc_channels(ctx), identity)))
           : ctx.own(std::make_unique<order::HttpCustomerDirectory>(upstream("user", users), identity));
   auto inventory = transport_of("inventory");
   auto& catalog = inventory == Transport::kGrpc
                       ? static_cast<order::Catalog&>(ctx.own(std::make_unique<order::GrpcCatalog>(
-                            upstream("inventory", inventory), ctx.grpc_channels())))
+                            upstream("inventory", inventory), service::grpc_channels(ctx))))
                       : ctx.own(std::make_unique<order::HttpCatalog>(upstream("inventory", inventory)));
   auto saga = order::read_saga_settings(ctx.config().section("saga"));
   // Admission control (ADR 0018) bounds the sagas in flight, so only with sagas (mode: none has none).

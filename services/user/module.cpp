@@ -13,6 +13,7 @@
 #include "api/handlers.hpp"
 #include "mercato/core/periodic.hpp"
 #include "mercato/events/bus.hpp"
+#include "mercato/service/grpc.hpp"
 #include "mercato/service/identity.hpp"
 #include "mercato/storage/storage.hpp"
 
@@ -176,7 +177,8 @@ void set_up(service::Context& ctx) {
   }));
   user::register_routes(ctx.router(), users, hashing, identity);
   // The same users for other services over gRPC (api/user.proto), on the same port.
-  ctx.grpc_server().add(ctx.own(std::make_unique<user::UsersGrpc>(ctx.grpc_server(), users, identity)));
+  service::grpc_server(ctx).add(
+      ctx.own(std::make_unique<user::UsersGrpc>(service::grpc_server(ctx), users, identity)));
   user::register_auth_routes(ctx.router(), auth, hashing, settings.addresses);
   // Publishes user.registered / user.updated from the outbox; consumes nothing yet.
   auto& bus = events::attach(ctx, event_store);

@@ -17,7 +17,6 @@
 #include "mercato/http/server.hpp"
 #include "mercato/observability/otlp.hpp"
 #include "mercato/observability/tracing_settings.hpp"
-#include "mercato/rpc/client.hpp"
 #include "mercato/service/service.hpp"
 
 namespace mercato::service {

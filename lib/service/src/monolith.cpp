@@ -6,6 +6,7 @@
 #include <set>
 
 #include "host.hpp"
+#include "mercato/service/grpc.hpp"
 #include "mercato/service/memory.hpp"
 
 extern char** environ;
@@ -138,7 +139,7 @@ int run_monolith(int argc, char** argv, std::span<const Module> available) {
     }
     // Before the pool's threads start, so no call can miss a local server (LocalServers is then read-only).
     local.add(*in->server);
-    if (in->context->has_grpc_server()) local_grpc.add(in->server->port(), in->context->grpc_server());
+    if (in->context->has_grpc_server()) local_grpc.add(in->server->port(), grpc_server(*in->context));
   }
   io->start();
   for (auto& in : modules) {

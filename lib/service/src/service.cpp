@@ -17,8 +17,6 @@
 #include "mercato/config/yaml_json.hpp"
 #include "mercato/etcd/etcd.hpp"
 #include "mercato/http/server.hpp"
-#include "mercato/rpc/client.hpp"
-#include "mercato/rpc/server.hpp"
 #include "mercato/service/blocking.hpp"
 #include "mercato/service/memory.hpp"
 
@@ -43,22 +41,9 @@ Context::Context(std::string name, const config::Source& config, const obs::Logg
       client_(client) {}
 
 Context::~Context() {
-  grpc_server_.reset();  // it holds the owned gRPC services
+  if (grpc_) grpc_->release_server();  // it holds the owned gRPC services
   // Destroy owned objects in reverse order of creation: later objects may use earlier ones.
   while (!owned_.empty()) owned_.pop_back();
-}
-
-rpc::Server& Context::grpc_server() {
-  if (!grpc_server_) {
-    grpc_server_ = std::make_unique<rpc::Server>(
-        name_, io_, [this] { return ready(); }, logger_, metrics_, tracer_);
-  }
-  return *grpc_server_;
-}
-
-rpc::Channels& Context::grpc_channels() {
-  if (!grpc_channels_) grpc_channels_ = std::make_unique<rpc::Channels>(local_grpc_, tracer_);
-  return *grpc_channels_;
 }
 
 void Context::watch_upstream(std::string_view name,
@@ -310,13 +295,9 @@ void listen(Instance& in, http::IoPool& io) {
   in.server = std::make_unique<http::Server>(io, in.server_settings, std::move(in.context->router()),
                                              *in.logger, *in.metrics, in.tracer.get());
   if (in.context->has_grpc_server()) {
-    auto& grpc = in.context->grpc_server();
-    const auto& limits = in.server_settings;
-    grpc.set_limits({.max_message_bytes = limits.max_body_bytes,
-                     .max_metadata_bytes = limits.max_header_bytes,
-                     .idle_timeout = limits.idle_timeout});
-    grpc.start();
-    in.server->on_http2([&grpc](int fd) { grpc.adopt(fd); });
+    auto* grpc = in.context->grpc_side();
+    grpc->start(in.server_settings);
+    in.server->on_http2([grpc](int fd) { grpc->adopt(fd); });
   }
   in.server->start();
 }
@@ -404,7 +385,7 @@ void drain(const std::vector<Instance*>& instances, http::IoPool& io) {
   // gRPC first, while the I/O threads its handlers run on still run: it waits for calls under way.
   for (auto* in : instances) {
     if (in->context && in->context->has_grpc_server())
-      in->context->grpc_server().shutdown(in->server_settings.shutdown_grace);
+      in->context->grpc_side()->shutdown(in->server_settings.shutdown_grace);
   }
   std::vector<std::promise<void>> drained(instances.size());
   for (std::size_t i = 0; i < instances.size(); ++i) {

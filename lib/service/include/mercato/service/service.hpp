@@ -19,6 +19,7 @@
 // used from the I/O threads afterwards and destroyed, in reverse order, after the server has stopped.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -37,6 +38,9 @@
 
 namespace mercato::discovery {
 class Agent;
+}
+namespace mercato::http {
+struct ServerSettings;
 }
 namespace mercato::rpc {
 class Channels;
@@ -123,14 +127,29 @@ class Context {
   }
   const std::vector<std::pair<std::string, LiveSetting>>& live_settings() const { return live_settings_; }
 
-  // gRPC (mercato/rpc, README "gRPC between services"): this service's gRPC server, made on first use.
-  // Add the service's generated CallbackServices to it in setup (owned by the context); the host starts
-  // it, hands it the HTTP/2 connections of the service's own port, registers the port as the instance's
-  // gRPC address and shuts it down before the I/O threads stop.
-  rpc::Server& grpc_server();
-  bool has_grpc_server() const noexcept { return grpc_server_ != nullptr; }
-  // Channels to other services' gRPC: one per instance; in-process to a module of the same process.
-  rpc::Channels& grpc_channels();
+  // gRPC (README "gRPC between services"): a service that serves or calls gRPC links
+  // mercato_service_grpc and asks it for its server and channels (grpc.hpp: grpc_server(ctx),
+  // grpc_channels(ctx)); that is what puts its GrpcSide here. lib/service itself does not link gRPC, so a
+  // service without it does not load gRPC's libraries (about 4 MB resident; docs/benchmarks.md, 14).
+  // The host starts the side's server, hands it the HTTP/2 connections of the service's own port,
+  // registers the port as the instance's gRPC address and shuts it down before the I/O threads stop.
+  class GrpcSide {
+   public:
+    virtual ~GrpcSide() = default;
+    // Whether the service serves gRPC (a server was asked for).
+    virtual bool serving() const noexcept = 0;
+    // With the HTTP server's limits (messages, metadata, idle connections).
+    virtual void start(const http::ServerSettings& limits) = 0;
+    virtual void adopt(int fd) = 0;
+    virtual void shutdown(std::chrono::milliseconds grace) = 0;
+    // Drops the server, and with it the services it holds, before the objects they call into go.
+    virtual void release_server() noexcept = 0;
+  };
+  GrpcSide* grpc_side() const noexcept { return grpc_.get(); }
+  void set_grpc_side(std::unique_ptr<GrpcSide> side) { grpc_ = std::move(side); }
+  bool has_grpc_server() const noexcept { return grpc_ != nullptr && grpc_->serving(); }
+  // The other modules' gRPC servers in this process (the monolith), or nullptr.
+  const rpc::LocalServers* local_grpc() const noexcept { return local_grpc_; }
   void set_local_grpc(const rpc::LocalServers* local) { local_grpc_ = local; }
 
   // The tracer of this service's spans (tracing.hpp), or nullptr when tracing is off (no OTLP endpoint
@@ -182,9 +201,7 @@ class Context {
   const obs::Tracer* tracer_ = nullptr;
   discovery::Agent* discovery_ = nullptr;
   const rpc::LocalServers* local_grpc_ = nullptr;
-  std::unique_ptr<rpc::Channels> grpc_channels_;
-  // After owned_: destroyed before the services it calls into.
-  std::unique_ptr<rpc::Server> grpc_server_;
+  std::unique_ptr<GrpcSide> grpc_;  // its server is released before owned_ goes (~Context)
 };
 
 // A service as the host runs it: its name (config/<name>.yaml, api/<name>.yaml, logs, metrics) and the
