@@ -12,7 +12,7 @@
 #include <charconv>
 
 #include "mercato/asio/names.hpp"
-#include "mercato/otlp/trace.pb.h"
+#include "mercato/otlp_lite/trace.pb.h"
 
 namespace mercato::obs {
 
@@ -20,7 +20,7 @@ using namespace mercato::net;  // asio, beast, bhttp, tcp, kUseTuple
 
 namespace {
 
-namespace pb = mercato::otlp::v1;
+namespace pb = mercato::otlp::lite::v1;  // the lite runtime's copy (CMakeLists.txt)
 
 // 32 (or 16) lowercase hex digits → their 16 (or 8) bytes, as OTLP carries ids.
 std::string hex_to_bytes(std::string_view hex) {
