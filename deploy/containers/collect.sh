@@ -25,6 +25,30 @@ package_of() {
   done
   return 1
 }
+# Libraries a process opens at run time (dlopen) instead of linking, which ldd cannot see: libpq, opened
+# by a service configured for PostgreSQL (lib/postgres/src/libpq.hpp). Copied with their own libraries
+# into the image of every binary that names them.
+runtime_opened=(libpq.so.5)
+
+# libraries_of FILE: the shared libraries FILE loads, by path.
+libraries_of() { ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'; }
+
+# needed_by BINARY: what BINARY loads, linked or opened at run time.
+needed_by() {
+  local so path
+  libraries_of "$1"
+  for so in "${runtime_opened[@]}"; do
+    grep -qF "$so" "$1" || continue
+    path="$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ { print $NF; exit }')"
+    [[ -n "$path" ]] || {
+      echo "collect.sh: $1 opens $so at run time, and no $so is installed" >&2
+      exit 1
+    }
+    echo "$path"
+    libraries_of "$path"
+  done
+}
+
 for target in "$@"; do
   name="${target#mercato-}"
   dest="$out/$name"
@@ -37,7 +61,7 @@ for target in "$@"; do
     # in the image, and with it the dynamic loader's path (every exec then fails with "no such file").
     mkdir -p "$dest/usr$(dirname "${lib#/usr}")"
     cp -L "$lib" "$dest/usr${lib#/usr}"
-  done < <(ldd "$dest/usr/local/bin/mercato" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
+  done < <(needed_by "$dest/usr/local/bin/mercato" | sort -u)
   install -D -m 0644 "/src/config/$name.yaml" "$dest/opt/mercato/config.yaml"
   if [[ -f "/src/api/$name.yaml" ]]; then
     install -D -m 0644 "/src/api/$name.yaml" "$dest/opt/mercato/api/$name.yaml"
