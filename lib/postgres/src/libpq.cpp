@@ -26,27 +26,27 @@ Api load() {
                              " (Debian package libpq5)");
   }
   Api a{};
-#define MERCATO_LIBPQ_BIND(name) bind(library, a.name, #name)
-  MERCATO_LIBPQ_BIND(PQclear);
-  MERCATO_LIBPQ_BIND(PQcmdTuples);
-  MERCATO_LIBPQ_BIND(PQconnectdb);
-  MERCATO_LIBPQ_BIND(PQerrorMessage);
-  MERCATO_LIBPQ_BIND(PQexec);
-  MERCATO_LIBPQ_BIND(PQexecPrepared);
-  MERCATO_LIBPQ_BIND(PQfinish);
-  MERCATO_LIBPQ_BIND(PQgetisnull);
-  MERCATO_LIBPQ_BIND(PQgetlength);
-  MERCATO_LIBPQ_BIND(PQgetvalue);
-  MERCATO_LIBPQ_BIND(PQnfields);
-  MERCATO_LIBPQ_BIND(PQntuples);
-  MERCATO_LIBPQ_BIND(PQprepare);
-  MERCATO_LIBPQ_BIND(PQreset);
-  MERCATO_LIBPQ_BIND(PQresultErrorField);
-  MERCATO_LIBPQ_BIND(PQresultErrorMessage);
-  MERCATO_LIBPQ_BIND(PQresultStatus);
-  MERCATO_LIBPQ_BIND(PQsetNoticeProcessor);
-  MERCATO_LIBPQ_BIND(PQstatus);
-  MERCATO_LIBPQ_BIND(PQtransactionStatus);
+#define MERCATO_LIBPQ_BIND(member, name) bind(library, a.member, #name)
+  MERCATO_LIBPQ_BIND(clear, PQclear);
+  MERCATO_LIBPQ_BIND(cmd_tuples, PQcmdTuples);
+  MERCATO_LIBPQ_BIND(connectdb, PQconnectdb);
+  MERCATO_LIBPQ_BIND(error_message, PQerrorMessage);
+  MERCATO_LIBPQ_BIND(exec, PQexec);
+  MERCATO_LIBPQ_BIND(exec_prepared, PQexecPrepared);
+  MERCATO_LIBPQ_BIND(finish, PQfinish);
+  MERCATO_LIBPQ_BIND(getisnull, PQgetisnull);
+  MERCATO_LIBPQ_BIND(getlength, PQgetlength);
+  MERCATO_LIBPQ_BIND(getvalue, PQgetvalue);
+  MERCATO_LIBPQ_BIND(nfields, PQnfields);
+  MERCATO_LIBPQ_BIND(ntuples, PQntuples);
+  MERCATO_LIBPQ_BIND(prepare, PQprepare);
+  MERCATO_LIBPQ_BIND(reset, PQreset);
+  MERCATO_LIBPQ_BIND(result_error_field, PQresultErrorField);
+  MERCATO_LIBPQ_BIND(result_error_message, PQresultErrorMessage);
+  MERCATO_LIBPQ_BIND(result_status, PQresultStatus);
+  MERCATO_LIBPQ_BIND(set_notice_processor, PQsetNoticeProcessor);
+  MERCATO_LIBPQ_BIND(status, PQstatus);
+  MERCATO_LIBPQ_BIND(transaction_status, PQtransactionStatus);
 #undef MERCATO_LIBPQ_BIND
   return a;
 }
@@ -55,8 +55,8 @@ Api load() {
 
 const Api& api() {
   // A static's initialisation is thread-safe, and retried on the next call when load() throws.
-  static const Api loaded = load();
-  return loaded;
+  static const Api kLoaded = load();
+  return kLoaded;
 }
 
 }  // namespace mercato::postgres::libpq

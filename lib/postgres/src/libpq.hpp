@@ -10,28 +10,28 @@
 
 namespace mercato::postgres::libpq {
 
-// The functions postgres.cpp calls, each as libpq declares it.
+// The functions postgres.cpp calls, each as libpq declares it (PQ<name> as <name>).
 struct Api {
-  decltype(&::PQclear) PQclear;
-  decltype(&::PQcmdTuples) PQcmdTuples;
-  decltype(&::PQconnectdb) PQconnectdb;
-  decltype(&::PQerrorMessage) PQerrorMessage;
-  decltype(&::PQexec) PQexec;
-  decltype(&::PQexecPrepared) PQexecPrepared;
-  decltype(&::PQfinish) PQfinish;
-  decltype(&::PQgetisnull) PQgetisnull;
-  decltype(&::PQgetlength) PQgetlength;
-  decltype(&::PQgetvalue) PQgetvalue;
-  decltype(&::PQnfields) PQnfields;
-  decltype(&::PQntuples) PQntuples;
-  decltype(&::PQprepare) PQprepare;
-  decltype(&::PQreset) PQreset;
-  decltype(&::PQresultErrorField) PQresultErrorField;
-  decltype(&::PQresultErrorMessage) PQresultErrorMessage;
-  decltype(&::PQresultStatus) PQresultStatus;
-  decltype(&::PQsetNoticeProcessor) PQsetNoticeProcessor;
-  decltype(&::PQstatus) PQstatus;
-  decltype(&::PQtransactionStatus) PQtransactionStatus;
+  decltype(&::PQclear) clear;
+  decltype(&::PQcmdTuples) cmd_tuples;
+  decltype(&::PQconnectdb) connectdb;
+  decltype(&::PQerrorMessage) error_message;
+  decltype(&::PQexec) exec;
+  decltype(&::PQexecPrepared) exec_prepared;
+  decltype(&::PQfinish) finish;
+  decltype(&::PQgetisnull) getisnull;
+  decltype(&::PQgetlength) getlength;
+  decltype(&::PQgetvalue) getvalue;
+  decltype(&::PQnfields) nfields;
+  decltype(&::PQntuples) ntuples;
+  decltype(&::PQprepare) prepare;
+  decltype(&::PQreset) reset;
+  decltype(&::PQresultErrorField) result_error_field;
+  decltype(&::PQresultErrorMessage) result_error_message;
+  decltype(&::PQresultStatus) result_status;
+  decltype(&::PQsetNoticeProcessor) set_notice_processor;
+  decltype(&::PQstatus) status;
+  decltype(&::PQtransactionStatus) transaction_status;
 };
 
 // The soname opened (Debian's libpq5).

@@ -18,35 +18,35 @@ bool is_postgres_url(std::string_view url) noexcept {
 Rows::Rows(pg_result* result) : result_(result) {}
 Rows::Rows(Rows&& other) noexcept : result_(other.result_) { other.result_ = nullptr; }
 Rows::~Rows() {
-  if (result_ != nullptr) pq().PQclear(result_);
+  if (result_ != nullptr) pq().clear(result_);
 }
-int Rows::size() const noexcept { return result_ == nullptr ? 0 : pq().PQntuples(result_); }
-int Rows::columns() const noexcept { return result_ == nullptr ? 0 : pq().PQnfields(result_); }
+int Rows::size() const noexcept { return result_ == nullptr ? 0 : pq().ntuples(result_); }
+int Rows::columns() const noexcept { return result_ == nullptr ? 0 : pq().nfields(result_); }
 std::string Rows::text(int row, int column) const {
-  return std::string(pq().PQgetvalue(result_, row, column),
-                     static_cast<std::size_t>(pq().PQgetlength(result_, row, column)));
+  return std::string(pq().getvalue(result_, row, column),
+                     static_cast<std::size_t>(pq().getlength(result_, row, column)));
 }
 std::int64_t Rows::integer(int row, int column) const {
-  return std::stoll(pq().PQgetvalue(result_, row, column));
+  return std::stoll(pq().getvalue(result_, row, column));
 }
-bool Rows::is_null(int row, int column) const { return pq().PQgetisnull(result_, row, column) != 0; }
+bool Rows::is_null(int row, int column) const { return pq().getisnull(result_, row, column) != 0; }
 std::int64_t Rows::affected() const {
-  const char* n = pq().PQcmdTuples(result_);
+  const char* n = pq().cmd_tuples(result_);
   return n == nullptr || *n == '\0' ? 0 : std::stoll(n);
 }
 
 Connection::Connection(pg_conn* conn) : conn_(conn) {}
-Connection::~Connection() { pq().PQfinish(conn_); }
+Connection::~Connection() { pq().finish(conn_); }
 
 namespace {
 
 Error failure(pg_conn* conn, const pg_result* result, std::string& sqlstate, std::string_view what) {
-  const char* state = result != nullptr ? pq().PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const char* state = result != nullptr ? pq().result_error_field(result, PG_DIAG_SQLSTATE) : nullptr;
   sqlstate = state != nullptr ? state : "";
-  std::string message = result != nullptr ? pq().PQresultErrorMessage(result) : pq().PQerrorMessage(conn);
+  std::string message = result != nullptr ? pq().result_error_message(result) : pq().error_message(conn);
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   // Lost connections are the storage being unavailable, not a bug.
-  if (pq().PQstatus(conn) != CONNECTION_OK) return Error::unavailable("postgres: " + message);
+  if (pq().status(conn) != CONNECTION_OK) return Error::unavailable("postgres: " + message);
   return Error::internal(std::string(what) + ": " + message);
 }
 
@@ -64,9 +64,9 @@ Result<Rows> Connection::query(std::string_view sql, const std::vector<Param>& p
   if (name == nullptr) {
     std::string statement = "s" + std::to_string(prepared_.size());
     std::string text(sql);
-    PGresult* prepared = pq().PQprepare(conn_, statement.c_str(), text.c_str(), 0, nullptr);
+    PGresult* prepared = pq().prepare(conn_, statement.c_str(), text.c_str(), 0, nullptr);
     Rows guard(prepared);
-    if (prepared == nullptr || pq().PQresultStatus(prepared) != PGRES_COMMAND_OK) {
+    if (prepared == nullptr || pq().result_status(prepared) != PGRES_COMMAND_OK) {
       return failure(conn_, prepared, sqlstate_, "prepare");
     }
     prepared_.emplace_back(std::move(text), std::move(statement));
@@ -75,10 +75,10 @@ Result<Rows> Connection::query(std::string_view sql, const std::vector<Param>& p
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.value() ? p.value()->c_str() : nullptr);
-  PGresult* result = pq().PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()), values.data(),
-                                         nullptr, nullptr, 0);
+  PGresult* result = pq().exec_prepared(conn_, name->c_str(), static_cast<int>(values.size()), values.data(),
+                                        nullptr, nullptr, 0);
   Rows rows(result);
-  auto status = result != nullptr ? pq().PQresultStatus(result) : PGRES_FATAL_ERROR;
+  auto status = result != nullptr ? pq().result_status(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
     return failure(conn_, result, sqlstate_, "query");
   return rows;
@@ -87,9 +87,9 @@ Result<Rows> Connection::query(std::string_view sql, const std::vector<Param>& p
 Result<void> Connection::exec(std::string_view sql) {
   sqlstate_.clear();
   std::string text(sql);
-  PGresult* result = pq().PQexec(conn_, text.c_str());
+  PGresult* result = pq().exec(conn_, text.c_str());
   Rows guard(result);
-  auto status = result != nullptr ? pq().PQresultStatus(result) : PGRES_FATAL_ERROR;
+  auto status = result != nullptr ? pq().result_status(result) : PGRES_FATAL_ERROR;
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
     return failure(conn_, result, sqlstate_, "exec");
   return {};
@@ -100,20 +100,20 @@ Result<void> Connection::commit() { return after_commit_.committed(exec("COMMIT"
 void Connection::rollback() noexcept {
   after_commit_.clear();
   if (in_transaction()) {
-    PGresult* r = pq().PQexec(conn_, "ROLLBACK");
-    pq().PQclear(r);
+    PGresult* r = pq().exec(conn_, "ROLLBACK");
+    pq().clear(r);
   }
 }
 bool Connection::in_transaction() const noexcept {
-  auto s = pq().PQtransactionStatus(conn_);
+  auto s = pq().transaction_status(conn_);
   return s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
 }
 
 bool Connection::ensure_alive() {
-  if (pq().PQstatus(conn_) == CONNECTION_OK) return true;
-  pq().PQreset(conn_);
+  if (pq().status(conn_) == CONNECTION_OK) return true;
+  pq().reset(conn_);
   prepared_.clear();  // prepared statements die with the server session
-  return pq().PQstatus(conn_) == CONNECTION_OK;
+  return pq().status(conn_) == CONNECTION_OK;
 }
 
 namespace {
@@ -126,15 +126,15 @@ std::unique_ptr<Database> Database::open(const DatabaseSettings& settings) {
   std::unique_ptr<Database> db(new Database(settings));
   std::size_t n = std::max<std::size_t>(settings.connections, 1);
   for (std::size_t i = 0; i < n; ++i) {
-    pg_conn* conn = pq().PQconnectdb(settings.url.c_str());
-    if (conn == nullptr || pq().PQstatus(conn) != CONNECTION_OK) {
-      std::string message = conn != nullptr ? pq().PQerrorMessage(conn) : "out of memory";
-      pq().PQfinish(conn);
+    pg_conn* conn = pq().connectdb(settings.url.c_str());
+    if (conn == nullptr || pq().status(conn) != CONNECTION_OK) {
+      std::string message = conn != nullptr ? pq().error_message(conn) : "out of memory";
+      pq().finish(conn);
       while (!message.empty() && message.back() == '\n') message.pop_back();
       throw std::runtime_error("cannot connect to PostgreSQL: " + message);
     }
     // Server notices ("relation already exists, skipping") are not errors; keep them out of the logs.
-    pq().PQsetNoticeProcessor(conn, ignore_notice, nullptr);
+    pq().set_notice_processor(conn, ignore_notice, nullptr);
     db->pool_.add(std::make_unique<Connection>(conn));
   }
   return db;
