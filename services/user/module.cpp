@@ -161,6 +161,9 @@ void set_up(service::Context& ctx) {
   auto& auth =
       ctx.own(std::make_unique<user::AuthService>(repository, hasher, std::move(keys), settings.auth));
   bootstrap_admin(settings.admin, repository, users, ctx.logger());
+  // The hashes of the start (the login's dummy hash, the admin's) are not traffic: their memory goes back
+  // now rather than after keep_idle, so a service that nobody logs in to holds none.
+  user::Argon2PasswordHasher::release_idle_memory(std::chrono::milliseconds(0));
   auto& identity = service::attach_identity(ctx, auth.published_keys());
   auto& hashing = ctx.own(std::make_unique<service::BlockingPool>(settings.hashing));
   // Sessions whose every token has expired are deleted (spent tokens of live sessions stay: reusing

@@ -6,8 +6,9 @@
 // argon2id hash needs 19 MiB: after two logins the user service kept 20 MiB of heap for good (47 MB
 // resident idle instead of 28; docs/benchmarks.md, 14). Fixing the thresholds turns the adjustment off:
 // a block of kMapThreshold or more is always a mapping of its own and goes back on free, smaller ones
-// keep the heap's speed. The price: such a block's pages fault in afresh each time (measured: an argon2id
-// hash takes about 5.5 ms more CPU, 29 instead of 24 ms; docs/benchmarks.md, 14).
+// keep the heap's speed. The price: such a block's pages fault in afresh each time (an argon2id hash took
+// 29 instead of 24 ms of CPU; docs/benchmarks.md, 14), so code that needs one often keeps its own — the
+// user service's hasher does (argon2_password_hasher.hpp).
 #pragma once
 
 #include <cstddef>
