@@ -43,9 +43,7 @@ namespace mercato::http {
 struct ServerSettings;
 }
 namespace mercato::rpc {
-class Channels;
 class LocalServers;
-class Server;
 }  // namespace mercato::rpc
 
 namespace mercato::service {
