@@ -11,6 +11,21 @@ TEST(Time, FormatsUtcWithMilliseconds) {
   EXPECT_EQ(format_rfc3339(SystemTime{}), "1970-01-01T00:00:00.000Z");
 }
 
+// Every field at its largest and at its smallest, and the years without four digits.
+TEST(Time, FormatsEveryFieldPaddedAndYearsOutsideFourDigits) {
+  using namespace std::chrono;
+  auto at = [](int y, unsigned mo, unsigned d, int h, int mi, int s, int ms) {
+    return SystemTime{sys_days{year{y} / month{mo} / day{d}} + hours{h} + minutes{mi} + seconds{s} +
+                      milliseconds{ms}};
+  };
+  EXPECT_EQ(format_rfc3339(at(1999, 12, 31, 23, 59, 59, 999)), "1999-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_rfc3339(at(1, 2, 3, 4, 5, 6, 7)), "0001-02-03T04:05:06.007Z");
+  EXPECT_EQ(format_rfc3339(at(9999, 12, 31, 23, 59, 59, 999)), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_rfc3339(at(1969, 12, 31, 23, 59, 59, 1)), "1969-12-31T23:59:59.001Z");
+  EXPECT_EQ(format_rfc3339(at(10000, 1, 1, 0, 0, 0, 0)), "10000-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339(at(-1, 1, 1, 0, 0, 0, 0)), "-001-01-01T00:00:00.000Z");
+}
+
 TEST(Time, RoundTrips) {
   auto t = now_utc();
   auto parsed = parse_rfc3339(format_rfc3339(t));
