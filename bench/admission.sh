@@ -40,11 +40,7 @@ for c in "${CONFIGS[@]}"; do
 done
 DURATION_S="$(bench_seconds "$DURATION")"
 
-deps_ensure core bench
-if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
-  build_project
-fi
-bench_load_ensure
+bench_prepare
 
 bench_workspace admission
 bench_root

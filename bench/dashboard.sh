@@ -29,11 +29,7 @@ ORDER_RATE="${BENCH_DASHBOARD_ORDER_RATE:-200}"
 [[ "$ORDER_RATE" =~ ^[1-9][0-9]*$ ]] || die "BENCH_DASHBOARD_ORDER_RATE=$ORDER_RATE is not a positive integer"
 DURATION_S="$(bench_seconds "$DURATION")"
 
-deps_ensure core bench
-if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
-  build_project
-fi
-bench_load_ensure
+bench_prepare
 bench_workspace dashboard
 
 log_info "dashboard: starting the system"

@@ -43,11 +43,7 @@ for m in "${MODES[@]}"; do
 done
 DURATION_S="$(bench_seconds "$DURATION")"
 
-deps_ensure core bench
-if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
-  build_project
-fi
-bench_load_ensure
+bench_prepare
 
 bench_workspace deliveries
 bench_root

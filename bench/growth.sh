@@ -99,12 +99,8 @@ SETTLE_S="$(bench_seconds "$SETTLE")"
 MIX_ARGS=()
 [[ -n "$MIX" ]] && MIX_ARGS=(--mix "$MIX")
 
-deps_ensure core bench
+bench_prepare
 command -v gnuplot >/dev/null 2>&1 || die "gnuplot not found (./mercato deps bench installs gnuplot-nox)"
-if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
-  build_project
-fi
-bench_load_ensure
 
 bench_workspace growth
 START_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"

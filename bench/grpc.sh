@@ -34,11 +34,7 @@ CONNECTIONS="${BENCH_GRPC_CONNECTIONS:-16}"
 [[ "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_GRPC_CONNECTIONS=$CONNECTIONS is not a positive integer"
 DURATION_S="$(bench_seconds "$DURATION")"
 
-deps_ensure core bench
-if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
-  build_project
-fi
-bench_load_ensure
+bench_prepare
 bench_workspace grpc
 
 declare -A THROUGHPUT P50 P99 ERRORS

@@ -484,6 +484,16 @@ bench_load_ensure() {
     die "could not build mercato-load"
 }
 
+# bench_prepare: what every benchmark of the whole system needs first: the core and bench packages, the
+# build (unless BENCH_BUILD=0) and mercato-load.
+bench_prepare() {
+  deps_ensure core bench
+  if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
+    build_project
+  fi
+  bench_load_ensure
+}
+
 # bench_load NAME BOUND_SECONDS ARGS...: runs mercato-load against the system started by bench_up with
 # ARGS, its JSON into $RESULTS/NAME.json and its output (summary, progress, checker report) into
 # $RESULTS/NAME.log; the checker runs against the same system. Like any run of it, mercato-load stocks

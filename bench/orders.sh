@@ -113,11 +113,7 @@ SETTLE_S="$(bench_seconds "$SETTLE")"
 SAT_SETTLE_S=$((2 * DURATION_S + 30))
 want_storage() { [[ " ${STORAGES[*]} " == *" $1 "* ]]; }
 
-deps_ensure core bench
-if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
-  build_project
-fi
-bench_load_ensure
+bench_prepare
 
 bench_workspace orders
 bench_root

@@ -45,11 +45,7 @@ done
 DURATION_S="$(bench_seconds "$DURATION")"
 SETTLE_S="$(bench_seconds "$SETTLE")"
 
-deps_ensure core bench
-if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
-  build_project
-fi
-bench_load_ensure
+bench_prepare
 [[ -x "$(service_binary monolith)" ]] || die "the monolith is not built ($(service_binary monolith))"
 
 bench_workspace topologies

@@ -52,11 +52,7 @@ done
 DURATION_S="$(bench_seconds "$DURATION")"
 SINK_BIN="${MERCATO_BUILD_DIR}/tools/otlp-sink/mercato-otlp-sink"
 
-deps_ensure core bench
-if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
-  build_project
-fi
-bench_load_ensure
+bench_prepare
 [[ -x "$SINK_BIN" ]] || die "build first: $SINK_BIN"
 
 bench_workspace tracing
