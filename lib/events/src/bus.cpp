@@ -263,9 +263,9 @@ void Bus::refresh_dead_letters_gauge() {
   if (auto n = store_.dead_letter_count(); n) dead_letters_gauge_.set(static_cast<double>(*n));
 }
 
-// Its own thread rather than a core::Periodic: the relay wakes when a commit raises outbox_signal (a
-// process-wide signal that many stores raise), not on a period; the poll is only the fallback, and after
-// a failed publish the wait is a backoff that the next commit must not cut short.
+// Its own thread rather than a core::Periodic: the relay wakes when a commit to its store raises
+// outbox_signal (keyed by the store: store.hpp), not on a period; the poll is only the fallback, and
+// after a failed publish the wait is a backoff that the next commit must not cut short.
 void Bus::relay_loop() {
   const void* signal = store_.signal_key();
   auto seen = outbox_signal::generation(signal);
