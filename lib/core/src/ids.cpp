@@ -1,5 +1,6 @@
 #include "mercato/core/ids.hpp"
 
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include <array>
@@ -7,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 
 namespace mercato {
@@ -14,9 +16,16 @@ namespace {
 
 // Ids name orders and payments and travel in URLs, so they come from the kernel's CSPRNG (getrandom(2)):
 // a seeded user-space generator such as a Mersenne Twister gives its whole state away after a few
-// hundred observed outputs, and every later id with it. No buffering between calls: a forked child
-// must not repeat its parent's ids.
-void fill_random(std::uint8_t* out, std::size_t n) {
+// hundred observed outputs, and every later id with it.
+//
+// The kernel's bytes are taken a page at a time and handed out in order, each byte once: a request
+// needs three ids (its own and its trace's two), and three getrandom calls per request were 3% of a
+// proxied request's CPU (docs/benchmarks.md, section 15). What the buffer holds is the kernel's
+// output, not a generator's state, so the ids seen tell nothing about the ones to come. A forked child
+// must not repeat its parent's ids: the page is marked MADV_WIPEONFORK, so the child finds it zeroed,
+// with nothing left in it, and refills it from the kernel. Where the kernel cannot wipe a page on fork
+// (before Linux 4.14), every id calls getrandom.
+void fill_from_kernel(std::uint8_t* out, std::size_t n) {
   while (n > 0) {
     auto got = ::getrandom(out, n, 0);
     if (got < 0) {
@@ -28,6 +37,49 @@ void fill_random(std::uint8_t* out, std::size_t n) {
     out += got;
     n -= static_cast<std::size_t>(got);
   }
+}
+
+class RandomPage {
+ public:
+  RandomPage() {
+    void* p = ::mmap(nullptr, sizeof(Page), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return;
+    if (::madvise(p, sizeof(Page), MADV_WIPEONFORK) != 0) {
+      ::munmap(p, sizeof(Page));
+      return;
+    }
+    page_ = static_cast<Page*>(p);  // zeroed: nothing left, filled on first use
+  }
+  ~RandomPage() {
+    if (page_ != nullptr) ::munmap(page_, sizeof(Page));
+  }
+  RandomPage(const RandomPage&) = delete;
+  RandomPage& operator=(const RandomPage&) = delete;
+
+  void take(std::uint8_t* out, std::size_t n) {
+    if (page_ == nullptr || n > sizeof(page_->bytes)) return fill_from_kernel(out, n);
+    if (page_->left < n) {
+      fill_from_kernel(page_->bytes, sizeof(page_->bytes));
+      page_->left = sizeof(page_->bytes);
+    }
+    std::uint8_t* from = page_->bytes + (sizeof(page_->bytes) - page_->left);
+    std::memcpy(out, from, n);
+    std::memset(from, 0, n);  // handed out: not kept for anyone who reads this memory later
+    page_->left -= n;
+  }
+
+ private:
+  struct Page {
+    std::size_t left;  // bytes not yet handed out, at the end of `bytes`; 0 after a fork wiped the page
+    std::uint8_t bytes[4096 - sizeof(std::size_t)];
+  };
+  static_assert(sizeof(Page) == 4096);
+  Page* page_ = nullptr;
+};
+
+void fill_random(std::uint8_t* out, std::size_t n) {
+  thread_local RandomPage page;
+  page.take(out, n);
 }
 
 constexpr std::string_view kHex = "0123456789abcdef";

@@ -1,12 +1,16 @@
 #include "mercato/core/ids.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <mutex>
 #include <random>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 namespace mercato {
@@ -21,6 +25,54 @@ TEST(Ids, UuidsDoNotRepeat) {
   std::set<std::string> seen;
   for (int i = 0; i < 10000; ++i) seen.insert(new_uuid());
   EXPECT_EQ(seen.size(), 10000U);
+}
+
+// The bytes are buffered per thread (ids.cpp): a forked child must not hand out the ones its parent
+// will, or two processes would name different orders alike.
+TEST(Ids, AForkedChildDoesNotRepeatItsParentsIds) {
+  (void)new_uuid();  // the buffer is filled and has bytes left that the child must not reuse
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::string ids = new_uuid() + random_hex(16);
+    auto written = ::write(fds[1], ids.data(), ids.size());
+    ::_exit(written == static_cast<ssize_t>(ids.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string parent = new_uuid() + random_hex(16);
+  std::string from_child(parent.size(), '\0');
+  std::size_t got = 0;
+  while (got < from_child.size()) {
+    auto n = ::read(fds[0], from_child.data() + got, from_child.size() - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(got, parent.size());
+  EXPECT_NE(from_child.substr(0, 36), parent.substr(0, 36));
+  EXPECT_NE(from_child.substr(36), parent.substr(36));
+}
+
+// Many ids from one thread go through many refills of its buffer, and none repeats.
+TEST(Ids, IdsDoNotRepeatAcrossRefillsAndThreads) {
+  std::set<std::string> seen;
+  std::mutex mu;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      std::vector<std::string> mine;
+      for (int i = 0; i < 2000; ++i) mine.push_back(new_uuid() + random_hex(13));
+      std::lock_guard lock(mu);
+      seen.insert(mine.begin(), mine.end());
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(seen.size(), 8000U);
 }
 
 TEST(Ids, RandomHexLengthAndAlphabet) {

@@ -2,7 +2,8 @@
 //
 //   std::string id = mercato::new_uuid();   // "3f2b8c1e-9a4d-4c7e-8f21-0b6d5e4a9c13" (RFC 4122 v4)
 //
-// Thread-safety: all functions are thread-safe. The bytes come from the kernel CSPRNG (getrandom(2)).
+// Thread-safety: all functions are thread-safe. The bytes come from the kernel CSPRNG (getrandom(2)),
+// a page at a time per thread; a forked child never repeats its parent's ids (ids.cpp).
 #pragma once
 
 #include <cstddef>
