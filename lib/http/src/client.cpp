@@ -5,16 +5,14 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <cerrno>
 #include <charconv>
 #include <optional>
@@ -22,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "connection.hpp"
 #include "mercato/asio/names.hpp"
 #include "mercato/http/local.hpp"
 #include "mercato/http/server.hpp"
@@ -40,9 +39,7 @@ constexpr std::uint32_t kMaxResponseHeaderBytes = 64 * 1024;
 constexpr int kMaxInterimResponses = 8;
 
 struct PooledConnection {
-  std::unique_ptr<beast::tcp_stream> stream;
-  beast::flat_buffer buffer;
-  std::string write_buffer;
+  std::shared_ptr<detail::Connection> conn;  // its timer holds a weak_ptr (connection.hpp)
   Clock::time_point idle_since{};
 };
 
@@ -64,9 +61,9 @@ bool idempotent(const ClientRequest& r) {
 }
 
 // A pooled connection the server has closed meanwhile reads as EOF; using it would fail the call.
-bool still_open(beast::tcp_stream& stream) {
+bool still_open(detail::Connection& conn) {
   char byte;
-  auto n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  auto n = ::recv(conn.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -121,13 +118,13 @@ struct Client::Impl {
       PooledConnection c = std::move(list.back());
       list.pop_back();
       auto idle_for = now - c.idle_since;
-      if (idle_for >= settings.idle_ttl || c.buffer.size() != 0) continue;
+      if (idle_for >= settings.idle_ttl || c.conn->buffer.size() != 0) continue;
       // Servers close idle connections after their idle timeout, far longer than this; a connection
       // used within the last moment is only closed by a server going away. Checking costs a syscall
       // per call, so only older connections pay it — and every call that is not retried when its
       // connection turns out closed (a POST without an Idempotency-Key): for those a server that went
       // away and came back would otherwise cost the caller a 502.
-      if ((idle_for < kCheckAfterIdle && !check_always) || still_open(*c.stream)) return c;
+      if ((idle_for < kCheckAfterIdle && !check_always) || still_open(*c.conn)) return c;
     }
     return std::nullopt;
   }
@@ -139,12 +136,13 @@ struct Client::Impl {
     list.push_back(std::move(c));
   }
 
-  asio::awaitable<Result<PooledConnection>> connect(const Endpoint& to, Clock::time_point call_deadline) {
+  asio::awaitable<Result<PooledConnection>> connect(const Endpoint& to, Clock::time_point call_deadline,
+                                                    std::size_t worker) {
     auto executor = co_await asio::this_coro::executor;
     PooledConnection c;
-    c.stream = std::make_unique<beast::tcp_stream>(executor);
+    c.conn = std::make_shared<detail::Connection>(pool.context(worker).get_executor());
     // Bounded, as on the server: a line or a trailer section must fit, not grow without end.
-    c.buffer.max_size(kMaxResponseHeaderBytes + 16 * 1024);
+    c.conn->buffer.max_size(kMaxResponseHeaderBytes + 16 * 1024);
     auto connect_deadline = std::min(call_deadline, Clock::now() + settings.connect_timeout);
     boost::system::error_code ec;
     auto address = asio::ip::make_address(to.host == "localhost" ? "127.0.0.1" : to.host, ec);
@@ -160,9 +158,9 @@ struct Client::Impl {
         co_return Error::unavailable("cannot resolve upstream " + to.to_string() + ": " + rec.message());
       for (const auto& r : std::get<1>(resolved)) endpoints.push_back(r.endpoint());
     }
-    c.stream->expires_at(connect_deadline);
-    auto connected = co_await c.stream->async_connect(endpoints, kUseTuple);
-    const auto& cec = std::get<0>(connected);
+    c.conn->expires_at(connect_deadline);
+    auto connected = co_await asio::async_connect(c.conn->socket(), endpoints, kUseTuple);
+    const auto cec = detail::outcome(*c.conn, std::get<0>(connected));
     if (cec) {
       if (cec == beast::error::timeout) {
         if (connect_deadline == call_deadline) {
@@ -174,19 +172,25 @@ struct Client::Impl {
       co_return Error::unavailable("cannot connect to upstream " + to.to_string() + ": " + cec.message());
     }
     boost::system::error_code ignored;
-    c.stream->socket().set_option(tcp::no_delay(true), ignored);
+    c.conn->socket().set_option(tcp::no_delay(true), ignored);
     co_return c;
   }
 
   // A traced call (tracing on, and the request carries the caller's traceparent) gets a CLIENT span
   // whose context replaces that traceparent, so the callee's server span is its child. A call without a
   // traceparent belongs to no trace (a health check, a background refresh) and gets no span.
+  // Not a coroutine itself: an untraced call awaits send_untraced directly, one frame fewer.
   asio::awaitable<Result<Response>> send(const Endpoint& to, ClientRequest& request, CallOptions options) {
     std::optional<obs::TraceContext> parent;
     if (tracer != nullptr) {
       if (auto tp = request.headers.get(kTraceparentHeader)) parent = obs::TraceContext::parse(*tp);
     }
-    if (!parent) co_return co_await send_untraced(to, request, options);
+    if (!parent) return send_untraced(to, request, options);
+    return send_traced(to, request, options, std::move(*parent));
+  }
+
+  asio::awaitable<Result<Response>> send_traced(const Endpoint& to, ClientRequest& request,
+                                                CallOptions options, obs::TraceContext parent) {
     std::string method(request.method == Method::kOther ? std::string_view(request.method_name)
                                                         : to_string(request.method));
     auto span = tracer->start(method, obs::SpanKind::kClient, parent);
@@ -248,7 +252,7 @@ struct Client::Impl {
       }
     }
     if (!reused) {
-      auto fresh = co_await connect(to, call_deadline);
+      auto fresh = co_await connect(to, call_deadline, static_cast<std::size_t>(wi));
       if (!fresh) co_return std::move(fresh).error();
       pooled = std::move(*fresh);
       co_await exchange_once(*pooled, out, request.method, call_deadline, exchange);
@@ -266,8 +270,10 @@ struct Client::Impl {
       co_return Error::bad_gateway("invalid response from upstream " + to.to_string() + ": " + ec.message());
     }
     if (exchange.keep_alive) {
-      pooled->stream->expires_never();
+      pooled->conn->expires_never();
       give_back(wp, key, std::move(*pooled));
+    } else {
+      pooled->conn->close();
     }
     co_return std::move(exchange.response);
   }
@@ -310,8 +316,9 @@ struct Client::Impl {
     std::string_view host;
   };
 
-  asio::awaitable<void> exchange_once(PooledConnection& conn, const Outgoing& out, Method method,
+  asio::awaitable<void> exchange_once(PooledConnection& pooled, const Outgoing& out, Method method,
                                       Clock::time_point deadline, Exchange& result) {
+    auto& conn = *pooled.conn;
     std::array<char, 24> budget{};
     auto printed = std::to_chars(budget.data(), budget.data() + budget.size(), remaining_ms(deadline));
     wire::write_request(
@@ -319,11 +326,10 @@ struct Client::Impl {
         kRequestTimeoutHeader,
         std::string_view(budget.data(), static_cast<std::size_t>(printed.ptr - budget.data())),
         out.request.body);
-    auto& stream = *conn.stream;
-    stream.expires_at(deadline);
-    std::tuple<boost::system::error_code, std::size_t> written =
-        co_await asio::async_write(stream, asio::buffer(conn.write_buffer), kUseTuple);
-    result.ec = std::get<0>(written);
+    conn.expires_at(deadline);
+    std::string_view data = conn.write_buffer;
+    auto sent = detail::send_now(conn, data, result.ec);
+    if (!result.ec && sent < data.size()) result.ec = co_await detail::send_rest(conn, data.substr(sent));
     if (result.ec) co_return;
     // Interim (1xx) responses come before the answer on the same connection (RFC 9110 §15.2): taking
     // one for the answer would leave the real one in the connection for the next call to read.
@@ -333,9 +339,7 @@ struct Client::Impl {
       parser->body_limit(settings.max_response_body_bytes);
       parser->limit_header_bytes(kMaxResponseHeaderBytes);
       if (method == Method::kHead) parser->skip(true);
-      std::tuple<boost::system::error_code, std::size_t> read =
-          co_await bhttp::async_read(stream, conn.buffer, *parser, kUseTuple);
-      result.ec = std::get<0>(read);
+      result.ec = co_await detail::read_message(conn, conn.buffer, *parser, /*header_only=*/false);
       result.got_some = result.got_some || parser->got_some();
       if (result.ec) co_return;
       if (parser->status >= 200) break;

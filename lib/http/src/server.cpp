@@ -13,16 +13,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <list>
 #include <optional>
 #include <vector>
 
+#include "connection.hpp"
 #include "mercato/asio/names.hpp"
 #include "mercato/core/ids.hpp"
 #include "mercato/core/text.hpp"
@@ -50,16 +46,16 @@ struct RouteMetrics {
   }
 };
 
-struct Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
-  std::string write_buffer;
+using Acceptor = asio::basic_socket_acceptor<tcp, detail::Executor>;
+
+struct Connection : detail::Connection {
+  using detail::Connection::Connection;
   bool idle = true;  // waiting for the first byte of a request: safe to close on shutdown
 };
 
 struct Worker {
   asio::io_context* io = nullptr;
-  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<Acceptor> acceptor;
   std::list<std::shared_ptr<Connection>> connections;  // touched only on this worker's thread
   std::unique_ptr<asio::steady_timer> grace_timer;
   bool shutting_down = false;
@@ -101,7 +97,7 @@ constexpr std::string_view kHttp2Opening = "PRI * HTTP/2.0\r\n";
 
 // Peeks at a new connection's first bytes (MSG_PEEK: they stay for whoever reads the connection).
 // kGone: the client closed or sent nothing within `idle`, or shutdown cancelled the wait.
-asio::awaitable<Opening> sniff_opening(tcp::socket& socket, std::chrono::milliseconds idle) {
+asio::awaitable<Opening> sniff_opening(detail::Socket& socket, std::chrono::milliseconds idle) {
   using namespace asio::experimental::awaitable_operators;
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer deadline(executor, idle);
@@ -167,7 +163,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     for (std::size_t i = 0; i < pool.size(); ++i) {
       Worker w;
       w.io = &pool.context(i);
-      w.acceptor = std::make_unique<tcp::acceptor>(*w.io);
+      w.acceptor = std::make_unique<Acceptor>(w.io->get_executor());
       tcp::endpoint ep(address, i == 0 ? settings.port : bound_port);
       w.acceptor->open(ep.protocol());
       w.acceptor->set_option(tcp::acceptor::reuse_address(true));
@@ -214,22 +210,22 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // `conn` is kept alive by the connection list until this coroutine's completion handler runs.
   asio::awaitable<void> serve(Connection& conn_ref) {
     Connection* conn = &conn_ref;
-    auto& stream = conn->stream;
+    auto& socket = conn->socket();
     // Bounded: Beast's parser needs a whole line (a chunk size with its extensions) or a whole trailer
     // section in the buffer; without a bound a client could grow it for as long as it keeps sending.
-    beast::flat_buffer buffer(static_cast<std::size_t>(settings.max_header_bytes) + std::size_t{16} * 1024);
+    auto& buffer = conn->buffer;
+    buffer.max_size(static_cast<std::size_t>(settings.max_header_bytes) + std::size_t{16} * 1024);
     boost::system::error_code ec;
-    auto remote = stream.socket().remote_endpoint(ec);
+    auto remote = socket.remote_endpoint(ec);
     std::string remote_address = ec ? std::string() : remote.address().to_string();
 
     if (http2) {
       // HTTP/2 (gRPC) and HTTP/1.1 share the port: a connection that opens with the HTTP/2 preface is
       // handed over whole, as its socket, and is no longer this server's.
-      auto opening = co_await sniff_opening(stream.socket(), settings.idle_timeout);
+      auto opening = co_await sniff_opening(socket, settings.idle_timeout);
       if (opening == Opening::kGone) co_return;
       if (opening == Opening::kHttp2) {
         boost::system::error_code released;
-        auto socket = stream.release_socket();
         int fd = socket.release(released);
         if (!released) http2(fd);
         co_return;
@@ -240,8 +236,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       if (buffer.size() == 0) {
         conn->idle = true;
         if (stopping) break;
-        stream.expires_after(settings.idle_timeout);
-        auto [read_ec, n] = co_await stream.async_read_some(buffer.prepare(8192), kUseTuple);
+        conn->expires_after(settings.idle_timeout);
+        auto [read_ec, n] = co_await socket.async_read_some(buffer.prepare(8192), kUseTuple);
         if (read_ec) break;  // idle timeout, client closed, or shutdown cancelled the wait
         buffer.commit(n);
       }
@@ -250,19 +246,18 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       detail::RequestParser parser;
       parser.limit_header_bytes(static_cast<std::uint32_t>(settings.max_header_bytes));
       parser.body_limit(settings.max_body_bytes);
-      stream.expires_after(settings.request_timeout);
-      auto [header_ec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
-      ec = header_ec;
+      conn->expires_after(settings.request_timeout);
+      ec = co_await detail::read_message(*conn, buffer, parser, /*header_only=*/true);
       if (!ec && !parser.is_done()) {
         // One 100 Continue, only to an HTTP/1.1 client (RFC 9110 §10.1.1); never forwarded by a proxy
         // built on this server (the client strips Expect), so a client cannot receive two.
         if (parser.version >= 11 && iequals(parser.headers.get("Expect").value_or(""), "100-continue")) {
-          bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_, 11};
-          auto [wec, wn] = co_await bhttp::async_write(stream, go_on, kUseTuple);
-          if (wec) break;
+          constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          auto sent = detail::send_now(*conn, kContinue, ec);
+          if (!ec && sent < kContinue.size()) ec = co_await detail::send_rest(*conn, kContinue.substr(sent));
+          if (ec) break;
         }
-        auto [body_ec, bn] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
-        ec = body_ec;
+        ec = co_await detail::read_message(*conn, buffer, parser, /*header_only=*/false);
       }
       if (ec) {
         if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
@@ -305,8 +300,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       if (!keep_alive) break;
     }
     boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.socket().close(ignored);
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    conn->close();
   }
 
   // A 5xx's detail: the client saw only the error code and the request id (Response::error).
@@ -445,27 +440,30 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                                        const std::string& request_id, bool head = false) {
     // One contiguous buffer, one send (see wire.hpp); the connection's own, so its capacity is reused.
     wire::write_response(conn.write_buffer, res, version, keep_alive, request_id, head);
-    conn.stream.expires_after(settings.request_timeout);
-    auto written = co_await asio::async_write(conn.stream, asio::buffer(conn.write_buffer), kUseTuple);
-    co_return !std::get<0>(written);
+    conn.expires_after(settings.request_timeout);
+    boost::system::error_code ec;
+    std::string_view data = conn.write_buffer;
+    auto sent = detail::send_now(conn, data, ec);
+    if (!ec && sent < data.size()) ec = co_await detail::send_rest(conn, data.substr(sent));
+    co_return !ec;
   }
 
   // Answers a request we could not parse, then closes. Reading what the client still sends for a short,
   // bounded while lets it see the response instead of a connection reset.
   asio::awaitable<void> write_and_close(Connection& conn, Response& res, const std::string& rid) {
-    auto& stream = conn.stream;
     if (!co_await write_response(conn, res, 11, false, rid)) co_return;
+    auto& socket = conn.socket();
     boost::system::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream.expires_after(std::chrono::milliseconds(500));
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    conn.expires_after(std::chrono::milliseconds(500));
     std::size_t drained = 0;
     static thread_local std::array<char, 16384> sink;
     while (drained < std::size_t{1024} * 1024) {
-      auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), kUseTuple);
+      auto [rec, n] = co_await socket.async_read_some(asio::buffer(sink), kUseTuple);
       if (rec) break;
       drained += n;
     }
-    stream.socket().close(ec);
+    conn.close();
   }
 
   asio::awaitable<Response> serve_local(Request req) {
@@ -515,7 +513,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         for (auto& c : w.connections) {
           // Idle means no request has started; one whose bytes already wait in the socket has, so
           // let the pending read pick it up and answer it.
-          if (c->idle && c->stream.socket().available(ignored) == 0) c->stream.cancel();
+          if (c->idle && c->socket().available(ignored) == 0) c->socket().cancel(ignored);
         }
         w.grace_timer = std::make_unique<asio::steady_timer>(*w.io, self->settings.shutdown_grace);
         w.grace_timer->async_wait([self, &w](boost::system::error_code ec) {
@@ -524,7 +522,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
             self->logger.warn("shutdown grace period over; closing connections still in use",
                               {{"connections", static_cast<std::uint64_t>(w.connections.size())}});
           }
-          for (auto& c : w.connections) c->stream.socket().close(ec);
+          for (auto& c : w.connections) c->close();
         });
         self->maybe_worker_done(w);
       });
