@@ -210,6 +210,27 @@ TEST_F(ServerTest, IdleConnectionIsClosed) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
 }
 
+// One timer serves all of a connection's timeouts (connection.hpp): a request moves the deadline
+// earlier than the idle one the timer was armed for, and the idle deadline after the answer moves it
+// later again. The connection must then live out its idle time, not be closed at the request's.
+TEST_F(ServerTest, AConnectionThatServedARequestLivesOutItsIdleTime) {
+  ServerSettings s;
+  s.idle_timeout = 600ms;
+  s.request_timeout = 100ms;
+  start(hello_router(), s);
+  int fd = connect_to(port());
+  send_all(fd, "GET /hello/a HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::array<char, 1024> buf{};
+  ASSERT_GT(::recv(fd, buf.data(), buf.size(), 0), 0);
+  auto answered = std::chrono::steady_clock::now();
+  auto rest = read_to_end(fd);  // returns when the server closes
+  auto open_for = std::chrono::steady_clock::now() - answered;
+  ::close(fd);
+  EXPECT_TRUE(rest.empty());
+  EXPECT_GE(open_for, 500ms) << "closed at the request timeout instead of the idle timeout";
+  EXPECT_LT(open_for, 4s);
+}
+
 TEST_F(ServerTest, SlowRequestIsTimedOutAndClosed) {
   ServerSettings s;
   s.request_timeout = 200ms;
@@ -318,6 +339,41 @@ TEST_F(ServerTest, ClientCallsUpstreamAndMapsFailures) {
   EXPECT_NE(
       text.find(R"(http_server_requests_total{method="GET",route="/hello/{name}",status_class="2xx"} 3)"),
       std::string::npos);
+}
+
+// A pooled connection's timer may be armed for a previous call's later deadline: a call with an
+// earlier one must still end at its own.
+TEST_F(ServerTest, AReusedConnectionKeepsTheNewCallsShorterDeadline) {
+  Router r = hello_router();
+  r.add_async(Method::kGet, "/slow", [](const Request&) -> boost::asio::awaitable<Response> {
+    boost::asio::steady_timer t(co_await boost::asio::this_coro::executor, 2s);
+    co_await t.async_wait(boost::asio::use_awaitable);
+    co_return Response::json_text(200, R"({"slow":true})");
+  });
+  start(std::move(r));
+  // The connection's timer is armed first for the connect timeout, 10 s ahead, and stays so.
+  Client client(pool_, ClientSettings{.connect_timeout = 10s});
+  Endpoint self{"127.0.0.1", port()};
+  std::promise<void> done;
+  auto finished = done.get_future();
+  boost::asio::co_spawn(
+      pool_.context(0),
+      [&]() -> boost::asio::awaitable<void> {
+        ClientRequest first{.method = Method::kGet, .target = "/hello/a"};
+        auto ok = co_await client.send(self, std::move(first), {.timeout = 10s});
+        EXPECT_TRUE(ok);
+        ClientRequest slow{.method = Method::kGet, .target = "/slow"};
+        auto started = Clock::now();
+        auto late = co_await client.send(self, std::move(slow), {.timeout = 150ms});
+        auto took = Clock::now() - started;
+        EXPECT_FALSE(late) << "the call outlived its 150 ms deadline and got the answer";
+        if (!late) {
+          EXPECT_EQ(late.error().code, ErrorCode::kDeadlineExceeded);
+        }
+        EXPECT_LT(took, 1500ms);
+      },
+      [&](const std::exception_ptr&) { done.set_value(); });
+  ASSERT_EQ(finished.wait_for(10s), std::future_status::ready);
 }
 
 // A POST is not retried when its pooled connection turns out closed (it may have been acted on), so the
