@@ -340,7 +340,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   void finish_span(obs::Span& span, const Request& req, int status) const {
     if (!span.recording()) return;
     if (!req.route.empty()) {
-      span.rename(req.method_name + " " + req.route);
+      span.rename(req.method_name + " " + std::string(req.route));
       span.set("http.route", req.route);
     }
     span.set("http.request.method", req.method_name);

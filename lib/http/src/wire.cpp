@@ -7,7 +7,14 @@
 namespace mercato::http::wire {
 namespace {
 
-bool safe(std::string_view s) { return s.find_first_of("\r\n") == std::string_view::npos; }
+// A plain loop: find_first_of with a set of characters calls memchr on the set once per character of
+// `s`, which was 2% of a proxied request's CPU (every header value is checked).
+bool safe(std::string_view s) {
+  for (char c : s) {
+    if (c == '\r' || c == '\n') return false;
+  }
+  return true;
+}
 
 bool safe_name(std::string_view s) {
   if (s.empty()) return false;

@@ -200,19 +200,26 @@ std::vector<http::Endpoint> Upstream::instances() const { return impl_->members.
 boost::asio::awaitable<Upstream::Call> Upstream::call(http::ClientRequest request, CallSettings settings,
                                                       bool retriable) {
   Call out;
-  auto deadline = settings.deadline;
-  auto refusal = co_await call_with(settings, retriable,
-                                    [&](const http::Endpoint& instance, std::chrono::milliseconds timeout,
-                                        bool last_try) -> boost::asio::awaitable<bool> {
-                                      // A call that may be sent again keeps its request and sends a copy; the
-                                      // last try sends the original. NOLINTNEXTLINE(bugprone-use-after-move):
-                                      // only the last try moves, and no try follows it
-                                      http::ClientRequest copy = last_try ? std::move(request) : request;
-                                      out.result = co_await impl_->client.send(
-                                          instance, std::move(copy),
-                                          http::CallOptions{.timeout = timeout, .deadline = deadline});
-                                      co_return failed(out.result);
-                                    });
+  // What the attempts share, behind one pointer: a lambda capturing only that fits in std::function's
+  // own storage, where four references cost an allocation per call.
+  struct Shared {
+    Call& out;
+    http::ClientRequest& request;
+    std::optional<http::Clock::time_point> deadline;
+    Impl& impl;
+  } shared{out, request, settings.deadline, *impl_};
+  auto refusal = co_await call_with(
+      settings, retriable,
+      [s = &shared](const http::Endpoint& instance, std::chrono::milliseconds timeout,
+                    bool last_try) -> boost::asio::awaitable<bool> {
+        // A call that may be sent again keeps its request and sends a copy; the
+        // last try sends the original. NOLINTNEXTLINE(bugprone-use-after-move):
+        // only the last try moves, and no try follows it
+        http::ClientRequest copy = last_try ? std::move(s->request) : s->request;
+        s->out.result = co_await s->impl.client.send(
+            instance, std::move(copy), http::CallOptions{.timeout = timeout, .deadline = s->deadline});
+        co_return failed(s->out.result);
+      });
   out.refused = refusal.refused;
   out.retry_after = refusal.retry_after;
   if (out.refused != Refused::kNone) out.result = refusal_error(impl_->settings.name, out.refused);

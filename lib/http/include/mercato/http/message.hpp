@@ -131,9 +131,11 @@ struct Request {
 
   // Filled by the server before the handler runs.
   std::vector<std::pair<std::string, std::string>> params;  // path parameters from the route
-  std::string route;                                        // the matched route pattern, e.g. "/users/{id}"
-  std::string request_id;                                   // X-Request-ID, received or generated
-  obs::TraceContext trace;                                  // this hop's span (child of traceparent)
+  // The matched route pattern, e.g. "/users/{id}": a view of the server's router, which outlives every
+  // request it serves (a copy per request was an allocation for any pattern past 15 characters).
+  std::string_view route;
+  std::string request_id;   // X-Request-ID, received or generated
+  obs::TraceContext trace;  // this hop's span (child of traceparent)
   // The server's tracer (nullptr: tracing off). An async handler has no ambient context across its
   // co_awaits; around a stretch of synchronous work (a database transaction) it installs one,
   // `obs::ContextScope scope(req.tracer, req.trace);`, so that work is a span of the request's trace.
