@@ -50,7 +50,8 @@ class SqliteConnection final : public Connection {
   Result<Rows> query(std::string_view sql, const Params& params) override {
     note_statement(sql);
     failure_ = Failure::kNone;
-    auto st = c_.prepare(render(Dialect::kSqlite, sql));
+    // Cached under the dialect-neutral text: rendering it was 1.5% of a product read.
+    auto st = c_.prepare_keyed(sql, [sql] { return render(Dialect::kSqlite, sql); });
     for (std::size_t i = 0; i < params.size(); ++i) {
       int index = static_cast<int>(i) + 1;
       const auto& p = params[i];
@@ -80,6 +81,7 @@ class SqliteConnection final : public Connection {
       }
       if (!*row) break;
       ++returned;
+      if (returned == 1) cells.reserve(static_cast<std::size_t>(columns));
       for (int i = 0; i < columns; ++i) {
         Rows::Cell cell;
         cell.null = st.is_null(i);

@@ -71,18 +71,21 @@ Connection::~Connection() {
   sqlite3_close_v2(db_);
 }
 
-Statement Connection::prepare(std::string_view sql) {
-  for (auto& [text, stmt] : cache_) {
-    if (text == sql) return Statement(db_, stmt);
+sqlite3_stmt* Connection::find_cached(std::string_view key) const noexcept {
+  for (const auto& [text, stmt] : cache_) {
+    if (text == key) return stmt;
   }
+  return nullptr;
+}
+
+Statement Connection::prepare_new(std::string_view key, const std::string& sql) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
                          nullptr) != SQLITE_OK) {
     // A statement that does not compile is a programming error, found by the first test that runs it.
-    throw std::logic_error("cannot prepare SQL: " + std::string(sqlite3_errmsg(db_)) + ": " +
-                           std::string(sql));
+    throw std::logic_error("cannot prepare SQL: " + std::string(sqlite3_errmsg(db_)) + ": " + sql);
   }
-  cache_.emplace_back(std::string(sql), stmt);
+  cache_.emplace_back(std::string(key), stmt);
   return Statement(db_, stmt);
 }
 

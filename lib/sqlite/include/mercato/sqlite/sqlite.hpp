@@ -73,7 +73,17 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Prepared once per connection and cached by SQL text.
-  Statement prepare(std::string_view sql);
+  Statement prepare(std::string_view sql) {
+    return prepare_keyed(sql, [sql] { return std::string(sql); });
+  }
+  // The same, cached under `key` and prepared from `make_sql()` only the first time: for a caller whose
+  // SQL text is derived from the key by a fixed rule (lib/sql renders its dialect-neutral text), so a
+  // cached statement costs no rendering.
+  template <class MakeSql>
+  Statement prepare_keyed(std::string_view key, MakeSql make_sql) {
+    if (sqlite3_stmt* cached = find_cached(key)) return Statement(db_, cached);
+    return prepare_new(key, make_sql());
+  }
   Result<void> exec(std::string_view sql);
   // The extended result code of the last failure, e.g. SQLITE_CONSTRAINT_UNIQUE.
   int last_error_code() const noexcept;
@@ -90,8 +100,11 @@ class Connection {
   void after_commit(std::function<void()> action) { after_commit_.add(std::move(action)); }
 
  private:
+  sqlite3_stmt* find_cached(std::string_view key) const noexcept;
+  Statement prepare_new(std::string_view key, const std::string& sql);
+
   sqlite3* db_;
-  std::vector<std::pair<std::string, sqlite3_stmt*>> cache_;
+  std::vector<std::pair<std::string, sqlite3_stmt*>> cache_;  // by key
   core::CommitActions after_commit_;
 };
 
