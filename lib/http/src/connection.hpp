@@ -13,8 +13,8 @@
 // - reading is one async_read_some per chunk of bytes, and Beast's basic_parser::put parses them.
 //
 // A deadline that passes closes the socket (its pending operation completes with an error, and a
-// connection that timed out is never used again) and marks the connection expired, which read_message
-// and write_all report as beast::error::timeout.
+// connection that timed out is never used again) and marks the connection expired, which read_message,
+// send_now and send_rest report as beast::error::timeout.
 //
 // Threading: a Connection belongs to one worker's thread.
 #pragma once
