@@ -57,12 +57,12 @@ class RandomPage {
   RandomPage& operator=(const RandomPage&) = delete;
 
   void take(std::uint8_t* out, std::size_t n) {
-    if (page_ == nullptr || n > sizeof(page_->bytes)) return fill_from_kernel(out, n);
+    if (page_ == nullptr || n > page_->bytes.size()) return fill_from_kernel(out, n);
     if (page_->left < n) {
-      fill_from_kernel(page_->bytes, sizeof(page_->bytes));
-      page_->left = sizeof(page_->bytes);
+      fill_from_kernel(page_->bytes.data(), page_->bytes.size());
+      page_->left = page_->bytes.size();
     }
-    std::uint8_t* from = page_->bytes + (sizeof(page_->bytes) - page_->left);
+    std::uint8_t* from = page_->bytes.data() + (page_->bytes.size() - page_->left);
     std::memcpy(out, from, n);
     std::memset(from, 0, n);  // handed out: not kept for anyone who reads this memory later
     page_->left -= n;
@@ -71,7 +71,7 @@ class RandomPage {
  private:
   struct Page {
     std::size_t left;  // bytes not yet handed out, at the end of `bytes`; 0 after a fork wiped the page
-    std::uint8_t bytes[4096 - sizeof(std::size_t)];
+    std::array<std::uint8_t, 4096 - sizeof(std::size_t)> bytes;
   };
   static_assert(sizeof(Page) == 4096);
   Page* page_ = nullptr;

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdint>
 #include <mutex>
 #include <random>
@@ -31,8 +32,8 @@ TEST(Ids, UuidsDoNotRepeat) {
 // will, or two processes would name different orders alike.
 TEST(Ids, AForkedChildDoesNotRepeatItsParentsIds) {
   (void)new_uuid();  // the buffer is filled and has bytes left that the child must not reuse
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
+  std::array<int, 2> fds{};
+  ASSERT_EQ(::pipe(fds.data()), 0);
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
@@ -63,9 +64,11 @@ TEST(Ids, IdsDoNotRepeatAcrossRefillsAndThreads) {
   std::set<std::string> seen;
   std::mutex mu;
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       std::vector<std::string> mine;
+      mine.reserve(2000);
       for (int i = 0; i < 2000; ++i) mine.push_back(new_uuid() + random_hex(13));
       std::lock_guard lock(mu);
       seen.insert(mine.begin(), mine.end());
