@@ -272,9 +272,7 @@ struct Client::Impl {
     if (exchange.keep_alive) {
       pooled->conn->expires_never();
       give_back(wp, key, std::move(*pooled));
-    } else {
-      pooled->conn->close();
-    }
+    }  // else it is closed when `pooled` goes: nothing else holds it
     co_return std::move(exchange.response);
   }
 

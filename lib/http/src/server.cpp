@@ -252,10 +252,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         // One 100 Continue, only to an HTTP/1.1 client (RFC 9110 §10.1.1); never forwarded by a proxy
         // built on this server (the client strips Expect), so a client cannot receive two.
         if (parser.version >= 11 && iequals(parser.headers.get("Expect").value_or(""), "100-continue")) {
-          constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          auto sent = detail::send_now(*conn, kContinue, ec);
-          if (!ec && sent < kContinue.size()) ec = co_await detail::send_rest(*conn, kContinue.substr(sent));
-          if (ec) break;
+          // Rare enough to go straight through the event loop (send_rest writes all it is given).
+          if (co_await detail::send_rest(*conn, "HTTP/1.1 100 Continue\r\n\r\n")) break;
         }
         ec = co_await detail::read_message(*conn, buffer, parser, /*header_only=*/false);
       }
