@@ -122,16 +122,6 @@ fi
 
 bench_workspace http
 
-# start NAME COMMAND...: runs a server in the background (output to $WORK/NAME.log), records its PID.
-start() {
-  local name="$1"
-  shift
-  "${PROC_LAUNCHER[@]}" "$@" >>"$WORK/$name.log" 2>&1 </dev/null &
-  BENCH_PIDS+=("$!")
-  LAST_PID=$!
-  SERVER_CMDS+=("# $name" "$(printf '%q ' "$@")")
-}
-SERVER_CMDS=()
 
 # fail_log NAME: shows the end of a server's log.
 fail_log() {
@@ -154,7 +144,7 @@ start_nginx() {
     >"$dir/nginx.conf"
   nginx -t -q -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" ||
     die "nginx rejected $dir/nginx.conf (from $template)"
-  start "$name" nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
+  bench_start "$name" nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
 }
 
 # start_haproxy NAME TEMPLATE PORT KEY=VALUE...: renders the config into $WORK/NAME/ and starts HAProxy
@@ -166,7 +156,7 @@ start_haproxy() {
   bench_render "$template" "PORT=$port" "WORKERS=$WORKERS" "$@" >"$dir/haproxy.cfg"
   haproxy -c -q -f "$dir/haproxy.cfg" >>"$WORK/$name.log" 2>&1 ||
     die "haproxy rejected $dir/haproxy.cfg (from $template): $(tail -n 5 "$WORK/$name.log")"
-  start "$name" haproxy -db -f "$dir/haproxy.cfg"
+  bench_start "$name" haproxy -db -f "$dir/haproxy.cfg"
 }
 
 # our_env NAME PORT: the APP_* settings every one of our servers gets in the benchmark.
@@ -235,7 +225,7 @@ start_service() {
     env_svc+=("APP_UPSTREAMS__USER=127.0.0.1:$P_USER")
   fi
   log_info "starting the $name service on 127.0.0.1:$port"
-  start "$name" env "${env_svc[@]}" "APP_DATABASE__PATH=$WORK/$name/$name.db" "$bin" --config "config/$name.yaml"
+  bench_start "$name" env "${env_svc[@]}" "APP_DATABASE__PATH=$WORK/$name/$name.db" "$bin" --config "config/$name.yaml"
   wait_http_ok "http://127.0.0.1:$port/health/ready" 30 "$LAST_PID" && return 0
   fail_log "$name"
   return 1
@@ -360,11 +350,11 @@ print("Python %s, FastAPI %s, Starlette %s, uvicorn %s" % (sys.version.split()[0
       [[ "$kind" == inventory ]] && record="$PRODUCT_RECORD"
       "$PYTHON" bench/fastapi/app.py seed "$fastapi_db" "$kind" "$record" || die "seeding $fastapi_db failed"
     done
-    SERVER_CMDS+=("# fastapi: its SQLite file, seeded with the records our services returned"
+    BENCH_SERVER_CMDS+=("# fastapi: its SQLite file, seeded with the records our services returned"
       "$PYTHON bench/fastapi/app.py seed $fastapi_db users $(single_quoted "$USER_RECORD")"
       "$PYTHON bench/fastapi/app.py seed $fastapi_db inventory $(single_quoted "$PRODUCT_RECORD")")
     log_info "starting FastAPI + uvicorn (${FASTAPI_FLAGS[*]}) on 127.0.0.1:$P_FASTAPI"
-    start fastapi env "MERCATO_FASTAPI_DB=$fastapi_db" "$PYTHON" -m uvicorn app:app --app-dir bench/fastapi \
+    bench_start fastapi env "MERCATO_FASTAPI_DB=$fastapi_db" "$PYTHON" -m uvicorn app:app --app-dir bench/fastapi \
       --host 127.0.0.1 --port "$P_FASTAPI" --workers "$WORKERS" --no-access-log --log-level warning \
       "${FASTAPI_FLAGS[@]}"
     if wait_http_ok "http://127.0.0.1:$P_FASTAPI/health/ready" 30 "$LAST_PID"; then
@@ -447,7 +437,7 @@ if want gateway-proxy || want gateway-proxy-auth; then
     # per-client rate limits (wrk is one client).
     ((USER_UP)) && env_gw+=("APP_GATEWAY__SERVICES__USER__UPSTREAM=127.0.0.1:$P_USER")
     log_info "starting the gateway on 127.0.0.1:$P_GATEWAY"
-    start gateway env "${env_gw[@]}" "$gw_bin" --config config/gateway.yaml
+    bench_start gateway env "${env_gw[@]}" "$gw_bin" --config config/gateway.yaml
     if wait_http_ok "http://127.0.0.1:$P_GATEWAY/api/static/x" 30 "$LAST_PID"; then
       URL[gateway-proxy]="http://127.0.0.1:$P_GATEWAY/api/static/x"
       if [[ -z "$TOKEN" ]]; then
@@ -750,7 +740,7 @@ report() {
     "bench/haproxy/proxy.cfg.in):"
   echo
   echo '```'
-  for c in "${SERVER_CMDS[@]}"; do echo "${c% }"; done | sed -e "s|$WORK|\$TMP|g" -e "s|$MERCATO_ROOT/||g"
+  for c in "${BENCH_SERVER_CMDS[@]}"; do echo "${c% }"; done | sed -e "s|$WORK|\$TMP|g" -e "s|$MERCATO_ROOT/||g"
   if ((WARMUP_S > 0)); then
     echo "# warm-up: once per case, before round 1: each command below with -d$WARMUP and without --latency"
   fi

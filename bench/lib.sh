@@ -30,6 +30,18 @@ bench_stop_all() {
   BENCH_PIDS=()
 }
 
+# bench_start NAME COMMAND...: runs a server in the background (output to $WORK/NAME.log), records its
+# PID in BENCH_PIDS (stopped at exit) and LAST_PID, and its command in BENCH_SERVER_CMDS (for a report).
+BENCH_SERVER_CMDS=()
+bench_start() {
+  local name="$1"
+  shift
+  "${PROC_LAUNCHER[@]}" "$@" >>"$WORK/$name.log" 2>&1 </dev/null &
+  BENCH_PIDS+=("$!")
+  LAST_PID=$!
+  BENCH_SERVER_CMDS+=("# $name" "$(printf '%q ' "$@")")
+}
+
 # bench_workspace NAME: STAMP, RESULTS (var/bench/NAME-<stamp>/, kept) and WORK (a temporary folder,
 # removed at exit unless BENCH_KEEP=1); the exit trap stops every process of BENCH_PIDS.
 bench_workspace() {

@@ -44,14 +44,6 @@ USER_DIRECTIVE="# not root: nginx runs as the current user"
 ((EUID == 0)) && USER_DIRECTIVE="user $(id -un) $(id -gn);"
 BODY='{"id":"0191f3c2-7b7e-7c4a-9a51-3f2d9c0e8b11","name":"Bench User","created_at":"2026-01-01T00:00:00.000Z"}'
 
-# start NAME COMMAND...: a server in the background, its PID recorded (LAST_PID).
-start() {
-  local name="$1"
-  shift
-  "${PROC_LAUNCHER[@]}" "$@" >>"$WORK/$name.log" 2>&1 </dev/null &
-  BENCH_PIDS+=("$!")
-  LAST_PID=$!
-}
 # nginx_conf NAME TEMPLATE PORT KEY=VALUE...: renders an nginx config into $WORK/NAME/.
 nginx_conf() {
   local name="$1" template="$2" port="$3" dir="$WORK/$1"
@@ -73,28 +65,28 @@ P_GW="$(free_port "$P_UP" "$P_NGINX" "$P_HAPROXY")"
 P_BASE="$(free_port "$P_UP" "$P_NGINX" "$P_HAPROXY" "$P_GW")"
 
 nginx_conf upstream bench/nginx/upstream.conf.in "$P_UP" "BODY=$BODY"
-start upstream nginx -p "$WORK/upstream/" -c "$WORK/upstream/nginx.conf" -e "$WORK/upstream/error.log"
+bench_start upstream nginx -p "$WORK/upstream/" -c "$WORK/upstream/nginx.conf" -e "$WORK/upstream/error.log"
 wait_http_ok "http://127.0.0.1:$P_UP/static/x" 10 "$LAST_PID" || die "nginx (upstream) did not start"
 UPSTREAM_PID="$(worker_of "$LAST_PID")"
 
 declare -A URL=() PID=()
 CASES=()
 nginx_conf nginx-proxy bench/nginx/proxy.conf.in "$P_NGINX" "UPSTREAM_PORT=$P_UP" "KEEPALIVE=$CONNECTIONS"
-start nginx-proxy nginx -p "$WORK/nginx-proxy/" -c "$WORK/nginx-proxy/nginx.conf" -e "$WORK/nginx-proxy/error.log"
+bench_start nginx-proxy nginx -p "$WORK/nginx-proxy/" -c "$WORK/nginx-proxy/nginx.conf" -e "$WORK/nginx-proxy/error.log"
 wait_http_ok "http://127.0.0.1:$P_NGINX/static/x" 10 "$LAST_PID" || die "nginx (proxy) did not start"
 CASES+=(nginx-proxy) URL[nginx-proxy]="http://127.0.0.1:$P_NGINX/static/x" PID[nginx-proxy]="$(worker_of "$LAST_PID")"
 
 if command -v haproxy >/dev/null 2>&1; then
   bench_render bench/haproxy/proxy.cfg.in "PORT=$P_HAPROXY" "WORKERS=1" "UPSTREAM_PORT=$P_UP" \
     "KEEPALIVE=$CONNECTIONS" >"$WORK/haproxy.cfg"
-  start haproxy haproxy -db -f "$WORK/haproxy.cfg"
+  bench_start haproxy haproxy -db -f "$WORK/haproxy.cfg"
   wait_http_ok "http://127.0.0.1:$P_HAPROXY/static/x" 10 "$LAST_PID" || die "HAProxy did not start"
   CASES+=(haproxy-proxy) URL[haproxy-proxy]="http://127.0.0.1:$P_HAPROXY/static/x" PID[haproxy-proxy]="$LAST_PID"
 fi
 
 # start_gateway CASE BINARY PORT: a gateway with one I/O thread whose route "static" is the upstream.
 start_gateway() {
-  start "$1" env APP_SERVER__HOST=127.0.0.1 APP_SERVER__PORT="$3" APP_SERVER__THREADS=1 APP_LOG__LEVEL=warn \
+  bench_start "$1" env APP_SERVER__HOST=127.0.0.1 APP_SERVER__PORT="$3" APP_SERVER__THREADS=1 APP_LOG__LEVEL=warn \
     APP_LOG__ACCESS=false APP_GATEWAY__SERVICES__STATIC__UPSTREAM="127.0.0.1:$P_UP" \
     APP_GATEWAY__SERVICES__STATIC__ROUTES=static "$2" --config config/gateway.yaml
   wait_http_ok "http://127.0.0.1:$3/api/static/x" 30 "$LAST_PID" || die "the gateway ($2) did not start"
