@@ -103,13 +103,16 @@ images_size() {
 # shutdown handler counts SIGTERM as a clean stop, for systemd), so a build stopped halfway looked like
 # a success and ./mercato images went on to the next image. podman writes --iidfile only once the image
 # is committed, so an empty one means the build did not finish. --format docker keeps HEALTHCHECK (the
-# OCI format has no such field).
+# OCI format has no such field). --network host: a build stage's only network use is apt fetching from
+# the machine's Debian mirror, and podman's netavark bridge (containers.conf) gives a container no route
+# out and no resolver beyond the host's, which it cannot reach from the bridge (apt-get update then
+# only warns, and the install fails); the build steps are our own Containerfiles.
 _images_build() {
   local what="$1" iidfile id status=0
   shift
   iidfile="$(mktemp "${TMPDIR:-/tmp}/mercato-iid.XXXXXX")"
   nice -n 10 env CONTAINERS_CONF="${IMAGES_DIR}/containers.conf" \
-    podman build --format docker --iidfile "$iidfile" "$@" || status=$?
+    podman build --format docker --network host --iidfile "$iidfile" "$@" || status=$?
   id="$(cat "$iidfile")"
   rm -f "$iidfile"
   ((status == 0)) || die "$what failed (podman build exited with $status)"
