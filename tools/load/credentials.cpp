@@ -17,7 +17,7 @@ Error bad_tokens(std::string message) {
 
 }  // namespace
 
-Result<Session> parse_tokens(std::string_view body, SteadyClock::time_point received) {
+Result<Session> parse_tokens(std::string_view body, SteadyClock::time_point received, double renew_at) {
   auto object = json::parse_object(body);
   if (!object) return bad_tokens("not a JSON object");
   auto text = [&](std::string_view key) -> const boost::json::string* {
@@ -39,9 +39,10 @@ Result<Session> parse_tokens(std::string_view body, SteadyClock::time_point rece
   s.authorization = "Bearer " + std::string(*access);
   s.refresh_token = std::string(*refresh);
   s.expires_at = received + life;
-  // Renew with a quarter of the life left (a 15-minute token at 11:15): early enough that a failed
-  // renewal can be retried several times, late enough that a long run renews each token rarely.
-  s.renew_at = received + std::chrono::duration_cast<SteadyClock::duration>(life * 3 / 4);
+  // By default renewed with a quarter of the life left (a 15-minute token at 11:15): early enough that a
+  // failed renewal can be retried several times, late enough that a long run renews each token rarely.
+  s.renew_at = received + std::chrono::duration_cast<SteadyClock::duration>(
+                              std::chrono::duration<double>(life) * renew_at);
   return s;
 }
 

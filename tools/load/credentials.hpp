@@ -35,7 +35,7 @@ inline constexpr std::chrono::seconds kExpiryMargin{10};
 struct Session {
   std::string authorization;  // "Bearer <access token>"
   std::string refresh_token;
-  SteadyClock::time_point renew_at;    // renew from here on: 3/4 of expires_in after the answer
+  SteadyClock::time_point renew_at;    // renew from here on: by default 3/4 of expires_in after the answer
   SteadyClock::time_point expires_at;  // the answer's arrival + expires_in
 
   bool due(SteadyClock::time_point now) const { return now >= renew_at; }
@@ -45,8 +45,10 @@ struct Session {
 
 // The 200 answer of POST /api/auth/login or /api/auth/refresh:
 // {"access_token","token_type":"Bearer","expires_in","refresh_token"}; `received`: when it arrived.
+// The session is due for renewal `renew_at` (a fraction, --renew-at) into the token's life.
 // kValidationFailed naming what is missing or wrong.
-Result<Session> parse_tokens(std::string_view body, SteadyClock::time_point received);
+Result<Session> parse_tokens(std::string_view body, SteadyClock::time_point received,
+                             double renew_at = 0.75);
 
 // The body of POST /api/auth/login (JSON, escaped).
 std::string login_body(std::string_view email, std::string_view password);

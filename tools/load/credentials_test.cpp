@@ -28,6 +28,16 @@ TEST(Credentials, ALoginAnswerIsASessionRenewedAtThreeQuartersOfItsLife) {
   EXPECT_LT(short_lived->renew_at + kExpiryMargin, short_lived->expires_at);
 }
 
+TEST(Credentials, TheRenewalPointIsTheGivenFractionOfTheLife) {
+  auto t0 = SteadyClock::now();
+  auto s = parse_tokens(R"({"access_token":"a","expires_in":60,"refresh_token":"r"})", t0, 0.25);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->renew_at, t0 + 15s);
+  EXPECT_EQ(s->expires_at, t0 + 60s);
+  EXPECT_FALSE(s->due(t0 + 14s));
+  EXPECT_TRUE(s->due(t0 + 15s));
+}
+
 TEST(Credentials, AnAnswerWithoutWhatASessionNeedsIsRefusedNamingIt) {
   auto t0 = SteadyClock::now();
   for (const auto& [body, says] : std::vector<std::pair<std::string, std::string>>{

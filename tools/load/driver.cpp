@@ -355,7 +355,7 @@ struct Driver::Impl {
       co_return Error::unauthenticated("status " + std::to_string(res->status) + " " +
                                        res->body.substr(0, 300));
     }
-    co_return parse_tokens(res->body, Clock::now());
+    co_return parse_tokens(res->body, Clock::now(), options.renew_at);
   }
 
   asio::awaitable<void> renewals_done(Worker& w) {
@@ -546,7 +546,7 @@ struct Driver::Impl {
            true);
       co_return;
     }
-    auto session = parse_tokens(res->body, Clock::now());
+    auto session = parse_tokens(res->body, Clock::now(), options.renew_at);
     if (!session) {
       fail(s, what + ": " + session.error().message, true);
       co_return;
@@ -605,7 +605,7 @@ struct Driver::Impl {
       fail(s, answer_failure(what, *logged_in, ""), true);
       co_return;
     }
-    auto session = parse_tokens(logged_in->body, Clock::now());
+    auto session = parse_tokens(logged_in->body, Clock::now(), options.renew_at);
     if (!session) {
       fail(s, what + ": " + session.error().message, true);
       co_return;

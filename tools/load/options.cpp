@@ -218,6 +218,15 @@ Result<Options> parse_options(const std::vector<std::string>& args) {
          o.max_error_rate = *r;
          return {};
        }},
+      {"renew-at",
+       [&](std::string_view v) -> Result<void> {
+         // Not 0 (every request would renew) and not 1 (a token then expires before it is renewed:
+         // kExpiryMargin stops sending it first, so the request would wait for a renewal).
+         auto r = parse_number(v, "renew-at", 0, 0.9, true);
+         if (!r) return r.error();
+         o.renew_at = *r;
+         return {};
+       }},
       {"seed",
        [&](std::string_view v) -> Result<void> {
          auto n = parse_int(v, "seed", 0, INT64_MAX);
@@ -307,6 +316,8 @@ load shape:
   --mix SPEC             weights, e.g. register=5,read_product=40,place_order=30,read_order=20,cancel_order=5
                          (the default); operations left out get 0
   --seed N               seed of the mix's random choices (default: random, printed)
+  --renew-at F           renew a customer's session F of the way into its token's life (default 0.75;
+                         > 0, <= 0.9); in the background, so a renewal never delays an operation
 
 setup (products as the admin; customers register and log in, and each order is theirs):
   --products N           products created first (PUT /api/inventory/{prefix}-p{i}; default 20)

@@ -48,6 +48,7 @@ struct Options {
   std::chrono::milliseconds check_wait{10'000};  // --check-wait: repeat a failing check this long
   double max_error_rate = 0.01;                  // --max-error-rate
   std::optional<std::uint64_t> seed;             // --seed: the mix's random numbers
+  double renew_at = 0.75;                        // --renew-at: renew a session this far into its life
   bool progress = true;                          // --no-progress turns it off
   bool help = false;                             // --help / -h
 

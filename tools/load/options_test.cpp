@@ -65,6 +65,7 @@ TEST(Options, ParsesEveryOptionInBothSpellings) {
                   "0",
                   "--seed",
                   "9",
+                  "--renew-at=0.5",
                   "--no-check",
                   "--no-progress",
                   "--gateway",
@@ -88,6 +89,7 @@ TEST(Options, ParsesEveryOptionInBothSpellings) {
   EXPECT_EQ(o->check_wait, 60s);
   EXPECT_EQ(o->max_error_rate, 0);
   EXPECT_EQ(o->seed, 9u);
+  EXPECT_DOUBLE_EQ(o->renew_at, 0.5);
   EXPECT_FALSE(o->check);
   EXPECT_FALSE(o->progress);
   EXPECT_EQ(o->gateway, "127.0.0.1:9080");
@@ -147,6 +149,8 @@ TEST(Options, RefusesBadValuesNamingTheOption) {
       {{"--timeout", "0"}, "--timeout"},
       {{"--max-error-rate", "1.5"}, "--max-error-rate"},
       {{"--max-error-rate", "-0.1"}, "--max-error-rate"},
+      {{"--renew-at", "0"}, "--renew-at"},
+      {{"--renew-at", "0.95"}, "--renew-at"},
       {{"--gateway", "localhost"}, "--gateway"},
       {{"--gateway", "127.0.0.1:99999"}, "--gateway"},
       {{"--json", ""}, "--json"},
