@@ -254,10 +254,11 @@ class LoadE2EShortTokens : public LoadE2E {
 TEST_F(LoadE2EShortTokens, SessionsAreRenewedBeforeTheyExpire) {
   auto json_path = dir_ / "load.json";
   std::string log;
-  int status = run_load({"--duration", "22s", "--renew-at", "0.25", "--rate", "4", "--mix",
-                         "place_order=1,read_order=2", "--customers", "2", "--products", "2", "--settle", "30s",
-                         "--check-wait", "20s",
-                         "--check-command", checker(), "--json", json_path.string()},
+  int status = run_load({"--duration",      "22s",     "--renew-at",   "0.25",
+                         "--rate",          "4",       "--mix",        "place_order=1,read_order=2",
+                         "--customers",     "2",       "--products",   "2",
+                         "--settle",        "30s",     "--check-wait", "20s",
+                         "--check-command", checker(), "--json",       json_path.string()},
                         log, 150s);
   ASSERT_EQ(status, 0) << log;
   auto doc = read_json(json_path);

@@ -47,8 +47,7 @@ struct Session {
 // {"access_token","token_type":"Bearer","expires_in","refresh_token"}; `received`: when it arrived.
 // The session is due for renewal `renew_at` (a fraction, --renew-at) into the token's life.
 // kValidationFailed naming what is missing or wrong.
-Result<Session> parse_tokens(std::string_view body, SteadyClock::time_point received,
-                             double renew_at = 0.75);
+Result<Session> parse_tokens(std::string_view body, SteadyClock::time_point received, double renew_at = 0.75);
 
 // The body of POST /api/auth/login (JSON, escaped).
 std::string login_body(std::string_view email, std::string_view password);
