@@ -46,7 +46,8 @@
 #   deploy/prometheus/rules.yml holds its recording and alerting rules.
 #
 # Environment: MERCATO_<SVC>_PORT (ports), MERCATO_<SVC>_DATABASE_URL (that service's database.url, e.g.
-# postgres://... for any service; redis://... for inventory), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
+# postgres://... for any service; redis://... for inventory), MERCATO_DATABASE_OFFLOAD (auto, on or off: every
+# service's database.offload, README "Storage"), MERCATO_LOG_LEVEL (sets APP_LOG__LEVEL for every process),
 # MERCATO_SAGA_MODE (orchestration, the default in config/order.yaml and the participants' configs, or choreography: how the order saga
 # is coordinated; docs/saga.md), MERCATO_ORDER_TRANSPORT (grpc, the default in config/order.yaml, or http:
 # how the order service calls the user and inventory services), MERCATO_READY_TIMEOUT (seconds, default 30), MERCATO_STOP_TIMEOUT
@@ -150,6 +151,9 @@ _up_command() {
     local url_var="MERCATO_${name^^}_DATABASE_URL"
     if [[ -n "${!url_var:-}" ]]; then
       _UP_ENV+=("APP_DATABASE__URL=${!url_var}")
+    fi
+    if [[ -n "${MERCATO_DATABASE_OFFLOAD:-}" ]]; then
+      _UP_ENV+=("APP_DATABASE__OFFLOAD=${MERCATO_DATABASE_OFFLOAD}")
     fi
     if [[ -n "$UP_EVENTS_URL" ]]; then
       _UP_ENV+=("APP_EVENTS__URL=${UP_EVENTS_URL}")

@@ -238,8 +238,8 @@ void set_up(service::Context& ctx) {
     ctx.add_live_setting("saga.order_deadline",
                          live_timeout("saga.order_deadline", &order::SagaTimeouts::order));
   }
-  auto& orders = ctx.own(
-      std::make_unique<order::OrderService>(repository, customers, catalog, sagas, admission, ctx.tracer()));
+  auto& orders = ctx.own(std::make_unique<order::OrderService>(repository, customers, catalog, sagas,
+                                                               admission, ctx.tracer(), ctx.storage_pool()));
   const auto& log = ctx.logger();
   // With projector: false this instance serves queries from what other instances project (a shared
   // PostgreSQL database); a rebuild asked of it still runs here.
@@ -248,7 +248,7 @@ void set_up(service::Context& ctx) {
       [&log](const Error& e) {
         log.warn("the read models could not be brought up to date; retrying", {{"error", e.message}});
       }));
-  order::register_routes(ctx.router(), orders, read_models, projector, identity);
+  order::register_routes(ctx.router(), orders, read_models, projector, identity, ctx.storage_pool());
   // Publishes the order's events and the saga's commands from the outbox; consumes the answers.
   auto& bus = events::attach(ctx, event_store);
   if (sagas != nullptr) {

@@ -52,6 +52,14 @@ Router& Router::add_async(Method method, std::string_view pattern, AsyncHandler 
   return insert(Route{method, std::string(pattern), {}, std::move(handler), 0});
 }
 
+void Router::wrap_sync(const std::function<AsyncHandler(SyncHandler)>& wrap) {
+  for (auto& route : routes_) {
+    if (!route.sync) continue;
+    route.async = wrap(std::move(route.sync));
+    route.sync = nullptr;
+  }
+}
+
 Router& Router::any_async(std::string_view pattern, AsyncHandler handler) {
   return insert(Route{std::nullopt, std::string(pattern), {}, std::move(handler), 0});
 }

@@ -111,11 +111,51 @@ void Context::add_readiness_check(std::string name, ReadinessCheck check) {
   checks_.emplace_back(std::move(name), std::move(check));
 }
 
+http::Response storage_busy(const http::Request& req) {
+  static const std::string kMessage =
+      "the service's storage is saturated (database.max_waiting calls in progress); retry shortly";
+  auto res =
+      http::Response::error(Error::unavailable(kMessage).with_public_message(kMessage), req.request_id);
+  res.headers.set("Retry-After", "1");
+  return res;
+}
+
+namespace {
+
+// A synchronous handler run on the storage pool (Context::storage_pool), with the request's span as the
+// pool thread's ambient context, as the server gives a synchronous route on the I/O thread. The handler
+// is shared: the coroutine frame holds it, whatever becomes of the route's function object.
+boost::asio::awaitable<http::Response> offloaded(BlockingPool* pool, const obs::Tracer* tracer,
+                                                 std::shared_ptr<const http::SyncHandler> handler,
+                                                 const http::Request& req) {
+  auto out = co_await pool->run([&] {
+    obs::ContextScope scope(tracer, req.trace);
+    return (*handler)(req);
+  });
+  if (!out) co_return storage_busy(req);
+  co_return std::move(*out);
+}
+
+http::AsyncHandler on_storage_pool(Context& ctx, http::SyncHandler handler) {
+  return [pool = ctx.storage_pool(), tracer = ctx.tracer(),
+          shared = std::make_shared<const http::SyncHandler>(std::move(handler))](const http::Request& req) {
+    return offloaded(pool, tracer, shared, req);
+  };
+}
+
+}  // namespace
+
+void offload_sync_routes(Context& ctx) {
+  if (ctx.storage_pool() == nullptr) return;
+  ctx.router().wrap_sync([&ctx](http::SyncHandler h) { return on_storage_pool(ctx, std::move(h)); });
+}
+
 void add_standard_routes(Context& ctx) {
   auto& router = ctx.router();
+  // Always on the I/O thread: a liveness probe must not wait behind a saturated storage pool.
   router.get("/health/live",
              [](const http::Request&) { return http::Response::json_text(200, R"({"status":"live"})"); });
-  router.get("/health/ready", [&ctx](const http::Request& req) {
+  http::SyncHandler ready = [&ctx](const http::Request& req) {
     boost::json::object checks;
     std::string failing;
     for (const auto& [name, check] : ctx.readiness_checks()) {
@@ -142,7 +182,12 @@ void add_standard_routes(Context& ctx) {
     // Operators read this, through the service's own port (the gateway routes only /api/...).
     return http::Response::error_verbatim(Error::unavailable("not ready: " + failing), req.request_id,
                                           detail);
-  });
+  };
+  // The checks ask the database: on the storage pool when there is one.
+  if (ctx.storage_pool() != nullptr)
+    router.add_async(http::Method::kGet, "/health/ready", on_storage_pool(ctx, std::move(ready)));
+  else
+    router.get("/health/ready", std::move(ready));
   router.get("/metrics", [&ctx](const http::Request&) {
     http::Response res;
     res.status = 200;
@@ -285,6 +330,9 @@ void build_instance(Instance& in, http::IoPool& io, const std::function<void(Con
     in.context->set_discovery(*in.discovery);
   }
   setup(*in.context);
+  // A network database's round trips off the I/O thread (Context::storage_pool): every synchronous route
+  // setup added; the standard routes below decide for themselves.
+  offload_sync_routes(*in.context);
   if (in.discovery) watch_live_config(in);
   add_standard_routes(*in.context);
   add_openapi_route(*in.context, *in.source);

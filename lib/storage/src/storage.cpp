@@ -33,6 +33,12 @@ Settings read_settings(const service::Context& ctx, bool supports_postgres, bool
   // the event consumers' partitions (each on its own thread) wait for each other's commits.
   std::int64_t default_connections = s.engine == Engine::kPostgres ? 4 : 1;
   s.connections = static_cast<std::size_t>(section.integer("connections", default_connections, 1, 64));
+  auto offload = section.choice("offload", "auto", {"auto", "on", "off"});
+  s.offload = offload == "on" || (offload == "auto" && s.engine != Engine::kSqlite);
+  s.max_waiting = static_cast<std::size_t>(section.integer("max_waiting", 256, 1, 100000));
+  if (s.max_waiting < s.connections)
+    throw config::ConfigError("config key 'database.max_waiting': must be at least database.connections (" +
+                              std::to_string(s.connections) + ")");
   return s;
 }
 

@@ -13,6 +13,7 @@
 #include "mercato/http/query.hpp"
 #include "mercato/json/json.hpp"
 #include "mercato/observability/tracing.hpp"
+#include "mercato/service/blocking.hpp"
 
 namespace mercato::order {
 
@@ -189,12 +190,18 @@ constexpr auto kPositionPoll = std::chrono::milliseconds(5);
 
 // Read-your-writes: waits (without blocking the I/O thread) until `projection` has applied `position`;
 // kUnavailable when it has not within kPositionWait, kValidation for a position past every write.
-boost::asio::awaitable<Result<void>> reach(OrderReadModels& models, std::string_view projection,
-                                           std::int64_t position) {
+boost::asio::awaitable<Result<void>> reach(OrderReadModels& models, service::BlockingPool* storage,
+                                           std::string_view projection, std::int64_t position) {
   if (position <= 0) co_return Result<void>{};
+  // The reads below on the storage pool when there is one (service.hpp, Context::storage_pool).
+  auto on_storage = [storage]<typename F>(F fn) -> boost::asio::awaitable<decltype(fn())> {
+    auto out = co_await service::run_on_storage(storage, std::move(fn));
+    if (!out) co_return Error::unavailable("the order service's storage is saturated; retry shortly");
+    co_return std::move(*out);
+  };
   // A position no write has reached yet cannot be waited for (and a made-up one must not hold a
   // connection and poll the database for the whole wait).
-  auto head = models.head();
+  auto head = co_await on_storage([&] { return models.head(); });
   if (!head) co_return std::move(head).error();
   if (position > *head) {
     co_return Error::validation("min_position", "min_position: " + std::to_string(position) +
@@ -205,7 +212,7 @@ boost::asio::awaitable<Result<void>> reach(OrderReadModels& models, std::string_
   boost::asio::steady_timer timer(executor);
   auto until = std::chrono::steady_clock::now() + kPositionWait;
   for (;;) {
-    auto at = models.position(projection);
+    auto at = co_await on_storage([&] { return models.position(projection); });
     if (!at) co_return std::move(at).error();
     if (*at >= position) co_return Result<void>{};
     if (std::chrono::steady_clock::now() >= until) {
@@ -252,8 +259,8 @@ boost::json::object to_json(const OrderSummary& s) {
 
 // A customer's orders from the order_summaries read model, newest first, a page per cursor. A customer's
 // own list by default; another customer's list is empty, as far as a customer can tell.
-boost::asio::awaitable<http::Response> list(OrderReadModels& models, const http::Request& req,
-                                            const auth::Principal& who) {
+boost::asio::awaitable<http::Response> list(OrderReadModels& models, service::BlockingPool* storage,
+                                            const http::Request& req, const auth::Principal& who) {
   http::QueryReader query(req);
   // A customer's own list by default; an admin's, every customer's; a service names whose it wants.
   auto customer =
@@ -295,17 +302,19 @@ boost::asio::awaitable<http::Response> list(OrderReadModels& models, const http:
           req.request_id);
     }
   }
-  if (auto reached = co_await reach(models, "order_summaries", min_position); !reached) {
+  if (auto reached = co_await reach(models, storage, "order_summaries", min_position); !reached) {
     co_return unavailable(reached.error(), req);
   }
   boost::json::object body{{"orders", boost::json::array{}}, {"limit", used}, {"next_cursor", nullptr}};
   // Only an admin lists without a customer (above): every other caller names one or is one.
   if (customer && !who.may_see(*customer)) co_return http::Response::json(200, body);
   // The query as a span of the request's trace: the scope lives only inside the lambda, no co_await.
-  auto page = [&] {
+  auto queried = co_await service::run_on_storage(storage, [&] {
     obs::ContextScope scope(req.tracer, req.trace);
     return models.summaries(q);
-  }();
+  });
+  if (!queried) co_return service::storage_busy(req);
+  auto& page = *queried;
   if (!page) co_return http::Response::error(page.error(), req.request_id);
   auto& orders = body["orders"].as_array();
   for (const auto& s : page->orders) orders.push_back(to_json(s));
@@ -315,7 +324,8 @@ boost::asio::awaitable<http::Response> list(OrderReadModels& models, const http:
 
 // Confirmed sales per product per day from the sales_daily read model (admins): ?from=&to= as
 // YYYY-MM-DD (inclusive; default the last 30 days), at most 366 days.
-boost::asio::awaitable<http::Response> sales(OrderReadModels& models, const http::Request& req) {
+boost::asio::awaitable<http::Response> sales(OrderReadModels& models, service::BlockingPool* storage,
+                                             const http::Request& req) {
   http::QueryReader query(req);
   auto from_text = query.string("from", http::kOptional);
   auto to_text = query.string("to", http::kOptional);
@@ -338,15 +348,17 @@ boost::asio::awaitable<http::Response> sales(OrderReadModels& models, const http
         Error::validation("from", "from: must be on or before to, and at most 366 days before it"),
         req.request_id);
   }
-  if (auto reached = co_await reach(models, "sales_daily", min_position); !reached) {
+  if (auto reached = co_await reach(models, storage, "sales_daily", min_position); !reached) {
     co_return unavailable(reached.error(), req);
   }
   auto first = format_rfc3339(*from).substr(0, 10);
   auto last = format_rfc3339(*to).substr(0, 10);
-  auto rows = [&] {
+  auto queried = co_await service::run_on_storage(storage, [&] {
     obs::ContextScope scope(req.tracer, req.trace);
     return models.sales(first, last);
-  }();
+  });
+  if (!queried) co_return service::storage_busy(req);
+  auto& rows = *queried;
   if (!rows) co_return http::Response::error(rows.error(), req.request_id);
   boost::json::array days;
   std::int64_t units = 0, cents = 0;
@@ -462,7 +474,8 @@ std::optional<Cursor> parse_cursor(std::string_view text) {
 }
 
 void register_routes(http::Router& router, OrderService& service, OrderReadModels& read_models,
-                     Projector& projector, const service::Identity& identity) {
+                     Projector& projector, const service::Identity& identity,
+                     service::BlockingPool* storage) {
   using auth::Role;
   using service::guard;
   // Customers place, read and cancel their own orders; an admin any; services read.
@@ -471,17 +484,19 @@ void register_routes(http::Router& router, OrderService& service, OrderReadModel
                                         [&service](const http::Request& req, const auth::Principal& who) {
                                           return create(service, req, who);
                                         }));
-  router.add_async(http::Method::kGet, "/orders",
-                   service::guard_async(identity, auth::kSignedIn,
-                                        [&read_models](const http::Request& req, const auth::Principal& who) {
-                                          return list(read_models, req, who);
-                                        }));
+  router.add_async(
+      http::Method::kGet, "/orders",
+      service::guard_async(identity, auth::kSignedIn,
+                           [&read_models, storage](const http::Request& req, const auth::Principal& who) {
+                             return list(read_models, storage, req, who);
+                           }));
   // Before /orders/{id}/...: a literal path, not an order id.
-  router.add_async(http::Method::kGet, "/orders/reports/sales",
-                   service::guard_async(identity, Role::kAdmin,
-                                        [&read_models](const http::Request& req, const auth::Principal&) {
-                                          return sales(read_models, req);
-                                        }));
+  router.add_async(
+      http::Method::kGet, "/orders/reports/sales",
+      service::guard_async(identity, Role::kAdmin,
+                           [&read_models, storage](const http::Request& req, const auth::Principal&) {
+                             return sales(read_models, storage, req);
+                           }));
   router.get("/orders/{id}", guard(identity, auth::kSignedIn, [&service](const auto& req, const auto& who) {
                return get(service, req, who);
              }));

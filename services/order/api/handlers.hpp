@@ -13,8 +13,10 @@ namespace mercato::order {
 // GET /orders/{id}/saga, POST /orders/{id}/cancel, GET /admin/orders. The read side (served from the
 // read models): GET /orders (a customer's list: filters, cursors), GET /orders/reports/sales,
 // GET /admin/projections, POST /admin/projections/{name}/rebuild.
+// `storage`: where the asynchronous routes' reads run (the context's storage pool; nullptr: inline).
 void register_routes(http::Router& router, OrderService& service, OrderReadModels& read_models,
-                     Projector& projector, const service::Identity& identity);
+                     Projector& projector, const service::Identity& identity,
+                     service::BlockingPool* storage = nullptr);
 
 // A list cursor as the API shows it ("<created_at_ms>-<position>") and back; nullopt for text that is
 // not one.

@@ -4,6 +4,7 @@
 
 #include "app/order_events.hpp"
 #include "mercato/core/ids.hpp"
+#include "mercato/service/blocking.hpp"
 
 namespace mercato::order {
 namespace {
@@ -68,13 +69,17 @@ boost::asio::awaitable<Result<Written>> OrderService::create(const NewOrder& inp
   if (sagas_ != nullptr) saga = sagas_->begin(order, now, ctx.traceparent, commands);
   // A coroutine has no ambient trace context (it may resume on any thread): the transaction below runs
   // without a co_await, so it gets one for exactly that stretch, and lib/sql makes it a span of the
-  // request's trace.
-  std::optional<obs::ContextScope> scope;
-  if (auto parent = obs::TraceContext::parse(ctx.traceparent)) scope.emplace(tracer_, *parent);
-  auto placed =
-      repository_.place(OrderPlaced{std::move(order)}, ctx.traceparent, commands, saga ? &*saga : nullptr);
+  // request's trace. On the storage pool when there is one (a network database: lib/service).
+  auto ran = co_await service::run_on_storage(storage_, [&] {
+    std::optional<obs::ContextScope> scope;
+    if (auto parent = obs::TraceContext::parse(ctx.traceparent)) scope.emplace(tracer_, *parent);
+    return repository_.place(OrderPlaced{std::move(order)}, ctx.traceparent, commands,
+                             saga ? &*saga : nullptr);
+  });
+  if (!ran) co_return Error::unavailable("the order service's storage is saturated; retry shortly");
+  auto& placed = *ran;
   if (placed && saga) ticket.placed();  // its saga is in flight now: the place stays taken until it ends
-  co_return placed;
+  co_return std::move(placed);
 }
 
 Result<Saga> OrderService::saga(std::string_view id) {

@@ -7,6 +7,10 @@
 #include "app/saga_coordinator.hpp"
 #include "mercato/observability/tracing.hpp"
 
+namespace mercato::service {
+class BlockingPool;
+}
+
 namespace mercato::order {
 
 struct NewLine {
@@ -31,13 +35,14 @@ class OrderService {
   // the request's trace.
   OrderService(OrderRepository& repository, CustomerDirectory& customers, Catalog& catalog,
                SagaCoordinator* sagas = nullptr, Admission* admission = nullptr,
-               const obs::Tracer* tracer = nullptr)
+               const obs::Tracer* tracer = nullptr, service::BlockingPool* storage = nullptr)
       : repository_(repository),
         customers_(customers),
         catalog_(catalog),
         sagas_(sagas),
         admission_(sagas != nullptr ? admission : nullptr),
-        tracer_(tracer) {}
+        tracer_(tracer),
+        storage_(storage) {}
 
   // Whether a new order may be placed now: a ticket to hand to create(), or why not (a 503 to the
   // client). Asked before anything else about the order, so a refusal costs no call to another service.
@@ -73,6 +78,7 @@ class OrderService {
   SagaCoordinator* sagas_;
   Admission* admission_;
   const obs::Tracer* tracer_;
+  service::BlockingPool* storage_;  // where the placement's transaction runs (nullptr: inline)
 };
 
 }  // namespace mercato::order

@@ -55,6 +55,11 @@ class Router {
   }
   Router& del(std::string_view pattern, SyncHandler h) { return add(Method::kDelete, pattern, std::move(h)); }
 
+  // Turns every synchronous route added so far into an asynchronous one, wrap(handler): how a service
+  // whose storage is a network database runs its handlers off the I/O thread (lib/service, "storage
+  // pool"). Routes added afterwards stay as they are.
+  void wrap_sync(const std::function<AsyncHandler(SyncHandler)>& wrap);
+
   // The first route whose pattern and method match; a GET route also matches HEAD.
   RouteMatch match(Method method, std::string_view path) const;
   const std::vector<Route>& routes() const noexcept { return routes_; }

@@ -22,6 +22,7 @@
 #include <type_traits>
 
 #include "mercato/core/result.hpp"
+#include "mercato/http/message.hpp"
 
 namespace mercato::service {
 
@@ -50,17 +51,38 @@ class BlockingPool {
       std::atomic<std::size_t>& waiting;
       ~Release() { waiting.fetch_sub(1, std::memory_order_relaxed); }
     } release{waiting_};
+    // The result is built in place (emplace): a temporary optional moved into the coroutine's return
+    // slot makes GCC 12 warn that a Result's Error may be used uninitialized (a false positive).
     co_return co_await boost::asio::co_spawn(
-        pool_, [&fn]() -> boost::asio::awaitable<std::optional<T>> { co_return std::optional<T>(fn()); },
+        pool_,
+        [&fn]() -> boost::asio::awaitable<std::optional<T>> {
+          std::optional<T> out;
+          out.emplace(fn());
+          co_return out;
+        },
         boost::asio::use_awaitable);
   }
 
   std::size_t waiting() const noexcept { return waiting_.load(std::memory_order_relaxed); }
+  std::size_t max_waiting() const noexcept { return settings_.max_waiting; }
 
  private:
   BlockingPoolSettings settings_;
   boost::asio::thread_pool pool_;
   std::atomic<std::size_t> waiting_{0};
 };
+
+// fn() on `pool` when there is one, else at once on the calling thread: the storage part of an
+// asynchronous handler (Context::storage_pool, service.hpp). nullopt: the pool is full, nothing ran —
+// answer storage_busy(req).
+template <typename F>
+boost::asio::awaitable<std::optional<std::invoke_result_t<F&>>> run_on_storage(BlockingPool* pool, F fn) {
+  using T = std::invoke_result_t<F&>;
+  if (pool == nullptr) co_return std::optional<T>(fn());
+  co_return co_await pool->run(std::move(fn));
+}
+
+// 503 with Retry-After: 1, naming the cause: the storage pool had database.max_waiting calls already.
+http::Response storage_busy(const http::Request& req);
 
 }  // namespace mercato::service

@@ -48,7 +48,8 @@ class LocalServers;
 
 namespace mercato::service {
 
-class Identity;  // identity.hpp
+class Identity;      // identity.hpp
+class BlockingPool;  // blocking.hpp
 
 using ReadinessCheck = std::function<Result<void>()>;
 // A setting that may change while the service runs (Context::add_live_setting): validates `value` with the
@@ -155,6 +156,16 @@ class Context {
   const obs::Tracer* tracer() const noexcept { return tracer_; }
   void set_tracer(const obs::Tracer* tracer) { tracer_ = tracer; }
 
+  // Where the service's synchronous HTTP handlers run when its storage is a network database: a pool of
+  // database.connections threads (lib/storage sets it, database.offload), so a slow query or a lock
+  // wait holds a pool thread, not the I/O thread and every other connection on it. The host turns each
+  // synchronous route that setup added into one that runs on this pool (and /health/ready, which asks
+  // the database); /health/live and /metrics stay on the I/O thread, so a saturated pool never fails a
+  // liveness probe. A full pool (database.max_waiting) answers 503 with Retry-After. An asynchronous
+  // route that touches storage runs that part through run_on_storage (below). nullptr: inline (SQLite).
+  BlockingPool* storage_pool() const noexcept { return storage_pool_; }
+  void set_storage_pool(BlockingPool& pool) { storage_pool_ = &pool; }
+
   // Who is calling (identity.hpp): set by attach_identity, once; nullptr before.
   Identity* identity() const noexcept { return identity_; }
   void set_identity(Identity& identity) { identity_ = &identity; }
@@ -196,6 +207,7 @@ class Context {
   std::vector<std::pair<std::string, LiveSetting>> live_settings_;
   std::vector<std::shared_ptr<void>> owned_;
   Identity* identity_ = nullptr;
+  BlockingPool* storage_pool_ = nullptr;
   const obs::Tracer* tracer_ = nullptr;
   discovery::Agent* discovery_ = nullptr;
   const rpc::LocalServers* local_grpc_ = nullptr;
@@ -218,5 +230,8 @@ int run(int argc, char** argv, const Module& module);
 // Adds /health/live, /health/ready and /metrics to the context's router (run() does this itself;
 // exposed for tests that build a server by hand).
 void add_standard_routes(Context& context);
+// With a storage pool (Context::storage_pool): every synchronous route added so far runs on it; nothing
+// otherwise. run() calls it after setup, before add_standard_routes; exposed for tests.
+void offload_sync_routes(Context& context);
 
 }  // namespace mercato::service

@@ -20,6 +20,7 @@
 
 #include "mercato/events/store.hpp"
 #include "mercato/redis/redis.hpp"
+#include "mercato/service/blocking.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/sql/pool_metrics.hpp"
 #include "mercato/sql/sql.hpp"
@@ -34,6 +35,13 @@ struct Settings {
   std::string path;
   std::size_t connections = 1;
   std::string key_prefix;  // Redis only: the prefix of every key this service writes
+  // database.offload (auto | on | off): whether the service's HTTP handlers run on a storage pool of
+  // `connections` threads instead of the I/O thread (service.hpp, Context::storage_pool). auto: on for a
+  // network database (PostgreSQL, Redis), whose round trips and lock waits would otherwise stall every
+  // connection of the I/O thread; off for SQLite, a local file whose statements take microseconds and
+  // would pay two thread hand-offs for nothing (docs/benchmarks.md, 17).
+  bool offload = false;
+  std::size_t max_waiting = 256;  // database.max_waiting: handlers queued or running; more get 503
 };
 
 // Reads the `database` section. `key_prefix` is read (default `default_key_prefix`) only when the
@@ -89,6 +97,9 @@ WithEvents<Repository> open_repository_with_events(service::Context& ctx,
   }
   Repository& chosen = ctx.own(std::move(repository));
   ctx.add_readiness_check("database", [&chosen] { return chosen.ping(); });
+  if (s.offload && ctx.storage_pool() == nullptr)
+    ctx.set_storage_pool(ctx.own(std::make_unique<service::BlockingPool>(
+        service::BlockingPoolSettings{.threads = s.connections, .max_waiting = s.max_waiting})));
   return {chosen, ctx.own(std::move(store))};
 }
 

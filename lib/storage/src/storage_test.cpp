@@ -1,0 +1,56 @@
+// The `database` section: which engine, and whether the HTTP handlers run on a storage pool.
+#include "mercato/storage/storage.hpp"
+
+#include <gtest/gtest.h>
+
+namespace mercato::storage {
+namespace {
+
+struct Fixture {
+  explicit Fixture(std::string_view yaml) : source(config::Source::from_strings(yaml)) {}
+  Settings read() { return read_settings(context, true, true); }
+
+  config::Source source;
+  obs::Logger logger{"test", obs::LogLevel::kError};
+  obs::Registry metrics;
+  http::IoPool io{1};
+  http::Client client{io, {}};
+  service::Context context{"test", source, logger, metrics, io, client};
+};
+
+TEST(StorageSettings, HandlersLeaveTheIoThreadForANetworkDatabaseOnly) {
+  auto sqlite = Fixture("database: {path: /tmp/x.db}").read();
+  EXPECT_EQ(sqlite.engine, Engine::kSqlite);
+  EXPECT_FALSE(sqlite.offload);
+  auto postgres = Fixture("database: {url: 'postgresql://mercato@127.0.0.1:5432/x'}").read();
+  EXPECT_EQ(postgres.engine, Engine::kPostgres);
+  EXPECT_TRUE(postgres.offload);
+  EXPECT_EQ(postgres.connections, 4u);  // the pool's threads
+  auto redis = Fixture("database: {url: 'redis://127.0.0.1:6379'}").read();
+  EXPECT_EQ(redis.engine, Engine::kRedis);
+  EXPECT_TRUE(redis.offload);
+  EXPECT_EQ(redis.max_waiting, 256u);
+}
+
+TEST(StorageSettings, OffloadCanBeForcedEitherWay) {
+  EXPECT_TRUE(Fixture("database: {path: /tmp/x.db, offload: 'on', max_waiting: 10}").read().offload);
+  EXPECT_FALSE(Fixture("database: {url: 'postgresql://h/x', offload: 'off'}").read().offload);
+}
+
+TEST(StorageSettings, BadOffloadSettingsNameTheirKey) {
+  auto says = [](std::string_view yaml, const std::string& key) {
+    Fixture f(yaml);
+    try {
+      f.read();
+      ADD_FAILURE() << yaml << ": accepted";
+    } catch (const config::ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  };
+  says("database: {path: /tmp/x.db, offload: sometimes}", "database.offload");
+  says("database: {path: /tmp/x.db, max_waiting: 0}", "database.max_waiting");
+  says("database: {url: 'postgresql://h/x', connections: 8, max_waiting: 4}", "database.max_waiting");
+}
+
+}  // namespace
+}  // namespace mercato::storage
