@@ -76,7 +76,7 @@ class StoragePoolTest : public ::testing::Test {
     io_.join();
   }
   // A request in the background (a client waiting for its answer).
-  std::shared_future<testing::HttpResult> send_async(std::string path) {
+  std::shared_future<testing::HttpResult> send_async(const std::string& path) {
     auto f = std::async(std::launch::async, [this, path] {
                return testing::http(port_, "GET", path, {}, {}, 10s);
              }).share();
