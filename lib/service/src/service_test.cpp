@@ -4,6 +4,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include "mercato/testing/context.hpp"
+
 namespace mercato::service {
 namespace {
 
@@ -18,12 +20,8 @@ class StandardRoutesTest : public ::testing::Test {
     return match.route->sync(req);
   }
 
-  config::Source source_ = config::Source::from_strings("");
-  obs::Logger logger_{"test", obs::LogLevel::kError};
-  obs::Registry metrics_;
-  http::IoPool io_{1};
-  http::Client client_{io_, {}};
-  Context context_{"test", source_, logger_, metrics_, io_, client_};
+  testing::TestContext test_;
+  Context& context_ = test_.context;
 };
 
 TEST_F(StandardRoutesTest, LiveIsAlways200) {
@@ -58,7 +56,7 @@ TEST_F(StandardRoutesTest, ReadyIs503NamingEveryFailingCheckInTheErrorShape) {
 }
 
 TEST_F(StandardRoutesTest, MetricsIsPrometheusText) {
-  metrics_.counter("demo_total", "A demo counter").inc(3);
+  test_.metrics.counter("demo_total", "A demo counter").inc(3);
   add_standard_routes(context_);
   auto res = get("/metrics");
   EXPECT_EQ(res.status, 200);
@@ -88,7 +86,7 @@ TEST_F(StandardRoutesTest, OwnedObjectsAreDestroyedInReverseOrder) {
     ~Marker() { log->push_back(id); }
   };
   {
-    Context ctx{"t", source_, logger_, metrics_, io_, client_};
+    Context ctx{"t", test_.source, test_.logger, test_.metrics, test_.io, test_.client};
     ctx.own(std::make_unique<Marker>(Marker{&order, 1}));
     ctx.own(std::make_unique<Marker>(Marker{&order, 2}));
     order.clear();  // the temporaries above logged their own destruction

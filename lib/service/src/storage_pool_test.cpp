@@ -12,6 +12,7 @@
 #include "mercato/http/server.hpp"
 #include "mercato/service/blocking.hpp"
 #include "mercato/service/service.hpp"
+#include "mercato/testing/context.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato::service {
@@ -59,7 +60,7 @@ class StoragePoolTest : public ::testing::Test {
     offload_sync_routes(context_);
     add_standard_routes(context_);
     server_ = std::make_unique<http::Server>(io_, http::ServerSettings{}, std::move(context_.router()),
-                                             logger_, metrics_);
+                                             test_.logger, test_.metrics);
     server_->start();
     io_.start();
     port_ = server_->port();
@@ -84,12 +85,9 @@ class StoragePoolTest : public ::testing::Test {
     return f;
   }
 
-  config::Source source_ = config::Source::from_strings("");
-  obs::Logger logger_{"test", obs::LogLevel::kError};
-  obs::Registry metrics_;
-  http::IoPool io_{1};
-  http::Client client_{io_, {}};
-  Context context_{"test", source_, logger_, metrics_, io_, client_};
+  testing::TestContext test_;
+  Context& context_ = test_.context;
+  http::IoPool& io_ = test_.io;
   Gate gate_;
   std::unique_ptr<http::Server> server_;
   std::uint16_t port_ = 0;

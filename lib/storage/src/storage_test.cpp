@@ -3,19 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include "mercato/testing/context.hpp"
+
 namespace mercato::storage {
 namespace {
 
 struct Fixture {
-  explicit Fixture(std::string_view yaml) : source(config::Source::from_strings(yaml)) {}
-  Settings read() { return read_settings(context, true, true); }
+  explicit Fixture(std::string_view yaml) : test(yaml) {}
+  Settings read() { return read_settings(test.context, true, true); }
 
-  config::Source source;
-  obs::Logger logger{"test", obs::LogLevel::kError};
-  obs::Registry metrics;
-  http::IoPool io{1};
-  http::Client client{io, {}};
-  service::Context context{"test", source, logger, metrics, io, client};
+  testing::TestContext test;
 };
 
 TEST(StorageSettings, HandlersLeaveTheIoThreadForANetworkDatabaseOnly) {
