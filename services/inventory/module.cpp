@@ -39,8 +39,8 @@ void set_up(service::Context& ctx) {
   auto& identity = service::attach_identity(ctx);
   inventory::register_routes(ctx.router(), stock, identity);
   // The catalog's prices for other services over gRPC (api/inventory.proto), on the same port.
-  service::grpc_server(ctx).add(
-      ctx.own(std::make_unique<inventory::CatalogGrpc>(service::grpc_server(ctx), stock, identity)));
+  service::grpc_server(ctx).add(ctx.own(std::make_unique<inventory::CatalogGrpc>(
+      service::grpc_server(ctx), stock, identity, ctx.storage_pool())));
   // Publishes inventory.reserved / committed / released / product_updated (app/inventory_events.hpp).
   // Owned before the bus is attached, so it outlives the bus's consumers (ctx destroys in reverse).
   auto& saga = ctx.own(std::make_unique<inventory::SagaHandlers>(stock, event_store, ctx.name()));

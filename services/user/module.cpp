@@ -180,8 +180,8 @@ void set_up(service::Context& ctx) {
   }));
   user::register_routes(ctx.router(), users, hashing, identity);
   // The same users for other services over gRPC (api/user.proto), on the same port.
-  service::grpc_server(ctx).add(
-      ctx.own(std::make_unique<user::UsersGrpc>(service::grpc_server(ctx), users, identity)));
+  service::grpc_server(ctx).add(ctx.own(
+      std::make_unique<user::UsersGrpc>(service::grpc_server(ctx), users, identity, ctx.storage_pool())));
   user::register_auth_routes(ctx.router(), auth, hashing, settings.addresses);
   // Publishes user.registered / user.updated from the outbox; consumes nothing yet.
   auto& bus = events::attach(ctx, event_store);

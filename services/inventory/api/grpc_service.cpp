@@ -26,16 +26,24 @@ grpc::ServerUnaryReactor* CatalogGrpc::GetPrices(grpc::CallbackServerContext* ca
             co_return rpc::to_status(valid.error());
           asked.insert(ids[i]);
         }
-        for (auto id : asked) {
-          auto product = stock_.get_product(id);
-          if (!product) {
-            if (product.error().code == ErrorCode::kNotFound) continue;  // left out: no such product
-            co_return rpc::to_status(product.error());
+        // The lookups on the storage pool when there is one; the coroutine waits, so `reply` is only
+        // ever touched by one thread at a time.
+        auto looked_up = co_await service::run_on_storage(storage_, [&]() -> Result<void> {
+          for (auto id : asked) {
+            auto product = stock_.get_product(id);
+            if (!product) {
+              if (product.error().code == ErrorCode::kNotFound) continue;  // left out: no such product
+              return product.error();
+            }
+            auto* price = reply->add_prices();
+            price->set_product_id(product->product_id);
+            price->set_price_cents(product->price_cents);
           }
-          auto* price = reply->add_prices();
-          price->set_product_id(product->product_id);
-          price->set_price_cents(product->price_cents);
-        }
+          return {};
+        });
+        if (!looked_up)
+          co_return rpc::to_status(Error::unavailable("the inventory service's storage is saturated"));
+        if (!*looked_up) co_return rpc::to_status(looked_up->error());
         co_return grpc::Status::OK;
       });
 }

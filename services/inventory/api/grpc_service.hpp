@@ -8,6 +8,7 @@
 #include "app/inventory_service.hpp"
 #include "mercato/api/inventory.grpc.pb.h"
 #include "mercato/rpc/server.hpp"
+#include "mercato/service/blocking.hpp"
 #include "mercato/service/identity.hpp"
 
 namespace mercato::inventory {
@@ -17,8 +18,10 @@ class CatalogGrpc final : public mercato::inventory::v1::Catalog::CallbackServic
   // At most this many products per GetPrices (an order has at most 100 lines).
   static constexpr int kMaxProducts = 100;
 
-  CatalogGrpc(rpc::Server& server, InventoryService& stock, const service::Identity& identity)
-      : server_(server), stock_(stock), identity_(identity) {}
+  // `storage`: where the price lookups run (the context's storage pool; nullptr: on the I/O thread).
+  CatalogGrpc(rpc::Server& server, InventoryService& stock, const service::Identity& identity,
+              service::BlockingPool* storage = nullptr)
+      : server_(server), stock_(stock), identity_(identity), storage_(storage) {}
 
   grpc::ServerUnaryReactor* GetPrices(grpc::CallbackServerContext* call, const v1::GetPricesRequest* request,
                                       v1::GetPricesReply* reply) override;
@@ -27,6 +30,7 @@ class CatalogGrpc final : public mercato::inventory::v1::Catalog::CallbackServic
   rpc::Server& server_;
   InventoryService& stock_;
   const service::Identity& identity_;
+  service::BlockingPool* storage_;
 };
 
 }  // namespace mercato::inventory

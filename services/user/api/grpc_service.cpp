@@ -17,7 +17,9 @@ grpc::ServerUnaryReactor* UsersGrpc::CustomerExists(grpc::CallbackServerContext*
         if (id.empty() || id.size() > 128)
           co_return rpc::to_status(
               Error::validation("customer_id", "customer_id: must be 1..128 characters"));
-        auto user = users_.get(id);
+        auto found = co_await service::run_on_storage(storage_, [&] { return users_.get(id); });
+        if (!found) co_return rpc::to_status(Error::unavailable("the user service's storage is saturated"));
+        auto& user = *found;
         if (!user && user.error().code != ErrorCode::kNotFound) co_return rpc::to_status(user.error());
         reply->set_exists(static_cast<bool>(user));
         co_return grpc::Status::OK;
