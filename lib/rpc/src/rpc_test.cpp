@@ -64,7 +64,8 @@ class RpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
     rpc_ = std::make_unique<Server>(
-        "user", pool_, [this] { return ready_.load(); }, logger_, metrics_);
+        "user", pool_, [this]() -> boost::asio::awaitable<bool> { co_return ready_.load(); }, logger_,
+        metrics_);
     users_ = std::make_unique<TestUsers>(*rpc_);
     rpc_->add(*users_);
     rpc_->start();

@@ -44,11 +44,11 @@ constexpr std::array<std::string_view, 17> kCodeNames{
     "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
     "DATA_LOSS", "UNAUTHENTICATED"};
 
-// grpc.health.v1.Health/Check: the readiness /health/ready reports, evaluated on an I/O thread (the
-// checks may look at a database).
+// grpc.health.v1.Health/Check: the readiness /health/ready reports, awaited on an I/O thread (the
+// Readiness may run the checks elsewhere: they may look at a database).
 class HealthService final : public health::Health::CallbackService {
  public:
-  HealthService(Server& server, std::string name, std::function<bool()> ready)
+  HealthService(Server& server, std::string name, Server::Readiness ready)
       : server_(server), name_(std::move(name)), ready_(std::move(ready)) {}
 
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* call,
@@ -60,8 +60,9 @@ class HealthService final : public health::Health::CallbackService {
                              co_return grpc::Status(grpc::StatusCode::NOT_FOUND,
                                                     "no service '" + request->service() + "' here");
                            }
-                           response->set_status(ready_() ? health::HealthCheckResponse::SERVING
-                                                         : health::HealthCheckResponse::NOT_SERVING);
+                           bool ready = co_await ready_();
+                           response->set_status(ready ? health::HealthCheckResponse::SERVING
+                                                      : health::HealthCheckResponse::NOT_SERVING);
                            co_return grpc::Status::OK;
                          });
   }
@@ -69,7 +70,7 @@ class HealthService final : public health::Health::CallbackService {
  private:
   Server& server_;
   std::string name_;
-  std::function<bool()> ready_;
+  Server::Readiness ready_;
 };
 
 }  // namespace
@@ -90,7 +91,7 @@ Incoming Incoming::of(const grpc::CallbackServerContext& call) {
   return in;
 }
 
-Server::Server(std::string name, http::IoPool& io, std::function<bool()> ready, const obs::Logger& logger,
+Server::Server(std::string name, http::IoPool& io, Readiness ready, const obs::Logger& logger,
                obs::Registry& metrics, const obs::Tracer* tracer)
     : name_(std::move(name)),
       io_(io),

@@ -1,9 +1,17 @@
 #include "mercato/service/grpc.hpp"
 
 #include "mercato/http/server.hpp"
+#include "mercato/service/blocking.hpp"
 
 namespace mercato::service {
 namespace {
+
+// The health protocol's readiness: the /health/ready checks, on the storage pool when there is one (they
+// ask the database; service.hpp, Context::storage_pool). A full pool answers not serving.
+boost::asio::awaitable<bool> ready_on_storage(Context* ctx) {
+  auto ready = co_await run_on_storage(ctx->storage_pool(), [ctx] { return ctx->ready(); });
+  co_return ready.value_or(false);
+}
 
 // The context's GrpcSide: a server when the service serves gRPC, channels when it calls it.
 class Side final : public Context::GrpcSide {
@@ -13,8 +21,8 @@ class Side final : public Context::GrpcSide {
   rpc::Server& server() {
     if (!server_) {
       server_ = std::make_unique<rpc::Server>(
-          ctx_.name(), ctx_.io(), [ctx = &ctx_] { return ctx->ready(); }, ctx_.logger(), ctx_.metrics(),
-          ctx_.tracer());
+          ctx_.name(), ctx_.io(), [ctx = &ctx_] { return ready_on_storage(ctx); }, ctx_.logger(),
+          ctx_.metrics(), ctx_.tracer());
     }
     return *server_;
   }

@@ -80,10 +80,11 @@ struct Limits {
 
 class Server {
  public:
-  // `ready`: whether the service is ready (its /health/ready checks pass); `name`: the service's name, the
-  // health protocol's service name besides "".
-  // `tracer`: nullptr when tracing is off.
-  Server(std::string name, http::IoPool& io, std::function<bool()> ready, const obs::Logger& logger,
+  // `ready`: whether the service is ready (its /health/ready checks pass), awaited on an I/O thread (it may
+  // hand the checks to a thread of its own: they may ask a database); `name`: the service's name, the
+  // health protocol's service name besides "". `tracer`: nullptr when tracing is off.
+  using Readiness = std::function<boost::asio::awaitable<bool>()>;
+  Server(std::string name, http::IoPool& io, Readiness ready, const obs::Logger& logger,
          obs::Registry& metrics, const obs::Tracer* tracer = nullptr);
   ~Server();
   Server(const Server&) = delete;
@@ -138,7 +139,7 @@ class Server {
 
   std::string name_;
   http::IoPool& io_;
-  std::function<bool()> ready_;
+  Readiness ready_;
   const obs::Logger& logger_;
   obs::Registry& metrics_;
   const obs::Tracer* tracer_;
