@@ -112,6 +112,9 @@ TEST_F(StoragePoolTest, AHandlerStuckInStorageLeavesTheIoThreadFree) {
 
 TEST_F(StoragePoolTest, AFullPoolRefusesAtOnceWith503AndRetryAfter) {
   BlockingPool pool({.threads = 1, .max_waiting = 2});
+  obs::Gauge waiting;
+  obs::Counter refusals;
+  pool.meter(waiting, refusals);
   start(&pool);
   auto first = send_async("/slow");
   ASSERT_TRUE(gate_.wait_for_waiters(1, 5s));
@@ -125,9 +128,12 @@ TEST_F(StoragePoolTest, AFullPoolRefusesAtOnceWith503AndRetryAfter) {
   EXPECT_EQ(refused.header("retry-after"), "1");
   EXPECT_EQ(refused.error_code(), "unavailable");
   EXPECT_NE(refused.body.find("storage is saturated"), std::string::npos) << refused.body;
+  EXPECT_EQ(waiting.value(), 2);
+  EXPECT_EQ(refusals.value(), 1u);
   gate_.open();
   EXPECT_EQ(first.get().status, 200);
   EXPECT_EQ(second.get().status, 200);
+  EXPECT_EQ(waiting.value(), 0);
 }
 
 TEST_F(StoragePoolTest, WithoutAPoolRoutesStayOnTheIoThread) {

@@ -42,4 +42,17 @@ Settings read_settings(const service::Context& ctx, bool supports_postgres, bool
   return s;
 }
 
+void offload_to_storage_pool(service::Context& ctx, const Settings& s) {
+  auto& pool = ctx.own(std::make_unique<service::BlockingPool>(
+      service::BlockingPoolSettings{.threads = s.connections, .max_waiting = s.max_waiting}));
+  auto& metrics = ctx.metrics();
+  metrics.gauge("mercato_storage_pool_threads", "Threads of the storage pool HTTP handlers run on")
+      .set(static_cast<double>(s.connections));
+  pool.meter(
+      metrics.gauge("mercato_storage_pool_waiting", "HTTP handlers queued or running on the storage pool"),
+      metrics.counter("mercato_storage_pool_refused_total",
+                      "HTTP handlers refused with 503 because the storage pool was full"));
+  ctx.set_storage_pool(pool);
+}
+
 }  // namespace mercato::storage

@@ -34,6 +34,18 @@ TEST(StorageSettings, OffloadCanBeForcedEitherWay) {
   EXPECT_FALSE(Fixture("database: {url: 'postgresql://h/x', offload: 'off'}").read().offload);
 }
 
+TEST(StorageSettings, TheStoragePoolIsSizedLikeTheConnectionPoolAndExportsItsGauges) {
+  Fixture f("database: {url: 'postgresql://h/x', connections: 3, max_waiting: 7}");
+  auto s = f.read();
+  offload_to_storage_pool(f.test.context, s);
+  ASSERT_NE(f.test.context.storage_pool(), nullptr);
+  EXPECT_EQ(f.test.context.storage_pool()->max_waiting(), 7u);
+  auto text = f.test.metrics.render();
+  EXPECT_NE(text.find("mercato_storage_pool_threads 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("mercato_storage_pool_waiting 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("mercato_storage_pool_refused_total 0"), std::string::npos) << text;
+}
+
 TEST(StorageSettings, BadOffloadSettingsNameTheirKey) {
   auto says = [](std::string_view yaml, const std::string& key) {
     Fixture f(yaml);

@@ -23,6 +23,7 @@
 
 #include "mercato/core/result.hpp"
 #include "mercato/http/message.hpp"
+#include "mercato/observability/metrics.hpp"
 
 namespace mercato::service {
 
@@ -39,18 +40,31 @@ class BlockingPool {
   BlockingPool(const BlockingPool&) = delete;
   BlockingPool& operator=(const BlockingPool&) = delete;
 
+  // Before the first run(): `waiting` follows waiting() (calls queued or running) and `refused` counts
+  // the calls refused because the pool was full; both must outlive the pool (a Registry's do).
+  void meter(obs::Gauge& waiting, obs::Counter& refused) {
+    waiting_gauge_ = &waiting;
+    refused_counter_ = &refused;
+  }
+
   // fn() on a pool thread; nullopt, without running it, when max_waiting calls are in the pool.
   template <typename F>
   boost::asio::awaitable<std::optional<std::invoke_result_t<F&>>> run(F fn) {
     using T = std::invoke_result_t<F&>;
     if (waiting_.fetch_add(1, std::memory_order_relaxed) >= settings_.max_waiting) {
       waiting_.fetch_sub(1, std::memory_order_relaxed);
+      if (refused_counter_ != nullptr) refused_counter_->inc();
       co_return std::nullopt;
     }
+    if (waiting_gauge_ != nullptr) waiting_gauge_->add(1);
     struct Release {
       std::atomic<std::size_t>& waiting;
-      ~Release() { waiting.fetch_sub(1, std::memory_order_relaxed); }
-    } release{waiting_};
+      obs::Gauge* gauge;
+      ~Release() {
+        waiting.fetch_sub(1, std::memory_order_relaxed);
+        if (gauge != nullptr) gauge->add(-1);
+      }
+    } release{waiting_, waiting_gauge_};
     // The result is built in place (emplace): a temporary optional moved into the coroutine's return
     // slot makes GCC 12 warn that a Result's Error may be used uninitialized (a false positive).
     co_return co_await boost::asio::co_spawn(
@@ -70,6 +84,8 @@ class BlockingPool {
   BlockingPoolSettings settings_;
   boost::asio::thread_pool pool_;
   std::atomic<std::size_t> waiting_{0};
+  obs::Gauge* waiting_gauge_ = nullptr;
+  obs::Counter* refused_counter_ = nullptr;
 };
 
 // fn() on `pool` when there is one, else at once on the calling thread: the storage part of an

@@ -49,6 +49,12 @@ struct Settings {
 Settings read_settings(const service::Context& ctx, bool supports_postgres, bool supports_redis,
                        const std::string& default_key_prefix = {});
 
+// Gives `ctx` its storage pool (database.offload; service.hpp, Context::storage_pool) with its gauges:
+//   mercato_storage_pool_threads          the pool's threads (database.connections)
+//   mercato_storage_pool_waiting          handlers queued or running on it now
+//   mercato_storage_pool_refused_total    handlers refused with 503 because database.max_waiting were in it
+void offload_to_storage_pool(service::Context& ctx, const Settings& s);
+
 template <typename Repository>
 struct Adapters {
   // SQLite and PostgreSQL: one repository over lib/sql (mercato/sql/sql.hpp).
@@ -97,9 +103,7 @@ WithEvents<Repository> open_repository_with_events(service::Context& ctx,
   }
   Repository& chosen = ctx.own(std::move(repository));
   ctx.add_readiness_check("database", [&chosen] { return chosen.ping(); });
-  if (s.offload && ctx.storage_pool() == nullptr)
-    ctx.set_storage_pool(ctx.own(std::make_unique<service::BlockingPool>(
-        service::BlockingPoolSettings{.threads = s.connections, .max_waiting = s.max_waiting})));
+  if (s.offload && ctx.storage_pool() == nullptr) offload_to_storage_pool(ctx, s);
   return {chosen, ctx.own(std::move(store))};
 }
 
