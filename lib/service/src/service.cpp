@@ -111,11 +111,14 @@ void Context::add_readiness_check(std::string name, ReadinessCheck check) {
   checks_.emplace_back(std::move(name), std::move(check));
 }
 
-http::Response storage_busy(const http::Request& req) {
+Error storage_saturated() {
   static const std::string kMessage =
       "the service's storage is saturated (database.max_waiting calls in progress); retry shortly";
-  auto res =
-      http::Response::error(Error::unavailable(kMessage).with_public_message(kMessage), req.request_id);
+  return Error::unavailable(kMessage).with_public_message(kMessage);
+}
+
+http::Response storage_busy(const http::Request& req) {
+  auto res = http::Response::error(storage_saturated(), req.request_id);
   res.headers.set("Retry-After", "1");
   return res;
 }

@@ -41,8 +41,7 @@ grpc::ServerUnaryReactor* CatalogGrpc::GetPrices(grpc::CallbackServerContext* ca
           }
           return {};
         });
-        if (!looked_up)
-          co_return rpc::to_status(Error::unavailable("the inventory service's storage is saturated"));
+        if (!looked_up) co_return rpc::to_status(service::storage_saturated());
         if (!*looked_up) co_return rpc::to_status(looked_up->error());
         co_return grpc::Status::OK;
       });

@@ -94,6 +94,13 @@ http::Response written(int status, const Written& w) {
   return res;
 }
 
+// An error as its answer; a 503 says when to try again.
+http::Response unavailable(const Error& e, const http::Request& req) {
+  auto res = http::Response::error(e, req.request_id);
+  if (e.code == ErrorCode::kUnavailable) res.headers.set("Retry-After", "1");
+  return res;
+}
+
 // Admission control's refusal (ADR 0018): 503, Retry-After, and the figures beside the error so a client
 // or an operator sees why without reading the message.
 http::Response overloaded(const Admission::Refusal& refusal, const http::Request& req) {
@@ -128,7 +135,7 @@ boost::asio::awaitable<http::Response> create(OrderService& service, const http:
   if (const auto* refused = std::get_if<Admission::Refusal>(&admitted)) co_return overloaded(*refused, req);
   CallContext ctx{req.request_id, req.trace.to_traceparent(), req.deadline};
   auto placed = co_await service.create(*input, ctx, std::get<Admission::Ticket>(std::move(admitted)));
-  if (!placed) co_return http::Response::error(placed.error(), req.request_id);
+  if (!placed) co_return unavailable(placed.error(), req);
   auto res = written(201, *placed);
   res.headers.set("Location", "/orders/" + placed->order.id);
   co_return res;
@@ -196,7 +203,7 @@ boost::asio::awaitable<Result<void>> reach(OrderReadModels& models, service::Blo
   // The reads below on the storage pool when there is one (service.hpp, Context::storage_pool).
   auto on_storage = [storage]<typename F>(F fn) -> boost::asio::awaitable<decltype(fn())> {
     auto out = co_await service::run_on_storage(storage, std::move(fn));
-    if (!out) co_return Error::unavailable("the order service's storage is saturated; retry shortly");
+    if (!out) co_return service::storage_saturated();
     co_return std::move(*out);
   };
   // A position no write has reached yet cannot be waited for (and a made-up one must not hold a
@@ -222,12 +229,6 @@ boost::asio::awaitable<Result<void>> reach(OrderReadModels& models, service::Blo
     timer.expires_after(kPositionPoll);
     co_await timer.async_wait(boost::asio::use_awaitable);
   }
-}
-
-http::Response unavailable(const Error& e, const http::Request& req) {
-  auto res = http::Response::error(e, req.request_id);
-  if (e.code == ErrorCode::kUnavailable) res.headers.set("Retry-After", "1");
-  return res;
 }
 
 // ?from= / ?to= of the list: RFC 3339 date-times.

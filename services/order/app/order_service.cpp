@@ -76,7 +76,7 @@ boost::asio::awaitable<Result<Written>> OrderService::create(const NewOrder& inp
     return repository_.place(OrderPlaced{std::move(order)}, ctx.traceparent, commands,
                              saga ? &*saga : nullptr);
   });
-  if (!ran) co_return Error::unavailable("the order service's storage is saturated; retry shortly");
+  if (!ran) co_return service::storage_saturated();
   auto& placed = *ran;
   if (placed && saga) ticket.placed();  // its saga is in flight now: the place stays taken until it ends
   co_return std::move(placed);

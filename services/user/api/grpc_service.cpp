@@ -18,7 +18,7 @@ grpc::ServerUnaryReactor* UsersGrpc::CustomerExists(grpc::CallbackServerContext*
           co_return rpc::to_status(
               Error::validation("customer_id", "customer_id: must be 1..128 characters"));
         auto found = co_await service::run_on_storage(storage_, [&] { return users_.get(id); });
-        if (!found) co_return rpc::to_status(Error::unavailable("the user service's storage is saturated"));
+        if (!found) co_return rpc::to_status(service::storage_saturated());
         auto& user = *found;
         if (!user && user.error().code != ErrorCode::kNotFound) co_return rpc::to_status(user.error());
         reply->set_exists(static_cast<bool>(user));

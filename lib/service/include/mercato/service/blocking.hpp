@@ -90,7 +90,7 @@ class BlockingPool {
 
 // fn() on `pool` when there is one, else at once on the calling thread: the storage part of an
 // asynchronous handler (Context::storage_pool, service.hpp). nullopt: the pool is full, nothing ran —
-// answer storage_busy(req).
+// answer storage_busy(req), or storage_saturated() where the answer is not HTTP's.
 template <typename F>
 boost::asio::awaitable<std::optional<std::invoke_result_t<F&>>> run_on_storage(BlockingPool* pool, F fn) {
   using T = std::invoke_result_t<F&>;
@@ -98,7 +98,10 @@ boost::asio::awaitable<std::optional<std::invoke_result_t<F&>>> run_on_storage(B
   co_return co_await pool->run(std::move(fn));
 }
 
-// 503 with Retry-After: 1, naming the cause: the storage pool had database.max_waiting calls already.
+// The refusal of a full storage pool (kUnavailable, a message fit for clients): database.max_waiting
+// calls were in it already.
+Error storage_saturated();
+// storage_saturated() as a 503 with Retry-After: 1.
 http::Response storage_busy(const http::Request& req);
 
 }  // namespace mercato::service
