@@ -34,7 +34,7 @@ source bench/preamble.sh
 DURATION="${BENCH_ADMISSION_DURATION:-20s}"
 CONNECTIONS="${BENCH_ADMISSION_CONNECTIONS:-64}"
 read -r -a CONFIGS <<<"${BENCH_ADMISSION_CONFIGS:-off on}"
-[[ "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ADMISSION_CONNECTIONS=$CONNECTIONS is not a positive integer"
+bench_positive BENCH_ADMISSION_ CONNECTIONS
 for c in "${CONFIGS[@]}"; do
   [[ "$c" == off || "$c" == on ]] || die "BENCH_ADMISSION_CONFIGS: unknown '$c' (off on)"
 done

@@ -75,9 +75,7 @@ read -r -a PARTS <<<"${BENCH_COST_PARTS:-memory startup system}"
 if [[ "${BENCH_COST_BUILD:-0}" == 1 && " ${PARTS[*]} " != *" build "* ]]; then
   PARTS+=(build)
 fi
-for v in THREADS CONNECTIONS ROUNDS SYSTEM_ROUNDS; do
-  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v=${!v} is not a positive integer"
-done
+bench_positive BENCH_ THREADS CONNECTIONS ROUNDS SYSTEM_ROUNDS
 for p in "${PARTS[@]}"; do
   case "$p" in
     memory | startup | system | build) ;;

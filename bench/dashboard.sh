@@ -26,7 +26,7 @@ source bench/preamble.sh
 
 DURATION="${BENCH_DASHBOARD_DURATION:-20s}"
 ORDER_RATE="${BENCH_DASHBOARD_ORDER_RATE:-200}"
-[[ "$ORDER_RATE" =~ ^[1-9][0-9]*$ ]] || die "BENCH_DASHBOARD_ORDER_RATE=$ORDER_RATE is not a positive integer"
+bench_positive BENCH_DASHBOARD_ ORDER_RATE
 DURATION_S="$(bench_seconds "$DURATION")"
 
 bench_prepare

@@ -36,7 +36,7 @@ source bench/preamble.sh
 read -r -a MODES <<<"${BENCH_DELIVERIES_MODES:-orchestration choreography}"
 RATE="${BENCH_DELIVERIES_RATE:-200}"
 DURATION="${BENCH_DELIVERIES_DURATION:-20s}"
-[[ "$RATE" =~ ^[1-9][0-9]*$ ]] || die "BENCH_DELIVERIES_RATE=$RATE is not a positive integer"
+bench_positive BENCH_DELIVERIES_ RATE
 for m in "${MODES[@]}"; do
   [[ "$m" == orchestration || "$m" == choreography ]] ||
     die "BENCH_DELIVERIES_MODES: unknown '$m' (orchestration choreography)"

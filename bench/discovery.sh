@@ -28,7 +28,7 @@ cd "$MERCATO_ROOT"
 source bench/preamble.sh
 
 ROUNDS="${BENCH_DISC_ROUNDS:-10}"
-[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_DISC_ROUNDS=$ROUNDS is not a positive integer"
+bench_positive BENCH_DISC_ ROUNDS
 
 deps_ensure core bench
 if [[ "${BENCH_BUILD:-1}" == 1 ]]; then

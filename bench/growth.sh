@@ -89,9 +89,7 @@ else
     positive "$r" || die "BENCH_GROWTH_RATES: '$r' is not a positive number (operations/s) or \"auto\""
   done
 fi
-for v in CONNECTIONS CLOSED_CONNECTIONS; do
-  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_GROWTH_$v=${!v} is not a positive integer"
-done
+bench_positive BENCH_GROWTH_ CONNECTIONS CLOSED_CONNECTIONS
 [[ "$MODE" == orchestration || "$MODE" == choreography ]] || die "BENCH_GROWTH_MODE must be orchestration or choreography"
 [[ "$IMAGE" == svg || "$IMAGE" == png ]] || die "BENCH_GROWTH_IMAGE must be svg or png"
 DURATION_S="$(bench_seconds "$DURATION")"

@@ -30,8 +30,7 @@ source bench/preamble.sh
 ROUNDS="${BENCH_GRPC_ROUNDS:-3}"
 DURATION="${BENCH_GRPC_DURATION:-10s}"
 CONNECTIONS="${BENCH_GRPC_CONNECTIONS:-16}"
-[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_GRPC_ROUNDS=$ROUNDS is not a positive integer"
-[[ "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_GRPC_CONNECTIONS=$CONNECTIONS is not a positive integer"
+bench_positive BENCH_GRPC_ ROUNDS CONNECTIONS
 DURATION_S="$(bench_seconds "$DURATION")"
 
 bench_prepare

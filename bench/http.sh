@@ -102,9 +102,7 @@ for c in "${_requested[@]}"; do
 done
 ((${#CASES[@]})) || die "BENCH_CASES names no case"
 
-for v in THREADS CONNECTIONS WORKERS ROUNDS; do
-  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v=${!v} is not a positive integer"
-done
+bench_positive BENCH_ THREADS CONNECTIONS WORKERS ROUNDS
 
 DURATION_S="$(bench_seconds "$DURATION")"
 WARMUP_S="$(bench_seconds "$WARMUP" 0)"
@@ -121,7 +119,6 @@ if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
 fi
 
 bench_workspace http
-
 
 # fail_log NAME: shows the end of a server's log.
 fail_log() {

@@ -66,6 +66,16 @@ _bench_cleanup() {
   return "$rc"
 }
 
+# bench_positive PREFIX NAME...: dies unless every variable NAME holds a positive integer, naming the
+# environment variable it came from, PREFIX + NAME (bench_positive BENCH_TOPO_ ORDERS RATE).
+bench_positive() {
+  local prefix="$1" v
+  shift
+  for v in "$@"; do
+    [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "${prefix}$v=${!v} is not a positive integer"
+  done
+}
+
 # bench_seconds DURATION [MIN]: whole seconds of a duration (20, 20s, 2m, 1h); at least MIN (default 1).
 bench_seconds() {
   [[ "$1" =~ ^([0-9]+)([smh]?)$ ]] || die "bad duration '$1' (use e.g. 20s, 2m)"

@@ -98,9 +98,7 @@ done
 for s in "${STORAGES[@]}"; do
   [[ "$s" == sqlite || "$s" == postgres ]] || die "unknown storage '$s' (sqlite postgres)"
 done
-for v in CONNECTIONS OPEN_CONNECTIONS PROBE_ORDERS; do
-  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ORDERS_$v=${!v} is not a positive integer"
-done
+bench_positive BENCH_ORDERS_ CONNECTIONS OPEN_CONNECTIONS PROBE_ORDERS
 for p in "${SHARES[@]}"; do
   [[ "$p" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ORDERS_SHARES: '$p' is not a positive integer (percent)"
 done

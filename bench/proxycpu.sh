@@ -31,9 +31,7 @@ DURATION="${BENCH_DURATION:-6s}"
 THREADS="${BENCH_THREADS:-2}"
 CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 BASE="${BENCH_BASE_GATEWAY:-}"
-for v in ROUNDS THREADS CONNECTIONS; do
-  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v=${!v} is not a positive integer"
-done
+bench_positive BENCH_ ROUNDS THREADS CONNECTIONS
 DURATION_S="$(bench_seconds "$DURATION")"
 [[ -z "$BASE" || -x "$BASE" ]] || die "BENCH_BASE_GATEWAY=$BASE is not an executable"
 

@@ -39,9 +39,7 @@ CONNECTIONS="${BENCH_TOPO_CONNECTIONS:-32}"
 RATE="${BENCH_TOPO_RATE:-100}"
 DURATION="${BENCH_TOPO_DURATION:-20s}"
 SETTLE="${BENCH_TOPO_SETTLE:-60s}"
-for v in ORDERS CONNECTIONS RATE; do
-  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_TOPO_$v=${!v} is not a positive integer"
-done
+bench_positive BENCH_TOPO_ ORDERS CONNECTIONS RATE
 DURATION_S="$(bench_seconds "$DURATION")"
 SETTLE_S="$(bench_seconds "$SETTLE")"
 

@@ -43,9 +43,7 @@ ORDER_RATE="${BENCH_TRACING_ORDER_RATE:-50}"
 SINK="${BENCH_TRACING_SINK:-null}"
 [[ "$SINK" == null || "$SINK" == strict ]] || die "BENCH_TRACING_SINK must be null or strict"
 read -r -a CONFIGS <<<"${BENCH_TRACING_CONFIGS:-off 100 1}"
-for v in CONNECTIONS ORDER_RATE; do
-  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "BENCH_TRACING_$v=${!v} is not a positive integer"
-done
+bench_positive BENCH_TRACING_ CONNECTIONS ORDER_RATE
 for c in "${CONFIGS[@]}"; do
   [[ "$c" == off || "$c" == 100 || "$c" == 1 ]] || die "BENCH_TRACING_CONFIGS: unknown '$c' (off 100 1)"
 done
