@@ -26,9 +26,10 @@ package_of() {
   return 1
 }
 # Libraries a process opens at run time (dlopen) instead of linking, which ldd cannot see: libpq, opened
-# by a service configured for PostgreSQL (lib/postgres/src/libpq.hpp). Copied with their own libraries
+# by a service configured for PostgreSQL (lib/postgres/src/libpq.hpp), and librdkafka, opened by one
+# configured for Kafka (lib/events/src/librdkafka.hpp). Copied with their own libraries
 # into the image of every binary that names them.
-runtime_opened=(libpq.so.5)
+runtime_opened=(libpq.so.5 librdkafka.so.1)
 
 # libraries_of FILE: the shared libraries FILE loads, by path.
 libraries_of() { ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'; }

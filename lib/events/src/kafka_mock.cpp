@@ -12,13 +12,17 @@
 // Thread-safety: as the header says; the cluster itself is internally synchronised.
 #include "mercato/events/kafka_mock.hpp"
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
 #include <array>
+#include <exception>
 #include <string>
 
+#include "librdkafka.hpp"
+
 namespace mercato::events {
+namespace {
+// Opened at run time (librdkafka.hpp); start() has loaded it before anything else here runs.
+const librdkafka::Api& rdk() { return librdkafka::api(); }
+}  // namespace
 
 struct KafkaMockCluster::Impl {
   rd_kafka_t* rk = nullptr;
@@ -26,8 +30,8 @@ struct KafkaMockCluster::Impl {
 
   ~Impl() {
     // The cluster refers to rk, so it goes first.
-    if (cluster != nullptr) rd_kafka_mock_cluster_destroy(cluster);
-    if (rk != nullptr) rd_kafka_destroy(rk);
+    if (cluster != nullptr) rdk().rd_kafka_mock_cluster_destroy(cluster);
+    if (rk != nullptr) rdk().rd_kafka_destroy(rk);
   }
 };
 
@@ -38,22 +42,27 @@ KafkaMockCluster::~KafkaMockCluster() = default;
 
 Result<std::unique_ptr<KafkaMockCluster>> KafkaMockCluster::start(int brokers) {
   if (brokers < 1 || brokers > 16) return Error::validation("brokers", "a mock cluster has 1 to 16 brokers");
+  try {
+    (void)librdkafka::api();
+  } catch (const std::exception& e) {
+    return Error::unavailable(e.what());
+  }
   std::array<char, 512> errstr{};
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_t* conf = rdk().rd_kafka_conf_new();
   // The bookkeeping handle has no bootstrap servers of its own; without this it warns about that.
-  if (rd_kafka_conf_set(conf, "log_level", "3", errstr.data(), errstr.size()) != RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
+  if (rdk().rd_kafka_conf_set(conf, "log_level", "3", errstr.data(), errstr.size()) != RD_KAFKA_CONF_OK) {
+    rdk().rd_kafka_conf_destroy(conf);
     return Error::internal(std::string("cannot configure the Kafka mock cluster: ") + errstr.data());
   }
   auto impl = std::make_unique<Impl>();
-  impl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr.data(), errstr.size());
+  impl->rk = rdk().rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr.data(), errstr.size());
   if (impl->rk == nullptr) {
-    rd_kafka_conf_destroy(conf);  // rd_kafka_new owns conf only when it succeeds
+    rdk().rd_kafka_conf_destroy(conf);  // rd_kafka_new owns conf only when it succeeds
     return Error::unavailable(std::string("cannot create the Kafka mock cluster's client: ") + errstr.data());
   }
-  impl->cluster = rd_kafka_mock_cluster_new(impl->rk, brokers);
+  impl->cluster = rdk().rd_kafka_mock_cluster_new(impl->rk, brokers);
   if (impl->cluster == nullptr) return Error::unavailable("librdkafka could not start a mock cluster");
-  std::string bootstrap = rd_kafka_mock_cluster_bootstraps(impl->cluster);
+  std::string bootstrap = rdk().rd_kafka_mock_cluster_bootstraps(impl->cluster);
   return std::unique_ptr<KafkaMockCluster>(new KafkaMockCluster(std::move(impl), std::move(bootstrap)));
 }
 

@@ -49,8 +49,6 @@
 // Thread-safety: KafkaTransport is thread-safe (librdkafka's producer is; the topic cache has mutexes).
 // A Subscription's consumer handle is used only by its own thread, and by stop() after that thread ended.
 // Handlers run on the Subscription's thread, never on librdkafka's internal threads.
-#include <librdkafka/rdkafka.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -59,6 +57,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -68,10 +67,14 @@
 #include <thread>
 #include <vector>
 
+#include "librdkafka.hpp"
 #include "mercato/events/transport.hpp"
 
 namespace mercato::events {
 namespace {
+
+// librdkafka is opened at run time (librdkafka.hpp); open_kafka has loaded it before anything here runs.
+const librdkafka::Api& rdk() { return librdkafka::api(); }
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -92,7 +95,7 @@ constexpr auto kTopicPollInterval = 100ms;
 void warn(const std::string& message) { std::fprintf(stderr, "events/kafka: %s\n", message.c_str()); }
 
 std::string describe(rd_kafka_resp_err_t err) {
-  return std::string(rd_kafka_err2name(err)) + " (" + rd_kafka_err2str(err) + ")";
+  return std::string(rdk().rd_kafka_err2name(err)) + " (" + rdk().rd_kafka_err2str(err) + ")";
 }
 
 int to_ms(std::chrono::milliseconds d) {
@@ -132,9 +135,9 @@ Result<std::string> bootstrap_servers(const std::string& url) {
 // An rd_kafka_conf_t being filled in; the first invalid setting is remembered and reported by create().
 class ClientConfig {
  public:
-  ClientConfig() : conf_(rd_kafka_conf_new()) {}
+  ClientConfig() : conf_(rdk().rd_kafka_conf_new()) {}
   ~ClientConfig() {
-    if (conf_ != nullptr) rd_kafka_conf_destroy(conf_);
+    if (conf_ != nullptr) rdk().rd_kafka_conf_destroy(conf_);
   }
   ClientConfig(const ClientConfig&) = delete;
   ClientConfig& operator=(const ClientConfig&) = delete;
@@ -142,7 +145,7 @@ class ClientConfig {
   ClientConfig& set(const char* key, const std::string& value) {
     std::array<char, 512> errstr{};
     if (error_.empty() &&
-        rd_kafka_conf_set(conf_, key, value.c_str(), errstr.data(), errstr.size()) != RD_KAFKA_CONF_OK)
+        rdk().rd_kafka_conf_set(conf_, key, value.c_str(), errstr.data(), errstr.size()) != RD_KAFKA_CONF_OK)
       error_ = std::string(key) + "=" + value + ": " + errstr.data();
     return *this;
   }
@@ -152,7 +155,7 @@ class ClientConfig {
   Result<rd_kafka_t*> create(rd_kafka_type_t type) {
     if (!error_.empty()) return Error::internal("invalid Kafka client setting " + error_);
     std::array<char, 512> errstr{};
-    rd_kafka_t* rk = rd_kafka_new(type, conf_, errstr.data(), errstr.size());
+    rd_kafka_t* rk = rdk().rd_kafka_new(type, conf_, errstr.data(), errstr.size());
     if (rk == nullptr)
       return Error::unavailable(std::string("cannot create a Kafka client: ") + errstr.data());
     conf_ = nullptr;
@@ -172,16 +175,16 @@ void common_settings(ClientConfig& conf, const std::string& bootstrap, const Tra
 }
 
 struct MetadataDeleter {
-  void operator()(const rd_kafka_metadata_t* md) const { rd_kafka_metadata_destroy(md); }
+  void operator()(const rd_kafka_metadata_t* md) const { rdk().rd_kafka_metadata_destroy(md); }
 };
 using Metadata = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
 
 // Metadata for one topic (the broker may auto-create it) or, with an empty name, brokers only.
 Result<Metadata> fetch_metadata(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
-  rd_kafka_topic_t* rkt = topic.empty() ? nullptr : rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  rd_kafka_topic_t* rkt = topic.empty() ? nullptr : rdk().rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
-  if (rkt != nullptr) rd_kafka_topic_destroy(rkt);
+  rd_kafka_resp_err_t err = rdk().rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  if (rkt != nullptr) rdk().rd_kafka_topic_destroy(rkt);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     return Error::unavailable("Kafka metadata request failed: " + describe(err));
   return Metadata(md);
@@ -253,16 +256,16 @@ struct Work {
 // CloudEvents Kafka binding, binary content mode: attributes from headers, data from the value.
 Work decode(const rd_kafka_message_t* message) {
   Work w;
-  w.where = {rd_kafka_topic_name(message->rkt), message->partition};
+  w.where = {rdk().rd_kafka_topic_name(message->rkt), message->partition};
   w.offset = message->offset;
   rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) headers = nullptr;
+  if (rdk().rd_kafka_message_headers(message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) headers = nullptr;
   auto header = [headers](std::string_view name) -> std::optional<std::string_view> {
     const void* value = nullptr;
     std::size_t size = 0;
     // librdkafka wants a C string; the names are our own literals, so std::string is only a formality.
-    if (headers == nullptr || rd_kafka_header_get_last(headers, std::string(name).c_str(), &value, &size) !=
-                                  RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (headers == nullptr || rdk().rd_kafka_header_get_last(headers, std::string(name).c_str(), &value,
+                                                             &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
       return std::nullopt;
     return value == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(value), size);
   };
@@ -307,20 +310,20 @@ class KafkaSubscription final : public Subscription {
         // Eager and deterministic: when the members stay the same, each gets back what it had (see
         // rebalance()). The callback handles the cooperative protocol too.
         .set("partition.assignment.strategy", "range");
-    rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaSubscription::on_rebalance);
-    rd_kafka_conf_set_opaque(conf.get(), this);
+    rdk().rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaSubscription::on_rebalance);
+    rdk().rd_kafka_conf_set_opaque(conf.get(), this);
     MERCATO_ASSIGN_OR_RETURN(auto rk, conf.create(RD_KAFKA_CONSUMER));
     rk_ = rk;
     // Everything (rebalances, errors, commit results) comes out of rd_kafka_consumer_poll.
-    rd_kafka_poll_set_consumer(rk_);
-    queue_ = rd_kafka_queue_get_consumer(rk_);
+    rdk().rd_kafka_poll_set_consumer(rk_);
+    queue_ = rdk().rd_kafka_queue_get_consumer(rk_);
 
     rd_kafka_topic_partition_list_t* list =
-        rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
+        rdk().rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
     for (const auto& topic : topics)
-      rd_kafka_topic_partition_list_add(list, topic.c_str(), RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, list);
-    rd_kafka_topic_partition_list_destroy(list);
+      rdk().rd_kafka_topic_partition_list_add(list, topic.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rdk().rd_kafka_subscribe(rk_, list);
+    rdk().rd_kafka_topic_partition_list_destroy(list);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
       return Error::unavailable("Kafka subscribe failed: " + describe(err));
     thread_ = std::thread([this] { run(); });
@@ -341,15 +344,15 @@ class KafkaSubscription final : public Subscription {
     if (std::this_thread::get_id() == thread_id_.load()) return;
     std::lock_guard lock(stop_mutex_);
     if (rk_ == nullptr) return;
-    if (queue_ != nullptr) rd_kafka_queue_yield(queue_);
+    if (queue_ != nullptr) rdk().rd_kafka_queue_yield(queue_);
     if (thread_.joinable()) thread_.join();
-    if (queue_ != nullptr) rd_kafka_queue_destroy(queue_);  // must precede consumer_close
+    if (queue_ != nullptr) rdk().rd_kafka_queue_destroy(queue_);  // must precede consumer_close
     queue_ = nullptr;
     // Leaves the group now rather than after the session timeout; the revoke callback runs here.
-    rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_);
+    rd_kafka_resp_err_t err = rdk().rd_kafka_consumer_close(rk_);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
       warn("closing consumer of group " + options_.group + ": " + describe(err));
-    rd_kafka_destroy(rk_);
+    rdk().rd_kafka_destroy(rk_);
     rk_ = nullptr;
   }
 
@@ -358,14 +361,14 @@ class KafkaSubscription final : public Subscription {
     while (!stopping_.load()) {
       run_due_retries();
       if (stopping_.load()) break;
-      rd_kafka_message_t* message = rd_kafka_consumer_poll(rk_, poll_timeout_ms());
+      rd_kafka_message_t* message = rdk().rd_kafka_consumer_poll(rk_, poll_timeout_ms());
       if (message == nullptr) {
         // The local queue ran dry: a good moment to make the acks so far durable.
         if (!positions_.empty() && Clock::now() >= next_commit_) commit();
         continue;
       }
       handle(message);
-      rd_kafka_message_destroy(message);
+      rdk().rd_kafka_message_destroy(message);
       if (acks_since_commit_ >= kCommitEvery && Clock::now() >= next_commit_) commit();
     }
     commit();
@@ -384,7 +387,7 @@ class KafkaSubscription final : public Subscription {
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // Broker and fetch errors: librdkafka recovers from them itself, they are only worth a line.
       if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        warn("consumer of group " + options_.group + ": " + rd_kafka_message_errstr(message));
+        warn("consumer of group " + options_.group + ": " + rdk().rd_kafka_message_errstr(message));
       return;
     }
     note_lag(message);
@@ -403,8 +406,8 @@ class KafkaSubscription final : public Subscription {
   void note_lag(const rd_kafka_message_t* message) {
     std::int64_t low = 0;
     std::int64_t high = 0;
-    const char* topic = rd_kafka_topic_name(message->rkt);
-    if (rd_kafka_get_watermark_offsets(rk_, topic, message->partition, &low, &high) !=
+    const char* topic = rdk().rd_kafka_topic_name(message->rkt);
+    if (rdk().rd_kafka_get_watermark_offsets(rk_, topic, message->partition, &low, &high) !=
             RD_KAFKA_RESP_ERR_NO_ERROR ||
         high < 0)
       return;
@@ -451,8 +454,8 @@ class KafkaSubscription final : public Subscription {
   void park(Work w) {
     if (paused_.insert(w.where).second) {
       auto* list = single(w.where, RD_KAFKA_OFFSET_INVALID);
-      rd_kafka_resp_err_t err = rd_kafka_pause_partitions(rk_, list);
-      rd_kafka_topic_partition_list_destroy(list);
+      rd_kafka_resp_err_t err = rdk().rd_kafka_pause_partitions(rk_, list);
+      rdk().rd_kafka_topic_partition_list_destroy(list);
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) warn("pausing " + w.where.topic + ": " + describe(err));
     }
     auto where = w.where;
@@ -461,16 +464,16 @@ class KafkaSubscription final : public Subscription {
 
   void resume(const PartitionKey& where, std::int64_t next_offset) {
     auto* list = single(where, RD_KAFKA_OFFSET_INVALID);
-    rd_kafka_resp_err_t err = rd_kafka_resume_partitions(rk_, list);
-    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_resp_err_t err = rdk().rd_kafka_resume_partitions(rk_, list);
+    rdk().rd_kafka_topic_partition_list_destroy(list);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) warn("resuming " + where.topic + ": " + describe(err));
     if (rewind_.erase(where) > 0) {
       list = single(where, next_offset);
-      rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list, 5000);
-      rd_kafka_topic_partition_list_destroy(list);
+      rd_kafka_error_t* error = rdk().rd_kafka_seek_partitions(rk_, list, 5000);
+      rdk().rd_kafka_topic_partition_list_destroy(list);
       if (error != nullptr) {
-        warn("rewinding " + where.topic + ": " + rd_kafka_error_string(error));
-        rd_kafka_error_destroy(error);
+        warn("rewinding " + where.topic + ": " + rdk().rd_kafka_error_string(error));
+        rdk().rd_kafka_error_destroy(error);
       }
     }
   }
@@ -489,18 +492,18 @@ class KafkaSubscription final : public Subscription {
   }
 
   static rd_kafka_topic_partition_list_t* single(const PartitionKey& where, std::int64_t offset) {
-    auto* list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, where.topic.c_str(), where.partition)->offset = offset;
+    auto* list = rdk().rd_kafka_topic_partition_list_new(1);
+    rdk().rd_kafka_topic_partition_list_add(list, where.topic.c_str(), where.partition)->offset = offset;
     return list;
   }
 
   void commit() {
     if (positions_.empty()) return;
-    auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(positions_.size()));
+    auto* list = rdk().rd_kafka_topic_partition_list_new(static_cast<int>(positions_.size()));
     for (const auto& [where, offset] : positions_)
-      rd_kafka_topic_partition_list_add(list, where.topic.c_str(), where.partition)->offset = offset;
-    rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, 0);
-    rd_kafka_topic_partition_list_destroy(list);
+      rdk().rd_kafka_topic_partition_list_add(list, where.topic.c_str(), where.partition)->offset = offset;
+    rd_kafka_resp_err_t err = rdk().rd_kafka_commit(rk_, list, 0);
+    rdk().rd_kafka_topic_partition_list_destroy(list);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       positions_.clear();
       acks_since_commit_ = 0;
@@ -520,20 +523,20 @@ class KafkaSubscription final : public Subscription {
   static void change_assignment(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* partitions, bool cooperative,
                                 bool add) {
     if (!cooperative) {
-      rd_kafka_assign(rk, add ? partitions : nullptr);
+      rdk().rd_kafka_assign(rk, add ? partitions : nullptr);
       return;
     }
-    rd_kafka_error_t* error =
-        add ? rd_kafka_incremental_assign(rk, partitions) : rd_kafka_incremental_unassign(rk, partitions);
+    rd_kafka_error_t* error = add ? rdk().rd_kafka_incremental_assign(rk, partitions)
+                                  : rdk().rd_kafka_incremental_unassign(rk, partitions);
     if (error != nullptr) {
       warn(std::string(add ? "incremental assign: " : "incremental unassign: ") +
-           rd_kafka_error_string(error));
-      rd_kafka_error_destroy(error);
+           rdk().rd_kafka_error_string(error));
+      rdk().rd_kafka_error_destroy(error);
     }
   }
 
   void rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
-    const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+    const bool cooperative = std::string_view(rdk().rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       // A partition that comes back with acks whose commit was refused starts after those acks; they are
       // committed with the next commit. Acks of partitions that went elsewhere are forgotten: the new
@@ -552,7 +555,7 @@ class KafkaSubscription final : public Subscription {
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
       // Handlers are not running (this is called from poll or close): make the acks durable before
       // another member starts from the committed offsets. A lost assignment cannot commit any more.
-      if (!rd_kafka_assignment_lost(rk)) commit();
+      if (!rdk().rd_kafka_assignment_lost(rk)) commit();
       for (int i = 0; i < partitions->cnt; ++i) {
         PartitionKey where{partitions->elems[i].topic, partitions->elems[i].partition};
         parked_.erase(where);  // the new owner redelivers it (attempt count restarts)
@@ -568,15 +571,15 @@ class KafkaSubscription final : public Subscription {
         if (paused_.erase(where) > 0) {
           // librdkafka keeps an application pause across reassignment; lift it with the parked event.
           auto* list = single(where, RD_KAFKA_OFFSET_INVALID);
-          rd_kafka_resume_partitions(rk, list);
-          rd_kafka_topic_partition_list_destroy(list);
+          rdk().rd_kafka_resume_partitions(rk, list);
+          rdk().rd_kafka_topic_partition_list_destroy(list);
         }
       }
       change_assignment(rk, partitions, cooperative, false);
       return;
     }
     warn("rebalance of group " + options_.group + " failed: " + describe(err));
-    if (!cooperative) rd_kafka_assign(rk, nullptr);
+    if (!cooperative) rdk().rd_kafka_assign(rk, nullptr);
   }
 
   const SubscriptionOptions options_;
@@ -614,15 +617,15 @@ class KafkaTransport final : public Transport {
   ~KafkaTransport() override {
     if (producer_ == nullptr) return;
     stopping_ = true;
-    rd_kafka_queue_yield(main_queue_);
+    rdk().rd_kafka_queue_yield(main_queue_);
     if (poller_.joinable()) poller_.join();
     // Whatever is still queued belongs to publish() calls that already gave up; give it a moment, then
     // purge it so its delivery reports (and their InFlight records) are served before destruction.
-    rd_kafka_flush(producer_, 1000);
-    rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_poll(producer_, 0);
-    rd_kafka_queue_destroy(main_queue_);
-    rd_kafka_destroy(producer_);
+    rdk().rd_kafka_flush(producer_, 1000);
+    rdk().rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rdk().rd_kafka_poll(producer_, 0);
+    rdk().rd_kafka_queue_destroy(main_queue_);
+    rdk().rd_kafka_destroy(producer_);
   }
   KafkaTransport(const KafkaTransport&) = delete;
   KafkaTransport& operator=(const KafkaTransport&) = delete;
@@ -637,12 +640,12 @@ class KafkaTransport final : public Transport {
         .set("message.timeout.ms", std::to_string(std::max(to_ms(settings_.publish_timeout), 100)))
         // FNV-1a 32-bit of the key modulo the partition count: exactly partition_of().
         .set("partitioner", "fnv1a");
-    rd_kafka_conf_set_dr_msg_cb(conf.get(), &on_delivery);
+    rdk().rd_kafka_conf_set_dr_msg_cb(conf.get(), &on_delivery);
     MERCATO_ASSIGN_OR_RETURN(auto rk, conf.create(RD_KAFKA_PRODUCER));
     producer_ = rk;
-    main_queue_ = rd_kafka_queue_get_main(producer_);
+    main_queue_ = rdk().rd_kafka_queue_get_main(producer_);
     poller_ = std::thread([this] {
-      while (!stopping_.load()) rd_kafka_poll(producer_, 1000);
+      while (!stopping_.load()) rdk().rd_kafka_poll(producer_, 1000);
     });
     if (auto md = fetch_metadata(producer_, {}, to_ms(settings_.publish_timeout)); !md)
       return Error::unavailable("Kafka at " + settings_.url + " is unreachable: " + md.error().message);
@@ -709,7 +712,7 @@ class KafkaTransport final : public Transport {
 
   Result<void> ping() override {
     std::array<char, 512> reason{};
-    if (rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(producer_, reason.data(), reason.size()))
+    if (rd_kafka_resp_err_t fatal = rdk().rd_kafka_fatal_error(producer_, reason.data(), reason.size()))
       return Error::unavailable("the Kafka producer failed for good (" + describe(fatal) +
                                 "): " + reason.data());
     MERCATO_RETURN_IF_ERROR(fetch_metadata(producer_, {}, 2000));
@@ -759,10 +762,10 @@ class KafkaTransport final : public Transport {
                                {"ce_traceparent", &e.traceparent},
                                {"ce_tracestate", &e.tracestate}})
       if (!value->empty()) vus.push_back(header(name, *value));
-    rd_kafka_error_t* error = rd_kafka_produceva(producer_, vus.data(), vus.size());
+    rd_kafka_error_t* error = rdk().rd_kafka_produceva(producer_, vus.data(), vus.size());
     if (error != nullptr) {
-      std::string message = rd_kafka_error_string(error);
-      rd_kafka_error_destroy(error);
+      std::string message = rdk().rd_kafka_error_string(error);
+      rdk().rd_kafka_error_destroy(error);
       return Error::unavailable("Kafka refused event " + e.id + " (" + e.type + ") on topic " + topic + ": " +
                                 message);
     }
@@ -791,7 +794,7 @@ class KafkaTransport final : public Transport {
     if (!cluster) return Error::unavailable("Kafka at " + settings_.url + ": " + cluster.error().message);
     // Admin requests go to the controller. A cluster that names none of its brokers as controller (the
     // mock) cannot create topics that way; it creates them on a metadata request instead.
-    const std::int32_t controller = rd_kafka_controllerid(producer_, 0);
+    const std::int32_t controller = rdk().rd_kafka_controllerid(producer_, 0);
     bool has_controller = false;
     for (int i = 0; i < (*cluster)->broker_cnt; ++i)
       has_controller |= (*cluster)->brokers[i].id == controller;
@@ -831,47 +834,48 @@ class KafkaTransport final : public Transport {
     std::array<char, 512> errstr{};
     std::vector<rd_kafka_NewTopic_t*> new_topics;
     auto cleanup = [&] {
-      for (auto* t : new_topics) rd_kafka_NewTopic_destroy(t);
+      for (auto* t : new_topics) rdk().rd_kafka_NewTopic_destroy(t);
     };
     for (const auto& name : names) {
-      auto* t = rd_kafka_NewTopic_new(name.c_str(), settings_.partitions, replication, errstr.data(),
-                                      errstr.size());
+      auto* t = rdk().rd_kafka_NewTopic_new(name.c_str(), settings_.partitions, replication, errstr.data(),
+                                            errstr.size());
       if (t == nullptr) {
         cleanup();
         return Error::internal("cannot describe Kafka topic " + name + ": " + errstr.data());
       }
       new_topics.push_back(t);
     }
-    rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(producer_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr.data(), errstr.size());
+    rd_kafka_AdminOptions_t* options =
+        rdk().rd_kafka_AdminOptions_new(producer_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rdk().rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr.data(), errstr.size());
     // Wait for the controller to have created them, so they are usable when this returns.
-    rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, errstr.data(), errstr.size());
-    rd_kafka_queue_t* queue = rd_kafka_queue_new(producer_);
-    rd_kafka_CreateTopics(producer_, new_topics.data(), new_topics.size(), options, queue);
-    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeout_ms + 1000);
+    rdk().rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, errstr.data(), errstr.size());
+    rd_kafka_queue_t* queue = rdk().rd_kafka_queue_new(producer_);
+    rdk().rd_kafka_CreateTopics(producer_, new_topics.data(), new_topics.size(), options, queue);
+    rd_kafka_event_t* event = rdk().rd_kafka_queue_poll(queue, timeout_ms + 1000);
     Result<void> result;
     if (event == nullptr) {
       result = Error::unavailable("Kafka at " + settings_.url + " did not answer CreateTopics");
-    } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      result =
-          Error::unavailable("Kafka CreateTopics failed: " + std::string(rd_kafka_event_error_string(event)));
+    } else if (rdk().rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      result = Error::unavailable("Kafka CreateTopics failed: " +
+                                  std::string(rdk().rd_kafka_event_error_string(event)));
     } else {
       std::size_t n = 0;
       const rd_kafka_topic_result_t** results =
-          rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &n);
+          rdk().rd_kafka_CreateTopics_result_topics(rdk().rd_kafka_event_CreateTopics_result(event), &n);
       for (std::size_t i = 0; i < n && result; ++i) {
-        rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+        rd_kafka_resp_err_t err = rdk().rd_kafka_topic_result_error(results[i]);
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-          const char* why = rd_kafka_topic_result_error_string(results[i]);
+          const char* why = rdk().rd_kafka_topic_result_error_string(results[i]);
           result = Error::unavailable("cannot create Kafka topic " +
-                                      std::string(rd_kafka_topic_result_name(results[i])) + ": " +
+                                      std::string(rdk().rd_kafka_topic_result_name(results[i])) + ": " +
                                       describe(err) + (why != nullptr ? std::string(": ") + why : ""));
         }
       }
     }
-    if (event != nullptr) rd_kafka_event_destroy(event);
-    rd_kafka_queue_destroy(queue);
-    rd_kafka_AdminOptions_destroy(options);
+    if (event != nullptr) rdk().rd_kafka_event_destroy(event);
+    rdk().rd_kafka_queue_destroy(queue);
+    rdk().rd_kafka_AdminOptions_destroy(options);
     cleanup();
     return result;
   }
@@ -893,6 +897,11 @@ Result<std::unique_ptr<Transport>> open_kafka(const TransportSettings& settings)
   if (settings.partitions < 1 || settings.partitions > 256)
     return Error::validation("events.partitions", "must be between 1 and 256");
   MERCATO_ASSIGN_OR_RETURN(auto bootstrap, bootstrap_servers(settings.url));
+  try {
+    (void)librdkafka::api();
+  } catch (const std::exception& e) {
+    return Error::unavailable(e.what());
+  }
   auto transport = std::make_unique<KafkaTransport>(settings, std::move(bootstrap));
   MERCATO_RETURN_IF_ERROR(transport->start());
   return std::unique_ptr<Transport>(std::move(transport));
