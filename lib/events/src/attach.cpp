@@ -48,6 +48,7 @@ Bus& attach(service::Context& ctx, EventStore& store) {
   ts.partitions = static_cast<int>(section.integer("partitions", 8, 1, 256));
   ts.client_id = ctx.name() + "-" + std::to_string(::getpid());
   ts.publish_timeout = section.duration("publish_timeout", std::chrono::seconds(5));
+  ts.message_batch = static_cast<int>(section.integer("message_batch", 64, 1, 1000));
   BusSettings bs;
   bs.service = ctx.name();
   bs.max_deliver = static_cast<int>(section.integer("max_deliver", 5, 1, 1000));

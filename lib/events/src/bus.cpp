@@ -88,6 +88,7 @@ Result<void> Bus::start() {
       }
       return r;
     };
+    o.batch_scope = [this](const std::function<void()>& handle_all) { return store_.group(handle_all); };
     auto deliver = [this](const Delivery& d) -> Result<void> {
       auto r = dispatch(d.event);
       if (r) failpoint("consumer.before_ack", d.event.type);

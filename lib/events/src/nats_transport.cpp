@@ -10,9 +10,16 @@
 // for the topics they touch (js_AddStream; "already exists with a different configuration" means an
 // operator tuned it, and we use it as it is).
 //
-// Publishing. Each event is one message: the CloudEvents structured JSON (to_json) as the body, and the
+// Publishing. An event is one message: the CloudEvents structured JSON (to_json) as the body, and the
 // header Nats-Msg-Id = event id, so JetStream's duplicate window (kDuplicateWindow) drops the copy an
-// outbox relay publishes again after an unclear failure. A batch is sent with js_PublishMsgAsync and
+// outbox relay publishes again after an unclear failure. Several events of one partition of one topic
+// in one publish call (an outbox relay's round) travel as one *batch message* instead, up to
+// `message_batch` events and kMaxBatchBytes: subject "<prefix>.<topic>.<p>.batch" (a type always has a
+// '.', so no type's subject can be that), header Mercato-Batch = the count, body the events' JSON one
+// per line (JSON text has no raw newline), Nats-Msg-Id "<first id>+<count>". Why: every message costs
+// the broker a store and a delivery, and the consumer a fetch, an ack and a transaction; under load a
+// relay's round holds a few events per partition (docs/benchmarks.md, 19), which one message carries
+// for the price of one. A batch is sent with js_PublishMsgAsync and
 // awaited with js_PublishAsyncComplete: one round trip for the batch, not one per event; publish returns
 // Ok only when every PubAck has arrived (the event is stored), else an Error naming the cause. Messages
 // from one connection are stored in the order sent, so a batch keeps its order. While the connection is
@@ -32,6 +39,14 @@
 // created explicitly (js_AddConsumer, which on this server version also applies a changed ack_wait) and
 // then bound to, so the library never owns them: stopping a subscription unsubscribes without deleting
 // the durable, and a restarted member continues where the group left off.
+//
+// A batch message is handled in order inside the subscription's batch_scope (the bus: one database
+// transaction). A handler that fails does not send the message back: what was handled before it is
+// committed, and it is retried where it is after retry_backoff — the message kept ours with
+// in-progress acks — with the attempts counted from the message's delivery count, then given up
+// (on_give_up) after max_deliver, and the rest of the message handled. Sending it back would repeat
+// what was done (the inbox drops that) and, worse, lose the count of attempts of the one that failed.
+// The message is acked once every event in it is handled or given up; NAKed whole on stop.
 //
 // Redelivery and give-up. The attempt number is the broker's delivery count (NumDelivered). A handler
 // Error is a NAK with delay retry_backoff(options, attempt); as the NAKed message stays pending,
@@ -86,6 +101,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "mercato/events/transport.hpp"
@@ -111,6 +128,12 @@ constexpr std::chrono::milliseconds kPingWait = 2s;
 constexpr std::chrono::milliseconds kFlushOnStop = 1s;
 
 constexpr const char* kMsgIdHeader = "Nats-Msg-Id";
+// A batch message's count of events (the top comment).
+constexpr const char* kBatchHeader = "Mercato-Batch";
+// The last token of a batch message's subject.
+constexpr std::string_view kBatchToken = "batch";
+// A batch message's body at most (NATS' default max_payload is 1 MiB): a larger batch is split.
+constexpr std::size_t kMaxBatchBytes = std::size_t{256} * 1024;
 
 int64_t to_nanos(std::chrono::nanoseconds d) { return static_cast<int64_t>(d.count()); }
 int64_t to_millis(std::chrono::milliseconds d) { return static_cast<int64_t>(d.count()); }
@@ -461,12 +484,17 @@ class NatsSubscription final : public Subscription {
       part.pending.store(meta->NumPending, std::memory_order_relaxed);
       jsMsgMetaData_Destroy(meta);
     }
+    std::string_view body(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+    const char* batch = nullptr;
+    if (type == kBatchToken && natsMsgHeader_Get(msg, kBatchHeader, &batch) == NATS_OK) {
+      deliver_batch(part, msg, body, attempt);
+      return;
+    }
     if (!types_.contains(type)) {
       // Another type of the same family and partition: not for this group, but it must not block.
       natsMsg_Ack(msg, nullptr);
       return;
     }
-    std::string_view body(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
     auto event = from_json(body);
     if (!event) {
       Error error =
@@ -486,6 +514,98 @@ class NatsSubscription final : public Subscription {
       return;
     }
     natsMsg_NakWithDelay(msg, to_millis(retry_backoff(options_, attempt)), nullptr);
+  }
+
+  // A batch message (the top comment): its events in order, each scope of them one batch_scope; a
+  // failed one retried in place. `attempt` is the message's delivery count: each event's first try.
+  void deliver_batch(const Partition& part, natsMsg* msg, std::string_view body, int attempt) {
+    std::vector<std::string_view> lines;
+    for (std::size_t at = 0; at <= body.size();) {
+      auto end = std::min(body.find('\n', at), body.size());
+      if (end > at) lines.push_back(body.substr(at, end - at));
+      at = end + 1;
+    }
+    std::size_t next = 0;         // the first event not yet handled or given up
+    int event_attempt = attempt;  // the attempt of lines[next]
+    while (next < lines.size()) {
+      // The scope runs from `next` until an event fails (it stays at that event) or all are done.
+      struct Failed {
+        CloudEvent event;
+        Error error;
+        bool unreadable;
+      };
+      std::optional<Failed> failed;
+      auto handle_all = [&] {
+        for (; next < lines.size(); ++next, event_attempt = attempt) {
+          auto event = from_json(lines[next]);
+          if (!event) {
+            // Can never succeed: given up at once, as a lone unreadable message is.
+            failed.emplace(
+                Failed{unreadable_event(msg, part, kBatchToken, lines[next]),
+                       Error::malformed("unreadable event in a batch on " +
+                                        std::string(natsMsg_GetSubject(msg)) + ": " + event.error().message),
+                       true});
+            return;
+          }
+          if (!types_.contains(event->type)) continue;  // not for this group (same partition)
+          if (auto handled = call_handler(*event, event_attempt); !handled) {
+            failed.emplace(Failed{std::move(*event), std::move(handled).error(), false});
+            return;
+          }
+        }
+      };
+      Result<void> scoped = [&]() -> Result<void> {
+        if (!options_.batch_scope) {
+          handle_all();
+          return {};
+        }
+        try {
+          return options_.batch_scope(handle_all);
+        } catch (const std::exception& e) {
+          return Error::internal(std::string("batch scope threw: ") + e.what());
+        }
+      }();
+      if (!scoped) {
+        // Nothing of this scope was kept: all of it comes back (what earlier scopes kept is in the inbox).
+        natsMsg_NakWithDelay(msg, to_millis(retry_backoff(options_, event_attempt)), nullptr);
+        return;
+      }
+      if (!failed) break;
+      if (failed->unreadable || (options_.max_deliver > 0 && event_attempt >= options_.max_deliver)) {
+        if (options_.on_give_up && call_give_up(failed->event, failed->error, event_attempt)) {
+          ++next;
+          event_attempt = attempt;
+          continue;
+        }
+        // No hook, or the dead-letter store failed: the event stays, tried again after the backoff.
+      }
+      if (!hold(msg, retry_backoff(options_, event_attempt))) {
+        natsMsg_Nak(msg, nullptr);  // stopping: back to the group whole, at once
+        return;
+      }
+      ++event_attempt;
+    }
+    natsMsg_Ack(msg, nullptr);
+  }
+
+  // Keeps `msg` ours for `d` (in-progress acks restart its ack_wait), or until stop(): false then.
+  bool hold(natsMsg* msg, std::chrono::milliseconds d) {
+    const auto until = Clock::now() + d;
+    const auto step = std::max<std::chrono::milliseconds>(1ms, options_.ack_wait / 3);
+    for (;;) {
+      natsMsg_InProgress(msg, nullptr);
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+      if (left <= 0ms) return !stopping();
+      if (pause(std::min(left, step))) return false;
+    }
+  }
+
+  bool call_give_up(const CloudEvent& event, const Error& error, int attempt) {
+    try {
+      return static_cast<bool>(options_.on_give_up(event, error, attempt));
+    } catch (...) {
+      return false;
+    }
   }
 
   void give_up(natsMsg* msg, const CloudEvent& event, const Error& error, int attempt) {
@@ -619,23 +739,38 @@ class NatsTransport final : public Transport {
       std::lock_guard lock(publisher.mutex);
       publisher.first_error.clear();
     }
+    // The events of each partition of each topic, in their order (the top comment, "Publishing").
+    const auto& settings = connection_->settings();
+    std::vector<std::pair<std::string, std::vector<const CloudEvent*>>> partitions;
+    std::unordered_map<std::string, std::size_t> index;
     for (const auto& e : events) {
-      std::string subject = connection_->subject_of(e);
-      std::string body = to_json(e);
-      natsMsg* raw = nullptr;
-      natsStatus s =
-          natsMsg_Create(&raw, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
-      MsgPtr msg(raw);
-      if (s == NATS_OK) s = natsMsgHeader_Set(msg.get(), kMsgIdHeader, e.id.c_str());
-      if (s == NATS_OK) {
-        raw = msg.release();
-        s = js_PublishMsgAsync(publisher.js, &raw, nullptr);
-        msg.reset(raw);  // null when the library took the message
-      }
-      if (s != NATS_OK) {
-        if (s == NATS_INSUFFICIENT_BUFFER || s == NATS_CONNECTION_DISCONNECTED || !connection_->connected())
-          return connection_->disconnected();
-        return Error::unavailable(describe("publishing event " + e.id + " to " + subject, s));
+      std::string prefix =
+          connection_->partition_prefix(topic_of(e.type), partition_of(e.subject, settings.partitions));
+      auto [at, added] = index.try_emplace(prefix, partitions.size());
+      if (added) partitions.emplace_back(std::move(prefix), std::vector<const CloudEvent*>{});
+      partitions[at->second].second.push_back(&e);
+    }
+    for (const auto& [prefix, members] : partitions) {
+      for (std::size_t first = 0; first < members.size();) {
+        if (members.size() - first == 1 || settings.message_batch <= 1) {
+          const CloudEvent& e = *members[first++];
+          if (auto r = publish_one(publisher, connection_->subject_of(e), to_json(e), e.id, 0); !r) return r;
+          continue;
+        }
+        std::string body;
+        std::size_t n = 0;
+        for (; first + n < members.size() && n < static_cast<std::size_t>(settings.message_batch); ++n) {
+          std::string line = to_json(*members[first + n]);
+          if (n > 0 && body.size() + 1 + line.size() > kMaxBatchBytes) break;
+          if (n > 0) body += '\n';
+          body += line;
+        }
+        std::string id = members[first]->id + "+" + std::to_string(n);
+        auto r = n == 1 ? publish_one(publisher, connection_->subject_of(*members[first]), std::move(body),
+                                      members[first]->id, 0)
+                        : publish_one(publisher, prefix + std::string(kBatchToken), std::move(body), id, n);
+        if (!r) return r;
+        first += n;
       }
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -651,6 +786,30 @@ class NatsTransport final : public Transport {
       return Error::unavailable("nats: no PubAck from " + connection_->settings().url + " within " +
                                 std::to_string(to_millis(connection_->settings().publish_timeout)) + " ms");
     if (s != NATS_OK) return Error::unavailable(describe("waiting for PubAcks", s));
+    return {};
+  }
+
+  // Hands one message to the async publisher; `batch` > 0 marks a batch message of that many events.
+  Result<void> publish_one(Connection::Publisher& publisher, const std::string& subject, std::string body,
+                           const std::string& id, std::size_t batch) {
+    natsMsg* raw = nullptr;
+    natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr, body.data(), static_cast<int>(body.size()));
+    MsgPtr msg(raw);
+    if (s == NATS_OK) s = natsMsgHeader_Set(msg.get(), kMsgIdHeader, id.c_str());
+    if (s == NATS_OK && batch > 0)
+      s = natsMsgHeader_Set(msg.get(), kBatchHeader, std::to_string(batch).c_str());
+    if (s == NATS_OK) {
+      raw = msg.release();
+      s = js_PublishMsgAsync(publisher.js, &raw, nullptr);
+      msg.reset(raw);  // null when the library took the message
+    }
+    if (s != NATS_OK) {
+      if (s == NATS_INSUFFICIENT_BUFFER || s == NATS_CONNECTION_DISCONNECTED || !connection_->connected())
+        return connection_->disconnected();
+      return Error::unavailable(describe(
+          std::string("publishing ") + (batch > 0 ? "a batch from event " : "event ") + id + " to " + subject,
+          s));
+    }
     return {};
   }
 
@@ -701,6 +860,8 @@ Result<std::unique_ptr<Transport>> open_nats(const TransportSettings& settings) 
   if (settings.partitions < 1 || settings.partitions > 256)
     return Error::validation("events.partitions", "must be between 1 and 256");
   if (settings.publish_timeout <= 0ms) return Error::validation("events.publish_timeout", "must be positive");
+  if (settings.message_batch < 1 || settings.message_batch > 1000)
+    return Error::validation("events.message_batch", "must be between 1 and 1000");
 
   auto nc = connect(settings);
   if (!nc) return nc.error();

@@ -190,6 +190,12 @@ class SqlEventStore final : public EventStore {
 
   const void* signal_key() const noexcept override { return &db_; }
 
+  Result<void> group(const std::function<void()>& fn) override {
+    if (db_.dialect() == sql::Dialect::kSqlite) return db_.group(fn);
+    fn();
+    return {};
+  }
+
   Result<std::int64_t> unsent_count() override {
     return db_.with([&](sql::Connection& c) -> Result<std::int64_t> {
       MERCATO_ASSIGN_OR_RETURN(auto rows,

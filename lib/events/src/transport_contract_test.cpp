@@ -309,11 +309,15 @@ TEST_P(TransportContract, MembersShareTheWorkAndKeepPerSubjectOrder) {
   auto s2 = t2->subscribe(options("inventory", {"order.created"}), handler("m2"));
   ASSERT_TRUE(s1 && s2);
   constexpr int kSubjects = 16, kPerSubject = 15;
-  std::vector<CloudEvent> batch;
-  for (int n = 0; n < kPerSubject; ++n)
+  // One publish call per round: a broker that carries a call's events of one partition in one message
+  // (NATS) still has 60 messages to share between the members, and those of a subject in several.
+  for (int n = 0; n < kPerSubject; ++n) {
+    std::vector<CloudEvent> round;
+    round.reserve(kSubjects);
     for (int s = 0; s < kSubjects; ++s)
-      batch.push_back(event("order.created", "order-" + std::to_string(s), n));
-  ASSERT_TRUE(t1->publish(batch));
+      round.push_back(event("order.created", "order-" + std::to_string(s), n));
+    ASSERT_TRUE(t1->publish(round));
+  }
   ASSERT_TRUE(r.wait_for([](auto& s) { return count(s) >= kSubjects * kPerSubject; }, 60s));
   auto seen = r.snapshot();
   std::map<std::string, std::vector<std::string>> order_by_subject;
@@ -414,7 +418,10 @@ TEST_P(TransportContract, AckedEventsStayAckedAcrossAResubscribeAndUnackedOnesCo
     return {};
   });
   ASSERT_TRUE(sub);
-  ASSERT_TRUE(t->publish(std::vector{event("order.created", "s", 1), event("order.created", "s", 2)}));
+  // Two publish calls: events published together may share a broker message and with it their ack
+  // (transport.hpp), which this test is not about.
+  ASSERT_TRUE(t->publish(event("order.created", "s", 1)));
+  ASSERT_TRUE(t->publish(event("order.created", "s", 2)));
   ASSERT_TRUE(first.wait_for([](auto& s) {
     int n2 = 0;
     for (auto& x : s) n2 += x.event.data == "{\"n\":2}";

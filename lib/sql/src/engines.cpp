@@ -141,6 +141,54 @@ class MeteredPool {
   virtual std::shared_ptr<PoolUse> pool_use() const = 0;
 };
 
+// Group commit (Database::group): the connection of the group's transaction, which every `with` of the
+// group's thread on the same database borrows; a scope's transaction is a savepoint in it. Per thread:
+// a group is one thread's run of scopes, and another thread's `with` borrows a connection of its own
+// (on SQLite it then waits for the group's write lock, as for any transaction).
+struct GroupScope {
+  const Database* database = nullptr;
+  Connection* outer = nullptr;
+};
+thread_local GroupScope* tl_group = nullptr;
+
+class SavepointConnection final : public Connection {
+ public:
+  explicit SavepointConnection(Connection& outer)
+      : Connection(outer.dialect(), outer.database()), c_(outer) {}
+  ~SavepointConnection() override {
+    if (open_) rollback();
+  }
+  Result<Rows> query(std::string_view sql, const Params& params) override { return c_.query(sql, params); }
+  Result<void> exec(std::string_view sql) override { return c_.exec(sql); }
+  Result<void> begin() override {
+    note_begin();
+    if (open_) return Error::internal("a transaction is already open in this scope");
+    MERCATO_RETURN_IF_ERROR(c_.exec("SAVEPOINT scope"));
+    open_ = true;
+    return {};
+  }
+  Result<void> commit() override {
+    if (!open_) return Error::internal("no transaction is open in this scope");
+    open_ = false;
+    return c_.exec("RELEASE scope");
+  }
+  void rollback() noexcept override {
+    if (!open_) return;
+    open_ = false;
+    (void)c_.exec("ROLLBACK TO scope");
+    (void)c_.exec("RELEASE scope");
+  }
+  bool in_transaction() const noexcept override { return open_; }
+  // Runs after the group's commit (a rolled-back scope's action runs too: the actions are wake-ups).
+  void after_commit(std::function<void()> action) override { c_.after_commit(std::move(action)); }
+  Result<void> lock(std::string_view key) override { return c_.lock(key); }
+  Result<void> lock(std::int32_t space, std::string_view key) override { return c_.lock(space, key); }
+
+ private:
+  Connection& c_;
+  bool open_ = false;
+};
+
 // What both engines' databases share: the driver database it owns lending its
 // connections wrapped (and counting the lends), and migrations rendered for the dialect.
 template <typename Driver, typename Wrapper>
@@ -153,8 +201,41 @@ class EngineDatabase : public Database, public MeteredPool {
   Result<void> ping() override { return db_.ping(); }
   std::shared_ptr<PoolUse> pool_use() const override { return use_; }
 
+  Result<void> group(const std::function<void()>& fn) override {
+    if (tl_group != nullptr) {
+      fn();
+      return {};
+    }
+    Result<void> out;
+    db_.with([&](auto& raw) {
+      Counted in_use(use_->in_use);
+      Wrapper c(raw, this);
+      if (auto r = c.begin(); !r) {
+        out = std::move(r).error();
+        return;
+      }
+      GroupScope scope{this, &c};
+      tl_group = &scope;
+      try {
+        fn();
+      } catch (...) {
+        tl_group = nullptr;
+        c.rollback();
+        throw;
+      }
+      tl_group = nullptr;
+      out = c.commit();
+    });
+    return out;
+  }
+
  protected:
   void lend(const std::function<void(Connection&)>& fn) override {
+    if (tl_group != nullptr && tl_group->database == this) {
+      SavepointConnection c(*tl_group->outer);
+      fn(c);
+      return;
+    }
     std::optional<Counted> waiting(std::in_place, use_->waiting);
     // A span only under an ambient context (sql.hpp, "Traces"): the relay's polls and other background
     // reads belong to no request and stay out of the traces.

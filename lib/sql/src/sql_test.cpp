@@ -6,6 +6,9 @@
 
 #include <array>
 #include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "mercato/core/ids.hpp"
 #include "mercato/testing/backends.hpp"
@@ -102,6 +105,7 @@ class SqlTest : public ::testing::TestWithParam<std::string> {
   std::filesystem::path dir_;
   std::unique_ptr<mercato::testing::PostgresSchema> schema_;
   std::unique_ptr<Database> db_;
+  int woken_ = 0;
 };
 
 TEST_P(SqlTest, BindsAndReadsTypedValues) {
@@ -192,6 +196,49 @@ TEST_P(SqlTest, TransactionsCommitOrRollBack) {
   ASSERT_TRUE(rows);
   ASSERT_EQ(rows->size(), 1U);
   EXPECT_EQ((*rows)[0].text(0), "kept");
+}
+
+// Database::group: the scopes of one thread share one transaction. A scope that fails undoes only its
+// own work, the rest commits once at the end, and nothing is visible (nor any after_commit run) before.
+TEST_P(SqlTest, AGroupCommitsItsScopesTogetherAndUndoesOnlyAFailedOne) {
+  auto insert = [&](const std::string& key, bool fail) {
+    return db_->with([&](Connection& c) -> Result<void> {
+      if (auto r = c.begin(); !r) return r;
+      if (auto r = c.query("INSERT INTO kv(k, v) VALUES ($1, $2)", {key, "1"}); !r)
+        return std::move(r).error();
+      c.after_commit([&] { ++woken_; });
+      if (fail) return Error::unavailable("this scope fails after its insert");  // left open: undone
+      return c.commit();
+    });
+  };
+  std::vector<std::string> seen_inside;
+  auto grouped = db_->group([&] {
+    EXPECT_TRUE(insert("a", false));
+    EXPECT_FALSE(insert("b", true));
+    EXPECT_TRUE(insert("c", false));
+    // Inside the group its own work is visible to it...
+    auto inside = db_->with([&](Connection& c) { return c.query("SELECT k FROM kv ORDER BY k"); });
+    ASSERT_TRUE(inside);
+    for (auto row : *inside) seen_inside.push_back(row.text(0));
+    // ...and to nobody else, and no after_commit ran yet.
+    std::thread other([&] {
+      // SQLite: another connection would wait for the group's write lock (and the file is one process's).
+      if (GetParam() == "sqlite") return;
+      auto outside = query("SELECT COUNT(*) FROM kv");
+      ASSERT_TRUE(outside);
+      EXPECT_EQ((*outside)[0].integer(0), 0) << "a group's work was visible before its commit";
+    });
+    other.join();
+    EXPECT_EQ(woken_, 0);
+  });
+  ASSERT_TRUE(grouped) << grouped.error().message;
+  EXPECT_EQ(seen_inside, (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(woken_, 3) << "every scope's after_commit action runs once the group committed";
+  auto rows = query("SELECT k FROM kv ORDER BY k");
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 2U);
+  EXPECT_EQ((*rows)[0].text(0), "a");
+  EXPECT_EQ((*rows)[1].text(0), "c");
 }
 
 TEST_P(SqlTest, SelectsFromAListOfIntegers) {

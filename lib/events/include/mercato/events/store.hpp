@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -119,6 +120,17 @@ class EventStore {
   virtual Result<std::optional<DeadLetter>> dead_letter(std::string_view id) = 0;
   virtual Result<void> remove_dead_letter(std::string_view id) = 0;
   virtual Result<void> update_dead_letter(std::string_view id, std::string_view error) = 0;
+
+  // Runs fn() — the handlers of one delivered broker message that carries several events — as one unit
+  // of the store's database: on SQLite one transaction (sql::Database::group), each handler's own
+  // transaction a savepoint in it, so a batch costs one commit instead of one per event; the Error is
+  // the group's commit's (none of fn's work kept). On PostgreSQL fn runs as it is: a group there would
+  // hold the row locks of every event's effect (stock shared across partitions) until the last one,
+  // and a statement failing outside a savepoint would abort them all (sql.hpp); not measured yet.
+  virtual Result<void> group(const std::function<void()>& fn) {
+    fn();
+    return {};
+  }
 
   // Only one relay per database publishes (several instances share a PostgreSQL database): true while
   // this process holds the relay lock. SQLite is single-process (exclusive lock), so always true.

@@ -28,6 +28,11 @@
 // - The handler's result decides: Ok → ack; an Error → redelivered after `retry_delay` (backoff grows
 //   with the attempt); after `max_deliver` attempts the consumer gives up on the event: the
 //   `on_give_up` hook (the dead-letter store) is called with the last error and the event is acked.
+// - Events one publish call hands over together may travel as one broker message (NATS: those of one
+//   partition, up to `message_batch`): they are delivered in their order, their handlers run inside
+//   one `batch_scope`, and they are acknowledged together — so an event handled before a stop or a crash
+//   can come back with the unhandled ones behind it (at least once; the inbox drops it). A failing one
+//   is retried where it is, with the same attempts and backoff, holding the events behind it.
 //
 // Thread-safety: Transport is thread-safe. Handlers run on the transport's own threads (never on an
 // HTTP I/O thread), so they may block on the database.
@@ -65,6 +70,10 @@ struct SubscriptionOptions {
   std::chrono::milliseconds max_retry_delay{10000};
   std::chrono::milliseconds ack_wait{30000};  // a handler running longer is assumed dead: redelivered
   GiveUpHook on_give_up;                      // required when max_deliver > 0
+  // Runs the handlers of one broker message that carries several events (its argument calls them) as
+  // one unit — the bus: one database transaction (EventStore::group). Its Error means none of their
+  // effects were kept: the message comes back whole. Empty: each handler on its own.
+  std::function<Result<void>(const std::function<void()>&)> batch_scope;
 };
 
 class Subscription {
@@ -121,6 +130,9 @@ struct TransportSettings {
   std::string prefix = "mercato";  // namespaces streams/topics/durables; tests use a unique one each
   std::string client_id;           // shows up in broker logs, e.g. "order-12345"
   int partitions = 8;              // per topic; must be the same for every process on one broker
+  // The most events one broker message carries (NATS: the events of one partition a publish call
+  // holds — an outbox relay's round — go as one message, 1 to 1000); 1 sends every event alone.
+  int message_batch = 64;
   std::chrono::milliseconds publish_timeout{5000};
 };
 
