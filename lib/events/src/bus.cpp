@@ -5,10 +5,18 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "mercato/core/failpoint.hpp"
 
 namespace mercato::events {
+
+namespace {
+// The types of the events a batch message's handlers ran on this thread while its scope is open
+// (Bus::start): its crash point comes once the scope committed, not after each handler.
+thread_local std::vector<std::string>* t_batch_handled = nullptr;
+}  // namespace
 
 Bus::Bus(Transport& transport, EventStore& store, BusSettings settings, const obs::Logger& logger,
          obs::Registry& metrics, const obs::Tracer* tracer)
@@ -88,10 +96,27 @@ Result<void> Bus::start() {
       }
       return r;
     };
-    o.batch_scope = [this](const std::function<void()>& handle_all) { return store_.group(handle_all); };
+    o.batch_scope = [this](const std::function<void()>& handle_all) -> Result<void> {
+      std::vector<std::string> handled;
+      struct Scope {
+        explicit Scope(std::vector<std::string>* h) { t_batch_handled = h; }
+        ~Scope() { t_batch_handled = nullptr; }
+        Scope(const Scope&) = delete;
+        Scope& operator=(const Scope&) = delete;
+      } scope(&handled);
+      auto r = store_.group(handle_all);
+      // "After the effect committed, before the ack": for a batch that is after its one transaction.
+      if (r)
+        for (const auto& type : handled) failpoint("consumer.before_ack", type);
+      return r;
+    };
     auto deliver = [this](const Delivery& d) -> Result<void> {
       auto r = dispatch(d.event);
-      if (r) failpoint("consumer.before_ack", d.event.type);
+      if (r && t_batch_handled != nullptr) {
+        t_batch_handled->push_back(d.event.type);
+      } else if (r) {
+        failpoint("consumer.before_ack", d.event.type);
+      }
       if (!r) {
         logger_.warn("event handler failed", {{"event_id", d.event.id},
                                               {"type", d.event.type},
