@@ -31,7 +31,11 @@
 #              read from its first output line; in memory only, so a restart of it starts empty;
 #   inprocess  no broker: each service's events stay inside its own process (tests, the monolith mode);
 #   MERCATO_EVENTS_URL=nats://... or kafka://... uses a broker that runs elsewhere instead.
-# Every domain service gets APP_EVENTS__URL for it.
+# Every domain service gets APP_EVENTS__URL for it. With the NATS broker up starts, every process also
+# gets APP_EVENTS__PARTITIONS=MERCATO_EVENTS_PARTITIONS (default 2, config/*.yaml says 8): here a
+# consumer group has one member, and more partitions would only split each relay round's events into
+# more, smaller batch messages (ADR 0020; docs/benchmarks.md, 19). Changing it on a var/ that has
+# events in flight strands those of the partitions dropped: let the sagas finish first.
 #
 # Service discovery (MERCATO_DISCOVERY; README "Service discovery"):
 #   etcd       (the default with more than one process) etcd on 127.0.0.1:MERCATO_ETCD_PORT (2379), peers on
@@ -86,6 +90,7 @@ up_supervisor_pid() {
 }
 
 UP_EVENTS_URL=""   # what services get as APP_EVENTS__URL
+UP_EVENTS_PARTITIONS="" # what they get as APP_EVENTS__PARTITIONS (empty: their config's)
 UP_DISCOVERY=static  # etcd or static (MERCATO_DISCOVERY)
 
 # up_broker_url: the events URL once the broker is up (kafka: read from the mock's output).
@@ -157,6 +162,9 @@ _up_command() {
     fi
     if [[ -n "$UP_EVENTS_URL" ]]; then
       _UP_ENV+=("APP_EVENTS__URL=${UP_EVENTS_URL}")
+    fi
+    if [[ -n "$UP_EVENTS_PARTITIONS" ]]; then
+      _UP_ENV+=("APP_EVENTS__PARTITIONS=${UP_EVENTS_PARTITIONS}")
     fi
     if [[ "$name" == notification ]]; then
       # Its sent messages go beside its database, so MERCATO_VAR_DIR moves them too.
@@ -591,6 +599,12 @@ cmd_up() {
     fi
   fi
   [[ -n "$broker" ]] && UP_ORDER+=("$broker")
+  if [[ "$broker" == nats ]]; then
+    UP_EVENTS_PARTITIONS="${MERCATO_EVENTS_PARTITIONS:-2}"
+    if ! [[ "$UP_EVENTS_PARTITIONS" =~ ^[1-9][0-9]{0,2}$ ]] || ((UP_EVENTS_PARTITIONS > 256)); then
+      die "MERCATO_EVENTS_PARTITIONS must be a whole number from 1 to 256 (got '${UP_EVENTS_PARTITIONS}')"
+    fi
+  fi
   # Discovery: etcd when more than one process serves (the monolith alone needs no registry).
   local default_discovery=etcd
   ((monolith)) && ((${#split_out[@]} == 0)) && default_discovery=static
