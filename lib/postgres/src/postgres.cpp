@@ -96,7 +96,16 @@ Result<void> Connection::exec(std::string_view sql) {
 }
 
 Result<void> Connection::begin() { return exec("BEGIN"); }
-Result<void> Connection::commit() { return after_commit_.committed(exec("COMMIT")); }
+Result<void> Connection::commit() {
+  // PostgreSQL answers COMMIT of a transaction a statement failed in with a plain "ROLLBACK" and no
+  // error: a caller that went on after the failure (a group of scopes, sql.hpp) would take its work for
+  // committed. Said here, as the error it is.
+  if (pq().transaction_status(conn_) == PQTRANS_INERROR) {
+    rollback();
+    return Error::unavailable("postgres: the transaction had failed, so it was rolled back, not committed");
+  }
+  return after_commit_.committed(exec("COMMIT"));
+}
 void Connection::rollback() noexcept {
   after_commit_.clear();
   if (in_transaction()) {

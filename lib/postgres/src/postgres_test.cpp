@@ -94,6 +94,24 @@ TEST_F(PostgresTest, OpenTransactionIsRolledBackWhenLeaseEnds) {
   EXPECT_EQ(count->integer(0, 0), 0);
 }
 
+// PostgreSQL answers COMMIT after a failed statement with "ROLLBACK" and no error; commit() says it.
+TEST_F(PostgresTest, CommittingAFailedTransactionIsAnError) {
+  auto db = open(1);
+  ASSERT_TRUE(db->migrate("test", kMigrations));
+  db->with([](Connection& c) {
+    ASSERT_TRUE(c.begin());
+    EXPECT_TRUE(c.query("INSERT INTO items(id, n) VALUES ($1, $2)", {"kept?", std::int64_t{1}}));
+    EXPECT_FALSE(c.query("INSERT INTO items(id, n) VALUES ($1, $2)", {"dup", std::int64_t{1}}));
+    auto committed = c.commit();
+    ASSERT_FALSE(committed) << "a failed transaction was reported committed";
+    EXPECT_NE(committed.error().message.find("rolled back"), std::string::npos) << committed.error().message;
+    EXPECT_FALSE(c.in_transaction());
+  });
+  auto count = db->with([](Connection& c) { return c.query("SELECT count(*) FROM items"); });
+  ASSERT_TRUE(count);
+  EXPECT_EQ(count->integer(0, 0), 0);
+}
+
 TEST_F(PostgresTest, ConcurrentWritersAllLand) {
   auto db = open(4);
   ASSERT_TRUE(db->migrate("test", kMigrations));
