@@ -124,9 +124,9 @@ class EventStore {
   // Runs fn() — the handlers of one delivered broker message that carries several events — as one unit
   // of the store's database: on SQLite one transaction (sql::Database::group), each handler's own
   // transaction a savepoint in it, so a batch costs one commit instead of one per event; the Error is
-  // the group's commit's (none of fn's work kept). On PostgreSQL fn runs as it is: a group there would
-  // hold the row locks of every event's effect (stock shared across partitions) until the last one,
-  // and a statement failing outside a savepoint would abort them all (sql.hpp); not measured yet.
+  // the group's commit's (none of fn's work kept). On PostgreSQL fn runs as it is: a group there holds
+  // the row locks of every event's effect (stock shared across partitions) until the last one, and the
+  // partitions' consumers wait on each other (measured: less than half the throughput; ADR 0020).
   virtual Result<void> group(const std::function<void()>& fn) {
     fn();
     return {};
