@@ -1,32 +1,14 @@
 #include "libpq.hpp"
 
-#include <dlfcn.h>
-
-#include <stdexcept>
-#include <string>
+#include "mercato/core/shared_library.hpp"
 
 namespace mercato::postgres::libpq {
 namespace {
 
-template <typename F>
-void bind(void* library, F& slot, const char* name) {
-  void* symbol = ::dlsym(library, name);
-  if (symbol == nullptr)
-    throw std::runtime_error(std::string("cannot use PostgreSQL: ") + kLibrary + " has no " + name);
-  slot =
-      reinterpret_cast<F>(symbol);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): dlsym's contract
-}
-
 Api load() {
-  // RTLD_LOCAL: its symbols serve only these pointers. Never closed: connections outlive any scope here.
-  void* library = ::dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL);
-  if (library == nullptr) {
-    const char* why = ::dlerror();
-    throw std::runtime_error(std::string("cannot use PostgreSQL: ") + (why != nullptr ? why : kLibrary) +
-                             " (Debian package libpq5)");
-  }
+  SharedLibrary library(kLibrary, "PostgreSQL", "libpq5");
   Api a{};
-#define MERCATO_LIBPQ_BIND(member, name) bind(library, a.member, #name)
+#define MERCATO_LIBPQ_BIND(member, name) library.bind(a.member, #name)
   MERCATO_LIBPQ_BIND(clear, PQclear);
   MERCATO_LIBPQ_BIND(cmd_tuples, PQcmdTuples);
   MERCATO_LIBPQ_BIND(connectdb, PQconnectdb);
