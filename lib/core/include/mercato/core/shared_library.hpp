@@ -18,7 +18,10 @@ namespace mercato {
 class SharedLibrary {
  public:
   // Throws std::runtime_error "cannot use <what>: <the loader's reason> (Debian package <package>)".
-  SharedLibrary(std::string soname, std::string what, const std::string& package);
+  // `soname` is a string literal, kept as it is: the container images find the libraries a binary opens
+  // by their sonames in its bytes (deploy/containers/collect.sh), and a short std::string built from a
+  // literal may be compiled into immediate stores, leaving no such bytes in a stripped binary.
+  SharedLibrary(const char* soname, std::string what, const std::string& package);
 
   // Sets `slot` to the function `name`; throws std::runtime_error naming the library and the function
   // when it has none.
@@ -31,7 +34,7 @@ class SharedLibrary {
  private:
   void* symbol(const char* name) const;
 
-  std::string soname_;
+  const char* soname_;
   std::string what_;
   void* handle_ = nullptr;
 };
