@@ -19,10 +19,10 @@
 // per line (JSON text has no raw newline), Nats-Msg-Id "<first id>+<count>". Why: every message costs
 // the broker a store and a delivery, and the consumer a fetch, an ack and a transaction; under load a
 // relay's round holds a few events per partition (docs/benchmarks.md, 19), which one message carries
-// for the price of one. A batch is sent with js_PublishMsgAsync and
-// awaited with js_PublishAsyncComplete: one round trip for the batch, not one per event; publish returns
-// Ok only when every PubAck has arrived (the event is stored), else an Error naming the cause. Messages
-// from one connection are stored in the order sent, so a batch keeps its order. While the connection is
+// for the price of one. A publish call's messages are sent with js_PublishMsgAsync
+// and awaited with js_PublishAsyncComplete: one round trip for the call, not one per message; publish
+// returns Ok only when every PubAck has arrived (the events are stored), else an Error naming the cause.
+// Messages from one connection are stored in the order sent, so a call keeps its order. While the connection is
 // down, publish fails at once (the reconnect buffer is disabled, see connect()): a message buffered
 // during a reconnect could be stored after one that was lost with the old socket, and the outbox's
 // retry would then break per-subject order. The async publish contexts are pooled, so concurrent
