@@ -22,11 +22,11 @@
 // for the price of one. A publish call's messages are sent with js_PublishMsgAsync
 // and awaited with js_PublishAsyncComplete: one round trip for the call, not one per message; publish
 // returns Ok only when every PubAck has arrived (the events are stored), else an Error naming the cause.
-// Messages from one connection are stored in the order sent, so a call keeps its order. While the connection is
-// down, publish fails at once (the reconnect buffer is disabled, see connect()): a message buffered
-// during a reconnect could be stored after one that was lost with the old socket, and the outbox's
-// retry would then break per-subject order. The async publish contexts are pooled, so concurrent
-// publish calls never wait for each other's acks.
+// Messages from one connection are stored in the order sent, so a call keeps its order. While the connection
+// is down, publish fails at once (the reconnect buffer is disabled, see connect()): a message buffered during
+// a reconnect could be stored after one that was lost with the old socket, and the outbox's retry would then
+// break per-subject order. The async publish contexts are pooled, so concurrent publish calls never wait for
+// each other's acks.
 //
 // Consuming. A subscription (group G, types T) owns, for each topic among T and each partition p,
 // a durable pull consumer "<G>-p<p>" on that topic's stream with the filter "<prefix>.<topic>.<p>.>",
