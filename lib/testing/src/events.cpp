@@ -130,4 +130,15 @@ double wait_metric(std::uint16_t port, const std::string& series, double value,
   return last;
 }
 
+double wait_metric_down(std::uint16_t port, const std::string& series, double value,
+                        std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  double last = metric(port, series);
+  while ((last < 0 || last > value) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a poll of a gauge, bounded by the deadline
+    last = metric(port, series);
+  }
+  return last;
+}
+
 }  // namespace mercato::testing

@@ -93,5 +93,8 @@ double metric(std::uint16_t port, const std::string& series);
 // Polls metric() until it reaches `value` or `timeout` passed; returns the last reading.
 double wait_metric(std::uint16_t port, const std::string& series, double value,
                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+// The same for a gauge that drains: polls until it is at most `value` (and present) or `timeout` passed.
+double wait_metric_down(std::uint16_t port, const std::string& series, double value,
+                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 }  // namespace mercato::testing
