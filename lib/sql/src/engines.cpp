@@ -158,8 +158,18 @@ class SavepointConnection final : public Connection {
   ~SavepointConnection() override {
     if (open_) rollback();
   }
-  Result<Rows> query(std::string_view sql, const Params& params) override { return c_.query(sql, params); }
-  Result<void> exec(std::string_view sql) override { return c_.exec(sql); }
+  // What a statement ran into is the outer connection's to know; a repository asks this one
+  // (last_failure: a unique violation is its conflict, a stream's version conflict).
+  Result<Rows> query(std::string_view sql, const Params& params) override {
+    auto r = c_.query(sql, params);
+    failure_ = c_.last_failure();
+    return r;
+  }
+  Result<void> exec(std::string_view sql) override {
+    auto r = c_.exec(sql);
+    failure_ = c_.last_failure();
+    return r;
+  }
   Result<void> begin() override {
     note_begin();
     if (open_) return Error::internal("a transaction is already open in this scope");

@@ -214,6 +214,13 @@ TEST_P(SqlTest, AGroupCommitsItsScopesTogetherAndUndoesOnlyAFailedOne) {
   std::vector<std::string> seen_inside;
   auto grouped = db_->group([&] {
     EXPECT_TRUE(insert("a", false));
+    // A scope's statement that fails says why, as outside a group (repositories map it: a conflict).
+    db_->with([&](Connection& c) {
+      ASSERT_TRUE(c.begin());
+      EXPECT_FALSE(c.query("INSERT INTO kv(k, v) VALUES ($1, $2)", {"a", "2"}));
+      EXPECT_EQ(c.last_failure(), Failure::kUniqueViolation);
+      c.rollback();
+    });
     EXPECT_FALSE(insert("b", true));
     EXPECT_TRUE(insert("c", false));
     // Inside the group its own work is visible to it...
