@@ -63,7 +63,7 @@ class AdmissionE2E : public ::testing::Test {
     gateway_port_ = system_->port("gateway");
   }
   void TearDown() override {
-    if (paused_) system_->process_of("shipping").signal(SIGCONT);  // so that it can stop
+    if (paused_) system_->process_of("shipping").resume();  // so that it can stop
     system_.reset();
     if (!dir_.empty()) fs::remove_all(dir_);
   }
@@ -97,7 +97,7 @@ TEST_F(AdmissionE2E, TheExcessIsRefusedWithRetryAfterAndEveryAcceptedOrderIsConf
   ASSERT_TRUE(stocked.status == 200 || stocked.status == 201) << stocked.body;
 
   // No saga can finish from here on: each stops at its shipment.
-  system_->process_of("shipping").signal(SIGSTOP);
+  ASSERT_TRUE(system_->process_of("shipping").pause()) << "the shipping service did not stop";
   paused_ = true;
 
   std::mutex mutex;
@@ -161,7 +161,7 @@ TEST_F(AdmissionE2E, TheExcessIsRefusedWithRetryAfterAndEveryAcceptedOrderIsConf
   EXPECT_EQ(after_restart.status, 503) << after_restart.body;
 
   // Shipping resumes: every accepted order is confirmed, within the order deadline of its placement.
-  system_->process_of("shipping").signal(SIGCONT);
+  system_->process_of("shipping").resume();
   paused_ = false;
   auto until = std::chrono::steady_clock::now() + 20s;
   for (const auto& id : accepted) {

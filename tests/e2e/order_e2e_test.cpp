@@ -361,11 +361,11 @@ TEST_P(OrderFlowWithUserOutside, AnUpstreamThatDoesNotAnswerInTimeIs504AtTheGate
   auto first = api("POST", "/orders", order_body(customer, R"([{"product_id":"slow-fig","quantity":1}])"));
   ASSERT_EQ(first.status, 201) << first.body;
   auto& user = system_->process_of("user");
-  user.signal(SIGSTOP);
+  ASSERT_TRUE(user.pause()) << "the user service did not stop";
   auto started = std::chrono::steady_clock::now();
   auto r = api("POST", "/orders", order_body(customer, R"([{"product_id":"slow-fig","quantity":1}])"));
   auto took = std::chrono::steady_clock::now() - started;
-  user.signal(SIGCONT);
+  user.resume();
   EXPECT_EQ(r.status, 504) << r.body;
   EXPECT_EQ(r.error_code(), "deadline_exceeded") << r.body;
   EXPECT_NE(r.body.find("the user service did not answer in time"), std::string::npos) << r.body;

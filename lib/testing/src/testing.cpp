@@ -171,6 +171,24 @@ void Process::signal(int sig) {
   if (pid_ > 0 && !status_) ::kill(pid_, sig);
 }
 
+bool Process::pause(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0 || status_) return false;
+  ::kill(pid_, SIGSTOP);
+  auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int st = 0;
+    // WUNTRACED: the stop is reported once the whole group has stopped.
+    pid_t r = ::waitpid(pid_, &st, WNOHANG | WUNTRACED);
+    if (r == pid_) {
+      if (WIFSTOPPED(st)) return true;
+      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      return false;
+    }
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a stop, bounded above
+  }
+}
+
 std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
   if (status_) return status_;
   auto until = std::chrono::steady_clock::now() + timeout;

@@ -14,6 +14,7 @@
 
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -63,6 +64,12 @@ class Process {
 
   pid_t pid() const noexcept { return pid_; }
   void signal(int sig);
+  // SIGSTOP, then waits up to `timeout` until every thread of the process has stopped. kill() returns
+  // once the signal is queued; the process stops when one of its threads next runs and stops the rest,
+  // and until then its other threads go on (a request sent meanwhile can be answered). False when it
+  // did not stop in time or is not running. resume() sends SIGCONT.
+  bool pause(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  void resume() { signal(SIGCONT); }
   // Waits up to `timeout` for the exit; returns the exit status (or 128+signal), nullopt on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout);
   bool running();
