@@ -244,7 +244,7 @@ void set_up(service::Context& ctx) {
   // With projector: false this instance serves queries from what other instances project (a shared
   // PostgreSQL database); a rebuild asked of it still runs here.
   auto& projector = ctx.own(std::make_unique<order::Projector>(
-      read_models, cqrs.projector ? std::optional(cqrs.projector_poll) : std::nullopt,
+      read_models, cqrs.projector ? std::optional(cqrs.projector_poll) : std::nullopt, cqrs.projector_delay,
       [&log](const Error& e) {
         log.warn("the read models could not be brought up to date; retrying", {{"error", e.message}});
       }));

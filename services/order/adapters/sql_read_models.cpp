@@ -140,62 +140,80 @@ SqlReadModels::SqlReadModels(sql::Database& db, obs::Registry* metrics) : db_(db
   }
 }
 
-// One batch of `projection` in one transaction, its checkpoint row locked: the live generation, or a
-// rebuild's. A rebuild that reaches the head switches queries to its generation in the same
-// transaction (`switched`).
+// One batch of `projection` in the transaction open on `c`, its checkpoint row locked: the live
+// generation, or a rebuild's. A rebuild that reaches the head switches queries to its generation in the
+// same transaction (`switched`).
+Result<std::size_t> SqlReadModels::advance_in(sql::Connection& c, std::string_view projection,
+                                              std::size_t batch, bool rebuilding, bool* switched) {
+  MERCATO_ASSIGN_OR_RETURN(auto at, read_checkpoint(c, projection, true));
+  if (rebuilding && !at.rebuild_generation)
+    return Error::conflict("the rebuild of " + std::string(projection) + " was taken over");
+  auto generation = rebuilding ? *at.rebuild_generation : at.generation;
+  auto position = rebuilding ? *at.rebuild_position : at.position;
+  MERCATO_ASSIGN_OR_RETURN(auto stored, events::read_streams(c, position, batch));
+  for (const auto& s : stored) {
+    MERCATO_RETURN_IF_ERROR(apply(c, projection, generation, s));
+    position = s.position;
+  }
+  if (rebuilding && stored.size() < batch) {
+    // Caught up with the head, and the row stays locked until commit: no event can slip between the
+    // rebuild's last batch and the switch.
+    MERCATO_RETURN_IF_ERROR(
+        c.run("UPDATE projections SET generation = $2, position = $3, rebuild_generation = NULL,"
+              " rebuild_position = NULL, updated_at_ms = $4 WHERE name = $1",
+              {projection, generation, position, now_utc()}));
+    *switched = true;
+  } else if (!stored.empty()) {
+    MERCATO_RETURN_IF_ERROR(
+        c.run(rebuilding ? "UPDATE projections SET rebuild_position = $2, updated_at_ms = $3 WHERE name = $1"
+                         : "UPDATE projections SET position = $2, updated_at_ms = $3 WHERE name = $1",
+              {projection, position, now_utc()}));
+  }
+  return stored.size();
+}
+
 Result<std::size_t> SqlReadModels::advance(std::string_view projection, std::size_t batch, bool rebuilding,
                                            bool* switched) {
-  if (!rebuilding) {
-    // Nothing new is the common case (every commit of the process wakes the projector): told without a
-    // write transaction, which on SQLite would take the one write lock the order writes need.
-    MERCATO_ASSIGN_OR_RETURN(auto idle, db_.with([&](sql::Connection& c) -> Result<bool> {
-      MERCATO_ASSIGN_OR_RETURN(auto at, read_checkpoint(c, projection, false));
-      MERCATO_ASSIGN_OR_RETURN(auto head, events::streams_head(c));
-      return head <= at.position;
-    }));
-    if (idle) return std::size_t{0};
-  }
   return db_.with([&](sql::Connection& c) -> Result<std::size_t> {
     MERCATO_RETURN_IF_ERROR(c.begin());
-    MERCATO_ASSIGN_OR_RETURN(auto at, read_checkpoint(c, projection, true));
-    if (rebuilding && !at.rebuild_generation)
-      return Error::conflict("the rebuild of " + std::string(projection) + " was taken over");
-    auto generation = rebuilding ? *at.rebuild_generation : at.generation;
-    auto position = rebuilding ? *at.rebuild_position : at.position;
-    MERCATO_ASSIGN_OR_RETURN(auto stored, events::read_streams(c, position, batch));
-    for (const auto& s : stored) {
-      MERCATO_RETURN_IF_ERROR(apply(c, projection, generation, s));
-      position = s.position;
-    }
-    if (rebuilding && stored.size() < batch) {
-      // Caught up with the head, and the row stays locked until commit: no event can slip between the
-      // rebuild's last batch and the switch.
-      MERCATO_RETURN_IF_ERROR(
-          c.run("UPDATE projections SET generation = $2, position = $3, rebuild_generation = NULL,"
-                " rebuild_position = NULL, updated_at_ms = $4 WHERE name = $1",
-                {projection, generation, position, now_utc()}));
-      *switched = true;
-    } else if (!stored.empty()) {
-      MERCATO_RETURN_IF_ERROR(c.run(
-          rebuilding ? "UPDATE projections SET rebuild_position = $2, updated_at_ms = $3 WHERE name = $1"
-                     : "UPDATE projections SET position = $2, updated_at_ms = $3 WHERE name = $1",
-          {projection, position, now_utc()}));
-    }
+    MERCATO_ASSIGN_OR_RETURN(auto n, advance_in(c, projection, batch, rebuilding, switched));
     MERCATO_RETURN_IF_ERROR(c.commit());
-    return stored.size();
+    return n;
   });
 }
 
+// Every projection that is behind, in one transaction: each round of the projector is one borrow of a
+// connection to look and at most one commit, whatever the number of projections (on SQLite each borrow
+// waits for the one connection the order writes need).
 Result<std::size_t> SqlReadModels::catch_up(std::size_t batch) {
+  // Nothing new is the common case when idle: told without a write transaction, which on SQLite would
+  // take the one write lock. The checkpoints are read in names() order, as the transaction locks them.
+  MERCATO_ASSIGN_OR_RETURN(auto behind, db_.with([&](sql::Connection& c) -> Result<std::vector<std::string>> {
+    MERCATO_ASSIGN_OR_RETURN(auto head, events::streams_head(c));
+    std::vector<std::string> out;
+    for (const auto& name : names()) {
+      MERCATO_ASSIGN_OR_RETURN(auto at, read_checkpoint(c, name, false));
+      if (head > at.position) out.push_back(name);
+    }
+    return out;
+  }));
   std::size_t applied = 0;
-  for (const auto& name : names()) {
-    MERCATO_ASSIGN_OR_RETURN(auto n, advance(name, batch, false, nullptr));
-    applied += n;
+  if (!behind.empty()) {
+    MERCATO_ASSIGN_OR_RETURN(applied, db_.with([&](sql::Connection& c) -> Result<std::size_t> {
+      MERCATO_RETURN_IF_ERROR(c.begin());
+      std::size_t n = 0;
+      for (const auto& name : behind) {
+        MERCATO_ASSIGN_OR_RETURN(auto one, advance_in(c, name, batch, false, nullptr));
+        n += one;
+      }
+      MERCATO_RETURN_IF_ERROR(c.commit());
+      return n;
+    }));
   }
-  // The lag after a batch, and at least once a second while idle (it grows when another instance
-  // writes and none projects).
+  // The lag at most once a second, busy or idle (it grows when another instance writes and none
+  // projects): reading it is a query of its own, and a round under load is a few milliseconds.
   auto now = std::chrono::steady_clock::now();
-  if (metrics_ != nullptr && (applied > 0 || now - last_lag_ >= std::chrono::seconds(1))) {
+  if (metrics_ != nullptr && now - last_lag_ >= std::chrono::seconds(1)) {
     last_lag_ = now;
     if (auto all = status(); all) {
       for (const auto& s : *all) record_lag(s);

@@ -50,6 +50,8 @@ class SqlReadModels final : public OrderReadModels {
  private:
   Result<std::size_t> advance(std::string_view projection, std::size_t batch, bool rebuilding,
                               bool* switched);
+  Result<std::size_t> advance_in(sql::Connection& c, std::string_view projection, std::size_t batch,
+                                 bool rebuilding, bool* switched);
   void record_lag(const ProjectionStatus& s);
 
   sql::Database& db_;

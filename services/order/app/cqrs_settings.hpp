@@ -15,6 +15,7 @@ struct CqrsSettings {
   std::int64_t snapshot_every = 8;  // 1..1000
   bool projector = true;
   std::chrono::milliseconds projector_poll{1000};
+  std::chrono::milliseconds projector_delay{10};  // 0..1s
 };
 
 // A bad value throws config::ConfigError naming the key.

@@ -14,26 +14,40 @@ constexpr std::size_t kBatch = 500;
 }  // namespace
 
 Projector::Projector(OrderReadModels& models, std::optional<std::chrono::milliseconds> poll,
-                     std::function<void(const Error&)> on_error)
-    : models_(models), on_error_(std::move(on_error)) {
+                     std::chrono::milliseconds delay, std::function<void(const Error&)> on_error)
+    : models_(models), delay_(delay), on_error_(std::move(on_error)) {
   if (!poll) return;
   poll_ = *poll;
   thread_ = std::jthread([this] { run(); });
 }
 
 Projector::~Projector() {
-  stopping_ = true;
+  {
+    std::lock_guard lock(stop_mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
   events::outbox_signal::raise(models_.change_signal());  // wakes the loop now, not at its next poll
   if (thread_.joinable()) thread_.join();
   std::lock_guard lock(rebuilds_mutex_);
   rebuilds_.clear();  // joins each (a rebuild runs to its end: it never leaves a half switch)
 }
 
+void Projector::pause_until(std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(stop_mutex_);
+  stop_cv_.wait_until(lock, until, [this] { return stopping_; });
+}
+
 void Projector::run() {
   const void* signal = models_.change_signal();
   auto seen = events::outbox_signal::generation(signal);
   auto backoff = std::chrono::milliseconds(0);
-  while (!stopping_) {
+  for (;;) {
+    {
+      std::lock_guard lock(stop_mutex_);
+      if (stopping_) return;
+    }
+    auto began = std::chrono::steady_clock::now();
     auto applied = models_.catch_up(kBatch);
     if (!applied) {
       if (on_error_) on_error_(applied.error());
@@ -42,8 +56,10 @@ void Projector::run() {
       continue;
     }
     backoff = std::chrono::milliseconds(0);
-    if (*applied > 0) continue;  // more may be waiting
+    if (*applied >= kBatch) continue;  // a full batch: more is waiting
     events::outbox_signal::wait(signal, seen, poll_);
+    // The commits of the next `delay` join this wake-up's round.
+    if (delay_.count() > 0) pause_until(began + delay_);
   }
 }
 
