@@ -32,9 +32,10 @@
 #   inprocess  no broker: each service's events stay inside its own process (tests, the monolith mode);
 #   MERCATO_EVENTS_URL=nats://... or kafka://... uses a broker that runs elsewhere instead.
 # Every domain service gets APP_EVENTS__URL for it. With the NATS broker up starts, every process also
-# gets APP_EVENTS__PARTITIONS=MERCATO_EVENTS_PARTITIONS (default 2, config/*.yaml says 8): here a
+# gets APP_EVENTS__PARTITIONS=MERCATO_EVENTS_PARTITIONS (default 1, config/*.yaml says 8): here a
 # consumer group has one member, and more partitions would only split each relay round's events into
-# more, smaller batch messages (ADR 0020; docs/benchmarks.md, 19). Changing it on a var/ that has
+# more, smaller batch messages, each with a consumer thread of its own (ADR 0020; docs/benchmarks.md,
+# 19 and 20: 1 against 2 measured 4% less CPU per order and more confirmed orders/s). Changing it on a var/ that has
 # events in flight strands those of the partitions dropped: let the sagas finish first.
 #
 # Service discovery (MERCATO_DISCOVERY; README "Service discovery"):
@@ -600,7 +601,7 @@ cmd_up() {
   fi
   [[ -n "$broker" ]] && UP_ORDER+=("$broker")
   if [[ "$broker" == nats ]]; then
-    UP_EVENTS_PARTITIONS="${MERCATO_EVENTS_PARTITIONS:-2}"
+    UP_EVENTS_PARTITIONS="${MERCATO_EVENTS_PARTITIONS:-1}"
     if ! [[ "$UP_EVENTS_PARTITIONS" =~ ^[1-9][0-9]{0,2}$ ]] || ((UP_EVENTS_PARTITIONS > 256)); then
       die "MERCATO_EVENTS_PARTITIONS must be a whole number from 1 to 256 (got '${UP_EVENTS_PARTITIONS}')"
     fi
