@@ -172,6 +172,15 @@ port_in_use() {
   return 0
 }
 
+# port_claimed PORT: true while a test holds PORT's claim (the lock lib/testing's free_port() and
+# tests/scripts/system_lib.sh take under ${TMPDIR:-/tmp}/mercato-ports): it picked the port for a
+# process that may not have bound it yet, so a port free to connect to is not free to take.
+port_claimed() {
+  local lock="${TMPDIR:-/tmp}/mercato-ports/$1.lock"
+  [[ -e "$lock" ]] || return 1
+  ! flock -n "$lock" true 2>/dev/null
+}
+
 # port_owner PORT: a short description of the listener on PORT (best effort, may be empty).
 port_owner() {
   command -v ss >/dev/null 2>&1 || return 0
@@ -179,7 +188,7 @@ port_owner() {
 }
 
 # free_port [EXCLUDED...]: a free loopback port in 20000-32767 (below Linux's ephemeral range, so
-# outgoing connections never hold it), not one of EXCLUDED.
+# outgoing connections never hold it), not one of EXCLUDED, nor one a test has claimed (port_claimed).
 free_port() {
   local attempt port ex taken
   for attempt in $(seq 1 200); do
@@ -188,6 +197,7 @@ free_port() {
     for ex in "$@"; do [[ "$ex" == "$port" ]] && taken=1; done
     ((taken)) && continue
     port_in_use "$port" && continue
+    port_claimed "$port" && continue
     echo "$port"
     return 0
   done
