@@ -35,8 +35,8 @@
 # gets APP_EVENTS__PARTITIONS=MERCATO_EVENTS_PARTITIONS (default 1, config/*.yaml says 8): here a
 # consumer group has one member, and more partitions would only split each relay round's events into
 # more, smaller batch messages, each with a consumer thread of its own (ADR 0020; docs/benchmarks.md,
-# 19 and 20: 1 against 2 measured 4% less CPU per order and more confirmed orders/s). Changing it on a var/ that has
-# events in flight strands those of the partitions dropped: let the sagas finish first.
+# 19 and 20: 1 against 2 measured 4% less CPU per order and more confirmed orders/s). Changing it on a
+# var/ that has events in flight strands those of the partitions dropped: let the sagas finish first.
 #
 # Service discovery (MERCATO_DISCOVERY; README "Service discovery"):
 #   etcd       (the default with more than one process) etcd on 127.0.0.1:MERCATO_ETCD_PORT (2379), peers on

@@ -118,27 +118,33 @@ double metric(std::uint16_t port, const std::string& series) {
   return std::stod(page.substr(pos + series.size() + 2));
 }
 
-double wait_metric(std::uint16_t port, const std::string& series, double value,
-                   std::chrono::milliseconds timeout) {
+namespace {
+
+// Polls metric() until `reached` holds or `timeout` passed; returns the last reading.
+template <typename Reached>
+double poll_metric(std::uint16_t port, const std::string& series, std::chrono::milliseconds timeout,
+                   Reached reached) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   double last = metric(port, series);
-  while (last < value && std::chrono::steady_clock::now() < deadline) {
+  while (!reached(last) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(
-        std::chrono::milliseconds(50));  // a poll of a counter, bounded by the deadline
+        std::chrono::milliseconds(50));  // a poll of a metric, bounded by the deadline
     last = metric(port, series);
   }
   return last;
 }
 
+}  // namespace
+
+double wait_metric(std::uint16_t port, const std::string& series, double value,
+                   std::chrono::milliseconds timeout) {
+  return poll_metric(port, series, timeout, [value](double v) { return v >= value; });
+}
+
 double wait_metric_down(std::uint16_t port, const std::string& series, double value,
                         std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  double last = metric(port, series);
-  while ((last < 0 || last > value) && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a poll of a gauge, bounded by the deadline
-    last = metric(port, series);
-  }
-  return last;
+  // metric() says -1 for a series not there (yet): absent is not drained.
+  return poll_metric(port, series, timeout, [value](double v) { return v >= 0 && v <= value; });
 }
 
 }  // namespace mercato::testing
