@@ -24,12 +24,6 @@ extern char** environ;
 
 namespace mercato::service {
 
-Result<void> BlockingPoolSettings::validate() const {
-  if (threads < 1 || threads > 64) return Error::validation("threads", "must be within 1..64");
-  if (max_waiting < threads) return Error::validation("max_waiting", "must be at least threads");
-  return {};
-}
-
 Context::Context(std::string name, const config::Source& config, const obs::Logger& logger,
                  obs::Registry& metrics, http::IoPool& io, http::Client& client, std::string process_name)
     : name_(std::move(name)),
@@ -113,7 +107,8 @@ void Context::add_readiness_check(std::string name, ReadinessCheck check) {
 
 Error storage_saturated() {
   static const std::string kMessage =
-      "the service's storage is saturated (database.max_waiting calls in progress); retry shortly";
+      "the service's storage is saturated (database.max_waiting calls in progress) or could not commit; "
+      "nothing of this call was kept, retry shortly";
   return Error::unavailable(kMessage).with_public_message(kMessage);
 }
 

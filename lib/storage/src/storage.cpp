@@ -36,22 +36,37 @@ Settings read_settings(const service::Context& ctx, bool supports_postgres, bool
   auto offload = section.choice("offload", "auto", {"auto", "on", "off"});
   s.offload = offload == "on" || (offload == "auto" && s.engine != Engine::kSqlite);
   s.max_waiting = static_cast<std::size_t>(section.integer("max_waiting", 256, 1, 100000));
+  s.group_commit = static_cast<std::size_t>(section.integer("group_commit", 64, 1, 1000));
   if (s.max_waiting < s.connections)
     throw config::ConfigError("config key 'database.max_waiting': must be at least database.connections (" +
                               std::to_string(s.connections) + ")");
   return s;
 }
 
-void offload_to_storage_pool(service::Context& ctx, const Settings& s) {
-  auto& pool = ctx.own(std::make_unique<service::BlockingPool>(
-      service::BlockingPoolSettings{.threads = s.connections, .max_waiting = s.max_waiting}));
+void offload_to_storage_pool(service::Context& ctx, const Settings& s, sql::Database* db) {
   auto& metrics = ctx.metrics();
+  service::BlockingPoolSettings settings{.threads = s.connections, .max_waiting = s.max_waiting};
+  if (db != nullptr && s.group_commit > 1) {
+    // One connection: the calls queued behind the one running would each wait for it anyway, and a
+    // commit each is most of a small write's cost (docs/benchmarks.md, 21).
+    settings.max_group = s.group_commit;
+    settings.group = [db, &logger = ctx.logger()](const std::function<void()>& fn) -> Result<void> {
+      auto kept = db->group(fn);
+      if (!kept) logger.error("storage pool: a group's transaction was not kept: " + kept.error().message);
+      return kept;
+    };
+  }
+  auto& pool = ctx.own(std::make_unique<service::BlockingPool>(std::move(settings)));
   metrics.gauge("mercato_storage_pool_threads", "Threads of the storage pool HTTP handlers run on")
       .set(static_cast<double>(s.connections));
   pool.meter(
       metrics.gauge("mercato_storage_pool_waiting", "HTTP handlers queued or running on the storage pool"),
       metrics.counter("mercato_storage_pool_refused_total",
                       "HTTP handlers refused with 503 because the storage pool was full"));
+  pool.meter_groups(metrics.counter("mercato_storage_pool_groups_total",
+                                    "Groups of storage pool calls run as one transaction"),
+                    metrics.counter("mercato_storage_pool_grouped_total",
+                                    "Storage pool calls run inside a group's transaction"));
   ctx.set_storage_pool(pool);
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "mercato/testing/context.hpp"
+#include "mercato/testing/sqlite_database.hpp"
 
 namespace mercato::storage {
 namespace {
@@ -59,6 +60,24 @@ TEST(StorageSettings, BadOffloadSettingsNameTheirKey) {
   says("database: {path: /tmp/x.db, offload: sometimes}", "database.offload");
   says("database: {path: /tmp/x.db, max_waiting: 0}", "database.max_waiting");
   says("database: {url: 'postgresql://h/x', connections: 8, max_waiting: 4}", "database.max_waiting");
+  says("database: {path: /tmp/x.db, group_commit: 0}", "database.group_commit");
+  says("database: {path: /tmp/x.db, group_commit: 1001}", "database.group_commit");
+  says("database: {path: /tmp/x.db, group_commit: many}", "database.group_commit");
+}
+
+TEST(StorageSettings, GroupCommitIs64CallsByDefaultAndCanBeTurnedOff) {
+  EXPECT_EQ(Fixture("database: {path: /tmp/x.db}").read().group_commit, 64u);
+  EXPECT_EQ(Fixture("database: {path: /tmp/x.db, group_commit: 1}").read().group_commit, 1u);
+  EXPECT_EQ(Fixture("database: {path: /tmp/x.db, group_commit: 1000}").read().group_commit, 1000u);
+}
+
+TEST(StorageSettings, TheStoragePoolExportsItsGroupCounters) {
+  Fixture f("database: {path: /tmp/x.db, offload: 'on'}");
+  testing::SqliteDatabase db("storage");
+  offload_to_storage_pool(f.test.context, f.read(), &db.get());
+  auto text = f.test.metrics.render();
+  EXPECT_NE(text.find("mercato_storage_pool_groups_total 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("mercato_storage_pool_grouped_total 0"), std::string::npos) << text;
 }
 
 }  // namespace

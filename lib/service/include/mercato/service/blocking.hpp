@@ -9,17 +9,30 @@
 //   if (!outcome) co_return busy_response();          // nullopt: refused, nothing ran
 //
 // The coroutine resumes on its own executor (its I/O thread) once the work is done.
+//
+// Group commit (settings.group): a storage pool over a database that commits one transaction at a time
+// (SQLite's one connection) can run the calls that queued up meanwhile as one group — a pool thread
+// takes up to max_group queued calls and runs them inside group(...) (sql::Database::group: each call's
+// transaction a savepoint, one commit for all). A caller resumes only after the group's commit, so
+// what it answers was kept; if that commit fails, every call of the group gets nullopt (nothing of
+// theirs was kept: answer as for a full pool, 503 with Retry-After). A lone queued call runs alone.
 // Thread-safety: run() may be called from every I/O thread at once.
 #pragma once
 
 #include <atomic>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <type_traits>
+#include <vector>
 
 #include "mercato/core/result.hpp"
 #include "mercato/http/message.hpp"
@@ -30,13 +43,18 @@ namespace mercato::service {
 struct BlockingPoolSettings {
   std::size_t threads = 2;
   std::size_t max_waiting = 64;  // queued or running
+  // Group commit (the top comment): runs its argument inside one transaction and says whether that
+  // transaction was kept; empty: every call runs alone. lib/storage sets it for SQLite.
+  std::function<Result<void>(const std::function<void()>&)> group;
+  std::size_t max_group = 64;  // calls in one group, at most
   Result<void> validate() const;
 };
 
 class BlockingPool {
  public:
-  explicit BlockingPool(BlockingPoolSettings settings) : settings_(settings), pool_(settings.threads) {}
-  ~BlockingPool() { pool_.join(); }
+  explicit BlockingPool(BlockingPoolSettings settings);
+  // Runs what is queued, then joins the threads.
+  ~BlockingPool();
   BlockingPool(const BlockingPool&) = delete;
   BlockingPool& operator=(const BlockingPool&) = delete;
 
@@ -47,7 +65,8 @@ class BlockingPool {
     refused_counter_ = &refused;
   }
 
-  // fn() on a pool thread; nullopt, without running it, when max_waiting calls are in the pool.
+  // fn() on a pool thread; nullopt, without running it, when max_waiting calls are in the pool, and
+  // nullopt when it ran in a group whose commit failed. An exception from fn() reaches the caller.
   template <typename F>
   boost::asio::awaitable<std::optional<std::invoke_result_t<F&>>> run(F fn) {
     using T = std::invoke_result_t<F&>;
@@ -67,39 +86,73 @@ class BlockingPool {
     } release{waiting_, waiting_gauge_};
     // The result is built in place (emplace): a temporary optional moved into the coroutine's return
     // slot makes GCC 12 warn that a Result's Error may be used uninitialized (a false positive).
-    co_return co_await boost::asio::co_spawn(
-        pool_,
-        [&fn]() -> boost::asio::awaitable<std::optional<T>> {
-          std::optional<T> out;
-          out.emplace(fn());
-          co_return out;
-        },
-        boost::asio::use_awaitable);
+    // `work` refers to this frame, which stays suspended until the call is done.
+    std::optional<T> out;
+    std::exception_ptr thrown;
+    bool kept = co_await submit([&fn, &out, &thrown] {
+      try {
+        out.emplace(fn());
+      } catch (...) {
+        thrown = std::current_exception();
+      }
+    });
+    if (thrown) std::rethrow_exception(thrown);
+    if (!kept) co_return std::nullopt;
+    co_return out;
+  }
+
+  // Before the first run(): `groups` counts the groups run as one transaction, `grouped` the calls in
+  // them (a call run alone counts in neither).
+  void meter_groups(obs::Counter& groups, obs::Counter& grouped) {
+    groups_counter_ = &groups;
+    grouped_counter_ = &grouped;
   }
 
   std::size_t waiting() const noexcept { return waiting_.load(std::memory_order_relaxed); }
   std::size_t max_waiting() const noexcept { return settings_.max_waiting; }
 
  private:
+  struct Call {
+    std::function<void()> work;      // never throws
+    std::function<void(bool)> done;  // kept or not; resumes the caller on its own executor
+  };
+  // Queues `work`; the awaitable completes with whether it was kept.
+  boost::asio::awaitable<bool> submit(std::function<void()> work);
+  void enqueue(Call call);
+  void serve();
+
   BlockingPoolSettings settings_;
-  boost::asio::thread_pool pool_;
+  std::mutex mutex_;
+  std::condition_variable queued_;
+  std::deque<Call> queue_;  // guarded by mutex_
+  bool stopping_ = false;   // guarded by mutex_
+  std::vector<std::thread> threads_;
   std::atomic<std::size_t> waiting_{0};
   obs::Gauge* waiting_gauge_ = nullptr;
   obs::Counter* refused_counter_ = nullptr;
+  obs::Counter* groups_counter_ = nullptr;
+  obs::Counter* grouped_counter_ = nullptr;
 };
 
 // fn() on `pool` when there is one, else at once on the calling thread: the storage part of an
-// asynchronous handler (Context::storage_pool, service.hpp). nullopt: the pool is full, nothing ran —
-// answer storage_busy(req), or storage_saturated() where the answer is not HTTP's.
+// asynchronous handler (Context::storage_pool, service.hpp). nullopt: the pool is full and nothing
+// ran, or it ran in a group whose commit failed and nothing was kept — answer storage_busy(req), or
+// storage_saturated() where the answer is not HTTP's.
 template <typename F>
 boost::asio::awaitable<std::optional<std::invoke_result_t<F&>>> run_on_storage(BlockingPool* pool, F fn) {
   using T = std::invoke_result_t<F&>;
-  if (pool == nullptr) co_return std::optional<T>(fn());
-  co_return co_await pool->run(std::move(fn));
+  // Built in place, as in run() (a GCC 12 false positive otherwise).
+  std::optional<T> out;
+  if (pool == nullptr) {
+    out.emplace(fn());
+  } else if (auto ran = co_await pool->run(std::move(fn)); ran) {
+    out.emplace(std::move(*ran));
+  }
+  co_return out;
 }
 
 // The refusal of a full storage pool (kUnavailable, a message fit for clients): database.max_waiting
-// calls were in it already.
+// calls were in it already, or the call's group was not committed.
 Error storage_saturated();
 // storage_saturated() as a 503 with Retry-After: 1.
 http::Response storage_busy(const http::Request& req);

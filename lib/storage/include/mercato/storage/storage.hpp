@@ -42,6 +42,9 @@ struct Settings {
   // would pay two thread hand-offs for nothing (docs/benchmarks.md, 17).
   bool offload = false;
   std::size_t max_waiting = 256;  // database.max_waiting: handlers queued or running; more get 503
+  // database.group_commit (SQLite with offload on): the storage pool runs the calls queued for it as one
+  // transaction, up to this many (service/blocking.hpp, "Group commit"); 1: each call alone.
+  std::size_t group_commit = 64;
 };
 
 // Reads the `database` section. `key_prefix` is read (default `default_key_prefix`) only when the
@@ -53,7 +56,11 @@ Settings read_settings(const service::Context& ctx, bool supports_postgres, bool
 //   mercato_storage_pool_threads          the pool's threads (database.connections)
 //   mercato_storage_pool_waiting          handlers queued or running on it now
 //   mercato_storage_pool_refused_total    handlers refused with 503 because database.max_waiting were in it
-void offload_to_storage_pool(service::Context& ctx, const Settings& s);
+//   mercato_storage_pool_groups_total      groups of calls run as one transaction (SQLite, group_commit)
+//   mercato_storage_pool_grouped_total     calls run in such a group
+// `db`: the SQLite database whose one connection the pool's calls share; with it (and group_commit > 1)
+// the pool runs the calls queued meanwhile as one transaction (sql::Database::group).
+void offload_to_storage_pool(service::Context& ctx, const Settings& s, sql::Database* db = nullptr);
 
 template <typename Repository>
 struct Adapters {
@@ -83,6 +90,7 @@ WithEvents<Repository> open_repository_with_events(service::Context& ctx,
       read_settings(ctx, adapters.sql != nullptr, adapters.redis != nullptr, adapters.default_key_prefix);
   std::unique_ptr<Repository> repository;
   std::unique_ptr<events::EventStore> store;
+  sql::Database* sql_db = nullptr;
   if (s.engine == Engine::kRedis) {
     auto& client = ctx.own(redis::Client::open({.url = s.url, .connections = s.connections}));
     repository = adapters.redis(client, s.key_prefix);
@@ -100,10 +108,12 @@ WithEvents<Repository> open_repository_with_events(service::Context& ctx,
     sql::export_pool_metrics(db, ctx.metrics(), {{"database", ctx.name()}});
     repository = adapters.sql(db);
     store = events::open_store(db);
+    sql_db = &db;
   }
   Repository& chosen = ctx.own(std::move(repository));
   ctx.add_readiness_check("database", [&chosen] { return chosen.ping(); });
-  if (s.offload && ctx.storage_pool() == nullptr) offload_to_storage_pool(ctx, s);
+  if (s.offload && ctx.storage_pool() == nullptr)
+    offload_to_storage_pool(ctx, s, s.engine == Engine::kSqlite ? sql_db : nullptr);
   return {chosen, ctx.own(std::move(store))};
 }
 
