@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -104,11 +105,9 @@ std::string random_hex(std::size_t bytes) {
   return out;
 }
 
-std::string new_uuid() {
-  std::array<std::uint8_t, 16> b{};
-  fill_random(b.data(), b.size());
-  b[6] = static_cast<std::uint8_t>((b[6] & 0x0fU) | 0x40U);  // version 4
-  b[8] = static_cast<std::uint8_t>((b[8] & 0x3fU) | 0x80U);  // RFC 4122 variant
+namespace {
+
+std::string canonical(const std::array<std::uint8_t, 16>& b) {
   std::string out;
   out.reserve(36);
   for (std::size_t i = 0; i < 16; ++i) {
@@ -117,6 +116,28 @@ std::string new_uuid() {
     out.push_back(kHex[b[i] & 0xfU]);
   }
   return out;
+}
+
+}  // namespace
+
+std::string new_uuid() {
+  std::array<std::uint8_t, 16> b{};
+  fill_random(b.data(), b.size());
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0fU) | 0x40U);  // version 4
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3fU) | 0x80U);  // RFC 4122 variant
+  return canonical(b);
+}
+
+std::string new_time_ordered_uuid() {
+  std::array<std::uint8_t, 16> b{};
+  fill_random(b.data() + 6, b.size() - 6);
+  auto ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count());
+  for (int i = 0; i < 6; ++i) b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (40 - 8 * i));
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0fU) | 0x70U);  // version 7
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3fU) | 0x80U);  // RFC 9562 variant
+  return canonical(b);
 }
 
 }  // namespace mercato

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <random>
@@ -20,6 +21,40 @@ namespace {
 TEST(Ids, UuidHasVersion4Form) {
   static const std::regex kForm("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
   for (int i = 0; i < 100; ++i) EXPECT_TRUE(std::regex_match(new_uuid(), kForm));
+}
+
+TEST(Ids, TimeOrderedUuidHasVersion7FormAndTheTimeInItsFirst48Bits) {
+  static const std::regex kForm("^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
+  auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  for (int i = 0; i < 100; ++i) {
+    auto before = now_ms();
+    auto id = new_time_ordered_uuid();
+    auto after = now_ms();
+    ASSERT_TRUE(std::regex_match(id, kForm)) << id;
+    auto ms = static_cast<std::int64_t>(std::stoull(id.substr(0, 8) + id.substr(9, 4), nullptr, 16));
+    EXPECT_GE(ms, before) << id;
+    EXPECT_LE(ms, after) << id;
+  }
+}
+
+TEST(Ids, TimeOrderedUuidsMadeInLaterMillisecondsSortAfterAndDoNotRepeat) {
+  std::set<std::string> seen;
+  std::string previous;
+  for (int i = 0; i < 10000; ++i) {
+    auto id = new_time_ordered_uuid();
+    if (!previous.empty() && id.substr(0, 13) != previous.substr(0, 13)) {
+      EXPECT_GT(id.substr(0, 13), previous.substr(0, 13))
+          << "time went backwards between " << previous << " and " << id;
+      EXPECT_GT(id, previous);
+    }
+    previous = id;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 10000U);
 }
 
 TEST(Ids, UuidsDoNotRepeat) {

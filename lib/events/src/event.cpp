@@ -25,7 +25,8 @@ std::string schema_for(std::string_view type, int version) {
 CloudEvent make_event(std::string_view service, std::string type, std::string subject, std::string data,
                       std::string traceparent, int version) {
   CloudEvent e;
-  e.id = new_uuid();
+  // Time-ordered: every consumer's inbox is keyed by it (core/ids.hpp, new_time_ordered_uuid).
+  e.id = new_time_ordered_uuid();
   e.source = "/mercato/" + std::string(service);
   e.dataschema = schema_for(type, version);
   e.type = std::move(type);

@@ -6,7 +6,7 @@
 namespace mercato::notification {
 
 Result<Recorded> NotificationService::send(const NotificationRequest& request, std::string traceparent) {
-  MERCATO_ASSIGN_OR_RETURN(auto notification, new_notification(new_uuid(), request, now_utc()));
+  MERCATO_ASSIGN_OR_RETURN(auto notification, new_notification(new_time_ordered_uuid(), request, now_utc()));
   auto sent = notification_sent_event(notification, std::move(traceparent));
   auto recorded = repository_.record_once(
       notification, [this](const Notification& n) { return mailer_.send(compose_email(n)); },

@@ -57,7 +57,7 @@ boost::asio::awaitable<Result<Written>> OrderService::create(const NewOrder& inp
   if (!total) co_return std::move(total).error();
 
   auto now = now_utc();
-  order.id = new_uuid();
+  order.id = new_time_ordered_uuid();
   order.customer_id = input.customer_id;
   order.total_cents = *total;
   order.payment_token = input.payment_token;

@@ -65,7 +65,7 @@ std::string order_charge_key(std::string_view order_id) {
 Result<Payment> PaymentService::charge(const ChargeRequest& request, const std::string& traceparent) {
   MERCATO_RETURN_IF_ERROR(validate(request));
   MERCATO_ASSIGN_OR_RETURN(auto decision, processor_.authorize(request));
-  auto payment = new_payment(request, decision, new_uuid(), now_utc());
+  auto payment = new_payment(request, decision, new_time_ordered_uuid(), now_utc());
   auto processed = payment_processed_event(payment, traceparent);
   return repository_.record(payment, nullptr, std::span(&processed, 1));
 }
@@ -100,7 +100,7 @@ Result<PaymentService::KeyedCharge> PaymentService::charge(const ChargeRequest& 
   KeyCompletion completion{key, render};
   // The payment, its event and the key's completion commit together: a replay finds the key completed
   // and returns before this point, so it can never publish the charge a second time.
-  auto payment = new_payment(request, *decision, new_uuid(), now_utc());
+  auto payment = new_payment(request, *decision, new_time_ordered_uuid(), now_utc());
   auto processed = payment_processed_event(payment, traceparent);
   auto recorded = repository_.record(payment, &completion, std::span(&processed, 1));
   if (!recorded && recorded.error().code != ErrorCode::kConflict) return std::move(recorded).error();
@@ -180,7 +180,7 @@ Result<PaymentService::OrderCharge> PaymentService::charge_order(const ChargeReq
   }
   RenderOutcome render = order_charge_response;
   KeyCompletion completion{key, render};
-  auto payment = new_payment(request, *decision, new_uuid(), now_utc());
+  auto payment = new_payment(request, *decision, new_time_ordered_uuid(), now_utc());
   auto processed = payment_processed_event(payment, traceparent, saga);
   auto recorded = repository_.record(payment, &completion, std::span(&processed, 1));
   if (!recorded && recorded.error().code != ErrorCode::kConflict) return std::move(recorded).error();

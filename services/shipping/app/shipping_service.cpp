@@ -7,7 +7,7 @@ namespace mercato::shipping {
 
 Result<CreateOutcome> ShippingService::create(const ShipmentRequest& request, std::string traceparent) {
   MERCATO_ASSIGN_OR_RETURN(auto normalized, normalize_request(request));
-  auto shipment = new_shipment(new_uuid(), normalized, now_utc());
+  auto shipment = new_shipment(new_time_ordered_uuid(), normalized, now_utc());
   auto created = shipment_created_event(shipment, std::move(traceparent));
   auto inserted = repository_.insert(shipment, std::span(&created, 1));
   if (inserted) return CreateOutcome{std::move(shipment), true};
