@@ -123,6 +123,10 @@ std::unique_ptr<Database> Database::open(const DatabaseSettings& settings) {
   if (settings.path.empty() || settings.path == ":memory:") {
     throw std::runtime_error("database path must name a file");
   }
+  if (settings.page_size < 512 || settings.page_size > 65536 ||
+      (settings.page_size & (settings.page_size - 1)) != 0)
+    throw std::runtime_error("cannot open database " + settings.path + ": page size " +
+                             std::to_string(settings.page_size) + " is not a power of two in 512..65536");
   auto parent = std::filesystem::path(settings.path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
   std::unique_ptr<Database> db(new Database(settings));
@@ -146,6 +150,10 @@ std::unique_ptr<Database> Database::open(const DatabaseSettings& settings) {
       if (auto r = conn->exec("PRAGMA locking_mode=EXCLUSIVE"); !r) {
         throw std::runtime_error("cannot configure database " + settings.path + ": " + r.error().message);
       }
+    }
+    // Before WAL mode, which creates the file's first page: only a new database takes it.
+    if (auto r = conn->exec("PRAGMA page_size=" + std::to_string(settings.page_size)); !r) {
+      throw std::runtime_error("cannot configure database " + settings.path + ": " + r.error().message);
     }
     // WAL: readers do not block the writer. synchronous=NORMAL is durable across process crashes in WAL
     // mode (an OS crash can lose the last transactions, not corrupt the file); set FULL for more.

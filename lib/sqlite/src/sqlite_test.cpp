@@ -39,6 +39,40 @@ TEST_F(SqliteTest, OpensInWalModeAndCreatesDirectories) {
   EXPECT_EQ(mode, "wal");
 }
 
+std::int64_t page_size_of(Database& db) {
+  return db.with([](Connection& c) {
+    auto st = c.prepare("PRAGMA page_size");
+    EXPECT_TRUE(*st.step());
+    return st.integer(0);
+  });
+}
+
+TEST_F(SqliteTest, ANewDatabaseTakesThePageSizeItIsOpenedWithAndKeepsItAfterwards) {
+  {
+    auto db = Database::open({.path = path()});
+    ASSERT_TRUE(db->migrate(kMigrations));
+    EXPECT_EQ(page_size_of(*db), 2048);  // the default
+  }
+  // Reopened with another size: the file keeps the one it was made with (WAL mode cannot change it).
+  auto again = Database::open({.path = path(), .page_size = 8192});
+  EXPECT_EQ(page_size_of(*again), 2048);
+  EXPECT_EQ(again->schema_version(), 2);
+  auto other = Database::open({.path = (dir_ / "other.db").string(), .page_size = 8192});
+  EXPECT_EQ(page_size_of(*other), 8192);
+}
+
+TEST_F(SqliteTest, APageSizeThatIsNotAPowerOfTwoIn512To65536IsRefused) {
+  for (std::size_t bad : {0UL, 256UL, 3000UL, 131072UL}) {
+    try {
+      Database::open({.path = path(), .page_size = bad});
+      ADD_FAILURE() << bad << ": accepted";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("page size"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(path())) << "a refused setting created the file";
+}
+
 TEST_F(SqliteTest, SingleConnectionOwnsTheFileExclusively) {
   auto db = Database::open({.path = path(), .connections = 1});
   ASSERT_TRUE(db->migrate(kMigrations));

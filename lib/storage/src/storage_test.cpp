@@ -63,6 +63,13 @@ TEST(StorageSettings, BadOffloadSettingsNameTheirKey) {
   says("database: {path: /tmp/x.db, group_commit: 0}", "database.group_commit");
   says("database: {path: /tmp/x.db, group_commit: 1001}", "database.group_commit");
   says("database: {path: /tmp/x.db, group_commit: many}", "database.group_commit");
+  says("database: {path: /tmp/x.db, page_size: 3000}", "database.page_size");
+  says("database: {path: /tmp/x.db, page_size: 256}", "database.page_size");
+}
+
+TEST(StorageSettings, NewSqliteFilesGet2KiBPagesUnlessConfigured) {
+  EXPECT_EQ(Fixture("database: {path: /tmp/x.db}").read().page_size, 2048u);
+  EXPECT_EQ(Fixture("database: {path: /tmp/x.db, page_size: 4096}").read().page_size, 4096u);
 }
 
 TEST(StorageSettings, GroupCommitIs64CallsByDefaultAndCanBeTurnedOff) {

@@ -45,6 +45,9 @@ struct Settings {
   // database.group_commit (SQLite with offload on): the storage pool runs the calls queued for it as one
   // transaction, up to this many (service/blocking.hpp, "Group commit"); 1: each call alone.
   std::size_t group_commit = 64;
+  // database.page_size (SQLite): the page size of a database file start-up creates; an existing file
+  // keeps its own (sqlite::DatabaseSettings::page_size).
+  std::size_t page_size = 2048;
 };
 
 // Reads the `database` section. `key_prefix` is read (default `default_key_prefix`) only when the
@@ -103,7 +106,8 @@ WithEvents<Repository> open_repository_with_events(service::Context& ctx,
     auto& db = ctx.own(
         s.engine == Engine::kPostgres
             ? sql::Database::open(postgres::DatabaseSettings{.url = s.url, .connections = s.connections})
-            : sql::Database::open(sqlite::DatabaseSettings{.path = s.path, .connections = s.connections}));
+            : sql::Database::open(sqlite::DatabaseSettings{
+                  .path = s.path, .connections = s.connections, .page_size = s.page_size}));
     // The pool's use as gauges, mercato_db_pool_*{database="<service>"} (sql/pool_metrics.hpp).
     sql::export_pool_metrics(db, ctx.metrics(), {{"database", ctx.name()}});
     repository = adapters.sql(db);
