@@ -118,6 +118,7 @@ TEST_F(BlockingPoolTest, CallsQueuedBehindARunningOneRunAsOneGroup) {
   });
   ASSERT_TRUE(gate.wait_for_waiters(1));
   std::vector<std::future<std::optional<bool>>> queued_calls;
+  queued_calls.reserve(5);
   for (int i = 0; i < 5; ++i) queued_calls.push_back(run(pool, [&] { return recorder.note_call(); }));
   ASSERT_TRUE(queued(pool, 6));
   gate.open();
@@ -218,6 +219,7 @@ TEST_F(BlockingPoolTest, AGroupHoldsAtMostMaxGroupCalls) {
   });
   ASSERT_TRUE(gate.wait_for_waiters(1));
   std::vector<std::future<std::optional<bool>>> calls;
+  calls.reserve(5);
   for (int i = 0; i < 5; ++i) calls.push_back(run(pool, [&] { return recorder.note_call(); }));
   ASSERT_TRUE(queued(pool, 6));
   gate.open();
