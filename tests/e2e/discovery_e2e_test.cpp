@@ -106,10 +106,11 @@ struct Gateway {
     return r.status == 200 ? r.body : "status " + std::to_string(r.status);
   }
   // Asks until `name` answers, at most `timeout`; true if it did.
-  bool served_by_within(const std::string& name, std::chrono::milliseconds timeout) const {
+  bool served_by_within(const std::string& name, std::chrono::milliseconds timeout,
+                        const std::map<std::string, std::string>& headers = {}) const {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     do {
-      if (who() == name) return true;
+      if (who(headers) == name) return true;
     } while (std::chrono::steady_clock::now() < deadline);
     return false;
   }
@@ -196,6 +197,9 @@ virtualServices:
   Gateway gateway(etcd_, settings_.prefix, {{"APP_GATEWAY__POLICY_FILE", policy.string()}});
   ASSERT_TRUE(testing::wait_ready(gateway.port)) << gateway.process->log();
   ASSERT_TRUE(gateway.served_by_within("stable", 5s)) << gateway.who();
+  // Each instance registers on its own: the gateway may know the stable one before the canary.
+  ASSERT_TRUE(gateway.served_by_within("canary", 5s, {{"x-canary", "true"}}))
+      << gateway.who({{"x-canary", "true"}});
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(gateway.who(), "stable");
     EXPECT_EQ(gateway.who({{"x-canary", "true"}}), "canary");
