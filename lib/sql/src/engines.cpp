@@ -208,7 +208,17 @@ class EngineDatabase : public Database, public MeteredPool {
       : Database(dialect), owned_(std::move(owned)), db_(db), use_(std::make_shared<PoolUse>()) {
     use_->size = connections;
   }
-  Result<void> ping() override { return db_.ping(); }
+  Result<void> ping() override {
+    // Inside a group on this database (a storage pool's group commit runs readiness checks in one too)
+    // the group holds the connection the driver's ping would wait for, on SQLite forever: ask through
+    // the group's connection instead.
+    if (tl_group != nullptr && tl_group->database == this) {
+      auto r = tl_group->outer->query("SELECT 1");
+      if (!r) return std::move(r).error();
+      return {};
+    }
+    return db_.ping();
+  }
   std::shared_ptr<PoolUse> pool_use() const override { return use_; }
 
   Result<void> group(const std::function<void()>& fn) override {

@@ -248,6 +248,23 @@ TEST_P(SqlTest, AGroupCommitsItsScopesTogetherAndUndoesOnlyAFailedOne) {
   EXPECT_EQ((*rows)[1].text(0), "c");
 }
 
+// A readiness check may run inside a group (the storage pool's group commit): on SQLite the group holds
+// the one connection, and a ping that waited for it would wait forever.
+TEST_P(SqlTest, APingInsideAGroupAnswersThroughTheGroupsConnection) {
+  bool pinged = false;
+  auto grouped = db_->group([&] {
+    ASSERT_TRUE(query("INSERT INTO kv(k, v) VALUES ($1, $2)", {"a", "1"}));
+    auto ping = db_->ping();
+    EXPECT_TRUE(ping) << ping.error().message;
+    pinged = true;
+  });
+  ASSERT_TRUE(grouped) << grouped.error().message;
+  EXPECT_TRUE(pinged);
+  auto rows = query("SELECT k FROM kv");
+  ASSERT_TRUE(rows);
+  EXPECT_EQ(rows->size(), 1U);
+}
+
 TEST_P(SqlTest, SelectsFromAListOfIntegers) {
   for (auto id : {"a", "b", "c"}) ASSERT_TRUE(query("INSERT INTO items(id, n) VALUES ($1, 0)", {id}));
   std::vector<std::int64_t> seqs;
