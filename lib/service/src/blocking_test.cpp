@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "gate_for_tests.hpp"
 #include "mercato/http/io_pool.hpp"
 #include "mercato/sql/sql.hpp"
 #include "mercato/testing/sqlite_database.hpp"
@@ -25,32 +26,6 @@ namespace mercato::service {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Holds whoever waits on it until opened.
-class Gate {
- public:
-  void wait() {
-    std::unique_lock lock(mutex_);
-    ++waiting_;
-    changed_.notify_all();
-    changed_.wait(lock, [this] { return open_; });
-  }
-  bool wait_for_waiters(int n) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, 5s, [&] { return waiting_ >= n; });
-  }
-  void open() {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-    changed_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int waiting_ = 0;
-  bool open_ = false;
-};
 
 // A group function that counts its groups and the calls in each, and says whether a call runs in one.
 struct Recorder {
@@ -102,6 +77,25 @@ class BlockingPoolTest : public ::testing::Test {
     return pool.waiting() == n;
   }
 
+  // A first call that waits on `gate` (alone in the queue, so alone), then `n` calls queued behind it
+  // that each say whether they ran inside a group; returns once all are in the pool, the gate still shut.
+  struct Queued {
+    std::future<std::optional<bool>> first;
+    std::vector<std::future<std::optional<bool>>> behind;
+  };
+  Queued queue_behind_a_gate(BlockingPool& pool, Gate& gate, Recorder& recorder, int n) {
+    Queued out;
+    out.first = run(pool, [&] {
+      gate.wait();
+      return recorder.note_call();
+    });
+    EXPECT_TRUE(gate.wait_for_waiters(1, 5s));
+    out.behind.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) out.behind.push_back(run(pool, [&] { return recorder.note_call(); }));
+    EXPECT_TRUE(queued(pool, static_cast<std::size_t>(n) + 1));
+    return out;
+  }
+
   http::IoPool io_{1};
 };
 
@@ -112,15 +106,7 @@ TEST_F(BlockingPoolTest, CallsQueuedBehindARunningOneRunAsOneGroup) {
   obs::Counter grouped;
   pool.meter_groups(groups, grouped);
   Gate gate;
-  auto first = run(pool, [&] {
-    gate.wait();
-    return recorder.note_call();
-  });
-  ASSERT_TRUE(gate.wait_for_waiters(1));
-  std::vector<std::future<std::optional<bool>>> queued_calls;
-  queued_calls.reserve(5);
-  for (int i = 0; i < 5; ++i) queued_calls.push_back(run(pool, [&] { return recorder.note_call(); }));
-  ASSERT_TRUE(queued(pool, 6));
+  auto [first, queued_calls] = queue_behind_a_gate(pool, gate, recorder, 5);
   gate.open();
   auto alone = first.get();
   ASSERT_TRUE(alone.has_value());
@@ -151,13 +137,13 @@ TEST_F(BlockingPoolTest, ACallResumesOnlyAfterItsGroupsCommit) {
     running.wait();
     return 0;
   });
-  ASSERT_TRUE(running.wait_for_waiters(1));
+  ASSERT_TRUE(running.wait_for_waiters(1, 5s));
   auto a = run(pool, [&] { return 1; });
   auto b = run(pool, [&] { return 2; });
   ASSERT_TRUE(queued(pool, 3));
   running.open();
   EXPECT_EQ(first.get(), 0);
-  ASSERT_TRUE(commit.wait_for_waiters(1)) << "the two queued calls never ran as a group";
+  ASSERT_TRUE(commit.wait_for_waiters(1, 5s)) << "the two queued calls never ran as a group";
   EXPECT_EQ(a.wait_for(200ms), std::future_status::timeout) << "a call resumed before its group's commit";
   commit.open();
   EXPECT_EQ(a.get(), 1);
@@ -174,7 +160,7 @@ TEST_F(BlockingPoolTest, AGroupWhoseCommitFailsGivesEveryCallOfItNullopt) {
     gate.wait();
     return 1;
   });
-  ASSERT_TRUE(gate.wait_for_waiters(1));
+  ASSERT_TRUE(gate.wait_for_waiters(1, 5s));
   auto a = run(pool, [] { return 2; });
   auto b = run(pool, [] { return 3; });
   ASSERT_TRUE(queued(pool, 3));
@@ -193,7 +179,7 @@ TEST_F(BlockingPoolTest, AnExceptionReachesItsOwnCallerAndTheRestOfTheGroupIsKep
     gate.wait();
     return 0;
   });
-  ASSERT_TRUE(gate.wait_for_waiters(1));
+  ASSERT_TRUE(gate.wait_for_waiters(1, 5s));
   auto good = run(pool, [&] { return recorder.note_call() ? 1 : -1; });
   auto bad = run(pool, [&]() -> int {
     recorder.note_call();
@@ -213,15 +199,7 @@ TEST_F(BlockingPoolTest, AGroupHoldsAtMostMaxGroupCalls) {
   Recorder recorder;
   BlockingPool pool({.threads = 1, .max_waiting = 16, .group = recorder.group(), .max_group = 2});
   Gate gate;
-  auto first = run(pool, [&] {
-    gate.wait();
-    return recorder.note_call();
-  });
-  ASSERT_TRUE(gate.wait_for_waiters(1));
-  std::vector<std::future<std::optional<bool>>> calls;
-  calls.reserve(5);
-  for (int i = 0; i < 5; ++i) calls.push_back(run(pool, [&] { return recorder.note_call(); }));
-  ASSERT_TRUE(queued(pool, 6));
+  auto [first, calls] = queue_behind_a_gate(pool, gate, recorder, 5);
   gate.open();
   first.get();
   int in_groups = 0;
@@ -240,7 +218,7 @@ TEST_F(BlockingPoolTest, WithoutAGroupFunctionEveryCallRunsAlone) {
     gate.wait();
     return 0;
   });
-  ASSERT_TRUE(gate.wait_for_waiters(1));
+  ASSERT_TRUE(gate.wait_for_waiters(1, 5s));
   std::vector<std::future<std::optional<int>>> calls;
   for (int i = 1; i <= 4; ++i) calls.push_back(run(pool, [i] { return i; }));
   ASSERT_TRUE(queued(pool, 5));
@@ -277,7 +255,7 @@ TEST_F(BlockingPoolTest, OnSqliteAFailedCallUndoesOnlyItsOwnWritesInTheGroup) {
     gate.wait();
     return insert_two(1);
   });
-  ASSERT_TRUE(gate.wait_for_waiters(1));
+  ASSERT_TRUE(gate.wait_for_waiters(1, 5s));
   auto second = run(pool, [&] { return insert_two(2); });
   // Its second row takes an id the first call wrote: its first row must go too.
   auto clashing = run(pool, [&] {

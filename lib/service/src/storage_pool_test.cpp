@@ -9,6 +9,7 @@
 #include <future>
 #include <mutex>
 
+#include "gate_for_tests.hpp"
 #include "mercato/http/server.hpp"
 #include "mercato/service/blocking.hpp"
 #include "mercato/service/service.hpp"
@@ -19,32 +20,6 @@ namespace mercato::service {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A handler that blocks until released: a query waiting for a lock.
-class Gate {
- public:
-  void wait() {
-    std::unique_lock lock(mutex_);
-    ++waiting_;
-    changed_.notify_all();
-    changed_.wait(lock, [this] { return open_; });
-  }
-  bool wait_for_waiters(int n, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] { return waiting_ >= n; });
-  }
-  void open() {
-    std::lock_guard lock(mutex_);
-    open_ = true;
-    changed_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int waiting_ = 0;
-  bool open_ = false;
-};
 
 class StoragePoolTest : public ::testing::Test {
  protected:
