@@ -123,8 +123,7 @@ std::unique_ptr<Database> Database::open(const DatabaseSettings& settings) {
   if (settings.path.empty() || settings.path == ":memory:") {
     throw std::runtime_error("database path must name a file");
   }
-  if (settings.page_size < 512 || settings.page_size > 65536 ||
-      (settings.page_size & (settings.page_size - 1)) != 0)
+  if (!is_page_size(settings.page_size))
     throw std::runtime_error("cannot open database " + settings.path + ": page size " +
                              std::to_string(settings.page_size) + " is not a power of two in 512..65536");
   auto parent = std::filesystem::path(settings.path).parent_path();

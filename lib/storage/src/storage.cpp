@@ -38,7 +38,7 @@ Settings read_settings(const service::Context& ctx, bool supports_postgres, bool
   s.max_waiting = static_cast<std::size_t>(section.integer("max_waiting", 256, 1, 100000));
   s.group_commit = static_cast<std::size_t>(section.integer("group_commit", 64, 1, 1000));
   s.page_size = static_cast<std::size_t>(section.integer("page_size", 2048, 512, 65536));
-  if ((s.page_size & (s.page_size - 1)) != 0)
+  if (!sqlite::is_page_size(s.page_size))
     throw config::ConfigError(
         "config key 'database.page_size': must be a power of two (512, 1024, ..., 65536)");
   if (s.max_waiting < s.connections)

@@ -128,6 +128,11 @@ struct DatabaseSettings {
   std::size_t page_size = 2048;
 };
 
+// What SQLite accepts as a page size: a power of two in 512..65536.
+constexpr bool is_page_size(std::size_t bytes) noexcept {
+  return bytes >= 512 && bytes <= 65536 && (bytes & (bytes - 1)) == 0;
+}
+
 class Database {
  public:
   // Creates the parent directory if needed. Throws std::runtime_error when the file cannot be opened
