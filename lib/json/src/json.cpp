@@ -5,6 +5,7 @@
 #include <boost/json/error.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value_stack.hpp>
 #include <cmath>
 #include <optional>
 #include <unordered_set>
@@ -163,32 +164,139 @@ boost::json::parse_options reader_options() {
   return options;
 }
 
+// The value parser's work (a DOM through boost::json::value_stack, as boost::json::parser builds it) in
+// the same pass as what decides whether DocumentChecker must look: a non-finite double, and the members
+// the text's objects have. A DOM object keeps one member per key, so the DOM's members fall short of the
+// text's exactly when some object has a key twice. Valid documents, nearly all of them, are read once
+// and checked by a walk that allocates nothing; DocumentChecker's key sets, paths and their allocations
+// (a second pass that cost more than the parse itself) run only to name a problem already known to be
+// there.
+class ValueBuilder {
+ public:
+  static constexpr std::size_t max_object_size = boost::json::object::max_size();
+  static constexpr std::size_t max_array_size = boost::json::array::max_size();
+  static constexpr std::size_t max_key_size = boost::json::string::max_size();
+  static constexpr std::size_t max_string_size = boost::json::string::max_size();
+
+  // `temp`: a buffer for the stack's work while the value is built (boost::json::parse gives its own
+  // the same way), so that a small document costs no allocation besides its value's.
+  ValueBuilder(unsigned char* temp, std::size_t size) : stack(boost::json::storage_ptr(), temp, size) {}
+
+  boost::json::value_stack stack;
+  std::size_t members = 0;  // in the text, duplicates included
+  bool non_finite = false;
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) { return true; }
+  bool on_object_end(std::size_t n, boost::system::error_code&) {
+    members += n;
+    stack.push_object(n);
+    return true;
+  }
+  bool on_array_begin(boost::system::error_code&) { return true; }
+  bool on_array_end(std::size_t n, boost::system::error_code&) {
+    stack.push_array(n);
+    return true;
+  }
+  bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    stack.push_chars(s);
+    return true;
+  }
+  bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    stack.push_key(s);
+    return true;
+  }
+  bool on_string_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    stack.push_chars(s);
+    return true;
+  }
+  bool on_string(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+    stack.push_string(s);
+    return true;
+  }
+  bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t i, boost::json::string_view, boost::system::error_code&) {
+    stack.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, boost::json::string_view, boost::system::error_code&) {
+    stack.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, boost::json::string_view, boost::system::error_code&) {
+    if (!std::isfinite(d)) non_finite = true;
+    stack.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, boost::system::error_code&) {
+    stack.push_bool(b);
+    return true;
+  }
+  bool on_null(boost::system::error_code&) {
+    stack.push_null();
+    return true;
+  }
+  bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+};
+
+// The members of every object in `v`, at any depth (each object's keys are distinct).
+std::size_t members_in(const boost::json::value& v) {
+  std::size_t n = 0;
+  if (const auto* o = v.if_object()) {
+    n += o->size();
+    for (const auto& member : *o) n += members_in(member.value());
+  } else if (const auto* a = v.if_array()) {
+    for (const auto& element : *a) n += members_in(element);
+  }
+  return n;
+}
+
+// The document in `text` as a value, refused as the value parser refuses it (ec), and then as
+// DocumentChecker would refuse it, only when the single pass saw that it must.
+Result<boost::json::value> read_document(std::string_view text, bool refuse_duplicates,
+                                         boost::system::error_code& ec) {
+  auto options = reader_options();
+  unsigned char temp[BOOST_JSON_STACK_BUFFER_SIZE];
+  boost::json::basic_parser<ValueBuilder> parser(options, temp, sizeof temp);
+  ValueBuilder& builder = parser.handler();
+  builder.stack.reset();
+  std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (!ec && used < text.size()) ec = boost::json::error::extra_data;  // as boost::json::parse says
+  if (ec) return boost::json::value();
+  boost::json::value value = builder.stack.release();
+  bool look = builder.non_finite || (refuse_duplicates && members_in(value) != builder.members);
+  if (look) {
+    if (auto problem = check_document(text, options, refuse_duplicates)) return std::move(*problem);
+  }
+  return value;
+}
+
 }  // namespace
 
 Result<boost::json::value> parse_value(std::string_view text) {
-  auto options = reader_options();
   boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec, {}, options);
+  auto value = read_document(text, false, ec);
   if (ec) return Error::malformed("not valid JSON: " + ec.message());
-  if (auto problem = check_document(text, options, false)) return std::move(*problem);
   return value;
 }
 
 Result<boost::json::object> parse_object(std::string_view text) {
-  auto options = reader_options();
   boost::system::error_code ec;
-  boost::json::value value = boost::json::parse(text, ec, {}, options);
+  auto value = read_document(text, true, ec);
   if (ec) {
     if (text.empty()) return Error::malformed("request body is empty; expected a JSON object");
     return Error::malformed("request body is not valid JSON: " + ec.message());
   }
-  if (!value.is_object()) return Error::malformed("request body must be a JSON object");
-  if (auto problem = check_document(text, options, true)) {
-    if (problem->code == ErrorCode::kMalformedRequest)
-      problem->message = "request body has a " + problem->message;
-    return std::move(*problem);
+  if (!value) {
+    Error problem = std::move(value).error();
+    if (problem.code == ErrorCode::kMalformedRequest)
+      problem.message = "request body has a " + problem.message;
+    return problem;
   }
-  return std::move(value.as_object());
+  if (!value->is_object()) return Error::malformed("request body must be a JSON object");
+  return std::move(value->as_object());
 }
 
 Result<void> parse_no_fields(std::string_view text) {

@@ -15,6 +15,9 @@ TEST(ParseObject, RejectsInvalidJsonAndTrailingGarbage) {
   EXPECT_FALSE(parse_object("{\"a\":"));
   EXPECT_FALSE(parse_object("{\"a\":1} x"));
   EXPECT_FALSE(parse_object("{'a':1}"));
+  EXPECT_FALSE(parse_object("{\"a\":1}{}"));
+  EXPECT_FALSE(parse_value("1 2"));
+  EXPECT_TRUE(parse_object("{\"a\":1} \n")) << "white space after the document is not garbage";
 }
 
 TEST(ParseObject, RejectsNonObjects) {
@@ -29,7 +32,9 @@ TEST(ParseObject, RejectsNonObjects) {
 // a check made on one value can be bypassed with the other (RFC 8259 §4 leaves it to the implementation).
 TEST(ParseObject, RejectsDuplicateKeysAtAnyDepth) {
   for (const char* text : {R"({"a":1,"a":2})", R"({"a":1,"b":2,"a":1})", R"({"o":{"x":1,"x":1}})",
-                           R"({"l":[{"k":true},{"k":1,"k":2}]})", R"({"a\u0062":1,"ab":2})"}) {
+                           R"({"l":[{"k":true},{"k":1,"k":2}]})", R"({"a\u0062":1,"ab":2})",
+                           // the value that loses holds more members than the one that wins
+                           R"({"a":{"x":1,"y":{"z":2}},"b":[],"a":{"x":1,"y":{"z":2,"w":3}}})"}) {
     auto r = parse_object(text);
     ASSERT_FALSE(r) << text;
     EXPECT_EQ(r.error().code, ErrorCode::kMalformedRequest) << text;
