@@ -6,8 +6,9 @@
 # with MERCATO_ORDER_TRANSPORT=grpc or http, and places orders through the gateway with the load
 # generator, closed loop (BENCH_GRPC_CONNECTIONS clients, BENCH_GRPC_DURATION), orders only; every order
 # has 1-3 lines (mercato-load), so over gRPC its prices are one call and over HTTP one call per product.
-# The sagas run (orchestration) as usual; what is compared is place_order itself: the customer check and
-# pricing on the request's path, then the order's insert. Rounds alternate grpc, http, grpc, http, ...
+# The sagas run (orchestration) as usual; what is compared is place_order itself: pricing on the
+# request's path, then the order's insert. (The customer check is not on it: the load generator places
+# orders as customers, whose own token proves that they exist, ADR 0021; an admin's placement asks.) Rounds alternate grpc, http, grpc, http, ...
 # (BENCH_GRPC_ROUNDS of each) so that drift of the machine falls on both. The reported numbers are the
 # medians over the rounds of each transport.
 #

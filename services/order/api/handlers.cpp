@@ -113,8 +113,8 @@ http::Response overloaded(const Admission::Refusal& refusal, const http::Request
   return res;
 }
 
-// A customer places orders for themselves (customer_id, when sent, must be theirs); an admin places one
-// for the customer it names. Admission control decides after the request is known to be valid (a bad
+// A customer places orders for themselves (customer_id, when sent, must be theirs; their token proves
+// they exist); an admin places one for the customer it names, whom the user service must know. Admission control decides after the request is known to be valid (a bad
 // request is a 4xx whatever the load) and before any call to another service.
 boost::asio::awaitable<http::Response> create(OrderService& service, const http::Request& req,
                                               const auth::Principal& who) {
@@ -127,6 +127,7 @@ boost::asio::awaitable<http::Response> create(OrderService& service, const http:
           Error::permission_denied("customer_id: a customer places orders for themselves only"),
           req.request_id);
     }
+    input->customer_is_caller = true;
   } else if (input->customer_id.empty()) {
     co_return http::Response::error(Error::validation("customer_id", "customer_id: is required"),
                                     req.request_id);

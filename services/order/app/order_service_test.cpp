@@ -21,7 +21,9 @@ namespace {
 struct FakeDirectory : CustomerDirectory {
   std::map<std::string, bool> known;
   std::optional<Error> failure;
+  int calls = 0;
   boost::asio::awaitable<Result<bool>> exists(const std::string& id, const CallContext&) override {
+    ++calls;
     if (failure) co_return *failure;
     co_return known.count(id) != 0;
   }
@@ -146,6 +148,26 @@ TEST_F(OrderServiceTest, UnknownCustomerIs422AndNothingStored) {
   EXPECT_EQ(order.error().field, "customer_id");
   EXPECT_EQ(catalog_.calls, 0);
   EXPECT_EQ(stored_count(), 0);
+}
+
+// A customer's own token proves they exist (users are never deleted): their placement does not ask the
+// user service, and so goes on while it is down. Anyone else's (an admin placing for a customer) still
+// asks, and is refused when it says no.
+TEST_F(OrderServiceTest, ACustomerPlacingForThemselvesIsNotLookedUpAgain) {
+  directory_.failure = Error::unavailable("cannot connect");
+  auto input = valid();
+  input.customer_is_caller = true;
+  auto order = create(input);
+  ASSERT_TRUE(order) << order.error().message;
+  EXPECT_EQ(directory_.calls, 0);
+  EXPECT_EQ(order->customer_id, "cust-1");
+
+  input.customer_is_caller = false;
+  auto asked = create(input);
+  ASSERT_FALSE(asked);
+  EXPECT_EQ(asked.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(directory_.calls, 1);
+  EXPECT_EQ(stored_count(), 1);
 }
 
 TEST_F(OrderServiceTest, UnknownProductIs422NamingTheLine) {
