@@ -1,0 +1,93 @@
+// Reading JSON: Boost.JSON's parser alone (the reference: what any reader must pay) beside lib/json's
+// readers, which refuse duplicate keys and numbers beyond a double on top of it, and events::from_json,
+// which reads a whole CloudEvent. The documents are what the order flow sends: an order.created event
+// (its envelope and data as the order service writes them) and a placement's request body.
+#include <benchmark/benchmark.h>
+
+#include <boost/json.hpp>
+#include <string>
+
+#include "mercato/events/event.hpp"
+#include "mercato/json/json.hpp"
+
+namespace {
+
+using namespace mercato;
+
+const std::string& order_created() {
+  static const std::string text = [] {
+    std::string data =
+        R"({"order_id":"01a25192-eda0-784f-8a1b-0123456789ab","customer_id":"5d0f8e2c-1a2b-4c3d-9e8f-0123456789ab",)"
+        R"("total_cents":4497,"payment_token":"tok_visa","lines":[)"
+        R"({"product_id":"ld-tposuy-5c9d-p0","quantity":2,"unit_price_cents":1999},)"
+        R"({"product_id":"ld-tposuy-5c9d-p1","quantity":1,"unit_price_cents":499}],)"
+        R"("shipping_address":{"name":"Ann Example","line1":"1 Main St","line2":"","city":"Berlin",)"
+        R"("postal_code":"10115","country":"DE"},"created_at":"2026-12-07T18:00:00.000Z","saga":"choreography"})";
+    auto e = events::make_event("order", "order.created", "01a25192-eda0-784f-8a1b-0123456789ab", data,
+                                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    return events::to_json(e);
+  }();
+  return text;
+}
+
+const std::string& placement() {
+  static const std::string text =
+      R"({"customer_id":"5d0f8e2c-1a2b-4c3d-9e8f-0123456789ab","payment_token":"tok_visa","items":[)"
+      R"({"product_id":"ld-tposuy-5c9d-p0","quantity":2},{"product_id":"ld-tposuy-5c9d-p1","quantity":1}],)"
+      R"("shipping_address":{"name":"Ann Example","line1":"1 Main St","city":"Berlin","postal_code":"10115",)"
+      R"("country":"DE"}})";
+  return text;
+}
+
+void BoostParse(benchmark::State& state, const std::string& text) {
+  for (auto _ : state) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(text, ec);
+    benchmark::DoNotOptimize(v);
+    if (ec) state.SkipWithError("not JSON");
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+
+void EventBoostParse(benchmark::State& state) { BoostParse(state, order_created()); }
+void BodyBoostParse(benchmark::State& state) { BoostParse(state, placement()); }
+
+void EventParseValue(benchmark::State& state) {
+  const auto& text = order_created();
+  for (auto _ : state) {
+    auto v = json::parse_value(text);
+    benchmark::DoNotOptimize(v);
+    if (!v) state.SkipWithError(v.error().message.c_str());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+
+void BodyParseObject(benchmark::State& state) {
+  const auto& text = placement();
+  for (auto _ : state) {
+    auto v = json::parse_object(text);
+    benchmark::DoNotOptimize(v);
+    if (!v) state.SkipWithError(v.error().message.c_str());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+
+void EventFromJson(benchmark::State& state) {
+  const auto& text = order_created();
+  for (auto _ : state) {
+    auto e = events::from_json(text);
+    benchmark::DoNotOptimize(e);
+    if (!e) state.SkipWithError(e.error().message.c_str());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+
+BENCHMARK(EventBoostParse);
+BENCHMARK(EventParseValue);
+BENCHMARK(EventFromJson);
+BENCHMARK(BodyBoostParse);
+BENCHMARK(BodyParseObject);
+
+}  // namespace
+
+BENCHMARK_MAIN();
