@@ -15,7 +15,7 @@ namespace {
 using namespace mercato;
 
 const std::string& order_created() {
-  static const std::string text = [] {
+  static const std::string kText = [] {
     std::string data =
         R"({"order_id":"01a25192-eda0-784f-8a1b-0123456789ab","customer_id":"5d0f8e2c-1a2b-4c3d-9e8f-0123456789ab",)"
         R"("total_cents":4497,"payment_token":"tok_visa","lines":[)"
@@ -27,19 +27,19 @@ const std::string& order_created() {
                                 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
     return events::to_json(e);
   }();
-  return text;
+  return kText;
 }
 
 const std::string& placement() {
-  static const std::string text =
+  static const std::string kText =
       R"({"customer_id":"5d0f8e2c-1a2b-4c3d-9e8f-0123456789ab","payment_token":"tok_visa","items":[)"
       R"({"product_id":"ld-tposuy-5c9d-p0","quantity":2},{"product_id":"ld-tposuy-5c9d-p1","quantity":1}],)"
       R"("shipping_address":{"name":"Ann Example","line1":"1 Main St","city":"Berlin","postal_code":"10115",)"
       R"("country":"DE"}})";
-  return text;
+  return kText;
 }
 
-void BoostParse(benchmark::State& state, const std::string& text) {
+void boost_parse(benchmark::State& state, const std::string& text) {
   for (auto _ : state) {
     boost::system::error_code ec;
     auto v = boost::json::parse(text, ec);
@@ -49,10 +49,10 @@ void BoostParse(benchmark::State& state, const std::string& text) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
 }
 
-void EventBoostParse(benchmark::State& state) { BoostParse(state, order_created()); }
-void BodyBoostParse(benchmark::State& state) { BoostParse(state, placement()); }
+void event_boost_parse(benchmark::State& state) { boost_parse(state, order_created()); }
+void body_boost_parse(benchmark::State& state) { boost_parse(state, placement()); }
 
-void EventParseValue(benchmark::State& state) {
+void event_parse_value(benchmark::State& state) {
   const auto& text = order_created();
   for (auto _ : state) {
     auto v = json::parse_value(text);
@@ -62,7 +62,7 @@ void EventParseValue(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
 }
 
-void BodyParseObject(benchmark::State& state) {
+void body_parse_object(benchmark::State& state) {
   const auto& text = placement();
   for (auto _ : state) {
     auto v = json::parse_object(text);
@@ -72,7 +72,7 @@ void BodyParseObject(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
 }
 
-void EventFromJson(benchmark::State& state) {
+void event_from_json(benchmark::State& state) {
   const auto& text = order_created();
   for (auto _ : state) {
     auto e = events::from_json(text);
@@ -82,11 +82,11 @@ void EventFromJson(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
 }
 
-BENCHMARK(EventBoostParse);
-BENCHMARK(EventParseValue);
-BENCHMARK(EventFromJson);
-BENCHMARK(BodyBoostParse);
-BENCHMARK(BodyParseObject);
+BENCHMARK(event_boost_parse);
+BENCHMARK(event_parse_value);
+BENCHMARK(event_from_json);
+BENCHMARK(body_boost_parse);
+BENCHMARK(body_parse_object);
 
 }  // namespace
 

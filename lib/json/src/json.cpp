@@ -1,6 +1,7 @@
 #include "mercato/json/json.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
 #include <boost/json/parse.hpp>
@@ -258,8 +259,8 @@ std::size_t members_in(const boost::json::value& v) {
 Result<boost::json::value> read_document(std::string_view text, bool refuse_duplicates,
                                          boost::system::error_code& ec) {
   auto options = reader_options();
-  unsigned char temp[BOOST_JSON_STACK_BUFFER_SIZE];
-  boost::json::basic_parser<ValueBuilder> parser(options, temp, sizeof temp);
+  std::array<unsigned char, BOOST_JSON_STACK_BUFFER_SIZE> temp;
+  boost::json::basic_parser<ValueBuilder> parser(options, temp.data(), temp.size());
   ValueBuilder& builder = parser.handler();
   builder.stack.reset();
   std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
