@@ -26,7 +26,10 @@ command -v jq >/dev/null || die "jq not found (./mercato deps installs it)"
 out="$("$PROBE" --benchmark_repetitions="$REPETITIONS" --benchmark_report_aggregates_only=true \
   --benchmark_format=json)" || die "mercato-json-bench failed"
 
-median() { jq -r --arg n "$1_median" '.benchmarks[] | select(.name == $n) | .real_time' <<<"$out"; }
+# The median of NAME's repetitions (with one repetition Google Benchmark reports the run itself).
+median() {
+  jq -r --arg n "$1" '.benchmarks[] | select(.name == ($n + "_median") or (.name == $n and .run_type == "iteration")) | .real_time' <<<"$out"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo "### Reading JSON ($(date -u '+%Y-%m-%d %H:%M UTC'), $(bench_rev))"
