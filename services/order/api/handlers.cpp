@@ -114,8 +114,9 @@ http::Response overloaded(const Admission::Refusal& refusal, const http::Request
 }
 
 // A customer places orders for themselves (customer_id, when sent, must be theirs; their token proves
-// they exist); an admin places one for the customer it names, whom the user service must know. Admission control decides after the request is known to be valid (a bad
-// request is a 4xx whatever the load) and before any call to another service.
+// they exist); an admin places one for the customer it names, whom the user service must know. Admission
+// control decides after the request is known to be valid (a bad request is a 4xx whatever the load) and
+// before any call to another service.
 boost::asio::awaitable<http::Response> create(OrderService& service, const http::Request& req,
                                               const auth::Principal& who) {
   auto input = parse_new_order(req.body);
