@@ -33,14 +33,10 @@ cd "$MERCATO_ROOT"
 # shellcheck source=bench/preamble.sh disable=SC1091
 source bench/preamble.sh
 
-read -r -a MODES <<<"${BENCH_DELIVERIES_MODES:-orchestration choreography}"
+bench_saga_modes BENCH_DELIVERIES_MODES
 RATE="${BENCH_DELIVERIES_RATE:-200}"
 DURATION="${BENCH_DELIVERIES_DURATION:-20s}"
 bench_positive BENCH_DELIVERIES_ RATE
-for m in "${MODES[@]}"; do
-  [[ "$m" == orchestration || "$m" == choreography ]] ||
-    die "BENCH_DELIVERIES_MODES: unknown '$m' (orchestration choreography)"
-done
 DURATION_S="$(bench_seconds "$DURATION")"
 
 bench_prepare

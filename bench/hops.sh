@@ -22,13 +22,10 @@ cd "$MERCATO_ROOT"
 # shellcheck source=bench/preamble.sh disable=SC1091
 source bench/preamble.sh
 
-read -r -a MODES <<<"${BENCH_HOPS_MODES:-orchestration choreography}"
+bench_saga_modes BENCH_HOPS_MODES
 RATE="${BENCH_HOPS_RATE:-800}"
 DURATION="${BENCH_HOPS_DURATION:-20s}"
 bench_positive BENCH_HOPS_ RATE
-for m in "${MODES[@]}"; do
-  [[ "$m" == orchestration || "$m" == choreography ]] || die "BENCH_HOPS_MODES: unknown '$m' (orchestration choreography)"
-done
 DURATION_S="$(bench_seconds "$DURATION")"
 command -v python3 >/dev/null || die "python3 not found (./mercato deps installs it)"
 

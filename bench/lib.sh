@@ -76,6 +76,17 @@ bench_positive() {
   done
 }
 
+# bench_saga_modes VAR: the saga modes the environment variable VAR lists (default both) into MODES,
+# or dies naming VAR and the mode it does not know.
+bench_saga_modes() {
+  local var="$1" m
+  read -r -a MODES <<<"${!var:-orchestration choreography}"
+  ((${#MODES[@]})) || die "$var names no saga mode"
+  for m in "${MODES[@]}"; do
+    [[ "$m" == orchestration || "$m" == choreography ]] || die "$var: unknown saga mode '$m' (orchestration choreography)"
+  done
+}
+
 # bench_seconds DURATION [MIN]: whole seconds of a duration (20, 20s, 2m, 1h); at least MIN (default 1).
 bench_seconds() {
   [[ "$1" =~ ^([0-9]+)([smh]?)$ ]] || die "bad duration '$1' (use e.g. 20s, 2m)"

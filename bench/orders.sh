@@ -78,7 +78,7 @@ cd "$MERCATO_ROOT"
 # shellcheck source=bench/preamble.sh disable=SC1091
 source bench/preamble.sh
 
-read -r -a MODES <<<"${BENCH_ORDERS_MODES:-orchestration choreography}"
+bench_saga_modes BENCH_ORDERS_MODES
 read -r -a STORAGES <<<"${BENCH_ORDERS_STORAGES:-sqlite postgres}"
 read -r -a SHARES <<<"${BENCH_ORDERS_SHARES:-25 50 75}"
 read -r -a PG_SERVICES <<<"${BENCH_ORDERS_PG_SERVICES:-user order payment inventory}"
@@ -90,11 +90,7 @@ OPEN_CONNECTIONS="${BENCH_ORDERS_OPEN_CONNECTIONS:-256}"
 PROBE_ORDERS="${BENCH_ORDERS_PROBE_ORDERS:-500}"
 PG_SYNC="${BENCH_ORDERS_PG_SYNCHRONOUS_COMMIT:-on}"
 
-((${#MODES[@]})) || die "BENCH_ORDERS_MODES names no mode"
 ((${#STORAGES[@]})) || die "BENCH_ORDERS_STORAGES names no storage"
-for m in "${MODES[@]}"; do
-  [[ "$m" == orchestration || "$m" == choreography ]] || die "unknown saga mode '$m' (orchestration choreography)"
-done
 for s in "${STORAGES[@]}"; do
   [[ "$s" == sqlite || "$s" == postgres ]] || die "unknown storage '$s' (sqlite postgres)"
 done
