@@ -26,7 +26,7 @@ struct NewOrder {
   std::string payment_token;
   Address shipping_address;
   // The caller is this customer, proven by an access token the user service signed for them. Users are
-  // never deleted, so such a customer exists and create() does not ask the user service again (ADR 0020).
+  // never deleted, so such a customer exists and create() does not ask the user service again (ADR 0021).
   bool customer_is_caller = false;
 };
 

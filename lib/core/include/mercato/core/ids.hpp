@@ -18,9 +18,10 @@ std::string new_uuid();
 // 74 random bits, so ids made later sort after ids made earlier (within a millisecond, in any order).
 // For the keys of rows written at a high rate (orders, payments, shipments, notifications, events): a
 // random key lands each insert on a different leaf page of every index over it, and a database writes
-// each such page whole at commit (SQLite's WAL: 4 KiB per page); time-ordered keys land a transaction's
-// inserts on the same few pages (docs/benchmarks.md, 22). The time is not hidden: use new_uuid() for an
-// id whose creation time is not everyone's to know (accounts, tokens) or that no index keeps.
+// each such page whole at commit (SQLite's WAL: a page, 2 KiB by default); time-ordered keys land a
+// transaction's inserts on the same few pages (docs/benchmarks.md, 22). The time is not hidden: use
+// new_uuid() for an id whose creation time is not everyone's to know (accounts, tokens) or that no index
+// keeps.
 std::string new_time_ordered_uuid();
 // `bytes` random bytes as lowercase hex (2 * bytes characters), never all zero.
 std::string random_hex(std::size_t bytes);
