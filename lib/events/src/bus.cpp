@@ -299,6 +299,7 @@ void Bus::relay_loop() {
   auto next_purge = std::chrono::steady_clock::now();
   auto next_dead_letters = std::chrono::steady_clock::now();
   auto next_lag = std::chrono::steady_clock::now();
+  bool lag_pending = false;
   for (;;) {
     {
       std::lock_guard lock(mutex_);
@@ -315,10 +316,13 @@ void Bus::relay_loop() {
     }
     // At most once a second, not after every round: under load the relay runs a round per commit,
     // and the gauges' two queries were as many as the round's own (on PostgreSQL 9% of all statements
-    // per order, docs/benchmarks.md 23). An idle relay still wakes every relay_poll, so a gauge is
-    // never older than a second and a poll.
+    // per order, docs/benchmarks.md 23). A round that skipped the refresh leaves it pending, and the
+    // wait below then ends by the time it is due: the gauges show the last round's outcome within a
+    // second even when no commit and no poll (relay_poll may be an hour) would wake the relay again.
+    lag_pending = true;
     if (std::chrono::steady_clock::now() >= next_lag) {
       refresh_lag_gauges();
+      lag_pending = false;
       next_lag = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     }
     if (std::chrono::steady_clock::now() >= next_dead_letters) {
@@ -334,7 +338,13 @@ void Bus::relay_loop() {
       stopping_cv_.wait_for(lock, backoff, [&] { return stopping_; });
       seen = outbox_signal::generation(signal);
     } else {
-      outbox_signal::wait(signal, seen, settings_.relay_poll);
+      auto wait = settings_.relay_poll;
+      if (lag_pending) {
+        auto until_lag =
+            std::chrono::ceil<std::chrono::milliseconds>(next_lag - std::chrono::steady_clock::now());
+        wait = std::clamp(until_lag, std::chrono::milliseconds(1), wait);
+      }
+      outbox_signal::wait(signal, seen, wait);
     }
   }
 }

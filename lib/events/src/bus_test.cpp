@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "mercato/sql/sql.hpp"
 #include "mercato/testing/testing.hpp"
@@ -173,6 +174,73 @@ TEST_F(EventsBusMetrics, NoConsumerLagSeriesWhenTheTransportCannotTell) {
   bus_->refresh_gauges();
   EXPECT_EQ(metrics_.render().find("mercato_events_consumer_lag_messages"), std::string::npos);
   EXPECT_NE(metrics_.render().find("mercato_events_outbox_lag_seconds 0"), std::string::npos);
+}
+
+// Polls `done` until it holds, at most `timeout`: the gauges are set on the relay's own thread, with
+// nothing a test can wait on.
+template <typename Predicate>
+bool eventually(Predicate done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// A transport whose publish waits at a gate the test opens, so a test can commit while a relay round
+// is in flight.
+class GatedTransport final : public Transport {
+ public:
+  Result<void> publish(std::span<const CloudEvent>) override {
+    std::unique_lock lock(mutex_);
+    ++entered_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+    return {};
+  }
+  bool wait_entered(int n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] { return entered_ >= n; });
+  }
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    changed_.notify_all();
+  }
+  Result<std::unique_ptr<Subscription>> subscribe(const SubscriptionOptions&, Handler) override {
+    return std::unique_ptr<Subscription>(std::make_unique<FakeSubscription>(std::nullopt));
+  }
+  Result<void> ping() override { return {}; }
+  std::string_view kind() const noexcept override { return "fake"; }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int entered_ = 0;    // guarded by mutex_
+  bool open_ = false;  // guarded by mutex_
+};
+
+// The relay refreshes the outbox gauges at most once a second, so the round that publishes the last
+// rows may skip it; the refresh must still come within a second, even with nothing else to wake the
+// relay (an hour's poll). Round 1 is held in publish while a second event commits, so its refresh
+// counts that event unsent; round 2 publishes it and skips the refresh, and the relay then goes idle.
+TEST_F(EventsBusMetrics, TheOutboxGaugesCatchUpWithTheLastRoundWhenTheRelayGoesIdle) {
+  GatedTransport gated;
+  BusSettings settings{.service = "test"};
+  settings.relay_poll = 1h;
+  Bus bus(gated, *store_, settings, logger_, metrics_);
+  ASSERT_TRUE(bus.start());
+  append_aged(0s);
+  ASSERT_TRUE(gated.wait_entered(1)) << "the relay did not publish the first event";
+  append_aged(0s);
+  gated.open();
+  ASSERT_TRUE(gated.wait_entered(2)) << "the relay did not publish the second event";
+  ASSERT_TRUE(eventually([&] { return *store_->unsent_count() == 0; }, 5s));
+  EXPECT_TRUE(eventually([&] { return gauge("mercato_events_outbox_unsent") == 0.0; }, 5s))
+      << "the gauge still says " << gauge("mercato_events_outbox_unsent");
 }
 
 // Traces through the bus (bus.hpp, "Traces"): the relay's PRODUCER span is what the event goes out

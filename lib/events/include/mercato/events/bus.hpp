@@ -20,7 +20,8 @@
 // deliveries of each listed type fail before their handler runs (as a handler error: retried, then
 // dead-lettered), e.g. "inventory.release_requested:2" — a compensation that fails twice then succeeds.
 //
-// Gauges an operator watches (docs/observability.md), set by the relay after a round, at most once a second:
+// Gauges an operator watches (docs/observability.md), set by the relay after a round, at most once a second
+// (and within a second of the last round):
 //   mercato_events_outbox_unsent          outbox rows not yet published
 //   mercato_events_outbox_lag_seconds     age of the oldest unpublished event (its CloudEvent `time`), 0
 //                                         when none waits: how far behind the broker this service is
