@@ -342,7 +342,7 @@ void Bus::relay_loop() {
       if (lag_pending) {
         auto until_lag =
             std::chrono::ceil<std::chrono::milliseconds>(next_lag - std::chrono::steady_clock::now());
-        wait = std::clamp(until_lag, std::chrono::milliseconds(1), wait);
+        wait = std::min(wait, std::max(until_lag, std::chrono::milliseconds(1)));  // not clamp: a 0 poll
       }
       outbox_signal::wait(signal, seen, wait);
     }
