@@ -13,6 +13,7 @@
 
 #include "mercato/sql/sql.hpp"
 #include "mercato/testing/testing.hpp"
+#include "outbox_handoff.hpp"
 
 namespace mercato::events {
 namespace {
@@ -342,6 +343,200 @@ TEST(EventsBusTracing, PublishAndProcessSpansChainTheTraceThroughTheHandler) {
   EXPECT_EQ(emitted.traceparent, process->context.to_traceparent());
   EXPECT_EQ(process->context.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
   std::filesystem::remove_all(dir);
+}
+
+// The hand-off's rules (outbox_handoff.hpp), on keys of their own: it may drop events, and says so, but
+// never invents one.
+TEST(OutboxHandoff, QueuesForTheOneRelayThatClaimedTheKeyAndSaysWhenItDroppedAny) {
+  int a = 0;
+  int b = 0;
+  auto fresh = [](std::int64_t seq) {
+    return handoff::Fresh{seq, make_event("test", "thing.changed", "t" + std::to_string(seq), "{}")};
+  };
+  auto seqs = [](const handoff::Taken& t) {
+    std::vector<std::int64_t> out;
+    for (const auto& f : t.events) out.push_back(f.seq);
+    return out;
+  };
+  // Nobody claimed the key: nothing is kept, but the wake-up still happens.
+  auto before = outbox_signal::generation(&a);
+  handoff::committed(&a, {fresh(1)});
+  EXPECT_GT(outbox_signal::generation(&a), before);
+  ASSERT_TRUE(handoff::claim(&a, 4));
+  EXPECT_FALSE(handoff::claim(&a, 4)) << "a second relay claimed the same key";
+  EXPECT_TRUE(handoff::claimed(&a));
+  EXPECT_FALSE(handoff::claimed(&b));
+  auto none = handoff::take(&a, 10);
+  EXPECT_TRUE(none.events.empty()) << "an event committed before the claim was handed over";
+  EXPECT_FALSE(none.lost);
+
+  handoff::committed(&a, {fresh(2), fresh(3)});
+  handoff::committed(&a, {fresh(4)});
+  auto first = handoff::take(&a, 2);
+  EXPECT_EQ(seqs(first), (std::vector<std::int64_t>{2, 3}));
+  EXPECT_FALSE(first.lost);
+  EXPECT_EQ(seqs(handoff::take(&a, 10)), (std::vector<std::int64_t>{4}));
+
+  // A read round published 5 (its hand-off came during the round): forgotten, 6 stays.
+  handoff::committed(&a, {fresh(5), fresh(6)});
+  std::vector<std::int64_t> published{5};
+  handoff::forget(&a, published);
+  EXPECT_EQ(seqs(handoff::take(&a, 10)), (std::vector<std::int64_t>{6}));
+
+  // Past the capacity everything queued is dropped, and the next take says so.
+  handoff::committed(&a, {fresh(7), fresh(8), fresh(9)});
+  handoff::committed(&a, {fresh(10), fresh(11)});
+  auto overflowed = handoff::take(&a, 10);
+  EXPECT_TRUE(overflowed.lost);
+  EXPECT_TRUE(overflowed.events.empty());
+  EXPECT_FALSE(handoff::take(&a, 10).lost) << "the loss is reported once";
+
+  // A wake-up without a hand-off (a store that hands nothing over) is a loss too: read the table.
+  outbox_signal::raise(&a);
+  EXPECT_TRUE(handoff::take(&a, 10).lost);
+
+  handoff::release(&a);
+  EXPECT_FALSE(handoff::claimed(&a));
+  handoff::committed(&a, {fresh(12)});
+  ASSERT_TRUE(handoff::claim(&a, 4)) << "a released key can be claimed again";
+  EXPECT_TRUE(handoff::take(&a, 10).events.empty()) << "what came while nobody held the key was kept";
+  handoff::release(&a);
+}
+
+// A store that counts the relay's reads of the table (unsent() with more than the gauges' one row).
+class CountingStore final : public EventStore {
+ public:
+  explicit CountingStore(EventStore& inner) : inner_(inner) {}
+  std::atomic<int> reads{0};
+
+  Result<std::vector<OutboxRecord>> unsent(std::size_t limit) override {
+    if (limit > 1) ++reads;
+    return inner_.unsent(limit);
+  }
+  Result<void> mark_sent(std::span<const std::int64_t> seqs) override { return inner_.mark_sent(seqs); }
+  Result<void> mark_failed(std::int64_t seq, std::string_view error) override {
+    return inner_.mark_failed(seq, error);
+  }
+  Result<std::size_t> purge(SystemTime before) override { return inner_.purge(before); }
+  Result<std::int64_t> unsent_count() override { return inner_.unsent_count(); }
+  const void* signal_key() const noexcept override { return inner_.signal_key(); }
+  Result<bool> handle_once(std::string_view consumer, std::string_view event_id,
+                           std::span<const CloudEvent> outgoing) override {
+    return inner_.handle_once(consumer, event_id, outgoing);
+  }
+  Result<void> add_dead_letter(std::string_view consumer, const CloudEvent& event, std::string_view error,
+                               int attempts) override {
+    return inner_.add_dead_letter(consumer, event, error, attempts);
+  }
+  Result<std::vector<DeadLetter>> dead_letters(std::size_t limit) override {
+    return inner_.dead_letters(limit);
+  }
+  Result<std::int64_t> dead_letter_count() override { return inner_.dead_letter_count(); }
+  Result<std::optional<DeadLetter>> dead_letter(std::string_view id) override {
+    return inner_.dead_letter(id);
+  }
+  Result<void> remove_dead_letter(std::string_view id) override { return inner_.remove_dead_letter(id); }
+  Result<void> update_dead_letter(std::string_view id, std::string_view error) override {
+    return inner_.update_dead_letter(id, error);
+  }
+  Result<bool> try_lead() override { return inner_.try_lead(); }
+
+ private:
+  EventStore& inner_;
+};
+
+class EventsRelayHandoff : public EventsBusMetrics {
+ protected:
+  // Appends one event with `subject` in a transaction of its own.
+  void append(const std::string& subject) {
+    auto r = db_->with([&](sql::Connection& c) -> Result<void> {
+      MERCATO_RETURN_IF_ERROR(c.begin());
+      MERCATO_RETURN_IF_ERROR(
+          append_outbox(c, std::vector<CloudEvent>{make_event("test", "thing.changed", subject, "{}")}));
+      return c.commit();
+    });
+    ASSERT_TRUE(r) << r.error().message;
+  }
+  static std::vector<std::string> subjects(const std::vector<CloudEvent>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events) out.push_back(e.subject);
+    return out;
+  }
+  BusSettings settings() {
+    BusSettings s{.service = "test"};
+    s.relay_poll = 1h;  // no read round but the first within the test
+    return s;
+  }
+};
+
+// After its first read round the relay publishes what commits hand over, without reading the table;
+// the rows are still marked sent.
+TEST_F(EventsRelayHandoff, CommittedEventsArePublishedWithoutReadingThemBack) {
+  append("before-start");  // only a read round finds it
+  CountingStore counting(*store_);
+  RecordingTransport recording;
+  Bus bus(recording, counting, settings(), logger_, metrics_);
+  ASSERT_TRUE(bus.start());
+  ASSERT_TRUE(recording.wait_for_published(1, 10s));
+  EXPECT_EQ(counting.reads.load(), 1);
+  for (const char* subject : {"one", "two", "three"}) append(subject);
+  ASSERT_TRUE(recording.wait_for_published(4, 10s)) << recording.published().size() << " published";
+  EXPECT_EQ(subjects(recording.published()),
+            (std::vector<std::string>{"before-start", "one", "two", "three"}));
+  EXPECT_EQ(counting.reads.load(), 1) << "the relay read back what was handed over";
+  EXPECT_TRUE(eventually([&] { return *store_->unsent_count() == 0; }, 5s)) << "rows left unsent";
+}
+
+// A group's scope that is undone hands nothing over: the relay never publishes an event whose
+// transaction did not commit (sql.hpp, Database::group).
+TEST_F(EventsRelayHandoff, AnUndoneScopeOfAGroupHandsNothingOver) {
+  CountingStore counting(*store_);
+  RecordingTransport recording;
+  Bus bus(recording, counting, settings(), logger_, metrics_);
+  ASSERT_TRUE(bus.start());
+  // After the first read round has begun (it drops what was handed over before it).
+  ASSERT_TRUE(eventually([&] { return counting.reads.load() >= 1; }, 5s));
+  auto grouped = db_->group([&] {
+    append("kept");
+    auto undone = db_->with([&](sql::Connection& c) -> Result<void> {
+      MERCATO_RETURN_IF_ERROR(c.begin());
+      MERCATO_RETURN_IF_ERROR(
+          append_outbox(c, std::vector<CloudEvent>{make_event("test", "thing.changed", "undone", "{}")}));
+      c.rollback();
+      return {};
+    });
+    ASSERT_TRUE(undone) << undone.error().message;
+  });
+  ASSERT_TRUE(grouped) << grouped.error().message;
+  append("later");
+  ASSERT_TRUE(recording.wait_for_published(2, 10s));
+  EXPECT_EQ(subjects(recording.published()), (std::vector<std::string>{"kept", "later"}));
+  EXPECT_EQ(*bus.relay_once(), 0u) << "a row was left for the read round";
+}
+
+// What a full queue dropped, the table still has: the next round reads it.
+TEST_F(EventsRelayHandoff, EventsTheHandoffDroppedArePublishedFromTheTable) {
+  CountingStore counting(*store_);
+  GatedTransport gated;
+  Bus bus(gated, counting, settings(), logger_, metrics_);
+  ASSERT_TRUE(bus.start());
+  append("first");  // held in publish while the rest commit
+  ASSERT_TRUE(gated.wait_entered(1));
+  // More than the queue holds (outbox_handoff: 8192), in one transaction.
+  std::vector<CloudEvent> many;
+  for (int i = 0; i < 8200; ++i)
+    many.push_back(make_event("test", "thing.changed", "m" + std::to_string(i), "{}"));
+  auto r = db_->with([&](sql::Connection& c) -> Result<void> {
+    MERCATO_RETURN_IF_ERROR(c.begin());
+    MERCATO_RETURN_IF_ERROR(append_outbox(c, many));
+    return c.commit();
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  auto reads_before = counting.reads.load();
+  gated.open();
+  EXPECT_TRUE(eventually([&] { return *store_->unsent_count() == 0; }, 20s))
+      << *store_->unsent_count() << " rows left unsent";
+  EXPECT_GT(counting.reads.load(), reads_before) << "the dropped events were not read from the table";
 }
 
 }  // namespace
