@@ -6,11 +6,9 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "mercato/core/failpoint.hpp"
-#include "outbox_handoff.hpp"
 
 namespace mercato::events {
 
@@ -18,11 +16,6 @@ namespace {
 // The types of the events a batch message's handlers ran on this thread while its scope is open
 // (Bus::start): its crash point comes once the scope committed, not after each handler.
 thread_local std::vector<std::string>* t_batch_handled = nullptr;
-
-// Events committed but not yet taken by the relay, at most (32 default batches): past it the queue is
-// dropped and the relay reads the table instead (outbox_handoff.hpp), so a relay that falls behind
-// (a broker down) holds no more than a few MiB.
-constexpr std::size_t kHandoffCapacity = 8192;
 }  // namespace
 
 Bus::Bus(Transport& transport, EventStore& store, BusSettings settings, const obs::Logger& logger,
@@ -134,7 +127,6 @@ Result<void> Bus::start() {
     };
     MERCATO_ASSIGN_OR_RETURN(subscription_, transport_.subscribe(o, std::move(deliver)));
   }
-  handing_ = handoff::claim(store_.signal_key(), kHandoffCapacity);
   relay_ = std::thread([this] { relay_loop(); });
   return {};
 }
@@ -148,7 +140,6 @@ void Bus::stop() {
   outbox_signal::raise(store_.signal_key());  // wakes the relay if it waits for commits
   if (subscription_) subscription_->stop();
   if (relay_.joinable()) relay_.join();
-  if (std::exchange(handing_, false)) handoff::release(store_.signal_key());
 }
 
 // The consume side of a trace: a CONSUMER span whose context the handler sees as the event's
@@ -207,10 +198,6 @@ obs::Counter& Bus::published_counter(const std::string& type) {
 
 Result<std::size_t> Bus::relay_once() {
   std::size_t published = 0;
-  const void* key = store_.signal_key();
-  // What commits hand over meanwhile is read here as well: the hand-offs so far are dropped, and those
-  // of the rows this round publishes that arrive during it are forgotten after it.
-  if (handing_) handoff::clear(key);
   for (;;) {
     MERCATO_ASSIGN_OR_RETURN(auto lead, store_.try_lead());
     if (!lead) return published;
@@ -220,78 +207,49 @@ Result<std::size_t> Bus::relay_once() {
     std::vector<std::int64_t> seqs;
     batch.reserve(rows.size());
     for (auto& row : rows) {
-      batch.push_back(std::move(row.event));
+      batch.push_back(row.event);
       seqs.push_back(row.seq);
     }
-    MERCATO_RETURN_IF_ERROR(publish(batch, seqs));
-    if (handing_) handoff::forget(key, seqs);
+    // The publish side of a trace: a PRODUCER span per traced event, and the event goes out with its
+    // context, so that the consumers' spans are its children. The row keeps the original traceparent:
+    // a failed batch is published again, with spans of its own, next round.
+    std::vector<obs::Span> spans;
+    if (tracer_ != nullptr) {
+      for (auto& e : batch) {
+        auto parent = obs::TraceContext::parse(e.traceparent);
+        if (!parent) continue;
+        auto span = tracer_->start("publish " + e.type, obs::SpanKind::kProducer, parent);
+        e.traceparent = span.context().to_traceparent();
+        if (!span.recording()) continue;
+        span.set("messaging.system", transport_.kind());
+        span.set("messaging.operation", "publish");
+        span.set("messaging.destination.name", e.type);
+        span.set("messaging.message.id", e.id);
+        spans.push_back(std::move(span));
+      }
+    }
+    failpoint("relay.before_publish");
+    auto sent = transport_.publish(batch);
+    for (auto& span : spans) {
+      if (!sent) span.set_error(sent.error().message);
+      span.end();
+    }
+    if (!sent) {
+      // Some may have reached the broker; they are published again next time (consumers dedupe by id,
+      // and JetStream's Nats-Msg-Id window drops the repeat itself).
+      (void)store_.mark_failed(seqs.front(), sent.error().message);
+      publish_failures_.inc();
+      return std::move(sent).error();
+    }
+    failpoint("relay.after_publish");
+    MERCATO_RETURN_IF_ERROR(store_.mark_sent(seqs));
+    {
+      std::lock_guard lock(published_mutex_);
+      for (const auto& e : batch) published_counter(e.type).inc();
+    }
     published += batch.size();
     if (rows.size() < settings_.relay_batch) return published;
   }
-}
-
-// A round from the hand-offs (outbox_handoff.hpp): the committed events as their writers had them, no
-// read of the table. Anything it cannot account for sends it to a read round.
-Result<std::size_t> Bus::relay_handed() {
-  const void* key = store_.signal_key();
-  std::size_t published = 0;
-  for (;;) {
-    auto taken = handoff::take(key, settings_.relay_batch);
-    if (taken.lost) return relay_once();
-    if (taken.events.empty()) return published;
-    // Not leading: another instance's relay publishes these rows from the table.
-    MERCATO_ASSIGN_OR_RETURN(auto lead, store_.try_lead());
-    if (!lead) return published;
-    std::vector<CloudEvent> batch;
-    std::vector<std::int64_t> seqs;
-    batch.reserve(taken.events.size());
-    for (auto& f : taken.events) {
-      batch.push_back(std::move(f.event));
-      seqs.push_back(f.seq);
-    }
-    MERCATO_RETURN_IF_ERROR(publish(batch, seqs));
-    published += batch.size();
-    if (batch.size() < settings_.relay_batch) return published;
-  }
-}
-
-Result<void> Bus::publish(std::vector<CloudEvent>& batch, std::span<const std::int64_t> seqs) {
-  // The publish side of a trace: a PRODUCER span per traced event, and the event goes out with its
-  // context, so that the consumers' spans are its children. The row keeps the original traceparent:
-  // a failed batch is published again, with spans of its own, next round.
-  std::vector<obs::Span> spans;
-  if (tracer_ != nullptr) {
-    for (auto& e : batch) {
-      auto parent = obs::TraceContext::parse(e.traceparent);
-      if (!parent) continue;
-      auto span = tracer_->start("publish " + e.type, obs::SpanKind::kProducer, parent);
-      e.traceparent = span.context().to_traceparent();
-      if (!span.recording()) continue;
-      span.set("messaging.system", transport_.kind());
-      span.set("messaging.operation", "publish");
-      span.set("messaging.destination.name", e.type);
-      span.set("messaging.message.id", e.id);
-      spans.push_back(std::move(span));
-    }
-  }
-  failpoint("relay.before_publish");
-  auto sent = transport_.publish(batch);
-  for (auto& span : spans) {
-    if (!sent) span.set_error(sent.error().message);
-    span.end();
-  }
-  if (!sent) {
-    // Some may have reached the broker; they are published again next time (consumers dedupe by id,
-    // and JetStream's Nats-Msg-Id window drops the repeat itself).
-    (void)store_.mark_failed(seqs.front(), sent.error().message);
-    publish_failures_.inc();
-    return std::move(sent).error();
-  }
-  failpoint("relay.after_publish");
-  MERCATO_RETURN_IF_ERROR(store_.mark_sent(seqs));
-  std::lock_guard lock(published_mutex_);
-  for (const auto& e : batch) published_counter(e.type).inc();
-  return {};
 }
 
 std::optional<double> outbox_lag_seconds(const CloudEvent* oldest, SystemTime now) {
@@ -342,22 +300,12 @@ void Bus::relay_loop() {
   auto next_dead_letters = std::chrono::steady_clock::now();
   auto next_lag = std::chrono::steady_clock::now();
   bool lag_pending = false;
-  // Read rounds: the first (rows from before the start), after a failure, and at least every
-  // relay_poll (rows another instance sharing the database wrote, which nobody hands over); between
-  // them the hand-offs of this process's commits (outbox_handoff.hpp).
-  auto next_read = std::chrono::steady_clock::now();
   for (;;) {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
     }
-    Result<std::size_t> r = std::size_t{0};
-    if (!handing_ || backoff.count() > 0 || std::chrono::steady_clock::now() >= next_read) {
-      r = relay_once();
-      next_read = std::chrono::steady_clock::now() + settings_.relay_poll;
-    } else {
-      r = relay_handed();
-    }
+    auto r = relay_once();
     if (r) {
       backoff = std::chrono::milliseconds(0);
     } else {
@@ -391,11 +339,6 @@ void Bus::relay_loop() {
       seen = outbox_signal::generation(signal);
     } else {
       auto wait = settings_.relay_poll;
-      if (handing_) {
-        wait = std::min(wait, std::max(std::chrono::ceil<std::chrono::milliseconds>(
-                                           next_read - std::chrono::steady_clock::now()),
-                                       std::chrono::milliseconds(1)));
-      }
       if (lag_pending) {
         auto until_lag =
             std::chrono::ceil<std::chrono::milliseconds>(next_lag - std::chrono::steady_clock::now());

@@ -5,14 +5,58 @@
 // Sent rows stay until the retention purge, so an operator can see what left and when.
 #include "mercato/events/store.hpp"
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 #include "mercato/core/ids.hpp"
 #include "mercato/observability/tracing.hpp"
 #include "mercato/sql/sql.hpp"
-#include "outbox_handoff.hpp"
 
 namespace mercato::events {
+
+namespace outbox_signal {
+namespace {
+struct Signal {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::uint64_t current = 0;  // guarded by mutex
+};
+// Never erased, so a Signal& stays valid without the registry's lock.
+Signal& signal(const void* key) {
+  static std::mutex registry_mutex;
+  static std::unordered_map<const void*, std::unique_ptr<Signal>> registry;
+  std::lock_guard lock(registry_mutex);
+  auto& slot = registry[key];
+  if (!slot) slot = std::make_unique<Signal>();
+  return *slot;
+}
+}  // namespace
+
+void raise(const void* key) noexcept {
+  auto& s = signal(key);
+  {
+    std::lock_guard lock(s.mutex);
+    ++s.current;
+  }
+  s.changed.notify_all();
+}
+
+std::uint64_t generation(const void* key) noexcept {
+  auto& s = signal(key);
+  std::lock_guard lock(s.mutex);
+  return s.current;
+}
+
+bool wait(const void* key, std::uint64_t& seen, std::chrono::milliseconds timeout) {
+  auto& s = signal(key);
+  std::unique_lock lock(s.mutex);
+  bool raised = s.changed.wait_for(lock, timeout, [&] { return s.current != seen; });
+  seen = s.current;
+  return raised;
+}
+}  // namespace outbox_signal
 
 namespace {
 
@@ -270,36 +314,24 @@ Result<void> append_outbox(sql::Connection& c, std::span<const CloudEvent> event
     return Error::internal("append_outbox must run inside the state change's transaction");
   auto ms = now_ms();
   const auto* ambient = obs::ambient();
-  const void* key = c.database();
-  auto fresh = handoff::claimed(key) ? std::make_shared<std::vector<handoff::Fresh>>() : nullptr;
   for (const auto& e : events) {
     if (auto r = validate(e); !r) return r;
     // An event built without a trace context, stored by code running under a span (an event handler,
     // a sync route): it continues that span's trace (tracing.hpp, "ambient").
-    std::optional<CloudEvent> traced;
+    std::string envelope;
     if (e.traceparent.empty() && ambient != nullptr) {
-      traced = e;
-      traced->traceparent = ambient->context.to_traceparent();
-    }
-    const CloudEvent& stored = traced ? *traced : e;
-    MERCATO_ASSIGN_OR_RETURN(auto row,
-                             c.query("INSERT INTO event_outbox(event_id, type, envelope, created_at_ms)"
-                                     " VALUES ($1, $2, $3, $4) RETURNING seq",
-                                     {e.id, e.type, to_json(stored), ms}));
-    if (fresh) fresh->push_back({row[0].integer(0), traced ? std::move(*traced) : e});
-  }
-  handoff::after_commit(c, std::move(fresh));
-  return {};
-}
-
-void handoff::after_commit(sql::Connection& c, std::shared_ptr<std::vector<Fresh>> fresh) {
-  c.after_commit([key = c.database(), fresh = std::move(fresh)] {
-    if (fresh) {
-      handoff::committed(key, std::move(*fresh));
+      CloudEvent traced = e;
+      traced.traceparent = ambient->context.to_traceparent();
+      envelope = to_json(traced);
     } else {
-      outbox_signal::raise(key);
+      envelope = to_json(e);
     }
-  });
+    MERCATO_RETURN_IF_ERROR(
+        c.query("INSERT INTO event_outbox(event_id, type, envelope, created_at_ms) VALUES ($1, $2, $3, $4)",
+                {e.id, e.type, envelope, ms}));
+  }
+  c.after_commit([key = c.database()] { outbox_signal::raise(key); });
+  return {};
 }
 
 Result<bool> record_handled(sql::Connection& c, std::string_view consumer, std::string_view event_id) {

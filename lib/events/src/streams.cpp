@@ -5,7 +5,6 @@
 
 #include "mercato/events/store.hpp"
 #include "mercato/sql/sql.hpp"
-#include "outbox_handoff.hpp"
 
 namespace mercato::events {
 namespace {
@@ -39,11 +38,8 @@ bool is_version_conflict(const Error& error) noexcept {
   return error.code == ErrorCode::kConflict && error.field == kVersionField;
 }
 
-namespace {
-
-// append_stream; `past`: record_past's events, published long ago, which are not handed to the relay.
-Result<std::int64_t> append(sql::Connection& c, std::string_view stream, std::int64_t expected_version,
-                            std::span<const CloudEvent> events, bool past) {
+Result<std::int64_t> append_stream(sql::Connection& c, std::string_view stream, std::int64_t expected_version,
+                                   std::span<const CloudEvent> events) {
   if (!c.in_transaction()) return Error::internal("append_stream must run inside the change's transaction");
   if (events.empty()) return std::int64_t{0};
   // Held until commit: the positions of stream events commit in order (streams.hpp). On SQLite begin()
@@ -62,8 +58,6 @@ Result<std::int64_t> append(sql::Connection& c, std::string_view stream, std::in
   auto ms = to_unix_ms(now_utc());
   std::int64_t version = expected_version;
   std::int64_t position = 0;
-  auto fresh =
-      !past && handoff::claimed(c.database()) ? std::make_shared<std::vector<handoff::Fresh>>() : nullptr;
   for (const auto& e : events) {
     MERCATO_RETURN_IF_ERROR(validate(e));
     auto inserted = c.query(
@@ -76,22 +70,14 @@ Result<std::int64_t> append(sql::Connection& c, std::string_view stream, std::in
       return std::move(inserted).error();
     }
     position = (*inserted)[0].integer(0);
-    if (fresh) fresh->push_back({position, e});
   }
-  handoff::after_commit(c, std::move(fresh));
+  c.after_commit([key = c.database()] { outbox_signal::raise(key); });
   return position;
-}
-
-}  // namespace
-
-Result<std::int64_t> append_stream(sql::Connection& c, std::string_view stream, std::int64_t expected_version,
-                                   std::span<const CloudEvent> events) {
-  return append(c, stream, expected_version, events, false);
 }
 
 Result<std::int64_t> record_past(sql::Connection& c, std::string_view stream,
                                  std::span<const CloudEvent> events) {
-  MERCATO_ASSIGN_OR_RETURN(auto position, append(c, stream, 0, events, true));
+  MERCATO_ASSIGN_OR_RETURN(auto position, append_stream(c, stream, 0, events));
   MERCATO_RETURN_IF_ERROR(
       c.run("UPDATE event_outbox SET sent_at_ms = created_at_ms WHERE stream_id = $1", {stream}));
   return position;

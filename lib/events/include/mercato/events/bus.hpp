@@ -8,10 +8,8 @@
 // The relay wakes when a transaction that appended events commits (outbox_signal), publishes the
 // unsent rows in commit order, marks them sent, and on a failed publish backs off (doubling, capped)
 // and tries again from the first unsent row — so events of one subject never overtake each other.
-// The events of this process's commits are handed to it with the wake-up (docs/adr/0022), so it
-// publishes them without reading them back; it reads the table when it starts, after a failure and at
-// least every `events.relay_poll` (rows written by another instance sharing the database, or a
-// hand-off lost). Sent rows and inbox records older than `events.retention` are purged.
+// It polls every `events.relay_poll` as a fallback (rows written by another instance sharing the
+// database). Sent rows and inbox records older than `events.retention` are purged.
 //
 // A handler returns Ok once its effect is committed (with its inbox record, see store.hpp). An Error is
 // retried with backoff; after `events.max_deliver` attempts the event is stored as a dead letter with
@@ -100,8 +98,7 @@ class Bus {
   Result<void> start();
   void stop();
 
-  // Publishes every unsent outbox row now, read from the table; returns how many were published (tests,
-  // benchmarks).
+  // Publishes every unsent outbox row now; returns how many were published (tests, benchmarks).
   Result<std::size_t> relay_once();
 
   // Sets the gauges above from the store and the subscription now (the relay does it every round,
@@ -131,9 +128,6 @@ class Bus {
   Result<void> dispatch_untraced(const CloudEvent& event);
   obs::Counter& dead_lettered_counter(const std::string& type);
   obs::Counter& published_counter(const std::string& type);  // the caller holds published_mutex_
-  Result<std::size_t> relay_handed();
-  // Publishes one batch and marks its rows sent (or failed); `batch`'s traceparents become the spans'.
-  Result<void> publish(std::vector<CloudEvent>& batch, std::span<const std::int64_t> seqs);
   void relay_loop();
   void refresh_lag_gauges();
   void refresh_dead_letters_gauge();
@@ -159,7 +153,6 @@ class Bus {
   std::map<std::string, int> injected_failures_;                 // MERCATO_EVENTS_FAIL; guarded by mutex_
   std::unique_ptr<Subscription> subscription_;
   std::thread relay_;
-  bool handing_ = false;  // this bus's relay takes its store's hand-offs; set by start()
   std::mutex mutex_;
   std::condition_variable stopping_cv_;
   bool stopping_ = false;

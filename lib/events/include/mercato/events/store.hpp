@@ -150,13 +150,12 @@ Result<void> answer_command(EventStore& store, std::string_view consumer, const 
 std::unique_ptr<EventStore> open_store(sql::Database& db);
 
 // The signal an outbox relay waits on, one per store: append_outbox raises the key of the connection's
-// database (sql::Connection::database()) after commit, handing the events over with it when a relay
-// claimed the key (ADR 0022), and a relay waits on its store's (EventStore::signal_key()). Each raise
-// bumps that key's generation, so everyone waiting on it sees it. One per store, not one per process:
-// in the monolith every module's commit had woken every module's relay and the projector, each for a
-// round that mostly found nothing, queueing for the module's one database connection with the handlers
-// (docs/benchmarks.md, 13). Keys are addresses; a key's entry is kept for the process's life (a few
-// bytes per database ever opened).
+// database after commit (sql::Connection::database()), and a relay waits on its store's
+// (EventStore::signal_key()). Each raise bumps that key's generation, so everyone waiting on it sees it.
+// One per store, not one per process: in the monolith every module's commit had woken every module's
+// relay and the projector, each for a round that mostly found nothing, queueing for the module's one
+// database connection with the handlers (docs/benchmarks.md, 13). Keys are addresses; a key's entry is
+// kept for the process's life (a few bytes per database ever opened).
 namespace outbox_signal {
 void raise(const void* key) noexcept;
 std::uint64_t generation(const void* key) noexcept;
