@@ -180,23 +180,39 @@ class SavepointConnection final : public Connection {
   Result<void> commit() override {
     if (!open_) return Error::internal("no transaction is open in this scope");
     open_ = false;
-    return c_.exec("RELEASE scope");
+    auto released = c_.exec("RELEASE scope");
+    auto actions = std::move(actions_);
+    actions_.clear();
+    if (released) {
+      for (auto& action : actions) c_.after_commit(std::move(action));
+    }
+    return released;
   }
   void rollback() noexcept override {
     if (!open_) return;
     open_ = false;
+    actions_.clear();
     (void)c_.exec("ROLLBACK TO scope");
     (void)c_.exec("RELEASE scope");
   }
   bool in_transaction() const noexcept override { return open_; }
-  // Runs after the group's commit (a rolled-back scope's action runs too: the actions are wake-ups).
-  void after_commit(std::function<void()> action) override { c_.after_commit(std::move(action)); }
+  // A scope's actions wait for its release and then for the group's commit; a scope rolled back
+  // forgets its own, as a transaction rolled back does (Connection::after_commit): an action may act on
+  // what the scope wrote, which was undone.
+  void after_commit(std::function<void()> action) override {
+    if (open_) {
+      actions_.push_back(std::move(action));
+    } else {
+      c_.after_commit(std::move(action));
+    }
+  }
   Result<void> lock(std::string_view key) override { return c_.lock(key); }
   Result<void> lock(std::int32_t space, std::string_view key) override { return c_.lock(space, key); }
 
  private:
   Connection& c_;
   bool open_ = false;
+  std::vector<std::function<void()>> actions_;  // this scope's, until its release
 };
 
 // What both engines' databases share: the driver database it owns lending its

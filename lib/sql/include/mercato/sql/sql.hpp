@@ -305,12 +305,12 @@ class Database {
   // Group commit: runs fn() with every `with` on this database from this thread inside one transaction,
   // committed once fn returns — one commit (on SQLite one WAL append, on PostgreSQL one WAL flush) for
   // the work of many scopes. A scope's own begin()/commit()/rollback() become a savepoint, its release
-  // and a rollback to it, so one scope's failure undoes only its own work; after_commit actions run
-  // after the group's commit. The Error is the group's BEGIN's or COMMIT's: then no scope's work was
-  // kept. Meanwhile the group holds one connection (on SQLite the write lock) until fn returns. Inside a
-  // group (of any database) fn runs as it is. On PostgreSQL a statement failing outside a scope's
-  // transaction aborts the whole group, so it is meant for scopes that each begin() (the event handlers
-  // of one delivery, events/store.hpp).
+  // and a rollback to it, so one scope's failure undoes only its own work; a kept scope's after_commit
+  // actions run after the group's commit, an undone scope's never. The Error is the group's BEGIN's or
+  // COMMIT's: then no scope's work was kept. Meanwhile the group holds one connection (on SQLite the
+  // write lock) until fn returns. Inside a group (of any database) fn runs as it is. On PostgreSQL a
+  // statement failing outside a scope's transaction aborts the whole group, so it is meant for scopes
+  // that each begin() (the event handlers of one delivery, events/store.hpp).
   virtual Result<void> group(const std::function<void()>& fn) {
     fn();
     return {};
