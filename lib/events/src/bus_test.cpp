@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "mercato/sql/sql.hpp"
+#include "mercato/testing/gate.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato::events {
@@ -188,39 +189,26 @@ bool eventually(Predicate done, std::chrono::milliseconds timeout) {
   return true;
 }
 
-// A transport whose publish waits at a gate the test opens, so a test can commit while a relay round
-// is in flight.
-class GatedTransport final : public Transport {
+// What the fake transports below answer alike: a broker that is up, a subscription that delivers
+// nothing.
+class QuietTransport : public Transport {
  public:
-  Result<void> publish(std::span<const CloudEvent>) override {
-    std::unique_lock lock(mutex_);
-    ++entered_;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return open_; });
-    return {};
-  }
-  bool wait_entered(int n) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, 10s, [&] { return entered_ >= n; });
-  }
-  void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
-    changed_.notify_all();
-  }
   Result<std::unique_ptr<Subscription>> subscribe(const SubscriptionOptions&, Handler) override {
     return std::unique_ptr<Subscription>(std::make_unique<FakeSubscription>(std::nullopt));
   }
   Result<void> ping() override { return {}; }
   std::string_view kind() const noexcept override { return "fake"; }
+};
 
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int entered_ = 0;    // guarded by mutex_
-  bool open_ = false;  // guarded by mutex_
+// A transport whose publish waits at a gate the test opens, so a test can commit while a relay round
+// is in flight.
+class GatedTransport final : public QuietTransport {
+ public:
+  Result<void> publish(std::span<const CloudEvent>) override {
+    gate.wait();
+    return {};
+  }
+  testing::Gate gate;
 };
 
 // The relay refreshes the outbox gauges at most once a second, so the round that publishes the last
@@ -234,10 +222,10 @@ TEST_F(EventsBusMetrics, TheOutboxGaugesCatchUpWithTheLastRoundWhenTheRelayGoesI
   Bus bus(gated, *store_, settings, logger_, metrics_);
   ASSERT_TRUE(bus.start());
   append_aged(0s);
-  ASSERT_TRUE(gated.wait_entered(1)) << "the relay did not publish the first event";
+  ASSERT_TRUE(gated.gate.wait_for_waiters(1, 10s)) << "the relay did not publish the first event";
   append_aged(0s);
-  gated.open();
-  ASSERT_TRUE(gated.wait_entered(2)) << "the relay did not publish the second event";
+  gated.gate.open();
+  ASSERT_TRUE(gated.gate.wait_for_waiters(2, 10s)) << "the relay did not publish the second event";
   ASSERT_TRUE(eventually([&] { return *store_->unsent_count() == 0; }, 5s));
   EXPECT_TRUE(eventually([&] { return gauge("mercato_events_outbox_unsent") == 0.0; }, 5s))
       << "the gauge still says " << gauge("mercato_events_outbox_unsent");
@@ -246,7 +234,7 @@ TEST_F(EventsBusMetrics, TheOutboxGaugesCatchUpWithTheLastRoundWhenTheRelayGoesI
 // Traces through the bus (bus.hpp, "Traces"): the relay's PRODUCER span is what the event goes out
 // with, the delivery's CONSUMER span is what the handler sees as the event's traceparent and as the
 // ambient context, so an event it makes continues the trace from there.
-class RecordingTransport final : public Transport {
+class RecordingTransport final : public QuietTransport {
  public:
   Handler handler;
 
@@ -267,12 +255,10 @@ class RecordingTransport final : public Transport {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, timeout, [&] { return published_.size() >= n; });
   }
-  Result<std::unique_ptr<Subscription>> subscribe(const SubscriptionOptions&, Handler h) override {
+  Result<std::unique_ptr<Subscription>> subscribe(const SubscriptionOptions& o, Handler h) override {
     handler = std::move(h);
-    return std::unique_ptr<Subscription>(std::make_unique<FakeSubscription>(std::nullopt));
+    return QuietTransport::subscribe(o, {});
   }
-  Result<void> ping() override { return {}; }
-  std::string_view kind() const noexcept override { return "fake"; }
 
  private:
   std::mutex mutex_;

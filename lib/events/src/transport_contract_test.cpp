@@ -17,12 +17,14 @@
 #include "mercato/core/ids.hpp"
 #include "mercato/events/transport.hpp"
 #include "mercato/testing/events.hpp"
+#include "mercato/testing/gate.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato::events {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Gate;
 
 // Collects what handlers saw, and lets a test wait for a condition on it.
 class Recorder {
@@ -60,27 +62,6 @@ class Recorder {
 };
 
 std::size_t count(const std::vector<Recorder::Seen>& seen) { return seen.size(); }
-
-// Holds handlers until opened (at most 20 s), so a test can look at the transport while one event is held.
-class Gate {
- public:
-  void wait() {
-    std::unique_lock lock(mutex_);
-    opened_cv_.wait_for(lock, std::chrono::seconds(20), [this] { return open_; });
-  }
-  void open() {
-    {
-      std::lock_guard lock(mutex_);
-      open_ = true;
-    }
-    opened_cv_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable opened_cv_;
-  bool open_ = false;  // guarded by mutex_
-};
 
 CloudEvent event(std::string type, std::string subject, int n) {
   return make_event("contract", std::move(type), std::move(subject), "{\"n\":" + std::to_string(n) + "}");

@@ -17,15 +17,16 @@
 #include <thread>
 #include <vector>
 
-#include "gate_for_tests.hpp"
 #include "mercato/http/io_pool.hpp"
 #include "mercato/sql/sql.hpp"
+#include "mercato/testing/gate.hpp"
 #include "mercato/testing/sqlite_database.hpp"
 
 namespace mercato::service {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Gate;
 
 // A group function that counts its groups and the calls in each, and says whether a call runs in one.
 struct Recorder {

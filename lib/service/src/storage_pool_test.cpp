@@ -9,17 +9,18 @@
 #include <future>
 #include <mutex>
 
-#include "gate_for_tests.hpp"
 #include "mercato/http/server.hpp"
 #include "mercato/service/blocking.hpp"
 #include "mercato/service/service.hpp"
 #include "mercato/testing/context.hpp"
+#include "mercato/testing/gate.hpp"
 #include "mercato/testing/testing.hpp"
 
 namespace mercato::service {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Gate;
 
 class StoragePoolTest : public ::testing::Test {
  protected:
