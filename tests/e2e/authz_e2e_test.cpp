@@ -147,9 +147,12 @@ class AuthzE2E : public ::testing::TestWithParam<testing::Topology> {
   static std::string unique(const std::string& what) { return what + "-" + random_hex(6); }
 
   // A's order, placed by A through the gateway.
-  static std::string order_of_a() {
+  static std::string order_of_a(std::string* position = nullptr) {
     auto r = as(kCustomerA, gateway_port_, "POST", "/api/orders", order_body(""));
     EXPECT_EQ(r.status, 201) << r.body;
+    // The stream position the write reached: a list (the read model, which the projector fills a
+    // moment later) passed it as ?min_position= waits until it has the order.
+    if (position != nullptr) *position = r.header("mercato-position");
     return field(r, "id");
   }
   static std::string order_body(const std::string& customer) {
@@ -374,8 +377,10 @@ TEST_P(AuthzE2E, EveryRouteForEveryCallerAnswersAsTheTableSays) {
 
 // Where a 200 is a list, another customer's list is empty, and a 404 says nothing else: no cell leaks.
 TEST_P(AuthzE2E, AnotherCustomersListsAreEmptyAndTheir404sSayNothingMore) {
-  auto order = order_of_a();
+  std::string position;
+  auto order = order_of_a(&position);
   ASSERT_FALSE(order.empty());
+  ASSERT_FALSE(position.empty()) << "the placement did not say its position";
   setup(kService, "POST", "/payments", payment_body(order));
   setup(kService, "POST", "/shipments", shipment_body(order));
   setup(kService, "POST", "/notifications",
@@ -385,8 +390,8 @@ TEST_P(AuthzE2E, AnotherCustomersListsAreEmptyAndTheir404sSayNothingMore) {
     std::string target, member;
   };
   for (const auto& [target, member] :
-       {List{"/orders?customer_id=" + *a_id_, "orders"}, List{"/payments?order_id=" + order, "payments"},
-        List{"/shipments?order_id=" + order, "shipments"},
+       {List{"/orders?customer_id=" + *a_id_ + "&min_position=" + position, "orders"},
+        List{"/payments?order_id=" + order, "payments"}, List{"/shipments?order_id=" + order, "shipments"},
         List{"/notifications?customer_id=" + *a_id_, "notifications"}}) {
     auto mine = as(kCustomerA, gateway_port_, "GET", "/api" + target);
     ASSERT_EQ(mine.status, 200) << target << ": " << mine.body;
