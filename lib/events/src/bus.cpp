@@ -299,7 +299,6 @@ void Bus::relay_loop() {
   auto next_purge = std::chrono::steady_clock::now();
   auto next_dead_letters = std::chrono::steady_clock::now();
   auto next_lag = std::chrono::steady_clock::now();
-  bool lag_pending = false;
   for (;;) {
     {
       std::lock_guard lock(mutex_);
@@ -319,10 +318,9 @@ void Bus::relay_loop() {
     // per order, docs/benchmarks.md 23). A round that skipped the refresh leaves it pending, and the
     // wait below then ends by the time it is due: the gauges show the last round's outcome within a
     // second even when no commit and no poll (relay_poll may be an hour) would wake the relay again.
-    lag_pending = true;
-    if (std::chrono::steady_clock::now() >= next_lag) {
+    const bool lag_skipped = std::chrono::steady_clock::now() < next_lag;
+    if (!lag_skipped) {
       refresh_lag_gauges();
-      lag_pending = false;
       next_lag = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     }
     if (std::chrono::steady_clock::now() >= next_dead_letters) {
@@ -339,7 +337,7 @@ void Bus::relay_loop() {
       seen = outbox_signal::generation(signal);
     } else {
       auto wait = settings_.relay_poll;
-      if (lag_pending) {
+      if (lag_skipped) {
         auto until_lag =
             std::chrono::ceil<std::chrono::milliseconds>(next_lag - std::chrono::steady_clock::now());
         wait = std::min(wait, std::max(until_lag, std::chrono::milliseconds(1)));  // not clamp: a 0 poll

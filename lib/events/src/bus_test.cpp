@@ -9,7 +9,6 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
-#include <thread>
 
 #include "mercato/sql/sql.hpp"
 #include "mercato/testing/gate.hpp"
@@ -177,18 +176,6 @@ TEST_F(EventsBusMetrics, NoConsumerLagSeriesWhenTheTransportCannotTell) {
   EXPECT_NE(metrics_.render().find("mercato_events_outbox_lag_seconds 0"), std::string::npos);
 }
 
-// Polls `done` until it holds, at most `timeout`: the gauges are set on the relay's own thread, with
-// nothing a test can wait on.
-template <typename Predicate>
-bool eventually(Predicate done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
-
 // What the fake transports below answer alike: a broker that is up, a subscription that delivers
 // nothing.
 class QuietTransport : public Transport {
@@ -226,8 +213,8 @@ TEST_F(EventsBusMetrics, TheOutboxGaugesCatchUpWithTheLastRoundWhenTheRelayGoesI
   append_aged(0s);
   gated.gate.open();
   ASSERT_TRUE(gated.gate.wait_for_waiters(2, 10s)) << "the relay did not publish the second event";
-  ASSERT_TRUE(eventually([&] { return *store_->unsent_count() == 0; }, 5s));
-  EXPECT_TRUE(eventually([&] { return gauge("mercato_events_outbox_unsent") == 0.0; }, 5s))
+  ASSERT_TRUE(testing::eventually([&] { return *store_->unsent_count() == 0; }, 5s));
+  EXPECT_TRUE(testing::eventually([&] { return gauge("mercato_events_outbox_unsent") == 0.0; }, 5s))
       << "the gauge still says " << gauge("mercato_events_outbox_unsent");
 }
 

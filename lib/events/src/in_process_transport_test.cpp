@@ -13,7 +13,6 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include "mercato/core/ids.hpp"
 #include "mercato/events/transport.hpp"
@@ -62,12 +61,7 @@ class Seen {
 // The acks that let events go happen on the dispatch threads just after the handler returns, with
 // nothing to wait on: this polls the broker's count, bounded by a deadline.
 bool wait_retained(const TransportSettings& settings, std::size_t n) {
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (in_process_retained(settings) == n) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return false;
+  return testing::eventually([&] { return in_process_retained(settings) == n; }, 20s, 1ms);
 }
 
 class InProcessBroker : public ::testing::Test {

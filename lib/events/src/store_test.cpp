@@ -13,6 +13,7 @@
 #include "mercato/events/bus.hpp"
 #include "mercato/sql/sql.hpp"
 #include "mercato/testing/backends.hpp"
+#include "mercato/testing/testing.hpp"
 
 namespace mercato::events {
 namespace {
@@ -343,10 +344,8 @@ TEST_P(EventStoreTest, TheBusCountsDeliveriesPublicationsAndDeadLettersPerType) 
   };
   ASSERT_TRUE(bus.start());
   ASSERT_TRUE(db_->change_with_events("a", {event("k", 1), event("k", 13), event("k", 2)}, true));
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while ((handled("ok") < 2 || dead_lettered() < 1 || published() < 3) &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(testing::eventually(
+      [&] { return handled("ok") >= 2 && dead_lettered() >= 1 && published() >= 3; }, 20s));
   EXPECT_EQ(handled("ok"), 2u);
   EXPECT_EQ(handled("error"), 1u);
   EXPECT_EQ(dead_lettered(), 1u);

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 
 #include "mercato/observability/tracing.hpp"
 #include "mercato/sql/pool_metrics.hpp"
@@ -181,8 +182,7 @@ class SavepointConnection final : public Connection {
     if (!open_) return Error::internal("no transaction is open in this scope");
     open_ = false;
     auto released = c_.exec("RELEASE scope");
-    auto actions = std::move(actions_);
-    actions_.clear();
+    auto actions = std::exchange(actions_, {});
     if (released) {
       for (auto& action : actions) c_.after_commit(std::move(action));
     }

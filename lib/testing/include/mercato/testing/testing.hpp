@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -115,6 +116,20 @@ struct HttpResult {
 HttpResult http(std::uint16_t port, const std::string& method, const std::string& target,
                 const std::string& body = {}, const std::map<std::string, std::string>& headers = {},
                 std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+// Polls `done` every `poll` until it holds, at most `timeout`; false if it never did. For a state that
+// another thread sets with nothing a test can wait on (a gauge, a broker's count): bounded, and it
+// returns the moment the state is there, unlike a fixed sleep.
+template <typename Predicate>
+bool eventually(Predicate done, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds poll = std::chrono::milliseconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+  return true;
+}
 
 // Polls GET `path` until it answers 200, at most `timeout`; false if it never did.
 bool wait_ready(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10),
